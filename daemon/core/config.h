@@ -1,0 +1,100 @@
+/*
+ * config: the INI file of INTERFACE.md, parsed against one declarative table.
+ *
+ * Every setting is declared once (section, key, type, default, bounds) in
+ * config.c; the parser fills a struct config from the table and then runs one
+ * verify step.  Unknown sections and keys, bad values and out-of-range numbers
+ * are errors naming the file and line.  The parsed config is read-only; a
+ * reload builds a new one and replaces the old one whole.
+ */
+#ifndef MAILHUB_CORE_CONFIG_H
+#define MAILHUB_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/mailhub/mailhub.conf"
+
+enum listen_kind {
+	LISTEN_SMTP,
+	LISTEN_SUBMISSION,
+	LISTEN_SUBMISSIONS,
+	LISTEN_IMAP,
+	LISTEN_IMAPS,
+	LISTEN_POP3,
+	LISTEN_POP3S,
+	LISTEN_ADMIN,
+	LISTEN_COUNT
+};
+
+struct config_listen {
+	bool enabled;		/* the key was present */
+	char *text;		/* as written, for messages and the status API */
+	char *host;		/* NULL: all addresses */
+	unsigned port;
+};
+
+struct config {
+	char *path;		/* the file it came from */
+
+	/* [server] */
+	char *hostname;		/* default: the system's host name */
+	char *data_dir;		/* default: /var/lib/mailhub */
+	char *static_dir;	/* default: /usr/share/mailhub/static */
+	char *user;		/* NULL: stay as started */
+
+	/* [auth] */
+	bool plaintext_on_loopback;	/* default no */
+	unsigned auth_block_after;	/* failures before a block (default 10) */
+	unsigned auth_block_seconds;	/* how long a block lasts (default 900) */
+	unsigned auth_delay_max_ms;	/* longest delay after a failure (default 8000) */
+
+	/* [listen] */
+	struct config_listen listen[LISTEN_COUNT];
+
+	/* [tls] */
+	char *tls_cert;		/* NULL: data_dir/tls/cert.pem */
+	char *tls_key;
+
+	/* [dns] */
+	char *dns_resolver;	/* "HOST:PORT" or NULL: /etc/resolv.conf */
+
+	/* [relay] */
+	unsigned relay_mx_port;		/* default 25 */
+	unsigned relay_workers;		/* default 4 */
+	unsigned relay_retry_first;	/* seconds, default 300 */
+	unsigned relay_retry_max;	/* seconds, default 14400 */
+	unsigned relay_lifetime;	/* seconds, default 432000 (5 days) */
+	unsigned relay_delay_notice;	/* seconds, default 14400 */
+
+	/* [fetch] */
+	unsigned fetch_workers;		/* default 4 */
+
+	/* [limits] */
+	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */
+	unsigned recipients;		/* per message, default 100 */
+	unsigned connections;		/* all listeners, default 1000 */
+	unsigned connections_per_ip;	/* default 50 */
+	unsigned errors;		/* protocol errors before disconnect, default 10 */
+	unsigned smtp_timeout;		/* seconds per command, default 300 (RFC 5321 §4.5.3.2.7) */
+	unsigned smtp_data_timeout;	/* seconds per DATA block, default 180 (§4.5.3.2.6) */
+	unsigned imap_timeout;		/* seconds idle after login, default 1800 (RFC 3501 §5.4) */
+	unsigned imap_prelogin_timeout;	/* seconds before login, default 60 */
+	unsigned pop3_timeout;		/* seconds, default 600 (RFC 1939 §3) */
+	unsigned shutdown_grace;	/* seconds sessions get at SIGTERM, default 10 */
+};
+
+/* Reads and verifies path.  On error returns -1 with *error_r such as
+ * "/etc/mailhub/mailhub.conf:12: unknown key 'smpt' in [listen]". */
+int config_load(const char *path, struct config **cfg_r, const char **error_r);
+/* A config with every default, for `mailhub init` without a file and tests. */
+struct config *config_defaults(void);
+void config_free(struct config **cfg);
+
+/* "smtp", "submission", ... */
+const char *config_listen_name(enum listen_kind kind);
+
+/* The path to use: --config, else $MAILHUB_CONFIG, else the default. */
+const char *config_path_choose(const char *from_argv);
+
+#endif

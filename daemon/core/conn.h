@@ -1,0 +1,114 @@
+/*
+ * conn: one network connection, plain or TLS, with buffered blocking I/O.
+ *
+ * Every read has a deadline (conn_set_timeout); output is buffered and
+ * flushed before any read that has to wait for the peer (so pipelined
+ * replies go out in one write) and by conn_flush().  A conn belongs to one
+ * thread.  Sessions read lines with a maximum length and bodies as N bytes.
+ *
+ * STARTTLS: conn_starttls_server() throws away whatever plaintext the peer
+ * sent after the STARTTLS command and that is already buffered, before the
+ * handshake, so nothing injected in plaintext is ever taken as encrypted
+ * input (the CVE-2011-0411 class).
+ */
+#ifndef MAILHUB_CORE_CONN_H
+#define MAILHUB_CORE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "core/buf.h"
+
+struct conn;
+
+/* Results of the read functions (besides a positive count). */
+enum conn_result {
+	CONN_OK = 1,
+	CONN_EOF = 0,		/* the peer closed the connection */
+	CONN_ERROR = -1,	/* I/O or TLS error, or the deadline passed */
+	CONN_TOOLONG = -2,	/* line over the limit; skipped through its LF */
+};
+
+/* Wraps an accepted or connected socket (takes ownership of fd).
+ * id is a small number for log prefixes ("smtp[12]"); 0 picks the next one. */
+struct conn *conn_new(int fd, uint64_t id);
+/* Closes the connection (TLS close_notify, then close) and frees it; NULL ok. */
+void conn_free(struct conn **c);
+
+/* Opens a TCP connection to host:port (name resolved with getaddrinfo, each
+ * address tried in turn) within timeout_ms.  On error *error_r says why in
+ * plain words ("connection refused", "timed out", "no such host"). */
+struct conn *conn_connect(const char *host, unsigned port, int timeout_ms,
+			  const char **error_r);
+
+/* Deadline for each read and write, in milliseconds (default 300000). */
+void conn_set_timeout(struct conn *c, int timeout_ms);
+int conn_get_timeout(const struct conn *c);
+
+/*
+ * Reads one line ending in LF.  On CONN_OK, *line_r points at the line with
+ * its terminator (LF or CRLF) inside the conn's buffer, valid until the next
+ * read on c, and *len_r counts the terminator.  A line longer than max bytes
+ * (terminator included) is consumed through its LF and CONN_TOOLONG is
+ * returned, so the session stays in step.  At EOF with a partial line, the
+ * partial line is discarded and CONN_EOF returned.
+ */
+enum conn_result conn_read_line(struct conn *c, size_t max,
+				const char **line_r, size_t *len_r);
+/* Reads up to n bytes (at least 1 unless EOF/error); returns the count,
+ * 0 at EOF, -1 on error. */
+ssize_t conn_read(struct conn *c, void *p, size_t n);
+/* Reads exactly n bytes into p; CONN_OK, CONN_EOF (short) or CONN_ERROR. */
+enum conn_result conn_read_exact(struct conn *c, void *p, size_t n);
+/* Bytes already read from the peer and buffered, not yet consumed. */
+size_t conn_pending(const struct conn *c);
+
+/* Buffers output; 0 or -1 when the connection is already broken.
+ * Output over 64 KiB is flushed as it goes. */
+int conn_write(struct conn *c, const void *p, size_t n);
+int conn_puts(struct conn *c, const char *s);
+int conn_printf(struct conn *c, const char *fmt, ...) MH_PRINTF(2, 3);
+/* Sends all buffered output within the deadline; 0 or -1. */
+int conn_flush(struct conn *c);
+
+/*
+ * Waits until the peer has sent something (or buffered input exists), or
+ * extra_fd (if >= 0) becomes readable, or timeout_ms passes.  Flushes output
+ * first.  Returns 1 when the peer has data (or closed), 2 when extra_fd is
+ * readable, 0 on timeout, -1 on error.  For IMAP IDLE.
+ */
+int conn_wait(struct conn *c, int extra_fd, int timeout_ms);
+
+/* Server side TLS: implicit (right after accept) or after STARTTLS.  The
+ * plaintext input buffer is emptied first (see above).  Returns 0 or -1. */
+int conn_starttls_server(struct conn *c, SSL_CTX *ctx, const char **error_r);
+/* Client side TLS with SNI and hostname verification when ctx verifies. */
+int conn_starttls_client(struct conn *c, SSL_CTX *ctx, const char *sni_host,
+			 const char **error_r);
+
+bool conn_is_tls(const struct conn *c);
+/* "TLSv1.3" or "none". */
+const char *conn_tls_version(const struct conn *c);
+/* "TLS_AES_256_GCM_SHA384" or "none". */
+const char *conn_tls_cipher(const struct conn *c);
+/* SHA-256 of the peer's certificate (DER) as 64 lowercase hex digits plus
+ * NUL into out; 0, or -1 when there is no TLS or no certificate. */
+int conn_peer_cert_sha256(const struct conn *c, char out[65]);
+/* The verification result of the peer certificate (X509_V_OK when good). */
+long conn_verify_result(const struct conn *c);
+
+/* The peer's address as text ("192.0.2.4", "2001:db8::1"), local address, ports. */
+const char *conn_peer_ip(const struct conn *c);
+unsigned conn_peer_port(const struct conn *c);
+const char *conn_local_ip(const struct conn *c);
+unsigned conn_local_port(const struct conn *c);
+/* True when the peer is 127.0.0.0/8 or ::1 (or ::ffff:127.x). */
+bool conn_is_loopback(const struct conn *c);
+uint64_t conn_id(const struct conn *c);
+int conn_fd(const struct conn *c);
+
+#endif

@@ -1,0 +1,1 @@
+# daemon/core: sources, library and tests of this module (see Makefile.am).

@@ -1,0 +1,58 @@
+/*
+ * limits: every fixed bound on untrusted input, in one place.
+ *
+ * Bounds that an administrator may want to change (message size, recipients,
+ * connections, timeouts) are settings in the config table (core/config.c),
+ * with their defaults there; the ones below are protocol constants or sizes
+ * that no configuration needs to move.  Going over any of them is a protocol
+ * error for the peer, never a crash or unbounded memory.
+ */
+#ifndef MAILHUB_CORE_LIMITS_H
+#define MAILHUB_CORE_LIMITS_H
+
+/* RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
+ * RFC 6531 §3.3 lets SMTPUTF8 addresses be longer; we allow 4 KiB then. */
+#define SMTP_COMMAND_LINE_MAX 512
+#define SMTP_COMMAND_LINE_UTF8_MAX 4096
+/* RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with CRLF.
+ * Real mail breaks this; we accept up to 64 KiB per line before refusing. */
+#define SMTP_TEXT_LINE_RFC 1000
+#define SMTP_TEXT_LINE_MAX 65536
+/* RFC 5321 §4.5.3.1.1-3: local part 64, domain 255, path 256 octets. */
+#define SMTP_LOCAL_PART_MAX 64
+#define SMTP_DOMAIN_MAX 255
+#define SMTP_PATH_MAX 256
+
+/* An IMAP command line without its literals. */
+#define IMAP_LINE_MAX 65536
+/* Before login, commands are short: LOGIN/AUTHENTICATE with small literals. */
+#define IMAP_PRELOGIN_LINE_MAX 8192
+#define IMAP_PRELOGIN_LITERAL_MAX 8192
+/* Nesting of SEARCH parentheses and NOT/OR chains. */
+#define IMAP_SEARCH_DEPTH_MAX 32
+
+/* RFC 1939 §3 / RFC 2449 §4: POP3 command lines are at most 255 octets. */
+#define POP3_LINE_MAX 255
+
+/* A SASL response line (base64); PLAIN carries user and password. */
+#define SASL_LINE_MAX 12288
+/* Addresses and passwords as accepted anywhere. */
+#define ADDRESS_MAX 320
+#define PASSWORD_MAX 1024
+
+/* Header lines accepted by the MIME parser before the rest counts as body. */
+#define MIME_HEADER_LINES_MAX 2000
+/* Depth of nested multiparts / message/rfc822 parts the parser descends. */
+#define MIME_DEPTH_MAX 20
+/* Number of MIME parts the parser records for one message. */
+#define MIME_PARTS_MAX 5000
+
+/* Alias chains are followed this deep before they count as a loop. */
+#define ALIAS_DEPTH_MAX 10
+/* Destinations one address can expand to. */
+#define ALIAS_EXPANSION_MAX 1000
+
+/* Buffered bytes a connection reads ahead. */
+#define CONN_READ_CHUNK 16384
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * listener: the daemon's listening sockets and its one thread per connection.
+ *
+ * One accept thread polls every listening socket.  Each accepted connection
+ * is counted against a global and a per-IP limit (the module owns those
+ * counts behind its lock); over a limit, the listener's busy reply is written
+ * and the socket closed.  Otherwise a detached thread with a small stack runs
+ * the listener's session function, which owns the conn and frees it.
+ * For implicit-TLS listeners the handshake happens in the session thread
+ * before the session function runs (an error there is logged and ends it).
+ */
+#ifndef MAILHUB_CORE_LISTENER_H
+#define MAILHUB_CORE_LISTENER_H
+
+#include <stdbool.h>
+
+struct conn;
+
+/* Runs one session; owns c and must conn_free() it. */
+typedef void listener_session_fn(struct conn *c, void *ctx);
+
+struct listener_spec {
+	const char *name;	/* "smtp", "imaps", ...: log prefix and counts */
+	const char *host;	/* NULL: all addresses (IPv6 and IPv4) */
+	unsigned port;
+	bool implicit_tls;	/* handshake before the session starts */
+	const char *busy_reply;	/* written when over a limit (with CRLF), or NULL */
+	listener_session_fn *session;
+	void *ctx;
+};
+
+struct listener_limits {
+	unsigned max_connections;	/* all listeners together */
+	unsigned max_per_ip;		/* from one address, all listeners together */
+};
+
+/* Parses "HOST:PORT", "[IPv6]:PORT" or "PORT" into *host_r (malloc'd, NULL
+ * for all addresses) and *port_r.  Returns 0, or -1 with *error_r. */
+int listener_parse_address(const char *text, char **host_r, unsigned *port_r,
+			   const char **error_r);
+
+/* Binds and listens (SO_REUSEADDR, IPV6_V6ONLY off for the all-address
+ * case).  Called before privileges are dropped.  0, or -1 with *error_r. */
+int listener_add(const struct listener_spec *spec, const char **error_r);
+/* The port actually bound by the listener named name (for port 0 in tests);
+ * 0 when unknown. */
+unsigned listener_bound_port(const char *name);
+
+void listener_set_limits(const struct listener_limits *limits);
+
+/* Starts the accept thread.  0 or -1. */
+int listener_start(const char **error_r);
+/* Stops accepting and closes the listening sockets; then waits up to
+ * grace_seconds for running sessions to end.  Sessions still running then
+ * have their sockets shut down (so blocked reads return) and get one more
+ * second.  Returns the number of sessions still running when it gave up. */
+unsigned listener_stop(unsigned grace_seconds);
+/* Number of sessions running now, in total and for one listener name. */
+unsigned listener_active(const char *name);
+/* True once listener_stop() has begun: long-running sessions (IDLE) poll this
+ * to say goodbye. */
+bool listener_stopping(void);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * tls: the OpenSSL contexts of the daemon.
+ *
+ * The server context is built from the config's [tls] cert/key, or from the
+ * self-signed pair that `mailhub init` writes to data_dir/tls/.  It can be
+ * replaced at run time (SIGHUP): sessions take a reference with
+ * tls_server_ctx() and drop it with SSL_CTX_free(), so a reload never pulls a
+ * context from under a handshake.  TLS 1.2 is the minimum everywhere.
+ *
+ * This module owns the current server context behind its own lock.
+ */
+#ifndef MAILHUB_CORE_TLS_H
+#define MAILHUB_CORE_TLS_H
+
+#include <openssl/ssl.h>
+
+/* Where init puts the self-signed pair, relative to data_dir. */
+#define TLS_SELFSIGNED_CERT "tls/cert.pem"
+#define TLS_SELFSIGNED_KEY "tls/key.pem"
+
+/* Loads cert (full chain PEM) and key and makes them the current server
+ * context; on error the previous context stays in force. */
+int tls_server_load(const char *cert_path, const char *key_path,
+		    const char **error_r);
+/* The current server context with a reference the caller must drop with
+ * SSL_CTX_free(); NULL when none has been loaded. */
+SSL_CTX *tls_server_ctx(void);
+/* Drops the current context (at shutdown). */
+void tls_server_clear(void);
+
+/* Writes a self-signed certificate for hostname (EC P-256, 10 years, SAN
+ * DNS:hostname) and its key (mode 0600) to cert_path and key_path, unless
+ * both exist already.  Returns 0 or -1. */
+int tls_selfsigned_create(const char *cert_path, const char *key_path,
+			  const char *hostname, const char **error_r);
+
+enum tls_verify_mode {
+	TLS_VERIFY_SYSTEM,	/* the system CA store and the host name */
+	TLS_VERIFY_NONE,	/* no check (the caller may compare a pin) */
+};
+/* A client context; TLS_VERIFY_SYSTEM loads the default CA paths.
+ * Free with SSL_CTX_free(). */
+SSL_CTX *tls_client_ctx_new(enum tls_verify_mode mode, const char **error_r);
+
+/* The last OpenSSL error in words ("certificate verify failed", ...),
+ * clearing the error queue. */
+const char *tls_error_string(void);
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * store: the only code that touches SQLite and the message files.
+ *
+ * A struct store is one handle: a SQLite connection (WAL, synchronous=FULL,
+ * busy_timeout, foreign keys on) with its prepared statements, plus the
+ * data_dir it lives in.  A handle belongs to one thread; sessions and workers
+ * open their own.  Every statement is prepared; no SQL is ever built from
+ * user data.
+ *
+ * Messages are immutable files under data_dir/blobs/ named by their SHA-256
+ * (blob.h); rows here reference them.  Durability: a blob is fsynced and
+ * renamed (and its directory fsynced) before the transaction that references
+ * it commits, and a function that reports success has committed.
+ *
+ * Addresses are compared without regard to ASCII case and stored lowercased.
+ * Functions return STORE_OK (0) or a negative enum store_status, with a
+ * human-readable *error_r for anything but STORE_OK.
+ */
+#ifndef MAILHUB_STORE_STORE_H
+#define MAILHUB_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/hash.h"
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_ERROR = -1,	/* I/O, SQLite, or something unexpected */
+	STORE_NOTFOUND = -2,	/* no such domain, user, alias, mailbox... */
+	STORE_EXISTS = -3,	/* already there */
+	STORE_INVALID = -4,	/* malformed name or address, bad value */
+	STORE_OVERQUOTA = -5,	/* the user's quota would be exceeded */
+	STORE_LOOP = -6,	/* an alias chain loops or runs too deep */
+	STORE_NOTLOCAL = -7,	/* the address's domain is not a local domain */
+	STORE_BUSY = -8,	/* in use (a domain with users, a mailbox with children) */
+};
+
+struct store;
+
+/* Opens (creating if needed) data_dir/mailhub.db and data_dir/blobs/, and
+ * applies pending migrations from sql/ in order, each in its own transaction,
+ * recording them in schema_migrations. */
+int store_open(const char *data_dir, struct store **st_r, const char **error_r);
+void store_close(struct store **st);
+const char *store_data_dir(const struct store *st);
+/* The applied migration versions, newest last (for tests and `version`). */
+int store_schema_version(struct store *st, int *version_r, const char **error_r);
+
+/* ---- domains ---------------------------------------------------------- */
+
+struct store_domain {
+	int64_t id;
+	char *name;
+	int64_t created;
+};
+
+/* A domain name: LDH labels, dots between, at most 253 bytes; lowercased. */
+bool store_domain_name_valid(const char *name);
+int store_domain_add(struct store *st, const char *name, const char **error_r);
+/* STORE_BUSY while users or aliases of the domain exist. */
+int store_domain_del(struct store *st, const char *name, const char **error_r);
+/* 1 when local, 0 when not, -1 on error. */
+int store_domain_is_local(struct store *st, const char *name);
+int store_domain_list(struct store *st, struct store_domain **list_r,
+		      size_t *n_r, const char **error_r);
+void store_domain_list_free(struct store_domain **list, size_t n);
+
+/* ---- users ------------------------------------------------------------ */
+
+struct store_user {
+	int64_t id;
+	char *address;
+	char *password_hash;	/* "{CRYPT}$y$..." */
+	bool admin;
+	bool enabled;
+	uint64_t quota;		/* bytes, 0: unlimited */
+	uint64_t used;		/* bytes stored in all mailboxes */
+	int64_t created;
+};
+
+/* "local@domain" with a valid domain, local part of RFC 5321 dot-atom
+ * characters (no quoting), at most 64 + 1 + 255 bytes. */
+bool store_address_valid(const char *address);
+
+/* Adds a user of a local domain with its mailboxes (INBOX, Drafts, Sent,
+ * Trash, Junk, Archive with their SPECIAL-USE attributes).  STORE_NOTLOCAL
+ * when the domain is not local; STORE_EXISTS when the address is taken by a
+ * user or an alias. */
+int store_user_add(struct store *st, const char *address,
+		   const char *password_hash, bool admin, uint64_t quota,
+		   const char **error_r);
+int store_user_set_password(struct store *st, const char *address,
+			    const char *password_hash, const char **error_r);
+int store_user_set_admin(struct store *st, const char *address, bool admin,
+			 const char **error_r);
+int store_user_set_quota(struct store *st, const char *address, uint64_t quota,
+			 const char **error_r);
+int store_user_set_enabled(struct store *st, const char *address, bool enabled,
+			   const char **error_r);
+/* Deletes the user, their mailboxes, messages and tokens.  Blob files no
+ * longer referenced are left for store_blob_gc(). */
+int store_user_del(struct store *st, const char *address, const char **error_r);
+int store_user_get(struct store *st, const char *address,
+		   struct store_user *user_r, const char **error_r);
+int store_user_get_by_id(struct store *st, int64_t id,
+			 struct store_user *user_r, const char **error_r);
+int store_user_list(struct store *st, struct store_user **list_r, size_t *n_r,
+		    const char **error_r);
+void store_user_clear(struct store_user *user);
+void store_user_list_free(struct store_user **list, size_t n);
+/* Checks address and password of an enabled user: STORE_OK and *user_r,
+ * or STORE_NOTFOUND for any failure (unknown user, wrong password, disabled)
+ * so callers cannot tell them apart to the peer. */
+int store_user_authenticate(struct store *st, const char *address,
+			    const char *password, struct store_user *user_r,
+			    const char **error_r);
+/* Number of users, and of admins (for `serve` creating a first admin). */
+int store_user_count(struct store *st, bool admins_only, unsigned *n_r,
+		     const char **error_r);
+
+/* ---- aliases ---------------------------------------------------------- */
+
+struct store_alias {
+	int64_t id;
+	char *source;		/* "x@example.org" or "@example.org" (catch-all) */
+	char **destinations;	/* addresses, local or remote */
+	size_t n_destinations;
+	int64_t created;
+};
+
+/* Adds an alias of a local domain.  STORE_EXISTS when the source is a user
+ * or an alias already; STORE_LOOP when the new alias would make any address
+ * resolve into a loop (nothing is written then). */
+int store_alias_add(struct store *st, const char *source,
+		    const char *const *destinations, size_t n,
+		    const char **error_r);
+/* Replaces the destinations (same checks). */
+int store_alias_set(struct store *st, const char *source,
+		    const char *const *destinations, size_t n,
+		    const char **error_r);
+int store_alias_del(struct store *st, const char *source, const char **error_r);
+int store_alias_get(struct store *st, const char *source,
+		    struct store_alias *alias_r, const char **error_r);
+int store_alias_list(struct store *st, struct store_alias **list_r, size_t *n_r,
+		     const char **error_r);
+void store_alias_clear(struct store_alias *alias);
+void store_alias_list_free(struct store_alias **list, size_t n);
+
+/* What one address resolves to. */
+struct store_resolution {
+	int64_t *user_ids;	/* distinct local users */
+	char **user_addresses;	/* their addresses, same order */
+	size_t n_users;
+	char **remote;		/* distinct non-local destinations */
+	size_t n_remote;
+};
+
+/*
+ * Resolves address: a user of that name; else an alias of that name; else
+ * the domain's catch-all ("@domain"); alias destinations are resolved again
+ * (at most ALIAS_DEPTH_MAX deep; a cycle is STORE_LOOP).  An address of a
+ * domain that is not local is STORE_NOTLOCAL; a local domain with no match,
+ * or an alias whose only destinations are disabled users, STORE_NOTFOUND.
+ */
+int store_resolve(struct store *st, const char *address,
+		  struct store_resolution *res_r, const char **error_r);
+void store_resolution_clear(struct store_resolution *res);
+/* True when address resolves (through aliases) to user_id: for submission's
+ * "the sender belongs to the authenticated user" check. */
+int store_address_owned_by(struct store *st, const char *address,
+			   int64_t user_id, bool *owned_r, const char **error_r);
+
+/* ---- mailboxes -------------------------------------------------------- */
+
+struct store_mailbox {
+	int64_t id;
+	int64_t user_id;
+	char *name;		/* "INBOX", "Archive/2024" (delimiter '/') */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	char *special_use;	/* "\\Sent" or NULL */
+	bool subscribed;
+	uint32_t messages;	/* count of messages */
+	uint32_t unseen;	/* messages without \Seen */
+	uint32_t first_recent_uid; /* UIDs >= this are \Recent for the next SELECT */
+};
+
+int store_mailbox_get(struct store *st, int64_t user_id, const char *name,
+		      struct store_mailbox *mb_r, const char **error_r);
+int store_mailbox_get_by_id(struct store *st, int64_t mailbox_id,
+			    struct store_mailbox *mb_r, const char **error_r);
+int store_mailbox_list(struct store *st, int64_t user_id,
+		       struct store_mailbox **list_r, size_t *n_r,
+		       const char **error_r);
+int store_mailbox_create(struct store *st, int64_t user_id, const char *name,
+			 const char *special_use, const char **error_r);
+void store_mailbox_clear(struct store_mailbox *mb);
+void store_mailbox_list_free(struct store_mailbox **list, size_t n);
+
+/* ---- messages --------------------------------------------------------- */
+
+/* System flags as bits; keywords are kept as text. */
+enum store_flag {
+	STORE_FLAG_SEEN = 1 << 0,
+	STORE_FLAG_ANSWERED = 1 << 1,
+	STORE_FLAG_FLAGGED = 1 << 2,
+	STORE_FLAG_DELETED = 1 << 3,
+	STORE_FLAG_DRAFT = 1 << 4,
+};
+
+struct store_message {
+	int64_t id;
+	int64_t mailbox_id;
+	uint32_t uid;
+	uint64_t modseq;
+	char blob[SHA256_HEX_LEN + 1];
+	uint64_t size;
+	int64_t internal_date;
+	unsigned flags;		/* enum store_flag bits */
+	char *keywords;		/* space-separated, or NULL */
+};
+
+/*
+ * Appends a message (its blob already committed) to a mailbox: the next UID,
+ * a new MODSEQ, the user's used bytes, all in one transaction; then notifies
+ * the mailbox's watchers.  STORE_OVERQUOTA when the user's quota would be
+ * exceeded (unless ignore_quota).
+ */
+int store_append(struct store *st, int64_t mailbox_id, const char *blob,
+		 uint64_t size, int64_t internal_date, unsigned flags,
+		 const char *keywords, bool ignore_quota, uint32_t *uid_r,
+		 const char **error_r);
+/* The messages of a mailbox with uid >= uid_min, in UID order. */
+int store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min,
+		       struct store_message **list_r, size_t *n_r,
+		       const char **error_r);
+void store_message_list_free(struct store_message **list, size_t n);
+/* Removes the messages with these UIDs (those that exist) from a mailbox in
+ * one transaction, lowers the user's used bytes, bumps HIGHESTMODSEQ, and
+ * notifies watchers.  *removed_r (may be NULL) counts what was removed. */
+int store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
+		  size_t n, size_t *removed_r, const char **error_r);
+
+/* ---- delivery --------------------------------------------------------- */
+
+/* The outcome for one recipient of store_deliver_many(). */
+struct store_delivery {
+	int status;		/* STORE_OK or a negative enum store_status */
+	char *error;		/* malloc'd reason when status != STORE_OK */
+	char **forward;		/* remote destinations reached through aliases */
+	size_t n_forward;
+};
+
+/*
+ * Delivers one stored blob to recipient: resolves it (store_resolve) and
+ * appends the message to the INBOX of every local user it reaches, in one
+ * transaction, so either all of them have it or none does.  A user reached
+ * twice gets one copy.  Remote destinations reached through aliases are not
+ * delivered here: they come back in *delivery_r for the caller to queue.
+ */
+int store_deliver(struct store *st, const char *recipient, const char *blob,
+		  uint64_t size, int64_t internal_date,
+		  struct store_delivery *delivery_r, const char **error_r);
+/*
+ * The same for n recipients in one transaction: each recipient gets its own
+ * outcome in deliveries[i]; the function returns STORE_OK when the
+ * transaction committed (even if some recipients failed), and every local
+ * user reached by several recipients gets one copy.
+ */
+int store_deliver_many(struct store *st, const char *const *recipients,
+		       size_t n, const char *blob, uint64_t size,
+		       int64_t internal_date, struct store_delivery *deliveries,
+		       const char **error_r);
+void store_delivery_clear(struct store_delivery *d);
+
+/* ---- API tokens ------------------------------------------------------- */
+
+struct store_token {
+	int64_t id;
+	int64_t user_id;
+	char *name;
+	char *prefix;		/* the first 8 characters, to tell tokens apart */
+	int64_t created;
+	int64_t last_used;
+};
+
+/* Makes a new token of 256 random bits for the user; *token_r (malloc'd) is
+ * the only time it is seen in clear: only its SHA-256 is stored. */
+int store_token_create(struct store *st, const char *address, const char *name,
+		       char **token_r, int64_t *id_r, const char **error_r);
+/* Finds the enabled user a token belongs to (STORE_NOTFOUND otherwise). */
+int store_token_check(struct store *st, const char *token,
+		      struct store_user *user_r, const char **error_r);
+int store_token_list(struct store *st, int64_t user_id,
+		     struct store_token **list_r, size_t *n_r,
+		     const char **error_r);
+/* Deletes a token of that user (STORE_NOTFOUND when it is not theirs). */
+int store_token_del(struct store *st, int64_t user_id, int64_t token_id,
+		    const char **error_r);
+void store_token_list_free(struct store_token **list, size_t n);
+
+/* ---- change notification ---------------------------------------------- */
+
+/*
+ * A watch on one mailbox: its fd becomes readable after any committed change
+ * to the mailbox (new message, flags, expunge) made by this process.  The
+ * waiting session then looks at the store and calls store_watch_drain().
+ * The registry of watches is owned by this module behind its own lock.
+ */
+struct store_watch;
+struct store_watch *store_watch_new(int64_t mailbox_id);
+int store_watch_fd(const struct store_watch *w);
+void store_watch_drain(struct store_watch *w);
+void store_watch_free(struct store_watch **w);
+/* Wakes every watch of the mailbox (the store calls it after commits). */
+void store_notify_mailbox(int64_t mailbox_id);
+
+/* ---- blob garbage collection ------------------------------------------ */
+
+/*
+ * Removes blob files that no row references and whose mtime is older than
+ * min_age seconds.  Deleting a blob at the moment it is unreferenced would
+ * race with a delivery that has just committed the same content (the file
+ * exists, its row is not yet written): blob_writer_commit() refreshes the
+ * mtime of an existing blob, so a young file is never collected.
+ */
+int store_blob_gc(struct store *st, unsigned min_age, unsigned *removed_r,
+		  const char **error_r);
+
+/* ---- fsck ------------------------------------------------------------- */
+
+struct store_fsck_report {
+	unsigned blobs;			/* blob files looked at */
+	unsigned rows;			/* message rows looked at */
+	unsigned corrupt_blobs;		/* content does not hash to its name */
+	unsigned missing_blobs;		/* rows whose blob file is missing */
+	unsigned orphan_blobs;		/* files no row references */
+	unsigned stray_files;		/* temporary or unknown files */
+	unsigned used_fixed;		/* users whose used bytes were wrong */
+	unsigned removed;		/* files removed by repair */
+};
+
+/*
+ * Checks every blob's hash and every row's blob, and each user's used
+ * bytes.  Problems are printed to out, one line each.  With repair: orphan
+ * blobs and stray temporary files older than an hour are removed (younger
+ * ones may belong to a delivery in progress) and used bytes are recounted;
+ * a referenced blob is never removed, whatever its state.  Returns STORE_OK
+ * when it could run (the report says what it found).
+ */
+int store_fsck(struct store *st, bool repair, void *out /* FILE * */,
+	       struct store_fsck_report *report_r, const char **error_r);
+
+#endif

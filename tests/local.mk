@@ -1,0 +1,1 @@
+# tests/: integration tests, fuzz targets and benchmarks shared across modules.

@@ -1,0 +1,1 @@
+# web: sources, library and tests of this module (see Makefile.am).
