@@ -1,1 +1,38 @@
-# tests/: integration tests, fuzz targets and benchmarks shared across modules.
+# tests/: the pieces shared across modules.  Each module's fragment registers
+# its own Check suites, integration tests and fuzz targets.
+
+EXTRA_DIST += tests/integration/tap.py tests/integration/mailhub_fixture.py
+
+# ---- fuzz targets --------------------------------------------------------
+# A fragment adds a target with
+#   FUZZ_TARGETS += tests/fuzz/fuzz_NAME
+#   tests_fuzz_fuzz_NAME_SRCS = tests/fuzz/fuzz_NAME.c daemon/.../x.c $(FUZZ_CORE_SRCS)
+# and a seed corpus in tests/fuzz/corpus/fuzz_NAME/.  Targets are built with
+# clang's libFuzzer and run briefly by tests/fuzz/run.sh during make check.
+FUZZ_CORE_SRCS = daemon/core/buf.c daemon/core/log.c daemon/core/xmalloc.c \
+	daemon/core/hash.c
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-include $(top_builddir)/config.h -I$(top_srcdir)/daemon -I$(top_srcdir) \
+	-I$(top_builddir) $(SSL_CFLAGS)
+FUZZ_LIBS = $(SSL_LIBS) $(ZLIB_LIBS) -pthread
+
+.SECONDEXPANSION:
+$(FUZZ_TARGETS): $$(addprefix $$(srcdir)/,$$($$(subst /,_,$$@)_SRCS))
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+CLEANFILES += $(FUZZ_TARGETS)
+if HAVE_CLANG
+check_DATA = $(FUZZ_TARGETS)
+endif
+TESTS += tests/fuzz/run.sh
+TESTS += tests/integration/test_serve.py tests/integration/test_deb.py
+if SANITIZERS
+AM_TESTS_ENVIRONMENT += MAILHUB_SANITIZERS=yes; export MAILHUB_SANITIZERS;
+endif
+EXTRA_DIST += tests/fuzz
+AM_TESTS_ENVIRONMENT += FUZZ_TARGETS='$(FUZZ_TARGETS)'; export FUZZ_TARGETS;
+
+# The package test builds and installs the .deb: it runs alone, after every
+# other test, so that its compile does not load the machine under them.
+tests/integration/test_deb.log: $(filter-out tests/integration/test_deb.log,$(TEST_LOGS))

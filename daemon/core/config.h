@@ -6,11 +6,22 @@
  * verify step.  Unknown sections and keys, bad values and out-of-range numbers
  * are errors naming the file and line.  The parsed config is read-only; a
  * reload builds a new one and replaces the old one whole.
+ *
+ * The format: "[section]" and "key = value" lines; '#' starts a comment at
+ * the start of a line or after a space or tab (so "a#b" is a value); blank
+ * lines and a CR before the LF are ignored; a line may have 4096 bytes.  A
+ * section may appear more than once, a key only once.  Booleans are
+ * yes/no, true/false, on/off, 1/0; sizes take K, M, G (1024-based); paths
+ * must be absolute (a trailing '/' is dropped).  The verify step then checks
+ * rules across keys: [tls] cert and key both or neither, retry_first <=
+ * retry_max <= lifetime, connections_per_ip <= connections, and no two
+ * listeners on one port of overlapping addresses.
  */
 #ifndef MAILHUB_CORE_CONFIG_H
 #define MAILHUB_CORE_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/mailhub/mailhub.conf"
@@ -52,12 +63,18 @@ struct config {
 	/* [listen] */
 	struct config_listen listen[LISTEN_COUNT];
 
+	/* [admin] */
+	char *admin_tls;	/* "auto" (default: HTTPS unless the admin listener is
+				 * on loopback only), "yes" or "no" */
+
 	/* [tls] */
 	char *tls_cert;		/* NULL: data_dir/tls/cert.pem */
 	char *tls_key;
 
 	/* [dns] */
-	char *dns_resolver;	/* "HOST:PORT" or NULL: /etc/resolv.conf */
+	char *dns_resolver;	/* "IP:PORT" or "[IPv6]:PORT" (port 53 when the
+				 * file gives none; config_parse_address reads
+				 * it), or NULL: /etc/resolv.conf */
 
 	/* [relay] */
 	unsigned relay_mx_port;		/* default 25 */
@@ -85,11 +102,28 @@ struct config {
 };
 
 /* Reads and verifies path.  On error returns -1 with *error_r such as
- * "/etc/mailhub/mailhub.conf:12: unknown key 'smpt' in [listen]". */
+ * "/etc/mailhub/mailhub.conf:12: unknown key 'smpt' in [listen]",
+ * "FILE:3: bad value for 'imaps' in [listen]: '99999' is not a port number
+ * (1-65535)" or "cannot open FILE: No such file or directory" (*error_r is
+ * errfmt() text: copy it to keep it). */
 int config_load(const char *path, struct config **cfg_r, const char **error_r);
-/* A config with every default, for `mailhub init` without a file and tests. */
+/* The same over text[0..len) already read; path only names it in messages.
+ * Pure (no file access), for tests and fuzzing. */
+int config_parse(const char *path, const char *text, size_t len,
+		 struct config **cfg_r, const char **error_r);
+/* A config with every default (path NULL), for `mailhub init` without a
+ * file and tests. */
 struct config *config_defaults(void);
 void config_free(struct config **cfg);
+
+/* Parses a listener address "HOST:PORT", "[IPv6]:PORT" or "PORT" into
+ * *host_r (malloc'd; NULL for all addresses; an IPv6 address without its
+ * brackets) and *port_r (1-65535, or 0 only when allow_zero, for tests).
+ * HOST is a dotted IPv4 address or a host name (RFC 1123); an IPv6 address
+ * needs its brackets and has no zone ("%eth0").  Returns 0, or -1 with
+ * *error_r. */
+int config_parse_address(const char *text, bool allow_zero, char **host_r,
+			 unsigned *port_r, const char **error_r);
 
 /* "smtp", "submission", ... */
 const char *config_listen_name(enum listen_kind kind);

@@ -33,10 +33,12 @@ enum conn_result {
 	CONN_TOOLONG = -2,	/* line over the limit; skipped through its LF */
 };
 
-/* Wraps an accepted or connected socket (takes ownership of fd).
+/* Wraps an accepted or connected socket (takes ownership of fd, and makes
+ * it non-blocking: all waiting is done with poll() and the deadline).
  * id is a small number for log prefixes ("smtp[12]"); 0 picks the next one. */
 struct conn *conn_new(int fd, uint64_t id);
-/* Closes the connection (TLS close_notify, then close) and frees it; NULL ok. */
+/* Sends what is still buffered (waiting at most 10 s), closes the connection
+ * (TLS close_notify, then close) and frees it; NULL ok. */
 void conn_free(struct conn **c);
 
 /* Opens a TCP connection to host:port (name resolved with getaddrinfo, each
@@ -45,17 +47,21 @@ void conn_free(struct conn **c);
 struct conn *conn_connect(const char *host, unsigned port, int timeout_ms,
 			  const char **error_r);
 
-/* Deadline for each read and write, in milliseconds (default 300000). */
+/* Deadline for each read and write, in milliseconds (default 300000; < 0:
+ * none).  conn_read_line() must have its whole line within the deadline (a
+ * peer cannot trickle a line in forever); conn_read(), conn_read_exact() and
+ * flushing restart it whenever bytes move, so big bodies are not cut off. */
 void conn_set_timeout(struct conn *c, int timeout_ms);
 int conn_get_timeout(const struct conn *c);
 
 /*
  * Reads one line ending in LF.  On CONN_OK, *line_r points at the line with
  * its terminator (LF or CRLF) inside the conn's buffer, valid until the next
- * read on c, and *len_r counts the terminator.  A line longer than max bytes
- * (terminator included) is consumed through its LF and CONN_TOOLONG is
- * returned, so the session stays in step.  At EOF with a partial line, the
- * partial line is discarded and CONN_EOF returned.
+ * read or conn_wait() on c, and *len_r counts the terminator (the line is
+ * not NUL-terminated).  A line longer than max bytes (terminator included)
+ * is consumed through its LF and CONN_TOOLONG is returned, so the session
+ * stays in step; memory stays bounded by max.  At EOF with a partial line,
+ * the partial line is discarded and CONN_EOF returned.
  */
 enum conn_result conn_read_line(struct conn *c, size_t max,
 				const char **line_r, size_t *len_r);
@@ -68,6 +74,7 @@ enum conn_result conn_read_exact(struct conn *c, void *p, size_t n);
 size_t conn_pending(const struct conn *c);
 
 /* Buffers output; 0 or -1 when the connection is already broken.
+ * Writes to a peer that has gone away fail (EPIPE) without SIGPIPE.
  * Output over 64 KiB is flushed as it goes. */
 int conn_write(struct conn *c, const void *p, size_t n);
 int conn_puts(struct conn *c, const char *s);
@@ -79,7 +86,8 @@ int conn_flush(struct conn *c);
  * Waits until the peer has sent something (or buffered input exists), or
  * extra_fd (if >= 0) becomes readable, or timeout_ms passes.  Flushes output
  * first.  Returns 1 when the peer has data (or closed), 2 when extra_fd is
- * readable, 0 on timeout, -1 on error.  For IMAP IDLE.
+ * readable, 0 on timeout, -1 on error; timeout_ms 0 only checks, < 0 waits
+ * without limit.  For IMAP IDLE.
  */
 int conn_wait(struct conn *c, int extra_fd, int timeout_ms);
 
@@ -101,12 +109,18 @@ int conn_peer_cert_sha256(const struct conn *c, char out[65]);
 /* The verification result of the peer certificate (X509_V_OK when good). */
 long conn_verify_result(const struct conn *c);
 
-/* The peer's address as text ("192.0.2.4", "2001:db8::1"), local address, ports. */
+/* Why the last read, write or handshake failed, in plain words ("timed out",
+ * "connection reset", an OpenSSL reason); valid until the next call on c. */
+const char *conn_error(const struct conn *c);
+
+/* The peer's address as text ("192.0.2.4", "2001:db8::1"; IPv4-mapped IPv6
+ * addresses as IPv4; "unix" for a local socket), local address, ports. */
 const char *conn_peer_ip(const struct conn *c);
 unsigned conn_peer_port(const struct conn *c);
 const char *conn_local_ip(const struct conn *c);
 unsigned conn_local_port(const struct conn *c);
-/* True when the peer is 127.0.0.0/8 or ::1 (or ::ffff:127.x). */
+/* True when the peer is 127.0.0.0/8 or ::1 (or ::ffff:127.x), or the
+ * socket is a local (AF_UNIX) one. */
 bool conn_is_loopback(const struct conn *c);
 uint64_t conn_id(const struct conn *c);
 int conn_fd(const struct conn *c);

@@ -1,5 +1,7 @@
 #include "core/hash.h"
 
+#include <limits.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -78,8 +80,16 @@ is_lower_hex(const char *s, size_t n)
 void
 random_bytes(void *p, size_t n)
 {
-	if (n > 0 && RAND_bytes(p, (int)n) != 1)
-		fatal("the system's random number generator failed");
+	unsigned char *out = p;
+
+	/* RAND_bytes takes an int: larger requests go in pieces */
+	while (n > 0) {
+		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+		if (RAND_bytes(out, chunk) != 1)
+			fatal("the system's random number generator failed");
+		out += chunk;
+		n -= (size_t)chunk;
+	}
 }
 
 bool

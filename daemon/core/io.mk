@@ -1,1 +1,20 @@
 # daemon/core: sources, library and tests of this module (see Makefile.am).
+# io.mk: connections (plain and TLS), the TLS contexts, the listeners.
+libcore_a_SOURCES += \
+	daemon/core/conn.c daemon/core/conn.h \
+	daemon/core/tls.c daemon/core/tls.h \
+	daemon/core/listener.c daemon/core/listener.h
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener
+TESTS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener
+tests_unit_check_conn_SOURCES = tests/unit/check_conn.c $(CHECK_RUNNER)
+tests_unit_check_conn_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_conn_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+tests_unit_check_tls_SOURCES = tests/unit/check_tls.c $(CHECK_RUNNER)
+tests_unit_check_tls_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_tls_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+tests_unit_check_listener_SOURCES = tests/unit/check_listener.c $(CHECK_RUNNER)
+tests_unit_check_listener_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_listener_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+endif

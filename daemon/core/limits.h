@@ -55,4 +55,35 @@
 /* Buffered bytes a connection reads ahead. */
 #define CONN_READ_CHUNK 16384
 
+/* store: a mailbox name in bytes (with its hierarchy, '/' between levels),
+ * and the keywords text of one message. */
+#define MAILBOX_NAME_MAX 1024
+#define MESSAGE_KEYWORDS_MAX 4096
+
+/* IMAP server: arguments of one command in all its lists (a SEARCH or a
+ * FETCH list), and list nesting before login is over. */
+#define IMAP_ARGS_MAX 10000
+/* IMAP server: messages whose rows FETCH and SEARCH read from the store in
+ * one query. */
+#define IMAP_FETCH_BATCH 512
+
+/* SMTP submission: the header block of a message is held in memory to check
+ * its From field and add Date and Message-ID; a larger one is refused. */
+#define SMTP_SUBMIT_HEADER_MAX (1024 * 1024)
+/* SMTP: bytes of a message body written to the blob file at a time. */
+#define SMTP_BODY_CHUNK 65536
+
+/* SMTP client (relay): a reply line (RFC 5321 §4.5.3.1.5 says 512 octets;
+ * real servers send longer), lines of one multi-line reply, and the text
+ * kept of a reply for the queue and DSNs. */
+#define SMTP_REPLY_LINE_MAX 4096
+#define SMTP_REPLY_LINES_MAX 200
+#define SMTP_REPLY_TEXT_MAX 16384
+/* Relay: recipients claimed for one domain at a time, and messages sent
+ * over one connection before it is closed. */
+#define RELAY_BATCH_RCPTS 500
+#define RELAY_BATCH_MESSAGES 100
+/* DKIM: header fields that are signed at most (h= list). */
+#define DKIM_SIGNED_FIELDS_MAX 64
+
 #endif

@@ -31,21 +31,21 @@ struct listener_spec {
 
 struct listener_limits {
 	unsigned max_connections;	/* all listeners together */
-	unsigned max_per_ip;		/* from one address, all listeners together */
+	unsigned max_per_ip;		/* from one address (IPv6: one /64),
+					 * all listeners together */
 };
 
-/* Parses "HOST:PORT", "[IPv6]:PORT" or "PORT" into *host_r (malloc'd, NULL
- * for all addresses) and *port_r.  Returns 0, or -1 with *error_r. */
-int listener_parse_address(const char *text, char **host_r, unsigned *port_r,
-			   const char **error_r);
-
 /* Binds and listens (SO_REUSEADDR, IPV6_V6ONLY off for the all-address
- * case).  Called before privileges are dropped.  0, or -1 with *error_r. */
+ * case; a host name binds the first of its addresses that works).  Called
+ * before privileges are dropped and before listener_start().  0, or -1 with
+ * *error_r. */
 int listener_add(const struct listener_spec *spec, const char **error_r);
 /* The port actually bound by the listener named name (for port 0 in tests);
  * 0 when unknown. */
 unsigned listener_bound_port(const char *name);
 
+/* Sets the limits (0: no limit; that is also the default).  May be called
+ * while running; it applies to the next connection accepted. */
 void listener_set_limits(const struct listener_limits *limits);
 
 /* Starts the accept thread.  0 or -1. */
@@ -55,7 +55,8 @@ int listener_start(const char **error_r);
  * have their sockets shut down (so blocked reads return) and get one more
  * second.  Returns the number of sessions still running when it gave up. */
 unsigned listener_stop(unsigned grace_seconds);
-/* Number of sessions running now, in total and for one listener name. */
+/* Number of sessions running now: for one listener name, or in total when
+ * name is NULL. */
 unsigned listener_active(const char *name);
 /* True once listener_stop() has begun: long-running sessions (IDLE) poll this
  * to say goodbye. */

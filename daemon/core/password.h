@@ -11,14 +11,28 @@
 #define MAILHUB_CORE_PASSWORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define PASSWORD_SCHEME_PREFIX "{CRYPT}"
+/* Length of the passwords password_generate() makes. */
+#define PASSWORD_GENERATE_LEN 20
+
+/* Whether password[0..len) may be set as a password: not empty, at most
+ * PASSWORD_MAX bytes, no NUL, CR or LF.  Returns 0, or -1 with *error_r
+ * ("the password is empty", ...).  password_hash() applies the same rule. */
+int password_acceptable(const char *password, size_t len, const char **error_r);
 
 /* Hashes password into *hash_r (malloc'd "{CRYPT}$y$..."). An empty password
  * or one over PASSWORD_MAX is refused.  Returns 0, or -1 with *error_r. */
 int password_hash(const char *password, char **hash_r, const char **error_r);
-/* True when password matches stored (compared in constant time). */
+/* True when password matches stored (compared in constant time).  stored
+ * may carry "{CRYPT}" (or Dovecot's {SHA512-CRYPT}, {SHA256-CRYPT},
+ * {BLF-CRYPT}, {MD5-CRYPT}, any case) or no prefix; an unknown scheme, a
+ * non-"$" hash (locked: "!", "*", "") or an unacceptable password is false. */
 bool password_verify(const char *password, const char *stored);
+/* Spends the time of one yescrypt check and answers nothing: for a login
+ * with an unknown user, so that timing does not tell which users exist. */
+void password_verify_dummy(const char *password);
 /* A random password of 20 characters from an unambiguous alphabet (for the
  * first admin); malloc'd. */
 char *password_generate(void);

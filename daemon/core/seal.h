@@ -12,13 +12,22 @@
 #include <stddef.h>
 
 #define SEAL_KEY_FILE "secret.key"
+/* The longest value seal() takes (secrets are passwords, not documents). */
+#define SEAL_PLAINTEXT_MAX 65536
 
-/* Creates data_dir/secret.key with 32 random bytes unless it exists. */
+/* Creates data_dir/secret.key with 32 random bytes unless it exists
+ * (O_EXCL, mode 0600, fsynced with its folder).  An existing file is left
+ * alone and is not checked here: seal_key_load() checks it. */
 int seal_key_create(const char *data_dir, const char **error_r);
-/* Loads the key (refusing a key file readable by group or others). */
+/* Loads the key, replacing any loaded before.  Refuses a key file that is
+ * not a regular file (or is a symlink), has any group or other permission
+ * bit, or is not exactly 32 bytes; *error_r names the file and the fix. */
 int seal_key_load(const char *data_dir, const char **error_r);
+/* Wipes the loaded key from memory (tests, shutdown). */
+void seal_key_forget(void);
 
-/* Seals plaintext into *sealed_r (malloc'd text). */
+/* Seals plaintext[0..len) (len <= SEAL_PLAINTEXT_MAX) into *sealed_r
+ * (malloc'd text).  Fails when no key is loaded. */
 int seal(const char *plaintext, size_t len, char **sealed_r, const char **error_r);
 /* Opens a sealed value into *plain_r (malloc'd, NUL-terminated) and *len_r.
  * Fails on a wrong key or any tampering. */

@@ -8,11 +8,20 @@
  * without checking the password.  A success clears the address's record.
  * The table is bounded (THROTTLE_MAX_ENTRIES; the stalest entry makes room).
  * The module owns the table behind its own lock.
+ *
+ * The window is sliding: a failure auth_block_seconds or more after the
+ * previous one starts the count again, and when a block ends the address
+ * starts afresh.  IPv6 addresses count by their /64 (one host usually holds
+ * a whole /64); an IPv4-mapped IPv6 address counts as the IPv4 address.
+ * Text that is not an address (say "local") is its own key.
+ * Time is the monotonic clock in seconds, so changing the wall clock neither
+ * lifts nor stretches a block.
  */
 #ifndef MAILHUB_CORE_THROTTLE_H
 #define MAILHUB_CORE_THROTTLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #define THROTTLE_MAX_ENTRIES 16384
@@ -23,6 +32,8 @@ struct throttle_settings {
 	unsigned delay_max_ms;
 };
 
+/* Sets the rules (before configure: 10 failures, 900 s, 8000 ms).
+ * block_after 0 never blocks; block_seconds should be at least 1. */
 void throttle_configure(const struct throttle_settings *settings);
 
 /* True when ip is blocked now: refuse the login without checking it. */
@@ -36,8 +47,11 @@ void throttle_success(const char *ip);
 /* Forgets everything (tests). */
 void throttle_reset(void);
 
-/* The same with an explicit clock, for tests. */
+/* The same with an explicit clock, for tests: now is any count of seconds
+ * that never goes backwards (the plain calls use CLOCK_MONOTONIC). */
 bool throttle_blocked_at(const char *ip, time_t now);
 unsigned throttle_failure_at(const char *ip, time_t now);
+/* How many addresses the table holds now (tests, status). */
+size_t throttle_count(void);
 
 #endif

@@ -42,8 +42,14 @@ enum tls_verify_mode {
  * Free with SSL_CTX_free(). */
 SSL_CTX *tls_client_ctx_new(enum tls_verify_mode mode, const char **error_r);
 
-/* The last OpenSSL error in words ("certificate verify failed", ...),
- * clearing the error queue. */
+/* A BIO over the socket fd (not closed with the BIO) that sends with
+ * MSG_NOSIGNAL, so a peer that has gone away gives EPIPE rather than a
+ * SIGPIPE; conn uses it for every TLS connection.  NULL on error. */
+BIO *tls_socket_bio_new(int fd);
+
+/* The OpenSSL error in words ("certificate verify failed", "No such file or
+ * directory", ...): the first one queued, which is the root cause; clears
+ * the error queue. */
 const char *tls_error_string(void);
 
 #endif

@@ -1,1 +1,46 @@
-# daemon/fetch: sources, library and tests of this module (see Makefile.am).
+# daemon/fetch: the upstream fetcher (scheduling, IDLE push, dedupe,
+# delivery), with the IMAP and POP3 clients it drives and its store tables.
+noinst_LIBRARIES += libfetch.a
+libfetch_a_SOURCES = \
+	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
+	daemon/fetch/scheduler.c daemon/fetch/account.c \
+	daemon/fetch/sink.c daemon/fetch/run_imap.c daemon/fetch/run_pop3.c \
+	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
+	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h
+libfetch_a_CFLAGS = $(AM_CFLAGS)
+FETCH_LIB = libfetch.a
+
+# The fetcher's tables and their SQL live in the store.
+libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h
+SQL_MIGRATIONS += sql/004_upstream.sql
+
+# What a test of the fetcher links.
+FETCH_TEST_LIBS = libfetch.a libimap.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
+
+if HAVE_CHECK
+FETCH_CHECKS = tests/unit/check_imap_client tests/unit/check_pop3_client \
+	tests/unit/check_upstreams
+check_PROGRAMS += $(FETCH_CHECKS)
+TESTS += $(FETCH_CHECKS)
+tests_unit_check_imap_client_SOURCES = tests/unit/check_imap_client.c $(CHECK_RUNNER)
+tests_unit_check_imap_client_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_imap_client_LDADD = $(FETCH_TEST_LIBS) $(CHECK_LIBS)
+tests_unit_check_pop3_client_SOURCES = tests/unit/check_pop3_client.c $(CHECK_RUNNER)
+tests_unit_check_pop3_client_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_pop3_client_LDADD = $(FETCH_TEST_LIBS) $(CHECK_LIBS)
+tests_unit_check_upstreams_SOURCES = tests/unit/check_upstreams.c $(CHECK_RUNNER)
+tests_unit_check_upstreams_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_upstreams_LDADD = $(FETCH_TEST_LIBS) $(CHECK_LIBS)
+endif
+
+TESTS += tests/integration/test_fetch.py
+EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream.py
+
+FUZZ_TARGETS += tests/fuzz/fuzz_imap_client tests/fuzz/fuzz_pop3_client
+tests_fuzz_fuzz_imap_client_SRCS = tests/fuzz/fuzz_imap_client.c \
+	daemon/imap/client_parse.c $(FUZZ_CORE_SRCS)
+tests_fuzz_fuzz_pop3_client_SRCS = tests/fuzz/fuzz_pop3_client.c \
+	daemon/pop3/client_parse.c $(FUZZ_CORE_SRCS)
+
+# Run by `make bench`, never by `make check`.
+BENCHMARKS += tests/bench/fetch_bench.py

@@ -312,6 +312,7 @@ void store_token_list_free(struct store_token **list, size_t n);
  * The registry of watches is owned by this module behind its own lock.
  */
 struct store_watch;
+/* NULL (logged) when no eventfd can be had: out of file descriptors. */
 struct store_watch *store_watch_new(int64_t mailbox_id);
 int store_watch_fd(const struct store_watch *w);
 void store_watch_drain(struct store_watch *w);

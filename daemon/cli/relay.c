@@ -1,0 +1,142 @@
+/*
+ * cli/relay.c: `mailhub relay show`, `mailhub relay smarthost HOST:PORT
+ * --tls implicit|starttls [--username U --password-stdin]`, `mailhub relay
+ * direct`.
+ *
+ * The smarthost lives in the database (store/relayq.h); its password is
+ * sealed with data_dir/secret.key (core/seal.h) and never printed.  A
+ * running daemon uses a change from its next delivery on.
+ */
+#include "cli/relay_cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/seal.h"
+#include "store/relayq.h"
+#include "store/store.h"
+
+static int
+relay_show(struct cli_ctx *ctx, struct store *st)
+{
+	struct relayq_smarthost sh;
+	const char *error;
+	int ret = relayq_smarthost_get(st, &sh, &error);
+	if (ret == STORE_NOTFOUND) {
+		printf("direct: MX lookup for each domain, port %u\n",
+		       ctx->cfg->relay_mx_port);
+		return CLI_OK;
+	}
+	if (ret != STORE_OK) {
+		cli_error("relay show: %s", error);
+		return CLI_FAIL;
+	}
+	bool v6 = strchr(sh.host, ':') != NULL;
+	printf("smarthost %s%s%s:%u tls=%s", v6 ? "[" : "", sh.host, v6 ? "]" : "",
+	       sh.port, sh.tls);
+	if (sh.username != NULL)
+		printf(" username=%s password=(set)", esc_str(sh.username));
+	printf("\n");
+	relayq_smarthost_clear(&sh);
+	return CLI_OK;
+}
+
+static int
+relay_smarthost(struct cli_ctx *ctx, struct store *st, const char *where,
+                const char *tls, const char *username, bool password_stdin)
+{
+	struct relayq_smarthost sh = { 0 };
+	const char *error;
+	char *password = NULL;
+	int ret = CLI_FAIL;
+
+	if (config_parse_address(where, false, &sh.host, &sh.port, &error) < 0 ||
+	    sh.host == NULL) {
+		cli_error("relay smarthost: '%s' is not HOST:PORT%s%s", esc_str(where),
+		          sh.host == NULL ? "" : ": ", sh.host == NULL ? "" : error);
+		goto out;
+	}
+	sh.tls = xstrdup(tls);
+	if (username != NULL) {
+		if (seal_key_load(ctx->cfg->data_dir, &error) < 0) {
+			cli_error("relay smarthost: %s", error);
+			goto out;
+		}
+		if (cli_read_password(&password) != CLI_OK)
+			goto out;
+		if (seal(password, strlen(password), &sh.password_sealed, &error) < 0) {
+			cli_error("relay smarthost: cannot seal the password: %s", error);
+			goto out;
+		}
+		sh.username = xstrdup(username);
+	}
+	(void)password_stdin;
+	int s = relayq_smarthost_set(st, &sh, &error);
+	if (s != STORE_OK) {
+		cli_error("relay smarthost: %s", error);
+		goto out;
+	}
+	ret = CLI_OK;
+out:
+	cli_password_free(&password);
+	relayq_smarthost_clear(&sh);
+	seal_key_forget();
+	return ret;
+}
+
+int
+cmd_relay(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct cli_option opts[] = {
+	        {.name = "--tls", .takes_value = true},
+	        {.name = "--username", .takes_value = true},
+	        {.name = "--password-stdin", .takes_value = false},
+	};
+	const char *pos[2];
+	size_t n_pos;
+	struct store *st;
+	const char *error;
+
+	int ret = cli_parse_args("relay", argc, argv, 1, opts, 3, pos, 2, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos == 0)
+		return cli_usage_error("relay: show, smarthost or direct?");
+	const char *action = pos[0];
+	bool smarthost = strcmp(action, "smarthost") == 0;
+	if (!smarthost && strcmp(action, "show") != 0 && strcmp(action, "direct") != 0)
+		return cli_usage_error("relay: unknown action '%s'", esc_str(action));
+	if (!smarthost && (n_pos != 1 || opts[0].seen || opts[1].seen || opts[2].seen))
+		return cli_usage_error("relay %s takes no argument", action);
+	if (smarthost) {
+		if (n_pos != 2)
+			return cli_usage_error("relay smarthost: HOST:PORT is missing");
+		if (!opts[0].seen || (strcmp(opts[0].value, "implicit") != 0 &&
+		                      strcmp(opts[0].value, "starttls") != 0))
+			return cli_usage_error("relay smarthost: --tls implicit or --tls starttls");
+		if (opts[1].seen != opts[2].seen)
+			return cli_usage_error("relay smarthost: --username and --password-stdin"
+			                       " go together");
+		if (opts[1].seen && opts[1].value[0] == '\0')
+			return cli_usage_error("relay smarthost: --username must not be empty");
+	}
+
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	if (strcmp(action, "show") == 0) {
+		ret = relay_show(ctx, st);
+	} else if (smarthost) {
+		ret = relay_smarthost(ctx, st, pos[1], opts[0].value,
+		                      opts[1].seen ? opts[1].value : NULL, opts[2].seen);
+	} else if (relayq_smarthost_set(st, NULL, &error) != STORE_OK) {
+		cli_error("relay direct: %s", error);
+		ret = CLI_FAIL;
+	} else {
+		ret = CLI_OK;
+	}
+	store_close(&st);
+	return ret;
+}

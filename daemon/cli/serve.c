@@ -1,0 +1,286 @@
+/*
+ * `mailhub serve`: the daemon.
+ *
+ * Order of events: initialise data_dir if it never was; apply migrations;
+ * load TLS; bind every configured listener (still with the privileges we were
+ * started with, for ports below 1024); drop to [server] user if root; start
+ * the accept thread and the background workers; then the main thread only
+ * waits for signals: SIGHUP reloads TLS, SIGTERM/SIGINT stop accepting and
+ * give sessions [limits] shutdown_grace seconds to end.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/serve_protocols.h"
+#include "core/config.h"
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/seal.h"
+#include "core/throttle.h"
+#include "core/tls.h"
+#include "store/store.h"
+#include "web/web.h"
+
+/* Blob files nobody references are swept this often, once this old. */
+#define GC_INTERVAL_SECONDS 3600
+#define GC_MIN_AGE_SECONDS 3600
+
+static int
+data_dir_ready(const struct config *cfg, const char **error_r)
+{
+	char *db = xasprintf("%s/mailhub.db", cfg->data_dir);
+	struct stat stt;
+	int exists = stat(db, &stt) == 0;
+	free(db);
+	if (exists)
+		return 0;
+	log_info("serve init data_dir=%s hostname=%s", cfg->data_dir, cfg->hostname);
+	return cli_init_data_dir(cfg, cfg->hostname, error_r);
+}
+
+static int
+load_tls(const struct config *cfg, const char **error_r)
+{
+	char *cert, *key;
+	if (cfg->tls_cert != NULL) {
+		cert = xstrdup(cfg->tls_cert);
+		key = xstrdup(cfg->tls_key);
+	} else {
+		cert = xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_CERT);
+		key = xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_KEY);
+	}
+	int r = tls_server_load(cert, key, error_r);
+	if (r == 0)
+		log_info("tls loaded cert=%s", cert);
+	free(cert);
+	free(key);
+	return r;
+}
+
+static int
+open_listeners(const struct config *cfg, const char **error_r)
+{
+	for (int kind = 0; kind < LISTEN_COUNT; kind++) {
+		const struct config_listen *l = &cfg->listen[kind];
+		/* The admin listener is libmicrohttpd's, started by start_web(). */
+		if (!l->enabled || kind == LISTEN_ADMIN)
+			continue;
+		struct listener_spec spec;
+		if (serve_protocol_spec(cfg, (enum listen_kind)kind, &spec, error_r) < 0)
+			return -1;
+		spec.host = l->host;
+		spec.port = l->port;
+		if (listener_add(&spec, error_r) < 0) {
+			*error_r = errfmt("cannot listen on %s for %s: %s", l->text,
+					  spec.name, *error_r);
+			return -1;
+		}
+		log_info("listen %s=%s tls=%s", spec.name, l->text,
+			 spec.implicit_tls ? "implicit" : "starttls");
+	}
+	return 0;
+}
+
+static int
+start_web(const struct config *cfg, struct web_server **web_r, const char **error_r)
+{
+	const struct config_listen *l = &cfg->listen[LISTEN_ADMIN];
+	*web_r = NULL;
+	if (!l->enabled)
+		return 0;
+	if (web_server_start(cfg, l->host, l->port, web_r, error_r) < 0) {
+		*error_r = errfmt("cannot listen on %s for admin: %s", l->text, *error_r);
+		return -1;
+	}
+	log_info("listen admin=%s tls=none", l->text);
+	return 0;
+}
+
+/* Started as root with [server] user set: become that user for good. */
+static int
+drop_privileges(const struct config *cfg, const char **error_r)
+{
+	if (cfg->user == NULL || geteuid() != 0)
+		return 0;
+	errno = 0;
+	struct passwd *pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		*error_r = errfmt("user '%s' from [server] user does not exist", cfg->user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		*error_r = errfmt("cannot become user '%s': %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	/* Make sure the change cannot be undone. */
+	if (setuid(0) == 0) {
+		*error_r = "privileges were not dropped";
+		return -1;
+	}
+	log_info("serve running as user=%s uid=%u", cfg->user, (unsigned)pw->pw_uid);
+	return 0;
+}
+
+/* systemd Type=notify, without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void
+sd_notify_text(const char *text)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	struct sockaddr_un sun;
+	size_t len = strlen(path);
+	if (len >= sizeof sun.sun_path)
+		return;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';	/* abstract socket */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	socklen_t slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	if (sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sun, slen) < 0)
+		log_warning("serve sd_notify failed: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+collect_garbage(const struct config *cfg)
+{
+	struct store *st;
+	const char *error;
+	unsigned removed = 0;
+
+	if (store_open(cfg->data_dir, &st, &error) != STORE_OK) {
+		log_error("gc cannot open store: %s", error);
+		return;
+	}
+	if (store_blob_gc(st, GC_MIN_AGE_SECONDS, &removed, &error) != STORE_OK)
+		log_error("gc failed: %s", error);
+	else if (removed > 0)
+		log_info("gc removed=%u unreferenced blobs", removed);
+	store_close(&st);
+}
+
+/* The main thread's life after start-up: wait for signals. */
+static void
+signal_loop(const struct config *cfg, const sigset_t *set)
+{
+	time_t next_gc = time(NULL) + GC_INTERVAL_SECONDS;
+	const char *error;
+
+	for (;;) {
+		struct timespec ts = { .tv_sec = 60, .tv_nsec = 0 };
+		int sig = sigtimedwait(set, NULL, &ts);
+		if (sig == SIGHUP) {
+			log_info("serve SIGHUP: reloading TLS");
+			if (load_tls(cfg, &error) < 0)
+				log_error("tls reload failed, keeping the old certificate: %s", error);
+			continue;
+		}
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("serve %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		if (sig < 0 && errno != EAGAIN && errno != EINTR)
+			fatal("sigtimedwait: %s", strerror(errno));
+		if (time(NULL) >= next_gc) {
+			collect_garbage(cfg);
+			next_gc = time(NULL) + GC_INTERVAL_SECONDS;
+		}
+	}
+}
+
+int
+cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct config *cfg = ctx->cfg;
+	const char *error;
+	struct store *st;
+	struct web_server *web = NULL;
+	sigset_t set;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: mailhub serve\n");
+		return CLI_USAGE;
+	}
+	log_set_quiet(0);
+
+	/* Signals are taken synchronously by the main thread only; every
+	 * thread created from here on inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (data_dir_ready(cfg, &error) < 0) {
+		log_error("serve cannot initialise %s: %s", cfg->data_dir, error);
+		return CLI_FAIL;
+	}
+	if (store_open(cfg->data_dir, &st, &error) != STORE_OK) {
+		log_error("serve cannot open the store: %s", error);
+		return CLI_FAIL;
+	}
+	store_close(&st);
+	if (seal_key_load(cfg->data_dir, &error) < 0) {
+		log_error("serve: %s", error);
+		return CLI_FAIL;
+	}
+	if (load_tls(cfg, &error) < 0) {
+		log_error("serve cannot load TLS: %s", error);
+		return CLI_FAIL;
+	}
+
+	struct throttle_settings ts = {
+		.block_after = cfg->auth_block_after,
+		.block_seconds = cfg->auth_block_seconds,
+		.delay_max_ms = cfg->auth_delay_max_ms,
+	};
+	throttle_configure(&ts);
+	struct listener_limits limits = {
+		.max_connections = cfg->connections,
+		.max_per_ip = cfg->connections_per_ip,
+	};
+	listener_set_limits(&limits);
+
+	if (open_listeners(cfg, &error) < 0 || start_web(cfg, &web, &error) < 0 ||
+	    drop_privileges(cfg, &error) < 0 || listener_start(&error) < 0 ||
+	    serve_workers_start(cfg, &error) < 0) {
+		log_error("serve: %s", error);
+		web_server_stop(&web);
+		listener_stop(0);
+		return CLI_FAIL;
+	}
+	log_info("serve started version=%s hostname=%s data_dir=%s", PACKAGE_VERSION,
+		 cfg->hostname, cfg->data_dir);
+	sd_notify_text("READY=1\nSTATUS=accepting connections");
+
+	signal_loop(cfg, &set);
+
+	sd_notify_text("STOPPING=1");
+	web_server_stop(&web);
+	serve_workers_stop();
+	unsigned left = listener_stop(cfg->shutdown_grace);
+	if (left > 0)
+		log_warning("serve stopped with sessions=%u still running", left);
+	else
+		serve_protocols_cleanup();
+	tls_server_clear();
+	log_info("serve stopped");
+	return CLI_OK;
+}

@@ -1,0 +1,95 @@
+/*
+ * serve_protocols: the daemon's wiring.  Each listener kind gets its
+ * protocol's session function and a context that lives as long as the
+ * process; the busy replies are what a client sees when the connection
+ * limits are reached, in its own protocol's words.
+ */
+#include "cli/serve_protocols.h"
+
+#include <string.h>
+
+#include "core/log.h"
+#include "imap/session.h"
+#include "pop3/server.h"
+#include "smtp/server.h"
+
+/* RFC 5321 §3.8 / RFC 3463 4.7.0: a temporary refusal, try again later. */
+static const char smtp_busy[] = "421 4.7.0 Too many connections, try again later\r\n";
+/* RFC 3501 §7.1.5 BYE; RFC 5530 UNAVAILABLE. */
+static const char imap_busy[] = "* BYE [UNAVAILABLE] Too many connections\r\n";
+/* RFC 2449 §8.1.2 SYS/TEMP: the problem is temporary. */
+static const char pop3_busy[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+
+static struct smtp_listener smtp_ctx[3];
+static struct imap_listener imap_ctx[2];
+static struct pop3_listener pop3_ctx[2];
+
+int
+serve_protocol_spec(const struct config *cfg, enum listen_kind kind,
+		    struct listener_spec *spec, const char **error_r)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->name = config_listen_name(kind);
+	switch (kind) {
+	case LISTEN_SMTP:
+	case LISTEN_SUBMISSION:
+	case LISTEN_SUBMISSIONS: {
+		struct smtp_listener *l = &smtp_ctx[kind - LISTEN_SMTP];
+		l->mode = kind == LISTEN_SMTP ? SMTP_MODE_INBOUND
+			: kind == LISTEN_SUBMISSION ? SMTP_MODE_SUBMISSION
+			: SMTP_MODE_SUBMISSIONS;
+		l->cfg = cfg;
+		spec->implicit_tls = kind == LISTEN_SUBMISSIONS;
+		spec->busy_reply = smtp_busy;
+		spec->session = smtp_session_run;
+		spec->ctx = l;
+		return 0;
+	}
+	case LISTEN_IMAP:
+	case LISTEN_IMAPS: {
+		struct imap_listener *l = &imap_ctx[kind - LISTEN_IMAP];
+		l->implicit_tls = kind == LISTEN_IMAPS;
+		l->cfg = cfg;
+		spec->implicit_tls = l->implicit_tls;
+		spec->busy_reply = imap_busy;
+		spec->session = imap_session_run;
+		spec->ctx = l;
+		return 0;
+	}
+	case LISTEN_POP3:
+	case LISTEN_POP3S: {
+		struct pop3_listener *l = &pop3_ctx[kind - LISTEN_POP3];
+		l->implicit_tls = kind == LISTEN_POP3S;
+		l->cfg = cfg;
+		spec->implicit_tls = l->implicit_tls;
+		spec->busy_reply = pop3_busy;
+		spec->session = pop3_session_run;
+		spec->ctx = l;
+		return 0;
+	}
+	case LISTEN_ADMIN:	/* libmicrohttpd's own listener (web/) */
+	case LISTEN_COUNT:
+		break;
+	}
+	*error_r = errfmt("listener kind %d has no session", (int)kind);
+	return -1;
+}
+
+int
+serve_workers_start(const struct config *cfg, const char **error_r)
+{
+	(void)cfg;
+	(void)error_r;
+	return 0;
+}
+
+void
+serve_workers_stop(void)
+{
+}
+
+void
+serve_protocols_cleanup(void)
+{
+	smtp_server_cleanup();
+}

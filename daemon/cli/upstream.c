@@ -1,0 +1,329 @@
+/*
+ * cli/upstream.c: `mailhub upstream add|del|list|run`, the user's other
+ * POP3/IMAP accounts whose mail the fetcher brings into a local mailbox.
+ *
+ * The password comes only from standard input (--password-stdin) and is
+ * sealed (core/seal.h, data_dir/secret.key) before it reaches the store;
+ * it is never printed.  `run` fetches in the foreground, now, in this
+ * process (safe beside a running daemon: every message is recorded as
+ * fetched in the transaction that delivers it).
+ */
+#include "cli/cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/seal.h"
+#include "fetch/fetch.h"
+#include "store/upstreams.h"
+
+cli_command_fn cmd_upstream;
+
+static int
+parse_id(const char *text, int64_t *id_r)
+{
+	char *end;
+	long long v = strtoll(text, &end, 10);
+	if (*text == '\0' || *end != '\0' || v <= 0)
+		return -1;
+	*id_r = v;
+	return 0;
+}
+
+/* "a,b,c" into set->folders. */
+static void
+set_folders(struct upstream_settings *set, const char *text)
+{
+	char *copy = xstrdup(text);
+	const char **v = NULL;
+	size_t n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n++] = t;
+	}
+	upstream_settings_set_folders(set, v, n);
+	free(v);
+	free(copy);
+}
+
+enum add_opt {
+	O_PROTOCOL, O_HOST, O_PORT, O_TLS, O_VERIFY, O_USERNAME, O_FOLDERS,
+	O_TARGET, O_DELETE, O_NO_IDLE, O_DEDUPE, O_INTERVAL, O_DISABLED,
+	O_PASSWORD, O_COUNT
+};
+
+static int
+upstream_add(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct cli_option opts[O_COUNT] = {
+		[O_PROTOCOL] = { .name = "--protocol", .takes_value = true },
+		[O_HOST] = { .name = "--host", .takes_value = true },
+		[O_PORT] = { .name = "--port", .takes_value = true },
+		[O_TLS] = { .name = "--tls", .takes_value = true },
+		[O_VERIFY] = { .name = "--tls-verify", .takes_value = true },
+		[O_USERNAME] = { .name = "--username", .takes_value = true },
+		[O_FOLDERS] = { .name = "--folders", .takes_value = true },
+		[O_TARGET] = { .name = "--target", .takes_value = true },
+		[O_DELETE] = { .name = "--delete" },
+		[O_NO_IDLE] = { .name = "--no-idle" },
+		[O_DEDUPE] = { .name = "--dedupe" },
+		[O_INTERVAL] = { .name = "--interval", .takes_value = true },
+		[O_DISABLED] = { .name = "--disabled" },
+		[O_PASSWORD] = { .name = "--password-stdin" },
+	};
+	const char *pos[1];
+	size_t n_pos;
+	int ret = cli_parse_args("upstream add", argc, argv, 2, opts, O_COUNT, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos != 1)
+		return cli_usage_error("upstream add: OWNER (the local user) is missing");
+	if (!opts[O_HOST].seen || !opts[O_USERNAME].seen)
+		return cli_usage_error("upstream add: --host and --username are required");
+	if (!opts[O_PASSWORD].seen)
+		return cli_usage_error("upstream add: --password-stdin is required (passwords are "
+				       "never taken from the command line)");
+	struct upstream_settings set = { 0 };
+	set.protocol = UPSTREAM_IMAP;
+	set.tls = UPSTREAM_TLS_IMPLICIT;
+	set.keep = !opts[O_DELETE].seen;
+	set.idle = !opts[O_NO_IDLE].seen;
+	set.dedupe = opts[O_DEDUPE].seen;
+	set.enabled = !opts[O_DISABLED].seen;
+	if (opts[O_PROTOCOL].seen &&
+	    upstream_protocol_parse(opts[O_PROTOCOL].value, &set.protocol) < 0)
+		return cli_usage_error("upstream add: --protocol must be imap or pop3");
+	if (opts[O_TLS].seen && upstream_tls_parse(opts[O_TLS].value, &set.tls) < 0)
+		return cli_usage_error("upstream add: --tls must be implicit, starttls or none");
+	if (opts[O_PORT].seen) {
+		int64_t port;
+		if (parse_id(opts[O_PORT].value, &port) < 0 || port > 65535)
+			return cli_usage_error("upstream add: --port must be 1-65535");
+		set.port = (unsigned)port;
+	}
+	if (opts[O_INTERVAL].seen) {
+		int64_t iv;
+		if (parse_id(opts[O_INTERVAL].value, &iv) < 0 || iv > UPSTREAM_INTERVAL_MAX)
+			return cli_usage_error("upstream add: --interval must be 10-86400 seconds");
+		set.interval = (unsigned)iv;
+	}
+	set.host = xstrdup(opts[O_HOST].value);
+	set.username = xstrdup(opts[O_USERNAME].value);
+	if (opts[O_VERIFY].seen)
+		set.tls_verify = xstrdup(opts[O_VERIFY].value);
+	if (opts[O_TARGET].seen)
+		set.target = xstrdup(opts[O_TARGET].value);
+	if (opts[O_FOLDERS].seen)
+		set_folders(&set, opts[O_FOLDERS].value);
+
+	const char *error;
+	struct store *st = NULL;
+	char *password = NULL, *sealed = NULL;
+	ret = CLI_FAIL;
+	if (upstream_settings_check(&set, &error) < 0) {
+		cli_error("upstream add: %s", error);
+		goto out;
+	}
+	if (strcmp(set.tls_verify, "off") == 0 || set.tls == UPSTREAM_TLS_NONE)
+		fprintf(stderr, "mailhub: warning: the server's identity will not be checked "
+				"(tls %s, tls-verify %s)\n",
+			upstream_tls_name(set.tls), set.tls_verify);
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		goto out;
+	if (seal_key_load(ctx->cfg->data_dir, &error) < 0) {
+		cli_error("%s", error);
+		goto out;
+	}
+	if (cli_read_password(&password) != CLI_OK)
+		goto out;
+	if (seal(password, strlen(password), &sealed, &error) < 0) {
+		cli_error("cannot seal the password: %s", error);
+		goto out;
+	}
+	int64_t id;
+	int status = store_upstream_add(st, pos[0], &set, sealed, &id, &error);
+	if (status != STORE_OK) {
+		cli_error("upstream add: %s", error);
+		goto out;
+	}
+	printf("%" PRId64 "\n", id);
+	ret = CLI_OK;
+out:
+	cli_password_free(&password);
+	free(sealed);
+	upstream_settings_clear(&set);
+	store_close(&st);
+	return ret;
+}
+
+static int
+upstream_del(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	size_t n_pos;
+	int64_t id;
+	int ret = cli_parse_args("upstream del", argc, argv, 2, NULL, 0, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos != 1 || parse_id(pos[0], &id) < 0)
+		return cli_usage_error("upstream del: ID (a number from 'upstream list') is missing");
+	struct store *st;
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	const char *error;
+	if (store_upstream_del(st, id, &error) != STORE_OK) {
+		cli_error("upstream del: %s", error);
+		ret = CLI_FAIL;
+	}
+	store_close(&st);
+	return ret;
+}
+
+static void
+print_account(const struct store_upstream *up)
+{
+	char ok[32] = "never", attempt[32] = "never";
+	if (up->last_ok != 0)
+		cli_format_time(up->last_ok, ok, sizeof ok);
+	if (up->last_attempt != 0)
+		cli_format_time(up->last_attempt, attempt, sizeof attempt);
+	printf("%" PRId64 " owner=%s protocol=%s host=%s port=%u tls=%s tls_verify=%s"
+	       " username=%s folders=",
+	       up->id, up->owner, upstream_protocol_name(up->set.protocol), up->set.host,
+	       up->set.port, upstream_tls_name(up->set.tls), up->set.tls_verify,
+	       esc_str(up->set.username));
+	for (size_t i = 0; i < up->set.n_folders; i++)
+		printf("%s%s", i > 0 ? "," : "", esc_str(up->set.folders[i]));
+	printf(" target=%s keep=%s idle=%s dedupe=%s interval=%u enabled=%s"
+	       " last_ok=%s last_attempt=%s fetched=%" PRIu64 " last_error=%s\n",
+	       esc_str(up->set.target), up->set.keep ? "yes" : "no",
+	       up->set.idle ? "yes" : "no", up->set.dedupe ? "yes" : "no", up->set.interval,
+	       up->set.enabled ? "yes" : "no", ok, attempt, up->fetched,
+	       up->last_error != NULL ? esc_str(up->last_error) : "none");
+}
+
+static int
+upstream_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	size_t n_pos;
+	int ret = cli_parse_args("upstream list", argc, argv, 2, NULL, 0, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	struct store *st;
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	const char *error;
+	int64_t user_id = 0;
+	if (n_pos == 1) {
+		struct store_user u;
+		if (store_user_get(st, pos[0], &u, &error) != STORE_OK) {
+			cli_error("upstream list: %s", error);
+			store_close(&st);
+			return CLI_FAIL;
+		}
+		user_id = u.id;
+		store_user_clear(&u);
+	}
+	struct store_upstream *list;
+	size_t n;
+	if (store_upstream_list(st, user_id, &list, &n, &error) != STORE_OK) {
+		cli_error("upstream list: %s", error);
+		store_close(&st);
+		return CLI_FAIL;
+	}
+	for (size_t i = 0; i < n; i++)
+		print_account(&list[i]);
+	store_upstream_list_free(&list, n);
+	store_close(&st);
+	return CLI_OK;
+}
+
+static int
+upstream_run(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct cli_option opts[] = { { .name = "--queue" } };
+	const char *pos[1];
+	size_t n_pos;
+	int64_t id = 0;
+	int ret = cli_parse_args("upstream run", argc, argv, 2, opts, 1, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos == 1 && parse_id(pos[0], &id) < 0)
+		return cli_usage_error("upstream run: ID must be a number from 'upstream list'");
+	struct store *st;
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	const char *error;
+	if (opts[0].seen) {
+		/* leave it to the running daemon (it looks every second) */
+		if (store_upstream_request_fetch(st, id, &error) != STORE_OK) {
+			cli_error("upstream run: %s", error);
+			ret = CLI_FAIL;
+		}
+		store_close(&st);
+		return ret;
+	}
+	if (seal_key_load(ctx->cfg->data_dir, &error) < 0) {
+		cli_error("%s", error);
+		store_close(&st);
+		return CLI_FAIL;
+	}
+	struct store_upstream *list = NULL;
+	size_t n = 0;
+	if (id != 0) {
+		list = xcalloc(1, sizeof *list);
+		if (store_upstream_get(st, id, list, &error) != STORE_OK) {
+			free(list);
+			cli_error("upstream run: %s", error);
+			store_close(&st);
+			return CLI_FAIL;
+		}
+		n = 1;
+	} else if (store_upstream_list(st, 0, &list, &n, &error) != STORE_OK) {
+		cli_error("upstream run: %s", error);
+		store_close(&st);
+		return CLI_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (id == 0 && !list[i].set.enabled)
+			continue;
+		unsigned fetched;
+		if (fetch_run_account(ctx->cfg, st, list[i].id, &fetched, &error) < 0) {
+			cli_error("upstream %" PRId64 ": %s", list[i].id, error);
+			ret = CLI_FAIL;
+		} else {
+			printf("%" PRId64 " fetched=%u\n", list[i].id, fetched);
+		}
+	}
+	store_upstream_list_free(&list, n);
+	seal_key_forget();
+	store_close(&st);
+	return ret;
+}
+
+int
+cmd_upstream(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct cli_ctx *ctx, int argc, char **argv);
+	} actions[] = {
+		{ "add", upstream_add },
+		{ "del", upstream_del },
+		{ "list", upstream_list },
+		{ "run", upstream_run },
+	};
+	if (argc < 2)
+		return cli_usage_error("upstream: add, del, list or run?");
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+		if (strcmp(argv[1], actions[i].name) == 0)
+			return actions[i].fn(ctx, argc, argv);
+	}
+	return cli_usage_error("upstream: unknown action '%s'", esc_str(argv[1]));
+}

@@ -1,0 +1,90 @@
+/*
+ * fetch_int: what the files of daemon/fetch/ share and nothing else sees.
+ */
+#ifndef MAILHUB_FETCH_FETCH_INT_H
+#define MAILHUB_FETCH_FETCH_INT_H
+
+#include "core/hash.h"
+#include "fetch/fetch.h"
+#include "imap/client.h"
+#include "store/blob.h"
+
+/* Seconds a read from an upstream may wait (a stuck server is an error). */
+#define FETCH_TIMEOUT_MS 60000
+/* UIDs fetched (and then deleted) per UID FETCH command. */
+#define FETCH_IMAP_BATCH 500
+/* RETR commands sent ahead when the server offers PIPELINING. */
+#define FETCH_POP3_PIPELINE 32
+/* Header bytes kept for the dedupe key (Message-ID). */
+#define FETCH_HEADER_KEEP (256 * 1024)
+/* Backoff after failures: 60 s doubled per failure, at most 6 hours. */
+#define FETCH_BACKOFF_FIRST 60
+#define FETCH_BACKOFF_MAX (6 * 3600)
+
+/* One fetch of one account: what every step needs. */
+struct fetch_run {
+	struct store *st;
+	const struct store_upstream *up;
+	const char *hostname;		/* ours, for the Received field */
+	uint64_t max_size;		/* a message over this is refused */
+	int64_t mailbox_id;		/* the target */
+	int stop_fd;			/* readable: stop at the next step (-1: none) */
+	unsigned appended;		/* messages added locally */
+	unsigned seen;			/* messages fetched */
+	uint64_t log_id;
+};
+
+/* The message being received (sink.c). */
+struct fetch_sink {
+	struct fetch_run *run;
+	struct blob_writer *w;
+	struct sha256_ctx *raw;		/* the bytes as the upstream sent them */
+	struct sha256_ctx *body;	/* the body after the header */
+	struct buf header;		/* kept for the Message-ID */
+	bool header_done;
+	bool header_cut;		/* too long to keep: no dedupe key */
+	unsigned eol;			/* state of the header-end search */
+	uint64_t raw_size;
+	/* IMAP: where the message came from */
+	const char *folder;
+	uint32_t uidvalidity;
+	bool refetch;
+};
+
+void fetch_sink_init(struct fetch_sink *s, struct fetch_run *run);
+/* Starts a message: a blob with our Received field first. */
+int fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_r);
+int fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **error_r);
+/* Commits the blob and delivers it (store_upstream_deliver) with the IMAP
+ * uid or the POP3 uidl (NULL when none). */
+int fetch_sink_commit(struct fetch_sink *s, uint32_t uid, const char *uidl,
+		      int64_t internal_date, const char **error_r);
+void fetch_sink_abort(struct fetch_sink *s);
+
+/* The account's target mailbox, created when missing. */
+int fetch_target_mailbox(struct fetch_run *run, const char **error_r);
+/* Whether stop was asked (polls run->stop_fd). */
+bool fetch_should_stop(const struct fetch_run *run);
+
+/* One folder over an open IMAP session (run_imap.c). */
+int fetch_imap_folder(struct fetch_run *run, struct imap_client *c,
+		      const char *folder, const char **error_r);
+/* Every configured folder (or only only_folder): opens the session (or
+ * uses *c_io when set), leaves it open in *c_io when c_io is not NULL (and
+ * closes it and sets NULL on failure). */
+int fetch_imap_account(struct fetch_run *run, const char *password,
+		       struct imap_client **c_io, const char *only_folder,
+		       const char **error_r);
+/* A whole POP3 run (run_pop3.c). */
+int fetch_pop3_account(struct fetch_run *run, const char *password,
+		       const char **error_r);
+
+/* account.c: one complete run with result recording. */
+int fetch_account_once(const struct config *cfg, struct store *st,
+		       const struct store_upstream *up, int stop_fd,
+		       struct imap_client **keep_c, const char *only_folder,
+		       unsigned *fetched_r, const char **error_r);
+/* Seconds until the next poll of an account after a run. */
+unsigned fetch_next_delay(const struct store_upstream *up, bool failed);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * run_imap: fetching the configured folders of an IMAP account.
+ *
+ * Per folder: SELECT (delete mode) or EXAMINE (keep mode); UIDVALIDITY
+ * compared with the one remembered (a change starts the folder again from
+ * UID 1, skipping messages whose raw hash is known: nothing duplicated);
+ * in delete mode first the leftovers of an earlier run (UIDs up to the last
+ * one fetched, all durable here) are deleted; then UID SEARCH for UIDs
+ * above the last one fetched, and UID FETCH of BODY.PEEK[] in batches, each
+ * message delivered as its FETCH response completes, each batch deleted
+ * upstream after its messages are committed here.
+ */
+#include <string.h>
+
+#include "core/log.h"
+#include "fetch/fetch_int.h"
+#include "imap/client.h"
+
+struct imap_sink_ctx {
+	struct fetch_sink sink;
+	bool open;
+};
+
+static int
+sink_begin(void *ctx, uint64_t size, const char **error_r)
+{
+	struct imap_sink_ctx *x = ctx;
+	if (x->sink.run->max_size != 0 && size > x->sink.run->max_size) {
+		*error_r = errfmt("a message of %llu bytes is larger than the limit of %llu bytes",
+				  (unsigned long long)size,
+				  (unsigned long long)x->sink.run->max_size);
+		return -1;
+	}
+	if (fetch_sink_begin(&x->sink, "IMAP", error_r) < 0)
+		return -1;
+	x->open = true;
+	return 0;
+}
+
+static int
+sink_write(void *ctx, const void *p, size_t n, const char **error_r)
+{
+	struct imap_sink_ctx *x = ctx;
+	return fetch_sink_write(&x->sink, p, n, error_r);
+}
+
+static int
+sink_end(void *ctx, uint32_t uid, time_t internal_date, const char **error_r)
+{
+	struct imap_sink_ctx *x = ctx;
+	x->open = false;
+	return fetch_sink_commit(&x->sink, uid, NULL, (int64_t)internal_date, error_r);
+}
+
+static void
+sink_abort(void *ctx)
+{
+	struct imap_sink_ctx *x = ctx;
+	x->open = false;
+	fetch_sink_abort(&x->sink);
+}
+
+int
+fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
+		  const char **error_r)
+{
+	const struct store_upstream *up = run->up;
+	struct imapc_mailbox mb;
+	bool keep = up->set.keep;
+	if (imap_client_select(c, folder, keep, &mb, error_r) < 0)
+		return -1;
+
+	uint32_t uidvalidity = 0, last_uid = 0;
+	bool refetch = false;
+	int ret = store_upstream_folder_get(run->st, up->id, folder, &uidvalidity,
+					    &last_uid, &refetch, error_r);
+	if (ret == STORE_NOTFOUND || (ret == STORE_OK && uidvalidity != mb.uidvalidity)) {
+		if (ret == STORE_OK) {
+			/* RFC 3501 §2.3.1.1: the old UIDs mean nothing now */
+			log_warning("fetch[%llu] upstream=%lld folder=%s uidvalidity changed old=%u new=%u: refetching with dedupe",
+				    (unsigned long long)run->log_id, (long long)up->id,
+				    esc_str(folder), uidvalidity, mb.uidvalidity);
+			refetch = true;
+		}
+		last_uid = 0;
+		if (store_upstream_folder_set(run->st, up->id, folder, mb.uidvalidity, 0,
+					      refetch, error_r) != STORE_OK)
+			return -1;
+		uidvalidity = mb.uidvalidity;
+	} else if (ret != STORE_OK) {
+		return -1;
+	}
+
+	struct buf set = BUF_INIT;
+	if (!keep && last_uid > 0 && mb.exists > 0) {
+		/* a crash (or a failed delete) after the last run's commits */
+		buf_printf(&set, "1:%u", last_uid);
+		if (imap_client_delete(c, buf_cstr(&set), error_r) < 0)
+			goto fail;
+	}
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	bool nothing_new = mb.exists == 0 ||
+			   (mb.uidnext != 0 && mb.uidnext <= last_uid + 1);
+	if (!nothing_new &&
+	    imap_client_search_from(c, last_uid + 1, &uids, &n, error_r) < 0)
+		goto fail;
+
+	struct imap_sink_ctx x;
+	fetch_sink_init(&x.sink, run);
+	x.open = false;
+	x.sink.folder = folder;
+	x.sink.uidvalidity = uidvalidity;
+	x.sink.refetch = refetch;
+	struct imapc_fetch_sink sink = { sink_begin, sink_write, sink_end, sink_abort, &x };
+	for (size_t i = 0; i < n; i += FETCH_IMAP_BATCH) {
+		if (fetch_should_stop(run)) {
+			*error_r = "stopped";
+			goto fail_uids;
+		}
+		size_t k = n - i < FETCH_IMAP_BATCH ? n - i : FETCH_IMAP_BATCH;
+		buf_reset(&set);
+		imapc_uidset(&set, uids + i, k);
+		if (imap_client_fetch(c, buf_cstr(&set), &sink, error_r) < 0) {
+			if (x.open)
+				fetch_sink_abort(&x.sink);
+			goto fail_uids;
+		}
+		if (!keep && imap_client_delete(c, buf_cstr(&set), error_r) < 0)
+			goto fail_uids;
+	}
+	buf_free(&x.sink.header);
+	free(uids);
+	buf_free(&set);
+	if (refetch) {
+		/* a whole pass is done: back to plain UIDs */
+		uint32_t v, last;
+		bool r;
+		if (store_upstream_folder_get(run->st, up->id, folder, &v, &last, &r,
+					      error_r) != STORE_OK ||
+		    store_upstream_folder_set(run->st, up->id, folder, v, last, false,
+					      error_r) != STORE_OK)
+			return -1;
+	}
+	return 0;
+fail_uids:
+	buf_free(&x.sink.header);
+	free(uids);
+fail:
+	buf_free(&set);
+	return -1;
+}
+
+int
+fetch_imap_account(struct fetch_run *run, const char *password,
+		   struct imap_client **c_io, const char *only_folder,
+		   const char **error_r)
+{
+	struct imap_client *c = c_io != NULL ? *c_io : NULL;
+	if (c == NULL && imap_client_open(&run->up->set, password, FETCH_TIMEOUT_MS,
+					  run->log_id, &c, error_r) < 0)
+		return -1;
+	int ret = 0;
+	if (only_folder != NULL)
+		ret = fetch_imap_folder(run, c, only_folder, error_r);
+	for (size_t i = 0; only_folder == NULL && i < run->up->set.n_folders && ret == 0; i++)
+		ret = fetch_imap_folder(run, c, run->up->set.folders[i], error_r);
+	if (ret < 0 || c_io == NULL) {
+		imap_client_free(&c);
+		if (c_io != NULL)
+			*c_io = NULL;
+	} else {
+		*c_io = c;
+	}
+	return ret;
+}

@@ -1,0 +1,164 @@
+/*
+ * run_pop3: fetching a POP3 maildrop.
+ *
+ * UIDL lists the maildrop; UIDLs remembered but no longer listed are
+ * forgotten (the server has removed those messages).  New messages are
+ * retrieved (RETR pipelined when the server offers PIPELINING) and each is
+ * committed locally before anything else happens to it.  In delete mode a
+ * message is marked with DELE only after its commit, and messages already
+ * fetched by an earlier run that died before QUIT are marked too; QUIT then
+ * makes the server remove them (RFC 1939 §6).  A server without UIDL gets
+ * every message fetched and deleted; the raw hash of each fetched message
+ * keeps one fetched twice (after a crash before QUIT) from being delivered
+ * twice.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "fetch/fetch_int.h"
+#include "pop3/client.h"
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+pop3_write(void *ctx, const void *p, size_t n, const char **error_r)
+{
+	return fetch_sink_write(ctx, p, n, error_r);
+}
+
+/* Forgets remembered UIDLs the server no longer lists; *known_r the rest
+ * (sorted, for bsearch). */
+static int
+sync_uidls(struct fetch_run *run, const struct pop3c_message *msgs, size_t n,
+	   char ***known_r, size_t *n_known_r, const char **error_r)
+{
+	char **known = NULL;
+	size_t n_known = 0;
+	if (store_upstream_uidl_list(run->st, run->up->id, &known, &n_known, error_r) != STORE_OK)
+		return -1;
+	const char **listed = n > 0 ? xcalloc(n, sizeof *listed) : NULL;
+	size_t n_listed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].uidl != NULL)
+			listed[n_listed++] = msgs[i].uidl;
+	}
+	if (n_listed > 0)
+		qsort(listed, n_listed, sizeof *listed, cmp_str);
+	const char **gone = n_known > 0 ? xcalloc(n_known, sizeof *gone) : NULL;
+	size_t n_gone = 0;
+	for (size_t i = 0; i < n_known; i++) {
+		if (n_listed == 0 ||
+		    bsearch(&known[i], listed, n_listed, sizeof *listed, cmp_str) == NULL)
+			gone[n_gone++] = known[i];
+	}
+	int ret = store_upstream_uidl_forget(run->st, run->up->id, gone, n_gone, error_r);
+	free(gone);
+	free(listed);
+	if (ret != STORE_OK) {
+		store_upstream_uidls_free(&known, n_known);
+		return -1;
+	}
+	if (n_known > 0)
+		qsort(known, n_known, sizeof *known, cmp_str);
+	*known_r = known;
+	*n_known_r = n_known;
+	return 0;
+}
+
+int
+fetch_pop3_account(struct fetch_run *run, const char *password, const char **error_r)
+{
+	struct pop3_client *c = NULL;
+	struct pop3c_message *msgs = NULL;
+	size_t n = 0;
+	char **known = NULL;
+	size_t n_known = 0;
+	uint32_t *todo = NULL, *dele = NULL;
+	size_t n_todo = 0, n_dele = 0;
+	const char **todo_uidl = NULL;
+	struct fetch_sink sink;
+	int ret = -1;
+
+	fetch_sink_init(&sink, run);
+	if (pop3_client_open(&run->up->set, password, FETCH_TIMEOUT_MS, run->log_id, &c,
+			     error_r) < 0)
+		goto out;
+	if (pop3_client_list(c, &msgs, &n, error_r) < 0)
+		goto out;
+	bool have_uidl = n == 0 || msgs[0].uidl != NULL;
+	if (have_uidl && sync_uidls(run, msgs, n, &known, &n_known, error_r) < 0)
+		goto out;
+	bool delete = !run->up->set.keep || !have_uidl;
+	todo = n > 0 ? xcalloc(n, sizeof *todo) : NULL;
+	todo_uidl = n > 0 ? xcalloc(n, sizeof *todo_uidl) : NULL;
+	dele = n > 0 ? xcalloc(n, sizeof *dele) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		bool seen = msgs[i].uidl != NULL && n_known > 0 &&
+			    bsearch(&msgs[i].uidl, known, n_known, sizeof *known,
+				    cmp_str) != NULL;
+		if (!seen) {
+			todo_uidl[n_todo] = msgs[i].uidl;
+			todo[n_todo++] = msgs[i].msgno;
+		} else if (delete) {
+			dele[n_dele++] = msgs[i].msgno;	/* durable here already */
+		}
+	}
+	size_t window = (pop3_client_caps(c) & POP3C_CAP_PIPELINING) != 0
+		      ? FETCH_POP3_PIPELINE : 1;
+	size_t sent = 0;
+	for (size_t i = 0; i < n_todo; i++) {
+		if (fetch_should_stop(run)) {
+			*error_r = "stopped";
+			goto out;
+		}
+		while (sent < n_todo && sent < i + window) {
+			if (pop3_client_retr_send(c, todo[sent]) < 0) {
+				*error_r = "cannot send to the server";
+				goto out;
+			}
+			sent++;
+		}
+		if (fetch_sink_begin(&sink, "POP3", error_r) < 0)
+			goto out;
+		if (pop3_client_retr_read(c, pop3_write, &sink, error_r) < 0 ||
+		    fetch_sink_commit(&sink, 0, todo_uidl[i], 0, error_r) < 0) {
+			fetch_sink_abort(&sink);
+			goto out;
+		}
+		if (delete)
+			dele[n_dele++] = todo[i];
+	}
+	/* DELE, pipelined: the replies are read after all are sent when the
+	 * server allows it */
+	for (size_t i = 0; i < n_dele; i += window) {
+		size_t k = n_dele - i < window ? n_dele - i : window;
+		for (size_t j = 0; j < k; j++) {
+			if (pop3_client_dele_send(c, dele[i + j]) < 0) {
+				*error_r = "cannot send to the server";
+				goto out;
+			}
+		}
+		for (size_t j = 0; j < k; j++) {
+			if (pop3_client_status_read(c, "DELE failed", error_r) < 0)
+				goto out;
+		}
+	}
+	if (pop3_client_quit(c, error_r) < 0)
+		goto out;
+	ret = 0;
+out:
+	fetch_sink_abort(&sink);
+	buf_free(&sink.header);
+	pop3_client_free(&c);
+	pop3c_messages_free(&msgs, n);
+	store_upstream_uidls_free(&known, n_known);
+	free(todo);
+	free(todo_uidl);
+	free(dele);
+	return ret;
+}

@@ -1,0 +1,231 @@
+/*
+ * sink: one fetched message on its way into the store.  The bytes go to a
+ * blob as they arrive (never the whole message in memory); beside them the
+ * SHA-256 of the raw bytes (to know the message again after a UIDVALIDITY
+ * change or from a POP3 server without UIDL) and, for the per-user dedupe,
+ * the SHA-256 of the body and the Message-ID from the header.
+ */
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "fetch/fetch_int.h"
+#include "mail/header.h"
+#include "store/store.h"
+
+void
+fetch_sink_init(struct fetch_sink *s, struct fetch_run *run)
+{
+	memset(s, 0, sizeof *s);
+	s->run = run;
+	buf_init(&s->header, FETCH_HEADER_KEEP);
+}
+
+bool
+fetch_should_stop(const struct fetch_run *run)
+{
+	if (run->stop_fd < 0)
+		return false;
+	struct pollfd p = { .fd = run->stop_fd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0;
+}
+
+/* RFC 5322 §3.3 date-time in UTC, locale independent. */
+static void
+rfc5322_date(struct buf *out, time_t t)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	buf_printf(out, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+		   months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int
+fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_r)
+{
+	const struct store_upstream *up = s->run->up;
+	fetch_sink_abort(s);
+	/* the Received field counts against the size limit too */
+	if (blob_writer_new(s->run->st, s->run->max_size, &s->w, error_r) != STORE_OK)
+		return -1;
+	s->raw = sha256_new();
+	s->body = sha256_new();
+	buf_reset(&s->header);
+	s->header_done = false;
+	s->header_cut = false;
+	s->eol = 0;
+	s->raw_size = 0;
+	/* RFC 5321 §4.4 style trace field naming the upstream account */
+	struct buf rcv = BUF_INIT;
+	buf_printf(&rcv, "Received: from %s\r\n\tby %s (mailhub upstream %lld %s@%s)\r\n"
+			 "\twith %s%s for <%s>; ",
+		   up->set.host, s->run->hostname, (long long)up->id, up->set.username,
+		   up->set.host, protocol, up->set.tls != UPSTREAM_TLS_NONE ? "S" : "",
+		   up->owner);
+	rfc5322_date(&rcv, time(NULL));
+	buf_puts(&rcv, "\r\n");
+	int ret = blob_write(s->w, rcv.data, rcv.len, error_r);
+	buf_free(&rcv);
+	if (ret != STORE_OK) {
+		fetch_sink_abort(s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **error_r)
+{
+	if (s->w == NULL) {
+		*error_r = "message data outside a message";
+		return -1;
+	}
+	int ret = blob_write(s->w, p, n, error_r);
+	if (ret == STORE_INVALID) {
+		*error_r = errfmt("a message is larger than the limit of %llu bytes",
+				  (unsigned long long)s->run->max_size);
+		return -1;
+	}
+	if (ret != STORE_OK)
+		return -1;
+	sha256_update(s->raw, p, n);
+	s->raw_size += n;
+	const char *b = p;
+	size_t i = 0;
+	while (!s->header_done && i < n) {
+		/* the header ends at the first empty line (CRLF or bare LF);
+		 * eol: 0 at the start of a line, 1 after a lone CR, 2 inside */
+		char ch = b[i++];
+		if (ch == '\n') {
+			if (s->eol < 2)
+				s->header_done = true;
+			s->eol = 0;
+		} else {
+			s->eol = ch == '\r' && s->eol == 0 ? 1 : 2;
+		}
+	}
+	if (!s->header_cut && buf_append(&s->header, b, i) < 0)
+		s->header_cut = true;
+	if (i < n)
+		sha256_update(s->body, b + i, n - i);
+	return 0;
+}
+
+void
+fetch_sink_abort(struct fetch_sink *s)
+{
+	blob_writer_abort(&s->w);
+	if (s->raw != NULL) {
+		char dummy[SHA256_HEX_LEN + 1];
+		sha256_finish_hex(&s->raw, dummy);
+	}
+	if (s->body != NULL) {
+		char dummy[SHA256_HEX_LEN + 1];
+		sha256_finish_hex(&s->body, dummy);
+	}
+}
+
+/* SHA-256 of Message-ID and body hash; false when there is no Message-ID. */
+static bool
+dedupe_key(struct fetch_sink *s, const char *body_hash, char out[SHA256_HEX_LEN + 1])
+{
+	if (s->header_cut)
+		return false;
+	struct buf mid = BUF_INIT;
+	buf_init(&mid, 4096);
+	size_t hlen = mail_header_size(s->header.data != NULL ? s->header.data : "",
+				       s->header.len);
+	int found = mail_header_get(&mid, buf_cstr(&s->header), hlen, "Message-ID");
+	bool ok = false;
+	if (found == 1) {
+		/* trim white space around the id */
+		const char *v = buf_cstr(&mid);
+		size_t len = mid.len;
+		while (len > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			len--;
+		}
+		while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+			len--;
+		if (len > 0) {
+			struct buf k = BUF_INIT;
+			buf_append(&k, v, len);
+			buf_putc(&k, '\n');
+			buf_puts(&k, body_hash);
+			sha256_hex(k.data, k.len, out);
+			buf_free(&k);
+			ok = true;
+		}
+	}
+	buf_free(&mid);
+	return ok;
+}
+
+int
+fetch_sink_commit(struct fetch_sink *s, uint32_t uid, const char *uidl,
+		  int64_t internal_date, const char **error_r)
+{
+	struct fetch_run *run = s->run;
+	char raw_hash[SHA256_HEX_LEN + 1], body_hash[SHA256_HEX_LEN + 1];
+	char blob[SHA256_HEX_LEN + 1], key[SHA256_HEX_LEN + 1];
+	uint64_t size;
+	if (s->w == NULL) {
+		*error_r = "no message to commit";
+		return -1;
+	}
+	sha256_finish_hex(&s->raw, raw_hash);
+	sha256_finish_hex(&s->body, body_hash);
+	if (blob_writer_commit(&s->w, blob, &size, error_r) != STORE_OK)
+		return -1;
+	struct upstream_delivery d = {
+		.upstream_id = run->up->id,
+		.user_id = run->up->user_id,
+		.mailbox_id = run->mailbox_id,
+		.blob = blob,
+		.size = size,
+		.internal_date = internal_date != 0 ? internal_date : (int64_t)time(NULL),
+		.raw_hash = raw_hash,
+		.skip_known_hash = s->refetch,
+		.folder = s->folder,
+		.uidvalidity = s->uidvalidity,
+		.uid = uid,
+		.uidl = uidl,
+	};
+	if (run->up->set.dedupe && dedupe_key(s, body_hash, key))
+		d.dedupe_key = key;
+	bool appended;
+	int ret = store_upstream_deliver(run->st, &d, &appended, error_r);
+	if (ret == STORE_OVERQUOTA)
+		*error_r = errfmt("the mailbox of %s is over its quota", run->up->owner);
+	if (ret != STORE_OK)
+		return -1;
+	run->seen++;
+	if (appended)
+		run->appended++;
+	return 0;
+}
+
+int
+fetch_target_mailbox(struct fetch_run *run, const char **error_r)
+{
+	struct store_mailbox mb;
+	const struct store_upstream *up = run->up;
+	int ret = store_mailbox_get(run->st, up->user_id, up->set.target, &mb, error_r);
+	if (ret == STORE_NOTFOUND) {
+		ret = store_mailbox_create(run->st, up->user_id, up->set.target, NULL, error_r);
+		if (ret == STORE_OK || ret == STORE_EXISTS)
+			ret = store_mailbox_get(run->st, up->user_id, up->set.target, &mb,
+						error_r);
+	}
+	if (ret != STORE_OK) {
+		*error_r = errfmt("target mailbox %s: %s", esc_str(up->set.target), *error_r);
+		return -1;
+	}
+	run->mailbox_id = mb.id;
+	store_mailbox_clear(&mb);
+	return 0;
+}

@@ -1,0 +1,859 @@
+/*
+ * imap/client: the IMAP client state machine over a conn (see client.h).
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/tls.h"
+#include "imap/client.h"
+#include "imap/utf7.h"
+#include "mail/date.h"
+
+enum imapc_state {
+	IMAPC_NOT_AUTHENTICATED,
+	IMAPC_AUTHENTICATED,
+	IMAPC_SELECTED,
+	IMAPC_LOGOUT,
+};
+
+struct imap_client {
+	struct conn *conn;
+	enum imapc_state state;
+	uint64_t id;
+	unsigned caps;
+	bool failed;		/* a command failed: no polite LOGOUT */
+	unsigned tag_seq;
+	char tag[16];
+	char cert_sha256[65];
+	const struct upstream_settings *set;
+};
+
+/* What the responses to one command are collected into. */
+struct cmd_ctx {
+	struct imapc_mailbox *mb;
+	uint32_t **uids;
+	size_t *n_uids;
+	char ***names;
+	size_t *n_names;
+	const struct imapc_fetch_sink *sink;
+	bool news;		/* EXISTS seen */
+	bool continued;		/* "+" seen (returns at once) */
+	bool want_continue;
+};
+
+static void
+set_state(struct imap_client *c, enum imapc_state state)
+{
+	static const char *const names[] = { "not-authenticated", "authenticated",
+					     "selected", "logout" };
+	log_debug("imapc[%llu] state=%s", (unsigned long long)c->id, names[state]);
+	c->state = state;
+}
+
+static int
+send_error(struct imap_client *c, const char **error_r)
+{
+	c->failed = true;
+	*error_r = errfmt("cannot send to the server: %s", conn_error(c->conn));
+	return -1;
+}
+
+/* Starts a command "TAG text" (not flushed: reading flushes). */
+static int
+send_cmd(struct imap_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	snprintf(c->tag, sizeof c->tag, "A%04u", ++c->tag_seq % 10000);
+	if (conn_puts(c->conn, c->tag) < 0 || conn_puts(c->conn, " ") < 0)
+		return -1;
+	struct buf b = BUF_INIT;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	int ret = conn_write(c->conn, b.data, b.len);
+	buf_free(&b);
+	return ret < 0 || conn_puts(c->conn, "\r\n") < 0 ? -1 : 0;
+}
+
+static const char *
+read_error(struct imap_client *c, enum conn_result r)
+{
+	if (r == CONN_EOF)
+		return "the server closed the connection";
+	if (r == CONN_TOOLONG)
+		return "the server sent an overlong line";
+	return errfmt("cannot read from the server: %s", conn_error(c->conn));
+}
+
+/* Reads a literal of n bytes to the sink's write (or discards it). */
+static int
+read_literal(struct imap_client *c, uint64_t n, const struct imapc_fetch_sink *sink,
+	     struct buf *into, const char **error_r)
+{
+	char chunk[16384];
+	while (n > 0) {
+		size_t want = n < sizeof chunk ? (size_t)n : sizeof chunk;
+		ssize_t got = conn_read(c->conn, chunk, want);
+		if (got <= 0) {
+			*error_r = got == 0
+				? "the server closed the connection in the middle of a message"
+				: errfmt("cannot read from the server: %s", conn_error(c->conn));
+			return -1;
+		}
+		if (sink != NULL && sink->write(sink->ctx, chunk, (size_t)got, error_r) < 0)
+			return -1;
+		if (into != NULL && buf_append(into, chunk, (size_t)got) < 0) {
+			*error_r = "the server sent an overlong literal";
+			return -1;
+		}
+		n -= (uint64_t)got;
+	}
+	return 0;
+}
+
+/* A BODY[] sent as a quoted string: its escapes undone, to the sink. */
+static int
+write_quoted(const struct imapc_fetch_sink *sink, const char *p, size_t n,
+	     const char **error_r)
+{
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\\' && i + 1 < n)
+			i++;
+		buf_putc(&b, p[i]);
+	}
+	int ret = sink->begin(sink->ctx, b.len, error_r);
+	if (ret == 0)
+		ret = sink->write(sink->ctx, b.data != NULL ? b.data : "", b.len, error_r);
+	buf_free(&b);
+	return ret;
+}
+
+/* The rest of a "* N FETCH (...)" response, with its literals. */
+static int
+handle_fetch(struct imap_client *c, struct cmd_ctx *x, const char *rest,
+	     size_t rest_len, const char **error_r)
+{
+	struct imapc_fetch f;
+	const struct imapc_fetch_sink *sink = x->sink;
+	bool begun = false;
+	imapc_fetch_init(&f);
+	enum imapc_fetch_result res = imapc_fetch_feed(&f, rest, rest_len);
+	for (;;) {
+		if (res == IMAPC_FETCH_ERROR) {
+			*error_r = "the server sent a malformed FETCH response";
+			goto fail;
+		}
+		if (f.quoted_body != NULL && sink != NULL) {
+			if (write_quoted(sink, f.quoted_body, f.quoted_body_len, error_r) < 0)
+				goto fail;
+			begun = true;
+		}
+		if (res == IMAPC_FETCH_DONE)
+			break;
+		if (res == IMAPC_FETCH_BODY && sink != NULL) {
+			if (sink->begin(sink->ctx, f.literal, error_r) < 0)
+				goto fail;
+			begun = true;
+			if (read_literal(c, f.literal, sink, NULL, error_r) < 0)
+				goto fail;
+		} else {
+			/* RFC 3501 §7.4.2: values we did not ask for; bounded */
+			if (f.literal > IMAPC_SMALL_LITERAL_MAX) {
+				*error_r = "the server sent an overlong literal";
+				goto fail;
+			}
+			if (read_literal(c, f.literal, NULL, NULL, error_r) < 0)
+				goto fail;
+		}
+		const char *line;
+		size_t len;
+		enum conn_result r = conn_read_line(c->conn, IMAPC_LINE_MAX, &line, &len);
+		if (r != CONN_OK) {
+			*error_r = read_error(c, r);
+			goto fail;
+		}
+		res = imapc_fetch_feed(&f, line, len);
+	}
+	if (begun) {
+		time_t t = 0;
+		int tz;
+		if (f.have_date && imap_date_time_parse(f.date, strlen(f.date), &t, &tz) < 0)
+			t = 0;
+		if (f.uid == 0) {
+			*error_r = "the server sent a message without its UID";
+			goto fail;
+		}
+		if (sink->end(sink->ctx, f.uid, t, error_r) < 0)
+			return -1;
+	}
+	return 0;
+fail:
+	if (begun && sink->abort != NULL)
+		sink->abort(sink->ctx);
+	return -1;
+}
+
+/* A LIST response: the name is the last astring (quoted, atom or literal). */
+static void
+handle_list(struct cmd_ctx *x, const char *p, size_t len)
+{
+	if (x->names == NULL || *x->n_names >= 100000)
+		return;
+	/* skip "(flags) delim " */
+	const char *close = memchr(p, ')', len);
+	if (close == NULL)
+		return;
+	size_t pos = (size_t)(close - p) + 1;
+	while (pos < len && p[pos] == ' ')
+		pos++;
+	if (pos < len && p[pos] == '"') {
+		pos++;
+		while (pos < len && p[pos] != '"')
+			pos += p[pos] == '\\' ? 2 : 1;
+		pos++;
+	} else {
+		while (pos < len && p[pos] != ' ')
+			pos++;
+	}
+	while (pos < len && p[pos] == ' ')
+		pos++;
+	if (pos >= len)
+		return;
+	struct buf raw = BUF_INIT, utf8 = BUF_INIT;
+	if (p[pos] == '"') {
+		for (size_t i = pos + 1; i < len && p[i] != '"'; i++) {
+			if (p[i] == '\\' && i + 1 < len)
+				i++;
+			buf_putc(&raw, p[i]);
+		}
+	} else {
+		buf_append(&raw, p + pos, len - pos);
+	}
+	if (imap_mutf7_to_utf8(raw.data != NULL ? raw.data : "", raw.len, &utf8) < 0) {
+		buf_reset(&utf8);
+		buf_append(&utf8, raw.data != NULL ? raw.data : "", raw.len);
+	}
+	*x->names = xreallocarray(*x->names, *x->n_names + 1, sizeof **x->names);
+	(*x->names)[(*x->n_names)++] = buf_steal(&utf8);
+	buf_free(&raw);
+}
+
+static void
+handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_resp *r)
+{
+	uint32_t v;
+	if (r->code == NULL)
+		return;
+	if (r->code_len > 11 && mem_eq_nocase(r->code, "CAPABILITY ", 11))
+		c->caps = imapc_parse_caps(r->code + 11, r->code_len - 11);
+	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDVALIDITY", &v))
+		x->mb->uidvalidity = v;
+	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDNEXT", &v))
+		x->mb->uidnext = v;
+}
+
+/*
+ * Reads responses until the tagged one of the current command (or a "+"
+ * when x->want_continue).  Tagged NO/BAD is an error "what: NO text".
+ */
+static int
+wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
+	    const char **error_r)
+{
+	struct buf logical = BUF_INIT;
+	buf_init(&logical, IMAPC_LINE_MAX + IMAPC_SMALL_LITERAL_MAX);
+	int ret = -1;
+	for (unsigned long count = 0; count < IMAPC_UNTAGGED_MAX; count++) {
+		const char *line;
+		size_t len;
+		enum conn_result rr = conn_read_line(c->conn, IMAPC_LINE_MAX, &line, &len);
+		if (rr != CONN_OK) {
+			*error_r = read_error(c, rr);
+			goto out;
+		}
+		struct imapc_resp r;
+		if (imapc_parse_response(line, len, &r) < 0) {
+			*error_r = errfmt("the server sent a malformed response: %s",
+					  esc(line, len));
+			goto out;
+		}
+		if (r.kind == IMAPC_UNTAGGED && imapc_resp_is(&r, "FETCH")) {
+			if (handle_fetch(c, x, r.rest, r.rest_len, error_r) < 0)
+				goto out;
+			continue;
+		}
+		uint64_t lit;
+		int has_lit = imapc_line_literal(line, len, IMAPC_SMALL_LITERAL_MAX, &lit);
+		if (has_lit < 0) {
+			*error_r = "the server sent an overlong literal";
+			goto out;
+		}
+		if (has_lit == 1) {
+			/* a small literal inside some other response: put the
+			 * whole response together in memory (bounded) */
+			buf_reset(&logical);
+			for (;;) {
+				size_t keep = len;
+				while (keep > 0 && line[keep - 1] != '{')
+					keep--;
+				if (keep > 0)
+					keep--;
+				if (buf_append(&logical, line, keep) < 0 ||
+				    buf_putc(&logical, '"') < 0 ||
+				    read_literal(c, lit, NULL, &logical, error_r) < 0 ||
+				    buf_putc(&logical, '"') < 0) {
+					*error_r = "the server sent an overlong response";
+					goto out;
+				}
+				rr = conn_read_line(c->conn, IMAPC_LINE_MAX, &line, &len);
+				if (rr != CONN_OK) {
+					*error_r = read_error(c, rr);
+					goto out;
+				}
+				has_lit = imapc_line_literal(line, len, IMAPC_SMALL_LITERAL_MAX, &lit);
+				if (has_lit < 0) {
+					*error_r = "the server sent an overlong literal";
+					goto out;
+				}
+				if (has_lit == 0)
+					break;
+			}
+			if (buf_append(&logical, line, len) < 0) {
+				*error_r = "the server sent an overlong response";
+				goto out;
+			}
+			line = logical.data;
+			len = logical.len;
+			if (imapc_parse_response(line, len, &r) < 0) {
+				*error_r = "the server sent a malformed response";
+				goto out;
+			}
+		}
+		switch (r.kind) {
+		case IMAPC_CONTINUE:
+			if (x->want_continue) {
+				x->continued = true;
+				ret = 0;
+				goto out;
+			}
+			*error_r = "the server sent an unexpected continuation";
+			goto out;
+		case IMAPC_TAGGED:
+			if (r.tag_len != strlen(c->tag) || memcmp(r.tag, c->tag, r.tag_len) != 0) {
+				*error_r = errfmt("the server answered an unknown tag: %s",
+						  esc(line, len));
+				goto out;
+			}
+			handle_status_code(c, x, &r);
+			if (!imapc_resp_is(&r, "OK")) {
+				*error_r = errfmt("%s: the server said %s", what,
+						  esc(r.name, (size_t)(line + len - r.name) -
+							      (len > 0 && line[len - 1] == '\n') -
+							      (len > 1 && line[len - 2] == '\r')));
+				goto out;
+			}
+			ret = 0;
+			goto out;
+		case IMAPC_UNTAGGED:
+			break;
+		}
+		if (imapc_resp_is(&r, "BYE")) {
+			*error_r = errfmt("%s: the server closed the session: %s", what,
+					  esc(r.rest, r.rest_len));
+			goto out;
+		}
+		if (imapc_resp_is(&r, "OK") || imapc_resp_is(&r, "NO") ||
+		    imapc_resp_is(&r, "BAD") || imapc_resp_is(&r, "PREAUTH")) {
+			handle_status_code(c, x, &r);
+		} else if (imapc_resp_is(&r, "CAPABILITY")) {
+			c->caps = imapc_parse_caps(r.rest, r.rest_len);
+		} else if (r.has_number && imapc_resp_is(&r, "EXISTS")) {
+			if (x->mb != NULL)
+				x->mb->exists = r.number;
+			x->news = true;
+		} else if (imapc_resp_is(&r, "SEARCH") && x->uids != NULL) {
+			if (imapc_parse_search(r.rest, r.rest_len, x->uids, x->n_uids,
+					       IMAPC_SEARCH_MAX) < 0) {
+				*error_r = "the server sent a malformed SEARCH response";
+				goto out;
+			}
+		} else if (imapc_resp_is(&r, "LIST")) {
+			handle_list(x, r.rest, r.rest_len);
+		}
+	}
+	*error_r = "the server sends responses without end";
+out:
+	if (ret < 0)
+		c->failed = true;
+	buf_free(&logical);
+	return ret;
+}
+
+static int
+simple(struct imap_client *c, const char *what, const char **error_r,
+       const char *fmt, const char *arg)
+{
+	struct cmd_ctx x = { 0 };
+	if (send_cmd(c, fmt, arg) < 0)
+		return send_error(c, error_r);
+	return wait_tagged(c, &x, what, error_r);
+}
+
+static int
+tls_start(struct imap_client *c, const char **error_r)
+{
+	const struct upstream_settings *set = c->set;
+	bool system = strcmp(set->tls_verify, "system") == 0;
+	SSL_CTX *ctx = tls_client_ctx_new(system ? TLS_VERIFY_SYSTEM : TLS_VERIFY_NONE,
+					  error_r);
+	if (ctx == NULL)
+		return -1;
+	const char *err = NULL;
+	int ret = conn_starttls_client(c->conn, ctx, set->host, &err);
+	SSL_CTX_free(ctx);
+	if (ret < 0) {
+		*error_r = errfmt("TLS handshake with %s failed: %s", esc_str(set->host),
+				  err != NULL ? err : "unknown error");
+		return -1;
+	}
+	if (conn_peer_cert_sha256(c->conn, c->cert_sha256) < 0)
+		c->cert_sha256[0] = '\0';
+	if (strncmp(set->tls_verify, "pin:", 4) == 0 &&
+	    strcmp(set->tls_verify + 4, c->cert_sha256) != 0) {
+		*error_r = errfmt("the server's certificate (SHA-256 %s) does not match the pinned one",
+				  c->cert_sha256);
+		return -1;
+	}
+	if (strcmp(set->tls_verify, "off") == 0)
+		log_warning("imapc[%llu] certificate of %s not checked (tls_verify off)",
+			    (unsigned long long)c->id, esc_str(set->host));
+	return 0;
+}
+
+/* An astring for LOGIN: quoted when RFC 3501's quoted allows it, else a
+ * literal (sent after the server's "+", or at once with LITERAL+). */
+static int
+put_astring(struct imap_client *c, struct buf *cmd, const char *s, bool *literal_r)
+{
+	bool quotable = true;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p >= 0x80 || *p == '\r' || *p == '\n')
+			quotable = false;
+	}
+	*literal_r = !quotable;
+	if (quotable) {
+		buf_putc(cmd, '"');
+		for (const char *p = s; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(cmd, '\\');
+			buf_putc(cmd, *p);
+		}
+		return buf_putc(cmd, '"');
+	}
+	return buf_printf(cmd, "{%zu%s}", strlen(s),
+			  (c->caps & IMAPC_CAP_LITERALPLUS) != 0 ? "+" : "");
+}
+
+static int
+login(struct imap_client *c, const char *password, const char **error_r)
+{
+	const struct upstream_settings *set = c->set;
+	struct cmd_ctx x = { 0 };
+	bool plain = (c->caps & IMAPC_CAP_AUTH_PLAIN) != 0 &&
+		     ((c->caps & IMAPC_CAP_LOGINDISABLED) != 0 ||
+		      (c->caps & IMAPC_CAP_SASL_IR) != 0);
+	if ((c->caps & IMAPC_CAP_LOGINDISABLED) != 0 && !plain) {
+		*error_r = "login failed: the server allows no login here (LOGINDISABLED without AUTH=PLAIN)";
+		return -1;
+	}
+	if (plain) {
+		/* RFC 4616 "\0user\0pass", RFC 4959 initial response when offered */
+		struct buf raw = BUF_INIT, b64 = BUF_INIT;
+		buf_putc(&raw, '\0');
+		buf_puts(&raw, set->username);
+		buf_putc(&raw, '\0');
+		buf_puts(&raw, password);
+		base64_encode(&b64, raw.data, raw.len);
+		explicit_bzero(raw.data, raw.len);
+		buf_free(&raw);
+		int ret;
+		if ((c->caps & IMAPC_CAP_SASL_IR) != 0) {
+			ret = send_cmd(c, "AUTHENTICATE PLAIN %s", buf_cstr(&b64));
+		} else {
+			ret = send_cmd(c, "AUTHENTICATE PLAIN");
+			x.want_continue = true;
+			if (ret == 0)
+				ret = wait_tagged(c, &x, "login failed", error_r);
+			else
+				send_error(c, error_r);
+			x.want_continue = false;
+			if (ret == 0 && x.continued) {
+				ret = conn_write(c->conn, b64.data, b64.len);
+				if (ret == 0)
+					ret = conn_puts(c->conn, "\r\n");
+			} else if (ret == 0) {
+				ret = -1;
+				*error_r = "login failed: no continuation for AUTHENTICATE";
+			}
+		}
+		explicit_bzero(b64.data, b64.len);
+		buf_free(&b64);
+		if (ret < 0)
+			return *error_r != NULL ? -1 : send_error(c, error_r);
+		return wait_tagged(c, &x, "login failed", error_r);
+	}
+	/* LOGIN user pass, with literals where needed */
+	struct buf cmd = BUF_INIT;
+	const char *parts[2] = { set->username, password };
+	int ret = 0;
+	snprintf(c->tag, sizeof c->tag, "A%04u", ++c->tag_seq % 10000);
+	buf_printf(&cmd, "%s LOGIN ", c->tag);
+	for (int i = 0; i < 2 && ret == 0; i++) {
+		bool literal;
+		put_astring(c, &cmd, parts[i], &literal);
+		if (literal) {
+			buf_puts(&cmd, "\r\n");
+			ret = conn_write(c->conn, cmd.data, cmd.len);
+			explicit_bzero(cmd.data, cmd.len);
+			buf_reset(&cmd);
+			if (ret == 0 && (c->caps & IMAPC_CAP_LITERALPLUS) == 0) {
+				x.want_continue = true;
+				ret = wait_tagged(c, &x, "login failed", error_r);
+				x.want_continue = false;
+				if (ret == 0 && !x.continued) {
+					*error_r = "login failed: literal refused";
+					ret = -1;
+				}
+				x.continued = false;
+			}
+			buf_puts(&cmd, parts[i]);
+		}
+		if (i == 0)
+			buf_putc(&cmd, ' ');
+	}
+	if (ret == 0) {
+		buf_puts(&cmd, "\r\n");
+		ret = conn_write(c->conn, cmd.data, cmd.len);
+	}
+	explicit_bzero(cmd.data, cmd.len);
+	buf_free(&cmd);
+	if (ret < 0)
+		return *error_r != NULL ? -1 : send_error(c, error_r);
+	return wait_tagged(c, &x, "login failed", error_r);
+}
+
+static int
+greeting(struct imap_client *c, const char **error_r)
+{
+	const char *line;
+	size_t len;
+	struct imapc_resp r;
+	enum conn_result rr = conn_read_line(c->conn, IMAPC_LINE_MAX, &line, &len);
+	if (rr != CONN_OK) {
+		*error_r = read_error(c, rr);
+		return -1;
+	}
+	if (imapc_parse_response(line, len, &r) < 0 || r.kind != IMAPC_UNTAGGED ||
+	    !(imapc_resp_is(&r, "OK") || imapc_resp_is(&r, "PREAUTH"))) {
+		*error_r = errfmt("the server's greeting is not an IMAP one: %s", esc(line, len));
+		return -1;
+	}
+	struct cmd_ctx x = { 0 };
+	handle_status_code(c, &x, &r);
+	return 0;
+}
+
+int
+imap_client_open(const struct upstream_settings *set, const char *password,
+		 int timeout_ms, uint64_t log_id, struct imap_client **c_r,
+		 const char **error_r)
+{
+	*c_r = NULL;
+	*error_r = NULL;
+	const char *err = NULL;
+	struct conn *conn = conn_connect(set->host, set->port, timeout_ms, &err);
+	if (conn == NULL) {
+		*error_r = errfmt("cannot connect to %s port %u: %s", esc_str(set->host),
+				  set->port, err != NULL ? err : "unknown error");
+		return -1;
+	}
+	struct imap_client *c = xcalloc(1, sizeof *c);
+	c->conn = conn;
+	c->id = log_id;
+	c->set = set;
+	conn_set_timeout(conn, timeout_ms);
+	set_state(c, IMAPC_NOT_AUTHENTICATED);
+	if (set->tls == UPSTREAM_TLS_IMPLICIT && tls_start(c, error_r) < 0)
+		goto fail;
+	if (greeting(c, error_r) < 0)
+		goto fail;
+	if (set->tls == UPSTREAM_TLS_STARTTLS) {
+		/* RFC 3501 §6.2.1: capabilities are asked for again after TLS */
+		if (simple(c, "STARTTLS failed", error_r, "STARTTLS", NULL) < 0 ||
+		    tls_start(c, error_r) < 0)
+			goto fail;
+		c->caps = 0;
+	}
+	if (c->caps == 0 && simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
+		goto fail;
+	*error_r = NULL;
+	if (login(c, password, error_r) < 0)
+		goto fail;
+	/* capabilities may change after login (RFC 3501 §6.2.3) */
+	if (simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
+		goto fail;
+	set_state(c, IMAPC_AUTHENTICATED);
+	log_info("imapc[%llu] login host=%s user=%s tls=%s", (unsigned long long)log_id,
+		 esc_str(set->host), esc_str(set->username), conn_tls_version(conn));
+	*c_r = c;
+	return 0;
+fail:
+	c->state = IMAPC_LOGOUT;
+	imap_client_free(&c);
+	return -1;
+}
+
+void
+imap_client_free(struct imap_client **cp)
+{
+	struct imap_client *c = *cp;
+	if (c == NULL)
+		return;
+	if (!c->failed && (c->state == IMAPC_AUTHENTICATED || c->state == IMAPC_SELECTED)) {
+		/* RFC 3501 §6.1.3: a polite LOGOUT, not waiting long for BYE */
+		const char *err;
+		conn_set_timeout(c->conn, 2000);
+		(void)simple(c, "LOGOUT", &err, "LOGOUT", NULL);
+	}
+	conn_free(&c->conn);
+	free(c);
+	*cp = NULL;
+}
+
+unsigned
+imap_client_caps(const struct imap_client *c)
+{
+	return c->caps;
+}
+
+const char *
+imap_client_cert_sha256(const struct imap_client *c)
+{
+	return c->cert_sha256;
+}
+
+const char *
+imap_client_tls_version(const struct imap_client *c)
+{
+	return conn_tls_version(c->conn);
+}
+
+int
+imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
+		 const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	*names_r = NULL;
+	*n_r = 0;
+	x.names = names_r;
+	x.n_names = n_r;
+	if (send_cmd(c, "LIST \"\" \"*\"") < 0)
+		return send_error(c, error_r);
+	if (wait_tagged(c, &x, "LIST failed", error_r) < 0) {
+		imapc_names_free(names_r, *n_r);
+		return -1;
+	}
+	return 0;
+}
+
+void
+imapc_names_free(char ***names, size_t n)
+{
+	if (*names == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*names)[i]);
+	xfree(*names);
+}
+
+int
+imap_client_select(struct imap_client *c, const char *folder, bool readonly,
+		   struct imapc_mailbox *mb_r, const char **error_r)
+{
+	struct buf name = BUF_INIT, quoted = BUF_INIT;
+	memset(mb_r, 0, sizeof *mb_r);
+	if (imap_utf8_to_mutf7(folder, strlen(folder), &name) < 0) {
+		buf_free(&name);
+		*error_r = errfmt("folder name %s is not valid UTF-8", esc_str(folder));
+		return -1;
+	}
+	buf_putc(&quoted, '"');
+	for (size_t i = 0; i < name.len; i++) {
+		if (name.data[i] == '"' || name.data[i] == '\\')
+			buf_putc(&quoted, '\\');
+		buf_putc(&quoted, name.data[i]);
+	}
+	buf_putc(&quoted, '"');
+	struct cmd_ctx x = { 0 };
+	x.mb = mb_r;
+	const char *what = errfmt("cannot open folder %s", esc_str(folder));
+	int ret = send_cmd(c, "%s %s", readonly ? "EXAMINE" : "SELECT", buf_cstr(&quoted));
+	buf_free(&name);
+	buf_free(&quoted);
+	if (ret < 0)
+		return send_error(c, error_r);
+	if (wait_tagged(c, &x, what, error_r) < 0)
+		return -1;
+	if (mb_r->uidvalidity == 0) {
+		/* RFC 3501 §6.3.1: the server MUST send UIDVALIDITY */
+		*error_r = errfmt("folder %s: the server sent no UIDVALIDITY", esc_str(folder));
+		return -1;
+	}
+	set_state(c, IMAPC_SELECTED);
+	return 0;
+}
+
+int
+imap_client_search_from(struct imap_client *c, uint32_t from, uint32_t **uids_r,
+			size_t *n_r, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	*uids_r = NULL;
+	*n_r = 0;
+	x.uids = uids_r;
+	x.n_uids = n_r;
+	if (send_cmd(c, "UID SEARCH UID %u:*", from) < 0)
+		return send_error(c, error_r);
+	if (wait_tagged(c, &x, "UID SEARCH failed", error_r) < 0) {
+		xfree(*uids_r);
+		*n_r = 0;
+		return -1;
+	}
+	/* "from:*" always matches the highest UID, even below from
+	 * (RFC 3501 §6.4.8); the order is the server's */
+	size_t k = 0;
+	for (size_t i = 0; i < *n_r; i++) {
+		if ((*uids_r)[i] >= from)
+			(*uids_r)[k++] = (*uids_r)[i];
+	}
+	*n_r = k;
+	for (size_t i = 1; i < k; i++) {
+		uint32_t v = (*uids_r)[i];
+		size_t j = i;
+		/* insertion sort: servers send them sorted, so this is linear */
+		while (j > 0 && (*uids_r)[j - 1] > v) {
+			(*uids_r)[j] = (*uids_r)[j - 1];
+			j--;
+		}
+		(*uids_r)[j] = v;
+	}
+	return 0;
+}
+
+int
+imap_client_fetch(struct imap_client *c, const char *uidset,
+		  const struct imapc_fetch_sink *sink, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	x.sink = sink;
+	if (send_cmd(c, "UID FETCH %s (UID INTERNALDATE BODY.PEEK[])", uidset) < 0)
+		return send_error(c, error_r);
+	return wait_tagged(c, &x, "UID FETCH failed", error_r);
+}
+
+int
+imap_client_delete(struct imap_client *c, const char *uidset, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	if (send_cmd(c, "UID STORE %s +FLAGS.SILENT (\\Deleted)", uidset) < 0)
+		return send_error(c, error_r);
+	if (wait_tagged(c, &x, "cannot mark fetched messages deleted", error_r) < 0)
+		return -1;
+	/* RFC 4315 §2.1: UID EXPUNGE removes only these; plain EXPUNGE would
+	 * also remove what the user marked \Deleted elsewhere */
+	if ((c->caps & IMAPC_CAP_UIDPLUS) != 0) {
+		if (send_cmd(c, "UID EXPUNGE %s", uidset) < 0)
+			return send_error(c, error_r);
+	} else if (send_cmd(c, "EXPUNGE") < 0) {
+		return send_error(c, error_r);
+	}
+	return wait_tagged(c, &x, "cannot expunge fetched messages", error_r);
+}
+
+int
+imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms, bool *news_r,
+		 const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	*news_r = false;
+	if (send_cmd(c, "IDLE") < 0)
+		return send_error(c, error_r);
+	x.want_continue = true;
+	if (wait_tagged(c, &x, "IDLE failed", error_r) < 0)
+		return -1;
+	if (!x.continued) {
+		*error_r = "IDLE ended before it began";
+		return -1;
+	}
+	*news_r = x.news;
+	int64_t left = timeout_ms;
+	while (!*news_r && left > 0) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int w = conn_wait(c->conn, stop_fd, (int)left);
+		if (w < 0) {
+			*error_r = errfmt("IDLE: %s", conn_error(c->conn));
+			return -1;
+		}
+		if (w != 1)
+			break;	/* stop asked, or time to re-issue */
+		const char *line;
+		size_t len;
+		struct imapc_resp r;
+		enum conn_result rr = conn_read_line(c->conn, IMAPC_LINE_MAX, &line, &len);
+		if (rr != CONN_OK) {
+			*error_r = read_error(c, rr);
+			return -1;
+		}
+		if (imapc_parse_response(line, len, &r) < 0 || r.kind != IMAPC_UNTAGGED) {
+			*error_r = errfmt("IDLE: the server sent %s", esc(line, len));
+			return -1;
+		}
+		if (imapc_resp_is(&r, "BYE")) {
+			*error_r = errfmt("IDLE: the server closed the session: %s",
+					  esc(r.rest, r.rest_len));
+			return -1;
+		}
+		if (r.has_number && (imapc_resp_is(&r, "EXISTS") || imapc_resp_is(&r, "RECENT")))
+			*news_r = true;
+		if (imapc_line_literal(line, len, 0, &(uint64_t){ 0 }) != 0) {
+			*error_r = "IDLE: the server sent a literal";
+			return -1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	/* RFC 2177 §3: DONE ends it; the tagged OK follows */
+	if (conn_puts(c->conn, "DONE\r\n") < 0)
+		return send_error(c, error_r);
+	x.want_continue = false;
+	if (wait_tagged(c, &x, "IDLE failed", error_r) < 0)
+		return -1;
+	*news_r = *news_r || x.news;
+	return 0;
+}
+
+int
+imap_client_noop(struct imap_client *c, bool *news_r, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	if (send_cmd(c, "NOOP") < 0)
+		return send_error(c, error_r);
+	int ret = wait_tagged(c, &x, "NOOP failed", error_r);
+	*news_r = x.news;
+	return ret;
+}

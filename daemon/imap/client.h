@@ -1,0 +1,196 @@
+/*
+ * imap/client: the fetcher's IMAP client (RFC 3501 / RFC 9051 subset:
+ * CAPABILITY, STARTTLS, LOGIN or AUTHENTICATE PLAIN, SELECT/EXAMINE, UID
+ * SEARCH, UID FETCH of BODY.PEEK[] with INTERNALDATE, UID STORE and UID
+ * EXPUNGE (RFC 4315), IDLE (RFC 2177), LIST, LOGOUT).
+ *
+ * Two layers.  The response parser (client_parse.c) is pure: it looks at
+ * one line the server sent (a "segment": up to a CRLF, possibly ending in a
+ * literal announcement {N}) and says what it is; a FETCH response is parsed
+ * segment by segment by a small state machine that says when a literal is
+ * the message body (to be streamed), when one is to be skipped, and when
+ * the response is complete.  Nothing is held in memory beyond one segment
+ * (IMAPC_LINE_MAX) and the small values the fetcher needs.
+ *
+ * The client (client.c) drives a conn through the dialogue; each function
+ * returns 0, or -1 with *error_r in plain words ("login failed: NO
+ * [AUTHENTICATIONFAILED] Authentication failed.").  After any -1 the
+ * session is not to be used again (only freed).
+ */
+#ifndef MAILHUB_IMAP_CLIENT_H
+#define MAILHUB_IMAP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "store/upstreams.h"
+
+/* A response line (segment) from the server, literals apart. */
+#define IMAPC_LINE_MAX 65536
+/* A literal that is not a message body (a folder name in LIST). */
+#define IMAPC_SMALL_LITERAL_MAX 65536
+/* UIDs one UID SEARCH may return. */
+#define IMAPC_SEARCH_MAX 1000000
+/* Untagged responses one command may bring before its tagged reply ends it
+ * (a broken server must not keep us reading forever). */
+#define IMAPC_UNTAGGED_MAX 5000000
+/* IDLE is re-issued before the server's 30-minute inactivity timer
+ * (RFC 2177 §3: clients "SHOULD" re-issue at least every 29 minutes). */
+#define IMAPC_IDLE_MAX_MS (28 * 60 * 1000)
+
+/* ---- pure parser (client_parse.c) -------------------------------------- */
+
+enum imapc_cap {
+	IMAPC_CAP_IMAP4REV1 = 1 << 0,
+	IMAPC_CAP_STARTTLS = 1 << 1,
+	IMAPC_CAP_LOGINDISABLED = 1 << 2,
+	IMAPC_CAP_AUTH_PLAIN = 1 << 3,
+	IMAPC_CAP_IDLE = 1 << 4,
+	IMAPC_CAP_UIDPLUS = 1 << 5,
+	IMAPC_CAP_SASL_IR = 1 << 6,
+	IMAPC_CAP_LITERALPLUS = 1 << 7,
+	IMAPC_CAP_IMAP4REV2 = 1 << 8,
+};
+
+enum imapc_kind {
+	IMAPC_TAGGED,		/* "A1 OK ..." */
+	IMAPC_UNTAGGED,		/* "* ..." */
+	IMAPC_CONTINUE,		/* "+ ..." */
+};
+
+/* What a response line says (pointers into the line). */
+struct imapc_resp {
+	enum imapc_kind kind;
+	const char *tag;	/* IMAPC_TAGGED */
+	size_t tag_len;
+	bool has_number;	/* "* 23 EXISTS": number 23, name "EXISTS" */
+	uint32_t number;
+	const char *name;	/* OK NO BAD BYE PREAUTH CAPABILITY FETCH SEARCH ... */
+	size_t name_len;
+	const char *code;	/* inside [ ] of a status response, or NULL */
+	size_t code_len;
+	const char *rest;	/* after the name (and code), spaces skipped */
+	size_t rest_len;
+};
+
+/* Parses line[0..len) (CRLF optional).  0, or -1 when malformed. */
+int imapc_parse_response(const char *line, size_t len, struct imapc_resp *r);
+/* True when r's name is s (case-insensitive). */
+bool imapc_resp_is(const struct imapc_resp *r, const char *s);
+/* When the line (CRLF optional) ends in a literal announcement "{N}" or
+ * "{N+}": 1 and *n_r; 0 when not; -1 when malformed or N > max. */
+int imapc_line_literal(const char *line, size_t len, uint64_t max, uint64_t *n_r);
+/* The capabilities in a CAPABILITY list (the text after the name). */
+unsigned imapc_parse_caps(const char *p, size_t len);
+/* A resp-text-code "NAME number" (UIDVALIDITY, UIDNEXT): 1 and *n_r when
+ * code is that name with a number, else 0. */
+int imapc_code_number(const char *code, size_t len, const char *name, uint32_t *n_r);
+/* The numbers of a SEARCH response's text, appended to *uids (at most
+ * max in all): 0, or -1 when malformed or too many. */
+int imapc_parse_search(const char *p, size_t len, uint32_t **uids, size_t *n,
+		       size_t max);
+
+/* Appends a sequence set "1:5,7,9:10" of uids[0..n) (ascending) to out
+ * (a comma first when out is not empty). */
+void imapc_uidset(struct buf *out, const uint32_t *uids, size_t n);
+
+/* The FETCH response state machine. */
+enum imapc_fetch_result {
+	IMAPC_FETCH_DONE,	/* the response is complete */
+	IMAPC_FETCH_BODY,	/* a literal follows: the message body */
+	IMAPC_FETCH_SKIP,	/* a literal follows: some other value, discard it */
+	IMAPC_FETCH_MORE,	/* (internal) */
+	IMAPC_FETCH_ERROR,
+};
+
+struct imapc_fetch {
+	/* out */
+	uint32_t uid;		/* 0 when not given */
+	bool have_date;
+	char date[40];		/* INTERNALDATE text, when have_date */
+	bool have_body;		/* a BODY[] value was given (literal or quoted) */
+	uint64_t literal;	/* size of the literal that follows */
+	const char *quoted_body;	/* a BODY[] sent as a quoted string: */
+	size_t quoted_body_len;	/* its raw text (escapes not undone) */
+	/* state */
+	int state;
+	unsigned depth;
+	char item[32];		/* the item whose value comes next */
+};
+
+/* Starts parsing "(...)", the rest of a "* N FETCH" line. */
+void imapc_fetch_init(struct imapc_fetch *f);
+/* Feeds the next segment (the first: resp.rest of the FETCH line; later
+ * ones: the line after a literal), without its CRLF.  Returns DONE, BODY
+ * or SKIP (with f->literal) or ERROR. */
+enum imapc_fetch_result imapc_fetch_feed(struct imapc_fetch *f, const char *p,
+					 size_t len);
+
+/* ---- client (client.c) --------------------------------------------------- */
+
+struct imap_client;
+
+/* What SELECT or EXAMINE reported. */
+struct imapc_mailbox {
+	uint32_t uidvalidity;
+	uint32_t uidnext;	/* 0 when not reported */
+	uint32_t exists;
+};
+
+/* Receives the fetched messages: begin when a body starts, write for its
+ * bytes, end with its UID and INTERNALDATE (0 when none) once its FETCH
+ * response is complete.  A begun message without end is aborted. */
+struct imapc_fetch_sink {
+	int (*begin)(void *ctx, uint64_t size, const char **error_r);
+	int (*write)(void *ctx, const void *p, size_t n, const char **error_r);
+	int (*end)(void *ctx, uint32_t uid, time_t internal_date, const char **error_r);
+	void (*abort)(void *ctx);
+	void *ctx;
+};
+
+/* Connects, does TLS as set says (implicit, STARTTLS, none; the certificate
+ * checked as set->tls_verify says), reads the greeting and capabilities,
+ * and logs in (AUTHENTICATE PLAIN when LOGIN is disabled or PLAIN with
+ * SASL-IR is offered, else LOGIN). */
+int imap_client_open(const struct upstream_settings *set, const char *password,
+		     int timeout_ms, uint64_t log_id, struct imap_client **c_r,
+		     const char **error_r);
+/* LOGOUT (not waiting long) and close; NULL ok. */
+void imap_client_free(struct imap_client **c);
+unsigned imap_client_caps(const struct imap_client *c);
+const char *imap_client_cert_sha256(const struct imap_client *c);
+const char *imap_client_tls_version(const struct imap_client *c);
+
+/* LIST "" "*": the folder names (UTF-8) in *names_r. */
+int imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
+		     const char **error_r);
+void imapc_names_free(char ***names, size_t n);
+/* SELECT (readonly false) or EXAMINE a folder given in UTF-8. */
+int imap_client_select(struct imap_client *c, const char *folder, bool readonly,
+		       struct imapc_mailbox *mb_r, const char **error_r);
+/* UID SEARCH UID from:* ; the UIDs >= from, ascending, in *uids_r. */
+int imap_client_search_from(struct imap_client *c, uint32_t from,
+			    uint32_t **uids_r, size_t *n_r, const char **error_r);
+/* UID FETCH uidset (UID INTERNALDATE BODY.PEEK[]) through sink; max_size
+ * bounds each message (0: none). */
+int imap_client_fetch(struct imap_client *c, const char *uidset,
+		      const struct imapc_fetch_sink *sink, const char **error_r);
+/* UID STORE uidset +FLAGS.SILENT (\Deleted), then UID EXPUNGE uidset when
+ * UIDPLUS is offered, else EXPUNGE (RFC 3501 §6.4.3). */
+int imap_client_delete(struct imap_client *c, const char *uidset,
+		       const char **error_r);
+/*
+ * IDLE (RFC 2177) on the selected folder until the server reports new
+ * messages (EXISTS), stop_fd becomes readable, or timeout_ms passes; then
+ * DONE and its tagged OK.  *news_r says whether EXISTS came.
+ */
+int imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms,
+		     bool *news_r, const char **error_r);
+/* NOOP: keeps the session alive and collects EXISTS (*news_r). */
+int imap_client_noop(struct imap_client *c, bool *news_r, const char **error_r);
+
+
+#endif

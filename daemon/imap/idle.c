@@ -1,0 +1,417 @@
+/*
+ * idle: the selected mailbox as this session sees it (sequence numbers,
+ * \Recent, flags), the untagged updates that keep it in step with other
+ * sessions and deliveries (RFC 3501 §7.3, §7.4.1, §5.2), and IDLE
+ * (RFC 2177).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <malloc.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/conn.h"
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "imap/imap.h"
+#include "store/imapdb.h"
+
+/* How often IDLE looks at the store without a wake-up (changes made by
+ * another process, such as the CLI). */
+#define IDLE_POLL_MS 5000
+
+static void
+msg_clear(struct imap_msg *m)
+{
+	free(m->keywords);
+	m->keywords = NULL;
+}
+
+void
+imap_view_free(struct imap_view **vp)
+{
+	struct imap_view *v = *vp;
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++)
+		msg_clear(&v->msgs[i]);
+	free(v->msgs);
+	for (size_t i = 0; i < v->n_keywords; i++)
+		free(v->keywords[i]);
+	free(v->keywords);
+	store_watch_free(&v->watch);
+	free(v->name);
+	free(v);
+	*vp = NULL;
+}
+
+void
+imap_view_close(struct imap_session *s)
+{
+	imap_view_free(&s->view);
+}
+
+static void
+view_push(struct imap_view *v, uint32_t uid, unsigned flags,
+	  const char *keywords, bool recent)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap == 0 ? 64 : v->cap * 2;
+		v->msgs = xreallocarray(v->msgs, v->cap, sizeof *v->msgs);
+	}
+	struct imap_msg *m = &v->msgs[v->n++];
+	m->uid = uid;
+	m->flags = flags;
+	m->recent = recent;
+	m->expunged = false;
+	m->keywords = keywords != NULL ? xstrdup(keywords) : NULL;
+	if (recent)
+		v->recent++;
+}
+
+/* Notes keywords for the FLAGS response; true when one was new. */
+static bool
+note_keywords(struct imap_view *v, const char *keywords)
+{
+	bool added = false;
+	const char *p = keywords;
+	while (p != NULL && *p != '\0') {
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		bool known = false;
+		for (size_t i = 0; i < v->n_keywords && !known; i++)
+			known = strlen(v->keywords[i]) == l &&
+				mem_eq_nocase(v->keywords[i], p, l);
+		if (!known && l > 0 && v->n_keywords < 1000) {
+			v->keywords = xreallocarray(v->keywords, v->n_keywords + 1,
+						    sizeof *v->keywords);
+			v->keywords[v->n_keywords++] = xstrndup(p, l);
+			added = true;
+		}
+		p = e ? e + 1 : NULL;
+	}
+	return added;
+}
+
+static void
+write_flags_list(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (size_t i = 0; i < v->n_keywords; i++)
+		buf_printf(&b, " %s", v->keywords[i]);
+	buf_puts(&b, ")\r\n");
+	if (v->readonly) {
+		buf_puts(&b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+	} else {
+		buf_puts(&b, "* OK [PERMANENTFLAGS (\\Answered \\Flagged"
+			 " \\Deleted \\Seen \\Draft");
+		for (size_t i = 0; i < v->n_keywords; i++)
+			buf_printf(&b, " %s", v->keywords[i]);
+		buf_puts(&b, " \\*)] Flags permitted.\r\n");
+	}
+	imap_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+int
+imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
+	       bool readonly)
+{
+	struct imapdb_msg *list;
+	size_t n;
+	struct store_mailbox cur;
+	const char *err;
+	uint32_t first_recent = UINT32_MAX;
+
+	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
+	if (!readonly &&
+	    imapdb_claim_recent(s->st, mb->id, &first_recent, &err) != STORE_OK) {
+		imap_no(s, "[SERVERBUG] %s", err);
+		return -1;
+	}
+	if (imapdb_view_load(s->st, mb->id, &cur, &list, &n, &err) != STORE_OK) {
+		imap_no(s, "[SERVERBUG] %s", err);
+		return -1;
+	}
+	struct imap_view *v = xcalloc(1, sizeof *v);
+	v->mailbox_id = mb->id;
+	v->name = xstrdup(mb->name);
+	v->readonly = readonly;
+	v->uidvalidity = cur.uidvalidity;
+	v->uidnext = cur.uidnext;
+	v->modseq = cur.highestmodseq;
+	v->cap = n > 0 ? n : 16;
+	v->msgs = xreallocarray(NULL, v->cap, sizeof *v->msgs);
+	size_t first_unseen = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* take the keywords string over without copying */
+		if (v->n == v->cap) {
+			v->cap *= 2;
+			v->msgs = xreallocarray(v->msgs, v->cap, sizeof *v->msgs);
+		}
+		struct imap_msg *m = &v->msgs[v->n++];
+		m->uid = list[i].uid;
+		m->flags = list[i].flags;
+		m->recent = list[i].uid >= first_recent;
+		m->expunged = false;
+		m->keywords = list[i].keywords;
+		list[i].keywords = NULL;
+		if (m->recent)
+			v->recent++;
+		if (m->keywords != NULL)
+			note_keywords(v, m->keywords);
+		if (first_unseen == 0 && !(m->flags & STORE_FLAG_SEEN))
+			first_unseen = i + 1;
+	}
+	imapdb_msg_list_free(&list, n);
+	store_mailbox_clear(&cur);
+	v->watch = store_watch_new(mb->id);
+	v->exists_sent = v->n;
+	s->view = v;
+	imap_session_set_state(s, IMAP_STATE_SELECTED);
+
+	/* RFC 3501 §6.3.1: the untagged data of SELECT */
+	write_flags_list(s);
+	imap_printf(s, "* %zu EXISTS\r\n* %zu RECENT\r\n", v->n, v->recent);
+	if (first_unseen > 0)
+		imap_printf(s, "* OK [UNSEEN %zu] First unseen.\r\n", first_unseen);
+	imap_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
+		    v->uidvalidity, v->uidnext);
+	return 0;
+}
+
+/* Sends the EXPUNGEs that are due, lowest first, each number counted
+ * after the ones before it are gone (as in RFC 3501 §7.4.1's example). */
+static void
+send_expunges(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	size_t w = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->msgs[i].expunged) {
+			imap_printf(s, "* %zu EXPUNGE\r\n", w + 1);
+			if (v->msgs[i].recent)
+				v->recent--;
+			msg_clear(&v->msgs[i]);
+		} else {
+			v->msgs[w++] = v->msgs[i];
+		}
+	}
+	if (w != v->n) {
+		if (v->exists_sent >= v->n - w)
+			v->exists_sent -= v->n - w;
+		v->n = w;
+	}
+}
+
+static bool
+same_keywords(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+void
+imap_view_sync(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	struct store_mailbox mb;
+	struct imapdb_msg *list;
+	size_t n;
+	const char *err;
+	if (v == NULL)
+		return;
+	store_watch_drain(v->watch);
+	int r = imapdb_changes(s->st, v->mailbox_id, v->modseq, &mb, &list, &n,
+			       false, NULL, NULL, &err);
+	if (r == STORE_NOTFOUND) {
+		/* the mailbox was deleted under us */
+		imap_printf(s, "* BYE Mailbox was deleted.\r\n");
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return;
+	}
+	if (r != STORE_OK) {
+		log_error("imap[%llu] sync failed: %s", (unsigned long long)s->id, err);
+		return;
+	}
+	uint32_t last_uid = v->n > 0 ? v->msgs[v->n - 1].uid : 0;
+	size_t live = 0;
+	for (size_t i = 0; i < v->n; i++)
+		live += !v->msgs[i].expunged;
+	size_t added = 0;
+	for (size_t i = 0; i < n; i++)
+		added += list[i].uid > last_uid;
+
+	/* some of ours are gone when the counts do not add up */
+	if (mb.messages != live + added) {
+		uint32_t *uids;
+		size_t nu;
+		imapdb_msg_list_free(&list, n);
+		store_mailbox_clear(&mb);
+		if (imapdb_changes(s->st, v->mailbox_id, v->modseq, &mb, &list,
+				   &n, true, &uids, &nu, &err) != STORE_OK) {
+			log_error("imap[%llu] sync failed: %s",
+				  (unsigned long long)s->id, err);
+			return;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < v->n; i++) {
+			while (k < nu && uids[k] < v->msgs[i].uid)
+				k++;
+			if (k >= nu || uids[k] != v->msgs[i].uid)
+				v->msgs[i].expunged = true;
+		}
+		free(uids);
+	}
+	if (s->allow_expunge)
+		send_expunges(s);
+
+	/* flags changed by others, and new messages */
+	bool new_keywords = false;
+	uint32_t first_recent = UINT32_MAX;
+	bool claimed = false;
+	size_t old_n = v->n;
+	for (size_t i = 0; i < n; i++) {
+		struct imapdb_msg *c = &list[i];
+		if (c->keywords != NULL)
+			new_keywords |= note_keywords(v, c->keywords);
+		if (c->uid > last_uid) {
+			if (!v->readonly && !claimed) {
+				if (imapdb_claim_recent(s->st, v->mailbox_id,
+							&first_recent, &err) != STORE_OK)
+					first_recent = UINT32_MAX;
+				claimed = true;
+			}
+			view_push(v, c->uid, c->flags, c->keywords,
+				  c->uid >= first_recent);
+			continue;
+		}
+		ssize_t idx = imap_view_find_uid(v, c->uid);
+		if (idx < 0)
+			continue;
+		struct imap_msg *m = &v->msgs[idx];
+		if (m->expunged || idx >= (ssize_t)old_n)
+			continue;
+		if (m->flags == c->flags && same_keywords(m->keywords, c->keywords))
+			continue;
+		m->flags = c->flags;
+		free(m->keywords);
+		m->keywords = c->keywords != NULL ? xstrdup(c->keywords) : NULL;
+		struct buf b = BUF_INIT;
+		buf_printf(&b, "* %zd FETCH (UID %u FLAGS ", idx + 1, m->uid);
+		imap_append_flags(&b, m->flags, m->keywords, m->recent);
+		buf_puts(&b, ")\r\n");
+		imap_write(s, b.data, b.len);
+		buf_free(&b);
+	}
+	if (new_keywords)
+		write_flags_list(s);
+	if (v->n != v->exists_sent) {
+		imap_printf(s, "* %zu EXISTS\r\n", v->n);
+		if (v->n > old_n)
+			imap_printf(s, "* %zu RECENT\r\n", v->recent);
+		v->exists_sent = v->n;
+	}
+	v->modseq = mb.highestmodseq;
+	v->uidnext = mb.uidnext;
+	imapdb_msg_list_free(&list, n);
+	store_mailbox_clear(&mb);
+}
+
+/*
+ * An idle session holds no database connection: a SQLite handle with its
+ * schema and statements costs more than everything else of a session, and
+ * a household's clients sit in IDLE all day.  It is opened again for each
+ * wake-up and when IDLE ends.
+ */
+static int
+idle_store_open(struct imap_session *s)
+{
+	const char *err;
+	if (s->st != NULL)
+		return 0;
+	if (store_open(s->cfg->data_dir, &s->st, &err) != STORE_OK) {
+		log_error("imap[%llu] cannot reopen the store: %s",
+			  (unsigned long long)s->id, err);
+		imap_printf(s, "* BYE [UNAVAILABLE] Temporary failure\r\n");
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return -1;
+	}
+	return 0;
+}
+
+/* RFC 2177 */
+void
+imap_cmd_idle(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_bad(s, "IDLE takes no arguments");
+		return;
+	}
+	s->allow_expunge = true;
+	if (s->view != NULL)
+		imap_view_sync(s);
+	imap_printf(s, "+ idling\r\n");
+	if (conn_flush(s->c) < 0) {
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return;
+	}
+	time_t deadline = time(NULL) + (time_t)s->cfg->imap_timeout;
+	store_close(&s->st);
+	/* give what the handle used back to the system, not only to this
+	 * thread's malloc arena */
+	malloc_trim(0);
+	for (;;) {
+		int fd = s->view != NULL ? store_watch_fd(s->view->watch) : -1;
+		int w = conn_wait(s->c, fd, IDLE_POLL_MS);
+		if (w < 0) {
+			imap_session_set_state(s, IMAP_STATE_LOGOUT);
+			return;
+		}
+		if (w == 1)
+			break;
+		if (listener_stopping()) {
+			imap_printf(s, "* BYE Server shutting down.\r\n");
+			imap_session_set_state(s, IMAP_STATE_LOGOUT);
+			return;
+		}
+		if (time(NULL) >= deadline) {
+			/* RFC 3501 §5.4: autologout */
+			imap_printf(s, "* BYE Autologout; idle for too long\r\n");
+			imap_session_set_state(s, IMAP_STATE_LOGOUT);
+			return;
+		}
+		if (s->view != NULL) {
+			if (idle_store_open(s) < 0)
+				return;
+			imap_view_sync(s);
+			store_close(&s->st);
+			if (s->state == IMAP_STATE_LOGOUT)
+				return;
+		}
+		if (conn_flush(s->c) < 0) {
+			imap_session_set_state(s, IMAP_STATE_LOGOUT);
+			return;
+		}
+	}
+	if (idle_store_open(s) < 0)
+		return;
+	const char *line;
+	size_t len;
+	enum conn_result r = conn_read_line(s->c, 256, &line, &len);
+	if (r != CONN_OK && r != CONN_TOOLONG) {
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return;
+	}
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (r == CONN_OK && len == 4 && mem_eq_nocase(line, "DONE", 4))
+		imap_ok(s, "Idle completed.");
+	else
+		imap_bad(s, "Expected DONE");
+}

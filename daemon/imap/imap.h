@@ -1,0 +1,186 @@
+/*
+ * imap: what the files of the IMAP server share (session.c owns the
+ * session; mailbox.c, append.c, fetch.c, store.c, search.c and idle.c are
+ * command families).  Nothing outside daemon/imap/ includes this.
+ */
+#ifndef MAILHUB_IMAP_IMAP_H
+#define MAILHUB_IMAP_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "imap/parser.h"
+#include "imap/session.h"
+#include "store/store.h"
+
+struct conn;
+
+/* RFC 3501 §3: the states of a connection. */
+enum imap_state {
+	IMAP_STATE_NOT_AUTHENTICATED,
+	IMAP_STATE_AUTHENTICATED,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+/* One message of the selected mailbox as this session sees it. */
+struct imap_msg {
+	uint32_t uid;
+	unsigned flags;		/* enum store_flag bits */
+	bool recent;		/* \Recent for this session */
+	bool expunged;		/* gone from the store; EXPUNGE not yet sent */
+	char *keywords;		/* space-separated, or NULL */
+};
+
+/* The selected mailbox: sequence numbers are indexes into msgs + 1. */
+struct imap_view {
+	int64_t mailbox_id;
+	char *name;		/* UTF-8, as stored */
+	bool readonly;		/* EXAMINE, or SELECT of a read-only box */
+	uint32_t uidvalidity;
+	uint32_t uidnext;	/* as last reported */
+	uint64_t modseq;	/* HIGHESTMODSEQ as last synchronised */
+	struct imap_msg *msgs;
+	size_t n, cap;
+	size_t recent;		/* messages with recent set */
+	size_t exists_sent;	/* the EXISTS count the client knows */
+	char **keywords;	/* keywords seen in the mailbox (for FLAGS) */
+	size_t n_keywords;
+	struct store_watch *watch;
+};
+
+/* Reply status of a command, written by the dispatcher as the tagged line. */
+enum imap_reply {
+	IMAP_REPLY_NONE,	/* the command wrote its own tagged line */
+	IMAP_REPLY_OK,
+	IMAP_REPLY_NO,
+	IMAP_REPLY_BAD,
+};
+
+struct imap_session {
+	struct conn *c;
+	const struct imap_listener *lst;
+	const struct config *cfg;
+	uint64_t id;
+	enum imap_state state;
+	struct store *st;
+	int64_t user_id;
+	char *user;		/* address after login */
+	struct imap_parser *parser;
+	const char *tag;	/* of the command being run */
+	bool uid_cmd;		/* the command came after UID */
+	bool allow_expunge;	/* untagged EXPUNGE may be sent now */
+	enum imap_reply reply;
+	struct buf reply_text;	/* "[CODE] text" of the tagged line */
+	struct imap_view *view;
+	unsigned errors;	/* BADs in a row */
+	/* APPEND literals read straight into blobs (append.c) */
+	struct imap_append_blob *appends;
+	size_t n_appends, cap_appends;
+	bool append_failed;	/* a literal was refused or could not be stored */
+	const char *append_error;
+	bool append_toobig;
+};
+
+/* An APPEND message literal already stored as a blob. */
+struct imap_append_blob {
+	char hash[SHA256_HEX_LEN + 1];
+	uint64_t size;
+};
+
+/* A command: args are what follows the command name. */
+typedef void imap_command_fn(struct imap_session *s,
+			     const struct imap_arg *args, size_t n);
+
+/* ---- session.c ---------------------------------------------------------- */
+
+/* The one place where the state changes (and is logged). */
+void imap_session_set_state(struct imap_session *s, enum imap_state state);
+/* Sets the tagged reply; text may start with "[CODE] ". */
+void imap_reply(struct imap_session *s, enum imap_reply r, const char *fmt,
+		...) MH_PRINTF(3, 4);
+#define imap_ok(s, ...) imap_reply((s), IMAP_REPLY_OK, __VA_ARGS__)
+#define imap_no(s, ...) imap_reply((s), IMAP_REPLY_NO, __VA_ARGS__)
+#define imap_bad(s, ...) imap_reply((s), IMAP_REPLY_BAD, __VA_ARGS__)
+/* Writes untagged or raw output. */
+int imap_write(struct imap_session *s, const void *p, size_t n);
+int imap_printf(struct imap_session *s, const char *fmt, ...) MH_PRINTF(2, 3);
+/* The capability list after "CAPABILITY " for the current state. */
+void imap_capabilities(struct imap_session *s, struct buf *out);
+/* Decodes a mailbox argument (modified UTF-7) into UTF-8 in out, with
+ * "INBOX" in any case made "INBOX".  -1 (and a BAD reply) when invalid. */
+int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *a,
+		     struct buf *out);
+/* Appends a mailbox name (UTF-8) as a modified UTF-7 astring. */
+void imap_append_mailbox(struct buf *out, const char *name);
+
+/* ---- flags (store.c) ---------------------------------------------------- */
+
+/* Appends "(\Seen $Junk)"-style flags. */
+void imap_append_flags(struct buf *out, unsigned flags, const char *keywords,
+		       bool recent);
+/* Parses a flag list (or one flag) into bits and a space-separated keyword
+ * string (malloc'd or NULL).  -1 on a bad flag (\Recent is refused unless
+ * allow_recent). */
+int imap_parse_flags(const struct imap_arg *a, unsigned *flags_r,
+		     char **keywords_r, const char **error_r);
+
+/* ---- sequence sets (seqset.c) ------------------------------------------- */
+
+struct imap_seqset {
+	struct { uint32_t lo, hi; } *r;
+	size_t n;
+};
+/* Parses "1:3,5,7:*" with '*' standing for star_value (the largest number
+ * in use, 0 when none); ranges in either order.  -1 when malformed. */
+int imap_seqset_parse(const char *text, uint32_t star_value,
+		      struct imap_seqset *set_r);
+bool imap_seqset_has(const struct imap_seqset *set, uint32_t v);
+void imap_seqset_free(struct imap_seqset *set);
+/* Resolves a set into view indexes (0-based, ascending, unique): sequence
+ * numbers, or UIDs when uid (UIDs not present are skipped).  *idx_r is
+ * malloc'd (NULL when empty).  Sequence numbers past the end: -1. */
+int imap_seqset_to_indexes(const struct imap_view *v, const char *text,
+			   bool uid, size_t **idx_r, size_t *n_r);
+/* Appends a compact UID set "1:3,7" for the n sorted numbers. */
+void imap_append_uidset(struct buf *out, const uint32_t *uids, size_t n);
+/* Index of the message with this UID, or -1. */
+ssize_t imap_view_find_uid(const struct imap_view *v, uint32_t uid);
+
+/* ---- idle.c: the selected mailbox and its updates ----------------------- */
+
+/* Opens the view of mailbox (SELECT / EXAMINE) and writes the untagged
+ * data of RFC 3501 §6.3.1.  0 or -1 (with a NO reply set). */
+int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
+		   bool readonly);
+void imap_view_close(struct imap_session *s);
+/* Looks at the store and writes untagged EXISTS, RECENT, FETCH (flags
+ * changed by others) and, when s->allow_expunge, EXPUNGE. */
+void imap_view_sync(struct imap_session *s);
+void imap_view_free(struct imap_view **v);
+
+/* ---- the command families ------------------------------------------------ */
+
+imap_command_fn imap_cmd_select, imap_cmd_examine, imap_cmd_create,
+	imap_cmd_delete, imap_cmd_rename, imap_cmd_subscribe,
+	imap_cmd_unsubscribe, imap_cmd_list, imap_cmd_lsub, imap_cmd_status;
+imap_command_fn imap_cmd_append;
+imap_command_fn imap_cmd_fetch;
+imap_command_fn imap_cmd_store, imap_cmd_copy, imap_cmd_move,
+	imap_cmd_expunge, imap_cmd_close, imap_cmd_unselect, imap_cmd_check;
+imap_command_fn imap_cmd_search;
+imap_command_fn imap_cmd_idle;
+
+/* append.c: called by the session when an APPEND message literal arrives:
+ * checks its size before any continuation is sent, sends "+" for a
+ * synchronising literal, and reads it into a blob (bare LF made CRLF).
+ * 0 when read (the parser goes on); 1 when refused with a tagged reply
+ * already written (the caller resets the parser; *skip_line_r when the
+ * rest of the line will still come); -1 when the connection broke. */
+int imap_append_literal(struct imap_session *s, const char *tag,
+			uint64_t size, bool sync, bool *skip_line_r);
+void imap_append_reset(struct imap_session *s);
+
+#endif

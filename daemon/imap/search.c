@@ -1,0 +1,642 @@
+/*
+ * search: SEARCH and UID SEARCH (RFC 3501 §6.4.4).
+ *
+ * The keys become a tree (bounded by IMAP_SEARCH_DEPTH_MAX), evaluated per
+ * message with what it needs, cheapest first: flags and numbers from the
+ * view, size and dates from the row, headers and text from the blob.
+ * Strings match as case-insensitive substrings of the decoded text
+ * (RFC 2047 words in headers, transfer encodings and charsets in bodies).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "imap/imap.h"
+#include "mail/date.h"
+#include "mail/header.h"
+#include "mail/mime.h"
+#include "mail/rfc2047.h"
+#include "store/blob.h"
+#include "store/imapdb.h"
+
+/* Decoded text that SEARCH TEXT/BODY look at, per message. */
+#define SEARCH_TEXT_MAX (8u * 1024 * 1024)
+
+enum key_type {
+	K_ALL, K_AND, K_OR, K_NOT,
+	K_FLAG, K_UNFLAG,	/* num: store flag bit */
+	K_RECENT, K_NEW, K_OLD,
+	K_KEYWORD, K_UNKEYWORD,
+	K_SEQ, K_UID,
+	K_LARGER, K_SMALLER,
+	K_BEFORE, K_ON, K_SINCE,
+	K_SENTBEFORE, K_SENTON, K_SENTSINCE,
+	K_HEADER,		/* str: field name, str2: value */
+	K_BODY, K_TEXT,
+};
+
+struct skey {
+	enum key_type type;
+	char *str, *str2;
+	uint64_t num;
+	time_t day;
+	struct imap_seqset set;
+	struct skey **kids;
+	size_t n_kids;
+};
+
+static void
+skey_free(struct skey *k)
+{
+	if (k == NULL)
+		return;
+	for (size_t i = 0; i < k->n_kids; i++)
+		skey_free(k->kids[i]);
+	free(k->kids);
+	free(k->str);
+	free(k->str2);
+	imap_seqset_free(&k->set);
+	free(k);
+}
+
+static struct skey *
+skey_new(enum key_type t)
+{
+	struct skey *k = xcalloc(1, sizeof *k);
+	k->type = t;
+	return k;
+}
+
+static void
+skey_add(struct skey *parent, struct skey *kid)
+{
+	parent->kids = xreallocarray(parent->kids, parent->n_kids + 1,
+				     sizeof *parent->kids);
+	parent->kids[parent->n_kids++] = kid;
+}
+
+struct parse_ctx {
+	const struct imap_view *v;
+	const char *error;
+	bool need_row, need_blob;
+};
+
+static const struct imap_arg *
+next_arg(const struct imap_arg *args, size_t n, size_t *pos)
+{
+	return *pos < n ? &args[(*pos)++] : NULL;
+}
+
+/*
+ * Lowercases ASCII and the capital letters of Latin-1, Latin Extended-A,
+ * Greek and Cyrillic in UTF-8 text, in place (each keeps its length), so
+ * that "JÜRGEN" finds "Jürgen".  Not full Unicode case folding.
+ */
+static void
+fold_case(char *p, size_t n)
+{
+	unsigned char *s = (unsigned char *)p;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= 'A' && s[i] <= 'Z') {
+			s[i] = (unsigned char)(s[i] + 32);
+			continue;
+		}
+		if (i + 1 >= n || (s[i] & 0xe0) != 0xc0 || (s[i + 1] & 0xc0) != 0x80)
+			continue;
+		unsigned cp = ((s[i] & 0x1fu) << 6) | (s[i + 1] & 0x3fu);
+		unsigned lo = cp;
+		if (cp >= 0xc0 && cp <= 0xde && cp != 0xd7)
+			lo = cp + 0x20;
+		else if (cp >= 0x100 && cp <= 0x137 && (cp & 1) == 0)
+			lo = cp + 1;
+		else if (cp >= 0x139 && cp <= 0x148 && (cp & 1) == 1)
+			lo = cp + 1;
+		else if (cp >= 0x14a && cp <= 0x177 && (cp & 1) == 0)
+			lo = cp + 1;
+		else if (cp >= 0x391 && cp <= 0x3ab && cp != 0x3a2)
+			lo = cp + 0x20;
+		else if (cp >= 0x410 && cp <= 0x42f)
+			lo = cp + 0x20;
+		else if (cp >= 0x400 && cp <= 0x40f)
+			lo = cp + 0x50;
+		/* every mapping above stays within two-byte UTF-8 */
+		if (lo != cp && lo < 0x800) {
+			s[i] = (unsigned char)(0xc0 | (lo >> 6));
+			s[i + 1] = (unsigned char)(0x80 | (lo & 0x3f));
+		}
+		i++;
+	}
+}
+
+static char *
+lower_dup(const char *s, size_t len)
+{
+	char *d = xstrndup(s, len);
+	fold_case(d, len);
+	return d;
+}
+
+static struct skey *parse_key(struct parse_ctx *c, const struct imap_arg *args,
+			      size_t n, size_t *pos, unsigned depth);
+
+static struct skey *
+parse_date_key(struct parse_ctx *c, enum key_type t, const struct imap_arg *a)
+{
+	time_t day;
+	if (!imap_arg_is_astring(a) || imap_date_parse(a->str, a->len, &day) < 0) {
+		c->error = "Invalid date";
+		return NULL;
+	}
+	struct skey *k = skey_new(t);
+	k->day = day;
+	c->need_row = true;
+	if (t == K_SENTBEFORE || t == K_SENTON || t == K_SENTSINCE)
+		c->need_blob = true;
+	return k;
+}
+
+static struct skey *
+parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
+	  size_t *pos, unsigned depth)
+{
+	static const struct { const char *name; enum key_type t; unsigned flag; }
+	simple[] = {
+		{ "ALL", K_ALL, 0 },
+		{ "ANSWERED", K_FLAG, STORE_FLAG_ANSWERED },
+		{ "DELETED", K_FLAG, STORE_FLAG_DELETED },
+		{ "DRAFT", K_FLAG, STORE_FLAG_DRAFT },
+		{ "FLAGGED", K_FLAG, STORE_FLAG_FLAGGED },
+		{ "SEEN", K_FLAG, STORE_FLAG_SEEN },
+		{ "UNANSWERED", K_UNFLAG, STORE_FLAG_ANSWERED },
+		{ "UNDELETED", K_UNFLAG, STORE_FLAG_DELETED },
+		{ "UNDRAFT", K_UNFLAG, STORE_FLAG_DRAFT },
+		{ "UNFLAGGED", K_UNFLAG, STORE_FLAG_FLAGGED },
+		{ "UNSEEN", K_UNFLAG, STORE_FLAG_SEEN },
+		{ "RECENT", K_RECENT, 0 },
+		{ "NEW", K_NEW, 0 },
+		{ "OLD", K_OLD, 0 },
+	};
+	static const struct { const char *name; const char *field; } hdr[] = {
+		{ "FROM", "From" }, { "TO", "To" }, { "CC", "Cc" },
+		{ "BCC", "Bcc" }, { "SUBJECT", "Subject" },
+	};
+	static const struct { const char *name; enum key_type t; } dates[] = {
+		{ "BEFORE", K_BEFORE }, { "ON", K_ON }, { "SINCE", K_SINCE },
+		{ "SENTBEFORE", K_SENTBEFORE }, { "SENTON", K_SENTON },
+		{ "SENTSINCE", K_SENTSINCE },
+	};
+
+	if (depth > IMAP_SEARCH_DEPTH_MAX) {
+		c->error = "Search keys nested too deep";
+		return NULL;
+	}
+	const struct imap_arg *a = next_arg(args, n, pos);
+	if (a == NULL) {
+		c->error = "Missing search key";
+		return NULL;
+	}
+	if (imap_arg_is_list(a)) {
+		if (a->n == 0) {
+			c->error = "Empty search list";
+			return NULL;
+		}
+		struct skey *k = skey_new(K_AND);
+		size_t p = 0;
+		while (p < a->n) {
+			struct skey *kid = parse_key(c, a->list, a->n, &p, depth + 1);
+			if (kid == NULL) {
+				skey_free(k);
+				return NULL;
+			}
+			skey_add(k, kid);
+		}
+		return k;
+	}
+	if (!imap_arg_is_atom(a)) {
+		c->error = "Search keys are atoms";
+		return NULL;
+	}
+	const char *w = a->str;
+	for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
+		if (str_eq_nocase(w, simple[i].name)) {
+			struct skey *k = skey_new(simple[i].t);
+			k->num = simple[i].flag;
+			return k;
+		}
+	}
+	for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+		if (str_eq_nocase(w, dates[i].name))
+			return parse_date_key(c, dates[i].t, next_arg(args, n, pos));
+	}
+	for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) {
+		if (str_eq_nocase(w, hdr[i].name)) {
+			const struct imap_arg *v = next_arg(args, n, pos);
+			if (!imap_arg_is_astring(v)) {
+				c->error = "Missing search string";
+				return NULL;
+			}
+			struct skey *k = skey_new(K_HEADER);
+			k->str = xstrdup(hdr[i].field);
+			k->str2 = lower_dup(v->str, v->len);
+			c->need_row = c->need_blob = true;
+			return k;
+		}
+	}
+	if (str_eq_nocase(w, "HEADER")) {
+		const struct imap_arg *f = next_arg(args, n, pos);
+		const struct imap_arg *v = next_arg(args, n, pos);
+		if (!imap_arg_is_astring(f) || !imap_arg_is_astring(v) || f->len == 0) {
+			c->error = "HEADER needs a field name and a string";
+			return NULL;
+		}
+		struct skey *k = skey_new(K_HEADER);
+		k->str = xstrndup(f->str, f->len);
+		k->str2 = lower_dup(v->str, v->len);
+		c->need_row = c->need_blob = true;
+		return k;
+	}
+	if (str_eq_nocase(w, "BODY") || str_eq_nocase(w, "TEXT")) {
+		const struct imap_arg *v = next_arg(args, n, pos);
+		if (!imap_arg_is_astring(v)) {
+			c->error = "Missing search string";
+			return NULL;
+		}
+		struct skey *k = skey_new(str_eq_nocase(w, "BODY") ? K_BODY : K_TEXT);
+		k->str2 = lower_dup(v->str, v->len);
+		c->need_row = c->need_blob = true;
+		return k;
+	}
+	if (str_eq_nocase(w, "KEYWORD") || str_eq_nocase(w, "UNKEYWORD")) {
+		const struct imap_arg *v = next_arg(args, n, pos);
+		if (!imap_arg_is_atom(v)) {
+			c->error = "Missing keyword";
+			return NULL;
+		}
+		struct skey *k = skey_new(str_eq_nocase(w, "KEYWORD") ? K_KEYWORD :
+					  K_UNKEYWORD);
+		k->str = xstrndup(v->str, v->len);
+		return k;
+	}
+	if (str_eq_nocase(w, "LARGER") || str_eq_nocase(w, "SMALLER")) {
+		const struct imap_arg *v = next_arg(args, n, pos);
+		char *end;
+		if (!imap_arg_is_atom(v) || v->str[0] < '0' || v->str[0] > '9') {
+			c->error = "Missing number";
+			return NULL;
+		}
+		unsigned long long num = strtoull(v->str, &end, 10);
+		if (*end != '\0') {
+			c->error = "Invalid number";
+			return NULL;
+		}
+		struct skey *k = skey_new(str_eq_nocase(w, "LARGER") ? K_LARGER :
+					  K_SMALLER);
+		k->num = num;
+		c->need_row = true;
+		return k;
+	}
+	if (str_eq_nocase(w, "NOT")) {
+		struct skey *kid = parse_key(c, args, n, pos, depth + 1);
+		if (kid == NULL)
+			return NULL;
+		struct skey *k = skey_new(K_NOT);
+		skey_add(k, kid);
+		return k;
+	}
+	if (str_eq_nocase(w, "OR")) {
+		struct skey *k = skey_new(K_OR);
+		for (int i = 0; i < 2; i++) {
+			struct skey *kid = parse_key(c, args, n, pos, depth + 1);
+			if (kid == NULL) {
+				skey_free(k);
+				return NULL;
+			}
+			skey_add(k, kid);
+		}
+		return k;
+	}
+	const struct imap_view *v = c->v;
+	bool uid = str_eq_nocase(w, "UID");
+	if (uid) {
+		a = next_arg(args, n, pos);
+		if (!imap_arg_is_atom(a)) {
+			c->error = "UID needs a set";
+			return NULL;
+		}
+	}
+	struct skey *k = skey_new(uid ? K_UID : K_SEQ);
+	uint32_t star = v->n == 0 ? 0 :
+		uid ? v->msgs[v->n - 1].uid : (uint32_t)v->n;
+	if (imap_seqset_parse(a->str, star, &k->set) < 0) {
+		skey_free(k);
+		c->error = "Unknown search key";
+		return NULL;
+	}
+	return k;
+}
+
+/* What one message offers while it is tested. */
+struct smsg {
+	const struct imap_msg *m;
+	uint32_t seq;
+	const struct imapdb_row *row;
+	struct buf data;
+	struct mime_part *root;
+	bool loaded, failed;
+	struct buf text, body;	/* decoded, lowercased (on demand) */
+	bool have_text, have_body;
+	bool have_sent;
+	time_t sent_day;
+	bool sent_valid;
+};
+
+static bool
+load(struct imap_session *s, struct smsg *sm)
+{
+	if (sm->loaded)
+		return !sm->failed;
+	sm->loaded = true;
+	const char *err;
+	buf_init(&sm->data, 0);
+	if (sm->row == NULL || blob_read(s->st, sm->row->blob, &sm->data, &err) != STORE_OK) {
+		sm->failed = true;
+		return false;
+	}
+	sm->root = mime_parse(sm->data.data ? sm->data.data : "", sm->data.len);
+	return true;
+}
+
+static void
+lower_inplace(struct buf *b)
+{
+	if (b->data != NULL)
+		fold_case(b->data, b->len);
+}
+
+static bool
+contains(const struct buf *hay, const char *needle)
+{
+	size_t nl = strlen(needle);
+	if (nl == 0)
+		return true;
+	return hay->data != NULL && memmem(hay->data, hay->len, needle, nl) != NULL;
+}
+
+/* Body text of the text/ leaves, decoded (for BODY). */
+static void
+body_text(const char *msg, const struct mime_part *p, struct buf *out)
+{
+	for (; p != NULL; p = p->next) {
+		if (p->children != NULL) {
+			body_text(msg, p->children, out);
+			continue;
+		}
+		if (p->type != NULL && !str_eq_nocase(p->type, "text"))
+			continue;
+		const char *b = msg + p->body_off;
+		struct buf dec = BUF_INIT;
+		const char *enc = p->encoding;
+		if (enc != NULL && str_eq_nocase(enc, "base64"))
+			mime_base64_decode(&dec, b, p->body_len);
+		else if (enc != NULL && str_eq_nocase(enc, "quoted-printable"))
+			mime_qp_decode(&dec, b, p->body_len, false);
+		else
+			buf_append(&dec, b, p->body_len);
+		const char *cs = mime_part_charset(p);
+		if (cs != NULL && charset_is_known(cs))
+			charset_to_utf8(out, cs, dec.data ? dec.data : "", dec.len);
+		else
+			buf_append(out, dec.data ? dec.data : "", dec.len);
+		buf_putc(out, '\n');
+		buf_free(&dec);
+	}
+}
+
+static bool
+match_header(struct imap_session *s, struct smsg *sm, const struct skey *k)
+{
+	if (!load(s, sm))
+		return false;
+	struct mail_header_iter it;
+	struct mail_header_field f;
+	size_t hl = sm->root->hdr_len;
+	mail_header_iter_init(&it, sm->data.data ? sm->data.data : "", hl);
+	bool found = false;
+	while (!found && mail_header_iter_next(&it, &f)) {
+		if (f.name_len != strlen(k->str) ||
+		    !mem_eq_nocase(f.name, k->str, f.name_len))
+			continue;
+		if (k->str2[0] == '\0')
+			return true;
+		struct buf raw = BUF_INIT, dec;
+		buf_init(&dec, 1 << 20);
+		mail_header_value_unfold(&raw, &f);
+		rfc2047_decode(&dec, raw.data ? raw.data : "", raw.len);
+		lower_inplace(&dec);
+		found = contains(&dec, k->str2);
+		buf_free(&raw);
+		buf_free(&dec);
+	}
+	return found;
+}
+
+static bool
+sent_day(struct imap_session *s, struct smsg *sm, time_t *day_r)
+{
+	if (!sm->have_sent) {
+		sm->have_sent = true;
+		if (load(s, sm)) {
+			struct buf d = BUF_INIT;
+			time_t t;
+			int tz;
+			if (mail_header_get(&d, sm->data.data ? sm->data.data : "",
+					    sm->root->hdr_len, "Date") > 0 &&
+			    mail_date_parse(d.data, d.len, &t, &tz) == 0) {
+				sm->sent_day = mail_date_day(t, tz);
+				sm->sent_valid = true;
+			}
+			buf_free(&d);
+		}
+	}
+	*day_r = sm->sent_day;
+	return sm->sent_valid;
+}
+
+static bool
+has_keyword(const char *list, const char *kw)
+{
+	size_t kl = strlen(kw);
+	for (const char *p = list; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == kl && mem_eq_nocase(p, kw, l))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static bool
+eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
+{
+	const struct imap_msg *m = sm->m;
+	time_t day;
+	switch (k->type) {
+	case K_ALL:
+		return true;
+	case K_AND:
+		for (size_t i = 0; i < k->n_kids; i++)
+			if (!eval(s, k->kids[i], sm))
+				return false;
+		return true;
+	case K_OR:
+		return eval(s, k->kids[0], sm) || eval(s, k->kids[1], sm);
+	case K_NOT:
+		return !eval(s, k->kids[0], sm);
+	case K_FLAG:
+		return (m->flags & k->num) != 0;
+	case K_UNFLAG:
+		return (m->flags & k->num) == 0;
+	case K_RECENT:
+		return m->recent;
+	case K_NEW:
+		return m->recent && !(m->flags & STORE_FLAG_SEEN);
+	case K_OLD:
+		return !m->recent;
+	case K_KEYWORD:
+		return has_keyword(m->keywords, k->str);
+	case K_UNKEYWORD:
+		return !has_keyword(m->keywords, k->str);
+	case K_SEQ:
+		return imap_seqset_has(&k->set, sm->seq);
+	case K_UID:
+		return imap_seqset_has(&k->set, m->uid);
+	case K_LARGER:
+		return sm->row != NULL && sm->row->size > k->num;
+	case K_SMALLER:
+		return sm->row != NULL && sm->row->size < k->num;
+	case K_BEFORE:
+		return sm->row != NULL && sm->row->internal_date < k->day;
+	case K_ON:
+		return sm->row != NULL && sm->row->internal_date >= k->day &&
+		       sm->row->internal_date < k->day + 86400;
+	case K_SINCE:
+		return sm->row != NULL && sm->row->internal_date >= k->day;
+	case K_SENTBEFORE:
+		return sent_day(s, sm, &day) && day < k->day;
+	case K_SENTON:
+		return sent_day(s, sm, &day) && day == k->day;
+	case K_SENTSINCE:
+		return sent_day(s, sm, &day) && day >= k->day;
+	case K_HEADER:
+		return match_header(s, sm, k);
+	case K_BODY:
+		if (!load(s, sm))
+			return false;
+		if (!sm->have_body) {
+			sm->have_body = true;
+			buf_init(&sm->body, SEARCH_TEXT_MAX);
+			body_text(sm->data.data ? sm->data.data : "", sm->root,
+				  &sm->body);
+			lower_inplace(&sm->body);
+		}
+		return contains(&sm->body, k->str2);
+	case K_TEXT:
+		if (!load(s, sm))
+			return false;
+		if (!sm->have_text) {
+			sm->have_text = true;
+			buf_init(&sm->text, SEARCH_TEXT_MAX);
+			mime_search_text(&sm->text, sm->data.data ? sm->data.data : "",
+					 sm->root);
+			lower_inplace(&sm->text);
+		}
+		return contains(&sm->text, k->str2);
+	}
+	return false;
+}
+
+void
+imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	struct imap_view *v = s->view;
+	size_t pos = 0;
+	if (n >= 2 && imap_arg_atom_eq(&args[0], "CHARSET")) {
+		if (!imap_arg_is_astring(&args[1])) {
+			imap_bad(s, "CHARSET needs a name");
+			return;
+		}
+		/* RFC 3501 §6.4.4: the charsets we decode search strings in */
+		if (!str_eq_nocase(args[1].str, "UTF-8") &&
+		    !str_eq_nocase(args[1].str, "US-ASCII")) {
+			imap_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
+			return;
+		}
+		pos = 2;
+	}
+	if (pos >= n) {
+		imap_bad(s, "SEARCH needs a key");
+		return;
+	}
+	struct parse_ctx c = { .v = v };
+	struct skey *root = skey_new(K_AND);
+	while (pos < n) {
+		struct skey *k = parse_key(&c, args, n, &pos, 1);
+		if (k == NULL) {
+			skey_free(root);
+			imap_bad(s, "%s", c.error ? c.error : "Invalid search");
+			return;
+		}
+		skey_add(root, k);
+	}
+	struct buf out = BUF_INIT;
+	buf_puts(&out, "* SEARCH");
+	bool failed = false;
+	for (size_t b = 0; b < v->n && !failed; b += IMAP_FETCH_BATCH) {
+		size_t e = b + IMAP_FETCH_BATCH < v->n ? b + IMAP_FETCH_BATCH : v->n;
+		struct imapdb_row *rows = NULL;
+		size_t nr = 0, ri = 0;
+		const char *err;
+		if (c.need_row &&
+		    imapdb_rows(s->st, v->mailbox_id, v->msgs[b].uid,
+				v->msgs[e - 1].uid, &rows, &nr, &err) != STORE_OK) {
+			log_error("imap[%llu] search: %s", (unsigned long long)s->id, err);
+			failed = true;
+			break;
+		}
+		for (size_t i = b; i < e; i++) {
+			struct smsg sm;
+			memset(&sm, 0, sizeof sm);
+			sm.m = &v->msgs[i];
+			sm.seq = (uint32_t)(i + 1);
+			if (c.need_row) {
+				while (ri < nr && rows[ri].uid < sm.m->uid)
+					ri++;
+				if (ri < nr && rows[ri].uid == sm.m->uid)
+					sm.row = &rows[ri];
+			}
+			if (eval(s, root, &sm))
+				buf_printf(&out, " %u", s->uid_cmd ? sm.m->uid : sm.seq);
+			mime_part_free(&sm.root);
+			buf_free(&sm.data);
+			buf_free(&sm.text);
+			buf_free(&sm.body);
+		}
+		imapdb_rows_free(&rows, nr);
+	}
+	skey_free(root);
+	if (failed) {
+		buf_free(&out);
+		imap_no(s, "[SERVERBUG] Search failed.");
+		return;
+	}
+	buf_puts(&out, "\r\n");
+	imap_write(s, out.data, out.len);
+	buf_free(&out);
+	imap_ok(s, "Search completed.");
+}

@@ -1,0 +1,784 @@
+/*
+ * session: one IMAP connection's state machine (RFC 3501 §3), its command
+ * table and dispatcher, and the commands of the any / not-authenticated
+ * states (CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE, STARTTLS,
+ * LOGIN, AUTHENTICATE).
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/config.h"
+#include "core/conn.h"
+#include "core/limits.h"
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/sasl.h"
+#include "core/throttle.h"
+#include "core/tls.h"
+#include "core/xmalloc.h"
+#include "imap/imap.h"
+#include "imap/utf7.h"
+#include "mail/imapquote.h"
+
+/* Gating flags of the command table, enforced by imap_dispatch() alone. */
+enum {
+	CMD_ANY = 1 << 0,	/* every state */
+	CMD_NOAUTH = 1 << 1,	/* not authenticated only */
+	CMD_AUTH = 1 << 2,	/* authenticated or selected */
+	CMD_SELECTED = 1 << 3,	/* selected only */
+	CMD_UID = 1 << 4,	/* also as "UID <command>" */
+	CMD_NO_EXPUNGE = 1 << 5, /* no EXPUNGE responses during it (non-UID) */
+	CMD_NEEDS_PRIVACY = 1 << 6, /* plaintext login: TLS or loopback rule */
+};
+
+static imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id,
+	cmd_enable, cmd_namespace, cmd_starttls, cmd_login, cmd_authenticate;
+
+struct imap_command {
+	const char *name;
+	imap_command_fn *fn;
+	unsigned flags;
+};
+
+/* The only way in. */
+static const struct imap_command commands[] = {
+	{ "CAPABILITY", cmd_capability, CMD_ANY },
+	{ "NOOP", cmd_noop, CMD_ANY },
+	{ "LOGOUT", cmd_logout, CMD_ANY },
+	{ "ID", cmd_id, CMD_ANY },
+	{ "STARTTLS", cmd_starttls, CMD_NOAUTH },
+	{ "LOGIN", cmd_login, CMD_NOAUTH | CMD_NEEDS_PRIVACY },
+	{ "AUTHENTICATE", cmd_authenticate, CMD_NOAUTH | CMD_NEEDS_PRIVACY },
+	{ "ENABLE", cmd_enable, CMD_AUTH },
+	{ "NAMESPACE", cmd_namespace, CMD_AUTH },
+	{ "SELECT", imap_cmd_select, CMD_AUTH },
+	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
+	{ "CREATE", imap_cmd_create, CMD_AUTH },
+	{ "DELETE", imap_cmd_delete, CMD_AUTH },
+	{ "RENAME", imap_cmd_rename, CMD_AUTH },
+	{ "SUBSCRIBE", imap_cmd_subscribe, CMD_AUTH },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, CMD_AUTH },
+	{ "LIST", imap_cmd_list, CMD_AUTH },
+	{ "LSUB", imap_cmd_lsub, CMD_AUTH },
+	{ "STATUS", imap_cmd_status, CMD_AUTH },
+	{ "APPEND", imap_cmd_append, CMD_AUTH },
+	{ "IDLE", imap_cmd_idle, CMD_AUTH },
+	{ "CHECK", imap_cmd_check, CMD_SELECTED },
+	{ "CLOSE", imap_cmd_close, CMD_SELECTED },
+	{ "UNSELECT", imap_cmd_unselect, CMD_SELECTED },
+	{ "EXPUNGE", imap_cmd_expunge, CMD_SELECTED | CMD_UID },
+	{ "SEARCH", imap_cmd_search, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "FETCH", imap_cmd_fetch, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "COPY", imap_cmd_copy, CMD_SELECTED | CMD_UID },
+	{ "MOVE", imap_cmd_move, CMD_SELECTED | CMD_UID },
+};
+
+static const char *const state_names[] = {
+	"not-authenticated", "authenticated", "selected", "logout",
+};
+
+void
+imap_session_set_state(struct imap_session *s, enum imap_state state)
+{
+	if (s->state == state)
+		return;
+	log_debug("imap[%llu] state %s -> %s", (unsigned long long)s->id,
+		  state_names[s->state], state_names[state]);
+	if (s->state == IMAP_STATE_SELECTED && state != IMAP_STATE_SELECTED)
+		imap_view_close(s);
+	s->state = state;
+}
+
+void
+imap_reply(struct imap_session *s, enum imap_reply r, const char *fmt, ...)
+{
+	va_list ap;
+	s->reply = r;
+	buf_reset(&s->reply_text);
+	va_start(ap, fmt);
+	buf_vprintf(&s->reply_text, fmt, ap);
+	va_end(ap);
+}
+
+int
+imap_write(struct imap_session *s, const void *p, size_t n)
+{
+	return conn_write(s->c, p, n);
+}
+
+int
+imap_printf(struct imap_session *s, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	int r = conn_write(s->c, b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+static bool
+login_allowed(const struct imap_session *s)
+{
+	return conn_is_tls(s->c) ||
+	       (s->cfg->plaintext_on_loopback && conn_is_loopback(s->c));
+}
+
+void
+imap_capabilities(struct imap_session *s, struct buf *out)
+{
+	buf_puts(out, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE");
+	if (s->state == IMAP_STATE_NOT_AUTHENTICATED) {
+		if (!conn_is_tls(s->c) && !s->lst->implicit_tls)
+			buf_puts(out, " STARTTLS");
+		/* RFC 3501 §6.2.3: LOGINDISABLED while LOGIN may not be used */
+		if (login_allowed(s))
+			buf_puts(out, " AUTH=PLAIN");
+		else
+			buf_puts(out, " LOGINDISABLED");
+		return;
+	}
+	buf_printf(out, " UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
+		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu",
+		   (unsigned long long)s->cfg->message_size);
+}
+
+void
+imap_append_mailbox(struct buf *out, const char *name)
+{
+	struct buf m = BUF_INIT;
+	if (imap_utf8_to_mutf7(name, strlen(name), &m) < 0) {
+		/* a name the store holds is valid UTF-8; never send garbage */
+		imap_append_string(out, name, strlen(name));
+	} else {
+		imap_append_string(out, m.data ? m.data : "", m.len);
+	}
+	buf_free(&m);
+}
+
+int
+imap_arg_mailbox(struct imap_session *s, const struct imap_arg *a,
+		 struct buf *out)
+{
+	if (!imap_arg_is_astring(a)) {
+		imap_bad(s, "Missing mailbox name");
+		return -1;
+	}
+	buf_reset(out);
+	if (str_eq_nocase(a->str, "INBOX")) {
+		buf_puts(out, "INBOX");
+		return 0;
+	}
+	if (strlen(a->str) != a->len || a->len > MAILBOX_NAME_MAX ||
+	    imap_mutf7_to_utf8(a->str, a->len, out) < 0) {
+		imap_bad(s, "Mailbox name is not valid modified UTF-7");
+		return -1;
+	}
+	/* "INBOX/x" keeps INBOX's canonical spelling for its children */
+	if (out->len > 6 && mem_eq_nocase(out->data, "INBOX/", 6))
+		memcpy(out->data, "INBOX", 5);
+	return 0;
+}
+
+/* ---- the commands of any state ------------------------------------------- */
+
+static void
+cmd_capability(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_bad(s, "CAPABILITY takes no arguments");
+		return;
+	}
+	struct buf b = BUF_INIT;
+	imap_capabilities(s, &b);
+	imap_printf(s, "* CAPABILITY %s\r\n", buf_cstr(&b));
+	buf_free(&b);
+	imap_ok(s, "Capability completed.");
+}
+
+static void
+cmd_noop(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_bad(s, "NOOP takes no arguments");
+		return;
+	}
+	imap_ok(s, "NOOP completed.");
+}
+
+static void
+cmd_logout(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_bad(s, "LOGOUT takes no arguments");
+		return;
+	}
+	/* RFC 3501 §6.1.3: BYE first, then the tagged OK */
+	imap_printf(s, "* BYE Logging out\r\n");
+	imap_session_set_state(s, IMAP_STATE_LOGOUT);
+	imap_ok(s, "Logout completed.");
+}
+
+/* RFC 2971: the client's list is logged (bounded), ours is sent. */
+static void
+cmd_id(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 1 || (!imap_arg_is_nil(&args[0]) && !imap_arg_is_list(&args[0]))) {
+		imap_bad(s, "ID needs a list or NIL");
+		return;
+	}
+	if (imap_arg_is_list(&args[0])) {
+		const struct imap_arg *l = args[0].list;
+		/* §3.3: at most 30 field-value pairs, fields at most 30 bytes */
+		if (args[0].n % 2 != 0 || args[0].n > 60) {
+			imap_bad(s, "ID list must hold at most 30 pairs");
+			return;
+		}
+		struct buf b = BUF_INIT;
+		for (size_t i = 0; i + 1 < args[0].n; i += 2) {
+			if (!imap_arg_is_string(&l[i]) || l[i].len > 30 ||
+			    (!imap_arg_is_string(&l[i + 1]) &&
+			     !imap_arg_is_nil(&l[i + 1]))) {
+				buf_free(&b);
+				imap_bad(s, "ID fields must be strings");
+				return;
+			}
+			if (imap_arg_is_string(&l[i + 1]))
+				buf_printf(&b, " %s=%s", esc(l[i].str, l[i].len),
+					   esc(l[i + 1].str, l[i + 1].len));
+		}
+		log_info("imap[%llu] id%s", (unsigned long long)s->id,
+			 buf_cstr(&b));
+		buf_free(&b);
+	}
+	imap_printf(s, "* ID (\"name\" \"mailhub\" \"version\" \"%s\")\r\n",
+		    PACKAGE_VERSION);
+	imap_ok(s, "ID completed.");
+}
+
+/* RFC 5161: nothing we serve needs enabling; the answer lists nothing. */
+static void
+cmd_enable(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n == 0) {
+		imap_bad(s, "ENABLE needs at least one capability");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!imap_arg_is_atom(&args[i])) {
+			imap_bad(s, "ENABLE takes capability names");
+			return;
+		}
+	}
+	imap_printf(s, "* ENABLED\r\n");
+	imap_ok(s, "ENABLE completed.");
+}
+
+/* RFC 2342: one personal namespace, no prefix, '/' as the delimiter. */
+static void
+cmd_namespace(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_bad(s, "NAMESPACE takes no arguments");
+		return;
+	}
+	imap_printf(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+	imap_ok(s, "NAMESPACE completed.");
+}
+
+/* ---- not authenticated ----------------------------------------------------- */
+
+static void
+cmd_starttls(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_bad(s, "STARTTLS takes no arguments");
+		return;
+	}
+	if (conn_is_tls(s->c) || s->lst->implicit_tls) {
+		imap_bad(s, "TLS is already active");
+		return;
+	}
+	SSL_CTX *ctx = tls_server_ctx();
+	if (ctx == NULL) {
+		imap_no(s, "TLS is not available");
+		return;
+	}
+	imap_printf(s, "%s OK Begin TLS negotiation now.\r\n", s->tag);
+	s->reply = IMAP_REPLY_NONE;
+	const char *err;
+	/* conn_starttls_server() throws away whatever was pipelined after
+	 * STARTTLS (RFC 3501 §6.2.1); the line of STARTTLS itself ended at
+	 * its CRLF, so the parser holds nothing of it either */
+	if (conn_flush(s->c) < 0 || conn_starttls_server(s->c, ctx, &err) < 0) {
+		log_info("imap[%llu] starttls failed ip=%s: %s",
+			 (unsigned long long)s->id, conn_peer_ip(s->c),
+			 err ? err : "write failed");
+		SSL_CTX_free(ctx);
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return;
+	}
+	SSL_CTX_free(ctx);
+	log_debug("imap[%llu] starttls %s", (unsigned long long)s->id,
+		  conn_tls_version(s->c));
+}
+
+/* Checks credentials with the shared throttle; answers the tagged line. */
+static void
+do_login(struct imap_session *s, const char *user, const char *password)
+{
+	const char *ip = conn_peer_ip(s->c);
+	if (throttle_blocked(ip)) {
+		log_info("imap[%llu] login blocked ip=%s", (unsigned long long)s->id, ip);
+		imap_no(s, "[UNAVAILABLE] Too many failed logins, try later.");
+		return;
+	}
+	struct store_user u;
+	const char *err;
+	int r = store_user_authenticate(s->st, user, password, &u, &err);
+	if (r != STORE_OK) {
+		unsigned delay = throttle_failure(ip);
+		log_info("imap[%llu] login failed user=%s ip=%s",
+			 (unsigned long long)s->id, esc_str(user), ip);
+		if (delay > 0)
+			usleep((useconds_t)delay * 1000);
+		if (r == STORE_NOTFOUND)
+			imap_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
+		else
+			imap_no(s, "[UNAVAILABLE] Temporary failure, try later.");
+		return;
+	}
+	throttle_success(ip);
+	s->user_id = u.id;
+	s->user = xstrdup(u.address);
+	store_user_clear(&u);
+	log_info("imap[%llu] login user=%s ip=%s tls=%s", (unsigned long long)s->id,
+		 s->user, ip, conn_tls_version(s->c));
+	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
+	conn_set_timeout(s->c, (int)s->cfg->imap_timeout * 1000);
+	struct imap_parser_limits lim = {
+		.line_max = IMAP_LINE_MAX,
+		.literal_max = s->cfg->message_size,
+		.literal_buffer_max = IMAP_LINE_MAX,
+		.args_max = IMAP_ARGS_MAX,
+		.depth_max = IMAP_SEARCH_DEPTH_MAX + 2,
+	};
+	imap_parser_set_limits(s->parser, &lim);
+	struct buf b = BUF_INIT;
+	imap_capabilities(s, &b);
+	imap_ok(s, "[CAPABILITY %s] Logged in", buf_cstr(&b));
+	buf_free(&b);
+}
+
+static void
+cmd_login(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 2 || !imap_arg_is_astring(&args[0]) ||
+	    !imap_arg_is_astring(&args[1])) {
+		imap_bad(s, "LOGIN needs a user name and a password");
+		return;
+	}
+	if (strlen(args[0].str) != args[0].len || args[0].len > ADDRESS_MAX ||
+	    strlen(args[1].str) != args[1].len || args[1].len > PASSWORD_MAX) {
+		imap_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
+		return;
+	}
+	do_login(s, args[0].str, args[1].str);
+}
+
+static void
+cmd_authenticate(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n < 1 || n > 2 || !imap_arg_is_atom(&args[0]) ||
+	    (n == 2 && !imap_arg_is_astring(&args[1]))) {
+		imap_bad(s, "AUTHENTICATE needs a mechanism");
+		return;
+	}
+	if (!str_eq_nocase(args[0].str, "PLAIN")) {
+		imap_no(s, "Unsupported authentication mechanism.");
+		return;
+	}
+	struct sasl_server *sasl = sasl_server_new("PLAIN");
+	const char *challenge, *err = NULL;
+	/* RFC 4959: an initial response in the command, "=" for empty */
+	enum sasl_result r = sasl_server_step(sasl, n == 2 ? args[1].str : NULL,
+					      &challenge, &err);
+	while (r == SASL_CONTINUE) {
+		imap_printf(s, "+ %s\r\n", challenge);
+		const char *line;
+		size_t len;
+		enum conn_result cr = conn_read_line(s->c, SASL_LINE_MAX, &line, &len);
+		if (cr == CONN_TOOLONG) {
+			sasl_server_free(&sasl);
+			imap_bad(s, "Authentication line too long");
+			return;
+		}
+		if (cr != CONN_OK) {
+			sasl_server_free(&sasl);
+			imap_session_set_state(s, IMAP_STATE_LOGOUT);
+			s->reply = IMAP_REPLY_NONE;
+			return;
+		}
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			len--;
+		char *resp = xstrndup(line, len);
+		if (strcmp(resp, "*") == 0) {
+			free(resp);
+			sasl_server_free(&sasl);
+			/* RFC 3501 §6.2.2: a cancelled exchange is BAD */
+			imap_bad(s, "Authentication cancelled");
+			return;
+		}
+		r = sasl_server_step(sasl, resp, &challenge, &err);
+		free(resp);
+	}
+	if (r == SASL_FAIL) {
+		sasl_server_free(&sasl);
+		imap_bad(s, "Malformed authentication data: %s", err ? err : "?");
+		return;
+	}
+	const char *authz = sasl_server_authzid(sasl);
+	const char *user = sasl_server_user(sasl);
+	if (authz[0] != '\0' && !str_eq_nocase(authz, user)) {
+		sasl_server_free(&sasl);
+		imap_no(s, "[AUTHORIZATIONFAILED] Authorization identity not allowed.");
+		return;
+	}
+	do_login(s, user, sasl_server_password(sasl));
+	sasl_server_free(&sasl);
+}
+
+/* ---- the dispatcher ----------------------------------------------------- */
+
+static const struct imap_command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (str_eq_nocase(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+/* RFC 3501 §9: tag = 1*<any ASTRING-CHAR except "+"> */
+static bool
+tag_valid(const struct imap_arg *a)
+{
+	if (!imap_arg_is_atom(a) || a->len == 0)
+		return false;
+	for (size_t i = 0; i < a->len; i++) {
+		char c = a->str[i];
+		if (c == '+' || c == '*' || c == '%')
+			return false;
+	}
+	return true;
+}
+
+static void
+write_tagged(struct imap_session *s)
+{
+	static const char *const words[] = { "", "OK", "NO", "BAD" };
+	if (s->reply == IMAP_REPLY_NONE)
+		return;
+	imap_printf(s, "%s %s %s\r\n", s->tag, words[s->reply],
+		    buf_cstr(&s->reply_text));
+}
+
+static void
+dispatch(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	s->reply = IMAP_REPLY_NONE;
+	s->uid_cmd = false;
+	if (n == 0) {
+		imap_printf(s, "* BAD Empty command line\r\n");
+		s->errors++;
+		return;
+	}
+	if (!tag_valid(&args[0])) {
+		imap_printf(s, "* BAD Invalid tag\r\n");
+		s->errors++;
+		return;
+	}
+	s->tag = args[0].str;
+	if (n < 2 || !imap_arg_is_atom(&args[1])) {
+		imap_bad(s, "Missing command");
+		goto done;
+	}
+	const char *name = args[1].str;
+	size_t first = 2;
+	if (str_eq_nocase(name, "UID")) {
+		if (n < 3 || !imap_arg_is_atom(&args[2])) {
+			imap_bad(s, "UID needs a command");
+			goto done;
+		}
+		name = args[2].str;
+		first = 3;
+		s->uid_cmd = true;
+	}
+	const struct imap_command *cmd = find_command(name);
+	if (cmd == NULL || (s->uid_cmd && !(cmd->flags & CMD_UID))) {
+		imap_bad(s, "Unknown command %s", esc_str(name));
+		goto done;
+	}
+	if ((cmd->flags & CMD_NOAUTH) && s->state != IMAP_STATE_NOT_AUTHENTICATED) {
+		imap_bad(s, "Already authenticated");
+		goto done;
+	}
+	if ((cmd->flags & CMD_AUTH) && s->state == IMAP_STATE_NOT_AUTHENTICATED) {
+		imap_bad(s, "Log in first");
+		goto done;
+	}
+	if ((cmd->flags & CMD_SELECTED) && s->state != IMAP_STATE_SELECTED) {
+		imap_bad(s, "No mailbox selected");
+		goto done;
+	}
+	/* RFC 3501 §6.2.3 / §11.1 and RFC 8314: no plaintext passwords outside
+	 * TLS (the administrator may allow loopback); written here only */
+	if ((cmd->flags & CMD_NEEDS_PRIVACY) && !login_allowed(s)) {
+		imap_no(s, "[PRIVACYREQUIRED] Plaintext authentication disallowed"
+			" on non-secure connections.");
+		goto done;
+	}
+	/* RFC 3501 §7.4.1: no EXPUNGE while a FETCH, STORE or SEARCH is in
+	 * progress (the UID forms may have them, RFC 3501 §7.4.1 note) */
+	s->allow_expunge = !(cmd->flags & CMD_NO_EXPUNGE) || s->uid_cmd;
+	cmd->fn(s, args + first, n - first);
+	/* untagged updates go out before the tagged reply of any command */
+	if (s->state == IMAP_STATE_SELECTED && s->reply != IMAP_REPLY_NONE)
+		imap_view_sync(s);
+done:
+	if (s->reply == IMAP_REPLY_BAD)
+		s->errors++;
+	else if (s->reply != IMAP_REPLY_NONE)
+		s->errors = 0;
+	write_tagged(s);
+}
+
+/* Whether the literal now announced is an APPEND message (streamed to a
+ * blob): "tag APPEND mailbox [flags] [date] {n}". */
+static bool
+literal_is_append_message(const struct imap_session *s)
+{
+	size_t n;
+	const struct imap_arg *args = imap_parser_args(s->parser, &n);
+	return s->state != IMAP_STATE_NOT_AUTHENTICATED && n >= 3 &&
+	       imap_arg_atom_eq(&args[1], "APPEND");
+}
+
+/* Reads and throws away n bytes (a refused non-synchronising literal). */
+static int
+discard_bytes(struct imap_session *s, uint64_t n)
+{
+	char tmp[8192];
+	while (n > 0) {
+		size_t want = n < sizeof tmp ? (size_t)n : sizeof tmp;
+		ssize_t got = conn_read(s->c, tmp, want);
+		if (got <= 0)
+			return -1;
+		n -= (uint64_t)got;
+	}
+	return 0;
+}
+
+/* Handles an announced literal.  Returns 0 to go on parsing, 1 when the
+ * command was refused (the caller drops the rest of the line), -1 when the
+ * connection broke. */
+static int
+handle_literal(struct imap_session *s, bool *skip_next_line_r)
+{
+	uint64_t size;
+	bool sync;
+	imap_parser_literal(s->parser, &size, &sync);
+	size_t n;
+	const struct imap_arg *args = imap_parser_args(s->parser, &n);
+	const char *tag = n > 0 && tag_valid(&args[0]) ? args[0].str : "*";
+
+	if (literal_is_append_message(s)) {
+		int ar = imap_append_literal(s, tag, size, sync, skip_next_line_r);
+		if (ar < 0)
+			return -1;
+		if (ar > 0) {
+			s->errors++;
+			imap_parser_reset(s->parser);
+			return 1;
+		}
+		imap_parser_literal_streamed(s->parser);
+		return 0;
+	}
+	if (imap_parser_literal_accept(s->parser) < 0) {
+		/* RFC 7888 §4 / RFC 3501 §7.5: refuse before the continuation
+		 * is sent, so none of the literal is buffered */
+		imap_printf(s, "%s BAD [TOOBIG] Literal too large\r\n", tag);
+		s->errors++;
+		if (!sync) {
+			if (discard_bytes(s, size) < 0)
+				return -1;
+			*skip_next_line_r = true;
+		}
+		imap_parser_reset(s->parser);
+		return 1;
+	}
+	if (sync) {
+		imap_printf(s, "+ OK\r\n");
+		if (conn_flush(s->c) < 0)
+			return -1;
+	}
+	/* feed the literal's bytes straight from the connection */
+	char tmp[8192];
+	uint64_t left = size;
+	while (left > 0) {
+		size_t want = left < sizeof tmp ? (size_t)left : sizeof tmp;
+		ssize_t got = conn_read(s->c, tmp, want);
+		if (got <= 0)
+			return -1;
+		size_t used;
+		const char *err;
+		if (imap_parser_feed(s->parser, tmp, (size_t)got, &used, &err) ==
+		    IMAP_PARSE_ERROR)
+			panic("imap parser refused an accepted literal: %s", err);
+		left -= (uint64_t)got;
+	}
+	return 0;
+}
+
+/* Reads and runs commands until LOGOUT, an error, or too many errors. */
+static void
+command_loop(struct imap_session *s)
+{
+	bool skip_line = false;
+	while (s->state != IMAP_STATE_LOGOUT) {
+		if (s->errors >= s->cfg->errors) {
+			imap_printf(s, "* BYE Too many invalid commands\r\n");
+			break;
+		}
+		const char *line;
+		size_t len;
+		enum conn_result r = conn_read_line(s->c, IMAP_LINE_MAX + 2,
+						    &line, &len);
+		if (r == CONN_EOF)
+			break;
+		if (r == CONN_ERROR) {
+			/* RFC 3501 §5.4: the autologout timer */
+			imap_printf(s, "* BYE Autologout; idle for too long\r\n");
+			break;
+		}
+		if (r == CONN_TOOLONG) {
+			imap_printf(s, "* BAD Command line too long\r\n");
+			imap_parser_reset(s->parser);
+			imap_append_reset(s);
+			s->errors++;
+			continue;
+		}
+		if (skip_line) {
+			skip_line = false;
+			continue;
+		}
+		size_t pos = 0;
+		while (pos < len && s->state != IMAP_STATE_LOGOUT) {
+			size_t used;
+			const char *err;
+			enum imap_parse_result pr = imap_parser_feed(
+				s->parser, line + pos, len - pos, &used, &err);
+			pos += used;
+			if (pr == IMAP_PARSE_NEED_MORE)
+				break;
+			if (pr == IMAP_PARSE_ERROR) {
+				size_t n;
+				const struct imap_arg *args =
+					imap_parser_args(s->parser, &n);
+				const char *tag = n > 0 && tag_valid(&args[0]) ?
+					args[0].str : "*";
+				imap_printf(s, "%s BAD Syntax error: %s\r\n", tag, err);
+				s->errors++;
+				imap_parser_reset(s->parser);
+				imap_append_reset(s);
+				break;
+			}
+			if (pr == IMAP_PARSE_LITERAL) {
+				/* the conn's line buffer is reused by reads of
+				 * the literal: the header ended the line */
+				int lr = handle_literal(s, &skip_line);
+				if (lr < 0)
+					return;
+				if (lr > 0)
+					imap_append_reset(s);
+				break;
+			}
+			/* complete */
+			size_t n;
+			const struct imap_arg *args = imap_parser_args(s->parser, &n);
+			dispatch(s, args, n);
+			imap_parser_reset(s->parser);
+			imap_append_reset(s);
+			s->tag = NULL;
+		}
+		if (conn_flush(s->c) < 0)
+			break;
+	}
+}
+
+void
+imap_session_run(struct conn *c, void *ctx)
+{
+	const struct imap_listener *lst = ctx;
+	struct imap_session sess;
+	struct imap_session *s = &sess;
+	const char *err;
+
+	memset(s, 0, sizeof *s);
+	s->c = c;
+	s->lst = lst;
+	s->cfg = lst->cfg;
+	s->id = conn_id(c);
+	s->state = IMAP_STATE_NOT_AUTHENTICATED;
+	buf_init(&s->reply_text, 4096);
+	conn_set_timeout(c, (int)s->cfg->imap_prelogin_timeout * 1000);
+
+	if (store_open(s->cfg->data_dir, &s->st, &err) != STORE_OK) {
+		log_error("imap[%llu] cannot open the store: %s",
+			  (unsigned long long)s->id, err);
+		conn_puts(c, "* BYE [UNAVAILABLE] Temporary failure\r\n");
+		conn_flush(c);
+		conn_free(&c);
+		buf_free(&s->reply_text);
+		return;
+	}
+	/* RFC 3501 §7.1: before login, commands and literals are short */
+	struct imap_parser_limits lim = {
+		.line_max = IMAP_PRELOGIN_LINE_MAX,
+		.literal_max = IMAP_PRELOGIN_LITERAL_MAX,
+		.literal_buffer_max = IMAP_PRELOGIN_LITERAL_MAX,
+		.args_max = 64,
+		.depth_max = 4,
+	};
+	s->parser = imap_parser_new(&lim);
+	log_debug("imap[%llu] connect ip=%s tls=%s", (unsigned long long)s->id,
+		  conn_peer_ip(c), conn_tls_version(c));
+
+	struct buf caps = BUF_INIT;
+	imap_capabilities(s, &caps);
+	imap_printf(s, "* OK [CAPABILITY %s] mailhub ready.\r\n", buf_cstr(&caps));
+	buf_free(&caps);
+	if (conn_flush(c) == 0)
+		command_loop(s);
+	conn_flush(c);
+
+	log_debug("imap[%llu] disconnect user=%s", (unsigned long long)s->id,
+		  s->user ? s->user : "-");
+	imap_session_set_state(s, IMAP_STATE_LOGOUT);
+	imap_view_free(&s->view);
+	imap_append_reset(s);
+	free(s->appends);
+	imap_parser_free(&s->parser);
+	store_close(&s->st);
+	free(s->user);
+	buf_free(&s->reply_text);
+	conn_free(&c);
+}

@@ -1,0 +1,234 @@
+/*
+ * utf7: modified UTF-7 (RFC 3501 §5.1.3) to and from UTF-8.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "imap/utf7.h"
+
+static const char b64[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+/* Decodes one UTF-8 sequence at in[*i]; -1 when malformed. */
+static int32_t
+utf8_next(const unsigned char *in, size_t n, size_t *i)
+{
+	unsigned char c = in[*i];
+	int32_t cp;
+	size_t extra;
+
+	if (c < 0x80) {
+		(*i)++;
+		return c;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		cp = c & 0x1f;
+		extra = 1;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		cp = c & 0x0f;
+		extra = 2;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		cp = c & 0x07;
+		extra = 3;
+	} else {
+		return -1;
+	}
+	if (*i + extra >= n)
+		return -1;
+	for (size_t k = 1; k <= extra; k++) {
+		unsigned char d = in[*i + k];
+		if ((d & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (d & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF */
+	if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*i += extra + 1;
+	return cp;
+}
+
+static int
+flush_bits(struct buf *out, uint32_t *bits, unsigned *nbits, bool final)
+{
+	while (*nbits >= 6) {
+		*nbits -= 6;
+		if (buf_putc(out, b64[(*bits >> *nbits) & 0x3f]) < 0)
+			return -1;
+	}
+	if (final && *nbits > 0) {
+		if (buf_putc(out, b64[(*bits << (6 - *nbits)) & 0x3f]) < 0)
+			return -1;
+		*nbits = 0;
+	}
+	*bits &= (1u << *nbits) - 1;
+	return 0;
+}
+
+int
+imap_utf8_to_mutf7(const char *in, size_t n, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0;
+	size_t start_len = out->len;
+
+	while (i < n) {
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			if (buf_putc(out, (char)s[i]) < 0)
+				goto fail;
+			if (s[i] == '&' && buf_putc(out, '-') < 0)
+				goto fail;
+			i++;
+			continue;
+		}
+		/* a run of characters to encode */
+		uint32_t bits = 0;
+		unsigned nbits = 0;
+		if (buf_putc(out, '&') < 0)
+			goto fail;
+		while (i < n && !(s[i] >= 0x20 && s[i] < 0x7f)) {
+			int32_t cp = utf8_next(s, n, &i);
+			if (cp < 0)
+				goto fail;
+			uint16_t units[2];
+			size_t nu = 1;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				units[0] = (uint16_t)(0xd800 | (cp >> 10));
+				units[1] = (uint16_t)(0xdc00 | (cp & 0x3ff));
+				nu = 2;
+			} else {
+				units[0] = (uint16_t)cp;
+			}
+			for (size_t k = 0; k < nu; k++) {
+				bits = (bits << 16) | units[k];
+				nbits += 16;
+				if (flush_bits(out, &bits, &nbits, false) < 0)
+					goto fail;
+			}
+		}
+		if (flush_bits(out, &bits, &nbits, true) < 0 ||
+		    buf_putc(out, '-') < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	buf_truncate(out, start_len);
+	return -1;
+}
+
+static int
+b64_value(unsigned char c)
+{
+	const char *p = c ? strchr(b64, c) : NULL;
+	return p ? (int)(p - b64) : -1;
+}
+
+static int
+put_utf8(struct buf *out, uint32_t cp)
+{
+	char t[4];
+	size_t n;
+	if (cp < 0x80) {
+		t[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		t[0] = (char)(0xc0 | (cp >> 6));
+		t[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		t[0] = (char)(0xe0 | (cp >> 12));
+		t[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		t[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		t[0] = (char)(0xf0 | (cp >> 18));
+		t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		t[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		t[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return buf_append(out, t, n);
+}
+
+int
+imap_mutf7_to_utf8(const char *in, size_t n, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0;
+	size_t start_len = out->len;
+	bool just_closed = false;	/* "&..-&..-" is not canonical */
+
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c < 0x20 || c >= 0x7f)
+			goto fail;
+		if (c != '&') {
+			if (buf_putc(out, (char)c) < 0)
+				goto fail;
+			i++;
+			just_closed = false;
+			continue;
+		}
+		i++;
+		if (i < n && s[i] == '-') {
+			if (buf_putc(out, '&') < 0)
+				goto fail;
+			i++;
+			just_closed = false;
+			continue;
+		}
+		if (just_closed)
+			goto fail;
+		uint32_t bits = 0;
+		unsigned nbits = 0;
+		uint32_t high = 0;	/* pending high surrogate */
+		size_t units = 0;
+		while (i < n && s[i] != '-') {
+			int v = b64_value(s[i]);
+			if (v < 0)
+				goto fail;
+			bits = (bits << 6) | (uint32_t)v;
+			nbits += 6;
+			i++;
+			if (nbits >= 16) {
+				nbits -= 16;
+				uint32_t u = (bits >> nbits) & 0xffff;
+				bits &= (1u << nbits) - 1;
+				units++;
+				if (high != 0) {
+					if (u < 0xdc00 || u > 0xdfff)
+						goto fail;
+					uint32_t cp = 0x10000 +
+						((high - 0xd800) << 10) +
+						(u - 0xdc00);
+					high = 0;
+					if (put_utf8(out, cp) < 0)
+						goto fail;
+				} else if (u >= 0xd800 && u <= 0xdbff) {
+					high = u;
+				} else if (u >= 0xdc00 && u <= 0xdfff) {
+					goto fail;
+				} else if (u >= 0x20 && u < 0x7f) {
+					/* printable ASCII must not be encoded */
+					goto fail;
+				} else if (put_utf8(out, u) < 0) {
+					goto fail;
+				}
+			}
+		}
+		/* must end with '-', hold at least one unit, and leave only
+		 * zero padding bits (fewer than 6) */
+		if (i >= n || units == 0 || high != 0 || nbits >= 6 ||
+		    bits != 0)
+			goto fail;
+		i++;
+		just_closed = true;
+	}
+	return 0;
+fail:
+	buf_truncate(out, start_len);
+	return -1;
+}

@@ -1,0 +1,1095 @@
+/*
+ * queue: the relay's workers (see queue.h).
+ */
+#include "smtp/queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/dns.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/seal.h"
+#include "core/tls.h"
+#include "mail/address.h"
+#include "mail/header.h"
+#include "smtp/bounce.h"
+#include "smtp/client.h"
+#include "smtp/dkim.h"
+#include "store/blob.h"
+#include "store/relayq.h"
+
+/* A worker holds its recipients this long at most (longer than any one
+ * delivery with RFC 5321's timeouts); a restart drops leases anyway. */
+#define LEASE_SECONDS 3600
+/* How often worker 0 looks for DSNs to send and finished messages. */
+#define HOUSEKEEPING_SECONDS 1
+/* The most of a message a RET=FULL DSN returns (else headers only). */
+#define DSN_FULL_MAX (10 * 1024 * 1024)
+
+struct relay_settings {
+	char *hostname;
+	char *data_dir;
+	char *resolver;
+	unsigned mx_port;
+	unsigned workers;
+	unsigned retry_first, retry_max, lifetime, delay_notice;
+	unsigned smtp_timeout;
+};
+
+/* A worker's parsed DKIM keys of one domain (parsing a PEM key costs more
+ * than a signature); looked up again after DKIM_CACHE_SECONDS so that new
+ * keys are taken up. */
+#define DKIM_CACHE_DOMAINS 16
+#define DKIM_CACHE_SECONDS 300
+struct dkim_cached {
+	char *domain;
+	int64_t loaded;
+	struct relayq_dkim_key *keys;	/* owns the strings of dk */
+	struct dkim_key *dk;
+	size_t n;			/* 0: the domain is not local, no keys */
+};
+
+struct worker {
+	unsigned index;
+	pthread_t thread;
+	struct store *st;
+	struct dns_resolver *dns;
+	int64_t next_housekeeping;
+	uint64_t last_seq;		/* of its last outcomes given to the committer */
+	struct dkim_cached dkim[DKIM_CACHE_DOMAINS];
+	unsigned dkim_next;		/* the slot to replace next */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running;
+	bool stop;
+	unsigned kicks;
+	struct relay_settings set;
+	struct worker *workers;
+	SSL_CTX *ctx_any;	/* opportunistic STARTTLS to MX hosts */
+	SSL_CTX *ctx_verify;	/* the smarthost: verified */
+	atomic_ullong next_id;
+} relay = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
+
+static bool
+stopping(void)
+{
+	pthread_mutex_lock(&relay.lock);
+	bool s = relay.stop;
+	pthread_mutex_unlock(&relay.lock);
+	return s;
+}
+
+void
+relay_kick(void)
+{
+	pthread_mutex_lock(&relay.lock);
+	relay.kicks++;
+	pthread_cond_broadcast(&relay.cond);
+	pthread_mutex_unlock(&relay.lock);
+}
+
+/* Sleeps up to seconds, or until a kick or stop. */
+static void
+idle_wait(unsigned seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	pthread_mutex_lock(&relay.lock);
+	unsigned kicks = relay.kicks;
+	while (!relay.stop && relay.kicks == kicks) {
+		if (pthread_cond_timedwait(&relay.cond, &relay.lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&relay.lock);
+}
+
+/* ---- the committer ---------------------------------------------------------- */
+
+/*
+ * Outcomes are committed by one thread for all workers, many per
+ * transaction (group commit: one fsync for what every worker finished
+ * meanwhile).  A worker hands over a message's outcomes right after the
+ * server's reply and goes on with the next message, but never more than
+ * one message ahead: before it hands over the next outcomes it waits until
+ * the previous ones are durable.  So a crash can resend at most the last
+ * two messages of each worker (the at-least-once window).
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* outcomes queued, or stop */
+	pthread_cond_t done;		/* committed_seq moved */
+	struct relayq_outcome *q;
+	size_t n, cap;
+	uint64_t queued_seq;		/* the seq of the last outcomes queued */
+	uint64_t committed_seq;		/* everything up to it is durable (or failed) */
+	bool stop;
+	bool running;
+	pthread_t thread;
+	struct store *st;
+} committer = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
+static void
+outcomes_free(struct relayq_outcome *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)o[i].reply);
+		free((char *)o[i].host);
+	}
+	free(o);
+}
+
+/* Commits what is queued and ends the thread. */
+static void
+committer_stop(void)
+{
+	pthread_mutex_lock(&committer.lock);
+	committer.stop = true;
+	pthread_cond_signal(&committer.wake);
+	pthread_mutex_unlock(&committer.lock);
+	pthread_join(committer.thread, NULL);
+	pthread_mutex_lock(&committer.lock);
+	committer.running = false;
+	pthread_cond_broadcast(&committer.done);
+	pthread_mutex_unlock(&committer.lock);
+	store_close(&committer.st);
+}
+
+/* Waits until everything up to seq is committed. */
+static void
+committer_wait(uint64_t seq)
+{
+	pthread_mutex_lock(&committer.lock);
+	while (committer.committed_seq < seq && committer.running)
+		pthread_cond_wait(&committer.done, &committer.lock);
+	pthread_mutex_unlock(&committer.lock);
+}
+
+/* Takes o[0..n) (and the strings in it). */
+static void
+committer_push(struct worker *w, struct relayq_outcome *o, size_t n)
+{
+	committer_wait(w->last_seq);
+	pthread_mutex_lock(&committer.lock);
+	if (committer.n + n > committer.cap) {
+		committer.cap = (committer.n + n) * 2;
+		committer.q = xreallocarray(committer.q, committer.cap, sizeof *committer.q);
+	}
+	memcpy(committer.q + committer.n, o, n * sizeof *o);
+	committer.n += n;
+	w->last_seq = ++committer.queued_seq;
+	pthread_cond_signal(&committer.wake);
+	pthread_mutex_unlock(&committer.lock);
+	free(o);	/* the strings now belong to the queue */
+}
+
+static void *
+committer_main(void *arg)
+{
+	(void)arg;
+	const char *error;
+	pthread_mutex_lock(&committer.lock);
+	for (;;) {
+		while (committer.n == 0 && !committer.stop)
+			pthread_cond_wait(&committer.wake, &committer.lock);
+		if (committer.n == 0 && committer.stop)
+			break;
+		struct relayq_outcome *batch = committer.q;
+		size_t n = committer.n;
+		uint64_t seq = committer.queued_seq;
+		committer.q = NULL;
+		committer.n = committer.cap = 0;
+		pthread_mutex_unlock(&committer.lock);
+		if (relayq_record(committer.st, batch, n, &error) != STORE_OK)
+			log_error("relay cannot record %zu outcomes (they are tried again"
+				  " when their lease ends): %s", n, error);
+		outcomes_free(batch, n);
+		pthread_mutex_lock(&committer.lock);
+		committer.committed_seq = seq;
+		pthread_cond_broadcast(&committer.done);
+	}
+	pthread_mutex_unlock(&committer.lock);
+	return NULL;
+}
+
+/* ---- outcomes ------------------------------------------------------------ */
+
+/* The next attempt after attempts failures: retry_first doubling up to
+ * retry_max, never after the message's end of life (its last try). */
+static int64_t
+backoff(const struct store_queue_message *m, unsigned attempts, int64_t now)
+{
+	int64_t delay = relay.set.retry_first;
+	for (unsigned i = 0; i < attempts && delay < relay.set.retry_max; i++)
+		delay *= 2;
+	if (delay > relay.set.retry_max)
+		delay = relay.set.retry_max;
+	int64_t next = now + delay;
+	int64_t end = m->created + relay.set.lifetime;
+	return next > end ? (end > now ? end : now) : next;
+}
+
+/* Turns a result into an outcome for r (text stays the caller's). */
+static void
+outcome_of(const struct store_queue_message *m, const struct store_queue_recipient *r,
+	   const struct smtp_result *res, const char *host, int64_t now,
+	   struct relayq_outcome *o, char **expired_text)
+{
+	o->rcpt_id = r->id;
+	o->host = host;
+	o->reply = res->text != NULL ? res->text : smtp_fail_name(res->fail);
+	o->next_attempt = 0;
+	switch (res->fail) {
+	case SMTP_FAIL_NONE:
+		o->state = STORE_QUEUE_DELIVERED;
+		return;
+	case SMTP_FAIL_PERM:
+		o->state = STORE_QUEUE_FAILED;
+		return;
+	default:
+		break;
+	}
+	if (now >= m->created + relay.set.lifetime) {
+		/* RFC 3463 X.4.7: delivery time expired */
+		*expired_text = xasprintf("550 5.4.7 gave up after %u days in the queue;"
+					  " last error: %s", relay.set.lifetime / 86400,
+					  o->reply);
+		o->state = STORE_QUEUE_FAILED;
+		o->reply = *expired_text;
+		return;
+	}
+	o->state = STORE_QUEUE_DEFERRED;
+	o->next_attempt = backoff(m, r->attempts, now);
+}
+
+static void
+record(struct worker *w, const struct relayq_item *it,
+       const struct smtp_result *res, const char *host)
+{
+	int64_t now = time(NULL);
+	struct relayq_outcome *o = xcalloc(it->n_rcpts, sizeof *o);
+	char **expired = xcalloc(it->n_rcpts, sizeof *expired);
+	for (size_t i = 0; i < it->n_rcpts; i++) {
+		outcome_of(&it->msg, &it->rcpts[i], &res[i], host, now, &o[i], &expired[i]);
+		log_info("relay id=%s to=%s host=%s status=%s reply=%s",
+			 it->msg.qid, esc_str(it->rcpts[i].address),
+			 host != NULL ? host : "-", store_queue_state_name(o[i].state),
+			 esc_str(o[i].reply));
+	}
+	/* the committer takes copies of the texts */
+	for (size_t i = 0; i < it->n_rcpts; i++) {
+		o[i].reply = o[i].reply != NULL ? xstrdup(o[i].reply) : NULL;
+		o[i].host = o[i].host != NULL ? xstrdup(o[i].host) : NULL;
+		free(expired[i]);
+	}
+	free(expired);
+	committer_push(w, o, it->n_rcpts);
+}
+
+/* Records the same result for every recipient of every item. */
+static void
+record_all(struct worker *w, const struct relayq_batch *b, size_t from,
+	   enum smtp_fail fail, const char *text, const char *host)
+{
+	for (size_t i = from; i < b->n_items; i++) {
+		const struct relayq_item *it = &b->items[i];
+		struct smtp_result *res = xcalloc(it->n_rcpts, sizeof *res);
+		for (size_t k = 0; k < it->n_rcpts; k++)
+			smtp_result_set(&res[k], fail, 0, text);
+		record(w, it, res, host);
+		for (size_t k = 0; k < it->n_rcpts; k++)
+			smtp_result_clear(&res[k]);
+		free(res);
+	}
+}
+
+/* ---- local domains --------------------------------------------------------- */
+
+static void
+deliver_local(struct worker *w, const struct relayq_item *it)
+{
+	struct smtp_result *res = xcalloc(it->n_rcpts, sizeof *res);
+	for (size_t i = 0; i < it->n_rcpts; i++) {
+		struct store_delivery d;
+		const char *error;
+		memset(&d, 0, sizeof d);
+		int st = store_deliver(w->st, it->rcpts[i].address, it->msg.blob,
+				       it->msg.size, it->msg.created, &d, &error);
+		if (st == STORE_OK && d.status == STORE_OK) {
+			smtp_result_set(&res[i], SMTP_FAIL_NONE, 250, "250 2.0.0 delivered locally");
+			if (d.n_forward > 0) {
+				/* an alias that forwards on: queue those now */
+				struct store_queue_recipient *q = xcalloc(d.n_forward, sizeof *q);
+				for (size_t k = 0; k < d.n_forward; k++) {
+					q[k].address = d.forward[k];
+					q[k].orcpt = it->rcpts[i].orcpt;
+					q[k].notify = it->rcpts[i].notify;
+					q[k].state = STORE_QUEUE_PENDING;
+				}
+				struct store_queue_message m = it->msg;
+				if (store_queue_add(w->st, &m, q, d.n_forward, NULL, &error) != STORE_OK) {
+					log_error("relay id=%s cannot queue forwards: %s", it->msg.qid, error);
+					smtp_result_set(&res[i], SMTP_FAIL_TEMP, 451,
+							"451 4.3.0 cannot queue forwarded copies");
+				}
+				free(q);
+			}
+		} else {
+			int status = st != STORE_OK ? st : d.status;
+			const char *why = d.error != NULL ? d.error : error;
+			if (status == STORE_NOTFOUND || status == STORE_LOOP)
+				smtp_result_set(&res[i], SMTP_FAIL_PERM, 550,
+						errfmt("550 5.1.1 %s", why));
+			else if (status == STORE_OVERQUOTA)
+				smtp_result_set(&res[i], SMTP_FAIL_TEMP, 452,
+						"452 4.2.2 mailbox full");
+			else
+				smtp_result_set(&res[i], SMTP_FAIL_TEMP, 451,
+						errfmt("451 4.3.0 local delivery failed: %s", why));
+		}
+		store_delivery_clear(&d);
+	}
+	record(w, it, res, NULL);
+	for (size_t i = 0; i < it->n_rcpts; i++)
+		smtp_result_clear(&res[i]);
+	free(res);
+}
+
+/* ---- DKIM ------------------------------------------------------------------ */
+
+/* The domain of the From field's first address, lowercased, or NULL. */
+static char *
+from_domain(const char *hdr, size_t hdr_len)
+{
+	struct buf v = BUF_INIT;
+	char *d = NULL;
+	buf_init(&v, SMTP_SUBMIT_HEADER_MAX);
+	if (mail_header_get(&v, hdr, hdr_len, "From") == 1) {
+		struct mail_address *a = mail_address_parse(v.data, v.len, 10);
+		for (struct mail_address *p = a; p != NULL && d == NULL; p = p->next)
+			if (p->domain != NULL && !p->invalid && p->mailbox != NULL)
+				d = xstrdup(p->domain);
+		mail_address_free(&a);
+	}
+	buf_free(&v);
+	if (d != NULL)
+		str_lower(d);
+	return d;
+}
+
+static void
+dkim_cached_clear(struct dkim_cached *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		dkim_key_unload(&c->dk[i]);
+	free(c->dk);
+	relayq_dkim_keys_free(&c->keys, c->n);
+	free(c->domain);
+	memset(c, 0, sizeof *c);
+}
+
+/* The domain's signing keys, parsed, or NULL when it has none (not a
+ * local domain, or the store failed: then the message goes unsigned). */
+static const struct dkim_cached *
+dkim_keys_for(struct worker *w, const char *domain, const char *qid)
+{
+	int64_t now = time(NULL);
+	const char *error;
+	for (size_t i = 0; i < DKIM_CACHE_DOMAINS; i++) {
+		struct dkim_cached *c = &w->dkim[i];
+		if (c->domain == NULL || strcmp(c->domain, domain) != 0)
+			continue;
+		if (now - c->loaded < DKIM_CACHE_SECONDS)
+			return c->n > 0 ? c : NULL;
+		dkim_cached_clear(c);
+	}
+	struct dkim_cached *c = &w->dkim[w->dkim_next];
+	w->dkim_next = (w->dkim_next + 1) % DKIM_CACHE_DOMAINS;
+	dkim_cached_clear(c);
+	struct relayq_dkim_key *keys = NULL;
+	size_t n = 0;
+	int ret = relayq_dkim_keys(w->st, domain, true, &keys, &n, &error);
+	if (ret != STORE_OK) {
+		if (ret != STORE_NOTFOUND) {
+			log_error("relay id=%s dkim keys domain=%s: %s", qid, esc_str(domain),
+				  error);
+			return NULL;	/* not cached: try again next time */
+		}
+		n = 0;
+	}
+	c->domain = xstrdup(domain);
+	c->loaded = now;
+	c->keys = keys;
+	c->dk = n > 0 ? xcalloc(n, sizeof *c->dk) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		c->dk[i].alg = strcmp(keys[i].algorithm, "ed25519") == 0 ? DKIM_ED25519 : DKIM_RSA;
+		c->dk[i].domain = c->domain;
+		c->dk[i].selector = keys[i].selector;
+		c->dk[i].private_pem = keys[i].private_key;
+		if (dkim_key_load(&c->dk[i], &error) < 0)
+			log_error("relay dkim domain=%s selector=%s: %s", esc_str(domain),
+				  keys[i].selector, error);
+	}
+	c->n = n;
+	return n > 0 ? c : NULL;
+}
+
+/* DKIM-Signature fields for the message in fd (read from its start, left
+ * at its start).  Nothing when the message is not a local user's, its From
+ * domain is not local, or anything fails (then it goes unsigned: a missing
+ * signature is better than a message that never leaves). */
+static void
+dkim_prefix(struct worker *w, const struct relayq_item *it, int fd, struct buf *out)
+{
+	if (it->msg.user_id <= 0 || strcmp(it->msg.kind, "relay") != 0)
+		return;
+	struct buf head = BUF_INIT;
+	char *chunk = xmalloc(SMTP_BODY_CHUNK);
+	struct dkim_signer *sg = NULL;
+	char *domain = NULL;
+	size_t hdr_len = 0;
+	const char *error;
+	ssize_t n;
+
+	/* read until the header block is complete */
+	while (head.len <= SMTP_SUBMIT_HEADER_MAX) {
+		n = read(fd, chunk, SMTP_BODY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_append(&head, chunk, (size_t)n);
+		hdr_len = mail_header_size(head.data, head.len);
+		if (hdr_len < head.len)
+			break;
+	}
+	hdr_len = mail_header_size(head.data, head.len);
+	domain = from_domain(head.data, hdr_len);
+	if (domain == NULL)
+		goto out;
+	const struct dkim_cached *keys = dkim_keys_for(w, domain, it->msg.qid);
+	if (keys == NULL)
+		goto out;
+	sg = dkim_signer_new(head.data, hdr_len, time(NULL));
+	dkim_signer_body(sg, head.data + hdr_len, head.len - hdr_len);
+	while ((n = read(fd, chunk, SMTP_BODY_CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		dkim_signer_body(sg, chunk, (size_t)n);
+	}
+	if (dkim_signer_finish(sg, keys->dk, keys->n, out, &error) < 0) {
+		log_error("relay id=%s dkim: %s", it->msg.qid, error);
+		buf_reset(out);
+	}
+out:
+	dkim_signer_free(&sg);
+	free(domain);
+	free(chunk);
+	buf_free(&head);
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		log_error("relay id=%s cannot rewind the message", it->msg.qid);
+}
+
+/* ---- remote delivery --------------------------------------------------------- */
+
+struct route_host {
+	char *name;
+	unsigned port;
+};
+
+struct route {
+	bool smarthost;
+	enum smtp_client_tls tls;
+	char *username;
+	char *password;
+	struct route_host *hosts;
+	size_t n_hosts;
+	bool implicit_mx;	/* the domain itself, no MX record */
+};
+
+static void
+route_clear(struct route *r)
+{
+	for (size_t i = 0; i < r->n_hosts; i++)
+		free(r->hosts[i].name);
+	free(r->hosts);
+	free(r->username);
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->password);
+	memset(r, 0, sizeof *r);
+}
+
+static void
+route_add(struct route *r, const char *name, unsigned port)
+{
+	r->hosts = xreallocarray(r->hosts, r->n_hosts + 1, sizeof *r->hosts);
+	r->hosts[r->n_hosts].name = xstrdup(name);
+	r->hosts[r->n_hosts++].port = port;
+}
+
+/* Works out where the domain's mail goes.  0; or -1 with *fail_r and
+ * *text_r (errfmt) when it cannot go anywhere now. */
+static int
+route_find(struct worker *w, const char *domain, struct route *r,
+	   enum smtp_fail *fail_r, const char **text_r)
+{
+	struct relayq_smarthost sh;
+	const char *error;
+	memset(r, 0, sizeof *r);
+	int ret = relayq_smarthost_get(w->st, &sh, &error);
+	if (ret == STORE_OK) {
+		r->smarthost = true;
+		r->tls = strcmp(sh.tls, "implicit") == 0 ? SMTP_TLS_IMPLICIT : SMTP_TLS_STARTTLS;
+		route_add(r, sh.host, sh.port);
+		if (sh.username != NULL) {
+			size_t len;
+			if (unseal(sh.password_sealed, &r->password, &len, &error) < 0) {
+				relayq_smarthost_clear(&sh);
+				route_clear(r);
+				*fail_r = SMTP_FAIL_AUTH;
+				*text_r = errfmt("451 4.3.5 cannot open the smarthost password: %s",
+						 error);
+				return -1;
+			}
+			r->username = xstrdup(sh.username);
+		}
+		relayq_smarthost_clear(&sh);
+		return 0;
+	}
+	if (ret != STORE_NOTFOUND) {
+		*fail_r = SMTP_FAIL_TEMP;
+		*text_r = errfmt("451 4.3.0 %s", error);
+		return -1;
+	}
+
+	r->tls = SMTP_TLS_OPPORTUNISTIC;
+	struct dns_mx *mx = NULL;
+	size_t n_mx = 0;
+	ret = dns_lookup_mx(w->dns, domain, &mx, &n_mx, &error);
+	switch (ret) {
+	case DNS_OK:
+		if (dns_mx_is_null(mx, n_mx)) {
+			dns_mx_list_free(&mx, n_mx);
+			*fail_r = SMTP_FAIL_PERM;
+			/* RFC 7505 §4.1: 556 and 5.1.10 for a null MX */
+			*text_r = errfmt("556 5.1.10 %s accepts no mail (null MX, RFC 7505)",
+					 domain);
+			return -1;
+		}
+		for (size_t i = 0; i < n_mx; i++)
+			if (mx[i].host[0] != '\0')
+				route_add(r, mx[i].host, relay.set.mx_port);
+		dns_mx_list_free(&mx, n_mx);
+		return 0;
+	case DNS_NODATA:
+		/* RFC 5321 §5.1: no MX, the domain's own address is the MX */
+		r->implicit_mx = true;
+		route_add(r, domain, relay.set.mx_port);
+		return 0;
+	case DNS_NXDOMAIN:
+		*fail_r = SMTP_FAIL_PERM;
+		*text_r = errfmt("550 5.1.2 domain %s does not exist", domain);
+		return -1;
+	default:
+		*fail_r = SMTP_FAIL_TEMP;
+		*text_r = errfmt("451 4.4.3 DNS lookup for %s failed: %s", domain, error);
+		return -1;
+	}
+}
+
+/* Opens a session to the first host of the route that takes one.  On
+ * failure, *fail_r and *text_r say why (the last host's reason, permanent only
+ * when nothing could ever be delivered). */
+static struct smtp_client *
+connect_route(struct worker *w, const struct route *r, uint64_t id,
+	      char **host_r, enum smtp_fail *fail_r, char **text_r)
+{
+	struct smtp_result res = { 0 };
+	bool any_address = false;
+	const char *error = NULL;
+	*text_r = NULL;
+	*host_r = NULL;
+	for (size_t h = 0; h < r->n_hosts && !stopping(); h++) {
+		const struct route_host *host = &r->hosts[h];
+		char **addrs = NULL;
+		size_t n_addrs = 0;
+		int ret = dns_lookup_addr(w->dns, host->name, &addrs, &n_addrs, &error);
+		if (ret != DNS_OK) {
+			if (r->smarthost) {
+				/* a smarthost may be a name from /etc/hosts */
+				addrs = xcalloc(1, sizeof *addrs);
+				addrs[0] = xstrdup(host->name);
+				n_addrs = 1;
+			} else {
+				log_info("relay[%llu] host=%s skipped: %s", (unsigned long long)id,
+					 host->name, error);
+				free(*text_r);
+				*text_r = xasprintf("451 4.4.4 cannot find the address of %s: %s",
+						    host->name, error);
+				if (ret == DNS_NXDOMAIN && r->implicit_mx && r->n_hosts == 1) {
+					*fail_r = SMTP_FAIL_PERM;
+					free(*text_r);
+					*text_r = xasprintf("550 5.1.2 %s has no mail server",
+							    host->name);
+					return NULL;
+				}
+				continue;
+			}
+		}
+		for (size_t a = 0; a < n_addrs && !stopping(); a++) {
+			any_address = true;
+			struct smtp_client_params p = {
+				.id = id,
+				.host = host->name,
+				.address = addrs[a],
+				.port = host->port,
+				.helo = relay.set.hostname,
+				.tls = r->tls,
+				.tls_ctx = r->smarthost ? relay.ctx_verify : relay.ctx_any,
+				.username = r->username,
+				.password = r->password,
+				.command_timeout = relay.set.smtp_timeout,
+			};
+			struct smtp_client *c = smtp_client_open(&p, &res);
+			if (c != NULL) {
+				*host_r = xasprintf("%s[%s]", host->name, addrs[a]);
+				dns_strings_free(&addrs, n_addrs);
+				return c;
+			}
+			log_info("relay[%llu] host=%s ip=%s failed: %s", (unsigned long long)id,
+				 host->name, addrs[a], res.text != NULL ? res.text : "?");
+			free(*text_r);
+			*text_r = xstrdup(res.text != NULL ? res.text : "connection failed");
+			smtp_result_clear(&res);
+		}
+		dns_strings_free(&addrs, n_addrs);
+	}
+	/* every host refused or could not be reached: that may pass */
+	*fail_r = SMTP_FAIL_TEMP;
+	if (*text_r == NULL)
+		*text_r = xstrdup(any_address ? "451 4.4.1 no host answered"
+				  : "451 4.4.4 no mail server address found");
+	return NULL;
+}
+
+/* Sends one message over c; false when c broke. */
+static bool
+send_item(struct worker *w, struct smtp_client *c, const char *host,
+	  const struct relayq_item *it)
+{
+	const char *error;
+	int fd = -1;
+	uint64_t size = 0;
+	struct smtp_result *res = xcalloc(it->n_rcpts, sizeof *res);
+	bool ok = true;
+
+	if (blob_open(w->st, it->msg.blob, &fd, &size, &error) != STORE_OK) {
+		log_error("relay id=%s cannot open its blob: %s", it->msg.qid, error);
+		for (size_t i = 0; i < it->n_rcpts; i++)
+			smtp_result_set(&res[i], SMTP_FAIL_TEMP, 451,
+					"451 4.3.0 the queued message cannot be read");
+		record(w, it, res, NULL);
+		goto out;
+	}
+	struct buf prefix = BUF_INIT;
+	dkim_prefix(w, it, fd, &prefix);
+	const char **rcpts = xcalloc(it->n_rcpts, sizeof *rcpts);
+	const char **orcpt = xcalloc(it->n_rcpts, sizeof *orcpt);
+	unsigned *notify = xcalloc(it->n_rcpts, sizeof *notify);
+	for (size_t i = 0; i < it->n_rcpts; i++) {
+		rcpts[i] = it->rcpts[i].address;
+		orcpt[i] = it->rcpts[i].orcpt;
+		notify[i] = it->rcpts[i].notify;
+	}
+	struct smtp_envelope env = {
+		.sender = it->msg.sender,
+		.size = size + prefix.len,
+		.eightbit = it->msg.body != NULL && strcmp(it->msg.body, "8BITMIME") == 0,
+		.smtputf8 = it->msg.smtputf8,
+		.ret = it->msg.ret,
+		.envid = it->msg.envid,
+		.n_rcpts = it->n_rcpts,
+		.rcpts = rcpts,
+		.notify = notify,
+		.orcpt = orcpt,
+	};
+	ok = smtp_client_send(c, &env, prefix.data, prefix.len, fd, size, res) == 0;
+	record(w, it, res, host);
+	close(fd);
+	buf_free(&prefix);
+	free(rcpts);
+	free(orcpt);
+	free(notify);
+out:
+	for (size_t i = 0; i < it->n_rcpts; i++)
+		smtp_result_clear(&res[i]);
+	free(res);
+	return ok;
+}
+
+static void
+deliver_remote(struct worker *w, const struct relayq_batch *b)
+{
+	uint64_t id = atomic_fetch_add(&relay.next_id, 1) + 1;
+	struct route r;
+	enum smtp_fail fail;
+	const char *text;
+	if (route_find(w, b->domain, &r, &fail, &text) < 0) {
+		record_all(w, b, 0, fail, text, NULL);
+		return;
+	}
+	size_t next = 0;
+	/* a session that breaks mid-batch is opened again once */
+	for (int round = 0; round < 2 && next < b->n_items && !stopping(); round++) {
+		char *host = NULL, *why = NULL;
+		struct smtp_client *c = connect_route(w, &r, id, &host, &fail, &why);
+		if (c == NULL) {
+			record_all(w, b, next, fail, why, NULL);
+			free(why);
+			next = b->n_items;
+			break;
+		}
+		bool ok = true;
+		while (ok && next < b->n_items && !stopping())
+			ok = send_item(w, c, host, &b->items[next++]);
+		smtp_client_close(&c);
+		free(host);
+	}
+	route_clear(&r);
+}
+
+/* ---- DSNs ---------------------------------------------------------------------- */
+
+static bool
+wants_dsn(const struct store_queue_recipient *r)
+{
+	/* RFC 3461 §4.1: no NOTIFY means FAILURE (and DELAY at our choice) */
+	if (r->notify & STORE_QUEUE_NOTIFY_NEVER)
+		return false;
+	if (r->state == STORE_QUEUE_FAILED)
+		return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_FAILURE);
+	return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_DELAY);
+}
+
+/* Builds and delivers one DSN for the item; false to try again later. */
+static bool
+send_dsn(struct worker *w, const struct relayq_item *it)
+{
+	struct bounce_rcpt *br = xcalloc(it->n_rcpts, sizeof *br);
+	size_t n = 0;
+	const char *error;
+	bool done = true;
+	int64_t now = time(NULL);
+	for (size_t i = 0; i < it->n_rcpts; i++) {
+		const struct store_queue_recipient *r = &it->rcpts[i];
+		if (!wants_dsn(r))
+			continue;
+		br[n].address = r->address;
+		br[n].orcpt = r->orcpt;
+		br[n].reply = r->last_reply;
+		br[n].delayed = r->state != STORE_QUEUE_FAILED;
+		br[n].last_attempt = r->last_attempt;
+		n++;
+	}
+	if (n == 0)
+		goto out;
+
+	struct buf orig = BUF_INIT, dsn = BUF_INIT;
+	bool full = it->msg.ret != NULL && strcmp(it->msg.ret, "FULL") == 0 &&
+		    it->msg.size <= DSN_FULL_MAX;
+	buf_init(&orig, full ? DSN_FULL_MAX + 1 : SMTP_SUBMIT_HEADER_MAX + SMTP_BODY_CHUNK);
+	int fd;
+	uint64_t size;
+	if (blob_open(w->st, it->msg.blob, &fd, &size, &error) == STORE_OK) {
+		char *chunk = xmalloc(SMTP_BODY_CHUNK);
+		ssize_t k;
+		while ((k = read(fd, chunk, SMTP_BODY_CHUNK)) > 0) {
+			if (buf_append(&orig, chunk, (size_t)k) < 0)
+				break;
+			if (!full && mail_header_size(orig.data, orig.len) < orig.len)
+				break;
+		}
+		free(chunk);
+		close(fd);
+	}
+	if (!full)
+		buf_truncate(&orig, mail_header_size(orig.data, orig.len));
+	struct bounce_params p = {
+		.hostname = relay.set.hostname,
+		.to = it->msg.sender,
+		.qid = it->msg.qid,
+		.envid = it->msg.envid,
+		.arrival = it->msg.created,
+		.retry_until = it->msg.created + relay.set.lifetime,
+		.now = now,
+	};
+	bounce_build(&p, br, n, orig.data != NULL ? orig.data : "", orig.len, full, &dsn);
+	buf_free(&orig);
+
+	char hash[SHA256_HEX_LEN + 1];
+	if (blob_put(w->st, dsn.data, dsn.len, hash, &error) != STORE_OK) {
+		log_error("relay id=%s cannot store a DSN: %s", it->msg.qid, error);
+		buf_free(&dsn);
+		done = false;
+		goto out;
+	}
+	struct store_delivery d;
+	memset(&d, 0, sizeof d);
+	int st = store_deliver(w->st, it->msg.sender, hash, dsn.len, now, &d, &error);
+	if (st == STORE_OK && d.status == STORE_OK) {
+		log_info("relay id=%s dsn delivered to=%s", it->msg.qid, esc_str(it->msg.sender));
+	} else if (st == STORE_NOTLOCAL || (st == STORE_OK && d.status == STORE_NOTLOCAL)) {
+		/* RFC 5321 §4.5.5: from the null reverse-path, as a bounce */
+		struct store_queue_message m = {
+			.qid = it->msg.qid, .size = dsn.len, .sender = (char *)"",
+			.kind = (char *)"bounce",
+		};
+		memcpy(m.blob, hash, sizeof hash);
+		struct store_queue_recipient q = {
+			.address = it->msg.sender, .notify = STORE_QUEUE_NOTIFY_NEVER,
+			.state = STORE_QUEUE_PENDING,
+		};
+		if (store_queue_add(w->st, &m, &q, 1, NULL, &error) != STORE_OK) {
+			log_error("relay id=%s cannot queue a DSN: %s", it->msg.qid, error);
+			done = false;
+		} else {
+			log_info("relay id=%s dsn queued to=%s", it->msg.qid,
+				 esc_str(it->msg.sender));
+		}
+	} else {
+		int s = st != STORE_OK ? st : d.status;
+		/* the sender's mailbox is gone or over quota: drop the DSN */
+		log_info("relay id=%s dsn dropped to=%s: %s", it->msg.qid,
+			 esc_str(it->msg.sender),
+			 d.error != NULL ? d.error : st != STORE_OK ? error : "?");
+		done = s != STORE_ERROR;
+	}
+	store_delivery_clear(&d);
+	buf_free(&dsn);
+out:
+	free(br);
+	return done;
+}
+
+static void
+housekeeping(struct worker *w)
+{
+	const char *error;
+	/* this worker's last failures owe their DSN now */
+	committer_wait(w->last_seq);
+	int64_t now = time(NULL);
+	struct relayq_item *items = NULL;
+	size_t n = 0;
+	int64_t delayed_before = relay.set.delay_notice > 0
+		? now - relay.set.delay_notice : 0;
+	if (relayq_dsn_due(w->st, delayed_before, 500, &items, &n, &error) != STORE_OK) {
+		log_error("relay cannot read the DSN queue: %s", error);
+		return;
+	}
+	for (size_t i = 0; i < n && !stopping(); i++) {
+		if (!send_dsn(w, &items[i]))
+			continue;
+		int64_t *ids = xcalloc(items[i].n_rcpts, sizeof *ids);
+		for (size_t k = 0; k < items[i].n_rcpts; k++)
+			ids[k] = items[i].rcpts[k].id;
+		if (relayq_dsn_done(w->st, ids, items[i].n_rcpts, &error) != STORE_OK)
+			log_error("relay cannot mark DSNs: %s", error);
+		free(ids);
+	}
+	relayq_items_free(&items, n);
+	unsigned removed = 0;
+	if (store_queue_cleanup(w->st, &removed, &error) != STORE_OK)
+		log_error("relay cannot clean up the queue: %s", error);
+}
+
+/* ---- the workers ------------------------------------------------------------- */
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const char *error;
+	while (!stopping()) {
+		int64_t now = time(NULL);
+		if (w->index == 0 && now >= w->next_housekeeping) {
+			housekeeping(w);
+			w->next_housekeeping = now + HOUSEKEEPING_SECONDS;
+		}
+		struct relayq_batch b;
+		int ret = relayq_claim(w->st, now, now + LEASE_SECONDS, RELAY_BATCH_RCPTS,
+				       RELAY_BATCH_MESSAGES, &b, &error);
+		if (ret != STORE_OK) {
+			log_error("relay cannot read the queue: %s", error);
+			idle_wait(5);
+			continue;
+		}
+		if (b.n_items == 0) {
+			idle_wait(1);
+			continue;
+		}
+		int local = store_domain_is_local(w->st, b.domain);
+		if (local > 0) {
+			for (size_t i = 0; i < b.n_items; i++)
+				deliver_local(w, &b.items[i]);
+		} else if (local == 0) {
+			deliver_remote(w, &b);
+		} else {
+			record_all(w, &b, 0, SMTP_FAIL_TEMP, "451 4.3.0 cannot read the domains",
+				   NULL);
+		}
+		relayq_batch_clear(&b);
+		if (w->index == 0)
+			w->next_housekeeping = 0;	/* failures may owe a DSN now */
+	}
+	return NULL;
+}
+
+static void
+settings_free(struct relay_settings *s)
+{
+	free(s->hostname);
+	free(s->data_dir);
+	free(s->resolver);
+	memset(s, 0, sizeof *s);
+}
+
+static void
+workers_free(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		store_close(&relay.workers[i].st);
+		dns_resolver_free(&relay.workers[i].dns);
+		for (size_t k = 0; k < DKIM_CACHE_DOMAINS; k++)
+			dkim_cached_clear(&relay.workers[i].dkim[k]);
+	}
+	xfree(relay.workers);
+}
+
+int
+relay_start(const struct config *cfg, const char **error_r)
+{
+	if (relay.running)
+		panic("relay_start: already running");
+	struct relay_settings *s = &relay.set;
+	s->hostname = xstrdup(cfg->hostname != NULL ? cfg->hostname : "localhost");
+	s->data_dir = xstrdup(cfg->data_dir);
+	s->resolver = cfg->dns_resolver != NULL ? xstrdup(cfg->dns_resolver) : NULL;
+	s->mx_port = cfg->relay_mx_port;
+	s->workers = cfg->relay_workers > 0 ? cfg->relay_workers : 1;
+	s->retry_first = cfg->relay_retry_first;
+	s->retry_max = cfg->relay_retry_max;
+	s->lifetime = cfg->relay_lifetime;
+	s->delay_notice = cfg->relay_delay_notice;
+	s->smtp_timeout = cfg->smtp_timeout;
+	relay.stop = false;
+
+	relay.ctx_any = tls_client_ctx_new(TLS_VERIFY_NONE, error_r);
+	if (relay.ctx_any == NULL)
+		goto fail;
+	relay.ctx_verify = tls_client_ctx_new(TLS_VERIFY_SYSTEM, error_r);
+	if (relay.ctx_verify == NULL)
+		goto fail;
+
+	relay.workers = xcalloc(s->workers, sizeof *relay.workers);
+	for (unsigned i = 0; i < s->workers; i++) {
+		struct worker *w = &relay.workers[i];
+		w->index = i;
+		if (store_open(s->data_dir, &w->st, error_r) != STORE_OK) {
+			workers_free(s->workers);
+			goto fail;
+		}
+		w->dns = dns_resolver_new(s->resolver, error_r);
+		if (w->dns == NULL) {
+			workers_free(s->workers);
+			goto fail;
+		}
+	}
+	unsigned released = 0;
+	if (relayq_release_all(relay.workers[0].st, &released, error_r) != STORE_OK) {
+		workers_free(s->workers);
+		goto fail;
+	}
+	if (store_open(s->data_dir, &committer.st, error_r) != STORE_OK) {
+		workers_free(s->workers);
+		goto fail;
+	}
+	committer.stop = false;
+	committer.running = true;
+	committer.queued_seq = committer.committed_seq = 0;
+	int ce = pthread_create(&committer.thread, NULL, committer_main, NULL);
+	if (ce != 0) {
+		committer.running = false;
+		store_close(&committer.st);
+		workers_free(s->workers);
+		*error_r = errfmt("cannot start the relay committer: %s", strerror(ce));
+		goto fail;
+	}
+	if (released > 0)
+		log_info("relay released=%u recipients claimed before a restart", released);
+	for (unsigned i = 0; i < s->workers; i++) {
+		int e = pthread_create(&relay.workers[i].thread, NULL, worker_main,
+				       &relay.workers[i]);
+		if (e != 0) {
+			pthread_mutex_lock(&relay.lock);
+			relay.stop = true;
+			pthread_cond_broadcast(&relay.cond);
+			pthread_mutex_unlock(&relay.lock);
+			for (unsigned k = 0; k < i; k++)
+				pthread_join(relay.workers[k].thread, NULL);
+			committer_stop();
+			workers_free(s->workers);
+			*error_r = errfmt("cannot start a relay worker: %s", strerror(e));
+			goto fail;
+		}
+	}
+	relay.running = true;
+	log_info("relay started workers=%u mx_port=%u resolver=%s", s->workers,
+		 s->mx_port, s->resolver != NULL ? s->resolver : "system");
+	return 0;
+fail:
+	SSL_CTX_free(relay.ctx_any);
+	SSL_CTX_free(relay.ctx_verify);
+	relay.ctx_any = relay.ctx_verify = NULL;
+	settings_free(s);
+	return -1;
+}
+
+void
+relay_stop(void)
+{
+	if (!relay.running)
+		return;
+	pthread_mutex_lock(&relay.lock);
+	relay.stop = true;
+	pthread_cond_broadcast(&relay.cond);
+	pthread_mutex_unlock(&relay.lock);
+	for (unsigned i = 0; i < relay.set.workers; i++)
+		pthread_join(relay.workers[i].thread, NULL);
+	/* what the workers finished is committed before the end */
+	committer_stop();
+	workers_free(relay.set.workers);
+	SSL_CTX_free(relay.ctx_any);
+	SSL_CTX_free(relay.ctx_verify);
+	relay.ctx_any = relay.ctx_verify = NULL;
+	settings_free(&relay.set);
+	relay.running = false;
+	log_info("relay stopped");
+}

@@ -1,0 +1,41 @@
+/*
+ * queue: the relay's scheduler and worker pool (DESIGN.md: smtp/queue).
+ *
+ * [relay] workers threads each own a store handle, a DNS resolver and at
+ * most one SMTP client connection.  A worker claims the due recipients of
+ * one domain (store/relayq.h: leased, so no other worker takes them), and
+ * routes them: a local domain is delivered into the mailboxes; otherwise
+ * the smarthost, when one is set, takes everything (TLS with a verified
+ * certificate, AUTH when a username is set); otherwise the domain's MX
+ * hosts by preference (RFC 5321 §5.1: the implicit MX when there is none,
+ * RFC 7505's null MX fails at once), each address of each host in turn,
+ * STARTTLS whenever offered.  Recipients of one domain and message share
+ * one transaction; messages of one batch share the connection.
+ *
+ * Each message's outcome is committed right after the server's reply to
+ * its data, so a recipient that got a 2xx is not sent the message again,
+ * unless the process dies in the instant between that reply and the
+ * commit (at-least-once delivery: the one window in which a duplicate is
+ * possible).  4xx replies and connection failures back off (retry_first,
+ * doubling up to retry_max) until the queue lifetime; a 5xx or expiry gives
+ * one RFC 3464 DSN (smtp/bounce.h), a long delay one delay notice.
+ *
+ * Mail that local users submitted (queue rows with a user) is DKIM-signed
+ * (smtp/dkim.h) with both keys of the From domain when that domain is local;
+ * the keys are made at first need.
+ */
+#ifndef MAILHUB_SMTP_QUEUE_H
+#define MAILHUB_SMTP_QUEUE_H
+
+#include "core/config.h"
+
+/* Starts the workers (copies what it needs of cfg).  The caller has
+ * loaded the sealing key (smarthost passwords).  0, or -1 with *error_r. */
+int relay_start(const struct config *cfg, const char **error_r);
+/* Stops the workers: each finishes the message it is sending (bounded by
+ * the SMTP timeouts) and exits; leases of unsent recipients are dropped. */
+void relay_stop(void);
+/* Wakes the workers to look at the queue now (after a submission). */
+void relay_kick(void);
+
+#endif

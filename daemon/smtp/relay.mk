@@ -1,0 +1,44 @@
+# daemon/smtp relay: outbound client, queue scheduler, DKIM, bounces (see Makefile.am).
+# The relay's store tables (sql/005_relay.sql) and functions (store/relayq.c)
+# are added to the store library; DNS lookups (libresolv) to core.
+libsmtp_a_SOURCES += \
+	daemon/smtp/client.c daemon/smtp/client.h daemon/smtp/client_parse.c \
+	daemon/smtp/dkim.c daemon/smtp/dkim.h \
+	daemon/smtp/bounce.c daemon/smtp/bounce.h \
+	daemon/smtp/queue.c daemon/smtp/queue.h
+libcore_a_SOURCES += daemon/core/dns.c daemon/core/dns.h
+libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h
+SQL_MIGRATIONS += sql/005_relay.sql
+
+# What a relay test links (the smtp library needs mail and store below it).
+RELAY_TEST_LIBS = libsmtp.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_smtp_client tests/unit/check_dkim \
+	tests/unit/check_dns tests/unit/check_relayq
+TESTS += tests/unit/check_smtp_client tests/unit/check_dkim \
+	tests/unit/check_dns tests/unit/check_relayq
+tests_unit_check_smtp_client_SOURCES = tests/unit/check_smtp_client.c $(CHECK_RUNNER)
+tests_unit_check_smtp_client_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_smtp_client_LDADD = $(RELAY_TEST_LIBS) $(CHECK_LIBS)
+tests_unit_check_dkim_SOURCES = tests/unit/check_dkim.c $(CHECK_RUNNER)
+tests_unit_check_dkim_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_dkim_LDADD = $(RELAY_TEST_LIBS) $(CHECK_LIBS)
+tests_unit_check_dns_SOURCES = tests/unit/check_dns.c $(CHECK_RUNNER)
+tests_unit_check_dns_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_dns_LDADD = $(CORE_LIBS) $(RESOLV_LIBS) $(CHECK_LIBS)
+tests_unit_check_relayq_SOURCES = tests/unit/check_relayq.c $(CHECK_RUNNER)
+tests_unit_check_relayq_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_relayq_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
+endif
+
+TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py
+EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
+	tests/integration/relay_util.py
+
+FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply
+tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \
+	daemon/smtp/client_parse.c $(FUZZ_CORE_SRCS)
+
+# `make bench` only.
+BENCHMARKS += tests/bench/relay_drain.py

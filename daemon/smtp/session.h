@@ -1,0 +1,105 @@
+/*
+ * session: what server.c (the session and its commands) and body.c (the
+ * message body: blob, headers, delivery) share, and nothing else sees.
+ */
+#ifndef MAILHUB_SMTP_SESSION_H
+#define MAILHUB_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "smtp/command.h"
+#include "smtp/server.h"
+
+struct conn;
+struct store;
+struct blob_writer;
+
+enum smtp_state {
+	SMTP_STATE_FRESH,	/* greeted, waiting for EHLO/HELO */
+	SMTP_STATE_READY,	/* EHLO/HELO done */
+	SMTP_STATE_QUIT,	/* the session ends */
+};
+
+/* One envelope recipient as accepted by RCPT. */
+struct smtp_rcpt {
+	char *address;		/* as smtp_path gives it */
+	char *orcpt;		/* or NULL */
+	unsigned notify;	/* enum smtp_notify bits */
+	bool local;		/* the domain is local: store_deliver_many() */
+};
+
+/* One mail transaction, from MAIL to the end of the message (or RSET). */
+struct smtp_tx {
+	char id[17];
+	char *sender;		/* "" for <> */
+	bool smtputf8;
+	enum smtp_body body;
+	enum smtp_ret ret;
+	char *envid;
+	struct smtp_rcpt *rcpts;
+	size_t n_rcpts, cap_rcpts;
+
+	/* the body, once DATA or the first BDAT has begun */
+	bool body_started;
+	bool bdat;		/* a BDAT sequence is under way */
+	const char *bdat_error;	/* a failed BDAT sequence: the reply for the rest */
+	struct blob_writer *blob;
+	struct buf stage;	/* bytes on their way to the blob, flushed per chunk */
+	uint64_t size;		/* message bytes received (without our additions) */
+	bool submission;	/* check From, add Date and Message-ID */
+	bool in_headers;	/* still collecting the header block (submission) */
+	struct buf headers;
+	const char *refusal;	/* a reply that refuses the message at its end */
+	bool write_failed;
+};
+
+struct smtp_session {
+	const char *name;	/* the listener's, for log lines: "smtp", "submission" */
+	uint64_t id;
+	struct conn *conn;
+	const struct smtp_listener *listener;
+	const struct config *cfg;
+	struct store *store;	/* opened on first use */
+	enum smtp_state state;
+	char *helo;
+	bool esmtp;
+	int64_t user_id;	/* authenticated user, 0: none */
+	char *user;
+	unsigned errors;
+	struct smtp_tx *tx;
+	struct buf line;	/* the current command line */
+	size_t line_len;	/* its length as received, with CRLF */
+	struct buf scratch;
+	char *chunk;		/* SMTP_BODY_CHUNK bytes for BDAT reads */
+	unsigned messages;	/* accepted in this session */
+};
+
+/* Writes one reply line ("250 2.0.0 Ok") with CRLF; counts 4xx/5xx as
+ * errors, except 421 and 452 (RFC 5321 §4.5.3.1.10 recipients overflow is
+ * flow control, not an error). */
+void smtp_reply(struct smtp_session *s, const char *text);
+void smtp_replyf(struct smtp_session *s, const char *fmt, ...) MH_PRINTF(2, 3);
+
+/* The session's store handle, opened on first use; NULL (logged) when the
+ * store cannot be opened. */
+struct store *smtp_store(struct smtp_session *s);
+
+/* Frees the transaction (aborting a partial blob); NULL ok. */
+void smtp_tx_free(struct smtp_tx **tx);
+
+/* Starts the body of s->tx: the blob writer and the Received header.
+ * 0, or -1 with the reply in *reply_r. */
+int smtp_body_begin(struct smtp_session *s, const char **reply_r);
+/* The sink for message bytes (smtp_data_sink): 0, or -1 once the message is
+ * refused (too big, broken header, I/O error); the caller keeps draining. */
+int smtp_body_write(void *ctx, const void *p, size_t n);
+/* Ends the body: makes the blob durable, delivers to local recipients,
+ * queues the rest, and writes the reply (250 ... queued as ID, or why not).
+ * The transaction stays for the caller to free. */
+void smtp_body_end(struct smtp_session *s);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * db: opening and closing a store handle, the statement cache, transactions
+ * and the small helpers every other file of the store uses.
+ */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/migrate.h"
+
+/* How long a writer waits for another's transaction, then how often
+ * BEGIN IMMEDIATE is tried again on top of that. */
+#define STORE_BUSY_TIMEOUT_MS 10000
+#define STORE_BEGIN_RETRIES 5
+
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+
+int64_t
+store_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static size_t
+slot_index(const char *sql, size_t cap)
+{
+	uintptr_t h = (uintptr_t)sql;
+	h ^= h >> 17;
+	h *= 0x9e3779b97f4a7c15ULL & UINTPTR_MAX;
+	return (size_t)(h >> 7) & (cap - 1);
+}
+
+static void
+stmts_grow(struct store *st)
+{
+	size_t old_cap = st->stmts_cap;
+	struct stmt_slot *old = st->stmts;
+
+	st->stmts_cap = old_cap == 0 ? 64 : old_cap * 2;
+	st->stmts = xcalloc(st->stmts_cap, sizeof *st->stmts);
+	for (size_t i = 0; i < old_cap; i++) {
+		if (old[i].sql == NULL)
+			continue;
+		size_t j = slot_index(old[i].sql, st->stmts_cap);
+		while (st->stmts[j].sql != NULL)
+			j = (j + 1) & (st->stmts_cap - 1);
+		st->stmts[j] = old[i];
+	}
+	free(old);
+}
+
+sqlite3_stmt *
+store_stmt(struct store *st, const char *sql)
+{
+	if (st->stmts_n * 2 >= st->stmts_cap)
+		stmts_grow(st);
+	size_t i = slot_index(sql, st->stmts_cap);
+	while (st->stmts[i].sql != NULL) {
+		if (st->stmts[i].sql == sql) {
+			sqlite3_stmt *s = st->stmts[i].stmt;
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return s;
+		}
+		i = (i + 1) & (st->stmts_cap - 1);
+	}
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+				    &s, NULL);
+	if (rc != SQLITE_OK)
+		panic("store: cannot prepare \"%s\": %s", sql,
+		      sqlite3_errmsg(st->db));
+	st->stmts[i].sql = sql;
+	st->stmts[i].stmt = s;
+	st->stmts_n++;
+	return s;
+}
+
+void
+stmt_done(sqlite3_stmt *s)
+{
+	if (s != NULL)
+		sqlite3_reset(s);
+}
+
+void
+stmt_text(sqlite3_stmt *s, int i, const char *text)
+{
+	if (text == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
+}
+
+void
+stmt_int(sqlite3_stmt *s, int i, int64_t v)
+{
+	sqlite3_bind_int64(s, i, v);
+}
+
+char *
+stmt_col_strdup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	if (t == NULL)
+		return NULL;
+	return xstrndup((const char *)t, (size_t)sqlite3_column_bytes(s, i));
+}
+
+const char *
+store_db_error(struct store *st, const char *what)
+{
+	return errfmt("%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+int
+stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
+	  const char **error_r)
+{
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		*error_r = store_db_error(st, what);
+		sqlite3_reset(s);
+		return STORE_ERROR;
+	}
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int
+store_begin(struct store *st, const char **error_r)
+{
+	if (st->in_tx)
+		panic("store: nested transaction");
+	sqlite3_stmt *s = store_stmt(st, SQL_BEGIN);
+	int rc = SQLITE_BUSY;
+	/* busy_timeout already waits; a writer that still finds the lock
+	 * taken (a long fsck, a checkpoint) tries a few more times. */
+	for (int attempt = 0; attempt < STORE_BEGIN_RETRIES; attempt++) {
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		struct timespec ts = { 0, 20 * 1000 * 1000 * (attempt + 1) };
+		nanosleep(&ts, NULL);
+	}
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot begin a transaction");
+		return STORE_ERROR;
+	}
+	st->in_tx = true;
+	st->n_touched = 0;
+	return STORE_OK;
+}
+
+int
+store_commit(struct store *st, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_COMMIT);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot commit");
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	st->in_tx = false;
+	for (size_t i = 0; i < st->n_touched; i++)
+		store_notify_mailbox(st->touched[i]);
+	st->n_touched = 0;
+	return STORE_OK;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!st->in_tx)
+		return;
+	/* ROLLBACK fails only when no transaction is open (SQLite may have
+	 * rolled back by itself after an I/O error): nothing to undo then. */
+	if (sqlite3_get_autocommit(st->db) == 0) {
+		sqlite3_stmt *s = store_stmt(st, SQL_ROLLBACK);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			log_error("store: rollback failed: %s",
+				  sqlite3_errmsg(st->db));
+		sqlite3_reset(s);
+	}
+	st->in_tx = false;
+	st->n_touched = 0;
+}
+
+void
+store_tx_touch(struct store *st, int64_t mailbox_id)
+{
+	for (size_t i = 0; i < st->n_touched; i++)
+		if (st->touched[i] == mailbox_id)
+			return;
+	if (st->n_touched == st->cap_touched) {
+		st->cap_touched = st->cap_touched == 0 ? 8 : st->cap_touched * 2;
+		st->touched = xreallocarray(st->touched, st->cap_touched,
+					    sizeof *st->touched);
+	}
+	st->touched[st->n_touched++] = mailbox_id;
+}
+
+char *
+store_lower_dup(const char *s)
+{
+	char *d = xstrdup(s);
+	str_lower(d);
+	return d;
+}
+
+static int
+make_dir(const char *path, const char **error_r)
+{
+	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat sb;
+	if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		*error_r = errfmt("%s is not a directory", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Settings of every connection; none of them carries user data. */
+static const char *const pragmas[] = {
+	"PRAGMA journal_mode=WAL",
+	/* A commit that returned is on disk (DESIGN.md: "250 OK" only after
+	 * the transaction is durable), WAL or not. */
+	"PRAGMA synchronous=FULL",
+	"PRAGMA foreign_keys=ON",
+	"PRAGMA temp_store=MEMORY",
+};
+
+int
+store_open(const char *data_dir, struct store **st_r, const char **error_r)
+{
+	struct store *st;
+	char *path;
+
+	*st_r = NULL;
+	if (make_dir(data_dir, error_r) < 0)
+		return STORE_ERROR;
+	st = xcalloc(1, sizeof *st);
+	st->data_dir = xstrdup(data_dir);
+	st->blob_dir = xasprintf("%s/blobs", data_dir);
+	path = xasprintf("%s/tmp", st->blob_dir);
+	if (make_dir(st->blob_dir, error_r) < 0 || make_dir(path, error_r) < 0) {
+		free(path);
+		store_close(&st);
+		return STORE_ERROR;
+	}
+	free(path);
+
+	path = xasprintf("%s/mailhub.db", data_dir);
+	/* One handle per thread: SQLite's own mutexes are not needed. */
+	int rc = sqlite3_open_v2(path, &st->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		*error_r = errfmt("cannot open %s: %s", path,
+				  st->db != NULL ? sqlite3_errmsg(st->db)
+						 : sqlite3_errstr(rc));
+		free(path);
+		store_close(&st);
+		return STORE_ERROR;
+	}
+	sqlite3_extended_result_codes(st->db, 0);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++) {
+		char *msg = NULL;
+		if (sqlite3_exec(st->db, pragmas[i], NULL, NULL, &msg) != SQLITE_OK) {
+			*error_r = errfmt("%s: %s: %s", path, pragmas[i],
+					  msg != NULL ? msg : "failed");
+			sqlite3_free(msg);
+			free(path);
+			store_close(&st);
+			return STORE_ERROR;
+		}
+	}
+	if (store_migrate(st, error_r) < 0) {
+		*error_r = errfmt("%s: %s", path, *error_r);
+		free(path);
+		store_close(&st);
+		return STORE_ERROR;
+	}
+	free(path);
+	*st_r = st;
+	return STORE_OK;
+}
+
+void
+store_close(struct store **stp)
+{
+	struct store *st = *stp;
+
+	if (st == NULL)
+		return;
+	if (st->db != NULL) {
+		store_rollback(st);
+		for (size_t i = 0; i < st->stmts_cap; i++)
+			if (st->stmts[i].stmt != NULL)
+				sqlite3_finalize(st->stmts[i].stmt);
+		if (sqlite3_close(st->db) != SQLITE_OK)
+			log_error("store: close: %s", sqlite3_errmsg(st->db));
+	}
+	free(st->stmts);
+	free(st->touched);
+	free(st->data_dir);
+	free(st->blob_dir);
+	free(st);
+	*stp = NULL;
+}
+
+const char *
+store_data_dir(const struct store *st)
+{
+	return st->data_dir;
+}

@@ -1,0 +1,122 @@
+/*
+ * imapdb: the store operations only the IMAP server needs (the mailbox view
+ * and its changes, \Recent, flags with MODSEQ, copy and move with new UIDs,
+ * expunge of \Deleted messages, rename/delete/subscribe, the cached
+ * ENVELOPE and BODYSTRUCTURE).  Part of daemon/store, so the only SQL of the
+ * IMAP server lives here; every function that writes commits (or rolls
+ * back) itself and wakes the watchers of the mailboxes it changed.
+ */
+#ifndef MAILHUB_STORE_IMAPDB_H
+#define MAILHUB_STORE_IMAPDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/hash.h"
+#include "store/store.h"
+
+/* A message as the IMAP view needs it. */
+struct imapdb_msg {
+	uint32_t uid;
+	unsigned flags;		/* enum store_flag bits */
+	char *keywords;		/* space-separated, or NULL */
+	uint64_t modseq;
+};
+void imapdb_msg_list_free(struct imapdb_msg **list, size_t n);
+
+/* In one read snapshot: the mailbox row and every message (UID order). */
+int imapdb_view_load(struct store *st, int64_t mailbox_id,
+		     struct store_mailbox *mb_r, struct imapdb_msg **list_r,
+		     size_t *n_r, const char **error_r);
+/* In one read snapshot: the mailbox row and the messages changed (or added)
+ * after modseq, in UID order.  *all_uids_r (malloc'd, UID order) is filled
+ * with every UID of the mailbox only when want_uids. */
+int imapdb_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
+		   struct store_mailbox *mb_r, struct imapdb_msg **list_r,
+		   size_t *n_r, bool want_uids, uint32_t **all_uids_r,
+		   size_t *n_uids_r, const char **error_r);
+
+/* RFC 3501 §2.3.2: \Recent belongs to one session.  Takes the UIDs from
+ * first_recent_uid up to uidnext for the caller: *first_r is the first UID
+ * that is recent for it, and the mailbox's first_recent_uid moves to
+ * uidnext (so no other session sees them as recent). */
+int imapdb_claim_recent(struct store *st, int64_t mailbox_id,
+			uint32_t *first_r, const char **error_r);
+/* Messages that are \Recent for whoever selects the mailbox next (STATUS). */
+int imapdb_count_recent(struct store *st, int64_t mailbox_id,
+			uint32_t *n_r, const char **error_r);
+
+enum imapdb_flag_mode {
+	IMAPDB_FLAGS_REPLACE,
+	IMAPDB_FLAGS_ADD,
+	IMAPDB_FLAGS_REMOVE,
+};
+
+/*
+ * Changes the flags of the messages with these UIDs in one transaction;
+ * messages whose flags really change get one new MODSEQ.  results (n
+ * entries, same order) receive the flags and keywords after the change
+ * (uid 0 for a UID that no longer exists); free their keywords.
+ */
+int imapdb_store_flags(struct store *st, int64_t mailbox_id,
+		       const uint32_t *uids, size_t n,
+		       enum imapdb_flag_mode mode, unsigned flags,
+		       const char *keywords, struct imapdb_msg *results,
+		       const char **error_r);
+
+/*
+ * Copies (or moves) the messages with these UIDs (ascending) to dst in one
+ * transaction; new_uids[i] receives the new UID of uids[i] (0 when the
+ * source message no longer existed).  Quota is checked; a move also
+ * removes the sources.  *uidvalidity_r is dst's UIDVALIDITY (COPYUID).
+ */
+int imapdb_copy(struct store *st, int64_t src_mailbox_id,
+		int64_t dst_mailbox_id, const uint32_t *uids, size_t n,
+		bool move, uint32_t *new_uids, uint32_t *uidvalidity_r,
+		const char **error_r);
+
+/* Removes the \Deleted messages (only those in uids when uids != NULL) in
+ * one transaction; *expunged_r (malloc'd, ascending) the UIDs removed. */
+int imapdb_expunge_deleted(struct store *st, int64_t mailbox_id,
+			   const uint32_t *uids, size_t n,
+			   uint32_t **expunged_r, size_t *n_r,
+			   const char **error_r);
+
+/* Deletes a mailbox and its messages; INBOX cannot be deleted
+ * (STORE_INVALID).  Children stay. */
+int imapdb_mailbox_delete(struct store *st, int64_t user_id, const char *name,
+			  const char **error_r);
+/*
+ * Renames a mailbox with its children (RFC 3501 §6.3.5).  Renaming INBOX
+ * moves its messages to a new mailbox of that name and leaves INBOX empty
+ * (its children stay).  STORE_EXISTS when new_name (or a child's new name)
+ * exists, STORE_NOTFOUND when old_name does not.
+ */
+int imapdb_mailbox_rename(struct store *st, int64_t user_id,
+			  const char *old_name, const char *new_name,
+			  const char **error_r);
+int imapdb_mailbox_subscribe(struct store *st, int64_t user_id,
+			     const char *name, bool subscribed,
+			     const char **error_r);
+
+/* What FETCH and SEARCH read of a message besides its flags. */
+struct imapdb_row {
+	uint32_t uid;
+	char blob[SHA256_HEX_LEN + 1];
+	uint64_t size;
+	int64_t internal_date;
+	char *envelope;		/* cached, or NULL */
+	char *bodystructure;	/* cached, or NULL */
+};
+/* The rows of the messages with UIDs uid_lo..uid_hi, in UID order. */
+int imapdb_rows(struct store *st, int64_t mailbox_id, uint32_t uid_lo,
+		uint32_t uid_hi, struct imapdb_row **rows_r, size_t *n_r,
+		const char **error_r);
+void imapdb_rows_free(struct imapdb_row **rows, size_t n);
+/* Stores the cached ENVELOPE and BODYSTRUCTURE of a message. */
+int imapdb_cache_set(struct store *st, int64_t mailbox_id, uint32_t uid,
+		     const char *envelope, const char *bodystructure,
+		     const char **error_r);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * mailboxes: a user's folders with their IMAP counters (UIDVALIDITY,
+ * UIDNEXT, HIGHESTMODSEQ) and SPECIAL-USE attributes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/store_int.h"
+
+#define MAILBOX_COLUMNS \
+	"id, user_id, name, uidvalidity, uidnext, highestmodseq, special_use," \
+	" subscribed, messages, unseen, first_recent_uid"
+
+static const char SQL_GET[] =
+	"SELECT " MAILBOX_COLUMNS " FROM mailboxes WHERE user_id = ?1 AND name = ?2";
+static const char SQL_GET_BY_ID[] =
+	"SELECT " MAILBOX_COLUMNS " FROM mailboxes WHERE id = ?1";
+static const char SQL_LIST[] =
+	"SELECT " MAILBOX_COLUMNS " FROM mailboxes WHERE user_id = ?1 ORDER BY name";
+static const char SQL_EXISTS[] =
+	"SELECT 1 FROM mailboxes WHERE user_id = ?1 AND name = ?2";
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
+static const char SQL_UIDVALIDITY[] =
+	"SELECT value FROM meta WHERE key = 'uidvalidity_last'";
+static const char SQL_SET_UIDVALIDITY[] =
+	"INSERT INTO meta (key, value) VALUES ('uidvalidity_last', ?1)"
+	" ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+static const char SQL_ADD[] =
+	"INSERT INTO mailboxes (user_id, name, uidvalidity, special_use)"
+	" VALUES (?1, ?2, ?3, ?4)";
+
+static void
+mailbox_from_row(sqlite3_stmt *s, struct store_mailbox *mb)
+{
+	mb->id = sqlite3_column_int64(s, 0);
+	mb->user_id = sqlite3_column_int64(s, 1);
+	mb->name = stmt_col_strdup(s, 2);
+	mb->uidvalidity = (uint32_t)sqlite3_column_int64(s, 3);
+	mb->uidnext = (uint32_t)sqlite3_column_int64(s, 4);
+	mb->highestmodseq = (uint64_t)sqlite3_column_int64(s, 5);
+	mb->special_use = stmt_col_strdup(s, 6);
+	mb->subscribed = sqlite3_column_int(s, 7) != 0;
+	mb->messages = (uint32_t)sqlite3_column_int64(s, 8);
+	mb->unseen = (uint32_t)sqlite3_column_int64(s, 9);
+	mb->first_recent_uid = (uint32_t)sqlite3_column_int64(s, 10);
+}
+
+void
+store_mailbox_clear(struct store_mailbox *mb)
+{
+	if (mb == NULL)
+		return;
+	free(mb->name);
+	free(mb->special_use);
+	memset(mb, 0, sizeof *mb);
+}
+
+void
+store_mailbox_list_free(struct store_mailbox **list, size_t n)
+{
+	if (*list == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_mailbox_clear(&(*list)[i]);
+	xfree(*list);
+}
+
+/* RFC 3501 §5.1: INBOX is case-insensitive; every other name is kept as
+ * given.  Returns the name to store (static "INBOX" or name itself). */
+static const char *
+canonical_name(const char *name)
+{
+	return str_eq_nocase(name, "INBOX") ? "INBOX" : name;
+}
+
+static bool
+mailbox_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > MAILBOX_NAME_MAX)
+		return false;
+	if (name[0] == '/' || name[len - 1] == '/' || strstr(name, "//") != NULL)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+		/* No control characters; '*' and '%' are LIST wildcards
+		 * (RFC 3501 §6.3.8) and could never be listed alone. */
+		if (*p < 0x20 || *p == 0x7f || *p == '*' || *p == '%')
+			return false;
+	}
+	return true;
+}
+
+static int
+get_one(struct store *st, sqlite3_stmt *s, const char *what,
+	struct store_mailbox *mb, const char **error_r)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		mailbox_from_row(s, mb);
+		stmt_done(s);
+		return STORE_OK;
+	}
+	stmt_done(s);
+	memset(mb, 0, sizeof *mb);
+	if (rc == SQLITE_DONE) {
+		*error_r = errfmt("mailbox '%s' does not exist", what);
+		return STORE_NOTFOUND;
+	}
+	*error_r = store_db_error(st, "cannot read a mailbox");
+	return STORE_ERROR;
+}
+
+int
+store_mailbox_get(struct store *st, int64_t user_id, const char *name,
+		  struct store_mailbox *mb_r, const char **error_r)
+{
+	const char *canon = canonical_name(name);
+	sqlite3_stmt *s = store_stmt(st, SQL_GET);
+	stmt_int(s, 1, user_id);
+	stmt_text(s, 2, canon);
+	return get_one(st, s, esc_str(canon), mb_r, error_r);
+}
+
+int
+store_mailbox_get_by_id(struct store *st, int64_t mailbox_id,
+			struct store_mailbox *mb_r, const char **error_r)
+{
+	char what[32];
+	snprintf(what, sizeof what, "#%lld", (long long)mailbox_id);
+	sqlite3_stmt *s = store_stmt(st, SQL_GET_BY_ID);
+	stmt_int(s, 1, mailbox_id);
+	return get_one(st, s, what, mb_r, error_r);
+}
+
+int
+store_mailbox_list(struct store *st, int64_t user_id,
+		   struct store_mailbox **list_r, size_t *n_r,
+		   const char **error_r)
+{
+	struct store_mailbox *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	sqlite3_stmt *s = store_stmt(st, SQL_LIST);
+	stmt_int(s, 1, user_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			list = xreallocarray(list, cap, sizeof *list);
+		}
+		mailbox_from_row(s, &list[n++]);
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot list mailboxes");
+		store_mailbox_list_free(&list, n);
+		return STORE_ERROR;
+	}
+	*list_r = list;
+	*n_r = n;
+	return STORE_OK;
+}
+
+/*
+ * RFC 3501 §2.3.1.1: a mailbox deleted and created again under the same
+ * name must get a greater UIDVALIDITY.  The store keeps the last one given
+ * out and hands out max(now, last + 1): unique across all mailboxes and
+ * recreations, and still increasing after a restore from a backup made
+ * earlier the same day, as long as the clock moves on.
+ */
+static int
+next_uidvalidity(struct store *st, uint32_t *v_r, const char **error_r)
+{
+	int64_t last = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_UIDVALIDITY);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		last = sqlite3_column_int64(s, 0);
+	stmt_done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot read the UIDVALIDITY counter");
+		return STORE_ERROR;
+	}
+	int64_t v = store_now();
+	if (v <= last)
+		v = last + 1;
+	/* UIDVALIDITY is a non-zero 32-bit number. */
+	if (v > UINT32_MAX || v <= 0) {
+		*error_r = "UIDVALIDITY counter exhausted";
+		return STORE_ERROR;
+	}
+	s = store_stmt(st, SQL_SET_UIDVALIDITY);
+	stmt_int(s, 1, v);
+	if (stmt_exec(st, s, "cannot update the UIDVALIDITY counter", error_r) < 0)
+		return STORE_ERROR;
+	*v_r = (uint32_t)v;
+	return STORE_OK;
+}
+
+int
+store_mailbox_create_tx(struct store *st, int64_t user_id, const char *name,
+			const char *special_use, int64_t *id_r,
+			const char **error_r)
+{
+	uint32_t uidvalidity;
+	const char *canon = canonical_name(name);
+
+	sqlite3_stmt *s = store_stmt(st, SQL_EXISTS);
+	stmt_int(s, 1, user_id);
+	stmt_text(s, 2, canon);
+	int rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc == SQLITE_ROW) {
+		*error_r = errfmt("mailbox '%s' exists already", esc_str(canon));
+		return STORE_EXISTS;
+	}
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot look up a mailbox");
+		return STORE_ERROR;
+	}
+	if (next_uidvalidity(st, &uidvalidity, error_r) < 0)
+		return STORE_ERROR;
+	s = store_stmt(st, SQL_ADD);
+	stmt_int(s, 1, user_id);
+	stmt_text(s, 2, canon);
+	stmt_int(s, 3, uidvalidity);
+	stmt_text(s, 4, special_use);
+	if (stmt_exec(st, s, "cannot create the mailbox", error_r) < 0)
+		return STORE_ERROR;
+	*id_r = sqlite3_last_insert_rowid(st->db);
+	return STORE_OK;
+}
+
+int
+store_mailbox_create(struct store *st, int64_t user_id, const char *name,
+		     const char *special_use, const char **error_r)
+{
+	int64_t id;
+	int ret;
+
+	if (!mailbox_name_valid(name)) {
+		*error_r = errfmt("invalid mailbox name '%s'", esc_str(name));
+		return STORE_INVALID;
+	}
+	if (special_use != NULL &&
+	    (special_use[0] != '\\' || !mailbox_name_valid(special_use))) {
+		*error_r = errfmt("invalid special-use attribute '%s'",
+				  esc_str(special_use));
+		return STORE_INVALID;
+	}
+	if ((ret = store_begin(st, error_r)) < 0)
+		return ret;
+	sqlite3_stmt *s = store_stmt(st, SQL_USER_EXISTS);
+	stmt_int(s, 1, user_id);
+	int rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc == SQLITE_ROW) {
+		ret = store_mailbox_create_tx(st, user_id, name, special_use,
+					      &id, error_r);
+	} else if (rc == SQLITE_DONE) {
+		*error_r = errfmt("user #%lld does not exist", (long long)user_id);
+		ret = STORE_NOTFOUND;
+	} else {
+		*error_r = store_db_error(st, "cannot look up the user");
+		ret = STORE_ERROR;
+	}
+	if (ret == STORE_OK)
+		ret = store_commit(st, error_r);
+	else
+		store_rollback(st);
+	return ret;
+}

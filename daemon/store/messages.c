@@ -1,0 +1,248 @@
+/*
+ * messages: the rows that put a blob into a mailbox under a UID.
+ */
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/queue.h"
+#include "store/store_int.h"
+
+#define STORE_FLAGS_ALL (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | \
+	STORE_FLAG_FLAGGED | STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
+
+static const char SQL_QUOTA[] =
+	"SELECT u.quota, u.used, u.address FROM mailboxes m"
+	" JOIN users u ON u.id = m.user_id WHERE m.id = ?1";
+/* One statement takes the UID and the MODSEQ: no other writer can come
+ * between (BEGIN IMMEDIATE holds the write lock anyway). */
+static const char SQL_NEXT_UID[] =
+	"UPDATE mailboxes SET uidnext = uidnext + 1,"
+	" highestmodseq = highestmodseq + 1 WHERE id = ?1"
+	" RETURNING uidnext - 1, highestmodseq";
+static const char SQL_INSERT[] =
+	"INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords,"
+	" internal_date, size, blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char SQL_LIST[] =
+	"SELECT id, uid, modseq, blob, size, internal_date, flags, keywords"
+	" FROM messages WHERE mailbox_id = ?1 AND uid >= ?2 ORDER BY uid";
+static const char SQL_EXPUNGE[] =
+	"DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
+static const char SQL_BUMP_MODSEQ[] =
+	"UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1";
+static const char SQL_REFERENCED[] =
+	"SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1";
+
+int
+store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
+		uint64_t size, int64_t internal_date, unsigned flags,
+		const char *keywords, bool ignore_quota, uint32_t *uid_r,
+		const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_QUOTA);
+	stmt_int(s, 1, mailbox_id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		stmt_done(s);
+		if (rc == SQLITE_DONE) {
+			*error_r = errfmt("mailbox #%lld does not exist",
+					  (long long)mailbox_id);
+			return STORE_NOTFOUND;
+		}
+		*error_r = store_db_error(st, "cannot read the quota");
+		return STORE_ERROR;
+	}
+	uint64_t quota = (uint64_t)sqlite3_column_int64(s, 0);
+	uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
+	if (!ignore_quota && quota != 0 && (size > quota || used > quota - size)) {
+		*error_r = errfmt("user '%s' is over quota (%llu of %llu bytes used, "
+				  "message %llu bytes)",
+				  (const char *)sqlite3_column_text(s, 2),
+				  (unsigned long long)used,
+				  (unsigned long long)quota,
+				  (unsigned long long)size);
+		stmt_done(s);
+		return STORE_OVERQUOTA;
+	}
+	stmt_done(s);
+
+	s = store_stmt(st, SQL_NEXT_UID);
+	stmt_int(s, 1, mailbox_id);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		*error_r = store_db_error(st, "cannot take the next UID");
+		stmt_done(s);
+		return STORE_ERROR;
+	}
+	int64_t uid = sqlite3_column_int64(s, 0);
+	int64_t modseq = sqlite3_column_int64(s, 1);
+	stmt_done(s);
+	/* RFC 3501 §2.3.1.1: UIDs are non-zero 32-bit numbers. */
+	if (uid <= 0 || uid >= (int64_t)UINT32_MAX) {
+		*error_r = errfmt("mailbox #%lld has run out of UIDs",
+				  (long long)mailbox_id);
+		return STORE_ERROR;
+	}
+
+	s = store_stmt(st, SQL_INSERT);
+	stmt_int(s, 1, mailbox_id);
+	stmt_int(s, 2, uid);
+	stmt_int(s, 3, modseq);
+	stmt_int(s, 4, flags);
+	stmt_text(s, 5, keywords != NULL && *keywords != '\0' ? keywords : NULL);
+	stmt_int(s, 6, internal_date);
+	stmt_int(s, 7, (int64_t)size);
+	stmt_text(s, 8, blob);
+	if (stmt_exec(st, s, "cannot add the message", error_r) < 0)
+		return STORE_ERROR;
+	store_tx_touch(st, mailbox_id);
+	if (uid_r != NULL)
+		*uid_r = (uint32_t)uid;
+	return STORE_OK;
+}
+
+int
+store_append(struct store *st, int64_t mailbox_id, const char *blob,
+	     uint64_t size, int64_t internal_date, unsigned flags,
+	     const char *keywords, bool ignore_quota, uint32_t *uid_r,
+	     const char **error_r)
+{
+	int ret;
+
+	if (!is_lower_hex(blob, SHA256_HEX_LEN)) {
+		*error_r = errfmt("invalid blob name '%s'", esc_str(blob));
+		return STORE_INVALID;
+	}
+	if ((flags & ~(unsigned)STORE_FLAGS_ALL) != 0 || size > INT64_MAX) {
+		*error_r = "invalid flags or size";
+		return STORE_INVALID;
+	}
+	if (keywords != NULL && strlen(keywords) > MESSAGE_KEYWORDS_MAX) {
+		*error_r = "too many keywords";
+		return STORE_INVALID;
+	}
+	if ((ret = store_begin(st, error_r)) < 0)
+		return ret;
+	ret = store_append_tx(st, mailbox_id, blob, size, internal_date, flags,
+			      keywords, ignore_quota, uid_r, error_r);
+	if (ret == STORE_OK)
+		ret = store_commit(st, error_r);
+	else
+		store_rollback(st);
+	return ret;
+}
+
+int
+store_message_list(struct store *st, int64_t mailbox_id, uint32_t uid_min,
+		   struct store_message **list_r, size_t *n_r,
+		   const char **error_r)
+{
+	struct store_message *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	sqlite3_stmt *s = store_stmt(st, SQL_LIST);
+	stmt_int(s, 1, mailbox_id);
+	stmt_int(s, 2, uid_min);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			list = xreallocarray(list, cap, sizeof *list);
+		}
+		struct store_message *m = &list[n++];
+		m->id = sqlite3_column_int64(s, 0);
+		m->mailbox_id = mailbox_id;
+		m->uid = (uint32_t)sqlite3_column_int64(s, 1);
+		m->modseq = (uint64_t)sqlite3_column_int64(s, 2);
+		const unsigned char *blob = sqlite3_column_text(s, 3);
+		size_t blob_len = (size_t)sqlite3_column_bytes(s, 3);
+		if (blob == NULL || blob_len != SHA256_HEX_LEN)
+			blob_len = 0;
+		memcpy(m->blob, blob_len > 0 ? (const char *)blob : "", blob_len);
+		m->blob[blob_len] = '\0';
+		m->size = (uint64_t)sqlite3_column_int64(s, 4);
+		m->internal_date = sqlite3_column_int64(s, 5);
+		m->flags = (unsigned)sqlite3_column_int(s, 6);
+		m->keywords = stmt_col_strdup(s, 7);
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot list messages");
+		store_message_list_free(&list, n);
+		return STORE_ERROR;
+	}
+	*list_r = list;
+	*n_r = n;
+	return STORE_OK;
+}
+
+void
+store_message_list_free(struct store_message **list, size_t n)
+{
+	if (*list == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*list)[i].keywords);
+	xfree(*list);
+}
+
+int
+store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
+	      size_t n, size_t *removed_r, const char **error_r)
+{
+	size_t removed = 0;
+	int ret;
+
+	if (removed_r != NULL)
+		*removed_r = 0;
+	if (n == 0)
+		return STORE_OK;
+	if ((ret = store_begin(st, error_r)) < 0)
+		return ret;
+	sqlite3_stmt *s = store_stmt(st, SQL_EXPUNGE);
+	stmt_int(s, 1, mailbox_id);
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		/* Bindings survive a reset: only the UID changes. */
+		stmt_int(s, 2, uids[i]);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			*error_r = store_db_error(st, "cannot expunge");
+			ret = STORE_ERROR;
+		} else {
+			removed += (size_t)sqlite3_changes(st->db);
+		}
+		sqlite3_reset(s);
+	}
+	if (ret == STORE_OK && removed > 0) {
+		/* RFC 7162 §3.2.10: an expunge changes the mailbox's
+		 * HIGHESTMODSEQ. */
+		s = store_stmt(st, SQL_BUMP_MODSEQ);
+		stmt_int(s, 1, mailbox_id);
+		ret = stmt_exec(st, s, "cannot update HIGHESTMODSEQ", error_r);
+		store_tx_touch(st, mailbox_id);
+	}
+	if (ret == STORE_OK)
+		ret = store_commit(st, error_r);
+	else
+		store_rollback(st);
+	if (ret == STORE_OK && removed_r != NULL)
+		*removed_r = removed;
+	return ret;
+}
+
+int
+store_blob_referenced(struct store *st, const char *hash)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_REFERENCED);
+	stmt_text(s, 1, hash);
+	int rc = sqlite3_step(s);
+	stmt_done(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		log_error("store: cannot look up blob %s: %s", hash,
+			  sqlite3_errmsg(st->db));
+		return -1;
+	}
+	/* A message waiting in the outbound queue holds its blob too. */
+	return store_queue_blob_referenced(st, hash);
+}

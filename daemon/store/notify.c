@@ -1,0 +1,103 @@
+/*
+ * notify: the process-wide registry of mailbox watches (IDLE, and sessions
+ * that must see each other's changes).  Each watch is an eventfd; a commit
+ * that changed a mailbox writes to the eventfd of every watch on it.  The
+ * registry is this file's alone, behind its own mutex.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/store_int.h"
+
+#define WATCH_BUCKETS 256
+
+struct store_watch {
+	int64_t mailbox_id;
+	int fd;
+	struct store_watch *next;
+	struct store_watch **prevp;
+};
+
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store_watch *watch_buckets[WATCH_BUCKETS];
+
+static struct store_watch **
+bucket(int64_t mailbox_id)
+{
+	return &watch_buckets[(uint64_t)mailbox_id % WATCH_BUCKETS];
+}
+
+struct store_watch *
+store_watch_new(int64_t mailbox_id)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0) {
+		log_error("store: cannot make an eventfd: %s", strerror(errno));
+		return NULL;
+	}
+	struct store_watch *w = xmalloc(sizeof *w);
+	w->mailbox_id = mailbox_id;
+	w->fd = fd;
+	pthread_mutex_lock(&watch_lock);
+	struct store_watch **head = bucket(mailbox_id);
+	w->next = *head;
+	w->prevp = head;
+	if (*head != NULL)
+		(*head)->prevp = &w->next;
+	*head = w;
+	pthread_mutex_unlock(&watch_lock);
+	return w;
+}
+
+int
+store_watch_fd(const struct store_watch *w)
+{
+	return w->fd;
+}
+
+void
+store_watch_drain(struct store_watch *w)
+{
+	uint64_t v;
+	/* Non-blocking: nothing to read just means nothing happened. */
+	while (read(w->fd, &v, sizeof v) < 0 && errno == EINTR)
+		;
+}
+
+void
+store_watch_free(struct store_watch **wp)
+{
+	struct store_watch *w = *wp;
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&watch_lock);
+	*w->prevp = w->next;
+	if (w->next != NULL)
+		w->next->prevp = w->prevp;
+	pthread_mutex_unlock(&watch_lock);
+	close(w->fd);
+	free(w);
+	*wp = NULL;
+}
+
+void
+store_notify_mailbox(int64_t mailbox_id)
+{
+	static const uint64_t one = 1;
+
+	pthread_mutex_lock(&watch_lock);
+	for (struct store_watch *w = *bucket(mailbox_id); w != NULL; w = w->next) {
+		if (w->mailbox_id != mailbox_id)
+			continue;
+		/* EAGAIN: the counter is full, the watcher is woken anyway. */
+		while (write(w->fd, &one, sizeof one) < 0 && errno == EINTR)
+			;
+	}
+	pthread_mutex_unlock(&watch_lock);
+}

@@ -1,0 +1,732 @@
+/*
+ * relayq: the relay's part of the store (see relayq.h).
+ */
+#include "store/relayq.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "core/base64.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/store_int.h"
+
+#define OPEN "state IN ('pending', 'deferred')"
+#define RCPT_COLUMNS \
+	"r.id, r.message_id, r.address, r.orcpt, r.notify, r.state, r.attempts," \
+	" r.next_attempt, r.last_attempt, r.last_reply, r.dsn_sent"
+#define MSG_COLUMNS \
+	"id, qid, blob, size, sender, user_id, ret, envid, body, smtputf8, kind," \
+	" created"
+
+static const char SQL_RELEASE[] =
+	"UPDATE queue_recipients SET lease_until = NULL, next_attempt = ?1"
+	" WHERE lease_until IS NOT NULL AND " OPEN;
+static const char SQL_PICK[] =
+	"SELECT domain FROM queue_recipients WHERE " OPEN " AND next_attempt <= ?1"
+	" AND (lease_until IS NULL OR lease_until <= ?1)"
+	" ORDER BY next_attempt, id LIMIT 1";
+static const char SQL_OF_DOMAIN[] =
+	"SELECT " RCPT_COLUMNS " FROM queue_recipients r WHERE r.domain = ?1"
+	" AND r." OPEN " AND r.next_attempt <= ?2"
+	" AND (r.lease_until IS NULL OR r.lease_until <= ?2)"
+	" ORDER BY r.message_id, r.id LIMIT ?3";
+static const char SQL_LEASE[] =
+	"UPDATE queue_recipients SET lease_until = ?2, next_attempt = ?2 WHERE id = ?1";
+static const char SQL_MSG[] =
+	"SELECT " MSG_COLUMNS " FROM queue_messages WHERE id = ?1";
+static const char SQL_NEXT_DUE[] =
+	"SELECT min(next_attempt) FROM queue_recipients WHERE " OPEN;
+static const char SQL_RECORD[] =
+	"UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?2,"
+	" dsn_sent = CASE WHEN state = ?3 THEN dsn_sent ELSE 0 END,"
+	" state = ?3, next_attempt = ?4, last_reply = ?5, last_host = ?6,"
+	" lease_until = NULL WHERE id = ?1";
+static const char SQL_DSN_DUE[] =
+	"SELECT " RCPT_COLUMNS " FROM queue_recipients r"
+	" JOIN queue_messages m ON m.id = r.message_id"
+	" WHERE r.dsn_sent = 0 AND m.kind = 'relay' AND m.sender <> ''"
+	" AND (r.state = 'failed'"
+	"   OR (r.state = 'deferred' AND r.lease_until IS NULL AND m.created <= ?1))"
+	" ORDER BY r.message_id, r.id LIMIT ?2";
+static const char SQL_DSN_DONE[] =
+	"UPDATE queue_recipients SET dsn_sent = 1 WHERE id = ?1";
+static const char SQL_EXPIRE[] =
+	"UPDATE queue_recipients SET state = 'failed', dsn_sent = 0, last_reply = ?2"
+	" WHERE " OPEN " AND lease_until IS NULL AND message_id IN"
+	" (SELECT id FROM queue_messages WHERE created < ?1)";
+
+static const char SQL_SH_GET[] =
+	"SELECT host, port, tls, username, password, updated FROM relay_smarthost"
+	" WHERE id = 1";
+static const char SQL_SH_SET[] =
+	"INSERT OR REPLACE INTO relay_smarthost (id, host, port, tls, username,"
+	" password, updated) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_SH_DEL[] = "DELETE FROM relay_smarthost";
+
+static const char SQL_DKIM_GET[] =
+	"SELECT algorithm, selector, private_key, public_key, created FROM dkim_keys"
+	" WHERE domain_id = ?1 ORDER BY algorithm = 'rsa', id";
+static const char SQL_DKIM_ADD[] =
+	"INSERT OR IGNORE INTO dkim_keys (domain_id, algorithm, selector,"
+	" private_key, public_key, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/* ---- rows -------------------------------------------------------------- */
+
+static enum store_queue_state
+state_of(const unsigned char *t)
+{
+	static const enum store_queue_state all[] = {
+		STORE_QUEUE_PENDING, STORE_QUEUE_DEFERRED, STORE_QUEUE_DELIVERED,
+		STORE_QUEUE_FAILED,
+	};
+	for (size_t i = 0; i < 4; i++)
+		if (t != NULL && strcmp((const char *)t, store_queue_state_name(all[i])) == 0)
+			return all[i];
+	return STORE_QUEUE_FAILED;
+}
+
+static void
+rcpt_row(sqlite3_stmt *s, struct store_queue_recipient *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(s, 0);
+	r->message_id = sqlite3_column_int64(s, 1);
+	r->address = stmt_col_strdup(s, 2);
+	r->orcpt = stmt_col_strdup(s, 3);
+	r->notify = (unsigned)sqlite3_column_int(s, 4);
+	r->state = state_of(sqlite3_column_text(s, 5));
+	r->attempts = (unsigned)sqlite3_column_int(s, 6);
+	r->next_attempt = sqlite3_column_int64(s, 7);
+	r->last_attempt = sqlite3_column_int64(s, 8);
+	r->last_reply = stmt_col_strdup(s, 9);
+	r->dsn_sent = sqlite3_column_int(s, 10) != 0;
+	if (r->address == NULL)
+		r->address = xstrdup("");
+}
+
+static int
+load_message(struct store *st, int64_t id, struct store_queue_message *m,
+	     const char **error_r)
+{
+	memset(m, 0, sizeof *m);
+	sqlite3_stmt *s = store_stmt(st, SQL_MSG);
+	stmt_int(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		stmt_done(s);
+		if (rc == SQLITE_DONE) {
+			*error_r = errfmt("queue message %lld does not exist", (long long)id);
+			return STORE_NOTFOUND;
+		}
+		*error_r = store_db_error(st, "cannot read a queue message");
+		return STORE_ERROR;
+	}
+	m->id = sqlite3_column_int64(s, 0);
+	m->qid = stmt_col_strdup(s, 1);
+	const unsigned char *blob = sqlite3_column_text(s, 2);
+	if (blob != NULL && strlen((const char *)blob) == SHA256_HEX_LEN)
+		memcpy(m->blob, blob, SHA256_HEX_LEN + 1);
+	m->size = (uint64_t)sqlite3_column_int64(s, 3);
+	m->sender = stmt_col_strdup(s, 4);
+	m->user_id = sqlite3_column_int64(s, 5);
+	m->ret = stmt_col_strdup(s, 6);
+	m->envid = stmt_col_strdup(s, 7);
+	m->body = stmt_col_strdup(s, 8);
+	m->smtputf8 = sqlite3_column_int(s, 9) != 0;
+	m->kind = stmt_col_strdup(s, 10);
+	m->created = sqlite3_column_int64(s, 11);
+	stmt_done(s);
+	if (m->sender == NULL)
+		m->sender = xstrdup("");
+	if (m->qid == NULL)
+		m->qid = xstrdup("");
+	if (m->kind == NULL)
+		m->kind = xstrdup("relay");
+	return STORE_OK;
+}
+
+void
+relayq_items_free(struct relayq_item **items, size_t n)
+{
+	if (*items == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		store_queue_message_clear(&(*items)[i].msg);
+		store_queue_recipient_list_free(&(*items)[i].rcpts, (*items)[i].n_rcpts);
+	}
+	xfree(*items);
+}
+
+void
+relayq_batch_clear(struct relayq_batch *batch)
+{
+	free(batch->domain);
+	relayq_items_free(&batch->items, batch->n_items);
+	memset(batch, 0, sizeof *batch);
+}
+
+/* Reads recipient rows grouped by message (rows come in message order)
+ * into items, at most max_messages messages; loads each message. */
+static int
+read_grouped(struct store *st, sqlite3_stmt *s, size_t max_messages,
+	     struct relayq_item **items_r, size_t *n_r, const char **error_r)
+{
+	struct relayq_item *items = NULL;
+	size_t n = 0, cap = 0, rcap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t mid = sqlite3_column_int64(s, 1);
+		if (n == 0 || items[n - 1].msg.id != mid) {
+			if (n == max_messages)
+				break;
+			if (n == cap) {
+				cap = cap == 0 ? 8 : cap * 2;
+				items = xreallocarray(items, cap, sizeof *items);
+			}
+			memset(&items[n], 0, sizeof items[n]);
+			items[n].msg.id = mid;
+			n++;
+			rcap = 0;
+		}
+		struct relayq_item *it = &items[n - 1];
+		if (it->n_rcpts == rcap) {
+			rcap = rcap == 0 ? 4 : rcap * 2;
+			it->rcpts = xreallocarray(it->rcpts, rcap, sizeof *it->rcpts);
+		}
+		rcpt_row(s, &it->rcpts[it->n_rcpts++]);
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		*error_r = store_db_error(st, "cannot read queue recipients");
+		relayq_items_free(&items, n);
+		return STORE_ERROR;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t mid = items[i].msg.id;
+		int ret = load_message(st, mid, &items[i].msg, error_r);
+		if (ret != STORE_OK) {
+			relayq_items_free(&items, n);
+			return ret;
+		}
+	}
+	*items_r = items;
+	*n_r = n;
+	return STORE_OK;
+}
+
+int
+relayq_release_all(struct store *st, unsigned *n_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_RELEASE);
+	stmt_int(s, 1, store_now());
+	int ret = stmt_exec(st, s, "cannot release queue leases", error_r);
+	if (ret == STORE_OK && n_r != NULL)
+		*n_r = (unsigned)sqlite3_changes(st->db);
+	return ret;
+}
+
+int
+relayq_claim(struct store *st, int64_t now, int64_t lease_until,
+	     size_t max_rcpts, size_t max_messages, struct relayq_batch *batch_r,
+	     const char **error_r)
+{
+	memset(batch_r, 0, sizeof *batch_r);
+	int ret = store_begin(st, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	sqlite3_stmt *s = store_stmt(st, SQL_PICK);
+	stmt_int(s, 1, now);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		stmt_done(s);
+		store_rollback(st);
+		return STORE_OK;
+	}
+	if (rc != SQLITE_ROW) {
+		stmt_done(s);
+		*error_r = store_db_error(st, "cannot read the queue");
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	char *domain = stmt_col_strdup(s, 0);
+	stmt_done(s);
+	if (domain == NULL)
+		domain = xstrdup("");
+
+	s = store_stmt(st, SQL_OF_DOMAIN);
+	stmt_text(s, 1, domain);
+	stmt_int(s, 2, now);
+	stmt_int(s, 3, (int64_t)max_rcpts);
+	ret = read_grouped(st, s, max_messages, &batch_r->items, &batch_r->n_items,
+			   error_r);
+	if (ret != STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < batch_r->n_items; i++) {
+		for (size_t k = 0; k < batch_r->items[i].n_rcpts; k++) {
+			s = store_stmt(st, SQL_LEASE);
+			stmt_int(s, 1, batch_r->items[i].rcpts[k].id);
+			stmt_int(s, 2, lease_until);
+			ret = stmt_exec(st, s, "cannot lease a queue recipient", error_r);
+			if (ret != STORE_OK)
+				goto fail;
+		}
+	}
+	ret = store_commit(st, error_r);
+	if (ret != STORE_OK)
+		goto fail_committed;
+	batch_r->domain = domain;
+	return STORE_OK;
+fail:
+	store_rollback(st);
+fail_committed:
+	free(domain);
+	relayq_batch_clear(batch_r);
+	return ret;
+}
+
+int
+relayq_next_due(struct store *st, int64_t *when_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_NEXT_DUE);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		stmt_done(s);
+		*error_r = store_db_error(st, "cannot read the queue");
+		return STORE_ERROR;
+	}
+	*when_r = sqlite3_column_int64(s, 0);
+	stmt_done(s);
+	return STORE_OK;
+}
+
+int
+relayq_record(struct store *st, const struct relayq_outcome *o, size_t n,
+	      const char **error_r)
+{
+	int ret = store_begin(st, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	int64_t now = store_now();
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = store_stmt(st, SQL_RECORD);
+		stmt_int(s, 1, o[i].rcpt_id);
+		stmt_int(s, 2, now);
+		stmt_text(s, 3, store_queue_state_name(o[i].state));
+		stmt_int(s, 4, o[i].state == STORE_QUEUE_DEFERRED ? o[i].next_attempt : now);
+		stmt_text(s, 5, o[i].reply);
+		stmt_text(s, 6, o[i].host);
+		ret = stmt_exec(st, s, "cannot record a delivery attempt", error_r);
+		if (ret != STORE_OK) {
+			store_rollback(st);
+			return ret;
+		}
+	}
+	return store_commit(st, error_r);
+}
+
+int
+relayq_dsn_due(struct store *st, int64_t delayed_before, size_t max,
+	       struct relayq_item **items_r, size_t *n_r, const char **error_r)
+{
+	*items_r = NULL;
+	*n_r = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_DSN_DUE);
+	stmt_int(s, 1, delayed_before);
+	stmt_int(s, 2, (int64_t)max);
+	return read_grouped(st, s, max, items_r, n_r, error_r);
+}
+
+int
+relayq_dsn_done(struct store *st, const int64_t *ids, size_t n, const char **error_r)
+{
+	int ret = store_begin(st, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = store_stmt(st, SQL_DSN_DONE);
+		stmt_int(s, 1, ids[i]);
+		ret = stmt_exec(st, s, "cannot mark a DSN as sent", error_r);
+		if (ret != STORE_OK) {
+			store_rollback(st);
+			return ret;
+		}
+	}
+	return store_commit(st, error_r);
+}
+
+int
+relayq_expire(struct store *st, int64_t created_before, const char *reason,
+	      unsigned *n_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_EXPIRE);
+	stmt_int(s, 1, created_before);
+	stmt_text(s, 2, reason);
+	int ret = stmt_exec(st, s, "cannot expire queue recipients", error_r);
+	if (ret == STORE_OK && n_r != NULL)
+		*n_r = (unsigned)sqlite3_changes(st->db);
+	return ret;
+}
+
+/* ---- smarthost ---------------------------------------------------------- */
+
+void
+relayq_smarthost_clear(struct relayq_smarthost *sh)
+{
+	free(sh->host);
+	free(sh->tls);
+	free(sh->username);
+	if (sh->password_sealed != NULL)
+		explicit_bzero(sh->password_sealed, strlen(sh->password_sealed));
+	free(sh->password_sealed);
+	memset(sh, 0, sizeof *sh);
+}
+
+int
+relayq_smarthost_get(struct store *st, struct relayq_smarthost *sh_r,
+		     const char **error_r)
+{
+	memset(sh_r, 0, sizeof *sh_r);
+	sqlite3_stmt *s = store_stmt(st, SQL_SH_GET);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		stmt_done(s);
+		*error_r = "no smarthost: direct delivery";
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW) {
+		stmt_done(s);
+		*error_r = store_db_error(st, "cannot read the smarthost");
+		return STORE_ERROR;
+	}
+	sh_r->host = stmt_col_strdup(s, 0);
+	sh_r->port = (unsigned)sqlite3_column_int(s, 1);
+	sh_r->tls = stmt_col_strdup(s, 2);
+	sh_r->username = stmt_col_strdup(s, 3);
+	sh_r->password_sealed = stmt_col_strdup(s, 4);
+	sh_r->updated = sqlite3_column_int64(s, 5);
+	stmt_done(s);
+	if (sh_r->host == NULL)
+		sh_r->host = xstrdup("");
+	if (sh_r->tls == NULL)
+		sh_r->tls = xstrdup("starttls");
+	return STORE_OK;
+}
+
+static bool
+host_valid(const char *h)
+{
+	/* a host name (LDH labels) or an IPv4/IPv6 literal */
+	size_t n = strlen(h);
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'))
+			return false;
+	}
+	return true;
+}
+
+int
+relayq_smarthost_set(struct store *st, const struct relayq_smarthost *sh,
+		     const char **error_r)
+{
+	sqlite3_stmt *s;
+	if (sh == NULL) {
+		s = store_stmt(st, SQL_SH_DEL);
+		return stmt_exec(st, s, "cannot remove the smarthost", error_r);
+	}
+	if (sh->host == NULL || !host_valid(sh->host)) {
+		*error_r = "the smarthost is not a valid host name or address";
+		return STORE_INVALID;
+	}
+	if (sh->port < 1 || sh->port > 65535) {
+		*error_r = "the smarthost port must be 1-65535";
+		return STORE_INVALID;
+	}
+	if (sh->tls == NULL ||
+	    (strcmp(sh->tls, "implicit") != 0 && strcmp(sh->tls, "starttls") != 0)) {
+		*error_r = "the smarthost tls must be \"implicit\" or \"starttls\"";
+		return STORE_INVALID;
+	}
+	if ((sh->username == NULL) != (sh->password_sealed == NULL)) {
+		*error_r = "a smarthost username needs a password, and a password a username";
+		return STORE_INVALID;
+	}
+	if (sh->username != NULL && (sh->username[0] == '\0' || strlen(sh->username) > 320)) {
+		*error_r = "the smarthost username must have 1 to 320 bytes";
+		return STORE_INVALID;
+	}
+	s = store_stmt(st, SQL_SH_SET);
+	stmt_text(s, 1, sh->host);
+	stmt_int(s, 2, sh->port);
+	stmt_text(s, 3, sh->tls);
+	stmt_text(s, 4, sh->username);
+	stmt_text(s, 5, sh->password_sealed);
+	stmt_int(s, 6, store_now());
+	return stmt_exec(st, s, "cannot set the smarthost", error_r);
+}
+
+/* ---- DKIM keys ------------------------------------------------------------ */
+
+void
+relayq_dkim_keys_free(struct relayq_dkim_key **keys, size_t n)
+{
+	if (*keys == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free((*keys)[i].algorithm);
+		free((*keys)[i].selector);
+		if ((*keys)[i].private_key != NULL)
+			explicit_bzero((*keys)[i].private_key, strlen((*keys)[i].private_key));
+		free((*keys)[i].private_key);
+		free((*keys)[i].public_key);
+	}
+	xfree(*keys);
+}
+
+static int
+read_keys(struct store *st, int64_t domain_id, struct relayq_dkim_key **keys_r,
+	  size_t *n_r, const char **error_r)
+{
+	struct relayq_dkim_key *keys = NULL;
+	size_t n = 0;
+	int rc;
+	sqlite3_stmt *s = store_stmt(st, SQL_DKIM_GET);
+	stmt_int(s, 1, domain_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		keys = xreallocarray(keys, n + 1, sizeof *keys);
+		struct relayq_dkim_key *k = &keys[n++];
+		k->algorithm = stmt_col_strdup(s, 0);
+		k->selector = stmt_col_strdup(s, 1);
+		k->private_key = stmt_col_strdup(s, 2);
+		k->public_key = stmt_col_strdup(s, 3);
+		k->created = sqlite3_column_int64(s, 4);
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		relayq_dkim_keys_free(&keys, n);
+		*error_r = store_db_error(st, "cannot read DKIM keys");
+		return STORE_ERROR;
+	}
+	*keys_r = keys;
+	*n_r = n;
+	return STORE_OK;
+}
+
+/* A new key pair: the private key as PKCS#8 PEM and the DNS p= value
+ * (RFC 8463 §4: Ed25519's raw 32 bytes; RFC 6376 §3.6.1: RSA's
+ * SubjectPublicKeyInfo DER), both base64. */
+static int
+make_key(bool ed25519, char **pem_r, char **pub_r, const char **error_r)
+{
+	EVP_PKEY *pkey = ed25519 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+				 : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	if (pkey == NULL) {
+		*error_r = "cannot make a DKIM key";
+		return STORE_ERROR;
+	}
+	struct buf pub = BUF_INIT;
+	unsigned char *der = NULL;
+	int ok = 0;
+	if (ed25519) {
+		unsigned char raw[32];
+		size_t rl = sizeof raw;
+		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rl) == 1 && rl == 32) {
+			base64_encode(&pub, raw, rl);
+			ok = 1;
+		}
+	} else {
+		int dl = i2d_PUBKEY(pkey, &der);
+		if (dl > 0) {
+			base64_encode(&pub, der, (size_t)dl);
+			ok = 1;
+		}
+		OPENSSL_free(der);
+	}
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	if (ok && bio != NULL &&
+	    PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1) {
+		char *p;
+		long l = BIO_get_mem_data(bio, &p);
+		pem = xstrndup(p, (size_t)l);
+	}
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	if (pem == NULL) {
+		buf_free(&pub);
+		*error_r = "cannot write a DKIM key";
+		return STORE_ERROR;
+	}
+	*pem_r = pem;
+	*pub_r = buf_steal(&pub);
+	return STORE_OK;
+}
+
+int
+relayq_dkim_keys(struct store *st, const char *domain, bool create,
+		 struct relayq_dkim_key **keys_r, size_t *n_r, const char **error_r)
+{
+	int64_t domain_id;
+	*keys_r = NULL;
+	*n_r = 0;
+	char *lower = xstrdup(domain);
+	str_lower(lower);
+	int ret = store_domain_id(st, lower, &domain_id, error_r);
+	free(lower);
+	if (ret != STORE_OK)
+		return ret;
+	ret = read_keys(st, domain_id, keys_r, n_r, error_r);
+	if (ret != STORE_OK || *n_r >= 2 || !create) {
+		if (ret == STORE_OK && *n_r == 0) {
+			*error_r = "the domain has no DKIM keys yet";
+			return STORE_NOTFOUND;
+		}
+		return ret;
+	}
+	relayq_dkim_keys_free(keys_r, *n_r);
+	*n_r = 0;
+
+	/* made outside the transaction (RSA takes a moment), stored in one */
+	char *pem[2] = { NULL, NULL }, *pub[2] = { NULL, NULL };
+	for (int i = 0; i < 2; i++) {
+		ret = make_key(i == 0, &pem[i], &pub[i], error_r);
+		if (ret != STORE_OK)
+			goto out;
+	}
+	char month[16];
+	time_t now = (time_t)store_now();
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(month, sizeof month, "%Y%m", &tm);
+	ret = store_begin(st, error_r);
+	if (ret != STORE_OK)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		char *sel = xasprintf("%s-%s", i == 0 ? "ed" : "rsa", month);
+		sqlite3_stmt *s = store_stmt(st, SQL_DKIM_ADD);
+		stmt_int(s, 1, domain_id);
+		stmt_text(s, 2, i == 0 ? "ed25519" : "rsa");
+		stmt_text(s, 3, sel);
+		stmt_text(s, 4, pem[i]);
+		stmt_text(s, 5, pub[i]);
+		stmt_int(s, 6, (int64_t)now);
+		free(sel);
+		ret = stmt_exec(st, s, "cannot store a DKIM key", error_r);
+		if (ret != STORE_OK) {
+			store_rollback(st);
+			goto out;
+		}
+	}
+	ret = store_commit(st, error_r);
+	if (ret == STORE_OK) {
+		log_info("dkim keys created domain=%s", esc_str(domain));
+		ret = read_keys(st, domain_id, keys_r, n_r, error_r);
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (pem[i] != NULL)
+			explicit_bzero(pem[i], strlen(pem[i]));
+		free(pem[i]);
+		free(pub[i]);
+	}
+	return ret;
+}
+
+void
+relayq_dkim_txt(const struct relayq_dkim_key *key, struct buf *out)
+{
+	buf_printf(out, "v=DKIM1; k=%s; p=%s",
+		   strcmp(key->algorithm, "ed25519") == 0 ? "ed25519" : "rsa",
+		   key->public_key);
+}
+
+/* ---- DNS records ---------------------------------------------------------- */
+
+static void
+add_record(struct relayq_dns_record **list, size_t *n, const char *purpose,
+	   const char *name, const char *type, const char *value)
+{
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	struct relayq_dns_record *r = &(*list)[(*n)++];
+	r->purpose = xstrdup(purpose);
+	r->name = xstrdup(name);
+	r->type = xstrdup(type);
+	r->value = xstrdup(value);
+}
+
+void
+relayq_dns_records_free(struct relayq_dns_record **list, size_t n)
+{
+	if (*list == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free((*list)[i].purpose);
+		free((*list)[i].name);
+		free((*list)[i].type);
+		free((*list)[i].value);
+	}
+	xfree(*list);
+}
+
+int
+relayq_dns_records(struct store *st, const char *domain, const char *hostname,
+		   struct relayq_dns_record **list_r, size_t *n_r,
+		   const char **error_r)
+{
+	struct relayq_dkim_key *keys;
+	size_t n_keys;
+	*list_r = NULL;
+	*n_r = 0;
+	int ret = relayq_dkim_keys(st, domain, true, &keys, &n_keys, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	char *d = xstrdup(domain);
+	str_lower(d);
+	struct relayq_dns_record *list = NULL;
+	size_t n = 0;
+	char *v = xasprintf("10 %s.", hostname);
+	add_record(&list, &n, "MX", d, "MX", v);
+	free(v);
+	/* RFC 7208: the MX may send for the domain, nobody else */
+	add_record(&list, &n, "SPF", d, "TXT", "v=spf1 mx -all");
+	for (size_t i = 0; i < n_keys; i++) {
+		struct buf txt = BUF_INIT;
+		relayq_dkim_txt(&keys[i], &txt);
+		char *name = xasprintf("%s._domainkey.%s", keys[i].selector, d);
+		char *purpose = xasprintf("DKIM %s", keys[i].algorithm);
+		add_record(&list, &n, purpose, name, "TXT", buf_cstr(&txt));
+		free(name);
+		free(purpose);
+		buf_free(&txt);
+	}
+	/* RFC 7489 §6.3: start with p=none, tighten once reports look right */
+	v = xasprintf("_dmarc.%s", d);
+	add_record(&list, &n, "DMARC", v, "TXT", "v=DMARC1; p=none; adkim=r; aspf=r");
+	free(v);
+	/* RFC 6186 §3: where clients find submission, IMAP and POP3 */
+	static const char *const srv[][2] = {
+		{ "_submission._tcp", "587" }, { "_submissions._tcp", "465" },
+		{ "_imap._tcp", "143" }, { "_imaps._tcp", "993" },
+		{ "_pop3._tcp", "110" }, { "_pop3s._tcp", "995" },
+	};
+	for (size_t i = 0; i < sizeof srv / sizeof srv[0]; i++) {
+		char *name = xasprintf("%s.%s", srv[i][0], d);
+		v = xasprintf("0 1 %s %s.", srv[i][1], hostname);
+		add_record(&list, &n, "autoconfig", name, "SRV", v);
+		free(name);
+		free(v);
+	}
+	free(d);
+	relayq_dkim_keys_free(&keys, n_keys);
+	*list_r = list;
+	*n_r = n;
+	return STORE_OK;
+}

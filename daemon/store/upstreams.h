@@ -1,0 +1,190 @@
+/*
+ * upstreams: the store side of the upstream fetcher (daemon/fetch/).
+ *
+ * An upstream account belongs to a local user and names a POP3 or IMAP
+ * server, how to reach it (TLS mode, certificate check), how to log in
+ * (username, and the password sealed by the caller with core/seal.h: the
+ * store only ever sees sealed text), which folders to fetch into which
+ * local mailbox, and what to do with fetched messages upstream.  Beside the
+ * settings it keeps the state the API shows (last success, last error in
+ * plain words, count fetched) and what the fetcher remembers so that it
+ * fetches nothing twice: per IMAP folder the UIDVALIDITY and the last UID,
+ * per POP3 account the UIDLs, per account the SHA-256 of every message.
+ *
+ * store_upstream_deliver() appends a fetched message and records it as
+ * fetched in one transaction: after a crash at any instant either the
+ * message is in the mailbox and known as fetched, or neither.  The fetcher
+ * deletes upstream only what this function has committed.
+ */
+#ifndef MAILHUB_STORE_UPSTREAMS_H
+#define MAILHUB_STORE_UPSTREAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+enum upstream_protocol {
+	UPSTREAM_IMAP,
+	UPSTREAM_POP3,
+};
+
+enum upstream_tls {
+	UPSTREAM_TLS_IMPLICIT,
+	UPSTREAM_TLS_STARTTLS,
+	UPSTREAM_TLS_NONE,
+};
+
+/* Bounds of the settings (checked by upstream_settings_check). */
+#define UPSTREAM_HOST_MAX 253
+#define UPSTREAM_USERNAME_MAX 320
+#define UPSTREAM_FOLDERS_MAX 100
+#define UPSTREAM_INTERVAL_MIN 10
+#define UPSTREAM_INTERVAL_MAX 86400
+#define UPSTREAM_INTERVAL_DEFAULT 300
+/* The longest last_error kept. */
+#define UPSTREAM_ERROR_MAX 500
+
+/* The settings of an account, as the CLI and the API give them. */
+struct upstream_settings {
+	enum upstream_protocol protocol;
+	char *host;
+	unsigned port;			/* 0: the protocol's default for the TLS mode */
+	enum upstream_tls tls;
+	char *tls_verify;		/* "system", "off" or "pin:" + 64 lowercase hex */
+	char *username;
+	char **folders;			/* IMAP folders (UTF-8), at least one */
+	size_t n_folders;
+	char *target;			/* local mailbox name */
+	bool keep;			/* leave fetched mail upstream */
+	bool idle;			/* IMAP IDLE push when offered */
+	bool dedupe;			/* skip mail the user already got (Message-ID + body) */
+	unsigned interval;		/* seconds between polls */
+	bool enabled;
+};
+
+/* An account as stored. */
+struct store_upstream {
+	int64_t id;
+	int64_t user_id;
+	char *owner;			/* the user's address */
+	struct upstream_settings set;
+	char *password_sealed;		/* seal.h text */
+	int64_t last_ok;		/* 0: never */
+	int64_t last_attempt;		/* 0: never */
+	char *last_error;		/* NULL after a success */
+	uint64_t fetched;
+	unsigned failures;		/* failures in a row */
+	int64_t generation;		/* bumped on every change of the settings */
+	bool fetch_requested;
+	int64_t created;
+};
+
+/* "imap"/"pop3", "implicit"/"starttls"/"none", and back (-1 unknown). */
+const char *upstream_protocol_name(enum upstream_protocol p);
+int upstream_protocol_parse(const char *text, enum upstream_protocol *p_r);
+const char *upstream_tls_name(enum upstream_tls t);
+int upstream_tls_parse(const char *text, enum upstream_tls *t_r);
+/* 993/143 for IMAP implicit/other, 995/110 for POP3. */
+unsigned upstream_default_port(enum upstream_protocol p, enum upstream_tls t);
+
+/* Fills defaults (port, tls_verify "system", folders {"INBOX"}, target
+ * "INBOX", interval) into unset fields and checks every field: 0, or -1
+ * with *error_r naming the field. */
+int upstream_settings_check(struct upstream_settings *set, const char **error_r);
+/* Deep copy, and freeing of the fields (the struct itself is the caller's). */
+void upstream_settings_copy(struct upstream_settings *dst,
+			    const struct upstream_settings *src);
+void upstream_settings_clear(struct upstream_settings *set);
+/* Sets the folder list to a copy of folders[0..n). */
+void upstream_settings_set_folders(struct upstream_settings *set,
+				   const char *const *folders, size_t n);
+
+/* Adds an account of the user owner (settings checked first).  STORE_NOTFOUND
+ * when owner is no user. */
+int store_upstream_add(struct store *st, const char *owner,
+		       const struct upstream_settings *set,
+		       const char *password_sealed, int64_t *id_r,
+		       const char **error_r);
+/* Replaces the settings (and the password unless password_sealed is NULL);
+ * bumps the generation and clears the failure count. */
+int store_upstream_update(struct store *st, int64_t id,
+			  const struct upstream_settings *set,
+			  const char *password_sealed, const char **error_r);
+/* Deletes the account and everything remembered for it. */
+int store_upstream_del(struct store *st, int64_t id, const char **error_r);
+int store_upstream_get(struct store *st, int64_t id, struct store_upstream *up_r,
+		       const char **error_r);
+/* The accounts of user_id, or all when user_id is 0, by id. */
+int store_upstream_list(struct store *st, int64_t user_id,
+			struct store_upstream **list_r, size_t *n_r,
+			const char **error_r);
+void store_upstream_clear(struct store_upstream *up);
+void store_upstream_list_free(struct store_upstream **list, size_t n);
+
+/* Records the outcome of a fetch run: error NULL for success (last_ok now,
+ * failures 0) or the reason in plain words (failures + 1). */
+int store_upstream_set_result(struct store *st, int64_t id, const char *error,
+			      const char **error_r);
+/* Marks an account (or, with id 0, every enabled one) to be fetched soon;
+ * STORE_NOTFOUND for an unknown id. */
+int store_upstream_request_fetch(struct store *st, int64_t id, const char **error_r);
+/* Clears the request marks, returning the ids that had one (malloc'd). */
+int store_upstream_take_requests(struct store *st, int64_t **ids_r, size_t *n_r,
+				 const char **error_r);
+
+/* ---- what the fetcher remembers ---------------------------------------- */
+
+/* The remembered state of an IMAP folder; STORE_NOTFOUND when none yet. */
+int store_upstream_folder_get(struct store *st, int64_t id, const char *folder,
+			      uint32_t *uidvalidity_r, uint32_t *last_uid_r,
+			      bool *refetch_r, const char **error_r);
+/* Sets it (insert or replace). */
+int store_upstream_folder_set(struct store *st, int64_t id, const char *folder,
+			      uint32_t uidvalidity, uint32_t last_uid, bool refetch,
+			      const char **error_r);
+/* 1 when a message with that raw SHA-256 was fetched by the account, 0 when
+ * not, -1 on error. */
+int store_upstream_hash_known(struct store *st, int64_t id, const char *hash);
+/* The POP3 UIDLs remembered for the account (malloc'd strings). */
+int store_upstream_uidl_list(struct store *st, int64_t id, char ***uidls_r,
+			     size_t *n_r, const char **error_r);
+/* Forgets UIDLs the server no longer lists (uidls[0..n) in one transaction). */
+int store_upstream_uidl_forget(struct store *st, int64_t id,
+			       const char *const *uidls, size_t n,
+			       const char **error_r);
+void store_upstream_uidls_free(char ***uidls, size_t n);
+
+/* One fetched message, its blob committed. */
+struct upstream_delivery {
+	int64_t upstream_id;
+	int64_t user_id;
+	int64_t mailbox_id;		/* the target mailbox */
+	const char *blob;
+	uint64_t size;
+	int64_t internal_date;
+	const char *raw_hash;		/* SHA-256 of the bytes as fetched */
+	const char *dedupe_key;		/* NULL: no per-user dedupe */
+	bool skip_known_hash;		/* refetch after a UIDVALIDITY change:
+					 * a known raw hash is recorded, not appended */
+	/* IMAP: the folder, its UIDVALIDITY and the UID (folder NULL for POP3) */
+	const char *folder;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	/* POP3: the UIDL, or NULL when the server has none */
+	const char *uidl;
+};
+
+/*
+ * In one transaction: unless the message is known as fetched already (UID
+ * not above the folder's last UID under the same UIDVALIDITY, or a known
+ * UIDL), appends it to the mailbox (unless its dedupe key is known for the
+ * user, or skip_known_hash and its raw hash is known) and records it as fetched (last UID, UIDL, raw hash, dedupe key,
+ * count).  *appended_r says whether a copy was added to the mailbox.
+ * STORE_OVERQUOTA when the user's quota would be exceeded (nothing written).
+ */
+int store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
+			   bool *appended_r, const char **error_r);
+
+#endif

@@ -1,0 +1,41 @@
+// Outgoing mail: direct delivery by MX, or through a smarthost.
+import { api } from '../api.js';
+import { h, field, onSubmit, page, toast, when } from '../ui.js';
+
+export async function render(ctx) {
+	const r = await api('GET', '/relay');
+	const sh = r.smarthost || { host: '', port: 465, tls: 'implicit', username: '' };
+	const mode = h('fieldset', {},
+		h('legend', {}, 'How mail leaves this server'),
+		['direct', 'smarthost'].map(m => h('label', { class: 'radio' },
+			h('input', { type: 'radio', name: 'mode', value: m, checked: r.mode === m, onchange: sync }),
+			m === 'direct' ? ' Directly to each recipient’s mail server (needs port 25 open outbound)' : ' Through a smarthost (your provider’s SMTP server)')));
+	const tls = h('div', { class: 'field' }, h('label', { for: 'relay-tls' }, 'Security'),
+		h('select', { id: 'relay-tls', name: 'tls', 'aria-describedby': 'relay-tls-e' },
+			h('option', { value: 'implicit', selected: sh.tls === 'implicit' }, 'TLS (port 465)'),
+			h('option', { value: 'starttls', selected: sh.tls === 'starttls' }, 'STARTTLS (port 587)')),
+		h('small', { class: 'error', id: 'relay-tls-e', role: 'alert' }));
+	const details = h('div', {},
+		field('Smarthost', { name: 'host', value: sh.host, placeholder: 'smtp.provider.net', autocomplete: 'off', spellcheck: 'false' }),
+		field('Port', { name: 'port', inputmode: 'numeric', value: String(sh.port) }),
+		tls,
+		field('Username', { name: 'username', value: sh.username || '', autocomplete: 'off', spellcheck: 'false' }, 'Empty: no login.'),
+		field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', placeholder: sh.password_set ? 'unchanged' : '' },
+			sh.password_set ? 'Leave empty to keep the stored password.' : 'Stored encrypted; never shown again.'));
+	const form = h('form', { class: 'card narrow', novalidate: true }, mode, details,
+		h('p', { class: 'form-error', role: 'alert' }),
+		h('button', { type: 'submit', class: 'primary' }, 'Save'),
+		r.smarthost ? h('p', { class: 'hint' }, `Changed ${when(r.smarthost.updated)}.`) : null);
+	function sync() { details.hidden = form.querySelector('input[name=mode]:checked').value !== 'smarthost'; }
+	sync();
+	onSubmit(form, async v => {
+		const direct = form.querySelector('input[name=mode]:checked').value === 'direct';
+		const body = direct ? { smarthost: null } : { smarthost: { host: v.host.trim(), port: Number(v.port), tls: v.tls } };
+		if (!direct && v.username.trim()) body.smarthost.username = v.username.trim();
+		if (!direct && v.password) body.smarthost.password = v.password;
+		await api('PUT', '/relay', body);
+		toast(direct ? 'Mail now leaves directly' : `Mail now leaves through ${v.host.trim()}`);
+		ctx.refresh();
+	}, 'host');
+	return page('Outgoing mail', form);
+}

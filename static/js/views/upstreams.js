@@ -1,0 +1,148 @@
+// Upstream accounts: the user's other mailboxes that mailhub fetches into
+// theirs.  Add with a connection test that says what failed, fetch now,
+// last error, enable or disable.  An admin sees everyone's.
+import { api, ApiError } from '../api.js';
+import { h, clearErrors, confirmDanger, dialog, field, showError, page, table, toast, values, when } from '../ui.js';
+
+const split = text => text.split(/[,\n]+/).map(s => s.trim()).filter(Boolean);
+
+function select(label, name, options, value) {
+	const id = 'f-' + name + '-' + (++select.n);
+	return h('div', { class: 'field' },
+		h('label', { for: id }, label),
+		h('select', { id, name, 'aria-describedby': id + '-e' },
+			options.map(([v, t]) => h('option', { value: v, selected: v === value }, t))),
+		h('small', { class: 'error', id: id + '-e', role: 'alert' }));
+}
+select.n = 0;
+
+// The form's values as the API takes them (empty password: keep the stored one).
+function settings(v, ctx, existing) {
+	const s = {
+		protocol: v.protocol, host: v.host.trim(), port: v.port.trim() === '' ? 0 : Number(v.port),
+		tls: v.tls, tls_verify: v.verify === 'pin' ? 'pin:' + v.pin.trim().toLowerCase() : v.verify,
+		username: v.username, target: v.target.trim() || 'INBOX',
+		keep: v.keep, idle: v.idle, enabled: v.enabled, interval: Math.round(Number(v.interval || 5) * 60),
+	};
+	if (v.protocol === 'imap') s.folders = split(v.folders).length ? split(v.folders) : ['INBOX'];
+	if (v.password !== '') s.password = v.password;
+	if (!existing && ctx.me.admin && v.owner.trim() !== '') s.owner = v.owner.trim();
+	if (!Number.isInteger(s.port)) throw new ApiError(422, "field 'port' must be a whole number");
+	if (!Number.isFinite(s.interval)) throw new ApiError(422, "field 'interval' must be a number of minutes");
+	return s;
+}
+
+function testResult(box, t) {
+	box.replaceChildren();
+	box.className = 'notice ' + (t.ok ? 'good' : 'bad');
+	if (!t.ok) {
+		box.append(h('strong', {}, 'The test failed: '), t.error);
+		return;
+	}
+	box.append(h('strong', {}, 'It works. '),
+		t.tls !== 'none' ? `Connected over ${t.tls}` : 'Connected without TLS',
+		', logged in, ',
+		t.folders ? `and found ${t.folders.length} folder${t.folders.length === 1 ? '' : 's'}: ${t.folders.join(', ')}.`
+			: `and found ${t.messages} message${t.messages === 1 ? '' : 's'} waiting.`,
+		t.certificate_sha256 ? h('small', { class: 'hint break' }, 'Certificate SHA-256: ' + t.certificate_sha256) : null);
+}
+
+function editDialog(ctx, up) {
+	const s = up || { protocol: 'imap', tls: 'implicit', tls_verify: 'system', folders: ['INBOX'], target: 'INBOX', keep: true, idle: true, enabled: true, interval: 300 };
+	const verify = s.tls_verify.startsWith('pin:') ? 'pin' : s.tls_verify;
+	const result = h('div', { class: 'notice', role: 'status', hidden: true });
+	const form = h('form', { novalidate: true },
+		!up && ctx.me.admin ? field('For user', { name: 'owner', type: 'email', placeholder: ctx.me.user, autocomplete: 'off' }, 'Empty: your own account.') : null,
+		h('div', { class: 'row' },
+			select('Protocol', 'protocol', [['imap', 'IMAP'], ['pop3', 'POP3']], s.protocol),
+			select('Security', 'tls', [['implicit', 'TLS'], ['starttls', 'STARTTLS'], ['none', 'none (plain text)']], s.tls)),
+		h('div', { class: 'row' },
+			field('Server', { name: 'host', value: up ? s.host : '', placeholder: 'imap.example.net', required: true, autocomplete: 'off', spellcheck: 'false' }),
+			field('Port', { name: 'port', inputmode: 'numeric', value: up ? String(s.port) : '', placeholder: 'default' })),
+		field('Username', { name: 'username', value: up ? s.username : '', required: true, autocomplete: 'off', spellcheck: 'false' }),
+		field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', required: !up, placeholder: up ? 'unchanged' : '' },
+			up ? 'Leave empty to keep the stored password.' : 'Stored encrypted; never shown again.'),
+		h('div', { class: 'row' },
+			select('Certificate check', 'verify', [['system', 'trusted by the system'], ['pin', 'pinned fingerprint'], ['off', 'none (not safe)']], verify),
+			field('Pinned SHA-256', { name: 'pin', value: verify === 'pin' ? s.tls_verify.slice(4) : '', autocomplete: 'off', spellcheck: 'false' })),
+		field('Folders to fetch (IMAP)', { name: 'folders', value: (s.folders || ['INBOX']).join(', ') }, 'Comma-separated.'),
+		h('div', { class: 'row' },
+			field('Deliver into', { name: 'target', value: s.target }),
+			field('Check every (minutes)', { name: 'interval', inputmode: 'decimal', value: String(s.interval / 60) })),
+		field('Leave fetched mail on the server', { name: 'keep', type: 'checkbox', checked: s.keep }),
+		field('Push new mail at once (IMAP IDLE)', { name: 'idle', type: 'checkbox', checked: s.idle }),
+		field('Enabled', { name: 'enabled', type: 'checkbox', checked: s.enabled }),
+		result,
+		h('p', { class: 'form-error', role: 'alert' }),
+		h('div', { class: 'actions' },
+			h('button', { type: 'button', class: 'test', onclick: test }, 'Test connection'),
+			h('button', { type: 'submit', class: 'primary' }, up ? 'Save' : 'Add account')));
+	const d = dialog(up ? `Edit ${up.username} at ${up.host}` : 'New upstream account', form);
+
+	async function run(fn) {
+		clearErrors(form);
+		const btns = form.querySelectorAll('button');
+		btns.forEach(b => { b.disabled = true; });
+		try { await fn(settings(values(form), ctx, up)); }
+		catch (err) { if (err.status === undefined) throw err; showError(form, err); }
+		finally { btns.forEach(b => { b.disabled = false; }); }
+	}
+	async function test() {
+		result.hidden = false;
+		result.className = 'notice';
+		result.textContent = 'Testing…';
+		await run(async body => {
+			delete body.owner;
+			if (up) body.id = up.id;
+			try { testResult(result, await api('POST', '/upstreams/test', body)); }
+			catch (err) { result.hidden = true; throw err; }
+		});
+	}
+	form.addEventListener('submit', ev => {
+		ev.preventDefault();
+		run(async body => {
+			if (up) await api('PATCH', `/upstreams/${up.id}`, body);
+			else await api('POST', '/upstreams', body);
+			d.close();
+			toast(up ? 'Account saved' : 'Account added: the first fetch starts now');
+			ctx.refresh();
+		});
+	});
+}
+
+function state(u) {
+	if (!u.enabled) return h('span', { class: 'muted' }, 'disabled');
+	if (u.state.last_error) return h('span', { class: 'bad' }, u.state.last_error);
+	if (u.state.last_ok) return `OK ${when(u.state.last_ok)}`;
+	return h('span', { class: 'muted' }, 'not fetched yet');
+}
+
+export async function render(ctx) {
+	const list = await api('GET', '/upstreams');
+	const act = (label, fn, cls = '') => h('button', { type: 'button', class: 'small ' + cls, onclick: async () => {
+		try { await fn(); } catch (e) { toast(e.message, 'bad'); }
+	} }, label);
+	return page(ctx.me.admin ? 'Upstream accounts' : 'My other accounts',
+		h('p', {}, 'Mail from these accounts is fetched into ', ctx.me.admin ? 'their owner’s' : 'your', ' mailbox.'),
+		h('p', {}, h('button', { type: 'button', class: 'primary', onclick: () => editDialog(ctx, null) }, 'Add account')),
+		table(['Account', ctx.me.admin ? 'Owner' : null, 'State', 'Fetched', ''].filter(x => x !== null), list.map(u => h('tr', { class: u.enabled ? '' : 'off' },
+			h('td', {}, `${u.username} at ${u.host}`, h('small', { class: 'hint block' }, `${u.protocol.toUpperCase()} port ${u.port}, ${u.tls}`)),
+			ctx.me.admin ? h('td', {}, u.owner) : null,
+			h('td', { class: 'break' }, state(u)),
+			h('td', {}, u.state.fetched),
+			h('td', { class: 'acts' },
+				act('Fetch now', async () => { await api('POST', `/upstreams/${u.id}/fetch`); toast('Fetching now'); setTimeout(ctx.refresh, 1500); }),
+				h('button', { type: 'button', class: 'small', onclick: () => editDialog(ctx, u) }, 'Edit'),
+				act(u.enabled ? 'Disable' : 'Enable', async () => {
+					await api('PATCH', `/upstreams/${u.id}`, { enabled: !u.enabled });
+					toast(u.enabled ? 'Account disabled' : 'Account enabled');
+					ctx.refresh();
+				}),
+				act('Delete', async () => {
+					if (!await confirmDanger('Delete account', `Stop fetching from ${u.username} at ${u.host}? Mail fetched so far stays.`)) return;
+					await api('DELETE', `/upstreams/${u.id}`);
+					toast('Account deleted');
+					ctx.refresh();
+				}, 'danger')))),
+		'No upstream accounts yet.'));
+}

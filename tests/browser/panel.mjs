@@ -1,0 +1,286 @@
+// The admin panel in Debian's Chromium through playwright-core: the admin
+// signs in, adds a domain, a user and an alias, makes a token, looks at each
+// screen; the new user signs in and changes their password.  A screenshot of
+// every screen goes to $OUT_DIR.  Prints "ok - name" / "not ok - name"
+// lines (run_panel.py numbers them into TAP).
+//
+// Environment: BASE_URL, ADMIN_USER, ADMIN_PASS, OUT_DIR, CHROMIUM.
+import { chromium } from 'playwright-core';
+import path from 'node:path';
+
+const base = process.env.BASE_URL;
+const out = process.env.OUT_DIR;
+const admin = { user: process.env.ADMIN_USER, pass: process.env.ADMIN_PASS };
+const DOMAIN = 'family.example';
+const USER = `carol@${DOMAIN}`;
+const TIMEOUT = 15000;
+
+let failures = 0;
+async function step(name, fn) {
+	try {
+		await fn();
+		console.log(`ok - ${name}`);
+	} catch (err) {
+		failures++;
+		console.log(`not ok - ${name}`);
+		try { await page.screenshot({ path: path.join(out, `failed-${failures}.png`), fullPage: true }); } catch { /* no page */ }
+		for (const line of String(err && err.stack || err).split('\n').slice(0, 12))
+			console.log(`# ${line}`);
+	}
+}
+function check(cond, what) { if (!cond) throw new Error('check failed: ' + what); }
+
+const browser = await chromium.launch({
+	executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+	headless: true,
+	timeout: 60000,
+	// Playwright gives every launch a fresh temporary profile (user data dir).
+	args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+		'--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+context.setDefaultTimeout(TIMEOUT);
+const page = await context.newPage();
+const foreign = [];
+const consoleErrors = [];
+page.on('request', req => { if (!req.url().startsWith(base)) foreign.push(req.url()); });
+page.on('console', msg => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
+page.on('pageerror', err => consoleErrors.push(String(err)));
+
+const shot = name => page.screenshot({ path: path.join(out, `panel-${name}.png`), fullPage: true });
+const nav = name => page.getByRole('navigation').getByRole('link', { name, exact: true });
+const toast = () => page.locator('#toast');
+async function signIn(user, pass) {
+	await page.getByLabel('Address').fill(user);
+	await page.getByLabel('Password').fill(pass);
+	await page.getByLabel('Password').press('Enter');	// the keyboard way
+}
+async function signOut() {
+	await page.getByRole('button', { name: 'Sign out' }).click();
+	await page.getByRole('button', { name: 'Sign in' }).waitFor();
+}
+
+await step('the login page loads with nothing from outside the admin listener', async () => {
+	await page.goto(base + '/', { waitUntil: 'networkidle' });
+	await page.getByRole('button', { name: 'Sign in' }).waitFor();
+	check(foreign.length === 0, 'foreign requests: ' + foreign.join(', '));
+	await shot('01-login');
+});
+
+await step('a wrong password is shown beside the password field', async () => {
+	await signIn(admin.user, 'not-the-password');
+	const err = page.locator('#' + await page.getByLabel('Password').getAttribute('aria-describedby'));
+	await err.filter({ hasText: 'wrong username or password' }).waitFor();
+	check(await page.getByLabel('Password').getAttribute('aria-invalid') === 'true', 'field marked invalid');
+	await shot('02-login-error');
+});
+
+await step('the admin signs in and sees the dashboard', async () => {
+	await signIn(admin.user, admin.pass);
+	await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+	await page.getByText('Listeners').waitFor();
+	await page.getByText('Recent events').waitFor();
+	await shot('03-dashboard');
+});
+
+await step('the keyboard reaches the skip link and the navigation', async () => {
+	// A reload keeps the session (the cookie) and starts focus afresh.
+	await page.reload();
+	await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+	await page.keyboard.press('Tab');
+	check(await page.evaluate(() => document.activeElement.className) === 'skip', 'skip link first');
+	await page.keyboard.press('Enter');
+	check(await page.evaluate(() => document.activeElement.id) === 'main', 'focus in main');
+	check(page.url().endsWith('#/dashboard'), 'hash kept: ' + page.url());
+	await nav('Domains').focus();
+	await page.keyboard.press('Enter');
+	await page.getByRole('heading', { name: 'Domains' }).waitFor();
+});
+
+await step('an invalid domain is refused beside the field', async () => {
+	await nav('Domains').click();
+	await page.getByRole('heading', { name: 'Domains' }).waitFor();
+	await page.getByLabel('New domain').fill('not a domain!');
+	await page.getByRole('button', { name: 'Add domain' }).click();
+	await page.locator('.field .error').filter({ hasText: 'not a valid domain name' }).waitFor();
+});
+
+await step('the admin adds a domain', async () => {
+	await page.getByLabel('New domain').fill(DOMAIN);
+	await page.getByRole('button', { name: 'Add domain' }).click();
+	await page.getByRole('link', { name: DOMAIN, exact: true }).waitFor();
+	await shot('04-domains');
+});
+
+await step('the domain shows its DNS records', async () => {
+	await page.getByRole('row', { name: new RegExp(DOMAIN) }).getByRole('link', { name: 'DNS records' }).click();
+	await page.getByRole('heading', { name: `DNS for ${DOMAIN}` }).waitFor();
+	const zone = await page.locator('pre.zone').textContent();
+	check(zone.includes(`${DOMAIN}.\t3600\tIN\tMX\t10 mail.test.`), 'MX line in ' + zone);
+	check(zone.includes('_dmarc.' + DOMAIN), 'DMARC');
+	check(zone.includes(`_imaps._tcp.${DOMAIN}.`), 'SRV');
+	check(/_domainkey\.family\.example\.\t3600\tIN\tTXT\t"v=DKIM1; k=/.test(zone), 'DKIM record');
+	await page.getByText('is signed with the key', { exact: false }).waitFor();
+	await shot('05-dns');
+});
+
+await step('the admin creates a user', async () => {
+	await nav('Users').click();
+	await page.getByRole('button', { name: 'New user' }).click();
+	const d = page.getByRole('dialog', { name: 'New user' });
+	await d.getByLabel('Address').fill(USER);
+	await d.getByLabel('Password', { exact: true }).fill('first-pass-1');
+	await d.getByLabel('Quota (MiB)').fill('100');
+	await shot('06-user-new');
+	await d.getByRole('button', { name: 'Create user' }).click();
+	await page.getByRole('cell', { name: USER, exact: true }).waitFor();
+	check((await page.getByRole('row', { name: new RegExp(USER) }).textContent()).includes('100 MiB'), 'quota shown');
+	await shot('07-users');
+});
+
+await step('a user address outside the local domains is refused beside the field', async () => {
+	await page.getByRole('button', { name: 'New user' }).click();
+	const d = page.getByRole('dialog', { name: 'New user' });
+	await d.getByLabel('Address').fill('dave@not-local.example');
+	await d.getByLabel('Password', { exact: true }).fill('x-pass-2');
+	await d.getByRole('button', { name: 'Create user' }).click();
+	await d.locator('.field .error').filter({ hasText: "field 'address'" }).waitFor();
+	await page.keyboard.press('Escape');
+	await d.waitFor({ state: 'detached' });
+});
+
+await step('the admin creates an alias', async () => {
+	await nav('Aliases').click();
+	await page.getByRole('button', { name: 'New alias' }).click();
+	const d = page.getByRole('dialog', { name: 'New alias' });
+	await d.getByLabel('Source').fill(`info@${DOMAIN}`);
+	await d.getByLabel('Destinations').fill(USER);
+	await d.getByRole('button', { name: 'Create alias' }).click();
+	await page.getByRole('cell', { name: `info@${DOMAIN}`, exact: true }).waitFor();
+	await shot('08-aliases');
+});
+
+await step('the admin creates an API token, shown once', async () => {
+	await nav('API tokens').click();
+	await page.getByLabel('Token name').fill('browser test');
+	await page.getByRole('button', { name: 'Create token' }).click();
+	const d = page.getByRole('dialog', { name: 'New token' });
+	const token = (await d.locator('pre.token').textContent()).trim();
+	check(/^[0-9a-f]{64}$/.test(token), 'token format');
+	await shot('09-token');
+	await d.getByRole('button', { name: 'Close' }).click();
+	await page.getByRole('cell', { name: 'browser test' }).waitFor();
+	await shot('10-tokens');
+});
+
+await step('the queue and log screens show', async () => {
+	await nav('Queue').click();
+	await page.getByRole('heading', { name: 'Outbound queue' }).waitFor();
+	await shot('11-queue');
+	await nav('Log').click();
+	await page.getByRole('heading', { name: 'Log' }).waitFor();
+	await page.getByRole('cell', { name: new RegExp(`web user=${USER} added`) }).waitFor();
+	await shot('12-log');
+});
+
+await step('the panel fits a phone', async () => {
+	await page.setViewportSize({ width: 375, height: 740 });
+	await page.getByRole('button', { name: 'Menu' }).click();
+	await nav('Dashboard').click();
+	await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+	check(wide <= 375, `page is ${wide}px wide`);
+	await shot('13-phone');
+	await page.setViewportSize({ width: 1280, height: 860 });
+	await page.emulateMedia({ colorScheme: 'dark' });
+	await shot('13-dark');
+	await page.emulateMedia({ colorScheme: 'light' });
+});
+
+await step('the new user signs in, sees only their screens, and changes their password', async () => {
+	await signOut();
+	await signIn(USER, 'first-pass-1');
+	await page.getByRole('heading', { name: 'My account' }).waitFor();
+	check(await page.getByRole('link', { name: 'Users' }).count() === 0, 'no Users link for a user');
+	await page.getByLabel('Current password').fill('wrong-one');
+	await page.getByLabel('New password', { exact: true }).fill('second-pass-2');
+	await page.getByLabel('New password again').fill('second-pass-2');
+	await page.getByRole('button', { name: 'Change password' }).click();
+	await page.locator('.field .error').filter({ hasText: 'not your current password' }).waitFor();
+	await page.getByLabel('Current password').fill('first-pass-1');
+	await page.getByRole('button', { name: 'Change password' }).click();
+	await toast().filter({ hasText: 'Your password has been changed' }).waitFor();
+	await shot('14-account');
+	await nav('Aliases').click();
+	await page.getByRole('cell', { name: `info@${DOMAIN}`, exact: true }).waitFor();
+	await shot('15-user-aliases');
+	await signOut();
+	await signIn(USER, 'second-pass-2');
+	await page.getByRole('heading', { name: 'My account' }).waitFor();
+});
+
+await step('the user adds an upstream account after a connection test', async () => {
+	const ok = process.env.UPSTREAM_OK === '1';
+	await nav('Upstream accounts').click();
+	await page.getByRole('heading', { name: 'My other accounts' }).waitFor();
+	await page.getByRole('button', { name: 'Add account' }).click();
+	const d = page.getByRole('dialog', { name: 'New upstream account' });
+	await d.getByLabel('Server', { exact: true }).fill(process.env.UPSTREAM_HOST);
+	await d.getByLabel('Port', { exact: true }).fill(process.env.UPSTREAM_PORT);
+	await d.getByLabel('Username', { exact: true }).fill(process.env.UPSTREAM_USER);
+	await d.getByLabel('Password', { exact: true }).fill('wrong-password');
+	if (ok) {
+		await d.getByLabel('Certificate check').selectOption('pin');
+		await d.getByLabel('Pinned SHA-256').fill(process.env.UPSTREAM_PIN);
+	}
+	await d.getByRole('button', { name: 'Test connection' }).click();
+	await d.locator('.notice.bad').filter({ hasText: 'The test failed' }).waitFor();
+	const failure = await d.locator('.notice.bad').textContent();
+	check(ok ? /log ?in|auth|password|credentials/i.test(failure) : /connect/i.test(failure), failure);
+	await shot('16-upstream-test-failed');
+	if (ok) {
+		await d.getByLabel('Password', { exact: true }).fill(process.env.UPSTREAM_PASS);
+		await d.getByRole('button', { name: 'Test connection' }).click();
+		await d.locator('.notice.good').filter({ hasText: 'It works' }).waitFor();
+		check((await d.locator('.notice.good').textContent()).includes('INBOX'), 'folders listed');
+		await shot('17-upstream-test-ok');
+	}
+	await d.getByRole('button', { name: 'Add account' }).click();
+	await d.waitFor({ state: 'detached' });
+	const row = page.getByRole('row', { name: new RegExp(`${process.env.UPSTREAM_USER} at`) });
+	await row.waitFor();
+	await row.getByRole('button', { name: 'Fetch now' }).click();
+	await toast().filter({ hasText: 'Fetching now' }).waitFor();
+	await row.getByRole('button', { name: 'Disable' }).click();
+	await page.getByRole('row', { name: /disabled/ }).waitFor();
+	await shot('18-upstreams');
+});
+
+await step('the admin sees the upstream account and sets a smarthost', async () => {
+	await signOut();
+	await signIn(admin.user, admin.pass);
+	await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+	await page.getByText(`(${USER})`).waitFor();
+	await nav('Upstream accounts').click();
+	await page.getByRole('cell', { name: USER, exact: true }).waitFor();
+	await nav('Outgoing mail').click();
+	await page.getByLabel(/Through a smarthost/).check();
+	await page.getByLabel('Smarthost', { exact: true }).fill('bad host!');
+	await page.getByLabel('Port', { exact: true }).fill('465');
+	await page.getByRole('button', { name: 'Save' }).click();
+	await page.locator('.field .error').filter({ hasText: "field 'host'" }).waitFor();
+	await page.getByLabel('Smarthost', { exact: true }).fill('smtp.provider.example');
+	await page.getByLabel('Username', { exact: true }).fill('me@provider.example');
+	await page.getByLabel('Password', { exact: true }).fill('smarthost-pass');
+	await page.getByRole('button', { name: 'Save' }).click();
+	await toast().filter({ hasText: 'through smtp.provider.example' }).waitFor();
+	await shot('19-relay');
+});
+
+await step('no script errors and no request outside the admin listener', async () => {
+	check(consoleErrors.filter(e => !/status of 4[0-9][0-9]/.test(e)).length === 0, consoleErrors.join('\n'));
+	check(foreign.length === 0, foreign.join(', '));
+});
+
+await browser.close();
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,79 @@
+"""The browser test's harness: a running mailhub with one admin, then
+panel.mjs in Chromium against it.  Prints TAP: one line per step of the
+spec, and one for the daemon's clean exit.  Called by run.sh with the
+directory holding panel.mjs and its node_modules."""
+
+import os
+import subprocess
+import sys
+
+import dovecot_upstream
+from mailhub_fixture import Mailhub, free_port
+
+
+def main():
+    workdir = sys.argv[1]
+    out = os.environ.get("MAILHUB_TEST_OUTPUT") or os.path.join(workdir, "output")
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(out):
+        if name.endswith(".png") and name.startswith(("panel-", "failed-")):
+            os.unlink(os.path.join(out, name))
+    lines = []
+    # A private Dovecot as the upstream account's server, when installed
+    # (the fetcher's tests use the same one); without it the connection
+    # test runs against a closed port and must say so.
+    dc = None
+    upstream = {"UPSTREAM_PORT": str(free_port()), "UPSTREAM_OK": "0"}
+    if dovecot_upstream.available():
+        dc = dovecot_upstream.Dovecot(users={"carol.remote": "remote-pass-1"})
+        dc.start()
+        dc.add_message("carol.remote", b"From: a@remote.example\r\nSubject: upstream\r\n\r\nhi\r\n")
+        upstream = {"UPSTREAM_PORT": str(dc.port("imaps")), "UPSTREAM_OK": "1",
+                    "UPSTREAM_PIN": dc.cert_sha256}
+    else:
+        lines.append("# dovecot is not installed: the upstream test expects a failure")
+    mh = Mailhub(listeners=("smtp", "submission", "submissions", "imaps",
+                            "pop3s", "admin"))
+    try:
+        mh.cli("domain", "add", "example.org")
+        mh.add_user("admin@example.org", "admin-pass-1", admin=True)
+        mh.start()
+        env = dict(os.environ, BASE_URL=f"http://127.0.0.1:{mh.port('admin')}",
+                   ADMIN_USER="admin@example.org", ADMIN_PASS="admin-pass-1",
+                   OUT_DIR=out, UPSTREAM_HOST="127.0.0.1", UPSTREAM_USER="carol.remote",
+                   UPSTREAM_PASS="remote-pass-1", **upstream)
+        try:
+            r = subprocess.run(["node", "panel.mjs"], cwd=workdir, env=env,
+                               capture_output=True, text=True, timeout=600)
+            text = r.stdout
+            if r.returncode != 0 and "not ok" not in text:
+                text += "not ok - panel.mjs ran to the end\n"
+                text += "".join("# " + l + "\n" for l in r.stderr.splitlines()[-30:])
+        except subprocess.TimeoutExpired:
+            text = "not ok - panel.mjs finished within 10 minutes\n"
+        lines += text.splitlines()
+    finally:
+        if dc is not None:
+            dc.close()
+        try:
+            mh.close()
+            lines.append("ok - the daemon exited cleanly")
+        except AssertionError as e:
+            lines.append("not ok - the daemon exited cleanly")
+            lines += ["# " + l for l in str(e).splitlines()[-40:]]
+    n = 0
+    for line in lines:
+        if line.startswith("ok - ") or line.startswith("not ok - "):
+            n += 1
+            ok, rest = line.split(" - ", 1)
+            print(f"{ok} {n} - {rest}")
+        elif line.startswith("#"):
+            print(line)
+        else:
+            print("# " + line)
+    print(f"1..{n}")
+    print(f"# screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""A running mailhub for integration tests.
+
+    from mailhub_fixture import Mailhub
+
+    class T(unittest.TestCase):
+        @classmethod
+        def setUpClass(cls):
+            cls.mh = Mailhub()                  # temp data dir + config, `mailhub init`
+            cls.mh.cli("domain", "add", "example.org")
+            cls.mh.add_user("alice@example.org", "secret-alice")
+            cls.mh.start()                      # `mailhub serve`, waits for every port
+
+        @classmethod
+        def tearDownClass(cls):
+            cls.mh.close()      # SIGTERM, remove the temp dir; fails on a bad
+                                # exit status or a sanitizer report in the log
+
+        def test_x(self):
+            s = smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=10)
+
+Every listener is on 127.0.0.1 with a free port picked at start-up;
+`port(name)` tells which.  `plaintext_on_loopback` defaults to False so that
+tests see the TLS rules; pass True to allow plaintext AUTH from loopback.
+`config_extra` is appended to the config file (for [limits] and the like).
+The binary is $MAILHUB_BIN (set by `make check`).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps",
+             "pop3", "pop3s", "admin")
+
+HOSTNAME = "mail.test"
+
+
+def mailhub_bin():
+    path = os.environ.get("MAILHUB_BIN")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "mailhub")
+    return path
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client_tls_context():
+    """A client context that accepts the self-signed test certificate."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Mailhub:
+    def __init__(self, listeners=LISTENERS, plaintext_on_loopback=False,
+                 config_extra="", limits=None, init=True):
+        self.dir = tempfile.mkdtemp(prefix="mailhub-it.")
+        self.data_dir = os.path.join(self.dir, "data")
+        self.config_path = os.path.join(self.dir, "mailhub.conf")
+        self.log_path = os.path.join(self.dir, "serve.log")
+        self.ports = {name: free_port() for name in listeners}
+        self.proc = None
+        self._log = None
+        lines = [
+            "[server]",
+            f"hostname = {HOSTNAME}",
+            f"data_dir = {self.data_dir}",
+            "static_dir = " + os.path.join(
+                os.environ.get("MAILHUB_SRCDIR", "."), "static"),
+            "",
+            "[auth]",
+            "plaintext_on_loopback = " + ("yes" if plaintext_on_loopback else "no"),
+            "",
+        ]
+        if self.ports:
+            lines.append("[listen]")
+        for name, port in self.ports.items():
+            lines.append(f"{name} = 127.0.0.1:{port}")
+        if limits:
+            lines += ["", "[limits]"]
+            lines += [f"{k} = {v}" for k, v in limits.items()]
+        lines.append("")
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(lines) + config_extra + "\n")
+        if init:
+            self.cli("init", "--hostname", HOSTNAME)
+
+    # ---- the command line ------------------------------------------------
+
+    def cli(self, *args, input=None, check=True, timeout=60):
+        """Runs `mailhub --config CONF ARGS...`; returns CompletedProcess."""
+        r = subprocess.run([mailhub_bin(), "--config", self.config_path, *args],
+                           input=input, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(
+                f"mailhub {' '.join(args)} exited {r.returncode}: {r.stderr}")
+        return r
+
+    def add_user(self, address, password, admin=False, quota=None):
+        args = ["user", "add", address, "--password-stdin"]
+        if admin:
+            args.append("--admin")
+        if quota is not None:
+            args += ["--quota", str(quota)]
+        return self.cli(*args, input=password + "\n")
+
+    # ---- the daemon ------------------------------------------------------
+
+    def port(self, name):
+        return self.ports[name]
+
+    def start(self, timeout=30):
+        self._log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.proc = subprocess.Popen(
+            [mailhub_bin(), "--config", self.config_path, "serve"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            env=env)
+        deadline = time.monotonic() + timeout
+        pending = set(self.ports)
+        while pending and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"mailhub serve exited {self.proc.returncode}:\n{self.log()}")
+            for name in list(pending):
+                try:
+                    with socket.create_connection(
+                            ("127.0.0.1", self.ports[name]), timeout=1):
+                        pending.discard(name)
+                except OSError:
+                    pass
+            if pending:
+                time.sleep(0.05)
+        if pending:
+            self.stop(check=False)
+            raise AssertionError(f"listeners never came up: {sorted(pending)}\n{self.log()}")
+
+    def stop(self, check=True):
+        """SIGTERM and wait; with check, fails on a bad exit or sanitizer report."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                if check:
+                    raise AssertionError("mailhub serve ignored SIGTERM:\n" + self.log())
+        code = self.proc.returncode
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+        text = self.log()
+        if check:
+            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                           "ThreadSanitizer"):
+                if marker in text:
+                    raise AssertionError(f"sanitizer report in serve log:\n{text}")
+            if code != 0:
+                raise AssertionError(f"mailhub serve exited {code}:\n{text}")
+
+    def kill(self):
+        """SIGKILL, for crash tests."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def close(self):
+        """stop() with checks, then remove the temporary directory."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cleanup(self):
+        self.stop(check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False

@@ -1,0 +1,248 @@
+/* Unit tests for store/blob: streaming writes, dedupe, limits, abort. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "store/blob.h"
+#include "tests/unit/store_test.h"
+
+/* Files in dir (not counting . and ..), -1 when it cannot be opened. */
+static int
+count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static char *
+blobs_sub(const char *dir, const char *sub)
+{
+	return xasprintf("%s/blobs/%s", dir, sub);
+}
+
+/* A deterministic message of n bytes. */
+static char *
+make_data(size_t n, unsigned seed)
+{
+	char *p = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)('a' + (i * 7 + seed) % 26);
+	p[n] = '\0';
+	return p;
+}
+
+START_TEST(test_stream_equals_put)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	size_t n = 300000;	/* several times the writer's buffer */
+	char *data = make_data(n, 3);
+	char expect[SHA256_HEX_LEN + 1], h1[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1];
+	struct blob_writer *w;
+	uint64_t size = 0;
+
+	sha256_hex(data, n, expect);
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	/* pieces of 1, 2, 3, ... bytes, and one bigger than the buffer */
+	size_t off = 0, piece = 1;
+	while (off < 100000) {
+		ck_assert_int_eq(blob_write(w, data + off, piece, &error), STORE_OK);
+		off += piece;
+		piece = piece % 997 + 1;
+	}
+	ck_assert_int_eq(blob_write(w, data + off, 70000, &error), STORE_OK);
+	off += 70000;
+	ck_assert_int_eq(blob_write(w, data + off, n - off, &error), STORE_OK);
+	ck_assert_uint_eq(blob_writer_size(w), n);
+	ck_assert_int_eq(blob_writer_commit(&w, h1, &size, &error), STORE_OK);
+	ck_assert_ptr_null(w);
+	ck_assert_uint_eq(size, n);
+	ck_assert_str_eq(h1, expect);
+
+	ck_assert_int_eq(blob_put(st, data, n, h2, &error), STORE_OK);
+	ck_assert_str_eq(h2, expect);
+
+	/* the file is where blob_path says, with the content */
+	char *path = blob_path(st, h1);
+	char *want = xasprintf("%s/blobs/%.2s/%s", dir, h1, h1);
+	ck_assert_str_eq(path, want);
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, (off_t)n);
+	struct buf b;
+	buf_init(&b, 0);
+	ck_assert_int_eq(blob_read(st, h1, &b, &error), STORE_OK);
+	ck_assert_uint_eq(b.len, n);
+	ck_assert_int_eq(memcmp(b.data, data, n), 0);
+	buf_free(&b);
+	int fd;
+	ck_assert_int_eq(blob_open(st, h1, &fd, &size, &error), STORE_OK);
+	ck_assert_uint_eq(size, n);
+	close(fd);
+
+	char *tmp = blobs_sub(dir, "tmp");
+	ck_assert_int_eq(count_files(tmp), 0);
+	free(tmp);
+	free(path);
+	free(want);
+	free(data);
+	store_close(&st);
+	ck_assert_ptr_null(st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_dedupe_refreshes_mtime)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char h1[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1], h3[SHA256_HEX_LEN + 1];
+
+	ck_assert_int_eq(blob_put(st, "hello\r\n", 7, h1, &error), STORE_OK);
+	char *path = blob_path(st, h1);
+	/* make it old, then store the same content again */
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ino_t ino = sb.st_ino;
+	ck_assert_int_eq(blob_put(st, "hello\r\n", 7, h2, &error), STORE_OK);
+	ck_assert_str_eq(h1, h2);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_ino, ino);	/* not rewritten */
+	ck_assert(sb.st_mtime > time(NULL) - 60);	/* but young again */
+	char *prefix = xasprintf("%s/blobs/%.2s", dir, h1);
+	ck_assert_int_eq(count_files(prefix), 1);
+	char *tmp = blobs_sub(dir, "tmp");
+	ck_assert_int_eq(count_files(tmp), 0);
+	/* the empty message is a blob too */
+	ck_assert_int_eq(blob_put(st, "", 0, h3, &error), STORE_OK);
+	ck_assert_str_eq(h3, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	free(prefix);
+	free(tmp);
+	free(path);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_max_size_counts)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct blob_writer *w;
+	char *tmp = blobs_sub(dir, "tmp");
+	char data[60];
+	memset(data, 'x', sizeof data);
+
+	ck_assert_int_eq(blob_writer_new(st, 100, &w, &error), STORE_OK);
+	ck_assert_int_eq(count_files(tmp), 1);
+	ck_assert_int_eq(blob_write(w, data, 60, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, data, 40, &error), STORE_OK);	/* exactly 100 */
+	ck_assert_int_eq(blob_write(w, data, 1, &error), STORE_INVALID);
+	ck_assert_ptr_nonnull(strstr(error, "100"));
+	/* only counting now: the partial file is gone at once */
+	ck_assert_int_eq(count_files(tmp), 0);
+	ck_assert_int_eq(blob_write(w, data, 60, &error), STORE_INVALID);
+	ck_assert_uint_eq(blob_writer_size(w), 161);
+	ck_assert_int_eq(blob_writer_commit(&w, hash, NULL, &error), STORE_INVALID);
+	ck_assert_ptr_null(w);
+	ck_assert_int_eq(count_files(tmp), 0);
+	/* nothing but tmp/ in blobs/ */
+	char *blobs = xasprintf("%s/blobs", dir);
+	ck_assert_int_eq(count_files(blobs), 1);
+	free(blobs);
+	free(tmp);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_abort_leaves_nothing)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	struct blob_writer *w;
+	char *tmp = blobs_sub(dir, "tmp");
+	char *data = make_data(100000, 1);
+
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, data, 100000, &error), STORE_OK);
+	ck_assert_int_eq(count_files(tmp), 1);
+	blob_writer_abort(&w);
+	ck_assert_ptr_null(w);
+	blob_writer_abort(&w);	/* NULL is fine */
+	ck_assert_int_eq(count_files(tmp), 0);
+	char *blobs = xasprintf("%s/blobs", dir);
+	ck_assert_int_eq(count_files(blobs), 1);
+	/* and an abort before any write */
+	ck_assert_int_eq(blob_writer_new(st, 10, &w, &error), STORE_OK);
+	blob_writer_abort(&w);
+	ck_assert_int_eq(count_files(tmp), 0);
+	free(blobs);
+	free(tmp);
+	free(data);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_open_read_errors)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	int fd;
+	struct buf b;
+
+	ck_assert_int_eq(blob_open(st, "../../etc/passwd", &fd, NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(blob_open(st, "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+				   &fd, NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(blob_open(st, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+				   &fd, NULL, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(blob_put(st, "0123456789", 10, hash, &error), STORE_OK);
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_puts(&b, "ab"), 0);
+	ck_assert_int_eq(blob_read(st, hash, &b, &error), STORE_INVALID);
+	ck_assert_str_eq(buf_cstr(&b), "ab");	/* unchanged */
+	buf_free(&b);
+	buf_init(&b, 12);
+	ck_assert_int_eq(buf_puts(&b, "ab"), 0);
+	ck_assert_int_eq(blob_read(st, hash, &b, &error), STORE_OK);
+	ck_assert_str_eq(buf_cstr(&b), "ab0123456789");
+	buf_free(&b);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("blob");
+	TCase *tc = tcase_create("blob");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_stream_equals_put);
+	tcase_add_test(tc, test_dedupe_refreshes_mtime);
+	tcase_add_test(tc, test_max_size_counts);
+	tcase_add_test(tc, test_abort_leaves_nothing);
+	tcase_add_test(tc, test_open_read_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,349 @@
+/* Unit tests for delivery: concurrency, one copy per user, quota, forwards,
+ * per-recipient outcomes, append and expunge. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "store/blob.h"
+#include "tests/unit/store_test.h"
+
+#define THREADS 8
+#define PER_THREAD 25
+
+struct worker {
+	const char *dir;
+	int index;
+	int failures;
+	char error[256];
+	pthread_t thread;
+};
+
+static void *
+deliver_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct store *st = NULL;
+	const char *error = NULL;
+
+	/* one handle per thread, as the daemon's sessions do */
+	if (store_open(w->dir, &st, &error) != STORE_OK) {
+		snprintf(w->error, sizeof w->error, "open: %s", error);
+		w->failures = PER_THREAD;
+		return NULL;
+	}
+	for (int i = 0; i < PER_THREAD; i++) {
+		char msg[128], hash[SHA256_HEX_LEN + 1];
+		struct store_delivery d;
+		int len = snprintf(msg, sizeof msg, "Subject: %d/%d\r\n\r\nbody\r\n",
+				   w->index, i);
+		if (blob_put(st, msg, (size_t)len, hash, &error) != STORE_OK ||
+		    store_deliver(st, "a@example.org", hash, (uint64_t)len, 1000 + i,
+				  &d, &error) != STORE_OK) {
+			snprintf(w->error, sizeof w->error, "%s", error);
+			w->failures++;
+		}
+		store_delivery_clear(&d);
+	}
+	store_close(&st);
+	return NULL;
+}
+
+/* SHA-256 of a whole file, or "" when it cannot be read. */
+static void
+file_hash(const char *path, char out[SHA256_HEX_LEN + 1])
+{
+	char buffer[4096];
+	int fd = open(path, O_RDONLY);
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	struct sha256_ctx *ctx = sha256_new();
+	ssize_t r;
+	while ((r = read(fd, buffer, sizeof buffer)) > 0)
+		sha256_update(ctx, buffer, (size_t)r);
+	close(fd);
+	sha256_finish_hex(&ctx, out);
+}
+
+START_TEST(test_concurrent_deliveries)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	struct worker w[THREADS];
+
+	for (int i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof w[i]);
+		w[i].dir = dir;
+		w[i].index = i;
+		ck_assert_int_eq(pthread_create(&w[i].thread, NULL, deliver_thread, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(w[i].thread, NULL);
+		ck_assert_msg(w[i].failures == 0, "thread %d: %d failures: %s", i,
+			      w[i].failures, w[i].error);
+	}
+
+	int64_t inbox = test_inbox(st, "a@example.org");
+	struct store_message *list;
+	size_t n;
+	ck_assert_int_eq(store_message_list(st, inbox, 1, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, THREADS * PER_THREAD);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* distinct and increasing: 1..200 without a gap */
+		ck_assert_uint_eq(list[i].uid, i + 1);
+		if (i > 0)
+			ck_assert_uint_gt(list[i].modseq, list[i - 1].modseq);
+		char *path = blob_path(st, list[i].blob);
+		char real[SHA256_HEX_LEN + 1];
+		file_hash(path, real);
+		ck_assert_str_eq(real, list[i].blob);
+		free(path);
+		total += list[i].size;
+		for (size_t j = 0; j < i; j++)
+			ck_assert_str_ne(list[j].blob, list[i].blob);
+	}
+	store_message_list_free(&list, n);
+
+	struct store_mailbox mb;
+	ck_assert_int_eq(store_mailbox_get_by_id(st, inbox, &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.uidnext, THREADS * PER_THREAD + 1);
+	ck_assert_uint_eq(mb.messages, THREADS * PER_THREAD);
+	ck_assert_uint_eq(mb.unseen, THREADS * PER_THREAD);
+	store_mailbox_clear(&mb);
+	struct store_user u;
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_uint_eq(u.used, total);
+	store_user_clear(&u);
+
+	struct store_fsck_report rep;
+	ck_assert_int_eq(store_fsck(st, false, stderr, &rep, &error), STORE_OK);
+	ck_assert_uint_eq(rep.blobs, THREADS * PER_THREAD);
+	ck_assert_uint_eq(rep.rows, THREADS * PER_THREAD);
+	ck_assert_uint_eq(rep.corrupt_blobs + rep.missing_blobs + rep.orphan_blobs +
+			  rep.stray_files + rep.used_fixed + rep.removed, 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_one_copy_per_user)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct store_delivery d[4];
+
+	const char *both[] = { "a@example.org", "b@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "team@example.org", both, 2, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, "hello", 5, hash, &error), STORE_OK);
+	const char *rcpts[] = { "a@example.org", "team@example.org", "A@EXAMPLE.ORG",
+				"b@example.org" };
+	ck_assert_int_eq(store_deliver_many(st, rcpts, 4, hash, 5, 42, d, &error), STORE_OK);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(d[i].status, STORE_OK);
+		ck_assert_ptr_null(d[i].error);
+		ck_assert_uint_eq(d[i].n_forward, 0);
+		store_delivery_clear(&d[i]);
+	}
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 1);
+	ck_assert_int_eq(test_inbox_count(dir, "b@example.org"), 1);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), 2);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT internal_date FROM messages LIMIT 1"), 42);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_quota)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char h1[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1];
+	struct store_delivery d;
+	struct store_user u;
+	char data[60];
+	memset(data, 'q', sizeof data);
+
+	ck_assert_int_eq(store_user_set_quota(st, "a@example.org", 100, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, data, 60, h1, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, data, 59, h2, &error), STORE_OK);
+	ck_assert_int_eq(store_deliver(st, "a@example.org", h1, 60, 1, &d, &error), STORE_OK);
+	store_delivery_clear(&d);
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_uint_eq(u.used, 60);
+	store_user_clear(&u);
+
+	ck_assert_int_eq(store_deliver(st, "a@example.org", h2, 59, 1, &d, &error), STORE_OVERQUOTA);
+	ck_assert_int_eq(d.status, STORE_OVERQUOTA);
+	ck_assert_ptr_nonnull(strstr(d.error, "a@example.org"));
+	ck_assert_ptr_nonnull(strstr(error, "quota"));
+	store_delivery_clear(&d);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 1);
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_uint_eq(u.used, 60);
+	store_user_clear(&u);
+
+	/* an alias to a (full) and b: b gets it, the recipient succeeds */
+	const char *both[] = { "a@example.org", "b@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "team@example.org", both, 2, &error), STORE_OK);
+	const char *rcpts[] = { "team@example.org", "a@example.org" };
+	struct store_delivery dd[2];
+	ck_assert_int_eq(store_deliver_many(st, rcpts, 2, h2, 59, 1, dd, &error), STORE_OK);
+	ck_assert_int_eq(dd[0].status, STORE_OK);
+	ck_assert_int_eq(dd[1].status, STORE_OVERQUOTA);
+	store_delivery_clear(&dd[0]);
+	store_delivery_clear(&dd[1]);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 1);
+	ck_assert_int_eq(test_inbox_count(dir, "b@example.org"), 1);
+
+	/* exactly at the quota is fine; append can ignore it */
+	uint32_t uid;
+	int64_t inbox = test_inbox(st, "a@example.org");
+	ck_assert_int_eq(store_append(st, inbox, h2, 40, 1, 0, NULL, false, &uid, &error), STORE_OK);
+	ck_assert_int_eq(store_append(st, inbox, h2, 1, 1, 0, NULL, false, &uid, &error), STORE_OVERQUOTA);
+	ck_assert_int_eq(store_append(st, inbox, h2, 1, 1, 0, NULL, true, &uid, &error), STORE_OK);
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_uint_eq(u.used, 101);
+	store_user_clear(&u);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_forwards_and_outcomes)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct store_delivery d[6];
+
+	const char *fwd[] = { "a@example.org", "Me@Elsewhere.net", "you@there.org" };
+	ck_assert_int_eq(store_alias_add(st, "fwd@example.org", fwd, 3, &error), STORE_OK);
+	const char *out[] = { "me@elsewhere.net" };
+	ck_assert_int_eq(store_alias_add(st, "out@example.org", out, 1, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, "m", 1, hash, &error), STORE_OK);
+	const char *rcpts[] = { "fwd@example.org", "nobody@example.org", "x@remote.net",
+				"bad address", "out@example.org", "b@example.org" };
+	ck_assert_int_eq(store_deliver_many(st, rcpts, 6, hash, 1, 1, d, &error), STORE_OK);
+	ck_assert_int_eq(d[0].status, STORE_OK);
+	ck_assert_uint_eq(d[0].n_forward, 2);
+	ck_assert_str_eq(d[0].forward[0], "me@elsewhere.net");
+	ck_assert_str_eq(d[0].forward[1], "you@there.org");
+	ck_assert_int_eq(d[1].status, STORE_NOTFOUND);
+	ck_assert_str_eq(d[1].error, "address 'nobody@example.org' does not exist");
+	ck_assert_int_eq(d[2].status, STORE_NOTLOCAL);
+	ck_assert_int_eq(d[3].status, STORE_INVALID);
+	ck_assert_int_eq(d[4].status, STORE_OK);	/* forward only */
+	ck_assert_uint_eq(d[4].n_forward, 1);
+	ck_assert_int_eq(d[5].status, STORE_OK);
+	for (int i = 0; i < 6; i++)
+		store_delivery_clear(&d[i]);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 1);
+	ck_assert_int_eq(test_inbox_count(dir, "b@example.org"), 1);
+
+	/* store_deliver reports the recipient's outcome */
+	ck_assert_int_eq(store_deliver(st, "nobody@example.org", hash, 1, 1, d, &error), STORE_NOTFOUND);
+	ck_assert_str_eq(error, "address 'nobody@example.org' does not exist");
+	store_delivery_clear(&d[0]);
+	ck_assert_int_eq(store_deliver(st, "a@example.org", "nothex", 1, 1, d, &error), STORE_INVALID);
+	store_delivery_clear(&d[0]);
+
+	/* a loop made behind the store's back: refused, nothing written */
+	test_sql(dir, "INSERT INTO alias_destinations SELECT id, 9, 'fwd@example.org'"
+		 " FROM aliases WHERE source = 'fwd@example.org'");
+	long long before = test_sql_int(dir, "SELECT count(*) FROM messages");
+	ck_assert_int_eq(store_deliver(st, "fwd@example.org", hash, 1, 1, d, &error), STORE_LOOP);
+	ck_assert_ptr_nonnull(strstr(error, "loop"));
+	store_delivery_clear(&d[0]);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), before);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_append_list_expunge)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	int64_t inbox = test_inbox(st, "a@example.org");
+	uint32_t uids[5];
+	struct store_mailbox mb;
+	struct store_message *list;
+	size_t n, removed;
+
+	ck_assert_int_eq(blob_put(st, "0123456789", 10, hash, &error), STORE_OK);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(store_append(st, inbox, hash, 10, 100 + i,
+					      i == 0 ? STORE_FLAG_SEEN | STORE_FLAG_FLAGGED : 0,
+					      i == 1 ? "$Label1 work" : NULL, false,
+					      &uids[i], &error), STORE_OK);
+	ck_assert_uint_eq(uids[4], 5);
+	ck_assert_int_eq(store_append(st, inbox, hash, 10, 1, 1 << 9, NULL, false, NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(store_append(st, inbox, "zz", 10, 1, 0, NULL, false, NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(store_append(st, 99999, hash, 10, 1, 0, NULL, false, NULL, &error), STORE_NOTFOUND);
+
+	ck_assert_int_eq(store_mailbox_get_by_id(st, inbox, &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 5);
+	ck_assert_uint_eq(mb.unseen, 4);
+	uint64_t modseq = mb.highestmodseq;
+	store_mailbox_clear(&mb);
+
+	ck_assert_int_eq(store_message_list(st, inbox, 2, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(list[0].uid, 2);
+	ck_assert_str_eq(list[0].keywords, "$Label1 work");
+	ck_assert_ptr_null(list[1].keywords);
+	ck_assert_str_eq(list[0].blob, hash);
+	ck_assert_uint_eq(list[0].size, 10);
+	ck_assert_int_eq(list[0].internal_date, 101);
+	ck_assert_int_eq(list[0].mailbox_id, inbox);
+	store_message_list_free(&list, n);
+	ck_assert_int_eq(store_message_list(st, inbox, 1, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(list[0].flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	store_message_list_free(&list, n);
+
+	uint32_t gone[] = { 1, 3, 77 };
+	ck_assert_int_eq(store_expunge(st, inbox, gone, 3, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 2);
+	ck_assert_int_eq(store_mailbox_get_by_id(st, inbox, &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 3);
+	ck_assert_uint_eq(mb.unseen, 3);
+	ck_assert_uint_gt(mb.highestmodseq, modseq);
+	ck_assert_uint_eq(mb.uidnext, 6);	/* UIDs are never reused */
+	store_mailbox_clear(&mb);
+	struct store_user u;
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_uint_eq(u.used, 30);
+	store_user_clear(&u);
+	ck_assert_int_eq(store_expunge(st, inbox, gone, 3, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 0);
+	uint32_t next;
+	ck_assert_int_eq(store_append(st, inbox, hash, 10, 1, 0, NULL, false, &next, &error), STORE_OK);
+	ck_assert_uint_eq(next, 6);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("deliver");
+	TCase *tc = tcase_create("deliver");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_concurrent_deliveries);
+	tcase_add_test(tc, test_one_copy_per_user);
+	tcase_add_test(tc, test_quota);
+	tcase_add_test(tc, test_forwards_and_outcomes);
+	tcase_add_test(tc, test_append_list_expunge);
+	suite_add_tcase(s, tc);
+	return s;
+}

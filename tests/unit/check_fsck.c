@@ -1,0 +1,276 @@
+/* Unit tests for store_fsck and store_blob_gc. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "tests/unit/store_test.h"
+
+/* Sets a file's mtime to secs ago. */
+static void
+age(const char *path, long secs)
+{
+	struct timespec t[2] = { { time(NULL) - secs, 0 }, { time(NULL) - secs, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+static bool
+exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* fsck into a memory buffer; returns the report and (malloc'd) text. */
+static struct store_fsck_report
+run_fsck(struct store *st, bool repair, char **text_r)
+{
+	struct store_fsck_report rep;
+	const char *error = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(store_fsck(st, repair, out, &rep, &error), STORE_OK);
+	fclose(out);
+	if (text_r != NULL)
+		*text_r = text;
+	else
+		free(text);
+	return rep;
+}
+
+/* A store with two delivered messages (one shared blob). */
+static struct store *
+fixture(char **dir_r, char hash_r[SHA256_HEX_LEN + 1])
+{
+	const char *error = NULL;
+	struct store_delivery d;
+	struct store *st = test_store_fixture(dir_r);
+	const char *both[] = { "a@example.org", "b@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "all@example.org", both, 2, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, "Subject: x\r\n\r\nhi\r\n", 18, hash_r, &error), STORE_OK);
+	ck_assert_int_eq(store_deliver(st, "all@example.org", hash_r, 18, 1, &d, &error), STORE_OK);
+	store_delivery_clear(&d);
+	return st;
+}
+
+START_TEST(test_clean)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	char *text;
+	struct store_fsck_report rep = run_fsck(st, false, &text);
+	ck_assert_uint_eq(rep.blobs, 1);
+	ck_assert_uint_eq(rep.rows, 2);
+	ck_assert_uint_eq(rep.corrupt_blobs + rep.missing_blobs + rep.orphan_blobs +
+			  rep.stray_files + rep.used_fixed + rep.removed, 0);
+	ck_assert_ptr_nonnull(strstr(text, "0 corrupt"));
+	free(text);
+	rep = run_fsck(st, true, NULL);
+	ck_assert_uint_eq(rep.removed, 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_corrupt_kept)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	char *path = blob_path(st, hash);
+	char *text;
+
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	write_file(path, "Subject: x\r\n\r\nHI\r\n");
+	age(path, 7200);
+	struct store_fsck_report rep = run_fsck(st, true, &text);
+	ck_assert_uint_eq(rep.corrupt_blobs, 1);
+	ck_assert_uint_eq(rep.removed, 0);
+	ck_assert_ptr_nonnull(strstr(text, "corrupt blob"));
+	ck_assert_ptr_nonnull(strstr(text, hash));
+	ck_assert(exists(path));	/* referenced: never removed */
+	free(text);
+	free(path);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_missing_reported)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	char *path = blob_path(st, hash);
+	char *text;
+
+	ck_assert_int_eq(unlink(path), 0);
+	struct store_fsck_report rep = run_fsck(st, true, &text);
+	ck_assert_uint_eq(rep.missing_blobs, 2);	/* two rows refer to it */
+	ck_assert_uint_eq(rep.blobs, 0);
+	ck_assert_ptr_nonnull(strstr(text, "missing blob"));
+	/* the rows stay: only a person decides to drop a message */
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), 2);
+	free(text);
+	free(path);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_orphans_and_strays)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1], orphan[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	const char *error = NULL;
+	char *text;
+
+	ck_assert_int_eq(blob_put(st, "nobody's", 8, orphan, &error), STORE_OK);
+	char *opath = blob_path(st, orphan);
+	char *young_tmp = xasprintf("%s/blobs/tmp/young.tmp", dir);
+	char *old_tmp = xasprintf("%s/blobs/tmp/old.tmp", dir);
+	char *unknown = xasprintf("%s/blobs/README", dir);
+	write_file(young_tmp, "partial");
+	write_file(old_tmp, "partial");
+	write_file(unknown, "?");
+	age(old_tmp, 7200);
+	age(unknown, 7200);
+
+	/* without repair: reported, nothing removed */
+	struct store_fsck_report rep = run_fsck(st, false, &text);
+	ck_assert_uint_eq(rep.orphan_blobs, 1);
+	ck_assert_uint_eq(rep.stray_files, 3);
+	ck_assert_uint_eq(rep.removed, 0);
+	ck_assert_ptr_nonnull(strstr(text, orphan));
+	free(text);
+	/* repair, orphan still young: kept; old tmp file removed */
+	rep = run_fsck(st, true, NULL);
+	ck_assert_uint_eq(rep.orphan_blobs, 1);
+	ck_assert_uint_eq(rep.removed, 1);
+	ck_assert(exists(opath));
+	ck_assert(!exists(old_tmp));
+	ck_assert(exists(young_tmp));
+	ck_assert(exists(unknown));
+	/* old enough now: gone; the referenced blob is untouched even if old */
+	age(opath, 7200);
+	char *rpath = blob_path(st, hash);
+	age(rpath, 7200);
+	rep = run_fsck(st, false, NULL);
+	ck_assert(exists(opath));
+	rep = run_fsck(st, true, NULL);
+	ck_assert_uint_eq(rep.removed, 1);
+	ck_assert(!exists(opath));
+	ck_assert(exists(rpath));
+	rep = run_fsck(st, false, NULL);
+	ck_assert_uint_eq(rep.orphan_blobs, 0);
+	free(rpath);
+	free(opath);
+	free(young_tmp);
+	free(old_tmp);
+	free(unknown);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_used_fixed)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	const char *error = NULL;
+	struct store_user u;
+	char *text;
+
+	test_sql(dir, "UPDATE users SET used = 12345 WHERE address = 'a@example.org'");
+	test_sql(dir, "UPDATE mailboxes SET messages = 7");
+	struct store_fsck_report rep = run_fsck(st, false, &text);
+	ck_assert_uint_eq(rep.used_fixed, 1);
+	ck_assert_ptr_nonnull(strstr(text, "a@example.org"));
+	ck_assert_ptr_nonnull(strstr(text, "12345"));
+	free(text);
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_uint_eq(u.used, 12345);	/* not without repair */
+	store_user_clear(&u);
+	rep = run_fsck(st, true, NULL);
+	ck_assert_uint_eq(rep.used_fixed, 1);
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_uint_eq(u.used, 18);
+	store_user_clear(&u);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM mailboxes WHERE"
+				      " messages <> (SELECT count(*) FROM messages m"
+				      " WHERE m.mailbox_id = mailboxes.id)"), 0);
+	rep = run_fsck(st, false, NULL);
+	ck_assert_uint_eq(rep.used_fixed, 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_gc)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1], old[SHA256_HEX_LEN + 1], young[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	const char *error = NULL;
+	unsigned removed = 99;
+
+	ck_assert_int_eq(blob_put(st, "old orphan", 10, old, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, "young orphan", 12, young, &error), STORE_OK);
+	char *opath = blob_path(st, old), *ypath = blob_path(st, young), *rpath = blob_path(st, hash);
+	age(opath, 1000);
+	age(rpath, 1000);
+	ck_assert_int_eq(store_blob_gc(st, 600, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert(!exists(opath));
+	ck_assert(exists(ypath));
+	ck_assert(exists(rpath));
+	/* a blob stored again after it went old is young again: kept */
+	ck_assert_int_eq(blob_put(st, "old orphan", 10, old, &error), STORE_OK);
+	age(opath, 1000);
+	ck_assert_int_eq(blob_put(st, "old orphan", 10, old, &error), STORE_OK);
+	ck_assert_int_eq(store_blob_gc(st, 600, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 0);
+	ck_assert(exists(opath));
+	/* expunged messages free their blob for gc */
+	uint32_t uid = 1;
+	size_t n;
+	ck_assert_int_eq(store_expunge(st, test_inbox(st, "a@example.org"), &uid, 1, &n, &error), STORE_OK);
+	ck_assert_int_eq(store_blob_gc(st, 600, &removed, &error), STORE_OK);
+	ck_assert(exists(rpath));	/* b still has it */
+	ck_assert_int_eq(store_expunge(st, test_inbox(st, "b@example.org"), &uid, 1, &n, &error), STORE_OK);
+	ck_assert_int_eq(store_blob_gc(st, 600, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert(!exists(rpath));
+	struct store_fsck_report rep = run_fsck(st, false, NULL);
+	ck_assert_uint_eq(rep.corrupt_blobs + rep.missing_blobs + rep.stray_files, 0);
+	free(opath);
+	free(ypath);
+	free(rpath);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("fsck");
+	TCase *tc = tcase_create("fsck");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_clean);
+	tcase_add_test(tc, test_corrupt_kept);
+	tcase_add_test(tc, test_missing_reported);
+	tcase_add_test(tc, test_orphans_and_strays);
+	tcase_add_test(tc, test_used_fixed);
+	tcase_add_test(tc, test_gc);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,250 @@
+/* Unit tests for store/imapdb: the IMAP server's store operations. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "store/imapdb.h"
+#include "tests/unit/store_test.h"
+
+struct fx {
+	char *dir;
+	struct store *st;
+	int64_t user;
+	struct store_mailbox inbox;
+	char blob[SHA256_HEX_LEN + 1];
+};
+
+static void
+fx_open(struct fx *f)
+{
+	const char *err;
+	struct store_user u;
+	f->st = test_store_fixture(&f->dir);
+	ck_assert_int_eq(store_user_get(f->st, "a@example.org", &u, &err), STORE_OK);
+	f->user = u.id;
+	store_user_clear(&u);
+	ck_assert_int_eq(store_mailbox_get(f->st, f->user, "INBOX", &f->inbox, &err),
+			 STORE_OK);
+	const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	ck_assert_int_eq(blob_put(f->st, msg, sizeof msg - 1, f->blob, &err), STORE_OK);
+}
+
+static void
+fx_close(struct fx *f)
+{
+	store_mailbox_clear(&f->inbox);
+	store_close(&f->st);
+	free(f->dir);
+}
+
+static uint32_t
+add(struct fx *f, int64_t mailbox, unsigned flags, const char *kw)
+{
+	const char *err;
+	uint32_t uid;
+	ck_assert_int_eq(store_append(f->st, mailbox, f->blob, 20, 1000, flags, kw,
+				      false, &uid, &err), STORE_OK);
+	return uid;
+}
+
+START_TEST(test_flags_and_changes)
+{
+	struct fx f;
+	const char *err;
+	fx_open(&f);
+	uint32_t u1 = add(&f, f.inbox.id, 0, NULL);
+	uint32_t u2 = add(&f, f.inbox.id, STORE_FLAG_SEEN, "$Junk");
+	struct store_mailbox mb;
+	struct imapdb_msg *list;
+	size_t n;
+	ck_assert_int_eq(imapdb_view_load(f.st, f.inbox.id, &mb, &list, &n, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(list[1].keywords, "$Junk");
+	uint64_t seen = mb.highestmodseq;
+	store_mailbox_clear(&mb);
+	imapdb_msg_list_free(&list, n);
+
+	uint32_t uids[] = { u1, u2, 999 };
+	struct imapdb_msg res[3];
+	ck_assert_int_eq(imapdb_store_flags(f.st, f.inbox.id, uids, 3,
+					    IMAPDB_FLAGS_ADD, STORE_FLAG_FLAGGED,
+					    "work $junk", res, &err), STORE_OK);
+	ck_assert_uint_eq(res[0].flags, STORE_FLAG_FLAGGED);
+	ck_assert_str_eq(res[0].keywords, "work $junk");
+	/* keywords compare without case: $Junk stays, once */
+	ck_assert_str_eq(res[1].keywords, "$Junk work");
+	ck_assert_uint_eq(res[2].uid, 0);
+	for (int i = 0; i < 3; i++)
+		free(res[i].keywords);
+
+	ck_assert_int_eq(imapdb_changes(f.st, f.inbox.id, seen, &mb, &list, &n,
+					false, NULL, NULL, &err), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_gt(mb.highestmodseq, seen);
+	seen = mb.highestmodseq;
+	store_mailbox_clear(&mb);
+	imapdb_msg_list_free(&list, n);
+
+	/* a change to nothing does not move MODSEQ */
+	ck_assert_int_eq(imapdb_store_flags(f.st, f.inbox.id, uids, 1,
+					    IMAPDB_FLAGS_ADD, STORE_FLAG_FLAGGED,
+					    NULL, res, &err), STORE_OK);
+	free(res[0].keywords);
+	ck_assert_int_eq(imapdb_changes(f.st, f.inbox.id, seen, &mb, &list, &n,
+					false, NULL, NULL, &err), STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(mb.highestmodseq, seen);
+	store_mailbox_clear(&mb);
+
+	ck_assert_int_eq(imapdb_store_flags(f.st, f.inbox.id, uids, 2,
+					    IMAPDB_FLAGS_REPLACE, STORE_FLAG_DELETED,
+					    NULL, res, &err), STORE_OK);
+	ck_assert_ptr_null(res[0].keywords);
+	ck_assert_uint_eq(res[1].flags, STORE_FLAG_DELETED);
+	uint32_t *gone;
+	size_t ng;
+	uint32_t only[] = { u2 };
+	ck_assert_int_eq(imapdb_expunge_deleted(f.st, f.inbox.id, only, 1, &gone,
+						&ng, &err), STORE_OK);
+	ck_assert_uint_eq(ng, 1);
+	ck_assert_uint_eq(gone[0], u2);
+	free(gone);
+	uint32_t *all;
+	size_t na;
+	ck_assert_int_eq(imapdb_changes(f.st, f.inbox.id, seen, &mb, &list, &n,
+					true, &all, &na, &err), STORE_OK);
+	ck_assert_uint_eq(na, 1);
+	ck_assert_uint_eq(all[0], u1);
+	ck_assert_uint_eq(mb.messages, 1);
+	free(all);
+	store_mailbox_clear(&mb);
+	imapdb_msg_list_free(&list, n);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_recent_claimed_once)
+{
+	struct fx f;
+	const char *err;
+	fx_open(&f);
+	add(&f, f.inbox.id, 0, NULL);
+	add(&f, f.inbox.id, 0, NULL);
+	uint32_t n, first;
+	ck_assert_int_eq(imapdb_count_recent(f.st, f.inbox.id, &n, &err), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(imapdb_claim_recent(f.st, f.inbox.id, &first, &err), STORE_OK);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_int_eq(imapdb_claim_recent(f.st, f.inbox.id, &first, &err), STORE_OK);
+	ck_assert_uint_eq(first, 3);
+	ck_assert_int_eq(imapdb_count_recent(f.st, f.inbox.id, &n, &err), STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_copy_move_and_cache)
+{
+	struct fx f;
+	const char *err;
+	fx_open(&f);
+	uint32_t u1 = add(&f, f.inbox.id, STORE_FLAG_SEEN, "a");
+	uint32_t u2 = add(&f, f.inbox.id, 0, NULL);
+	ck_assert_int_eq(imapdb_cache_set(f.st, f.inbox.id, u1, "ENV", "BS", &err),
+			 STORE_OK);
+	struct store_mailbox trash;
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "Trash", &trash, &err),
+			 STORE_OK);
+	uint32_t uids[] = { u1, u2, 77 }, nu[3], uv;
+	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 3, false,
+				     nu, &uv, &err), STORE_OK);
+	ck_assert_uint_eq(uv, trash.uidvalidity);
+	ck_assert_uint_eq(nu[0], 1);
+	ck_assert_uint_eq(nu[1], 2);
+	ck_assert_uint_eq(nu[2], 0);
+	struct imapdb_row *rows;
+	size_t nr;
+	ck_assert_int_eq(imapdb_rows(f.st, trash.id, 1, 10, &rows, &nr, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(nr, 2);
+	ck_assert_str_eq(rows[0].envelope, "ENV");
+	ck_assert_str_eq(rows[0].blob, f.blob);
+	ck_assert_ptr_null(rows[1].bodystructure);
+	imapdb_rows_free(&rows, nr);
+	/* move: gone from the source */
+	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 2, true,
+				     nu, &uv, &err), STORE_OK);
+	ck_assert_uint_eq(nu[0], 3);
+	ck_assert_int_eq(imapdb_rows(f.st, f.inbox.id, 1, 10, &rows, &nr, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(nr, 0);
+	imapdb_rows_free(&rows, nr);
+	store_mailbox_clear(&trash);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_rename_delete_subscribe)
+{
+	struct fx f;
+	const char *err;
+	fx_open(&f);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a", NULL, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a/b", NULL, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "ab", NULL, &err), STORE_OK);
+	ck_assert_int_eq(imapdb_mailbox_rename(f.st, f.user, "a", "x", &err), STORE_OK);
+	struct store_mailbox mb;
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "x/b", &mb, &err), STORE_OK);
+	store_mailbox_clear(&mb);
+	/* "ab" is no child of "a" */
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "ab", &mb, &err), STORE_OK);
+	store_mailbox_clear(&mb);
+	ck_assert_int_eq(imapdb_mailbox_rename(f.st, f.user, "x", "ab", &err),
+			 STORE_EXISTS);
+	ck_assert_int_eq(imapdb_mailbox_rename(f.st, f.user, "nope", "q", &err),
+			 STORE_NOTFOUND);
+	/* RFC 3501 §6.3.5: renaming INBOX moves its messages */
+	add(&f, f.inbox.id, STORE_FLAG_SEEN, NULL);
+	add(&f, f.inbox.id, 0, NULL);
+	ck_assert_int_eq(imapdb_mailbox_rename(f.st, f.user, "INBOX", "old", &err),
+			 STORE_OK);
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "old", &mb, &err), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 2);
+	ck_assert_uint_eq(mb.unseen, 1);
+	ck_assert_uint_eq(mb.uidnext, 3);
+	store_mailbox_clear(&mb);
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "INBOX", &mb, &err), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 0);
+	ck_assert_uint_eq(mb.uidnext, 3);
+	store_mailbox_clear(&mb);
+	ck_assert_int_eq(imapdb_mailbox_delete(f.st, f.user, "INBOX", &err),
+			 STORE_INVALID);
+	ck_assert_int_eq(imapdb_mailbox_delete(f.st, f.user, "old", &err), STORE_OK);
+	ck_assert_int_eq(imapdb_mailbox_delete(f.st, f.user, "old", &err),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "ab", false, &err),
+			 STORE_OK);
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "ab", &mb, &err), STORE_OK);
+	ck_assert(!mb.subscribed);
+	store_mailbox_clear(&mb);
+	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "zz", true, &err),
+			 STORE_NOTFOUND);
+	fx_close(&f);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("imap_db");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_flags_and_changes);
+	tcase_add_test(tc, test_recent_claimed_once);
+	tcase_add_test(tc, test_copy_move_and_cache);
+	tcase_add_test(tc, test_rename_delete_subscribe);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,660 @@
+/* Unit tests for the store: domains, users, aliases, resolution, mailboxes,
+ * tokens and change notification. */
+#include <poll.h>
+
+#include "core/hash.h"
+#include "core/password.h"
+#include "store/blob.h"
+#include "tests/unit/store_test.h"
+
+#define CATCH_LOOP_MSG "would loop"
+
+static bool
+readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+START_TEST(test_validation)
+{
+	ck_assert(store_domain_name_valid("example.org"));
+	ck_assert(store_domain_name_valid("a-b.example.org"));
+	ck_assert(store_domain_name_valid("localhost"));
+	ck_assert(store_domain_name_valid("123.example"));
+	ck_assert(!store_domain_name_valid(""));
+	ck_assert(!store_domain_name_valid("x..y"));
+	ck_assert(!store_domain_name_valid(".x"));
+	ck_assert(!store_domain_name_valid("x."));
+	ck_assert(!store_domain_name_valid("-x.org"));
+	ck_assert(!store_domain_name_valid("x-.org"));
+	ck_assert(!store_domain_name_valid("ex_ample.org"));
+	ck_assert(!store_domain_name_valid("ex ample.org"));
+	char label[70];
+	memset(label, 'a', 63);
+	strcpy(label + 63, ".org");
+	ck_assert(store_domain_name_valid(label));
+	memset(label, 'a', 64);
+	strcpy(label + 64, ".org");
+	ck_assert(!store_domain_name_valid(label));
+	char longname[300];
+	for (int i = 0; i < 127; i++)
+		memcpy(longname + 2 * i, "a.", 2);
+	memcpy(longname + 254, "a", 2);	/* 255 bytes */
+	ck_assert(!store_domain_name_valid(longname));
+
+	ck_assert(store_address_valid("a@example.org"));
+	ck_assert(store_address_valid("first.last+tag@example.org"));
+	ck_assert(store_address_valid("o'brien!#$%&*/=?^_`{|}~-@example.org"));
+	ck_assert(!store_address_valid("example.org"));
+	ck_assert(!store_address_valid("@example.org"));
+	ck_assert(!store_address_valid("a@"));
+	ck_assert(!store_address_valid("a@b@example.org"));
+	ck_assert(!store_address_valid(".a@example.org"));
+	ck_assert(!store_address_valid("a.@example.org"));
+	ck_assert(!store_address_valid("a..b@example.org"));
+	ck_assert(!store_address_valid("a b@example.org"));
+	ck_assert(!store_address_valid("\"a\"@example.org"));
+	ck_assert(!store_address_valid("a@x..y"));
+	char local[80];
+	memset(local, 'l', 65);
+	strcpy(local + 65, "@x.org");
+	ck_assert(!store_address_valid(local));
+	strcpy(local + 64, "@x.org");
+	ck_assert(store_address_valid(local));
+}
+END_TEST
+
+START_TEST(test_domains)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	struct store_domain *list;
+	size_t n;
+
+	ck_assert_int_eq(store_domain_add(st, "x..y", &error), STORE_INVALID);
+	ck_assert_str_eq(error, "invalid domain name 'x..y'");
+	ck_assert_int_eq(store_domain_add(st, "Example.ORG", &error), STORE_OK);
+	ck_assert_int_eq(store_domain_add(st, "example.org", &error), STORE_EXISTS);
+	ck_assert_str_eq(error, "domain 'example.org' exists already");
+	ck_assert_int_eq(store_domain_add(st, "b.example", &error), STORE_OK);
+	ck_assert_int_eq(store_domain_is_local(st, "EXAMPLE.org"), 1);
+	ck_assert_int_eq(store_domain_is_local(st, "other.org"), 0);
+	ck_assert_int_eq(store_domain_list(st, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(list[0].name, "b.example");
+	ck_assert_str_eq(list[1].name, "example.org");	/* lowercased */
+	ck_assert_int_gt(list[1].created, 0);
+	store_domain_list_free(&list, n);
+	ck_assert_ptr_null(list);
+
+	/* in use: refused, nothing removed */
+	ck_assert_int_eq(store_user_add(st, "u@example.org", TEST_HASH, false, 0, &error), STORE_OK);
+	ck_assert_int_eq(store_domain_del(st, "example.org", &error), STORE_BUSY);
+	ck_assert_ptr_nonnull(strstr(error, "example.org"));
+	const char *dest[] = { "u@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "x@b.example", dest, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_domain_del(st, "b.example", &error), STORE_BUSY);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM domains"), 2);
+	ck_assert_int_eq(store_alias_del(st, "x@b.example", &error), STORE_OK);
+	ck_assert_int_eq(store_domain_del(st, "B.example", &error), STORE_OK);
+	ck_assert_int_eq(store_domain_del(st, "b.example", &error), STORE_NOTFOUND);
+	ck_assert_str_eq(error, "domain 'b.example' does not exist");
+	ck_assert_int_eq(store_domain_is_local(st, "b.example"), 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_users)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	struct store_user u;
+	struct store_user *list;
+	size_t n;
+	unsigned count;
+
+	ck_assert_int_eq(store_user_add(st, "a@example.org", TEST_HASH, false, 0, &error), STORE_NOTLOCAL);
+	ck_assert_str_eq(error, "domain 'example.org' is not a local domain");
+	ck_assert_int_eq(store_domain_add(st, "example.org", &error), STORE_OK);
+	ck_assert_int_eq(store_user_add(st, "not an address", TEST_HASH, false, 0, &error), STORE_INVALID);
+	ck_assert_str_eq(error, "invalid address 'not an address'");
+	ck_assert_int_eq(store_user_add(st, "a@example.org", NULL, false, 0, &error), STORE_INVALID);
+	ck_assert_int_eq(store_user_add(st, "A@Example.org", TEST_HASH, true, 5000, &error), STORE_OK);
+	ck_assert_int_eq(store_user_add(st, "a@EXAMPLE.ORG", TEST_HASH, false, 0, &error), STORE_EXISTS);
+	ck_assert_str_eq(error, "user 'a@example.org' exists already");
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM users"), 1);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM mailboxes"), 6);
+
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_str_eq(u.address, "a@example.org");
+	ck_assert_str_eq(u.password_hash, TEST_HASH);
+	ck_assert(u.admin);
+	ck_assert(u.enabled);
+	ck_assert_uint_eq(u.quota, 5000);
+	ck_assert_uint_eq(u.used, 0);
+	int64_t id = u.id;
+	store_user_clear(&u);
+	ck_assert_int_eq(store_user_get_by_id(st, id, &u, &error), STORE_OK);
+	ck_assert_str_eq(u.address, "a@example.org");
+	store_user_clear(&u);
+	ck_assert_int_eq(store_user_get(st, "nobody@example.org", &u, &error), STORE_NOTFOUND);
+	ck_assert_str_eq(error, "user 'nobody@example.org' does not exist");
+
+	/* standard mailboxes with their SPECIAL-USE */
+	struct store_mailbox *mbs;
+	ck_assert_int_eq(store_mailbox_list(st, id, &mbs, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 6);
+	int found = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(mbs[i].name, "INBOX") == 0 && mbs[i].special_use == NULL)
+			found |= 1;
+		if (strcmp(mbs[i].name, "Drafts") == 0 && strcmp(mbs[i].special_use, "\\Drafts") == 0)
+			found |= 2;
+		if (strcmp(mbs[i].name, "Sent") == 0 && strcmp(mbs[i].special_use, "\\Sent") == 0)
+			found |= 4;
+		if (strcmp(mbs[i].name, "Trash") == 0 && strcmp(mbs[i].special_use, "\\Trash") == 0)
+			found |= 8;
+		if (strcmp(mbs[i].name, "Junk") == 0 && strcmp(mbs[i].special_use, "\\Junk") == 0)
+			found |= 16;
+		if (strcmp(mbs[i].name, "Archive") == 0 && strcmp(mbs[i].special_use, "\\Archive") == 0)
+			found |= 32;
+		ck_assert_uint_eq(mbs[i].uidnext, 1);
+		ck_assert(mbs[i].subscribed);
+		for (size_t j = 0; j < i; j++)
+			ck_assert_uint_ne(mbs[i].uidvalidity, mbs[j].uidvalidity);
+	}
+	ck_assert_int_eq(found, 63);
+	store_mailbox_list_free(&mbs, n);
+
+	/* setters */
+	ck_assert_int_eq(store_user_set_password(st, "a@example.org", "{CRYPT}$6$x$y", &error), STORE_OK);
+	ck_assert_int_eq(store_user_set_admin(st, "a@example.org", false, &error), STORE_OK);
+	ck_assert_int_eq(store_user_set_quota(st, "A@example.org", 0, &error), STORE_OK);
+	ck_assert_int_eq(store_user_set_enabled(st, "a@example.org", false, &error), STORE_OK);
+	ck_assert_int_eq(store_user_set_enabled(st, "zz@example.org", false, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_user_set_password(st, "a@example.org", "", &error), STORE_INVALID);
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_str_eq(u.password_hash, "{CRYPT}$6$x$y");
+	ck_assert(!u.admin);
+	ck_assert(!u.enabled);
+	ck_assert_uint_eq(u.quota, 0);
+	store_user_clear(&u);
+
+	ck_assert_int_eq(store_user_add(st, "b@example.org", TEST_HASH, true, 0, &error), STORE_OK);
+	ck_assert_int_eq(store_user_list(st, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(list[0].address, "a@example.org");
+	ck_assert_str_eq(list[1].address, "b@example.org");
+	store_user_list_free(&list, n);
+	ck_assert_int_eq(store_user_count(st, false, &count, &error), STORE_OK);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_int_eq(store_user_count(st, true, &count, &error), STORE_OK);
+	ck_assert_uint_eq(count, 1);
+
+	/* delete: the user's mailboxes, messages and tokens go too */
+	char hash[SHA256_HEX_LEN + 1];
+	uint32_t uid;
+	char *token;
+	ck_assert_int_eq(blob_put(st, "x", 1, hash, &error), STORE_OK);
+	ck_assert_int_eq(store_append(st, test_inbox(st, "b@example.org"), hash, 1,
+				      1, 0, NULL, false, &uid, &error), STORE_OK);
+	ck_assert_int_eq(store_token_create(st, "b@example.org", "t", &token, NULL, &error), STORE_OK);
+	free(token);
+	ck_assert_int_eq(store_user_del(st, "B@example.org", &error), STORE_OK);
+	ck_assert_int_eq(store_user_del(st, "b@example.org", &error), STORE_NOTFOUND);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM users"), 1);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM mailboxes"), 6);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), 0);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM api_tokens"), 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_authenticate)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	struct store_user u;
+	char *hash;
+
+	ck_assert_int_eq(store_domain_add(st, "example.org", &error), STORE_OK);
+	ck_assert_int_eq(password_hash("secret pass", &hash, &error), 0);
+	ck_assert_int_eq(store_user_add(st, "a@example.org", hash, false, 0, &error), STORE_OK);
+	free(hash);
+	ck_assert_int_eq(store_user_authenticate(st, "A@example.org", "secret pass", &u, &error), STORE_OK);
+	ck_assert_str_eq(u.address, "a@example.org");
+	store_user_clear(&u);
+
+	const char *wrong, *unknown, *disabled;
+	ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "wrong", &u, &error), STORE_NOTFOUND);
+	wrong = error;
+	ck_assert_ptr_null(u.address);
+	ck_assert_int_eq(store_user_authenticate(st, "x@example.org", "secret pass", &u, &error), STORE_NOTFOUND);
+	unknown = error;
+	ck_assert_int_eq(store_user_set_enabled(st, "a@example.org", false, &error), STORE_OK);
+	ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "secret pass", &u, &error), STORE_NOTFOUND);
+	disabled = error;
+	/* one answer for every reason */
+	ck_assert_str_eq(wrong, unknown);
+	ck_assert_str_eq(wrong, disabled);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_alias_crud)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	struct store_alias a, *list;
+	size_t n;
+	const char *two[] = { "A@example.org", "remote@other.net", "a@example.org" };
+
+	ck_assert_int_eq(store_alias_add(st, "Sales@example.org", two, 3, &error), STORE_OK);
+	ck_assert_int_eq(store_alias_get(st, "sales@EXAMPLE.org", &a, &error), STORE_OK);
+	ck_assert_str_eq(a.source, "sales@example.org");
+	ck_assert_uint_eq(a.n_destinations, 2);	/* lowercased, repeats dropped */
+	ck_assert_str_eq(a.destinations[0], "a@example.org");
+	ck_assert_str_eq(a.destinations[1], "remote@other.net");
+	store_alias_clear(&a);
+
+	const char *one[] = { "b@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "@example.org", one, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_alias_list(st, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(list[0].source, "@example.org");
+	ck_assert_uint_eq(list[0].n_destinations, 1);
+	ck_assert_str_eq(list[1].source, "sales@example.org");
+	ck_assert_uint_eq(list[1].n_destinations, 2);
+	store_alias_list_free(&list, n);
+
+	ck_assert_int_eq(store_alias_set(st, "sales@example.org", one, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_alias_get(st, "sales@example.org", &a, &error), STORE_OK);
+	ck_assert_uint_eq(a.n_destinations, 1);
+	ck_assert_str_eq(a.destinations[0], "b@example.org");
+	store_alias_clear(&a);
+	ck_assert_int_eq(store_alias_set(st, "nope@example.org", one, 1, &error), STORE_NOTFOUND);
+
+	/* refusals, each leaving the tables as they were */
+	long long aliases = test_sql_int(dir, "SELECT count(*) FROM aliases");
+	long long dests = test_sql_int(dir, "SELECT count(*) FROM alias_destinations");
+	ck_assert_int_eq(store_alias_add(st, "sales@example.org", one, 1, &error), STORE_EXISTS);
+	ck_assert_str_eq(error, "alias 'sales@example.org' exists already");
+	ck_assert_int_eq(store_alias_add(st, "a@example.org", one, 1, &error), STORE_EXISTS);
+	ck_assert_str_eq(error, "'a@example.org' is a user already");
+	ck_assert_int_eq(store_alias_add(st, "x@other.net", one, 1, &error), STORE_NOTLOCAL);
+	ck_assert_int_eq(store_alias_add(st, "x..y@example.org", one, 1, &error), STORE_INVALID);
+	ck_assert_int_eq(store_alias_add(st, "@x..y", one, 1, &error), STORE_INVALID);
+	const char *bad[] = { "b@example.org", "not-an-address" };
+	ck_assert_int_eq(store_alias_add(st, "x@example.org", bad, 2, &error), STORE_INVALID);
+	ck_assert_str_eq(error, "invalid destination 'not-an-address'");
+	ck_assert_int_eq(store_alias_add(st, "x@example.org", one, 0, &error), STORE_INVALID);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM aliases"), aliases);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM alias_destinations"), dests);
+
+	/* a user cannot take an alias's address */
+	ck_assert_int_eq(store_user_add(st, "sales@example.org", TEST_HASH, false, 0, &error), STORE_EXISTS);
+	ck_assert_str_eq(error, "'sales@example.org' is an alias already");
+
+	ck_assert_int_eq(store_alias_del(st, "SALES@example.org", &error), STORE_OK);
+	ck_assert_int_eq(store_alias_del(st, "sales@example.org", &error), STORE_NOTFOUND);
+	ck_assert_str_eq(error, "alias 'sales@example.org' does not exist");
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM alias_destinations"), 1);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_alias_loops)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+
+	/* direct */
+	const char *self[] = { "x@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "x@example.org", self, 1, &error), STORE_LOOP);
+	ck_assert_str_eq(error, "alias 'x@example.org' would loop: x@example.org -> x@example.org");
+
+	/* via a chain: x -> y, y -> z, then z -> x */
+	const char *to_y[] = { "y@example.org" }, *to_z[] = { "z@example.org", "a@example.org" };
+	const char *to_x[] = { "b@example.org", "x@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "x@example.org", to_y, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_alias_add(st, "y@example.org", to_z, 2, &error), STORE_OK);
+	long long aliases = test_sql_int(dir, "SELECT count(*) FROM aliases");
+	long long dests = test_sql_int(dir, "SELECT count(*) FROM alias_destinations");
+	ck_assert_int_eq(store_alias_add(st, "z@example.org", to_x, 2, &error), STORE_LOOP);
+	ck_assert_ptr_nonnull(strstr(error, "alias 'z@example.org' would loop: "));
+	ck_assert_ptr_nonnull(strstr(error, "z@example.org -> x@example.org -> y@example.org -> z@example.org"));
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM aliases"), aliases);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM alias_destinations"), dests);
+	/* changing an existing alias into a loop is refused and keeps the old one */
+	const char *back[] = { "x@example.org" };
+	ck_assert_int_eq(store_alias_set(st, "y@example.org", back, 1, &error), STORE_LOOP);
+	struct store_alias a;
+	ck_assert_int_eq(store_alias_get(st, "y@example.org", &a, &error), STORE_OK);
+	ck_assert_uint_eq(a.n_destinations, 2);
+	store_alias_clear(&a);
+
+	/* via the catch-all: unknown@ goes to the catch-all, which sends to
+	 * another unknown address of the same domain */
+	const char *to_unknown[] = { "nobody@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "@example.org", to_unknown, 1, &error), STORE_LOOP);
+	ck_assert_ptr_nonnull(strstr(error, "alias '@example.org' would loop"));
+	ck_assert_ptr_nonnull(strstr(error, "@example.org -> nobody@example.org -> @example.org"));
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM aliases"), aliases);
+	/* a catch-all to a real user is fine */
+	const char *to_b[] = { "b@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "@example.org", to_b, 1, &error), STORE_OK);
+
+	/* a chain deeper than ALIAS_DEPTH_MAX counts as a loop */
+	ck_assert_int_eq(store_domain_add(st, "deep.example", &error), STORE_OK);
+	char src[64], dst[64];
+	for (int i = 0; i < 10; i++) {
+		snprintf(src, sizeof src, "d%d@deep.example", i);
+		snprintf(dst, sizeof dst, "d%d@deep.example", i + 1);
+		const char *d[] = { dst };
+		ck_assert_int_eq(store_alias_add(st, src, d, 1, &error), STORE_OK);
+	}
+	/* d10 -> a user would make d0 eleven deep */
+	const char *to_a[] = { "a@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "d10@deep.example", to_a, 1, &error), STORE_LOOP);
+	ck_assert_ptr_nonnull(strstr(error, "longer than"));
+	/* prepending to the chain is refused just as well */
+	const char *to_d0[] = { "d0@deep.example" };
+	ck_assert_int_eq(store_alias_add(st, "top@deep.example", to_d0, 1, &error), STORE_LOOP);
+
+	/* a diamond is not a loop */
+	const char *both[] = { "p@example.org", "q@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "p@example.org", to_b, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_alias_add(st, "q@example.org", to_b, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_alias_add(st, "r@example.org", both, 2, &error), STORE_OK);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_resolve)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	struct store_resolution r;
+	bool owned;
+
+	ck_assert_int_eq(store_user_add(st, "c@example.org", TEST_HASH, false, 0, &error), STORE_OK);
+	/* a user */
+	ck_assert_int_eq(store_resolve(st, "A@example.org", &r, &error), STORE_OK);
+	ck_assert_uint_eq(r.n_users, 1);
+	ck_assert_str_eq(r.user_addresses[0], "a@example.org");
+	ck_assert_uint_eq(r.n_remote, 0);
+	int64_t a_id = r.user_ids[0];
+	store_resolution_clear(&r);
+
+	/* unknown, not local, invalid */
+	ck_assert_int_eq(store_resolve(st, "x@example.org", &r, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_resolve(st, "x@other.net", &r, &error), STORE_NOTLOCAL);
+	ck_assert_int_eq(store_resolve(st, "x", &r, &error), STORE_INVALID);
+
+	/* an alias with several destinations, one remote, one a chain */
+	const char *team[] = { "a@example.org", "fwd@example.org", "out@other.net" };
+	const char *fwd[] = { "b@example.org", "Out@other.net", "x@third.net" };
+	ck_assert_int_eq(store_alias_add(st, "fwd@example.org", fwd, 3, &error), STORE_OK);
+	ck_assert_int_eq(store_alias_add(st, "team@example.org", team, 3, &error), STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "team@example.org", &r, &error), STORE_OK);
+	ck_assert_uint_eq(r.n_users, 2);
+	ck_assert_str_eq(r.user_addresses[0], "a@example.org");
+	ck_assert_str_eq(r.user_addresses[1], "b@example.org");
+	ck_assert_uint_eq(r.n_remote, 2);	/* out@other.net once */
+	ck_assert_str_eq(r.remote[0], "out@other.net");
+	ck_assert_str_eq(r.remote[1], "x@third.net");
+	store_resolution_clear(&r);
+	ck_assert_int_eq(store_address_owned_by(st, "team@example.org", a_id, &owned, &error), STORE_OK);
+	ck_assert(owned);
+	ck_assert_int_eq(store_address_owned_by(st, "c@example.org", a_id, &owned, &error), STORE_OK);
+	ck_assert(!owned);
+	ck_assert_int_eq(store_address_owned_by(st, "zz@example.org", a_id, &owned, &error), STORE_OK);
+	ck_assert(!owned);
+
+	/* catch-all: only when no user and no alias matches */
+	const char *to_c[] = { "c@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "@example.org", to_c, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "anything@example.org", &r, &error), STORE_OK);
+	ck_assert_uint_eq(r.n_users, 1);
+	ck_assert_str_eq(r.user_addresses[0], "c@example.org");
+	store_resolution_clear(&r);
+	ck_assert_int_eq(store_resolve(st, "a@example.org", &r, &error), STORE_OK);
+	ck_assert_str_eq(r.user_addresses[0], "a@example.org");
+	store_resolution_clear(&r);
+	ck_assert_int_eq(store_resolve(st, "fwd@example.org", &r, &error), STORE_OK);
+	ck_assert_str_eq(r.user_addresses[0], "b@example.org");
+	store_resolution_clear(&r);
+	/* an alias destination of the domain that is nobody: the catch-all */
+	const char *ghost[] = { "ghost@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "g@example.org", ghost, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "g@example.org", &r, &error), STORE_OK);
+	ck_assert_str_eq(r.user_addresses[0], "c@example.org");
+	store_resolution_clear(&r);
+	ck_assert_int_eq(store_alias_del(st, "@example.org", &error), STORE_OK);
+	/* without it, a destination that is nobody is skipped */
+	ck_assert_int_eq(store_resolve(st, "g@example.org", &r, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_resolve(st, "anything@example.org", &r, &error), STORE_NOTFOUND);
+
+	/* disabled users */
+	ck_assert_int_eq(store_user_set_enabled(st, "b@example.org", false, &error), STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "b@example.org", &r, &error), STORE_NOTFOUND);
+	const char *to_b[] = { "b@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "onlyb@example.org", to_b, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "onlyb@example.org", &r, &error), STORE_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(error, "disabled"));
+	ck_assert_int_eq(store_resolve(st, "team@example.org", &r, &error), STORE_OK);
+	ck_assert_uint_eq(r.n_users, 1);	/* a only; b is disabled */
+	ck_assert_uint_eq(r.n_remote, 2);
+	store_resolution_clear(&r);
+
+	/* a loop made behind the store's back is reported, not followed */
+	test_sql(dir, "INSERT INTO alias_destinations SELECT id, 9, 'team@example.org'"
+		 " FROM aliases WHERE source = 'fwd@example.org'");
+	ck_assert_int_eq(store_resolve(st, "team@example.org", &r, &error), STORE_LOOP);
+	ck_assert_ptr_nonnull(strstr(error, "alias loop: team@example.org -> fwd@example.org -> team@example.org"));
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_mailboxes)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	struct store_user u;
+	struct store_mailbox mb, mb2;
+
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert_int_eq(store_mailbox_get(st, u.id, "inbox", &mb, &error), STORE_OK);
+	ck_assert_str_eq(mb.name, "INBOX");
+	ck_assert_uint_eq(mb.messages, 0);
+	ck_assert_uint_eq(mb.first_recent_uid, 1);
+	ck_assert_int_eq(store_mailbox_get_by_id(st, mb.id, &mb2, &error), STORE_OK);
+	ck_assert_str_eq(mb2.name, "INBOX");
+	store_mailbox_clear(&mb2);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", NULL, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Inbox", NULL, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "", NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "a//b", NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "/a", NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "a*", NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "a\nb", NULL, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, 9999, "x", NULL, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_mailbox_get(st, u.id, "Archive/2024", &mb2, &error), STORE_OK);
+	ck_assert_uint_gt(mb2.uidvalidity, mb.uidvalidity);
+	uint32_t old_validity = mb2.uidvalidity;
+	store_mailbox_clear(&mb2);
+	/* recreated: a greater UIDVALIDITY (RFC 3501 §2.3.1.1) */
+	test_sql(dir, "DELETE FROM mailboxes WHERE name = 'Archive/2024'");
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", "\\Archive", &error), STORE_OK);
+	ck_assert_int_eq(store_mailbox_get(st, u.id, "Archive/2024", &mb2, &error), STORE_OK);
+	ck_assert_uint_gt(mb2.uidvalidity, old_validity);
+	ck_assert_str_eq(mb2.special_use, "\\Archive");
+	store_mailbox_clear(&mb2);
+	ck_assert_int_eq(store_mailbox_get(st, u.id, "Nope", &mb2, &error), STORE_NOTFOUND);
+	ck_assert_str_eq(error, "mailbox 'Nope' does not exist");
+	store_mailbox_clear(&mb);
+	store_user_clear(&u);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_tokens)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char *token, *token_b;
+	int64_t id, id_b;
+	struct store_user u;
+	struct store_token *list;
+	size_t n;
+
+	ck_assert_int_eq(store_token_create(st, "nobody@example.org", "x", &token, &id, &error), STORE_NOTFOUND);
+	ck_assert_ptr_null(token);
+	ck_assert_int_eq(store_token_create(st, "A@example.org", "laptop", &token, &id, &error), STORE_OK);
+	ck_assert_uint_eq(strlen(token), 64);
+	ck_assert_int_eq(store_token_create(st, "b@example.org", "phone", &token_b, &id_b, &error), STORE_OK);
+	ck_assert_str_ne(token, token_b);
+
+	/* only the SHA-256 is stored */
+	char hash[SHA256_HEX_LEN + 1];
+	sha256_hex(token, strlen(token), hash);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM api_tokens WHERE hash = '%s'", hash), 1);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM api_tokens WHERE hash = '%s'"
+				      " OR name = '%s' OR instr(hash, '%s') > 0", token, token, token), 0);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT last_used FROM api_tokens WHERE id = %lld",
+				      (long long)id), 0);
+
+	ck_assert_int_eq(store_token_check(st, token, &u, &error), STORE_OK);
+	ck_assert_str_eq(u.address, "a@example.org");
+	store_user_clear(&u);
+	ck_assert_int_gt(test_sql_int(dir, "SELECT last_used FROM api_tokens WHERE id = %lld",
+				      (long long)id), 0);
+	/* wrong, malformed, other case */
+	char wrong[65];
+	memcpy(wrong, token, 65);
+	wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+	ck_assert_int_eq(store_token_check(st, wrong, &u, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_token_check(st, "", &u, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_token_check(st, hash, &u, &error), STORE_NOTFOUND);
+
+	struct store_user a;
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &a, &error), STORE_OK);
+	ck_assert_int_eq(store_token_list(st, a.id, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(list[0].name, "laptop");
+	ck_assert_int_eq(strncmp(list[0].prefix, token, 8), 0);
+	ck_assert_uint_eq(strlen(list[0].prefix), 8);
+	ck_assert_int_gt(list[0].created, 0);
+	store_token_list_free(&list, n);
+
+	/* deleting someone else's token is not allowed */
+	ck_assert_int_eq(store_token_del(st, a.id, id_b, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_token_check(st, token_b, &u, &error), STORE_OK);
+	store_user_clear(&u);
+	ck_assert_int_eq(store_token_del(st, a.id, id, &error), STORE_OK);
+	ck_assert_int_eq(store_token_check(st, token, &u, &error), STORE_NOTFOUND);
+
+	/* a disabled user's token does not work */
+	ck_assert_int_eq(store_user_set_enabled(st, "b@example.org", false, &error), STORE_OK);
+	ck_assert_int_eq(store_token_check(st, token_b, &u, &error), STORE_NOTFOUND);
+	store_user_clear(&a);
+	free(token);
+	free(token_b);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_watches)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct store_delivery d;
+	int64_t inbox_a = test_inbox(st, "a@example.org");
+	int64_t inbox_b = test_inbox(st, "b@example.org");
+
+	struct store_watch *wa = store_watch_new(inbox_a);
+	struct store_watch *wa2 = store_watch_new(inbox_a);
+	struct store_watch *wb = store_watch_new(inbox_b);
+	ck_assert_ptr_nonnull(wa);
+	ck_assert_ptr_nonnull(wb);
+	ck_assert(!readable(store_watch_fd(wa)));
+	ck_assert(!readable(store_watch_fd(wb)));
+
+	ck_assert_int_eq(blob_put(st, "msg", 3, hash, &error), STORE_OK);
+	ck_assert_int_eq(store_deliver(st, "a@example.org", hash, 3, 1, &d, &error), STORE_OK);
+	store_delivery_clear(&d);
+	ck_assert(readable(store_watch_fd(wa)));
+	ck_assert(readable(store_watch_fd(wa2)));
+	ck_assert(!readable(store_watch_fd(wb)));
+	store_watch_drain(wa);
+	ck_assert(!readable(store_watch_fd(wa)));
+
+	/* a refused delivery changes nothing and wakes nobody */
+	store_watch_drain(wa2);
+	ck_assert_int_eq(store_user_set_quota(st, "a@example.org", 1, &error), STORE_OK);
+	ck_assert_int_eq(store_deliver(st, "a@example.org", hash, 3, 1, &d, &error), STORE_OVERQUOTA);
+	store_delivery_clear(&d);
+	ck_assert(!readable(store_watch_fd(wa)));
+
+	/* append and expunge wake too */
+	uint32_t uid;
+	ck_assert_int_eq(store_append(st, inbox_b, hash, 3, 1, 0, NULL, false, &uid, &error), STORE_OK);
+	ck_assert(readable(store_watch_fd(wb)));
+	ck_assert(!readable(store_watch_fd(wa)));
+	store_watch_drain(wb);
+	ck_assert_int_eq(store_expunge(st, inbox_b, &uid, 1, NULL, &error), STORE_OK);
+	ck_assert(readable(store_watch_fd(wb)));
+
+	store_watch_free(&wa);
+	ck_assert_ptr_null(wa);
+	store_watch_free(&wa);
+	store_watch_free(&wb);
+	/* the remaining watch still works after the others left */
+	store_watch_drain(wa2);
+	store_notify_mailbox(inbox_a);
+	ck_assert(readable(store_watch_fd(wa2)));
+	store_watch_free(&wa2);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_validation);
+	tcase_add_test(tc, test_domains);
+	tcase_add_test(tc, test_users);
+	tcase_add_test(tc, test_authenticate);
+	tcase_add_test(tc, test_alias_crud);
+	tcase_add_test(tc, test_alias_loops);
+	tcase_add_test(tc, test_resolve);
+	tcase_add_test(tc, test_mailboxes);
+	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_watches);
+	suite_add_tcase(s, tc);
+	return s;
+}

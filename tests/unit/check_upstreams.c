@@ -1,0 +1,401 @@
+/* Unit tests for store/upstreams (accounts, what the fetcher remembers,
+ * the delivering transaction) and for whole fetch runs against hostile
+ * scripted servers: a clear error on the account, nothing half-delivered. */
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/seal.h"
+#include "fetch/fetch_int.h"
+#include "store/blob.h"
+#include "store/upstreams.h"
+#include "tests/unit/fetch_fake_server.h"
+#include "tests/unit/runner.h"
+#include "tests/unit/store_test.h"
+
+static struct upstream_settings
+settings(enum upstream_protocol p, unsigned port)
+{
+	struct upstream_settings set = { 0 };
+	set.protocol = p;
+	set.host = xstrdup("127.0.0.1");
+	set.port = port;
+	set.tls = UPSTREAM_TLS_NONE;
+	set.tls_verify = xstrdup("off");
+	set.username = xstrdup("joe");
+	set.keep = true;
+	set.enabled = true;
+	return set;
+}
+
+START_TEST(test_settings_check)
+{
+	const char *error = NULL;
+	struct upstream_settings set = settings(UPSTREAM_IMAP, 0);
+	set.tls = UPSTREAM_TLS_IMPLICIT;
+	ck_assert_int_eq(upstream_settings_check(&set, &error), 0);
+	ck_assert_uint_eq(set.port, 993);
+	ck_assert_uint_eq(set.n_folders, 1);
+	ck_assert_str_eq(set.folders[0], "INBOX");
+	ck_assert_str_eq(set.target, "INBOX");
+	ck_assert_uint_eq(set.interval, UPSTREAM_INTERVAL_DEFAULT);
+
+	free(set.tls_verify);
+	set.tls_verify = xstrdup("pin:ABCDEF");
+	ck_assert_int_eq(upstream_settings_check(&set, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "tls_verify"));
+	free(set.tls_verify);
+	set.tls_verify = xstrdup("pin:25000386EF37EFD9B34814A71AC13879C7E804C9C4E64105B7A94B57C63322E7");
+	ck_assert_int_eq(upstream_settings_check(&set, &error), 0);
+	ck_assert_str_eq(set.tls_verify, "pin:25000386ef37efd9b34814a71ac13879c7e804c9c4e64105b7a94b57c63322e7");
+
+	free(set.host);
+	set.host = xstrdup("bad host");
+	ck_assert_int_eq(upstream_settings_check(&set, &error), -1);
+	free(set.host);
+	set.host = xstrdup("imap.example.net");
+	set.interval = 5;
+	ck_assert_int_eq(upstream_settings_check(&set, &error), -1);
+	set.interval = 60;
+	const char *dup[] = { "INBOX", "INBOX" };
+	upstream_settings_set_folders(&set, dup, 2);
+	ck_assert_int_eq(upstream_settings_check(&set, &error), -1);
+	const char *bad[] = { "a\r\nb" };
+	upstream_settings_set_folders(&set, bad, 1);
+	ck_assert_int_eq(upstream_settings_check(&set, &error), -1);
+	upstream_settings_clear(&set);
+
+	enum upstream_protocol p;
+	enum upstream_tls t;
+	ck_assert_int_eq(upstream_protocol_parse("pop3", &p), 0);
+	ck_assert_int_eq(p, UPSTREAM_POP3);
+	ck_assert_int_eq(upstream_protocol_parse("smtp", &p), -1);
+	ck_assert_int_eq(upstream_tls_parse("starttls", &t), 0);
+	ck_assert_int_eq(upstream_tls_parse("ssl", &t), -1);
+}
+END_TEST
+
+START_TEST(test_accounts)
+{
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
+	const char *folders[] = { "INBOX", "Lists/Work" };
+	upstream_settings_set_folders(&set, folders, 2);
+	int64_t id1, id2;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "v1:sealed", &id1, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_upstream_add(st, "B@Example.org", &set, "v1:sealed2", &id2, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_upstream_add(st, "nobody@example.org", &set, "x", &id2, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, NULL, &id2, &error),
+			 STORE_INVALID);
+
+	struct store_upstream up;
+	ck_assert_int_eq(store_upstream_get(st, id1, &up, &error), STORE_OK);
+	ck_assert_str_eq(up.owner, "a@example.org");
+	ck_assert_int_eq(up.set.protocol, UPSTREAM_POP3);
+	ck_assert_uint_eq(up.set.port, 110);
+	ck_assert_uint_eq(up.set.n_folders, 2);
+	ck_assert_str_eq(up.set.folders[1], "Lists/Work");
+	ck_assert_str_eq(up.password_sealed, "v1:sealed");
+	ck_assert_int_eq(up.generation, 1);
+	ck_assert_ptr_null(up.last_error);
+
+	/* update keeps the password unless given, bumps the generation */
+	up.set.interval = 900;
+	up.set.keep = false;
+	ck_assert_int_eq(store_upstream_update(st, id1, &up.set, NULL, &error), STORE_OK);
+	store_upstream_clear(&up);
+	ck_assert_int_eq(store_upstream_get(st, id1, &up, &error), STORE_OK);
+	ck_assert_uint_eq(up.set.interval, 900);
+	ck_assert(!up.set.keep);
+	ck_assert_str_eq(up.password_sealed, "v1:sealed");
+	ck_assert_int_eq(up.generation, 2);
+	store_upstream_clear(&up);
+
+	/* results and backoff count */
+	ck_assert_int_eq(store_upstream_set_result(st, id1, "login failed: no", &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_set_result(st, id1, "login failed: no", &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_get(st, id1, &up, &error), STORE_OK);
+	ck_assert_str_eq(up.last_error, "login failed: no");
+	ck_assert_uint_eq(up.failures, 2);
+	ck_assert_int_eq(up.last_ok, 0);
+	int64_t user_a = up.user_id;
+	ck_assert_uint_ge(fetch_next_delay(&up, true), 120);
+	store_upstream_clear(&up);
+	ck_assert_int_eq(store_upstream_set_result(st, id1, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_get(st, id1, &up, &error), STORE_OK);
+	ck_assert_ptr_null(up.last_error);
+	ck_assert_uint_eq(up.failures, 0);
+	ck_assert_int_ne(up.last_ok, 0);
+	store_upstream_clear(&up);
+
+	/* lists: per user and all */
+	struct store_upstream *list;
+	size_t n;
+	ck_assert_int_eq(store_upstream_list(st, 0, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	store_upstream_list_free(&list, n);
+	ck_assert_int_eq(store_upstream_list(st, user_a, &list, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	store_upstream_list_free(&list, n);
+
+	/* fetch requests */
+	int64_t *ids;
+	ck_assert_int_eq(store_upstream_request_fetch(st, id2, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_request_fetch(st, 999, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_upstream_take_requests(st, &ids, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(ids[0], id2);
+	free(ids);
+	ck_assert_int_eq(store_upstream_take_requests(st, &ids, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 0);
+
+	ck_assert_int_eq(store_upstream_del(st, id1, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_del(st, id1, &error), STORE_NOTFOUND);
+	/* deleting the user deletes their accounts */
+	ck_assert_int_eq(store_user_del(st, "b@example.org", &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_get(st, id2, &up, &error), STORE_NOTFOUND);
+	upstream_settings_clear(&set);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* One delivery of content as uid (IMAP) or uidl (POP3). */
+static int
+deliver(struct store *st, int64_t upstream_id, int64_t user_id, int64_t mailbox_id,
+	const char *content, const char *folder, uint32_t uidvalidity, uint32_t uid,
+	const char *uidl, const char *dedupe_key, bool refetch, bool *appended)
+{
+	char blob[SHA256_HEX_LEN + 1], raw[SHA256_HEX_LEN + 1];
+	const char *error = NULL;
+	ck_assert_int_eq(blob_put(st, content, strlen(content), blob, &error), STORE_OK);
+	sha256_hex(content, strlen(content), raw);
+	struct upstream_delivery d = {
+		.upstream_id = upstream_id, .user_id = user_id, .mailbox_id = mailbox_id,
+		.blob = blob, .size = strlen(content), .internal_date = 1000, .raw_hash = raw,
+		.dedupe_key = dedupe_key, .skip_known_hash = refetch, .folder = folder,
+		.uidvalidity = uidvalidity, .uid = uid, .uidl = uidl,
+	};
+	return store_upstream_deliver(st, &d, appended, &error);
+}
+
+START_TEST(test_deliver_once)
+{
+	char *dir;
+	const char *error = NULL;
+	bool app;
+	struct store *st = test_store_fixture(&dir);
+	struct upstream_settings set = settings(UPSTREAM_IMAP, 0);
+	int64_t id, pid;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
+	set.protocol = UPSTREAM_POP3;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &pid, &error), STORE_OK);
+	struct store_upstream up;
+	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	int64_t mb = test_inbox(st, "a@example.org");
+
+	/* IMAP: a UID is delivered once; a lower one after it is known too */
+	ck_assert_int_eq(store_upstream_folder_set(st, id, "INBOX", 7, 0, false, &error), STORE_OK);
+	ck_assert_int_eq(deliver(st, id, up.user_id, mb, "m1", "INBOX", 7, 5, NULL, NULL, false, &app), STORE_OK);
+	ck_assert(app);
+	ck_assert_int_eq(deliver(st, id, up.user_id, mb, "m1", "INBOX", 7, 5, NULL, NULL, false, &app), STORE_OK);
+	ck_assert(!app);
+	ck_assert_int_eq(deliver(st, id, up.user_id, mb, "m0", "INBOX", 7, 3, NULL, NULL, false, &app), STORE_OK);
+	ck_assert(!app);
+	uint32_t v, last;
+	bool refetch;
+	ck_assert_int_eq(store_upstream_folder_get(st, id, "INBOX", &v, &last, &refetch, &error), STORE_OK);
+	ck_assert_uint_eq(last, 5);
+	/* a message under another UIDVALIDITY than the folder's: not taken */
+	ck_assert_int_eq(deliver(st, id, up.user_id, mb, "m9", "INBOX", 8, 9, NULL, NULL, false, &app), STORE_OK);
+	ck_assert(!app);
+	/* refetch after a UIDVALIDITY change: known content is skipped, the
+	 * UID recorded; new content is delivered */
+	ck_assert_int_eq(store_upstream_folder_set(st, id, "INBOX", 8, 0, true, &error), STORE_OK);
+	ck_assert_int_eq(deliver(st, id, up.user_id, mb, "m1", "INBOX", 8, 1, NULL, NULL, true, &app), STORE_OK);
+	ck_assert(!app);
+	ck_assert_int_eq(deliver(st, id, up.user_id, mb, "m2", "INBOX", 8, 2, NULL, NULL, true, &app), STORE_OK);
+	ck_assert(app);
+	ck_assert_int_eq(store_upstream_folder_get(st, id, "INBOX", &v, &last, &refetch, &error), STORE_OK);
+	ck_assert_uint_eq(last, 2);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 2);
+
+	/* POP3: a UIDL once; without UIDL the raw hash decides */
+	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "p1", NULL, 0, 0, "U1", NULL, false, &app), STORE_OK);
+	ck_assert(app);
+	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "p1", NULL, 0, 0, "U1", NULL, false, &app), STORE_OK);
+	ck_assert(!app);
+	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "p2", NULL, 0, 0, NULL, NULL, false, &app), STORE_OK);
+	ck_assert(app);
+	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "p2", NULL, 0, 0, NULL, NULL, false, &app), STORE_OK);
+	ck_assert(!app);
+	char **uidls;
+	size_t n;
+	ck_assert_int_eq(store_upstream_uidl_list(st, pid, &uidls, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(uidls[0], "U1");
+	ck_assert_int_eq(store_upstream_uidl_forget(st, pid, (const char *const *)uidls, n, &error), STORE_OK);
+	store_upstream_uidls_free(&uidls, n);
+	ck_assert_int_eq(store_upstream_uidl_list(st, pid, &uidls, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 0);
+
+	/* dedupe across accounts by key */
+	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "d1", NULL, 0, 0, "U7", "key", false, &app), STORE_OK);
+	ck_assert(app);
+	ck_assert_int_eq(deliver(st, id, up.user_id, mb, "d1'", "INBOX", 8, 20, NULL, "key", false, &app), STORE_OK);
+	ck_assert(!app);
+	ck_assert_int_eq(store_upstream_folder_get(st, id, "INBOX", &v, &last, &refetch, &error), STORE_OK);
+	ck_assert_uint_eq(last, 20);	/* recorded as fetched all the same */
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 5);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT fetched FROM upstreams WHERE id = %lld", (long long)pid), 3);
+
+	store_upstream_clear(&up);
+	upstream_settings_clear(&set);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* ---- whole runs against hostile servers ------------------------------- */
+
+static const char *
+run_against(const char *const *script, size_t n, enum upstream_protocol p, bool keep,
+	    unsigned want_fetched, char **dir_r, struct store **st_r, int64_t *id_r)
+{
+	const char *error = NULL;
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	ck_assert_int_eq(seal_key_create(dir, &error), 0);
+	ck_assert_int_eq(seal_key_load(dir, &error), 0);
+	char *sealed;
+	ck_assert_int_eq(seal("pw", 2, &sealed, &error), 0);
+	struct fake_server fs;
+	fake_server_start(&fs, script, n);
+	struct upstream_settings set = settings(p, fs.port);
+	set.keep = keep;
+	int64_t id;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, sealed, &id, &error), STORE_OK);
+	free(sealed);
+	struct config *cfg = config_defaults();
+	cfg->message_size = 1 << 20;
+	unsigned fetched = 99;
+	int ret = fetch_run_account(cfg, st, id, &fetched, &error);
+	ck_assert_int_eq(ret, -1);
+	ck_assert_uint_eq(fetched, want_fetched);
+	fake_server_stop(&fs);
+	buf_free(&fs.heard);
+	config_free(&cfg);
+	upstream_settings_clear(&set);
+	*dir_r = dir;
+	*st_r = st;
+	*id_r = id;
+	return error;
+}
+
+static void
+check_nothing_delivered(char *dir, struct store *st, int64_t id, const char *want)
+{
+	const char *error;
+	struct store_upstream up;
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 0);
+	/* no blob was left behind referenced, and none half-written in tmp */
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), 0);
+	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	ck_assert_ptr_nonnull(up.last_error);
+	ck_assert_msg(strstr(up.last_error, want) != NULL, "%s", up.last_error);
+	ck_assert_uint_eq(up.failures, 1);
+	store_upstream_clear(&up);
+	store_close(&st);
+	seal_key_forget();
+	free(dir);
+}
+
+START_TEST(test_pop3_hostile_runs)
+{
+	char *dir;
+	struct store *st;
+	int64_t id;
+	const char *s[6] = { "+OK hi\r\n", "-ERR\r\n", "+OK\r\n", "+OK\r\n", "+OK\r\n1 A\r\n.\r\n", NULL };
+
+	s[5] = FAKE_FLOOD "+OK\r\n";
+	run_against(s, 6, UPSTREAM_POP3, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "larger than the limit of 1048576 bytes");
+
+	s[5] = "+OK\r\nSubject: half\r\n\r\nand then";
+	run_against(s, 6, UPSTREAM_POP3, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "closed the connection in the middle of a message");
+
+	s[5] = FAKE_HUGE;
+	run_against(s, 6, UPSTREAM_POP3, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "closed the connection");
+
+	const char *wrong[] = { "+OK hi\r\n", "-ERR\r\n", "+OK\r\n", "-ERR [AUTH] bad password\r\n" };
+	run_against(wrong, 4, UPSTREAM_POP3, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "login failed: the server said -ERR [AUTH] bad password");
+}
+END_TEST
+
+START_TEST(test_imap_hostile_runs)
+{
+	char *dir;
+	struct store *st;
+	int64_t id;
+	const char *s[7] = {
+		"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS] hi\r\n",
+		"$T OK in\r\n",
+		"* CAPABILITY IMAP4rev1 UIDPLUS\r\n$T OK\r\n",
+		"* 1 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\n$T OK [READ-WRITE] ok\r\n",
+		"* SEARCH 1\r\n$T OK\r\n",
+		NULL, NULL,
+	};
+	s[5] = "* 1 FETCH (UID 1 BODY[] {2000000}\r\n";
+	run_against(s, 6, UPSTREAM_IMAP, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "larger than the limit");
+
+	s[5] = "* 1 FETCH (UID 1 BODY[] {100}\r\nSubject: x\r\n\r\nonly this";
+	run_against(s, 6, UPSTREAM_IMAP, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "closed the connection in the middle of a message");
+
+	s[5] = "* 1 FETCH (UID 1 BODY[] {5}\r\nabcde garbage \"unterminated)\r\n";
+	run_against(s, 6, UPSTREAM_IMAP, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "malformed FETCH");
+
+	s[5] = FAKE_HUGE;
+	run_against(s, 6, UPSTREAM_IMAP, false, 0, &dir, &st, &id);
+	check_nothing_delivered(dir, st, id, "closed the connection");
+
+	/* delivered, but the server refuses the delete: the message stays
+	 * here (durable, once), the error is on the account */
+	s[5] = "* 1 FETCH (UID 1 BODY[] {3}\r\nabc)\r\n$T OK\r\n";
+	s[6] = "$T NO [CANNOT] read-only\r\n";
+	const char *e = NULL;
+	e = run_against(s, 7, UPSTREAM_IMAP, false, 1, &dir, &st, &id);
+	ck_assert_ptr_nonnull(strstr(e, "cannot mark fetched messages deleted"));
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 1);
+	store_close(&st);
+	seal_key_forget();
+	free(dir);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("upstreams");
+	TCase *tc = tcase_create("store");
+	tcase_add_test(tc, test_settings_check);
+	tcase_add_test(tc, test_accounts);
+	tcase_add_test(tc, test_deliver_once);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostile");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_pop3_hostile_runs);
+	tcase_add_test(tc, test_imap_hostile_runs);
+	suite_add_tcase(s, tc);
+	return s;
+}

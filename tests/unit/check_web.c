@@ -1,0 +1,118 @@
+/* Unit tests for web/path.c: route patterns and static file names. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "web/internal.h"
+#include "tests/unit/runner.h"
+
+static void
+free_params(char **params, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(params[i]);
+}
+
+START_TEST(test_route_literal)
+{
+	ck_assert(web_route_match("/api/v1/users", "/api/v1/users", NULL, NULL));
+	ck_assert(!web_route_match("/api/v1/users", "/api/v1/users/", NULL, NULL));
+	ck_assert(!web_route_match("/api/v1/users", "/api/v1/user", NULL, NULL));
+	ck_assert(!web_route_match("/api/v1/users", "/api/v1/usersx", NULL, NULL));
+	ck_assert(!web_route_match("/api/v1/users", "", NULL, NULL));
+}
+END_TEST
+
+START_TEST(test_route_params)
+{
+	char *params[WEB_PARAMS_MAX];
+	size_t n = 99;
+
+	ck_assert(web_route_match("/api/v1/users/{address}", "/api/v1/users/a'b@example.org",
+				  params, &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(params[0], "a'b@example.org");
+	free_params(params, n);
+
+	ck_assert(web_route_match("/api/v1/queue/{id}/retry", "/api/v1/queue/42/retry",
+				  params, &n));
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(params[0], "42");
+	free_params(params, n);
+
+	ck_assert(web_route_match("/a/{x}/b/{y}", "/a/1/b/2", params, &n));
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(params[0], "1");
+	ck_assert_str_eq(params[1], "2");
+	free_params(params, n);
+}
+END_TEST
+
+START_TEST(test_route_param_never_empty_nor_slashed)
+{
+	char *params[WEB_PARAMS_MAX];
+	size_t n = 0;
+
+	/* An empty segment is not a parameter. */
+	ck_assert(!web_route_match("/api/v1/users/{address}", "/api/v1/users/", params, &n));
+	/* A '/' ends the segment: the rest must match the pattern. */
+	ck_assert(!web_route_match("/api/v1/users/{address}", "/api/v1/users/a/b", params, &n));
+	ck_assert(!web_route_match("/api/v1/queue/{id}/retry", "/api/v1/queue/1/retry/x",
+				   params, &n));
+	ck_assert(!web_route_match("/api/v1/queue/{id}/retry", "/api/v1/queue//retry",
+				   params, &n));
+	/* A failed match leaves nothing allocated (LeakSanitizer checks). */
+	ck_assert(!web_route_match("/a/{x}/b/{y}", "/a/1/c/2", params, &n));
+}
+END_TEST
+
+START_TEST(test_route_param_limit)
+{
+	char *params[WEB_PARAMS_MAX];
+	size_t n = 0;
+	/* One parameter more than WEB_PARAMS_MAX never matches. */
+	ck_assert(!web_route_match("/{a}/{b}/{c}/{d}/{e}", "/1/2/3/4/5", params, &n));
+	ck_assert(web_route_match("/{a}/{b}/{c}/{d}", "/1/2/3/4", params, &n));
+	ck_assert_uint_eq(n, 4);
+	free_params(params, n);
+}
+END_TEST
+
+START_TEST(test_static_path_ok)
+{
+	static const char *const good[] = {
+		"index.html", "js/app.js", "js/views/users.js", "a-b_c.d.e", "x",
+	};
+	static const char *const bad[] = {
+		"", "..", "../etc/passwd", "js/../../x", "js/..", ".hidden", "js/.x.js",
+		"/etc/passwd", "js//app.js", "js/", "a\\b", "a%2e%2e", "a b", "a\x01",
+		"é.js", "a:b", "a?b", "a#b", "./x",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		ck_assert_msg(web_static_path_ok(good[i]), "%s", good[i]);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!web_static_path_ok(bad[i]), "%s", bad[i]);
+
+	char *longp = malloc(WEB_STATIC_PATH_MAX + 2);
+	memset(longp, 'a', WEB_STATIC_PATH_MAX);
+	longp[WEB_STATIC_PATH_MAX] = '\0';
+	ck_assert(web_static_path_ok(longp));
+	longp[WEB_STATIC_PATH_MAX] = 'a';
+	longp[WEB_STATIC_PATH_MAX + 1] = '\0';
+	ck_assert(!web_static_path_ok(longp));
+	free(longp);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("web");
+	TCase *tc = tcase_create("path");
+	tcase_add_test(tc, test_route_literal);
+	tcase_add_test(tc, test_route_params);
+	tcase_add_test(tc, test_route_param_never_empty_nor_slashed);
+	tcase_add_test(tc, test_route_param_limit);
+	tcase_add_test(tc, test_static_path_ok);
+	suite_add_tcase(s, tc);
+	return s;
+}

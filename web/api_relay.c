@@ -1,0 +1,152 @@
+/*
+ * api_relay: the smarthost setting (see api_relay.h).
+ */
+#include "web/api_relay.h"
+
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/seal.h"
+#include "store/relayq.h"
+
+static cJSON *
+relay_json(const struct relayq_smarthost *sh)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "mode", sh != NULL ? "smarthost" : "direct");
+	if (sh == NULL) {
+		cJSON_AddNullToObject(o, "smarthost");
+		return o;
+	}
+	cJSON *s = cJSON_AddObjectToObject(o, "smarthost");
+	cJSON_AddStringToObject(s, "host", sh->host);
+	cJSON_AddNumberToObject(s, "port", sh->port);
+	cJSON_AddStringToObject(s, "tls", sh->tls);
+	if (sh->username != NULL)
+		cJSON_AddStringToObject(s, "username", sh->username);
+	else
+		cJSON_AddNullToObject(s, "username");
+	cJSON_AddBoolToObject(s, "password_set", sh->password_sealed != NULL);
+	cJSON_AddItemToObject(s, "updated", json_time(sh->updated));
+	return o;
+}
+
+/* The field a STORE_INVALID reason of relayq_smarthost_set() is about
+ * ("the smarthost port must be 1-65535"), for the panel to show it there. */
+static const char *
+invalid_field(const char *error)
+{
+	static const char *const fields[] = { "port", "tls", "username", "password" };
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (strstr(error, fields[i]) != NULL)
+			return fields[i];
+	return "host";
+}
+
+static enum MHD_Result
+reply_current(struct web_request *r)
+{
+	struct relayq_smarthost sh;
+	const char *error;
+	int st = relayq_smarthost_get(r->st, &sh, &error);
+	if (st == STORE_NOTFOUND)
+		return reply_json(r, 200, relay_json(NULL));
+	if (st != STORE_OK)
+		return reply_store_error(r, st, error);
+	enum MHD_Result res = reply_json(r, 200, relay_json(&sh));
+	relayq_smarthost_clear(&sh);
+	return res;
+}
+
+enum MHD_Result
+api_relay_get(struct web_request *r)
+{
+	return reply_current(r);
+}
+
+enum MHD_Result
+api_relay_put(struct web_request *r)
+{
+	static const char *const top[] = { "smarthost", NULL };
+	static const char *const fields[] = { "host", "port", "tls", "username",
+					      "password", NULL };
+	const char *host = NULL, *tls = NULL, *username = NULL, *password = NULL;
+	const char *error;
+	uint64_t port = 0;
+	struct relayq_smarthost sh = { 0 }, old = { 0 };
+	enum MHD_Result res = MHD_YES;
+
+	if (json_only_fields(r, r->json, top) < 0)
+		return MHD_YES;
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(r->json, "smarthost");
+	if (s == NULL)
+		return reply_problem(r, 422, "field 'smarthost' is required (null for direct"
+				     " delivery)");
+	if (cJSON_IsNull(s)) {
+		int st = relayq_smarthost_set(r->st, NULL, &error);
+		if (st != STORE_OK)
+			return reply_store_error(r, st, error);
+		log_info("web relay=direct by=%s", r->user.address);
+		return reply_current(r);
+	}
+	if (!cJSON_IsObject(s))
+		return reply_problem(r, 422, "field 'smarthost' must be an object or null");
+	if (json_only_fields(r, s, fields) < 0 ||
+	    json_get_text(r, s, "host", true, 253, &host) < 0 ||
+	    json_get_uint(r, s, "port", true, 65535, &port) < 0 ||
+	    json_get_text(r, s, "tls", true, 16, &tls) < 0 ||
+	    json_get_text(r, s, "username", false, ADDRESS_MAX, &username) < 0 ||
+	    json_get_string(r, s, "password", false, &password) < 0)
+		return MHD_YES;
+	if (strcmp(tls, "implicit") != 0 && strcmp(tls, "starttls") != 0)
+		return reply_problem(r, 422, "field 'tls' must be \"implicit\" or \"starttls\""
+				     " (the smarthost is always reached over TLS)");
+	if (password != NULL && (password[0] == '\0' || strlen(password) > PASSWORD_MAX))
+		return reply_problem(r, 422, "field 'password' must have 1 to %d bytes",
+				     PASSWORD_MAX);
+	if (password != NULL && username == NULL)
+		return reply_problem(r, 422, "field 'password' needs a 'username'");
+	if (username != NULL && username[0] == '\0')
+		username = NULL;
+
+	sh.host = (char *)host;
+	sh.port = (unsigned)port;
+	sh.tls = (char *)tls;
+	sh.username = (char *)username;
+	char *sealed = NULL;
+	if (username != NULL && password != NULL) {
+		if (seal(password, strlen(password), &sealed, &error) < 0) {
+			res = reply_problem(r, 500, "cannot seal the password: %s", error);
+			goto out;
+		}
+	} else if (username != NULL) {
+		/* write-only: the same username without a password keeps it */
+		int st = relayq_smarthost_get(r->st, &old, &error);
+		if (st == STORE_OK && old.username != NULL && old.password_sealed != NULL &&
+		    strcmp(old.username, username) == 0) {
+			sealed = xstrdup(old.password_sealed);
+		} else {
+			res = reply_problem(r, 422, "field 'password' is required with a new"
+					    " 'username'");
+			goto out;
+		}
+	}
+	sh.password_sealed = sealed;
+	int st = relayq_smarthost_set(r->st, &sh, &error);
+	if (st != STORE_OK) {
+		res = st == STORE_INVALID ? reply_problem(r, 422, "field '%s': %s",
+							  invalid_field(error), error)
+					  : reply_store_error(r, st, error);
+		goto out;
+	}
+	log_info("web relay=smarthost host=%s port=%u by=%s", esc_str(host),
+		 (unsigned)port, r->user.address);
+	res = reply_current(r);
+out:
+	if (sealed != NULL)
+		explicit_bzero(sealed, strlen(sealed));
+	free(sealed);
+	relayq_smarthost_clear(&old);
+	return res;
+}

@@ -1,0 +1,104 @@
+/*
+ * api_status: GET /api/v1/status.  Anonymous callers learn only that the
+ * server is up; signed-in callers get version, uptime and listeners, and an
+ * admin also the counts, the queue, the disk used and the state of every
+ * upstream account (the dashboard).
+ */
+#include <time.h>
+
+#include "core/config.h"
+#include "store/queue.h"
+#include "store/stats.h"
+#include "store/upstreams.h"
+#include "web/api.h"
+#include "web/internal.h"
+
+/* Each account's state for the dashboard, with totals. */
+static cJSON *
+upstream_summary(const struct store_upstream *ups, size_t n)
+{
+	unsigned enabled = 0, failing = 0;
+	double fetched = 0;
+	cJSON *o = cJSON_CreateObject();
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		const struct store_upstream *u = &ups[i];
+		enabled += u->set.enabled;
+		failing += u->set.enabled && u->last_error != NULL;
+		fetched += (double)u->fetched;
+		cJSON *a = cJSON_CreateObject();
+		cJSON_AddNumberToObject(a, "id", (double)u->id);
+		cJSON_AddStringToObject(a, "owner", u->owner);
+		cJSON_AddStringToObject(a, "host", u->set.host);
+		cJSON_AddBoolToObject(a, "enabled", u->set.enabled);
+		cJSON_AddItemToObject(a, "last_ok", json_time(u->last_ok));
+		if (u->last_error != NULL)
+			cJSON_AddStringToObject(a, "last_error", u->last_error);
+		else
+			cJSON_AddNullToObject(a, "last_error");
+		cJSON_AddItemToArray(list, a);
+	}
+	cJSON_AddNumberToObject(o, "accounts", (double)n);
+	cJSON_AddNumberToObject(o, "enabled", enabled);
+	cJSON_AddNumberToObject(o, "failing", failing);
+	cJSON_AddNumberToObject(o, "fetched", fetched);
+	cJSON_AddItemToObject(o, "list", list);
+	return o;
+}
+
+enum MHD_Result
+api_status_get(struct web_request *r)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "status", "ok");
+	if (r->auth == WEB_AUTH_NONE)
+		return reply_json(r, 200, body);
+
+	const struct config *cfg = r->srv->cfg;
+	cJSON_AddStringToObject(body, "version", PACKAGE_VERSION);
+	cJSON_AddStringToObject(body, "hostname", cfg->hostname);
+	cJSON_AddNumberToObject(body, "uptime", (double)(time(NULL) - r->srv->started));
+	cJSON *listeners = cJSON_AddObjectToObject(body, "listeners");
+	for (int k = 0; k < LISTEN_COUNT; k++)
+		if (cfg->listen[k].enabled)
+			cJSON_AddStringToObject(listeners, config_listen_name((enum listen_kind)k),
+						cfg->listen[k].text);
+	cJSON_AddBoolToObject(body, "admin_tls", r->srv->tls);
+	if (!web_is_admin(r))
+		return reply_json(r, 200, body);
+
+	const char *error;
+	struct store_stats stats;
+	int st = store_stats_get(r->st, &stats, &error);
+	if (st != STORE_OK) {
+		cJSON_Delete(body);
+		return reply_store_error(r, st, error);
+	}
+	cJSON_AddNumberToObject(body, "domains", stats.domains);
+	cJSON_AddNumberToObject(body, "users", stats.users);
+	cJSON_AddNumberToObject(body, "aliases", stats.aliases);
+	cJSON *disk = cJSON_AddObjectToObject(body, "disk");
+	cJSON_AddNumberToObject(disk, "messages", (double)stats.blob_bytes);
+	cJSON_AddNumberToObject(disk, "message_files", (double)stats.blob_files);
+	cJSON_AddNumberToObject(disk, "database", (double)stats.db_bytes);
+
+	unsigned messages = 0, open = 0;
+	st = store_queue_count(r->st, &messages, &open, &error);
+	if (st != STORE_OK) {
+		cJSON_Delete(body);
+		return reply_store_error(r, st, error);
+	}
+	cJSON *queue = cJSON_AddObjectToObject(body, "queue");
+	cJSON_AddNumberToObject(queue, "messages", messages);
+	cJSON_AddNumberToObject(queue, "open_recipients", open);
+	struct store_upstream *ups = NULL;
+	size_t n = 0;
+	st = store_upstream_list(r->st, 0, &ups, &n, &error);
+	if (st != STORE_OK) {
+		cJSON_Delete(body);
+		return reply_store_error(r, st, error);
+	}
+	cJSON_AddItemToObject(body, "upstreams", upstream_summary(ups, n));
+	store_upstream_list_free(&ups, n);
+	return reply_json(r, 200, body);
+}

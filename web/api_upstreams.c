@@ -1,0 +1,462 @@
+/*
+ * api_upstreams: the REST resource of upstream accounts (see api_upstreams.h).
+ */
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/seal.h"
+#include "fetch/fetch.h"
+#include "store/upstreams.h"
+#include "web/api_upstreams.h"
+
+static cJSON *
+upstream_json(const struct store_upstream *up)
+{
+	const struct upstream_settings *s = &up->set;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)up->id);
+	cJSON_AddStringToObject(o, "owner", up->owner);
+	cJSON_AddStringToObject(o, "protocol", upstream_protocol_name(s->protocol));
+	cJSON_AddStringToObject(o, "host", s->host);
+	cJSON_AddNumberToObject(o, "port", s->port);
+	cJSON_AddStringToObject(o, "tls", upstream_tls_name(s->tls));
+	cJSON_AddStringToObject(o, "tls_verify", s->tls_verify);
+	cJSON_AddStringToObject(o, "username", s->username);
+	cJSON *f = cJSON_AddArrayToObject(o, "folders");
+	for (size_t i = 0; i < s->n_folders; i++)
+		cJSON_AddItemToArray(f, cJSON_CreateString(s->folders[i]));
+	cJSON_AddStringToObject(o, "target", s->target);
+	cJSON_AddBoolToObject(o, "keep", s->keep);
+	cJSON_AddBoolToObject(o, "idle", s->idle);
+	cJSON_AddBoolToObject(o, "dedupe", s->dedupe);
+	cJSON_AddNumberToObject(o, "interval", s->interval);
+	cJSON_AddBoolToObject(o, "enabled", s->enabled);
+	cJSON *state = cJSON_AddObjectToObject(o, "state");
+	cJSON_AddItemToObject(state, "last_ok", json_time(up->last_ok));
+	cJSON_AddItemToObject(state, "last_attempt", json_time(up->last_attempt));
+	if (up->last_error != NULL)
+		cJSON_AddStringToObject(state, "last_error", up->last_error);
+	else
+		cJSON_AddNullToObject(state, "last_error");
+	cJSON_AddNumberToObject(state, "fetched", (double)up->fetched);
+	cJSON_AddNumberToObject(state, "failures", up->failures);
+	return o;
+}
+
+/* The account of the path when the caller may see it; else a reply and -1. */
+static int
+path_account(struct web_request *r, struct store_upstream *up)
+{
+	int64_t id;
+	const char *error;
+	if (web_param_id(r, 0, &id) < 0)
+		return -1;
+	int st = store_upstream_get(r->st, id, up, &error);
+	if (st == STORE_OK && !web_is_admin(r) && up->user_id != r->user.id) {
+		store_upstream_clear(up);
+		st = STORE_NOTFOUND;
+	}
+	if (st != STORE_OK) {
+		if (st == STORE_NOTFOUND)
+			reply_problem(r, 404, "upstream account %lld does not exist", (long long)id);
+		else
+			reply_store_error(r, st, error);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const setting_fields[] = {
+	"protocol", "host", "port", "tls", "tls_verify", "username", "password",
+	"folders", "target", "keep", "idle", "dedupe", "interval", "enabled", NULL
+};
+
+/* upstream_settings_check() starts its reasons with the field's name
+ * ("port must be 1-65535", "folders: at most 100"): name it the way every
+ * other answer of the API does, so the panel puts it beside the field. */
+static void
+reply_settings_error(struct web_request *r, const char *error)
+{
+	size_t len = strspn(error, "abcdefghijklmnopqrstuvwxyz_");
+	for (size_t i = 0; len > 0 && setting_fields[i] != NULL; i++) {
+		if (strlen(setting_fields[i]) == len && strncmp(error, setting_fields[i], len) == 0) {
+			reply_problem(r, 422, "field '%s': %s", setting_fields[i], error);
+			return;
+		}
+	}
+	reply_problem(r, 422, "%s", error);
+}
+
+/*
+ * Reads the settings fields of the body over *set (fields left out keep
+ * their value) and the password (NULL when not given).  -1 after a reply.
+ */
+static int
+read_settings(struct web_request *r, struct upstream_settings *set,
+	      const char **password_r)
+{
+	const cJSON *o = r->json;
+	const char *text = NULL;
+	uint64_t v;
+	*password_r = NULL;
+	text = NULL;
+	if (json_get_string(r, o, "protocol", false, &text) < 0)
+		return -1;
+	if (text != NULL && upstream_protocol_parse(text, &set->protocol) < 0) {
+		reply_problem(r, 422, "field 'protocol' must be \"imap\" or \"pop3\"");
+		return -1;
+	}
+	text = NULL;
+	if (json_get_text(r, o, "host", false, UPSTREAM_HOST_MAX, &text) < 0)
+		return -1;
+	if (text != NULL) {
+		free(set->host);
+		set->host = xstrdup(text);
+	}
+	v = set->port;
+	if (json_get_uint(r, o, "port", false, 65535, &v) < 0)
+		return -1;
+	set->port = (unsigned)v;
+	text = NULL;
+	if (json_get_string(r, o, "tls", false, &text) < 0)
+		return -1;
+	if (text != NULL && upstream_tls_parse(text, &set->tls) < 0) {
+		reply_problem(r, 422, "field 'tls' must be \"implicit\", \"starttls\" or \"none\"");
+		return -1;
+	}
+	text = NULL;
+	if (json_get_text(r, o, "tls_verify", false, 100, &text) < 0)
+		return -1;
+	if (text != NULL) {
+		free(set->tls_verify);
+		set->tls_verify = xstrdup(text);
+	}
+	text = NULL;
+	if (json_get_text(r, o, "username", false, UPSTREAM_USERNAME_MAX, &text) < 0)
+		return -1;
+	if (text != NULL) {
+		free(set->username);
+		set->username = xstrdup(text);
+	}
+	if (json_get_string(r, o, "password", false, password_r) < 0)
+		return -1;
+	if (*password_r != NULL && (**password_r == '\0' || strlen(*password_r) > PASSWORD_MAX)) {
+		reply_problem(r, 422, "field 'password' must be 1-%d bytes", PASSWORD_MAX);
+		return -1;
+	}
+	const cJSON *folders = cJSON_GetObjectItemCaseSensitive(o, "folders");
+	if (folders != NULL) {
+		if (!cJSON_IsArray(folders) || cJSON_GetArraySize(folders) < 1 ||
+		    cJSON_GetArraySize(folders) > UPSTREAM_FOLDERS_MAX) {
+			reply_problem(r, 422, "field 'folders' must be an array of 1-%d folder names",
+				      UPSTREAM_FOLDERS_MAX);
+			return -1;
+		}
+		size_t n = (size_t)cJSON_GetArraySize(folders), i = 0;
+		const char **names = xcalloc(n, sizeof *names);
+		const cJSON *item;
+		cJSON_ArrayForEach(item, folders) {
+			if (!cJSON_IsString(item) || item->valuestring == NULL) {
+				free(names);
+				reply_problem(r, 422, "field 'folders' must hold strings");
+				return -1;
+			}
+			names[i++] = item->valuestring;
+		}
+		upstream_settings_set_folders(set, names, n);
+		free(names);
+	}
+	text = NULL;
+	if (json_get_text(r, o, "target", false, 1024, &text) < 0)
+		return -1;
+	if (text != NULL) {
+		free(set->target);
+		set->target = xstrdup(text);
+	}
+	v = set->interval;
+	if (json_get_bool(r, o, "keep", false, &set->keep) < 0 ||
+	    json_get_bool(r, o, "idle", false, &set->idle) < 0 ||
+	    json_get_bool(r, o, "dedupe", false, &set->dedupe) < 0 ||
+	    json_get_bool(r, o, "enabled", false, &set->enabled) < 0 ||
+	    json_get_uint(r, o, "interval", false, UPSTREAM_INTERVAL_MAX, &v) < 0)
+		return -1;
+	set->interval = (unsigned)v;
+	const char *error;
+	if (upstream_settings_check(set, &error) < 0) {
+		reply_settings_error(r, error);
+		return -1;
+	}
+	return 0;
+}
+
+/* A new account needs these; names the first one missing. */
+static enum MHD_Result
+reply_missing(struct web_request *r)
+{
+	static const char *const required[] = { "protocol", "host", "username", "password" };
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+		if (cJSON_GetObjectItemCaseSensitive(r->json, required[i]) == NULL)
+			return reply_problem(r, 422, "field '%s' is required", required[i]);
+	return reply_problem(r, 422, "fields 'protocol', 'host', 'username' and 'password' "
+			     "are required");
+}
+
+/* Seals a password; -1 after a reply. */
+static int
+seal_password(struct web_request *r, const char *password, char **sealed_r)
+{
+	const char *error;
+	if (seal(password, strlen(password), sealed_r, &error) < 0) {
+		log_error("web cannot seal an upstream password: %s", error);
+		reply_problem(r, 500, "cannot seal the password: %s", error);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+reply_account(struct web_request *r, unsigned status, int64_t id)
+{
+	struct store_upstream up;
+	const char *error;
+	int st = store_upstream_get(r->st, id, &up, &error);
+	if (st != STORE_OK)
+		return reply_store_error(r, st, error);
+	cJSON *o = upstream_json(&up);
+	store_upstream_clear(&up);
+	return reply_json(r, status, o);
+}
+
+enum MHD_Result
+api_upstreams_list(struct web_request *r)
+{
+	int64_t user_id = web_is_admin(r) ? 0 : r->user.id;
+	const char *owner = web_query(r, "owner"), *error;
+	if (owner != NULL && web_is_admin(r)) {
+		struct store_user u;
+		int st = store_user_get(r->st, owner, &u, &error);
+		if (st != STORE_OK)
+			return reply_store_error(r, st, error);
+		user_id = u.id;
+		store_user_clear(&u);
+	}
+	struct store_upstream *list = NULL;
+	size_t n = 0;
+	int st = store_upstream_list(r->st, user_id, &list, &n, &error);
+	if (st != STORE_OK)
+		return reply_store_error(r, st, error);
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, upstream_json(&list[i]));
+	store_upstream_list_free(&list, n);
+	return reply_json(r, 200, arr);
+}
+
+enum MHD_Result
+api_upstreams_create(struct web_request *r)
+{
+	static const char *const fields[] = {
+		"owner", "protocol", "host", "port", "tls", "tls_verify", "username",
+		"password", "folders", "target", "keep", "idle", "dedupe", "interval",
+		"enabled", NULL
+	};
+	const char *owner = r->user.address, *password, *error;
+	struct upstream_settings set = { 0 };
+	set.keep = true;
+	set.idle = true;
+	set.enabled = true;
+	set.protocol = (enum upstream_protocol)-1;
+	enum MHD_Result res = MHD_YES;
+	char *sealed = NULL;
+	if (json_only_fields(r, r->json, fields) < 0 ||
+	    json_get_address(r, r->json, "owner", false, false, &owner) < 0)
+		goto out;
+	if (!web_may_access_user(r, owner)) {
+		res = reply_problem(r, 403, "only an admin may add accounts for another user");
+		goto out;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(r->json, "protocol") == NULL ||
+	    cJSON_GetObjectItemCaseSensitive(r->json, "host") == NULL ||
+	    cJSON_GetObjectItemCaseSensitive(r->json, "username") == NULL ||
+	    cJSON_GetObjectItemCaseSensitive(r->json, "password") == NULL) {
+		res = reply_problem(r, 422, "fields 'protocol', 'host', 'username' and 'password' are required");
+		goto out;
+	}
+	if (read_settings(r, &set, &password) < 0 || seal_password(r, password, &sealed) < 0)
+		goto out;
+	int64_t id;
+	int st = store_upstream_add(r->st, owner, &set, sealed, &id, &error);
+	if (st != STORE_OK) {
+		if (st == STORE_NOTFOUND)
+			res = reply_problem(r, 422, "field 'owner': %s", error);
+		else if (st == STORE_INVALID)
+			res = reply_problem(r, 422, "%s", error);
+		else
+			res = reply_store_error(r, st, error);
+		goto out;
+	}
+	log_info("web upstream=%lld added owner=%s host=%s by=%s", (long long)id,
+		 esc_str(owner), esc_str(set.host), r->user.address);
+	fetch_account_now(id);
+	res = reply_account(r, 201, id);
+out:
+	free(sealed);
+	upstream_settings_clear(&set);
+	return res;
+}
+
+enum MHD_Result
+api_upstreams_get(struct web_request *r)
+{
+	struct store_upstream up;
+	if (path_account(r, &up) < 0)
+		return MHD_YES;
+	cJSON *o = upstream_json(&up);
+	store_upstream_clear(&up);
+	return reply_json(r, 200, o);
+}
+
+enum MHD_Result
+api_upstreams_patch(struct web_request *r)
+{
+	struct store_upstream up;
+	const char *password, *error;
+	char *sealed = NULL;
+	enum MHD_Result res = MHD_YES;
+	if (path_account(r, &up) < 0)
+		return MHD_YES;
+	if (json_only_fields(r, r->json, setting_fields) < 0 ||
+	    read_settings(r, &up.set, &password) < 0 ||
+	    (password != NULL && seal_password(r, password, &sealed) < 0))
+		goto out;
+	int st = store_upstream_update(r->st, up.id, &up.set, sealed, &error);
+	if (st != STORE_OK) {
+		res = st == STORE_INVALID ? reply_problem(r, 422, "%s", error)
+					  : reply_store_error(r, st, error);
+		goto out;
+	}
+	log_info("web upstream=%lld changed by=%s", (long long)up.id, r->user.address);
+	fetch_account_now(up.id);
+	res = reply_account(r, 200, up.id);
+out:
+	free(sealed);
+	store_upstream_clear(&up);
+	return res;
+}
+
+enum MHD_Result
+api_upstreams_delete(struct web_request *r)
+{
+	struct store_upstream up;
+	const char *error;
+	if (path_account(r, &up) < 0)
+		return MHD_YES;
+	int st = store_upstream_del(r->st, up.id, &error);
+	if (st == STORE_OK)
+		log_info("web upstream=%lld deleted by=%s", (long long)up.id, r->user.address);
+	store_upstream_clear(&up);
+	return st == STORE_OK ? reply_empty(r, 204) : reply_store_error(r, st, error);
+}
+
+enum MHD_Result
+api_upstreams_fetch(struct web_request *r)
+{
+	struct store_upstream up;
+	const char *error;
+	if (path_account(r, &up) < 0)
+		return MHD_YES;
+	/* the mark works for a fetcher in this process or another; the
+	 * direct call only makes this process's fetcher look at once */
+	int st = store_upstream_request_fetch(r->st, up.id, &error);
+	if (st == STORE_OK)
+		fetch_account_now(up.id);
+	int64_t id = up.id;
+	store_upstream_clear(&up);
+	if (st != STORE_OK)
+		return reply_store_error(r, st, error);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)id);
+	cJSON_AddBoolToObject(o, "queued", true);
+	return reply_json(r, 202, o);
+}
+
+enum MHD_Result
+api_upstreams_test(struct web_request *r)
+{
+	static const char *const fields[] = {
+		"id", "protocol", "host", "port", "tls", "tls_verify", "username",
+		"password", "folders", "target", "keep", "idle", "dedupe", "interval",
+		"enabled", NULL
+	};
+	struct store_upstream up = { 0 };
+	const char *password = NULL, *error;
+	char *stored = NULL;
+	size_t stored_len = 0;
+	uint64_t id = 0;
+	enum MHD_Result res = MHD_YES;
+	if (json_only_fields(r, r->json, fields) < 0 ||
+	    json_get_uint(r, r->json, "id", false, INT64_MAX, &id) < 0)
+		return MHD_YES;
+	if (id != 0) {
+		/* a stored account, with changes from the body on top */
+		int st = store_upstream_get(r->st, (int64_t)id, &up, &error);
+		if (st == STORE_OK && !web_is_admin(r) && up.user_id != r->user.id) {
+			store_upstream_clear(&up);
+			st = STORE_NOTFOUND;
+		}
+		if (st != STORE_OK)
+			return st == STORE_NOTFOUND
+			       ? reply_problem(r, 404, "upstream account %llu does not exist",
+					       (unsigned long long)id)
+			       : reply_store_error(r, st, error);
+	} else {
+		up.set.protocol = (enum upstream_protocol)-1;
+		up.set.keep = up.set.idle = up.set.enabled = true;
+		if (cJSON_GetObjectItemCaseSensitive(r->json, "protocol") == NULL ||
+		    cJSON_GetObjectItemCaseSensitive(r->json, "host") == NULL ||
+		    cJSON_GetObjectItemCaseSensitive(r->json, "username") == NULL ||
+		    cJSON_GetObjectItemCaseSensitive(r->json, "password") == NULL) {
+			res = reply_missing(r);
+			goto out;
+		}
+	}
+	if (read_settings(r, &up.set, &password) < 0)
+		goto out;
+	if (password == NULL) {
+		if (unseal(up.password_sealed, &stored, &stored_len, &error) < 0) {
+			res = reply_problem(r, 500, "cannot open the stored password: %s", error);
+			goto out;
+		}
+		password = stored;
+	}
+	struct fetch_test_result t;
+	fetch_test_settings(&up.set, password, API_UPSTREAM_TEST_TIMEOUT_MS, &t);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "ok", t.ok);
+	if (t.error != NULL)
+		cJSON_AddStringToObject(o, "error", t.error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	cJSON_AddStringToObject(o, "tls", t.tls != NULL ? t.tls : "none");
+	if (t.cert_sha256[0] != '\0')
+		cJSON_AddStringToObject(o, "certificate_sha256", t.cert_sha256);
+	else
+		cJSON_AddNullToObject(o, "certificate_sha256");
+	if (up.set.protocol == UPSTREAM_IMAP) {
+		cJSON *f = cJSON_AddArrayToObject(o, "folders");
+		for (size_t i = 0; i < t.n_folders; i++)
+			cJSON_AddItemToArray(f, cJSON_CreateString(t.folders[i]));
+	} else {
+		cJSON_AddNumberToObject(o, "messages", t.messages);
+	}
+	fetch_test_result_clear(&t);
+	res = reply_json(r, 200, o);
+out:
+	if (stored != NULL) {
+		explicit_bzero(stored, stored_len);
+		free(stored);
+	}
+	store_upstream_clear(&up);
+	return res;
+}

@@ -1,0 +1,46 @@
+/*
+ * api_upstreams: the user's upstream POP3/IMAP accounts (INTERFACE.md).
+ *   GET    /api/v1/upstreams             admin: all (?owner=ADDRESS); a user: their own
+ *   POST   /api/v1/upstreams             {"owner","protocol","host","port","tls",
+ *                                         "tls_verify","username","password","folders",
+ *                                         "target","keep","idle","dedupe","interval",
+ *                                         "enabled"}; owner defaults to the caller
+ *   GET    /api/v1/upstreams/{id}
+ *   PATCH  /api/v1/upstreams/{id}        any of the fields above but owner
+ *   DELETE /api/v1/upstreams/{id}
+ *   POST   /api/v1/upstreams/{id}/fetch  fetch now (202)
+ *   POST   /api/v1/upstreams/test        the fields above (or "id" of a stored
+ *                                        account, its password used unless given):
+ *                                        connect, TLS, login, list folders;
+ *                                        {"ok","error","tls","certificate_sha256",
+ *                                         "folders","messages"}
+ * A user sees only their own accounts (anything else is 404, as if it did
+ * not exist); an admin sees all.  The password is write-only: it is sealed
+ * (core/seal.h) before it reaches the store and never returned.
+ *
+ * Routes (for web/routes.c; A = ROUTE_AUTH, J = ROUTE_JSON):
+ *   { "GET", "/api/v1/upstreams", api_upstreams_list, A },
+ *   { "POST", "/api/v1/upstreams", api_upstreams_create, A | J },
+ *   { "POST", "/api/v1/upstreams/test", api_upstreams_test, A | J },
+ *   { "GET", "/api/v1/upstreams/{id}", api_upstreams_get, A },
+ *   { "PATCH", "/api/v1/upstreams/{id}", api_upstreams_patch, A | J },
+ *   { "DELETE", "/api/v1/upstreams/{id}", api_upstreams_delete, A },
+ *   { "POST", "/api/v1/upstreams/{id}/fetch", api_upstreams_fetch, A },
+ */
+#ifndef MAILHUB_WEB_API_UPSTREAMS_H
+#define MAILHUB_WEB_API_UPSTREAMS_H
+
+#include "web/request.h"
+
+/* Seconds each step of POST /upstreams/test may take. */
+#define API_UPSTREAM_TEST_TIMEOUT_MS 15000
+
+web_handler_fn api_upstreams_list;
+web_handler_fn api_upstreams_create;
+web_handler_fn api_upstreams_get;
+web_handler_fn api_upstreams_patch;
+web_handler_fn api_upstreams_delete;
+web_handler_fn api_upstreams_fetch;
+web_handler_fn api_upstreams_test;
+
+#endif
