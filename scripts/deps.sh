@@ -13,8 +13,9 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 # Tools the test suite drives: Check for unit tests; real clients and peer
 # servers for the integration tests; clang for the libFuzzer targets.
 TEST_PKGS="check python3 clang libclang-rt-dev valgrind curl swaks
-	fetchmail getmail6 isync neomutt dovecot-imapd dovecot-pop3d
-	postfix"
+	fetchmail getmail6 isync neomutt mailutils dovecot-imapd dovecot-pop3d
+	postfix unbound python3-aiosmtpd python3-dkim python3-dnspython
+	python3-nacl chromium nodejs npm"
 
 # Building the Debian package (make deb) and checking it.
 DEB_PKGS="debhelper dpkg-dev fakeroot lintian git"

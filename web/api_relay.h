@@ -8,9 +8,7 @@
  * The password is write-only: it is sealed (core/seal.h) and never
  * returned; a PUT with the same username and no password keeps the stored
  * one.  The relay workers use a change from their next delivery on.
- * Route lines for web/routes.c:
- *   { "GET", "/api/v1/relay", api_relay_get, ROUTE_ADMIN },
- *   { "PUT", "/api/v1/relay", api_relay_put, ROUTE_ADMIN | ROUTE_JSON },
+ * The routes and their flags are in routes.c.
  */
 #ifndef MAILHUB_WEB_API_RELAY_H
 #define MAILHUB_WEB_API_RELAY_H

@@ -18,21 +18,14 @@
  * not exist); an admin sees all.  The password is write-only: it is sealed
  * (core/seal.h) before it reaches the store and never returned.
  *
- * Routes (for web/routes.c; A = ROUTE_AUTH, J = ROUTE_JSON):
- *   { "GET", "/api/v1/upstreams", api_upstreams_list, A },
- *   { "POST", "/api/v1/upstreams", api_upstreams_create, A | J },
- *   { "POST", "/api/v1/upstreams/test", api_upstreams_test, A | J },
- *   { "GET", "/api/v1/upstreams/{id}", api_upstreams_get, A },
- *   { "PATCH", "/api/v1/upstreams/{id}", api_upstreams_patch, A | J },
- *   { "DELETE", "/api/v1/upstreams/{id}", api_upstreams_delete, A },
- *   { "POST", "/api/v1/upstreams/{id}/fetch", api_upstreams_fetch, A },
+ * The routes and their flags are in routes.c.
  */
 #ifndef MAILHUB_WEB_API_UPSTREAMS_H
 #define MAILHUB_WEB_API_UPSTREAMS_H
 
 #include "web/request.h"
 
-/* Seconds each step of POST /upstreams/test may take. */
+/* Milliseconds each step of POST /upstreams/test may take. */
 #define API_UPSTREAM_TEST_TIMEOUT_MS 15000
 
 web_handler_fn api_upstreams_list;

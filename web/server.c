@@ -24,8 +24,11 @@
 #include "web/internal.h"
 #include "web/web.h"
 
-/* Concurrency of the admin listener: a home server's panel, not a CDN. */
-#define WEB_THREADS 4
+/* Concurrency of the admin listener: a home server's panel, not a CDN.
+ * Some requests block their thread for a while (a login's throttle delay,
+ * an upstream connection test of up to a few steps of 15 s each), so there
+ * are a few more threads than a household needs at once. */
+#define WEB_THREADS 8
 #define WEB_CONNECTIONS_MAX 256
 #define WEB_CONNECTIONS_PER_IP 32
 #define WEB_TIMEOUT_SECONDS 30
@@ -272,6 +275,43 @@ bind_socket(const char *host, unsigned port, const char **error_r)
 	return fd;
 }
 
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * RFC 3986 §2.1 percent-decoding of the path and query, in place, except
+ * that "%00" stays as written: a decoded NUL would cut the path short where
+ * C code reads it ("/index.html%00.js" must not become "/index.html").
+ */
+static size_t
+unescape_url(void *cls, struct MHD_Connection *mhd, char *s)
+{
+	char *w = s;
+	(void)cls;
+	(void)mhd;
+	for (const char *p = s; *p != '\0';) {
+		int hi, lo;
+		if (p[0] == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*w++ = (char)(hi * 16 + lo);
+			p += 3;
+			continue;
+		}
+		*w++ = *p++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -440,6 +480,7 @@ web_server_start(const struct config *cfg, const char *host, unsigned port,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_TIMEOUT_SECONDS,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
 		MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		*error_r = tls ? "libmicrohttpd could not start (is the TLS key readable and "

@@ -5,8 +5,8 @@
  * '-', '_', '.', not starting with '.'), so "..", hidden files and encoded
  * tricks never reach the file system; the file is opened relative to an fd
  * of static_dir with O_NOFOLLOW, so a symlink cannot lead out of it either.
- * Paths with no file extension that do not exist get index.html (the panel
- * routes in the browser).
+ * The panel routes in the browser after '#', so only "/" means index.html:
+ * any other path is a file or a 404.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,9 +95,7 @@ enum MHD_Result
 web_static_serve(struct web_request *r)
 {
 	const struct config *cfg = r->srv->cfg;
-	const char *rel = r->path;
-	while (*rel == '/')
-		rel++;
+	const char *rel = r->path + (r->path[0] == '/');
 	if (*rel == '\0')
 		rel = "index.html";
 	if (!web_static_path_ok(rel))
@@ -110,8 +108,6 @@ web_static_serve(struct web_request *r)
 	}
 	bool missing;
 	enum MHD_Result res = serve_file(r, dirfd, rel, &missing);
-	if (missing && strchr(rel, '.') == NULL)
-		res = serve_file(r, dirfd, "index.html", &missing);
 	close(dirfd);
 	if (missing)
 		return reply_problem(r, 404, "no such file");

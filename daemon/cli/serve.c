@@ -102,7 +102,7 @@ start_web(const struct config *cfg, struct web_server **web_r, const char **erro
 		*error_r = errfmt("cannot listen on %s for admin: %s", l->text, *error_r);
 		return -1;
 	}
-	log_info("listen admin=%s tls=none", l->text);
+	log_info("listen admin=%s tls=%s", l->text, web_server_tls(*web_r) ? "https" : "none");
 	return 0;
 }
 

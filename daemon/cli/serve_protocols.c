@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "fetch/fetch.h"
 #include "imap/session.h"
 #include "pop3/server.h"
+#include "smtp/queue.h"
 #include "smtp/server.h"
 
 /* RFC 5321 §3.8 / RFC 3463 4.7.0: a temporary refusal, try again later. */
@@ -75,17 +77,24 @@ serve_protocol_spec(const struct config *cfg, enum listen_kind kind,
 	return -1;
 }
 
+/* The outbound queue and the upstream fetcher: worker pools of their own. */
 int
 serve_workers_start(const struct config *cfg, const char **error_r)
 {
-	(void)cfg;
-	(void)error_r;
+	if (relay_start(cfg, error_r) < 0)
+		return -1;
+	if (fetch_start(cfg, error_r) < 0) {
+		relay_stop();
+		return -1;
+	}
 	return 0;
 }
 
 void
 serve_workers_stop(void)
 {
+	fetch_stop();
+	relay_stop();
 }
 
 void

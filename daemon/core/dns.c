@@ -39,32 +39,89 @@ dns_status_name(enum dns_status status)
 	return status_names[i];
 }
 
-/* "IP", "IP:PORT" (IPv4 only). */
+/* "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT" into ss (port 53 unless
+ * given). */
 static int
-parse_server(const char *text, struct sockaddr_in *sin, const char **error_r)
+parse_server(const char *text, struct sockaddr_storage *ss, const char **error_r)
 {
-	memset(sin, 0, sizeof *sin);
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(53);
-	const char *colon = strrchr(text, ':');
-	char *host = colon != NULL ? xstrndup(text, (size_t)(colon - text)) : xstrdup(text);
-	if (colon != NULL) {
+	unsigned long port = 53;
+	char *host;
+	const char *rest;
+	memset(ss, 0, sizeof *ss);
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (close == NULL)
+			goto bad;
+		host = xstrndup(text + 1, (size_t)(close - text - 1));
+		rest = close + 1;
+		if (*rest != '\0' && *rest != ':') {
+			free(host);
+			goto bad;
+		}
+	} else {
+		const char *colon = strchr(text, ':');
+		host = colon != NULL ? xstrndup(text, (size_t)(colon - text)) : xstrdup(text);
+		rest = colon != NULL ? colon : "";
+	}
+	if (*rest == ':') {
 		char *end;
-		unsigned long port = strtoul(colon + 1, &end, 10);
-		if (colon[1] == '\0' || *end != '\0' || port == 0 || port > 65535) {
+		port = strtoul(rest + 1, &end, 10);
+		if (rest[1] == '\0' || *end != '\0' || port == 0 || port > 65535) {
 			free(host);
 			*error_r = errfmt("bad DNS resolver port in '%s'", esc_str(text));
 			return -1;
 		}
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	if (text[0] != '[' && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
+	} else if (text[0] == '[' && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+	} else {
+		free(host);
+		goto bad;
 	}
-	int ok = inet_pton(AF_INET, host, &sin->sin_addr);
 	free(host);
-	if (ok != 1) {
-		*error_r = errfmt("DNS resolver '%s' is not an IPv4 address with an"
-				  " optional port", esc_str(text));
-		return -1;
+	return 0;
+bad:
+	*error_r = errfmt("DNS resolver '%s' is not IP[:PORT] or [IPv6][:PORT]",
+			  esc_str(text));
+	return -1;
+}
+
+/* Makes ss the only name server of res.  An IPv6 server goes where glibc
+ * keeps them (_u._ext.nsaddrs, a malloc'd copy that res_nclose() frees,
+ * with nsaddr_list's family 0 pointing there), as res_ninit() itself
+ * does for an IPv6 "nameserver" line. */
+static int
+use_server(struct __res_state *res, const struct sockaddr_storage *ss,
+	   const char **error_r)
+{
+#ifdef __GLIBC__
+	for (int i = 0; i < MAXNS; i++) {
+		free(res->_u._ext.nsaddrs[i]);
+		res->_u._ext.nsaddrs[i] = NULL;
 	}
+#endif
+	memset(&res->nsaddr_list[0], 0, sizeof res->nsaddr_list[0]);
+	if (ss->ss_family == AF_INET) {
+		res->nsaddr_list[0] = *(const struct sockaddr_in *)ss;
+	} else {
+#ifdef __GLIBC__
+		struct sockaddr_in6 *copy = xmalloc(sizeof *copy);
+		*copy = *(const struct sockaddr_in6 *)ss;
+		res->_u._ext.nsaddrs[0] = copy;
+		res->nsaddr_list[0].sin_family = 0;
+#else
+		*error_r = "an IPv6 DNS resolver needs glibc";
+		return -1;
+#endif
+	}
+	res->nscount = 1;
+	(void)error_r;
 	return 0;
 }
 
@@ -82,14 +139,13 @@ dns_resolver_new(const char *server, const char **error_r)
 	r->res.retrans = 3;
 	r->res.retry = 2;
 	if (server != NULL) {
-		struct sockaddr_in sin;
-		if (parse_server(server, &sin, error_r) < 0) {
+		struct sockaddr_storage ss;
+		if (parse_server(server, &ss, error_r) < 0 ||
+		    use_server(&r->res, &ss, error_r) < 0) {
 			res_nclose(&r->res);
 			free(r);
 			return NULL;
 		}
-		r->res.nscount = 1;
-		r->res.nsaddr_list[0] = sin;
 	}
 	return r;
 }

@@ -3,8 +3,8 @@
  *
  * A struct dns_resolver is one thread's resolver state (res_ninit): the
  * relay workers each make their own.  The name server is the config's
- * [dns] resolver ("IP:PORT"; only IPv4 name servers, as glibc's res_state
- * takes a port only for those) or, without one, /etc/resolv.conf's.
+ * [dns] resolver ("IP:PORT" or "[IPv6]:PORT", port 53 when none is given)
+ * or, without one, /etc/resolv.conf's.
  * Queries are plain (res_nquery): no search list, no default domain, since
  * the names asked for are always fully qualified mail domains.
  *
@@ -33,8 +33,8 @@ struct dns_mx {
 
 struct dns_resolver;
 
-/* A resolver for this thread; server is "IP:PORT" / "IP" or NULL for the
- * system's.  NULL with *error_r when the address cannot be used. */
+/* A resolver for this thread; server is "IP[:PORT]", "[IPv6][:PORT]" or
+ * NULL for the system's.  NULL with *error_r when the address cannot be used. */
 struct dns_resolver *dns_resolver_new(const char *server, const char **error_r);
 void dns_resolver_free(struct dns_resolver **r);
 

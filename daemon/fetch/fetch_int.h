@@ -13,8 +13,9 @@
 #define FETCH_TIMEOUT_MS 60000
 /* UIDs fetched (and then deleted) per UID FETCH command. */
 #define FETCH_IMAP_BATCH 500
-/* RETR commands sent ahead when the server offers PIPELINING. */
-#define FETCH_POP3_PIPELINE 32
+/* Messages retrieved (RETR sent at once with PIPELINING) and committed
+ * together, then deleted (DELE) in delete mode. */
+#define FETCH_POP3_BATCH 256
 /* Header bytes kept for the dedupe key (Message-ID). */
 #define FETCH_HEADER_KEEP (256 * 1024)
 /* Backoff after failures: 60 s doubled per failure, at most 6 hours. */
@@ -28,6 +29,7 @@ struct fetch_run {
 	const char *hostname;		/* ours, for the Received field */
 	uint64_t max_size;		/* a message over this is refused */
 	int64_t mailbox_id;		/* the target */
+	struct upstream_batch *batch;	/* messages received, not yet committed */
 	int stop_fd;			/* readable: stop at the next step (-1: none) */
 	unsigned appended;		/* messages added locally */
 	unsigned seen;			/* messages fetched */
@@ -37,7 +39,7 @@ struct fetch_run {
 /* The message being received (sink.c). */
 struct fetch_sink {
 	struct fetch_run *run;
-	struct blob_writer *w;
+	bool open;			/* a message is begun */
 	struct sha256_ctx *raw;		/* the bytes as the upstream sent them */
 	struct sha256_ctx *body;	/* the body after the header */
 	struct buf header;		/* kept for the Message-ID */
@@ -52,14 +54,20 @@ struct fetch_sink {
 };
 
 void fetch_sink_init(struct fetch_sink *s, struct fetch_run *run);
-/* Starts a message: a blob with our Received field first. */
+/* Frees what the sink holds (a begun message is thrown away). */
+void fetch_sink_clear(struct fetch_sink *s);
+/* Starts a message in run->batch, our Received field first. */
 int fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_r);
 int fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **error_r);
-/* Commits the blob and delivers it (store_upstream_deliver) with the IMAP
- * uid or the POP3 uidl (NULL when none). */
-int fetch_sink_commit(struct fetch_sink *s, uint32_t uid, const char *uidl,
-		      int64_t internal_date, const char **error_r);
+/* Ends the message: queued in run->batch with its IMAP uid or POP3 uidl
+ * (NULL when none); fetch_flush() delivers it. */
+int fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
+		   int64_t internal_date, const char **error_r);
 void fetch_sink_abort(struct fetch_sink *s);
+/* Makes the queued messages durable and delivers them (one commit);
+ * *delivered_r (may be NULL) counts the first ones delivered, in order.
+ * Nothing may be deleted upstream before this returns. */
+int fetch_flush(struct fetch_run *run, size_t *delivered_r, const char **error_r);
 
 /* The account's target mailbox, created when missing. */
 int fetch_target_mailbox(struct fetch_run *run, const char **error_r);

@@ -11,7 +11,8 @@ libfetch_a_CFLAGS = $(AM_CFLAGS)
 FETCH_LIB = libfetch.a
 
 # The fetcher's tables and their SQL live in the store.
-libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h
+libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
+	daemon/store/upstream_batch.c
 SQL_MIGRATIONS += sql/004_upstream.sql
 
 # What a test of the fetcher links.
@@ -32,6 +33,8 @@ tests_unit_check_upstreams_SOURCES = tests/unit/check_upstreams.c $(CHECK_RUNNER
 tests_unit_check_upstreams_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_upstreams_LDADD = $(FETCH_TEST_LIBS) $(CHECK_LIBS)
 endif
+
+EXTRA_DIST += tests/unit/fetch_fake_server.h
 
 TESTS += tests/integration/test_fetch.py
 EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream.py

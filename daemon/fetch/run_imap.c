@@ -49,7 +49,7 @@ sink_end(void *ctx, uint32_t uid, time_t internal_date, const char **error_r)
 {
 	struct imap_sink_ctx *x = ctx;
 	x->open = false;
-	return fetch_sink_commit(&x->sink, uid, NULL, (int64_t)internal_date, error_r);
+	return fetch_sink_end(&x->sink, uid, NULL, (int64_t)internal_date, error_r);
 }
 
 static void
@@ -122,14 +122,22 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 		buf_reset(&set);
 		imapc_uidset(&set, uids + i, k);
 		if (imap_client_fetch(c, buf_cstr(&set), &sink, error_r) < 0) {
+			/* what arrived whole before the failure is kept */
+			const char *flush_error;
 			if (x.open)
 				fetch_sink_abort(&x.sink);
+			if (fetch_flush(run, NULL, &flush_error) < 0)
+				log_error("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
+					  (long long)up->id, flush_error);
 			goto fail_uids;
 		}
+		/* durable here before anything is deleted there */
+		if (fetch_flush(run, NULL, error_r) < 0)
+			goto fail_uids;
 		if (!keep && imap_client_delete(c, buf_cstr(&set), error_r) < 0)
 			goto fail_uids;
 	}
-	buf_free(&x.sink.header);
+	fetch_sink_clear(&x.sink);
 	free(uids);
 	buf_free(&set);
 	if (refetch) {
@@ -144,7 +152,7 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	}
 	return 0;
 fail_uids:
-	buf_free(&x.sink.header);
+	fetch_sink_clear(&x.sink);
 	free(uids);
 fail:
 	buf_free(&set);

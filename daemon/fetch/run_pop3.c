@@ -70,6 +70,28 @@ sync_uidls(struct fetch_run *run, const struct pop3c_message *msgs, size_t n,
 	return 0;
 }
 
+/* DELE for msgnos[0..n), replies read after each batch of commands. */
+static int
+delete_marked(struct pop3_client *c, const uint32_t *msgnos, size_t n, bool pipelining,
+	      const char **error_r)
+{
+	size_t window = pipelining ? FETCH_POP3_BATCH : 1;
+	for (size_t i = 0; i < n; i += window) {
+		size_t k = n - i < window ? n - i : window;
+		for (size_t j = 0; j < k; j++) {
+			if (pop3_client_dele_send(c, msgnos[i + j]) < 0) {
+				*error_r = "cannot send to the server";
+				return -1;
+			}
+		}
+		for (size_t j = 0; j < k; j++) {
+			if (pop3_client_status_read(c, "DELE failed", error_r) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int
 fetch_pop3_account(struct fetch_run *run, const char *password, const char **error_r)
 {
@@ -79,7 +101,7 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	char **known = NULL;
 	size_t n_known = 0;
 	uint32_t *todo = NULL, *dele = NULL;
-	size_t n_todo = 0, n_dele = 0;
+	size_t n_todo = 0, n_dele = 0, n_marked = 0;
 	const char **todo_uidl = NULL;
 	struct fetch_sink sink;
 	int ret = -1;
@@ -108,52 +130,62 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 			dele[n_dele++] = msgs[i].msgno;	/* durable here already */
 		}
 	}
-	size_t window = (pop3_client_caps(c) & POP3C_CAP_PIPELINING) != 0
-		      ? FETCH_POP3_PIPELINE : 1;
-	size_t sent = 0;
-	for (size_t i = 0; i < n_todo; i++) {
+	bool pipelining = (pop3_client_caps(c) & POP3C_CAP_PIPELINING) != 0;
+	/* RFC 2449 §6.6: with PIPELINING all the commands of a batch go out
+	 * at once; without, one at a time */
+	for (size_t i = 0; i < n_todo; i += FETCH_POP3_BATCH) {
+		size_t k = n_todo - i < FETCH_POP3_BATCH ? n_todo - i : FETCH_POP3_BATCH;
 		if (fetch_should_stop(run)) {
 			*error_r = "stopped";
 			goto out;
 		}
-		while (sent < n_todo && sent < i + window) {
-			if (pop3_client_retr_send(c, todo[sent]) < 0) {
-				*error_r = "cannot send to the server";
-				goto out;
-			}
-			sent++;
-		}
-		if (fetch_sink_begin(&sink, "POP3", error_r) < 0)
-			goto out;
-		if (pop3_client_retr_read(c, pop3_write, &sink, error_r) < 0 ||
-		    fetch_sink_commit(&sink, 0, todo_uidl[i], 0, error_r) < 0) {
-			fetch_sink_abort(&sink);
-			goto out;
-		}
-		if (delete)
-			dele[n_dele++] = todo[i];
-	}
-	/* DELE, pipelined: the replies are read after all are sent when the
-	 * server allows it */
-	for (size_t i = 0; i < n_dele; i += window) {
-		size_t k = n_dele - i < window ? n_dele - i : window;
-		for (size_t j = 0; j < k; j++) {
-			if (pop3_client_dele_send(c, dele[i + j]) < 0) {
+		for (size_t j = 0; pipelining && j < k; j++) {
+			if (pop3_client_retr_send(c, todo[i + j]) < 0) {
 				*error_r = "cannot send to the server";
 				goto out;
 			}
 		}
 		for (size_t j = 0; j < k; j++) {
-			if (pop3_client_status_read(c, "DELE failed", error_r) < 0)
+			if (!pipelining && pop3_client_retr_send(c, todo[i + j]) < 0) {
+				*error_r = "cannot send to the server";
 				goto out;
+			}
+			if (fetch_sink_begin(&sink, "POP3", error_r) < 0)
+				goto out_flush;
+			if (pop3_client_retr_read(c, pop3_write, &sink, error_r) < 0 ||
+			    fetch_sink_end(&sink, 0, todo_uidl[i + j], 0, error_r) < 0) {
+				fetch_sink_abort(&sink);
+				goto out_flush;
+			}
 		}
+		/* durable here before any DELE */
+		size_t delivered = 0;
+		if (fetch_flush(run, &delivered, error_r) < 0)
+			goto out;
+		for (size_t j = 0; delete && j < delivered; j++)
+			dele[n_dele++] = todo[i + j];
+		if (delete && delete_marked(c, dele + n_marked, n_dele - n_marked, pipelining,
+					    error_r) < 0)
+			goto out;
+		n_marked = n_dele;
 	}
+	if (delete && delete_marked(c, dele + n_marked, n_dele - n_marked, pipelining,
+				    error_r) < 0)
+		goto out;
 	if (pop3_client_quit(c, error_r) < 0)
 		goto out;
 	ret = 0;
+	goto out;
+out_flush:
+	/* what arrived whole before the failure is kept (not deleted there) */
+	{
+		const char *flush_error;
+		if (fetch_flush(run, NULL, &flush_error) < 0)
+			log_error("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
+				  (long long)run->up->id, flush_error);
+	}
 out:
-	fetch_sink_abort(&sink);
-	buf_free(&sink.header);
+	fetch_sink_clear(&sink);
 	pop3_client_free(&c);
 	pop3c_messages_free(&msgs, n);
 	store_upstream_uidls_free(&known, n_known);

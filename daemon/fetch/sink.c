@@ -1,6 +1,8 @@
 /*
  * sink: one fetched message on its way into the store.  The bytes go to a
- * blob as they arrive (never the whole message in memory); beside them the
+ * temporary blob file of the run's batch as they arrive (never the whole
+ * message in memory; store_upstream_batch_*), and fetch_flush() makes a
+ * batch durable and delivers it in one commit; beside them the
  * SHA-256 of the raw bytes (to know the message again after a UIDVALIDITY
  * change or from a POP3 server without UIDL) and, for the per-user dedupe,
  * the SHA-256 of the body and the Message-ID from the header.
@@ -50,8 +52,9 @@ fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_
 	const struct store_upstream *up = s->run->up;
 	fetch_sink_abort(s);
 	/* the Received field counts against the size limit too */
-	if (blob_writer_new(s->run->st, s->run->max_size, &s->w, error_r) != STORE_OK)
+	if (store_upstream_batch_begin(s->run->batch, s->run->max_size, error_r) != STORE_OK)
 		return -1;
+	s->open = true;
 	s->raw = sha256_new();
 	s->body = sha256_new();
 	buf_reset(&s->header);
@@ -68,7 +71,7 @@ fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_
 		   up->owner);
 	rfc5322_date(&rcv, time(NULL));
 	buf_puts(&rcv, "\r\n");
-	int ret = blob_write(s->w, rcv.data, rcv.len, error_r);
+	int ret = store_upstream_batch_write(s->run->batch, rcv.data, rcv.len, error_r);
 	buf_free(&rcv);
 	if (ret != STORE_OK) {
 		fetch_sink_abort(s);
@@ -80,11 +83,11 @@ fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_
 int
 fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **error_r)
 {
-	if (s->w == NULL) {
+	if (!s->open) {
 		*error_r = "message data outside a message";
 		return -1;
 	}
-	int ret = blob_write(s->w, p, n, error_r);
+	int ret = store_upstream_batch_write(s->run->batch, p, n, error_r);
 	if (ret == STORE_INVALID) {
 		*error_r = errfmt("a message is larger than the limit of %llu bytes",
 				  (unsigned long long)s->run->max_size);
@@ -110,7 +113,8 @@ fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **err
 	}
 	if (!s->header_cut && buf_append(&s->header, b, i) < 0)
 		s->header_cut = true;
-	if (i < n)
+	/* the body's hash only matters for the per-user dedupe */
+	if (i < n && s->run->up->set.dedupe)
 		sha256_update(s->body, b + i, n - i);
 	return 0;
 }
@@ -118,7 +122,9 @@ fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **err
 void
 fetch_sink_abort(struct fetch_sink *s)
 {
-	blob_writer_abort(&s->w);
+	if (s->open)
+		store_upstream_batch_abort_message(s->run->batch);
+	s->open = false;
 	if (s->raw != NULL) {
 		char dummy[SHA256_HEX_LEN + 1];
 		sha256_finish_hex(&s->raw, dummy);
@@ -166,27 +172,22 @@ dedupe_key(struct fetch_sink *s, const char *body_hash, char out[SHA256_HEX_LEN 
 }
 
 int
-fetch_sink_commit(struct fetch_sink *s, uint32_t uid, const char *uidl,
-		  int64_t internal_date, const char **error_r)
+fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
+	       int64_t internal_date, const char **error_r)
 {
 	struct fetch_run *run = s->run;
 	char raw_hash[SHA256_HEX_LEN + 1], body_hash[SHA256_HEX_LEN + 1];
-	char blob[SHA256_HEX_LEN + 1], key[SHA256_HEX_LEN + 1];
-	uint64_t size;
-	if (s->w == NULL) {
-		*error_r = "no message to commit";
+	char key[SHA256_HEX_LEN + 1];
+	if (!s->open) {
+		*error_r = "no message to end";
 		return -1;
 	}
 	sha256_finish_hex(&s->raw, raw_hash);
 	sha256_finish_hex(&s->body, body_hash);
-	if (blob_writer_commit(&s->w, blob, &size, error_r) != STORE_OK)
-		return -1;
 	struct upstream_delivery d = {
 		.upstream_id = run->up->id,
 		.user_id = run->up->user_id,
 		.mailbox_id = run->mailbox_id,
-		.blob = blob,
-		.size = size,
 		.internal_date = internal_date != 0 ? internal_date : (int64_t)time(NULL),
 		.raw_hash = raw_hash,
 		.skip_known_hash = s->refetch,
@@ -197,16 +198,36 @@ fetch_sink_commit(struct fetch_sink *s, uint32_t uid, const char *uidl,
 	};
 	if (run->up->set.dedupe && dedupe_key(s, body_hash, key))
 		d.dedupe_key = key;
-	bool appended;
-	int ret = store_upstream_deliver(run->st, &d, &appended, error_r);
+	s->open = false;
+	int ret = store_upstream_batch_end(run->batch, &d, error_r);
+	if (ret == STORE_INVALID)
+		*error_r = errfmt("a message is larger than the limit of %llu bytes",
+				  (unsigned long long)run->max_size);
+	return ret == STORE_OK ? 0 : -1;
+}
+
+void
+fetch_sink_clear(struct fetch_sink *s)
+{
+	fetch_sink_abort(s);
+	buf_free(&s->header);
+}
+
+int
+fetch_flush(struct fetch_run *run, size_t *delivered_r, const char **error_r)
+{
+	unsigned appended = 0, delivered = 0;
+	size_t queued = store_upstream_batch_count(run->batch);
+	int ret = store_upstream_batch_commit(run->batch, &appended, &delivered, error_r);
+	run->appended += appended;
+	run->seen += delivered;
+	if (delivered_r != NULL)
+		*delivered_r = delivered;
 	if (ret == STORE_OVERQUOTA)
 		*error_r = errfmt("the mailbox of %s is over its quota", run->up->owner);
-	if (ret != STORE_OK)
-		return -1;
-	run->seen++;
-	if (appended)
-		run->appended++;
-	return 0;
+	else if (ret == STORE_OK && delivered < queued)
+		*error_r = "not every message could be delivered";
+	return ret == STORE_OK && delivered == queued ? 0 : -1;
 }
 
 int

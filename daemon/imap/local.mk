@@ -13,6 +13,7 @@ IMAP_LIB = libimap.a
 
 # The IMAP server's store operations live in the store (the only SQL).
 libstore_a_SOURCES += daemon/store/imapdb.c daemon/store/imapdb.h
+SQL_MIGRATIONS += sql/003_imap.sql
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_imap_parser
@@ -38,3 +39,6 @@ EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py \
 	tests/integration/imap_corpus.py tests/integration/dovecot_util.py
+
+# Run by `make bench`, never by `make check`.
+BENCHMARKS += tests/bench/imap_bench.py

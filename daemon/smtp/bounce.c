@@ -6,8 +6,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include "core/hash.h"
+#include "core/limits.h"
 #include "core/log.h"
+#include "mail/header.h"
+#include "store/blob.h"
+#include "store/relayq.h"
+
+/* The most of a message a RET=FULL DSN returns (else headers only). */
+#define DSN_FULL_MAX (10 * 1024 * 1024)
 
 void
 bounce_date(int64_t t, struct buf *out)
@@ -35,17 +44,24 @@ bounce_status(const char *reply, bool delayed, char out[16])
 		size_t n = 0;
 		while (e[n] != '\0' && e[n] != ' ' && n < 11)
 			n++;
-		/* "d.ddd.ddd" of the same class as the outcome */
-		if (n >= 5 && e[0] == cls && e[1] == '.' && (e[n] == ' ' || e[n] == '\0')) {
-			bool ok = true;
-			unsigned dots = 0;
-			for (size_t i = 1; i < n; i++) {
-				if (e[i] == '.')
-					dots++;
-				else if (e[i] < '0' || e[i] > '9')
-					ok = false;
+		/* RFC 3463 §2: class "." 1-3 digits "." 1-3 digits, of the
+		 * same class as the outcome */
+		if (n >= 5 && e[0] == cls && e[1] == '.') {
+			size_t i = 2, parts = 0;
+			while (parts < 2) {
+				size_t start = i;
+				while (i < n && e[i] >= '0' && e[i] <= '9' && i - start < 4)
+					i++;
+				if (i == start || i - start > 3)
+					break;
+				parts++;
+				if (parts == 1) {
+					if (i >= n || e[i] != '.')
+						break;
+					i++;
+				}
 			}
-			if (ok && dots == 2 && e[n - 1] != '.') {
+			if (parts == 2 && i == n) {
 				memcpy(out, e, n);
 				out[n] = '\0';
 				return;
@@ -190,4 +206,117 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	if (orig_len > 0 && orig[orig_len - 1] != '\n')
 		buf_puts(out, "\r\n");
 	return buf_printf(out, "\r\n--%s--\r\n", boundary);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static bool
+wants_dsn(const struct store_queue_recipient *r)
+{
+	/* RFC 3461 §4.1: no NOTIFY means FAILURE (and DELAY at our choice) */
+	if (r->notify & STORE_QUEUE_NOTIFY_NEVER)
+		return false;
+	if (r->state == STORE_QUEUE_FAILED)
+		return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_FAILURE);
+	return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_DELAY);
+}
+
+bool
+bounce_send(struct store *st, const char *hostname, unsigned lifetime,
+	    const struct relayq_item *it)
+{
+	struct bounce_rcpt *br = xcalloc(it->n_rcpts, sizeof *br);
+	size_t n = 0;
+	const char *error;
+	bool done = true;
+	int64_t now = time(NULL);
+	for (size_t i = 0; i < it->n_rcpts; i++) {
+		const struct store_queue_recipient *r = &it->rcpts[i];
+		if (!wants_dsn(r))
+			continue;
+		br[n].address = r->address;
+		br[n].orcpt = r->orcpt;
+		br[n].reply = r->last_reply;
+		br[n].delayed = r->state != STORE_QUEUE_FAILED;
+		br[n].last_attempt = r->last_attempt;
+		n++;
+	}
+	if (n == 0)
+		goto out;
+
+	struct buf orig = BUF_INIT, dsn = BUF_INIT;
+	bool full = it->msg.ret != NULL && strcmp(it->msg.ret, "FULL") == 0 &&
+		    it->msg.size <= DSN_FULL_MAX;
+	buf_init(&orig, full ? DSN_FULL_MAX + 1 : SMTP_SUBMIT_HEADER_MAX + SMTP_BODY_CHUNK);
+	int fd;
+	uint64_t size;
+	if (blob_open(st, it->msg.blob, &fd, &size, &error) == STORE_OK) {
+		char *chunk = xmalloc(SMTP_BODY_CHUNK);
+		ssize_t k;
+		while ((k = read(fd, chunk, SMTP_BODY_CHUNK)) > 0) {
+			if (buf_append(&orig, chunk, (size_t)k) < 0)
+				break;
+			if (!full && mail_header_size(orig.data, orig.len) < orig.len)
+				break;
+		}
+		free(chunk);
+		close(fd);
+	}
+	if (!full)
+		buf_truncate(&orig, mail_header_size(orig.data, orig.len));
+	struct bounce_params p = {
+		.hostname = hostname,
+		.to = it->msg.sender,
+		.qid = it->msg.qid,
+		.envid = it->msg.envid,
+		.arrival = it->msg.created,
+		.retry_until = it->msg.created + lifetime,
+		.now = now,
+	};
+	bounce_build(&p, br, n, orig.data != NULL ? orig.data : "", orig.len, full, &dsn);
+	buf_free(&orig);
+
+	char hash[SHA256_HEX_LEN + 1];
+	if (blob_put(st, dsn.data, dsn.len, hash, &error) != STORE_OK) {
+		log_error("relay id=%s cannot store a DSN: %s", it->msg.qid, error);
+		buf_free(&dsn);
+		done = false;
+		goto out;
+	}
+	struct store_delivery d;
+	memset(&d, 0, sizeof d);
+	int ret = store_deliver(st, it->msg.sender, hash, dsn.len, now, &d, &error);
+	if (ret == STORE_OK && d.status == STORE_OK) {
+		log_info("relay id=%s dsn delivered to=%s", it->msg.qid, esc_str(it->msg.sender));
+	} else if (ret == STORE_NOTLOCAL || (ret == STORE_OK && d.status == STORE_NOTLOCAL)) {
+		/* RFC 5321 §4.5.5: from the null reverse-path, as a bounce */
+		struct store_queue_message m = {
+			.qid = it->msg.qid, .size = dsn.len, .sender = (char *)"",
+			.kind = (char *)"bounce",
+		};
+		memcpy(m.blob, hash, sizeof hash);
+		struct store_queue_recipient q = {
+			.address = it->msg.sender, .notify = STORE_QUEUE_NOTIFY_NEVER,
+			.state = STORE_QUEUE_PENDING,
+		};
+		if (store_queue_add(st, &m, &q, 1, NULL, &error) != STORE_OK) {
+			log_error("relay id=%s cannot queue a DSN: %s", it->msg.qid, error);
+			done = false;
+		} else {
+			log_info("relay id=%s dsn queued to=%s", it->msg.qid,
+				 esc_str(it->msg.sender));
+		}
+	} else {
+		int s = ret != STORE_OK ? ret : d.status;
+		/* the sender's mailbox is gone or over quota: drop the DSN */
+		log_info("relay id=%s dsn dropped to=%s: %s", it->msg.qid,
+			 esc_str(it->msg.sender),
+			 d.error != NULL ? d.error : ret != STORE_OK ? error : "?");
+		done = s != STORE_ERROR;
+	}
+	store_delivery_clear(&d);
+	buf_free(&dsn);
+out:
+	free(br);
+	return done;
 }

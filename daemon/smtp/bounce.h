@@ -55,4 +55,20 @@ void bounce_status(const char *reply, bool delayed, char out[16]);
 /* RFC 5322 §3.3 date of t in UTC: "Mon, 23 Nov 2026 08:30:00 +0000". */
 void bounce_date(int64_t t, struct buf *out);
 
+struct store;
+struct relayq_item;
+
+/*
+ * Sends the DSN a queued message owes (the relay's housekeeping): for the
+ * recipients of it whose NOTIFY asks for one (none given: failures and
+ * delays, RFC 3461 §4.1), one DSN with the original header (or the whole
+ * message with RET=FULL, up to 10 MiB), delivered into the sender's
+ * mailbox when the sender is local, else queued as a "bounce" message from
+ * the null reverse-path.  Returns true when the duty is done (sent, not
+ * wanted, or the sender's mailbox refuses it for good), false to try again
+ * later (the store failed).  The caller then marks the recipients.
+ */
+bool bounce_send(struct store *st, const char *hostname, unsigned lifetime,
+		 const struct relayq_item *it);
+
 #endif

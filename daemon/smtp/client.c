@@ -381,6 +381,12 @@ smtp_client_is_tls(const struct smtp_client *c)
 	return conn_is_tls(c->conn);
 }
 
+int
+smtp_client_fd(const struct smtp_client *c)
+{
+	return conn_fd(c->conn);
+}
+
 const char *
 smtp_client_tls_version(const struct smtp_client *c)
 {

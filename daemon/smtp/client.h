@@ -136,6 +136,9 @@ const struct smtp_caps *smtp_client_caps(const struct smtp_client *c);
 bool smtp_client_is_tls(const struct smtp_client *c);
 /* "TLSv1.3" or "none". */
 const char *smtp_client_tls_version(const struct smtp_client *c);
+/* The socket, for a shutdown(2) from another thread that must end a
+ * session stuck on a slow peer (the daemon stopping). */
+int smtp_client_fd(const struct smtp_client *c);
 
 /* One mail transaction's envelope (RFC 5321 §3.3). */
 struct smtp_envelope {

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,8 +29,6 @@
 #define LEASE_SECONDS 3600
 /* How often worker 0 looks for DSNs to send and finished messages. */
 #define HOUSEKEEPING_SECONDS 1
-/* The most of a message a RET=FULL DSN returns (else headers only). */
-#define DSN_FULL_MAX (10 * 1024 * 1024)
 
 struct relay_settings {
 	char *hostname;
@@ -39,6 +38,7 @@ struct relay_settings {
 	unsigned workers;
 	unsigned retry_first, retry_max, lifetime, delay_notice;
 	unsigned smtp_timeout;
+	unsigned shutdown_grace;
 };
 
 /* A worker's parsed DKIM keys of one domain (parsing a PEM key costs more
@@ -61,6 +61,10 @@ struct worker {
 	struct dns_resolver *dns;
 	int64_t next_housekeeping;
 	uint64_t last_seq;		/* of its last outcomes given to the committer */
+	uint64_t cleaned_seq;		/* committed_seq at its last queue cleanup */
+	int64_t next_cleanup;
+	int active_fd;			/* its SMTP session's socket, -1: none
+					 * (relay.lock) */
 	struct dkim_cached dkim[DKIM_CACHE_DOMAINS];
 	unsigned dkim_next;		/* the slot to replace next */
 };
@@ -71,6 +75,7 @@ static struct {
 	bool running;
 	bool stop;
 	unsigned kicks;
+	unsigned exited;	/* workers that have left their loop */
 	struct relay_settings set;
 	struct worker *workers;
 	SSL_CTX *ctx_any;	/* opportunistic STARTTLS to MX hosts */
@@ -96,6 +101,16 @@ relay_kick(void)
 	pthread_mutex_lock(&relay.lock);
 	relay.kicks++;
 	pthread_cond_broadcast(&relay.cond);
+	pthread_mutex_unlock(&relay.lock);
+}
+
+/* Notes the socket of the worker's session, so that relay_stop() can cut
+ * it when the worker outstays the shutdown grace. */
+static void
+set_active_fd(struct worker *w, int fd)
+{
+	pthread_mutex_lock(&relay.lock);
+	w->active_fd = fd;
 	pthread_mutex_unlock(&relay.lock);
 }
 
@@ -229,19 +244,25 @@ committer_main(void *arg)
 
 /* ---- outcomes ------------------------------------------------------------ */
 
-/* The next attempt after attempts failures: retry_first doubling up to
- * retry_max, never after the message's end of life (its last try). */
+int64_t
+relay_next_attempt(int64_t created, unsigned attempts, int64_t now,
+		   unsigned retry_first, unsigned retry_max, unsigned lifetime)
+{
+	int64_t delay = retry_first;
+	for (unsigned i = 0; i < attempts && delay < retry_max; i++)
+		delay *= 2;
+	if (delay > retry_max)
+		delay = retry_max;
+	int64_t next = now + delay;
+	int64_t end = created + lifetime;
+	return next > end ? (end > now ? end : now) : next;
+}
+
 static int64_t
 backoff(const struct store_queue_message *m, unsigned attempts, int64_t now)
 {
-	int64_t delay = relay.set.retry_first;
-	for (unsigned i = 0; i < attempts && delay < relay.set.retry_max; i++)
-		delay *= 2;
-	if (delay > relay.set.retry_max)
-		delay = relay.set.retry_max;
-	int64_t next = now + delay;
-	int64_t end = m->created + relay.set.lifetime;
-	return next > end ? (end > now ? end : now) : next;
+	return relay_next_attempt(m->created, attempts, now, relay.set.retry_first,
+				  relay.set.retry_max, relay.set.lifetime);
 }
 
 /* Turns a result into an outcome for r (text stays the caller's). */
@@ -669,9 +690,21 @@ connect_route(struct worker *w, const struct route *r, uint64_t id,
 				.command_timeout = relay.set.smtp_timeout,
 			};
 			struct smtp_client *c = smtp_client_open(&p, &res);
+			if (c == NULL && res.fail == SMTP_FAIL_TLS &&
+			    r->tls == SMTP_TLS_OPPORTUNISTIC) {
+				/* RFC 7435 §3: opportunistic TLS that fails falls
+				 * back to cleartext rather than not delivering */
+				log_info("relay[%llu] host=%s ip=%s: %s; again without TLS",
+					 (unsigned long long)id, host->name, addrs[a],
+					 res.text != NULL ? res.text : "?");
+				smtp_result_clear(&res);
+				p.tls = SMTP_TLS_NONE;
+				c = smtp_client_open(&p, &res);
+			}
 			if (c != NULL) {
 				*host_r = xasprintf("%s[%s]", host->name, addrs[a]);
 				dns_strings_free(&addrs, n_addrs);
+				xfree(*text_r);	/* an earlier host's failure */
 				return c;
 			}
 			log_info("relay[%llu] host=%s ip=%s failed: %s", (unsigned long long)id,
@@ -768,126 +801,23 @@ deliver_remote(struct worker *w, const struct relayq_batch *b)
 			break;
 		}
 		bool ok = true;
+		set_active_fd(w, smtp_client_fd(c));
 		while (ok && next < b->n_items && !stopping())
 			ok = send_item(w, c, host, &b->items[next++]);
+		/* before the close: the number may be reused at once */
+		set_active_fd(w, -1);
 		smtp_client_close(&c);
 		free(host);
 	}
+	/* sessions broke twice: the rest waits for its next turn rather than
+	 * for the lease to run out */
+	if (next < b->n_items && !stopping())
+		record_all(w, b, next, SMTP_FAIL_CONNECT,
+			   "451 4.4.2 the connection broke twice during this batch", NULL);
 	route_clear(&r);
 }
 
-/* ---- DSNs ---------------------------------------------------------------------- */
-
-static bool
-wants_dsn(const struct store_queue_recipient *r)
-{
-	/* RFC 3461 §4.1: no NOTIFY means FAILURE (and DELAY at our choice) */
-	if (r->notify & STORE_QUEUE_NOTIFY_NEVER)
-		return false;
-	if (r->state == STORE_QUEUE_FAILED)
-		return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_FAILURE);
-	return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_DELAY);
-}
-
-/* Builds and delivers one DSN for the item; false to try again later. */
-static bool
-send_dsn(struct worker *w, const struct relayq_item *it)
-{
-	struct bounce_rcpt *br = xcalloc(it->n_rcpts, sizeof *br);
-	size_t n = 0;
-	const char *error;
-	bool done = true;
-	int64_t now = time(NULL);
-	for (size_t i = 0; i < it->n_rcpts; i++) {
-		const struct store_queue_recipient *r = &it->rcpts[i];
-		if (!wants_dsn(r))
-			continue;
-		br[n].address = r->address;
-		br[n].orcpt = r->orcpt;
-		br[n].reply = r->last_reply;
-		br[n].delayed = r->state != STORE_QUEUE_FAILED;
-		br[n].last_attempt = r->last_attempt;
-		n++;
-	}
-	if (n == 0)
-		goto out;
-
-	struct buf orig = BUF_INIT, dsn = BUF_INIT;
-	bool full = it->msg.ret != NULL && strcmp(it->msg.ret, "FULL") == 0 &&
-		    it->msg.size <= DSN_FULL_MAX;
-	buf_init(&orig, full ? DSN_FULL_MAX + 1 : SMTP_SUBMIT_HEADER_MAX + SMTP_BODY_CHUNK);
-	int fd;
-	uint64_t size;
-	if (blob_open(w->st, it->msg.blob, &fd, &size, &error) == STORE_OK) {
-		char *chunk = xmalloc(SMTP_BODY_CHUNK);
-		ssize_t k;
-		while ((k = read(fd, chunk, SMTP_BODY_CHUNK)) > 0) {
-			if (buf_append(&orig, chunk, (size_t)k) < 0)
-				break;
-			if (!full && mail_header_size(orig.data, orig.len) < orig.len)
-				break;
-		}
-		free(chunk);
-		close(fd);
-	}
-	if (!full)
-		buf_truncate(&orig, mail_header_size(orig.data, orig.len));
-	struct bounce_params p = {
-		.hostname = relay.set.hostname,
-		.to = it->msg.sender,
-		.qid = it->msg.qid,
-		.envid = it->msg.envid,
-		.arrival = it->msg.created,
-		.retry_until = it->msg.created + relay.set.lifetime,
-		.now = now,
-	};
-	bounce_build(&p, br, n, orig.data != NULL ? orig.data : "", orig.len, full, &dsn);
-	buf_free(&orig);
-
-	char hash[SHA256_HEX_LEN + 1];
-	if (blob_put(w->st, dsn.data, dsn.len, hash, &error) != STORE_OK) {
-		log_error("relay id=%s cannot store a DSN: %s", it->msg.qid, error);
-		buf_free(&dsn);
-		done = false;
-		goto out;
-	}
-	struct store_delivery d;
-	memset(&d, 0, sizeof d);
-	int st = store_deliver(w->st, it->msg.sender, hash, dsn.len, now, &d, &error);
-	if (st == STORE_OK && d.status == STORE_OK) {
-		log_info("relay id=%s dsn delivered to=%s", it->msg.qid, esc_str(it->msg.sender));
-	} else if (st == STORE_NOTLOCAL || (st == STORE_OK && d.status == STORE_NOTLOCAL)) {
-		/* RFC 5321 §4.5.5: from the null reverse-path, as a bounce */
-		struct store_queue_message m = {
-			.qid = it->msg.qid, .size = dsn.len, .sender = (char *)"",
-			.kind = (char *)"bounce",
-		};
-		memcpy(m.blob, hash, sizeof hash);
-		struct store_queue_recipient q = {
-			.address = it->msg.sender, .notify = STORE_QUEUE_NOTIFY_NEVER,
-			.state = STORE_QUEUE_PENDING,
-		};
-		if (store_queue_add(w->st, &m, &q, 1, NULL, &error) != STORE_OK) {
-			log_error("relay id=%s cannot queue a DSN: %s", it->msg.qid, error);
-			done = false;
-		} else {
-			log_info("relay id=%s dsn queued to=%s", it->msg.qid,
-				 esc_str(it->msg.sender));
-		}
-	} else {
-		int s = st != STORE_OK ? st : d.status;
-		/* the sender's mailbox is gone or over quota: drop the DSN */
-		log_info("relay id=%s dsn dropped to=%s: %s", it->msg.qid,
-			 esc_str(it->msg.sender),
-			 d.error != NULL ? d.error : st != STORE_OK ? error : "?");
-		done = s != STORE_ERROR;
-	}
-	store_delivery_clear(&d);
-	buf_free(&dsn);
-out:
-	free(br);
-	return done;
-}
+/* ---- housekeeping ------------------------------------------------------------- */
 
 static void
 housekeeping(struct worker *w)
@@ -905,7 +835,7 @@ housekeeping(struct worker *w)
 		return;
 	}
 	for (size_t i = 0; i < n && !stopping(); i++) {
-		if (!send_dsn(w, &items[i]))
+		if (!bounce_send(w->st, relay.set.hostname, relay.set.lifetime, &items[i]))
 			continue;
 		int64_t *ids = xcalloc(items[i].n_rcpts, sizeof *ids);
 		for (size_t k = 0; k < items[i].n_rcpts; k++)
@@ -915,6 +845,16 @@ housekeeping(struct worker *w)
 		free(ids);
 	}
 	relayq_items_free(&items, n);
+	/* finished messages go when something was recorded (or now and
+	 * then for rows the CLI or the panel changed); an idle daemon does
+	 * not write to the disk every second */
+	pthread_mutex_lock(&committer.lock);
+	uint64_t seq = committer.committed_seq;
+	pthread_mutex_unlock(&committer.lock);
+	if (seq == w->cleaned_seq && n == 0 && now < w->next_cleanup)
+		return;
+	w->cleaned_seq = seq;
+	w->next_cleanup = now + 300;
 	unsigned removed = 0;
 	if (store_queue_cleanup(w->st, &removed, &error) != STORE_OK)
 		log_error("relay cannot clean up the queue: %s", error);
@@ -959,6 +899,10 @@ worker_main(void *arg)
 		if (w->index == 0)
 			w->next_housekeeping = 0;	/* failures may owe a DSN now */
 	}
+	pthread_mutex_lock(&relay.lock);
+	relay.exited++;
+	pthread_cond_broadcast(&relay.cond);
+	pthread_mutex_unlock(&relay.lock);
 	return NULL;
 }
 
@@ -999,7 +943,9 @@ relay_start(const struct config *cfg, const char **error_r)
 	s->lifetime = cfg->relay_lifetime;
 	s->delay_notice = cfg->relay_delay_notice;
 	s->smtp_timeout = cfg->smtp_timeout;
+	s->shutdown_grace = cfg->shutdown_grace;
 	relay.stop = false;
+	relay.exited = 0;
 
 	relay.ctx_any = tls_client_ctx_new(TLS_VERIFY_NONE, error_r);
 	if (relay.ctx_any == NULL)
@@ -1012,6 +958,7 @@ relay_start(const struct config *cfg, const char **error_r)
 	for (unsigned i = 0; i < s->workers; i++) {
 		struct worker *w = &relay.workers[i];
 		w->index = i;
+		w->active_fd = -1;
 		if (store_open(s->data_dir, &w->st, error_r) != STORE_OK) {
 			workers_free(s->workers);
 			goto fail;
@@ -1080,6 +1027,23 @@ relay_stop(void)
 	pthread_mutex_lock(&relay.lock);
 	relay.stop = true;
 	pthread_cond_broadcast(&relay.cond);
+	pthread_mutex_unlock(&relay.lock);
+	/* a worker finishes the message it is sending; one that is still
+	 * talking to a slow server after the grace has its session cut (the
+	 * recipients stay queued, and are tried again after the restart) */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += relay.set.shutdown_grace;
+	pthread_mutex_lock(&relay.lock);
+	while (relay.exited < relay.set.workers &&
+	       pthread_cond_timedwait(&relay.cond, &relay.lock, &ts) != ETIMEDOUT)
+		;
+	for (unsigned i = 0; i < relay.set.workers; i++) {
+		if (relay.workers[i].active_fd >= 0) {
+			log_info("relay stop: cutting a session after the grace");
+			(void)shutdown(relay.workers[i].active_fd, SHUT_RDWR);
+		}
+	}
 	pthread_mutex_unlock(&relay.lock);
 	for (unsigned i = 0; i < relay.set.workers; i++)
 		pthread_join(relay.workers[i].thread, NULL);

@@ -13,10 +13,13 @@
  * one transaction; messages of one batch share the connection.
  *
  * Each message's outcome is committed right after the server's reply to
- * its data, so a recipient that got a 2xx is not sent the message again,
- * unless the process dies in the instant between that reply and the
- * commit (at-least-once delivery: the one window in which a duplicate is
- * possible).  4xx replies and connection failures back off (retry_first,
+ * its data (one committer thread commits what every worker finished
+ * meanwhile in one transaction; a worker sends its next message meanwhile
+ * but never runs more than one message ahead of its commits), so a
+ * recipient that got a 2xx is not sent the message again, unless the
+ * process dies between that reply and the commit (at-least-once delivery:
+ * the one window in which a duplicate is possible, at most the last two
+ * messages of each worker).  4xx replies and connection failures back off (retry_first,
  * doubling up to retry_max) until the queue lifetime; a 5xx or expiry gives
  * one RFC 3464 DSN (smtp/bounce.h), a long delay one delay notice.
  *
@@ -26,6 +29,8 @@
  */
 #ifndef MAILHUB_SMTP_QUEUE_H
 #define MAILHUB_SMTP_QUEUE_H
+
+#include <stdint.h>
 
 #include "core/config.h"
 
@@ -37,5 +42,16 @@ int relay_start(const struct config *cfg, const char **error_r);
 void relay_stop(void);
 /* Wakes the workers to look at the queue now (after a submission). */
 void relay_kick(void);
+
+/*
+ * Pure: when a recipient that has failed attempts times (before this
+ * failure) is tried next: retry_first seconds after the first failure,
+ * doubling up to retry_max, but never after the message's end of life
+ * (created + lifetime), which is then its last attempt; an attempt that
+ * fails at or after the end of life fails the recipient for good.
+ */
+int64_t relay_next_attempt(int64_t created, unsigned attempts, int64_t now,
+			   unsigned retry_first, unsigned retry_max,
+			   unsigned lifetime);
 
 #endif

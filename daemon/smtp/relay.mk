@@ -14,10 +14,10 @@ SQL_MIGRATIONS += sql/005_relay.sql
 RELAY_TEST_LIBS = libsmtp.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
 
 if HAVE_CHECK
-check_PROGRAMS += tests/unit/check_smtp_client tests/unit/check_dkim \
-	tests/unit/check_dns tests/unit/check_relayq
-TESTS += tests/unit/check_smtp_client tests/unit/check_dkim \
-	tests/unit/check_dns tests/unit/check_relayq
+RELAY_CHECKS = tests/unit/check_smtp_client tests/unit/check_dkim \
+	tests/unit/check_dns tests/unit/check_relayq tests/unit/check_relay
+check_PROGRAMS += $(RELAY_CHECKS)
+TESTS += $(RELAY_CHECKS)
 tests_unit_check_smtp_client_SOURCES = tests/unit/check_smtp_client.c $(CHECK_RUNNER)
 tests_unit_check_smtp_client_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_smtp_client_LDADD = $(RELAY_TEST_LIBS) $(CHECK_LIBS)
@@ -27,6 +27,9 @@ tests_unit_check_dkim_LDADD = $(RELAY_TEST_LIBS) $(CHECK_LIBS)
 tests_unit_check_dns_SOURCES = tests/unit/check_dns.c $(CHECK_RUNNER)
 tests_unit_check_dns_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_dns_LDADD = $(CORE_LIBS) $(RESOLV_LIBS) $(CHECK_LIBS)
+tests_unit_check_relay_SOURCES = tests/unit/check_relay.c $(CHECK_RUNNER)
+tests_unit_check_relay_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_relay_LDADD = $(RELAY_TEST_LIBS) $(CHECK_LIBS)
 tests_unit_check_relayq_SOURCES = tests/unit/check_relayq.c $(CHECK_RUNNER)
 tests_unit_check_relayq_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_relayq_LDADD = $(STORE_LIBS) $(CHECK_LIBS)

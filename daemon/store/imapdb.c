@@ -22,15 +22,18 @@ static const char SQL_MAILBOX[] =
 static const char SQL_VIEW[] =
 	"SELECT uid, flags, keywords, modseq FROM messages"
 	" WHERE mailbox_id = ?1 ORDER BY uid";
+/* after every command: the few rows changed since the last look, found
+ * by MODSEQ (the covering view index would scan the whole mailbox) */
 static const char SQL_CHANGES[] =
 	"SELECT uid, flags, keywords, modseq FROM messages"
+	" INDEXED BY messages_modseq"
 	" WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid";
 static const char SQL_UIDS[] =
 	"SELECT uid FROM messages WHERE mailbox_id = ?1 ORDER BY uid";
 static const char SQL_CLAIM_RECENT[] =
 	"UPDATE mailboxes SET first_recent_uid = uidnext WHERE id = ?1";
 static const char SQL_GET_RECENT[] =
-	"SELECT first_recent_uid FROM mailboxes WHERE id = ?1";
+	"SELECT first_recent_uid, uidnext FROM mailboxes WHERE id = ?1";
 static const char SQL_COUNT_RECENT[] =
 	"SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND uid >= ?2";
 static const char SQL_FLAGS_GET[] =
@@ -251,31 +254,53 @@ imapdb_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
 	return ret;
 }
 
+/* first_recent_uid and uidnext of a mailbox. */
+static int
+recent_bounds(struct store *st, int64_t mailbox_id, uint32_t *first_r,
+	      uint32_t *next_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_GET_RECENT);
+	stmt_int(s, 1, mailbox_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*first_r = (uint32_t)sqlite3_column_int64(s, 0);
+		*next_r = (uint32_t)sqlite3_column_int64(s, 1);
+	}
+	stmt_done(s);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	if (rc == SQLITE_DONE) {
+		*error_r = "mailbox does not exist";
+		return STORE_NOTFOUND;
+	}
+	*error_r = store_db_error(st, "cannot read the mailbox");
+	return STORE_ERROR;
+}
+
 int
 imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
 		    const char **error_r)
 {
-	int ret = store_begin(st, error_r);
-	if (ret < 0)
+	uint32_t next;
+	/* nothing new since the last claim: no write (and no fsync) */
+	int ret = recent_bounds(st, mailbox_id, first_r, &next, error_r);
+	if (ret != STORE_OK || *first_r >= next)
 		return ret;
-	sqlite3_stmt *s = store_stmt(st, SQL_GET_RECENT);
-	stmt_int(s, 1, mailbox_id);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
+	if ((ret = store_begin(st, error_r)) < 0)
+		return ret;
+	/* again inside the write lock: another session may have claimed */
+	ret = recent_bounds(st, mailbox_id, first_r, &next, error_r);
+	if (ret != STORE_OK) {
 		store_rollback(st);
-		*error_r = rc == SQLITE_DONE ? "mailbox does not exist" :
-			store_db_error(st, "cannot read the mailbox");
-		return rc == SQLITE_DONE ? STORE_NOTFOUND : STORE_ERROR;
+		return ret;
 	}
-	*first_r = (uint32_t)sqlite3_column_int64(s, 0);
-	stmt_done(s);
-	s = store_stmt(st, SQL_CLAIM_RECENT);
+	if (*first_r >= next) {
+		store_rollback(st);
+		return STORE_OK;
+	}
+	sqlite3_stmt *s = store_stmt(st, SQL_CLAIM_RECENT);
 	stmt_int(s, 1, mailbox_id);
-	rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot claim recent messages");
+	if (stmt_exec(st, s, "cannot claim recent messages", error_r) < 0) {
 		store_rollback(st);
 		return STORE_ERROR;
 	}

@@ -725,27 +725,22 @@ already_fetched(struct store *st, const struct upstream_delivery *d,
 }
 
 int
-store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
-		       bool *appended_r, const char **error_r)
+store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
+			  bool *appended_r, const char **error_r)
 {
 	*appended_r = false;
-	if (store_begin(st, error_r) != STORE_OK)
-		return STORE_ERROR;
-	int ret = STORE_ERROR;
 	int known = already_fetched(st, d, error_r);
 	if (known < 0)
-		goto fail;
-	if (known > 0) {
-		store_rollback(st);
+		return STORE_ERROR;
+	if (known > 0)
 		return STORE_OK;
-	}
 	bool append = true;
 	sqlite3_stmt *s;
 	if (d->skip_known_hash) {
 		int hk = exists(st, SQL_HASH_KNOWN, d->upstream_id, d->raw_hash);
 		if (hk < 0) {
 			*error_r = store_db_error(st, "cannot look up the message hash");
-			goto fail;
+			return STORE_ERROR;
 		}
 		append = hk == 0;
 	}
@@ -755,33 +750,32 @@ store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
 		stmt_text(s, 2, d->dedupe_key);
 		stmt_int(s, 3, store_now());
 		if (stmt_exec(st, s, "cannot record the dedupe key", error_r) != STORE_OK)
-			goto fail;
+			return STORE_ERROR;
 		append = sqlite3_changes(st->db) > 0;
 	}
 	if (append) {
 		uint32_t uid;
-		ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
-				      d->internal_date, 0, NULL, false, &uid, error_r);
+		int ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
+					  d->internal_date, 0, NULL, false, &uid, error_r);
 		if (ret != STORE_OK)
-			goto fail;
-		ret = STORE_ERROR;
+			return ret;
 		s = store_stmt(st, SQL_COUNT);
 		stmt_int(s, 1, d->upstream_id);
 		if (stmt_exec(st, s, "cannot count the message", error_r) != STORE_OK)
-			goto fail;
+			return STORE_ERROR;
 	}
 	s = store_stmt(st, SQL_HASH_ADD);
 	stmt_int(s, 1, d->upstream_id);
 	stmt_text(s, 2, d->raw_hash);
 	if (stmt_exec(st, s, "cannot record the message hash", error_r) != STORE_OK)
-		goto fail;
+		return STORE_ERROR;
 	if (d->folder != NULL) {
 		s = store_stmt(st, SQL_FOLDER_ADVANCE);
 		stmt_int(s, 1, d->upstream_id);
 		stmt_text(s, 2, d->folder);
 		stmt_int(s, 3, d->uid);
 		if (stmt_exec(st, s, "cannot record the UID", error_r) != STORE_OK)
-			goto fail;
+			return STORE_ERROR;
 		if (sqlite3_changes(st->db) == 0) {
 			s = store_stmt(st, SQL_FOLDER_SET);
 			stmt_int(s, 1, d->upstream_id);
@@ -790,7 +784,7 @@ store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
 			stmt_int(s, 4, d->uid);
 			stmt_int(s, 5, 0);
 			if (stmt_exec(st, s, "cannot record the UID", error_r) != STORE_OK)
-				goto fail;
+				return STORE_ERROR;
 		}
 	} else if (d->uidl != NULL) {
 		s = store_stmt(st, SQL_UIDL_ADD);
@@ -798,13 +792,27 @@ store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
 		stmt_text(s, 2, d->uidl);
 		stmt_int(s, 3, store_now());
 		if (stmt_exec(st, s, "cannot record the UIDL", error_r) != STORE_OK)
-			goto fail;
+			return STORE_ERROR;
+	}
+	*appended_r = append;
+	return STORE_OK;
+}
+
+int
+store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
+		       bool *appended_r, const char **error_r)
+{
+	bool appended = false;
+	*appended_r = false;
+	if (store_begin(st, error_r) != STORE_OK)
+		return STORE_ERROR;
+	int ret = store_upstream_deliver_tx(st, d, &appended, error_r);
+	if (ret != STORE_OK) {
+		store_rollback(st);
+		return ret;
 	}
 	if (store_commit(st, error_r) != STORE_OK)
 		return STORE_ERROR;
-	*appended_r = append;
+	*appended_r = appended;
 	return STORE_OK;
-fail:
-	store_rollback(st);
-	return ret;
 }

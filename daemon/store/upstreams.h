@@ -186,5 +186,38 @@ struct upstream_delivery {
  */
 int store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
 			   bool *appended_r, const char **error_r);
+/* The same inside the caller's transaction (for the store's own use). */
+int store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
+			      bool *appended_r, const char **error_r);
+
+/*
+ * Many fetched messages made durable and delivered together
+ * (upstream_batch.c): each message is written to a temporary blob file as
+ * it arrives (begin, write, end with its delivery record; the blob field
+ * of the record is filled in); commit makes all the files durable with two
+ * syncfs(2) calls, moves them to their names, and delivers every record in
+ * one transaction (as store_upstream_deliver, each message on its own
+ * savepoint).  A message refused (over quota) ends the batch there: the
+ * ones before it are committed (*delivered_r counts them) and its status
+ * is returned.  Nothing of a batch is recorded before commit returns.
+ */
+struct upstream_batch;
+int store_upstream_batch_new(struct store *st, struct upstream_batch **b_r);
+/* Starts a message; max_size (0: none) makes write fail (STORE_INVALID)
+ * past it. */
+int store_upstream_batch_begin(struct upstream_batch *b, uint64_t max_size,
+			       const char **error_r);
+int store_upstream_batch_write(struct upstream_batch *b, const void *p, size_t n,
+			       const char **error_r);
+/* Ends the message, queueing it with its record (copied). */
+int store_upstream_batch_end(struct upstream_batch *b,
+			     const struct upstream_delivery *d, const char **error_r);
+/* Throws away the message begun (not the queued ones). */
+void store_upstream_batch_abort_message(struct upstream_batch *b);
+size_t store_upstream_batch_count(const struct upstream_batch *b);
+int store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
+				unsigned *delivered_r, const char **error_r);
+/* Throws away everything not committed; NULL ok. */
+void store_upstream_batch_free(struct upstream_batch **b);
 
 #endif

@@ -13,7 +13,7 @@ const screens = {
 	relay: { title: 'Outgoing mail', admin: true },
 	log: { title: 'Log', admin: true },
 	tokens: { title: 'API tokens' },
-	account: { title: 'My account' },
+	account: { title: 'My account', first: true },
 };
 
 const app = document.getElementById('app');
@@ -51,6 +51,8 @@ function shell(name, content) {
 	const nav = h('nav', { 'aria-label': 'Main' }, h('ul', {},
 		Object.entries(screens)
 			.filter(([, s]) => me.admin || !s.admin)
+			// A user's own account comes first: it is their home.
+			.sort(([, a], [, b]) => me.admin ? 0 : (b.first === true) - (a.first === true))
 			.map(([id, s]) => h('li', {}, h('a', {
 				href: '#/' + id,
 				'aria-current': id === name ? 'page' : false,
@@ -83,7 +85,10 @@ async function route() {
 		return;
 	}
 	document.title = s.title + ' · mailhub';
-	const ctx = { me, args: rest.map(decodeURIComponent), refresh: route };
+	// A late refresh (after a fetch, a dialog) only redraws the screen it
+	// came from, never the one the user has moved on to.
+	const here = location.hash;
+	const ctx = { me, args: rest.map(decodeURIComponent), refresh: () => { if (me && location.hash === here) route(); } };
 	let content;
 	try {
 		const mod = await import(`./views/${name}.js`);

@@ -107,8 +107,8 @@ export function values(form) {
 }
 
 // A modal dialog (native <dialog>: focus is trapped, Esc closes it).
-export function dialog(title, content, { onClose } = {}) {
-	const d = h('dialog', { 'aria-label': title },
+export function dialog(title, content, { onClose, wide } = {}) {
+	const d = h('dialog', { 'aria-label': title, class: wide ? 'wide' : null },
 		h('header', {}, h('h2', {}, title),
 			h('button', { type: 'button', class: 'icon', 'aria-label': 'Close', onclick: () => d.close() }, '×')),
 		content);

@@ -160,7 +160,8 @@ class Client:
         self.buf = b""
         while True:
             if data.endswith(b"\r\n"):
-                start = data.rfind(b"\r\n", 0, len(data) - 2) + 2
+                start = data.rfind(b"\r\n", 0, len(data) - 2)
+                start = 0 if start < 0 else start + 2
                 if data.startswith(tag, start):
                     break
             chunk = self.s.recv(1 << 20)

@@ -173,10 +173,26 @@ await step('the admin creates an API token, shown once', async () => {
 	await shot('10-tokens');
 });
 
-await step('the queue and log screens show', async () => {
+await step('the queue screen lists, retries and deletes a message; the log shows', async () => {
 	await nav('Queue').click();
 	await page.getByRole('heading', { name: 'Outbound queue' }).waitFor();
-	await shot('11-queue');
+	if (process.env.QUEUED === '1') {
+		const row = page.getByRole('row', { name: /admin@example\.org/ });
+		await row.waitFor();
+		await shot('11-queue');
+		await row.getByRole('button', { name: 'Details' }).click();
+		const d = page.getByRole('dialog');
+		await d.getByRole('cell', { name: 'friend@remote.example' }).waitFor();
+		await shot('11-queue-details');
+		await page.keyboard.press('Escape');
+		await row.getByRole('button', { name: 'Retry now' }).click();
+		await toast().filter({ hasText: 'Due now' }).waitFor();
+		await row.getByRole('button', { name: 'Delete' }).click();
+		await page.getByRole('dialog', { name: 'Delete message' }).getByRole('button', { name: 'Delete' }).click();
+		await page.getByText('The queue is empty').waitFor();
+	} else {
+		await shot('11-queue');
+	}
 	await nav('Log').click();
 	await page.getByRole('heading', { name: 'Log' }).waitFor();
 	await page.getByRole('cell', { name: new RegExp(`web user=${USER} added`) }).waitFor();

@@ -4,6 +4,7 @@ spec, and one for the daemon's clean exit.  Called by run.sh with the
 directory holding panel.mjs and its node_modules."""
 
 import os
+import smtplib
 import subprocess
 import sys
 
@@ -32,15 +33,28 @@ def main():
                     "UPSTREAM_PIN": dc.cert_sha256}
     else:
         lines.append("# dovecot is not installed: the upstream test expects a failure")
+    # Mail for a remote domain stays queued: the resolver is a closed
+    # loopback port, so the relay can only defer it.
     mh = Mailhub(listeners=("smtp", "submission", "submissions", "imaps",
-                            "pop3s", "admin"))
+                            "pop3s", "admin"), plaintext_on_loopback=True,
+                 config_extra=f"\n[dns]\nresolver = 127.0.0.1:{free_port()}\n")
     try:
         mh.cli("domain", "add", "example.org")
         mh.add_user("admin@example.org", "admin-pass-1", admin=True)
         mh.start()
+        queued = "0"
+        try:
+            with smtplib.SMTP("127.0.0.1", mh.port("submission"), timeout=10) as s:
+                s.login("admin@example.org", "admin-pass-1")
+                s.sendmail("admin@example.org", ["friend@remote.example"],
+                           "From: admin@example.org\r\nTo: friend@remote.example\r\n"
+                           "Subject: queued\r\n\r\nhi\r\n")
+                queued = "1"
+        except (smtplib.SMTPException, OSError) as e:
+            lines.append(f"# no queued message for the queue screen: {e}")
         env = dict(os.environ, BASE_URL=f"http://127.0.0.1:{mh.port('admin')}",
                    ADMIN_USER="admin@example.org", ADMIN_PASS="admin-pass-1",
-                   OUT_DIR=out, UPSTREAM_HOST="127.0.0.1", UPSTREAM_USER="carol.remote",
+                   OUT_DIR=out, QUEUED=queued, UPSTREAM_HOST="127.0.0.1", UPSTREAM_USER="carol.remote",
                    UPSTREAM_PASS="remote-pass-1", **upstream)
         try:
             r = subprocess.run(["node", "panel.mjs"], cwd=workdir, env=env,

@@ -14,7 +14,8 @@ Its own config, passwd-file, Maildirs, certificate (self-signed, made with
 the openssl command) and sockets all live under one temporary directory;
 the system's Dovecot service is never touched.  Started as root, the mail
 processes run as the Debian package's "dovecot" user; otherwise everything
-runs as the calling user.  Needs Debian's dovecot-imapd and dovecot-pop3d.
+runs as the calling user.  Needs Debian's dovecot-imapd and dovecot-pop3d (and dovecot-lmtpd for
+Dovecot(lmtp=True), an LMTP listener the benchmark delivers into).
 """
 
 import grp
@@ -46,11 +47,12 @@ def _free_port():
 
 
 class Dovecot:
-    def __init__(self, users):
+    def __init__(self, users, lmtp=False):
         self.dir = tempfile.mkdtemp(prefix="mailhub-dovecot.")
         os.chmod(self.dir, 0o755)
         self.users = dict(users)
-        self.ports = {n: _free_port() for n in ("imap", "imaps", "pop3", "pop3s")}
+        names = ("imap", "imaps", "pop3", "pop3s") + (("lmtp",) if lmtp else ())
+        self.ports = {n: _free_port() for n in names}
         self.proc = None
         if os.getuid() == 0:
             mail_user = pwd.getpwnam("dovecot")
@@ -75,8 +77,16 @@ class Dovecot:
         with open(os.path.join(d, "passwd"), "w") as f:
             for u, p in self.users.items():
                 f.write(f"{u}:{{PLAIN}}{p}:{self.uid}:{self.gid}::{d}/home/{u}::\n")
+        lmtp_conf = f"""
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.ports['lmtp']}
+  }}
+}}
+""" if lmtp else ""
         conf = f"""
-protocols = imap pop3
+protocols = imap pop3{' lmtp' if lmtp else ''}
 listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/state
@@ -134,7 +144,7 @@ namespace inbox {{
   inbox = yes
   separator = /
 }}
-"""
+""" + lmtp_conf
         self.conf = os.path.join(d, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write(conf)

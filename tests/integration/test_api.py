@@ -589,18 +589,24 @@ class Api(unittest.TestCase):
         r = self.anon.raw("HEAD", "/app.css")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"")
-        # Panel routes without a file extension get the panel.
-        self.assertEqual(self.anon.raw("GET", "/users").headers["Content-Type"],
-                         "text/html; charset=utf-8")
+        # The panel routes after '#': other paths are files or nothing.
+        self.problem(self.anon.raw("GET", "/users"), 404)
         r = self.anon.raw("POST", "/index.html")
         self.problem(r, 405)
         self.assertEqual(r.headers["Allow"], "GET, HEAD")
+
+    def test_percent_nul_never_cuts_a_path(self):
+        self.problem(self.admin.get("/users/" + ADMIN + "%00x"), 404)
+        self.problem(self.admin.get("/domains%00"), 404)
+        r = self.admin.get("/log?limit=5%00")
+        self.problem(r, 422, "'limit'")
 
     def test_static_path_traversal(self):
         for path in ("/../mailhub.conf", "/..%2fmailhub.conf", "/%2e%2e/%2e%2e/etc/passwd",
                      "/js/../../../etc/passwd", "/js/%2e%2e/%2e%2e/etc/passwd",
                      "/.hidden", "/js/.x.js", "//etc/passwd", "/static/../../etc/passwd",
-                     "/%2F%2Fetc%2Fpasswd", "/index.html%00.js", "/js\\..\\..\\etc\\passwd",
+                     "/%2F%2Fetc%2Fpasswd", "/index.html%00.js", "/index.html%00",
+                     "/js%2f..%2f..%2fetc%2fpasswd", "/js\\..\\..\\etc\\passwd", "/etc/passwd",
                      "/" + "a/" * 200 + "x.js"):
             r = self.anon.raw("GET", path)
             with self.subTest(path=path):

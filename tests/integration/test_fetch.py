@@ -305,6 +305,10 @@ class TestFetchDaemon(FetchBase):
     def setUpClass(cls):
         super().setUpClass()
         cls.mh.start()
+        # serve starts its workers right after its listeners are up
+        deadline = time.monotonic() + 15
+        while "fetch started" not in cls.mh.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def wait_count(self, owner, mailbox, n, timeout):
         deadline = time.monotonic() + timeout

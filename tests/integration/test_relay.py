@@ -33,7 +33,7 @@ elif not have_aiosmtpd():
     SKIP = "aiosmtpd is not installed (Debian package python3-aiosmtpd)"
 
 MX_IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.5", "127.0.0.6", "127.0.0.7",
-          "127.0.0.8", "127.0.0.4"]
+          "127.0.0.8", "127.0.0.4", "127.0.0.10"]
 
 
 def dkim_records(mh, domain):
@@ -87,7 +87,7 @@ class RelayDirect(unittest.TestCase):
         cls.dns = Unbound([])
         extra = (f"\n[dns]\nresolver = {cls.dns.resolver()}\n"
                  f"[relay]\nmx_port = {cls.mx_port}\nretry_first = 1\nretry_max = 2\n"
-                 "workers = 2\n")
+                 "workers = 2\ndelay_notice = 3\n")
         cls.mh = Mailhub(listeners=("smtp", "submission"), config_extra=extra)
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.add_user(ALICE, ALICE_PW)
@@ -108,6 +108,8 @@ class RelayDirect(unittest.TestCase):
             "mx.perm.test. A 127.0.0.7",
             "nullmx.test. MX 0 .",
             "implicit.test. A 127.0.0.8",
+            "delay.test. MX 10 mx.delay.test.",
+            "mx.delay.test. A 127.0.0.10",
         ]
         cls.dns.start()
         cls.temp_seen = set()
@@ -130,10 +132,26 @@ class RelayDirect(unittest.TestCase):
             "perm": Sink("127.0.0.7", cls.mx_port,
                          rcpt_reply=lambda a: "550 5.1.1 no such user here"),
             "implicit": Sink("127.0.0.8", cls.mx_port),
+            "delay": Sink("127.0.0.10", cls.mx_port,
+                          rcpt_reply=lambda a: "452 4.2.2 mailbox full, try later"),
         }
-        for s in cls.sinks.values():
-            s.start()
-        cls.mh.start()
+        try:
+            for s in cls.sinks.values():
+                s.start()
+            cls.mh.start()
+        except BaseException:
+            cls.cleanup()   # no tearDownClass after a failed setUpClass
+            raise
+
+    @classmethod
+    def cleanup(cls):
+        try:
+            cls.mh.cleanup()
+        finally:
+            for s in cls.sinks.values():
+                s.stop()
+            cls.dns.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -244,6 +262,26 @@ class RelayDirect(unittest.TestCase):
         for r in rows:
             self.assertEqual((r[1], r[2]), ("failed", 1))
 
+    def test_delay_notice(self):
+        submit(self.mh, ["jill@delay.test"], "delay test",
+               extra="X-Original-Marker: delay-2323\r\n")
+        b = self.bounce_for("delay-2323", timeout=60)
+        self.assertIsNotNone(b, self.mh.log())
+        text = b.decode("utf-8", "replace")
+        self.assertIn("Action: delayed", text)
+        self.assertIn("Status: 4.2.2", text)
+        self.assertIn("Will-Retry-Until:", text)
+        self.assertIn("Subject: Delayed Mail", text)
+        # still queued and retried; one notice only
+        time.sleep(4)
+        n = sum(1 for x in inbox_messages(self.mh.data_dir, ALICE) if b"delay-2323" in x)
+        self.assertEqual(n, 1)
+        rows = [r for r in queue_rows(self.mh.data_dir) if r[0] == "jill@delay.test"]
+        self.assertEqual(rows[0][1], "deferred")
+        self.assertGreaterEqual(rows[0][2], 2)
+        out = self.mh.cli("queue", "list").stdout
+        self.assertIn("<jill@delay.test> deferred", out)
+
     def test_implicit_mx(self):
         submit(self.mh, ["hank@implicit.test"], "implicit test")
         self.assertIsNotNone(self.received("implicit", "implicit test"), self.mh.log())
@@ -288,6 +326,12 @@ class RelaySmarthost(unittest.TestCase):
         os.environ["SSL_CERT_FILE"] = ca
         try:
             cls.mh.start()
+        except BaseException:
+            cls.mh.cleanup()    # no tearDownClass after a failed setUpClass
+            cls.sink.stop()
+            cls.dns.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
         finally:
             if cls.old_cert_file is None:
                 del os.environ["SSL_CERT_FILE"]
@@ -314,6 +358,75 @@ class RelaySmarthost(unittest.TestCase):
         msgs = self.sink.wait_messages(1, timeout=30)
         self.assertTrue(any(b"smarthost test" in d for _, _, d in msgs), self.mh.log())
         self.assertRegex(self.mh.log(), r"connected host=127\.0\.0\.9 .*tls=TLSv1\.[23] auth=yes")
+
+
+class RelayApi(unittest.TestCase):
+    """/api/v1/relay: the smarthost through the REST API (admin only), the
+    password write-only; what the API sets, `mailhub relay show` shows."""
+
+    @classmethod
+    def setUpClass(cls):
+        from api_util import Client
+        cls.mh = Mailhub(listeners=("admin",))
+        cls.mh.cli("domain", "add", "example.org")
+        cls.mh.add_user("admin@example.org", "secret-admin", admin=True)
+        cls.mh.add_user(ALICE, ALICE_PW)
+        token = cls.mh.cli("token", "create", "admin@example.org").stdout.strip().split()[-1]
+        utoken = cls.mh.cli("token", "create", ALICE).stdout.strip().split()[-1]
+        try:
+            cls.mh.start()
+        except BaseException:
+            cls.mh.cleanup()
+            raise
+        cls.admin = Client(cls.mh.port("admin"), token)
+        cls.user = Client(cls.mh.port("admin"), utoken)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mh.close()
+
+    def put(self, body):
+        return self.admin.call("PUT", "/relay", body)
+
+    def test_smarthost_roundtrip(self):
+        r = self.admin.get("/relay")
+        self.assertEqual(r.status, 200, r.text)
+        self.assertEqual(r.json["mode"], "direct")
+        self.assertIsNone(r.json["smarthost"])
+        r = self.put({"smarthost": {"host": "smtp.provider.test", "port": 587,
+                                    "tls": "starttls", "username": "me",
+                                    "password": "api-secret"}})
+        self.assertEqual(r.status, 200, r.text)
+        self.assertEqual(r.json["smarthost"]["host"], "smtp.provider.test")
+        self.assertTrue(r.json["smarthost"]["password_set"])
+        self.assertNotIn("api-secret", r.text)
+        self.assertNotIn("password\"", r.text.replace("password_set", ""))
+        out = self.mh.cli("relay", "show").stdout
+        self.assertIn("smarthost smtp.provider.test:587 tls=starttls username=me", out)
+        # the same username without a password keeps the stored one
+        r = self.put({"smarthost": {"host": "smtp2.provider.test", "port": 465,
+                                    "tls": "implicit", "username": "me"}})
+        self.assertEqual(r.status, 200, r.text)
+        self.assertTrue(r.json["smarthost"]["password_set"])
+        # a new username needs its password
+        r = self.put({"smarthost": {"host": "smtp2.provider.test", "port": 465,
+                                    "tls": "implicit", "username": "other"}})
+        self.assertEqual(r.status, 422, r.text)
+        for bad in ({"host": "h.test", "port": 25, "tls": "none"},
+                    {"host": "h.test", "port": 0, "tls": "starttls"},
+                    {"host": "bad host", "port": 25, "tls": "starttls"},
+                    {"host": "h.test", "port": 25, "tls": "starttls", "extra": 1}):
+            r = self.put({"smarthost": bad})
+            self.assertEqual(r.status, 422, (bad, r.text))
+        r = self.put({"smarthost": None})
+        self.assertEqual(r.status, 200, r.text)
+        self.assertEqual(r.json["mode"], "direct")
+        self.assertIn("direct", self.mh.cli("relay", "show").stdout)
+
+    def test_users_may_not(self):
+        self.assertEqual(self.user.get("/relay").status, 403)
+        r = self.user.call("PUT", "/relay", {"smarthost": None})
+        self.assertEqual(r.status, 403)
 
 
 if __name__ == "__main__":

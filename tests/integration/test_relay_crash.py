@@ -5,11 +5,14 @@ are delivering them, and started again.  Every recipient must then receive
 every message.
 
 Duplicates: the relay commits a recipient's "delivered" right after the
-remote server's reply to the message data.  A SIGKILL in the instant
+remote server's reply to the message data (a committer thread commits what
+all workers finished meanwhile in one transaction; a worker goes on with
+its next message meanwhile, but never more than one ahead).  A SIGKILL
 between that reply and the commit leaves the recipient open, and after the
 restart it is sent again: delivery is at-least-once, and the duplicates are
-bounded by the messages in flight at the kill (at most one per worker, each
-with its recipients of one domain).  Nothing else can duplicate: leases are
+bounded by what was in flight at the kill: at most two messages per worker
+(the one being sent and the one whose outcome was being committed), each
+with its recipients of one domain.  Nothing else can duplicate: leases are
 dropped at start, and a recipient recorded as delivered is never claimed.
 """
 
@@ -49,9 +52,13 @@ class RelayCrash(unittest.TestCase):
         extra = (f"\n[dns]\nresolver = {self.dns.resolver()}\n"
                  f"[relay]\nmx_port = {self.port}\nworkers = {WORKERS}\n"
                  "retry_first = 1\nretry_max = 2\n")
-        self.mh = Mailhub(listeners=("submission",), config_extra=extra)
-        self.mh.cli("domain", "add", "example.org")
-        self.mh.add_user(ALICE, ALICE_PW)
+        try:
+            self.mh = Mailhub(listeners=("submission",), config_extra=extra)
+            self.mh.cli("domain", "add", "example.org")
+            self.mh.add_user(ALICE, ALICE_PW)
+        except BaseException:
+            self.dns.stop()     # no tearDown after a failed setUp
+            raise
 
     def tearDown(self):
         try:
@@ -111,7 +118,7 @@ class RelayCrash(unittest.TestCase):
               f" duplicates after restart: {len(dups)} recipient(s) of"
               f" {len(dup_messages)} message(s)")
         # at-least-once: only what was in flight at the kill may come twice
-        self.assertLessEqual(len(dup_messages), WORKERS, dups)
+        self.assertLessEqual(len(dup_messages), 2 * WORKERS, dups)
 
 
 if __name__ == "__main__":

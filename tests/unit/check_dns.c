@@ -212,7 +212,15 @@ START_TEST(test_resolver_addresses)
 	ck_assert_str_eq(addrs[0], "192.0.2.7");
 	dns_strings_free(&addrs, n);
 	dns_resolver_free(&r);
-	static const char *const bad[] = { "[::1]:53", "resolver.test", "127.0.0.1:0",
+	/* IPv6 name servers, with and without a port */
+	r = dns_resolver_new("[::1]:5353", &error);
+	ck_assert_ptr_nonnull(r);
+	dns_resolver_free(&r);
+	r = dns_resolver_new("[2001:db8::53]", &error);
+	ck_assert_ptr_nonnull(r);
+	dns_resolver_free(&r);
+	static const char *const bad[] = { "::1", "[::1", "[127.0.0.1]:53", "[::1]x",
+					   "resolver.test", "127.0.0.1:0",
 					   "127.0.0.1:99999", "127.0.0.1:" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		error = NULL;

@@ -1,6 +1,7 @@
 /* Unit tests for store/upstreams (accounts, what the fetcher remembers,
  * the delivering transaction) and for whole fetch runs against hostile
  * scripted servers: a clear error on the account, nothing half-delivered. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -261,6 +262,77 @@ START_TEST(test_deliver_once)
 }
 END_TEST
 
+START_TEST(test_batch)
+{
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
+	int64_t id;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
+	struct store_upstream up;
+	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	struct upstream_batch *b;
+	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
+	/* more than the first allocation of items: they move while growing */
+	for (int i = 0; i < 300; i++) {
+		char text[64], uidl[16], raw[SHA256_HEX_LEN + 1];
+		snprintf(text, sizeof text, "Subject: %d\r\n\r\nbody\r\n", i);
+		snprintf(uidl, sizeof uidl, "U%d", i);
+		sha256_hex(text, strlen(text), raw);
+		ck_assert_int_eq(store_upstream_batch_begin(b, 1000, &error), STORE_OK);
+		ck_assert_int_eq(store_upstream_batch_write(b, text, strlen(text), &error), STORE_OK);
+		struct upstream_delivery d = {
+			.upstream_id = id, .user_id = up.user_id,
+			.mailbox_id = test_inbox(st, "a@example.org"), .internal_date = 1,
+			.raw_hash = raw, .uidl = uidl,
+		};
+		ck_assert_int_eq(store_upstream_batch_end(b, &d, &error), STORE_OK);
+	}
+	/* one begun and thrown away, one over the size limit */
+	ck_assert_int_eq(store_upstream_batch_begin(b, 10, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_batch_write(b, "12345678901", 11, &error), STORE_INVALID);
+	store_upstream_batch_abort_message(b);
+	ck_assert_uint_eq(store_upstream_batch_count(b), 300);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 0);	/* nothing before commit */
+	unsigned appended, delivered;
+	ck_assert_int_eq(store_upstream_batch_commit(b, &appended, &delivered, &error), STORE_OK);
+	ck_assert_uint_eq(appended, 300);
+	ck_assert_uint_eq(delivered, 300);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 300);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages WHERE length(blob) = 64"
+				      " AND blob NOT GLOB '*[^0-9a-f]*'"), 300);
+	/* every blob is there and holds its message */
+	struct store_message *msgs;
+	size_t n;
+	ck_assert_int_eq(store_message_list(st, test_inbox(st, "a@example.org"), 1, &msgs, &n,
+					    &error), STORE_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct buf data = BUF_INIT;
+		ck_assert_int_eq(blob_read(st, msgs[i].blob, &data, &error), STORE_OK);
+		char h[SHA256_HEX_LEN + 1];
+		sha256_hex(data.data, data.len, h);
+		ck_assert_str_eq(h, msgs[i].blob);
+		buf_free(&data);
+	}
+	store_message_list_free(&msgs, n);
+	/* a batch freed without commit leaves nothing */
+	ck_assert_int_eq(store_upstream_batch_begin(b, 0, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_batch_write(b, "x", 1, &error), STORE_OK);
+	struct upstream_delivery d2 = { .upstream_id = id, .user_id = up.user_id,
+					.mailbox_id = test_inbox(st, "a@example.org"),
+					.raw_hash = "00", .uidl = "Z" };
+	ck_assert_int_eq(store_upstream_batch_end(b, &d2, &error), STORE_OK);
+	store_upstream_batch_free(&b);
+	ck_assert_ptr_null(b);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 300);
+	store_upstream_clear(&up);
+	upstream_settings_clear(&set);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* ---- whole runs against hostile servers ------------------------------- */
 
 static const char *
@@ -391,6 +463,7 @@ make_suite(void)
 	tcase_add_test(tc, test_settings_check);
 	tcase_add_test(tc, test_accounts);
 	tcase_add_test(tc, test_deliver_once);
+	tcase_add_test(tc, test_batch);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 120);

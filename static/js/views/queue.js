@@ -10,7 +10,8 @@ async function details(id) {
 			h('dt', {}, 'Queued'), h('dd', {}, when(m.created))),
 		table(['Recipient', 'State', 'Attempts', 'Next try', 'Last reply'], m.recipient_list.map(r => h('tr', {},
 			h('td', {}, r.address), h('td', {}, r.state), h('td', {}, r.attempts),
-			h('td', {}, when(r.next_attempt)), h('td', { class: 'mono break' }, r.last_reply || '—'))), 'No recipients.')));
+			h('td', {}, when(r.next_attempt)), h('td', { class: 'mono break' }, r.last_reply || '—'))), 'No recipients.')),
+	{ wide: true });
 }
 
 export async function render(ctx) {

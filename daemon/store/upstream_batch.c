@@ -1,0 +1,358 @@
+/*
+ * upstream_batch: fetched messages made durable and delivered many at a
+ * time (see upstreams.h).
+ *
+ * Fetching thousands of messages one fsync at a time spends its life
+ * waiting for the disk (a blob file, its folder, the WAL: three flushes per
+ * message).  Here each message is written to its own temporary file under
+ * blobs/tmp/ as it arrives, exactly as blob.c names and protects them, and
+ * at commit the whole batch becomes durable with two syncfs(2) calls (one
+ * for the files' data, one for the renames into blobs/XX/HASH and any new
+ * folder) and one SQLite transaction for every row.  The guarantees of
+ * blob.c hold: a row is committed only after its blob is durable, and an
+ * existing blob is touched (its mtime) so that store_blob_gc() cannot take
+ * it before the row commits.  A crash anywhere leaves at worst temporary or
+ * unreferenced blob files, which fsck and gc remove; nothing is recorded
+ * as fetched unless its row is committed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/store_int.h"
+#include "store/upstreams.h"
+
+/* Bytes buffered before a write(2). */
+#define BATCH_WRITE_BUF 65536
+
+struct batch_item {
+	char *tmp_path;
+	char hash[SHA256_HEX_LEN + 1];
+	uint64_t size;
+	struct upstream_delivery d;	/* strings owned (copied) */
+};
+
+struct upstream_batch {
+	struct store *st;
+	struct batch_item *items;
+	size_t n, cap;
+	/* the message being written */
+	int fd;
+	char *tmp_path;
+	struct sha256_ctx *sha;
+	uint64_t size, max_size;
+	bool over;
+	char *buf;
+	size_t buffered;
+};
+
+static const char SQL_SAVEPOINT[] = "SAVEPOINT upstream_message";
+static const char SQL_RELEASE[] = "RELEASE upstream_message";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO upstream_message";
+
+int
+store_upstream_batch_new(struct store *st, struct upstream_batch **b_r)
+{
+	struct upstream_batch *b = xcalloc(1, sizeof *b);
+	b->st = st;
+	b->fd = -1;
+	b->buf = xmalloc(BATCH_WRITE_BUF);
+	*b_r = b;
+	return STORE_OK;
+}
+
+size_t
+store_upstream_batch_count(const struct upstream_batch *b)
+{
+	return b->n;
+}
+
+static void
+message_drop(struct upstream_batch *b)
+{
+	if (b->fd >= 0) {
+		close(b->fd);
+		b->fd = -1;
+	}
+	if (b->tmp_path != NULL) {
+		if (unlink(b->tmp_path) < 0 && errno != ENOENT)
+			log_error("store: cannot remove %s: %s", b->tmp_path, strerror(errno));
+		xfree(b->tmp_path);
+	}
+	if (b->sha != NULL) {
+		char dummy[SHA256_HEX_LEN + 1];
+		sha256_finish_hex(&b->sha, dummy);
+	}
+	b->buffered = 0;
+}
+
+int
+store_upstream_batch_begin(struct upstream_batch *b, uint64_t max_size,
+			   const char **error_r)
+{
+	unsigned char rnd[16];
+	char hex[sizeof rnd * 2 + 1];
+	message_drop(b);
+	/* as blob.c: a random name with O_EXCL, read-only from the start */
+	random_bytes(rnd, sizeof rnd);
+	hex_encode(rnd, sizeof rnd, hex);
+	b->tmp_path = xasprintf("%s/tmp/%s.tmp", b->st->blob_dir, hex);
+	b->fd = open(b->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440);
+	if (b->fd < 0) {
+		*error_r = errfmt("cannot create %s: %s", b->tmp_path, strerror(errno));
+		xfree(b->tmp_path);
+		return STORE_ERROR;
+	}
+	b->sha = sha256_new();
+	b->size = 0;
+	b->max_size = max_size;
+	b->over = false;
+	b->buffered = 0;
+	return STORE_OK;
+}
+
+static int
+flush_buf(struct upstream_batch *b, const char **error_r)
+{
+	size_t done = 0;
+	while (done < b->buffered) {
+		ssize_t w = write(b->fd, b->buf + done, b->buffered - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			*error_r = errfmt("cannot write %s: %s", b->tmp_path, strerror(errno));
+			return STORE_ERROR;
+		}
+		done += (size_t)w;
+	}
+	b->buffered = 0;
+	return STORE_OK;
+}
+
+int
+store_upstream_batch_write(struct upstream_batch *b, const void *p, size_t n,
+			   const char **error_r)
+{
+	if (b->fd < 0) {
+		*error_r = "no message begun";
+		return STORE_ERROR;
+	}
+	b->size += n;
+	if (b->over || (b->max_size != 0 && b->size > b->max_size)) {
+		b->over = true;
+		*error_r = "message too large";
+		return STORE_INVALID;
+	}
+	sha256_update(b->sha, p, n);
+	const char *s = p;
+	while (n > 0) {
+		size_t k = BATCH_WRITE_BUF - b->buffered;
+		if (k > n)
+			k = n;
+		memcpy(b->buf + b->buffered, s, k);
+		b->buffered += k;
+		s += k;
+		n -= k;
+		if (b->buffered == BATCH_WRITE_BUF && flush_buf(b, error_r) != STORE_OK)
+			return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+void
+store_upstream_batch_abort_message(struct upstream_batch *b)
+{
+	message_drop(b);
+}
+
+static char *
+dup0(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+int
+store_upstream_batch_end(struct upstream_batch *b, const struct upstream_delivery *d,
+			 const char **error_r)
+{
+	if (b->fd < 0 || b->over) {
+		*error_r = b->over ? "message too large" : "no message begun";
+		message_drop(b);
+		return b->over ? STORE_INVALID : STORE_ERROR;
+	}
+	if (flush_buf(b, error_r) != STORE_OK)
+		goto fail;
+	if (close(b->fd) < 0) {
+		b->fd = -1;
+		*error_r = errfmt("cannot close %s: %s", b->tmp_path, strerror(errno));
+		goto fail;
+	}
+	b->fd = -1;
+	if (b->n == b->cap) {
+		b->cap = b->cap == 0 ? 64 : b->cap * 2;
+		b->items = xreallocarray(b->items, b->cap, sizeof *b->items);
+	}
+	struct batch_item *it = &b->items[b->n++];
+	memset(it, 0, sizeof *it);
+	sha256_finish_hex(&b->sha, it->hash);
+	it->tmp_path = b->tmp_path;
+	b->tmp_path = NULL;
+	it->size = b->size;
+	it->d = *d;
+	it->d.blob = NULL;	/* set at commit: items may move when the array grows */
+	it->d.size = b->size;
+	it->d.raw_hash = dup0(d->raw_hash);
+	it->d.dedupe_key = dup0(d->dedupe_key);
+	it->d.folder = dup0(d->folder);
+	it->d.uidl = dup0(d->uidl);
+	return STORE_OK;
+fail:
+	message_drop(b);
+	return STORE_ERROR;
+}
+
+static void
+item_clear(struct batch_item *it, bool unlink_tmp)
+{
+	if (it->tmp_path != NULL && unlink_tmp && unlink(it->tmp_path) < 0 && errno != ENOENT)
+		log_error("store: cannot remove %s: %s", it->tmp_path, strerror(errno));
+	free(it->tmp_path);
+	free((char *)it->d.raw_hash);
+	free((char *)it->d.dedupe_key);
+	free((char *)it->d.folder);
+	free((char *)it->d.uidl);
+	memset(it, 0, sizeof *it);
+}
+
+static void
+items_clear(struct upstream_batch *b, bool unlink_tmp)
+{
+	for (size_t i = 0; i < b->n; i++)
+		item_clear(&b->items[i], unlink_tmp);
+	b->n = 0;
+}
+
+/* syncfs(2) of the filesystem holding the blobs. */
+static int
+sync_blob_fs(struct upstream_batch *b, const char **error_r)
+{
+	int fd = open(b->st->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0) {
+		*error_r = errfmt("cannot sync %s: %s", b->st->blob_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return STORE_ERROR;
+	}
+	close(fd);
+	return STORE_OK;
+}
+
+/* Moves a finished temporary file to its name (not yet durable). */
+static int
+place(struct upstream_batch *b, struct batch_item *it, const char **error_r)
+{
+	char *dir = xasprintf("%s/%.2s", b->st->blob_dir, it->hash);
+	char *path = xasprintf("%s/%s", dir, it->hash);
+	int ret = STORE_ERROR;
+	/* as blob.c: existing content is kept and made young again */
+	if (utimensat(AT_FDCWD, path, NULL, 0) == 0) {
+		if (unlink(it->tmp_path) < 0)
+			log_error("store: cannot remove %s: %s", it->tmp_path, strerror(errno));
+		ret = STORE_OK;
+		goto out;
+	}
+	if (errno != ENOENT) {
+		*error_r = errfmt("cannot touch %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (rename(it->tmp_path, path) < 0) {
+		if (errno != ENOENT || (mkdir(dir, 0750) < 0 && errno != EEXIST) ||
+		    rename(it->tmp_path, path) < 0) {
+			*error_r = errfmt("cannot move %s to %s: %s", it->tmp_path, path,
+					  strerror(errno));
+			goto out;
+		}
+	}
+	ret = STORE_OK;
+out:
+	xfree(it->tmp_path);
+	free(dir);
+	free(path);
+	return ret;
+}
+
+int
+store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
+			    unsigned *delivered_r, const char **error_r)
+{
+	*appended_r = 0;
+	*delivered_r = 0;
+	if (b->n == 0)
+		return STORE_OK;
+	/* 1: every file's data on disk; 2: every name and folder */
+	if (sync_blob_fs(b, error_r) != STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < b->n; i++) {
+		if (place(b, &b->items[i], error_r) != STORE_OK)
+			goto fail;
+	}
+	if (sync_blob_fs(b, error_r) != STORE_OK)
+		goto fail;
+
+	/* 3: the rows, one transaction; a message that cannot go in (over
+	 * quota) ends the batch there, the ones before it commit */
+	if (store_begin(b->st, error_r) != STORE_OK)
+		goto fail;
+	int ret = STORE_OK;
+	size_t i;
+	for (i = 0; i < b->n; i++) {
+		bool appended;
+		if (stmt_exec(b->st, store_stmt(b->st, SQL_SAVEPOINT), "savepoint",
+			      error_r) != STORE_OK) {
+			store_rollback(b->st);
+			goto fail;
+		}
+		b->items[i].d.blob = b->items[i].hash;
+		ret = store_upstream_deliver_tx(b->st, &b->items[i].d, &appended, error_r);
+		if (ret != STORE_OK) {
+			const char *e2;
+			(void)stmt_exec(b->st, store_stmt(b->st, SQL_ROLLBACK_TO), "rollback", &e2);
+			break;
+		}
+		(void)stmt_exec(b->st, store_stmt(b->st, SQL_RELEASE), "release", error_r);
+		if (appended)
+			(*appended_r)++;
+	}
+	const char *commit_error = NULL;
+	if (store_commit(b->st, &commit_error) != STORE_OK) {
+		*appended_r = 0;
+		*error_r = commit_error;
+		goto fail;
+	}
+	*delivered_r = (unsigned)i;
+	items_clear(b, false);
+	return ret;
+fail:
+	items_clear(b, true);
+	return STORE_ERROR;
+}
+
+void
+store_upstream_batch_free(struct upstream_batch **bp)
+{
+	struct upstream_batch *b = *bp;
+	if (b == NULL)
+		return;
+	message_drop(b);
+	items_clear(b, true);
+	free(b->items);
+	free(b->buf);
+	free(b);
+	*bp = NULL;
+}
