@@ -56,6 +56,14 @@ class TapResult(unittest.TestResult):
         self._line(False, test)
         self._diag("".join(traceback.format_exception(*err)))
 
+    def addSubTest(self, test, subtest, err):
+        # A failing subTest is its own failed test line; passing ones are
+        # part of their test's line.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._line(False, subtest)
+            self._diag("".join(traceback.format_exception(*err)))
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self._line(True, test, f"SKIP {reason}")

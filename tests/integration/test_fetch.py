@@ -60,10 +60,14 @@ class FetchBase(unittest.TestCase):
             raise unittest.SkipTest("Dovecot (dovecot-imapd, dovecot-pop3d) is not installed")
         cls.dc = Dovecot(cls.users)
         cls.dc.start()
-        cls.mh = Mailhub(listeners=("admin",))
-        cls.mh.cli("domain", "add", "example.org")
-        cls.mh.add_user(OWNER, "secret-alice")
-        cls.mh.add_user(OTHER, "secret-bob")
+        try:
+            cls.mh = Mailhub(listeners=("admin",))
+            cls.mh.cli("domain", "add", "example.org")
+            cls.mh.add_user(OWNER, "secret-alice")
+            cls.mh.add_user(OTHER, "secret-bob")
+        except BaseException:
+            cls.dc.close()    # tearDownClass does not run after a failed setUpClass
+            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -304,7 +308,11 @@ class TestFetchDaemon(FetchBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.mh.start()
+        try:
+            cls.mh.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
         # serve starts its workers right after its listeners are up
         deadline = time.monotonic() + 15
         while "fetch started" not in cls.mh.log() and time.monotonic() < deadline:
@@ -347,7 +355,11 @@ class TestFetchAPI(FetchBase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.mh.start()
+        try:
+            cls.mh.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
         cls.alice = cls.mh.cli("token", "create", OWNER).stdout.strip().split()[-1]
         cls.bob = cls.mh.cli("token", "create", OTHER).stdout.strip().split()[-1]
 
