@@ -3,6 +3,7 @@ AUTH before TLS, STARTTLS injection, bare LF (SMTP smuggling), size and
 recipient limits with bounded memory, errors per session, and the login
 throttle."""
 
+import os
 import base64
 import smtplib
 import socket
@@ -240,7 +241,10 @@ class Limits(unittest.TestCase):
         self.assertEqual((code, text[0][:5]), (552, "5.3.4"))
         r.close()
         grown = peak_rss_kib(self.mh.proc.pid) - before
-        self.assertLess(grown, 16 * 1024, f"peak RSS grew by {grown} KiB")
+        # 40 MiB went in; holding it would grow RSS by at least that.  ASan's
+        # quarantine and shadow memory inflate RSS, so its bound is looser.
+        bound = 32 if os.environ.get("MAILHUB_SANITIZERS") == "yes" else 16
+        self.assertLess(grown, bound * 1024, f"peak RSS grew by {grown} KiB")
         self.assertEqual(len(inbox_rows(self.mh, BOB)), b0)
 
     def test_too_many_recipients(self):
