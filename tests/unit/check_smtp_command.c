@@ -1,4 +1,5 @@
 /* Unit tests for smtp/command: command lines, paths, ESMTP parameters, xtext. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -107,7 +108,7 @@ START_TEST(test_mail_errors)
 	/* ENVID over 100 characters (RFC 3461 §4.4) */
 	char big[200];
 	memset(big, 0, sizeof big);
-	strcpy(big, "FROM:<a@b.c> ENVID=");
+	snprintf(big, sizeof big, "%s", "FROM:<a@b.c> ENVID=");
 	memset(big + strlen(big), 'x', 101);
 	ck_assert_int_eq(smtp_parse_mail(big, &m, &error), -1);
 }
@@ -207,12 +208,12 @@ START_TEST(test_paths)
 
 	/* RFC 5321 §4.5.3.1.1: local part at most 64 octets */
 	char big[400];
-	strcpy(big, "<");
+	snprintf(big, sizeof big, "%s", "<");
 	memset(big + 1, 'a', 65);
-	strcpy(big + 66, "@example.org>");
+	snprintf(big + 66, sizeof big - 66, "%s", "@example.org>");
 	ck_assert_int_eq(smtp_parse_path(big, false, false, &p, &end, &error), -1);
 	big[65] = '@';
-	strcpy(big + 66, "example.org>");
+	snprintf(big + 66, sizeof big - 66, "%s", "example.org>");
 	ck_assert_int_eq(smtp_parse_path(big, false, false, &p, &end, &error), 0);
 	smtp_path_clear(&p);
 }

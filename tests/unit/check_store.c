@@ -32,10 +32,10 @@ START_TEST(test_validation)
 	ck_assert(!store_domain_name_valid("ex ample.org"));
 	char label[70];
 	memset(label, 'a', 63);
-	strcpy(label + 63, ".org");
+	snprintf(label + 63, sizeof label - 63, "%s", ".org");
 	ck_assert(store_domain_name_valid(label));
 	memset(label, 'a', 64);
-	strcpy(label + 64, ".org");
+	snprintf(label + 64, sizeof label - 64, "%s", ".org");
 	ck_assert(!store_domain_name_valid(label));
 	char longname[300];
 	for (int i = 0; i < 127; i++)
@@ -58,9 +58,9 @@ START_TEST(test_validation)
 	ck_assert(!store_address_valid("a@x..y"));
 	char local[80];
 	memset(local, 'l', 65);
-	strcpy(local + 65, "@x.org");
+	snprintf(local + 65, sizeof local - 65, "%s", "@x.org");
 	ck_assert(!store_address_valid(local));
-	strcpy(local + 64, "@x.org");
+	snprintf(local + 64, sizeof local - 64, "%s", "@x.org");
 	ck_assert(store_address_valid(local));
 }
 END_TEST
