@@ -5,7 +5,9 @@
  * message with what it needs, cheapest first: flags and numbers from the
  * view, size and dates from the row, headers and text from the blob.
  * Strings match as case-insensitive substrings of the decoded text
- * (RFC 2047 words in headers, transfer encodings and charsets in bodies).
+ * (RFC 2047 words in headers, transfer encodings and charsets in bodies):
+ * both sides are Unicode case-folded (mail/casefold.h) and compared as
+ * bytes, so "STRASSE" finds "Straße" and "σ" finds "Σ" and "ς".
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "imap/imap.h"
+#include "mail/casefold.h"
 #include "mail/date.h"
 #include "mail/header.h"
 #include "mail/mime.h"
@@ -90,55 +93,6 @@ static const struct imap_arg *
 next_arg(const struct imap_arg *args, size_t n, size_t *pos)
 {
 	return *pos < n ? &args[(*pos)++] : NULL;
-}
-
-/*
- * Lowercases ASCII and the capital letters of Latin-1, Latin Extended-A,
- * Greek and Cyrillic in UTF-8 text, in place (each keeps its length), so
- * that "JÜRGEN" finds "Jürgen".  Not full Unicode case folding.
- */
-static void
-fold_case(char *p, size_t n)
-{
-	unsigned char *s = (unsigned char *)p;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] >= 'A' && s[i] <= 'Z') {
-			s[i] = (unsigned char)(s[i] + 32);
-			continue;
-		}
-		if (i + 1 >= n || (s[i] & 0xe0) != 0xc0 || (s[i + 1] & 0xc0) != 0x80)
-			continue;
-		unsigned cp = ((s[i] & 0x1fu) << 6) | (s[i + 1] & 0x3fu);
-		unsigned lo = cp;
-		if (cp >= 0xc0 && cp <= 0xde && cp != 0xd7)
-			lo = cp + 0x20;
-		else if (cp >= 0x100 && cp <= 0x137 && (cp & 1) == 0)
-			lo = cp + 1;
-		else if (cp >= 0x139 && cp <= 0x148 && (cp & 1) == 1)
-			lo = cp + 1;
-		else if (cp >= 0x14a && cp <= 0x177 && (cp & 1) == 0)
-			lo = cp + 1;
-		else if (cp >= 0x391 && cp <= 0x3ab && cp != 0x3a2)
-			lo = cp + 0x20;
-		else if (cp >= 0x410 && cp <= 0x42f)
-			lo = cp + 0x20;
-		else if (cp >= 0x400 && cp <= 0x40f)
-			lo = cp + 0x50;
-		/* every mapping above stays within two-byte UTF-8 */
-		if (lo != cp && lo < 0x800) {
-			s[i] = (unsigned char)(0xc0 | (lo >> 6));
-			s[i + 1] = (unsigned char)(0x80 | (lo & 0x3f));
-		}
-		i++;
-	}
-}
-
-static char *
-lower_dup(const char *s, size_t len)
-{
-	char *d = xstrndup(s, len);
-	fold_case(d, len);
-	return d;
 }
 
 static struct skey *parse_key(struct parse_ctx *c, const struct imap_arg *args,
@@ -242,7 +196,7 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 			}
 			struct skey *k = skey_new(K_HEADER);
 			k->str = xstrdup(hdr[i].field);
-			k->str2 = lower_dup(v->str, v->len);
+			k->str2 = casefold_dup(v->str, v->len, NULL);
 			c->need_row = c->need_blob = true;
 			return k;
 		}
@@ -256,7 +210,7 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 		}
 		struct skey *k = skey_new(K_HEADER);
 		k->str = xstrndup(f->str, f->len);
-		k->str2 = lower_dup(v->str, v->len);
+		k->str2 = casefold_dup(v->str, v->len, NULL);
 		c->need_row = c->need_blob = true;
 		return k;
 	}
@@ -267,7 +221,7 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 			return NULL;
 		}
 		struct skey *k = skey_new(str_eq_nocase(w, "BODY") ? K_BODY : K_TEXT);
-		k->str2 = lower_dup(v->str, v->len);
+		k->str2 = casefold_dup(v->str, v->len, NULL);
 		c->need_row = c->need_blob = true;
 		return k;
 	}
@@ -348,7 +302,7 @@ struct smsg {
 	struct buf data;
 	struct mime_part *root;
 	bool loaded, failed;
-	struct buf text, body;	/* decoded, lowercased (on demand) */
+	struct buf text, body;	/* decoded, case-folded (on demand) */
 	bool have_text, have_body;
 	bool have_sent;
 	time_t sent_day;
@@ -371,11 +325,18 @@ load(struct imap_session *s, struct smsg *sm)
 	return true;
 }
 
+/* Replaces the text in b by its case folding, which may be longer (at most
+ * CASEFOLD_GROWTH_MAX times: the bound grows with it) or shorter. */
 static void
-lower_inplace(struct buf *b)
+fold_buf(struct buf *b)
 {
-	if (b->data != NULL)
-		fold_case(b->data, b->len);
+	struct buf f;
+
+	buf_init(&f, b->max != 0 ? b->max * CASEFOLD_GROWTH_MAX : 0);
+	if (b->len > 0)
+		(void)casefold_append(&f, b->data, b->len);
+	buf_free(b);
+	*b = f;
 }
 
 static bool
@@ -437,7 +398,7 @@ match_header(struct imap_session *s, struct smsg *sm, const struct skey *k)
 		buf_init(&dec, 1 << 20);
 		mail_header_value_unfold(&raw, &f);
 		rfc2047_decode(&dec, raw.data ? raw.data : "", raw.len);
-		lower_inplace(&dec);
+		fold_buf(&dec);
 		found = contains(&dec, k->str2);
 		buf_free(&raw);
 		buf_free(&dec);
@@ -543,7 +504,7 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 			buf_init(&sm->body, SEARCH_TEXT_MAX);
 			body_text(sm->data.data ? sm->data.data : "", sm->root,
 				  &sm->body);
-			lower_inplace(&sm->body);
+			fold_buf(&sm->body);
 		}
 		return contains(&sm->body, k->str2);
 	case K_TEXT:
@@ -554,7 +515,7 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 			buf_init(&sm->text, SEARCH_TEXT_MAX);
 			mime_search_text(&sm->text, sm->data.data ? sm->data.data : "",
 					 sm->root);
-			lower_inplace(&sm->text);
+			fold_buf(&sm->text);
 		}
 		return contains(&sm->text, k->str2);
 	}

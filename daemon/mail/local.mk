@@ -11,7 +11,9 @@ libmail_a_SOURCES = \
 	daemon/mail/date.c daemon/mail/date.h \
 	daemon/mail/mime.c daemon/mail/imapstruct.c daemon/mail/searchtext.c \
 	daemon/mail/mime.h \
-	daemon/mail/dotstuff.c daemon/mail/dotstuff.h
+	daemon/mail/dotstuff.c daemon/mail/dotstuff.h \
+	daemon/mail/casefold.c daemon/mail/casefold.h \
+	daemon/mail/casefold_table.c daemon/mail/casefold_table.h
 libmail_a_CFLAGS = $(AM_CFLAGS)
 MAILHUB_MODULE_LIBS += libmail.a
 MAIL_LIBS = libmail.a $(CORE_LIBS)
@@ -20,7 +22,8 @@ MAIL_SRCS = daemon/mail/imapquote.c daemon/mail/rfc822.c \
 	daemon/mail/address.c daemon/mail/header.c daemon/mail/charset.c \
 	daemon/mail/rfc2047.c daemon/mail/date.c daemon/mail/mime.c \
 	daemon/mail/imapstruct.c daemon/mail/searchtext.c \
-	daemon/mail/dotstuff.c
+	daemon/mail/dotstuff.c daemon/mail/casefold.c \
+	daemon/mail/casefold_table.c
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_mail_address tests/unit/check_mail_header \
@@ -52,6 +55,12 @@ tests_unit_check_mail_dotstuff_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
 tests_unit_check_mail_dovecot_SOURCES = tests/unit/check_mail_dovecot.c $(CHECK_RUNNER)
 tests_unit_check_mail_dovecot_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_mail_dovecot_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_mail_casefold
+TESTS += tests/unit/check_mail_casefold
+tests_unit_check_mail_casefold_SOURCES = tests/unit/check_mail_casefold.c \
+	$(CHECK_RUNNER)
+tests_unit_check_mail_casefold_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_mail_casefold_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
 endif
 EXTRA_DIST += tests/unit/check_mail_dovecot.data \
 	tests/unit/check_mail_dovecot_sections.data
@@ -61,3 +70,7 @@ tests_fuzz_fuzz_mime_SRCS = tests/fuzz/fuzz_mime.c $(MAIL_SRCS) $(FUZZ_CORE_SRCS
 tests_fuzz_fuzz_address_SRCS = tests/fuzz/fuzz_address.c $(MAIL_SRCS) \
 	$(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_mime.c tests/fuzz/fuzz_address.c
+FUZZ_TARGETS += tests/fuzz/fuzz_casefold
+tests_fuzz_fuzz_casefold_SRCS = tests/fuzz/fuzz_casefold.c \
+	daemon/mail/casefold.c daemon/mail/casefold_table.c $(FUZZ_CORE_SRCS)
+EXTRA_DIST += tests/fuzz/fuzz_casefold.c
