@@ -46,6 +46,11 @@
 #define MIME_DEPTH_MAX 20
 /* Number of MIME parts the parser records for one message. */
 #define MIME_PARTS_MAX 5000
+/* ENVELOPE, computed when a message is delivered: bytes of a field's value
+ * it takes (a longer Subject is cut), and of the address fields together
+ * (From ... Bcc, cut after the last whole address: a parsed address takes
+ * some 30 times its bytes), so no header makes it cost more than a few MiB. */
+#define MIME_ENVELOPE_FIELD_MAX (256 * 1024)
 
 /* Alias chains are followed this deep before they count as a loop. */
 #define ALIAS_DEPTH_MAX 10

@@ -4,8 +4,9 @@
  * FLAGS and UID come from the view alone, so "UID FETCH 1:* (FLAGS)" never
  * touches the database; the other items read the message rows in batches
  * of IMAP_FETCH_BATCH, and the blob only when a body part is asked for.
- * ENVELOPE and BODYSTRUCTURE come from the store's cache, computed with
- * daemon/mail's MIME parser and stored the first time they are needed.
+ * ENVELOPE and BODYSTRUCTURE come from the message row, where the store
+ * put them when the message was delivered or appended (mime_imap_cache());
+ * only rows stored by older versions lack them, and are filled here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -330,18 +331,6 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 	return 0;
 }
 
-/* Computes ENVELOPE and BODYSTRUCTURE of a parsed message. */
-static void
-compute_cache(const struct buf *msg, const struct mime_part *root,
-	      char **env_r, char **bs_r)
-{
-	struct buf e = BUF_INIT, b = BUF_INIT;
-	mime_write_envelope(&e, msg->data ? msg->data : "", root->hdr_len);
-	mime_write_bodystructure(&b, msg->data ? msg->data : "", root, true);
-	*env_r = buf_steal(&e);
-	*bs_r = buf_steal(&b);
-}
-
 struct fetch_msg {
 	struct buf data;	/* the blob, when read */
 	struct mime_part *root;
@@ -530,27 +519,33 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 	buf_free(&fm.data);
 }
 
-/* Fills the cache of rows that lack ENVELOPE / BODYSTRUCTURE. */
+/*
+ * A repair path only: delivery and append store ENVELOPE and BODYSTRUCTURE
+ * with the row (store_imap_cache_prepare()), so only a row stored by an
+ * older version, or whose blob could not be read then, lacks them.  It
+ * gets them here once, with the same function, and keeps them.
+ */
 static void
 fill_cache(struct imap_session *s, struct imapdb_row *row)
 {
 	if (row->envelope != NULL && row->bodystructure != NULL)
 		return;
-	struct fetch_msg fm;
-	memset(&fm, 0, sizeof fm);
-	if (load_message(s, row, &fm) < 0) {
-		buf_free(&fm.data);
+	struct buf data = BUF_INIT;
+	const char *err;
+	if (blob_read(s->st, row->blob, &data, &err) != STORE_OK) {
+		log_error("imap[%llu] cannot read blob %s: %s",
+			  (unsigned long long)s->id, row->blob, err);
+		buf_free(&data);
 		return;
 	}
 	free(row->envelope);
 	free(row->bodystructure);
-	compute_cache(&fm.data, fm.root, &row->envelope, &row->bodystructure);
-	const char *err;
+	mime_imap_cache(data.data != NULL ? data.data : "", data.len,
+			&row->envelope, &row->bodystructure);
+	buf_free(&data);
 	if (imapdb_cache_set(s->st, s->view->mailbox_id, row->uid, row->envelope,
 			     row->bodystructure, &err) != STORE_OK)
 		log_error("imap[%llu] %s", (unsigned long long)s->id, err);
-	mime_part_free(&fm.root);
-	buf_free(&fm.data);
 }
 
 void

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "core/limits.h"
 #include "mail/address.h"
 #include "mail/header.h"
 #include "mail/imapquote.h"
@@ -49,6 +50,7 @@ envelope_append(struct buf *out, const char *hdr, size_t hdr_len)
 	struct mail_header_iter it;
 	struct mail_header_field f;
 	struct buf v = BUF_INIT;
+	size_t addr_budget = MIME_ENVELOPE_FIELD_MAX;
 
 	mail_header_iter_init(&it, hdr, hdr_len);
 	while (mail_header_iter_next(&it, &f)) {
@@ -58,6 +60,10 @@ envelope_append(struct buf *out, const char *hdr, size_t hdr_len)
 			    !mem_eq_nocase(f.name, env_names[i], n))
 				continue;
 			bool is_addr = i >= ENV_FROM && i <= ENV_BCC;
+			/* no field costs more than the limit (Dovecot takes
+			 * all of a field, up to its 10 MiB header limit) */
+			if (f.value_len > MIME_ENVELOPE_FIELD_MAX)
+				f.value_len = MIME_ENVELOPE_FIELD_MAX;
 			buf_reset(&v);
 			mail_header_value_lf(&v, &f, !is_addr);
 			if (!is_addr) {
@@ -65,7 +71,19 @@ envelope_append(struct buf *out, const char *hdr, size_t hdr_len)
 				val[i] = xstrndup(buf_cstr(&v), v.len);
 				break;
 			}
-			struct mail_address *l =
+			/* a parsed address takes many times its bytes: a
+			 * header of a million addresses stops at the limit,
+			 * after the last comma that fits */
+			if (v.len > addr_budget) {
+				const char *comma = addr_budget == 0 ? NULL :
+					memrchr(v.data, ',', addr_budget);
+				buf_truncate(&v, comma != NULL ?
+					     (size_t)(comma - v.data) : 0);
+				addr_budget = 0;
+			} else {
+				addr_budget -= v.len;
+			}
+			struct mail_address *l = v.len == 0 ? NULL :
 				mail_address_parse(buf_cstr(&v), v.len, 0);
 			if (l == NULL)
 				break;
@@ -273,6 +291,19 @@ mime_write_bodystructure(struct buf *out, const char *msg,
 	struct buf tmp = BUF_INIT;
 	write_part(&tmp, msg, root, extended);
 	return commit(out, &tmp);
+}
+
+void
+mime_imap_cache(const char *msg, size_t len, char **envelope_r,
+		char **bodystructure_r)
+{
+	struct mime_part *root = mime_parse(msg, len);
+	struct buf env = BUF_INIT, bs = BUF_INIT;
+	envelope_append(&env, msg, root->hdr_len);
+	write_part(&bs, msg, root, true);
+	mime_part_free(&root);
+	*envelope_r = buf_steal(&env);
+	*bodystructure_r = buf_steal(&bs);
 }
 
 /* Reads the next number of a part path; 0 when malformed. */

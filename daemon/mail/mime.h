@@ -24,7 +24,10 @@
  *     boundary is the first line after a header or another boundary line;
  *   - an unterminated multipart ends at the end of its parent;
  *   - below MIME_DEPTH_MAX levels, or past MIME_PARTS_MAX parts, multiparts
- *     and message/rfc822 parts are not opened (core/limits.h).
+ *     and message/rfc822 parts are not opened (core/limits.h);
+ *   - the ENVELOPE takes MIME_ENVELOPE_FIELD_MAX bytes of a field at most
+ *     (a longer Subject is cut), and lists the addresses of the first
+ *     MIME_ENVELOPE_FIELD_MAX bytes of its address fields only.
  * Sizes are octets as stored.  Dovecot counts a bare LF as two octets (its
  * "virtual" size), so the two agree for messages stored with CRLF, which is
  * how mailhub stores them.
@@ -87,6 +90,19 @@ int mime_write_envelope(struct buf *out, const char *hdr, size_t hdr_len);
  * full (out is unchanged then). */
 int mime_write_bodystructure(struct buf *out, const char *msg,
 			     const struct mime_part *root, bool extended);
+
+/*
+ * The ENVELOPE and the BODYSTRUCTURE (extended) of the whole message
+ * msg[0..len), without their outer parentheses, as two malloc'd strings:
+ * what the store caches for FETCH.  The store computes them once per blob
+ * when a message is delivered or appended (store_imap_cache_prepare());
+ * FETCH only for rows that an older version stored without them.  Both
+ * cost time and memory in proportion to the message: the parser's limits
+ * (MIME_DEPTH_MAX, MIME_PARTS_MAX, MIME_HEADER_LINES_MAX) and
+ * MIME_ENVELOPE_FIELD_MAX keep the factor small.
+ */
+void mime_imap_cache(const char *msg, size_t len, char **envelope_r,
+		     char **bodystructure_r);
 
 /* What of a part FETCH BODY[section] wants (RFC 3501 §6.4.5). */
 enum mime_section {

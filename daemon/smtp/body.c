@@ -28,7 +28,8 @@
  */
 static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The most From addresses looked at (RFC 5322 allows a list). */
+/* The most From addresses a submitted message may have (RFC 5322 allows
+ * a list); each is checked, and a longer list is refused, not cut. */
 #define FROM_ADDRESSES_MAX 50
 
 static void
@@ -123,9 +124,18 @@ check_from(struct smtp_session *s, const char *hdr, size_t len)
 	struct buf value = BUF_INIT;
 	buf_init(&value, SMTP_SUBMIT_HEADER_MAX);
 	mail_header_value_unfold(&value, &from);
+	/* one more than allowed: the parser stops there, and a list it cut
+	 * must not pass with its tail unchecked */
 	struct mail_address *list = mail_address_parse(buf_cstr(&value), value.len,
-						       FROM_ADDRESSES_MAX);
+						       FROM_ADDRESSES_MAX + 1);
 	buf_free(&value);
+	unsigned n_entries = 0;
+	for (const struct mail_address *a = list; a != NULL; a = a->next)
+		n_entries++;
+	if (n_entries > FROM_ADDRESSES_MAX) {
+		mail_address_free(&list);
+		return "553 5.7.1 Too many addresses in the From header field";
+	}
 	const char *refusal = NULL;
 	unsigned checked = 0;
 	struct buf addr = BUF_INIT;
@@ -314,6 +324,8 @@ deliver(struct smtp_session *s, const char *hash, uint64_t size)
 	}
 	int ret = STORE_OK;
 	if (n_local > 0) {
+		/* the parse for the IMAP cache, outside the lock */
+		store_imap_cache_prepare(st, hash);
 		pthread_mutex_lock(&deliver_lock);
 		ret = store_deliver_many(st, addrs, n_local, hash, size, time(NULL),
 					 deliveries, &error);

@@ -1,6 +1,7 @@
 /*
  * deliver: one received message to the INBOXes of every local user its
- * recipients reach, in one transaction.
+ * recipients reach, in one transaction.  The message is parsed once for
+ * its IMAP cache before the transaction, and every copy gets it.
  */
 #include <string.h>
 
@@ -165,11 +166,14 @@ store_deliver_many(struct store *st, const char *const *recipients, size_t n,
 		ret = STORE_INVALID;
 		goto fail;
 	}
+	store_imap_cache_prepare(st, blob);
 	if ((ret = store_begin(st, error_r)) < 0)
 		goto fail;
+	st->append_cache = &st->imap_cache;
 	for (size_t i = 0; i < n && ret == STORE_OK; i++)
 		ret = deliver_one(st, recipients[i], blob, size, internal_date,
 				  &reached, &n_reached, &deliveries[i], error_r);
+	st->append_cache = NULL;
 	if (ret == STORE_OK)
 		ret = store_commit(st, error_r);
 	else

@@ -550,27 +550,24 @@ imapdb_copy(struct store *st, int64_t src_mailbox_id, int64_t dst_mailbox_id,
 		int64_t idate = sqlite3_column_int64(s, 2);
 		unsigned flags = (unsigned)sqlite3_column_int(s, 3);
 		char *kw = stmt_col_strdup(s, 4);
-		char *env = stmt_col_strdup(s, 5);
-		char *bs = stmt_col_strdup(s, 6);
+		/* the copy has the source's IMAP cache in its INSERT */
+		struct store_imap_cache cache;
+		memset(&cache, 0, sizeof cache);
+		if (blob != NULL && strlen(blob) == SHA256_HEX_LEN)
+			memcpy(cache.blob, blob, SHA256_HEX_LEN + 1);
+		cache.envelope = stmt_col_strdup(s, 5);
+		cache.bodystructure = stmt_col_strdup(s, 6);
 		stmt_done(s);
+		st->append_cache = &cache;
 		ret = store_append_tx(st, dst_mailbox_id, blob ? blob : "", size,
 				      idate, flags, kw, false, &new_uids[i],
 				      error_r);
-		if (ret == STORE_OK && (env != NULL || bs != NULL)) {
-			s = store_stmt(st, SQL_SET_CACHE);
-			stmt_int(s, 1, dst_mailbox_id);
-			stmt_int(s, 2, new_uids[i]);
-			stmt_text(s, 3, env);
-			stmt_text(s, 4, bs);
-			if (stmt_exec(st, s, "cannot copy the cache", error_r) < 0)
-				ret = STORE_ERROR;
-		}
+		st->append_cache = NULL;
 		if (ret == STORE_OK && move)
 			ret = delete_one(st, src_mailbox_id, uids[i], error_r);
 		free(blob);
 		free(kw);
-		free(env);
-		free(bs);
+		store_imap_cache_clear(&cache);
 		if (ret != STORE_OK)
 			goto fail;
 	}

@@ -114,7 +114,9 @@ int imapdb_rows(struct store *st, int64_t mailbox_id, uint32_t uid_lo,
 		uint32_t uid_hi, struct imapdb_row **rows_r, size_t *n_r,
 		const char **error_r);
 void imapdb_rows_free(struct imapdb_row **rows, size_t n);
-/* Stores the cached ENVELOPE and BODYSTRUCTURE of a message. */
+/* Stores the cached ENVELOPE and BODYSTRUCTURE of a message: FETCH's repair
+ * of a row stored without them (delivery and append write them with the
+ * row). */
 int imapdb_cache_set(struct store *st, int64_t mailbox_id, uint32_t uid,
 		     const char *envelope, const char *bodystructure,
 		     const char **error_r);

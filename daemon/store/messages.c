@@ -1,11 +1,28 @@
 /*
- * messages: the rows that put a blob into a mailbox under a UID.
+ * messages: the rows that put a blob into a mailbox under a UID, with the
+ * IMAP ENVELOPE and BODYSTRUCTURE of the blob.
+ *
+ * Those two are computed once per blob, when it is delivered or appended,
+ * before the write transaction (the parse must not hold SQLite's write
+ * lock, nor the SMTP server's delivery lock), and go into the INSERT of
+ * every row of the blob: a message delivered to five users is parsed once,
+ * and FETCH reads them from the row.  The handle keeps the last blob's
+ * (store_imap_cache_prepare()); a caller hands them to store_append_tx()
+ * through st->append_cache, which also lets store_upstream_deliver_tx()
+ * (upstreams.c) and COPY pass them through without knowing of them.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "mail/mime.h"
+#include "store/blob.h"
 #include "store/queue.h"
 #include "store/store_int.h"
 
@@ -23,7 +40,8 @@ static const char SQL_NEXT_UID[] =
 	" RETURNING uidnext - 1, highestmodseq";
 static const char SQL_INSERT[] =
 	"INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords,"
-	" internal_date, size, blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	" internal_date, size, blob, envelope, bodystructure)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char SQL_LIST[] =
 	"SELECT id, uid, modseq, blob, size, internal_date, flags, keywords"
 	" FROM messages WHERE mailbox_id = ?1 AND uid >= ?2 ORDER BY uid";
@@ -33,6 +51,93 @@ static const char SQL_BUMP_MODSEQ[] =
 	"UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1";
 static const char SQL_REFERENCED[] =
 	"SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1";
+
+void
+store_imap_cache_clear(struct store_imap_cache *c)
+{
+	free(c->envelope);
+	free(c->bodystructure);
+	memset(c, 0, sizeof *c);
+}
+
+/* Files up to this size are read into memory for their IMAP cache, larger
+ * ones mapped: a read(2) is cheaper than setting up a mapping for a small
+ * message, and a large one is not copied. */
+#define IMAP_CACHE_READ_MAX (1024 * 1024)
+
+/* The whole file into a buffer of its size: 0, or -1 with errno. */
+static int
+read_all(int fd, char *p, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = read(fd, p + done, len - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;	/* shorter than fstat said */
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+void
+store_imap_cache_compute(const char *path, const char *blob,
+			 struct store_imap_cache *c)
+{
+	struct stat sb;
+	char *data = NULL;
+	void *map = NULL;
+
+	store_imap_cache_clear(c);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		goto fail;
+	size_t len = (size_t)sb.st_size;
+	if (len <= IMAP_CACHE_READ_MAX) {
+		data = xmalloc(len + 1);
+		if (read_all(fd, data, len) < 0)
+			goto fail;
+	} else {
+		/* read-only and private, as the parser never writes and a
+		 * blob is never changed in place; populated at once, since
+		 * the parser reads every byte */
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			goto fail;
+		}
+	}
+	close(fd);
+	mime_imap_cache(map != NULL ? map : data, len, &c->envelope,
+			&c->bodystructure);
+	if (map != NULL)
+		munmap(map, len);
+	free(data);
+	memcpy(c->blob, blob, SHA256_HEX_LEN);
+	c->blob[SHA256_HEX_LEN] = '\0';
+	return;
+fail:
+	log_error("store: cannot read %s for its IMAP cache: %s", path,
+		  strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(data);
+}
+
+void
+store_imap_cache_prepare(struct store *st, const char *blob)
+{
+	if (!is_lower_hex(blob, SHA256_HEX_LEN) || blob[SHA256_HEX_LEN] != '\0' ||
+	    strcmp(st->imap_cache.blob, blob) == 0)
+		return;
+	char *path = blob_path(st, blob);
+	store_imap_cache_compute(path, blob, &st->imap_cache);
+	free(path);
+}
 
 int
 store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
@@ -93,6 +198,13 @@ store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 	stmt_int(s, 6, internal_date);
 	stmt_int(s, 7, (int64_t)size);
 	stmt_text(s, 8, blob);
+	/* no cache (a blob stored by another path, or unreadable): NULLs,
+	 * which FETCH fills in */
+	const struct store_imap_cache *c = st->append_cache;
+	if (c != NULL && strcmp(c->blob, blob) != 0)
+		c = NULL;
+	stmt_text(s, 9, c != NULL ? c->envelope : NULL);
+	stmt_text(s, 10, c != NULL ? c->bodystructure : NULL);
 	if (stmt_exec(st, s, "cannot add the message", error_r) < 0)
 		return STORE_ERROR;
 	store_tx_touch(st, mailbox_id);
@@ -121,10 +233,13 @@ store_append(struct store *st, int64_t mailbox_id, const char *blob,
 		*error_r = "too many keywords";
 		return STORE_INVALID;
 	}
+	store_imap_cache_prepare(st, blob);
 	if ((ret = store_begin(st, error_r)) < 0)
 		return ret;
+	st->append_cache = &st->imap_cache;
 	ret = store_append_tx(st, mailbox_id, blob, size, internal_date, flags,
 			      keywords, ignore_quota, uid_r, error_r);
+	st->append_cache = NULL;
 	if (ret == STORE_OK)
 		ret = store_commit(st, error_r);
 	else

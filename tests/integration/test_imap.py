@@ -8,6 +8,7 @@ import os
 import re
 import smtplib
 import socket
+import sqlite3
 import ssl
 import sys
 import time
@@ -615,6 +616,59 @@ class ImapTest(unittest.TestCase):
         r.close()
         m.logout()
 
+    def test_search_unicode_case(self):
+        """SEARCH matches without regard to case in every script (Unicode
+        full case folding of both the search string and the text): one
+        string may be longer than the other ("STRASSE", "Straße"), and
+        Cherokee folds to its capitals."""
+        subject = "Հայաստան ᲡᲐᲥᲐᲠᲗᲕᲔᲚᲝ ꮳꮃꭹ"
+        body = ("Grüße aus der Straße.\r\n"
+                "ΟΔΥΣΣΕΥΣ ᏣᎳᎩ 𐐀𐐨\r\n"
+                "It is 5 \u212a outside.\r\n")
+        msg = ("From: =?UTF-8?B?" +
+               base64.b64encode("Անի".encode()).decode() +
+               "?= <ani@example.org>\r\n"
+               "To: alice@example.org\r\n"
+               "Subject: =?UTF-8?B?" +
+               base64.b64encode(subject.encode()).decode() + "?=\r\n"
+               "MIME-Version: 1.0\r\n"
+               "Content-Type: text/plain; charset=utf-8\r\n"
+               "Content-Transfer-Encoding: 8bit\r\n"
+               "\r\n" + body).encode()
+        other = (b"From: bob@example.org\r\nSubject: Strasbourg\r\n\r\n"
+                 b"STRASBOURG, ODYSSEUS\r\n")
+        m = self.connect()
+        self.fresh_mailbox(m, "Fold")
+        m.append("Fold", None, None, msg)
+        m.append("Fold", None, None, other)
+        m.select("Fold")
+
+        def s(needle, *keys):
+            m.literal = needle.encode()
+            typ, data = m.search("UTF-8", *keys)
+            self.assertEqual(typ, "OK", (keys, needle))
+            return data[0].decode()
+
+        for needle in ("STRASSE", "strasse", "STRAẞE", "straße", "GRÜSSE"):
+            self.assertEqual(s(needle, "TEXT"), "1", needle)
+            self.assertEqual(s(needle, "BODY"), "1", needle)
+        for needle in ("ՀԱՅԱՍՏԱՆ", "հայաստան", "საქართველო", "ᲡᲐᲥᲐᲠᲗᲕᲔᲚᲝ",
+                       "ᏣᎳᎩ", "ꮳꮃꭹ"):
+            self.assertEqual(s(needle, "SUBJECT"), "1", needle)
+            self.assertEqual(s(needle, "TEXT"), "1", needle)
+        self.assertEqual(s("ԱՆԻ", "FROM"), "1")
+        self.assertEqual(s("անի", "HEADER", "From"), "1")
+        for needle in ("οδυσσευς", "Οδυσσευσ", "ꮳꮃꭹ", "𐐨𐐨", "𐐀𐐀",
+                       "5 K OUTSIDE"):
+            self.assertEqual(s(needle, "BODY"), "1", needle)
+        # nothing that is not there
+        for needle in ("STRASSEN", "ქართული", "ꮳꮃꭹꭺ", "𐐁", "Strasse x"):
+            self.assertEqual(s(needle, "TEXT"), "", needle)
+        self.assertEqual(s("STRASSE", "SUBJECT"), "")
+        self.assertEqual(s("ΟΔΥΣΣΕΥΣ", "SUBJECT"), "")
+        self.assertEqual(s("strasbourg", "TEXT"), "2")
+        m.logout()
+
     # ---- several sessions -------------------------------------------------
 
     def test_two_sessions(self):
@@ -675,6 +729,48 @@ class ImapTest(unittest.TestCase):
         _, tagged = a.until("i")
         self.assertTrue(tagged.startswith(b"i OK"), tagged)
         a.close()
+
+    def test_cache_filled_at_delivery(self):
+        """ENVELOPE and BODYSTRUCTURE are in the message row as soon as SMTP
+        has delivered it, before any FETCH, and FETCH answers with them."""
+        # a user of its own: other tests count what bob and alice have
+        self.mh.add_user("erin@example.org", "secret-erin")
+
+        def rows():
+            path = os.path.join(self.mh.data_dir, "mailhub.db")
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            try:
+                return db.execute(
+                    "SELECT m.uid, m.envelope, m.bodystructure FROM messages m"
+                    " JOIN mailboxes b ON b.id = m.mailbox_id"
+                    " JOIN users u ON u.id = b.user_id"
+                    " WHERE u.address = 'erin@example.org' AND b.name = 'INBOX'"
+                    " ORDER BY m.uid").fetchall()
+            finally:
+                db.close()
+        before = rows()
+        with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=10) as s:
+            s.ehlo("client.test")
+            s.sendmail("someone@example.net", ["erin@example.org"], MULTIPART)
+        after = rows()
+        self.assertEqual(len(after), len(before) + 1)
+        uid, env, bs = after[-1]
+        self.assertIsNotNone(env)
+        self.assertIsNotNone(bs)
+        self.assertIn('"=?UTF-8?B?UmVwb3J0IMO8YmVy?= numbers"', env)
+        self.assertIn('"mixed" ("boundary" "outer")', bs)
+        self.assertIn('"application" "pdf" ("name" "q3.pdf")', bs)
+        # what FETCH sends is the cached text
+        r = Raw(self.mh.port("imaps"))
+        r.cmd("l", b"LOGIN erin@example.org secret-erin")
+        r.cmd("s", b"EXAMINE INBOX")
+        untagged, tagged = r.cmd("f", b"UID FETCH %d (ENVELOPE BODYSTRUCTURE)"
+                                 % uid)
+        self.assertTrue(tagged.startswith(b"f OK"), tagged)
+        self.assertEqual(len(untagged), 1, untagged)
+        self.assertIn(b"ENVELOPE (" + env.encode() + b")", untagged[0])
+        self.assertIn(b"BODYSTRUCTURE (" + bs.encode() + b")", untagged[0])
+        r.close()
 
     def count_inbox(self):
         m = self.connect()

@@ -108,6 +108,15 @@ class Refusals(unittest.TestCase):
         code, _ = s.data(b"From: alice@example.org, bob@example.org\r\n"
                          b"Sender: alice@example.org\r\n\r\nx\r\n")
         self.assertEqual(code, 553)
+        # a list too long to check whole is refused, not cut: a foreign
+        # address after 50 of hers must not slip through unchecked
+        for count in (51, 200):
+            self.assertEqual(s.mail(ALICE)[0], 250)
+            self.assertEqual(s.rcpt(BOB)[0], 250)
+            froms = b", ".join([b"alice@example.org"] * (count - 1) + [b"ceo@remote.example"])
+            code, text = s.data(b"From: " + froms + b"\r\n\r\nx\r\n")
+            self.assertEqual(code, 553, text)
+            self.assertIn(b"Too many addresses", text)
         self.assertEqual(s.mail(ALICE)[0], 250)
         self.assertEqual(s.rcpt(BOB)[0], 250)
         code, _ = s.data(b"Subject: no from\r\n\r\nx\r\n")

@@ -1,11 +1,15 @@
 /* Unit tests for delivery: concurrency, one copy per user, quota, forwards,
- * per-recipient outcomes, append and expunge. */
+ * per-recipient outcomes, append and expunge, the IMAP cache written with
+ * the rows. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "core/hash.h"
+#include "mail/mime.h"
 #include "store/blob.h"
+#include "store/imapdb.h"
 #include "tests/unit/store_test.h"
 
 #define THREADS 8
@@ -333,6 +337,124 @@ START_TEST(test_append_list_expunge)
 }
 END_TEST
 
+/* A message with some structure, as a client would send it. */
+static const char MIME_MSG[] =
+	"From: \"Alice Example\" <alice@example.net>\r\n"
+	"To: a@example.org, Bee <b@example.org>\r\n"
+	"Subject: =?UTF-8?Q?r=C3=A9sum=C3=A9?=\r\n"
+	"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+	"Message-ID: <m1@example.net>\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+	"\r\n"
+	"--b1\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n"
+	"\r\n"
+	"hello\r\n"
+	"--b1\r\n"
+	"Content-Type: application/pdf; name=x.pdf\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"Content-Disposition: attachment; filename=x.pdf\r\n"
+	"\r\n"
+	"JVBERi0xLjQK\r\n"
+	"--b1--\r\n";
+
+/* The rows of the mailbox (n of them) carry the ENVELOPE and BODYSTRUCTURE
+ * that daemon/mail computes for msg, before any FETCH. */
+static void
+check_cache(struct store *st, int64_t mailbox_id, size_t n, const char *msg)
+{
+	char *env, *bs;
+	struct imapdb_row *rows;
+	size_t nr;
+	const char *error = NULL;
+
+	mime_imap_cache(msg, strlen(msg), &env, &bs);
+	ck_assert_int_eq(imapdb_rows(st, mailbox_id, 1, UINT32_MAX, &rows, &nr,
+				     &error), STORE_OK);
+	ck_assert_uint_eq(nr, n);
+	for (size_t i = 0; i < nr; i++) {
+		ck_assert_ptr_nonnull(rows[i].envelope);
+		ck_assert_ptr_nonnull(rows[i].bodystructure);
+		ck_assert_str_eq(rows[i].envelope, env);
+		ck_assert_str_eq(rows[i].bodystructure, bs);
+	}
+	imapdb_rows_free(&rows, nr);
+	free(env);
+	free(bs);
+}
+
+START_TEST(test_imap_cache)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	int64_t inbox_a = test_inbox(st, "a@example.org");
+	int64_t inbox_b = test_inbox(st, "b@example.org");
+
+	/* one SMTP transaction to both users: both rows have the cache */
+	const char *rcpts[] = { "a@example.org", "b@example.org" };
+	struct store_delivery d[2];
+	ck_assert_int_eq(blob_put(st, MIME_MSG, strlen(MIME_MSG), hash, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_deliver_many(st, rcpts, 2, hash, strlen(MIME_MSG),
+					    1000, d, &error), STORE_OK);
+	ck_assert_int_eq(d[0].status, STORE_OK);
+	ck_assert_int_eq(d[1].status, STORE_OK);
+	store_delivery_clear(&d[0]);
+	store_delivery_clear(&d[1]);
+	check_cache(st, inbox_a, 1, MIME_MSG);
+	check_cache(st, inbox_b, 1, MIME_MSG);
+	/* and it is what IMAP answers: the From and the two parts */
+	char *env, *bs;
+	mime_imap_cache(MIME_MSG, strlen(MIME_MSG), &env, &bs);
+	ck_assert_ptr_nonnull(strstr(env, "((\"Alice Example\" NIL \"alice\" "
+					  "\"example.net\"))"));
+	ck_assert_ptr_nonnull(strstr(bs, "\"application\" \"pdf\""));
+	ck_assert_ptr_nonnull(strstr(bs, "\"mixed\""));
+	free(env);
+	free(bs);
+
+	/* prepared before the delivery (as the SMTP server does, outside its
+	 * lock) and kept on the handle: the delivery does not read the blob
+	 * again, the row gets what was prepared */
+	const char other[] = "From: c@example.net\r\nSubject: again\r\n\r\nx\r\n";
+	ck_assert_int_eq(blob_put(st, other, strlen(other), hash, &error), STORE_OK);
+	store_imap_cache_prepare(st, hash);
+	char *path = blob_path(st, hash);
+	ck_assert_int_eq(unlink(path), 0);
+	free(path);
+	struct store_delivery one;
+	ck_assert_int_eq(store_deliver(st, "b@example.org", hash, strlen(other),
+				       1001, &one, &error), STORE_OK);
+	store_delivery_clear(&one);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages WHERE"
+				      " blob = '%s' AND envelope LIKE '%%\"again\"%%'",
+				      hash), 1);
+
+	/* IMAP APPEND (store_append) */
+	ck_assert_int_eq(blob_put(st, MIME_MSG, strlen(MIME_MSG), hash, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_append(st, inbox_a, hash, strlen(MIME_MSG), 1002,
+				      0, NULL, false, NULL, &error), STORE_OK);
+	check_cache(st, inbox_a, 2, MIME_MSG);
+
+	/* a blob that cannot be read is delivered all the same, without a
+	 * cache: FETCH computes it */
+	char missing[SHA256_HEX_LEN + 1];
+	sha256_hex("not stored", 10, missing);
+	ck_assert_int_eq(store_deliver(st, "a@example.org", missing, 10, 1003,
+				       &one, &error), STORE_OK);
+	store_delivery_clear(&one);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages WHERE"
+				      " blob = '%s' AND envelope IS NULL AND"
+				      " bodystructure IS NULL", missing), 1);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -344,6 +466,7 @@ make_suite(void)
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_forwards_and_outcomes);
 	tcase_add_test(tc, test_append_list_expunge);
+	tcase_add_test(tc, test_imap_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }

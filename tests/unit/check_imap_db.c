@@ -154,6 +154,9 @@ START_TEST(test_copy_move_and_cache)
 	uint32_t u2 = add(&f, f.inbox.id, 0, NULL);
 	ck_assert_int_eq(imapdb_cache_set(f.st, f.inbox.id, u1, "ENV", "BS", &err),
 			 STORE_OK);
+	/* u2 as an older version stored it: no cache, and a copy has none */
+	test_sql(f.dir, "UPDATE messages SET envelope = NULL, bodystructure = NULL"
+		 " WHERE mailbox_id = %lld AND uid = %u", (long long)f.inbox.id, u2);
 	struct store_mailbox trash;
 	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "Trash", &trash, &err),
 			 STORE_OK);
@@ -170,7 +173,9 @@ START_TEST(test_copy_move_and_cache)
 			 STORE_OK);
 	ck_assert_uint_eq(nr, 2);
 	ck_assert_str_eq(rows[0].envelope, "ENV");
+	ck_assert_str_eq(rows[0].bodystructure, "BS");
 	ck_assert_str_eq(rows[0].blob, f.blob);
+	ck_assert_ptr_null(rows[1].envelope);
 	ck_assert_ptr_null(rows[1].bodystructure);
 	imapdb_rows_free(&rows, nr);
 	/* move: gone from the source */

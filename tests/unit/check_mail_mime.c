@@ -2,6 +2,7 @@
  * sections, search text.  Several cases are Dovecot's own test vectors
  * (lib-imap/test-imap-bodystructure.c, test-imap-envelope.c), turned into
  * CRLF messages as mailhub stores them. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -536,6 +537,91 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* Boundary lines are found among lines with '-' anywhere (the scan goes
+ * from '-' to '-'), and lines are counted right across long bodies. */
+START_TEST(test_scan_and_count)
+{
+	static const char *const lines[] = {
+		"- item", "a-b-c", "-", "--x", "---", "plain", "", "-b", " --b",
+		"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJz",
+	};
+	struct buf m = BUF_INIT;
+	buf_puts(&m, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n");
+	size_t body_off = m.len, want_lines = 0;
+	for (size_t i = 0; i < 1000; i++) {
+		buf_puts(&m, lines[i * 7 % (sizeof lines / sizeof lines[0])]);
+		buf_puts(&m, i % 3 == 0 ? "\n" : "\r\n");
+		want_lines++;
+	}
+	buf_puts(&m, "last");	/* the line end before the boundary is its own */
+	size_t body_len = m.len - body_off;
+	buf_puts(&m, "\r\n--b\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--b--\r\n");
+	struct mime_part *root = mime_parse(m.data, m.len);
+	const struct mime_part *one = root->children;
+	ck_assert_ptr_nonnull(one);
+	ck_assert_ptr_nonnull(one->next);
+	ck_assert_ptr_null(one->next->next);
+	ck_assert_uint_eq(one->body_off, body_off);
+	ck_assert_uint_eq(one->body_len, body_len);
+	ck_assert_uint_eq(one->body_lines, want_lines);
+	ck_assert_uint_eq(one->next->body_len, 3);
+	mime_part_free(&root);
+	buf_free(&m);
+}
+END_TEST
+
+/* The ENVELOPE takes at most MIME_ENVELOPE_FIELD_MAX bytes of a field and
+ * of the address fields together, cut after a whole address; the store's
+ * cache is the ENVELOPE and BODYSTRUCTURE as the writers make them. */
+START_TEST(test_envelope_bound)
+{
+	struct buf m = BUF_INIT;
+	buf_puts(&m, "From: f@example.org\r\nTo: ");
+	unsigned n = 1;
+	buf_puts(&m, "x1@example.org");
+	while (m.len < 2 * MIME_ENVELOPE_FIELD_MAX)
+		buf_printf(&m, ", x%u@example.org", ++n);
+	buf_puts(&m, "\r\nCc: late@example.org\r\nSubject: ");
+	size_t subject = m.len;
+	while (m.len - subject < 2 * MIME_ENVELOPE_FIELD_MAX)
+		buf_puts(&m, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	buf_puts(&m, "\r\n\r\nbody\r\n");
+	char *env, *bs;
+	mime_imap_cache(m.data, m.len, &env, &bs);
+	/* the first addresses are there, the last ones and Cc (past the
+	 * limit) are not, and the list ends with a whole address */
+	ck_assert_ptr_nonnull(strstr(env, "(NIL NIL \"x1\" \"example.org\")"));
+	char last[32];
+	snprintf(last, sizeof last, "\"x%u\"", n);
+	ck_assert_ptr_null(strstr(env, last));
+	ck_assert_ptr_null(strstr(env, "\"late\""));
+	ck_assert_ptr_nonnull(strstr(env, "\"example.org\")) NIL NIL NIL"));
+	ck_assert_uint_lt(strlen(env), 4 * MIME_ENVELOPE_FIELD_MAX);
+	/* the Subject is there, cut */
+	size_t run = 0, longest = 0;
+	for (const char *p = env; *p != '\0'; p++) {
+		run = *p == 'a' ? run + 1 : 0;
+		if (run > longest)
+			longest = run;
+	}
+	ck_assert_uint_gt(longest, MIME_ENVELOPE_FIELD_MAX - 1000);
+	ck_assert_uint_le(longest, MIME_ENVELOPE_FIELD_MAX);
+
+	struct mime_part *root = mime_parse(m.data, m.len);
+	struct buf e = BUF_INIT, b = BUF_INIT;
+	ck_assert_int_eq(mime_write_envelope(&e, m.data, root->hdr_len), 0);
+	ck_assert_int_eq(mime_write_bodystructure(&b, m.data, root, true), 0);
+	ck_assert_str_eq(env, e.data);
+	ck_assert_str_eq(bs, b.data);
+	mime_part_free(&root);
+	buf_free(&e);
+	buf_free(&b);
+	free(env);
+	free(bs);
+	buf_free(&m);
+}
+END_TEST
+
 /* ---- sections ----------------------------------------------------------- */
 
 static const char sect_msg[] =
@@ -793,6 +879,8 @@ make_suite(void)
 	tcase_add_test(tc, test_broken_mime);
 	tcase_add_test(tc, test_lf_only);
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_scan_and_count);
+	tcase_add_test(tc, test_envelope_bound);
 	tcase_add_test(tc, test_params);
 	tcase_add_test(tc, test_sections);
 	tcase_add_test(tc, test_search_text);
