@@ -77,16 +77,11 @@ alias_find(struct store *st, const char *lower, int64_t *id_r,
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_GET);
 	stmt_text(s, 1, lower);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		if (rc == SQLITE_DONE) {
-			*error_r = errfmt("alias '%s' does not exist", esc_str(lower));
-			return STORE_NOTFOUND;
-		}
-		*error_r = store_db_error(st, "cannot read an alias");
-		return STORE_ERROR;
-	}
+	int ret = stmt_row(st, s, "cannot read an alias", error_r);
+	if (ret == STORE_NOTFOUND)
+		*error_r = errfmt("alias '%s' does not exist", esc_str(lower));
+	if (ret != STORE_OK)
+		return ret;
 	*id_r = sqlite3_column_int64(s, 0);
 	if (a != NULL) {
 		memset(a, 0, sizeof *a);
@@ -99,15 +94,11 @@ alias_find(struct store *st, const char *lower, int64_t *id_r,
 		return STORE_OK;
 	s = store_stmt(st, SQL_DESTS);
 	stmt_int(s, 1, *id_r);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		alias_add_dest(a, (const char *)sqlite3_column_text(s, 0));
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot read an alias");
+	ret = stmt_strings(st, s, "cannot read an alias", &a->destinations,
+			   &a->n_destinations, error_r);
+	if (ret != STORE_OK)
 		store_alias_clear(a);
-		return STORE_ERROR;
-	}
-	return STORE_OK;
+	return ret;
 }
 
 int
@@ -200,19 +191,16 @@ static int
 write_destinations(struct store *st, int64_t alias_id, char **dests, size_t n,
 		   const char **error_r)
 {
+	int ret = STORE_OK;
 	sqlite3_stmt *s = store_stmt(st, SQL_ADD_DEST);
 	stmt_int(s, 1, alias_id);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		/* Bindings survive the reset: ?1 stays. */
 		stmt_int(s, 2, (int64_t)i);
 		stmt_text(s, 3, dests[i]);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			*error_r = store_db_error(st, "cannot add a destination");
-			sqlite3_reset(s);
-			return STORE_ERROR;
-		}
-		sqlite3_reset(s);
+		ret = stmt_exec(st, s, "cannot add a destination", error_r);
 	}
-	return STORE_OK;
+	return ret;
 }
 
 /*
@@ -227,33 +215,19 @@ check_loops(struct store *st, const char *changed, char ***looping,
 	    size_t *n_looping, bool before, const char **error_r)
 {
 	char **sources = NULL;
-	size_t n = 0, cap = 0;
-	int rc, ret = STORE_OK;
+	size_t n = 0;
 
-	/* The changed alias first: its own chain makes the clearest message. */
-	sources = xreallocarray(NULL, 16, sizeof *sources);
-	cap = 16;
-	sources[n++] = xstrdup(changed);
-	sqlite3_stmt *s = store_stmt(st, SQL_SOURCES);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *source = (const char *)sqlite3_column_text(s, 0);
-		if (strcmp(source, changed) == 0)
+	int ret = stmt_strings(st, store_stmt(st, SQL_SOURCES), "cannot list aliases",
+			       &sources, &n, error_r);
+	/* The changed alias first (i == 0): its own chain makes the clearest
+	 * message.  Then the others. */
+	for (size_t i = 0; i <= n && ret == STORE_OK; i++) {
+		const char *source = i == 0 ? changed : sources[i - 1];
+		if (i > 0 && strcmp(source, changed) == 0)
 			continue;
-		if (n == cap) {
-			cap *= 2;
-			sources = xreallocarray(sources, cap, sizeof *sources);
-		}
-		sources[n++] = xstrdup(source);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot list aliases");
-		ret = STORE_ERROR;
-	}
-	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		struct store_resolution res;
 		const char *err;
-		int r = store_resolve_internal(st, sources[i], true, &res, &err);
+		int r = store_resolve_internal(st, source, true, &res, &err);
 		store_resolution_clear(&res);
 		if (r == STORE_ERROR) {
 			*error_r = err;
@@ -262,20 +236,18 @@ check_loops(struct store *st, const char *changed, char ***looping,
 			/* The changed alias itself may never loop. */
 			bool known = false;
 			for (size_t j = 0; i > 0 && j < *n_looping && !known; j++)
-				known = strcmp((*looping)[j], sources[i]) == 0;
+				known = strcmp((*looping)[j], source) == 0;
 			if (before && !known) {
 				*looping = xreallocarray(*looping, *n_looping + 1,
 							 sizeof **looping);
-				(*looping)[(*n_looping)++] = xstrdup(sources[i]);
+				(*looping)[(*n_looping)++] = xstrdup(source);
 			} else if (!before && !known) {
 				*error_r = errfmt("alias '%s' would %s", changed, err);
 				ret = STORE_LOOP;
 			}
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		free(sources[i]);
-	free(sources);
+	store_strv_free(&sources, n);
 	return ret;
 }
 
@@ -289,12 +261,7 @@ alias_write_tx(struct store *st, const char *lower, char **dests, size_t n,
 	int64_t domain_id, alias_id;
 	int ret;
 
-	ret = store_domain_id(st, domain, &domain_id, error_r);
-	if (ret == STORE_NOTFOUND) {
-		*error_r = errfmt("domain '%s' is not a local domain", domain);
-		return STORE_NOTLOCAL;
-	}
-	if (ret < 0)
+	if ((ret = store_domain_id_local(st, domain, &domain_id, error_r)) < 0)
 		return ret;
 	ret = alias_find(st, lower, &alias_id, NULL, error_r);
 	if (ret == STORE_ERROR)
@@ -308,16 +275,13 @@ alias_write_tx(struct store *st, const char *lower, char **dests, size_t n,
 	if (!replace) {
 		sqlite3_stmt *s = store_stmt(st, SQL_USER_EXISTS);
 		stmt_text(s, 1, lower);
-		int rc = sqlite3_step(s);
-		stmt_done(s);
-		if (rc == SQLITE_ROW) {
+		int found = stmt_exists(st, s, "cannot look up a user", error_r);
+		if (found > 0) {
 			*error_r = errfmt("'%s' is a user already", lower);
 			return STORE_EXISTS;
 		}
-		if (rc != SQLITE_DONE) {
-			*error_r = store_db_error(st, "cannot look up a user");
+		if (found < 0)
 			return STORE_ERROR;
-		}
 	}
 
 	if ((ret = check_loops(st, lower, &looping, &n_looping, true, error_r)) < 0)
@@ -361,19 +325,13 @@ alias_write(struct store *st, const char *source, const char *const *dests,
 	if ((ret = clean_destinations(dests, n, &clean, &n_clean, error_r)) < 0)
 		return ret;
 	char *lower = store_lower_dup(source);
-	if ((ret = store_begin(st, error_r)) == STORE_OK) {
-		ret = alias_write_tx(st, lower, clean, n_clean, replace, error_r);
-		if (ret == STORE_OK)
-			ret = store_commit(st, error_r);
-		else
-			store_rollback(st);
-	}
+	if ((ret = store_begin(st, error_r)) == STORE_OK)
+		ret = store_end(st, alias_write_tx(st, lower, clean, n_clean,
+						   replace, error_r), error_r);
 	if (ret == STORE_OK)
 		log_info("store alias=%s %s destinations=%zu", lower,
 			 replace ? "changed" : "added", n_clean);
-	for (size_t i = 0; i < n_clean; i++)
-		free(clean[i]);
-	free(clean);
+	store_strv_free(&clean, n_clean);
 	free(lower);
 	return ret;
 }
@@ -407,10 +365,7 @@ store_alias_del(struct store *st, const char *source, const char **error_r)
 			stmt_int(s, 1, id);
 			ret = stmt_exec(st, s, "cannot delete the alias", error_r);
 		}
-		if (ret == STORE_OK)
-			ret = store_commit(st, error_r);
-		else
-			store_rollback(st);
+		ret = store_end(st, ret, error_r);
 	}
 	if (ret == STORE_OK)
 		log_info("store alias=%s deleted", lower);

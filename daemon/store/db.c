@@ -318,6 +318,7 @@ store_close(struct store **stp)
 	}
 	free(st->stmts);
 	free(st->touched);
+	store_imap_cache_clear(&st->imap_cache);
 	free(st->data_dir);
 	free(st->blob_dir);
 	free(st);

@@ -98,19 +98,22 @@ store_domain_id(struct store *st, const char *name, int64_t *id_r,
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_ID);
 	stmt_text(s, 1, name);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*id_r = sqlite3_column_int64(s, 0);
-		stmt_done(s);
-		return STORE_OK;
-	}
-	stmt_done(s);
-	if (rc == SQLITE_DONE) {
+	int ret = stmt_ints(st, s, "cannot look up a domain", id_r, 1, error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = errfmt("domain '%s' does not exist", name);
-		return STORE_NOTFOUND;
+	return ret;
+}
+
+int
+store_domain_id_local(struct store *st, const char *name, int64_t *id_r,
+		      const char **error_r)
+{
+	int ret = store_domain_id(st, name, id_r, error_r);
+	if (ret == STORE_NOTFOUND) {
+		*error_r = errfmt("domain '%s' is not a local domain", name);
+		return STORE_NOTLOCAL;
 	}
-	*error_r = store_db_error(st, "cannot look up a domain");
-	return STORE_ERROR;
+	return ret;
 }
 
 int
@@ -136,11 +139,7 @@ store_domain_add(struct store *st, const char *name, const char **error_r)
 		stmt_int(s, 2, store_now());
 		ret = stmt_exec(st, s, "cannot add the domain", error_r);
 	}
-	if (ret == STORE_OK)
-		ret = store_commit(st, error_r);
-	else
-		store_rollback(st);
-	if (ret == STORE_OK)
+	if ((ret = store_end(st, ret, error_r)) == STORE_OK)
 		log_info("store domain=%s added", lower);
 out:
 	free(lower);
@@ -158,34 +157,26 @@ store_domain_del(struct store *st, const char *name, const char **error_r)
 		goto out;
 	ret = store_domain_id(st, lower, &id, error_r);
 	if (ret == STORE_OK) {
+		/* users, aliases */
+		int64_t in_use[2];
 		sqlite3_stmt *s = store_stmt(st, SQL_IN_USE);
 		stmt_int(s, 1, id);
-		if (sqlite3_step(s) != SQLITE_ROW) {
-			*error_r = store_db_error(st, "cannot count the domain's users");
-			ret = STORE_ERROR;
-		} else {
-			int64_t users = sqlite3_column_int64(s, 0);
-			int64_t aliases = sqlite3_column_int64(s, 1);
-			if (users > 0 || aliases > 0) {
-				*error_r = errfmt("domain '%s' still has %lld "
-						  "user(s) and %lld alias(es)",
-						  lower, (long long)users,
-						  (long long)aliases);
-				ret = STORE_BUSY;
-			}
+		ret = stmt_ints(st, s, "cannot count the domain's users", in_use,
+				2, error_r);
+		if (ret == STORE_OK && (in_use[0] > 0 || in_use[1] > 0)) {
+			*error_r = errfmt("domain '%s' still has %lld "
+					  "user(s) and %lld alias(es)",
+					  lower, (long long)in_use[0],
+					  (long long)in_use[1]);
+			ret = STORE_BUSY;
 		}
-		stmt_done(s);
 	}
 	if (ret == STORE_OK) {
 		sqlite3_stmt *s = store_stmt(st, SQL_DEL);
 		stmt_int(s, 1, id);
 		ret = stmt_exec(st, s, "cannot delete the domain", error_r);
 	}
-	if (ret == STORE_OK)
-		ret = store_commit(st, error_r);
-	else
-		store_rollback(st);
-	if (ret == STORE_OK)
+	if ((ret = store_end(st, ret, error_r)) == STORE_OK)
 		log_info("store domain=%s deleted", lower);
 out:
 	free(lower);
@@ -209,42 +200,43 @@ store_domain_is_local(struct store *st, const char *name)
 	return -1;
 }
 
+static void
+domain_read(sqlite3_stmt *s, void *elem)
+{
+	struct store_domain *d = elem;
+	d->id = sqlite3_column_int64(s, 0);
+	d->name = stmt_col_strdup(s, 1);
+	d->created = sqlite3_column_int64(s, 2);
+}
+
+static void
+domain_clear(void *elem)
+{
+	struct store_domain *d = elem;
+	free(d->name);
+}
+
+static const struct stmt_rows domain_rows = {
+	.size = sizeof(struct store_domain),
+	.read = domain_read,
+	.clear = domain_clear,
+};
+
 int
 store_domain_list(struct store *st, struct store_domain **list_r, size_t *n_r,
 		  const char **error_r)
 {
-	struct store_domain *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	sqlite3_stmt *s = store_stmt(st, SQL_LIST);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			list = xreallocarray(list, cap, sizeof *list);
-		}
-		list[n].id = sqlite3_column_int64(s, 0);
-		list[n].name = stmt_col_strdup(s, 1);
-		list[n].created = sqlite3_column_int64(s, 2);
-		n++;
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot list domains");
-		store_domain_list_free(&list, n);
-		return STORE_ERROR;
-	}
-	*list_r = list;
-	*n_r = n;
-	return STORE_OK;
+	void *list;
+	int ret = stmt_list(st, store_stmt(st, SQL_LIST), &domain_rows,
+			    "cannot list domains", &list, n_r, error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
 }
 
 void
 store_domain_list_free(struct store_domain **list, size_t n)
 {
-	if (*list == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free((*list)[i].name);
-	xfree(*list);
+	stmt_rows_free(&domain_rows, *list, n);
+	*list = NULL;
 }

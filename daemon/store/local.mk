@@ -5,6 +5,7 @@ libstore_a_SOURCES = \
 	daemon/store/blob.h daemon/store/blob.c \
 	daemon/store/migrate.h daemon/store/migrate.c \
 	daemon/store/db.c \
+	daemon/store/stmt.c \
 	daemon/store/domains.c \
 	daemon/store/users.c \
 	daemon/store/aliases.c \
@@ -18,8 +19,8 @@ libstore_a_SOURCES = \
 nodist_libstore_a_SOURCES = daemon/store/migrations.c
 libstore_a_CFLAGS = $(AM_CFLAGS)
 STORE_LIB = libstore.a
-# What a test of the store links.
-STORE_LIBS = libstore.a $(CORE_LIBS) $(SQLITE_LIBS)
+# What a test of the store links (the store parses messages with mail/).
+STORE_LIBS = libstore.a libmail.a $(CORE_LIBS) $(SQLITE_LIBS)
 
 # The schema migrations compiled into the binary, in any order (sql2c.sh
 # sorts them by version).  A module with tables of its own adds its file:

@@ -34,8 +34,9 @@ static const char SQL_ADD[] =
 	" VALUES (?1, ?2, ?3, ?4)";
 
 static void
-mailbox_from_row(sqlite3_stmt *s, struct store_mailbox *mb)
+mailbox_read(sqlite3_stmt *s, void *elem)
 {
+	struct store_mailbox *mb = elem;
 	mb->id = sqlite3_column_int64(s, 0);
 	mb->user_id = sqlite3_column_int64(s, 1);
 	mb->name = stmt_col_strdup(s, 2);
@@ -59,14 +60,23 @@ store_mailbox_clear(struct store_mailbox *mb)
 	memset(mb, 0, sizeof *mb);
 }
 
+static void
+mailbox_clear(void *elem)
+{
+	store_mailbox_clear(elem);
+}
+
+static const struct stmt_rows mailbox_rows = {
+	.size = sizeof(struct store_mailbox),
+	.read = mailbox_read,
+	.clear = mailbox_clear,
+};
+
 void
 store_mailbox_list_free(struct store_mailbox **list, size_t n)
 {
-	if (*list == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		store_mailbox_clear(&(*list)[i]);
-	xfree(*list);
+	stmt_rows_free(&mailbox_rows, *list, n);
+	*list = NULL;
 }
 
 /* RFC 3501 §5.1: INBOX is case-insensitive; every other name is kept as
@@ -99,20 +109,11 @@ static int
 get_one(struct store *st, sqlite3_stmt *s, const char *what,
 	struct store_mailbox *mb, const char **error_r)
 {
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		mailbox_from_row(s, mb);
-		stmt_done(s);
-		return STORE_OK;
-	}
-	stmt_done(s);
-	memset(mb, 0, sizeof *mb);
-	if (rc == SQLITE_DONE) {
+	int ret = stmt_get(st, s, &mailbox_rows, "cannot read a mailbox", mb,
+			   error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = errfmt("mailbox '%s' does not exist", what);
-		return STORE_NOTFOUND;
-	}
-	*error_r = store_db_error(st, "cannot read a mailbox");
-	return STORE_ERROR;
+	return ret;
 }
 
 int
@@ -142,28 +143,14 @@ store_mailbox_list(struct store *st, int64_t user_id,
 		   struct store_mailbox **list_r, size_t *n_r,
 		   const char **error_r)
 {
-	struct store_mailbox *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
+	void *list;
 	sqlite3_stmt *s = store_stmt(st, SQL_LIST);
 	stmt_int(s, 1, user_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			list = xreallocarray(list, cap, sizeof *list);
-		}
-		mailbox_from_row(s, &list[n++]);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot list mailboxes");
-		store_mailbox_list_free(&list, n);
-		return STORE_ERROR;
-	}
-	*list_r = list;
-	*n_r = n;
-	return STORE_OK;
+	int ret = stmt_list(st, s, &mailbox_rows, "cannot list mailboxes", &list,
+			    n_r, error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
 }
 
 /*
@@ -176,16 +163,12 @@ store_mailbox_list(struct store *st, int64_t user_id,
 static int
 next_uidvalidity(struct store *st, uint32_t *v_r, const char **error_r)
 {
+	/* no row yet: none given out */
 	int64_t last = 0;
-	sqlite3_stmt *s = store_stmt(st, SQL_UIDVALIDITY);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		last = sqlite3_column_int64(s, 0);
-	stmt_done(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot read the UIDVALIDITY counter");
+	if (stmt_ints(st, store_stmt(st, SQL_UIDVALIDITY),
+		      "cannot read the UIDVALIDITY counter", &last, 1,
+		      error_r) == STORE_ERROR)
 		return STORE_ERROR;
-	}
 	int64_t v = store_now();
 	if (v <= last)
 		v = last + 1;
@@ -194,7 +177,7 @@ next_uidvalidity(struct store *st, uint32_t *v_r, const char **error_r)
 		*error_r = "UIDVALIDITY counter exhausted";
 		return STORE_ERROR;
 	}
-	s = store_stmt(st, SQL_SET_UIDVALIDITY);
+	sqlite3_stmt *s = store_stmt(st, SQL_SET_UIDVALIDITY);
 	stmt_int(s, 1, v);
 	if (stmt_exec(st, s, "cannot update the UIDVALIDITY counter", error_r) < 0)
 		return STORE_ERROR;
@@ -213,16 +196,13 @@ store_mailbox_create_tx(struct store *st, int64_t user_id, const char *name,
 	sqlite3_stmt *s = store_stmt(st, SQL_EXISTS);
 	stmt_int(s, 1, user_id);
 	stmt_text(s, 2, canon);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW) {
+	int found = stmt_exists(st, s, "cannot look up a mailbox", error_r);
+	if (found > 0) {
 		*error_r = errfmt("mailbox '%s' exists already", esc_str(canon));
 		return STORE_EXISTS;
 	}
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot look up a mailbox");
+	if (found < 0)
 		return STORE_ERROR;
-	}
 	if (next_uidvalidity(st, &uidvalidity, error_r) < 0)
 		return STORE_ERROR;
 	s = store_stmt(st, SQL_ADD);
@@ -257,21 +237,15 @@ store_mailbox_create(struct store *st, int64_t user_id, const char *name,
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_USER_EXISTS);
 	stmt_int(s, 1, user_id);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW) {
+	int found = stmt_exists(st, s, "cannot look up the user", error_r);
+	if (found > 0) {
 		ret = store_mailbox_create_tx(st, user_id, name, special_use,
 					      &id, error_r);
-	} else if (rc == SQLITE_DONE) {
+	} else if (found == 0) {
 		*error_r = errfmt("user #%lld does not exist", (long long)user_id);
 		ret = STORE_NOTFOUND;
 	} else {
-		*error_r = store_db_error(st, "cannot look up the user");
 		ret = STORE_ERROR;
 	}
-	if (ret == STORE_OK)
-		ret = store_commit(st, error_r);
-	else
-		store_rollback(st);
-	return ret;
+	return store_end(st, ret, error_r);
 }

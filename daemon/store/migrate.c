@@ -33,16 +33,11 @@ store_migrations_latest(void)
 static int
 max_version(struct store *st, int *version_r, const char **error_r)
 {
-	sqlite3_stmt *s = store_stmt(st, SQL_MAX);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		*error_r = store_db_error(st, "cannot read schema_migrations");
-		stmt_done(s);
-		return STORE_ERROR;
-	}
-	*version_r = sqlite3_column_int(s, 0);
-	stmt_done(s);
-	return STORE_OK;
+	int64_t v = 0;
+	int ret = stmt_ints(st, store_stmt(st, SQL_MAX),
+			    "cannot read schema_migrations", &v, 1, error_r);
+	*version_r = (int)v;
+	return ret;
 }
 
 int
@@ -57,14 +52,7 @@ has_version(struct store *st, int version, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_HAS);
 	stmt_int(s, 1, version);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	*error_r = store_db_error(st, "cannot read schema_migrations");
-	return -1;
+	return stmt_exists(st, s, "cannot read schema_migrations", error_r);
 }
 
 static int
@@ -92,11 +80,9 @@ apply(struct store *st, const struct store_migration *m, const char **error_r)
 	stmt_int(s, 1, m->version);
 	stmt_text(s, 2, m->name);
 	stmt_int(s, 3, store_now());
-	if (stmt_exec(st, s, "cannot record the migration", error_r) < 0 ||
-	    store_commit(st, error_r) < 0) {
-		store_rollback(st);
+	if (store_end(st, stmt_exec(st, s, "cannot record the migration", error_r),
+		      error_r) < 0)
 		return STORE_ERROR;
-	}
 	log_info("store migration=%03d_%s applied", m->version, m->name);
 	return STORE_OK;
 }

@@ -9,17 +9,16 @@
 #include "core/xmalloc.h"
 #include "store/store_int.h"
 
-#define MSG_COLUMNS \
+/* The columns msg_read_bare() reads, then the counts msg_read() adds. */
+#define MSG_BARE \
 	"m.id, m.qid, m.blob, m.size, m.sender, m.user_id, m.ret, m.envid," \
-	" m.body, m.smtputf8, m.kind, m.created," \
+	" m.body, m.smtputf8, m.kind, m.created"
+#define MSG_COLUMNS MSG_BARE "," \
 	" (SELECT count(*) FROM queue_recipients r WHERE r.message_id = m.id)," \
 	" (SELECT count(*) FROM queue_recipients r WHERE r.message_id = m.id" \
 	"   AND r.state IN ('pending', 'deferred'))," \
 	" (SELECT min(next_attempt) FROM queue_recipients r WHERE r.message_id = m.id" \
 	"   AND r.state IN ('pending', 'deferred'))"
-#define RCPT_COLUMNS \
-	"id, message_id, address, orcpt, notify, state, attempts, next_attempt," \
-	" last_attempt, last_reply, dsn_sent"
 
 static const char SQL_ADD_MSG[] =
 	"INSERT INTO queue_messages (qid, blob, size, sender, user_id, ret, envid,"
@@ -30,15 +29,17 @@ static const char SQL_ADD_RCPT[] =
 	" state, next_attempt, last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_GET_MSG[] =
 	"SELECT " MSG_COLUMNS " FROM queue_messages m WHERE m.id = ?1";
+static const char SQL_GET_MSG_BARE[] =
+	"SELECT " MSG_BARE " FROM queue_messages m WHERE m.id = ?1";
 static const char SQL_LIST_MSG[] =
 	"SELECT " MSG_COLUMNS " FROM queue_messages m ORDER BY m.created, m.id";
 static const char SQL_RCPTS_OF[] =
-	"SELECT " RCPT_COLUMNS " FROM queue_recipients WHERE message_id = ?1"
-	" ORDER BY id";
+	"SELECT " QUEUE_RCPT_COLUMNS " FROM queue_recipients r"
+	" WHERE r.message_id = ?1 ORDER BY r.id";
 static const char SQL_DUE[] =
-	"SELECT " RCPT_COLUMNS " FROM queue_recipients"
-	" WHERE state IN ('pending', 'deferred') AND next_attempt <= ?1"
-	" ORDER BY next_attempt, id LIMIT ?2";
+	"SELECT " QUEUE_RCPT_COLUMNS " FROM queue_recipients r"
+	" WHERE r.state IN ('pending', 'deferred') AND r.next_attempt <= ?1"
+	" ORDER BY r.next_attempt, r.id LIMIT ?2";
 static const char SQL_CLAIM[] =
 	"UPDATE queue_recipients SET next_attempt = ?3"
 	" WHERE id = ?1 AND state IN ('pending', 'deferred') AND next_attempt <= ?2";
@@ -114,16 +115,6 @@ store_queue_message_clear(struct store_queue_message *msg)
 }
 
 void
-store_queue_message_list_free(struct store_queue_message **list, size_t n)
-{
-	if (*list == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		store_queue_message_clear(&(*list)[i]);
-	xfree(*list);
-}
-
-void
 store_queue_recipient_clear(struct store_queue_recipient *r)
 {
 	if (r == NULL)
@@ -134,20 +125,10 @@ store_queue_recipient_clear(struct store_queue_recipient *r)
 	memset(r, 0, sizeof *r);
 }
 
-void
-store_queue_recipient_list_free(struct store_queue_recipient **list, size_t n)
-{
-	if (*list == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		store_queue_recipient_clear(&(*list)[i]);
-	xfree(*list);
-}
-
 static void
-msg_from_row(sqlite3_stmt *s, struct store_queue_message *m)
+msg_read_bare(sqlite3_stmt *s, void *elem)
 {
-	memset(m, 0, sizeof *m);
+	struct store_queue_message *m = elem;
 	m->id = sqlite3_column_int64(s, 0);
 	m->qid = stmt_col_strdup(s, 1);
 	const unsigned char *blob = sqlite3_column_text(s, 2);
@@ -162,9 +143,6 @@ msg_from_row(sqlite3_stmt *s, struct store_queue_message *m)
 	m->smtputf8 = sqlite3_column_int(s, 9) != 0;
 	m->kind = stmt_col_strdup(s, 10);
 	m->created = sqlite3_column_int64(s, 11);
-	m->n_recipients = (unsigned)sqlite3_column_int64(s, 12);
-	m->n_open = (unsigned)sqlite3_column_int64(s, 13);
-	m->next_attempt = sqlite3_column_int64(s, 14);
 	if (m->sender == NULL)
 		m->sender = xstrdup("");
 	if (m->qid == NULL)
@@ -174,9 +152,43 @@ msg_from_row(sqlite3_stmt *s, struct store_queue_message *m)
 }
 
 static void
-rcpt_from_row(sqlite3_stmt *s, struct store_queue_recipient *r)
+msg_read(sqlite3_stmt *s, void *elem)
 {
-	memset(r, 0, sizeof *r);
+	struct store_queue_message *m = elem;
+	msg_read_bare(s, m);
+	m->n_recipients = (unsigned)sqlite3_column_int64(s, 12);
+	m->n_open = (unsigned)sqlite3_column_int64(s, 13);
+	m->next_attempt = sqlite3_column_int64(s, 14);
+}
+
+static void
+msg_clear(void *elem)
+{
+	store_queue_message_clear(elem);
+}
+
+static const struct stmt_rows msg_rows = {
+	.size = sizeof(struct store_queue_message),
+	.read = msg_read,
+	.clear = msg_clear,
+};
+static const struct stmt_rows msg_bare_rows = {
+	.size = sizeof(struct store_queue_message),
+	.read = msg_read_bare,
+	.clear = msg_clear,
+};
+
+void
+store_queue_message_list_free(struct store_queue_message **list, size_t n)
+{
+	stmt_rows_free(&msg_rows, *list, n);
+	*list = NULL;
+}
+
+void
+store_queue_recipient_read(sqlite3_stmt *s, void *elem)
+{
+	struct store_queue_recipient *r = elem;
 	r->id = sqlite3_column_int64(s, 0);
 	r->message_id = sqlite3_column_int64(s, 1);
 	r->address = stmt_col_strdup(s, 2);
@@ -190,6 +202,25 @@ rcpt_from_row(sqlite3_stmt *s, struct store_queue_recipient *r)
 	r->dsn_sent = sqlite3_column_int(s, 10) != 0;
 	if (r->address == NULL)
 		r->address = xstrdup("");
+}
+
+static void
+rcpt_clear(void *elem)
+{
+	store_queue_recipient_clear(elem);
+}
+
+static const struct stmt_rows rcpt_rows = {
+	.size = sizeof(struct store_queue_recipient),
+	.read = store_queue_recipient_read,
+	.clear = rcpt_clear,
+};
+
+void
+store_queue_recipient_list_free(struct store_queue_recipient **list, size_t n)
+{
+	stmt_rows_free(&rcpt_rows, *list, n);
+	*list = NULL;
 }
 
 int
@@ -226,16 +257,14 @@ store_queue_add(struct store *st, const struct store_queue_message *msg,
 	stmt_text(s, 10, msg->kind != NULL ? msg->kind : "relay");
 	stmt_int(s, 11, now);
 	ret = stmt_exec(st, s, "cannot queue a message", error_r);
-	if (ret != STORE_OK)
-		goto fail;
 	int64_t id = sqlite3_last_insert_rowid(st->db);
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		const struct store_queue_recipient *r = &rcpts[i];
 		if (r->state != STORE_QUEUE_PENDING && r->state != STORE_QUEUE_FAILED) {
 			*error_r = "a new queue recipient is pending or failed";
 			ret = STORE_INVALID;
-			goto fail;
+			break;
 		}
 		s = store_stmt(st, SQL_ADD_RCPT);
 		stmt_int(s, 1, id);
@@ -246,17 +275,10 @@ store_queue_add(struct store *st, const struct store_queue_message *msg,
 		stmt_int(s, 6, r->next_attempt > 0 ? r->next_attempt : now);
 		stmt_text(s, 7, r->last_reply);
 		ret = stmt_exec(st, s, "cannot queue a recipient", error_r);
-		if (ret != STORE_OK)
-			goto fail;
 	}
-	ret = store_commit(st, error_r);
-	if (ret != STORE_OK)
-		return ret;
-	if (id_r != NULL)
+	ret = store_end(st, ret, error_r);
+	if (ret == STORE_OK && id_r != NULL)
 		*id_r = id;
-	return STORE_OK;
-fail:
-	store_rollback(st);
 	return ret;
 }
 
@@ -265,25 +287,25 @@ read_rcpts(struct store *st, sqlite3_stmt *s, const char *what,
 	   struct store_queue_recipient **list_r, size_t *n_r,
 	   const char **error_r)
 {
-	struct store_queue_recipient *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			list = xreallocarray(list, cap, sizeof *list);
-		}
-		rcpt_from_row(s, &list[n++]);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, what);
-		store_queue_recipient_list_free(&list, n);
-		return STORE_ERROR;
-	}
-	*list_r = list;
-	*n_r = n;
-	return STORE_OK;
+	void *list;
+	int ret = stmt_list(st, s, &rcpt_rows, what, &list, n_r, error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
+}
+
+int
+store_queue_message_load(struct store *st, int64_t id, bool counts,
+			 struct store_queue_message *msg_r,
+			 const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, counts ? SQL_GET_MSG : SQL_GET_MSG_BARE);
+	stmt_int(s, 1, id);
+	int ret = stmt_get(st, s, counts ? &msg_rows : &msg_bare_rows,
+			   "cannot read a queue message", msg_r, error_r);
+	if (ret == STORE_NOTFOUND)
+		*error_r = errfmt("queue message %lld does not exist", (long long)id);
+	return ret;
 }
 
 int
@@ -291,27 +313,15 @@ store_queue_get(struct store *st, int64_t id, struct store_queue_message *msg_r,
 		struct store_queue_recipient **rcpts_r, size_t *n_r,
 		const char **error_r)
 {
-	memset(msg_r, 0, sizeof *msg_r);
 	*rcpts_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *s = store_stmt(st, SQL_GET_MSG);
+	int ret = store_queue_message_load(st, id, true, msg_r, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	sqlite3_stmt *s = store_stmt(st, SQL_RCPTS_OF);
 	stmt_int(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		if (rc == SQLITE_DONE) {
-			*error_r = errfmt("queue message %lld does not exist", (long long)id);
-			return STORE_NOTFOUND;
-		}
-		*error_r = store_db_error(st, "cannot read a queue message");
-		return STORE_ERROR;
-	}
-	msg_from_row(s, msg_r);
-	stmt_done(s);
-	s = store_stmt(st, SQL_RCPTS_OF);
-	stmt_int(s, 1, id);
-	int ret = read_rcpts(st, s, "cannot read queue recipients", rcpts_r, n_r,
-			     error_r);
+	ret = read_rcpts(st, s, "cannot read queue recipients", rcpts_r, n_r,
+			 error_r);
 	if (ret != STORE_OK)
 		store_queue_message_clear(msg_r);
 	return ret;
@@ -321,26 +331,13 @@ int
 store_queue_list(struct store *st, struct store_queue_message **list_r,
 		 size_t *n_r, const char **error_r)
 {
-	struct store_queue_message *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
+	void *list;
 	sqlite3_stmt *s = store_stmt(st, SQL_LIST_MSG);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			list = xreallocarray(list, cap, sizeof *list);
-		}
-		msg_from_row(s, &list[n++]);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot list the queue");
-		store_queue_message_list_free(&list, n);
-		return STORE_ERROR;
-	}
-	*list_r = list;
-	*n_r = n;
-	return STORE_OK;
+	int ret = stmt_list(st, s, &msg_rows, "cannot list the queue", &list,
+			    n_r, error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
 }
 
 int
@@ -365,11 +362,22 @@ store_queue_claim(struct store *st, int64_t rcpt_id, int64_t now,
 	stmt_int(s, 2, now);
 	stmt_int(s, 3, lease_until);
 	/* one UPDATE is atomic in SQLite: two workers cannot both see it due */
-	int ret = stmt_exec(st, s, "cannot claim a queue recipient", error_r);
-	if (ret != STORE_OK)
-		return ret;
-	*claimed_r = sqlite3_changes(st->db) > 0;
-	return STORE_OK;
+	unsigned n;
+	int ret = stmt_exec_n(st, s, "cannot claim a queue recipient", &n, error_r);
+	if (ret == STORE_OK)
+		*claimed_r = n > 0;
+	return ret;
+}
+
+/* Runs s, an UPDATE of the recipient rcpt_id. */
+static int
+rcpt_exec(struct store *st, sqlite3_stmt *s, int64_t rcpt_id, const char *what,
+	  const char **error_r)
+{
+	int ret = stmt_exec_one(st, s, what, error_r);
+	if (ret == STORE_NOTFOUND)
+		*error_r = errfmt("queue recipient %lld does not exist", (long long)rcpt_id);
+	return ret;
 }
 
 int
@@ -383,14 +391,8 @@ store_queue_result(struct store *st, int64_t rcpt_id,
 	stmt_text(s, 3, store_queue_state_name(state));
 	stmt_int(s, 4, next_attempt);
 	stmt_text(s, 5, reply);
-	int ret = stmt_exec(st, s, "cannot record a delivery attempt", error_r);
-	if (ret != STORE_OK)
-		return ret;
-	if (sqlite3_changes(st->db) == 0) {
-		*error_r = errfmt("queue recipient %lld does not exist", (long long)rcpt_id);
-		return STORE_NOTFOUND;
-	}
-	return STORE_OK;
+	return rcpt_exec(st, s, rcpt_id, "cannot record a delivery attempt",
+			 error_r);
 }
 
 int
@@ -398,12 +400,7 @@ store_queue_set_dsn_sent(struct store *st, int64_t rcpt_id, const char **error_r
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_DSN_SENT);
 	stmt_int(s, 1, rcpt_id);
-	int ret = stmt_exec(st, s, "cannot mark a DSN as sent", error_r);
-	if (ret == STORE_OK && sqlite3_changes(st->db) == 0) {
-		*error_r = errfmt("queue recipient %lld does not exist", (long long)rcpt_id);
-		return STORE_NOTFOUND;
-	}
-	return ret;
+	return rcpt_exec(st, s, rcpt_id, "cannot mark a DSN as sent", error_r);
 }
 
 static int
@@ -411,16 +408,12 @@ message_exists(struct store *st, int64_t id, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_EXISTS);
 	stmt_int(s, 1, id);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	if (rc == SQLITE_DONE) {
+	int found = stmt_exists(st, s, "cannot read the queue", error_r);
+	if (found == 0) {
 		*error_r = errfmt("queue message %lld does not exist", (long long)id);
 		return STORE_NOTFOUND;
 	}
-	*error_r = store_db_error(st, "cannot read the queue");
-	return STORE_ERROR;
+	return found > 0 ? STORE_OK : STORE_ERROR;
 }
 
 int
@@ -440,10 +433,7 @@ store_queue_flush(struct store *st, unsigned *n_r, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_FLUSH);
 	stmt_int(s, 1, store_now());
-	int ret = stmt_exec(st, s, "cannot flush the queue", error_r);
-	if (ret == STORE_OK && n_r != NULL)
-		*n_r = (unsigned)sqlite3_changes(st->db);
-	return ret;
+	return stmt_exec_n(st, s, "cannot flush the queue", n_r, error_r);
 }
 
 int
@@ -453,22 +443,17 @@ store_queue_delete(struct store *st, int64_t id, const char **error_r)
 	if (ret != STORE_OK)
 		return ret;
 	ret = message_exists(st, id, error_r);
-	if (ret != STORE_OK)
-		goto fail;
-	sqlite3_stmt *s = store_stmt(st, SQL_DELETE_RCPTS);
-	stmt_int(s, 1, id);
-	ret = stmt_exec(st, s, "cannot delete queue recipients", error_r);
-	if (ret != STORE_OK)
-		goto fail;
-	s = store_stmt(st, SQL_DELETE);
-	stmt_int(s, 1, id);
-	ret = stmt_exec(st, s, "cannot delete a queue message", error_r);
-	if (ret != STORE_OK)
-		goto fail;
-	return store_commit(st, error_r);
-fail:
-	store_rollback(st);
-	return ret;
+	if (ret == STORE_OK) {
+		sqlite3_stmt *s = store_stmt(st, SQL_DELETE_RCPTS);
+		stmt_int(s, 1, id);
+		ret = stmt_exec(st, s, "cannot delete queue recipients", error_r);
+	}
+	if (ret == STORE_OK) {
+		sqlite3_stmt *s = store_stmt(st, SQL_DELETE);
+		stmt_int(s, 1, id);
+		ret = stmt_exec(st, s, "cannot delete a queue message", error_r);
+	}
+	return store_end(st, ret, error_r);
 }
 
 int
@@ -477,21 +462,15 @@ store_queue_cleanup(struct store *st, unsigned *removed_r, const char **error_r)
 	int ret = store_begin(st, error_r);
 	if (ret != STORE_OK)
 		return ret;
-	sqlite3_stmt *s = store_stmt(st, SQL_CLEANUP_RCPTS);
-	ret = stmt_exec(st, s, "cannot clean up the queue", error_r);
-	if (ret != STORE_OK)
-		goto fail;
-	s = store_stmt(st, SQL_CLEANUP_MSGS);
-	ret = stmt_exec(st, s, "cannot clean up the queue", error_r);
-	if (ret != STORE_OK)
-		goto fail;
-	unsigned removed = (unsigned)sqlite3_changes(st->db);
-	ret = store_commit(st, error_r);
+	unsigned removed = 0;
+	ret = stmt_exec(st, store_stmt(st, SQL_CLEANUP_RCPTS),
+			"cannot clean up the queue", error_r);
+	if (ret == STORE_OK)
+		ret = stmt_exec_n(st, store_stmt(st, SQL_CLEANUP_MSGS),
+				  "cannot clean up the queue", &removed, error_r);
+	ret = store_end(st, ret, error_r);
 	if (ret == STORE_OK && removed_r != NULL)
 		*removed_r = removed;
-	return ret;
-fail:
-	store_rollback(st);
 	return ret;
 }
 
@@ -499,17 +478,14 @@ int
 store_queue_count(struct store *st, unsigned *messages_r, unsigned *open_r,
 		  const char **error_r)
 {
-	sqlite3_stmt *s = store_stmt(st, SQL_COUNT);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		*error_r = store_db_error(st, "cannot count the queue");
-		return STORE_ERROR;
+	int64_t v[2];
+	int ret = stmt_ints(st, store_stmt(st, SQL_COUNT), "cannot count the queue",
+			    v, 2, error_r);
+	if (ret == STORE_OK) {
+		*messages_r = (unsigned)v[0];
+		*open_r = (unsigned)v[1];
 	}
-	*messages_r = (unsigned)sqlite3_column_int64(s, 0);
-	*open_r = (unsigned)sqlite3_column_int64(s, 1);
-	stmt_done(s);
-	return STORE_OK;
+	return ret;
 }
 
 int
@@ -517,9 +493,7 @@ store_queue_blob_referenced(struct store *st, const char *hash)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_BLOB_REF);
 	stmt_text(s, 1, hash);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+	const char *error;
+	/* the caller (store_blob_referenced()) words its own error */
+	return stmt_exists(st, s, "cannot look up a blob", &error);
 }

@@ -16,12 +16,6 @@
 #include "store/store_int.h"
 
 #define OPEN "state IN ('pending', 'deferred')"
-#define RCPT_COLUMNS \
-	"r.id, r.message_id, r.address, r.orcpt, r.notify, r.state, r.attempts," \
-	" r.next_attempt, r.last_attempt, r.last_reply, r.dsn_sent"
-#define MSG_COLUMNS \
-	"id, qid, blob, size, sender, user_id, ret, envid, body, smtputf8, kind," \
-	" created"
 
 static const char SQL_RELEASE[] =
 	"UPDATE queue_recipients SET lease_until = NULL, next_attempt = ?1"
@@ -31,14 +25,12 @@ static const char SQL_PICK[] =
 	" AND (lease_until IS NULL OR lease_until <= ?1)"
 	" ORDER BY next_attempt, id LIMIT 1";
 static const char SQL_OF_DOMAIN[] =
-	"SELECT " RCPT_COLUMNS " FROM queue_recipients r WHERE r.domain = ?1"
+	"SELECT " QUEUE_RCPT_COLUMNS " FROM queue_recipients r WHERE r.domain = ?1"
 	" AND r." OPEN " AND r.next_attempt <= ?2"
 	" AND (r.lease_until IS NULL OR r.lease_until <= ?2)"
 	" ORDER BY r.message_id, r.id LIMIT ?3";
 static const char SQL_LEASE[] =
 	"UPDATE queue_recipients SET lease_until = ?2, next_attempt = ?2 WHERE id = ?1";
-static const char SQL_MSG[] =
-	"SELECT " MSG_COLUMNS " FROM queue_messages WHERE id = ?1";
 static const char SQL_NEXT_DUE[] =
 	"SELECT min(next_attempt) FROM queue_recipients WHERE " OPEN;
 static const char SQL_RECORD[] =
@@ -47,7 +39,7 @@ static const char SQL_RECORD[] =
 	" state = ?3, next_attempt = ?4, last_reply = ?5, last_host = ?6,"
 	" lease_until = NULL WHERE id = ?1";
 static const char SQL_DSN_DUE[] =
-	"SELECT " RCPT_COLUMNS " FROM queue_recipients r"
+	"SELECT " QUEUE_RCPT_COLUMNS " FROM queue_recipients r"
 	" JOIN queue_messages m ON m.id = r.message_id"
 	" WHERE r.dsn_sent = 0 AND m.kind = 'relay' AND m.sender <> ''"
 	" AND (r.state = 'failed'"
@@ -76,79 +68,6 @@ static const char SQL_DKIM_ADD[] =
 	" private_key, public_key, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 /* ---- rows -------------------------------------------------------------- */
-
-static enum store_queue_state
-state_of(const unsigned char *t)
-{
-	static const enum store_queue_state all[] = {
-		STORE_QUEUE_PENDING, STORE_QUEUE_DEFERRED, STORE_QUEUE_DELIVERED,
-		STORE_QUEUE_FAILED,
-	};
-	for (size_t i = 0; i < 4; i++)
-		if (t != NULL && strcmp((const char *)t, store_queue_state_name(all[i])) == 0)
-			return all[i];
-	return STORE_QUEUE_FAILED;
-}
-
-static void
-rcpt_row(sqlite3_stmt *s, struct store_queue_recipient *r)
-{
-	memset(r, 0, sizeof *r);
-	r->id = sqlite3_column_int64(s, 0);
-	r->message_id = sqlite3_column_int64(s, 1);
-	r->address = stmt_col_strdup(s, 2);
-	r->orcpt = stmt_col_strdup(s, 3);
-	r->notify = (unsigned)sqlite3_column_int(s, 4);
-	r->state = state_of(sqlite3_column_text(s, 5));
-	r->attempts = (unsigned)sqlite3_column_int(s, 6);
-	r->next_attempt = sqlite3_column_int64(s, 7);
-	r->last_attempt = sqlite3_column_int64(s, 8);
-	r->last_reply = stmt_col_strdup(s, 9);
-	r->dsn_sent = sqlite3_column_int(s, 10) != 0;
-	if (r->address == NULL)
-		r->address = xstrdup("");
-}
-
-static int
-load_message(struct store *st, int64_t id, struct store_queue_message *m,
-	     const char **error_r)
-{
-	memset(m, 0, sizeof *m);
-	sqlite3_stmt *s = store_stmt(st, SQL_MSG);
-	stmt_int(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		if (rc == SQLITE_DONE) {
-			*error_r = errfmt("queue message %lld does not exist", (long long)id);
-			return STORE_NOTFOUND;
-		}
-		*error_r = store_db_error(st, "cannot read a queue message");
-		return STORE_ERROR;
-	}
-	m->id = sqlite3_column_int64(s, 0);
-	m->qid = stmt_col_strdup(s, 1);
-	const unsigned char *blob = sqlite3_column_text(s, 2);
-	if (blob != NULL && strlen((const char *)blob) == SHA256_HEX_LEN)
-		memcpy(m->blob, blob, SHA256_HEX_LEN + 1);
-	m->size = (uint64_t)sqlite3_column_int64(s, 3);
-	m->sender = stmt_col_strdup(s, 4);
-	m->user_id = sqlite3_column_int64(s, 5);
-	m->ret = stmt_col_strdup(s, 6);
-	m->envid = stmt_col_strdup(s, 7);
-	m->body = stmt_col_strdup(s, 8);
-	m->smtputf8 = sqlite3_column_int(s, 9) != 0;
-	m->kind = stmt_col_strdup(s, 10);
-	m->created = sqlite3_column_int64(s, 11);
-	stmt_done(s);
-	if (m->sender == NULL)
-		m->sender = xstrdup("");
-	if (m->qid == NULL)
-		m->qid = xstrdup("");
-	if (m->kind == NULL)
-		m->kind = xstrdup("relay");
-	return STORE_OK;
-}
 
 void
 relayq_items_free(struct relayq_item **items, size_t n)
@@ -198,7 +117,9 @@ read_grouped(struct store *st, sqlite3_stmt *s, size_t max_messages,
 			rcap = rcap == 0 ? 4 : rcap * 2;
 			it->rcpts = xreallocarray(it->rcpts, rcap, sizeof *it->rcpts);
 		}
-		rcpt_row(s, &it->rcpts[it->n_rcpts++]);
+		struct store_queue_recipient *r = &it->rcpts[it->n_rcpts++];
+		memset(r, 0, sizeof *r);
+		store_queue_recipient_read(s, r);
 	}
 	stmt_done(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -207,8 +128,9 @@ read_grouped(struct store *st, sqlite3_stmt *s, size_t max_messages,
 		return STORE_ERROR;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int64_t mid = items[i].msg.id;
-		int ret = load_message(st, mid, &items[i].msg, error_r);
+		/* relayq.h: the counts are not filled */
+		int ret = store_queue_message_load(st, items[i].msg.id, false,
+						   &items[i].msg, error_r);
 		if (ret != STORE_OK) {
 			relayq_items_free(&items, n);
 			return ret;
@@ -224,10 +146,7 @@ relayq_release_all(struct store *st, unsigned *n_r, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_RELEASE);
 	stmt_int(s, 1, store_now());
-	int ret = stmt_exec(st, s, "cannot release queue leases", error_r);
-	if (ret == STORE_OK && n_r != NULL)
-		*n_r = (unsigned)sqlite3_changes(st->db);
-	return ret;
+	return stmt_exec_n(st, s, "cannot release queue leases", n_r, error_r);
 }
 
 int
@@ -241,17 +160,11 @@ relayq_claim(struct store *st, int64_t now, int64_t lease_until,
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_PICK);
 	stmt_int(s, 1, now);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		stmt_done(s);
+	ret = stmt_row(st, s, "cannot read the queue", error_r);
+	if (ret != STORE_OK) {
 		store_rollback(st);
-		return STORE_OK;
-	}
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		*error_r = store_db_error(st, "cannot read the queue");
-		store_rollback(st);
-		return STORE_ERROR;
+		/* STORE_NOTFOUND: nothing due, an empty batch */
+		return ret == STORE_NOTFOUND ? STORE_OK : ret;
 	}
 	char *domain = stmt_col_strdup(s, 0);
 	stmt_done(s);
@@ -264,44 +177,30 @@ relayq_claim(struct store *st, int64_t now, int64_t lease_until,
 	stmt_int(s, 3, (int64_t)max_rcpts);
 	ret = read_grouped(st, s, max_messages, &batch_r->items, &batch_r->n_items,
 			   error_r);
-	if (ret != STORE_OK)
-		goto fail;
-	for (size_t i = 0; i < batch_r->n_items; i++) {
-		for (size_t k = 0; k < batch_r->items[i].n_rcpts; k++) {
+	for (size_t i = 0; i < batch_r->n_items && ret == STORE_OK; i++) {
+		const struct relayq_item *it = &batch_r->items[i];
+		for (size_t k = 0; k < it->n_rcpts && ret == STORE_OK; k++) {
 			s = store_stmt(st, SQL_LEASE);
-			stmt_int(s, 1, batch_r->items[i].rcpts[k].id);
+			stmt_int(s, 1, it->rcpts[k].id);
 			stmt_int(s, 2, lease_until);
 			ret = stmt_exec(st, s, "cannot lease a queue recipient", error_r);
-			if (ret != STORE_OK)
-				goto fail;
 		}
 	}
-	ret = store_commit(st, error_r);
-	if (ret != STORE_OK)
-		goto fail_committed;
+	ret = store_end(st, ret, error_r);
+	if (ret != STORE_OK) {
+		free(domain);
+		relayq_batch_clear(batch_r);
+		return ret;
+	}
 	batch_r->domain = domain;
 	return STORE_OK;
-fail:
-	store_rollback(st);
-fail_committed:
-	free(domain);
-	relayq_batch_clear(batch_r);
-	return ret;
 }
 
 int
 relayq_next_due(struct store *st, int64_t *when_r, const char **error_r)
 {
-	sqlite3_stmt *s = store_stmt(st, SQL_NEXT_DUE);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		*error_r = store_db_error(st, "cannot read the queue");
-		return STORE_ERROR;
-	}
-	*when_r = sqlite3_column_int64(s, 0);
-	stmt_done(s);
-	return STORE_OK;
+	return stmt_ints(st, store_stmt(st, SQL_NEXT_DUE), "cannot read the queue",
+			 when_r, 1, error_r);
 }
 
 int
@@ -312,7 +211,7 @@ relayq_record(struct store *st, const struct relayq_outcome *o, size_t n,
 	if (ret != STORE_OK)
 		return ret;
 	int64_t now = store_now();
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		sqlite3_stmt *s = store_stmt(st, SQL_RECORD);
 		stmt_int(s, 1, o[i].rcpt_id);
 		stmt_int(s, 2, now);
@@ -321,12 +220,8 @@ relayq_record(struct store *st, const struct relayq_outcome *o, size_t n,
 		stmt_text(s, 5, o[i].reply);
 		stmt_text(s, 6, o[i].host);
 		ret = stmt_exec(st, s, "cannot record a delivery attempt", error_r);
-		if (ret != STORE_OK) {
-			store_rollback(st);
-			return ret;
-		}
 	}
-	return store_commit(st, error_r);
+	return store_end(st, ret, error_r);
 }
 
 int
@@ -347,16 +242,12 @@ relayq_dsn_done(struct store *st, const int64_t *ids, size_t n, const char **err
 	int ret = store_begin(st, error_r);
 	if (ret != STORE_OK)
 		return ret;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		sqlite3_stmt *s = store_stmt(st, SQL_DSN_DONE);
 		stmt_int(s, 1, ids[i]);
 		ret = stmt_exec(st, s, "cannot mark a DSN as sent", error_r);
-		if (ret != STORE_OK) {
-			store_rollback(st);
-			return ret;
-		}
 	}
-	return store_commit(st, error_r);
+	return store_end(st, ret, error_r);
 }
 
 int
@@ -366,10 +257,7 @@ relayq_expire(struct store *st, int64_t created_before, const char *reason,
 	sqlite3_stmt *s = store_stmt(st, SQL_EXPIRE);
 	stmt_int(s, 1, created_before);
 	stmt_text(s, 2, reason);
-	int ret = stmt_exec(st, s, "cannot expire queue recipients", error_r);
-	if (ret == STORE_OK && n_r != NULL)
-		*n_r = (unsigned)sqlite3_changes(st->db);
-	return ret;
+	return stmt_exec_n(st, s, "cannot expire queue recipients", n_r, error_r);
 }
 
 /* ---- smarthost ---------------------------------------------------------- */
@@ -392,17 +280,11 @@ relayq_smarthost_get(struct store *st, struct relayq_smarthost *sh_r,
 {
 	memset(sh_r, 0, sizeof *sh_r);
 	sqlite3_stmt *s = store_stmt(st, SQL_SH_GET);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		stmt_done(s);
+	int ret = stmt_row(st, s, "cannot read the smarthost", error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = "no smarthost: direct delivery";
-		return STORE_NOTFOUND;
-	}
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		*error_r = store_db_error(st, "cannot read the smarthost");
-		return STORE_ERROR;
-	}
+	if (ret != STORE_OK)
+		return ret;
 	sh_r->host = stmt_col_strdup(s, 0);
 	sh_r->port = (unsigned)sqlite3_column_int(s, 1);
 	sh_r->tls = stmt_col_strdup(s, 2);
@@ -475,49 +357,54 @@ relayq_smarthost_set(struct store *st, const struct relayq_smarthost *sh,
 
 /* ---- DKIM keys ------------------------------------------------------------ */
 
+static void
+key_read(sqlite3_stmt *s, void *elem)
+{
+	struct relayq_dkim_key *k = elem;
+	k->algorithm = stmt_col_strdup(s, 0);
+	k->selector = stmt_col_strdup(s, 1);
+	k->private_key = stmt_col_strdup(s, 2);
+	k->public_key = stmt_col_strdup(s, 3);
+	k->created = sqlite3_column_int64(s, 4);
+}
+
+static void
+key_clear(void *elem)
+{
+	struct relayq_dkim_key *k = elem;
+	free(k->algorithm);
+	free(k->selector);
+	if (k->private_key != NULL)
+		explicit_bzero(k->private_key, strlen(k->private_key));
+	free(k->private_key);
+	free(k->public_key);
+}
+
+static const struct stmt_rows key_rows = {
+	.size = sizeof(struct relayq_dkim_key),
+	.read = key_read,
+	.clear = key_clear,
+};
+
 void
 relayq_dkim_keys_free(struct relayq_dkim_key **keys, size_t n)
 {
-	if (*keys == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free((*keys)[i].algorithm);
-		free((*keys)[i].selector);
-		if ((*keys)[i].private_key != NULL)
-			explicit_bzero((*keys)[i].private_key, strlen((*keys)[i].private_key));
-		free((*keys)[i].private_key);
-		free((*keys)[i].public_key);
-	}
-	xfree(*keys);
+	stmt_rows_free(&key_rows, *keys, n);
+	*keys = NULL;
 }
 
 static int
 read_keys(struct store *st, int64_t domain_id, struct relayq_dkim_key **keys_r,
 	  size_t *n_r, const char **error_r)
 {
-	struct relayq_dkim_key *keys = NULL;
-	size_t n = 0;
-	int rc;
+	void *keys;
 	sqlite3_stmt *s = store_stmt(st, SQL_DKIM_GET);
 	stmt_int(s, 1, domain_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		keys = xreallocarray(keys, n + 1, sizeof *keys);
-		struct relayq_dkim_key *k = &keys[n++];
-		k->algorithm = stmt_col_strdup(s, 0);
-		k->selector = stmt_col_strdup(s, 1);
-		k->private_key = stmt_col_strdup(s, 2);
-		k->public_key = stmt_col_strdup(s, 3);
-		k->created = sqlite3_column_int64(s, 4);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		relayq_dkim_keys_free(&keys, n);
-		*error_r = store_db_error(st, "cannot read DKIM keys");
-		return STORE_ERROR;
-	}
-	*keys_r = keys;
-	*n_r = n;
-	return STORE_OK;
+	int ret = stmt_list(st, s, &key_rows, "cannot read DKIM keys", &keys, n_r,
+			    error_r);
+	if (ret == STORE_OK)
+		*keys_r = keys;
+	return ret;
 }
 
 /* A new key pair: the private key as PKCS#8 PEM and the DNS p= value
@@ -609,7 +496,7 @@ relayq_dkim_keys(struct store *st, const char *domain, bool create,
 	ret = store_begin(st, error_r);
 	if (ret != STORE_OK)
 		goto out;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2 && ret == STORE_OK; i++) {
 		char *sel = xasprintf("%s-%s", i == 0 ? "ed" : "rsa", month);
 		sqlite3_stmt *s = store_stmt(st, SQL_DKIM_ADD);
 		stmt_int(s, 1, domain_id);
@@ -620,12 +507,8 @@ relayq_dkim_keys(struct store *st, const char *domain, bool create,
 		stmt_int(s, 6, (int64_t)now);
 		free(sel);
 		ret = stmt_exec(st, s, "cannot store a DKIM key", error_r);
-		if (ret != STORE_OK) {
-			store_rollback(st);
-			goto out;
-		}
 	}
-	ret = store_commit(st, error_r);
+	ret = store_end(st, ret, error_r);
 	if (ret == STORE_OK) {
 		log_info("dkim keys created domain=%s", esc_str(domain));
 		ret = read_keys(st, domain_id, keys_r, n_r, error_r);

@@ -54,24 +54,14 @@ strv_has(char *const *v, size_t n, const char *s)
 	return false;
 }
 
-static void
-strv_free(char ***v, size_t n)
-{
-	if (*v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free((*v)[i]);
-	xfree(*v);
-}
-
 void
 store_resolution_clear(struct store_resolution *res)
 {
 	if (res == NULL)
 		return;
 	free(res->user_ids);
-	strv_free(&res->user_addresses, res->n_users);
-	strv_free(&res->remote, res->n_remote);
+	store_strv_free(&res->user_addresses, res->n_users);
+	store_strv_free(&res->remote, res->n_remote);
 	memset(res, 0, sizeof *res);
 }
 
@@ -110,23 +100,10 @@ static int
 alias_destinations(struct resolver *r, const char *source, char ***v_r,
 		   size_t *n_r)
 {
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
 	sqlite3_stmt *s = store_stmt(r->st, SQL_ALIAS);
 	stmt_text(s, 1, source);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		strv_add(&v, &n, &cap, (const char *)sqlite3_column_text(s, 0));
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*r->error_r = store_db_error(r->st, "cannot read an alias");
-		strv_free(&v, n);
-		return STORE_ERROR;
-	}
-	*v_r = v;
-	*n_r = n;
-	return STORE_OK;
+	return stmt_strings(r->st, s, "cannot read an alias", v_r, n_r,
+			    r->error_r);
 }
 
 /* 1 when the statement with ?1 = text finds a row, 0 when not, -1. */
@@ -135,14 +112,7 @@ exists(struct resolver *r, const char *sql, const char *text)
 {
 	sqlite3_stmt *s = store_stmt(r->st, sql);
 	stmt_text(s, 1, text);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	*r->error_r = store_db_error(r->st, "cannot resolve an address");
-	return -1;
+	return stmt_exists(r->st, s, "cannot resolve an address", r->error_r);
 }
 
 static int resolve_node(struct resolver *r, const char *node);
@@ -218,24 +188,18 @@ resolve_node(struct resolver *r, const char *node)
 		goto out;
 	}
 
+	int64_t user[2];	/* id, enabled */
 	sqlite3_stmt *s = store_stmt(r->st, SQL_USER);
 	stmt_text(s, 1, node);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 0);
-		bool enabled = sqlite3_column_int(s, 1) != 0;
-		stmt_done(s);
-		if (enabled || r->include_disabled)
-			add_user(r->res, id, node);
+	ret = stmt_ints(r->st, s, "cannot resolve an address", user, 2, r->error_r);
+	if (ret == STORE_ERROR)
+		return ret;
+	if (ret == STORE_OK) {
+		if (user[1] != 0 || r->include_disabled)
+			add_user(r->res, user[0], node);
 		else
 			r->saw_disabled = true;
-		ret = STORE_OK;
 		goto out;
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*r->error_r = store_db_error(r->st, "cannot resolve an address");
-		return STORE_ERROR;
 	}
 
 	if ((ret = alias_destinations(r, node, &dests, &n)) < 0)
@@ -262,7 +226,7 @@ resolve_node(struct resolver *r, const char *node)
 	}
 	free(catchall);
 out:
-	strv_free(&dests, n);
+	store_strv_free(&dests, n);
 	if (ret == STORE_OK)
 		strv_add(&r->done, &r->n_done, &r->cap_done, node);
 	return ret;
@@ -282,7 +246,7 @@ store_resolve_internal(struct store *st, const char *address,
 	r.res = res_r;
 	r.error_r = error_r;
 	int ret = resolve_node(&r, address);
-	strv_free(&r.done, r.n_done);
+	store_strv_free(&r.done, r.n_done);
 	if (ret == STORE_OK && address[0] != '@' &&
 	    res_r->n_users == 0 && res_r->n_remote == 0) {
 		*error_r = r.saw_disabled

@@ -69,17 +69,14 @@ store_stats_get(struct store *st, struct store_stats *stats_r,
 		const char **error_r)
 {
 	memset(stats_r, 0, sizeof *stats_r);
-	sqlite3_stmt *s = store_stmt(st, SQL_COUNTS);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		*error_r = store_db_error(st, "cannot count domains and users");
-		stmt_done(s);
-		return STORE_ERROR;
-	}
-	stats_r->domains = (unsigned)sqlite3_column_int64(s, 0);
-	stats_r->users = (unsigned)sqlite3_column_int64(s, 1);
-	stats_r->aliases = (unsigned)sqlite3_column_int64(s, 2);
-	stmt_done(s);
+	int64_t n[3];
+	int ret = stmt_ints(st, store_stmt(st, SQL_COUNTS),
+			    "cannot count domains and users", n, 3, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	stats_r->domains = (unsigned)n[0];
+	stats_r->users = (unsigned)n[1];
+	stats_r->aliases = (unsigned)n[2];
 
 	const char *dir = store_data_dir(st);
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -226,8 +226,9 @@ struct store_message {
 
 /*
  * Appends a message (its blob already committed) to a mailbox: the next UID,
- * a new MODSEQ, the user's used bytes, all in one transaction; then notifies
- * the mailbox's watchers.  STORE_OVERQUOTA when the user's quota would be
+ * a new MODSEQ, the user's used bytes, the IMAP cache of the blob
+ * (store_imap_cache_prepare()), all in one transaction; then notifies the
+ * mailbox's watchers.  STORE_OVERQUOTA when the user's quota would be
  * exceeded (unless ignore_quota).
  */
 int store_append(struct store *st, int64_t mailbox_id, const char *blob,
@@ -244,6 +245,18 @@ void store_message_list_free(struct store_message **list, size_t n);
  * notifies watchers.  *removed_r (may be NULL) counts what was removed. */
 int store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		  size_t n, size_t *removed_r, const char **error_r);
+
+/*
+ * Computes the IMAP ENVELOPE and BODYSTRUCTURE of a committed blob from its
+ * file (mime_imap_cache(); the file was just written and is in the page
+ * cache) and keeps them on the handle: the next delivery or append of that
+ * blob writes them into its message rows, so that FETCH never parses it.
+ * store_deliver*() and store_append() call it themselves before their
+ * transaction (again for the same blob costs nothing); a caller that runs
+ * its deliveries under a lock of its own calls it before taking the lock.
+ * Must not be called inside a transaction.
+ */
+void store_imap_cache_prepare(struct store *st, const char *blob);
 
 /* ---- delivery --------------------------------------------------------- */
 

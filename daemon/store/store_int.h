@@ -28,6 +28,15 @@ struct stmt_slot {
 	sqlite3_stmt *stmt;
 };
 
+/* messages.c: the IMAP ENVELOPE and BODYSTRUCTURE of one blob
+ * (mime_imap_cache()), which its message rows cache for FETCH; NULLs when
+ * they could not be computed (FETCH computes them then). */
+struct store_imap_cache {
+	char blob[SHA256_HEX_LEN + 1];	/* "" when empty */
+	char *envelope;
+	char *bodystructure;
+};
+
 struct store {
 	sqlite3 *db;
 	char *data_dir;
@@ -37,6 +46,12 @@ struct store {
 	bool in_tx;
 	int64_t *touched;	/* mailboxes changed in this transaction */
 	size_t n_touched, cap_touched;
+	/* messages.c: the IMAP cache of the blob last prepared (owned;
+	 * store_imap_cache_prepare()), and the one that store_append_tx()
+	 * writes into the row of its blob (set by the caller around its
+	 * transaction, NULL otherwise; not owned) */
+	struct store_imap_cache imap_cache;
+	const struct store_imap_cache *append_cache;
 };
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
@@ -62,14 +77,76 @@ const char *store_db_error(struct store *st, const char *what);
 int stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
 	      const char **error_r);
 
+/*
+ * stmt.c: a statement run and its outcome mapped to STORE_* in one place.
+ * Each takes a bound statement from store_stmt() and leaves it reset (but
+ * stmt_row() on a row); a failure of SQLite is STORE_ERROR (or -1) with
+ * "what: sqlite's message".  STORE_NOTFOUND comes with a bare "not found"
+ * that the caller rewords: only it knows what was not found.
+ */
+/* Steps s to its first row: STORE_OK with s on the row (the caller reads
+ * it, then stmt_done()), STORE_NOTFOUND, or STORE_ERROR. */
+int stmt_row(struct store *st, sqlite3_stmt *s, const char *what,
+	     const char **error_r);
+/* Whether s ("SELECT 1 ...") finds a row: 1, 0, or -1 with *error_r. */
+int stmt_exists(struct store *st, sqlite3_stmt *s, const char *what,
+		const char **error_r);
+/* The integer columns 0 to n - 1 of the first row (an id, counts). */
+int stmt_ints(struct store *st, sqlite3_stmt *s, const char *what,
+	      int64_t *v_r, size_t n, const char **error_r);
+
+/* What the row readers know of one kind of element: its size, how one is
+ * filled from a row (the element comes zeroed), how one is freed. */
+struct stmt_rows {
+	size_t size;
+	void (*read)(sqlite3_stmt *s, void *elem);
+	void (*clear)(void *elem);
+};
+/* The first row as one element (zeroed unless STORE_OK). */
+int stmt_get(struct store *st, sqlite3_stmt *s, const struct stmt_rows *rows,
+	     const char *what, void *elem, const char **error_r);
+/* Every row as a malloc'd array (NULL for none); nothing is kept on
+ * STORE_ERROR. */
+int stmt_list(struct store *st, sqlite3_stmt *s, const struct stmt_rows *rows,
+	      const char *what, void **list_r, size_t *n_r,
+	      const char **error_r);
+/* Clears the n elements of list and frees it (list may be NULL). */
+void stmt_rows_free(const struct stmt_rows *rows, void *list, size_t n);
+/* stmt_list() of the text column 0: copies, freed by store_strv_free(). */
+int stmt_strings(struct store *st, sqlite3_stmt *s, const char *what,
+		 char ***list_r, size_t *n_r, const char **error_r);
+void store_strv_free(char ***v, size_t n);
+
+/* stmt_exec(), and how many rows it changed (n_r may be NULL). */
+int stmt_exec_n(struct store *st, sqlite3_stmt *s, const char *what,
+		unsigned *n_r, const char **error_r);
+/* stmt_exec() of a statement that must change a row: STORE_NOTFOUND
+ * when it changed none. */
+int stmt_exec_one(struct store *st, sqlite3_stmt *s, const char *what,
+		  const char **error_r);
+
 /* BEGIN IMMEDIATE (retrying SQLITE_BUSY), COMMIT (then notifying the
  * touched mailboxes), ROLLBACK.  No nesting: internal functions that run
  * inside a caller's transaction say so and never begin one. */
 int store_begin(struct store *st, const char **error_r);
 int store_commit(struct store *st, const char **error_r);
 void store_rollback(struct store *st);
+/* Ends the transaction by ret (stmt.c): COMMIT when it is STORE_OK,
+ * otherwise ROLLBACK and ret again. */
+int store_end(struct store *st, int ret, const char **error_r);
 /* Notes that mailbox_id changed in the current transaction. */
 void store_tx_touch(struct store *st, int64_t mailbox_id);
+
+/* users.c: the columns of a user row (users u) in the order
+ * store_user_read() reads them into a zeroed struct store_user. */
+#define USER_COLUMNS \
+	"u.id, u.address, u.password_hash, u.admin, u.enabled, u.quota," \
+	" u.used, u.created"
+void store_user_read(sqlite3_stmt *s, void *elem);
+/* Looks up a user id by address (lowercase): STORE_OK, STORE_NOTFOUND or
+ * STORE_ERROR, with the words the CLI and API show. */
+int store_user_id(struct store *st, const char *lower, int64_t *id_r,
+		  const char **error_r);
 
 /* Copies a validated address or domain, lowercased (malloc'd). */
 char *store_lower_dup(const char *s);
@@ -78,13 +155,25 @@ char *store_lower_dup(const char *s);
  * STORE_ERROR. */
 int store_domain_id(struct store *st, const char *name, int64_t *id_r,
 		    const char **error_r);
+/* The same for the domain of a new user or alias: STORE_NOTLOCAL (with
+ * "domain '...' is not a local domain") instead of STORE_NOTFOUND. */
+int store_domain_id_local(struct store *st, const char *name, int64_t *id_r,
+			  const char **error_r);
 
 /* Inside a transaction: a new mailbox with a fresh UIDVALIDITY. */
 int store_mailbox_create_tx(struct store *st, int64_t user_id,
 			    const char *name, const char *special_use,
 			    int64_t *id_r, const char **error_r);
+/* Outside any transaction (the parse must not hold the write lock):
+ * computes c for the blob whose file is at path (a blob or the temporary
+ * file it is made from), with mmap(2), as the file was just written and is
+ * in the page cache.  A file that cannot be read leaves c empty (logged). */
+void store_imap_cache_compute(const char *path, const char *blob,
+			      struct store_imap_cache *c);
+void store_imap_cache_clear(struct store_imap_cache *c);
 /* Inside a transaction: the next UID and MODSEQ of the mailbox, and the
- * row; quota checked unless ignore_quota. */
+ * row (with the IMAP cache of st->append_cache when it is of that blob);
+ * quota checked unless ignore_quota. */
 int store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 		    uint64_t size, int64_t internal_date, unsigned flags,
 		    const char *keywords, bool ignore_quota, uint32_t *uid_r,
@@ -103,5 +192,20 @@ int store_resolve_internal(struct store *st, const char *address,
 /* Whether a blob is referenced by a message row or a queued message:
  * 1, 0, or -1. */
 int store_blob_referenced(struct store *st, const char *hash);
+
+/*
+ * queue.c, for relayq.c: the two read the same queue tables.  A recipient
+ * row is the QUEUE_RCPT_COLUMNS of queue_recipients r; a message is loaded
+ * with or without its counts (n_recipients, n_open, next_attempt).
+ */
+struct store_queue_message;
+#define QUEUE_RCPT_COLUMNS \
+	"r.id, r.message_id, r.address, r.orcpt, r.notify, r.state, r.attempts," \
+	" r.next_attempt, r.last_attempt, r.last_reply, r.dsn_sent"
+/* Fills a zeroed struct store_queue_recipient from such a row. */
+void store_queue_recipient_read(sqlite3_stmt *s, void *elem);
+int store_queue_message_load(struct store *st, int64_t id, bool counts,
+			     struct store_queue_message *msg_r,
+			     const char **error_r);
 
 #endif

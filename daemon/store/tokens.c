@@ -19,13 +19,11 @@
  * every API request should not mean a write transaction every time. */
 #define TOKEN_LAST_USED_SLACK 60
 
-static const char SQL_USER_ID[] = "SELECT id FROM users WHERE address = ?1";
 static const char SQL_ADD[] =
 	"INSERT INTO api_tokens (user_id, hash, prefix, name, created)"
 	" VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_CHECK[] =
-	"SELECT t.id, t.last_used, u.id, u.address, u.password_hash, u.admin,"
-	" u.enabled, u.quota, u.used, u.created FROM api_tokens t"
+	"SELECT " USER_COLUMNS ", t.id, t.last_used FROM api_tokens t"
 	" JOIN users u ON u.id = t.user_id WHERE t.hash = ?1";
 static const char SQL_TOUCH[] =
 	"UPDATE api_tokens SET last_used = ?2 WHERE id = ?1";
@@ -52,20 +50,9 @@ store_token_create(struct store *st, const char *address, const char *name,
 		*error_r = errfmt("a token name has at most %d bytes", TOKEN_NAME_MAX);
 		return STORE_INVALID;
 	}
+	int64_t user_id;
 	char *lower = store_lower_dup(address);
-	sqlite3_stmt *s = store_stmt(st, SQL_USER_ID);
-	stmt_text(s, 1, lower);
-	int rc = sqlite3_step(s);
-	int64_t user_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	stmt_done(s);
-	if (rc != SQLITE_ROW) {
-		if (rc == SQLITE_DONE) {
-			*error_r = errfmt("user '%s' does not exist", esc_str(lower));
-			ret = STORE_NOTFOUND;
-		} else {
-			*error_r = store_db_error(st, "cannot look up the user");
-			ret = STORE_ERROR;
-		}
+	if ((ret = store_user_id(st, lower, &user_id, error_r)) != STORE_OK) {
 		free(lower);
 		return ret;
 	}
@@ -77,7 +64,7 @@ store_token_create(struct store *st, const char *address, const char *name,
 	memcpy(prefix, token, TOKEN_PREFIX_LEN);
 	prefix[TOKEN_PREFIX_LEN] = '\0';
 
-	s = store_stmt(st, SQL_ADD);
+	sqlite3_stmt *s = store_stmt(st, SQL_ADD);
 	stmt_int(s, 1, user_id);
 	stmt_text(s, 2, hash);
 	stmt_text(s, 3, prefix);
@@ -112,26 +99,14 @@ store_token_check(struct store *st, const char *token,
 	sha256_hex(token, len, hash);
 	sqlite3_stmt *s = store_stmt(st, SQL_CHECK);
 	stmt_text(s, 1, hash);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		stmt_done(s);
-		if (rc == SQLITE_DONE) {
-			*error_r = "unknown token";
-			return STORE_NOTFOUND;
-		}
-		*error_r = store_db_error(st, "cannot check the token");
-		return STORE_ERROR;
-	}
-	int64_t token_id = sqlite3_column_int64(s, 0);
-	int64_t last_used = sqlite3_column_int64(s, 1);
-	user_r->id = sqlite3_column_int64(s, 2);
-	user_r->address = stmt_col_strdup(s, 3);
-	user_r->password_hash = stmt_col_strdup(s, 4);
-	user_r->admin = sqlite3_column_int(s, 5) != 0;
-	user_r->enabled = sqlite3_column_int(s, 6) != 0;
-	user_r->quota = (uint64_t)sqlite3_column_int64(s, 7);
-	user_r->used = (uint64_t)sqlite3_column_int64(s, 8);
-	user_r->created = sqlite3_column_int64(s, 9);
+	int ret = stmt_row(st, s, "cannot check the token", error_r);
+	if (ret == STORE_NOTFOUND)
+		*error_r = "unknown token";
+	if (ret != STORE_OK)
+		return ret;
+	store_user_read(s, user_r);
+	int64_t token_id = sqlite3_column_int64(s, 8);
+	int64_t last_used = sqlite3_column_int64(s, 9);
 	stmt_done(s);
 	if (!user_r->enabled) {
 		store_user_clear(user_r);
@@ -151,38 +126,44 @@ store_token_check(struct store *st, const char *token,
 	return STORE_OK;
 }
 
+static void
+token_read(sqlite3_stmt *s, void *elem)
+{
+	struct store_token *t = elem;
+	t->id = sqlite3_column_int64(s, 0);
+	t->user_id = sqlite3_column_int64(s, 1);
+	t->name = stmt_col_strdup(s, 2);
+	t->prefix = stmt_col_strdup(s, 3);
+	t->created = sqlite3_column_int64(s, 4);
+	t->last_used = sqlite3_column_int64(s, 5);
+}
+
+static void
+token_clear(void *elem)
+{
+	struct store_token *t = elem;
+	free(t->name);
+	free(t->prefix);
+}
+
+static const struct stmt_rows token_rows = {
+	.size = sizeof(struct store_token),
+	.read = token_read,
+	.clear = token_clear,
+};
+
 int
 store_token_list(struct store *st, int64_t user_id, struct store_token **list_r,
 		 size_t *n_r, const char **error_r)
 {
-	struct store_token *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
+	void *list;
 	sqlite3_stmt *s = store_stmt(st, SQL_LIST);
 	stmt_int(s, 1, user_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			list = xreallocarray(list, cap, sizeof *list);
-		}
-		struct store_token *t = &list[n++];
-		t->id = sqlite3_column_int64(s, 0);
-		t->user_id = sqlite3_column_int64(s, 1);
-		t->name = stmt_col_strdup(s, 2);
-		t->prefix = stmt_col_strdup(s, 3);
-		t->created = sqlite3_column_int64(s, 4);
-		t->last_used = sqlite3_column_int64(s, 5);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot list tokens");
-		store_token_list_free(&list, n);
-		return STORE_ERROR;
-	}
-	*list_r = list;
-	*n_r = n;
-	return STORE_OK;
+	int ret = stmt_list(st, s, &token_rows, "cannot list tokens", &list, n_r,
+			    error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
 }
 
 int
@@ -192,22 +173,15 @@ store_token_del(struct store *st, int64_t user_id, int64_t token_id,
 	sqlite3_stmt *s = store_stmt(st, SQL_DEL);
 	stmt_int(s, 1, token_id);
 	stmt_int(s, 2, user_id);
-	int ret = stmt_exec(st, s, "cannot delete the token", error_r);
-	if (ret == STORE_OK && sqlite3_changes(st->db) == 0) {
+	int ret = stmt_exec_one(st, s, "cannot delete the token", error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = errfmt("token #%lld does not exist", (long long)token_id);
-		ret = STORE_NOTFOUND;
-	}
 	return ret;
 }
 
 void
 store_token_list_free(struct store_token **list, size_t n)
 {
-	if (*list == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free((*list)[i].name);
-		free((*list)[i].prefix);
-	}
-	xfree(*list);
+	stmt_rows_free(&token_rows, *list, n);
+	*list = NULL;
 }

@@ -13,7 +13,6 @@
 #include "store/store_int.h"
 #include "store/upstreams.h"
 
-static const char SQL_USER_ID[] = "SELECT id FROM users WHERE address = ?1";
 static const char SQL_ADD[] =
 	"INSERT INTO upstreams (user_id, protocol, host, port, tls, tls_verify,"
 	" username, password, folders, target, keep, idle, dedupe, interval,"
@@ -80,40 +79,47 @@ static const char SQL_COUNT[] =
 static const char *const protocol_names[] = { "imap", "pop3" };
 static const char *const tls_names[] = { "implicit", "starttls", "none" };
 
+/* The index of text in names, or -1. */
+static int
+name_index(const char *const *names, size_t n, const char *text)
+{
+	for (size_t i = 0; i < n; i++)
+		if (text != NULL && strcmp(text, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+#define N_PROTOCOLS (sizeof protocol_names / sizeof protocol_names[0])
+#define N_TLS (sizeof tls_names / sizeof tls_names[0])
+
 const char *
 upstream_protocol_name(enum upstream_protocol p)
 {
-	return (unsigned)p < 2 ? protocol_names[p] : "?";
+	return (unsigned)p < N_PROTOCOLS ? protocol_names[p] : "?";
 }
 
 int
 upstream_protocol_parse(const char *text, enum upstream_protocol *p_r)
 {
-	for (unsigned i = 0; i < 2; i++) {
-		if (text != NULL && strcmp(text, protocol_names[i]) == 0) {
-			*p_r = (enum upstream_protocol)i;
-			return 0;
-		}
-	}
-	return -1;
+	int i = name_index(protocol_names, N_PROTOCOLS, text);
+	if (i >= 0)
+		*p_r = (enum upstream_protocol)i;
+	return i < 0 ? -1 : 0;
 }
 
 const char *
 upstream_tls_name(enum upstream_tls t)
 {
-	return (unsigned)t < 3 ? tls_names[t] : "?";
+	return (unsigned)t < N_TLS ? tls_names[t] : "?";
 }
 
 int
 upstream_tls_parse(const char *text, enum upstream_tls *t_r)
 {
-	for (unsigned i = 0; i < 3; i++) {
-		if (text != NULL && strcmp(text, tls_names[i]) == 0) {
-			*t_r = (enum upstream_tls)i;
-			return 0;
-		}
-	}
-	return -1;
+	int i = name_index(tls_names, N_TLS, text);
+	if (i >= 0)
+		*t_r = (enum upstream_tls)i;
+	return i < 0 ? -1 : 0;
 }
 
 unsigned
@@ -338,25 +344,13 @@ store_upstream_add(struct store *st, const char *owner,
 		*error_r = "password is required";
 		return STORE_INVALID;
 	}
+	int64_t user_id;
 	char *lower = store_lower_dup(owner);
-	sqlite3_stmt *s = store_stmt(st, SQL_USER_ID);
-	stmt_text(s, 1, lower);
-	int rc = sqlite3_step(s);
-	int64_t user_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	stmt_done(s);
-	int ret = STORE_OK;
-	if (rc != SQLITE_ROW) {
-		if (rc == SQLITE_DONE) {
-			*error_r = errfmt("user '%s' does not exist", esc_str(lower));
-			ret = STORE_NOTFOUND;
-		} else {
-			*error_r = store_db_error(st, "cannot look up the user");
-			ret = STORE_ERROR;
-		}
+	int ret = store_user_id(st, lower, &user_id, error_r);
+	if (ret != STORE_OK)
 		goto out;
-	}
 	char *folders = folders_join(&set);
-	s = store_stmt(st, SQL_ADD);
+	sqlite3_stmt *s = store_stmt(st, SQL_ADD);
 	stmt_int(s, 1, user_id);
 	bind_settings(s, &set, password_sealed, folders);
 	stmt_int(s, 16, store_now());
@@ -370,13 +364,14 @@ out:
 	return ret;
 }
 
+/* Runs s, a change of the account id. */
 static int
-changed_one(struct store *st, int ret, int64_t id, const char **error_r)
+account_exec(struct store *st, sqlite3_stmt *s, int64_t id, const char *what,
+	     const char **error_r)
 {
-	if (ret == STORE_OK && sqlite3_changes(st->db) == 0) {
+	int ret = stmt_exec_one(st, s, what, error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = errfmt("upstream account %lld does not exist", (long long)id);
-		return STORE_NOTFOUND;
-	}
 	return ret;
 }
 
@@ -395,10 +390,11 @@ store_upstream_update(struct store *st, int64_t id,
 	sqlite3_stmt *s = store_stmt(st, SQL_UPDATE);
 	stmt_int(s, 1, id);
 	bind_settings(s, &set, password_sealed, folders);
-	int ret = stmt_exec(st, s, "cannot change the upstream account", error_r);
+	int ret = account_exec(st, s, id, "cannot change the upstream account",
+			       error_r);
 	free(folders);
 	upstream_settings_clear(&set);
-	return changed_one(st, ret, id, error_r);
+	return ret;
 }
 
 int
@@ -406,14 +402,14 @@ store_upstream_del(struct store *st, int64_t id, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_DEL);
 	stmt_int(s, 1, id);
-	int ret = stmt_exec(st, s, "cannot delete the upstream account", error_r);
-	return changed_one(st, ret, id, error_r);
+	return account_exec(st, s, id, "cannot delete the upstream account",
+			    error_r);
 }
 
 static void
-read_row(sqlite3_stmt *s, struct store_upstream *up)
+upstream_read(sqlite3_stmt *s, void *elem)
 {
-	memset(up, 0, sizeof *up);
+	struct store_upstream *up = elem;
 	up->id = sqlite3_column_int64(s, 0);
 	up->user_id = sqlite3_column_int64(s, 1);
 	up->owner = stmt_col_strdup(s, 2);
@@ -447,24 +443,28 @@ read_row(sqlite3_stmt *s, struct store_upstream *up)
 	up->created = sqlite3_column_int64(s, 24);
 }
 
+static void
+upstream_clear(void *elem)
+{
+	store_upstream_clear(elem);
+}
+
+static const struct stmt_rows upstream_rows = {
+	.size = sizeof(struct store_upstream),
+	.read = upstream_read,
+	.clear = upstream_clear,
+};
+
 int
 store_upstream_get(struct store *st, int64_t id, struct store_upstream *up_r,
 		   const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_GET);
 	stmt_int(s, 1, id);
-	int rc = sqlite3_step(s);
-	int ret = STORE_OK;
-	if (rc == SQLITE_ROW) {
-		read_row(s, up_r);
-	} else if (rc == SQLITE_DONE) {
+	int ret = stmt_get(st, s, &upstream_rows, "cannot read the upstream account",
+			   up_r, error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = errfmt("upstream account %lld does not exist", (long long)id);
-		ret = STORE_NOTFOUND;
-	} else {
-		*error_r = store_db_error(st, "cannot read the upstream account");
-		ret = STORE_ERROR;
-	}
-	stmt_done(s);
 	return ret;
 }
 
@@ -473,25 +473,15 @@ store_upstream_list(struct store *st, int64_t user_id,
 		    struct store_upstream **list_r, size_t *n_r,
 		    const char **error_r)
 {
+	void *list;
 	sqlite3_stmt *s = store_stmt(st, user_id != 0 ? SQL_LIST_USER : SQL_LIST_ALL);
 	if (user_id != 0)
 		stmt_int(s, 1, user_id);
-	struct store_upstream *list = NULL;
-	size_t n = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		list = xreallocarray(list, n + 1, sizeof *list);
-		read_row(s, &list[n++]);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		store_upstream_list_free(&list, n);
-		*error_r = store_db_error(st, "cannot list the upstream accounts");
-		return STORE_ERROR;
-	}
-	*list_r = list;
-	*n_r = n;
-	return STORE_OK;
+	int ret = stmt_list(st, s, &upstream_rows, "cannot list the upstream accounts",
+			    &list, n_r, error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
 }
 
 void
@@ -511,11 +501,8 @@ store_upstream_clear(struct store_upstream *up)
 void
 store_upstream_list_free(struct store_upstream **list, size_t n)
 {
-	if (*list == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		store_upstream_clear(&(*list)[i]);
-	xfree(*list);
+	stmt_rows_free(&upstream_rows, *list, n);
+	*list = NULL;
 }
 
 int
@@ -530,18 +517,18 @@ store_upstream_set_result(struct store *st, int64_t id, const char *error,
 		stmt_text(s, 3, cut);
 		free(cut);
 	}
-	int ret = stmt_exec(st, s, "cannot record the fetch result", error_r);
-	return changed_one(st, ret, id, error_r);
+	return account_exec(st, s, id, "cannot record the fetch result", error_r);
 }
 
 int
 store_upstream_request_fetch(struct store *st, int64_t id, const char **error_r)
 {
-	sqlite3_stmt *s = store_stmt(st, id != 0 ? SQL_REQUEST_ONE : SQL_REQUEST_ALL);
-	if (id != 0)
-		stmt_int(s, 1, id);
-	int ret = stmt_exec(st, s, "cannot mark the account for fetching", error_r);
-	return id != 0 ? changed_one(st, ret, id, error_r) : ret;
+	static const char what[] = "cannot mark the account for fetching";
+	if (id == 0)
+		return stmt_exec(st, store_stmt(st, SQL_REQUEST_ALL), what, error_r);
+	sqlite3_stmt *s = store_stmt(st, SQL_REQUEST_ONE);
+	stmt_int(s, 1, id);
+	return account_exec(st, s, id, what, error_r);
 }
 
 int
@@ -555,7 +542,7 @@ store_upstream_take_requests(struct store *st, int64_t **ids_r, size_t *n_r,
 	sqlite3_stmt *s = store_stmt(st, SQL_REQUESTS);
 	int64_t *ids = NULL;
 	size_t n = 0;
-	int rc;
+	int rc, ret = STORE_OK;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		ids = xreallocarray(ids, n + 1, sizeof *ids);
 		ids[n++] = sqlite3_column_int64(s, 0);
@@ -563,21 +550,18 @@ store_upstream_take_requests(struct store *st, int64_t **ids_r, size_t *n_r,
 	stmt_done(s);
 	if (rc != SQLITE_DONE) {
 		*error_r = store_db_error(st, "cannot read fetch requests");
-		goto fail;
+		ret = STORE_ERROR;
+	} else if (n > 0) {
+		ret = stmt_exec(st, store_stmt(st, SQL_REQUESTS_CLEAR),
+				"cannot clear fetch requests", error_r);
 	}
-	if (n > 0 && stmt_exec(st, store_stmt(st, SQL_REQUESTS_CLEAR),
-			       "cannot clear fetch requests", error_r) != STORE_OK)
-		goto fail;
-	if (store_commit(st, error_r) != STORE_OK)
-		goto fail_nr;
+	if (store_end(st, ret, error_r) != STORE_OK) {
+		free(ids);
+		return STORE_ERROR;
+	}
 	*ids_r = ids;
 	*n_r = n;
 	return STORE_OK;
-fail:
-	store_rollback(st);
-fail_nr:
-	free(ids);
-	return STORE_ERROR;
 }
 
 int
@@ -588,21 +572,16 @@ store_upstream_folder_get(struct store *st, int64_t id, const char *folder,
 	sqlite3_stmt *s = store_stmt(st, SQL_FOLDER_GET);
 	stmt_int(s, 1, id);
 	stmt_text(s, 2, folder);
-	int rc = sqlite3_step(s);
-	int ret = STORE_OK;
-	if (rc == SQLITE_ROW) {
-		*uidvalidity_r = (uint32_t)sqlite3_column_int64(s, 0);
-		*last_uid_r = (uint32_t)sqlite3_column_int64(s, 1);
-		*refetch_r = sqlite3_column_int(s, 2) != 0;
-	} else if (rc == SQLITE_DONE) {
+	int64_t v[3];
+	int ret = stmt_ints(st, s, "cannot read the folder state", v, 3, error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = "folder not fetched before";
-		ret = STORE_NOTFOUND;
-	} else {
-		*error_r = store_db_error(st, "cannot read the folder state");
-		ret = STORE_ERROR;
-	}
-	stmt_done(s);
-	return ret;
+	if (ret != STORE_OK)
+		return ret;
+	*uidvalidity_r = (uint32_t)v[0];
+	*last_uid_r = (uint32_t)v[1];
+	*refetch_r = v[2] != 0;
+	return STORE_OK;
 }
 
 int
@@ -619,21 +598,23 @@ store_upstream_folder_set(struct store *st, int64_t id, const char *folder,
 	return stmt_exec(st, s, "cannot record the folder state", error_r);
 }
 
+/* Whether the row (?1 the account, ?2 text) is there: 1, 0, -1. */
 static int
-exists(struct store *st, const char *sql, int64_t id, const char *text)
+exists(struct store *st, const char *sql, int64_t id, const char *text,
+       const char *what, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, sql);
 	stmt_int(s, 1, id);
 	stmt_text(s, 2, text);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return stmt_exists(st, s, what, error_r);
 }
 
 int
 store_upstream_hash_known(struct store *st, int64_t id, const char *hash)
 {
-	return exists(st, SQL_HASH_KNOWN, id, hash);
+	const char *error;
+	return exists(st, SQL_HASH_KNOWN, id, hash,
+		      "cannot look up the message hash", &error);
 }
 
 int
@@ -642,22 +623,7 @@ store_upstream_uidl_list(struct store *st, int64_t id, char ***uidls_r,
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_UIDL_LIST);
 	stmt_int(s, 1, id);
-	char **v = NULL;
-	size_t n = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		v = xreallocarray(v, n + 1, sizeof *v);
-		v[n++] = stmt_col_strdup(s, 0);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		store_upstream_uidls_free(&v, n);
-		*error_r = store_db_error(st, "cannot read the UIDLs");
-		return STORE_ERROR;
-	}
-	*uidls_r = v;
-	*n_r = n;
-	return STORE_OK;
+	return stmt_strings(st, s, "cannot read the UIDLs", uidls_r, n_r, error_r);
 }
 
 int
@@ -668,26 +634,20 @@ store_upstream_uidl_forget(struct store *st, int64_t id, const char *const *uidl
 		return STORE_OK;
 	if (store_begin(st, error_r) != STORE_OK)
 		return STORE_ERROR;
-	for (size_t i = 0; i < n; i++) {
+	int ret = STORE_OK;
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		sqlite3_stmt *s = store_stmt(st, SQL_UIDL_DEL);
 		stmt_int(s, 1, id);
 		stmt_text(s, 2, uidls[i]);
-		if (stmt_exec(st, s, "cannot forget a UIDL", error_r) != STORE_OK) {
-			store_rollback(st);
-			return STORE_ERROR;
-		}
+		ret = stmt_exec(st, s, "cannot forget a UIDL", error_r);
 	}
-	return store_commit(st, error_r);
+	return store_end(st, ret, error_r);
 }
 
 void
 store_upstream_uidls_free(char ***uidls, size_t n)
 {
-	if (*uidls == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free((*uidls)[i]);
-	xfree(*uidls);
+	store_strv_free(uidls, n);
 }
 
 /* Inside the transaction: is the message recorded as fetched already? */
@@ -711,17 +671,12 @@ already_fetched(struct store *st, const struct upstream_delivery *d,
 			return 1;
 		return 0;
 	}
-	if (d->uidl != NULL) {
-		int known = exists(st, SQL_UIDL_KNOWN, d->upstream_id, d->uidl);
-		if (known < 0)
-			*error_r = store_db_error(st, "cannot look up the UIDL");
-		return known;
-	}
+	if (d->uidl != NULL)
+		return exists(st, SQL_UIDL_KNOWN, d->upstream_id, d->uidl,
+			      "cannot look up the UIDL", error_r);
 	/* A POP3 server without UIDL: the raw hash is all we have. */
-	int known = exists(st, SQL_HASH_KNOWN, d->upstream_id, d->raw_hash);
-	if (known < 0)
-		*error_r = store_db_error(st, "cannot look up the message hash");
-	return known;
+	return exists(st, SQL_HASH_KNOWN, d->upstream_id, d->raw_hash,
+		      "cannot look up the message hash", error_r);
 }
 
 int
@@ -737,11 +692,10 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 	bool append = true;
 	sqlite3_stmt *s;
 	if (d->skip_known_hash) {
-		int hk = exists(st, SQL_HASH_KNOWN, d->upstream_id, d->raw_hash);
-		if (hk < 0) {
-			*error_r = store_db_error(st, "cannot look up the message hash");
+		int hk = exists(st, SQL_HASH_KNOWN, d->upstream_id, d->raw_hash,
+				"cannot look up the message hash", error_r);
+		if (hk < 0)
 			return STORE_ERROR;
-		}
 		append = hk == 0;
 	}
 	if (append && d->dedupe_key != NULL) {
@@ -749,9 +703,11 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		stmt_int(s, 1, d->user_id);
 		stmt_text(s, 2, d->dedupe_key);
 		stmt_int(s, 3, store_now());
-		if (stmt_exec(st, s, "cannot record the dedupe key", error_r) != STORE_OK)
+		unsigned added;
+		if (stmt_exec_n(st, s, "cannot record the dedupe key", &added,
+				error_r) != STORE_OK)
 			return STORE_ERROR;
-		append = sqlite3_changes(st->db) > 0;
+		append = added > 0;
 	}
 	if (append) {
 		uint32_t uid;
@@ -774,9 +730,11 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		stmt_int(s, 1, d->upstream_id);
 		stmt_text(s, 2, d->folder);
 		stmt_int(s, 3, d->uid);
-		if (stmt_exec(st, s, "cannot record the UID", error_r) != STORE_OK)
+		unsigned advanced;
+		if (stmt_exec_n(st, s, "cannot record the UID", &advanced,
+				error_r) != STORE_OK)
 			return STORE_ERROR;
-		if (sqlite3_changes(st->db) == 0) {
+		if (advanced == 0) {
 			s = store_stmt(st, SQL_FOLDER_SET);
 			stmt_int(s, 1, d->upstream_id);
 			stmt_text(s, 2, d->folder);
@@ -806,13 +764,9 @@ store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
 	*appended_r = false;
 	if (store_begin(st, error_r) != STORE_OK)
 		return STORE_ERROR;
-	int ret = store_upstream_deliver_tx(st, d, &appended, error_r);
-	if (ret != STORE_OK) {
-		store_rollback(st);
-		return ret;
-	}
-	if (store_commit(st, error_r) != STORE_OK)
-		return STORE_ERROR;
-	*appended_r = appended;
-	return STORE_OK;
+	int ret = store_end(st, store_upstream_deliver_tx(st, d, &appended, error_r),
+			    error_r);
+	if (ret == STORE_OK)
+		*appended_r = appended;
+	return ret;
 }

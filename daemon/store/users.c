@@ -10,15 +10,12 @@
 #include "core/xmalloc.h"
 #include "store/store_int.h"
 
-#define USER_COLUMNS \
-	"id, address, password_hash, admin, enabled, quota, used, created"
-
 static const char SQL_GET[] =
-	"SELECT " USER_COLUMNS " FROM users WHERE address = ?1";
+	"SELECT " USER_COLUMNS " FROM users u WHERE u.address = ?1";
 static const char SQL_GET_BY_ID[] =
-	"SELECT " USER_COLUMNS " FROM users WHERE id = ?1";
+	"SELECT " USER_COLUMNS " FROM users u WHERE u.id = ?1";
 static const char SQL_LIST[] =
-	"SELECT " USER_COLUMNS " FROM users ORDER BY address";
+	"SELECT " USER_COLUMNS " FROM users u ORDER BY u.address";
 static const char SQL_ALIAS_EXISTS[] =
 	"SELECT 1 FROM aliases WHERE source = ?1";
 static const char SQL_ADD[] =
@@ -61,9 +58,10 @@ static const struct {
 	{ "Archive", "\\Archive" },
 };
 
-static void
-user_from_row(sqlite3_stmt *s, struct store_user *u)
+void
+store_user_read(sqlite3_stmt *s, void *elem)
 {
+	struct store_user *u = elem;
 	u->id = sqlite3_column_int64(s, 0);
 	u->address = stmt_col_strdup(s, 1);
 	u->password_hash = stmt_col_strdup(s, 2);
@@ -87,14 +85,23 @@ store_user_clear(struct store_user *u)
 	memset(u, 0, sizeof *u);
 }
 
+static void
+user_clear(void *elem)
+{
+	store_user_clear(elem);
+}
+
+static const struct stmt_rows user_rows = {
+	.size = sizeof(struct store_user),
+	.read = store_user_read,
+	.clear = user_clear,
+};
+
 void
 store_user_list_free(struct store_user **list, size_t n)
 {
-	if (*list == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		store_user_clear(&(*list)[i]);
-	xfree(*list);
+	stmt_rows_free(&user_rows, *list, n);
+	*list = NULL;
 }
 
 /* One user by a statement whose ?1 is bound already. */
@@ -102,20 +109,10 @@ static int
 get_one(struct store *st, sqlite3_stmt *s, const char *what,
 	struct store_user *u, const char **error_r)
 {
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		user_from_row(s, u);
-		stmt_done(s);
-		return STORE_OK;
-	}
-	stmt_done(s);
-	memset(u, 0, sizeof *u);
-	if (rc == SQLITE_DONE) {
+	int ret = stmt_get(st, s, &user_rows, "cannot read a user", u, error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = errfmt("user '%s' does not exist", what);
-		return STORE_NOTFOUND;
-	}
-	*error_r = store_db_error(st, "cannot read a user");
-	return STORE_ERROR;
+	return ret;
 }
 
 int
@@ -145,27 +142,24 @@ int
 store_user_list(struct store *st, struct store_user **list_r, size_t *n_r,
 		const char **error_r)
 {
-	struct store_user *list = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
+	void *list;
+	int ret = stmt_list(st, store_stmt(st, SQL_LIST), &user_rows,
+			    "cannot list users", &list, n_r, error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
+}
 
-	sqlite3_stmt *s = store_stmt(st, SQL_LIST);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			list = xreallocarray(list, cap, sizeof *list);
-		}
-		user_from_row(s, &list[n++]);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		*error_r = store_db_error(st, "cannot list users");
-		store_user_list_free(&list, n);
-		return STORE_ERROR;
-	}
-	*list_r = list;
-	*n_r = n;
-	return STORE_OK;
+int
+store_user_id(struct store *st, const char *lower, int64_t *id_r,
+	      const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_ID);
+	stmt_text(s, 1, lower);
+	int ret = stmt_ints(st, s, "cannot look up the user", id_r, 1, error_r);
+	if (ret == STORE_NOTFOUND)
+		*error_r = errfmt("user '%s' does not exist", esc_str(lower));
+	return ret;
 }
 
 /* Inside the transaction: is the address taken by a user or an alias? */
@@ -174,27 +168,19 @@ address_taken(struct store *st, const char *lower, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_ID);
 	stmt_text(s, 1, lower);
-	int rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW) {
+	int found = stmt_exists(st, s, "cannot look up an address", error_r);
+	if (found > 0)
 		*error_r = errfmt("user '%s' exists already", lower);
-		return STORE_EXISTS;
+	if (found == 0) {
+		s = store_stmt(st, SQL_ALIAS_EXISTS);
+		stmt_text(s, 1, lower);
+		found = stmt_exists(st, s, "cannot look up an address", error_r);
+		if (found > 0)
+			*error_r = errfmt("'%s' is an alias already", lower);
 	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	s = store_stmt(st, SQL_ALIAS_EXISTS);
-	stmt_text(s, 1, lower);
-	rc = sqlite3_step(s);
-	stmt_done(s);
-	if (rc == SQLITE_ROW) {
-		*error_r = errfmt("'%s' is an alias already", lower);
-		return STORE_EXISTS;
-	}
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-fail:
-	*error_r = store_db_error(st, "cannot look up an address");
-	return STORE_ERROR;
+	if (found < 0)
+		return STORE_ERROR;
+	return found > 0 ? STORE_EXISTS : STORE_OK;
 }
 
 static int
@@ -205,12 +191,7 @@ user_add_tx(struct store *st, const char *lower, const char *password_hash,
 	const char *domain = strchr(lower, '@') + 1;
 	int ret;
 
-	ret = store_domain_id(st, domain, &domain_id, error_r);
-	if (ret == STORE_NOTFOUND) {
-		*error_r = errfmt("domain '%s' is not a local domain", domain);
-		return STORE_NOTLOCAL;
-	}
-	if (ret < 0)
+	if ((ret = store_domain_id_local(st, domain, &domain_id, error_r)) < 0)
 		return ret;
 	if ((ret = address_taken(st, lower, error_r)) < 0)
 		return ret;
@@ -255,13 +236,9 @@ store_user_add(struct store *st, const char *address,
 		return STORE_INVALID;
 	}
 	char *lower = store_lower_dup(address);
-	if ((ret = store_begin(st, error_r)) == STORE_OK) {
-		ret = user_add_tx(st, lower, password_hash, admin, quota, error_r);
-		if (ret == STORE_OK)
-			ret = store_commit(st, error_r);
-		else
-			store_rollback(st);
-	}
+	if ((ret = store_begin(st, error_r)) == STORE_OK)
+		ret = store_end(st, user_add_tx(st, lower, password_hash, admin,
+						quota, error_r), error_r);
 	if (ret == STORE_OK)
 		log_info("store user=%s added admin=%d quota=%llu", lower,
 			 admin ? 1 : 0, (unsigned long long)quota);
@@ -284,11 +261,9 @@ set_column(struct store *st, const char *sql, const char *what,
 		stmt_text(s, 2, text);
 	else
 		stmt_int(s, 2, value);
-	ret = stmt_exec(st, s, "cannot update the user", error_r);
-	if (ret == STORE_OK && sqlite3_changes(st->db) == 0) {
+	ret = stmt_exec_one(st, s, "cannot update the user", error_r);
+	if (ret == STORE_NOTFOUND)
 		*error_r = errfmt("user '%s' does not exist", esc_str(lower));
-		ret = STORE_NOTFOUND;
-	}
 	if (ret == STORE_OK)
 		log_info("store user=%s changed=%s", lower, what);
 	free(lower);
@@ -343,21 +318,10 @@ user_del_tx(struct store *st, const char *lower, const char **error_r)
 	int64_t id;
 	int rc, ret;
 
-	sqlite3_stmt *s = store_stmt(st, SQL_ID);
-	stmt_text(s, 1, lower);
-	rc = sqlite3_step(s);
-	id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	stmt_done(s);
-	if (rc == SQLITE_DONE) {
-		*error_r = errfmt("user '%s' does not exist", esc_str(lower));
-		return STORE_NOTFOUND;
-	}
-	if (rc != SQLITE_ROW) {
-		*error_r = store_db_error(st, "cannot look up the user");
-		return STORE_ERROR;
-	}
+	if ((ret = store_user_id(st, lower, &id, error_r)) < 0)
+		return ret;
 	/* Sessions watching the user's mailboxes should notice. */
-	s = store_stmt(st, SQL_DEL_MAILBOX_IDS);
+	sqlite3_stmt *s = store_stmt(st, SQL_DEL_MAILBOX_IDS);
 	stmt_int(s, 1, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		store_tx_touch(st, sqlite3_column_int64(s, 0));
@@ -384,13 +348,8 @@ store_user_del(struct store *st, const char *address, const char **error_r)
 	int ret;
 	char *lower = store_lower_dup(address);
 
-	if ((ret = store_begin(st, error_r)) == STORE_OK) {
-		ret = user_del_tx(st, lower, error_r);
-		if (ret == STORE_OK)
-			ret = store_commit(st, error_r);
-		else
-			store_rollback(st);
-	}
+	if ((ret = store_begin(st, error_r)) == STORE_OK)
+		ret = store_end(st, user_del_tx(st, lower, error_r), error_r);
 	if (ret == STORE_OK)
 		log_info("store user=%s deleted", lower);
 	free(lower);
@@ -440,13 +399,10 @@ int
 store_user_count(struct store *st, bool admins_only, unsigned *n_r,
 		 const char **error_r)
 {
-	sqlite3_stmt *s = store_stmt(st, admins_only ? SQL_COUNT_ADMINS : SQL_COUNT);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		*error_r = store_db_error(st, "cannot count users");
-		stmt_done(s);
-		return STORE_ERROR;
-	}
-	*n_r = (unsigned)sqlite3_column_int64(s, 0);
-	stmt_done(s);
-	return STORE_OK;
+	int64_t n;
+	int ret = stmt_ints(st, store_stmt(st, admins_only ? SQL_COUNT_ADMINS : SQL_COUNT),
+			    "cannot count users", &n, 1, error_r);
+	if (ret == STORE_OK)
+		*n_r = (unsigned)n;
+	return ret;
 }

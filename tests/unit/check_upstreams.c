@@ -8,7 +8,9 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "fetch/fetch_int.h"
+#include "mail/mime.h"
 #include "store/blob.h"
+#include "store/imapdb.h"
 #include "store/upstreams.h"
 #include "tests/unit/fetch_fake_server.h"
 #include "tests/unit/runner.h"
@@ -333,6 +335,72 @@ START_TEST(test_batch)
 }
 END_TEST
 
+/* Fetched mail has its IMAP cache in its rows when the batch commits, one
+ * message twice in a batch included. */
+START_TEST(test_batch_imap_cache)
+{
+	static const char *const texts[] = {
+		"From: x@example.net\r\nTo: a@example.org\r\nSubject: one\r\n"
+		"Message-ID: <1@example.net>\r\n\r\nbody\r\n",
+		"From: y@example.net\r\nSubject: two\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/alternative; boundary=q\r\n\r\n"
+		"--q\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+		"--q\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--q--\r\n",
+		"From: x@example.net\r\nTo: a@example.org\r\nSubject: one\r\n"
+		"Message-ID: <1@example.net>\r\n\r\nbody\r\n",
+	};
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
+	int64_t id;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
+	struct store_upstream up;
+	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	int64_t inbox = test_inbox(st, "a@example.org");
+	struct upstream_batch *b;
+	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
+	for (size_t i = 0; i < 3; i++) {
+		char uidl[16], raw[SHA256_HEX_LEN + 1];
+		snprintf(uidl, sizeof uidl, "U%zu", i);
+		sha256_hex(texts[i], strlen(texts[i]), raw);
+		ck_assert_int_eq(store_upstream_batch_begin(b, 0, &error), STORE_OK);
+		ck_assert_int_eq(store_upstream_batch_write(b, texts[i], strlen(texts[i]),
+							    &error), STORE_OK);
+		struct upstream_delivery d = {
+			.upstream_id = id, .user_id = up.user_id, .mailbox_id = inbox,
+			.internal_date = 1, .raw_hash = raw, .uidl = uidl,
+		};
+		ck_assert_int_eq(store_upstream_batch_end(b, &d, &error), STORE_OK);
+	}
+	unsigned appended, delivered;
+	ck_assert_int_eq(store_upstream_batch_commit(b, &appended, &delivered, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(appended, 3);
+	struct imapdb_row *rows;
+	size_t n;
+	ck_assert_int_eq(imapdb_rows(st, inbox, 1, 10, &rows, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		char *env, *bs;
+		mime_imap_cache(texts[i], strlen(texts[i]), &env, &bs);
+		ck_assert_ptr_nonnull(rows[i].envelope);
+		ck_assert_ptr_nonnull(rows[i].bodystructure);
+		ck_assert_str_eq(rows[i].envelope, env);
+		ck_assert_str_eq(rows[i].bodystructure, bs);
+		free(env);
+		free(bs);
+	}
+	ck_assert_ptr_nonnull(strstr(rows[1].bodystructure, "\"alternative\""));
+	imapdb_rows_free(&rows, n);
+	store_upstream_batch_free(&b);
+	store_upstream_clear(&up);
+	upstream_settings_clear(&set);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* ---- whole runs against hostile servers ------------------------------- */
 
 static const char *
@@ -464,6 +532,7 @@ make_suite(void)
 	tcase_add_test(tc, test_accounts);
 	tcase_add_test(tc, test_deliver_once);
 	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_imap_cache);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 120);
