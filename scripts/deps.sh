@@ -10,11 +10,12 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 	libmicrohttpd-dev libssl-dev libsqlite3-dev libcjson-dev libcrypt-dev
 	zlib1g-dev openssl ca-certificates"
 
-# Tools the test suite drives: Check for unit tests; real clients and peer
-# servers for the integration tests; clang for the libFuzzer targets.
+# Tools the test suite and make bench drive: Check for unit tests; real
+# clients and peer servers for the integration tests and benchmarks; clang
+# for the libFuzzer targets.
 TEST_PKGS="check python3 clang libclang-rt-dev valgrind curl swaks
 	fetchmail getmail6 isync neomutt mailutils dovecot-imapd dovecot-pop3d
-	postfix unbound python3-aiosmtpd python3-dkim python3-dnspython
+	dovecot-lmtpd postfix unbound python3-aiosmtpd python3-dkim python3-dnspython
 	python3-nacl chromium"
 
 # Building the Debian package (make deb) and checking it.

@@ -67,13 +67,14 @@ fetch_account_once(const struct config *cfg, struct store *st,
 	}
 	if (fetch_target_mailbox(&run, &error) < 0)
 		goto out;
-	store_upstream_batch_new(st, &run.batch);
+	if (fetch_committer_new(&run, &error) < 0)
+		goto out;
 	if (up->set.protocol == UPSTREAM_IMAP)
 		ret = fetch_imap_account(&run, password, keep_c, only_folder, &error);
 	else
 		ret = fetch_pop3_account(&run, password, &error);
 out:
-	store_upstream_batch_free(&run.batch);
+	fetch_committer_free(&run);
 	if (password != NULL) {
 		explicit_bzero(password, plen);
 		free(password);

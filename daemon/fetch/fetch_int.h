@@ -29,7 +29,8 @@ struct fetch_run {
 	const char *hostname;		/* ours, for the Received field */
 	uint64_t max_size;		/* a message over this is refused */
 	int64_t mailbox_id;		/* the target */
-	struct upstream_batch *batch;	/* messages received, not yet committed */
+	struct upstream_batch *batch;	/* messages being received */
+	struct fetch_committer *committer; /* commits the batch before (commit.c) */
 	int stop_fd;			/* readable: stop at the next step (-1: none) */
 	unsigned appended;		/* messages added locally */
 	unsigned seen;			/* messages fetched */
@@ -64,10 +65,26 @@ int fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char *
 int fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 		   int64_t internal_date, const char **error_r);
 void fetch_sink_abort(struct fetch_sink *s);
-/* Makes the queued messages durable and delivers them (one commit);
- * *delivered_r (may be NULL) counts the first ones delivered, in order.
- * Nothing may be deleted upstream before this returns. */
+
+/* commit.c: run->batch and the committer thread that makes the batch
+ * before it durable while run->batch fills (see there).  _new makes both
+ * batches; _free waits for a commit in flight and frees them. */
+int fetch_committer_new(struct fetch_run *run, const char **error_r);
+void fetch_committer_free(struct fetch_run *run);
+/* Hands run->batch to the committer (nothing may be in flight: wait
+ * first) and gives the run an empty batch.  run->st is the committer's
+ * until fetch_flush_wait(). */
+int fetch_flush_start(struct fetch_run *run, const char **error_r);
+/* Waits for the commit in flight (none: 0, *delivered_r 0).  *delivered_r
+ * (may be NULL) counts the first messages of that batch delivered, in
+ * order; -1 unless all were.  Nothing of that batch may be deleted
+ * upstream before this returns. */
+int fetch_flush_wait(struct fetch_run *run, size_t *delivered_r, const char **error_r);
+/* Both at once for run->batch, after waiting for any commit in flight
+ * (whose failure is returned, run->batch then left as it is). */
 int fetch_flush(struct fetch_run *run, size_t *delivered_r, const char **error_r);
+/* Whether a commit is in flight (run->st is not the run's to use). */
+bool fetch_commit_busy(const struct fetch_run *run);
 
 /* The account's target mailbox, created when missing. */
 int fetch_target_mailbox(struct fetch_run *run, const char **error_r);

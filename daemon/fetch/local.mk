@@ -4,7 +4,8 @@ noinst_LIBRARIES += libfetch.a
 libfetch_a_SOURCES = \
 	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
-	daemon/fetch/sink.c daemon/fetch/run_imap.c daemon/fetch/run_pop3.c \
+	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
+	daemon/fetch/run_pop3.c \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h
 libfetch_a_CFLAGS = $(AM_CFLAGS)
@@ -38,6 +39,8 @@ EXTRA_DIST += tests/unit/fetch_fake_server.h
 
 TESTS += tests/integration/test_fetch.py
 EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream.py
+TESTS += tests/integration/test_fetch_nouidl.py
+EXTRA_DIST += tests/integration/test_fetch_nouidl.py tests/integration/pop3_nouidl_server.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_imap_client tests/fuzz/fuzz_pop3_client
 tests_fuzz_fuzz_imap_client_SRCS = tests/fuzz/fuzz_imap_client.c \

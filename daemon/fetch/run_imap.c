@@ -60,6 +60,19 @@ sink_abort(void *ctx)
 	fetch_sink_abort(&x->sink);
 }
 
+/* Waits for the batch in flight to be durable here; in delete mode then
+ * deletes its UID set (empty: nothing in flight) upstream. */
+static int
+delete_committed(struct fetch_run *run, struct imap_client *c, const struct buf *set,
+		 const char **error_r)
+{
+	if (fetch_flush_wait(run, NULL, error_r) < 0)
+		return -1;
+	if (run->up->set.keep || set->len == 0)
+		return 0;
+	return imap_client_delete(c, buf_cstr(set), error_r);
+}
+
 int
 fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
 		  const char **error_r)
@@ -113,33 +126,34 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	x.sink.uidvalidity = uidvalidity;
 	x.sink.refetch = refetch;
 	struct imapc_fetch_sink sink = { sink_begin, sink_write, sink_end, sink_abort, &x };
+	/* batch i arrives while batch i-1 is committed (commit.c); the UID
+	 * set of the batch in flight is deleted once it is committed */
+	struct buf prev = BUF_INIT;
 	for (size_t i = 0; i < n; i += FETCH_IMAP_BATCH) {
 		if (fetch_should_stop(run)) {
 			*error_r = "stopped";
-			goto fail_uids;
+			goto fail_flush;
 		}
 		size_t k = n - i < FETCH_IMAP_BATCH ? n - i : FETCH_IMAP_BATCH;
 		buf_reset(&set);
 		imapc_uidset(&set, uids + i, k);
 		if (imap_client_fetch(c, buf_cstr(&set), &sink, error_r) < 0) {
-			/* what arrived whole before the failure is kept */
-			const char *flush_error;
 			if (x.open)
 				fetch_sink_abort(&x.sink);
-			if (fetch_flush(run, NULL, &flush_error) < 0)
-				log_error("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
-					  (long long)up->id, flush_error);
-			goto fail_uids;
+			goto fail_flush;
 		}
-		/* durable here before anything is deleted there */
-		if (fetch_flush(run, NULL, error_r) < 0)
+		if (delete_committed(run, c, &prev, error_r) < 0 ||
+		    fetch_flush_start(run, error_r) < 0)
 			goto fail_uids;
-		if (!keep && imap_client_delete(c, buf_cstr(&set), error_r) < 0)
-			goto fail_uids;
+		buf_reset(&prev);
+		buf_append(&prev, set.data, set.len);
 	}
+	if (delete_committed(run, c, &prev, error_r) < 0)
+		goto fail_uids;
 	fetch_sink_clear(&x.sink);
 	free(uids);
 	buf_free(&set);
+	buf_free(&prev);
 	if (refetch) {
 		/* a whole pass is done: back to plain UIDs */
 		uint32_t v, last;
@@ -151,9 +165,18 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 			return -1;
 	}
 	return 0;
+fail_flush:
+	/* what arrived whole before the failure is kept (not deleted there) */
+	{
+		const char *flush_error;
+		if (fetch_flush(run, NULL, &flush_error) < 0)
+			log_error("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
+				  (long long)up->id, flush_error);
+	}
 fail_uids:
 	fetch_sink_clear(&x.sink);
 	free(uids);
+	buf_free(&prev);
 fail:
 	buf_free(&set);
 	return -1;

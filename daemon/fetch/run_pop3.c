@@ -92,6 +92,27 @@ delete_marked(struct pop3_client *c, const uint32_t *msgnos, size_t n, bool pipe
 	return 0;
 }
 
+/* Waits for the batch in flight (messages todo[0..n)) to be durable here;
+ * in delete mode then sends DELE for it and for the older messages in
+ * dele[] not marked yet. */
+static int
+delete_committed(struct fetch_run *run, struct pop3_client *c, bool delete,
+		 const uint32_t *todo, size_t n, uint32_t *dele, size_t *n_dele,
+		 size_t *n_marked, bool pipelining, const char **error_r)
+{
+	size_t delivered = 0;
+	if (fetch_flush_wait(run, &delivered, error_r) < 0)
+		return -1;
+	if (!delete)
+		return 0;
+	for (size_t j = 0; j < delivered && j < n; j++)
+		dele[(*n_dele)++] = todo[j];
+	if (delete_marked(c, dele + *n_marked, *n_dele - *n_marked, pipelining, error_r) < 0)
+		return -1;
+	*n_marked = *n_dele;
+	return 0;
+}
+
 int
 fetch_pop3_account(struct fetch_run *run, const char *password, const char **error_r)
 {
@@ -132,23 +153,25 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	}
 	bool pipelining = (pop3_client_caps(c) & POP3C_CAP_PIPELINING) != 0;
 	/* RFC 2449 §6.6: with PIPELINING all the commands of a batch go out
-	 * at once; without, one at a time */
+	 * at once; without, one at a time.  Batch i arrives while batch i-1
+	 * is committed (commit.c); batch i-1 is deleted once committed. */
+	size_t prev = 0, n_prev = 0;	/* the batch in flight: todo[prev..+n_prev) */
 	for (size_t i = 0; i < n_todo; i += FETCH_POP3_BATCH) {
 		size_t k = n_todo - i < FETCH_POP3_BATCH ? n_todo - i : FETCH_POP3_BATCH;
 		if (fetch_should_stop(run)) {
 			*error_r = "stopped";
-			goto out;
+			goto out_flush;
 		}
 		for (size_t j = 0; pipelining && j < k; j++) {
 			if (pop3_client_retr_send(c, todo[i + j]) < 0) {
 				*error_r = "cannot send to the server";
-				goto out;
+				goto out_flush;
 			}
 		}
 		for (size_t j = 0; j < k; j++) {
 			if (!pipelining && pop3_client_retr_send(c, todo[i + j]) < 0) {
 				*error_r = "cannot send to the server";
-				goto out;
+				goto out_flush;
 			}
 			if (fetch_sink_begin(&sink, "POP3", error_r) < 0)
 				goto out_flush;
@@ -158,19 +181,18 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 				goto out_flush;
 			}
 		}
-		/* durable here before any DELE */
-		size_t delivered = 0;
-		if (fetch_flush(run, &delivered, error_r) < 0)
+		if (delete_committed(run, c, delete, todo + prev, n_prev, dele, &n_dele, &n_marked,
+				     pipelining, error_r) < 0)
 			goto out;
-		for (size_t j = 0; delete && j < delivered; j++)
-			dele[n_dele++] = todo[i + j];
-		if (delete && delete_marked(c, dele + n_marked, n_dele - n_marked, pipelining,
-					    error_r) < 0)
+		if (fetch_flush_start(run, error_r) < 0)
 			goto out;
-		n_marked = n_dele;
+		prev = i;
+		n_prev = k;
 	}
-	if (delete && delete_marked(c, dele + n_marked, n_dele - n_marked, pipelining,
-				    error_r) < 0)
+	/* the last batch; and with nothing new, the leftovers of a run that
+	 * died before QUIT */
+	if (delete_committed(run, c, delete, todo + prev, n_prev, dele, &n_dele, &n_marked,
+			     pipelining, error_r) < 0)
 		goto out;
 	if (pop3_client_quit(c, error_r) < 0)
 		goto out;

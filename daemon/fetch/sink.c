@@ -214,23 +214,6 @@ fetch_sink_clear(struct fetch_sink *s)
 }
 
 int
-fetch_flush(struct fetch_run *run, size_t *delivered_r, const char **error_r)
-{
-	unsigned appended = 0, delivered = 0;
-	size_t queued = store_upstream_batch_count(run->batch);
-	int ret = store_upstream_batch_commit(run->batch, &appended, &delivered, error_r);
-	run->appended += appended;
-	run->seen += delivered;
-	if (delivered_r != NULL)
-		*delivered_r = delivered;
-	if (ret == STORE_OVERQUOTA)
-		*error_r = errfmt("the mailbox of %s is over its quota", run->up->owner);
-	else if (ret == STORE_OK && delivered < queued)
-		*error_r = "not every message could be delivered";
-	return ret == STORE_OK && delivered == queued ? 0 : -1;
-}
-
-int
 fetch_target_mailbox(struct fetch_run *run, const char **error_r)
 {
 	struct store_mailbox mb;

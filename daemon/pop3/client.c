@@ -426,7 +426,19 @@ pop3_client_status_read(struct pop3_client *c, const char *what,
 int
 pop3_client_quit(struct pop3_client *c, const char **error_r)
 {
-	int ret = command(c, "QUIT", "QUIT failed (nothing was deleted)", error_r);
+	/* RFC 1939 §6: only the +OK to QUIT says the messages marked deleted
+	 * are gone; a -ERR or a lost connection leaves them all or some on
+	 * the server (the next run gets them again), and the account's state
+	 * should say so rather than a bare "the server closed the connection" */
+	const char *text, *error = NULL;
+	int ok = -1;
+	if (conn_puts(c->conn, "QUIT\r\n") < 0)
+		error = errfmt("cannot send to the server: %s", conn_error(c->conn));
+	else if ((ok = read_status(c, &text, &error)) == 0)
+		error = errfmt("the server said %s", text);
 	set_state(c, POP3C_CLOSED);
-	return ret;
+	if (ok == 1)
+		return 0;
+	*error_r = errfmt("QUIT failed, deletions on the server not confirmed: %s", error);
+	return -1;
 }

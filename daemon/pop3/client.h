@@ -106,7 +106,8 @@ int pop3_client_retr_read(struct pop3_client *c, pop3c_write_fn *write,
 int pop3_client_dele_send(struct pop3_client *c, uint32_t msgno);
 int pop3_client_status_read(struct pop3_client *c, const char *what,
 			    const char **error_r);
-/* QUIT and its +OK: the server removes the deleted messages now. */
+/* QUIT and its +OK: the server removes the deleted messages now (without
+ * the +OK, *error_r says the deletions are not confirmed). */
 int pop3_client_quit(struct pop3_client *c, const char **error_r);
 
 #endif

@@ -4,16 +4,25 @@
  *
  * Fetching thousands of messages one fsync at a time spends its life
  * waiting for the disk (a blob file, its folder, the WAL: three flushes per
- * message).  Here each message is written to its own temporary file under
- * blobs/tmp/ as it arrives, exactly as blob.c names and protects them, and
- * at commit the whole batch becomes durable with two syncfs(2) calls (one
- * for the files' data, one for the renames into blobs/XX/HASH and any new
- * folder) and one SQLite transaction for every row.  The guarantees of
- * blob.c hold: a row is committed only after its blob is durable, and an
- * existing blob is touched (its mtime) so that store_blob_gc() cannot take
- * it before the row commits.  A crash anywhere leaves at worst temporary or
- * unreferenced blob files, which fsck and gc remove; nothing is recorded
- * as fetched unless its row is committed.
+ * message).  Here a batch of messages is made durable with two syncfs(2)
+ * calls (one for the files' data, one for the renames into blobs/XX/HASH
+ * and any new folder) and one SQLite transaction for every row.
+ *
+ * The fetcher receives the next batch while this one commits (on another
+ * thread, fetch/commit.c), so the work on files is done at commit where it
+ * can: a message that fits the write buffer (most mail) stays in memory
+ * until then, up to BATCH_MEMORY_MAX bytes for the batch; a larger one
+ * goes to its temporary file under blobs/tmp/ as it arrives, exactly as
+ * blob.c names and protects them.  Each message is also parsed for its
+ * IMAP cache (ENVELOPE, BODYSTRUCTURE) at commit, from memory or from its
+ * just-written file, never inside the transaction: the rows get the
+ * strings in their INSERT (through st->append_cache, see messages.c).
+ *
+ * The guarantees of blob.c hold: a row is committed only after its blob is
+ * durable, and an existing blob is kept and touched (its mtime) so that
+ * store_blob_gc() cannot take it before the row commits.  A crash anywhere
+ * leaves at worst temporary or unreferenced blob files, which fsck and gc
+ * remove; nothing is recorded as fetched unless its row is committed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,25 +34,32 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "mail/mime.h"
 #include "store/store_int.h"
 #include "store/upstreams.h"
 
-/* Bytes buffered before a write(2). */
+/* Bytes buffered before a write(2); a message no larger stays in memory
+ * until commit, while the batch holds no more than BATCH_MEMORY_MAX. */
 #define BATCH_WRITE_BUF 65536
+#define BATCH_MEMORY_MAX (8 * 1024 * 1024)
 
 struct batch_item {
-	char *tmp_path;
+	char *tmp_path;			/* its temporary file, or NULL: in data */
+	char *data;
 	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
 	struct upstream_delivery d;	/* strings owned (copied) */
+	struct store_imap_cache cache;
 };
 
 struct upstream_batch {
 	struct store *st;
 	struct batch_item *items;
 	size_t n, cap;
-	/* the message being written */
-	int fd;
+	size_t memory;			/* bytes of the items' data */
+	/* the message being received */
+	bool begun;
+	int fd;				/* its file once it outgrew buf, or -1 */
 	char *tmp_path;
 	struct sha256_ctx *sha;
 	uint64_t size, max_size;
@@ -76,6 +92,7 @@ store_upstream_batch_count(const struct upstream_batch *b)
 static void
 message_drop(struct upstream_batch *b)
 {
+	b->begun = false;
 	if (b->fd >= 0) {
 		close(b->fd);
 		b->fd = -1;
@@ -96,19 +113,9 @@ int
 store_upstream_batch_begin(struct upstream_batch *b, uint64_t max_size,
 			   const char **error_r)
 {
-	unsigned char rnd[16];
-	char hex[sizeof rnd * 2 + 1];
+	(void)error_r;
 	message_drop(b);
-	/* as blob.c: a random name with O_EXCL, read-only from the start */
-	random_bytes(rnd, sizeof rnd);
-	hex_encode(rnd, sizeof rnd, hex);
-	b->tmp_path = xasprintf("%s/tmp/%s.tmp", b->st->blob_dir, hex);
-	b->fd = open(b->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440);
-	if (b->fd < 0) {
-		*error_r = errfmt("cannot create %s: %s", b->tmp_path, strerror(errno));
-		xfree(b->tmp_path);
-		return STORE_ERROR;
-	}
+	b->begun = true;
 	b->sha = sha256_new();
 	b->size = 0;
 	b->max_size = max_size;
@@ -117,20 +124,52 @@ store_upstream_batch_begin(struct upstream_batch *b, uint64_t max_size,
 	return STORE_OK;
 }
 
+/* A new temporary file in *fd_r, as blob.c makes them: a random name with
+ * O_EXCL, read-only from the start. */
 static int
-flush_buf(struct upstream_batch *b, const char **error_r)
+tmp_create(const struct upstream_batch *b, char **path_r, int *fd_r, const char **error_r)
+{
+	unsigned char rnd[16];
+	char hex[sizeof rnd * 2 + 1];
+	random_bytes(rnd, sizeof rnd);
+	hex_encode(rnd, sizeof rnd, hex);
+	char *path = xasprintf("%s/tmp/%s.tmp", b->st->blob_dir, hex);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440);
+	if (fd < 0) {
+		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
+		free(path);
+		return STORE_ERROR;
+	}
+	*path_r = path;
+	*fd_r = fd;
+	return STORE_OK;
+}
+
+static int
+write_all(int fd, const char *p, size_t n, const char *path, const char **error_r)
 {
 	size_t done = 0;
-	while (done < b->buffered) {
-		ssize_t w = write(b->fd, b->buf + done, b->buffered - done);
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			*error_r = errfmt("cannot write %s: %s", b->tmp_path, strerror(errno));
+			*error_r = errfmt("cannot write %s: %s", path, strerror(errno));
 			return STORE_ERROR;
 		}
 		done += (size_t)w;
 	}
+	return STORE_OK;
+}
+
+/* The buffered bytes to the message's file, made now when it has none. */
+static int
+flush_buf(struct upstream_batch *b, const char **error_r)
+{
+	if (b->fd < 0 && tmp_create(b, &b->tmp_path, &b->fd, error_r) != STORE_OK)
+		return STORE_ERROR;
+	if (write_all(b->fd, b->buf, b->buffered, b->tmp_path, error_r) != STORE_OK)
+		return STORE_ERROR;
 	b->buffered = 0;
 	return STORE_OK;
 }
@@ -139,7 +178,7 @@ int
 store_upstream_batch_write(struct upstream_batch *b, const void *p, size_t n,
 			   const char **error_r)
 {
-	if (b->fd < 0) {
+	if (!b->begun) {
 		*error_r = "no message begun";
 		return STORE_ERROR;
 	}
@@ -181,19 +220,29 @@ int
 store_upstream_batch_end(struct upstream_batch *b, const struct upstream_delivery *d,
 			 const char **error_r)
 {
-	if (b->fd < 0 || b->over) {
+	if (!b->begun || b->over) {
 		*error_r = b->over ? "message too large" : "no message begun";
 		message_drop(b);
 		return b->over ? STORE_INVALID : STORE_ERROR;
 	}
-	if (flush_buf(b, error_r) != STORE_OK)
-		goto fail;
-	if (close(b->fd) < 0) {
+	char *data = NULL;
+	if (b->fd < 0 && b->memory + b->buffered <= BATCH_MEMORY_MAX) {
+		/* whole in the buffer: kept for commit */
+		data = xmalloc(b->buffered + 1);
+		memcpy(data, b->buf, b->buffered);
+		data[b->buffered] = '\0';
+		b->memory += b->buffered;
+		b->buffered = 0;
+	} else {
+		if (flush_buf(b, error_r) != STORE_OK)
+			goto fail;
+		int fd = b->fd;
 		b->fd = -1;
-		*error_r = errfmt("cannot close %s: %s", b->tmp_path, strerror(errno));
-		goto fail;
+		if (close(fd) < 0) {
+			*error_r = errfmt("cannot close %s: %s", b->tmp_path, strerror(errno));
+			goto fail;
+		}
 	}
-	b->fd = -1;
 	if (b->n == b->cap) {
 		b->cap = b->cap == 0 ? 64 : b->cap * 2;
 		b->items = xreallocarray(b->items, b->cap, sizeof *b->items);
@@ -203,6 +252,7 @@ store_upstream_batch_end(struct upstream_batch *b, const struct upstream_deliver
 	sha256_finish_hex(&b->sha, it->hash);
 	it->tmp_path = b->tmp_path;
 	b->tmp_path = NULL;
+	it->data = data;
 	it->size = b->size;
 	it->d = *d;
 	it->d.blob = NULL;	/* set at commit: items may move when the array grows */
@@ -211,6 +261,7 @@ store_upstream_batch_end(struct upstream_batch *b, const struct upstream_deliver
 	it->d.dedupe_key = dup0(d->dedupe_key);
 	it->d.folder = dup0(d->folder);
 	it->d.uidl = dup0(d->uidl);
+	b->begun = false;
 	return STORE_OK;
 fail:
 	message_drop(b);
@@ -223,10 +274,12 @@ item_clear(struct batch_item *it, bool unlink_tmp)
 	if (it->tmp_path != NULL && unlink_tmp && unlink(it->tmp_path) < 0 && errno != ENOENT)
 		log_error("store: cannot remove %s: %s", it->tmp_path, strerror(errno));
 	free(it->tmp_path);
+	free(it->data);
 	free((char *)it->d.raw_hash);
 	free((char *)it->d.dedupe_key);
 	free((char *)it->d.folder);
 	free((char *)it->d.uidl);
+	store_imap_cache_clear(&it->cache);
 	memset(it, 0, sizeof *it);
 }
 
@@ -236,6 +289,7 @@ items_clear(struct upstream_batch *b, bool unlink_tmp)
 	for (size_t i = 0; i < b->n; i++)
 		item_clear(&b->items[i], unlink_tmp);
 	b->n = 0;
+	b->memory = 0;
 }
 
 /* syncfs(2) of the filesystem holding the blobs. */
@@ -287,6 +341,45 @@ out:
 	return ret;
 }
 
+/* Item i's IMAP cache, computed (or copied from an earlier item with the
+ * same content), and its temporary file, written now when its bytes were
+ * kept in memory. */
+static int
+prepare(struct upstream_batch *b, size_t i, const char **error_r)
+{
+	struct batch_item *it = &b->items[i];
+	bool cached = false;
+	for (size_t j = i; j-- > 0 && !cached;) {
+		const struct batch_item *o = &b->items[j];
+		if (strcmp(o->hash, it->hash) == 0 && o->cache.blob[0] != '\0') {
+			memcpy(it->cache.blob, o->cache.blob, sizeof it->cache.blob);
+			it->cache.envelope = xstrdup(o->cache.envelope);
+			it->cache.bodystructure = xstrdup(o->cache.bodystructure);
+			cached = true;
+		}
+	}
+	if (it->data == NULL) {
+		if (!cached)
+			store_imap_cache_compute(it->tmp_path, it->hash, &it->cache);
+		return STORE_OK;
+	}
+	if (!cached) {
+		mime_imap_cache(it->data, (size_t)it->size, &it->cache.envelope,
+				&it->cache.bodystructure);
+		memcpy(it->cache.blob, it->hash, sizeof it->cache.blob);
+	}
+	int fd;
+	if (tmp_create(b, &it->tmp_path, &fd, error_r) != STORE_OK)
+		return STORE_ERROR;
+	int ret = write_all(fd, it->data, (size_t)it->size, it->tmp_path, error_r);
+	if (close(fd) < 0 && ret == STORE_OK) {
+		*error_r = errfmt("cannot close %s: %s", it->tmp_path, strerror(errno));
+		ret = STORE_ERROR;
+	}
+	xfree(it->data);
+	return ret;
+}
+
 int
 store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 			    unsigned *delivered_r, const char **error_r)
@@ -295,7 +388,12 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 	*delivered_r = 0;
 	if (b->n == 0)
 		return STORE_OK;
-	/* 1: every file's data on disk; 2: every name and folder */
+	/* 0: the IMAP cache, and the files of the messages kept in memory;
+	 * 1: every file's data on disk; 2: every name and folder */
+	for (size_t i = 0; i < b->n; i++) {
+		if (prepare(b, i, error_r) != STORE_OK)
+			goto fail;
+	}
 	if (sync_blob_fs(b, error_r) != STORE_OK)
 		goto fail;
 	for (size_t i = 0; i < b->n; i++) {
@@ -319,7 +417,9 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 			goto fail;
 		}
 		b->items[i].d.blob = b->items[i].hash;
+		b->st->append_cache = &b->items[i].cache;
 		ret = store_upstream_deliver_tx(b->st, &b->items[i].d, &appended, error_r);
+		b->st->append_cache = NULL;
 		if (ret != STORE_OK) {
 			const char *e2;
 			(void)stmt_exec(b->st, store_stmt(b->st, SQL_ROLLBACK_TO), "rollback", &e2);

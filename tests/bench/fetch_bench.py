@@ -3,9 +3,14 @@ Dovecot upstream on loopback, over IMAP and over POP3, by mailhub's fetcher
 (`mailhub upstream run`, into its store: every message durable before the
 next step) side by side with fetchmail and getmail6 (Debian), as ratios.
 
-fetchmail writes a BSMTP batch file (--bsmtp: its cheapest way to deliver,
-no process per message, no fsync); getmail6 delivers into the Dovecot
-over LMTP (its Maildir destination forks a child per message).  Every
+fetchmail and getmail6 deliver into the Dovecot over LMTP, as the issue
+asks ("delivering the same into Dovecot"; their Maildir destinations fork a
+child per message, LMTP does not).  Dovecot's LMTP makes each message
+durable before its 250, as mailhub does before it counts a message
+fetched.  fetchmail also runs a second time writing a BSMTP batch file
+(--bsmtp): it fetches in the same way but stores nothing durably (one
+append-only file, no fsync); that figure is printed too, as the harder
+reference, for the fetching alone.  Every
 tool fetches in keep mode from its own copy of the same messages, and every
 mailbox is indexed by Dovecot first, so that no tool pays for another's
 warm-up.  Plain IMAP/POP3 (no TLS) for all, so TLS costs do not blur the
@@ -78,22 +83,30 @@ def mailhub_run(dc, user, protocol, keep_open):
         return dt
 
 
-def fetchmail_run(dc, user, protocol, work):
-    rc = os.path.join(work, f"fetchmailrc.{protocol}")
+def fetchmail_run(dc, user, protocol, work, mode):
+    """mode "lmtp": into the Dovecot over LMTP; "bsmtp": into a file."""
+    rc = os.path.join(work, f"fetchmailrc.{protocol}.{mode}")
+    dest = f"fm{protocol}"
+    deliver = (f" smtphost 127.0.0.1/{dc.port('lmtp')} lmtp smtpname {dest}"
+               if mode == "lmtp" else "")
     with open(rc, "w") as f:
-        f.write(f"set no syslog\nset idfile {work}/fetchids.{protocol}\n"
+        f.write(f"set no syslog\nset idfile {work}/fetchids.{protocol}.{mode}\n"
                 f"poll 127.0.0.1 service {dc.port(protocol)} protocol {protocol.upper()}"
                 f" user \"{user}\" password \"{dc.users[user]}\" is bench here"
-                f" keep fetchall sslproto ''\n")
+                f" keep fetchall sslproto ''{deliver}\n")
     os.chmod(rc, 0o600)
     out = os.path.join(work, f"bsmtp.{protocol}")
+    extra = ["--bsmtp", out] if mode == "bsmtp" else []
     env = dict(os.environ, HOME=work, FETCHMAILHOME=work)
-    dt = timed(["fetchmail", "-f", rc, "--bsmtp", out, "--nodetach", "--silent"],
+    dt = timed(["fetchmail", "-f", rc, "--nodetach", "--silent"] + extra,
                env=env, timeout=3600)
-    with open(out, "rb") as f:
-        got = f.read().count(b"MAIL FROM:")
+    if mode == "bsmtp":
+        with open(out, "rb") as f:
+            got = f.read().count(b"MAIL FROM:")
+    else:
+        got = len(dc.messages(dest))
     if got != N:
-        raise SystemExit(f"fetchmail delivered {got} of {N}")
+        raise SystemExit(f"fetchmail ({mode}) delivered {got} of {N}")
     return dt
 
 
@@ -140,10 +153,11 @@ def main():
         return 0
     missing = [t for t in ("fetchmail", "getmail") if shutil.which(t) is None]
     users = {"mh": "pw1", "fm": "pw2", "gm": "pw3"}
-    lmtp = os.path.exists("/usr/lib/dovecot/lmtp")
-    dc = Dovecot(dict(users, gmimap="x", gmpop3="x"), lmtp=lmtp)
-    if not lmtp:
-        missing.append("getmail (no dovecot-lmtpd to deliver into)")
+    if not os.path.exists("/usr/lib/dovecot/lmtp"):
+        print("skipped: Dovecot's LMTP server is not installed (dovecot-lmtpd), "
+              "which the peers deliver into")
+        return 0
+    dc = Dovecot(dict(users, gmimap="x", gmpop3="x", fmimap="x", fmpop3="x"), lmtp=True)
     work = tempfile.mkdtemp(prefix="mailhub-fetchbench.")
     os.chmod(work, 0o755)
     hubs = []
@@ -161,28 +175,38 @@ def main():
         for protocol in ("imap", "pop3"):
             results[("mailhub", protocol)] = mailhub_run(dc, "mh", protocol, hubs)
             if "fetchmail" not in missing:
-                results[("fetchmail", protocol)] = fetchmail_run(dc, "fm", protocol, work)
-            if not [m for m in missing if m.startswith("getmail")]:
+                for mode in ("lmtp", "bsmtp"):
+                    results[(f"fetchmail-{mode}", protocol)] = fetchmail_run(
+                        dc, "fm", protocol, work, mode)
+            if "getmail" not in missing:
                 results[("getmail6", protocol)] = getmail_run(dc, "gm", protocol, work)
-        print(f"fetching {N} messages from Dovecot on loopback (seconds; lower is better)")
-        print(f"{'':10} {'mailhub':>9} {'fetchmail':>10} {'getmail6':>9}"
-              f" {'fetchmail/mailhub':>18} {'getmail6/mailhub':>17}")
+        tools = [("fetchmail-lmtp", "fetchmail->Dovecot"),
+                 ("fetchmail-bsmtp", "fetchmail->BSMTP file"),
+                 ("getmail6", "getmail6->Dovecot")]
+        print(f"fetching {N} messages from Dovecot on loopback "
+              "(seconds, lower is better; ratio = the other's time / mailhub's)")
         status = 0
         for protocol in ("imap", "pop3"):
             m = results[("mailhub", protocol)]
-            f = results.get(("fetchmail", protocol))
-            g = results.get(("getmail6", protocol))
-            fs = f"{f:10.2f}" if f else f"{'-':>10}"
-            gs = f"{g:9.2f}" if g else f"{'-':>9}"
-            fr = f"{f / m:17.1f}x" if f else f"{'-':>18}"
-            gr = f"{g / m:16.1f}x" if g else f"{'-':>17}"
-            print(f"{protocol:10} {m:9.2f} {fs} {gs} {fr} {gr}")
+            line = f"{protocol:5} mailhub {m:7.2f}"
+            for key, label in tools:
+                t = results.get((key, protocol))
+                if t:
+                    line += f" | {label} {t:7.2f} = {t / m:5.1f}x"
+            print(line)
+            f = results.get(("fetchmail-lmtp", protocol))
             if f and f / m < 3:
                 status = 1
         if missing:
             print("not installed: " + ", ".join(missing))
-        print("target: mailhub at least 3x faster than fetchmail:",
-              "met" if status == 0 else "NOT met")
+        print("target: mailhub at least 3x faster than fetchmail delivering into "
+              "Dovecot:", "met" if status == 0 else "NOT met")
+        b = [results[("fetchmail-bsmtp", p)] / results[("mailhub", p)]
+             for p in ("imap", "pop3") if ("fetchmail-bsmtp", p) in results]
+        if b:
+            print("against fetchmail writing a BSMTP file (no durable delivery): "
+                  + ", ".join(f"{r:.1f}x" for r in b)
+                  + (" (3x met)" if min(b) >= 3 else " (3x NOT met)"))
         return status
     finally:
         for mh in hubs:
