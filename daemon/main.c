@@ -33,7 +33,6 @@ struct command {
 
 static cli_command_fn cmd_version;
 static cli_command_fn cmd_help;
-cli_command_fn cmd_upstream; /* cli/upstream.c (cli.h does not list it yet) */
 
 /* The only way in: later commands (upstream, queue, relay) are new rows. */
 /* clang-format off */

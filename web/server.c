@@ -16,7 +16,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -322,16 +326,26 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 static void
+pem_free(char **pem)
+{
+	if (*pem != NULL)
+		explicit_bzero(*pem, strlen(*pem));
+	free(*pem);
+	*pem = NULL;
+}
+
+static void
 server_free(struct web_server **srvp)
 {
 	struct web_server *srv = *srvp;
-	free(srv->tls_cert);
-	if (srv->tls_key != NULL)
-		explicit_bzero(srv->tls_key, strlen(srv->tls_key));
-	free(srv->tls_key);
+	pem_free(&srv->tls_cert);
+	pem_free(&srv->tls_key);
 	free(srv);
 	*srvp = NULL;
 }
+
+/* 20 ms steps the old daemon gets at a reload to finish its requests. */
+#define WEB_RELOAD_DRAIN_STEPS 100
 
 /* A PEM file read whole (certificates and keys are small). */
 #define PEM_FILE_MAX (256 * 1024)
@@ -397,7 +411,8 @@ host_is_loopback(const char *host)
  * network in clear; on loopback, plain HTTP (the browser is on the same
  * machine, or comes through an SSH tunnel).  "yes" and "no" force it, "no"
  * being for a TLS-terminating proxy in front.  The certificate is the one
- * of [tls], or the self-signed pair of `mailhub init`, read once at start.
+ * of [tls], or the self-signed pair of `mailhub init`, read at start and
+ * again at SIGHUP (web_server_reload_tls()).
  */
 static bool
 web_tls_wanted(const struct config *cfg, const char *host)
@@ -413,12 +428,90 @@ web_tls_wanted(const struct config *cfg, const char *host)
 	return !host_is_loopback(host);
 }
 
+/* The PEM texts of [tls] (or the self-signed pair of `mailhub init`),
+ * checked with OpenSSL to hold a certificate and the key that belongs to
+ * it, so that a reload refuses a bad pair before the running listener is
+ * touched. */
+static int
+read_tls_pair(const struct config *cfg, char **cert_r, char **key_r, const char **error_r)
+{
+	char *cert_path = cfg->tls_cert != NULL ? xstrdup(cfg->tls_cert)
+		: xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_CERT);
+	char *key_path = cfg->tls_key != NULL ? xstrdup(cfg->tls_key)
+		: xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_KEY);
+	char *cert = read_pem(cert_path, error_r);
+	char *key = cert != NULL ? read_pem(key_path, error_r) : NULL;
+	int ret = -1;
+	if (key != NULL) {
+		BIO *cb = BIO_new_mem_buf(cert, -1), *kb = BIO_new_mem_buf(key, -1);
+		X509 *x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+		EVP_PKEY *k = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+		if (x == NULL)
+			*error_r = errfmt("%s: no certificate: %s", cert_path, tls_error_string());
+		else if (k == NULL)
+			*error_r = errfmt("%s: no private key: %s", key_path, tls_error_string());
+		else if (X509_check_private_key(x, k) != 1)
+			*error_r = errfmt("%s does not belong to %s", key_path, cert_path);
+		else
+			ret = 0;
+		X509_free(x);
+		EVP_PKEY_free(k);
+		BIO_free(cb);
+		BIO_free(kb);
+		(void)tls_error_string();	/* nothing left queued */
+	}
+	free(cert_path);
+	free(key_path);
+	if (ret < 0) {
+		pem_free(&cert);
+		pem_free(&key);
+		return -1;
+	}
+	*cert_r = cert;
+	*key_r = key;
+	return 0;
+}
+
+/* libmicrohttpd serving srv on the listening socket fd (with srv's PEM
+ * texts when it speaks TLS), or NULL. */
+static struct MHD_Daemon *
+start_mhd(struct web_server *srv, int fd)
+{
+	/* MHD_USE_ITC: MHD_quiesce_daemon() needs it with a thread pool */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (srv->tls)
+		flags |= MHD_USE_TLS;
+	/* The same floor as every other listener: TLS 1.2 (DESIGN.md).  The
+	 * PEM texts stay with the server until it stops. */
+	static const char priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL,
+		access_handler, srv,
+		/* First, so that no message goes to libmicrohttpd's own logger. */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_ARRAY, srv->tls ? tls_options : &tls_options[3],
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_THREADS,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_MAX,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_PER_IP,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_TIMEOUT_SECONDS,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
+		MHD_OPTION_END);
+}
+
 int
 web_server_start(const struct config *cfg, const char *host, unsigned port,
 		 struct web_server **srv_r, const char **error_r)
 {
 	char *cert = NULL, *key = NULL;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 
 	pthread_once(&store_key_once, store_key_init);
 	store_data_dir_path = cfg->data_dir;
@@ -429,59 +522,23 @@ web_server_start(const struct config *cfg, const char *host, unsigned port,
 			*error_r = "this libmicrohttpd has no TLS support; listen on loopback only";
 			return -1;
 		}
-		char *cert_path = cfg->tls_cert != NULL ? xstrdup(cfg->tls_cert)
-			: xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_CERT);
-		char *key_path = cfg->tls_key != NULL ? xstrdup(cfg->tls_key)
-			: xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_KEY);
-		cert = read_pem(cert_path, error_r);
-		key = cert != NULL ? read_pem(key_path, error_r) : NULL;
-		free(cert_path);
-		free(key_path);
-		if (key == NULL) {
-			free(cert);
+		if (read_tls_pair(cfg, &cert, &key, error_r) < 0)
 			return -1;
-		}
-		flags |= MHD_USE_TLS;
 	}
 
 	int fd = bind_socket(host, port, error_r);
 	if (fd < 0) {
-		free(cert);
-		if (key != NULL)
-			explicit_bzero(key, strlen(key));
-		free(key);
+		pem_free(&cert);
+		pem_free(&key);
 		return -1;
 	}
 	struct web_server *srv = xcalloc(1, sizeof *srv);
 	srv->cfg = cfg;
 	srv->started = time(NULL);
 	srv->tls = tls;
-	/* The same floor as every other listener: TLS 1.2 (DESIGN.md).  The
-	 * PEM texts stay with the server until it stops. */
-	static const char priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
-	struct MHD_OptionItem tls_options[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, cert },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, key },
-		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities },
-		{ MHD_OPTION_END, 0, NULL },
-	};
 	srv->tls_cert = cert;
 	srv->tls_key = key;
-	srv->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL,
-		access_handler, srv,
-		/* First, so that no message goes to libmicrohttpd's own logger. */
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3],
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_THREADS,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_MAX,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_PER_IP,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_TIMEOUT_SECONDS,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-		MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
-		MHD_OPTION_END);
+	srv->mhd = start_mhd(srv, fd);
 	if (srv->mhd == NULL) {
 		*error_r = tls ? "libmicrohttpd could not start (is the TLS key readable and "
 				 "does it match the certificate?)"
@@ -493,6 +550,65 @@ web_server_start(const struct config *cfg, const char *host, unsigned port,
 	log_info("web admin listener tls=%s", tls ? "yes" : "no (loopback)");
 	*srv_r = srv;
 	return 0;
+}
+
+/*
+ * A new certificate (SIGHUP): libmicrohttpd reads its PEM texts only at
+ * start, so the running daemon is quiesced (it stops accepting and hands
+ * the listening socket back), a new one starts on the same socket with the
+ * new pair, and the old one is stopped, which ends its open connections (a
+ * browser opens a new one).  No connection attempt is refused meanwhile:
+ * the socket stays open and its backlog waits for the new daemon.
+ */
+int
+web_server_reload_tls(struct web_server *srv, const char **error_r)
+{
+	if (srv == NULL || !srv->tls || srv->mhd == NULL)
+		return 0;
+	char *cert, *key;
+	if (read_tls_pair(srv->cfg, &cert, &key, error_r) < 0)
+		return -1;
+	MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
+	if (fd == MHD_INVALID_SOCKET) {
+		pem_free(&cert);
+		pem_free(&key);
+		*error_r = "libmicrohttpd cannot hand over its listening socket";
+		return -1;
+	}
+	struct MHD_Daemon *old = srv->mhd;
+	char *old_cert = srv->tls_cert, *old_key = srv->tls_key;
+	srv->tls_cert = cert;
+	srv->tls_key = key;
+	srv->mhd = start_mhd(srv, (int)fd);
+	int ret = 0;
+	if (srv->mhd == NULL) {
+		/* back to the pair that worked */
+		srv->tls_cert = old_cert;
+		srv->tls_key = old_key;
+		old_cert = cert;
+		old_key = key;
+		srv->mhd = start_mhd(srv, (int)fd);
+		*error_r = srv->mhd != NULL ? "libmicrohttpd refused the new certificate"
+			: "libmicrohttpd could not restart: the admin listener is down";
+		if (srv->mhd == NULL)
+			close((int)fd);
+		ret = -1;
+	}
+	/* the old daemon's requests in flight get a moment to finish (a
+	 * keep-alive connection left idle is closed after it) */
+	for (unsigned i = 0; i < WEB_RELOAD_DRAIN_STEPS; i++) {
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(old, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (info == NULL || info->num_connections == 0)
+			break;
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	/* waits for the old daemon's threads, so nothing uses its texts */
+	MHD_stop_daemon(old);
+	pem_free(&old_cert);
+	pem_free(&old_key);
+	return ret;
 }
 
 bool
@@ -508,6 +624,7 @@ web_server_stop(struct web_server **srvp)
 	if (srv == NULL)
 		return;
 	/* Closes the listening socket too, which it was handed at start. */
-	MHD_stop_daemon(srv->mhd);
+	if (srv->mhd != NULL)
+		MHD_stop_daemon(srv->mhd);
 	server_free(srvp);
 }

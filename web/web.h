@@ -21,6 +21,10 @@ int web_server_start(const struct config *cfg, const char *host, unsigned port,
  * loopback only (then plain HTTP), with the certificate of [tls] or the
  * self-signed one in data_dir/tls.  For serve.c's "listen admin=" line. */
 bool web_server_tls(const struct web_server *srv);
+/* SIGHUP: serves the certificate and key read anew from their files; on
+ * error (a bad pair is refused before anything changes) the old ones stay.
+ * Nothing to do without HTTPS.  Called from the thread that started it. */
+int web_server_reload_tls(struct web_server *srv, const char **error_r);
 /* Stops accepting, waits for requests in flight, frees; NULL ok. */
 void web_server_stop(struct web_server **srv);
 

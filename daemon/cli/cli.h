@@ -41,6 +41,7 @@ cli_command_fn cmd_user;
 cli_command_fn cmd_alias;
 cli_command_fn cmd_token;
 cli_command_fn cmd_fsck;
+cli_command_fn cmd_upstream; /* cli/upstream.c */
 
 /*
  * Creates data_dir (mode 0750) with its database (migrations applied),

@@ -177,7 +177,7 @@ collect_garbage(const struct config *cfg)
 
 /* The main thread's life after start-up: wait for signals. */
 static void
-signal_loop(const struct config *cfg, const sigset_t *set)
+signal_loop(const struct config *cfg, const sigset_t *set, struct web_server *web)
 {
 	time_t next_gc = time(NULL) + GC_INTERVAL_SECONDS;
 	const char *error;
@@ -189,6 +189,8 @@ signal_loop(const struct config *cfg, const sigset_t *set)
 			log_info("serve SIGHUP: reloading TLS");
 			if (load_tls(cfg, &error) < 0)
 				log_error("tls reload failed, keeping the old certificate: %s", error);
+			else if (web_server_reload_tls(web, &error) < 0)
+				log_error("admin tls reload failed: %s", error);
 			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {
@@ -270,7 +272,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		 cfg->hostname, cfg->data_dir);
 	sd_notify_text("READY=1\nSTATUS=accepting connections");
 
-	signal_loop(cfg, &set);
+	signal_loop(cfg, &set, web);
 
 	sd_notify_text("STOPPING=1");
 	web_server_stop(&web);

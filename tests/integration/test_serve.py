@@ -101,6 +101,49 @@ class ServeTest(unittest.TestCase):
             self.assertIn("reloading TLS", mh.log())
             mh.stop()
 
+    def test_sighup_reloads_the_admin_certificate(self):
+        with Mailhub(listeners=("imaps", "admin"), config_extra="\n[admin]\ntls = yes\n") as mh:
+            mh.start()
+            port = mh.port("admin")
+            before = cert_fingerprint(port)
+            self.assertEqual(before, cert_fingerprint(mh.port("imaps")))
+            tls = os.path.join(mh.data_dir, "tls")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                            "-subj", "/CN=reloaded.test", "-days", "2",
+                            "-keyout", os.path.join(tls, "key.pem.new"),
+                            "-out", os.path.join(tls, "cert.pem.new")],
+                           check=True, capture_output=True)
+            os.replace(os.path.join(tls, "key.pem.new"), os.path.join(tls, "key.pem"))
+            os.replace(os.path.join(tls, "cert.pem.new"), os.path.join(tls, "cert.pem"))
+            mh.proc.send_signal(signal.SIGHUP)
+            after = before
+            for _ in range(100):
+                try:
+                    after = cert_fingerprint(port)
+                except (ssl.SSLError, OSError):
+                    # a handshake with the old daemon as it is stopped
+                    after = before
+                if after != before:
+                    break
+                time.sleep(0.1)
+            self.assertNotEqual(before, after)
+            self.assertEqual(after, cert_fingerprint(mh.port("imaps")))
+            # the new daemon answers requests on the same socket
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with client_tls_context().wrap_socket(raw) as s:
+                    s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n"
+                              b"Connection: close\r\n\r\n")
+                    reply = b""
+                    while len(reply) < 65536:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        reply += chunk
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:200])
+            self.assertNotIn("admin tls reload failed", mh.log())
+            mh.stop()
+
     def test_sigterm_ends_open_sessions(self):
         with Mailhub(listeners=("smtp",), limits={"shutdown_grace": 1}) as mh:
             mh.start()
