@@ -1,9 +1,11 @@
 # daemon/core: sources, library and tests of this module (see Makefile.am).
-# io.mk: connections (plain and TLS), the TLS contexts, the listeners.
+# io.mk: connections (plain and TLS), the TLS contexts, the listeners, the
+# fetcher clients' way of connecting.
 libcore_a_SOURCES += \
 	daemon/core/conn.c daemon/core/conn.h \
 	daemon/core/tls.c daemon/core/tls.h \
-	daemon/core/listener.c daemon/core/listener.h
+	daemon/core/listener.c daemon/core/listener.h \
+	daemon/core/client_conn.c daemon/core/client_conn.h
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener

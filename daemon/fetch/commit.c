@@ -14,7 +14,7 @@
  * committer uses it): it only reads the network and writes temporary blob
  * files, which touch no SQLite state.  Every use of run->st in fetch/
  * happens before the first fetch_flush_start() or after a
- * fetch_flush_wait(); fetch_commit_busy() lets the code assert it.
+ * fetch_flush_wait(); fetch_run_store() asserts it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -125,13 +125,8 @@ fetch_committer_free(struct fetch_run *run)
 bool
 fetch_commit_busy(const struct fetch_run *run)
 {
-	struct fetch_committer *c = run->committer;
-	if (c == NULL)
-		return false;
-	pthread_mutex_lock(&c->lock);
-	bool busy = c->busy;
-	pthread_mutex_unlock(&c->lock);
-	return busy;
+	/* busy is written by the run's thread only (start and wait) */
+	return run->committer != NULL && run->committer->busy;
 }
 
 int
@@ -140,6 +135,7 @@ fetch_flush_start(struct fetch_run *run, const char **error_r)
 	struct fetch_committer *c = run->committer;
 	if (c->busy)
 		panic("fetch: a batch handed over while another is in flight");
+	/* empty: nothing to commit, nothing to wait for */
 	if (!c->started) {
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
@@ -192,6 +188,14 @@ fetch_flush_wait(struct fetch_run *run, size_t *delivered_r, const char **error_
 	else if (ret == STORE_OK && delivered < queued)
 		*error_r = "not every message could be delivered";
 	return ret == STORE_OK && delivered == queued ? 0 : -1;
+}
+
+struct store *
+fetch_run_store(const struct fetch_run *run)
+{
+	if (fetch_commit_busy(run))
+		panic("fetch: the store used while the committer has it");
+	return run->st;
 }
 
 int

@@ -85,6 +85,8 @@ int fetch_flush_wait(struct fetch_run *run, size_t *delivered_r, const char **er
 int fetch_flush(struct fetch_run *run, size_t *delivered_r, const char **error_r);
 /* Whether a commit is in flight (run->st is not the run's to use). */
 bool fetch_commit_busy(const struct fetch_run *run);
+/* run->st, for the run's thread: panics while a commit is in flight. */
+struct store *fetch_run_store(const struct fetch_run *run);
 
 /* The account's target mailbox, created when missing. */
 int fetch_target_mailbox(struct fetch_run *run, const char **error_r);

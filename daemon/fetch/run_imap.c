@@ -85,7 +85,7 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 
 	uint32_t uidvalidity = 0, last_uid = 0;
 	bool refetch = false;
-	int ret = store_upstream_folder_get(run->st, up->id, folder, &uidvalidity,
+	int ret = store_upstream_folder_get(fetch_run_store(run), up->id, folder, &uidvalidity,
 					    &last_uid, &refetch, error_r);
 	if (ret == STORE_NOTFOUND || (ret == STORE_OK && uidvalidity != mb.uidvalidity)) {
 		if (ret == STORE_OK) {
@@ -96,7 +96,7 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 			refetch = true;
 		}
 		last_uid = 0;
-		if (store_upstream_folder_set(run->st, up->id, folder, mb.uidvalidity, 0,
+		if (store_upstream_folder_set(fetch_run_store(run), up->id, folder, mb.uidvalidity, 0,
 					      refetch, error_r) != STORE_OK)
 			return -1;
 		uidvalidity = mb.uidvalidity;
@@ -158,9 +158,9 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 		/* a whole pass is done: back to plain UIDs */
 		uint32_t v, last;
 		bool r;
-		if (store_upstream_folder_get(run->st, up->id, folder, &v, &last, &r,
+		if (store_upstream_folder_get(fetch_run_store(run), up->id, folder, &v, &last, &r,
 					      error_r) != STORE_OK ||
-		    store_upstream_folder_set(run->st, up->id, folder, v, last, false,
+		    store_upstream_folder_set(fetch_run_store(run), up->id, folder, v, last, false,
 					      error_r) != STORE_OK)
 			return -1;
 	}

@@ -39,7 +39,7 @@ sync_uidls(struct fetch_run *run, const struct pop3c_message *msgs, size_t n,
 {
 	char **known = NULL;
 	size_t n_known = 0;
-	if (store_upstream_uidl_list(run->st, run->up->id, &known, &n_known, error_r) != STORE_OK)
+	if (store_upstream_uidl_list(fetch_run_store(run), run->up->id, &known, &n_known, error_r) != STORE_OK)
 		return -1;
 	const char **listed = n > 0 ? xcalloc(n, sizeof *listed) : NULL;
 	size_t n_listed = 0;
@@ -56,7 +56,7 @@ sync_uidls(struct fetch_run *run, const struct pop3c_message *msgs, size_t n,
 		    bsearch(&known[i], listed, n_listed, sizeof *listed, cmp_str) == NULL)
 			gone[n_gone++] = known[i];
 	}
-	int ret = store_upstream_uidl_forget(run->st, run->up->id, gone, n_gone, error_r);
+	int ret = store_upstream_uidl_forget(fetch_run_store(run), run->up->id, gone, n_gone, error_r);
 	free(gone);
 	free(listed);
 	if (ret != STORE_OK) {

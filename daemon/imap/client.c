@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "core/base64.h"
+#include "core/client_conn.h"
 #include "core/conn.h"
 #include "core/log.h"
-#include "core/tls.h"
 #include "imap/client.h"
 #include "imap/utf7.h"
 #include "mail/date.h"
@@ -406,32 +406,8 @@ simple(struct imap_client *c, const char *what, const char **error_r,
 static int
 tls_start(struct imap_client *c, const char **error_r)
 {
-	const struct upstream_settings *set = c->set;
-	bool system = strcmp(set->tls_verify, "system") == 0;
-	SSL_CTX *ctx = tls_client_ctx_new(system ? TLS_VERIFY_SYSTEM : TLS_VERIFY_NONE,
-					  error_r);
-	if (ctx == NULL)
-		return -1;
-	const char *err = NULL;
-	int ret = conn_starttls_client(c->conn, ctx, set->host, &err);
-	SSL_CTX_free(ctx);
-	if (ret < 0) {
-		*error_r = errfmt("TLS handshake with %s failed: %s", esc_str(set->host),
-				  err != NULL ? err : "unknown error");
-		return -1;
-	}
-	if (conn_peer_cert_sha256(c->conn, c->cert_sha256) < 0)
-		c->cert_sha256[0] = '\0';
-	if (strncmp(set->tls_verify, "pin:", 4) == 0 &&
-	    strcmp(set->tls_verify + 4, c->cert_sha256) != 0) {
-		*error_r = errfmt("the server's certificate (SHA-256 %s) does not match the pinned one",
-				  c->cert_sha256);
-		return -1;
-	}
-	if (strcmp(set->tls_verify, "off") == 0)
-		log_warning("imapc[%llu] certificate of %s not checked (tls_verify off)",
-			    (unsigned long long)c->id, esc_str(set->host));
-	return 0;
+	return client_conn_tls(c->conn, c->set->host, c->set->tls_verify, c->cert_sha256,
+			       "imapc", c->id, error_r);
 }
 
 /* An astring for LOGIN: quoted when RFC 3501's quoted allows it, else a
@@ -574,18 +550,13 @@ imap_client_open(const struct upstream_settings *set, const char *password,
 {
 	*c_r = NULL;
 	*error_r = NULL;
-	const char *err = NULL;
-	struct conn *conn = conn_connect(set->host, set->port, timeout_ms, &err);
-	if (conn == NULL) {
-		*error_r = errfmt("cannot connect to %s port %u: %s", esc_str(set->host),
-				  set->port, err != NULL ? err : "unknown error");
+	struct conn *conn = client_conn_open(set->host, set->port, timeout_ms, error_r);
+	if (conn == NULL)
 		return -1;
-	}
 	struct imap_client *c = xcalloc(1, sizeof *c);
 	c->conn = conn;
 	c->id = log_id;
 	c->set = set;
-	conn_set_timeout(conn, timeout_ms);
 	set_state(c, IMAPC_NOT_AUTHENTICATED);
 	if (set->tls == UPSTREAM_TLS_IMPLICIT && tls_start(c, error_r) < 0)
 		goto fail;

@@ -20,6 +20,7 @@ import unittest
 import tap
 from mailhub_fixture import Mailhub, client_tls_context
 from pop3_nouidl_server import Pop3Server
+from test_fetch import strip_received
 
 DOMAIN = "example.org"
 UPSTREAM_USER = "far.away@upstream.test"
@@ -70,17 +71,6 @@ def on_wire(msg):
     """What POP3 can carry of msg: RFC 1939 §3 ends every line of a reply
     with CRLF, so a message without a final CRLF gets one."""
     return msg if msg.endswith(b"\r\n") else msg + b"\r\n"
-
-
-def strip_received(data):
-    """The message without the Received field mailhub put first."""
-    assert data.startswith(b"Received: "), data[:80]
-    pos = 0
-    while True:
-        end = data.index(b"\r\n", pos) + 2
-        if data[end:end + 1] not in (b" ", b"\t"):
-            return data[end:]
-        pos = end
 
 
 class TestFetchNoUidl(unittest.TestCase):

@@ -37,6 +37,34 @@ def cert_fingerprint(port):
             return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
 
 
+def replace_certificate(mh):
+    """A new self-signed pair where serve finds its certificate."""
+    tls = os.path.join(mh.data_dir, "tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-subj", "/CN=reloaded.test", "-days", "2",
+                    "-keyout", os.path.join(tls, "key.pem.new"),
+                    "-out", os.path.join(tls, "cert.pem.new")],
+                   check=True, capture_output=True)
+    os.replace(os.path.join(tls, "key.pem.new"), os.path.join(tls, "key.pem"))
+    os.replace(os.path.join(tls, "cert.pem.new"), os.path.join(tls, "cert.pem"))
+
+
+def changed_fingerprint(port, before):
+    """The certificate fingerprint on port once it differs from before (a
+    few seconds at most), or before."""
+    for _ in range(100):
+        try:
+            after = cert_fingerprint(port)
+        except (ssl.SSLError, OSError):
+            # a handshake with a listener as it is replaced
+            after = before
+        if after != before:
+            return after
+        time.sleep(0.1)
+    return before
+
+
 class ServeTest(unittest.TestCase):
     def test_every_listener_answers(self):
         with Mailhub() as mh:
@@ -80,23 +108,10 @@ class ServeTest(unittest.TestCase):
         with Mailhub(listeners=("imaps",)) as mh:
             mh.start()
             before = cert_fingerprint(mh.port("imaps"))
-            tls = os.path.join(mh.data_dir, "tls")
             # A new key pair in the configured place, then SIGHUP.
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                            "-subj", "/CN=reloaded.test", "-days", "2",
-                            "-keyout", os.path.join(tls, "key.pem.new"),
-                            "-out", os.path.join(tls, "cert.pem.new")],
-                           check=True, capture_output=True)
-            os.replace(os.path.join(tls, "key.pem.new"), os.path.join(tls, "key.pem"))
-            os.replace(os.path.join(tls, "cert.pem.new"), os.path.join(tls, "cert.pem"))
+            replace_certificate(mh)
             mh.proc.send_signal(signal.SIGHUP)
-            after = before
-            for _ in range(100):
-                after = cert_fingerprint(mh.port("imaps"))
-                if after != before:
-                    break
-                time.sleep(0.1)
+            after = changed_fingerprint(mh.port("imaps"), before)
             self.assertNotEqual(before, after)
             self.assertIn("reloading TLS", mh.log())
             mh.stop()
@@ -107,26 +122,9 @@ class ServeTest(unittest.TestCase):
             port = mh.port("admin")
             before = cert_fingerprint(port)
             self.assertEqual(before, cert_fingerprint(mh.port("imaps")))
-            tls = os.path.join(mh.data_dir, "tls")
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                            "-subj", "/CN=reloaded.test", "-days", "2",
-                            "-keyout", os.path.join(tls, "key.pem.new"),
-                            "-out", os.path.join(tls, "cert.pem.new")],
-                           check=True, capture_output=True)
-            os.replace(os.path.join(tls, "key.pem.new"), os.path.join(tls, "key.pem"))
-            os.replace(os.path.join(tls, "cert.pem.new"), os.path.join(tls, "cert.pem"))
+            replace_certificate(mh)
             mh.proc.send_signal(signal.SIGHUP)
-            after = before
-            for _ in range(100):
-                try:
-                    after = cert_fingerprint(port)
-                except (ssl.SSLError, OSError):
-                    # a handshake with the old daemon as it is stopped
-                    after = before
-                if after != before:
-                    break
-                time.sleep(0.1)
+            after = changed_fingerprint(port, before)
             self.assertNotEqual(before, after)
             self.assertEqual(after, cert_fingerprint(mh.port("imaps")))
             # the new daemon answers requests on the same socket
