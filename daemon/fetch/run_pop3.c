@@ -70,47 +70,56 @@ sync_uidls(struct fetch_run *run, const struct pop3c_message *msgs, size_t n,
 	return 0;
 }
 
-/* DELE for msgnos[0..n), replies read after each batch of commands. */
+/* The messages to delete on the server, msgnos[0..n), of which the first
+ * n_marked have had their DELE. */
+struct dele_list {
+	uint32_t *msgnos;
+	size_t n, n_marked;
+};
+
 static int
-delete_marked(struct pop3_client *c, const uint32_t *msgnos, size_t n, bool pipelining,
-	      const char **error_r)
+send_all(struct pop3_client *c, int (*send)(struct pop3_client *, uint32_t),
+	 const uint32_t *msgnos, size_t n, const char **error_r)
 {
-	size_t window = pipelining ? FETCH_POP3_BATCH : 1;
-	for (size_t i = 0; i < n; i += window) {
-		size_t k = n - i < window ? n - i : window;
-		for (size_t j = 0; j < k; j++) {
-			if (pop3_client_dele_send(c, msgnos[i + j]) < 0) {
-				*error_r = "cannot send to the server";
-				return -1;
-			}
-		}
-		for (size_t j = 0; j < k; j++) {
-			if (pop3_client_status_read(c, "DELE failed", error_r) < 0)
-				return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (send(c, msgnos[i]) < 0) {
+			*error_r = "cannot send to the server";
+			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Waits for the batch in flight (messages todo[0..n)) to be durable here;
- * in delete mode then sends DELE for it and for the older messages in
- * dele[] not marked yet. */
 static int
-delete_committed(struct fetch_run *run, struct pop3_client *c, bool delete,
-		 const uint32_t *todo, size_t n, uint32_t *dele, size_t *n_dele,
-		 size_t *n_marked, bool pipelining, const char **error_r)
+dele_read(struct pop3_client *c, size_t n, const char **error_r)
 {
-	size_t delivered = 0;
-	if (fetch_flush_wait(run, &delivered, error_r) < 0)
-		return -1;
-	if (!delete)
-		return 0;
-	for (size_t j = 0; j < delivered && j < n; j++)
-		dele[(*n_dele)++] = todo[j];
-	if (delete_marked(c, dele + *n_marked, *n_dele - *n_marked, pipelining, error_r) < 0)
-		return -1;
-	*n_marked = *n_dele;
+	for (size_t i = 0; i < n; i++) {
+		if (pop3_client_status_read(c, "DELE failed", error_r) < 0)
+			return -1;
+	}
 	return 0;
+}
+
+/* DELE for every one not marked yet, replies read after each window of
+ * commands (one command at a time without PIPELINING). */
+static int
+dele_all(struct pop3_client *c, struct dele_list *d, bool pipelining, const char **error_r)
+{
+	size_t window = pipelining ? FETCH_POP3_BATCH : 1;
+	while (d->n_marked < d->n) {
+		size_t k = d->n - d->n_marked < window ? d->n - d->n_marked : window;
+		if (send_all(c, pop3_client_dele_send, d->msgnos + d->n_marked, k, error_r) < 0 ||
+		    dele_read(c, k, error_r) < 0)
+			return -1;
+		d->n_marked += k;
+	}
+	return 0;
+}
+
+static size_t
+batch_len(size_t from, size_t n)
+{
+	return n - from < FETCH_POP3_BATCH ? n - from : FETCH_POP3_BATCH;
 }
 
 int
@@ -121,8 +130,9 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	size_t n = 0;
 	char **known = NULL;
 	size_t n_known = 0;
-	uint32_t *todo = NULL, *dele = NULL;
-	size_t n_todo = 0, n_dele = 0, n_marked = 0;
+	uint32_t *todo = NULL;
+	struct dele_list dele = { NULL, 0, 0 };
+	size_t n_todo = 0;
 	const char **todo_uidl = NULL;
 	struct fetch_sink sink;
 	int ret = -1;
@@ -139,7 +149,7 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	bool delete = !run->up->set.keep || !have_uidl;
 	todo = n > 0 ? xcalloc(n, sizeof *todo) : NULL;
 	todo_uidl = n > 0 ? xcalloc(n, sizeof *todo_uidl) : NULL;
-	dele = n > 0 ? xcalloc(n, sizeof *dele) : NULL;
+	dele.msgnos = n > 0 ? xcalloc(n, sizeof *dele.msgnos) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		bool seen = msgs[i].uidl != NULL && n_known > 0 &&
 			    bsearch(&msgs[i].uidl, known, n_known, sizeof *known,
@@ -148,25 +158,26 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 			todo_uidl[n_todo] = msgs[i].uidl;
 			todo[n_todo++] = msgs[i].msgno;
 		} else if (delete) {
-			dele[n_dele++] = msgs[i].msgno;	/* durable here already */
+			dele.msgnos[dele.n++] = msgs[i].msgno;	/* durable here already */
 		}
 	}
 	bool pipelining = (pop3_client_caps(c) & POP3C_CAP_PIPELINING) != 0;
-	/* RFC 2449 §6.6: with PIPELINING all the commands of a batch go out
-	 * at once; without, one at a time.  Batch i arrives while batch i-1
-	 * is committed (commit.c); batch i-1 is deleted once committed. */
-	size_t prev = 0, n_prev = 0;	/* the batch in flight: todo[prev..+n_prev) */
+	/*
+	 * RFC 2449 §6.6: with PIPELINING the commands of a batch go out at
+	 * once; without, one at a time.  Batch i arrives while batch i-1 is
+	 * committed (commit.c); then batch i-1's DELE and batch i+1's RETR go
+	 * out together, before the DELE replies are read, so that the server
+	 * always has work queued.
+	 */
+	if (pipelining && send_all(c, pop3_client_retr_send, todo, batch_len(0, n_todo),
+				   error_r) < 0)
+		goto out;
+	size_t prev = 0;	/* where the batch in flight starts in todo[] */
 	for (size_t i = 0; i < n_todo; i += FETCH_POP3_BATCH) {
-		size_t k = n_todo - i < FETCH_POP3_BATCH ? n_todo - i : FETCH_POP3_BATCH;
+		size_t k = batch_len(i, n_todo);
 		if (fetch_should_stop(run)) {
 			*error_r = "stopped";
 			goto out_flush;
-		}
-		for (size_t j = 0; pipelining && j < k; j++) {
-			if (pop3_client_retr_send(c, todo[i + j]) < 0) {
-				*error_r = "cannot send to the server";
-				goto out_flush;
-			}
 		}
 		for (size_t j = 0; j < k; j++) {
 			if (!pipelining && pop3_client_retr_send(c, todo[i + j]) < 0) {
@@ -181,18 +192,39 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 				goto out_flush;
 			}
 		}
-		if (delete_committed(run, c, delete, todo + prev, n_prev, dele, &n_dele, &n_marked,
-				     pipelining, error_r) < 0)
+		/* durable here before any DELE */
+		size_t delivered, dele_sent = 0;
+		if (fetch_flush_wait(run, &delivered, error_r) < 0)
 			goto out;
+		for (size_t j = 0; delete && j < delivered; j++)
+			dele.msgnos[dele.n++] = todo[prev + j];
+		if (pipelining && dele.n - dele.n_marked <= FETCH_POP3_BATCH) {
+			dele_sent = dele.n - dele.n_marked;
+			if (send_all(c, pop3_client_dele_send, dele.msgnos + dele.n_marked,
+				     dele_sent, error_r) < 0)
+				goto out;
+		} else if (dele_all(c, &dele, pipelining, error_r) < 0) {
+			goto out;
+		}
+		if (pipelining && i + k < n_todo &&
+		    send_all(c, pop3_client_retr_send, todo + i + k, batch_len(i + k, n_todo),
+			     error_r) < 0)
+			goto out;
+		if (dele_read(c, dele_sent, error_r) < 0)
+			goto out;
+		dele.n_marked += dele_sent;
 		if (fetch_flush_start(run, error_r) < 0)
 			goto out;
 		prev = i;
-		n_prev = k;
 	}
 	/* the last batch; and with nothing new, the leftovers of a run that
 	 * died before QUIT */
-	if (delete_committed(run, c, delete, todo + prev, n_prev, dele, &n_dele, &n_marked,
-			     pipelining, error_r) < 0)
+	size_t delivered;
+	if (fetch_flush_wait(run, &delivered, error_r) < 0)
+		goto out;
+	for (size_t j = 0; delete && j < delivered; j++)
+		dele.msgnos[dele.n++] = todo[prev + j];
+	if (dele_all(c, &dele, pipelining, error_r) < 0)
 		goto out;
 	if (pop3_client_quit(c, error_r) < 0)
 		goto out;
@@ -213,6 +245,6 @@ out:
 	store_upstream_uidls_free(&known, n_known);
 	free(todo);
 	free(todo_uidl);
-	free(dele);
+	free(dele.msgnos);
 	return ret;
 }

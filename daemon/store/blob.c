@@ -184,55 +184,70 @@ writer_free(struct blob_writer **wp)
 	*wp = NULL;
 }
 
+int
+blob_move_into_place(const char *blob_dir, const char *tmp_path, const char *hash,
+		     bool *dir_made_r, const char **error_r)
+{
+	char *dir = xasprintf("%s/%.2s", blob_dir, hash);
+	char *path = xasprintf("%s/%s", dir, hash);
+	int ret = STORE_ERROR;
+	*dir_made_r = false;
+
+	/* at most: the folder made, then gc taking an old copy once */
+	for (unsigned attempt = 0; attempt < 3; attempt++) {
+		if (renameat2(AT_FDCWD, tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+			ret = STORE_OK;
+			goto out;
+		}
+		if (errno == EEXIST) {
+			/* The same content stored before: keep that file (blobs
+			 * are never rewritten) but make it young again, so that
+			 * store_blob_gc() cannot take it before our row commits.
+			 * If gc took it a moment ago, ours goes in its place. */
+			if (utimensat(AT_FDCWD, path, NULL, 0) == 0) {
+				if (unlink(tmp_path) < 0)
+					log_error("store: cannot remove %s: %s", tmp_path,
+						  strerror(errno));
+				ret = STORE_OK;
+				goto out;
+			}
+			if (errno == ENOENT)
+				continue;
+			*error_r = errfmt("cannot touch %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (errno == ENOENT && !*dir_made_r) {
+			/* the first blob of this prefix */
+			if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+				*error_r = errfmt("cannot create %s: %s", dir, strerror(errno));
+				goto out;
+			}
+			*dir_made_r = true;
+			continue;
+		}
+		break;
+	}
+	*error_r = errfmt("cannot rename %s to %s: %s", tmp_path, path, strerror(errno));
+out:
+	free(dir);
+	free(path);
+	return ret;
+}
+
 /* Moves the finished temporary file to its name; the file is fsynced. */
 static int
 place(struct blob_writer *w, const char *hash, const char **error_r)
 {
+	bool dir_made;
+	if (blob_move_into_place(w->blob_dir, w->tmp_path, hash, &dir_made,
+				 error_r) != STORE_OK)
+		return STORE_ERROR;
+	/* the names durable: the new folder's in blobs/, the file's in it */
+	if (dir_made && fsync_dir(w->blob_dir, error_r) < 0)
+		return STORE_ERROR;
 	char *dir = xasprintf("%s/%.2s", w->blob_dir, hash);
-	char *path = xasprintf("%s/%s", dir, hash);
-	int ret = STORE_ERROR;
-
-	/* The same content stored before: keep that file (blobs are never
-	 * rewritten) but make it young again, so that store_blob_gc() cannot
-	 * take it before our row commits.  If gc took it a moment ago, the
-	 * touch fails with ENOENT and our copy goes in its place. */
-	if (utimensat(AT_FDCWD, path, NULL, 0) == 0) {
-		if (unlink(w->tmp_path) < 0)
-			log_error("store: cannot remove %s: %s", w->tmp_path,
-				  strerror(errno));
-		ret = STORE_OK;
-		goto out;
-	}
-	if (errno != ENOENT) {
-		*error_r = errfmt("cannot touch %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (rename(w->tmp_path, path) < 0) {
-		if (errno != ENOENT) {
-			*error_r = errfmt("cannot rename %s to %s: %s",
-					  w->tmp_path, path, strerror(errno));
-			goto out;
-		}
-		/* The first blob of this prefix: make its folder, durably. */
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-			*error_r = errfmt("cannot create %s: %s", dir,
-					  strerror(errno));
-			goto out;
-		}
-		if (fsync_dir(w->blob_dir, error_r) < 0)
-			goto out;
-		if (rename(w->tmp_path, path) < 0) {
-			*error_r = errfmt("cannot rename %s to %s: %s",
-					  w->tmp_path, path, strerror(errno));
-			goto out;
-		}
-	}
-	if (fsync_dir(dir, error_r) < 0)
-		goto out;
-	ret = STORE_OK;
-out:
+	int ret = fsync_dir(dir, error_r) < 0 ? STORE_ERROR : STORE_OK;
 	free(dir);
-	free(path);
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 #ifndef MAILHUB_STORE_BLOB_H
 #define MAILHUB_STORE_BLOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,13 @@ int blob_open(struct store *st, const char *hash, int *fd_r, uint64_t *size_r,
 /* Reads a whole blob into out (subject to out's maximum). */
 int blob_read(struct store *st, const char *hash, struct buf *out,
 	      const char **error_r);
+/* Moves the finished, durable temporary file tmp_path to
+ * blob_dir/XX/HASH, making the XX folder when missing (*dir_made_r: then
+ * blob_dir's entry for it still needs a sync); when that name exists (the
+ * same content), keeps that file, touches it so that gc spares it, and
+ * removes tmp_path.  The new names are not synced here. */
+int blob_move_into_place(const char *blob_dir, const char *tmp_path, const char *hash,
+			 bool *dir_made_r, const char **error_r);
 /* data_dir/blobs/XX/HASH, malloc'd. */
 char *blob_path(const struct store *st, const char *hash);
 

@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "mail/mime.h"
+#include "store/blob.h"
 #include "store/store_int.h"
 #include "store/upstreams.h"
 
@@ -57,6 +58,8 @@ struct upstream_batch {
 	struct batch_item *items;
 	size_t n, cap;
 	size_t memory;			/* bytes of the items' data */
+	char tmp_prefix[33];		/* of its temporary files' names */
+	uint64_t tmp_counter;
 	/* the message being received */
 	bool begun;
 	int fd;				/* its file once it outgrew buf, or -1 */
@@ -124,16 +127,19 @@ store_upstream_batch_begin(struct upstream_batch *b, uint64_t max_size,
 	return STORE_OK;
 }
 
-/* A new temporary file in *fd_r, as blob.c makes them: a random name with
- * O_EXCL, read-only from the start. */
+/* A new temporary file in *fd_r, as blob.c makes them: a name no one can
+ * guess or have taken (O_EXCL), read-only from the start.  One random
+ * prefix per batch and a counter, not 16 random bytes per message. */
 static int
-tmp_create(const struct upstream_batch *b, char **path_r, int *fd_r, const char **error_r)
+tmp_create(struct upstream_batch *b, char **path_r, int *fd_r, const char **error_r)
 {
-	unsigned char rnd[16];
-	char hex[sizeof rnd * 2 + 1];
-	random_bytes(rnd, sizeof rnd);
-	hex_encode(rnd, sizeof rnd, hex);
-	char *path = xasprintf("%s/tmp/%s.tmp", b->st->blob_dir, hex);
+	if (b->tmp_prefix[0] == '\0') {
+		unsigned char rnd[16];
+		random_bytes(rnd, sizeof rnd);
+		hex_encode(rnd, sizeof rnd, b->tmp_prefix);
+	}
+	char *path = xasprintf("%s/tmp/%s-%llu.tmp", b->st->blob_dir, b->tmp_prefix,
+			       (unsigned long long)b->tmp_counter++);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440);
 	if (fd < 0) {
 		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
@@ -311,33 +317,10 @@ sync_blob_fs(struct upstream_batch *b, const char **error_r)
 static int
 place(struct upstream_batch *b, struct batch_item *it, const char **error_r)
 {
-	char *dir = xasprintf("%s/%.2s", b->st->blob_dir, it->hash);
-	char *path = xasprintf("%s/%s", dir, it->hash);
-	int ret = STORE_ERROR;
-	/* as blob.c: existing content is kept and made young again */
-	if (utimensat(AT_FDCWD, path, NULL, 0) == 0) {
-		if (unlink(it->tmp_path) < 0)
-			log_error("store: cannot remove %s: %s", it->tmp_path, strerror(errno));
-		ret = STORE_OK;
-		goto out;
-	}
-	if (errno != ENOENT) {
-		*error_r = errfmt("cannot touch %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (rename(it->tmp_path, path) < 0) {
-		if (errno != ENOENT || (mkdir(dir, 0750) < 0 && errno != EEXIST) ||
-		    rename(it->tmp_path, path) < 0) {
-			*error_r = errfmt("cannot move %s to %s: %s", it->tmp_path, path,
-					  strerror(errno));
-			goto out;
-		}
-	}
-	ret = STORE_OK;
-out:
+	bool dir_made;
+	int ret = blob_move_into_place(b->st->blob_dir, it->tmp_path, it->hash, &dir_made,
+				       error_r);
 	xfree(it->tmp_path);
-	free(dir);
-	free(path);
 	return ret;
 }
 
