@@ -10,7 +10,7 @@ EXTRA_DIST += tests/integration/tap.py tests/integration/mailhub_fixture.py
 # and a seed corpus in tests/fuzz/corpus/fuzz_NAME/.  Targets are built with
 # clang's libFuzzer and run briefly by tests/fuzz/run.sh during make check.
 FUZZ_CORE_SRCS = daemon/core/buf.c daemon/core/log.c daemon/core/xmalloc.c \
-	daemon/core/hash.c
+	daemon/core/hash.c daemon/core/utf8.c
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-include $(top_builddir)/config.h -I$(top_srcdir)/daemon -I$(top_srcdir) \
 	-I$(top_builddir) $(SSL_CFLAGS)

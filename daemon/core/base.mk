@@ -5,6 +5,7 @@ noinst_LIBRARIES += libcore.a
 libcore_a_SOURCES = \
 	daemon/core/xmalloc.c daemon/core/xmalloc.h \
 	daemon/core/buf.c daemon/core/buf.h \
+	daemon/core/utf8.c daemon/core/utf8.h \
 	daemon/core/log.c daemon/core/log.h \
 	daemon/core/hash.c daemon/core/hash.h \
 	daemon/core/limits.h
@@ -17,4 +18,10 @@ TESTS += tests/unit/check_buf
 tests_unit_check_buf_SOURCES = tests/unit/check_buf.c $(CHECK_RUNNER)
 tests_unit_check_buf_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_buf_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_utf8
+TESTS += tests/unit/check_utf8
+tests_unit_check_utf8_SOURCES = tests/unit/check_utf8.c $(CHECK_RUNNER)
+tests_unit_check_utf8_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_utf8_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 endif

@@ -5,50 +5,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "imap/utf7.h"
 
 static const char b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-/* Decodes one UTF-8 sequence at in[*i]; -1 when malformed. */
-static int32_t
-utf8_next(const unsigned char *in, size_t n, size_t *i)
-{
-	unsigned char c = in[*i];
-	int32_t cp;
-	size_t extra;
-
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		cp = c & 0x1f;
-		extra = 1;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		cp = c & 0x0f;
-		extra = 2;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		cp = c & 0x07;
-		extra = 3;
-	} else {
-		return -1;
-	}
-	if (*i + extra >= n)
-		return -1;
-	for (size_t k = 1; k <= extra; k++) {
-		unsigned char d = in[*i + k];
-		if ((d & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (d & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF */
-	if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*i += extra + 1;
-	return cp;
-}
 
 static int
 flush_bits(struct buf *out, uint32_t *bits, unsigned *nbits, bool final)
@@ -89,9 +50,11 @@ imap_utf8_to_mutf7(const char *in, size_t n, struct buf *out)
 		if (buf_putc(out, '&') < 0)
 			goto fail;
 		while (i < n && !(s[i] >= 0x20 && s[i] < 0x7f)) {
-			int32_t cp = utf8_next(s, n, &i);
-			if (cp < 0)
+			uint32_t cp;
+			size_t len = utf8_decode(s + i, n - i, &cp);
+			if (len == 0)
 				goto fail;
+			i += len;
 			uint16_t units[2];
 			size_t nu = 1;
 			if (cp >= 0x10000) {
@@ -124,33 +87,6 @@ b64_value(unsigned char c)
 {
 	const char *p = c ? strchr(b64, c) : NULL;
 	return p ? (int)(p - b64) : -1;
-}
-
-static int
-put_utf8(struct buf *out, uint32_t cp)
-{
-	char t[4];
-	size_t n;
-	if (cp < 0x80) {
-		t[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		t[0] = (char)(0xc0 | (cp >> 6));
-		t[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		t[0] = (char)(0xe0 | (cp >> 12));
-		t[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		t[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		t[0] = (char)(0xf0 | (cp >> 18));
-		t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		t[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		t[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return buf_append(out, t, n);
 }
 
 int
@@ -205,7 +141,7 @@ imap_mutf7_to_utf8(const char *in, size_t n, struct buf *out)
 						((high - 0xd800) << 10) +
 						(u - 0xdc00);
 					high = 0;
-					if (put_utf8(out, cp) < 0)
+					if (utf8_append(out, cp) < 0)
 						goto fail;
 				} else if (u >= 0xd800 && u <= 0xdbff) {
 					high = u;
@@ -214,7 +150,7 @@ imap_mutf7_to_utf8(const char *in, size_t n, struct buf *out)
 				} else if (u >= 0x20 && u < 0x7f) {
 					/* printable ASCII must not be encoded */
 					goto fail;
-				} else if (put_utf8(out, u) < 0) {
+				} else if (utf8_append(out, u) < 0) {
 					goto fail;
 				}
 			}

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "mail/casefold_table.h"
 
 /*
@@ -14,7 +15,7 @@
  * folding (CASEFOLD_MULTI_MAX code points of up to four bytes each).
  */
 #define BLOCK_SIZE 4096
-#define UNIT_MAX (CASEFOLD_MULTI_MAX * 4)
+#define UNIT_MAX (CASEFOLD_MULTI_MAX * UTF8_SEQ_MAX)
 
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGH_BITS (ONES * 0x80)
@@ -32,76 +33,6 @@ ascii_lower8(uint64_t w)
 	uint64_t ge_a = w + ONES * (0x80 - 'A');
 	uint64_t gt_z = w + ONES * (0x80 - 'Z' - 1);
 	return w | (((ge_a & ~gt_z) & HIGH_BITS) >> 2);
-}
-
-/* The length of the well-formed UTF-8 character at p[0..n) (RFC 3629 §4)
- * and its code point, or 0 when the bytes there are not one. */
-static size_t
-utf8_decode(const unsigned char *p, size_t n, uint32_t *cp_r)
-{
-	unsigned c = p[0];
-	unsigned lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80) {
-		*cp_r = c;
-		return 1;
-	}
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	if (c < 0xe0) {
-		if (n < 2 || (p[1] & 0xc0) != 0x80)
-			return 0;
-		*cp_r = ((c & 0x1fu) << 6) | (p[1] & 0x3fu);
-		return 2;
-	}
-	if (c == 0xe0)
-		lo = 0xa0;		/* overlong */
-	else if (c == 0xed)
-		hi = 0x9f;		/* surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;		/* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f;		/* past U+10FFFF */
-	if (n < 2 || p[1] < lo || p[1] > hi)
-		return 0;
-	if (c < 0xf0) {
-		if (n < 3 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		*cp_r = ((c & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) |
-			(p[2] & 0x3fu);
-		return 3;
-	}
-	if (n < 4 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-		return 0;
-	*cp_r = ((c & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) |
-		((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
-	return 4;
-}
-
-/* Writes cp (a scalar value) as UTF-8 at d; returns the length. */
-static size_t
-utf8_encode(uint32_t cp, char *d)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | (cp >> 6));
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | (cp >> 12));
-		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | (cp >> 18));
-	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /* Writes the folding of cp (len bytes of well-formed UTF-8 at src) to d;

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 enum cs { CS_UNKNOWN, CS_UTF8, CS_LATIN1, CS_LATIN9, CS_CP1252 };
 
 static enum cs
@@ -45,33 +47,6 @@ static const uint16_t cp1252_high[32] = {
 	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
 };
 
-static int
-put_utf8(struct buf *out, uint32_t cp)
-{
-	char s[4];
-	size_t n;
-	if (cp < 0x80) {
-		s[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		s[0] = (char)(0xc0 | (cp >> 6));
-		s[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		s[0] = (char)(0xe0 | (cp >> 12));
-		s[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		s[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		s[0] = (char)(0xf0 | (cp >> 18));
-		s[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		s[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		s[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return buf_append(out, s, n);
-}
-
 static uint32_t
 single_byte(enum cs cs, unsigned char c)
 {
@@ -94,39 +69,6 @@ single_byte(enum cs cs, unsigned char c)
 	return c;
 }
 
-/* Length of a valid UTF-8 sequence at p[0..n), or 0. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 int
 charset_to_utf8(struct buf *out, const char *charset, const void *data,
 		size_t n)
@@ -139,20 +81,18 @@ charset_to_utf8(struct buf *out, const char *charset, const void *data,
 	while (i < n) {
 		if (cs == CS_UTF8) {
 			/* copy runs of valid UTF-8 whole */
-			size_t j = i, k;
-			while (j < n && (k = utf8_seq(p + j, n - j)) > 0)
-				j += k;
+			size_t j = i + utf8_valid_prefix(p + i, n - i);
 			if (j > i && buf_append(out, p + i, j - i) < 0)
 				return -1;
 			i = j;
 			if (i >= n)
 				break;
-			if (put_utf8(out, single_byte(CS_CP1252, p[i])) < 0)
+			if (utf8_append(out, single_byte(CS_CP1252, p[i])) < 0)
 				return -1;
 			i++;
 			continue;
 		}
-		if (put_utf8(out, single_byte(cs, p[i])) < 0)
+		if (utf8_append(out, single_byte(cs, p[i])) < 0)
 			return -1;
 		i++;
 	}

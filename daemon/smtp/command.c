@@ -5,6 +5,7 @@
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 /* ---- small character classes ---------------------------------------- */
 
@@ -35,57 +36,11 @@ is_atext(unsigned char c)
 	return strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL && c != '\0';
 }
 
-/* Length of the UTF-8 sequence at p (at most n bytes), or 0 when it is not
- * a well-formed one (RFC 3629 §4: no overlongs, no surrogates, <= U+10FFFF). */
-static size_t
-utf8_seq_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned min_second = 0x80, max_second = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			min_second = 0xa0;
-		else if (c == 0xed)
-			max_second = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			min_second = 0x90;
-		else if (c == 0xf4)
-			max_second = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	if (p[1] < min_second || p[1] > max_second)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	}
-	return len;
-}
-
+/* RFC 6531 §3.3 takes UTF-8 as RFC 3629 defines it; core/utf8 is strict. */
 bool
 smtp_utf8_valid(const void *s, size_t n)
 {
-	const unsigned char *p = s;
-	size_t i = 0;
-	while (i < n) {
-		size_t l = utf8_seq_len(p + i, n - i);
-		if (l == 0)
-			return false;
-		i += l;
-	}
-	return true;
+	return utf8_valid(s, n);
 }
 
 /* ---- command lines --------------------------------------------------- */
@@ -206,7 +161,7 @@ parse_domain(const char *s, size_t n, bool utf8_ok, bool *literal_r,
 				last_hyphen = true;
 				i++;
 			} else if (c >= 0x80 && utf8_ok) {
-				size_t l = utf8_seq_len(p + i, n - i);
+				size_t l = utf8_char_len(p + i, n - i);
 				if (l == 0)
 					return 0;
 				*utf8_r = true;
@@ -269,7 +224,7 @@ is_dot_string(const char *local, bool utf8_ok)
 			need_atom = false;
 			i++;
 		} else if (p[i] >= 0x80 && utf8_ok) {
-			size_t l = utf8_seq_len(p + i, n - i);
+			size_t l = utf8_char_len(p + i, n - i);
 			if (l == 0)
 				return false;
 			need_atom = false;
@@ -357,7 +312,7 @@ smtp_parse_path(const char *s, bool null_ok, bool utf8_ok,
 					goto toolong;
 				i++;
 			} else if (c >= 0x80 && utf8_ok) {
-				size_t l = utf8_seq_len(p + i, n - i);
+				size_t l = utf8_char_len(p + i, n - i);
 				if (l == 0)
 					goto fail;
 				if (buf_append(&local, p + i, l) < 0)
@@ -551,7 +506,7 @@ next_param(const char **pos, bool utf8_ok, const char **key_r, size_t *key_len_r
 		/* esmtp-value = 1*(%d33-60 / %d62-126); RFC 6531 §3.3 adds UTF-8 */
 		while (*p != '\0' && *p != ' ') {
 			if (*p >= 0x80 && utf8_ok) {
-				size_t l = utf8_seq_len(p, strlen((const char *)p));
+				size_t l = utf8_char_len(p, strlen((const char *)p));
 				if (l == 0)
 					return -1;
 				p += l;
@@ -950,7 +905,7 @@ smtp_helo_valid(const char *arg)
 			continue;
 		}
 		if (p[i] >= 0x80) {
-			size_t l = utf8_seq_len(p + i, n - i);
+			size_t l = utf8_char_len(p + i, n - i);
 			if (l == 0)
 				return false;
 			i += l;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "mail/casefold.h"
 #include "mail/casefold_table.h"
 #include "tests/unit/runner.h"
@@ -32,31 +33,6 @@ fold_eq(const char *a, const char *b)
 	free(fa);
 	free(fb);
 	return eq;
-}
-
-static size_t
-encode(uint32_t cp, char *d)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | (cp >> 6));
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | (cp >> 12));
-		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | (cp >> 18));
-	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 START_TEST(test_empty)
@@ -267,27 +243,6 @@ START_TEST(test_limit)
 }
 END_TEST
 
-/* Whether p[0..n) is well-formed UTF-8 (RFC 3629 §4). */
-static bool
-utf8_valid(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned c = p[i];
-		size_t cl = c < 0x80 ? 1 : c < 0xc2 ? 0 : c < 0xe0 ? 2 :
-			c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
-		if (cl == 0 || i + cl > n)
-			return false;
-		for (size_t j = 1; j < cl; j++)
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-		if ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] > 0x9f) ||
-		    (c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] > 0x8f))
-			return false;
-		i += cl;
-	}
-	return true;
-}
-
 /* Every scalar value folds to well-formed UTF-8 no more than three times
  * as long, and folding the result again changes nothing.  (Plain ifs in
  * the loop: every passing ck_assert() costs Check a write.) */
@@ -297,14 +252,14 @@ START_TEST(test_all_code_points)
 	for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
 		if (cp >= 0xd800 && cp <= 0xdfff)
 			continue;
-		char in[4];
-		size_t n = encode(cp, in);
+		char in[UTF8_SEQ_MAX];
+		size_t n = utf8_encode(cp, in);
 		buf_reset(&f1);
 		buf_reset(&f2);
 		if (casefold_append(&f1, in, n) < 0 || f1.len == 0 ||
 		    f1.len > n * CASEFOLD_GROWTH_MAX)
 			ck_abort_msg("U+%04X folds to %zu bytes", cp, f1.len);
-		if (!utf8_valid((const unsigned char *)f1.data, f1.len))
+		if (!utf8_valid(f1.data, f1.len))
 			ck_abort_msg("U+%04X folds to malformed UTF-8", cp);
 		if (casefold_append(&f2, f1.data, f1.len) < 0 ||
 		    f1.len != f2.len || memcmp(f1.data, f2.data, f1.len) != 0)
@@ -883,10 +838,10 @@ START_TEST(test_vectors)
 	ck_assert_str_eq(casefold_unicode_version, "14.0.0");
 	ck_assert_uint_gt(sizeof vectors / sizeof vectors[0], 300);
 	for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
-		char in[4], want[CASEFOLD_MULTI_MAX * 4];
-		size_t n = encode(vectors[i].cp, in), wl = 0;
+		char in[UTF8_SEQ_MAX], want[CASEFOLD_MULTI_MAX * UTF8_SEQ_MAX];
+		size_t n = utf8_encode(vectors[i].cp, in), wl = 0;
 		for (size_t j = 0; j < CASEFOLD_MULTI_MAX && vectors[i].fold[j]; j++)
-			wl += encode(vectors[i].fold[j], want + wl);
+			wl += utf8_encode(vectors[i].fold[j], want + wl);
 		size_t len;
 		char *got = casefold_dup(in, n, &len);
 		ck_assert_msg(len == wl && memcmp(got, want, len) == 0,
