@@ -3,13 +3,17 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,12 +26,14 @@
 #include "core/xmalloc.h"
 
 /*
- * Session threads get a small stack: an idle IMAP session must cost little
- * (the goal is under 100 KiB each, thread included).  Measured on x86-64
- * with OpenSSL 3.0: an implicit-TLS handshake (P-256 certificate, TLS 1.3)
- * followed by an SQLite FTS5 query touches under 32 KiB of the thread's
- * stack, static thread-local storage included; an idle TLS session costs
- * about 64 KiB of resident memory in all.  256 KiB leaves ample room.  The
+ * Session threads get a small stack.  Measured on x86-64 with OpenSSL 3.0:
+ * an implicit-TLS handshake (P-256 certificate, TLS 1.3), a login and
+ * SQLite queries touch about 35 KiB of the thread's stack, static
+ * thread-local storage included, and those pages stay resident as long as
+ * the thread lives (as does what its malloc arena caches for it: about
+ * 47 KiB more).  That is why a session that waits in IMAP IDLE is parked
+ * without a thread (listener_park()): it then costs about 26 KiB in all,
+ * where it cost 120 KiB with its thread.  256 KiB leaves ample room.  The
  * sanitizers need several times more stack, so builds with them get more.
  */
 #if defined(__SANITIZE_ADDRESS__)
@@ -47,6 +53,11 @@
 #define LISTEN_BACKLOG 128
 /* After EMFILE and the like, pause accepting this long instead of spinning. */
 #define ACCEPT_PAUSE_MS 100
+/* Events the parker takes from epoll at once. */
+#define PARK_EVENTS 64
+/* A parked session whose new thread could not be started is tried again
+ * this much later. */
+#define RESUME_RETRY_MS 1000
 
 struct listener {
 	char *name;
@@ -71,6 +82,14 @@ struct session {
 	int fd;
 	char *ip;	/* the peer's address, for the log */
 	char *key;	/* what the per-IP limit counts (see limit_key) */
+	/* listener_park(): set by the session's thread, then read by the
+	 * parker once the session is in its set (under L.lock) */
+	listener_resume_fn *resume;	/* non-NULL: park when the function returns */
+	void *resume_arg;
+	int wake_fd;
+	int64_t deadline;	/* CLOCK_MONOTONIC ms, -1: none */
+	bool parked;		/* waiting for the parker, no thread */
+	bool watched;		/* its descriptors are in the epoll set */
 };
 
 /* Connections per peer address. */
@@ -93,11 +112,31 @@ static struct {
 	bool stopping;
 	pthread_t accept_thread;
 	int wake[2];
+	/* the parker: parked sessions' descriptors, and an eventfd that tells
+	 * it to look again (an earlier deadline, or stopping) */
+	pthread_t parker;
+	bool parker_running;
+	int park_epfd;
+	int park_poke;
+	int64_t park_next;	/* the deadline it sleeps until, -1: none */
 } L = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake = { -1, -1 },
+	.park_epfd = -1,
+	.park_poke = -1,
 };
 static pthread_once_t cond_once = PTHREAD_ONCE_INIT;
+/* The session the calling thread runs, for listener_park(). */
+static _Thread_local struct session *self;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 cond_init(void)
@@ -286,6 +325,159 @@ ip_release(const char *ip)
 	}
 }
 
+/* Starts a detached session thread with the small stack.  0 or an error
+ * number. */
+static int
+start_thread(void *(*fn)(void *), struct session *s)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, SESSION_STACK_SIZE);
+	int r = pthread_create(&tid, &attr, fn, s);
+	pthread_attr_destroy(&attr);
+	return r;
+}
+
+/* OpenSSL's per-thread state (error queue, random generators) would be
+ * freed by a thread-exit hook after we have said the session is over or
+ * parked; free it now, so that once listener_stop() sees no sessions
+ * nothing of them is left (and a process exiting right then leaks
+ * nothing), and so that a parked session keeps none of it. */
+static void
+thread_done(void)
+{
+	self = NULL;
+	OPENSSL_thread_stop();
+}
+
+/* The session is over: forget it. */
+static void
+session_end(struct session *s)
+{
+	log_info("%s[%llu] disconnect ip=%s", s->l->name, (unsigned long long)s->id,
+		 s->ip);
+	thread_done();
+	pthread_mutex_lock(&L.lock);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		L.sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	ip_release(s->key);
+	s->l->active--;
+	L.total--;
+	close(s->fd);
+	pthread_cond_broadcast(&L.cond);
+	pthread_mutex_unlock(&L.lock);
+	free(s->ip);
+	free(s->key);
+	free(s);
+}
+
+/* Puts a session that asked for it into the parker's set.  0, or -1 when
+ * it cannot be parked (stopping, or epoll refused): it stays with its
+ * thread then. */
+static int
+park_register(struct session *s)
+{
+	int fd = conn_fd(s->c);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+
+	pthread_mutex_lock(&L.lock);
+	if (L.stopping || !L.parker_running) {
+		pthread_mutex_unlock(&L.lock);
+		return -1;
+	}
+	if (epoll_ctl(L.park_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		pthread_mutex_unlock(&L.lock);
+		log_error("%s[%llu] cannot park: %s", s->l->name,
+			  (unsigned long long)s->id, strerror(errno));
+		return -1;
+	}
+	if (s->wake_fd >= 0 &&
+	    epoll_ctl(L.park_epfd, EPOLL_CTL_ADD, s->wake_fd, &ev) < 0) {
+		int e = errno;
+		(void)epoll_ctl(L.park_epfd, EPOLL_CTL_DEL, fd, NULL);
+		pthread_mutex_unlock(&L.lock);
+		log_error("%s[%llu] cannot park: %s", s->l->name,
+			  (unsigned long long)s->id, strerror(e));
+		return -1;
+	}
+	s->watched = true;
+	s->parked = true;
+	/* the parker sleeps until its nearest deadline: wake it for an
+	 * earlier one */
+	if (s->deadline >= 0 && (L.park_next < 0 || s->deadline < L.park_next)) {
+		static const uint64_t one = 1;
+		while (write(L.park_poke, &one, sizeof one) < 0 && errno == EINTR)
+			;
+	}
+	pthread_mutex_unlock(&L.lock);
+	return 0;
+}
+
+/* Waits in the session's own thread for what the parker would have waited
+ * for (it could not be parked); returns early when the listeners stop. */
+static void
+park_wait_here(struct session *s)
+{
+	struct pollfd p[2] = {
+		{ .fd = conn_fd(s->c), .events = POLLIN },
+		{ .fd = s->wake_fd, .events = POLLIN },
+	};
+
+	while (!listener_stopping()) {
+		/* a look at listener_stopping() every second */
+		int ms = 1000;
+		if (s->deadline >= 0) {
+			int64_t left = s->deadline - now_ms();
+			if (left <= 0)
+				return;
+			if (left < ms)
+				ms = (int)left;
+		}
+		int r = poll(p, s->wake_fd >= 0 ? 2 : 1, ms);
+		if (r > 0 || (r < 0 && errno != EINTR))
+			return;
+	}
+}
+
+/* After the session's function has returned: parks the session if it
+ * asked to be (this thread then ends), else ends it. */
+static void
+session_after(struct session *s)
+{
+	while (s->resume != NULL) {
+		if (park_register(s) == 0) {
+			/* s may be resumed, and even freed, from here on */
+			thread_done();
+			return;
+		}
+		park_wait_here(s);
+		listener_resume_fn *fn = s->resume;
+		s->resume = NULL;
+		fn(s->c, s->resume_arg);
+	}
+	session_end(s);
+}
+
+static void *
+resume_main(void *arg)
+{
+	struct session *s = arg;
+
+	self = s;
+	listener_resume_fn *fn = s->resume;
+	s->resume = NULL;
+	fn(s->c, s->resume_arg);
+	session_after(s);
+	return NULL;
+}
+
 static void *
 session_main(void *arg)
 {
@@ -316,33 +508,99 @@ session_main(void *arg)
 			SSL_CTX_free(ctx);
 		}
 	}
+	self = s;
 	if (run)
 		l->session(c, l->ctx);
 	else
 		conn_free(&c);
+	session_after(s);
+	return NULL;
+}
 
-	log_info("%s[%llu] disconnect ip=%s", l->name, (unsigned long long)s->id, s->ip);
-	/* OpenSSL's per-thread state (error queue, ...) would be freed by a
-	 * thread-exit hook after we have said the session is over; free it
-	 * now, so that once listener_stop() sees no sessions nothing of them
-	 * is left (and a process exiting right then leaks nothing). */
-	OPENSSL_thread_stop();
-	pthread_mutex_lock(&L.lock);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		L.sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	ip_release(s->key);
-	l->active--;
-	L.total--;
-	close(s->fd);
-	pthread_cond_broadcast(&L.cond);
-	pthread_mutex_unlock(&L.lock);
-	free(s->ip);
-	free(s->key);
-	free(s);
+int
+listener_park(struct conn *c, int wake_fd, int timeout_ms,
+	      listener_resume_fn *resume, void *arg)
+{
+	struct session *s = self;
+
+	if (s == NULL || s->c != c || resume == NULL || listener_stopping())
+		return -1;
+	s->resume = resume;
+	s->resume_arg = arg;
+	s->wake_fd = wake_fd;
+	s->deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return 0;
+}
+
+/* Under L.lock: takes a parked session out of the set and gives it a new
+ * thread. */
+static void
+unpark(struct session *s)
+{
+	if (s->watched) {
+		(void)epoll_ctl(L.park_epfd, EPOLL_CTL_DEL, conn_fd(s->c), NULL);
+		if (s->wake_fd >= 0)
+			(void)epoll_ctl(L.park_epfd, EPOLL_CTL_DEL, s->wake_fd, NULL);
+		s->watched = false;
+	}
+	int r = start_thread(resume_main, s);
+	if (r != 0) {
+		/* out of threads: try again later, not at once (the
+		 * descriptor would keep the parker spinning) */
+		log_error("%s[%llu] cannot resume a parked session: %s",
+			  s->l->name, (unsigned long long)s->id, strerror(r));
+		s->deadline = now_ms() + RESUME_RETRY_MS;
+		return;
+	}
+	s->parked = false;
+}
+
+static void *
+parker_main(void *arg)
+{
+	struct epoll_event ev[PARK_EVENTS];
+	bool stop = false;
+
+	(void)arg;
+	while (!stop) {
+		pthread_mutex_lock(&L.lock);
+		int64_t next = -1;
+		for (struct session *s = L.sessions; s != NULL; s = s->next)
+			if (s->parked && s->deadline >= 0 &&
+			    (next < 0 || s->deadline < next))
+				next = s->deadline;
+		L.park_next = next;
+		pthread_mutex_unlock(&L.lock);
+		int ms = -1;
+		if (next >= 0) {
+			int64_t left = next - now_ms();
+			ms = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+		}
+		int n = epoll_wait(L.park_epfd, ev, PARK_EVENTS, ms);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("listener: epoll_wait failed: %s", strerror(errno));
+		}
+		/* A session in the set is resumed only here, so one that an
+		 * event names is still there (and not freed) now. */
+		pthread_mutex_lock(&L.lock);
+		for (int i = 0; i < n; i++) {
+			struct session *s = ev[i].data.ptr;
+			if (s == NULL) {
+				uint64_t v;
+				(void)read(L.park_poke, &v, sizeof v);
+			} else if (s->parked && s->watched) {
+				unpark(s);
+			}
+		}
+		stop = L.stopping;
+		int64_t now = now_ms();
+		for (struct session *s = L.sessions; s != NULL; s = s->next)
+			if (s->parked && (stop || (s->deadline >= 0 && s->deadline <= now)))
+				unpark(s);
+		pthread_mutex_unlock(&L.lock);
+	}
 	return NULL;
 }
 
@@ -424,13 +682,9 @@ accept_one(struct listener *l)
 		L.sessions->prev = s;
 	L.sessions = s;
 
-	pthread_attr_t attr;
-	pthread_t tid;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, SESSION_STACK_SIZE);
-	int r = pthread_create(&tid, &attr, session_main, s);
-	pthread_attr_destroy(&attr);
+	s->wake_fd = -1;
+	s->deadline = -1;
+	int r = start_thread(session_main, s);
 	if (r != 0) {
 		L.sessions = s->next;
 		if (s->next != NULL)
@@ -493,6 +747,35 @@ accept_main(void *arg)
 	return NULL;
 }
 
+/* Closes the descriptors listener_start() made. */
+static void
+close_fds(void)
+{
+	int *fds[] = { &L.wake[0], &L.wake[1], &L.park_epfd, &L.park_poke };
+
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/* Tells the parker to stop (L.stopping is set, or it never ran a session)
+ * and waits for it: it resumes every parked session on its way out. */
+static void
+stop_parker(void)
+{
+	static const uint64_t one = 1;
+
+	pthread_mutex_lock(&L.lock);
+	L.stopping = true;
+	L.parker_running = false;
+	pthread_mutex_unlock(&L.lock);
+	while (write(L.park_poke, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	pthread_join(L.parker, NULL);
+}
+
 int
 listener_start(const char **error_r)
 {
@@ -508,6 +791,17 @@ listener_start(const char **error_r)
 		*error_r = errfmt("listener: pipe: %s", strerror(errno));
 		return -1;
 	}
+	L.park_epfd = epoll_create1(EPOLL_CLOEXEC);
+	L.park_poke = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	if (L.park_epfd < 0 || L.park_poke < 0 ||
+	    epoll_ctl(L.park_epfd, EPOLL_CTL_ADD, L.park_poke, &ev) < 0) {
+		*error_r = errfmt("listener: epoll: %s", strerror(errno));
+		close_fds();
+		pthread_mutex_unlock(&L.lock);
+		return -1;
+	}
+	L.park_next = -1;
 	L.stopping = false;
 	pthread_mutex_unlock(&L.lock);
 
@@ -522,17 +816,24 @@ listener_start(const char **error_r)
 	sigdelset(&all, SIGILL);
 	sigdelset(&all, SIGABRT);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&L.accept_thread, NULL, accept_main, NULL);
+	int r = pthread_create(&L.parker, NULL, parker_main, NULL);
+	if (r != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		*error_r = errfmt("listener: cannot start the parker thread: %s", strerror(r));
+		close_fds();
+		return -1;
+	}
+	r = pthread_create(&L.accept_thread, NULL, accept_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		*error_r = errfmt("listener: cannot start the accept thread: %s", strerror(r));
-		close(L.wake[0]);
-		close(L.wake[1]);
-		L.wake[0] = L.wake[1] = -1;
+		stop_parker();
+		close_fds();
 		return -1;
 	}
 	pthread_mutex_lock(&L.lock);
 	L.started = true;
+	L.parker_running = true;
 	pthread_mutex_unlock(&L.lock);
 	return 0;
 }
@@ -565,9 +866,9 @@ listener_stop(unsigned grace_seconds)
 			w = write(L.wake[1], "x", 1);
 		while (w < 0 && errno == EINTR);
 		pthread_join(L.accept_thread, NULL);
-		close(L.wake[0]);
-		close(L.wake[1]);
-		L.wake[0] = L.wake[1] = -1;
+		/* parked sessions get their threads back, to say goodbye */
+		stop_parker();
+		close_fds();
 	}
 
 	pthread_mutex_lock(&L.lock);

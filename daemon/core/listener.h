@@ -8,6 +8,13 @@
  * the listener's session function, which owns the conn and frees it.
  * For implicit-TLS listeners the handshake happens in the session thread
  * before the session function runs (an error there is logged and ends it).
+ *
+ * A session that waits for a long time with nothing to do (IMAP IDLE) can
+ * park: its thread ends, and one parker thread watches its socket and one
+ * more descriptor in an epoll set, then starts a new session thread to
+ * resume it.  A parked session costs no thread stack, and none of the free
+ * memory that a busy thread keeps cached in its malloc arena and in
+ * OpenSSL's per-thread state; it is still counted against the limits.
  */
 #ifndef MAILHUB_CORE_LISTENER_H
 #define MAILHUB_CORE_LISTENER_H
@@ -16,8 +23,12 @@
 
 struct conn;
 
-/* Runs one session; owns c and must conn_free() it. */
+/* Runs one session; owns c and must conn_free() it, unless it parked the
+ * session (listener_park()) just before returning. */
 typedef void listener_session_fn(struct conn *c, void *ctx);
+/* Goes on with a parked session in a new thread; the same contract as
+ * listener_session_fn (arg is what was given to listener_park()). */
+typedef void listener_resume_fn(struct conn *c, void *arg);
 
 struct listener_spec {
 	const char *name;	/* "smtp", "imaps", ...: log prefix and counts */
@@ -61,5 +72,21 @@ unsigned listener_active(const char *name);
 /* True once listener_stop() has begun: long-running sessions (IDLE) poll this
  * to say goodbye. */
 bool listener_stopping(void);
+
+/*
+ * Asks that the calling session be parked when its session (or resume)
+ * function returns, which it must then do without waiting for anything
+ * (until it has returned, c and arg are still its own); its thread ends
+ * there.  A new session thread calls resume(c, arg) when c's socket is
+ * readable (or hung up), when wake_fd (-1: none) is readable, when
+ * timeout_ms (-1: none) has passed, or when the listeners stop, whichever
+ * comes first.  Only the socket is watched: the caller must first make
+ * sure that nothing is waiting in c's input buffer or in its TLS state
+ * (conn_wait(c, fd, 0) == 0).
+ * 0, or -1 when the session cannot be parked (not called from a session
+ * thread, the listeners are stopping): the caller waits in its own thread.
+ */
+int listener_park(struct conn *c, int wake_fd, int timeout_ms,
+		  listener_resume_fn *resume, void *arg);
 
 #endif

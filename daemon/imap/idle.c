@@ -327,7 +327,10 @@ imap_view_sync(struct imap_session *s)
  * An idle session holds no database connection: a SQLite handle with its
  * schema and statements costs more than everything else of a session, and
  * a household's clients sit in IDLE all day.  It is opened again for each
- * wake-up and when IDLE ends.
+ * wake-up and when IDLE ends.  Nor does it hold a thread while it waits:
+ * it is parked (imap_session_park()), and a thread that has run a TLS
+ * handshake, a login and SQLite queries keeps more memory in its stack and
+ * its malloc caches than the session's own data takes.
  */
 static int
 idle_store_open(struct imap_session *s)
@@ -343,6 +346,100 @@ idle_store_open(struct imap_session *s)
 		return -1;
 	}
 	return 0;
+}
+
+/* Reads the line that ends IDLE and sets the reply. */
+static void
+idle_done(struct imap_session *s)
+{
+	if (idle_store_open(s) < 0)
+		return;
+	const char *line;
+	size_t len;
+	enum conn_result r = conn_read_line(s->c, 256, &line, &len);
+	if (r != CONN_OK && r != CONN_TOOLONG) {
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return;
+	}
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (r == CONN_OK && len == 4 && mem_eq_nocase(line, "DONE", 4))
+		imap_ok(s, "Idle completed.");
+	else
+		imap_bad(s, "Expected DONE");
+}
+
+/* Handles one wake-up of IDLE, w as conn_wait() says it: -1 broken, 0
+ * nothing (the periodic look), 1 the client, 2 a notification.  True when
+ * IDLE is over. */
+static bool
+idle_step(struct imap_session *s, int w)
+{
+	if (w < 0) {
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return true;
+	}
+	if (w == 1) {
+		idle_done(s);
+		return true;
+	}
+	if (w == 0) {
+		if (listener_stopping()) {
+			imap_printf(s, "* BYE Server shutting down.\r\n");
+			imap_session_set_state(s, IMAP_STATE_LOGOUT);
+			return true;
+		}
+		if (time(NULL) >= (time_t)s->idle_deadline) {
+			/* RFC 3501 §5.4: autologout */
+			imap_printf(s, "* BYE Autologout; idle for too long\r\n");
+			imap_session_set_state(s, IMAP_STATE_LOGOUT);
+			return true;
+		}
+	}
+	if (s->view != NULL) {
+		if (idle_store_open(s) < 0)
+			return true;
+		imap_view_sync(s);
+		store_close(&s->st);
+		if (s->state == IMAP_STATE_LOGOUT)
+			return true;
+	}
+	if (conn_flush(s->c) < 0) {
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return true;
+	}
+	return false;
+}
+
+/* Waits for the next wake-up, parked when it can be.  True when parked (the
+ * caller returns at once), false when IDLE is over. */
+static bool
+idle_wait(struct imap_session *s)
+{
+	for (;;) {
+		int fd = s->view != NULL ? store_watch_fd(s->view->watch) : -1;
+		/* only the socket is watched while parked: first make sure
+		 * nothing has arrived already (or is buffered by TLS) */
+		int w = conn_wait(s->c, fd, 0);
+		if (w == 0) {
+			if (imap_session_park(s, fd, IDLE_POLL_MS) == 0)
+				return true;
+			w = conn_wait(s->c, fd, IDLE_POLL_MS);
+		}
+		if (idle_step(s, w))
+			return false;
+	}
+}
+
+bool
+imap_idle_resume(struct imap_session *s)
+{
+	int fd = s->view != NULL ? store_watch_fd(s->view->watch) : -1;
+	/* woken by the socket, the notification, the periodic look or the
+	 * listeners stopping: conn_wait() says which (0: the last two) */
+	if (idle_step(s, conn_wait(s->c, fd, 0)))
+		return false;
+	return idle_wait(s);
 }
 
 /* RFC 2177 */
@@ -361,57 +458,10 @@ imap_cmd_idle(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_session_set_state(s, IMAP_STATE_LOGOUT);
 		return;
 	}
-	time_t deadline = time(NULL) + (time_t)s->cfg->imap_timeout;
+	s->idle_deadline = (int64_t)time(NULL) + (int64_t)s->cfg->imap_timeout;
 	store_close(&s->st);
 	/* give what the handle used back to the system, not only to this
 	 * thread's malloc arena */
 	malloc_trim(0);
-	for (;;) {
-		int fd = s->view != NULL ? store_watch_fd(s->view->watch) : -1;
-		int w = conn_wait(s->c, fd, IDLE_POLL_MS);
-		if (w < 0) {
-			imap_session_set_state(s, IMAP_STATE_LOGOUT);
-			return;
-		}
-		if (w == 1)
-			break;
-		if (listener_stopping()) {
-			imap_printf(s, "* BYE Server shutting down.\r\n");
-			imap_session_set_state(s, IMAP_STATE_LOGOUT);
-			return;
-		}
-		if (time(NULL) >= deadline) {
-			/* RFC 3501 §5.4: autologout */
-			imap_printf(s, "* BYE Autologout; idle for too long\r\n");
-			imap_session_set_state(s, IMAP_STATE_LOGOUT);
-			return;
-		}
-		if (s->view != NULL) {
-			if (idle_store_open(s) < 0)
-				return;
-			imap_view_sync(s);
-			store_close(&s->st);
-			if (s->state == IMAP_STATE_LOGOUT)
-				return;
-		}
-		if (conn_flush(s->c) < 0) {
-			imap_session_set_state(s, IMAP_STATE_LOGOUT);
-			return;
-		}
-	}
-	if (idle_store_open(s) < 0)
-		return;
-	const char *line;
-	size_t len;
-	enum conn_result r = conn_read_line(s->c, 256, &line, &len);
-	if (r != CONN_OK && r != CONN_TOOLONG) {
-		imap_session_set_state(s, IMAP_STATE_LOGOUT);
-		return;
-	}
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	if (r == CONN_OK && len == 4 && mem_eq_nocase(line, "DONE", 4))
-		imap_ok(s, "Idle completed.");
-	else
-		imap_bad(s, "Expected DONE");
+	idle_wait(s);
 }

@@ -82,6 +82,11 @@ struct imap_session {
 	bool append_failed;	/* a literal was refused or could not be stored */
 	const char *append_error;
 	bool append_toobig;
+	/* IDLE (idle.c); while it waits the session may be parked without a
+	 * thread (imap_session_park()) */
+	int64_t idle_deadline;	/* time() of the autologout */
+	bool parked;		/* return to the listener now */
+	char *parked_tag;	/* the tag of the command that parked */
 };
 
 /* An APPEND message literal already stored as a blob. */
@@ -115,6 +120,12 @@ int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *a,
 		     struct buf *out);
 /* Appends a mailbox name (UTF-8) as a modified UTF-7 astring. */
 void imap_append_mailbox(struct buf *out, const char *name);
+/* Parks the session during a command that waits (IDLE): the command returns
+ * at once without a reply, the session's thread ends, and when the socket
+ * or wake_fd is readable or timeout_ms has passed, a new thread calls
+ * imap_idle_resume() and finishes the command.  0, or -1 when it cannot be
+ * parked (the command waits in this thread). */
+int imap_session_park(struct imap_session *s, int wake_fd, int timeout_ms);
 
 /* ---- flags (store.c) ---------------------------------------------------- */
 
@@ -160,6 +171,9 @@ void imap_view_close(struct imap_session *s);
  * changed by others) and, when s->allow_expunge, EXPUNGE. */
 void imap_view_sync(struct imap_session *s);
 void imap_view_free(struct imap_view **v);
+/* Goes on with an IDLE that was parked: true when it parked again, false
+ * when IDLE is over (its reply set, or the session in LOGOUT). */
+bool imap_idle_resume(struct imap_session *s);
 
 /* ---- the command families ------------------------------------------------ */
 

@@ -34,10 +34,11 @@ tests_fuzz_fuzz_imap_parser_SRCS = tests/fuzz/fuzz_imap_parser.c \
 EXTRA_DIST += tests/fuzz/fuzz_imap_parser.c
 
 TESTS += tests/integration/test_imap.py tests/integration/test_imap_clients.py \
-	tests/integration/test_imap_dovecot.py
+	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py
 EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py \
+	tests/integration/test_imap_idle.py \
 	tests/integration/imap_corpus.py tests/integration/dovecot_util.py
 
 # Run by `make bench`, never by `make check`.

@@ -491,6 +491,27 @@ write_tagged(struct imap_session *s)
 		    buf_cstr(&s->reply_text));
 }
 
+/* Counts errors and writes the tagged reply. */
+static void
+reply_done(struct imap_session *s)
+{
+	if (s->reply == IMAP_REPLY_BAD)
+		s->errors++;
+	else if (s->reply != IMAP_REPLY_NONE)
+		s->errors = 0;
+	write_tagged(s);
+}
+
+/* The end of a command that ran. */
+static void
+command_done(struct imap_session *s)
+{
+	/* untagged updates go out before the tagged reply of any command */
+	if (s->state == IMAP_STATE_SELECTED && s->reply != IMAP_REPLY_NONE)
+		imap_view_sync(s);
+	reply_done(s);
+}
+
 static void
 dispatch(struct imap_session *s, const struct imap_arg *args, size_t n)
 {
@@ -550,15 +571,12 @@ dispatch(struct imap_session *s, const struct imap_arg *args, size_t n)
 	 * progress (the UID forms may have them, RFC 3501 §7.4.1 note) */
 	s->allow_expunge = !(cmd->flags & CMD_NO_EXPUNGE) || s->uid_cmd;
 	cmd->fn(s, args + first, n - first);
-	/* untagged updates go out before the tagged reply of any command */
-	if (s->state == IMAP_STATE_SELECTED && s->reply != IMAP_REPLY_NONE)
-		imap_view_sync(s);
+	if (s->parked)
+		return;		/* finished by session_resume() */
+	command_done(s);
+	return;
 done:
-	if (s->reply == IMAP_REPLY_BAD)
-		s->errors++;
-	else if (s->reply != IMAP_REPLY_NONE)
-		s->errors = 0;
-	write_tagged(s);
+	reply_done(s);
 }
 
 /* Whether the literal now announced is an APPEND message (streamed to a
@@ -648,7 +666,8 @@ handle_literal(struct imap_session *s, bool *skip_next_line_r)
 	return 0;
 }
 
-/* Reads and runs commands until LOGOUT, an error, or too many errors. */
+/* Reads and runs commands until LOGOUT, an error, or too many errors, or
+ * until a command parked the session. */
 static void
 command_loop(struct imap_session *s)
 {
@@ -718,21 +737,82 @@ command_loop(struct imap_session *s)
 			imap_parser_reset(s->parser);
 			imap_append_reset(s);
 			s->tag = NULL;
+			/* a parked command ended its line (IDLE has no
+			 * arguments): nothing of it is left to parse */
+			if (s->parked)
+				return;
 		}
 		if (conn_flush(s->c) < 0)
 			break;
 	}
 }
 
+/* The session is over: frees everything it holds, c included. */
+static void
+session_free(struct imap_session *s)
+{
+	struct conn *c = s->c;
+
+	conn_flush(c);
+	log_debug("imap[%llu] disconnect user=%s", (unsigned long long)s->id,
+		  s->user ? s->user : "-");
+	imap_session_set_state(s, IMAP_STATE_LOGOUT);
+	imap_view_free(&s->view);
+	imap_append_reset(s);
+	free(s->appends);
+	imap_parser_free(&s->parser);
+	store_close(&s->st);
+	free(s->user);
+	free(s->parked_tag);
+	buf_free(&s->reply_text);
+	conn_free(&c);
+	free(s);
+}
+
+/* listener_resume_fn: a parked command goes on in a new thread; once it is
+ * over, so is the rest of the session (unless it parks again). */
+static void
+session_resume(struct conn *c, void *arg)
+{
+	struct imap_session *s = arg;
+
+	(void)c;
+	s->parked = false;
+	if (imap_idle_resume(s))
+		return;
+	s->tag = s->parked_tag;
+	command_done(s);
+	s->tag = NULL;
+	free(s->parked_tag);
+	s->parked_tag = NULL;
+	if (conn_flush(s->c) == 0) {
+		command_loop(s);
+		if (s->parked)
+			return;
+	}
+	session_free(s);
+}
+
+int
+imap_session_park(struct imap_session *s, int wake_fd, int timeout_ms)
+{
+	if (listener_park(s->c, wake_fd, timeout_ms, session_resume, s) < 0)
+		return -1;
+	/* the parser's copy goes with the command line */
+	if (s->parked_tag == NULL)
+		s->parked_tag = xstrdup(s->tag);
+	s->parked = true;
+	return 0;
+}
+
 void
 imap_session_run(struct conn *c, void *ctx)
 {
 	const struct imap_listener *lst = ctx;
-	struct imap_session sess;
-	struct imap_session *s = &sess;
+	/* on the heap: a parked session outlives this thread */
+	struct imap_session *s = xcalloc(1, sizeof *s);
 	const char *err;
 
-	memset(s, 0, sizeof *s);
 	s->c = c;
 	s->lst = lst;
 	s->cfg = lst->cfg;
@@ -748,6 +828,7 @@ imap_session_run(struct conn *c, void *ctx)
 		conn_flush(c);
 		conn_free(&c);
 		buf_free(&s->reply_text);
+		free(s);
 		return;
 	}
 	/* RFC 3501 §7.1: before login, commands and literals are short */
@@ -766,19 +847,10 @@ imap_session_run(struct conn *c, void *ctx)
 	imap_capabilities(s, &caps);
 	imap_printf(s, "* OK [CAPABILITY %s] mailhub ready.\r\n", buf_cstr(&caps));
 	buf_free(&caps);
-	if (conn_flush(c) == 0)
+	if (conn_flush(c) == 0) {
 		command_loop(s);
-	conn_flush(c);
-
-	log_debug("imap[%llu] disconnect user=%s", (unsigned long long)s->id,
-		  s->user ? s->user : "-");
-	imap_session_set_state(s, IMAP_STATE_LOGOUT);
-	imap_view_free(&s->view);
-	imap_append_reset(s);
-	free(s->appends);
-	imap_parser_free(&s->parser);
-	store_close(&s->st);
-	free(s->user);
-	buf_free(&s->reply_text);
-	conn_free(&c);
+		if (s->parked)
+			return;
+	}
+	session_free(s);
 }

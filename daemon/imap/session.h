@@ -2,8 +2,9 @@
  * session: the IMAP4rev1 server (RFC 3501) on the imap and imaps listeners.
  *
  * One session per connection, on its own thread, with its own store
- * handle.  The listener calls imap_session_run(); for imaps it has done the
- * TLS handshake before.
+ * handle; a session waiting in IDLE gives both up (it is parked: see
+ * listener_park()).  The listener calls imap_session_run(); for imaps it
+ * has done the TLS handshake before.
  */
 #ifndef MAILHUB_IMAP_SESSION_H
 #define MAILHUB_IMAP_SESSION_H

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,9 @@ struct state {
 	atomic_int sessions;	/* sessions started */
 	atomic_int last_result;	/* the read result that ended the last one */
 	atomic_int said_bye;	/* sessions that noticed listener_stopping() */
+	atomic_int resumed;	/* resume calls of parked sessions */
+	int wake_fd;		/* what parked sessions watch besides the socket */
+	int park_timeout_ms;
 };
 
 /* Greets, echoes lines, ends at "quit" or when the peer goes. */
@@ -68,6 +72,79 @@ idle_session(struct conn *c, void *ctx)
 }
 
 static struct state st;
+
+static void park_resume(struct conn *c, void *arg);
+
+/* Parks the session; when that is refused (the listeners are stopping, if
+ * the test is right), says goodbye and ends it. */
+static void
+park(struct conn *c, struct state *s)
+{
+	if (listener_park(c, s->wake_fd, s->park_timeout_ms, park_resume, s) < 0) {
+		if (listener_stopping()) {
+			atomic_fetch_add(&s->said_bye, 1);
+			conn_puts(c, "* BYE shutting down\r\n");
+		} else {
+			conn_puts(c, "not parked\r\n");
+		}
+		conn_free(&c);
+	}
+}
+
+/* Says why it was woken (a line from the peer, the wake descriptor, the
+ * time-out, or stopping), then parks again; ends at "quit" or EOF. */
+static void
+park_resume(struct conn *c, void *arg)
+{
+	struct state *s = arg;
+	const char *line;
+	size_t len;
+
+	atomic_fetch_add(&s->resumed, 1);
+	if (listener_stopping()) {
+		atomic_fetch_add(&s->said_bye, 1);
+		conn_puts(c, "* BYE shutting down\r\n");
+		conn_free(&c);
+		return;
+	}
+	int w = conn_wait(c, s->wake_fd, 0);
+	if (w == 1) {
+		if (conn_read_line(c, 100, &line, &len) != CONN_OK ||
+		    (len >= 4 && memcmp(line, "quit", 4) == 0)) {
+			conn_free(&c);
+			return;
+		}
+		conn_puts(c, "line ");
+		conn_write(c, line, len);
+	} else if (w == 2) {
+		uint64_t v;
+		ck_assert_int_eq(read(s->wake_fd, &v, sizeof v), (ssize_t)sizeof v);
+		conn_puts(c, "woken\r\n");
+	} else {
+		conn_puts(c, "time-out\r\n");
+		s->park_timeout_ms = -1;
+	}
+	if (conn_flush(c) < 0) {
+		conn_free(&c);
+		return;
+	}
+	park(c, s);
+}
+
+/* Greets and parks at once. */
+static void
+park_session(struct conn *c, void *ctx)
+{
+	struct state *s = ctx;
+
+	atomic_fetch_add(&s->sessions, 1);
+	conn_puts(c, "hello park\r\n");
+	if (conn_flush(c) < 0) {
+		conn_free(&c);
+		return;
+	}
+	park(c, s);
+}
 
 static void
 add_listener(const char *name, const char *host, bool tls, listener_session_fn *fn)
@@ -363,12 +440,96 @@ START_TEST(test_bind_error)
 }
 END_TEST
 
+START_TEST(test_park_and_resume)
+{
+	static const uint64_t one = 1;
+
+	st.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert_int_ge(st.wake_fd, 0);
+	st.park_timeout_ms = 200;
+	add_listener("pk", "127.0.0.1", false, park_session);
+	start();
+	unsigned port = listener_bound_port("pk");
+	struct conn *a = client(NULL, port);
+	expect(a, "hello park\r\n");
+	/* the first wake-up is the time-out (the session then parks without
+	 * one); a parked session still counts */
+	expect(a, "time-out\r\n");
+	ck_assert_uint_eq(listener_active("pk"), 1);
+	conn_puts(a, "ping\r\n");
+	expect(a, "line ping\r\n");
+	ck_assert_int_eq(write(st.wake_fd, &one, sizeof one), (ssize_t)sizeof one);
+	expect(a, "woken\r\n");
+	/* the line and the wake-up together: one resume each, never lost */
+	conn_puts(a, "pong\r\n");
+	conn_flush(a);
+	ck_assert_int_eq(write(st.wake_fd, &one, sizeof one), (ssize_t)sizeof one);
+	const char *line;
+	size_t len;
+	bool got_line = false, got_wake = false;
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(conn_read_line(a, 200, &line, &len), CONN_OK);
+		if (len == 11 && memcmp(line, "line pong\r\n", 11) == 0)
+			got_line = true;
+		else if (len == 7 && memcmp(line, "woken\r\n", 7) == 0)
+			got_wake = true;
+	}
+	ck_assert(got_line && got_wake);
+	ck_assert_int_eq(atomic_load(&st.resumed), 5);
+	conn_puts(a, "quit\r\n");
+	conn_flush(a);
+	expect_eof(a);
+	wait_active(NULL, 0);
+	conn_free(&a);
+
+	/* a peer that hangs up while parked ends the session too */
+	a = client(NULL, port);
+	expect(a, "hello park\r\n");
+	conn_free(&a);
+	wait_active(NULL, 0);
+	ck_assert_uint_eq(listener_stop(1), 0);
+	ck_assert_int_eq(atomic_load(&st.said_bye), 0);
+	close(st.wake_fd);
+}
+END_TEST
+
+START_TEST(test_stop_resumes_parked)
+{
+	st.wake_fd = -1;
+	st.park_timeout_ms = -1;
+	add_listener("ps", "127.0.0.1", false, park_session);
+	start();
+	struct conn *a = client(NULL, listener_bound_port("ps"));
+	struct conn *b = client(NULL, listener_bound_port("ps"));
+	expect(a, "hello park\r\n");
+	expect(b, "hello park\r\n");
+	/* parked sessions are given a thread to say goodbye (the sockets
+	 * are never shut down under them: they would not get it out) */
+	ck_assert_uint_eq(listener_stop(20), 0);
+	ck_assert_int_eq(atomic_load(&st.said_bye), 2);
+	expect(a, "* BYE shutting down\r\n");
+	expect(b, "* BYE shutting down\r\n");
+	expect_eof(a);
+	expect_eof(b);
+	conn_free(&a);
+	conn_free(&b);
+	/* not from a session thread */
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct conn *c = conn_new(sv[0], 0);
+	ck_assert_int_eq(listener_park(c, -1, -1, park_resume, &st), -1);
+	conn_free(&c);
+	close(sv[1]);
+}
+END_TEST
+
 static void
 reset_state(void)
 {
 	atomic_store(&st.sessions, 0);
 	atomic_store(&st.last_result, 0);
 	atomic_store(&st.said_bye, 0);
+	atomic_store(&st.resumed, 0);
 	struct listener_limits none = { 0, 0 };
 	listener_set_limits(&none);
 	log_set_quiet(1);
@@ -389,6 +550,8 @@ make_suite(void)
 	tcase_add_test(tc, test_implicit_tls);
 	tcase_add_test(tc, test_all_addresses);
 	tcase_add_test(tc, test_bind_error);
+	tcase_add_test(tc, test_park_and_resume);
+	tcase_add_test(tc, test_stop_resumes_parked);
 	suite_add_tcase(s, tc);
 	return s;
 }
