@@ -17,9 +17,11 @@
 #include "imap/imap.h"
 #include "store/imapdb.h"
 
-/* How often IDLE looks at the store without a wake-up (changes made by
- * another process, such as the CLI). */
+/* How often IDLE checks for changes made by another process (such as the
+ * CLI), which wake no watch: it opens the store to look only when the
+ * database's files changed (store_stamp_read()), or at least this often. */
 #define IDLE_POLL_MS 5000
+#define IDLE_LOOK_ANYWAY_S 60
 
 static void
 msg_clear(struct imap_msg *m)
@@ -348,6 +350,25 @@ idle_store_open(struct imap_session *s)
 	return 0;
 }
 
+/* Whether to open the store and look: always after a notification
+ * (forced); at a periodic look only when the database changed, since
+ * opening it costs far more than the two stat() calls that tell.  Notes
+ * the stamp of the look it asks for. */
+static bool
+idle_look_due(struct imap_session *s, bool forced)
+{
+	struct store_stamp now;
+	int64_t t = (int64_t)time(NULL);
+
+	store_stamp_read(s->cfg->data_dir, &now);
+	if (!forced && store_stamp_equal(&now, &s->idle_stamp) &&
+	    t < s->idle_looked + IDLE_LOOK_ANYWAY_S)
+		return false;
+	s->idle_stamp = now;
+	s->idle_looked = t;
+	return true;
+}
+
 /* Reads the line that ends IDLE and sets the reply. */
 static void
 idle_done(struct imap_session *s)
@@ -396,7 +417,7 @@ idle_step(struct imap_session *s, int w)
 			return true;
 		}
 	}
-	if (s->view != NULL) {
+	if (s->view != NULL && idle_look_due(s, w == 2)) {
 		if (idle_store_open(s) < 0)
 			return true;
 		imap_view_sync(s);
@@ -451,6 +472,9 @@ imap_cmd_idle(struct imap_session *s, const struct imap_arg *args, size_t n)
 		return;
 	}
 	s->allow_expunge = true;
+	/* before the look, so that a change made during it shows later */
+	store_stamp_read(s->cfg->data_dir, &s->idle_stamp);
+	s->idle_looked = (int64_t)time(NULL);
 	if (s->view != NULL)
 		imap_view_sync(s);
 	imap_printf(s, "+ idling\r\n");

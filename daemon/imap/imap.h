@@ -85,6 +85,8 @@ struct imap_session {
 	/* IDLE (idle.c); while it waits the session may be parked without a
 	 * thread (imap_session_park()) */
 	int64_t idle_deadline;	/* time() of the autologout */
+	struct store_stamp idle_stamp;	/* the database's files at the last look */
+	int64_t idle_looked;	/* time() of the last look */
 	bool parked;		/* return to the listener now */
 	char *parked_tag;	/* the tag of the command that parked */
 };

@@ -2,13 +2,16 @@
  * notify: the process-wide registry of mailbox watches (IDLE, and sessions
  * that must see each other's changes).  Each watch is an eventfd; a commit
  * that changed a mailbox writes to the eventfd of every watch on it.  The
- * registry is this file's alone, behind its own mutex.
+ * registry is this file's alone, behind its own mutex.  And the stamps by
+ * which a waiting session notices another process's changes.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -100,4 +103,40 @@ store_notify_mailbox(int64_t mailbox_id)
 			;
 	}
 	pthread_mutex_unlock(&watch_lock);
+}
+
+/* Size and change time of data_dir/name; zeros when it is not there (the
+ * log is removed when the last handle closes). */
+static void
+stamp_file(const char *data_dir, const char *name, int64_t *size_r,
+	   int64_t *mtime_ns_r)
+{
+	char *path = xasprintf("%s/%s", data_dir, name);
+	struct stat sb;
+
+	if (stat(path, &sb) == 0) {
+		*size_r = (int64_t)sb.st_size;
+		*mtime_ns_r = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+			      sb.st_mtim.tv_nsec;
+	} else {
+		*size_r = 0;
+		*mtime_ns_r = 0;
+	}
+	free(path);
+}
+
+void
+store_stamp_read(const char *data_dir, struct store_stamp *stamp_r)
+{
+	stamp_file(data_dir, "mailhub.db", &stamp_r->db_size,
+		   &stamp_r->db_mtime_ns);
+	stamp_file(data_dir, "mailhub.db-wal", &stamp_r->wal_size,
+		   &stamp_r->wal_mtime_ns);
+}
+
+bool
+store_stamp_equal(const struct store_stamp *a, const struct store_stamp *b)
+{
+	return a->db_size == b->db_size && a->db_mtime_ns == b->db_mtime_ns &&
+	       a->wal_size == b->wal_size && a->wal_mtime_ns == b->wal_mtime_ns;
 }

@@ -333,6 +333,23 @@ void store_watch_free(struct store_watch **w);
 /* Wakes every watch of the mailbox (the store calls it after commits). */
 void store_notify_mailbox(int64_t mailbox_id);
 
+/*
+ * Changes made by another process (the CLI) wake no watch.  A session that
+ * holds no handle while it waits compares stamps instead of opening the
+ * database to look: a stamp is the size and change time of mailhub.db and
+ * of its write-ahead log, read with two stat() calls.  Equal stamps mean
+ * that nothing was committed in between, except that a commit within the
+ * same clock tick as the earlier stamp that leaves the log's size as it was
+ * may go unseen; so the caller still looks now and then regardless.
+ */
+struct store_stamp {
+	int64_t db_size, db_mtime_ns;
+	int64_t wal_size, wal_mtime_ns;
+};
+void store_stamp_read(const char *data_dir, struct store_stamp *stamp_r);
+bool store_stamp_equal(const struct store_stamp *a,
+		       const struct store_stamp *b);
+
 /* ---- blob garbage collection ------------------------------------------ */
 
 /*

@@ -639,6 +639,46 @@ START_TEST(test_watches)
 }
 END_TEST
 
+/* Stamps tell a commit from nothing, whichever handle made it. */
+START_TEST(test_stamps)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	struct store *other = NULL;
+	const char *error = NULL;
+	struct store_stamp a, b;
+
+	store_stamp_read(dir, &a);
+	ck_assert_int_gt(a.db_size, 0);
+	store_stamp_read(dir, &b);
+	ck_assert(store_stamp_equal(&a, &b));
+
+	/* a commit made through another handle, as another process would */
+	ck_assert_int_eq(store_open(dir, &other, &error), STORE_OK);
+	ck_assert_int_eq(store_domain_add(other, "stamp.example", &error), STORE_OK);
+	store_stamp_read(dir, &b);
+	ck_assert(!store_stamp_equal(&a, &b));
+	a = b;
+	/* reading changes nothing */
+	struct store_domain *list;
+	size_t n;
+	ck_assert_int_eq(store_domain_list(st, &list, &n, &error), STORE_OK);
+	store_domain_list_free(&list, n);
+	store_stamp_read(dir, &b);
+	ck_assert(store_stamp_equal(&a, &b));
+
+	/* no database at all: a stamp of zeros, not an error */
+	char *none = xasprintf("%s/none", dir);
+	store_stamp_read(none, &b);
+	ck_assert_int_eq(b.db_size, 0);
+	ck_assert_int_eq(b.wal_mtime_ns, 0);
+	free(none);
+	store_close(&other);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -655,6 +695,7 @@ make_suite(void)
 	tcase_add_test(tc, test_mailboxes);
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_watches);
+	tcase_add_test(tc, test_stamps);
 	suite_add_tcase(s, tc);
 	return s;
 }
