@@ -7,15 +7,14 @@ import imaplib
 import os
 import re
 import smtplib
-import socket
 import sqlite3
-import ssl
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tap  # noqa: E402
+from imap_util import Raw  # noqa: E402
 from mailhub_fixture import Mailhub, client_tls_context  # noqa: E402
 
 USER = "alice@example.org"
@@ -55,50 +54,6 @@ MULTIPART = (b"From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.org>\r\n"
 def flags_of(data):
     m = re.search(rb"FLAGS \(([^)]*)\)", data)
     return set(m.group(1).split()) if m else None
-
-
-class Raw:
-    """A transcript client: send a line, read until the tagged reply."""
-
-    def __init__(self, port, tls=True):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        if tls:
-            sock = client_tls_context().wrap_socket(sock)
-        self.sock = sock
-        self.f = sock.makefile("rb")
-        self.greeting = self.f.readline()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        return self.f.readline()
-
-    def cmd(self, tag, text):
-        """Returns (untagged lines, tagged line)."""
-        self.send(tag.encode() + b" " + text + b"\r\n")
-        return self.until(tag)
-
-    def until(self, tag):
-        lines = []
-        for _ in range(100000):
-            line = self.f.readline()
-            if not line:
-                raise AssertionError("connection closed; got %r" % lines)
-            m = re.search(rb"\{(\d+)\}\r\n$", line)
-            if m:
-                line += self.f.read(int(m.group(1)))
-                line += self.f.readline()
-            if line.startswith(tag.encode() + b" "):
-                return lines, line
-            lines.append(line)
-        raise AssertionError("no tagged reply")
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 class ImapTest(unittest.TestCase):

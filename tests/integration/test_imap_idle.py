@@ -5,14 +5,14 @@ server stopping) must get the same answers as a session that waited in
 its own thread."""
 
 import os
-import socket
 import sqlite3
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tap  # noqa: E402
-from mailhub_fixture import Mailhub, client_tls_context  # noqa: E402
+from imap_util import Raw  # noqa: E402
+from mailhub_fixture import Mailhub  # noqa: E402
 
 USER = "alice@example.org"
 PASSWORD = "secret-alice"
@@ -25,58 +25,8 @@ MESSAGE = (b"From: Bob <bob@example.org>\r\n"
            b"Are you there?\r\n")
 
 
-class Raw:
-    """A transcript client, over implicit TLS unless tls is False."""
-
-    def __init__(self, port, tls=True, timeout=20):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock = client_tls_context().wrap_socket(sock) if tls else sock
-        self.f = self.sock.makefile("rb")
-        self.greeting = self.f.readline()
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        return self.f.readline()
-
-    def cmd(self, tag, text):
-        """Sends a command; returns (untagged lines, tagged line)."""
-        self.send(tag.encode() + b" " + text + b"\r\n")
-        return self.until(tag)
-
-    def until(self, tag):
-        lines = []
-        for _ in range(10000):
-            line = self.f.readline()
-            if not line:
-                raise AssertionError("connection closed; got %r" % lines)
-            if line.startswith(tag.encode() + b" "):
-                return lines, line
-            lines.append(line)
-        raise AssertionError("no tagged reply")
-
-    def ok(self, tag, text):
-        untagged, tagged = self.cmd(tag, text)
-        if not tagged.startswith(tag.encode() + b" OK"):
-            raise AssertionError(f"{text!r}: {tagged!r}")
-        return untagged
-
-    def idle(self):
-        self.send(b"i IDLE\r\n")
-        line = self.line()
-        if not line.startswith(b"+ "):
-            raise AssertionError(f"IDLE: {line!r}")
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
 def login(mh, mailbox=b"INBOX", tls=True):
-    c = Raw(mh.port("imaps" if tls else "imap"), tls=tls)
+    c = Raw(mh.port("imaps" if tls else "imap"), tls=tls, timeout=20)
     c.ok("l", b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
     if mailbox is not None:
         c.ok("s", b"SELECT " + mailbox)
