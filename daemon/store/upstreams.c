@@ -762,10 +762,14 @@ store_upstream_deliver(struct store *st, const struct upstream_delivery *d,
 {
 	bool appended = false;
 	*appended_r = false;
+	/* ENVELOPE and BODYSTRUCTURE, before the write lock (messages.c) */
+	store_imap_cache_prepare(st, d->blob);
 	if (store_begin(st, error_r) != STORE_OK)
 		return STORE_ERROR;
-	int ret = store_end(st, store_upstream_deliver_tx(st, d, &appended, error_r),
-			    error_r);
+	st->append_cache = &st->imap_cache;
+	int ret = store_upstream_deliver_tx(st, d, &appended, error_r);
+	st->append_cache = NULL;
+	ret = store_end(st, ret, error_r);
 	if (ret == STORE_OK)
 		*appended_r = appended;
 	return ret;

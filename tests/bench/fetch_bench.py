@@ -18,6 +18,7 @@ comparison.  The target is mailhub at least 3x faster than fetchmail.
 """
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from dovecot_upstream import Dovecot, available  # noqa: E402
-from mailhub_fixture import Mailhub  # noqa: E402
+from mailhub_fixture import Mailhub, mailhub_bin  # noqa: E402
 
 N = int(os.environ.get("FETCH_BENCH_N", "10000"))
 
@@ -67,20 +68,18 @@ def mailhub_run(dc, user, protocol, keep_open):
     # (ext4 skips recently freed inodes), which would skew the comparison
     mh = Mailhub(listeners=())
     keep_open.append(mh)
-    if True:
-        mh.cli("domain", "add", "example.org")
-        mh.add_user("bench@example.org", "pw")
-        port = dc.port(protocol)
-        r = mh.cli("upstream", "add", "bench@example.org", "--protocol", protocol,
-                   "--host", "127.0.0.1", "--port", str(port), "--tls", "none",
-                   "--username", user, "--password-stdin", input=dc.users[user] + "\n")
-        uid = r.stdout.strip()
-        from mailhub_fixture import mailhub_bin
-        dt = timed([mailhub_bin(), "--config", mh.config_path, "upstream", "run", uid])
-        r = mh.cli("upstream", "list")
-        if f"fetched={N}" not in r.stdout:
-            raise SystemExit("mailhub did not fetch everything: " + r.stdout)
-        return dt
+    mh.cli("domain", "add", "example.org")
+    mh.add_user("bench@example.org", "pw")
+    port = dc.port(protocol)
+    r = mh.cli("upstream", "add", "bench@example.org", "--protocol", protocol,
+               "--host", "127.0.0.1", "--port", str(port), "--tls", "none",
+               "--username", user, "--password-stdin", input=dc.users[user] + "\n")
+    uid = r.stdout.strip()
+    dt = timed([mailhub_bin(), "--config", mh.config_path, "upstream", "run", uid])
+    r = mh.cli("upstream", "list")
+    if f"fetched={N}" not in r.stdout:
+        raise SystemExit("mailhub did not fetch everything: " + r.stdout)
+    return dt
 
 
 def fetchmail_run(dc, user, protocol, work, mode):
@@ -113,11 +112,7 @@ def fetchmail_run(dc, user, protocol, work, mode):
 def getmail_run(dc, user, protocol, work):
     dest = "gm" + protocol
     gdir = os.path.join(work, f"getmail.{protocol}")
-    maildir = os.path.join(work, f"Maildir.{protocol}")
-    for sub in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(maildir, sub), exist_ok=True)
     os.makedirs(gdir, exist_ok=True)
-    as_user = ""
     prefix = []
     kind = "SimpleIMAPRetriever" if protocol == "imap" else "SimplePOP3Retriever"
     extra = 'mailboxes = ("INBOX",)\n' if protocol == "imap" else ""
@@ -130,13 +125,11 @@ def getmail_run(dc, user, protocol, work):
                 f"[options]\nread_all = true\ndelete = false\nverbose = 0\n")
     if os.getuid() == 0:
         # getmail refuses to deliver as root: run it as nobody
-        import pwd
         nobody = pwd.getpwnam("nobody")
-        for top in (maildir, gdir):
-            for root, dirs, files in os.walk(top):
-                os.chown(root, nobody.pw_uid, nobody.pw_gid)
-                for f in files:
-                    os.chown(os.path.join(root, f), nobody.pw_uid, nobody.pw_gid)
+        for root, dirs, files in os.walk(gdir):
+            os.chown(root, nobody.pw_uid, nobody.pw_gid)
+            for f in files:
+                os.chown(os.path.join(root, f), nobody.pw_uid, nobody.pw_gid)
         prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
                   "--clear-groups"]
     dt = timed(prefix + ["getmail", "--getmaildir", gdir, "--rcfile", "getmailrc", "--quiet"],

@@ -227,6 +227,16 @@ START_TEST(test_deliver_once)
 	ck_assert_int_eq(store_upstream_folder_get(st, id, "INBOX", &v, &last, &refetch, &error), STORE_OK);
 	ck_assert_uint_eq(last, 2);
 	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 2);
+	/* ENVELOPE and BODYSTRUCTURE stored with each message */
+	struct imapdb_row *rows;
+	size_t n;
+	ck_assert_int_eq(imapdb_rows(st, mb, 1, 10, &rows, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(rows[i].envelope);
+		ck_assert_ptr_nonnull(rows[i].bodystructure);
+	}
+	imapdb_rows_free(&rows, n);
 
 	/* POP3: a UIDL once; without UIDL the raw hash decides */
 	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "p1", NULL, 0, 0, "U1", NULL, false, &app), STORE_OK);
@@ -238,7 +248,6 @@ START_TEST(test_deliver_once)
 	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "p2", NULL, 0, 0, NULL, NULL, false, &app), STORE_OK);
 	ck_assert(!app);
 	char **uidls;
-	size_t n;
 	ck_assert_int_eq(store_upstream_uidl_list(st, pid, &uidls, &n, &error), STORE_OK);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(uidls[0], "U1");
