@@ -315,6 +315,11 @@ def main():
             results.append((name, ours, theirs, "s"))
             print_row(results[-1])
         if "idle" in RUN:
+            # a fresh daemon: one that has just served the parts above
+            # keeps their freed memory in its heap, and new sessions would
+            # reuse it unseen
+            mh.stop()
+            mh.start()
             ours = bench_idle(mh.port("imaps"), ours_login,
                               lambda: [mh.proc.pid], N_IDLE)
             theirs = (bench_idle(dc.tls_port, theirs_login, dc.pids, N_IDLE)
