@@ -168,6 +168,15 @@ fetch_flush_wait(struct fetch_run *run, size_t *delivered_r, const char **error_
 		*delivered_r = 0;
 	if (!c->busy)
 		return 0;
+	/* the file work of the batch received meanwhile, done here while the
+	 * committer is still busy with the one before (an error is kept for
+	 * that batch's commit to report) */
+	const char *prepare_error;
+	pthread_mutex_lock(&c->lock);
+	bool done = c->done;
+	pthread_mutex_unlock(&c->lock);
+	if (!done)
+		(void)store_upstream_batch_prepare(run->batch, &prepare_error);
 	pthread_mutex_lock(&c->lock);
 	while (!c->done)
 		pthread_cond_wait(&c->cond, &c->lock);

@@ -15,7 +15,7 @@
 #define FETCH_IMAP_BATCH 500
 /* Messages retrieved (RETR sent at once with PIPELINING) and committed
  * together, then deleted (DELE) in delete mode. */
-#define FETCH_POP3_BATCH 256
+#define FETCH_POP3_BATCH 500
 /* Header bytes kept for the dedupe key (Message-ID). */
 #define FETCH_HEADER_KEEP (256 * 1024)
 /* Backoff after failures: 60 s doubled per failure, at most 6 hours. */

@@ -162,17 +162,23 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 		}
 	}
 	bool pipelining = (pop3_client_caps(c) & POP3C_CAP_PIPELINING) != 0;
+	/* the leftovers of a run that died before QUIT, before any RETR */
+	if (dele_all(c, &dele, pipelining, error_r) < 0)
+		goto out;
 	/*
 	 * RFC 2449 §6.6: with PIPELINING the commands of a batch go out at
 	 * once; without, one at a time.  Batch i arrives while batch i-1 is
-	 * committed (commit.c); then batch i-1's DELE and batch i+1's RETR go
-	 * out together, before the DELE replies are read, so that the server
-	 * always has work queued.
+	 * committed (commit.c).  Then batch i+1's RETR go out before the wait
+	 * for that commit, so that the server works meanwhile, and batch
+	 * i-1's DELE after it; their replies follow batch i+1's messages and
+	 * are read after them.  The commands in flight stay far smaller than
+	 * the socket's buffers, so neither side can block the other.
 	 */
 	if (pipelining && send_all(c, pop3_client_retr_send, todo, batch_len(0, n_todo),
 				   error_r) < 0)
 		goto out;
 	size_t prev = 0;	/* where the batch in flight starts in todo[] */
+	size_t dele_sent = 0;	/* DELE replies still to read */
 	for (size_t i = 0; i < n_todo; i += FETCH_POP3_BATCH) {
 		size_t k = batch_len(i, n_todo);
 		if (fetch_should_stop(run)) {
@@ -192,13 +198,21 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 				goto out_flush;
 			}
 		}
+		if (dele_read(c, dele_sent, error_r) < 0)
+			goto out_flush;
+		dele.n_marked += dele_sent;
+		dele_sent = 0;
+		if (pipelining && i + k < n_todo &&
+		    send_all(c, pop3_client_retr_send, todo + i + k, batch_len(i + k, n_todo),
+			     error_r) < 0)
+			goto out_flush;
 		/* durable here before any DELE */
-		size_t delivered, dele_sent = 0;
+		size_t delivered;
 		if (fetch_flush_wait(run, &delivered, error_r) < 0)
 			goto out;
 		for (size_t j = 0; delete && j < delivered; j++)
 			dele.msgnos[dele.n++] = todo[prev + j];
-		if (pipelining && dele.n - dele.n_marked <= FETCH_POP3_BATCH) {
+		if (pipelining) {
 			dele_sent = dele.n - dele.n_marked;
 			if (send_all(c, pop3_client_dele_send, dele.msgnos + dele.n_marked,
 				     dele_sent, error_r) < 0)
@@ -206,22 +220,17 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 		} else if (dele_all(c, &dele, pipelining, error_r) < 0) {
 			goto out;
 		}
-		if (pipelining && i + k < n_todo &&
-		    send_all(c, pop3_client_retr_send, todo + i + k, batch_len(i + k, n_todo),
-			     error_r) < 0)
-			goto out;
-		if (dele_read(c, dele_sent, error_r) < 0)
-			goto out;
-		dele.n_marked += dele_sent;
 		if (fetch_flush_start(run, error_r) < 0)
 			goto out;
 		prev = i;
 	}
-	/* the last batch; and with nothing new, the leftovers of a run that
-	 * died before QUIT */
+	/* the last batch */
 	size_t delivered;
 	if (fetch_flush_wait(run, &delivered, error_r) < 0)
 		goto out;
+	if (dele_read(c, dele_sent, error_r) < 0)
+		goto out;
+	dele.n_marked += dele_sent;
 	for (size_t j = 0; delete && j < delivered; j++)
 		dele.msgnos[dele.n++] = todo[prev + j];
 	if (dele_all(c, &dele, pipelining, error_r) < 0)

@@ -60,6 +60,9 @@ struct upstream_batch {
 	size_t memory;			/* bytes of the items' data */
 	char tmp_prefix[33];		/* of its temporary files' names */
 	uint64_t tmp_counter;
+	size_t prepared;		/* items whose file work is done */
+	bool failed;			/* that work failed: the batch is lost */
+	char error[256];		/* why (outlives items_clear()) */
 	/* the message being received */
 	bool begun;
 	int fd;				/* its file once it outgrew buf, or -1 */
@@ -296,6 +299,8 @@ items_clear(struct upstream_batch *b, bool unlink_tmp)
 		item_clear(&b->items[i], unlink_tmp);
 	b->n = 0;
 	b->memory = 0;
+	b->prepared = 0;
+	b->failed = false;
 }
 
 /* syncfs(2) of the filesystem holding the blobs. */
@@ -364,6 +369,24 @@ prepare(struct upstream_batch *b, size_t i, const char **error_r)
 }
 
 int
+store_upstream_batch_prepare(struct upstream_batch *b, const char **error_r)
+{
+	for (; !b->failed && b->prepared < b->n; b->prepared++) {
+		const char *error;
+		if (prepare(b, b->prepared, &error) != STORE_OK) {
+			/* the item's bytes may be gone: no second try */
+			snprintf(b->error, sizeof b->error, "%s", error);
+			b->failed = true;
+		}
+	}
+	if (b->failed) {
+		*error_r = b->error;
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+int
 store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 			    unsigned *delivered_r, const char **error_r)
 {
@@ -371,12 +394,11 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 	*delivered_r = 0;
 	if (b->n == 0)
 		return STORE_OK;
-	/* 0: the IMAP cache, and the files of the messages kept in memory;
-	 * 1: every file's data on disk; 2: every name and folder */
-	for (size_t i = 0; i < b->n; i++) {
-		if (prepare(b, i, error_r) != STORE_OK)
-			goto fail;
-	}
+	/* 0: the IMAP cache, and the files of the messages kept in memory
+	 * (those not done already); 1: every file's data on disk; 2: every
+	 * name and folder */
+	if (store_upstream_batch_prepare(b, error_r) != STORE_OK)
+		goto fail;
 	if (sync_blob_fs(b, error_r) != STORE_OK)
 		goto fail;
 	for (size_t i = 0; i < b->n; i++) {

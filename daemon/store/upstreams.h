@@ -215,6 +215,12 @@ int store_upstream_batch_end(struct upstream_batch *b,
 /* Throws away the message begun (not the queued ones). */
 void store_upstream_batch_abort_message(struct upstream_batch *b);
 size_t store_upstream_batch_count(const struct upstream_batch *b);
+/* Does the file work of the messages queued so far (their temporary files
+ * written, their IMAP cache computed), which commit would do otherwise.
+ * It touches no SQLite handle, so the run's thread may call it while
+ * another batch of the same store commits (on the committer's thread).
+ * An error is kept and is also what the batch's commit returns. */
+int store_upstream_batch_prepare(struct upstream_batch *b, const char **error_r);
 int store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 				unsigned *delivered_r, const char **error_r);
 /* Throws away everything not committed; NULL ok. */

@@ -1,8 +1,11 @@
 /* Unit tests for store/upstreams (accounts, what the fetcher remembers,
  * the delivering transaction) and for whole fetch runs against hostile
  * scripted servers: a clear error on the account, nothing half-delivered. */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -344,6 +347,112 @@ START_TEST(test_batch)
 }
 END_TEST
 
+/* Files in blobs/tmp/ (the batch's temporary files). */
+static size_t
+tmp_files(const char *dir)
+{
+	char *path = xasprintf("%s/blobs/tmp", dir);
+	DIR *d = opendir(path);
+	size_t n = 0;
+	ck_assert_ptr_nonnull(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	free(path);
+	return n;
+}
+
+/* One message queued in b as uidl. */
+static void
+batch_add(struct upstream_batch *b, const struct store_upstream *up, int64_t inbox,
+	  const char *text, const char *uidl)
+{
+	const char *error = NULL;
+	char raw[SHA256_HEX_LEN + 1];
+	sha256_hex(text, strlen(text), raw);
+	ck_assert_int_eq(store_upstream_batch_begin(b, 0, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_batch_write(b, text, strlen(text), &error), STORE_OK);
+	struct upstream_delivery d = {
+		.upstream_id = up->id, .user_id = up->user_id, .mailbox_id = inbox,
+		.internal_date = 1, .raw_hash = raw, .uidl = uidl,
+	};
+	ck_assert_int_eq(store_upstream_batch_end(b, &d, &error), STORE_OK);
+}
+
+/* The file work of a batch done ahead of its commit, while another batch
+ * of the same store commits (as the fetcher does it), and a failure of
+ * that work: kept, reported by the commit, and nothing of the batch
+ * delivered. */
+START_TEST(test_batch_prepare)
+{
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
+	int64_t id;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
+	struct store_upstream up;
+	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	int64_t inbox = test_inbox(st, "a@example.org");
+	struct upstream_batch *b1, *b2;
+	ck_assert_int_eq(store_upstream_batch_new(st, &b1), STORE_OK);
+	ck_assert_int_eq(store_upstream_batch_new(st, &b2), STORE_OK);
+
+	batch_add(b1, &up, inbox, "Subject: one\r\n\r\n1\r\n", "U1");
+	batch_add(b2, &up, inbox, "Subject: two\r\n\r\n2\r\n", "U2");
+	/* small messages wait in memory until their file work */
+	ck_assert_uint_eq(tmp_files(dir), 0);
+	ck_assert_int_eq(store_upstream_batch_prepare(b2, &error), STORE_OK);
+	ck_assert_uint_eq(tmp_files(dir), 1);
+	batch_add(b2, &up, inbox, "Subject: three\r\n\r\n3\r\n", "U3");
+	unsigned appended, delivered;
+	ck_assert_int_eq(store_upstream_batch_commit(b1, &appended, &delivered, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(delivered, 1);
+	ck_assert_int_eq(store_upstream_batch_commit(b2, &appended, &delivered, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(delivered, 2);
+	ck_assert_uint_eq(tmp_files(dir), 0);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 3);
+	struct imapdb_row *rows;
+	size_t n;
+	ck_assert_int_eq(imapdb_rows(st, inbox, 1, 10, &rows, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_ptr_nonnull(strstr(rows[1].envelope, "\"two\""));
+	imapdb_rows_free(&rows, n);
+
+	/* the file work fails (no blobs/tmp/): the commit says why, and
+	 * delivers nothing of the batch, not even what was never prepared */
+	char *tmp = xasprintf("%s/blobs/tmp", dir);
+	ck_assert_int_eq(rmdir(tmp), 0);
+	batch_add(b1, &up, inbox, "Subject: four\r\n\r\n4\r\n", "U4");
+	ck_assert_int_eq(store_upstream_batch_prepare(b1, &error), STORE_ERROR);
+	ck_assert_ptr_nonnull(strstr(error, "blobs/tmp"));
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	batch_add(b1, &up, inbox, "Subject: five\r\n\r\n5\r\n", "U5");
+	error = NULL;
+	ck_assert_int_eq(store_upstream_batch_commit(b1, &appended, &delivered, &error),
+			 STORE_ERROR);
+	ck_assert_ptr_nonnull(strstr(error, "blobs/tmp"));
+	ck_assert_uint_eq(delivered, 0);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 3);
+	ck_assert_uint_eq(tmp_files(dir), 0);
+	/* and the batch is usable again */
+	batch_add(b1, &up, inbox, "Subject: five\r\n\r\n5\r\n", "U5");
+	ck_assert_int_eq(store_upstream_batch_commit(b1, &appended, &delivered, &error),
+			 STORE_OK);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 4);
+
+	free(tmp);
+	store_upstream_batch_free(&b1);
+	store_upstream_batch_free(&b2);
+	store_upstream_clear(&up);
+	upstream_settings_clear(&set);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* Fetched mail has its IMAP cache in its rows when the batch commits, one
  * message twice in a batch included. */
 START_TEST(test_batch_imap_cache)
@@ -542,6 +651,7 @@ make_suite(void)
 	tcase_add_test(tc, test_deliver_once);
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_batch_imap_cache);
+	tcase_add_test(tc, test_batch_prepare);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 120);
