@@ -15,6 +15,17 @@ tool fetches in keep mode from its own copy of the same messages, and every
 mailbox is indexed by Dovecot first, so that no tool pays for another's
 warm-up.  Plain IMAP/POP3 (no TLS) for all, so TLS costs do not blur the
 comparison.  The target is mailhub at least 3x faster than fetchmail.
+
+Every tool here creates one file per message, except fetchmail --bsmtp.
+ext4 makes file creation several times slower for minutes after many
+files were deleted nearby (it skips recently freed inodes, at a cost per
+inode skipped), so the figures swing with whatever ran before.  For
+figures that can be repeated, point TMPDIR at a freshly made filesystem,
+where all the data of the run lives:
+
+    truncate -s 4G /var/tmp/fs.img && mkfs.ext4 -q -E lazy_itable_init=0 \
+        /var/tmp/fs.img && mount -o loop /var/tmp/fs.img /mnt && \
+        TMPDIR=/mnt make bench
 """
 
 import os
