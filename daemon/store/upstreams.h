@@ -192,14 +192,16 @@ int store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *
 
 /*
  * Many fetched messages made durable and delivered together
- * (upstream_batch.c): each message is written to a temporary blob file as
- * it arrives (begin, write, end with its delivery record; the blob field
- * of the record is filled in); commit makes all the files durable with two
- * syncfs(2) calls, moves them to their names, and delivers every record in
- * one transaction (as store_upstream_deliver, each message on its own
- * savepoint).  A message refused (over quota) ends the batch there: the
- * ones before it are committed (*delivered_r counts them) and its status
- * is returned.  Nothing of a batch is recorded before commit returns.
+ * (upstream_batch.c): each message is kept in memory as it arrives, or
+ * written to a temporary blob file once it is large (begin, write, end
+ * with its delivery record; the blob field of the record is filled in).
+ * Prepare writes the files of those kept in memory.  Commit prepares what
+ * is left, makes all the files durable with two syncfs(2) calls, moves
+ * them to their names, and delivers every record in one transaction (as
+ * store_upstream_deliver, each message on its own savepoint).  A message
+ * refused (over quota) ends the batch there: the ones before it are
+ * committed (*delivered_r counts them) and its status is returned.
+ * Nothing of a batch is recorded before commit returns.
  */
 struct upstream_batch;
 int store_upstream_batch_new(struct store *st, struct upstream_batch **b_r);
