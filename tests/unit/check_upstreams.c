@@ -276,16 +276,25 @@ START_TEST(test_deliver_once)
 }
 END_TEST
 
+/* A POP3 account of a@example.org, in up (store_upstream_clear() it). */
+static void
+pop3_account(struct store *st, struct store_upstream *up)
+{
+	const char *error = NULL;
+	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
+	int64_t id;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_get(st, id, up, &error), STORE_OK);
+	upstream_settings_clear(&set);
+}
+
 START_TEST(test_batch)
 {
 	char *dir;
 	const char *error = NULL;
 	struct store *st = test_store_fixture(&dir);
-	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
-	int64_t id;
-	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
 	struct store_upstream up;
-	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	pop3_account(st, &up);
 	struct upstream_batch *b;
 	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
 	/* more than the first allocation of items: they move while growing */
@@ -297,7 +306,7 @@ START_TEST(test_batch)
 		ck_assert_int_eq(store_upstream_batch_begin(b, 1000, &error), STORE_OK);
 		ck_assert_int_eq(store_upstream_batch_write(b, text, strlen(text), &error), STORE_OK);
 		struct upstream_delivery d = {
-			.upstream_id = id, .user_id = up.user_id,
+			.upstream_id = up.id, .user_id = up.user_id,
 			.mailbox_id = test_inbox(st, "a@example.org"), .internal_date = 1,
 			.raw_hash = raw, .uidl = uidl,
 		};
@@ -333,7 +342,7 @@ START_TEST(test_batch)
 	/* a batch freed without commit leaves nothing */
 	ck_assert_int_eq(store_upstream_batch_begin(b, 0, &error), STORE_OK);
 	ck_assert_int_eq(store_upstream_batch_write(b, "x", 1, &error), STORE_OK);
-	struct upstream_delivery d2 = { .upstream_id = id, .user_id = up.user_id,
+	struct upstream_delivery d2 = { .upstream_id = up.id, .user_id = up.user_id,
 					.mailbox_id = test_inbox(st, "a@example.org"),
 					.raw_hash = "00", .uidl = "Z" };
 	ck_assert_int_eq(store_upstream_batch_end(b, &d2, &error), STORE_OK);
@@ -341,7 +350,6 @@ START_TEST(test_batch)
 	ck_assert_ptr_null(b);
 	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 300);
 	store_upstream_clear(&up);
-	upstream_settings_clear(&set);
 	store_close(&st);
 	free(dir);
 }
@@ -388,11 +396,8 @@ START_TEST(test_batch_prepare)
 	char *dir;
 	const char *error = NULL;
 	struct store *st = test_store_fixture(&dir);
-	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
-	int64_t id;
-	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
 	struct store_upstream up;
-	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	pop3_account(st, &up);
 	int64_t inbox = test_inbox(st, "a@example.org");
 	struct upstream_batch *b1, *b2;
 	ck_assert_int_eq(store_upstream_batch_new(st, &b1), STORE_OK);
@@ -447,7 +452,6 @@ START_TEST(test_batch_prepare)
 	store_upstream_batch_free(&b1);
 	store_upstream_batch_free(&b2);
 	store_upstream_clear(&up);
-	upstream_settings_clear(&set);
 	store_close(&st);
 	free(dir);
 }
@@ -470,11 +474,8 @@ START_TEST(test_batch_imap_cache)
 	char *dir;
 	const char *error = NULL;
 	struct store *st = test_store_fixture(&dir);
-	struct upstream_settings set = settings(UPSTREAM_POP3, 0);
-	int64_t id;
-	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
 	struct store_upstream up;
-	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	pop3_account(st, &up);
 	int64_t inbox = test_inbox(st, "a@example.org");
 	struct upstream_batch *b;
 	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
@@ -486,7 +487,7 @@ START_TEST(test_batch_imap_cache)
 		ck_assert_int_eq(store_upstream_batch_write(b, texts[i], strlen(texts[i]),
 							    &error), STORE_OK);
 		struct upstream_delivery d = {
-			.upstream_id = id, .user_id = up.user_id, .mailbox_id = inbox,
+			.upstream_id = up.id, .user_id = up.user_id, .mailbox_id = inbox,
 			.internal_date = 1, .raw_hash = raw, .uidl = uidl,
 		};
 		ck_assert_int_eq(store_upstream_batch_end(b, &d, &error), STORE_OK);
@@ -513,7 +514,6 @@ START_TEST(test_batch_imap_cache)
 	imapdb_rows_free(&rows, n);
 	store_upstream_batch_free(&b);
 	store_upstream_clear(&up);
-	upstream_settings_clear(&set);
 	store_close(&st);
 	free(dir);
 }
