@@ -37,9 +37,10 @@ static int
 sync_uidls(struct fetch_run *run, const struct pop3c_message *msgs, size_t n,
 	   char ***known_r, size_t *n_known_r, const char **error_r)
 {
+	struct store *st = fetch_run_store(run);
 	char **known = NULL;
 	size_t n_known = 0;
-	if (store_upstream_uidl_list(fetch_run_store(run), run->up->id, &known, &n_known, error_r) != STORE_OK)
+	if (store_upstream_uidl_list(st, run->up->id, &known, &n_known, error_r) != STORE_OK)
 		return -1;
 	const char **listed = n > 0 ? xcalloc(n, sizeof *listed) : NULL;
 	size_t n_listed = 0;
@@ -56,7 +57,7 @@ sync_uidls(struct fetch_run *run, const struct pop3c_message *msgs, size_t n,
 		    bsearch(&known[i], listed, n_listed, sizeof *listed, cmp_str) == NULL)
 			gone[n_gone++] = known[i];
 	}
-	int ret = store_upstream_uidl_forget(fetch_run_store(run), run->up->id, gone, n_gone, error_r);
+	int ret = store_upstream_uidl_forget(st, run->up->id, gone, n_gone, error_r);
 	free(gone);
 	free(listed);
 	if (ret != STORE_OK) {
@@ -130,10 +131,10 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	size_t n = 0;
 	char **known = NULL;
 	size_t n_known = 0;
-	uint32_t *todo = NULL;
+	uint32_t *new_msgnos = NULL;
 	struct dele_list dele = { NULL, 0, 0 };
-	size_t n_todo = 0;
-	const char **todo_uidl = NULL;
+	size_t n_new = 0;
+	const char **new_uidl = NULL;
 	struct fetch_sink sink;
 	int ret = -1;
 
@@ -147,16 +148,16 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	if (have_uidl && sync_uidls(run, msgs, n, &known, &n_known, error_r) < 0)
 		goto out;
 	bool delete = !run->up->set.keep || !have_uidl;
-	todo = n > 0 ? xcalloc(n, sizeof *todo) : NULL;
-	todo_uidl = n > 0 ? xcalloc(n, sizeof *todo_uidl) : NULL;
+	new_msgnos = n > 0 ? xcalloc(n, sizeof *new_msgnos) : NULL;
+	new_uidl = n > 0 ? xcalloc(n, sizeof *new_uidl) : NULL;
 	dele.msgnos = n > 0 ? xcalloc(n, sizeof *dele.msgnos) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		bool seen = msgs[i].uidl != NULL && n_known > 0 &&
 			    bsearch(&msgs[i].uidl, known, n_known, sizeof *known,
 				    cmp_str) != NULL;
 		if (!seen) {
-			todo_uidl[n_todo] = msgs[i].uidl;
-			todo[n_todo++] = msgs[i].msgno;
+			new_uidl[n_new] = msgs[i].uidl;
+			new_msgnos[n_new++] = msgs[i].msgno;
 		} else if (delete) {
 			dele.msgnos[dele.n++] = msgs[i].msgno;	/* durable here already */
 		}
@@ -174,26 +175,26 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	 * are read after them.  The commands in flight stay far smaller than
 	 * the socket's buffers, so neither side can block the other.
 	 */
-	if (pipelining && send_all(c, pop3_client_retr_send, todo, batch_len(0, n_todo),
+	if (pipelining && send_all(c, pop3_client_retr_send, new_msgnos, batch_len(0, n_new),
 				   error_r) < 0)
 		goto out;
-	size_t prev = 0;	/* where the batch in flight starts in todo[] */
+	size_t prev = 0;	/* where the batch in flight starts in new_msgnos[] */
 	size_t dele_sent = 0;	/* DELE replies still to read */
-	for (size_t i = 0; i < n_todo; i += FETCH_POP3_BATCH) {
-		size_t k = batch_len(i, n_todo);
+	for (size_t i = 0; i < n_new; i += FETCH_POP3_BATCH) {
+		size_t k = batch_len(i, n_new);
 		if (fetch_should_stop(run)) {
 			*error_r = "stopped";
 			goto out_flush;
 		}
 		for (size_t j = 0; j < k; j++) {
-			if (!pipelining && pop3_client_retr_send(c, todo[i + j]) < 0) {
+			if (!pipelining && pop3_client_retr_send(c, new_msgnos[i + j]) < 0) {
 				*error_r = "cannot send to the server";
 				goto out_flush;
 			}
 			if (fetch_sink_begin(&sink, "POP3", error_r) < 0)
 				goto out_flush;
 			if (pop3_client_retr_read(c, pop3_write, &sink, error_r) < 0 ||
-			    fetch_sink_end(&sink, 0, todo_uidl[i + j], 0, error_r) < 0) {
+			    fetch_sink_end(&sink, 0, new_uidl[i + j], 0, error_r) < 0) {
 				fetch_sink_abort(&sink);
 				goto out_flush;
 			}
@@ -202,8 +203,8 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 			goto out_flush;
 		dele.n_marked += dele_sent;
 		dele_sent = 0;
-		if (pipelining && i + k < n_todo &&
-		    send_all(c, pop3_client_retr_send, todo + i + k, batch_len(i + k, n_todo),
+		if (pipelining && i + k < n_new &&
+		    send_all(c, pop3_client_retr_send, new_msgnos + i + k, batch_len(i + k, n_new),
 			     error_r) < 0)
 			goto out_flush;
 		/* durable here before any DELE */
@@ -211,7 +212,7 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 		if (fetch_flush_wait(run, &delivered, error_r) < 0)
 			goto out;
 		for (size_t j = 0; delete && j < delivered; j++)
-			dele.msgnos[dele.n++] = todo[prev + j];
+			dele.msgnos[dele.n++] = new_msgnos[prev + j];
 		if (pipelining) {
 			dele_sent = dele.n - dele.n_marked;
 			if (send_all(c, pop3_client_dele_send, dele.msgnos + dele.n_marked,
@@ -232,7 +233,7 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 		goto out;
 	dele.n_marked += dele_sent;
 	for (size_t j = 0; delete && j < delivered; j++)
-		dele.msgnos[dele.n++] = todo[prev + j];
+		dele.msgnos[dele.n++] = new_msgnos[prev + j];
 	if (dele_all(c, &dele, pipelining, error_r) < 0)
 		goto out;
 	if (pop3_client_quit(c, error_r) < 0)
@@ -252,8 +253,8 @@ out:
 	pop3_client_free(&c);
 	pop3c_messages_free(&msgs, n);
 	store_upstream_uidls_free(&known, n_known);
-	free(todo);
-	free(todo_uidl);
+	free(new_msgnos);
+	free(new_uidl);
 	free(dele.msgnos);
 	return ret;
 }

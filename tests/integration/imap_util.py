@@ -60,6 +60,13 @@ class Raw:
         if not line.startswith(b"+ "):
             raise AssertionError(f"IDLE: {line!r}")
 
+    def done(self, word=b"DONE"):
+        """Ends the IDLE that idle() began; its tagged reply must be OK."""
+        self.send(word + b"\r\n")
+        _, tagged = self.until("i")
+        if not tagged.startswith(b"i OK"):
+            raise AssertionError(f"IDLE: {tagged!r}")
+
     def close(self):
         try:
             self.sock.close()

@@ -64,15 +64,11 @@ class IdleTest(unittest.TestCase):
     def test_done_and_go_on(self):
         c = login(self.mh)
         c.idle()
-        c.send(b"DONE\r\n")
-        _, tagged = c.until("i")
-        self.assertTrue(tagged.startswith(b"i OK"), tagged)
+        c.done()
         # the session goes on in its new thread, and can idle again
         c.ok("n", b"NOOP")
         c.idle()
-        c.send(b"done\r\n")
-        _, tagged = c.until("i")
-        self.assertTrue(tagged.startswith(b"i OK"), tagged)
+        c.done(b"done")
         c.ok("o", b"LOGOUT")
         self.assertEqual(c.line(), b"")
         c.close()
@@ -100,9 +96,7 @@ class IdleTest(unittest.TestCase):
     def test_idle_without_mailbox(self):
         c = login(self.mh, mailbox=None)
         c.idle()
-        c.send(b"DONE\r\n")
-        _, tagged = c.until("i")
-        self.assertTrue(tagged.startswith(b"i OK"), tagged)
+        c.done()
         c.close()
 
     def test_updates_wake_many_sessions(self):
@@ -139,9 +133,7 @@ class IdleTest(unittest.TestCase):
                     break
             self.assertEqual(line, b"* %d EXPUNGE\r\n" % (n0 + 1))
         for c in idlers:
-            c.send(b"DONE\r\n")
-            _, tagged = c.until("i")
-            self.assertTrue(tagged.startswith(b"i OK"), tagged)
+            c.done()
             c.close()
         w.close()
 
@@ -170,9 +162,7 @@ class IdleTest(unittest.TestCase):
         line = c.line()
         self.assertTrue(line.startswith(b"* 1 FETCH ("), line)
         self.assertIn(b"\\Flagged", line)
-        c.send(b"DONE\r\n")
-        _, tagged = c.until("i")
-        self.assertTrue(tagged.startswith(b"i OK"), tagged)
+        c.done()
         c.close()
         w.close()
 
@@ -205,9 +195,7 @@ class IdleEndsTest(unittest.TestCase):
         c.idle()
         append(w)
         self.assertEqual(c.line(), b"* 1 EXISTS\r\n")
-        c.send(b"DONE\r\n")
-        _, tagged = c.until("i")
-        self.assertTrue(tagged.startswith(b"i OK"), tagged)
+        c.done()
         c.close()
         w.close()
 
