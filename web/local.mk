@@ -59,3 +59,7 @@ endif
 FUZZ_TARGETS += tests/fuzz/fuzz_web_path
 tests_fuzz_fuzz_web_path_SRCS = tests/fuzz/fuzz_web_path.c web/path.c $(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_web_path.c
+FUZZ_TARGETS += tests/fuzz/fuzz_totp_input
+tests_fuzz_fuzz_totp_input_SRCS = tests/fuzz/fuzz_totp_input.c daemon/core/totp.c \
+	web/rfc3339.c $(FUZZ_CORE_SRCS)
+EXTRA_DIST += tests/fuzz/fuzz_totp_input.c
