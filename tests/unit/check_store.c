@@ -202,7 +202,7 @@ START_TEST(test_users)
 	ck_assert_int_eq(blob_put(st, "x", 1, hash, &error), STORE_OK);
 	ck_assert_int_eq(store_append(st, test_inbox(st, "b@example.org"), hash, 1,
 				      1, 0, NULL, false, &uid, &error), STORE_OK);
-	ck_assert_int_eq(store_token_create(st, "b@example.org", "t", &token, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_token_create(st, "b@example.org", "t", 0, &token, NULL, &error), STORE_OK);
 	free(token);
 	ck_assert_int_eq(store_user_del(st, "B@example.org", &error), STORE_OK);
 	ck_assert_int_eq(store_user_del(st, "b@example.org", &error), STORE_NOTFOUND);
@@ -525,11 +525,11 @@ START_TEST(test_tokens)
 	struct store_token *list;
 	size_t n;
 
-	ck_assert_int_eq(store_token_create(st, "nobody@example.org", "x", &token, &id, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_token_create(st, "nobody@example.org", "x", 0, &token, &id, &error), STORE_NOTFOUND);
 	ck_assert_ptr_null(token);
-	ck_assert_int_eq(store_token_create(st, "A@example.org", "laptop", &token, &id, &error), STORE_OK);
+	ck_assert_int_eq(store_token_create(st, "A@example.org", "laptop", 0, &token, &id, &error), STORE_OK);
 	ck_assert_uint_eq(strlen(token), 64);
-	ck_assert_int_eq(store_token_create(st, "b@example.org", "phone", &token_b, &id_b, &error), STORE_OK);
+	ck_assert_int_eq(store_token_create(st, "b@example.org", "phone", 0, &token_b, &id_b, &error), STORE_OK);
 	ck_assert_str_ne(token, token_b);
 
 	/* only the SHA-256 is stored */
