@@ -118,6 +118,13 @@ write_flags_list(struct imap_session *s)
 	buf_free(&b);
 }
 
+void
+imap_view_announce_keywords(struct imap_session *s, const char *keywords)
+{
+	if (s->view != NULL && keywords != NULL && note_keywords(s->view, keywords))
+		write_flags_list(s);
+}
+
 int
 imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	       bool readonly)
@@ -129,8 +136,8 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	uint32_t first_recent = UINT32_MAX;
 
 	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
-	if (!readonly &&
-	    imapdb_claim_recent(s->st, mb->id, &first_recent, &err) != STORE_OK) {
+	if ((readonly ? imapdb_first_recent(s->st, mb->id, &first_recent, &err) :
+	     imapdb_claim_recent(s->st, mb->id, &first_recent, &err)) != STORE_OK) {
 		imap_no(s, "[SERVERBUG] %s", err);
 		return -1;
 	}
@@ -273,19 +280,30 @@ imap_view_sync(struct imap_session *s)
 	if (s->allow_expunge)
 		send_expunges(s);
 
-	/* flags changed by others, and new messages */
+	/* Keywords first: a client may rely on every keyword of a FETCH
+	 * being in the FLAGS it was last sent (RFC 3501 §7.2.6). */
 	bool new_keywords = false;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].keywords != NULL)
+			new_keywords |= note_keywords(v, list[i].keywords);
+	}
+	if (new_keywords)
+		write_flags_list(s);
+
+	/* flags changed by others, and new messages */
 	uint32_t first_recent = UINT32_MAX;
 	bool claimed = false;
 	size_t old_n = v->n;
 	for (size_t i = 0; i < n; i++) {
 		struct imapdb_msg *c = &list[i];
-		if (c->keywords != NULL)
-			new_keywords |= note_keywords(v, c->keywords);
 		if (c->uid > last_uid) {
-			if (!v->readonly && !claimed) {
-				if (imapdb_claim_recent(s->st, v->mailbox_id,
-							&first_recent, &err) != STORE_OK)
+			if (!claimed) {
+				int rr = v->readonly ?
+					imapdb_first_recent(s->st, v->mailbox_id,
+							    &first_recent, &err) :
+					imapdb_claim_recent(s->st, v->mailbox_id,
+							    &first_recent, &err);
+				if (rr != STORE_OK)
 					first_recent = UINT32_MAX;
 				claimed = true;
 			}
@@ -311,8 +329,6 @@ imap_view_sync(struct imap_session *s)
 		imap_write(s, b.data, b.len);
 		buf_free(&b);
 	}
-	if (new_keywords)
-		write_flags_list(s);
 	if (v->n != v->exists_sent) {
 		imap_printf(s, "* %zu EXISTS\r\n", v->n);
 		if (v->n > old_n)

@@ -17,7 +17,9 @@ static const char SQL_READ_END[] = "COMMIT";
 
 static const char SQL_MAILBOX[] =
 	"SELECT id, user_id, name, uidvalidity, uidnext, highestmodseq,"
-	" special_use, subscribed, messages, unseen, first_recent_uid"
+	" special_use, EXISTS (SELECT 1 FROM subscriptions sb WHERE"
+	" sb.user_id = mailboxes.user_id AND sb.name = mailboxes.name),"
+	" messages, unseen, first_recent_uid"
 	" FROM mailboxes WHERE id = ?1";
 static const char SQL_VIEW[] =
 	"SELECT uid, flags, keywords, modseq FROM messages"
@@ -78,7 +80,16 @@ static const char SQL_INBOX_COUNTERS[] =
 	" highestmodseq = (SELECT highestmodseq FROM mailboxes WHERE id = ?1) + 1"
 	" WHERE id = ?2";
 static const char SQL_SUBSCRIBE[] =
-	"UPDATE mailboxes SET subscribed = ?3 WHERE user_id = ?1 AND name = ?2";
+	"INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?1, ?2)";
+static const char SQL_UNSUBSCRIBE[] =
+	"DELETE FROM subscriptions WHERE user_id = ?1 AND name = ?2";
+static const char SQL_SUBSCRIPTIONS[] =
+	"SELECT name FROM subscriptions WHERE user_id = ?1 ORDER BY name";
+/* RENAME takes the subscriptions of the mailbox and its children along */
+static const char SQL_RENAME_SUBSCRIPTIONS[] =
+	"UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, length(?2) + 1)"
+	" WHERE user_id = ?1 AND (name = ?2 OR"
+	" substr(name, 1, length(?2) + 1) = ?2 || '/')";
 static const char SQL_ROWS[] =
 	"SELECT uid, blob, size, internal_date, envelope, bodystructure"
 	" FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
@@ -305,6 +316,14 @@ imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
 		return STORE_ERROR;
 	}
 	return store_commit(st, error_r);
+}
+
+int
+imapdb_first_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
+		    const char **error_r)
+{
+	uint32_t next;
+	return recent_bounds(st, mailbox_id, first_r, &next, error_r);
 }
 
 int
@@ -696,7 +715,7 @@ rename_inbox(struct store *st, int64_t user_id, const char *new_name,
 	int ret = mailbox_id_of(st, user_id, "INBOX", &inbox, error_r);
 	if (ret != STORE_OK)
 		return ret;
-	ret = store_mailbox_create_tx(st, user_id, new_name, NULL, &dst, error_r);
+	ret = store_mailbox_create_tx(st, user_id, new_name, NULL, false, &dst, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_INBOX_MOVE);
@@ -791,6 +810,14 @@ imapdb_mailbox_rename(struct store *st, int64_t user_id, const char *old_name,
 	free(ids);
 	if (ret != STORE_OK)
 		goto fail;
+	s = store_stmt(st, SQL_RENAME_SUBSCRIPTIONS);
+	stmt_int(s, 1, user_id);
+	stmt_text(s, 2, old_name);
+	stmt_text(s, 3, new_name);
+	if (stmt_exec(st, s, "cannot rename the subscriptions", error_r) < 0) {
+		ret = STORE_ERROR;
+		goto fail;
+	}
 	return store_commit(st, error_r);
 fail:
 	store_rollback(st);
@@ -801,16 +828,44 @@ int
 imapdb_mailbox_subscribe(struct store *st, int64_t user_id, const char *name,
 			 bool subscribed, const char **error_r)
 {
-	sqlite3_stmt *s = store_stmt(st, SQL_SUBSCRIBE);
+	sqlite3_stmt *s = store_stmt(st, subscribed ? SQL_SUBSCRIBE : SQL_UNSUBSCRIBE);
 	stmt_int(s, 1, user_id);
 	stmt_text(s, 2, name);
-	stmt_int(s, 3, subscribed);
-	if (stmt_exec(st, s, "cannot subscribe", error_r) < 0)
+	if (stmt_exec(st, s, "cannot change the subscriptions", error_r) < 0)
 		return STORE_ERROR;
-	if (sqlite3_changes(st->db) == 0) {
-		*error_r = errfmt("mailbox '%s' does not exist", esc_str(name));
+	if (!subscribed && sqlite3_changes(st->db) == 0) {
+		*error_r = errfmt("'%s' is not subscribed", esc_str(name));
 		return STORE_NOTFOUND;
 	}
+	return STORE_OK;
+}
+
+int
+imapdb_subscriptions(struct store *st, int64_t user_id, char ***names_r,
+		     size_t *n_r, const char **error_r)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	sqlite3_stmt *s = store_stmt(st, SQL_SUBSCRIPTIONS);
+	stmt_int(s, 1, user_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			names = xreallocarray(names, cap, sizeof *names);
+		}
+		names[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		*error_r = store_db_error(st, "cannot read the subscriptions");
+		return STORE_ERROR;
+	}
+	*names_r = names;
+	*n_r = n;
 	return STORE_OK;
 }
 

@@ -196,9 +196,9 @@ START_TEST(test_rename_delete_subscribe)
 	struct fx f;
 	const char *err;
 	fx_open(&f);
-	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a", NULL, &err), STORE_OK);
-	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a/b", NULL, &err), STORE_OK);
-	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "ab", NULL, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a", NULL, true, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a/b", NULL, true, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "ab", NULL, true, &err), STORE_OK);
 	ck_assert_int_eq(imapdb_mailbox_rename(f.st, f.user, "a", "x", &err), STORE_OK);
 	struct store_mailbox mb;
 	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "x/b", &mb, &err), STORE_OK);
@@ -234,7 +234,24 @@ START_TEST(test_rename_delete_subscribe)
 	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "ab", &mb, &err), STORE_OK);
 	ck_assert(!mb.subscribed);
 	store_mailbox_clear(&mb);
+	/* RFC 3501 §6.3.6: a name without a mailbox may be subscribed */
 	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "zz", true, &err),
+			 STORE_OK);
+	char **subs;
+	size_t nsubs;
+	ck_assert_int_eq(imapdb_subscriptions(f.st, f.user, &subs, &nsubs, &err),
+			 STORE_OK);
+	bool found = false;
+	for (size_t i = 0; i < nsubs; i++) {
+		found |= strcmp(subs[i], "zz") == 0;
+		ck_assert_str_ne(subs[i], "ab");
+		free(subs[i]);
+	}
+	free(subs);
+	ck_assert(found);
+	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "zz", false, &err),
+			 STORE_OK);
+	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "zz", false, &err),
 			 STORE_NOTFOUND);
 	fx_close(&f);
 }
