@@ -13,7 +13,7 @@ IMAP_LIB = libimap.a
 
 # The IMAP server's store operations live in the store (the only SQL).
 libstore_a_SOURCES += daemon/store/imapdb.c daemon/store/imapdb.h
-SQL_MIGRATIONS += sql/003_imap.sql sql/009_subscriptions.sql
+SQL_MIGRATIONS += sql/003_imap.sql sql/009_subscriptions.sql sql/012_imap_state.sql
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_imap_parser

@@ -199,7 +199,9 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 	int r = nu == 0 ? STORE_OK :
 		imapdb_store_flags(s->st, v->mailbox_id, uids, nu, mode, flags,
 				   keywords, res, &err);
-	if (r == STORE_OK && mode != IMAPDB_FLAGS_REMOVE)
+	/* a keyword named in any STORE exists from now on, even one only
+	 * removed (as in Dovecot): the client may expect it in FLAGS */
+	if (r == STORE_OK)
 		imap_view_announce_keywords(s, keywords);
 	free(keywords);
 	if (r != STORE_OK) {

@@ -90,9 +90,14 @@ static const char SQL_RENAME_SUBSCRIPTIONS[] =
 	"UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, length(?2) + 1)"
 	" WHERE user_id = ?1 AND (name = ?2 OR"
 	" substr(name, 1, length(?2) + 1) = ?2 || '/')";
+/* with the messages expunged since a session last looked (sql/012) */
 static const char SQL_ROWS[] =
 	"SELECT uid, blob, size, internal_date, envelope, bodystructure"
 	" FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+	" UNION ALL"
+	" SELECT uid, blob, size, internal_date, envelope, bodystructure"
+	" FROM expunged WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+	" AND blob IS NOT NULL"
 	" ORDER BY uid";
 
 #define FLAGS_ALL (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | \
@@ -837,6 +842,69 @@ imapdb_mailbox_subscribe(struct store *st, int64_t user_id, const char *name,
 		*error_r = errfmt("'%s' is not subscribed", esc_str(name));
 		return STORE_NOTFOUND;
 	}
+	return STORE_OK;
+}
+
+/* sql/012: the expunge records, which QRESYNC's VANISHED (EARLIER) reads,
+ * are kept this long. */
+#define EXPUNGED_ROW_SECONDS (30 * 24 * 3600)
+static const char SQL_EXPUNGED_DROP_CONTENT[] =
+	"UPDATE expunged SET blob = NULL, envelope = NULL, bodystructure = NULL"
+	" WHERE blob IS NOT NULL AND expunged_at < ?1";
+static const char SQL_EXPUNGED_DROP_ROWS[] =
+	"DELETE FROM expunged WHERE expunged_at < ?1";
+
+int
+imapdb_expunged_sweep(struct store *st, unsigned content_age,
+		      const char **error_r)
+{
+	int64_t now = store_now();
+	int ret = store_begin(st, error_r);
+	if (ret < 0)
+		return ret;
+	sqlite3_stmt *s = store_stmt(st, SQL_EXPUNGED_DROP_CONTENT);
+	stmt_int(s, 1, now - (int64_t)content_age);
+	if (stmt_exec(st, s, "cannot sweep expunged messages", error_r) < 0) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	s = store_stmt(st, SQL_EXPUNGED_DROP_ROWS);
+	stmt_int(s, 1, now - EXPUNGED_ROW_SECONDS);
+	if (stmt_exec(st, s, "cannot sweep expunged messages", error_r) < 0) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	return store_commit(st, error_r);
+}
+
+static const char SQL_MAILBOX_KEYWORDS[] =
+	"SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ?1"
+	" ORDER BY keyword LIMIT ?2";
+
+int
+imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
+			char ***list_r, size_t *n_r, const char **error_r)
+{
+	char **list = NULL;
+	size_t n = 0;
+	int rc;
+	sqlite3_stmt *s = store_stmt(st, SQL_MAILBOX_KEYWORDS);
+	stmt_int(s, 1, mailbox_id);
+	stmt_int(s, 2, (int64_t)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		list = xreallocarray(list, n + 1, sizeof *list);
+		list[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			free(list[i]);
+		free(list);
+		*error_r = store_db_error(st, "cannot read the mailbox's keywords");
+		return STORE_ERROR;
+	}
+	*list_r = list;
+	*n_r = n;
 	return STORE_OK;
 }
 

@@ -107,6 +107,17 @@ int imapdb_mailbox_rename(struct store *st, int64_t user_id,
 int imapdb_mailbox_subscribe(struct store *st, int64_t user_id,
 			     const char *name, bool subscribed,
 			     const char **error_r);
+/* Forgets the files of messages expunged at least content_age seconds
+ * ago (a session hears of an expunge at its next command that allows it;
+ * until then it may still FETCH the message) and the expunge records of a
+ * month ago.  The blob sweep (store_blob_gc()) calls it with its own
+ * min_age before it looks for files no row refers to. */
+int imapdb_expunged_sweep(struct store *st, unsigned content_age,
+			  const char **error_r);
+/* Every keyword set on a message of the mailbox so far (sql/012), at most
+ * max of them, sorted (malloc'd strings and array). */
+int imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
+			    char ***list_r, size_t *n_r, const char **error_r);
 /* The user's subscribed names, sorted (malloc'd strings and array). */
 int imapdb_subscriptions(struct store *st, int64_t user_id, char ***names_r,
 			 size_t *n_r, const char **error_r);

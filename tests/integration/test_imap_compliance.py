@@ -7,7 +7,8 @@ expected answers are the ones that script asserts.
 
 Groups here: subscribe, listext, atoms, search-addresses, select, nil,
 and the state checks imaptest makes on every reply in its stress mode
-(a keyword is in FLAGS before a FETCH uses it; response codes carry text).
+(a keyword is in FLAGS before a FETCH uses it; response codes carry text;
+a message the session still has can be fetched).
 """
 
 import re
@@ -217,6 +218,25 @@ class Compliance(unittest.TestCase):
         # imaptest "nil": NIL is an atom, so a keyword
         untagged = a.ok("t", b"STORE 1 +FLAGS NIL")
         self.assert_flags_before_fetch(untagged, b"NIL")
+
+    def test_fetch_of_message_expunged_by_another_session(self):
+        # imaptest's stress mode: a session may FETCH what it still has;
+        # RFC 3501 §7.4.1 keeps the EXPUNGE from it until a command that
+        # allows one, so the FETCH answers with the message, not NO
+        a, b = self.login(), self.login()
+        a.ok("c", b"CREATE gone")
+        data = b"Subject: going\r\n\r\nstill readable\r\n"
+        a.send(b"p APPEND gone {%d+}\r\n" % len(data) + data + b"\r\n")
+        a.until("p")
+        a.ok("s", b"SELECT gone")
+        b.ok("s", b"SELECT gone")
+        b.ok("t", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.ok("x", b"EXPUNGE")
+        untagged, tagged = a.cmd("f", b"FETCH 1 (BODY.PEEK[] RFC822.SIZE)")
+        self.assertTrue(tagged.startswith(b"f OK"), tagged)
+        self.assertIn(b"still readable", b"".join(untagged))
+        self.assertFalse(any(b"EXPUNGE" in l for l in untagged), untagged)
+        self.assertIn(b"* 1 EXPUNGE\r\n", a.ok("n", b"NOOP"))
 
     def test_move_copyuid_has_text(self):
         # RFC 3501 §7.1: resp-text after a response code is not empty

@@ -178,10 +178,23 @@ START_TEST(test_copy_move_and_cache)
 	ck_assert_ptr_null(rows[1].envelope);
 	ck_assert_ptr_null(rows[1].bodystructure);
 	imapdb_rows_free(&rows, nr);
-	/* move: gone from the source */
+	/* move: gone from the source, where a session that still shows the
+	 * messages may read them until the sweep (sql/012) */
 	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 2, true,
 				     nu, &uv, &err), STORE_OK);
 	ck_assert_uint_eq(nu[0], 3);
+	struct store_mailbox inbox;
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "INBOX", &inbox, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(inbox.messages, 0);
+	store_mailbox_clear(&inbox);
+	ck_assert_int_eq(imapdb_rows(f.st, f.inbox.id, 1, 10, &rows, &nr, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(nr, 2);
+	ck_assert_str_eq(rows[0].blob, f.blob);
+	imapdb_rows_free(&rows, nr);
+	test_sql(f.dir, "UPDATE expunged SET expunged_at = expunged_at - 7200");
+	ck_assert_int_eq(imapdb_expunged_sweep(f.st, 3600, &err), STORE_OK);
 	ck_assert_int_eq(imapdb_rows(f.st, f.inbox.id, 1, 10, &rows, &nr, &err),
 			 STORE_OK);
 	ck_assert_uint_eq(nr, 0);
