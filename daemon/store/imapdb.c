@@ -881,18 +881,19 @@ static const char SQL_MAILBOX_KEYWORDS[] =
 	"SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ?1"
 	" ORDER BY keyword LIMIT ?2";
 
-int
-imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
-			char ***list_r, size_t *n_r, const char **error_r)
+/* The first column of every row s gives, as malloc'd strings. */
+static int
+read_strings(struct store *st, sqlite3_stmt *s, const char *what,
+	     char ***list_r, size_t *n_r, const char **error_r)
 {
 	char **list = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int rc;
-	sqlite3_stmt *s = store_stmt(st, SQL_MAILBOX_KEYWORDS);
-	stmt_int(s, 1, mailbox_id);
-	stmt_int(s, 2, (int64_t)max);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		list = xreallocarray(list, n + 1, sizeof *list);
+		if (n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			list = xreallocarray(list, cap, sizeof *list);
+		}
 		list[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
 	}
 	stmt_done(s);
@@ -900,7 +901,7 @@ imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
 		for (size_t i = 0; i < n; i++)
 			free(list[i]);
 		free(list);
-		*error_r = store_db_error(st, "cannot read the mailbox's keywords");
+		*error_r = store_db_error(st, what);
 		return STORE_ERROR;
 	}
 	*list_r = list;
@@ -909,32 +910,24 @@ imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
 }
 
 int
+imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
+			char ***list_r, size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_MAILBOX_KEYWORDS);
+	stmt_int(s, 1, mailbox_id);
+	stmt_int(s, 2, (int64_t)max);
+	return read_strings(st, s, "cannot read the mailbox's keywords", list_r,
+			    n_r, error_r);
+}
+
+int
 imapdb_subscriptions(struct store *st, int64_t user_id, char ***names_r,
 		     size_t *n_r, const char **error_r)
 {
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
 	sqlite3_stmt *s = store_stmt(st, SQL_SUBSCRIPTIONS);
 	stmt_int(s, 1, user_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			names = xreallocarray(names, cap, sizeof *names);
-		}
-		names[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		for (size_t i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-		*error_r = store_db_error(st, "cannot read the subscriptions");
-		return STORE_ERROR;
-	}
-	*names_r = names;
-	*n_r = n;
-	return STORE_OK;
+	return read_strings(st, s, "cannot read the subscriptions", names_r, n_r,
+			    error_r);
 }
 
 void

@@ -22,6 +22,14 @@ USER = "alice@example.org"
 PASSWORD = "alice-password-1"
 
 
+def append(c, mailbox, data):
+    """APPEND with a non-synchronising literal (LITERAL+)."""
+    c.send(b"p APPEND " + mailbox + b" {%d+}\r\n" % len(data) + data + b"\r\n")
+    _, tagged = c.until("p")
+    if not tagged.startswith(b"p OK"):
+        raise AssertionError(tagged)
+
+
 def lists(untagged, kind=b"LIST"):
     """{name: set of attributes} of LIST/LSUB lines (names unquoted)."""
     out = {}
@@ -163,8 +171,7 @@ class Compliance(unittest.TestCase):
                 b"From: other@domain.org\r\n"]
         for m in msgs:
             data = m + b"To: x@example.org\r\nSubject: s\r\n\r\nbody\r\n"
-            c.send(b"p APPEND addr {%d+}\r\n" % len(data) + data + b"\r\n")
-            c.until("p")
+            append(c, b"addr", data)
         c.ok("s", b"SELECT addr")
         untagged = c.ok("a", b"SEARCH FROM user-from@domain.org")
         self.assertEqual(untagged, [b"* SEARCH 1 2\r\n"])
@@ -180,8 +187,7 @@ class Compliance(unittest.TestCase):
         c.ok("c", b"CREATE rec")
         for _ in range(2):
             data = b"Subject: r\r\n\r\nx\r\n"
-            c.send(b"p APPEND rec {%d+}\r\n" % len(data) + data + b"\r\n")
-            c.until("p")
+            append(c, b"rec", data)
         untagged = c.ok("e", b"EXAMINE rec")
         self.assertIn(b"* 2 RECENT\r\n", untagged)
         c.ok("x", b"CLOSE")
@@ -206,8 +212,7 @@ class Compliance(unittest.TestCase):
         a, b = self.login(), self.login()
         a.ok("c", b"CREATE kw")
         data = b"Subject: k\r\n\r\nx\r\n"
-        a.send(b"p APPEND kw {%d+}\r\n" % len(data) + data + b"\r\n")
-        a.until("p")
+        append(a, b"kw", data)
         a.ok("s", b"SELECT kw")
         b.ok("s", b"SELECT kw")
         # the session's own STORE
@@ -226,8 +231,7 @@ class Compliance(unittest.TestCase):
         a, b = self.login(), self.login()
         a.ok("c", b"CREATE gone")
         data = b"Subject: going\r\n\r\nstill readable\r\n"
-        a.send(b"p APPEND gone {%d+}\r\n" % len(data) + data + b"\r\n")
-        a.until("p")
+        append(a, b"gone", data)
         a.ok("s", b"SELECT gone")
         b.ok("s", b"SELECT gone")
         b.ok("t", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
@@ -244,8 +248,7 @@ class Compliance(unittest.TestCase):
         c.ok("c", b"CREATE mv1")
         c.ok("c", b"CREATE mv2")
         data = b"Subject: m\r\n\r\nx\r\n"
-        c.send(b"p APPEND mv1 {%d+}\r\n" % len(data) + data + b"\r\n")
-        c.until("p")
+        append(c, b"mv1", data)
         c.ok("s", b"SELECT mv1")
         untagged = c.ok("m", b"MOVE 1 mv2")
         ok = [l for l in untagged if l.startswith(b"* OK [COPYUID")]
