@@ -197,7 +197,8 @@ int store_mailbox_list(struct store *st, int64_t user_id,
 		       struct store_mailbox **list_r, size_t *n_r,
 		       const char **error_r);
 int store_mailbox_create(struct store *st, int64_t user_id, const char *name,
-			 const char *special_use, const char **error_r);
+			 const char *special_use, bool subscribe,
+			 const char **error_r);
 void store_mailbox_clear(struct store_mailbox *mb);
 void store_mailbox_list_free(struct store_mailbox **list, size_t n);
 
