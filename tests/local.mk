@@ -36,7 +36,11 @@ $(FUZZ_COV_TARGETS): $$(addprefix $$(srcdir)/,$$($$(subst /,_,$$(basename $$@))_
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_COV_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 CLEANFILES += $(FUZZ_COV_TARGETS)
 fuzz-long: $(FUZZ_TARGETS) $(FUZZ_COV_TARGETS)
+	@: >fuzz-long.srcs; $(foreach t,$(FUZZ_TARGETS),echo '$(notdir $(t)) \
+		$(notdir $(filter-out tests/fuzz/% $(FUZZ_CORE_SRCS),$($(subst /,_,$(t))_SRCS)))' \
+		>>fuzz-long.srcs;)
 	@$(AM_TESTS_ENVIRONMENT) $(SHELL) $(srcdir)/tests/fuzz/long.sh
+CLEANFILES += fuzz-long.srcs
 .PHONY: fuzz-long
 if HAVE_CLANG
 check_DATA = $(FUZZ_TARGETS)
