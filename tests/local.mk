@@ -42,6 +42,12 @@ fuzz-long: $(FUZZ_TARGETS) $(FUZZ_COV_TARGETS)
 	@$(AM_TESTS_ENVIRONMENT) $(SHELL) $(srcdir)/tests/fuzz/long.sh
 CLEANFILES += fuzz-long.srcs
 .PHONY: fuzz-long
+
+# The soak test (tests/bench/soak.py): 30 minutes of mixed traffic with the
+# daemon's memory, files and threads sampled; long, so neither check nor bench.
+soak: all
+	@$(AM_TESTS_ENVIRONMENT) $(PYTHON3) $(srcdir)/tests/bench/soak.py
+.PHONY: soak
 if HAVE_CLANG
 check_DATA = $(FUZZ_TARGETS)
 endif
