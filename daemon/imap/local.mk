@@ -45,4 +45,4 @@ EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/imap_util.py
 
 # Run by `make bench`, never by `make check`.
-BENCHMARKS += tests/bench/imap_bench.py
+BENCHMARKS += tests/bench/imap_bench.py tests/bench/imap_load.py
