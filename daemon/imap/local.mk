@@ -34,11 +34,13 @@ tests_fuzz_fuzz_imap_parser_SRCS = tests/fuzz/fuzz_imap_parser.c \
 EXTRA_DIST += tests/fuzz/fuzz_imap_parser.c
 
 TESTS += tests/integration/test_imap.py tests/integration/test_imap_clients.py \
-	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py
+	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py \
+	tests/integration/test_imap_limits.py
 EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py \
 	tests/integration/test_imap_idle.py \
+	tests/integration/test_imap_limits.py \
 	tests/integration/imap_corpus.py tests/integration/dovecot_util.py \
 	tests/integration/imap_util.py
 
