@@ -728,8 +728,17 @@ command_loop(struct imap_session *s)
 		}
 		const char *line;
 		size_t len;
-		enum conn_result r = conn_read_line(s->c, IMAP_LINE_MAX + 2,
-						    &line, &len);
+		/* waiting for a command, the session is told goodbye at once
+		 * when the daemon stops; with part of one read (an APPEND under
+		 * way) it finishes it first, within the grace */
+		enum conn_result r = imap_parser_pending(s->parser) ?
+			conn_read_line(s->c, IMAP_LINE_MAX + 2, &line, &len) :
+			conn_read_command(s->c, IMAP_LINE_MAX + 2, &line, &len);
+		if (r == CONN_STOPPED) {
+			/* RFC 3501 §7.1.5 */
+			imap_printf(s, "* BYE Server shutting down.\r\n");
+			break;
+		}
 		if (r == CONN_EOF)
 			break;
 		if (r == CONN_ERROR) {
