@@ -23,11 +23,23 @@
 #define SMTP_DOMAIN_MAX 255
 #define SMTP_PATH_MAX 256
 
-/* An IMAP command line without its literals. */
+/* An IMAP command line without its literals (and the largest literal the
+ * parser collects). */
 #define IMAP_LINE_MAX 65536
+/* What one IMAP command may hold in memory: its line, the literals it
+ * carries (an APPEND message is streamed to a blob, bounded by the message
+ * size, and not counted) and a small cost per argument.  Dovecot bounds a
+ * whole command, literals included, by 64 KiB. */
+#define IMAP_COMMAND_MAX (256 * 1024)
+/* Non-synchronising literals (RFC 7888) of a command refused part-way are
+ * on their way anyway: up to this much is read and thrown away, so the
+ * session stays in step; a larger one ends the session. */
+#define IMAP_LITERAL_SKIP_MAX (64 * 1024 * 1024)
 /* Before login, commands are short: LOGIN/AUTHENTICATE with small literals. */
 #define IMAP_PRELOGIN_LINE_MAX 8192
 #define IMAP_PRELOGIN_LITERAL_MAX 8192
+#define IMAP_PRELOGIN_COMMAND_MAX (16 * 1024)
+#define IMAP_PRELOGIN_SKIP_MAX 65536
 /* Nesting of SEARCH parentheses and NOT/OR chains. */
 #define IMAP_SEARCH_DEPTH_MAX 32
 

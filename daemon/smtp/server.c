@@ -915,8 +915,20 @@ smtp_session_run(struct conn *c, void *ctx)
 		const char *line;
 		size_t len;
 		/* read up to the longest any command may be (AUTH's initial
-		 * response); dispatch() applies each command's own limit */
-		enum conn_result r = conn_read_line(c, SASL_LINE_MAX + 2, &line, &len);
+		 * response); dispatch() applies each command's own limit.
+		 * Waiting for a command, the session is told goodbye at once
+		 * when the daemon stops; between BDAT chunks a message is under
+		 * way, and it has the grace to finish. */
+		enum conn_result r = s.tx != NULL && s.tx->bdat ?
+			conn_read_line(c, SASL_LINE_MAX + 2, &line, &len) :
+			conn_read_command(c, SASL_LINE_MAX + 2, &line, &len);
+		if (r == CONN_STOPPED) {
+			/* RFC 5321 §3.8; RFC 3463 §3.5: 4.3.2, not accepting
+			 * messages */
+			smtp_replyf(&s, "421 4.3.2 %s Service shutting down, closing connection",
+				    s.cfg->hostname);
+			break;
+		}
 		if (r == CONN_TOOLONG) {
 			smtp_reply(&s, "500 5.5.2 Line too long");
 		} else if (r != CONN_OK) {

@@ -370,6 +370,52 @@ START_TEST(test_wait_extra_fd)
 }
 END_TEST
 
+/* Writes to the stop descriptor after a moment, while conn waits. */
+static void *
+stop_later(void *arg)
+{
+	int fd = *(int *)arg;
+	usleep(50 * 1000);
+	ck_assert_int_eq(write(fd, "s", 1), 1);
+	return NULL;
+}
+
+START_TEST(test_stop_fd)
+{
+	struct peer p = { 0 };
+	struct conn *c = pair_start(&p, NULL);
+	const char *line;
+	size_t len;
+	int sfd[2];
+	pthread_t tid;
+	ck_assert_int_eq(pipe(sfd), 0);
+	conn_set_stop_fd(c, sfd[0]);
+	conn_set_timeout(c, 10000);
+	ck_assert(!conn_stop_requested(c));
+	send_all(p.fd, "NOOP\r\n", 6);
+	ck_assert_int_eq(conn_read_command(c, 100, &line, &len), CONN_OK);
+	ck_assert_uint_eq(len, 6);
+	/* waiting for the rest of a command: the stop ends the wait */
+	send_all(p.fd, "PART", 4);
+	ck_assert_int_eq(pthread_create(&tid, NULL, stop_later, &sfd[1]), 0);
+	ck_assert_int_eq(conn_read_command(c, 100, &line, &len), CONN_STOPPED);
+	pthread_join(tid, NULL);
+	ck_assert(conn_stop_requested(c));
+	/* from then on at once, even with a whole line buffered */
+	send_all(p.fd, "IAL\r\nNEXT\r\n", 11);
+	ck_assert_int_eq(conn_read_command(c, 100, &line, &len), CONN_STOPPED);
+	/* the other reads (a transaction under way) do not look at it */
+	expect_line(c, 100, "PARTIAL\r\n");
+	expect_line(c, 100, "NEXT\r\n");
+	/* conn_wait says "nothing" (0) at once, without limit otherwise */
+	ck_assert_int_eq(conn_wait(c, -1, -1), 0);
+	close(sfd[0]);
+	close(sfd[1]);
+	conn_free(&c);
+	pair_join(&p);
+}
+END_TEST
+
 /* ---- TLS ---- */
 
 static char *cert_path, *key_path;
@@ -859,6 +905,7 @@ make_suite(void)
 	tcase_add_test(tc, test_explicit_flush);
 	tcase_add_test(tc, test_big_output);
 	tcase_add_test(tc, test_wait_extra_fd);
+	tcase_add_test(tc, test_stop_fd);
 	tcase_add_test(tc, test_connect_and_addresses);
 	tcase_add_test(tc, test_connect_timeout_and_no_host);
 	tcase_add_test(tc, test_loopback_v6);
