@@ -554,8 +554,10 @@ fill(struct conn *c, int64_t deadline)
 	}
 }
 
-enum conn_result
-conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
+/* conn_read_line() and, with pieces, conn_read_line_part(). */
+static enum conn_result
+read_line(struct conn *c, size_t max, bool pieces, const char **line_r,
+	  size_t *len_r)
 {
 	int64_t deadline = deadline_after(c->timeout_ms);
 	bool skipping = false;
@@ -568,11 +570,13 @@ conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
 	for (;;) {
 		size_t avail = c->in.len - c->in_pos;
 		const char *start = c->in.data != NULL ? c->in.data + c->in_pos : NULL;
+		/* in pieces, nothing past the first max bytes is looked at */
+		size_t look = pieces && avail > max ? max : avail;
 		const char *lf = NULL;
-		if (avail > scanned)
-			lf = memchr(start + scanned, '\n', avail - scanned);
-		if (lf != NULL) {
-			size_t len = (size_t)(lf - start) + 1;
+		if (look > scanned)
+			lf = memchr(start + scanned, '\n', look - scanned);
+		if (lf != NULL || (pieces && avail >= max)) {
+			size_t len = lf != NULL ? (size_t)(lf - start) + 1 : max;
 			c->in_pos += len;
 			if (skipping || len > max)
 				return CONN_TOOLONG;
@@ -597,6 +601,18 @@ conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
 		if (r < 0)
 			return CONN_ERROR;
 	}
+}
+
+enum conn_result
+conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
+{
+	return read_line(c, max, false, line_r, len_r);
+}
+
+enum conn_result
+conn_read_line_part(struct conn *c, size_t max, const char **p_r, size_t *len_r)
+{
+	return read_line(c, max, true, p_r, len_r);
 }
 
 ssize_t

@@ -490,6 +490,26 @@ set_timeout(struct smtp_session *s, bool data)
 	conn_set_timeout(s->conn, (int)(secs > 2000000 ? 2000000 : secs) * 1000);
 }
 
+/* Turns what the body reader found into the refusal of the message: the
+ * same rules for DATA and BDAT. */
+static void
+body_check(struct smtp_session *s, const struct smtp_data *d)
+{
+	struct smtp_tx *tx = s->tx;
+	if (d->errors & (SMTP_DATA_ERR_BARE_LF | SMTP_DATA_ERR_BARE_CR)) {
+		/* RFC 5321 §2.3.8: CR and LF only as CRLF; never an end marker */
+		if (tx->refusal == NULL || strncmp(tx->refusal, "552", 3) != 0) {
+			if (tx->refusal == NULL)
+				log_info("%s[%llu] bare CR/LF in message ip=%s", s->name,
+					 (unsigned long long)s->id, conn_peer_ip(s->conn));
+			tx->refusal = "554 5.6.0 Message refused: bare CR or LF in message";
+		}
+	} else if (d->errors & SMTP_DATA_ERR_LONG_LINE) {
+		if (tx->refusal == NULL)
+			tx->refusal = "554 5.6.0 Message refused: line too long";
+	}
+}
+
 static int
 cmd_data(struct smtp_session *s, const char *args)
 {
@@ -516,33 +536,27 @@ cmd_data(struct smtp_session *s, const char *args)
 	struct smtp_data d;
 	smtp_data_init(&d, SMTP_TEXT_LINE_MAX, smtp_body_write, s);
 	while (!d.done) {
-		const char *line;
+		const char *piece;
 		size_t len;
-		/* line by line, so nothing after the end marker is taken from
-		 * conn (the next pipelined command stays there); conn buffers */
-		enum conn_result r = conn_read_line(s->conn, SMTP_TEXT_LINE_MAX, &line, &len);
-		if (r == CONN_TOOLONG) {
-			smtp_data_line_dropped(&d);
-			continue;
-		}
+		/* up to each LF, so nothing after the end marker is taken from
+		 * conn (the next pipelined command stays there); a line too
+		 * long to hold comes in pieces, never skipped: the reader must
+		 * see the bare LF or CR that ends it to know that no line
+		 * starts after it (issue 14: "<70,000 bytes><LF>.<CRLF>") */
+		enum conn_result r = conn_read_line_part(s->conn, SMTP_TEXT_LINE_MAX,
+							 &piece, &len);
 		if (r != CONN_OK) {
 			log_info("%s[%llu] connection lost in DATA ip=%s",
 				 s->name, (unsigned long long)s->id, conn_peer_ip(s->conn));
 			return -1;
 		}
-		smtp_data_feed(&d, line, len);
+		/* a piece ends at its first LF, and the end marker ends with
+		 * its LF: the reader always takes the whole piece */
+		if (smtp_data_feed(&d, piece, len) != len)
+			panic("smtp: DATA reader stopped inside a piece");
 	}
 	set_timeout(s, false);
-	if (d.errors & (SMTP_DATA_ERR_BARE_LF | SMTP_DATA_ERR_BARE_CR)) {
-		/* RFC 5321 §2.3.8: CR and LF only as CRLF; never an end marker */
-		if (tx->refusal == NULL || strncmp(tx->refusal, "552", 3) != 0)
-			tx->refusal = "554 5.6.0 Message refused: bare CR or LF in message";
-		log_info("%s[%llu] bare CR/LF in DATA ip=%s", s->name, (unsigned long long)s->id,
-			 conn_peer_ip(s->conn));
-	} else if (d.errors & SMTP_DATA_ERR_LONG_LINE) {
-		if (tx->refusal == NULL)
-			tx->refusal = "554 5.6.0 Message refused: line too long";
-	}
+	body_check(s, &d);
 	smtp_body_end(s);
 	smtp_tx_free(&s->tx);
 	return 0;
@@ -590,8 +604,11 @@ cmd_bdat(struct smtp_session *s, const char *args)
 	else if (tx->body_started && !tx->bdat)
 		refusal = "503 5.5.1 BDAT not allowed after DATA";
 	if (refusal == NULL && !tx->body_started) {
-		if (smtp_body_begin(s, &refusal) == 0)
+		if (smtp_body_begin(s, &refusal) == 0) {
 			tx->bdat = true;
+			smtp_data_init_chunked(&tx->bdat_reader, SMTP_TEXT_LINE_MAX,
+					       smtp_body_write, s);
+		}
 	}
 	set_timeout(s, true);
 	if (refusal != NULL) {
@@ -618,9 +635,13 @@ cmd_bdat(struct smtp_session *s, const char *args)
 			return -1;
 		}
 		left -= (uint64_t)got;
-		smtp_body_write(s, s->chunk, (size_t)got);	/* refusals kept in tx */
+		/* through the line rules of DATA; refusals are kept in tx */
+		smtp_data_feed(&tx->bdat_reader, s->chunk, (size_t)got);
 	}
 	set_timeout(s, false);
+	if (last)
+		smtp_data_end(&tx->bdat_reader);
+	body_check(s, &tx->bdat_reader);
 	if (last) {
 		smtp_body_end(s);
 		smtp_tx_free(&s->tx);

@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "smtp/command.h"
+#include "smtp/data.h"
 #include "smtp/server.h"
 
 struct conn;
@@ -47,6 +48,7 @@ struct smtp_tx {
 	bool body_started;
 	bool bdat;		/* a BDAT sequence is under way */
 	const char *bdat_error;	/* a failed BDAT sequence: the reply for the rest */
+	struct smtp_data bdat_reader;	/* the line rules across all chunks */
 	struct blob_writer *blob;
 	struct buf stage;	/* bytes on their way to the blob, flushed per chunk */
 	uint64_t size;		/* message bytes received (without our additions) */
