@@ -18,6 +18,7 @@
 #include "smtp/data.h"
 #include "smtp/received.h"
 #include "smtp/session.h"
+#include "smtp/srs.h"
 #include "store/blob.h"
 #include "store/store.h"
 
@@ -156,6 +157,8 @@ smtp_store(struct smtp_session *s)
 			s->store = NULL;
 		}
 	}
+	if (s->store != NULL)
+		store_set_recipient_delimiter(s->store, s->cfg->recipient_delimiter);
 	return s->store;
 }
 
@@ -180,8 +183,10 @@ smtp_tx_free(struct smtp_tx **txp)
 	for (size_t i = 0; i < tx->n_rcpts; i++) {
 		free(tx->rcpts[i].address);
 		free(tx->rcpts[i].orcpt);
+		store_resolution_clear(&tx->rcpts[i].res);
 	}
 	free(tx->rcpts);
+	free(tx->copies);
 	blob_writer_abort(&tx->blob);
 	buf_free(&tx->stage);
 	buf_free(&tx->headers);
@@ -371,14 +376,52 @@ out:
 	return 0;
 }
 
-/* Whether the recipient is local and exists: the reply to give, or NULL
- * to accept (then *local_r says whether it is delivered here). */
+/*
+ * A bounce to one of our SRS addresses (srs.h): the reply that refuses a
+ * forged or expired one, or NULL with *to_r set to the address it goes
+ * back to (malloc'd), or NULL and *to_r NULL when it is no SRS address.
+ * Local parts that start with "SRS0=" or "SRS1=" are SRS's: they are
+ * looked at before users, aliases and the catch-all.
+ */
 static const char *
-rcpt_check(struct smtp_session *s, const struct smtp_path *path, bool *local_r)
+rcpt_srs(struct smtp_session *s, const char *address, char **to_r)
+{
+	const struct srs_key *k = srs_key_current();
+	const char *why;
+	struct buf to = BUF_INIT;
+
+	*to_r = NULL;
+	if (k == NULL)
+		return NULL;
+	int ret = srs_reverse(k, address, time(NULL), &to, &why);
+	if (ret < 0) {
+		log_info("%s[%llu] srs refused to=%s ip=%s reason=\"%s\"", s->name,
+			 (unsigned long long)s->id, esc_str(address), conn_peer_ip(s->conn), why);
+		buf_free(&to);
+		return "550 5.1.1 Recipient address rejected: invalid SRS address";
+	}
+	if (ret > 0) {
+		log_info("%s[%llu] srs to=%s back to=%s", s->name, (unsigned long long)s->id,
+			 esc_str(address), esc_str(buf_cstr(&to)));
+		*to_r = buf_steal(&to);
+	}
+	buf_free(&to);
+	return NULL;
+}
+
+/* Whether the recipient is local and exists: the reply to give, or NULL
+ * to accept (then *local_r says whether it is delivered here, res_r what
+ * it reaches, and *srs_r, when not NULL, the address an SRS bounce goes
+ * back to). */
+static const char *
+rcpt_check(struct smtp_session *s, const struct smtp_path *path, bool *local_r,
+	   struct store_resolution *res_r, char **srs_r)
 {
 	struct store *st = smtp_store(s);
 	const char *error;
 	*local_r = false;
+	*srs_r = NULL;
+	memset(res_r, 0, sizeof *res_r);
 	if (st == NULL)
 		return "451 4.3.0 Temporary failure, try again later";
 
@@ -394,15 +437,17 @@ rcpt_check(struct smtp_session *s, const struct smtp_path *path, bool *local_r)
 		/* RFC 5321 §3.6.2 / RFC 3463 X.7.1: no open relay */
 		return "554 5.7.1 Relay access denied";
 	}
+	if (!path->quoted && !path->utf8) {
+		const char *refusal = rcpt_srs(s, path->address, srs_r);
+		if (refusal != NULL || *srs_r != NULL)
+			return refusal;	/* a bounce goes back out: not local */
+	}
 	*local_r = true;
 	if (path->quoted || path->utf8)
 		return "550 5.1.1 Recipient address rejected: no such user";
-	struct store_resolution res;
-	int ret = store_resolve(st, path->address, &res, &error);
-	if (ret == STORE_OK) {
-		store_resolution_clear(&res);
+	int ret = store_resolve(st, path->address, res_r, &error);
+	if (ret == STORE_OK)
 		return NULL;
-	}
 	switch (ret) {
 	case STORE_NOTFOUND:
 	case STORE_INVALID:
@@ -456,7 +501,9 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 		goto out;
 	}
 	bool local;
-	const char *refusal = rcpt_check(s, &r.path, &local);
+	struct store_resolution res;
+	char *srs_to;
+	const char *refusal = rcpt_check(s, &r.path, &local, &res, &srs_to);
 	if (refusal != NULL) {
 		log_info("%s[%llu] rcpt refused to=%s ip=%s reply=\"%s\"",
 			 s->name, (unsigned long long)s->id, esc_str(r.path.address),
@@ -469,12 +516,25 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 		tx->rcpts = xreallocarray(tx->rcpts, tx->cap_rcpts, sizeof *tx->rcpts);
 	}
 	struct smtp_rcpt *rc = &tx->rcpts[tx->n_rcpts++];
+	memset(rc, 0, sizeof *rc);
+	if (srs_to != NULL) {
+		/* RFC 3461 §4.2: the DSN names the address the bounce came to */
+		if (r.orcpt == NULL) {
+			struct buf o = BUF_INIT;
+			buf_puts(&o, "rfc822;");
+			smtp_xtext_encode(r.path.address, strlen(r.path.address), &o);
+			r.orcpt = buf_steal(&o);
+		}
+		free(r.path.address);
+		r.path.address = srs_to;
+	}
 	rc->address = r.path.address;
 	r.path.address = NULL;
 	rc->orcpt = r.orcpt;
 	r.orcpt = NULL;
 	rc->notify = r.notify;
 	rc->local = local;
+	rc->res = res;
 	smtp_reply(s, "250 2.1.5 Ok");
 out:
 	smtp_rcpt_args_clear(&r);
