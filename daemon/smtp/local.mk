@@ -34,8 +34,10 @@ tests_unit_check_queue_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_queue_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
-TESTS += tests/integration/test_smtp.py tests/integration/test_smtp_security.py
+TESTS += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
+	tests/integration/test_smtp_delivery.py
 EXTRA_DIST += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
+	tests/integration/test_smtp_delivery.py \
 	tests/integration/smtp_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_command tests/fuzz/fuzz_smtp_data

@@ -3,10 +3,19 @@
 CRLF and is dot-stuffed whatever the queued file holds (issue 14.2), over
 DATA and over BDAT.  The receiving MTAs are raw SMTP servers on 127.0.0.x
 that keep exactly the bytes they were sent; unbound serves their MX
-records."""
+records.
 
+And mail an alias forwards to another domain (issue 15): it leaves with an
+SRS sender, which postsrsd (Debian's, when installed) computes the same
+from the same secret, and bounces to that address come back in on port 25
+and go out to the original sender; forged ones are refused."""
+
+import base64
+import hmac
 import hashlib
 import os
+import shutil
+import subprocess
 import socket
 import sqlite3
 import threading
@@ -15,9 +24,11 @@ import unittest
 
 import tap
 from mailhub_fixture import Mailhub
-from relay_util import Unbound, free_port_on, have_unbound, wait_for
+from relay_util import Sink, Unbound, free_port_on, have_aiosmtpd, have_unbound, wait_for
+from smtp_util import RawSMTP
 
 SKIP = None if have_unbound() else "unbound is not installed (Debian package unbound)"
+POSTSRSD = shutil.which("postsrsd") or "/usr/sbin/postsrsd"
 
 ALICE, ALICE_PW = "alice@example.org", "secret-alice"
 
@@ -245,6 +256,161 @@ class OutboundLineEnds(unittest.TestCase):
         # the peer's 250 counted as delivered (the size matched what came)
         self.assertTrue(wait_for(lambda: "to=bob@chunks.test host=mx.chunks.test[127.0.0.22] status=delivered"
                                  in self.mh.log()), self.mh.log())
+
+
+def srs_secret(data_dir):
+    """The SRS secret mailhub derives from data_dir/secret.key (srs.c):
+    base64(HMAC-SHA256(key, "mailhub srs v1"))."""
+    with open(os.path.join(data_dir, "secret.key"), "rb") as f:
+        key = f.read()
+    return base64.b64encode(hmac.new(key, b"mailhub srs v1", hashlib.sha256).digest())
+
+
+def postsrsd_query(port, address):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"get {address}\n".encode())
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.decode().strip()
+
+
+@unittest.skipIf(SKIP or not have_aiosmtpd(), SKIP or "aiosmtpd is not installed")
+class SRS(unittest.TestCase):
+    IPS = ["127.0.0.23", "127.0.0.24"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mx_port = free_port_on(cls.IPS)
+        cls.dns = Unbound(["remote.test. MX 10 mx.remote.test.",
+                           "mx.remote.test. A 127.0.0.23",
+                           "orig.test. MX 10 mx.orig.test.",
+                           "mx.orig.test. A 127.0.0.24"])
+        cls.dns.start()
+        extra = (f"\n[dns]\nresolver = {cls.dns.resolver()}\n"
+                 f"[relay]\nmx_port = {cls.mx_port}\nretry_first = 1\nretry_max = 2\n")
+        cls.mh = Mailhub(listeners=("smtp",), config_extra=extra)
+        cls.mh.cli("domain", "add", "example.org")
+        cls.mh.add_user(ALICE, ALICE_PW)
+        cls.mh.cli("alias", "add", "fwd@example.org", "friend@remote.test")
+        cls.mh.cli("alias", "add", "both@example.org", f"{ALICE},friend@remote.test")
+        cls.sinks = {"remote": Sink("127.0.0.23", cls.mx_port),
+                     "orig": Sink("127.0.0.24", cls.mx_port)}
+        try:
+            for s in cls.sinks.values():
+                s.start()
+            cls.mh.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.mh.close()
+        finally:
+            for s in cls.sinks.values():
+                s.stop()
+            cls.dns.stop()
+
+    def received(self, sink, marker):
+        def find():
+            for m in self.sinks[sink].messages:
+                if marker in m[2]:
+                    return m
+            return None
+        got = wait_for(find, timeout=60)
+        self.assertIsNotNone(got, self.mh.log())
+        return got
+
+    def forward(self, subject, rcpt="fwd@example.org", sender="sender@orig.test"):
+        r = RawSMTP(self.mh.port("smtp"))
+        r.cmd("EHLO client.test")
+        self.assertEqual(r.cmd(f"MAIL FROM:<{sender}>")[0], 250)
+        self.assertEqual(r.cmd(f"RCPT TO:<{rcpt}>")[0], 250)
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        code, _ = r.cmd(f"Subject: {subject}\r\n\r\nhello\r\n.")
+        self.assertEqual(code, 250)
+        r.close()
+        return self.received("remote", f"Subject: {subject}".encode())
+
+    def bounce(self, rcpt, subject):
+        r = RawSMTP(self.mh.port("smtp"))
+        r.cmd("EHLO mx.remote.test")
+        self.assertEqual(r.cmd("MAIL FROM:<>")[0], 250)
+        code, text = r.cmd(f"RCPT TO:<{rcpt}>")
+        if code == 250:
+            self.assertEqual(r.cmd("DATA")[0], 354)
+            code, text = r.cmd(f"Subject: {subject}\r\n\r\nundeliverable\r\n.")
+        r.close()
+        return code, text
+
+    def test_forward_has_srs_sender_and_bounce_returns(self):
+        frm, rcpts, _ = self.forward("srs forward")
+        self.assertEqual(rcpts, ["friend@remote.test"])
+        self.assertRegex(frm, r"^SRS0=[A-Za-z0-9+/]{4}=[A-Z2-7]{2}=orig\.test=sender@example\.org$")
+        # the bounce to it goes back to the original sender
+        code, _ = self.bounce(frm, "srs bounce")
+        self.assertEqual(code, 250)
+        bfrm, brcpts, _ = self.received("orig", b"Subject: srs bounce")
+        self.assertEqual((bfrm, brcpts), ("<>", ["sender@orig.test"]))
+        # an MTA that lowercased it: still good
+        code, _ = self.bounce(frm.lower(), "srs bounce lowercased")
+        self.assertEqual(code, 250)
+        self.received("orig", b"Subject: srs bounce lowercased")
+
+    def test_forged_srs_refused(self):
+        frm, _, _ = self.forward("srs forge")
+        h = frm[5:9]
+        forged = [frm.replace(h, "AAAA" if h != "AAAA" else "BBBB", 1),     # hash
+                  frm.replace("=orig.test=", "=evil.test=", 1),             # host
+                  frm.replace("=sender@", "=victim@", 1),                   # user
+                  "SRS0=abcd=AA=orig.test=sender@example.org",              # old, forged
+                  "SRS0=garbage@example.org"]
+        for address in forged:
+            code, text = self.bounce(address, "forged")
+            self.assertEqual((code, text[0][:5]), (550, "5.1.1"), address)
+
+    def test_local_and_forward_and_local_sender(self):
+        """A local copy keeps the real sender; a local sender is not
+        rewritten (we send for our own domains anyway)."""
+        frm, _, _ = self.forward("srs both", rcpt="both@example.org")
+        self.assertTrue(frm.startswith("SRS0="), frm)
+        frm, _, _ = self.forward("srs local sender", sender=ALICE)
+        self.assertEqual(frm, ALICE)
+
+    @unittest.skipUnless(os.path.exists(POSTSRSD), "postsrsd is not installed (Debian package postsrsd)")
+    def test_same_as_postsrsd(self):
+        """postsrsd with mailhub's secret writes the same address and
+        reverses ours."""
+        tmp = os.path.join(self.mh.dir, "postsrsd")
+        os.makedirs(tmp, exist_ok=True)
+        secret = os.path.join(tmp, "secret")
+        with open(secret, "wb") as f:
+            f.write(srs_secret(self.mh.data_dir) + b"\n")
+        os.chmod(secret, 0o600)
+        fport, rport = free_port_on(["127.0.0.1"]), free_port_on(["127.0.0.1"])
+        while rport == fport:
+            rport = free_port_on(["127.0.0.1"])
+        proc = subprocess.Popen([POSTSRSD, f"-s{secret}", "-dexample.org", "-l127.0.0.1",
+                                 f"-f{fport}", f"-r{rport}", "-4"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def up():
+                try:
+                    return postsrsd_query(fport, "x@orig.test").startswith("200")
+                except OSError:
+                    return False
+            self.assertTrue(wait_for(up, timeout=20))
+            frm, _, _ = self.forward("srs vs postsrsd")
+            self.assertEqual(postsrsd_query(fport, "sender@orig.test"), f"200 {frm}")
+            self.assertEqual(postsrsd_query(rport, frm), "200 sender@orig.test")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
