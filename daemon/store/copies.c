@@ -34,7 +34,7 @@ mailbox_for(struct store *st, int64_t user_id, const char *name, int64_t *id_r,
 	if (ret != STORE_NOTFOUND)
 		return ret;
 	/* Every user is made with an INBOX; one lost by hand comes back. */
-	return store_mailbox_create_tx(st, user_id, "INBOX", NULL, id_r, error_r);
+	return store_mailbox_create_tx(st, user_id, "INBOX", NULL, true, id_r, error_r);
 }
 
 void

@@ -37,8 +37,8 @@ class Delivery(unittest.TestCase):
                          plaintext_on_loopback=True)
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.cli("domain", "add", "example.net")
-        for user, pw in ((ALICE, ALICE_PW), (BOB, BOB_PW), (CAROL, "carol-pw-3"),
-                         (PLUS_USER, "plus-pw-4"), (NET_USER, "zed-pw-5")):
+        for user, pw in ((ALICE, ALICE_PW), (BOB, BOB_PW), (CAROL, "carol-secret-3"),
+                         (PLUS_USER, "plus-secret-4"), (NET_USER, "zed-secret-5")):
             cls.mh.add_user(user, pw)
         cls.mh.cli("alias", "add", "team@example.org", f"{ALICE},{BOB}")
         cls.mh.cli("alias", "add", "@example.org", CAROL)      # the catch-all
@@ -169,7 +169,7 @@ class OtherDelimiter(unittest.TestCase):
         cls.mh = Mailhub(listeners=("smtp",),
                          config_extra="\n[smtp]\nrecipient_delimiter = -\n")
         cls.mh.cli("domain", "add", "example.net")
-        cls.mh.add_user(NET_USER, "zed-pw-5")
+        cls.mh.add_user(NET_USER, "zed-secret-5")
         cls.mh.start()
 
     @classmethod

@@ -653,7 +653,7 @@ START_TEST(test_deliver_copies)
 	char h1[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1];
 	int64_t a = test_user_id(st, "a@example.org"), b = test_user_id(st, "b@example.org");
 
-	ck_assert_int_eq(store_mailbox_create(st, a, "Shop", NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(st, a, "Shop", NULL, true, &error), STORE_OK);
 	ck_assert_int_eq(blob_put(st, "copy one", 8, h1, &error), STORE_OK);
 	ck_assert_int_eq(blob_put(st, "copy two!", 9, h2, &error), STORE_OK);
 	ck_assert_int_eq(store_user_set_quota(st, "b@example.org", 4, &error), STORE_OK);
