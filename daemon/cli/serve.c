@@ -28,6 +28,7 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/seal.h"
+#include "smtp/srs.h"
 #include "core/throttle.h"
 #include "core/tls.h"
 #include "store/store.h"
@@ -241,7 +242,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	store_close(&st);
-	if (seal_key_load(cfg->data_dir, &error) < 0) {
+	if (seal_key_load(cfg->data_dir, &error) < 0 || srs_key_init(&error) < 0) {
 		log_error("serve: %s", error);
 		return CLI_FAIL;
 	}

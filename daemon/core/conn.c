@@ -584,9 +584,11 @@ fill(struct conn *c, int64_t deadline, bool stoppable)
 	}
 }
 
-/* conn_read_line(), and conn_read_command() when stoppable. */
+/* conn_read_line(); conn_read_command() when stoppable; with pieces,
+ * conn_read_line_part(). */
 static enum conn_result
-read_line(struct conn *c, size_t max, bool stoppable, const char **line_r,
+read_line(struct conn *c, size_t max, bool stoppable, bool pieces,
+	  const char **line_r,
 	  size_t *len_r)
 {
 	int64_t deadline = deadline_after(c->timeout_ms);
@@ -602,11 +604,13 @@ read_line(struct conn *c, size_t max, bool stoppable, const char **line_r,
 	for (;;) {
 		size_t avail = c->in.len - c->in_pos;
 		const char *start = c->in.data != NULL ? c->in.data + c->in_pos : NULL;
+		/* in pieces, nothing past the first max bytes is looked at */
+		size_t look = pieces && avail > max ? max : avail;
 		const char *lf = NULL;
-		if (avail > scanned)
-			lf = memchr(start + scanned, '\n', avail - scanned);
-		if (lf != NULL) {
-			size_t len = (size_t)(lf - start) + 1;
+		if (look > scanned)
+			lf = memchr(start + scanned, '\n', look - scanned);
+		if (lf != NULL || (pieces && avail >= max)) {
+			size_t len = lf != NULL ? (size_t)(lf - start) + 1 : max;
 			c->in_pos += len;
 			if (skipping || len > max)
 				return CONN_TOOLONG;
@@ -638,13 +642,19 @@ read_line(struct conn *c, size_t max, bool stoppable, const char **line_r,
 enum conn_result
 conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
 {
-	return read_line(c, max, false, line_r, len_r);
+	return read_line(c, max, false, false, line_r, len_r);
 }
 
 enum conn_result
 conn_read_command(struct conn *c, size_t max, const char **line_r, size_t *len_r)
 {
-	return read_line(c, max, true, line_r, len_r);
+	return read_line(c, max, true, false, line_r, len_r);
+}
+
+enum conn_result
+conn_read_line_part(struct conn *c, size_t max, const char **p_r, size_t *len_r)
+{
+	return read_line(c, max, false, true, p_r, len_r);
 }
 
 ssize_t

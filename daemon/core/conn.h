@@ -84,6 +84,17 @@ enum conn_result conn_read_command(struct conn *c, size_t max,
 void conn_set_stop_fd(struct conn *c, int fd);
 /* True when the stop descriptor is readable. */
 bool conn_stop_requested(const struct conn *c);
+/*
+ * Reads one line ending in LF as conn_read_line() does, except that a line
+ * longer than max bytes comes in pieces of max bytes (the last piece ends
+ * with the LF) instead of being skipped: for readers that must see every
+ * byte to stay in step, such as the SMTP DATA reader, which may only take
+ * CRLF "." CRLF as the end whatever the length of the line before it.
+ * CONN_OK with the piece in *p_r (valid as for conn_read_line()),
+ * CONN_EOF or CONN_ERROR.  The deadline covers one piece.
+ */
+enum conn_result conn_read_line_part(struct conn *c, size_t max,
+				     const char **p_r, size_t *len_r);
 /* Reads up to n bytes (at least 1 unless EOF/error); returns the count,
  * 0 at EOF, -1 on error. */
 ssize_t conn_read(struct conn *c, void *p, size_t n);

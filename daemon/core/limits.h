@@ -20,6 +20,9 @@
 #define SMTP_TEXT_LINE_MAX 65536
 /* RFC 5321 §4.5.3.1.1-3: local part 64, domain 255, path 256 octets. */
 #define SMTP_LOCAL_PART_MAX 64
+/* What the SMTP parser takes in a path (for SRS addresses of other hosts
+ * and our own: they are longer); the whole path stays within 256. */
+#define SMTP_LOCAL_PART_WIRE_MAX 250
 #define SMTP_DOMAIN_MAX 255
 #define SMTP_PATH_MAX 256
 

@@ -412,10 +412,21 @@ store_close(struct store **stp)
 	free(st->stmts);
 	free(st->touched);
 	store_imap_cache_clear(&st->imap_cache);
+	free(st->delimiters);
 	free(st->data_dir);
 	free(st->blob_dir);
 	free(st);
 	*stp = NULL;
+}
+
+void
+store_set_recipient_delimiter(struct store *st, const char *delimiters)
+{
+	if (st->delimiters != NULL && delimiters != NULL &&
+	    strcmp(st->delimiters, delimiters) == 0)
+		return;
+	free(st->delimiters);
+	st->delimiters = delimiters != NULL && *delimiters != '\0' ? xstrdup(delimiters) : NULL;
 }
 
 const char *

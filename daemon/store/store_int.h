@@ -54,6 +54,8 @@ struct store {
 	 * transaction, NULL otherwise; not owned) */
 	struct store_imap_cache imap_cache;
 	const struct store_imap_cache *append_cache;
+	/* resolve.c: RFC 5233 subaddress separators ("" none; owned) */
+	char *delimiters;
 };
 
 /* Seconds since the epoch (the store's clock for created/last_used). */

@@ -173,6 +173,58 @@ START_TEST(test_line_too_long_huge)
 }
 END_TEST
 
+static void
+expect_part(struct conn *c, size_t max, const char *want)
+{
+	const char *p;
+	size_t len;
+	ck_assert_int_eq(conn_read_line_part(c, max, &p, &len), CONN_OK);
+	ck_assert_uint_eq(len, strlen(want));
+	ck_assert_int_eq(memcmp(p, want, len), 0);
+}
+
+START_TEST(test_line_parts)
+{
+	/* a long line comes in pieces of max bytes, none of it dropped; the
+	 * last piece ends with its LF, and the next line follows whole */
+	struct peer p = { .send = "12345678\r\n123456789\r\n0123456789abcdefghij\nnext\r\n" };
+	struct conn *c = pair_start(&p, peer_send_close);
+	expect_part(c, 10, "12345678\r\n");
+	expect_part(c, 10, "123456789\r");
+	expect_part(c, 10, "\n");
+	expect_part(c, 10, "0123456789");
+	expect_part(c, 10, "abcdefghij");
+	expect_part(c, 10, "\n");
+	expect_part(c, 10, "next\r\n");
+	const char *line;
+	size_t len;
+	ck_assert_int_eq(conn_read_line_part(c, 10, &line, &len), CONN_EOF);
+	conn_free(&c);
+	pair_join(&p);
+}
+END_TEST
+
+START_TEST(test_line_parts_huge)
+{
+	struct peer p = { 0 };
+	struct conn *c = pair_start(&p, peer_send_huge_line);
+	const char *line;
+	size_t len, total = 0;
+	for (;;) {
+		ck_assert_int_eq(conn_read_line_part(c, 1000, &line, &len), CONN_OK);
+		ck_assert_uint_le(len, 1000);
+		total += len;
+		if (line[len - 1] == '\n')
+			break;
+	}
+	ck_assert_uint_eq(total, 64 * 4096 + 2);
+	expect_part(c, 1000, "after\r\n");
+	ck_assert_int_eq(conn_read_line_part(c, 1000, &line, &len), CONN_EOF);
+	conn_free(&c);
+	pair_join(&p);
+}
+END_TEST
+
 START_TEST(test_bytewise)
 {
 	struct peer p = { .send = "A001 LOGIN x y\r\nA002 NOOP\n{3}\r\nabc" };
@@ -897,6 +949,8 @@ make_suite(void)
 	tcase_add_test(tc, test_lines_crlf_lf);
 	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_line_too_long_huge);
+	tcase_add_test(tc, test_line_parts);
+	tcase_add_test(tc, test_line_parts_huge);
 	tcase_add_test(tc, test_bytewise);
 	tcase_add_test(tc, test_read_exact_and_pending);
 	tcase_add_test(tc, test_eof_mid_line);
