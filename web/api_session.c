@@ -24,17 +24,21 @@ api_session_create(struct web_request *r)
 	    json_get_string(r, r->json, "username", true, &username) < 0 ||
 	    json_get_string(r, r->json, "password", true, &password) < 0)
 		return MHD_YES;
-	if (throttle_blocked(r->peer_ip))
+	struct throttle_ticket ticket;
+	enum throttle_verdict v = throttle_begin(&ticket, r->peer_ip, username);
+	if (v == THROTTLE_BLOCKED)
 		return reply_problem(r, 429, "too many failed logins from this address; try later");
-	if (strlen(username) > ADDRESS_MAX || strlen(password) > PASSWORD_MAX ||
-	    store_user_authenticate(r->st, username, password, &user, &error) != STORE_OK) {
-		unsigned delay = throttle_failure(r->peer_ip);
+	if (v == THROTTLE_BUSY)
+		return reply_problem(r, 503, "another login from this address is being checked; try again");
+	bool ok = strlen(username) <= ADDRESS_MAX && strlen(password) <= PASSWORD_MAX &&
+		  store_user_authenticate(r->st, username, password, &user, &error) == STORE_OK;
+	unsigned delay = throttle_end(&ticket, ok);
+	if (!ok) {
 		log_info("web login user=%s ip=%s result=fail", esc_str(username), r->peer_ip);
 		if (delay > 0)
 			usleep(delay * 1000u);
 		return reply_problem(r, 401, "wrong username or password");
 	}
-	throttle_success(r->peer_ip);
 	char *id, *csrf;
 	web_session_create(user.id, &id, &csrf);
 	log_info("web login user=%s ip=%s result=ok", user.address, r->peer_ip);

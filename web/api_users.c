@@ -170,13 +170,17 @@ check_current_password(struct web_request *r)
 			      "your own password");
 		return -1;
 	}
-	if (throttle_blocked(r->peer_ip)) {
-		reply_problem(r, 429, "too many failed logins from this address; try later");
+	struct throttle_ticket ticket;
+	enum throttle_verdict v = throttle_begin(&ticket, r->peer_ip, r->user.address);
+	if (v != THROTTLE_GO) {
+		reply_problem(r, v == THROTTLE_BLOCKED ? 429 : 503,
+			      "too many failed logins from this address; try later");
 		return -1;
 	}
-	if (strlen(current) > PASSWORD_MAX ||
-	    store_user_authenticate(r->st, r->user.address, current, &u, &error) != STORE_OK) {
-		unsigned delay = throttle_failure(r->peer_ip);
+	bool ok = strlen(current) <= PASSWORD_MAX &&
+		  store_user_authenticate(r->st, r->user.address, current, &u, &error) == STORE_OK;
+	unsigned delay = throttle_end(&ticket, ok);
+	if (!ok) {
 		log_info("web password-change user=%s ip=%s result=fail", r->user.address,
 			 r->peer_ip);
 		if (delay > 0)

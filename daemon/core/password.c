@@ -181,3 +181,74 @@ password_generate(void)
 	out[have] = '\0';
 	return out;
 }
+
+/* Random letters from a-z, each equally likely, into out[0..n). */
+static void
+random_letters(char *out, size_t n)
+{
+	/* bytes at or above 234 (9 * 26) are thrown away */
+	const unsigned limit = 256 - 256 % 26;
+	size_t have = 0;
+
+	while (have < n) {
+		unsigned char bytes[32];
+		random_bytes(bytes, sizeof bytes);
+		for (size_t i = 0; i < sizeof bytes && have < n; i++) {
+			if (bytes[i] < limit)
+				out[have++] = (char)('a' + bytes[i] % 26);
+		}
+		explicit_bzero(bytes, sizeof bytes);
+	}
+}
+
+/* Four groups of four letters joined by dashes. */
+static void
+app_format(const char letters[16], char out[PASSWORD_APP_LEN + 1])
+{
+	size_t k = 0;
+	for (size_t i = 0; i < 16; i++) {
+		if (i > 0 && i % 4 == 0)
+			out[k++] = '-';
+		out[k++] = letters[i];
+	}
+	out[k] = '\0';
+}
+
+char *
+password_app_generate(void)
+{
+	char letters[16];
+	char *out = xmalloc(PASSWORD_APP_LEN + 1);
+
+	random_letters(letters, sizeof letters);
+	app_format(letters, out);
+	explicit_bzero(letters, sizeof letters);
+	return out;
+}
+
+bool
+password_app_canonical(const char *password, char out[PASSWORD_APP_LEN + 1])
+{
+	char letters[16];
+	size_t n = 0;
+
+	for (const char *p = password; *p != '\0'; p++) {
+		char c = *p;
+		if (c == '-' || c == ' ')
+			continue;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c < 'a' || c > 'z' || n == sizeof letters) {
+			explicit_bzero(letters, sizeof letters);
+			return false;
+		}
+		letters[n++] = c;
+	}
+	if (n != sizeof letters) {
+		explicit_bzero(letters, sizeof letters);
+		return false;
+	}
+	app_format(letters, out);
+	explicit_bzero(letters, sizeof letters);
+	return true;
+}

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/base64.h"
 #include "core/buf.h"
@@ -309,5 +310,27 @@ unseal(const char *sealed, char **plain_r, size_t *len_r, const char **error_r)
 	plain[n] = '\0';
 	*plain_r = plain;
 	*len_r = n;
+	return 0;
+}
+
+int
+seal_mac(const char *purpose, const void *data, size_t len,
+	 unsigned char out[SEAL_MAC_LEN], const char **error_r)
+{
+	unsigned char key[SEAL_KEY_LEN], subkey[SEAL_MAC_LEN];
+	unsigned int n1 = 0, n2 = 0;
+
+	if (current_key(key, error_r) < 0)
+		return -1;
+	bool ok = HMAC(EVP_sha256(), key, sizeof key, (const unsigned char *)purpose,
+		       strlen(purpose), subkey, &n1) != NULL && n1 == SEAL_MAC_LEN &&
+		  HMAC(EVP_sha256(), subkey, sizeof subkey, data, len, out, &n2) != NULL &&
+		  n2 == SEAL_MAC_LEN;
+	explicit_bzero(key, sizeof key);
+	explicit_bzero(subkey, sizeof subkey);
+	if (!ok) {
+		*error_r = "HMAC-SHA-256 failed";
+		return -1;
+	}
 	return 0;
 }

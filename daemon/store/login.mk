@@ -1,0 +1,9 @@
+# daemon/store: mail-client logins (store/login.c) and app passwords with
+# their SCRAM keys (store/app_passwords.c), their migration and tests.
+libstore_a_SOURCES += \
+	daemon/store/app_passwords.c daemon/store/app_passwords.h \
+	daemon/store/login.c daemon/store/login.h
+SQL_MIGRATIONS += sql/007_app_passwords.sql
+
+TESTS += tests/integration/test_auth_throttle.py
+EXTRA_DIST += tests/integration/auth_util.py
