@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/password.h"
 #include "core/throttle.h"
+#include "store/app_passwords.h"
 #include "web/api.h"
 #include "web/internal.h"
 
@@ -97,6 +98,16 @@ reply_user(struct web_request *r, unsigned status, const char *address)
 	return reply_json(r, status, o);
 }
 
+/* The SCRAM keys of a password just set (store/app_passwords.h); without
+ * them only SCRAM logins fail, so a failure is logged, not answered. */
+static void
+set_scram(struct web_request *r, const char *address, const char *password)
+{
+	const char *error;
+	if (store_user_set_scram(r->st, address, password, &error) != STORE_OK)
+		log_warning("web user=%s no SCRAM keys stored: %s", esc_str(address), error);
+}
+
 enum MHD_Result
 api_users_create(struct web_request *r)
 {
@@ -121,6 +132,7 @@ api_users_create(struct web_request *r)
 	free(hash);
 	if (st != STORE_OK)
 		return field_error(r, st, "address", error);
+	set_scram(r, address, password);
 	if (!enabled && (st = store_user_set_enabled(r->st, address, false, &error)) != STORE_OK)
 		return reply_store_error(r, st, error);
 	log_info("web user=%s added admin=%d by=%s", esc_str(address), admin ? 1 : 0,
@@ -247,6 +259,8 @@ api_users_patch(struct web_request *r)
 		}
 		st = store_user_set_password(r->st, u.address, hash, &error);
 		free(hash);
+		if (st == STORE_OK)
+			set_scram(r, u.address, password);
 		if (st == STORE_OK) {
 			/* Other browsers signed in as this user must sign in again. */
 			web_session_destroy_user(u.id, r->session_id);

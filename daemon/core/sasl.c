@@ -699,6 +699,16 @@ sasl_server_rejected(const struct sasl_server *s)
 	return s->state == STATE_FAILED && s->rejected;
 }
 
+const char *
+sasl_server_mechanism(const struct sasl_server *s)
+{
+	for (size_t i = 0; i < sizeof mechanisms / sizeof mechanisms[0]; i++) {
+		if (mechanisms[i].mech == s->mech)
+			return mechanisms[i].name;
+	}
+	panic("sasl: unknown mechanism");
+}
+
 bool
 sasl_server_is_scram(const struct sasl_server *s)
 {

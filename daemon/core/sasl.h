@@ -93,6 +93,8 @@ bool sasl_server_expects_proof(const struct sasl_server *s);
 bool sasl_server_rejected(const struct sasl_server *s);
 /* True for a SCRAM mechanism. */
 bool sasl_server_is_scram(const struct sasl_server *s);
+/* The mechanism's name as offered ("SCRAM-SHA-256"). */
+const char *sasl_server_mechanism(const struct sasl_server *s);
 
 /* After SASL_NEED_KEYS or SASL_DONE: the authentication identity (NUL-free,
  * at most ADDRESS_MAX bytes) and the authorization identity ("" when none

@@ -58,7 +58,7 @@ login_new(struct store *st, const char *mechanism, const struct login_params *p)
 	l->st = st;
 	l->p = *p;
 	l->sasl = sasl;
-	l->mechanism = sasl_server_is_scram(sasl) ? "SCRAM" : "PLAIN";
+	l->mechanism = sasl_server_mechanism(sasl);
 	for (size_t i = 0; p->conn != NULL && i < sizeof binding_types / sizeof binding_types[0];
 	     i++) {
 		unsigned char data[64];
@@ -143,15 +143,24 @@ check_error(struct login *l, struct throttle_ticket *t, const char *error)
 	return LOGIN_TRYLATER;
 }
 
-static void
-app_password_used(struct login *l, int64_t id)
+/* A right login: logs which credential it was (app password id, 0 for the
+ * user's password) and records an app password's use. */
+static enum login_status
+logged_in(struct login *l, int64_t app_id)
 {
 	const char *error;
-	log_info("%s auth user=%s app-password=%lld", l->p.session, l->user.address,
-		 (long long)id);
+	l->have_user = true;
+	if (app_id == 0) {
+		log_info("%s auth ok user=%s ip=%s mech=%s", l->p.session, l->user.address,
+			 l->p.ip, l->mechanism);
+		return LOGIN_OK;
+	}
+	log_info("%s auth ok user=%s ip=%s mech=%s app-password=%lld", l->p.session,
+		 l->user.address, l->p.ip, l->mechanism, (long long)app_id);
 	/* a busy database must not refuse a right login */
-	if (store_app_password_used(l->st, id, l->p.protocol, &error) < 0)
+	if (store_app_password_used(l->st, app_id, l->p.protocol, &error) < 0)
 		log_warning("%s %s", l->p.session, error);
+	return LOGIN_OK;
 }
 
 /*
@@ -193,9 +202,7 @@ check_password(struct login *l, const char *user, const char *password)
 			return check_failed(l, &t, user);
 		}
 		(void)throttle_end(&t, true);
-		l->have_user = true;
-		app_password_used(l, id);
-		return LOGIN_OK;
+		return logged_in(l, id);
 	}
 	store_user_clear(&l->user);
 	ret = store_user_authenticate(l->st, user, password, &l->user, &error);
@@ -204,8 +211,7 @@ check_password(struct login *l, const char *user, const char *password)
 	if (ret != STORE_OK)
 		return check_error(l, &t, error);
 	(void)throttle_end(&t, true);
-	l->have_user = true;
-	return LOGIN_OK;
+	return logged_in(l, 0);
 }
 
 /* Without a sealing key (tests): a secret of this process instead. */
@@ -305,8 +311,9 @@ scram_proof(struct login *l, const char *response, const char **challenge_r,
 		goto out;
 	}
 	(void)throttle_end(&t, true);
+	/* the user is known; the client's empty answer to server-final
+	 * completes the exchange */
 	l->have_user = true;
-	/* the client's empty answer to server-final completes the exchange */
 	r = LOGIN_CONTINUE;
 out:
 	free(user);
@@ -335,9 +342,7 @@ login_step(struct login *l, const char *response, const char **challenge_r,
 		int i = sasl_server_scram_match(l->sasl);
 		if (!l->have_user || i < 0)
 			panic("login: SCRAM done without a user");
-		if (l->keys.app_ids[i] != 0)
-			app_password_used(l, l->keys.app_ids[i]);
-		return LOGIN_OK;
+		return logged_in(l, l->keys.app_ids[i]);
 	}
 	const char *user = sasl_server_user(l->sasl);
 	const char *authzid = sasl_server_authzid(l->sasl);

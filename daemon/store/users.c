@@ -21,8 +21,10 @@ static const char SQL_ALIAS_EXISTS[] =
 static const char SQL_ADD[] =
 	"INSERT INTO users (domain_id, address, password_hash, admin, quota,"
 	" created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/* The old password's SCRAM keys go with it (store_user_set_scram() sets
+ * the new one's). */
 static const char SQL_SET_PASSWORD[] =
-	"UPDATE users SET password_hash = ?2 WHERE address = ?1";
+	"UPDATE users SET password_hash = ?2, scram = NULL WHERE address = ?1";
 static const char SQL_SET_ADMIN[] =
 	"UPDATE users SET admin = ?2 WHERE address = ?1";
 static const char SQL_SET_QUOTA[] =

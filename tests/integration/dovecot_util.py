@@ -29,7 +29,10 @@ def _free_port():
 
 
 class Dovecot:
-    def __init__(self, tls=False, cert=None, key=None, max_clients=1200):
+    def __init__(self, tls=False, cert=None, key=None, max_clients=1200,
+                 mechanisms="plain", passwd_file=None):
+        """mechanisms: Dovecot's auth_mechanisms; passwd_file: a passdb of
+        "user:{SCHEME}hash" lines instead of the one static password."""
         self.dir = tempfile.mkdtemp(prefix="mailhub-dovecot.")
         os.chmod(self.dir, 0o755)
         self.port = _free_port()
@@ -47,6 +50,9 @@ class Dovecot:
             os.makedirs(os.path.join(self.dir, sub))
         os.chown(os.path.join(self.dir, "mail"), mail_user.pw_uid, mail_user.pw_gid)
         os.chown(os.path.join(self.dir, "state"), mail_user.pw_uid, mail_user.pw_gid)
+        passdb = f"passdb {{\n  driver = static\n  args = password={PASSWORD}\n}}"
+        if passwd_file is not None:
+            passdb = f"passdb {{\n  driver = passwd-file\n  args = {passwd_file}\n}}"
         ssl_conf = "ssl = no\n"
         if tls:
             ssl_conf = (f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n")
@@ -58,7 +64,7 @@ protocols = imap
 listen = 127.0.0.1
 {ssl_conf}
 disable_plaintext_auth = no
-auth_mechanisms = plain
+auth_mechanisms = {mechanisms}
 mail_location = maildir:{self.dir}/mail/%n
 first_valid_uid = {mail_user.pw_uid}
 default_internal_user = {internal}
@@ -67,10 +73,7 @@ default_client_limit = {max_clients + 100}
 default_process_limit = {max_clients + 100}
 default_vsz_limit = 0
 mail_max_userip_connections = {max_clients + 100}
-passdb {{
-  driver = static
-  args = password={PASSWORD}
-}}
+{passdb}
 userdb {{
   driver = static
   args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={self.dir}/mail/%n
