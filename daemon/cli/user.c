@@ -1,5 +1,6 @@
 /*
- * cli/user.c: `mailhub user add|passwd|del|list|show`.
+ * cli/user.c: `mailhub user add|passwd|del|list|show` (and `user
+ * app-password`, in cli/app_password.c).
  *
  * Passwords come only from standard input (--password-stdin): a password in
  * argv would be visible to every local user in ps and /proc, and would stay
@@ -330,10 +331,11 @@ cmd_user(struct cli_ctx *ctx, int argc, char **argv)
 	} actions[] = {
 	        {"add", user_add},   {"passwd", user_passwd}, {"del", user_del},
 	        {"list", user_list}, {"show", user_show},
+	        {"app-password", cli_user_app_password},
 	};
 
 	if (argc < 2)
-		return cli_usage_error("user: add, passwd, del, list or show?");
+		return cli_usage_error("user: add, passwd, del, list, show or app-password?");
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
 		if (strcmp(argv[1], actions[i].name) == 0)
 			return actions[i].fn(ctx, argc, argv);

@@ -5,6 +5,7 @@ libstore_a_SOURCES += \
 	daemon/store/login.c daemon/store/login.h
 SQL_MIGRATIONS += sql/007_app_passwords.sql
 
-TESTS += tests/integration/test_auth_throttle.py tests/integration/test_scram.py
+TESTS += tests/integration/test_auth_throttle.py tests/integration/test_scram.py \
+	tests/integration/test_app_passwords.py
 EXTRA_DIST += tests/integration/auth_util.py tests/integration/test_auth_throttle.py \
-	tests/integration/test_scram.py
+	tests/integration/test_scram.py tests/integration/test_app_passwords.py
