@@ -9,3 +9,11 @@ TESTS += tests/integration/test_auth_throttle.py tests/integration/test_scram.py
 	tests/integration/test_app_passwords.py
 EXTRA_DIST += tests/integration/auth_util.py tests/integration/test_auth_throttle.py \
 	tests/integration/test_scram.py tests/integration/test_app_passwords.py
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_app_passwords
+TESTS += tests/unit/check_app_passwords
+tests_unit_check_app_passwords_SOURCES = tests/unit/check_app_passwords.c $(CHECK_RUNNER)
+tests_unit_check_app_passwords_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_app_passwords_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
+endif
