@@ -26,3 +26,17 @@ CREATE TABLE app_passwords (
 	UNIQUE (user_id, name),
 	UNIQUE (user_id, tag)
 );
+
+-- A new password takes the old one's SCRAM keys with it (the caller stores
+-- the new one's), and revokes the user's app passwords, as a disabled
+-- account does: whoever knew the old password may have made some.  The
+-- rule lives with the data, whichever code changes the password.
+CREATE TRIGGER users_password_changed_credentials AFTER UPDATE OF password_hash ON users
+	WHEN OLD.password_hash IS NOT NEW.password_hash BEGIN
+	UPDATE users SET scram = NULL WHERE id = NEW.id;
+	DELETE FROM app_passwords WHERE user_id = NEW.id;
+END;
+CREATE TRIGGER users_disabled_app_passwords AFTER UPDATE OF enabled ON users
+	WHEN OLD.enabled <> 0 AND NEW.enabled = 0 BEGIN
+	DELETE FROM app_passwords WHERE user_id = NEW.id;
+END;

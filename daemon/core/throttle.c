@@ -467,8 +467,9 @@ throttle_blocked_at(const char *ip, time_t now)
 	return blocked;
 }
 
-unsigned
-throttle_failure_at(const char *ip, time_t now)
+/* A failure outside a ticket. */
+static unsigned
+failure_at(const char *ip, const char *account, time_t now)
 {
 	struct throttle_key key;
 
@@ -478,9 +479,32 @@ throttle_failure_at(const char *ip, time_t now)
 	struct throttle_entry *e = expire(find(&key), now);
 	if (e == NULL)
 		e = insert(&key);
-	unsigned delay = count_failure(e, account_id(NULL), now);
+	unsigned delay = count_failure(e, account_id(account), now);
 	pthread_mutex_unlock(&throttle_lock);
 	return delay;
+}
+
+unsigned
+throttle_failure_at(const char *ip, time_t now)
+{
+	return failure_at(ip, NULL, now);
+}
+
+void
+throttle_account_success(const char *ip, const char *account)
+{
+	struct throttle_key key;
+
+	make_key(ip, &key);
+	pthread_mutex_lock(&throttle_lock);
+	seed_once();
+	struct throttle_entry *e = find(&key);
+	if (e != NULL) {
+		count_success(e, account_id(account));
+		if (e->failures == 0 && e->in_flight == 0 && e->blocked_until == 0)
+			remove_entry(e);
+	}
+	pthread_mutex_unlock(&throttle_lock);
 }
 
 void
@@ -554,5 +578,11 @@ throttle_blocked(const char *ip)
 unsigned
 throttle_failure(const char *ip)
 {
-	return throttle_failure_at(ip, throttle_now());
+	return failure_at(ip, NULL, throttle_now());
+}
+
+unsigned
+throttle_account_failure(const char *ip, const char *account)
+{
+	return failure_at(ip, account, throttle_now());
 }

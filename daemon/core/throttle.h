@@ -110,6 +110,12 @@ bool throttle_blocked(const char *ip);
 /* Records a failure from ip that names no account (a wrong API token);
  * returns the delay as throttle_end() does. */
 unsigned throttle_failure(const char *ip);
+/* The same for account, for a check that needs no ticket (a wrong second
+ * factor: a code is cheap to check). */
+unsigned throttle_account_failure(const char *ip, const char *account);
+/* Records a success for account outside a ticket (a right second factor
+ * after a right password): clears that account's failures from ip. */
+void throttle_account_success(const char *ip, const char *account);
 /* Forgets everything (tests). */
 void throttle_reset(void);
 

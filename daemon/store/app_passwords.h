@@ -6,7 +6,9 @@
  * letters, "abcd-efgh-ijkl-mnop"), shown once, and is good for IMAP, POP3
  * and SMTP AUTH only: never for the panel, whose login checks the user's
  * password alone.  Each has a name (the mail client), its last use (time
- * and protocol), and can be revoked.
+ * and protocol), and can be revoked.  A new password for the user, or
+ * disabling them, revokes them all (triggers of sql/007_app_passwords.sql),
+ * as it does API tokens: whoever knew the old password may have made some.
  *
  * One login costs one slow hash check, however many app passwords a user
  * has.  With each app password the store keeps a tag, HMAC-SHA-256 under a
@@ -20,8 +22,9 @@
  *
  * SCRAM: the server must announce one salt before it knows which password
  * the client holds (RFC 5802 §5.1), so all SCRAM keys of a user share the
- * user's salt: made at random with the first keys, kept when the password
- * changes and used for every app password.  A SCRAM login then checks the
+ * user's salt: made at random with the first keys and used for every app
+ * password made after them (a new password, which revokes the app
+ * passwords, starts with a new salt).  A SCRAM login then checks the
  * client's proof against each of the user's keys, which costs an HMAC and a
  * SHA-256 each (the PBKDF2 work is the client's).
  */
@@ -97,7 +100,7 @@ int store_app_password_used(struct store *st, int64_t id, const char *protocol,
 /*
  * Sets the SCRAM keys of the user at address from their new password (the
  * user's salt, SCRAM_ITERATIONS).  Call after store_user_add() and
- * store_user_set_password(), which clears the keys of the old password.
+ * store_user_set_password(), which drops the keys of the old password.
  */
 int store_user_set_scram(struct store *st, const char *address, const char *password,
 			 const char **error_r);

@@ -21,10 +21,8 @@ static const char SQL_ALIAS_EXISTS[] =
 static const char SQL_ADD[] =
 	"INSERT INTO users (domain_id, address, password_hash, admin, quota,"
 	" created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-/* The old password's SCRAM keys go with it (store_user_set_scram() sets
- * the new one's). */
 static const char SQL_SET_PASSWORD[] =
-	"UPDATE users SET password_hash = ?2, scram = NULL WHERE address = ?1";
+	"UPDATE users SET password_hash = ?2 WHERE address = ?1";
 static const char SQL_SET_ADMIN[] =
 	"UPDATE users SET admin = ?2 WHERE address = ?1";
 static const char SQL_SET_QUOTA[] =
@@ -210,7 +208,7 @@ user_add_tx(struct store *st, const char *lower, const char *password_hash,
 	for (size_t i = 0; i < sizeof default_mailboxes / sizeof default_mailboxes[0]; i++) {
 		ret = store_mailbox_create_tx(st, user_id, default_mailboxes[i].name,
 					      default_mailboxes[i].special_use,
-					      &mailbox_id, error_r);
+					      true, &mailbox_id, error_r);
 		if (ret < 0)
 			return ret;
 	}

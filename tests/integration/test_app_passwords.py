@@ -148,21 +148,34 @@ class AppPasswords(unittest.TestCase):
         r = self.mh.cli("user", "--help", check=False)
         self.assertIn("user app-password add ADDRESS NAME", r.stdout + r.stderr)
 
-    def test_password_change_keeps_app_passwords(self):
-        """App passwords are independent of the account's password, and
-        SCRAM keeps working for both after a change (one salt per user)."""
+    def test_password_change_revokes_app_passwords(self):
+        """A new password revokes the app passwords (whoever knew the old
+        one may have made some), and SCRAM works with the new password and
+        with app passwords made after it (they share its salt)."""
         admin = self.session(ADMIN, ADMIN_PW)
-        ap = self.create(admin, "Desktop")
-        r = admin.patch(f"/users/{ADMIN}", {"password": "admin new password",
+        old = self.create(admin, "Desktop")
+        new_pw = "admin new password 2"
+        r = admin.patch(f"/users/{ADMIN}", {"password": new_pw,
                                             "current_password": ADMIN_PW})
         self.assertEqual(r.status, 200, r)
-        for password in (ap["password"], "admin new password"):
+        self.assertEqual(self.mail_login("imap", ADMIN, old["password"]), "failed")
+        admin = self.session(ADMIN, new_pw)
+        self.assertEqual(admin.get("/app-passwords").json, [])
+        ap = self.create(admin, "Desktop")
+        for password in (ap["password"], new_pw):
             c = Login("imap", self.mh.port("imaps"))
             self.assertEqual(sasl_login(c, "SCRAM-SHA-256", Scram(ADMIN, password))[0], "ok")
             c.close()
         c = Login("imap", self.mh.port("imaps"))
         self.assertEqual(sasl_login(c, "SCRAM-SHA-256", Scram(ADMIN, ADMIN_PW))[0], "failed")
         c.close()
+        # disabling the user revokes them too
+        bob = self.session(BOB, BOB_PW)
+        bob_ap = self.create(bob, "Old phone")
+        self.assertEqual(admin.patch(f"/users/{BOB}", {"enabled": False}).status, 200)
+        self.assertEqual(admin.patch(f"/users/{BOB}", {"enabled": True}).status, 200)
+        self.assertEqual(self.mail_login("pop3", BOB, bob_ap["password"]), "failed")
+        self.assertEqual(self.mail_login("pop3", BOB, BOB_PW), "ok")
         self.mh.cli("user", "passwd", ADMIN, "--password-stdin", input=ADMIN_PW + "\n")
 
 

@@ -117,23 +117,25 @@ END_TEST
 
 START_TEST(test_one_salt_per_user)
 {
-	struct store_app_password ap;
+	struct store_app_password ap, ap2;
 	struct store_scram_keys k;
-	char *pw;
+	char *pw, *pw2;
 	const char *error;
 
-	/* app passwords first, then the password: all share the salt */
+	/* an app password made before any password keys sets the salt */
 	ck_assert_int_eq(store_app_password_create(st, "b@example.org", "One", &pw, &ap,
 						   &error), STORE_OK);
+	int64_t first = ap.id;
 	store_app_password_clear(&ap);
 	free(pw);
-	set_password("b@example.org", "first b");
-	set_password("b@example.org", "second b");
+	ck_assert_int_eq(store_user_set_scram(st, "b@example.org", "keys of b", &error),
+			 STORE_OK);
 	ck_assert_int_eq(store_app_password_create(st, "b@example.org", "Two", &pw, &ap,
 						   &error), STORE_OK);
 	ck_assert_int_eq(store_scram_keys_get(st, "B@example.org", &k, &error), STORE_OK);
 	ck_assert_uint_eq(k.n, 3);
 	ck_assert_int_eq(k.app_ids[0], 0);	/* the password's first */
+	ck_assert_int_eq(k.app_ids[1], first);
 	ck_assert_int_eq(k.app_ids[2], ap.id);
 	for (size_t i = 1; i < k.n; i++) {
 		ck_assert_uint_eq(k.keys[i].salt_len, k.keys[0].salt_len);
@@ -146,21 +148,41 @@ START_TEST(test_one_salt_per_user)
 				      SCRAM_ITERATIONS, &d, &error), 0);
 	ck_assert_mem_eq(d.stored_key, k.keys[2].stored_key, SCRAM_KEY_LEN);
 	store_scram_keys_clear(&k);
-	/* a disabled user has none; an unknown one is not found */
-	ck_assert_int_eq(store_user_set_enabled(st, "b@example.org", false, &error), STORE_OK);
-	ck_assert_int_eq(store_scram_keys_get(st, "b@example.org", &k, &error), STORE_OK);
-	ck_assert_uint_eq(k.n, 0);
-	ck_assert_int_eq(plain_login("192.0.2.3", "b@example.org", pw), LOGIN_FAILED);
-	ck_assert_int_eq(store_scram_keys_get(st, "z@example.org", &k, &error),
-			 STORE_NOTFOUND);
-	/* a new password drops the old keys until store_user_set_scram() */
+	/* a new password drops the old keys (until store_user_set_scram())
+	 * and revokes the app passwords; the same hash again changes nothing */
+	set_password("b@example.org", "first b");
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM app_passwords"), 0);
+	ck_assert_int_eq(store_app_password_create(st, "b@example.org", "Three", &pw2, &ap2,
+						   &error), STORE_OK);
+	store_app_password_clear(&ap2);
+	free(pw2);
+	test_sql(dir, "UPDATE users SET password_hash = password_hash");
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM app_passwords"), 1);
 	char *hash;
-	ck_assert_int_eq(password_hash("third b", &hash, &error), 0);
+	ck_assert_int_eq(password_hash("second b", &hash, &error), 0);
 	ck_assert_int_eq(store_user_set_password(st, "b@example.org", hash, &error), STORE_OK);
 	free(hash);
 	ck_assert_int_eq(test_sql_int(dir, "SELECT scram IS NULL FROM users"
 				      " WHERE address = 'b@example.org'"), 1);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM app_passwords"), 0);
+	/* a disabled user has no keys and no app passwords */
+	ck_assert_int_eq(store_app_password_create(st, "b@example.org", "Four", &pw2, &ap2,
+						   &error), STORE_OK);
+	ck_assert_int_eq(store_user_set_enabled(st, "b@example.org", false, &error), STORE_OK);
+	ck_assert_int_eq(store_scram_keys_get(st, "b@example.org", &k, &error), STORE_OK);
+	ck_assert_uint_eq(k.n, 0);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM app_passwords"), 0);
+	ck_assert_int_eq(plain_login("192.0.2.3", "b@example.org", pw2), LOGIN_FAILED);
+	store_app_password_clear(&ap2);
+	free(pw2);
+	ck_assert_int_eq(store_scram_keys_get(st, "z@example.org", &k, &error),
+			 STORE_NOTFOUND);
 	/* deleting the user deletes the app passwords */
+	ck_assert_int_eq(store_user_set_enabled(st, "b@example.org", true, &error), STORE_OK);
+	ck_assert_int_eq(store_app_password_create(st, "b@example.org", "Five", &pw2, &ap2,
+						   &error), STORE_OK);
+	store_app_password_clear(&ap2);
+	free(pw2);
 	ck_assert_int_eq(store_user_del(st, "b@example.org", &error), STORE_OK);
 	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM app_passwords"), 0);
 	store_app_password_clear(&ap);

@@ -113,6 +113,18 @@ START_TEST(test_success_clears_only_its_account)
 	ck_assert_uint_eq(throttle_count(), 1);
 	attempt("192.0.2.51", "alice", false, t);
 	ck_assert(throttle_blocked_at("192.0.2.51", t));
+
+	/* outside a ticket (a second factor after the password): the same */
+	throttle_reset();
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_gt(throttle_account_failure("192.0.2.52", "alice"), 0);
+	throttle_account_success("192.0.2.52", "bob");
+	ck_assert_uint_eq(throttle_count(), 1);
+	throttle_account_success("192.0.2.52", "ALICE");
+	ck_assert_uint_eq(throttle_count(), 0);
+	for (int i = 0; i < 5; i++)
+		throttle_account_failure("192.0.2.52", "alice");
+	ck_assert(throttle_blocked("192.0.2.52"));
 }
 END_TEST
 
