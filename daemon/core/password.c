@@ -159,46 +159,34 @@ password_verify_dummy(const char *password)
 static const char generate_alphabet[] =
 	"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
+/* Characters of alphabet (n of them, n <= 256) into out[0..len), each
+ * equally likely: bytes at or above the largest multiple of n are thrown
+ * away. */
+static void
+random_chars(const char *alphabet, size_t n, char *out, size_t len)
+{
+	const unsigned limit = 256 - 256 % n;
+	size_t have = 0;
+
+	while (have < len) {
+		unsigned char bytes[32];
+		random_bytes(bytes, sizeof bytes);
+		for (size_t i = 0; i < sizeof bytes && have < len; i++) {
+			if (bytes[i] < limit)
+				out[have++] = alphabet[bytes[i] % n];
+		}
+		explicit_bzero(bytes, sizeof bytes);
+	}
+}
+
 char *
 password_generate(void)
 {
-	const size_t n = sizeof generate_alphabet - 1;
-	/* bytes at or above the largest multiple of n are thrown away, so every
-	 * character is equally likely */
-	const unsigned limit = 256 - 256 % n;
 	char *out = xmalloc(PASSWORD_GENERATE_LEN + 1);
-	size_t have = 0;
-
-	while (have < PASSWORD_GENERATE_LEN) {
-		unsigned char bytes[32];
-		random_bytes(bytes, sizeof bytes);
-		for (size_t i = 0; i < sizeof bytes && have < PASSWORD_GENERATE_LEN; i++) {
-			if (bytes[i] < limit)
-				out[have++] = generate_alphabet[bytes[i] % n];
-		}
-		explicit_bzero(bytes, sizeof bytes);
-	}
-	out[have] = '\0';
+	random_chars(generate_alphabet, sizeof generate_alphabet - 1, out,
+		     PASSWORD_GENERATE_LEN);
+	out[PASSWORD_GENERATE_LEN] = '\0';
 	return out;
-}
-
-/* Random letters from a-z, each equally likely, into out[0..n). */
-static void
-random_letters(char *out, size_t n)
-{
-	/* bytes at or above 234 (9 * 26) are thrown away */
-	const unsigned limit = 256 - 256 % 26;
-	size_t have = 0;
-
-	while (have < n) {
-		unsigned char bytes[32];
-		random_bytes(bytes, sizeof bytes);
-		for (size_t i = 0; i < sizeof bytes && have < n; i++) {
-			if (bytes[i] < limit)
-				out[have++] = (char)('a' + bytes[i] % 26);
-		}
-		explicit_bzero(bytes, sizeof bytes);
-	}
 }
 
 /* Four groups of four letters joined by dashes. */
@@ -220,7 +208,7 @@ password_app_generate(void)
 	char letters[16];
 	char *out = xmalloc(PASSWORD_APP_LEN + 1);
 
-	random_letters(letters, sizeof letters);
+	random_chars("abcdefghijklmnopqrstuvwxyz", 26, letters, sizeof letters);
 	app_format(letters, out);
 	explicit_bzero(letters, sizeof letters);
 	return out;
