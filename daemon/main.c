@@ -53,7 +53,10 @@ static const struct command commands[] = {
 	  "user passwd ADDRESS --password-stdin\n"
 	  "user del|show ADDRESS\n"
 	  "user totp-reset ADDRESS\n"
-	  "user list" },
+	  "user list\n"
+	  "user app-password add ADDRESS NAME   (for mail clients only; printed once)\n"
+	  "user app-password list ADDRESS\n"
+	  "user app-password del ADDRESS ID" },
 	{ "alias", cmd_alias, 0,
 	  "manage aliases (@domain is the domain's catch-all)",
 	  "alias add SOURCE DEST[,DEST...]\n"
