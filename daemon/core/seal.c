@@ -350,5 +350,3 @@ seal_mac(const char *purpose, const void *data, size_t len,
 	}
 	return 0;
 }
-	return 0;
-}
