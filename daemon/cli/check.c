@@ -15,19 +15,26 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/dns.h"
+#include "core/dns_cache.h"
 #include "core/log.h"
 #include "trust/dmarc.h"
 #include "trust/dns_source.h"
 #include "trust/spf.h"
 
-/* The resolver of the config's [dns] resolver (or the system's). */
+/* The resolver of the config's [dns] resolver (or the system's), with a
+ * cache for this run as the daemon has one for all its sessions (a check
+ * asks some names more than once). */
 static struct dns_resolver *
-open_resolver(const struct cli_ctx *ctx)
+open_resolver(const struct cli_ctx *ctx, struct dns_cache **cache_r)
 {
 	const char *error;
 	struct dns_resolver *r = dns_resolver_new(ctx->cfg->dns_resolver, &error);
-	if (r == NULL)
+	if (r == NULL) {
 		cli_error("%s", error);
+		return NULL;
+	}
+	*cache_r = dns_cache_new(256, 1 << 20);
+	dns_resolver_set_cache(r, *cache_r);
 	return r;
 }
 
@@ -57,7 +64,8 @@ cmd_check_spf(struct cli_ctx *ctx, int argc, char **argv)
 	req.receiver = ctx->cfg->hostname;
 	req.now = (int64_t)time(NULL);
 
-	struct dns_resolver *r = open_resolver(ctx);
+	struct dns_cache *cache = NULL;
+	struct dns_resolver *r = open_resolver(ctx, &cache);
 	if (r == NULL) {
 		free(sender);
 		return CLI_FAIL;
@@ -81,6 +89,7 @@ cmd_check_spf(struct cli_ctx *ctx, int argc, char **argv)
 	buf_free(&hdr);
 	spf_verdict_free(&v);
 	dns_resolver_free(&r);
+	dns_cache_free(&cache);
 	free(sender);
 	return CLI_OK;
 }
@@ -182,7 +191,8 @@ cmd_check_dmarc(struct cli_ctx *ctx, int argc, char **argv)
 			ret = cli_usage_error("check-dmarc: --sample is 0 to 99");
 		req.sample = (unsigned)s;
 	}
-	struct dns_resolver *r = ret == CLI_OK ? open_resolver(ctx) : NULL;
+	struct dns_cache *cache = NULL;
+	struct dns_resolver *r = ret == CLI_OK ? open_resolver(ctx, &cache) : NULL;
 	if (ret == CLI_OK && r == NULL)
 		ret = CLI_FAIL;
 	if (ret == CLI_OK) {
@@ -210,6 +220,7 @@ cmd_check_dmarc(struct cli_ctx *ctx, int argc, char **argv)
 		dmarc_verdict_free(&v);
 	}
 	dns_resolver_free(&r);
+	dns_cache_free(&cache);
 	free(spf_result);
 	free(spf_domain);
 	for (size_t i = 0; i < n_dkim; i++)
