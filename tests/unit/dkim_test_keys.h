@@ -7,7 +7,9 @@
  * t=1700000000 with the keys of DNS_KEYS: "rsa" is the RSA-2048 key of
  * tests/unit/check_dkim.c, "ed" RFC 8463's Ed25519 key, "weak" an RSA-512
  * key made for these tests; dkimpy verifies each (WEAK only with its
- * minkey lowered to 512).
+ * minkey lowered to 512).  ARC1 and ARC2 are ARC chains dkimpy sealed
+ * (arc_sign) with the "rsa" key as example.org and then example.net, which
+ * dkimpy's arc_verify passes.
  */
 #ifndef MAILHUB_TESTS_DKIM_TEST_KEYS_H
 #define MAILHUB_TESTS_DKIM_TEST_KEYS_H
@@ -112,6 +114,78 @@ static const char SIMPLE_ED[] =
 	"\r\n"
 	;
 
+/* one ARC set by example.org (dkimpy arc_sign, t=1700000000) */
+static const char ARC1[] =
+	"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=example.org; s=rsa; t=1700000000;\r\n"
+	" b=FJ12ih3TMbJ0HmmVLd+uJWfRKhCQussjoGpKCxJ8oK5fxTQkxWhZmQcwz9C3cGZZTlhpE\r\n"
+	" waGqEzBgAB9Qwpi9BV0Nq/rlj7xTebXHOAB8V+yj4pxmqTR7B6JlaZ1B97FlQYewsV2eHhM\r\n"
+	" ODwROlRzt1LZET6R95GfNSbObxWdUiEoY/htOxKpg3MsRdLDGqgfS6/5D/krONvrmqekAQ7\r\n"
+	" 3Q7OqiDxOIMa6qifdsIZNSRDQc8Xk80eT9WYA9cnXx8zgYSTngxejsFOI0ktvOmOheSpBfJ\r\n"
+	" IIugitWuFb87s2tLgI0UsN+bYBfsDM0FHbOUVrZHBXKHKf9gPISYvdlsyF5g==\r\n"
+	"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"
+	" d=example.org; s=rsa; t=1700000000; h=from : to : subject : date :\r\n"
+	" message-id : from; bh=q9aha66XI/F00Fy94G70hBrVAG4XpFVqfJjydYWQ6yY=;\r\n"
+	" b=JYENv+EA7npMYhmsJjrkyuw79VNs/oQueh65jP648DUjGSGwUvPXVcKU/K1cSL5RUZkEz\r\n"
+	" HHTZZDWzlV55BH9s6eRtUlTsFffy3MpHLxLrGWT15BPNBBPFF6xznG25U0mixxytFjF1LZ1\r\n"
+	" elUsVNUZmwxprkn33oNnZM/uXM0xdIqMKnrDKrRcCf3hAg2s2t0m4tqivrqBCvjeIa7nQ2a\r\n"
+	" /OT7X1T0h4adS63LSeh2jv8cZ6yXv7TV/Ag5Ubf8gU/2d4VMjo+748fWoaFtakt2Qv2bfdm\r\n"
+	" vjGcNUCP1tmoYXIASY7Wpw+EpA/m25B+D7q9NnUh0k+bgHyQW55Up7PuLe7w==\r\n"
+	"ARC-Authentication-Results: i=1; lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
+	"Authentication-Results: lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
+	"From: Alice <alice@example.com>\r\n"
+	"To: list@lists.example.org\r\n"
+	"Subject: [list] Hello\r\n"
+	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+	"Message-ID: <2@example.com>\r\n"
+	"\r\n"
+	"Hello list,\r\n"
+	"  how  are you?\r\n"
+	;
+
+/* ARC1 sealed again by example.net (cv=pass, t=1700000100) */
+static const char ARC2[] =
+	"ARC-Seal: i=2; cv=pass; a=rsa-sha256; d=example.net; s=rsa; t=1700000100;\r\n"
+	" b=T4JNQ9o6Fro3pFW7M214n11W2vo65laOtvKq9v3ifkKij4fodRUOT3hLc0AerFrO1K1Sl\r\n"
+	" whjTA+opHLnZwFYBHVFlPJ9COHMgjvlDOO8KTcrb4o5ba/M/I9NSQlZumvbtoBaz1of4J8H\r\n"
+	" dHoHIUXkuxGSJgQlpnIRK1yAmDpXs/2KiKi1E9jG/EFjABQowcuTqx19U/4PqcUVt+yjg/y\r\n"
+	" R1gmBnifDFRD8AB3LDurFjUL5Zk7dGudnXhdqtsTIqDZeuMduqBvGgrz3qceToroP/SvhQI\r\n"
+	" 1Uuoc81OM85YU99Mn6yh+xSbj9EgQRWyRm8ZOg6KFrRTbX6x/qRxut116ckQ==\r\n"
+	"ARC-Message-Signature: i=2; a=rsa-sha256; c=relaxed/relaxed;\r\n"
+	" d=example.net; s=rsa; t=1700000100; h=from : to : subject : date :\r\n"
+	" message-id : from; bh=q9aha66XI/F00Fy94G70hBrVAG4XpFVqfJjydYWQ6yY=;\r\n"
+	" b=A5f4WrqfPm7g8WpjlpGyJG1Rjn/mSPTvQpu2kiLylwPggs+aqy7p09FuCQiJleG2fnR2Y\r\n"
+	" 85W0hlYQTrZdqXuQSfV83sTCImmiKrVmBZZN15Ovy1jyXgCDxK5EoiLUhC8w0JKDL7Ia4SL\r\n"
+	" jEUNdG8/c01wSnknBdxTspTPduKjdzLjuLGsIxSGoEaTT2PnSNrs2Zd1LIznWJuzFDOy8MC\r\n"
+	" mRWfT4o69St/i9c1mmg4LKycUWmfwFvi75YzsJBifC9M1NLy8PJxnQd5EQ2gliWqvuI2xbX\r\n"
+	" Z7ztv6zG/XIQ3WDNZZrjJoy1DSpLASODBWrs8CtFmzphlC/aamCWMN1kwPtA==\r\n"
+	"ARC-Authentication-Results: i=2; mx.example.net; arc=pass\r\n"
+	"Authentication-Results: mx.example.net; arc=pass\r\n"
+	"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=example.org; s=rsa; t=1700000000;\r\n"
+	" b=FJ12ih3TMbJ0HmmVLd+uJWfRKhCQussjoGpKCxJ8oK5fxTQkxWhZmQcwz9C3cGZZTlhpE\r\n"
+	" waGqEzBgAB9Qwpi9BV0Nq/rlj7xTebXHOAB8V+yj4pxmqTR7B6JlaZ1B97FlQYewsV2eHhM\r\n"
+	" ODwROlRzt1LZET6R95GfNSbObxWdUiEoY/htOxKpg3MsRdLDGqgfS6/5D/krONvrmqekAQ7\r\n"
+	" 3Q7OqiDxOIMa6qifdsIZNSRDQc8Xk80eT9WYA9cnXx8zgYSTngxejsFOI0ktvOmOheSpBfJ\r\n"
+	" IIugitWuFb87s2tLgI0UsN+bYBfsDM0FHbOUVrZHBXKHKf9gPISYvdlsyF5g==\r\n"
+	"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"
+	" d=example.org; s=rsa; t=1700000000; h=from : to : subject : date :\r\n"
+	" message-id : from; bh=q9aha66XI/F00Fy94G70hBrVAG4XpFVqfJjydYWQ6yY=;\r\n"
+	" b=JYENv+EA7npMYhmsJjrkyuw79VNs/oQueh65jP648DUjGSGwUvPXVcKU/K1cSL5RUZkEz\r\n"
+	" HHTZZDWzlV55BH9s6eRtUlTsFffy3MpHLxLrGWT15BPNBBPFF6xznG25U0mixxytFjF1LZ1\r\n"
+	" elUsVNUZmwxprkn33oNnZM/uXM0xdIqMKnrDKrRcCf3hAg2s2t0m4tqivrqBCvjeIa7nQ2a\r\n"
+	" /OT7X1T0h4adS63LSeh2jv8cZ6yXv7TV/Ag5Ubf8gU/2d4VMjo+748fWoaFtakt2Qv2bfdm\r\n"
+	" vjGcNUCP1tmoYXIASY7Wpw+EpA/m25B+D7q9NnUh0k+bgHyQW55Up7PuLe7w==\r\n"
+	"ARC-Authentication-Results: i=1; lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
+	"Authentication-Results: lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
+	"From: Alice <alice@example.com>\r\n"
+	"To: list@lists.example.org\r\n"
+	"Subject: [list] Hello\r\n"
+	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+	"Message-ID: <2@example.com>\r\n"
+	"\r\n"
+	"Hello list,\r\n"
+	"  how  are you?\r\n"
+	;
+
 /* The keys, as a dns_table (trust/dns_source.h). */
 #define KEY_RFC_ED "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 #define KEY_RFC_RSA \
@@ -140,6 +214,7 @@ static const char DNS_KEYS[] =
 	"test._domainkey.football.example.com TXT \"" KEY_RFC_RSA "\"\n"
 	"rsa._domainkey.example.org TXT \"" KEY_RSA "\"\n"
 	"weak._domainkey.example.org TXT \"" KEY_WEAK "\"\n"
-	"ed._domainkey.example.org TXT \"" KEY_ED "\"\n";
+	"ed._domainkey.example.org TXT \"" KEY_ED "\"\n"
+	"rsa._domainkey.example.net TXT \"" KEY_RSA "\"\n";
 
 #endif
