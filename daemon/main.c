@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/check_cli.h"
 #include "cli/cli.h"
 #include "cli/relay_cli.h"
 #include "core/config.h"
@@ -81,6 +82,9 @@ static const struct command commands[] = {
 	  "relay show\n"
 	  "relay smarthost HOST:PORT --tls implicit|starttls [--username U --password-stdin]\n"
 	  "relay direct" },
+	{ "check-spf", cmd_check_spf, 0,
+	  "the SPF verdict (RFC 7208) for a sender and client, as the daemon computes it",
+	  "check-spf IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, checked by HELO)" },
 	{ "fsck", cmd_fsck, 0,
 	  "check the database against the blob files",
 	  "fsck [--repair]" },
@@ -140,7 +144,7 @@ print_main_usage(FILE *out)
 	        "Commands:\n",
 	        CONFIG_DEFAULT_PATH);
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\n'mailhub COMMAND --help' shows the usage of a command.\n");
 }
 
