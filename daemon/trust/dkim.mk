@@ -23,14 +23,14 @@ DKIM_VERIFY_CHECKS = tests/unit/check_dkim_verify tests/unit/check_dkim_tags \
 check_PROGRAMS += $(DKIM_VERIFY_CHECKS)
 TESTS += $(DKIM_VERIFY_CHECKS)
 tests_unit_check_dkim_verify_SOURCES = tests/unit/check_dkim_verify.c \
-	tests/unit/dkim_test_keys.h $(CHECK_RUNNER)
+	tests/unit/dkim_test.h $(CHECK_RUNNER)
 tests_unit_check_dkim_verify_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_dkim_verify_LDADD = $(TRUST_LIBS) $(CHECK_LIBS)
 tests_unit_check_dkim_tags_SOURCES = tests/unit/check_dkim_tags.c $(CHECK_RUNNER)
 tests_unit_check_dkim_tags_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_dkim_tags_LDADD = $(TRUST_LIBS) $(CHECK_LIBS)
 tests_unit_check_arc_SOURCES = tests/unit/check_arc.c \
-	tests/unit/dkim_test_keys.h $(CHECK_RUNNER)
+	tests/unit/dkim_test.h $(CHECK_RUNNER)
 tests_unit_check_arc_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_arc_LDADD = $(TRUST_LIBS) $(CHECK_LIBS)
 tests_unit_check_authres_SOURCES = tests/unit/check_authres.c $(CHECK_RUNNER)

@@ -12,11 +12,11 @@
 #include "trust/authres.h"
 #include "trust/dkim_verify.h"
 #include "trust/dns_source.h"
-#include "tests/unit/dkim_test_keys.h"
+#include "tests/unit/dkim_test.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The keys of the seed messages (tests/unit/dkim_test_keys.h), and one for
+/* The keys of the seed messages (tests/unit/dkim_test.h), and one for
  * every name under .test. */
 static const char KEYS[] =
 	"*.test TXT \"" KEY_RFC_ED "\"\n"

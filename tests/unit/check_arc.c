@@ -1,11 +1,11 @@
-/* Unit tests for trust/arc: chains sealed by dkimpy (dkim_test_keys.h)
+/* Unit tests for trust/arc: chains sealed by dkimpy (dkim_test.h)
  * verify, with the body fed whole and a byte at a time; every way of
  * breaking a chain fails it; no ARC field is "none". */
 #include <string.h>
 
 #include "core/buf.h"
 #include "mail/header.h"
-#include "tests/unit/dkim_test_keys.h"
+#include "tests/unit/dkim_test.h"
 #include "tests/unit/runner.h"
 #include "trust/arc.h"
 #include "trust/dns_source.h"
@@ -13,9 +13,9 @@
 static char *
 replace(const char *s, const char *from, const char *to)
 {
-	const char *p = strstr(s, from);
-	ck_assert_msg(p != NULL, "\"%s\" not in the message", from);
-	return xasprintf("%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+	char *r = dkim_test_replace(s, from, to);
+	ck_assert_msg(r != NULL, "\"%s\" not in the message", from);
+	return r;
 }
 
 static struct arc_verify *

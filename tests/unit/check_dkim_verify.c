@@ -1,5 +1,5 @@
 /* Unit tests for trust/dkim_verify: RFC 8463's published example and
- * messages signed by dkimpy (dkim_test_keys.h), verified whole, with the
+ * messages signed by dkimpy (dkim_test.h), verified whole, with the
  * body a byte at a time and from a file; then changed in the ways that must
  * fail them, and with keys that must not be used.  DNS is a dns_table. */
 #include <fcntl.h>
@@ -10,20 +10,18 @@
 #include "core/buf.h"
 #include "core/limits.h"
 #include "mail/header.h"
-#include "tests/unit/dkim_test_keys.h"
+#include "tests/unit/dkim_test.h"
 #include "tests/unit/runner.h"
 #include "trust/arc.h"
 #include "trust/dkim_verify.h"
 #include "trust/dns_source.h"
 
-/* s with its first `from` replaced by `to` (malloc'd); the test fails
- * when from is not there. */
 static char *
 replace(const char *s, const char *from, const char *to)
 {
-	const char *p = strstr(s, from);
-	ck_assert_msg(p != NULL, "\"%s\" not in the message", from);
-	return xasprintf("%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+	char *r = dkim_test_replace(s, from, to);
+	ck_assert_msg(r != NULL, "\"%s\" not in the message", from);
+	return r;
 }
 
 static struct dns_table *

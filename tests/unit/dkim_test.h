@@ -1,5 +1,6 @@
 /*
- * Test vectors of the DKIM and ARC verifiers, shared by their Check suites.
+ * Test vectors of the DKIM and ARC verifiers, shared by their Check suites
+ * (and the seeds of tests/fuzz/fuzz_arc), and the one helper they share.
  *
  * RFC8463_MSG and the football.example.com keys are RFC 8463 Appendix A's
  * (an Ed25519 and a 1024-bit RSA signature of one message).  The
@@ -11,8 +12,12 @@
  * (arc_sign) with the "rsa" key as example.org and then example.net, which
  * dkimpy's arc_verify passes.
  */
-#ifndef MAILHUB_TESTS_DKIM_TEST_KEYS_H
-#define MAILHUB_TESTS_DKIM_TEST_KEYS_H
+#ifndef MAILHUB_TESTS_DKIM_TEST_H
+#define MAILHUB_TESTS_DKIM_TEST_H
+
+#include <string.h>
+
+#include "core/xmalloc.h"
 
 /* The time the tests verify at: 2023-11-14T22:13:20Z plus a day. */
 #define TEST_NOW (1700000000 + 86400)
@@ -115,32 +120,32 @@ static const char SIMPLE_ED[] =
 	;
 
 /* one ARC set by example.org (dkimpy arc_sign, t=1700000000) */
-static const char ARC1[] =
-	"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=example.org; s=rsa; t=1700000000;\r\n"
-	" b=FJ12ih3TMbJ0HmmVLd+uJWfRKhCQussjoGpKCxJ8oK5fxTQkxWhZmQcwz9C3cGZZTlhpE\r\n"
-	" waGqEzBgAB9Qwpi9BV0Nq/rlj7xTebXHOAB8V+yj4pxmqTR7B6JlaZ1B97FlQYewsV2eHhM\r\n"
-	" ODwROlRzt1LZET6R95GfNSbObxWdUiEoY/htOxKpg3MsRdLDGqgfS6/5D/krONvrmqekAQ7\r\n"
-	" 3Q7OqiDxOIMa6qifdsIZNSRDQc8Xk80eT9WYA9cnXx8zgYSTngxejsFOI0ktvOmOheSpBfJ\r\n"
-	" IIugitWuFb87s2tLgI0UsN+bYBfsDM0FHbOUVrZHBXKHKf9gPISYvdlsyF5g==\r\n"
-	"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"
-	" d=example.org; s=rsa; t=1700000000; h=from : to : subject : date :\r\n"
-	" message-id : from; bh=q9aha66XI/F00Fy94G70hBrVAG4XpFVqfJjydYWQ6yY=;\r\n"
-	" b=JYENv+EA7npMYhmsJjrkyuw79VNs/oQueh65jP648DUjGSGwUvPXVcKU/K1cSL5RUZkEz\r\n"
-	" HHTZZDWzlV55BH9s6eRtUlTsFffy3MpHLxLrGWT15BPNBBPFF6xznG25U0mixxytFjF1LZ1\r\n"
-	" elUsVNUZmwxprkn33oNnZM/uXM0xdIqMKnrDKrRcCf3hAg2s2t0m4tqivrqBCvjeIa7nQ2a\r\n"
-	" /OT7X1T0h4adS63LSeh2jv8cZ6yXv7TV/Ag5Ubf8gU/2d4VMjo+748fWoaFtakt2Qv2bfdm\r\n"
-	" vjGcNUCP1tmoYXIASY7Wpw+EpA/m25B+D7q9NnUh0k+bgHyQW55Up7PuLe7w==\r\n"
-	"ARC-Authentication-Results: i=1; lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
-	"Authentication-Results: lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
-	"From: Alice <alice@example.com>\r\n"
-	"To: list@lists.example.org\r\n"
-	"Subject: [list] Hello\r\n"
-	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
-	"Message-ID: <2@example.com>\r\n"
-	"\r\n"
-	"Hello list,\r\n"
+#define ARC1_TEXT \
+	"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=example.org; s=rsa; t=1700000000;\r\n" \
+	" b=FJ12ih3TMbJ0HmmVLd+uJWfRKhCQussjoGpKCxJ8oK5fxTQkxWhZmQcwz9C3cGZZTlhpE\r\n" \
+	" waGqEzBgAB9Qwpi9BV0Nq/rlj7xTebXHOAB8V+yj4pxmqTR7B6JlaZ1B97FlQYewsV2eHhM\r\n" \
+	" ODwROlRzt1LZET6R95GfNSbObxWdUiEoY/htOxKpg3MsRdLDGqgfS6/5D/krONvrmqekAQ7\r\n" \
+	" 3Q7OqiDxOIMa6qifdsIZNSRDQc8Xk80eT9WYA9cnXx8zgYSTngxejsFOI0ktvOmOheSpBfJ\r\n" \
+	" IIugitWuFb87s2tLgI0UsN+bYBfsDM0FHbOUVrZHBXKHKf9gPISYvdlsyF5g==\r\n" \
+	"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed;\r\n" \
+	" d=example.org; s=rsa; t=1700000000; h=from : to : subject : date :\r\n" \
+	" message-id : from; bh=q9aha66XI/F00Fy94G70hBrVAG4XpFVqfJjydYWQ6yY=;\r\n" \
+	" b=JYENv+EA7npMYhmsJjrkyuw79VNs/oQueh65jP648DUjGSGwUvPXVcKU/K1cSL5RUZkEz\r\n" \
+	" HHTZZDWzlV55BH9s6eRtUlTsFffy3MpHLxLrGWT15BPNBBPFF6xznG25U0mixxytFjF1LZ1\r\n" \
+	" elUsVNUZmwxprkn33oNnZM/uXM0xdIqMKnrDKrRcCf3hAg2s2t0m4tqivrqBCvjeIa7nQ2a\r\n" \
+	" /OT7X1T0h4adS63LSeh2jv8cZ6yXv7TV/Ag5Ubf8gU/2d4VMjo+748fWoaFtakt2Qv2bfdm\r\n" \
+	" vjGcNUCP1tmoYXIASY7Wpw+EpA/m25B+D7q9NnUh0k+bgHyQW55Up7PuLe7w==\r\n" \
+	"ARC-Authentication-Results: i=1; lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n" \
+	"Authentication-Results: lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n" \
+	"From: Alice <alice@example.com>\r\n" \
+	"To: list@lists.example.org\r\n" \
+	"Subject: [list] Hello\r\n" \
+	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n" \
+	"Message-ID: <2@example.com>\r\n" \
+	"\r\n" \
+	"Hello list,\r\n" \
 	"  how  are you?\r\n"
-	;
+static const char ARC1[] = ARC1_TEXT;
 
 /* ARC1 sealed again by example.net (cv=pass, t=1700000100) */
 static const char ARC2[] =
@@ -160,31 +165,7 @@ static const char ARC2[] =
 	" Z7ztv6zG/XIQ3WDNZZrjJoy1DSpLASODBWrs8CtFmzphlC/aamCWMN1kwPtA==\r\n"
 	"ARC-Authentication-Results: i=2; mx.example.net; arc=pass\r\n"
 	"Authentication-Results: mx.example.net; arc=pass\r\n"
-	"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=example.org; s=rsa; t=1700000000;\r\n"
-	" b=FJ12ih3TMbJ0HmmVLd+uJWfRKhCQussjoGpKCxJ8oK5fxTQkxWhZmQcwz9C3cGZZTlhpE\r\n"
-	" waGqEzBgAB9Qwpi9BV0Nq/rlj7xTebXHOAB8V+yj4pxmqTR7B6JlaZ1B97FlQYewsV2eHhM\r\n"
-	" ODwROlRzt1LZET6R95GfNSbObxWdUiEoY/htOxKpg3MsRdLDGqgfS6/5D/krONvrmqekAQ7\r\n"
-	" 3Q7OqiDxOIMa6qifdsIZNSRDQc8Xk80eT9WYA9cnXx8zgYSTngxejsFOI0ktvOmOheSpBfJ\r\n"
-	" IIugitWuFb87s2tLgI0UsN+bYBfsDM0FHbOUVrZHBXKHKf9gPISYvdlsyF5g==\r\n"
-	"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"
-	" d=example.org; s=rsa; t=1700000000; h=from : to : subject : date :\r\n"
-	" message-id : from; bh=q9aha66XI/F00Fy94G70hBrVAG4XpFVqfJjydYWQ6yY=;\r\n"
-	" b=JYENv+EA7npMYhmsJjrkyuw79VNs/oQueh65jP648DUjGSGwUvPXVcKU/K1cSL5RUZkEz\r\n"
-	" HHTZZDWzlV55BH9s6eRtUlTsFffy3MpHLxLrGWT15BPNBBPFF6xznG25U0mixxytFjF1LZ1\r\n"
-	" elUsVNUZmwxprkn33oNnZM/uXM0xdIqMKnrDKrRcCf3hAg2s2t0m4tqivrqBCvjeIa7nQ2a\r\n"
-	" /OT7X1T0h4adS63LSeh2jv8cZ6yXv7TV/Ag5Ubf8gU/2d4VMjo+748fWoaFtakt2Qv2bfdm\r\n"
-	" vjGcNUCP1tmoYXIASY7Wpw+EpA/m25B+D7q9NnUh0k+bgHyQW55Up7PuLe7w==\r\n"
-	"ARC-Authentication-Results: i=1; lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
-	"Authentication-Results: lists.example.org; spf=pass smtp.mailfrom=alice@example.com\r\n"
-	"From: Alice <alice@example.com>\r\n"
-	"To: list@lists.example.org\r\n"
-	"Subject: [list] Hello\r\n"
-	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
-	"Message-ID: <2@example.com>\r\n"
-	"\r\n"
-	"Hello list,\r\n"
-	"  how  are you?\r\n"
-	;
+	ARC1_TEXT;
 
 /* The keys, as a dns_table (trust/dns_source.h). */
 #define KEY_RFC_ED "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -216,5 +197,16 @@ static const char DNS_KEYS[] =
 	"weak._domainkey.example.org TXT \"" KEY_WEAK "\"\n"
 	"ed._domainkey.example.org TXT \"" KEY_ED "\"\n"
 	"rsa._domainkey.example.net TXT \"" KEY_RSA "\"\n";
+
+/* s with its first `from` replaced by `to` (malloc'd); NULL when from is
+ * not in s (the caller asserts). */
+static inline char *
+dkim_test_replace(const char *s, const char *from, const char *to)
+{
+	const char *p = strstr(s, from);
+	if (p == NULL)
+		return NULL;
+	return xasprintf("%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+}
 
 #endif
