@@ -53,6 +53,7 @@ static const struct command commands[] = {
 	  "user add ADDRESS [--admin] [--quota BYTES[K|M|G|T]] --password-stdin\n"
 	  "user passwd ADDRESS --password-stdin\n"
 	  "user del|show ADDRESS\n"
+	  "user totp-reset ADDRESS\n"
 	  "user list" },
 	{ "alias", cmd_alias, 0,
 	  "manage aliases (@domain is the domain's catch-all)",
@@ -61,7 +62,7 @@ static const struct command commands[] = {
 	  "alias list [SOURCE]" },
 	{ "token", cmd_token, 0,
 	  "create an API bearer token (printed once)",
-	  "token create ADDRESS [--name NAME]" },
+	  "token create ADDRESS [--name NAME] [--expires DAYS]" },
 	{ "upstream", cmd_upstream, 0,
 	  "manage upstream POP3/IMAP accounts fetched into a local mailbox",
 	  "upstream add OWNER --host HOST --username USER --password-stdin\n"
@@ -85,6 +86,9 @@ static const struct command commands[] = {
 	{ "check-spf", cmd_check_spf, 0,
 	  "the SPF verdict (RFC 7208) for a sender and client, as the daemon computes it",
 	  "check-spf IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, checked by HELO)" },
+	{ "check-dmarc", cmd_check_dmarc, 0,
+	  "the DMARC verdict (RFC 7489) for a From: domain, given SPF and DKIM results",
+	  "check-dmarc FROM [--spf RESULT:DOMAIN] [--dkim RESULT:DOMAIN[,...]] [--sample 0-99]" },
 	{ "check-dkim", cmd_check_dkim, 0,
 	  "the DKIM and ARC verdicts of a message file, as the daemon computes them",
 	  "check-dkim [FILE]   (FILE \"-\" or none: standard input)" },
