@@ -28,6 +28,10 @@
  */
 static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* RFC 5321 §4.2.3 452, RFC 3463 X.3.1 "mail system full": the disk is
+ * full, the client keeps the message and tries again later. */
+#define REPLY_NOSPACE "452 4.3.1 Insufficient system storage, try again later"
+
 /* The most From addresses a submitted message may have (RFC 5322 allows
  * a list); each is checked, and a longer list is refused, not cut. */
 #define FROM_ADDRESSES_MAX 50
@@ -39,10 +43,12 @@ stage_flush(struct smtp_session *s)
 	if (tx->stage.len == 0 || tx->write_failed)
 		return;
 	const char *error;
-	if (blob_write(tx->blob, tx->stage.data, tx->stage.len, &error) != STORE_OK) {
+	int ret = blob_write(tx->blob, tx->stage.data, tx->stage.len, &error);
+	if (ret != STORE_OK) {
 		log_error("%s[%llu] cannot write message id=%s: %s",
 			  s->name, (unsigned long long)s->id, tx->id, error);
 		tx->write_failed = true;
+		tx->write_nospace = ret == STORE_NOSPACE;
 	}
 	buf_reset(&tx->stage);
 }
@@ -74,10 +80,12 @@ smtp_body_begin(struct smtp_session *s, const char **reply_r)
 	}
 	/* the size limit is checked on the bytes the client sends (tx->size),
 	 * not on the blob, which has our Received header too */
-	if (blob_writer_new(st, 0, &tx->blob, &error) != STORE_OK) {
+	int ret = blob_writer_new(st, 0, &tx->blob, &error);
+	if (ret != STORE_OK) {
 		log_error("%s[%llu] cannot start a message: %s",
 			  s->name, (unsigned long long)s->id, error);
-		*reply_r = "451 4.3.0 Temporary failure, try again later";
+		*reply_r = ret == STORE_NOSPACE ? REPLY_NOSPACE
+						: "451 4.3.0 Temporary failure, try again later";
 		return -1;
 	}
 	tx->body_started = true;
@@ -272,6 +280,8 @@ failure_reply(int status)
 		return "550 5.1.1 Recipient address rejected: no such user";
 	case STORE_LOOP:
 		return "550 5.4.6 Alias loop";
+	case STORE_NOSPACE:
+		return REPLY_NOSPACE;
 	default:
 		return "451 4.3.0 Local delivery failed, try again later";
 	}
@@ -298,8 +308,9 @@ queue_rcpt_add(struct store_queue_recipient **list, size_t *n, size_t *cap,
 static const char *const ret_names[] = { NULL, "FULL", "HDRS" };
 static const char *const body_names[] = { NULL, "7BIT", "8BITMIME" };
 
-/* Delivers the committed blob and queues what is not local; the reply. */
-static void
+/* Delivers the placed blob and queues what is not local, and replies;
+ * true when the message was accepted (250). */
+static bool
 deliver(struct smtp_session *s, const char *hash, uint64_t size)
 {
 	struct smtp_tx *tx = s->tx;
@@ -315,6 +326,7 @@ deliver(struct smtp_session *s, const char *hash, uint64_t size)
 	struct store_queue_recipient *q = NULL;
 	size_t n_q = 0, cap_q = 0, ok = 0, pending = 0, dsn_wanted = 0;
 	const char *failure = NULL;
+	bool accepted = false;
 
 	for (size_t i = 0, k = 0; i < tx->n_rcpts; i++) {
 		if (tx->rcpts[i].local) {
@@ -334,7 +346,8 @@ deliver(struct smtp_session *s, const char *hash, uint64_t size)
 	if (ret != STORE_OK) {
 		log_error("%s[%llu] delivery failed id=%s: %s",
 			  s->name, (unsigned long long)s->id, tx->id, error);
-		smtp_reply(s, "451 4.3.0 Local delivery failed, try again later");
+		smtp_reply(s, ret == STORE_NOSPACE ? REPLY_NOSPACE
+						   : "451 4.3.0 Local delivery failed, try again later");
 		goto out;
 	}
 	struct buf orcpt = BUF_INIT;
@@ -407,7 +420,9 @@ deliver(struct smtp_session *s, const char *hash, uint64_t size)
 		if (ret != STORE_OK) {
 			log_error("%s[%llu] cannot queue id=%s: %s",
 				  s->name, (unsigned long long)s->id, tx->id, error);
-			smtp_reply(s, "451 4.3.0 Cannot queue the message, try again later");
+			smtp_reply(s, ret == STORE_NOSPACE
+				   ? REPLY_NOSPACE
+				   : "451 4.3.0 Cannot queue the message, try again later");
 			goto out;
 		}
 		if (pending > 0)
@@ -419,6 +434,7 @@ deliver(struct smtp_session *s, const char *hash, uint64_t size)
 		 s->user != NULL ? s->user : "");
 	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	s->messages++;
+	accepted = true;
 out:
 	for (size_t k = 0; k < n_local; k++)
 		store_delivery_clear(&deliveries[k]);
@@ -426,6 +442,46 @@ out:
 	free(deliveries);
 	free(index);
 	free(addrs);
+	return accepted;
+}
+
+/*
+ * A message that every recipient would refuse (all of them local, each
+ * over quota or gone since RCPT) is refused before its blob is placed, so
+ * that it leaves nothing on disk.  The reply, or NULL to go on; the same
+ * words deliver() would use.  The delivery checks again in its
+ * transaction: this only saves the placing.
+ */
+static const char *
+refuse_early(struct smtp_session *s, uint64_t size)
+{
+	struct smtp_tx *tx = s->tx;
+	struct store *st = smtp_store(s);
+	for (size_t i = 0; i < tx->n_rcpts; i++)
+		if (!tx->rcpts[i].local)
+			return NULL;	/* queued for a remote host: taken */
+	const char **addrs = xcalloc(tx->n_rcpts + 1, sizeof *addrs);
+	struct store_delivery *d = xcalloc(tx->n_rcpts + 1, sizeof *d);
+	for (size_t i = 0; i < tx->n_rcpts; i++)
+		addrs[i] = tx->rcpts[i].address;
+	const char *error, *failure = NULL;
+	int taken = store_deliver_check(st, addrs, tx->n_rcpts, size, d, &error);
+	if (taken == 0) {
+		for (size_t i = 0; i < tx->n_rcpts; i++) {
+			const char *reply = failure_reply(d[i].status);
+			log_info("%s[%llu] delivery failed id=%s to=%s reason=%s",
+				 s->name, (unsigned long long)s->id, tx->id,
+				 esc_str(tx->rcpts[i].address),
+				 esc_str(d[i].error != NULL ? d[i].error : reply));
+			if (failure == NULL || reply[0] == '4')
+				failure = reply;
+		}
+	}
+	for (size_t i = 0; i < tx->n_rcpts; i++)
+		store_delivery_clear(&d[i]);
+	free(d);
+	free(addrs);
+	return failure;
 }
 
 void
@@ -438,10 +494,14 @@ smtp_body_end(struct smtp_session *s)
 		header_finish(s, tx->headers.len);
 	if (tx->refusal == NULL)
 		stage_flush(s);
-	if (tx->refusal != NULL || tx->write_failed) {
+	const char *reply = tx->refusal;
+	if (reply == NULL && tx->write_failed)
+		reply = tx->write_nospace ? REPLY_NOSPACE
+					  : "451 4.3.0 Error writing the message, try again later";
+	if (reply == NULL)
+		reply = refuse_early(s, blob_writer_size(tx->blob));
+	if (reply != NULL) {
 		blob_writer_abort(&tx->blob);
-		const char *reply = tx->refusal != NULL
-			? tx->refusal : "451 4.3.0 Error writing the message, try again later";
 		log_info("%s[%llu] refused id=%s from=<%s> size=%llu reply=\"%s\"",
 			 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender),
 			 (unsigned long long)tx->size, reply);
@@ -450,11 +510,20 @@ smtp_body_end(struct smtp_session *s)
 	}
 	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
-	if (blob_writer_commit(&tx->blob, hash, &size, &error) != STORE_OK) {
+	int ret = blob_writer_place(tx->blob, hash, &size, &error);
+	if (ret != STORE_OK) {
+		blob_writer_abort(&tx->blob);
 		log_error("%s[%llu] cannot store message id=%s: %s",
 			  s->name, (unsigned long long)s->id, tx->id, error);
-		smtp_reply(s, "451 4.3.0 Error storing the message, try again later");
+		smtp_reply(s, ret == STORE_NOSPACE
+			   ? REPLY_NOSPACE
+			   : "451 4.3.0 Error storing the message, try again later");
 		return;
 	}
-	deliver(s, hash, size);
+	/* refused after all (a race, a failed transaction): the blob goes
+	 * unless another message shares it */
+	if (deliver(s, hash, size))
+		blob_writer_release(&tx->blob);
+	else
+		blob_writer_abort(&tx->blob);
 }

@@ -55,6 +55,7 @@ struct smtp_tx {
 	struct buf headers;
 	const char *refusal;	/* a reply that refuses the message at its end */
 	bool write_failed;
+	bool write_nospace;	/* ...because the disk is full */
 };
 
 struct smtp_session {

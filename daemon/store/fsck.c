@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,11 +67,13 @@ is_prefix_dir(const char *name)
 
 /*
  * Removes blob dir/name when it is at least min_age seconds old and no row
- * references it.  The file is first moved aside into blobs/tmp: a delivery
- * of the same content that touches it from now on finds it gone and puts
- * its own copy in place; one that touched it just before shows in the
- * mtime of the moved file, which then goes back.  1: removed, 0: kept,
- * -1: error.
+ * references it.  A writer that holds it (blob.h: a shared flock until its
+ * rows commit) keeps it.  The file is first moved aside into blobs/tmp: a
+ * delivery of the same content that touches it from now on finds it gone
+ * and puts its own copy in place; one that touched it just before shows in
+ * the mtime of the moved file, which then goes back (unless a copy took
+ * its place meanwhile: that one has the same content and stays).
+ * 1: removed, 0: kept, -1: error.
  */
 static int
 remove_if_unused(struct store *st, const char *hash, unsigned min_age,
@@ -82,7 +85,9 @@ remove_if_unused(struct store *st, const char *hash, unsigned min_age,
 	int ret = 0;
 
 	int64_t now = store_now();
-	if (stat(path, &sb) < 0 || now - (int64_t)sb.st_mtime < (int64_t)min_age)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 ||
+	    now - (int64_t)sb.st_mtime < (int64_t)min_age)
 		goto out;
 	int ref = store_blob_referenced(st, hash);
 	if (ref != 0) {
@@ -111,14 +116,19 @@ remove_if_unused(struct store *st, const char *hash, unsigned min_age,
 		}
 		goto out;
 	}
-	/* Touched or referenced meanwhile: it stays.  A copy put in place
-	 * meanwhile has the same content, so overwriting it is harmless. */
-	if (rename(aside, path) < 0) {
-		*error_r = errfmt("cannot move %s back to %s: %s", aside, path,
-				  strerror(errno));
-		ret = -1;
+	/* Touched or referenced meanwhile: it stays. */
+	if (renameat2(AT_FDCWD, aside, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST) {
+			unlink(aside);
+		} else {
+			*error_r = errfmt("cannot move %s back to %s: %s", aside, path,
+					  strerror(errno));
+			ret = -1;
+		}
 	}
 out:
+	if (fd >= 0)
+		close(fd);
 	free(path);
 	free(aside);
 	return ret;

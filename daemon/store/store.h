@@ -36,6 +36,7 @@ enum store_status {
 	STORE_LOOP = -6,	/* an alias chain loops or runs too deep */
 	STORE_NOTLOCAL = -7,	/* the address's domain is not a local domain */
 	STORE_BUSY = -8,	/* in use (a domain with users, a mailbox with children) */
+	STORE_NOSPACE = -9,	/* the disk (or the database) is full: try later */
 };
 
 struct store;
@@ -289,6 +290,21 @@ int store_deliver_many(struct store *st, const char *const *recipients,
 		       int64_t internal_date, struct store_delivery *deliveries,
 		       const char **error_r);
 void store_delivery_clear(struct store_delivery *d);
+/*
+ * What store_deliver_many() would make of the recipients for a message of
+ * size bytes, without writing anything: deliveries[i].status and .error as
+ * it would set them (forward is not filled).  For a caller to refuse a
+ * message nobody would take before its blob is placed, so that a refusal
+ * leaves nothing on disk; the delivery itself checks again.  Returns how
+ * many recipients would take it, or STORE_ERROR.
+ */
+int store_deliver_check(struct store *st, const char *const *recipients,
+			size_t n, uint64_t size, struct store_delivery *deliveries,
+			const char **error_r);
+/* Whether a message of size bytes fits the user's quota now: 1, 0, or
+ * STORE_ERROR (STORE_NOTFOUND for no such user). */
+int store_user_quota_fits(struct store *st, int64_t user_id, uint64_t size,
+			  const char **error_r);
 
 /* ---- API tokens ------------------------------------------------------- */
 
