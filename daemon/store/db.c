@@ -122,6 +122,13 @@ store_db_error(struct store *st, const char *what)
 }
 
 int
+store_rc_status(int rc)
+{
+	/* SQLITE_FULL: a write found the disk (or the database) full */
+	return rc == SQLITE_FULL ? STORE_NOSPACE : STORE_ERROR;
+}
+
+int
 stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
 	  const char **error_r)
 {
@@ -129,7 +136,7 @@ stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		*error_r = store_db_error(st, what);
 		sqlite3_reset(s);
-		return STORE_ERROR;
+		return store_rc_status(rc);
 	}
 	sqlite3_reset(s);
 	return STORE_OK;
@@ -154,7 +161,7 @@ store_begin(struct store *st, const char **error_r)
 	}
 	if (rc != SQLITE_DONE) {
 		*error_r = store_db_error(st, "cannot begin a transaction");
-		return STORE_ERROR;
+		return store_rc_status(rc);
 	}
 	st->in_tx = true;
 	st->n_touched = 0;
@@ -168,9 +175,12 @@ store_commit(struct store *st, const char **error_r)
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
+		/* a failed COMMIT (SQLITE_FULL, an I/O error) ends the
+		 * transaction here, so that the handle is never left inside
+		 * one: the next store_begin() must work once there is room */
 		*error_r = store_db_error(st, "cannot commit");
 		store_rollback(st);
-		return STORE_ERROR;
+		return store_rc_status(rc);
 	}
 	st->in_tx = false;
 	for (size_t i = 0; i < st->n_touched; i++)

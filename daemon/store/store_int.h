@@ -72,8 +72,11 @@ char *stmt_col_strdup(sqlite3_stmt *s, int i);
 /* An *error_r for a failed SQLite call: "what: sqlite's message". */
 const char *store_db_error(struct store *st, const char *what);
 
-/* Runs a statement that returns no rows (reset afterwards); STORE_OK or
- * STORE_ERROR with *error_r. */
+/* The status of a failed SQLite call's result code: STORE_NOSPACE for
+ * SQLITE_FULL, STORE_ERROR otherwise. */
+int store_rc_status(int rc);
+/* Runs a statement that returns no rows (reset afterwards); STORE_OK, or
+ * STORE_ERROR (STORE_NOSPACE when the disk is full) with *error_r. */
 int stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
 	      const char **error_r);
 
