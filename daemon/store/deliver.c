@@ -66,11 +66,12 @@ reach_user(struct store *st, int64_t user_id, const char *blob, uint64_t size,
 	}
 	int64_t inbox;
 	uint32_t uid;
-	if (inbox_of(st, user_id, &inbox, error_r) < 0)
-		return STORE_ERROR;
+	int ret = inbox_of(st, user_id, &inbox, error_r);
+	if (ret < 0)
+		return ret;
 	const char *err = NULL;
-	int ret = store_append_tx(st, inbox, blob, size, internal_date, 0, NULL,
-				  false, &uid, &err);
+	ret = store_append_tx(st, inbox, blob, size, internal_date, 0, NULL,
+			      false, &uid, &err);
 	if (ret != STORE_OK && ret != STORE_OVERQUOTA) {
 		*error_r = err;
 		return ret;
@@ -88,8 +89,8 @@ reach_user(struct store *st, int64_t user_id, const char *blob, uint64_t size,
  * One recipient inside the transaction.  A recipient that reaches several
  * users succeeds when any of them (or a remote forward) gets the message:
  * the others' fate is logged, since refusing the recipient would make the
- * sender retry and give the rest a second copy.  STORE_ERROR only for a
- * failure that breaks the whole transaction.
+ * sender retry and give the rest a second copy.  STORE_ERROR (or
+ * STORE_NOSPACE) only for a failure that breaks the whole transaction.
  */
 static int
 deliver_one(struct store *st, const char *recipient, const char *blob,
@@ -123,12 +124,13 @@ deliver_one(struct store *st, const char *recipient, const char *blob,
 	char *refusal = NULL;	/* copied: reached[] may move */
 	for (size_t i = 0; i < res.n_users; i++) {
 		struct reached *e = NULL;
-		if (reach_user(st, res.user_ids[i], blob, size, internal_date,
-			       reached, n_reached, &e, error_r) < 0) {
+		ret = reach_user(st, res.user_ids[i], blob, size, internal_date,
+				 reached, n_reached, &e, error_r);
+		if (ret < 0) {
 			store_resolution_clear(&res);
 			free(refusal);
 			free(lower);
-			return STORE_ERROR;
+			return ret;
 		}
 		if (e->status == STORE_OK)
 			delivered++;
