@@ -18,10 +18,6 @@
 /* Writes are gathered into this much memory before write(2): SMTP DATA
  * hands over a line at a time. */
 #define BLOB_WRITE_BUFFER 65536
-/* A blob file is read-only from the start (never written again) and
- * readable by the daemon's group, whatever the umask. */
-#define BLOB_FILE_MODE 0440
-#define BLOB_DIR_MODE 0750
 
 int (*blob_fsync_fn)(int fd) = fsync;
 int (*blob_syncfs_fn)(int fd) = syncfs;
@@ -92,9 +88,9 @@ blob_writer_new(struct store *st, uint64_t max_size, struct blob_writer **w_r,
 	hex_encode(rnd, sizeof rnd, hex);
 	w->tmp_path = xasprintf("%s/tmp/%s.tmp", st->blob_dir, hex);
 	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		     BLOB_FILE_MODE);
+		     STORE_BLOB_MODE);
 	/* open() applies the umask: the mode is meant exactly */
-	if (w->fd < 0 || fchmod(w->fd, BLOB_FILE_MODE) < 0) {
+	if (w->fd < 0 || fchmod(w->fd, STORE_BLOB_MODE) < 0) {
 		int e = errno;
 		*error_r = errfmt("cannot create %s: %s", w->tmp_path, strerror(e));
 		if (w->fd >= 0) {
@@ -289,14 +285,14 @@ hold_existing(const char *path, int *fd_r, const char **error_r)
 static int
 make_prefix_dir(const char *dir, const char **error_r)
 {
-	if (mkdir(dir, BLOB_DIR_MODE) < 0) {
+	if (mkdir(dir, STORE_DIR_MODE) < 0) {
 		if (errno == EEXIST)
 			return STORE_OK;
 		int e = errno;
 		*error_r = errfmt("cannot create %s: %s", dir, strerror(e));
 		return blob_errno_status(e);
 	}
-	if (chmod(dir, BLOB_DIR_MODE) < 0)
+	if (chmod(dir, STORE_DIR_MODE) < 0)
 		log_warning("store: cannot set the mode of %s: %s", dir, strerror(errno));
 	return STORE_OK;
 }

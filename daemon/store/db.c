@@ -5,14 +5,18 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/seal.h"
 #include "core/xmalloc.h"
 #include "store/migrate.h"
+#include "store/relayq.h"
 
 /* How long a writer waits for another's transaction, then how often
  * BEGIN IMMEDIATE is tried again on top of that. */
@@ -232,7 +236,14 @@ store_lower_dup(const char *s)
 static int
 make_dir(const char *path, const char **error_r)
 {
-	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(path, STORE_DIR_MODE) == 0) {
+		/* mkdir() applies the umask; the mode is meant exactly */
+		if (chmod(path, STORE_DIR_MODE) < 0) {
+			*error_r = errfmt("cannot set the mode of %s: %s", path,
+					  strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
 		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -242,6 +253,54 @@ make_dir(const char *path, const char **error_r)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * SQLite creates the database with 0644 less the umask, and its -wal,
+ * -shm and -journal files with the database's own mode: the database made
+ * first (empty, which SQLite takes as a new database) with the mode meant
+ * gives the whole set that mode, whatever the umask.
+ */
+static int
+create_db_file(const char *path, const char **error_r)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      STORE_DB_MODE);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int r = fchmod(fd, STORE_DB_MODE);
+	if (r < 0)
+		*error_r = errfmt("cannot set the mode of %s: %s", path, strerror(errno));
+	close(fd);
+	return r;
+}
+
+/*
+ * Secrets an older version stored plain (DKIM private keys) are sealed
+ * once per process, by the first handle opened with the seal key loaded:
+ * a migration cannot, as it has no key.  Idempotent, so several
+ * processes doing it at once are harmless; until it has worked the plain
+ * keys still serve.
+ */
+static void
+seal_plain_secrets(struct store *st)
+{
+	static int done;
+	if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) || !seal_key_ready())
+		return;
+	unsigned sealed;
+	const char *error;
+	if (relayq_dkim_seal_plain(st, &sealed, &error) != STORE_OK) {
+		log_warning("store: cannot seal the DKIM keys stored plain yet: %s", error);
+		return;
+	}
+	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+	if (sealed > 0)
+		log_info("store sealed=%u DKIM keys that were stored plain", sealed);
 }
 
 /* Settings of every connection; none of them carries user data. */
@@ -275,6 +334,11 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	free(path);
 
 	path = xasprintf("%s/mailhub.db", data_dir);
+	if (create_db_file(path, error_r) < 0) {
+		free(path);
+		store_close(&st);
+		return STORE_ERROR;
+	}
 	/* One handle per thread: SQLite's own mutexes are not needed. */
 	int rc = sqlite3_open_v2(path, &st->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -307,6 +371,7 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 		return STORE_ERROR;
 	}
 	free(path);
+	seal_plain_secrets(st);
 	*st_r = st;
 	return STORE_OK;
 }

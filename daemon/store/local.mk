@@ -58,3 +58,6 @@ tests_unit_check_blob_SOURCES = tests/unit/check_blob.c $(CHECK_RUNNER)
 tests_unit_check_blob_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_blob_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
+
+TESTS += tests/integration/test_store_security.py tests/integration/test_disk_full.py
+EXTRA_DIST += tests/integration/test_store_security.py tests/integration/test_disk_full.py

@@ -389,15 +389,21 @@ struct store_fsck_report {
 	unsigned stray_files;		/* temporary or unknown files */
 	unsigned used_fixed;		/* users whose used bytes were wrong */
 	unsigned removed;		/* files removed by repair */
+	unsigned wrong_modes;		/* files or folders others may read */
+	unsigned modes_fixed;		/* of those, tightened by repair */
 };
 
 /*
- * Checks every blob's hash and every row's blob, and each user's used
- * bytes.  Problems are printed to out, one line each.  With repair: orphan
- * blobs and stray temporary files older than an hour are removed (younger
- * ones may belong to a delivery in progress) and used bytes are recounted;
- * a referenced blob is never removed, whatever its state.  Returns STORE_OK
- * when it could run (the report says what it found).
+ * Checks every blob's hash and every row's blob, each user's used bytes,
+ * and the modes of what data_dir holds (the database and its -wal, -shm
+ * and -journal, secret.key, the self-signed TLS pair, every folder and
+ * blob: more permission than the store gives them is reported).  Problems
+ * are printed to out, one line each.  With repair: orphan blobs and stray
+ * temporary files older than an hour are removed (younger ones may belong
+ * to a delivery in progress), used bytes are recounted, and modes lose the
+ * extra bits (never gain any); a referenced blob is never removed,
+ * whatever its state.  Returns STORE_OK when it could run (the report
+ * says what it found).
  */
 int store_fsck(struct store *st, bool repair, void *out /* FILE * */,
 	       struct store_fsck_report *report_r, const char **error_r);

@@ -23,6 +23,15 @@
 
 #include "store/store.h"
 
+/*
+ * The modes of what the store makes in data_dir, set on purpose whatever
+ * the umask: the daemon's user reads and writes, its group (backups) may
+ * read, nobody else has anything.  fsck reports a file or folder with more.
+ */
+#define STORE_DIR_MODE 0750	/* data_dir, blobs/, blobs/tmp, blobs/XX */
+#define STORE_DB_MODE 0640	/* mailhub.db and its -wal, -shm, -journal */
+#define STORE_BLOB_MODE 0440	/* blobs are never written again */
+
 struct stmt_slot {
 	const char *sql;
 	sqlite3_stmt *stmt;

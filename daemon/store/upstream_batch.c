@@ -167,9 +167,9 @@ tmp_create(struct upstream_batch *b, char **path_r, int *fd_r, const char **erro
 	}
 	char *path = xasprintf("%s/tmp/%s-%llu.tmp", b->st->blob_dir, b->tmp_prefix,
 			       (unsigned long long)b->tmp_counter++);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_BLOB_MODE);
 	/* open() applies the umask: the mode is meant exactly */
-	if (fd < 0 || fchmod(fd, 0440) < 0) {
+	if (fd < 0 || fchmod(fd, STORE_BLOB_MODE) < 0) {
 		int e = errno;
 		if (fd >= 0) {
 			close(fd);

@@ -1,11 +1,15 @@
 """What the store leaves on disk, through the real listeners: a refused
 message leaves no file under data_dir/blobs (SMTP over quota, IMAP APPEND
 to a missing mailbox or over quota), a blob another message shares is never
-taken with a refusal, and deleting an IMAP mailbox gives its bytes back to
-the user's quota."""
+taken with a refusal, deleting an IMAP mailbox gives its bytes back to the
+user's quota, and every file the daemon makes in data_dir has its mode on
+purpose (run with umask 000), with `mailhub fsck` reporting a loosened one
+and DKIM keys sealed in the database."""
 
 import os
 import smtplib
+import sqlite3
+import stat
 import unittest
 
 import tap
@@ -161,6 +165,100 @@ class RefusedMessagesLeaveNothing(unittest.TestCase):
                 s.sendmail("sender@remote.example", [QUOTA_USER],
                            message("again-over", 10000))
             self.assertEqual(cm.exception.smtp_code, 552)
+
+
+# What data_dir may hold and the most each may allow: the store's folders
+# and files, the seal key and the self-signed TLS pair.
+DIR_MODE = 0o750
+FILE_MODES = {
+    "mailhub.db": 0o640, "mailhub.db-wal": 0o640, "mailhub.db-shm": 0o640,
+    "mailhub.db-journal": 0o640, "secret.key": 0o600,
+    "tls/key.pem": 0o600, "tls/cert.pem": 0o644,
+}
+BLOB_MODE = 0o640
+
+
+def modes_beyond(data_dir):
+    """[(path, mode, allowed)] of everything in data_dir with more
+    permission than it may have, or that the daemon does not make."""
+    bad = []
+    for root, dirs, files in os.walk(data_dir):
+        for d in dirs:
+            path = os.path.join(root, d)
+            mode = stat.S_IMODE(os.lstat(path).st_mode)
+            if mode & ~DIR_MODE:
+                bad.append((path, oct(mode), oct(DIR_MODE)))
+        for f in files:
+            path = os.path.join(root, f)
+            rel = os.path.relpath(path, data_dir)
+            allowed = BLOB_MODE if rel.startswith("blobs/") else FILE_MODES.get(rel)
+            mode = stat.S_IMODE(os.lstat(path).st_mode)
+            if allowed is None or mode & ~allowed:
+                bad.append((path, oct(mode), allowed and oct(allowed)))
+    mode = stat.S_IMODE(os.lstat(data_dir).st_mode)
+    if mode & ~DIR_MODE:
+        bad.append((data_dir, oct(mode), oct(DIR_MODE)))
+    return bad
+
+
+class SecretsAtRest(unittest.TestCase):
+    """The daemon started with umask 000 (as a careless init system might):
+    nothing in data_dir is readable by others all the same."""
+
+    @classmethod
+    def setUpClass(cls):
+        old = os.umask(0)
+        try:
+            cls.mh = Mailhub(listeners=("smtp", "imaps", "admin"))
+            cls.mh.cli("domain", "add", "example.org")
+            cls.mh.add_user(OK_USER, OK_PW)
+            # the DKIM keys are made at first need
+            cls.domain_show = cls.mh.cli("domain", "show", "example.org").stdout
+            cls.mh.start()
+            with smtplib.SMTP("127.0.0.1", cls.mh.port("smtp"), timeout=30) as s:
+                s.sendmail("sender@remote.example", [OK_USER], message("umask", 3000))
+            c = login(cls.mh, OK_USER, OK_PW)
+            c.ok("c", b"CREATE Kept")
+            line = append(c, "a", "Kept", message("umask-append", 5000))
+            assert line.startswith(b"a OK"), line
+            c.close()
+        finally:
+            os.umask(old)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mh.close()
+
+    def test_every_file_has_its_mode(self):
+        blobs = [f for _, _, fs in os.walk(os.path.join(self.mh.data_dir, "blobs"))
+                 for f in fs]
+        self.assertGreaterEqual(len(blobs), 2)
+        for name in ("mailhub.db", "mailhub.db-wal", "mailhub.db-shm", "secret.key"):
+            self.assertTrue(os.path.exists(os.path.join(self.mh.data_dir, name)), name)
+        self.assertEqual(modes_beyond(self.mh.data_dir), [])
+
+    def test_fsck_reports_and_repairs_a_mode(self):
+        db = os.path.join(self.mh.data_dir, "mailhub.db")
+        os.chmod(db, 0o644)
+        r = self.mh.cli("fsck", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"mode of {db}: 0644, more than 0640", r.stdout)
+        r = self.mh.cli("fsck", "--repair", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(db).st_mode), 0o640)
+        r = self.mh.cli("fsck", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("fsck: ok", r.stdout)
+
+    def test_dkim_keys_sealed(self):
+        self.assertIn("v=DKIM1; k=ed25519; p=", self.domain_show)
+        path = os.path.join(self.mh.data_dir, "mailhub.db")
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+            keys = [k for (k,) in db.execute("SELECT private_key FROM dkim_keys")]
+        self.assertEqual(len(keys), 2)
+        for k in keys:
+            self.assertTrue(k.startswith("v1:"), k[:40])
+            self.assertNotIn("PRIVATE KEY", k)
 
 
 if __name__ == "__main__":
