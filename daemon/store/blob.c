@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -47,6 +48,15 @@ int
 blob_errno_status(int e)
 {
 	return e == ENOSPC || e == EDQUOT ? STORE_NOSPACE : STORE_ERROR;
+}
+
+bool
+blob_disk_has_reserve(int fd)
+{
+	struct statvfs sv;
+	if (fstatvfs(fd, &sv) < 0)
+		return true;
+	return (uint64_t)sv.f_bavail * sv.f_frsize >= BLOB_DISK_RESERVE;
 }
 
 char *
@@ -226,6 +236,12 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 	int ret = flush_buffer(w, error_r);
 	if (ret != STORE_OK)
 		return ret;
+	/* the message written: refused if it leaves too little (blob.h) */
+	if (!blob_disk_has_reserve(w->fd)) {
+		ret = fail_io(w, "keep room beside", ENOSPC, error_r);
+		*error_r = "the disk is nearly full";
+		return ret;
+	}
 	if (blob_fsync_fn(w->fd) < 0)
 		return fail_io(w, "fsync", errno, error_r);
 	if (!keep_fd) {

@@ -22,7 +22,11 @@
  * hourly gc and fsck remain only a safety net for crashes.
  *
  * Running out of space (ENOSPC, EDQUOT) is STORE_NOSPACE, any other I/O
- * error STORE_ERROR; a failed fsync is always a failure.
+ * error STORE_ERROR; a failed fsync is always a failure.  Mail stops
+ * before the disk is full: a message that would leave less than
+ * BLOB_DISK_RESERVE bytes free is refused as STORE_NOSPACE too (Postfix's
+ * queue_minfree), so that the database keeps room for what must still
+ * work then: reading and deleting mail, flags, the fetcher's state.
  */
 #ifndef MAILHUB_STORE_BLOB_H
 #define MAILHUB_STORE_BLOB_H
@@ -36,6 +40,9 @@
 
 struct store;
 struct blob_writer;
+
+/* Bytes left free on the blobs' filesystem for the database's writes. */
+#define BLOB_DISK_RESERVE (8 * 1024 * 1024)
 
 /* Starts a blob; max_size (0: none) makes blob_write() fail past it. */
 int blob_writer_new(struct store *st, uint64_t max_size,
@@ -94,6 +101,9 @@ int blob_move_into_place(const char *blob_dir, const char *tmp_path, const char 
 int blob_remove_unused(struct store *st, const char *hash);
 /* STORE_NOSPACE for ENOSPC or EDQUOT, STORE_ERROR for any other errno. */
 int blob_errno_status(int e);
+/* Whether the filesystem of fd has BLOB_DISK_RESERVE bytes free (true
+ * when it cannot tell). */
+bool blob_disk_has_reserve(int fd);
 
 /*
  * The calls that make files durable: fsync(2) and syncfs(2).  A test puts

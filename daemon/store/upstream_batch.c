@@ -352,6 +352,21 @@ sync_blob_fs(struct upstream_batch *b, const char **error_r)
 	return STORE_OK;
 }
 
+/* STORE_NOSPACE when the blobs' filesystem has less than its reserve. */
+static int
+check_reserve(struct upstream_batch *b, const char **error_r)
+{
+	int fd = open(b->st->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool room = fd < 0 || blob_disk_has_reserve(fd);
+	if (fd >= 0)
+		close(fd);
+	if (room)
+		return STORE_OK;
+	log_error("store: %s is nearly full: a fetched batch is refused", b->st->blob_dir);
+	*error_r = "the server's disk is full";
+	return STORE_NOSPACE;
+}
+
 /* Moves a finished temporary file to its name (not yet durable). */
 static int
 place(struct upstream_batch *b, struct batch_item *it, const char **error_r)
@@ -458,6 +473,9 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 	if ((ret = store_upstream_batch_prepare(b, error_r)) != STORE_OK)
 		goto fail;
 	if ((ret = sync_blob_fs(b, error_r)) != STORE_OK)
+		goto fail;
+	/* the batch written: refused if it leaves too little (store/blob.h) */
+	if ((ret = check_reserve(b, error_r)) != STORE_OK)
 		goto fail;
 	/* 2: every name and folder, under the write lock (see above) */
 	if ((ret = store_begin(b->st, error_r)) != STORE_OK)
