@@ -12,6 +12,9 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "smtp/command.h"
+#include "smtp/data.h"
+#include "mail/hdrfilter.h"
+#include "store/store.h"
 #include "smtp/server.h"
 
 struct conn;
@@ -29,7 +32,19 @@ struct smtp_rcpt {
 	char *address;		/* as smtp_path gives it */
 	char *orcpt;		/* or NULL */
 	unsigned notify;	/* enum smtp_notify bits */
-	bool local;		/* the domain is local: store_deliver_many() */
+	bool local;		/* the domain is local: delivered here */
+	struct store_resolution res;	/* local: the users and forwards it reaches */
+};
+
+/* One local user's copy of the message (delivery.c). */
+struct smtp_copy {
+	int64_t user_id;
+	size_t rcpt;		/* the recipient that reached the user first */
+	size_t user;		/* the user's index in that recipient's res */
+	char hash[SHA256_HEX_LEN + 1];
+	uint64_t size;
+	struct blob_writer *w;	/* its own blob, held until its row commits */
+	int status;		/* STORE_OK or why not */
 };
 
 /* One mail transaction, from MAIL to the end of the message (or RSET). */
@@ -47,6 +62,7 @@ struct smtp_tx {
 	bool body_started;
 	bool bdat;		/* a BDAT sequence is under way */
 	const char *bdat_error;	/* a failed BDAT sequence: the reply for the rest */
+	struct smtp_data bdat_reader;	/* the line rules across all chunks */
 	struct blob_writer *blob;
 	struct buf stage;	/* bytes on their way to the blob, flushed per chunk */
 	uint64_t size;		/* message bytes received (without our additions) */
@@ -56,6 +72,14 @@ struct smtp_tx {
 	const char *refusal;	/* a reply that refuses the message at its end */
 	bool write_failed;
 	bool write_nospace;	/* ...because the disk is full */
+	struct mail_hdr_filter hdr;	/* drops Return-Path, counts Received */
+
+	/* delivery.c: the local users' copies; with inline_fields, the first
+	 * copy's delivery fields (inline_len bytes) head the streamed blob */
+	struct smtp_copy *copies;
+	size_t n_copies;
+	bool inline_fields;
+	size_t inline_len;
 };
 
 struct smtp_session {
@@ -102,5 +126,22 @@ int smtp_body_write(void *ctx, const void *p, size_t n);
  * queues the rest, and writes the reply (250 ... queued as ID, or why not).
  * The transaction stays for the caller to free. */
 void smtp_body_end(struct smtp_session *s);
+
+/* delivery.c: at the start of the body, the users' copies (one per user)
+ * and, when the message goes to local users only, the first one's delivery
+ * fields into tx->stage. */
+void smtp_delivery_plan(struct smtp_session *s);
+/* delivery.c: the reply that refuses a message of size bytes (the blob
+ * written, not yet placed) which no recipient would take: every one local
+ * and every user it reaches over quota (or gone since RCPT), so that it
+ * leaves nothing on disk.  NULL to go on. */
+const char *smtp_delivery_refusal(struct smtp_session *s, uint64_t size);
+/* delivery.c: the placed blob to the local users and the queue; writes
+ * the reply.  True when a row or queue entry references that blob (the
+ * caller lets go of it), false when it is to be thrown away. */
+bool smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size);
+/* RFC 5321 §4.2.3 452, RFC 3463 X.3.1 "mail system full": the disk is
+ * full, the client keeps the message and tries again later. */
+#define SMTP_REPLY_NOSPACE "452 4.3.1 Insufficient system storage, try again later"
 
 #endif
