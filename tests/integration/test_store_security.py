@@ -96,6 +96,21 @@ class RefusedMessagesLeaveNothing(unittest.TestCase):
                                 cm.exception.smtp_error)
         self.assertEqual(blob_usage(self.mh), before)
 
+    def test_smtp_partly_refused_keeps_only_taken_copies(self):
+        """One message to a user with room and one over quota, in either
+        order: accepted, and only the copy that was taken is on disk (each
+        user's copy is its own blob, with its delivery fields).  From the
+        null sender, so that no DSN keeps a copy for the queue."""
+        for order in ([OK_USER, FULL], [FULL, OK_USER]):
+            before = blob_usage(self.mh)
+            with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=30) as s:
+                refused = s.sendmail("<>", order,
+                                     message("partly-" + order[0][:2], 300 * 1024))
+            self.assertEqual(refused, {})
+            after = blob_usage(self.mh)
+            self.assertEqual(after[0], before[0] + 1, order)
+            self.assertLess(after[1] - before[1], 2 * 300 * 1024, order)
+
     def test_imap_append_to_missing_mailbox_leaves_no_blob(self):
         before = blob_usage(self.mh)
         c = login(self.mh, OK_USER, OK_PW)
