@@ -470,8 +470,11 @@ bool store_stamp_equal(const struct store_stamp *a,
  * Removes blob files that no row references and whose mtime is older than
  * min_age seconds.  Deleting a blob at the moment it is unreferenced would
  * race with a delivery that has just committed the same content (the file
- * exists, its row is not yet written): blob_writer_commit() refreshes the
- * mtime of an existing blob, so a young file is never collected.
+ * exists, its row is not yet written): blob_writer_place() refreshes the
+ * mtime of an existing blob, so a young file is never collected, and a
+ * blob a writer holds (store/blob.h) is never collected at all.  A refused
+ * message removes its own blob at once; this is the safety net for what a
+ * crash left.
  */
 int store_blob_gc(struct store *st, unsigned min_age, unsigned *removed_r,
 		  const char **error_r);
