@@ -136,6 +136,7 @@ reply_store_error(struct web_request *r, int status, const char *error)
 	case STORE_INVALID: http = 422; break;
 	case STORE_NOTLOCAL: http = 422; break;
 	case STORE_OVERQUOTA: http = 507; break;
+	case STORE_NOSPACE: http = 507; break;	/* RFC 4918 §11.5 */
 	default:
 		log_error("web store error: %s", error != NULL ? error : "unknown");
 		return reply_problem(r, 500, "internal error; see the server log");

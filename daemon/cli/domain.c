@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/seal.h"
 #include "store/relayq.h"
 #include "store/store.h"
 
@@ -96,7 +97,14 @@ domain_show(struct cli_ctx *ctx, struct store *st, const char *name)
 	const char *error;
 	const char *hostname = ctx->cfg->hostname != NULL ? ctx->cfg->hostname : "localhost";
 
-	switch (relayq_dns_records(st, name, hostname, &list, &n, &error)) {
+	/* the DKIM keys are sealed (store/relayq.h) */
+	if (seal_key_load(ctx->cfg->data_dir, &error) < 0) {
+		cli_error("domain show: %s", error);
+		return CLI_FAIL;
+	}
+	int ret = relayq_dns_records(st, name, hostname, &list, &n, &error);
+	seal_key_forget();
+	switch (ret) {
 	case STORE_OK:
 		break;
 	case STORE_NOTFOUND:

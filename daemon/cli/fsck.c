@@ -1,5 +1,6 @@
 /*
- * cli/fsck.c: `mailhub fsck [--repair]`: database against blob files.
+ * cli/fsck.c: `mailhub fsck [--repair]`: database against blob files, and
+ * the modes of data_dir's files.
  *
  * The store prints each problem on stdout as it finds it, and its counts;
  * a verdict line follows.  Exit 0 when nothing is wrong (or everything found
@@ -41,13 +42,15 @@ cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
 
 	/* Corrupt and missing blobs cannot be repaired (the message is lost or
 	 * damaged; the row stays so that nothing is hidden); orphans and stray
-	 * files are repaired by removal, wrong used bytes by recounting. */
+	 * files are repaired by removal, wrong used bytes by recounting, modes
+	 * that let others read by taking the extra bits off. */
 	unsigned long long removable = (unsigned long long)r.orphan_blobs + r.stray_files;
 	unsigned long long remaining = (unsigned long long)r.corrupt_blobs + r.missing_blobs;
 	if (repair)
-		remaining += removable > r.removed ? removable - r.removed : 0;
+		remaining += (removable > r.removed ? removable - r.removed : 0) +
+			     (r.wrong_modes - r.modes_fixed);
 	else
-		remaining += removable + r.used_fixed;
+		remaining += removable + r.used_fixed + r.wrong_modes;
 
 	/* store_fsck() printed the problems and its counts; this line is
 	 * the verdict the exit status gives. */
@@ -55,6 +58,6 @@ cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
 		printf("fsck: ok\n");
 	else
 		printf("fsck: %llu problem(s) remain%s\n", remaining,
-		       repair ? "" : " (--repair fixes orphan and stray files and used bytes)");
+		       repair ? "" : " (--repair fixes orphan and stray files, used bytes and modes)");
 	return remaining == 0 ? CLI_OK : CLI_FAIL;
 }

@@ -237,15 +237,16 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		log_error("serve cannot initialise %s: %s", cfg->data_dir, error);
 		return CLI_FAIL;
 	}
+	/* the keys first: opening the store seals what is still plain */
+	if (seal_key_load(cfg->data_dir, &error) < 0 || srs_key_init(&error) < 0) {
+		log_error("serve: %s", error);
+		return CLI_FAIL;
+	}
 	if (store_open(cfg->data_dir, &st, &error) != STORE_OK) {
 		log_error("serve cannot open the store: %s", error);
 		return CLI_FAIL;
 	}
 	store_close(&st);
-	if (seal_key_load(cfg->data_dir, &error) < 0 || srs_key_init(&error) < 0) {
-		log_error("serve: %s", error);
-		return CLI_FAIL;
-	}
 	if (load_tls(cfg, &error) < 0) {
 		log_error("serve cannot load TLS: %s", error);
 		return CLI_FAIL;

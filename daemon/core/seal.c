@@ -181,6 +181,15 @@ seal_key_forget(void)
 	pthread_mutex_unlock(&seal_lock);
 }
 
+bool
+seal_key_ready(void)
+{
+	pthread_mutex_lock(&seal_lock);
+	bool ready = seal_key_loaded;
+	pthread_mutex_unlock(&seal_lock);
+	return ready;
+}
+
 /* Copies the key out under the lock; -1 when none is loaded. */
 static int
 current_key(unsigned char key[SEAL_KEY_LEN], const char **error_r)

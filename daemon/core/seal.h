@@ -9,6 +9,7 @@
 #ifndef MAILHUB_CORE_SEAL_H
 #define MAILHUB_CORE_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SEAL_KEY_FILE "secret.key"
@@ -25,6 +26,8 @@ int seal_key_create(const char *data_dir, const char **error_r);
 int seal_key_load(const char *data_dir, const char **error_r);
 /* Wipes the loaded key from memory (tests, shutdown). */
 void seal_key_forget(void);
+/* Whether a key is loaded (seal() and unseal() can work). */
+bool seal_key_ready(void);
 
 /* A key for another use, derived from the loaded key: HMAC-SHA256(key,
  * label) into out, so that one secret file serves (SRS signs with

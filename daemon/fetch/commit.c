@@ -194,6 +194,10 @@ fetch_flush_wait(struct fetch_run *run, size_t *delivered_r, const char **error_
 		*delivered_r = delivered;
 	if (ret == STORE_OVERQUOTA)
 		*error_r = errfmt("the mailbox of %s is over its quota", run->up->owner);
+	else if (ret == STORE_NOSPACE)
+		/* nothing of the batch is deleted upstream; the account's
+		 * backoff brings the next try, which goes on from here */
+		*error_r = "the server's disk is full: fetching pauses until there is room";
 	else if (ret == STORE_OK && delivered < queued)
 		*error_r = "not every message could be delivered";
 	return ret == STORE_OK && delivered == queued ? 0 : -1;

@@ -5,7 +5,14 @@
  * The message literal never sits in memory: the session hands it here as
  * soon as its size is known, and it is streamed into a blob, with bare LF
  * line ends made CRLF so that RFC822.SIZE equals the bytes FETCH sends.
+ *
+ * A refused message leaves nothing on disk: a missing mailbox or a full
+ * quota is refused before the continuation (so a synchronising literal is
+ * never sent at all); the literals of a command stay unnamed temporary
+ * files until the command has checked them all, and only then become
+ * blobs, each thrown away again if its append fails (store/blob.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,11 +28,55 @@
 void
 imap_append_reset(struct imap_session *s)
 {
-	/* blobs read for a command that then failed are left for gc */
+	/* literals of a command that did not take them leave nothing */
+	for (size_t i = 0; i < s->n_appends; i++)
+		blob_writer_abort(&s->appends[i].w);
 	s->n_appends = 0;
 	s->append_failed = false;
+	s->append_nospace = false;
 	s->append_error = NULL;
 	s->append_toobig = false;
+}
+
+/* RFC 5530 §3: the disk is full (the server's, not the user's quota) */
+#define NO_SPACE_TEXT "[SERVERBUG] Not enough disk space, try again later"
+
+/*
+ * What refuses the message now announced before any of it is read: the
+ * mailbox (RFC 3501 §6.3.11 TRYCREATE) and the quota with the literals
+ * of the command so far (RFC 5530 OVERQUOTA).  NULL to go on.  The
+ * command checks both again; this spares reading and writing a message
+ * that cannot be kept.
+ */
+static const char *
+refusal_before_reading(struct imap_session *s, uint64_t size)
+{
+	size_t n;
+	const struct imap_arg *args = imap_parser_args(s->parser, &n);
+	if (n < 3 || !imap_arg_is_astring(&args[2]))
+		return NULL;	/* the command says what is wrong */
+	struct buf name = BUF_INIT;
+	const char *refusal = NULL, *err;
+	if (imap_arg_mailbox(s, &args[2], &name) < 0) {
+		s->reply = IMAP_REPLY_NONE;	/* the command replies */
+		buf_free(&name);
+		return NULL;
+	}
+	struct store_mailbox mb;
+	int r = store_mailbox_get(s->st, s->user_id, buf_cstr(&name), &mb, &err);
+	buf_free(&name);
+	if (r == STORE_NOTFOUND)
+		return "[TRYCREATE] Mailbox does not exist.";
+	if (r != STORE_OK)
+		return NULL;
+	store_mailbox_clear(&mb);
+	uint64_t total = size;
+	for (size_t i = 0; i < s->n_appends; i++)
+		total += s->appends[i].size;
+	r = store_user_quota_fits(s->st, s->user_id, total, &err);
+	if (r == 0)
+		refusal = "[OVERQUOTA] Quota exceeded.";
+	return refusal;
 }
 
 int
@@ -41,6 +92,11 @@ imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
 			    (unsigned long long)s->cfg->message_size);
 		return 1;
 	}
+	const char *refusal = s->append_failed ? NULL : refusal_before_reading(s, size);
+	if (refusal != NULL) {
+		imap_printf(s, "%s NO %s\r\n", tag, refusal);
+		return 1;
+	}
 	if (sync) {
 		imap_printf(s, "+ OK\r\n");
 		if (conn_flush(s->c) < 0)
@@ -48,10 +104,11 @@ imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
 	}
 	struct blob_writer *w = NULL;
 	const char *err = NULL;
-	/* bare LFs made CRLF can at most double the size */
+	int r;
 	if (!s->append_failed &&
-	    blob_writer_new(s->st, 0, &w, &err) != STORE_OK) {
+	    (r = blob_writer_new(s->st, 0, &w, &err)) != STORE_OK) {
 		s->append_failed = true;
+		s->append_nospace = r == STORE_NOSPACE;
 		s->append_error = err;
 	}
 	char in[8192], out[16384];
@@ -74,20 +131,24 @@ imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
 			out[o++] = in[i];
 			prev_cr = in[i] == '\r';
 		}
-		if (blob_write(w, out, o, &err) != STORE_OK) {
+		if ((r = blob_write(w, out, o, &err)) != STORE_OK) {
 			blob_writer_abort(&w);
 			s->append_failed = true;
+			s->append_nospace = r == STORE_NOSPACE;
 			s->append_error = err;
 		}
 	}
 	if (w == NULL)
 		return 0;
-	struct imap_append_blob b;
-	if (blob_writer_commit(&w, b.hash, &b.size, &err) != STORE_OK) {
+	/* durable, but a blob only once the command takes it */
+	if ((r = blob_writer_finish(w, &err)) != STORE_OK) {
+		blob_writer_abort(&w);
 		s->append_failed = true;
+		s->append_nospace = r == STORE_NOSPACE;
 		s->append_error = err;
 		return 0;
 	}
+	struct imap_append_blob b = { .w = w, .size = blob_writer_size(w) };
 	if (s->n_appends == s->cap_appends) {
 		s->cap_appends = s->cap_appends ? s->cap_appends * 2 : 4;
 		s->appends = xreallocarray(s->appends, s->cap_appends,
@@ -156,8 +217,11 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, size_t n)
 		nm++;
 	}
 	if (s->append_failed) {
-		imap_no(s, "[SERVERBUG] %s", s->append_error ?
-			s->append_error : "cannot store the message");
+		if (s->append_nospace)
+			imap_no(s, NO_SPACE_TEXT);
+		else
+			imap_no(s, "[SERVERBUG] %s", s->append_error ?
+				s->append_error : "cannot store the message");
 		goto out;
 	}
 	if (blob != s->n_appends)
@@ -175,19 +239,42 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_no(s, "[SERVERBUG] %s", err);
 		goto out;
 	}
+	/* all of them or none: the quota for the command's messages together */
+	uint64_t total = 0;
+	for (size_t i = 0; i < nm; i++)
+		total += s->appends[msgs[i].blob].size;
+	r = store_user_quota_fits(s->st, s->user_id, total, &err);
+	if (r <= 0) {
+		if (r == 0)
+			imap_no(s, "[OVERQUOTA] Quota exceeded.");
+		else
+			imap_no(s, "[SERVERBUG] %s", err);
+		store_mailbox_clear(&mb);
+		goto out;
+	}
 	uint32_t *uids = xcalloc(nm, sizeof *uids);
 	size_t done = 0;
 	for (size_t i = 0; i < nm; i++) {
 		struct imap_append_blob *b = &s->appends[msgs[i].blob];
-		r = store_append(s->st, mb.id, b->hash, b->size, msgs[i].date,
-				 msgs[i].flags, msgs[i].keywords, false, &uids[i],
-				 &err);
-		if (r != STORE_OK)
+		char hash[SHA256_HEX_LEN + 1];
+		uint64_t size;
+		r = blob_writer_place(b->w, hash, &size, &err);
+		if (r == STORE_OK)
+			r = store_append(s->st, mb.id, hash, size, msgs[i].date,
+					 msgs[i].flags, msgs[i].keywords, false, &uids[i],
+					 &err);
+		if (r != STORE_OK) {
+			/* not taken: the blob goes unless it is shared */
+			blob_writer_abort(&b->w);
 			break;
+		}
+		blob_writer_release(&b->w);
 		done++;
 	}
 	if (r == STORE_OVERQUOTA) {
 		imap_no(s, "[OVERQUOTA] Quota exceeded.");
+	} else if (r == STORE_NOSPACE) {
+		imap_no(s, NO_SPACE_TEXT);
 	} else if (r != STORE_OK) {
 		imap_no(s, "[SERVERBUG] %s", err);
 	} else {

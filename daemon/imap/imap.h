@@ -80,6 +80,7 @@ struct imap_session {
 	struct imap_append_blob *appends;
 	size_t n_appends, cap_appends;
 	bool append_failed;	/* a literal was refused or could not be stored */
+	bool append_nospace;	/* ...because the disk is full */
 	const char *append_error;
 	bool append_toobig;
 	/* IDLE (idle.c); while it waits the session may be parked without a
@@ -91,9 +92,10 @@ struct imap_session {
 	char *parked_tag;	/* the tag of the command that parked */
 };
 
-/* An APPEND message literal already stored as a blob. */
+/* An APPEND message literal, durable in a temporary file until the
+ * command is known to take it (append.c). */
 struct imap_append_blob {
-	char hash[SHA256_HEX_LEN + 1];
+	struct blob_writer *w;
 	uint64_t size;
 };
 

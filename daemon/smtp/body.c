@@ -34,10 +34,12 @@ stage_flush(struct smtp_session *s)
 	if (tx->stage.len == 0 || tx->write_failed)
 		return;
 	const char *error;
-	if (blob_write(tx->blob, tx->stage.data, tx->stage.len, &error) != STORE_OK) {
+	int ret = blob_write(tx->blob, tx->stage.data, tx->stage.len, &error);
+	if (ret != STORE_OK) {
 		log_error("%s[%llu] cannot write message id=%s: %s",
 			  s->name, (unsigned long long)s->id, tx->id, error);
 		tx->write_failed = true;
+		tx->write_nospace = ret == STORE_NOSPACE;
 	}
 	buf_reset(&tx->stage);
 }
@@ -69,10 +71,12 @@ smtp_body_begin(struct smtp_session *s, const char **reply_r)
 	}
 	/* the size limit is checked on the bytes the client sends (tx->size),
 	 * not on the blob, which has our Received header too */
-	if (blob_writer_new(st, 0, &tx->blob, &error) != STORE_OK) {
+	int ret = blob_writer_new(st, 0, &tx->blob, &error);
+	if (ret != STORE_OK) {
 		log_error("%s[%llu] cannot start a message: %s",
 			  s->name, (unsigned long long)s->id, error);
-		*reply_r = "451 4.3.0 Temporary failure, try again later";
+		*reply_r = ret == STORE_NOSPACE ? SMTP_REPLY_NOSPACE
+						: "451 4.3.0 Temporary failure, try again later";
 		return -1;
 	}
 	tx->body_started = true;
@@ -286,10 +290,15 @@ smtp_body_end(struct smtp_session *s)
 		header_finish(s, tx->headers.len);
 	if (tx->refusal == NULL)
 		stage_flush(s);
-	if (tx->refusal != NULL || tx->write_failed) {
+	const char *reply = tx->refusal;
+	if (reply == NULL && tx->write_failed)
+		reply = tx->write_nospace ? SMTP_REPLY_NOSPACE
+					  : "451 4.3.0 Error writing the message, try again later";
+	if (reply == NULL)
+		reply = smtp_delivery_refusal(s, blob_writer_size(tx->blob));
+	if (reply != NULL) {
+		/* a refused message leaves nothing on disk */
 		blob_writer_abort(&tx->blob);
-		const char *reply = tx->refusal != NULL
-			? tx->refusal : "451 4.3.0 Error writing the message, try again later";
 		log_info("%s[%llu] refused id=%s from=<%s> size=%llu reply=\"%s\"",
 			 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender),
 			 (unsigned long long)tx->size, reply);
@@ -298,11 +307,20 @@ smtp_body_end(struct smtp_session *s)
 	}
 	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
-	if (blob_writer_commit(&tx->blob, hash, &size, &error) != STORE_OK) {
+	int ret = blob_writer_place(tx->blob, hash, &size, &error);
+	if (ret != STORE_OK) {
+		blob_writer_abort(&tx->blob);
 		log_error("%s[%llu] cannot store message id=%s: %s",
 			  s->name, (unsigned long long)s->id, tx->id, error);
-		smtp_reply(s, "451 4.3.0 Error storing the message, try again later");
+		smtp_reply(s, ret == STORE_NOSPACE
+			   ? SMTP_REPLY_NOSPACE
+			   : "451 4.3.0 Error storing the message, try again later");
 		return;
 	}
-	smtp_delivery_run(s, hash, size);
+	/* refused after all (a race, a failed transaction), or only its
+	 * copies kept: the blob goes unless another message shares it */
+	if (smtp_delivery_run(s, hash, size))
+		blob_writer_release(&tx->blob);
+	else
+		blob_writer_abort(&tx->blob);
 }

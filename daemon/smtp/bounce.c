@@ -277,8 +277,15 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 	buf_free(&orig);
 
 	char hash[SHA256_HEX_LEN + 1];
-	if (blob_put(st, dsn.data, dsn.len, hash, &error) != STORE_OK) {
+	/* held until its row or queue entry commits; a DSN that goes
+	 * nowhere leaves no blob (store/blob.h) */
+	struct blob_writer *w = NULL;
+	bool kept = false;
+	if (blob_writer_new(st, 0, &w, &error) != STORE_OK ||
+	    blob_write(w, dsn.data, dsn.len, &error) != STORE_OK ||
+	    blob_writer_place(w, hash, NULL, &error) != STORE_OK) {
 		log_error("relay id=%s cannot store a DSN: %s", it->msg.qid, error);
+		blob_writer_abort(&w);
 		buf_free(&dsn);
 		done = false;
 		goto out;
@@ -288,6 +295,7 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 	int ret = store_deliver(st, it->msg.sender, hash, dsn.len, now, &d, &error);
 	if (ret == STORE_OK && d.status == STORE_OK) {
 		log_info("relay id=%s dsn delivered to=%s", it->msg.qid, esc_str(it->msg.sender));
+		kept = true;
 	} else if (ret == STORE_NOTLOCAL || (ret == STORE_OK && d.status == STORE_NOTLOCAL)) {
 		/* RFC 5321 §4.5.5: from the null reverse-path, as a bounce */
 		struct store_queue_message m = {
@@ -305,6 +313,7 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		} else {
 			log_info("relay id=%s dsn queued to=%s", it->msg.qid,
 				 esc_str(it->msg.sender));
+			kept = true;
 		}
 	} else {
 		int s = ret != STORE_OK ? ret : d.status;
@@ -312,8 +321,13 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		log_info("relay id=%s dsn dropped to=%s: %s", it->msg.qid,
 			 esc_str(it->msg.sender),
 			 d.error != NULL ? d.error : ret != STORE_OK ? error : "?");
-		done = s != STORE_ERROR;
+		/* a full disk is no reason to drop it: tried again later */
+		done = s != STORE_ERROR && s != STORE_NOSPACE;
 	}
+	if (kept)
+		blob_writer_release(&w);
+	else
+		blob_writer_abort(&w);
 	store_delivery_clear(&d);
 	buf_free(&dsn);
 out:

@@ -18,6 +18,12 @@
  * recipient) and the other users' blobs are made from it; when it is also
  * queued (remote recipients, forwards), the streamed blob stays without
  * them for the queue and every user gets a copy.
+ *
+ * A refused message leaves nothing on disk (store/blob.h): each blob made
+ * here is held until its row or queue entry commits and thrown away when
+ * it is not taken (a user over quota, a failed transaction), and the
+ * caller does the same with the streamed blob by what smtp_delivery_run()
+ * says.
  */
 #include <pthread.h>
 #include <string.h>
@@ -93,22 +99,25 @@ smtp_delivery_plan(struct smtp_session *s)
 	}
 }
 
-/* A new blob: fields, then src from byte skip on.  0, or -1 (logged). */
+/* A new blob: fields, then src from byte skip on, placed and held in
+ * *w_r (see above).  STORE_OK, or the failure (logged). */
 static int
 copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct buf *fields,
-	  char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r)
+	  char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r, struct blob_writer **w_r)
 {
 	struct store *st = smtp_store(s);
 	struct blob_writer *w = NULL;
 	const char *error;
 	char *chunk = NULL;
-	int fd = -1;
+	int fd = -1, ret;
 	uint64_t size;
 
-	if (blob_writer_new(st, 0, &w, &error) != STORE_OK ||
-	    blob_write(w, fields->data, fields->len, &error) != STORE_OK ||
-	    blob_open(st, src, &fd, &size, &error) != STORE_OK)
+	*w_r = NULL;
+	if ((ret = blob_writer_new(st, 0, &w, &error)) != STORE_OK ||
+	    (ret = blob_write(w, fields->data, fields->len, &error)) != STORE_OK ||
+	    (ret = blob_open(st, src, &fd, &size, &error)) != STORE_OK)
 		goto fail;
+	ret = STORE_ERROR;
 	if (lseek(fd, (off_t)skip, SEEK_SET) < 0) {
 		error = "cannot seek in the message";
 		goto fail;
@@ -122,12 +131,17 @@ copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct b
 			error = "cannot read the message";
 			goto fail;
 		}
-		if (blob_write(w, chunk, (size_t)n, &error) != STORE_OK)
+		if ((ret = blob_write(w, chunk, (size_t)n, &error)) != STORE_OK)
 			goto fail;
 	}
 	free(chunk);
+	chunk = NULL;
 	close(fd);
-	return blob_writer_commit(&w, hash_r, size_r, &error) == STORE_OK ? 0 : -1;
+	fd = -1;
+	if ((ret = blob_writer_place(w, hash_r, size_r, &error)) != STORE_OK)
+		goto fail;
+	*w_r = w;
+	return STORE_OK;
 fail:
 	log_error("%s[%llu] cannot write a copy id=%s: %s", s->name, (unsigned long long)s->id,
 		  s->tx->id, error);
@@ -135,16 +149,47 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	blob_writer_abort(&w);
-	return -1;
+	return ret == STORE_OK ? STORE_ERROR : ret;
 }
 
 /* The reply for a recipient whose local delivery failed. */
 static const char *
 failure_reply(int status)
 {
-	/* RFC 3463 X.2.2 mailbox full */
-	return status == STORE_OVERQUOTA ? "552 5.2.2 Mailbox full"
-					 : "451 4.3.0 Local delivery failed, try again later";
+	switch (status) {
+	case STORE_OVERQUOTA:
+		/* RFC 3463 X.2.2 mailbox full */
+		return "552 5.2.2 Mailbox full";
+	case STORE_NOSPACE:
+		return SMTP_REPLY_NOSPACE;
+	default:
+		return "451 4.3.0 Local delivery failed, try again later";
+	}
+}
+
+const char *
+smtp_delivery_refusal(struct smtp_session *s, uint64_t size)
+{
+	struct smtp_tx *tx = s->tx;
+	if (tx->n_copies == 0)
+		return NULL;
+	for (size_t i = 0; i < tx->n_rcpts; i++)
+		if (!tx->rcpts[i].local || tx->rcpts[i].res.n_remote > 0)
+			return NULL;	/* queued: taken */
+	const char *error;
+	for (size_t i = 0; i < tx->n_copies; i++) {
+		/* the copies differ from the streamed blob only by their
+		 * fields: size is near enough for a check made again later */
+		if (store_user_quota_fits(smtp_store(s), tx->copies[i].user_id, size, &error) != 0)
+			return NULL;	/* room, or cannot tell: try */
+	}
+	for (size_t i = 0; i < tx->n_copies; i++) {
+		const struct smtp_copy *c = &tx->copies[i];
+		log_info("%s[%llu] delivery failed id=%s to=%s reason=over quota",
+			 s->name, (unsigned long long)s->id, tx->id,
+			 esc_str(tx->rcpts[c->rcpt].res.user_addresses[c->user]));
+	}
+	return failure_reply(STORE_OVERQUOTA);
 }
 
 /* Recipients on their way into one queued message. */
@@ -216,7 +261,7 @@ forward_sender(struct smtp_session *s, const struct smtp_rcpt *r)
 static const char *const ret_names[] = { NULL, "FULL", "HDRS" };
 static const char *const body_names[] = { NULL, "7BIT", "8BITMIME" };
 
-/* Queues each group; 0, or -1 (logged). */
+/* Queues each group; STORE_OK, or the failure (logged). */
 static int
 queue_groups(struct smtp_session *s, struct queue_group *groups, size_t n_groups,
 	     const char *hash, uint64_t size)
@@ -243,10 +288,10 @@ queue_groups(struct smtp_session *s, struct queue_group *groups, size_t n_groups
 		if (ret != STORE_OK) {
 			log_error("%s[%llu] cannot queue id=%s: %s",
 				  s->name, (unsigned long long)s->id, tx->id, error);
-			return -1;
+			return ret;
 		}
 	}
-	return 0;
+	return STORE_OK;
 }
 
 /* Makes and delivers the users' copies of blob hash; 0, or -1 (a reply
@@ -269,7 +314,7 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 			buf_reset(&fields);
 			copy_fields(tx, c, &fields);
 			ret = copy_blob(s, hash, tx->inline_fields ? tx->inline_len : 0, &fields,
-					c->hash, &c->size);
+					c->hash, &c->size, &c->w);
 		}
 		const char *detail = tx->rcpts[c->rcpt].res.details[c->user];
 		sc[i].user_id = c->user_id;
@@ -281,16 +326,19 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 	if (ret == 0) {
 		struct store *st = smtp_store(s);
 		pthread_mutex_lock(&deliver_lock);
-		int r = store_deliver_copies(st, sc, tx->n_copies, time(NULL), &error);
+		ret = store_deliver_copies(st, sc, tx->n_copies, time(NULL), &error);
 		pthread_mutex_unlock(&deliver_lock);
-		if (r != STORE_OK) {
+		if (ret != STORE_OK)
 			log_error("%s[%llu] delivery failed id=%s: %s",
 				  s->name, (unsigned long long)s->id, tx->id, error);
-			ret = -1;
-		}
 	}
 	for (size_t i = 0; i < tx->n_copies; i++) {
-		tx->copies[i].status = ret == 0 ? sc[i].status : STORE_ERROR;
+		tx->copies[i].status = ret == 0 ? sc[i].status : ret;
+		/* a copy not taken goes (unless shared) */
+		if (tx->copies[i].status == STORE_OK)
+			blob_writer_release(&tx->copies[i].w);
+		else
+			blob_writer_abort(&tx->copies[i].w);
 		if (ret == 0 && sc[i].status != STORE_OK)
 			log_info("%s[%llu] delivery failed id=%s to=%s reason=%s",
 				 s->name, (unsigned long long)s->id, tx->id,
@@ -300,8 +348,8 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 	}
 	free(sc);
 	if (ret < 0)
-		smtp_reply(s, "451 4.3.0 Local delivery failed, try again later");
-	return ret;
+		smtp_reply(s, failure_reply(ret == STORE_OVERQUOTA ? STORE_ERROR : ret));
+	return ret < 0 ? -1 : 0;
 }
 
 /* The outcome of local recipient r: STORE_OK when any user it reaches got
@@ -324,7 +372,7 @@ rcpt_status(const struct smtp_tx *tx, const struct smtp_rcpt *r)
 	return failure;
 }
 
-void
+bool
 smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 {
 	struct smtp_tx *tx = s->tx;
@@ -334,6 +382,8 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 	struct buf orcpt = BUF_INIT;
 	char base[SHA256_HEX_LEN + 1];
 	uint64_t base_size = size;
+	struct blob_writer *base_w = NULL;
+	bool queued = false;
 
 	if (tx->n_copies > 0 && deliver_copies(s, hash, size) < 0)
 		goto out;
@@ -389,12 +439,18 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 		/* inline fields: only DSNs of failed local recipients are
 		 * queued, with the message as received, not the first user's
 		 * fields */
-		if ((tx->inline_fields &&
-		     copy_blob(s, hash, tx->inline_len, &none, base, &base_size) < 0) ||
-		    queue_groups(s, groups, n_groups, base, base_size) < 0) {
-			smtp_reply(s, "451 4.3.0 Cannot queue the message, try again later");
+		int ret = STORE_OK;
+		if (tx->inline_fields)
+			ret = copy_blob(s, hash, tx->inline_len, &none, base, &base_size, &base_w);
+		if (ret == STORE_OK)
+			ret = queue_groups(s, groups, n_groups, base, base_size);
+		if (ret != STORE_OK) {
+			smtp_reply(s, ret == STORE_NOSPACE
+				   ? SMTP_REPLY_NOSPACE
+				   : "451 4.3.0 Cannot queue the message, try again later");
 			goto out;
 		}
+		queued = true;
 		if (pending > 0)
 			relay_kick();	/* the relay workers look at the queue now */
 	}
@@ -405,10 +461,18 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	s->messages++;
 out:
+	if (queued)
+		blob_writer_release(&base_w);
+	else
+		blob_writer_abort(&base_w);
 	buf_free(&orcpt);
 	for (size_t g = 0; g < n_groups; g++) {
 		store_queue_recipient_list_free(&groups[g].q, groups[g].n);
 		free(groups[g].sender);
 	}
 	free(groups);
+	/* the streamed blob: the first user's copy, or the queued message */
+	if (tx->inline_fields)
+		return tx->n_copies > 0 && tx->copies[0].status == STORE_OK;
+	return queued;
 }

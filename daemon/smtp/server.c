@@ -185,6 +185,8 @@ smtp_tx_free(struct smtp_tx **txp)
 		store_resolution_clear(&tx->rcpts[i].res);
 	}
 	free(tx->rcpts);
+	for (size_t i = 0; i < tx->n_copies; i++)
+		blob_writer_abort(&tx->copies[i].w);
 	free(tx->copies);
 	blob_writer_abort(&tx->blob);
 	buf_free(&tx->stage);

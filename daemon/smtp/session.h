@@ -43,6 +43,7 @@ struct smtp_copy {
 	size_t user;		/* the user's index in that recipient's res */
 	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
+	struct blob_writer *w;	/* its own blob, held until its row commits */
 	int status;		/* STORE_OK or why not */
 };
 
@@ -70,6 +71,7 @@ struct smtp_tx {
 	struct buf headers;
 	const char *refusal;	/* a reply that refuses the message at its end */
 	bool write_failed;
+	bool write_nospace;	/* ...because the disk is full */
 	struct mail_hdr_filter hdr;	/* drops Return-Path, counts Received */
 
 	/* delivery.c: the local users' copies; with inline_fields, the first
@@ -129,8 +131,17 @@ void smtp_body_end(struct smtp_session *s);
  * and, when the message goes to local users only, the first one's delivery
  * fields into tx->stage. */
 void smtp_delivery_plan(struct smtp_session *s);
-/* delivery.c: the committed blob to the local users and the queue; writes
- * the reply. */
-void smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size);
+/* delivery.c: the reply that refuses a message of size bytes (the blob
+ * written, not yet placed) which no recipient would take: every one local
+ * and every user it reaches over quota (or gone since RCPT), so that it
+ * leaves nothing on disk.  NULL to go on. */
+const char *smtp_delivery_refusal(struct smtp_session *s, uint64_t size);
+/* delivery.c: the placed blob to the local users and the queue; writes
+ * the reply.  True when a row or queue entry references that blob (the
+ * caller lets go of it), false when it is to be thrown away. */
+bool smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size);
+/* RFC 5321 §4.2.3 452, RFC 3463 X.3.1 "mail system full": the disk is
+ * full, the client keeps the message and tries again later. */
+#define SMTP_REPLY_NOSPACE "452 4.3.1 Insufficient system storage, try again later"
 
 #endif

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -18,17 +20,44 @@
  * hands over a line at a time. */
 #define BLOB_WRITE_BUFFER 65536
 
+int (*blob_fsync_fn)(int fd) = fsync;
+int (*blob_syncfs_fn)(int fd) = syncfs;
+
+enum writer_state {
+	WRITER_WRITING,		/* bytes go to the temporary file */
+	WRITER_FINISHED,	/* the temporary file is durable and closed */
+	WRITER_PLACED,		/* named and held (fd: a shared flock) */
+	WRITER_GONE,		/* failed: nothing of it is left */
+};
+
 struct blob_writer {
-	char *blob_dir;
+	struct store *st;
 	char *tmp_path;
-	int fd;			/* -1 once past max_size */
+	int fd;			/* the temporary file, or the held blob */
 	struct sha256_ctx *sha;
+	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
 	uint64_t max_size;
-	bool over;
+	bool over;		/* past max_size: only counting */
+	enum writer_state state;
 	size_t buffered;
-	unsigned char buffer[BLOB_WRITE_BUFFER];
+	unsigned char *buffer;	/* BLOB_WRITE_BUFFER bytes while writing */
 };
+
+int
+blob_errno_status(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? STORE_NOSPACE : STORE_ERROR;
+}
+
+bool
+blob_disk_has_reserve(int fd)
+{
+	struct statvfs sv;
+	if (fstatvfs(fd, &sv) < 0)
+		return true;
+	return (uint64_t)sv.f_bavail * sv.f_frsize >= BLOB_DISK_RESERVE;
+}
 
 char *
 blob_path(const struct store *st, const char *hash)
@@ -36,51 +65,55 @@ blob_path(const struct store *st, const char *hash)
 	return xasprintf("%s/%.2s/%s", st->blob_dir, hash, hash);
 }
 
+/* The folder's entries durable; STORE_OK, or the errno's status. */
 static int
 fsync_dir(const char *path, const char **error_r)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0) {
-		*error_r = errfmt("cannot fsync %s: %s", path, strerror(errno));
+	if (fd < 0 || blob_fsync_fn(fd) < 0) {
+		int e = errno;
+		*error_r = errfmt("cannot fsync %s: %s", path, strerror(e));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return blob_errno_status(e);
 	}
 	close(fd);
-	return 0;
+	return STORE_OK;
 }
 
 int
 blob_writer_new(struct store *st, uint64_t max_size, struct blob_writer **w_r,
 		const char **error_r)
 {
-	struct blob_writer *w = xmalloc(sizeof *w);
+	struct blob_writer *w = xcalloc(1, sizeof *w);
 	unsigned char rnd[16];
 	char hex[sizeof rnd * 2 + 1];
 
-	w->blob_dir = xstrdup(st->blob_dir);
-	w->sha = NULL;
-	w->size = 0;
+	w->st = st;
 	w->max_size = max_size;
-	w->over = false;
-	w->buffered = 0;
+	w->state = WRITER_WRITING;
 	/* A random name with O_EXCL: two writers (threads or processes)
 	 * never share a temporary file. */
 	random_bytes(rnd, sizeof rnd);
 	hex_encode(rnd, sizeof rnd, hex);
 	w->tmp_path = xasprintf("%s/tmp/%s.tmp", st->blob_dir, hex);
-	/* Read-only from the start: a blob is never written again. */
-	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440);
-	if (w->fd < 0) {
-		*error_r = errfmt("cannot create %s: %s", w->tmp_path,
-				  strerror(errno));
+	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		     STORE_BLOB_MODE);
+	/* open() applies the umask: the mode is meant exactly */
+	if (w->fd < 0 || fchmod(w->fd, STORE_BLOB_MODE) < 0) {
+		int e = errno;
+		*error_r = errfmt("cannot create %s: %s", w->tmp_path, strerror(e));
+		if (w->fd >= 0) {
+			close(w->fd);
+			unlink(w->tmp_path);
+		}
 		free(w->tmp_path);
-		free(w->blob_dir);
 		free(w);
 		*w_r = NULL;
-		return STORE_ERROR;
+		return blob_errno_status(e);
 	}
 	w->sha = sha256_new();
+	w->buffer = xmalloc(BLOB_WRITE_BUFFER);
 	*w_r = w;
 	return STORE_OK;
 }
@@ -102,31 +135,41 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* The temporary file goes (the writer is done with it, or failed). */
+static void
+drop_tmp(struct blob_writer *w)
+{
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+	}
+	if (unlink(w->tmp_path) < 0 && errno != ENOENT)
+		log_error("store: cannot remove %s: %s", w->tmp_path, strerror(errno));
+	free(w->buffer);
+	w->buffer = NULL;
+	w->buffered = 0;
+}
+
+/* A failed write, flush or sync: nothing of the blob stays on disk, so a
+ * full disk is not made fuller by the remains of refused messages. */
+static int
+fail_io(struct blob_writer *w, const char *what, int e, const char **error_r)
+{
+	*error_r = errfmt("cannot %s %s: %s", what, w->tmp_path, strerror(e));
+	drop_tmp(w);
+	w->state = WRITER_GONE;
+	return blob_errno_status(e);
+}
+
 static int
 flush_buffer(struct blob_writer *w, const char **error_r)
 {
 	if (w->buffered == 0)
 		return STORE_OK;
-	if (write_all(w->fd, w->buffer, w->buffered) < 0) {
-		*error_r = errfmt("cannot write %s: %s", w->tmp_path,
-				  strerror(errno));
-		return STORE_ERROR;
-	}
+	if (write_all(w->fd, w->buffer, w->buffered) < 0)
+		return fail_io(w, "write", errno, error_r);
 	w->buffered = 0;
 	return STORE_OK;
-}
-
-/* Past max_size: the partial file goes at once, the rest is only counted. */
-static void
-drop_file(struct blob_writer *w)
-{
-	if (w->fd >= 0) {
-		close(w->fd);
-		w->fd = -1;
-		if (unlink(w->tmp_path) < 0 && errno != ENOENT)
-			log_error("store: cannot remove %s: %s", w->tmp_path,
-				  strerror(errno));
-	}
 }
 
 int
@@ -134,23 +177,28 @@ blob_write(struct blob_writer *w, const void *p, size_t n,
 	   const char **error_r)
 {
 	w->size += n;
+	if (w->state != WRITER_WRITING) {
+		*error_r = w->state == WRITER_GONE ? "the message could not be stored"
+						   : "the blob is finished";
+		return STORE_ERROR;
+	}
 	if (w->over)
 		goto over;
 	if (w->max_size != 0 && w->size > w->max_size) {
+		/* past max_size: the partial file goes at once, the rest is
+		 * only counted */
 		w->over = true;
-		drop_file(w);
+		drop_tmp(w);
 		goto over;
 	}
 	sha256_update(w->sha, p, n);
-	if (w->buffered + n > sizeof w->buffer) {
-		if (flush_buffer(w, error_r) < 0)
-			return STORE_ERROR;
-		if (n >= sizeof w->buffer) {
-			if (write_all(w->fd, p, n) < 0) {
-				*error_r = errfmt("cannot write %s: %s",
-						  w->tmp_path, strerror(errno));
-				return STORE_ERROR;
-			}
+	if (w->buffered + n > BLOB_WRITE_BUFFER) {
+		int ret = flush_buffer(w, error_r);
+		if (ret != STORE_OK)
+			return ret;
+		if (n >= BLOB_WRITE_BUFFER) {
+			if (write_all(w->fd, p, n) < 0)
+				return fail_io(w, "write", errno, error_r);
 			return STORE_OK;
 		}
 	}
@@ -169,19 +217,285 @@ blob_writer_size(const struct blob_writer *w)
 	return w->size;
 }
 
+/* The bytes durable in the temporary file (DESIGN.md: the content is on
+ * disk before its name is), and the hash; keep_fd leaves the file open. */
+static int
+finish(struct blob_writer *w, bool keep_fd, const char **error_r)
+{
+	if (w->over) {
+		*error_r = errfmt("the message is larger than %llu bytes",
+				  (unsigned long long)w->max_size);
+		return STORE_INVALID;
+	}
+	if (w->state == WRITER_FINISHED)
+		return STORE_OK;
+	if (w->state != WRITER_WRITING) {
+		*error_r = "the message could not be stored";
+		return STORE_ERROR;
+	}
+	int ret = flush_buffer(w, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	/* the message written: refused if it leaves too little (blob.h) */
+	if (!blob_disk_has_reserve(w->fd)) {
+		ret = fail_io(w, "keep room beside", ENOSPC, error_r);
+		*error_r = "the disk is nearly full";
+		return ret;
+	}
+	if (blob_fsync_fn(w->fd) < 0)
+		return fail_io(w, "fsync", errno, error_r);
+	if (!keep_fd) {
+		int r = close(w->fd);
+		w->fd = -1;
+		if (r < 0)
+			return fail_io(w, "close", errno, error_r);
+	}
+	free(w->buffer);
+	w->buffer = NULL;
+	sha256_finish_hex(&w->sha, w->hash);
+	w->state = WRITER_FINISHED;
+	return STORE_OK;
+}
+
+int
+blob_writer_finish(struct blob_writer *w, const char **error_r)
+{
+	return finish(w, false, error_r);
+}
+
+/*
+ * Holds the blob the name path has now: a shared flock on it, taken
+ * before looking whether the name is still that file (a removal holds the
+ * exclusive lock while it unlinks, so after the lock the name either is
+ * ours to keep or is gone).  1 held (*fd_r), 0 gone (try again), -1 error.
+ */
+static int
+hold_existing(const char *path, int *fd_r, const char **error_r)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = errfmt("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat held, named;
+	if (flock(fd, LOCK_SH) < 0 || fstat(fd, &held) < 0) {
+		*error_r = errfmt("cannot lock %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (stat(path, &named) < 0 || named.st_ino != held.st_ino ||
+	    named.st_dev != held.st_dev) {
+		close(fd);
+		return 0;
+	}
+	/* young again, so that gc (which goes by age) spares it too */
+	if (futimens(fd, NULL) < 0)
+		log_warning("store: cannot touch %s: %s", path, strerror(errno));
+	*fd_r = fd;
+	return 1;
+}
+
+/* A new XX folder, its mode meant exactly. */
+static int
+make_prefix_dir(const char *dir, const char **error_r)
+{
+	if (mkdir(dir, STORE_DIR_MODE) < 0) {
+		if (errno == EEXIST)
+			return STORE_OK;
+		int e = errno;
+		*error_r = errfmt("cannot create %s: %s", dir, strerror(e));
+		return blob_errno_status(e);
+	}
+	if (chmod(dir, STORE_DIR_MODE) < 0)
+		log_warning("store: cannot set the mode of %s: %s", dir, strerror(errno));
+	return STORE_OK;
+}
+
+/* Removes the blob whose file fd holds (inside a write transaction, see
+ * blob.h) unless a row references it or another writer holds it. */
+static int
+remove_held(struct store *st, const char *hash, int fd)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return 0;	/* another writer holds it, or will */
+	if (store_blob_referenced(st, hash) != 0)
+		return 0;
+	char *path = blob_path(st, hash);
+	struct stat held, named;
+	int removed = 0;
+	if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
+	    held.st_ino == named.st_ino && held.st_dev == named.st_dev) {
+		if (unlink(path) == 0)
+			removed = 1;
+		else
+			log_error("store: cannot remove %s: %s", path, strerror(errno));
+	}
+	free(path);
+	return removed;
+}
+
+int
+blob_remove_unused(struct store *st, const char *hash)
+{
+	char *path = blob_path(st, hash);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return 0;
+	int removed = remove_held(st, hash, fd);
+	close(fd);
+	return removed;
+}
+
+/* A placed blob the caller's rows will not reference: removed under the
+ * write lock unless it is shared. */
+static void
+unplace(struct blob_writer *w)
+{
+	const char *error;
+	if (w->st->in_tx)
+		panic("store: a blob thrown away inside a transaction");
+	if (store_begin(w->st, &error) != STORE_OK) {
+		/* the hourly gc takes it later */
+		log_error("store: cannot remove blob %s now: %s", w->hash, error);
+		return;
+	}
+	if (remove_held(w->st, w->hash, w->fd) > 0)
+		log_debug("store: refused blob %s removed", w->hash);
+	store_rollback(w->st);
+}
+
+int
+blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
+		  uint64_t *size_r, const char **error_r)
+{
+	int ret = finish(w, true, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	if (w->fd < 0) {
+		/* finished apart (blob_writer_finish()): open it again */
+		w->fd = open(w->tmp_path, O_RDONLY | O_CLOEXEC);
+		if (w->fd < 0)
+			return fail_io(w, "open", errno, error_r);
+	}
+	/* locked before it has its name, so it is never there unheld */
+	if (flock(w->fd, LOCK_SH) < 0)
+		return fail_io(w, "lock", errno, error_r);
+
+	char *dir = xasprintf("%s/%.2s", w->st->blob_dir, w->hash);
+	char *path = xasprintf("%s/%s", dir, w->hash);
+	bool dir_made = false, placed = false;
+	ret = STORE_ERROR;
+	*error_r = "the blob could not be placed";
+	/* at most: the folder made, and a few removals racing with us */
+	for (unsigned attempt = 0; attempt < 8 && !placed; attempt++) {
+		if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+			placed = true;
+			break;
+		}
+		int e = errno;
+		if (e == EEXIST) {
+			/* the same content stored before: that file stays
+			 * (blobs are never rewritten), held as ours would be */
+			int fd, r = hold_existing(path, &fd, error_r);
+			if (r < 0)
+				break;
+			if (r > 0) {
+				drop_tmp(w);
+				w->fd = fd;
+				placed = true;
+			}
+			continue;
+		}
+		if (e == ENOENT && !dir_made) {
+			/* the first blob of this prefix */
+			if ((ret = make_prefix_dir(dir, error_r)) != STORE_OK)
+				break;
+			ret = STORE_ERROR;
+			dir_made = true;
+			continue;
+		}
+		*error_r = errfmt("cannot rename %s to %s: %s", w->tmp_path, path,
+				  strerror(e));
+		ret = blob_errno_status(e);
+		break;
+	}
+	if (!placed) {
+		drop_tmp(w);
+		w->state = WRITER_GONE;
+		goto out;
+	}
+	w->state = WRITER_PLACED;
+	/* the names durable: the new folder's in blobs/, the file's in it */
+	ret = dir_made ? fsync_dir(w->st->blob_dir, error_r) : STORE_OK;
+	if (ret == STORE_OK)
+		ret = fsync_dir(dir, error_r);
+	if (ret != STORE_OK) {
+		/* not durable, so never acknowledged: the caller fails, and the
+		 * file goes unless it is shared */
+		unplace(w);
+		close(w->fd);
+		w->fd = -1;
+		w->state = WRITER_GONE;
+		goto out;
+	}
+	memcpy(hash_r, w->hash, sizeof w->hash);
+	if (size_r != NULL)
+		*size_r = w->size;
+out:
+	free(dir);
+	free(path);
+	return ret;
+}
+
 static void
 writer_free(struct blob_writer **wp)
 {
 	struct blob_writer *w = *wp;
-	drop_file(w);
+	if (w->fd >= 0)
+		close(w->fd);
 	if (w->sha != NULL) {
 		char dummy[SHA256_HEX_LEN + 1];
 		sha256_finish_hex(&w->sha, dummy);
 	}
+	free(w->buffer);
 	free(w->tmp_path);
-	free(w->blob_dir);
 	free(w);
 	*wp = NULL;
+}
+
+void
+blob_writer_release(struct blob_writer **wp)
+{
+	if (*wp != NULL)
+		writer_free(wp);
+}
+
+void
+blob_writer_abort(struct blob_writer **wp)
+{
+	struct blob_writer *w = *wp;
+	if (w == NULL)
+		return;
+	if (w->state == WRITER_WRITING || w->state == WRITER_FINISHED)
+		drop_tmp(w);
+	else if (w->state == WRITER_PLACED)
+		unplace(w);
+	writer_free(wp);
+}
+
+int
+blob_writer_commit(struct blob_writer **wp, char hash_r[SHA256_HEX_LEN + 1],
+		   uint64_t *size_r, const char **error_r)
+{
+	int ret = blob_writer_place(*wp, hash_r, size_r, error_r);
+	if (ret == STORE_OK)
+		blob_writer_release(wp);
+	else
+		blob_writer_abort(wp);
+	return ret;
 }
 
 int
@@ -218,15 +532,15 @@ blob_move_into_place(const char *blob_dir, const char *tmp_path, const char *has
 		}
 		if (errno == ENOENT && !*dir_made_r) {
 			/* the first blob of this prefix */
-			if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-				*error_r = errfmt("cannot create %s: %s", dir, strerror(errno));
+			if ((ret = make_prefix_dir(dir, error_r)) != STORE_OK)
 				goto out;
-			}
+			ret = STORE_ERROR;
 			*dir_made_r = true;
 			continue;
 		}
 		break;
 	}
+	ret = blob_errno_status(errno);
 	*error_r = errfmt("cannot rename %s to %s: %s", tmp_path, path, strerror(errno));
 out:
 	free(dir);
@@ -234,83 +548,17 @@ out:
 	return ret;
 }
 
-/* Moves the finished temporary file to its name; the file is fsynced. */
-static int
-place(struct blob_writer *w, const char *hash, const char **error_r)
-{
-	bool dir_made;
-	if (blob_move_into_place(w->blob_dir, w->tmp_path, hash, &dir_made,
-				 error_r) != STORE_OK)
-		return STORE_ERROR;
-	/* the names durable: the new folder's in blobs/, the file's in it */
-	if (dir_made && fsync_dir(w->blob_dir, error_r) < 0)
-		return STORE_ERROR;
-	char *dir = xasprintf("%s/%.2s", w->blob_dir, hash);
-	int ret = fsync_dir(dir, error_r) < 0 ? STORE_ERROR : STORE_OK;
-	free(dir);
-	return ret;
-}
-
-int
-blob_writer_commit(struct blob_writer **wp, char hash_r[SHA256_HEX_LEN + 1],
-		   uint64_t *size_r, const char **error_r)
-{
-	struct blob_writer *w = *wp;
-	int ret = STORE_ERROR;
-
-	if (w->over) {
-		*error_r = errfmt("the message is larger than %llu bytes",
-				  (unsigned long long)w->max_size);
-		writer_free(wp);
-		return STORE_INVALID;
-	}
-	if (flush_buffer(w, error_r) < 0)
-		goto out;
-	/* The content is on disk before its name is (DESIGN.md: durability). */
-	if (fsync(w->fd) < 0) {
-		*error_r = errfmt("cannot fsync %s: %s", w->tmp_path,
-				  strerror(errno));
-		goto out;
-	}
-	if (close(w->fd) < 0) {
-		w->fd = -1;
-		*error_r = errfmt("cannot close %s: %s", w->tmp_path,
-				  strerror(errno));
-		unlink(w->tmp_path);
-		goto out;
-	}
-	w->fd = -1;
-	sha256_finish_hex(&w->sha, hash_r);
-	if (place(w, hash_r, error_r) < 0) {
-		unlink(w->tmp_path);
-		goto out;
-	}
-	if (size_r != NULL)
-		*size_r = w->size;
-	ret = STORE_OK;
-out:
-	writer_free(wp);
-	return ret;
-}
-
-void
-blob_writer_abort(struct blob_writer **wp)
-{
-	if (*wp != NULL)
-		writer_free(wp);
-}
-
 int
 blob_put(struct store *st, const void *p, size_t n,
 	 char hash_r[SHA256_HEX_LEN + 1], const char **error_r)
 {
 	struct blob_writer *w;
-
-	if (blob_writer_new(st, 0, &w, error_r) < 0)
-		return STORE_ERROR;
-	if (blob_write(w, p, n, error_r) < 0) {
+	int ret = blob_writer_new(st, 0, &w, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	if ((ret = blob_write(w, p, n, error_r)) != STORE_OK) {
 		blob_writer_abort(&w);
-		return STORE_ERROR;
+		return ret;
 	}
 	return blob_writer_commit(&w, hash_r, NULL, error_r);
 }

@@ -3,9 +3,30 @@
  *
  * A blob is written to blobs/tmp/ under a unique name, fsynced, renamed to
  * blobs/XX/HASH (XX = its first two hex digits), and the directory fsynced,
- * before blob_writer_commit() returns.  A blob that exists already is not
- * written twice.  Blobs are immutable; readers open them by hash.
+ * before blob_writer_place() returns.  A blob that exists already is not
+ * written twice: blobs are content-addressed and shared by every message
+ * with the same bytes.  Blobs are immutable; readers open them by hash.
  * The writer hashes as it goes, so a large message is never held in memory.
+ *
+ * A refused message leaves nothing behind.  Callers check what they can
+ * (quota, the mailbox) before the blob is placed and throw the temporary
+ * file away on a refusal (blob_writer_abort()); a refusal that comes after
+ * (the transaction fails, a race with another delivery) removes the placed
+ * blob unless it is shared.  So that such a removal can never take a blob
+ * another delivery is about to reference, a placed writer holds the file
+ * with a shared flock(2) until the caller has committed its rows; removal
+ * takes SQLite's write lock (so no transaction can commit a reference
+ * meanwhile, and no fetched batch is between placing and committing: it
+ * places under that lock), then an exclusive flock without waiting (held:
+ * another delivery wants it), then checks no row references it.  The
+ * hourly gc and fsck remain only a safety net for crashes.
+ *
+ * Running out of space (ENOSPC, EDQUOT) is STORE_NOSPACE, any other I/O
+ * error STORE_ERROR; a failed fsync is always a failure.  Mail stops
+ * before the disk is full: a message that would leave less than
+ * BLOB_DISK_RESERVE bytes free is refused as STORE_NOSPACE too (Postfix's
+ * queue_minfree), so that the database keeps room for what must still
+ * work then: reading and deleting mail, flags, the fetcher's state.
  */
 #ifndef MAILHUB_STORE_BLOB_H
 #define MAILHUB_STORE_BLOB_H
@@ -20,22 +41,45 @@
 struct store;
 struct blob_writer;
 
+/* Bytes left free on the blobs' filesystem for the database's writes. */
+#define BLOB_DISK_RESERVE (8 * 1024 * 1024)
+
 /* Starts a blob; max_size (0: none) makes blob_write() fail past it. */
 int blob_writer_new(struct store *st, uint64_t max_size,
 		    struct blob_writer **w_r, const char **error_r);
 /* Appends bytes.  STORE_INVALID past max_size (the writer then only counts,
- * so the caller can drain the rest of the message), STORE_ERROR on I/O. */
+ * so the caller can drain the rest of the message), STORE_NOSPACE or
+ * STORE_ERROR on I/O (the temporary file is gone then). */
 int blob_write(struct blob_writer *w, const void *p, size_t n,
 	       const char **error_r);
 /* Bytes written (or counted past the limit) so far. */
 uint64_t blob_writer_size(const struct blob_writer *w);
-/* Makes the blob durable (see above) and frees the writer. */
+/* Makes the temporary file durable and closes it, without naming it yet:
+ * for a caller that collects several messages (IMAP APPEND) before it can
+ * tell whether they will be taken.  The writer keeps no buffer and no file
+ * descriptor afterwards.  Optional: blob_writer_place() does it too. */
+int blob_writer_finish(struct blob_writer *w, const char **error_r);
+/* Makes the blob durable under its name (see above) and holds it for the
+ * caller's transaction, which must follow; then blob_writer_release() (its
+ * rows committed) or blob_writer_abort() (refused: the blob goes unless it
+ * is shared).  On failure nothing of it is left; the writer is still to be
+ * freed with blob_writer_abort(). */
+int blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
+		      uint64_t *size_r, const char **error_r);
+/* The caller's rows reference the placed blob: lets go of it and frees the
+ * writer.  NULL ok. */
+void blob_writer_release(struct blob_writer **w);
+/* Throws the blob away and frees the writer; NULL ok.  Before
+ * blob_writer_place(), the temporary file goes; after it, the placed blob
+ * goes unless a row references it or another writer holds it.  Must not be
+ * called inside a transaction of w's store. */
+void blob_writer_abort(struct blob_writer **w);
+/* blob_writer_place() and blob_writer_release() at once, for a blob whose
+ * rows need no protection from a refusal elsewhere (or that tests write). */
 int blob_writer_commit(struct blob_writer **w, char hash_r[SHA256_HEX_LEN + 1],
 		       uint64_t *size_r, const char **error_r);
-/* Throws the partial blob away; NULL ok. */
-void blob_writer_abort(struct blob_writer **w);
 
-/* Stores a whole message that is already in memory. */
+/* Stores a whole message that is already in memory (blob_writer_commit()). */
 int blob_put(struct store *st, const void *p, size_t n,
 	     char hash_r[SHA256_HEX_LEN + 1], const char **error_r);
 /* Opens a blob for reading: an fd (caller closes) and its size. */
@@ -48,9 +92,27 @@ int blob_read(struct store *st, const char *hash, struct buf *out,
  * blob_dir/XX/HASH, making the XX folder when missing (*dir_made_r: then
  * blob_dir's entry for it still needs a sync); when that name exists (the
  * same content), keeps that file, touches it so that gc spares it, and
- * removes tmp_path.  The new names are not synced here. */
+ * removes tmp_path.  The new names are not synced here.  For a caller that
+ * holds SQLite's write lock until its rows commit (see above). */
 int blob_move_into_place(const char *blob_dir, const char *tmp_path, const char *hash,
 			 bool *dir_made_r, const char **error_r);
+/* Inside a write transaction of st: removes the blob unless a row
+ * references it or a writer holds it (see above).  1 removed, 0 kept. */
+int blob_remove_unused(struct store *st, const char *hash);
+/* STORE_NOSPACE for ENOSPC or EDQUOT, STORE_ERROR for any other errno. */
+int blob_errno_status(int e);
+/* Whether the filesystem of fd has BLOB_DISK_RESERVE bytes free (true
+ * when it cannot tell). */
+bool blob_disk_has_reserve(int fd);
+
+/*
+ * The calls that make files durable: fsync(2) and syncfs(2).  A test puts
+ * a failing function in their place to show that a failed flush is never
+ * acknowledged (tests/unit/check_blob.c); nothing else changes them.
+ */
+extern int (*blob_fsync_fn)(int fd);
+extern int (*blob_syncfs_fn)(int fd);
+
 /* data_dir/blobs/XX/HASH, malloc'd. */
 char *blob_path(const struct store *st, const char *hash);
 

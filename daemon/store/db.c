@@ -5,15 +5,19 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/seal.h"
 #include "core/xmalloc.h"
 #include "store/migrate.h"
+#include "store/relayq.h"
 
 /* How long a writer waits for another's transaction, then how often
  * BEGIN IMMEDIATE is tried again on top of that. */
@@ -173,6 +177,13 @@ store_db_error(struct store *st, const char *what)
 }
 
 int
+store_rc_status(int rc)
+{
+	/* SQLITE_FULL: a write found the disk (or the database) full */
+	return rc == SQLITE_FULL ? STORE_NOSPACE : STORE_ERROR;
+}
+
+int
 stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
 	  const char **error_r)
 {
@@ -180,7 +191,7 @@ stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		*error_r = store_db_error(st, what);
 		sqlite3_reset(s);
-		return STORE_ERROR;
+		return store_rc_status(rc);
 	}
 	sqlite3_reset(s);
 	return STORE_OK;
@@ -245,7 +256,7 @@ begin(struct store *st, const char **error_r)
 	}
 	if (rc != SQLITE_DONE) {
 		*error_r = store_db_error(st, "cannot begin a transaction");
-		return STORE_ERROR;
+		return store_rc_status(rc);
 	}
 	st->in_tx = true;
 	st->n_touched = 0;
@@ -259,9 +270,12 @@ store_commit(struct store *st, const char **error_r)
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
+		/* a failed COMMIT (SQLITE_FULL, an I/O error) ends the
+		 * transaction here, so that the handle is never left inside
+		 * one: the next store_begin() must work once there is room */
 		*error_r = store_db_error(st, "cannot commit");
 		store_rollback(st);
-		return STORE_ERROR;
+		return store_rc_status(rc);
 	}
 	st->in_tx = false;
 	tx_ended();
@@ -315,7 +329,14 @@ store_lower_dup(const char *s)
 static int
 make_dir(const char *path, const char **error_r)
 {
-	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(path, STORE_DIR_MODE) == 0) {
+		/* mkdir() applies the umask; the mode is meant exactly */
+		if (chmod(path, STORE_DIR_MODE) < 0) {
+			*error_r = errfmt("cannot set the mode of %s: %s", path,
+					  strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
 		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -325,6 +346,54 @@ make_dir(const char *path, const char **error_r)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * SQLite creates the database with 0644 less the umask, and its -wal,
+ * -shm and -journal files with the database's own mode: the database made
+ * first (empty, which SQLite takes as a new database) with the mode meant
+ * gives the whole set that mode, whatever the umask.
+ */
+static int
+create_db_file(const char *path, const char **error_r)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      STORE_DB_MODE);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int r = fchmod(fd, STORE_DB_MODE);
+	if (r < 0)
+		*error_r = errfmt("cannot set the mode of %s: %s", path, strerror(errno));
+	close(fd);
+	return r;
+}
+
+/*
+ * Secrets an older version stored plain (DKIM private keys) are sealed
+ * once per process, by the first handle opened with the seal key loaded:
+ * a migration cannot, as it has no key.  Idempotent, so several
+ * processes doing it at once are harmless; until it has worked the plain
+ * keys still serve.
+ */
+static void
+seal_plain_secrets(struct store *st)
+{
+	static int done;
+	if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) || !seal_key_ready())
+		return;
+	unsigned sealed;
+	const char *error;
+	if (relayq_dkim_seal_plain(st, &sealed, &error) != STORE_OK) {
+		log_warning("store: cannot seal the DKIM keys stored plain yet: %s", error);
+		return;
+	}
+	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+	if (sealed > 0)
+		log_info("store sealed=%u DKIM keys that were stored plain", sealed);
 }
 
 /* Settings of every connection; none of them carries user data. */
@@ -358,6 +427,11 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	free(path);
 
 	path = xasprintf("%s/mailhub.db", data_dir);
+	if (create_db_file(path, error_r) < 0) {
+		free(path);
+		store_close(&st);
+		return STORE_ERROR;
+	}
 	/* One handle per thread: SQLite's own mutexes are not needed. */
 	int rc = sqlite3_open_v2(path, &st->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -390,6 +464,7 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 		return STORE_ERROR;
 	}
 	free(path);
+	seal_plain_secrets(st);
 	*st_r = st;
 	return STORE_OK;
 }

@@ -11,6 +11,8 @@
 
 static const char SQL_INBOX[] =
 	"SELECT id FROM mailboxes WHERE user_id = ?1 AND name = 'INBOX'";
+static const char SQL_USER_QUOTA[] =
+	"SELECT quota, used, address FROM users WHERE id = ?1";
 
 /* What happened to one local user in this delivery. */
 struct reached {
@@ -64,11 +66,12 @@ reach_user(struct store *st, int64_t user_id, const char *blob, uint64_t size,
 	}
 	int64_t inbox;
 	uint32_t uid;
-	if (inbox_of(st, user_id, &inbox, error_r) < 0)
-		return STORE_ERROR;
+	int ret = inbox_of(st, user_id, &inbox, error_r);
+	if (ret < 0)
+		return ret;
 	const char *err = NULL;
-	int ret = store_append_tx(st, inbox, blob, size, internal_date, 0, NULL,
-				  false, &uid, &err);
+	ret = store_append_tx(st, inbox, blob, size, internal_date, 0, NULL,
+			      false, &uid, &err);
 	if (ret != STORE_OK && ret != STORE_OVERQUOTA) {
 		*error_r = err;
 		return ret;
@@ -86,8 +89,8 @@ reach_user(struct store *st, int64_t user_id, const char *blob, uint64_t size,
  * One recipient inside the transaction.  A recipient that reaches several
  * users succeeds when any of them (or a remote forward) gets the message:
  * the others' fate is logged, since refusing the recipient would make the
- * sender retry and give the rest a second copy.  STORE_ERROR only for a
- * failure that breaks the whole transaction.
+ * sender retry and give the rest a second copy.  STORE_ERROR (or
+ * STORE_NOSPACE) only for a failure that breaks the whole transaction.
  */
 static int
 deliver_one(struct store *st, const char *recipient, const char *blob,
@@ -121,12 +124,13 @@ deliver_one(struct store *st, const char *recipient, const char *blob,
 	char *refusal = NULL;	/* copied: reached[] may move */
 	for (size_t i = 0; i < res.n_users; i++) {
 		struct reached *e = NULL;
-		if (reach_user(st, res.user_ids[i], blob, size, internal_date,
-			       reached, n_reached, &e, error_r) < 0) {
+		ret = reach_user(st, res.user_ids[i], blob, size, internal_date,
+				 reached, n_reached, &e, error_r);
+		if (ret < 0) {
 			store_resolution_clear(&res);
 			free(refusal);
 			free(lower);
-			return STORE_ERROR;
+			return ret;
 		}
 		if (e->status == STORE_OK)
 			delivered++;
@@ -206,4 +210,97 @@ store_deliver(struct store *st, const char *recipient, const char *blob,
 		return delivery_r->status;
 	}
 	return STORE_OK;
+}
+
+int
+store_user_quota_fits(struct store *st, int64_t user_id, uint64_t size,
+		      const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_USER_QUOTA);
+	stmt_int(s, 1, user_id);
+	int ret = stmt_row(st, s, "cannot read the quota", error_r);
+	if (ret != STORE_OK) {
+		if (ret == STORE_NOTFOUND)
+			*error_r = "no such user";
+		return ret;
+	}
+	uint64_t quota = (uint64_t)sqlite3_column_int64(s, 0);
+	uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
+	/* the test of store_append_tx() */
+	int fits = quota == 0 || (size <= quota && used <= quota - size);
+	if (!fits)
+		*error_r = errfmt("user '%s' is over quota (%llu of %llu bytes used, "
+				  "message %llu bytes)",
+				  (const char *)sqlite3_column_text(s, 2),
+				  (unsigned long long)used, (unsigned long long)quota,
+				  (unsigned long long)size);
+	stmt_done(s);
+	return fits;
+}
+
+/* One recipient of store_deliver_check(): 1 when it would take it. */
+static int
+check_one(struct store *st, const char *recipient, uint64_t size,
+	  struct store_delivery *d, const char **error_r)
+{
+	struct store_resolution res;
+	const char *err;
+
+	if (recipient == NULL || !store_address_valid(recipient)) {
+		d->status = STORE_INVALID;
+		d->error = xasprintf("invalid address '%s'", esc_str(recipient));
+		return 0;
+	}
+	char *lower = store_lower_dup(recipient);
+	int ret = store_resolve_internal(st, lower, false, &res, &err);
+	free(lower);
+	if (ret == STORE_ERROR) {
+		*error_r = err;
+		return STORE_ERROR;
+	}
+	if (ret < 0) {
+		d->status = ret;
+		d->error = ret == STORE_LOOP ? xasprintf("alias %s", err) : xstrdup(err);
+		return 0;
+	}
+	/* taken when any user it reaches has room, or it is forwarded */
+	int taken = res.n_remote > 0;
+	for (size_t i = 0; i < res.n_users && !taken; i++) {
+		int fits = store_user_quota_fits(st, res.user_ids[i], size, &err);
+		if (fits == STORE_ERROR) {
+			*error_r = err;
+			store_resolution_clear(&res);
+			return STORE_ERROR;
+		}
+		if (fits > 0)
+			taken = 1;
+		else if (d->error == NULL && fits == 0)
+			d->error = xstrdup(err);
+	}
+	store_resolution_clear(&res);
+	if (!taken) {
+		d->status = STORE_OVERQUOTA;
+		if (d->error == NULL)
+			d->error = xstrdup("over quota");
+	}
+	return taken;
+}
+
+int
+store_deliver_check(struct store *st, const char *const *recipients, size_t n,
+		    uint64_t size, struct store_delivery *deliveries,
+		    const char **error_r)
+{
+	int taken = 0;
+	memset(deliveries, 0, n * sizeof *deliveries);
+	for (size_t i = 0; i < n; i++) {
+		int r = check_one(st, recipients[i], size, &deliveries[i], error_r);
+		if (r < 0) {
+			for (size_t j = 0; j <= i; j++)
+				store_delivery_clear(&deliveries[j]);
+			return STORE_ERROR;
+		}
+		taken += r;
+	}
+	return taken;
 }

@@ -10,10 +10,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/seal.h"
+#include "core/tls.h"
 #include "core/xmalloc.h"
 #include "store/blob.h"
 #include "store/imapdb.h"
@@ -67,11 +70,13 @@ is_prefix_dir(const char *name)
 
 /*
  * Removes blob dir/name when it is at least min_age seconds old and no row
- * references it.  The file is first moved aside into blobs/tmp: a delivery
- * of the same content that touches it from now on finds it gone and puts
- * its own copy in place; one that touched it just before shows in the
- * mtime of the moved file, which then goes back.  1: removed, 0: kept,
- * -1: error.
+ * references it.  A writer that holds it (blob.h: a shared flock until its
+ * rows commit) keeps it.  The file is first moved aside into blobs/tmp: a
+ * delivery of the same content that touches it from now on finds it gone
+ * and puts its own copy in place; one that touched it just before shows in
+ * the mtime of the moved file, which then goes back (unless a copy took
+ * its place meanwhile: that one has the same content and stays).
+ * 1: removed, 0: kept, -1: error.
  */
 static int
 remove_if_unused(struct store *st, const char *hash, unsigned min_age,
@@ -83,7 +88,9 @@ remove_if_unused(struct store *st, const char *hash, unsigned min_age,
 	int ret = 0;
 
 	int64_t now = store_now();
-	if (stat(path, &sb) < 0 || now - (int64_t)sb.st_mtime < (int64_t)min_age)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &sb) < 0 ||
+	    now - (int64_t)sb.st_mtime < (int64_t)min_age)
 		goto out;
 	int ref = store_blob_referenced(st, hash);
 	if (ref != 0) {
@@ -112,14 +119,19 @@ remove_if_unused(struct store *st, const char *hash, unsigned min_age,
 		}
 		goto out;
 	}
-	/* Touched or referenced meanwhile: it stays.  A copy put in place
-	 * meanwhile has the same content, so overwriting it is harmless. */
-	if (rename(aside, path) < 0) {
-		*error_r = errfmt("cannot move %s back to %s: %s", aside, path,
-				  strerror(errno));
-		ret = -1;
+	/* Touched or referenced meanwhile: it stays. */
+	if (renameat2(AT_FDCWD, aside, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST) {
+			unlink(aside);
+		} else {
+			*error_r = errfmt("cannot move %s back to %s: %s", aside, path,
+					  strerror(errno));
+			ret = -1;
+		}
 	}
 out:
+	if (fd >= 0)
+		close(fd);
 	free(path);
 	free(aside);
 	return ret;
@@ -158,6 +170,61 @@ struct walk {
 	int64_t now;
 };
 
+/* What a file of blobs/ may have: the store makes them 0440 (store_int.h);
+ * the owner's write bit is harmless, anything for others is not. */
+#define BLOB_MODE_ALLOWED 0640
+
+/* Reports a mode with bits beyond allowed, and with repair takes them off
+ * (chmod never follows a symlink: lstat() said it is none). */
+static void
+check_mode(struct walk *w, const char *path, const struct stat *sb, mode_t allowed)
+{
+	mode_t mode = sb->st_mode & 07777;
+	if (S_ISLNK(sb->st_mode) || (mode & ~allowed) == 0)
+		return;
+	w->rep->wrong_modes++;
+	if (w->repair && chmod(path, mode & allowed) == 0) {
+		w->rep->modes_fixed++;
+		say(w->out, "mode of %s: %04o, more than %04o: fixed", path,
+		    (unsigned)mode, (unsigned)allowed);
+	} else {
+		say(w->out, "mode of %s: %04o, more than %04o%s", path, (unsigned)mode,
+		    (unsigned)allowed, w->repair ? ": cannot fix" : "");
+	}
+}
+
+/* The named things of data_dir and what each may have ("": data_dir). */
+static const struct {
+	const char *name;
+	mode_t allowed;
+} data_dir_modes[] = {
+	{ "", STORE_DIR_MODE },
+	{ "mailhub.db", STORE_DB_MODE },
+	{ "mailhub.db-wal", STORE_DB_MODE },
+	{ "mailhub.db-shm", STORE_DB_MODE },
+	{ "mailhub.db-journal", STORE_DB_MODE },
+	{ SEAL_KEY_FILE, 0600 },
+	{ "blobs", STORE_DIR_MODE },
+	{ "blobs/tmp", STORE_DIR_MODE },
+	{ "tls", STORE_DIR_MODE },
+	{ TLS_SELFSIGNED_KEY, 0600 },
+	{ TLS_SELFSIGNED_CERT, 0644 },	/* public */
+};
+
+static void
+check_data_dir_modes(struct walk *w)
+{
+	for (size_t i = 0; i < sizeof data_dir_modes / sizeof data_dir_modes[0]; i++) {
+		char *path = data_dir_modes[i].name[0] == '\0'
+			? xstrdup(w->st->data_dir)
+			: xasprintf("%s/%s", w->st->data_dir, data_dir_modes[i].name);
+		struct stat sb;
+		if (lstat(path, &sb) == 0)
+			check_mode(w, path, &sb, data_dir_modes[i].allowed);
+		free(path);
+	}
+}
+
 static void
 check_tmp(struct walk *w)
 {
@@ -171,6 +238,7 @@ check_tmp(struct walk *w)
 		char *path = xasprintf("%s/%s", dir, e->d_name);
 		struct stat sb;
 		if (lstat(path, &sb) == 0) {
+			check_mode(w, path, &sb, BLOB_MODE_ALLOWED);
 			bool old = w->now - (int64_t)sb.st_mtime >= FSCK_MIN_AGE;
 			w->rep->stray_files++;
 			if (w->repair && old && S_ISREG(sb.st_mode) && unlink(path) == 0) {
@@ -201,6 +269,9 @@ check_blob(struct walk *w, const char *prefix, const char *name, const char *pat
 		return;
 	}
 	w->rep->blobs++;
+	struct stat sb;
+	if (lstat(path, &sb) == 0)
+		check_mode(w, path, &sb, BLOB_MODE_ALLOWED);
 	if (hash_file(path, hash) < 0) {
 		w->rep->corrupt_blobs++;
 		say(w->out, "corrupt blob %s: cannot read: %s (kept)", name,
@@ -258,6 +329,9 @@ walk_blobs(struct walk *w, const char **error_r)
 			free(dir);
 			continue;
 		}
+		struct stat sb;
+		if (lstat(dir, &sb) == 0)
+			check_mode(w, dir, &sb, STORE_DIR_MODE);
 		struct dirent *f;
 		while ((f = readdir(d)) != NULL) {
 			if (f->d_name[0] == '.')
@@ -392,14 +466,17 @@ store_fsck(struct store *st, bool repair, void *out,
 	};
 
 	memset(report_r, 0, sizeof *report_r);
+	check_data_dir_modes(&w);
 	if (walk_blobs(&w, error_r) < 0 || check_rows(&w, error_r) < 0 ||
 	    check_counters(&w, error_r) < 0)
 		return STORE_ERROR;
 	say(w.out, "fsck: %u blob(s), %u message row(s): %u corrupt, %u missing, "
-	    "%u orphan, %u stray, %u used fixed, %u removed",
+	    "%u orphan, %u stray, %u used fixed, %u removed, %u wrong mode(s), "
+	    "%u mode(s) fixed",
 	    report_r->blobs, report_r->rows, report_r->corrupt_blobs,
 	    report_r->missing_blobs, report_r->orphan_blobs,
-	    report_r->stray_files, report_r->used_fixed, report_r->removed);
+	    report_r->stray_files, report_r->used_fixed, report_r->removed,
+	    report_r->wrong_modes, report_r->modes_fixed);
 	return STORE_OK;
 }
 

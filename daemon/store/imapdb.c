@@ -317,11 +317,21 @@ imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
 	}
 	sqlite3_stmt *s = store_stmt(st, SQL_CLAIM_RECENT);
 	stmt_int(s, 1, mailbox_id);
-	if (stmt_exec(st, s, "cannot claim recent messages", error_r) < 0) {
+	ret = stmt_exec(st, s, "cannot claim recent messages", error_r);
+	if (ret != STORE_OK)
 		store_rollback(st);
-		return STORE_ERROR;
+	else
+		ret = store_commit(st, error_r);
+	if (ret == STORE_NOSPACE) {
+		/* a full disk must not keep anyone from their mail: this
+		 * session claims none (RFC 3501 §2.3.2: \Recent is shown to
+		 * at most one session, so none is safe) */
+		log_warning("store: mailbox=%lld recent not claimed: %s",
+			    (long long)mailbox_id, *error_r);
+		*first_r = next;
+		return STORE_OK;
 	}
-	return store_commit(st, error_r);
+	return ret;
 }
 
 int

@@ -26,7 +26,7 @@ STORE_LIBS = libstore.a libmail.a $(CORE_LIBS) $(SQLITE_LIBS)
 # The schema migrations compiled into the binary, in any order (sql2c.sh
 # sorts them by version).  A module with tables of its own adds its file:
 #   SQL_MIGRATIONS += sql/002_queue.sql
-SQL_MIGRATIONS = sql/001_initial.sql
+SQL_MIGRATIONS = sql/001_initial.sql sql/006_mailbox_quota.sql
 EXTRA_DIST += daemon/store/sql2c.sh tests/unit/store_test.h
 
 # Generated in the build folder from the sources in $(srcdir) (VPATH).
@@ -59,3 +59,6 @@ tests_unit_check_blob_SOURCES = tests/unit/check_blob.c $(CHECK_RUNNER)
 tests_unit_check_blob_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_blob_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
+
+TESTS += tests/integration/test_store_security.py tests/integration/test_disk_full.py
+EXTRA_DIST += tests/integration/test_store_security.py tests/integration/test_disk_full.py

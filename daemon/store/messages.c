@@ -176,10 +176,11 @@ store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 
 	s = store_stmt(st, SQL_NEXT_UID);
 	stmt_int(s, 1, mailbox_id);
-	if (sqlite3_step(s) != SQLITE_ROW) {
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
 		*error_r = store_db_error(st, "cannot take the next UID");
 		stmt_done(s);
-		return STORE_ERROR;
+		return store_rc_status(rc);
 	}
 	int64_t uid = sqlite3_column_int64(s, 0);
 	int64_t modseq = sqlite3_column_int64(s, 1);
@@ -207,8 +208,9 @@ store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 		c = NULL;
 	stmt_text(s, 9, c != NULL ? c->envelope : NULL);
 	stmt_text(s, 10, c != NULL ? c->bodystructure : NULL);
-	if (stmt_exec(st, s, "cannot add the message", error_r) < 0)
-		return STORE_ERROR;
+	int ret = stmt_exec(st, s, "cannot add the message", error_r);
+	if (ret != STORE_OK)
+		return ret;
 	store_tx_touch(st, mailbox_id);
 	if (uid_r != NULL)
 		*uid_r = (uint32_t)uid;

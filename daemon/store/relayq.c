@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "core/base64.h"
+#include "core/seal.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "store/store_int.h"
@@ -66,6 +67,11 @@ static const char SQL_DKIM_GET[] =
 static const char SQL_DKIM_ADD[] =
 	"INSERT OR IGNORE INTO dkim_keys (domain_id, algorithm, selector,"
 	" private_key, public_key, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/* a sealed value starts with its format version (core/seal.h) */
+static const char SQL_DKIM_PLAIN[] =
+	"SELECT id, private_key FROM dkim_keys WHERE private_key NOT LIKE 'v1:%'";
+static const char SQL_DKIM_SEAL[] =
+	"UPDATE dkim_keys SET private_key = ?2 WHERE id = ?1 AND private_key = ?3";
 
 /* ---- rows -------------------------------------------------------------- */
 
@@ -393,6 +399,31 @@ relayq_dkim_keys_free(struct relayq_dkim_key **keys, size_t n)
 	*keys = NULL;
 }
 
+static bool
+is_sealed(const char *value)
+{
+	return strncmp(value, "v1:", 3) == 0;
+}
+
+/* A private key as stored: sealed (plain PEM only from older versions). */
+static int
+open_key(struct relayq_dkim_key *k, const char **error_r)
+{
+	if (k->private_key == NULL || !is_sealed(k->private_key))
+		return STORE_OK;
+	char *pem;
+	size_t len;
+	const char *err;
+	if (unseal(k->private_key, &pem, &len, &err) < 0) {
+		*error_r = errfmt("cannot open the DKIM key %s: %s", k->selector, err);
+		return STORE_ERROR;
+	}
+	explicit_bzero(k->private_key, strlen(k->private_key));
+	free(k->private_key);
+	k->private_key = pem;
+	return STORE_OK;
+}
+
 static int
 read_keys(struct store *st, int64_t domain_id, struct relayq_dkim_key **keys_r,
 	  size_t *n_r, const char **error_r)
@@ -402,8 +433,77 @@ read_keys(struct store *st, int64_t domain_id, struct relayq_dkim_key **keys_r,
 	stmt_int(s, 1, domain_id);
 	int ret = stmt_list(st, s, &key_rows, "cannot read DKIM keys", &keys, n_r,
 			    error_r);
-	if (ret == STORE_OK)
-		*keys_r = keys;
+	if (ret != STORE_OK)
+		return ret;
+	struct relayq_dkim_key *list = keys;
+	for (size_t i = 0; i < *n_r && ret == STORE_OK; i++)
+		ret = open_key(&list[i], error_r);
+	if (ret != STORE_OK) {
+		relayq_dkim_keys_free(&list, *n_r);
+		*n_r = 0;
+		return ret;
+	}
+	*keys_r = list;
+	return STORE_OK;
+}
+
+int
+relayq_dkim_seal_plain(struct store *st, unsigned *sealed_r, const char **error_r)
+{
+	unsigned sealed = 0;
+	if (sealed_r != NULL)
+		*sealed_r = 0;
+	if (!seal_key_ready())
+		return STORE_OK;
+	int ret = store_begin(st, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	/* read all first: the UPDATEs must not run under the open SELECT */
+	int64_t *ids = NULL;
+	char **plain = NULL;
+	size_t n = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_DKIM_PLAIN);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ids = xreallocarray(ids, n + 1, sizeof *ids);
+		plain = xreallocarray(plain, n + 1, sizeof *plain);
+		ids[n] = sqlite3_column_int64(s, 0);
+		plain[n++] = stmt_col_strdup(s, 1);
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot read DKIM keys");
+		ret = STORE_ERROR;
+	}
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		char *value;
+		const char *err;
+		if (plain[i] == NULL)
+			continue;
+		if (seal(plain[i], strlen(plain[i]), &value, &err) < 0) {
+			*error_r = errfmt("cannot seal a DKIM key: %s", err);
+			ret = STORE_ERROR;
+			break;
+		}
+		s = store_stmt(st, SQL_DKIM_SEAL);
+		stmt_int(s, 1, ids[i]);
+		stmt_text(s, 2, value);
+		stmt_text(s, 3, plain[i]);
+		unsigned changed = 0;
+		ret = stmt_exec_n(st, s, "cannot seal a DKIM key", &changed, error_r);
+		sealed += changed;
+		free(value);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (plain[i] != NULL)
+			explicit_bzero(plain[i], strlen(plain[i]));
+		free(plain[i]);
+	}
+	free(plain);
+	free(ids);
+	ret = store_end(st, ret, error_r);
+	if (ret == STORE_OK && sealed_r != NULL)
+		*sealed_r = sealed;
 	return ret;
 }
 
@@ -481,12 +581,20 @@ relayq_dkim_keys(struct store *st, const char *domain, bool create,
 	relayq_dkim_keys_free(keys_r, *n_r);
 	*n_r = 0;
 
-	/* made outside the transaction (RSA takes a moment), stored in one */
+	/* made outside the transaction (RSA takes a moment), stored in one,
+	 * sealed (the PEM never reaches the database) */
 	char *pem[2] = { NULL, NULL }, *pub[2] = { NULL, NULL };
+	char *sealed[2] = { NULL, NULL };
 	for (int i = 0; i < 2; i++) {
 		ret = make_key(i == 0, &pem[i], &pub[i], error_r);
 		if (ret != STORE_OK)
 			goto out;
+		const char *err;
+		if (seal(pem[i], strlen(pem[i]), &sealed[i], &err) < 0) {
+			*error_r = errfmt("cannot seal a new DKIM key: %s", err);
+			ret = STORE_ERROR;
+			goto out;
+		}
 	}
 	char month[16];
 	time_t now = (time_t)store_now();
@@ -502,7 +610,7 @@ relayq_dkim_keys(struct store *st, const char *domain, bool create,
 		stmt_int(s, 1, domain_id);
 		stmt_text(s, 2, i == 0 ? "ed25519" : "rsa");
 		stmt_text(s, 3, sel);
-		stmt_text(s, 4, pem[i]);
+		stmt_text(s, 4, sealed[i]);
 		stmt_text(s, 5, pub[i]);
 		stmt_int(s, 6, (int64_t)now);
 		free(sel);
@@ -519,6 +627,7 @@ out:
 			explicit_bzero(pem[i], strlen(pem[i]));
 		free(pem[i]);
 		free(pub[i]);
+		free(sealed[i]);
 	}
 	return ret;
 }

@@ -119,7 +119,7 @@ void relayq_smarthost_clear(struct relayq_smarthost *sh);
 struct relayq_dkim_key {
 	char *algorithm;	/* "ed25519" or "rsa" */
 	char *selector;
-	char *private_key;	/* PKCS#8 PEM */
+	char *private_key;	/* PKCS#8 PEM (stored sealed, see below) */
 	char *public_key;	/* base64, the p= of the DNS record */
 	int64_t created;
 };
@@ -130,11 +130,22 @@ struct relayq_dkim_key {
  * RSA-2048; selectors "ed-YYYYMM" and "rsa-YYYYMM"); a concurrent creator
  * wins and its keys are returned.  STORE_NOTFOUND for a domain that is not
  * local, or (without create) one that has no keys yet.
+ *
+ * The private keys are sealed in the database like the upstream passwords
+ * (core/seal.h, data_dir/secret.key), so a copy of the database alone
+ * does not sign mail: reading or making them needs the key loaded
+ * (seal_key_load()).  A key stored plain by an older version is still
+ * read, and sealed by relayq_dkim_seal_plain().
  */
 int relayq_dkim_keys(struct store *st, const char *domain, bool create,
 		     struct relayq_dkim_key **keys_r, size_t *n_r,
 		     const char **error_r);
 void relayq_dkim_keys_free(struct relayq_dkim_key **keys, size_t n);
+/* Seals the DKIM private keys still stored plain, in one transaction;
+ * idempotent (a sealed key is left alone).  Nothing when no seal key is
+ * loaded.  *sealed_r (may be NULL): how many it sealed. */
+int relayq_dkim_seal_plain(struct store *st, unsigned *sealed_r,
+			   const char **error_r);
 /* The TXT record's text: "v=DKIM1; k=ed25519; p=BASE64". */
 void relayq_dkim_txt(const struct relayq_dkim_key *key, struct buf *out);
 

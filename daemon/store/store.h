@@ -36,6 +36,7 @@ enum store_status {
 	STORE_LOOP = -6,	/* an alias chain loops or runs too deep */
 	STORE_NOTLOCAL = -7,	/* the address's domain is not a local domain */
 	STORE_BUSY = -8,	/* in use (a domain with users, a mailbox with children) */
+	STORE_NOSPACE = -9,	/* the disk (or the database) is full: try later */
 };
 
 struct store;
@@ -299,6 +300,21 @@ int store_deliver_many(struct store *st, const char *const *recipients,
 		       int64_t internal_date, struct store_delivery *deliveries,
 		       const char **error_r);
 void store_delivery_clear(struct store_delivery *d);
+/*
+ * What store_deliver_many() would make of the recipients for a message of
+ * size bytes, without writing anything: deliveries[i].status and .error as
+ * it would set them (forward is not filled).  For a caller to refuse a
+ * message nobody would take before its blob is placed, so that a refusal
+ * leaves nothing on disk; the delivery itself checks again.  Returns how
+ * many recipients would take it, or STORE_ERROR.
+ */
+int store_deliver_check(struct store *st, const char *const *recipients,
+			size_t n, uint64_t size, struct store_delivery *deliveries,
+			const char **error_r);
+/* Whether a message of size bytes fits the user's quota now: 1, 0, or
+ * STORE_ERROR (STORE_NOTFOUND for no such user). */
+int store_user_quota_fits(struct store *st, int64_t user_id, uint64_t size,
+			  const char **error_r);
 
 /* One user's copy of a message for store_deliver_copies(). */
 struct store_copy {
@@ -454,8 +470,11 @@ bool store_stamp_equal(const struct store_stamp *a,
  * Removes blob files that no row references and whose mtime is older than
  * min_age seconds.  Deleting a blob at the moment it is unreferenced would
  * race with a delivery that has just committed the same content (the file
- * exists, its row is not yet written): blob_writer_commit() refreshes the
- * mtime of an existing blob, so a young file is never collected.
+ * exists, its row is not yet written): blob_writer_place() refreshes the
+ * mtime of an existing blob, so a young file is never collected, and a
+ * blob a writer holds (store/blob.h) is never collected at all.  A refused
+ * message removes its own blob at once; this is the safety net for what a
+ * crash left.
  */
 int store_blob_gc(struct store *st, unsigned min_age, unsigned *removed_r,
 		  const char **error_r);
@@ -471,15 +490,21 @@ struct store_fsck_report {
 	unsigned stray_files;		/* temporary or unknown files */
 	unsigned used_fixed;		/* users whose used bytes were wrong */
 	unsigned removed;		/* files removed by repair */
+	unsigned wrong_modes;		/* files or folders others may read */
+	unsigned modes_fixed;		/* of those, tightened by repair */
 };
 
 /*
- * Checks every blob's hash and every row's blob, and each user's used
- * bytes.  Problems are printed to out, one line each.  With repair: orphan
- * blobs and stray temporary files older than an hour are removed (younger
- * ones may belong to a delivery in progress) and used bytes are recounted;
- * a referenced blob is never removed, whatever its state.  Returns STORE_OK
- * when it could run (the report says what it found).
+ * Checks every blob's hash and every row's blob, each user's used bytes,
+ * and the modes of what data_dir holds (the database and its -wal, -shm
+ * and -journal, secret.key, the self-signed TLS pair, every folder and
+ * blob: more permission than the store gives them is reported).  Problems
+ * are printed to out, one line each.  With repair: orphan blobs and stray
+ * temporary files older than an hour are removed (younger ones may belong
+ * to a delivery in progress), used bytes are recounted, and modes lose the
+ * extra bits (never gain any); a referenced blob is never removed,
+ * whatever its state.  Returns STORE_OK when it could run (the report
+ * says what it found).
  */
 int store_fsck(struct store *st, bool repair, void *out /* FILE * */,
 	       struct store_fsck_report *report_r, const char **error_r);

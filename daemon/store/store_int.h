@@ -23,6 +23,15 @@
 
 #include "store/store.h"
 
+/*
+ * The modes of what the store makes in data_dir, set on purpose whatever
+ * the umask: the daemon's user reads and writes, its group (backups) may
+ * read, nobody else has anything.  fsck reports a file or folder with more.
+ */
+#define STORE_DIR_MODE 0750	/* data_dir, blobs/, blobs/tmp, blobs/XX */
+#define STORE_DB_MODE 0640	/* mailhub.db and its -wal, -shm, -journal */
+#define STORE_BLOB_MODE 0440	/* blobs are never written again */
+
 struct stmt_slot {
 	const char *sql;
 	sqlite3_stmt *stmt;
@@ -76,8 +85,11 @@ char *stmt_col_strdup(sqlite3_stmt *s, int i);
 /* An *error_r for a failed SQLite call: "what: sqlite's message". */
 const char *store_db_error(struct store *st, const char *what);
 
-/* Runs a statement that returns no rows (reset afterwards); STORE_OK or
- * STORE_ERROR with *error_r. */
+/* The status of a failed SQLite call's result code: STORE_NOSPACE for
+ * SQLITE_FULL, STORE_ERROR otherwise. */
+int store_rc_status(int rc);
+/* Runs a statement that returns no rows (reset afterwards); STORE_OK, or
+ * STORE_ERROR (STORE_NOSPACE when the disk is full) with *error_r. */
 int stmt_exec(struct store *st, sqlite3_stmt *s, const char *what,
 	      const char **error_r);
 

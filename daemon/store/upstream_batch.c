@@ -20,9 +20,17 @@
  *
  * The guarantees of blob.c hold: a row is committed only after its blob is
  * durable, and an existing blob is kept and touched (its mtime) so that
- * store_blob_gc() cannot take it before the row commits.  A crash anywhere
- * leaves at worst temporary or unreferenced blob files, which fsck and gc
- * remove; nothing is recorded as fetched unless its row is committed.
+ * store_blob_gc() cannot take it before the row commits.  The blobs are
+ * named under SQLite's write lock, taken before the first rename and kept
+ * until the rows commit, so that no refusal elsewhere can remove one of
+ * them meanwhile (store/blob.h); what the batch placed and did not deliver
+ * (the rest after an over-quota message, or everything when the commit
+ * fails) is removed again unless it is shared.  A crash anywhere leaves at
+ * worst temporary or unreferenced blob files, which fsck and gc remove;
+ * nothing is recorded as fetched unless its row is committed.
+ *
+ * A full disk is STORE_NOSPACE with words for the account's last error
+ * (the paths go to the log only).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +70,7 @@ struct upstream_batch {
 	uint64_t tmp_counter;
 	size_t prepared;		/* items whose file work is done */
 	bool failed;			/* that work failed: the batch is lost */
+	int failed_status;		/* how (STORE_NOSPACE, STORE_ERROR) */
 	char error[256];		/* why (outlives items_clear()) */
 	/* the message being received */
 	bool begun;
@@ -130,6 +139,21 @@ store_upstream_batch_begin(struct upstream_batch *b, uint64_t max_size,
 	return STORE_OK;
 }
 
+/* A failed file operation: STORE_NOSPACE with plain words when the disk
+ * is full (they become the account's last error), else STORE_ERROR. */
+static int
+io_failed(const char *what, const char *path, int e, const char **error_r)
+{
+	int ret = blob_errno_status(e);
+	if (ret == STORE_NOSPACE) {
+		log_error("store: cannot %s %s: %s", what, path, strerror(e));
+		*error_r = "the server's disk is full";
+	} else {
+		*error_r = errfmt("cannot %s %s: %s", what, path, strerror(e));
+	}
+	return ret;
+}
+
 /* A new temporary file in *fd_r, as blob.c makes them: a name no one can
  * guess or have taken (O_EXCL), read-only from the start.  One random
  * prefix per batch and a counter, not 16 random bytes per message. */
@@ -143,11 +167,17 @@ tmp_create(struct upstream_batch *b, char **path_r, int *fd_r, const char **erro
 	}
 	char *path = xasprintf("%s/tmp/%s-%llu.tmp", b->st->blob_dir, b->tmp_prefix,
 			       (unsigned long long)b->tmp_counter++);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0440);
-	if (fd < 0) {
-		*error_r = errfmt("cannot create %s: %s", path, strerror(errno));
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_BLOB_MODE);
+	/* open() applies the umask: the mode is meant exactly */
+	if (fd < 0 || fchmod(fd, STORE_BLOB_MODE) < 0) {
+		int e = errno;
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		int ret = io_failed("create", path, e, error_r);
 		free(path);
-		return STORE_ERROR;
+		return ret;
 	}
 	*path_r = path;
 	*fd_r = fd;
@@ -162,10 +192,8 @@ write_all(int fd, const char *p, size_t n, const char *path, const char **error_
 		ssize_t w = write(fd, p + done, n - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0) {
-			*error_r = errfmt("cannot write %s: %s", path, strerror(errno));
-			return STORE_ERROR;
-		}
+		if (w <= 0)
+			return io_failed("write", path, w < 0 ? errno : EIO, error_r);
 		done += (size_t)w;
 	}
 	return STORE_OK;
@@ -175,10 +203,11 @@ write_all(int fd, const char *p, size_t n, const char *path, const char **error_
 static int
 flush_buf(struct upstream_batch *b, const char **error_r)
 {
-	if (b->fd < 0 && tmp_create(b, &b->tmp_path, &b->fd, error_r) != STORE_OK)
-		return STORE_ERROR;
-	if (write_all(b->fd, b->buf, b->buffered, b->tmp_path, error_r) != STORE_OK)
-		return STORE_ERROR;
+	int ret;
+	if (b->fd < 0 && (ret = tmp_create(b, &b->tmp_path, &b->fd, error_r)) != STORE_OK)
+		return ret;
+	if ((ret = write_all(b->fd, b->buf, b->buffered, b->tmp_path, error_r)) != STORE_OK)
+		return ret;
 	b->buffered = 0;
 	return STORE_OK;
 }
@@ -207,8 +236,9 @@ store_upstream_batch_write(struct upstream_batch *b, const void *p, size_t n,
 		b->buffered += k;
 		s += k;
 		n -= k;
-		if (b->buffered == BATCH_WRITE_BUF && flush_buf(b, error_r) != STORE_OK)
-			return STORE_ERROR;
+		int ret;
+		if (b->buffered == BATCH_WRITE_BUF && (ret = flush_buf(b, error_r)) != STORE_OK)
+			return ret;
 	}
 	return STORE_OK;
 }
@@ -235,6 +265,7 @@ store_upstream_batch_end(struct upstream_batch *b, const struct upstream_deliver
 		return b->over ? STORE_INVALID : STORE_ERROR;
 	}
 	char *data = NULL;
+	int ret = STORE_ERROR;
 	if (b->fd < 0 && b->memory + b->buffered <= BATCH_MEMORY_MAX) {
 		/* whole in the buffer: kept for commit */
 		data = xmalloc(b->buffered + 1);
@@ -243,12 +274,12 @@ store_upstream_batch_end(struct upstream_batch *b, const struct upstream_deliver
 		b->memory += b->buffered;
 		b->buffered = 0;
 	} else {
-		if (flush_buf(b, error_r) != STORE_OK)
+		if ((ret = flush_buf(b, error_r)) != STORE_OK)
 			goto fail;
 		int fd = b->fd;
 		b->fd = -1;
 		if (close(fd) < 0) {
-			*error_r = errfmt("cannot close %s: %s", b->tmp_path, strerror(errno));
+			ret = io_failed("close", b->tmp_path, errno, error_r);
 			goto fail;
 		}
 	}
@@ -274,7 +305,7 @@ store_upstream_batch_end(struct upstream_batch *b, const struct upstream_deliver
 	return STORE_OK;
 fail:
 	message_drop(b);
-	return STORE_ERROR;
+	return ret;
 }
 
 static void
@@ -301,21 +332,39 @@ items_clear(struct upstream_batch *b, bool unlink_tmp)
 	b->memory = 0;
 	b->prepared = 0;
 	b->failed = false;
+	b->failed_status = STORE_OK;
 }
 
-/* syncfs(2) of the filesystem holding the blobs. */
+/* syncfs(2) of the filesystem holding the blobs.  Since Linux 5.8 it
+ * reports a writeback error of any file there since the last call: a
+ * batch is then not acknowledged, even when the error was another's. */
 static int
 sync_blob_fs(struct upstream_batch *b, const char **error_r)
 {
 	int fd = open(b->st->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || syncfs(fd) < 0) {
-		*error_r = errfmt("cannot sync %s: %s", b->st->blob_dir, strerror(errno));
+	if (fd < 0 || blob_syncfs_fn(fd) < 0) {
+		int ret = io_failed("sync", b->st->blob_dir, errno, error_r);
 		if (fd >= 0)
 			close(fd);
-		return STORE_ERROR;
+		return ret;
 	}
 	close(fd);
 	return STORE_OK;
+}
+
+/* STORE_NOSPACE when the blobs' filesystem has less than its reserve. */
+static int
+check_reserve(struct upstream_batch *b, const char **error_r)
+{
+	int fd = open(b->st->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool room = fd < 0 || blob_disk_has_reserve(fd);
+	if (fd >= 0)
+		close(fd);
+	if (room)
+		return STORE_OK;
+	log_error("store: %s is nearly full: a fetched batch is refused", b->st->blob_dir);
+	*error_r = "the server's disk is full";
+	return STORE_NOSPACE;
 }
 
 /* Moves a finished temporary file to its name (not yet durable). */
@@ -325,8 +374,10 @@ place(struct upstream_batch *b, struct batch_item *it, const char **error_r)
 	bool dir_made;
 	int ret = blob_move_into_place(b->st->blob_dir, it->tmp_path, it->hash, &dir_made,
 				       error_r);
+	if (ret != STORE_OK)
+		return ret;	/* items_clear() removes the temporary file */
 	xfree(it->tmp_path);
-	return ret;
+	return STORE_OK;
 }
 
 /* Item i's IMAP cache, computed (or copied from an earlier item with the
@@ -357,13 +408,12 @@ prepare(struct upstream_batch *b, size_t i, const char **error_r)
 		memcpy(it->cache.blob, it->hash, sizeof it->cache.blob);
 	}
 	int fd;
-	if (tmp_create(b, &it->tmp_path, &fd, error_r) != STORE_OK)
-		return STORE_ERROR;
-	int ret = write_all(fd, it->data, (size_t)it->size, it->tmp_path, error_r);
-	if (close(fd) < 0 && ret == STORE_OK) {
-		*error_r = errfmt("cannot close %s: %s", it->tmp_path, strerror(errno));
-		ret = STORE_ERROR;
-	}
+	int ret = tmp_create(b, &it->tmp_path, &fd, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	ret = write_all(fd, it->data, (size_t)it->size, it->tmp_path, error_r);
+	if (close(fd) < 0 && ret == STORE_OK)
+		ret = io_failed("close", it->tmp_path, errno, error_r);
 	xfree(it->data);
 	return ret;
 }
@@ -373,54 +423,79 @@ store_upstream_batch_prepare(struct upstream_batch *b, const char **error_r)
 {
 	for (; !b->failed && b->prepared < b->n; b->prepared++) {
 		const char *error;
-		if (prepare(b, b->prepared, &error) != STORE_OK) {
+		int ret = prepare(b, b->prepared, &error);
+		if (ret != STORE_OK) {
 			/* the item's bytes may be gone: no second try */
 			snprintf(b->error, sizeof b->error, "%s", error);
 			b->failed = true;
+			b->failed_status = ret;
 		}
 	}
 	if (b->failed) {
 		*error_r = b->error;
-		return STORE_ERROR;
+		return b->failed_status;
 	}
 	return STORE_OK;
+}
+
+/* Items [from, to) were placed but their rows did not commit: their
+ * blobs go unless shared (outside any transaction of the handle). */
+static void
+unplace(struct upstream_batch *b, size_t from, size_t to)
+{
+	const char *error;
+	if (from >= to)
+		return;
+	if (store_begin(b->st, &error) != STORE_OK) {
+		log_error("store: cannot remove the blobs of a failed batch: %s", error);
+		return;
+	}
+	unsigned removed = 0;
+	for (size_t i = from; i < to; i++)
+		removed += (unsigned)blob_remove_unused(b->st, b->items[i].hash);
+	store_rollback(b->st);
+	if (removed > 0)
+		log_debug("store: removed=%u blobs of a batch not delivered", removed);
 }
 
 int
 store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 			    unsigned *delivered_r, const char **error_r)
 {
+	size_t placed = 0;
+	int ret;
 	*appended_r = 0;
 	*delivered_r = 0;
 	if (b->n == 0)
 		return STORE_OK;
 	/* 0: the IMAP cache, and the files of the messages kept in memory
-	 * (those not done already); 1: every file's data on disk; 2: every
-	 * name and folder */
-	if (store_upstream_batch_prepare(b, error_r) != STORE_OK)
+	 * (those not done already); 1: every file's data on disk */
+	if ((ret = store_upstream_batch_prepare(b, error_r)) != STORE_OK)
 		goto fail;
-	if (sync_blob_fs(b, error_r) != STORE_OK)
+	if ((ret = sync_blob_fs(b, error_r)) != STORE_OK)
 		goto fail;
-	for (size_t i = 0; i < b->n; i++) {
-		if (place(b, &b->items[i], error_r) != STORE_OK)
-			goto fail;
+	/* the batch written: refused if it leaves too little (store/blob.h) */
+	if ((ret = check_reserve(b, error_r)) != STORE_OK)
+		goto fail;
+	/* 2: every name and folder, under the write lock (see above) */
+	if ((ret = store_begin(b->st, error_r)) != STORE_OK)
+		goto fail;
+	for (; placed < b->n; placed++) {
+		if ((ret = place(b, &b->items[placed], error_r)) != STORE_OK)
+			goto fail_tx;
 	}
-	if (sync_blob_fs(b, error_r) != STORE_OK)
-		goto fail;
+	if ((ret = sync_blob_fs(b, error_r)) != STORE_OK)
+		goto fail_tx;
 
-	/* 3: the rows, one transaction; a message that cannot go in (over
-	 * quota) ends the batch there, the ones before it commit */
-	if (store_begin(b->st, error_r) != STORE_OK)
-		goto fail;
-	int ret = STORE_OK;
+	/* 3: the rows, in the same transaction; a message that cannot go in
+	 * (over quota) ends the batch there, the ones before it commit */
 	size_t i;
 	for (i = 0; i < b->n; i++) {
 		bool appended;
-		if (stmt_exec(b->st, store_stmt(b->st, SQL_SAVEPOINT), "savepoint",
-			      error_r) != STORE_OK) {
-			store_rollback(b->st);
-			goto fail;
-		}
+		ret = stmt_exec(b->st, store_stmt(b->st, SQL_SAVEPOINT), "savepoint",
+				error_r);
+		if (ret != STORE_OK)
+			goto fail_tx;
 		b->items[i].d.blob = b->items[i].hash;
 		b->st->append_cache = &b->items[i].cache;
 		ret = store_upstream_deliver_tx(b->st, &b->items[i].d, &appended, error_r);
@@ -435,17 +510,30 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 			(*appended_r)++;
 	}
 	const char *commit_error = NULL;
-	if (store_commit(b->st, &commit_error) != STORE_OK) {
+	int cret = store_commit(b->st, &commit_error);
+	if (cret != STORE_OK) {
+		/* store_commit() rolled back */
 		*appended_r = 0;
 		*error_r = commit_error;
-		goto fail;
+		ret = cret;
+		goto fail_placed;
 	}
 	*delivered_r = (unsigned)i;
+	/* the messages after the one that did not go in */
+	unplace(b, i, b->n);
 	items_clear(b, false);
+	if (ret == STORE_NOSPACE)
+		*error_r = "the server's disk is full";
 	return ret;
+fail_tx:
+	store_rollback(b->st);
+fail_placed:
+	unplace(b, 0, placed);
 fail:
 	items_clear(b, true);
-	return STORE_ERROR;
+	if (ret == STORE_NOSPACE)
+		*error_r = "the server's disk is full";
+	return ret == STORE_OK ? STORE_ERROR : ret;
 }
 
 void

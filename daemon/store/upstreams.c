@@ -704,9 +704,10 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		stmt_text(s, 2, d->dedupe_key);
 		stmt_int(s, 3, store_now());
 		unsigned added;
-		if (stmt_exec_n(st, s, "cannot record the dedupe key", &added,
-				error_r) != STORE_OK)
-			return STORE_ERROR;
+		int ret = stmt_exec_n(st, s, "cannot record the dedupe key", &added,
+				      error_r);
+		if (ret != STORE_OK)
+			return ret;
 		append = added > 0;
 	}
 	if (append) {
@@ -717,23 +718,24 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 			return ret;
 		s = store_stmt(st, SQL_COUNT);
 		stmt_int(s, 1, d->upstream_id);
-		if (stmt_exec(st, s, "cannot count the message", error_r) != STORE_OK)
-			return STORE_ERROR;
+		if ((ret = stmt_exec(st, s, "cannot count the message", error_r)) != STORE_OK)
+			return ret;
 	}
 	s = store_stmt(st, SQL_HASH_ADD);
 	stmt_int(s, 1, d->upstream_id);
 	stmt_text(s, 2, d->raw_hash);
-	if (stmt_exec(st, s, "cannot record the message hash", error_r) != STORE_OK)
-		return STORE_ERROR;
+	int ret = stmt_exec(st, s, "cannot record the message hash", error_r);
+	if (ret != STORE_OK)
+		return ret;
 	if (d->folder != NULL) {
 		s = store_stmt(st, SQL_FOLDER_ADVANCE);
 		stmt_int(s, 1, d->upstream_id);
 		stmt_text(s, 2, d->folder);
 		stmt_int(s, 3, d->uid);
 		unsigned advanced;
-		if (stmt_exec_n(st, s, "cannot record the UID", &advanced,
-				error_r) != STORE_OK)
-			return STORE_ERROR;
+		if ((ret = stmt_exec_n(st, s, "cannot record the UID", &advanced,
+				       error_r)) != STORE_OK)
+			return ret;
 		if (advanced == 0) {
 			s = store_stmt(st, SQL_FOLDER_SET);
 			stmt_int(s, 1, d->upstream_id);
@@ -741,16 +743,16 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 			stmt_int(s, 3, d->uidvalidity);
 			stmt_int(s, 4, d->uid);
 			stmt_int(s, 5, 0);
-			if (stmt_exec(st, s, "cannot record the UID", error_r) != STORE_OK)
-				return STORE_ERROR;
+			if ((ret = stmt_exec(st, s, "cannot record the UID", error_r)) != STORE_OK)
+				return ret;
 		}
 	} else if (d->uidl != NULL) {
 		s = store_stmt(st, SQL_UIDL_ADD);
 		stmt_int(s, 1, d->upstream_id);
 		stmt_text(s, 2, d->uidl);
 		stmt_int(s, 3, store_now());
-		if (stmt_exec(st, s, "cannot record the UIDL", error_r) != STORE_OK)
-			return STORE_ERROR;
+		if ((ret = stmt_exec(st, s, "cannot record the UIDL", error_r)) != STORE_OK)
+			return ret;
 	}
 	*appended_r = append;
 	return STORE_OK;

@@ -209,6 +209,14 @@ class RelayDirect(unittest.TestCase):
             self.assertTrue(ok, f"signature {i} does not verify: {data[:3000]!r}")
             algs.add(d.signature_fields[b"a"])
         self.assertEqual(algs, {b"ed25519-sha256", b"rsa-sha256"})
+        # the keys that signed are sealed in the database, not PEM
+        import sqlite3
+        path = os.path.join(self.mh.data_dir, "mailhub.db")
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+            keys = [k for (k,) in db.execute("SELECT private_key FROM dkim_keys")]
+        self.assertEqual(len(keys), 2)
+        for k in keys:
+            self.assertTrue(k.startswith("v1:") and "PRIVATE KEY" not in k, k[:40])
 
     def test_next_mx_when_first_refuses(self):
         submit(self.mh, ["dan@refuse.test"], "refuse test")

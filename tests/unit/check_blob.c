@@ -1,5 +1,7 @@
-/* Unit tests for store/blob: streaming writes, dedupe, limits, abort. */
+/* Unit tests for store/blob: streaming writes, dedupe, limits, abort,
+ * refusals after placing, and a failing disk. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -232,6 +234,126 @@ START_TEST(test_open_read_errors)
 }
 END_TEST
 
+
+/* A new writer with data, placed and held. */
+static struct blob_writer *
+placed(struct store *st, const char *data, char hash[SHA256_HEX_LEN + 1])
+{
+	const char *error = NULL;
+	struct blob_writer *w;
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, data, strlen(data), &error), STORE_OK);
+	ck_assert_msg(blob_writer_place(w, hash, NULL, &error) == STORE_OK, "%s", error);
+	return w;
+}
+
+/* A refusal after placing removes the blob, unless a row references it
+ * or another writer holds it: blobs are shared by content. */
+START_TEST(test_refusal_after_placing)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char h1[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1];
+
+	/* alone: gone, and its temporary file too */
+	struct blob_writer *w = placed(st, "Subject: refused\r\n\r\nx\r\n", h1);
+	char *path = blob_path(st, h1);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	blob_writer_abort(&w);
+	ck_assert_ptr_null(w);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(test_blob_files(dir), 0);
+	free(path);
+
+	/* held by another writer of the same content: kept until that one
+	 * lets go, and then by its row */
+	struct blob_writer *a = placed(st, "Subject: shared\r\n\r\ny\r\n", h1);
+	struct blob_writer *b = placed(st, "Subject: shared\r\n\r\ny\r\n", h2);
+	ck_assert_str_eq(h1, h2);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+	blob_writer_abort(&b);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+	ck_assert_int_eq(store_append(st, test_inbox(st, "a@example.org"), h1, 22, 1, 0,
+				      NULL, false, NULL, &error), STORE_OK);
+	blob_writer_release(&a);
+	ck_assert_ptr_null(a);
+	/* referenced by a row: a later refusal of the same content keeps it */
+	b = placed(st, "Subject: shared\r\n\r\ny\r\n", h2);
+	blob_writer_abort(&b);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+	struct buf data = BUF_INIT;
+	ck_assert_int_eq(blob_read(st, h1, &data, &error), STORE_OK);
+	ck_assert_uint_eq(data.len, 22);
+	buf_free(&data);
+
+	/* gc takes nothing that a writer holds, however old */
+	a = placed(st, "Subject: held\r\n\r\nz\r\n", h1);
+	path = blob_path(st, h1);
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	unsigned removed = 99;
+	ck_assert_int_eq(store_blob_gc(st, 600, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 0);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	blob_writer_release(&a);
+	ck_assert_int_eq(store_blob_gc(st, 600, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	free(path);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* A message whose bytes or name cannot be made durable is never
+ * acknowledged, and leaves nothing: a failing fsync of the file, then of
+ * its folder, as EIO and as ENOSPC. */
+START_TEST(test_failing_fsync)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	static const struct { int from, e, status; } cases[] = {
+		{ 0, EIO, STORE_ERROR },	/* the file */
+		{ 0, ENOSPC, STORE_NOSPACE },
+		{ 1, EIO, STORE_ERROR },	/* blobs/, for the new XX */
+		{ 2, EIO, STORE_ERROR },	/* XX, for the file's entry */
+		{ 2, EDQUOT, STORE_NOSPACE },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "Subject: fsync %zu\r\n\r\nbody\r\n", i);
+		struct blob_writer *w;
+		ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w, text, strlen(text), &error), STORE_OK);
+		/* the XX folder made anew each time: syncs are the file, blobs/,
+		 * then XX */
+		char hex[SHA256_HEX_LEN + 1];
+		sha256_hex(text, strlen(text), hex);
+		char *prefix = xasprintf("%s/blobs/%.2s", dir, hex);
+		ck_assert(rmdir(prefix) == 0 || errno == ENOENT);
+		free(prefix);
+		test_fault_on(cases[i].from, cases[i].e);
+		int ret = blob_writer_commit(&w, hash, NULL, &error);
+		int calls = test_fault_calls;
+		test_fault_off();
+		ck_assert_msg(ret == cases[i].status, "case %zu: %d (%s)", i, ret, error);
+		ck_assert_ptr_null(w);
+		ck_assert_ptr_nonnull(strstr(error, "fsync"));
+		ck_assert_int_gt(calls, cases[i].from);
+		ck_assert_msg(test_blob_files(dir) == 0, "case %zu left files", i);
+	}
+	/* and with a working disk it is stored */
+	test_fault_off();
+	ck_assert_int_eq(blob_put(st, "Subject: fine\r\n\r\n", 17, hash, &error), STORE_OK);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -243,6 +365,8 @@ make_suite(void)
 	tcase_add_test(tc, test_max_size_counts);
 	tcase_add_test(tc, test_abort_leaves_nothing);
 	tcase_add_test(tc, test_open_read_errors);
+	tcase_add_test(tc, test_refusal_after_placing);
+	tcase_add_test(tc, test_failing_fsync);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,7 @@
 #include "mail/mime.h"
 #include "store/blob.h"
 #include "store/imapdb.h"
+#include "store/store_int.h"
 #include "tests/unit/store_test.h"
 
 #define THREADS 8
@@ -214,6 +215,85 @@ START_TEST(test_quota)
 	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
 	ck_assert_uint_eq(u.used, 101);
 	store_user_clear(&u);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* store_deliver_check() says what a delivery would do, writing nothing. */
+START_TEST(test_deliver_check)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	ck_assert_int_eq(store_user_set_quota(st, "a@example.org", 100, &error), STORE_OK);
+	const char *rcpts[] = { "a@example.org", "b@example.org", "nobody@example.org",
+				"x@elsewhere.example" };
+	struct store_delivery d[4];
+	ck_assert_int_eq(store_deliver_check(st, rcpts, 4, 100, d, &error), 2);
+	ck_assert_int_eq(d[0].status, STORE_OK);
+	ck_assert_int_eq(d[1].status, STORE_OK);
+	ck_assert_int_eq(d[2].status, STORE_NOTFOUND);
+	ck_assert_int_eq(d[3].status, STORE_NOTLOCAL);
+	for (int i = 0; i < 4; i++)
+		store_delivery_clear(&d[i]);
+	ck_assert_int_eq(store_deliver_check(st, rcpts, 2, 101, d, &error), 1);
+	ck_assert_int_eq(d[0].status, STORE_OVERQUOTA);
+	ck_assert_ptr_nonnull(strstr(d[0].error, "over quota"));
+	ck_assert_int_eq(d[1].status, STORE_OK);
+	for (int i = 0; i < 2; i++)
+		store_delivery_clear(&d[i]);
+	/* an alias reaching a full user and a remote address is taken */
+	const char *dest[] = { "a@example.org", "far@elsewhere.example" };
+	ck_assert_int_eq(store_alias_add(st, "fw@example.org", dest, 2, &error), STORE_OK);
+	const char *fw[] = { "fw@example.org" };
+	ck_assert_int_eq(store_deliver_check(st, fw, 1, 500, d, &error), 1);
+	store_delivery_clear(&d[0]);
+	ck_assert_int_eq(test_blob_files(dir), 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* The database cannot grow (SQLITE_FULL, as on a full disk): a delivery
+ * fails as STORE_NOSPACE with nothing of it written, the handle is left
+ * outside any transaction, and once there is room it works again. */
+START_TEST(test_database_full)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	char data[3000];
+	memset(data, 'f', sizeof data);
+	ck_assert_int_eq(blob_put(st, data, sizeof data, hash, &error), STORE_OK);
+	long long pages = test_sql_int(dir, "PRAGMA page_count");
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages);
+	ck_assert_int_eq(sqlite3_exec(st->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	int ret = STORE_OK;
+	int delivered = 0;
+	struct store_delivery d;
+	for (int i = 0; i < 2000 && ret == STORE_OK; i++) {
+		ret = store_deliver(st, "a@example.org", hash, sizeof data, i, &d, &error);
+		store_delivery_clear(&d);
+		delivered += ret == STORE_OK;
+	}
+	ck_assert_msg(ret == STORE_NOSPACE, "%d: %s", ret, error);
+	ck_assert(!st->in_tx);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), delivered);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT used FROM users WHERE address = 'a@example.org'"),
+			 (long long)delivered * (long long)sizeof data);
+	/* still full: the same answer, no wedged handle */
+	ck_assert_int_eq(store_deliver(st, "a@example.org", hash, sizeof data, 1, &d, &error),
+			 STORE_NOSPACE);
+	store_delivery_clear(&d);
+	snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages * 100);
+	ck_assert_int_eq(sqlite3_exec(st->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_deliver(st, "a@example.org", hash, sizeof data, 1, &d, &error),
+			 STORE_OK);
+	store_delivery_clear(&d);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), delivered + 1);
 	store_close(&st);
 	free(dir);
 }
@@ -467,6 +547,8 @@ make_suite(void)
 	tcase_add_test(tc, test_forwards_and_outcomes);
 	tcase_add_test(tc, test_append_list_expunge);
 	tcase_add_test(tc, test_imap_cache);
+	tcase_add_test(tc, test_deliver_check);
+	tcase_add_test(tc, test_database_full);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -83,6 +83,71 @@ START_TEST(test_clean)
 }
 END_TEST
 
+/* What the store makes has its modes whatever the umask; fsck reports a
+ * file or folder others may read, and repair takes the extra bits off. */
+START_TEST(test_modes)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1];
+	mode_t old_umask = umask(0);
+	struct store *st = fixture(&dir, hash);
+	umask(old_umask);
+	char *db = xasprintf("%s/mailhub.db", dir);
+	char *wal = xasprintf("%s/mailhub.db-wal", dir);
+	char *blobs = xasprintf("%s/blobs", dir);
+	char *blob = blob_path(st, hash);
+	char *prefix = xasprintf("%s/blobs/%.2s", dir, hash);
+	struct stat sb;
+	ck_assert_int_eq(stat(db, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+	ck_assert_int_eq(stat(blobs, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0750);
+	ck_assert_int_eq(stat(prefix, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0750);
+	ck_assert_int_eq(stat(blob, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0440);
+	char *text;
+	struct store_fsck_report rep = run_fsck(st, false, &text);
+	ck_assert_uint_eq(rep.wrong_modes, 0);
+	free(text);
+
+	ck_assert_int_eq(chmod(db, 0644), 0);
+	ck_assert_int_eq(chmod(blob, 0444), 0);
+	ck_assert_int_eq(chmod(prefix, 0755), 0);
+	rep = run_fsck(st, false, &text);
+	ck_assert_uint_eq(rep.wrong_modes, 3);
+	ck_assert_uint_eq(rep.modes_fixed, 0);
+	ck_assert_ptr_nonnull(strstr(text, "mailhub.db: 0644, more than 0640"));
+	free(text);
+	rep = run_fsck(st, true, &text);
+	ck_assert_uint_eq(rep.wrong_modes, 3);
+	ck_assert_uint_eq(rep.modes_fixed, 3);
+	free(text);
+	ck_assert_int_eq(stat(db, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+	ck_assert_int_eq(stat(blob, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0440);
+	ck_assert_int_eq(stat(prefix, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0755 & 0750);
+	rep = run_fsck(st, false, NULL);
+	ck_assert_uint_eq(rep.wrong_modes, 0);
+	/* repair never widens: a tighter mode is left as it is */
+	ck_assert_int_eq(chmod(db, 0600), 0);
+	rep = run_fsck(st, true, NULL);
+	ck_assert_uint_eq(rep.wrong_modes, 0);
+	ck_assert_int_eq(stat(db, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	free(db);
+	free(wal);
+	free(blobs);
+	free(blob);
+	free(prefix);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_corrupt_kept)
 {
 	char *dir, hash[SHA256_HEX_LEN + 1];
@@ -276,6 +341,7 @@ make_suite(void)
 	tcase_add_test(tc, test_orphans_and_strays);
 	tcase_add_test(tc, test_used_fixed);
 	tcase_add_test(tc, test_gc);
+	tcase_add_test(tc, test_modes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,6 +2,7 @@
  * DSN sweep, the smarthost setting and the DKIM keys. */
 #include <string.h>
 
+#include "core/seal.h"
 #include "store/queue.h"
 #include "store/relayq.h"
 #include "tests/unit/store_test.h"
@@ -190,6 +191,13 @@ START_TEST(test_dkim_keys_lazily_once)
 	const char *error = NULL;
 	struct relayq_dkim_key *k1, *k2;
 	size_t n1, n2;
+	/* the keys are sealed: without the seal key none can be made */
+	seal_key_forget();
+	ck_assert_int_eq(relayq_dkim_keys(st, "example.org", true, &k1, &n1, &error),
+			 STORE_ERROR);
+	ck_assert_ptr_nonnull(strstr(error, "seal"));
+	ck_assert_int_eq(seal_key_create(dir, &error), 0);
+	ck_assert_int_eq(seal_key_load(dir, &error), 0);
 	ck_assert_int_eq(relayq_dkim_keys(st, "example.org", false, &k1, &n1, &error),
 			 STORE_NOTFOUND);
 	ck_assert_int_eq(relayq_dkim_keys(st, "nowhere.test", true, &k1, &n1, &error),
@@ -226,9 +234,60 @@ START_TEST(test_dkim_keys_lazily_once)
 	}
 	ck_assert(mx && dkim_ed && dmarc);
 	relayq_dns_records_free(&recs, nr);
+	/* in the database they are sealed, not PEM */
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM dkim_keys"
+				      " WHERE private_key LIKE 'v1:%%'"), 2);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM dkim_keys"
+				      " WHERE private_key LIKE '%%PRIVATE KEY%%'"), 0);
 	relayq_dkim_keys_free(&k1, n1);
 	relayq_dkim_keys_free(&k2, n2);
 	store_close(&st);
+	seal_key_forget();
+	free(dir);
+}
+END_TEST
+
+/* Keys stored plain by an older version still sign, and are sealed once
+ * (store_open() does it as soon as the seal key is loaded). */
+START_TEST(test_dkim_plain_keys_sealed)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	struct relayq_dkim_key *k, *k2;
+	size_t n, n2;
+	ck_assert_int_eq(seal_key_create(dir, &error), 0);
+	ck_assert_int_eq(seal_key_load(dir, &error), 0);
+	ck_assert_int_eq(relayq_dkim_keys(st, "example.org", true, &k, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	/* as an older version stored them */
+	for (size_t i = 0; i < n; i++)
+		test_sql(dir, "UPDATE dkim_keys SET private_key = '%s' WHERE selector = '%s'",
+			 k[i].private_key, k[i].selector);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM dkim_keys"
+				      " WHERE private_key LIKE '%%PRIVATE KEY%%'"), 2);
+	ck_assert_int_eq(relayq_dkim_keys(st, "example.org", false, &k2, &n2, &error), STORE_OK);
+	ck_assert_str_eq(k2[1].private_key, k[1].private_key);
+	relayq_dkim_keys_free(&k2, n2);
+	/* without the seal key: nothing happens */
+	seal_key_forget();
+	unsigned sealed = 99;
+	ck_assert_int_eq(relayq_dkim_seal_plain(st, &sealed, &error), STORE_OK);
+	ck_assert_uint_eq(sealed, 0);
+	ck_assert_int_eq(seal_key_load(dir, &error), 0);
+	store_close(&st);
+	st = test_store_open(dir);	/* seals them */
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM dkim_keys"
+				      " WHERE private_key LIKE 'v1:%%'"), 2);
+	ck_assert_int_eq(relayq_dkim_seal_plain(st, &sealed, &error), STORE_OK);
+	ck_assert_uint_eq(sealed, 0);	/* idempotent */
+	ck_assert_int_eq(relayq_dkim_keys(st, "example.org", false, &k2, &n2, &error), STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_eq(k2[i].private_key, k[i].private_key);
+	relayq_dkim_keys_free(&k2, n2);
+	relayq_dkim_keys_free(&k, n);
+	store_close(&st);
+	seal_key_forget();
 	free(dir);
 }
 END_TEST
@@ -243,6 +302,7 @@ make_suite(void)
 	tcase_add_test(tc, test_outcomes_and_dsn_sweep);
 	tcase_add_test(tc, test_smarthost);
 	tcase_add_test(tc, test_dkim_keys_lazily_once);
+	tcase_add_test(tc, test_dkim_plain_keys_sealed);
 	suite_add_tcase(s, tc);
 	return s;
 }

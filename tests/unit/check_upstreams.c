@@ -457,6 +457,70 @@ START_TEST(test_batch_prepare)
 }
 END_TEST
 
+/* A batch whose files cannot be made durable (syncfs fails before or
+ * after the renames) delivers nothing and leaves no file; a disk that is
+ * full says so in plain words; a message over quota ends the batch and
+ * the blobs of the ones after it go. */
+START_TEST(test_batch_faults)
+{
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct store_upstream up;
+	pop3_account(st, &up);
+	int64_t inbox = test_inbox(st, "a@example.org");
+	struct upstream_batch *b;
+	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
+	static const struct { int from, e, status; } cases[] = {
+		{ 0, EIO, STORE_ERROR },	/* the files' data */
+		{ 1, EIO, STORE_ERROR },	/* their names */
+		{ 1, ENOSPC, STORE_NOSPACE },
+	};
+	char text[160], uidl[16];
+	unsigned appended, delivered;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		for (int k = 0; k < 3; k++) {
+			snprintf(text, sizeof text, "Subject: fault %zu/%d\r\n\r\nbody\r\n", i, k);
+			snprintf(uidl, sizeof uidl, "F%zu-%d", i, k);
+			batch_add(b, &up, inbox, text, uidl);
+		}
+		test_fault_on(cases[i].from, cases[i].e);
+		error = NULL;
+		int ret = store_upstream_batch_commit(b, &appended, &delivered, &error);
+		test_fault_off();
+		ck_assert_msg(ret == cases[i].status, "case %zu: %d (%s)", i, ret, error);
+		ck_assert_uint_eq(delivered, 0);
+		ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 0);
+		ck_assert_msg(test_blob_files(dir) == 0, "case %zu left files", i);
+		if (ret == STORE_NOSPACE)
+			ck_assert_str_eq(error, "the server's disk is full");
+	}
+	/* room for about one: the first goes in, the rest are not kept */
+	ck_assert_int_eq(store_user_set_quota(st, "a@example.org", 150, &error), STORE_OK);
+	for (int k = 0; k < 3; k++) {
+		snprintf(text, sizeof text, "Subject: quota %d\r\n\r\n%080d\r\n", k, k);
+		snprintf(uidl, sizeof uidl, "Q%d", k);
+		batch_add(b, &up, inbox, text, uidl);
+	}
+	ck_assert_int_eq(store_upstream_batch_commit(b, &appended, &delivered, &error),
+			 STORE_OVERQUOTA);
+	ck_assert_uint_eq(delivered, 1);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 1);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+	/* and with room and a working disk the batch goes in */
+	ck_assert_int_eq(store_user_set_quota(st, "a@example.org", 0, &error), STORE_OK);
+	batch_add(b, &up, inbox, "Subject: fine\r\n\r\nbody\r\n", "OK1");
+	ck_assert_int_eq(store_upstream_batch_commit(b, &appended, &delivered, &error),
+			 STORE_OK);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 2);
+	ck_assert_int_eq(test_blob_files(dir), 2);
+	store_upstream_batch_free(&b);
+	store_upstream_clear(&up);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* Fetched mail has its IMAP cache in its rows when the batch commits, one
  * message twice in a batch included. */
 START_TEST(test_batch_imap_cache)
@@ -652,6 +716,7 @@ make_suite(void)
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_batch_imap_cache);
 	tcase_add_test(tc, test_batch_prepare);
+	tcase_add_test(tc, test_batch_faults);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 120);

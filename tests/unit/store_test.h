@@ -7,12 +7,17 @@
 #ifndef MAILHUB_TESTS_STORE_TEST_H
 #define MAILHUB_TESTS_STORE_TEST_H
 
+#include <dirent.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/xmalloc.h"
+#include "store/blob.h"
 #include "store/store.h"
 #include "tests/unit/runner.h"
 
@@ -112,6 +117,67 @@ test_inbox_count(const char *dir, const char *address)
 	return test_sql_int(dir, "SELECT count(*) FROM messages m JOIN mailboxes b"
 			    " ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id"
 			    " WHERE u.address = '%s' AND b.name = 'INBOX'", address);
+}
+
+/* Regular files under dir/blobs/, blobs/tmp/ included: what a refused
+ * or failed message must not have added. */
+static inline int
+test_blob_files(const char *dir)
+{
+	char path[4096];
+	int n = 0;
+	snprintf(path, sizeof path, "%s/blobs", dir);
+	DIR *top = opendir(path);
+	ck_assert_ptr_nonnull(top);
+	for (struct dirent *e; (e = readdir(top)) != NULL;) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/blobs/%s", dir, e->d_name);
+		DIR *d = opendir(path);
+		if (d == NULL) {
+			n++;
+			continue;
+		}
+		for (struct dirent *f; (f = readdir(d)) != NULL;)
+			n += f->d_name[0] != '.';
+		closedir(d);
+	}
+	closedir(top);
+	return n;
+}
+
+/*
+ * A failing disk for the store's fsync(2)/syncfs(2) (store/blob.h): calls
+ * from number test_fault_from on (0: the first) fail with test_fault_errno;
+ * test_fault_calls counts them.  test_fault_off() puts the real ones back.
+ */
+static int test_fault_from, test_fault_errno, test_fault_calls;
+
+static inline int
+test_fault_sync(int fd)
+{
+	if (test_fault_calls++ >= test_fault_from) {
+		errno = test_fault_errno;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+static inline void
+test_fault_on(int from, int e)
+{
+	test_fault_from = from;
+	test_fault_errno = e;
+	test_fault_calls = 0;
+	blob_fsync_fn = test_fault_sync;
+	blob_syncfs_fn = test_fault_sync;
+}
+
+static inline void
+test_fault_off(void)
+{
+	blob_fsync_fn = fsync;
+	blob_syncfs_fn = syncfs;
 }
 
 #endif
