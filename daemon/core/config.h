@@ -86,6 +86,7 @@ struct config {
 
 	/* [fetch] */
 	unsigned fetch_workers;		/* default 4 */
+	bool fetch_allow_private_hosts;	/* default no: upstreams only on public addresses */
 
 	/* [limits] */
 	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */
