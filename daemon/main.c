@@ -52,6 +52,7 @@ static const struct command commands[] = {
 	  "user add ADDRESS [--admin] [--quota BYTES[K|M|G|T]] --password-stdin\n"
 	  "user passwd ADDRESS --password-stdin\n"
 	  "user del|show ADDRESS\n"
+	  "user totp-reset ADDRESS\n"
 	  "user list" },
 	{ "alias", cmd_alias, 0,
 	  "manage aliases (@domain is the domain's catch-all)",
@@ -60,7 +61,7 @@ static const struct command commands[] = {
 	  "alias list [SOURCE]" },
 	{ "token", cmd_token, 0,
 	  "create an API bearer token (printed once)",
-	  "token create ADDRESS [--name NAME]" },
+	  "token create ADDRESS [--name NAME] [--expires DAYS]" },
 	{ "upstream", cmd_upstream, 0,
 	  "manage upstream POP3/IMAP accounts fetched into a local mailbox",
 	  "upstream add OWNER --host HOST --username USER --password-stdin\n"

@@ -14,7 +14,7 @@ FUZZ_CORE_SRCS = daemon/core/buf.c daemon/core/log.c daemon/core/xmalloc.c \
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-include $(top_builddir)/config.h -I$(top_srcdir)/daemon -I$(top_srcdir) \
 	-I$(top_builddir) $(SSL_CFLAGS)
-FUZZ_LIBS = $(SSL_LIBS) $(ZLIB_LIBS) -pthread
+FUZZ_LIBS = $(SSL_LIBS) $(ZLIB_LIBS) $(RESOLV_LIBS) -pthread
 
 .SECONDEXPANSION:
 $(FUZZ_TARGETS): $$(addprefix $$(srcdir)/,$$($$(subst /,_,$$@)_SRCS))
@@ -22,6 +22,32 @@ $(FUZZ_TARGETS): $$(addprefix $$(srcdir)/,$$($$(subst /,_,$$@)_SRCS))
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
 
 CLEANFILES += $(FUZZ_TARGETS)
+
+# The long campaign (make fuzz-long, tests/fuzz/long.sh): each target for
+# FUZZ_LONG_SECONDS, then its corpus replayed through a coverage build
+# (TARGET.cov: the same sources with clang's source-based coverage, no
+# sanitizers) to report how much of its parser was reached.
+FUZZ_COV_TARGETS = $(FUZZ_TARGETS:=.cov)
+FUZZ_COV_CFLAGS = -g -O1 -fsanitize=fuzzer -fprofile-instr-generate \
+	-fcoverage-mapping -include $(top_builddir)/config.h \
+	-I$(top_srcdir)/daemon -I$(top_srcdir) -I$(top_builddir) $(SSL_CFLAGS)
+$(FUZZ_COV_TARGETS): $$(addprefix $$(srcdir)/,$$($$(subst /,_,$$(basename $$@))_SRCS))
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_COV_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+CLEANFILES += $(FUZZ_COV_TARGETS)
+fuzz-long: $(FUZZ_TARGETS) $(FUZZ_COV_TARGETS)
+	@: >fuzz-long.srcs; $(foreach t,$(FUZZ_TARGETS),echo '$(notdir $(t)) \
+		$(notdir $(filter-out tests/fuzz/% $(FUZZ_CORE_SRCS),$($(subst /,_,$(t))_SRCS)))' \
+		>>fuzz-long.srcs;)
+	@$(AM_TESTS_ENVIRONMENT) $(SHELL) $(srcdir)/tests/fuzz/long.sh
+CLEANFILES += fuzz-long.srcs
+.PHONY: fuzz-long
+
+# The soak test (tests/bench/soak.py): 30 minutes of mixed traffic with the
+# daemon's memory, files and threads sampled; long, so neither check nor bench.
+soak: all
+	@$(AM_TESTS_ENVIRONMENT) $(PYTHON3) $(srcdir)/tests/bench/soak.py
+.PHONY: soak
 if HAVE_CLANG
 check_DATA = $(FUZZ_TARGETS)
 endif

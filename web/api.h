@@ -12,6 +12,7 @@
 
 /* api_session.c */
 web_handler_fn api_session_create;
+web_handler_fn api_session_totp;
 web_handler_fn api_session_delete;
 web_handler_fn api_session_get;
 

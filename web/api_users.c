@@ -8,7 +8,11 @@
  * A user asking for someone else's account gets 404, as if it did not
  * exist: the panel must not tell users which other accounts there are.
  * Changing one's own password needs the current one ("current_password"),
- * so that a session left open is not enough to take the account.
+ * so that a session left open is not enough to take the account.  A new
+ * password must be strong enough (password_strong_enough(): the rule is in
+ * the 422's words).  A new password, or disabling the user, ends the user's
+ * panel sessions and deletes their API tokens (sql/008), except the one
+ * session that changed its own password, which goes on.
  */
 #include <string.h>
 #include <unistd.h>
@@ -45,16 +49,17 @@ field_error(struct web_request *r, int st, const char *field, const char *error)
 	return reply_store_error(r, st, error);
 }
 
+/* A new password for address from the body's field. */
 static int
 get_password(struct web_request *r, const char *field, bool required,
-	     const char **out)
+	     const char *address, const char **out)
 {
 	const char *pw = NULL, *error;
 	if (json_get_string(r, r->json, field, required, &pw) < 0)
 		return -1;
 	if (pw == NULL)
 		return 0;
-	if (password_acceptable(pw, strlen(pw), &error) < 0) {
+	if (password_strong_enough(pw, address, &error) < 0) {
 		reply_problem(r, 422, "field '%s': %s", field, error);
 		return -1;
 	}
@@ -110,7 +115,7 @@ api_users_create(struct web_request *r)
 
 	if (json_only_fields(r, r->json, fields) < 0 ||
 	    json_get_address(r, r->json, "address", true, false, &address) < 0 ||
-	    get_password(r, "password", true, &password) < 0 ||
+	    get_password(r, "password", true, address, &password) < 0 ||
 	    json_get_bool(r, r->json, "admin", false, &admin) < 0 ||
 	    json_get_uint(r, r->json, "quota", false, QUOTA_MAX, &quota) < 0 ||
 	    json_get_bool(r, r->json, "enabled", false, &enabled) < 0)
@@ -217,7 +222,7 @@ api_users_patch(struct web_request *r)
 	admin = u.admin;
 	enabled = u.enabled;
 	quota = u.quota;
-	if (get_password(r, "password", false, &password) < 0 ||
+	if (get_password(r, "password", false, u.address, &password) < 0 ||
 	    json_get_bool(r, r->json, "admin", false, &admin) < 0 ||
 	    json_get_uint(r, r->json, "quota", false, QUOTA_MAX, &quota) < 0 ||
 	    json_get_bool(r, r->json, "enabled", false, &enabled) < 0)
@@ -244,8 +249,15 @@ api_users_patch(struct web_request *r)
 		st = store_user_set_password(r->st, u.address, hash, &error);
 		free(hash);
 		if (st == STORE_OK) {
-			/* Other browsers signed in as this user must sign in again. */
-			web_session_destroy_user(u.id, r->session_id);
+			/* The new password moved the user's epoch, which ends every
+			 * session; the one that changed its own password goes on. */
+			int64_t epoch;
+			const char *keep = self && r->session_id != NULL &&
+				store_user_epoch(r->st, u.id, NULL, &epoch, &error) == STORE_OK
+				? r->session_id : NULL;
+			if (keep != NULL)
+				web_session_set_epoch(keep, epoch);
+			web_session_destroy_user(u.id, keep);
 			log_info("web user=%s password changed by=%s", u.address, r->user.address);
 		}
 	}
@@ -253,8 +265,10 @@ api_users_patch(struct web_request *r)
 		st = store_user_set_admin(r->st, u.address, admin, &error);
 	if (st == STORE_OK && quota != u.quota)
 		st = store_user_set_quota(r->st, u.address, quota, &error);
-	if (st == STORE_OK && enabled != u.enabled)
-		st = store_user_set_enabled(r->st, u.address, enabled, &error);
+	if (st == STORE_OK && enabled != u.enabled &&
+	    (st = store_user_set_enabled(r->st, u.address, enabled, &error)) == STORE_OK &&
+	    !enabled)
+		web_session_destroy_user(u.id, NULL);
 	if (st != STORE_OK) {
 		res = reply_store_error(r, st, error);
 		goto out;

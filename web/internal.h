@@ -6,6 +6,7 @@
 #define MAILHUB_WEB_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "web/request.h"
@@ -32,8 +33,12 @@ extern const size_t web_n_routes;
  * logging out), where it simply counts as anonymous. */
 bool web_authenticate(struct web_request *r, unsigned route_flags,
 		      enum MHD_Result *result_r);
-/* Browser sessions, owned by auth.c behind its lock. */
-int web_session_create(int64_t user_id, char **id_r, char **csrf_r);
+/* Browser sessions, owned by auth.c behind its lock.  A session holds the
+ * user's credentials epoch (store_user_epoch()) it was made under. */
+int web_session_create(int64_t user_id, int64_t epoch, char **id_r, char **csrf_r);
+/* Moves a session to the user's new epoch: the one session that changed
+ * its own password goes on. */
+void web_session_set_epoch(const char *id, int64_t epoch);
 void web_session_destroy(const char *id);
 /* Ends every session of the user except keep (NULL: all): after a password
  * change, other browsers must sign in again. */
@@ -44,6 +49,18 @@ void web_session_destroy_user(int64_t user_id, const char *keep);
 #define WEB_SESSION_MAX_SECONDS (24 * 3600)
 #define WEB_SESSIONS_MAX 4096
 #define WEB_SESSION_COOKIE "mailhub_session"
+
+/* Sign-ins waiting for their second factor (auth.c): the right password of
+ * a user with two-factor sign-in earns a challenge (64 hex digits) good for
+ * WEB_CHALLENGE_TRIES codes within WEB_CHALLENGE_SECONDS, and nothing else. */
+void web_challenge_create(int64_t user_id, int64_t epoch, char **id_r);
+/* Finds a live challenge and counts one try on it; false when it is
+ * unknown, expired or out of tries. */
+bool web_challenge_try(const char *id, int64_t *user_id_r, int64_t *epoch_r);
+void web_challenge_destroy(const char *id);
+#define WEB_CHALLENGE_SECONDS 300
+#define WEB_CHALLENGE_TRIES 5
+#define WEB_CHALLENGES_MAX 1024
 
 /* path.c: the pure parts of routing, unit tested and fuzzed.
  * Matches path against a route pattern such as "/api/v1/users/{address}";

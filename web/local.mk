@@ -9,18 +9,26 @@ libweb_a_SOURCES = \
 	web/api_domains.c web/api_users.c web/api_aliases.c \
 	web/api_tokens.c web/api_log.c web/api_queue.c \
 	web/api_upstreams.c web/api_upstreams.h web/api_relay.c web/api_relay.h \
+	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h \
 	web/upstream_test.c web/upstream_test.h web/json_nul.c web/json_nul.h
 libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS)
 
 # The dashboard's counts and disk use: a store function of the panel's own.
 libstore_a_SOURCES += daemon/store/stats.c daemon/store/stats.h
 
+# Two-factor sign-in to the panel: the TOTP codes (core), the secrets and
+# recovery codes (store), with the schema of stronger accounts.
+libcore_a_SOURCES += daemon/core/totp.c daemon/core/totp.h
+libstore_a_SOURCES += daemon/store/totp.c
+SQL_MIGRATIONS += sql/008_accounts.sql
+
 # API tests over HTTP against the running daemon, and the panel in Chromium
 # (SKIP when node or chromium is missing).
 TESTS += tests/integration/test_api.py tests/integration/test_api_roles.py \
-	tests/integration/test_api_security.py tests/browser/run.sh
+	tests/integration/test_accounts.py tests/integration/test_api_security.py \
+	tests/browser/run.sh
 EXTRA_DIST += tests/integration/test_api.py tests/integration/test_api_roles.py \
-	tests/integration/test_api_security.py \
+	tests/integration/test_accounts.py tests/integration/test_api_security.py \
 	tests/integration/api_util.py \
 	tests/browser/run.sh tests/browser/run_panel.py tests/browser/panel.mjs \
 	tests/browser/package.json
@@ -34,8 +42,27 @@ tests_unit_check_web_SOURCES = tests/unit/check_web.c web/path.c web/json_nul.c 
 	$(CHECK_RUNNER)
 tests_unit_check_web_CFLAGS = $(CHECK_CFLAGS_ALL) $(MHD_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_check_web_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_totp
+TESTS += tests/unit/check_totp
+tests_unit_check_totp_SOURCES = tests/unit/check_totp.c $(CHECK_RUNNER)
+tests_unit_check_totp_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_totp_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_rfc3339
+TESTS += tests/unit/check_rfc3339
+tests_unit_check_rfc3339_SOURCES = tests/unit/check_rfc3339.c web/rfc3339.c $(CHECK_RUNNER)
+tests_unit_check_rfc3339_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_rfc3339_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_store_accounts
+TESTS += tests/unit/check_store_accounts
+tests_unit_check_store_accounts_SOURCES = tests/unit/check_store_accounts.c $(CHECK_RUNNER)
+tests_unit_check_store_accounts_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_store_accounts_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 FUZZ_TARGETS += tests/fuzz/fuzz_web_path
 tests_fuzz_fuzz_web_path_SRCS = tests/fuzz/fuzz_web_path.c web/path.c $(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_web_path.c
+FUZZ_TARGETS += tests/fuzz/fuzz_totp_input
+tests_fuzz_fuzz_totp_input_SRCS = tests/fuzz/fuzz_totp_input.c daemon/core/totp.c \
+	web/rfc3339.c $(FUZZ_CORE_SRCS)
+EXTRA_DIST += tests/fuzz/fuzz_totp_input.c

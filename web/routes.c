@@ -7,6 +7,7 @@
  */
 #include "web/api.h"
 #include "web/api_relay.h"
+#include "web/api_totp.h"
 #include "web/api_upstreams.h"
 #include "web/internal.h"
 
@@ -21,6 +22,7 @@ const struct route web_routes[] = {
 	{ "GET", "/api/v1/session", api_session_get, A },
 	{ "POST", "/api/v1/session", api_session_create, ROUTE_PUBLIC | J },
 	{ "DELETE", "/api/v1/session", api_session_delete, ROUTE_PUBLIC },
+	{ "POST", "/api/v1/session/totp", api_session_totp, ROUTE_PUBLIC | J },
 
 	{ "GET", "/api/v1/domains", api_domains_list, ADM },
 	{ "POST", "/api/v1/domains", api_domains_create, ADM | J },
@@ -33,6 +35,11 @@ const struct route web_routes[] = {
 	{ "GET", "/api/v1/users/{address}", api_users_get, A },
 	{ "PATCH", "/api/v1/users/{address}", api_users_patch, A | J },
 	{ "DELETE", "/api/v1/users/{address}", api_users_delete, ADM },
+	{ "GET", "/api/v1/users/{address}/totp", api_totp_get, A },
+	{ "POST", "/api/v1/users/{address}/totp", api_totp_enrol, A },
+	{ "DELETE", "/api/v1/users/{address}/totp", api_totp_reset, ADM },
+	{ "POST", "/api/v1/users/{address}/totp/confirm", api_totp_confirm, A | J },
+	{ "POST", "/api/v1/users/{address}/totp/disable", api_totp_disable, A | J },
 
 	{ "GET", "/api/v1/aliases", api_aliases_list, A },
 	{ "POST", "/api/v1/aliases", api_aliases_create, ADM | J },

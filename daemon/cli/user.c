@@ -1,10 +1,13 @@
 /*
- * cli/user.c: `mailhub user add|passwd|del|list|show`.
+ * cli/user.c: `mailhub user add|passwd|del|list|show|totp-reset`.
  *
  * Passwords come only from standard input (--password-stdin): a password in
  * argv would be visible to every local user in ps and /proc, and would stay
- * in the shell's history.  The password is hashed here and only the hash
- * reaches the store; neither is ever printed, except the hash by `show`.
+ * in the shell's history.  A new password must be strong enough
+ * (password_strong_enough(), the same rule as the API's).  The password is
+ * hashed here and only the hash reaches the store; neither is ever printed
+ * (`show` names the hash's scheme only).  A new password, or `del`, ends the
+ * user's panel sessions and API tokens, in a running daemon too (sql/008).
  */
 #include "cli/cli.h"
 
@@ -56,16 +59,18 @@ user_failure(const char *what, const char *address, int status, const char *erro
 	return CLI_FAIL;
 }
 
-/* Reads the password from stdin and hashes it into *hash_r. */
+/* Reads the new password of address from stdin and hashes it into *hash_r. */
 static int
-read_password_hash(char **hash_r)
+read_password_hash(const char *address, char **hash_r)
 {
 	char *password;
 	const char *error;
 
 	if (cli_read_password(&password) != CLI_OK)
 		return CLI_FAIL;
-	int ret = password_hash(password, hash_r, &error);
+	int ret = password_strong_enough(password, address, &error);
+	if (ret == 0)
+		ret = password_hash(password, hash_r, &error);
 	cli_password_free(&password);
 	if (ret < 0) {
 		cli_error("%s", error);
@@ -112,7 +117,7 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		ret = user_failure("add", pos[0], STORE_NOTLOCAL, NULL);
 		goto out;
 	}
-	if (read_password_hash(&hash) != CLI_OK) {
+	if (read_password_hash(pos[0], &hash) != CLI_OK) {
 		ret = CLI_FAIL;
 		goto out;
 	}
@@ -156,7 +161,7 @@ user_passwd(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	store_user_clear(&user);
-	if (read_password_hash(&hash) != CLI_OK) {
+	if (read_password_hash(pos[0], &hash) != CLI_OK) {
 		ret = CLI_FAIL;
 		goto out;
 	}
@@ -187,6 +192,30 @@ user_del(struct cli_ctx *ctx, int argc, char **argv)
 	ret = status == STORE_OK ? CLI_OK : user_failure("del", pos[0], status, error);
 	store_close(&st);
 	return ret;
+}
+
+/* What `show` says of a stored hash: its scheme, never the hash. */
+static const char *
+password_scheme(const char *stored)
+{
+	static const struct {
+		const char *prefix, *name;
+	} schemes[] = {
+		{ "$y$", "yescrypt" }, { "$gy$", "gost-yescrypt" }, { "$7$", "scrypt" },
+		{ "$6$", "sha512-crypt" }, { "$5$", "sha256-crypt" }, { "$2b$", "bcrypt" },
+		{ "$2y$", "bcrypt" }, { "$2a$", "bcrypt" }, { "$1$", "md5-crypt" },
+	};
+	const char *p = stored != NULL ? stored : "";
+	if (p[0] == '{') {
+		const char *end = strchr(p, '}');
+		p = end != NULL ? end + 1 : "";
+	}
+	if (p[0] != '$')
+		return "locked (no usable hash)";
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+		if (strncmp(p, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+			return schemes[i].name;
+	return "set (another crypt scheme)";
 }
 
 static void
@@ -250,6 +279,7 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 	struct store_user user;
 	struct store_mailbox *mailboxes = NULL;
 	struct store_token *tokens = NULL;
+	struct store_totp totp = { 0 };
 	size_t n_mailboxes = 0, n_tokens = 0;
 	char quota[32], when[64];
 	const char *error;
@@ -267,7 +297,9 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 		store_close(&st);
 		return ret;
 	}
-	if (store_mailbox_list(st, user.id, &mailboxes, &n_mailboxes, &error) != STORE_OK ||
+	int totp_status = store_totp_get(st, user.id, &totp, &error);
+	if (totp_status == STORE_ERROR ||
+	    store_mailbox_list(st, user.id, &mailboxes, &n_mailboxes, &error) != STORE_OK ||
 	    store_token_list(st, user.id, &tokens, &n_tokens, &error) != STORE_OK) {
 		cli_error("user show: %s", error);
 		ret = CLI_FAIL;
@@ -282,22 +314,74 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 	printf("quota: %s\n", quota);
 	printf("used: %" PRIu64 "\n", user.used);
 	printf("created: %s\n", when);
-	printf("password: %s\n", user.password_hash);
+	printf("password: %s\n", password_scheme(user.password_hash));
+	if (totp_status == STORE_OK && totp.enabled)
+		printf("two-factor: on (%u recovery codes left)\n", totp.recovery_left);
+	else
+		printf("two-factor: %s\n", totp_status == STORE_OK ? "being set up" : "off");
 	for (size_t i = 0; i < n_mailboxes; i++) {
 		const struct store_mailbox *mb = &mailboxes[i];
 		printf("mailbox: %s (%" PRIu32 " messages, %" PRIu32 " unseen)\n", mb->name,
 		       mb->messages, mb->unseen);
 	}
 	for (size_t i = 0; i < n_tokens; i++) {
+		char used[64], expires[64];
 		cli_format_time(tokens[i].created, when, sizeof when);
-		printf("token: %s (%s..., created %s)\n",
+		if (tokens[i].last_used != 0)
+			cli_format_time(tokens[i].last_used, used, sizeof used);
+		else
+			snprintf(used, sizeof used, "never");
+		if (tokens[i].expires != 0)
+			cli_format_time(tokens[i].expires, expires, sizeof expires);
+		else
+			snprintf(expires, sizeof expires, "never");
+		printf("token: %s (%s..., created %s, last used %s, expires %s)\n",
 		       tokens[i].name != NULL ? tokens[i].name : "",
-		       tokens[i].prefix != NULL ? tokens[i].prefix : "", when);
+		       tokens[i].prefix != NULL ? tokens[i].prefix : "", when, used, expires);
 	}
 	ret = CLI_OK;
 out:
 	store_mailbox_list_free(&mailboxes, n_mailboxes);
 	store_token_list_free(&tokens, n_tokens);
+	store_totp_clear(&totp);
+	store_user_clear(&user);
+	store_close(&st);
+	return ret;
+}
+
+/* An admin's way out for a user who lost the device of their two-factor
+ * sign-in: it is turned off and their panel sessions end. */
+static int
+user_totp_reset(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	size_t n_pos;
+	struct store *st;
+	struct store_user user;
+	const char *error;
+
+	int ret = cli_parse_args("user totp-reset", argc, argv, 2, NULL, 0, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos != 1)
+		return cli_usage_error("user totp-reset: ADDRESS is missing");
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	int status = store_user_get(st, pos[0], &user, &error);
+	if (status != STORE_OK) {
+		ret = user_failure("totp-reset", pos[0], status, error);
+		store_close(&st);
+		return ret;
+	}
+	status = store_totp_remove(st, user.id, true, &error);
+	if (status == STORE_OK)
+		printf("two-factor sign-in of %s is off; they sign in with the password "
+		       "and may set it up again\n", user.address);
+	else if (status == STORE_NOTFOUND)
+		printf("%s has no two-factor sign-in; nothing to reset\n", user.address);
+	else
+		cli_error("user totp-reset: %s", error);
+	ret = status == STORE_OK || status == STORE_NOTFOUND ? CLI_OK : CLI_FAIL;
 	store_user_clear(&user);
 	store_close(&st);
 	return ret;
@@ -311,11 +395,11 @@ cmd_user(struct cli_ctx *ctx, int argc, char **argv)
 		int (*fn)(struct cli_ctx *ctx, int argc, char **argv);
 	} actions[] = {
 	        {"add", user_add},   {"passwd", user_passwd}, {"del", user_del},
-	        {"list", user_list}, {"show", user_show},
+	        {"list", user_list}, {"show", user_show}, {"totp-reset", user_totp_reset},
 	};
 
 	if (argc < 2)
-		return cli_usage_error("user: add, passwd, del, list or show?");
+		return cli_usage_error("user: add, passwd, del, list, show or totp-reset?");
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
 		if (strcmp(argv[1], actions[i].name) == 0)
 			return actions[i].fn(ctx, argc, argv);

@@ -181,3 +181,61 @@ password_generate(void)
 	out[have] = '\0';
 	return out;
 }
+
+/*
+ * The minimum strength of a new password (the CLI and the API both ask
+ * here): what a household's users of Dovecot or mailcow would expect, and
+ * what NIST SP 800-63B §5.1.1.2 asks for: a length floor and a list of
+ * passwords known to be common, no rules about character classes.  The
+ * list holds only entries that the length floor lets through.
+ */
+static const char *const common_passwords[] = {
+	"0000000000", "0123456789", "0987654321", "1111111111", "1122334455",
+	"1234512345", "1234554321", "1234567890", "12345678910", "1234567891",
+	"123456789a", "123456789q", "123qweasdzxc", "1q2w3e4r5t", "1q2w3e4r5t6y",
+	"1qaz2wsx3edc", "9876543210", "a123456789", "a1b2c3d4e5", "abc1234567",
+	"abcdefghij", "admin12345", "admin123456", "administrator", "baseball123",
+	"changeme123", "dragon1234", "football123", "iloveyou12", "iloveyou123",
+	"letmein123", "mailserver", "p@ssw0rd123", "passw0rd123", "password!!",
+	"password01", "password1!", "password12", "password123", "password1234",
+	"passwordpassword", "postmaster", "princess123", "q123456789", "q1w2e3r4t5",
+	"q1w2e3r4t5y6", "qazwsxedcrfv", "qwerty1234", "qwerty12345", "qwerty123456",
+	"qwertyuiop", "qwertyuiop1", "starwars123", "sunshine123", "superman123",
+	"welcome123", "welcome1234", "zxcvbnm123", "zxcvbnmasdfghjkl",
+};
+
+/* Characters, not bytes: a UTF-8 continuation byte does not count. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		n += (*p & 0xc0) != 0x80;
+	return n;
+}
+
+int
+password_strong_enough(const char *password, const char *address, const char **error_r)
+{
+	if (password_acceptable(password, strlen(password), error_r) < 0)
+		return -1;
+	bool weak = utf8_chars(password) < PASSWORD_MIN_CHARS;
+	/* one character over and over is as weak as a short password */
+	bool same = true;
+	for (const char *p = password + 1; *p != '\0'; p++)
+		same = same && *p == password[0];
+	weak = weak || same;
+	for (size_t i = 0; !weak && i < sizeof common_passwords / sizeof common_passwords[0]; i++)
+		weak = str_eq_nocase(password, common_passwords[i]);
+	if (!weak && address != NULL) {
+		const char *at = strrchr(address, '@');
+		size_t local = at != NULL ? (size_t)(at - address) : strlen(address);
+		weak = str_eq_nocase(password, address) ||
+		       (strlen(password) == local && mem_eq_nocase(password, address, local));
+	}
+	if (weak) {
+		*error_r = PASSWORD_RULE;
+		return -1;
+	}
+	return 0;
+}

@@ -37,4 +37,19 @@ void password_verify_dummy(const char *password);
  * first admin); malloc'd. */
 char *password_generate(void);
 
+/* The minimum strength of a new user password, in words for the CLI, the
+ * API's 422 and the man page. */
+#define PASSWORD_MIN_CHARS 10
+#define PASSWORD_RULE "a password needs at least 10 characters, and must be " \
+	"neither one of the most common passwords, nor one character repeated, " \
+	"nor the address or its local part"
+/* Whether password may be set for address (NULL: no address to compare):
+ * password_acceptable(), at least PASSWORD_MIN_CHARS characters (UTF-8),
+ * not one character repeated, not in a built-in list of the most common
+ * passwords, not the address or its local part (any case).  Returns 0, or
+ * -1 with *error_r (PASSWORD_RULE for a weak one).  Existing passwords are
+ * not checked: only new ones are set through here. */
+int password_strong_enough(const char *password, const char *address,
+			   const char **error_r);
+
 #endif

@@ -220,7 +220,7 @@ fetch_target_mailbox(struct fetch_run *run, const char **error_r)
 	const struct store_upstream *up = run->up;
 	int ret = store_mailbox_get(fetch_run_store(run), up->user_id, up->set.target, &mb, error_r);
 	if (ret == STORE_NOTFOUND) {
-		ret = store_mailbox_create(fetch_run_store(run), up->user_id, up->set.target, NULL, error_r);
+		ret = store_mailbox_create(fetch_run_store(run), up->user_id, up->set.target, NULL, true, error_r);
 		if (ret == STORE_OK || ret == STORE_EXISTS)
 			ret = store_mailbox_get(fetch_run_store(run), up->user_id, up->set.target, &mb,
 						error_r);

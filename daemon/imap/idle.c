@@ -72,6 +72,9 @@ view_push(struct imap_view *v, uint32_t uid, unsigned flags,
 		v->recent++;
 }
 
+/* Keywords a view announces at most (a FLAGS line stays a few KiB). */
+#define VIEW_KEYWORDS_MAX 1000
+
 /* Notes keywords for the FLAGS response; true when one was new. */
 static bool
 note_keywords(struct imap_view *v, const char *keywords)
@@ -85,7 +88,7 @@ note_keywords(struct imap_view *v, const char *keywords)
 		for (size_t i = 0; i < v->n_keywords && !known; i++)
 			known = strlen(v->keywords[i]) == l &&
 				mem_eq_nocase(v->keywords[i], p, l);
-		if (!known && l > 0 && v->n_keywords < 1000) {
+		if (!known && l > 0 && v->n_keywords < VIEW_KEYWORDS_MAX) {
 			v->keywords = xreallocarray(v->keywords, v->n_keywords + 1,
 						    sizeof *v->keywords);
 			v->keywords[v->n_keywords++] = xstrndup(p, l);
@@ -118,6 +121,37 @@ write_flags_list(struct imap_session *s)
 	buf_free(&b);
 }
 
+/* Adds the mailbox's keyword list (sql/012): every keyword any session
+ * has set there, so that this session's FLAGS never leaves out one that
+ * another session's FLAGS has shown (clients may share what they know of
+ * a mailbox between connections, as imaptest does). */
+static void
+note_mailbox_keywords(struct imap_session *s)
+{
+	char **list;
+	size_t n;
+	const char *err;
+	if (imapdb_mailbox_keywords(s->st, s->view->mailbox_id, VIEW_KEYWORDS_MAX,
+				    &list, &n, &err) != STORE_OK) {
+		log_error("imap[%llu] %s", (unsigned long long)s->id, err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		note_keywords(s->view, list[i]);
+		free(list[i]);
+	}
+	free(list);
+}
+
+void
+imap_view_announce_keywords(struct imap_session *s, const char *keywords)
+{
+	if (s->view != NULL && keywords != NULL && note_keywords(s->view, keywords)) {
+		note_mailbox_keywords(s);
+		write_flags_list(s);
+	}
+}
+
 int
 imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	       bool readonly)
@@ -129,8 +163,8 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	uint32_t first_recent = UINT32_MAX;
 
 	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
-	if (!readonly &&
-	    imapdb_claim_recent(s->st, mb->id, &first_recent, &err) != STORE_OK) {
+	if ((readonly ? imapdb_first_recent(s->st, mb->id, &first_recent, &err) :
+	     imapdb_claim_recent(s->st, mb->id, &first_recent, &err)) != STORE_OK) {
 		imap_no(s, "[SERVERBUG] %s", err);
 		return -1;
 	}
@@ -173,6 +207,7 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	v->watch = store_watch_new(mb->id);
 	v->exists_sent = v->n;
 	s->view = v;
+	note_mailbox_keywords(s);
 	imap_session_set_state(s, IMAP_STATE_SELECTED);
 
 	/* RFC 3501 §6.3.1: the untagged data of SELECT */
@@ -273,19 +308,32 @@ imap_view_sync(struct imap_session *s)
 	if (s->allow_expunge)
 		send_expunges(s);
 
-	/* flags changed by others, and new messages */
+	/* Keywords first: a client may rely on every keyword of a FETCH
+	 * being in the FLAGS it was last sent (RFC 3501 §7.2.6). */
 	bool new_keywords = false;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].keywords != NULL)
+			new_keywords |= note_keywords(v, list[i].keywords);
+	}
+	if (new_keywords) {
+		note_mailbox_keywords(s);
+		write_flags_list(s);
+	}
+
+	/* flags changed by others, and new messages */
 	uint32_t first_recent = UINT32_MAX;
 	bool claimed = false;
 	size_t old_n = v->n;
 	for (size_t i = 0; i < n; i++) {
 		struct imapdb_msg *c = &list[i];
-		if (c->keywords != NULL)
-			new_keywords |= note_keywords(v, c->keywords);
 		if (c->uid > last_uid) {
-			if (!v->readonly && !claimed) {
-				if (imapdb_claim_recent(s->st, v->mailbox_id,
-							&first_recent, &err) != STORE_OK)
+			if (!claimed) {
+				int rr = v->readonly ?
+					imapdb_first_recent(s->st, v->mailbox_id,
+							    &first_recent, &err) :
+					imapdb_claim_recent(s->st, v->mailbox_id,
+							    &first_recent, &err);
+				if (rr != STORE_OK)
 					first_recent = UINT32_MAX;
 				claimed = true;
 			}
@@ -311,8 +359,6 @@ imap_view_sync(struct imap_session *s)
 		imap_write(s, b.data, b.len);
 		buf_free(&b);
 	}
-	if (new_keywords)
-		write_flags_list(s);
 	if (v->n != v->exists_sent) {
 		imap_printf(s, "* %zu EXISTS\r\n", v->n);
 		if (v->n > old_n)

@@ -172,6 +172,9 @@ void imap_view_close(struct imap_session *s);
 /* Looks at the store and writes untagged EXISTS, RECENT, FETCH (flags
  * changed by others) and, when s->allow_expunge, EXPUNGE. */
 void imap_view_sync(struct imap_session *s);
+/* Notes the keywords (space-separated, or NULL) the session is about to
+ * use in a FETCH and sends a new untagged FLAGS first when one is new. */
+void imap_view_announce_keywords(struct imap_session *s, const char *keywords);
 void imap_view_free(struct imap_view **v);
 /* Goes on with an IDLE that was parked: true when it parked again, false
  * when IDLE is over (its reply set, or the session in LOGOUT). */

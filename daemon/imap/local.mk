@@ -13,7 +13,7 @@ IMAP_LIB = libimap.a
 
 # The IMAP server's store operations live in the store (the only SQL).
 libstore_a_SOURCES += daemon/store/imapdb.c daemon/store/imapdb.h
-SQL_MIGRATIONS += sql/003_imap.sql
+SQL_MIGRATIONS += sql/003_imap.sql sql/009_subscriptions.sql sql/012_imap_state.sql
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_imap_parser
@@ -34,11 +34,13 @@ tests_fuzz_fuzz_imap_parser_SRCS = tests/fuzz/fuzz_imap_parser.c \
 EXTRA_DIST += tests/fuzz/fuzz_imap_parser.c
 
 TESTS += tests/integration/test_imap.py tests/integration/test_imap_clients.py \
-	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py
+	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py \
+	tests/integration/test_imap_compliance.py
 EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py \
 	tests/integration/test_imap_idle.py \
+	tests/integration/test_imap_compliance.py \
 	tests/integration/imap_corpus.py tests/integration/dovecot_util.py \
 	tests/integration/imap_util.py
 

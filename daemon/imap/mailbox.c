@@ -115,11 +115,11 @@ imap_cmd_create(struct imap_session *s, const struct imap_arg *args, size_t n)
 		if (store_mailbox_get(s->st, s->user_id, parent, &mb, &err) == STORE_OK)
 			store_mailbox_clear(&mb);
 		else
-			r = store_mailbox_create(s->st, s->user_id, parent, NULL, &err);
+			r = store_mailbox_create(s->st, s->user_id, parent, NULL, false, &err);
 		free(parent);
 	}
 	if (r == STORE_OK)
-		r = store_mailbox_create(s->st, s->user_id, full, NULL, &err);
+		r = store_mailbox_create(s->st, s->user_id, full, NULL, false, &err);
 	buf_free(&name);
 	if (r == STORE_EXISTS)
 		imap_no(s, "[ALREADYEXISTS] Mailbox exists.");
@@ -212,13 +212,19 @@ subscribe(struct imap_session *s, const struct imap_arg *args, size_t n,
 		buf_free(&name);
 		return;
 	}
+	/* RFC 3501 §6.3.6: a name may be subscribed before its mailbox
+	 * exists, or after it is gone; unsubscribing one that is not
+	 * subscribed is no error either (as in Dovecot) */
+	if (on && !name_valid(buf_cstr(&name))) {
+		buf_free(&name);
+		imap_no(s, "[CANNOT] Invalid mailbox name.");
+		return;
+	}
 	const char *err;
 	int r = imapdb_mailbox_subscribe(s->st, s->user_id, buf_cstr(&name), on,
 					 &err);
 	buf_free(&name);
-	if (r == STORE_NOTFOUND && on)
-		imap_no(s, "[NONEXISTENT] Mailbox does not exist.");
-	else if (r != STORE_OK && r != STORE_NOTFOUND)
+	if (r != STORE_OK && r != STORE_NOTFOUND)
 		imap_no(s, "[SERVERBUG] %s", err);
 	else
 		imap_ok(s, "%s completed.", on ? "Subscribe" : "Unsubscribe");
@@ -390,10 +396,11 @@ name_matches(const char *pat, const char *name)
 }
 
 struct list_entry {
-	const struct store_mailbox *mb;	/* NULL: an implied parent */
+	const struct store_mailbox *mb;	/* NULL: no mailbox of this name */
 	char *name;
-	bool children;
-	bool subscribed_child;
+	bool implied;		/* a parent of a mailbox: listed by LIST */
+	bool subscribed;
+	bool children;		/* has a mailbox (or implied parent) below */
 };
 
 struct list_opts {
@@ -419,53 +426,63 @@ cmp_entry(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Every mailbox and every implied parent, with children known. */
+struct entries {
+	struct list_entry *e;
+	size_t n, cap;
+};
+
+/* The entry of name, made when missing (a linear search: a household's
+ * mailboxes are counted in tens or hundreds). */
 static struct list_entry *
-collect(const struct store_mailbox *list, size_t n, size_t *count_r)
+entry_of(struct entries *es, const char *name, size_t len)
 {
-	size_t cap = n + 8, cnt = 0;
-	struct list_entry *e = xcalloc(cap, sizeof *e);
-	for (size_t i = 0; i < n; i++) {
-		e[cnt].mb = &list[i];
-		e[cnt].name = xstrdup(list[i].name);
-		cnt++;
+	for (size_t k = 0; k < es->n; k++) {
+		if (strlen(es->e[k].name) == len && memcmp(es->e[k].name, name, len) == 0)
+			return &es->e[k];
 	}
-	/* implied parents of "a/b/c" */
+	if (es->n == es->cap) {
+		es->cap = es->cap == 0 ? 16 : es->cap * 2;
+		es->e = xreallocarray(es->e, es->cap, sizeof *es->e);
+	}
+	struct list_entry *e = &es->e[es->n++];
+	memset(e, 0, sizeof *e);
+	e->name = xstrndup(name, len);
+	return e;
+}
+
+/* Every mailbox, every subscribed name, and their parents; with what LIST
+ * and LSUB need to know of each. */
+static struct list_entry *
+collect(const struct store_mailbox *list, size_t n, char **subs, size_t nsubs,
+	size_t *count_r)
+{
+	struct entries es = { NULL, 0, 0 };
+	for (size_t i = 0; i < n; i++)
+		entry_of(&es, list[i].name, strlen(list[i].name))->mb = &list[i];
 	for (size_t i = 0; i < n; i++) {
 		const char *name = list[i].name;
 		for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
-			size_t plen = (size_t)(p - name);
-			bool found = false;
-			for (size_t k = 0; k < cnt && !found; k++)
-				found = strlen(e[k].name) == plen &&
-					memcmp(e[k].name, name, plen) == 0;
-			if (found)
-				continue;
-			if (cnt == cap) {
-				cap *= 2;
-				e = xreallocarray(e, cap, sizeof *e);
-			}
-			memset(&e[cnt], 0, sizeof e[cnt]);
-			e[cnt].name = xstrndup(name, plen);
-			cnt++;
+			struct list_entry *e = entry_of(&es, name, (size_t)(p - name));
+			e->implied = true;
+			e->children = true;
 		}
 	}
-	qsort(e, cnt, sizeof *e, cmp_entry);
-	/* sorted by name: children follow their parent as "parent/" */
-	for (size_t i = 0; i < cnt; i++) {
-		size_t len = strlen(e[i].name);
-		for (size_t k = i + 1; k < cnt; k++) {
-			if (strncmp(e[k].name, e[i].name, len) != 0)
-				continue;
-			if (e[k].name[len] != '/')
-				continue;
-			e[i].children = true;
-			if (e[k].mb != NULL && e[k].mb->subscribed)
-				e[i].subscribed_child = true;
-		}
+	for (size_t i = 0; i < nsubs; i++) {
+		entry_of(&es, subs[i], strlen(subs[i]))->subscribed = true;
+		for (const char *p = strchr(subs[i], '/'); p; p = strchr(p + 1, '/'))
+			(void)entry_of(&es, subs[i], (size_t)(p - subs[i]));
 	}
-	*count_r = cnt;
-	return e;
+	for (size_t i = 0; i < es.n; i++) {
+		if (es.e[i].mb == NULL)
+			continue;
+		const char *name = es.e[i].name;
+		/* a mailbox's parents have children */
+		for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/'))
+			entry_of(&es, name, (size_t)(p - name))->children = true;
+	}
+	qsort(es.e, es.n, sizeof *es.e, cmp_entry);
+	*count_r = es.n;
+	return es.e;
 }
 
 static int
@@ -521,6 +538,32 @@ parse_list_opts(struct imap_session *s, const struct imap_arg **args,
 	return 0;
 }
 
+/* Patterns that could not be decoded are NULL and match nothing. */
+static bool
+any_matches(char **patterns, size_t npats, const char *name)
+{
+	for (size_t k = 0; k < npats; k++) {
+		if (patterns[k] != NULL && name_matches(patterns[k], name))
+			return true;
+	}
+	return false;
+}
+
+/* Whether a subscribed name below e[i] is one that no pattern lists. */
+static bool
+unlisted_subscribed_child(const struct list_entry *e, size_t ne, size_t i,
+			  char **patterns, size_t npats)
+{
+	size_t len = strlen(e[i].name);
+	for (size_t k = 0; k < ne; k++) {
+		if (k != i && e[k].subscribed &&
+		    strncmp(e[k].name, e[i].name, len) == 0 &&
+		    e[k].name[len] == '/' && !any_matches(patterns, npats, e[k].name))
+			return true;
+	}
+	return false;
+}
+
 static void
 list_common(struct imap_session *s, const struct imap_arg *args, size_t n,
 	    bool lsub)
@@ -552,15 +595,20 @@ list_common(struct imap_session *s, const struct imap_arg *args, size_t n,
 	char **patterns = xcalloc(npats, sizeof *patterns);
 	for (size_t i = 0; i < npats; i++) {
 		struct buf p = BUF_INIT;
-		if (!imap_arg_is_astring(&pats[i]) ||
-		    imap_mutf7_to_utf8(args[0].str, args[0].len, &p) < 0 ||
-		    imap_mutf7_to_utf8(pats[i].str, pats[i].len, &p) < 0) {
-			buf_free(&p);
+		if (!imap_arg_is_astring(&pats[i])) {
 			for (size_t k = 0; k < i; k++)
 				free(patterns[k]);
 			free(patterns);
 			imap_bad(s, "Invalid pattern");
 			return;
+		}
+		/* a pattern that is not modified UTF-7 names no mailbox: it
+		 * lists nothing, and that is no error (as in Dovecot) */
+		if (imap_mutf7_to_utf8(args[0].str, args[0].len, &p) < 0 ||
+		    imap_mutf7_to_utf8(pats[i].str, pats[i].len, &p) < 0) {
+			buf_free(&p);
+			patterns[i] = NULL;
+			continue;
 		}
 		patterns[i] = buf_steal(&p);
 	}
@@ -574,34 +622,57 @@ list_common(struct imap_session *s, const struct imap_arg *args, size_t n,
 		imap_no(s, "[SERVERBUG] %s", err);
 		return;
 	}
+	char **subs = NULL;
+	size_t nsubs = 0;
+	if (imapdb_subscriptions(s->st, s->user_id, &subs, &nsubs, &err) != STORE_OK) {
+		store_mailbox_list_free(&list, nl);
+		for (size_t k = 0; k < npats; k++)
+			free(patterns[k]);
+		free(patterns);
+		imap_no(s, "[SERVERBUG] %s", err);
+		return;
+	}
 	size_t ne;
-	struct list_entry *e = collect(list, nl, &ne);
+	struct list_entry *e = collect(list, nl, subs, nsubs, &ne);
+	for (size_t i = 0; i < nsubs; i++)
+		free(subs[i]);
+	free(subs);
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < ne; i++) {
-		bool match = false;
-		for (size_t k = 0; k < npats && !match; k++)
-			match = name_matches(patterns[k], e[i].name);
-		if (!match)
+		if (!any_matches(patterns, npats, e[i].name))
 			continue;
 		const struct store_mailbox *mb = e[i].mb;
-		bool subscribed = mb != NULL && mb->subscribed;
 		bool childinfo = false;
-		if (o.subscribed && !subscribed) {
-			if (!(o.recursive || lsub) || !e[i].subscribed_child)
-				continue;
-			childinfo = true;
+		if (o.subscribed) {
+			/* RFC 5258 §3.5 (RECURSIVEMATCH) and RFC 3501 §6.3.9
+			 * (LSUB with '%'): a name that is not subscribed is
+			 * listed when a subscribed name below it is not
+			 * listed itself, with CHILDINFO or \Noselect */
+			if (!e[i].subscribed) {
+				if (!(o.recursive || lsub) ||
+				    !unlisted_subscribed_child(e, ne, i, patterns, npats))
+					continue;
+				childinfo = true;
+			}
+		} else if (mb == NULL && !e[i].implied) {
+			continue;	/* only subscribed: not a LIST entry */
 		}
 		if (o.special_only && (mb == NULL || mb->special_use == NULL))
 			continue;
 		buf_reset(&b);
 		buf_printf(&b, "* %s (", cmd);
 		size_t start = b.len;
-		if (mb == NULL)
-			buf_puts(&b, o.extended && !lsub ? " \\NonExistent" : " \\Noselect");
-		if (!lsub || mb == NULL)
+		if (lsub) {
+			/* RFC 3501 §6.3.9: the parent listed for '%' */
+			if (childinfo || mb == NULL)
+				buf_puts(&b, " \\Noselect");
+		} else {
+			if (mb == NULL)
+				buf_puts(&b, o.extended ? " \\NonExistent" : " \\Noselect");
 			buf_puts(&b, e[i].children ? " \\HasChildren" : " \\HasNoChildren");
-		if (!lsub && (o.ret_subscribed || o.subscribed) && subscribed)
-			buf_puts(&b, " \\Subscribed");
+			if ((o.ret_subscribed || o.subscribed) && e[i].subscribed)
+				buf_puts(&b, " \\Subscribed");
+		}
 		if (mb != NULL && mb->special_use != NULL)
 			buf_printf(&b, " %s", mb->special_use);
 		if (b.len > start) {

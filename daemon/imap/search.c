@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "imap/imap.h"
+#include "mail/address.h"
 #include "mail/casefold.h"
 #include "mail/date.h"
 #include "mail/header.h"
@@ -39,7 +40,7 @@ enum key_type {
 	K_LARGER, K_SMALLER,
 	K_BEFORE, K_ON, K_SINCE,
 	K_SENTBEFORE, K_SENTON, K_SENTSINCE,
-	K_HEADER,		/* str: field name, str2: value */
+	K_HEADER,		/* str: field name, str2: value, num: an address field */
 	K_BODY, K_TEXT,
 };
 
@@ -197,6 +198,8 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 			struct skey *k = skey_new(K_HEADER);
 			k->str = xstrdup(hdr[i].field);
 			k->str2 = casefold_dup(v->str, v->len, NULL);
+			/* FROM, TO, CC, BCC: address fields (see match_header) */
+			k->num = strcmp(hdr[i].field, "Subject") != 0;
 			c->need_row = c->need_blob = true;
 			return k;
 		}
@@ -378,6 +381,26 @@ body_text(const char *msg, const struct mime_part *p, struct buf *out)
 	}
 }
 
+/* An address field as its addresses say it, one per line:
+ * "Display Name <local@domain>", so that a search for a whole address
+ * finds it however the header spells it (comments, spaces, quoting:
+ * "<user (c)@ (c) domain.org>" is user@domain.org), as Dovecot does. */
+static void
+addresses_text(struct buf *out, const char *value, size_t len)
+{
+	struct mail_address *list = mail_address_parse(value, len, 1000);
+	for (const struct mail_address *a = list; a != NULL; a = a->next) {
+		if (a->mailbox == NULL || a->domain == NULL)
+			continue;	/* a group's start or end */
+		if (a->name != NULL) {
+			rfc2047_decode(out, a->name, strlen(a->name));
+			buf_putc(out, ' ');
+		}
+		buf_printf(out, "<%s@%s>\n", a->mailbox, a->domain);
+	}
+	mail_address_free(&list);
+}
+
 static bool
 match_header(struct imap_session *s, struct smsg *sm, const struct skey *k)
 {
@@ -398,6 +421,10 @@ match_header(struct imap_session *s, struct smsg *sm, const struct skey *k)
 		buf_init(&dec, 1 << 20);
 		mail_header_value_unfold(&raw, &f);
 		rfc2047_decode(&dec, raw.data ? raw.data : "", raw.len);
+		if (k->num) {
+			buf_putc(&dec, '\n');
+			addresses_text(&dec, raw.data ? raw.data : "", raw.len);
+		}
 		fold_buf(&dec);
 		found = contains(&dec, k->str2);
 		buf_free(&raw);

@@ -176,9 +176,11 @@ imap_arg_mailbox(struct imap_session *s, const struct imap_arg *a,
 		buf_puts(out, "INBOX");
 		return 0;
 	}
+	/* The command is well formed, only the name cannot be: NO, not BAD
+	 * (RFC 5530 §3 CANNOT; Dovecot answers the same) */
 	if (strlen(a->str) != a->len || a->len > MAILBOX_NAME_MAX ||
 	    imap_mutf7_to_utf8(a->str, a->len, out) < 0) {
-		imap_bad(s, "Mailbox name is not valid modified UTF-7");
+		imap_no(s, "[CANNOT] Mailbox name is not valid modified UTF-7.");
 		return -1;
 	}
 	/* "INBOX/x" keeps INBOX's canonical spelling for its children */

@@ -199,6 +199,10 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 	int r = nu == 0 ? STORE_OK :
 		imapdb_store_flags(s->st, v->mailbox_id, uids, nu, mode, flags,
 				   keywords, res, &err);
+	/* a keyword named in any STORE exists from now on, even one only
+	 * removed (as in Dovecot): the client may expect it in FLAGS */
+	if (r == STORE_OK)
+		imap_view_announce_keywords(s, keywords);
 	free(keywords);
 	if (r != STORE_OK) {
 		free(idx);
@@ -320,7 +324,7 @@ copy_or_move(struct imap_session *s, const struct imap_arg *args, size_t n,
 		/* RFC 6851 §4.3: COPYUID goes in an untagged OK before the
 		 * EXPUNGEs, which the sync after the command sends */
 		if (w > 0)
-			imap_printf(s, "* OK %s\r\n", buf_cstr(&code));
+			imap_printf(s, "* OK %sMoved UIDs.\r\n", buf_cstr(&code));
 		for (size_t i = 0; i < w; i++) {
 			ssize_t k = imap_view_find_uid(v, uids[i]);
 			if (k >= 0)

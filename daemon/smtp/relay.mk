@@ -39,9 +39,10 @@ TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py
 EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/relay_util.py
 
-FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply
+FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns
 tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \
 	daemon/smtp/client_parse.c $(FUZZ_CORE_SRCS)
+tests_fuzz_fuzz_dns_SRCS = tests/fuzz/fuzz_dns.c daemon/core/dns.c $(FUZZ_CORE_SRCS)
 
 # `make bench` only.
 BENCHMARKS += tests/bench/relay_drain.py

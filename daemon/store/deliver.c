@@ -47,7 +47,7 @@ inbox_of(struct store *st, int64_t user_id, int64_t *id_r, const char **error_r)
 		return STORE_ERROR;
 	}
 	/* Every user is made with an INBOX; one lost by hand comes back. */
-	return store_mailbox_create_tx(st, user_id, "INBOX", NULL, id_r, error_r);
+	return store_mailbox_create_tx(st, user_id, "INBOX", NULL, true, id_r, error_r);
 }
 
 /* Gives user_id its copy unless it has one already; returns the entry. */

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "store/blob.h"
+#include "store/imapdb.h"
 #include "store/store_int.h"
 
 /* store.h: repair removes orphans and temporary files older than this. */
@@ -415,6 +416,11 @@ store_blob_gc(struct store *st, unsigned min_age, unsigned *removed_r,
 		*removed_r = 0;
 	if (top == NULL) {
 		*error_r = errfmt("cannot open %s: %s", st->blob_dir, strerror(errno));
+		return STORE_ERROR;
+	}
+	/* expunged messages whose files no session needs any more */
+	if (imapdb_expunged_sweep(st, min_age, error_r) != STORE_OK) {
+		closedir(top);
 		return STORE_ERROR;
 	}
 	while (ret == STORE_OK && (e = readdir(top)) != NULL) {

@@ -17,7 +17,9 @@ static const char SQL_READ_END[] = "COMMIT";
 
 static const char SQL_MAILBOX[] =
 	"SELECT id, user_id, name, uidvalidity, uidnext, highestmodseq,"
-	" special_use, subscribed, messages, unseen, first_recent_uid"
+	" special_use, EXISTS (SELECT 1 FROM subscriptions sb WHERE"
+	" sb.user_id = mailboxes.user_id AND sb.name = mailboxes.name),"
+	" messages, unseen, first_recent_uid"
 	" FROM mailboxes WHERE id = ?1";
 static const char SQL_VIEW[] =
 	"SELECT uid, flags, keywords, modseq FROM messages"
@@ -78,10 +80,24 @@ static const char SQL_INBOX_COUNTERS[] =
 	" highestmodseq = (SELECT highestmodseq FROM mailboxes WHERE id = ?1) + 1"
 	" WHERE id = ?2";
 static const char SQL_SUBSCRIBE[] =
-	"UPDATE mailboxes SET subscribed = ?3 WHERE user_id = ?1 AND name = ?2";
+	"INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?1, ?2)";
+static const char SQL_UNSUBSCRIBE[] =
+	"DELETE FROM subscriptions WHERE user_id = ?1 AND name = ?2";
+static const char SQL_SUBSCRIPTIONS[] =
+	"SELECT name FROM subscriptions WHERE user_id = ?1 ORDER BY name";
+/* RENAME takes the subscriptions of the mailbox and its children along */
+static const char SQL_RENAME_SUBSCRIPTIONS[] =
+	"UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, length(?2) + 1)"
+	" WHERE user_id = ?1 AND (name = ?2 OR"
+	" substr(name, 1, length(?2) + 1) = ?2 || '/')";
+/* with the messages expunged since a session last looked (sql/012) */
 static const char SQL_ROWS[] =
 	"SELECT uid, blob, size, internal_date, envelope, bodystructure"
 	" FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+	" UNION ALL"
+	" SELECT uid, blob, size, internal_date, envelope, bodystructure"
+	" FROM expunged WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+	" AND blob IS NOT NULL"
 	" ORDER BY uid";
 
 #define FLAGS_ALL (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | \
@@ -305,6 +321,14 @@ imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
 		return STORE_ERROR;
 	}
 	return store_commit(st, error_r);
+}
+
+int
+imapdb_first_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
+		    const char **error_r)
+{
+	uint32_t next;
+	return recent_bounds(st, mailbox_id, first_r, &next, error_r);
 }
 
 int
@@ -696,7 +720,7 @@ rename_inbox(struct store *st, int64_t user_id, const char *new_name,
 	int ret = mailbox_id_of(st, user_id, "INBOX", &inbox, error_r);
 	if (ret != STORE_OK)
 		return ret;
-	ret = store_mailbox_create_tx(st, user_id, new_name, NULL, &dst, error_r);
+	ret = store_mailbox_create_tx(st, user_id, new_name, NULL, false, &dst, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_INBOX_MOVE);
@@ -791,6 +815,14 @@ imapdb_mailbox_rename(struct store *st, int64_t user_id, const char *old_name,
 	free(ids);
 	if (ret != STORE_OK)
 		goto fail;
+	s = store_stmt(st, SQL_RENAME_SUBSCRIPTIONS);
+	stmt_int(s, 1, user_id);
+	stmt_text(s, 2, old_name);
+	stmt_text(s, 3, new_name);
+	if (stmt_exec(st, s, "cannot rename the subscriptions", error_r) < 0) {
+		ret = STORE_ERROR;
+		goto fail;
+	}
 	return store_commit(st, error_r);
 fail:
 	store_rollback(st);
@@ -801,17 +833,101 @@ int
 imapdb_mailbox_subscribe(struct store *st, int64_t user_id, const char *name,
 			 bool subscribed, const char **error_r)
 {
-	sqlite3_stmt *s = store_stmt(st, SQL_SUBSCRIBE);
+	sqlite3_stmt *s = store_stmt(st, subscribed ? SQL_SUBSCRIBE : SQL_UNSUBSCRIBE);
 	stmt_int(s, 1, user_id);
 	stmt_text(s, 2, name);
-	stmt_int(s, 3, subscribed);
-	if (stmt_exec(st, s, "cannot subscribe", error_r) < 0)
+	if (stmt_exec(st, s, "cannot change the subscriptions", error_r) < 0)
 		return STORE_ERROR;
-	if (sqlite3_changes(st->db) == 0) {
-		*error_r = errfmt("mailbox '%s' does not exist", esc_str(name));
+	if (!subscribed && sqlite3_changes(st->db) == 0) {
+		*error_r = errfmt("'%s' is not subscribed", esc_str(name));
 		return STORE_NOTFOUND;
 	}
 	return STORE_OK;
+}
+
+/* sql/012: the expunge records, which QRESYNC's VANISHED (EARLIER) reads,
+ * are kept this long. */
+#define EXPUNGED_ROW_SECONDS (30 * 24 * 3600)
+static const char SQL_EXPUNGED_DROP_CONTENT[] =
+	"UPDATE expunged SET blob = NULL, envelope = NULL, bodystructure = NULL"
+	" WHERE blob IS NOT NULL AND expunged_at < ?1";
+static const char SQL_EXPUNGED_DROP_ROWS[] =
+	"DELETE FROM expunged WHERE expunged_at < ?1";
+
+int
+imapdb_expunged_sweep(struct store *st, unsigned content_age,
+		      const char **error_r)
+{
+	int64_t now = store_now();
+	int ret = store_begin(st, error_r);
+	if (ret < 0)
+		return ret;
+	sqlite3_stmt *s = store_stmt(st, SQL_EXPUNGED_DROP_CONTENT);
+	stmt_int(s, 1, now - (int64_t)content_age);
+	if (stmt_exec(st, s, "cannot sweep expunged messages", error_r) < 0) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	s = store_stmt(st, SQL_EXPUNGED_DROP_ROWS);
+	stmt_int(s, 1, now - EXPUNGED_ROW_SECONDS);
+	if (stmt_exec(st, s, "cannot sweep expunged messages", error_r) < 0) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	return store_commit(st, error_r);
+}
+
+static const char SQL_MAILBOX_KEYWORDS[] =
+	"SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ?1"
+	" ORDER BY keyword LIMIT ?2";
+
+/* The first column of every row s gives, as malloc'd strings. */
+static int
+read_strings(struct store *st, sqlite3_stmt *s, const char *what,
+	     char ***list_r, size_t *n_r, const char **error_r)
+{
+	char **list = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			list = xreallocarray(list, cap, sizeof *list);
+		}
+		list[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			free(list[i]);
+		free(list);
+		*error_r = store_db_error(st, what);
+		return STORE_ERROR;
+	}
+	*list_r = list;
+	*n_r = n;
+	return STORE_OK;
+}
+
+int
+imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
+			char ***list_r, size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_MAILBOX_KEYWORDS);
+	stmt_int(s, 1, mailbox_id);
+	stmt_int(s, 2, (int64_t)max);
+	return read_strings(st, s, "cannot read the mailbox's keywords", list_r,
+			    n_r, error_r);
+}
+
+int
+imapdb_subscriptions(struct store *st, int64_t user_id, char ***names_r,
+		     size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_SUBSCRIPTIONS);
+	stmt_int(s, 1, user_id);
+	return read_strings(st, s, "cannot read the subscriptions", names_r, n_r,
+			    error_r);
 }
 
 void

@@ -43,6 +43,11 @@ int imapdb_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
  * uidnext (so no other session sees them as recent). */
 int imapdb_claim_recent(struct store *st, int64_t mailbox_id,
 			uint32_t *first_r, const char **error_r);
+/* The first UID that is \Recent for whoever selects the mailbox next,
+ * without claiming it (EXAMINE, RFC 3501 §6.3.2: a read-only view leaves
+ * \Recent to the next SELECT). */
+int imapdb_first_recent(struct store *st, int64_t mailbox_id,
+			uint32_t *first_r, const char **error_r);
 /* Messages that are \Recent for whoever selects the mailbox next (STATUS). */
 int imapdb_count_recent(struct store *st, int64_t mailbox_id,
 			uint32_t *n_r, const char **error_r);
@@ -96,9 +101,26 @@ int imapdb_mailbox_delete(struct store *st, int64_t user_id, const char *name,
 int imapdb_mailbox_rename(struct store *st, int64_t user_id,
 			  const char *old_name, const char *new_name,
 			  const char **error_r);
+/* SUBSCRIBE / UNSUBSCRIBE (RFC 3501 §6.3.6): a name may be subscribed
+ * whether or not a mailbox of that name exists.  STORE_NOTFOUND when
+ * unsubscribing a name that is not subscribed. */
 int imapdb_mailbox_subscribe(struct store *st, int64_t user_id,
 			     const char *name, bool subscribed,
 			     const char **error_r);
+/* Forgets the files of messages expunged at least content_age seconds
+ * ago (a session hears of an expunge at its next command that allows it;
+ * until then it may still FETCH the message) and the expunge records of a
+ * month ago.  The blob sweep (store_blob_gc()) calls it with its own
+ * min_age before it looks for files no row refers to. */
+int imapdb_expunged_sweep(struct store *st, unsigned content_age,
+			  const char **error_r);
+/* Every keyword set on a message of the mailbox so far (sql/012), at most
+ * max of them, sorted (malloc'd strings and array). */
+int imapdb_mailbox_keywords(struct store *st, int64_t mailbox_id, size_t max,
+			    char ***list_r, size_t *n_r, const char **error_r);
+/* The user's subscribed names, sorted (malloc'd strings and array). */
+int imapdb_subscriptions(struct store *st, int64_t user_id, char ***names_r,
+			 size_t *n_r, const char **error_r);
 
 /* What FETCH and SEARCH read of a message besides its flags. */
 struct imapdb_row {

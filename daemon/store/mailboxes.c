@@ -11,9 +11,12 @@
 #include "core/xmalloc.h"
 #include "store/store_int.h"
 
+/* subscribed: whether the name is in the user's subscriptions (009) */
 #define MAILBOX_COLUMNS \
 	"id, user_id, name, uidvalidity, uidnext, highestmodseq, special_use," \
-	" subscribed, messages, unseen, first_recent_uid"
+	" EXISTS (SELECT 1 FROM subscriptions sb WHERE sb.user_id =" \
+	" mailboxes.user_id AND sb.name = mailboxes.name)," \
+	" messages, unseen, first_recent_uid"
 
 static const char SQL_GET[] =
 	"SELECT " MAILBOX_COLUMNS " FROM mailboxes WHERE user_id = ?1 AND name = ?2";
@@ -29,9 +32,10 @@ static const char SQL_UIDVALIDITY[] =
 static const char SQL_SET_UIDVALIDITY[] =
 	"INSERT INTO meta (key, value) VALUES ('uidvalidity_last', ?1)"
 	" ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+/* subscribed = 1: the trigger of 009 subscribes the new mailbox */
 static const char SQL_ADD[] =
-	"INSERT INTO mailboxes (user_id, name, uidvalidity, special_use)"
-	" VALUES (?1, ?2, ?3, ?4)";
+	"INSERT INTO mailboxes (user_id, name, uidvalidity, special_use, subscribed)"
+	" VALUES (?1, ?2, ?3, ?4, ?5)";
 
 static void
 mailbox_read(sqlite3_stmt *s, void *elem)
@@ -187,7 +191,7 @@ next_uidvalidity(struct store *st, uint32_t *v_r, const char **error_r)
 
 int
 store_mailbox_create_tx(struct store *st, int64_t user_id, const char *name,
-			const char *special_use, int64_t *id_r,
+			const char *special_use, bool subscribe, int64_t *id_r,
 			const char **error_r)
 {
 	uint32_t uidvalidity;
@@ -210,6 +214,7 @@ store_mailbox_create_tx(struct store *st, int64_t user_id, const char *name,
 	stmt_text(s, 2, canon);
 	stmt_int(s, 3, uidvalidity);
 	stmt_text(s, 4, special_use);
+	stmt_int(s, 5, subscribe);
 	if (stmt_exec(st, s, "cannot create the mailbox", error_r) < 0)
 		return STORE_ERROR;
 	*id_r = sqlite3_last_insert_rowid(st->db);
@@ -218,7 +223,7 @@ store_mailbox_create_tx(struct store *st, int64_t user_id, const char *name,
 
 int
 store_mailbox_create(struct store *st, int64_t user_id, const char *name,
-		     const char *special_use, const char **error_r)
+		     const char *special_use, bool subscribe, const char **error_r)
 {
 	int64_t id;
 	int ret;
@@ -240,7 +245,7 @@ store_mailbox_create(struct store *st, int64_t user_id, const char *name,
 	int found = stmt_exists(st, s, "cannot look up the user", error_r);
 	if (found > 0) {
 		ret = store_mailbox_create_tx(st, user_id, name, special_use,
-					      &id, error_r);
+					      subscribe, &id, error_r);
 	} else if (found == 0) {
 		*error_r = errfmt("user #%lld does not exist", (long long)user_id);
 		ret = STORE_NOTFOUND;

@@ -49,8 +49,10 @@ static const char SQL_EXPUNGE[] =
 	"DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
 static const char SQL_BUMP_MODSEQ[] =
 	"UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1";
+/* a message, or one expunged that a session may still read (sql/012) */
 static const char SQL_REFERENCED[] =
-	"SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1";
+	"SELECT 1 FROM messages WHERE blob = ?1"
+	" UNION ALL SELECT 1 FROM expunged WHERE blob = ?1 LIMIT 1";
 
 void
 store_imap_cache_clear(struct store_imap_cache *c)

@@ -197,7 +197,8 @@ int store_mailbox_list(struct store *st, int64_t user_id,
 		       struct store_mailbox **list_r, size_t *n_r,
 		       const char **error_r);
 int store_mailbox_create(struct store *st, int64_t user_id, const char *name,
-			 const char *special_use, const char **error_r);
+			 const char *special_use, bool subscribe,
+			 const char **error_r);
 void store_mailbox_clear(struct store_mailbox *mb);
 void store_mailbox_list_free(struct store_mailbox **list, size_t n);
 
@@ -298,14 +299,20 @@ struct store_token {
 	char *name;
 	char *prefix;		/* the first 8 characters, to tell tokens apart */
 	int64_t created;
-	int64_t last_used;
+	int64_t last_used;	/* 0: never; kept to the minute */
+	int64_t expires;	/* refused from then on; 0: never */
 };
 
-/* Makes a new token of 256 random bits for the user; *token_r (malloc'd) is
- * the only time it is seen in clear: only its SHA-256 is stored. */
+/* Makes a new token of 256 random bits for the user, valid until expires
+ * (a Unix time in the future, or 0 for no end); *token_r (malloc'd) is the
+ * only time it is seen in clear: only its SHA-256 is stored.  A user's
+ * tokens are deleted when their password changes or they are disabled
+ * (sql/008's triggers). */
 int store_token_create(struct store *st, const char *address, const char *name,
-		       char **token_r, int64_t *id_r, const char **error_r);
-/* Finds the enabled user a token belongs to (STORE_NOTFOUND otherwise). */
+		       int64_t expires, char **token_r, int64_t *id_r,
+		       const char **error_r);
+/* Finds the enabled user an unexpired token belongs to (STORE_NOTFOUND
+ * otherwise) and notes the use. */
 int store_token_check(struct store *st, const char *token,
 		      struct store_user *user_r, const char **error_r);
 int store_token_list(struct store *st, int64_t user_id,
@@ -315,6 +322,65 @@ int store_token_list(struct store *st, int64_t user_id,
 int store_token_del(struct store *st, int64_t user_id, int64_t token_id,
 		    const char **error_r);
 void store_token_list_free(struct store_token **list, size_t n);
+
+/* ---- credentials epoch and two-factor sign-in (totp.c) ---------------- */
+
+/*
+ * Each user has a credentials epoch, a random number drawn again when their
+ * password changes or they are disabled (sql/008's triggers, so that every
+ * writer, the CLI in another process included, has the effect) and when
+ * their two-factor sign-in is reset.  A panel session keeps the epoch it
+ * was made under and ends when the user's moves on.
+ */
+/* The epoch of user_id.  With password_hash non-NULL, only while the
+ * user's hash is still that one: a session is never made under the epoch
+ * of a password newer than the one that was checked.  STORE_NOTFOUND when
+ * the user is gone or the hash changed. */
+int store_user_epoch(struct store *st, int64_t user_id,
+		     const char *password_hash, int64_t *epoch_r,
+		     const char **error_r);
+/* The enabled user user_id, when their epoch is still epoch; otherwise
+ * STORE_NOTFOUND (gone, disabled, or the credentials changed). */
+int store_user_get_session(struct store *st, int64_t user_id, int64_t epoch,
+			   struct store_user *user_r, const char **error_r);
+
+/* A user's TOTP secret (RFC 6238) and what goes with it. */
+struct store_totp {
+	char *secret_sealed;	/* base32 secret, sealed (core/seal) */
+	bool enabled;		/* false from enrolment until the first code */
+	int64_t last_step;	/* time step of the last code accepted */
+	int64_t created;
+	unsigned recovery_left;	/* recovery codes not used yet */
+};
+
+/* STORE_NOTFOUND when the user has no TOTP secret, enrolled or not. */
+int store_totp_get(struct store *st, int64_t user_id, struct store_totp *t_r,
+		   const char **error_r);
+void store_totp_clear(struct store_totp *t);
+/* Starts an enrolment with a new secret, replacing one not confirmed yet;
+ * STORE_EXISTS when two-factor sign-in is on already. */
+int store_totp_begin(struct store *st, int64_t user_id,
+		     const char *secret_sealed, const char **error_r);
+/* Turns it on after the first code (of time step step) and stores the
+ * recovery codes (canonical forms, totp_recovery_normalize(); only their
+ * SHA-256 is kept), in one transaction.  STORE_NOTFOUND when there is no
+ * enrolment, STORE_EXISTS when it is on already. */
+int store_totp_enable(struct store *st, int64_t user_id, int64_t step,
+		      const char *const *recovery, size_t n,
+		      const char **error_r);
+/* Uses the code of time step step: STORE_OK once, when it is on and step
+ * is later than the last one used; STORE_NOTFOUND otherwise (a replay). */
+int store_totp_use_step(struct store *st, int64_t user_id, int64_t step,
+			const char **error_r);
+/* Uses a recovery code (canonical form): STORE_OK once; STORE_NOTFOUND
+ * for a code that is not the user's or was used. */
+int store_totp_use_recovery(struct store *st, int64_t user_id,
+			    const char *code, const char **error_r);
+/* Removes the secret and the recovery codes; with end_sessions (an admin's
+ * reset: the device may be in the wrong hands) draws a new epoch as well.
+ * STORE_NOTFOUND when there was nothing to remove. */
+int store_totp_remove(struct store *st, int64_t user_id, bool end_sessions,
+		      const char **error_r);
 
 /* ---- change notification ---------------------------------------------- */
 

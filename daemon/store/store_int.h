@@ -163,7 +163,7 @@ int store_domain_id_local(struct store *st, const char *name, int64_t *id_r,
 /* Inside a transaction: a new mailbox with a fresh UIDVALIDITY. */
 int store_mailbox_create_tx(struct store *st, int64_t user_id,
 			    const char *name, const char *special_use,
-			    int64_t *id_r, const char **error_r);
+			    bool subscribe, int64_t *id_r, const char **error_r);
 /* Outside any transaction (the parse must not hold the write lock):
  * computes c for the blob whose file is at path (a blob or the temporary
  * file it is made from), with mmap(2), as the file was just written and is

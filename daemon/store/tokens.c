@@ -1,7 +1,9 @@
 /*
  * tokens: API bearer tokens.  Only the SHA-256 of a token is stored, so a
  * copy of the database does not let anyone into the API; a token is found
- * by the hash of what the client presents.
+ * by the hash of what the client presents.  A token may have an expiry
+ * (sql/008); a new password or a disabled account deletes the user's
+ * tokens (sql/008's triggers).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,22 +22,26 @@
 #define TOKEN_LAST_USED_SLACK 60
 
 static const char SQL_ADD[] =
-	"INSERT INTO api_tokens (user_id, hash, prefix, name, created)"
-	" VALUES (?1, ?2, ?3, ?4, ?5)";
+	"INSERT INTO api_tokens (user_id, hash, prefix, name, created, expires)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/* t.id and t.last_used come last: their index is counted from the end, so
+ * that USER_COLUMNS may grow. */
 static const char SQL_CHECK[] =
 	"SELECT " USER_COLUMNS ", t.id, t.last_used FROM api_tokens t"
-	" JOIN users u ON u.id = t.user_id WHERE t.hash = ?1";
+	" JOIN users u ON u.id = t.user_id"
+	" WHERE t.hash = ?1 AND (t.expires = 0 OR t.expires > ?2)";
 static const char SQL_TOUCH[] =
 	"UPDATE api_tokens SET last_used = ?2 WHERE id = ?1";
 static const char SQL_LIST[] =
-	"SELECT id, user_id, name, prefix, created, last_used FROM api_tokens"
+	"SELECT id, user_id, name, prefix, created, last_used, expires FROM api_tokens"
 	" WHERE user_id = ?1 ORDER BY id";
 static const char SQL_DEL[] =
 	"DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2";
 
 int
 store_token_create(struct store *st, const char *address, const char *name,
-		   char **token_r, int64_t *id_r, const char **error_r)
+		   int64_t expires, char **token_r, int64_t *id_r,
+		   const char **error_r)
 {
 	unsigned char raw[TOKEN_BYTES];
 	char token[TOKEN_TEXT_LEN + 1];
@@ -48,6 +54,10 @@ store_token_create(struct store *st, const char *address, const char *name,
 		name = "";
 	if (strlen(name) > TOKEN_NAME_MAX) {
 		*error_r = errfmt("a token name has at most %d bytes", TOKEN_NAME_MAX);
+		return STORE_INVALID;
+	}
+	if (expires < 0 || (expires != 0 && expires <= store_now())) {
+		*error_r = "a token's expiry must be in the future";
 		return STORE_INVALID;
 	}
 	int64_t user_id;
@@ -70,6 +80,7 @@ store_token_create(struct store *st, const char *address, const char *name,
 	stmt_text(s, 3, prefix);
 	stmt_text(s, 4, name);
 	stmt_int(s, 5, store_now());
+	stmt_int(s, 6, expires);
 	ret = stmt_exec(st, s, "cannot add the token", error_r);
 	if (ret == STORE_OK) {
 		if (id_r != NULL)
@@ -97,23 +108,25 @@ store_token_check(struct store *st, const char *token,
 	}
 	/* The lookup is by hash: timing tells nothing about the token. */
 	sha256_hex(token, len, hash);
+	int64_t now = store_now();
 	sqlite3_stmt *s = store_stmt(st, SQL_CHECK);
 	stmt_text(s, 1, hash);
+	stmt_int(s, 2, now);
 	int ret = stmt_row(st, s, "cannot check the token", error_r);
 	if (ret == STORE_NOTFOUND)
 		*error_r = "unknown token";
 	if (ret != STORE_OK)
 		return ret;
 	store_user_read(s, user_r);
-	int64_t token_id = sqlite3_column_int64(s, 8);
-	int64_t last_used = sqlite3_column_int64(s, 9);
+	int cols = sqlite3_column_count(s);
+	int64_t token_id = sqlite3_column_int64(s, cols - 2);
+	int64_t last_used = sqlite3_column_int64(s, cols - 1);
 	stmt_done(s);
 	if (!user_r->enabled) {
 		store_user_clear(user_r);
 		*error_r = "unknown token";
 		return STORE_NOTFOUND;
 	}
-	int64_t now = store_now();
 	if (now - last_used >= TOKEN_LAST_USED_SLACK || now < last_used) {
 		const char *err;
 		s = store_stmt(st, SQL_TOUCH);
@@ -136,6 +149,7 @@ token_read(sqlite3_stmt *s, void *elem)
 	t->prefix = stmt_col_strdup(s, 3);
 	t->created = sqlite3_column_int64(s, 4);
 	t->last_used = sqlite3_column_int64(s, 5);
+	t->expires = sqlite3_column_int64(s, 6);
 }
 
 static void

@@ -208,7 +208,7 @@ user_add_tx(struct store *st, const char *lower, const char *password_hash,
 	for (size_t i = 0; i < sizeof default_mailboxes / sizeof default_mailboxes[0]; i++) {
 		ret = store_mailbox_create_tx(st, user_id, default_mailboxes[i].name,
 					      default_mailboxes[i].special_use,
-					      &mailbox_id, error_r);
+					      true, &mailbox_id, error_r);
 		if (ret < 0)
 			return ret;
 	}

@@ -6,9 +6,11 @@ let csrf = '';
 export function setCsrf(token) { csrf = token || ''; }
 
 export class ApiError extends Error {
-	constructor(status, detail) {
+	constructor(status, detail, data) {
 		super(detail || `HTTP ${status}`);
 		this.status = status;
+		// The whole problem, with its extension members (totp_required...).
+		this.data = data || {};
 		// The server names the bad field as: field 'name' ...
 		const m = /field '([a-z_]+)'/.exec(this.message);
 		this.field = m ? m[1] : null;
@@ -37,8 +39,9 @@ export async function api(method, path, body) {
 	let data = null;
 	try { data = await res.json(); } catch { /* not JSON */ }
 	if (!res.ok) {
-		if (res.status === 401 && path !== '/session') onExpired();
-		throw new ApiError(res.status, data && data.detail);
+		// A failed sign-in (either step) is not a session running out.
+		if (res.status === 401 && !path.startsWith('/session')) onExpired();
+		throw new ApiError(res.status, data && data.detail, data);
 	}
 	return data;
 }

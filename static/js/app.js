@@ -30,14 +30,52 @@ function login(message) {
 		h('p', { class: 'form-error', role: 'alert' }),
 		h('button', { type: 'submit', class: 'primary' }, 'Sign in'));
 	onSubmit(form, async v => {
-		const s = await api('POST', '/session', { username: v.username, password: v.password });
-		setCsrf(s.csrf);
-		me = s;
-		if (!location.hash || location.hash === '#/') location.hash = me.admin ? '#/dashboard' : '#/account';
-		route();
+		let s;
+		try {
+			s = await api('POST', '/session', { username: v.username, password: v.password });
+		} catch (err) {
+			// The right password of an account with two-factor sign-in:
+			// no session yet, a challenge for the code step.
+			if (err.status === 401 && err.data.totp_required) return codeStep(v.username, err.data.challenge);
+			throw err;
+		}
+		signedIn(s);
 	}, 'password');
 	app.replaceChildren(h('main', { id: 'main', class: 'center', tabindex: '-1' }, form));
 	document.title = 'Sign in · mailhub';
+	form.querySelector('input').focus();
+}
+
+function signedIn(s) {
+	setCsrf(s.csrf);
+	me = s;
+	if (!location.hash || location.hash === '#/') location.hash = me.admin ? '#/dashboard' : '#/account';
+	route();
+}
+
+// The second step: the code of the authenticator app, or a recovery code.
+function codeStep(username, challenge) {
+	const form = h('form', { class: 'card login', novalidate: true },
+		h('h1', {}, h('img', { src: 'icon.svg', alt: '', width: 32, height: 32 }), 'mailhub'),
+		h('p', {}, 'Enter the 6-digit code your authenticator app shows for ', h('strong', {}, username), '.'),
+		field('Code', { name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', required: true, maxlength: 64 },
+			'Lost the device? A recovery code works once instead.'),
+		h('p', { class: 'form-error', role: 'alert' }),
+		h('div', { class: 'actions' },
+			h('button', { type: 'button', onclick: () => login() }, 'Back'),
+			h('button', { type: 'submit', class: 'primary' }, 'Verify')));
+	onSubmit(form, async v => {
+		try {
+			signedIn(await api('POST', '/session/totp', { challenge, code: v.code.trim() }));
+		} catch (err) {
+			// Too many tries or too late: the password is asked again.
+			if (err.status === 401 && /sign in again/.test(err.message)) return login(err.message);
+			err.field = 'code';
+			throw err;
+		}
+	}, 'code');
+	app.replaceChildren(h('main', { id: 'main', class: 'center', tabindex: '-1' }, form));
+	document.title = 'Two-factor sign-in · mailhub';
 	form.querySelector('input').focus();
 }
 

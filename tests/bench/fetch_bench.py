@@ -80,7 +80,7 @@ def mailhub_run(dc, user, protocol, keep_open):
     mh = Mailhub(listeners=(), config_extra="\n[fetch]\nallow_private_hosts = yes\n")   # Dovecot is on loopback
     keep_open.append(mh)
     mh.cli("domain", "add", "example.org")
-    mh.add_user("bench@example.org", "pw")
+    mh.add_user("bench@example.org", "bench-password-1")
     port = dc.port(protocol)
     r = mh.cli("upstream", "add", "bench@example.org", "--protocol", protocol,
                "--host", "127.0.0.1", "--port", str(port), "--tls", "none",

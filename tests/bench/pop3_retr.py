@@ -194,12 +194,21 @@ def measure(servers, n):
 
 def password_hash(mh):
     """mailhub's hash of the bench user ("{CRYPT}$y$..."), which Dovecot
-    understands as it is; {PLAIN} if `user show` does not tell it."""
-    out = mh.cli("user", "show", USER).stdout
-    for line in out.splitlines():
-        if line.startswith("password: {CRYPT}"):
-            return line.split(": ", 1)[1]
-    print("  (no password hash from `mailhub user show`: Dovecot uses PLAIN)")
+    understands as it is, read from the database (`user show` never prints
+    it); {PLAIN} if it cannot be read."""
+    import sqlite3
+    try:
+        con = sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db"))
+        try:
+            row = con.execute("SELECT password_hash FROM users WHERE address = ?",
+                              (USER,)).fetchone()
+        finally:
+            con.close()
+        if row and row[0].startswith("{CRYPT}"):
+            return row[0]
+    except sqlite3.Error as e:
+        print(f"  ({e})")
+    print("  (no password hash from mailhub's database: Dovecot uses PLAIN)")
     return "{PLAIN}" + PASSWORD
 
 

@@ -71,7 +71,8 @@ class Api(unittest.TestCase):
     def test_every_protected_route_refuses_anonymous(self):
         for method, pattern in source_routes():
             if pattern in ("/api/v1/status", "/api/v1/openapi.json", "/api/v1/session") \
-                    and method != "GET" or pattern in ("/api/v1/status", "/api/v1/openapi.json"):
+                    and method != "GET" or pattern in ("/api/v1/status", "/api/v1/openapi.json",
+                                                       "/api/v1/session/totp"):
                 continue
             path = pattern.replace("{name}", "example.org").replace(
                 "{address}", ADMIN).replace("{source}", "x@example.org").replace("{id}", "1")
@@ -118,13 +119,13 @@ class Api(unittest.TestCase):
         self.problem(self.admin.post("/domains", {"name": "x.org", "nmae": 1}), 422, "'nmae'")
         self.problem(self.admin.post("/domains", {}), 422, "'name'", "required")
         self.problem(self.admin.post("/domains", {"name": 5}), 422, "'name'", "string")
-        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "p",
+        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "q-password-1",
                                                 "quota": -1}), 422, "'quota'")
-        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "p",
+        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "q-password-1",
                                                 "quota": "10"}), 422, "'quota'")
-        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "p",
+        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "q-password-1",
                                                 "quota": 1.5}), 422, "'quota'")
-        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "p",
+        self.problem(self.admin.post("/users", {"address": "q@example.org", "password": "q-password-1",
                                                 "admin": "yes"}), 422, "'admin'")
 
     # ---- domains -------------------------------------------------------------
@@ -143,7 +144,7 @@ class Api(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertIsNotNone(r.json["created"])
         self.assertEqual(self.admin.post("/users", {"address": "u@dom-one.example",
-                                                    "password": "pw-1"}).status, 201)
+                                                    "password": "u-password-1"}).status, 201)
         self.problem(self.admin.delete("/domains/dom-one.example"), 409)
         self.assertEqual(self.admin.delete("/users/u@dom-one.example").status, 204)
         self.assertEqual(self.admin.delete("/domains/dom-one.example").status, 204)
@@ -180,25 +181,27 @@ class Api(unittest.TestCase):
     # ---- users -------------------------------------------------------------
 
     def test_users_crud(self):
-        r = self.admin.post("/users", {"address": "Bob@Example.org", "password": "bob-pw-1",
+        r = self.admin.post("/users", {"address": "Bob@Example.org", "password": "bob-password-1",
                                        "quota": 1000000, "admin": False})
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.json, {**r.json, "address": "bob@example.org", "quota": 1000000,
                                   "admin": False, "enabled": True, "used": 0})
         self.assertNotIn("password", r.text)
         self.assertNotIn("CRYPT", r.text)
-        self.problem(self.admin.post("/users", {"address": "bob@example.org", "password": "x"}), 409)
+        self.problem(self.admin.post("/users", {"address": "bob@example.org", "password": "bob-password-3"}), 409)
         self.assertIn("bob@example.org", [u["address"] for u in self.admin.get("/users").json])
         self.assertEqual(self.admin.get("/users/BOB@example.org").json["address"], "bob@example.org")
         r = self.admin.patch("/users/bob@example.org", {"quota": 0, "admin": True, "enabled": False})
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json["quota"], r.json["admin"], r.json["enabled"]), (0, True, False))
-        self.problem(Client(self.port).login("bob@example.org", "bob-pw-1"), 401)
-        r = self.admin.patch("/users/bob@example.org", {"enabled": True, "password": "bob-pw-2"})
+        self.problem(Client(self.port).login("bob@example.org", "bob-password-1"), 401)
+        r = self.admin.patch("/users/bob@example.org", {"enabled": True, "password": "bob-password-2"})
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(Client(self.port).login("bob@example.org", "bob-pw-2").status, 200)
+        self.assertEqual(Client(self.port).login("bob@example.org", "bob-password-2").status, 200)
         self.problem(self.admin.patch("/users/bob@example.org", {"password": ""}), 422, "'password'")
         self.problem(self.admin.patch("/users/bob@example.org", {"password": "a\nb"}), 422, "'password'")
+        self.problem(self.admin.patch("/users/bob@example.org", {"password": "bob-pw-3"}), 422,
+                     "'password'", "at least 10 characters")
         self.problem(self.admin.patch("/users/bob@example.org", {"address": "x@example.org"}), 422, "'address'")
         self.assertEqual(self.admin.delete("/users/bob@example.org").status, 204)
         self.problem(self.admin.get("/users/bob@example.org"), 404)
@@ -210,7 +213,7 @@ class Api(unittest.TestCase):
                     "x" * 65 + "@example.org", "<a>@example.org"):
             with self.subTest(bad=bad):
                 self.problem(self.admin.post("/users", {"address": bad, "password": "p"}), 422, "'address'")
-        self.problem(self.admin.post("/users", {"address": "z@not-local.example", "password": "p"}),
+        self.problem(self.admin.post("/users", {"address": "z@not-local.example", "password": "z-password-1"}),
                      422, "'address'")
         self.problem(self.admin.post("/users", {"address": "z@example.org"}), 422, "'password'", "required")
         self.problem(self.admin.post("/users", {"address": "z@example.org", "password": "x" * 1025}),
@@ -227,7 +230,7 @@ class Api(unittest.TestCase):
     # ---- aliases -------------------------------------------------------------
 
     def test_aliases_crud(self):
-        self.admin.post("/users", {"address": "carl@example.org", "password": "carl-pw"})
+        self.admin.post("/users", {"address": "carl@example.org", "password": "carl-password-1"})
         r = self.admin.post("/aliases", {"source": "Sales@example.org",
                                          "destinations": ["carl@example.org", "ext@elsewhere.net"]})
         self.assertEqual(r.status, 201, r)

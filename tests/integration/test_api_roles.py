@@ -22,6 +22,7 @@ ROUTES = {
     ("GET", "/api/v1/session"): ("own", "/session", None),
     ("POST", "/api/v1/session"): ("public", None, None),
     ("DELETE", "/api/v1/session"): ("public", None, None),
+    ("POST", "/api/v1/session/totp"): ("public", None, None),
     ("GET", "/api/v1/domains"): ("admin", "/domains", None),
     ("POST", "/api/v1/domains"): ("admin", "/domains", {"name": "role.example"}),
     ("GET", "/api/v1/domains/{name}"): ("admin", "/domains/example.org", None),
@@ -32,6 +33,13 @@ ROUTES = {
     ("GET", "/api/v1/users/{address}"): ("own", f"/users/{ALICE}", None),
     ("PATCH", "/api/v1/users/{address}"): ("own", f"/users/{ALICE}", {"password": "z"}),
     ("DELETE", "/api/v1/users/{address}"): ("admin", f"/users/{BOB}", None),
+    ("GET", "/api/v1/users/{address}/totp"): ("own", f"/users/{ALICE}/totp", None),
+    ("POST", "/api/v1/users/{address}/totp"): ("own", f"/users/{ALICE}/totp", None),
+    ("DELETE", "/api/v1/users/{address}/totp"): ("admin", f"/users/{BOB}/totp", None),
+    ("POST", "/api/v1/users/{address}/totp/confirm"): ("own", f"/users/{ALICE}/totp/confirm",
+                                                       {"code": "000000"}),
+    ("POST", "/api/v1/users/{address}/totp/disable"): ("own", f"/users/{ALICE}/totp/disable",
+                                                       {"code": "000000"}),
     ("GET", "/api/v1/aliases"): ("own", "/aliases", None),
     ("POST", "/api/v1/aliases"): ("admin", "/aliases", {"source": "n@example.org", "destinations": [ALICE]}),
     ("GET", "/api/v1/aliases/{source}"): ("own", "/aliases/team@example.org", None),
@@ -265,15 +273,15 @@ class Roles(unittest.TestCase):
         self.assertNotIn("no csrf", [t["name"] for t in s.get("/tokens").json])
 
     def test_disabled_user_loses_access(self):
-        self.mh.add_user("dan@example.org", "dan-pw-1")
+        self.mh.add_user("dan@example.org", "dan-password-1")
         tok = self.mh.cli("token", "create", "dan@example.org").stdout.strip().split()[-1]
         dan_s, dan_t = Client(self.port), Client(self.port, tok)
-        self.assertEqual(dan_s.login("dan@example.org", "dan-pw-1").status, 200)
+        self.assertEqual(dan_s.login("dan@example.org", "dan-password-1").status, 200)
         self.assertEqual(dan_t.get("/session").status, 200)
         self.assertEqual(self.admin.patch("/users/dan@example.org", {"enabled": False}).status, 200)
         self.assertEqual(dan_s.get("/session").status, 401)
         self.assertEqual(dan_t.get("/session").status, 401)
-        self.assertEqual(Client(self.port).login("dan@example.org", "dan-pw-1").status, 401)
+        self.assertEqual(Client(self.port).login("dan@example.org", "dan-password-1").status, 401)
         self.admin.delete("/users/dan@example.org")
 
     def test_anonymous(self):

@@ -178,10 +178,23 @@ START_TEST(test_copy_move_and_cache)
 	ck_assert_ptr_null(rows[1].envelope);
 	ck_assert_ptr_null(rows[1].bodystructure);
 	imapdb_rows_free(&rows, nr);
-	/* move: gone from the source */
+	/* move: gone from the source, where a session that still shows the
+	 * messages may read them until the sweep (sql/012) */
 	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 2, true,
 				     nu, &uv, &err), STORE_OK);
 	ck_assert_uint_eq(nu[0], 3);
+	struct store_mailbox inbox;
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "INBOX", &inbox, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(inbox.messages, 0);
+	store_mailbox_clear(&inbox);
+	ck_assert_int_eq(imapdb_rows(f.st, f.inbox.id, 1, 10, &rows, &nr, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(nr, 2);
+	ck_assert_str_eq(rows[0].blob, f.blob);
+	imapdb_rows_free(&rows, nr);
+	test_sql(f.dir, "UPDATE expunged SET expunged_at = expunged_at - 7200");
+	ck_assert_int_eq(imapdb_expunged_sweep(f.st, 3600, &err), STORE_OK);
 	ck_assert_int_eq(imapdb_rows(f.st, f.inbox.id, 1, 10, &rows, &nr, &err),
 			 STORE_OK);
 	ck_assert_uint_eq(nr, 0);
@@ -196,9 +209,9 @@ START_TEST(test_rename_delete_subscribe)
 	struct fx f;
 	const char *err;
 	fx_open(&f);
-	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a", NULL, &err), STORE_OK);
-	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a/b", NULL, &err), STORE_OK);
-	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "ab", NULL, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a", NULL, true, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "a/b", NULL, true, &err), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "ab", NULL, true, &err), STORE_OK);
 	ck_assert_int_eq(imapdb_mailbox_rename(f.st, f.user, "a", "x", &err), STORE_OK);
 	struct store_mailbox mb;
 	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "x/b", &mb, &err), STORE_OK);
@@ -234,7 +247,24 @@ START_TEST(test_rename_delete_subscribe)
 	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "ab", &mb, &err), STORE_OK);
 	ck_assert(!mb.subscribed);
 	store_mailbox_clear(&mb);
+	/* RFC 3501 §6.3.6: a name without a mailbox may be subscribed */
 	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "zz", true, &err),
+			 STORE_OK);
+	char **subs;
+	size_t nsubs;
+	ck_assert_int_eq(imapdb_subscriptions(f.st, f.user, &subs, &nsubs, &err),
+			 STORE_OK);
+	bool found = false;
+	for (size_t i = 0; i < nsubs; i++) {
+		found |= strcmp(subs[i], "zz") == 0;
+		ck_assert_str_ne(subs[i], "ab");
+		free(subs[i]);
+	}
+	free(subs);
+	ck_assert(found);
+	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "zz", false, &err),
+			 STORE_OK);
+	ck_assert_int_eq(imapdb_mailbox_subscribe(f.st, f.user, "zz", false, &err),
 			 STORE_NOTFOUND);
 	fx_close(&f);
 }

@@ -156,6 +156,36 @@ START_TEST(test_generate)
 }
 END_TEST
 
+START_TEST(test_strength)
+{
+	const char *err = NULL;
+	static const char *const weak[] = {
+		"", "short", "123456789", "1234567890", "QWERTYUIOP", "Password123",
+		"aaaaaaaaaaaa", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x", /* 6 characters, 11 bytes */
+		"jonathan.smith", "JONATHAN.SMITH", "jonathan.smith@example.org", "a\nlong password",
+	};
+	for (size_t i = 0; i < sizeof weak / sizeof weak[0]; i++) {
+		err = NULL;
+		ck_assert_msg(password_strong_enough(weak[i], "jonathan.smith@example.org", &err) < 0,
+			      "%s", weak[i]);
+		ck_assert_ptr_nonnull(err);
+	}
+	ck_assert_int_lt(password_strong_enough("Password123", NULL, &err), 0);
+	ck_assert_str_eq(err, PASSWORD_RULE);
+	static const char *const fine[] = {
+		"correct horse", "\xc3\xa9t\xc3\xa9 chaud!", "jonathan.smith1", "aaaaaaaaab",
+		"Corr3ct-horse-battery-7781",
+	};
+	for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+		ck_assert_msg(password_strong_enough(fine[i], "jonathan.smith@example.org", &err) == 0,
+			      "%s: %s", fine[i], err);
+	/* the local part only counts as a whole, and without an address
+	 * nothing is compared */
+	ck_assert_int_eq(password_strong_enough("jonathan.smith", NULL, &err), 0);
+	ck_assert_int_eq(password_strong_enough("postmaster-of-it", "postmaster@example.org", &err), 0);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -169,6 +199,7 @@ make_suite(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_verify_refuses_garbage);
 	tcase_add_test(tc, test_generate);
+	tcase_add_test(tc, test_strength);
 	suite_add_tcase(s, tc);
 	return s;
 }

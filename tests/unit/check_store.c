@@ -202,7 +202,7 @@ START_TEST(test_users)
 	ck_assert_int_eq(blob_put(st, "x", 1, hash, &error), STORE_OK);
 	ck_assert_int_eq(store_append(st, test_inbox(st, "b@example.org"), hash, 1,
 				      1, 0, NULL, false, &uid, &error), STORE_OK);
-	ck_assert_int_eq(store_token_create(st, "b@example.org", "t", &token, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_token_create(st, "b@example.org", "t", 0, &token, NULL, &error), STORE_OK);
 	free(token);
 	ck_assert_int_eq(store_user_del(st, "B@example.org", &error), STORE_OK);
 	ck_assert_int_eq(store_user_del(st, "b@example.org", &error), STORE_NOTFOUND);
@@ -485,22 +485,22 @@ START_TEST(test_mailboxes)
 	ck_assert_int_eq(store_mailbox_get_by_id(st, mb.id, &mb2, &error), STORE_OK);
 	ck_assert_str_eq(mb2.name, "INBOX");
 	store_mailbox_clear(&mb2);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", NULL, &error), STORE_OK);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", NULL, &error), STORE_EXISTS);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "Inbox", NULL, &error), STORE_EXISTS);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "", NULL, &error), STORE_INVALID);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "a//b", NULL, &error), STORE_INVALID);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "/a", NULL, &error), STORE_INVALID);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "a*", NULL, &error), STORE_INVALID);
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "a\nb", NULL, &error), STORE_INVALID);
-	ck_assert_int_eq(store_mailbox_create(st, 9999, "x", NULL, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", NULL, true, &error), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", NULL, true, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Inbox", NULL, true, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "", NULL, true, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "a//b", NULL, true, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "/a", NULL, true, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "a*", NULL, true, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "a\nb", NULL, true, &error), STORE_INVALID);
+	ck_assert_int_eq(store_mailbox_create(st, 9999, "x", NULL, true, &error), STORE_NOTFOUND);
 	ck_assert_int_eq(store_mailbox_get(st, u.id, "Archive/2024", &mb2, &error), STORE_OK);
 	ck_assert_uint_gt(mb2.uidvalidity, mb.uidvalidity);
 	uint32_t old_validity = mb2.uidvalidity;
 	store_mailbox_clear(&mb2);
 	/* recreated: a greater UIDVALIDITY (RFC 3501 §2.3.1.1) */
 	test_sql(dir, "DELETE FROM mailboxes WHERE name = 'Archive/2024'");
-	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", "\\Archive", &error), STORE_OK);
+	ck_assert_int_eq(store_mailbox_create(st, u.id, "Archive/2024", "\\Archive", true, &error), STORE_OK);
 	ck_assert_int_eq(store_mailbox_get(st, u.id, "Archive/2024", &mb2, &error), STORE_OK);
 	ck_assert_uint_gt(mb2.uidvalidity, old_validity);
 	ck_assert_str_eq(mb2.special_use, "\\Archive");
@@ -525,11 +525,11 @@ START_TEST(test_tokens)
 	struct store_token *list;
 	size_t n;
 
-	ck_assert_int_eq(store_token_create(st, "nobody@example.org", "x", &token, &id, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_token_create(st, "nobody@example.org", "x", 0, &token, &id, &error), STORE_NOTFOUND);
 	ck_assert_ptr_null(token);
-	ck_assert_int_eq(store_token_create(st, "A@example.org", "laptop", &token, &id, &error), STORE_OK);
+	ck_assert_int_eq(store_token_create(st, "A@example.org", "laptop", 0, &token, &id, &error), STORE_OK);
 	ck_assert_uint_eq(strlen(token), 64);
-	ck_assert_int_eq(store_token_create(st, "b@example.org", "phone", &token_b, &id_b, &error), STORE_OK);
+	ck_assert_int_eq(store_token_create(st, "b@example.org", "phone", 0, &token_b, &id_b, &error), STORE_OK);
 	ck_assert_str_ne(token, token_b);
 
 	/* only the SHA-256 is stored */

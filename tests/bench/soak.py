@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""Soak test: SOAK_MINUTES (default 30) of mixed traffic against one running
+mailhub, sampling the daemon's resident memory, open files and threads each
+minute, then checking that every message the daemon accepted can be read.
+
+Traffic, all at once, on loopback:
+  - inbound SMTP (2 senders) and submission (1 sender, AUTH) to four users;
+  - IMAP: 3 clients (one of them over TLS) that select INBOX, read flags,
+    set and clear flags, fetch bodies, search, IDLE briefly, and APPEND into
+    and EXPUNGE from a folder of their own; they log out and back in now
+    and then, as phones do;
+  - POP3: 1 client (STLS) reading messages without deleting;
+  - the fetcher: a private Dovecot (tests/integration/dovecot_upstream.py)
+    gets new messages, which mailhub's upstream account (IMAP, IDLE) pulls
+    into one user's INBOX.
+
+The figures: a table of samples (minute, RSS KiB, open fds, threads,
+messages delivered so far), and the growth of each from the end of the
+warm-up (SOAK_WARMUP minutes, default 5) to the end.  "Flat" means the last
+samples are within 10% (RSS) or a few units (fds, threads) of the first
+post-warm-up ones.  At the end: every message acknowledged with 250 (SMTP)
+or fetched from the upstream is in its user's INBOX, once, with the bytes
+sent; each IMAP client's APPENDed messages that it did not expunge are in
+its folder.  Exits 1 when a message is missing or anything grew.
+
+Not part of make check or make bench: `make soak` runs it.  Needs Debian's
+dovecot-imapd for the fetcher's part (without it that part is left out and
+the run says so).  Environment: MAILHUB_BIN (set by make), SOAK_MINUTES,
+SOAK_WARMUP, SOAK_SAMPLE (seconds between samples, default 60).
+"""
+
+import email
+import imaplib
+import os
+import poplib
+import random
+import smtplib
+import ssl
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+
+from mailhub_fixture import Mailhub, client_tls_context  # noqa: E402
+import dovecot_upstream  # noqa: E402
+
+MINUTES = float(os.environ.get("SOAK_MINUTES", "30"))
+WARMUP = float(os.environ.get("SOAK_WARMUP", "5"))
+SAMPLE = float(os.environ.get("SOAK_SAMPLE", "60"))
+USERS = [f"user{i}@example.org" for i in range(4)]
+PASSWORD = "soak-password-1"
+TIMEOUT = 60
+
+
+class Ledger:
+    """What the daemon acknowledged, by user: Message-ID -> the bytes."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.inbox = {u: {} for u in USERS}
+        self.counter = 0
+        self.errors = []
+
+    def next_id(self, tag):
+        with self.lock:
+            self.counter += 1
+            return f"<soak-{tag}-{self.counter}@soak.test>"
+
+    def accepted(self, user, msgid, data):
+        with self.lock:
+            self.inbox[user][msgid] = data
+
+    def error(self, what):
+        with self.lock:
+            if len(self.errors) < 200:
+                self.errors.append(what)
+
+    def total(self):
+        with self.lock:
+            return sum(len(v) for v in self.inbox.values())
+
+
+def make_message(rnd, msgid, to, sender="sender@soak.test"):
+    size = rnd.choice([200, 800, 2000, 6000, 30000, 120000])
+    words = ["mail", "hub", "soak", "lorem", "ipsum", "dolor", "amet", "."]
+    lines = []
+    n = 0
+    while n < size:
+        line = " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 14)))
+        lines.append(line)
+        n += len(line) + 2
+    body = "\r\n".join(lines) + "\r\n"
+    return (f"From: Soak <{sender}>\r\nTo: <{to}>\r\n"
+            f"Subject: soak {msgid}\r\nMessage-ID: {msgid}\r\n"
+            f"Date: Sun, 06 Dec 2026 10:00:00 +0000\r\n\r\n{body}").encode()
+
+
+def smtp_sender(mh, ledger, stop, seed, port_name):
+    rnd = random.Random(seed)
+    while not stop.is_set():
+        try:
+            s = smtplib.SMTP("127.0.0.1", mh.port(port_name), timeout=TIMEOUT)
+            if port_name == "submission":
+                s.starttls(context=client_tls_context())
+                s.login(USERS[0], PASSWORD)
+                sender = USERS[0]
+            else:
+                sender = "sender@soak.test"
+            for _ in range(rnd.randint(1, 20)):
+                if stop.is_set():
+                    break
+                to = rnd.choice(USERS)
+                msgid = ledger.next_id(port_name)
+                data = make_message(rnd, msgid, to, sender)
+                s.sendmail(sender, [to], data)
+                ledger.accepted(to, msgid, data)
+                time.sleep(rnd.uniform(0.05, 0.5))
+            s.quit()
+        except (OSError, smtplib.SMTPException) as e:
+            ledger.error(f"{port_name}: {e!r}")
+            time.sleep(1)
+
+
+def imap_client(mh, ledger, stop, seed, user, tls):
+    rnd = random.Random(seed)
+    folder = f"Churn{seed}"
+    kept = ledger.kept.setdefault(user + "/" + folder, {})
+    while not stop.is_set():
+        try:
+            if tls:
+                m = imaplib.IMAP4_SSL("127.0.0.1", mh.port("imaps"),
+                                      ssl_context=client_tls_context(),
+                                      timeout=TIMEOUT)
+            else:
+                m = imaplib.IMAP4("127.0.0.1", mh.port("imap"), timeout=TIMEOUT)
+                m.starttls(ssl_context=client_tls_context())
+            m.login(user, PASSWORD)
+            m.create(folder)
+            for _ in range(rnd.randint(5, 40)):
+                if stop.is_set():
+                    break
+                typ, data = m.select("INBOX")
+                n = int(data[0])
+                if n:
+                    m.fetch("1:*", "(UID FLAGS)")
+                    i = rnd.randint(1, n)
+                    m.fetch(str(i), "(BODY.PEEK[] ENVELOPE BODYSTRUCTURE)")
+                    op = rnd.choice(["+FLAGS", "-FLAGS"])
+                    m.store(f"{i}:{min(n, i + 5)}", op, rnd.choice(
+                        ["(\\Seen)", "(\\Flagged)", "($Label1)", "(\\Answered \\Seen)"]))
+                    m.search(None, "TEXT", rnd.choice(["lorem", "soak", "zzz"]))
+                # churn: APPEND some, EXPUNGE some, in a folder of its own
+                m.select(folder)
+                for _ in range(rnd.randint(0, 3)):
+                    msgid = ledger.next_id("append")
+                    data = make_message(rnd, msgid, user)
+                    typ, resp = m.append(folder, "(\\Seen)", None, data)
+                    if typ == "OK":
+                        kept[msgid] = data
+                    else:
+                        ledger.error(f"APPEND {resp}")
+                if kept and rnd.random() < 0.5:
+                    victim = rnd.choice(sorted(kept))
+                    typ, data = m.search(None, "HEADER", "Message-ID", victim)
+                    nums = data[0].split()
+                    if nums:
+                        m.store(b",".join(nums), "+FLAGS", "(\\Deleted)")
+                        m.expunge()
+                        del kept[victim]
+                if rnd.random() < 0.2:
+                    m.select("INBOX")
+                    tag = m._new_tag().decode()
+                    m.send(f"{tag} IDLE\r\n".encode())
+                    m.readline()            # + idling
+                    time.sleep(rnd.uniform(0.5, 3))
+                    m.send(b"DONE\r\n")
+                    while not m.readline().startswith(tag.encode()):
+                        pass
+                time.sleep(rnd.uniform(0.1, 1))
+            m.logout()
+        except (OSError, imaplib.IMAP4.error, ssl.SSLError) as e:
+            ledger.error(f"imap {user}: {e!r}")
+            time.sleep(1)
+
+
+def pop3_client(mh, ledger, stop, seed, user):
+    rnd = random.Random(seed)
+    while not stop.is_set():
+        try:
+            p = poplib.POP3("127.0.0.1", mh.port("pop3"), timeout=TIMEOUT)
+            p.stls(context=client_tls_context())
+            p.user(user)
+            p.pass_(PASSWORD)
+            count, _ = p.stat()
+            for _ in range(min(count, rnd.randint(1, 30))):
+                p.retr(rnd.randint(1, count))
+            p.quit()
+        except (OSError, poplib.error_proto, ssl.SSLError) as e:
+            # [IN-USE] while another POP3 session holds the drop is expected
+            if "IN-USE" not in str(e):
+                ledger.error(f"pop3 {user}: {e!r}")
+        time.sleep(rnd.uniform(1, 4))
+
+
+def upstream_feeder(dc, ledger, stop, seed, owner):
+    rnd = random.Random(seed)
+    while not stop.is_set():
+        msgid = ledger.next_id("upstream")
+        data = make_message(rnd, msgid, "u@upstream.test")
+        dc.add_message("up", data)
+        ledger.accepted(owner, msgid, data)
+        stop.wait(rnd.uniform(0.5, 3))
+
+
+def proc_sample(pid):
+    rss = threads = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    return rss, fds, threads
+
+
+def inbox_by_msgid(mh, user, folder="INBOX"):
+    m = imaplib.IMAP4_SSL("127.0.0.1", mh.port("imaps"),
+                          ssl_context=client_tls_context(), timeout=TIMEOUT)
+    m.login(user, PASSWORD)
+    m.select(folder, readonly=True)
+    found = {}
+    typ, data = m.fetch("1:*", "(BODY.PEEK[])")
+    for item in data:
+        if isinstance(item, tuple):
+            raw = item[1]
+            msgid = email.message_from_bytes(raw).get("Message-ID")
+            found.setdefault(msgid, []).append(raw)
+    m.logout()
+    return found
+
+
+def strip_trace(raw):
+    """The message as sent: mailhub prepends trace headers (Received:,
+    Return-Path:, Delivered-To:, Authentication-Results:...) above the
+    first header the sender wrote, which here is always From:."""
+    i = raw.find(b"From: Soak")
+    return raw[i:] if i >= 0 else raw
+
+
+def main():
+    have_dovecot = dovecot_upstream.available()
+    mh = Mailhub(listeners=("smtp", "submission", "imap", "imaps", "pop3", "admin"),
+                 config_extra="\n[fetch]\nallow_private_hosts = yes\n")
+    dc = None
+    ledger = Ledger()
+    ledger.kept = {}
+    stop = threading.Event()
+    try:
+        mh.cli("domain", "add", "example.org")
+        for u in USERS:
+            mh.add_user(u, PASSWORD)
+        if have_dovecot:
+            dc = dovecot_upstream.Dovecot(users={"up": "up-password-1"})
+            dc.start()
+            mh.cli("upstream", "add", USERS[3], "--protocol", "imap", "--host",
+                   "127.0.0.1", "--port", str(dc.port("imaps")), "--tls", "implicit",
+                   "--tls-verify", "pin:" + dc.cert_sha256, "--username", "up",
+                   "--password-stdin", "--interval", "60",
+                   input="up-password-1\n")
+        else:
+            print("# dovecot not installed: the fetcher's part is left out")
+        mh.start()
+        pid = mh.proc.pid
+        workers = [
+            threading.Thread(target=smtp_sender, args=(mh, ledger, stop, 1, "smtp")),
+            threading.Thread(target=smtp_sender, args=(mh, ledger, stop, 2, "smtp")),
+            threading.Thread(target=smtp_sender, args=(mh, ledger, stop, 3, "submission")),
+            threading.Thread(target=imap_client, args=(mh, ledger, stop, 4, USERS[0], False)),
+            threading.Thread(target=imap_client, args=(mh, ledger, stop, 5, USERS[1], True)),
+            threading.Thread(target=imap_client, args=(mh, ledger, stop, 6, USERS[0], True)),
+            threading.Thread(target=pop3_client, args=(mh, ledger, stop, 7, USERS[2])),
+        ]
+        if dc:
+            workers.append(threading.Thread(target=upstream_feeder,
+                                            args=(dc, ledger, stop, 8, USERS[3])))
+        for w in workers:
+            w.daemon = True
+            w.start()
+
+        samples = []
+        start = time.monotonic()
+        end = start + MINUTES * 60
+        print(f"soak: {MINUTES:g} min, warm-up {WARMUP:g} min, a sample every {SAMPLE:g} s")
+        print(f"{'min':>6} {'RSS KiB':>9} {'fds':>5} {'threads':>7} {'messages':>9} {'errors':>6}")
+        while True:
+            now = time.monotonic()
+            rss, fds, threads = proc_sample(pid)
+            minute = (now - start) / 60
+            samples.append((minute, rss, fds, threads))
+            print(f"{minute:6.1f} {rss:9d} {fds:5d} {threads:7d} "
+                  f"{ledger.total():9d} {len(ledger.errors):6d}", flush=True)
+            if now >= end or mh.proc.poll() is not None:
+                break
+            time.sleep(min(SAMPLE, max(0.1, end - now)))
+        stop.set()
+        for w in workers:
+            w.join(timeout=120)
+        if mh.proc.poll() is not None:
+            print(f"FAIL: the daemon exited ({mh.proc.returncode}) during the soak")
+            print(mh.log()[-4000:])
+            return 1
+        # Let the fetcher take what the feeder put upstream last.
+        if dc:
+            mh.cli("upstream", "run", timeout=300)
+
+        status = 0
+        after = [s for s in samples if s[0] >= WARMUP] or samples
+        first, last = after[0], after[-1]
+        print(f"after warm-up: RSS {first[1]} -> {last[1]} KiB "
+              f"({(last[1] - first[1]) / max(1, first[1]) * 100:+.1f}%), "
+              f"fds {first[2]} -> {last[2]}, threads {first[3]} -> {last[3]}")
+        peak = max(s[1] for s in after)
+        if last[1] > first[1] * 1.10 and last[1] - first[1] > 4096:
+            print(f"FAIL: RSS grew after warm-up (peak {peak} KiB)")
+            status = 1
+        if last[2] > first[2] + 8 or last[3] > first[3] + 8:
+            print("FAIL: open files or threads grew after warm-up")
+            status = 1
+
+        # Every acknowledged message is there, once, with its bytes.
+        missing = dup = differ = 0
+        for user in USERS:
+            found = inbox_by_msgid(mh, user)
+            for msgid, data in ledger.inbox[user].items():
+                got = found.get(msgid)
+                if not got:
+                    missing += 1
+                elif len(got) > 1:
+                    dup += 1
+                elif strip_trace(got[0]) != data:
+                    differ += 1
+        for key, kept in ledger.kept.items():
+            user, folder = key.split("/")
+            found = inbox_by_msgid(mh, user, folder)
+            for msgid in kept:
+                if msgid not in found:
+                    missing += 1
+        total = ledger.total() + sum(len(k) for k in ledger.kept.values())
+        print(f"messages acknowledged: {total}; missing {missing}, "
+              f"duplicated {dup}, altered {differ}; client errors {len(ledger.errors)}")
+        for e in ledger.errors[:10]:
+            print("  client error:", e)
+        if missing or dup or differ:
+            print("FAIL: acknowledged mail is not all readable")
+            status = 1
+        mh.stop()
+        r = mh.cli("fsck", check=False)
+        print("fsck:", (r.stdout + r.stderr).strip().replace("\n", "; "))
+        if r.returncode != 0:
+            status = 1
+        print("soak:", "ok" if status == 0 else "FAILED")
+        return status
+    finally:
+        stop.set()
+        if dc:
+            dc.close()
+        mh.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
