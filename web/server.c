@@ -566,7 +566,7 @@ web_server_start(const struct config *cfg, const char *host, unsigned port,
 		server_free(&srv);
 		return -1;
 	}
-	log_info("web admin listener tls=%s", tls ? "yes" : "no (loopback)");
+	/* serve logs the listener once ("listen admin=... tls=...") */
 	*srv_r = srv;
 	return 0;
 }

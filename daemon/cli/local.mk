@@ -10,5 +10,5 @@ mailhub_SOURCES = daemon/main.c \
 	daemon/cli/serve_protocols.c daemon/cli/serve_protocols.h
 mailhub_LDADD = $(MAILHUB_MODULE_LIBS) libcore.a $(MAILHUB_SYS_LIBS)
 
-TESTS += tests/integration/test_cli.py
-EXTRA_DIST += tests/integration/test_cli.py
+TESTS += tests/integration/test_cli.py tests/integration/test_operator.py
+EXTRA_DIST += tests/integration/test_cli.py tests/integration/test_operator.py
