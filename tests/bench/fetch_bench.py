@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from dovecot_upstream import Dovecot, available  # noqa: E402
-from mailhub_fixture import Mailhub, mailhub_bin  # noqa: E402
+from mailhub_fixture import Mailhub, mailhub_bin, need_binary  # noqa: E402
 
 N = int(os.environ.get("FETCH_BENCH_N", "10000"))
 
@@ -152,6 +152,7 @@ def getmail_run(dc, user, protocol, work):
 
 
 def main():
+    need_binary("fetch_bench")
     if not available():
         print("skipped: Dovecot is not installed (dovecot-imapd, dovecot-pop3d)")
         return 0
