@@ -15,7 +15,7 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 # for the libFuzzer targets.
 TEST_PKGS="check python3 clang libclang-rt-dev valgrind curl swaks
 	fetchmail getmail6 isync neomutt mailutils dovecot-imapd dovecot-pop3d
-	dovecot-lmtpd postfix unbound python3-aiosmtpd python3-dkim python3-dnspython
+	dovecot-lmtpd postfix unbound postsrsd python3-aiosmtpd python3-dkim python3-dnspython
 	python3-nacl chromium"
 
 # Building the Debian package (make deb) and checking it.

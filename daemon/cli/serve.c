@@ -5,8 +5,10 @@
  * load TLS; bind every configured listener (still with the privileges we were
  * started with, for ports below 1024); drop to [server] user if root; start
  * the accept thread and the background workers; then the main thread only
- * waits for signals: SIGHUP reloads TLS, SIGTERM/SIGINT stop accepting and
- * give sessions [limits] shutdown_grace seconds to end.
+ * waits for signals: SIGHUP reloads TLS, SIGTERM/SIGINT stop accepting, tell
+ * every session waiting for a command goodbye at once, and give those in
+ * the middle of a transaction (and the relay and fetcher workers) [limits]
+ * shutdown_grace seconds to finish it.
  */
 #include <errno.h>
 #include <grp.h>
@@ -26,6 +28,7 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/seal.h"
+#include "smtp/srs.h"
 #include "core/throttle.h"
 #include "core/tls.h"
 #include "store/store.h"
@@ -240,7 +243,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	store_close(&st);
-	if (seal_key_load(cfg->data_dir, &error) < 0) {
+	if (seal_key_load(cfg->data_dir, &error) < 0 || srs_key_init(&error) < 0) {
 		log_error("serve: %s", error);
 		return CLI_FAIL;
 	}
@@ -276,9 +279,18 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	signal_loop(cfg, &set, web);
 
 	sd_notify_text("STOPPING=1");
+	/* idle sessions say goodbye now, while the workers stop: the grace
+	 * is for transactions, and runs for all of them at once */
+	struct timespec began, now;
+	clock_gettime(CLOCK_MONOTONIC, &began);
+	listener_stop_begin();
 	web_server_stop(&web);
 	serve_workers_stop();
-	unsigned left = listener_stop(cfg->shutdown_grace);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	time_t spent = now.tv_sec - began.tv_sec;
+	unsigned grace = spent >= (time_t)cfg->shutdown_grace ? 0 :
+		cfg->shutdown_grace - (unsigned)spent;
+	unsigned left = listener_stop(grace);
 	if (left > 0)
 		log_warning("serve stopped with sessions=%u still running", left);
 	else

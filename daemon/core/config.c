@@ -74,6 +74,9 @@ static const struct setting settings[] = {
 
 	{ "dns", "resolver", SET_RESOLVER, NULL, 0, 0, F(dns_resolver) },
 
+	/* RFC 5233: "alice+shopping@" reaches alice; "" turns it off */
+	{ "smtp", "recipient_delimiter", SET_STRING, "+", 0, 0, F(recipient_delimiter) },
+
 	{ "relay", "mx_port", SET_UINT, "25", 1, 65535, F(relay_mx_port) },
 	{ "relay", "workers", SET_UINT, "4", 1, 64, F(relay_workers) },
 	{ "relay", "retry_first", SET_UINT, "300", 1, DAY, F(relay_retry_first) },
@@ -621,6 +624,15 @@ verify(struct config *cfg, const struct parse_state *st, const char **error_r)
 	    strcmp(cfg->admin_tls, "no") != 0) {
 		*error_r = errfmt("%s: [admin] tls must be auto, yes or no, not '%s'",
 				  where(st, find_setting("admin", "tls")), esc_str(cfg->admin_tls));
+		return -1;
+	}
+	/* atext that is neither a letter nor a digit, and never '@' */
+	if (strlen(cfg->recipient_delimiter) > 8 ||
+	    strspn(cfg->recipient_delimiter, "+-_.=~") != strlen(cfg->recipient_delimiter)) {
+		*error_r = errfmt("%s: [smtp] recipient_delimiter takes up to 8 of the"
+				  " characters + - _ . = ~, not '%s'",
+				  where(st, find_setting("smtp", "recipient_delimiter")),
+				  esc_str(cfg->recipient_delimiter));
 		return -1;
 	}
 	if (cfg->connections_per_ip > cfg->connections) {

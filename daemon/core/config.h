@@ -76,6 +76,10 @@ struct config {
 				 * file gives none; config_parse_address reads
 				 * it), or NULL: /etc/resolv.conf */
 
+	/* [smtp] */
+	char *recipient_delimiter;	/* RFC 5233 subaddress separators, default
+					 * "+"; "" for none */
+
 	/* [relay] */
 	unsigned relay_mx_port;		/* default 25 */
 	unsigned relay_workers;		/* default 4 */

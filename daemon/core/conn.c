@@ -55,6 +55,7 @@ struct conn {
 	/* Output: unsent bytes are out.data[out_pos..out.len). */
 	struct buf out;
 	size_t out_pos;
+	int stop_fd;	/* readable once the daemon stops; -1: none */
 	bool eof;	/* the peer closed its side */
 	bool broken;	/* an error happened: no more I/O */
 	bool loopback;
@@ -77,11 +78,14 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits until fd has one of events or deadline passes (deadline < 0: never).
- * 1 ready (or hung up: the next I/O call says what happened), 0 timeout,
- * -1 error. */
+/* What wait_fd() saw besides readiness (1), a timeout (0), an error (-1). */
+#define WAIT_STOPPED 2
+
+/* Waits until fd has one of events or deadline passes (deadline < 0: never),
+ * or stop_fd (-1: none) is readable.  1 ready (or hung up: the next I/O call
+ * says what happened), 0 timeout, -1 error, WAIT_STOPPED. */
 static int
-wait_fd(int fd, short events, int64_t deadline)
+wait_fd(int fd, short events, int stop_fd, int64_t deadline)
 {
 	for (;;) {
 		int ms = -1;
@@ -91,10 +95,13 @@ wait_fd(int fd, short events, int64_t deadline)
 				return 0;
 			ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		struct pollfd p = { .fd = fd, .events = events };
-		int r = poll(&p, 1, ms);
+		struct pollfd p[2] = {
+			{ .fd = fd, .events = events },
+			{ .fd = stop_fd, .events = POLLIN },
+		};
+		int r = poll(p, stop_fd >= 0 ? 2 : 1, ms);
 		if (r > 0)
-			return 1;
+			return stop_fd >= 0 && p[1].revents != 0 ? WAIT_STOPPED : 1;
 		if (r == 0)
 			return 0;
 		if (errno != EINTR)
@@ -205,6 +212,7 @@ conn_new(int fd, uint64_t id)
 	c->id = id != 0 ? id : atomic_fetch_add(&conn_next_id, 1) + 1;
 	c->timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
 	c->end_ms = -1;
+	c->stop_fd = -1;
 	buf_init(&c->in, 0);
 	buf_init(&c->out, 0);
 
@@ -295,7 +303,7 @@ connect_one(const struct addrinfo *ai, int timeout_ms, int *fd_r)
 			close(fd);
 			return e;
 		}
-		int w = wait_fd(fd, POLLOUT, deadline_after(timeout_ms));
+		int w = wait_fd(fd, POLLOUT, -1, deadline_after(timeout_ms));
 		if (w <= 0) {
 			int e = w == 0 ? ETIMEDOUT : errno;
 			close(fd);
@@ -373,6 +381,21 @@ conn_connect(const char *host, unsigned port, int timeout_ms, const char **error
 	freeaddrinfo(res);
 	*error_r = connect_error_words(last);
 	return NULL;
+}
+
+void
+conn_set_stop_fd(struct conn *c, int fd)
+{
+	c->stop_fd = fd;
+}
+
+bool
+conn_stop_requested(const struct conn *c)
+{
+	if (c->stop_fd < 0)
+		return false;
+	struct pollfd p = { .fd = c->stop_fd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0;
 }
 
 void
@@ -491,7 +514,7 @@ flush_out(struct conn *c)
 		}
 		if (r == -1)
 			return -1;
-		int w = wait_fd(c->fd, ev, io_deadline(c, c->timeout_ms));
+		int w = wait_fd(c->fd, ev, -1, io_deadline(c, c->timeout_ms));
 		if (w == 0) {
 			set_timeout_error(c);
 			return -1;
@@ -555,13 +578,18 @@ fill_once(struct conn *c, short *events_r)
 	return r;
 }
 
+/* What fill() returns when the daemon stops while it waits (stoppable). */
+#define FILL_STOPPED (-3)
+
 /*
- * Reads more from the peer, waiting until deadline.  Before it waits it sends
- * the buffered output (the peer may be waiting for it) and, when no input is
- * left, frees the input buffer so an idle connection holds no buffers.
+ * Reads more from the peer, waiting until deadline (or, when stoppable,
+ * until the stop descriptor is readable: FILL_STOPPED).  Before it waits it
+ * sends the buffered output (the peer may be waiting for it) and, when no
+ * input is left, frees the input buffer so an idle connection holds no
+ * buffers.
  */
 static ssize_t
-fill(struct conn *c, int64_t deadline)
+fill(struct conn *c, int64_t deadline, bool stoppable)
 {
 	for (;;) {
 		short ev = 0;
@@ -572,7 +600,9 @@ fill(struct conn *c, int64_t deadline)
 			return -1;
 		if (c->in.len == 0)
 			buf_free(&c->in);
-		int w = wait_fd(c->fd, ev, deadline);
+		int w = wait_fd(c->fd, ev, stoppable ? c->stop_fd : -1, deadline);
+		if (w == WAIT_STOPPED)
+			return FILL_STOPPED;
 		if (w == 0) {
 			set_timeout_error(c);
 			return -1;
@@ -584,8 +614,12 @@ fill(struct conn *c, int64_t deadline)
 	}
 }
 
-enum conn_result
-conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
+/* conn_read_line(); conn_read_command() when stoppable; with pieces,
+ * conn_read_line_part(). */
+static enum conn_result
+read_line(struct conn *c, size_t max, bool stoppable, bool pieces,
+	  const char **line_r,
+	  size_t *len_r)
 {
 	int64_t deadline = io_deadline(c, c->timeout_ms);
 	bool skipping = false;
@@ -593,16 +627,20 @@ conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
 
 	*line_r = NULL;
 	*len_r = 0;
+	if (stoppable && conn_stop_requested(c))
+		return CONN_STOPPED;
 	if (max == 0)
 		max = 1;
 	for (;;) {
 		size_t avail = c->in.len - c->in_pos;
 		const char *start = c->in.data != NULL ? c->in.data + c->in_pos : NULL;
+		/* in pieces, nothing past the first max bytes is looked at */
+		size_t look = pieces && avail > max ? max : avail;
 		const char *lf = NULL;
-		if (avail > scanned)
-			lf = memchr(start + scanned, '\n', avail - scanned);
-		if (lf != NULL) {
-			size_t len = (size_t)(lf - start) + 1;
+		if (look > scanned)
+			lf = memchr(start + scanned, '\n', look - scanned);
+		if (lf != NULL || (pieces && avail >= max)) {
+			size_t len = lf != NULL ? (size_t)(lf - start) + 1 : max;
 			c->in_pos += len;
 			if (skipping || len > max)
 				return CONN_TOOLONG;
@@ -619,14 +657,34 @@ conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
 		} else {
 			scanned = avail;
 		}
-		ssize_t r = fill(c, deadline);
+		ssize_t r = fill(c, deadline, stoppable);
 		if (r == 0) {
 			c->in_pos = c->in.len;
 			return CONN_EOF;
 		}
+		if (r == FILL_STOPPED)
+			return CONN_STOPPED;
 		if (r < 0)
 			return CONN_ERROR;
 	}
+}
+
+enum conn_result
+conn_read_line(struct conn *c, size_t max, const char **line_r, size_t *len_r)
+{
+	return read_line(c, max, false, false, line_r, len_r);
+}
+
+enum conn_result
+conn_read_command(struct conn *c, size_t max, const char **line_r, size_t *len_r)
+{
+	return read_line(c, max, true, false, line_r, len_r);
+}
+
+enum conn_result
+conn_read_line_part(struct conn *c, size_t max, const char **p_r, size_t *len_r)
+{
+	return read_line(c, max, false, true, p_r, len_r);
 }
 
 ssize_t
@@ -635,7 +693,7 @@ conn_read(struct conn *c, void *p, size_t n)
 	if (n == 0)
 		return 0;
 	if (c->in_pos == c->in.len) {
-		ssize_t r = fill(c, io_deadline(c, c->timeout_ms));
+		ssize_t r = fill(c, io_deadline(c, c->timeout_ms), false);
 		if (r <= 0)
 			return r;
 	}
@@ -742,17 +800,24 @@ conn_wait(struct conn *c, int extra_fd, int timeout_ms)
 			if (c->in.len == 0)
 				buf_free(&c->in);
 		}
-		struct pollfd p[2] = {
-			{ .fd = c->fd, .events = ev },
-			{ .fd = extra_fd, .events = POLLIN },
-		};
+		/* the socket, then extra_fd and the stop descriptor when set */
+		struct pollfd p[3] = { { .fd = c->fd, .events = ev } };
+		nfds_t n = 1, extra = 0, stop = 0;
+		if (extra_fd >= 0) {
+			extra = n;
+			p[n++] = (struct pollfd){ .fd = extra_fd, .events = POLLIN };
+		}
+		if (c->stop_fd >= 0) {
+			stop = n;
+			p[n++] = (struct pollfd){ .fd = c->stop_fd, .events = POLLIN };
+		}
 		/* timeout 0 still looks once: conn_wait(c, fd, 0) is a check */
 		int ms = -1;
 		if (deadline >= 0) {
 			int64_t left = deadline - now_ms();
 			ms = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 		}
-		int r = poll(p, extra_fd >= 0 ? 2 : 1, ms);
+		int r = poll(p, n, ms);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -769,8 +834,10 @@ conn_wait(struct conn *c, int extra_fd, int timeout_ms)
 				return 1;
 			continue;
 		}
-		if (extra_fd >= 0 && p[1].revents != 0)
+		if (extra > 0 && p[extra].revents != 0)
 			return 2;
+		if (stop > 0 && p[stop].revents != 0)
+			return 0;
 	}
 }
 
@@ -841,7 +908,14 @@ tls_handshake(struct conn *c, const char **error_r)
 				*error_r = conn_error(c);
 			return -1;
 		}
-		int w = wait_fd(c->fd, ev, deadline);
+		/* a server's handshake is not a transaction: it ends when the
+		 * daemon stops */
+		int w = wait_fd(c->fd, ev, c->stop_fd, deadline);
+		if (w == WAIT_STOPPED) {
+			c->broken = true;
+			*error_r = "the server is stopping";
+			return -1;
+		}
 		if (w == 0) {
 			set_timeout_error(c);
 			*error_r = "TLS handshake timed out";

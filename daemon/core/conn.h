@@ -6,6 +6,13 @@
  * replies go out in one write) and by conn_flush().  A conn belongs to one
  * thread.  Sessions read lines with a maximum length and bodies as N bytes.
  *
+ * Stopping: a server's conns are given the listener's stop descriptor,
+ * which becomes readable (and stays so) when the daemon stops.  Reads that
+ * wait for a peer's next command (conn_read_command()), conn_wait() and
+ * the server side TLS handshake return as soon as it is readable, so an
+ * idle session can say goodbye at once; every other read ignores it (a
+ * transaction under way goes on until the listener cuts it).
+ *
  * STARTTLS: conn_starttls_server() throws away whatever plaintext the peer
  * sent after the STARTTLS command and that is already buffered, before the
  * handshake, so nothing injected in plaintext is ever taken as encrypted
@@ -31,6 +38,7 @@ enum conn_result {
 	CONN_EOF = 0,		/* the peer closed the connection */
 	CONN_ERROR = -1,	/* I/O or TLS error, or the deadline passed */
 	CONN_TOOLONG = -2,	/* line over the limit; skipped through its LF */
+	CONN_STOPPED = -3,	/* the daemon is stopping (conn_read_command) */
 };
 
 /* Wraps an accepted or connected socket (takes ownership of fd, and makes
@@ -76,6 +84,28 @@ void conn_set_deadline(struct conn *c, int timeout_ms);
  */
 enum conn_result conn_read_line(struct conn *c, size_t max,
 				const char **line_r, size_t *len_r);
+/* conn_read_line() for a session waiting for the peer's next command: it
+ * returns CONN_STOPPED instead when the stop descriptor is readable, when
+ * it is called or while it waits (whatever is buffered: no new command
+ * starts once the daemon is stopping). */
+enum conn_result conn_read_command(struct conn *c, size_t max,
+				   const char **line_r, size_t *len_r);
+/* The descriptor that becomes readable when the daemon stops (-1: none,
+ * the default); the caller keeps it open as long as c lives. */
+void conn_set_stop_fd(struct conn *c, int fd);
+/* True when the stop descriptor is readable. */
+bool conn_stop_requested(const struct conn *c);
+/*
+ * Reads one line ending in LF as conn_read_line() does, except that a line
+ * longer than max bytes comes in pieces of max bytes (the last piece ends
+ * with the LF) instead of being skipped: for readers that must see every
+ * byte to stay in step, such as the SMTP DATA reader, which may only take
+ * CRLF "." CRLF as the end whatever the length of the line before it.
+ * CONN_OK with the piece in *p_r (valid as for conn_read_line()),
+ * CONN_EOF or CONN_ERROR.  The deadline covers one piece.
+ */
+enum conn_result conn_read_line_part(struct conn *c, size_t max,
+				     const char **p_r, size_t *len_r);
 /* Reads up to n bytes (at least 1 unless EOF/error); returns the count,
  * 0 at EOF, -1 on error. */
 ssize_t conn_read(struct conn *c, void *p, size_t n);
@@ -95,10 +125,11 @@ int conn_flush(struct conn *c);
 
 /*
  * Waits until the peer has sent something (or buffered input exists), or
- * extra_fd (if >= 0) becomes readable, or timeout_ms passes.  Flushes output
- * first.  Returns 1 when the peer has data (or closed), 2 when extra_fd is
- * readable, 0 on timeout, -1 on error; timeout_ms 0 only checks, < 0 waits
- * without limit.  For IMAP IDLE.
+ * extra_fd (if >= 0) becomes readable, or timeout_ms passes, or the stop
+ * descriptor becomes readable.  Flushes output first.  Returns 1 when the
+ * peer has data (or closed), 2 when extra_fd is readable, 0 on timeout or
+ * stop (conn_stop_requested() tells them apart), -1 on error; timeout_ms 0
+ * only checks, < 0 waits without limit.  For IMAP IDLE.
  */
 int conn_wait(struct conn *c, int extra_fd, int timeout_ms);
 

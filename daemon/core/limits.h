@@ -20,14 +20,29 @@
 #define SMTP_TEXT_LINE_MAX 65536
 /* RFC 5321 §4.5.3.1.1-3: local part 64, domain 255, path 256 octets. */
 #define SMTP_LOCAL_PART_MAX 64
+/* What the SMTP parser takes in a path (for SRS addresses of other hosts
+ * and our own: they are longer); the whole path stays within 256. */
+#define SMTP_LOCAL_PART_WIRE_MAX 250
 #define SMTP_DOMAIN_MAX 255
 #define SMTP_PATH_MAX 256
 
-/* An IMAP command line without its literals. */
+/* An IMAP command line without its literals (and the largest literal the
+ * parser collects). */
 #define IMAP_LINE_MAX 65536
+/* What one IMAP command may hold in memory: its line, the literals it
+ * carries (an APPEND message is streamed to a blob, bounded by the message
+ * size, and not counted) and a small cost per argument.  Dovecot bounds a
+ * whole command, literals included, by 64 KiB. */
+#define IMAP_COMMAND_MAX (256 * 1024)
+/* Non-synchronising literals (RFC 7888) of a command refused part-way are
+ * on their way anyway: up to this much is read and thrown away, so the
+ * session stays in step; a larger one ends the session. */
+#define IMAP_LITERAL_SKIP_MAX (64 * 1024 * 1024)
 /* Before login, commands are short: LOGIN/AUTHENTICATE with small literals. */
 #define IMAP_PRELOGIN_LINE_MAX 8192
 #define IMAP_PRELOGIN_LITERAL_MAX 8192
+#define IMAP_PRELOGIN_COMMAND_MAX (16 * 1024)
+#define IMAP_PRELOGIN_SKIP_MAX 65536
 /* Nesting of SEARCH parentheses and NOT/OR chains. */
 #define IMAP_SEARCH_DEPTH_MAX 32
 

@@ -80,6 +80,7 @@ struct session {
 	struct conn *c;
 	uint64_t id;
 	int fd;
+	int stop_fd;	/* L.stop_fd when it was accepted */
 	char *ip;	/* the peer's address, for the log */
 	char *key;	/* what the per-IP limit counts (see limit_key) */
 	/* listener_park(): set by the session's thread, then read by the
@@ -112,6 +113,9 @@ static struct {
 	bool stopping;
 	pthread_t accept_thread;
 	int wake[2];
+	/* readable once the listeners stop: every session's conn has it */
+	int stop_fd;
+	bool stop_begun;
 	/* the parker: parked sessions' descriptors, and an eventfd that tells
 	 * it to look again (an earlier deadline, or stopping) */
 	pthread_t parker;
@@ -122,6 +126,7 @@ static struct {
 } L = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake = { -1, -1 },
+	.stop_fd = -1,
 	.park_epfd = -1,
 	.park_poke = -1,
 };
@@ -420,26 +425,25 @@ park_register(struct session *s)
 }
 
 /* Waits in the session's own thread for what the parker would have waited
- * for (it could not be parked); returns early when the listeners stop. */
+ * for (it could not be parked); returns at once when the listeners stop. */
 static void
 park_wait_here(struct session *s)
 {
-	struct pollfd p[2] = {
+	struct pollfd p[3] = {
 		{ .fd = conn_fd(s->c), .events = POLLIN },
+		{ .fd = s->stop_fd, .events = POLLIN },
 		{ .fd = s->wake_fd, .events = POLLIN },
 	};
 
 	while (!listener_stopping()) {
-		/* a look at listener_stopping() every second */
-		int ms = 1000;
+		int ms = -1;
 		if (s->deadline >= 0) {
 			int64_t left = s->deadline - now_ms();
 			if (left <= 0)
 				return;
-			if (left < ms)
-				ms = (int)left;
+			ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		int r = poll(p, s->wake_fd >= 0 ? 2 : 1, ms);
+		int r = poll(p, s->wake_fd >= 0 ? 3 : 2, ms);
 		if (r > 0 || (r < 0 && errno != EINTR))
 			return;
 	}
@@ -648,6 +652,7 @@ accept_one(struct listener *l)
 		return;
 	}
 	struct conn *c = conn_new(fd, 0);
+	conn_set_stop_fd(c, L.stop_fd);
 	char key[INET6_ADDRSTRLEN + 4];
 	limit_key(conn_peer_ip(c), key, sizeof key);
 
@@ -671,6 +676,7 @@ accept_one(struct listener *l)
 	s->c = c;
 	s->id = conn_id(c);
 	s->fd = dupfd;
+	s->stop_fd = L.stop_fd;
 	s->ip = xstrdup(conn_peer_ip(c));
 	s->key = xstrdup(key);
 	ip_find(s->key, true)->n++;
@@ -792,8 +798,10 @@ listener_start(const char **error_r)
 	}
 	L.park_epfd = epoll_create1(EPOLL_CLOEXEC);
 	L.park_poke = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (L.stop_fd < 0)	/* else left by a start that failed */
+		L.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	if (L.park_epfd < 0 || L.park_poke < 0 ||
+	if (L.park_epfd < 0 || L.park_poke < 0 || L.stop_fd < 0 ||
 	    epoll_ctl(L.park_epfd, EPOLL_CTL_ADD, L.park_poke, &ev) < 0) {
 		*error_r = errfmt("listener: epoll: %s", strerror(errno));
 		close_fds();
@@ -802,6 +810,7 @@ listener_start(const char **error_r)
 	}
 	L.park_next = -1;
 	L.stopping = false;
+	L.stop_begun = false;
 	pthread_mutex_unlock(&L.lock);
 
 	/* The accept thread, and the session threads it starts (they inherit
@@ -847,18 +856,28 @@ wait_sessions(const struct timespec *deadline)
 	}
 }
 
-unsigned
-listener_stop(unsigned grace_seconds)
+void
+listener_stop_begin(void)
 {
-	struct timespec deadline;
+	static const uint64_t one = 1;
 
 	pthread_once(&cond_once, cond_init);
 	pthread_mutex_lock(&L.lock);
+	if (L.stop_begun) {
+		pthread_mutex_unlock(&L.lock);
+		return;
+	}
+	L.stop_begun = true;
 	L.stopping = true;
 	bool started = L.started;
 	L.started = false;
 	pthread_mutex_unlock(&L.lock);
 
+	/* sessions waiting for a command wake now (see conn.h) */
+	if (L.stop_fd >= 0) {
+		while (write(L.stop_fd, &one, sizeof one) < 0 && errno == EINTR)
+			;
+	}
 	if (started) {
 		ssize_t w;
 		do
@@ -869,7 +888,14 @@ listener_stop(unsigned grace_seconds)
 		stop_parker();
 		close_fds();
 	}
+}
 
+unsigned
+listener_stop(unsigned grace_seconds)
+{
+	struct timespec deadline;
+
+	listener_stop_begin();
 	pthread_mutex_lock(&L.lock);
 	for (size_t i = 0; i < L.n_listeners; i++)
 		if (L.listeners[i]->fd >= 0) {
@@ -891,6 +917,12 @@ listener_stop(unsigned grace_seconds)
 		wait_sessions(&deadline);
 	}
 	unsigned left = L.total;
+	L.stop_begun = false;
+	/* the stop descriptor is the sessions' as long as one runs: it is
+	 * left open for those, and a new start makes a new one */
+	if (left == 0 && L.stop_fd >= 0)
+		close(L.stop_fd);
+	L.stop_fd = -1;
 	if (left == 0) {
 		/* Nothing refers to the listeners any more: forget them, so the
 		 * module can be set up afresh (tests do). */

@@ -61,16 +61,27 @@ void listener_set_limits(const struct listener_limits *limits);
 
 /* Starts the accept thread.  0 or -1. */
 int listener_start(const char **error_r);
-/* Stops accepting and closes the listening sockets; then waits up to
- * grace_seconds for running sessions to end.  Sessions still running then
- * have their sockets shut down (so blocked reads return) and get one more
- * second.  Returns the number of sessions still running when it gave up. */
+/*
+ * Begins the stop, without waiting for sessions: stops accepting and tells
+ * every session that the daemon is stopping.  Each conn a listener accepted
+ * has the listener's stop descriptor (conn_set_stop_fd()), which becomes
+ * readable now: a session waiting for its next command (or in a TLS
+ * handshake, or in IMAP IDLE) wakes at once to say goodbye and end, and
+ * parked sessions are resumed to do the same; a session in the middle of a
+ * transaction finishes it first.
+ */
+void listener_stop_begin(void);
+/* listener_stop_begin() if it has not been called; closes the listening
+ * sockets; then waits up to grace_seconds for running sessions to end.
+ * Sessions still running then have their sockets shut down (so blocked
+ * reads return) and get one more second.  Returns the number of sessions
+ * still running when it gave up. */
 unsigned listener_stop(unsigned grace_seconds);
 /* Number of sessions running now: for one listener name, or in total when
  * name is NULL. */
 unsigned listener_active(const char *name);
-/* True once listener_stop() has begun: long-running sessions (IDLE) poll this
- * to say goodbye. */
+/* True once listener_stop_begin() has run: long-running sessions (IDLE)
+ * look at this to say goodbye. */
 bool listener_stopping(void);
 
 /*

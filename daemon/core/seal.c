@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/base64.h"
 #include "core/buf.h"
@@ -309,5 +310,23 @@ unseal(const char *sealed, char **plain_r, size_t *len_r, const char **error_r)
 	plain[n] = '\0';
 	*plain_r = plain;
 	*len_r = n;
+	return 0;
+}
+
+int
+seal_derive(const char *label, unsigned char out[SEAL_DERIVED_LEN], const char **error_r)
+{
+	unsigned char key[SEAL_KEY_LEN];
+	unsigned int len = 0;
+
+	if (current_key(key, error_r) < 0)
+		return -1;
+	unsigned char *r = HMAC(EVP_sha256(), key, SEAL_KEY_LEN, (const unsigned char *)label,
+				strlen(label), out, &len);
+	OPENSSL_cleanse(key, sizeof key);
+	if (r == NULL || len != SEAL_DERIVED_LEN) {
+		*error_r = "cannot derive a key";
+		return -1;
+	}
 	return 0;
 }

@@ -26,6 +26,13 @@ int seal_key_load(const char *data_dir, const char **error_r);
 /* Wipes the loaded key from memory (tests, shutdown). */
 void seal_key_forget(void);
 
+/* A key for another use, derived from the loaded key: HMAC-SHA256(key,
+ * label) into out, so that one secret file serves (SRS signs with
+ * "mailhub srs v1").  0, or -1 when no key is loaded. */
+#define SEAL_DERIVED_LEN 32
+int seal_derive(const char *label, unsigned char out[SEAL_DERIVED_LEN],
+		const char **error_r);
+
 /* Seals plaintext[0..len) (len <= SEAL_PLAINTEXT_MAX) into *sealed_r
  * (malloc'd text).  Fails when no key is loaded. */
 int seal(const char *plaintext, size_t len, char **sealed_r, const char **error_r);

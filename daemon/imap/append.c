@@ -28,36 +28,17 @@ imap_append_reset(struct imap_session *s)
 	s->append_toobig = false;
 }
 
-static int
-discard(struct imap_session *s, uint64_t n)
-{
-	char tmp[8192];
-	while (n > 0) {
-		size_t want = n < sizeof tmp ? (size_t)n : sizeof tmp;
-		ssize_t got = conn_read(s->c, tmp, want);
-		if (got <= 0)
-			return -1;
-		n -= (uint64_t)got;
-	}
-	return 0;
-}
-
 int
 imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
-		    bool sync, bool *skip_line_r)
+		    bool sync)
 {
 	/* RFC 7889 / RFC 3501 §7.5: refuse a literal over the limit before
-	 * the continuation, so none of it is read */
+	 * the continuation, so none of it is read (a LITERAL+ one is on its
+	 * way anyway: the session skips it) */
 	if (size > s->cfg->message_size) {
 		imap_printf(s, "%s NO [TOOBIG] Message larger than APPENDLIMIT"
 			    " (%llu bytes)\r\n", tag,
 			    (unsigned long long)s->cfg->message_size);
-		if (!sync) {
-			/* RFC 7888 §4: a LITERAL+ literal is on its way anyway */
-			if (discard(s, size) < 0)
-				return -1;
-			*skip_line_r = true;
-		}
 		return 1;
 	}
 	if (sync) {

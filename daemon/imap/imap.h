@@ -196,10 +196,10 @@ imap_command_fn imap_cmd_idle;
  * checks its size before any continuation is sent, sends "+" for a
  * synchronising literal, and reads it into a blob (bare LF made CRLF).
  * 0 when read (the parser goes on); 1 when refused with a tagged reply
- * already written (the caller resets the parser; *skip_line_r when the
- * rest of the line will still come); -1 when the connection broke. */
+ * already written and nothing read (the caller skips the rest of the
+ * command, this literal included); -1 when the connection broke. */
 int imap_append_literal(struct imap_session *s, const char *tag,
-			uint64_t size, bool sync, bool *skip_line_r);
+			uint64_t size, bool sync);
 void imap_append_reset(struct imap_session *s);
 
 #endif

@@ -35,14 +35,16 @@ EXTRA_DIST += tests/fuzz/fuzz_imap_parser.c
 
 TESTS += tests/integration/test_imap.py tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py \
-	tests/integration/test_imap_compliance.py
+	tests/integration/test_imap_compliance.py \
+	tests/integration/test_imap_limits.py
 EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py \
 	tests/integration/test_imap_idle.py \
 	tests/integration/test_imap_compliance.py \
+	tests/integration/test_imap_limits.py \
 	tests/integration/imap_corpus.py tests/integration/dovecot_util.py \
 	tests/integration/imap_util.py
 
 # Run by `make bench`, never by `make check`.
-BENCHMARKS += tests/bench/imap_bench.py
+BENCHMARKS += tests/bench/imap_bench.py tests/bench/imap_load.py

@@ -12,8 +12,19 @@
  *                         the command;
  *   IMAP_PARSE_COMPLETE   a whole command, through its CRLF, was consumed:
  *                         imap_parser_args() holds it until the next reset;
- *   IMAP_PARSE_ERROR      a syntax error or a limit; *error_r says which.
+ *   IMAP_PARSE_ERROR      a syntax error or a limit; *error_r says which;
+ *   IMAP_PARSE_SKIPPED    the rest of a refused command, through its CRLF,
+ *                         was consumed and thrown away (see below).
  * *consumed_r always tells how many of the fed bytes were used.
+ *
+ * Limits.  A command may hold at most command_max bytes in memory: the
+ * bytes of its line outside literals, the literals the parser collects,
+ * and a fixed cost per argument (a streamed literal costs only that).
+ * Going over a limit (line, command, arguments, nesting) refuses the
+ * command, but its rest is still parsed, keeping nothing, until its end:
+ * the parser is then "skipping" (imap_parser_skipping()).  Without that, a
+ * literal later in the command would be taken for commands.  A syntax
+ * error does not skip: the caller drops the rest of the line and resets.
  *
  * Arguments come out as a tree: atoms, quoted strings, literals and
  * parenthesised lists.  An atom that opens a '[' runs to its matching ']'
@@ -50,12 +61,17 @@ enum imap_parse_result {
 	IMAP_PARSE_LITERAL,
 	IMAP_PARSE_COMPLETE,
 	IMAP_PARSE_ERROR,
+	IMAP_PARSE_SKIPPED,
 };
 
 struct imap_parser_limits {
 	size_t line_max;	/* bytes of a command without its literals */
 	uint64_t literal_max;	/* advisory: reported by imap_parser_literal() */
 	size_t literal_buffer_max; /* largest literal the parser will collect */
+	size_t command_max;	/* bytes a command holds, literals included
+				 * (see above); 0: no limit */
+	uint64_t skip_max;	/* bytes of literals read and thrown away in a
+				 * refused command */
 	size_t args_max;	/* arguments in all lists together */
 	unsigned depth_max;	/* nesting of parentheses */
 };
@@ -81,14 +97,28 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p,
 void imap_parser_literal(const struct imap_parser *p, uint64_t *size_r,
 			 bool *sync_r);
 /* After IMAP_PARSE_LITERAL: the parser will collect the literal's bytes
- * from the following feeds.  -1 when it is larger than literal_buffer_max. */
+ * from the following feeds.  -1 when it is larger than literal_buffer_max
+ * or would take the command over command_max: the caller refuses the
+ * command (before any continuation) and calls imap_parser_skip().
+ * While skipping, the bytes are thrown away as they come; -1 then means
+ * that the literals skipped in this command would pass skip_max (the
+ * caller ends the session). */
 int imap_parser_literal_accept(struct imap_parser *p);
 /* After IMAP_PARSE_LITERAL: the caller has read (or discarded) the N bytes
- * itself; the parser records a streamed literal argument and goes on with
- * the rest of the line. */
+ * itself; the parser records a streamed literal argument (none while
+ * skipping) and goes on with the rest of the line. */
 void imap_parser_literal_streamed(struct imap_parser *p);
+/* After IMAP_PARSE_LITERAL: the caller refused the command; the parser
+ * forgets it (but its tag) and skips its rest, this literal included. */
+void imap_parser_skip(struct imap_parser *p);
+/* True while the rest of a refused command is being skipped. */
+bool imap_parser_skipping(const struct imap_parser *p);
+/* True when part of a command has been fed (the caller is not waiting for
+ * a new command). */
+bool imap_parser_pending(const struct imap_parser *p);
 
-/* The arguments parsed so far (the whole command after COMPLETE). */
+/* The arguments parsed so far (the whole command after COMPLETE; only
+ * the tag, if any, while skipping). */
 const struct imap_arg *imap_parser_args(const struct imap_parser *p,
 					size_t *n_r);
 

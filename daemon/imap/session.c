@@ -369,6 +369,8 @@ do_login(struct imap_session *s, const char *user, const char *password)
 		.line_max = IMAP_LINE_MAX,
 		.literal_max = s->cfg->message_size,
 		.literal_buffer_max = IMAP_LINE_MAX,
+		.command_max = IMAP_COMMAND_MAX,
+		.skip_max = IMAP_LITERAL_SKIP_MAX,
 		.args_max = IMAP_ARGS_MAX,
 		.depth_max = IMAP_SEARCH_DEPTH_MAX + 2,
 	};
@@ -592,65 +594,40 @@ literal_is_append_message(const struct imap_session *s)
 	       imap_arg_atom_eq(&args[1], "APPEND");
 }
 
-/* Reads and throws away n bytes (a refused non-synchronising literal). */
-static int
-discard_bytes(struct imap_session *s, uint64_t n)
+/* The tag of the command being parsed, for replies before it has run. */
+static const char *
+parser_tag(const struct imap_session *s)
 {
-	char tmp[8192];
-	while (n > 0) {
-		size_t want = n < sizeof tmp ? (size_t)n : sizeof tmp;
-		ssize_t got = conn_read(s->c, tmp, want);
-		if (got <= 0)
-			return -1;
-		n -= (uint64_t)got;
-	}
-	return 0;
-}
-
-/* Handles an announced literal.  Returns 0 to go on parsing, 1 when the
- * command was refused (the caller drops the rest of the line), -1 when the
- * connection broke. */
-static int
-handle_literal(struct imap_session *s, bool *skip_next_line_r)
-{
-	uint64_t size;
-	bool sync;
-	imap_parser_literal(s->parser, &size, &sync);
 	size_t n;
 	const struct imap_arg *args = imap_parser_args(s->parser, &n);
-	const char *tag = n > 0 && tag_valid(&args[0]) ? args[0].str : "*";
+	return n > 0 && tag_valid(&args[0]) ? args[0].str : "*";
+}
 
-	if (literal_is_append_message(s)) {
-		int ar = imap_append_literal(s, tag, size, sync, skip_next_line_r);
-		if (ar < 0)
-			return -1;
-		if (ar > 0) {
-			s->errors++;
-			imap_parser_reset(s->parser);
-			return 1;
-		}
-		imap_parser_literal_streamed(s->parser);
-		return 0;
-	}
-	if (imap_parser_literal_accept(s->parser) < 0) {
-		/* RFC 7888 §4 / RFC 3501 §7.5: refuse before the continuation
-		 * is sent, so none of the literal is buffered */
-		imap_printf(s, "%s BAD [TOOBIG] Literal too large\r\n", tag);
-		s->errors++;
-		if (!sync) {
-			if (discard_bytes(s, size) < 0)
-				return -1;
-			*skip_next_line_r = true;
-		}
-		imap_parser_reset(s->parser);
-		return 1;
-	}
-	if (sync) {
-		imap_printf(s, "+ OK\r\n");
-		if (conn_flush(s->c) < 0)
-			return -1;
-	}
-	/* feed the literal's bytes straight from the connection */
+/* The parser reported a limit passed: the command is refused, and the
+ * parser skips its rest. */
+static void
+refuse_over_limit(struct imap_session *s, const char *why)
+{
+	/* RFC 5530 §3: LIMIT, an implementation limit */
+	imap_printf(s, "%s BAD [LIMIT] Command refused: %s\r\n", parser_tag(s),
+		    why);
+	s->errors++;
+}
+
+/* The end of a command that did not run. */
+static void
+command_dropped(struct imap_session *s)
+{
+	imap_parser_reset(s->parser);
+	imap_append_reset(s);
+}
+
+/* Reads the size bytes of a literal the parser has accepted from the
+ * connection into the parser (which keeps them, or throws them away while
+ * skipping a refused command).  0, or -1 when the connection broke. */
+static int
+feed_literal(struct imap_session *s, uint64_t size)
+{
 	char tmp[8192];
 	uint64_t left = size;
 	while (left > 0) {
@@ -661,11 +638,84 @@ handle_literal(struct imap_session *s, bool *skip_next_line_r)
 		size_t used;
 		const char *err;
 		if (imap_parser_feed(s->parser, tmp, (size_t)got, &used, &err) ==
-		    IMAP_PARSE_ERROR)
-			panic("imap parser refused an accepted literal: %s", err);
+		    IMAP_PARSE_ERROR) {
+			/* only a limit can be passed by a literal's bytes (by
+			 * the argument it ends) */
+			if (!imap_parser_skipping(s->parser) || used != (size_t)got)
+				panic("imap parser refused an accepted literal: %s", err);
+			refuse_over_limit(s, err);
+		}
 		left -= (uint64_t)got;
 	}
 	return 0;
+}
+
+/*
+ * A literal of a command that was refused part-way (its tagged reply is
+ * written).  A synchronising one ends the command: the client has had its
+ * reply instead of "+" and sends no literal (RFC 3501 §7.5).  A
+ * non-synchronising one is on its way whatever the server says
+ * (RFC 7888 §4): it is read and thrown away, so that nothing in it is taken
+ * for a command; one too large for that ends the session, as Dovecot does.
+ * Returns 0 to go on parsing (or with the next command), -1 when the
+ * session ends.
+ */
+static int
+skip_literal(struct imap_session *s, uint64_t size, bool sync)
+{
+	if (sync) {
+		command_dropped(s);
+		return 0;
+	}
+	if (imap_parser_literal_accept(s->parser) < 0) {
+		log_info("imap[%llu] literal too large to skip size=%llu ip=%s",
+			 (unsigned long long)s->id, (unsigned long long)size,
+			 conn_peer_ip(s->c));
+		imap_printf(s, "* BYE Literal too large, closing the connection\r\n");
+		imap_session_set_state(s, IMAP_STATE_LOGOUT);
+		return -1;
+	}
+	return feed_literal(s, size);
+}
+
+/* Handles an announced literal.  Returns 0 to go on parsing (or with the
+ * next command), -1 when the session ends. */
+static int
+handle_literal(struct imap_session *s)
+{
+	uint64_t size;
+	bool sync;
+	imap_parser_literal(s->parser, &size, &sync);
+	if (imap_parser_skipping(s->parser))
+		return skip_literal(s, size, sync);
+
+	const char *tag = parser_tag(s);
+	if (literal_is_append_message(s)) {
+		int ar = imap_append_literal(s, tag, size, sync);
+		if (ar < 0)
+			return -1;
+		if (ar == 0) {
+			imap_parser_literal_streamed(s->parser);
+			return 0;
+		}
+		/* refused: the tagged NO is written */
+	} else if (imap_parser_literal_accept(s->parser) == 0) {
+		if (sync) {
+			imap_printf(s, "+ OK\r\n");
+			if (conn_flush(s->c) < 0)
+				return -1;
+		}
+		/* the literal's bytes straight from the connection */
+		return feed_literal(s, size);
+	} else {
+		/* RFC 7888 §4 / RFC 3501 §7.5: refuse before the continuation
+		 * is sent, so none of the literal is buffered: over the
+		 * literal's own limit or over what the command may hold */
+		imap_printf(s, "%s BAD [TOOBIG] Literal too large\r\n", tag);
+	}
+	s->errors++;
+	imap_parser_skip(s->parser);
+	return skip_literal(s, size, sync);
 }
 
 /* Reads and runs commands until LOGOUT, an error, or too many errors, or
@@ -673,7 +723,6 @@ handle_literal(struct imap_session *s, bool *skip_next_line_r)
 static void
 command_loop(struct imap_session *s)
 {
-	bool skip_line = false;
 	while (s->state != IMAP_STATE_LOGOUT) {
 		if (s->errors >= s->cfg->errors) {
 			imap_printf(s, "* BYE Too many invalid commands\r\n");
@@ -681,8 +730,17 @@ command_loop(struct imap_session *s)
 		}
 		const char *line;
 		size_t len;
-		enum conn_result r = conn_read_line(s->c, IMAP_LINE_MAX + 2,
-						    &line, &len);
+		/* waiting for a command, the session is told goodbye at once
+		 * when the daemon stops; with part of one read (an APPEND under
+		 * way) it finishes it first, within the grace */
+		enum conn_result r = imap_parser_pending(s->parser) ?
+			conn_read_line(s->c, IMAP_LINE_MAX + 2, &line, &len) :
+			conn_read_command(s->c, IMAP_LINE_MAX + 2, &line, &len);
+		if (r == CONN_STOPPED) {
+			/* RFC 3501 §7.1.5 */
+			imap_printf(s, "* BYE Server shutting down.\r\n");
+			break;
+		}
 		if (r == CONN_EOF)
 			break;
 		if (r == CONN_ERROR) {
@@ -692,13 +750,8 @@ command_loop(struct imap_session *s)
 		}
 		if (r == CONN_TOOLONG) {
 			imap_printf(s, "* BAD Command line too long\r\n");
-			imap_parser_reset(s->parser);
-			imap_append_reset(s);
+			command_dropped(s);
 			s->errors++;
-			continue;
-		}
-		if (skip_line) {
-			skip_line = false;
 			continue;
 		}
 		size_t pos = 0;
@@ -711,25 +764,27 @@ command_loop(struct imap_session *s)
 			if (pr == IMAP_PARSE_NEED_MORE)
 				break;
 			if (pr == IMAP_PARSE_ERROR) {
-				size_t n;
-				const struct imap_arg *args =
-					imap_parser_args(s->parser, &n);
-				const char *tag = n > 0 && tag_valid(&args[0]) ?
-					args[0].str : "*";
-				imap_printf(s, "%s BAD Syntax error: %s\r\n", tag, err);
+				if (imap_parser_skipping(s->parser)) {
+					/* a limit: the rest of the command is
+					 * parsed, and dropped */
+					refuse_over_limit(s, err);
+					continue;
+				}
+				imap_printf(s, "%s BAD Syntax error: %s\r\n",
+					    parser_tag(s), err);
 				s->errors++;
-				imap_parser_reset(s->parser);
-				imap_append_reset(s);
+				command_dropped(s);
 				break;
+			}
+			if (pr == IMAP_PARSE_SKIPPED) {
+				command_dropped(s);
+				continue;
 			}
 			if (pr == IMAP_PARSE_LITERAL) {
 				/* the conn's line buffer is reused by reads of
 				 * the literal: the header ended the line */
-				int lr = handle_literal(s, &skip_line);
-				if (lr < 0)
+				if (handle_literal(s) < 0)
 					return;
-				if (lr > 0)
-					imap_append_reset(s);
 				break;
 			}
 			/* complete */
@@ -838,6 +893,8 @@ imap_session_run(struct conn *c, void *ctx)
 		.line_max = IMAP_PRELOGIN_LINE_MAX,
 		.literal_max = IMAP_PRELOGIN_LITERAL_MAX,
 		.literal_buffer_max = IMAP_PRELOGIN_LITERAL_MAX,
+		.command_max = IMAP_PRELOGIN_COMMAND_MAX,
+		.skip_max = IMAP_PRELOGIN_SKIP_MAX,
 		.args_max = 64,
 		.depth_max = 4,
 	};

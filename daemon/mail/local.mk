@@ -12,6 +12,7 @@ libmail_a_SOURCES = \
 	daemon/mail/mime.c daemon/mail/imapstruct.c daemon/mail/searchtext.c \
 	daemon/mail/mime.h \
 	daemon/mail/dotstuff.c daemon/mail/dotstuff.h \
+	daemon/mail/hdrfilter.c daemon/mail/hdrfilter.h \
 	daemon/mail/casefold.c daemon/mail/casefold.h \
 	daemon/mail/casefold_table.c daemon/mail/casefold_table.h
 libmail_a_CFLAGS = $(AM_CFLAGS)
@@ -22,7 +23,7 @@ MAIL_SRCS = daemon/mail/imapquote.c daemon/mail/rfc822.c \
 	daemon/mail/address.c daemon/mail/header.c daemon/mail/charset.c \
 	daemon/mail/rfc2047.c daemon/mail/date.c daemon/mail/mime.c \
 	daemon/mail/imapstruct.c daemon/mail/searchtext.c \
-	daemon/mail/dotstuff.c daemon/mail/casefold.c \
+	daemon/mail/dotstuff.c daemon/mail/hdrfilter.c daemon/mail/casefold.c \
 	daemon/mail/casefold_table.c
 
 if HAVE_CHECK
@@ -55,8 +56,11 @@ tests_unit_check_mail_dotstuff_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
 tests_unit_check_mail_dovecot_SOURCES = tests/unit/check_mail_dovecot.c $(CHECK_RUNNER)
 tests_unit_check_mail_dovecot_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_mail_dovecot_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
-check_PROGRAMS += tests/unit/check_mail_casefold
-TESTS += tests/unit/check_mail_casefold
+check_PROGRAMS += tests/unit/check_mail_casefold tests/unit/check_mail_hdrfilter
+TESTS += tests/unit/check_mail_casefold tests/unit/check_mail_hdrfilter
+tests_unit_check_mail_hdrfilter_SOURCES = tests/unit/check_mail_hdrfilter.c $(CHECK_RUNNER)
+tests_unit_check_mail_hdrfilter_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_mail_hdrfilter_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
 tests_unit_check_mail_casefold_SOURCES = tests/unit/check_mail_casefold.c \
 	$(CHECK_RUNNER)
 tests_unit_check_mail_casefold_CFLAGS = $(CHECK_CFLAGS_ALL)

@@ -642,8 +642,18 @@ session_loop(struct pop3_session *s)
 		const char *error = NULL;
 		size_t len;
 
-		enum conn_result r = conn_read_line(s->c, POP3_LINE_MAX, &line,
-						    &len);
+		enum conn_result r = conn_read_command(s->c, POP3_LINE_MAX,
+						       &line, &len);
+		if (r == CONN_STOPPED) {
+			/* the daemon is stopping: goodbye without UPDATE
+			 * (RFC 1939 §6), so nothing is deleted; RFC 3206 §4:
+			 * SYS/TEMP, a problem that will pass */
+			reply(s, "-ERR [SYS/TEMP] server shutting down, try again later");
+			log_info("%s[%llu] disconnected state=%s reason=shutdown",
+				 s->name, (unsigned long long)s->id,
+				 pop3_state_name(s->state));
+			return;
+		}
 		if (r == CONN_EOF || r == CONN_ERROR) {
 			/* RFC 1939 §6: no QUIT, no UPDATE; RFC 1939 §3:
 			 * the autologout timer also ends up here */

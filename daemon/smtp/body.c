@@ -3,7 +3,6 @@
  * (or of the first BDAT chunk) to the final reply: streaming into a blob,
  * the submission header checks and additions, and delivery.
  */
-#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,18 +18,14 @@
 #include "store/queue.h"
 #include "store/store.h"
 
-/*
- * SMTP sessions take turns for their delivery transactions.  SQLite lets
- * one writer in at a time anyway; without this lock the others wait in
- * SQLite's busy handler, which polls with sleeps of up to 100 ms, and ten
- * sessions spend most of their time asleep.  Owned by this file; held only
- * around the transactions (blob files are written and fsynced outside).
- */
-static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
-
 /* The most From addresses a submitted message may have (RFC 5322 allows
  * a list); each is checked, and a longer list is refused, not cut. */
 #define FROM_ADDRESSES_MAX 50
+/* RFC 5321 §6.3: a message with more Received fields than this is in a
+ * loop (Postfix's hopcount_limit) */
+#define RECEIVED_MAX 50
+
+static int body_pass(void *ctx, const void *p, size_t n);
 
 static void
 stage_flush(struct smtp_session *s)
@@ -82,6 +77,10 @@ smtp_body_begin(struct smtp_session *s, const char **reply_r)
 	}
 	tx->body_started = true;
 	buf_init(&tx->stage, 0);
+	/* RFC 5321 §4.4: Return-Path is written at final delivery, so one the
+	 * client sent goes (delivery.c writes ours) */
+	mail_hdr_filter_init(&tx->hdr, "Return-Path", body_pass, s);
+	smtp_delivery_plan(s);
 	tx->submission = s->user_id != 0;
 	tx->in_headers = tx->submission;
 	buf_init(&tx->headers, SMTP_SUBMIT_HEADER_MAX);
@@ -239,6 +238,16 @@ header_feed(struct smtp_session *s, const void *p, size_t n)
 	return 0;
 }
 
+/* The message bytes after the header filter. */
+static int
+body_pass(void *ctx, const void *p, size_t n)
+{
+	struct smtp_session *s = ctx;
+	if (s->tx->in_headers)
+		return header_feed(s, p, n);
+	return stage_append(s, p, n);
+}
+
 int
 smtp_body_write(void *ctx, const void *p, size_t n)
 {
@@ -253,179 +262,16 @@ smtp_body_write(void *ctx, const void *p, size_t n)
 		tx->refusal = "552 5.3.4 Message size exceeds fixed maximum message size";
 		return -1;
 	}
-	if (tx->in_headers)
-		return header_feed(s, p, n);
-	return stage_append(s, p, n);
-}
-
-/* The reply for a recipient whose local delivery failed. */
-static const char *
-failure_reply(int status)
-{
-	switch (status) {
-	case STORE_OVERQUOTA:
-		/* RFC 3463 X.2.2 mailbox full */
-		return "552 5.2.2 Mailbox full";
-	case STORE_NOTFOUND:
-	case STORE_NOTLOCAL:
-	case STORE_INVALID:
-		return "550 5.1.1 Recipient address rejected: no such user";
-	case STORE_LOOP:
-		return "550 5.4.6 Alias loop";
-	default:
-		return "451 4.3.0 Local delivery failed, try again later";
+	int ret = mail_hdr_filter_feed(&tx->hdr, p, n);
+	if (ret == 0 && tx->hdr.received > RECEIVED_MAX) {
+		/* RFC 5321 §6.3, RFC 3463 X.4.6 routing loop detected */
+		tx->refusal = "554 5.4.6 Too many Received header fields: mail loop";
+		log_info("%s[%llu] loop id=%s received=%u ip=%s", s->name,
+			 (unsigned long long)s->id, tx->id, tx->hdr.received,
+			 conn_peer_ip(s->conn));
+		return -1;
 	}
-}
-
-static void
-queue_rcpt_add(struct store_queue_recipient **list, size_t *n, size_t *cap,
-	       const char *address, const char *orcpt, unsigned notify,
-	       enum store_queue_state state, const char *reply)
-{
-	if (*n == *cap) {
-		*cap = *cap == 0 ? 8 : *cap * 2;
-		*list = xreallocarray(*list, *cap, sizeof **list);
-	}
-	struct store_queue_recipient *r = &(*list)[(*n)++];
-	memset(r, 0, sizeof *r);
-	r->address = xstrdup(address);
-	r->orcpt = orcpt != NULL ? xstrdup(orcpt) : NULL;
-	r->notify = notify;
-	r->state = state;
-	r->last_reply = reply != NULL ? xstrdup(reply) : NULL;
-}
-
-static const char *const ret_names[] = { NULL, "FULL", "HDRS" };
-static const char *const body_names[] = { NULL, "7BIT", "8BITMIME" };
-
-/* Delivers the committed blob and queues what is not local; the reply. */
-static void
-deliver(struct smtp_session *s, const char *hash, uint64_t size)
-{
-	struct smtp_tx *tx = s->tx;
-	struct store *st = smtp_store(s);
-	const char *error;
-	size_t n_local = 0;
-	for (size_t i = 0; i < tx->n_rcpts; i++)
-		n_local += tx->rcpts[i].local ? 1 : 0;
-
-	const char **addrs = xcalloc(n_local + 1, sizeof *addrs);
-	size_t *index = xcalloc(n_local + 1, sizeof *index);
-	struct store_delivery *deliveries = xcalloc(n_local + 1, sizeof *deliveries);
-	struct store_queue_recipient *q = NULL;
-	size_t n_q = 0, cap_q = 0, ok = 0, pending = 0, dsn_wanted = 0;
-	const char *failure = NULL;
-
-	for (size_t i = 0, k = 0; i < tx->n_rcpts; i++) {
-		if (tx->rcpts[i].local) {
-			index[k] = i;
-			addrs[k++] = tx->rcpts[i].address;
-		}
-	}
-	int ret = STORE_OK;
-	if (n_local > 0) {
-		/* the parse for the IMAP cache, outside the lock */
-		store_imap_cache_prepare(st, hash);
-		pthread_mutex_lock(&deliver_lock);
-		ret = store_deliver_many(st, addrs, n_local, hash, size, time(NULL),
-					 deliveries, &error);
-		pthread_mutex_unlock(&deliver_lock);
-	}
-	if (ret != STORE_OK) {
-		log_error("%s[%llu] delivery failed id=%s: %s",
-			  s->name, (unsigned long long)s->id, tx->id, error);
-		smtp_reply(s, "451 4.3.0 Local delivery failed, try again later");
-		goto out;
-	}
-	struct buf orcpt = BUF_INIT;
-	for (size_t k = 0; k < n_local; k++) {
-		const struct smtp_rcpt *r = &tx->rcpts[index[k]];
-		const struct store_delivery *d = &deliveries[k];
-		if (d->status != STORE_OK) {
-			const char *reply = failure_reply(d->status);
-			log_info("%s[%llu] delivery failed id=%s to=%s reason=%s",
-				 s->name, (unsigned long long)s->id, tx->id, esc_str(r->address),
-				 esc_str(d->error != NULL ? d->error : reply));
-			if (failure == NULL || reply[0] == '4')
-				failure = reply;
-			if (reply[0] == '5') {
-				queue_rcpt_add(&q, &n_q, &cap_q, r->address, r->orcpt,
-					       r->notify, STORE_QUEUE_FAILED, reply);
-				if (tx->sender[0] != '\0' && !(r->notify & SMTP_NOTIFY_NEVER))
-					dsn_wanted++;
-			}
-			continue;
-		}
-		ok++;
-		/* RFC 3461 §6.2: a forwarded recipient keeps the original one */
-		for (size_t j = 0; j < d->n_forward; j++) {
-			const char *o = r->orcpt;
-			if (o == NULL) {
-				buf_reset(&orcpt);
-				buf_puts(&orcpt, "rfc822;");
-				smtp_xtext_encode(r->address, strlen(r->address), &orcpt);
-				o = buf_cstr(&orcpt);
-			}
-			queue_rcpt_add(&q, &n_q, &cap_q, d->forward[j], o, r->notify,
-				       STORE_QUEUE_PENDING, NULL);
-			pending++;
-		}
-	}
-	buf_free(&orcpt);
-	for (size_t i = 0; i < tx->n_rcpts; i++) {
-		const struct smtp_rcpt *r = &tx->rcpts[i];
-		if (r->local)
-			continue;
-		queue_rcpt_add(&q, &n_q, &cap_q, r->address, r->orcpt, r->notify,
-			       STORE_QUEUE_PENDING, NULL);
-		pending++;
-	}
-
-	if (ok == 0 && pending == 0) {
-		/* nobody got it: refuse, so the client keeps responsibility */
-		smtp_reply(s, failure != NULL ? failure
-					      : "451 4.3.0 Local delivery failed, try again later");
-		goto out;
-	}
-	if (pending > 0 || dsn_wanted > 0) {
-		struct store_queue_message m = {
-			.qid = tx->id,
-			.size = size,
-			.sender = tx->sender,
-			.user_id = s->user_id,
-			/* the store only reads these (queue.h) */
-			.ret = (char *)ret_names[tx->ret],
-			.envid = tx->envid,
-			.body = (char *)body_names[tx->body],
-			.smtputf8 = tx->smtputf8,
-			.kind = (char *)"relay",
-		};
-		memcpy(m.blob, hash, SHA256_HEX_LEN + 1);
-		pthread_mutex_lock(&deliver_lock);
-		ret = store_queue_add(st, &m, q, n_q, NULL, &error);
-		pthread_mutex_unlock(&deliver_lock);
-		if (ret != STORE_OK) {
-			log_error("%s[%llu] cannot queue id=%s: %s",
-				  s->name, (unsigned long long)s->id, tx->id, error);
-			smtp_reply(s, "451 4.3.0 Cannot queue the message, try again later");
-			goto out;
-		}
-		if (pending > 0)
-			relay_kick();	/* the relay workers look at the queue now */
-	}
-	log_info("%s[%llu] accepted id=%s from=<%s> rcpts=%zu delivered=%zu queued=%zu size=%llu%s%s",
-		 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender), tx->n_rcpts,
-		 ok, pending, (unsigned long long)size, s->user != NULL ? " user=" : "",
-		 s->user != NULL ? s->user : "");
-	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
-	s->messages++;
-out:
-	for (size_t k = 0; k < n_local; k++)
-		store_delivery_clear(&deliveries[k]);
-	store_queue_recipient_list_free(&q, n_q);
-	free(deliveries);
-	free(index);
-	free(addrs);
+	return ret;
 }
 
 void
@@ -434,6 +280,8 @@ smtp_body_end(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	const char *error;
 
+	if (tx->refusal == NULL && !tx->write_failed)
+		mail_hdr_filter_end(&tx->hdr);
 	if (tx->in_headers && tx->refusal == NULL)
 		header_finish(s, tx->headers.len);
 	if (tx->refusal == NULL)
@@ -456,5 +304,5 @@ smtp_body_end(struct smtp_session *s)
 		smtp_reply(s, "451 4.3.0 Error storing the message, try again later");
 		return;
 	}
-	deliver(s, hash, size);
+	smtp_delivery_run(s, hash, size);
 }

@@ -428,61 +428,111 @@ all_fail(const struct smtp_envelope *env, struct smtp_result *rcpt_res,
 					res->text != NULL ? res->text : "failed");
 }
 
-/* Writes the message body: raw for BDAT, dot-stuffed for DATA. */
+/* Starts the encoder of the body: dot-stuffed for DATA; for BDAT only
+ * CRLF line ends.  Either way every line goes out ending in CRLF whatever
+ * the stored bytes (mail/dotstuff.h). */
+static void
+body_encoder(struct dotstuff *ds, bool bdat)
+{
+	if (bdat)
+		dotstuff_init_lines(ds);
+	else
+		dotstuff_init(ds);
+}
+
+/*
+ * The size of the encoded body, which BDAT announces before its bytes: the
+ * file is read once more from its current offset (pread: the offset stays
+ * for write_body()).  0, or -1 when it cannot be read.
+ */
 static int
-write_body(struct smtp_client *c, bool bdat, const char *prefix, size_t prefix_len,
-	   int fd, uint64_t fd_size, struct smtp_result *res)
+bdat_size(const char *prefix, size_t prefix_len, int fd, uint64_t fd_size,
+	  uint64_t *size_r)
+{
+	struct dotstuff ds;
+	char *chunk = xmalloc(SMTP_BODY_CHUNK);
+	off_t off = lseek(fd, 0, SEEK_CUR);
+	uint64_t left = fd_size;
+	int ret = 0;
+
+	*size_r = 0;
+	body_encoder(&ds, true);
+	dotstuff_count(&ds, prefix, prefix_len, size_r);
+	while (left > 0 && off >= 0) {
+		size_t want = left < SMTP_BODY_CHUNK ? (size_t)left : SMTP_BODY_CHUNK;
+		ssize_t n = pread(fd, chunk, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		dotstuff_count(&ds, chunk, (size_t)n, size_r);
+		left -= (uint64_t)n;
+		off += n;
+	}
+	if (left > 0 || off < 0)
+		ret = -1;
+	dotstuff_count(&ds, NULL, 0, size_r);
+	free(chunk);
+	return ret;
+}
+
+/* Encodes p[0..n) and sends it; 0, or -1 when the connection broke. */
+static int
+send_encoded(struct smtp_client *c, struct dotstuff *ds, struct buf *out,
+	     const void *p, size_t n, uint64_t *sent)
+{
+	buf_reset(out);
+	if (p != NULL)
+		(void)dotstuff_add(ds, out, p, n);
+	else
+		(void)dotstuff_finish(ds, out);
+	*sent += out->len;
+	return conn_write(c->conn, out->data, out->len);
+}
+
+/* Writes the message body: for DATA dot-stuffed with the end marker, for
+ * BDAT the bdat_len bytes announced. */
+static int
+write_body(struct smtp_client *c, bool bdat, uint64_t bdat_len, const char *prefix,
+	   size_t prefix_len, int fd, uint64_t fd_size, struct smtp_result *res)
 {
 	struct buf out = BUF_INIT;
 	struct dotstuff ds;
 	char *chunk = xmalloc(SMTP_BODY_CHUNK);
-	uint64_t left = fd_size;
+	uint64_t left = fd_size, sent = 0;
 	int ret = -1;
 
-	dotstuff_init(&ds);
+	body_encoder(&ds, bdat);
 	conn_set_timeout(c->conn, timeout_ms(c->p.data_block_timeout, 180));
-	if (prefix_len > 0) {
-		if (bdat) {
-			if (conn_write(c->conn, prefix, prefix_len) < 0)
-				goto io;
-		} else {
-			(void)dotstuff_add(&ds, &out, prefix, prefix_len);
-			if (conn_write(c->conn, out.data, out.len) < 0)
-				goto io;
-			buf_reset(&out);
-		}
-	}
+	if (prefix_len > 0 && send_encoded(c, &ds, &out, prefix, prefix_len, &sent) < 0)
+		goto io;
 	while (left > 0) {
 		size_t want = left < SMTP_BODY_CHUNK ? (size_t)left : SMTP_BODY_CHUNK;
 		ssize_t n = read(fd, chunk, want);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			smtp_result_set(res, SMTP_FAIL_TEMP, 451,
-					"451 4.3.0 cannot read the queued message");
-			set_state(c, CLIENT_BROKEN);
-			goto out;
-		}
+		if (n <= 0)
+			goto unreadable;
 		left -= (uint64_t)n;
-		if (bdat) {
-			if (conn_write(c->conn, chunk, (size_t)n) < 0)
-				goto io;
-		} else {
-			(void)dotstuff_add(&ds, &out, chunk, (size_t)n);
-			if (conn_write(c->conn, out.data, out.len) < 0)
-				goto io;
-			buf_reset(&out);
-		}
-	}
-	if (!bdat) {
-		/* RFC 5321 §4.1.1.4: the mail data ends with CRLF "." CRLF */
-		(void)dotstuff_finish(&ds, &out);
-		if (conn_write(c->conn, out.data, out.len) < 0)
+		if (send_encoded(c, &ds, &out, chunk, (size_t)n, &sent) < 0)
 			goto io;
+	}
+	/* RFC 5321 §4.1.1.4: the mail data ends with CRLF "." CRLF; BDAT
+	 * only ends its last line */
+	if (send_encoded(c, &ds, &out, NULL, 0, &sent) < 0)
+		goto io;
+	if (bdat && sent != bdat_len) {
+		/* the file changed under us: the peer counts bytes that
+		 * will never come, so the session cannot go on */
+		goto unreadable;
 	}
 	if (conn_flush(c->conn) < 0)
 		goto io;
 	ret = 0;
+	goto out;
+unreadable:
+	smtp_result_set(res, SMTP_FAIL_TEMP, 451, "451 4.3.0 cannot read the queued message");
+	set_state(c, CLIENT_BROKEN);
 	goto out;
 io:
 	smtp_result_set(res, SMTP_FAIL_CONNECT, 0,
@@ -633,10 +683,16 @@ smtp_client_send(struct smtp_client *c, const struct smtp_envelope *env,
 	}
 
 	set_state(c, CLIENT_DATA);
+	uint64_t bdat_len = 0;
 	if (bdat) {
 		/* RFC 3030 §2: BDAT size LAST, then exactly size bytes */
+		if (bdat_size(prefix, prefix_len, fd, fd_size, &bdat_len) < 0) {
+			smtp_result_set(&res, SMTP_FAIL_TEMP, 451,
+					"451 4.3.0 cannot read the queued message");
+			goto fail_accepted_ready;
+		}
 		buf_reset(&cmd);
-		buf_printf(&cmd, "BDAT %llu LAST\r\n", (unsigned long long)total);
+		buf_printf(&cmd, "BDAT %llu LAST\r\n", (unsigned long long)bdat_len);
 		if (conn_write(c->conn, cmd.data, cmd.len) < 0) {
 			smtp_result_set(&res, SMTP_FAIL_CONNECT, 0, "connection broke");
 			set_state(c, CLIENT_BROKEN);
@@ -656,7 +712,7 @@ smtp_client_send(struct smtp_client *c, const struct smtp_envelope *env,
 			goto fail_accepted_ready;
 		}
 	}
-	if (write_body(c, bdat, prefix, prefix_len, fd, fd_size, &res) < 0)
+	if (write_body(c, bdat, bdat_len, prefix, prefix_len, fd, fd_size, &res) < 0)
 		goto fail_accepted;
 	/* RFC 5321 §4.5.3.2.6: 10 minutes for the reply to the end of data */
 	if (read_reply(c, c->p.data_term_timeout > 0 ? c->p.data_term_timeout : 600,

@@ -249,7 +249,11 @@ smtp_parse_path(const char *s, bool null_ok, bool utf8_ok,
 	const char *bad = "501 5.1.3 Bad address syntax";
 
 	memset(path_r, 0, sizeof *path_r);
-	buf_init(&local, SMTP_LOCAL_PART_MAX);
+	/* RFC 5321 §4.5.3.1: "implementation techniques that impose no limits
+	 * on the length of these objects should be used": SRS addresses
+	 * (srs.h) often have local parts over §4.5.3.1.1's 64 octets; the
+	 * path limit still holds, and local users have at most 64 (store) */
+	buf_init(&local, SMTP_LOCAL_PART_WIRE_MAX);
 	if (n == 0 || p[0] != '<')
 		goto fail;
 	i = 1;

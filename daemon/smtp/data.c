@@ -21,6 +21,14 @@ smtp_data_init(struct smtp_data *d, size_t max_line, smtp_data_sink *sink,
 	d->ctx = ctx;
 }
 
+void
+smtp_data_init_chunked(struct smtp_data *d, size_t max_line,
+		       smtp_data_sink *sink, void *ctx)
+{
+	smtp_data_init(d, max_line, sink, ctx);
+	d->chunked = true;
+}
+
 /* Hands p[0..n) on, unless the body is already known to be refused (then
  * writing it would only cost disk). */
 static void
@@ -82,7 +90,10 @@ smtp_data_feed(struct smtp_data *d, const void *in, size_t n)
 			}
 			break;
 		case S_BOL:
-			if (p[i] == '.') {
+			/* the only way here is the LF of a CRLF (or the start):
+			 * a bare LF or CR, or a line however long, never
+			 * makes a line start (RFC 5321 §2.3.8, §4.1.1.4) */
+			if (p[i] == '.' && !d->chunked) {
 				/* §4.5.2: the first dot of a line is dropped */
 				emit(d, p + run, i - run);
 				i++;
@@ -123,9 +134,9 @@ smtp_data_feed(struct smtp_data *d, const void *in, size_t n)
 }
 
 void
-smtp_data_line_dropped(struct smtp_data *d)
+smtp_data_end(struct smtp_data *d)
 {
-	d->errors |= SMTP_DATA_ERR_LONG_LINE;
-	d->state = S_BOL;
-	d->line_len = 0;
+	if (d->state == S_CR)
+		d->errors |= SMTP_DATA_ERR_BARE_CR;
+	d->done = true;
 }

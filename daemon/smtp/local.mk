@@ -5,8 +5,9 @@ libsmtp_a_SOURCES = \
 	daemon/smtp/command.c daemon/smtp/command.h \
 	daemon/smtp/data.c daemon/smtp/data.h \
 	daemon/smtp/received.c daemon/smtp/received.h \
-	daemon/smtp/session.h daemon/smtp/body.c \
-	daemon/smtp/server.c daemon/smtp/server.h
+	daemon/smtp/session.h daemon/smtp/body.c daemon/smtp/delivery.c \
+	daemon/smtp/server.c daemon/smtp/server.h \
+	daemon/smtp/srs.c daemon/smtp/srs.h
 libsmtp_a_CFLAGS = $(AM_CFLAGS)
 SMTP_LIB = libsmtp.a
 
@@ -16,22 +17,27 @@ SQL_MIGRATIONS += sql/002_queue.sql
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_smtp_command tests/unit/check_smtp_data \
-	tests/unit/check_queue
+	tests/unit/check_queue tests/unit/check_srs
 TESTS += tests/unit/check_smtp_command tests/unit/check_smtp_data \
-	tests/unit/check_queue
+	tests/unit/check_queue tests/unit/check_srs
 tests_unit_check_smtp_command_SOURCES = tests/unit/check_smtp_command.c $(CHECK_RUNNER)
 tests_unit_check_smtp_command_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_smtp_command_LDADD = libsmtp.a $(CORE_LIBS) $(CHECK_LIBS)
 tests_unit_check_smtp_data_SOURCES = tests/unit/check_smtp_data.c $(CHECK_RUNNER)
 tests_unit_check_smtp_data_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_smtp_data_LDADD = libsmtp.a $(CORE_LIBS) $(CHECK_LIBS)
+tests_unit_check_srs_SOURCES = tests/unit/check_srs.c $(CHECK_RUNNER)
+tests_unit_check_srs_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_srs_LDADD = libsmtp.a $(CORE_LIBS) $(CHECK_LIBS)
 tests_unit_check_queue_SOURCES = tests/unit/check_queue.c $(CHECK_RUNNER)
 tests_unit_check_queue_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_queue_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
-TESTS += tests/integration/test_smtp.py tests/integration/test_smtp_security.py
+TESTS += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
+	tests/integration/test_smtp_delivery.py
 EXTRA_DIST += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
+	tests/integration/test_smtp_delivery.py \
 	tests/integration/smtp_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_command tests/fuzz/fuzz_smtp_data

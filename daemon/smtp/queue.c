@@ -963,6 +963,8 @@ relay_start(const struct config *cfg, const char **error_r)
 			workers_free(s->workers);
 			goto fail;
 		}
+		/* DSNs to a local sender with a subaddress find their user */
+		store_set_recipient_delimiter(w->st, cfg->recipient_delimiter);
 		w->dns = dns_resolver_new(s->resolver, error_r);
 		if (w->dns == NULL) {
 			workers_free(s->workers);

@@ -35,8 +35,10 @@ tests_unit_check_relayq_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_relayq_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
-TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py
+TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
+	tests/integration/test_relay_forward.py
 EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
+	tests/integration/test_relay_forward.py \
 	tests/integration/relay_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns

@@ -18,6 +18,7 @@
 #include "smtp/data.h"
 #include "smtp/received.h"
 #include "smtp/session.h"
+#include "smtp/srs.h"
 #include "store/blob.h"
 #include "store/store.h"
 
@@ -156,6 +157,8 @@ smtp_store(struct smtp_session *s)
 			s->store = NULL;
 		}
 	}
+	if (s->store != NULL)
+		store_set_recipient_delimiter(s->store, s->cfg->recipient_delimiter);
 	return s->store;
 }
 
@@ -180,8 +183,10 @@ smtp_tx_free(struct smtp_tx **txp)
 	for (size_t i = 0; i < tx->n_rcpts; i++) {
 		free(tx->rcpts[i].address);
 		free(tx->rcpts[i].orcpt);
+		store_resolution_clear(&tx->rcpts[i].res);
 	}
 	free(tx->rcpts);
+	free(tx->copies);
 	blob_writer_abort(&tx->blob);
 	buf_free(&tx->stage);
 	buf_free(&tx->headers);
@@ -371,14 +376,52 @@ out:
 	return 0;
 }
 
-/* Whether the recipient is local and exists: the reply to give, or NULL
- * to accept (then *local_r says whether it is delivered here). */
+/*
+ * A bounce to one of our SRS addresses (srs.h): the reply that refuses a
+ * forged or expired one, or NULL with *to_r set to the address it goes
+ * back to (malloc'd), or NULL and *to_r NULL when it is no SRS address.
+ * Local parts that start with "SRS0=" or "SRS1=" are SRS's: they are
+ * looked at before users, aliases and the catch-all.
+ */
 static const char *
-rcpt_check(struct smtp_session *s, const struct smtp_path *path, bool *local_r)
+rcpt_srs(struct smtp_session *s, const char *address, char **to_r)
+{
+	const struct srs_key *k = srs_key_current();
+	const char *why;
+	struct buf to = BUF_INIT;
+
+	*to_r = NULL;
+	if (k == NULL)
+		return NULL;
+	int ret = srs_reverse(k, address, time(NULL), &to, &why);
+	if (ret < 0) {
+		log_info("%s[%llu] srs refused to=%s ip=%s reason=\"%s\"", s->name,
+			 (unsigned long long)s->id, esc_str(address), conn_peer_ip(s->conn), why);
+		buf_free(&to);
+		return "550 5.1.1 Recipient address rejected: invalid SRS address";
+	}
+	if (ret > 0) {
+		log_info("%s[%llu] srs to=%s back to=%s", s->name, (unsigned long long)s->id,
+			 esc_str(address), esc_str(buf_cstr(&to)));
+		*to_r = buf_steal(&to);
+	}
+	buf_free(&to);
+	return NULL;
+}
+
+/* Whether the recipient is local and exists: the reply to give, or NULL
+ * to accept (then *local_r says whether it is delivered here, res_r what
+ * it reaches, and *srs_r, when not NULL, the address an SRS bounce goes
+ * back to). */
+static const char *
+rcpt_check(struct smtp_session *s, const struct smtp_path *path, bool *local_r,
+	   struct store_resolution *res_r, char **srs_r)
 {
 	struct store *st = smtp_store(s);
 	const char *error;
 	*local_r = false;
+	*srs_r = NULL;
+	memset(res_r, 0, sizeof *res_r);
 	if (st == NULL)
 		return "451 4.3.0 Temporary failure, try again later";
 
@@ -394,15 +437,17 @@ rcpt_check(struct smtp_session *s, const struct smtp_path *path, bool *local_r)
 		/* RFC 5321 §3.6.2 / RFC 3463 X.7.1: no open relay */
 		return "554 5.7.1 Relay access denied";
 	}
+	if (!path->quoted && !path->utf8) {
+		const char *refusal = rcpt_srs(s, path->address, srs_r);
+		if (refusal != NULL || *srs_r != NULL)
+			return refusal;	/* a bounce goes back out: not local */
+	}
 	*local_r = true;
 	if (path->quoted || path->utf8)
 		return "550 5.1.1 Recipient address rejected: no such user";
-	struct store_resolution res;
-	int ret = store_resolve(st, path->address, &res, &error);
-	if (ret == STORE_OK) {
-		store_resolution_clear(&res);
+	int ret = store_resolve(st, path->address, res_r, &error);
+	if (ret == STORE_OK)
 		return NULL;
-	}
 	switch (ret) {
 	case STORE_NOTFOUND:
 	case STORE_INVALID:
@@ -456,7 +501,9 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 		goto out;
 	}
 	bool local;
-	const char *refusal = rcpt_check(s, &r.path, &local);
+	struct store_resolution res;
+	char *srs_to;
+	const char *refusal = rcpt_check(s, &r.path, &local, &res, &srs_to);
 	if (refusal != NULL) {
 		log_info("%s[%llu] rcpt refused to=%s ip=%s reply=\"%s\"",
 			 s->name, (unsigned long long)s->id, esc_str(r.path.address),
@@ -469,12 +516,25 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 		tx->rcpts = xreallocarray(tx->rcpts, tx->cap_rcpts, sizeof *tx->rcpts);
 	}
 	struct smtp_rcpt *rc = &tx->rcpts[tx->n_rcpts++];
+	memset(rc, 0, sizeof *rc);
+	if (srs_to != NULL) {
+		/* RFC 3461 §4.2: the DSN names the address the bounce came to */
+		if (r.orcpt == NULL) {
+			struct buf o = BUF_INIT;
+			buf_puts(&o, "rfc822;");
+			smtp_xtext_encode(r.path.address, strlen(r.path.address), &o);
+			r.orcpt = buf_steal(&o);
+		}
+		free(r.path.address);
+		r.path.address = srs_to;
+	}
 	rc->address = r.path.address;
 	r.path.address = NULL;
 	rc->orcpt = r.orcpt;
 	r.orcpt = NULL;
 	rc->notify = r.notify;
 	rc->local = local;
+	rc->res = res;
 	smtp_reply(s, "250 2.1.5 Ok");
 out:
 	smtp_rcpt_args_clear(&r);
@@ -488,6 +548,26 @@ set_timeout(struct smtp_session *s, bool data)
 {
 	unsigned secs = data ? s->cfg->smtp_data_timeout : s->cfg->smtp_timeout;
 	conn_set_timeout(s->conn, (int)(secs > 2000000 ? 2000000 : secs) * 1000);
+}
+
+/* Turns what the body reader found into the refusal of the message: the
+ * same rules for DATA and BDAT. */
+static void
+body_check(struct smtp_session *s, const struct smtp_data *d)
+{
+	struct smtp_tx *tx = s->tx;
+	if (d->errors & (SMTP_DATA_ERR_BARE_LF | SMTP_DATA_ERR_BARE_CR)) {
+		/* RFC 5321 §2.3.8: CR and LF only as CRLF; never an end marker */
+		if (tx->refusal == NULL || strncmp(tx->refusal, "552", 3) != 0) {
+			if (tx->refusal == NULL)
+				log_info("%s[%llu] bare CR/LF in message ip=%s", s->name,
+					 (unsigned long long)s->id, conn_peer_ip(s->conn));
+			tx->refusal = "554 5.6.0 Message refused: bare CR or LF in message";
+		}
+	} else if (d->errors & SMTP_DATA_ERR_LONG_LINE) {
+		if (tx->refusal == NULL)
+			tx->refusal = "554 5.6.0 Message refused: line too long";
+	}
 }
 
 static int
@@ -516,33 +596,27 @@ cmd_data(struct smtp_session *s, const char *args)
 	struct smtp_data d;
 	smtp_data_init(&d, SMTP_TEXT_LINE_MAX, smtp_body_write, s);
 	while (!d.done) {
-		const char *line;
+		const char *piece;
 		size_t len;
-		/* line by line, so nothing after the end marker is taken from
-		 * conn (the next pipelined command stays there); conn buffers */
-		enum conn_result r = conn_read_line(s->conn, SMTP_TEXT_LINE_MAX, &line, &len);
-		if (r == CONN_TOOLONG) {
-			smtp_data_line_dropped(&d);
-			continue;
-		}
+		/* up to each LF, so nothing after the end marker is taken from
+		 * conn (the next pipelined command stays there); a line too
+		 * long to hold comes in pieces, never skipped: the reader must
+		 * see the bare LF or CR that ends it to know that no line
+		 * starts after it (issue 14: "<70,000 bytes><LF>.<CRLF>") */
+		enum conn_result r = conn_read_line_part(s->conn, SMTP_TEXT_LINE_MAX,
+							 &piece, &len);
 		if (r != CONN_OK) {
 			log_info("%s[%llu] connection lost in DATA ip=%s",
 				 s->name, (unsigned long long)s->id, conn_peer_ip(s->conn));
 			return -1;
 		}
-		smtp_data_feed(&d, line, len);
+		/* a piece ends at its first LF, and the end marker ends with
+		 * its LF: the reader always takes the whole piece */
+		if (smtp_data_feed(&d, piece, len) != len)
+			panic("smtp: DATA reader stopped inside a piece");
 	}
 	set_timeout(s, false);
-	if (d.errors & (SMTP_DATA_ERR_BARE_LF | SMTP_DATA_ERR_BARE_CR)) {
-		/* RFC 5321 §2.3.8: CR and LF only as CRLF; never an end marker */
-		if (tx->refusal == NULL || strncmp(tx->refusal, "552", 3) != 0)
-			tx->refusal = "554 5.6.0 Message refused: bare CR or LF in message";
-		log_info("%s[%llu] bare CR/LF in DATA ip=%s", s->name, (unsigned long long)s->id,
-			 conn_peer_ip(s->conn));
-	} else if (d.errors & SMTP_DATA_ERR_LONG_LINE) {
-		if (tx->refusal == NULL)
-			tx->refusal = "554 5.6.0 Message refused: line too long";
-	}
+	body_check(s, &d);
 	smtp_body_end(s);
 	smtp_tx_free(&s->tx);
 	return 0;
@@ -590,8 +664,11 @@ cmd_bdat(struct smtp_session *s, const char *args)
 	else if (tx->body_started && !tx->bdat)
 		refusal = "503 5.5.1 BDAT not allowed after DATA";
 	if (refusal == NULL && !tx->body_started) {
-		if (smtp_body_begin(s, &refusal) == 0)
+		if (smtp_body_begin(s, &refusal) == 0) {
 			tx->bdat = true;
+			smtp_data_init_chunked(&tx->bdat_reader, SMTP_TEXT_LINE_MAX,
+					       smtp_body_write, s);
+		}
 	}
 	set_timeout(s, true);
 	if (refusal != NULL) {
@@ -618,9 +695,13 @@ cmd_bdat(struct smtp_session *s, const char *args)
 			return -1;
 		}
 		left -= (uint64_t)got;
-		smtp_body_write(s, s->chunk, (size_t)got);	/* refusals kept in tx */
+		/* through the line rules of DATA; refusals are kept in tx */
+		smtp_data_feed(&tx->bdat_reader, s->chunk, (size_t)got);
 	}
 	set_timeout(s, false);
+	if (last)
+		smtp_data_end(&tx->bdat_reader);
+	body_check(s, &tx->bdat_reader);
 	if (last) {
 		smtp_body_end(s);
 		smtp_tx_free(&s->tx);
@@ -915,8 +996,20 @@ smtp_session_run(struct conn *c, void *ctx)
 		const char *line;
 		size_t len;
 		/* read up to the longest any command may be (AUTH's initial
-		 * response); dispatch() applies each command's own limit */
-		enum conn_result r = conn_read_line(c, SASL_LINE_MAX + 2, &line, &len);
+		 * response); dispatch() applies each command's own limit.
+		 * Waiting for a command, the session is told goodbye at once
+		 * when the daemon stops; between BDAT chunks a message is under
+		 * way, and it has the grace to finish. */
+		enum conn_result r = s.tx != NULL && s.tx->bdat ?
+			conn_read_line(c, SASL_LINE_MAX + 2, &line, &len) :
+			conn_read_command(c, SASL_LINE_MAX + 2, &line, &len);
+		if (r == CONN_STOPPED) {
+			/* RFC 5321 §3.8; RFC 3463 §3.5: 4.3.2, not accepting
+			 * messages */
+			smtp_replyf(&s, "421 4.3.2 %s Service shutting down, closing connection",
+				    s.cfg->hostname);
+			break;
+		}
 		if (r == CONN_TOOLONG) {
 			smtp_reply(&s, "500 5.5.2 Line too long");
 		} else if (r != CONN_OK) {

@@ -12,6 +12,9 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "smtp/command.h"
+#include "smtp/data.h"
+#include "mail/hdrfilter.h"
+#include "store/store.h"
 #include "smtp/server.h"
 
 struct conn;
@@ -29,7 +32,18 @@ struct smtp_rcpt {
 	char *address;		/* as smtp_path gives it */
 	char *orcpt;		/* or NULL */
 	unsigned notify;	/* enum smtp_notify bits */
-	bool local;		/* the domain is local: store_deliver_many() */
+	bool local;		/* the domain is local: delivered here */
+	struct store_resolution res;	/* local: the users and forwards it reaches */
+};
+
+/* One local user's copy of the message (delivery.c). */
+struct smtp_copy {
+	int64_t user_id;
+	size_t rcpt;		/* the recipient that reached the user first */
+	size_t user;		/* the user's index in that recipient's res */
+	char hash[SHA256_HEX_LEN + 1];
+	uint64_t size;
+	int status;		/* STORE_OK or why not */
 };
 
 /* One mail transaction, from MAIL to the end of the message (or RSET). */
@@ -47,6 +61,7 @@ struct smtp_tx {
 	bool body_started;
 	bool bdat;		/* a BDAT sequence is under way */
 	const char *bdat_error;	/* a failed BDAT sequence: the reply for the rest */
+	struct smtp_data bdat_reader;	/* the line rules across all chunks */
 	struct blob_writer *blob;
 	struct buf stage;	/* bytes on their way to the blob, flushed per chunk */
 	uint64_t size;		/* message bytes received (without our additions) */
@@ -55,6 +70,14 @@ struct smtp_tx {
 	struct buf headers;
 	const char *refusal;	/* a reply that refuses the message at its end */
 	bool write_failed;
+	struct mail_hdr_filter hdr;	/* drops Return-Path, counts Received */
+
+	/* delivery.c: the local users' copies; with inline_fields, the first
+	 * copy's delivery fields (inline_len bytes) head the streamed blob */
+	struct smtp_copy *copies;
+	size_t n_copies;
+	bool inline_fields;
+	size_t inline_len;
 };
 
 struct smtp_session {
@@ -101,5 +124,13 @@ int smtp_body_write(void *ctx, const void *p, size_t n);
  * queues the rest, and writes the reply (250 ... queued as ID, or why not).
  * The transaction stays for the caller to free. */
 void smtp_body_end(struct smtp_session *s);
+
+/* delivery.c: at the start of the body, the users' copies (one per user)
+ * and, when the message goes to local users only, the first one's delivery
+ * fields into tx->stage. */
+void smtp_delivery_plan(struct smtp_session *s);
+/* delivery.c: the committed blob to the local users and the queue; writes
+ * the reply. */
+void smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size);
 
 #endif

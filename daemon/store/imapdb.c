@@ -302,7 +302,8 @@ imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
 	int ret = recent_bounds(st, mailbox_id, first_r, &next, error_r);
 	if (ret != STORE_OK || *first_r >= next)
 		return ret;
-	if ((ret = store_begin(st, error_r)) < 0)
+	/* \Recent carries no message: a light commit */
+	if ((ret = store_begin_light(st, error_r)) < 0)
 		return ret;
 	/* again inside the write lock: another session may have claimed */
 	ret = recent_bounds(st, mailbox_id, first_r, &next, error_r);
@@ -431,7 +432,8 @@ imapdb_store_flags(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		   const char **error_r)
 {
 	memset(results, 0, n * sizeof *results);
-	int ret = store_begin(st, error_r);
+	/* flags carry no message: a light commit */
+	int ret = store_begin_light(st, error_r);
 	if (ret < 0)
 		return ret;
 	int64_t modseq = 0;
@@ -618,7 +620,9 @@ imapdb_expunge_deleted(struct store *st, int64_t mailbox_id,
 {
 	*expunged_r = NULL;
 	*n_r = 0;
-	int ret = store_begin(st, error_r);
+	/* an expunge carries no message (if a power failure undoes it, the
+	 * message is back, not lost): a light commit */
+	int ret = store_begin_light(st, error_r);
 	if (ret < 0)
 		return ret;
 	uint32_t *del = NULL;

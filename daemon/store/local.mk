@@ -13,6 +13,7 @@ libstore_a_SOURCES = \
 	daemon/store/mailboxes.c \
 	daemon/store/messages.c \
 	daemon/store/deliver.c \
+	daemon/store/copies.c \
 	daemon/store/tokens.c \
 	daemon/store/notify.c \
 	daemon/store/fsck.c

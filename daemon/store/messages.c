@@ -314,7 +314,9 @@ store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		*removed_r = 0;
 	if (n == 0)
 		return STORE_OK;
-	if ((ret = store_begin(st, error_r)) < 0)
+	/* a removal carries no message (undone by a power failure, the
+	 * message is back, not lost): a light commit */
+	if ((ret = store_begin_light(st, error_r)) < 0)
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_EXPUNGE);
 	stmt_int(s, 1, mailbox_id);

@@ -60,21 +60,29 @@ store_resolution_clear(struct store_resolution *res)
 	if (res == NULL)
 		return;
 	free(res->user_ids);
+	for (size_t i = 0; i < res->n_users; i++)
+		free(res->details != NULL ? res->details[i] : NULL);
+	free(res->details);
 	store_strv_free(&res->user_addresses, res->n_users);
 	store_strv_free(&res->remote, res->n_remote);
 	memset(res, 0, sizeof *res);
 }
 
+/* Adds a user reached as address (with detail: the subaddress, or NULL);
+ * the first way a user is reached is the one kept. */
 static void
-add_user(struct store_resolution *res, int64_t id, const char *address)
+add_user(struct store_resolution *res, int64_t id, const char *address,
+	 const char *detail)
 {
 	for (size_t i = 0; i < res->n_users; i++)
 		if (res->user_ids[i] == id)
 			return;
-	/* user_ids and user_addresses grow together. */
+	/* user_ids, user_addresses and details grow together. */
 	size_t n = res->n_users, cap = n;
 	res->user_ids = xreallocarray(res->user_ids, n + 1, sizeof *res->user_ids);
 	res->user_ids[n] = id;
+	res->details = xreallocarray(res->details, n + 1, sizeof *res->details);
+	res->details[n] = detail != NULL ? xstrdup(detail) : NULL;
 	strv_add(&res->user_addresses, &n, &cap, address);
 	res->n_users = n;
 }
@@ -116,6 +124,70 @@ exists(struct resolver *r, const char *sql, const char *text)
 }
 
 static int resolve_node(struct resolver *r, const char *node);
+static int expand(struct resolver *r, const char *node, char **dests, size_t n);
+
+/* A user by address: 1 (id and enabled in user[]), 0, or STORE_ERROR. */
+static int
+find_user(struct resolver *r, const char *address, int64_t user[2])
+{
+	sqlite3_stmt *s = store_stmt(r->st, SQL_USER);
+	stmt_text(s, 1, address);
+	int ret = stmt_ints(r->st, s, "cannot resolve an address", user, 2, r->error_r);
+	if (ret == STORE_ERROR)
+		return ret;
+	return ret == STORE_OK ? 1 : 0;
+}
+
+static void
+reach_user(struct resolver *r, const int64_t user[2], const char *address,
+	   const char *detail)
+{
+	if (user[1] != 0 || r->include_disabled)
+		add_user(r->res, user[0], address, detail);
+	else
+		r->saw_disabled = true;
+}
+
+/*
+ * RFC 5233: node (not found as it is) has a subaddress: "alice+shopping@x"
+ * with '+' among the delimiters.  The address without it is a user (who
+ * gets the mail with the subaddress kept) or an alias (expanded as for
+ * itself): 1 when so, 0 when there is no such address or no subaddress,
+ * or a negative STORE_*.  Postfix looks up the unextended address the same
+ * way, before the catch-all.
+ */
+static int
+resolve_subaddress(struct resolver *r, const char *node, const char *domain)
+{
+	const char *delims = r->st->delimiters;
+	if (delims == NULL)
+		return 0;
+	size_t local_len = (size_t)(domain - 1 - node);
+	size_t cut = strcspn(node, delims);
+	/* no delimiter, or one that starts the local part: no subaddress */
+	if (cut == 0 || cut >= local_len)
+		return 0;
+	char *base = xasprintf("%.*s@%s", (int)cut, node, domain);
+	char *detail = xstrndup(node + cut, local_len - cut);
+	int64_t user[2];
+	char **dests = NULL;
+	size_t n = 0;
+	int ret = find_user(r, base, user);
+	if (ret == 1) {
+		reach_user(r, user, base, detail);
+	} else if (ret == 0) {
+		ret = alias_destinations(r, base, &dests, &n);
+		if (ret == STORE_OK && n > 0) {
+			ret = expand(r, node, dests, n);
+			if (ret == STORE_OK)
+				ret = 1;
+		}
+	}
+	store_strv_free(&dests, n);
+	free(detail);
+	free(base);
+	return ret;
+}
 
 /* Expands node into its destinations (or the catch-all). */
 static int
@@ -189,16 +261,11 @@ resolve_node(struct resolver *r, const char *node)
 	}
 
 	int64_t user[2];	/* id, enabled */
-	sqlite3_stmt *s = store_stmt(r->st, SQL_USER);
-	stmt_text(s, 1, node);
-	ret = stmt_ints(r->st, s, "cannot resolve an address", user, 2, r->error_r);
-	if (ret == STORE_ERROR)
-		return ret;
-	if (ret == STORE_OK) {
-		if (user[1] != 0 || r->include_disabled)
-			add_user(r->res, user[0], node);
-		else
-			r->saw_disabled = true;
+	if ((found = find_user(r, node, user)) < 0)
+		return found;
+	if (found > 0) {
+		reach_user(r, user, node, NULL);
+		ret = STORE_OK;
 		goto out;
 	}
 
@@ -206,6 +273,10 @@ resolve_node(struct resolver *r, const char *node)
 		return ret;
 	if (n > 0) {
 		ret = expand(r, node, dests, n);
+		goto out;
+	}
+	if ((found = resolve_subaddress(r, node, domain)) != 0) {
+		ret = found > 0 ? STORE_OK : found;
 		goto out;
 	}
 

@@ -45,6 +45,10 @@ struct store;
  * recording them in schema_migrations. */
 int store_open(const char *data_dir, struct store **st_r, const char **error_r);
 void store_close(struct store **st);
+/* The characters that end a local part and start its subaddress (RFC 5233:
+ * "alice+shopping@" is alice's), for every resolution through this handle;
+ * NULL or "" (the default): none.  Postfix's recipient_delimiter. */
+void store_set_recipient_delimiter(struct store *st, const char *delimiters);
 const char *store_data_dir(const struct store *st);
 /* The applied migration versions, newest last (for tests and `version`). */
 int store_schema_version(struct store *st, int *version_r, const char **error_r);
@@ -153,17 +157,22 @@ void store_alias_list_free(struct store_alias **list, size_t n);
 struct store_resolution {
 	int64_t *user_ids;	/* distinct local users */
 	char **user_addresses;	/* their addresses, same order */
+	char **details;		/* per user: the delimiter and subaddress it was
+				 * reached with ("+shopping", RFC 5233), or NULL */
 	size_t n_users;
 	char **remote;		/* distinct non-local destinations */
 	size_t n_remote;
 };
 
 /*
- * Resolves address: a user of that name; else an alias of that name; else
- * the domain's catch-all ("@domain"); alias destinations are resolved again
- * (at most ALIAS_DEPTH_MAX deep; a cycle is STORE_LOOP).  An address of a
- * domain that is not local is STORE_NOTLOCAL; a local domain with no match,
- * or an alias whose only destinations are disabled users, STORE_NOTFOUND.
+ * Resolves address: a user of that name; else an alias of that name; else,
+ * when the local part has a subaddress (store_set_recipient_delimiter()),
+ * the user or alias without it (a user keeps the subaddress in details);
+ * else the domain's catch-all ("@domain"); alias destinations are resolved
+ * again (at most ALIAS_DEPTH_MAX deep; a cycle is STORE_LOOP).  An address
+ * of a domain that is not local is STORE_NOTLOCAL; a local domain with no
+ * match, or an alias whose only destinations are disabled users,
+ * STORE_NOTFOUND.
  */
 int store_resolve(struct store *st, const char *address,
 		  struct store_resolution *res_r, const char **error_r);
@@ -290,6 +299,29 @@ int store_deliver_many(struct store *st, const char *const *recipients,
 		       int64_t internal_date, struct store_delivery *deliveries,
 		       const char **error_r);
 void store_delivery_clear(struct store_delivery *d);
+
+/* One user's copy of a message for store_deliver_copies(). */
+struct store_copy {
+	int64_t user_id;
+	const char *mailbox;	/* the folder it asks for (a subaddress), matched
+				 * without regard to ASCII case; NULL, or no
+				 * such folder: the INBOX */
+	const char *blob;	/* its committed blob */
+	uint64_t size;
+	int status;		/* out: STORE_OK or STORE_OVERQUOTA */
+	char *error;		/* out: malloc'd reason when not STORE_OK */
+};
+
+/*
+ * Appends each copy to its user's mailbox in one transaction: either all
+ * that fit the quotas are in, or (STORE_ERROR and the like, for all) none
+ * is.  Copies may share a blob.  A user over quota gets STORE_OVERQUOTA in
+ * its status and the others are still delivered.
+ */
+int store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
+			 int64_t internal_date, const char **error_r);
+/* Frees what store_deliver_copies() put in c. */
+void store_copy_clear(struct store_copy *c);
 
 /* ---- API tokens ------------------------------------------------------- */
 

@@ -44,6 +44,8 @@ struct store {
 	struct stmt_slot *stmts;	/* open addressing by sql pointer */
 	size_t stmts_cap, stmts_n;
 	bool in_tx;
+	bool sync_normal;	/* synchronous=NORMAL is set (store_begin_light) */
+	int64_t busy_since_ms;	/* db.c: when the current wait for a lock began */
 	int64_t *touched;	/* mailboxes changed in this transaction */
 	size_t n_touched, cap_touched;
 	/* messages.c: the IMAP cache of the blob last prepared (owned;
@@ -52,6 +54,8 @@ struct store {
 	 * transaction, NULL otherwise; not owned) */
 	struct store_imap_cache imap_cache;
 	const struct store_imap_cache *append_cache;
+	/* resolve.c: RFC 5233 subaddress separators ("" none; owned) */
+	char *delimiters;
 };
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
@@ -129,6 +133,16 @@ int stmt_exec_one(struct store *st, sqlite3_stmt *s, const char *what,
  * touched mailboxes), ROLLBACK.  No nesting: internal functions that run
  * inside a caller's transaction say so and never begin one. */
 int store_begin(struct store *st, const char **error_r);
+/*
+ * store_begin() for a change that carries no message (flags, expunges,
+ * \Recent, subscriptions): its COMMIT writes the WAL but does not fsync it
+ * (synchronous=NORMAL for this transaction).  DESIGN.md's weaker stated
+ * guarantee: such a change survives a crash of the process at once, and a
+ * power failure once the WAL is next synced (by the next message commit,
+ * which is always synchronous=FULL, or a checkpoint); the WAL keeps commits
+ * in order, so what survives is always a prefix of what was committed.
+ */
+int store_begin_light(struct store *st, const char **error_r);
 int store_commit(struct store *st, const char **error_r);
 void store_rollback(struct store *st);
 /* Ends the transaction by ret (stmt.c): COMMIT when it is STORE_OK,

@@ -10,6 +10,8 @@ static const struct imap_parser_limits limits = {
 	.line_max = 4096,
 	.literal_max = 65536,
 	.literal_buffer_max = 4096,
+	.command_max = 16384,
+	.skip_max = 65536,
 	.args_max = 1000,
 	.depth_max = 16,
 };
@@ -35,12 +37,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint64_t n;
 			bool sync;
 			imap_parser_literal(p, &n, &sync);
-			if ((n & 1) && n <= size - pos) {
+			if (!imap_parser_skipping(p) && (n & 1) && n <= size - pos) {
 				pos += (size_t)n;
 				imap_parser_literal_streamed(p);
-			} else if (imap_parser_literal_accept(p) < 0) {
-				imap_parser_reset(p);
+				continue;
 			}
+			if (!imap_parser_skipping(p) &&
+			    imap_parser_literal_accept(p) == 0)
+				continue;
+			/* refused: the rest of the command is skipped, as the
+			 * session does */
+			if (!imap_parser_skipping(p))
+				imap_parser_skip(p);
+			if (sync || imap_parser_literal_accept(p) < 0)
+				imap_parser_reset(p);
+		} else if (r == IMAP_PARSE_SKIPPED) {
+			imap_parser_reset(p);
+		} else if (r == IMAP_PARSE_ERROR && imap_parser_skipping(p)) {
+			continue;	/* a limit: the rest is parsed, dropped */
 		} else if (r == IMAP_PARSE_COMPLETE || r == IMAP_PARSE_ERROR) {
 			size_t n;
 			const struct imap_arg *args = imap_parser_args(p, &n);

@@ -29,7 +29,10 @@ def _free_port():
 
 
 class Dovecot:
-    def __init__(self, tls=False, cert=None, key=None, max_clients=1200):
+    def __init__(self, tls=False, cert=None, key=None, max_clients=1200,
+                 passwd=None):
+        """passwd: {user: "{CRYPT}$y$..."} checks those hashes (as mailhub
+        stores them) through a passwd-file; None: one static password."""
         self.dir = tempfile.mkdtemp(prefix="mailhub-dovecot.")
         os.chmod(self.dir, 0o755)
         self.port = _free_port()
@@ -47,6 +50,15 @@ class Dovecot:
             os.makedirs(os.path.join(self.dir, sub))
         os.chown(os.path.join(self.dir, "mail"), mail_user.pw_uid, mail_user.pw_gid)
         os.chown(os.path.join(self.dir, "state"), mail_user.pw_uid, mail_user.pw_gid)
+        passdb = f"passdb {{\n  driver = static\n  args = password={PASSWORD}\n}}"
+        if passwd is not None:
+            path = os.path.join(self.dir, "passwd")
+            with open(path, "w") as f:
+                for user, hash_ in passwd.items():
+                    f.write(f"{user}:{hash_}\n")
+            os.chmod(path, 0o644)
+            passdb = (f"passdb {{\n  driver = passwd-file\n"
+                      f"  args = scheme=CRYPT {path}\n}}")
         ssl_conf = "ssl = no\n"
         if tls:
             ssl_conf = (f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n")
@@ -67,10 +79,7 @@ default_client_limit = {max_clients + 100}
 default_process_limit = {max_clients + 100}
 default_vsz_limit = 0
 mail_max_userip_connections = {max_clients + 100}
-passdb {{
-  driver = static
-  args = password={PASSWORD}
-}}
+{passdb}
 userdb {{
   driver = static
   args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={self.dir}/mail/%n

@@ -59,8 +59,29 @@ def queue(mh):
     return out
 
 
+DELIVERY_FIELDS = re.compile(
+    rb"Return-Path: [^\r\n]*\r\nX-Original-To: [^\r\n]*\r\nDelivered-To: [^\r\n]*\r\n")
+
+
+def delivery_fields(msg):
+    """{name: value} of the fields final delivery writes at the top of a
+    stored message (Return-Path, X-Original-To, Delivered-To)."""
+    m = DELIVERY_FIELDS.match(msg)
+    if not m:
+        raise AssertionError(f"no delivery fields at the top: {msg[:200]!r}")
+    out = {}
+    for line in m.group(0).split(b"\r\n")[:-1]:
+        name, value = line.split(b": ", 1)
+        out[name.decode()] = value.decode("utf-8", "replace")
+    return out
+
+
 def split_received(msg):
-    """(the first Received field, the rest) of a stored message."""
+    """(the first Received field, the rest) of a stored message, after the
+    delivery fields."""
+    d = DELIVERY_FIELDS.match(msg)
+    if d:
+        msg = msg[d.end():]
     m = re.match(rb"Received: [^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*", msg)
     if not m:
         raise AssertionError(f"no Received header at the top: {msg[:200]!r}")

@@ -199,6 +199,22 @@ class IdleEndsTest(unittest.TestCase):
         c.close()
         w.close()
 
+
+
+class IdleStopTest(unittest.TestCase):
+    """Stopping the daemon ends parked IDLEs with BYE.  The default
+    imap_timeout: with IdleEndsTest's 2 s, a slow machine could log the
+    first session out before the last one has logged in."""
+
+    def setUp(self):
+        self.mh = Mailhub(plaintext_on_loopback=True)
+        self.mh.cli("domain", "add", "example.org")
+        self.mh.add_user(USER, PASSWORD)
+        self.mh.start()
+
+    def tearDown(self):
+        self.mh.close()
+
     def test_stop_says_bye(self):
         idlers = [login(self.mh) for _ in range(5)]
         for c in idlers:

@@ -11,7 +11,7 @@ import unittest
 
 import tap
 from mailhub_fixture import Mailhub, client_tls_context
-from smtp_util import (RawSMTP, blob_bytes, inbox, inbox_rows, queue,
+from smtp_util import (RawSMTP, blob_bytes, delivery_fields, inbox, inbox_rows, queue,
                        split_received, wait_for)
 
 ALICE, ALICE_PW = "alice@example.org", "alice-secret-1"
@@ -161,17 +161,24 @@ class SMTPServer(unittest.TestCase):
         self.assertTrue(text[0].startswith("5.6.7"))
         r.close()
 
-    def test_alias_one_blob(self):
+    def test_alias_one_copy_each(self):
         a0, b0 = self.count(ALICE), self.count(BOB)
         msg = message("to the team")
         with self.smtp() as s:
             s.sendmail("x@remote.example", ["team@example.org", BOB], msg)
         self.assertEqual(self.count(ALICE), a0 + 1)
         self.assertEqual(self.count(BOB), b0 + 1)        # one copy despite two routes
-        ha = inbox_rows(self.mh, ALICE)[-1][1]
-        hb = inbox_rows(self.mh, BOB)[-1][1]
-        self.assertEqual(ha, hb)                          # stored once
-        self.assertEqual(split_received(blob_bytes(self.mh, ha))[1], msg)
+        ma = blob_bytes(self.mh, inbox_rows(self.mh, ALICE)[-1][1])
+        mb = blob_bytes(self.mh, inbox_rows(self.mh, BOB)[-1][1])
+        # each copy says whom it was delivered to (RFC 5321 §4.4), the
+        # rest is the same message
+        self.assertEqual(delivery_fields(ma), {"Return-Path": "<x@remote.example>",
+                                               "X-Original-To": "team@example.org",
+                                               "Delivered-To": ALICE})
+        self.assertEqual(delivery_fields(mb)["Delivered-To"], BOB)
+        self.assertEqual(delivery_fields(mb)["X-Original-To"], "team@example.org")
+        self.assertEqual(split_received(ma), split_received(mb))
+        self.assertEqual(split_received(ma)[1], msg)
 
     def test_forward_alias_queued(self):
         msg = message("forwarded")
@@ -184,7 +191,9 @@ class SMTPServer(unittest.TestCase):
         self.assertEqual([r[0] for r in q[-1]["rcpts"]], ["friend@remote.example"])
         self.assertEqual(q[-1]["rcpts"][0][1], "rfc822;fwd@example.org")
         self.assertIn(q[-1]["rcpts"][0][3], OPEN)
-        self.assertEqual(q[-1]["sender"], "x@remote.example")
+        # forwarded with an SRS sender of the alias's domain (srs.h)
+        self.assertRegex(q[-1]["sender"], r"^SRS0=[A-Za-z0-9+/]{4}=[A-Z2-7]{2}="
+                         r"remote\.example=x@example\.org$")
 
     def test_pipelining(self):
         """RFC 2920: a whole transaction in one write, replies in order."""
@@ -274,7 +283,11 @@ class SMTPServer(unittest.TestCase):
         self.assertEqual(len(q), n0 + 1)
         self.assertEqual(sorted(r[0] for r in q[-1]["rcpts"]),
                          ["carol@remote.example", "dave@other.example"])
-        self.assertEqual(blob_bytes(self.mh, q[-1]["blob"]), self.last(BOB))
+        # the queued message has no delivery fields: those are bob's copy's
+        mine = self.last(BOB)
+        fields = delivery_fields(mine)
+        self.assertEqual(fields["Delivered-To"], BOB)
+        self.assertEqual(blob_bytes(self.mh, q[-1]["blob"]), mine[mine.index(b"Received: "):])
 
     def test_submission_adds_date_and_message_id(self):
         msg = b"From: alice@example.org\r\nTo: bob@example.org\r\nSubject: bare\r\n\r\nhi\r\n"

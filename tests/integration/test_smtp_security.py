@@ -182,6 +182,77 @@ class Refusals(unittest.TestCase):
             from smtp_util import blob_bytes
             self.assertNotIn(b"smuggled", blob_bytes(self.mh, h))
 
+    SMUGGLED = (b"MAIL FROM:<admin@example.org>\r\nRCPT TO:<alice@example.org>\r\n"
+                b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
+
+    def assert_not_smuggled(self, bob_before):
+        self.assertEqual(len(inbox_rows(self.mh, BOB)), bob_before)
+        from smtp_util import blob_bytes
+        for _, h, _ in inbox_rows(self.mh, ALICE):
+            self.assertNotIn(b"smuggled", blob_bytes(self.mh, h))
+
+    def test_overlong_line_smuggling(self):
+        """Issue 14.1: a line over the line limit that ends in a bare LF
+        (or a bare CR) does not put the reader at the start of a line:
+        "<70,000 bytes><LF>.<CRLF>" is no end of data."""
+        b0 = len(inbox_rows(self.mh, BOB))
+        for long_end in (b"\n", b"\r", b"\r\r", b"\n\r"):
+            r = self.inbound()
+            self.assertEqual(r.cmd("RCPT TO:<bob@example.org>")[0], 250)
+            self.assertEqual(r.cmd("DATA")[0], 354)
+            r.send(b"Subject: outer\r\n\r\n" + b"a" * 70000 + long_end + b".\r\n" +
+                   self.SMUGGLED + b"NOOP\r\n")
+            code, text = r.reply()
+            self.assertEqual(code, 554, (long_end, text))
+            # the next reply is the NOOP's: the forged transaction was data
+            self.assertEqual(r.reply(), (250, ["2.0.0 Ok"]), long_end)
+            r.close()
+        # a long line that ends in CRLF is refused, and the CRLF.CRLF after
+        # it ends the data as it must (the session stays in step)
+        r = self.inbound()
+        self.assertEqual(r.cmd("RCPT TO:<bob@example.org>")[0], 250)
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        r.send(b"Subject: long\r\n\r\n" + b"b" * 70000 + b"\r\n.\r\nNOOP\r\n")
+        code, text = r.reply()
+        self.assertEqual((code, text[0]), (554, "5.6.0 Message refused: line too long"))
+        self.assertEqual(r.reply(), (250, ["2.0.0 Ok"]))
+        r.close()
+        self.assert_not_smuggled(b0)
+
+    def test_bare_cr_lf_in_bdat(self):
+        """Issue 14.2: BDAT applies the rules of DATA: bare CR, bare LF and
+        overlong lines refuse the message, in the last chunk or before."""
+        b0 = len(inbox_rows(self.mh, BOB))
+        for body in (b"Subject: x\r\n\r\nhello\n.\nworld\r\n",
+                     b"Subject: x\r\n\r\nhello\r.\rworld\r\n",
+                     b"Subject: x\r\n\r\nends in a bare CR\r",
+                     b"Subject: x\r\n\r\n" + b"c" * 70000 + b"\r\n"):
+            r = self.inbound()
+            self.assertEqual(r.cmd("RCPT TO:<bob@example.org>")[0], 250)
+            r.send(b"BDAT %d LAST\r\n" % len(body) + body)
+            code, text = r.reply()
+            self.assertEqual((code, text[0][:5]), (554, "5.6.0"), body[:40])
+            self.assertEqual(r.cmd("NOOP")[0], 250)
+            r.close()
+        # split over chunks: the bare LF in the first chunk fails the rest
+        r = self.inbound()
+        self.assertEqual(r.cmd("RCPT TO:<bob@example.org>")[0], 250)
+        first = b"Subject: x\r\n\r\nline\n"
+        r.send(b"BDAT %d\r\n" % len(first) + first)
+        self.assertEqual(r.reply()[0], 554)
+        r.send(b"BDAT 6 LAST\r\nok\r\n\r\n")
+        self.assertEqual(r.reply()[0], 554)
+        # a CR at the end of one chunk and its LF in the next is a CRLF
+        self.assertEqual(r.cmd("MAIL FROM:<x@remote.example>")[0], 250)
+        self.assertEqual(r.cmd("RCPT TO:<bob@example.org>")[0], 250)
+        first = b"Subject: split\r\n\r\nline\r"
+        r.send(b"BDAT %d\r\n" % len(first) + first)
+        self.assertEqual(r.reply()[0], 250)
+        r.send(b"BDAT 7 LAST\r\n\nok\r\n\r\n")
+        self.assertEqual(r.reply()[0], 250)
+        r.close()
+        self.assertEqual(len(inbox_rows(self.mh, BOB)), b0 + 1)
+
     def test_command_line_limits(self):
         r = RawSMTP(self.mh.port("smtp"))
         r.cmd("EHLO client.example")

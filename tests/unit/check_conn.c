@@ -173,6 +173,58 @@ START_TEST(test_line_too_long_huge)
 }
 END_TEST
 
+static void
+expect_part(struct conn *c, size_t max, const char *want)
+{
+	const char *p;
+	size_t len;
+	ck_assert_int_eq(conn_read_line_part(c, max, &p, &len), CONN_OK);
+	ck_assert_uint_eq(len, strlen(want));
+	ck_assert_int_eq(memcmp(p, want, len), 0);
+}
+
+START_TEST(test_line_parts)
+{
+	/* a long line comes in pieces of max bytes, none of it dropped; the
+	 * last piece ends with its LF, and the next line follows whole */
+	struct peer p = { .send = "12345678\r\n123456789\r\n0123456789abcdefghij\nnext\r\n" };
+	struct conn *c = pair_start(&p, peer_send_close);
+	expect_part(c, 10, "12345678\r\n");
+	expect_part(c, 10, "123456789\r");
+	expect_part(c, 10, "\n");
+	expect_part(c, 10, "0123456789");
+	expect_part(c, 10, "abcdefghij");
+	expect_part(c, 10, "\n");
+	expect_part(c, 10, "next\r\n");
+	const char *line;
+	size_t len;
+	ck_assert_int_eq(conn_read_line_part(c, 10, &line, &len), CONN_EOF);
+	conn_free(&c);
+	pair_join(&p);
+}
+END_TEST
+
+START_TEST(test_line_parts_huge)
+{
+	struct peer p = { 0 };
+	struct conn *c = pair_start(&p, peer_send_huge_line);
+	const char *line;
+	size_t len, total = 0;
+	for (;;) {
+		ck_assert_int_eq(conn_read_line_part(c, 1000, &line, &len), CONN_OK);
+		ck_assert_uint_le(len, 1000);
+		total += len;
+		if (line[len - 1] == '\n')
+			break;
+	}
+	ck_assert_uint_eq(total, 64 * 4096 + 2);
+	expect_part(c, 1000, "after\r\n");
+	ck_assert_int_eq(conn_read_line_part(c, 1000, &line, &len), CONN_EOF);
+	conn_free(&c);
+	pair_join(&p);
+}
+END_TEST
+
 START_TEST(test_bytewise)
 {
 	struct peer p = { .send = "A001 LOGIN x y\r\nA002 NOOP\n{3}\r\nabc" };
@@ -365,6 +417,52 @@ START_TEST(test_wait_extra_fd)
 	ck_assert_int_eq(recv(p.fd, tmp, sizeof tmp, MSG_DONTWAIT), 12);
 	close(pfd[0]);
 	close(pfd[1]);
+	conn_free(&c);
+	pair_join(&p);
+}
+END_TEST
+
+/* Writes to the stop descriptor after a moment, while conn waits. */
+static void *
+stop_later(void *arg)
+{
+	int fd = *(int *)arg;
+	usleep(50 * 1000);
+	ck_assert_int_eq(write(fd, "s", 1), 1);
+	return NULL;
+}
+
+START_TEST(test_stop_fd)
+{
+	struct peer p = { 0 };
+	struct conn *c = pair_start(&p, NULL);
+	const char *line;
+	size_t len;
+	int sfd[2];
+	pthread_t tid;
+	ck_assert_int_eq(pipe(sfd), 0);
+	conn_set_stop_fd(c, sfd[0]);
+	conn_set_timeout(c, 10000);
+	ck_assert(!conn_stop_requested(c));
+	send_all(p.fd, "NOOP\r\n", 6);
+	ck_assert_int_eq(conn_read_command(c, 100, &line, &len), CONN_OK);
+	ck_assert_uint_eq(len, 6);
+	/* waiting for the rest of a command: the stop ends the wait */
+	send_all(p.fd, "PART", 4);
+	ck_assert_int_eq(pthread_create(&tid, NULL, stop_later, &sfd[1]), 0);
+	ck_assert_int_eq(conn_read_command(c, 100, &line, &len), CONN_STOPPED);
+	pthread_join(tid, NULL);
+	ck_assert(conn_stop_requested(c));
+	/* from then on at once, even with a whole line buffered */
+	send_all(p.fd, "IAL\r\nNEXT\r\n", 11);
+	ck_assert_int_eq(conn_read_command(c, 100, &line, &len), CONN_STOPPED);
+	/* the other reads (a transaction under way) do not look at it */
+	expect_line(c, 100, "PARTIAL\r\n");
+	expect_line(c, 100, "NEXT\r\n");
+	/* conn_wait says "nothing" (0) at once, without limit otherwise */
+	ck_assert_int_eq(conn_wait(c, -1, -1), 0);
+	close(sfd[0]);
+	close(sfd[1]);
 	conn_free(&c);
 	pair_join(&p);
 }
@@ -851,6 +949,8 @@ make_suite(void)
 	tcase_add_test(tc, test_lines_crlf_lf);
 	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_line_too_long_huge);
+	tcase_add_test(tc, test_line_parts);
+	tcase_add_test(tc, test_line_parts_huge);
 	tcase_add_test(tc, test_bytewise);
 	tcase_add_test(tc, test_read_exact_and_pending);
 	tcase_add_test(tc, test_eof_mid_line);
@@ -859,6 +959,7 @@ make_suite(void)
 	tcase_add_test(tc, test_explicit_flush);
 	tcase_add_test(tc, test_big_output);
 	tcase_add_test(tc, test_wait_extra_fd);
+	tcase_add_test(tc, test_stop_fd);
 	tcase_add_test(tc, test_connect_and_addresses);
 	tcase_add_test(tc, test_connect_timeout_and_no_host);
 	tcase_add_test(tc, test_loopback_v6);

@@ -11,6 +11,8 @@ static const struct imap_parser_limits test_limits = {
 	.line_max = 1000,
 	.literal_max = 100000,
 	.literal_buffer_max = 100000,
+	.command_max = 1000000,
+	.skip_max = 1000000,
 	.args_max = 200,
 	.depth_max = 8,
 };
@@ -306,6 +308,270 @@ START_TEST(test_next_command_after_complete)
 }
 END_TEST
 
+/*
+ * Drives the parser over text as the session does, fed in chunks of step
+ * bytes (0: all at once), and writes down what happened, one event per
+ * entry, separated by " | ": a complete command as its dump; "TOOBIG" for
+ * a literal refused before its continuation (over literal_buffer_max or
+ * command_max); "LIMIT(tag):why" for a limit passed inside a command;
+ * "SKIPPED" for the end of a refused command; "DROP" for a synchronising
+ * literal that ends a refused command (the client sends none); "BYE" for
+ * a literal too large to skip (the end); "ERR:why" for a syntax error (the
+ * rest of the line is dropped as the session does).  Literal bytes come
+ * from the text itself.
+ */
+/* Starts the next entry of a transcript. */
+static void
+next_event(struct buf *out)
+{
+	if (out->len > 0)
+		buf_puts(out, " | ");
+}
+
+static char *
+transcript(const struct imap_parser_limits *lim, const char *text, size_t len,
+	   size_t step)
+{
+	struct imap_parser *p = imap_parser_new(lim);
+	struct buf out = BUF_INIT;
+	size_t pos = 0;
+	bool more = true;
+
+	while (more) {
+		size_t chunk = len - pos;
+		if (step > 0 && chunk > step)
+			chunk = step;
+		size_t used, n;
+		const char *err;
+		const struct imap_arg *args;
+		uint64_t size;
+		bool sync;
+		enum imap_parse_result r =
+			imap_parser_feed(p, text + pos, chunk, &used, &err);
+		ck_assert_uint_le(used, chunk);
+		pos += used;
+		switch (r) {
+		case IMAP_PARSE_NEED_MORE:
+			break;
+		case IMAP_PARSE_COMPLETE:
+			next_event(&out);
+			args = imap_parser_args(p, &n);
+			dump_args(&out, args, n);
+			imap_parser_reset(p);
+			break;
+		case IMAP_PARSE_SKIPPED:
+			next_event(&out);
+			buf_puts(&out, "SKIPPED");
+			imap_parser_reset(p);
+			break;
+		case IMAP_PARSE_ERROR:
+			next_event(&out);
+			if (!imap_parser_skipping(p)) {
+				const char *lf = memchr(text + pos, '\n', len - pos);
+				buf_printf(&out, "ERR:%s", err);
+				pos = lf != NULL ? (size_t)(lf - text) + 1 : len;
+				imap_parser_reset(p);
+				break;
+			}
+			args = imap_parser_args(p, &n);
+			ck_assert_uint_le(n, 1);
+			buf_printf(&out, "LIMIT(%s):%s", n == 1 ? args[0].str : "", err);
+			break;
+		case IMAP_PARSE_LITERAL:
+			imap_parser_literal(p, &size, &sync);
+			if (!imap_parser_skipping(p)) {
+				if (imap_parser_literal_accept(p) == 0)
+					break;
+				next_event(&out);
+				buf_puts(&out, "TOOBIG");
+				imap_parser_skip(p);
+				ck_assert(imap_parser_skipping(p));
+			}
+			if (sync) {
+				next_event(&out);
+				buf_puts(&out, "DROP");
+				imap_parser_reset(p);
+			} else if (imap_parser_literal_accept(p) < 0) {
+				next_event(&out);
+				buf_puts(&out, "BYE");
+				more = false;
+			}
+			break;
+		}
+		if (pos == len)
+			more = false;
+	}
+	imap_parser_free(&p);
+	return buf_steal(&out);
+}
+
+/* transcript() at once, byte by byte and in chunks of 3 and 7, which must
+ * all agree, compared with expected. */
+static void
+check_transcript(const struct imap_parser_limits *lim, const char *text,
+		 size_t len, const char *expected)
+{
+	const size_t steps[] = { 0, 1, 3, 7 };
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		char *got = transcript(lim, text, len, steps[i]);
+		ck_assert_msg(strcmp(got, expected) == 0,
+			      "step %zu: got \"%s\", expected \"%s\"", steps[i],
+			      got, expected);
+		free(got);
+	}
+}
+
+/* Appends n copies of c. */
+static void
+put_n(struct buf *b, char c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_putc(b, c);
+}
+
+START_TEST(test_command_limit_counts_literals)
+{
+	struct imap_parser_limits lim = test_limits;
+	lim.literal_buffer_max = 1000;
+	lim.command_max = 2000;
+	lim.skip_max = 10000;
+	struct buf b = BUF_INIT;
+	/* each literal alone is allowed, two are not: the second is refused
+	 * before its continuation, and the rest of the command, literals and
+	 * all, is skipped; a literal that looks like a command is never taken
+	 * for one */
+	buf_puts(&b, "a X");
+	for (int i = 0; i < 8; i++) {
+		buf_puts(&b, " {900+}\r\n");
+		put_n(&b, 'y', 890);
+		buf_puts(&b, "z LOGOUT\r\n");
+	}
+	buf_puts(&b, " (q {3+}\r\nb Y) end\r\nc NOOP\r\n");
+	check_transcript(&lim, b.data, b.len, "TOOBIG | SKIPPED | a:c a:NOOP");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_literal_over_its_own_limit_is_skipped)
+{
+	struct imap_parser_limits lim = test_limits;
+	lim.literal_buffer_max = 10;
+	lim.skip_max = 100;
+	const char t1[] = "a LOGIN {20+}\r\nb LOGOUT\r\n12345678 x\r\nc NOOP\r\n";
+	check_transcript(&lim, t1, sizeof t1 - 1, "TOOBIG | SKIPPED | a:c a:NOOP");
+	/* synchronising: refused without "+", so the client sends no literal
+	 * and its command ends there */
+	const char t2[] = "a LOGIN {20}\r\nc NOOP\r\n";
+	check_transcript(&lim, t2, sizeof t2 - 1, "TOOBIG | DROP | a:c a:NOOP");
+	/* a synchronising literal later in a refused command ends it too */
+	const char t3[] = "a X {20+}\r\n12345678901234567890 {5}\r\nc NOOP\r\n";
+	check_transcript(&lim, t3, sizeof t3 - 1, "TOOBIG | DROP | a:c a:NOOP");
+	/* more than skip_max of literals in one refused command: the session
+	 * must end */
+	const char t4[] = "a X {20+}\r\n12345678901234567890 {90+}\r\n";
+	check_transcript(&lim, t4, sizeof t4 - 1, "TOOBIG | BYE");
+	const char t5[] = "a X {101+}\r\n";
+	check_transcript(&lim, t5, sizeof t5 - 1, "TOOBIG | BYE");
+}
+END_TEST
+
+START_TEST(test_limits_inside_a_command_skip_it)
+{
+	struct imap_parser_limits lim = test_limits;
+	lim.args_max = 50;
+	lim.skip_max = 100;
+	struct buf b = BUF_INIT;
+	/* tag, name and 48 atoms are 50 arguments: fine */
+	buf_puts(&b, "a X");
+	for (int i = 0; i < 48; i++)
+		buf_puts(&b, " x");
+	buf_puts(&b, "\r\n");
+	char *got = transcript(&lim, b.data, b.len, 1);
+	ck_assert(strncmp(got, "a:a a:X a:x", 11) == 0);
+	free(got);
+	/* one more, ended by the CRLF: refused, and the CRLF still ends it */
+	buf_reset(&b);
+	buf_puts(&b, "a X");
+	for (int i = 0; i < 49; i++)
+		buf_puts(&b, " x");
+	buf_puts(&b, "\r\nb NOOP\r\n");
+	check_transcript(&lim, b.data, b.len,
+			 "LIMIT(a):too many arguments | SKIPPED | a:b a:NOOP");
+	/* inside lists, with literals after the limit */
+	buf_reset(&b);
+	buf_puts(&b, "t1 SEARCH (");
+	for (int i = 0; i < 60; i++)
+		buf_puts(&b, "x ");
+	buf_puts(&b, "(y {8+}\r\nz LOGOUT) \"q)\" [a (b] {3+}\r\n)))\r\nb NOOP\r\n");
+	check_transcript(&lim, b.data, b.len,
+			 "LIMIT(t1):too many arguments | SKIPPED | a:b a:NOOP");
+	/* nesting */
+	buf_reset(&b);
+	buf_puts(&b, "n X ((((((((((x)))))))))) {4+}\r\nc Y)\r\nb NOOP\r\n");
+	check_transcript(&lim, b.data, b.len,
+			 "LIMIT(n):lists nested too deep | SKIPPED | a:b a:NOOP");
+	/* a syntax error in a refused command ends it with its line */
+	buf_reset(&b);
+	buf_puts(&b, "n X ((((((((((x)))))))))) ) {4+}\r\nb NOOP\r\n");
+	check_transcript(&lim, b.data, b.len,
+			 "LIMIT(n):lists nested too deep | SKIPPED | a:b a:NOOP");
+	buf_free(&b);
+	/* the limit passed by an empty literal, taken at once */
+	lim.args_max = 3;
+	const char t[] = "a X y {0}\r\n z\r\nb NOOP\r\n";
+	check_transcript(&lim, t, sizeof t - 1,
+			 "LIMIT(a):too many arguments | SKIPPED | a:b a:NOOP");
+}
+END_TEST
+
+START_TEST(test_line_and_command_limits_without_literals)
+{
+	struct imap_parser_limits lim = test_limits;
+	lim.skip_max = 100;
+	struct buf b = BUF_INIT;
+	/* the line limit: what comes after it is skipped, literals too */
+	buf_puts(&b, "a LOGIN ");
+	put_n(&b, 'x', 1200);
+	buf_puts(&b, " {10+}\r\nc LOGOUT\r\n\r\nb NOOP\r\n");
+	check_transcript(&lim, b.data, b.len,
+			 "LIMIT(a):command line too long | SKIPPED | a:b a:NOOP");
+	/* what a command holds counts its arguments, not only its bytes */
+	lim.command_max = 3000;
+	buf_reset(&b);
+	buf_puts(&b, "a X");
+	for (int i = 0; i < 100; i++)
+		buf_puts(&b, " x");
+	buf_puts(&b, "\r\nb NOOP\r\n");
+	check_transcript(&lim, b.data, b.len,
+			 "LIMIT(a):command too large | SKIPPED | a:b a:NOOP");
+	/* a tag too long to keep: the reply has none */
+	buf_reset(&b);
+	put_n(&b, 't', 1100);
+	buf_puts(&b, " NOOP\r\nb NOOP\r\n");
+	check_transcript(&lim, b.data, b.len,
+			 "LIMIT():command line too long | SKIPPED | a:b a:NOOP");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_pending)
+{
+	struct imap_parser *p = imap_parser_new(&test_limits);
+	size_t used;
+	const char *err;
+	ck_assert(!imap_parser_pending(p));
+	ck_assert_int_eq(imap_parser_feed(p, "a", 1, &used, &err),
+			 IMAP_PARSE_NEED_MORE);
+	ck_assert(imap_parser_pending(p));
+	imap_parser_reset(p);
+	ck_assert(!imap_parser_pending(p));
+	ck_assert_int_eq(imap_parser_feed(p, "a X {1+}\r\n", 10, &used, &err),
+			 IMAP_PARSE_LITERAL);
+	ck_assert(imap_parser_pending(p));
+	imap_parser_free(&p);
+}
+END_TEST
+
 static void
 check_utf7(const char *utf8, const char *mutf7)
 {
@@ -360,6 +626,11 @@ make_suite(void)
 	tcase_add_test(tc, test_line_limit);
 	tcase_add_test(tc, test_args_limit);
 	tcase_add_test(tc, test_next_command_after_complete);
+	tcase_add_test(tc, test_command_limit_counts_literals);
+	tcase_add_test(tc, test_literal_over_its_own_limit_is_skipped);
+	tcase_add_test(tc, test_limits_inside_a_command_skip_it);
+	tcase_add_test(tc, test_line_and_command_limits_without_literals);
+	tcase_add_test(tc, test_pending);
 	tcase_add_test(tc, test_mutf7);
 	suite_add_tcase(s, tc);
 	return s;

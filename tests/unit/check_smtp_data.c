@@ -142,17 +142,126 @@ START_TEST(test_long_line)
 	ck_assert(d.done);
 	ck_assert_uint_eq(d.errors, SMTP_DATA_ERR_LONG_LINE);
 	buf_free(&k.out);
+}
+END_TEST
 
-	/* a line the caller dropped */
+/* in = prefix, n_long bytes of 'a', long_end, suffix; fed in pieces of
+ * step bytes (0: whole) with a line limit of 1000. */
+static size_t
+run_long(const char *prefix, size_t n_long, const char *long_end,
+	 const char *suffix, size_t step, struct sink *k, struct smtp_data *d)
+{
+	struct buf in = BUF_INIT;
+	buf_puts(&in, prefix);
+	for (size_t i = 0; i < n_long; i++)
+		buf_putc(&in, 'a');
+	buf_puts(&in, long_end);
+	buf_puts(&in, suffix);
+	size_t used = run(in.data, in.len, step, 1000, k, d);
+	buf_free(&in);
+	return used;
+}
+
+START_TEST(test_long_line_smuggling)
+{
+	/* issue 14: a line over the limit that ends in a bare LF (or CR) puts
+	 * nothing at the start of a line, so "<long><LF>.<CRLF>" is no end;
+	 * whole, in pieces, and byte by byte */
+	static const char *const ends[] = { "\n", "\r", "\r\r", "\n\r", "\r\n\n" };
+	static const char forged[] = ".\r\nMAIL FROM:<a@b.c>\r\nDATA\r\nevil\r\n";
+	static const size_t steps[] = { 0, 1, 2, 3, 999, 1000, 1001, 4096 };
+	for (size_t e = 0; e < sizeof ends / sizeof ends[0]; e++) {
+		for (size_t t = 0; t < sizeof steps / sizeof steps[0]; t++) {
+			struct sink k;
+			struct smtp_data d;
+			size_t used = run_long("Subject: x\r\n\r\n", 70000, ends[e], forged,
+					       steps[t], &k, &d);
+			/* never ends: the forged lines are all still data */
+			ck_assert_msg(!d.done, "end %zu step %zu", e, steps[t]);
+			ck_assert_uint_eq(used, d.bytes_in);
+			ck_assert(d.errors & SMTP_DATA_ERR_LONG_LINE);
+			ck_assert(d.errors & (SMTP_DATA_ERR_BARE_LF | SMTP_DATA_ERR_BARE_CR));
+			buf_free(&k.out);
+			/* and the real end marker still ends it */
+			used = run_long("Subject: x\r\n\r\n", 70000, ends[e],
+					".\r\nx\r\n.\r\nNEXT\r\n", steps[t], &k, &d);
+			ck_assert(d.done);
+			buf_free(&k.out);
+		}
+	}
+	/* a long line that ends in CRLF: the next line does start there */
+	static const size_t lens[] = { 998, 999, 1000, 70000 };
+	for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+		for (size_t t = 0; t < sizeof steps / sizeof steps[0]; t++) {
+			struct sink k;
+			struct smtp_data d;
+			size_t used = run_long("", lens[l], "\r\n", ".\r\nNEXT\r\n",
+					       steps[t], &k, &d);
+			ck_assert(d.done);
+			ck_assert_uint_eq(used, lens[l] + 5);
+			/* 998 + CRLF is the limit of 1000; more is too long */
+			ck_assert_uint_eq(d.errors, lens[l] + 2 > 1000 ? SMTP_DATA_ERR_LONG_LINE : 0);
+			buf_free(&k.out);
+		}
+	}
+}
+END_TEST
+
+/* Feeds the chunks of a BDAT body; the errors at the end. */
+static unsigned
+run_chunked(const char *const *chunks, size_t n, size_t max_line, struct buf *out)
+{
+	struct sink k;
+	struct smtp_data d;
 	memset(&k, 0, sizeof k);
 	k.fail_after = -1;
-	smtp_data_init(&d, 0, sink_fn, &k);
-	smtp_data_feed(&d, "abc", 3);
-	smtp_data_line_dropped(&d);
-	smtp_data_feed(&d, ".\r\n", 3);
+	smtp_data_init_chunked(&d, max_line, sink_fn, &k);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(chunks[i]);
+		ck_assert_uint_eq(smtp_data_feed(&d, chunks[i], len), len);
+		ck_assert(!d.done);
+	}
+	smtp_data_end(&d);
 	ck_assert(d.done);
-	ck_assert_uint_eq(d.errors, SMTP_DATA_ERR_LONG_LINE);
+	if (out != NULL)
+		buf_append(out, k.out.data, k.out.len);
 	buf_free(&k.out);
+	return d.errors;
+}
+
+START_TEST(test_chunked)
+{
+	/* BDAT: bytes pass as they are (dots too, ".\r\n" is no end), and
+	 * the line rules of DATA apply across chunk boundaries */
+	struct buf out = BUF_INIT;
+	const char *a[] = { "Subject: x\r\n\r\n.\r\n..x\r", "\nend\r\n" };
+	ck_assert_uint_eq(run_chunked(a, 2, 1000, &out), 0);
+	ck_assert_str_eq(buf_cstr(&out), "Subject: x\r\n\r\n.\r\n..x\r\nend\r\n");
+	buf_free(&out);
+	const char *b[] = { "x\n.\r\n" };
+	ck_assert_uint_eq(run_chunked(b, 1, 1000, NULL), SMTP_DATA_ERR_BARE_LF);
+	const char *c[] = { "x\r", ".\r\n" };
+	ck_assert_uint_eq(run_chunked(c, 2, 1000, NULL), SMTP_DATA_ERR_BARE_CR);
+	const char *d[] = { "no line end at all" };
+	ck_assert_uint_eq(run_chunked(d, 1, 1000, NULL), 0);
+	const char *e[] = { "ends in a bare CR\r" };
+	ck_assert_uint_eq(run_chunked(e, 1, 1000, NULL), SMTP_DATA_ERR_BARE_CR);
+	const char *f[] = { "0123456", "7\r", "\n" };
+	ck_assert_uint_eq(run_chunked(f, 3, 10, NULL), 0);
+	const char *g[] = { "0123456", "789\r", "\n" };
+	ck_assert_uint_eq(run_chunked(g, 3, 10, NULL), SMTP_DATA_ERR_LONG_LINE);
+	/* byte by byte: a CR at a chunk's end and its LF in the next one */
+	static const char bytes[] = "a\r\n.b\r\n\r\n";
+	const char *one[sizeof bytes - 1];
+	char store[sizeof bytes - 1][2];
+	for (size_t i = 0; i < sizeof bytes - 1; i++) {
+		store[i][0] = bytes[i];
+		store[i][1] = '\0';
+		one[i] = store[i];
+	}
+	ck_assert_uint_eq(run_chunked(one, sizeof bytes - 1, 1000, &out), 0);
+	ck_assert_str_eq(buf_cstr(&out), bytes);
+	buf_free(&out);
 }
 END_TEST
 
@@ -213,6 +322,8 @@ make_suite(void)
 	tcase_add_test(tc, test_empty_and_dots);
 	tcase_add_test(tc, test_smuggling);
 	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_long_line_smuggling);
+	tcase_add_test(tc, test_chunked);
 	tcase_add_test(tc, test_sink_failure);
 	tcase_add_test(tc, test_binary_and_big);
 	suite_add_tcase(s, tc);

@@ -582,6 +582,111 @@ START_TEST(test_tokens)
 }
 END_TEST
 
+static int64_t
+test_user_id(struct store *st, const char *address)
+{
+	struct store_user u;
+	const char *error = NULL;
+	ck_assert_int_eq(store_user_get(st, address, &u, &error), STORE_OK);
+	int64_t id = u.id;
+	store_user_clear(&u);
+	return id;
+}
+
+START_TEST(test_subaddress)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	struct store_resolution r;
+
+	/* off by default */
+	ck_assert_int_eq(store_resolve(st, "a+x@example.org", &r, &error), STORE_NOTFOUND);
+	store_set_recipient_delimiter(st, "+-");
+	ck_assert_int_eq(store_resolve(st, "A+Shop@example.org", &r, &error), STORE_OK);
+	ck_assert_uint_eq(r.n_users, 1);
+	ck_assert_str_eq(r.user_addresses[0], "a@example.org");
+	ck_assert_str_eq(r.details[0], "+shop");
+	store_resolution_clear(&r);
+	/* the first delimiter splits; the rest is the subaddress */
+	ck_assert_int_eq(store_resolve(st, "a-x+y@example.org", &r, &error), STORE_OK);
+	ck_assert_str_eq(r.details[0], "-x+y");
+	store_resolution_clear(&r);
+	/* the address as written first, then unextended, then the catch-all */
+	ck_assert_int_eq(store_user_add(st, "a+b@example.org", TEST_HASH, false, 0, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "a+b@example.org", &r, &error), STORE_OK);
+	ck_assert_str_eq(r.user_addresses[0], "a+b@example.org");
+	ck_assert_ptr_null(r.details[0]);
+	store_resolution_clear(&r);
+	const char *to_ab[] = { "a@example.org", "b@example.org", "x@remote.example" };
+	ck_assert_int_eq(store_alias_add(st, "team@example.org", to_ab, 3, &error), STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "team+x@example.org", &r, &error), STORE_OK);
+	ck_assert_uint_eq(r.n_users, 2);
+	ck_assert_ptr_null(r.details[0]);
+	ck_assert_uint_eq(r.n_remote, 1);
+	store_resolution_clear(&r);
+	ck_assert_int_eq(store_resolve(st, "nobody+x@example.org", &r, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_resolve(st, "+a@example.org", &r, &error), STORE_NOTFOUND);
+	const char *to_b[] = { "b@example.org" };
+	ck_assert_int_eq(store_alias_add(st, "@example.org", to_b, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_resolve(st, "nobody+x@example.org", &r, &error), STORE_OK);
+	ck_assert_str_eq(r.user_addresses[0], "b@example.org");
+	ck_assert_ptr_null(r.details[0]);
+	store_resolution_clear(&r);
+	/* and submission's "owned by" check follows it */
+	bool owned = false;
+	int64_t a_id = test_user_id(st, "a@example.org");
+	ck_assert_int_eq(store_address_owned_by(st, "a+news@example.org", a_id, &owned, &error),
+			 STORE_OK);
+	ck_assert(owned);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_deliver_copies)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char h1[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1];
+	int64_t a = test_user_id(st, "a@example.org"), b = test_user_id(st, "b@example.org");
+
+	ck_assert_int_eq(store_mailbox_create(st, a, "Shop", NULL, true, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, "copy one", 8, h1, &error), STORE_OK);
+	ck_assert_int_eq(blob_put(st, "copy two!", 9, h2, &error), STORE_OK);
+	ck_assert_int_eq(store_user_set_quota(st, "b@example.org", 4, &error), STORE_OK);
+	struct store_copy c[] = {
+		{ .user_id = a, .mailbox = "shop", .blob = h1, .size = 8 },
+		{ .user_id = a, .mailbox = "nosuch", .blob = h2, .size = 9 },
+		{ .user_id = b, .mailbox = NULL, .blob = h2, .size = 9 },
+	};
+	ck_assert_int_eq(store_deliver_copies(st, c, 3, 1, &error), STORE_OK);
+	ck_assert_int_eq(c[0].status, STORE_OK);
+	ck_assert_int_eq(c[1].status, STORE_OK);
+	ck_assert_int_eq(c[2].status, STORE_OVERQUOTA);
+	ck_assert_ptr_nonnull(c[2].error);
+	for (size_t i = 0; i < 3; i++)
+		store_copy_clear(&c[i]);
+	struct store_mailbox mb;
+	ck_assert_int_eq(store_mailbox_get(st, a, "Shop", &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 1);
+	store_mailbox_clear(&mb);
+	ck_assert_int_eq(store_mailbox_get(st, a, "INBOX", &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 1);
+	store_mailbox_clear(&mb);
+	ck_assert_int_eq(store_mailbox_get(st, b, "INBOX", &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 0);
+	store_mailbox_clear(&mb);
+	/* a bad blob name: nothing delivered */
+	struct store_copy bad = { .user_id = a, .blob = "nothex", .size = 1 };
+	ck_assert_int_eq(store_deliver_copies(st, &bad, 1, 1, &error), STORE_INVALID);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_watches)
 {
 	char *dir;
@@ -690,6 +795,8 @@ make_suite(void)
 	tcase_add_test(tc, test_users);
 	tcase_add_test(tc, test_authenticate);
 	tcase_add_test(tc, test_alias_crud);
+	tcase_add_test(tc, test_subaddress);
+	tcase_add_test(tc, test_deliver_copies);
 	tcase_add_test(tc, test_alias_loops);
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_mailboxes);

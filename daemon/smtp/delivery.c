@@ -1,0 +1,414 @@
+/*
+ * delivery: where a received message goes once its blob is durable: a
+ * copy for each local user its recipients reach, headed by the fields of
+ * final delivery (RFC 5321 §4.4), in the folder a subaddress names (RFC
+ * 5233); the rest queued for the relay, forwards with an SRS sender.
+ *
+ * What each local user's copy starts with, as Postfix's local(8) writes it:
+ *
+ *     Return-Path: <sender>
+ *     X-Original-To: the recipient as the client gave it (a catch-all's
+ *                    owner sees which address the mail was sent to)
+ *     Delivered-To: the final recipient: the user's address, with the
+ *                   subaddress it was reached with
+ *
+ * These differ per user, so the users do not share one blob.  When the
+ * message goes to local users only, the first user's fields are written at
+ * the head of the streamed blob itself (one write, the usual case of one
+ * recipient) and the other users' blobs are made from it; when it is also
+ * queued (remote recipients, forwards), the streamed blob stays without
+ * them for the queue and every user gets a copy.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "smtp/queue.h"
+#include "smtp/session.h"
+#include "smtp/srs.h"
+#include "store/blob.h"
+#include "store/queue.h"
+#include "store/store.h"
+
+/*
+ * SMTP sessions take turns for their delivery transactions.  SQLite lets
+ * one writer in at a time anyway; without this lock the others wait in
+ * SQLite's busy handler, which polls with sleeps of up to 100 ms, and ten
+ * sessions spend most of their time asleep.  Owned by this file; held only
+ * around the transactions (blob files are written and fsynced outside).
+ */
+static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The final delivery fields of copy c (see above). */
+static void
+copy_fields(const struct smtp_tx *tx, const struct smtp_copy *c, struct buf *out)
+{
+	const struct smtp_rcpt *r = &tx->rcpts[c->rcpt];
+	const char *user = r->res.user_addresses[c->user];
+	const char *detail = r->res.details[c->user];
+	const char *at = strrchr(user, '@');
+
+	buf_printf(out, "Return-Path: <%s>\r\n", tx->sender);
+	buf_printf(out, "X-Original-To: %s\r\n", r->address);
+	if (detail != NULL && at != NULL)
+		buf_printf(out, "Delivered-To: %.*s%s%s\r\n", (int)(at - user), user, detail, at);
+	else
+		buf_printf(out, "Delivered-To: %s\r\n", user);
+}
+
+void
+smtp_delivery_plan(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	bool queued = false;
+
+	for (size_t i = 0; i < tx->n_rcpts; i++) {
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+		if (!r->local || r->res.n_remote > 0)
+			queued = true;
+		if (!r->local)
+			continue;
+		for (size_t u = 0; u < r->res.n_users; u++) {
+			size_t k = 0;
+			while (k < tx->n_copies && tx->copies[k].user_id != r->res.user_ids[u])
+				k++;
+			if (k < tx->n_copies)
+				continue;	/* one copy per user: the first way wins */
+			tx->copies = xreallocarray(tx->copies, tx->n_copies + 1, sizeof *tx->copies);
+			struct smtp_copy *c = &tx->copies[tx->n_copies++];
+			memset(c, 0, sizeof *c);
+			c->user_id = r->res.user_ids[u];
+			c->rcpt = i;
+			c->user = u;
+		}
+	}
+	tx->inline_fields = tx->n_copies > 0 && !queued;
+	if (tx->inline_fields) {
+		size_t before = tx->stage.len;
+		copy_fields(tx, &tx->copies[0], &tx->stage);
+		tx->inline_len = tx->stage.len - before;
+	}
+}
+
+/* A new blob: fields, then src from byte skip on.  0, or -1 (logged). */
+static int
+copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct buf *fields,
+	  char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r)
+{
+	struct store *st = smtp_store(s);
+	struct blob_writer *w = NULL;
+	const char *error;
+	char *chunk = NULL;
+	int fd = -1;
+	uint64_t size;
+
+	if (blob_writer_new(st, 0, &w, &error) != STORE_OK ||
+	    blob_write(w, fields->data, fields->len, &error) != STORE_OK ||
+	    blob_open(st, src, &fd, &size, &error) != STORE_OK)
+		goto fail;
+	if (lseek(fd, (off_t)skip, SEEK_SET) < 0) {
+		error = "cannot seek in the message";
+		goto fail;
+	}
+	chunk = xmalloc(SMTP_BODY_CHUNK);
+	for (;;) {
+		ssize_t n = read(fd, chunk, SMTP_BODY_CHUNK);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			error = "cannot read the message";
+			goto fail;
+		}
+		if (blob_write(w, chunk, (size_t)n, &error) != STORE_OK)
+			goto fail;
+	}
+	free(chunk);
+	close(fd);
+	return blob_writer_commit(&w, hash_r, size_r, &error) == STORE_OK ? 0 : -1;
+fail:
+	log_error("%s[%llu] cannot write a copy id=%s: %s", s->name, (unsigned long long)s->id,
+		  s->tx->id, error);
+	free(chunk);
+	if (fd >= 0)
+		close(fd);
+	blob_writer_abort(&w);
+	return -1;
+}
+
+/* The reply for a recipient whose local delivery failed. */
+static const char *
+failure_reply(int status)
+{
+	/* RFC 3463 X.2.2 mailbox full */
+	return status == STORE_OVERQUOTA ? "552 5.2.2 Mailbox full"
+					 : "451 4.3.0 Local delivery failed, try again later";
+}
+
+/* Recipients on their way into one queued message. */
+struct queue_group {
+	char *sender;
+	struct store_queue_recipient *q;
+	size_t n, cap;
+};
+
+static void
+group_add(struct queue_group **groups, size_t *n_groups, const char *sender,
+	  const char *address, const char *orcpt, unsigned notify,
+	  enum store_queue_state state, const char *reply)
+{
+	size_t g = 0;
+	while (g < *n_groups && strcmp((*groups)[g].sender, sender) != 0)
+		g++;
+	if (g == *n_groups) {
+		*groups = xreallocarray(*groups, *n_groups + 1, sizeof **groups);
+		memset(&(*groups)[g], 0, sizeof **groups);
+		(*groups)[g].sender = xstrdup(sender);
+		(*n_groups)++;
+	}
+	struct queue_group *gr = &(*groups)[g];
+	if (gr->n == gr->cap) {
+		gr->cap = gr->cap == 0 ? 8 : gr->cap * 2;
+		gr->q = xreallocarray(gr->q, gr->cap, sizeof *gr->q);
+	}
+	struct store_queue_recipient *r = &gr->q[gr->n++];
+	memset(r, 0, sizeof *r);
+	r->address = xstrdup(address);
+	r->orcpt = orcpt != NULL ? xstrdup(orcpt) : NULL;
+	r->notify = notify;
+	r->state = state;
+	r->last_reply = reply != NULL ? xstrdup(reply) : NULL;
+}
+
+/*
+ * The envelope sender for what recipient r forwards to other domains: the
+ * sender SRS-rewritten into r's domain, so that the receiver's SPF check
+ * sees a domain that sends through us; unchanged for the null sender and
+ * for senders of our own domains (we send for those anyway).  malloc'd.
+ */
+static char *
+forward_sender(struct smtp_session *s, const struct smtp_rcpt *r)
+{
+	const char *sender = s->tx->sender;
+	const char *sat = strrchr(sender, '@');
+	const char *rat = strrchr(r->address, '@');
+	const struct srs_key *k = srs_key_current();
+	if (k == NULL || sat == NULL || rat == NULL ||
+	    store_domain_is_local(smtp_store(s), sat + 1) != 0)
+		return xstrdup(sender);
+	char *domain = xstrdup(rat + 1);
+	str_lower(domain);
+	struct buf out = BUF_INIT;
+	int ret = srs_forward(k, sender, domain, time(NULL), &out);
+	free(domain);
+	if (ret <= 0) {
+		if (ret < 0)
+			log_info("%s[%llu] sender too long for SRS id=%s from=<%s>", s->name,
+				 (unsigned long long)s->id, s->tx->id, esc_str(sender));
+		buf_free(&out);
+		return xstrdup(sender);
+	}
+	return buf_steal(&out);
+}
+
+static const char *const ret_names[] = { NULL, "FULL", "HDRS" };
+static const char *const body_names[] = { NULL, "7BIT", "8BITMIME" };
+
+/* Queues each group; 0, or -1 (logged). */
+static int
+queue_groups(struct smtp_session *s, struct queue_group *groups, size_t n_groups,
+	     const char *hash, uint64_t size)
+{
+	struct smtp_tx *tx = s->tx;
+	const char *error;
+	for (size_t g = 0; g < n_groups; g++) {
+		struct store_queue_message m = {
+			.qid = tx->id,
+			.size = size,
+			.sender = groups[g].sender,
+			.user_id = s->user_id,
+			/* the store only reads these (queue.h) */
+			.ret = (char *)ret_names[tx->ret],
+			.envid = tx->envid,
+			.body = (char *)body_names[tx->body],
+			.smtputf8 = tx->smtputf8,
+			.kind = (char *)"relay",
+		};
+		memcpy(m.blob, hash, SHA256_HEX_LEN + 1);
+		pthread_mutex_lock(&deliver_lock);
+		int ret = store_queue_add(smtp_store(s), &m, groups[g].q, groups[g].n, NULL, &error);
+		pthread_mutex_unlock(&deliver_lock);
+		if (ret != STORE_OK) {
+			log_error("%s[%llu] cannot queue id=%s: %s",
+				  s->name, (unsigned long long)s->id, tx->id, error);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Makes and delivers the users' copies of blob hash; 0, or -1 (a reply
+ * has been written). */
+static int
+deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
+{
+	struct smtp_tx *tx = s->tx;
+	struct store_copy *sc = xcalloc(tx->n_copies + 1, sizeof *sc);
+	struct buf fields = BUF_INIT;
+	const char *error;
+	int ret = 0;
+
+	for (size_t i = 0; i < tx->n_copies && ret == 0; i++) {
+		struct smtp_copy *c = &tx->copies[i];
+		if (tx->inline_fields && i == 0) {
+			memcpy(c->hash, hash, SHA256_HEX_LEN + 1);
+			c->size = size;
+		} else {
+			buf_reset(&fields);
+			copy_fields(tx, c, &fields);
+			ret = copy_blob(s, hash, tx->inline_fields ? tx->inline_len : 0, &fields,
+					c->hash, &c->size);
+		}
+		const char *detail = tx->rcpts[c->rcpt].res.details[c->user];
+		sc[i].user_id = c->user_id;
+		sc[i].mailbox = detail != NULL ? detail + 1 : NULL;
+		sc[i].blob = c->hash;
+		sc[i].size = c->size;
+	}
+	buf_free(&fields);
+	if (ret == 0) {
+		struct store *st = smtp_store(s);
+		pthread_mutex_lock(&deliver_lock);
+		int r = store_deliver_copies(st, sc, tx->n_copies, time(NULL), &error);
+		pthread_mutex_unlock(&deliver_lock);
+		if (r != STORE_OK) {
+			log_error("%s[%llu] delivery failed id=%s: %s",
+				  s->name, (unsigned long long)s->id, tx->id, error);
+			ret = -1;
+		}
+	}
+	for (size_t i = 0; i < tx->n_copies; i++) {
+		tx->copies[i].status = ret == 0 ? sc[i].status : STORE_ERROR;
+		if (ret == 0 && sc[i].status != STORE_OK)
+			log_info("%s[%llu] delivery failed id=%s to=%s reason=%s",
+				 s->name, (unsigned long long)s->id, tx->id,
+				 esc_str(tx->rcpts[tx->copies[i].rcpt].res.user_addresses[tx->copies[i].user]),
+				 esc_str(sc[i].error != NULL ? sc[i].error : "?"));
+		store_copy_clear(&sc[i]);
+	}
+	free(sc);
+	if (ret < 0)
+		smtp_reply(s, "451 4.3.0 Local delivery failed, try again later");
+	return ret;
+}
+
+/* The outcome of local recipient r: STORE_OK when any user it reaches got
+ * the message (or it forwards on), else the first failure. */
+static int
+rcpt_status(const struct smtp_tx *tx, const struct smtp_rcpt *r)
+{
+	int failure = STORE_ERROR;
+	if (r->res.n_remote > 0)
+		return STORE_OK;
+	for (size_t u = 0; u < r->res.n_users; u++) {
+		for (size_t k = 0; k < tx->n_copies; k++) {
+			if (tx->copies[k].user_id != r->res.user_ids[u])
+				continue;
+			if (tx->copies[k].status == STORE_OK)
+				return STORE_OK;
+			failure = tx->copies[k].status;
+		}
+	}
+	return failure;
+}
+
+void
+smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
+{
+	struct smtp_tx *tx = s->tx;
+	struct queue_group *groups = NULL;
+	size_t n_groups = 0, ok = 0, pending = 0, dsn_wanted = 0;
+	const char *failure = NULL;
+	struct buf orcpt = BUF_INIT;
+	char base[SHA256_HEX_LEN + 1];
+	uint64_t base_size = size;
+
+	if (tx->n_copies > 0 && deliver_copies(s, hash, size) < 0)
+		goto out;
+	for (size_t i = 0; i < tx->n_rcpts; i++) {
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+		if (!r->local) {
+			group_add(&groups, &n_groups, tx->sender, r->address, r->orcpt, r->notify,
+				  STORE_QUEUE_PENDING, NULL);
+			pending++;
+			continue;
+		}
+		int status = rcpt_status(tx, r);
+		if (status != STORE_OK) {
+			const char *reply = failure_reply(status);
+			if (failure == NULL || reply[0] == '4')
+				failure = reply;
+			if (reply[0] == '5') {
+				group_add(&groups, &n_groups, tx->sender, r->address, r->orcpt,
+					  r->notify, STORE_QUEUE_FAILED, reply);
+				if (tx->sender[0] != '\0' && !(r->notify & SMTP_NOTIFY_NEVER))
+					dsn_wanted++;
+			}
+			continue;
+		}
+		ok++;
+		if (r->res.n_remote == 0)
+			continue;
+		/* RFC 3461 §6.2: a forwarded recipient keeps the original one */
+		const char *o = r->orcpt;
+		if (o == NULL) {
+			buf_reset(&orcpt);
+			buf_puts(&orcpt, "rfc822;");
+			smtp_xtext_encode(r->address, strlen(r->address), &orcpt);
+			o = buf_cstr(&orcpt);
+		}
+		char *fsender = forward_sender(s, r);
+		for (size_t j = 0; j < r->res.n_remote; j++) {
+			group_add(&groups, &n_groups, fsender, r->res.remote[j], o, r->notify,
+				  STORE_QUEUE_PENDING, NULL);
+			pending++;
+		}
+		free(fsender);
+	}
+	if (ok == 0 && pending == 0) {
+		/* nobody got it: refuse, so the client keeps responsibility */
+		smtp_reply(s, failure != NULL ? failure
+					      : "451 4.3.0 Local delivery failed, try again later");
+		goto out;
+	}
+	memcpy(base, hash, sizeof base);
+	if (pending + dsn_wanted > 0) {
+		struct buf none = BUF_INIT;
+		/* inline fields: only DSNs of failed local recipients are
+		 * queued, with the message as received, not the first user's
+		 * fields */
+		if ((tx->inline_fields &&
+		     copy_blob(s, hash, tx->inline_len, &none, base, &base_size) < 0) ||
+		    queue_groups(s, groups, n_groups, base, base_size) < 0) {
+			smtp_reply(s, "451 4.3.0 Cannot queue the message, try again later");
+			goto out;
+		}
+		if (pending > 0)
+			relay_kick();	/* the relay workers look at the queue now */
+	}
+	log_info("%s[%llu] accepted id=%s from=<%s> rcpts=%zu delivered=%zu queued=%zu size=%llu%s%s",
+		 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender), tx->n_rcpts,
+		 ok, pending, (unsigned long long)size, s->user != NULL ? " user=" : "",
+		 s->user != NULL ? s->user : "");
+	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
+	s->messages++;
+out:
+	buf_free(&orcpt);
+	for (size_t g = 0; g < n_groups; g++) {
+		store_queue_recipient_list_free(&groups[g].q, groups[g].n);
+		free(groups[g].sender);
+	}
+	free(groups);
+}

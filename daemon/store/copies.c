@@ -1,0 +1,111 @@
+/*
+ * copies: final delivery of one message to several local users when each
+ * user's copy is its own blob (the SMTP server writes Return-Path,
+ * X-Original-To and Delivered-To per user, RFC 5321 §4.4), into the folder
+ * each copy asks for (a subaddress, RFC 5233) or the INBOX, in one
+ * transaction.
+ */
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "store/blob.h"
+#include "store/store_int.h"
+
+/* The user's mailbox of that name (ASCII case ignored: a subaddress comes
+ * lowercased, as addresses are; an exact match first).  (One query with
+ * "OR name = 'INBOX'" loses the case-blind match to the (user_id, name)
+ * index in SQLite 3.40, so the INBOX is a second query.) */
+static const char SQL_MAILBOX[] =
+	"SELECT id FROM mailboxes WHERE user_id = ?1 AND name = ?2 COLLATE NOCASE"
+	" ORDER BY name = ?2 DESC, id LIMIT 1";
+
+static int
+mailbox_for(struct store *st, int64_t user_id, const char *name, int64_t *id_r,
+	    const char **error_r)
+{
+	int ret = STORE_NOTFOUND;
+	for (int pass = name != NULL ? 0 : 1; pass < 2 && ret == STORE_NOTFOUND; pass++) {
+		sqlite3_stmt *s = store_stmt(st, SQL_MAILBOX);
+		stmt_int(s, 1, user_id);
+		stmt_text(s, 2, pass == 0 ? name : "INBOX");
+		ret = stmt_ints(st, s, "cannot find the mailbox", id_r, 1, error_r);
+	}
+	if (ret != STORE_NOTFOUND)
+		return ret;
+	/* Every user is made with an INBOX; one lost by hand comes back. */
+	return store_mailbox_create_tx(st, user_id, "INBOX", NULL, true, id_r, error_r);
+}
+
+void
+store_copy_clear(struct store_copy *c)
+{
+	if (c == NULL)
+		return;
+	free(c->error);
+	c->error = NULL;
+}
+
+int
+store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
+		     int64_t internal_date, const char **error_r)
+{
+	struct store_imap_cache *caches = xcalloc(n + 1, sizeof *caches);
+	int ret = STORE_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		copies[i].status = STORE_ERROR;
+		copies[i].error = NULL;
+		if (!is_lower_hex(copies[i].blob, SHA256_HEX_LEN) ||
+		    copies[i].blob[SHA256_HEX_LEN] != '\0' || copies[i].size > INT64_MAX) {
+			*error_r = errfmt("invalid blob name '%s'", esc_str(copies[i].blob));
+			ret = STORE_INVALID;
+			goto out;
+		}
+	}
+	/* each blob parsed once for its IMAP cache, outside the transaction */
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < i && strcmp(copies[k].blob, copies[i].blob) != 0)
+			k++;
+		if (k < i)
+			continue;
+		char *path = blob_path(st, copies[i].blob);
+		store_imap_cache_compute(path, copies[i].blob, &caches[i]);
+		free(path);
+	}
+	if ((ret = store_begin(st, error_r)) < 0)
+		goto out;
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		struct store_copy *c = &copies[i];
+		int64_t mailbox;
+		size_t k = 0;
+		while (k < i && strcmp(copies[k].blob, c->blob) != 0)
+			k++;
+		if ((ret = mailbox_for(st, c->user_id, c->mailbox, &mailbox, error_r)) < 0)
+			break;
+		const char *err = NULL;
+		st->append_cache = &caches[k];
+		int r = store_append_tx(st, mailbox, c->blob, c->size, internal_date, 0, NULL,
+					false, NULL, &err);
+		st->append_cache = NULL;
+		if (r != STORE_OK && r != STORE_OVERQUOTA) {
+			*error_r = err;
+			ret = r;
+			break;
+		}
+		c->status = r;
+		c->error = r == STORE_OK ? NULL : xstrdup(err);
+	}
+	ret = store_end(st, ret, error_r);
+out:
+	for (size_t i = 0; i < n; i++) {
+		store_imap_cache_clear(&caches[i]);
+		if (ret != STORE_OK) {
+			store_copy_clear(&copies[i]);
+			copies[i].status = ret;
+		}
+	}
+	free(caches);
+	return ret;
+}
