@@ -149,6 +149,22 @@ config_listen_name(enum listen_kind kind)
 	return s->key;
 }
 
+bool
+config_setting_info(size_t i, struct config_setting_info *info)
+{
+	if (i >= N_SETTINGS)
+		return false;
+	const struct setting *s = &settings[i];
+	info->section = s->section;
+	info->key = s->key;
+	info->def = s->def;
+	info->bounded = s->type == SET_UINT || s->type == SET_SIZE;
+	info->size = s->type == SET_SIZE;
+	info->min = s->min;
+	info->max = s->max;
+	return true;
+}
+
 const char *
 config_path_choose(const char *from_argv)
 {
