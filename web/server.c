@@ -648,8 +648,10 @@ web_server_stop(struct web_server **srvp)
 	/* Closes the listening socket too, which it was handed at start; no
 	 * connection may be left suspended (libmicrohttpd panics). */
 	web_tests_close();
+	web_tests_cancel();
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
-	web_tests_wait(FETCH_TEST_TOTAL_MS + 1000);
+	/* a test still connecting (no socket to end yet) takes one step */
+	web_tests_wait(FETCH_TEST_STEP_MS + 1000);
 	server_free(srvp);
 }

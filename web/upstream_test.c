@@ -26,6 +26,7 @@ struct web_test {
 	bool done;			/* result is filled in */
 	unsigned refs;			/* the request and the thread */
 	bool allow_private;
+	struct client_conn_cancel cancel;	/* web_tests_close() ends the test */
 	struct upstream_settings set;
 	char *password;
 	size_t password_len;
@@ -47,6 +48,8 @@ test_free(struct web_test *t)
 	}
 	upstream_settings_clear(&t->set);
 	fetch_test_result_clear(&t->result);
+	client_conn_cancel_clear(&t->cancel);
+	pthread_mutex_destroy(&t->cancel.lock);
 	free(t);
 }
 
@@ -89,7 +92,8 @@ test_thread(void *arg)
 {
 	struct web_test *t = arg;
 	struct fetch_test_result res;
-	fetch_test_settings(&t->set, t->password, t->allow_private, &res);
+	fetch_test_settings(&t->set, t->password, t->allow_private, &t->cancel, &res);
+	client_conn_cancel_clear(&t->cancel);
 	explicit_bzero(t->password, t->password_len);
 	pthread_mutex_lock(&tests_lock);
 	t->result = res;
@@ -124,6 +128,7 @@ web_test_start(struct web_request *r, struct upstream_settings *set,
 	t->user_id = r->user.id;
 	t->mhd = r->mhd;
 	t->allow_private = allow_private;
+	client_conn_cancel_init(&t->cancel);
 	t->set = *set;
 	memset(set, 0, sizeof *set);
 	t->password_len = strlen(password);
@@ -210,6 +215,15 @@ web_tests_close(void)
 	closed = true;
 	for (struct web_test *t = running; t != NULL; t = t->next)
 		resume_locked(t);
+	pthread_mutex_unlock(&tests_lock);
+}
+
+void
+web_tests_cancel(void)
+{
+	pthread_mutex_lock(&tests_lock);
+	for (struct web_test *t = running; t != NULL; t = t->next)
+		client_conn_cancel_fire(&t->cancel);
 	pthread_mutex_unlock(&tests_lock);
 }
 

@@ -50,7 +50,10 @@ void web_test_release(struct web_test **t);
 void web_tests_close(void);
 /* After a reload: tests may start again. */
 void web_tests_open(void);
-/* At the end: waits (at most timeout_ms) for the tests' threads to end, so
+/* At the end: ends every running test's connection (client_conn_cancel),
+ * so that their threads finish at once... */
+void web_tests_cancel(void);
+/* ...and waits (at most timeout_ms) for the tests' threads to end, so
  * that none is inside OpenSSL while the process exits. */
 void web_tests_wait(int timeout_ms);
 

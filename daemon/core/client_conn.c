@@ -2,10 +2,12 @@
  * client_conn: connecting the fetcher's clients (see client_conn.h).
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/client_conn.h"
 #include "core/log.h"
@@ -101,6 +103,52 @@ client_conn_addr_public(const struct sockaddr *sa)
 	return false;
 }
 
+void
+client_conn_cancel_init(struct client_conn_cancel *cancel)
+{
+	pthread_mutex_init(&cancel->lock, NULL);
+	cancel->fd = -1;
+	cancel->fired = false;
+}
+
+void
+client_conn_cancel_fire(struct client_conn_cancel *cancel)
+{
+	pthread_mutex_lock(&cancel->lock);
+	cancel->fired = true;
+	if (cancel->fd >= 0)
+		(void)shutdown(cancel->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&cancel->lock);
+}
+
+void
+client_conn_cancel_clear(struct client_conn_cancel *cancel)
+{
+	pthread_mutex_lock(&cancel->lock);
+	if (cancel->fd >= 0)
+		close(cancel->fd);
+	cancel->fd = -1;
+	pthread_mutex_unlock(&cancel->lock);
+}
+
+/* Hands the new connection's socket to the cancel token; -1 when it has
+ * fired already. */
+static int
+cancel_watch(struct client_conn_cancel *cancel, struct conn *conn)
+{
+	int ret = 0;
+	pthread_mutex_lock(&cancel->lock);
+	if (cancel->fired) {
+		ret = -1;
+	} else {
+		if (cancel->fd >= 0)
+			close(cancel->fd);
+		cancel->fd = fcntl(conn_fd(conn), F_DUPFD_CLOEXEC, 0);
+	}
+	pthread_mutex_unlock(&cancel->lock);
+	return ret;
+}
+
 static int64_t
 now_ms(void)
 {
@@ -120,6 +168,15 @@ client_conn_open(const char *host, unsigned port, const struct client_conn_param
 	bool tried = false;
 	struct conn *conn = NULL;
 
+	if (p->cancel != NULL) {
+		pthread_mutex_lock(&p->cancel->lock);
+		bool fired = p->cancel->fired;
+		pthread_mutex_unlock(&p->cancel->lock);
+		if (fired) {
+			*error_r = "cancelled: mailhub is stopping";
+			return NULL;
+		}
+	}
 	if (conn_resolve(host, port, &res, &err) < 0) {
 		*error_r = errfmt("cannot connect to %s port %u: %s", esc_str(host), port, err);
 		return NULL;
@@ -163,6 +220,11 @@ client_conn_open(const char *host, unsigned port, const struct client_conn_param
 			*error_r = errfmt("cannot connect to %s port %u: %s", esc_str(host), port,
 					  err != NULL ? err : "no usable address");
 		}
+		return NULL;
+	}
+	if (p->cancel != NULL && cancel_watch(p->cancel, conn) < 0) {
+		conn_free(&conn);
+		*error_r = "cancelled: mailhub is stopping";
 		return NULL;
 	}
 	conn_set_timeout(conn, p->timeout_ms);

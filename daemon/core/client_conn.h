@@ -21,11 +21,30 @@
 #ifndef MAILHUB_CORE_CLIENT_CONN_H
 #define MAILHUB_CORE_CLIENT_CONN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "core/conn.h"
+
+/*
+ * Lets another thread end a client's connection at once: a connection test
+ * still waiting for a silent server when the daemon stops.  It keeps its
+ * own copy of the socket (dup), so a shutdown() never reaches a descriptor
+ * number that was closed and reused meanwhile.
+ */
+struct client_conn_cancel {
+	pthread_mutex_t lock;
+	int fd;			/* the copy of the open connection's socket, or -1 */
+	bool fired;
+};
+void client_conn_cancel_init(struct client_conn_cancel *cancel);
+/* Ends the connection (shutdown: every wait on it returns at once) and
+ * makes any later client_conn_open() with it fail. */
+void client_conn_cancel_fire(struct client_conn_cancel *cancel);
+/* Lets go of the socket copy; the token may be used again. */
+void client_conn_cancel_clear(struct client_conn_cancel *cancel);
 
 /* How a client connects. */
 struct client_conn_params {
@@ -33,6 +52,7 @@ struct client_conn_params {
 	int total_ms;		/* > 0: the end of everything, connect to close
 				 * (conn_set_deadline); 0: none */
 	bool allow_private;	/* [fetch] allow_private_hosts */
+	struct client_conn_cancel *cancel;	/* not NULL: may be fired */
 	char *cert_sha256_r;	/* not NULL: char[65] that the clients' open
 				 * fills with the SHA-256 of the server's
 				 * certificate ("" without TLS), also when the

@@ -124,7 +124,8 @@ fetch_run_account(const struct config *cfg, struct store *st, int64_t id,
 
 void
 fetch_test_settings(const struct upstream_settings *set, const char *password,
-		    bool allow_private, struct fetch_test_result *res)
+		    bool allow_private, struct client_conn_cancel *cancel,
+		    struct fetch_test_result *res)
 {
 	const char *error = NULL;
 	memset(res, 0, sizeof *res);
@@ -133,6 +134,7 @@ fetch_test_settings(const struct upstream_settings *set, const char *password,
 		.timeout_ms = FETCH_TEST_STEP_MS,
 		.total_ms = FETCH_TEST_TOTAL_MS,
 		.allow_private = allow_private,
+		.cancel = cancel,
 		.cert_sha256_r = res->cert_sha256,
 	};
 	if (set->protocol == UPSTREAM_IMAP) {

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/client_conn.h"
 #include "core/config.h"
 #include "store/upstreams.h"
 
@@ -61,9 +62,11 @@ struct fetch_test_result {
 /* Tries the settings without saving them: connect, TLS, login, list the
  * folders (IMAP) or the maildrop (POP3), within the limits above, on a
  * public address unless allow_private ([fetch] allow_private_hosts).
- * Always fills *result (free with fetch_test_result_clear). */
+ * cancel (may be NULL) lets another thread end it at once.  Always fills
+ * *result (free with fetch_test_result_clear). */
 void fetch_test_settings(const struct upstream_settings *set, const char *password,
-			 bool allow_private, struct fetch_test_result *result);
+			 bool allow_private, struct client_conn_cancel *cancel,
+			 struct fetch_test_result *result);
 void fetch_test_result_clear(struct fetch_test_result *result);
 
 /*

@@ -367,6 +367,45 @@ class Responsive(Base):
         self.assertEqual(codes.count(429), self.USERS - 4, codes)
 
 
+class StopWhileTesting(unittest.TestCase):
+    """Finding 7: the daemon stops cleanly with a connection test waiting
+    (libmicrohttpd must not be stopped with a suspended connection)."""
+
+    def test_sigterm_with_a_test_waiting(self):
+        mh = Mailhub(listeners=("admin",), config_extra=ALLOW_PRIVATE)
+        self.addCleanup(mh.close)
+        mh.cli("domain", "add", "example.org")
+        mh.add_user(ALICE, ALICE_PW)
+        token = mh.cli("token", "create", ALICE).stdout.strip().split()[-1]
+        mh.start()
+        hole = TinyServer(mode="blackhole")
+        self.addCleanup(hole.close)
+        answer = []
+
+        def run():
+            try:
+                answer.append(Client(mh.port("admin"), token).post("/upstreams/test", {
+                    "protocol": "imap", "host": "127.0.0.1", "port": hole.port,
+                    "tls": "none", "username": "u", "password": "p"}))
+            except OSError as e:
+                answer.append(e)
+
+        t = threading.Thread(target=run)
+        t.start()
+        deadline = time.monotonic() + 10
+        while hole.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(hole.connections, 1)
+        started = time.monotonic()
+        mh.stop()       # fails on a bad exit status or a sanitizer report
+        print(f"# SIGTERM with a connection test waiting: stopped in "
+              f"{time.monotonic() - started:.2f} s")
+        t.join(timeout=30)
+        self.assertEqual(len(answer), 1)
+        if not isinstance(answer[0], Exception):
+            self.assertEqual(answer[0].status, 503, answer[0])
+
+
 class JsonNul(Base):
     """Finding 11: \\u0000 in a JSON string is refused, not cut."""
 

@@ -155,6 +155,59 @@ START_TEST(test_total_deadline_ends_a_trickling_peer)
 }
 END_TEST
 
+struct firing {
+	struct client_conn_cancel *cancel;
+	int started[2];
+};
+
+/* Fires the cancel once the reader is about to wait. */
+static void *
+fire_later(void *arg)
+{
+	struct firing *f = arg;
+	char b;
+	ck_assert_int_eq(read(f->started[0], &b, 1), 1);
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	client_conn_cancel_fire(f->cancel);
+	return NULL;
+}
+
+START_TEST(test_cancel_ends_a_wait_on_a_silent_peer)
+{
+	unsigned port;
+	int lfd = listen_loopback(&port);
+	struct client_conn_cancel cancel;
+	client_conn_cancel_init(&cancel);
+	struct client_conn_params p = { .timeout_ms = 60000, .allow_private = true,
+					.cancel = &cancel };
+	const char *error = NULL, *line;
+	size_t len;
+	struct conn *c = client_conn_open("127.0.0.1", port, &p, &error);
+	ck_assert_msg(c != NULL, "%s", error);
+	struct firing f = { &cancel, { -1, -1 } };
+	ck_assert_int_eq(pipe(f.started), 0);
+	pthread_t tid;
+	ck_assert_int_eq(pthread_create(&tid, NULL, fire_later, &f), 0);
+	ck_assert_int_eq(write(f.started[1], "s", 1), 1);
+	/* the peer (the listen backlog) never says a word: without the
+	 * cancel this would wait its 60 s and time out */
+	enum conn_result r = conn_read_line(c, 1024, &line, &len);
+	ck_assert_int_ne(r, CONN_OK);
+	ck_assert_msg(strcmp(conn_error(c), "timed out") != 0, "not ended by the cancel");
+	pthread_join(tid, NULL);
+	conn_free(&c);
+	/* once fired, no new connection is made with it */
+	ck_assert_ptr_null(client_conn_open("127.0.0.1", port, &p, &error));
+	ck_assert_str_eq(error, "cancelled: mailhub is stopping");
+	client_conn_cancel_clear(&cancel);
+	pthread_mutex_destroy(&cancel.lock);
+	close(f.started[0]);
+	close(f.started[1]);
+	close(lfd);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -164,6 +217,7 @@ make_suite(void)
 	tcase_add_test(tc, test_address_classes);
 	tcase_add_test(tc, test_loopback_refused_unless_allowed);
 	tcase_add_test(tc, test_total_deadline_ends_a_trickling_peer);
+	tcase_add_test(tc, test_cancel_ends_a_wait_on_a_silent_peer);
 	suite_add_tcase(s, tc);
 	return s;
 }
