@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/check_cli.h"
 #include "cli/cli.h"
 #include "cli/relay_cli.h"
 #include "core/config.h"
@@ -53,7 +54,10 @@ static const struct command commands[] = {
 	  "user passwd ADDRESS --password-stdin\n"
 	  "user del|show ADDRESS\n"
 	  "user totp-reset ADDRESS\n"
-	  "user list" },
+	  "user list\n"
+	  "user app-password add ADDRESS NAME   (for mail clients only; printed once)\n"
+	  "user app-password list ADDRESS\n"
+	  "user app-password del ADDRESS ID" },
 	{ "alias", cmd_alias, 0,
 	  "manage aliases (@domain is the domain's catch-all)",
 	  "alias add SOURCE DEST[,DEST...]\n"
@@ -82,6 +86,15 @@ static const struct command commands[] = {
 	  "relay show\n"
 	  "relay smarthost HOST:PORT --tls implicit|starttls [--username U --password-stdin]\n"
 	  "relay direct" },
+	{ "check-spf", cmd_check_spf, 0,
+	  "the SPF verdict (RFC 7208) for a sender and client, as the daemon computes it",
+	  "check-spf IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, checked by HELO)" },
+	{ "check-dmarc", cmd_check_dmarc, 0,
+	  "the DMARC verdict (RFC 7489) for a From: domain, given SPF and DKIM results",
+	  "check-dmarc FROM [--spf RESULT:DOMAIN] [--dkim RESULT:DOMAIN[,...]] [--sample 0-99]" },
+	{ "check-dkim", cmd_check_dkim, 0,
+	  "the DKIM and ARC verdicts of a message file, as the daemon computes them",
+	  "check-dkim [FILE]   (FILE \"-\" or none: standard input)" },
 	{ "fsck", cmd_fsck, 0,
 	  "check the database against the blob files",
 	  "fsck [--repair]" },
@@ -145,7 +158,7 @@ print_main_usage(FILE *out)
 	        "Commands:\n",
 	        CONFIG_DEFAULT_PATH);
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\n'mailhub COMMAND --help' shows the usage of a command.\n");
 }
 

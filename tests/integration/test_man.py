@@ -39,7 +39,7 @@ def man_sections(troff):
         if line.startswith(".SS ") or line.startswith(".SH "):
             if name is not None:
                 sections[name] = plain("\n".join(lines))
-            name = line[4:].strip() if line.startswith(".SS ") else None
+            name = line[4:].strip().replace("\\-", "-") if line.startswith(".SS ") else None
             lines = []
         elif name is not None:
             lines.append(line)
