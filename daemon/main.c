@@ -128,7 +128,11 @@ print_usage(FILE *out, const struct command *cmd)
 	while (*p != '\0') {
 		const char *nl = strchr(p, '\n');
 		int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
-		fprintf(out, "%smailhub %.*s\n", prefix, len, p);
+		/* a line that starts with spaces goes on the form above it */
+		if (*p == ' ')
+			fprintf(out, "       %*s%.*s\n", (int)strlen("mailhub "), "", len, p);
+		else
+			fprintf(out, "%smailhub %.*s\n", prefix, len, p);
 		prefix = "       ";
 		p += len;
 		if (*p == '\n')

@@ -2,6 +2,7 @@
  * api_upstreams: the REST resource of upstream accounts (see api_upstreams.h).
  */
 #include <string.h>
+#include <strings.h>
 
 #include "core/limits.h"
 #include "core/log.h"
@@ -9,6 +10,8 @@
 #include "fetch/fetch.h"
 #include "store/upstreams.h"
 #include "web/api_upstreams.h"
+#include "web/internal.h"
+#include "web/upstream_test.h"
 
 static cJSON *
 upstream_json(const struct store_upstream *up)
@@ -190,6 +193,48 @@ read_settings(struct web_request *r, struct upstream_settings *set,
 	return 0;
 }
 
+/*
+ * A stored password only ever goes to the server it was saved for: the
+ * same protocol, host, port, TLS mode, certificate check and username.
+ * Otherwise anyone who may change or test the account (its owner's
+ * session, or an admin) could send it to a host of their own and read it.
+ * Changing any of these needs the password again.  NULL when none
+ * changed, else the first field that did.
+ */
+static const char *
+destination_changed(const struct upstream_settings *saved,
+		    const struct upstream_settings *now)
+{
+	if (saved->protocol != now->protocol)
+		return "protocol";
+	if (strcasecmp(saved->host, now->host) != 0)	/* RFC 4343: DNS names */
+		return "host";
+	if (saved->port != now->port)
+		return "port";
+	if (saved->tls != now->tls)
+		return "tls";
+	if (strcmp(saved->tls_verify, now->tls_verify) != 0)
+		return "tls_verify";
+	if (strcmp(saved->username, now->username) != 0)
+		return "username";
+	return NULL;
+}
+
+/* -1 after a 422 when the body changes where the stored password would go
+ * (see above) without giving a password. */
+static int
+check_stored_password_use(struct web_request *r, const struct upstream_settings *saved,
+			  const struct upstream_settings *now, const char *password)
+{
+	const char *changed = password == NULL ? destination_changed(saved, now) : NULL;
+	if (changed == NULL)
+		return 0;
+	reply_problem(r, 422, "field 'password' is required when '%s' changes: the stored "
+		      "password only goes to the server, port, TLS settings and username it "
+		      "was saved with", changed);
+	return -1;
+}
+
 /* A new account needs these; names the first one missing. */
 static enum MHD_Result
 reply_missing(struct web_request *r)
@@ -321,13 +366,16 @@ enum MHD_Result
 api_upstreams_patch(struct web_request *r)
 {
 	struct store_upstream up;
+	struct upstream_settings saved;
 	const char *password, *error;
 	char *sealed = NULL;
 	enum MHD_Result res = MHD_YES;
 	if (path_account(r, &up) < 0)
 		return MHD_YES;
+	upstream_settings_copy(&saved, &up.set);
 	if (json_only_fields(r, r->json, setting_fields) < 0 ||
 	    read_settings(r, &up.set, &password) < 0 ||
+	    check_stored_password_use(r, &saved, &up.set, password) < 0 ||
 	    (password != NULL && seal_password(r, password, &sealed) < 0))
 		goto out;
 	int st = store_upstream_update(r->st, up.id, &up.set, sealed, &error);
@@ -341,6 +389,7 @@ api_upstreams_patch(struct web_request *r)
 	res = reply_account(r, 200, up.id);
 out:
 	free(sealed);
+	upstream_settings_clear(&saved);
 	store_upstream_clear(&up);
 	return res;
 }
@@ -390,6 +439,7 @@ api_upstreams_test(struct web_request *r)
 		"enabled", NULL
 	};
 	struct store_upstream up = { 0 };
+	struct upstream_settings saved = { 0 };
 	const char *password = NULL, *error;
 	char *stored = NULL;
 	size_t stored_len = 0;
@@ -410,6 +460,7 @@ api_upstreams_test(struct web_request *r)
 			       ? reply_problem(r, 404, "upstream account %llu does not exist",
 					       (unsigned long long)id)
 			       : reply_store_error(r, st, error);
+		upstream_settings_copy(&saved, &up.set);
 	} else {
 		up.set.protocol = (enum upstream_protocol)-1;
 		up.set.keep = up.set.idle = up.set.enabled = true;
@@ -421,7 +472,8 @@ api_upstreams_test(struct web_request *r)
 			goto out;
 		}
 	}
-	if (read_settings(r, &up.set, &password) < 0)
+	if (read_settings(r, &up.set, &password) < 0 ||
+	    (id != 0 && check_stored_password_use(r, &saved, &up.set, password) < 0))
 		goto out;
 	if (password == NULL) {
 		if (unseal(up.password_sealed, &stored, &stored_len, &error) < 0) {
@@ -430,33 +482,15 @@ api_upstreams_test(struct web_request *r)
 		}
 		password = stored;
 	}
-	struct fetch_test_result t;
-	fetch_test_settings(&up.set, password, API_UPSTREAM_TEST_TIMEOUT_MS, &t);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddBoolToObject(o, "ok", t.ok);
-	if (t.error != NULL)
-		cJSON_AddStringToObject(o, "error", t.error);
-	else
-		cJSON_AddNullToObject(o, "error");
-	cJSON_AddStringToObject(o, "tls", t.tls != NULL ? t.tls : "none");
-	if (t.cert_sha256[0] != '\0')
-		cJSON_AddStringToObject(o, "certificate_sha256", t.cert_sha256);
-	else
-		cJSON_AddNullToObject(o, "certificate_sha256");
-	if (up.set.protocol == UPSTREAM_IMAP) {
-		cJSON *f = cJSON_AddArrayToObject(o, "folders");
-		for (size_t i = 0; i < t.n_folders; i++)
-			cJSON_AddItemToArray(f, cJSON_CreateString(t.folders[i]));
-	} else {
-		cJSON_AddNumberToObject(o, "messages", t.messages);
-	}
-	fetch_test_result_clear(&t);
-	res = reply_json(r, 200, o);
+	/* off the request thread (upstream_test.c); the settings move there */
+	res = web_test_start(r, &up.set, password,
+			     r->srv->cfg->fetch_allow_private_hosts);
 out:
 	if (stored != NULL) {
 		explicit_bzero(stored, stored_len);
 		free(stored);
 	}
+	upstream_settings_clear(&saved);
 	store_upstream_clear(&up);
 	return res;
 }

@@ -13,10 +13,15 @@
  *                                        account, its password used unless given):
  *                                        connect, TLS, login, list folders;
  *                                        {"ok","error","tls","certificate_sha256",
- *                                         "folders","messages"}
+ *                                         "folders","messages"}; run off the
+ *                                        request threads (upstream_test.h), 429
+ *                                        while the caller has one running
  * A user sees only their own accounts (anything else is 404, as if it did
  * not exist); an admin sees all.  The password is write-only: it is sealed
- * (core/seal.h) before it reaches the store and never returned.
+ * (core/seal.h) before it reaches the store and never returned.  A stored
+ * password only ever goes where it was saved for: a PATCH or a test of a
+ * stored account that changes protocol, host, port, tls, tls_verify or
+ * username needs "password" again (422 otherwise).
  *
  * The routes and their flags are in routes.c.
  */
@@ -24,9 +29,6 @@
 #define MAILHUB_WEB_API_UPSTREAMS_H
 
 #include "web/request.h"
-
-/* Milliseconds each step of POST /upstreams/test may take. */
-#define API_UPSTREAM_TEST_TIMEOUT_MS 15000
 
 web_handler_fn api_upstreams_list;
 web_handler_fn api_upstreams_create;

@@ -9,7 +9,8 @@ libweb_a_SOURCES = \
 	web/api_domains.c web/api_users.c web/api_aliases.c \
 	web/api_tokens.c web/api_app_passwords.c web/api_log.c web/api_queue.c \
 	web/api_upstreams.c web/api_upstreams.h web/api_relay.c web/api_relay.h \
-	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h
+	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h \
+	web/upstream_test.c web/upstream_test.h web/json_nul.c web/json_nul.h
 libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS)
 
 # The dashboard's counts and disk use: a store function of the panel's own.
@@ -24,9 +25,10 @@ SQL_MIGRATIONS += sql/008_accounts.sql
 # API tests over HTTP against the running daemon, and the panel in Chromium
 # (SKIP when node or chromium is missing).
 TESTS += tests/integration/test_api.py tests/integration/test_api_roles.py \
-	tests/integration/test_accounts.py tests/browser/run.sh
+	tests/integration/test_accounts.py tests/integration/test_api_security.py \
+	tests/browser/run.sh
 EXTRA_DIST += tests/integration/test_api.py tests/integration/test_api_roles.py \
-	tests/integration/test_accounts.py \
+	tests/integration/test_accounts.py tests/integration/test_api_security.py \
 	tests/integration/api_util.py \
 	tests/browser/run.sh tests/browser/run_panel.py tests/browser/panel.mjs \
 	tests/browser/package.json
@@ -36,7 +38,8 @@ AM_TESTS_ENVIRONMENT += MAILHUB_TEST_OUTPUT='$(abs_top_builddir)/tests/output'; 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_web
 TESTS += tests/unit/check_web
-tests_unit_check_web_SOURCES = tests/unit/check_web.c web/path.c $(CHECK_RUNNER)
+tests_unit_check_web_SOURCES = tests/unit/check_web.c web/path.c web/json_nul.c \
+	$(CHECK_RUNNER)
 tests_unit_check_web_CFLAGS = $(CHECK_CFLAGS_ALL) $(MHD_CFLAGS) $(CJSON_CFLAGS)
 tests_unit_check_web_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/unit/check_totp

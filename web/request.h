@@ -27,6 +27,7 @@
 #define WEB_PARAMS_MAX 4
 
 struct web_server;
+struct web_test;
 
 /* Who is calling. */
 enum web_auth {
@@ -57,6 +58,9 @@ struct web_request {
 	char *params[WEB_PARAMS_MAX];	/* {name} segments of the route, decoded */
 	size_t n_params;
 	bool replied;
+	struct web_test *test;	/* a connection test running for this request
+				 * (upstream_test.h); the connection is
+				 * suspended until it answers */
 };
 
 /* Route flags, checked once by the dispatcher before any handler runs. */

@@ -25,13 +25,18 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/tls.h"
+#include "fetch/fetch.h"
 #include "web/internal.h"
+#include "web/json_nul.h"
+#include "web/upstream_test.h"
 #include "web/web.h"
 
 /* Concurrency of the admin listener: a home server's panel, not a CDN.
- * Some requests block their thread for a while (a login's throttle delay,
- * an upstream connection test of up to a few steps of 15 s each), so there
- * are a few more threads than a household needs at once. */
+ * A request thread serves many connections, so nothing slow may run on
+ * it: an upstream connection test, which waits for a server a user named,
+ * runs on a thread of its own while its connection is suspended
+ * (upstream_test.h).  A login's throttle delay still blocks its thread
+ * (seconds at most), hence a few more threads than a household needs. */
 #define WEB_THREADS 8
 #define WEB_CONNECTIONS_MAX 256
 #define WEB_CONNECTIONS_PER_IP 32
@@ -75,6 +80,7 @@ request_free(struct web_request **rp)
 	struct web_request *r = *rp;
 	if (r == NULL)
 		return;
+	web_test_release(&r->test);
 	buf_free(&r->body);
 	cJSON_Delete(r->json);
 	store_user_clear(&r->user);
@@ -169,6 +175,15 @@ dispatch_api(struct web_request *r)
 		}
 		if (!cJSON_IsObject(r->json))
 			return reply_problem(r, 400, "the body must be a JSON object");
+		const char *field;
+		size_t flen;
+		if (json_text_has_nul(text, r->body.len, &field, &flen)) {
+			if (field == NULL)
+				return reply_problem(r, 422, "a field name holds \\u0000 (a NUL "
+						     "character), which no text here may hold");
+			return reply_problem(r, 422, "field '%s' holds \\u0000 (a NUL character), "
+					     "which no text here may hold", esc(field, flen));
+		}
 	}
 	(void)web_route_match(route->pattern, r->path, r->params, &r->n_params);
 	return route->handler(r);
@@ -239,6 +254,8 @@ access_handler(void *cls, struct MHD_Connection *mhd, const char *url,
 	}
 	if (r->replied)
 		return MHD_YES;
+	if (r->test != NULL)	/* resumed: its connection test has answered */
+		return web_test_reply(r);
 	return dispatch(r);
 }
 
@@ -477,8 +494,10 @@ read_tls_pair(const struct config *cfg, char **cert_r, char **key_r, const char 
 static struct MHD_Daemon *
 start_mhd(struct web_server *srv, int fd)
 {
-	/* MHD_USE_ITC: MHD_quiesce_daemon() needs it with a thread pool */
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	/* MHD_USE_ITC: MHD_quiesce_daemon() needs it with a thread pool;
+	 * suspend/resume: connection tests wait off the request threads */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	if (srv->tls)
 		flags |= MHD_USE_TLS;
 	/* The same floor as every other listener: TLS 1.2 (DESIGN.md).  The
@@ -547,7 +566,7 @@ web_server_start(const struct config *cfg, const char *host, unsigned port,
 		server_free(&srv);
 		return -1;
 	}
-	log_info("web admin listener tls=%s", tls ? "yes" : "no (loopback)");
+	/* serve logs the listener once ("listen admin=... tls=...") */
 	*srv_r = srv;
 	return 0;
 }
@@ -604,8 +623,11 @@ web_server_reload_tls(struct web_server *srv, const char **error_r)
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	/* waits for the old daemon's threads, so nothing uses its texts */
+	/* waits for the old daemon's threads, so nothing uses its texts; no
+	 * connection may be left suspended (libmicrohttpd panics) */
+	web_tests_close();
 	MHD_stop_daemon(old);
+	web_tests_open();
 	pem_free(&old_cert);
 	pem_free(&old_key);
 	return ret;
@@ -623,8 +645,13 @@ web_server_stop(struct web_server **srvp)
 	struct web_server *srv = *srvp;
 	if (srv == NULL)
 		return;
-	/* Closes the listening socket too, which it was handed at start. */
+	/* Closes the listening socket too, which it was handed at start; no
+	 * connection may be left suspended (libmicrohttpd panics). */
+	web_tests_close();
+	web_tests_cancel();
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
+	/* a test still connecting (no socket to end yet) takes one step */
+	web_tests_wait(FETCH_TEST_STEP_MS + 1000);
 	server_free(srvp);
 }

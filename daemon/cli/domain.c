@@ -2,8 +2,9 @@
  * cli/domain.c: `mailhub domain add|del|show NAME`, `mailhub domain list`.
  *
  * `show` prints the DNS records the domain should publish (MX, SPF, both
- * DKIM keys, DMARC, RFC 6186 SRV), one per line in zone file syntax; the
- * DKIM keys are made at that moment if the domain has none yet.
+ * DKIM keys, DMARC, the autoconfig/autodiscover CNAMEs, RFC 6186 SRV with
+ * the listeners' real ports), one per line in zone file syntax; the DKIM
+ * keys are made at that moment if the domain has none yet.
  */
 #include "cli/cli.h"
 
@@ -89,22 +90,24 @@ print_txt(const char *value)
 	}
 }
 
+/* The same records as the API's /domains/{name}/dns (one function makes
+ * both), in zone file syntax, with the ports of this config's listeners. */
 static int
 domain_show(struct cli_ctx *ctx, struct store *st, const char *name)
 {
 	struct relayq_dns_record *list;
 	size_t n;
+	char *dkim_error = NULL;
 	const char *error;
-	const char *hostname = ctx->cfg->hostname != NULL ? ctx->cfg->hostname : "localhost";
 
 	/* the DKIM keys are sealed (store/relayq.h) */
 	if (seal_key_load(ctx->cfg->data_dir, &error) < 0) {
 		cli_error("domain show: %s", error);
 		return CLI_FAIL;
 	}
-	int ret = relayq_dns_records(st, name, hostname, &list, &n, &error);
+	int found = relayq_dns_records(st, name, ctx->cfg, &list, &n, &dkim_error, &error);
 	seal_key_forget();
-	switch (ret) {
+	switch (found) {
 	case STORE_OK:
 		break;
 	case STORE_NOTFOUND:
@@ -116,7 +119,7 @@ domain_show(struct cli_ctx *ctx, struct store *st, const char *name)
 	}
 	printf("; DNS records to publish for %s\n", esc_str(name));
 	for (size_t i = 0; i < n; i++) {
-		printf("; %s\n%s. IN %s ", list[i].purpose, list[i].name, list[i].type);
+		printf("; %s\n%s IN %s ", list[i].purpose, list[i].name, list[i].type);
 		if (strcmp(list[i].type, "TXT") == 0)
 			print_txt(list[i].value);
 		else
@@ -124,7 +127,13 @@ domain_show(struct cli_ctx *ctx, struct store *st, const char *name)
 		printf("\n");
 	}
 	relayq_dns_records_free(&list, n);
-	return CLI_OK;
+	int ret = CLI_OK;
+	if (dkim_error != NULL) {
+		cli_error("domain show: no DKIM records: %s", dkim_error);
+		ret = CLI_FAIL;
+	}
+	free(dkim_error);
+	return ret;
 }
 
 int

@@ -11,5 +11,16 @@ mailhub_SOURCES = daemon/main.c \
 	daemon/cli/check.c daemon/cli/check_cli.h daemon/cli/check_dkim.c
 mailhub_LDADD = $(MAILHUB_MODULE_LIBS) libcore.a $(MAILHUB_SYS_LIBS)
 
-TESTS += tests/integration/test_cli.py
-EXTRA_DIST += tests/integration/test_cli.py
+TESTS += tests/integration/test_cli.py tests/integration/test_operator.py
+EXTRA_DIST += tests/integration/test_cli.py tests/integration/test_operator.py
+# The man pages against the code: the settings table (check_man) and the
+# commands and options of `mailhub --help` (test_man.py).
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_man
+TESTS += tests/unit/check_man
+tests_unit_check_man_SOURCES = tests/unit/check_man.c $(CHECK_RUNNER)
+tests_unit_check_man_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_man_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+endif
+TESTS += tests/integration/test_man.py
+EXTRA_DIST += tests/integration/test_man.py

@@ -88,6 +88,7 @@ open_listeners(const struct config *cfg, const char **error_r)
 					  spec.name, *error_r);
 			return -1;
 		}
+		/* one line per listener (listener_add logs none) */
 		log_info("listen %s=%s tls=%s", spec.name, l->text,
 			 spec.implicit_tls ? "implicit" : "starttls");
 	}

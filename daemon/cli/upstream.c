@@ -199,11 +199,14 @@ print_account(const struct store_upstream *up)
 	       esc_str(up->set.username));
 	for (size_t i = 0; i < up->set.n_folders; i++)
 		printf("%s%s", i > 0 ? "," : "", esc_str(up->set.folders[i]));
-	printf(" target=%s keep=%s idle=%s dedupe=%s interval=%u enabled=%s"
-	       " last_ok=%s last_attempt=%s fetched=%" PRIu64 " last_error=%s\n",
-	       esc_str(up->set.target), up->set.keep ? "yes" : "no",
-	       up->set.idle ? "yes" : "no", up->set.dedupe ? "yes" : "no", up->set.interval,
-	       up->set.enabled ? "yes" : "no", ok, attempt, up->fetched,
+	printf(" target=%s keep=%s", esc_str(up->set.target), up->set.keep ? "yes" : "no");
+	/* IDLE is IMAP's push (RFC 2177); POP3 has none, so no idle= at all */
+	if (up->set.protocol == UPSTREAM_IMAP)
+		printf(" idle=%s", up->set.idle ? "yes" : "no");
+	printf(" dedupe=%s interval=%u enabled=%s last_ok=%s last_attempt=%s fetched=%" PRIu64
+	       " last_error=%s\n",
+	       up->set.dedupe ? "yes" : "no", up->set.interval, up->set.enabled ? "yes" : "no",
+	       ok, attempt, up->fetched,
 	       up->last_error != NULL ? esc_str(up->last_error) : "none");
 }
 

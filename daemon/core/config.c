@@ -87,6 +87,9 @@ static const struct setting settings[] = {
 	{ "relay", "delay_notice", SET_UINT, "14400", 0, 30 * DAY, F(relay_delay_notice) },
 
 	{ "fetch", "workers", SET_UINT, "4", 1, 64, F(fetch_workers) },
+	/* no: upstream tests and fetches never reach loopback, link-local or
+	 * private addresses (client_conn.h) */
+	{ "fetch", "allow_private_hosts", SET_BOOL, "no", 0, 0, F(fetch_allow_private_hosts) },
 
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;
@@ -144,6 +147,22 @@ config_listen_name(enum listen_kind kind)
 	if (s == NULL)
 		panic("config: no listen key for kind %d", (int)kind);
 	return s->key;
+}
+
+bool
+config_setting_info(size_t i, struct config_setting_info *info)
+{
+	if (i >= N_SETTINGS)
+		return false;
+	const struct setting *s = &settings[i];
+	info->section = s->section;
+	info->key = s->key;
+	info->def = s->def;
+	info->bounded = s->type == SET_UINT || s->type == SET_SIZE;
+	info->size = s->type == SET_SIZE;
+	info->min = s->min;
+	info->max = s->max;
+	return true;
 }
 
 const char *

@@ -90,6 +90,7 @@ struct config {
 
 	/* [fetch] */
 	unsigned fetch_workers;		/* default 4 */
+	bool fetch_allow_private_hosts;	/* default no: upstreams only on public addresses */
 
 	/* [limits] */
 	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */
@@ -131,6 +132,19 @@ int config_parse_address(const char *text, bool allow_zero, char **host_r,
 
 /* "smtp", "submission", ... */
 const char *config_listen_name(enum listen_kind kind);
+
+/* One row of the settings table, for the documentation and the test that
+ * keeps packaging/man/mailhub.conf.5 true to it. */
+struct config_setting_info {
+	const char *section;
+	const char *key;
+	const char *def;	/* the default as it would be written; NULL: none */
+	bool bounded;		/* a number or a size within [min, max] */
+	bool size;		/* min and max are bytes (written with K, M, G) */
+	uint64_t min, max;
+};
+/* The i-th setting into *info; false past the last. */
+bool config_setting_info(size_t i, struct config_setting_info *info);
 
 /* The path to use: --config, else $MAILHUB_CONFIG, else the default. */
 const char *config_path_choose(const char *from_argv);

@@ -46,6 +46,7 @@ struct conn {
 	int fd;
 	uint64_t id;
 	int timeout_ms;
+	int64_t end_ms;		/* conn_set_deadline(): no wait past it; -1: none */
 	SSL *ssl;
 	/* Input: unconsumed bytes are in.data[in_pos..in.len).  The storage is
 	 * freed whenever it is empty and we are about to wait for the peer. */
@@ -112,6 +113,17 @@ static int64_t
 deadline_after(int timeout_ms)
 {
 	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* The deadline of one wait: timeout_ms from now, but never past the end
+ * the connection was given (conn_set_deadline). */
+static int64_t
+io_deadline(const struct conn *c, int timeout_ms)
+{
+	int64_t d = deadline_after(timeout_ms);
+	if (c->end_ms >= 0 && (d < 0 || d > c->end_ms))
+		d = c->end_ms;
+	return d;
 }
 
 static void
@@ -199,6 +211,7 @@ conn_new(int fd, uint64_t id)
 	c->fd = fd;
 	c->id = id != 0 ? id : atomic_fetch_add(&conn_next_id, 1) + 1;
 	c->timeout_ms = CONN_DEFAULT_TIMEOUT_MS;
+	c->end_ms = -1;
 	c->stop_fd = -1;
 	buf_init(&c->in, 0);
 	buf_init(&c->out, 0);
@@ -309,40 +322,51 @@ connect_one(const struct addrinfo *ai, int timeout_ms, int *fd_r)
 	return 0;
 }
 
-struct conn *
-conn_connect(const char *host, unsigned port, int timeout_ms, const char **error_r)
+int
+conn_resolve(const char *host, unsigned port, struct addrinfo **res_r, const char **error_r)
 {
-	struct addrinfo hints, *res = NULL;
+	struct addrinfo hints;
 	char portstr[16];
 
+	*res_r = NULL;
 	if (host == NULL || *host == '\0' || port == 0 || port > 65535) {
 		*error_r = "invalid host or port";
-		return NULL;
+		return -1;
 	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(portstr, sizeof portstr, "%u", port);
-	int gr = getaddrinfo(host, portstr, &hints, &res);
-	if (gr != 0) {
-		switch (gr) {
-		case EAI_NONAME:
+	int gr = getaddrinfo(host, portstr, &hints, res_r);
+	if (gr == 0)
+		return 0;
+	*res_r = NULL;
+	switch (gr) {
+	case EAI_NONAME:
 #ifdef EAI_NODATA
-		case EAI_NODATA:
+	case EAI_NODATA:
 #endif
-		case EAI_FAMILY:
-			*error_r = "no such host";
-			break;
-		case EAI_AGAIN:
-			*error_r = "temporary failure in name resolution";
-			break;
-		default:
-			*error_r = errfmt("name resolution failed: %s", gai_strerror(gr));
-			break;
-		}
-		return NULL;
+	case EAI_FAMILY:
+		*error_r = "no such host";
+		break;
+	case EAI_AGAIN:
+		*error_r = "temporary failure in name resolution";
+		break;
+	default:
+		*error_r = errfmt("name resolution failed: %s", gai_strerror(gr));
+		break;
 	}
+	return -1;
+}
+
+struct conn *
+conn_connect(const char *host, unsigned port, int timeout_ms, const char **error_r)
+{
+	struct addrinfo *res = NULL;
+
+	if (conn_resolve(host, port, &res, error_r) < 0)
+		return NULL;
 	/* Each address in turn, each with the whole timeout (as MTAs do), so
 	 * one unreachable IPv6 address does not use up the time of the rest. */
 	int last = ECONNREFUSED;
@@ -384,6 +408,12 @@ int
 conn_get_timeout(const struct conn *c)
 {
 	return c->timeout_ms;
+}
+
+void
+conn_set_deadline(struct conn *c, int timeout_ms)
+{
+	c->end_ms = deadline_after(timeout_ms);
 }
 
 /*
@@ -484,7 +514,7 @@ flush_out(struct conn *c)
 		}
 		if (r == -1)
 			return -1;
-		int w = wait_fd(c->fd, ev, -1, deadline_after(c->timeout_ms));
+		int w = wait_fd(c->fd, ev, -1, io_deadline(c, c->timeout_ms));
 		if (w == 0) {
 			set_timeout_error(c);
 			return -1;
@@ -591,7 +621,7 @@ read_line(struct conn *c, size_t max, bool stoppable, bool pieces,
 	  const char **line_r,
 	  size_t *len_r)
 {
-	int64_t deadline = deadline_after(c->timeout_ms);
+	int64_t deadline = io_deadline(c, c->timeout_ms);
 	bool skipping = false;
 	size_t scanned = 0;
 
@@ -663,7 +693,7 @@ conn_read(struct conn *c, void *p, size_t n)
 	if (n == 0)
 		return 0;
 	if (c->in_pos == c->in.len) {
-		ssize_t r = fill(c, deadline_after(c->timeout_ms), false);
+		ssize_t r = fill(c, io_deadline(c, c->timeout_ms), false);
 		if (r <= 0)
 			return r;
 	}
@@ -745,7 +775,7 @@ conn_printf(struct conn *c, const char *fmt, ...)
 int
 conn_wait(struct conn *c, int extra_fd, int timeout_ms)
 {
-	int64_t deadline = deadline_after(timeout_ms);
+	int64_t deadline = io_deadline(c, timeout_ms);
 
 	if (c->broken)
 		return -1;
@@ -843,7 +873,7 @@ tls_attach(struct conn *c, SSL_CTX *ctx, const char **error_r)
 static int
 tls_handshake(struct conn *c, const char **error_r)
 {
-	int64_t deadline = deadline_after(c->timeout_ms);
+	int64_t deadline = io_deadline(c, c->timeout_ms);
 
 	for (;;) {
 		ERR_clear_error();
@@ -1003,6 +1033,15 @@ conn_peer_cert_sha256(const struct conn *c, char out[65])
 	if (c->ssl == NULL)
 		return -1;
 	X509 *cert = SSL_get0_peer_certificate(c->ssl);
+	if (cert == NULL && !SSL_is_server(c->ssl)) {
+		/* A failed verification leaves no verified peer certificate,
+		 * but the chain the server sent, its own first (RFC 8446
+		 * §4.4.2), is kept: what the user is shown to decide on
+		 * pinning it. */
+		STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->ssl);
+		if (chain != NULL && sk_X509_num(chain) > 0)
+			cert = sk_X509_value(chain, 0);
+	}
 	if (cert == NULL || X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32)
 		return -1;
 	hex_encode(md, len, out);

@@ -49,9 +49,15 @@ struct conn *conn_new(int fd, uint64_t id);
  * (TLS close_notify, then close) and frees it; NULL ok. */
 void conn_free(struct conn **c);
 
-/* Opens a TCP connection to host:port (name resolved with getaddrinfo, each
- * address tried in turn) within timeout_ms.  On error *error_r says why in
- * plain words ("connection refused", "timed out", "no such host"). */
+/* Resolves host:port for a TCP connection (getaddrinfo, any family): 0 and
+ * the list in *res_r (freeaddrinfo it), or -1 with *error_r in plain words
+ * ("no such host", "temporary failure in name resolution"). */
+struct addrinfo;
+int conn_resolve(const char *host, unsigned port, struct addrinfo **res_r,
+		 const char **error_r);
+/* Opens a TCP connection to host:port (name resolved with conn_resolve,
+ * each address tried in turn) within timeout_ms.  On error *error_r says
+ * why in plain words ("connection refused", "timed out", "no such host"). */
 struct conn *conn_connect(const char *host, unsigned port, int timeout_ms,
 			  const char **error_r);
 
@@ -61,6 +67,11 @@ struct conn *conn_connect(const char *host, unsigned port, int timeout_ms,
  * flushing restart it whenever bytes move, so big bodies are not cut off. */
 void conn_set_timeout(struct conn *c, int timeout_ms);
 int conn_get_timeout(const struct conn *c);
+/* An end for the whole connection, timeout_ms from now (< 0: none, the
+ * default): no read, write, handshake or conn_wait() waits past it, however
+ * often bytes move, so a peer that trickles cannot stretch a short exchange
+ * (an upstream connection test) beyond it. */
+void conn_set_deadline(struct conn *c, int timeout_ms);
 
 /*
  * Reads one line ending in LF.  On CONN_OK, *line_r points at the line with
@@ -135,7 +146,9 @@ const char *conn_tls_version(const struct conn *c);
 /* "TLS_AES_256_GCM_SHA384" or "none". */
 const char *conn_tls_cipher(const struct conn *c);
 /* SHA-256 of the peer's certificate (DER) as 64 lowercase hex digits plus
- * NUL into out; 0, or -1 when there is no TLS or no certificate. */
+ * NUL into out; 0, or -1 when there is no TLS or no certificate.  On the
+ * client side it is there after a handshake that failed the verification
+ * too (the certificate the server presented). */
 int conn_peer_cert_sha256(const struct conn *c, char out[65]);
 /* The verification result of the peer certificate (X509_V_OK when good). */
 long conn_verify_result(const struct conn *c);

@@ -11,8 +11,10 @@ libcore_a_SOURCES += \
 	daemon/core/client_conn.c daemon/core/client_conn.h
 
 if HAVE_CHECK
-check_PROGRAMS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener
-TESTS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener
+check_PROGRAMS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener \
+	tests/unit/check_client_conn
+TESTS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener \
+	tests/unit/check_client_conn
 tests_unit_check_conn_SOURCES = tests/unit/check_conn.c $(CHECK_RUNNER)
 tests_unit_check_conn_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_conn_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
@@ -22,6 +24,9 @@ tests_unit_check_tls_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 tests_unit_check_listener_SOURCES = tests/unit/check_listener.c $(CHECK_RUNNER)
 tests_unit_check_listener_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_listener_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+tests_unit_check_client_conn_SOURCES = tests/unit/check_client_conn.c $(CHECK_RUNNER)
+tests_unit_check_client_conn_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_client_conn_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/unit/check_dns_cache
 TESTS += tests/unit/check_dns_cache
 tests_unit_check_dns_cache_SOURCES = tests/unit/check_dns_cache.c $(CHECK_RUNNER)

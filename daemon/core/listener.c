@@ -267,8 +267,7 @@ listener_add(const struct listener_spec *spec, const char **error_r)
 	L.listeners = xreallocarray(L.listeners, L.n_listeners + 1, sizeof *L.listeners);
 	L.listeners[L.n_listeners++] = l;
 	pthread_mutex_unlock(&L.lock);
-	log_info("listener %s port=%u tls=%s", l->name, l->port,
-		 l->implicit_tls ? "implicit" : "no");
+	/* the caller logs the listener once, with its address and TLS mode */
 	return 0;
 }
 

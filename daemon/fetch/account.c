@@ -54,6 +54,10 @@ fetch_account_once(const struct config *cfg, struct store *st,
 		.hostname = cfg->hostname != NULL ? cfg->hostname : "localhost",
 		.max_size = cfg->message_size,
 		.stop_fd = stop_fd,
+		.connect = {
+			.timeout_ms = FETCH_TIMEOUT_MS,
+			.allow_private = cfg->fetch_allow_private_hosts,
+		},
 		.log_id = next_log_id(),
 	};
 	char *password = NULL;
@@ -120,14 +124,22 @@ fetch_run_account(const struct config *cfg, struct store *st, int64_t id,
 
 void
 fetch_test_settings(const struct upstream_settings *set, const char *password,
-		    int timeout_ms, struct fetch_test_result *res)
+		    bool allow_private, struct client_conn_cancel *cancel,
+		    struct fetch_test_result *res)
 {
 	const char *error = NULL;
 	memset(res, 0, sizeof *res);
 	uint64_t id = next_log_id();
+	const struct client_conn_params params = {
+		.timeout_ms = FETCH_TEST_STEP_MS,
+		.total_ms = FETCH_TEST_TOTAL_MS,
+		.allow_private = allow_private,
+		.cancel = cancel,
+		.cert_sha256_r = res->cert_sha256,
+	};
 	if (set->protocol == UPSTREAM_IMAP) {
 		struct imap_client *c = NULL;
-		if (imap_client_open(set, password, timeout_ms, id, &c, &error) == 0 &&
+		if (imap_client_open(set, password, &params, id, &c, &error) == 0 &&
 		    imap_client_list(c, &res->folders, &res->n_folders, &error) == 0) {
 			res->ok = true;
 			res->tls = xstrdup(imap_client_tls_version(c));
@@ -138,7 +150,7 @@ fetch_test_settings(const struct upstream_settings *set, const char *password,
 		struct pop3_client *c = NULL;
 		struct pop3c_message *msgs = NULL;
 		size_t n = 0;
-		if (pop3_client_open(set, password, timeout_ms, id, &c, &error) == 0 &&
+		if (pop3_client_open(set, password, &params, id, &c, &error) == 0 &&
 		    pop3_client_list(c, &msgs, &n, &error) == 0) {
 			res->ok = true;
 			res->tls = xstrdup(pop3_client_tls_version(c));

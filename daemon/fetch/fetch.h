@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/client_conn.h"
 #include "core/config.h"
 #include "store/upstreams.h"
 
@@ -39,22 +40,33 @@ void fetch_stop(void);
  * marks the account in the store: store_upstream_request_fetch). */
 int fetch_account_now(int64_t id);
 
+/* A connection test may take each step (connect, each read and write) at
+ * most FETCH_TEST_STEP_MS, and all of it (connect, TLS, login, listing) at
+ * most FETCH_TEST_TOTAL_MS: a server that answers slowly or never holds
+ * the test only that long. */
+#define FETCH_TEST_STEP_MS 10000
+#define FETCH_TEST_TOTAL_MS 15000
+
 /* What fetch_test_settings found. */
 struct fetch_test_result {
 	bool ok;
-	char *error;		/* plain words, when !ok */
+	char *error;		/* plain words, when !ok; never the server's text */
 	char *tls;		/* "TLSv1.3" or "none" */
-	char cert_sha256[65];	/* "" without TLS */
+	char cert_sha256[65];	/* the server's certificate, also when its
+				 * check failed (to offer pinning); "" without TLS */
 	char **folders;		/* IMAP: the folders the server lists */
 	size_t n_folders;
 	uint32_t messages;	/* POP3: messages in the maildrop */
 };
 
 /* Tries the settings without saving them: connect, TLS, login, list the
- * folders (IMAP) or the maildrop (POP3).  timeout_ms bounds each step.
- * Always fills *result (free with fetch_test_result_clear). */
+ * folders (IMAP) or the maildrop (POP3), within the limits above, on a
+ * public address unless allow_private ([fetch] allow_private_hosts).
+ * cancel (may be NULL) lets another thread end it at once.  Always fills
+ * *result (free with fetch_test_result_clear). */
 void fetch_test_settings(const struct upstream_settings *set, const char *password,
-			 int timeout_ms, struct fetch_test_result *result);
+			 bool allow_private, struct client_conn_cancel *cancel,
+			 struct fetch_test_result *result);
 void fetch_test_result_clear(struct fetch_test_result *result);
 
 /*

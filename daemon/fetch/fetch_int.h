@@ -32,6 +32,7 @@ struct fetch_run {
 	struct upstream_batch *batch;	/* messages being received */
 	struct fetch_committer *committer; /* commits the batch before (commit.c) */
 	int stop_fd;			/* readable: stop at the next step (-1: none) */
+	struct client_conn_params connect; /* how the clients reach the server */
 	unsigned appended;		/* messages added locally */
 	unsigned seen;			/* messages fetched */
 	uint64_t log_id;

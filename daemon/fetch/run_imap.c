@@ -188,7 +188,7 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		   const char **error_r)
 {
 	struct imap_client *c = c_io != NULL ? *c_io : NULL;
-	if (c == NULL && imap_client_open(&run->up->set, password, FETCH_TIMEOUT_MS,
+	if (c == NULL && imap_client_open(&run->up->set, password, &run->connect,
 					  run->log_id, &c, error_r) < 0)
 		return -1;
 	int ret = 0;

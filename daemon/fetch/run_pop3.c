@@ -139,7 +139,7 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 	int ret = -1;
 
 	fetch_sink_init(&sink, run);
-	if (pop3_client_open(&run->up->set, password, FETCH_TIMEOUT_MS, run->log_id, &c,
+	if (pop3_client_open(&run->up->set, password, &run->connect, run->log_id, &c,
 			     error_r) < 0)
 		goto out;
 	if (pop3_client_list(c, &msgs, &n, error_r) < 0)

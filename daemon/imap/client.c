@@ -42,6 +42,7 @@ struct cmd_ctx {
 	bool news;		/* EXISTS seen */
 	bool continued;		/* "+" seen (returns at once) */
 	bool want_continue;
+	bool login;		/* LOGIN or AUTHENTICATE: NO means wrong credentials */
 };
 
 static void
@@ -76,6 +77,68 @@ send_cmd(struct imap_client *c, const char *fmt, ...)
 	int ret = conn_write(c->conn, b.data, b.len);
 	buf_free(&b);
 	return ret < 0 || conn_puts(c->conn, "\r\n") < 0 ? -1 : 0;
+}
+
+/*
+ * What the server sent is never put in an error: errors reach the user
+ * (the account's state, the API's connection test), and the peer may be
+ * any host that a user named, sending anything it likes.  The text is
+ * logged, escaped, with the session id; the error says in plain words what
+ * failed, using the RFC 5530 response code when there is one we know.
+ */
+static void
+log_peer_text(const struct imap_client *c, const char *what, const char *line, size_t len)
+{
+	log_info("imapc[%llu] %s: the server sent %s", (unsigned long long)c->id, what,
+		 esc(line, len));
+}
+
+static const char *
+code_words(const struct imapc_resp *r)
+{
+	static const struct {
+		const char *code;
+		const char *words;
+	} codes[] = {
+		{ "AUTHENTICATIONFAILED", "the server rejected the username or password" },
+		{ "AUTHORIZATIONFAILED", "the server does not let this username use the account" },
+		{ "EXPIRED", "the password has expired" },
+		{ "PRIVACYREQUIRED", "the server wants TLS first" },
+		{ "CONTACTADMIN", "the server asks to contact its administrator" },
+		{ "UNAVAILABLE", "the server is unavailable for now" },
+		{ "NOPERM", "no permission" },
+		{ "INUSE", "it is in use by another session" },
+		{ "LIMIT", "a limit of the server was reached" },
+		{ "NONEXISTENT", "it does not exist on the server" },
+		{ "OVERQUOTA", "the account is over its quota" },
+		{ "SERVERBUG", "the server reported an internal error" },
+		{ "CANNOT", "the server cannot do that" },
+	};
+	if (r->code == NULL)
+		return NULL;
+	size_t n = 0;
+	while (n < r->code_len && r->code[n] != ' ')
+		n++;
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strlen(codes[i].code) == n && mem_eq_nocase(r->code, codes[i].code, n))
+			return codes[i].words;
+	return NULL;
+}
+
+/* A tagged NO or BAD as "what: reason". */
+static const char *
+refusal(const struct imap_client *c, const struct cmd_ctx *x, const char *what,
+	const struct imapc_resp *r, const char *line, size_t len)
+{
+	log_peer_text(c, what, line, len);
+	const char *words = code_words(r);
+	if (words == NULL && x->login && imapc_resp_is(r, "NO"))
+		/* RFC 3501 §6.2.3: NO to LOGIN is "user name or password rejected" */
+		words = "the server rejected the username or password";
+	if (words == NULL)
+		words = imapc_resp_is(r, "NO") ? "the server answered NO"
+		      : "the server answered BAD (it did not understand the command)";
+	return errfmt("%s: %s", what, words);
 }
 
 static const char *
@@ -277,8 +340,8 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 		}
 		struct imapc_resp r;
 		if (imapc_parse_response(line, len, &r) < 0) {
-			*error_r = errfmt("the server sent a malformed response: %s",
-					  esc(line, len));
+			log_peer_text(c, what, line, len);
+			*error_r = "the server sent a malformed response";
 			goto out;
 		}
 		if (r.kind == IMAPC_UNTAGGED && imapc_resp_is(&r, "FETCH")) {
@@ -344,16 +407,13 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			goto out;
 		case IMAPC_TAGGED:
 			if (r.tag_len != strlen(c->tag) || memcmp(r.tag, c->tag, r.tag_len) != 0) {
-				*error_r = errfmt("the server answered an unknown tag: %s",
-						  esc(line, len));
+				log_peer_text(c, what, line, len);
+				*error_r = "the server answered an unknown tag";
 				goto out;
 			}
 			handle_status_code(c, x, &r);
 			if (!imapc_resp_is(&r, "OK")) {
-				*error_r = errfmt("%s: the server said %s", what,
-						  esc(r.name, (size_t)(line + len - r.name) -
-							      (len > 0 && line[len - 1] == '\n') -
-							      (len > 1 && line[len - 2] == '\r')));
+				*error_r = refusal(c, x, what, &r, line, len);
 				goto out;
 			}
 			ret = 0;
@@ -362,8 +422,9 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			break;
 		}
 		if (imapc_resp_is(&r, "BYE")) {
-			*error_r = errfmt("%s: the server closed the session: %s", what,
-					  esc(r.rest, r.rest_len));
+			if (strcmp(what, "LOGOUT") != 0)	/* RFC 3501 §6.1.3: BYE is its answer */
+				log_peer_text(c, what, line, len);
+			*error_r = errfmt("%s: the server closed the session", what);
 			goto out;
 		}
 		if (imapc_resp_is(&r, "OK") || imapc_resp_is(&r, "NO") ||
@@ -438,7 +499,7 @@ static int
 login(struct imap_client *c, const char *password, const char **error_r)
 {
 	const struct upstream_settings *set = c->set;
-	struct cmd_ctx x = { 0 };
+	struct cmd_ctx x = { .login = true };
 	bool plain = (c->caps & IMAPC_CAP_AUTH_PLAIN) != 0 &&
 		     ((c->caps & IMAPC_CAP_LOGINDISABLED) != 0 ||
 		      (c->caps & IMAPC_CAP_SASL_IR) != 0);
@@ -534,8 +595,16 @@ greeting(struct imap_client *c, const char **error_r)
 		return -1;
 	}
 	if (imapc_parse_response(line, len, &r) < 0 || r.kind != IMAPC_UNTAGGED ||
-	    !(imapc_resp_is(&r, "OK") || imapc_resp_is(&r, "PREAUTH"))) {
-		*error_r = errfmt("the server's greeting is not an IMAP one: %s", esc(line, len));
+	    !(imapc_resp_is(&r, "OK") || imapc_resp_is(&r, "PREAUTH") ||
+	      imapc_resp_is(&r, "BYE"))) {
+		log_peer_text(c, "greeting", line, len);
+		*error_r = "this is not an IMAP server (its greeting is not an IMAP one)";
+		return -1;
+	}
+	if (imapc_resp_is(&r, "BYE")) {
+		/* RFC 3501 §7.1.5: the server will not talk to us now */
+		log_peer_text(c, "greeting", line, len);
+		*error_r = "the server refused the session (BYE in its greeting)";
 		return -1;
 	}
 	struct cmd_ctx x = { 0 };
@@ -545,12 +614,12 @@ greeting(struct imap_client *c, const char **error_r)
 
 int
 imap_client_open(const struct upstream_settings *set, const char *password,
-		 int timeout_ms, uint64_t log_id, struct imap_client **c_r,
-		 const char **error_r)
+		 const struct client_conn_params *params, uint64_t log_id,
+		 struct imap_client **c_r, const char **error_r)
 {
 	*c_r = NULL;
 	*error_r = NULL;
-	struct conn *conn = client_conn_open(set->host, set->port, timeout_ms, error_r);
+	struct conn *conn = client_conn_open(set->host, set->port, params, error_r);
 	if (conn == NULL)
 		return -1;
 	struct imap_client *c = xcalloc(1, sizeof *c);
@@ -583,6 +652,8 @@ imap_client_open(const struct upstream_settings *set, const char *password,
 	*c_r = c;
 	return 0;
 fail:
+	if (params->cert_sha256_r != NULL)
+		memcpy(params->cert_sha256_r, c->cert_sha256, sizeof c->cert_sha256);
 	c->state = IMAPC_LOGOUT;
 	imap_client_free(&c);
 	return -1;
@@ -791,12 +862,13 @@ imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms, bool *news_
 			return -1;
 		}
 		if (imapc_parse_response(line, len, &r) < 0 || r.kind != IMAPC_UNTAGGED) {
-			*error_r = errfmt("IDLE: the server sent %s", esc(line, len));
+			log_peer_text(c, "IDLE", line, len);
+			*error_r = "IDLE: the server sent a malformed or unexpected response";
 			return -1;
 		}
 		if (imapc_resp_is(&r, "BYE")) {
-			*error_r = errfmt("IDLE: the server closed the session: %s",
-					  esc(r.rest, r.rest_len));
+			log_peer_text(c, "IDLE", line, len);
+			*error_r = "IDLE: the server closed the session";
 			return -1;
 		}
 		if (r.has_number && (imapc_resp_is(&r, "EXISTS") || imapc_resp_is(&r, "RECENT")))

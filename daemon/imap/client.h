@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/client_conn.h"
 #include "store/upstreams.h"
 
 /* A response line (segment) from the server, literals apart. */
@@ -151,13 +152,15 @@ struct imapc_fetch_sink {
 	void *ctx;
 };
 
-/* Connects, does TLS as set says (implicit, STARTTLS, none; the certificate
- * checked as set->tls_verify says), reads the greeting and capabilities,
- * and logs in (AUTHENTICATE PLAIN when LOGIN is disabled or PLAIN with
- * SASL-IR is offered, else LOGIN). */
+/* Connects as params say (timeouts, the addresses it may reach:
+ * client_conn.h), does TLS as set says (implicit, STARTTLS, none; the
+ * certificate checked as set->tls_verify says), reads the greeting and
+ * capabilities, and logs in (AUTHENTICATE PLAIN when LOGIN is disabled or
+ * PLAIN with SASL-IR is offered, else LOGIN).  *error_r says in plain words
+ * what failed and never holds text the server sent (that is logged). */
 int imap_client_open(const struct upstream_settings *set, const char *password,
-		     int timeout_ms, uint64_t log_id, struct imap_client **c_r,
-		     const char **error_r);
+		     const struct client_conn_params *params, uint64_t log_id,
+		     struct imap_client **c_r, const char **error_r);
 /* LOGOUT (not waiting long) and close; NULL ok. */
 void imap_client_free(struct imap_client **c);
 unsigned imap_client_caps(const struct imap_client *c);

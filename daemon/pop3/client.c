@@ -2,6 +2,7 @@
  * pop3/client: the POP3 client state machine over a conn (see client.h).
  */
 #include <string.h>
+#include <strings.h>
 
 #include "core/base64.h"
 #include "core/client_conn.h"
@@ -36,7 +37,55 @@ set_state(struct pop3_client *c, enum pop3c_state state)
 	c->state = state;
 }
 
-/* Reads one status line: 1 +OK, 0 -ERR (text in *text_r), -1 broken. */
+/*
+ * What the server sent is never put in an error: errors reach the user
+ * (the account's state, the API's connection test), and the peer may be
+ * any host a user named.  Its text is logged, escaped; the error says what
+ * failed in plain words, with the RFC 2449 / RFC 3206 response code when
+ * the server gave one.
+ */
+static void
+log_peer_text(const struct pop3_client *c, const char *what, const char *line, size_t len)
+{
+	log_info("pop3c[%llu] %s: the server sent %s", (unsigned long long)c->id, what,
+		 esc(line, len));
+}
+
+/* The plain words of a -ERR text ("[AUTH] bad password"): by its code. */
+static const char *
+err_words(const char *text)
+{
+	static const struct {
+		const char *code;
+		const char *words;
+	} codes[] = {
+		{ "[AUTH]", "the server rejected the username or password" },
+		{ "[SYS/TEMP]", "the server has a temporary problem" },
+		{ "[SYS/PERM]", "the server has a problem that will not go away by itself" },
+		{ "[IN-USE]", "the maildrop is in use by another session" },
+		{ "[LOGIN-DELAY]", "the server wants more time between logins" },
+	};
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strncasecmp(text, codes[i].code, strlen(codes[i].code)) == 0)
+			return codes[i].words;
+	return NULL;
+}
+
+/* "what: reason" for a -ERR with text (as read_status gave it). */
+static const char *
+refusal(const struct pop3_client *c, const char *what, const char *text, bool login)
+{
+	log_info("pop3c[%llu] %s: the server answered -ERR %s", (unsigned long long)c->id,
+		 what, text);
+	const char *words = err_words(text);
+	if (words == NULL)
+		words = login ? "the server rejected the username or password"
+			      : "the server answered -ERR";
+	return errfmt("%s: %s", what, words);
+}
+
+/* Reads one status line: 1 +OK, 0 -ERR (its text, escaped, in *text_r; for
+ * the log only), -1 broken. */
 static int
 read_status(struct pop3_client *c, const char **text_r, const char **error_r)
 {
@@ -51,11 +100,13 @@ read_status(struct pop3_client *c, const char **text_r, const char **error_r)
 	}
 	int ok = pop3c_parse_status(line, len, &text, &tlen);
 	if (ok < 0) {
-		*error_r = errfmt("the server sent a malformed reply: %s", esc(line, len));
+		log_peer_text(c, "reply", line, len);
+		*error_r = c->state == POP3C_GREETING
+			   ? "this is not a POP3 server (its greeting is not a POP3 one)"
+			   : "the server sent a malformed reply";
 		return -1;
 	}
-	*text_r = errfmt("%s", esc(line, len > 0 && line[len - 1] == '\n' ? len - 1 -
-				     (len > 1 && line[len - 2] == '\r') : len));
+	*text_r = errfmt("%s", esc(text, tlen));
 	return ok;
 }
 
@@ -73,7 +124,7 @@ command(struct pop3_client *c, const char *cmd, const char *what,
 	if (ok < 0)
 		return -1;
 	if (ok == 0) {
-		*error_r = errfmt("%s: the server said %s", what, text);
+		*error_r = refusal(c, what, text, strcmp(what, "login failed") == 0);
 		return -1;
 	}
 	return 0;
@@ -195,11 +246,11 @@ login(struct pop3_client *c, const char *password, const char **error_r)
 
 int
 pop3_client_open(const struct upstream_settings *set, const char *password,
-		 int timeout_ms, uint64_t log_id, struct pop3_client **c_r,
-		 const char **error_r)
+		 const struct client_conn_params *params, uint64_t log_id,
+		 struct pop3_client **c_r, const char **error_r)
 {
 	*c_r = NULL;
-	struct conn *conn = client_conn_open(set->host, set->port, timeout_ms, error_r);
+	struct conn *conn = client_conn_open(set->host, set->port, params, error_r);
 	if (conn == NULL)
 		return -1;
 	struct pop3_client *c = xcalloc(1, sizeof *c);
@@ -213,7 +264,7 @@ pop3_client_open(const struct upstream_settings *set, const char *password,
 	int ok = read_status(c, &text, error_r);
 	if (ok <= 0) {
 		if (ok == 0)
-			*error_r = errfmt("the server refused the session: %s", text);
+			*error_r = refusal(c, "the server refused the session", text, false);
 		goto fail;
 	}
 	set_state(c, POP3C_AUTHORIZATION);
@@ -233,6 +284,8 @@ pop3_client_open(const struct upstream_settings *set, const char *password,
 	*c_r = c;
 	return 0;
 fail:
+	if (params->cert_sha256_r != NULL)
+		memcpy(params->cert_sha256_r, c->cert_sha256, sizeof c->cert_sha256);
 	c->state = POP3C_CLOSED;
 	pop3_client_free(&c);
 	return -1;
@@ -270,6 +323,7 @@ pop3_client_tls_version(const struct pop3_client *c)
 }
 
 struct list_ctx {
+	const struct pop3_client *c;
 	struct pop3c_message *msgs;
 	size_t n;
 	bool bad;
@@ -286,7 +340,8 @@ list_uidl_line(void *ctx, const void *p, size_t n, const char **error_r)
 		return 0;
 	if (pop3c_parse_uidl(p, n, &msgno, &u, &ulen) < 0 || l->n >= POP3C_MESSAGES_MAX) {
 		l->bad = true;
-		*error_r = errfmt("the server sent a malformed UIDL line: %s", esc(p, n));
+		log_peer_text(l->c, "UIDL", p, n);
+		*error_r = "the server sent a malformed UIDL line";
 		return -1;
 	}
 	l->msgs = xreallocarray(l->msgs, l->n + 1, sizeof *l->msgs);
@@ -311,7 +366,7 @@ pop3_client_list(struct pop3_client *c, struct pop3c_message **msgs_r,
 	if (ok < 0)
 		return -1;
 	if (ok == 1) {
-		struct list_ctx l = { NULL, 0, false };
+		struct list_ctx l = { c, NULL, 0, false };
 		if (read_multiline(c, POP3C_LINE_MAX, false, list_uidl_line, &l, error_r) < 0) {
 			pop3c_messages_free(&l.msgs, l.n);
 			return -1;
@@ -371,7 +426,7 @@ pop3_client_retr_read(struct pop3_client *c, pop3c_write_fn *write, void *ctx,
 	if (ok < 0)
 		return -1;
 	if (ok == 0) {
-		*error_r = errfmt("RETR failed: the server said %s", text);
+		*error_r = refusal(c, "RETR failed", text, false);
 		return -1;
 	}
 	return read_multiline(c, POP3C_BODY_LINE_MAX, true, write, ctx, error_r);
@@ -390,7 +445,7 @@ pop3_client_status_read(struct pop3_client *c, const char *what,
 	const char *text;
 	int ok = read_status(c, &text, error_r);
 	if (ok == 0)
-		*error_r = errfmt("%s: the server said %s", what, text);
+		*error_r = refusal(c, what, text, false);
 	return ok == 1 ? 0 : -1;
 }
 
@@ -406,7 +461,7 @@ pop3_client_quit(struct pop3_client *c, const char **error_r)
 	if (conn_puts(c->conn, "QUIT\r\n") < 0)
 		error = errfmt("cannot send to the server: %s", conn_error(c->conn));
 	else if ((ok = read_status(c, &text, &error)) == 0)
-		error = errfmt("the server said %s", text);
+		error = refusal(c, "QUIT", text, false);
 	set_state(c, POP3C_CLOSED);
 	if (ok == 1)
 		return 0;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/client_conn.h"
 #include "store/upstreams.h"
 
 /* A reply line (status or multi-line data) at most this long (RFC 2449
@@ -74,14 +75,15 @@ struct pop3c_message {
 typedef int pop3c_write_fn(void *ctx, const void *p, size_t n, const char **error_r);
 
 /*
- * Connects to set->host:port, does TLS as set->tls and set->tls_verify say,
+ * Connects to set->host:port as params say (timeouts, the addresses it may
+ * reach: client_conn.h), does TLS as set->tls and set->tls_verify say,
  * reads the greeting, CAPA, STLS, and logs in (AUTH PLAIN when offered, else
- * USER/PASS).  timeout_ms bounds every read.  *error_r says which step
- * failed and why.
+ * USER/PASS).  *error_r says which step failed and why, in plain words: the
+ * server's own text is logged, never put in it.
  */
 int pop3_client_open(const struct upstream_settings *set, const char *password,
-		     int timeout_ms, uint64_t log_id, struct pop3_client **c_r,
-		     const char **error_r);
+		     const struct client_conn_params *params, uint64_t log_id,
+		     struct pop3_client **c_r, const char **error_r);
 /* Sends QUIT (without waiting: nothing is deleted) and closes; NULL ok. */
 void pop3_client_free(struct pop3_client **c);
 unsigned pop3_client_caps(const struct pop3_client *c);

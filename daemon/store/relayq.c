@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "core/base64.h"
+#include "core/config.h"
 #include "core/seal.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -644,7 +645,7 @@ relayq_dkim_txt(const struct relayq_dkim_key *key, struct buf *out)
 
 static void
 add_record(struct relayq_dns_record **list, size_t *n, const char *purpose,
-	   const char *name, const char *type, const char *value)
+	   const char *name, const char *type, const char *value, const char *selector)
 {
 	*list = xreallocarray(*list, *n + 1, sizeof **list);
 	struct relayq_dns_record *r = &(*list)[(*n)++];
@@ -652,6 +653,7 @@ add_record(struct relayq_dns_record **list, size_t *n, const char *purpose,
 	r->name = xstrdup(name);
 	r->type = xstrdup(type);
 	r->value = xstrdup(value);
+	r->selector = selector != NULL ? xstrdup(selector) : NULL;
 }
 
 void
@@ -664,58 +666,99 @@ relayq_dns_records_free(struct relayq_dns_record **list, size_t n)
 		free((*list)[i].name);
 		free((*list)[i].type);
 		free((*list)[i].value);
+		free((*list)[i].selector);
 	}
 	xfree(*list);
 }
 
-int
-relayq_dns_records(struct store *st, const char *domain, const char *hostname,
-		   struct relayq_dns_record **list_r, size_t *n_r,
-		   const char **error_r)
+/*
+ * RFC 6186 §3: _imap, _imaps, _pop3, _pop3s and _submission SRV records;
+ * RFC 8314 §5.1 adds _submissions.  The port is the listener's as the
+ * config has it; a service this server does not offer gets the "not
+ * available" form of RFC 6186 §4 (priority 0, weight 0, port 0, target
+ * ".") so that clients do not guess.
+ */
+static void
+add_srv(struct relayq_dns_record **list, size_t *n, const struct config *cfg,
+	const char *domain, const char *hostname, const char *service,
+	enum listen_kind kind)
 {
-	struct relayq_dkim_key *keys;
-	size_t n_keys;
+	char *name = xasprintf("_%s._tcp.%s.", service, domain);
+	char *value = cfg->listen[kind].enabled
+		? xasprintf("0 1 %u %s.", cfg->listen[kind].port, hostname)
+		: xstrdup("0 0 0 .");
+	add_record(list, n, "client autoconfiguration (RFC 6186)", name, "SRV", value, NULL);
+	free(name);
+	free(value);
+}
+
+int
+relayq_dns_records(struct store *st, const char *domain, const struct config *cfg,
+		   struct relayq_dns_record **list_r, size_t *n_r,
+		   char **dkim_error_r, const char **error_r)
+{
+	struct relayq_dkim_key *keys = NULL;
+	size_t n_keys = 0;
+	const char *error;
 	*list_r = NULL;
 	*n_r = 0;
-	int ret = relayq_dkim_keys(st, domain, true, &keys, &n_keys, error_r);
-	if (ret != STORE_OK)
+	*dkim_error_r = NULL;
+	/* RFC 6376 §3.6.2.1: the relay signs with these (made here on first
+	 * use), so what is shown is what signatures will need */
+	int ret = relayq_dkim_keys(st, domain, true, &keys, &n_keys, &error);
+	if (ret == STORE_NOTFOUND) {
+		*error_r = errfmt("domain '%s' does not exist", esc_str(domain));
 		return ret;
+	}
+	if (ret != STORE_OK || n_keys == 0) {
+		/* the other records are still worth showing */
+		*dkim_error_r = xstrdup(ret != STORE_OK ? error : "the domain has no DKIM key");
+		n_keys = 0;
+	}
+	const char *hostname = cfg->hostname != NULL ? cfg->hostname : "localhost";
 	char *d = xstrdup(domain);
 	str_lower(d);
 	struct relayq_dns_record *list = NULL;
 	size_t n = 0;
+	char *name = xasprintf("%s.", d);
 	char *v = xasprintf("10 %s.", hostname);
-	add_record(&list, &n, "MX", d, "MX", v);
+	/* RFC 5321 §5.1: mail for the domain goes to its MX host */
+	add_record(&list, &n, "receive mail (MX)", name, "MX", v, NULL);
 	free(v);
-	/* RFC 7208: the MX may send for the domain, nobody else */
-	add_record(&list, &n, "SPF", d, "TXT", "v=spf1 mx -all");
+	/* RFC 7208: the MX may send for the domain, nobody else (with a
+	 * smarthost, add its own SPF mechanism before -all) */
+	add_record(&list, &n, "sender policy (SPF)", name, "TXT", "v=spf1 mx -all", NULL);
+	free(name);
 	for (size_t i = 0; i < n_keys; i++) {
 		struct buf txt = BUF_INIT;
 		relayq_dkim_txt(&keys[i], &txt);
-		char *name = xasprintf("%s._domainkey.%s", keys[i].selector, d);
-		char *purpose = xasprintf("DKIM %s", keys[i].algorithm);
-		add_record(&list, &n, purpose, name, "TXT", buf_cstr(&txt));
+		name = xasprintf("%s._domainkey.%s.", keys[i].selector, d);
+		char *purpose = xasprintf("DKIM signing key (%s)", keys[i].algorithm);
+		add_record(&list, &n, purpose, name, "TXT", buf_cstr(&txt), keys[i].selector);
 		free(name);
 		free(purpose);
 		buf_free(&txt);
 	}
 	/* RFC 7489 §6.3: start with p=none, tighten once reports look right */
-	v = xasprintf("_dmarc.%s", d);
-	add_record(&list, &n, "DMARC", v, "TXT", "v=DMARC1; p=none; adkim=r; aspf=r");
-	free(v);
-	/* RFC 6186 §3: where clients find submission, IMAP and POP3 */
-	static const char *const srv[][2] = {
-		{ "_submission._tcp", "587" }, { "_submissions._tcp", "465" },
-		{ "_imap._tcp", "143" }, { "_imaps._tcp", "993" },
-		{ "_pop3._tcp", "110" }, { "_pop3s._tcp", "995" },
-	};
-	for (size_t i = 0; i < sizeof srv / sizeof srv[0]; i++) {
-		char *name = xasprintf("%s.%s", srv[i][0], d);
-		v = xasprintf("0 1 %s %s.", srv[i][1], hostname);
-		add_record(&list, &n, "autoconfig", name, "SRV", v);
-		free(name);
-		free(v);
-	}
+	name = xasprintf("_dmarc.%s.", d);
+	add_record(&list, &n, "DMARC policy", name, "TXT", "v=DMARC1; p=none; adkim=r; aspf=r",
+		   NULL);
+	free(name);
+	/* what mail clients look up first (the admin listener answers them) */
+	char *target = xasprintf("%s.", hostname);
+	name = xasprintf("autoconfig.%s.", d);
+	add_record(&list, &n, "Thunderbird autoconfig", name, "CNAME", target, NULL);
+	free(name);
+	name = xasprintf("autodiscover.%s.", d);
+	add_record(&list, &n, "Outlook autodiscover", name, "CNAME", target, NULL);
+	free(name);
+	free(target);
+	add_srv(&list, &n, cfg, d, hostname, "submissions", LISTEN_SUBMISSIONS);
+	add_srv(&list, &n, cfg, d, hostname, "submission", LISTEN_SUBMISSION);
+	add_srv(&list, &n, cfg, d, hostname, "imaps", LISTEN_IMAPS);
+	add_srv(&list, &n, cfg, d, hostname, "imap", LISTEN_IMAP);
+	add_srv(&list, &n, cfg, d, hostname, "pop3s", LISTEN_POP3S);
+	add_srv(&list, &n, cfg, d, hostname, "pop3", LISTEN_POP3);
 	free(d);
 	relayq_dkim_keys_free(&keys, n_keys);
 	*list_r = list;

@@ -151,20 +151,27 @@ void relayq_dkim_txt(const struct relayq_dkim_key *key, struct buf *out);
 
 /* One DNS record a domain should publish. */
 struct relayq_dns_record {
-	char *purpose;		/* "MX", "SPF", "DKIM ed25519", "DMARC", ... */
-	char *name;		/* "example.org", "ed-202611._domainkey.example.org" */
-	char *type;		/* "MX", "TXT", "SRV" */
+	char *purpose;		/* "receive mail (MX)", "DKIM signing key (ed25519)", ... */
+	char *name;		/* "example.org.", "ed-202611._domainkey.example.org." */
+	char *type;		/* "MX", "TXT", "CNAME", "SRV" */
 	char *value;		/* "10 mail.example.org.", TXT text unquoted */
+	char *selector;		/* a DKIM key's selector, else NULL */
 };
 
 /*
- * The records a local domain should publish with mail served by hostname:
- * MX, SPF, both DKIM keys (made now if missing), DMARC, and the SRV
- * records of RFC 6186 for submission and IMAP/POP3 autoconfiguration.
+ * The records a local domain should publish, for `mailhub domain show` and
+ * the API's /domains/{name}/dns alike: MX, SPF, the DKIM keys (made now if
+ * missing), DMARC, the autoconfig and autodiscover CNAMEs, and the SRV
+ * records of RFC 6186 / RFC 8314 with the ports of cfg's listeners (the
+ * "not available" form for a listener that is off).  Names end in a dot.
+ * When the DKIM keys cannot be had, the other records come without them
+ * and *dkim_error_r (malloc'd) says why.  STORE_NOTFOUND for a domain that
+ * is not local.
  */
-int relayq_dns_records(struct store *st, const char *domain,
-		       const char *hostname, struct relayq_dns_record **list_r,
-		       size_t *n_r, const char **error_r);
+struct config;
+int relayq_dns_records(struct store *st, const char *domain, const struct config *cfg,
+		       struct relayq_dns_record **list_r, size_t *n_r,
+		       char **dkim_error_r, const char **error_r);
 void relayq_dns_records_free(struct relayq_dns_record **list, size_t n);
 
 #endif

@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from dovecot_upstream import Dovecot, available  # noqa: E402
-from mailhub_fixture import Mailhub, mailhub_bin  # noqa: E402
+from mailhub_fixture import Mailhub, mailhub_bin, need_binary  # noqa: E402
 
 N = int(os.environ.get("FETCH_BENCH_N", "10000"))
 
@@ -77,7 +77,7 @@ def mailhub_run(dc, user, protocol, keep_open):
     # closed (its folder removed) only at the end: removing thousands of
     # files right before another tool's run slows that run's file creation
     # (ext4 skips recently freed inodes), which would skew the comparison
-    mh = Mailhub(listeners=())
+    mh = Mailhub(listeners=(), config_extra="\n[fetch]\nallow_private_hosts = yes\n")   # Dovecot is on loopback
     keep_open.append(mh)
     mh.cli("domain", "add", "example.org")
     mh.add_user("bench@example.org", "bench-password-1")
@@ -152,6 +152,7 @@ def getmail_run(dc, user, protocol, work):
 
 
 def main():
+    need_binary("fetch_bench")
     if not available():
         print("skipped: Dovecot is not installed (dovecot-imapd, dovecot-pop3d)")
         return 0

@@ -37,7 +37,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
 import dovecot_util  # noqa: E402
-from mailhub_fixture import Mailhub, client_tls_context  # noqa: E402
+from mailhub_fixture import Mailhub, client_tls_context, need_binary  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
@@ -264,6 +264,7 @@ def bench_idle(port, login, pids_fn, n):
 
 
 def main():
+    need_binary("imap_bench")
     rnd = random.Random(3501)
     # the same messages whatever the choice of parts: the generator runs
     # in the same order, and only what a part needs is kept

@@ -52,7 +52,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
 import dovecot_util  # noqa: E402
-from mailhub_fixture import Mailhub, client_tls_context  # noqa: E402
+from mailhub_fixture import Mailhub, client_tls_context, need_binary  # noqa: E402
 
 SECONDS = int(os.environ.get("LOAD_SECONDS", "20"))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", "3"))
@@ -140,6 +140,7 @@ def waiting_sessions(port, login, pids_fn, n):
 
 
 def main():
+    need_binary("imap_load")
     mh = Mailhub(listeners=("imap", "imaps"), plaintext_on_loopback=True,
                  limits={"connections": str(SESSIONS + 200),
                          "connections_per_ip": str(SESSIONS + 200)})

@@ -33,7 +33,12 @@ import sys
 import tempfile
 import time
 
-from mailhub_fixture import Mailhub
+# runnable on its own: `python3 tests/bench/pop3_retr.py` (the fixture
+# finds the built binary; MAILHUB_BIN names another)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+
+from mailhub_fixture import Mailhub, need_binary  # noqa: E402
 
 N = int(os.environ.get("BENCH_MESSAGES", "10000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -321,6 +326,7 @@ userdb {{
 
 
 def main():
+    need_binary("pop3_retr")
     messages = make_messages(N)
     print(f"pop3_retr: {N} messages, "
           f"{sum(len(m) for m in messages) / 1e6:.1f} MB delivered, "

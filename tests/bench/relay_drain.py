@@ -44,8 +44,12 @@ import tempfile
 import threading
 import time
 
-from mailhub_fixture import Mailhub, client_tls_context
-from relay_util import Unbound, free_port_on, have_unbound
+# runnable on its own: `python3 tests/bench/relay_drain.py`
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+
+from mailhub_fixture import Mailhub, client_tls_context, need_binary  # noqa: E402
+from relay_util import Unbound, free_port_on, have_unbound  # noqa: E402
 
 N = int(os.environ.get("BENCH_MESSAGES", "2000"))
 SINK_IP = "127.0.0.20"
@@ -265,6 +269,7 @@ def bench_postfix(sink):
 
 
 def main():
+    need_binary("relay_drain")
     if not have_unbound():
         print("relay_drain: SKIP, unbound is not installed")
         return 0

@@ -13,7 +13,8 @@
 #
 # Needs: postfix (smtp-source and postfix itself), python3, root (Postfix's
 # daemons run as the postfix user).  Run through `make bench` (MAILHUB_BIN is
-# set) or with MAILHUB_BIN=path/to/mailhub.  Environment: BENCH_SESSIONS,
+# set), on its own (`sh tests/bench/smtp_inbound.sh`: the binary built in the
+# checkout's build/), or with MAILHUB_BIN=path/to/mailhub.  Environment: BENCH_SESSIONS,
 # BENCH_MESSAGES, BENCH_SIZE, BENCH_REUSE=1 (smtp-source -d: many messages per
 # connection), BENCH_POSTFIX_DISCARD=1, BENCH_KEEP=1 (keep the work folder).
 set -eu
@@ -21,7 +22,14 @@ set -eu
 sessions=${BENCH_SESSIONS:-10}
 messages=${BENCH_MESSAGES:-5000}
 size=${BENCH_SIZE:-20480}
-mailhub=${MAILHUB_BIN:-./mailhub}
+# runnable on its own: the binary built in the checkout unless MAILHUB_BIN
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+mailhub=${MAILHUB_BIN:-}
+if [ -z "$mailhub" ]; then
+	for mailhub in "$srcdir/build/mailhub" "$srcdir/mailhub"; do
+		[ -x "$mailhub" ] && break
+	done
+fi
 PATH=$PATH:/usr/sbin:/sbin
 reuse=
 [ "${BENCH_REUSE:-0}" = 1 ] && reuse=-d
@@ -32,7 +40,7 @@ for tool in smtp-source postfix python3; do
 		exit 0
 	fi
 done
-[ -x "$mailhub" ] || { echo "smtp_inbound: $mailhub is not built" >&2; exit 1; }
+[ -x "$mailhub" ] || { echo "smtp_inbound: needs a built mailhub ($mailhub is not there; or set MAILHUB_BIN)" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mailhub-bench.XXXXXX")
 mh_pid=

@@ -44,7 +44,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
 
-from mailhub_fixture import Mailhub, client_tls_context  # noqa: E402
+from mailhub_fixture import Mailhub, client_tls_context, need_binary  # noqa: E402
 import dovecot_upstream  # noqa: E402
 
 MINUTES = float(os.environ.get("SOAK_MINUTES", "30"))
@@ -252,6 +252,7 @@ def strip_trace(raw):
 
 
 def main():
+    need_binary("soak")
     have_dovecot = dovecot_upstream.available()
     mh = Mailhub(listeners=("smtp", "submission", "imap", "imaps", "pop3", "admin"),
                  config_extra="\n[fetch]\nallow_private_hosts = yes\n")

@@ -37,7 +37,8 @@ def main():
     # loopback port, so the relay can only defer it.
     mh = Mailhub(listeners=("smtp", "submission", "submissions", "imaps",
                             "pop3s", "admin"), plaintext_on_loopback=True,
-                 config_extra=f"\n[dns]\nresolver = 127.0.0.1:{free_port()}\n")
+                 config_extra=f"\n[dns]\nresolver = 127.0.0.1:{free_port()}\n"
+                              "\n[fetch]\nallow_private_hosts = yes\n")   # Dovecot on loopback
     try:
         mh.cli("domain", "add", "example.org")
         mh.add_user("admin@example.org", "admin-pass-1", admin=True)

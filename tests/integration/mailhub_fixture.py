@@ -22,7 +22,10 @@ Every listener is on 127.0.0.1 with a free port picked at start-up;
 `port(name)` tells which.  `plaintext_on_loopback` defaults to False so that
 tests see the TLS rules; pass True to allow plaintext AUTH from loopback.
 `config_extra` is appended to the config file (for [limits] and the like).
-The binary is $MAILHUB_BIN (set by `make check`).
+The binary is $MAILHUB_BIN (set by `make check` and `make bench`), else the
+one built in the checkout (build/mailhub, as README's "Building by hand"
+does, or mailhub at its root); the panel's files are $MAILHUB_SRCDIR/static,
+else the checkout's.
 """
 
 import os
@@ -40,12 +43,33 @@ LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps",
 HOSTNAME = "mail.test"
 
 
+SRCDIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                      "..", ".."))
+
+
 def mailhub_bin():
     path = os.environ.get("MAILHUB_BIN")
-    if not path:
-        here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "..", "mailhub")
-    return path
+    if path:
+        return path
+    for cand in (os.path.join(SRCDIR, "build", "mailhub"), os.path.join(SRCDIR, "mailhub")):
+        if os.access(cand, os.X_OK):
+            return cand
+    raise FileNotFoundError("no mailhub binary: build it (README, \"Building by hand\") "
+                            "or set MAILHUB_BIN=path/to/mailhub")
+
+
+def need_binary(name):
+    """For a script run on its own (a benchmark): without a binary, say so
+    in one line and exit."""
+    try:
+        mailhub_bin()
+    except FileNotFoundError as e:
+        raise SystemExit(f"{name}: {e}")
+
+
+def source_dir():
+    """The checkout (absolute: the config takes absolute paths only)."""
+    return os.path.abspath(os.environ.get("MAILHUB_SRCDIR") or SRCDIR)
 
 
 def free_port():
@@ -76,8 +100,7 @@ class Mailhub:
             "[server]",
             f"hostname = {HOSTNAME}",
             f"data_dir = {self.data_dir}",
-            "static_dir = " + os.path.join(
-                os.environ.get("MAILHUB_SRCDIR", "."), "static"),
+            "static_dir = " + os.path.join(source_dir(), "static"),
             "",
             "[auth]",
             "plaintext_on_loopback = " + ("yes" if plaintext_on_loopback else "no"),

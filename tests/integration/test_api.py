@@ -23,7 +23,9 @@ class Api(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         # No pop3 and no submission: their SRV records say "not offered".
-        cls.mh = Mailhub(listeners=("smtp", "submissions", "imap", "imaps", "admin"))
+        # Connection tests go to loopback ports (and a Dovecot there).
+        cls.mh = Mailhub(listeners=("smtp", "submissions", "imap", "imaps", "admin"),
+                         config_extra="\n[fetch]\nallow_private_hosts = yes\n")
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.add_user(ADMIN, ADMIN_PW, admin=True)
         cls.token = cls.mh.cli("token", "create", ADMIN).stdout.strip().split()[-1]
@@ -467,7 +469,11 @@ class Api(unittest.TestCase):
         self.assertIn("certificate", t.json["error"])     # self-signed, tls_verify system
         self.problem(self.admin.post("/upstreams/test", {"id": 999999}), 404)
         self.problem(self.admin.post("/upstreams/test", {"protocol": "imap"}), 422, "'host'")
+        # Where the stored password goes changes only with the password.
         r = self.admin.patch(f"/upstreams/{u['id']}", {"tls": "implicit", "port": 0})
+        self.problem(r, 422, "'password'", "changes")
+        r = self.admin.patch(f"/upstreams/{u['id']}", {"tls": "implicit", "port": 0,
+                                                        "password": "Up-Secret-2"})
         self.assertEqual((r.json["tls"], r.json["port"]), ("implicit", 995), r)
         self.problem(self.admin.patch(f"/upstreams/{u['id']}", {"owner": ADMIN}), 422, "'owner'")
         self.assertEqual(self.admin.post(f"/upstreams/{u['id']}/fetch").status, 202)

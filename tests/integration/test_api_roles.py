@@ -72,7 +72,8 @@ ROUTES = {
 class Roles(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mh = Mailhub(listeners=("imaps", "admin"))
+        # connection tests go to loopback ports
+        cls.mh = Mailhub(listeners=("imaps", "admin"), config_extra="\n[fetch]\nallow_private_hosts = yes\n")
         mh = cls.mh
         mh.cli("domain", "add", "example.org")
         mh.add_user(ADMIN, ADMIN_PW, admin=True)

@@ -76,7 +76,8 @@ def on_wire(msg):
 class TestFetchNoUidl(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mh = Mailhub(listeners=("imaps",))
+        # the POP3 upstream is on loopback
+        cls.mh = Mailhub(listeners=("imaps",), config_extra="\n[fetch]\nallow_private_hosts = yes\n")
         try:
             cls.mh.cli("domain", "add", DOMAIN)
             cls.mh.start()

@@ -13,21 +13,6 @@
 #include "mail/mime.h"
 #include "tests/unit/runner.h"
 
-static char *
-read_all(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	struct buf b = BUF_INIT;
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		ck_assert_int_eq(buf_append(&b, chunk, n), 0);
-	fclose(f);
-	*len_r = b.len;
-	return buf_steal(&b);
-}
-
 /* Reads "<word> <octets>\n<octets bytes>\n" at *pos. */
 static const char *
 read_block(const char *d, size_t len, size_t *pos, const char *word,
@@ -50,7 +35,7 @@ START_TEST(test_against_dovecot)
 {
 	size_t len, pos = 0;
 	char *path = test_srcpath("tests/unit/check_mail_dovecot.data");
-	char *d = read_all(path, &len);
+	char *d = test_read_file(path, &len);
 	unsigned cases = 0, failed = 0;
 
 	while (pos < len) {
@@ -148,7 +133,7 @@ START_TEST(test_sections_against_dovecot)
 {
 	size_t len, pos = 0;
 	char *path = test_srcpath("tests/unit/check_mail_dovecot_sections.data");
-	char *d = read_all(path, &len);
+	char *d = test_read_file(path, &len);
 	unsigned sections = 0, failed = 0;
 	struct mime_part *root = NULL;
 	char *msg = NULL, *name = NULL;

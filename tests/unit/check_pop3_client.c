@@ -117,7 +117,7 @@ START_TEST(test_session)
 	struct upstream_settings set = plain_settings(fs.port);
 	struct pop3_client *c = NULL;
 	const char *error = NULL;
-	ck_assert_msg(pop3_client_open(&set, "secret", 5000, 1, &c, &error) == 0, "%s", error);
+	ck_assert_msg(pop3_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	ck_assert(pop3_client_caps(c) & POP3C_CAP_PIPELINING);
 	struct pop3c_message *msgs;
 	size_t n;
@@ -154,7 +154,7 @@ retr_error(const char *const *script, size_t n, size_t max)
 	struct upstream_settings set = plain_settings(fs.port);
 	struct pop3_client *c = NULL;
 	const char *error = NULL;
-	int ret = pop3_client_open(&set, "pw", 3000, 1, &c, &error);
+	int ret = pop3_client_open(&set, "pw", &LOOPBACK_3S, 1, &c, &error);
 	if (ret == 0) {
 		struct buf got;
 		buf_init(&got, max);
@@ -174,13 +174,13 @@ START_TEST(test_hostile_servers)
 	const char *e;
 	static const char *const not_pop[] = { "* OK IMAP here\r\n" };
 	e = retr_error(not_pop, 1, 0);
-	ck_assert_ptr_nonnull(strstr(e, "malformed reply"));
+	ck_assert_str_eq(e, "this is not a POP3 server (its greeting is not a POP3 one)");
 
 	static const char *const refused[] = {
 		"+OK hi\r\n", "-ERR no CAPA\r\n", "+OK\r\n", "-ERR [AUTH] wrong password\r\n",
 	};
 	e = retr_error(refused, 4, 0);
-	ck_assert_str_eq(e, "login failed: the server said -ERR [AUTH] wrong password");
+	ck_assert_str_eq(e, "login failed: the server rejected the username or password");
 
 	const char *s[5] = { "+OK hi\r\n", "-ERR\r\n", "+OK\r\n", "+OK\r\n", NULL };
 	s[4] = "+OK\r\nhalf a message";
@@ -193,7 +193,7 @@ START_TEST(test_hostile_servers)
 
 	s[4] = "-ERR no such message\r\n";
 	e = retr_error(s, 5, 0);
-	ck_assert_str_eq(e, "RETR failed: the server said -ERR no such message");
+	ck_assert_str_eq(e, "RETR failed: the server answered -ERR");
 
 	static const char *const huge[] = { "+OK hi\r\n", "-ERR\r\n", "+OK\r\n", "+OK\r\n", FAKE_HUGE };
 	e = retr_error(huge, 5, 0);

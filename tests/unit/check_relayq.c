@@ -2,6 +2,7 @@
  * DSN sweep, the smarthost setting and the DKIM keys. */
 #include <string.h>
 
+#include "core/config.h"
 #include "core/seal.h"
 #include "store/queue.h"
 #include "store/relayq.h"
@@ -220,25 +221,43 @@ START_TEST(test_dkim_keys_lazily_once)
 
 	struct relayq_dns_record *recs;
 	size_t nr;
-	ck_assert_int_eq(relayq_dns_records(st, "example.org", "mail.example.org", &recs, &nr,
+	char *dkim_error;
+	struct config *cfg = config_defaults();
+	free(cfg->hostname);
+	cfg->hostname = xstrdup("mail.example.org");
+	cfg->listen[LISTEN_IMAPS] = (struct config_listen){ .enabled = true, .port = 10993 };
+	ck_assert_int_eq(relayq_dns_records(st, "example.org", cfg, &recs, &nr, &dkim_error,
 					    &error), STORE_OK);
-	bool mx = false, dkim_ed = false, dmarc = false;
+	ck_assert_ptr_null(dkim_error);
+	bool mx = false, dkim_ed = false, dmarc = false, imaps = false, pop3 = false, ac = false;
 	for (size_t i = 0; i < nr; i++) {
 		if (strcmp(recs[i].type, "MX") == 0)
 			mx = strcmp(recs[i].value, "10 mail.example.org.") == 0;
-		if (strstr(recs[i].name, "._domainkey.example.org") != NULL &&
+		if (strstr(recs[i].name, "._domainkey.example.org.") != NULL &&
 		    strstr(recs[i].value, k1[0].public_key) != NULL)
-			dkim_ed = true;
-		if (strcmp(recs[i].name, "_dmarc.example.org") == 0)
+			dkim_ed = recs[i].selector != NULL &&
+				  strcmp(recs[i].selector, k1[0].selector) == 0;
+		if (strcmp(recs[i].name, "_dmarc.example.org.") == 0)
 			dmarc = true;
+		/* the listener's port, and RFC 6186 §4's "not offered" */
+		if (strcmp(recs[i].name, "_imaps._tcp.example.org.") == 0)
+			imaps = strcmp(recs[i].value, "0 1 10993 mail.example.org.") == 0;
+		if (strcmp(recs[i].name, "_pop3._tcp.example.org.") == 0)
+			pop3 = strcmp(recs[i].value, "0 0 0 .") == 0;
+		if (strcmp(recs[i].name, "autoconfig.example.org.") == 0)
+			ac = strcmp(recs[i].value, "mail.example.org.") == 0;
 	}
-	ck_assert(mx && dkim_ed && dmarc);
+	ck_assert(mx && dkim_ed && dmarc && imaps && pop3 && ac);
 	relayq_dns_records_free(&recs, nr);
 	/* in the database they are sealed, not PEM */
 	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM dkim_keys"
 				      " WHERE private_key LIKE 'v1:%%'"), 2);
 	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM dkim_keys"
 				      " WHERE private_key LIKE '%%PRIVATE KEY%%'"), 0);
+	ck_assert_int_eq(relayq_dns_records(st, "nowhere.test", cfg, &recs, &nr, &dkim_error,
+					    &error), STORE_NOTFOUND);
+	cfg->listen[LISTEN_IMAPS] = (struct config_listen){ 0 };
+	config_free(&cfg);
 	relayq_dkim_keys_free(&k1, n1);
 	relayq_dkim_keys_free(&k2, n2);
 	store_close(&st);

@@ -1,8 +1,10 @@
-/* Unit tests for web/path.c: route patterns and static file names. */
+/* Unit tests for web/path.c (route patterns and static file names) and
+ * web/json_nul.c (\u0000 in a JSON text). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "web/internal.h"
+#include "web/json_nul.h"
 #include "tests/unit/runner.h"
 
 static void
@@ -103,6 +105,52 @@ START_TEST(test_static_path_ok)
 }
 END_TEST
 
+/* The member json_text_has_nul names for text, "" for none, NULL when no
+ * NUL was found. */
+static const char *
+nul_in(const char *text)
+{
+	static char name[64];
+	const char *f;
+	size_t n;
+	if (!json_text_has_nul(text, strlen(text), &f, &n))
+		return NULL;
+	if (f == NULL)
+		return "";
+	ck_assert_uint_lt(n, sizeof name);
+	memcpy(name, f, n);
+	name[n] = '\0';
+	return name;
+}
+
+START_TEST(test_json_nul)
+{
+	ck_assert_ptr_null(nul_in("{}"));
+	ck_assert_ptr_null(nul_in("{\"name\": \"ab\"}"));
+	ck_assert_ptr_null(nul_in("{\"name\": \"a\\u0001b\\u1000\"}"));
+	/* an escaped backslash and then "u0000" is text, not the escape */
+	ck_assert_ptr_null(nul_in("{\"name\": \"a\\\\u0000b\"}"));
+	ck_assert_ptr_null(nul_in("{\"n\\\"x\": \"\\\\u0000\", \"b\": 1}"));
+	/* numbers and bare words are no strings */
+	ck_assert_ptr_null(nul_in("{\"a\": 0000, \"b\": [true, null]}"));
+
+	ck_assert_str_eq(nul_in("{\"name\": \"a\\u0000b\"}"), "name");
+	ck_assert_str_eq(nul_in("{\"name\":\"\\u0000\"}"), "name");
+	ck_assert_str_eq(nul_in("{ \"a\" : \"x\", \"pw\"\n:\n\"x\\u0000\" }"), "pw");
+	/* in a nested value: the outermost member holding it */
+	ck_assert_str_eq(nul_in("{\"folders\": [\"INBOX\", \"x\\u0000y\"]}"), "folders");
+	ck_assert_str_eq(nul_in("{\"s\": {\"host\": \"h\", \"user\": \"\\u0000\"}}"), "s");
+	ck_assert_str_eq(nul_in("{\"arr\": [{\"k\": 1}, \"b\\u0000\"]}"), "arr");
+	/* in a member name, and after an escaped backslash */
+	ck_assert_str_eq(nul_in("{\"na\\u0000me\": 1}"), "");
+	ck_assert_str_eq(nul_in("{\"x\": \"\\\\\\u0000\"}"), "x");
+	/* an unfinished text does not read past its end */
+	ck_assert_ptr_null(nul_in("{\"x\": \"\\u000"));
+	ck_assert_ptr_null(nul_in("{\"x\": \"\\"));
+	ck_assert_str_eq(nul_in("[\"\\u0000\"]"), "");
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -113,6 +161,9 @@ make_suite(void)
 	tcase_add_test(tc, test_route_param_never_empty_nor_slashed);
 	tcase_add_test(tc, test_route_param_limit);
 	tcase_add_test(tc, test_static_path_ok);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("json_nul");
+	tcase_add_test(tc, test_json_nul);
 	suite_add_tcase(s, tc);
 	return s;
 }

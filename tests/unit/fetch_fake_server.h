@@ -20,7 +20,15 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/client_conn.h"
 #include "tests/unit/runner.h"
+
+/* How the clients reach the fake server: it is on loopback, which only
+ * [fetch] allow_private_hosts lets them reach. */
+static const struct client_conn_params LOOPBACK_5S = { .timeout_ms = 5000,
+						       .allow_private = true };
+static const struct client_conn_params LOOPBACK_3S = { .timeout_ms = 3000,
+						       .allow_private = true };
 
 #define FAKE_CLOSE "\001close"
 #define FAKE_FLOOD "\001flood"

@@ -62,6 +62,33 @@ test_srcpath(const char *rel)
 	return path;
 }
 
+char *
+test_read_file(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	size_t len = 0, cap = 65536;
+	char *data = malloc(cap + 1);
+	size_t n;
+	if (data == NULL)
+		abort();
+	while ((n = fread(data + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			data = realloc(data, cap + 1);
+			if (data == NULL)
+				abort();
+		}
+	}
+	ck_assert_msg(!ferror(f), "cannot read %s", path);
+	fclose(f);
+	data[len] = '\0';
+	if (len_r != NULL)
+		*len_r = len;
+	return data;
+}
+
 int
 main(void)
 {

@@ -15,5 +15,8 @@ Suite *make_suite(void);
 char *test_tmpdir(void);
 /* Path of a file inside the source tree (MAILHUB_SRCDIR or "."); malloc'd. */
 char *test_srcpath(const char *rel);
+/* The whole file at path, NUL-terminated, its length in *len_r (may be
+ * NULL); the test fails when it cannot be read.  malloc'd. */
+char *test_read_file(const char *path, size_t *len_r);
 
 #endif

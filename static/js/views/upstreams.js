@@ -1,6 +1,7 @@
 // Upstream accounts: the user's other mailboxes that mailhub fetches into
-// theirs.  Add with a connection test that says what failed, fetch now,
-// last error, enable or disable.  An admin sees everyone's.
+// theirs.  Add with a connection test that says what failed (and, when the
+// server's certificate did not pass, offers to trust that very certificate),
+// fetch now, last error, enable or disable.  An admin sees everyone's.
 import { api, ApiError } from '../api.js';
 import { h, clearErrors, confirmDanger, dialog, field, showError, page, table, toast, values, when } from '../ui.js';
 
@@ -32,11 +33,19 @@ function settings(v, ctx, existing) {
 	return s;
 }
 
-function testResult(box, t) {
+// trust(sha256) pins the certificate the failed test saw (and tests again).
+function testResult(box, t, trust) {
 	box.replaceChildren();
 	box.className = 'notice ' + (t.ok ? 'good' : 'bad');
 	if (!t.ok) {
 		box.append(h('strong', {}, 'The test failed: '), t.error);
+		if (t.certificate_sha256 && /certificate/i.test(t.error)) {
+			box.append(h('small', { class: 'hint break block' },
+				'The server presented the certificate with SHA-256 ' + t.certificate_sha256 +
+				'. Trust it only if that is your server’s (compare it with what its administrator says).'),
+			h('button', { type: 'button', class: 'small', onclick: () => trust(t.certificate_sha256) },
+				'Trust this certificate'));
+		}
 		return;
 	}
 	box.append(h('strong', {}, 'It works. '),
@@ -94,9 +103,17 @@ function editDialog(ctx, up) {
 		await run(async body => {
 			delete body.owner;
 			if (up) body.id = up.id;
-			try { testResult(result, await api('POST', '/upstreams/test', body)); }
+			try { testResult(result, await api('POST', '/upstreams/test', body), trust); }
 			catch (err) { result.hidden = true; throw err; }
 		});
+	}
+	// Pins what the server presented; a stored account needs its password
+	// typed again for that (the API sends a stored password only where it
+	// was saved for), which the test then says.
+	function trust(sha256) {
+		form.elements.verify.value = 'pin';
+		form.elements.pin.value = sha256;
+		test();
 	}
 	form.addEventListener('submit', ev => {
 		ev.preventDefault();
