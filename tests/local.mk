@@ -53,7 +53,7 @@ check_DATA = $(FUZZ_TARGETS)
 endif
 TESTS += tests/fuzz/run.sh
 TESTS += tests/integration/test_serve.py tests/integration/test_serve_shutdown.py \
-	tests/integration/test_deb.py
+	tests/integration/test_logs.py tests/integration/test_deb.py
 if SANITIZERS
 AM_TESTS_ENVIRONMENT += MAILHUB_SANITIZERS=yes; export MAILHUB_SANITIZERS;
 endif
