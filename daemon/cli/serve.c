@@ -210,6 +210,35 @@ signal_loop(const struct config *cfg, const sigset_t *set, struct web_server *we
 	}
 }
 
+/* [log]: the level, and the target ("auto": the journal when systemd
+ * started us, which it says with JOURNAL_STREAM or INVOCATION_ID; else
+ * stderr, which a terminal, a test or a supervisor reads). */
+static void
+setup_log(const struct config *cfg)
+{
+	enum log_level level;
+	const char *d = getenv("MAILHUB_DEBUG");
+	if (d != NULL && *d == '1')
+		level = LOG_LEVEL_DEBUG;
+	else if (log_level_parse(cfg->log_level, &level) < 0)
+		level = LOG_LEVEL_INFO;	/* the config's verify step refuses it */
+	log_set_level(level);
+
+	enum log_target target = LOG_TARGET_STDERR;
+	if (strcmp(cfg->log_target, "journal") == 0)
+		target = LOG_TARGET_JOURNAL;
+	else if (strcmp(cfg->log_target, "syslog") == 0)
+		target = LOG_TARGET_SYSLOG;
+	else if (strcmp(cfg->log_target, "auto") == 0 &&
+		 (getenv("JOURNAL_STREAM") != NULL || getenv("INVOCATION_ID") != NULL))
+		target = LOG_TARGET_JOURNAL;
+	const char *error;
+	if (target != LOG_TARGET_STDERR &&
+	    log_set_target(target, cfg->log_journal_socket, &error) < 0)
+		log_warning("log target=%s unavailable, staying on stderr: %s",
+			    cfg->log_target, error);
+}
+
 int
 cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -224,6 +253,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_USAGE;
 	}
 	log_set_quiet(0);
+	setup_log(cfg);
 
 	/* Signals are taken synchronously by the main thread only; every
 	 * thread created from here on inherits the mask. */

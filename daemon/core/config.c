@@ -69,6 +69,11 @@ static const struct setting settings[] = {
 
 	{ "admin", "tls", SET_STRING, "auto", 0, 0, F(admin_tls) },
 
+	{ "log", "target", SET_STRING, "auto", 0, 0, F(log_target) },
+	{ "log", "level", SET_STRING, "info", 0, 0, F(log_level) },
+	{ "log", "journal_socket", SET_PATH, "/run/systemd/journal/socket", 0, 0,
+	  F(log_journal_socket) },
+
 	{ "tls", "cert", SET_PATH, NULL, 0, 0, F(tls_cert) },
 	{ "tls", "key", SET_PATH, NULL, 0, 0, F(tls_key) },
 
@@ -640,6 +645,23 @@ verify(struct config *cfg, const struct parse_state *st, const char **error_r)
 	    strcmp(cfg->admin_tls, "no") != 0) {
 		*error_r = errfmt("%s: [admin] tls must be auto, yes or no, not '%s'",
 				  where(st, find_setting("admin", "tls")), esc_str(cfg->admin_tls));
+		return -1;
+	}
+	static const char *const targets[] = { "auto", "stderr", "journal", "syslog" };
+	bool target_ok = false;
+	for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+		target_ok |= strcmp(cfg->log_target, targets[i]) == 0;
+	if (!target_ok) {
+		*error_r = errfmt("%s: [log] target must be auto, stderr, journal or"
+				  " syslog, not '%s'", where(st, find_setting("log", "target")),
+				  esc_str(cfg->log_target));
+		return -1;
+	}
+	enum log_level level;
+	if (log_level_parse(cfg->log_level, &level) < 0) {
+		*error_r = errfmt("%s: [log] level must be debug, info, warning or"
+				  " error, not '%s'", where(st, find_setting("log", "level")),
+				  esc_str(cfg->log_level));
 		return -1;
 	}
 	/* atext that is neither a letter nor a digit, and never '@' */

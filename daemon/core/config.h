@@ -67,6 +67,14 @@ struct config {
 	char *admin_tls;	/* "auto" (default: HTTPS unless the admin listener is
 				 * on loopback only), "yes" or "no" */
 
+	/* [log] */
+	char *log_target;	/* "auto" (default: the journal when started by
+				 * systemd, else stderr), "stderr", "journal",
+				 * "syslog" */
+	char *log_level;	/* lowest level written: "info" (default),
+				 * "debug", "warning", "error" */
+	char *log_journal_socket;	/* systemd's native journal socket */
+
 	/* [tls] */
 	char *tls_cert;		/* NULL: data_dir/tls/cert.pem */
 	char *tls_key;

@@ -1,6 +1,7 @@
 /*
- * log: one line per event, key=value, on stderr (the journal under systemd),
- * plus an in-memory ring of recent events that the admin panel shows.
+ * log: one line per event, key=value, to the configured target (stderr; the
+ * systemd journal, with each key=value as a field of its own; or syslog),
+ * plus an in-memory ring of recent events that the admin panel searches.
  *
  * Lines look like
  *   2026-11-23T08:30:00Z info imap[12] login user=alice@example.org ip=192.0.2.4
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/xmalloc.h"
 
 enum log_level {
@@ -30,9 +32,17 @@ enum log_level {
 	LOG_LEVEL_ERROR,
 };
 
-/* How many events the ring keeps, and the longest line it keeps of each. */
-#define LOG_RING_SIZE 500
+/* How many events the ring keeps, and the longest line it keeps of each:
+ * a busy household's day (at most 2 MiB, touched only as it fills). */
+#define LOG_RING_SIZE 4096
 #define LOG_RING_LINE 512
+
+/* Where lines go ([log] target). */
+enum log_target {
+	LOG_TARGET_STDERR,	/* "2026-11-23T08:30:00Z info text" lines */
+	LOG_TARGET_JOURNAL,	/* systemd's native protocol, fields MAILHUB_* */
+	LOG_TARGET_SYSLOG,	/* syslog(3), facility mail */
+};
 
 struct log_event {
 	uint64_t seq;		/* increasing, from 1 */
@@ -46,6 +56,24 @@ struct log_event {
 void log_set_level(enum log_level min);
 /* When quiet, lines go only to the ring, not to stderr (CLI commands use it). */
 void log_set_quiet(int quiet);
+/* Sends lines to target from now on; journal_socket is the journal's
+ * socket (for LOG_TARGET_JOURNAL).  0, or -1 with *error_r when the target
+ * cannot be used (lines then keep going where they went). */
+int log_set_target(enum log_target target, const char *journal_socket,
+		   const char **error_r);
+/* Parses "debug", "info", "warning", "error": 0 or -1. */
+int log_level_parse(const char *name, enum log_level *level_r);
+
+/*
+ * Pure: the journal entry of one event, in systemd's native protocol
+ * (KEY=value lines): MESSAGE, PRIORITY, SYSLOG_IDENTIFIER and
+ * SYSLOG_FACILITY, then the event's own structure as fields: a leading
+ * "proto[12]" gives MAILHUB_PROTOCOL=proto and MAILHUB_SESSION=12, and each
+ * key=value word MAILHUB_KEY=value (keys of letters, digits and '_', the
+ * first 32 of them; a value ends at a space, or is a "quoted" string).
+ * So `journalctl MAILHUB_USER=alice@example.org` finds a user's events.
+ */
+void log_journal_entry(struct buf *out, enum log_level level, const char *line);
 
 void log_msg(enum log_level level, const char *fmt, ...) MH_PRINTF(2, 3);
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)

@@ -231,6 +231,13 @@ await step('the queue screen lists, retries and deletes a message; the log shows
 	await page.getByRole('heading', { name: 'Log' }).waitFor();
 	await page.getByRole('cell', { name: new RegExp(`web user=${USER} added`) }).waitFor();
 	await shot('12-log');
+	// searched on the server: by address, then by text nothing has
+	await page.getByRole('searchbox', { name: 'User or address' }).fill(USER);
+	await page.getByRole('button', { name: 'Search' }).click();
+	await page.getByRole('cell', { name: new RegExp(`web user=${USER} added`) }).waitFor();
+	await page.getByRole('searchbox', { name: 'Text' }).fill('no-such-event-text');
+	await page.getByRole('button', { name: 'Search' }).click();
+	await page.getByText('No events match.').waitFor();
 });
 
 await step('the panel fits a phone', async () => {

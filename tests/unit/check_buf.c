@@ -1,4 +1,6 @@
 /* Unit tests for core/buf and core/log. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -104,7 +106,8 @@ END_TEST
 
 START_TEST(test_log_ring)
 {
-	struct log_event ev[LOG_RING_SIZE + 10];
+	struct log_event *ev = xcalloc(LOG_RING_SIZE + 10, sizeof *ev);
+	char want[32];
 	log_set_quiet(1);
 	size_t before = log_ring_read(0, ev, LOG_RING_SIZE + 10);
 	uint64_t last = before > 0 ? ev[before - 1].seq : 0;
@@ -122,9 +125,54 @@ START_TEST(test_log_ring)
 		log_info("filler %d", i);
 	n = log_ring_read(0, ev, LOG_RING_SIZE + 10);
 	ck_assert_uint_eq(n, LOG_RING_SIZE);
-	ck_assert_str_eq(ev[n - 1].text, "filler 504");
+	snprintf(want, sizeof want, "filler %d", LOG_RING_SIZE + 4);
+	ck_assert_str_eq(ev[n - 1].text, want);
 	log_debug("below the level");
 	ck_assert_uint_eq(log_ring_read(ev[n - 1].seq, ev, 10), 0);
+	free(ev);
+}
+END_TEST
+
+START_TEST(test_journal_entry)
+{
+	struct buf b = BUF_INIT;
+	log_journal_entry(&b, LOG_LEVEL_INFO, "imap[12] login user=alice@example.org"
+			  " ip=192.0.2.4 tls=TLSv1.3 reason=\"bad \\\"x\\\" y\" x=");
+	ck_assert_str_eq(buf_cstr(&b),
+		"MESSAGE=imap[12] login user=alice@example.org ip=192.0.2.4 tls=TLSv1.3"
+		" reason=\"bad \\\"x\\\" y\" x=\n"
+		"PRIORITY=6\nSYSLOG_IDENTIFIER=mailhub\nSYSLOG_FACILITY=2\n"
+		"MAILHUB_PROTOCOL=imap\nMAILHUB_SESSION=12\n"
+		"MAILHUB_USER=alice@example.org\nMAILHUB_IP=192.0.2.4\n"
+		"MAILHUB_TLS=TLSv1.3\nMAILHUB_REASON=bad \\\"x\\\" y\nMAILHUB_X=\n");
+	buf_reset(&b);
+	/* no session prefix; words without '=' are only message */
+	log_journal_entry(&b, LOG_LEVEL_ERROR, "store gc removed=3 of them");
+	ck_assert_str_eq(buf_cstr(&b),
+		"MESSAGE=store gc removed=3 of them\nPRIORITY=3\n"
+		"SYSLOG_IDENTIFIER=mailhub\nSYSLOG_FACILITY=2\nMAILHUB_REMOVED=3\n");
+	/* at most 32 fields, whatever the line */
+	struct buf line = BUF_INIT;
+	for (int i = 0; i < 100; i++)
+		buf_printf(&line, "k%d=v ", i);
+	buf_reset(&b);
+	log_journal_entry(&b, LOG_LEVEL_INFO, buf_cstr(&line));
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&b), "MAILHUB_K31=v\n"));
+	ck_assert_ptr_null(strstr(buf_cstr(&b), "MAILHUB_K32="));
+	buf_free(&line);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_level_parse)
+{
+	enum log_level l;
+	ck_assert_int_eq(log_level_parse("warning", &l), 0);
+	ck_assert_int_eq(l, LOG_LEVEL_WARNING);
+	ck_assert_int_eq(log_level_parse("debug", &l), 0);
+	ck_assert_int_eq(l, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(log_level_parse("Info", &l), -1);
+	ck_assert_int_eq(log_level_parse("", &l), -1);
 }
 END_TEST
 
@@ -149,6 +197,8 @@ make_suite(void)
 	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_nocase);
 	tcase_add_test(tc, test_log_ring);
+	tcase_add_test(tc, test_journal_entry);
+	tcase_add_test(tc, test_level_parse);
 	tcase_add_test(tc, test_errfmt);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,22 +1,40 @@
-// Recent log events from the server's in-memory ring, newest first.
+// The server's recent log events, newest first, searched on the server by
+// level, time, text, address and queue id (GET /api/v1/log).
 import { api } from '../api.js';
 import { h, page, table, when } from '../ui.js';
 
+const LEVELS = ['debug', 'info', 'warning', 'error'];
+
+function query(form) {
+	const q = new URLSearchParams();
+	const v = name => form.elements[name].value.trim();
+	q.set('level', v('level'));
+	for (const name of ['q', 'address', 'queue']) if (v(name)) q.set(name, v(name));
+	// datetime-local is the browser's local time: send it as an instant
+	if (v('since')) q.set('since', Math.floor(new Date(v('since')).getTime() / 1000));
+	if (v('until')) q.set('until', Math.floor(new Date(v('until')).getTime() / 1000));
+	return q.toString();
+}
+
 export async function render(ctx) {
-	const { events } = await api('GET', '/log');
-	const rows = events.slice().reverse().map(e => h('tr', { class: 'lvl-' + e.level, 'data-level': e.level },
-		h('td', { class: 'nowrap' }, when(e.time)), h('td', {}, e.level), h('td', { class: 'mono break' }, e.text)));
-	const body = table(['Time', 'Level', 'Event'], rows, 'No events yet.');
-	const filter = h('select', { 'aria-label': 'Lowest level shown', onchange: () => {
-		const order = ['debug', 'info', 'warning', 'error'];
-		const min = order.indexOf(filter.value);
-		for (const r of rows) r.hidden = order.indexOf(r.dataset.level) < min;
-	} }, ['debug', 'info', 'warning', 'error'].map(l => h('option', { value: l }, l + ' and above')));
-	const search = h('input', { type: 'search', placeholder: 'Filter text', 'aria-label': 'Filter text', oninput: () => {
-		const q = search.value.toLowerCase();
-		for (const r of rows) r.classList.toggle('nomatch', q !== '' && !r.textContent.toLowerCase().includes(q));
-	} });
-	return page('Log',
-		h('div', { class: 'toolbar' }, filter, search, h('button', { type: 'button', onclick: () => ctx.refresh() }, 'Refresh')),
-		body);
+	const box = h('div', {});
+	const form = h('form', { class: 'toolbar', role: 'search', onsubmit: e => { e.preventDefault(); load(); } },
+		h('select', { name: 'level', 'aria-label': 'Lowest level shown' },
+			LEVELS.map(l => h('option', { value: l, selected: l === 'info' }, l + ' and above'))),
+		h('input', { type: 'search', name: 'q', placeholder: 'Text', 'aria-label': 'Text' }),
+		h('input', { type: 'search', name: 'address', placeholder: 'User or address', 'aria-label': 'User or address' }),
+		h('input', { type: 'search', name: 'queue', placeholder: 'Queue id', 'aria-label': 'Queue id' }),
+		h('input', { type: 'datetime-local', name: 'since', 'aria-label': 'From' }),
+		h('input', { type: 'datetime-local', name: 'until', 'aria-label': 'Until' }),
+		h('button', { type: 'submit' }, 'Search'));
+
+	async function load() {
+		const { events } = await api('GET', '/log?' + query(form));
+		const rows = events.slice().reverse().map(e => h('tr', { class: 'lvl-' + e.level },
+			h('td', { class: 'nowrap' }, when(e.time)), h('td', {}, e.level),
+			h('td', { class: 'mono break' }, e.text)));
+		box.replaceChildren(table(['Time', 'Level', 'Event'], rows, 'No events match.'));
+	}
+	await load();
+	return page('Log', form, box);
 }
