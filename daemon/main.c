@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/check_cli.h"
 #include "cli/cli.h"
 #include "cli/relay_cli.h"
 #include "core/config.h"
@@ -82,6 +83,12 @@ static const struct command commands[] = {
 	  "relay show\n"
 	  "relay smarthost HOST:PORT --tls implicit|starttls [--username U --password-stdin]\n"
 	  "relay direct" },
+	{ "check-spf", cmd_check_spf, 0,
+	  "the SPF verdict (RFC 7208) for a sender and client, as the daemon computes it",
+	  "check-spf IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, checked by HELO)" },
+	{ "check-dkim", cmd_check_dkim, 0,
+	  "the DKIM and ARC verdicts of a message file, as the daemon computes them",
+	  "check-dkim [FILE]   (FILE \"-\" or none: standard input)" },
 	{ "fsck", cmd_fsck, 0,
 	  "check the database against the blob files",
 	  "fsck [--repair]" },
@@ -141,7 +148,7 @@ print_main_usage(FILE *out)
 	        "Commands:\n",
 	        CONFIG_DEFAULT_PATH);
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\n'mailhub COMMAND --help' shows the usage of a command.\n");
 }
 

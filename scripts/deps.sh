@@ -8,7 +8,7 @@ set -eu
 
 BUILD_PKGS="build-essential autoconf automake pkg-config
 	libmicrohttpd-dev libssl-dev libsqlite3-dev libcjson-dev libcrypt-dev
-	zlib1g-dev openssl ca-certificates"
+	zlib1g-dev libpsl-dev publicsuffix openssl ca-certificates"
 
 # Tools the test suite and make bench drive: Check for unit tests; real
 # clients and peer servers for the integration tests and benchmarks; clang
@@ -16,7 +16,7 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 TEST_PKGS="check python3 clang libclang-rt-dev valgrind curl swaks
 	fetchmail getmail6 isync neomutt mailutils dovecot-imapd dovecot-pop3d
 	dovecot-lmtpd postfix unbound postsrsd python3-aiosmtpd python3-dkim python3-dnspython
-	python3-nacl chromium"
+	python3-nacl python3-spf opendmarc chromium"
 
 # Building the Debian package (make deb) and checking it.
 DEB_PKGS="debhelper dpkg-dev fakeroot lintian git"

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/dns_cache.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -23,6 +24,7 @@
 
 struct dns_resolver {
 	struct __res_state res;
+	struct dns_cache *cache;	/* shared, not owned; NULL: none */
 };
 
 static const char *const status_names[] = {
@@ -157,6 +159,12 @@ dns_resolver_free(struct dns_resolver **r)
 		return;
 	res_nclose(&(*r)->res);
 	xfree(*r);
+}
+
+void
+dns_resolver_set_cache(struct dns_resolver *r, struct dns_cache *cache)
+{
+	r->cache = cache;
 }
 
 void
@@ -490,5 +498,249 @@ dns_lookup_txt(struct dns_resolver *r, const char *name, char ***txt_r,
 		return ret;
 	ret = dns_parse_txt(ans, (size_t)len, txt_r, n_r, error_r);
 	free(ans);
+	return ret;
+}
+
+/* ---- dns_query: any type, with TTLs and the status told apart ---------- */
+
+const char *
+dns_type_name(enum dns_type type)
+{
+	switch (type) {
+	case DNS_T_A:
+		return "A";
+	case DNS_T_PTR:
+		return "PTR";
+	case DNS_T_MX:
+		return "MX";
+	case DNS_T_TXT:
+		return "TXT";
+	case DNS_T_AAAA:
+		return "AAAA";
+	}
+	return "?";
+}
+
+char *
+dns_name_canon(const char *name, size_t len)
+{
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	char *s = xstrndup(name, len);
+	str_lower(s);
+	return s;
+}
+
+void
+dns_answer_free(struct dns_answer *ans)
+{
+	if (ans->rr != NULL) {
+		for (size_t i = 0; i < ans->n; i++)
+			free(ans->rr[i].text);
+	}
+	xfree(ans->rr);
+	ans->n = 0;
+}
+
+void
+dns_answer_copy(struct dns_answer *dst, const struct dns_answer *src)
+{
+	*dst = *src;
+	dst->rr = NULL;
+	if (src->n == 0)
+		return;
+	dst->rr = xreallocarray(NULL, src->n, sizeof *dst->rr);
+	for (size_t i = 0; i < src->n; i++) {
+		dst->rr[i] = src->rr[i];
+		if (src->rr[i].text != NULL)
+			dst->rr[i].text = xmemdup(src->rr[i].text, src->rr[i].text_len);
+	}
+}
+
+/* The negative TTL of RFC 2308 §5: an SOA in the authority section, the
+ * lesser of its own TTL and its MINIMUM field; 0 without one. */
+static uint32_t
+negative_ttl(ns_msg *h)
+{
+	int count = ns_msg_count(*h, ns_s_ns);
+	for (int i = 0; i < count; i++) {
+		ns_rr rr;
+		if (ns_parserr(h, ns_s_ns, i, &rr) < 0)
+			return 0;
+		if (ns_rr_type(rr) != ns_t_soa)
+			continue;
+		/* MNAME and RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM */
+		const unsigned char *p = ns_rr_rdata(rr), *end = p + ns_rr_rdlen(rr);
+		for (int k = 0; k < 2; k++) {
+			int l = dn_skipname(p, end);
+			if (l < 0)
+				return 0;
+			p += l;
+		}
+		if (end - p < 20)
+			return 0;
+		uint32_t min = ns_get32(p + 16), ttl = ns_rr_ttl(rr);
+		return min < ttl ? min : ttl;
+	}
+	return 0;
+}
+
+static void
+rr_push(struct dns_answer *ans, size_t *cap, const struct dns_rr *rr)
+{
+	if (ans->n == *cap) {
+		*cap = *cap == 0 ? 4 : *cap * 2;
+		ans->rr = xreallocarray(ans->rr, *cap, sizeof *ans->rr);
+	}
+	ans->rr[ans->n++] = *rr;
+}
+
+/* One record's data into *out; -1 when it is malformed. */
+static int
+rr_data(ns_msg *h, ns_rr *rr, enum dns_type type, struct dns_rr *out)
+{
+	const unsigned char *rd = ns_rr_rdata(*rr);
+	size_t rdlen = ns_rr_rdlen(*rr);
+	char name[NS_MAXDNAME];
+	memset(out, 0, sizeof *out);
+	out->ttl = ns_rr_ttl(*rr);
+	switch (type) {
+	case DNS_T_A:
+	case DNS_T_AAAA: {
+		size_t want = type == DNS_T_A ? 4 : 16;
+		if (rdlen != want)
+			return -1;
+		memcpy(out->addr, rd, want);
+		return 0;
+	}
+	case DNS_T_TXT: {
+		/* RFC 1035 §3.3.14: one or more <character-string>s */
+		struct buf b = BUF_INIT;
+		size_t pos = 0;
+		while (pos < rdlen) {
+			size_t l = rd[pos++];
+			if (l > rdlen - pos) {
+				buf_free(&b);
+				return -1;
+			}
+			buf_append(&b, rd + pos, l);
+			pos += l;
+		}
+		out->text_len = b.len;
+		if (b.data == NULL)
+			buf_puts(&b, "");
+		out->text = buf_steal(&b);
+		return 0;
+	}
+	case DNS_T_MX:
+	case DNS_T_PTR: {
+		size_t skip = type == DNS_T_MX ? 2 : 0;
+		if (rdlen < skip + 1 ||
+		    ns_name_uncompress(ns_msg_base(*h), ns_msg_end(*h), rd + skip, name,
+				       sizeof name) < 0)
+			return -1;
+		if (type == DNS_T_MX)
+			out->pref = ((unsigned)rd[0] << 8) | rd[1];
+		size_t l = strlen(name);
+		if (l > 0 && name[l - 1] == '.')
+			l--;
+		out->text = xstrndup(name, l);
+		out->text_len = l;
+		str_lower(out->text);
+		return 0;
+	}
+	}
+	return -1;
+}
+
+int
+dns_parse_answer(const unsigned char *msg, size_t len, enum dns_type type,
+		 struct dns_answer *ans_r)
+{
+	ns_msg h;
+	size_t cap = 0;
+	memset(ans_r, 0, sizeof *ans_r);
+	if (len > DNS_ANSWER_MAX || ns_initparse(msg, (int)len, &h) < 0) {
+		ans_r->status = DNS_ERROR;
+		return DNS_ERROR;
+	}
+	switch (ns_msg_getflag(h, ns_f_rcode)) {
+	case ns_r_noerror:
+		break;
+	case ns_r_nxdomain:
+		ans_r->status = DNS_NXDOMAIN;
+		ans_r->ttl = negative_ttl(&h);
+		return DNS_NXDOMAIN;
+	default:
+		/* SERVFAIL, and FORMERR, NOTIMP, REFUSED: a resolver's setup
+		 * can change, so all are temporary (as query() says) */
+		ans_r->status = DNS_TEMPFAIL;
+		return DNS_TEMPFAIL;
+	}
+	int count = ns_msg_count(h, ns_s_an);
+	uint32_t ttl = UINT32_MAX;
+	for (int i = 0; i < count; i++) {
+		ns_rr rr;
+		struct dns_rr one;
+		if (ns_parserr(&h, ns_s_an, i, &rr) < 0)
+			goto bad;
+		if ((int)ns_rr_type(rr) != (int)type || ns_rr_class(rr) != ns_c_in)
+			continue;	/* CNAMEs on the way */
+		if (rr_data(&h, &rr, type, &one) < 0)
+			goto bad;
+		if (ans_r->n >= DNS_RECORDS_MAX) {
+			free(one.text);
+			continue;
+		}
+		if (one.ttl < ttl)
+			ttl = one.ttl;
+		rr_push(ans_r, &cap, &one);
+	}
+	if (ans_r->n == 0) {
+		ans_r->status = DNS_NODATA;
+		ans_r->ttl = negative_ttl(&h);
+		return DNS_NODATA;
+	}
+	ans_r->status = DNS_OK;
+	ans_r->ttl = ttl;
+	return DNS_OK;
+bad:
+	dns_answer_free(ans_r);
+	ans_r->status = DNS_ERROR;
+	return DNS_ERROR;
+}
+
+int
+dns_query(struct dns_resolver *r, const char *name, enum dns_type type,
+	  struct dns_answer *ans_r)
+{
+	memset(ans_r, 0, sizeof *ans_r);
+	uint64_t now = 0;
+	if (r->cache != NULL) {
+		now = dns_cache_now();
+		if (dns_cache_get(r->cache, name, type, now, ans_r))
+			return ans_r->status;
+	}
+	unsigned char q[NS_PACKETSZ];
+	int qlen = res_nmkquery(&r->res, ns_o_query, name, ns_c_in, (int)type, NULL, 0,
+				NULL, q, sizeof q);
+	if (qlen < 0) {
+		/* not a name DNS can carry (too long, an empty label) */
+		ans_r->status = DNS_ERROR;
+		return DNS_ERROR;
+	}
+	unsigned char *msg = xmalloc(DNS_ANSWER_MAX);
+	/* res_nsend() retries, and repeats over TCP a truncated answer */
+	int len = res_nsend(&r->res, q, qlen, msg, DNS_ANSWER_MAX);
+	if (len < 0) {
+		free(msg);
+		ans_r->status = DNS_TEMPFAIL;
+		return DNS_TEMPFAIL;
+	}
+	int ret = dns_parse_answer(msg, len > DNS_ANSWER_MAX ? DNS_ANSWER_MAX : (size_t)len,
+				   type, ans_r);
+	free(msg);
+	if (r->cache != NULL)
+		dns_cache_put(r->cache, name, type, now, ans_r);
 	return ret;
 }

@@ -1,7 +1,10 @@
 # daemon/core: sources, library and tests of this module (see Makefile.am).
 # io.mk: connections (plain and TLS), the TLS contexts, the listeners, the
-# fetcher clients' way of connecting.
+# fetcher clients' way of connecting; DNS (libresolv) and its shared TTL
+# cache.
 libcore_a_SOURCES += \
+	daemon/core/dns.c daemon/core/dns.h \
+	daemon/core/dns_cache.c daemon/core/dns_cache.h \
 	daemon/core/conn.c daemon/core/conn.h \
 	daemon/core/tls.c daemon/core/tls.h \
 	daemon/core/listener.c daemon/core/listener.h \
@@ -19,4 +22,9 @@ tests_unit_check_tls_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 tests_unit_check_listener_SOURCES = tests/unit/check_listener.c $(CHECK_RUNNER)
 tests_unit_check_listener_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_listener_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_dns_cache
+TESTS += tests/unit/check_dns_cache
+tests_unit_check_dns_cache_SOURCES = tests/unit/check_dns_cache.c $(CHECK_RUNNER)
+tests_unit_check_dns_cache_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_dns_cache_LDADD = $(CORE_LIBS) $(RESOLV_LIBS) $(CHECK_LIBS)
 endif

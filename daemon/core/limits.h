@@ -105,5 +105,22 @@
 #define RELAY_BATCH_MESSAGES 100
 /* DKIM: header fields that are signed at most (h= list). */
 #define DKIM_SIGNED_FIELDS_MAX 64
+/* DKIM and ARC verification (trust/dkim_verify, trust/arc).  Signatures
+ * checked per message (RFC 6376 §6.1: a verifier may limit them; more are
+ * reported as not checked); tags in one tag list (§3.2; real ones have
+ * about 12); names in one h= list; the header block held in memory to hash
+ * the signed fields (as SMTP_SUBMIT_HEADER_MAX); RSA key sizes (under the
+ * least is a policy failure, RFC 8301 §3.2; over the most costs too much
+ * to check); the clock skew allowed for t= and x= (§3.5); ARC instances
+ * (RFC 8617 §4.2.1: i= is 1 to 50); the piece a message file is read in. */
+#define DKIM_VERIFY_SIGS_MAX 5
+#define DKIM_TAGS_MAX 64
+#define DKIM_H_FIELDS_MAX 256
+#define DKIM_VERIFY_HEADER_MAX (1024 * 1024)
+#define DKIM_RSA_BITS_MIN 1024
+#define DKIM_RSA_BITS_MAX 8192
+#define DKIM_CLOCK_SKEW 300
+#define ARC_INSTANCE_MAX 50
+#define DKIM_VERIFY_CHUNK 65536
 
 #endif

@@ -14,7 +14,8 @@ libmail_a_SOURCES = \
 	daemon/mail/dotstuff.c daemon/mail/dotstuff.h \
 	daemon/mail/hdrfilter.c daemon/mail/hdrfilter.h \
 	daemon/mail/casefold.c daemon/mail/casefold.h \
-	daemon/mail/casefold_table.c daemon/mail/casefold_table.h
+	daemon/mail/casefold_table.c daemon/mail/casefold_table.h \
+	daemon/mail/dkim_canon.c daemon/mail/dkim_canon.h
 libmail_a_CFLAGS = $(AM_CFLAGS)
 MAILHUB_MODULE_LIBS += libmail.a
 MAIL_LIBS = libmail.a $(CORE_LIBS)
@@ -24,7 +25,7 @@ MAIL_SRCS = daemon/mail/imapquote.c daemon/mail/rfc822.c \
 	daemon/mail/rfc2047.c daemon/mail/date.c daemon/mail/mime.c \
 	daemon/mail/imapstruct.c daemon/mail/searchtext.c \
 	daemon/mail/dotstuff.c daemon/mail/hdrfilter.c daemon/mail/casefold.c \
-	daemon/mail/casefold_table.c
+	daemon/mail/casefold_table.c daemon/mail/dkim_canon.c
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_mail_address tests/unit/check_mail_header \
@@ -65,6 +66,11 @@ tests_unit_check_mail_casefold_SOURCES = tests/unit/check_mail_casefold.c \
 	$(CHECK_RUNNER)
 tests_unit_check_mail_casefold_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_mail_casefold_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_dkim_canon
+TESTS += tests/unit/check_dkim_canon
+tests_unit_check_dkim_canon_SOURCES = tests/unit/check_dkim_canon.c $(CHECK_RUNNER)
+tests_unit_check_dkim_canon_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_dkim_canon_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
 endif
 EXTRA_DIST += tests/unit/check_mail_dovecot.data \
 	tests/unit/check_mail_dovecot_sections.data

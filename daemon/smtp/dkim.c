@@ -13,6 +13,7 @@
 #include "core/base64.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "mail/dkim_canon.h"
 #include "mail/header.h"
 
 /* RFC 6376 §5.4.1: fields that should be signed when present.  "from" is
@@ -46,121 +47,19 @@ sha256_md(void)
 	return sha256_fetched != NULL ? sha256_fetched : EVP_sha256();
 }
 
-static bool
-is_wsp(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-void
-dkim_canon_header(const char *name, size_t name_len, const char *value,
-		  size_t value_len, struct buf *out)
-{
-	while (name_len > 0 && is_wsp(name[name_len - 1]))
-		name_len--;
-	for (size_t i = 0; i < name_len; i++) {
-		char c = name[i];
-		buf_putc(out, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
-	}
-	buf_putc(out, ':');
-	size_t i = 0;
-	while (i < value_len && is_wsp(value[i]))
-		i++;
-	while (value_len > i && is_wsp(value[value_len - 1]))
-		value_len--;
-	bool space = false;
-	for (; i < value_len; i++) {
-		char c = value[i];
-		if (c == '\r' || c == '\n')
-			continue;	/* unfolding (§3.4.2) */
-		if (c == ' ' || c == '\t') {
-			space = true;
-			continue;
-		}
-		if (space)
-			buf_putc(out, ' ');
-		space = false;
-		buf_putc(out, c);
-	}
-	buf_puts(out, "\r\n");
-}
-
-void
-dkim_body_init(struct dkim_body *b)
-{
-	memset(b, 0, sizeof *b);
-}
-
-static void
-body_char(struct dkim_body *b, char c, struct buf *out)
-{
-	if (c == ' ' || c == '\t') {
-		b->wsp = 1;
-		return;
-	}
-	if (c == '\n') {
-		/* §3.4.4: white space at the end of a line goes; empty lines
-		 * at the end of the body go, so they wait */
-		b->wsp = 0;
-		b->line_has_text = 0;
-		b->pending_crlf++;
-		return;
-	}
-	while (b->pending_crlf > 0) {
-		buf_puts(out, "\r\n");
-		b->pending_crlf--;
-	}
-	if (b->wsp)
-		buf_putc(out, ' ');
-	b->wsp = 0;
-	buf_putc(out, c);
-	b->line_has_text = 1;
-	b->any = 1;
-}
-
-void
-dkim_body_add(struct dkim_body *b, const void *p, size_t n, struct buf *out)
-{
-	const char *s = p;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (b->cr) {
-			b->cr = 0;
-			if (c == '\n') {
-				body_char(b, '\n', out);
-				continue;
-			}
-			body_char(b, '\r', out);	/* a bare CR is data */
-		}
-		if (c == '\r') {
-			b->cr = 1;
-			continue;
-		}
-		body_char(b, c, out);
-	}
-}
-
-void
-dkim_body_finish(struct dkim_body *b, struct buf *out)
-{
-	if (b->cr) {
-		b->cr = 0;
-		body_char(b, '\r', out);
-	}
-	/* a non-empty body ends in exactly one CRLF; an empty one is empty */
-	if (b->any)
-		buf_puts(out, "\r\n");
-	b->pending_crlf = 0;
-}
-
 struct dkim_signer {
 	char *hdr;
 	size_t hdr_len;
 	int64_t t;
 	struct dkim_body body;
-	struct buf chunk;
 	EVP_MD_CTX *bh;
 };
+
+static void
+body_hash(void *ctx, const void *p, size_t n)
+{
+	EVP_DigestUpdate(ctx, p, n);
+}
 
 struct dkim_signer *
 dkim_signer_new(const char *hdr, size_t hdr_len, int64_t t)
@@ -169,20 +68,17 @@ dkim_signer_new(const char *hdr, size_t hdr_len, int64_t t)
 	s->hdr = xmemdup(hdr, hdr_len);
 	s->hdr_len = hdr_len;
 	s->t = t;
-	dkim_body_init(&s->body);
 	s->bh = EVP_MD_CTX_new();
 	if (s->bh == NULL || EVP_DigestInit_ex(s->bh, sha256_md(), NULL) != 1)
 		fatal("dkim: cannot start SHA-256");
+	dkim_body_init(&s->body, DKIM_CANON_RELAXED, body_hash, s->bh);
 	return s;
 }
 
 void
 dkim_signer_body(struct dkim_signer *s, const void *p, size_t n)
 {
-	buf_reset(&s->chunk);
-	dkim_body_add(&s->body, p, n, &s->chunk);
-	if (s->chunk.len > 0)
-		EVP_DigestUpdate(s->bh, s->chunk.data, s->chunk.len);
+	dkim_body_add(&s->body, p, n);
 }
 
 void
@@ -192,7 +88,6 @@ dkim_signer_free(struct dkim_signer **sp)
 	if (s == NULL)
 		return;
 	EVP_MD_CTX_free(s->bh);
-	buf_free(&s->chunk);
 	free(s->hdr);
 	free(s);
 	*sp = NULL;
@@ -360,10 +255,7 @@ dkim_signer_finish(struct dkim_signer *s, const struct dkim_key *keys,
 	struct buf canon = BUF_INIT, hlist = BUF_INIT, bh64 = BUF_INIT;
 	int ret = -1;
 
-	buf_reset(&s->chunk);
-	dkim_body_finish(&s->body, &s->chunk);
-	if (s->chunk.len > 0)
-		EVP_DigestUpdate(s->bh, s->chunk.data, s->chunk.len);
+	dkim_body_finish(&s->body);
 	if (EVP_DigestFinal_ex(s->bh, bh, &bh_len) != 1)
 		fatal("dkim: SHA-256 failed");
 	base64_encode(&bh64, bh, bh_len);

@@ -6,7 +6,8 @@
  * The keys live in the store (store/relayq.h: relayq_dkim_keys(), made at
  * first need); this module only signs.  A signer is fed the header block
  * whole and the body in pieces of any size, so a big message is never held
- * in memory; the canonicalizers are pure and tested on their own.
+ * in memory; the canonicalizers (mail/dkim_canon.h, shared with the
+ * verifiers of trust/) are pure and tested on their own.
  */
 #ifndef MAILHUB_SMTP_DKIM_H
 #define MAILHUB_SMTP_DKIM_H
@@ -40,26 +41,6 @@ struct dkim_key {
 int dkim_key_load(struct dkim_key *key, const char **error_r);
 /* Frees key->pkey and key->sign_ctx (NULL ok). */
 void dkim_key_unload(struct dkim_key *key);
-
-/* RFC 6376 §3.4.2: the relaxed form of one header field, "name:value\r\n"
- * (name lowercased, folding removed, white space runs made one space, none
- * at the ends of the value). */
-void dkim_canon_header(const char *name, size_t name_len, const char *value,
-		       size_t value_len, struct buf *out);
-
-/* RFC 6376 §3.4.4: the relaxed body canonicalizer, streaming. */
-struct dkim_body {
-	unsigned pending_crlf;	/* empty lines not yet written */
-	int wsp;		/* white space seen in the current line */
-	int cr;			/* the last byte was a CR */
-	int line_has_text;	/* the current line has written bytes */
-	int any;		/* anything but empty lines seen */
-};
-void dkim_body_init(struct dkim_body *b);
-/* Canonicalizes p[0..n) onto out (out is the caller's, usually emptied
- * into a hash after each call). */
-void dkim_body_add(struct dkim_body *b, const void *p, size_t n, struct buf *out);
-void dkim_body_finish(struct dkim_body *b, struct buf *out);
 
 struct dkim_signer;
 

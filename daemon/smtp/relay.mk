@@ -1,12 +1,11 @@
 # daemon/smtp relay: outbound client, queue scheduler, DKIM, bounces (see Makefile.am).
 # The relay's store tables (sql/005_relay.sql) and functions (store/relayq.c)
-# are added to the store library; DNS lookups (libresolv) to core.
+# are added to the store library.
 libsmtp_a_SOURCES += \
 	daemon/smtp/client.c daemon/smtp/client.h daemon/smtp/client_parse.c \
 	daemon/smtp/dkim.c daemon/smtp/dkim.h \
 	daemon/smtp/bounce.c daemon/smtp/bounce.h \
 	daemon/smtp/queue.c daemon/smtp/queue.h
-libcore_a_SOURCES += daemon/core/dns.c daemon/core/dns.h
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h
 SQL_MIGRATIONS += sql/005_relay.sql
 

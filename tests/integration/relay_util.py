@@ -70,7 +70,9 @@ def free_udp_tcp_port():
 
 class Unbound:
     """unbound in the foreground, authoritative for the zones of records
-    (local-zone static: anything not listed is NXDOMAIN)."""
+    (local-zone static: anything not listed is NXDOMAIN).  A zone may be
+    (name, type) for another local-zone type, e.g. ("fail.test.", "refuse")
+    to answer REFUSED: a server failure for the client."""
 
     def __init__(self, records, zones=("test.",)):
         self.dir = tempfile.mkdtemp(prefix="mailhub-dns.")
@@ -99,7 +101,8 @@ class Unbound:
             "  so-reuseport: no",
         ]
         for z in self.zones:
-            lines.append(f'  local-zone: "{z}" static')
+            name, kind = (z, "static") if isinstance(z, str) else z
+            lines.append(f'  local-zone: "{name}" {kind}')
         for r in self.records:
             lines.append(f"  local-data: '{r}'")
         path = os.path.join(self.dir, "unbound.conf")

@@ -1,5 +1,6 @@
-/* Unit tests for core/dns: the answer parsers over hand-built DNS messages,
- * MX ordering (RFC 5321 §5.1), null MX (RFC 7505), resolver addresses. */
+/* Unit tests for core/dns: the answer parsers over hand-built DNS messages
+ * (with the rcodes and negative TTLs dns_query() reports), MX ordering
+ * (RFC 5321 §5.1), null MX (RFC 7505), resolver addresses. */
 #include <string.h>
 
 #include "core/buf.h"
@@ -30,31 +31,61 @@ put_name(struct buf *b, const char *name)
 	buf_putc(b, 0);
 }
 
-/* A response header and question for qname/qtype with ancount answers. */
+/* A response header with rcode and question for qname/qtype, with ancount
+ * answers and nscount authority records. */
 static void
-start(struct buf *b, const char *qname, unsigned qtype, unsigned ancount)
+start_rcode(struct buf *b, const char *qname, unsigned qtype, unsigned rcode,
+	    unsigned ancount, unsigned nscount)
 {
 	put16(b, 0x1234);	/* id */
-	put16(b, 0x8180);	/* response, RD, RA, NOERROR */
+	put16(b, 0x8180 | rcode);	/* response, RD, RA */
 	put16(b, 1);
 	put16(b, ancount);
-	put16(b, 0);
+	put16(b, nscount);
 	put16(b, 0);
 	put_name(b, qname);
 	put16(b, qtype);
 	put16(b, 1);
 }
 
-/* An answer record whose owner is a pointer to the question name (12). */
 static void
-rr_head(struct buf *b, unsigned type, unsigned rdlen)
+start(struct buf *b, const char *qname, unsigned qtype, unsigned ancount)
+{
+	start_rcode(b, qname, qtype, 0, ancount, 0);
+}
+
+/* A record whose owner is a pointer to the question name (12). */
+static void
+rr_head_ttl(struct buf *b, unsigned type, unsigned rdlen, unsigned ttl)
 {
 	put16(b, 0xc00c);
 	put16(b, type);
 	put16(b, 1);
-	put16(b, 0);
-	put16(b, 300);	/* TTL */
+	put16(b, ttl >> 16);
+	put16(b, ttl & 0xffff);
 	put16(b, rdlen);
+}
+
+static void
+rr_head(struct buf *b, unsigned type, unsigned rdlen)
+{
+	rr_head_ttl(b, type, rdlen, 300);
+}
+
+/* An SOA in the authority section: its TTL and MINIMUM. */
+static void
+add_soa(struct buf *b, unsigned ttl, unsigned minimum)
+{
+	struct buf rd = BUF_INIT;
+	put_name(&rd, "ns.test");
+	put_name(&rd, "hostmaster.test");
+	for (int i = 0; i < 4; i++)
+		put16(&rd, 0), put16(&rd, 1);
+	put16(&rd, minimum >> 16);
+	put16(&rd, minimum & 0xffff);
+	rr_head_ttl(b, 6, (unsigned)rd.len, ttl);
+	buf_append(b, rd.data, rd.len);
+	buf_free(&rd);
 }
 
 static void
@@ -195,6 +226,119 @@ START_TEST(test_parse_txt)
 }
 END_TEST
 
+static int
+parse(const struct buf *b, enum dns_type type, struct dns_answer *ans)
+{
+	return dns_parse_answer((const unsigned char *)b->data, b->len, type, ans);
+}
+
+START_TEST(test_parse_answer_records)
+{
+	struct buf b = BUF_INIT;
+	struct dns_answer ans;
+	/* two TXT records, the least TTL is the answer's */
+	start(&b, "example.test", 16, 2);
+	rr_head_ttl(&b, 16, 1 + 3 + 1 + 3, 3600);
+	buf_append(&b, "\003v=s\003pf1", 8);
+	rr_head_ttl(&b, 16, 3, 120);
+	buf_append(&b, "\002a\0", 3);
+	ck_assert_int_eq(parse(&b, DNS_T_TXT, &ans), DNS_OK);
+	ck_assert_int_eq(ans.status, DNS_OK);
+	ck_assert_uint_eq(ans.n, 2);
+	ck_assert_uint_eq(ans.ttl, 120);
+	ck_assert_str_eq(ans.rr[0].text, "v=spf1");
+	ck_assert_uint_eq(ans.rr[0].ttl, 3600);
+	/* a NUL inside TXT data is kept, and counted */
+	ck_assert_uint_eq(ans.rr[1].text_len, 2);
+	ck_assert_int_eq(memcmp(ans.rr[1].text, "a\0", 2), 0);
+	struct dns_answer copy;
+	dns_answer_copy(&copy, &ans);
+	dns_answer_free(&ans);
+	ck_assert_ptr_null(ans.rr);
+	ck_assert_str_eq(copy.rr[0].text, "v=spf1");
+	dns_answer_free(&copy);
+
+	/* A, AAAA, PTR and MX */
+	buf_reset(&b);
+	start(&b, "example.test", 1, 1);
+	rr_head(&b, 1, 4);
+	buf_append(&b, "\xc0\x00\x02\x07", 4);
+	ck_assert_int_eq(parse(&b, DNS_T_A, &ans), DNS_OK);
+	ck_assert_int_eq(memcmp(ans.rr[0].addr, "\xc0\x00\x02\x07", 4), 0);
+	ck_assert_ptr_null(ans.rr[0].text);
+	dns_answer_free(&ans);
+	/* the same message asked as AAAA: only an A is there */
+	ck_assert_int_eq(parse(&b, DNS_T_AAAA, &ans), DNS_NODATA);
+	ck_assert_uint_eq(ans.ttl, 0);	/* no SOA: not to be kept */
+	buf_reset(&b);
+	start(&b, "7.2.0.192.in-addr.arpa", 12, 1);
+	rr_head(&b, 12, 0);
+	size_t at = b.len;
+	put_name(&b, "Mail.Example.TEST");
+	b.data[at - 1] = (char)(b.len - at);
+	ck_assert_int_eq(parse(&b, DNS_T_PTR, &ans), DNS_OK);
+	ck_assert_str_eq(ans.rr[0].text, "mail.example.test");
+	dns_answer_free(&ans);
+	buf_reset(&b);
+	start(&b, "example.test", 15, 1);
+	add_mx(&b, 10, "mx.example.test");
+	ck_assert_int_eq(parse(&b, DNS_T_MX, &ans), DNS_OK);
+	ck_assert_str_eq(ans.rr[0].text, "mx.example.test");
+	ck_assert_uint_eq(ans.rr[0].pref, 10);
+	dns_answer_free(&ans);
+	/* an A record of the wrong length */
+	buf_reset(&b);
+	start(&b, "example.test", 1, 1);
+	rr_head(&b, 1, 3);
+	buf_append(&b, "abc", 3);
+	ck_assert_int_eq(parse(&b, DNS_T_A, &ans), DNS_ERROR);
+	ck_assert_uint_eq(ans.n, 0);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_parse_answer_negative)
+{
+	struct buf b = BUF_INIT;
+	struct dns_answer ans;
+	/* RFC 2308 §5: NXDOMAIN kept for the lesser of the SOA's TTL and
+	 * MINIMUM */
+	start_rcode(&b, "none.test", 16, 3, 0, 1);
+	add_soa(&b, 600, 60);
+	ck_assert_int_eq(parse(&b, DNS_T_TXT, &ans), DNS_NXDOMAIN);
+	ck_assert_uint_eq(ans.ttl, 60);
+	ck_assert_uint_eq(ans.n, 0);
+	buf_reset(&b);
+	start_rcode(&b, "empty.test", 16, 0, 0, 1);
+	add_soa(&b, 30, 900);
+	ck_assert_int_eq(parse(&b, DNS_T_TXT, &ans), DNS_NODATA);
+	ck_assert_uint_eq(ans.ttl, 30);
+	/* SERVFAIL and REFUSED are temporary */
+	for (unsigned rcode = 2; rcode <= 5; rcode += 3) {
+		buf_reset(&b);
+		start_rcode(&b, "x.test", 16, rcode, 0, 0);
+		ck_assert_int_eq(parse(&b, DNS_T_TXT, &ans), DNS_TEMPFAIL);
+	}
+	/* every truncation of an answer fails cleanly */
+	buf_reset(&b);
+	start_rcode(&b, "x.test", 16, 0, 1, 1);
+	rr_head(&b, 16, 4);
+	buf_append(&b, "\003abc", 4);
+	add_soa(&b, 30, 30);
+	ck_assert_int_eq(parse(&b, DNS_T_TXT, &ans), DNS_OK);
+	dns_answer_free(&ans);
+	for (size_t len = 0; len < b.len; len++) {
+		struct buf cut = BUF_INIT;
+		buf_append(&cut, b.data, len);
+		ck_assert_int_ne(parse(&cut, DNS_T_TXT, &ans), DNS_OK);
+		ck_assert_uint_eq(ans.n, 0);
+		buf_free(&cut);
+	}
+	buf_free(&b);
+	ck_assert_str_eq(dns_type_name(DNS_T_AAAA), "AAAA");
+}
+END_TEST
+
 START_TEST(test_resolver_addresses)
 {
 	const char *error = NULL;
@@ -240,6 +384,8 @@ make_suite(void)
 	tcase_add_test(tc, test_null_mx);
 	tcase_add_test(tc, test_no_mx_and_malformed);
 	tcase_add_test(tc, test_parse_txt);
+	tcase_add_test(tc, test_parse_answer_records);
+	tcase_add_test(tc, test_parse_answer_negative);
 	tcase_add_test(tc, test_resolver_addresses);
 	suite_add_tcase(s, tc);
 	return s;
