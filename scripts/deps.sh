@@ -16,7 +16,7 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 TEST_PKGS="check python3 clang libclang-rt-dev valgrind curl swaks
 	fetchmail getmail6 isync neomutt mailutils dovecot-imapd dovecot-pop3d
 	dovecot-lmtpd postfix unbound postsrsd python3-aiosmtpd python3-dkim python3-dnspython
-	python3-nacl python3-spf opendmarc chromium"
+	python3-nacl python3-spf opendmarc rspamd redis-server chromium"
 
 # Building the Debian package (make deb) and checking it.
 DEB_PKGS="debhelper dpkg-dev fakeroot lintian git"
