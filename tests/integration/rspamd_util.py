@@ -149,26 +149,24 @@ worker "controller" {{
                 raise AssertionError("rspamd does not answer /ping: " + self.log())
             time.sleep(0.1)
 
-    def stop_rspamd(self):
-        if self.proc is not None:
-            self.proc.terminate()
+    @staticmethod
+    def _end(proc):
+        if proc is not None:
+            proc.terminate()
             try:
-                self.proc.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            self.proc = None
+                proc.kill()
+                proc.wait(timeout=10)
+
+    def stop_rspamd(self):
+        self._end(self.proc)
+        self.proc = None
 
     def stop(self):
         self.stop_rspamd()
-        if self.redis is not None:
-            self.redis.terminate()
-            try:
-                self.redis.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.redis.kill()
-                self.redis.wait(timeout=10)
-            self.redis = None
+        self._end(self.redis)
+        self.redis = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self):

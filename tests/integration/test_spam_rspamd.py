@@ -15,7 +15,7 @@ import unittest
 
 import tap
 from api_util import Client
-from mailhub_fixture import Mailhub
+from mailhub_fixture import Mailhub, free_port
 from rspamd_util import GTUBE, Rspamd, have_rspamd
 from smtp_util import blob_bytes, inbox_rows, wait_for
 
@@ -65,7 +65,10 @@ class Rspamd_(unittest.TestCase):
     def setUpClass(cls):
         cls.rspamd = Rspamd()
         cls.rspamd.start()
-        extra = ("\n[spam]\n"
+        # the client's host name is looked up for rspamd: a closed resolver
+        # port makes that fail at once (no DNS leaves the machine)
+        extra = (f"\n[dns]\nresolver = 127.0.0.1:{free_port()}\n"
+                 "[spam]\n"
                  f"rspamd = {cls.rspamd.url()}\n"
                  f"rspamd_controller = {cls.rspamd.controller_url()}\n"
                  f"rspamd_password = {Rspamd.PASSWORD}\n"
@@ -87,10 +90,10 @@ class Rspamd_(unittest.TestCase):
         finally:
             cls.rspamd.stop()
 
-    def send(self, msg, rcpts=(BOB,)):
+    def send(self, msg, rcpts=(BOB,), sender=SENDER):
         with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=60) as s:
             s.ehlo("mx.remote.example")
-            return s.sendmail(SENDER, list(rcpts), msg)
+            return s.sendmail(sender, list(rcpts), msg)
 
     def test_a_clean_message_delivered_with_headers(self):
         """No action: the INBOX, with rspamd's verdict in the headers; what
@@ -106,6 +109,13 @@ class Rspamd_(unittest.TestCase):
         self.assertRegex(header(m, "X-Spamd-Result")[0],
                          r"^default: False \[-?\d+\.\d\d / 15\.00\]")
         self.assertEqual(header(m, "Subject"), ["lunch"])
+
+    def test_a_bounce_checked(self):
+        """The null sender (a bounce) is checked too."""
+        self.send(message("bounce", HAM_BODY + " Delivery failed."), sender="")
+        m = last(self.mh, "INBOX")
+        self.assertEqual(header(m, "Subject"), ["bounce"])
+        self.assertRegex(header(m, "X-Spam-Status")[0], r"^(No|Yes), score=")
 
     def test_b_gtube_reject(self):
         """reject: 550 5.7.1 with rspamd's words, nothing delivered."""
@@ -147,6 +157,16 @@ class Rspamd_(unittest.TestCase):
         self.assertNotIn("Gr\u00fc".encode(), m)
         self.assertEqual(header(m, "X-Spam-Status"), ["Yes, score=8.00"])
 
+    def move(self, imap, mailbox, subject, to, how="MOVE"):
+        """MOVE (or COPY) the last message with subject from mailbox to to;
+        its UID."""
+        imap.select(mailbox)
+        typ, data = imap.uid("SEARCH", "SUBJECT", f'"{subject}"')
+        uid = data[0].split()[-1].decode()
+        typ, _ = imap.uid(how, uid, to)
+        self.assertEqual(typ, "OK")
+        return uid
+
     def test_e_moves_are_learned(self):
         """A move into Junk teaches rspamd spam, out of Junk ham."""
         self.send(message("prize", SPAM_BODY))
@@ -154,11 +174,7 @@ class Rspamd_(unittest.TestCase):
         spam0, ham0 = redis_learns(self.rspamd)
         imap = imaplib.IMAP4("127.0.0.1", self.mh.port("imap"))
         imap.login(BOB, BOB_PW)
-        imap.select("INBOX")
-        typ, data = imap.uid("SEARCH", "SUBJECT", "prize")
-        uid = data[0].split()[-1].decode()
-        typ, _ = imap.uid("MOVE", uid, "Junk")
-        self.assertEqual(typ, "OK")
+        self.move(imap, "INBOX", "prize", "Junk")
         self.assertTrue(wait_for(lambda: self.rspamd.stat()["learned"] > learned, 60),
                         self.mh.log())
         self.assertEqual(redis_learns(self.rspamd), (spam0 + 1, ham0))
@@ -166,11 +182,7 @@ class Rspamd_(unittest.TestCase):
 
         # out of Junk again: ham (rspamd moves the message between classes)
         learned = self.rspamd.stat()["learned"]
-        imap.select("Junk")
-        typ, data = imap.uid("SEARCH", "SUBJECT", "prize")
-        uid = data[0].split()[-1].decode()
-        typ, _ = imap.uid("MOVE", uid, "INBOX")
-        self.assertEqual(typ, "OK")
+        self.move(imap, "Junk", "prize", "INBOX")
         self.assertTrue(wait_for(lambda: self.rspamd.stat()["learned"] > learned, 60),
                         self.mh.log())
         self.assertEqual(redis_learns(self.rspamd), (spam0, ham0 + 1))
@@ -179,10 +191,7 @@ class Rspamd_(unittest.TestCase):
         # a client that moves with COPY and EXPUNGE is learned too
         self.send(message("second prize", SPAM_BODY + " Act now, offer ends soon."))
         learned = self.rspamd.stat()["learned"]
-        imap.select("INBOX")
-        typ, data = imap.uid("SEARCH", "SUBJECT", '"second prize"')
-        uid = data[0].split()[-1].decode()
-        imap.uid("COPY", uid, "Junk")
+        uid = self.move(imap, "INBOX", "second prize", "Junk", "COPY")
         imap.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")
         imap.expunge()
         imap.logout()
