@@ -54,7 +54,10 @@ static const struct command commands[] = {
 	  "user passwd ADDRESS --password-stdin\n"
 	  "user del|show ADDRESS\n"
 	  "user totp-reset ADDRESS\n"
-	  "user list" },
+	  "user list\n"
+	  "user app-password add ADDRESS NAME   (for mail clients only; printed once)\n"
+	  "user app-password list ADDRESS\n"
+	  "user app-password del ADDRESS ID" },
 	{ "alias", cmd_alias, 0,
 	  "manage aliases (@domain is the domain's catch-all)",
 	  "alias add SOURCE DEST[,DEST...]\n"
@@ -86,6 +89,9 @@ static const struct command commands[] = {
 	{ "check-spf", cmd_check_spf, 0,
 	  "the SPF verdict (RFC 7208) for a sender and client, as the daemon computes it",
 	  "check-spf IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, checked by HELO)" },
+	{ "check-dmarc", cmd_check_dmarc, 0,
+	  "the DMARC verdict (RFC 7489) for a From: domain, given SPF and DKIM results",
+	  "check-dmarc FROM [--spf RESULT:DOMAIN] [--dkim RESULT:DOMAIN[,...]] [--sample 0-99]" },
 	{ "check-dkim", cmd_check_dkim, 0,
 	  "the DKIM and ARC verdicts of a message file, as the daemon computes them",
 	  "check-dkim [FILE]   (FILE \"-\" or none: standard input)" },

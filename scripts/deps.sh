@@ -10,13 +10,43 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 	libmicrohttpd-dev libssl-dev libsqlite3-dev libcjson-dev libcrypt-dev
 	zlib1g-dev libpsl-dev publicsuffix openssl ca-certificates"
 
-# Tools the test suite and make bench drive: Check for unit tests; real
-# clients and peer servers for the integration tests and benchmarks; clang
-# for the libFuzzer targets.
-TEST_PKGS="check python3 clang libclang-rt-dev valgrind curl swaks
-	fetchmail getmail6 isync neomutt mailutils dovecot-imapd dovecot-pop3d
-	dovecot-lmtpd postfix unbound postsrsd python3-aiosmtpd python3-dkim python3-dnspython
-	python3-nacl python3-spf opendmarc rspamd redis-server chromium"
+# Tools the test suite and make bench drive, one package a line: Check for
+# unit tests; real clients and peer servers for the integration tests and
+# benchmarks (Cyrus SASL's sample client with its SCRAM plugin, pyOpenSSL
+# for TLS channel bindings, pyspf and OpenDMARC as references, rspamd
+# with a Redis for its statistics); clang for the libFuzzer targets.
+TEST_PKGS="
+	check
+	python3
+	clang
+	libclang-rt-dev
+	valgrind
+	curl
+	swaks
+	fetchmail
+	getmail6
+	isync
+	neomutt
+	mailutils
+	dovecot-imapd
+	dovecot-pop3d
+	dovecot-lmtpd
+	postfix
+	unbound
+	postsrsd
+	opendmarc
+	python3-aiosmtpd
+	python3-dkim
+	python3-dnspython
+	python3-nacl
+	python3-spf
+	python3-openssl
+	sasl2-bin
+	libsasl2-modules
+	rspamd
+	redis-server
+	chromium
+"
 
 # Building the Debian package (make deb) and checking it.
 DEB_PKGS="debhelper dpkg-dev fakeroot lintian git"

@@ -48,6 +48,11 @@ web_handler_fn api_tokens_list;
 web_handler_fn api_tokens_create;
 web_handler_fn api_tokens_delete;
 
+/* api_app_passwords.c */
+web_handler_fn api_app_passwords_list;
+web_handler_fn api_app_passwords_create;
+web_handler_fn api_app_passwords_delete;
+
 /* api_log.c */
 web_handler_fn api_log_get;
 

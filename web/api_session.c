@@ -15,6 +15,7 @@
  * stand in for the code, once.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/limits.h"
 #include "core/log.h"
@@ -31,7 +32,9 @@ static enum MHD_Result
 reply_signed_in(struct web_request *r, const struct store_user *user, int64_t epoch)
 {
 	char *id, *csrf;
-	throttle_success(r->peer_ip);
+	/* only now, with the second factor if any, does the password count as
+	 * right: it forgives this account's failures from this address */
+	throttle_account_success(r->peer_ip, user->address);
 	web_session_create(user->id, epoch, &id, &csrf);
 	log_info("web login user=%s ip=%s result=ok", user->address, r->peer_ip);
 
@@ -121,17 +124,30 @@ api_session_create(struct web_request *r)
 	    json_get_string(r, r->json, "password", true, &password) < 0 ||
 	    json_get_string(r, r->json, "totp", false, &code) < 0)
 		return MHD_YES;
-	if (throttle_blocked(r->peer_ip))
+	/* the password check runs under a throttle ticket, so that parallel
+	 * guesses are counted before they are checked (core/throttle.h) */
+	struct throttle_ticket ticket;
+	enum throttle_verdict v = throttle_begin(&ticket, r->peer_ip, username);
+	if (v == THROTTLE_BLOCKED)
 		return reply_problem(r, 429, "too many failed logins from this address; try later");
+	if (v == THROTTLE_BUSY)
+		return reply_problem(r, 503, "another login from this address is being checked; "
+				     "try again");
 	/* The epoch is read under the hash that was checked: a password
 	 * changed in between does not make a session under the new one. */
 	if (strlen(username) > ADDRESS_MAX || strlen(password) > PASSWORD_MAX ||
 	    store_user_authenticate(r->st, username, password, &user, &error) != STORE_OK ||
 	    store_user_epoch(r->st, user.id, user.password_hash, &epoch, &error) != STORE_OK) {
 		store_user_clear(&user);
-		web_login_failed(r, username, "login");
+		unsigned delay = throttle_end(&ticket, false);
+		log_info("web login user=%s ip=%s result=fail", esc_str(username), r->peer_ip);
+		if (delay > 0)
+			usleep(delay * 1000u);
 		return reply_problem(r, 401, "wrong username or password");
 	}
+	/* a right password is not yet a success: with two-factor sign-in on,
+	 * the code must follow (reply_signed_in() reports the success) */
+	throttle_abandon(&ticket);
 	int on = web_totp_enabled(r, user.id, &error);
 	if (on < 0) {
 		log_error("web login user=%s: %s", user.address, error);

@@ -22,7 +22,7 @@
 void
 web_login_failed(struct web_request *r, const char *user, const char *what)
 {
-	unsigned delay = throttle_failure(r->peer_ip);
+	unsigned delay = throttle_account_failure(r->peer_ip, user);
 	log_info("web %s user=%s ip=%s result=fail", what, esc_str(user), r->peer_ip);
 	if (delay > 0)
 		usleep(delay * 1000u);

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/password.h"
 #include "core/throttle.h"
+#include "store/app_passwords.h"
 #include "web/api.h"
 #include "web/internal.h"
 
@@ -102,6 +103,16 @@ reply_user(struct web_request *r, unsigned status, const char *address)
 	return reply_json(r, status, o);
 }
 
+/* The SCRAM keys of a password just set (store/app_passwords.h); without
+ * them only SCRAM logins fail, so a failure is logged, not answered. */
+static void
+set_scram(struct web_request *r, const char *address, const char *password)
+{
+	const char *error;
+	if (store_user_set_scram(r->st, address, password, &error) != STORE_OK)
+		log_warning("web user=%s no SCRAM keys stored: %s", esc_str(address), error);
+}
+
 enum MHD_Result
 api_users_create(struct web_request *r)
 {
@@ -126,6 +137,7 @@ api_users_create(struct web_request *r)
 	free(hash);
 	if (st != STORE_OK)
 		return field_error(r, st, "address", error);
+	set_scram(r, address, password);
 	if (!enabled && (st = store_user_set_enabled(r->st, address, false, &error)) != STORE_OK)
 		return reply_store_error(r, st, error);
 	log_info("web user=%s added admin=%d by=%s", esc_str(address), admin ? 1 : 0,
@@ -175,13 +187,17 @@ check_current_password(struct web_request *r)
 			      "your own password");
 		return -1;
 	}
-	if (throttle_blocked(r->peer_ip)) {
-		reply_problem(r, 429, "too many failed logins from this address; try later");
+	struct throttle_ticket ticket;
+	enum throttle_verdict v = throttle_begin(&ticket, r->peer_ip, r->user.address);
+	if (v != THROTTLE_GO) {
+		reply_problem(r, v == THROTTLE_BLOCKED ? 429 : 503,
+			      "too many failed logins from this address; try later");
 		return -1;
 	}
-	if (strlen(current) > PASSWORD_MAX ||
-	    store_user_authenticate(r->st, r->user.address, current, &u, &error) != STORE_OK) {
-		unsigned delay = throttle_failure(r->peer_ip);
+	bool ok = strlen(current) <= PASSWORD_MAX &&
+		  store_user_authenticate(r->st, r->user.address, current, &u, &error) == STORE_OK;
+	unsigned delay = throttle_end(&ticket, ok);
+	if (!ok) {
 		log_info("web password-change user=%s ip=%s result=fail", r->user.address,
 			 r->peer_ip);
 		if (delay > 0)
@@ -248,6 +264,8 @@ api_users_patch(struct web_request *r)
 		}
 		st = store_user_set_password(r->st, u.address, hash, &error);
 		free(hash);
+		if (st == STORE_OK)
+			set_scram(r, u.address, password);
 		if (st == STORE_OK) {
 			/* The new password moved the user's epoch, which ends every
 			 * session; the one that changed its own password goes on. */

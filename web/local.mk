@@ -7,7 +7,7 @@ libweb_a_SOURCES = \
 	web/static.c web/autoconfig.c \
 	web/api_session.c web/api_status.c web/api_openapi.c \
 	web/api_domains.c web/api_users.c web/api_aliases.c \
-	web/api_tokens.c web/api_log.c web/api_queue.c \
+	web/api_tokens.c web/api_app_passwords.c web/api_log.c web/api_queue.c \
 	web/api_upstreams.c web/api_upstreams.h web/api_relay.c web/api_relay.h \
 	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h
 libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS)

@@ -51,6 +51,10 @@ const struct route web_routes[] = {
 	{ "POST", "/api/v1/tokens", api_tokens_create, A | J },
 	{ "DELETE", "/api/v1/tokens/{id}", api_tokens_delete, A },
 
+	{ "GET", "/api/v1/app-passwords", api_app_passwords_list, A },
+	{ "POST", "/api/v1/app-passwords", api_app_passwords_create, A | J },
+	{ "DELETE", "/api/v1/app-passwords/{id}", api_app_passwords_delete, A },
+
 	{ "GET", "/api/v1/upstreams", api_upstreams_list, A },
 	{ "POST", "/api/v1/upstreams", api_upstreams_create, A | J },
 	{ "POST", "/api/v1/upstreams/test", api_upstreams_test, A | J },

@@ -14,6 +14,11 @@
  * mail from SENDER (empty: the null sender, checked by HELO) sent by a
  * client at IP, as spfquery and pyspf print it. */
 cli_command_fn cmd_check_spf;
+/* `mailhub check-dmarc FROM [--spf RESULT:DOMAIN] [--dkim RESULT:DOMAIN,...]
+ * [--sample N]`: the DMARC verdict (RFC 7489) for mail whose From: is in
+ * FROM's domain, given how SPF and DKIM went, as OpenDMARC's
+ * Authentication-Results shows it. */
+cli_command_fn cmd_check_dmarc;
 
 /* `mailhub check-dkim [FILE]`: the DKIM verdict of each signature (RFC
  * 6376) and the ARC verdict (RFC 8617) of a message file or of standard

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/dns.h"
+#include "core/dns_cache.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "trust/arc.h"
@@ -99,6 +100,10 @@ cmd_check_dkim(struct cli_ctx *ctx, int argc, char **argv)
 			close(fd);
 		return CLI_FAIL;
 	}
+	/* a cache for this run, as the daemon has: ARC seals and signatures
+	 * often share a key */
+	struct dns_cache *cache = dns_cache_new(64, 1 << 20);
+	dns_resolver_set_cache(r, cache);
 	struct dns_source src = dns_source_resolver(r);
 	struct dkim_verify *v = NULL;
 	struct arc_verify *a = NULL;
@@ -108,6 +113,7 @@ cmd_check_dkim(struct cli_ctx *ctx, int argc, char **argv)
 	if (ret < 0) {
 		cli_error("%s: %s", esc_str(path), error);
 		dns_resolver_free(&r);
+		dns_cache_free(&cache);
 		return CLI_FAIL;
 	}
 	if (dkim_verify_count(v) == 0)
@@ -128,5 +134,6 @@ cmd_check_dkim(struct cli_ctx *ctx, int argc, char **argv)
 	dkim_verify_free(&v);
 	arc_verify_free(&a);
 	dns_resolver_free(&r);
+	dns_cache_free(&cache);
 	return CLI_OK;
 }

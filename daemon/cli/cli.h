@@ -42,6 +42,8 @@ cli_command_fn cmd_alias;
 cli_command_fn cmd_token;
 cli_command_fn cmd_fsck;
 cli_command_fn cmd_upstream; /* cli/upstream.c */
+/* `user app-password ...` (cli/app_password.c), reached through cmd_user */
+cli_command_fn cli_user_app_password;
 
 /*
  * Creates data_dir (mode 0750) with its database (migrations applied),

@@ -3,7 +3,7 @@
 sbin_PROGRAMS += mailhub
 mailhub_SOURCES = daemon/main.c \
 	daemon/cli/cli.h daemon/cli/util.c \
-	daemon/cli/init.c daemon/cli/domain.c daemon/cli/user.c \
+	daemon/cli/init.c daemon/cli/domain.c daemon/cli/user.c daemon/cli/app_password.c \
 	daemon/cli/alias.c daemon/cli/token.c daemon/cli/fsck.c \
 	daemon/cli/serve.c daemon/cli/upstream.c \
 	daemon/cli/queue.c daemon/cli/relay.c daemon/cli/relay_cli.h \

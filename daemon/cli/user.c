@@ -1,5 +1,6 @@
 /*
- * cli/user.c: `mailhub user add|passwd|del|list|show|totp-reset`.
+ * cli/user.c: `mailhub user add|passwd|del|list|show|totp-reset` (and
+ * `user app-password`, in cli/app_password.c).
  *
  * Passwords come only from standard input (--password-stdin): a password in
  * argv would be visible to every local user in ps and /proc, and would stay
@@ -17,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/password.h"
+#include "store/app_passwords.h"
 #include "store/store.h"
 
 static int
@@ -59,24 +61,35 @@ user_failure(const char *what, const char *address, int status, const char *erro
 	return CLI_FAIL;
 }
 
-/* Reads the new password of address from stdin and hashes it into *hash_r. */
+/* Reads the new password of address from stdin into *password_r
+ * (cli_password_free() it) and hashes it into *hash_r. */
 static int
-read_password_hash(const char *address, char **hash_r)
+read_password_hash(const char *address, char **hash_r, char **password_r)
 {
-	char *password;
 	const char *error;
 
-	if (cli_read_password(&password) != CLI_OK)
+	if (cli_read_password(password_r) != CLI_OK)
 		return CLI_FAIL;
-	int ret = password_strong_enough(password, address, &error);
+	int ret = password_strong_enough(*password_r, address, &error);
 	if (ret == 0)
-		ret = password_hash(password, hash_r, &error);
-	cli_password_free(&password);
+		ret = password_hash(*password_r, hash_r, &error);
 	if (ret < 0) {
+		cli_password_free(password_r);
 		cli_error("%s", error);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
+}
+
+/* The SCRAM keys of the password just set; their absence only rules out
+ * SCRAM logins, so a failure is a warning. */
+static void
+set_scram(struct store *st, const char *address, char **password)
+{
+	const char *error;
+	if (store_user_set_scram(st, address, *password, &error) != STORE_OK)
+		fprintf(stderr, "mailhub: warning: no SCRAM keys stored: %s\n", error);
+	cli_password_free(password);
 }
 
 static int
@@ -91,7 +104,7 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 	size_t n_pos;
 	uint64_t quota = 0;
 	struct store *st;
-	char *hash;
+	char *hash, *password = NULL;
 	const char *error;
 
 	int ret = cli_parse_args("user add", argc, argv, 2, opts, 3, pos, 1, &n_pos);
@@ -117,12 +130,15 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		ret = user_failure("add", pos[0], STORE_NOTLOCAL, NULL);
 		goto out;
 	}
-	if (read_password_hash(pos[0], &hash) != CLI_OK) {
+	if (read_password_hash(pos[0], &hash, &password) != CLI_OK) {
 		ret = CLI_FAIL;
 		goto out;
 	}
 	int status = store_user_add(st, pos[0], hash, opts[0].seen, quota, &error);
 	free(hash);
+	if (status == STORE_OK)
+		set_scram(st, pos[0], &password);
+	cli_password_free(&password);
 	ret = status == STORE_OK ? CLI_OK : user_failure("add", pos[0], status, error);
 out:
 	store_close(&st);
@@ -139,7 +155,7 @@ user_passwd(struct cli_ctx *ctx, int argc, char **argv)
 	size_t n_pos;
 	struct store *st;
 	struct store_user user;
-	char *hash;
+	char *hash, *password = NULL;
 	const char *error;
 
 	int ret = cli_parse_args("user passwd", argc, argv, 2, opts, 1, pos, 1, &n_pos);
@@ -161,12 +177,15 @@ user_passwd(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	store_user_clear(&user);
-	if (read_password_hash(pos[0], &hash) != CLI_OK) {
+	if (read_password_hash(pos[0], &hash, &password) != CLI_OK) {
 		ret = CLI_FAIL;
 		goto out;
 	}
 	status = store_user_set_password(st, pos[0], hash, &error);
 	free(hash);
+	if (status == STORE_OK)
+		set_scram(st, pos[0], &password);
+	cli_password_free(&password);
 	ret = status == STORE_OK ? CLI_OK : user_failure("passwd", pos[0], status, error);
 out:
 	store_close(&st);
@@ -396,10 +415,12 @@ cmd_user(struct cli_ctx *ctx, int argc, char **argv)
 	} actions[] = {
 	        {"add", user_add},   {"passwd", user_passwd}, {"del", user_del},
 	        {"list", user_list}, {"show", user_show}, {"totp-reset", user_totp_reset},
+	        {"app-password", cli_user_app_password},
 	};
 
 	if (argc < 2)
-		return cli_usage_error("user: add, passwd, del, list, show or totp-reset?");
+		return cli_usage_error("user: add, passwd, del, list, show, totp-reset or "
+		                       "app-password?");
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
 		if (strcmp(argv[1], actions[i].name) == 0)
 			return actions[i].fn(ctx, argc, argv);

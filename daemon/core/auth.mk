@@ -5,6 +5,7 @@ libcore_a_SOURCES += \
 	daemon/core/cidr.c daemon/core/cidr.h \
 	daemon/core/password.c daemon/core/password.h \
 	daemon/core/sasl.c daemon/core/sasl.h \
+	daemon/core/scram.c daemon/core/scram.h \
 	daemon/core/base64.c daemon/core/base64.h \
 	daemon/core/throttle.c daemon/core/throttle.h \
 	daemon/core/seal.c daemon/core/seal.h
@@ -53,5 +54,5 @@ endif
 FUZZ_TARGETS += tests/fuzz/fuzz_config tests/fuzz/fuzz_sasl
 tests_fuzz_fuzz_config_SRCS = tests/fuzz/fuzz_config.c daemon/core/config.c \
 	daemon/core/cidr.c $(FUZZ_CORE_SRCS)
-tests_fuzz_fuzz_sasl_SRCS = tests/fuzz/fuzz_sasl.c daemon/core/sasl.c \
+tests_fuzz_fuzz_sasl_SRCS = tests/fuzz/fuzz_sasl.c daemon/core/sasl.c daemon/core/scram.c \
 	daemon/core/base64.c $(FUZZ_CORE_SRCS)

@@ -1017,6 +1017,45 @@ conn_verify_result(const struct conn *c)
 	return SSL_get_verify_result(c->ssl);
 }
 
+int
+conn_channel_binding(const struct conn *c, const char *type, unsigned char out[64],
+		     size_t *len_r)
+{
+	static const char label[] = "EXPORTER-Channel-Binding";
+
+	*len_r = 0;
+	if (c->ssl == NULL || !SSL_is_init_finished(c->ssl))
+		return -1;
+	int version = SSL_version(c->ssl);
+	if (strcmp(type, "tls-exporter") == 0) {
+		/* RFC 9266 §3: 32 bytes, no context; on TLS 1.2 only with the
+		 * extended master secret (RFC 7627) */
+		if (version < TLS1_3_VERSION && SSL_get_extms_support(c->ssl) != 1)
+			return -1;
+		if (SSL_export_keying_material(c->ssl, out, 32, label, sizeof label - 1,
+					       NULL, 0, 0) != 1)
+			return -1;
+		*len_r = 32;
+		return 0;
+	}
+	if (strcmp(type, "tls-unique") == 0) {
+		/* RFC 5929 §3.1: the first Finished message of the latest
+		 * handshake: the client's in a full handshake, the server's in
+		 * a resumed one.  Not defined for TLS 1.3 (RFC 9266 §1). */
+		if (version >= TLS1_3_VERSION)
+			return -1;
+		bool client_first = !SSL_session_reused(c->ssl);
+		bool mine = SSL_is_server(c->ssl) ? !client_first : client_first;
+		size_t n = mine ? SSL_get_finished(c->ssl, out, 64)
+				: SSL_get_peer_finished(c->ssl, out, 64);
+		if (n == 0 || n > 64)
+			return -1;
+		*len_r = n;
+		return 0;
+	}
+	return -1;
+}
+
 const char *
 conn_error(const struct conn *c)
 {

@@ -139,6 +139,12 @@ const char *conn_tls_cipher(const struct conn *c);
 int conn_peer_cert_sha256(const struct conn *c, char out[65]);
 /* The verification result of the peer certificate (X509_V_OK when good). */
 long conn_verify_result(const struct conn *c);
+/* The TLS channel binding of type "tls-exporter" (RFC 9266: TLS 1.3, or
+ * TLS 1.2 with the extended master secret) or "tls-unique" (RFC 5929 §3:
+ * TLS 1.2 and older only) into out[0..64), length in *len_r.  -1 when the
+ * connection is not TLS or the type is not sound for its TLS version. */
+int conn_channel_binding(const struct conn *c, const char *type,
+			 unsigned char out[64], size_t *len_r);
 
 /* Why the last read, write or handshake failed, in plain words ("timed out",
  * "connection reset", an OpenSSL reason); valid until the next call on c. */

@@ -159,27 +159,86 @@ password_verify_dummy(const char *password)
 static const char generate_alphabet[] =
 	"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-char *
-password_generate(void)
+/* Characters of alphabet (n of them, n <= 256) into out[0..len), each
+ * equally likely: bytes at or above the largest multiple of n are thrown
+ * away. */
+static void
+random_chars(const char *alphabet, size_t n, char *out, size_t len)
 {
-	const size_t n = sizeof generate_alphabet - 1;
-	/* bytes at or above the largest multiple of n are thrown away, so every
-	 * character is equally likely */
 	const unsigned limit = 256 - 256 % n;
-	char *out = xmalloc(PASSWORD_GENERATE_LEN + 1);
 	size_t have = 0;
 
-	while (have < PASSWORD_GENERATE_LEN) {
+	while (have < len) {
 		unsigned char bytes[32];
 		random_bytes(bytes, sizeof bytes);
-		for (size_t i = 0; i < sizeof bytes && have < PASSWORD_GENERATE_LEN; i++) {
+		for (size_t i = 0; i < sizeof bytes && have < len; i++) {
 			if (bytes[i] < limit)
-				out[have++] = generate_alphabet[bytes[i] % n];
+				out[have++] = alphabet[bytes[i] % n];
 		}
 		explicit_bzero(bytes, sizeof bytes);
 	}
-	out[have] = '\0';
+}
+
+char *
+password_generate(void)
+{
+	char *out = xmalloc(PASSWORD_GENERATE_LEN + 1);
+	random_chars(generate_alphabet, sizeof generate_alphabet - 1, out,
+		     PASSWORD_GENERATE_LEN);
+	out[PASSWORD_GENERATE_LEN] = '\0';
 	return out;
+}
+
+/* Four groups of four letters joined by dashes. */
+static void
+app_format(const char letters[16], char out[PASSWORD_APP_LEN + 1])
+{
+	size_t k = 0;
+	for (size_t i = 0; i < 16; i++) {
+		if (i > 0 && i % 4 == 0)
+			out[k++] = '-';
+		out[k++] = letters[i];
+	}
+	out[k] = '\0';
+}
+
+char *
+password_app_generate(void)
+{
+	char letters[16];
+	char *out = xmalloc(PASSWORD_APP_LEN + 1);
+
+	random_chars("abcdefghijklmnopqrstuvwxyz", 26, letters, sizeof letters);
+	app_format(letters, out);
+	explicit_bzero(letters, sizeof letters);
+	return out;
+}
+
+bool
+password_app_canonical(const char *password, char out[PASSWORD_APP_LEN + 1])
+{
+	char letters[16];
+	size_t n = 0;
+
+	for (const char *p = password; *p != '\0'; p++) {
+		char c = *p;
+		if (c == '-' || c == ' ')
+			continue;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c < 'a' || c > 'z' || n == sizeof letters) {
+			explicit_bzero(letters, sizeof letters);
+			return false;
+		}
+		letters[n++] = c;
+	}
+	if (n != sizeof letters) {
+		explicit_bzero(letters, sizeof letters);
+		return false;
+	}
+	app_format(letters, out);
+	explicit_bzero(letters, sizeof letters);
+	return true;
 }
 
 /*

@@ -37,6 +37,19 @@ void password_verify_dummy(const char *password);
  * first admin); malloc'd. */
 char *password_generate(void);
 
+/*
+ * App passwords (store/app_passwords.h): 16 random lowercase letters in
+ * four groups, "abcd-efgh-ijkl-mnop" (about 75 bits; typed on a phone
+ * without switching keyboards).  The shown form is the canonical one.
+ */
+#define PASSWORD_APP_LEN 19
+/* A new app password in its canonical form; malloc'd. */
+char *password_app_generate(void);
+/* Whether what a client sent is an app password as a person may type it
+ * (any case, with or without the dashes, or with spaces instead): writes
+ * the canonical form into out and returns true; false for anything else. */
+bool password_app_canonical(const char *password, char out[PASSWORD_APP_LEN + 1]);
+
 /* The minimum strength of a new user password, in words for the CLI, the
  * API's 422 and the man page. */
 #define PASSWORD_MIN_CHARS 10

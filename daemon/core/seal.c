@@ -330,3 +330,23 @@ seal_derive(const char *label, unsigned char out[SEAL_DERIVED_LEN], const char *
 	}
 	return 0;
 }
+
+int
+seal_mac(const char *purpose, const void *data, size_t len,
+	 unsigned char out[SEAL_MAC_LEN], const char **error_r)
+{
+	unsigned char subkey[SEAL_DERIVED_LEN];
+	unsigned int n = 0;
+
+	/* the purpose's own key, so that MACs for one use never match another */
+	if (seal_derive(purpose, subkey, error_r) < 0)
+		return -1;
+	bool ok = HMAC(EVP_sha256(), subkey, sizeof subkey, data, len, out, &n) != NULL &&
+		  n == SEAL_MAC_LEN;
+	OPENSSL_cleanse(subkey, sizeof subkey);
+	if (!ok) {
+		*error_r = "HMAC-SHA-256 failed";
+		return -1;
+	}
+	return 0;
+}

@@ -40,4 +40,13 @@ int seal(const char *plaintext, size_t len, char **sealed_r, const char **error_
  * Fails on a wrong key or any tampering. */
 int unseal(const char *sealed, char **plain_r, size_t *len_r, const char **error_r);
 
+/* A keyed MAC of data[0..len) for purpose (a fixed label naming its use):
+ * HMAC-SHA-256(HMAC-SHA-256(key, purpose), data), so that one key serves
+ * several uses and no use's MACs tell anything about another's.  For
+ * looking up secrets by a value that must not be stored in clear (app
+ * passwords).  Fails when no key is loaded. */
+#define SEAL_MAC_LEN 32
+int seal_mac(const char *purpose, const void *data, size_t len,
+	     unsigned char out[SEAL_MAC_LEN], const char **error_r);
+
 #endif

@@ -16,13 +16,12 @@
 #include "core/limits.h"
 #include "core/listener.h"
 #include "core/log.h"
-#include "core/sasl.h"
-#include "core/throttle.h"
 #include "core/tls.h"
 #include "core/xmalloc.h"
 #include "imap/imap.h"
 #include "imap/utf7.h"
 #include "mail/imapquote.h"
+#include "store/login.h"
 
 /* Gating flags of the command table, enforced by imap_dispatch() alone. */
 enum {
@@ -139,9 +138,10 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 		if (!conn_is_tls(s->c) && !s->lst->implicit_tls)
 			buf_puts(out, " STARTTLS");
 		/* RFC 3501 §6.2.3: LOGINDISABLED while LOGIN may not be used */
-		if (login_allowed(s))
-			buf_puts(out, " AUTH=PLAIN");
-		else
+		if (login_allowed(s)) {
+			for (const char *const *m = login_mechanisms(s->c); *m != NULL; m++)
+				buf_printf(out, " AUTH=%s", *m);
+		} else
 			buf_puts(out, " LOGINDISABLED");
 		return;
 	}
@@ -332,37 +332,47 @@ cmd_starttls(struct imap_session *s, const struct imap_arg *args, size_t n)
 		  conn_tls_version(s->c));
 }
 
-/* Checks credentials with the shared throttle; answers the tagged line. */
-static void
-do_login(struct imap_session *s, const char *user, const char *password)
+/* The session's prefix of log lines, for store/login.c. */
+static struct login_params
+login_params(struct imap_session *s, char *session, size_t size)
 {
-	const char *ip = conn_peer_ip(s->c);
-	if (throttle_blocked(ip)) {
-		log_info("imap[%llu] login blocked ip=%s", (unsigned long long)s->id, ip);
+	snprintf(session, size, "imap[%llu]", (unsigned long long)s->id);
+	return (struct login_params){ .protocol = "imap", .session = session,
+				      .ip = conn_peer_ip(s->c), .conn = s->c };
+}
+
+/* Answers the tagged line of a login that did not succeed. */
+static void
+login_refused(struct imap_session *s, enum login_status r, const char *error)
+{
+	switch (r) {
+	case LOGIN_BLOCKED:
 		imap_no(s, "[UNAVAILABLE] Too many failed logins, try later.");
-		return;
+		break;
+	case LOGIN_TRYLATER:
+		imap_no(s, "[UNAVAILABLE] Temporary failure, try later.");
+		break;
+	case LOGIN_AUTHZ:
+		imap_no(s, "[AUTHORIZATIONFAILED] Authorization identity not allowed.");
+		break;
+	case LOGIN_MALFORMED:
+		imap_bad(s, "Malformed authentication data: %s", error != NULL ? error : "?");
+		break;
+	default:
+		imap_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
+		break;
 	}
-	struct store_user u;
-	const char *err;
-	int r = store_user_authenticate(s->st, user, password, &u, &err);
-	if (r != STORE_OK) {
-		unsigned delay = throttle_failure(ip);
-		log_info("imap[%llu] login failed user=%s ip=%s",
-			 (unsigned long long)s->id, esc_str(user), ip);
-		if (delay > 0)
-			usleep((useconds_t)delay * 1000);
-		if (r == STORE_NOTFOUND)
-			imap_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
-		else
-			imap_no(s, "[UNAVAILABLE] Temporary failure, try later.");
-		return;
-	}
-	throttle_success(ip);
-	s->user_id = u.id;
-	s->user = xstrdup(u.address);
-	store_user_clear(&u);
+}
+
+/* The session is logged in as u: answers the tagged line. */
+static void
+logged_in(struct imap_session *s, struct store_user *u)
+{
+	s->user_id = u->id;
+	s->user = xstrdup(u->address);
+	store_user_clear(u);
 	log_info("imap[%llu] login user=%s ip=%s tls=%s", (unsigned long long)s->id,
-		 s->user, ip, conn_tls_version(s->c));
+		 s->user, conn_peer_ip(s->c), conn_tls_version(s->c));
 	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
 	conn_set_timeout(s->c, (int)s->cfg->imap_timeout * 1000);
 	struct imap_parser_limits lim = {
@@ -394,7 +404,14 @@ cmd_login(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
 		return;
 	}
-	do_login(s, args[0].str, args[1].str);
+	char session[32];
+	struct login_params lp = login_params(s, session, sizeof session);
+	struct store_user u;
+	enum login_status r = login_password(s->st, &lp, args[0].str, args[1].str, &u);
+	if (r == LOGIN_OK)
+		logged_in(s, &u);
+	else
+		login_refused(s, r, NULL);
 }
 
 static void
@@ -405,27 +422,28 @@ cmd_authenticate(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_bad(s, "AUTHENTICATE needs a mechanism");
 		return;
 	}
-	if (!str_eq_nocase(args[0].str, "PLAIN")) {
+	char session[32];
+	struct login_params lp = login_params(s, session, sizeof session);
+	struct login *login = login_new(s->st, args[0].str, &lp);
+	if (login == NULL) {
 		imap_no(s, "Unsupported authentication mechanism.");
 		return;
 	}
-	struct sasl_server *sasl = sasl_server_new("PLAIN");
 	const char *challenge, *err = NULL;
 	/* RFC 4959: an initial response in the command, "=" for empty */
-	enum sasl_result r = sasl_server_step(sasl, n == 2 ? args[1].str : NULL,
-					      &challenge, &err);
-	while (r == SASL_CONTINUE) {
+	enum login_status r = login_step(login, n == 2 ? args[1].str : NULL, &challenge, &err);
+	while (r == LOGIN_CONTINUE) {
 		imap_printf(s, "+ %s\r\n", challenge);
 		const char *line;
 		size_t len;
 		enum conn_result cr = conn_read_line(s->c, SASL_LINE_MAX, &line, &len);
 		if (cr == CONN_TOOLONG) {
-			sasl_server_free(&sasl);
+			login_free(&login);
 			imap_bad(s, "Authentication line too long");
 			return;
 		}
 		if (cr != CONN_OK) {
-			sasl_server_free(&sasl);
+			login_free(&login);
 			imap_session_set_state(s, IMAP_STATE_LOGOUT);
 			s->reply = IMAP_REPLY_NONE;
 			return;
@@ -435,28 +453,23 @@ cmd_authenticate(struct imap_session *s, const struct imap_arg *args, size_t n)
 		char *resp = xstrndup(line, len);
 		if (strcmp(resp, "*") == 0) {
 			free(resp);
-			sasl_server_free(&sasl);
+			login_free(&login);
 			/* RFC 3501 §6.2.2: a cancelled exchange is BAD */
 			imap_bad(s, "Authentication cancelled");
 			return;
 		}
-		r = sasl_server_step(sasl, resp, &challenge, &err);
+		r = login_step(login, resp, &challenge, &err);
+		explicit_bzero(resp, len);
 		free(resp);
 	}
-	if (r == SASL_FAIL) {
-		sasl_server_free(&sasl);
-		imap_bad(s, "Malformed authentication data: %s", err ? err : "?");
-		return;
+	if (r == LOGIN_OK) {
+		struct store_user u;
+		login_take_user(login, &u);
+		logged_in(s, &u);
+	} else {
+		login_refused(s, r, err);
 	}
-	const char *authz = sasl_server_authzid(sasl);
-	const char *user = sasl_server_user(sasl);
-	if (authz[0] != '\0' && !str_eq_nocase(authz, user)) {
-		sasl_server_free(&sasl);
-		imap_no(s, "[AUTHORIZATIONFAILED] Authorization identity not allowed.");
-		return;
-	}
-	do_login(s, user, sasl_server_password(sasl));
-	sasl_server_free(&sasl);
+	login_free(&login);
 }
 
 /* ---- the dispatcher ----------------------------------------------------- */

@@ -8,18 +8,17 @@
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "core/sasl.h"
-#include "core/throttle.h"
 #include "core/tls.h"
 #include "core/xmalloc.h"
 #include "pop3/command.h"
 #include "pop3/inuse.h"
 #include "pop3/maildrop.h"
 #include "pop3/server.h"
+#include "store/login.h"
 #include "store/store.h"
 
-/* SASL PLAIN and LOGIN need at most two responses; anything beyond this
- * many rounds is a confused client. */
+/* SASL PLAIN and LOGIN need at most two responses, SCRAM three; anything
+ * beyond this many rounds is a confused client. */
 #define SASL_ROUNDS_MAX 4
 
 struct pop3_session {
@@ -119,53 +118,53 @@ stls_available(const struct pop3_session *s)
 	return true;
 }
 
-static void
-sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- AUTHORIZATION -------------------------------------------------------- */
 
+/* The session's prefix of log lines and its peer, for store/login.c. */
+static struct login_params
+login_params(struct pop3_session *s, char *session, size_t size)
+{
+	snprintf(session, size, "%s[%llu]", s->name, (unsigned long long)s->id);
+	return (struct login_params){ .protocol = "pop3", .session = session,
+				      .ip = conn_peer_ip(s->c), .conn = s->c };
+}
+
+/* The answer to a login that did not succeed (RFC 3206 §4: [AUTH] also
+ * covers a login against policy; [SYS/TEMP] a passing failure). */
+static void
+login_refused(struct pop3_session *s, enum login_status r, const char *error)
+{
+	switch (r) {
+	case LOGIN_BLOCKED:
+		reply_error(s, "[AUTH] too many failed logins, try again later");
+		break;
+	case LOGIN_TRYLATER:
+		reply(s, "-ERR [SYS/TEMP] temporary failure, try again later");
+		break;
+	case LOGIN_AUTHZ:
+		/* no proxy logins: one may only act as oneself */
+		reply_error(s, "[AUTH] authorization identity not allowed");
+		break;
+	case LOGIN_MALFORMED:
+		/* RFC 5034 §4: a cancelled or malformed exchange is -ERR */
+		reply_error(s, error != NULL ? error : "malformed authentication exchange");
+		break;
+	default:
+		reply_error(s, "[AUTH] authentication failed");
+		break;
+	}
+}
+
 /*
- * The common end of USER/PASS and AUTH: checks the credentials through the
- * shared throttle, takes the maildrop lock and opens the maildrop.
+ * The common end of USER/PASS and AUTH once s->user is logged in: takes
+ * the maildrop lock and opens the maildrop.
  */
 static void
-login(struct pop3_session *s, const char *name, const char *password,
-      const char *method)
+logged_in(struct pop3_session *s, const char *method)
 {
 	const char *ip = conn_peer_ip(s->c);
 	const char *error = NULL;
 	int r;
-
-	if (throttle_blocked(ip)) {
-		/* refused without looking at the password; RFC 3206 §4:
-		 * [AUTH] also covers a login against policy */
-		log_info("%s[%llu] auth blocked user=%s ip=%s method=%s",
-			 s->name, (unsigned long long)s->id, esc_str(name), ip, method);
-		reply_error(s, "[AUTH] too many failed logins, try again later");
-		return;
-	}
-	r = store_user_authenticate(s->st, name, password, &s->user, &error);
-	if (r == STORE_NOTFOUND) {
-		unsigned delay = throttle_failure(ip);
-		log_info("%s[%llu] auth failed user=%s ip=%s method=%s",
-			 s->name, (unsigned long long)s->id, esc_str(name), ip, method);
-		sleep_ms(delay);
-		reply_error(s, "[AUTH] authentication failed");
-		return;
-	}
-	if (r != STORE_OK) {
-		log_error("%s[%llu] auth error user=%s ip=%s error=%s",
-			  s->name, (unsigned long long)s->id, esc_str(name), ip,
-			  esc_str(error));
-		reply(s, "-ERR [SYS/TEMP] temporary failure, try again later");
-		return;
-	}
-	throttle_success(ip);
 
 	/* RFC 2449 §8.1.2: [IN-USE] when another session has the maildrop.
 	 * RFC 1939 §4: the session stays in AUTHORIZATION. */
@@ -216,7 +215,10 @@ cmd_capa(struct pop3_session *s, struct pop3_command *cmd)
 	 * does the same before STLS). */
 	if (privacy_ok(s)) {
 		reply(s, "USER");
-		reply(s, "SASL PLAIN LOGIN");
+		(void)conn_puts(s->c, "SASL");
+		for (const char *const *m = login_mechanisms(s->c); *m != NULL; m++)
+			(void)conn_printf(s->c, " %s", *m);
+		reply(s, "");
 	}
 	reply(s, "IMPLEMENTATION mailhub");
 	reply(s, ".");
@@ -271,10 +273,17 @@ cmd_pass(struct pop3_session *s, struct pop3_command *cmd)
 	}
 	char *name = s->user_name;
 	s->user_name = NULL;
-	if (strlen(cmd->arg) > PASSWORD_MAX)
+	if (strlen(cmd->arg) > PASSWORD_MAX) {
 		reply_error(s, "[AUTH] authentication failed");
-	else
-		login(s, name, cmd->arg, "USER");
+	} else {
+		char session[32];
+		struct login_params lp = login_params(s, session, sizeof session);
+		enum login_status r = login_password(s->st, &lp, name, cmd->arg, &s->user);
+		if (r == LOGIN_OK)
+			logged_in(s, "USER");
+		else
+			login_refused(s, r, NULL);
+	}
 	free(name);
 }
 
@@ -285,8 +294,8 @@ static void
 auth_list(struct pop3_session *s)
 {
 	reply(s, "+OK SASL mechanisms follow");
-	reply(s, "PLAIN");
-	reply(s, "LOGIN");
+	for (const char *const *m = login_mechanisms(s->c); *m != NULL; m++)
+		reply(s, *m);
 	reply(s, ".");
 }
 
@@ -319,23 +328,25 @@ cmd_auth(struct pop3_session *s, struct pop3_command *cmd)
 {
 	const char *challenge = NULL;
 	const char *error = NULL;
-	enum sasl_result r;
+	enum login_status r;
 
 	if (cmd->arg == NULL) {
 		auth_list(s);
 		return;
 	}
-	struct sasl_server *sasl = sasl_server_new(cmd->arg);
-	if (sasl == NULL) {
+	char session[32];
+	struct login_params lp = login_params(s, session, sizeof session);
+	struct login *login = login_new(s->st, cmd->arg, &lp);
+	if (login == NULL) {
 		reply_error(s, "unsupported authentication mechanism");
 		return;
 	}
 	xfree(s->user_name);
-	r = sasl_server_step(sasl, cmd->initial, &challenge, &error);
-	for (unsigned round = 0; r == SASL_CONTINUE; round++) {
+	r = login_step(login, cmd->initial, &challenge, &error);
+	for (unsigned round = 0; r == LOGIN_CONTINUE; round++) {
 		bool toolong;
 		if (round == SASL_ROUNDS_MAX) {
-			r = SASL_FAIL;
+			r = LOGIN_MALFORMED;
 			error = "too many rounds";
 			break;
 		}
@@ -344,31 +355,24 @@ cmd_auth(struct pop3_session *s, struct pop3_command *cmd)
 		if (response == NULL) {
 			if (!toolong) {
 				s->quit = true;
-				sasl_server_free(&sasl);
+				login_free(&login);
 				return;
 			}
-			r = SASL_FAIL;
+			r = LOGIN_MALFORMED;
 			error = "response too long";
 			break;
 		}
-		r = sasl_server_step(sasl, response, &challenge, &error);
+		r = login_step(login, response, &challenge, &error);
 		explicit_bzero(response, strlen(response));
 		free(response);
 	}
-	if (r == SASL_FAIL) {
-		/* RFC 5034 §4: a cancelled or malformed exchange is -ERR */
-		(void)conn_printf(s->c, "-ERR %s\r\n", error);
-		s->errors++;
-	} else if (sasl_server_authzid(sasl)[0] != '\0' &&
-		   !str_eq_nocase(sasl_server_authzid(sasl),
-				  sasl_server_user(sasl))) {
-		/* no proxy logins: one may only act as oneself */
-		reply_error(s, "[AUTH] authorization identity not allowed");
+	if (r == LOGIN_OK) {
+		login_take_user(login, &s->user);
+		logged_in(s, "AUTH");
 	} else {
-		login(s, sasl_server_user(sasl), sasl_server_password(sasl),
-		      "PLAIN");
+		login_refused(s, r, error);
 	}
-	sasl_server_free(&sasl);
+	login_free(&login);
 }
 
 /* RFC 1939 §4 QUIT in AUTHORIZATION: no UPDATE state */

@@ -43,7 +43,8 @@ EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns
 tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \
 	daemon/smtp/client_parse.c $(FUZZ_CORE_SRCS)
-tests_fuzz_fuzz_dns_SRCS = tests/fuzz/fuzz_dns.c daemon/core/dns.c $(FUZZ_CORE_SRCS)
+tests_fuzz_fuzz_dns_SRCS = tests/fuzz/fuzz_dns.c daemon/core/dns.c daemon/core/dns_cache.c \
+	$(FUZZ_CORE_SRCS)
 
 # `make bench` only.
 BENCHMARKS += tests/bench/relay_drain.py

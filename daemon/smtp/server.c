@@ -11,8 +11,6 @@
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "core/sasl.h"
-#include "core/throttle.h"
 #include "core/tls.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
@@ -21,6 +19,7 @@
 #include "smtp/session.h"
 #include "smtp/srs.h"
 #include "store/blob.h"
+#include "store/login.h"
 #include "store/store.h"
 
 /* Gating flags of the command table, checked in dispatch() only. */
@@ -255,8 +254,12 @@ cmd_ehlo(struct smtp_session *s, const char *args)
 	if (!conn_is_tls(c))
 		conn_puts(c, "250-STARTTLS\r\n");
 	/* RFC 4954 §4 + DESIGN.md: AUTH only where a password may travel */
-	if (auth_allowed(s) && s->user_id == 0)
-		conn_puts(c, "250-AUTH PLAIN LOGIN\r\n");
+	if (auth_allowed(s) && s->user_id == 0) {
+		conn_puts(c, "250-AUTH");
+		for (const char *const *m = login_mechanisms(c); *m != NULL; m++)
+			conn_printf(c, " %s", *m);
+		conn_puts(c, "\r\n");
+	}
 	conn_puts(c, "250-DSN\r\n");
 	conn_puts(c, "250 CHUNKING\r\n");
 	return 0;
@@ -800,56 +803,37 @@ auth_read_response(struct smtp_session *s, const char **resp_r)
 	return 0;
 }
 
-static void
-auth_failed(struct smtp_session *s, const char *user)
-{
-	const char *ip = conn_peer_ip(s->conn);
-	unsigned delay = throttle_failure(ip);
-	log_info("%s[%llu] auth failed user=%s ip=%s", s->name, (unsigned long long)s->id,
-		 esc_str(user), ip);
-	if (delay > 0) {
-		struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
-		conn_flush(s->conn);
-		nanosleep(&ts, NULL);
-	}
-	/* RFC 4954 §6 */
-	smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
-}
-
 static int
 cmd_auth(struct smtp_session *s, const char *args)
 {
 	const char *mech, *initial, *error, *challenge;
 	struct buf argcopy = BUF_INIT;
+	char session[64];
 	int ret = 0;
 
-	const char *ip = conn_peer_ip(s->conn);
-	if (throttle_blocked(ip)) {
-		/* blocked: refused without looking at any password */
-		log_info("%s[%llu] auth blocked ip=%s", s->name, (unsigned long long)s->id, ip);
-		smtp_reply(s, "454 4.7.0 Too many failed logins, try again later");
-		return 0;
-	}
 	if (smtp_parse_auth(args, &argcopy, &mech, &initial, &error) < 0) {
 		smtp_reply(s, error);
 		buf_free(&argcopy);
 		return 0;
 	}
-	struct sasl_server *sasl = sasl_server_new(mech);
-	if (sasl == NULL) {
+	struct store *st = smtp_store(s);
+	if (st == NULL) {
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		buf_free(&argcopy);
+		return 0;
+	}
+	snprintf(session, sizeof session, "%s[%llu]", s->name, (unsigned long long)s->id);
+	struct login_params lp = { .protocol = "smtp", .session = session,
+				   .ip = conn_peer_ip(s->conn), .conn = s->conn };
+	struct login *login = login_new(st, mech, &lp);
+	if (login == NULL) {
 		smtp_reply(s, "504 5.5.4 Unrecognized authentication type");
 		buf_free(&argcopy);
 		return 0;
 	}
 	const char *resp = initial;
-	for (;;) {
-		enum sasl_result r = sasl_server_step(sasl, resp, &challenge, &error);
-		if (r == SASL_DONE)
-			break;
-		if (r == SASL_FAIL) {
-			smtp_reply(s, "501 5.5.2 Cannot decode the response");
-			goto out;
-		}
+	enum login_status r;
+	while ((r = login_step(login, resp, &challenge, &error)) == LOGIN_CONTINUE) {
 		conn_printf(s->conn, "334 %s\r\n", challenge);
 		int rr = auth_read_response(s, &resp);
 		if (rr == -1) {
@@ -865,40 +849,33 @@ cmd_auth(struct smtp_session *s, const char *args)
 			goto out;
 		}
 	}
-	const char *user = sasl_server_user(sasl);
-	const char *authzid = sasl_server_authzid(sasl);
-	struct store *st = smtp_store(s);
-	if (st == NULL) {
+	switch (r) {
+	case LOGIN_OK:
+		break;
+	case LOGIN_MALFORMED:
+		smtp_reply(s, "501 5.5.2 Cannot decode the response");
+		goto out;
+	case LOGIN_BLOCKED:
+		smtp_reply(s, "454 4.7.0 Too many failed logins, try again later");
+		goto out;
+	case LOGIN_TRYLATER:
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 		goto out;
-	}
-	/* no acting for another user: the authorization identity, if any,
-	 * must be the user itself */
-	if (authzid[0] != '\0' && !str_eq_nocase(authzid, user)) {
-		auth_failed(s, user);
+	default:
+		/* RFC 4954 §6 */
+		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 		goto out;
 	}
 	struct store_user u;
-	int sr = store_user_authenticate(st, user, sasl_server_password(sasl), &u, &error);
-	if (sr == STORE_NOTFOUND || sr == STORE_INVALID) {
-		auth_failed(s, user);
-		goto out;
-	}
-	if (sr != STORE_OK) {
-		log_error("%s[%llu] cannot check a login: %s", s->name, (unsigned long long)s->id,
-			  error);
-		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
-		goto out;
-	}
-	throttle_success(ip);
+	login_take_user(login, &u);
 	s->user_id = u.id;
 	s->user = xstrdup(u.address);
 	store_user_clear(&u);
-	log_info("%s[%llu] login user=%s ip=%s tls=%s", s->name, (unsigned long long)s->id,
-		 s->user, ip, conn_tls_version(s->conn));
+	log_info("%s login user=%s ip=%s tls=%s", session, s->user, lp.ip,
+		 conn_tls_version(s->conn));
 	smtp_reply(s, "235 2.7.0 Authentication successful");
 out:
-	sasl_server_free(&sasl);
+	login_free(&login);
 	buf_free(&argcopy);
 	buf_reset(&s->scratch);
 	return ret;

@@ -10,6 +10,7 @@
 #include "mail/header.h"
 #include "trust/arc.h"
 #include "trust/dkim_verify.h"
+#include "trust/header_text.h"
 
 /* RFC 8601 §2.2: the least prefix of b= in header.b (RFC 6008 §4). */
 #define B_PREFIX_MIN 8
@@ -81,6 +82,8 @@ is_bare_address(const char *s, size_t n)
 	return is_domain(at + 1, n - (size_t)(at + 1 - s));
 }
 
+/* Not header_put_value() (trust/header_text.h): a dot-atom may hold '/',
+ * '=' and '?', which a pvalue must quote (a b= prefix has them). */
 static void
 put_quoted(struct buf *out, const char *s, size_t n)
 {
@@ -106,19 +109,6 @@ put_value(struct buf *out, const char *s, size_t n)
 		put_quoted(out, s, n);
 }
 
-static void
-put_comment(struct buf *out, const char *s)
-{
-	buf_putc(out, '(');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '(' || c == ')' || c == '\\')
-			buf_putc(out, '\\');
-		buf_putc(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
-	}
-	buf_putc(out, ')');
-}
-
 void
 authres_build(struct buf *out, const char *authserv_id,
 	      const struct authres_result *results, size_t n)
@@ -132,10 +122,15 @@ authres_build(struct buf *out, const char *authserv_id,
 	for (size_t i = 0; i < n; i++) {
 		const struct authres_result *r = &results[i];
 		buf_puts(out, ";\r\n\t");
+		if (r->text != NULL) {
+			buf_puts(out, r->text);
+			continue;
+		}
 		buf_printf(out, "%s=%s", r->method, r->result);
 		if (r->comment != NULL) {
-			buf_putc(out, ' ');
-			put_comment(out, r->comment);
+			buf_puts(out, " (");
+			header_put_ctext(out, r->comment);
+			buf_putc(out, ')');
 		}
 		if (r->reason != NULL) {
 			buf_puts(out, " reason=");

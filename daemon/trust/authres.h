@@ -5,8 +5,9 @@
  * A header is built from a list of results (struct authres_result: a
  * method, its result, an optional reason and comment, and properties such
  * as header.d=example.org), which authres_from_dkim() and
- * authres_from_arc() fill from the verifiers' results (SPF and DMARC fill
- * theirs the same way).  Values are written as they may stand (a token, a
+ * authres_from_arc() fill from the verifiers' results; SPF and DMARC write
+ * their resinfo whole (spf_authres(), dmarc_authres()) and are taken as
+ * text.  Values are written as they may stand (a token, a
  * domain name, local-part@domain) or as a quoted-string (RFC 8601 §2.2,
  * RFC 2045 §5.1), reasons always quoted, comments with '(', ')' and '\'
  * escaped; control characters never pass (they become '?').
@@ -35,6 +36,9 @@ struct authres_prop {
 };
 
 struct authres_result {
+	/* A whole resinfo written by its check (spf_authres(),
+	 * dmarc_authres()), taken as it is; NULL: made of the fields below. */
+	const char *text;
 	const char *method;	/* "spf", "dkim", "dmarc", "arc" */
 	const char *result;	/* "pass", "fail"... */
 	const char *comment;	/* written "(comment)" after the result; NULL: none */

@@ -11,14 +11,15 @@
 noinst_LIBRARIES += libtrust.a
 libtrust_a_SOURCES = \
 	daemon/trust/dns_source.c daemon/trust/dns_source.h \
-	daemon/trust/dns_table.c
+	daemon/trust/dns_table.c \
+	daemon/trust/header_text.c daemon/trust/header_text.h
 libtrust_a_CFLAGS = $(AM_CFLAGS) $(PSL_CFLAGS)
 TRUST_LIB = libtrust.a
 # What a test of trust links: the layers below it and their system libraries.
 TRUST_LIBS = libtrust.a libmail.a $(CORE_LIBS) $(RESOLV_LIBS) $(PSL_LIBS)
 # The sources a fuzz target of trust compiles (it asks a dns_table, but
 # dns_source.c links the resolver too).
-TRUST_SRCS = daemon/trust/dns_source.c daemon/trust/dns_table.c \
+TRUST_SRCS = daemon/trust/dns_source.c daemon/trust/dns_table.c daemon/trust/header_text.c \
 	daemon/core/dns.c daemon/core/dns_cache.c
 
 if HAVE_CHECK

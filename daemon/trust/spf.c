@@ -36,7 +36,7 @@ struct spf_eval {
 	size_t depth;
 	/* set when the check ends in an error */
 	enum spf_result error;
-	const char *problem;
+	char *problem;
 };
 
 enum term_outcome {
@@ -70,12 +70,14 @@ spf_verdict_free(struct spf_verdict *v)
 	xfree(v->problem);
 }
 
+/* Ends the check in an error; problem may be errfmt()'s, so it is copied
+ * before anything else can reuse its slot. */
 static void
 fail_with(struct spf_eval *e, enum spf_result r, const char *problem)
 {
 	if (e->error == SPF_NONE) {
 		e->error = r;
-		e->problem = problem;
+		e->problem = xstrdup(problem);
 	}
 }
 
@@ -413,6 +415,11 @@ eval_term(struct spf_eval *e, const struct spf_term *t)
 	if (!count_lookup(e))
 		return TERM_ERROR;
 	char *target = target_of(e, t);
+	/* %{p} may have gone over the void limit while expanding */
+	if (e->error != SPF_NONE) {
+		free(target);
+		return TERM_ERROR;
+	}
 	enum term_outcome out = TERM_NOMATCH;
 	switch (t->mech) {
 	case SPF_M_INCLUDE:
@@ -457,6 +464,10 @@ follow_redirect(struct spf_eval *e, struct frame *f)
 	char *target = spf_domain_expand(f->rec.redirect, &e->env);
 	struct spf_record rec;
 	enum spf_result r;
+	if (e->error != SPF_NONE) {
+		free(target);
+		return false;
+	}
 	if (fetch_record(e, target, &rec, &r) < 0) {
 		if (r == SPF_NONE)
 			fail_with(e, SPF_PERMERROR,
@@ -611,8 +622,11 @@ spf_check_host(const struct dns_source *dns, const struct spf_request *req, cons
 			v->explanation = explanation(&e, &e.frames[0]);
 	}
 	v->result = r;
-	if ((r == SPF_TEMPERROR || r == SPF_PERMERROR) && e.problem != NULL)
-		v->problem = xstrdup(e.problem);
+	if (r == SPF_TEMPERROR || r == SPF_PERMERROR) {
+		v->problem = e.problem;
+		e.problem = NULL;
+	}
+	free(e.problem);
 	for (size_t i = 0; i < FRAMES_MAX; i++)
 		frame_clear(&e.frames[i]);
 	free(e.local);

@@ -2,72 +2,13 @@
  * spf_header: what an SPF verdict writes into the message: the
  * Received-SPF header field (RFC 7208 §9.1) and the "spf" resinfo of
  * Authentication-Results (RFC 8601 §2.7.2).
- *
- * Everything from the peer (sender, HELO) is reduced to printable ASCII
- * and quoted where the grammar needs it, so no value can end the header
- * field or the comment it stands in.
+ * Everything from the peer (sender, HELO) goes through header_text.h, so
+ * no value can end the header field or the comment it stands in.
  */
 #include <string.h>
 
+#include "trust/header_text.h"
 #include "trust/spf.h"
-
-/* dot-atom-text of RFC 5322 §3.2.3 */
-static bool
-is_dot_atom(const char *s)
-{
-	static const char specials[] = "!#$%&'*+-/=?^_`{|}~";
-	if (*s == '\0' || *s == '.')
-		return false;
-	char prev = '\0';
-	for (const char *p = s; *p != '\0'; prev = *p, p++) {
-		char c = *p;
-		if (c == '.') {
-			if (prev == '.')
-				return false;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr(specials, c) != NULL))
-			return false;
-	}
-	return prev != '.';
-}
-
-/* c as it may stand in a quoted-string or comment: printable ASCII, the
- * rest as '?'. */
-static char
-safe(char c)
-{
-	return c >= 0x20 && c <= 0x7e ? c : '?';
-}
-
-/* A value: as it is when a dot-atom, else a quoted-string. */
-static void
-put_value(struct buf *out, const char *s)
-{
-	if (is_dot_atom(s)) {
-		buf_puts(out, s);
-		return;
-	}
-	buf_putc(out, '"');
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_putc(out, '\\');
-		buf_putc(out, safe(*p));
-	}
-	buf_putc(out, '"');
-}
-
-/* Text inside a comment: parentheses and backslashes quoted. */
-static void
-put_ctext(struct buf *out, const char *s)
-{
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p == '(' || *p == ')' || *p == '\\')
-			buf_putc(out, '\\');
-		buf_putc(out, safe(*p));
-	}
-}
 
 void
 spf_received_spf(struct buf *out, const struct spf_verdict *v, const struct spf_request *req)
@@ -77,52 +18,52 @@ spf_received_spf(struct buf *out, const struct spf_verdict *v, const struct spf_
 	const char *receiver = req->receiver != NULL ? req->receiver : "unknown";
 	const char *sender = v->sender != NULL ? v->sender : "";
 	buf_printf(out, "%s (", spf_result_name(v->result));
-	put_ctext(out, receiver);
+	header_put_ctext(out, receiver);
 	buf_puts(out, ": ");
 	switch (v->result) {
 	case SPF_PASS:
 	case SPF_FAIL:
 	case SPF_SOFTFAIL:
 		buf_puts(out, v->result == SPF_SOFTFAIL ? "domain of transitioning " : "domain of ");
-		put_ctext(out, sender);
+		header_put_ctext(out, sender);
 		buf_printf(out, " %s %s as permitted sender",
 			   v->result == SPF_PASS ? "designates" : "does not designate",
 			   buf_cstr(&ip));
 		break;
 	case SPF_NEUTRAL:
 		buf_printf(out, "%s is neither permitted nor denied by domain of ", buf_cstr(&ip));
-		put_ctext(out, sender);
+		header_put_ctext(out, sender);
 		break;
 	case SPF_NONE:
 		buf_puts(out, "domain of ");
-		put_ctext(out, sender);
+		header_put_ctext(out, sender);
 		buf_puts(out, " does not designate permitted sender hosts");
 		break;
 	case SPF_TEMPERROR:
 		buf_puts(out, "temporary error in processing during lookup of ");
-		put_ctext(out, sender);
+		header_put_ctext(out, sender);
 		break;
 	case SPF_PERMERROR:
 		buf_puts(out, "permanent error in processing domain of ");
-		put_ctext(out, sender);
+		header_put_ctext(out, sender);
 		break;
 	}
 	buf_puts(out, ")\r\n\tclient-ip=");
 	buf_append(out, ip.data, ip.len);
 	buf_puts(out, "; envelope-from=");
-	put_value(out, sender);
+	header_put_value(out, sender);
 	buf_puts(out, "; helo=");
-	put_value(out, req->helo != NULL ? req->helo : "");
+	header_put_value(out, req->helo != NULL ? req->helo : "");
 	buf_puts(out, ";\r\n\treceiver=");
-	put_value(out, receiver);
+	header_put_value(out, receiver);
 	buf_printf(out, "; identity=%s", v->identity == SPF_ID_HELO ? "helo" : "mailfrom");
 	if (v->mechanism != NULL) {
 		buf_puts(out, "; mechanism=");
-		put_value(out, v->mechanism);
+		header_put_value(out, v->mechanism);
 	}
 	if (v->problem != NULL) {
 		buf_puts(out, ";\r\n\tproblem=");
-		put_value(out, v->problem);
+		header_put_value(out, v->problem);
 	}
 	buf_free(&ip);
 }
@@ -132,5 +73,5 @@ spf_authres(struct buf *out, const struct spf_verdict *v)
 {
 	buf_printf(out, "spf=%s ", spf_result_name(v->result));
 	buf_puts(out, v->identity == SPF_ID_HELO ? "smtp.helo=" : "smtp.mailfrom=");
-	put_value(out, v->domain != NULL ? v->domain : "");
+	header_put_value(out, v->domain != NULL ? v->domain : "");
 }

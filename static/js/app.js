@@ -12,6 +12,7 @@ const screens = {
 	queue: { title: 'Queue', admin: true },
 	relay: { title: 'Outgoing mail', admin: true },
 	log: { title: 'Log', admin: true },
+	app_passwords: { title: 'App passwords' },
 	tokens: { title: 'API tokens' },
 	account: { title: 'My account', first: true },
 };

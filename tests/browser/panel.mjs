@@ -193,6 +193,23 @@ await step('the admin creates an API token, shown once', async () => {
 	await shot('10-tokens');
 });
 
+await step('the admin creates an app password for a mail app, shown once, and revokes it', async () => {
+	await nav('App passwords').click();
+	await page.getByLabel('Device or app').fill('Phone');
+	await page.getByRole('button', { name: 'Create app password' }).click();
+	const d = page.getByRole('dialog', { name: 'New app password' });
+	const pw = (await d.locator('pre.token').textContent()).trim();
+	check(/^[a-z]{4}(-[a-z]{4}){3}$/.test(pw), 'app password format');
+	await shot('10b-app-password');
+	await d.getByRole('button', { name: 'Close' }).click();
+	const row = page.getByRole('row').filter({ hasText: 'Phone' });
+	await row.getByRole('cell', { name: 'never' }).waitFor();
+	await row.getByRole('button', { name: 'Revoke' }).click();
+	await page.getByRole('dialog', { name: 'Revoke app password' }).getByRole('button', { name: 'Revoke' }).click();
+	await toast().filter({ hasText: 'App password revoked' }).waitFor();
+	await page.getByText('You have no app passwords.').waitFor();
+});
+
 await step('the queue screen lists, retries and deletes a message; the log shows', async () => {
 	await nav('Queue').click();
 	await page.getByRole('heading', { name: 'Outbound queue' }).waitFor();

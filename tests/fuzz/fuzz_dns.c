@@ -1,5 +1,7 @@
 /* libFuzzer target: DNS answers as the resolver's parsers read them (the
- * MX and TXT answer sections of a reply message), and MX ordering. */
+ * MX and TXT answer sections of a reply message, and dns_parse_answer()'s
+ * records, TTLs and rcodes for every type the inbound checks ask), and MX
+ * ordering. */
 #include <stdint.h>
 #include <string.h>
 
@@ -32,6 +34,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (txt[i] == NULL)
 				__builtin_trap();
 		dns_strings_free(&txt, n);
+	}
+	static const enum dns_type types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_TXT,
+					       DNS_T_PTR };
+	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+		struct dns_answer ans, copy;
+		int st = dns_parse_answer(data, size, types[t], &ans);
+		/* the contract: records with DNS_OK, none without */
+		if (st != (int)ans.status || (st == DNS_OK) != (ans.n > 0))
+			__builtin_trap();
+		dns_answer_copy(&copy, &ans);
+		dns_answer_free(&ans);
+		dns_answer_free(&copy);
 	}
 	return 0;
 }

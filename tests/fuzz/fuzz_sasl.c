@@ -1,10 +1,14 @@
 /*
- * libFuzzer target for core/sasl and core/base64.  The first byte picks the
- * mechanism and whether the client sent an initial response; the rest is
- * split at LF into the client's responses.  The exchange must end in
- * SASL_DONE with bounded, NUL-free credentials, or in SASL_FAIL with a
- * reason.  Base64 is checked on the same bytes: a strict decode re-encodes
- * to exactly its input (one value, one encoding).
+ * libFuzzer target for core/sasl, core/scram and core/base64.  The first
+ * byte picks the mechanism (PLAIN, LOGIN, SCRAM-SHA-256, -PLUS), whether
+ * the client sent an initial response, and whether the connection offers
+ * channel bindings; the rest is split at LF into the client's responses.
+ * SCRAM gets two keys (RFC 7677's "pencil" among them) when it asks, and a
+ * fixed server nonce, so a recorded exchange replays to success.  The
+ * exchange must end in SASL_DONE with bounded, NUL-free credentials (for
+ * SCRAM: the index of a key given), or in SASL_FAIL with a reason.  Base64
+ * is checked on the same bytes: a strict decode re-encodes to exactly its
+ * input (one value, one encoding).  The stored SCRAM form is parsed too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/sasl.h"
+#include "core/scram.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,6 +48,40 @@ check_base64(const char *p, size_t n)
 	buf_free(&small);
 }
 
+/* The stored form: what parses formats back to the same keys. */
+static void
+check_stored(const char *p, size_t n)
+{
+	struct scram_keys k, again;
+	char *text = malloc(n + 1);
+	memcpy(text, p, n);
+	text[n] = '\0';
+	if (scram_parse(text, &k) == 0) {
+		char *f = scram_format(&k);
+		if (scram_parse(f, &again) != 0 || memcmp(&k, &again, sizeof k) != 0)
+			panic("SCRAM stored form does not round-trip");
+		free(f);
+	}
+	free(text);
+}
+
+/* SCRAM asks for the user's keys: a wrong one and RFC 7677's. */
+static enum sasl_result
+give_keys(struct sasl_server *s, const char **challenge_r, const char **error_r)
+{
+	struct scram_keys keys[2];
+	const char *u = sasl_server_user(s), *z = sasl_server_authzid(s);
+	if (strlen(u) == 0 || strlen(u) > ADDRESS_MAX || strlen(z) > ADDRESS_MAX)
+		panic("SASL_NEED_KEYS with names out of bounds");
+	if (scram_parse("{SCRAM-SHA-256}4096,W22ZaJ0SNY7soEsUEjb6gQ==,"
+			"WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+			"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=", &keys[1]) != 0)
+		panic("the RFC 7677 keys do not parse");
+	keys[0] = keys[1];
+	keys[0].stored_key[0] ^= 0x55;
+	return sasl_server_scram_keys(s, keys, 2, challenge_r, error_r);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,8 +89,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	check_base64((const char *)data + 1, size - 1);
 
-	struct sasl_server *s = sasl_server_new((data[0] & 1) ? "LOGIN" : "PLAIN");
-	bool initial = (data[0] & 2) != 0;
+	static const char *const mechs[] = {
+		"PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
+	};
+	struct sasl_server *s = sasl_server_new(mechs[data[0] & 3]);
+	bool initial = (data[0] & 4) != 0;
+	if (data[0] & 8) {
+		static const unsigned char cb[32] = { 1, 2, 3, 4 };
+		sasl_server_channel_binding(s, "tls-exporter", cb, 32);
+		sasl_server_channel_binding(s, "tls-unique", cb, 12);
+	}
+	sasl_server_set_nonce(s, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+	check_stored((const char *)data + 1, size - 1);
 	const char *p = (const char *)data + 1, *end = (const char *)data + size;
 	const char *challenge, *error = NULL;
 	enum sasl_result r;
@@ -70,6 +119,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = sasl_server_step(s, line, &challenge, &error);
 		free(line);
 		p += n + (lf != NULL);
+		if (r == SASL_NEED_KEYS)
+			r = give_keys(s, &challenge, &error);
 		if (r == SASL_FAIL && error == NULL)
 			panic("SASL_FAIL without a reason");
 	} while (r == SASL_CONTINUE && p < end);
@@ -77,9 +128,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == SASL_DONE) {
 		const char *u = sasl_server_user(s), *pw = sasl_server_password(s);
 		const char *z = sasl_server_authzid(s);
-		if (strlen(u) == 0 || strlen(u) > ADDRESS_MAX || strlen(pw) == 0 ||
-		    strlen(pw) > PASSWORD_MAX || strlen(z) > ADDRESS_MAX)
-			panic("SASL_DONE with credentials out of bounds");
+		if (strlen(u) == 0 || strlen(u) > ADDRESS_MAX || strlen(z) > ADDRESS_MAX)
+			panic("SASL_DONE with names out of bounds");
+		if (sasl_server_is_scram(s)) {
+			int m = sasl_server_scram_match(s);
+			if (pw != NULL || m < 0 || m > 1)
+				panic("SCRAM done without a matching key");
+		} else if (pw == NULL || strlen(pw) == 0 || strlen(pw) > PASSWORD_MAX) {
+			panic("SASL_DONE with a password out of bounds");
+		}
 	}
 	sasl_server_free(&s);
 	return 0;

@@ -30,9 +30,11 @@ def _free_port():
 
 class Dovecot:
     def __init__(self, tls=False, cert=None, key=None, max_clients=1200,
-                 passwd=None):
-        """passwd: {user: "{CRYPT}$y$..."} checks those hashes (as mailhub
-        stores them) through a passwd-file; None: one static password."""
+                 mechanisms="plain", passwd=None, passwd_file=None):
+        """mechanisms: Dovecot's auth_mechanisms.  passwd: {user:
+        "{CRYPT}$y$..."}, hashes as mailhub stores them, written to a
+        passwd-file; passwd_file: such a file of "user:{SCHEME}hash" lines.
+        With neither, one static password for every user."""
         self.dir = tempfile.mkdtemp(prefix="mailhub-dovecot.")
         os.chmod(self.dir, 0o755)
         self.port = _free_port()
@@ -52,13 +54,13 @@ class Dovecot:
         os.chown(os.path.join(self.dir, "state"), mail_user.pw_uid, mail_user.pw_gid)
         passdb = f"passdb {{\n  driver = static\n  args = password={PASSWORD}\n}}"
         if passwd is not None:
-            path = os.path.join(self.dir, "passwd")
-            with open(path, "w") as f:
+            passwd_file = os.path.join(self.dir, "passwd")
+            with open(passwd_file, "w") as f:
                 for user, hash_ in passwd.items():
                     f.write(f"{user}:{hash_}\n")
-            os.chmod(path, 0o644)
-            passdb = (f"passdb {{\n  driver = passwd-file\n"
-                      f"  args = scheme=CRYPT {path}\n}}")
+            os.chmod(passwd_file, 0o644)
+        if passwd_file is not None:
+            passdb = f"passdb {{\n  driver = passwd-file\n  args = {passwd_file}\n}}"
         ssl_conf = "ssl = no\n"
         if tls:
             ssl_conf = (f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n")
@@ -70,7 +72,7 @@ protocols = imap
 listen = 127.0.0.1
 {ssl_conf}
 disable_plaintext_auth = no
-auth_mechanisms = plain
+auth_mechanisms = {mechanisms}
 mail_location = maildir:{self.dir}/mail/%n
 first_valid_uid = {mail_user.pw_uid}
 default_internal_user = {internal}

@@ -74,9 +74,10 @@ class Unbound:
     (name, type) for another local-zone type, e.g. ("fail.test.", "refuse")
     to answer REFUSED: a server failure for the client."""
 
-    def __init__(self, records, zones=("test.",)):
+    def __init__(self, records, zones=("test.",), interface="127.0.0.1", port=None):
         self.dir = tempfile.mkdtemp(prefix="mailhub-dns.")
-        self.port = free_udp_tcp_port()
+        self.interface = interface
+        self.port = port if port is not None else free_udp_tcp_port()
         self.records = list(records)
         self.zones = zones
         self.proc = None
@@ -84,7 +85,7 @@ class Unbound:
     def _write(self):
         lines = [
             "server:",
-            "  interface: 127.0.0.1",
+            f"  interface: {self.interface}",
             f"  port: {self.port}",
             "  do-daemonize: no",
             "  do-ip6: no",
@@ -120,7 +121,7 @@ class Unbound:
             if self.proc.poll() is not None:
                 raise AssertionError("unbound exited: " + self.read_log())
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((self.interface, self.port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.05)
@@ -146,7 +147,7 @@ class Unbound:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def resolver(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.interface}:{self.port}"
 
 
 class Sink:

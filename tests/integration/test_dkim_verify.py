@@ -74,14 +74,18 @@ def arc_verdict(out):
 class DkimAgainstDkimpy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # class cleanups run even when setUpClass fails half way
         cls.tmp = tempfile.mkdtemp(prefix="mailhub-dkim.")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.keys = C.make_keys(cls.tmp)
         cls.records = C.key_records(cls.keys)
         cls.mx_port = free_port_on([SINK_IP])
         cls.dns = Unbound([], zones=("test.",))
+        cls.addClassCleanup(cls.dns.stop)
         extra = (f"\n[dns]\nresolver = {cls.dns.resolver()}\n"
                  f"[relay]\nmx_port = {cls.mx_port}\nretry_first = 1\n")
         cls.mh = Mailhub(listeners=("submission",), config_extra=extra)
+        cls.addClassCleanup(cls.mh.cleanup)
         cls.mh.cli("domain", "add", C.DOMAIN)
         cls.mh.add_user(ALICE, ALICE_PW)
         records = [f"{sel}._domainkey.{C.DOMAIN}. TXT {txt_data(text)}"
@@ -95,8 +99,10 @@ class DkimAgainstDkimpy(unittest.TestCase):
         cls.dns.records = records
         cls.dns.start()
         cls.sink = Sink(SINK_IP, cls.mx_port)
+        cls.addClassCleanup(cls.sink.stop)
         cls.sink.start()
         cls.mh.start()
+        cls.addClassCleanup(cls.mh.stop)
         r = dns.resolver.Resolver(configure=False)
         r.nameservers = ["127.0.0.1"]
         r.port = cls.dns.port
@@ -104,14 +110,6 @@ class DkimAgainstDkimpy(unittest.TestCase):
         cls.resolver = r
         cls.relay_signed = cls.relay_sign()
         cls.compared = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.mh.stop()
-        cls.mh.cleanup()
-        cls.sink.stop()
-        cls.dns.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def relay_sign(cls):

@@ -340,7 +340,8 @@ class TestPop3(Pop3Case):
         self.assertEqual(r.cmd("CAPA"), b"+OK capability list follows")
         caps = r.multi()
         self.assertIn(b"USER", caps)
-        self.assertIn(b"SASL PLAIN LOGIN", caps)
+        # over TLS the channel-bound SCRAM too (RFC 5802 §6)
+        self.assertIn(b"SASL PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS", caps)
         self.assertNotIn(b"STLS", caps)
         # RFC 2595 §4: STLS only once
         self.assertTrue(r.cmd("STLS").startswith(b"-ERR"))
@@ -438,7 +439,8 @@ class TestPop3(Pop3Case):
         self.assertTrue(r.cmd("*").startswith(b"-ERR"))
         self.assertTrue(r.cmd("AUTH CRAM-MD5").startswith(b"-ERR"))
         self.assertTrue(r.cmd("AUTH").startswith(b"+OK"))
-        self.assertEqual(r.multi(), [b"PLAIN", b"LOGIN"])
+        self.assertEqual(r.multi(), [b"PLAIN", b"LOGIN", b"SCRAM-SHA-256",
+                                     b"SCRAM-SHA-256-PLUS"])
         # acting as someone else is refused
         other = base64.b64encode(
             f"admin@{DOMAIN}\0{user}\0{PASSWORD}".encode()).decode()
@@ -837,7 +839,8 @@ class TestPop3PlaintextLoopback(Pop3Case):
         r.cmd("CAPA")
         caps = r.multi()
         self.assertIn(b"USER", caps)
-        self.assertIn(b"SASL PLAIN LOGIN", caps)
+        # no TLS, no channel binding: no SCRAM-SHA-256-PLUS
+        self.assertIn(b"SASL PLAIN LOGIN SCRAM-SHA-256", caps)
         self.assertIn(b"STLS", caps)
         r.cmd(f"USER {user}")
         self.assertTrue(r.cmd(f"PASS {PASSWORD}").startswith(b"+OK"))

@@ -10,14 +10,6 @@
 #include "trust/arc.h"
 #include "trust/dns_source.h"
 
-static char *
-replace(const char *s, const char *from, const char *to)
-{
-	char *r = dkim_test_replace(s, from, to);
-	ck_assert_msg(r != NULL, "\"%s\" not in the message", from);
-	return r;
-}
-
 static struct arc_verify *
 verify_with(const char *msg, const char *dns_text, size_t step)
 {

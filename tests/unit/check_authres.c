@@ -54,6 +54,35 @@ START_TEST(test_dkim_and_arc)
 }
 END_TEST
 
+/* SPF and DMARC write their resinfo whole; it goes in as it is, in the
+ * order given (RFC 8601 §2.2 sets none; ours: spf, dkim, dmarc, arc). */
+START_TEST(test_text_results)
+{
+	struct dkim_sig_result sig = {
+		.status = DKIM_PASS, .domain = (char *)"example.com", .selector = (char *)"s",
+		.b = (char *)"AbCdEfGhIj",
+	};
+	struct authres_result r[4];
+	memset(r, 0, sizeof r);
+	r[0].text = "spf=pass smtp.mailfrom=example.com";
+	authres_from_dkim(&sig, 8, &r[1]);
+	r[2].text = "dmarc=pass (p=reject dis=none) header.from=example.com";
+	struct arc_result arc = { .status = ARC_NONE };
+	authres_from_arc(&arc, &r[3]);
+	struct buf b = BUF_INIT;
+	authres_build(&b, "mx.example.org", r, 4);
+	ck_assert_str_eq(buf_cstr(&b),
+			 "Authentication-Results: mx.example.org;\r\n"
+			 "\tspf=pass smtp.mailfrom=example.com;\r\n"
+			 "\tdkim=pass header.d=example.com header.s=s header.b=AbCdEfGh;\r\n"
+			 "\tdmarc=pass (p=reject dis=none) header.from=example.com;\r\n"
+			 "\tarc=none\r\n");
+	for (int i = 0; i < 4; i++)
+		authres_result_free(&r[i]);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_quoting)
 {
 	struct authres_result r = { .method = "spf", .result = "pass" };
@@ -144,6 +173,7 @@ make_suite(void)
 	TCase *tc = tcase_create("authres");
 	tcase_add_test(tc, test_none);
 	tcase_add_test(tc, test_dkim_and_arc);
+	tcase_add_test(tc, test_text_results);
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_authserv_id);
 	tcase_add_test(tc, test_strip);

@@ -16,14 +16,6 @@
 #include "trust/dkim_verify.h"
 #include "trust/dns_source.h"
 
-static char *
-replace(const char *s, const char *from, const char *to)
-{
-	char *r = dkim_test_replace(s, from, to);
-	ck_assert_msg(r != NULL, "\"%s\" not in the message", from);
-	return r;
-}
-
 static struct dns_table *
 table(const char *extra)
 {

@@ -1,8 +1,15 @@
 /* Unit tests for core/dns_cache: answers kept for their TTL and no longer,
  * negative answers (RFC 2308 §5), failures not kept, the bounds and the
- * least-recently-used eviction. */
+ * least-recently-used eviction; and dns_query() through a resolver that
+ * shares a cache, against a small DNS server on loopback. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/dns_cache.h"
 #include "core/xmalloc.h"
@@ -138,6 +145,126 @@ START_TEST(test_bounds)
 }
 END_TEST
 
+/* ---- dns_query() with a cache, against a DNS server on loopback ---------- */
+
+struct server {
+	int fd;
+	int stop[2];
+	_Atomic int queries_a, queries_none, queries_fail;
+};
+
+/* Answers: a.test TXT "hello" (TTL 300); none.test NXDOMAIN with an SOA
+ * (negative TTL 60); fail.test SERVFAIL. */
+static void *
+serve(void *arg)
+{
+	struct server *sv = arg;
+	for (int i = 0; i < 100; i++) {
+		struct pollfd pfd[2] = { { sv->fd, POLLIN, 0 }, { sv->stop[0], POLLIN, 0 } };
+		if (poll(pfd, 2, 10000) <= 0 || pfd[1].revents != 0)
+			break;
+		unsigned char q[512], r[600];
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(sv->fd, q, sizeof q, 0, (struct sockaddr *)&from, &fl);
+		if (n < 17)
+			continue;
+		/* the question ends 4 bytes after its name's root label */
+		size_t qend = 12;
+		while (qend < (size_t)n && q[qend] != 0)
+			qend += q[qend] + 1u;
+		qend += 5;
+		if (qend > (size_t)n)
+			continue;
+		memcpy(r, q, qend);
+		r[2] = 0x81;
+		r[4] = 0, r[5] = 1;
+		memset(r + 6, 0, 6);
+		size_t len = qend;
+		if (memcmp(q + 12, "\001a\004test", 8) == 0) {
+			sv->queries_a++;
+			r[3] = 0x80;
+			r[7] = 1;
+			static const unsigned char ans[] = { 0xc0, 12, 0, 16, 0, 1, 0, 0, 1, 44, 0, 6,
+							     5, 'h', 'e', 'l', 'l', 'o' };
+			memcpy(r + len, ans, sizeof ans);
+			len += sizeof ans;
+		} else if (memcmp(q + 12, "\004none\004test", 11) == 0) {
+			sv->queries_none++;
+			r[3] = 0x83;
+			r[9] = 1;
+			static const unsigned char soa[] = { 0xc0, 12, 0, 6, 0, 1, 0, 0, 2, 88, 0, 22,
+							     0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0,
+							     0, 1, 0, 0, 0, 1, 0, 0, 0, 60 };
+			memcpy(r + len, soa, sizeof soa);
+			len += sizeof soa;
+		} else {
+			sv->queries_fail++;
+			r[3] = 0x82;
+		}
+		(void)sendto(sv->fd, r, len, 0, (struct sockaddr *)&from, fl);
+	}
+	return NULL;
+}
+
+START_TEST(test_query_through_cache)
+{
+	struct server sv = { 0 };
+	sv.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(sv.fd, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(sv.fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	socklen_t sl = sizeof sin;
+	getsockname(sv.fd, (struct sockaddr *)&sin, &sl);
+	ck_assert_int_eq(pipe(sv.stop), 0);
+	pthread_t th;
+	pthread_create(&th, NULL, serve, &sv);
+
+	char where[32];
+	snprintf(where, sizeof where, "127.0.0.1:%u", ntohs(sin.sin_port));
+	const char *error;
+	struct dns_resolver *r = dns_resolver_new(where, &error);
+	ck_assert_ptr_nonnull(r);
+	struct dns_cache *c = dns_cache_new(100, 0);
+	dns_resolver_set_cache(r, c);
+	struct dns_answer a;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(dns_query(r, i == 1 ? "A.test." : "a.test", DNS_T_TXT, &a), DNS_OK);
+		ck_assert_str_eq(a.rr[0].text, "hello");
+		ck_assert_uint_le(a.ttl, 300);
+		ck_assert_uint_ge(a.ttl, 290);
+		dns_answer_free(&a);
+		ck_assert_int_eq(dns_query(r, "none.test", DNS_T_TXT, &a), DNS_NXDOMAIN);
+		ck_assert_uint_le(a.ttl, 60);
+		ck_assert_int_eq(dns_query(r, "fail.test", DNS_T_TXT, &a), DNS_TEMPFAIL);
+	}
+	/* answers and NXDOMAIN asked once; a server failure every time */
+	ck_assert_int_eq(sv.queries_a, 1);
+	ck_assert_int_eq(sv.queries_none, 1);
+	ck_assert_int_ge(sv.queries_fail, 3);
+	ck_assert_uint_eq(dns_cache_count(c), 2);
+	/* without the cache, the server is asked */
+	dns_resolver_set_cache(r, NULL);
+	ck_assert_int_eq(dns_query(r, "a.test", DNS_T_TXT, &a), DNS_OK);
+	dns_answer_free(&a);
+	ck_assert_int_eq(sv.queries_a, 2);
+	/* a name DNS cannot carry is no query at all */
+	char longname[300];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	ck_assert_int_eq(dns_query(r, longname, DNS_T_TXT, &a), DNS_ERROR);
+
+	ck_assert_int_eq(write(sv.stop[1], "x", 1), 1);
+	pthread_join(th, NULL);
+	close(sv.fd);
+	close(sv.stop[0]);
+	close(sv.stop[1]);
+	dns_resolver_free(&r);
+	dns_cache_free(&c);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -146,6 +273,7 @@ make_suite(void)
 	tcase_add_test(tc, test_ttl_honoured);
 	tcase_add_test(tc, test_negative_and_failures);
 	tcase_add_test(tc, test_bounds);
+	tcase_add_test(tc, test_query_through_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }

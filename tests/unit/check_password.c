@@ -156,6 +156,44 @@ START_TEST(test_generate)
 }
 END_TEST
 
+START_TEST(test_app_passwords)
+{
+	char out[PASSWORD_APP_LEN + 1];
+	int counts[26] = { 0 };
+	for (int i = 0; i < 200; i++) {
+		char *p = password_app_generate();
+		ck_assert_uint_eq(strlen(p), PASSWORD_APP_LEN);
+		for (int k = 0; k < PASSWORD_APP_LEN; k++) {
+			if (k % 5 == 4) {
+				ck_assert_int_eq(p[k], '-');
+			} else {
+				ck_assert(p[k] >= 'a' && p[k] <= 'z');
+				counts[p[k] - 'a']++;
+			}
+		}
+		/* the shown form is the canonical one */
+		ck_assert(password_app_canonical(p, out));
+		ck_assert_str_eq(out, p);
+		free(p);
+	}
+	/* 3200 letters: each of the 26 turns up */
+	for (int c = 0; c < 26; c++)
+		ck_assert_int_gt(counts[c], 40);
+	/* as a person may type it */
+	ck_assert(password_app_canonical("ABCD EFGH ijkl-mnop", out));
+	ck_assert_str_eq(out, "abcd-efgh-ijkl-mnop");
+	ck_assert(password_app_canonical("abcdefghijklmnop", out));
+	ck_assert_str_eq(out, "abcd-efgh-ijkl-mnop");
+	/* anything else is not an app password */
+	static const char *const no[] = {
+		"", "abcd-efgh-ijkl-mno", "abcd-efgh-ijkl-mnopq", "abcd-efgh-ijkl-mn0p",
+		"abcd_efgh_ijkl_mnop", "a correct horse battery staple",
+	};
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		ck_assert_msg(!password_app_canonical(no[i], out), "took %s", no[i]);
+}
+END_TEST
+
 START_TEST(test_strength)
 {
 	const char *err = NULL;
@@ -199,6 +237,7 @@ make_suite(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_verify_refuses_garbage);
 	tcase_add_test(tc, test_generate);
+	tcase_add_test(tc, test_app_passwords);
 	tcase_add_test(tc, test_strength);
 	suite_add_tcase(s, tc);
 	return s;

@@ -248,6 +248,11 @@ START_TEST(test_ptr_and_p)
 	teardown(&f);
 	/* §5.5: a failing PTR lookup makes ptr not match (no temperror) */
 	ck_assert_int_eq(check(zone, "192.0.2.20", "x@t.org"), SPF_PASS);
+	/* the lookups of %{p} count among the void ones: the third ends it */
+	ck_assert_int_eq(check("v.org TXT \"v=spf1 a:n1.org a:n2.org exists:%{p}.v.org -all\"\n"
+			       "unknown.v.org A 127.0.0.2\n",
+			       "192.0.2.30", "x@v.org"),
+			 SPF_PERMERROR);
 }
 END_TEST
 

@@ -1,6 +1,7 @@
 /*
  * Test vectors of the DKIM and ARC verifiers, shared by their Check suites
- * (and the seeds of tests/fuzz/fuzz_arc), and the one helper they share.
+ * (and the keys of tests/fuzz/fuzz_arc, which defines DKIM_TEST_NO_CHECK:
+ * no Check there), and the one helper they share.
  *
  * RFC8463_MSG and the football.example.com keys are RFC 8463 Appendix A's
  * (an Ed25519 and a 1024-bit RSA signature of one message).  The
@@ -53,6 +54,20 @@ static const char RFC8463_MSG[] =
 	"\r\n"
 	;
 
+/* The message dkimpy signed for LIMITED, WEAK and SIMPLE_ED. */
+#define LUNCH_TEXT \
+	"From: Alice <alice@example.org>\r\n" \
+	"To: bob@example.net\r\n" \
+	"Subject: Lunch\r\n" \
+	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n" \
+	"Message-ID: <1@example.org>\r\n" \
+	"\r\n" \
+	"Hello Bob,\r\n" \
+	"\r\n" \
+	"  lunch   at noon?\t\r\n" \
+	"\r\n" \
+	"\r\n"
+
 /* rsa-sha256, relaxed/relaxed, l= (the whole body) */
 static const char LIMITED[] =
 	"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org;\r\n"
@@ -64,18 +79,7 @@ static const char LIMITED[] =
 	" IMGLzhYjo2cN0+telUPcKuUagCjifbZHvEQSv6HpzieTq0dnciCFz9dd8S1fyB5AHbZKjHA\r\n"
 	" jFdhEx8zS4WOugiOfn/lm4qgcezWY3+cwKdtPltwcH7aJrZ0vw58XFtTjVYnZsJtEBMz3e/\r\n"
 	" pUUCW1xMMqkZ8GYWktgtjjpBVKVlUGzhFtqmbgjhGF5F9P0CKxLjIksbQ8Kw==\r\n"
-	"From: Alice <alice@example.org>\r\n"
-	"To: bob@example.net\r\n"
-	"Subject: Lunch\r\n"
-	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
-	"Message-ID: <1@example.org>\r\n"
-	"\r\n"
-	"Hello Bob,\r\n"
-	"\r\n"
-	"  lunch   at noon?\t\r\n"
-	"\r\n"
-	"\r\n"
-	;
+	LUNCH_TEXT;
 
 /* rsa-sha256 by a 512-bit key, simple/simple */
 static const char WEAK[] =
@@ -85,18 +89,7 @@ static const char WEAK[] =
 	" bh=fcp/wQdKCoelO8sT7w1pT/hxAh/ZQzYxJ6Wui21HR1Q=;\r\n"
 	" b=xMkC/cKktTE/YUTBxsYpAqMiIBBQbUd47iE16iU+8wnhq7nWWpunYd/eolkqb5DxPVUR6\r\n"
 	" RuvPEGu0CvsZra8qw==\r\n"
-	"From: Alice <alice@example.org>\r\n"
-	"To: bob@example.net\r\n"
-	"Subject: Lunch\r\n"
-	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
-	"Message-ID: <1@example.org>\r\n"
-	"\r\n"
-	"Hello Bob,\r\n"
-	"\r\n"
-	"  lunch   at noon?\t\r\n"
-	"\r\n"
-	"\r\n"
-	;
+	LUNCH_TEXT;
 
 /* ed25519-sha256, simple/simple */
 static const char SIMPLE_ED[] =
@@ -106,18 +99,7 @@ static const char SIMPLE_ED[] =
 	" bh=fcp/wQdKCoelO8sT7w1pT/hxAh/ZQzYxJ6Wui21HR1Q=;\r\n"
 	" b=BBlg3o+7YTWErTRvXOgCZ7fFmgdgGtyWJEAeys6g+krkHENBoIARdHHwcqpJ6U2/OZgGQ\r\n"
 	" swEUdcXmbKVSABdDg==\r\n"
-	"From: Alice <alice@example.org>\r\n"
-	"To: bob@example.net\r\n"
-	"Subject: Lunch\r\n"
-	"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
-	"Message-ID: <1@example.org>\r\n"
-	"\r\n"
-	"Hello Bob,\r\n"
-	"\r\n"
-	"  lunch   at noon?\t\r\n"
-	"\r\n"
-	"\r\n"
-	;
+	LUNCH_TEXT;
 
 /* one ARC set by example.org (dkimpy arc_sign, t=1700000000) */
 #define ARC1_TEXT \
@@ -198,15 +180,18 @@ static const char DNS_KEYS[] =
 	"ed._domainkey.example.org TXT \"" KEY_ED "\"\n"
 	"rsa._domainkey.example.net TXT \"" KEY_RSA "\"\n";
 
-/* s with its first `from` replaced by `to` (malloc'd); NULL when from is
- * not in s (the caller asserts). */
+#ifndef DKIM_TEST_NO_CHECK
+#include "tests/unit/runner.h"
+
+/* s with its first `from` replaced by `to` (malloc'd); the test fails
+ * when from is not in s. */
 static inline char *
-dkim_test_replace(const char *s, const char *from, const char *to)
+replace(const char *s, const char *from, const char *to)
 {
 	const char *p = strstr(s, from);
-	if (p == NULL)
-		return NULL;
+	ck_assert_msg(p != NULL, "\"%s\" not in the message", from);
 	return xasprintf("%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
 }
+#endif
 
 #endif
