@@ -10,8 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The most networks one list may hold. */
-#define CIDR_LIST_MAX 256
+#include "core/limits.h"
 
 struct cidr {
 	int family;		/* AF_INET or AF_INET6 */

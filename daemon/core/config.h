@@ -14,8 +14,9 @@
  * yes/no, true/false, on/off, 1/0; sizes take K, M, G (1024-based); paths
  * must be absolute (a trailing '/' is dropped).  The verify step then checks
  * rules across keys: [tls] cert and key both or neither, retry_first <=
- * retry_max <= lifetime, connections_per_ip <= connections, and no two
- * listeners on one port of overlapping addresses.
+ * retry_max <= lifetime, connections_per_ip <= connections, no two
+ * listeners on one port of overlapping addresses, and [spam]
+ * rspamd_password only with rspamd_controller.
  */
 #ifndef MAILHUB_CORE_CONFIG_H
 #define MAILHUB_CORE_CONFIG_H

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/hash.h"
+#include "core/limits.h"
 #include "store/store.h"
 
 /* ---- greylisting ---------------------------------------------------------- */
@@ -43,9 +44,6 @@ int store_greylist_sweep(struct store *st, int64_t now, const struct store_greyl
 			 unsigned *removed_r, const char **error_r);
 
 /* ---- learning ------------------------------------------------------------- */
-
-/* The most jobs waiting; past it, new moves are not learned (logged). */
-#define STORE_LEARN_QUEUE_MAX 10000
 
 enum store_learn_kind {
 	STORE_LEARN_NONE,

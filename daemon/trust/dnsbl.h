@@ -17,11 +17,9 @@
 #define MAILHUB_TRUST_DNSBL_H
 
 #include "core/buf.h"
+#include "core/limits.h"
 #include "trust/dns_source.h"
 #include "trust/ipaddr.h"
-
-/* Bytes of a list's TXT taken into a reply. */
-#define DNSBL_TEXT_MAX 200
 
 /* The query name of ip under zone ("2.0.0.127.bl.example");
  * -1 when it would be no DNS name (a zone too long). */

@@ -8,11 +8,9 @@
 #define MAILHUB_TRUST_RDNS_H
 
 #include "core/buf.h"
+#include "core/limits.h"
 #include "trust/dns_source.h"
 #include "trust/ipaddr.h"
-
-/* PTR names looked at (RFC 7208 §5.5 stops at 10 too). */
-#define RDNS_NAMES_MAX 10
 
 /* Appends the first PTR name of ip that resolves back to ip: 0, or -1
  * when none does (no PTR, no match, or a lookup failed). */

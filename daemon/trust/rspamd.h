@@ -25,20 +25,7 @@
 #include <time.h>
 
 #include "core/buf.h"
-
-/* The largest JSON reply read (a reply lists symbols, URLs and e-mail
- * addresses; far less than this in practice). */
-#define RSPAMD_REPLY_MAX (1024 * 1024)
-/* The most symbols kept from a reply (the highest scores win), options
- * per symbol, and bytes of a symbol name, an option or a message. */
-#define RSPAMD_SYMBOLS_MAX 100
-#define RSPAMD_OPTIONS_MAX 5
-#define RSPAMD_TEXT_MAX 128
-/* Bytes of a rewritten Subject taken from the reply. */
-#define RSPAMD_SUBJECT_MAX 512
-/* The HTTP reply head: its lines and how many. */
-#define RSPAMD_HEAD_LINE_MAX 4096
-#define RSPAMD_HEAD_LINES_MAX 64
+#include "core/limits.h"
 
 /* rspamd's actions (its docs: "Rspamd actions and scores"). */
 enum rspamd_action {
