@@ -250,15 +250,19 @@ rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
 	int fd = -1;
 	uint64_t blob_size;
 
+	memset(&srv, 0, sizeof srv);
 	if (size > s->cfg->rspamd_max_size) {
 		log_info("%s[%llu] rspamd skipped id=%s size=%llu (over rspamd_max_size)", s->name,
 			 (unsigned long long)s->id, tx->id, (unsigned long long)size);
 		unchecked(s, "message too large for rspamd");
 		return;
 	}
-	if (rspamd_server_init(&srv, s->cfg->rspamd_url, s->cfg->rspamd_timeout, NULL, &error) <
+	struct store *st = smtp_store(s);
+	error = "no store";
+	if (st == NULL ||
+	    rspamd_server_init(&srv, s->cfg->rspamd_url, s->cfg->rspamd_timeout, NULL, &error) <
 		    0 ||
-	    blob_open(smtp_store(s), hash, &fd, &blob_size, &error) != STORE_OK) {
+	    blob_open(st, hash, &fd, &blob_size, &error) != STORE_OK) {
 		log_error("%s[%llu] cannot check id=%s with rspamd: %s", s->name,
 			  (unsigned long long)s->id, tx->id, error);
 		rspamd_server_clear(&srv);
