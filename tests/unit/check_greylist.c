@@ -4,12 +4,19 @@
 #include "trust/greylist.h"
 #include "tests/unit/runner.h"
 
+static struct ip_addr
+ip_of(const char *addr)
+{
+	struct ip_addr ip;
+	ck_assert_int_eq(ip_addr_parse(addr, &ip), 0);
+	return ip;
+}
+
 static const char *
 triplet(const char *addr, const char *sender, const char *rcpt)
 {
 	static struct buf t = BUF_INIT;
-	struct ip_addr ip;
-	ck_assert_int_eq(ip_addr_parse(addr, &ip), 0);
+	struct ip_addr ip = ip_of(addr);
 	buf_reset(&t);
 	greylist_triplet(&ip, sender, rcpt, &t);
 	return buf_cstr(&t);
@@ -18,8 +25,7 @@ triplet(const char *addr, const char *sender, const char *rcpt)
 static void
 key(const char *addr, const char *sender, const char *rcpt, char out[SHA256_HEX_LEN + 1])
 {
-	struct ip_addr ip;
-	ck_assert_int_eq(ip_addr_parse(addr, &ip), 0);
+	struct ip_addr ip = ip_of(addr);
 	greylist_key(&ip, sender, rcpt, out);
 }
 
