@@ -33,6 +33,15 @@ class Dnsbl(unittest.TestCase):
             "5.0.0.127.bl.test. A 127.255.255.254",
         ], zones=("test.", ("fail.test.", "refuse")))
         cls.dns.start()
+        try:
+            cls.start_mailhub()
+        except BaseException:
+            # tearDownClass is not called when setUpClass fails
+            cls.dns.stop()
+            raise
+
+    @classmethod
+    def start_mailhub(cls):
         extra = ("\n[dns]\n"
                  f"resolver = {cls.dns.resolver()}\n"
                  "[spam]\n"

@@ -64,7 +64,16 @@ class Rspamd_(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.rspamd = Rspamd()
-        cls.rspamd.start()
+        try:
+            cls.rspamd.start()
+            cls.start_mailhub()
+        except BaseException:
+            # tearDownClass is not called when setUpClass fails
+            cls.rspamd.stop()
+            raise
+
+    @classmethod
+    def start_mailhub(cls):
         # the client's host name is looked up for rspamd: a closed resolver
         # port makes that fail at once (no DNS leaves the machine)
         extra = (f"\n[dns]\nresolver = 127.0.0.1:{free_port()}\n"
