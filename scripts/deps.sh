@@ -13,8 +13,8 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 # Tools the test suite and make bench drive, one package a line: Check for
 # unit tests; real clients and peer servers for the integration tests and
 # benchmarks (Cyrus SASL's sample client with its SCRAM plugin, pyOpenSSL
-# for TLS channel bindings, pyspf and OpenDMARC as references); clang for
-# the libFuzzer targets.
+# for TLS channel bindings, pyspf and OpenDMARC as references, rspamd
+# with a Redis for its statistics); clang for the libFuzzer targets.
 TEST_PKGS="
 	check
 	python3
@@ -43,6 +43,8 @@ TEST_PKGS="
 	python3-openssl
 	sasl2-bin
 	libsasl2-modules
+	rspamd
+	redis-server
 	chromium
 "
 

@@ -1,15 +1,19 @@
 /*
  * api_status: GET /api/v1/status.  Anonymous callers learn only that the
  * server is up; signed-in callers get version, uptime and listeners, and an
- * admin also the counts, the queue, the disk used and the state of every
- * upstream account (the dashboard).
+ * admin also the counts, the queue, the disk used, the state of every
+ * upstream account and of the spam defence (the dashboard).
  */
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/config.h"
 #include "store/queue.h"
+#include "store/spam.h"
 #include "store/stats.h"
 #include "store/upstreams.h"
+#include "trust/rspamd_client.h"
 #include "web/api.h"
 #include "web/internal.h"
 
@@ -43,6 +47,61 @@ upstream_summary(const struct store_upstream *ups, size_t n)
 	cJSON_AddNumberToObject(o, "failing", failing);
 	cJSON_AddNumberToObject(o, "fetched", fetched);
 	cJSON_AddItemToObject(o, "list", list);
+	return o;
+}
+
+/* A list setting ("a, b c") as a JSON array of its entries. */
+static cJSON *
+list_of(const char *text)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (const char *p = text; p != NULL;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			break;
+		size_t len = strcspn(p, ", \t");
+		char *item = xstrndup(p, len);
+		cJSON_AddItemToArray(a, cJSON_CreateString(item));
+		free(item);
+		p += len;
+	}
+	return a;
+}
+
+/*
+ * The spam defence: whether rspamd answers (the last contact with its
+ * normal worker: a check, or the spam worker's ping when mail is quiet),
+ * the learning through its controller, and the lists in use.
+ */
+static cJSON *
+spam_summary(const struct config *cfg, unsigned queued)
+{
+	struct rspamd_status st;
+	rspamd_status_get(&st);
+	cJSON *o = cJSON_CreateObject();
+	cJSON *rs = cJSON_AddObjectToObject(o, "rspamd");
+	cJSON_AddBoolToObject(rs, "configured", cfg->rspamd_url != NULL);
+	if (cfg->rspamd_url != NULL) {
+		cJSON_AddStringToObject(rs, "url", cfg->rspamd_url);
+		cJSON_AddStringToObject(rs, "state", st.last_contact == 0 ? "unknown"
+						     : st.ok		   ? "connected"
+									   : "unavailable");
+		cJSON_AddItemToObject(rs, "last_contact", json_time((int64_t)st.last_contact));
+		cJSON_AddStringToObject(rs, "last_result", st.last_result);
+		cJSON_AddNumberToObject(rs, "checked", (double)st.checked);
+		cJSON_AddNumberToObject(rs, "unchecked", (double)st.unavailable);
+	}
+	cJSON *learn = cJSON_AddObjectToObject(rs, "learning");
+	cJSON_AddBoolToObject(learn, "configured", cfg->rspamd_controller != NULL);
+	if (cfg->rspamd_controller != NULL) {
+		cJSON_AddItemToObject(learn, "last", json_time((int64_t)st.last_learn));
+		cJSON_AddBoolToObject(learn, "ok", st.last_learn == 0 || st.learn_ok);
+		cJSON_AddStringToObject(learn, "last_result", st.learn_result);
+		cJSON_AddNumberToObject(learn, "learned", (double)st.learned);
+		cJSON_AddNumberToObject(learn, "queued", queued);
+	}
+	cJSON_AddItemToObject(o, "dnsbl", list_of(cfg->dnsbl));
+	cJSON_AddBoolToObject(o, "greylist", cfg->greylist);
 	return o;
 }
 
@@ -100,5 +159,12 @@ api_status_get(struct web_request *r)
 	}
 	cJSON_AddItemToObject(body, "upstreams", upstream_summary(ups, n));
 	store_upstream_list_free(&ups, n);
+	unsigned queued = 0;
+	if (cfg->rspamd_controller != NULL &&
+	    (st = store_learn_count(r->st, &queued, &error)) != STORE_OK) {
+		cJSON_Delete(body);
+		return reply_store_error(r, st, error);
+	}
+	cJSON_AddItemToObject(body, "spam", spam_summary(cfg, queued));
 	return reply_json(r, 200, body);
 }

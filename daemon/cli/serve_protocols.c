@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "cli/serve_spam.h"
 #include "core/log.h"
 #include "fetch/fetch.h"
 #include "imap/session.h"
@@ -77,7 +78,8 @@ serve_protocol_spec(const struct config *cfg, enum listen_kind kind,
 	return -1;
 }
 
-/* The outbound queue and the upstream fetcher: worker pools of their own. */
+/* The outbound queue and the upstream fetcher: worker pools of their own;
+ * the spam worker: one thread. */
 int
 serve_workers_start(const struct config *cfg, const char **error_r)
 {
@@ -87,12 +89,18 @@ serve_workers_start(const struct config *cfg, const char **error_r)
 		relay_stop();
 		return -1;
 	}
+	if (spam_worker_start(cfg, error_r) < 0) {
+		fetch_stop();
+		relay_stop();
+		return -1;
+	}
 	return 0;
 }
 
 void
 serve_workers_stop(void)
 {
+	spam_worker_stop();
 	fetch_stop();
 	relay_stop();
 }

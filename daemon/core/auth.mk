@@ -2,6 +2,7 @@
 # auth.mk: config, passwords, SASL, base64, the login throttle and sealing.
 libcore_a_SOURCES += \
 	daemon/core/config.c daemon/core/config.h \
+	daemon/core/cidr.c daemon/core/cidr.h \
 	daemon/core/password.c daemon/core/password.h \
 	daemon/core/sasl.c daemon/core/sasl.h \
 	daemon/core/scram.c daemon/core/scram.h \
@@ -12,10 +13,10 @@ libcore_a_SOURCES += \
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_config tests/unit/check_password \
 	tests/unit/check_sasl tests/unit/check_base64 tests/unit/check_throttle \
-	tests/unit/check_seal tests/unit/check_hash
+	tests/unit/check_seal tests/unit/check_hash tests/unit/check_cidr
 TESTS += tests/unit/check_config tests/unit/check_password \
 	tests/unit/check_sasl tests/unit/check_base64 tests/unit/check_throttle \
-	tests/unit/check_seal tests/unit/check_hash
+	tests/unit/check_seal tests/unit/check_hash tests/unit/check_cidr
 
 tests_unit_check_config_SOURCES = tests/unit/check_config.c $(CHECK_RUNNER)
 tests_unit_check_config_CFLAGS = $(CHECK_CFLAGS_ALL)
@@ -44,10 +45,14 @@ tests_unit_check_seal_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 tests_unit_check_hash_SOURCES = tests/unit/check_hash.c $(CHECK_RUNNER)
 tests_unit_check_hash_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_hash_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+
+tests_unit_check_cidr_SOURCES = tests/unit/check_cidr.c $(CHECK_RUNNER)
+tests_unit_check_cidr_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_cidr_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 endif
 
 FUZZ_TARGETS += tests/fuzz/fuzz_config tests/fuzz/fuzz_sasl
 tests_fuzz_fuzz_config_SRCS = tests/fuzz/fuzz_config.c daemon/core/config.c \
-	$(FUZZ_CORE_SRCS)
+	daemon/core/cidr.c $(FUZZ_CORE_SRCS)
 tests_fuzz_fuzz_sasl_SRCS = tests/fuzz/fuzz_sasl.c daemon/core/sasl.c daemon/core/scram.c \
 	daemon/core/base64.c $(FUZZ_CORE_SRCS)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/cidr.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 
@@ -22,6 +23,9 @@ enum setting_type {
 	SET_SIZE,	/* uint64_t bytes, with K/M/G (1024-based), within [min, max] */
 	SET_LISTEN,	/* struct config_listen */
 	SET_RESOLVER,	/* char *: an IP address with an optional port, kept as "HOST:PORT" */
+	SET_URL,	/* char *: "http://HOST[:PORT][/]" (config_parse_http_url) */
+	SET_HOSTLIST,	/* char *: DNS names separated by commas and/or blanks */
+	SET_NETLIST,	/* char *: IP networks separated by commas and/or blanks (cidr.h) */
 };
 
 struct setting {
@@ -96,6 +100,22 @@ static const struct setting settings[] = {
 	 * private addresses (client_conn.h) */
 	{ "fetch", "allow_private_hosts", SET_BOOL, "no", 0, 0, F(fetch_allow_private_hosts) },
 
+	/* the spam defence; see mailhub.conf(5) */
+	{ "spam", "rspamd", SET_URL, NULL, 0, 0, F(rspamd_url) },
+	{ "spam", "rspamd_timeout", SET_UINT, "20", 1, 600, F(rspamd_timeout) },
+	/* rspamd's own max_message is 50 MiB */
+	{ "spam", "rspamd_max_size", SET_SIZE, "20M", 1 * KiB, 1 * GiB, F(rspamd_max_size) },
+	{ "spam", "rspamd_controller", SET_URL, NULL, 0, 0, F(rspamd_controller) },
+	{ "spam", "rspamd_password", SET_STRING, NULL, 0, 0, F(rspamd_password) },
+	{ "spam", "dnsbl", SET_HOSTLIST, NULL, 0, 0, F(dnsbl) },
+	{ "spam", "dnsbl_allow", SET_NETLIST, NULL, 0, 0, F(dnsbl_allow) },
+	{ "spam", "greylist", SET_BOOL, "no", 0, 0, F(greylist) },
+	{ "spam", "greylist_delay", SET_UINT, "300", 1, DAY, F(greylist_delay) },
+	{ "spam", "greylist_retry_window", SET_UINT, "172800", 60, 30 * DAY,
+	  F(greylist_retry_window) },
+	{ "spam", "greylist_expire", SET_UINT, "3024000", 3600, 365 * DAY, F(greylist_expire) },
+	{ "spam", "greylist_allow", SET_NETLIST, NULL, 0, 0, F(greylist_allow) },
+
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;
 	 * an administrator may still want fewer */
@@ -121,6 +141,8 @@ static const struct setting settings[] = {
 #define LABEL_MAX 63
 #define USERNAME_MAX 32
 #define DNS_DEFAULT_PORT 53
+/* [spam] dnsbl: more zones than this is a mistake (each costs a lookup) */
+#define DNSBL_ZONES_MAX 16
 
 /* The state of one parse: where each setting was set, for messages. */
 struct parse_state {
@@ -397,6 +419,68 @@ parse_resolver(const char *value, char **out_r, const char **error_r)
 	return 0;
 }
 
+int
+config_parse_http_url(const char *url, char **host_r, unsigned *port_r, const char **error_r)
+{
+	static const char scheme[] = "http://";
+	if (!str_has_prefix_nocase(url, scheme)) {
+		*error_r = errfmt("'%s' is not an http:// URL (rspamd speaks plain HTTP; "
+				  "keep it on loopback or a trusted network)", esc_str(url));
+		return -1;
+	}
+	const char *h = url + sizeof scheme - 1;
+	size_t n = strlen(h);
+	if (n > 0 && h[n - 1] == '/')
+		n--;	/* "http://127.0.0.1:11333/": a path of "/" only */
+	if (n == 0 || memchr(h, '/', n) != NULL || memchr(h, '@', n) != NULL ||
+	    memchr(h, '?', n) != NULL) {
+		*error_r = errfmt("'%s' must be http://HOST[:PORT], without a path or "
+				  "credentials", esc_str(url));
+		return -1;
+	}
+	char *hostport = xstrndup(h, n);
+	const char *close = hostport[0] == '[' ? strchr(hostport, ']') : NULL;
+	bool has_port = close != NULL ? close[1] == ':' : strchr(hostport, ':') != NULL;
+	if (!has_port) {
+		char *with = xasprintf("%s:80", hostport);
+		free(hostport);
+		hostport = with;
+	}
+	int ret = config_parse_address(hostport, false, host_r, port_r, error_r);
+	free(hostport);
+	if (ret == 0 && *host_r == NULL) {
+		*error_r = errfmt("'%s' lacks the host", esc_str(url));
+		return -1;
+	}
+	return ret;
+}
+
+/* A list of DNS names ([spam] dnsbl). */
+static int
+check_hostlist(const char *value, const char **error_r)
+{
+	unsigned n = 0;
+	for (const char *p = value;;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			break;
+		size_t len = strcspn(p, ", \t");
+		char *name = xstrndup(p, len);
+		bool ok = valid_hostname(name) && strchr(name, '.') != NULL;
+		free(name);
+		if (!ok) {
+			*error_r = errfmt("'%s' is not a DNS zone", esc(p, len));
+			return -1;
+		}
+		if (++n > DNSBL_ZONES_MAX) {
+			*error_r = errfmt("more than %d zones", DNSBL_ZONES_MAX);
+			return -1;
+		}
+		p += len;
+	}
+	return 0;
+}
+
 static int
 parse_size(const char *value, uint64_t *v_r, const char **error_r)
 {
@@ -448,6 +532,26 @@ set_string(void *field, char *value)
 	char **p = field;
 	free(*p);
 	*p = value;
+}
+
+/* Whether value is a valid SET_URL, SET_HOSTLIST or SET_NETLIST. */
+static int
+check_text(enum setting_type type, const char *value, const char **error_r)
+{
+	char *host = NULL;
+	unsigned port;
+	struct cidr *list = NULL;
+	size_t n;
+	int ret = -1;
+	if (type == SET_URL)
+		ret = config_parse_http_url(value, &host, &port, error_r);
+	else if (type == SET_HOSTLIST)
+		ret = check_hostlist(value, error_r);
+	else if (type == SET_NETLIST)
+		ret = cidr_list_parse(value, &list, &n, error_r);
+	free(host);
+	free(list);
+	return ret;
 }
 
 /* Parses value for s into its field of cfg. Returns 0, or -1 with *error_r. */
@@ -532,6 +636,14 @@ setting_parse(struct config *cfg, const struct setting *s, const char *value,
 		set_string(field, text);
 		return 0;
 	}
+	case SET_URL:
+	case SET_HOSTLIST:
+	case SET_NETLIST:
+		/* kept as written; their users parse them again */
+		if (check_text(s->type, value, error_r) < 0)
+			return -1;
+		set_string(field, xstrdup(value));
+		return 0;
 	}
 	panic("config: setting type %d unknown", (int)s->type);
 }
@@ -553,6 +665,9 @@ config_free(struct config **cfgp)
 		case SET_USERNAME:
 		case SET_PATH:
 		case SET_RESOLVER:
+		case SET_URL:
+		case SET_HOSTLIST:
+		case SET_NETLIST:
 			set_string(field, NULL);
 			break;
 		case SET_LISTEN: {
@@ -671,6 +786,11 @@ verify(struct config *cfg, const struct parse_state *st, const char **error_r)
 				  " characters + - _ . = ~, not '%s'",
 				  where(st, find_setting("smtp", "recipient_delimiter")),
 				  esc_str(cfg->recipient_delimiter));
+		return -1;
+	}
+	if (cfg->rspamd_password != NULL && cfg->rspamd_controller == NULL) {
+		*error_r = errfmt("%s: [spam] rspamd_password is set but rspamd_controller is not",
+				  where(st, find_setting("spam", "rspamd_password")));
 		return -1;
 	}
 	if (cfg->connections_per_ip > cfg->connections) {

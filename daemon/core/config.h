@@ -14,8 +14,9 @@
  * yes/no, true/false, on/off, 1/0; sizes take K, M, G (1024-based); paths
  * must be absolute (a trailing '/' is dropped).  The verify step then checks
  * rules across keys: [tls] cert and key both or neither, retry_first <=
- * retry_max <= lifetime, connections_per_ip <= connections, and no two
- * listeners on one port of overlapping addresses.
+ * retry_max <= lifetime, connections_per_ip <= connections, no two
+ * listeners on one port of overlapping addresses, and [spam]
+ * rspamd_password only with rspamd_controller.
  */
 #ifndef MAILHUB_CORE_CONFIG_H
 #define MAILHUB_CORE_CONFIG_H
@@ -100,6 +101,20 @@ struct config {
 	unsigned fetch_workers;		/* default 4 */
 	bool fetch_allow_private_hosts;	/* default no: upstreams only on public addresses */
 
+	/* [spam] (all off by default) */
+	char *rspamd_url;		/* "http://HOST:PORT" of rspamd's normal worker, or NULL */
+	unsigned rspamd_timeout;	/* seconds per check, default 20 */
+	uint64_t rspamd_max_size;	/* bytes; larger messages are not sent, default 20 MiB */
+	char *rspamd_controller;	/* URL of rspamd's controller (learning), or NULL */
+	char *rspamd_password;		/* the controller's password, or NULL */
+	char *dnsbl;			/* DNS blocklist zones, "zone, zone", or NULL */
+	char *dnsbl_allow;		/* networks never looked up (cidr.h list), or NULL */
+	bool greylist;			/* default no */
+	unsigned greylist_delay;	/* seconds before a retry passes, default 300 */
+	unsigned greylist_retry_window;	/* seconds a retry may take, default 2 days */
+	unsigned greylist_expire;	/* seconds a passed triplet is kept unused, default 35 days */
+	char *greylist_allow;		/* networks never greylisted, or NULL */
+
 	/* [limits] */
 	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */
 	unsigned recipients;		/* per message, default 100 */
@@ -137,6 +152,12 @@ void config_free(struct config **cfg);
  * *error_r. */
 int config_parse_address(const char *text, bool allow_zero, char **host_r,
 			 unsigned *port_r, const char **error_r);
+
+/* Parses "http://HOST[:PORT][/]" ([spam] rspamd and rspamd_controller):
+ * *host_r (malloc'd; an IPv6 address without its brackets) and *port_r
+ * (80 when the URL names none).  0, or -1 with *error_r. */
+int config_parse_http_url(const char *url, char **host_r, unsigned *port_r,
+			  const char **error_r);
 
 /* "smtp", "submission", ... */
 const char *config_listen_name(enum listen_kind kind);

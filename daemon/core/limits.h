@@ -123,4 +123,25 @@
 #define ARC_INSTANCE_MAX 50
 #define DKIM_VERIFY_CHUNK 65536
 
+
+/* The spam defence (trust/rspamd, trust/dnsbl, trust/rdns, store/spam).
+ * rspamd's reply: its JSON body (symbols, URLs and addresses; far less in
+ * practice), the symbols kept (the highest scores win), options per
+ * symbol, bytes of a name, an option or a message, of a rewritten Subject,
+ * and its HTTP head (line length and lines).  A blocklist's TXT in a
+ * reply; the PTR names tried for a client's host name (as RFC 7208 §5.5
+ * stops at 10); the networks of an allow list; learning jobs waiting
+ * (past it, moves are not learned, and logged). */
+#define RSPAMD_REPLY_MAX (1024 * 1024)
+#define RSPAMD_SYMBOLS_MAX 100
+#define RSPAMD_OPTIONS_MAX 5
+#define RSPAMD_TEXT_MAX 128
+#define RSPAMD_SUBJECT_MAX 512
+#define RSPAMD_HEAD_LINE_MAX 4096
+#define RSPAMD_HEAD_LINES_MAX 64
+#define DNSBL_TEXT_MAX 200
+#define RDNS_NAMES_MAX 10
+#define CIDR_LIST_MAX 256
+#define STORE_LEARN_QUEUE_MAX 10000
+
 #endif

@@ -24,6 +24,7 @@
 #include "imap/imap.h"
 #include "mail/date.h"
 #include "store/blob.h"
+#include "store/spam.h"
 
 void
 imap_append_reset(struct imap_session *s)
@@ -270,6 +271,13 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, size_t n)
 		}
 		blob_writer_release(&b->w);
 		done++;
+		/* a client that moves by APPEND teaches the spam filter as a
+		 * MOVE would (store/spam.h); the APPEND stands either way */
+		const char *lerr;
+		if (s->cfg->rspamd_controller != NULL &&
+		    store_learn_append(s->st, mb.id, b->hash, &lerr) != STORE_OK)
+			log_error("imap[%llu] cannot queue a learning job: %s",
+				  (unsigned long long)s->id, lerr);
 	}
 	if (r == STORE_OVERQUOTA) {
 		imap_no(s, "[OVERQUOTA] Quota exceeded.");

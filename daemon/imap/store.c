@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "core/limits.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "imap/imap.h"
@@ -292,6 +293,7 @@ copy_or_move(struct imap_session *s, const struct imap_arg *args, size_t n,
 	uint32_t uidvalidity = dst.uidvalidity;
 	r = nu == 0 ? STORE_OK :
 		imapdb_copy(s->st, v->mailbox_id, dst.id, uids, nu, move,
+			    s->cfg->rspamd_controller != NULL,
 			    new_uids, &uidvalidity, &err);
 	store_mailbox_clear(&dst);
 	if (r != STORE_OK) {

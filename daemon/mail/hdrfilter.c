@@ -1,4 +1,4 @@
-/* hdrfilter: drop one header field, count Received; see hdrfilter.h. */
+/* hdrfilter: drop header fields by name, count Received; see hdrfilter.h. */
 #include "mail/hdrfilter.h"
 
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "core/limits.h"
 
 void
-mail_hdr_filter_init(struct mail_hdr_filter *f, const char *drop, mail_hdr_sink *sink,
+mail_hdr_filter_init(struct mail_hdr_filter *f, const char *const *drop, mail_hdr_sink *sink,
 		     void *ctx)
 {
 	memset(f, 0, sizeof *f);
@@ -49,7 +49,9 @@ decide(struct mail_hdr_filter *f, bool line_end, bool full)
 		size_t len = (size_t)(colon - h);
 		while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
 			len--;
-		f->dropping = name_is(h, len, f->drop);
+		f->dropping = false;
+		for (const char *const *d = f->drop; *d != NULL && !f->dropping; d++)
+			f->dropping = name_is(h, len, *d);
 		if (name_is(h, len, "Received"))
 			f->received++;
 	} else if (line_end || full) {

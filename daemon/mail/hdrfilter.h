@@ -1,8 +1,9 @@
 /*
  * hdrfilter: a streaming pass over the header section of a message as it
- * arrives, in pieces of any size: it drops every field of one name (the
+ * arrives, in pieces of any size: it drops every field of some names (the
  * SMTP server drops Return-Path, which only final delivery writes, RFC
- * 5321 §4.4) with its folded lines, and counts the Received fields (the
+ * 5321 §4.4, and with a spam filter the spam verdict fields that only it
+ * writes) with their folded lines, and counts the Received fields (the
  * loop check of RFC 5321 §6.3).  Everything else goes to the sink
  * unchanged.  Memory is bounded: only the start of a line is held, until
  * its field name is known.
@@ -24,7 +25,8 @@ typedef int mail_hdr_sink(void *ctx, const void *p, size_t n);
 #define MAIL_HDR_FILTER_HOLD 64
 
 struct mail_hdr_filter {
-	const char *drop;	/* the field name dropped (case ignored) */
+	const char *const *drop;	/* the field names dropped (case ignored),
+					 * ending with NULL */
 	bool in_body;
 	bool decided;		/* the current line is being passed or dropped */
 	bool dropping;		/* the current field is dropped */
@@ -36,7 +38,8 @@ struct mail_hdr_filter {
 	void *ctx;
 };
 
-void mail_hdr_filter_init(struct mail_hdr_filter *f, const char *drop,
+/* drop: the names to drop, a NULL-terminated array that outlives f. */
+void mail_hdr_filter_init(struct mail_hdr_filter *f, const char *const *drop,
 			  mail_hdr_sink *sink, void *ctx);
 /* Passes p[0..n) on, less the dropped fields.  0, or the sink's -1. */
 int mail_hdr_filter_feed(struct mail_hdr_filter *f, const void *p, size_t n);

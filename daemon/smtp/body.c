@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "mail/address.h"
 #include "mail/header.h"
+#include "smtp/inbound.h"
 #include "smtp/queue.h"
 #include "smtp/received.h"
 #include "smtp/session.h"
@@ -26,6 +27,13 @@
 #define RECEIVED_MAX 50
 
 static int body_pass(void *ctx, const void *p, size_t n);
+
+/* RFC 5321 §4.4: Return-Path is written at final delivery, so one the
+ * client sent goes (delivery.c writes ours); with a spam filter, so do the
+ * fields that carry its verdict (a sender must not vouch for itself). */
+static const char *const drop_plain[] = { "Return-Path", NULL };
+static const char *const drop_checked[] = { "Return-Path", "X-Spam-Status", "X-Spamd-Result",
+					    "X-Spam", NULL };
 
 static void
 stage_flush(struct smtp_session *s)
@@ -81,9 +89,8 @@ smtp_body_begin(struct smtp_session *s, const char **reply_r)
 	}
 	tx->body_started = true;
 	buf_init(&tx->stage, 0);
-	/* RFC 5321 §4.4: Return-Path is written at final delivery, so one the
-	 * client sent goes (delivery.c writes ours) */
-	mail_hdr_filter_init(&tx->hdr, "Return-Path", body_pass, s);
+	mail_hdr_filter_init(&tx->hdr, smtp_inbound_checks_message(s) ? drop_checked : drop_plain,
+			     body_pass, s);
 	smtp_delivery_plan(s);
 	tx->submission = s->user_id != 0;
 	tx->in_headers = tx->submission;
@@ -315,6 +322,18 @@ smtp_body_end(struct smtp_session *s)
 		smtp_reply(s, ret == STORE_NOSPACE
 			   ? SMTP_REPLY_NOSPACE
 			   : "451 4.3.0 Error storing the message, try again later");
+		return;
+	}
+	/* the verdicts on the placed message; a refused one leaves nothing
+	 * on disk (the blob goes unless another message shares it) */
+	smtp_inbound_message(s, hash, size);
+	if (tx->verdict.reply.len > 0) {
+		log_info("%s[%llu] refused id=%s from=<%s> size=%llu%s reply=\"%s\"",
+			 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender),
+			 (unsigned long long)tx->size, buf_cstr(&tx->verdict.log),
+			 buf_cstr(&tx->verdict.reply));
+		blob_writer_abort(&tx->blob);
+		smtp_reply(s, buf_cstr(&tx->verdict.reply));
 		return;
 	}
 	/* refused after all (a race, a failed transaction), or only its

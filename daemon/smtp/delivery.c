@@ -24,6 +24,13 @@
  * it is not taken (a user over quota, a failed transaction), and the
  * caller does the same with the streamed blob by what smtp_delivery_run()
  * says.
+ *
+ * The verdicts of inbound.c come after the delivery fields: the spam
+ * filter's fields, and a rewritten Subject in place of the message's own.
+ * When they may come (a spam filter is on), no fields are streamed into
+ * the blob, since the verdict is known only once the blob is stored; the
+ * users' copies are made from it then, and local copies of spam go to the
+ * user's Junk folder.
  */
 #include <pthread.h>
 #include <string.h>
@@ -32,12 +39,15 @@
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "mail/hdrfilter.h"
+#include "smtp/inbound.h"
 #include "smtp/queue.h"
 #include "smtp/session.h"
 #include "smtp/srs.h"
 #include "store/blob.h"
 #include "store/queue.h"
 #include "store/store.h"
+#include "trust/rspamd.h"
 
 /*
  * SMTP sessions take turns for their delivery transactions.  SQLite lets
@@ -91,7 +101,7 @@ smtp_delivery_plan(struct smtp_session *s)
 			c->user = u;
 		}
 	}
-	tx->inline_fields = tx->n_copies > 0 && !queued;
+	tx->inline_fields = tx->n_copies > 0 && !queued && !smtp_inbound_checks_message(s);
 	if (tx->inline_fields) {
 		size_t before = tx->stage.len;
 		copy_fields(tx, &tx->copies[0], &tx->stage);
@@ -99,24 +109,57 @@ smtp_delivery_plan(struct smtp_session *s)
 	}
 }
 
-/* A new blob: fields, then src from byte skip on, placed and held in
- * *w_r (see above).  STORE_OK, or the failure (logged). */
+/* The head of copy c: its delivery fields, then the verdict's fields and
+ * Subject. */
+static void
+copy_head(const struct smtp_tx *tx, const struct smtp_copy *c, struct buf *out)
+{
+	copy_fields(tx, c, out);
+	buf_append(out, tx->verdict.headers.data, tx->verdict.headers.len);
+	if (tx->verdict.subject != NULL)
+		rspamd_subject_header(tx->verdict.subject, out);
+}
+
+/* Where copy_blob() writes through the header filter. */
+struct copy_sink {
+	struct blob_writer *w;
+	const char *error;
+	int ret;
+};
+
+static int
+copy_sink_write(void *ctx, const void *p, size_t n)
+{
+	struct copy_sink *k = ctx;
+	k->ret = blob_write(k->w, p, n, &k->error);
+	return k->ret == STORE_OK ? 0 : -1;
+}
+
+/* A new blob: fields, then src from byte skip on (without its Subject
+ * fields when drop_subject), placed and held in *w_r (see above).
+ * STORE_OK, or the failure (logged). */
 static int
 copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct buf *fields,
-	  char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r, struct blob_writer **w_r)
+	  bool drop_subject, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
+	  struct blob_writer **w_r)
 {
+	static const char *const subject[] = { "Subject", NULL };
 	struct store *st = smtp_store(s);
 	struct blob_writer *w = NULL;
 	const char *error;
 	char *chunk = NULL;
 	int fd = -1, ret;
 	uint64_t size;
+	struct copy_sink sink = { NULL, NULL, STORE_OK };
+	struct mail_hdr_filter hdr;
 
 	*w_r = NULL;
 	if ((ret = blob_writer_new(st, 0, &w, &error)) != STORE_OK ||
 	    (ret = blob_write(w, fields->data, fields->len, &error)) != STORE_OK ||
 	    (ret = blob_open(st, src, &fd, &size, &error)) != STORE_OK)
 		goto fail;
+	sink.w = w;
+	mail_hdr_filter_init(&hdr, subject, copy_sink_write, &sink);
 	ret = STORE_ERROR;
 	if (lseek(fd, (off_t)skip, SEEK_SET) < 0) {
 		error = "cannot seek in the message";
@@ -131,8 +174,20 @@ copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct b
 			error = "cannot read the message";
 			goto fail;
 		}
-		if ((ret = blob_write(w, chunk, (size_t)n, &error)) != STORE_OK)
+		if (drop_subject) {
+			if (mail_hdr_filter_feed(&hdr, chunk, (size_t)n) < 0) {
+				error = sink.error;
+				ret = sink.ret;
+				goto fail;
+			}
+		} else if ((ret = blob_write(w, chunk, (size_t)n, &error)) != STORE_OK) {
 			goto fail;
+		}
+	}
+	if (drop_subject && mail_hdr_filter_end(&hdr) < 0) {
+		error = sink.error;
+		ret = sink.ret;
+		goto fail;
 	}
 	free(chunk);
 	chunk = NULL;
@@ -312,15 +367,16 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 			c->size = size;
 		} else {
 			buf_reset(&fields);
-			copy_fields(tx, c, &fields);
+			copy_head(tx, c, &fields);
 			ret = copy_blob(s, hash, tx->inline_fields ? tx->inline_len : 0, &fields,
-					c->hash, &c->size, &c->w);
+					tx->verdict.subject != NULL, c->hash, &c->size, &c->w);
 		}
 		const char *detail = tx->rcpts[c->rcpt].res.details[c->user];
 		sc[i].user_id = c->user_id;
 		sc[i].mailbox = detail != NULL ? detail + 1 : NULL;
 		sc[i].blob = c->hash;
 		sc[i].size = c->size;
+		sc[i].special_use = tx->verdict.special_use;
 	}
 	buf_free(&fields);
 	if (ret == 0) {
@@ -441,7 +497,8 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 		 * fields */
 		int ret = STORE_OK;
 		if (tx->inline_fields)
-			ret = copy_blob(s, hash, tx->inline_len, &none, base, &base_size, &base_w);
+			ret = copy_blob(s, hash, tx->inline_len, &none, false, base, &base_size,
+					&base_w);
 		if (ret == STORE_OK)
 			ret = queue_groups(s, groups, n_groups, base, base_size);
 		if (ret != STORE_OK) {
@@ -454,10 +511,11 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 		if (pending > 0)
 			relay_kick();	/* the relay workers look at the queue now */
 	}
-	log_info("%s[%llu] accepted id=%s from=<%s> rcpts=%zu delivered=%zu queued=%zu size=%llu%s%s",
+	log_info("%s[%llu] accepted id=%s from=<%s> rcpts=%zu delivered=%zu queued=%zu size=%llu%s%s%s%s",
 		 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender), tx->n_rcpts,
 		 ok, pending, (unsigned long long)size, s->user != NULL ? " user=" : "",
-		 s->user != NULL ? s->user : "");
+		 s->user != NULL ? s->user : "", buf_cstr(&tx->verdict.log),
+		 tx->verdict.special_use != NULL ? " folder=Junk" : "");
 	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	s->messages++;
 out:

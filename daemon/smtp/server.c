@@ -14,6 +14,7 @@
 #include "core/tls.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
+#include "smtp/inbound.h"
 #include "smtp/received.h"
 #include "smtp/session.h"
 #include "smtp/srs.h"
@@ -75,6 +76,16 @@ smtp_reply(struct smtp_session *s, const char *text)
 	if ((text[0] == '4' || text[0] == '5') && strncmp(text, "421", 3) != 0 &&
 	    strncmp(text, "452", 3) != 0)
 		s->errors++;
+	conn_puts(s->conn, text);
+	conn_puts(s->conn, "\r\n");
+}
+
+/* A reply that is flow control, not one of the client's errors (like 452):
+ * greylisting's 451 (RFC 6647 §2.1), which a good client meets once per
+ * new correspondent and recipient. */
+static void
+reply_flow(struct smtp_session *s, const char *text)
+{
 	conn_puts(s->conn, text);
 	conn_puts(s->conn, "\r\n");
 }
@@ -188,6 +199,7 @@ smtp_tx_free(struct smtp_tx **txp)
 	for (size_t i = 0; i < tx->n_copies; i++)
 		blob_writer_abort(&tx->copies[i].w);
 	free(tx->copies);
+	smtp_verdict_clear(&tx->verdict);
 	blob_writer_abort(&tx->blob);
 	buf_free(&tx->stage);
 	buf_free(&tx->headers);
@@ -514,6 +526,14 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 			 s->name, (unsigned long long)s->id, esc_str(r.path.address),
 			 conn_peer_ip(s->conn), refusal);
 		smtp_reply(s, refusal);
+		goto out;
+	}
+	struct buf defer = BUF_INIT;
+	if (local && smtp_inbound_rcpt(s, r.path.address, &defer) != NULL) {
+		reply_flow(s, buf_cstr(&defer));
+		buf_free(&defer);
+		store_resolution_clear(&res);
+		free(srs_to);
 		goto out;
 	}
 	if (tx->n_rcpts == tx->cap_rcpts) {
@@ -892,6 +912,12 @@ dispatch(struct smtp_session *s, char *line, size_t len)
 		smtp_reply(s, "500 5.5.1 Command unrecognized");
 		return 0;
 	}
+	if (s->refused && c->fn != cmd_quit) {
+		/* RFC 5321 §3.1: after a 554 greeting the server waits for
+		 * QUIT and answers anything else with 503 */
+		smtp_reply(s, "503 5.5.1 Bad sequence of commands");
+		return 0;
+	}
 	/* RFC 5321 §4.5.3.1.4: 512 octets; RFC 6531 and RFC 4954 §4 allow more */
 	size_t max = SMTP_COMMAND_LINE_MAX;
 	if ((c->flags & CMD_LONG_PATH) && s->esmtp)
@@ -969,8 +995,16 @@ smtp_session_run(struct conn *c, void *ctx)
 
 	log_debug("%s[%llu] connect ip=%s port=%u tls=%s", s.name, (unsigned long long)s.id,
 		  conn_peer_ip(c), conn_local_port(c), conn_tls_version(c));
-	/* RFC 5321 §4.2: the greeting carries no enhanced code (RFC 2034 §3) */
-	conn_printf(c, "220 %s ESMTP mailhub\r\n", s.cfg->hostname);
+	/* RFC 5321 §4.2: the greeting carries no enhanced code (RFC 2034 §3);
+	 * §3.1: a server that will take no mail from this client says 554 */
+	struct buf refusal = BUF_INIT;
+	if (smtp_inbound_connect(&s, &refusal) < 0) {
+		s.refused = true;
+		conn_printf(c, "%s\r\n", buf_cstr(&refusal));
+	} else {
+		conn_printf(c, "220 %s ESMTP mailhub\r\n", s.cfg->hostname);
+	}
+	buf_free(&refusal);
 	while (s.state != SMTP_STATE_QUIT) {
 		const char *line;
 		size_t len;
@@ -1011,6 +1045,7 @@ smtp_session_run(struct conn *c, void *ctx)
 	log_debug("%s[%llu] disconnect ip=%s messages=%u", s.name, (unsigned long long)s.id,
 		  conn_peer_ip(c), s.messages);
 	smtp_tx_free(&s.tx);
+	smtp_inbound_session_end(&s);
 	free(s.helo);
 	free(s.user);
 	free(s.chunk);

@@ -20,6 +20,19 @@
 struct conn;
 struct store;
 struct blob_writer;
+struct dns_resolver;
+
+/*
+ * What the inbound checks (inbound.c) decided about a message once it is
+ * stored: the one place where trust/ verdicts meet final delivery.
+ */
+struct smtp_verdict {
+	struct buf reply;	/* refuses the message (4xx/5xx) when not empty */
+	struct buf headers;	/* fields for each local copy, after its delivery fields */
+	char *subject;		/* a Subject for the local copies instead of theirs */
+	const char *special_use;	/* "\\Junk": the local copies go there */
+	struct buf log;		/* " spam=..." for the message's log line */
+};
 
 enum smtp_state {
 	SMTP_STATE_FRESH,	/* greeted, waiting for EHLO/HELO */
@@ -80,6 +93,9 @@ struct smtp_tx {
 	size_t n_copies;
 	bool inline_fields;
 	size_t inline_len;
+
+	/* inbound.c: the verdicts once the message is stored */
+	struct smtp_verdict verdict;
 };
 
 struct smtp_session {
@@ -101,6 +117,12 @@ struct smtp_session {
 	struct buf scratch;
 	char *chunk;		/* SMTP_BODY_CHUNK bytes for BDAT reads */
 	unsigned messages;	/* accepted in this session */
+
+	/* inbound.c: the checks of port 25 */
+	bool refused;		/* a 554 greeting: only QUIT (RFC 5321 §3.1) */
+	struct dns_resolver *dns;	/* made on first use */
+	char *client_host;	/* the client's verified host name, "unknown"
+				 * when it has none; NULL: not looked up yet */
 };
 
 /* Writes one reply line ("250 2.0.0 Ok") with CRLF; counts 4xx/5xx as

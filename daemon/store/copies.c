@@ -2,8 +2,8 @@
  * copies: final delivery of one message to several local users when each
  * user's copy is its own blob (the SMTP server writes Return-Path,
  * X-Original-To and Delivered-To per user, RFC 5321 §4.4), into the folder
- * each copy asks for (a subaddress, RFC 5233) or the INBOX, in one
- * transaction.
+ * each copy asks for (a subaddress, RFC 5233; Junk for spam) or the INBOX,
+ * in one transaction.
  */
 #include <string.h>
 
@@ -19,6 +19,30 @@
 static const char SQL_MAILBOX[] =
 	"SELECT id FROM mailboxes WHERE user_id = ?1 AND name = ?2 COLLATE NOCASE"
 	" ORDER BY name = ?2 DESC, id LIMIT 1";
+
+static const char SQL_SPECIAL_USE[] =
+	"SELECT id FROM mailboxes WHERE user_id = ?1 AND special_use = ?2 ORDER BY id LIMIT 1";
+
+/* The user's mailbox of a special use ("\\Junk"); one named for it
+ * ("Junk") when none has the attribute; else a new one with it. */
+static int
+special_mailbox(struct store *st, int64_t user_id, const char *use, int64_t *id_r,
+		const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_SPECIAL_USE);
+	stmt_int(s, 1, user_id);
+	stmt_text(s, 2, use);
+	int ret = stmt_ints(st, s, "cannot find the mailbox", id_r, 1, error_r);
+	if (ret != STORE_NOTFOUND)
+		return ret;
+	s = store_stmt(st, SQL_MAILBOX);
+	stmt_int(s, 1, user_id);
+	stmt_text(s, 2, use + 1);
+	ret = stmt_ints(st, s, "cannot find the mailbox", id_r, 1, error_r);
+	if (ret != STORE_NOTFOUND)
+		return ret;
+	return store_mailbox_create_tx(st, user_id, use + 1, use, true, id_r, error_r);
+}
 
 static int
 mailbox_for(struct store *st, int64_t user_id, const char *name, int64_t *id_r,
@@ -82,7 +106,11 @@ store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		size_t k = 0;
 		while (k < i && strcmp(copies[k].blob, c->blob) != 0)
 			k++;
-		if ((ret = mailbox_for(st, c->user_id, c->mailbox, &mailbox, error_r)) < 0)
+		if (c->special_use != NULL && c->special_use[0] == '\\')
+			ret = special_mailbox(st, c->user_id, c->special_use, &mailbox, error_r);
+		else
+			ret = mailbox_for(st, c->user_id, c->mailbox, &mailbox, error_r);
+		if (ret < 0)
 			break;
 		const char *err = NULL;
 		st->append_cache = &caches[k];

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "store/imapdb.h"
+#include "store/spam.h"
 #include "store/store_int.h"
 
 /* A read snapshot: the mailbox row and its messages agree. */
@@ -549,12 +550,18 @@ delete_one(struct store *st, int64_t mailbox_id, uint32_t uid,
 
 int
 imapdb_copy(struct store *st, int64_t src_mailbox_id, int64_t dst_mailbox_id,
-	    const uint32_t *uids, size_t n, bool move, uint32_t *new_uids,
+	    const uint32_t *uids, size_t n, bool move, bool learn, uint32_t *new_uids,
 	    uint32_t *uidvalidity_r, const char **error_r)
 {
+	enum store_learn_kind kind = STORE_LEARN_NONE;
 	int ret = store_begin(st, error_r);
 	if (ret < 0)
 		return ret;
+	if (learn && (ret = store_learn_kind_of_copy(st, src_mailbox_id, dst_mailbox_id,
+						     &kind, error_r)) != STORE_OK) {
+		store_rollback(st);
+		return ret;
+	}
 	sqlite3_stmt *s = store_stmt(st, SQL_UIDVALIDITY);
 	stmt_int(s, 1, dst_mailbox_id);
 	if (sqlite3_step(s) != SQLITE_ROW) {
@@ -601,6 +608,8 @@ imapdb_copy(struct store *st, int64_t src_mailbox_id, int64_t dst_mailbox_id,
 		st->append_cache = NULL;
 		if (ret == STORE_OK && move)
 			ret = delete_one(st, src_mailbox_id, uids[i], error_r);
+		if (ret == STORE_OK && blob != NULL)
+			ret = store_learn_add_tx(st, dst_mailbox_id, blob, kind, error_r);
 		free(blob);
 		free(kw);
 		store_imap_cache_clear(&cache);

@@ -75,10 +75,12 @@ int imapdb_store_flags(struct store *st, int64_t mailbox_id,
  * transaction; new_uids[i] receives the new UID of uids[i] (0 when the
  * source message no longer existed).  Quota is checked; a move also
  * removes the sources.  *uidvalidity_r is dst's UIDVALIDITY (COPYUID).
+ * With learn, a copy into or out of Junk also queues its messages for the
+ * spam filter to learn, in the same transaction (store/spam.h).
  */
 int imapdb_copy(struct store *st, int64_t src_mailbox_id,
 		int64_t dst_mailbox_id, const uint32_t *uids, size_t n,
-		bool move, uint32_t *new_uids, uint32_t *uidvalidity_r,
+		bool move, bool learn, uint32_t *new_uids, uint32_t *uidvalidity_r,
 		const char **error_r);
 
 /* Removes the \Deleted messages (only those in uids when uids != NULL) in

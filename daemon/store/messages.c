@@ -24,6 +24,7 @@
 #include "mail/mime.h"
 #include "store/blob.h"
 #include "store/queue.h"
+#include "store/spam.h"
 #include "store/store_int.h"
 
 #define STORE_FLAGS_ALL (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | \
@@ -364,6 +365,8 @@ store_blob_referenced(struct store *st, const char *hash)
 			  sqlite3_errmsg(st->db));
 		return -1;
 	}
-	/* A message waiting in the outbound queue holds its blob too. */
-	return store_queue_blob_referenced(st, hash);
+	/* A message waiting in the outbound queue holds its blob too, and
+	 * one waiting to be learned by rspamd. */
+	int ref = store_queue_blob_referenced(st, hash);
+	return ref != 0 ? ref : store_learn_blob_referenced(st, hash);
 }

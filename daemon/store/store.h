@@ -322,6 +322,9 @@ struct store_copy {
 	const char *mailbox;	/* the folder it asks for (a subaddress), matched
 				 * without regard to ASCII case; NULL, or no
 				 * such folder: the INBOX */
+	const char *special_use;	/* "\\Junk" (spam): the user's folder of
+					 * that special use (RFC 6154) instead, made
+					 * when the user has none; NULL: mailbox */
 	const char *blob;	/* its committed blob */
 	uint64_t size;
 	int status;		/* out: STORE_OK or STORE_OVERQUOTA */

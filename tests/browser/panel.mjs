@@ -97,6 +97,9 @@ await step('the admin signs in and sees the dashboard', async () => {
 	await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
 	await page.getByText('Listeners').waitFor();
 	await page.getByText('Recent events').waitFor();
+	// the spam filter's card says rspamd is off in this daemon's config
+	await page.getByRole('heading', { name: 'Spam filter' }).waitFor();
+	await page.getByText('off ([spam] rspamd)').waitFor();
 	await shot('03-dashboard');
 });
 

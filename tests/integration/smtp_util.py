@@ -110,8 +110,10 @@ def peak_rss_kib(pid):
 class RawSMTP:
     """A line-level SMTP client on a plain socket."""
 
-    def __init__(self, port, tls=False):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    def __init__(self, port, tls=False, source=None):
+        """source: the loopback address to connect from (127.0.0.2...)."""
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT,
+                                             source_address=(source, 0) if source else None)
         if tls:
             self.sock = client_tls_context().wrap_socket(self.sock)
         self.buf = b""

@@ -547,6 +547,91 @@ START_TEST(test_verify)
 }
 END_TEST
 
+START_TEST(test_spam_section)
+{
+	/* everything off by default */
+	struct config *cfg = parse("");
+	ck_assert_msg(cfg != NULL, "%s", last_error);
+	ck_assert_ptr_null(cfg->rspamd_url);
+	ck_assert_ptr_null(cfg->dnsbl);
+	ck_assert(!cfg->greylist);
+	ck_assert_uint_eq(cfg->rspamd_timeout, 20);
+	ck_assert_uint_eq(cfg->rspamd_max_size, 20 * 1024 * 1024);
+	ck_assert_uint_eq(cfg->greylist_delay, 300);
+	ck_assert_uint_eq(cfg->greylist_retry_window, 2 * 86400);
+	ck_assert_uint_eq(cfg->greylist_expire, 35 * 86400);
+	config_free(&cfg);
+
+	cfg = parse("[spam]\nrspamd = http://127.0.0.1:11333\n"
+		    "rspamd_controller = HTTP://localhost:11334/\nrspamd_password = q1 x\n"
+		    "dnsbl = zen.spamhaus.org, bl.spamcop.net\n"
+		    "dnsbl_allow = 192.0.2.0/24 2001:db8::/32\n"
+		    "greylist = yes\ngreylist_delay = 1\ngreylist_allow = 198.51.100.7\n");
+	ck_assert_msg(cfg != NULL, "%s", last_error);
+	ck_assert_str_eq(cfg->rspamd_url, "http://127.0.0.1:11333");
+	ck_assert_str_eq(cfg->rspamd_password, "q1 x");
+	ck_assert_str_eq(cfg->dnsbl, "zen.spamhaus.org, bl.spamcop.net");
+	ck_assert(cfg->greylist);
+	config_free(&cfg);
+
+	static const struct {
+		const char *url, *host;
+		unsigned port;
+	} urls[] = {
+		{ "http://127.0.0.1:11333", "127.0.0.1", 11333 },
+		{ "http://127.0.0.1:11333/", "127.0.0.1", 11333 },
+		{ "http://rspamd.lan", "rspamd.lan", 80 },
+		{ "http://[::1]:11334", "::1", 11334 },
+		{ "http://[::1]", "::1", 80 },
+	};
+	for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+		char *host = NULL;
+		unsigned port = 0;
+		const char *err = NULL;
+		ck_assert_msg(config_parse_http_url(urls[i].url, &host, &port, &err) == 0,
+			      "%s: %s", urls[i].url, err);
+		ck_assert_str_eq(host, urls[i].host);
+		ck_assert_uint_eq(port, urls[i].port);
+		free(host);
+	}
+	assert_error("[spam]\nrspamd = https://127.0.0.1:11333\n",
+		     "t.conf:2: bad value for 'rspamd' in [spam]: 'https://127.0.0.1:11333' is "
+		     "not an http:// URL (rspamd speaks plain HTTP; keep it on loopback or a "
+		     "trusted network)");
+	assert_error("[spam]\nrspamd = http://127.0.0.1:11333/checkv2\n",
+		     "t.conf:2: bad value for 'rspamd' in [spam]: "
+		     "'http://127.0.0.1:11333/checkv2' must be http://HOST[:PORT], without a "
+		     "path or credentials");
+	assert_error("[spam]\nrspamd = http://u:p@127.0.0.1\n",
+		     "t.conf:2: bad value for 'rspamd' in [spam]: 'http://u:p@127.0.0.1' must "
+		     "be http://HOST[:PORT], without a path or credentials");
+	assert_error("[spam]\nrspamd = http://\n",
+		     "t.conf:2: bad value for 'rspamd' in [spam]: 'http://' must be "
+		     "http://HOST[:PORT], without a path or credentials");
+	assert_error("[spam]\nrspamd = http://127.0.0.1:0\n",
+		     "t.conf:2: bad value for 'rspamd' in [spam]: '0' is not a port number "
+		     "(1-65535)");
+	assert_error("[spam]\ndnsbl = zen.spamhaus.org,bad..zone\n",
+		     "t.conf:2: bad value for 'dnsbl' in [spam]: 'bad..zone' is not a DNS zone");
+	assert_error("[spam]\ndnsbl = localhost\n",
+		     "t.conf:2: bad value for 'dnsbl' in [spam]: 'localhost' is not a DNS zone");
+	assert_error("[spam]\ndnsbl = a.x b.x c.x d.x e.x f.x g.x h.x i.x j.x k.x l.x m.x "
+		     "n.x o.x p.x q.x\n",
+		     "t.conf:2: bad value for 'dnsbl' in [spam]: more than 16 zones");
+	assert_error("[spam]\ngreylist_allow = 192.0.2.0/33\n",
+		     "t.conf:2: bad value for 'greylist_allow' in [spam]: '192.0.2.0/33' is not "
+		     "an IP address or network (ADDRESS/PREFIX)");
+	assert_error("[spam]\ndnsbl_allow = example.org\n",
+		     "t.conf:2: bad value for 'dnsbl_allow' in [spam]: 'example.org' is not "
+		     "an IP address or network (ADDRESS/PREFIX)");
+	assert_error("[spam]\ngreylist_delay = 0\n",
+		     "t.conf:2: bad value for 'greylist_delay' in [spam]: 0 is out of range "
+		     "(1 to 86400)");
+	assert_error("[spam]\nrspamd_password = secret\n",
+		     "t.conf:2: [spam] rspamd_password is set but rspamd_controller is not");
+}
+END_TEST
+
 START_TEST(test_all_keys_accepted)
 {
 	/* every key of the contract, with a value within its bounds */
@@ -561,6 +646,11 @@ START_TEST(test_all_keys_accepted)
 		"[relay]\nmx_port = 2525\nworkers = 2\nretry_first = 60\nretry_max = 600\n"
 		"lifetime = 3600\ndelay_notice = 0\n"
 		"[fetch]\nworkers = 3\n"
+		"[spam]\nrspamd = http://127.0.0.1:11333\nrspamd_timeout = 5\n"
+		"rspamd_max_size = 1M\nrspamd_controller = http://127.0.0.1:11334\n"
+		"rspamd_password = pw\ndnsbl = bl.example\ndnsbl_allow = 10.0.0.0/8\n"
+		"greylist = yes\ngreylist_delay = 60\ngreylist_retry_window = 3600\n"
+		"greylist_expire = 86400\ngreylist_allow = ::1\n"
 		"[limits]\nmessage_size = 1M\nrecipients = 5\nconnections = 6\n"
 		"connections_per_ip = 6\nerrors = 7\nsmtp_timeout = 8\nsmtp_data_timeout = 9\n"
 		"imap_timeout = 10\nimap_prelogin_timeout = 11\npop3_timeout = 12\n"
@@ -571,6 +661,9 @@ START_TEST(test_all_keys_accepted)
 	ck_assert_uint_eq(cfg->relay_mx_port, 2525);
 	ck_assert_uint_eq(cfg->relay_delay_notice, 0);
 	ck_assert_uint_eq(cfg->fetch_workers, 3);
+	ck_assert_uint_eq(cfg->rspamd_timeout, 5);
+	ck_assert_uint_eq(cfg->greylist_retry_window, 3600);
+	ck_assert_str_eq(cfg->greylist_allow, "::1");
 	ck_assert_uint_eq(cfg->relay_workers, 2);
 	ck_assert_uint_eq(cfg->smtp_data_timeout, 9);
 	ck_assert_uint_eq(cfg->imap_prelogin_timeout, 11);
@@ -692,6 +785,7 @@ make_suite(void)
 	tcase_add_test(tc, test_resolver);
 	tcase_add_test(tc, test_strings_and_paths);
 	tcase_add_test(tc, test_verify);
+	tcase_add_test(tc, test_spam_section);
 	tcase_add_test(tc, test_all_keys_accepted);
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_path_choose);

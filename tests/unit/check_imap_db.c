@@ -161,7 +161,7 @@ START_TEST(test_copy_move_and_cache)
 	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "Trash", &trash, &err),
 			 STORE_OK);
 	uint32_t uids[] = { u1, u2, 77 }, nu[3], uv;
-	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 3, false,
+	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 3, false, false,
 				     nu, &uv, &err), STORE_OK);
 	ck_assert_uint_eq(uv, trash.uidvalidity);
 	ck_assert_uint_eq(nu[0], 1);
@@ -180,7 +180,7 @@ START_TEST(test_copy_move_and_cache)
 	imapdb_rows_free(&rows, nr);
 	/* move: gone from the source, where a session that still shows the
 	 * messages may read them until the sweep (sql/012) */
-	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 2, true,
+	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, trash.id, uids, 2, true, false,
 				     nu, &uv, &err), STORE_OK);
 	ck_assert_uint_eq(nu[0], 3);
 	struct store_mailbox inbox;

@@ -8,6 +8,9 @@
 #include "mail/hdrfilter.h"
 #include "tests/unit/runner.h"
 
+static const char *const return_path[] = { "Return-Path", NULL };
+static const char *const spam_fields[] = { "Return-Path", "X-Spam-Status", "X-Spam", NULL };
+
 static int
 sink(void *ctx, const void *p, size_t n)
 {
@@ -15,14 +18,14 @@ sink(void *ctx, const void *p, size_t n)
 }
 
 static void
-check(const char *in, const char *want, unsigned want_received)
+check_with(const char *const *drop, const char *in, const char *want, unsigned want_received)
 {
 	size_t n = strlen(in);
 	/* cut at every point, then byte by byte */
 	for (size_t cut = 0; cut <= n + 1; cut++) {
 		struct mail_hdr_filter f;
 		struct buf out = BUF_INIT;
-		mail_hdr_filter_init(&f, "Return-Path", sink, &out);
+		mail_hdr_filter_init(&f, drop, sink, &out);
 		if (cut <= n) {
 			ck_assert_int_eq(mail_hdr_filter_feed(&f, in, cut), 0);
 			ck_assert_int_eq(mail_hdr_filter_feed(&f, in + cut, n - cut), 0);
@@ -36,6 +39,12 @@ check(const char *in, const char *want, unsigned want_received)
 		ck_assert_uint_eq(f.received, want_received);
 		buf_free(&out);
 	}
+}
+
+static void
+check(const char *in, const char *want, unsigned want_received)
+{
+	check_with(return_path, in, want, want_received);
 }
 
 START_TEST(test_drop_return_path)
@@ -62,6 +71,17 @@ START_TEST(test_drop_return_path)
 }
 END_TEST
 
+START_TEST(test_drop_several)
+{
+	/* a spam filter's verdict fields go, whatever a client wrote */
+	check_with(spam_fields,
+		   "X-Spam: Yes\r\nSubject: x\r\nx-spam-status: No,\r\n score=-100\r\n"
+		   "X-Spam-Level: ***\r\nreturn-path: <a>\r\n\r\nX-Spam: body\r\n",
+		   "Subject: x\r\nX-Spam-Level: ***\r\n\r\nX-Spam: body\r\n", 0);
+	check_with(spam_fields, "X-Spam-Status: No\r\n", "", 0);
+}
+END_TEST
+
 START_TEST(test_count_received)
 {
 	check("Received: from a\r\n by b\r\nreceived: c\r\nX-Received: d\r\n"
@@ -74,7 +94,7 @@ START_TEST(test_count_received)
 		buf_puts(&in, "Received: x\r\n");
 	struct mail_hdr_filter f;
 	struct buf out = BUF_INIT;
-	mail_hdr_filter_init(&f, "Return-Path", sink, &out);
+	mail_hdr_filter_init(&f, return_path, sink, &out);
 	ck_assert_int_eq(mail_hdr_filter_feed(&f, in.data, in.len), 0);
 	ck_assert_uint_eq(f.received, MIME_HEADER_LINES_MAX);
 	ck_assert(f.in_body);
@@ -96,7 +116,7 @@ failing_sink(void *ctx, const void *p, size_t n)
 START_TEST(test_sink_failure)
 {
 	struct mail_hdr_filter f;
-	mail_hdr_filter_init(&f, "Return-Path", failing_sink, NULL);
+	mail_hdr_filter_init(&f, return_path, failing_sink, NULL);
 	ck_assert_int_eq(mail_hdr_filter_feed(&f, "Subject: x\r\n", 12), -1);
 }
 END_TEST
@@ -107,6 +127,7 @@ make_suite(void)
 	Suite *s = suite_create("mail_hdrfilter");
 	TCase *tc = tcase_create("hdrfilter");
 	tcase_add_test(tc, test_drop_return_path);
+	tcase_add_test(tc, test_drop_several);
 	tcase_add_test(tc, test_count_received);
 	tcase_add_test(tc, test_sink_failure);
 	suite_add_tcase(s, tc);

@@ -1,10 +1,41 @@
-// The dashboard: listeners, counts, queue, upstreams, disk, recent events.
+// The dashboard: listeners, counts, queue, upstreams, spam filter, disk,
+// recent events.
 import { api } from '../api.js';
 import { h, bytes, duration, page, table, when } from '../ui.js';
 
 function stat(label, value, href) {
 	const body = [h('span', { class: 'label' }, label), h('strong', {}, value)];
 	return h('li', { class: 'stat' }, href ? h('a', { href }, body) : h('div', {}, body));
+}
+
+// rspamd as the status says it: connected, unavailable (why), or not yet
+// contacted; the learning from moves into and out of Junk; the lists.
+function spamCard(spam) {
+	const rs = spam.rspamd;
+	let state;
+	if (!rs.configured)
+		state = h('span', { class: 'muted' }, 'off ([spam] rspamd)');
+	else if (rs.state === 'connected')
+		state = h('span', {}, h('strong', {}, 'connected'), ` — last: ${rs.last_result} `, when(rs.last_contact));
+	else if (rs.state === 'unavailable')
+		state = h('span', {}, h('strong', { class: 'bad' }, 'unavailable'), ` — ${rs.last_result} `,
+			when(rs.last_contact), '; mail is delivered unchecked');
+	else
+		state = h('span', { class: 'muted' }, 'not contacted yet');
+	const learn = rs.learning;
+	let learning = h('span', { class: 'muted' }, 'off');
+	if (learn.configured)
+		learning = h('span', {}, `${learn.learned} learned, ${learn.queued} waiting`,
+			learn.last ? [' — last: ', learn.ok ? learn.last_result : h('span', { class: 'bad' }, learn.last_result),
+				' ', when(learn.last)] : '');
+	return h('section', { class: 'card', id: 'spam' },
+		h('h2', {}, 'Spam filter'),
+		h('dl', {},
+			h('dt', {}, 'rspamd'), h('dd', {}, state),
+			rs.configured ? [h('dt', {}, 'Checked'), h('dd', {}, `${rs.checked} messages, ${rs.unchecked} unchecked`)] : [],
+			h('dt', {}, 'Learning'), h('dd', {}, learning),
+			h('dt', {}, 'Blocklists'), h('dd', {}, spam.dnsbl.length ? spam.dnsbl.join(', ') : h('span', { class: 'muted' }, 'none')),
+			h('dt', {}, 'Greylisting'), h('dd', {}, spam.greylist ? 'on' : h('span', { class: 'muted' }, 'off'))));
 }
 
 export async function render() {
@@ -41,7 +72,8 @@ export async function render() {
 					h('a', { href: '#/upstreams' }, `${u.host} (${u.owner})`), ': ',
 					!u.enabled ? h('span', { class: 'muted' }, 'disabled')
 						: u.last_error ? h('span', { class: 'bad' }, u.last_error)
-						: u.last_ok ? 'OK ' + when(u.last_ok) : h('span', { class: 'muted' }, 'not fetched yet')))))),
+						: u.last_ok ? 'OK ' + when(u.last_ok) : h('span', { class: 'muted' }, 'not fetched yet'))))),
+			s.spam ? spamCard(s.spam) : []),
 		h('section', { class: 'card' },
 			h('h2', {}, 'Recent events ', h('a', { href: '#/log', class: 'more' }, 'all events')),
 			table(['Time', 'Level', 'Event'],

@@ -1,7 +1,24 @@
 // The server's recent log events, newest first, searched on the server by
-// level, time, text, address and queue id (GET /api/v1/log).
+// level, time, text, address and queue id (GET /api/v1/log), with the spam
+// verdict of each message (and of each refused client) read from the SMTP
+// server's lines: `spam="add header" score=6.00 folder=Junk`,
+// `spam=unchecked`, `dnsbl refused ... zone=Z`, `greylisted ...`.
 import { api } from '../api.js';
 import { h, page, table, when } from '../ui.js';
+
+export function spamVerdict(text) {
+	let m = text.match(/ spam="([^"]*)" score=(-?[0-9.]+)/);
+	if (m)
+		return `${m[1]} (${m[2]})` + (/ folder=Junk\b/.test(text) ? ' → Junk' : '');
+	if (/ spam=unchecked\b/.test(text))
+		return 'unchecked';
+	m = text.match(/ dnsbl refused .* zone=(\S+)/);
+	if (m)
+		return 'blocklisted: ' + m[1];
+	if (/\] greylisted /.test(text))
+		return 'greylisted';
+	return '';
+}
 
 const LEVELS = ['debug', 'info', 'warning', 'error'];
 
@@ -32,8 +49,9 @@ export async function render(ctx) {
 		const { events } = await api('GET', '/log?' + query(form));
 		const rows = events.slice().reverse().map(e => h('tr', { class: 'lvl-' + e.level },
 			h('td', { class: 'nowrap' }, when(e.time)), h('td', {}, e.level),
+			h('td', { class: 'nowrap' }, spamVerdict(e.text)),
 			h('td', { class: 'mono break' }, e.text)));
-		box.replaceChildren(table(['Time', 'Level', 'Event'], rows, 'No events match.'));
+		box.replaceChildren(table(['Time', 'Level', 'Spam', 'Event'], rows, 'No events match.'));
 	}
 	await load();
 	return page('Log', form, box);
