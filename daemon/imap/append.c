@@ -275,7 +275,7 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, size_t n)
 		 * MOVE would (store/spam.h); the APPEND stands either way */
 		const char *lerr;
 		if (s->cfg->rspamd_controller != NULL &&
-		    store_learn_append(s->st, mb.id, b->hash, &lerr) != STORE_OK)
+		    store_learn_append(s->st, mb.id, hash, &lerr) != STORE_OK)
 			log_error("imap[%llu] cannot queue a learning job: %s",
 				  (unsigned long long)s->id, lerr);
 	}
