@@ -14,7 +14,7 @@ FUZZ_CORE_SRCS = daemon/core/buf.c daemon/core/log.c daemon/core/xmalloc.c \
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-include $(top_builddir)/config.h -I$(top_srcdir)/daemon -I$(top_srcdir) \
 	-I$(top_builddir) $(SSL_CFLAGS)
-FUZZ_LIBS = $(SSL_LIBS) $(ZLIB_LIBS) $(RESOLV_LIBS) $(PSL_LIBS) -pthread
+FUZZ_LIBS = $(SSL_LIBS) $(ZLIB_LIBS) $(RESOLV_LIBS) $(PSL_LIBS) $(CJSON_LIBS) -pthread
 
 .SECONDEXPANSION:
 $(FUZZ_TARGETS): $$(addprefix $$(srcdir)/,$$($$(subst /,_,$$@)_SRCS))
