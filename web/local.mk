@@ -59,7 +59,8 @@ tests_unit_check_store_accounts_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_store_accounts_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
-FUZZ_TARGETS += tests/fuzz/fuzz_web_path
+FUZZ_TARGETS += tests/fuzz/fuzz_web_path tests/fuzz/fuzz_json
+tests_fuzz_fuzz_json_SRCS = tests/fuzz/fuzz_json.c web/json_nul.c $(FUZZ_CORE_SRCS)
 tests_fuzz_fuzz_web_path_SRCS = tests/fuzz/fuzz_web_path.c web/path.c $(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_web_path.c
 FUZZ_TARGETS += tests/fuzz/fuzz_totp_input

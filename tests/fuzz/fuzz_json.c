@@ -1,0 +1,43 @@
+/* libFuzzer target: a request body as the admin listener reads it: the
+ * scan for "\u0000" (web/json_nul.c), then cJSON's parse with the options
+ * web/server.c uses; what the scan names must lie inside the body. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "web/json_nul.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* the server caps bodies at 1 MiB */
+	if (size > (1 << 20))
+		return 0;
+	char *text = malloc(size + 1);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	const char *field = NULL;
+	size_t field_len = 0;
+	if (json_text_has_nul(text, size, &field, &field_len) && field != NULL) {
+		if (field < text || field + field_len > text + size)
+			__builtin_trap();
+	}
+	const char *end = NULL;
+	cJSON *json = cJSON_ParseWithLengthOpts(text, size + 1, &end, 1);
+	if (json != NULL) {
+		char *again = cJSON_PrintUnformatted(json);
+		cJSON *back = again != NULL ? cJSON_Parse(again) : NULL;
+		/* what the server would answer with reads back the same */
+		if (back != NULL && !cJSON_Compare(json, back, 1))
+			__builtin_trap();
+		cJSON_Delete(back);
+		free(again);
+		cJSON_Delete(json);
+	}
+	free(text);
+	return 0;
+}
