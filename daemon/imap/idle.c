@@ -380,8 +380,8 @@ imap_view_sync(struct imap_session *s)
  * handshake, a login and SQLite queries keeps more memory in its stack and
  * its malloc caches than the session's own data takes.
  */
-static int
-idle_store_open(struct imap_session *s)
+int
+imap_store_reopen(struct imap_session *s)
 {
 	const char *err;
 	if (s->st != NULL)
@@ -419,7 +419,7 @@ idle_look_due(struct imap_session *s, bool forced)
 static void
 idle_done(struct imap_session *s)
 {
-	if (idle_store_open(s) < 0)
+	if (imap_store_reopen(s) < 0)
 		return;
 	const char *line;
 	size_t len;
@@ -464,7 +464,7 @@ idle_step(struct imap_session *s, int w)
 		}
 	}
 	if (s->view != NULL && idle_look_due(s, w == 2)) {
-		if (idle_store_open(s) < 0)
+		if (imap_store_reopen(s) < 0)
 			return true;
 		imap_view_sync(s);
 		store_close(&s->st);

@@ -89,6 +89,8 @@ struct imap_session {
 	struct store_stamp idle_stamp;	/* the database's files at the last look */
 	int64_t idle_looked;	/* time() of the last look */
 	bool parked;		/* return to the listener now */
+	int64_t wait_deadline_ms; /* a session parked between commands:
+				   * the monotonic ms of its autologout */
 	char *parked_tag;	/* the tag of the command that parked */
 };
 
@@ -178,6 +180,9 @@ void imap_view_sync(struct imap_session *s);
  * use in a FETCH and sends a new untagged FLAGS first when one is new. */
 void imap_view_announce_keywords(struct imap_session *s, const char *keywords);
 void imap_view_free(struct imap_view **v);
+/* Opens the session's store handle again after a park closed it: 0, or -1
+ * with a BYE written and the session in LOGOUT. */
+int imap_store_reopen(struct imap_session *s);
 /* Goes on with an IDLE that was parked: true when it parked again, false
  * when IDLE is over (its reply set, or the session in LOGOUT). */
 bool imap_idle_resume(struct imap_session *s);

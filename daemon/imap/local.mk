@@ -36,7 +36,8 @@ EXTRA_DIST += tests/fuzz/fuzz_imap_parser.c
 TESTS += tests/integration/test_imap.py tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py \
 	tests/integration/test_imap_compliance.py \
-	tests/integration/test_imap_limits.py tests/integration/test_imap_crash.py
+	tests/integration/test_imap_limits.py tests/integration/test_imap_crash.py \
+	tests/integration/test_imap_park.py
 EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py \
@@ -44,6 +45,7 @@ EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_compliance.py \
 	tests/integration/test_imap_limits.py \
 	tests/integration/test_imap_crash.py \
+	tests/integration/test_imap_park.py \
 	tests/integration/imap_corpus.py tests/integration/dovecot_util.py \
 	tests/integration/imap_util.py
 

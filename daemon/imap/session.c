@@ -4,6 +4,7 @@
  * states (CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE, STARTTLS,
  * LOGIN, AUTHENTICATE).
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@
 #include "store/login.h"
 
 /* Gating flags of the command table, enforced by imap_dispatch() alone. */
+/* A session that has heard nothing for this long after its last command
+ * is parked (wait_park()): long enough that a client's next command of a
+ * burst finds the session still in its thread, short next to how long
+ * clients sit between bursts. */
+#define IMAP_PARK_AFTER_MS 1000
+
 enum {
 	CMD_ANY = 1 << 0,	/* every state */
 	CMD_NOAUTH = 1 << 1,	/* not authenticated only */
@@ -731,8 +738,12 @@ handle_literal(struct imap_session *s)
 	return skip_literal(s, size, sync);
 }
 
+static int wait_park(struct imap_session *s);
+static int64_t now_ms(void);
+
 /* Reads and runs commands until LOGOUT, an error, or too many errors, or
- * until a command parked the session. */
+ * until a command parked the session, or the session parked while it waited
+ * for its next command. */
 static void
 command_loop(struct imap_session *s)
 {
@@ -743,6 +754,17 @@ command_loop(struct imap_session *s)
 		}
 		const char *line;
 		size_t len;
+		/* between commands, a session that has heard nothing for a
+		 * while gives up its thread (and its store handle) */
+		if (!imap_parser_pending(s->parser) &&
+		    conn_wait(s->c, -1, IMAP_PARK_AFTER_MS) == 0 &&
+		    !conn_stop_requested(s->c)) {
+			/* the autologout counts from the last command */
+			s->wait_deadline_ms = now_ms() - IMAP_PARK_AFTER_MS +
+					      conn_get_timeout(s->c);
+			if (wait_park(s) == 0)
+				return;
+		}
 		/* waiting for a command, the session is told goodbye at once
 		 * when the daemon stops; with part of one read (an APPEND under
 		 * way) it finishes it first, within the grace */
@@ -861,6 +883,67 @@ session_resume(struct conn *c, void *arg)
 			return;
 	}
 	session_free(s);
+}
+
+/* CLOCK_MONOTONIC in ms. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* listener_resume_fn of a session parked between commands: the client sent
+ * something, the autologout time came, or the daemon is stopping. */
+static void
+session_resume_wait(struct conn *c, void *arg)
+{
+	struct imap_session *s = arg;
+
+	(void)c;
+	s->parked = false;
+	int w = conn_wait(s->c, -1, 0);
+	if (w == 0 && !conn_stop_requested(s->c)) {
+		if (now_ms() >= s->wait_deadline_ms) {
+			/* RFC 3501 §5.4: the autologout timer */
+			imap_printf(s, "* BYE Autologout; idle for too long\r\n");
+			session_free(s);
+			return;
+		}
+		if (wait_park(s) == 0)
+			return;
+	}
+	/* a stop is said goodbye to by the loop's read */
+	if (imap_store_reopen(s) == 0) {
+		command_loop(s);
+		if (s->parked)
+			return;
+	}
+	session_free(s);
+}
+
+/*
+ * Parks a session that waits for its next command (the caller saw nothing
+ * to read for IMAP_PARK_AFTER_MS): its thread ends, and so does its store
+ * handle (SQLite's schema and statement cache cost more than the rest of the
+ * session), until the client sends something; the autologout time goes on
+ * counting from the last command.  0, or -1 when it cannot be parked.
+ */
+static int
+wait_park(struct imap_session *s)
+{
+	int64_t left = s->wait_deadline_ms - now_ms();
+	if (left < 0)
+		left = 0;
+	if (listener_park(s->c, -1, (int)left, session_resume_wait, s) < 0)
+		return -1;
+	s->parked = true;
+	store_close(&s->st);
+	/* give what the handle used back to the system, not only to this
+	 * thread's malloc arena */
+	malloc_trim(0);
+	return 0;
 }
 
 int
