@@ -7,7 +7,8 @@ libsmtp_a_SOURCES = \
 	daemon/smtp/received.c daemon/smtp/received.h \
 	daemon/smtp/session.h daemon/smtp/body.c daemon/smtp/delivery.c \
 	daemon/smtp/server.c daemon/smtp/server.h \
-	daemon/smtp/srs.c daemon/smtp/srs.h
+	daemon/smtp/srs.c daemon/smtp/srs.h \
+	daemon/smtp/trust_inbound.c daemon/smtp/trust_inbound.h
 libsmtp_a_CFLAGS = $(AM_CFLAGS)
 SMTP_LIB = libsmtp.a
 
@@ -35,9 +36,9 @@ tests_unit_check_queue_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 TESTS += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
-	tests/integration/test_smtp_delivery.py
+	tests/integration/test_smtp_delivery.py tests/integration/test_inbound_trust.py
 EXTRA_DIST += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
-	tests/integration/test_smtp_delivery.py \
+	tests/integration/test_smtp_delivery.py tests/integration/test_inbound_trust.py \
 	tests/integration/smtp_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_command tests/fuzz/fuzz_smtp_data

@@ -21,6 +21,7 @@ struct conn;
 struct store;
 struct blob_writer;
 struct dns_resolver;
+struct smtp_trust;
 
 /*
  * What the inbound checks (inbound.c) decided about a message once it is
@@ -32,6 +33,11 @@ struct smtp_verdict {
 	char *subject;		/* a Subject for the local copies instead of theirs */
 	const char *special_use;	/* "\\Junk": the local copies go there */
 	struct buf log;		/* " spam=..." for the message's log line */
+	/* when not empty: the header block of the local copies in place of
+	 * the blob's first head_skip bytes (forged Authentication-Results
+	 * removed, trust_inbound.c) */
+	struct buf head;
+	uint64_t head_skip;
 };
 
 enum smtp_state {
@@ -96,6 +102,10 @@ struct smtp_tx {
 
 	/* inbound.c: the verdicts once the message is stored */
 	struct smtp_verdict verdict;
+	/* trust_inbound.c: SPF from MAIL FROM on, or NULL (not checked) */
+	struct smtp_trust *trust;
+	/* bytes of our own fields (Received) at the head of the blob */
+	size_t head_len;
 };
 
 struct smtp_session {
