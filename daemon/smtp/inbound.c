@@ -335,4 +335,5 @@ smtp_inbound_message(struct smtp_session *s, const char *hash, uint64_t size)
 	smtp_trust_message(s, hash, size);
 	if (s->tx->verdict.reply.len == 0 && s->cfg->rspamd_url != NULL && s->user_id == 0)
 		rspamd_verdict(s, hash, size);
+	smtp_trust_count(s);
 }

@@ -12,6 +12,10 @@ libsmtp_a_SOURCES = \
 libsmtp_a_CFLAGS = $(AM_CFLAGS)
 SMTP_LIB = libsmtp.a
 
+# The counts of the inbound checks (trust_inbound.c) for the panel.
+libstore_a_SOURCES += daemon/store/trust_stats.c daemon/store/trust_stats.h
+SQL_MIGRATIONS += sql/013_trust_stats.sql
+
 # The queue table lives in the store (only store/ touches SQLite).
 libstore_a_SOURCES += daemon/store/queue.c daemon/store/queue.h
 SQL_MIGRATIONS += sql/002_queue.sql

@@ -17,6 +17,7 @@
 #include "smtp/inbound.h"
 #include "store/blob.h"
 #include "store/store.h"
+#include "store/trust_stats.h"
 #include "trust/arc.h"
 #include "trust/authres.h"
 #include "trust/dkim_verify.h"
@@ -35,6 +36,9 @@ struct smtp_trust {
 	struct spf_request req;	/* its strings point into the fields below */
 	struct spf_verdict spf;
 	char *helo, *sender, *ip;
+	/* the end of DATA's, for the counts */
+	bool dkim_pass;
+	enum dmarc_result dmarc;
 };
 
 void
@@ -363,6 +367,10 @@ smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
 		buf_puts(&vd->headers, "\r\n");
 	}
 	log_words(tx->trust, v, a, v != NULL ? &dm : NULL, &vd->log);
+	if (tx->trust != NULL) {
+		tx->trust->dkim_pass = v != NULL && dkim_verify_summary(v) == DKIM_PASS;
+		tx->trust->dmarc = v != NULL ? dm.result : DMARC_TEMPERROR;
+	}
 
 	const char *spoofed = s->cfg->trust_refuse_spoofing ? spoofed_domain(s, v, &fi) : NULL;
 	if (spoofed != NULL) {
@@ -387,4 +395,36 @@ smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
 	buf_free(&hdr);
 	dkim_verify_free(&v);
 	arc_verify_free(&a);
+}
+
+void
+smtp_trust_count(struct smtp_session *s)
+{
+	const struct smtp_tx *tx = s->tx;
+	const struct smtp_trust *t = tx->trust;
+	struct store *st = smtp_store(s);
+	const char *error;
+	if (t == NULL || st == NULL)
+		return;
+	const struct store_trust_counts c = {
+		.messages = 1,
+		.spf_pass = t->spf.result == SPF_PASS,
+		.dkim_pass = t->dkim_pass,
+		.dmarc_pass = t->dmarc == DMARC_PASS,
+		.dmarc_fail = t->dmarc == DMARC_FAIL,
+		.refused = tx->verdict.reply.len > 0,
+		.junk = tx->verdict.reply.len == 0 && tx->verdict.special_use != NULL,
+	};
+	int64_t now = (int64_t)time(NULL);
+	/* once per local domain among the recipients */
+	for (size_t i = 0; i < tx->n_rcpts; i++) {
+		const char *at = strrchr(tx->rcpts[i].address, '@');
+		bool seen = !tx->rcpts[i].local || at == NULL;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *aj = strrchr(tx->rcpts[j].address, '@');
+			seen = tx->rcpts[j].local && aj != NULL && str_eq_nocase(aj, at);
+		}
+		if (!seen && store_trust_stats_add(st, at + 1, now, &c, &error) != STORE_OK)
+			log_error("%s[%llu] %s", s->name, (unsigned long long)s->id, error);
+	}
 }

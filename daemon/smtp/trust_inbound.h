@@ -41,6 +41,10 @@ void smtp_trust_mail(struct smtp_session *s);
  * into s->tx->verdict (reply, headers, special_use, log, head). */
 void smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size);
 
+/* After the verdict (refused or not): counts the message for the
+ * summary of its local recipient domains (store/trust_stats.h). */
+void smtp_trust_count(struct smtp_session *s);
+
 void smtp_trust_free(struct smtp_trust **t);
 
 #endif

@@ -15,6 +15,7 @@ import unittest
 
 import tap
 from dkim_cases import openssl_rsa
+from api_util import Client
 from mailhub_fixture import HOSTNAME, Mailhub
 from relay_util import Unbound, have_unbound
 from smtp_util import blob_bytes, inbox_rows
@@ -94,12 +95,13 @@ class InboundTrust(unittest.TestCase):
         cls.dns = Unbound(records(pub), zones=("test.",))
         cls.dns.start()
         try:
-            cls.mh = Mailhub(listeners=("smtp", "submission"),
+            cls.mh = Mailhub(listeners=("smtp", "submission", "admin"),
                              plaintext_on_loopback=True,
                              config_extra=f"\n[dns]\nresolver = {cls.dns.resolver()}\n")
             cls.mh.cli("domain", "add", "home.test")
             cls.mh.add_user(BOB, "bob-secret-password-4")
-            cls.mh.add_user(ALICE, "alice-secret-password-4")
+            cls.mh.add_user(ALICE, "alice-secret-password-4", admin=True)
+            cls.token = cls.mh.cli("token", "create", ALICE).stdout.strip().split()[-1]
             cls.mh.start()
         except BaseException:
             cls.dns.stop()
@@ -280,6 +282,26 @@ class InboundTrust(unittest.TestCase):
         self.assertIn("dmarc=fail", ar[0])
         self.assertEqual(ar[1], "mx.elsewhere.test; spf=pass")
         self.assertIn("removed forged Authentication-Results", self.mh.log())
+
+    def inbound(self):
+        r = Client(self.mh.port("admin"), self.token).get("/domains")
+        self.assertEqual(r.status, 200, r)
+        (d,) = [d for d in r.json if d["name"] == "home.test"]
+        return d["inbound"]
+
+    def test_domain_summary(self):
+        """GET /api/v1/domains: the last day's counts of the domain."""
+        before = self.inbound()
+        self.assertEqual(self.send("a@sender.test",
+                                   self.sign(message("a@sender.test", "counted")))[0], 250)
+        self.assertEqual(self.send("x@other.test", message("a@sender.test", "counted no"))[0],
+                         550)
+        self.assertEqual(self.send("x@other.test", message("a@quar.test", "counted q"))[0],
+                         250)
+        after = self.inbound()
+        delta = {k: after[k] - before[k] for k in after}
+        self.assertEqual(delta, {"messages": 3, "spf_pass": 1, "dkim_pass": 1,
+                                 "dmarc_pass": 1, "dmarc_fail": 2, "refused": 1, "junk": 1})
 
 
 @unittest.skipIf(SKIP, SKIP)
