@@ -52,4 +52,4 @@ tests_fuzz_fuzz_smtp_data_SRCS = tests/fuzz/fuzz_smtp_data.c \
 	daemon/smtp/data.c $(FUZZ_CORE_SRCS)
 
 # `make bench` runs every BENCHMARKS entry; never part of make check.
-BENCHMARKS += tests/bench/smtp_inbound.sh
+BENCHMARKS += tests/bench/smtp_inbound.sh tests/bench/smtp_trust.py
