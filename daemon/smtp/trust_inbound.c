@@ -239,8 +239,10 @@ authres_field(struct smtp_session *s, const struct dkim_verify *v, const struct 
 	for (size_t i = 0; i < n; i++)
 		authres_from_dkim(sigs[i], prefix, &res[k++]);
 	if (n == 0) {
+		/* no verifier: the message could not be read, so nothing is
+		 * known of its signatures (RFC 8601 §2.7.1) */
 		res[k].method = "dkim";
-		res[k].result = "none";
+		res[k].result = v != NULL ? "none" : "temperror";
 		k++;
 	}
 	if (a != NULL && arc_verify_result(a)->status != ARC_NONE)
@@ -264,7 +266,7 @@ log_words(const struct smtp_trust *t, const struct dkim_verify *v, const struct 
 	if (t != NULL && t->spf_done)
 		buf_printf(out, " spf=%s", spf_result_name(t->spf.result));
 	buf_printf(out, " dkim=%s",
-		   dkim_status_name(v != NULL ? dkim_verify_summary(v) : DKIM_NONE));
+		   dkim_status_name(v != NULL ? dkim_verify_summary(v) : DKIM_TEMPERROR));
 	if (v != NULL)
 		for (size_t i = 0; i < dkim_verify_count(v); i++)
 			if (dkim_verify_result(v, i)->status == DKIM_PASS &&
