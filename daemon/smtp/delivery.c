@@ -58,6 +58,15 @@
  */
 static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void
+smtp_delivery_lock(bool take)
+{
+	if (take)
+		pthread_mutex_lock(&deliver_lock);
+	else
+		pthread_mutex_unlock(&deliver_lock);
+}
+
 /* The final delivery fields of copy c (see above). */
 static void
 copy_fields(const struct smtp_tx *tx, const struct smtp_copy *c, struct buf *out)

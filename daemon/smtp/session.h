@@ -172,6 +172,9 @@ const char *smtp_delivery_refusal(struct smtp_session *s, uint64_t size);
  * the reply.  True when a row or queue entry references that blob (the
  * caller lets go of it), false when it is to be thrown away. */
 bool smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size);
+/* delivery.c: takes (true) or lets go of (false) the lock that the SMTP
+ * sessions' write transactions take turns with (see delivery.c). */
+void smtp_delivery_lock(bool take);
 /* RFC 5321 §4.2.3 452, RFC 3463 X.3.1 "mail system full": the disk is
  * full, the client keeps the message and tries again later. */
 #define SMTP_REPLY_NOSPACE "452 4.3.1 Insufficient system storage, try again later"

@@ -426,7 +426,13 @@ smtp_trust_count(struct smtp_session *s)
 			const char *aj = strrchr(tx->rcpts[j].address, '@');
 			seen = tx->rcpts[j].local && aj != NULL && str_eq_nocase(aj, at);
 		}
-		if (!seen && store_trust_stats_add(st, at + 1, now, &c, &error) != STORE_OK)
+		if (seen)
+			continue;
+		/* a write transaction: in turn with the deliveries */
+		smtp_delivery_lock(true);
+		int ret = store_trust_stats_add(st, at + 1, now, &c, &error);
+		smtp_delivery_lock(false);
+		if (ret != STORE_OK)
 			log_error("%s[%llu] %s", s->name, (unsigned long long)s->id, error);
 	}
 }
