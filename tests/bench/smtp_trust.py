@@ -25,7 +25,6 @@ Postfix side also postfix, opendkim, opendmarc, postfix-policyd-spf-python
 (skipped, and said so, when missing).
 """
 
-import base64
 import os
 import shutil
 import socket
@@ -40,6 +39,8 @@ import time
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 
+from dkim_cases import openssl_rsa  # noqa: E402
+from mailhub_fixture import mailhub_bin  # noqa: E402
 from relay_util import Unbound, have_unbound  # noqa: E402
 
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10"))
@@ -48,16 +49,6 @@ SIZE = int(os.environ.get("BENCH_SIZE", "20480"))
 CLIENT = "127.0.0.2"
 RCPT = "bob@example.org"
 SENDER = "news@sender.bench"
-
-
-def mailhub_bin():
-    b = os.environ.get("MAILHUB_BIN")
-    if b:
-        return b
-    for c in (os.path.join(SRC, "build", "mailhub"), os.path.join(SRC, "mailhub")):
-        if os.access(c, os.X_OK):
-            return c
-    sys.exit("smtp_trust: needs a built mailhub (or MAILHUB_BIN)")
 
 
 def free_port():
@@ -84,13 +75,8 @@ def txt(s):
 
 
 def make_key(work):
-    path = os.path.join(work, "dkim.pem")
-    subprocess.run(["openssl", "genrsa", "-out", path, "2048"], check=True,
-                   capture_output=True)
-    der = subprocess.run(["openssl", "rsa", "-in", path, "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True).stdout
-    with open(path, "rb") as f:
-        return f.read(), base64.b64encode(der).decode()
+    key, pub = openssl_rsa(2048, os.path.join(work, "dkim.pem"))
+    return key, pub
 
 
 def signed_message(key):
