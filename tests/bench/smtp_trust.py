@@ -282,7 +282,7 @@ def main():
         print("smtp_trust: unbound not installed; skipped")
         return 0
     try:
-        import dkim  # noqa: F401
+        import dkim  # noqa: F401 - only whether it is there
     except ImportError:
         print("smtp_trust: python3-dkim not installed; skipped")
         return 0

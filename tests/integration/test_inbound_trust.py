@@ -44,22 +44,22 @@ def records(pub):
     spf = '"v=spf1 ip4:127.0.0.2 -all"'
     return [
         # the household's own domain: its mail leaves from elsewhere
-        f'home.test. TXT "v=spf1 ip4:192.0.2.1 -all"',
+        'home.test. TXT "v=spf1 ip4:192.0.2.1 -all"',
         # a sender whose mail comes from 127.0.0.2, signed, p=reject
         f"sender.test. TXT {spf}",
-        f'_dmarc.sender.test. TXT "v=DMARC1; p=reject"',
+        '_dmarc.sender.test. TXT "v=DMARC1; p=reject"',
         "sel._domainkey.sender.test. TXT " + txt(f"v=DKIM1; k=rsa; p={pub}"),
         f"helo.sender.test. TXT {spf}",
-        f"helo.sender.test. A 127.0.0.2",
+        "helo.sender.test. A 127.0.0.2",
         # p=quarantine; p=reject with pct=0 (never in the sample)
-        f'_dmarc.quar.test. TXT "v=DMARC1; p=quarantine"',
-        f'_dmarc.pct.test. TXT "v=DMARC1; p=reject; pct=0"',
+        '_dmarc.quar.test. TXT "v=DMARC1; p=quarantine"',
+        '_dmarc.pct.test. TXT "v=DMARC1; p=reject; pct=0"',
         # sp=: the organisational domain's record for its subdomains
-        f'_dmarc.org.test. TXT "v=DMARC1; p=none; sp=reject"',
+        '_dmarc.org.test. TXT "v=DMARC1; p=none; sp=reject"',
         # p=none: recorded only
-        f'_dmarc.none.test. TXT "v=DMARC1; p=none"',
+        '_dmarc.none.test. TXT "v=DMARC1; p=none"',
         # an SPF fail for everybody
-        f'other.test. TXT "v=spf1 -all"',
+        'other.test. TXT "v=spf1 -all"',
     ]
 
 
