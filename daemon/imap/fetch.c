@@ -31,6 +31,7 @@ enum item_kind {
 	ITEM_BODYSTRUCTURE,
 	ITEM_BODY,		/* BODY without a section: non-extended structure */
 	ITEM_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822* */
+	ITEM_MODSEQ,		/* RFC 7162 §3.1.4.2 */
 };
 
 enum section_what {
@@ -64,6 +65,7 @@ struct fetch_req {
 	bool sets_seen;
 	bool has_flags;
 	bool has_uid;
+	bool has_modseq;
 };
 
 static void
@@ -94,6 +96,9 @@ add_item(struct fetch_req *r, enum item_kind kind)
 		break;
 	case ITEM_UID:
 		r->has_uid = true;
+		break;
+	case ITEM_MODSEQ:
+		r->has_modseq = true;
 		break;
 	case ITEM_INTERNALDATE:
 	case ITEM_SIZE:
@@ -304,6 +309,8 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 		add_item(r, ITEM_BODYSTRUCTURE);
 	else if (str_eq_nocase(s, "BODY"))
 		add_item(r, ITEM_BODY);
+	else if (str_eq_nocase(s, "MODSEQ"))
+		add_item(r, ITEM_MODSEQ);
 	else if (str_eq_nocase(s, "RFC822") || str_eq_nocase(s, "RFC822.HEADER") ||
 		 str_eq_nocase(s, "RFC822.TEXT")) {
 		struct fetch_item *it = add_item(r, ITEM_SECTION);
@@ -450,8 +457,10 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 	buf_puts(out, "* ");
 	put_num(out, idx + 1);
 	buf_puts(out, " FETCH (");
-	/* UID FETCH always reports the UID (RFC 3501 §6.4.8) */
-	if (s->uid_cmd && !r->has_uid) {
+	/* UID FETCH always reports the UID (RFC 3501 §6.4.8), and so does
+	 * a FETCH that tells of changed flags once QRESYNC is on (RFC 7162
+	 * §3.2.4) */
+	if ((s->uid_cmd || (flags_changed && imap_qresync_on(s))) && !r->has_uid) {
 		buf_puts(out, "UID ");
 		put_num(out, m->uid);
 		first = false;
@@ -459,6 +468,8 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 	if (flags_changed && !r->has_flags) {
 		buf_puts(out, first ? "FLAGS " : " FLAGS ");
 		imap_append_flags(out, m->flags, m->keywords, m->recent);
+		if (imap_condstore_on(s) && !r->has_modseq)
+			imap_append_modseq(out, m->modseq);
 		first = false;
 	}
 	for (size_t i = 0; i < r->n; i++) {
@@ -474,6 +485,11 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 		case ITEM_UID:
 			buf_puts(out, "UID ");
 			put_num(out, m->uid);
+			break;
+		case ITEM_MODSEQ:
+			buf_puts(out, "MODSEQ (");
+			put_num(out, m->modseq);
+			buf_putc(out, ')');
 			break;
 		case ITEM_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE \"");
@@ -553,10 +569,15 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 {
 	struct fetch_req req;
 	memset(&req, 0, sizeof req);
-	if (n != 2 || !imap_arg_is_atom(&args[0])) {
+	if ((n != 2 && n != 3) || !imap_arg_is_atom(&args[0])) {
 		imap_bad(s, "FETCH needs a set and items");
 		return;
 	}
+	/* RFC 7162 §3.1.4.1, §3.2.6: (CHANGEDSINCE n [VANISHED]) */
+	uint64_t changedsince = 0;
+	bool vanished = false;
+	if (n == 3 && imap_fetch_modifiers(s, &args[2], &changedsince, &vanished) < 0)
+		return;
 	if (imap_arg_is_list(&args[1])) {
 		for (size_t i = 0; i < args[1].n; i++) {
 			if (parse_one(&req, &args[1].list[i]) < 0) {
@@ -579,6 +600,26 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 	if (imap_seqset_to_indexes(v, args[0].str, s->uid_cmd, &idx, &count) < 0) {
 		req_free(&req);
 		imap_bad(s, "Invalid message set");
+		return;
+	}
+	/* MODSEQ is a CONDSTORE-enabling item (§3.1); CHANGEDSINCE keeps
+	 * the messages changed since, and reports their MODSEQ */
+	if (changedsince > 0 && !req.has_modseq)
+		add_item(&req, ITEM_MODSEQ);
+	if (req.has_modseq)
+		imap_condstore_enable(s);
+	if (changedsince > 0) {
+		size_t w = 0;
+		for (size_t i = 0; i < count; i++)
+			if (v->msgs[idx[i]].modseq > changedsince)
+				idx[w++] = idx[i];
+		count = w;
+	}
+	if (vanished &&
+	    imap_qresync_vanished_earlier(s, changedsince, args[0].str) < 0) {
+		free(idx);
+		req_free(&req);
+		imap_no(s, "[SERVERBUG] Cannot read expunged messages.");
 		return;
 	}
 	bool set_seen = req.sets_seen && !v->readonly;
@@ -612,6 +653,7 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 						if (res[i].uid == 0)
 							continue;
 						v->msgs[idx[b + pos[i]]].flags = res[i].flags;
+						v->msgs[idx[b + pos[i]]].modseq = res[i].modseq;
 						changed[pos[i]] = true;
 					}
 				}

@@ -35,15 +35,24 @@ static void
 select_or_examine(struct imap_session *s, const struct imap_arg *args,
 		  size_t n, bool readonly)
 {
-	if (n != 1) {
+	if (n != 1 && n != 2) {
 		imap_bad(s, "%s needs a mailbox", readonly ? "EXAMINE" : "SELECT");
 		return;
 	}
 	struct buf name = BUF_INIT;
+	/* RFC 7162 §3.2.11: the mailbox closed by this SELECT is announced */
+	if (s->state == IMAP_STATE_SELECTED)
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed.\r\n");
 	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected */
 	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
+	/* RFC 7162: (CONDSTORE) or (QRESYNC (...)) */
+	struct imap_select_params params;
+	memset(&params, 0, sizeof params);
+	if (n == 2 && imap_select_params_parse(s, &args[1], &params) < 0)
+		return;
 	if (imap_arg_mailbox(s, &args[0], &name) < 0) {
 		buf_free(&name);
+		imap_select_params_clear(&params);
 		return;
 	}
 	struct store_mailbox mb;
@@ -51,16 +60,21 @@ select_or_examine(struct imap_session *s, const struct imap_arg *args,
 	int r = store_mailbox_get(s->st, s->user_id, buf_cstr(&name), &mb, &err);
 	buf_free(&name);
 	if (r == STORE_NOTFOUND) {
+		imap_select_params_clear(&params);
 		imap_no(s, "[NONEXISTENT] Mailbox does not exist.");
 		return;
 	}
 	if (r != STORE_OK) {
+		imap_select_params_clear(&params);
 		imap_no(s, "[SERVERBUG] %s", err);
 		return;
 	}
-	if (imap_view_open(s, &mb, readonly) == 0)
+	if (imap_view_open(s, &mb, readonly) == 0) {
+		imap_qresync_select(s, &params);
 		imap_ok(s, "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",
 			readonly ? "Examine" : "Select");
+	}
+	imap_select_params_clear(&params);
 	store_mailbox_clear(&mb);
 }
 
@@ -251,6 +265,7 @@ enum {
 	ST_UIDNEXT = 1 << 2,
 	ST_UIDVALIDITY = 1 << 3,
 	ST_UNSEEN = 1 << 4,
+	ST_HIGHESTMODSEQ = 1 << 5,	/* RFC 7162 §3.1.2.3 */
 };
 
 static int
@@ -259,7 +274,7 @@ parse_status_items(const struct imap_arg *a, unsigned *items_r)
 	static const struct { const char *name; unsigned bit; } names[] = {
 		{ "MESSAGES", ST_MESSAGES }, { "RECENT", ST_RECENT },
 		{ "UIDNEXT", ST_UIDNEXT }, { "UIDVALIDITY", ST_UIDVALIDITY },
-		{ "UNSEEN", ST_UNSEEN },
+		{ "UNSEEN", ST_UNSEEN }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 	};
 	*items_r = 0;
 	if (!imap_arg_is_list(a) || a->n == 0)
@@ -305,6 +320,9 @@ write_status(struct imap_session *s, const struct store_mailbox *mb,
 		buf_printf(&b, " UIDVALIDITY %u", mb->uidvalidity);
 	if (items & ST_UNSEEN)
 		buf_printf(&b, " UNSEEN %u", mb->unseen);
+	if (items & ST_HIGHESTMODSEQ)
+		buf_printf(&b, " HIGHESTMODSEQ %llu",
+			   (unsigned long long)mb->highestmodseq);
 	/* drop the first space */
 	memmove(b.data + start, b.data + start + 1, b.len - start - 1);
 	buf_truncate(&b, b.len - 1);
@@ -322,6 +340,9 @@ imap_cmd_status(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_bad(s, "STATUS needs a mailbox and a list of items");
 		return;
 	}
+	/* RFC 7162 §3.1: a CONDSTORE-enabling command */
+	if (items & ST_HIGHESTMODSEQ)
+		imap_condstore_enable(s);
 	struct buf name = BUF_INIT;
 	if (imap_arg_mailbox(s, &args[0], &name) < 0) {
 		buf_free(&name);

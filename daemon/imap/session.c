@@ -35,7 +35,7 @@ enum {
 };
 
 static imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id,
-	cmd_enable, cmd_namespace, cmd_starttls, cmd_login, cmd_authenticate;
+	cmd_namespace, cmd_starttls, cmd_login, cmd_authenticate;
 
 struct imap_command {
 	const char *name;
@@ -52,7 +52,7 @@ static const struct imap_command commands[] = {
 	{ "STARTTLS", cmd_starttls, CMD_NOAUTH },
 	{ "LOGIN", cmd_login, CMD_NOAUTH | CMD_NEEDS_PRIVACY },
 	{ "AUTHENTICATE", cmd_authenticate, CMD_NOAUTH | CMD_NEEDS_PRIVACY },
-	{ "ENABLE", cmd_enable, CMD_AUTH },
+	{ "ENABLE", imap_cmd_enable, CMD_AUTH },
 	{ "NAMESPACE", cmd_namespace, CMD_AUTH },
 	{ "SELECT", imap_cmd_select, CMD_AUTH },
 	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
@@ -146,7 +146,8 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 		return;
 	}
 	buf_printf(out, " UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
-		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu",
+		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu"
+		   " CONDSTORE QRESYNC",
 		   (unsigned long long)s->cfg->message_size);
 }
 
@@ -263,24 +264,6 @@ cmd_id(struct imap_session *s, const struct imap_arg *args, size_t n)
 	imap_printf(s, "* ID (\"name\" \"mailhub\" \"version\" \"%s\")\r\n",
 		    PACKAGE_VERSION);
 	imap_ok(s, "ID completed.");
-}
-
-/* RFC 5161: nothing we serve needs enabling; the answer lists nothing. */
-static void
-cmd_enable(struct imap_session *s, const struct imap_arg *args, size_t n)
-{
-	if (n == 0) {
-		imap_bad(s, "ENABLE needs at least one capability");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!imap_arg_is_atom(&args[i])) {
-			imap_bad(s, "ENABLE takes capability names");
-			return;
-		}
-	}
-	imap_printf(s, "* ENABLED\r\n");
-	imap_ok(s, "ENABLE completed.");
 }
 
 /* RFC 2342: one personal namespace, no prefix, '/' as the delimiter. */
