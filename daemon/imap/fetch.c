@@ -32,6 +32,8 @@ enum item_kind {
 	ITEM_BODY,		/* BODY without a section: non-extended structure */
 	ITEM_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822* */
 	ITEM_MODSEQ,		/* RFC 7162 §3.1.4.2 */
+	ITEM_EMAILID,		/* RFC 8474 §5.1 */
+	ITEM_THREADID,		/* RFC 8474 §5.2 */
 };
 
 enum section_what {
@@ -100,6 +102,9 @@ add_item(struct fetch_req *r, enum item_kind kind)
 	case ITEM_MODSEQ:
 		r->has_modseq = true;
 		break;
+	case ITEM_THREADID:
+		break;
+	case ITEM_EMAILID:
 	case ITEM_INTERNALDATE:
 	case ITEM_SIZE:
 		r->need_row = true;
@@ -311,6 +316,10 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 		add_item(r, ITEM_BODY);
 	else if (str_eq_nocase(s, "MODSEQ"))
 		add_item(r, ITEM_MODSEQ);
+	else if (str_eq_nocase(s, "EMAILID"))
+		add_item(r, ITEM_EMAILID);
+	else if (str_eq_nocase(s, "THREADID"))
+		add_item(r, ITEM_THREADID);
 	else if (str_eq_nocase(s, "RFC822") || str_eq_nocase(s, "RFC822.HEADER") ||
 		 str_eq_nocase(s, "RFC822.TEXT")) {
 		struct fetch_item *it = add_item(r, ITEM_SECTION);
@@ -490,6 +499,14 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 			buf_puts(out, "MODSEQ (");
 			put_num(out, m->modseq);
 			buf_putc(out, ')');
+			break;
+		case ITEM_EMAILID:
+			buf_puts(out, "EMAILID (");
+			imap_append_emailid(out, row->blob);
+			buf_putc(out, ')');
+			break;
+		case ITEM_THREADID:
+			buf_puts(out, "THREADID NIL");
 			break;
 		case ITEM_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE \"");

@@ -132,6 +132,10 @@ void imap_capabilities(struct imap_session *s, struct buf *out);
  * "INBOX" in any case made "INBOX".  -1 (and a BAD reply) when invalid. */
 int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *a,
 		     struct buf *out);
+/* The user's mailbox a mailbox argument names (mailbox.c); -1 with a BAD
+ * or NO reply set when invalid or missing. */
+int imap_arg_mailbox_get(struct imap_session *s, const struct imap_arg *a,
+			 struct store_mailbox *mb_r);
 /* Appends a mailbox name (UTF-8) as a modified UTF-7 astring. */
 void imap_append_mailbox(struct buf *out, const char *name);
 /* Parks the session during a command that waits (IDLE): the command returns
@@ -231,6 +235,19 @@ int imap_search_modseq_key(struct imap_session *s, const struct imap_arg *args,
 			   size_t n, size_t *pos, uint64_t *v_r);
 /* Appends " MODSEQ (n)" to a FETCH response. */
 void imap_append_modseq(struct buf *out, uint64_t modseq);
+
+/* ---- quota.c: QUOTA (RFC 9208) ------------------------------------------ */
+
+imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota;
+
+/* ---- objectid.c: OBJECTID (RFC 8474) ------------------------------------- */
+
+/* Appends the MAILBOXID of a mailbox: "F" and its UIDVALIDITY and row id
+ * in hex (neither is ever reused, and RENAME keeps both). */
+void imap_append_mailboxid(struct buf *out, const struct store_mailbox *mb);
+/* Appends the EMAILID of a message stored in blob: "M" and the first 24
+ * hex digits of its SHA-256, the same for a copy or a move. */
+void imap_append_emailid(struct buf *out, const char *blob);
 
 /* ---- qresync.c: QRESYNC (RFC 7162 §3.2) --------------------------------- */
 
