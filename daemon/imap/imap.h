@@ -236,6 +236,10 @@ int imap_search_modseq_key(struct imap_session *s, const struct imap_arg *args,
 /* Appends " MODSEQ (n)" to a FETCH response. */
 void imap_append_modseq(struct buf *out, uint64_t modseq);
 
+/* ---- compress.c: COMPRESS=DEFLATE (RFC 4978) ---------------------------- */
+
+imap_command_fn imap_cmd_compress;
+
 /* ---- quota.c: QUOTA (RFC 9208) ------------------------------------------ */
 
 imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota;

@@ -58,6 +58,7 @@ static const struct imap_command commands[] = {
 	{ "UNAUTHENTICATE", cmd_unauthenticate, CMD_AUTH },
 	{ "GETQUOTAROOT", imap_cmd_getquotaroot, CMD_AUTH },
 	{ "GETQUOTA", imap_cmd_getquota, CMD_AUTH },
+	{ "COMPRESS", imap_cmd_compress, CMD_AUTH },
 	{ "SELECT", imap_cmd_select, CMD_AUTH },
 	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
 	{ "CREATE", imap_cmd_create, CMD_AUTH },
@@ -163,7 +164,8 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	buf_printf(out, " UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
 		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu"
 		   " CONDSTORE QRESYNC MULTIAPPEND STATUS=SIZE QUOTA"
-		   " QUOTA=RES-STORAGE CREATE-SPECIAL-USE UNAUTHENTICATE OBJECTID",
+		   " QUOTA=RES-STORAGE CREATE-SPECIAL-USE UNAUTHENTICATE OBJECTID"
+		   " COMPRESS=DEFLATE",
 		   (unsigned long long)s->cfg->message_size);
 }
 

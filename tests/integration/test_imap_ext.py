@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import unittest
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot_util  # noqa: E402
@@ -38,10 +39,44 @@ def status_size(c, mailbox):
     return int(re.search(rb"SIZE (\d+)", untagged[-1]).group(1))
 
 
+class Deflated:
+    """The client's side of COMPRESS=DEFLATE over a Raw connection."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.comp = zlib.compressobj(wbits=-15)
+        self.decomp = zlib.decompressobj(wbits=-15)
+        self.pending = b""
+        self.wire_in = 0
+
+    def send(self, data):
+        self.raw.sock.sendall(self.comp.compress(data)
+                              + self.comp.flush(zlib.Z_SYNC_FLUSH))
+
+    def line(self):
+        while b"\n" not in self.pending:
+            chunk = self.raw.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("closed; got %r" % self.pending)
+            self.wire_in += len(chunk)
+            self.pending += self.decomp.decompress(chunk)
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line + b"\n"
+
+    def cmd(self, tag, text):
+        self.send(tag.encode() + b" " + text + b"\r\n")
+        lines = []
+        while True:
+            line = self.line()
+            if line.startswith(tag.encode() + b" "):
+                return lines, line
+            lines.append(line)
+
+
 class ExtTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mh = Mailhub(limits={"message_size": "1M"})
+        cls.mh = Mailhub(limits={"message_size": "1M"}, plaintext_on_loopback=True)
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.add_user(USER, PASSWORD)
         cls.mh.add_user(SMALL, PASSWORD, quota="10K")
@@ -171,6 +206,61 @@ class ExtTest(unittest.TestCase):
         _, tagged = c.cmd("r", b'GETQUOTA ""')
         self.assertTrue(tagged.startswith(b"r NO"), tagged)
         c.close()
+
+    def compressed(self, tls):
+        c = Raw(self.mh.port("imaps" if tls else "imap"), tls=tls, timeout=20)
+        c.ok("l", b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
+        # the tagged OK is the last uncompressed line (RFC 4978 §3)
+        c.send(b"z COMPRESS DEFLATE\r\n")
+        self.assertEqual(c.line(), b"z OK DEFLATE active.\r\n")
+        return c, Deflated(c)
+
+    def test_compress(self):
+        for tls in (True, False):
+            raw, z = self.compressed(tls)
+            _, tagged = z.cmd("a", b"COMPRESS DEFLATE")
+            self.assertTrue(tagged.startswith(b"a NO [COMPRESSIONACTIVE]"), tagged)
+            box = b"Deflate%d" % tls
+            _, tagged = z.cmd("c", b"CREATE " + box)
+            self.assertTrue(tagged.startswith(b"c OK"), tagged)
+            # a literal through the compressed stream
+            m = MESSAGES[2]
+            _, tagged = z.cmd("p", b"APPEND %s {%d+}\r\n%s" % (box, len(m), m))
+            self.assertTrue(tagged.startswith(b"p OK [APPENDUID"), tagged)
+            untagged, tagged = z.cmd("s", b"SELECT " + box)
+            self.assertIn(b"* 1 EXISTS\r\n", untagged)
+            untagged, tagged = z.cmd("f", b"FETCH 1 (BODY.PEEK[])")
+            self.assertIn(m, b"".join(untagged))
+            # IDLE parks the session; a change wakes it, still compressed
+            z.send(b"i IDLE\r\n")
+            self.assertTrue(z.line().startswith(b"+ "))
+            other = self.login()
+            other.ok("s", b"SELECT " + box)
+            other.ok("f", b"STORE 1 +FLAGS (\\Flagged)")
+            other.close()
+            self.assertIn(b"\\Flagged", z.line())
+            z.send(b"DONE\r\n")
+            self.assertTrue(z.line().startswith(b"i OK"))
+            _, tagged = z.cmd("o", b"LOGOUT")
+            self.assertTrue(tagged.startswith(b"o OK"), tagged)
+            raw.close()
+
+    def test_compress_saves_bytes(self):
+        """A resynchronisation's FETCH of flags, compressed and not."""
+        c = self.login()
+        c.ok("c", b"CREATE Many")
+        multiappend(c, "a", b"Many", [MESSAGES[i % 3] for i in range(300)])
+        c.ok("s", b"SELECT Many")
+        c.ok("e", b"EXAMINE Many")	# no \\Recent left, as below
+        plain = sum(len(line) for line in c.ok("f", b"UID FETCH 1:* (FLAGS MODSEQ)"))
+        c.close()
+        raw, z = self.compressed(True)
+        z.cmd("s", b"EXAMINE Many")
+        before = z.wire_in
+        untagged, _ = z.cmd("f", b"UID FETCH 1:* (FLAGS MODSEQ)")
+        self.assertEqual(sum(len(line) for line in untagged), plain)
+        self.assertLess((z.wire_in - before) * 5, plain)
+        raw.close()
 
     def test_unauthenticate(self):
         c = self.login()
