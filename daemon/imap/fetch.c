@@ -34,6 +34,8 @@ enum item_kind {
 	ITEM_MODSEQ,		/* RFC 7162 §3.1.4.2 */
 	ITEM_EMAILID,		/* RFC 8474 §5.1 */
 	ITEM_THREADID,		/* RFC 8474 §5.2 */
+	ITEM_BINARY,		/* RFC 3516: BINARY[...], BINARY.PEEK[...] */
+	ITEM_BINARY_SIZE,	/* BINARY.SIZE[...] */
 };
 
 enum section_what {
@@ -116,6 +118,8 @@ add_item(struct fetch_req *r, enum item_kind kind)
 		r->need_cache = true;
 		break;
 	case ITEM_SECTION:
+	case ITEM_BINARY:
+	case ITEM_BINARY_SIZE:
 		r->need_row = true;
 		r->need_blob = true;
 		break;
@@ -223,9 +227,11 @@ parse_section(const char *sec, size_t len, struct fetch_item *it)
 	return 0;
 }
 
-/* BODY[...]<a.b> or BODY.PEEK[...]<a.b> */
+/* BODY[...]<a.b> or BODY.PEEK[...]<a.b>; BINARY[...]<a.b>, BINARY.PEEK and
+ * BINARY.SIZE (kind), whose section is a part number only (RFC 3516 §6) */
 static int
-parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek)
+parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek,
+		enum item_kind kind)
 {
 	const char *lb = memchr(s, '[', len);
 	const char *rb = lb ? memchr(lb, ']', len - (size_t)(lb - s)) : NULL;
@@ -238,13 +244,17 @@ parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek)
 	}
 	if (lb == NULL || rb == NULL)
 		return -1;
-	struct fetch_item *it = add_item(r, ITEM_SECTION);
+	struct fetch_item *it = add_item(r, kind);
 	it->peek = peek;
 	if (!peek)
 		r->sets_seen = true;
 	if (parse_section(lb + 1, (size_t)(rb - lb - 1), it) < 0)
 		return -1;
+	if (kind != ITEM_SECTION && it->what != SEC_ALL)
+		return -1;
 	const char *after = rb + 1, *end = s + len;
+	if (after < end && kind == ITEM_BINARY_SIZE)
+		return -1;
 	if (after < end) {
 		/* <start.length> */
 		if (*after != '<' || end[-1] != '>')
@@ -271,7 +281,8 @@ parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek)
 	}
 	/* the response name: BODY[SECTION]<start> (RFC 3501 §7.4.2) */
 	struct buf n = BUF_INIT;
-	buf_puts(&n, "BODY[");
+	buf_puts(&n, kind == ITEM_SECTION ? "BODY[" :
+		 kind == ITEM_BINARY ? "BINARY[" : "BINARY.SIZE[");
 	for (const char *q = lb + 1; q < rb; q++) {
 		char c = *q;
 		buf_putc(&n, c >= 'a' && c <= 'z' ? (char)(c - 32) : c);
@@ -339,9 +350,15 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 			r->sets_seen = true;
 		}
 	} else if (str_has_prefix_nocase(s, "BODY.PEEK["))
-		return parse_body_item(r, s, a->len, true);
+		return parse_body_item(r, s, a->len, true, ITEM_SECTION);
 	else if (str_has_prefix_nocase(s, "BODY["))
-		return parse_body_item(r, s, a->len, false);
+		return parse_body_item(r, s, a->len, false, ITEM_SECTION);
+	else if (str_has_prefix_nocase(s, "BINARY.PEEK["))
+		return parse_body_item(r, s, a->len, true, ITEM_BINARY);
+	else if (str_has_prefix_nocase(s, "BINARY.SIZE["))
+		return parse_body_item(r, s, a->len, true, ITEM_BINARY_SIZE);
+	else if (str_has_prefix_nocase(s, "BINARY["))
+		return parse_body_item(r, s, a->len, false, ITEM_BINARY);
 	else
 		return -1;
 	return 0;
@@ -452,10 +469,44 @@ put_num(struct buf *out, uint64_t v)
 	buf_append(out, t + i, sizeof t - i);
 }
 
+/* BINARY[...] or BINARY.SIZE[...] of a loaded message: false for an
+ * unknown transfer encoding (then NIL). */
+static bool
+write_binary(struct buf *out, const struct fetch_item *it, struct fetch_msg *fm)
+{
+	struct buf dec = BUF_INIT;
+	bool ok = imap_binary_section(fm->data.data ? fm->data.data : "",
+				      fm->data.len, fm->root, it->path, &dec) == 0;
+	const char *p = dec.data != NULL ? dec.data : "";
+	size_t len = dec.len;
+	if (!ok) {
+		buf_puts(out, "NIL");
+	} else if (it->kind == ITEM_BINARY_SIZE) {
+		buf_printf(out, "%zu", len);
+	} else {
+		if (it->partial) {
+			if (it->part_start >= len) {
+				len = 0;
+			} else {
+				p += it->part_start;
+				len -= (size_t)it->part_start;
+				if (len > it->part_len)
+					len = (size_t)it->part_len;
+			}
+		}
+		/* RFC 3516 §4.2: literal8 when the content holds a NUL */
+		buf_printf(out, "%s{%zu}\r\n", memchr(p, '\0', len) ? "~" : "", len);
+		buf_append(out, p, len);
+	}
+	buf_free(&dec);
+	return ok;
+}
+
 /* Writes the FETCH response of one message. */
 static void
 fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
-	  struct imapdb_row *row, bool flags_changed, struct buf *out)
+	  struct imapdb_row *row, bool flags_changed, struct buf *out,
+	  bool *unknown_cte)
 {
 	struct imap_view *v = s->view;
 	struct imap_msg *m = &v->msgs[idx];
@@ -539,6 +590,14 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 				write_section(out, it, &fm);
 			else
 				buf_puts(out, "NIL");
+			break;
+		case ITEM_BINARY:
+		case ITEM_BINARY_SIZE:
+			buf_printf(out, "%s ", it->name);
+			if (load_message(s, row, &fm) < 0)
+				buf_puts(out, "NIL");
+			else if (!write_binary(out, it, &fm))
+				*unknown_cte = true;
 			break;
 		}
 		/* keep memory bounded on big answers */
@@ -640,7 +699,7 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 		return;
 	}
 	bool set_seen = req.sets_seen && !v->readonly;
-	bool expunge_issued = false;
+	bool expunge_issued = false, unknown_cte = false;
 	struct buf out = BUF_INIT;
 	for (size_t b = 0; b < count; b += IMAP_FETCH_BATCH) {
 		size_t e = b + IMAP_FETCH_BATCH < count ? b + IMAP_FETCH_BATCH : count;
@@ -707,7 +766,8 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 				if (req.need_cache)
 					fill_cache(s, row);
 			}
-			fetch_one(s, &req, idx[i], row, changed[i - b], &out);
+			fetch_one(s, &req, idx[i], row, changed[i - b], &out,
+				  &unknown_cte);
 			if (out.len > 64 * 1024) {
 				imap_write(s, out.data, out.len);
 				buf_reset(&out);
@@ -721,7 +781,9 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 	buf_free(&out);
 	free(idx);
 	req_free(&req);
-	if (expunge_issued)
+	if (unknown_cte)
+		imap_no(s, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding.");
+	else if (expunge_issued)
 		imap_no(s, "[EXPUNGEISSUED] Some messages were expunged.");
 	else
 		imap_ok(s, "Fetch completed.");

@@ -240,6 +240,15 @@ void imap_append_modseq(struct buf *out, uint64_t modseq);
 
 imap_command_fn imap_cmd_compress;
 
+/* ---- binary.c: BINARY (RFC 3516) ---------------------------------------- */
+
+struct mime_part;
+/* Appends the content of part path ("" the whole message) of msg with its
+ * transfer encoding undone.  0, or -1 for an encoding it does not know
+ * (UNKNOWN-CTE). */
+int imap_binary_section(const char *msg, size_t len, const struct mime_part *root,
+			const char *path, struct buf *out);
+
 /* ---- quota.c: QUOTA (RFC 9208) ------------------------------------------ */
 
 imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota;

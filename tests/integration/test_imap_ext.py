@@ -96,7 +96,7 @@ class ExtTest(unittest.TestCase):
         caps = c.ok("c", b"CAPABILITY")[0].split()
         for cap in (b"MULTIAPPEND", b"STATUS=SIZE", b"QUOTA", b"QUOTA=RES-STORAGE",
                     b"CREATE-SPECIAL-USE", b"UNAUTHENTICATE", b"OBJECTID",
-                    b"APPENDLIMIT=1048576"):
+                    b"APPENDLIMIT=1048576", b"COMPRESS=DEFLATE", b"BINARY"):
             self.assertIn(cap, caps)
         c.close()
 
@@ -261,6 +261,49 @@ class ExtTest(unittest.TestCase):
         self.assertEqual(sum(len(line) for line in untagged), plain)
         self.assertLess((z.wire_in - before) * 5, plain)
         raw.close()
+
+    def test_binary(self):
+        data = bytes(range(256)) * 4
+        import base64
+        mime = (b"From: Bob <bob@example.org>\r\nSubject: Bin\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                b"--b\r\nContent-Type: text/plain\r\n"
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                b"caf=C3=A9 =3D ok\r\n"
+                b"--b\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n"
+                + base64.encodebytes(data).replace(b"\n", b"\r\n") +
+                b"--b\r\nContent-Type: application/x-odd\r\n"
+                b"Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n"
+                b"--b--\r\n")
+        c = self.login()
+        c.ok("c", b"CREATE Bin")
+        multiappend(c, "a", b"Bin", [mime])
+        c.ok("s", b"SELECT Bin")
+        untagged = c.ok("f", b"FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[2])")
+        self.assertEqual(untagged, [b"* 1 FETCH (BINARY[1] {10}\r\ncaf\xc3\xa9 = ok"
+                                    b" BINARY.SIZE[2] 1024)\r\n"])
+        # decoded bytes with NUL come as literal8; a partial range too
+        untagged = c.ok("g", b"FETCH 1 (BINARY.PEEK[2] BINARY.PEEK[2]<0.10>)")
+        # (Raw reads one literal per line: the lines are joined back)
+        self.assertEqual(b"".join(untagged), b"* 1 FETCH (BINARY[2] ~{1024}\r\n" + data
+                         + b" BINARY[2]<0> ~{10}\r\n" + data[:10] + b")\r\n")
+        _, tagged = c.cmd("h", b"FETCH 1 (BINARY.PEEK[3])")
+        self.assertTrue(tagged.startswith(b"h NO [UNKNOWN-CTE]"), tagged)
+        _, tagged = c.cmd("i", b"FETCH 1 (BINARY[1.HEADER])")
+        self.assertTrue(tagged.startswith(b"i BAD"), tagged)
+        # APPEND of a literal8 with NUL bytes, fetched back as it was
+        raw = b"Subject: nul\r\n\r\na\x00b\r\n"
+        c.send(b"j APPEND Bin ~{%d+}\r\n" % len(raw) + raw + b"\r\n")
+        _, tagged = c.until("j")
+        self.assertTrue(tagged.startswith(b"j OK"), tagged)
+        c.ok("n", b"NOOP")
+        untagged = c.ok("k", b"FETCH 2 (BINARY.PEEK[])")
+        self.assertEqual(untagged, [b"* 2 FETCH (BINARY[] ~{%d}\r\n" % len(raw) + raw + b")\r\n"])
+        # BINARY[] sets \\Seen as BODY[] does
+        untagged = c.ok("l", b"FETCH 2 (BINARY[1])")
+        self.assertIn(b"\\Seen", b"".join(untagged))
+        c.close()
 
     def test_unauthenticate(self):
         c = self.login()
