@@ -388,6 +388,22 @@ load_message(struct imap_session *s, const struct imapdb_row *row,
 	return 0;
 }
 
+/* Narrows bytes to the <start.length> of the item, when it has one. */
+static void
+apply_partial(const struct fetch_item *it, const char **bytes, size_t *len)
+{
+	if (!it->partial)
+		return;
+	if (it->part_start >= *len) {
+		*len = 0;
+		return;
+	}
+	*bytes += it->part_start;
+	*len -= (size_t)it->part_start;
+	if (*len > it->part_len)
+		*len = (size_t)it->part_len;
+}
+
 /* Appends the bytes of a section (with <partial>) as a literal. */
 static void
 write_section(struct buf *out, const struct fetch_item *it,
@@ -433,16 +449,7 @@ write_section(struct buf *out, const struct fetch_item *it,
 		bytes = tmp.data ? tmp.data : "";
 		len = tmp.len;
 	}
-	if (it->partial) {
-		if (it->part_start >= len) {
-			len = 0;
-		} else {
-			bytes += it->part_start;
-			len -= (size_t)it->part_start;
-			if (len > it->part_len)
-				len = (size_t)it->part_len;
-		}
-	}
+	apply_partial(it, &bytes, &len);
 	buf_printf(out, "{%zu}\r\n", len);
 	size_t start = out->len;
 	buf_append(out, bytes, len);
@@ -484,16 +491,7 @@ write_binary(struct buf *out, const struct fetch_item *it, struct fetch_msg *fm)
 	} else if (it->kind == ITEM_BINARY_SIZE) {
 		buf_printf(out, "%zu", len);
 	} else {
-		if (it->partial) {
-			if (it->part_start >= len) {
-				len = 0;
-			} else {
-				p += it->part_start;
-				len -= (size_t)it->part_start;
-				if (len > it->part_len)
-					len = (size_t)it->part_len;
-			}
-		}
+		apply_partial(it, &p, &len);
 		/* RFC 3516 §4.2: literal8 when the content holds a NUL */
 		buf_printf(out, "%s{%zu}\r\n", memchr(p, '\0', len) ? "~" : "", len);
 		buf_append(out, p, len);
