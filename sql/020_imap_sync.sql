@@ -15,3 +15,16 @@ CREATE TRIGGER expunged_forgotten AFTER DELETE ON expunged BEGIN
 	UPDATE mailboxes SET vanished_modseq = max(vanished_modseq, OLD.modseq)
 		WHERE id = OLD.mailbox_id;
 END;
+
+-- PREVIEW (RFC 8970): the preview text of a message file, computed once
+-- (by the first FETCH PREVIEW) and shared by its copies; it goes with the
+-- last message that uses the file.
+CREATE TABLE previews (
+	blob TEXT PRIMARY KEY,
+	preview TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER messages_preview_gone AFTER DELETE ON messages
+	WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob = OLD.blob)
+BEGIN
+	DELETE FROM previews WHERE blob = OLD.blob;
+END;

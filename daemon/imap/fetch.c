@@ -20,7 +20,9 @@
 #include "mail/header.h"
 #include "mail/mime.h"
 #include "store/blob.h"
+#include "mail/imapquote.h"
 #include "store/imapdb.h"
+#include "store/imapsync.h"
 
 enum item_kind {
 	ITEM_FLAGS,
@@ -36,6 +38,7 @@ enum item_kind {
 	ITEM_THREADID,		/* RFC 8474 §5.2 */
 	ITEM_BINARY,		/* RFC 3516: BINARY[...], BINARY.PEEK[...] */
 	ITEM_BINARY_SIZE,	/* BINARY.SIZE[...] */
+	ITEM_PREVIEW,		/* RFC 8970 */
 };
 
 enum section_what {
@@ -107,6 +110,7 @@ add_item(struct fetch_req *r, enum item_kind kind)
 	case ITEM_THREADID:
 		break;
 	case ITEM_EMAILID:
+	case ITEM_PREVIEW:
 	case ITEM_INTERNALDATE:
 	case ITEM_SIZE:
 		r->need_row = true;
@@ -331,6 +335,8 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 		add_item(r, ITEM_EMAILID);
 	else if (str_eq_nocase(s, "THREADID"))
 		add_item(r, ITEM_THREADID);
+	else if (str_eq_nocase(s, "PREVIEW"))
+		add_item(r, ITEM_PREVIEW);
 	else if (str_eq_nocase(s, "RFC822") || str_eq_nocase(s, "RFC822.HEADER") ||
 		 str_eq_nocase(s, "RFC822.TEXT")) {
 		struct fetch_item *it = add_item(r, ITEM_SECTION);
@@ -500,6 +506,33 @@ write_binary(struct buf *out, const struct fetch_item *it, struct fetch_msg *fm)
 	return ok;
 }
 
+/* The PREVIEW of a message: kept per message file by the store, computed
+ * the first time. */
+static void
+write_preview(struct imap_session *s, const struct imapdb_row *row,
+	      struct fetch_msg *fm, struct buf *out)
+{
+	char *preview;
+	const char *err;
+	int r = imapsync_preview_get(s->st, row->blob, &preview, &err);
+	if (r == STORE_OK) {
+		imap_append_string(out, preview, strlen(preview));
+		free(preview);
+		return;
+	}
+	if (r != STORE_NOTFOUND || load_message(s, row, fm) < 0) {
+		buf_puts(out, "NIL");
+		return;
+	}
+	struct buf text = BUF_INIT;
+	imap_preview_compute(fm->data.data ? fm->data.data : "", fm->root, &text);
+	const char *t = buf_cstr(&text);
+	if (imapsync_preview_set(s->st, row->blob, t, &err) != STORE_OK)
+		log_error("imap[%llu] %s", (unsigned long long)s->id, err);
+	imap_append_string(out, t, text.len);
+	buf_free(&text);
+}
+
 /* Writes the FETCH response of one message. */
 static void
 fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
@@ -556,6 +589,10 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 			break;
 		case ITEM_THREADID:
 			buf_puts(out, "THREADID NIL");
+			break;
+		case ITEM_PREVIEW:
+			buf_puts(out, "PREVIEW ");
+			write_preview(s, row, &fm, out);
 			break;
 		case ITEM_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE \"");
@@ -654,6 +691,12 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 		return;
 	if (imap_arg_is_list(&args[1])) {
 		for (size_t i = 0; i < args[1].n; i++) {
+			const struct imap_arg *l = args[1].list;
+			/* RFC 8970 §4: PREVIEW (LAZY): it is always there */
+			if (imap_arg_is_list(&l[i]) && i > 0 &&
+			    imap_arg_atom_eq(&l[i - 1], "PREVIEW") && l[i].n == 1 &&
+			    imap_arg_atom_eq(&l[i].list[0], "LAZY"))
+				continue;
 			if (parse_one(&req, &args[1].list[i]) < 0) {
 				req_free(&req);
 				imap_bad(s, "Invalid FETCH item");

@@ -249,6 +249,12 @@ struct mime_part;
 int imap_binary_section(const char *msg, size_t len, const struct mime_part *root,
 			const char *path, struct buf *out);
 
+/* ---- preview.c: PREVIEW (RFC 8970) -------------------------------------- */
+
+/* Appends the preview text of a parsed message (UTF-8, maybe empty). */
+void imap_preview_compute(const char *msg, const struct mime_part *root,
+			  struct buf *out);
+
 /* ---- quota.c: QUOTA (RFC 9208) ------------------------------------------ */
 
 imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota;

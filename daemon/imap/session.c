@@ -165,7 +165,7 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu"
 		   " CONDSTORE QRESYNC MULTIAPPEND STATUS=SIZE QUOTA"
 		   " QUOTA=RES-STORAGE CREATE-SPECIAL-USE UNAUTHENTICATE OBJECTID"
-		   " COMPRESS=DEFLATE BINARY",
+		   " COMPRESS=DEFLATE BINARY PREVIEW",
 		   (unsigned long long)s->cfg->message_size);
 }
 

@@ -21,6 +21,37 @@ static const char SQL_USAGE[] =
 	"SELECT used, quota, (SELECT coalesce(sum(messages), 0) FROM mailboxes"
 	" WHERE user_id = ?1) FROM users WHERE id = ?1";
 
+static const char SQL_PREVIEW_GET[] =
+	"SELECT preview FROM previews WHERE blob = ?1";
+static const char SQL_PREVIEW_SET[] =
+	"INSERT OR REPLACE INTO previews (blob, preview) VALUES (?1, ?2)";
+
+int
+imapsync_preview_get(struct store *st, const char *blob, char **preview_r,
+		     const char **error_r)
+{
+	*preview_r = NULL;
+	sqlite3_stmt *s = store_stmt(st, SQL_PREVIEW_GET);
+	stmt_text(s, 1, blob);
+	int ret = stmt_row(st, s, "cannot read a preview", error_r);
+	if (ret != STORE_OK)
+		return ret;
+	*preview_r = stmt_col_strdup(s, 0);
+	stmt_done(s);
+	return *preview_r != NULL ? STORE_OK : STORE_NOTFOUND;
+}
+
+int
+imapsync_preview_set(struct store *st, const char *blob, const char *preview,
+		     const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_PREVIEW_SET);
+	stmt_text(s, 1, blob);
+	stmt_text(s, 2, preview);
+	return stmt_exec(st, s, "cannot store a preview", error_r) < 0 ?
+		STORE_ERROR : STORE_OK;
+}
+
 int
 imapsync_vanished(struct store *st, int64_t mailbox_id, uint64_t modseq,
 		  uint32_t uid_lo, uint32_t uid_hi, uint32_t **uids_r,

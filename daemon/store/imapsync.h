@@ -36,4 +36,11 @@ struct imapsync_usage {
 int imapsync_user_usage(struct store *st, int64_t user_id,
 			struct imapsync_usage *u_r, const char **error_r);
 
+/* The cached PREVIEW of a blob (sql/020): STORE_OK with *preview_r
+ * (malloc'd), or STORE_NOTFOUND. */
+int imapsync_preview_get(struct store *st, const char *blob, char **preview_r,
+			 const char **error_r);
+int imapsync_preview_set(struct store *st, const char *blob,
+			 const char *preview, const char **error_r);
+
 #endif

@@ -6,6 +6,7 @@ Dovecot's for the same messages."""
 
 import os
 import re
+import sqlite3
 import sys
 import unittest
 import zlib
@@ -96,7 +97,7 @@ class ExtTest(unittest.TestCase):
         caps = c.ok("c", b"CAPABILITY")[0].split()
         for cap in (b"MULTIAPPEND", b"STATUS=SIZE", b"QUOTA", b"QUOTA=RES-STORAGE",
                     b"CREATE-SPECIAL-USE", b"UNAUTHENTICATE", b"OBJECTID",
-                    b"APPENDLIMIT=1048576", b"COMPRESS=DEFLATE", b"BINARY"):
+                    b"APPENDLIMIT=1048576", b"COMPRESS=DEFLATE", b"BINARY", b"PREVIEW"):
             self.assertIn(cap, caps)
         c.close()
 
@@ -303,6 +304,36 @@ class ExtTest(unittest.TestCase):
         # BINARY[] sets \\Seen as BODY[] does
         untagged = c.ok("l", b"FETCH 2 (BINARY[1])")
         self.assertIn(b"\\Seen", b"".join(untagged))
+        c.close()
+
+    def test_preview(self):
+        html = (b"From: Bob <bob@example.org>\r\nSubject: Html\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: text/html; charset=iso-8859-1\r\n"
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                b"<html><body><p>Caf=E9\r\n   au   lait</p><p>" + b"long " * 100
+                + b"</p></body></html>\r\n")
+        c = self.login()
+        c.ok("c", b"CREATE Prev")
+        multiappend(c, "a", b"Prev", [MESSAGES[1], html])
+        c.ok("s", b"SELECT Prev")
+        untagged = c.ok("f", b"FETCH 1:2 (PREVIEW)")
+        self.assertEqual(untagged[0], b'* 1 FETCH (PREVIEW "Second, longer.")\r\n')
+        # 8-bit text comes as a literal
+        preview = re.search(rb"PREVIEW \{\d+\}\r\n(.*)\)\r\n$", untagged[1],
+                            re.S).group(1).decode()
+        self.assertTrue(preview.startswith("Caf\u00e9 au lait long long"), preview)
+        self.assertEqual(len(preview), 200)
+        # LAZY is taken; the preview is the one kept for the file
+        again = c.ok("g", b"FETCH 1:2 (PREVIEW (LAZY) UID)")
+        self.assertEqual(again[0], b'* 1 FETCH (PREVIEW "Second, longer." UID 1)\r\n')
+        # the kept preview goes with the last message of its file
+        c.ok("d", b"STORE 1:2 +FLAGS.SILENT (\\Deleted)")
+        c.ok("x", b"EXPUNGE")
+        db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
+        left = db.execute("SELECT count(*) FROM previews p WHERE NOT EXISTS"
+                          " (SELECT 1 FROM messages m WHERE m.blob = p.blob)").fetchone()[0]
+        db.close()
+        self.assertEqual(left, 0)
         c.close()
 
     def test_unauthenticate(self):
