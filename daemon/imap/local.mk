@@ -58,3 +58,4 @@ libstore_a_SOURCES += daemon/store/imapsync.c daemon/store/imapsync.h
 SQL_MIGRATIONS += sql/020_imap_sync.sql
 TESTS += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
 EXTRA_DIST += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
+BENCHMARKS += tests/bench/imap_sync_bench.py
