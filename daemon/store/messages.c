@@ -317,8 +317,7 @@ store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		*removed_r = 0;
 	if (n == 0)
 		return STORE_OK;
-	/* a removal carries no message (undone by a power failure, the
-	 * message is back, not lost): a light commit */
+	/* a removal carries no message: a light commit (group commit) */
 	if ((ret = store_begin_light(st, error_r)) < 0)
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_EXPUNGE);

@@ -2,8 +2,8 @@
  * trust_stats: per local domain and hour, counts of what the inbound
  * checks said (sql/013_trust_stats.sql), for the panel's summary of the
  * last day (GET /api/v1/domains).  Counts carry no message, so they are
- * written in light transactions (store_begin_light: lost at most on a
- * power failure, never on a crash of the process).
+ * written in light transactions (store_begin_light: synced by a group
+ * commit shared with the other light commits of the moment).
  */
 #ifndef MAILHUB_STORE_TRUST_STATS_H
 #define MAILHUB_STORE_TRUST_STATS_H
