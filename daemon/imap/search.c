@@ -25,6 +25,7 @@
 #include "mail/header.h"
 #include "mail/mime.h"
 #include "mail/rfc2047.h"
+#include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/imapdb.h"
 
@@ -539,10 +540,10 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 			return false;
 		if (!sm->have_text) {
 			sm->have_text = true;
-			buf_init(&sm->text, SEARCH_TEXT_MAX);
-			mime_search_text(&sm->text, sm->data.data ? sm->data.data : "",
-					 sm->root);
-			fold_buf(&sm->text);
+			buf_init(&sm->text, 0);
+			mail_search_text_folded(&sm->text,
+						sm->data.data ? sm->data.data : "",
+						sm->root);
 		}
 		return contains(&sm->text, k->str2);
 	}

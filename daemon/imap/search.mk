@@ -1,8 +1,9 @@
 # SORT, THREAD, ESEARCH, SEARCHRES and the full-text index of SEARCH: the
 # base subject (mail/), the threading algorithms and the commands (imap/),
 # the sort keys and FTS5 index per blob (store/), their migration and tests.
-libmail_a_SOURCES += daemon/mail/basesubject.c daemon/mail/basesubject.h
-MAIL_SRCS += daemon/mail/basesubject.c
+libmail_a_SOURCES += daemon/mail/basesubject.c daemon/mail/basesubject.h \
+	daemon/mail/sortkeys.c daemon/mail/sortkeys.h
+MAIL_SRCS += daemon/mail/basesubject.c daemon/mail/sortkeys.c
 libimap_a_SOURCES += daemon/imap/thread.c daemon/imap/thread.h
 
 if HAVE_CHECK
@@ -15,3 +16,6 @@ tests_unit_check_imap_thread_SOURCES = tests/unit/check_imap_thread.c $(CHECK_RU
 tests_unit_check_imap_thread_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_imap_thread_LDADD = libimap.a $(MAIL_LIBS) $(CHECK_LIBS)
 endif
+
+libstore_a_SOURCES += daemon/store/searchdb.c daemon/store/searchdb.h
+SQL_MIGRATIONS += sql/016_search.sql

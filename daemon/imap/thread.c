@@ -19,43 +19,6 @@
 
 #define NONE ((size_t)-1)
 
-/* ---- message ids ---------------------------------------------------------- */
-
-size_t
-imap_thread_msgids(struct buf *out, const char *value, size_t len, size_t max)
-{
-	size_t count = 0;
-	const char *p = value, *end = value + len;
-
-	while (p < end && (max == 0 || count < max)) {
-		const char *lt = memchr(p, '<', (size_t)(end - p));
-		if (lt == NULL)
-			break;
-		const char *q = lt + 1;
-		bool at = false, plain = true;
-		while (q < end && *q != '>') {
-			if (*q == '@')
-				at = true;
-			else if (*q == '"' || *q == '(' || *q == '[')
-				plain = false;
-			q++;
-		}
-		if (q >= end)
-			break;
-		if (at && plain) {
-			if (count > 0)
-				buf_putc(out, ' ');
-			for (const char *c = lt + 1; c < q; c++) {
-				if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n')
-					buf_putc(out, *c);
-			}
-			count++;
-		}
-		p = q + 1;
-	}
-	return count;
-}
-
 /* ---- shared -------------------------------------------------------------- */
 
 /* A forest: parents know their children; siblings are sorted when

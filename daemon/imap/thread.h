@@ -30,11 +30,4 @@ void imap_thread_orderedsubject(const struct thread_msg *msgs, size_t n,
 void imap_thread_references(const struct thread_msg *msgs, size_t n,
 			    struct buf *out);
 
-/* Appends the valid message ids of a Message-ID, In-Reply-To or
- * References value to out, space-separated (at most max of them; 0 for no
- * limit): "<" id-left "@" id-right ">" with the angle brackets and any
- * white space taken away, as Dovecot compares them.  Returns how many. */
-size_t imap_thread_msgids(struct buf *out, const char *value, size_t len,
-			  size_t max);
-
 #endif

@@ -8,6 +8,7 @@
 #include "core/xmalloc.h"
 #include "imap/thread.h"
 #include "mail/basesubject.h"
+#include "mail/sortkeys.h"
 #include "tests/unit/runner.h"
 
 /* One message as its headers say it. */
@@ -37,14 +38,14 @@ build(struct built *b, const struct tmsg *m, size_t n)
 					     m[i].subject ? strlen(m[i].subject) : 0);
 		t->subject = buf_cstr(subj);
 		if (m[i].message_id != NULL &&
-		    imap_thread_msgids(id, m[i].message_id, strlen(m[i].message_id), 1) > 0)
+		    mail_msgids(id, m[i].message_id, strlen(m[i].message_id), 1) > 0)
 			t->msgid = buf_cstr(id);
 		size_t k = 0;
 		if (m[i].references != NULL)
-			k = imap_thread_msgids(refs, m[i].references,
+			k = mail_msgids(refs, m[i].references,
 					       strlen(m[i].references), 0);
 		if (k == 0 && m[i].in_reply_to != NULL)
-			k = imap_thread_msgids(refs, m[i].in_reply_to,
+			k = mail_msgids(refs, m[i].in_reply_to,
 					       strlen(m[i].in_reply_to), 1);
 		if (k > 0)
 			t->refs = buf_cstr(refs);
@@ -87,10 +88,10 @@ START_TEST(test_msgids)
 {
 	struct buf b = BUF_INIT;
 	const char *v = " <a@x> junk <no-at> <b @ y>\r\n <\"q\"@z> <c@x>";
-	ck_assert_uint_eq(imap_thread_msgids(&b, v, strlen(v), 0), 3);
+	ck_assert_uint_eq(mail_msgids(&b, v, strlen(v), 0), 3);
 	ck_assert_str_eq(buf_cstr(&b), "a@x b@y c@x");
 	buf_reset(&b);
-	ck_assert_uint_eq(imap_thread_msgids(&b, v, strlen(v), 1), 1);
+	ck_assert_uint_eq(mail_msgids(&b, v, strlen(v), 1), 1);
 	ck_assert_str_eq(buf_cstr(&b), "a@x");
 	buf_free(&b);
 }
