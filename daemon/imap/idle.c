@@ -43,6 +43,7 @@ imap_view_free(struct imap_view **vp)
 		free(v->keywords[i]);
 	free(v->keywords);
 	store_watch_free(&v->watch);
+	free(v->saved);
 	free(v->name);
 	free(v);
 	*vp = NULL;

@@ -1,10 +1,12 @@
 /* basesubject: RFC 5256 §2.1, see basesubject.h. */
 #include "mail/basesubject.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/xmalloc.h"
-#include "mail/casefold.h"
+#include "core/utf8.h"
+#include "mail/sortmap_table.h"
 #include "mail/rfc2047.h"
 
 /* subj-blob = "[" *BLOBCHAR "]" *WSP: the length of the blob at p (with
@@ -109,20 +111,55 @@ mail_base_subject_extract(char *text, bool *reply_r)
 	return p;
 }
 
+void
+mail_sort_casemap(struct buf *out, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)p[i];
+		if (c < 0x80) {
+			buf_putc(out, c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : (char)c);
+			i++;
+			continue;
+		}
+		uint32_t cp;
+		size_t l = utf8_decode(p + i, n - i, &cp);
+		if (l == 0) {
+			buf_putc(out, (char)c);	/* not UTF-8: as it is */
+			i++;
+			continue;
+		}
+		size_t lo = 0, hi = sortmap_n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (sortmap_keys[mid] < cp)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < sortmap_n && sortmap_keys[lo] == cp) {
+			for (uint32_t k = sortmap_offsets[lo]; k < sortmap_offsets[lo + 1]; k++)
+				utf8_append(out, sortmap_values[k]);
+		} else {
+			buf_append(out, p + i, l);
+		}
+		i += l;
+	}
+}
+
 bool
 mail_base_subject(struct buf *out, const char *value, size_t len)
 {
-	struct buf dec = BUF_INIT, fold = BUF_INIT;
+	struct buf dec = BUF_INIT, map = BUF_INIT;
 
 	/* (1) RFC 2047 words to UTF-8; tabs and continuations to spaces,
 	 * and runs of them to one */
 	rfc2047_decode(&dec, value, len);
-	casefold_append(&fold, dec.data != NULL ? dec.data : "", dec.len);
-	char *t = xmalloc(fold.len + 1);
+	mail_sort_casemap(&map, dec.data != NULL ? dec.data : "", dec.len);
+	char *t = xmalloc(map.len + 1);
 	size_t n = 0;
 	bool space = false;
-	for (size_t i = 0; i < fold.len; i++) {
-		char c = fold.data[i];
+	for (size_t i = 0; i < map.len; i++) {
+		char c = map.data[i];
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
 			if (!space)
 				t[n++] = ' ';
@@ -130,7 +167,7 @@ mail_base_subject(struct buf *out, const char *value, size_t len)
 			continue;
 		}
 		space = false;
-		t[n++] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+		t[n++] = c;
 	}
 	t[n] = '\0';
 	bool reply;
@@ -138,6 +175,6 @@ mail_base_subject(struct buf *out, const char *value, size_t len)
 	buf_puts(out, base);
 	free(t);
 	buf_free(&dec);
-	buf_free(&fold);
+	buf_free(&map);
 	return reply;
 }

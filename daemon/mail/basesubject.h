@@ -12,11 +12,17 @@
 #include "core/buf.h"
 
 /*
+ * Appends p[0..n) case-mapped for SORT's comparisons: every character to
+ * its titlecase, decomposed (NFKD), as Dovecot does, so ASCII letters
+ * become capitals (RFC 5256 §2.2's i;ascii-casemap, which orders "_" after
+ * the letters) and "é" sorts as "E" and a combining accent.  Bytes that
+ * are not UTF-8 are copied as they are.
+ */
+void mail_sort_casemap(struct buf *out, const char *p, size_t n);
+
+/*
  * Appends the base subject of a Subject field's raw value (RFC 2047 words
- * and folding as in the message) to out, case-mapped for comparison:
- * Unicode case folding, then ASCII letters upper-cased (the i;ascii-casemap
- * comparator of RFC 5256 §2.2 orders "_" after letters; Dovecot's
- * titlecase map agrees).  Returns true when the subject said it is a
+ * and folding as in the message) to out, case-mapped (mail_sort_casemap()).  Returns true when the subject said it is a
  * reply or a forward (a "Re:", "Fw:", "Fwd:", "(fwd)" or "[fwd: ]" was
  * removed), which THREAD=REFERENCES's subject merge asks (§3 step 5).
  */

@@ -52,18 +52,6 @@ mail_msgids(struct buf *out, const char *value, size_t len, size_t max)
 }
 
 void
-mail_sort_casemap(struct buf *out, const char *p, size_t n)
-{
-	size_t start = out->len;
-	casefold_append(out, p, n);
-	for (size_t i = start; i < out->len; i++) {
-		char c = out->data[i];
-		if (c >= 'a' && c <= 'z')
-			out->data[i] = (char)(c - 'a' + 'A');
-	}
-}
-
-void
 mail_search_text_folded(struct buf *out, const char *msg,
 			const struct mime_part *root)
 {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "mail/basesubject.h"
 #include "mail/mime.h"
 
 /* Decoded text that SEARCH TEXT looks at, per message (before folding). */
@@ -46,10 +47,6 @@ void mail_sortkeys_free(struct mail_sortkeys **k);
  * before folding).  SEARCH and the index both take it from here. */
 void mail_search_text_folded(struct buf *out, const char *msg,
 			     const struct mime_part *root);
-
-/* Appends the case mapping of SORT (RFC 5256 §2.2, i;ascii-casemap;
- * Unicode folded first) of p[0..n). */
-void mail_sort_casemap(struct buf *out, const char *p, size_t n);
 
 /* Appends the valid message ids of a Message-ID, In-Reply-To or
  * References value, space-separated, at most max of them (0: no limit):
