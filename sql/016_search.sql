@@ -34,9 +34,12 @@ CREATE TABLE blob_keys (
 -- blob_text: the decoded, case-folded text of SEARCH TEXT (headers and
 -- text parts in every charset and transfer encoding, embedded messages
 -- included), rowid = blob_keys.id.  The trigram index finds the messages
--- that may hold a substring of three or more characters; the stored text
--- then confirms it byte for byte, so answers equal a scan of the files.
-CREATE VIRTUAL TABLE blob_text USING fts5(text, tokenize = 'trigram');
+-- that hold every trigram of a string of three or more characters (with
+-- detail=none it keeps no positions, a third of the size); the stored
+-- text then confirms it byte for byte, so answers equal a scan of the
+-- files.
+CREATE VIRTUAL TABLE blob_text USING fts5(text, tokenize = 'trigram',
+	detail = 'none');
 
 CREATE TRIGGER messages_blob_keys_delete AFTER DELETE ON messages
 	WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob = OLD.blob)

@@ -51,6 +51,7 @@ struct imap_view {
 	struct store_watch *watch;
 	uint32_t *saved;	/* RFC 5182 SEARCHRES "$": UIDs, ascending */
 	size_t n_saved;
+	struct imap_sort_cache *sort_cache;	/* sort.c */
 };
 
 /* Reply status of a command, written by the dispatcher as the tagged line. */
@@ -197,6 +198,8 @@ imap_command_fn imap_cmd_search;
 /* sort.c: SORT (RFC 5256, ESORT and SORT=DISPLAY of RFC 5267 and 5957)
  * and THREAD */
 imap_command_fn imap_cmd_sort, imap_cmd_thread;
+struct imap_sort_cache;
+void imap_sort_cache_free(struct imap_sort_cache **c);
 
 /* search.c: the messages (view indexes, ascending; *idx_r malloc'd) that
  * match the search keys args[0..n).  -1 with a BAD or NO reply set. */

@@ -26,3 +26,5 @@ SQL_MIGRATIONS += sql/016_search.sql
 
 TESTS += tests/integration/test_imap_sort.py
 EXTRA_DIST += tests/integration/test_imap_sort.py tests/integration/thread_corpus.py
+BENCHMARKS += tests/bench/search_bench.py
+EXTRA_DIST += tests/bench/search_bench.py

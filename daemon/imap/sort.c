@@ -47,12 +47,61 @@ keys_from_file(struct imap_session *s, const char *blob, bool store_them)
 	return k;
 }
 
-/* The keys of every message of the view (index i for view message i).
- * -1 with a NO reply set. */
+/* The keys of every message of the view, kept with the view while its
+ * messages stay the same: a message's keys never change (its file never
+ * does), so a session that sorts again only sorts. */
+struct imap_sort_cache {
+	uint32_t *uids;
+	struct skmsg *msgs;
+	size_t n;
+};
+
+static void
+free_keys(struct skmsg **msgs, size_t n)
+{
+	if (*msgs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		mail_sortkeys_free(&(*msgs)[i].keys);
+	free(*msgs);
+	*msgs = NULL;
+}
+
+void
+imap_sort_cache_free(struct imap_sort_cache **cp)
+{
+	struct imap_sort_cache *c = *cp;
+	if (c == NULL)
+		return;
+	free_keys(&c->msgs, c->n);
+	free(c->uids);
+	free(c);
+	*cp = NULL;
+}
+
+static bool
+cache_valid(const struct imap_view *v)
+{
+	const struct imap_sort_cache *c = v->sort_cache;
+	if (c == NULL || c->n != v->n)
+		return false;
+	for (size_t i = 0; i < v->n; i++)
+		if (c->uids[i] != v->msgs[i].uid)
+			return false;
+	return true;
+}
+
+/* The keys of every message of the view (index i for view message i; the
+ * view's cache owns them).  -1 with a NO reply set. */
 static int
-load_keys(struct imap_session *s, struct skmsg **msgs_r)
+load_keys(struct imap_session *s, const struct skmsg **msgs_r)
 {
 	struct imap_view *v = s->view;
+	if (cache_valid(v)) {
+		*msgs_r = v->sort_cache->msgs;
+		return 0;
+	}
+	imap_sort_cache_free(&v->sort_cache);
 	struct searchdb_msg *list = NULL;
 	size_t n = 0;
 	const char *err;
@@ -91,19 +140,15 @@ load_keys(struct imap_session *s, struct skmsg **msgs_r)
 		imapdb_rows_free(&rows, nr);
 	}
 	searchdb_msgs_free(&list, n);
+	struct imap_sort_cache *c = xcalloc(1, sizeof *c);
+	c->n = v->n;
+	c->msgs = msgs;
+	c->uids = xreallocarray(NULL, v->n > 0 ? v->n : 1, sizeof *c->uids);
+	for (size_t i = 0; i < v->n; i++)
+		c->uids[i] = v->msgs[i].uid;
+	v->sort_cache = c;
 	*msgs_r = msgs;
 	return 0;
-}
-
-static void
-free_keys(struct skmsg **msgs, size_t n)
-{
-	if (*msgs == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		mail_sortkeys_free(&(*msgs)[i].keys);
-	free(*msgs);
-	*msgs = NULL;
 }
 
 /* RFC 5256 §3 / RFC 5957 §3: the sort criteria */
@@ -259,7 +304,7 @@ imap_cmd_sort(struct imap_session *s, const struct imap_arg *args, size_t n)
 	size_t *idx, count;
 	if (imap_search_match(s, args + pos, n - pos, &idx, &count) < 0)
 		return;
-	struct skmsg *msgs = NULL;
+	const struct skmsg *msgs = NULL;
 	if (count > 0 && load_keys(s, &msgs) < 0) {
 		free(idx);
 		return;
@@ -270,7 +315,6 @@ imap_cmd_sort(struct imap_session *s, const struct imap_arg *args, size_t n)
 		qsort(idx, count, sizeof *idx, sort_cmp);
 	sort_ctx = NULL;
 	imap_result_reply(s, &r, "SORT", idx, count);
-	free_keys(&msgs, s->view->n);
 	free(idx);
 	imap_ok(s, "Sort completed.");
 }
@@ -293,7 +337,7 @@ imap_cmd_thread(struct imap_session *s, const struct imap_arg *args, size_t n)
 	size_t *idx, count;
 	if (imap_search_match(s, args + pos, n - pos, &idx, &count) < 0)
 		return;
-	struct skmsg *msgs = NULL;
+	const struct skmsg *msgs = NULL;
 	if (count > 0 && load_keys(s, &msgs) < 0) {
 		free(idx);
 		return;
@@ -318,7 +362,6 @@ imap_cmd_thread(struct imap_session *s, const struct imap_arg *args, size_t n)
 	imap_write(s, out.data, out.len);
 	buf_free(&out);
 	free(tm);
-	free_keys(&msgs, s->view->n);
 	free(idx);
 	imap_ok(s, "Thread completed.");
 }

@@ -23,12 +23,15 @@ static const char SQL_PUT_KEYS[] =
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char SQL_PUT_TEXT[] =
 	"INSERT INTO blob_text (rowid, text) VALUES (last_insert_rowid(), ?1)";
-/* the MATCH narrows (three characters or more), instr() decides: byte
- * for byte what the scan of search.c does with memmem() */
+/* the MATCH narrows (every trigram of the string), instr() decides: byte
+ * for byte what the scan of search.c does with memmem(); the index drives
+ * (CROSS JOIN keeps that order), then the blobs' rows, found by blob
+ * (the unary + keeps SQLite from scanning the mailbox for each) */
 static const char SQL_TEXT_MATCH[] =
-	"SELECT m.uid FROM blob_text t JOIN blob_keys k ON k.id = t.rowid"
-	" JOIN messages m ON m.blob = k.blob AND m.mailbox_id = ?1"
-	" WHERE blob_text MATCH ?2 AND instr(CAST(t.text AS BLOB), ?3) > 0"
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_text"
+	"  WHERE blob_text MATCH ?2 AND instr(CAST(text AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
 	" ORDER BY m.uid";
 static const char SQL_TEXT_SCAN[] =
 	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
@@ -43,6 +46,9 @@ static const char SQL_MISSING[] =
 	"SELECT DISTINCT m.blob FROM messages m"
 	" WHERE NOT EXISTS (SELECT 1 FROM blob_keys k WHERE k.blob = m.blob)"
 	" LIMIT ?1";
+
+/* Trigrams of a SEARCH string that the MATCH asks for. */
+#define TRIGRAMS_MAX 12
 
 static char *
 col_dup(sqlite3_stmt *s, int i)
@@ -208,14 +214,29 @@ searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 	/* FTS5's trigram tokenizer matches phrases of three characters and
 	 * more; a shorter (or not UTF-8) string reads the stored text */
 	if (utf8_chars(needle, len) >= 3) {
+		/* "abc" AND "bcd" AND ...: each trigram a phrase of one
+		 * token (detail=none has no positions for longer ones); at
+		 * most TRIGRAMS_MAX of them narrow enough */
 		struct buf q = BUF_INIT;
-		buf_putc(&q, '"');
-		for (size_t i = 0; i < len; i++) {
-			if (needle[i] == '"')
+		size_t starts[4], n_tri = 0;
+		size_t i = 0, k = 0;
+		while (i < len && n_tri < TRIGRAMS_MAX) {
+			starts[k % 4] = i;
+			k++;
+			i += utf8_char_len(needle + i, len - i);
+			if (k >= 3) {
+				size_t from = starts[(k - 3) % 4];
+				if (n_tri++ > 0)
+					buf_puts(&q, " AND ");
 				buf_putc(&q, '"');
-			buf_putc(&q, needle[i]);
+				for (size_t j = from; j < i; j++) {
+					if (needle[j] == '"')
+						buf_putc(&q, '"');
+					buf_putc(&q, needle[j]);
+				}
+				buf_putc(&q, '"');
+			}
 		}
-		buf_putc(&q, '"');
 		s = store_stmt(st, SQL_TEXT_MATCH);
 		stmt_int(s, 1, mailbox_id);
 		sqlite3_bind_text(s, 2, q.data, (int)q.len, SQLITE_TRANSIENT);
