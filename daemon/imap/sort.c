@@ -184,6 +184,26 @@ cmp_i64(int64_t a, int64_t b)
 
 static const struct sort_ctx *sort_ctx;
 
+/* The string a text criterion compares. */
+static const char *
+str_key(const struct mail_sortkeys *k, enum sort_key key)
+{
+	switch (key) {
+	case SK_CC:
+		return k->cc;
+	case SK_FROM:
+		return k->from;
+	case SK_TO:
+		return k->to;
+	case SK_DISPLAYFROM:
+		return k->display_from;
+	case SK_DISPLAYTO:
+		return k->display_to;
+	default:
+		return k->subject;
+	}
+}
+
 static int
 sort_cmp(const void *pa, const void *pb)
 {
@@ -201,23 +221,9 @@ sort_cmp(const void *pa, const void *pb)
 		case SK_SIZE:
 			c = x->size < y->size ? -1 : x->size > y->size;
 			break;
-		case SK_CC:
-			c = strcmp(x->keys->cc, y->keys->cc);
-			break;
-		case SK_FROM:
-			c = strcmp(x->keys->from, y->keys->from);
-			break;
-		case SK_TO:
-			c = strcmp(x->keys->to, y->keys->to);
-			break;
-		case SK_SUBJECT:
-			c = strcmp(x->keys->subject, y->keys->subject);
-			break;
-		case SK_DISPLAYFROM:
-			c = strcmp(x->keys->display_from, y->keys->display_from);
-			break;
-		case SK_DISPLAYTO:
-			c = strcmp(x->keys->display_to, y->keys->display_to);
+		default:
+			c = strcmp(str_key(x->keys, sort_ctx->crit[i].key),
+				   str_key(y->keys, sort_ctx->crit[i].key));
 			break;
 		}
 		if (c != 0)
