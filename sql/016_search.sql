@@ -48,3 +48,33 @@ BEGIN
 		(SELECT id FROM blob_keys WHERE blob = OLD.blob);
 	DELETE FROM blob_keys WHERE blob = OLD.blob;
 END;
+
+-- search_pending: the messages whose blob has no indexed text (yet), so
+-- that SEARCH TEXT knows which to read without joining every message of
+-- the mailbox to blob_keys.  A row comes with a message whose blob is not
+-- indexed, and goes when its blob's keys arrive indexed or the message
+-- goes.
+CREATE TABLE search_pending (
+	mailbox_id INTEGER NOT NULL,
+	uid INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE TRIGGER messages_search_pending AFTER INSERT ON messages
+	WHEN NOT EXISTS (SELECT 1 FROM blob_keys WHERE blob = NEW.blob AND indexed = 1)
+BEGIN
+	INSERT OR IGNORE INTO search_pending (mailbox_id, uid)
+		VALUES (NEW.mailbox_id, NEW.uid);
+END;
+CREATE TRIGGER messages_search_pending_delete AFTER DELETE ON messages BEGIN
+	DELETE FROM search_pending WHERE mailbox_id = OLD.mailbox_id
+		AND uid = OLD.uid;
+END;
+CREATE TRIGGER blob_keys_indexed AFTER INSERT ON blob_keys
+	WHEN NEW.indexed = 1
+BEGIN
+	DELETE FROM search_pending WHERE (mailbox_id, uid) IN
+		(SELECT mailbox_id, uid FROM messages WHERE blob = NEW.blob);
+END;
+-- the mail stored before: all of it, until the background pass
+INSERT INTO search_pending (mailbox_id, uid)
+	SELECT mailbox_id, uid FROM messages;

@@ -39,9 +39,7 @@ static const char SQL_TEXT_SCAN[] =
 	" WHERE m.mailbox_id = ?1 AND k.indexed = 1"
 	" AND instr(CAST(t.text AS BLOB), ?2) > 0 ORDER BY m.uid";
 static const char SQL_UNINDEXED[] =
-	"SELECT m.uid FROM messages m LEFT JOIN blob_keys k ON k.blob = m.blob"
-	" WHERE m.mailbox_id = ?1 AND (k.id IS NULL OR k.indexed = 0)"
-	" ORDER BY m.uid";
+	"SELECT uid FROM search_pending WHERE mailbox_id = ?1 ORDER BY uid";
 static const char SQL_MISSING[] =
 	"SELECT DISTINCT m.blob FROM messages m"
 	" WHERE NOT EXISTS (SELECT 1 FROM blob_keys k WHERE k.blob = m.blob)"

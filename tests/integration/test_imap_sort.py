@@ -185,6 +185,9 @@ class IndexUpgrade(unittest.TestCase):
         db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"))
         db.execute("DELETE FROM blob_text")
         db.execute("DELETE FROM blob_keys")
+        # as the migration leaves mail stored before it
+        db.execute("INSERT OR IGNORE INTO search_pending (mailbox_id, uid)"
+                   " SELECT mailbox_id, uid FROM messages")
         db.commit()
         db.close()
         self.mh.start()
@@ -194,6 +197,10 @@ class IndexUpgrade(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(self.counts(), (61, 60))
         self.assertEqual(self.answers(), before)
+        db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"))
+        pending = db.execute("SELECT count(*) FROM search_pending").fetchone()[0]
+        db.close()
+        self.assertEqual(pending, 1)    # the message with a NUL
         # expunged: the keys go with the last message of their blob
         c = Raw(self.mh.port("imaps"), tls=True)
         c.ok("l", b"LOGIN alice@example.org secret-alice")
