@@ -47,6 +47,13 @@ keys_from_file(struct imap_session *s, const char *blob, bool store_them)
 	return k;
 }
 
+/* RFC 5256 §3 / RFC 5957 §3: the sort criteria */
+enum sort_key {
+	SK_ARRIVAL, SK_CC, SK_DATE, SK_FROM, SK_SIZE, SK_SUBJECT, SK_TO,
+	SK_DISPLAYFROM, SK_DISPLAYTO,
+	SK_N
+};
+
 /* The keys of every message of the view, kept with the view while its
  * messages stay the same: a message's keys never change (its file never
  * does), so a session that sorts again only sorts. */
@@ -54,6 +61,10 @@ struct imap_sort_cache {
 	uint32_t *uids;
 	struct skmsg *msgs;
 	size_t n;
+	/* per text criterion, each message's rank among the strings (equal
+	 * strings share one), made on first use: a SORT SUBJECT of a big
+	 * mailbox then compares numbers */
+	uint32_t *rank[SK_N];
 };
 
 static void
@@ -75,6 +86,8 @@ imap_sort_cache_free(struct imap_sort_cache **cp)
 		return;
 	free_keys(&c->msgs, c->n);
 	free(c->uids);
+	for (size_t k = 0; k < SK_N; k++)
+		free(c->rank[k]);
 	free(c);
 	*cp = NULL;
 }
@@ -151,11 +164,6 @@ load_keys(struct imap_session *s, const struct skmsg **msgs_r)
 	return 0;
 }
 
-/* RFC 5256 §3 / RFC 5957 §3: the sort criteria */
-enum sort_key {
-	SK_ARRIVAL, SK_CC, SK_DATE, SK_FROM, SK_SIZE, SK_SUBJECT, SK_TO,
-	SK_DISPLAYFROM, SK_DISPLAYTO,
-};
 #define SORT_CRITERIA_MAX 16
 
 struct criterion {
@@ -165,6 +173,7 @@ struct criterion {
 
 struct sort_ctx {
 	const struct skmsg *msgs;
+	uint32_t *const *rank;		/* the cache's */
 	const struct criterion *crit;
 	size_t n_crit;
 };
@@ -182,7 +191,8 @@ cmp_i64(int64_t a, int64_t b)
 	return a < b ? -1 : a > b;
 }
 
-static const struct sort_ctx *sort_ctx;
+/* qsort() has no context argument: per thread, as sessions sort at once */
+static _Thread_local const struct sort_ctx *sort_ctx;
 
 /* The string a text criterion compares. */
 static const char *
@@ -204,6 +214,42 @@ str_key(const struct mail_sortkeys *k, enum sort_key key)
 	}
 }
 
+static _Thread_local const struct skmsg *rank_msgs;
+static _Thread_local enum sort_key rank_key;
+
+static int
+rank_cmp(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	return strcmp(str_key(rank_msgs[a].keys, rank_key),
+		      str_key(rank_msgs[b].keys, rank_key));
+}
+
+/* The ranks of a text criterion over the cache's messages. */
+static void
+make_rank(struct imap_sort_cache *c, enum sort_key key)
+{
+	if (c->rank[key] != NULL)
+		return;
+	size_t n = c->n;
+	size_t *order = xreallocarray(NULL, n > 0 ? n : 1, sizeof *order);
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	rank_msgs = c->msgs;
+	rank_key = key;
+	qsort(order, n, sizeof *order, rank_cmp);
+	uint32_t *r = xreallocarray(NULL, n > 0 ? n : 1, sizeof *r);
+	uint32_t rank = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && rank_cmp(&order[i - 1], &order[i]) != 0)
+			rank++;
+		r[order[i]] = rank;
+	}
+	rank_msgs = NULL;
+	free(order);
+	c->rank[key] = r;
+}
+
 static int
 sort_cmp(const void *pa, const void *pb)
 {
@@ -221,10 +267,11 @@ sort_cmp(const void *pa, const void *pb)
 		case SK_SIZE:
 			c = x->size < y->size ? -1 : x->size > y->size;
 			break;
-		default:
-			c = strcmp(str_key(x->keys, sort_ctx->crit[i].key),
-				   str_key(y->keys, sort_ctx->crit[i].key));
+		default: {
+			const uint32_t *r = sort_ctx->rank[sort_ctx->crit[i].key];
+			c = r[a] < r[b] ? -1 : r[a] > r[b];
 			break;
+		}
 		}
 		if (c != 0)
 			return sort_ctx->crit[i].reverse ? -c : c;
@@ -315,7 +362,13 @@ imap_cmd_sort(struct imap_session *s, const struct imap_arg *args, size_t n)
 		free(idx);
 		return;
 	}
-	struct sort_ctx c = { msgs, crit, n_crit };
+	for (size_t i = 0; count > 0 && i < n_crit; i++) {
+		if (crit[i].key != SK_ARRIVAL && crit[i].key != SK_DATE &&
+		    crit[i].key != SK_SIZE)
+			make_rank(s->view->sort_cache, crit[i].key);
+	}
+	struct sort_ctx c = { msgs, count > 0 ? s->view->sort_cache->rank : NULL,
+			      crit, n_crit };
 	sort_ctx = &c;
 	if (count > 1)
 		qsort(idx, count, sizeof *idx, sort_cmp);

@@ -75,7 +75,8 @@ tree_link(struct tree *t, size_t parent, size_t child)
 	t->first_child[parent] = child;
 }
 
-static const struct tree *sort_tree;
+/* qsort() has no context argument: per thread, as sessions sort at once */
+static _Thread_local const struct tree *sort_tree;
 
 /* sent date, then mailbox order; a dummy sorts as its oldest child */
 static int
@@ -163,7 +164,7 @@ write_node(struct tree *t, size_t node, struct buf *out)
 
 /* ---- ORDEREDSUBJECT ------------------------------------------------------- */
 
-static const struct thread_msg *os_msgs;
+static _Thread_local const struct thread_msg *os_msgs;
 
 static int
 os_cmp(const void *a, const void *b)
