@@ -128,7 +128,7 @@ cmp_u32(const void *a, const void *b)
 
 void
 imap_result_reply(struct imap_session *s, const struct imap_return *r,
-		  const char *word, const size_t *idx, size_t n)
+		  const char *word, const size_t *idx, size_t n, uint64_t modseq)
 {
 	struct imap_view *v = s->view;
 	bool sort = strcmp(word, "SORT") == 0;
@@ -144,6 +144,9 @@ imap_result_reply(struct imap_session *s, const struct imap_return *r,
 		buf_printf(&out, "* %s", word);
 		for (size_t i = 0; i < n; i++)
 			buf_printf(&out, " %u", nums[i]);
+		/* RFC 7162 §3.1.5 */
+		if (modseq > 0 && n > 0)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)modseq);
 		buf_puts(&out, "\r\n");
 	} else if (r->min || r->max || r->count || r->all) {
 		/* RFC 5182 §2.1: SAVE alone gives no ESEARCH */
@@ -169,6 +172,9 @@ imap_result_reply(struct imap_session *s, const struct imap_return *r,
 		}
 		if (r->count)
 			buf_printf(&out, " COUNT %zu", n);
+		/* RFC 7162 §3.2 */
+		if (modseq > 0 && n > 0)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)modseq);
 		buf_puts(&out, "\r\n");
 	}
 	free(nums);
@@ -191,9 +197,10 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 		return;
 	}
 	size_t *idx, count;
-	if (imap_search_match(s, args + pos, n - pos, &idx, &count) < 0)
+	uint64_t modseq;
+	if (imap_search_match(s, args + pos, n - pos, &idx, &count, &modseq) < 0)
 		return;
-	imap_result_reply(s, &r, "SEARCH", idx, count);
+	imap_result_reply(s, &r, "SEARCH", idx, count, modseq);
 	free(idx);
 	imap_ok(s, "Search completed.");
 }

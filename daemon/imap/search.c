@@ -48,6 +48,7 @@ enum key_type {
 	K_HEADER,		/* str: field name, str2: value, num: an address field */
 	K_BODY, K_TEXT,
 	K_UIDLIST,		/* uids, n_uids: RFC 5182's "$" */
+	K_MODSEQ,		/* num: RFC 7162 §3.1.5 */
 };
 
 struct skey {
@@ -107,6 +108,7 @@ struct parse_ctx {
 	bool need_row, need_blob;
 	bool need_row_other;	/* for a key besides TEXT (which the index
 				 * may answer without the row) */
+	bool has_modseq;	/* the reply ends in (MODSEQ n) */
 };
 
 static const struct imap_arg *
@@ -276,6 +278,16 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 					  K_SMALLER);
 		k->num = num;
 		c->need_row = c->need_row_other = true;
+		return k;
+	}
+	if (str_eq_nocase(w, "MODSEQ")) {
+		struct skey *k = skey_new(K_MODSEQ);
+		if (imap_search_modseq_key(c->s, args, n, pos, &k->num) < 0) {
+			skey_free(k);
+			c->error = "MODSEQ needs a mod-sequence";
+			return NULL;
+		}
+		c->has_modseq = true;
 		return k;
 	}
 	if (str_eq_nocase(w, "NOT")) {
@@ -595,6 +607,8 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 		return sent_day(s, sm, &day) && day >= k->day;
 	case K_HEADER:
 		return match_header(s, sm, k);
+	case K_MODSEQ:
+		return m->modseq >= k->num;
 	case K_BODY:
 		if (!load(s, sm))
 			return false;
@@ -631,13 +645,14 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 
 int
 imap_search_match(struct imap_session *s, const struct imap_arg *args,
-		  size_t n, size_t **idx_r, size_t *n_r)
+		  size_t n, size_t **idx_r, size_t *n_r, uint64_t *modseq_r)
 {
 	struct imap_view *v = s->view;
 	size_t pos = 0;
 
 	*idx_r = NULL;
 	*n_r = 0;
+	*modseq_r = 0;
 	if (pos >= n) {
 		imap_bad(s, "Missing search keys");
 		return -1;
@@ -660,6 +675,7 @@ imap_search_match(struct imap_session *s, const struct imap_arg *args,
 		c.need_row = need_rows;
 	size_t *idx = NULL, cap = 0, count = 0;
 	bool failed = false;
+	uint64_t max_modseq = 0;
 	for (size_t b = 0; b < v->n && !failed; b += IMAP_FETCH_BATCH) {
 		size_t e = b + IMAP_FETCH_BATCH < v->n ? b + IMAP_FETCH_BATCH : v->n;
 		struct imapdb_row *rows = NULL;
@@ -689,6 +705,8 @@ imap_search_match(struct imap_session *s, const struct imap_arg *args,
 					idx = xreallocarray(idx, cap, sizeof *idx);
 				}
 				idx[count++] = i;
+				if (sm.m->modseq > max_modseq)
+					max_modseq = sm.m->modseq;
 			}
 			mime_part_free(&sm.root);
 			buf_free(&sm.data);
@@ -703,6 +721,8 @@ imap_search_match(struct imap_session *s, const struct imap_arg *args,
 		imap_no(s, "[SERVERBUG] Search failed.");
 		return -1;
 	}
+	/* RFC 7162 §3.1.5: the highest MODSEQ of what was found */
+	*modseq_r = c.has_modseq ? max_modseq : 0;
 	*idx_r = idx;
 	*n_r = count;
 	return 0;

@@ -355,7 +355,8 @@ imap_cmd_sort(struct imap_session *s, const struct imap_arg *args, size_t n)
 		return;
 	}
 	size_t *idx, count;
-	if (imap_search_match(s, args + pos, n - pos, &idx, &count) < 0)
+	uint64_t modseq;
+	if (imap_search_match(s, args + pos, n - pos, &idx, &count, &modseq) < 0)
 		return;
 	const struct skmsg *msgs = NULL;
 	if (count > 0 && load_keys(s, &msgs) < 0) {
@@ -373,7 +374,7 @@ imap_cmd_sort(struct imap_session *s, const struct imap_arg *args, size_t n)
 	if (count > 1)
 		qsort(idx, count, sizeof *idx, sort_cmp);
 	sort_ctx = NULL;
-	imap_result_reply(s, &r, "SORT", idx, count);
+	imap_result_reply(s, &r, "SORT", idx, count, modseq);
 	free(idx);
 	imap_ok(s, "Sort completed.");
 }
@@ -394,7 +395,8 @@ imap_cmd_thread(struct imap_session *s, const struct imap_arg *args, size_t n)
 	if (imap_parse_charset(s, args, n, &pos, false) < 0)
 		return;
 	size_t *idx, count;
-	if (imap_search_match(s, args + pos, n - pos, &idx, &count) < 0)
+	uint64_t modseq;
+	if (imap_search_match(s, args + pos, n - pos, &idx, &count, &modseq) < 0)
 		return;
 	const struct skmsg *msgs = NULL;
 	if (count > 0 && load_keys(s, &msgs) < 0) {
