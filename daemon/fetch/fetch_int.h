@@ -62,9 +62,12 @@ void fetch_sink_clear(struct fetch_sink *s);
 int fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_r);
 int fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **error_r);
 /* Ends the message: queued in run->batch with its IMAP uid or POP3 uidl
- * (NULL when none); fetch_flush() delivers it. */
+ * (NULL when none), and the flags (store_flag bits) and keywords (NULL or
+ * space-separated) it is to have here, and Gmail's X-GM-MSGID (0: none);
+ * fetch_flush() delivers it. */
 int fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
-		   int64_t internal_date, const char **error_r);
+		   int64_t internal_date, unsigned flags, const char *keywords,
+		   uint64_t gm_msgid, const char **error_r);
 void fetch_sink_abort(struct fetch_sink *s);
 
 /* commit.c: run->batch and the committer thread that makes the batch

@@ -39,6 +39,8 @@ EXTRA_DIST += tests/unit/fetch_fake_server.h
 
 TESTS += tests/integration/test_fetch.py
 EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream.py
+TESTS += tests/integration/test_fetch_sync.py
+EXTRA_DIST += tests/integration/test_fetch_sync.py
 TESTS += tests/integration/test_fetch_nouidl.py
 EXTRA_DIST += tests/integration/test_fetch_nouidl.py tests/integration/pop3_nouidl_server.py
 

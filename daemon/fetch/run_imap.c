@@ -16,6 +16,12 @@
 #include "fetch/fetch_int.h"
 #include "imap/client.h"
 
+/* the client's flag bits are the store's */
+_Static_assert(IMAPC_FLAG_SEEN == STORE_FLAG_SEEN && IMAPC_FLAG_ANSWERED == STORE_FLAG_ANSWERED &&
+		       IMAPC_FLAG_FLAGGED == STORE_FLAG_FLAGGED &&
+		       IMAPC_FLAG_DELETED == STORE_FLAG_DELETED && IMAPC_FLAG_DRAFT == STORE_FLAG_DRAFT,
+	       "flag bits");
+
 struct imap_sink_ctx {
 	struct fetch_sink sink;
 	bool open;
@@ -45,11 +51,16 @@ sink_write(void *ctx, const void *p, size_t n, const char **error_r)
 }
 
 static int
-sink_end(void *ctx, uint32_t uid, time_t internal_date, const char **error_r)
+sink_end(void *ctx, const struct imapc_message_meta *meta, const char **error_r)
 {
 	struct imap_sink_ctx *x = ctx;
 	x->open = false;
-	return fetch_sink_end(&x->sink, uid, NULL, (int64_t)internal_date, error_r);
+	/* \\Deleted stays upstream: a message arriving deleted here would
+	 * go with the next EXPUNGE of any client */
+	unsigned flags = meta->flags & (IMAPC_FLAG_SEEN | IMAPC_FLAG_ANSWERED |
+					IMAPC_FLAG_FLAGGED | IMAPC_FLAG_DRAFT);
+	return fetch_sink_end(&x->sink, meta->uid, NULL, (int64_t)meta->internal_date, flags,
+			      meta->keywords, meta->gm_msgid, error_r);
 }
 
 static void

@@ -173,7 +173,8 @@ dedupe_key(struct fetch_sink *s, const char *body_hash, char out[SHA256_HEX_LEN 
 
 int
 fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
-	       int64_t internal_date, const char **error_r)
+	       int64_t internal_date, unsigned flags, const char *keywords,
+	       uint64_t gm_msgid, const char **error_r)
 {
 	struct fetch_run *run = s->run;
 	char raw_hash[SHA256_HEX_LEN + 1], body_hash[SHA256_HEX_LEN + 1];
@@ -195,6 +196,9 @@ fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 		.uidvalidity = s->uidvalidity,
 		.uid = uid,
 		.uidl = uidl,
+		.flags = flags,
+		.keywords = keywords != NULL && *keywords != '\0' ? keywords : NULL,
+		.gm_msgid = gm_msgid,
 	};
 	if (run->up->set.dedupe && dedupe_key(s, body_hash, key))
 		d.dedupe_key = key;

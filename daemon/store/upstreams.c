@@ -712,8 +712,13 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 	}
 	if (append) {
 		uint32_t uid;
+		/* the upstream's flags, \\Deleted apart (it would go with
+		 * any client's next EXPUNGE) */
+		unsigned flags = d->flags & (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED |
+					     STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT);
 		int ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
-					  d->internal_date, 0, NULL, false, &uid, error_r);
+					  d->internal_date, flags, d->keywords, false, &uid,
+					  error_r);
 		if (ret != STORE_OK)
 			return ret;
 		s = store_stmt(st, SQL_COUNT);

@@ -174,6 +174,12 @@ struct upstream_delivery {
 	uint32_t uid;
 	/* POP3: the UIDL, or NULL when the server has none */
 	const char *uidl;
+	/* the flags (enum store_flag) and keywords (space-separated, or
+	 * NULL) the message had upstream, given to it here */
+	unsigned flags;
+	const char *keywords;
+	/* Gmail's X-GM-MSGID (0: none): one message under several labels */
+	uint64_t gm_msgid;
 };
 
 /*

@@ -432,7 +432,8 @@ class TestFetchAPI(FetchBase):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             up = self.api("GET", f"/upstreams/{uid}")[1]
-            if up["state"]["fetched"] == 2:
+            # the count commits with the messages, last_ok after the run
+            if up["state"]["fetched"] == 2 and up["state"]["last_ok"] is not None:
                 break
             time.sleep(0.1)
         self.assertEqual(up["state"]["fetched"], 2)

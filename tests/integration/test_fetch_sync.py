@@ -1,0 +1,82 @@
+"""The fetcher for today's providers (issue 17), against a private Dovecot
+on loopback (dovecot_upstream.py): flags and keywords kept at fetch time,
+upstream folders mirrored one to one under a local folder, and every
+fetched folder pushed (IDLE) so new mail is local within seconds.
+"""
+
+import time
+import unittest
+
+import tap
+from test_fetch import FetchBase, OWNER
+
+SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = 1, 2, 4, 8, 16
+
+
+def message(tag, i):
+    return (b"From: s@upstream.test\r\nTo: u@upstream.test\r\nSubject: " +
+            tag.encode() + b" " + str(i).encode() + b"\r\nMessage-ID: <" +
+            tag.encode() + b"." + str(i).encode() + b"@upstream.test>\r\n\r\nbody " +
+            str(i).encode() + b"\r\n")
+
+
+class SyncBase(FetchBase):
+    def local_rows(self, owner, mailbox):
+        """(subject tag, flags, keywords) of each local message, by UID."""
+        with self.db() as db:
+            rows = db.execute(
+                "SELECT m.blob, m.flags, m.keywords FROM messages m"
+                " JOIN mailboxes b ON b.id = m.mailbox_id JOIN users u ON u.id = b.user_id"
+                " WHERE u.address = ? AND b.name = ? ORDER BY m.uid",
+                (owner, mailbox)).fetchall()
+        out = []
+        for blob, flags, keywords in rows:
+            with open(f"{self.mh.data_dir}/blobs/{blob[:2]}/{blob}", "rb") as f:
+                data = f.read()
+            subj = data.split(b"\r\nSubject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+            out.append((subj, flags, set((keywords or "").split())))
+        return out
+
+    def mailboxes(self, owner):
+        with self.db() as db:
+            return sorted(r[0] for r in db.execute(
+                "SELECT b.name FROM mailboxes b JOIN users u ON u.id = b.user_id"
+                " WHERE u.address = ?", (owner,)))
+
+
+class TestFlagsKept(SyncBase):
+    users = {"f1": "pw1"}
+
+    def test_flags_and_keywords_arrive(self):
+        cases = [("", 0, set()),
+                 ("\\Seen", SEEN, set()),
+                 ("\\Seen \\Flagged", SEEN | FLAGGED, set()),
+                 ("\\Answered \\Seen", ANSWERED | SEEN, set()),
+                 ("\\Draft", DRAFT, set()),
+                 ("$Work Important", 0, {"$Work", "Important"}),
+                 ("\\Flagged $Label1", FLAGGED, {"$Label1"}),
+                 ("\\Deleted \\Seen", SEEN, set())]   # \Deleted stays upstream
+        for i, (flags, _, _) in enumerate(cases):
+            self.dc.append("f1", message("flags", i), flags=flags)
+        uid = self.add(OWNER, "f1", target="Flags")
+        n, _ = self.run_fetch(uid)
+        self.assertEqual(n, len(cases))
+        got = self.local_rows(OWNER, "Flags")
+        self.assertEqual(len(got), len(cases))
+        for i, (_, want_flags, want_kw) in enumerate(cases):
+            subj, flags, kw = got[i]
+            self.assertEqual(subj, f"flags {i}")
+            self.assertEqual(flags, want_flags, f"message {i}: {cases[i][0]}")
+            self.assertEqual(kw, want_kw, f"message {i}: {cases[i][0]}")
+        # keep mode: nothing changed upstream (EXAMINE, BODY.PEEK)
+        c = self.dc.imap("f1")
+        try:
+            c.select("INBOX", readonly=True)
+            typ, data = c.fetch("1", "(FLAGS)")
+            self.assertNotIn(b"\\Seen", data[0])
+        finally:
+            c.logout()
+
+
+if __name__ == "__main__":
+    tap.main()
