@@ -94,6 +94,10 @@ struct store *fetch_run_store(const struct fetch_run *run);
 
 /* The account's target mailbox, created when missing. */
 int fetch_target_mailbox(struct fetch_run *run, const char **error_r);
+/* The local mailbox of the upstream folder (the target, or target/folder
+ * when the account mirrors its folders), created when missing, into
+ * run->mailbox_id. */
+int fetch_folder_mailbox(struct fetch_run *run, const char *folder, const char **error_r);
 /* Whether stop was asked (polls run->stop_fd). */
 bool fetch_should_stop(const struct fetch_run *run);
 
@@ -106,6 +110,8 @@ int fetch_imap_folder(struct fetch_run *run, struct imap_client *c,
 int fetch_imap_account(struct fetch_run *run, const char *password,
 		       struct imap_client **c_io, const char *only_folder,
 		       const char **error_r);
+/* Whether the account fetches every folder the server lists ("*"). */
+bool fetch_all_folders(const struct upstream_settings *set);
 /* A whole POP3 run (run_pop3.c). */
 int fetch_pop3_account(struct fetch_run *run, const char *password,
 		       const char **error_r);

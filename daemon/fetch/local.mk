@@ -14,7 +14,7 @@ FETCH_LIB = libfetch.a
 # The fetcher's tables and their SQL live in the store.
 libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
 	daemon/store/upstream_batch.c
-SQL_MIGRATIONS += sql/004_upstream.sql
+SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql
 
 # What a test of the fetcher links.
 FETCH_TEST_LIBS = libfetch.a libimap.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)

@@ -236,6 +236,8 @@ worker_main(void *arg)
 static const char *
 idle_folder(const struct store_upstream *up)
 {
+	if (fetch_all_folders(&up->set))
+		return "INBOX";
 	for (size_t i = 0; i < up->set.n_folders; i++) {
 		if (str_eq_nocase(up->set.folders[i], "INBOX"))
 			return up->set.folders[i];

@@ -217,23 +217,45 @@ fetch_sink_clear(struct fetch_sink *s)
 	buf_free(&s->header);
 }
 
-int
-fetch_target_mailbox(struct fetch_run *run, const char **error_r)
+/* The local mailbox name (the owner's), created when missing, into
+ * run->mailbox_id. */
+static int
+use_mailbox(struct fetch_run *run, const char *name, const char **error_r)
 {
 	struct store_mailbox mb;
 	const struct store_upstream *up = run->up;
-	int ret = store_mailbox_get(fetch_run_store(run), up->user_id, up->set.target, &mb, error_r);
+	int ret = store_mailbox_get(fetch_run_store(run), up->user_id, name, &mb, error_r);
 	if (ret == STORE_NOTFOUND) {
-		ret = store_mailbox_create(fetch_run_store(run), up->user_id, up->set.target, NULL, true, error_r);
+		ret = store_mailbox_create(fetch_run_store(run), up->user_id, name, NULL, true,
+					   error_r);
 		if (ret == STORE_OK || ret == STORE_EXISTS)
-			ret = store_mailbox_get(fetch_run_store(run), up->user_id, up->set.target, &mb,
+			ret = store_mailbox_get(fetch_run_store(run), up->user_id, name, &mb,
 						error_r);
 	}
 	if (ret != STORE_OK) {
-		*error_r = errfmt("target mailbox %s: %s", esc_str(up->set.target), *error_r);
+		*error_r = errfmt("target mailbox %s: %s", esc_str(name), *error_r);
 		return -1;
 	}
 	run->mailbox_id = mb.id;
 	store_mailbox_clear(&mb);
 	return 0;
+}
+
+int
+fetch_target_mailbox(struct fetch_run *run, const char **error_r)
+{
+	return use_mailbox(run, run->up->set.target, error_r);
+}
+
+int
+fetch_folder_mailbox(struct fetch_run *run, const char *folder, const char **error_r)
+{
+	if (!run->up->set.mirror)
+		return fetch_target_mailbox(run, error_r);
+	/* one local folder per upstream folder: target/F, the upstream's
+	 * hierarchy below it ('/' is the local separator) */
+	char *name = xasprintf("%s/%s", run->up->set.target, folder);
+	int ret = use_mailbox(run, name, error_r);
+	free(name);
+	return ret;
 }

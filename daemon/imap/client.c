@@ -277,6 +277,12 @@ handle_list(struct cmd_ctx *x, const char *p, size_t len)
 	const char *close = memchr(p, ')', len);
 	if (close == NULL)
 		return;
+	/* RFC 3501 §7.2.2, RFC 5258 §3: no messages can be selected there */
+	for (const char *f = p; f + 9 <= close; f++) {
+		if (mem_eq_nocase(f, "\\Noselect", 9) ||
+		    (f + 12 <= close && mem_eq_nocase(f, "\\NonExistent", 12)))
+			return;
+	}
 	size_t pos = (size_t)(close - p) + 1;
 	while (pos < len && p[pos] == ' ')
 		pos++;

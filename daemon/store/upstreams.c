@@ -16,13 +16,13 @@
 static const char SQL_ADD[] =
 	"INSERT INTO upstreams (user_id, protocol, host, port, tls, tls_verify,"
 	" username, password, folders, target, keep, idle, dedupe, interval,"
-	" enabled, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-	" ?11, ?12, ?13, ?14, ?15, ?16)";
+	" enabled, created, mirror) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	" ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 static const char SQL_UPDATE[] =
 	"UPDATE upstreams SET protocol = ?2, host = ?3, port = ?4, tls = ?5,"
 	" tls_verify = ?6, username = ?7, password = coalesce(?8, password),"
 	" folders = ?9, target = ?10, keep = ?11, idle = ?12, dedupe = ?13,"
-	" interval = ?14, enabled = ?15, failures = 0,"
+	" interval = ?14, enabled = ?15, mirror = ?17, failures = 0,"
 	" generation = generation + 1 WHERE id = ?1";
 static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 #define UP_COLUMNS \
@@ -30,7 +30,7 @@ static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 	" p.tls_verify, p.username, p.password, p.folders, p.target, p.keep," \
 	" p.idle, p.dedupe, p.interval, p.enabled, p.last_ok, p.last_attempt," \
 	" p.last_error, p.fetched, p.failures, p.generation, p.fetch_requested," \
-	" p.created FROM upstreams p JOIN users u ON u.id = p.user_id"
+	" p.created, p.mirror FROM upstreams p JOIN users u ON u.id = p.user_id"
 static const char SQL_GET[] = UP_COLUMNS " WHERE p.id = ?1";
 static const char SQL_LIST_ALL[] = UP_COLUMNS " ORDER BY p.id";
 static const char SQL_LIST_USER[] = UP_COLUMNS " WHERE p.user_id = ?1 ORDER BY p.id";
@@ -325,6 +325,7 @@ bind_settings(sqlite3_stmt *s, const struct upstream_settings *set,
 	stmt_int(s, 13, set->dedupe);
 	stmt_int(s, 14, set->interval);
 	stmt_int(s, 15, set->enabled);
+	stmt_int(s, 17, set->mirror);
 }
 
 int
@@ -441,6 +442,7 @@ upstream_read(sqlite3_stmt *s, void *elem)
 	up->generation = sqlite3_column_int64(s, 22);
 	up->fetch_requested = sqlite3_column_int(s, 23) != 0;
 	up->created = sqlite3_column_int64(s, 24);
+	up->set.mirror = sqlite3_column_int(s, 25) != 0;
 }
 
 static void

@@ -60,6 +60,9 @@ struct upstream_settings {
 	bool keep;			/* leave fetched mail upstream */
 	bool idle;			/* IMAP IDLE push when offered */
 	bool dedupe;			/* skip mail the user already got (Message-ID + body) */
+	bool mirror;			/* IMAP: upstream folder F into local target/F
+					 * (else every folder into target); folder
+					 * "*" is every folder the server lists */
 	unsigned interval;		/* seconds between polls */
 	bool enabled;
 };

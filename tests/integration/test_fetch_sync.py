@@ -78,5 +78,50 @@ class TestFlagsKept(SyncBase):
             c.logout()
 
 
+
+class TestMirror(SyncBase):
+    users = {"m1": "pw1", "m2": "pw2"}
+
+    def test_mirror_every_folder(self):
+        layout = {"INBOX": 2, "Lists/dev": 3, "Work": 1}
+        for folder, n in layout.items():
+            for i in range(n):
+                self.dc.append("m1", message(folder, i), folder=folder,
+                               flags="\\Seen" if folder == "Work" else "")
+        uid = self.add(OWNER, "m1", folders=["*"], target="Accounts/work",
+                       extra=("--mirror",))
+        self.assertIn("mirror=yes", self.state(uid))
+        n, _ = self.run_fetch(uid)
+        self.assertEqual(n, 6)
+        for folder, k in layout.items():
+            got = self.local_rows(OWNER, "Accounts/work/" + folder)
+            self.assertEqual([g[0] for g in got], [f"{folder} {i}" for i in range(k)], folder)
+        self.assertEqual(self.local_rows(OWNER, "Accounts/work/Work")[0][1], SEEN)
+        # nothing landed in the target itself or in INBOX
+        self.assertEqual(self.count_local(OWNER, "Accounts/work"), 0)
+        # a folder made upstream later is mirrored on the next run
+        self.dc.append("m1", message("New", 0), folder="New")
+        self.dc.append("m1", message("INBOX", 2))
+        n, _ = self.run_fetch(uid)
+        self.assertEqual(n, 2)
+        self.assertIn("Accounts/work/New", self.mailboxes(OWNER))
+        self.assertEqual([g[0] for g in self.local_rows(OWNER, "Accounts/work/New")], ["New 0"])
+        self.assertEqual(self.count_local(OWNER, "Accounts/work/INBOX"), 3)
+        # and again: nothing twice
+        n, _ = self.run_fetch(uid)
+        self.assertEqual(n, 0)
+
+    def test_without_mirror_one_folder(self):
+        self.dc.append("m2", message("one", 0), folder="A")
+        self.dc.append("m2", message("two", 0), folder="B")
+        uid = self.add(OWNER, "m2", folders=["A", "B"], target="Merged")
+        self.assertIn("mirror=no", self.state(uid))
+        n, _ = self.run_fetch(uid)
+        self.assertEqual(n, 2)
+        self.assertEqual(sorted(g[0] for g in self.local_rows(OWNER, "Merged")),
+                         ["one 0", "two 0"])
+        self.assertFalse(any(m.startswith("Merged/") for m in self.mailboxes(OWNER)))
+
+
 if __name__ == "__main__":
     tap.main()
