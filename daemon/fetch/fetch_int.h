@@ -116,6 +116,19 @@ bool fetch_all_folders(const struct upstream_settings *set);
 int fetch_pop3_account(struct fetch_run *run, const char *password,
 		       const char **error_r);
 
+/* watch.c: IDLE sessions on an account's further folders, each of which
+ * marks its folder and writes to wake_fd when the server reports news.
+ * _start unseals the password and starts one thread per folder (n 0:
+ * *w_r NULL, nothing started); _take hands over the folders marked since
+ * the last call (malloc'd names, free with imapc_names_free); _stop ends
+ * and joins the threads; NULL ok. */
+struct fetch_watch;
+int fetch_watch_start(const struct config *cfg, const struct store_upstream *up,
+		      const char *const *folders, size_t n, int wake_fd,
+		      struct fetch_watch **w_r, const char **error_r);
+size_t fetch_watch_take(struct fetch_watch *w, char ***folders_r);
+void fetch_watch_stop(struct fetch_watch **w);
+
 /* account.c: one complete run with result recording. */
 int fetch_account_once(const struct config *cfg, struct store *st,
 		       const struct store_upstream *up, int stop_fd,

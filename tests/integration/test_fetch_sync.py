@@ -123,5 +123,63 @@ class TestMirror(SyncBase):
         self.assertFalse(any(m.startswith("Merged/") for m in self.mailboxes(OWNER)))
 
 
+
+class TestPushEveryFolder(SyncBase):
+    """Each fetched folder pushed: IDLE on one session per folder, up to
+    [fetch] idle_connections per account."""
+    users = {"p1": "pw1"}
+    fetch_config = "idle_connections = 3\n"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.mh.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    def wait_rows(self, mailbox, n, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.local_rows(OWNER, mailbox)
+            if len(rows) >= n:
+                return rows
+            time.sleep(0.05)
+        return self.local_rows(OWNER, mailbox)
+
+    def test_new_mail_in_any_watched_folder_within_5s(self):
+        folders = ["INBOX", "Work", "Lists/dev", "Extra"]
+        for f in folders:
+            self.dc.append("p1", message(f, 0), folder=f)
+        uid = self.add(OWNER, "p1", folders=folders, target="Push", extra=("--mirror",))
+        for f in folders:
+            self.assertEqual(len(self.wait_rows("Push/" + f, 1, 30)), 1, self.mh.log())
+        # INBOX on the fetching session, Work and Lists/dev on two more;
+        # Extra is past the limit of 3 and waits for the interval
+        deadline = time.monotonic() + 15
+        while "watching folders=2" not in self.mh.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn(f"upstream={uid} watching folders=2", self.mh.log())
+        time.sleep(1.5)   # the watchers enter IDLE
+        for i, f in enumerate(["Work", "Lists/dev", "INBOX", "Work"]):
+            t0 = time.monotonic()
+            self.dc.append("p1", message(f, 10 + i), folder=f, flags="\\Flagged $Pushed")
+            want = 1 + sum(1 for g in ["Work", "Lists/dev", "INBOX", "Work"][:i + 1] if g == f)
+            rows = self.wait_rows("Push/" + f, want, 5)
+            took = time.monotonic() - t0
+            self.assertEqual(len(rows), want,
+                             f"{f}: not local within 5 s:\n" + self.mh.log()[-3000:])
+            # the flags set upstream before the fetch came with it
+            self.assertEqual(rows[-1][1:], (FLAGGED, {"$Pushed"}), f)
+            print(f"# pushed {f} in {took:.2f} s")
+        self.dc.append("p1", message("Extra", 1), folder="Extra")
+        time.sleep(6)
+        self.assertEqual(len(self.local_rows(OWNER, "Push/Extra")), 1,
+                         "a folder past idle_connections is polled, not pushed")
+        self.mh.cli("upstream", "run", str(uid), "--queue")
+        self.assertEqual(len(self.wait_rows("Push/Extra", 2, 15)), 2, self.mh.log())
+
+
 if __name__ == "__main__":
     tap.main()
