@@ -700,6 +700,21 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 			return STORE_ERROR;
 		append = hk == 0;
 	}
+	/* Gmail shows one message in every label's folder (and All Mail)
+	 * under one X-GM-MSGID: the first folder fetched brings it, the
+	 * others only record their UID.  Kept beside the raw hashes as
+	 * "gm:" + the id, so it goes with the account. */
+	char gm_key[32];
+	if (d->gm_msgid != 0) {
+		snprintf(gm_key, sizeof gm_key, "gm:%llu", (unsigned long long)d->gm_msgid);
+		if (append) {
+			int gk = exists(st, SQL_HASH_KNOWN, d->upstream_id, gm_key,
+					"cannot look up the message id", error_r);
+			if (gk < 0)
+				return STORE_ERROR;
+			append = gk == 0;
+		}
+	}
 	if (append && d->dedupe_key != NULL) {
 		s = store_stmt(st, SQL_DEDUPE_ADD);
 		stmt_int(s, 1, d->user_id);
@@ -734,6 +749,13 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 	int ret = stmt_exec(st, s, "cannot record the message hash", error_r);
 	if (ret != STORE_OK)
 		return ret;
+	if (d->gm_msgid != 0) {
+		s = store_stmt(st, SQL_HASH_ADD);
+		stmt_int(s, 1, d->upstream_id);
+		stmt_text(s, 2, gm_key);
+		if ((ret = stmt_exec(st, s, "cannot record the message id", error_r)) != STORE_OK)
+			return ret;
+	}
 	if (d->folder != NULL) {
 		s = store_stmt(st, SQL_FOLDER_ADVANCE);
 		stmt_int(s, 1, d->upstream_id);
