@@ -36,6 +36,8 @@ struct watcher {
 	char *folder;
 	pthread_t thread;
 	bool started;
+	struct client_conn_cancel cancel;	/* fired at stop: a connect or a
+						 * read ends at once */
 	bool dirty;		/* news since the last fetch_watch_take() */
 };
 
@@ -84,6 +86,7 @@ watcher_main(void *arg)
 	const struct client_conn_params params = {
 		.timeout_ms = FETCH_TIMEOUT_MS,
 		.allow_private = w->allow_private,
+		.cancel = &x->cancel,
 	};
 	while (!stop_asked(w, 0)) {
 		struct imap_client *c = NULL;
@@ -95,6 +98,7 @@ watcher_main(void *arg)
 			log_info("fetch upstream=%lld folder=%s watch failed: %s", (long long)w->id,
 				 esc_str(x->folder), error);
 			imap_client_free(&c);
+			client_conn_cancel_clear(&x->cancel);
 			if (stop_asked(w, WATCH_RETRY_MS))
 				break;
 			continue;
@@ -122,6 +126,7 @@ watcher_main(void *arg)
 				break;
 		}
 		imap_client_free(&c);
+		client_conn_cancel_clear(&x->cancel);
 		if (!stop_asked(w, 0) && stop_asked(w, 1000))
 			break;
 	}
@@ -149,6 +154,7 @@ fetch_watch_start(const struct config *cfg, const struct store_upstream *up,
 	for (size_t i = 0; i < n; i++) {
 		w->watchers[i].w = w;
 		w->watchers[i].folder = xstrdup(folders[i]);
+		client_conn_cancel_init(&w->watchers[i].cancel);
 	}
 	*w_r = w;
 	if (unseal(up->password_sealed, &w->password, &w->password_len, error_r) < 0) {
@@ -206,9 +212,12 @@ fetch_watch_stop(struct fetch_watch **wp)
 		ssize_t r = write(w->stop[1], "x", 1);
 		(void)r;
 	}
+	for (size_t i = 0; i < w->n; i++)
+		client_conn_cancel_fire(&w->watchers[i].cancel);
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->watchers[i].started)
 			pthread_join(w->watchers[i].thread, NULL);
+		client_conn_cancel_clear(&w->watchers[i].cancel);
 		free(w->watchers[i].folder);
 	}
 	free(w->watchers);
