@@ -43,6 +43,8 @@ imap_view_free(struct imap_view **vp)
 		free(v->keywords[i]);
 	free(v->keywords);
 	store_watch_free(&v->watch);
+	free(v->saved);
+	imap_sort_cache_free(&v->sort_cache);
 	free(v->name);
 	free(v);
 	*vp = NULL;

@@ -50,6 +50,9 @@ struct imap_view {
 	char **keywords;	/* keywords seen in the mailbox (for FLAGS) */
 	size_t n_keywords;
 	struct store_watch *watch;
+	uint32_t *saved;	/* RFC 5182 SEARCHRES "$": UIDs, ascending */
+	size_t n_saved;
+	struct imap_sort_cache *sort_cache;	/* sort.c */
 };
 
 /* Reply status of a command, written by the dispatcher as the tagged line. */
@@ -213,6 +216,50 @@ imap_command_fn imap_cmd_fetch;
 imap_command_fn imap_cmd_store, imap_cmd_copy, imap_cmd_move,
 	imap_cmd_expunge, imap_cmd_close, imap_cmd_unselect, imap_cmd_check;
 imap_command_fn imap_cmd_search;
+/* sort.c: SORT (RFC 5256, ESORT and SORT=DISPLAY of RFC 5267 and 5957)
+ * and THREAD */
+imap_command_fn imap_cmd_sort, imap_cmd_thread;
+struct imap_sort_cache;
+void imap_sort_cache_free(struct imap_sort_cache **c);
+
+/* search.c: the messages (view indexes, ascending; *idx_r malloc'd) that
+ * match the search keys args[0..n); *modseq_r the highest MODSEQ among
+ * them when the keys had MODSEQ (RFC 7162 §3.1.5), else 0.  -1 with a BAD
+ * or NO reply set. */
+int imap_search_match(struct imap_session *s, const struct imap_arg *args,
+		      size_t n, size_t **idx_r, size_t *n_r, uint64_t *modseq_r);
+
+/* esearch.c: what SEARCH, SORT and THREAD share. */
+/* RFC 4731 / RFC 5267 result options */
+struct imap_return {
+	bool esearch;		/* RETURN was given: answer ESEARCH */
+	bool min, max, count, all, save;
+};
+/* Parses "[RETURN (options)]" at args[*pos]; -1 with a BAD reply. */
+int imap_parse_return(struct imap_session *s, const struct imap_arg *args,
+		      size_t n, size_t *pos, struct imap_return *r);
+/* Parses "CHARSET name" (optional when optional) at args[*pos]; -1 with
+ * a NO [BADCHARSET] or BAD reply. */
+int imap_parse_charset(struct imap_session *s, const struct imap_arg *args,
+		       size_t n, size_t *pos, bool optional);
+/* Answers a search or sort result: nums are the view indexes in result
+ * order (ascending for SEARCH, sort order for SORT); word is "SEARCH" or
+ * "SORT" for the answer without RETURN.  Saves it for "$" when asked. */
+void imap_result_reply(struct imap_session *s, const struct imap_return *r,
+		       const char *word, const size_t *idx, size_t n,
+		       uint64_t modseq);
+/* RFC 5182: the saved result as UIDs still in the view (ascending;
+ * malloc'd copy, NULL when empty). */
+void imap_searchres_get(struct imap_session *s, uint32_t **uids_r, size_t *n_r);
+/* Rewrites a "$" sequence set (the first argument of FETCH, STORE, COPY,
+ * MOVE and UID EXPUNGE) into the numbers it stands for now: a copy of the
+ * arguments to free with imap_searchres_args_free(), or NULL when there
+ * is no "$".  *empty_r when "$" is empty (the command has nothing to do). */
+struct imap_arg *imap_searchres_expand(struct imap_session *s,
+				       const char *command,
+				       const struct imap_arg *args, size_t n,
+				       bool *empty_r);
+void imap_searchres_args_free(struct imap_arg **args);
 imap_command_fn imap_cmd_idle;
 
 /* ---- condstore.c: CONDSTORE and ENABLE (RFC 7162 §3.1, RFC 5161) ------- */

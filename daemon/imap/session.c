@@ -83,6 +83,8 @@ static const struct imap_command commands[] = {
 	{ "UNSELECT", imap_cmd_unselect, CMD_SELECTED },
 	{ "EXPUNGE", imap_cmd_expunge, CMD_SELECTED | CMD_UID },
 	{ "SEARCH", imap_cmd_search, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "SORT", imap_cmd_sort, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "THREAD", imap_cmd_thread, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "FETCH", imap_cmd_fetch, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "COPY", imap_cmd_copy, CMD_SELECTED | CMD_UID },
@@ -174,6 +176,9 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 		   " QUOTA=RES-STORAGE CREATE-SPECIAL-USE UNAUTHENTICATE OBJECTID"
 		   " COMPRESS=DEFLATE BINARY PREVIEW",
 		   (unsigned long long)s->cfg->message_size);
+	/* sort.c, esearch.c */
+	buf_puts(out, " ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT"
+		 " THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 }
 
 void
@@ -616,7 +621,16 @@ dispatch(struct imap_session *s, const struct imap_arg *args, size_t n)
 	/* RFC 3501 §7.4.1: no EXPUNGE while a FETCH, STORE or SEARCH is in
 	 * progress (the UID forms may have them, RFC 3501 §7.4.1 note) */
 	s->allow_expunge = !(cmd->flags & CMD_NO_EXPUNGE) || s->uid_cmd;
-	cmd->fn(s, args + first, n - first);
+	/* RFC 5182 §2.1: "$" for the saved search result (esearch.c) */
+	bool res_empty = false;
+	struct imap_arg *res_args = (cmd->flags & CMD_SELECTED) ?
+		imap_searchres_expand(s, cmd->name, args + first, n - first,
+				      &res_empty) : NULL;
+	if (res_empty)
+		imap_ok(s, "No messages in the saved result.");
+	else
+		cmd->fn(s, res_args != NULL ? res_args : args + first, n - first);
+	imap_searchres_args_free(&res_args);
 	if (s->parked)
 		return;		/* finished by session_resume() */
 	command_done(s);
