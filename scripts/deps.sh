@@ -33,6 +33,8 @@ TEST_PKGS="
 	dovecot-lmtpd
 	postfix
 	unbound
+	ldnsutils
+	python3-cryptography
 	postsrsd
 	opendmarc
 	python3-aiosmtpd

@@ -65,6 +65,8 @@ struct conn {
 	unsigned peer_port, local_port;
 	char peer_ip[INET6_ADDRSTRLEN];
 	char local_ip[INET6_ADDRSTRLEN];
+	conn_tls_setup_fn *tls_setup;	/* conn_set_tls_setup() */
+	void *tls_setup_arg;
 };
 
 static atomic_uint_fast64_t conn_next_id;
@@ -998,8 +1000,17 @@ conn_starttls_client(struct conn *c, SSL_CTX *ctx, const char *sni_host,
 			return -1;
 		}
 	}
+	if (c->tls_setup != NULL && c->tls_setup(c->ssl, c->tls_setup_arg, error_r) < 0)
+		return -1;
 	SSL_set_connect_state(c->ssl);
 	return tls_handshake(c, error_r);
+}
+
+void
+conn_set_tls_setup(struct conn *c, conn_tls_setup_fn *fn, void *arg)
+{
+	c->tls_setup = fn;
+	c->tls_setup_arg = arg;
 }
 
 bool

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Outbound TLS policies against real peers on loopback.
+
+unbound validates DNSSEC for a zone (dane.test.) signed in the test with
+ldns-signzone and serves an unsigned one (sts.test.); aiosmtpd receivers
+on 127.0.0.x present good certificates, certificates for the wrong name,
+expired ones, ones that match no TLSA record, or no STARTTLS at all; an
+HTTPS server serves the MTA-STS policies.  Each case must deliver or be
+refused as RFC 8461 (MTA-STS) and RFC 7672 (DANE) say: a refused message
+stays deferred with the reason, never goes out in plaintext or over
+unchecked TLS."""
+
+import hashlib
+import os
+import shutil
+import smtplib
+import sys
+import tempfile
+import unittest
+
+import tap
+from mailhub_fixture import Mailhub, client_tls_context
+from relay_util import (PolicyServer, Sink, TestCA, ZoneDns, free_port_on,
+                        have_aiosmtpd, have_ldns, have_unbound, queue_rows,
+                        server_tls_context, spki_sha256, wait_for)
+
+ALICE = "alice@example.org"
+ALICE_PW = "secret-alice"
+
+SKIP = None
+if not have_unbound():
+    SKIP = "unbound is not installed (Debian package unbound)"
+elif not have_aiosmtpd():
+    SKIP = "aiosmtpd is not installed (Debian package python3-aiosmtpd)"
+elif not have_ldns():
+    SKIP = "ldns-signzone is not installed (Debian package ldnsutils)"
+
+# one receiving MTA per case: (address, certificate kind)
+SINKS = {
+    "sts-good": "127.0.0.2",
+    "sts-wrongname": "127.0.0.3",
+    "sts-expired": "127.0.0.4",
+    "sts-strip": "127.0.0.5",
+    "sts-testing": "127.0.0.6",
+    "dane-ee": "127.0.0.7",
+    "dane-mismatch": "127.0.0.8",
+    "dane-strip": "127.0.0.9",
+    "dane-ta": "127.0.0.10",
+    "sts-nomatch": "127.0.0.11",
+}
+POLICY_IP = "127.0.0.20"
+STS_CASES = ["good", "wrongname", "expired", "strip", "testing", "nomatch"]
+
+
+def policy(mode, mx):
+    return f"version: STSv1\r\nmode: {mode}\r\nmx: {mx}\r\nmax_age: 86400\r\n"
+
+
+def domain_status(mh, domain):
+    """(tls, mta_sts, dane, last_error) of relay_domains for domain."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db"), timeout=30)
+    try:
+        return db.execute("SELECT tls, mta_sts, dane, last_error FROM relay_domains"
+                          " WHERE domain = ?", (domain,)).fetchone()
+    finally:
+        db.close()
+
+
+def submit(mh, rcpts, subject):
+    msg = (f"From: Alice <{ALICE}>\r\nTo: {', '.join(rcpts)}\r\n"
+           f"Subject: {subject}\r\n\r\nhello\r\n")
+    with smtplib.SMTP("127.0.0.1", mh.port("submission"), timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        s.login(ALICE, ALICE_PW)
+        s.sendmail(ALICE, rcpts, msg.encode())
+
+
+@unittest.skipIf(SKIP, SKIP)
+class RelayTlsPolicies(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mailhub-tls.")
+        cls.mx_port = free_port_on(list(SINKS.values()) + [POLICY_IP])
+        cls.https_port = free_port_on([POLICY_IP])
+        ca = TestCA(cls.tmp)
+        other_ca = TestCA(cls.tmp, cn="nobody trusts this CA")
+        certs = {
+            "sts-good": ca.issue("good", ["mx.good.sts.test"]),
+            "sts-wrongname": ca.issue("wrongname", ["someone-else.test"]),
+            "sts-expired": ca.issue("expired", ["mx.expired.sts.test"], expired=True),
+            "sts-testing": other_ca.issue("testing", ["mx.testing.sts.test"]),
+            "sts-nomatch": ca.issue("nomatch", ["mx.nomatch.sts.test"]),
+            # DANE-EE binds the key: a self-signed certificate for another
+            # name that has long expired is still the right server
+            "dane-ee": ca.issue("dane-ee", ["not-the-mx.test"], self_signed=True,
+                                expired=True),
+            "dane-mismatch": ca.issue("dane-mismatch", ["mx.mismatch.dane.test"]),
+            "dane-ta": other_ca.issue("dane-ta", ["mx.ta.dane.test"]),
+        }
+        wrong_key = ca.issue("unused", ["mx.mismatch.dane.test"])[2]
+        ta_digest = hashlib.sha256(other_ca.ca_der()).hexdigest()
+        sts = []
+        for case in STS_CASES:
+            ip = SINKS[f"sts-{case}"]
+            sts += [f"{case}.sts.test. IN MX 10 mx.{case}.sts.test.",
+                    f"mx.{case}.sts.test. IN A {ip}",
+                    f'_mta-sts.{case}.sts.test. IN TXT "v=STSv1; id=20261206"',
+                    f"mta-sts.{case}.sts.test. IN A {POLICY_IP}"]
+        sts += ["plain.sts.test. IN MX 10 mx.good.sts.test."]
+        dane = []
+        for case, ip in [("ee", "dane-ee"), ("mismatch", "dane-mismatch"),
+                         ("strip", "dane-strip"), ("ta", "dane-ta")]:
+            dane += [f"{case}.dane.test. IN MX 10 mx.{case}.dane.test.",
+                     f"mx.{case}.dane.test. IN A {SINKS[ip]}"]
+        tlsa = lambda case, rec: f"_{cls.mx_port}._tcp.mx.{case}.dane.test. IN TLSA {rec}"  # noqa: E731
+        dane += [tlsa("ee", "3 1 1 " + spki_sha256(certs["dane-ee"][2])),
+                 tlsa("mismatch", "3 1 1 " + spki_sha256(wrong_key)),
+                 tlsa("strip", "3 1 1 " + spki_sha256(wrong_key)),
+                 tlsa("ta", "2 0 1 " + ta_digest)]
+        cls.dns = ZoneDns({"sts.test.": sts, "dane.test.": dane}, signed=["dane.test."])
+        policies = {f"mta-sts.{c}.sts.test": (200, "text/plain",
+                                                policy("enforce", f"mx.{c}.sts.test"))
+                    for c in STS_CASES}
+        policies["mta-sts.testing.sts.test"] = (200, "text/plain",
+                                                policy("testing", "mx.testing.sts.test"))
+        policies["mta-sts.nomatch.sts.test"] = (200, "text/plain",
+                                                policy("enforce", "*.elsewhere.test"))
+        pcert = ca.issue("policy", [f"mta-sts.{c}.sts.test" for c in STS_CASES])
+        cls.policy_server = PolicyServer(POLICY_IP, cls.https_port, pcert[0], pcert[1],
+                                         policies)
+        cls.sinks = {}
+        for name, ip in SINKS.items():
+            ctx = None
+            if name in certs:
+                ctx = server_tls_context(certs[name][0], certs[name][1])
+            cls.sinks[name] = Sink(ip, cls.mx_port, tls_context=ctx)
+        # the daemon trusts the test CA only (its "system" CAs)
+        cls.old_cert_file = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = ca.path
+        extra = (f"\n[dns]\nresolver = {cls.dns.resolver()}\ndnssec = yes\n"
+                 f"[relay]\nmx_port = {cls.mx_port}\nretry_first = 2\nretry_max = 4\n"
+                 f"mta_sts_port = {cls.https_port}\n")
+        cls.mh = Mailhub(listeners=("submission", "admin"), config_extra=extra)
+        cls.mh.cli("domain", "add", "example.org")
+        cls.mh.add_user(ALICE, ALICE_PW, admin=True)
+        try:
+            cls.dns.start()
+            cls.policy_server.start()
+            for s in cls.sinks.values():
+                s.start()
+            cls.mh.start()
+        except BaseException:
+            cls.cleanup()
+            raise
+
+    @classmethod
+    def cleanup(cls):
+        try:
+            cls.mh.cleanup()
+        finally:
+            for s in cls.sinks.values():
+                s.stop()
+            cls.policy_server.stop()
+            cls.dns.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            if cls.old_cert_file is None:
+                os.environ.pop("SSL_CERT_FILE", None)
+            else:
+                os.environ["SSL_CERT_FILE"] = cls.old_cert_file
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.mh.close()
+        finally:
+            cls.mh.cleanup = lambda: None
+            cls.cleanup()
+
+    def received(self, sink, subject, timeout=30):
+        def find():
+            for frm, rcpts, data in self.sinks[sink].messages:
+                if f"Subject: {subject}".encode() in data:
+                    return data
+            return None
+        return wait_for(find, timeout)
+
+    def deferred(self, address, timeout=30):
+        """The last reply of a recipient once it has been tried and deferred."""
+        def find():
+            for addr, state, attempts, reply in queue_rows(self.mh.data_dir):
+                if addr == address and state == "deferred" and attempts >= 1:
+                    return reply
+            return None
+        return wait_for(find, timeout)
+
+    def assert_refused(self, sink, address, subject, words):
+        submit(self.mh, [address], subject)
+        reply = self.deferred(address)
+        self.assertIsNotNone(reply, self.mh.log())
+        for w in words:
+            self.assertIn(w, reply)
+        self.assertTrue(reply.startswith("451 4.7.5"), reply)
+        self.assertFalse(any(subject.encode() in d for _, _, d in self.sinks[sink].messages))
+
+    # ---- MTA-STS ---------------------------------------------------------
+
+    def test_sts_enforce_good_certificate_delivers(self):
+        submit(self.mh, ["bob@good.sts.test"], "sts good")
+        self.assertIsNotNone(self.received("sts-good", "sts good"), self.mh.log())
+        row = wait_for(lambda: domain_status(self.mh, "good.sts.test"))
+        self.assertEqual(row[1], "enforce", row)
+        self.assertTrue(row[0].startswith("TLSv1."), row)
+        self.assertIn(("mta-sts.good.sts.test", "/.well-known/mta-sts.txt"),
+                      self.policy_server.requests)
+        self.assertRegex(self.mh.log(), r"mta-sts domain=good\.sts\.test id=20261206 mode=enforce")
+
+    def test_sts_enforce_wrong_name_refused(self):
+        self.assert_refused("sts-wrongname", "bob@wrongname.sts.test", "sts wrongname",
+                            ["MTA-STS policy (mode enforce)", "wrongname.sts.test"])
+
+    def test_sts_enforce_expired_refused(self):
+        self.assert_refused("sts-expired", "bob@expired.sts.test", "sts expired",
+                            ["MTA-STS", "certificate has expired"])
+
+    def test_sts_enforce_starttls_stripped_refused(self):
+        # a peer (or someone on the path) that offers no STARTTLS: never
+        # plaintext where a policy applies
+        self.assert_refused("sts-strip", "bob@strip.sts.test", "sts strip",
+                            ["MTA-STS", "does not offer STARTTLS"])
+        self.assertEqual(self.sinks["sts-strip"].rcpt_calls, [])
+
+    def test_sts_enforce_mx_not_in_policy(self):
+        submit(self.mh, ["bob@nomatch.sts.test"], "sts nomatch")
+        reply = self.deferred("bob@nomatch.sts.test")
+        self.assertIsNotNone(reply, self.mh.log())
+        self.assertIn("matches its MTA-STS policy", reply)
+        self.assertEqual(self.sinks["sts-nomatch"].rcpt_calls, [])
+
+    def test_sts_testing_delivers_despite_bad_certificate(self):
+        submit(self.mh, ["bob@testing.sts.test"], "sts testing")
+        self.assertIsNotNone(self.received("sts-testing", "sts testing"), self.mh.log())
+        self.assertIn("MTA-STS testing: delivering anyway", self.mh.log())
+
+    def test_sts_policy_is_cached(self):
+        submit(self.mh, ["carol@good.sts.test"], "sts cached 1")
+        self.assertIsNotNone(self.received("sts-good", "sts cached 1"))
+        before = len([r for r in self.policy_server.requests
+                      if r[0] == "mta-sts.good.sts.test"])
+        submit(self.mh, ["dave@good.sts.test"], "sts cached 2")
+        self.assertIsNotNone(self.received("sts-good", "sts cached 2"))
+        after = len([r for r in self.policy_server.requests
+                     if r[0] == "mta-sts.good.sts.test"])
+        self.assertEqual(before, after)
+
+    def test_no_policy_domain_still_delivers(self):
+        # plain.sts.test has no _mta-sts record: opportunistic as before
+        submit(self.mh, ["erin@plain.sts.test"], "no policy")
+        self.assertIsNotNone(self.received("sts-good", "no policy"), self.mh.log())
+
+    # ---- DANE ------------------------------------------------------------
+
+    def test_dane_ee_delivers_whatever_name_and_dates(self):
+        submit(self.mh, ["bob@ee.dane.test"], "dane ee")
+        self.assertIsNotNone(self.received("dane-ee", "dane ee"), self.mh.log())
+        # it went through because of the TLSA record, not by luck
+        row = wait_for(lambda: domain_status(self.mh, "ee.dane.test"))
+        self.assertEqual(row[2], "verified", row)
+
+    def test_dane_ta_delivers(self):
+        # the anchor is a CA nobody's system trusts: only TLSA vouches for it
+        submit(self.mh, ["bob@ta.dane.test"], "dane ta")
+        self.assertIsNotNone(self.received("dane-ta", "dane ta"), self.mh.log())
+
+    def test_dane_mismatch_refused(self):
+        self.assert_refused("dane-mismatch", "bob@mismatch.dane.test", "dane mismatch",
+                            ["DANE (TLSA records)", "mx.mismatch.dane.test"])
+
+    def test_dane_starttls_stripped_refused(self):
+        self.assert_refused("dane-strip", "bob@strip.dane.test", "dane strip",
+                            ["DANE", "does not offer STARTTLS"])
+        self.assertEqual(self.sinks["dane-strip"].rcpt_calls, [])
+
+
+if __name__ == "__main__":
+    tap.main()
