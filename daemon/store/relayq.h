@@ -174,4 +174,11 @@ int relayq_dns_records(struct store *st, const char *domain, const struct config
 		       char **dkim_error_r, const char **error_r);
 void relayq_dns_records_free(struct relayq_dns_record **list, size_t n);
 
+/* The MTA-STS policy this server publishes for its domains (RFC 8461
+ * §3.2: [relay] mta_sts_publish mode, [server] hostname as the one mx,
+ * [relay] mta_sts_max_age) into text, and its id for the _mta-sts TXT
+ * record (16 hex digits of its SHA-256: a changed policy gets a new id,
+ * §3.1).  False when publishing is off ("none"). */
+bool relayq_mta_sts_policy(const struct config *cfg, struct buf *text, char id[17]);
+
 #endif

@@ -140,7 +140,7 @@ class RelayTlsPolicies(unittest.TestCase):
         os.environ["SSL_CERT_FILE"] = ca.path
         extra = (f"\n[dns]\nresolver = {cls.dns.resolver()}\ndnssec = yes\n"
                  f"[relay]\nmx_port = {cls.mx_port}\nretry_first = 2\nretry_max = 4\n"
-                 f"mta_sts_port = {cls.https_port}\n")
+                 f"mta_sts_port = {cls.https_port}\nmta_sts_publish = enforce\n")
         cls.mh = Mailhub(listeners=("submission", "admin"), config_extra=extra)
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.add_user(ALICE, ALICE_PW, admin=True)
@@ -257,6 +257,35 @@ class RelayTlsPolicies(unittest.TestCase):
         # plain.sts.test has no _mta-sts record: opportunistic as before
         submit(self.mh, ["erin@plain.sts.test"], "no policy")
         self.assertIsNotNone(self.received("sts-good", "no policy"), self.mh.log())
+
+    # ---- our own policy ---------------------------------------------------
+
+    def get_policy(self, host):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.mh.port("admin"), timeout=10)
+        try:
+            c.request("GET", "/.well-known/mta-sts.txt", headers={"Host": host})
+            r = c.getresponse()
+            return r.status, r.getheader("Content-Type"), r.read().decode()
+        finally:
+            c.close()
+
+    def test_publishes_own_policy(self):
+        status, ctype, body = self.get_policy("mta-sts.example.org")
+        self.assertEqual(status, 200, body)
+        self.assertTrue(ctype.startswith("text/plain"), ctype)
+        self.assertEqual(body, "version: STSv1\r\nmode: enforce\r\nmx: mail.test\r\n"
+                         "max_age: 604800\r\n")
+        # a domain that is not ours has no policy here
+        self.assertEqual(self.get_policy("mta-sts.elsewhere.test")[0], 404)
+        # the DNS helper lists the records that go with it; the id follows
+        # the policy
+        out = self.mh.cli("domain", "show", "example.org").stdout
+        pid = hashlib.sha256(body.encode()).hexdigest()[:16]
+        self.assertIn(f"_mta-sts.example.org. IN TXT \"v=STSv1; id={pid}\"", out)
+        self.assertIn("mta-sts.example.org. IN CNAME mail.test.", out)
+        self.assertIn('_smtp._tls.example.org. IN TXT "v=TLSRPTv1; '
+                      'rua=mailto:postmaster@example.org"', out)
 
     # ---- DANE ------------------------------------------------------------
 
