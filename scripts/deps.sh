@@ -35,6 +35,7 @@ TEST_PKGS="
 	unbound
 	ldnsutils
 	python3-cryptography
+	python3-jsonschema
 	postsrsd
 	opendmarc
 	python3-aiosmtpd

@@ -1062,9 +1062,14 @@ conn_peer_cert_sha256(const struct conn *c, char out[65])
 long
 conn_verify_result(const struct conn *c)
 {
-	if (c->ssl == NULL || SSL_get0_peer_certificate(c->ssl) == NULL)
+	if (c->ssl == NULL)
 		return X509_V_ERR_UNSPECIFIED;
-	return SSL_get_verify_result(c->ssl);
+	long v = SSL_get_verify_result(c->ssl);
+	/* a handshake that failed the check may not have kept the peer's
+	 * certificate; the reason is still worth having */
+	if (v == X509_V_OK && SSL_get0_peer_certificate(c->ssl) == NULL)
+		return X509_V_ERR_UNSPECIFIED;
+	return v;
 }
 
 int

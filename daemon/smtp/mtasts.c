@@ -398,6 +398,8 @@ mtasts_get(const struct mtasts_env *env, const char *domain, int64_t now,
 	}
 	/* a new id, or nothing cached: fetch */
 	if (fetch(env, domain, p, fail_r, why_r) == 0) {
+		*fail_r = NULL;
+		*why_r = NULL;
 		p->id = id;
 		store_policy(env, domain, p, now);
 		log_info("relay[%llu] mta-sts domain=%s id=%s mode=%s max_age=%llu",

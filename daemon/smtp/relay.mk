@@ -8,7 +8,8 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/queue.c daemon/smtp/queue.h \
 	daemon/smtp/https_get.c daemon/smtp/https_get.h \
 	daemon/smtp/mtasts.c daemon/smtp/mtasts.h \
-	daemon/smtp/dane.c daemon/smtp/dane.h
+	daemon/smtp/dane.c daemon/smtp/dane.h \
+	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
 	daemon/store/relaytls.c daemon/store/relaytls.h
 SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql

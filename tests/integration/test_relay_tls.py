@@ -47,9 +47,62 @@ SINKS = {
     "dane-strip": "127.0.0.9",
     "dane-ta": "127.0.0.10",
     "sts-nomatch": "127.0.0.11",
+    "sts-mixed2": "127.0.0.12",
 }
 POLICY_IP = "127.0.0.20"
 STS_CASES = ["good", "wrongname", "expired", "strip", "testing", "nomatch"]
+
+
+# RFC 8460 §4.4 (the report's fields, types and result types) as a JSON
+# Schema.
+RESULT_TYPES = ["starttls-not-supported", "certificate-host-mismatch",
+                "certificate-expired", "certificate-not-trusted", "validation-failure",
+                "tlsa-invalid", "dnssec-invalid", "dane-required",
+                "sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid"]
+TLSRPT_SCHEMA = {
+    "type": "object",
+    "required": ["organization-name", "date-range", "contact-info", "report-id",
+                 "policies"],
+    "properties": {
+        "organization-name": {"type": "string"},
+        "contact-info": {"type": "string"},
+        "report-id": {"type": "string"},
+        "date-range": {
+            "type": "object", "required": ["start-datetime", "end-datetime"],
+            "properties": {
+                "start-datetime": {"type": "string", "format": "date-time",
+                                   "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$"},
+                "end-datetime": {"type": "string", "format": "date-time",
+                                 "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$"}}},
+        "policies": {"type": "array", "items": {
+            "type": "object", "required": ["policy", "summary"],
+            "properties": {
+                "policy": {
+                    "type": "object", "required": ["policy-type", "policy-domain"],
+                    "properties": {
+                        "policy-type": {"enum": ["tlsa", "sts", "no-policy-found"]},
+                        "policy-string": {"type": "array", "items": {"type": "string"}},
+                        "policy-domain": {"type": "string"},
+                        "mx-host": {"type": "array", "items": {"type": "string"}}}},
+                "summary": {
+                    "type": "object",
+                    "required": ["total-successful-session-count",
+                                 "total-failure-session-count"],
+                    "properties": {
+                        "total-successful-session-count": {"type": "integer", "minimum": 0},
+                        "total-failure-session-count": {"type": "integer", "minimum": 0}}},
+                "failure-details": {"type": "array", "items": {
+                    "type": "object", "required": ["result-type", "failed-session-count"],
+                    "properties": {
+                        "result-type": {"enum": RESULT_TYPES},
+                        "sending-mta-ip": {"type": "string"},
+                        "receiving-ip": {"type": "string"},
+                        "receiving-mx-hostname": {"type": "string"},
+                        "receiving-mx-helo": {"type": "string"},
+                        "failed-session-count": {"type": "integer", "minimum": 1},
+                        "additional-information": {"type": "string"},
+                        "failure-reason-code": {"type": "string"}}}}}}}},
+}
 
 
 def policy(mode, mx):
@@ -91,6 +144,7 @@ class RelayTlsPolicies(unittest.TestCase):
             "sts-expired": ca.issue("expired", ["mx.expired.sts.test"], expired=True),
             "sts-testing": other_ca.issue("testing", ["mx.testing.sts.test"]),
             "sts-nomatch": ca.issue("nomatch", ["mx.nomatch.sts.test"]),
+            "sts-mixed2": ca.issue("mixed2", ["mx2.mixed.sts.test"]),
             # DANE-EE binds the key: a self-signed certificate for another
             # name that has long expired is still the right server
             "dane-ee": ca.issue("dane-ee", ["not-the-mx.test"], self_signed=True,
@@ -107,7 +161,14 @@ class RelayTlsPolicies(unittest.TestCase):
                     f"mx.{case}.sts.test. IN A {ip}",
                     f'_mta-sts.{case}.sts.test. IN TXT "v=STSv1; id=20261206"',
                     f"mta-sts.{case}.sts.test. IN A {POLICY_IP}"]
-        sts += ["plain.sts.test. IN MX 10 mx.good.sts.test."]
+        sts += ["plain.sts.test. IN MX 10 mx.good.sts.test.",
+                # two MX hosts: the first's certificate has the wrong name
+                "mixed.sts.test. IN MX 10 mx1.mixed.sts.test.",
+                "mixed.sts.test. IN MX 20 mx2.mixed.sts.test.",
+                f"mx1.mixed.sts.test. IN A {SINKS['sts-wrongname']}",
+                f"mx2.mixed.sts.test. IN A {SINKS['sts-mixed2']}",
+                '_mta-sts.mixed.sts.test. IN TXT "v=STSv1; id=1"',
+                f"mta-sts.mixed.sts.test. IN A {POLICY_IP}"]
         dane = []
         for case, ip in [("ee", "dane-ee"), ("mismatch", "dane-mismatch"),
                          ("strip", "dane-strip"), ("ta", "dane-ta")]:
@@ -126,7 +187,9 @@ class RelayTlsPolicies(unittest.TestCase):
                                                 policy("testing", "mx.testing.sts.test"))
         policies["mta-sts.nomatch.sts.test"] = (200, "text/plain",
                                                 policy("enforce", "*.elsewhere.test"))
-        pcert = ca.issue("policy", [f"mta-sts.{c}.sts.test" for c in STS_CASES])
+        policies["mta-sts.mixed.sts.test"] = (200, "text/plain",
+                                              policy("enforce", "*.mixed.sts.test"))
+        pcert = ca.issue("policy", [f"mta-sts.{c}.sts.test" for c in STS_CASES + ["mixed"]])
         cls.policy_server = PolicyServer(POLICY_IP, cls.https_port, pcert[0], pcert[1],
                                          policies)
         cls.sinks = {}
@@ -286,6 +349,38 @@ class RelayTlsPolicies(unittest.TestCase):
         self.assertIn("mta-sts.example.org. IN CNAME mail.test.", out)
         self.assertIn('_smtp._tls.example.org. IN TXT "v=TLSRPTv1; '
                       'rua=mailto:postmaster@example.org"', out)
+
+    # ---- TLS reporting ----------------------------------------------------
+
+    def test_tls_report_of_mixed_day(self):
+        import json
+        import jsonschema
+        for i in range(2):
+            submit(self.mh, [f"r{i}@mixed.sts.test"], f"mixed {i}")
+            self.assertIsNotNone(self.received("sts-mixed2", f"mixed {i}"), self.mh.log())
+        out = self.mh.cli("relay", "tls-report", "mixed.sts.test").stdout
+        report = json.loads(out)
+        jsonschema.validate(report, TLSRPT_SCHEMA)
+        self.assertEqual(report["organization-name"], "mail.test")
+        self.assertEqual(len(report["policies"]), 1, json.dumps(report, indent=1))
+        [p] = report["policies"]
+        self.assertEqual(p["policy"]["policy-type"], "sts")
+        self.assertEqual(p["policy"]["policy-domain"], "mixed.sts.test")
+        self.assertEqual(p["policy"]["mx-host"], ["*.mixed.sts.test"])
+        self.assertIn("mode: enforce", p["policy"]["policy-string"])
+        # each message: one session refused by mx1's name, one good on mx2
+        self.assertEqual(p["summary"], {"total-successful-session-count": 2,
+                                        "total-failure-session-count": 2})
+        self.assertEqual(len(p["failure-details"]), 1, json.dumps(report, indent=1))
+        [d] = p["failure-details"]
+        self.assertEqual(d["result-type"], "certificate-host-mismatch")
+        self.assertEqual(d["receiving-mx-hostname"], "mx1.mixed.sts.test")
+        self.assertEqual(d["receiving-ip"], SINKS["sts-wrongname"])
+        self.assertEqual(d["failed-session-count"], 2)
+        # a day without sessions has nothing to report
+        r = self.mh.cli("relay", "tls-report", "mixed.sts.test", "--day", "2001-01-01",
+                        check=False)
+        self.assertEqual(r.returncode, 1)
 
     # ---- DANE ------------------------------------------------------------
 
