@@ -162,6 +162,8 @@ class RelayTlsPolicies(unittest.TestCase):
                     f'_mta-sts.{case}.sts.test. IN TXT "v=STSv1; id=20261206"',
                     f"mta-sts.{case}.sts.test. IN A {POLICY_IP}"]
         sts += ["plain.sts.test. IN MX 10 mx.good.sts.test.",
+                # a name that exists, with neither MX nor address records
+                'nohost.sts.test. IN TXT "v=spf1 -all"',
                 # two MX hosts: the first's certificate has the wrong name
                 "mixed.sts.test. IN MX 10 mx1.mixed.sts.test.",
                 "mixed.sts.test. IN MX 20 mx2.mixed.sts.test.",
@@ -349,6 +351,24 @@ class RelayTlsPolicies(unittest.TestCase):
         self.assertIn("mta-sts.example.org. IN CNAME mail.test.", out)
         self.assertIn('_smtp._tls.example.org. IN TXT "v=TLSRPTv1; '
                       'rua=mailto:postmaster@example.org"', out)
+
+    # ---- DSNs -------------------------------------------------------------
+
+    def test_no_mx_no_address_bounces_at_once(self):
+        from relay_util import inbox_messages
+        submit(self.mh, ["bob@nohost.sts.test"], "nohost")
+
+        def bounce():
+            for m in inbox_messages(self.mh.data_dir, ALICE):
+                if b"multipart/report" in m and b"bob@nohost.sts.test" in m:
+                    return m
+            return None
+        m = wait_for(bounce, 30)
+        self.assertIsNotNone(m, self.mh.log())
+        self.assertIn(b"Status: 5.1.2", m)
+        self.assertIn(b"no MX and no address record", m)
+        # at once, not after the queue's five days of retries
+        self.assertNotIn(b"gave up after", m)
 
     # ---- TLS reporting ----------------------------------------------------
 
