@@ -102,6 +102,7 @@ static const struct setting settings[] = {
 	/* RFC 8461 §3.2: at most 31557600; weeks are recommended */
 	{ "relay", "mta_sts_max_age", SET_UINT, "604800", 86400, 31557600,
 	  F(relay_mta_sts_max_age) },
+	{ "relay", "tls_reports", SET_BOOL, "yes", 0, 0, F(relay_tls_reports) },
 
 	{ "fetch", "workers", SET_UINT, "4", 1, 64, F(fetch_workers) },
 	/* no: upstream tests and fetches never reach loopback, link-local or

@@ -102,6 +102,7 @@ struct config {
 	unsigned relay_mta_sts_port;	/* default 443: where policies are fetched */
 	char *relay_mta_sts_publish;	/* "none" (default), "testing", "enforce" */
 	unsigned relay_mta_sts_max_age;	/* seconds, default 604800 */
+	bool relay_tls_reports;		/* default yes: send RFC 8460 reports */
 
 	/* [fetch] */
 	unsigned fetch_workers;		/* default 4 */

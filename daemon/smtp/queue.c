@@ -23,6 +23,7 @@
 #include "smtp/dane.h"
 #include "smtp/dkim.h"
 #include "smtp/mtasts.h"
+#include "smtp/tlsrpt.h"
 #include "store/blob.h"
 #include "store/relaytls.h"
 #include "store/relayq.h"
@@ -45,7 +46,11 @@ struct relay_settings {
 	bool dnssec;		/* [dns] dnssec: DANE */
 	bool mta_sts;
 	unsigned mta_sts_port;
+	bool tls_reports;
 };
+
+/* How often worker 0 looks for TLS reports owed for yesterday. */
+#define TLSRPT_CHECK_SECONDS 10
 
 /* How often a fresh cached MTA-STS policy's TXT record is looked at again
  * (RFC 8461 §5.1: to find a newer policy before the cached one expires). */
@@ -73,6 +78,7 @@ struct worker {
 	uint64_t last_seq;		/* of its last outcomes given to the committer */
 	uint64_t cleaned_seq;		/* committed_seq at its last queue cleanup */
 	int64_t next_cleanup;
+	int64_t next_tlsrpt;
 	int active_fd;			/* its SMTP session's socket, -1: none
 					 * (relay.lock) */
 	struct dkim_cached dkim[DKIM_CACHE_DOMAINS];
@@ -1089,6 +1095,17 @@ housekeeping(struct worker *w)
 		free(ids);
 	}
 	relayq_items_free(&items, n);
+	if (relay.set.tls_reports && now >= w->next_tlsrpt) {
+		/* RFC 8460 §4.1: one report per day, once the day is over */
+		w->next_tlsrpt = now + TLSRPT_CHECK_SECONDS;
+		time_t y = (time_t)(now - 86400);
+		struct tm tm;
+		char day[16];
+		gmtime_r(&y, &tm);
+		strftime(day, sizeof day, "%Y-%m-%d", &tm);
+		if (tlsrpt_send_due(w->st, w->dns, relay.set.hostname, day) > 0)
+			relay_kick();
+	}
 	/* finished messages go when something was recorded (or now and
 	 * then for rows the CLI or the panel changed); an idle daemon does
 	 * not write to the disk every second */
@@ -1191,6 +1208,7 @@ relay_start(const struct config *cfg, const char **error_r)
 	s->dnssec = cfg->dns_dnssec;
 	s->mta_sts = cfg->relay_mta_sts;
 	s->mta_sts_port = cfg->relay_mta_sts_port;
+	s->tls_reports = cfg->relay_tls_reports;
 	relay.stop = false;
 	relay.exited = 0;
 

@@ -20,6 +20,20 @@ struct store;
 int tlsrpt_build(struct store *st, const char *org, const char *day, const char *domain,
 		 struct buf *out, const char **error_r);
 
+struct dns_resolver;
+
+/*
+ * Sends the reports owed for day: for each domain the relay had sessions
+ * with that day and has not reported on yet, the domain's _smtp._tls TXT
+ * record (RFC 8460 §3: "v=TLSRPTv1; rua=...") names where; each mailto:
+ * address is sent the report as a message (§5.3: multipart/report;
+ * report-type="tlsrpt" with an application/tlsrpt+json part), queued from
+ * the null reverse-path.  A domain that asks for none is noted as done.
+ * Returns how many reports were queued.
+ */
+unsigned tlsrpt_send_due(struct store *st, struct dns_resolver *dns, const char *org,
+			 const char *day);
+
 /* Pure: s as a JSON string (quotes included) onto out. */
 void tlsrpt_json_string(struct buf *out, const char *s);
 

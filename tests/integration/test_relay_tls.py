@@ -164,6 +164,10 @@ class RelayTlsPolicies(unittest.TestCase):
         sts += ["plain.sts.test. IN MX 10 mx.good.sts.test.",
                 # a name that exists, with neither MX nor address records
                 'nohost.sts.test. IN TXT "v=spf1 -all"',
+                # a domain that asks for TLS reports, and where they go
+                '_smtp._tls.reports.sts.test. IN TXT '
+                '"v=TLSRPTv1; rua=mailto:tlsrpt@rpt.sts.test"',
+                "rpt.sts.test. IN MX 10 mx.good.sts.test.",
                 # two MX hosts: the first's certificate has the wrong name
                 "mixed.sts.test. IN MX 10 mx1.mixed.sts.test.",
                 "mixed.sts.test. IN MX 20 mx2.mixed.sts.test.",
@@ -401,6 +405,44 @@ class RelayTlsPolicies(unittest.TestCase):
         r = self.mh.cli("relay", "tls-report", "mixed.sts.test", "--day", "2001-01-01",
                         check=False)
         self.assertEqual(r.returncode, 1)
+
+    def test_tls_report_sent_for_yesterday(self):
+        import base64
+        import datetime
+        import email
+        import json
+        import jsonschema
+        import sqlite3
+        day = (datetime.datetime.now(datetime.timezone.utc)
+               - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+        db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
+        with db:
+            for result, ip, n in [("success", "192.0.2.1", 5),
+                                  ("starttls-not-supported", "192.0.2.2", 2)]:
+                db.execute("INSERT INTO tls_results (day, domain, policy_type,"
+                           " policy_string, mx_host, result, receiving_ip, detail, count)"
+                           " VALUES (?, 'reports.sts.test', 'sts', ?, 'mx.reports.sts.test',"
+                           " ?, ?, '', ?)",
+                           (day, policy("enforce", "mx.reports.sts.test"), result, ip, n))
+        db.close()
+        data = self.received("sts-good", "Report Domain: reports.sts.test", timeout=40)
+        self.assertIsNotNone(data, self.mh.log())
+        msg = email.message_from_bytes(data)
+        self.assertEqual(msg["TLS-Report-Domain"], "reports.sts.test")
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        self.assertEqual(msg.get_param("report-type"), "tlsrpt")
+        [part] = [p for p in msg.walk() if p.get_content_type() == "application/tlsrpt+json"]
+        report = json.loads(base64.b64decode(part.get_payload()))
+        jsonschema.validate(report, TLSRPT_SCHEMA)
+        [p] = report["policies"]
+        self.assertEqual(p["summary"], {"total-successful-session-count": 5,
+                                        "total-failure-session-count": 2})
+        self.assertEqual(p["failure-details"][0]["result-type"], "starttls-not-supported")
+        self.assertEqual(report["date-range"]["start-datetime"], f"{day}T00:00:00Z")
+        # once a day: the report is not sent again
+        self.assertEqual(wait_for(lambda: len(
+            [1 for _, r, d in self.sinks["sts-good"].messages
+             if b"Report Domain: reports.sts.test" in d]) > 1, 12), False)
 
     # ---- DANE ------------------------------------------------------------
 
