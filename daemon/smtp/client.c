@@ -618,6 +618,16 @@ smtp_client_send(struct smtp_client *c, const struct smtp_envelope *env,
 		ret = 0;
 		goto out;
 	}
+	/* RFC 8689 §4.2.1: a REQUIRETLS message goes only to a server that
+	 * offers REQUIRETLS (over TLS); RFC 8689 §5: 5.7.30 */
+	if (env->requiretls && (!c->caps.requiretls || !conn_is_tls(c->conn))) {
+		smtp_result_set(&res, SMTP_FAIL_PERM, 550,
+				errfmt("550 5.7.30 REQUIRETLS support required: %s does not"
+				       " offer REQUIRETLS", c->host));
+		all_fail(env, rcpt_res, &res);
+		ret = 0;
+		goto out;
+	}
 	/* RFC 1870 §6: over the server's fixed maximum is permanent */
 	if (c->caps.size && c->caps.size_max > 0 && total > c->caps.size_max) {
 		smtp_result_set(&res, SMTP_FAIL_PERM, 552,
@@ -637,6 +647,8 @@ smtp_client_send(struct smtp_client *c, const struct smtp_envelope *env,
 		buf_puts(&cmd, " BODY=8BITMIME");
 	if (env->smtputf8)
 		buf_puts(&cmd, " SMTPUTF8");
+	if (env->requiretls)
+		buf_puts(&cmd, " REQUIRETLS");
 	if (c->caps.dsn && env->ret != NULL)
 		buf_printf(&cmd, " RET=%s", env->ret);
 	if (c->caps.dsn && env->envid != NULL)

@@ -57,6 +57,7 @@ struct smtp_caps {
 	bool pipelining;	/* RFC 2920 */
 	bool eightbitmime;	/* RFC 6152 */
 	bool smtputf8;		/* RFC 6531 */
+	bool requiretls;	/* RFC 8689 */
 	bool chunking;		/* RFC 3030 BDAT */
 	bool dsn;		/* RFC 3461 */
 	bool enhancedstatuscodes; /* RFC 2034 */
@@ -158,6 +159,7 @@ struct smtp_envelope {
 	uint64_t size;			/* the message's bytes, for SIZE= */
 	bool eightbit;			/* BODY=8BITMIME (RFC 6152) */
 	bool smtputf8;			/* needs SMTPUTF8 (RFC 6531) */
+	bool requiretls;		/* REQUIRETLS (RFC 8689): the server must offer it */
 	const char *ret;		/* "FULL"/"HDRS" or NULL (RFC 3461 §4.3) */
 	const char *envid;		/* xtext or NULL (RFC 3461 §4.4) */
 	size_t n_rcpts;

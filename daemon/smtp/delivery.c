@@ -334,6 +334,7 @@ queue_groups(struct smtp_session *s, struct queue_group *groups, size_t n_groups
 			.envid = tx->envid,
 			.body = (char *)body_names[tx->body],
 			.smtputf8 = tx->smtputf8,
+			.requiretls = tx->requiretls,
 			.kind = (char *)"relay",
 		};
 		memcpy(m.blob, hash, SHA256_HEX_LEN + 1);

@@ -988,6 +988,18 @@ send_item(struct worker *w, struct smtp_client *c, const char *host,
 		record(w, it, res, NULL);
 		goto out;
 	}
+	if (it->msg.requiretls && !smtp_client_tls_verified(c)) {
+		/* RFC 8689 §4.2.1: only over TLS whose server was authenticated
+		 * (DANE, or an MTA-STS policy's web PKI check); §5: 5.7.30 */
+		for (size_t i = 0; i < it->n_rcpts; i++)
+			smtp_result_set(&res[i], SMTP_FAIL_PERM, 550,
+					errfmt("550 5.7.30 REQUIRETLS support required: no"
+					       " authenticated TLS to %s (neither DANE nor"
+					       " MTA-STS applies)", host));
+		record(w, it, res, host);
+		close(fd);
+		goto out;
+	}
 	struct buf prefix = BUF_INIT;
 	dkim_prefix(w, it, fd, &prefix);
 	const char **rcpts = xcalloc(it->n_rcpts, sizeof *rcpts);
@@ -1003,6 +1015,7 @@ send_item(struct worker *w, struct smtp_client *c, const char *host,
 		.size = size + prefix.len,
 		.eightbit = it->msg.body != NULL && strcmp(it->msg.body, "8BITMIME") == 0,
 		.smtputf8 = it->msg.smtputf8,
+		.requiretls = it->msg.requiretls,
 		.ret = it->msg.ret,
 		.envid = it->msg.envid,
 		.n_rcpts = it->n_rcpts,

@@ -253,6 +253,9 @@ cmd_ehlo(struct smtp_session *s, const char *args)
 	conn_puts(c, "250-8BITMIME\r\n");
 	conn_puts(c, "250-SMTPUTF8\r\n");
 	conn_puts(c, "250-ENHANCEDSTATUSCODES\r\n");
+	/* RFC 8689 §4: offered only in a session protected by TLS */
+	if (conn_is_tls(c))
+		conn_puts(c, "250-REQUIRETLS\r\n");
 	if (!conn_is_tls(c))
 		conn_puts(c, "250-STARTTLS\r\n");
 	/* RFC 4954 §4 + DESIGN.md: AUTH only where a password may travel */
@@ -350,6 +353,11 @@ cmd_mail(struct smtp_session *s, const char *args)
 		smtp_reply(s, "500 5.5.2 Line too long");
 		goto out;
 	}
+	if (m.requiretls && !conn_is_tls(s->conn)) {
+		/* RFC 8689 §4.1: REQUIRETLS only over TLS */
+		smtp_reply(s, "530 5.7.10 REQUIRETLS needs a TLS session");
+		goto out;
+	}
 	if (m.smtputf8 && !s->esmtp) {
 		smtp_reply(s, "503 5.5.1 SMTPUTF8 needs EHLO");
 		goto out;
@@ -382,6 +390,7 @@ cmd_mail(struct smtp_session *s, const char *args)
 	tx->sender = m.path.address;
 	m.path.address = NULL;
 	tx->smtputf8 = m.smtputf8;
+	tx->requiretls = m.requiretls;
 	tx->body = m.body;
 	tx->ret = m.ret;
 	tx->envid = m.envid;

@@ -120,13 +120,13 @@ def domain_status(mh, domain):
         db.close()
 
 
-def submit(mh, rcpts, subject):
+def submit(mh, rcpts, subject, mail_options=()):
     msg = (f"From: Alice <{ALICE}>\r\nTo: {', '.join(rcpts)}\r\n"
            f"Subject: {subject}\r\n\r\nhello\r\n")
     with smtplib.SMTP("127.0.0.1", mh.port("submission"), timeout=30) as s:
         s.starttls(context=client_tls_context())
         s.login(ALICE, ALICE_PW)
-        s.sendmail(ALICE, rcpts, msg.encode())
+        s.sendmail(ALICE, rcpts, msg.encode(), mail_options=list(mail_options))
 
 
 @unittest.skipIf(SKIP, SKIP)
@@ -373,6 +373,50 @@ class RelayTlsPolicies(unittest.TestCase):
         self.assertIn(b"no MX and no address record", m)
         # at once, not after the queue's five days of retries
         self.assertNotIn(b"gave up after", m)
+
+    # ---- REQUIRETLS (RFC 8689) -------------------------------------------
+
+    def bounce_for(self, marker, timeout=30):
+        from relay_util import inbox_messages
+
+        def find():
+            for m in inbox_messages(self.mh.data_dir, ALICE):
+                if b"multipart/report" in m and marker.encode() in m:
+                    return m
+            return None
+        return wait_for(find, timeout)
+
+    def test_requiretls_offered_only_over_tls(self):
+        with smtplib.SMTP("127.0.0.1", self.mh.port("submission"), timeout=30) as s:
+            s.ehlo()
+            self.assertFalse(s.has_extn("requiretls"))
+            s.starttls(context=client_tls_context())
+            s.ehlo()
+            self.assertTrue(s.has_extn("requiretls"))
+
+    def test_requiretls_needs_next_hop_support(self):
+        # the MX is authenticated (MTA-STS) but does not offer REQUIRETLS
+        submit(self.mh, ["rt1@good.sts.test"], "rtls nohop", ["REQUIRETLS"])
+        m = self.bounce_for("rt1@good.sts.test")
+        self.assertIsNotNone(m, self.mh.log())
+        self.assertIn(b"Status: 5.7.30", m)
+        self.assertIn(b"does not offer REQUIRETLS", m)
+        self.assertFalse(any(b"rtls nohop" in d for _, _, d in self.sinks["sts-good"].messages))
+
+    def test_requiretls_needs_authenticated_tls(self):
+        # no MTA-STS, no DANE: opportunistic TLS is not enough
+        submit(self.mh, ["rt2@plain.sts.test"], "rtls noauth", ["REQUIRETLS"])
+        m = self.bounce_for("rt2@plain.sts.test")
+        self.assertIsNotNone(m, self.mh.log())
+        self.assertIn(b"Status: 5.7.30", m)
+        self.assertIn(b"neither DANE nor", m)
+        self.assertFalse(any(b"rtls noauth" in d for _, _, d in self.sinks["sts-good"].messages))
+
+    def test_requiretls_local_delivery(self):
+        from relay_util import inbox_messages
+        submit(self.mh, [ALICE], "rtls local", ["REQUIRETLS"])
+        self.assertTrue(wait_for(lambda: any(b"rtls local" in m for m in
+                                             inbox_messages(self.mh.data_dir, ALICE))))
 
     # ---- TLS reporting ----------------------------------------------------
 
