@@ -3,6 +3,7 @@
  */
 #include "smtp/bounce.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -102,14 +103,18 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	hex_encode(rnd, sizeof rnd, hex);
 	memcpy(boundary, "=_mailhub_dsn_", 14);
 	memcpy(boundary + 14, hex, 25);
-	for (size_t i = 0; i < n; i++)
-		any_failed |= !rcpts[i].delayed;
+	bool all_success = true;
+	for (size_t i = 0; i < n; i++) {
+		any_failed |= !rcpts[i].delayed && rcpts[i].success == NULL;
+		all_success &= rcpts[i].success != NULL;
+	}
 
 	buf_printf(out, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", p->hostname);
 	buf_puts(out, "To: <");
 	put_ascii(out, p->to);
 	buf_puts(out, ">\r\n");
 	header_field(out, "Subject", any_failed ? "Undelivered Mail Returned to Sender"
+				     : all_success ? "Successful Mail Delivery Report"
 				     : "Delayed Mail (still being retried)");
 	buf_puts(out, "Date: ");
 	bounce_date(p->now, out);
@@ -129,6 +134,9 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	if (any_failed)
 		buf_puts(out, "Your message could not be delivered to one or more"
 			 " recipients.\r\nIt is attached below.\r\n\r\n");
+	else if (all_success)
+		buf_puts(out, "Your message was delivered to the recipients below,"
+			 " as you asked to be told.\r\n\r\n");
 	else
 		buf_puts(out, "Your message has not been delivered yet to the"
 			 " recipients below.\r\nThe mail system keeps trying; you"
@@ -141,7 +149,8 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	for (size_t i = 0; i < n; i++) {
 		buf_puts(out, "<");
 		put_ascii(out, rcpts[i].address);
-		buf_printf(out, ">: %s\r\n    ", rcpts[i].delayed ? "delayed" : "failed");
+		buf_printf(out, ">: %s\r\n    ", rcpts[i].success != NULL ? rcpts[i].success
+					      : rcpts[i].delayed ? "delayed" : "failed");
 		put_ascii(out, rcpts[i].reply != NULL ? rcpts[i].reply : "no reason recorded");
 		buf_puts(out, "\r\n");
 	}
@@ -161,6 +170,15 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 		const struct bounce_rcpt *r = &rcpts[i];
 		char status[16];
 		bounce_status(r->reply, r->delayed, status);
+		if (r->success != NULL) {
+			/* RFC 3463: 2.x.x, the server's own when it gave one */
+			const char *e = r->reply != NULL ? strchr(r->reply, ' ') : NULL;
+			size_t el = e != NULL ? strcspn(e + 1, " ") : 0;
+			if (e != NULL && e[1] == '2' && e[2] == '.' && el < sizeof status)
+				snprintf(status, sizeof status, "%.*s", (int)el, e + 1);
+			else
+				snprintf(status, sizeof status, "2.0.0");
+		}
 		buf_puts(out, "\r\nFinal-Recipient: rfc822; ");
 		put_ascii(out, r->address);
 		buf_puts(out, "\r\n");
@@ -177,7 +195,8 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 			}
 			buf_puts(out, "\r\n");
 		}
-		buf_printf(out, "Action: %s\r\n", r->delayed ? "delayed" : "failed");
+		buf_printf(out, "Action: %s\r\n", r->success != NULL ? r->success
+			   : r->delayed ? "delayed" : "failed");
 		buf_printf(out, "Status: %s\r\n", status);
 		if (r->host != NULL)
 			header_field(out, "Remote-MTA", errfmt("dns; %s", r->host));
@@ -216,6 +235,8 @@ wants_dsn(const struct store_queue_recipient *r)
 	/* RFC 3461 §4.1: no NOTIFY means FAILURE (and DELAY at our choice) */
 	if (r->notify & STORE_QUEUE_NOTIFY_NEVER)
 		return false;
+	if (r->state == STORE_QUEUE_DELIVERED)
+		return (r->notify & STORE_QUEUE_NOTIFY_SUCCESS) != 0;
 	if (r->state == STORE_QUEUE_FAILED)
 		return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_FAILURE);
 	return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_DELAY);
@@ -237,7 +258,14 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		br[n].address = r->address;
 		br[n].orcpt = r->orcpt;
 		br[n].reply = r->last_reply;
-		br[n].delayed = r->state != STORE_QUEUE_FAILED;
+		br[n].delayed = r->state == STORE_QUEUE_DEFERRED;
+		if (r->state == STORE_QUEUE_DELIVERED) {
+			/* RFC 3464 §2.3.3: delivered here, or passed on to a
+			 * server that will not report (no DSN extension) */
+			const char *at = strrchr(r->address, '@');
+			br[n].success = at != NULL && store_domain_is_local(st, at + 1) > 0
+				? "delivered" : "relayed";
+		}
 		br[n].last_attempt = r->last_attempt;
 		n++;
 	}

@@ -316,8 +316,8 @@ outcome_of(const struct store_queue_message *m, const struct store_queue_recipie
 }
 
 static void
-record(struct worker *w, const struct relayq_item *it,
-       const struct smtp_result *res, const char *host)
+record_dsn(struct worker *w, const struct relayq_item *it,
+	   const struct smtp_result *res, const char *host, bool dsn_passed)
 {
 	int64_t now = time(NULL);
 	struct relayq_outcome *o = xcalloc(it->n_rcpts, sizeof *o);
@@ -333,10 +333,18 @@ record(struct worker *w, const struct relayq_item *it,
 	for (size_t i = 0; i < it->n_rcpts; i++) {
 		o[i].reply = o[i].reply != NULL ? xstrdup(o[i].reply) : NULL;
 		o[i].host = o[i].host != NULL ? xstrdup(o[i].host) : NULL;
+		o[i].dsn_passed = dsn_passed && o[i].state == STORE_QUEUE_DELIVERED;
 		free(expired[i]);
 	}
 	free(expired);
 	committer_push(w, o, it->n_rcpts);
+}
+
+static void
+record(struct worker *w, const struct relayq_item *it,
+       const struct smtp_result *res, const char *host)
+{
+	record_dsn(w, it, res, host, false);
 }
 
 /* Records the same result for every recipient of every item. */
@@ -1024,7 +1032,9 @@ send_item(struct worker *w, struct smtp_client *c, const char *host,
 		.orcpt = orcpt,
 	};
 	ok = smtp_client_send(c, &env, prefix.data, prefix.len, fd, size, res) == 0;
-	record(w, it, res, host);
+	/* RFC 3461 §5.2.2.1: NOTIFY went on with the message when the server
+	 * offers DSN; else a SUCCESS DSN is ours to send ("relayed") */
+	record_dsn(w, it, res, host, smtp_client_caps(c)->dsn);
 	close(fd);
 	buf_free(&prefix);
 	free(rcpts);

@@ -64,6 +64,8 @@ static const char SQL_CLEANUP_RCPTS[] =
 	" WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id"
 	"   AND (r.state IN ('pending', 'deferred')"
 	"     OR (r.state = 'failed' AND r.dsn_sent = 0 AND (r.notify & 1) = 0"
+	"         AND m.sender <> '' AND m.kind = 'relay')"
+	"     OR (r.state = 'delivered' AND r.dsn_sent = 0 AND (r.notify & 3) = 2"
 	"         AND m.sender <> '' AND m.kind = 'relay')))"
 	")";
 static const char SQL_CLEANUP_MSGS[] =

@@ -37,7 +37,7 @@ static const char SQL_NEXT_DUE[] =
 	"SELECT min(next_attempt) FROM queue_recipients WHERE " OPEN;
 static const char SQL_RECORD[] =
 	"UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?2,"
-	" dsn_sent = CASE WHEN state = ?3 THEN dsn_sent ELSE 0 END,"
+	" dsn_sent = CASE WHEN ?7 THEN 1 WHEN state = ?3 THEN dsn_sent ELSE 0 END,"
 	" state = ?3, next_attempt = ?4, last_reply = ?5, last_host = ?6,"
 	" lease_until = NULL WHERE id = ?1";
 static const char SQL_DSN_DUE[] =
@@ -45,6 +45,7 @@ static const char SQL_DSN_DUE[] =
 	" JOIN queue_messages m ON m.id = r.message_id"
 	" WHERE r.dsn_sent = 0 AND m.kind = 'relay' AND m.sender <> ''"
 	" AND (r.state = 'failed'"
+	"   OR (r.state = 'delivered' AND (r.notify & 3) = 2)"
 	"   OR (r.state = 'deferred' AND r.lease_until IS NULL AND m.created <= ?1))"
 	" ORDER BY r.message_id, r.id LIMIT ?2";
 static const char SQL_DSN_DONE[] =
@@ -226,6 +227,7 @@ relayq_record(struct store *st, const struct relayq_outcome *o, size_t n,
 		stmt_int(s, 4, o[i].state == STORE_QUEUE_DEFERRED ? o[i].next_attempt : now);
 		stmt_text(s, 5, o[i].reply);
 		stmt_text(s, 6, o[i].host);
+		stmt_int(s, 7, o[i].dsn_passed ? 1 : 0);
 		ret = stmt_exec(st, s, "cannot record a delivery attempt", error_r);
 	}
 	return store_end(st, ret, error_r);

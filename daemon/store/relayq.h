@@ -66,6 +66,8 @@ struct relayq_outcome {
 	int64_t next_attempt;		/* for DEFERRED */
 	const char *reply;		/* the remote reply or our reason */
 	const char *host;		/* the host tried, or NULL */
+	bool dsn_passed;		/* DELIVERED to a server that took NOTIFY
+					 * (RFC 3461 §5.2.2.1: it owes any DSN) */
 };
 
 /* Records outcomes in one transaction: attempts + 1, last_attempt now,

@@ -418,6 +418,23 @@ class RelayTlsPolicies(unittest.TestCase):
         self.assertTrue(wait_for(lambda: any(b"rtls local" in m for m in
                                              inbox_messages(self.mh.data_dir, ALICE))))
 
+    def test_success_dsn_relayed(self):
+        msg = (f"From: Alice <{ALICE}>\r\nTo: ok@plain.sts.test\r\n"
+               "Subject: dsn success\r\n\r\nhello\r\n")
+        with smtplib.SMTP("127.0.0.1", self.mh.port("submission"), timeout=30) as s:
+            s.starttls(context=client_tls_context())
+            s.login(ALICE, ALICE_PW)
+            s.sendmail(ALICE, ["ok@plain.sts.test"], msg.encode(),
+                       rcpt_options=["NOTIFY=SUCCESS"])
+        self.assertIsNotNone(self.received("sts-good", "dsn success"), self.mh.log())
+        # the sink offers no DSN extension: the report is ours, "relayed"
+        m = self.bounce_for("ok@plain.sts.test")
+        self.assertIsNotNone(m, self.mh.log())
+        self.assertIn(b"Subject: Successful Mail Delivery Report", m)
+        self.assertIn(b"Action: relayed", m)
+        self.assertIn(b"Status: 2.0.0", m)
+        self.assertIn(b"Subject: dsn success", m)   # the original header
+
     # ---- TLS reporting ----------------------------------------------------
 
     def test_tls_report_of_mixed_day(self):
