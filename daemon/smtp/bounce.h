@@ -38,6 +38,9 @@ struct bounce_params {
 	int64_t arrival;	/* Arrival-Date */
 	int64_t retry_until;	/* Will-Retry-Until for delayed ones */
 	int64_t now;		/* Date */
+	bool utf8;		/* the message needed SMTPUTF8: RFC 6533's
+				 * message/global-delivery-status, utf-8
+				 * addresses and message/global-headers */
 };
 
 /*

@@ -435,6 +435,23 @@ class RelayTlsPolicies(unittest.TestCase):
         self.assertIn(b"Status: 2.0.0", m)
         self.assertIn(b"Subject: dsn success", m)   # the original header
 
+    def test_smtputf8_bounce_is_global(self):
+        rcpt = "jürgen@nohost.sts.test"
+        msg = (f"From: Alice <{ALICE}>\r\nTo: {rcpt}\r\n"
+               "Subject: Grüße utf8 bounce\r\n\r\nhallo\r\n").encode()
+        with smtplib.SMTP("127.0.0.1", self.mh.port("submission"), timeout=30) as s:
+            s.starttls(context=client_tls_context())
+            s.login(ALICE, ALICE_PW)
+            s.sendmail(ALICE, [rcpt], msg, mail_options=["SMTPUTF8"])
+        m = self.bounce_for("jürgen@nohost.sts.test")
+        self.assertIsNotNone(m, self.mh.log())
+        # RFC 6533: the report and the headers in their global forms
+        self.assertIn(b"Content-Type: message/global-delivery-status", m)
+        self.assertIn("Final-Recipient: utf-8; jürgen@nohost.sts.test".encode(), m)
+        self.assertIn(b"Content-Type: message/global-headers", m)
+        self.assertIn("Subject: Grüße utf8 bounce".encode(), m)
+        self.assertIn(b"Status: 5.1.2", m)
+
     # ---- TLS reporting ----------------------------------------------------
 
     def test_tls_report_of_mixed_day(self):
