@@ -103,6 +103,15 @@ static const struct setting settings[] = {
 	{ "relay", "mta_sts_max_age", SET_UINT, "604800", 86400, 31557600,
 	  F(relay_mta_sts_max_age) },
 	{ "relay", "tls_reports", SET_BOOL, "yes", 0, 0, F(relay_tls_reports) },
+	/* sending limits per clock hour, sized for a household */
+	{ "relay", "user_messages_per_hour", SET_UINT, "100", 1, 1000000,
+	  F(relay_user_messages) },
+	{ "relay", "user_recipients_per_hour", SET_UINT, "500", 1, 10000000,
+	  F(relay_user_recipients) },
+	{ "relay", "domain_messages_per_hour", SET_UINT, "500", 1, 1000000,
+	  F(relay_domain_messages) },
+	{ "relay", "domain_recipients_per_hour", SET_UINT, "2000", 1, 10000000,
+	  F(relay_domain_recipients) },
 
 	{ "fetch", "workers", SET_UINT, "4", 1, 64, F(fetch_workers) },
 	/* no: upstream tests and fetches never reach loopback, link-local or

@@ -103,6 +103,10 @@ struct config {
 	char *relay_mta_sts_publish;	/* "none" (default), "testing", "enforce" */
 	unsigned relay_mta_sts_max_age;	/* seconds, default 604800 */
 	bool relay_tls_reports;		/* default yes: send RFC 8460 reports */
+	unsigned relay_user_messages;	/* per user and hour, default 100 */
+	unsigned relay_user_recipients;	/* per user and hour, default 500 */
+	unsigned relay_domain_messages;	/* per domain and hour, default 500 */
+	unsigned relay_domain_recipients; /* per domain and hour, default 2000 */
 
 	/* [fetch] */
 	unsigned fetch_workers;		/* default 4 */

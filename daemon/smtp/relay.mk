@@ -11,7 +11,8 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/dane.c daemon/smtp/dane.h \
 	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
-	daemon/store/relaytls.c daemon/store/relaytls.h
+	daemon/store/relaytls.c daemon/store/relaytls.h \
+	daemon/store/sendlimit.c daemon/store/sendlimit.h
 SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
@@ -40,10 +41,11 @@ tests_unit_check_relayq_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
-	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py
+	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
+	tests/integration/test_relay_limits.py
 EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
-	tests/integration/relay_util.py
+	tests/integration/test_relay_limits.py tests/integration/relay_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns
 tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \

@@ -16,6 +16,7 @@
 #include "smtp/data.h"
 #include "smtp/inbound.h"
 #include "smtp/received.h"
+#include "smtp/sendlimit.h"
 #include "smtp/session.h"
 #include "smtp/srs.h"
 #include "store/blob.h"
@@ -385,6 +386,11 @@ cmd_mail(struct smtp_session *s, const char *args)
 			goto out;
 		}
 	}
+	const char *over = smtp_send_limit_check(s, 0, false);
+	if (over != NULL) {
+		smtp_reply(s, over);
+		goto out;
+	}
 	struct smtp_tx *tx = xcalloc(1, sizeof *tx);
 	smtp_tx_id_build(tx->id);
 	tx->sender = m.path.address;
@@ -520,6 +526,11 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 			smtp_reply(s, "250 2.1.5 Ok");	/* the same recipient twice */
 			goto out;
 		}
+	}
+	const char *over = smtp_send_limit_check(s, tx->n_rcpts, true);
+	if (over != NULL) {
+		smtp_reply(s, over);
+		return 0;
 	}
 	if (tx->n_rcpts >= s->cfg->recipients) {
 		/* RFC 5321 §4.5.3.1.10: 452, the client sends the rest later */
