@@ -38,6 +38,8 @@ TEST_PKGS="
 	python3-jsonschema
 	postsrsd
 	opendmarc
+	opendkim
+	postfix-policyd-spf-python
 	python3-aiosmtpd
 	python3-dkim
 	python3-dnspython

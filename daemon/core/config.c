@@ -134,6 +134,12 @@ static const struct setting settings[] = {
 	{ "spam", "greylist_expire", SET_UINT, "3024000", 3600, 365 * DAY, F(greylist_expire) },
 	{ "spam", "greylist_allow", SET_NETLIST, NULL, 0, 0, F(greylist_allow) },
 
+	/* the sender checks of port 25; see mailhub.conf(5) */
+	{ "trust", "checks", SET_BOOL, "yes", 0, 0, F(trust_checks) },
+	{ "trust", "dmarc_policy", SET_BOOL, "yes", 0, 0, F(trust_dmarc_policy) },
+	{ "trust", "refuse_spoofing", SET_BOOL, "yes", 0, 0, F(trust_refuse_spoofing) },
+	{ "trust", "allow", SET_NETLIST, NULL, 0, 0, F(trust_allow) },
+
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;
 	 * an administrator may still want fewer */

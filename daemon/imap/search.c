@@ -42,6 +42,7 @@ enum key_type {
 	K_SENTBEFORE, K_SENTON, K_SENTSINCE,
 	K_HEADER,		/* str: field name, str2: value, num: an address field */
 	K_BODY, K_TEXT,
+	K_MODSEQ,		/* num: RFC 7162 §3.1.5 */
 };
 
 struct skey {
@@ -85,9 +86,11 @@ skey_add(struct skey *parent, struct skey *kid)
 }
 
 struct parse_ctx {
+	struct imap_session *s;
 	const struct imap_view *v;
 	const char *error;
 	bool need_row, need_blob;
+	bool has_modseq;	/* the reply ends in (MODSEQ n) */
 };
 
 static const struct imap_arg *
@@ -255,6 +258,16 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 					  K_SMALLER);
 		k->num = num;
 		c->need_row = true;
+		return k;
+	}
+	if (str_eq_nocase(w, "MODSEQ")) {
+		struct skey *k = skey_new(K_MODSEQ);
+		if (imap_search_modseq_key(c->s, args, n, pos, &k->num) < 0) {
+			skey_free(k);
+			c->error = "MODSEQ needs a mod-sequence";
+			return NULL;
+		}
+		c->has_modseq = true;
 		return k;
 	}
 	if (str_eq_nocase(w, "NOT")) {
@@ -523,6 +536,8 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 		return sent_day(s, sm, &day) && day >= k->day;
 	case K_HEADER:
 		return match_header(s, sm, k);
+	case K_MODSEQ:
+		return m->modseq >= k->num;
 	case K_BODY:
 		if (!load(s, sm))
 			return false;
@@ -571,7 +586,7 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_bad(s, "SEARCH needs a key");
 		return;
 	}
-	struct parse_ctx c = { .v = v };
+	struct parse_ctx c = { .s = s, .v = v };
 	struct skey *root = skey_new(K_AND);
 	while (pos < n) {
 		struct skey *k = parse_key(&c, args, n, &pos, 1);
@@ -585,6 +600,7 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 	struct buf out = BUF_INIT;
 	buf_puts(&out, "* SEARCH");
 	bool failed = false;
+	uint64_t max_modseq = 0;
 	for (size_t b = 0; b < v->n && !failed; b += IMAP_FETCH_BATCH) {
 		size_t e = b + IMAP_FETCH_BATCH < v->n ? b + IMAP_FETCH_BATCH : v->n;
 		struct imapdb_row *rows = NULL;
@@ -608,8 +624,11 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 				if (ri < nr && rows[ri].uid == sm.m->uid)
 					sm.row = &rows[ri];
 			}
-			if (eval(s, root, &sm))
+			if (eval(s, root, &sm)) {
 				buf_printf(&out, " %u", s->uid_cmd ? sm.m->uid : sm.seq);
+				if (sm.m->modseq > max_modseq)
+					max_modseq = sm.m->modseq;
+			}
 			mime_part_free(&sm.root);
 			buf_free(&sm.data);
 			buf_free(&sm.text);
@@ -623,6 +642,9 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_no(s, "[SERVERBUG] Search failed.");
 		return;
 	}
+	/* RFC 7162 §3.1.5: the highest MODSEQ of what was found */
+	if (c.has_modseq && max_modseq > 0)
+		buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)max_modseq);
 	buf_puts(&out, "\r\n");
 	imap_write(s, out.data, out.len);
 	buf_free(&out);
