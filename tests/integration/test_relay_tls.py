@@ -522,6 +522,29 @@ class RelayTlsPolicies(unittest.TestCase):
             [1 for _, r, d in self.sinks["sts-good"].messages
              if b"Report Domain: reports.sts.test" in d]) > 1, 12), False)
 
+    def test_api_lists_destination_domains(self):
+        import http.client
+        import json
+        submit(self.mh, ["api@ee.dane.test"], "api domains")
+        self.assertIsNotNone(self.received("dane-ee", "api domains"), self.mh.log())
+        token = self.mh.cli("token", "create", ALICE).stdout.strip().split()[-1]
+
+        def get():
+            c = http.client.HTTPConnection("127.0.0.1", self.mh.port("admin"), timeout=10)
+            try:
+                c.request("GET", "/api/v1/relay/domains",
+                          headers={"Authorization": f"Bearer {token}"})
+                r = c.getresponse()
+                return r.status, json.loads(r.read())
+            finally:
+                c.close()
+        status, body = get()
+        self.assertEqual(status, 200, body)
+        d = {x["domain"]: x for x in body["domains"]}
+        self.assertEqual(d["ee.dane.test"]["dane"], "verified")
+        self.assertTrue(d["ee.dane.test"]["tls"].startswith("TLSv1."))
+        self.assertIsNone(d["ee.dane.test"]["last_error"])
+
     # ---- DANE ------------------------------------------------------------
 
     def test_dane_ee_delivers_whatever_name_and_dates(self):
