@@ -114,6 +114,8 @@ static const struct setting settings[] = {
 	  F(relay_domain_recipients) },
 
 	{ "fetch", "workers", SET_UINT, "4", 1, 64, F(fetch_workers) },
+	/* IMAP sessions one account may hold open for IDLE push */
+	{ "fetch", "idle_connections", SET_UINT, "5", 1, 50, F(fetch_idle_connections) },
 	/* no: upstream tests and fetches never reach loopback, link-local or
 	 * private addresses (client_conn.h) */
 	{ "fetch", "allow_private_hosts", SET_BOOL, "no", 0, 0, F(fetch_allow_private_hosts) },

@@ -110,6 +110,7 @@ struct config {
 
 	/* [fetch] */
 	unsigned fetch_workers;		/* default 4 */
+	unsigned fetch_idle_connections; /* default 5: IDLE sessions per account */
 	bool fetch_allow_private_hosts;	/* default no: upstreams only on public addresses */
 
 	/* [spam] (all off by default) */

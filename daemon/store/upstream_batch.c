@@ -301,6 +301,7 @@ store_upstream_batch_end(struct upstream_batch *b, const struct upstream_deliver
 	it->d.dedupe_key = dup0(d->dedupe_key);
 	it->d.folder = dup0(d->folder);
 	it->d.uidl = dup0(d->uidl);
+	it->d.keywords = dup0(d->keywords);
 	b->begun = false;
 	return STORE_OK;
 fail:
@@ -319,6 +320,7 @@ item_clear(struct batch_item *it, bool unlink_tmp)
 	free((char *)it->d.dedupe_key);
 	free((char *)it->d.folder);
 	free((char *)it->d.uidl);
+	free((char *)it->d.keywords);
 	store_imap_cache_clear(&it->cache);
 	memset(it, 0, sizeof *it);
 }
