@@ -85,7 +85,8 @@ static const struct command commands[] = {
 	  "how outbound mail leaves: a smarthost, or direct by MX",
 	  "relay show\n"
 	  "relay smarthost HOST:PORT --tls implicit|starttls [--username U --password-stdin]\n"
-	  "relay direct" },
+	  "relay direct\n"
+	  "relay tls-report DOMAIN [--day YYYY-MM-DD]" },
 	{ "check-spf", cmd_check_spf, 0,
 	  "the SPF verdict (RFC 7208) for a sender and client, as the daemon computes it",
 	  "check-spf IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, checked by HELO)" },

@@ -33,6 +33,9 @@ TEST_PKGS="
 	dovecot-lmtpd
 	postfix
 	unbound
+	ldnsutils
+	python3-cryptography
+	python3-jsonschema
 	postsrsd
 	opendmarc
 	opendkim

@@ -4,7 +4,7 @@ WEB_LIB = libweb.a
 libweb_a_SOURCES = \
 	web/web.h web/request.h web/internal.h web/api.h \
 	web/server.c web/reply.c web/auth.c web/json.c web/routes.c web/path.c \
-	web/static.c web/autoconfig.c \
+	web/static.c web/autoconfig.c web/mta_sts.c \
 	web/api_session.c web/api_status.c web/api_openapi.c \
 	web/api_domains.c web/api_users.c web/api_aliases.c \
 	web/api_tokens.c web/api_app_passwords.c web/api_log.c web/api_queue.c \

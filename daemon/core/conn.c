@@ -67,6 +67,8 @@ struct conn {
 	unsigned peer_port, local_port;
 	char peer_ip[INET6_ADDRSTRLEN];
 	char local_ip[INET6_ADDRSTRLEN];
+	conn_tls_setup_fn *tls_setup;	/* conn_set_tls_setup() */
+	void *tls_setup_arg;
 };
 
 static atomic_uint_fast64_t conn_next_id;
@@ -1099,8 +1101,17 @@ conn_starttls_client(struct conn *c, SSL_CTX *ctx, const char *sni_host,
 			return -1;
 		}
 	}
+	if (c->tls_setup != NULL && c->tls_setup(c->ssl, c->tls_setup_arg, error_r) < 0)
+		return -1;
 	SSL_set_connect_state(c->ssl);
 	return tls_handshake(c, error_r);
+}
+
+void
+conn_set_tls_setup(struct conn *c, conn_tls_setup_fn *fn, void *arg)
+{
+	c->tls_setup = fn;
+	c->tls_setup_arg = arg;
 }
 
 bool
@@ -1152,9 +1163,14 @@ conn_peer_cert_sha256(const struct conn *c, char out[65])
 long
 conn_verify_result(const struct conn *c)
 {
-	if (c->ssl == NULL || SSL_get0_peer_certificate(c->ssl) == NULL)
+	if (c->ssl == NULL)
 		return X509_V_ERR_UNSPECIFIED;
-	return SSL_get_verify_result(c->ssl);
+	long v = SSL_get_verify_result(c->ssl);
+	/* a handshake that failed the check may not have kept the peer's
+	 * certificate; the reason is still worth having */
+	if (v == X509_V_OK && SSL_get0_peer_certificate(c->ssl) == NULL)
+		return X509_V_ERR_UNSPECIFIED;
+	return v;
 }
 
 int

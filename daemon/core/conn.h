@@ -139,6 +139,12 @@ int conn_starttls_server(struct conn *c, SSL_CTX *ctx, const char **error_r);
 /* Client side TLS with SNI and hostname verification when ctx verifies. */
 int conn_starttls_client(struct conn *c, SSL_CTX *ctx, const char *sni_host,
 			 const char **error_r);
+/* A function conn_starttls_client() calls on the new SSL right before the
+ * handshake (after SNI and the host name check are set), for what the
+ * caller adds: DANE's TLSA records (RFC 7672).  0, or -1 with *error_r to
+ * give up the handshake. */
+typedef int conn_tls_setup_fn(SSL *ssl, void *arg, const char **error_r);
+void conn_set_tls_setup(struct conn *c, conn_tls_setup_fn *fn, void *arg);
 
 bool conn_is_tls(const struct conn *c);
 /* RFC 4978 COMPRESS=DEFLATE: sends what is buffered as it is, then

@@ -42,6 +42,7 @@
 #include "mail/hdrfilter.h"
 #include "smtp/inbound.h"
 #include "smtp/queue.h"
+#include "smtp/sendlimit.h"
 #include "smtp/session.h"
 #include "smtp/srs.h"
 #include "store/blob.h"
@@ -355,6 +356,7 @@ queue_groups(struct smtp_session *s, struct queue_group *groups, size_t n_groups
 			.envid = tx->envid,
 			.body = (char *)body_names[tx->body],
 			.smtputf8 = tx->smtputf8,
+			.requiretls = tx->requiretls,
 			.kind = (char *)"relay",
 		};
 		memcpy(m.blob, hash, SHA256_HEX_LEN + 1);
@@ -544,6 +546,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 		 tx->verdict.special_use != NULL ? " folder=Junk" : "");
 	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	s->messages++;
+	smtp_send_limit_count(s, tx->n_rcpts);
 out:
 	if (queued)
 		blob_writer_release(&base_w);

@@ -8,7 +8,8 @@ libsmtp_a_SOURCES = \
 	daemon/smtp/session.h daemon/smtp/body.c daemon/smtp/delivery.c \
 	daemon/smtp/server.c daemon/smtp/server.h \
 	daemon/smtp/srs.c daemon/smtp/srs.h \
-	daemon/smtp/trust_inbound.c daemon/smtp/trust_inbound.h
+	daemon/smtp/trust_inbound.c daemon/smtp/trust_inbound.h \
+	daemon/smtp/sendlimit.c daemon/smtp/sendlimit.h
 libsmtp_a_CFLAGS = $(AM_CFLAGS)
 SMTP_LIB = libsmtp.a
 

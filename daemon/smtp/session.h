@@ -71,6 +71,7 @@ struct smtp_tx {
 	char id[17];
 	char *sender;		/* "" for <> */
 	bool smtputf8;
+	bool requiretls;	/* RFC 8689 */
 	enum smtp_body body;
 	enum smtp_ret ret;
 	char *envid;
