@@ -84,13 +84,15 @@ add_copy(struct sieve_delivery *d, const struct sieve_deliver_input *in, const c
 	};
 	d->copies = xreallocarray(d->copies, d->n_copies + 1, sizeof *d->copies);
 	d->keywords = xreallocarray(d->keywords, d->n_copies + 1, sizeof *d->keywords);
+	d->mailboxes = xreallocarray(d->mailboxes, d->n_copies + 1, sizeof *d->mailboxes);
+	d->mailboxes[d->n_copies] = mailbox != NULL ? xstrdup(mailbox) : NULL;
 	struct store_copy *c = &d->copies[d->n_copies];
 	*c = *in->base;
 	c->blob = blob;
 	c->size = size;
 	c->create = create;
 	if (mailbox != NULL) {
-		c->mailbox = mailbox;
+		c->mailbox = d->mailboxes[d->n_copies];
 		c->special_use = NULL;
 	}
 	struct buf kw = BUF_INIT;
@@ -300,9 +302,12 @@ sieve_deliver_finish(struct store *st, struct sieve_delivery *d, const char *qid
 void
 sieve_delivery_clear(struct sieve_delivery *d)
 {
-	for (size_t i = 0; i < d->n_copies; i++)
+	for (size_t i = 0; i < d->n_copies; i++) {
 		free(d->keywords[i]);
+		free(d->mailboxes[i]);
+	}
 	free(d->keywords);
+	free(d->mailboxes);
 	free(d->copies);
 	free(d->blobs);
 	for (size_t i = 0; i < d->n_out; i++) {

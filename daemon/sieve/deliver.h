@@ -33,6 +33,7 @@ struct sieve_delivery {
 	size_t n_copies;
 	char (*blobs)[SHA256_HEX_LEN + 1];	/* notes made here */
 	char **keywords;		/* owned keyword strings of the copies */
+	char **mailboxes;		/* owned folder names of the copies */
 	struct sieve_outgoing *out;
 	size_t n_out;
 	char *log;			/* " sieve=..." for the log line */

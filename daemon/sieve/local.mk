@@ -28,8 +28,8 @@ tests_unit_check_sieve_LDADD = $(SIEVE_LIBS) $(CHECK_LIBS)
 endif
 
 # Against Dovecot Pigeonhole's sieve-test (package dovecot-sieve).
-TESTS += tests/integration/test_sieve_pigeonhole.py
-EXTRA_DIST += tests/integration/test_sieve_pigeonhole.py tests/integration/sieve_corpus.py
+TESTS += tests/integration/test_sieve_pigeonhole.py tests/integration/test_sieve_delivery.py
+EXTRA_DIST += tests/integration/test_sieve_pigeonhole.py tests/integration/test_sieve_delivery.py tests/integration/sieve_corpus.py
 
 # The parser and checker on arbitrary scripts.
 FUZZ_TARGETS += tests/fuzz/fuzz_sieve
