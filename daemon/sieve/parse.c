@@ -272,6 +272,8 @@ parse_args(struct lexer *lx, struct sv_node *n, int depth)
 			for (;;) {
 				if (lx->type != TK_STR) {
 					lex_error(lx, lx->tline, "%sexpected a string in the string list", "");
+					for (size_t i = 0; i < a.n; i++)
+						free(a.strs[i]);
 					free(a.strs);
 					return -1;
 				}
