@@ -35,6 +35,8 @@ TEST_PKGS="
 	unbound
 	postsrsd
 	opendmarc
+	opendkim
+	postfix-policyd-spf-python
 	python3-aiosmtpd
 	python3-dkim
 	python3-dnspython

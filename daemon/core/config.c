@@ -96,6 +96,8 @@ static const struct setting settings[] = {
 	{ "relay", "delay_notice", SET_UINT, "14400", 0, 30 * DAY, F(relay_delay_notice) },
 
 	{ "fetch", "workers", SET_UINT, "4", 1, 64, F(fetch_workers) },
+	/* IMAP sessions one account may hold open for IDLE push */
+	{ "fetch", "idle_connections", SET_UINT, "5", 1, 50, F(fetch_idle_connections) },
 	/* no: upstream tests and fetches never reach loopback, link-local or
 	 * private addresses (client_conn.h) */
 	{ "fetch", "allow_private_hosts", SET_BOOL, "no", 0, 0, F(fetch_allow_private_hosts) },
@@ -115,6 +117,12 @@ static const struct setting settings[] = {
 	  F(greylist_retry_window) },
 	{ "spam", "greylist_expire", SET_UINT, "3024000", 3600, 365 * DAY, F(greylist_expire) },
 	{ "spam", "greylist_allow", SET_NETLIST, NULL, 0, 0, F(greylist_allow) },
+
+	/* the sender checks of port 25; see mailhub.conf(5) */
+	{ "trust", "checks", SET_BOOL, "yes", 0, 0, F(trust_checks) },
+	{ "trust", "dmarc_policy", SET_BOOL, "yes", 0, 0, F(trust_dmarc_policy) },
+	{ "trust", "refuse_spoofing", SET_BOOL, "yes", 0, 0, F(trust_refuse_spoofing) },
+	{ "trust", "allow", SET_NETLIST, NULL, 0, 0, F(trust_allow) },
 
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;

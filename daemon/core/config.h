@@ -99,6 +99,7 @@ struct config {
 
 	/* [fetch] */
 	unsigned fetch_workers;		/* default 4 */
+	unsigned fetch_idle_connections; /* default 5: IDLE sessions per account */
 	bool fetch_allow_private_hosts;	/* default no: upstreams only on public addresses */
 
 	/* [spam] (all off by default) */
@@ -114,6 +115,12 @@ struct config {
 	unsigned greylist_retry_window;	/* seconds a retry may take, default 2 days */
 	unsigned greylist_expire;	/* seconds a passed triplet is kept unused, default 35 days */
 	char *greylist_allow;		/* networks never greylisted, or NULL */
+
+	/* [trust] the sender checks of port 25 (smtp/trust_inbound.c) */
+	bool trust_checks;		/* SPF, DKIM, ARC, DMARC; default yes */
+	bool trust_dmarc_policy;	/* apply p=reject/quarantine; default yes */
+	bool trust_refuse_spoofing;	/* local domains only through auth; default yes */
+	char *trust_allow;		/* networks never checked, or NULL */
 
 	/* [limits] */
 	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */

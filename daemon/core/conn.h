@@ -141,6 +141,11 @@ int conn_starttls_client(struct conn *c, SSL_CTX *ctx, const char *sni_host,
 			 const char **error_r);
 
 bool conn_is_tls(const struct conn *c);
+/* RFC 4978 COMPRESS=DEFLATE: sends what is buffered as it is, then
+ * deflates both directions from here on (over TLS when it is on).
+ * 0, or -1 with *error_r. */
+int conn_compress_start(struct conn *c, const char **error_r);
+bool conn_is_compressed(const struct conn *c);
 /* "TLSv1.3" or "none". */
 const char *conn_tls_version(const struct conn *c);
 /* "TLS_AES_256_GCM_SHA384" or "none". */

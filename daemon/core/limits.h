@@ -45,6 +45,9 @@
 #define IMAP_PRELOGIN_SKIP_MAX 65536
 /* Nesting of SEARCH parentheses and NOT/OR chains. */
 #define IMAP_SEARCH_DEPTH_MAX 32
+/* THREAD=REFERENCES links at most this many of a message's References,
+ * the nearest (each link walks up its thread to refuse a loop). */
+#define IMAP_THREAD_REFS_MAX 256
 
 /* RFC 1939 §3 / RFC 2449 §4: POP3 command lines are at most 255 octets. */
 #define POP3_LINE_MAX 255

@@ -250,7 +250,14 @@ handle_fetch(struct imap_client *c, struct cmd_ctx *x, const char *rest,
 			*error_r = "the server sent a message without its UID";
 			goto fail;
 		}
-		if (sink->end(sink->ctx, f.uid, t, error_r) < 0)
+		struct imapc_message_meta meta = {
+			.uid = f.uid,
+			.internal_date = t,
+			.flags = f.flags,
+			.keywords = f.keywords,
+			.gm_msgid = f.gm_msgid,
+		};
+		if (sink->end(sink->ctx, &meta, error_r) < 0)
 			return -1;
 	}
 	return 0;
@@ -270,6 +277,12 @@ handle_list(struct cmd_ctx *x, const char *p, size_t len)
 	const char *close = memchr(p, ')', len);
 	if (close == NULL)
 		return;
+	/* RFC 3501 §7.2.2, RFC 5258 §3: no messages can be selected there */
+	for (const char *f = p; f + 9 <= close; f++) {
+		if (mem_eq_nocase(f, "\\Noselect", 9) ||
+		    (f + 12 <= close && mem_eq_nocase(f, "\\NonExistent", 12)))
+			return;
+	}
 	size_t pos = (size_t)(close - p) + 1;
 	while (pos < len && p[pos] == ' ')
 		pos++;
@@ -802,7 +815,10 @@ imap_client_fetch(struct imap_client *c, const char *uidset,
 {
 	struct cmd_ctx x = { 0 };
 	x.sink = sink;
-	if (send_cmd(c, "UID FETCH %s (UID INTERNALDATE BODY.PEEK[])", uidset) < 0)
+	/* FLAGS: what the user did upstream (read, flagged, answered) comes
+	 * along; X-GM-MSGID lets Gmail's labels be told apart from copies */
+	if (send_cmd(c, "UID FETCH %s (UID FLAGS INTERNALDATE%s BODY.PEEK[])", uidset,
+		     (c->caps & IMAPC_CAP_X_GM_EXT_1) != 0 ? " X-GM-MSGID" : "") < 0)
 		return send_error(c, error_r);
 	return wait_tagged(c, &x, "UID FETCH failed", error_r);
 }

@@ -27,6 +27,7 @@
 
 #include "core/buf.h"
 #include "core/client_conn.h"
+#include "core/limits.h"
 #include "store/upstreams.h"
 
 /* A response line (segment) from the server, literals apart. */
@@ -54,7 +55,19 @@ enum imapc_cap {
 	IMAPC_CAP_SASL_IR = 1 << 6,
 	IMAPC_CAP_LITERALPLUS = 1 << 7,
 	IMAPC_CAP_IMAP4REV2 = 1 << 8,
+	IMAPC_CAP_NOTIFY = 1 << 9,	/* RFC 5465 */
+	IMAPC_CAP_X_GM_EXT_1 = 1 << 10,	/* Gmail: X-GM-MSGID, X-GM-LABELS */
+	IMAPC_CAP_AUTH_XOAUTH2 = 1 << 11,
+	IMAPC_CAP_AUTH_OAUTHBEARER = 1 << 12,	/* RFC 7628 */
 };
+
+/* System flags as a FETCH FLAGS list gives them (the store's bits, see
+ * store/store.h: \Seen 1, \Answered 2, \Flagged 4, \Deleted 8, \Draft 16). */
+#define IMAPC_FLAG_SEEN (1u << 0)
+#define IMAPC_FLAG_ANSWERED (1u << 1)
+#define IMAPC_FLAG_FLAGGED (1u << 2)
+#define IMAPC_FLAG_DELETED (1u << 3)
+#define IMAPC_FLAG_DRAFT (1u << 4)
 
 enum imapc_kind {
 	IMAPC_TAGGED,		/* "A1 OK ..." */
@@ -116,6 +129,12 @@ struct imapc_fetch {
 	uint64_t literal;	/* size of the literal that follows */
 	const char *quoted_body;	/* a BODY[] sent as a quoted string: */
 	size_t quoted_body_len;	/* its raw text (escapes not undone) */
+	bool have_flags;	/* a FLAGS list was given: */
+	unsigned flags;		/* its system flags (IMAPC_FLAG_*) */
+	char keywords[MESSAGE_KEYWORDS_MAX + 1];	/* its keywords, space-separated
+				 * ("" none); those past MESSAGE_KEYWORDS_MAX
+				 * bytes are left out */
+	uint64_t gm_msgid;	/* X-GM-MSGID (Gmail), 0 when not given */
 	/* state */
 	int state;
 	unsigned depth;
@@ -141,13 +160,22 @@ struct imapc_mailbox {
 	uint32_t exists;
 };
 
+/* What the FETCH response said about a message besides its bytes. */
+struct imapc_message_meta {
+	uint32_t uid;
+	time_t internal_date;	/* 0 when none */
+	unsigned flags;		/* IMAPC_FLAG_* (\Recent never) */
+	const char *keywords;	/* space-separated, "" when none */
+	uint64_t gm_msgid;	/* 0 when not given */
+};
+
 /* Receives the fetched messages: begin when a body starts, write for its
- * bytes, end with its UID and INTERNALDATE (0 when none) once its FETCH
+ * bytes, end with its UID, INTERNALDATE, flags and keywords once its FETCH
  * response is complete.  A begun message without end is aborted. */
 struct imapc_fetch_sink {
 	int (*begin)(void *ctx, uint64_t size, const char **error_r);
 	int (*write)(void *ctx, const void *p, size_t n, const char **error_r);
-	int (*end)(void *ctx, uint32_t uid, time_t internal_date, const char **error_r);
+	int (*end)(void *ctx, const struct imapc_message_meta *meta, const char **error_r);
 	void (*abort)(void *ctx);
 	void *ctx;
 };
@@ -177,8 +205,8 @@ int imap_client_select(struct imap_client *c, const char *folder, bool readonly,
 /* UID SEARCH UID from:* ; the UIDs >= from, ascending, in *uids_r. */
 int imap_client_search_from(struct imap_client *c, uint32_t from,
 			    uint32_t **uids_r, size_t *n_r, const char **error_r);
-/* UID FETCH uidset (UID INTERNALDATE BODY.PEEK[]) through sink; max_size
- * bounds each message (0: none). */
+/* UID FETCH uidset (UID FLAGS INTERNALDATE BODY.PEEK[], and X-GM-MSGID
+ * where Gmail's X-GM-EXT-1 is offered) through sink. */
 int imap_client_fetch(struct imap_client *c, const char *uidset,
 		      const struct imapc_fetch_sink *sink, const char **error_r);
 /* UID STORE uidset +FLAGS.SILENT (\Deleted), then UID EXPUNGE uidset when

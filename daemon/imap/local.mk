@@ -48,3 +48,14 @@ EXTRA_DIST += tests/integration/test_imap.py \
 
 # Run by `make bench`, never by `make check`.
 BENCHMARKS += tests/bench/imap_bench.py tests/bench/imap_load.py
+
+# CONDSTORE/QRESYNC (RFC 7162) and the extensions that keep phones in step
+# cheaply: their own files beside the command families.
+libimap_a_SOURCES += daemon/imap/condstore.c daemon/imap/qresync.c \
+	daemon/imap/quota.c daemon/imap/objectid.c daemon/imap/compress.c \
+	daemon/imap/binary.c daemon/imap/preview.c
+libstore_a_SOURCES += daemon/store/imapsync.c daemon/store/imapsync.h
+SQL_MIGRATIONS += sql/020_imap_sync.sql
+TESTS += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
+EXTRA_DIST += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
+BENCHMARKS += tests/bench/imap_sync_bench.py

@@ -59,6 +59,15 @@
  */
 static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void
+smtp_delivery_lock(bool take)
+{
+	if (take)
+		pthread_mutex_lock(&deliver_lock);
+	else
+		pthread_mutex_unlock(&deliver_lock);
+}
+
 /* The final delivery fields of copy c (see above). */
 static void
 copy_fields(const struct smtp_tx *tx, const struct smtp_copy *c, struct buf *out)
@@ -146,13 +155,14 @@ copy_sink_write(void *ctx, const void *p, size_t n)
 	return k->ret == STORE_OK ? 0 : -1;
 }
 
-/* A new blob: fields, then src from byte skip on (without its Subject
- * fields when drop_subject), placed and held in *w_r (see above).
- * STORE_OK, or the failure (logged). */
+/* A new blob: fields, then head (when not NULL: a header block in place
+ * of src's own) and src from byte skip on (without its Subject fields
+ * when drop_subject), placed and held in *w_r (see above).  STORE_OK, or
+ * the failure (logged). */
 static int
 copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct buf *fields,
-	  bool drop_subject, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
-	  struct blob_writer **w_r)
+	  const struct buf *head, bool drop_subject, char hash_r[SHA256_HEX_LEN + 1],
+	  uint64_t *size_r, struct blob_writer **w_r)
 {
 	static const char *const subject[] = { "Subject", NULL };
 	struct store *st = smtp_store(s);
@@ -175,6 +185,17 @@ copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct b
 	if (lseek(fd, (off_t)skip, SEEK_SET) < 0) {
 		error = "cannot seek in the message";
 		goto fail;
+	}
+	if (head != NULL && head->len > 0) {
+		if (drop_subject) {
+			if (mail_hdr_filter_feed(&hdr, head->data, head->len) < 0) {
+				error = sink.error;
+				ret = sink.ret;
+				goto fail;
+			}
+		} else if ((ret = blob_write(w, head->data, head->len, &error)) != STORE_OK) {
+			goto fail;
+		}
 	}
 	chunk = xmalloc(SMTP_BODY_CHUNK);
 	for (;;) {
@@ -379,7 +400,12 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 		} else {
 			buf_reset(&fields);
 			copy_head(tx, c, &fields);
-			ret = copy_blob(s, hash, tx->inline_fields ? tx->inline_len : 0, &fields,
+			/* a header block of the verdict's replaces the blob's
+			 * (never with inline fields: see smtp_delivery_plan) */
+			bool head = tx->verdict.head.len > 0;
+			uint64_t skip = head ? tx->verdict.head_skip
+					     : tx->inline_fields ? tx->inline_len : 0;
+			ret = copy_blob(s, hash, skip, &fields, head ? &tx->verdict.head : NULL,
 					tx->verdict.subject != NULL, c->hash, &c->size, &c->w);
 		}
 		const char *detail = tx->rcpts[c->rcpt].res.details[c->user];
@@ -574,7 +600,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 		 * fields */
 		int ret = STORE_OK;
 		if (tx->inline_fields)
-			ret = copy_blob(s, hash, tx->inline_len, &none, false, base, &base_size,
+			ret = copy_blob(s, hash, tx->inline_len, &none, NULL, false, base, &base_size,
 					&base_w);
 		if (ret == STORE_OK)
 			ret = queue_groups(s, groups, n_groups, base, base_size);

@@ -18,6 +18,7 @@
 #include "smtp/received.h"
 #include "smtp/session.h"
 #include "smtp/srs.h"
+#include "smtp/trust_inbound.h"
 #include "store/blob.h"
 #include "store/login.h"
 #include "store/store.h"
@@ -200,6 +201,7 @@ smtp_tx_free(struct smtp_tx **txp)
 		blob_writer_abort(&tx->copies[i].w);
 	free(tx->copies);
 	smtp_verdict_clear(&tx->verdict);
+	smtp_trust_free(&tx->trust);
 	blob_writer_abort(&tx->blob);
 	buf_free(&tx->stage);
 	buf_free(&tx->headers);
@@ -387,6 +389,7 @@ cmd_mail(struct smtp_session *s, const char *args)
 	tx->envid = m.envid;
 	m.envid = NULL;
 	s->tx = tx;
+	smtp_trust_mail(s);
 	smtp_reply(s, "250 2.1.0 Ok");
 out:
 	smtp_mail_args_clear(&m);

@@ -22,8 +22,10 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "mail/mime.h"
+#include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/queue.h"
+#include "store/searchdb.h"
 #include "store/spam.h"
 #include "store/store_int.h"
 
@@ -60,6 +62,7 @@ store_imap_cache_clear(struct store_imap_cache *c)
 {
 	free(c->envelope);
 	free(c->bodystructure);
+	mail_sortkeys_free(&c->keys);
 	memset(c, 0, sizeof *c);
 }
 
@@ -117,6 +120,7 @@ store_imap_cache_compute(const char *path, const char *blob,
 	close(fd);
 	mime_imap_cache(map != NULL ? map : data, len, &c->envelope,
 			&c->bodystructure);
+	c->keys = mail_sortkeys_compute(map != NULL ? map : data, len, true);
 	if (map != NULL)
 		munmap(map, len);
 	free(data);
@@ -210,6 +214,8 @@ store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 	stmt_text(s, 9, c != NULL ? c->envelope : NULL);
 	stmt_text(s, 10, c != NULL ? c->bodystructure : NULL);
 	int ret = stmt_exec(st, s, "cannot add the message", error_r);
+	if (ret == STORE_OK && c != NULL && c->keys != NULL)
+		ret = searchdb_put_tx(st, blob, c->keys, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	store_tx_touch(st, mailbox_id);

@@ -44,6 +44,7 @@ struct store_imap_cache {
 	char blob[SHA256_HEX_LEN + 1];	/* "" when empty */
 	char *envelope;
 	char *bodystructure;
+	struct mail_sortkeys *keys;	/* sort keys and search text (sql/016) */
 };
 
 struct store {
