@@ -294,7 +294,9 @@ sv_vacation(struct sv_run *run, const struct sv_node *n)
 		}
 		mail_address_free(&list);
 	}
-	if (name != NULL)
+	if (name != NULL && strncmp(name, "=?", 2) == 0)
+		buf_printf(&m, "To: %s <%s>\r\n", name, env->sender);
+	else if (name != NULL)
 		buf_printf(&m, "To: \"%s\" <%s>\r\n", name, env->sender);
 	else
 		buf_printf(&m, "To: <%s>\r\n", env->sender);
@@ -305,13 +307,13 @@ sv_vacation(struct sv_run *run, const struct sv_node *n)
 	if (subj != NULL) {
 		encoded_word(&m, subj);
 	} else {
-		char *os = first_value(run, "subject");
+		/* RFC 5230 §4.4: "Auto:" and the original subject, as written */
+		char *os = raw_value(run, "subject");
 		struct buf s = BUF_INIT;
-		/* RFC 5230 §4.4: "Auto:" and the original subject */
 		buf_printf(&s, "Auto: %s", os != NULL ? os : "");
 		if (os == NULL)
 			buf_truncate(&s, 5);
-		encoded_word(&m, buf_cstr(&s));
+		buf_puts(&m, buf_cstr(&s));
 		buf_free(&s);
 		free(os);
 	}
