@@ -96,6 +96,17 @@ static const struct command commands[] = {
 	{ "check-dkim", cmd_check_dkim, 0,
 	  "the DKIM and ARC verdicts of a message file, as the daemon computes them",
 	  "check-dkim [FILE]   (FILE \"-\" or none: standard input)" },
+	{ "sieve", cmd_sieve, CMD_NO_CONFIG,
+	  "check and try Sieve scripts, and manage the users' scripts",
+	  "sieve check FILE\n"
+	  "sieve test SCRIPT MESSAGE [--from ADDR] [--to ADDR] [--orig-to ADDR]\n"
+	  " [--spam-score 0-10] [--now UNIXTIME]\n"
+	  "sieve list ADDRESS\n"
+	  "sieve put ADDRESS NAME FILE [--activate]\n"
+	  "sieve show ADDRESS NAME\n"
+	  "sieve activate ADDRESS NAME\n"
+	  "sieve del ADDRESS NAME\n"
+	  "sieve deactivate ADDRESS" },
 	{ "fsck", cmd_fsck, 0,
 	  "check the database against the blob files",
 	  "fsck [--repair]" },

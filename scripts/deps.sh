@@ -51,6 +51,8 @@ TEST_PKGS="
 	rspamd
 	redis-server
 	chromium
+	dovecot-sieve
+	sieve-connect
 "
 
 # Building the Debian package (make deb) and checking it.

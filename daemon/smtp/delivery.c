@@ -44,6 +44,7 @@
 #include "smtp/queue.h"
 #include "smtp/sendlimit.h"
 #include "smtp/session.h"
+#include "sieve/deliver.h"
 #include "smtp/srs.h"
 #include "store/blob.h"
 #include "store/queue.h"
@@ -117,6 +118,16 @@ smtp_delivery_plan(struct smtp_session *s)
 		copy_fields(tx, &tx->copies[0], &tx->stage);
 		tx->inline_len = tx->stage.len - before;
 	}
+}
+
+/* The address the copy was delivered to, with its detail (malloc'd). */
+static char *
+delivered_to(const char *user, const char *detail)
+{
+	const char *at = strrchr(user, '@');
+	if (detail == NULL || at == NULL)
+		return xstrdup(user);
+	return xasprintf("%.*s%s%s", (int)(at - user), user, detail, at);
 }
 
 /* The head of copy c: its delivery fields, then the verdict's fields and
@@ -407,15 +418,81 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 		sc[i].special_use = tx->verdict.special_use;
 	}
 	buf_free(&fields);
+	/* the users' Sieve scripts decide where each copy goes (DESIGN.md:
+	 * verdicts, then Sieve, then store) */
+	struct sieve_delivery *plans = xcalloc(tx->n_copies + 1, sizeof *plans);
+	struct store_copy *all = NULL;
+	size_t n_all = 0, *first = xcalloc(tx->n_copies + 1, sizeof *first),
+	       *count = xcalloc(tx->n_copies + 1, sizeof *count);
+	bool *planned = xcalloc(tx->n_copies + 1, sizeof *planned);
+	for (size_t i = 0; ret == 0 && i < tx->n_copies; i++) {
+		const struct smtp_copy *c = &tx->copies[i];
+		const struct smtp_rcpt *r = &tx->rcpts[c->rcpt];
+		char *user = delivered_to(r->res.user_addresses[c->user], r->res.details[c->user]);
+		struct sieve_deliver_input in = {
+			.user_id = c->user_id,
+			.user = user,
+			.orig_rcpt = r->address,
+			.sender = tx->sender,
+			.blob = c->hash,
+			.size = c->size,
+			.base = &sc[i],
+			/* RFC 5235: 0 untested; Junk is the top of the scale */
+			.spam_score = !smtp_inbound_checks_message(s) ? 0
+				      : tx->verdict.special_use != NULL ? 10 : 1,
+		};
+		planned[i] = sieve_deliver_plan(smtp_store(s), &in, &plans[i]) == 1;
+		free(user);
+		first[i] = n_all;
+		size_t add = planned[i] ? plans[i].n_copies : 1;
+		all = xreallocarray(all, n_all + add + 1, sizeof *all);
+		if (planned[i]) {
+			memcpy(&all[n_all], plans[i].copies, add * sizeof *all);
+			log_info("%s[%llu] sieve id=%s to=%s%s", s->name, (unsigned long long)s->id,
+				 tx->id, esc_str(tx->rcpts[c->rcpt].res.user_addresses[c->user]),
+				 plans[i].log);
+		} else {
+			all[n_all] = sc[i];
+		}
+		count[i] = add;
+		n_all += add;
+	}
 	if (ret == 0) {
 		struct store *st = smtp_store(s);
 		pthread_mutex_lock(&deliver_lock);
-		ret = store_deliver_copies(st, sc, tx->n_copies, time(NULL), &error);
+		ret = n_all > 0 ? store_deliver_copies(st, all, n_all, time(NULL), &error) : 0;
 		pthread_mutex_unlock(&deliver_lock);
 		if (ret != STORE_OK)
 			log_error("%s[%llu] delivery failed id=%s: %s",
 				  s->name, (unsigned long long)s->id, tx->id, error);
 	}
+	for (size_t i = 0; i < tx->n_copies; i++) {
+		if (ret == 0) {
+			/* a copy is delivered when any of its folders took it, or
+			 * when its script stored it nowhere (discard, redirect) */
+			sc[i].status = count[i] == 0 ? STORE_OK : all[first[i]].status;
+			for (size_t k = first[i]; k < first[i] + count[i]; k++)
+				if (all[k].status == STORE_OK)
+					sc[i].status = STORE_OK;
+			if (sc[i].status != STORE_OK && count[i] > 0 && sc[i].error == NULL &&
+			    all[first[i]].error != NULL)
+				sc[i].error = xstrdup(all[first[i]].error);
+			if (planned[i] && sc[i].status == STORE_OK) {
+				pthread_mutex_lock(&deliver_lock);
+				sieve_deliver_finish(smtp_store(s), &plans[i], tx->id);
+				pthread_mutex_unlock(&deliver_lock);
+			}
+		}
+		if (planned[i])
+			for (size_t k = first[i]; k < first[i] + count[i]; k++)
+				store_copy_clear(&all[k]);
+		sieve_delivery_clear(&plans[i]);
+	}
+	free(plans);
+	free(all);
+	free(first);
+	free(count);
+	free(planned);
 	for (size_t i = 0; i < tx->n_copies; i++) {
 		tx->copies[i].status = ret == 0 ? sc[i].status : ret;
 		/* a copy not taken goes (unless shared) */

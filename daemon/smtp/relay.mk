@@ -16,7 +16,7 @@ libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
 SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
-RELAY_TEST_LIBS = libsmtp.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
+RELAY_TEST_LIBS = libsmtp.a libsieve.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
 
 if HAVE_CHECK
 RELAY_CHECKS = tests/unit/check_smtp_client tests/unit/check_dkim \
