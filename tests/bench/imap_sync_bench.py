@@ -183,7 +183,7 @@ def main():
     if "dovecot" in results:
         for way in ("full", "qresync", "qresync+deflate"):
             if results["dovecot"][way] and results["mailhub"][way]:
-                print(f"  {way}: dovecot / mailhub bytes = "
+                print(f"  {way}: ratio dovecot / mailhub bytes = "
                       f"{results['dovecot'][way] / results['mailhub'][way]:.2f}")
 
 

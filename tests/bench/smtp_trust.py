@@ -40,7 +40,7 @@ SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 
 from dkim_cases import openssl_rsa  # noqa: E402
-from mailhub_fixture import mailhub_bin  # noqa: E402
+from mailhub_fixture import mailhub_bin, need_binary  # noqa: E402
 from relay_util import Unbound, have_unbound  # noqa: E402
 
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10"))
@@ -278,6 +278,7 @@ exec postfix -c {pf}/conf start-fg > {pf}/postfix.log 2>&1
 
 
 def main():
+    need_binary("smtp_trust")
     if not have_unbound():
         print("smtp_trust: unbound not installed; skipped")
         return 0

@@ -119,7 +119,10 @@ class Operator(unittest.TestCase):
             self.assertIn(" protocol=pop3 ", lines[i])
             self.assertNotIn("idle=", lines[i])
         one = self.mh.cli("upstream", "list", ADMIN).stdout
-        self.assertEqual(one, out)
+        # the running daemon may try an account between the two lists
+        def settled(text):
+            return re.sub(r" last_attempt=.*", "", text)
+        self.assertEqual(settled(one), settled(out))
 
     def test_usage_continuation_lines(self):
         out = self.mh.cli("upstream", "--help").stdout
