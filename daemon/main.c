@@ -95,6 +95,13 @@ static const struct command commands[] = {
 	{ "check-dkim", cmd_check_dkim, 0,
 	  "the DKIM and ARC verdicts of a message file, as the daemon computes them",
 	  "check-dkim [FILE]   (FILE \"-\" or none: standard input)" },
+	{ "import", cmd_import, 0,
+	  "move a user's mail in from a Maildir, mbox files or an IMAP account",
+	  "import ADDRESS maildir DIR... [--folder NAME] [--quiet]\n"
+	  "import ADDRESS mbox FILE|DIR... [--folder NAME] [--quiet]\n"
+	  "import ADDRESS imap HOST[:PORT] --username USER --password-stdin\n"
+	  "    [--tls implicit|starttls|none] [--tls-verify system|off|pin:SHA256HEX]\n"
+	  "    [--folders A,B,...] [--quiet]" },
 	{ "fsck", cmd_fsck, 0,
 	  "check the database against the blob files",
 	  "fsck [--repair]" },

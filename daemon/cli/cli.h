@@ -42,6 +42,7 @@ cli_command_fn cmd_alias;
 cli_command_fn cmd_token;
 cli_command_fn cmd_fsck;
 cli_command_fn cmd_upstream; /* cli/upstream.c */
+cli_command_fn cmd_import;   /* cli/import.c */
 /* `user app-password ...` (cli/app_password.c), reached through cmd_user */
 cli_command_fn cli_user_app_password;
 

@@ -43,6 +43,8 @@ struct cmd_ctx {
 	bool continued;		/* "+" seen (returns at once) */
 	bool want_continue;
 	bool login;		/* LOGIN or AUTHENTICATE: NO means wrong credentials */
+	bool selectable_only;	/* LIST: leave out \Noselect and \NonExistent */
+	char *delim;		/* LIST: the hierarchy delimiter seen */
 };
 
 static void
@@ -250,6 +252,8 @@ handle_fetch(struct imap_client *c, struct cmd_ctx *x, const char *rest,
 			*error_r = "the server sent a message without its UID";
 			goto fail;
 		}
+		if (f.have_flags && sink->flags != NULL)
+			sink->flags(sink->ctx, f.flags, f.keywords);
 		if (sink->end(sink->ctx, f.uid, t, error_r) < 0)
 			return -1;
 	}
@@ -270,11 +274,21 @@ handle_list(struct cmd_ctx *x, const char *p, size_t len)
 	const char *close = memchr(p, ')', len);
 	if (close == NULL)
 		return;
+	if (x->selectable_only) {
+		for (const char *q = p; q < close; q++)
+			if (*q == '\\' && ((size_t)(close - q) >= 9 &&
+					     (mem_eq_nocase(q, "\\Noselect", 9) ||
+					      ((size_t)(close - q) >= 12 &&
+					       mem_eq_nocase(q, "\\NonExistent", 12)))))
+				return;
+	}
 	size_t pos = (size_t)(close - p) + 1;
 	while (pos < len && p[pos] == ' ')
 		pos++;
 	if (pos < len && p[pos] == '"') {
 		pos++;
+		if (x->delim != NULL && pos < len)
+			*x->delim = p[pos] == '\\' && pos + 1 < len ? p[pos + 1] : p[pos];
 		while (pos < len && p[pos] != '"')
 			pos += p[pos] == '\\' ? 2 : 1;
 		pos++;
@@ -712,6 +726,27 @@ imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
 	return 0;
 }
 
+int
+imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
+			 char *delim_r, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	*names_r = NULL;
+	*n_r = 0;
+	*delim_r = '\0';
+	x.names = names_r;
+	x.n_names = n_r;
+	x.selectable_only = true;
+	x.delim = delim_r;
+	if (send_cmd(c, "LIST \"\" \"*\"") < 0)
+		return send_error(c, error_r);
+	if (wait_tagged(c, &x, "LIST failed", error_r) < 0) {
+		imapc_names_free(names_r, *n_r);
+		return -1;
+	}
+	return 0;
+}
+
 void
 imapc_names_free(char ***names, size_t n)
 {
@@ -803,6 +838,17 @@ imap_client_fetch(struct imap_client *c, const char *uidset,
 	struct cmd_ctx x = { 0 };
 	x.sink = sink;
 	if (send_cmd(c, "UID FETCH %s (UID INTERNALDATE BODY.PEEK[])", uidset) < 0)
+		return send_error(c, error_r);
+	return wait_tagged(c, &x, "UID FETCH failed", error_r);
+}
+
+int
+imap_client_fetch_flags(struct imap_client *c, const char *uidset,
+			const struct imapc_fetch_sink *sink, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	x.sink = sink;
+	if (send_cmd(c, "UID FETCH %s (UID FLAGS INTERNALDATE BODY.PEEK[])", uidset) < 0)
 		return send_error(c, error_r);
 	return wait_tagged(c, &x, "UID FETCH failed", error_r);
 }

@@ -98,6 +98,15 @@ int imapc_parse_search(const char *p, size_t len, uint32_t **uids, size_t *n,
  * (a comma first when out is not empty). */
 void imapc_uidset(struct buf *out, const uint32_t *uids, size_t n);
 
+/* The system flags of a FLAGS value (the store's numbering), and the bytes
+ * of keywords kept from one (the store's MESSAGE_KEYWORDS_MAX). */
+#define IMAPC_FLAG_SEEN (1u << 0)
+#define IMAPC_FLAG_ANSWERED (1u << 1)
+#define IMAPC_FLAG_FLAGGED (1u << 2)
+#define IMAPC_FLAG_DELETED (1u << 3)
+#define IMAPC_FLAG_DRAFT (1u << 4)
+#define IMAPC_KEYWORDS_MAX 4096
+
 /* The FETCH response state machine. */
 enum imapc_fetch_result {
 	IMAPC_FETCH_DONE,	/* the response is complete */
@@ -116,6 +125,10 @@ struct imapc_fetch {
 	uint64_t literal;	/* size of the literal that follows */
 	const char *quoted_body;	/* a BODY[] sent as a quoted string: */
 	size_t quoted_body_len;	/* its raw text (escapes not undone) */
+	bool have_flags;	/* a FLAGS value was given: */
+	unsigned flags;		/* its system flags (IMAPC_FLAG_*) */
+	char keywords[IMAPC_KEYWORDS_MAX + 1];	/* its keywords, space-separated
+						 * (those past the limit left out) */
 	/* state */
 	int state;
 	unsigned depth;
@@ -150,6 +163,8 @@ struct imapc_fetch_sink {
 	int (*end)(void *ctx, uint32_t uid, time_t internal_date, const char **error_r);
 	void (*abort)(void *ctx);
 	void *ctx;
+	/* optional: the message's FLAGS, before end (imap_client_fetch_flags) */
+	void (*flags)(void *ctx, unsigned flags, const char *keywords);
 };
 
 /* Connects as params say (timeouts, the addresses it may reach:
@@ -181,6 +196,14 @@ int imap_client_search_from(struct imap_client *c, uint32_t from,
  * bounds each message (0: none). */
 int imap_client_fetch(struct imap_client *c, const char *uidset,
 		      const struct imapc_fetch_sink *sink, const char **error_r);
+/* The same with FLAGS too, given to sink->flags before each end. */
+int imap_client_fetch_flags(struct imap_client *c, const char *uidset,
+			    const struct imapc_fetch_sink *sink, const char **error_r);
+/* LIST "" "*" for an import: the folders that can be selected (not
+ * \Noselect or \NonExistent), and the hierarchy delimiter ('\0' when
+ * the server has none). */
+int imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
+			     char *delim_r, const char **error_r);
 /* UID STORE uidset +FLAGS.SILENT (\Deleted), then UID EXPUNGE uidset when
  * UIDPLUS is offered, else EXPUNGE (RFC 3501 §6.4.3). */
 int imap_client_delete(struct imap_client *c, const char *uidset,

@@ -263,6 +263,7 @@ enum fetch_state {
 	F_ITEM,		/* expecting an item name or ")" */
 	F_VALUE,	/* expecting the value of f->item */
 	F_SKIP,		/* inside a list value being skipped */
+	F_FLAGS,	/* inside the FLAGS list */
 	F_END,		/* after the closing ")" */
 };
 
@@ -365,6 +366,34 @@ item_is_body(const struct imapc_fetch *f)
 	return item_is(f, "RFC822") || str_has_prefix_nocase(f->item, "BODY[]");
 }
 
+/* One flag of a FLAGS list: a system flag's bit, or a keyword kept while
+ * there is room (\Recent and unknown system flags are not kept). */
+static void
+fetch_flag(struct imapc_fetch *f, const char *p, size_t n)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} sys[] = {
+		{ "\\Seen", IMAPC_FLAG_SEEN }, { "\\Answered", IMAPC_FLAG_ANSWERED },
+		{ "\\Flagged", IMAPC_FLAG_FLAGGED }, { "\\Deleted", IMAPC_FLAG_DELETED },
+		{ "\\Draft", IMAPC_FLAG_DRAFT },
+	};
+	if (n > 0 && p[0] == '\\') {
+		for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
+			if (strlen(sys[i].name) == n && mem_eq_nocase(sys[i].name, p, n))
+				f->flags |= sys[i].bit;
+		return;
+	}
+	size_t used = strlen(f->keywords);
+	if (n == 0 || used + (used > 0) + n > IMAPC_KEYWORDS_MAX)
+		return;
+	if (used > 0)
+		f->keywords[used++] = ' ';
+	memcpy(f->keywords + used, p, n);
+	f->keywords[used + n] = '\0';
+}
+
 enum imapc_fetch_result
 imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 {
@@ -421,6 +450,11 @@ imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 				}
 				f->quoted_body = t.tok;
 				f->quoted_body_len = t.tok_len;
+			} else if (k == T_LPAREN && item_is(f, "FLAGS")) {
+				f->state = F_FLAGS;
+				f->have_flags = true;
+				f->flags = 0;
+				f->keywords[0] = '\0';
 			} else if (k == T_LPAREN) {
 				f->state = F_SKIP;
 				f->depth = 1;
@@ -442,6 +476,15 @@ imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 				f->literal = t.literal;
 				return IMAPC_FETCH_SKIP;
 			}
+			break;
+		case F_FLAGS:
+			if (k == T_RPAREN) {
+				f->state = F_ITEM;
+				break;
+			}
+			if (k != T_ATOM)
+				return IMAPC_FETCH_ERROR;
+			fetch_flag(f, t.tok, t.tok_len);
 			break;
 		case F_END:
 			return k == T_END ? IMAPC_FETCH_DONE : IMAPC_FETCH_ERROR;

@@ -62,3 +62,7 @@ endif
 
 TESTS += tests/integration/test_store_security.py tests/integration/test_disk_full.py
 EXTRA_DIST += tests/integration/test_store_security.py tests/integration/test_disk_full.py
+
+# `mailhub import` (import.h) and what it has brought in (sql/017).
+libstore_a_SOURCES += daemon/store/import.c daemon/store/import.h
+SQL_MIGRATIONS += sql/017_import.sql
