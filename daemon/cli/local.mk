@@ -25,3 +25,5 @@ tests_unit_check_man_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 endif
 TESTS += tests/integration/test_man.py
 EXTRA_DIST += tests/integration/test_man.py
+TESTS += tests/integration/test_import.py
+EXTRA_DIST += tests/integration/test_import.py
