@@ -27,3 +27,4 @@ TESTS += tests/integration/test_man.py
 EXTRA_DIST += tests/integration/test_man.py
 TESTS += tests/integration/test_import.py
 EXTRA_DIST += tests/integration/test_import.py
+BENCHMARKS += tests/bench/import_bench.py
