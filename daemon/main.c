@@ -102,6 +102,9 @@ static const struct command commands[] = {
 	  "import ADDRESS imap HOST[:PORT] --username USER --password-stdin\n"
 	  "    [--tls implicit|starttls|none] [--tls-verify system|off|pin:SHA256HEX]\n"
 	  "    [--folders A,B,...] [--quiet]" },
+	{ "export", cmd_export, 0,
+	  "write a user's mail out as a Maildir (Dovecot can serve it) or mbox files",
+	  "export ADDRESS maildir|mbox DEST" },
 	{ "fsck", cmd_fsck, 0,
 	  "check the database against the blob files",
 	  "fsck [--repair]" },

@@ -43,6 +43,7 @@ cli_command_fn cmd_token;
 cli_command_fn cmd_fsck;
 cli_command_fn cmd_upstream; /* cli/upstream.c */
 cli_command_fn cmd_import;   /* cli/import.c */
+cli_command_fn cmd_export;   /* cli/export.c */
 /* `user app-password ...` (cli/app_password.c), reached through cmd_user */
 cli_command_fn cli_user_app_password;
 
