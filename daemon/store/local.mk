@@ -64,5 +64,6 @@ TESTS += tests/integration/test_store_security.py tests/integration/test_disk_fu
 EXTRA_DIST += tests/integration/test_store_security.py tests/integration/test_disk_full.py
 
 # `mailhub import` (import.h) and what it has brought in (sql/017).
-libstore_a_SOURCES += daemon/store/import.c daemon/store/import.h
+libstore_a_SOURCES += daemon/store/import.c daemon/store/import.h \
+	daemon/store/backup.c daemon/store/backup.h
 SQL_MIGRATIONS += sql/017_import.sql
