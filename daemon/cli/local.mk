@@ -29,3 +29,5 @@ EXTRA_DIST += tests/integration/test_man.py
 TESTS += tests/integration/test_import.py
 EXTRA_DIST += tests/integration/test_import.py
 BENCHMARKS += tests/bench/import_bench.py
+TESTS += tests/integration/test_backup.py
+EXTRA_DIST += tests/integration/test_backup.py
