@@ -482,6 +482,12 @@ imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 				f->state = F_ITEM;
 				break;
 			}
+			if (k == T_LPAREN) {
+				/* not a flag: the rest of the list is skipped */
+				f->state = F_SKIP;
+				f->depth = 2;
+				break;
+			}
 			if (k != T_ATOM)
 				return IMAPC_FETCH_ERROR;
 			fetch_flag(f, t.tok, t.tok_len);

@@ -149,6 +149,21 @@ START_TEST(test_fetch_state_machine)
 	ck_assert_int_eq(feed_all(&f, "(UID 1 BODY[] \"a\\\"b\")\r\n", &body), IMAPC_FETCH_DONE);
 	ck_assert_int_eq(memcmp(body.data, "a\\\"b", 4), 0);
 
+	/* FLAGS: system flags as bits, keywords as text, \Recent left out */
+	buf_reset(&body);
+	ck_assert_int_eq(feed_all(&f, "(UID 4 FLAGS (\\Seen \\Recent $Work \\answered Later "
+				     "\\Draft \\Flagged \\Deleted) BODY[] {1}\r\nx)\r\n", &body),
+			 IMAPC_FETCH_DONE);
+	ck_assert(f.have_flags);
+	ck_assert_uint_eq(f.flags, IMAPC_FLAG_SEEN | IMAPC_FLAG_ANSWERED | IMAPC_FLAG_DRAFT |
+				   IMAPC_FLAG_FLAGGED | IMAPC_FLAG_DELETED);
+	ck_assert_str_eq(f.keywords, "$Work Later");
+	ck_assert_int_eq(feed_all(&f, "(UID 4 FLAGS ())\r\n", &body), IMAPC_FETCH_DONE);
+	ck_assert(f.have_flags);
+	ck_assert_uint_eq(f.flags, 0);
+	ck_assert_str_eq(f.keywords, "");
+	ck_assert_int_eq(feed_all(&f, "(UID 4 FLAGS (\"x\"))\r\n", &body), IMAPC_FETCH_ERROR);
+
 	/* a flags-only FETCH (no body) */
 	ck_assert_int_eq(feed_all(&f, "(FLAGS (\\Deleted) UID 3)\r\n", &body), IMAPC_FETCH_DONE);
 	ck_assert(!f.have_body);
