@@ -10,6 +10,7 @@ X-Status flags and its escaped "From " lines."""
 import imaplib
 import os
 import re
+import shutil
 import signal
 import smtplib
 import sqlite3
@@ -260,6 +261,55 @@ class ImportFromDovecot(unittest.TestCase):
         # nothing is overwritten
         r = self.mh.cli("export", "bob@example.org", "mbox", mdest, check=False)
         self.assertEqual(r.returncode, 1)
+
+    def mbsync_mirror(self, name, port, user, password):
+        """Pulls the account with mbsync into a Maildir; returns {folder:
+        {far UID: (maildir flags, bytes)}} from mbsync's sync state."""
+        root = os.path.join(self.mh.dir, "mbsync-" + name)
+        os.makedirs(os.path.join(root, "m"))
+        rc = os.path.join(root, "rc")
+        with open(rc, "w") as f:
+            f.write(f"IMAPAccount a\nHost 127.0.0.1\nPort {port}\nUser {user}\n"
+                    f"Pass {password}\nSSLType None\nAuthMechs LOGIN\n\n"
+                    f"IMAPStore far\nAccount a\n\nMaildirStore near\nPath {root}/m/\n"
+                    f"Inbox {root}/m/INBOX\nSubFolders Verbatim\n\nChannel c\n"
+                    f"Far :far:\nNear :near:\nPatterns *\nCreate Near\nSync Pull\n"
+                    f"SyncState *\n")
+        r = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = {}
+        for d, _, files in os.walk(os.path.join(root, "m")):
+            if ".mbsyncstate" not in files:
+                continue
+            folder = os.path.relpath(d, os.path.join(root, "m"))
+            near = {}
+            for sub in ("cur", "new"):
+                for fn in os.listdir(os.path.join(d, sub)):
+                    m = re.search(r",U=(\d+)", fn)
+                    flags = fn.split(":2,", 1)[1] if ":2," in fn else ""
+                    with open(os.path.join(d, sub, fn), "rb") as f:
+                        # mbsync's own X-TUID field differs between runs
+                        data = re.sub(rb"(?m)^X-TUID: .*\n", b"", f.read())
+                    near[int(m.group(1))] = (flags, data)
+            msgs = {}
+            with open(os.path.join(d, ".mbsyncstate")) as f:
+                for line in f.read().split("\n\n", 1)[1].splitlines():
+                    far, near_uid = line.split()[:2]
+                    if int(far) > 0 and int(near_uid) > 0:
+                        msgs[int(far)] = near[int(near_uid)]
+            out[folder] = msgs
+        return out
+
+    @unittest.skipUnless(shutil.which("mbsync"), "isync (mbsync) not installed")
+    def test_maildir_mbsync_sees_the_same(self):
+        root = os.path.join(self.dv.dir, "mail", "bob")
+        self.import_cli("bob@example.org", "maildir", root)
+        a = self.mbsync_mirror("dovecot", self.dv.port, "bob", dovecot_util.PASSWORD)
+        b = self.mbsync_mirror("mailhub", self.mh.port("imap"), "bob@example.org", PASSWORD)
+        self.assertEqual(sum(len(v) for v in a.values()), 20)
+        for folder, msgs in a.items():
+            self.assertEqual(b.get(folder), msgs, folder)
 
     def test_usage(self):
         r = self.import_cli("bob@example.org", "pst", "x", check=False)
