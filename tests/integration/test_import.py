@@ -311,6 +311,46 @@ class ImportFromDovecot(unittest.TestCase):
         for folder, msgs in a.items():
             self.assertEqual(b.get(folder), msgs, folder)
 
+    @unittest.skipUnless(shutil.which("neomutt") and shutil.which("script"),
+                         "neomutt (or script) not installed")
+    def test_mbox_written_by_mutt(self):
+        # mutt copies Dovecot's INBOX into an mbox (its Status/X-Status, its
+        # escaping of "From " lines); imported, it shows the same messages
+        # and system flags as Dovecot's INBOX
+        work = os.path.join(self.mh.dir, "mutt")
+        src = os.path.join(work, "src")
+        os.makedirs(work)
+        os.makedirs(src)
+        for sub in ("cur", "new", "tmp"):
+            shutil.copytree(os.path.join(self.dv.dir, "mail", "bob", sub),
+                            os.path.join(src, sub))
+        rc = os.path.join(work, "rc")
+        with open(rc, "w") as f:
+            f.write("set mbox_type=mbox\nset confirmappend=no\nset confirmcreate=no\n"
+                    "set quit=yes\nset mark_old=no\nset move=no\nset auto_tag=yes\n")
+        out = os.path.join(work, "out.mbox")
+        push = f"push '<tag-pattern>.<enter><copy-message>{out}<enter><quit>'"
+        subprocess.run(["script", "-qc", f'neomutt -n -F {rc} -f {src} -e "{push}"',
+                        "/dev/null"], env=dict(os.environ, TERM="xterm"),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        with open(out, "rb") as f:
+            text = f.read()
+        # mutt does not escape a "From " line that follows a non-blank one
+        self.assertIn(b"\nFrom the start of a line\n", text)
+        self.assertIn(b"\nStatus: RO\n", text)
+        r = self.import_cli("erin@example.org", "mbox", out, "--folder", "FromMutt")
+        self.assertIn("import: 10 imported", r.stdout)
+        dv, mh = self.dovecot_imap("bob"), self.mailhub_imap("erin")
+        system = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
+        a = sorted((sorted(set(f) & system), b)
+                   for f, _, b in folder_state(dv, "INBOX")["messages"].values())
+        b = sorted((sorted(set(f) & system), b)
+                   for f, _, b in folder_state(mh, "FromMutt")["messages"].values())
+        dv.logout()
+        mh.logout()
+        self.assertEqual(len(a), 10)
+        self.assertEqual(a, b)
+
     def test_usage(self):
         r = self.import_cli("bob@example.org", "pst", "x", check=False)
         self.assertEqual(r.returncode, 2)
