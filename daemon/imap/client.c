@@ -708,15 +708,18 @@ imap_client_tls_version(const struct imap_client *c)
 	return conn_tls_version(c->conn);
 }
 
-int
-imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
-		 const char **error_r)
+/* LIST "" "*" into names_r; selectable_only and delim_r for an import. */
+static int
+list_folders(struct imap_client *c, char ***names_r, size_t *n_r, bool selectable_only,
+	     char *delim_r, const char **error_r)
 {
 	struct cmd_ctx x = { 0 };
 	*names_r = NULL;
 	*n_r = 0;
 	x.names = names_r;
 	x.n_names = n_r;
+	x.selectable_only = selectable_only;
+	x.delim = delim_r;
 	if (send_cmd(c, "LIST \"\" \"*\"") < 0)
 		return send_error(c, error_r);
 	if (wait_tagged(c, &x, "LIST failed", error_r) < 0) {
@@ -727,24 +730,18 @@ imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
 }
 
 int
+imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
+		 const char **error_r)
+{
+	return list_folders(c, names_r, n_r, false, NULL, error_r);
+}
+
+int
 imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
 			 char *delim_r, const char **error_r)
 {
-	struct cmd_ctx x = { 0 };
-	*names_r = NULL;
-	*n_r = 0;
 	*delim_r = '\0';
-	x.names = names_r;
-	x.n_names = n_r;
-	x.selectable_only = true;
-	x.delim = delim_r;
-	if (send_cmd(c, "LIST \"\" \"*\"") < 0)
-		return send_error(c, error_r);
-	if (wait_tagged(c, &x, "LIST failed", error_r) < 0) {
-		imapc_names_free(names_r, *n_r);
-		return -1;
-	}
-	return 0;
+	return list_folders(c, names_r, n_r, true, delim_r, error_r);
 }
 
 void
