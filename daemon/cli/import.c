@@ -736,6 +736,51 @@ import_mbox_message(struct import_run *r, int64_t mailbox_id, const char *p, siz
 	return ret;
 }
 
+/* Where a message that starts at start ends by its Content-Length field,
+ * when there is one and it ends the message at the end of the file or
+ * before a blank line and a "From " line: *end_r (the body's end) and
+ * *next_r (the next message), and true. */
+static bool
+mbox_content_length_end(const char *p, size_t size, size_t start, size_t *end_r,
+			size_t *next_r)
+{
+	size_t pos = start, line_len, body = 0;
+	const char *line;
+	uint64_t length = 0;
+	bool have = false;
+	while (next_line(p, size, &pos, &line, &line_len)) {
+		size_t l = line_len > 0 && line[line_len - 1] == '\r' ? line_len - 1 : line_len;
+		if (l == 0) {
+			body = pos;
+			break;
+		}
+		if (l > 15 && mem_eq_nocase(line, "Content-Length:", 15)) {
+			char *e;
+			char num[24];
+			size_t k = l - 15 < sizeof num - 1 ? l - 15 : sizeof num - 1;
+			memcpy(num, line + 15, k);
+			num[k] = '\0';
+			unsigned long long v = strtoull(num, &e, 10);
+			have = e != num && (*e == '\0' || *e == ' ' || *e == '\r');
+			length = v;
+		}
+	}
+	if (!have || body == 0 || length > size - body)
+		return false;
+	size_t end = body + (size_t)length;
+	if (end == size || (end + 1 == size && p[end] == '\n')) {
+		*end_r = end;
+		*next_r = size;
+		return true;
+	}
+	if (p[end] == '\n' && mbox_is_from_line(p + end + 1, size - end - 1)) {
+		*end_r = end;
+		*next_r = end + 1;
+		return true;
+	}
+	return false;
+}
+
 static int
 import_mbox_file(struct import_run *r, const char *path, const char *name)
 {
@@ -781,9 +826,14 @@ import_mbox_file(struct import_run *r, const char *path, const char *name)
 		size_t from_len = eol != NULL ? (size_t)(eol - from) : size - pos;
 		size_t start = eol != NULL ? (size_t)(eol - p) + 1 : size;
 		/* the message runs to a blank line followed by "From " (RFC 4155
-		 * §2: the separator), or to the end */
+		 * §2: the separator), or to the end; a Content-Length that lands
+		 * on such a separator is believed first, as mutt writes "From "
+		 * lines of the body unescaped and counts on it */
 		size_t end = size, next = size, q = start, prev_start = start;
 		bool prev_blank = false;
+		bool by_length = mbox_content_length_end(p, size, start, &end, &next);
+		if (by_length)
+			q = size;
 		while (q < size) {
 			if (prev_blank && mbox_is_from_line(p + q, size - q)) {
 				end = prev_start;	/* the blank line is the separator's */
@@ -799,7 +849,7 @@ import_mbox_file(struct import_run *r, const char *path, const char *name)
 			prev_start = q;
 			q = nl != NULL ? line_end + 1 : size;
 		}
-		if (end == size) {
+		if (end == size && !by_length) {
 			/* the last message: its one closing blank line is not its own */
 			if (end >= start + 2 && p[end - 1] == '\n' && p[end - 2] == '\n')
 				end--;

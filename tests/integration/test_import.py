@@ -233,6 +233,21 @@ class ImportFromDovecot(unittest.TestCase):
         self.assertEqual(st[2][2], b"From: bob@example.net\r\nSubject: two\r\n\r\nbody two\r\n")
         r = self.import_cli("dave@example.org", "mbox", path, "--folder", "Old")
         self.assertIn("import: 0 imported, 2 already there", r.stdout)
+        # an unescaped "From " line after a blank one, counted by a right
+        # Content-Length (as mutt writes them), stays in its message
+        path2 = os.path.join(self.mh.dir, "cl.mbox")
+        body = b"para one\n\nFrom me, with love\n"
+        with open(path2, "wb") as f:
+            f.write(b"From a@b Thu Feb 15 01:02:03 2007\nSubject: cl\n"
+                    b"Content-Length: %d\n\n" % len(body) + body +
+                    b"\nFrom a@b Thu Feb 15 01:02:04 2007\nSubject: next\n\nx\n")
+        r = self.import_cli("dave@example.org", "mbox", path2, "--folder", "CL")
+        self.assertIn("import: 2 imported", r.stdout)
+        mh = self.mailhub_imap("dave")
+        st = folder_state(mh, "CL")["messages"]
+        mh.logout()
+        self.assertEqual(st[1][2], b"Subject: cl\r\n\r\npara one\r\n\r\nFrom me, with love\r\n")
+        self.assertEqual(st[2][2], b"Subject: next\r\n\r\nx\r\n")
 
     def test_export_roundtrip(self):
         # Maildir: exported, then served by Dovecot: every message byte for
