@@ -167,6 +167,38 @@ store_import_batch_write(struct store_import_batch *b, const void *p, size_t n,
 	return store_upstream_batch_write(b->ub, p, n, error_r);
 }
 
+/* The keywords that IMAP can carry (RFC 3501 §9: flag-keyword is an atom;
+ * no system flag), space-separated; NULL when none is left. */
+static char *
+clean_keywords(const char *text)
+{
+	if (text == NULL)
+		return NULL;
+	size_t n = strlen(text), k = 0;
+	char *out = xmalloc(n + 1);
+	for (size_t i = 0; i < n;) {
+		while (i < n && text[i] == ' ')
+			i++;
+		size_t s = i;
+		bool ok = i < n && text[i] != '\\';
+		while (i < n && text[i] != ' ') {
+			unsigned char c = (unsigned char)text[i++];
+			if (c < 0x21 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL)
+				ok = false;
+		}
+		if (!ok || i == s)
+			continue;
+		if (k > 0)
+			out[k++] = ' ';
+		memcpy(out + k, text + s, i - s);
+		k += i - s;
+	}
+	out[k] = '\0';
+	if (k == 0)
+		xfree(out);
+	return out;
+}
+
 int
 store_import_batch_end(struct store_import_batch *b, const struct store_import_msg *m,
 		       const char **error_r)
@@ -182,7 +214,7 @@ store_import_batch_end(struct store_import_batch *b, const struct store_import_m
 	r->uid = m->uid;
 	r->flags = m->flags & (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |
 			       STORE_FLAG_DELETED | STORE_FLAG_DRAFT);
-	r->keywords = m->keywords != NULL && *m->keywords != '\0' ? xstrdup(m->keywords) : NULL;
+	r->keywords = clean_keywords(m->keywords);
 	r->internal_date = m->internal_date;
 	r->key = xstrdup(m->key);
 	struct upstream_delivery d = {

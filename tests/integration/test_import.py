@@ -214,7 +214,7 @@ class ImportFromDovecot(unittest.TestCase):
         with open(path, "wb") as f:
             f.write(b"From alice@example.net Thu Feb 15 01:02:03 2007\n"
                     b"From: alice@example.net\nSubject: one\nStatus: RO\nX-Status: AF\n"
-                    b"X-Keywords: $Work, later\nContent-Length: 30\n\n"
+                    b"X-Keywords: $Work, bad\\kw, \\Seen later\nContent-Length: 30\n\n"
                     b"body one\n>From here, escaped\n>>From twice\n\n"
                     b"From bob@example.net Fri Feb 16 01:02:03 2007\n"
                     b"From: bob@example.net\nSubject: two\nStatus: O\n\nbody two\n\n")
