@@ -17,6 +17,12 @@ dates, UIDs and UIDVALIDITY.  doveadm import copies messages with flags,
 keywords and dates but not the UIDs (new ones in the destination); dsync
 keeps UIDs too.  Dovecot's mail_fsync=optimized (the default) fsyncs at the
 end of each transaction.
+
+Measured on the 2-core development machine (shared, load average about
+20, every tool at nice 19): 100,000 messages (330 MB), mailhub import
+108 s (926 msg/s), doveadm import 1,396 s (72 msg/s): 12.9x; 4,000
+messages on a quieter machine: mailhub 1.66 s, doveadm import 18.5 s
+(11.1x), doveadm sync 17.2 s (10.4x).
 """
 
 import os
