@@ -85,7 +85,8 @@ static const struct command commands[] = {
 	  "how outbound mail leaves: a smarthost, or direct by MX",
 	  "relay show\n"
 	  "relay smarthost HOST:PORT --tls implicit|starttls [--username U --password-stdin]\n"
-	  "relay direct" },
+	  "relay direct\n"
+	  "relay tls-report DOMAIN [--day YYYY-MM-DD]" },
 	{ "check-spf", cmd_check_spf, 0,
 	  "the SPF verdict (RFC 7208) for a sender and client, as the daemon computes it",
 	  "check-spf IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, checked by HELO)" },
@@ -111,6 +112,17 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, 0,
 	  "restore a backup into an empty data_dir",
 	  "restore DIR" },
+	{ "sieve", cmd_sieve, CMD_NO_CONFIG,
+	  "check and try Sieve scripts, and manage the users' scripts",
+	  "sieve check FILE\n"
+	  "sieve test SCRIPT MESSAGE [--from ADDR] [--to ADDR] [--orig-to ADDR]\n"
+	  " [--spam-score 0-10] [--now UNIXTIME]\n"
+	  "sieve list ADDRESS\n"
+	  "sieve put ADDRESS NAME FILE [--activate]\n"
+	  "sieve show ADDRESS NAME\n"
+	  "sieve activate ADDRESS NAME\n"
+	  "sieve del ADDRESS NAME\n"
+	  "sieve deactivate ADDRESS" },
 	{ "fsck", cmd_fsck, 0,
 	  "check the database against the blob files",
 	  "fsck [--repair]" },

@@ -33,8 +33,13 @@ TEST_PKGS="
 	dovecot-lmtpd
 	postfix
 	unbound
+	ldnsutils
+	python3-cryptography
+	python3-jsonschema
 	postsrsd
 	opendmarc
+	opendkim
+	postfix-policyd-spf-python
 	python3-aiosmtpd
 	python3-dkim
 	python3-dnspython
@@ -46,6 +51,8 @@ TEST_PKGS="
 	rspamd
 	redis-server
 	chromium
+	dovecot-sieve
+	sieve-connect
 "
 
 # Building the Debian package (make deb) and checking it.

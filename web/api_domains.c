@@ -9,19 +9,45 @@
  *                                       DMARC, autoconfig CNAMEs, RFC 6186 SRV)
  */
 #include <string.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "core/log.h"
 #include "store/relayq.h"
+#include "store/trust_stats.h"
 #include "web/api.h"
 #include "web/internal.h"
 
+/* "inbound": what the sender checks of port 25 said of the last 24
+ * hours' mail to the domain (store/trust_stats.h); null when the counts
+ * cannot be read. */
 static cJSON *
-domain_json(const struct store_domain *d)
+inbound_json(struct web_request *r, const char *name)
+{
+	struct store_trust_counts c;
+	const char *error;
+	if (store_trust_stats_day(r->st, name, (int64_t)time(NULL), &c, &error) != STORE_OK) {
+		log_error("web: %s", error);
+		return cJSON_CreateNull();
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "messages", (double)c.messages);
+	cJSON_AddNumberToObject(o, "spf_pass", (double)c.spf_pass);
+	cJSON_AddNumberToObject(o, "dkim_pass", (double)c.dkim_pass);
+	cJSON_AddNumberToObject(o, "dmarc_pass", (double)c.dmarc_pass);
+	cJSON_AddNumberToObject(o, "dmarc_fail", (double)c.dmarc_fail);
+	cJSON_AddNumberToObject(o, "refused", (double)c.refused);
+	cJSON_AddNumberToObject(o, "junk", (double)c.junk);
+	return o;
+}
+
+static cJSON *
+domain_json(struct web_request *r, const struct store_domain *d)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", d->name);
 	cJSON_AddItemToObject(o, "created", json_time(d->created));
+	cJSON_AddItemToObject(o, "inbound", inbound_json(r, d->name));
 	return o;
 }
 
@@ -61,7 +87,7 @@ api_domains_list(struct web_request *r)
 		return reply_store_error(r, st, error);
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, domain_json(&list[i]));
+		cJSON_AddItemToArray(arr, domain_json(r, &list[i]));
 	store_domain_list_free(&list, n);
 	return reply_json(r, 200, arr);
 }
@@ -86,7 +112,7 @@ api_domains_create(struct web_request *r)
 	st = domain_find(r, name, &d, &error);
 	if (st != STORE_OK)
 		return reply_store_error(r, st, error);
-	cJSON *o = domain_json(&d);
+	cJSON *o = domain_json(r, &d);
 	free(d.name);
 	return reply_json(r, 201, o);
 }
@@ -99,7 +125,7 @@ api_domains_get(struct web_request *r)
 	int st = domain_find(r, r->params[0], &d, &error);
 	if (st != STORE_OK)
 		return reply_store_error(r, st, error);
-	cJSON *o = domain_json(&d);
+	cJSON *o = domain_json(r, &d);
 	free(d.name);
 	return reply_json(r, 200, o);
 }

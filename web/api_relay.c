@@ -8,6 +8,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/seal.h"
+#include "store/relaytls.h"
 #include "store/relayq.h"
 
 static cJSON *
@@ -63,6 +64,43 @@ enum MHD_Result
 api_relay_get(struct web_request *r)
 {
 	return reply_current(r);
+}
+
+/* GET /api/v1/relay/domains: per destination domain, how the last
+ * delivery went (TLS, MTA-STS, DANE, the last error), for the panel. */
+enum MHD_Result
+api_relay_domains(struct web_request *r)
+{
+	struct relaytls_domain *list = NULL;
+	size_t n = 0;
+	const char *error;
+	int st = relaytls_domains(r->st, &list, &n, &error);
+	if (st != STORE_OK)
+		return reply_store_error(r, st, error);
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "domain", list[i].domain);
+		cJSON_AddStringToObject(o, "tls", list[i].tls);
+		cJSON_AddStringToObject(o, "mta_sts", list[i].mta_sts);
+		cJSON_AddStringToObject(o, "dane", list[i].dane);
+		if (list[i].last_host != NULL)
+			cJSON_AddStringToObject(o, "last_host", list[i].last_host);
+		else
+			cJSON_AddNullToObject(o, "last_host");
+		if (list[i].last_error != NULL)
+			cJSON_AddStringToObject(o, "last_error", list[i].last_error);
+		else
+			cJSON_AddNullToObject(o, "last_error");
+		cJSON_AddItemToObject(o, "last_ok", list[i].last_ok > 0 ? json_time(list[i].last_ok)
+								 : cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "updated", json_time(list[i].updated));
+		cJSON_AddItemToArray(arr, o);
+	}
+	relaytls_domains_free(&list, n);
+	cJSON *body = cJSON_CreateObject();
+	cJSON_AddItemToObject(body, "domains", arr);
+	return reply_json(r, 200, body);
 }
 
 enum MHD_Result

@@ -16,6 +16,7 @@
 #include "web/request.h"
 
 web_handler_fn api_relay_get;
+web_handler_fn api_relay_domains;	/* GET /api/v1/relay/domains */
 web_handler_fn api_relay_put;
 
 #endif

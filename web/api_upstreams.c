@@ -33,6 +33,7 @@ upstream_json(const struct store_upstream *up)
 	cJSON_AddBoolToObject(o, "keep", s->keep);
 	cJSON_AddBoolToObject(o, "idle", s->idle);
 	cJSON_AddBoolToObject(o, "dedupe", s->dedupe);
+	cJSON_AddBoolToObject(o, "mirror", s->mirror);
 	cJSON_AddNumberToObject(o, "interval", s->interval);
 	cJSON_AddBoolToObject(o, "enabled", s->enabled);
 	cJSON *state = cJSON_AddObjectToObject(o, "state");
@@ -72,7 +73,7 @@ path_account(struct web_request *r, struct store_upstream *up)
 
 static const char *const setting_fields[] = {
 	"protocol", "host", "port", "tls", "tls_verify", "username", "password",
-	"folders", "target", "keep", "idle", "dedupe", "interval", "enabled", NULL
+	"folders", "target", "keep", "idle", "dedupe", "mirror", "interval", "enabled", NULL
 };
 
 /* upstream_settings_check() starts its reasons with the field's name
@@ -181,6 +182,7 @@ read_settings(struct web_request *r, struct upstream_settings *set,
 	if (json_get_bool(r, o, "keep", false, &set->keep) < 0 ||
 	    json_get_bool(r, o, "idle", false, &set->idle) < 0 ||
 	    json_get_bool(r, o, "dedupe", false, &set->dedupe) < 0 ||
+	    json_get_bool(r, o, "mirror", false, &set->mirror) < 0 ||
 	    json_get_bool(r, o, "enabled", false, &set->enabled) < 0 ||
 	    json_get_uint(r, o, "interval", false, UPSTREAM_INTERVAL_MAX, &v) < 0)
 		return -1;
@@ -303,7 +305,7 @@ api_upstreams_create(struct web_request *r)
 {
 	static const char *const fields[] = {
 		"owner", "protocol", "host", "port", "tls", "tls_verify", "username",
-		"password", "folders", "target", "keep", "idle", "dedupe", "interval",
+		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
 		"enabled", NULL
 	};
 	const char *owner = r->user.address, *password, *error;
@@ -435,7 +437,7 @@ api_upstreams_test(struct web_request *r)
 {
 	static const char *const fields[] = {
 		"id", "protocol", "host", "port", "tls", "tls_verify", "username",
-		"password", "folders", "target", "keep", "idle", "dedupe", "interval",
+		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
 		"enabled", NULL
 	};
 	struct store_upstream up = { 0 };

@@ -4,13 +4,14 @@ WEB_LIB = libweb.a
 libweb_a_SOURCES = \
 	web/web.h web/request.h web/internal.h web/api.h \
 	web/server.c web/reply.c web/auth.c web/json.c web/routes.c web/path.c \
-	web/static.c web/autoconfig.c \
+	web/static.c web/autoconfig.c web/mta_sts.c \
 	web/api_session.c web/api_status.c web/api_openapi.c \
 	web/api_domains.c web/api_users.c web/api_aliases.c \
 	web/api_tokens.c web/api_app_passwords.c web/api_log.c web/api_queue.c \
 	web/api_upstreams.c web/api_upstreams.h web/api_relay.c web/api_relay.h \
 	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h \
-	web/upstream_test.c web/upstream_test.h web/json_nul.c web/json_nul.h
+	web/upstream_test.c web/upstream_test.h web/json_nul.c web/json_nul.h \
+	web/json_dup.c web/json_dup.h
 libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS)
 
 # The dashboard's counts and disk use: a store function of the panel's own.
@@ -38,10 +39,10 @@ AM_TESTS_ENVIRONMENT += MAILHUB_TEST_OUTPUT='$(abs_top_builddir)/tests/output'; 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_web
 TESTS += tests/unit/check_web
-tests_unit_check_web_SOURCES = tests/unit/check_web.c web/path.c web/json_nul.c \
+tests_unit_check_web_SOURCES = tests/unit/check_web.c web/path.c web/json_nul.c web/json_dup.c \
 	$(CHECK_RUNNER)
 tests_unit_check_web_CFLAGS = $(CHECK_CFLAGS_ALL) $(MHD_CFLAGS) $(CJSON_CFLAGS)
-tests_unit_check_web_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+tests_unit_check_web_LDADD = $(CORE_LIBS) $(CJSON_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += tests/unit/check_totp
 TESTS += tests/unit/check_totp
 tests_unit_check_totp_SOURCES = tests/unit/check_totp.c $(CHECK_RUNNER)
@@ -60,7 +61,8 @@ tests_unit_check_store_accounts_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 FUZZ_TARGETS += tests/fuzz/fuzz_web_path tests/fuzz/fuzz_json
-tests_fuzz_fuzz_json_SRCS = tests/fuzz/fuzz_json.c web/json_nul.c $(FUZZ_CORE_SRCS)
+tests_fuzz_fuzz_json_SRCS = tests/fuzz/fuzz_json.c web/json_nul.c web/json_dup.c \
+	$(FUZZ_CORE_SRCS)
 tests_fuzz_fuzz_web_path_SRCS = tests/fuzz/fuzz_web_path.c web/path.c $(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_web_path.c
 FUZZ_TARGETS += tests/fuzz/fuzz_totp_input

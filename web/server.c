@@ -27,6 +27,8 @@
 #include "core/tls.h"
 #include "fetch/fetch.h"
 #include "web/internal.h"
+#include "web/json_dup.h"
+#include "web/json_dup.h"
 #include "web/json_nul.h"
 #include "web/upstream_test.h"
 #include "web/web.h"
@@ -184,6 +186,9 @@ dispatch_api(struct web_request *r)
 			return reply_problem(r, 422, "field '%s' holds \\u0000 (a NUL character), "
 					     "which no text here may hold", esc(field, flen));
 		}
+		const char *dup = json_duplicate_member(r->json);
+		if (dup != NULL)
+			return reply_problem(r, 400, "field '%s' is given twice", esc_str(dup));
 	}
 	(void)web_route_match(route->pattern, r->path, r->params, &r->n_params);
 	return route->handler(r);
@@ -204,6 +209,8 @@ dispatch(struct web_request *r)
 
 	enum MHD_Result result;
 	if (web_autoconfig_serve(r, &result))
+		return result;
+	if (web_mta_sts_serve(r, &result))
 		return result;
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
 		r->allow = "GET, HEAD";

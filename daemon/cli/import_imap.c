@@ -34,8 +34,6 @@ struct imap_sink_ctx {
 	uint32_t uidvalidity;
 	bool last_cr;
 	bool begun;
-	unsigned flags;
-	char *keywords;
 };
 
 static int
@@ -44,8 +42,6 @@ sink_begin(void *ctx, uint64_t size, const char **error_r)
 	struct imap_sink_ctx *x = ctx;
 	(void)size;
 	x->last_cr = false;
-	x->flags = 0;
-	xfree(x->keywords);
 	if (import_begin(x->r) < 0) {
 		*error_r = "cannot start the message";
 		return -1;
@@ -66,28 +62,19 @@ sink_write(void *ctx, const void *p, size_t n, const char **error_r)
 	return 0;
 }
 
-static void
-sink_flags(void *ctx, unsigned flags, const char *keywords)
-{
-	struct imap_sink_ctx *x = ctx;
-	x->flags = flags;
-	free(x->keywords);
-	x->keywords = keywords != NULL && *keywords != '\0' ? xstrdup(keywords) : NULL;
-}
-
 static int
-sink_end(void *ctx, uint32_t uid, time_t internal_date, const char **error_r)
+sink_end(void *ctx, const struct imapc_message_meta *meta, const char **error_r)
 {
 	struct imap_sink_ctx *x = ctx;
 	char key[48];
-	snprintf(key, sizeof key, "imap:%u:%u", x->uidvalidity, uid);
+	snprintf(key, sizeof key, "imap:%u:%u", x->uidvalidity, meta->uid);
 	x->begun = false;
 	struct store_import_msg m = {
 		.mailbox_id = x->mailbox_id,
-		.uid = uid,
-		.flags = x->flags,
-		.keywords = x->keywords,
-		.internal_date = internal_date != 0 ? internal_date : time(NULL),
+		.uid = meta->uid,
+		.flags = meta->flags,
+		.keywords = meta->keywords,
+		.internal_date = meta->internal_date != 0 ? meta->internal_date : time(NULL),
 		.key = key,
 	};
 	x->r->folder_done++;
@@ -162,13 +149,12 @@ import_folder(struct import_run *r, struct imap_client *c, const char *folder, c
 		.end = sink_end,
 		.abort = sink_abort,
 		.ctx = &x,
-		.flags = sink_flags,
 	};
 	for (size_t i = 0; i < k; i += IMPORT_IMAP_CHUNK) {
 		size_t m = k - i < IMPORT_IMAP_CHUNK ? k - i : IMPORT_IMAP_CHUNK;
 		buf_reset(&set);
 		imapc_uidset(&set, uids + i, m);
-		if (imap_client_fetch_flags(c, buf_cstr(&set), &sink, &error) < 0) {
+		if (imap_client_fetch(c, buf_cstr(&set), &sink, &error) < 0) {
 			cli_error("import: folder %s: %s", esc_str(folder), error);
 			goto out;
 		}
@@ -177,7 +163,6 @@ import_folder(struct import_run *r, struct imap_client *c, const char *folder, c
 	}
 	ret = import_folder_done(r, x.mailbox_id, mb.uidnext);
 out:
-	free(x.keywords);
 	free(uids);
 	free(name);
 	buf_free(&set);

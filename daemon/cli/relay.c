@@ -1,7 +1,7 @@
 /*
  * cli/relay.c: `mailhub relay show`, `mailhub relay smarthost HOST:PORT
  * --tls implicit|starttls [--username U --password-stdin]`, `mailhub relay
- * direct`.
+ * direct`, `mailhub relay tls-report DOMAIN [--day YYYY-MM-DD]`.
  *
  * The smarthost lives in the database (store/relayq.h); its password is
  * sealed with data_dir/secret.key (core/seal.h) and never printed.  A
@@ -9,13 +9,16 @@
  */
 #include "cli/relay_cli.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "core/log.h"
 #include "core/seal.h"
+#include "smtp/tlsrpt.h"
 #include "store/relayq.h"
 #include "store/store.h"
 
@@ -87,6 +90,49 @@ out:
 	return ret;
 }
 
+static bool
+day_valid(const char *s)
+{
+	static const char shape[] = "dddd-dd-dd";
+	if (strlen(s) != sizeof shape - 1)
+		return false;
+	for (size_t i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != '-')
+			return false;
+	return true;
+}
+
+/* Prints the RFC 8460 report the relay owes domain for day (default:
+ * today, UTC): what the sessions of that day counted so far. */
+static int
+relay_tls_report(struct cli_ctx *ctx, struct store *st, const char *domain,
+		 const char *day)
+{
+	char today[16];
+	if (day == NULL) {
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(today, sizeof today, "%Y-%m-%d", &tm);
+		day = today;
+	}
+	char *d = xstrdup(domain);
+	str_lower(d);
+	struct buf out = BUF_INIT;
+	const char *error;
+	int ret = tlsrpt_build(st, ctx->cfg->hostname != NULL ? ctx->cfg->hostname : "localhost",
+			       day, d, &out, &error);
+	if (ret < 0)
+		cli_error("relay tls-report: %s", error);
+	else if (ret > 0)
+		cli_error("relay tls-report: no sessions to %s on %s", esc_str(d), day);
+	else
+		fwrite(out.data, 1, out.len, stdout);
+	buf_free(&out);
+	free(d);
+	return ret == 0 ? CLI_OK : CLI_FAIL;
+}
+
 int
 cmd_relay(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -94,22 +140,34 @@ cmd_relay(struct cli_ctx *ctx, int argc, char **argv)
 	        {.name = "--tls", .takes_value = true},
 	        {.name = "--username", .takes_value = true},
 	        {.name = "--password-stdin", .takes_value = false},
+	        {.name = "--day", .takes_value = true},
 	};
 	const char *pos[2];
 	size_t n_pos;
 	struct store *st;
 	const char *error;
 
-	int ret = cli_parse_args("relay", argc, argv, 1, opts, 3, pos, 2, &n_pos);
+	int ret = cli_parse_args("relay", argc, argv, 1, opts, 4, pos, 2, &n_pos);
 	if (ret != CLI_OK)
 		return ret;
 	if (n_pos == 0)
 		return cli_usage_error("relay: show, smarthost or direct?");
 	const char *action = pos[0];
 	bool smarthost = strcmp(action, "smarthost") == 0;
-	if (!smarthost && strcmp(action, "show") != 0 && strcmp(action, "direct") != 0)
+	bool report = strcmp(action, "tls-report") == 0;
+	if (!smarthost && !report && strcmp(action, "show") != 0 &&
+	    strcmp(action, "direct") != 0)
 		return cli_usage_error("relay: unknown action '%s'", esc_str(action));
-	if (!smarthost && (n_pos != 1 || opts[0].seen || opts[1].seen || opts[2].seen))
+	if (report) {
+		if (n_pos != 2 || opts[0].seen || opts[1].seen || opts[2].seen)
+			return cli_usage_error("relay tls-report DOMAIN [--day YYYY-MM-DD]");
+		if (opts[3].seen && !day_valid(opts[3].value))
+			return cli_usage_error("relay tls-report: --day takes YYYY-MM-DD");
+	} else if (opts[3].seen) {
+		return cli_usage_error("relay %s: --day is for tls-report", action);
+	}
+	if (!smarthost && !report &&
+	    (n_pos != 1 || opts[0].seen || opts[1].seen || opts[2].seen))
 		return cli_usage_error("relay %s takes no argument", action);
 	if (smarthost) {
 		if (n_pos != 2)
@@ -126,7 +184,9 @@ cmd_relay(struct cli_ctx *ctx, int argc, char **argv)
 
 	if (cli_store_open(ctx, &st) != CLI_OK)
 		return CLI_FAIL;
-	if (strcmp(action, "show") == 0) {
+	if (report) {
+		ret = relay_tls_report(ctx, st, pos[1], opts[3].seen ? opts[3].value : NULL);
+	} else if (strcmp(action, "show") == 0) {
 		ret = relay_show(ctx, st);
 	} else if (smarthost) {
 		ret = relay_smarthost(ctx, st, pos[1], opts[0].value,

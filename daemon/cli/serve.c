@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve_index.h"
 #include "cli/serve_protocols.h"
 #include "core/config.h"
 #include "core/listener.h"
@@ -303,6 +304,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		listener_stop(0);
 		return CLI_FAIL;
 	}
+	serve_index_start(cfg);
 	log_info("serve started version=%s hostname=%s data_dir=%s", PACKAGE_VERSION,
 		 cfg->hostname, cfg->data_dir);
 	sd_notify_text("READY=1\nSTATUS=accepting connections");
@@ -317,6 +319,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	listener_stop_begin();
 	web_server_stop(&web);
 	serve_workers_stop();
+	serve_index_stop();
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	time_t spent = now.tv_sec - began.tv_sec;
 	unsigned grace = spent >= (time_t)cfg->shutdown_grace ? 0 :

@@ -53,7 +53,7 @@ set_folders(struct upstream_settings *set, const char *text)
 
 enum add_opt {
 	O_PROTOCOL, O_HOST, O_PORT, O_TLS, O_VERIFY, O_USERNAME, O_FOLDERS,
-	O_TARGET, O_DELETE, O_NO_IDLE, O_DEDUPE, O_INTERVAL, O_DISABLED,
+	O_TARGET, O_MIRROR, O_DELETE, O_NO_IDLE, O_DEDUPE, O_INTERVAL, O_DISABLED,
 	O_PASSWORD, O_COUNT
 };
 
@@ -69,6 +69,7 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 		[O_USERNAME] = { .name = "--username", .takes_value = true },
 		[O_FOLDERS] = { .name = "--folders", .takes_value = true },
 		[O_TARGET] = { .name = "--target", .takes_value = true },
+		[O_MIRROR] = { .name = "--mirror" },
 		[O_DELETE] = { .name = "--delete" },
 		[O_NO_IDLE] = { .name = "--no-idle" },
 		[O_DEDUPE] = { .name = "--dedupe" },
@@ -94,6 +95,7 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 	set.keep = !opts[O_DELETE].seen;
 	set.idle = !opts[O_NO_IDLE].seen;
 	set.dedupe = opts[O_DEDUPE].seen;
+	set.mirror = opts[O_MIRROR].seen;
 	set.enabled = !opts[O_DISABLED].seen;
 	if (opts[O_PROTOCOL].seen &&
 	    upstream_protocol_parse(opts[O_PROTOCOL].value, &set.protocol) < 0)
@@ -202,7 +204,8 @@ print_account(const struct store_upstream *up)
 	printf(" target=%s keep=%s", esc_str(up->set.target), up->set.keep ? "yes" : "no");
 	/* IDLE is IMAP's push (RFC 2177); POP3 has none, so no idle= at all */
 	if (up->set.protocol == UPSTREAM_IMAP)
-		printf(" idle=%s", up->set.idle ? "yes" : "no");
+		printf(" idle=%s mirror=%s", up->set.idle ? "yes" : "no",
+		       up->set.mirror ? "yes" : "no");
 	printf(" dedupe=%s interval=%u enabled=%s last_ok=%s last_attempt=%s fetched=%" PRIu64
 	       " last_error=%s\n",
 	       up->set.dedupe ? "yes" : "no", up->set.interval, up->set.enabled ? "yes" : "no",

@@ -82,6 +82,8 @@ static const struct setting settings[] = {
 	{ "tls", "key", SET_PATH, NULL, 0, 0, F(tls_key) },
 
 	{ "dns", "resolver", SET_RESOLVER, NULL, 0, 0, F(dns_resolver) },
+	/* RFC 7672 §1.3: DANE needs a validating resolver this host trusts */
+	{ "dns", "dnssec", SET_BOOL, "no", 0, 0, F(dns_dnssec) },
 
 	/* RFC 5233: "alice+shopping@" reaches alice; "" turns it off */
 	{ "smtp", "recipient_delimiter", SET_STRING, "+", 0, 0, F(recipient_delimiter) },
@@ -94,8 +96,26 @@ static const struct setting settings[] = {
 	{ "relay", "lifetime", SET_UINT, "432000", 60, 30 * DAY, F(relay_lifetime) },
 	/* 0: never send a delay notice */
 	{ "relay", "delay_notice", SET_UINT, "14400", 0, 30 * DAY, F(relay_delay_notice) },
+	{ "relay", "mta_sts", SET_BOOL, "yes", 0, 0, F(relay_mta_sts) },
+	{ "relay", "mta_sts_port", SET_UINT, "443", 1, 65535, F(relay_mta_sts_port) },
+	{ "relay", "mta_sts_publish", SET_STRING, "none", 0, 0, F(relay_mta_sts_publish) },
+	/* RFC 8461 §3.2: at most 31557600; weeks are recommended */
+	{ "relay", "mta_sts_max_age", SET_UINT, "604800", 86400, 31557600,
+	  F(relay_mta_sts_max_age) },
+	{ "relay", "tls_reports", SET_BOOL, "yes", 0, 0, F(relay_tls_reports) },
+	/* sending limits per clock hour, sized for a household */
+	{ "relay", "user_messages_per_hour", SET_UINT, "100", 1, 1000000,
+	  F(relay_user_messages) },
+	{ "relay", "user_recipients_per_hour", SET_UINT, "500", 1, 10000000,
+	  F(relay_user_recipients) },
+	{ "relay", "domain_messages_per_hour", SET_UINT, "500", 1, 1000000,
+	  F(relay_domain_messages) },
+	{ "relay", "domain_recipients_per_hour", SET_UINT, "2000", 1, 10000000,
+	  F(relay_domain_recipients) },
 
 	{ "fetch", "workers", SET_UINT, "4", 1, 64, F(fetch_workers) },
+	/* IMAP sessions one account may hold open for IDLE push */
+	{ "fetch", "idle_connections", SET_UINT, "5", 1, 50, F(fetch_idle_connections) },
 	/* no: upstream tests and fetches never reach loopback, link-local or
 	 * private addresses (client_conn.h) */
 	{ "fetch", "allow_private_hosts", SET_BOOL, "no", 0, 0, F(fetch_allow_private_hosts) },
@@ -115,6 +135,12 @@ static const struct setting settings[] = {
 	  F(greylist_retry_window) },
 	{ "spam", "greylist_expire", SET_UINT, "3024000", 3600, 365 * DAY, F(greylist_expire) },
 	{ "spam", "greylist_allow", SET_NETLIST, NULL, 0, 0, F(greylist_allow) },
+
+	/* the sender checks of port 25; see mailhub.conf(5) */
+	{ "trust", "checks", SET_BOOL, "yes", 0, 0, F(trust_checks) },
+	{ "trust", "dmarc_policy", SET_BOOL, "yes", 0, 0, F(trust_dmarc_policy) },
+	{ "trust", "refuse_spoofing", SET_BOOL, "yes", 0, 0, F(trust_refuse_spoofing) },
+	{ "trust", "allow", SET_NETLIST, NULL, 0, 0, F(trust_allow) },
 
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;
@@ -754,6 +780,15 @@ verify(struct config *cfg, const struct parse_state *st, const char **error_r)
 		*error_r = errfmt("%s: [relay] retry_max (%u) is longer than lifetime (%u)",
 				  where(st, find_setting("relay", "retry_max")),
 				  cfg->relay_retry_max, cfg->relay_lifetime);
+		return -1;
+	}
+	if (strcmp(cfg->relay_mta_sts_publish, "none") != 0 &&
+	    strcmp(cfg->relay_mta_sts_publish, "testing") != 0 &&
+	    strcmp(cfg->relay_mta_sts_publish, "enforce") != 0) {
+		*error_r = errfmt("%s: [relay] mta_sts_publish must be none, testing or enforce,"
+				  " not '%s'",
+				  where(st, find_setting("relay", "mta_sts_publish")),
+				  esc_str(cfg->relay_mta_sts_publish));
 		return -1;
 	}
 	if (strcmp(cfg->admin_tls, "auto") != 0 && strcmp(cfg->admin_tls, "yes") != 0 &&

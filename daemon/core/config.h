@@ -84,6 +84,8 @@ struct config {
 	char *dns_resolver;	/* "IP:PORT" or "[IPv6]:PORT" (port 53 when the
 				 * file gives none; config_parse_address reads
 				 * it), or NULL: /etc/resolv.conf */
+	bool dns_dnssec;	/* default no: the resolver validates DNSSEC and its
+				 * AD bit is trusted (DANE, RFC 7672) */
 
 	/* [smtp] */
 	char *recipient_delimiter;	/* RFC 5233 subaddress separators, default
@@ -96,9 +98,19 @@ struct config {
 	unsigned relay_retry_max;	/* seconds, default 14400 */
 	unsigned relay_lifetime;	/* seconds, default 432000 (5 days) */
 	unsigned relay_delay_notice;	/* seconds, default 14400 */
+	bool relay_mta_sts;		/* default yes: apply RFC 8461 policies */
+	unsigned relay_mta_sts_port;	/* default 443: where policies are fetched */
+	char *relay_mta_sts_publish;	/* "none" (default), "testing", "enforce" */
+	unsigned relay_mta_sts_max_age;	/* seconds, default 604800 */
+	bool relay_tls_reports;		/* default yes: send RFC 8460 reports */
+	unsigned relay_user_messages;	/* per user and hour, default 100 */
+	unsigned relay_user_recipients;	/* per user and hour, default 500 */
+	unsigned relay_domain_messages;	/* per domain and hour, default 500 */
+	unsigned relay_domain_recipients; /* per domain and hour, default 2000 */
 
 	/* [fetch] */
 	unsigned fetch_workers;		/* default 4 */
+	unsigned fetch_idle_connections; /* default 5: IDLE sessions per account */
 	bool fetch_allow_private_hosts;	/* default no: upstreams only on public addresses */
 
 	/* [spam] (all off by default) */
@@ -114,6 +126,12 @@ struct config {
 	unsigned greylist_retry_window;	/* seconds a retry may take, default 2 days */
 	unsigned greylist_expire;	/* seconds a passed triplet is kept unused, default 35 days */
 	char *greylist_allow;		/* networks never greylisted, or NULL */
+
+	/* [trust] the sender checks of port 25 (smtp/trust_inbound.c) */
+	bool trust_checks;		/* SPF, DKIM, ARC, DMARC; default yes */
+	bool trust_dmarc_policy;	/* apply p=reject/quarantine; default yes */
+	bool trust_refuse_spoofing;	/* local domains only through auth; default yes */
+	char *trust_allow;		/* networks never checked, or NULL */
 
 	/* [limits] */
 	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */

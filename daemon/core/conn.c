@@ -1,4 +1,5 @@
 #include "core/conn.h"
+#include "core/conn_deflate.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +49,7 @@ struct conn {
 	int timeout_ms;
 	int64_t end_ms;		/* conn_set_deadline(): no wait past it; -1: none */
 	SSL *ssl;
+	struct conn_deflate *z;	/* COMPRESS=DEFLATE, over ssl or the socket */
 	/* Input: unconsumed bytes are in.data[in_pos..in.len).  The storage is
 	 * freed whenever it is empty and we are about to wait for the peer. */
 	struct buf in;
@@ -65,6 +67,8 @@ struct conn {
 	unsigned peer_port, local_port;
 	char peer_ip[INET6_ADDRSTRLEN];
 	char local_ip[INET6_ADDRSTRLEN];
+	conn_tls_setup_fn *tls_setup;	/* conn_set_tls_setup() */
+	void *tls_setup_arg;
 };
 
 static atomic_uint_fast64_t conn_next_id;
@@ -260,6 +264,7 @@ conn_free(struct conn **cp)
 		SSL_free(c->ssl);
 		ERR_clear_error();
 	}
+	conn_deflate_free(&c->z);
 	if (c->fd >= 0)
 		close(c->fd);
 	buf_free(&c->in);
@@ -500,11 +505,116 @@ raw_write(struct conn *c, const void *p, size_t n, short *events_r)
 	}
 }
 
+/* Waits until the transport can take or give bytes (ev); 0 or -1. */
+static int
+wait_io(struct conn *c, short ev)
+{
+	int w = wait_fd(c->fd, ev, -1, io_deadline(c, c->timeout_ms));
+	if (w == 0) {
+		set_timeout_error(c);
+		return -1;
+	}
+	if (w < 0) {
+		set_errno_error(c, errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* flush_out() of a compressed connection: the plain bytes are deflated,
+ * then the compressed ones sent. */
+static int
+flush_deflate(struct conn *c)
+{
+	if (c->out_pos < c->out.len)
+		conn_deflate_deflate(c->z, c->out.data + c->out_pos,
+				     c->out.len - c->out_pos);
+	buf_reset(&c->out);
+	c->out_pos = 0;
+	for (;;) {
+		size_t n;
+		const char *p = conn_deflate_out(c->z, &n);
+		if (n == 0)
+			return 0;
+		short ev = 0;
+		ssize_t r = raw_write(c, p, n, &ev);
+		if (r > 0)
+			conn_deflate_sent(c->z, (size_t)r);
+		else if (r == -1 || wait_io(c, ev) < 0)
+			return -1;
+	}
+}
+
+/* fill_once() of a compressed connection: inflates what has come, reading
+ * the transport when that is not enough for a byte. */
+static ssize_t
+fill_deflate(struct conn *c, short *events_r)
+{
+	for (;;) {
+		if (conn_deflate_has_input(c->z)) {
+			char *dst = buf_reserve(&c->in, CONN_READ_CHUNK);
+			if (dst == NULL)
+				panic("conn: input buffer without limit refused to grow");
+			ssize_t n = conn_deflate_inflate(c->z, dst, CONN_READ_CHUNK);
+			if (n < 0) {
+				set_errno_error(c, EPROTO);
+				return -1;
+			}
+			if (n > 0) {
+				buf_commit(&c->in, (size_t)n);
+				return n;
+			}
+		}
+		size_t room;
+		void *dst = conn_deflate_in_space(c->z, &room);
+		ssize_t r = raw_read(c, dst, room, events_r);
+		if (r <= 0) {
+			if (r == 0)
+				c->eof = true;
+			return r;
+		}
+		conn_deflate_commit(c->z, (size_t)r);
+	}
+}
+
+int
+conn_compress_start(struct conn *c, const char **error_r)
+{
+	if (c->z != NULL) {
+		*error_r = "compression is active already";
+		return -1;
+	}
+	/* what was written so far goes out as it is (the OK of COMPRESS) */
+	if (conn_flush(c) < 0) {
+		*error_r = "write failed";
+		return -1;
+	}
+	c->z = conn_deflate_new();
+	if (c->z == NULL) {
+		*error_r = "zlib cannot start";
+		return -1;
+	}
+	/* bytes after the command are the peer's first compressed ones */
+	if (c->in_pos < c->in.len)
+		conn_deflate_feed(c->z, c->in.data + c->in_pos, c->in.len - c->in_pos);
+	c->in_pos = 0;
+	buf_reset(&c->in);
+	return 0;
+}
+
+bool
+conn_is_compressed(const struct conn *c)
+{
+	return c->z != NULL;
+}
+
 /* Sends all buffered output; the deadline restarts whenever bytes leave, so
  * a slow but moving peer is not cut off.  0 or -1. */
 static int
 flush_out(struct conn *c)
 {
+	if (c->z != NULL)
+		return flush_deflate(c);
 	while (c->out_pos < c->out.len) {
 		short ev = 0;
 		ssize_t r = raw_write(c, c->out.data + c->out_pos, c->out.len - c->out_pos, &ev);
@@ -512,17 +622,8 @@ flush_out(struct conn *c)
 			c->out_pos += (size_t)r;
 			continue;
 		}
-		if (r == -1)
+		if (r == -1 || wait_io(c, ev) < 0)
 			return -1;
-		int w = wait_fd(c->fd, ev, -1, io_deadline(c, c->timeout_ms));
-		if (w == 0) {
-			set_timeout_error(c);
-			return -1;
-		}
-		if (w < 0) {
-			set_errno_error(c, errno);
-			return -1;
-		}
 	}
 	if (c->out.cap > CONN_OUT_KEEP)
 		buf_free(&c->out);
@@ -565,6 +666,8 @@ fill_once(struct conn *c, short *events_r)
 	if (c->eof)
 		return 0;
 	compact_in(c);
+	if (c->z != NULL)
+		return fill_deflate(c, events_r);
 	char *dst = buf_reserve(&c->in, CONN_READ_CHUNK);
 	if (dst == NULL)
 		panic("conn: input buffer without limit refused to grow");
@@ -788,7 +891,7 @@ conn_wait(struct conn *c, int extra_fd, int timeout_ms)
 	buf_free(&c->in);
 	for (;;) {
 		short ev = POLLIN;
-		if (c->ssl != NULL) {
+		if (c->ssl != NULL || c->z != NULL) {
 			/* TLS: bytes on the socket may be only a partial record
 			 * or a session ticket, so ask OpenSSL whether there is
 			 * application data before telling the caller so. */
@@ -998,8 +1101,17 @@ conn_starttls_client(struct conn *c, SSL_CTX *ctx, const char *sni_host,
 			return -1;
 		}
 	}
+	if (c->tls_setup != NULL && c->tls_setup(c->ssl, c->tls_setup_arg, error_r) < 0)
+		return -1;
 	SSL_set_connect_state(c->ssl);
 	return tls_handshake(c, error_r);
+}
+
+void
+conn_set_tls_setup(struct conn *c, conn_tls_setup_fn *fn, void *arg)
+{
+	c->tls_setup = fn;
+	c->tls_setup_arg = arg;
 }
 
 bool
@@ -1051,9 +1163,14 @@ conn_peer_cert_sha256(const struct conn *c, char out[65])
 long
 conn_verify_result(const struct conn *c)
 {
-	if (c->ssl == NULL || SSL_get0_peer_certificate(c->ssl) == NULL)
+	if (c->ssl == NULL)
 		return X509_V_ERR_UNSPECIFIED;
-	return SSL_get_verify_result(c->ssl);
+	long v = SSL_get_verify_result(c->ssl);
+	/* a handshake that failed the check may not have kept the peer's
+	 * certificate; the reason is still worth having */
+	if (v == X509_V_OK && SSL_get0_peer_certificate(c->ssl) == NULL)
+		return X509_V_ERR_UNSPECIFIED;
+	return v;
 }
 
 int

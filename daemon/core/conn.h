@@ -139,8 +139,19 @@ int conn_starttls_server(struct conn *c, SSL_CTX *ctx, const char **error_r);
 /* Client side TLS with SNI and hostname verification when ctx verifies. */
 int conn_starttls_client(struct conn *c, SSL_CTX *ctx, const char *sni_host,
 			 const char **error_r);
+/* A function conn_starttls_client() calls on the new SSL right before the
+ * handshake (after SNI and the host name check are set), for what the
+ * caller adds: DANE's TLSA records (RFC 7672).  0, or -1 with *error_r to
+ * give up the handshake. */
+typedef int conn_tls_setup_fn(SSL *ssl, void *arg, const char **error_r);
+void conn_set_tls_setup(struct conn *c, conn_tls_setup_fn *fn, void *arg);
 
 bool conn_is_tls(const struct conn *c);
+/* RFC 4978 COMPRESS=DEFLATE: sends what is buffered as it is, then
+ * deflates both directions from here on (over TLS when it is on).
+ * 0, or -1 with *error_r. */
+int conn_compress_start(struct conn *c, const char **error_r);
+bool conn_is_compressed(const struct conn *c);
 /* "TLSv1.3" or "none". */
 const char *conn_tls_version(const struct conn *c);
 /* "TLS_AES_256_GCM_SHA384" or "none". */

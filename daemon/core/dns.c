@@ -138,6 +138,11 @@ dns_resolver_new(const char *server, const char **error_r)
 	}
 	/* the names are fully qualified: never append a search domain */
 	r->res.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+#ifdef RES_TRUSTAD
+	/* glibc clears the AD bit of answers unless told to keep it; whether
+	 * it means anything is the caller's to decide ([dns] dnssec) */
+	r->res.options |= RES_TRUSTAD;
+#endif
 	r->res.retrans = 3;
 	r->res.retry = 2;
 	if (server != NULL) {
@@ -517,6 +522,8 @@ dns_type_name(enum dns_type type)
 		return "TXT";
 	case DNS_T_AAAA:
 		return "AAAA";
+	case DNS_T_TLSA:
+		return "TLSA";
 	}
 	return "?";
 }
@@ -632,6 +639,13 @@ rr_data(ns_msg *h, ns_rr *rr, enum dns_type type, struct dns_rr *out)
 		out->text = buf_steal(&b);
 		return 0;
 	}
+	case DNS_T_TLSA:
+		/* RFC 6698 §2.1: three one-octet fields and the data */
+		if (rdlen < 4)
+			return -1;
+		out->text = xmemdup(rd, rdlen);
+		out->text_len = rdlen;
+		return 0;
 	case DNS_T_MX:
 	case DNS_T_PTR: {
 		size_t skip = type == DNS_T_MX ? 2 : 0;
@@ -664,6 +678,7 @@ dns_parse_answer(const unsigned char *msg, size_t len, enum dns_type type,
 		ans_r->status = DNS_ERROR;
 		return DNS_ERROR;
 	}
+	ans_r->secure = ns_msg_getflag(h, ns_f_ad) != 0;
 	switch (ns_msg_getflag(h, ns_f_rcode)) {
 	case ns_r_noerror:
 		break;
@@ -729,6 +744,9 @@ dns_query(struct dns_resolver *r, const char *name, enum dns_type type,
 		ans_r->status = DNS_ERROR;
 		return DNS_ERROR;
 	}
+	/* RFC 6840 §5.7: AD in a query asks the resolver to say whether it
+	 * validated the answer (without the DNSSEC records DO would bring) */
+	q[3] |= 0x20;
 	unsigned char *msg = xmalloc(DNS_ANSWER_MAX);
 	/* res_nsend() retries, and repeats over TCP a truncated answer */
 	int len = res_nsend(&r->res, q, qlen, msg, DNS_ANSWER_MAX);

@@ -44,6 +44,7 @@ enum dns_type {
 	DNS_T_MX = 15,
 	DNS_T_TXT = 16,
 	DNS_T_AAAA = 28,
+	DNS_T_TLSA = 52,	/* RFC 6698 §2 */
 };
 
 /* One record of an answer. */
@@ -52,7 +53,9 @@ struct dns_rr {
 	/* TXT: its character-strings joined with nothing between them
 	 * (RFC 7208 §3.3, RFC 6376 §3.6.2.2); may hold NUL bytes, text_len
 	 * says how many; NUL-terminated.  MX, PTR: the host name, lowercase,
-	 * without the trailing dot ("" for the root).  A, AAAA: NULL. */
+	 * without the trailing dot ("" for the root).  TLSA: the record's
+	 * data as sent (usage, selector, matching type, then the
+	 * association data), NUL-terminated past text_len.  A, AAAA: NULL. */
 	char *text;
 	size_t text_len;
 	unsigned pref;		/* MX: the preference */
@@ -67,6 +70,10 @@ struct dns_answer {
 	 * for NXDOMAIN and no data the negative TTL of RFC 2308 §5 (the SOA's
 	 * TTL and MINIMUM, the lesser; 0 without an SOA: keep it not at all). */
 	uint32_t ttl;
+	/* The resolver set the AD bit (RFC 4035 §3.2.3): it validated the
+	 * answer with DNSSEC.  Worth something only from a validating
+	 * resolver this host trusts ([dns] dnssec, RFC 7672 §1.3). */
+	bool secure;
 	size_t n;
 	struct dns_rr *rr;
 };

@@ -6,6 +6,7 @@ libcore_a_SOURCES += \
 	daemon/core/dns.c daemon/core/dns.h \
 	daemon/core/dns_cache.c daemon/core/dns_cache.h \
 	daemon/core/conn.c daemon/core/conn.h \
+	daemon/core/conn_deflate.c daemon/core/conn_deflate.h \
 	daemon/core/tls.c daemon/core/tls.h \
 	daemon/core/listener.c daemon/core/listener.h \
 	daemon/core/client_conn.c daemon/core/client_conn.h

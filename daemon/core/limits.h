@@ -38,13 +38,19 @@
  * on their way anyway: up to this much is read and thrown away, so the
  * session stays in step; a larger one ends the session. */
 #define IMAP_LITERAL_SKIP_MAX (64 * 1024 * 1024)
-/* Before login, commands are short: LOGIN/AUTHENTICATE with small literals. */
-#define IMAP_PRELOGIN_LINE_MAX 8192
+/* Before login, commands are short: LOGIN/AUTHENTICATE with small
+ * literals, and ID, whose largest form RFC 2971 §3.3 allows is 30 fields of
+ * 30 octets with values of 1024: about 32 KiB, which Dovecot accepts (and
+ * imaptest's "id" group sends) before login. */
+#define IMAP_PRELOGIN_LINE_MAX (34 * 1024)
 #define IMAP_PRELOGIN_LITERAL_MAX 8192
-#define IMAP_PRELOGIN_COMMAND_MAX (16 * 1024)
+#define IMAP_PRELOGIN_COMMAND_MAX (40 * 1024)
 #define IMAP_PRELOGIN_SKIP_MAX 65536
 /* Nesting of SEARCH parentheses and NOT/OR chains. */
 #define IMAP_SEARCH_DEPTH_MAX 32
+/* THREAD=REFERENCES links at most this many of a message's References,
+ * the nearest (each link walks up its thread to refuse a loop). */
+#define IMAP_THREAD_REFS_MAX 256
 
 /* RFC 1939 §3 / RFC 2449 §4: POP3 command lines are at most 255 octets. */
 #define POP3_LINE_MAX 255

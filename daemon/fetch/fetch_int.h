@@ -62,9 +62,12 @@ void fetch_sink_clear(struct fetch_sink *s);
 int fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_r);
 int fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **error_r);
 /* Ends the message: queued in run->batch with its IMAP uid or POP3 uidl
- * (NULL when none); fetch_flush() delivers it. */
+ * (NULL when none), and the flags (store_flag bits) and keywords (NULL or
+ * space-separated) it is to have here, and Gmail's X-GM-MSGID (0: none);
+ * fetch_flush() delivers it. */
 int fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
-		   int64_t internal_date, const char **error_r);
+		   int64_t internal_date, unsigned flags, const char *keywords,
+		   uint64_t gm_msgid, const char **error_r);
 void fetch_sink_abort(struct fetch_sink *s);
 
 /* commit.c: run->batch and the committer thread that makes the batch
@@ -91,6 +94,10 @@ struct store *fetch_run_store(const struct fetch_run *run);
 
 /* The account's target mailbox, created when missing. */
 int fetch_target_mailbox(struct fetch_run *run, const char **error_r);
+/* The local mailbox of the upstream folder (the target, or target/folder
+ * when the account mirrors its folders), created when missing, into
+ * run->mailbox_id. */
+int fetch_folder_mailbox(struct fetch_run *run, const char *folder, const char **error_r);
 /* Whether stop was asked (polls run->stop_fd). */
 bool fetch_should_stop(const struct fetch_run *run);
 
@@ -103,9 +110,24 @@ int fetch_imap_folder(struct fetch_run *run, struct imap_client *c,
 int fetch_imap_account(struct fetch_run *run, const char *password,
 		       struct imap_client **c_io, const char *only_folder,
 		       const char **error_r);
+/* Whether the account fetches every folder the server lists ("*"). */
+bool fetch_all_folders(const struct upstream_settings *set);
 /* A whole POP3 run (run_pop3.c). */
 int fetch_pop3_account(struct fetch_run *run, const char *password,
 		       const char **error_r);
+
+/* watch.c: IDLE sessions on an account's further folders, each of which
+ * marks its folder and writes to wake_fd when the server reports news.
+ * _start unseals the password and starts one thread per folder (n 0:
+ * *w_r NULL, nothing started); _take hands over the folders marked since
+ * the last call (malloc'd names, free with imapc_names_free); _stop ends
+ * and joins the threads; NULL ok. */
+struct fetch_watch;
+int fetch_watch_start(const struct config *cfg, const struct store_upstream *up,
+		      const char *const *folders, size_t n, int wake_fd,
+		      struct fetch_watch **w_r, const char **error_r);
+size_t fetch_watch_take(struct fetch_watch *w, char ***folders_r);
+void fetch_watch_stop(struct fetch_watch **w);
 
 /* account.c: one complete run with result recording. */
 int fetch_account_once(const struct config *cfg, struct store *st,

@@ -5,6 +5,7 @@ libfetch_a_SOURCES = \
 	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
 	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
+	daemon/fetch/watch.c \
 	daemon/fetch/run_pop3.c \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h
@@ -14,10 +15,10 @@ FETCH_LIB = libfetch.a
 # The fetcher's tables and their SQL live in the store.
 libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
 	daemon/store/upstream_batch.c
-SQL_MIGRATIONS += sql/004_upstream.sql
+SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql
 
 # What a test of the fetcher links.
-FETCH_TEST_LIBS = libfetch.a libimap.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
+FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
 
 if HAVE_CHECK
 FETCH_CHECKS = tests/unit/check_imap_client tests/unit/check_pop3_client \
@@ -39,6 +40,8 @@ EXTRA_DIST += tests/unit/fetch_fake_server.h
 
 TESTS += tests/integration/test_fetch.py
 EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream.py
+TESTS += tests/integration/test_fetch_sync.py
+EXTRA_DIST += tests/integration/test_fetch_sync.py
 TESTS += tests/integration/test_fetch_nouidl.py
 EXTRA_DIST += tests/integration/test_fetch_nouidl.py tests/integration/pop3_nouidl_server.py
 

@@ -16,6 +16,12 @@
 #include "fetch/fetch_int.h"
 #include "imap/client.h"
 
+/* the client's flag bits are the store's */
+_Static_assert(IMAPC_FLAG_SEEN == STORE_FLAG_SEEN && IMAPC_FLAG_ANSWERED == STORE_FLAG_ANSWERED &&
+		       IMAPC_FLAG_FLAGGED == STORE_FLAG_FLAGGED &&
+		       IMAPC_FLAG_DELETED == STORE_FLAG_DELETED && IMAPC_FLAG_DRAFT == STORE_FLAG_DRAFT,
+	       "flag bits");
+
 struct imap_sink_ctx {
 	struct fetch_sink sink;
 	bool open;
@@ -45,11 +51,16 @@ sink_write(void *ctx, const void *p, size_t n, const char **error_r)
 }
 
 static int
-sink_end(void *ctx, uint32_t uid, time_t internal_date, const char **error_r)
+sink_end(void *ctx, const struct imapc_message_meta *meta, const char **error_r)
 {
 	struct imap_sink_ctx *x = ctx;
 	x->open = false;
-	return fetch_sink_end(&x->sink, uid, NULL, (int64_t)internal_date, error_r);
+	/* \\Deleted stays upstream: a message arriving deleted here would
+	 * go with the next EXPUNGE of any client */
+	unsigned flags = meta->flags & (IMAPC_FLAG_SEEN | IMAPC_FLAG_ANSWERED |
+					IMAPC_FLAG_FLAGGED | IMAPC_FLAG_DRAFT);
+	return fetch_sink_end(&x->sink, meta->uid, NULL, (int64_t)meta->internal_date, flags,
+			      meta->keywords, meta->gm_msgid, error_r);
 }
 
 static void
@@ -81,6 +92,8 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	struct imapc_mailbox mb;
 	bool keep = up->set.keep;
 	if (imap_client_select(c, folder, keep, &mb, error_r) < 0)
+		return -1;
+	if (up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
 		return -1;
 
 	uint32_t uidvalidity = 0, last_uid = 0;
@@ -182,6 +195,12 @@ fail:
 	return -1;
 }
 
+bool
+fetch_all_folders(const struct upstream_settings *set)
+{
+	return set->n_folders == 1 && strcmp(set->folders[0], "*") == 0;
+}
+
 int
 fetch_imap_account(struct fetch_run *run, const char *password,
 		   struct imap_client **c_io, const char *only_folder,
@@ -192,10 +211,21 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 					  run->log_id, &c, error_r) < 0)
 		return -1;
 	int ret = 0;
+	char **listed = NULL;
+	size_t n_listed = 0;
+	const char *const *folders = (const char *const *)run->up->set.folders;
+	size_t n_folders = run->up->set.n_folders;
+	if (only_folder == NULL && fetch_all_folders(&run->up->set)) {
+		/* "*": every folder the server lists now, new ones included */
+		ret = imap_client_list(c, &listed, &n_listed, error_r);
+		folders = (const char *const *)listed;
+		n_folders = n_listed;
+	}
 	if (only_folder != NULL)
 		ret = fetch_imap_folder(run, c, only_folder, error_r);
-	for (size_t i = 0; only_folder == NULL && i < run->up->set.n_folders && ret == 0; i++)
-		ret = fetch_imap_folder(run, c, run->up->set.folders[i], error_r);
+	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++)
+		ret = fetch_imap_folder(run, c, folders[i], error_r);
+	imapc_names_free(&listed, n_listed);
 	if (ret < 0 || c_io == NULL) {
 		imap_client_free(&c);
 		if (c_io != NULL)

@@ -194,7 +194,7 @@ fetch_pop3_account(struct fetch_run *run, const char *password, const char **err
 			if (fetch_sink_begin(&sink, "POP3", error_r) < 0)
 				goto out_flush;
 			if (pop3_client_retr_read(c, pop3_write, &sink, error_r) < 0 ||
-			    fetch_sink_end(&sink, 0, new_uidl[i + j], 0, error_r) < 0) {
+			    fetch_sink_end(&sink, 0, new_uidl[i + j], 0, 0, NULL, 0, error_r) < 0) {
 				fetch_sink_abort(&sink);
 				goto out_flush;
 			}

@@ -236,6 +236,8 @@ worker_main(void *arg)
 static const char *
 idle_folder(const struct store_upstream *up)
 {
+	if (fetch_all_folders(&up->set))
+		return "INBOX";
 	for (size_t i = 0; i < up->set.n_folders; i++) {
 		if (str_eq_nocase(up->set.folders[i], "INBOX"))
 			return up->set.folders[i];
@@ -255,6 +257,70 @@ idle_should_quit(struct slot *s, bool *now_r)
 	return quit;
 }
 
+/* Starts watchers on the fetched folders other than the one this thread
+ * IDLEs on, up to [fetch] idle_connections sessions for the account. */
+static void
+watch_folders(struct slot *s, struct imap_client *c, const struct store_upstream *up,
+	      const char *idle_on, struct fetch_watch **w_r)
+{
+	char **listed = NULL;
+	size_t n_listed = 0;
+	const char *const *folders = (const char *const *)up->set.folders;
+	size_t n = up->set.n_folders;
+	const char *error = NULL;
+	if (fetch_all_folders(&up->set)) {
+		if (imap_client_list(c, &listed, &n_listed, &error) < 0) {
+			log_info("fetch upstream=%lld cannot list the folders to watch: %s",
+				 (long long)up->id, error);
+			return;
+		}
+		folders = (const char *const *)listed;
+		n = n_listed;
+	}
+	size_t max = F.cfg->fetch_idle_connections > 0 ? F.cfg->fetch_idle_connections - 1 : 0;
+	const char **pick = xcalloc(n + 1, sizeof *pick);
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < max; i++) {
+		if (strcmp(folders[i], idle_on) != 0)
+			pick[k++] = folders[i];
+	}
+	if (k < n - (n > 0) && k == max)
+		log_info("fetch upstream=%lld folders=%zu watched=%zu: the rest are polled "
+			 "([fetch] idle_connections)", (long long)up->id, n, k + 1);
+	if (fetch_watch_start(F.cfg, up, pick, k, s->wake[1], w_r, &error) < 0)
+		log_error("fetch upstream=%lld cannot watch its folders: %s", (long long)up->id,
+			  error);
+	free(pick);
+	imapc_names_free(&listed, n_listed);
+}
+
+/* Fetches the folders the watchers marked, over c: 0, or -1 (c freed). */
+static int
+fetch_marked(struct fetch_watch *w, struct store *st, const struct store_upstream *up,
+	     struct imap_client **c)
+{
+	char **marked;
+	size_t n = fetch_watch_take(w, &marked);
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0 && *c != NULL; i++) {
+		unsigned fetched;
+		const char *error;
+		if (!fetch_slot_acquire()) {
+			ret = -1;
+			break;
+		}
+		ret = fetch_account_once(F.cfg, st, up, F.stop_pipe[0], c, marked[i], &fetched,
+					 &error);
+		fetch_slot_release();
+	}
+	imapc_names_free(&marked, n);
+	if (ret < 0 || *c == NULL) {
+		imap_client_free(c);
+		return -1;
+	}
+	return 0;
+}
+
 static void *
 idle_main(void *arg)
 {
@@ -267,6 +333,8 @@ idle_main(void *arg)
 	bool full = true;		/* next fetch: every folder */
 	time_t next_full = 0;
 	bool now;
+	struct fetch_watch *watch = NULL;	/* the other folders' IDLE */
+	bool watching = false;
 
 	while (st != NULL && !idle_should_quit(s, &now)) {
 		if (!have_up) {
@@ -293,6 +361,8 @@ idle_main(void *arg)
 		}
 		full = false;
 		if (failed || c == NULL) {
+			fetch_watch_stop(&watch);
+			watching = false;
 			imap_client_free(&c);
 			store_upstream_clear(&up);
 			have_up = false;
@@ -325,6 +395,10 @@ idle_main(void *arg)
 				next_full = 0;
 			continue;
 		}
+		if (!watching) {
+			watch_folders(s, c, &up, folder, &watch);
+			watching = true;
+		}
 		/* RFC 2177: IDLE on the folder's own selection */
 		struct imapc_mailbox mb;
 		if (imap_client_select(c, folder, up.set.keep, &mb, &error) < 0) {
@@ -343,6 +417,9 @@ idle_main(void *arg)
 			continue;
 		}
 		drain(s->wake[0]);
+		/* new mail in the other watched folders */
+		if (fetch_marked(watch, st, &up, &c) < 0)
+			continue;
 		if (!news && time(NULL) + 1 >= next_full)
 			next_full = 0;
 		/* settings changed: start again with the new ones */
@@ -352,6 +429,7 @@ idle_main(void *arg)
 		if (changed)
 			break;
 	}
+	fetch_watch_stop(&watch);
 	imap_client_free(&c);
 	if (have_up)
 		store_upstream_clear(&up);

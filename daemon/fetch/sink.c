@@ -173,7 +173,8 @@ dedupe_key(struct fetch_sink *s, const char *body_hash, char out[SHA256_HEX_LEN 
 
 int
 fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
-	       int64_t internal_date, const char **error_r)
+	       int64_t internal_date, unsigned flags, const char *keywords,
+	       uint64_t gm_msgid, const char **error_r)
 {
 	struct fetch_run *run = s->run;
 	char raw_hash[SHA256_HEX_LEN + 1], body_hash[SHA256_HEX_LEN + 1];
@@ -195,6 +196,9 @@ fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 		.uidvalidity = s->uidvalidity,
 		.uid = uid,
 		.uidl = uidl,
+		.flags = flags,
+		.keywords = keywords != NULL && *keywords != '\0' ? keywords : NULL,
+		.gm_msgid = gm_msgid,
 	};
 	if (run->up->set.dedupe && dedupe_key(s, body_hash, key))
 		d.dedupe_key = key;
@@ -213,23 +217,45 @@ fetch_sink_clear(struct fetch_sink *s)
 	buf_free(&s->header);
 }
 
-int
-fetch_target_mailbox(struct fetch_run *run, const char **error_r)
+/* The local mailbox name (the owner's), created when missing, into
+ * run->mailbox_id. */
+static int
+use_mailbox(struct fetch_run *run, const char *name, const char **error_r)
 {
 	struct store_mailbox mb;
 	const struct store_upstream *up = run->up;
-	int ret = store_mailbox_get(fetch_run_store(run), up->user_id, up->set.target, &mb, error_r);
+	int ret = store_mailbox_get(fetch_run_store(run), up->user_id, name, &mb, error_r);
 	if (ret == STORE_NOTFOUND) {
-		ret = store_mailbox_create(fetch_run_store(run), up->user_id, up->set.target, NULL, true, error_r);
+		ret = store_mailbox_create(fetch_run_store(run), up->user_id, name, NULL, true,
+					   error_r);
 		if (ret == STORE_OK || ret == STORE_EXISTS)
-			ret = store_mailbox_get(fetch_run_store(run), up->user_id, up->set.target, &mb,
+			ret = store_mailbox_get(fetch_run_store(run), up->user_id, name, &mb,
 						error_r);
 	}
 	if (ret != STORE_OK) {
-		*error_r = errfmt("target mailbox %s: %s", esc_str(up->set.target), *error_r);
+		*error_r = errfmt("target mailbox %s: %s", esc_str(name), *error_r);
 		return -1;
 	}
 	run->mailbox_id = mb.id;
 	store_mailbox_clear(&mb);
 	return 0;
+}
+
+int
+fetch_target_mailbox(struct fetch_run *run, const char **error_r)
+{
+	return use_mailbox(run, run->up->set.target, error_r);
+}
+
+int
+fetch_folder_mailbox(struct fetch_run *run, const char *folder, const char **error_r)
+{
+	if (!run->up->set.mirror)
+		return fetch_target_mailbox(run, error_r);
+	/* one local folder per upstream folder: target/F, the upstream's
+	 * hierarchy below it ('/' is the local separator) */
+	char *name = xasprintf("%s/%s", run->up->set.target, folder);
+	int ret = use_mailbox(run, name, error_r);
+	free(name);
+	return ret;
 }

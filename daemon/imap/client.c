@@ -43,7 +43,6 @@ struct cmd_ctx {
 	bool continued;		/* "+" seen (returns at once) */
 	bool want_continue;
 	bool login;		/* LOGIN or AUTHENTICATE: NO means wrong credentials */
-	bool selectable_only;	/* LIST: leave out \Noselect and \NonExistent */
 	char *delim;		/* LIST: the hierarchy delimiter seen */
 };
 
@@ -252,9 +251,14 @@ handle_fetch(struct imap_client *c, struct cmd_ctx *x, const char *rest,
 			*error_r = "the server sent a message without its UID";
 			goto fail;
 		}
-		if (f.have_flags && sink->flags != NULL)
-			sink->flags(sink->ctx, f.flags, f.keywords);
-		if (sink->end(sink->ctx, f.uid, t, error_r) < 0)
+		struct imapc_message_meta meta = {
+			.uid = f.uid,
+			.internal_date = t,
+			.flags = f.flags,
+			.keywords = f.keywords,
+			.gm_msgid = f.gm_msgid,
+		};
+		if (sink->end(sink->ctx, &meta, error_r) < 0)
 			return -1;
 	}
 	return 0;
@@ -274,13 +278,11 @@ handle_list(struct cmd_ctx *x, const char *p, size_t len)
 	const char *close = memchr(p, ')', len);
 	if (close == NULL)
 		return;
-	if (x->selectable_only) {
-		for (const char *q = p; q < close; q++)
-			if (*q == '\\' && ((size_t)(close - q) >= 9 &&
-					     (mem_eq_nocase(q, "\\Noselect", 9) ||
-					      ((size_t)(close - q) >= 12 &&
-					       mem_eq_nocase(q, "\\NonExistent", 12)))))
-				return;
+	/* RFC 3501 §7.2.2, RFC 5258 §3: no messages can be selected there */
+	for (const char *f = p; f + 9 <= close; f++) {
+		if (mem_eq_nocase(f, "\\Noselect", 9) ||
+		    (f + 12 <= close && mem_eq_nocase(f, "\\NonExistent", 12)))
+			return;
 	}
 	size_t pos = (size_t)(close - p) + 1;
 	while (pos < len && p[pos] == ' ')
@@ -708,17 +710,16 @@ imap_client_tls_version(const struct imap_client *c)
 	return conn_tls_version(c->conn);
 }
 
-/* LIST "" "*" into names_r; selectable_only and delim_r for an import. */
+/* LIST "" "*" into names_r, and the delimiter into delim_r (may be NULL). */
 static int
-list_folders(struct imap_client *c, char ***names_r, size_t *n_r, bool selectable_only,
-	     char *delim_r, const char **error_r)
+list_folders(struct imap_client *c, char ***names_r, size_t *n_r, char *delim_r,
+	     const char **error_r)
 {
 	struct cmd_ctx x = { 0 };
 	*names_r = NULL;
 	*n_r = 0;
 	x.names = names_r;
 	x.n_names = n_r;
-	x.selectable_only = selectable_only;
 	x.delim = delim_r;
 	if (send_cmd(c, "LIST \"\" \"*\"") < 0)
 		return send_error(c, error_r);
@@ -733,7 +734,7 @@ int
 imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
 		 const char **error_r)
 {
-	return list_folders(c, names_r, n_r, false, NULL, error_r);
+	return list_folders(c, names_r, n_r, NULL, error_r);
 }
 
 int
@@ -741,7 +742,7 @@ imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
 			 char *delim_r, const char **error_r)
 {
 	*delim_r = '\0';
-	return list_folders(c, names_r, n_r, true, delim_r, error_r);
+	return list_folders(c, names_r, n_r, delim_r, error_r);
 }
 
 void
@@ -834,18 +835,10 @@ imap_client_fetch(struct imap_client *c, const char *uidset,
 {
 	struct cmd_ctx x = { 0 };
 	x.sink = sink;
-	if (send_cmd(c, "UID FETCH %s (UID INTERNALDATE BODY.PEEK[])", uidset) < 0)
-		return send_error(c, error_r);
-	return wait_tagged(c, &x, "UID FETCH failed", error_r);
-}
-
-int
-imap_client_fetch_flags(struct imap_client *c, const char *uidset,
-			const struct imapc_fetch_sink *sink, const char **error_r)
-{
-	struct cmd_ctx x = { 0 };
-	x.sink = sink;
-	if (send_cmd(c, "UID FETCH %s (UID FLAGS INTERNALDATE BODY.PEEK[])", uidset) < 0)
+	/* FLAGS: what the user did upstream (read, flagged, answered) comes
+	 * along; X-GM-MSGID lets Gmail's labels be told apart from copies */
+	if (send_cmd(c, "UID FETCH %s (UID FLAGS INTERNALDATE%s BODY.PEEK[])", uidset,
+		     (c->caps & IMAPC_CAP_X_GM_EXT_1) != 0 ? " X-GM-MSGID" : "") < 0)
 		return send_error(c, error_r);
 	return wait_tagged(c, &x, "UID FETCH failed", error_r);
 }

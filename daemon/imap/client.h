@@ -27,6 +27,7 @@
 
 #include "core/buf.h"
 #include "core/client_conn.h"
+#include "core/limits.h"
 #include "store/upstreams.h"
 
 /* A response line (segment) from the server, literals apart. */
@@ -54,7 +55,19 @@ enum imapc_cap {
 	IMAPC_CAP_SASL_IR = 1 << 6,
 	IMAPC_CAP_LITERALPLUS = 1 << 7,
 	IMAPC_CAP_IMAP4REV2 = 1 << 8,
+	IMAPC_CAP_NOTIFY = 1 << 9,	/* RFC 5465 */
+	IMAPC_CAP_X_GM_EXT_1 = 1 << 10,	/* Gmail: X-GM-MSGID, X-GM-LABELS */
+	IMAPC_CAP_AUTH_XOAUTH2 = 1 << 11,
+	IMAPC_CAP_AUTH_OAUTHBEARER = 1 << 12,	/* RFC 7628 */
 };
+
+/* System flags as a FETCH FLAGS list gives them (the store's bits, see
+ * store/store.h: \Seen 1, \Answered 2, \Flagged 4, \Deleted 8, \Draft 16). */
+#define IMAPC_FLAG_SEEN (1u << 0)
+#define IMAPC_FLAG_ANSWERED (1u << 1)
+#define IMAPC_FLAG_FLAGGED (1u << 2)
+#define IMAPC_FLAG_DELETED (1u << 3)
+#define IMAPC_FLAG_DRAFT (1u << 4)
 
 enum imapc_kind {
 	IMAPC_TAGGED,		/* "A1 OK ..." */
@@ -98,15 +111,6 @@ int imapc_parse_search(const char *p, size_t len, uint32_t **uids, size_t *n,
  * (a comma first when out is not empty). */
 void imapc_uidset(struct buf *out, const uint32_t *uids, size_t n);
 
-/* The system flags of a FLAGS value (the store's numbering), and the bytes
- * of keywords kept from one (the store's MESSAGE_KEYWORDS_MAX). */
-#define IMAPC_FLAG_SEEN (1u << 0)
-#define IMAPC_FLAG_ANSWERED (1u << 1)
-#define IMAPC_FLAG_FLAGGED (1u << 2)
-#define IMAPC_FLAG_DELETED (1u << 3)
-#define IMAPC_FLAG_DRAFT (1u << 4)
-#define IMAPC_KEYWORDS_MAX 4096
-
 /* The FETCH response state machine. */
 enum imapc_fetch_result {
 	IMAPC_FETCH_DONE,	/* the response is complete */
@@ -125,10 +129,12 @@ struct imapc_fetch {
 	uint64_t literal;	/* size of the literal that follows */
 	const char *quoted_body;	/* a BODY[] sent as a quoted string: */
 	size_t quoted_body_len;	/* its raw text (escapes not undone) */
-	bool have_flags;	/* a FLAGS value was given: */
+	bool have_flags;	/* a FLAGS list was given: */
 	unsigned flags;		/* its system flags (IMAPC_FLAG_*) */
-	char keywords[IMAPC_KEYWORDS_MAX + 1];	/* its keywords, space-separated
-						 * (those past the limit left out) */
+	char keywords[MESSAGE_KEYWORDS_MAX + 1];	/* its keywords, space-separated
+				 * ("" none); those past MESSAGE_KEYWORDS_MAX
+				 * bytes are left out */
+	uint64_t gm_msgid;	/* X-GM-MSGID (Gmail), 0 when not given */
 	/* state */
 	int state;
 	unsigned depth;
@@ -154,17 +160,24 @@ struct imapc_mailbox {
 	uint32_t exists;
 };
 
+/* What the FETCH response said about a message besides its bytes. */
+struct imapc_message_meta {
+	uint32_t uid;
+	time_t internal_date;	/* 0 when none */
+	unsigned flags;		/* IMAPC_FLAG_* (\Recent never) */
+	const char *keywords;	/* space-separated, "" when none */
+	uint64_t gm_msgid;	/* 0 when not given */
+};
+
 /* Receives the fetched messages: begin when a body starts, write for its
- * bytes, end with its UID and INTERNALDATE (0 when none) once its FETCH
+ * bytes, end with its UID, INTERNALDATE, flags and keywords once its FETCH
  * response is complete.  A begun message without end is aborted. */
 struct imapc_fetch_sink {
 	int (*begin)(void *ctx, uint64_t size, const char **error_r);
 	int (*write)(void *ctx, const void *p, size_t n, const char **error_r);
-	int (*end)(void *ctx, uint32_t uid, time_t internal_date, const char **error_r);
+	int (*end)(void *ctx, const struct imapc_message_meta *meta, const char **error_r);
 	void (*abort)(void *ctx);
 	void *ctx;
-	/* optional: the message's FLAGS, before end (imap_client_fetch_flags) */
-	void (*flags)(void *ctx, unsigned flags, const char *keywords);
 };
 
 /* Connects as params say (timeouts, the addresses it may reach:
@@ -186,24 +199,20 @@ const char *imap_client_tls_version(const struct imap_client *c);
 int imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
 		     const char **error_r);
 void imapc_names_free(char ***names, size_t n);
+/* The same for an import, with the server's hierarchy delimiter ('\0'
+ * when it has none). */
+int imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
+			     char *delim_r, const char **error_r);
 /* SELECT (readonly false) or EXAMINE a folder given in UTF-8. */
 int imap_client_select(struct imap_client *c, const char *folder, bool readonly,
 		       struct imapc_mailbox *mb_r, const char **error_r);
 /* UID SEARCH UID from:* ; the UIDs >= from, ascending, in *uids_r. */
 int imap_client_search_from(struct imap_client *c, uint32_t from,
 			    uint32_t **uids_r, size_t *n_r, const char **error_r);
-/* UID FETCH uidset (UID INTERNALDATE BODY.PEEK[]) through sink; max_size
- * bounds each message (0: none). */
+/* UID FETCH uidset (UID FLAGS INTERNALDATE BODY.PEEK[], and X-GM-MSGID
+ * where Gmail's X-GM-EXT-1 is offered) through sink. */
 int imap_client_fetch(struct imap_client *c, const char *uidset,
 		      const struct imapc_fetch_sink *sink, const char **error_r);
-/* The same with FLAGS too, given to sink->flags before each end. */
-int imap_client_fetch_flags(struct imap_client *c, const char *uidset,
-			    const struct imapc_fetch_sink *sink, const char **error_r);
-/* LIST "" "*" for an import: the folders that can be selected (not
- * \Noselect or \NonExistent), and the hierarchy delimiter ('\0' when
- * the server has none). */
-int imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
-			     char *delim_r, const char **error_r);
 /* UID STORE uidset +FLAGS.SILENT (\Deleted), then UID EXPUNGE uidset when
  * UIDPLUS is offered, else EXPUNGE (RFC 3501 §6.4.3). */
 int imap_client_delete(struct imap_client *c, const char *uidset,

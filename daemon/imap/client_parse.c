@@ -18,17 +18,25 @@ strip_eol(const char *line, size_t len)
 }
 
 static int
-parse_u32(const char *p, size_t len, uint32_t *v_r)
+parse_u64(const char *p, size_t len, uint64_t *v_r)
 {
 	uint64_t v = 0;
-	if (len == 0 || len > 10)
+	if (len == 0 || len > 19)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		if (p[i] < '0' || p[i] > '9')
 			return -1;
 		v = v * 10 + (unsigned)(p[i] - '0');
 	}
-	if (v > UINT32_MAX)
+	*v_r = v;
+	return 0;
+}
+
+static int
+parse_u32(const char *p, size_t len, uint32_t *v_r)
+{
+	uint64_t v;
+	if (len > 10 || parse_u64(p, len, &v) < 0 || v > UINT32_MAX)
 		return -1;
 	*v_r = (uint32_t)v;
 	return 0;
@@ -185,6 +193,10 @@ imapc_parse_caps(const char *p, size_t len)
 		{ "UIDPLUS", IMAPC_CAP_UIDPLUS },
 		{ "SASL-IR", IMAPC_CAP_SASL_IR },
 		{ "LITERAL+", IMAPC_CAP_LITERALPLUS },
+		{ "NOTIFY", IMAPC_CAP_NOTIFY },
+		{ "X-GM-EXT-1", IMAPC_CAP_X_GM_EXT_1 },
+		{ "AUTH=XOAUTH2", IMAPC_CAP_AUTH_XOAUTH2 },
+		{ "AUTH=OAUTHBEARER", IMAPC_CAP_AUTH_OAUTHBEARER },
 	};
 	unsigned bits = 0;
 	size_t pos = 0;
@@ -366,32 +378,49 @@ item_is_body(const struct imapc_fetch *f)
 	return item_is(f, "RFC822") || str_has_prefix_nocase(f->item, "BODY[]");
 }
 
-/* One flag of a FLAGS list: a system flag's bit, or a keyword kept while
- * there is room (\Recent and unknown system flags are not kept). */
+/* One flag of a FETCH FLAGS list (RFC 3501 §2.3.2): a system flag to its
+ * bit, \Recent and unknown backslash flags dropped, a keyword (atom) added
+ * once (case-insensitive, as RFC 3501 compares them) while it fits. */
 static void
-fetch_flag(struct imapc_fetch *f, const char *p, size_t n)
+add_flag(struct imapc_fetch *f, const char *p, size_t len)
 {
 	static const struct {
 		const char *name;
 		unsigned bit;
 	} sys[] = {
-		{ "\\Seen", IMAPC_FLAG_SEEN }, { "\\Answered", IMAPC_FLAG_ANSWERED },
+		{ "\\Seen", IMAPC_FLAG_SEEN },     { "\\Answered", IMAPC_FLAG_ANSWERED },
 		{ "\\Flagged", IMAPC_FLAG_FLAGGED }, { "\\Deleted", IMAPC_FLAG_DELETED },
 		{ "\\Draft", IMAPC_FLAG_DRAFT },
 	};
-	if (n > 0 && p[0] == '\\') {
-		for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
-			if (strlen(sys[i].name) == n && mem_eq_nocase(sys[i].name, p, n))
+	if (len == 0)
+		return;
+	if (p[0] == '\\') {
+		for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) {
+			if (strlen(sys[i].name) == len && mem_eq_nocase(p, sys[i].name, len))
 				f->flags |= sys[i].bit;
+		}
 		return;
 	}
-	size_t used = strlen(f->keywords);
-	if (n == 0 || used + (used > 0) + n > IMAPC_KEYWORDS_MAX)
+	for (size_t i = 0; i < len; i++) {
+		/* an atom (the tokenizer let '[', ']' and '\\' through) */
+		if (p[i] == '[' || p[i] == ']' || p[i] == '\\' || p[i] == '%' || p[i] == '*')
+			return;
+	}
+	size_t have = strlen(f->keywords);
+	for (size_t pos = 0; pos < have;) {
+		size_t end = pos;
+		while (end < have && f->keywords[end] != ' ')
+			end++;
+		if (end - pos == len && mem_eq_nocase(f->keywords + pos, p, len))
+			return;
+		pos = end + 1;
+	}
+	if (have + (have > 0) + len > MESSAGE_KEYWORDS_MAX)
 		return;
-	if (used > 0)
-		f->keywords[used++] = ' ';
-	memcpy(f->keywords + used, p, n);
-	f->keywords[used + n] = '\0';
+	if (have > 0)
+		f->keywords[have++] = ' ';
+	memcpy(f->keywords + have, p, len);
+	f->keywords[have + len] = '\0';
 }
 
 enum imapc_fetch_result
@@ -450,11 +479,16 @@ imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 				}
 				f->quoted_body = t.tok;
 				f->quoted_body_len = t.tok_len;
-			} else if (k == T_LPAREN && item_is(f, "FLAGS")) {
-				f->state = F_FLAGS;
+			} else if (item_is(f, "FLAGS")) {
+				if (k != T_LPAREN)
+					return IMAPC_FETCH_ERROR;
 				f->have_flags = true;
 				f->flags = 0;
 				f->keywords[0] = '\0';
+				f->state = F_FLAGS;
+			} else if (item_is(f, "X-GM-MSGID")) {
+				if (k != T_ATOM || parse_u64(t.tok, t.tok_len, &f->gm_msgid) < 0)
+					return IMAPC_FETCH_ERROR;
 			} else if (k == T_LPAREN) {
 				f->state = F_SKIP;
 				f->depth = 1;
@@ -462,6 +496,14 @@ imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 				f->literal = t.literal;
 				return IMAPC_FETCH_SKIP;
 			}
+			break;
+		case F_FLAGS:
+			if (k == T_RPAREN)
+				f->state = F_ITEM;
+			else if (k == T_ATOM)
+				add_flag(f, t.tok, t.tok_len);
+			else
+				return IMAPC_FETCH_ERROR;
 			break;
 		case F_SKIP:
 			if (k == T_END)
@@ -476,21 +518,6 @@ imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 				f->literal = t.literal;
 				return IMAPC_FETCH_SKIP;
 			}
-			break;
-		case F_FLAGS:
-			if (k == T_RPAREN) {
-				f->state = F_ITEM;
-				break;
-			}
-			if (k == T_LPAREN) {
-				/* not a flag: the rest of the list is skipped */
-				f->state = F_SKIP;
-				f->depth = 2;
-				break;
-			}
-			if (k != T_ATOM)
-				return IMAPC_FETCH_ERROR;
-			fetch_flag(f, t.tok, t.tok_len);
 			break;
 		case F_END:
 			return k == T_END ? IMAPC_FETCH_DONE : IMAPC_FETCH_ERROR;

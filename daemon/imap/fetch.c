@@ -20,7 +20,9 @@
 #include "mail/header.h"
 #include "mail/mime.h"
 #include "store/blob.h"
+#include "mail/imapquote.h"
 #include "store/imapdb.h"
+#include "store/imapsync.h"
 
 enum item_kind {
 	ITEM_FLAGS,
@@ -31,6 +33,12 @@ enum item_kind {
 	ITEM_BODYSTRUCTURE,
 	ITEM_BODY,		/* BODY without a section: non-extended structure */
 	ITEM_SECTION,		/* BODY[...], BODY.PEEK[...], RFC822* */
+	ITEM_MODSEQ,		/* RFC 7162 §3.1.4.2 */
+	ITEM_EMAILID,		/* RFC 8474 §5.1 */
+	ITEM_THREADID,		/* RFC 8474 §5.2 */
+	ITEM_BINARY,		/* RFC 3516: BINARY[...], BINARY.PEEK[...] */
+	ITEM_BINARY_SIZE,	/* BINARY.SIZE[...] */
+	ITEM_PREVIEW,		/* RFC 8970 */
 };
 
 enum section_what {
@@ -64,6 +72,7 @@ struct fetch_req {
 	bool sets_seen;
 	bool has_flags;
 	bool has_uid;
+	bool has_modseq;
 };
 
 static void
@@ -95,6 +104,13 @@ add_item(struct fetch_req *r, enum item_kind kind)
 	case ITEM_UID:
 		r->has_uid = true;
 		break;
+	case ITEM_MODSEQ:
+		r->has_modseq = true;
+		break;
+	case ITEM_THREADID:
+		break;
+	case ITEM_EMAILID:
+	case ITEM_PREVIEW:
 	case ITEM_INTERNALDATE:
 	case ITEM_SIZE:
 		r->need_row = true;
@@ -106,6 +122,8 @@ add_item(struct fetch_req *r, enum item_kind kind)
 		r->need_cache = true;
 		break;
 	case ITEM_SECTION:
+	case ITEM_BINARY:
+	case ITEM_BINARY_SIZE:
 		r->need_row = true;
 		r->need_blob = true;
 		break;
@@ -213,9 +231,11 @@ parse_section(const char *sec, size_t len, struct fetch_item *it)
 	return 0;
 }
 
-/* BODY[...]<a.b> or BODY.PEEK[...]<a.b> */
+/* BODY[...]<a.b> or BODY.PEEK[...]<a.b>; BINARY[...]<a.b>, BINARY.PEEK and
+ * BINARY.SIZE (kind), whose section is a part number only (RFC 3516 §6) */
 static int
-parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek)
+parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek,
+		enum item_kind kind)
 {
 	const char *lb = memchr(s, '[', len);
 	const char *rb = lb ? memchr(lb, ']', len - (size_t)(lb - s)) : NULL;
@@ -228,13 +248,17 @@ parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek)
 	}
 	if (lb == NULL || rb == NULL)
 		return -1;
-	struct fetch_item *it = add_item(r, ITEM_SECTION);
+	struct fetch_item *it = add_item(r, kind);
 	it->peek = peek;
 	if (!peek)
 		r->sets_seen = true;
 	if (parse_section(lb + 1, (size_t)(rb - lb - 1), it) < 0)
 		return -1;
+	if (kind != ITEM_SECTION && it->what != SEC_ALL)
+		return -1;
 	const char *after = rb + 1, *end = s + len;
+	if (after < end && kind == ITEM_BINARY_SIZE)
+		return -1;
 	if (after < end) {
 		/* <start.length> */
 		if (*after != '<' || end[-1] != '>')
@@ -261,7 +285,8 @@ parse_body_item(struct fetch_req *r, const char *s, size_t len, bool peek)
 	}
 	/* the response name: BODY[SECTION]<start> (RFC 3501 §7.4.2) */
 	struct buf n = BUF_INIT;
-	buf_puts(&n, "BODY[");
+	buf_puts(&n, kind == ITEM_SECTION ? "BODY[" :
+		 kind == ITEM_BINARY ? "BINARY[" : "BINARY.SIZE[");
 	for (const char *q = lb + 1; q < rb; q++) {
 		char c = *q;
 		buf_putc(&n, c >= 'a' && c <= 'z' ? (char)(c - 32) : c);
@@ -304,6 +329,14 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 		add_item(r, ITEM_BODYSTRUCTURE);
 	else if (str_eq_nocase(s, "BODY"))
 		add_item(r, ITEM_BODY);
+	else if (str_eq_nocase(s, "MODSEQ"))
+		add_item(r, ITEM_MODSEQ);
+	else if (str_eq_nocase(s, "EMAILID"))
+		add_item(r, ITEM_EMAILID);
+	else if (str_eq_nocase(s, "THREADID"))
+		add_item(r, ITEM_THREADID);
+	else if (str_eq_nocase(s, "PREVIEW"))
+		add_item(r, ITEM_PREVIEW);
 	else if (str_eq_nocase(s, "RFC822") || str_eq_nocase(s, "RFC822.HEADER") ||
 		 str_eq_nocase(s, "RFC822.TEXT")) {
 		struct fetch_item *it = add_item(r, ITEM_SECTION);
@@ -323,9 +356,15 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 			r->sets_seen = true;
 		}
 	} else if (str_has_prefix_nocase(s, "BODY.PEEK["))
-		return parse_body_item(r, s, a->len, true);
+		return parse_body_item(r, s, a->len, true, ITEM_SECTION);
 	else if (str_has_prefix_nocase(s, "BODY["))
-		return parse_body_item(r, s, a->len, false);
+		return parse_body_item(r, s, a->len, false, ITEM_SECTION);
+	else if (str_has_prefix_nocase(s, "BINARY.PEEK["))
+		return parse_body_item(r, s, a->len, true, ITEM_BINARY);
+	else if (str_has_prefix_nocase(s, "BINARY.SIZE["))
+		return parse_body_item(r, s, a->len, true, ITEM_BINARY_SIZE);
+	else if (str_has_prefix_nocase(s, "BINARY["))
+		return parse_body_item(r, s, a->len, false, ITEM_BINARY);
 	else
 		return -1;
 	return 0;
@@ -353,6 +392,22 @@ load_message(struct imap_session *s, const struct imapdb_row *row,
 	fm->root = mime_parse(fm->data.data ? fm->data.data : "", fm->data.len);
 	fm->loaded = true;
 	return 0;
+}
+
+/* Narrows bytes to the <start.length> of the item, when it has one. */
+static void
+apply_partial(const struct fetch_item *it, const char **bytes, size_t *len)
+{
+	if (!it->partial)
+		return;
+	if (it->part_start >= *len) {
+		*len = 0;
+		return;
+	}
+	*bytes += it->part_start;
+	*len -= (size_t)it->part_start;
+	if (*len > it->part_len)
+		*len = (size_t)it->part_len;
 }
 
 /* Appends the bytes of a section (with <partial>) as a literal. */
@@ -400,16 +455,7 @@ write_section(struct buf *out, const struct fetch_item *it,
 		bytes = tmp.data ? tmp.data : "";
 		len = tmp.len;
 	}
-	if (it->partial) {
-		if (it->part_start >= len) {
-			len = 0;
-		} else {
-			bytes += it->part_start;
-			len -= (size_t)it->part_start;
-			if (len > it->part_len)
-				len = (size_t)it->part_len;
-		}
-	}
+	apply_partial(it, &bytes, &len);
 	buf_printf(out, "{%zu}\r\n", len);
 	size_t start = out->len;
 	buf_append(out, bytes, len);
@@ -436,10 +482,62 @@ put_num(struct buf *out, uint64_t v)
 	buf_append(out, t + i, sizeof t - i);
 }
 
+/* BINARY[...] or BINARY.SIZE[...] of a loaded message: false for an
+ * unknown transfer encoding (then NIL). */
+static bool
+write_binary(struct buf *out, const struct fetch_item *it, struct fetch_msg *fm)
+{
+	struct buf dec = BUF_INIT;
+	bool ok = imap_binary_section(fm->data.data ? fm->data.data : "",
+				      fm->data.len, fm->root, it->path, &dec) == 0;
+	const char *p = dec.data != NULL ? dec.data : "";
+	size_t len = dec.len;
+	if (!ok) {
+		buf_puts(out, "NIL");
+	} else if (it->kind == ITEM_BINARY_SIZE) {
+		buf_printf(out, "%zu", len);
+	} else {
+		apply_partial(it, &p, &len);
+		/* RFC 3516 §4.2: literal8 when the content holds a NUL */
+		buf_printf(out, "%s{%zu}\r\n", memchr(p, '\0', len) ? "~" : "", len);
+		buf_append(out, p, len);
+	}
+	buf_free(&dec);
+	return ok;
+}
+
+/* The PREVIEW of a message: kept per message file by the store, computed
+ * the first time. */
+static void
+write_preview(struct imap_session *s, const struct imapdb_row *row,
+	      struct fetch_msg *fm, struct buf *out)
+{
+	char *preview;
+	const char *err;
+	int r = imapsync_preview_get(s->st, row->blob, &preview, &err);
+	if (r == STORE_OK) {
+		imap_append_string(out, preview, strlen(preview));
+		free(preview);
+		return;
+	}
+	if (r != STORE_NOTFOUND || load_message(s, row, fm) < 0) {
+		buf_puts(out, "NIL");
+		return;
+	}
+	struct buf text = BUF_INIT;
+	imap_preview_compute(fm->data.data ? fm->data.data : "", fm->root, &text);
+	const char *t = buf_cstr(&text);
+	if (imapsync_preview_set(s->st, row->blob, t, &err) != STORE_OK)
+		log_error("imap[%llu] %s", (unsigned long long)s->id, err);
+	imap_append_string(out, t, text.len);
+	buf_free(&text);
+}
+
 /* Writes the FETCH response of one message. */
 static void
 fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
-	  struct imapdb_row *row, bool flags_changed, struct buf *out)
+	  struct imapdb_row *row, bool flags_changed, struct buf *out,
+	  bool *unknown_cte)
 {
 	struct imap_view *v = s->view;
 	struct imap_msg *m = &v->msgs[idx];
@@ -450,8 +548,10 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 	buf_puts(out, "* ");
 	put_num(out, idx + 1);
 	buf_puts(out, " FETCH (");
-	/* UID FETCH always reports the UID (RFC 3501 §6.4.8) */
-	if (s->uid_cmd && !r->has_uid) {
+	/* UID FETCH always reports the UID (RFC 3501 §6.4.8), and so does
+	 * a FETCH that tells of changed flags once QRESYNC is on (RFC 7162
+	 * §3.2.4) */
+	if ((s->uid_cmd || (flags_changed && imap_qresync_on(s))) && !r->has_uid) {
 		buf_puts(out, "UID ");
 		put_num(out, m->uid);
 		first = false;
@@ -459,6 +559,8 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 	if (flags_changed && !r->has_flags) {
 		buf_puts(out, first ? "FLAGS " : " FLAGS ");
 		imap_append_flags(out, m->flags, m->keywords, m->recent);
+		if (imap_condstore_on(s) && !r->has_modseq)
+			imap_append_modseq(out, m->modseq);
 		first = false;
 	}
 	for (size_t i = 0; i < r->n; i++) {
@@ -474,6 +576,23 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 		case ITEM_UID:
 			buf_puts(out, "UID ");
 			put_num(out, m->uid);
+			break;
+		case ITEM_MODSEQ:
+			buf_puts(out, "MODSEQ (");
+			put_num(out, m->modseq);
+			buf_putc(out, ')');
+			break;
+		case ITEM_EMAILID:
+			buf_puts(out, "EMAILID (");
+			imap_append_emailid(out, row->blob);
+			buf_putc(out, ')');
+			break;
+		case ITEM_THREADID:
+			buf_puts(out, "THREADID NIL");
+			break;
+		case ITEM_PREVIEW:
+			buf_puts(out, "PREVIEW ");
+			write_preview(s, row, &fm, out);
 			break;
 		case ITEM_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE \"");
@@ -506,6 +625,14 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 				write_section(out, it, &fm);
 			else
 				buf_puts(out, "NIL");
+			break;
+		case ITEM_BINARY:
+		case ITEM_BINARY_SIZE:
+			buf_printf(out, "%s ", it->name);
+			if (load_message(s, row, &fm) < 0)
+				buf_puts(out, "NIL");
+			else if (!write_binary(out, it, &fm))
+				*unknown_cte = true;
 			break;
 		}
 		/* keep memory bounded on big answers */
@@ -553,12 +680,23 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 {
 	struct fetch_req req;
 	memset(&req, 0, sizeof req);
-	if (n != 2 || !imap_arg_is_atom(&args[0])) {
+	if ((n != 2 && n != 3) || !imap_arg_is_atom(&args[0])) {
 		imap_bad(s, "FETCH needs a set and items");
 		return;
 	}
+	/* RFC 7162 §3.1.4.1, §3.2.6: (CHANGEDSINCE n [VANISHED]) */
+	uint64_t changedsince = 0;
+	bool vanished = false;
+	if (n == 3 && imap_fetch_modifiers(s, &args[2], &changedsince, &vanished) < 0)
+		return;
 	if (imap_arg_is_list(&args[1])) {
 		for (size_t i = 0; i < args[1].n; i++) {
+			const struct imap_arg *l = args[1].list;
+			/* RFC 8970 §4: PREVIEW (LAZY): it is always there */
+			if (imap_arg_is_list(&l[i]) && i > 0 &&
+			    imap_arg_atom_eq(&l[i - 1], "PREVIEW") && l[i].n == 1 &&
+			    imap_arg_atom_eq(&l[i].list[0], "LAZY"))
+				continue;
 			if (parse_one(&req, &args[1].list[i]) < 0) {
 				req_free(&req);
 				imap_bad(s, "Invalid FETCH item");
@@ -581,8 +719,28 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_bad(s, "Invalid message set");
 		return;
 	}
+	/* MODSEQ is a CONDSTORE-enabling item (§3.1); CHANGEDSINCE keeps
+	 * the messages changed since, and reports their MODSEQ */
+	if (changedsince > 0 && !req.has_modseq)
+		add_item(&req, ITEM_MODSEQ);
+	if (req.has_modseq)
+		imap_condstore_enable(s);
+	if (changedsince > 0) {
+		size_t w = 0;
+		for (size_t i = 0; i < count; i++)
+			if (v->msgs[idx[i]].modseq > changedsince)
+				idx[w++] = idx[i];
+		count = w;
+	}
+	if (vanished &&
+	    imap_qresync_vanished_earlier(s, changedsince, args[0].str) < 0) {
+		free(idx);
+		req_free(&req);
+		imap_no(s, "[SERVERBUG] Cannot read expunged messages.");
+		return;
+	}
 	bool set_seen = req.sets_seen && !v->readonly;
-	bool expunge_issued = false;
+	bool expunge_issued = false, unknown_cte = false;
 	struct buf out = BUF_INIT;
 	for (size_t b = 0; b < count; b += IMAP_FETCH_BATCH) {
 		size_t e = b + IMAP_FETCH_BATCH < count ? b + IMAP_FETCH_BATCH : count;
@@ -612,6 +770,7 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 						if (res[i].uid == 0)
 							continue;
 						v->msgs[idx[b + pos[i]]].flags = res[i].flags;
+						v->msgs[idx[b + pos[i]]].modseq = res[i].modseq;
 						changed[pos[i]] = true;
 					}
 				}
@@ -648,7 +807,8 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 				if (req.need_cache)
 					fill_cache(s, row);
 			}
-			fetch_one(s, &req, idx[i], row, changed[i - b], &out);
+			fetch_one(s, &req, idx[i], row, changed[i - b], &out,
+				  &unknown_cte);
 			if (out.len > 64 * 1024) {
 				imap_write(s, out.data, out.len);
 				buf_reset(&out);
@@ -662,7 +822,9 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 	buf_free(&out);
 	free(idx);
 	req_free(&req);
-	if (expunge_issued)
+	if (unknown_cte)
+		imap_no(s, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding.");
+	else if (expunge_issued)
 		imap_no(s, "[EXPUNGEISSUED] Some messages were expunged.");
 	else
 		imap_ok(s, "Fetch completed.");

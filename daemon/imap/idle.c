@@ -43,6 +43,8 @@ imap_view_free(struct imap_view **vp)
 		free(v->keywords[i]);
 	free(v->keywords);
 	store_watch_free(&v->watch);
+	free(v->saved);
+	imap_sort_cache_free(&v->sort_cache);
 	free(v->name);
 	free(v);
 	*vp = NULL;
@@ -56,7 +58,7 @@ imap_view_close(struct imap_session *s)
 
 static void
 view_push(struct imap_view *v, uint32_t uid, unsigned flags,
-	  const char *keywords, bool recent)
+	  const char *keywords, uint64_t modseq, bool recent)
 {
 	if (v->n == v->cap) {
 		v->cap = v->cap == 0 ? 64 : v->cap * 2;
@@ -68,6 +70,7 @@ view_push(struct imap_view *v, uint32_t uid, unsigned flags,
 	m->recent = recent;
 	m->expunged = false;
 	m->keywords = keywords != NULL ? xstrdup(keywords) : NULL;
+	m->modseq = modseq;
 	if (recent)
 		v->recent++;
 }
@@ -194,6 +197,7 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 		m->recent = list[i].uid >= first_recent;
 		m->expunged = false;
 		m->keywords = list[i].keywords;
+		m->modseq = list[i].modseq;
 		list[i].keywords = NULL;
 		if (m->recent)
 			v->recent++;
@@ -218,6 +222,10 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	imap_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
 		    v->uidvalidity, v->uidnext);
+	/* RFC 7162 §3.1.2.1: every SELECT/EXAMINE of a mailbox whose
+	 * MODSEQs persist */
+	imap_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		    (unsigned long long)v->modseq);
 	return 0;
 }
 
@@ -228,9 +236,18 @@ send_expunges(struct imap_session *s)
 {
 	struct imap_view *v = s->view;
 	size_t w = 0;
+	/* RFC 7162 §3.2.10: with QRESYNC, VANISHED instead of EXPUNGE */
+	bool vanished = imap_qresync_on(s);
+	uint32_t *gone = NULL;
+	size_t n_gone = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		if (v->msgs[i].expunged) {
-			imap_printf(s, "* %zu EXPUNGE\r\n", w + 1);
+			if (vanished) {
+				gone = xreallocarray(gone, n_gone + 1, sizeof *gone);
+				gone[n_gone++] = v->msgs[i].uid;
+			} else {
+				imap_printf(s, "* %zu EXPUNGE\r\n", w + 1);
+			}
 			if (v->msgs[i].recent)
 				v->recent--;
 			msg_clear(&v->msgs[i]);
@@ -238,6 +255,8 @@ send_expunges(struct imap_session *s)
 			v->msgs[w++] = v->msgs[i];
 		}
 	}
+	imap_qresync_vanished(s, gone, n_gone);
+	free(gone);
 	if (w != v->n) {
 		if (v->exists_sent >= v->n - w)
 			v->exists_sent -= v->n - w;
@@ -337,7 +356,7 @@ imap_view_sync(struct imap_session *s)
 					first_recent = UINT32_MAX;
 				claimed = true;
 			}
-			view_push(v, c->uid, c->flags, c->keywords,
+			view_push(v, c->uid, c->flags, c->keywords, c->modseq,
 				  c->uid >= first_recent);
 			continue;
 		}
@@ -347,7 +366,13 @@ imap_view_sync(struct imap_session *s)
 		struct imap_msg *m = &v->msgs[idx];
 		if (m->expunged || idx >= (ssize_t)old_n)
 			continue;
-		if (m->flags == c->flags && same_keywords(m->keywords, c->keywords))
+		bool modseq_news = c->modseq > m->modseq;
+		if (c->modseq > m->modseq)
+			m->modseq = c->modseq;
+		/* RFC 7162 §3.1.4: a CONDSTORE client hears of every new
+		 * MODSEQ, its flags the same or not */
+		if (m->flags == c->flags && same_keywords(m->keywords, c->keywords) &&
+		    !(modseq_news && imap_condstore_on(s)))
 			continue;
 		m->flags = c->flags;
 		free(m->keywords);
@@ -355,6 +380,8 @@ imap_view_sync(struct imap_session *s)
 		struct buf b = BUF_INIT;
 		buf_printf(&b, "* %zd FETCH (UID %u FLAGS ", idx + 1, m->uid);
 		imap_append_flags(&b, m->flags, m->keywords, m->recent);
+		if (imap_condstore_on(s))
+			imap_append_modseq(&b, m->modseq);
 		buf_puts(&b, ")\r\n");
 		imap_write(s, b.data, b.len);
 		buf_free(&b);
@@ -380,8 +407,8 @@ imap_view_sync(struct imap_session *s)
  * handshake, a login and SQLite queries keeps more memory in its stack and
  * its malloc caches than the session's own data takes.
  */
-static int
-idle_store_open(struct imap_session *s)
+int
+imap_store_reopen(struct imap_session *s)
 {
 	const char *err;
 	if (s->st != NULL)
@@ -419,7 +446,7 @@ idle_look_due(struct imap_session *s, bool forced)
 static void
 idle_done(struct imap_session *s)
 {
-	if (idle_store_open(s) < 0)
+	if (imap_store_reopen(s) < 0)
 		return;
 	const char *line;
 	size_t len;
@@ -464,7 +491,7 @@ idle_step(struct imap_session *s, int w)
 		}
 	}
 	if (s->view != NULL && idle_look_due(s, w == 2)) {
-		if (idle_store_open(s) < 0)
+		if (imap_store_reopen(s) < 0)
 			return true;
 		imap_view_sync(s);
 		store_close(&s->st);

@@ -32,6 +32,7 @@ struct imap_msg {
 	bool recent;		/* \Recent for this session */
 	bool expunged;		/* gone from the store; EXPUNGE not yet sent */
 	char *keywords;		/* space-separated, or NULL */
+	uint64_t modseq;	/* MODSEQ of the flags shown (RFC 7162) */
 };
 
 /* The selected mailbox: sequence numbers are indexes into msgs + 1. */
@@ -49,6 +50,9 @@ struct imap_view {
 	char **keywords;	/* keywords seen in the mailbox (for FLAGS) */
 	size_t n_keywords;
 	struct store_watch *watch;
+	uint32_t *saved;	/* RFC 5182 SEARCHRES "$": UIDs, ascending */
+	size_t n_saved;
+	struct imap_sort_cache *sort_cache;	/* sort.c */
 };
 
 /* Reply status of a command, written by the dispatcher as the tagged line. */
@@ -57,6 +61,14 @@ enum imap_reply {
 	IMAP_REPLY_OK,
 	IMAP_REPLY_NO,
 	IMAP_REPLY_BAD,
+};
+
+/* RFC 5161 ENABLE (and the commands that enable on their own): what the
+ * client has switched on for the rest of the session. */
+enum imap_enabled {
+	IMAP_ENABLED_CONDSTORE = 1 << 0,	/* RFC 7162 §3.1 */
+	IMAP_ENABLED_QRESYNC = 1 << 1,		/* RFC 7162 §3.2.3 */
+	IMAP_ENABLED_REV2 = 1 << 2,		/* RFC 9051 */
 };
 
 struct imap_session {
@@ -75,6 +87,7 @@ struct imap_session {
 	enum imap_reply reply;
 	struct buf reply_text;	/* "[CODE] text" of the tagged line */
 	struct imap_view *view;
+	unsigned enabled;	/* enum imap_enabled bits */
 	unsigned errors;	/* BADs in a row */
 	/* APPEND literals read straight into blobs (append.c) */
 	struct imap_append_blob *appends;
@@ -89,6 +102,8 @@ struct imap_session {
 	struct store_stamp idle_stamp;	/* the database's files at the last look */
 	int64_t idle_looked;	/* time() of the last look */
 	bool parked;		/* return to the listener now */
+	int64_t wait_deadline_ms; /* a session parked between commands:
+				   * the monotonic ms of its autologout */
 	char *parked_tag;	/* the tag of the command that parked */
 };
 
@@ -122,6 +137,10 @@ void imap_capabilities(struct imap_session *s, struct buf *out);
  * "INBOX" in any case made "INBOX".  -1 (and a BAD reply) when invalid. */
 int imap_arg_mailbox(struct imap_session *s, const struct imap_arg *a,
 		     struct buf *out);
+/* The user's mailbox a mailbox argument names (mailbox.c); -1 with a BAD
+ * or NO reply set when invalid or missing. */
+int imap_arg_mailbox_get(struct imap_session *s, const struct imap_arg *a,
+			 struct store_mailbox *mb_r);
 /* Appends a mailbox name (UTF-8) as a modified UTF-7 astring. */
 void imap_append_mailbox(struct buf *out, const char *name);
 /* Parks the session during a command that waits (IDLE): the command returns
@@ -163,6 +182,8 @@ int imap_seqset_to_indexes(const struct imap_view *v, const char *text,
 void imap_append_uidset(struct buf *out, const uint32_t *uids, size_t n);
 /* Index of the message with this UID, or -1. */
 ssize_t imap_view_find_uid(const struct imap_view *v, uint32_t uid);
+/* The first index whose UID is at least uid (v->n when none). */
+size_t imap_view_lower_bound(const struct imap_view *v, uint32_t uid);
 
 /* ---- idle.c: the selected mailbox and its updates ----------------------- */
 
@@ -178,6 +199,9 @@ void imap_view_sync(struct imap_session *s);
  * use in a FETCH and sends a new untagged FLAGS first when one is new. */
 void imap_view_announce_keywords(struct imap_session *s, const char *keywords);
 void imap_view_free(struct imap_view **v);
+/* Opens the session's store handle again after a park closed it: 0, or -1
+ * with a BYE written and the session in LOGOUT. */
+int imap_store_reopen(struct imap_session *s);
 /* Goes on with an IDLE that was parked: true when it parked again, false
  * when IDLE is over (its reply set, or the session in LOGOUT). */
 bool imap_idle_resume(struct imap_session *s);
@@ -192,7 +216,139 @@ imap_command_fn imap_cmd_fetch;
 imap_command_fn imap_cmd_store, imap_cmd_copy, imap_cmd_move,
 	imap_cmd_expunge, imap_cmd_close, imap_cmd_unselect, imap_cmd_check;
 imap_command_fn imap_cmd_search;
+/* sort.c: SORT (RFC 5256, ESORT and SORT=DISPLAY of RFC 5267 and 5957)
+ * and THREAD */
+imap_command_fn imap_cmd_sort, imap_cmd_thread;
+struct imap_sort_cache;
+void imap_sort_cache_free(struct imap_sort_cache **c);
+
+/* search.c: the messages (view indexes, ascending; *idx_r malloc'd) that
+ * match the search keys args[0..n); *modseq_r the highest MODSEQ among
+ * them when the keys had MODSEQ (RFC 7162 §3.1.5), else 0.  -1 with a BAD
+ * or NO reply set. */
+int imap_search_match(struct imap_session *s, const struct imap_arg *args,
+		      size_t n, size_t **idx_r, size_t *n_r, uint64_t *modseq_r);
+
+/* esearch.c: what SEARCH, SORT and THREAD share. */
+/* RFC 4731 / RFC 5267 result options */
+struct imap_return {
+	bool esearch;		/* RETURN was given: answer ESEARCH */
+	bool min, max, count, all, save;
+};
+/* Parses "[RETURN (options)]" at args[*pos]; -1 with a BAD reply. */
+int imap_parse_return(struct imap_session *s, const struct imap_arg *args,
+		      size_t n, size_t *pos, struct imap_return *r);
+/* Parses "CHARSET name" (optional when optional) at args[*pos]; -1 with
+ * a NO [BADCHARSET] or BAD reply. */
+int imap_parse_charset(struct imap_session *s, const struct imap_arg *args,
+		       size_t n, size_t *pos, bool optional);
+/* Answers a search or sort result: nums are the view indexes in result
+ * order (ascending for SEARCH, sort order for SORT); word is "SEARCH" or
+ * "SORT" for the answer without RETURN.  Saves it for "$" when asked. */
+void imap_result_reply(struct imap_session *s, const struct imap_return *r,
+		       const char *word, const size_t *idx, size_t n,
+		       uint64_t modseq);
+/* RFC 5182: the saved result as UIDs still in the view (ascending;
+ * malloc'd copy, NULL when empty). */
+void imap_searchres_get(struct imap_session *s, uint32_t **uids_r, size_t *n_r);
+/* Rewrites a "$" sequence set (the first argument of FETCH, STORE, COPY,
+ * MOVE and UID EXPUNGE) into the numbers it stands for now: a copy of the
+ * arguments to free with imap_searchres_args_free(), or NULL when there
+ * is no "$".  *empty_r when "$" is empty (the command has nothing to do). */
+struct imap_arg *imap_searchres_expand(struct imap_session *s,
+				       const char *command,
+				       const struct imap_arg *args, size_t n,
+				       bool *empty_r);
+void imap_searchres_args_free(struct imap_arg **args);
 imap_command_fn imap_cmd_idle;
+
+/* ---- condstore.c: CONDSTORE and ENABLE (RFC 7162 §3.1, RFC 5161) ------- */
+
+imap_command_fn imap_cmd_enable;
+/* Switches CONDSTORE on (a CONDSTORE-enabling command, RFC 7162 §3.1);
+ * in the selected state the first time it sends HIGHESTMODSEQ. */
+void imap_condstore_enable(struct imap_session *s);
+static inline bool
+imap_condstore_on(const struct imap_session *s)
+{
+	return (s->enabled & IMAP_ENABLED_CONDSTORE) != 0;
+}
+/* A mod-sequence-value (1 to 2^63 - 1; 0 too when zero_ok). */
+int imap_parse_modseq(const struct imap_arg *a, bool zero_ok, uint64_t *v_r);
+/* FETCH's modifier list "(CHANGEDSINCE n [VANISHED])"; answers BAD itself.
+ * *changedsince_r is 0 when absent. */
+int imap_fetch_modifiers(struct imap_session *s, const struct imap_arg *a,
+			 uint64_t *changedsince_r, bool *vanished_r);
+/* STORE's modifier list "(UNCHANGEDSINCE n)"; answers BAD itself. */
+int imap_store_modifiers(struct imap_session *s, const struct imap_arg *a,
+			 uint64_t *unchangedsince_r);
+/* SEARCH's MODSEQ key after the word: [entry-name entry-type] value. */
+int imap_search_modseq_key(struct imap_session *s, const struct imap_arg *args,
+			   size_t n, size_t *pos, uint64_t *v_r);
+/* Appends " MODSEQ (n)" to a FETCH response. */
+void imap_append_modseq(struct buf *out, uint64_t modseq);
+
+/* ---- compress.c: COMPRESS=DEFLATE (RFC 4978) ---------------------------- */
+
+imap_command_fn imap_cmd_compress;
+
+/* ---- binary.c: BINARY (RFC 3516) ---------------------------------------- */
+
+struct mime_part;
+/* Appends the content of part path ("" the whole message) of msg with its
+ * transfer encoding undone.  0, or -1 for an encoding it does not know
+ * (UNKNOWN-CTE). */
+int imap_binary_section(const char *msg, size_t len, const struct mime_part *root,
+			const char *path, struct buf *out);
+
+/* ---- preview.c: PREVIEW (RFC 8970) -------------------------------------- */
+
+/* Appends the preview text of a parsed message (UTF-8, maybe empty). */
+void imap_preview_compute(const char *msg, const struct mime_part *root,
+			  struct buf *out);
+
+/* ---- quota.c: QUOTA (RFC 9208) ------------------------------------------ */
+
+imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota;
+
+/* ---- objectid.c: OBJECTID (RFC 8474) ------------------------------------- */
+
+/* Appends the MAILBOXID of a mailbox: "F" and its UIDVALIDITY and row id
+ * in hex (neither is ever reused, and RENAME keeps both). */
+void imap_append_mailboxid(struct buf *out, const struct store_mailbox *mb);
+/* Appends the EMAILID of a message stored in blob: "M" and the first 24
+ * hex digits of its SHA-256, the same for a copy or a move. */
+void imap_append_emailid(struct buf *out, const char *blob);
+
+/* ---- qresync.c: QRESYNC (RFC 7162 §3.2) --------------------------------- */
+
+static inline bool
+imap_qresync_on(const struct imap_session *s)
+{
+	return (s->enabled & IMAP_ENABLED_QRESYNC) != 0;
+}
+/* SELECT/EXAMINE's parameters "(CONDSTORE)" or "(QRESYNC (...))". */
+struct imap_select_params {
+	bool qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	char *known_uids;	/* or NULL: every UID */
+};
+/* Parses the parameter list; answers BAD itself. */
+int imap_select_params_parse(struct imap_session *s, const struct imap_arg *a,
+			     struct imap_select_params *p);
+void imap_select_params_clear(struct imap_select_params *p);
+/* After the untagged data of a SELECT with QRESYNC: VANISHED (EARLIER)
+ * and the FETCH of every message changed since the client's MODSEQ. */
+void imap_qresync_select(struct imap_session *s,
+			 const struct imap_select_params *p);
+/* "* VANISHED (EARLIER) ..." for the UIDs of the set (text) expunged since
+ * modseq (UID FETCH ... (CHANGEDSINCE n VANISHED)).  -1 on a store error. */
+int imap_qresync_vanished_earlier(struct imap_session *s, uint64_t modseq,
+				  const char *uidset);
+/* "* VANISHED uids" for n ascending UIDs (instead of EXPUNGEs). */
+void imap_qresync_vanished(struct imap_session *s, const uint32_t *uids,
+			   size_t n);
 
 /* append.c: called by the session when an APPEND message literal arrives:
  * checks its size before any continuation is sent, sends "+" for a

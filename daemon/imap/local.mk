@@ -36,15 +36,29 @@ EXTRA_DIST += tests/fuzz/fuzz_imap_parser.c
 TESTS += tests/integration/test_imap.py tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py tests/integration/test_imap_idle.py \
 	tests/integration/test_imap_compliance.py \
-	tests/integration/test_imap_limits.py
+	tests/integration/test_imap_limits.py tests/integration/test_imap_crash.py \
+	tests/integration/test_imap_park.py
 EXTRA_DIST += tests/integration/test_imap.py \
 	tests/integration/test_imap_clients.py \
 	tests/integration/test_imap_dovecot.py \
 	tests/integration/test_imap_idle.py \
 	tests/integration/test_imap_compliance.py \
 	tests/integration/test_imap_limits.py \
+	tests/integration/test_imap_crash.py \
+	tests/integration/test_imap_park.py \
 	tests/integration/imap_corpus.py tests/integration/dovecot_util.py \
 	tests/integration/imap_util.py
 
 # Run by `make bench`, never by `make check`.
 BENCHMARKS += tests/bench/imap_bench.py tests/bench/imap_load.py
+
+# CONDSTORE/QRESYNC (RFC 7162) and the extensions that keep phones in step
+# cheaply: their own files beside the command families.
+libimap_a_SOURCES += daemon/imap/condstore.c daemon/imap/qresync.c \
+	daemon/imap/quota.c daemon/imap/objectid.c daemon/imap/compress.c \
+	daemon/imap/binary.c daemon/imap/preview.c
+libstore_a_SOURCES += daemon/store/imapsync.c daemon/store/imapsync.h
+SQL_MIGRATIONS += sql/020_imap_sync.sql
+TESTS += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
+EXTRA_DIST += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
+BENCHMARKS += tests/bench/imap_sync_bench.py

@@ -12,7 +12,9 @@
 #include "core/xmalloc.h"
 #include "imap/imap.h"
 #include "imap/utf7.h"
+#include "core/config.h"
 #include "store/imapdb.h"
+#include "store/imapsync.h"
 
 /* The store's rules for a name (store/mailboxes.c), checked here too so
  * that RENAME refuses what CREATE would. */
@@ -35,15 +37,24 @@ static void
 select_or_examine(struct imap_session *s, const struct imap_arg *args,
 		  size_t n, bool readonly)
 {
-	if (n != 1) {
+	if (n != 1 && n != 2) {
 		imap_bad(s, "%s needs a mailbox", readonly ? "EXAMINE" : "SELECT");
 		return;
 	}
 	struct buf name = BUF_INIT;
+	/* RFC 7162 §3.2.11: the mailbox closed by this SELECT is announced */
+	if (s->state == IMAP_STATE_SELECTED)
+		imap_printf(s, "* OK [CLOSED] Previous mailbox closed.\r\n");
 	/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected */
 	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
+	/* RFC 7162: (CONDSTORE) or (QRESYNC (...)) */
+	struct imap_select_params params;
+	memset(&params, 0, sizeof params);
+	if (n == 2 && imap_select_params_parse(s, &args[1], &params) < 0)
+		return;
 	if (imap_arg_mailbox(s, &args[0], &name) < 0) {
 		buf_free(&name);
+		imap_select_params_clear(&params);
 		return;
 	}
 	struct store_mailbox mb;
@@ -51,16 +62,26 @@ select_or_examine(struct imap_session *s, const struct imap_arg *args,
 	int r = store_mailbox_get(s->st, s->user_id, buf_cstr(&name), &mb, &err);
 	buf_free(&name);
 	if (r == STORE_NOTFOUND) {
+		imap_select_params_clear(&params);
 		imap_no(s, "[NONEXISTENT] Mailbox does not exist.");
 		return;
 	}
 	if (r != STORE_OK) {
+		imap_select_params_clear(&params);
 		imap_no(s, "[SERVERBUG] %s", err);
 		return;
 	}
-	if (imap_view_open(s, &mb, readonly) == 0)
+	if (imap_view_open(s, &mb, readonly) == 0) {
+		/* RFC 8474 §4.2 */
+		struct buf id = BUF_INIT;
+		imap_append_mailboxid(&id, &mb);
+		imap_printf(s, "* OK [MAILBOXID (%s)] Ok\r\n", buf_cstr(&id));
+		buf_free(&id);
+		imap_qresync_select(s, &params);
 		imap_ok(s, "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",
 			readonly ? "Examine" : "Select");
+	}
+	imap_select_params_clear(&params);
 	store_mailbox_clear(&mb);
 }
 
@@ -76,13 +97,52 @@ imap_cmd_examine(struct imap_session *s, const struct imap_arg *args, size_t n)
 	select_or_examine(s, args, n, true);
 }
 
+/* RFC 6154 §3: CREATE's "(USE (\\Sent))"; the store keeps one use per
+ * mailbox, and \\All and \\Flagged would be virtual mailboxes, which
+ * mailhub has not: NO [USEATTR].  0, or -1 with the reply set. */
+static int
+create_use(struct imap_session *s, const struct imap_arg *a, const char **use_r)
+{
+	static const char *const uses[] = {
+		"\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash",
+	};
+	if (!imap_arg_is_list(a) || a->n != 2 ||
+	    !imap_arg_atom_eq(&a->list[0], "USE") || !imap_arg_is_list(&a->list[1])) {
+		imap_bad(s, "Invalid CREATE parameters");
+		return -1;
+	}
+	const struct imap_arg *l = &a->list[1];
+	if (l->n > 1) {
+		imap_no(s, "[USEATTR] One special use per mailbox.");
+		return -1;
+	}
+	*use_r = NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		if (!imap_arg_is_atom(&l->list[i])) {
+			imap_bad(s, "Invalid CREATE parameters");
+			return -1;
+		}
+		for (size_t k = 0; k < sizeof uses / sizeof uses[0]; k++)
+			if (str_eq_nocase(l->list[i].str, uses[k]))
+				*use_r = uses[k];
+		if (*use_r == NULL) {
+			imap_no(s, "[USEATTR] Unsupported special use.");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void
 imap_cmd_create(struct imap_session *s, const struct imap_arg *args, size_t n)
 {
-	if (n != 1) {
+	if (n != 1 && n != 2) {
 		imap_bad(s, "CREATE needs a mailbox");
 		return;
 	}
+	const char *use = NULL;
+	if (n == 2 && create_use(s, &args[1], &use) < 0)
+		return;
 	struct buf name = BUF_INIT;
 	if (imap_arg_mailbox(s, &args[0], &name) < 0) {
 		buf_free(&name);
@@ -119,7 +179,16 @@ imap_cmd_create(struct imap_session *s, const struct imap_arg *args, size_t n)
 		free(parent);
 	}
 	if (r == STORE_OK)
-		r = store_mailbox_create(s->st, s->user_id, full, NULL, false, &err);
+		r = store_mailbox_create(s->st, s->user_id, full, use, false, &err);
+	/* RFC 8474 §4.1: the new mailbox's MAILBOXID in the OK */
+	struct buf id = BUF_INIT;
+	if (r == STORE_OK &&
+	    store_mailbox_get(s->st, s->user_id, full, &mb, &err) == STORE_OK) {
+		buf_puts(&id, "[MAILBOXID (");
+		imap_append_mailboxid(&id, &mb);
+		buf_puts(&id, ")] ");
+		store_mailbox_clear(&mb);
+	}
 	buf_free(&name);
 	if (r == STORE_EXISTS)
 		imap_no(s, "[ALREADYEXISTS] Mailbox exists.");
@@ -128,7 +197,8 @@ imap_cmd_create(struct imap_session *s, const struct imap_arg *args, size_t n)
 	else if (r != STORE_OK)
 		imap_no(s, "[SERVERBUG] %s", err);
 	else
-		imap_ok(s, "Create completed.");
+		imap_ok(s, "%sCreate completed.", buf_cstr(&id));
+	buf_free(&id);
 }
 
 void
@@ -251,6 +321,10 @@ enum {
 	ST_UIDNEXT = 1 << 2,
 	ST_UIDVALIDITY = 1 << 3,
 	ST_UNSEEN = 1 << 4,
+	ST_HIGHESTMODSEQ = 1 << 5,	/* RFC 7162 §3.1.2.3 */
+	ST_SIZE = 1 << 6,		/* RFC 8438 */
+	ST_APPENDLIMIT = 1 << 7,	/* RFC 7889 §4 */
+	ST_MAILBOXID = 1 << 8,		/* RFC 8474 §4.3 */
 };
 
 static int
@@ -259,7 +333,9 @@ parse_status_items(const struct imap_arg *a, unsigned *items_r)
 	static const struct { const char *name; unsigned bit; } names[] = {
 		{ "MESSAGES", ST_MESSAGES }, { "RECENT", ST_RECENT },
 		{ "UIDNEXT", ST_UIDNEXT }, { "UIDVALIDITY", ST_UIDVALIDITY },
-		{ "UNSEEN", ST_UNSEEN },
+		{ "UNSEEN", ST_UNSEEN }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
+		{ "SIZE", ST_SIZE }, { "APPENDLIMIT", ST_APPENDLIMIT },
+		{ "MAILBOXID", ST_MAILBOXID },
 	};
 	*items_r = 0;
 	if (!imap_arg_is_list(a) || a->n == 0)
@@ -284,9 +360,15 @@ write_status(struct imap_session *s, const struct store_mailbox *mb,
 	     unsigned items)
 {
 	uint32_t recent = 0;
+	uint64_t size = 0;
 	const char *err;
 	if ((items & ST_RECENT) &&
 	    imapdb_count_recent(s->st, mb->id, &recent, &err) != STORE_OK) {
+		imap_no(s, "[SERVERBUG] %s", err);
+		return -1;
+	}
+	if ((items & ST_SIZE) &&
+	    imapsync_mailbox_size(s->st, mb->id, &size, &err) != STORE_OK) {
 		imap_no(s, "[SERVERBUG] %s", err);
 		return -1;
 	}
@@ -305,12 +387,48 @@ write_status(struct imap_session *s, const struct store_mailbox *mb,
 		buf_printf(&b, " UIDVALIDITY %u", mb->uidvalidity);
 	if (items & ST_UNSEEN)
 		buf_printf(&b, " UNSEEN %u", mb->unseen);
+	if (items & ST_HIGHESTMODSEQ)
+		buf_printf(&b, " HIGHESTMODSEQ %llu",
+			   (unsigned long long)mb->highestmodseq);
+	if (items & ST_SIZE)
+		buf_printf(&b, " SIZE %llu", (unsigned long long)size);
+	if (items & ST_APPENDLIMIT)
+		buf_printf(&b, " APPENDLIMIT %llu",
+			   (unsigned long long)s->cfg->message_size);
+	if (items & ST_MAILBOXID) {
+		buf_puts(&b, " MAILBOXID (");
+		imap_append_mailboxid(&b, mb);
+		buf_putc(&b, ')');
+	}
 	/* drop the first space */
 	memmove(b.data + start, b.data + start + 1, b.len - start - 1);
 	buf_truncate(&b, b.len - 1);
 	buf_puts(&b, ")\r\n");
 	imap_write(s, b.data, b.len);
 	buf_free(&b);
+	return 0;
+}
+
+int
+imap_arg_mailbox_get(struct imap_session *s, const struct imap_arg *a,
+		     struct store_mailbox *mb_r)
+{
+	struct buf name = BUF_INIT;
+	if (imap_arg_mailbox(s, a, &name) < 0) {
+		buf_free(&name);
+		return -1;
+	}
+	const char *err;
+	int r = store_mailbox_get(s->st, s->user_id, buf_cstr(&name), mb_r, &err);
+	buf_free(&name);
+	if (r == STORE_NOTFOUND) {
+		imap_no(s, "[NONEXISTENT] Mailbox does not exist.");
+		return -1;
+	}
+	if (r != STORE_OK) {
+		imap_no(s, "[SERVERBUG] %s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -322,23 +440,12 @@ imap_cmd_status(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_bad(s, "STATUS needs a mailbox and a list of items");
 		return;
 	}
-	struct buf name = BUF_INIT;
-	if (imap_arg_mailbox(s, &args[0], &name) < 0) {
-		buf_free(&name);
-		return;
-	}
+	/* RFC 7162 §3.1: a CONDSTORE-enabling command */
+	if (items & ST_HIGHESTMODSEQ)
+		imap_condstore_enable(s);
 	struct store_mailbox mb;
-	const char *err;
-	int r = store_mailbox_get(s->st, s->user_id, buf_cstr(&name), &mb, &err);
-	buf_free(&name);
-	if (r == STORE_NOTFOUND) {
-		imap_no(s, "[NONEXISTENT] Mailbox does not exist.");
+	if (imap_arg_mailbox_get(s, &args[0], &mb) < 0)
 		return;
-	}
-	if (r != STORE_OK) {
-		imap_no(s, "[SERVERBUG] %s", err);
-		return;
-	}
 	if (write_status(s, &mb, items) == 0)
 		imap_ok(s, "Status completed.");
 	store_mailbox_clear(&mb);

@@ -22,6 +22,7 @@ enum pstate {
 	PS_ARG_START,	/* at the start of an argument (or list end, CRLF) */
 	PS_AFTER_ARG,	/* after an argument: SP, ')' or CRLF */
 	PS_ATOM,
+	PS_TILDE,	/* "~": an atom or a literal8 */
 	PS_QUOTED,
 	PS_QUOTED_ESC,
 	PS_LIT_SIZE,	/* inside "{...}" */
@@ -368,6 +369,12 @@ step(struct imap_parser *p, unsigned char c)
 			    p->line_len > 1)
 				return syntax(p, "trailing space");
 			return line_end(p, c);
+		} else if (c == '~') {
+			/* an atom, or RFC 3516's literal8 "~{N}" */
+			buf_reset(&p->cur);
+			keep(p, c);
+			p->brackets = 0;
+			p->state = PS_TILDE;
 		} else if (is_atom_char(c)) {
 			buf_reset(&p->cur);
 			keep(p, c);
@@ -377,6 +384,18 @@ step(struct imap_parser *p, unsigned char c)
 			return syntax(p, "invalid character");
 		}
 		return STEP_GO;
+
+	case PS_TILDE:
+		if (c == '{') {
+			buf_reset(&p->cur);
+			p->lit_size = 0;
+			p->lit_sync = true;
+			p->lit_has_digit = false;
+			p->state = PS_LIT_SIZE;
+			return STEP_GO;
+		}
+		p->state = PS_ATOM;
+		return STEP_AGAIN;
 
 	case PS_ATOM:
 		if (p->brackets > 0 && c != '\r' && c != '\n' && c != 0 &&

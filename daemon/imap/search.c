@@ -1,5 +1,5 @@
 /*
- * search: SEARCH and UID SEARCH (RFC 3501 §6.4.4).
+ * search: the search keys of SEARCH, SORT and THREAD (RFC 3501 §6.4.4).
  *
  * The keys become a tree (bounded by IMAP_SEARCH_DEPTH_MAX), evaluated per
  * message with what it needs, cheapest first: flags and numbers from the
@@ -8,6 +8,9 @@
  * (RFC 2047 words in headers, transfer encodings and charsets in bodies):
  * both sides are Unicode case-folded (mail/casefold.h) and compared as
  * bytes, so "STRASSE" finds "Straße" and "σ" finds "Σ" and "ς".
+ * TEXT asks the full-text index first (store/searchdb.h), which holds the
+ * same folded text, and reads only the messages not indexed yet.  The
+ * command and its replies (ESEARCH, SEARCHRES) are esearch.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +28,10 @@
 #include "mail/header.h"
 #include "mail/mime.h"
 #include "mail/rfc2047.h"
+#include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/imapdb.h"
+#include "store/searchdb.h"
 
 /* Decoded text that SEARCH TEXT/BODY look at, per message. */
 #define SEARCH_TEXT_MAX (8u * 1024 * 1024)
@@ -42,6 +47,8 @@ enum key_type {
 	K_SENTBEFORE, K_SENTON, K_SENTSINCE,
 	K_HEADER,		/* str: field name, str2: value, num: an address field */
 	K_BODY, K_TEXT,
+	K_UIDLIST,		/* uids, n_uids: RFC 5182's "$" */
+	K_MODSEQ,		/* num: RFC 7162 §3.1.5 */
 };
 
 struct skey {
@@ -52,6 +59,13 @@ struct skey {
 	struct imap_seqset set;
 	struct skey **kids;
 	size_t n_kids;
+	uint32_t *uids;		/* K_UIDLIST: ascending */
+	size_t n_uids;
+	/* K_TEXT through the index (store/searchdb.h): the messages whose
+	 * text holds str2, and those not indexed (searched by reading) */
+	bool indexed;
+	uint32_t *hits, *unindexed;
+	size_t n_hits, n_unindexed;
 };
 
 static void
@@ -62,6 +76,9 @@ skey_free(struct skey *k)
 	for (size_t i = 0; i < k->n_kids; i++)
 		skey_free(k->kids[i]);
 	free(k->kids);
+	free(k->uids);
+	free(k->hits);
+	free(k->unindexed);
 	free(k->str);
 	free(k->str2);
 	imap_seqset_free(&k->set);
@@ -85,9 +102,13 @@ skey_add(struct skey *parent, struct skey *kid)
 }
 
 struct parse_ctx {
+	struct imap_session *s;
 	const struct imap_view *v;
 	const char *error;
 	bool need_row, need_blob;
+	bool need_row_other;	/* for a key besides TEXT (which the index
+				 * may answer without the row) */
+	bool has_modseq;	/* the reply ends in (MODSEQ n) */
 };
 
 static const struct imap_arg *
@@ -109,7 +130,7 @@ parse_date_key(struct parse_ctx *c, enum key_type t, const struct imap_arg *a)
 	}
 	struct skey *k = skey_new(t);
 	k->day = day;
-	c->need_row = true;
+	c->need_row = c->need_row_other = true;
 	if (t == K_SENTBEFORE || t == K_SENTON || t == K_SENTSINCE)
 		c->need_blob = true;
 	return k;
@@ -200,7 +221,7 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 			k->str2 = casefold_dup(v->str, v->len, NULL);
 			/* FROM, TO, CC, BCC: address fields (see match_header) */
 			k->num = strcmp(hdr[i].field, "Subject") != 0;
-			c->need_row = c->need_blob = true;
+			c->need_row = c->need_row_other = c->need_blob = true;
 			return k;
 		}
 	}
@@ -214,7 +235,7 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 		struct skey *k = skey_new(K_HEADER);
 		k->str = xstrndup(f->str, f->len);
 		k->str2 = casefold_dup(v->str, v->len, NULL);
-		c->need_row = c->need_blob = true;
+		c->need_row = c->need_row_other = c->need_blob = true;
 		return k;
 	}
 	if (str_eq_nocase(w, "BODY") || str_eq_nocase(w, "TEXT")) {
@@ -224,8 +245,10 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 			return NULL;
 		}
 		struct skey *k = skey_new(str_eq_nocase(w, "BODY") ? K_BODY : K_TEXT);
-		k->str2 = casefold_dup(v->str, v->len, NULL);
+		k->str2 = casefold_dup(v->str, v->len, &k->num);
 		c->need_row = c->need_blob = true;
+		if (k->type == K_BODY)
+			c->need_row_other = true;
 		return k;
 	}
 	if (str_eq_nocase(w, "KEYWORD") || str_eq_nocase(w, "UNKEYWORD")) {
@@ -254,7 +277,17 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 		struct skey *k = skey_new(str_eq_nocase(w, "LARGER") ? K_LARGER :
 					  K_SMALLER);
 		k->num = num;
-		c->need_row = true;
+		c->need_row = c->need_row_other = true;
+		return k;
+	}
+	if (str_eq_nocase(w, "MODSEQ")) {
+		struct skey *k = skey_new(K_MODSEQ);
+		if (imap_search_modseq_key(c->s, args, n, pos, &k->num) < 0) {
+			skey_free(k);
+			c->error = "MODSEQ needs a mod-sequence";
+			return NULL;
+		}
+		c->has_modseq = true;
 		return k;
 	}
 	if (str_eq_nocase(w, "NOT")) {
@@ -278,12 +311,23 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 		return k;
 	}
 	const struct imap_view *v = c->v;
+	if (strcmp(w, "$") == 0) {
+		/* RFC 5182 §2.1: the saved search result */
+		struct skey *k = skey_new(K_UIDLIST);
+		imap_searchres_get(c->s, &k->uids, &k->n_uids);
+		return k;
+	}
 	bool uid = str_eq_nocase(w, "UID");
 	if (uid) {
 		a = next_arg(args, n, pos);
 		if (!imap_arg_is_atom(a)) {
 			c->error = "UID needs a set";
 			return NULL;
+		}
+		if (strcmp(a->str, "$") == 0) {
+			struct skey *k = skey_new(K_UIDLIST);
+			imap_searchres_get(c->s, &k->uids, &k->n_uids);
+			return k;
 		}
 	}
 	struct skey *k = skey_new(uid ? K_UID : K_SEQ);
@@ -470,6 +514,46 @@ has_keyword(const char *list, const char *kw)
 }
 
 static bool
+uid_in(const uint32_t *uids, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (uids[mid] == uid)
+			return true;
+		if (uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Asks the full-text index for each TEXT key of the tree; false when a
+ * message that is not indexed must be read (then the rows are needed). */
+static bool
+use_index(struct imap_session *s, struct skey *k, bool *need_rows)
+{
+	for (size_t i = 0; i < k->n_kids; i++)
+		if (!use_index(s, k->kids[i], need_rows))
+			return false;
+	if (k->type != K_TEXT || k->num == 0)
+		return true;
+	const char *err;
+	if (searchdb_text(s->st, s->view->mailbox_id, k->str2, (size_t)k->num,
+			  &k->hits, &k->n_hits, &k->unindexed, &k->n_unindexed,
+			  &err) != STORE_OK) {
+		log_error("imap[%llu] search index: %s", (unsigned long long)s->id,
+			  err);
+		return false;
+	}
+	k->indexed = true;
+	if (k->n_unindexed > 0)
+		*need_rows = true;
+	return true;
+}
+
+static bool
 eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 {
 	const struct imap_msg *m = sm->m;
@@ -523,6 +607,8 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 		return sent_day(s, sm, &day) && day >= k->day;
 	case K_HEADER:
 		return match_header(s, sm, k);
+	case K_MODSEQ:
+		return m->modseq >= k->num;
 	case K_BODY:
 		if (!load(s, sm))
 			return false;
@@ -534,57 +620,62 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 			fold_buf(&sm->body);
 		}
 		return contains(&sm->body, k->str2);
+	case K_UIDLIST:
+		return uid_in(k->uids, k->n_uids, m->uid);
 	case K_TEXT:
+		if (k->indexed) {
+			if (uid_in(k->hits, k->n_hits, m->uid))
+				return true;
+			if (!uid_in(k->unindexed, k->n_unindexed, m->uid))
+				return false;
+		}
 		if (!load(s, sm))
 			return false;
 		if (!sm->have_text) {
 			sm->have_text = true;
-			buf_init(&sm->text, SEARCH_TEXT_MAX);
-			mime_search_text(&sm->text, sm->data.data ? sm->data.data : "",
-					 sm->root);
-			fold_buf(&sm->text);
+			buf_init(&sm->text, 0);
+			mail_search_text_folded(&sm->text,
+						sm->data.data ? sm->data.data : "",
+						sm->root);
 		}
 		return contains(&sm->text, k->str2);
 	}
 	return false;
 }
 
-void
-imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
+int
+imap_search_match(struct imap_session *s, const struct imap_arg *args,
+		  size_t n, size_t **idx_r, size_t *n_r, uint64_t *modseq_r)
 {
 	struct imap_view *v = s->view;
 	size_t pos = 0;
-	if (n >= 2 && imap_arg_atom_eq(&args[0], "CHARSET")) {
-		if (!imap_arg_is_astring(&args[1])) {
-			imap_bad(s, "CHARSET needs a name");
-			return;
-		}
-		/* RFC 3501 §6.4.4: the charsets we decode search strings in */
-		if (!str_eq_nocase(args[1].str, "UTF-8") &&
-		    !str_eq_nocase(args[1].str, "US-ASCII")) {
-			imap_no(s, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
-			return;
-		}
-		pos = 2;
-	}
+
+	*idx_r = NULL;
+	*n_r = 0;
+	*modseq_r = 0;
 	if (pos >= n) {
-		imap_bad(s, "SEARCH needs a key");
-		return;
+		imap_bad(s, "Missing search keys");
+		return -1;
 	}
-	struct parse_ctx c = { .v = v };
+	struct parse_ctx c = { .s = s, .v = v };
 	struct skey *root = skey_new(K_AND);
 	while (pos < n) {
 		struct skey *k = parse_key(&c, args, n, &pos, 1);
 		if (k == NULL) {
 			skey_free(root);
 			imap_bad(s, "%s", c.error ? c.error : "Invalid search");
-			return;
+			return -1;
 		}
 		skey_add(root, k);
 	}
-	struct buf out = BUF_INIT;
-	buf_puts(&out, "* SEARCH");
+	/* TEXT from the index when it can answer; rows only when something
+	 * else needs them */
+	bool need_rows = c.need_row_other;
+	if (use_index(s, root, &need_rows))
+		c.need_row = need_rows;
+	size_t *idx = NULL, cap = 0, count = 0;
 	bool failed = false;
+	uint64_t max_modseq = 0;
 	for (size_t b = 0; b < v->n && !failed; b += IMAP_FETCH_BATCH) {
 		size_t e = b + IMAP_FETCH_BATCH < v->n ? b + IMAP_FETCH_BATCH : v->n;
 		struct imapdb_row *rows = NULL;
@@ -608,8 +699,15 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 				if (ri < nr && rows[ri].uid == sm.m->uid)
 					sm.row = &rows[ri];
 			}
-			if (eval(s, root, &sm))
-				buf_printf(&out, " %u", s->uid_cmd ? sm.m->uid : sm.seq);
+			if (eval(s, root, &sm)) {
+				if (count == cap) {
+					cap = cap == 0 ? 64 : cap * 2;
+					idx = xreallocarray(idx, cap, sizeof *idx);
+				}
+				idx[count++] = i;
+				if (sm.m->modseq > max_modseq)
+					max_modseq = sm.m->modseq;
+			}
 			mime_part_free(&sm.root);
 			buf_free(&sm.data);
 			buf_free(&sm.text);
@@ -619,12 +717,13 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 	}
 	skey_free(root);
 	if (failed) {
-		buf_free(&out);
+		free(idx);
 		imap_no(s, "[SERVERBUG] Search failed.");
-		return;
+		return -1;
 	}
-	buf_puts(&out, "\r\n");
-	imap_write(s, out.data, out.len);
-	buf_free(&out);
-	imap_ok(s, "Search completed.");
+	/* RFC 7162 §3.1.5: the highest MODSEQ of what was found */
+	*modseq_r = c.has_modseq ? max_modseq : 0;
+	*idx_r = idx;
+	*n_r = count;
+	return 0;
 }

@@ -110,9 +110,8 @@ imap_view_find_uid(const struct imap_view *v, uint32_t uid)
 	return -1;
 }
 
-/* First index whose UID is >= uid. */
-static size_t
-lower_bound(const struct imap_view *v, uint32_t uid)
+size_t
+imap_view_lower_bound(const struct imap_view *v, uint32_t uid)
 {
 	size_t lo = 0, hi = v->n;
 	while (lo < hi) {
@@ -151,7 +150,7 @@ imap_seqset_to_indexes(const struct imap_view *v, const char *text, bool uid,
 	for (size_t i = 0; i < set.n; i++) {
 		uint32_t lo = set.r[i].lo, hi = set.r[i].hi;
 		if (uid) {
-			for (size_t k = lower_bound(v, lo);
+			for (size_t k = imap_view_lower_bound(v, lo);
 			     k < v->n && v->msgs[k].uid <= hi; k++)
 				mark[k] = 1;
 		} else {

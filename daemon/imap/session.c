@@ -4,6 +4,7 @@
  * states (CAPABILITY, NOOP, LOGOUT, ID, ENABLE, NAMESPACE, STARTTLS,
  * LOGIN, AUTHENTICATE).
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@
 #include "store/login.h"
 
 /* Gating flags of the command table, enforced by imap_dispatch() alone. */
+/* A session that has heard nothing for this long after its last command
+ * is parked (wait_park()): long enough that a client's next command of a
+ * burst finds the session still in its thread, short next to how long
+ * clients sit between bursts. */
+#define IMAP_PARK_AFTER_MS 1000
+
 enum {
 	CMD_ANY = 1 << 0,	/* every state */
 	CMD_NOAUTH = 1 << 1,	/* not authenticated only */
@@ -35,7 +42,8 @@ enum {
 };
 
 static imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id,
-	cmd_enable, cmd_namespace, cmd_starttls, cmd_login, cmd_authenticate;
+	cmd_namespace, cmd_starttls, cmd_login, cmd_authenticate,
+	cmd_unauthenticate;
 
 struct imap_command {
 	const char *name;
@@ -52,8 +60,12 @@ static const struct imap_command commands[] = {
 	{ "STARTTLS", cmd_starttls, CMD_NOAUTH },
 	{ "LOGIN", cmd_login, CMD_NOAUTH | CMD_NEEDS_PRIVACY },
 	{ "AUTHENTICATE", cmd_authenticate, CMD_NOAUTH | CMD_NEEDS_PRIVACY },
-	{ "ENABLE", cmd_enable, CMD_AUTH },
+	{ "ENABLE", imap_cmd_enable, CMD_AUTH },
 	{ "NAMESPACE", cmd_namespace, CMD_AUTH },
+	{ "UNAUTHENTICATE", cmd_unauthenticate, CMD_AUTH },
+	{ "GETQUOTAROOT", imap_cmd_getquotaroot, CMD_AUTH },
+	{ "GETQUOTA", imap_cmd_getquota, CMD_AUTH },
+	{ "COMPRESS", imap_cmd_compress, CMD_AUTH },
 	{ "SELECT", imap_cmd_select, CMD_AUTH },
 	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
 	{ "CREATE", imap_cmd_create, CMD_AUTH },
@@ -71,10 +83,23 @@ static const struct imap_command commands[] = {
 	{ "UNSELECT", imap_cmd_unselect, CMD_SELECTED },
 	{ "EXPUNGE", imap_cmd_expunge, CMD_SELECTED | CMD_UID },
 	{ "SEARCH", imap_cmd_search, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "SORT", imap_cmd_sort, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
+	{ "THREAD", imap_cmd_thread, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "FETCH", imap_cmd_fetch, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "STORE", imap_cmd_store, CMD_SELECTED | CMD_UID | CMD_NO_EXPUNGE },
 	{ "COPY", imap_cmd_copy, CMD_SELECTED | CMD_UID },
 	{ "MOVE", imap_cmd_move, CMD_SELECTED | CMD_UID },
+};
+
+/* RFC 3501 §7.1: before login, commands and literals are short */
+static const struct imap_parser_limits prelogin_limits = {
+	.line_max = IMAP_PRELOGIN_LINE_MAX,
+	.literal_max = IMAP_PRELOGIN_LITERAL_MAX,
+	.literal_buffer_max = IMAP_PRELOGIN_LITERAL_MAX,
+	.command_max = IMAP_PRELOGIN_COMMAND_MAX,
+	.skip_max = IMAP_PRELOGIN_SKIP_MAX,
+	.args_max = 64,
+	.depth_max = 4,
 };
 
 static const char *const state_names[] = {
@@ -146,8 +171,14 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 		return;
 	}
 	buf_printf(out, " UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
-		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu",
+		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu"
+		   " CONDSTORE QRESYNC MULTIAPPEND STATUS=SIZE QUOTA"
+		   " QUOTA=RES-STORAGE CREATE-SPECIAL-USE UNAUTHENTICATE OBJECTID"
+		   " COMPRESS=DEFLATE BINARY PREVIEW",
 		   (unsigned long long)s->cfg->message_size);
+	/* sort.c, esearch.c */
+	buf_puts(out, " ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT"
+		 " THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 }
 
 void
@@ -263,24 +294,6 @@ cmd_id(struct imap_session *s, const struct imap_arg *args, size_t n)
 	imap_printf(s, "* ID (\"name\" \"mailhub\" \"version\" \"%s\")\r\n",
 		    PACKAGE_VERSION);
 	imap_ok(s, "ID completed.");
-}
-
-/* RFC 5161: nothing we serve needs enabling; the answer lists nothing. */
-static void
-cmd_enable(struct imap_session *s, const struct imap_arg *args, size_t n)
-{
-	if (n == 0) {
-		imap_bad(s, "ENABLE needs at least one capability");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!imap_arg_is_atom(&args[i])) {
-			imap_bad(s, "ENABLE takes capability names");
-			return;
-		}
-	}
-	imap_printf(s, "* ENABLED\r\n");
-	imap_ok(s, "ENABLE completed.");
 }
 
 /* RFC 2342: one personal namespace, no prefix, '/' as the delimiter. */
@@ -472,6 +485,27 @@ cmd_authenticate(struct imap_session *s, const struct imap_arg *args, size_t n)
 	login_free(&login);
 }
 
+/* RFC 8437: back to the not-authenticated state, as if newly connected
+ * (TLS stays); the session forgets its user, mailbox and ENABLEs. */
+static void
+cmd_unauthenticate(struct imap_session *s, const struct imap_arg *args, size_t n)
+{
+	if (n != 0) {
+		imap_bad(s, "UNAUTHENTICATE takes no arguments");
+		return;
+	}
+	log_info("imap[%llu] unauthenticate user=%s", (unsigned long long)s->id,
+		 s->user);
+	imap_session_set_state(s, IMAP_STATE_NOT_AUTHENTICATED);
+	free(s->user);
+	s->user = NULL;
+	s->user_id = 0;
+	s->enabled = 0;
+	imap_parser_set_limits(s->parser, &prelogin_limits);
+	conn_set_timeout(s->c, (int)s->cfg->imap_prelogin_timeout * 1000);
+	imap_ok(s, "Unauthenticate completed.");
+}
+
 /* ---- the dispatcher ----------------------------------------------------- */
 
 static const struct imap_command *
@@ -587,7 +621,16 @@ dispatch(struct imap_session *s, const struct imap_arg *args, size_t n)
 	/* RFC 3501 §7.4.1: no EXPUNGE while a FETCH, STORE or SEARCH is in
 	 * progress (the UID forms may have them, RFC 3501 §7.4.1 note) */
 	s->allow_expunge = !(cmd->flags & CMD_NO_EXPUNGE) || s->uid_cmd;
-	cmd->fn(s, args + first, n - first);
+	/* RFC 5182 §2.1: "$" for the saved search result (esearch.c) */
+	bool res_empty = false;
+	struct imap_arg *res_args = (cmd->flags & CMD_SELECTED) ?
+		imap_searchres_expand(s, cmd->name, args + first, n - first,
+				      &res_empty) : NULL;
+	if (res_empty)
+		imap_ok(s, "No messages in the saved result.");
+	else
+		cmd->fn(s, res_args != NULL ? res_args : args + first, n - first);
+	imap_searchres_args_free(&res_args);
 	if (s->parked)
 		return;		/* finished by session_resume() */
 	command_done(s);
@@ -731,8 +774,12 @@ handle_literal(struct imap_session *s)
 	return skip_literal(s, size, sync);
 }
 
+static int wait_park(struct imap_session *s);
+static int64_t now_ms(void);
+
 /* Reads and runs commands until LOGOUT, an error, or too many errors, or
- * until a command parked the session. */
+ * until a command parked the session, or the session parked while it waited
+ * for its next command. */
 static void
 command_loop(struct imap_session *s)
 {
@@ -743,6 +790,17 @@ command_loop(struct imap_session *s)
 		}
 		const char *line;
 		size_t len;
+		/* between commands, a session that has heard nothing for a
+		 * while gives up its thread (and its store handle) */
+		if (!imap_parser_pending(s->parser) &&
+		    conn_wait(s->c, -1, IMAP_PARK_AFTER_MS) == 0 &&
+		    !conn_stop_requested(s->c)) {
+			/* the autologout counts from the last command */
+			s->wait_deadline_ms = now_ms() - IMAP_PARK_AFTER_MS +
+					      conn_get_timeout(s->c);
+			if (wait_park(s) == 0)
+				return;
+		}
 		/* waiting for a command, the session is told goodbye at once
 		 * when the daemon stops; with part of one read (an APPEND under
 		 * way) it finishes it first, within the grace */
@@ -863,6 +921,67 @@ session_resume(struct conn *c, void *arg)
 	session_free(s);
 }
 
+/* CLOCK_MONOTONIC in ms. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* listener_resume_fn of a session parked between commands: the client sent
+ * something, the autologout time came, or the daemon is stopping. */
+static void
+session_resume_wait(struct conn *c, void *arg)
+{
+	struct imap_session *s = arg;
+
+	(void)c;
+	s->parked = false;
+	int w = conn_wait(s->c, -1, 0);
+	if (w == 0 && !conn_stop_requested(s->c)) {
+		if (now_ms() >= s->wait_deadline_ms) {
+			/* RFC 3501 §5.4: the autologout timer */
+			imap_printf(s, "* BYE Autologout; idle for too long\r\n");
+			session_free(s);
+			return;
+		}
+		if (wait_park(s) == 0)
+			return;
+	}
+	/* a stop is said goodbye to by the loop's read */
+	if (imap_store_reopen(s) == 0) {
+		command_loop(s);
+		if (s->parked)
+			return;
+	}
+	session_free(s);
+}
+
+/*
+ * Parks a session that waits for its next command (the caller saw nothing
+ * to read for IMAP_PARK_AFTER_MS): its thread ends, and so does its store
+ * handle (SQLite's schema and statement cache cost more than the rest of the
+ * session), until the client sends something; the autologout time goes on
+ * counting from the last command.  0, or -1 when it cannot be parked.
+ */
+static int
+wait_park(struct imap_session *s)
+{
+	int64_t left = s->wait_deadline_ms - now_ms();
+	if (left < 0)
+		left = 0;
+	if (listener_park(s->c, -1, (int)left, session_resume_wait, s) < 0)
+		return -1;
+	s->parked = true;
+	store_close(&s->st);
+	/* give what the handle used back to the system, not only to this
+	 * thread's malloc arena */
+	malloc_trim(0);
+	return 0;
+}
+
 int
 imap_session_park(struct imap_session *s, int wake_fd, int timeout_ms)
 {
@@ -901,17 +1020,7 @@ imap_session_run(struct conn *c, void *ctx)
 		free(s);
 		return;
 	}
-	/* RFC 3501 §7.1: before login, commands and literals are short */
-	struct imap_parser_limits lim = {
-		.line_max = IMAP_PRELOGIN_LINE_MAX,
-		.literal_max = IMAP_PRELOGIN_LITERAL_MAX,
-		.literal_buffer_max = IMAP_PRELOGIN_LITERAL_MAX,
-		.command_max = IMAP_PRELOGIN_COMMAND_MAX,
-		.skip_max = IMAP_PRELOGIN_SKIP_MAX,
-		.args_max = 64,
-		.depth_max = 4,
-	};
-	s->parser = imap_parser_new(&lim);
+	s->parser = imap_parser_new(&prelogin_limits);
 	log_debug("imap[%llu] connect ip=%s tls=%s", (unsigned long long)s->id,
 		  conn_peer_ip(c), conn_tls_version(c));
 

@@ -149,11 +149,19 @@ set_indexes(struct imap_session *s, const struct imap_arg *a, size_t **idx_r,
 void
 imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 {
-	if (n != 3 || !imap_arg_is_atom(&args[1])) {
+	/* RFC 7162 §3.1.3: STORE set [(UNCHANGEDSINCE n)] item flags */
+	uint64_t unchangedsince = UINT64_MAX;
+	size_t at = 1;
+	if (n == 4 && imap_arg_is_list(&args[1])) {
+		if (imap_store_modifiers(s, &args[1], &unchangedsince) < 0)
+			return;
+		at = 2;
+	}
+	if (n != at + 2 || !imap_arg_is_atom(&args[at])) {
 		imap_bad(s, "STORE needs a set, an item and flags");
 		return;
 	}
-	const char *item = args[1].str;
+	const char *item = args[at].str;
 	enum imapdb_flag_mode mode = IMAPDB_FLAGS_REPLACE;
 	if (*item == '+') {
 		mode = IMAPDB_FLAGS_ADD;
@@ -174,7 +182,7 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 	unsigned flags;
 	char *keywords;
 	const char *err;
-	if (imap_parse_flags(&args[2], &flags, &keywords, &err) < 0) {
+	if (imap_parse_flags(&args[at + 1], &flags, &keywords, &err) < 0) {
 		imap_bad(s, "%s", err);
 		return;
 	}
@@ -197,9 +205,11 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 			uids[nu++] = v->msgs[idx[i]].uid;
 	}
 	struct imapdb_msg *res = xcalloc(nu ? nu : 1, sizeof *res);
+	bool *modified = xcalloc(nu ? nu : 1, sizeof *modified);
 	int r = nu == 0 ? STORE_OK :
-		imapdb_store_flags(s->st, v->mailbox_id, uids, nu, mode, flags,
-				   keywords, res, &err);
+		imapdb_store_flags_cond(s->st, v->mailbox_id, uids, nu, mode,
+					flags, keywords, unchangedsince, res,
+					modified, &err);
 	/* a keyword named in any STORE exists from now on, even one only
 	 * removed (as in Dovecot): the client may expect it in FLAGS */
 	if (r == STORE_OK)
@@ -209,38 +219,73 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 		free(idx);
 		free(uids);
 		free(res);
+		free(modified);
 		imap_no(s, "[SERVERBUG] %s", err);
 		return;
 	}
+	bool condstore = imap_condstore_on(s);
 	struct buf b = BUF_INIT;
+	uint32_t *failed = xreallocarray(NULL, nu ? nu : 1, sizeof *failed);
+	size_t n_failed = 0;
 	for (size_t i = 0; i < nu; i++) {
 		if (res[i].uid == 0)
 			continue;
 		ssize_t k = imap_view_find_uid(v, res[i].uid);
 		if (k < 0)
 			continue;
+		if (modified[i]) {
+			/* RFC 7162 §3.1.3: MODIFIED lists sequence numbers,
+			 * or UIDs for UID STORE */
+			failed[n_failed++] = s->uid_cmd ? res[i].uid : (uint32_t)k + 1;
+			continue;
+		}
 		struct imap_msg *m = &v->msgs[k];
+		bool new_modseq = res[i].modseq > m->modseq;
 		m->flags = res[i].flags;
 		free(m->keywords);
 		m->keywords = res[i].keywords;
 		res[i].keywords = NULL;
-		if (silent)
+		if (new_modseq)
+			m->modseq = res[i].modseq;
+		/* §3.1.3: a CONDSTORE client hears of the new MODSEQ even
+		 * with .SILENT */
+		if (silent && !(condstore && new_modseq))
 			continue;
 		buf_reset(&b);
-		buf_printf(&b, "* %zd FETCH (FLAGS ", k + 1);
-		imap_append_flags(&b, m->flags, m->keywords, m->recent);
-		if (s->uid_cmd)
-			buf_printf(&b, " UID %u", m->uid);
+		buf_printf(&b, "* %zd FETCH (", k + 1);
+		const char *sep = "";
+		if (!silent) {
+			buf_puts(&b, "FLAGS ");
+			imap_append_flags(&b, m->flags, m->keywords, m->recent);
+			sep = " ";
+		}
+		/* and the UID once QRESYNC is on (RFC 7162 §3.2.4) */
+		if (s->uid_cmd || imap_qresync_on(s)) {
+			buf_printf(&b, "%sUID %u", sep, m->uid);
+			sep = " ";
+		}
+		if (condstore)
+			buf_printf(&b, "%sMODSEQ (%llu)", sep,
+				   (unsigned long long)m->modseq);
 		buf_puts(&b, ")\r\n");
 		imap_write(s, b.data, b.len);
 	}
-	buf_free(&b);
 	for (size_t i = 0; i < nu; i++)
 		free(res[i].keywords);
 	free(res);
+	free(modified);
 	free(uids);
 	free(idx);
-	imap_ok(s, "Store completed.");
+	if (n_failed > 0) {
+		/* failed holds ascending numbers: uids and view indexes are */
+		buf_reset(&b);
+		imap_append_uidset(&b, failed, n_failed);
+		imap_ok(s, "[MODIFIED %s] Conditional STORE failed.", buf_cstr(&b));
+	} else {
+		imap_ok(s, "Store completed.");
+	}
+	free(failed);
+	buf_free(&b);
 }
 
 static void

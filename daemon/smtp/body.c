@@ -109,6 +109,7 @@ smtp_body_begin(struct smtp_session *s, const char **reply_r)
 		.when = time(NULL),
 	};
 	smtp_received_build(&tx->stage, &info);
+	tx->head_len = tx->stage.len;
 	return 0;
 }
 

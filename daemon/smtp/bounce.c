@@ -3,6 +3,7 @@
  */
 #include "smtp/bounce.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -82,6 +83,21 @@ put_ascii(struct buf *out, const char *s)
 	}
 }
 
+/* An address for a DSN field: UTF-8 as it is in an RFC 6533 report (the
+ * "utf-8" address type, §3), else ASCII only. */
+static void
+put_addr(struct buf *out, const char *s, bool utf8)
+{
+	if (!utf8) {
+		put_ascii(out, s);
+		return;
+	}
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		buf_putc(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
+	}
+}
+
 static void
 header_field(struct buf *out, const char *name, const char *value)
 {
@@ -102,14 +118,18 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	hex_encode(rnd, sizeof rnd, hex);
 	memcpy(boundary, "=_mailhub_dsn_", 14);
 	memcpy(boundary + 14, hex, 25);
-	for (size_t i = 0; i < n; i++)
-		any_failed |= !rcpts[i].delayed;
+	bool all_success = true;
+	for (size_t i = 0; i < n; i++) {
+		any_failed |= !rcpts[i].delayed && rcpts[i].success == NULL;
+		all_success &= rcpts[i].success != NULL;
+	}
 
 	buf_printf(out, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", p->hostname);
 	buf_puts(out, "To: <");
-	put_ascii(out, p->to);
+	put_addr(out, p->to, p->utf8);
 	buf_puts(out, ">\r\n");
 	header_field(out, "Subject", any_failed ? "Undelivered Mail Returned to Sender"
+				     : all_success ? "Successful Mail Delivery Report"
 				     : "Delayed Mail (still being retried)");
 	buf_puts(out, "Date: ");
 	bounce_date(p->now, out);
@@ -123,12 +143,15 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	buf_puts(out, "This is a MIME-encapsulated delivery status notification.\r\n\r\n");
 
 	/* 1: for people */
-	buf_printf(out, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n",
-		   boundary);
+	buf_printf(out, "--%s\r\nContent-Type: text/plain; charset=%s\r\n\r\n",
+		   boundary, p->utf8 ? "utf-8" : "us-ascii");
 	buf_printf(out, "This is the mail system at %s.\r\n\r\n", p->hostname);
 	if (any_failed)
 		buf_puts(out, "Your message could not be delivered to one or more"
 			 " recipients.\r\nIt is attached below.\r\n\r\n");
+	else if (all_success)
+		buf_puts(out, "Your message was delivered to the recipients below,"
+			 " as you asked to be told.\r\n\r\n");
 	else
 		buf_puts(out, "Your message has not been delivered yet to the"
 			 " recipients below.\r\nThe mail system keeps trying; you"
@@ -140,15 +163,18 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	}
 	for (size_t i = 0; i < n; i++) {
 		buf_puts(out, "<");
-		put_ascii(out, rcpts[i].address);
-		buf_printf(out, ">: %s\r\n    ", rcpts[i].delayed ? "delayed" : "failed");
+		put_addr(out, rcpts[i].address, p->utf8);
+		buf_printf(out, ">: %s\r\n    ", rcpts[i].success != NULL ? rcpts[i].success
+					      : rcpts[i].delayed ? "delayed" : "failed");
 		put_ascii(out, rcpts[i].reply != NULL ? rcpts[i].reply : "no reason recorded");
 		buf_puts(out, "\r\n");
 	}
 	buf_puts(out, "\r\n");
 
 	/* 2: RFC 3464 §2.2 per-message fields, §2.3 per-recipient fields */
-	buf_printf(out, "--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary);
+	/* RFC 6533 §6.1: a report about an internationalized message */
+	buf_printf(out, "--%s\r\nContent-Type: message/%sdelivery-status\r\n\r\n", boundary,
+		   p->utf8 ? "global-" : "");
 	buf_printf(out, "Reporting-MTA: dns; %s\r\n", p->hostname);
 	if (p->envid != NULL)
 		header_field(out, "Original-Envelope-Id", p->envid);
@@ -161,8 +187,17 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 		const struct bounce_rcpt *r = &rcpts[i];
 		char status[16];
 		bounce_status(r->reply, r->delayed, status);
-		buf_puts(out, "\r\nFinal-Recipient: rfc822; ");
-		put_ascii(out, r->address);
+		if (r->success != NULL) {
+			/* RFC 3463: 2.x.x, the server's own when it gave one */
+			const char *e = r->reply != NULL ? strchr(r->reply, ' ') : NULL;
+			size_t el = e != NULL ? strcspn(e + 1, " ") : 0;
+			if (e != NULL && e[1] == '2' && e[2] == '.' && el < sizeof status)
+				snprintf(status, sizeof status, "%.*s", (int)el, e + 1);
+			else
+				snprintf(status, sizeof status, "2.0.0");
+		}
+		buf_printf(out, "\r\nFinal-Recipient: %s; ", p->utf8 ? "utf-8" : "rfc822");
+		put_addr(out, r->address, p->utf8);
 		buf_puts(out, "\r\n");
 		if (r->orcpt != NULL) {
 			/* stored as "type;xtext": RFC 3464 wants "type; value" */
@@ -177,7 +212,8 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 			}
 			buf_puts(out, "\r\n");
 		}
-		buf_printf(out, "Action: %s\r\n", r->delayed ? "delayed" : "failed");
+		buf_printf(out, "Action: %s\r\n", r->success != NULL ? r->success
+			   : r->delayed ? "delayed" : "failed");
 		buf_printf(out, "Status: %s\r\n", status);
 		if (r->host != NULL)
 			header_field(out, "Remote-MTA", errfmt("dns; %s", r->host));
@@ -200,8 +236,10 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	buf_puts(out, "\r\n");
 
 	/* 3: the original (RFC 6522 §3: text/rfc822-headers for headers) */
+	/* RFC 6533 §6.3 and §6.4: message/global, message/global-headers */
 	buf_printf(out, "--%s\r\nContent-Type: %s\r\n\r\n", boundary,
-		   full ? "message/rfc822" : "text/rfc822-headers");
+		   p->utf8 ? (full ? "message/global" : "message/global-headers")
+			   : (full ? "message/rfc822" : "text/rfc822-headers"));
 	buf_append(out, orig, orig_len);
 	if (orig_len > 0 && orig[orig_len - 1] != '\n')
 		buf_puts(out, "\r\n");
@@ -216,6 +254,8 @@ wants_dsn(const struct store_queue_recipient *r)
 	/* RFC 3461 §4.1: no NOTIFY means FAILURE (and DELAY at our choice) */
 	if (r->notify & STORE_QUEUE_NOTIFY_NEVER)
 		return false;
+	if (r->state == STORE_QUEUE_DELIVERED)
+		return (r->notify & STORE_QUEUE_NOTIFY_SUCCESS) != 0;
 	if (r->state == STORE_QUEUE_FAILED)
 		return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_FAILURE);
 	return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_DELAY);
@@ -237,7 +277,14 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		br[n].address = r->address;
 		br[n].orcpt = r->orcpt;
 		br[n].reply = r->last_reply;
-		br[n].delayed = r->state != STORE_QUEUE_FAILED;
+		br[n].delayed = r->state == STORE_QUEUE_DEFERRED;
+		if (r->state == STORE_QUEUE_DELIVERED) {
+			/* RFC 3464 §2.3.3: delivered here, or passed on to a
+			 * server that will not report (no DSN extension) */
+			const char *at = strrchr(r->address, '@');
+			br[n].success = at != NULL && store_domain_is_local(st, at + 1) > 0
+				? "delivered" : "relayed";
+		}
 		br[n].last_attempt = r->last_attempt;
 		n++;
 	}
@@ -272,6 +319,7 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		.arrival = it->msg.created,
 		.retry_until = it->msg.created + lifetime,
 		.now = now,
+		.utf8 = it->msg.smtputf8,
 	};
 	bounce_build(&p, br, n, orig.data != NULL ? orig.data : "", orig.len, full, &dsn);
 	buf_free(&orig);
@@ -301,6 +349,7 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		struct store_queue_message m = {
 			.qid = it->msg.qid, .size = dsn.len, .sender = (char *)"",
 			.kind = (char *)"bounce",
+			.smtputf8 = it->msg.smtputf8,
 		};
 		memcpy(m.blob, hash, sizeof hash);
 		struct store_queue_recipient q = {

@@ -25,6 +25,8 @@ struct bounce_rcpt {
 	const char *reply;	/* "550 5.1.1 ..." or NULL */
 	const char *host;	/* the remote host that said it, or NULL */
 	bool delayed;		/* Action: delayed, else failed */
+	const char *success;	/* RFC 3464 §2.3.3 Action "delivered" or
+				 * "relayed" for NOTIFY=SUCCESS, else NULL */
 	int64_t last_attempt;	/* 0: none */
 };
 
@@ -36,6 +38,9 @@ struct bounce_params {
 	int64_t arrival;	/* Arrival-Date */
 	int64_t retry_until;	/* Will-Retry-Until for delayed ones */
 	int64_t now;		/* Date */
+	bool utf8;		/* the message needed SMTPUTF8: RFC 6533's
+				 * message/global-delivery-status, utf-8
+				 * addresses and message/global-headers */
 };
 
 /*

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include "core/base64.h"
 #include "core/conn.h"
 #include "core/limits.h"
@@ -256,6 +258,39 @@ auth(struct smtp_client *c, struct smtp_result *res)
 	return 0;
 }
 
+/* RFC 8460 §4.3.1: the result type of a failed certificate check. */
+static const char *
+tls_result_of(struct conn *conn)
+{
+	switch (conn_verify_result(conn)) {
+	case X509_V_OK:
+		return "validation-failure";
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+		return "certificate-host-mismatch";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "certificate-expired";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return "certificate-not-trusted";
+	default:
+		return "validation-failure";
+	}
+}
+
+/* A failed handshake as a result. */
+static void
+tls_failed(struct smtp_client *c, struct smtp_result *res, const char *error)
+{
+	smtp_result_set(res, SMTP_FAIL_TLS, 0,
+			errfmt("TLS with %s failed: %s", c->p.host, error));
+	res->tls_result = tls_result_of(c->conn);
+}
+
 struct smtp_client *
 smtp_client_open(const struct smtp_client_params *params, struct smtp_result *res)
 {
@@ -277,10 +312,11 @@ smtp_client_open(const struct smtp_client_params *params, struct smtp_result *re
 				       addr, params->port, error));
 		goto fail;
 	}
+	if (params->tls_setup != NULL)
+		conn_set_tls_setup(c->conn, params->tls_setup, params->tls_setup_arg);
 	if (params->tls == SMTP_TLS_IMPLICIT &&
 	    conn_starttls_client(c->conn, params->tls_ctx, params->host, &error) < 0) {
-		smtp_result_set(res, SMTP_FAIL_TLS, 0,
-				errfmt("TLS with %s failed: %s", params->host, error));
+		tls_failed(c, res, error);
 		goto fail;
 	}
 	set_state(c, CLIENT_GREETING);
@@ -302,6 +338,7 @@ smtp_client_open(const struct smtp_client_params *params, struct smtp_result *re
 		if (!c->caps.starttls) {
 			smtp_result_set(res, SMTP_FAIL_TLS, 0,
 					errfmt("%s does not offer STARTTLS", params->host));
+			res->tls_result = "starttls-not-supported";
 			goto fail;
 		}
 		if (command(c, "STARTTLS", cmd_timeout(c), res) < 0)
@@ -309,6 +346,7 @@ smtp_client_open(const struct smtp_client_params *params, struct smtp_result *re
 		if (c->reply.code != 220) {
 			reply_result(c, res);
 			res->fail = SMTP_FAIL_TLS;
+			res->tls_result = "starttls-not-supported";
 			goto fail;
 		}
 		/* RFC 3207 §4.2: anything the server sent before the handshake
@@ -319,8 +357,7 @@ smtp_client_open(const struct smtp_client_params *params, struct smtp_result *re
 			goto fail;
 		}
 		if (conn_starttls_client(c->conn, params->tls_ctx, params->host, &error) < 0) {
-			smtp_result_set(res, SMTP_FAIL_TLS, 0,
-					errfmt("TLS with %s failed: %s", params->host, error));
+			tls_failed(c, res, error);
 			goto fail;
 		}
 		/* RFC 3207 §4.2: forget what was learnt before TLS, ask again */
@@ -385,6 +422,14 @@ int
 smtp_client_fd(const struct smtp_client *c)
 {
 	return conn_fd(c->conn);
+}
+
+bool
+smtp_client_tls_verified(const struct smtp_client *c)
+{
+	return conn_is_tls(c->conn) && c->p.tls_ctx != NULL &&
+	       conn_verify_result(c->conn) == X509_V_OK &&
+	       (SSL_CTX_get_verify_mode(c->p.tls_ctx) & SSL_VERIFY_PEER) != 0;
 }
 
 const char *
@@ -573,6 +618,16 @@ smtp_client_send(struct smtp_client *c, const struct smtp_envelope *env,
 		ret = 0;
 		goto out;
 	}
+	/* RFC 8689 §4.2.1: a REQUIRETLS message goes only to a server that
+	 * offers REQUIRETLS (over TLS); RFC 8689 §5: 5.7.30 */
+	if (env->requiretls && (!c->caps.requiretls || !conn_is_tls(c->conn))) {
+		smtp_result_set(&res, SMTP_FAIL_PERM, 550,
+				errfmt("550 5.7.30 REQUIRETLS support required: %s does not"
+				       " offer REQUIRETLS", c->host));
+		all_fail(env, rcpt_res, &res);
+		ret = 0;
+		goto out;
+	}
 	/* RFC 1870 §6: over the server's fixed maximum is permanent */
 	if (c->caps.size && c->caps.size_max > 0 && total > c->caps.size_max) {
 		smtp_result_set(&res, SMTP_FAIL_PERM, 552,
@@ -592,6 +647,8 @@ smtp_client_send(struct smtp_client *c, const struct smtp_envelope *env,
 		buf_puts(&cmd, " BODY=8BITMIME");
 	if (env->smtputf8)
 		buf_puts(&cmd, " SMTPUTF8");
+	if (env->requiretls)
+		buf_puts(&cmd, " REQUIRETLS");
 	if (c->caps.dsn && env->ret != NULL)
 		buf_printf(&cmd, " RET=%s", env->ret);
 	if (c->caps.dsn && env->envid != NULL)

@@ -57,6 +57,7 @@ struct smtp_caps {
 	bool pipelining;	/* RFC 2920 */
 	bool eightbitmime;	/* RFC 6152 */
 	bool smtputf8;		/* RFC 6531 */
+	bool requiretls;	/* RFC 8689 */
 	bool chunking;		/* RFC 3030 BDAT */
 	bool dsn;		/* RFC 3461 */
 	bool enhancedstatuscodes; /* RFC 2034 */
@@ -93,6 +94,11 @@ struct smtp_result {
 	enum smtp_fail fail;
 	unsigned code;		/* the reply code (ours for local reasons), 0: none */
 	char *text;		/* "550 5.1.1 <bob@x>: no such user", malloc'd */
+	/* A TLS failure as RFC 8460 §4.3 names it ("starttls-not-supported",
+	 * "certificate-host-mismatch", "certificate-expired",
+	 * "certificate-not-trusted", "validation-failure"), static; NULL for
+	 * any other outcome. */
+	const char *tls_result;
 };
 
 void smtp_result_clear(struct smtp_result *res);
@@ -112,6 +118,10 @@ struct smtp_client_params {
 	SSL_CTX *tls_ctx;	/* verifying for STARTTLS/IMPLICIT */
 	const char *username;	/* NULL: no AUTH */
 	const char *password;
+	/* Called on the SSL right before the handshake (conn_set_tls_setup()):
+	 * DANE's TLSA records; NULL: none. */
+	int (*tls_setup)(SSL *ssl, void *arg, const char **error_r);
+	void *tls_setup_arg;
 	/* Timeouts in seconds; 0 takes RFC 5321 §4.5.3.2's value. */
 	unsigned connect_timeout;	/* default 60 */
 	unsigned command_timeout;	/* greeting, EHLO, MAIL, RCPT: 300 */
@@ -134,6 +144,9 @@ void smtp_client_close(struct smtp_client **c);
 /* What the server offered (after STARTTLS, the second EHLO). */
 const struct smtp_caps *smtp_client_caps(const struct smtp_client *c);
 bool smtp_client_is_tls(const struct smtp_client *c);
+/* True when the session is TLS and the server's certificate passed the
+ * context's checks (a verifying context, or DANE). */
+bool smtp_client_tls_verified(const struct smtp_client *c);
 /* "TLSv1.3" or "none". */
 const char *smtp_client_tls_version(const struct smtp_client *c);
 /* The socket, for a shutdown(2) from another thread that must end a
@@ -146,6 +159,7 @@ struct smtp_envelope {
 	uint64_t size;			/* the message's bytes, for SIZE= */
 	bool eightbit;			/* BODY=8BITMIME (RFC 6152) */
 	bool smtputf8;			/* needs SMTPUTF8 (RFC 6531) */
+	bool requiretls;		/* REQUIRETLS (RFC 8689): the server must offer it */
 	const char *ret;		/* "FULL"/"HDRS" or NULL (RFC 3461 §4.3) */
 	const char *envid;		/* xtext or NULL (RFC 3461 §4.4) */
 	size_t n_rcpts;

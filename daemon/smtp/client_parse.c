@@ -191,6 +191,8 @@ smtp_caps_parse(const struct smtp_reply *ehlo, struct smtp_caps *caps)
 			caps->pipelining = true;
 		else if (word_is(w, wl, "8BITMIME"))
 			caps->eightbitmime = true;
+		else if (word_is(w, wl, "REQUIRETLS"))
+			caps->requiretls = true;
 		else if (word_is(w, wl, "SMTPUTF8"))
 			caps->smtputf8 = true;
 		else if (word_is(w, wl, "CHUNKING"))

@@ -608,7 +608,7 @@ smtp_parse_mail(const char *args, struct smtp_mail_args *r,
 		*error_r = "501 5.1.7 Bad sender address syntax";
 		goto fail;
 	}
-	bool seen_size = false, seen_body = false, seen_utf8 = false;
+	bool seen_size = false, seen_body = false, seen_utf8 = false, seen_rtls = false;
 	bool seen_ret = false, seen_envid = false, seen_auth = false;
 	const char *key, *val;
 	size_t kl, vl;
@@ -648,6 +648,11 @@ smtp_parse_mail(const char *args, struct smtp_mail_args *r,
 			if (val != NULL)
 				goto syntax;
 			r->smtputf8 = true;
+		} else if (key_is(key, kl, "REQUIRETLS")) {
+			seen = &seen_rtls;
+			if (val != NULL)
+				goto syntax;
+			r->requiretls = true;
 		} else if (key_is(key, kl, "RET")) {
 			seen = &seen_ret;
 			if (val_is(val, vl, "FULL"))

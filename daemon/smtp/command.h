@@ -93,6 +93,7 @@ struct smtp_mail_args {
 	bool size_given;
 	enum smtp_body body;
 	bool smtputf8;		/* the SMTPUTF8 parameter */
+	bool requiretls;	/* RFC 8689 §4.1: the REQUIRETLS parameter */
 	enum smtp_ret ret;
 	char *envid;		/* ENVID= as sent (xtext, validated), or NULL */
 	char *auth;		/* AUTH= as sent (xtext), or NULL */

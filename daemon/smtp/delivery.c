@@ -42,7 +42,9 @@
 #include "mail/hdrfilter.h"
 #include "smtp/inbound.h"
 #include "smtp/queue.h"
+#include "smtp/sendlimit.h"
 #include "smtp/session.h"
+#include "sieve/deliver.h"
 #include "smtp/srs.h"
 #include "store/blob.h"
 #include "store/queue.h"
@@ -57,6 +59,15 @@
  * around the transactions (blob files are written and fsynced outside).
  */
 static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+smtp_delivery_lock(bool take)
+{
+	if (take)
+		pthread_mutex_lock(&deliver_lock);
+	else
+		pthread_mutex_unlock(&deliver_lock);
+}
 
 /* The final delivery fields of copy c (see above). */
 static void
@@ -109,6 +120,16 @@ smtp_delivery_plan(struct smtp_session *s)
 	}
 }
 
+/* The address the copy was delivered to, with its detail (malloc'd). */
+static char *
+delivered_to(const char *user, const char *detail)
+{
+	const char *at = strrchr(user, '@');
+	if (detail == NULL || at == NULL)
+		return xstrdup(user);
+	return xasprintf("%.*s%s%s", (int)(at - user), user, detail, at);
+}
+
 /* The head of copy c: its delivery fields, then the verdict's fields and
  * Subject. */
 static void
@@ -135,13 +156,14 @@ copy_sink_write(void *ctx, const void *p, size_t n)
 	return k->ret == STORE_OK ? 0 : -1;
 }
 
-/* A new blob: fields, then src from byte skip on (without its Subject
- * fields when drop_subject), placed and held in *w_r (see above).
- * STORE_OK, or the failure (logged). */
+/* A new blob: fields, then head (when not NULL: a header block in place
+ * of src's own) and src from byte skip on (without its Subject fields
+ * when drop_subject), placed and held in *w_r (see above).  STORE_OK, or
+ * the failure (logged). */
 static int
 copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct buf *fields,
-	  bool drop_subject, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
-	  struct blob_writer **w_r)
+	  const struct buf *head, bool drop_subject, char hash_r[SHA256_HEX_LEN + 1],
+	  uint64_t *size_r, struct blob_writer **w_r)
 {
 	static const char *const subject[] = { "Subject", NULL };
 	struct store *st = smtp_store(s);
@@ -164,6 +186,17 @@ copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct b
 	if (lseek(fd, (off_t)skip, SEEK_SET) < 0) {
 		error = "cannot seek in the message";
 		goto fail;
+	}
+	if (head != NULL && head->len > 0) {
+		if (drop_subject) {
+			if (mail_hdr_filter_feed(&hdr, head->data, head->len) < 0) {
+				error = sink.error;
+				ret = sink.ret;
+				goto fail;
+			}
+		} else if ((ret = blob_write(w, head->data, head->len, &error)) != STORE_OK) {
+			goto fail;
+		}
 	}
 	chunk = xmalloc(SMTP_BODY_CHUNK);
 	for (;;) {
@@ -334,6 +367,7 @@ queue_groups(struct smtp_session *s, struct queue_group *groups, size_t n_groups
 			.envid = tx->envid,
 			.body = (char *)body_names[tx->body],
 			.smtputf8 = tx->smtputf8,
+			.requiretls = tx->requiretls,
 			.kind = (char *)"relay",
 		};
 		memcpy(m.blob, hash, SHA256_HEX_LEN + 1);
@@ -368,7 +402,12 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 		} else {
 			buf_reset(&fields);
 			copy_head(tx, c, &fields);
-			ret = copy_blob(s, hash, tx->inline_fields ? tx->inline_len : 0, &fields,
+			/* a header block of the verdict's replaces the blob's
+			 * (never with inline fields: see smtp_delivery_plan) */
+			bool head = tx->verdict.head.len > 0;
+			uint64_t skip = head ? tx->verdict.head_skip
+					     : tx->inline_fields ? tx->inline_len : 0;
+			ret = copy_blob(s, hash, skip, &fields, head ? &tx->verdict.head : NULL,
 					tx->verdict.subject != NULL, c->hash, &c->size, &c->w);
 		}
 		const char *detail = tx->rcpts[c->rcpt].res.details[c->user];
@@ -379,15 +418,81 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 		sc[i].special_use = tx->verdict.special_use;
 	}
 	buf_free(&fields);
+	/* the users' Sieve scripts decide where each copy goes (DESIGN.md:
+	 * verdicts, then Sieve, then store) */
+	struct sieve_delivery *plans = xcalloc(tx->n_copies + 1, sizeof *plans);
+	struct store_copy *all = NULL;
+	size_t n_all = 0, *first = xcalloc(tx->n_copies + 1, sizeof *first),
+	       *count = xcalloc(tx->n_copies + 1, sizeof *count);
+	bool *planned = xcalloc(tx->n_copies + 1, sizeof *planned);
+	for (size_t i = 0; ret == 0 && i < tx->n_copies; i++) {
+		const struct smtp_copy *c = &tx->copies[i];
+		const struct smtp_rcpt *r = &tx->rcpts[c->rcpt];
+		char *user = delivered_to(r->res.user_addresses[c->user], r->res.details[c->user]);
+		struct sieve_deliver_input in = {
+			.user_id = c->user_id,
+			.user = user,
+			.orig_rcpt = r->address,
+			.sender = tx->sender,
+			.blob = c->hash,
+			.size = c->size,
+			.base = &sc[i],
+			/* RFC 5235: 0 untested; Junk is the top of the scale */
+			.spam_score = !smtp_inbound_checks_message(s) ? 0
+				      : tx->verdict.special_use != NULL ? 10 : 1,
+		};
+		planned[i] = sieve_deliver_plan(smtp_store(s), &in, &plans[i]) == 1;
+		free(user);
+		first[i] = n_all;
+		size_t add = planned[i] ? plans[i].n_copies : 1;
+		all = xreallocarray(all, n_all + add + 1, sizeof *all);
+		if (planned[i]) {
+			memcpy(&all[n_all], plans[i].copies, add * sizeof *all);
+			log_info("%s[%llu] sieve id=%s to=%s%s", s->name, (unsigned long long)s->id,
+				 tx->id, esc_str(tx->rcpts[c->rcpt].res.user_addresses[c->user]),
+				 plans[i].log);
+		} else {
+			all[n_all] = sc[i];
+		}
+		count[i] = add;
+		n_all += add;
+	}
 	if (ret == 0) {
 		struct store *st = smtp_store(s);
 		pthread_mutex_lock(&deliver_lock);
-		ret = store_deliver_copies(st, sc, tx->n_copies, time(NULL), &error);
+		ret = n_all > 0 ? store_deliver_copies(st, all, n_all, time(NULL), &error) : 0;
 		pthread_mutex_unlock(&deliver_lock);
 		if (ret != STORE_OK)
 			log_error("%s[%llu] delivery failed id=%s: %s",
 				  s->name, (unsigned long long)s->id, tx->id, error);
 	}
+	for (size_t i = 0; i < tx->n_copies; i++) {
+		if (ret == 0) {
+			/* a copy is delivered when any of its folders took it, or
+			 * when its script stored it nowhere (discard, redirect) */
+			sc[i].status = count[i] == 0 ? STORE_OK : all[first[i]].status;
+			for (size_t k = first[i]; k < first[i] + count[i]; k++)
+				if (all[k].status == STORE_OK)
+					sc[i].status = STORE_OK;
+			if (sc[i].status != STORE_OK && count[i] > 0 && sc[i].error == NULL &&
+			    all[first[i]].error != NULL)
+				sc[i].error = xstrdup(all[first[i]].error);
+			if (planned[i] && sc[i].status == STORE_OK) {
+				pthread_mutex_lock(&deliver_lock);
+				sieve_deliver_finish(smtp_store(s), &plans[i], tx->id);
+				pthread_mutex_unlock(&deliver_lock);
+			}
+		}
+		if (planned[i])
+			for (size_t k = first[i]; k < first[i] + count[i]; k++)
+				store_copy_clear(&all[k]);
+		sieve_delivery_clear(&plans[i]);
+	}
+	free(plans);
+	free(all);
+	free(first);
+	free(count);
+	free(planned);
 	for (size_t i = 0; i < tx->n_copies; i++) {
 		tx->copies[i].status = ret == 0 ? sc[i].status : ret;
 		/* a copy not taken goes (unless shared) */
@@ -497,7 +602,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 		 * fields */
 		int ret = STORE_OK;
 		if (tx->inline_fields)
-			ret = copy_blob(s, hash, tx->inline_len, &none, false, base, &base_size,
+			ret = copy_blob(s, hash, tx->inline_len, &none, NULL, false, base, &base_size,
 					&base_w);
 		if (ret == STORE_OK)
 			ret = queue_groups(s, groups, n_groups, base, base_size);
@@ -518,6 +623,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 		 tx->verdict.special_use != NULL ? " folder=Junk" : "");
 	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	s->messages++;
+	smtp_send_limit_count(s, tx->n_rcpts);
 out:
 	if (queued)
 		blob_writer_release(&base_w);

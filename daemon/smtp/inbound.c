@@ -18,6 +18,7 @@
 #include "store/blob.h"
 #include "store/spam.h"
 #include "store/store.h"
+#include "smtp/trust_inbound.h"
 #include "trust/dns_source.h"
 #include "trust/dnsbl.h"
 #include "trust/greylist.h"
@@ -39,9 +40,8 @@ cache_make(void)
 	cache = dns_cache_new(DNS_CACHE_ENTRIES, DNS_CACHE_BYTES);
 }
 
-/* The session's DNS source; -1 (logged) when no resolver can be made. */
-static int
-session_dns(struct smtp_session *s, struct dns_source *src_r)
+int
+smtp_inbound_dns(struct smtp_session *s, struct dns_source *src_r)
 {
 	if (s->dns == NULL) {
 		const char *error;
@@ -65,9 +65,8 @@ client_ip(const struct smtp_session *s, struct ip_addr *ip)
 	return ip_addr_parse(conn_peer_ip(s->conn), ip) == 0;
 }
 
-/* Local software (127.0.0.1, ::1) and the admin's networks are trusted. */
-static bool
-trusted(const struct ip_addr *ip, const char *allow)
+bool
+smtp_inbound_trusted(const struct ip_addr *ip, const char *allow)
 {
 	static const unsigned char v4[4] = { 127, 0, 0, 1 };
 	static const unsigned char v6[16] = { [15] = 1 };
@@ -93,6 +92,8 @@ smtp_verdict_clear(struct smtp_verdict *v)
 	buf_free(&v->reply);
 	buf_free(&v->headers);
 	buf_free(&v->log);
+	buf_free(&v->head);
+	v->head_skip = 0;
 	xfree(v->subject);
 	v->special_use = NULL;
 }
@@ -112,7 +113,7 @@ smtp_inbound_connect(struct smtp_session *s, struct buf *reply)
 	struct ip_addr ip;
 	struct dns_source src;
 	if (s->listener->mode != SMTP_MODE_INBOUND || s->cfg->dnsbl == NULL ||
-	    !client_ip(s, &ip) || trusted(&ip, s->cfg->dnsbl_allow) || session_dns(s, &src) < 0)
+	    !client_ip(s, &ip) || smtp_inbound_trusted(&ip, s->cfg->dnsbl_allow) || smtp_inbound_dns(s, &src) < 0)
 		return 0;
 	struct dnsbl_result r;
 	dnsbl_check(&src, s->cfg->dnsbl, &ip, &r);
@@ -167,7 +168,7 @@ smtp_inbound_rcpt(struct smtp_session *s, const char *rcpt, struct buf *reply)
 	struct ip_addr ip;
 	int64_t retry = 0;
 	if (!s->cfg->greylist || s->listener->mode != SMTP_MODE_INBOUND || s->user_id != 0 ||
-	    !client_ip(s, &ip) || trusted(&ip, s->cfg->greylist_allow) ||
+	    !client_ip(s, &ip) || smtp_inbound_trusted(&ip, s->cfg->greylist_allow) ||
 	    triplet_passes(s, &ip, rcpt, &retry))
 		return NULL;
 	int64_t wait = retry - (int64_t)time(NULL);
@@ -185,7 +186,7 @@ smtp_inbound_rcpt(struct smtp_session *s, const char *rcpt, struct buf *reply)
 bool
 smtp_inbound_checks_message(const struct smtp_session *s)
 {
-	return s->cfg->rspamd_url != NULL && s->user_id == 0;
+	return (s->cfg->rspamd_url != NULL && s->user_id == 0) || smtp_trust_applies(s);
 }
 
 /* The client's verified host name for rspamd's Hostname ("unknown" when it
@@ -198,7 +199,7 @@ client_host(struct smtp_session *s)
 	struct ip_addr ip;
 	struct dns_source src;
 	struct buf name = BUF_INIT;
-	if (client_ip(s, &ip) && session_dns(s, &src) == 0 &&
+	if (client_ip(s, &ip) && smtp_inbound_dns(s, &src) == 0 &&
 	    rdns_verified_name(&src, &ip, &name) == 0)
 		s->client_host = buf_steal(&name);
 	else
@@ -216,7 +217,7 @@ greylist_passed(struct smtp_session *s)
 	struct ip_addr ip;
 	bool all = true;
 	int64_t retry;
-	if (!client_ip(s, &ip) || trusted(&ip, s->cfg->greylist_allow))
+	if (!client_ip(s, &ip) || smtp_inbound_trusted(&ip, s->cfg->greylist_allow))
 		return true;
 	for (size_t i = 0; i < s->tx->n_rcpts; i++)
 		all = triplet_passes(s, &ip, s->tx->rcpts[i].address, &retry) && all;
@@ -330,6 +331,9 @@ rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
 void
 smtp_inbound_message(struct smtp_session *s, const char *hash, uint64_t size)
 {
-	if (smtp_inbound_checks_message(s))
+	/* the senders first: a message they refuse is not scanned */
+	smtp_trust_message(s, hash, size);
+	if (s->tx->verdict.reply.len == 0 && s->cfg->rspamd_url != NULL && s->user_id == 0)
 		rspamd_verdict(s, hash, size);
+	smtp_trust_count(s);
 }

@@ -26,6 +26,8 @@
 #include <stdint.h>
 
 #include "smtp/session.h"
+#include "trust/dns_source.h"
+#include "trust/ipaddr.h"
 
 /* At connect: 0 to greet, or -1 with the reply that refuses the session
  * (554, RFC 5321 §3.1) in reply. */
@@ -44,6 +46,14 @@ bool smtp_inbound_checks_message(const struct smtp_session *s);
 void smtp_inbound_message(struct smtp_session *s, const char *hash, uint64_t size);
 
 void smtp_verdict_clear(struct smtp_verdict *v);
+
+/* The session's DNS source (its resolver made on first use, with the
+ * process's shared TTL cache); -1 (logged) when no resolver can be made. */
+int smtp_inbound_dns(struct smtp_session *s, struct dns_source *src_r);
+
+/* Whether ip is local software (127.0.0.1, ::1) or in the network list
+ * allow (a [spam]/[trust] *_allow setting, may be NULL). */
+bool smtp_inbound_trusted(const struct ip_addr *ip, const char *allow);
 
 /* At the end of a session: what the checks kept in it. */
 void smtp_inbound_session_end(struct smtp_session *s);

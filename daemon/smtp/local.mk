@@ -7,9 +7,15 @@ libsmtp_a_SOURCES = \
 	daemon/smtp/received.c daemon/smtp/received.h \
 	daemon/smtp/session.h daemon/smtp/body.c daemon/smtp/delivery.c \
 	daemon/smtp/server.c daemon/smtp/server.h \
-	daemon/smtp/srs.c daemon/smtp/srs.h
+	daemon/smtp/srs.c daemon/smtp/srs.h \
+	daemon/smtp/trust_inbound.c daemon/smtp/trust_inbound.h \
+	daemon/smtp/sendlimit.c daemon/smtp/sendlimit.h
 libsmtp_a_CFLAGS = $(AM_CFLAGS)
 SMTP_LIB = libsmtp.a
+
+# The counts of the inbound checks (trust_inbound.c) for the panel.
+libstore_a_SOURCES += daemon/store/trust_stats.c daemon/store/trust_stats.h
+SQL_MIGRATIONS += sql/013_trust_stats.sql
 
 # The queue table lives in the store (only store/ touches SQLite).
 libstore_a_SOURCES += daemon/store/queue.c daemon/store/queue.h
@@ -35,9 +41,9 @@ tests_unit_check_queue_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 TESTS += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
-	tests/integration/test_smtp_delivery.py
+	tests/integration/test_smtp_delivery.py tests/integration/test_inbound_trust.py
 EXTRA_DIST += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
-	tests/integration/test_smtp_delivery.py \
+	tests/integration/test_smtp_delivery.py tests/integration/test_inbound_trust.py \
 	tests/integration/smtp_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_command tests/fuzz/fuzz_smtp_data
@@ -47,4 +53,4 @@ tests_fuzz_fuzz_smtp_data_SRCS = tests/fuzz/fuzz_smtp_data.c \
 	daemon/smtp/data.c $(FUZZ_CORE_SRCS)
 
 # `make bench` runs every BENCHMARKS entry; never part of make check.
-BENCHMARKS += tests/bench/smtp_inbound.sh
+BENCHMARKS += tests/bench/smtp_inbound.sh tests/bench/smtp_trust.py

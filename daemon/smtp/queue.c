@@ -20,8 +20,12 @@
 #include "mail/header.h"
 #include "smtp/bounce.h"
 #include "smtp/client.h"
+#include "smtp/dane.h"
 #include "smtp/dkim.h"
+#include "smtp/mtasts.h"
+#include "smtp/tlsrpt.h"
 #include "store/blob.h"
+#include "store/relaytls.h"
 #include "store/relayq.h"
 
 /* A worker holds its recipients this long at most (longer than any one
@@ -39,7 +43,18 @@ struct relay_settings {
 	unsigned retry_first, retry_max, lifetime, delay_notice;
 	unsigned smtp_timeout;
 	unsigned shutdown_grace;
+	bool dnssec;		/* [dns] dnssec: DANE */
+	bool mta_sts;
+	unsigned mta_sts_port;
+	bool tls_reports;
 };
+
+/* How often worker 0 looks for TLS reports owed for yesterday. */
+#define TLSRPT_CHECK_SECONDS 10
+
+/* How often a fresh cached MTA-STS policy's TXT record is looked at again
+ * (RFC 8461 §5.1: to find a newer policy before the cached one expires). */
+#define MTASTS_RECHECK_SECONDS 3600
 
 /* A worker's parsed DKIM keys of one domain (parsing a PEM key costs more
  * than a signature); looked up again after DKIM_CACHE_SECONDS so that new
@@ -63,6 +78,7 @@ struct worker {
 	uint64_t last_seq;		/* of its last outcomes given to the committer */
 	uint64_t cleaned_seq;		/* committed_seq at its last queue cleanup */
 	int64_t next_cleanup;
+	int64_t next_tlsrpt;
 	int active_fd;			/* its SMTP session's socket, -1: none
 					 * (relay.lock) */
 	struct dkim_cached dkim[DKIM_CACHE_DOMAINS];
@@ -79,7 +95,8 @@ static struct {
 	struct relay_settings set;
 	struct worker *workers;
 	SSL_CTX *ctx_any;	/* opportunistic STARTTLS to MX hosts */
-	SSL_CTX *ctx_verify;	/* the smarthost: verified */
+	SSL_CTX *ctx_verify;	/* the smarthost and MTA-STS: verified */
+	SSL_CTX *ctx_dane;	/* DANE (RFC 7672): verified by TLSA records */
 	atomic_ullong next_id;
 } relay = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -299,8 +316,8 @@ outcome_of(const struct store_queue_message *m, const struct store_queue_recipie
 }
 
 static void
-record(struct worker *w, const struct relayq_item *it,
-       const struct smtp_result *res, const char *host)
+record_dsn(struct worker *w, const struct relayq_item *it,
+	   const struct smtp_result *res, const char *host, bool dsn_passed)
 {
 	int64_t now = time(NULL);
 	struct relayq_outcome *o = xcalloc(it->n_rcpts, sizeof *o);
@@ -316,10 +333,18 @@ record(struct worker *w, const struct relayq_item *it,
 	for (size_t i = 0; i < it->n_rcpts; i++) {
 		o[i].reply = o[i].reply != NULL ? xstrdup(o[i].reply) : NULL;
 		o[i].host = o[i].host != NULL ? xstrdup(o[i].host) : NULL;
+		o[i].dsn_passed = dsn_passed && o[i].state == STORE_QUEUE_DELIVERED;
 		free(expired[i]);
 	}
 	free(expired);
 	committer_push(w, o, it->n_rcpts);
+}
+
+static void
+record(struct worker *w, const struct relayq_item *it,
+       const struct smtp_result *res, const char *host)
+{
+	record_dsn(w, it, res, host, false);
 }
 
 /* Records the same result for every recipient of every item. */
@@ -543,6 +568,12 @@ struct route {
 	struct route_host *hosts;
 	size_t n_hosts;
 	bool implicit_mx;	/* the domain itself, no MX record */
+	char *domain;
+	bool mx_secure;		/* the MX answer was DNSSEC-validated: DANE applies */
+	bool sts_on;		/* an MTA-STS policy in testing or enforce */
+	struct mtasts_policy sts;
+	const char *sts_fail;	/* a policy fetch failure to report (static) */
+	char *sts_why;
 };
 
 static void
@@ -551,6 +582,9 @@ route_clear(struct route *r)
 	for (size_t i = 0; i < r->n_hosts; i++)
 		free(r->hosts[i].name);
 	free(r->hosts);
+	free(r->domain);
+	mtasts_policy_clear(&r->sts);
+	free(r->sts_why);
 	free(r->username);
 	if (r->password != NULL)
 		explicit_bzero(r->password, strlen(r->password));
@@ -564,6 +598,136 @@ route_add(struct route *r, const char *name, unsigned port)
 	r->hosts = xreallocarray(r->hosts, r->n_hosts + 1, sizeof *r->hosts);
 	r->hosts[r->n_hosts].name = xstrdup(name);
 	r->hosts[r->n_hosts++].port = port;
+}
+
+/*
+ * Counts one session's TLS outcome for the daily TLS-RPT report (RFC 8460
+ * §4.4: result "success" or a §4.3 failure type; NULL counts nothing) and
+ * notes the domain's status for the panel.  mx_host NULL: the route as a
+ * whole (no host could be tried).
+ */
+static void
+tls_note(struct worker *w, const struct route *r, const struct dane_host *dh,
+	 const char *mx_host, const char *ip, const char *result, const char *error,
+	 bool ok, const char *tls_version)
+{
+	const char *why;
+	bool tlsa = dh != NULL && (dh->state == DANE_USABLE || dh->state == DANE_UNUSABLE ||
+				   dh->state == DANE_FAILED);
+	struct relaytls_result res = {
+		.when = time(NULL),
+		.domain = r->domain,
+		.policy_type = tlsa ? "tlsa" : r->sts_on ? "sts" : "no-policy-found",
+		.policy_string = tlsa ? (dh->policy != NULL ? dh->policy : "")
+			: r->sts_on ? r->sts.text : "",
+		.mx_host = mx_host != NULL ? mx_host : "",
+		.result = result,
+		.receiving_ip = ip != NULL ? ip : "",
+		.detail = error != NULL ? error : "",
+	};
+	struct relaytls_result extra[2];
+	size_t n = 0;
+	if (result != NULL)
+		extra[n++] = res;
+	struct relaytls_status st = {
+		.domain = r->domain,
+		.tls = tls_version != NULL ? tls_version : "none",
+		.mta_sts = r->sts_on ? mtasts_mode_name(r->sts.mode)
+			: r->sts_fail != NULL ? r->sts_fail : "none",
+		.dane = dh == NULL || dh->state == DANE_NONE ? "none"
+			: dh->state == DANE_USABLE ? (ok ? "verified" : "failed")
+			: dh->state == DANE_UNUSABLE ? "unusable records" : "lookup failed",
+		.host = mx_host,
+		.error = ok ? NULL : error != NULL ? error : "failed",
+		.when = res.when,
+	};
+	if (relaytls_note(w->st, extra, n, &st, &why) != STORE_OK)
+		log_error("relay domain=%s cannot note TLS results: %s", r->domain, why);
+}
+
+/* The domain's MX records, sorted, and whether the answer was validated
+ * (DNSSEC, RFC 7672 §2.2.1).  A dns_status. */
+static int
+lookup_mx(struct worker *w, const char *domain, struct dns_mx **list_r, size_t *n_r,
+	  bool *secure_r, const char **error_r)
+{
+	struct dns_answer ans;
+	*list_r = NULL;
+	*n_r = 0;
+	int ret = dns_query(w->dns, domain, DNS_T_MX, &ans);
+	*secure_r = relay.set.dnssec && ans.secure;
+	if (ret != DNS_OK) {
+		*error_r = errfmt("%s: %s", esc_str(domain), dns_status_name(ret));
+		dns_answer_free(&ans);
+		return ret;
+	}
+	struct dns_mx *list = xcalloc(ans.n, sizeof *list);
+	for (size_t i = 0; i < ans.n; i++) {
+		list[i].host = xstrdup(ans.rr[i].text);
+		list[i].preference = ans.rr[i].pref;
+	}
+	dns_mx_sort(list, ans.n, true);
+	*list_r = list;
+	*n_r = ans.n;
+	dns_answer_free(&ans);
+	return DNS_OK;
+}
+
+/* Applies the domain's MTA-STS policy to the route (RFC 8461 §4.1: in
+ * enforce mode only MX hosts that match a pattern are candidates).  0, or
+ * -1 when no host is left (deferred: the policy or the MX may change). */
+static int
+route_sts(struct worker *w, struct route *r, enum smtp_fail *fail_r,
+	  const char **text_r)
+{
+	if (!relay.set.mta_sts)
+		return 0;
+	struct mtasts_env env = {
+		.st = w->st,
+		.dns = w->dns,
+		.ctx = relay.ctx_verify,
+		.port = relay.set.mta_sts_port,
+		.recheck = MTASTS_RECHECK_SECONDS,
+	};
+	const char *fail, *why;
+	r->sts_on = mtasts_get(&env, r->domain, time(NULL), &r->sts, &fail, &why) > 0;
+	r->sts_fail = fail;
+	r->sts_why = why != NULL ? xstrdup(why) : NULL;
+	if (fail != NULL) {
+		/* RFC 8460 §4.3.2: a policy that could not be had is reported */
+		struct relaytls_result res = {
+			.when = time(NULL), .domain = r->domain, .policy_type = "sts",
+			.policy_string = "", .mx_host = "", .result = fail,
+			.receiving_ip = "", .detail = r->sts_why != NULL ? r->sts_why : "",
+		};
+		const char *error;
+		if (relaytls_note(w->st, &res, 1, NULL, &error) != STORE_OK)
+			log_error("relay domain=%s cannot note TLS results: %s", r->domain, error);
+	}
+	if (!r->sts_on || r->sts.mode != MTASTS_ENFORCE)
+		return 0;
+	size_t kept = 0;
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		if (mtasts_mx_match(&r->sts, r->hosts[i].name)) {
+			r->hosts[kept++] = r->hosts[i];
+		} else {
+			log_info("relay domain=%s mx=%s skipped: not in its MTA-STS policy",
+				 r->domain, r->hosts[i].name);
+			free(r->hosts[i].name);
+		}
+	}
+	r->n_hosts = kept;
+	if (kept == 0) {
+		/* RFC 3463 X.7.5: cryptographic failure (no host can meet the
+		 * policy); deferred, and bounced with this when it expires */
+		*fail_r = SMTP_FAIL_TEMP;
+		*text_r = errfmt("451 4.7.5 no MX host of %s matches its MTA-STS policy"
+				 " (mode enforce)", r->domain);
+		tls_note(w, r, NULL, NULL, "", "validation-failure", *text_r, false, NULL);
+		route_clear(r);
+		return -1;
+	}
+	return 0;
 }
 
 /* Works out where the domain's mail goes.  0; or -1 with *fail_r and
@@ -602,9 +766,10 @@ route_find(struct worker *w, const char *domain, struct route *r,
 	}
 
 	r->tls = SMTP_TLS_OPPORTUNISTIC;
+	r->domain = xstrdup(domain);
 	struct dns_mx *mx = NULL;
 	size_t n_mx = 0;
-	ret = dns_lookup_mx(w->dns, domain, &mx, &n_mx, &error);
+	ret = lookup_mx(w, domain, &mx, &n_mx, &r->mx_secure, &error);
 	switch (ret) {
 	case DNS_OK:
 		if (dns_mx_is_null(mx, n_mx)) {
@@ -613,32 +778,121 @@ route_find(struct worker *w, const char *domain, struct route *r,
 			/* RFC 7505 §4.1: 556 and 5.1.10 for a null MX */
 			*text_r = errfmt("556 5.1.10 %s accepts no mail (null MX, RFC 7505)",
 					 domain);
+			route_clear(r);
 			return -1;
 		}
 		for (size_t i = 0; i < n_mx; i++)
 			if (mx[i].host[0] != '\0')
 				route_add(r, mx[i].host, relay.set.mx_port);
 		dns_mx_list_free(&mx, n_mx);
-		return 0;
+		return route_sts(w, r, fail_r, text_r);
 	case DNS_NODATA:
 		/* RFC 5321 §5.1: no MX, the domain's own address is the MX */
 		r->implicit_mx = true;
 		route_add(r, domain, relay.set.mx_port);
-		return 0;
+		return route_sts(w, r, fail_r, text_r);
 	case DNS_NXDOMAIN:
 		*fail_r = SMTP_FAIL_PERM;
 		*text_r = errfmt("550 5.1.2 domain %s does not exist", domain);
+		route_clear(r);
 		return -1;
 	default:
 		*fail_r = SMTP_FAIL_TEMP;
 		*text_r = errfmt("451 4.4.3 DNS lookup for %s failed: %s", domain, error);
+		route_clear(r);
 		return -1;
 	}
 }
 
+/* Opens a session to one address of a host with the TLS the policies ask
+ * for (RFC 7672 DANE first, then RFC 8461 MTA-STS, else opportunistic),
+ * counting the outcome for TLS reporting.  NULL with *res on failure. */
+static struct smtp_client *
+open_host(struct worker *w, const struct route *r, const struct route_host *host,
+	  const char *addr, const struct dane_host *dh, uint64_t id,
+	  struct smtp_result *res)
+{
+	struct smtp_client_params p = {
+		.id = id,
+		.host = host->name,
+		.address = addr,
+		.port = host->port,
+		.helo = relay.set.hostname,
+		.tls = r->tls,
+		.tls_ctx = r->smarthost ? relay.ctx_verify : relay.ctx_any,
+		.username = r->username,
+		.password = r->password,
+		.command_timeout = relay.set.smtp_timeout,
+	};
+	bool dane = dh->state == DANE_USABLE;
+	bool policy = !r->smarthost && (dane || dh->state == DANE_UNUSABLE || r->sts_on);
+	if (dane) {
+		/* RFC 7672 §2.2: STARTTLS is required, the TLSA records decide */
+		p.tls = SMTP_TLS_STARTTLS;
+		p.tls_ctx = relay.ctx_dane;
+		p.tls_setup = dane_tls_setup;
+		p.tls_setup_arg = (void *)dh;
+	} else if (dh->state == DANE_UNUSABLE) {
+		/* §2.2: records, none usable: TLS without authentication */
+		p.tls = SMTP_TLS_STARTTLS;
+	} else if (r->sts_on) {
+		/* RFC 8461 §4.2: STARTTLS with a certificate valid for the MX
+		 * host's name under the web PKI */
+		p.tls = SMTP_TLS_STARTTLS;
+		p.tls_ctx = relay.ctx_verify;
+	}
+	struct smtp_client *c = smtp_client_open(&p, res);
+	if (policy && (c != NULL || res->fail == SMTP_FAIL_TLS))
+		tls_note(w, r, dh, host->name, addr,
+			 c != NULL ? "success" : res->tls_result != NULL ? res->tls_result
+									: "validation-failure",
+			 c != NULL ? NULL : res->text, c != NULL,
+			 c != NULL ? smtp_client_tls_version(c) : NULL);
+	if (c == NULL && res->fail == SMTP_FAIL_TLS && !dane &&
+	    dh->state != DANE_UNUSABLE && r->sts_on && r->sts.mode == MTASTS_TESTING) {
+		/* RFC 8461 §5: a policy in testing mode is reported on, but
+		 * mail goes on as it would without one */
+		log_info("relay[%llu] host=%s ip=%s: %s; MTA-STS testing: delivering anyway",
+			 (unsigned long long)id, host->name, addr,
+			 res->text != NULL ? res->text : "?");
+		smtp_result_clear(res);
+		p.tls = SMTP_TLS_OPPORTUNISTIC;
+		p.tls_ctx = relay.ctx_any;
+		c = smtp_client_open(&p, res);
+	}
+	if (c == NULL && res->fail == SMTP_FAIL_TLS && p.tls == SMTP_TLS_OPPORTUNISTIC) {
+		/* RFC 7435 §3: opportunistic TLS that fails falls back to
+		 * cleartext rather than not delivering */
+		log_info("relay[%llu] host=%s ip=%s: %s; again without TLS",
+			 (unsigned long long)id, host->name, addr,
+			 res->text != NULL ? res->text : "?");
+		smtp_result_clear(res);
+		p.tls = SMTP_TLS_NONE;
+		c = smtp_client_open(&p, res);
+	}
+	if (!policy && !r->smarthost)
+		tls_note(w, r, dh, host->name, addr, c != NULL ? "success" : NULL,
+			 c != NULL ? NULL : res->text, c != NULL,
+			 c != NULL ? smtp_client_tls_version(c) : NULL);
+	if (c == NULL && policy && res->fail == SMTP_FAIL_TLS) {
+		/* the policy's demand in the reason the queue keeps: deferred
+		 * (the server may be fixed), bounced with it at the end */
+		const char *what = dane ? "DANE (TLSA records)"
+			: dh->state == DANE_UNUSABLE ? "DANE (TLS required)"
+			: "MTA-STS policy (mode enforce)";
+		char *text = xasprintf("451 4.7.5 %s of %s not met by %s: %s", what,
+				       r->domain, host->name,
+				       res->text != NULL ? res->text : "TLS failed");
+		free(res->text);
+		res->text = text;
+	}
+	return c;
+}
+
 /* Opens a session to the first host of the route that takes one.  On
  * failure, *fail_r and *text_r say why (the last host's reason, permanent only
- * when nothing could ever be delivered). */
+ * when nothing could ever be delivered).  *dane_r: whether the session was
+ * authenticated by DANE. */
 static struct smtp_client *
 connect_route(struct worker *w, const struct route *r, uint64_t id,
 	      char **host_r, enum smtp_fail *fail_r, char **text_r)
@@ -665,45 +919,44 @@ connect_route(struct worker *w, const struct route *r, uint64_t id,
 				free(*text_r);
 				*text_r = xasprintf("451 4.4.4 cannot find the address of %s: %s",
 						    host->name, error);
-				if (ret == DNS_NXDOMAIN && r->implicit_mx && r->n_hosts == 1) {
+				/* RFC 5321 §5.1: a domain with neither MX nor
+				 * address records has no mail server; RFC 3463
+				 * X.1.2: bad destination system address */
+				if ((ret == DNS_NXDOMAIN || ret == DNS_NODATA) && r->implicit_mx &&
+				    r->n_hosts == 1) {
 					*fail_r = SMTP_FAIL_PERM;
 					free(*text_r);
-					*text_r = xasprintf("550 5.1.2 %s has no mail server",
-							    host->name);
+					*text_r = xasprintf("550 5.1.2 %s has no mail server (no MX"
+							    " and no address record)", host->name);
 					return NULL;
 				}
 				continue;
 			}
 		}
+		struct dane_host dh = { .state = DANE_NONE };
+		if (r->mx_secure && !r->smarthost) {
+			const char *why;
+			dane_lookup(w->dns, host->name, host->port, &dh, &why);
+			if (dh.state == DANE_FAILED) {
+				/* RFC 7672 §2.2: not "no records": skip the host */
+				log_info("relay[%llu] host=%s skipped: %s", (unsigned long long)id,
+					 host->name, why);
+				free(*text_r);
+				*text_r = xasprintf("451 4.7.5 %s", why);
+				tls_note(w, r, &dh, host->name, "", "tlsa-invalid", *text_r, false,
+					 NULL);
+				dane_host_clear(&dh);
+				dns_strings_free(&addrs, n_addrs);
+				continue;
+			}
+		}
 		for (size_t a = 0; a < n_addrs && !stopping(); a++) {
 			any_address = true;
-			struct smtp_client_params p = {
-				.id = id,
-				.host = host->name,
-				.address = addrs[a],
-				.port = host->port,
-				.helo = relay.set.hostname,
-				.tls = r->tls,
-				.tls_ctx = r->smarthost ? relay.ctx_verify : relay.ctx_any,
-				.username = r->username,
-				.password = r->password,
-				.command_timeout = relay.set.smtp_timeout,
-			};
-			struct smtp_client *c = smtp_client_open(&p, &res);
-			if (c == NULL && res.fail == SMTP_FAIL_TLS &&
-			    r->tls == SMTP_TLS_OPPORTUNISTIC) {
-				/* RFC 7435 §3: opportunistic TLS that fails falls
-				 * back to cleartext rather than not delivering */
-				log_info("relay[%llu] host=%s ip=%s: %s; again without TLS",
-					 (unsigned long long)id, host->name, addrs[a],
-					 res.text != NULL ? res.text : "?");
-				smtp_result_clear(&res);
-				p.tls = SMTP_TLS_NONE;
-				c = smtp_client_open(&p, &res);
-			}
+			struct smtp_client *c = open_host(w, r, host, addrs[a], &dh, id, &res);
 			if (c != NULL) {
 				*host_r = xasprintf("%s[%s]", host->name, addrs[a]);
 				dns_strings_free(&addrs, n_addrs);
+				dane_host_clear(&dh);
 				xfree(*text_r);	/* an earlier host's failure */
 				return c;
 			}
@@ -713,6 +966,7 @@ connect_route(struct worker *w, const struct route *r, uint64_t id,
 			*text_r = xstrdup(res.text != NULL ? res.text : "connection failed");
 			smtp_result_clear(&res);
 		}
+		dane_host_clear(&dh);
 		dns_strings_free(&addrs, n_addrs);
 	}
 	/* every host refused or could not be reached: that may pass */
@@ -742,6 +996,18 @@ send_item(struct worker *w, struct smtp_client *c, const char *host,
 		record(w, it, res, NULL);
 		goto out;
 	}
+	if (it->msg.requiretls && !smtp_client_tls_verified(c)) {
+		/* RFC 8689 §4.2.1: only over TLS whose server was authenticated
+		 * (DANE, or an MTA-STS policy's web PKI check); §5: 5.7.30 */
+		for (size_t i = 0; i < it->n_rcpts; i++)
+			smtp_result_set(&res[i], SMTP_FAIL_PERM, 550,
+					errfmt("550 5.7.30 REQUIRETLS support required: no"
+					       " authenticated TLS to %s (neither DANE nor"
+					       " MTA-STS applies)", host));
+		record(w, it, res, host);
+		close(fd);
+		goto out;
+	}
 	struct buf prefix = BUF_INIT;
 	dkim_prefix(w, it, fd, &prefix);
 	const char **rcpts = xcalloc(it->n_rcpts, sizeof *rcpts);
@@ -757,6 +1023,7 @@ send_item(struct worker *w, struct smtp_client *c, const char *host,
 		.size = size + prefix.len,
 		.eightbit = it->msg.body != NULL && strcmp(it->msg.body, "8BITMIME") == 0,
 		.smtputf8 = it->msg.smtputf8,
+		.requiretls = it->msg.requiretls,
 		.ret = it->msg.ret,
 		.envid = it->msg.envid,
 		.n_rcpts = it->n_rcpts,
@@ -765,7 +1032,9 @@ send_item(struct worker *w, struct smtp_client *c, const char *host,
 		.orcpt = orcpt,
 	};
 	ok = smtp_client_send(c, &env, prefix.data, prefix.len, fd, size, res) == 0;
-	record(w, it, res, host);
+	/* RFC 3461 §5.2.2.1: NOTIFY went on with the message when the server
+	 * offers DSN; else a SUCCESS DSN is ours to send ("relayed") */
+	record_dsn(w, it, res, host, smtp_client_caps(c)->dsn);
 	close(fd);
 	buf_free(&prefix);
 	free(rcpts);
@@ -786,6 +1055,10 @@ deliver_remote(struct worker *w, const struct relayq_batch *b)
 	enum smtp_fail fail;
 	const char *text;
 	if (route_find(w, b->domain, &r, &fail, &text) < 0) {
+		const char *error;
+		if (relaytls_domain_status(w->st, b->domain, "none", "none", "none", NULL, text,
+					   time(NULL), &error) != STORE_OK)
+			log_error("relay domain=%s: %s", b->domain, error);
 		record_all(w, b, 0, fail, text, NULL);
 		return;
 	}
@@ -845,6 +1118,17 @@ housekeeping(struct worker *w)
 		free(ids);
 	}
 	relayq_items_free(&items, n);
+	if (relay.set.tls_reports && now >= w->next_tlsrpt) {
+		/* RFC 8460 §4.1: one report per day, once the day is over */
+		w->next_tlsrpt = now + TLSRPT_CHECK_SECONDS;
+		time_t y = (time_t)(now - 86400);
+		struct tm tm;
+		char day[16];
+		gmtime_r(&y, &tm);
+		strftime(day, sizeof day, "%Y-%m-%d", &tm);
+		if (tlsrpt_send_due(w->st, w->dns, relay.set.hostname, day) > 0)
+			relay_kick();
+	}
 	/* finished messages go when something was recorded (or now and
 	 * then for rows the CLI or the panel changed); an idle daemon does
 	 * not write to the disk every second */
@@ -944,6 +1228,10 @@ relay_start(const struct config *cfg, const char **error_r)
 	s->delay_notice = cfg->relay_delay_notice;
 	s->smtp_timeout = cfg->smtp_timeout;
 	s->shutdown_grace = cfg->shutdown_grace;
+	s->dnssec = cfg->dns_dnssec;
+	s->mta_sts = cfg->relay_mta_sts;
+	s->mta_sts_port = cfg->relay_mta_sts_port;
+	s->tls_reports = cfg->relay_tls_reports;
 	relay.stop = false;
 	relay.exited = 0;
 
@@ -953,6 +1241,13 @@ relay_start(const struct config *cfg, const char **error_r)
 	relay.ctx_verify = tls_client_ctx_new(TLS_VERIFY_SYSTEM, error_r);
 	if (relay.ctx_verify == NULL)
 		goto fail;
+	relay.ctx_dane = tls_client_ctx_new(TLS_VERIFY_SYSTEM, error_r);
+	if (relay.ctx_dane == NULL)
+		goto fail;
+	if (SSL_CTX_dane_enable(relay.ctx_dane) <= 0) {
+		*error_r = errfmt("cannot turn on DANE: %s", tls_error_string());
+		goto fail;
+	}
 
 	relay.workers = xcalloc(s->workers, sizeof *relay.workers);
 	for (unsigned i = 0; i < s->workers; i++) {
@@ -1010,13 +1305,15 @@ relay_start(const struct config *cfg, const char **error_r)
 		}
 	}
 	relay.running = true;
-	log_info("relay started workers=%u mx_port=%u resolver=%s", s->workers,
-		 s->mx_port, s->resolver != NULL ? s->resolver : "system");
+	log_info("relay started workers=%u mx_port=%u resolver=%s dnssec=%s mta_sts=%s",
+		 s->workers, s->mx_port, s->resolver != NULL ? s->resolver : "system",
+		 s->dnssec ? "yes" : "no", s->mta_sts ? "yes" : "no");
 	return 0;
 fail:
 	SSL_CTX_free(relay.ctx_any);
 	SSL_CTX_free(relay.ctx_verify);
-	relay.ctx_any = relay.ctx_verify = NULL;
+	SSL_CTX_free(relay.ctx_dane);
+	relay.ctx_any = relay.ctx_verify = relay.ctx_dane = NULL;
 	settings_free(s);
 	return -1;
 }
@@ -1054,7 +1351,8 @@ relay_stop(void)
 	workers_free(relay.set.workers);
 	SSL_CTX_free(relay.ctx_any);
 	SSL_CTX_free(relay.ctx_verify);
-	relay.ctx_any = relay.ctx_verify = NULL;
+	SSL_CTX_free(relay.ctx_dane);
+	relay.ctx_any = relay.ctx_verify = relay.ctx_dane = NULL;
 	settings_free(&relay.set);
 	relay.running = false;
 	log_info("relay stopped");

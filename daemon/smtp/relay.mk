@@ -5,12 +5,18 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/client.c daemon/smtp/client.h daemon/smtp/client_parse.c \
 	daemon/smtp/dkim.c daemon/smtp/dkim.h \
 	daemon/smtp/bounce.c daemon/smtp/bounce.h \
-	daemon/smtp/queue.c daemon/smtp/queue.h
-libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h
-SQL_MIGRATIONS += sql/005_relay.sql
+	daemon/smtp/queue.c daemon/smtp/queue.h \
+	daemon/smtp/https_get.c daemon/smtp/https_get.h \
+	daemon/smtp/mtasts.c daemon/smtp/mtasts.h \
+	daemon/smtp/dane.c daemon/smtp/dane.h \
+	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h
+libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
+	daemon/store/relaytls.c daemon/store/relaytls.h \
+	daemon/store/sendlimit.c daemon/store/sendlimit.h
+SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
-RELAY_TEST_LIBS = libsmtp.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
+RELAY_TEST_LIBS = libsmtp.a libsieve.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
 
 if HAVE_CHECK
 RELAY_CHECKS = tests/unit/check_smtp_client tests/unit/check_dkim \
@@ -35,10 +41,11 @@ tests_unit_check_relayq_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
-	tests/integration/test_relay_forward.py
+	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
+	tests/integration/test_relay_limits.py
 EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
-	tests/integration/test_relay_forward.py \
-	tests/integration/relay_util.py
+	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
+	tests/integration/test_relay_limits.py tests/integration/relay_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns
 tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \

@@ -16,8 +16,10 @@
 #include "smtp/data.h"
 #include "smtp/inbound.h"
 #include "smtp/received.h"
+#include "smtp/sendlimit.h"
 #include "smtp/session.h"
 #include "smtp/srs.h"
+#include "smtp/trust_inbound.h"
 #include "store/blob.h"
 #include "store/login.h"
 #include "store/store.h"
@@ -200,6 +202,7 @@ smtp_tx_free(struct smtp_tx **txp)
 		blob_writer_abort(&tx->copies[i].w);
 	free(tx->copies);
 	smtp_verdict_clear(&tx->verdict);
+	smtp_trust_free(&tx->trust);
 	blob_writer_abort(&tx->blob);
 	buf_free(&tx->stage);
 	buf_free(&tx->headers);
@@ -253,6 +256,9 @@ cmd_ehlo(struct smtp_session *s, const char *args)
 	conn_puts(c, "250-8BITMIME\r\n");
 	conn_puts(c, "250-SMTPUTF8\r\n");
 	conn_puts(c, "250-ENHANCEDSTATUSCODES\r\n");
+	/* RFC 8689 §4: offered only in a session protected by TLS */
+	if (conn_is_tls(c))
+		conn_puts(c, "250-REQUIRETLS\r\n");
 	if (!conn_is_tls(c))
 		conn_puts(c, "250-STARTTLS\r\n");
 	/* RFC 4954 §4 + DESIGN.md: AUTH only where a password may travel */
@@ -350,6 +356,11 @@ cmd_mail(struct smtp_session *s, const char *args)
 		smtp_reply(s, "500 5.5.2 Line too long");
 		goto out;
 	}
+	if (m.requiretls && !conn_is_tls(s->conn)) {
+		/* RFC 8689 §4.1: REQUIRETLS only over TLS */
+		smtp_reply(s, "530 5.7.10 REQUIRETLS needs a TLS session");
+		goto out;
+	}
 	if (m.smtputf8 && !s->esmtp) {
 		smtp_reply(s, "503 5.5.1 SMTPUTF8 needs EHLO");
 		goto out;
@@ -377,16 +388,23 @@ cmd_mail(struct smtp_session *s, const char *args)
 			goto out;
 		}
 	}
+	const char *over = smtp_send_limit_check(s, 0, false);
+	if (over != NULL) {
+		smtp_reply(s, over);
+		goto out;
+	}
 	struct smtp_tx *tx = xcalloc(1, sizeof *tx);
 	smtp_tx_id_build(tx->id);
 	tx->sender = m.path.address;
 	m.path.address = NULL;
 	tx->smtputf8 = m.smtputf8;
+	tx->requiretls = m.requiretls;
 	tx->body = m.body;
 	tx->ret = m.ret;
 	tx->envid = m.envid;
 	m.envid = NULL;
 	s->tx = tx;
+	smtp_trust_mail(s);
 	smtp_reply(s, "250 2.1.0 Ok");
 out:
 	smtp_mail_args_clear(&m);
@@ -511,6 +529,11 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 			smtp_reply(s, "250 2.1.5 Ok");	/* the same recipient twice */
 			goto out;
 		}
+	}
+	const char *over = smtp_send_limit_check(s, tx->n_rcpts, true);
+	if (over != NULL) {
+		smtp_reply(s, over);
+		return 0;
 	}
 	if (tx->n_rcpts >= s->cfg->recipients) {
 		/* RFC 5321 §4.5.3.1.10: 452, the client sends the rest later */

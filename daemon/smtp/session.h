@@ -21,6 +21,7 @@ struct conn;
 struct store;
 struct blob_writer;
 struct dns_resolver;
+struct smtp_trust;
 
 /*
  * What the inbound checks (inbound.c) decided about a message once it is
@@ -32,6 +33,11 @@ struct smtp_verdict {
 	char *subject;		/* a Subject for the local copies instead of theirs */
 	const char *special_use;	/* "\\Junk": the local copies go there */
 	struct buf log;		/* " spam=..." for the message's log line */
+	/* when not empty: the header block of the local copies in place of
+	 * the blob's first head_skip bytes (forged Authentication-Results
+	 * removed, trust_inbound.c) */
+	struct buf head;
+	uint64_t head_skip;
 };
 
 enum smtp_state {
@@ -65,6 +71,7 @@ struct smtp_tx {
 	char id[17];
 	char *sender;		/* "" for <> */
 	bool smtputf8;
+	bool requiretls;	/* RFC 8689 */
 	enum smtp_body body;
 	enum smtp_ret ret;
 	char *envid;
@@ -96,6 +103,10 @@ struct smtp_tx {
 
 	/* inbound.c: the verdicts once the message is stored */
 	struct smtp_verdict verdict;
+	/* trust_inbound.c: SPF from MAIL FROM on, or NULL (not checked) */
+	struct smtp_trust *trust;
+	/* bytes of our own fields (Received) at the head of the blob */
+	size_t head_len;
 };
 
 struct smtp_session {
@@ -162,6 +173,9 @@ const char *smtp_delivery_refusal(struct smtp_session *s, uint64_t size);
  * the reply.  True when a row or queue entry references that blob (the
  * caller lets go of it), false when it is to be thrown away. */
 bool smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size);
+/* delivery.c: takes (true) or lets go of (false) the lock that the SMTP
+ * sessions' write transactions take turns with (see delivery.c). */
+void smtp_delivery_lock(bool take);
 /* RFC 5321 §4.2.3 452, RFC 3463 X.3.1 "mail system full": the disk is
  * full, the client keeps the message and tries again later. */
 #define SMTP_REPLY_NOSPACE "452 4.3.1 Insufficient system storage, try again later"

@@ -45,7 +45,7 @@ special_mailbox(struct store *st, int64_t user_id, const char *use, int64_t *id_
 }
 
 static int
-mailbox_for(struct store *st, int64_t user_id, const char *name, int64_t *id_r,
+mailbox_for(struct store *st, int64_t user_id, const char *name, bool create, int64_t *id_r,
 	    const char **error_r)
 {
 	int ret = STORE_NOTFOUND;
@@ -54,6 +54,17 @@ mailbox_for(struct store *st, int64_t user_id, const char *name, int64_t *id_r,
 		stmt_int(s, 1, user_id);
 		stmt_text(s, 2, pass == 0 ? name : "INBOX");
 		ret = stmt_ints(st, s, "cannot find the mailbox", id_r, 1, error_r);
+		if (pass == 0 && ret == STORE_NOTFOUND && create) {
+			const char *err;
+			ret = store_mailbox_create_tx(st, user_id, name, NULL, true, id_r, &err);
+			if (ret == STORE_OK || ret == STORE_ERROR || ret == STORE_NOSPACE) {
+				if (ret != STORE_OK)
+					*error_r = err;
+				return ret;
+			}
+			/* an invalid name: the INBOX, as for no such folder */
+			ret = STORE_NOTFOUND;
+		}
 	}
 	if (ret != STORE_NOTFOUND)
 		return ret;
@@ -109,12 +120,13 @@ store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		if (c->special_use != NULL && c->special_use[0] == '\\')
 			ret = special_mailbox(st, c->user_id, c->special_use, &mailbox, error_r);
 		else
-			ret = mailbox_for(st, c->user_id, c->mailbox, &mailbox, error_r);
+			ret = mailbox_for(st, c->user_id, c->mailbox, c->create, &mailbox, error_r);
 		if (ret < 0)
 			break;
 		const char *err = NULL;
 		st->append_cache = &caches[k];
-		int r = store_append_tx(st, mailbox, c->blob, c->size, internal_date, 0, NULL,
+		int r = store_append_tx(st, mailbox, c->blob, c->size, internal_date, c->flags,
+					c->keywords,
 					false, NULL, &err);
 		st->append_cache = NULL;
 		if (r != STORE_OK && r != STORE_OVERQUOTA) {

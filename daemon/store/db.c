@@ -279,10 +279,13 @@ store_commit(struct store *st, const char **error_r)
 	}
 	st->in_tx = false;
 	tx_ended();
+	/* a light commit is durable before its caller answers OK, and before
+	 * other sessions are told of it (they may answer on it at once) */
+	int ret = st->sync_normal ? store_wal_sync(st, error_r) : STORE_OK;
 	for (size_t i = 0; i < st->n_touched; i++)
 		store_notify_mailbox(st->touched[i]);
 	st->n_touched = 0;
-	return STORE_OK;
+	return ret;
 }
 
 void
@@ -416,6 +419,7 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	if (make_dir(data_dir, error_r) < 0)
 		return STORE_ERROR;
 	st = xcalloc(1, sizeof *st);
+	st->wal_fd = -1;
 	st->data_dir = xstrdup(data_dir);
 	st->blob_dir = xasprintf("%s/blobs", data_dir);
 	path = xasprintf("%s/tmp", st->blob_dir);
@@ -484,6 +488,7 @@ store_close(struct store **stp)
 		if (sqlite3_close(st->db) != SQLITE_OK)
 			log_error("store: close: %s", sqlite3_errmsg(st->db));
 	}
+	store_wal_close(st);
 	free(st->stmts);
 	free(st->touched);
 	store_imap_cache_clear(&st->imap_cache);

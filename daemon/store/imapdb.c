@@ -40,7 +40,8 @@ static const char SQL_GET_RECENT[] =
 static const char SQL_COUNT_RECENT[] =
 	"SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND uid >= ?2";
 static const char SQL_FLAGS_GET[] =
-	"SELECT flags, keywords FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
+	"SELECT flags, keywords, modseq FROM messages"
+	" WHERE mailbox_id = ?1 AND uid = ?2";
 static const char SQL_FLAGS_SET[] =
 	"UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5"
 	" WHERE mailbox_id = ?1 AND uid = ?2";
@@ -442,7 +443,22 @@ imapdb_store_flags(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		   const char *keywords, struct imapdb_msg *results,
 		   const char **error_r)
 {
+	return imapdb_store_flags_cond(st, mailbox_id, uids, n, mode, flags,
+				       keywords, UINT64_MAX, results, NULL,
+				       error_r);
+}
+
+int
+imapdb_store_flags_cond(struct store *st, int64_t mailbox_id,
+			const uint32_t *uids, size_t n,
+			enum imapdb_flag_mode mode, unsigned flags,
+			const char *keywords, uint64_t unchangedsince,
+			struct imapdb_msg *results, bool *modified,
+			const char **error_r)
+{
 	memset(results, 0, n * sizeof *results);
+	if (modified != NULL)
+		memset(modified, 0, n * sizeof *modified);
 	/* flags carry no message: a light commit */
 	int ret = store_begin_light(st, error_r);
 	if (ret < 0)
@@ -464,7 +480,18 @@ imapdb_store_flags(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		}
 		unsigned old = (unsigned)sqlite3_column_int(s, 0);
 		char *old_kw = stmt_col_strdup(s, 1);
+		uint64_t old_modseq = (uint64_t)sqlite3_column_int64(s, 2);
 		stmt_done(s);
+		/* RFC 7162 §3.1.3: changed since the client looked: left alone */
+		if (unchangedsince != UINT64_MAX && old_modseq > unchangedsince) {
+			if (modified != NULL)
+				modified[i] = true;
+			results[i].uid = uids[i];
+			results[i].flags = old;
+			results[i].keywords = old_kw;
+			results[i].modseq = old_modseq;
+			continue;
+		}
 		unsigned nf = mode == IMAPDB_FLAGS_REPLACE ? flags :
 			mode == IMAPDB_FLAGS_ADD ? old | flags : old & ~flags;
 		nf &= FLAGS_ALL;
@@ -475,6 +502,7 @@ imapdb_store_flags(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		}
 		results[i].uid = uids[i];
 		results[i].flags = nf;
+		results[i].modseq = old_modseq;
 		if (nf != old || !str_same(nk, old_kw)) {
 			if (modseq == 0) {
 				s = store_stmt(st, SQL_BUMP_MODSEQ);

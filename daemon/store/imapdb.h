@@ -70,6 +70,17 @@ int imapdb_store_flags(struct store *st, int64_t mailbox_id,
 		       const char *keywords, struct imapdb_msg *results,
 		       const char **error_r);
 
+/* The same with RFC 7162's UNCHANGEDSINCE (UINT64_MAX: none): a message
+ * whose MODSEQ is above unchangedsince is left as it is and marked in
+ * modified (n entries, may be NULL).  Every result carries the message's
+ * MODSEQ after the command, changed or not. */
+int imapdb_store_flags_cond(struct store *st, int64_t mailbox_id,
+			    const uint32_t *uids, size_t n,
+			    enum imapdb_flag_mode mode, unsigned flags,
+			    const char *keywords, uint64_t unchangedsince,
+			    struct imapdb_msg *results, bool *modified,
+			    const char **error_r);
+
 /*
  * Copies (or moves) the messages with these UIDs (ascending) to dst in one
  * transaction; new_uids[i] receives the new UID of uids[i] (0 when the

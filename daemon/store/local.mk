@@ -5,6 +5,7 @@ libstore_a_SOURCES = \
 	daemon/store/blob.h daemon/store/blob.c \
 	daemon/store/migrate.h daemon/store/migrate.c \
 	daemon/store/db.c \
+	daemon/store/walsync.c \
 	daemon/store/stmt.c \
 	daemon/store/domains.c \
 	daemon/store/users.c \

@@ -22,8 +22,10 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "mail/mime.h"
+#include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/queue.h"
+#include "store/searchdb.h"
 #include "store/spam.h"
 #include "store/store_int.h"
 
@@ -66,6 +68,7 @@ store_imap_cache_clear(struct store_imap_cache *c)
 {
 	free(c->envelope);
 	free(c->bodystructure);
+	mail_sortkeys_free(&c->keys);
 	memset(c, 0, sizeof *c);
 }
 
@@ -123,6 +126,7 @@ store_imap_cache_compute(const char *path, const char *blob,
 	close(fd);
 	mime_imap_cache(map != NULL ? map : data, len, &c->envelope,
 			&c->bodystructure);
+	c->keys = mail_sortkeys_compute(map != NULL ? map : data, len, true);
 	if (map != NULL)
 		munmap(map, len);
 	free(data);
@@ -242,6 +246,8 @@ store_append_uid_tx(struct store *st, int64_t mailbox_id, uint32_t want_uid,
 	stmt_text(s, 9, c != NULL ? c->envelope : NULL);
 	stmt_text(s, 10, c != NULL ? c->bodystructure : NULL);
 	int ret = stmt_exec(st, s, "cannot add the message", error_r);
+	if (ret == STORE_OK && c != NULL && c->keys != NULL)
+		ret = searchdb_put_tx(st, blob, c->keys, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	store_tx_touch(st, mailbox_id);
@@ -349,8 +355,7 @@ store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		*removed_r = 0;
 	if (n == 0)
 		return STORE_OK;
-	/* a removal carries no message (undone by a power failure, the
-	 * message is back, not lost): a light commit */
+	/* a removal carries no message: a light commit (group commit) */
 	if ((ret = store_begin_light(st, error_r)) < 0)
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_EXPUNGE);

@@ -12,7 +12,7 @@
 /* The columns msg_read_bare() reads, then the counts msg_read() adds. */
 #define MSG_BARE \
 	"m.id, m.qid, m.blob, m.size, m.sender, m.user_id, m.ret, m.envid," \
-	" m.body, m.smtputf8, m.kind, m.created"
+	" m.body, m.smtputf8, m.kind, m.created, m.requiretls"
 #define MSG_COLUMNS MSG_BARE "," \
 	" (SELECT count(*) FROM queue_recipients r WHERE r.message_id = m.id)," \
 	" (SELECT count(*) FROM queue_recipients r WHERE r.message_id = m.id" \
@@ -22,8 +22,8 @@
 
 static const char SQL_ADD_MSG[] =
 	"INSERT INTO queue_messages (qid, blob, size, sender, user_id, ret, envid,"
-	" body, smtputf8, kind, created)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	" body, smtputf8, kind, created, requiretls)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char SQL_ADD_RCPT[] =
 	"INSERT OR IGNORE INTO queue_recipients (message_id, address, orcpt, notify,"
 	" state, next_attempt, last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -64,6 +64,8 @@ static const char SQL_CLEANUP_RCPTS[] =
 	" WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id"
 	"   AND (r.state IN ('pending', 'deferred')"
 	"     OR (r.state = 'failed' AND r.dsn_sent = 0 AND (r.notify & 1) = 0"
+	"         AND m.sender <> '' AND m.kind = 'relay')"
+	"     OR (r.state = 'delivered' AND r.dsn_sent = 0 AND (r.notify & 3) = 2"
 	"         AND m.sender <> '' AND m.kind = 'relay')))"
 	")";
 static const char SQL_CLEANUP_MSGS[] =
@@ -143,6 +145,7 @@ msg_read_bare(sqlite3_stmt *s, void *elem)
 	m->smtputf8 = sqlite3_column_int(s, 9) != 0;
 	m->kind = stmt_col_strdup(s, 10);
 	m->created = sqlite3_column_int64(s, 11);
+	m->requiretls = sqlite3_column_int(s, 12) != 0;
 	if (m->sender == NULL)
 		m->sender = xstrdup("");
 	if (m->qid == NULL)
@@ -156,9 +159,9 @@ msg_read(sqlite3_stmt *s, void *elem)
 {
 	struct store_queue_message *m = elem;
 	msg_read_bare(s, m);
-	m->n_recipients = (unsigned)sqlite3_column_int64(s, 12);
-	m->n_open = (unsigned)sqlite3_column_int64(s, 13);
-	m->next_attempt = sqlite3_column_int64(s, 14);
+	m->n_recipients = (unsigned)sqlite3_column_int64(s, 13);
+	m->n_open = (unsigned)sqlite3_column_int64(s, 14);
+	m->next_attempt = sqlite3_column_int64(s, 15);
 }
 
 static void
@@ -256,6 +259,7 @@ store_queue_add(struct store *st, const struct store_queue_message *msg,
 	stmt_int(s, 9, msg->smtputf8 ? 1 : 0);
 	stmt_text(s, 10, msg->kind != NULL ? msg->kind : "relay");
 	stmt_int(s, 11, now);
+	stmt_int(s, 12, msg->requiretls ? 1 : 0);
 	ret = stmt_exec(st, s, "cannot queue a message", error_r);
 	int64_t id = sqlite3_last_insert_rowid(st->db);
 

@@ -64,6 +64,7 @@ struct store_queue_message {
 	char *envid;		/* xtext as received, or NULL (RFC 3461 §4.4) */
 	char *body;		/* "7BIT", "8BITMIME" or NULL (RFC 6152) */
 	bool smtputf8;		/* relay with SMTPUTF8 (RFC 6531) */
+	bool requiretls;	/* relay only with REQUIRETLS (RFC 8689) */
 	char *kind;		/* "relay" or "bounce" */
 	int64_t created;
 	/* filled by store_queue_list() and store_queue_get() */

@@ -37,7 +37,7 @@ static const char SQL_NEXT_DUE[] =
 	"SELECT min(next_attempt) FROM queue_recipients WHERE " OPEN;
 static const char SQL_RECORD[] =
 	"UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?2,"
-	" dsn_sent = CASE WHEN state = ?3 THEN dsn_sent ELSE 0 END,"
+	" dsn_sent = CASE WHEN ?7 THEN 1 WHEN state = ?3 THEN dsn_sent ELSE 0 END,"
 	" state = ?3, next_attempt = ?4, last_reply = ?5, last_host = ?6,"
 	" lease_until = NULL WHERE id = ?1";
 static const char SQL_DSN_DUE[] =
@@ -45,6 +45,7 @@ static const char SQL_DSN_DUE[] =
 	" JOIN queue_messages m ON m.id = r.message_id"
 	" WHERE r.dsn_sent = 0 AND m.kind = 'relay' AND m.sender <> ''"
 	" AND (r.state = 'failed'"
+	"   OR (r.state = 'delivered' AND (r.notify & 3) = 2)"
 	"   OR (r.state = 'deferred' AND r.lease_until IS NULL AND m.created <= ?1))"
 	" ORDER BY r.message_id, r.id LIMIT ?2";
 static const char SQL_DSN_DONE[] =
@@ -226,6 +227,7 @@ relayq_record(struct store *st, const struct relayq_outcome *o, size_t n,
 		stmt_int(s, 4, o[i].state == STORE_QUEUE_DEFERRED ? o[i].next_attempt : now);
 		stmt_text(s, 5, o[i].reply);
 		stmt_text(s, 6, o[i].host);
+		stmt_int(s, 7, o[i].dsn_passed ? 1 : 0);
 		ret = stmt_exec(st, s, "cannot record a delivery attempt", error_r);
 	}
 	return store_end(st, ret, error_r);
@@ -692,6 +694,26 @@ add_srv(struct relayq_dns_record **list, size_t *n, const struct config *cfg,
 	free(value);
 }
 
+bool
+relayq_mta_sts_policy(const struct config *cfg, struct buf *text, char id[17])
+{
+	id[0] = '\0';
+	if (cfg->relay_mta_sts_publish == NULL ||
+	    strcmp(cfg->relay_mta_sts_publish, "none") == 0)
+		return false;
+	buf_printf(text, "version: STSv1\r\nmode: %s\r\nmx: %s\r\nmax_age: %u\r\n",
+		   cfg->relay_mta_sts_publish,
+		   cfg->hostname != NULL ? cfg->hostname : "localhost",
+		   cfg->relay_mta_sts_max_age);
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	if (EVP_Digest(text->data, text->len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		memset(md, 0, sizeof md);
+	for (int i = 0; i < 8; i++)
+		snprintf(id + i * 2, 3, "%02x", md[i]);
+	return true;
+}
+
 int
 relayq_dns_records(struct store *st, const char *domain, const struct config *cfg,
 		   struct relayq_dns_record **list_r, size_t *n_r,
@@ -752,13 +774,35 @@ relayq_dns_records(struct store *st, const char *domain, const struct config *cf
 	name = xasprintf("autodiscover.%s.", d);
 	add_record(&list, &n, "Outlook autodiscover", name, "CNAME", target, NULL);
 	free(name);
-	free(target);
+	/* RFC 8461 §3.1: the policy's id, and its host (the admin listener
+	 * answers https://mta-sts.DOMAIN/.well-known/mta-sts.txt) */
+	struct buf policy = BUF_INIT;
+	char id[17];
+	if (relayq_mta_sts_policy(cfg, &policy, id)) {
+		name = xasprintf("_mta-sts.%s.", d);
+		v = xasprintf("v=STSv1; id=%s", id);
+		add_record(&list, &n, "MTA-STS policy id (RFC 8461)", name, "TXT", v, NULL);
+		free(name);
+		free(v);
+		name = xasprintf("mta-sts.%s.", d);
+		add_record(&list, &n, "MTA-STS policy host (HTTPS on port 443)", name, "CNAME",
+			   target, NULL);
+		free(name);
+	}
+	buf_free(&policy);
+	/* RFC 8460 §3: where other servers send their TLS reports */
+	name = xasprintf("_smtp._tls.%s.", d);
+	v = xasprintf("v=TLSRPTv1; rua=mailto:postmaster@%s", d);
+	add_record(&list, &n, "TLS reports (RFC 8460)", name, "TXT", v, NULL);
+	free(name);
+	free(v);
 	add_srv(&list, &n, cfg, d, hostname, "submissions", LISTEN_SUBMISSIONS);
 	add_srv(&list, &n, cfg, d, hostname, "submission", LISTEN_SUBMISSION);
 	add_srv(&list, &n, cfg, d, hostname, "imaps", LISTEN_IMAPS);
 	add_srv(&list, &n, cfg, d, hostname, "imap", LISTEN_IMAP);
 	add_srv(&list, &n, cfg, d, hostname, "pop3s", LISTEN_POP3S);
 	add_srv(&list, &n, cfg, d, hostname, "pop3", LISTEN_POP3);
+	free(target);
 	free(d);
 	relayq_dkim_keys_free(&keys, n_keys);
 	*list_r = list;

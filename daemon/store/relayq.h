@@ -66,6 +66,8 @@ struct relayq_outcome {
 	int64_t next_attempt;		/* for DEFERRED */
 	const char *reply;		/* the remote reply or our reason */
 	const char *host;		/* the host tried, or NULL */
+	bool dsn_passed;		/* DELIVERED to a server that took NOTIFY
+					 * (RFC 3461 §5.2.2.1: it owes any DSN) */
 };
 
 /* Records outcomes in one transaction: attempts + 1, last_attempt now,
@@ -173,5 +175,12 @@ int relayq_dns_records(struct store *st, const char *domain, const struct config
 		       struct relayq_dns_record **list_r, size_t *n_r,
 		       char **dkim_error_r, const char **error_r);
 void relayq_dns_records_free(struct relayq_dns_record **list, size_t n);
+
+/* The MTA-STS policy this server publishes for its domains (RFC 8461
+ * §3.2: [relay] mta_sts_publish mode, [server] hostname as the one mx,
+ * [relay] mta_sts_max_age) into text, and its id for the _mta-sts TXT
+ * record (16 hex digits of its SHA-256: a changed policy gets a new id,
+ * §3.1).  False when publishing is off ("none"). */
+bool relayq_mta_sts_policy(const struct config *cfg, struct buf *text, char id[17]);
 
 #endif

@@ -327,6 +327,10 @@ struct store_copy {
 					 * when the user has none; NULL: mailbox */
 	const char *blob;	/* its committed blob */
 	uint64_t size;
+	unsigned flags;		/* STORE_FLAG_* it is stored with (Sieve) */
+	const char *keywords;	/* space-separated keywords, or NULL */
+	bool create;		/* make mailbox when the user has none (Sieve
+				 * fileinto :create, RFC 5490 §3.2) */
 	int status;		/* out: STORE_OK or STORE_OVERQUOTA */
 	char *error;		/* out: malloc'd reason when not STORE_OK */
 };

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store/store.h"
 
@@ -44,6 +45,7 @@ struct store_imap_cache {
 	char blob[SHA256_HEX_LEN + 1];	/* "" when empty */
 	char *envelope;
 	char *bodystructure;
+	struct mail_sortkeys *keys;	/* sort keys and search text (sql/016) */
 };
 
 struct store {
@@ -65,6 +67,12 @@ struct store {
 	const struct store_imap_cache *append_cache;
 	/* resolve.c: RFC 5233 subaddress separators ("" none; owned) */
 	char *delimiters;
+	/* walsync.c: the WAL file this handle syncs after a light commit
+	 * (-1 until the first one; owned) */
+	int wal_fd;
+	dev_t wal_dev;
+	ino_t wal_ino;
+	char *wal_path;
 };
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
@@ -147,16 +155,29 @@ int stmt_exec_one(struct store *st, sqlite3_stmt *s, const char *what,
 int store_begin(struct store *st, const char **error_r);
 /*
  * store_begin() for a change that carries no message (flags, expunges,
- * \Recent, subscriptions): its COMMIT writes the WAL but does not fsync it
- * (synchronous=NORMAL for this transaction).  DESIGN.md's weaker stated
- * guarantee: such a change survives a crash of the process at once, and a
- * power failure once the WAL is next synced (by the next message commit,
- * which is always synchronous=FULL, or a checkpoint); the WAL keeps commits
- * in order, so what survives is always a prefix of what was committed.
+ * \Recent, greylist entries): its COMMIT writes the WAL without an fsync
+ * under SQLite's write lock (synchronous=NORMAL for this transaction), and
+ * store_commit() then syncs the WAL itself, outside the lock and shared with
+ * every other light commit of the moment (walsync.c, group commit).  So the
+ * change is durable when store_commit() returns, as a message is, but
+ * sessions committing at once pay one flush between them.
  */
 int store_begin_light(struct store *st, const char **error_r);
 int store_commit(struct store *st, const char **error_r);
 void store_rollback(struct store *st);
+
+/* walsync.c: makes every light commit of this process so far that is in
+ * st's WAL durable, sharing one fdatasync() with the other threads that
+ * ask at the same time; called by store_commit() after a light COMMIT. */
+int store_wal_sync(struct store *st, const char **error_r);
+/* Light commits synced, and the fdatasync() calls that did it. */
+struct store_wal_stats {
+	uint64_t commits;
+	uint64_t syncs;
+};
+void store_wal_stats(struct store_wal_stats *stats_r);
+/* Closes st's WAL descriptor (store_close()). */
+void store_wal_close(struct store *st);
 /* Ends the transaction by ret (stmt.c): COMMIT when it is STORE_OK,
  * otherwise ROLLBACK and ret again. */
 int store_end(struct store *st, int ret, const char **error_r);

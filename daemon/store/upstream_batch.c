@@ -43,6 +43,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "mail/mime.h"
+#include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/store_int.h"
 #include "store/upstreams.h"
@@ -322,6 +323,7 @@ store_upstream_batch_end_extra(struct upstream_batch *b, const struct upstream_d
 	it->d.dedupe_key = dup0(d->dedupe_key);
 	it->d.folder = dup0(d->folder);
 	it->d.uidl = dup0(d->uidl);
+	it->d.keywords = dup0(d->keywords);
 	it->extra = extra;
 	extra = NULL;
 	b->begun = false;
@@ -346,6 +348,7 @@ item_clear(struct upstream_batch *b, struct batch_item *it, bool unlink_tmp)
 	free((char *)it->d.dedupe_key);
 	free((char *)it->d.folder);
 	free((char *)it->d.uidl);
+	free((char *)it->d.keywords);
 	store_imap_cache_clear(&it->cache);
 	memset(it, 0, sizeof *it);
 }
@@ -432,6 +435,8 @@ prepare(struct upstream_batch *b, size_t i, const char **error_r)
 	if (!cached) {
 		mime_imap_cache(it->data, (size_t)it->size, &it->cache.envelope,
 				&it->cache.bodystructure);
+		it->cache.keys = mail_sortkeys_compute(it->data, (size_t)it->size,
+						       true);
 		memcpy(it->cache.blob, it->hash, sizeof it->cache.blob);
 	}
 	int fd;

@@ -16,13 +16,13 @@
 static const char SQL_ADD[] =
 	"INSERT INTO upstreams (user_id, protocol, host, port, tls, tls_verify,"
 	" username, password, folders, target, keep, idle, dedupe, interval,"
-	" enabled, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-	" ?11, ?12, ?13, ?14, ?15, ?16)";
+	" enabled, created, mirror) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	" ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 static const char SQL_UPDATE[] =
 	"UPDATE upstreams SET protocol = ?2, host = ?3, port = ?4, tls = ?5,"
 	" tls_verify = ?6, username = ?7, password = coalesce(?8, password),"
 	" folders = ?9, target = ?10, keep = ?11, idle = ?12, dedupe = ?13,"
-	" interval = ?14, enabled = ?15, failures = 0,"
+	" interval = ?14, enabled = ?15, mirror = ?17, failures = 0,"
 	" generation = generation + 1 WHERE id = ?1";
 static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 #define UP_COLUMNS \
@@ -30,7 +30,7 @@ static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 	" p.tls_verify, p.username, p.password, p.folders, p.target, p.keep," \
 	" p.idle, p.dedupe, p.interval, p.enabled, p.last_ok, p.last_attempt," \
 	" p.last_error, p.fetched, p.failures, p.generation, p.fetch_requested," \
-	" p.created FROM upstreams p JOIN users u ON u.id = p.user_id"
+	" p.created, p.mirror FROM upstreams p JOIN users u ON u.id = p.user_id"
 static const char SQL_GET[] = UP_COLUMNS " WHERE p.id = ?1";
 static const char SQL_LIST_ALL[] = UP_COLUMNS " ORDER BY p.id";
 static const char SQL_LIST_USER[] = UP_COLUMNS " WHERE p.user_id = ?1 ORDER BY p.id";
@@ -325,6 +325,7 @@ bind_settings(sqlite3_stmt *s, const struct upstream_settings *set,
 	stmt_int(s, 13, set->dedupe);
 	stmt_int(s, 14, set->interval);
 	stmt_int(s, 15, set->enabled);
+	stmt_int(s, 17, set->mirror);
 }
 
 int
@@ -441,6 +442,7 @@ upstream_read(sqlite3_stmt *s, void *elem)
 	up->generation = sqlite3_column_int64(s, 22);
 	up->fetch_requested = sqlite3_column_int(s, 23) != 0;
 	up->created = sqlite3_column_int64(s, 24);
+	up->set.mirror = sqlite3_column_int(s, 25) != 0;
 }
 
 static void
@@ -698,6 +700,21 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 			return STORE_ERROR;
 		append = hk == 0;
 	}
+	/* Gmail shows one message in every label's folder (and All Mail)
+	 * under one X-GM-MSGID: the first folder fetched brings it, the
+	 * others only record their UID.  Kept beside the raw hashes as
+	 * "gm:" + the id, so it goes with the account. */
+	char gm_key[32];
+	if (d->gm_msgid != 0) {
+		snprintf(gm_key, sizeof gm_key, "gm:%llu", (unsigned long long)d->gm_msgid);
+		if (append) {
+			int gk = exists(st, SQL_HASH_KNOWN, d->upstream_id, gm_key,
+					"cannot look up the message id", error_r);
+			if (gk < 0)
+				return STORE_ERROR;
+			append = gk == 0;
+		}
+	}
 	if (append && d->dedupe_key != NULL) {
 		s = store_stmt(st, SQL_DEDUPE_ADD);
 		stmt_int(s, 1, d->user_id);
@@ -712,8 +729,13 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 	}
 	if (append) {
 		uint32_t uid;
+		/* the upstream's flags, \\Deleted apart (it would go with
+		 * any client's next EXPUNGE) */
+		unsigned flags = d->flags & (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED |
+					     STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT);
 		int ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
-					  d->internal_date, 0, NULL, false, &uid, error_r);
+					  d->internal_date, flags, d->keywords, false, &uid,
+					  error_r);
 		if (ret != STORE_OK)
 			return ret;
 		s = store_stmt(st, SQL_COUNT);
@@ -727,6 +749,13 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 	int ret = stmt_exec(st, s, "cannot record the message hash", error_r);
 	if (ret != STORE_OK)
 		return ret;
+	if (d->gm_msgid != 0) {
+		s = store_stmt(st, SQL_HASH_ADD);
+		stmt_int(s, 1, d->upstream_id);
+		stmt_text(s, 2, gm_key);
+		if ((ret = stmt_exec(st, s, "cannot record the message id", error_r)) != STORE_OK)
+			return ret;
+	}
 	if (d->folder != NULL) {
 		s = store_stmt(st, SQL_FOLDER_ADVANCE);
 		stmt_int(s, 1, d->upstream_id);

@@ -60,6 +60,9 @@ struct upstream_settings {
 	bool keep;			/* leave fetched mail upstream */
 	bool idle;			/* IMAP IDLE push when offered */
 	bool dedupe;			/* skip mail the user already got (Message-ID + body) */
+	bool mirror;			/* IMAP: upstream folder F into local target/F
+					 * (else every folder into target); folder
+					 * "*" is every folder the server lists */
 	unsigned interval;		/* seconds between polls */
 	bool enabled;
 };
@@ -174,6 +177,12 @@ struct upstream_delivery {
 	uint32_t uid;
 	/* POP3: the UIDL, or NULL when the server has none */
 	const char *uidl;
+	/* the flags (enum store_flag) and keywords (space-separated, or
+	 * NULL) the message had upstream, given to it here */
+	unsigned flags;
+	const char *keywords;
+	/* Gmail's X-GM-MSGID (0: none): one message under several labels */
+	uint64_t gm_msgid;
 };
 
 /*

@@ -20,6 +20,7 @@ Dovecot(lmtp=True), an LMTP listener the benchmark delivers into).
 
 import grp
 import hashlib
+import imaplib
 import os
 import pwd
 import shutil
@@ -202,6 +203,25 @@ namespace inbox {{
                 with open(os.path.join(base, sub, name), "rb") as f:
                     out.append(f.read())
         return out
+
+    def imap(self, user):
+        """An imaplib session logged in as user (plain IMAP on loopback);
+        the caller logs out."""
+        c = imaplib.IMAP4("127.0.0.1", self.ports["imap"])
+        c.login(user, self.users[user])
+        return c
+
+    def append(self, user, data, folder="INBOX", flags=""):
+        """APPENDs one message with flags ("\\Seen $Work") through IMAP,
+        creating the folder when missing."""
+        c = self.imap(user)
+        try:
+            if folder != "INBOX":
+                c.create(f'"{folder}"')
+            typ, resp = c.append(f'"{folder}"', f"({flags})" if flags else None, None, data)
+            assert typ == "OK", resp
+        finally:
+            c.logout()
 
     def set_uidvalidity(self, user, folder, value):
         subprocess.run([DOVEADM, "-c", self.conf, "mailbox", "update", "-u", user,

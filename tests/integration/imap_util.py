@@ -68,7 +68,9 @@ class Raw:
             raise AssertionError(f"IDLE: {tagged!r}")
 
     def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        # the socket is closed only once its file is closed too
+        for obj in (self.f, self.sock):
+            try:
+                obj.close()
+            except OSError:
+                pass

@@ -82,8 +82,8 @@ class Unbound:
         self.zones = zones
         self.proc = None
 
-    def _write(self):
-        lines = [
+    def _server_lines(self, modules):
+        return [
             "server:",
             f"  interface: {self.interface}",
             f"  port: {self.port}",
@@ -96,11 +96,14 @@ class Unbound:
             "  use-syslog: no",
             '  logfile: ""',
             "  verbosity: 0",
-            '  module-config: "iterator"',
+            f'  module-config: "{modules}"',
             "  access-control: 127.0.0.0/8 allow",
             "  num-threads: 1",
             "  so-reuseport: no",
         ]
+
+    def _write(self):
+        lines = self._server_lines("iterator")
         for z in self.zones:
             name, kind = (z, "static") if isinstance(z, str) else z
             lines.append(f'  local-zone: "{name}" {kind}')
@@ -296,3 +299,187 @@ def wait_for(pred, timeout=30, interval=0.1):
             return v
         time.sleep(interval)
     return pred()
+
+
+# ---- TLS policy peers: certificates, a DNSSEC-signed zone, an HTTPS host ----
+
+LDNS_SIGNZONE = shutil.which("ldns-signzone") or "/usr/bin/ldns-signzone"
+LDNS_KEYGEN = shutil.which("ldns-keygen") or "/usr/bin/ldns-keygen"
+
+
+def have_ldns():
+    return os.path.exists(LDNS_SIGNZONE) and os.path.exists(LDNS_KEYGEN)
+
+
+class TestCA:
+    """A CA (python3-cryptography) that issues server certificates: good
+    ones, ones for another name, expired ones.  ca.path is its PEM."""
+
+    def __init__(self, dir, cn="mailhub policy test CA"):
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        self.dir = dir
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key())
+                     .serial_number(x509.random_serial_number())
+                     .not_valid_before(now - datetime.timedelta(days=1))
+                     .not_valid_after(now + datetime.timedelta(days=2))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                                    critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.path = os.path.join(dir, "ca-%d.pem" % id(self))
+        with open(self.path, "wb") as f:
+            f.write(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, label, names, expired=False, self_signed=False):
+        """(chain_path, key_path, leaf_der) for names; the chain file holds
+        the leaf and the CA (DANE-TA needs the anchor in the chain)."""
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if expired:
+            nb, na = now - datetime.timedelta(days=10), now - datetime.timedelta(days=3)
+        else:
+            nb, na = now - datetime.timedelta(days=1), now + datetime.timedelta(days=2)
+        subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+        b = (x509.CertificateBuilder().subject_name(subj)
+             .issuer_name(subj if self_signed else self.cert.subject)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(nb).not_valid_after(na)
+             .add_extension(x509.SubjectAlternativeName(
+                 [x509.DNSName(n) for n in names]), critical=False))
+        cert = b.sign(key if self_signed else self.key, hashes.SHA256())
+        chain = os.path.join(self.dir, f"{label}.pem")
+        keyp = os.path.join(self.dir, f"{label}.key")
+        with open(chain, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+            if not self_signed:
+                f.write(self.cert.public_bytes(serialization.Encoding.PEM))
+        with open(keyp, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        return chain, keyp, cert
+
+    def ca_der(self):
+        from cryptography.hazmat.primitives import serialization
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+
+def spki_sha256(cert):
+    """The SHA-256 of a certificate's SubjectPublicKeyInfo (TLSA x 1 1)."""
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    return hashlib.sha256(cert.public_key().public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+class ZoneDns(Unbound):
+    """unbound as a DNSSEC-validating resolver over zones served from its
+    own auth-zones: zones maps an origin ("dane.test.") to its records;
+    the origins in signed are signed with ldns-signzone (a new ECDSA key
+    each run) and their DS is given to unbound as the trust anchor, so its
+    answers for them carry the AD bit; the others are insecure."""
+
+    def __init__(self, zones, signed=(), port=None):
+        super().__init__([], zones=(), port=port)
+        self.zone_records = zones
+        self.signed = set(signed)
+
+    def _zonefile(self, origin, records):
+        path = os.path.join(self.dir, origin + "zone")
+        lines = [f"$ORIGIN {origin}", "$TTL 300",
+                 f"@ IN SOA ns.{origin} admin.{origin} 1 3600 600 86400 300",
+                 f"@ IN NS ns.{origin}", f"ns.{origin} IN A 127.0.0.1"]
+        lines += records
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        if origin not in self.signed:
+            return path, None
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True,  # noqa: E731
+                                        cwd=self.dir, text=True).stdout.strip()
+        name = origin.rstrip(".")
+        ksk = run(LDNS_KEYGEN, "-a", "ECDSAP256SHA256", "-k", name)
+        zsk = run(LDNS_KEYGEN, "-a", "ECDSAP256SHA256", name)
+        run(LDNS_SIGNZONE, "-n", path, ksk, zsk)
+        with open(os.path.join(self.dir, ksk + ".ds")) as f:
+            ds = " ".join(f.read().split())
+        ds = ds.replace(" IN DS ", " DS ")
+        return path + ".signed", ds
+
+    def _write(self):
+        lines = self._server_lines("validator iterator") + [
+            # RFC 6761 reserves test.: unbound answers it itself unless told
+            '  local-zone: "test." nodefault',
+        ]
+        auth = []
+        for origin, records in self.zone_records.items():
+            path, ds = self._zonefile(origin, records)
+            if ds:
+                lines.append(f'  trust-anchor: "{ds}"')
+            else:
+                lines.append(f'  domain-insecure: "{origin}"')
+            auth += ["auth-zone:", f'  name: "{origin}"', f'  zonefile: "{path}"',
+                     "  for-upstream: yes", "  for-downstream: no"]
+        path = os.path.join(self.dir, "unbound.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines + auth) + "\n")
+        return path
+
+
+class PolicyServer:
+    """An HTTPS server (http.server over ssl) answering
+    /.well-known/mta-sts.txt by the Host field: policies maps a host name
+    to (status, content type, body).  requests: the Host of each GET."""
+
+    def __init__(self, host, port, cert, key, policies):
+        self.host, self.port = host, port
+        self.cert, self.key = cert, key
+        self.policies = policies
+        self.requests = []
+        self.httpd = None
+
+    def start(self):
+        import http.server
+        srv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                h = (self.headers.get("Host") or "").split(":")[0].lower()
+                srv.requests.append((h, self.path))
+                p = srv.policies.get(h) if self.path == "/.well-known/mta-sts.txt" else None
+                if p is None:
+                    p = (404, "text/plain", "not here\n")
+                status, ctype, body = p
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None

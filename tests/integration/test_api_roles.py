@@ -61,6 +61,7 @@ ROUTES = {
     ("POST", "/api/v1/upstreams/{id}/fetch"): ("own", "/upstreams/1/fetch", None),
     ("GET", "/api/v1/relay"): ("admin", "/relay", None),
     ("PUT", "/api/v1/relay"): ("admin", "/relay", {"smarthost": None}),
+    ("GET", "/api/v1/relay/domains"): ("admin", "/relay/domains", None),
     ("GET", "/api/v1/queue"): ("admin", "/queue", None),
     ("GET", "/api/v1/queue/{id}"): ("admin", "/queue/1", None),
     ("DELETE", "/api/v1/queue/{id}"): ("admin", "/queue/1", None),

@@ -438,5 +438,21 @@ class JsonNul(Base):
         self.problem(r, 422, "\\u0000")
 
 
+class JsonDuplicate(Base):
+    """A member name given twice is refused: cJSON reads the first, a proxy
+    in front of the panel may read the last."""
+
+    def test_repeated_name_is_refused(self):
+        r = self.admin.post("/users", raw_body=b'{"address": "dup@example.org", '
+                            b'"password": "a long enough password", '
+                            b'"address": "other@example.org"}')
+        self.problem(r, 400, "'address' is given twice")
+        self.assertEqual(self.admin.get("/users/dup@example.org").status, 404)
+        self.assertEqual(self.admin.get("/users/other@example.org").status, 404)
+        # in a nested object too
+        r = self.admin.post("/tokens", raw_body=b'{"name": "t", "x": {"k": 1, "k": 2}}')
+        self.problem(r, 400, "'k' is given twice")
+
+
 if __name__ == "__main__":
     tap.main()

@@ -5,7 +5,7 @@ transcripts through the real IMAP listener (imaptest itself cannot be
 fetched in CI).  Each test names the imaptest group it follows; the
 expected answers are the ones that script asserts.
 
-Groups here: subscribe, listext, atoms, search-addresses, select, nil,
+Groups here: subscribe, listext, atoms, search-addresses, select, nil, id,
 and the state checks imaptest makes on every reply in its stress mode
 (a keyword is in FLAGS before a FETCH uses it; response codes carry text;
 a message the session still has can be fetched).
@@ -254,6 +254,21 @@ class Compliance(unittest.TestCase):
         ok = [l for l in untagged if l.startswith(b"* OK [COPYUID")]
         self.assertEqual(len(ok), 1, untagged)
         self.assertRegex(ok[0], rb"^\* OK \[COPYUID \d+ 1 1\] \S")
+
+    def test_id_of_the_largest_size_before_login(self):
+        # imaptest "id": RFC 2971 §3.3 allows 30 fields of 30 octets with
+        # values of 1024, about 32 KiB in all, and Dovecot answers such an
+        # ID before login; one larger still ends in BAD and BYE
+        # (test_imap_limits)
+        pairs = []
+        for i in range(30):
+            field = (b"%02d" % i) + b"3456789012345678901234567890"
+            pairs.append(b'"' + field + b'" "' + b"1234567890" * 102 + b'1234"')
+        c = Raw(self.mh.port("imaps"))
+        self.addCleanup(c.close)
+        untagged = c.ok("i", b"ID (" + b" ".join(pairs) + b")")
+        self.assertTrue(any(l.startswith(b"* ID ") for l in untagged), untagged)
+        c.ok("l", f"LOGIN {USER} {PASSWORD}".encode())
 
 
 if __name__ == "__main__":

@@ -137,32 +137,52 @@ START_TEST(test_fetch_state_machine)
 
 	/* items in another order, values to skip (lists, literals, sections) */
 	buf_reset(&body);
-	ck_assert_int_eq(feed_all(&f, "(FLAGS (\\Seen $Junk (x)) BODY[] {3}\r\nabc "
+	ck_assert_int_eq(feed_all(&f, "(X-OTHER (\\Seen $Junk (x)) BODY[] {3}\r\nabc "
 				     "BODY[HEADER.FIELDS (A B)] {2}\r\nzz X-GM-LABELS ({1}\r\nq NIL) "
 				     "UID 9)\r\n", &body),
 			 IMAPC_FETCH_DONE);
 	ck_assert_uint_eq(f.uid, 9);
 	ck_assert_uint_eq(body.len, 3);
 
+	/* FLAGS: system flags to bits, keywords kept once, \\Recent and
+	 * unknown backslash flags dropped; X-GM-MSGID as a 64-bit number */
+	buf_reset(&body);
+	ck_assert_int_eq(feed_all(&f, "(UID 4 FLAGS (\\Seen \\Flagged \\Recent \\Answered "
+				     "\\Draft \\Deleted \\Other $Label1 Work $label1 work) "
+				     "X-GM-MSGID 1278455344230334865 BODY[] {1}\r\nx)\r\n", &body),
+			 IMAPC_FETCH_DONE);
+	ck_assert(f.have_flags);
+	ck_assert_uint_eq(f.flags, IMAPC_FLAG_SEEN | IMAPC_FLAG_FLAGGED | IMAPC_FLAG_ANSWERED |
+					   IMAPC_FLAG_DRAFT | IMAPC_FLAG_DELETED);
+	ck_assert_str_eq(f.keywords, "$Label1 Work");
+	ck_assert_uint_eq(f.gm_msgid, 1278455344230334865ULL);
+	/* FLAGS after the body, in the segment after the literal */
+	buf_reset(&body);
+	ck_assert_int_eq(feed_all(&f, "(UID 5 BODY[] {1}\r\nx FLAGS ())\r\n", &body),
+			 IMAPC_FETCH_DONE);
+	ck_assert(f.have_flags);
+	ck_assert_uint_eq(f.flags, 0);
+	ck_assert_str_eq(f.keywords, "");
+	/* a FLAGS value that is no list, a list inside it */
+	ck_assert_int_eq(feed_all(&f, "(UID 5 FLAGS \\Seen)", &body), IMAPC_FETCH_ERROR);
+	ck_assert_int_eq(feed_all(&f, "(UID 5 FLAGS (\\Seen (x)))", &body), IMAPC_FETCH_ERROR);
+	/* keywords past the limit are left out, whole */
+	{
+		struct buf many = BUF_INIT;
+		buf_puts(&many, "(UID 6 FLAGS (");
+		for (int i = 0; i < 1000; i++)
+			buf_printf(&many, "%skw%04d", i > 0 ? " " : "", i);
+		buf_puts(&many, "))\r\n");
+		ck_assert_int_eq(feed_all(&f, buf_cstr(&many), &body), IMAPC_FETCH_DONE);
+		ck_assert_uint_le(strlen(f.keywords), MESSAGE_KEYWORDS_MAX);
+		ck_assert_uint_eq(strlen(f.keywords) % 7, 6);	/* "kwNNNN" words, spaces between */
+		buf_free(&many);
+	}
+
 	/* a quoted body */
 	buf_reset(&body);
 	ck_assert_int_eq(feed_all(&f, "(UID 1 BODY[] \"a\\\"b\")\r\n", &body), IMAPC_FETCH_DONE);
 	ck_assert_int_eq(memcmp(body.data, "a\\\"b", 4), 0);
-
-	/* FLAGS: system flags as bits, keywords as text, \Recent left out */
-	buf_reset(&body);
-	ck_assert_int_eq(feed_all(&f, "(UID 4 FLAGS (\\Seen \\Recent $Work \\answered Later "
-				     "\\Draft \\Flagged \\Deleted) BODY[] {1}\r\nx)\r\n", &body),
-			 IMAPC_FETCH_DONE);
-	ck_assert(f.have_flags);
-	ck_assert_uint_eq(f.flags, IMAPC_FLAG_SEEN | IMAPC_FLAG_ANSWERED | IMAPC_FLAG_DRAFT |
-				   IMAPC_FLAG_FLAGGED | IMAPC_FLAG_DELETED);
-	ck_assert_str_eq(f.keywords, "$Work Later");
-	ck_assert_int_eq(feed_all(&f, "(UID 4 FLAGS ())\r\n", &body), IMAPC_FETCH_DONE);
-	ck_assert(f.have_flags);
-	ck_assert_uint_eq(f.flags, 0);
-	ck_assert_str_eq(f.keywords, "");
-	ck_assert_int_eq(feed_all(&f, "(UID 4 FLAGS (\"x\"))\r\n", &body), IMAPC_FETCH_ERROR);
 
 	/* a flags-only FETCH (no body) */
 	ck_assert_int_eq(feed_all(&f, "(FLAGS (\\Deleted) UID 3)\r\n", &body), IMAPC_FETCH_DONE);
@@ -209,6 +229,8 @@ struct collected {
 	struct buf data;
 	uint32_t uids[16];
 	time_t dates[16];
+	unsigned flags[16];
+	char keywords[16][64];
 	int n;
 	int begun;
 	int aborted;
@@ -231,11 +253,13 @@ c_write(void *ctx, const void *p, size_t n, const char **error_r)
 }
 
 static int
-c_end(void *ctx, uint32_t uid, time_t date, const char **error_r)
+c_end(void *ctx, const struct imapc_message_meta *meta, const char **error_r)
 {
 	struct collected *c = ctx;
-	c->uids[c->n] = uid;
-	c->dates[c->n++] = date;
+	c->flags[c->n] = meta->flags;
+	snprintf(c->keywords[c->n], sizeof c->keywords[0], "%s", meta->keywords);
+	c->uids[c->n] = meta->uid;
+	c->dates[c->n++] = meta->internal_date;
 	buf_putc(&c->data, '|');
 	return 0;
 }
@@ -268,7 +292,7 @@ START_TEST(test_session)
 		"* CAPABILITY IMAP4rev1 IDLE UIDPLUS\r\n$T OK done\r\n",
 		"* 2 EXISTS\r\n* OK [UIDVALIDITY 77] x\r\n* OK [UIDNEXT 12] x\r\n$T OK [READ-ONLY] ok\r\n",
 		"* SEARCH 11 3\r\n$T OK done\r\n",
-		"* 1 FETCH (UID 3 INTERNALDATE \"01-Jan-2020 00:00:00 +0000\" BODY[] {5}\r\nabcde)\r\n"
+		"* 1 FETCH (UID 3 FLAGS (\\Seen $Work) INTERNALDATE \"01-Jan-2020 00:00:00 +0000\" BODY[] {5}\r\nabcde)\r\n"
 		"* 1 FETCH (FLAGS (\\Seen))\r\n"
 		"* 2 FETCH (BODY[] {2}\r\nxy UID 11)\r\n$T OK done\r\n",
 		"+ idling\r\n* 3 EXISTS\r\n",
@@ -302,6 +326,10 @@ START_TEST(test_session)
 	ck_assert_uint_eq(col.uids[0], 3);
 	ck_assert_uint_eq(col.uids[1], 11);
 	ck_assert_int_eq(col.dates[0], 1577836800);
+	ck_assert_uint_eq(col.flags[0], IMAPC_FLAG_SEEN);
+	ck_assert_str_eq(col.keywords[0], "$Work");
+	ck_assert_uint_eq(col.flags[1], 0);
+	ck_assert_str_eq(col.keywords[1], "");
 	bool news = false;
 	ck_assert_msg(imap_client_idle(c, -1, 5000, &news, &error) == 0, "%s", error);
 	ck_assert(news);
@@ -311,7 +339,7 @@ START_TEST(test_session)
 	ck_assert_msg(strstr(buf_cstr(&fs.heard), "A0001 AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=\r\n") != NULL,
 		      "%s", buf_cstr(&fs.heard));
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&fs.heard), "EXAMINE \"INBOX\"\r\n"));
-	ck_assert_ptr_nonnull(strstr(buf_cstr(&fs.heard), "UID FETCH 3,11 (UID INTERNALDATE BODY.PEEK[])\r\n"));
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&fs.heard), "UID FETCH 3,11 (UID FLAGS INTERNALDATE BODY.PEEK[])\r\n"));
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&fs.heard), "DONE\r\n"));
 	buf_free(&fs.heard);
 	buf_free(&col.data);

@@ -1,10 +1,12 @@
 /* Unit tests for the store: domains, users, aliases, resolution, mailboxes,
  * tokens and change notification. */
 #include <poll.h>
+#include <pthread.h>
 
 #include "core/hash.h"
 #include "core/password.h"
 #include "store/blob.h"
+#include "store/store_int.h"
 #include "tests/unit/store_test.h"
 
 #define CATCH_LOOP_MSG "would loop"
@@ -784,6 +786,101 @@ START_TEST(test_stamps)
 }
 END_TEST
 
+/* Group commit (walsync.c): light commits of many threads at once are each
+ * synced before store_commit() returns, with flushes shared between them. */
+#define GC_THREADS 8
+#define GC_COMMITS 40
+
+struct gc_arg {
+	const char *dir;
+	int failures;
+};
+
+static void *
+gc_thread(void *p)
+{
+	struct gc_arg *a = p;
+	struct store *st = NULL;
+	const char *error = NULL;
+	if (store_open(a->dir, &st, &error) != STORE_OK) {
+		a->failures++;
+		return NULL;
+	}
+	for (int i = 0; i < GC_COMMITS; i++) {
+		if (store_begin_light(st, &error) != STORE_OK) {
+			a->failures++;
+			continue;
+		}
+		if (sqlite3_exec(st->db, "INSERT INTO gc_rows VALUES (1)", NULL,
+				 NULL, NULL) != SQLITE_OK) {
+			store_rollback(st);
+			a->failures++;
+			continue;
+		}
+		if (store_commit(st, &error) != STORE_OK)
+			a->failures++;
+	}
+	store_close(&st);
+	return NULL;
+}
+
+START_TEST(test_group_commit)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	ck_assert_int_eq(sqlite3_exec(st->db, "CREATE TABLE gc_rows (x)", NULL,
+				      NULL, NULL), SQLITE_OK);
+	struct store_wal_stats before, after;
+	store_wal_stats(&before);
+
+	pthread_t t[GC_THREADS];
+	struct gc_arg args[GC_THREADS];
+	for (int i = 0; i < GC_THREADS; i++) {
+		args[i] = (struct gc_arg){ .dir = dir };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, gc_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < GC_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(args[i].failures, 0);
+	}
+	store_wal_stats(&after);
+	uint64_t commits = after.commits - before.commits;
+	uint64_t syncs = after.syncs - before.syncs;
+	ck_assert_uint_eq(commits, GC_THREADS * GC_COMMITS);
+	/* every commit waited for a flush; none flushed twice */
+	ck_assert_uint_ge(syncs, 1);
+	ck_assert_uint_le(syncs, commits);
+	fprintf(stderr, "group commit: %llu light commits, %llu fdatasync\n",
+		(unsigned long long)commits, (unsigned long long)syncs);
+	sqlite3_stmt *q;
+	ck_assert_int_eq(sqlite3_prepare_v2(st->db, "SELECT count(*) FROM gc_rows",
+					    -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(q, 0), GC_THREADS * GC_COMMITS);
+	sqlite3_finalize(q);
+	store_close(&st);
+
+	/* the last handle closed: SQLite checkpointed and removed the WAL;
+	 * the next light commit makes a new one and syncs that */
+	char *wal = xasprintf("%s/mailhub.db-wal", dir);
+	ck_assert_int_ne(access(wal, F_OK), 0);
+	st = test_store_open(dir);
+	const char *error = NULL;
+	store_wal_stats(&before);
+	ck_assert_int_eq(store_begin_light(st, &error), STORE_OK);
+	ck_assert_int_eq(sqlite3_exec(st->db, "INSERT INTO gc_rows VALUES (2)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_commit(st, &error), STORE_OK);
+	store_wal_stats(&after);
+	ck_assert_uint_eq(after.syncs - before.syncs, 1);
+	ck_assert_int_eq(access(wal, F_OK), 0);
+	ck_assert_int_eq(st->wal_fd >= 0, 1);
+	free(wal);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -803,6 +900,7 @@ make_suite(void)
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_watches);
 	tcase_add_test(tc, test_stamps);
+	tcase_add_test(tc, test_group_commit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -241,6 +241,40 @@ START_TEST(test_deliver_once)
 	}
 	imapdb_rows_free(&rows, n);
 
+	/* Gmail: one X-GM-MSGID in two label folders arrives once; another
+	 * id with the same bytes is another message */
+	{
+		ck_assert_int_eq(store_upstream_folder_set(st, id, "[Gmail]/All Mail", 3, 0, false, &error),
+				 STORE_OK);
+		ck_assert_int_eq(store_upstream_folder_set(st, id, "Work", 4, 0, false, &error), STORE_OK);
+		struct upstream_delivery g = {
+			.upstream_id = id, .user_id = up.user_id, .mailbox_id = mb,
+			.internal_date = 1000, .folder = "[Gmail]/All Mail", .uidvalidity = 3,
+			.uid = 1, .gm_msgid = 1278455344230334865ULL,
+		};
+		char blob[SHA256_HEX_LEN + 1], raw[SHA256_HEX_LEN + 1];
+		ck_assert_int_eq(blob_put(st, "gmail", 5, blob, &error), STORE_OK);
+		sha256_hex("gmail", 5, raw);
+		g.blob = blob;
+		g.size = 5;
+		g.raw_hash = raw;
+		ck_assert_int_eq(store_upstream_deliver(st, &g, &app, &error), STORE_OK);
+		ck_assert(app);
+		g.folder = "Work";
+		g.uidvalidity = 4;
+		g.uid = 9;
+		ck_assert_int_eq(store_upstream_deliver(st, &g, &app, &error), STORE_OK);
+		ck_assert(!app);
+		ck_assert_int_eq(store_upstream_folder_get(st, id, "Work", &v, &last, &refetch, &error),
+				 STORE_OK);
+		ck_assert_uint_eq(last, 9);	/* recorded as fetched there too */
+		g.uid = 10;
+		g.gm_msgid = 1278455344230334866ULL;
+		ck_assert_int_eq(store_upstream_deliver(st, &g, &app, &error), STORE_OK);
+		ck_assert(app);
+		ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 4);
+	}
+
 	/* POP3: a UIDL once; without UIDL the raw hash decides */
 	ck_assert_int_eq(deliver(st, pid, up.user_id, mb, "p1", NULL, 0, 0, "U1", NULL, false, &app), STORE_OK);
 	ck_assert(app);
@@ -266,7 +300,7 @@ START_TEST(test_deliver_once)
 	ck_assert(!app);
 	ck_assert_int_eq(store_upstream_folder_get(st, id, "INBOX", &v, &last, &refetch, &error), STORE_OK);
 	ck_assert_uint_eq(last, 20);	/* recorded as fetched all the same */
-	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 5);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 7);	/* with the two Gmail ones */
 	ck_assert_int_eq(test_sql_int(dir, "SELECT fetched FROM upstreams WHERE id = %lld", (long long)pid), 3);
 
 	store_upstream_clear(&up);

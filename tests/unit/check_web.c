@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "web/internal.h"
+#include "web/json_dup.h"
 #include "web/json_nul.h"
 #include "tests/unit/runner.h"
 
@@ -151,6 +152,37 @@ START_TEST(test_json_nul)
 }
 END_TEST
 
+/* The name json_duplicate_member finds in text, or NULL. */
+static const char *
+dup_in(const char *text)
+{
+	static char name[64];
+	cJSON *json = cJSON_Parse(text);
+	ck_assert_ptr_nonnull(json);
+	const char *d = json_duplicate_member(json);
+	if (d != NULL) {
+		ck_assert_uint_lt(strlen(d), sizeof name);
+		strcpy(name, d);
+	}
+	cJSON_Delete(json);
+	return d != NULL ? name : NULL;
+}
+
+START_TEST(test_json_dup)
+{
+	ck_assert_ptr_null(dup_in("{}"));
+	ck_assert_ptr_null(dup_in("{\"a\": 1, \"b\": 2, \"A\": 3}"));
+	/* the same name in different objects is no repeat */
+	ck_assert_ptr_null(dup_in("{\"a\": {\"a\": 1}, \"b\": [{\"a\": 1}, {\"a\": 2}]}"));
+	ck_assert_str_eq(dup_in("{\"a\": 1, \"b\": 2, \"a\": 3}"), "a");
+	/* in a nested object, and in an object inside an array */
+	ck_assert_str_eq(dup_in("{\"s\": {\"host\": \"h\", \"host\": 587}}"), "host");
+	ck_assert_str_eq(dup_in("{\"x\": [1, {\"k\": 1, \"k\": 1}]}"), "k");
+	/* escapes are read: "\u0061" is "a" */
+	ck_assert_str_eq(dup_in("{\"a\": 1, \"\\u0061\": 2}"), "a");
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -164,6 +196,7 @@ make_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("json_nul");
 	tcase_add_test(tc, test_json_nul);
+	tcase_add_test(tc, test_json_dup);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -33,6 +33,14 @@ async function dns(ctx, name) {
 			h('pre', { class: 'zone', tabindex: '0' }, zone)));
 }
 
+// The sender checks of port 25 over the last day (GET /domains: inbound).
+function inbound(c) {
+	if (!c) return '–';
+	if (!c.messages) return 'no mail checked';
+	return `${c.messages} checked: SPF pass ${c.spf_pass}, DKIM pass ${c.dkim_pass}, `
+		+ `DMARC pass ${c.dmarc_pass} / fail ${c.dmarc_fail}, refused ${c.refused}, Junk ${c.junk}`;
+}
+
 export async function render(ctx) {
 	if (ctx.args[0]) return dns(ctx, ctx.args[0]);
 	const list = await api('GET', '/domains');
@@ -45,9 +53,10 @@ export async function render(ctx) {
 		ctx.refresh();
 	}, 'name');
 	return page('Domains', form,
-		table(['Domain', 'Added', ''], list.map(d => h('tr', {},
+		table(['Domain', 'Added', 'Inbound mail, last 24 h', ''], list.map(d => h('tr', {},
 			h('td', {}, h('a', { href: `#/domains/${enc(d.name)}` }, d.name)),
 			h('td', {}, when(d.created)),
+			h('td', {}, inbound(d.inbound)),
 			h('td', { class: 'acts' },
 				h('a', { class: 'button small', href: `#/domains/${enc(d.name)}` }, 'DNS records'),
 				h('button', { type: 'button', class: 'small danger', onclick: async () => {

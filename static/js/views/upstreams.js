@@ -23,7 +23,7 @@ function settings(v, ctx, existing) {
 		protocol: v.protocol, host: v.host.trim(), port: v.port.trim() === '' ? 0 : Number(v.port),
 		tls: v.tls, tls_verify: v.verify === 'pin' ? 'pin:' + v.pin.trim().toLowerCase() : v.verify,
 		username: v.username, target: v.target.trim() || 'INBOX',
-		keep: v.keep, idle: v.idle, enabled: v.enabled, interval: Math.round(Number(v.interval || 5) * 60),
+		keep: v.keep, idle: v.idle, mirror: v.mirror, enabled: v.enabled, interval: Math.round(Number(v.interval || 5) * 60),
 	};
 	if (v.protocol === 'imap') s.folders = split(v.folders).length ? split(v.folders) : ['INBOX'];
 	if (v.password !== '') s.password = v.password;
@@ -57,7 +57,7 @@ function testResult(box, t, trust) {
 }
 
 function editDialog(ctx, up) {
-	const s = up || { protocol: 'imap', tls: 'implicit', tls_verify: 'system', folders: ['INBOX'], target: 'INBOX', keep: true, idle: true, enabled: true, interval: 300 };
+	const s = up || { protocol: 'imap', tls: 'implicit', tls_verify: 'system', folders: ['INBOX'], target: 'INBOX', keep: true, idle: true, mirror: false, enabled: true, interval: 300 };
 	const verify = s.tls_verify.startsWith('pin:') ? 'pin' : s.tls_verify;
 	const result = h('div', { class: 'notice', role: 'status', hidden: true });
 	const form = h('form', { novalidate: true },
@@ -74,12 +74,13 @@ function editDialog(ctx, up) {
 		h('div', { class: 'row' },
 			select('Certificate check', 'verify', [['system', 'trusted by the system'], ['pin', 'pinned fingerprint'], ['off', 'none (not safe)']], verify),
 			field('Pinned SHA-256', { name: 'pin', value: verify === 'pin' ? s.tls_verify.slice(4) : '', autocomplete: 'off', spellcheck: 'false' })),
-		field('Folders to fetch (IMAP)', { name: 'folders', value: (s.folders || ['INBOX']).join(', ') }, 'Comma-separated.'),
+		field('Folders to fetch (IMAP)', { name: 'folders', value: (s.folders || ['INBOX']).join(', ') }, 'Comma-separated; * alone is every folder the server has.'),
 		h('div', { class: 'row' },
 			field('Deliver into', { name: 'target', value: s.target }),
 			field('Check every (minutes)', { name: 'interval', inputmode: 'decimal', value: String(s.interval / 60) })),
 		field('Leave fetched mail on the server', { name: 'keep', type: 'checkbox', checked: s.keep }),
 		field('Push new mail at once (IMAP IDLE)', { name: 'idle', type: 'checkbox', checked: s.idle }),
+		field('One local folder per server folder, under "Deliver into" (IMAP)', { name: 'mirror', type: 'checkbox', checked: !!s.mirror }),
 		field('Enabled', { name: 'enabled', type: 'checkbox', checked: s.enabled }),
 		result,
 		h('p', { class: 'form-error', role: 'alert' }),

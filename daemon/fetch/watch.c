@@ -1,0 +1,236 @@
+/*
+ * watch: push for the fetched folders beyond the one the account's IDLE
+ * thread waits on (scheduler.c).
+ *
+ * IMAP IDLE (RFC 2177) watches the selected folder only, so each further
+ * folder needs a session of its own.  A watcher thread per folder (up to
+ * [fetch] idle_connections - 1 per account) logs in, EXAMINEs its folder
+ * and waits in IDLE; when the server reports new messages it marks the
+ * folder and wakes the account's thread, which fetches that folder over
+ * its own session.  Watchers never fetch and never touch the store: the
+ * one fetching thread of an account stays the only writer of its state.
+ *
+ * A watcher that loses its session waits WATCH_RETRY_MS and logs in again;
+ * each new session marks its folder once, so mail that came while it was
+ * away is fetched too.  A server without IDLE ends the watcher (the folder
+ * is then fetched on the account's interval).
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "core/log.h"
+#include "core/seal.h"
+#include "core/xmalloc.h"
+#include "fetch/fetch_int.h"
+
+/* Wait after a lost watcher session before logging in again. */
+#define WATCH_RETRY_MS 30000
+
+struct watcher {
+	struct fetch_watch *w;
+	char *folder;
+	pthread_t thread;
+	bool started;
+	struct client_conn_cancel cancel;	/* fired at stop: a connect or a
+						 * read ends at once */
+	bool dirty;		/* news since the last fetch_watch_take() */
+};
+
+struct fetch_watch {
+	struct upstream_settings set;	/* a copy: the watchers' own */
+	char *password;
+	size_t password_len;
+	int64_t id;
+	bool allow_private;
+	int wake_fd;			/* the account thread's wake pipe */
+	int stop[2];			/* readable: every watcher ends */
+	pthread_mutex_t lock;		/* the dirty marks */
+	struct watcher *watchers;
+	size_t n;
+};
+
+static uint64_t
+watch_log_id(void)
+{
+	static uint64_t seq = 1000000000;
+	return __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+}
+
+static bool
+stop_asked(const struct fetch_watch *w, int ms)
+{
+	struct pollfd p = { .fd = w->stop[0], .events = POLLIN };
+	return poll(&p, 1, ms) > 0;
+}
+
+static void
+mark(struct watcher *x)
+{
+	pthread_mutex_lock(&x->w->lock);
+	x->dirty = true;
+	pthread_mutex_unlock(&x->w->lock);
+	ssize_t r = write(x->w->wake_fd, "w", 1);
+	(void)r;	/* a full pipe is awake enough */
+}
+
+static void *
+watcher_main(void *arg)
+{
+	struct watcher *x = arg;
+	struct fetch_watch *w = x->w;
+	const struct client_conn_params params = {
+		.timeout_ms = FETCH_TIMEOUT_MS,
+		.allow_private = w->allow_private,
+		.cancel = &x->cancel,
+	};
+	while (!stop_asked(w, 0)) {
+		struct imap_client *c = NULL;
+		const char *error = NULL;
+		struct imapc_mailbox mb;
+		uint64_t log_id = watch_log_id();
+		if (imap_client_open(&w->set, w->password, &params, log_id, &c, &error) < 0 ||
+		    imap_client_select(c, x->folder, true, &mb, &error) < 0) {
+			log_info("fetch upstream=%lld folder=%s watch failed: %s", (long long)w->id,
+				 esc_str(x->folder), error);
+			imap_client_free(&c);
+			client_conn_cancel_clear(&x->cancel);
+			if (stop_asked(w, WATCH_RETRY_MS))
+				break;
+			continue;
+		}
+		if ((imap_client_caps(c) & IMAPC_CAP_IDLE) == 0) {
+			log_info("fetch upstream=%lld folder=%s no IDLE upstream: polled",
+				 (long long)w->id, esc_str(x->folder));
+			imap_client_free(&c);
+			break;
+		}
+		log_debug("fetch upstream=%lld folder=%s watching", (long long)w->id,
+			  esc_str(x->folder));
+		/* what came while no session watched */
+		mark(x);
+		for (;;) {
+			bool news = false;
+			if (imap_client_idle(c, w->stop[0], IMAPC_IDLE_MAX_MS, &news, &error) < 0) {
+				log_info("fetch upstream=%lld folder=%s watch ended: %s",
+					 (long long)w->id, esc_str(x->folder), error);
+				break;
+			}
+			if (news)
+				mark(x);
+			if (stop_asked(w, 0))
+				break;
+		}
+		imap_client_free(&c);
+		client_conn_cancel_clear(&x->cancel);
+		if (!stop_asked(w, 0) && stop_asked(w, 1000))
+			break;
+	}
+	OPENSSL_thread_stop();
+	return NULL;
+}
+
+int
+fetch_watch_start(const struct config *cfg, const struct store_upstream *up,
+		  const char *const *folders, size_t n, int wake_fd,
+		  struct fetch_watch **w_r, const char **error_r)
+{
+	*w_r = NULL;
+	if (n == 0)
+		return 0;
+	struct fetch_watch *w = xcalloc(1, sizeof *w);
+	upstream_settings_copy(&w->set, &up->set);
+	w->id = up->id;
+	w->allow_private = cfg->fetch_allow_private_hosts;
+	w->wake_fd = wake_fd;
+	w->stop[0] = w->stop[1] = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	w->watchers = xcalloc(n, sizeof *w->watchers);
+	w->n = n;
+	for (size_t i = 0; i < n; i++) {
+		w->watchers[i].w = w;
+		w->watchers[i].folder = xstrdup(folders[i]);
+		client_conn_cancel_init(&w->watchers[i].cancel);
+	}
+	*w_r = w;
+	if (unseal(up->password_sealed, &w->password, &w->password_len, error_r) < 0) {
+		*error_r = errfmt("cannot open the stored password: %s", *error_r);
+		fetch_watch_stop(w_r);
+		return -1;
+	}
+	if (pipe2(w->stop, O_CLOEXEC | O_NONBLOCK) < 0) {
+		*error_r = "cannot make a pipe";
+		fetch_watch_stop(w_r);
+		return -1;
+	}
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	for (size_t i = 0; i < n; i++) {
+		if (pthread_create(&w->watchers[i].thread, &attr, watcher_main,
+				   &w->watchers[i]) != 0) {
+			log_error("fetch upstream=%lld cannot start a watcher", (long long)up->id);
+			break;
+		}
+		w->watchers[i].started = true;
+	}
+	pthread_attr_destroy(&attr);
+	log_info("fetch upstream=%lld watching folders=%zu", (long long)up->id, n);
+	return 0;
+}
+
+size_t
+fetch_watch_take(struct fetch_watch *w, char ***folders_r)
+{
+	size_t k = 0;
+	*folders_r = NULL;
+	if (w == NULL)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < w->n; i++) {
+		if (!w->watchers[i].dirty)
+			continue;
+		w->watchers[i].dirty = false;
+		*folders_r = xreallocarray(*folders_r, k + 1, sizeof **folders_r);
+		(*folders_r)[k++] = xstrdup(w->watchers[i].folder);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return k;
+}
+
+void
+fetch_watch_stop(struct fetch_watch **wp)
+{
+	struct fetch_watch *w = *wp;
+	if (w == NULL)
+		return;
+	if (w->stop[1] >= 0) {
+		ssize_t r = write(w->stop[1], "x", 1);
+		(void)r;
+	}
+	for (size_t i = 0; i < w->n; i++)
+		client_conn_cancel_fire(&w->watchers[i].cancel);
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->watchers[i].started)
+			pthread_join(w->watchers[i].thread, NULL);
+		client_conn_cancel_clear(&w->watchers[i].cancel);
+		free(w->watchers[i].folder);
+	}
+	free(w->watchers);
+	for (int i = 0; i < 2; i++) {
+		if (w->stop[i] >= 0)
+			close(w->stop[i]);
+	}
+	if (w->password != NULL) {
+		explicit_bzero(w->password, w->password_len);
+		free(w->password);
+	}
+	upstream_settings_clear(&w->set);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	*wp = NULL;
+}

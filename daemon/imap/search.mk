@@ -1,0 +1,30 @@
+# SORT, THREAD, ESEARCH, SEARCHRES and the full-text index of SEARCH: the
+# base subject (mail/), the threading algorithms and the commands (imap/),
+# the sort keys and FTS5 index per blob (store/), their migration and tests.
+libmail_a_SOURCES += daemon/mail/basesubject.c daemon/mail/basesubject.h \
+	daemon/mail/sortmap_table.c daemon/mail/sortmap_table.h \
+	daemon/mail/sortkeys.c daemon/mail/sortkeys.h
+MAIL_SRCS += daemon/mail/basesubject.c daemon/mail/sortkeys.c \
+	daemon/mail/sortmap_table.c
+EXTRA_DIST += scripts/gen-sortmap.py
+libimap_a_SOURCES += daemon/imap/thread.c daemon/imap/thread.h \
+	daemon/imap/esearch.c daemon/imap/sort.c
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_mail_basesubject tests/unit/check_imap_thread
+TESTS += tests/unit/check_mail_basesubject tests/unit/check_imap_thread
+tests_unit_check_mail_basesubject_SOURCES = tests/unit/check_mail_basesubject.c $(CHECK_RUNNER)
+tests_unit_check_mail_basesubject_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_mail_basesubject_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
+tests_unit_check_imap_thread_SOURCES = tests/unit/check_imap_thread.c $(CHECK_RUNNER)
+tests_unit_check_imap_thread_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_imap_thread_LDADD = libimap.a $(MAIL_LIBS) $(CHECK_LIBS)
+endif
+
+libstore_a_SOURCES += daemon/store/searchdb.c daemon/store/searchdb.h
+SQL_MIGRATIONS += sql/016_search.sql
+
+TESTS += tests/integration/test_imap_sort.py
+EXTRA_DIST += tests/integration/test_imap_sort.py tests/integration/thread_corpus.py
+BENCHMARKS += tests/bench/search_bench.py
+EXTRA_DIST += tests/bench/search_bench.py

@@ -1,0 +1,297 @@
+/* searchdb: sort keys and the full-text index per blob; see searchdb.h. */
+#include "store/searchdb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/utf8.h"
+#include "core/xmalloc.h"
+#include "store/blob.h"
+#include "store/store_int.h"
+
+static const char SQL_MSGS[] =
+	"SELECT m.uid, m.blob, m.internal_date, m.size, k.id, k.sent_date,"
+	" k.subject, k.subject_reply, k.from_addr, k.to_addr, k.cc_addr,"
+	" k.display_from, k.display_to, k.message_id, k.refs"
+	" FROM messages m LEFT JOIN blob_keys k ON k.blob = m.blob"
+	" WHERE m.mailbox_id = ?1 ORDER BY m.uid";
+static const char SQL_PUT_KEYS[] =
+	"INSERT OR IGNORE INTO blob_keys (blob, sent_date, subject,"
+	" subject_reply, from_addr, to_addr, cc_addr, display_from, display_to,"
+	" message_id, refs, indexed)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+static const char SQL_PUT_TEXT[] =
+	"INSERT INTO blob_text (rowid, text) VALUES (last_insert_rowid(), ?1)";
+/* the MATCH narrows (every trigram of the string), instr() decides: byte
+ * for byte what the scan of search.c does with memmem(); the index drives
+ * (CROSS JOIN keeps that order), then the blobs' rows, found by blob
+ * (the unary + keeps SQLite from scanning the mailbox for each) */
+static const char SQL_TEXT_MATCH[] =
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_text"
+	"  WHERE blob_text MATCH ?2 AND instr(CAST(text AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
+	" ORDER BY m.uid";
+static const char SQL_TEXT_SCAN[] =
+	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
+	" JOIN blob_text t ON t.rowid = k.id"
+	" WHERE m.mailbox_id = ?1 AND k.indexed = 1"
+	" AND instr(CAST(t.text AS BLOB), ?2) > 0 ORDER BY m.uid";
+static const char SQL_UNINDEXED[] =
+	"SELECT uid FROM search_pending WHERE mailbox_id = ?1 ORDER BY uid";
+static const char SQL_MISSING[] =
+	"SELECT DISTINCT m.blob FROM messages m"
+	" WHERE NOT EXISTS (SELECT 1 FROM blob_keys k WHERE k.blob = m.blob)"
+	" LIMIT ?1";
+
+/* Trigrams of a SEARCH string that the MATCH asks for. */
+#define TRIGRAMS_MAX 12
+
+static char *
+col_dup(sqlite3_stmt *s, int i)
+{
+	char *v = stmt_col_strdup(s, i);
+	return v != NULL ? v : xstrdup("");
+}
+
+int
+searchdb_msgs(struct store *st, int64_t mailbox_id,
+	      struct searchdb_msg **list_r, size_t *n_r, const char **error_r)
+{
+	struct searchdb_msg *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	sqlite3_stmt *s = store_stmt(st, SQL_MSGS);
+	stmt_int(s, 1, mailbox_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			list = xreallocarray(list, cap, sizeof *list);
+		}
+		struct searchdb_msg *m = &list[n++];
+		memset(m, 0, sizeof *m);
+		m->uid = (uint32_t)sqlite3_column_int64(s, 0);
+		const unsigned char *blob = sqlite3_column_text(s, 1);
+		if (blob != NULL && sqlite3_column_bytes(s, 1) == SHA256_HEX_LEN)
+			memcpy(m->blob, blob, SHA256_HEX_LEN);
+		m->internal_date = sqlite3_column_int64(s, 2);
+		m->size = (uint64_t)sqlite3_column_int64(s, 3);
+		if (sqlite3_column_type(s, 4) == SQLITE_NULL)
+			continue;
+		struct mail_sortkeys *k = xcalloc(1, sizeof *k);
+		k->has_date = sqlite3_column_type(s, 5) != SQLITE_NULL;
+		k->sent_date = sqlite3_column_int64(s, 5);
+		k->subject = col_dup(s, 6);
+		k->reply = sqlite3_column_int(s, 7) != 0;
+		k->from = col_dup(s, 8);
+		k->to = col_dup(s, 9);
+		k->cc = col_dup(s, 10);
+		k->display_from = col_dup(s, 11);
+		k->display_to = col_dup(s, 12);
+		k->message_id = stmt_col_strdup(s, 13);
+		k->refs = stmt_col_strdup(s, 14);
+		m->keys = k;
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot read the sort keys");
+		searchdb_msgs_free(&list, n);
+		return STORE_ERROR;
+	}
+	*list_r = list;
+	*n_r = n;
+	return STORE_OK;
+}
+
+void
+searchdb_msgs_free(struct searchdb_msg **list, size_t n)
+{
+	if (*list == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		mail_sortkeys_free(&(*list)[i].keys);
+	free(*list);
+	*list = NULL;
+}
+
+int
+searchdb_put_tx(struct store *st, const char *blob,
+		const struct mail_sortkeys *k, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_PUT_KEYS);
+	stmt_text(s, 1, blob);
+	if (k->has_date)
+		stmt_int(s, 2, k->sent_date);
+	stmt_text(s, 3, k->subject);
+	stmt_int(s, 4, k->reply);
+	stmt_text(s, 5, k->from);
+	stmt_text(s, 6, k->to);
+	stmt_text(s, 7, k->cc);
+	stmt_text(s, 8, k->display_from);
+	stmt_text(s, 9, k->display_to);
+	stmt_text(s, 10, k->message_id);
+	stmt_text(s, 11, k->refs);
+	stmt_int(s, 12, k->text != NULL);
+	unsigned changed = 0;
+	int ret = stmt_exec_n(st, s, "cannot store the sort keys", &changed, error_r);
+	if (ret != STORE_OK || changed == 0 || k->text == NULL)
+		return ret;
+	s = store_stmt(st, SQL_PUT_TEXT);
+	if (sqlite3_bind_text(s, 1, k->text, (int)k->text_len, SQLITE_STATIC) != SQLITE_OK) {
+		stmt_done(s);
+		*error_r = store_db_error(st, "cannot bind the search text");
+		return STORE_ERROR;
+	}
+	ret = stmt_exec(st, s, "cannot index the search text", error_r);
+	return ret;
+}
+
+int
+searchdb_put(struct store *st, const char *blob, const struct mail_sortkeys *k,
+	     const char **error_r)
+{
+	int ret = store_begin_light(st, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	ret = searchdb_put_tx(st, blob, k, error_r);
+	return store_end(st, ret, error_r);
+}
+
+static int
+uid_list(struct store *st, sqlite3_stmt *s, uint32_t **uids_r, size_t *n_r,
+	 const char **error_r)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			uids = xreallocarray(uids, cap, sizeof *uids);
+		}
+		uids[n++] = (uint32_t)sqlite3_column_int64(s, 0);
+	}
+	stmt_done(s);
+	if (rc != SQLITE_DONE) {
+		free(uids);
+		*error_r = store_db_error(st, "cannot search the index");
+		return STORE_ERROR;
+	}
+	*uids_r = uids;
+	*n_r = n;
+	return STORE_OK;
+}
+
+/* Characters (code points) in p[0..n), or 0 when it is not UTF-8. */
+static size_t
+utf8_chars(const char *p, size_t n)
+{
+	if (!utf8_valid(p, n))
+		return 0;
+	size_t chars = 0;
+	for (size_t i = 0; i < n; i++)
+		chars += ((unsigned char)p[i] & 0xc0) != 0x80;
+	return chars;
+}
+
+int
+searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
+	      size_t len, uint32_t **uids_r, size_t *n_r,
+	      uint32_t **unindexed_r, size_t *n_unindexed_r,
+	      const char **error_r)
+{
+	sqlite3_stmt *s;
+	*uids_r = *unindexed_r = NULL;
+	*n_r = *n_unindexed_r = 0;
+	if (memchr(needle, '\0', len) != NULL || len > INT32_MAX) {
+		*error_r = "invalid search string";
+		return STORE_INVALID;
+	}
+	/* FTS5's trigram tokenizer matches phrases of three characters and
+	 * more; a shorter (or not UTF-8) string reads the stored text */
+	if (utf8_chars(needle, len) >= 3) {
+		/* "abc" AND "bcd" AND ...: each trigram a phrase of one
+		 * token (detail=none has no positions for longer ones); at
+		 * most TRIGRAMS_MAX of them narrow enough */
+		struct buf q = BUF_INIT;
+		size_t starts[4], n_tri = 0;
+		size_t i = 0, k = 0;
+		while (i < len && n_tri < TRIGRAMS_MAX) {
+			starts[k % 4] = i;
+			k++;
+			i += utf8_char_len(needle + i, len - i);
+			if (k >= 3) {
+				size_t from = starts[(k - 3) % 4];
+				if (n_tri++ > 0)
+					buf_puts(&q, " AND ");
+				buf_putc(&q, '"');
+				for (size_t j = from; j < i; j++) {
+					if (needle[j] == '"')
+						buf_putc(&q, '"');
+					buf_putc(&q, needle[j]);
+				}
+				buf_putc(&q, '"');
+			}
+		}
+		s = store_stmt(st, SQL_TEXT_MATCH);
+		stmt_int(s, 1, mailbox_id);
+		sqlite3_bind_text(s, 2, q.data, (int)q.len, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(s, 3, needle, (int)len, SQLITE_TRANSIENT);
+		buf_free(&q);
+	} else {
+		s = store_stmt(st, SQL_TEXT_SCAN);
+		stmt_int(s, 1, mailbox_id);
+		sqlite3_bind_blob(s, 2, needle, (int)len, SQLITE_TRANSIENT);
+	}
+	int ret = uid_list(st, s, uids_r, n_r, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	s = store_stmt(st, SQL_UNINDEXED);
+	stmt_int(s, 1, mailbox_id);
+	ret = uid_list(st, s, unindexed_r, n_unindexed_r, error_r);
+	if (ret != STORE_OK) {
+		free(*uids_r);
+		*uids_r = NULL;
+		*n_r = 0;
+	}
+	return ret;
+}
+
+int
+searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
+		    const char **error_r)
+{
+	char **blobs = NULL;
+	size_t n = 0;
+
+	*done_r = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_MISSING);
+	stmt_int(s, 1, (int64_t)max);
+	int ret = stmt_strings(st, s, "cannot find unindexed messages", &blobs,
+			       &n, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		struct buf data = BUF_INIT;
+		const char *err;
+		bool ok = blob_read(st, blobs[i], &data, &err) == STORE_OK;
+		if (!ok) {
+			/* fsck's business; keys of an empty message, not
+			 * indexed (SEARCH reads what it can), so that the
+			 * pass goes on to the others */
+			log_warning("store: cannot index blob %s: %s", blobs[i], err);
+			buf_reset(&data);
+		}
+		struct mail_sortkeys *k = mail_sortkeys_compute(
+			data.data != NULL ? data.data : "", data.len, ok);
+		buf_free(&data);
+		ret = searchdb_put(st, blobs[i], k, error_r);
+		mail_sortkeys_free(&k);
+		if (ret == STORE_OK)
+			(*done_r)++;
+	}
+	store_strv_free(&blobs, n);
+	return ret;
+}

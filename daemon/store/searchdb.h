@@ -1,0 +1,53 @@
+/*
+ * searchdb: the sort keys and full-text index of the messages (sql/016),
+ * one row per blob: what SORT, THREAD and SEARCH TEXT read instead of the
+ * message files.  Part of daemon/store, the only SQL of those commands.
+ */
+#ifndef MAILHUB_STORE_SEARCHDB_H
+#define MAILHUB_STORE_SEARCHDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/hash.h"
+#include "mail/sortkeys.h"
+#include "store/store.h"
+
+/* A message of a mailbox with its keys. */
+struct searchdb_msg {
+	uint32_t uid;
+	char blob[SHA256_HEX_LEN + 1];
+	int64_t internal_date;
+	uint64_t size;
+	struct mail_sortkeys *keys;	/* NULL: not computed yet */
+};
+
+/* Every message of the mailbox in UID order, with its keys when stored
+ * (read in one snapshot).  Free with searchdb_msgs_free(). */
+int searchdb_msgs(struct store *st, int64_t mailbox_id,
+		  struct searchdb_msg **list_r, size_t *n_r, const char **error_r);
+void searchdb_msgs_free(struct searchdb_msg **list, size_t n);
+
+/* Stores the keys (and indexed text, when k->text) of a blob unless it
+ * has them; in the caller's transaction. */
+int searchdb_put_tx(struct store *st, const char *blob,
+		    const struct mail_sortkeys *k, const char **error_r);
+/* The same in a transaction of its own (keys of mail stored before). */
+int searchdb_put(struct store *st, const char *blob,
+		 const struct mail_sortkeys *k, const char **error_r);
+
+/* The UIDs (ascending, malloc'd) of the messages of the mailbox whose
+ * indexed text holds needle[0..len) (already case-folded), and those of
+ * the messages not indexed (which the caller must search itself). */
+int searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
+		  size_t len, uint32_t **uids_r, size_t *n_r,
+		  uint32_t **unindexed_r, size_t *n_unindexed_r,
+		  const char **error_r);
+
+/* The background pass: computes and stores the keys of at most max blobs
+ * that have messages but no keys; *done_r how many (0: none are left). */
+int searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
+			const char **error_r);
+
+#endif

@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): inbound SMTP messages per second on port 25 with
+the sender checks on (SPF at MAIL FROM, DKIM + ARC + DMARC at the end of
+DATA, Authentication-Results written; rspamd off) against the same daemon
+with [trust] checks = no, and against Debian's Postfix with
+postfix-policyd-spf-python (SPF, as a policy service) and the OpenDKIM and
+OpenDMARC milters doing the same checks, as ratios (issue 15).
+
+DNS: Debian's unbound on loopback serves the sender's SPF, DKIM key and
+DMARC records (zone "bench." static: a name outside the special-use
+names that libunbound, which OpenDKIM resolves with, answers itself).  mailhub asks it through [dns]
+resolver; the Postfix stack's programs read /etc/resolv.conf, so they run
+in a private mount namespace (unshare -m) where that file names unbound.
+The load: BENCH_SESSIONS client threads (default 10) sending
+BENCH_MESSAGES messages (default 2000) of about BENCH_SIZE bytes (default
+20480), one connection per message, from 127.0.0.2 (127.0.0.1 is local
+software, which mailhub does not check), each message DKIM-signed by
+dkimpy (rsa-sha256, 2048 bits) and passing SPF and DMARC.  BENCH_PEER=0
+leaves the Postfix stack out; BENCH_KEEP=1 keeps the work folder.
+
+mailhub stores each message durably and delivers it into the INBOX before
+its 250; Postfix's 250 means its queue file is fsynced (it delivers into a
+Maildir afterwards).  Needs root (Postfix), unbound, python3-dkim; the
+Postfix side also postfix, opendkim, opendmarc, postfix-policyd-spf-python
+(skipped, and said so, when missing).
+"""
+
+import os
+import shutil
+import socket
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+
+from dkim_cases import openssl_rsa  # noqa: E402
+from mailhub_fixture import mailhub_bin  # noqa: E402
+from relay_util import Unbound, have_unbound  # noqa: E402
+
+SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10"))
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "2000"))
+SIZE = int(os.environ.get("BENCH_SIZE", "20480"))
+CLIENT = "127.0.0.2"
+RCPT = "bob@example.org"
+SENDER = "news@sender.bench"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def txt(s):
+    return " ".join(f'"{s[i:i + 255]}"' for i in range(0, len(s), 255))
+
+
+def make_key(work):
+    key, pub = openssl_rsa(2048, os.path.join(work, "dkim.pem"))
+    return key, pub
+
+
+def signed_message(key):
+    import dkim
+    line = b"The quick brown fox jumps over the lazy dog, again and again.\r\n"
+    body = line * max(1, SIZE // len(line))
+    msg = (f"From: News <{SENDER}>\r\nTo: {RCPT}\r\nSubject: bench\r\n"
+           "Message-ID: <bench@sender.bench>\r\nDate: Sun, 6 Dec 2026 12:00:00 +0000\r\n"
+           "\r\n").encode() + body
+    return dkim.sign(msg, b"sel", b"sender.bench", key,
+                     include_headers=[b"from", b"to", b"subject", b"message-id",
+                                      b"date"]) + msg
+
+
+def load(port, msg):
+    """Sends MESSAGES messages over SESSIONS threads; returns seconds."""
+    counter = iter(range(MESSAGES))
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    return
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=60, local_hostname="mx.sender.bench",
+                                  source_address=(CLIENT, 0)) as s:
+                    s.sendmail(SENDER, [RCPT], msg)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker) for _ in range(SESSIONS)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    secs = time.monotonic() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} sends failed, first: {errors[0]}")
+    return secs
+
+
+def run_mailhub(work, dns, msg, checks):
+    d = os.path.join(work, f"mailhub-{checks}")
+    os.makedirs(d)
+    port = free_port()
+    conf = os.path.join(d, "mailhub.conf")
+    with open(conf, "w") as f:
+        f.write(f"[server]\nhostname = bench.test\ndata_dir = {d}/data\n"
+                f"[listen]\nsmtp = 127.0.0.1:{port}\n[limits]\nconnections_per_ip = 1000\n"
+                f"[dns]\nresolver = {dns.resolver()}\n[trust]\nchecks = {checks}\n")
+    mh = [mailhub_bin(), "--config", conf]
+    subprocess.run(mh + ["init", "--hostname", "bench.test"], check=True, capture_output=True)
+    subprocess.run(mh + ["domain", "add", "example.org"], check=True, capture_output=True)
+    subprocess.run(mh + ["user", "add", RCPT, "--password-stdin"], input=b"bench-password-1\n",
+                   check=True, capture_output=True)
+    log = open(os.path.join(d, "serve.log"), "wb")
+    proc = subprocess.Popen(mh + ["serve"], stdout=log, stderr=log)
+    try:
+        wait_port(port)
+        secs = load(port, msg)
+    finally:
+        proc.terminate()
+        proc.wait()
+    db = sqlite3.connect(os.path.join(d, "data", "mailhub.db"))
+    stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    sample = db.execute("SELECT blob FROM messages LIMIT 1").fetchone()[0]
+    with open(os.path.join(d, "data", "blobs", sample[:2], sample), "rb") as f:
+        head = f.read(4096).decode("latin-1")
+    if stored != MESSAGES:
+        raise RuntimeError(f"mailhub checks={checks} stored {stored} of {MESSAGES}")
+    if checks == "yes" and "dmarc=pass" not in head:
+        raise RuntimeError("mailhub with checks: no dmarc=pass in the stored copy:\n" + head)
+    return secs
+
+
+POSTFIX_NEEDS = ("/usr/sbin/postfix", "/usr/sbin/opendkim", "/usr/sbin/opendmarc",
+                 "/usr/bin/policyd-spf")
+
+
+def postfix_missing():
+    if os.environ.get("BENCH_PEER", "1") == "0":
+        return "BENCH_PEER=0"
+    if os.geteuid() != 0:
+        return "needs root"
+    for p in POSTFIX_NEEDS:
+        if not os.path.exists(p):
+            return f"{p} is not installed"
+    return None
+
+
+def run_postfix(work, dns, msg):
+    """The Postfix stack, in a private mount namespace whose
+    /etc/resolv.conf names the test resolver; returns seconds."""
+    pf = os.path.join(work, "postfix")
+    for sub in ("conf", "queue", "data", "mail"):
+        os.makedirs(os.path.join(pf, sub))
+    os.chmod(work, 0o755)
+    os.chmod(pf, 0o755)
+    shutil.chown(os.path.join(pf, "data"), "postfix")
+    shutil.chown(os.path.join(pf, "mail"), "nobody")
+    port, dkim_port, dmarc_port = free_port(), free_port(), free_port()
+    with open(os.path.join(pf, "resolv.conf"), "w") as f:
+        f.write(f"nameserver {dns.interface}\n")
+    out = []
+    for line in open("/etc/postfix/master.cf"):
+        f = line.split()
+        if line.startswith("#") or line[:1] in (" ", "\t") or len(f) < 8:
+            out.append(line)
+            continue
+        if f[0] == "smtp" and f[1] == "inet":
+            f[0] = f"127.0.0.1:{port}"
+        f[4] = "n"
+        out.append(" ".join(f) + "\n")
+    out.append("policyd-spf unix - n n - 0 spawn\n"
+               "  user=nobody argv=/usr/bin/policyd-spf " + pf + "/policyd-spf.conf\n")
+    # its default skips loopback clients: only a test address is skipped
+    with open(os.path.join(pf, "policyd-spf.conf"), "w") as f:
+        f.write("debugLevel = 0\nHELO_reject = False\nMail_From_reject = Fail\n"
+                "skip_addresses = 192.0.2.255/32\n")
+    with open(os.path.join(pf, "conf", "master.cf"), "w") as f:
+        f.writelines(out)
+    uid = subprocess.check_output(["id", "-u", "nobody"]).strip().decode()
+    gid = subprocess.check_output(["id", "-g", "nobody"]).strip().decode()
+    with open(os.path.join(pf, "conf", "main.cf"), "w") as f:
+        f.write(f"""compatibility_level = 3.6
+queue_directory = {pf}/queue
+data_directory = {pf}/data
+meta_directory = /etc/postfix
+myhostname = bench.test
+mydomain = bench.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.1/32
+alias_maps =
+alias_database =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = reject_unauth_destination,
+  check_policy_service unix:private/policyd-spf
+policyd-spf_time_limit = 3600
+smtpd_milters = inet:127.0.0.1:{dkim_port}, inet:127.0.0.1:{dmarc_port}
+milter_default_action = tempfail
+smtpd_client_connection_count_limit = 1000
+biff = no
+maillog_file = {pf}/maillog
+maillog_file_prefixes = {pf}
+mydestination =
+virtual_mailbox_domains = example.org
+virtual_mailbox_base = {pf}/mail
+virtual_mailbox_maps = inline:{{ {RCPT}=bob/ }}
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+""")
+    with open(os.path.join(pf, "opendkim.conf"), "w") as f:
+        f.write(f"Mode v\nSocket inet:{dkim_port}@127.0.0.1\nBackground no\n"
+                f"Nameservers {dns.interface}\nSyslog no\nUserID nobody\n"
+                "AuthservID bench.test\nAlwaysAddARHeader yes\n")
+    with open(os.path.join(pf, "opendmarc.conf"), "w") as f:
+        f.write(f"Socket inet:{dmarc_port}@127.0.0.1\nBackground false\nSyslog false\n"
+                "AuthservID bench.test\nTrustedAuthservIDs bench.test\nRejectFailures " + os.environ.get("BENCH_DMARC_REJECT", "true") + "\n"
+                "UserID nobody\nSPFSelfValidate false\n"
+                "PublicSuffixList /usr/share/publicsuffix/public_suffix_list.dat\n")
+    with open(os.path.join(pf, "run.sh"), "w") as f:
+        f.write(f"""mount --bind {pf}/resolv.conf /etc/resolv.conf || exit 1
+/usr/sbin/opendkim -f -x {pf}/opendkim.conf > {pf}/opendkim.log 2>&1 &
+echo $! > {pf}/opendkim.pid
+/usr/sbin/opendmarc -f -c {pf}/opendmarc.conf > {pf}/opendmarc.log 2>&1 &
+echo $! > {pf}/opendmarc.pid
+exec postfix -c {pf}/conf start-fg > {pf}/postfix.log 2>&1
+""")
+    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh",
+                             os.path.join(pf, "run.sh")], start_new_session=True)
+    try:
+        for p in (port, dkim_port, dmarc_port):
+            wait_port(p)
+        secs = load(port, msg)
+        # the checks happened: the last delivered copy carries their results
+        new = os.path.join(pf, "mail", "bob", "new")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(os.listdir(new)) < MESSAGES:
+            time.sleep(0.1)
+        with open(os.path.join(new, sorted(os.listdir(new))[-1]), "rb") as f:
+            head = f.read(8192).decode("latin-1")
+        for want in ("dkim=pass", "dmarc=pass", "Received-SPF: Pass"):
+            if want not in head:
+                raise RuntimeError(f"postfix stack: no {want} in a delivered copy:\n" + head)
+        return secs
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait()
+        for name in ("opendkim.pid", "opendmarc.pid"):
+            try:
+                with open(os.path.join(pf, name)) as f:
+                    os.kill(int(f.read()), 15)
+            except (OSError, ValueError):
+                pass
+
+
+def main():
+    if not have_unbound():
+        print("smtp_trust: unbound not installed; skipped")
+        return 0
+    try:
+        import dkim  # noqa: F401 - only whether it is there
+    except ImportError:
+        print("smtp_trust: python3-dkim not installed; skipped")
+        return 0
+    work = tempfile.mkdtemp(prefix="mailhub-bench-trust.")
+    try:
+        key, pub = make_key(work)
+        records = [
+            'sender.bench. TXT "v=spf1 ip4:127.0.0.2 -all"',
+            "sel._domainkey.sender.bench. TXT " + txt(f"v=DKIM1; k=rsa; p={pub}"),
+            '_dmarc.sender.bench. TXT "v=DMARC1; p=reject"',
+            "mx.sender.bench. A 127.0.0.2",
+        ]
+        # port 53 on its own loopback address: resolv.conf has no port
+        # (the Postfix stack's programs read it)
+        dns = Unbound(records, zones=("bench.", "example.org."), interface="127.0.0.53",
+                      port=53)
+        dns.start()
+        try:
+            msg = signed_message(key)
+            on = run_mailhub(work, dns, msg, "yes")
+            off = run_mailhub(work, dns, msg, "no")
+            why = postfix_missing()
+            pf = run_postfix(work, dns, msg) if why is None else None
+        finally:
+            dns.stop()
+        print(f"load: {SESSIONS} sessions, {MESSAGES} messages of {len(msg)} bytes, "
+              "one connection per message, from 127.0.0.2 (Python smtplib)")
+        print(f"mailhub checks on:  {MESSAGES / on:8.1f} msg/s ({on:.2f} s; SPF, DKIM, ARC, "
+              "DMARC, Authentication-Results; each in the INBOX before its 250)")
+        print(f"mailhub checks off: {MESSAGES / off:8.1f} msg/s ({off:.2f} s)")
+        print(f"cost of the checks: {100 * (1 - off / on):.1f}% of throughput "
+              f"(ratio on/off {off / on:.2f})")
+        if pf is None:
+            print(f"postfix + policyd-spf + opendkim + opendmarc: skipped ({why})")
+        else:
+            print(f"postfix + policyd-spf + opendkim + opendmarc: {MESSAGES / pf:8.1f} msg/s "
+                  f"({pf:.2f} s; 250 after the milters, queue file fsynced)")
+            print(f"ratio mailhub (checks on) / postfix stack: {pf / on:.2f}x")
+    finally:
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
