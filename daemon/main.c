@@ -96,6 +96,22 @@ static const struct command commands[] = {
 	{ "check-dkim", cmd_check_dkim, 0,
 	  "the DKIM and ARC verdicts of a message file, as the daemon computes them",
 	  "check-dkim [FILE]   (FILE \"-\" or none: standard input)" },
+	{ "import", cmd_import, 0,
+	  "move a user's mail in from a Maildir, mbox files or an IMAP account",
+	  "import ADDRESS maildir DIR... [--folder NAME] [--quiet]\n"
+	  "import ADDRESS mbox FILE|DIR... [--folder NAME] [--quiet]\n"
+	  "import ADDRESS imap HOST[:PORT] --username USER --password-stdin\n"
+	  "    [--tls implicit|starttls|none] [--tls-verify system|off|pin:SHA256HEX]\n"
+	  "    [--folders A,B,...] [--quiet]" },
+	{ "export", cmd_export, 0,
+	  "write a user's mail out as a Maildir (Dovecot can serve it) or mbox files",
+	  "export ADDRESS maildir|mbox DEST" },
+	{ "backup", cmd_backup, 0,
+	  "a consistent copy of data_dir while the daemon runs (incremental on the blobs)",
+	  "backup DIR" },
+	{ "restore", cmd_restore, 0,
+	  "restore a backup into an empty data_dir",
+	  "restore DIR" },
 	{ "sieve", cmd_sieve, CMD_NO_CONFIG,
 	  "check and try Sieve scripts, and manage the users' scripts",
 	  "sieve check FILE\n"

@@ -42,6 +42,10 @@ cli_command_fn cmd_alias;
 cli_command_fn cmd_token;
 cli_command_fn cmd_fsck;
 cli_command_fn cmd_upstream; /* cli/upstream.c */
+cli_command_fn cmd_import;   /* cli/import.c */
+cli_command_fn cmd_export;   /* cli/export.c */
+cli_command_fn cmd_backup;   /* cli/backup.c */
+cli_command_fn cmd_restore;
 cli_command_fn cmd_sieve;    /* cli/sieve.c */
 /* `user app-password ...` (cli/app_password.c), reached through cmd_user */
 cli_command_fn cli_user_app_password;

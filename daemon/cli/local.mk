@@ -9,7 +9,9 @@ mailhub_SOURCES = daemon/main.c \
 	daemon/cli/queue.c daemon/cli/relay.c daemon/cli/relay_cli.h \
 	daemon/cli/serve_protocols.c daemon/cli/serve_protocols.h \
 	daemon/cli/serve_index.c daemon/cli/serve_index.h \
-	daemon/cli/check.c daemon/cli/check_cli.h daemon/cli/check_dkim.c
+	daemon/cli/check.c daemon/cli/check_cli.h daemon/cli/check_dkim.c \
+	daemon/cli/import.c daemon/cli/import.h daemon/cli/import_imap.c \
+	daemon/cli/export.c daemon/cli/backup.c
 mailhub_LDADD = $(MAILHUB_MODULE_LIBS) libcore.a $(MAILHUB_SYS_LIBS)
 
 TESTS += tests/integration/test_cli.py tests/integration/test_operator.py
@@ -25,3 +27,8 @@ tests_unit_check_man_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 endif
 TESTS += tests/integration/test_man.py
 EXTRA_DIST += tests/integration/test_man.py
+TESTS += tests/integration/test_import.py
+EXTRA_DIST += tests/integration/test_import.py
+BENCHMARKS += tests/bench/import_bench.py
+TESTS += tests/integration/test_backup.py
+EXTRA_DIST += tests/integration/test_backup.py

@@ -85,6 +85,10 @@
  * and the keywords text of one message. */
 #define MAILBOX_NAME_MAX 1024
 #define MESSAGE_KEYWORDS_MAX 4096
+/* `mailhub import`: a message larger than this is left out (and named). */
+#define IMPORT_MESSAGE_MAX (512 * 1024 * 1024)
+/* `mailhub import`: messages made durable and added per transaction. */
+#define IMPORT_BATCH_MESSAGES 500
 
 /* IMAP server: arguments of one command in all its lists (a SEARCH or a
  * FETCH list), and list nesting before login is over. */

@@ -43,6 +43,7 @@ struct cmd_ctx {
 	bool continued;		/* "+" seen (returns at once) */
 	bool want_continue;
 	bool login;		/* LOGIN or AUTHENTICATE: NO means wrong credentials */
+	char *delim;		/* LIST: the hierarchy delimiter seen */
 };
 
 static void
@@ -288,6 +289,8 @@ handle_list(struct cmd_ctx *x, const char *p, size_t len)
 		pos++;
 	if (pos < len && p[pos] == '"') {
 		pos++;
+		if (x->delim != NULL && pos < len)
+			*x->delim = p[pos] == '\\' && pos + 1 < len ? p[pos + 1] : p[pos];
 		while (pos < len && p[pos] != '"')
 			pos += p[pos] == '\\' ? 2 : 1;
 		pos++;
@@ -707,15 +710,17 @@ imap_client_tls_version(const struct imap_client *c)
 	return conn_tls_version(c->conn);
 }
 
-int
-imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
-		 const char **error_r)
+/* LIST "" "*" into names_r, and the delimiter into delim_r (may be NULL). */
+static int
+list_folders(struct imap_client *c, char ***names_r, size_t *n_r, char *delim_r,
+	     const char **error_r)
 {
 	struct cmd_ctx x = { 0 };
 	*names_r = NULL;
 	*n_r = 0;
 	x.names = names_r;
 	x.n_names = n_r;
+	x.delim = delim_r;
 	if (send_cmd(c, "LIST \"\" \"*\"") < 0)
 		return send_error(c, error_r);
 	if (wait_tagged(c, &x, "LIST failed", error_r) < 0) {
@@ -723,6 +728,21 @@ imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
 		return -1;
 	}
 	return 0;
+}
+
+int
+imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
+		 const char **error_r)
+{
+	return list_folders(c, names_r, n_r, NULL, error_r);
+}
+
+int
+imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
+			 char *delim_r, const char **error_r)
+{
+	*delim_r = '\0';
+	return list_folders(c, names_r, n_r, delim_r, error_r);
 }
 
 void

@@ -199,6 +199,10 @@ const char *imap_client_tls_version(const struct imap_client *c);
 int imap_client_list(struct imap_client *c, char ***names_r, size_t *n_r,
 		     const char **error_r);
 void imapc_names_free(char ***names, size_t n);
+/* The same for an import, with the server's hierarchy delimiter ('\0'
+ * when it has none). */
+int imap_client_list_folders(struct imap_client *c, char ***names_r, size_t *n_r,
+			     char *delim_r, const char **error_r);
 /* SELECT (readonly false) or EXAMINE a folder given in UTF-8. */
 int imap_client_select(struct imap_client *c, const char *folder, bool readonly,
 		       struct imapc_mailbox *mb_r, const char **error_r);

@@ -15,7 +15,8 @@ libmail_a_SOURCES = \
 	daemon/mail/hdrfilter.c daemon/mail/hdrfilter.h \
 	daemon/mail/casefold.c daemon/mail/casefold.h \
 	daemon/mail/casefold_table.c daemon/mail/casefold_table.h \
-	daemon/mail/dkim_canon.c daemon/mail/dkim_canon.h
+	daemon/mail/dkim_canon.c daemon/mail/dkim_canon.h \
+	daemon/mail/mailfile.c daemon/mail/mailfile.h
 libmail_a_CFLAGS = $(AM_CFLAGS)
 MAILHUB_MODULE_LIBS += libmail.a
 MAIL_LIBS = libmail.a $(CORE_LIBS)
@@ -25,7 +26,7 @@ MAIL_SRCS = daemon/mail/imapquote.c daemon/mail/rfc822.c \
 	daemon/mail/rfc2047.c daemon/mail/date.c daemon/mail/mime.c \
 	daemon/mail/imapstruct.c daemon/mail/searchtext.c \
 	daemon/mail/dotstuff.c daemon/mail/hdrfilter.c daemon/mail/casefold.c \
-	daemon/mail/casefold_table.c daemon/mail/dkim_canon.c
+	daemon/mail/casefold_table.c daemon/mail/dkim_canon.c daemon/mail/mailfile.c
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_mail_address tests/unit/check_mail_header \
@@ -84,3 +85,10 @@ FUZZ_TARGETS += tests/fuzz/fuzz_casefold
 tests_fuzz_fuzz_casefold_SRCS = tests/fuzz/fuzz_casefold.c \
 	daemon/mail/casefold.c daemon/mail/casefold_table.c $(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_casefold.c
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_mailfile
+TESTS += tests/unit/check_mailfile
+tests_unit_check_mailfile_SOURCES = tests/unit/check_mailfile.c $(CHECK_RUNNER)
+tests_unit_check_mailfile_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_mailfile_LDADD = $(MAIL_LIBS) $(CHECK_LIBS)
+endif

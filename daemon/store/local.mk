@@ -63,3 +63,15 @@ endif
 
 TESTS += tests/integration/test_store_security.py tests/integration/test_disk_full.py
 EXTRA_DIST += tests/integration/test_store_security.py tests/integration/test_disk_full.py
+
+# `mailhub import` (import.h) and what it has brought in (sql/017).
+libstore_a_SOURCES += daemon/store/import.c daemon/store/import.h \
+	daemon/store/backup.c daemon/store/backup.h
+SQL_MIGRATIONS += sql/017_import.sql
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_import
+TESTS += tests/unit/check_import
+tests_unit_check_import_SOURCES = tests/unit/check_import.c $(CHECK_RUNNER)
+tests_unit_check_import_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_import_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
+endif

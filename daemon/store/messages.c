@@ -41,6 +41,12 @@ static const char SQL_NEXT_UID[] =
 	"UPDATE mailboxes SET uidnext = uidnext + 1,"
 	" highestmodseq = highestmodseq + 1 WHERE id = ?1"
 	" RETURNING uidnext - 1, highestmodseq";
+/* An import keeps the UID the message had (store_append_uid_tx()) when it
+ * is not below UIDNEXT: then UIDNEXT moves past it. */
+static const char SQL_WANT_UID[] =
+	"UPDATE mailboxes SET uidnext = ?2 + 1,"
+	" highestmodseq = highestmodseq + 1 WHERE id = ?1 AND uidnext <= ?2"
+	" RETURNING ?2, highestmodseq";
 static const char SQL_INSERT[] =
 	"INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords,"
 	" internal_date, size, blob, envelope, bodystructure)"
@@ -152,6 +158,16 @@ store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 		const char *keywords, bool ignore_quota, uint32_t *uid_r,
 		const char **error_r)
 {
+	return store_append_uid_tx(st, mailbox_id, 0, blob, size, internal_date,
+				   flags, keywords, ignore_quota, uid_r, error_r);
+}
+
+int
+store_append_uid_tx(struct store *st, int64_t mailbox_id, uint32_t want_uid,
+		    const char *blob, uint64_t size, int64_t internal_date,
+		    unsigned flags, const char *keywords, bool ignore_quota,
+		    uint32_t *uid_r, const char **error_r)
+{
 	sqlite3_stmt *s = store_stmt(st, SQL_QUOTA);
 	stmt_int(s, 1, mailbox_id);
 	int rc = sqlite3_step(s);
@@ -179,9 +195,25 @@ store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 	}
 	stmt_done(s);
 
-	s = store_stmt(st, SQL_NEXT_UID);
-	stmt_int(s, 1, mailbox_id);
-	rc = sqlite3_step(s);
+	rc = SQLITE_DONE;
+	if (want_uid > 0 && want_uid < UINT32_MAX) {
+		s = store_stmt(st, SQL_WANT_UID);
+		stmt_int(s, 1, mailbox_id);
+		stmt_int(s, 2, want_uid);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			*error_r = store_db_error(st, "cannot take the UID");
+			stmt_done(s);
+			return store_rc_status(rc);
+		}
+		if (rc == SQLITE_DONE)
+			stmt_done(s);	/* taken or below UIDNEXT: the next one */
+	}
+	if (rc == SQLITE_DONE) {
+		s = store_stmt(st, SQL_NEXT_UID);
+		stmt_int(s, 1, mailbox_id);
+		rc = sqlite3_step(s);
+	}
 	if (rc != SQLITE_ROW) {
 		*error_r = store_db_error(st, "cannot take the next UID");
 		stmt_done(s);

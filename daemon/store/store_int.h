@@ -226,6 +226,14 @@ int store_append_tx(struct store *st, int64_t mailbox_id, const char *blob,
 		    const char *keywords, bool ignore_quota, uint32_t *uid_r,
 		    const char **error_r);
 
+/* The same with the UID the message should have (an import keeping the
+ * old server's UIDs): want_uid when it is not below UIDNEXT (UIDNEXT then
+ * moves past it), else the next UID as usual; 0: the next UID. */
+int store_append_uid_tx(struct store *st, int64_t mailbox_id, uint32_t want_uid,
+			const char *blob, uint64_t size, int64_t internal_date,
+			unsigned flags, const char *keywords, bool ignore_quota,
+			uint32_t *uid_r, const char **error_r);
+
 /*
  * Resolves address inside the caller's transaction (or outside one; each
  * statement then reads on its own).  Used by store_resolve(), delivery and

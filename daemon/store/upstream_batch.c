@@ -60,6 +60,7 @@ struct batch_item {
 	uint64_t size;
 	struct upstream_delivery d;	/* strings owned (copied) */
 	struct store_imap_cache cache;
+	void *extra;			/* the rows function's own record, or NULL */
 };
 
 struct upstream_batch {
@@ -73,6 +74,9 @@ struct upstream_batch {
 	bool failed;			/* that work failed: the batch is lost */
 	int failed_status;		/* how (STORE_NOSPACE, STORE_ERROR) */
 	char error[256];		/* why (outlives items_clear()) */
+	upstream_batch_rows_fn *rows;	/* the rows of one message (NULL:
+					 * store_upstream_deliver_tx) */
+	void (*extra_free)(void *extra);
 	/* the message being received */
 	bool begun;
 	int fd;				/* its file once it outgrew buf, or -1 */
@@ -97,6 +101,14 @@ store_upstream_batch_new(struct store *st, struct upstream_batch **b_r)
 	b->buf = xmalloc(BATCH_WRITE_BUF);
 	*b_r = b;
 	return STORE_OK;
+}
+
+void
+store_upstream_batch_set_rows(struct upstream_batch *b, upstream_batch_rows_fn *rows,
+			      void (*extra_free)(void *extra))
+{
+	b->rows = rows;
+	b->extra_free = extra_free;
 }
 
 size_t
@@ -260,8 +272,17 @@ int
 store_upstream_batch_end(struct upstream_batch *b, const struct upstream_delivery *d,
 			 const char **error_r)
 {
+	return store_upstream_batch_end_extra(b, d, NULL, error_r);
+}
+
+int
+store_upstream_batch_end_extra(struct upstream_batch *b, const struct upstream_delivery *d,
+			       void *extra, const char **error_r)
+{
 	if (!b->begun || b->over) {
 		*error_r = b->over ? "message too large" : "no message begun";
+		if (extra != NULL && b->extra_free != NULL)
+			b->extra_free(extra);
 		message_drop(b);
 		return b->over ? STORE_INVALID : STORE_ERROR;
 	}
@@ -303,16 +324,22 @@ store_upstream_batch_end(struct upstream_batch *b, const struct upstream_deliver
 	it->d.folder = dup0(d->folder);
 	it->d.uidl = dup0(d->uidl);
 	it->d.keywords = dup0(d->keywords);
+	it->extra = extra;
+	extra = NULL;
 	b->begun = false;
 	return STORE_OK;
 fail:
+	if (extra != NULL && b->extra_free != NULL)
+		b->extra_free(extra);
 	message_drop(b);
 	return ret;
 }
 
 static void
-item_clear(struct batch_item *it, bool unlink_tmp)
+item_clear(struct upstream_batch *b, struct batch_item *it, bool unlink_tmp)
 {
+	if (it->extra != NULL && b->extra_free != NULL)
+		b->extra_free(it->extra);
 	if (it->tmp_path != NULL && unlink_tmp && unlink(it->tmp_path) < 0 && errno != ENOENT)
 		log_error("store: cannot remove %s: %s", it->tmp_path, strerror(errno));
 	free(it->tmp_path);
@@ -330,7 +357,7 @@ static void
 items_clear(struct upstream_batch *b, bool unlink_tmp)
 {
 	for (size_t i = 0; i < b->n; i++)
-		item_clear(&b->items[i], unlink_tmp);
+		item_clear(b, &b->items[i], unlink_tmp);
 	b->n = 0;
 	b->memory = 0;
 	b->prepared = 0;
@@ -503,7 +530,12 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 			goto fail_tx;
 		b->items[i].d.blob = b->items[i].hash;
 		b->st->append_cache = &b->items[i].cache;
-		ret = store_upstream_deliver_tx(b->st, &b->items[i].d, &appended, error_r);
+		if (b->rows != NULL)
+			ret = b->rows(b->st, &b->items[i].d, b->items[i].extra, &appended,
+				      error_r);
+		else
+			ret = store_upstream_deliver_tx(b->st, &b->items[i].d, &appended,
+							error_r);
 		b->st->append_cache = NULL;
 		if (ret != STORE_OK) {
 			const char *e2;

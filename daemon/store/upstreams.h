@@ -223,6 +223,20 @@ int store_upstream_batch_write(struct upstream_batch *b, const void *p, size_t n
 /* Ends the message, queueing it with its record (copied). */
 int store_upstream_batch_end(struct upstream_batch *b,
 			     const struct upstream_delivery *d, const char **error_r);
+/*
+ * For another writer of many messages (store/import.c): the rows of one
+ * message are written by rows (inside commit's transaction, on the
+ * message's own savepoint) instead of store_upstream_deliver_tx(), which
+ * gets the record and the extra given to store_upstream_batch_end_extra()
+ * (owned by the batch from then on: extra_free frees it).
+ */
+typedef int upstream_batch_rows_fn(struct store *st, const struct upstream_delivery *d,
+				   void *extra, bool *appended_r, const char **error_r);
+void store_upstream_batch_set_rows(struct upstream_batch *b, upstream_batch_rows_fn *rows,
+				   void (*extra_free)(void *extra));
+int store_upstream_batch_end_extra(struct upstream_batch *b,
+				   const struct upstream_delivery *d, void *extra,
+				   const char **error_r);
 /* Throws away the message begun (not the queued ones). */
 void store_upstream_batch_abort_message(struct upstream_batch *b);
 size_t store_upstream_batch_count(const struct upstream_batch *b);
