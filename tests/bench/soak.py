@@ -16,9 +16,13 @@ Traffic, all at once, on loopback:
 
 The figures: a table of samples (minute, RSS KiB, open fds, threads,
 messages delivered so far), and the growth of each from the end of the
-warm-up (SOAK_WARMUP minutes, default 5) to the end.  "Flat" means the last
-samples are within 10% (RSS) or a few units (fds, threads) of the first
-post-warm-up ones.  At the end: every message acknowledged with 250 (SMTP)
+warm-up (SOAK_WARMUP minutes, default 5) to the end.  "Flat" means the
+highest RSS of the last half of the samples is within 10% (or 4 MiB) of
+the highest of the first half, warm-up included (the allocator's arenas
+make single samples swing by a third, so one sample against another says
+nothing; a leak raises every new peak), and the fds and threads of the
+last sample within a few units of the first post-warm-up one.  At the
+end: every message acknowledged with 250 (SMTP)
 or fetched from the upstream is in its user's INBOX, once, with the bytes
 sent; each IMAP client's APPENDed messages that it did not expunge are in
 its folder.  Exits 1 when a message is missing or anything grew.
@@ -255,7 +259,13 @@ def main():
     need_binary("soak")
     have_dovecot = dovecot_upstream.available()
     mh = Mailhub(listeners=("smtp", "submission", "imap", "imaps", "pop3", "admin"),
-                 config_extra="\n[fetch]\nallow_private_hosts = yes\n")
+                 # the submission sender goes far past a household's
+                 # hourly sending limits: the soak is not about them
+                 config_extra="\n[fetch]\nallow_private_hosts = yes\n"
+                 "[relay]\nuser_messages_per_hour = 1000000\n"
+                 "user_recipients_per_hour = 10000000\n"
+                 "domain_messages_per_hour = 1000000\n"
+                 "domain_recipients_per_hour = 10000000\n")
     dc = None
     ledger = Ledger()
     ledger.kept = {}
@@ -324,9 +334,14 @@ def main():
         print(f"after warm-up: RSS {first[1]} -> {last[1]} KiB "
               f"({(last[1] - first[1]) / max(1, first[1]) * 100:+.1f}%), "
               f"fds {first[2]} -> {last[2]}, threads {first[3]} -> {last[3]}")
-        peak = max(s[1] for s in after)
-        if last[1] > first[1] * 1.10 and last[1] - first[1] > 4096:
-            print(f"FAIL: RSS grew after warm-up (peak {peak} KiB)")
+        half = samples[len(samples) // 2:] if len(samples) > 1 else samples
+        before = samples[:len(samples) // 2] or samples
+        late_peak = max(s[1] for s in half)
+        early_peak = max(s[1] for s in before)
+        print(f"RSS peak: first half {early_peak} KiB, last half {late_peak} KiB")
+        if late_peak > early_peak * 1.10 and late_peak - early_peak > 4096:
+            print(f"FAIL: RSS grew: the last half's peak {late_peak} KiB is over "
+                  f"the first half's {early_peak} KiB")
             status = 1
         if last[2] > first[2] + 8 or last[3] > first[3] + 8:
             print("FAIL: open files or threads grew after warm-up")
