@@ -51,7 +51,12 @@ class RelayCrash(unittest.TestCase):
         self.sinks = [Sink(ip, self.port, data_delay=0.005) for ip in IPS]
         extra = (f"\n[dns]\nresolver = {self.dns.resolver()}\n"
                  f"[relay]\nmx_port = {self.port}\nworkers = {WORKERS}\n"
-                 "retry_first = 1\nretry_max = 2\n")
+                 "retry_first = 1\nretry_max = 2\n"
+                 # more messages than a household's hourly sending limits
+                 "user_messages_per_hour = 1000000\n"
+                 "user_recipients_per_hour = 10000000\n"
+                 "domain_messages_per_hour = 1000000\n"
+                 "domain_recipients_per_hour = 10000000\n")
         try:
             self.mh = Mailhub(listeners=("submission",), config_extra=extra)
             self.mh.cli("domain", "add", "example.org")
