@@ -28,7 +28,6 @@
 #include "fetch/fetch.h"
 #include "web/internal.h"
 #include "web/json_dup.h"
-#include "web/json_dup.h"
 #include "web/json_nul.h"
 #include "web/upstream_test.h"
 #include "web/web.h"
