@@ -533,7 +533,7 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 	const char *over = smtp_send_limit_check(s, tx->n_rcpts, true);
 	if (over != NULL) {
 		smtp_reply(s, over);
-		return 0;
+		goto out;
 	}
 	if (tx->n_rcpts >= s->cfg->recipients) {
 		/* RFC 5321 §4.5.3.1.10: 452, the client sends the rest later */
