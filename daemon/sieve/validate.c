@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/xmalloc.h"
 #include "sieve/sieve_int.h"
 
@@ -196,8 +197,7 @@ spec_tag(const char *tags, const char *tag, char *type_r)
 	static const char groups[] =
 		"@cmp comparator:S @match is contains matches regex count:S value:S "
 		"@addr all localpart domain user detail @idx index:N last ";
-	char list[300];
-	list[0] = 0;
+	struct buf expanded = BUF_INIT;
 	/* expand the groups */
 	const char *p = tags;
 	while (*p != 0) {
@@ -215,19 +215,20 @@ spec_tag(const char *tags, const char *tag, char *type_r)
 				if (strncmp(g, p, n) == 0 && g[n] == ' ') {
 					const char *ge = strchr(g + n + 1, '@');
 					size_t gl = ge != NULL ? (size_t)(ge - g - n - 1) : strlen(g + n + 1);
-					strncat(list, g + n + 1, gl);
+					buf_append(&expanded, g + n + 1, gl);
 					break;
 				}
 				g++;
 			}
 		} else {
-			strncat(list, p, (size_t)(e - p));
-			strcat(list, " ");
+			buf_append(&expanded, p, (size_t)(e - p));
+			buf_append(&expanded, " ", 1);
 		}
 		p = e;
 	}
 	size_t tl = strlen(tag);
-	p = list;
+	bool found = false;
+	p = buf_cstr(&expanded);
 	while (*p != 0) {
 		while (*p == ' ')
 			p++;
@@ -236,13 +237,15 @@ spec_tag(const char *tags, const char *tag, char *type_r)
 			e++;
 		if ((size_t)(e - p) == tl && strncmp(p, tag, tl) == 0) {
 			*type_r = *e == ':' ? e[1] : '-';
-			return true;
+			found = true;
+			break;
 		}
 		while (*e != 0 && *e != ' ')
 			e++;
 		p = e;
 	}
-	return false;
+	buf_free(&expanded);
+	return found;
 }
 
 static bool

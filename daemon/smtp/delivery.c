@@ -483,9 +483,10 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 				pthread_mutex_unlock(&deliver_lock);
 			}
 		}
-		if (planned[i])
-			for (size_t k = first[i]; k < first[i] + count[i]; k++)
-				store_copy_clear(&all[k]);
+		/* the store's reasons are the copies' own (an unplanned copy
+		 * was taken into all[] before delivery, with none) */
+		for (size_t k = first[i]; k < first[i] + count[i]; k++)
+			store_copy_clear(&all[k]);
 		sieve_delivery_clear(&plans[i]);
 	}
 	free(plans);

@@ -69,30 +69,12 @@ imapsync_vanished(struct store *st, int64_t mailbox_id, uint64_t modseq,
 		return ret;
 	*complete_r = (uint64_t)forgotten <= modseq;
 
-	uint32_t *uids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
 	s = store_stmt(st, SQL_VANISHED);
 	stmt_int(s, 1, mailbox_id);
 	stmt_int(s, 2, modseq > INT64_MAX ? INT64_MAX : (int64_t)modseq);
 	stmt_int(s, 3, uid_lo);
 	stmt_int(s, 4, uid_hi);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 64 : cap * 2;
-			uids = xreallocarray(uids, cap, sizeof *uids);
-		}
-		uids[n++] = (uint32_t)sqlite3_column_int64(s, 0);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		free(uids);
-		*error_r = store_db_error(st, "cannot read expunged messages");
-		return STORE_ERROR;
-	}
-	*uids_r = uids;
-	*n_r = n;
-	return STORE_OK;
+	return stmt_uids(st, s, "cannot read expunged messages", uids_r, n_r, error_r);
 }
 
 int

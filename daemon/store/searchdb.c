@@ -159,31 +159,6 @@ searchdb_put(struct store *st, const char *blob, const struct mail_sortkeys *k,
 	return store_end(st, ret, error_r);
 }
 
-static int
-uid_list(struct store *st, sqlite3_stmt *s, uint32_t **uids_r, size_t *n_r,
-	 const char **error_r)
-{
-	uint32_t *uids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 64 : cap * 2;
-			uids = xreallocarray(uids, cap, sizeof *uids);
-		}
-		uids[n++] = (uint32_t)sqlite3_column_int64(s, 0);
-	}
-	stmt_done(s);
-	if (rc != SQLITE_DONE) {
-		free(uids);
-		*error_r = store_db_error(st, "cannot search the index");
-		return STORE_ERROR;
-	}
-	*uids_r = uids;
-	*n_r = n;
-	return STORE_OK;
-}
-
 /* Characters (code points) in p[0..n), or 0 when it is not UTF-8. */
 static size_t
 utf8_chars(const char *p, size_t n)
@@ -245,12 +220,13 @@ searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 		stmt_int(s, 1, mailbox_id);
 		sqlite3_bind_blob(s, 2, needle, (int)len, SQLITE_TRANSIENT);
 	}
-	int ret = uid_list(st, s, uids_r, n_r, error_r);
+	int ret = stmt_uids(st, s, "cannot search the index", uids_r, n_r, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	s = store_stmt(st, SQL_UNINDEXED);
 	stmt_int(s, 1, mailbox_id);
-	ret = uid_list(st, s, unindexed_r, n_unindexed_r, error_r);
+	ret = stmt_uids(st, s, "cannot search the index", unindexed_r, n_unindexed_r,
+			 error_r);
 	if (ret != STORE_OK) {
 		free(*uids_r);
 		*uids_r = NULL;

@@ -104,7 +104,7 @@ stmt_rows_free(const struct stmt_rows *rows, void *list, size_t n)
 	unsigned char *p = list;
 	if (p == NULL)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; rows->clear != NULL && i < n; i++)
 		rows->clear(p + i * rows->size);
 	free(p);
 }
@@ -139,6 +139,28 @@ stmt_strings(struct store *st, sqlite3_stmt *s, const char *what,
 {
 	void *list;
 	int ret = stmt_list(st, s, &string_rows, what, &list, n_r, error_r);
+	if (ret == STORE_OK)
+		*list_r = list;
+	return ret;
+}
+
+static void
+uid_read(sqlite3_stmt *s, void *elem)
+{
+	*(uint32_t *)elem = (uint32_t)sqlite3_column_int64(s, 0);
+}
+
+static const struct stmt_rows uid_rows = {
+	.size = sizeof(uint32_t),
+	.read = uid_read,
+};
+
+int
+stmt_uids(struct store *st, sqlite3_stmt *s, const char *what,
+	  uint32_t **list_r, size_t *n_r, const char **error_r)
+{
+	void *list;
+	int ret = stmt_list(st, s, &uid_rows, what, &list, n_r, error_r);
 	if (ret == STORE_OK)
 		*list_r = list;
 	return ret;

@@ -140,6 +140,9 @@ void stmt_rows_free(const struct stmt_rows *rows, void *list, size_t n);
 int stmt_strings(struct store *st, sqlite3_stmt *s, const char *what,
 		 char ***list_r, size_t *n_r, const char **error_r);
 void store_strv_free(char ***v, size_t n);
+/* stmt_list() of the integer column 0 as UIDs (free() the list). */
+int stmt_uids(struct store *st, sqlite3_stmt *s, const char *what,
+	      uint32_t **list_r, size_t *n_r, const char **error_r);
 
 /* stmt_exec(), and how many rows it changed (n_r may be NULL). */
 int stmt_exec_n(struct store *st, sqlite3_stmt *s, const char *what,

@@ -1,5 +1,7 @@
 /* Unit tests for web/path.c (route patterns and static file names) and
- * web/json_nul.c (\u0000 in a JSON text). */
+ * web/json_nul.c (\u0000 in a JSON text) and web/json_dup.c (names given
+ * twice). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,7 +164,7 @@ dup_in(const char *text)
 	const char *d = json_duplicate_member(json);
 	if (d != NULL) {
 		ck_assert_uint_lt(strlen(d), sizeof name);
-		strcpy(name, d);
+		snprintf(name, sizeof name, "%s", d);
 	}
 	cJSON_Delete(json);
 	return d != NULL ? name : NULL;
