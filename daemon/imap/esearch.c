@@ -172,7 +172,12 @@ imap_result_reply(struct imap_session *s, const struct imap_return *r,
 		}
 		if (r->count)
 			buf_printf(&out, " COUNT %zu", n);
-		/* RFC 7162 §3.2 */
+		/* RFC 7162 §3.2: with MIN and/or MAX alone, the highest
+		 * MODSEQ of the messages they name; else of all found */
+		if (modseq > 0 && n > 0 && !r->all && !r->count) {
+			uint64_t lo = v->msgs[idx[0]].modseq, hi = v->msgs[idx[n - 1]].modseq;
+			modseq = !r->max ? lo : !r->min ? hi : lo > hi ? lo : hi;
+		}
 		if (modseq > 0 && n > 0)
 			buf_printf(&out, " MODSEQ %llu", (unsigned long long)modseq);
 		buf_puts(&out, "\r\n");

@@ -167,6 +167,16 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(found, [b"* SEARCH 2 (MODSEQ %d)\r\n" % after[2]])
         found = c.ok("l", b'SEARCH MODSEQ "/flags/\\\\seen" all 1')
         self.assertEqual(found, [b"* SEARCH 1 2 3 (MODSEQ %d)\r\n" % after[2]])
+        # ESEARCH (RFC 7162 §3.2): MIN and MAX alone give the MODSEQ of
+        # the messages they name, anything else the highest found
+        key = b'MODSEQ "/flags/\\\\seen" all 1'
+        for tag, ret, want in ((b"m", b"MIN", b"MIN 1 MODSEQ %d" % before[1]),
+                               (b"n", b"MAX", b"MAX 3 MODSEQ %d" % before[3]),
+                               (b"o", b"MIN MAX", b"MIN 1 MAX 3 MODSEQ %d"
+                                % max(before[1], before[3])),
+                               (b"p", b"COUNT", b"COUNT 3 MODSEQ %d" % after[2])):
+            found = c.ok(tag.decode(), b"SEARCH RETURN (%s) %s" % (ret, key))
+            self.assertEqual(found, [b'* ESEARCH (TAG "%s") %s\r\n' % (tag, want)])
         c.close()
 
     def test_store_unchangedsince(self):
