@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "fetch/fetch.h"
 #include "imap/session.h"
+#include "managesieve/session.h"
 #include "pop3/server.h"
 #include "smtp/queue.h"
 #include "smtp/server.h"
@@ -22,10 +23,13 @@ static const char smtp_busy[] = "421 4.7.0 Too many connections, try again later
 static const char imap_busy[] = "* BYE [UNAVAILABLE] Too many connections\r\n";
 /* RFC 2449 §8.1.2 SYS/TEMP: the problem is temporary. */
 static const char pop3_busy[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+/* RFC 5804 §1.3 BYE with TRYLATER: the problem is temporary. */
+static const char managesieve_busy[] = "BYE (TRYLATER) \"Too many connections\"\r\n";
 
 static struct smtp_listener smtp_ctx[3];
 static struct imap_listener imap_ctx[2];
 static struct pop3_listener pop3_ctx[2];
+static struct managesieve_listener managesieve_ctx;
 
 int
 serve_protocol_spec(const struct config *cfg, enum listen_kind kind,
@@ -70,6 +74,12 @@ serve_protocol_spec(const struct config *cfg, enum listen_kind kind,
 		spec->ctx = l;
 		return 0;
 	}
+	case LISTEN_MANAGESIEVE:
+		managesieve_ctx.cfg = cfg;
+		spec->busy_reply = managesieve_busy;
+		spec->session = managesieve_session_run;
+		spec->ctx = &managesieve_ctx;
+		return 0;
 	case LISTEN_ADMIN:	/* libmicrohttpd's own listener (web/) */
 	case LISTEN_COUNT:
 		break;

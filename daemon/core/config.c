@@ -70,6 +70,8 @@ static const struct setting settings[] = {
 	{ "listen", "pop3", SET_LISTEN, NULL, 0, 0, LISTEN(LISTEN_POP3) },
 	{ "listen", "pop3s", SET_LISTEN, NULL, 0, 0, LISTEN(LISTEN_POP3S) },
 	{ "listen", "admin", SET_LISTEN, NULL, 0, 0, LISTEN(LISTEN_ADMIN) },
+	/* RFC 5804 §1.8: ManageSieve's port is 4190 */
+	{ "listen", "managesieve", SET_LISTEN, NULL, 0, 0, LISTEN(LISTEN_MANAGESIEVE) },
 
 	{ "admin", "tls", SET_STRING, "auto", 0, 0, F(admin_tls) },
 
@@ -154,6 +156,7 @@ static const struct setting settings[] = {
 	{ "limits", "imap_timeout", SET_UINT, "1800", 1, DAY, F(imap_timeout) },
 	{ "limits", "imap_prelogin_timeout", SET_UINT, "60", 1, DAY, F(imap_prelogin_timeout) },
 	{ "limits", "pop3_timeout", SET_UINT, "600", 1, DAY, F(pop3_timeout) },
+	{ "limits", "managesieve_timeout", SET_UINT, "600", 1, DAY, F(managesieve_timeout) },
 	{ "limits", "shutdown_grace", SET_UINT, "10", 0, 3600, F(shutdown_grace) },
 };
 

@@ -36,6 +36,7 @@ enum listen_kind {
 	LISTEN_POP3,
 	LISTEN_POP3S,
 	LISTEN_ADMIN,
+	LISTEN_MANAGESIEVE,
 	LISTEN_COUNT
 };
 
@@ -144,6 +145,7 @@ struct config {
 	unsigned imap_timeout;		/* seconds idle after login, default 1800 (RFC 3501 §5.4) */
 	unsigned imap_prelogin_timeout;	/* seconds before login, default 60 */
 	unsigned pop3_timeout;		/* seconds, default 600 (RFC 1939 §3) */
+	unsigned managesieve_timeout;	/* seconds, default 600 */
 	unsigned shutdown_grace;	/* seconds sessions get at SIGTERM, default 10 */
 };
 

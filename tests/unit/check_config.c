@@ -106,6 +106,7 @@ START_TEST(test_interface_example)
 		"pop3        = 110       # STLS\n"
 		"pop3s       = 995       # implicit TLS\n"
 		"admin       = 127.0.0.1:8080   # REST API + HTML panel\n"
+		"managesieve = 4190      # ManageSieve, STARTTLS\n"
 		"\n"
 		"[tls]\n"
 		"cert = /etc/mailhub/tls/fullchain.pem   # absent: the self-signed one\n"
@@ -120,7 +121,7 @@ START_TEST(test_interface_example)
 	ck_assert_str_eq(cfg->hostname, "mail.example.org");
 	ck_assert_str_eq(cfg->static_dir, "/usr/share/mailhub/static");
 	ck_assert_str_eq(cfg->user, "mailhub");
-	static const unsigned ports[LISTEN_COUNT] = { 25, 587, 465, 143, 993, 110, 995, 8080 };
+	static const unsigned ports[LISTEN_COUNT] = { 25, 587, 465, 143, 993, 110, 995, 8080, 4190 };
 	for (int k = 0; k < LISTEN_COUNT; k++) {
 		ck_assert(cfg->listen[k].enabled);
 		ck_assert_uint_eq(cfg->listen[k].port, ports[k]);
@@ -139,7 +140,8 @@ END_TEST
 START_TEST(test_listen_names)
 {
 	static const char *const names[LISTEN_COUNT] = {
-		"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "admin"
+		"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "admin",
+		"managesieve"
 	};
 	for (int k = 0; k < LISTEN_COUNT; k++)
 		ck_assert_str_eq(config_listen_name((enum listen_kind)k), names[k]);
