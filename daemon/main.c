@@ -72,7 +72,7 @@ static const struct command commands[] = {
 	  "    [--protocol imap|pop3] [--port N] [--tls implicit|starttls|none]\n"
 	  "    [--tls-verify system|off|pin:SHA256HEX] [--folders A,B,...]\n"
 	  "    [--target MAILBOX] [--delete] [--no-idle] [--dedupe]\n"
-	  "    [--interval SECONDS] [--disabled]\n"
+	  "    [--interval SECONDS] [--disabled] [--sieve]\n"
 	  "upstream del ID\n"
 	  "upstream list [OWNER]\n"
 	  "upstream run [ID] [--queue]   (fetch now here; --queue: ask the daemon)" },

@@ -53,6 +53,13 @@ web_handler_fn api_app_passwords_list;
 web_handler_fn api_app_passwords_create;
 web_handler_fn api_app_passwords_delete;
 
+/* api_sieve.c */
+web_handler_fn api_sieve_list;
+web_handler_fn api_sieve_get;
+web_handler_fn api_sieve_put;
+web_handler_fn api_sieve_activate;
+web_handler_fn api_sieve_deactivate;
+web_handler_fn api_sieve_delete;
 /* api_log.c */
 web_handler_fn api_log_get;
 

@@ -7,7 +7,7 @@ libweb_a_SOURCES = \
 	web/static.c web/autoconfig.c web/mta_sts.c \
 	web/api_session.c web/api_status.c web/api_openapi.c \
 	web/api_domains.c web/api_users.c web/api_aliases.c \
-	web/api_tokens.c web/api_app_passwords.c web/api_log.c web/api_queue.c \
+	web/api_tokens.c web/api_app_passwords.c web/api_log.c web/api_queue.c web/api_sieve.c \
 	web/api_upstreams.c web/api_upstreams.h web/api_relay.c web/api_relay.h \
 	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h \
 	web/upstream_test.c web/upstream_test.h web/json_nul.c web/json_nul.h \
@@ -26,9 +26,11 @@ SQL_MIGRATIONS += sql/008_accounts.sql
 # API tests over HTTP against the running daemon, and the panel in Chromium
 # (SKIP when node or chromium is missing).
 TESTS += tests/integration/test_api.py tests/integration/test_api_roles.py \
+	tests/integration/test_api_sieve.py \
 	tests/integration/test_accounts.py tests/integration/test_api_security.py \
 	tests/browser/run.sh
 EXTRA_DIST += tests/integration/test_api.py tests/integration/test_api_roles.py \
+	tests/integration/test_api_sieve.py \
 	tests/integration/test_accounts.py tests/integration/test_api_security.py \
 	tests/integration/api_util.py \
 	tests/browser/run.sh tests/browser/run_panel.py tests/browser/panel.mjs \

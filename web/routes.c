@@ -55,6 +55,13 @@ const struct route web_routes[] = {
 	{ "POST", "/api/v1/app-passwords", api_app_passwords_create, A | J },
 	{ "DELETE", "/api/v1/app-passwords/{id}", api_app_passwords_delete, A },
 
+	{ "GET", "/api/v1/sieve", api_sieve_list, A },
+	{ "GET", "/api/v1/sieve/{name}", api_sieve_get, A },
+	{ "PUT", "/api/v1/sieve/{name}", api_sieve_put, A | J },
+	{ "DELETE", "/api/v1/sieve/{name}", api_sieve_delete, A },
+	{ "POST", "/api/v1/sieve/{name}/activate", api_sieve_activate, A },
+	{ "POST", "/api/v1/sieve/{name}/deactivate", api_sieve_deactivate, A },
+
 	{ "GET", "/api/v1/upstreams", api_upstreams_list, A },
 	{ "POST", "/api/v1/upstreams", api_upstreams_create, A | J },
 	{ "POST", "/api/v1/upstreams/test", api_upstreams_test, A | J },

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "fetch/fetch.h"
+#include "store/sieve_store.h"
 #include "store/upstreams.h"
 
 cli_command_fn cmd_upstream;
@@ -54,7 +55,7 @@ set_folders(struct upstream_settings *set, const char *text)
 enum add_opt {
 	O_PROTOCOL, O_HOST, O_PORT, O_TLS, O_VERIFY, O_USERNAME, O_FOLDERS,
 	O_TARGET, O_MIRROR, O_DELETE, O_NO_IDLE, O_DEDUPE, O_INTERVAL, O_DISABLED,
-	O_PASSWORD, O_COUNT
+	O_PASSWORD, O_SIEVE, O_COUNT
 };
 
 static int
@@ -76,6 +77,7 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 		[O_INTERVAL] = { .name = "--interval", .takes_value = true },
 		[O_DISABLED] = { .name = "--disabled" },
 		[O_PASSWORD] = { .name = "--password-stdin" },
+		[O_SIEVE] = { .name = "--sieve" },
 	};
 	const char *pos[1];
 	size_t n_pos;
@@ -150,6 +152,12 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 	int64_t id;
 	int status = store_upstream_add(st, pos[0], &set, sealed, &id, &error);
 	if (status != STORE_OK) {
+		cli_error("upstream add: %s", error);
+		goto out;
+	}
+	/* the owner's active Sieve script runs on what is fetched */
+	if (opts[O_SIEVE].seen &&
+	    store_upstream_sieve_set(st, id, true, &error) != STORE_OK) {
 		cli_error("upstream add: %s", error);
 		goto out;
 	}

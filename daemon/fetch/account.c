@@ -71,6 +71,8 @@ fetch_account_once(const struct config *cfg, struct store *st,
 	}
 	if (fetch_target_mailbox(&run, &error) < 0)
 		goto out;
+	if (fetch_sieve_setup(&run, &error) < 0)
+		goto out;
 	if (fetch_committer_new(&run, &error) < 0)
 		goto out;
 	if (up->set.protocol == UPSTREAM_IMAP)

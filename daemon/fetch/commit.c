@@ -60,6 +60,9 @@ committer_main(void *arg)
 		const char *error = "";
 		size_t queued = store_upstream_batch_count(b);
 		int ret = store_upstream_batch_commit(b, &appended, &delivered, &error);
+		/* the messages before a refused one are committed */
+		fetch_sieve_committed(c->run, c->run->st,
+				      ret == STORE_OK || ret == STORE_OVERQUOTA);
 
 		pthread_mutex_lock(&c->lock);
 		c->ret = ret;
@@ -90,6 +93,8 @@ fetch_committer_new(struct fetch_run *run, const char **error_r)
 		fetch_committer_free(run);
 		return -1;
 	}
+	fetch_sieve_batch(run, c->spare);
+	fetch_sieve_batch(run, run->batch);
 	run->committer = c;
 	return 0;
 }

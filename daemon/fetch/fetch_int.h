@@ -36,6 +36,8 @@ struct fetch_run {
 	unsigned appended;		/* messages added locally */
 	unsigned seen;			/* messages fetched */
 	uint64_t log_id;
+	bool sieve;			/* the owner's script runs (sieve.c) */
+	struct fetch_sieve_done *sieve_done; /* the committer's (sieve.c) */
 };
 
 /* The message being received (sink.c). */
@@ -69,6 +71,20 @@ int fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 		   int64_t internal_date, unsigned flags, const char *keywords,
 		   uint64_t gm_msgid, const char **error_r);
 void fetch_sink_abort(struct fetch_sink *s);
+
+/* sieve.c: the owner's Sieve script on fetched mail (see there).
+ * _setup reads the account's choice; _batch makes a batch run the script;
+ * _end ends a message in run->batch (store_upstream_batch_end, with what
+ * the script needs: the header for the Return-Path, the target folder);
+ * _committed sends and remembers what the committed plans say (committed
+ * false: drops them).  _batch and _committed: the committer's thread. */
+struct upstream_delivery;
+int fetch_sieve_setup(struct fetch_run *run, const char **error_r);
+void fetch_sieve_batch(struct fetch_run *run, struct upstream_batch *b);
+int fetch_sieve_end(struct fetch_run *run, const struct upstream_delivery *d,
+		    const char *header, size_t header_len, const char *target,
+		    const char **error_r);
+void fetch_sieve_committed(struct fetch_run *run, struct store *st, bool committed);
 
 /* commit.c: run->batch and the committer thread that makes the batch
  * before it durable while run->batch fills (see there).  _new makes both

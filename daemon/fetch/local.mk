@@ -5,7 +5,7 @@ libfetch_a_SOURCES = \
 	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
 	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
-	daemon/fetch/watch.c \
+	daemon/fetch/watch.c daemon/fetch/sieve.c \
 	daemon/fetch/run_pop3.c \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h

@@ -203,7 +203,12 @@ fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 	if (run->up->set.dedupe && dedupe_key(s, body_hash, key))
 		d.dedupe_key = key;
 	s->open = false;
-	int ret = store_upstream_batch_end(run->batch, &d, error_r);
+	/* the folder it goes to without a script (fetch_folder_mailbox) */
+	char *target = run->up->set.mirror && s->folder != NULL
+		? xasprintf("%s/%s", run->up->set.target, s->folder)
+		: xstrdup(run->up->set.target);
+	int ret = fetch_sieve_end(run, &d, s->header.data, s->header.len, target, error_r);
+	free(target);
 	if (ret == STORE_INVALID)
 		*error_r = errfmt("a message is larger than the limit of %llu bytes",
 				  (unsigned long long)run->max_size);

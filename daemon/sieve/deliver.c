@@ -16,22 +16,29 @@
 struct ctx {
 	struct store *st;
 	int64_t user_id;
+	const struct sieve_deliver_input *in;
 };
+
+static bool
+seen(struct ctx *x, int kind, const char *id)
+{
+	if (x->in->pending_seen != NULL && x->in->pending_seen(x->in->pending_ctx, kind, id))
+		return true;
+	return store_sieve_memory_seen(x->st, x->user_id, kind, id);
+}
 
 static bool
 cb_duplicate(void *c, const char *id, unsigned seconds)
 {
-	struct ctx *x = c;
 	(void)seconds;
-	return store_sieve_memory_seen(x->st, x->user_id, SIEVE_MEMORY_DUPLICATE, id);
+	return seen(c, SIEVE_MEMORY_DUPLICATE, id);
 }
 
 static bool
 cb_vacation(void *c, const char *id, unsigned seconds)
 {
-	struct ctx *x = c;
 	(void)seconds;
-	return store_sieve_memory_seen(x->st, x->user_id, SIEVE_MEMORY_VACATION, id);
+	return seen(c, SIEVE_MEMORY_VACATION, id);
 }
 
 static void
@@ -143,7 +150,7 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 		failed = true;
 		why = xasprintf("the script '%s' does not compile:\n%s", name, buf_cstr(&errors));
 	} else {
-		struct ctx x = { st, in->user_id };
+		struct ctx x = { st, in->user_id, in };
 		struct sieve_env env;
 		memset(&env, 0, sizeof env);
 		env.msg = msg.data;

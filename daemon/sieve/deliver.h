@@ -54,6 +54,11 @@ struct sieve_deliver_input {
 	uint64_t size;
 	const struct store_copy *base;	/* the copy without Sieve (its folder) */
 	int spam_score;			/* spamtest 0..10, 0: not tested */
+	/* What is remembered but not stored yet (the fetcher's batch:
+	 * plans whose memory is written after their commit); NULL: none.
+	 * kind is SIEVE_MEMORY_VACATION or SIEVE_MEMORY_DUPLICATE. */
+	bool (*pending_seen)(void *ctx, int kind, const char *id);
+	void *pending_ctx;
 };
 
 /*

@@ -27,7 +27,7 @@ tests_unit_check_sieve_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_sieve_LDADD = $(SIEVE_LIBS) $(CHECK_LIBS)
 endif
 
-TESTS += tests/integration/test_sieve_delivery.py
+TESTS += tests/integration/test_sieve_delivery.py tests/integration/test_sieve_fetch.py
 
 # The differential run against Dovecot Pigeonhole's sieve-test (package
 # dovecot-sieve): every script of the corpus on every message, about 4,000
@@ -35,7 +35,8 @@ TESTS += tests/integration/test_sieve_delivery.py
 sieve-diff: all
 	@$(AM_TESTS_ENVIRONMENT) $(PYTHON3) $(srcdir)/tests/integration/test_sieve_pigeonhole.py
 .PHONY: sieve-diff
-EXTRA_DIST += tests/integration/test_sieve_pigeonhole.py tests/integration/test_sieve_delivery.py tests/integration/sieve_corpus.py
+EXTRA_DIST += tests/integration/test_sieve_pigeonhole.py tests/integration/test_sieve_delivery.py \
+	tests/integration/test_sieve_fetch.py tests/integration/sieve_corpus.py
 
 # The parser and checker on arbitrary scripts.
 FUZZ_TARGETS += tests/fuzz/fuzz_sieve

@@ -44,9 +44,9 @@ special_mailbox(struct store *st, int64_t user_id, const char *use, int64_t *id_
 	return store_mailbox_create_tx(st, user_id, use + 1, use, true, id_r, error_r);
 }
 
-static int
-mailbox_for(struct store *st, int64_t user_id, const char *name, bool create, int64_t *id_r,
-	    const char **error_r)
+int
+store_copy_mailbox_tx(struct store *st, int64_t user_id, const char *name, bool create,
+		      int64_t *id_r, const char **error_r)
 {
 	int ret = STORE_NOTFOUND;
 	for (int pass = name != NULL ? 0 : 1; pass < 2 && ret == STORE_NOTFOUND; pass++) {
@@ -120,7 +120,7 @@ store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		if (c->special_use != NULL && c->special_use[0] == '\\')
 			ret = special_mailbox(st, c->user_id, c->special_use, &mailbox, error_r);
 		else
-			ret = mailbox_for(st, c->user_id, c->mailbox, c->create, &mailbox, error_r);
+			ret = store_copy_mailbox_tx(st, c->user_id, c->mailbox, c->create, &mailbox, error_r);
 		if (ret < 0)
 			break;
 		const char *err = NULL;

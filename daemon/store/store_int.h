@@ -152,6 +152,12 @@ int stmt_exec_n(struct store *st, sqlite3_stmt *s, const char *what,
 int stmt_exec_one(struct store *st, sqlite3_stmt *s, const char *what,
 		  const char **error_r);
 
+/* Inside the caller's transaction: the id of the user's folder name (made
+ * when create; NULL, or no such folder: the INBOX), as store_deliver_copies()
+ * places a copy. */
+int store_copy_mailbox_tx(struct store *st, int64_t user_id, const char *name, bool create,
+			  int64_t *id_r, const char **error_r);
+
 /* BEGIN IMMEDIATE (retrying SQLITE_BUSY), COMMIT (then notifying the
  * touched mailboxes), ROLLBACK.  No nesting: internal functions that run
  * inside a caller's transaction say so and never begin one. */

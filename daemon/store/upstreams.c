@@ -733,9 +733,21 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		 * any client's next EXPUNGE) */
 		unsigned flags = d->flags & (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED |
 					     STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT);
-		int ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
-					  d->internal_date, flags, d->keywords, false, &uid,
-					  error_r);
+		int ret = STORE_OK;
+		if (!d->placed)
+			ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
+					      d->internal_date, flags, d->keywords, false, &uid,
+					      error_r);
+		for (size_t i = 0; d->placed && ret == STORE_OK && i < d->n_copies; i++) {
+			const struct store_copy *c = &d->copies[i];
+			int64_t mailbox;
+			ret = store_copy_mailbox_tx(st, d->user_id, c->mailbox, c->create,
+						    &mailbox, error_r);
+			if (ret == STORE_OK)
+				ret = store_append_tx(st, mailbox, c->blob, c->size,
+						      d->internal_date, flags | c->flags,
+						      c->keywords, false, &uid, error_r);
+		}
 		if (ret != STORE_OK)
 			return ret;
 		s = store_stmt(st, SQL_COUNT);

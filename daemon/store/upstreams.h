@@ -183,6 +183,12 @@ struct upstream_delivery {
 	const char *keywords;
 	/* Gmail's X-GM-MSGID (0: none): one message under several labels */
 	uint64_t gm_msgid;
+	/* placed: the user's Sieve script decided where it goes: these
+	 * copies (folder by name, flags, keywords, blob) are appended
+	 * instead of one to mailbox_id, none for a discard or a redirect */
+	bool placed;
+	const struct store_copy *copies;
+	size_t n_copies;
 };
 
 /*
@@ -190,7 +196,8 @@ struct upstream_delivery {
  * not above the folder's last UID under the same UIDVALIDITY, or a known
  * UIDL), appends it to the mailbox (unless its dedupe key is known for the
  * user, or skip_known_hash and its raw hash is known) and records it as fetched (last UID, UIDL, raw hash, dedupe key,
- * count).  *appended_r says whether a copy was added to the mailbox.
+ * count).  *appended_r says whether a copy was added to the mailbox
+ * (with placed: whether the message was taken, if only to be discarded).
  * STORE_OVERQUOTA when the user's quota would be exceeded (nothing written).
  */
 int store_upstream_deliver(struct store *st, const struct upstream_delivery *d,

@@ -9,6 +9,7 @@ const screens = {
 	users: { title: 'Users', admin: true },
 	aliases: { title: 'Aliases' },
 	upstreams: { title: 'Upstream accounts' },
+	filters: { title: 'Filters' },
 	queue: { title: 'Queue', admin: true },
 	relay: { title: 'Outgoing mail', admin: true },
 	log: { title: 'Log', admin: true },

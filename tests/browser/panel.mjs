@@ -363,6 +363,39 @@ await step('the user adds an upstream account after a connection test', async ()
 	await shot('18-upstreams');
 });
 
+await step('the user writes a filter rule and a vacation reply, and sees a script error by its line', async () => {
+	await nav('Filters').click();
+	await page.getByRole('heading', { name: 'Filters' }).waitFor();
+	const rule = page.getByRole('form', { name: 'New rule' });
+	await rule.getByLabel('Field').selectOption('subject');
+	await rule.getByLabel('Value').fill('invoice');
+	await rule.getByLabel('Folder, address or text').fill('Bills');
+	await rule.getByRole('button', { name: 'Add rule' }).click();
+	await page.getByRole('cell', { name: 'Subject contains "invoice" → Move to folder Bills' }).waitFor();
+	const vac = page.getByRole('form', { name: 'Vacation reply' });
+	await vac.getByLabel('Send vacation replies').check();
+	await vac.getByLabel('Subject').fill('Away');
+	await vac.getByLabel('Text').fill('Back on Monday.');
+	await vac.getByRole('button', { name: 'Save vacation reply' }).click();
+	await page.waitForFunction(() => fetch('/api/v1/sieve/filters').then(r => r.json())
+		.then(s => s.active && s.script.includes('vacation :days 1 :subject "Away"')));
+	const s = await page.evaluate(() => fetch('/api/v1/sieve/filters').then(r => r.json()));
+	check(s.script.includes('if header :contains "subject" "invoice" {') &&
+	      s.script.includes('fileinto :create "Bills";'), s.script);
+	await page.getByRole('cell', { name: 'Subject contains "invoice" → Move to folder Bills' }).waitFor();
+	await shot('18b-filters');
+	await page.getByRole('link', { name: 'New script' }).click();
+	const raw = page.getByRole('form', { name: 'Raw Sieve' });
+	await raw.getByLabel('Name').fill('mine');
+	await raw.getByLabel('Script', { exact: true }).fill('require "fileinto";\nif true {\n  fileinto "A"\n}\n');
+	await raw.getByRole('button', { name: 'Save script' }).click();
+	await page.locator('.sieve-errors').filter({ hasText: 'line 4: error' }).waitFor();
+	await shot('18c-filters-error');
+	await raw.getByLabel('Script', { exact: true }).fill('require "fileinto";\nfileinto "A";\n');
+	await raw.getByRole('button', { name: 'Save script' }).click();
+	await page.getByRole('cell', { name: 'mine', exact: true }).waitFor();
+});
+
 await step('the admin sees the upstream account and sets a smarthost', async () => {
 	await signOut();
 	await signIn(admin.user, admin.pass);

@@ -1,0 +1,97 @@
+"""The REST routes of the users' Sieve scripts (/api/v1/sieve): each user
+lists, reads, stores (compiled first: errors come back as 422 with the
+compiler's line numbers), activates, deactivates and deletes their own
+scripts; the active one cannot be deleted; another user sees none of them;
+a script stored here is what ManageSieve and delivery see."""
+
+import smtplib
+import unittest
+
+import tap
+from api_util import Client, q
+from mailhub_fixture import Mailhub
+from smtp_util import inbox_rows
+
+DOMAIN = "example.org"
+ALICE, ALICE_PW = "alice@example.org", "alice-secret-1"
+BOB, BOB_PW = "bob@example.org", "bob-secret-1"
+
+GOOD = 'require ["fileinto", "mailbox"];\nif header :contains "subject" "invoice" {\n' \
+       '    fileinto :create "Bills";\n}\n'
+BAD = 'require "fileinto";\nif true {\n  fileinto "A"\n}\n'
+
+
+class ApiSieve(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mh = Mailhub(listeners=("smtp", "admin"), plaintext_on_loopback=True)
+        cls.mh.cli("domain", "add", DOMAIN)
+        cls.mh.add_user(ALICE, ALICE_PW)
+        cls.mh.add_user(BOB, BOB_PW)
+        cls.mh.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mh.close()
+
+    def session(self, user, password):
+        c = Client(self.mh.port("admin"))
+        r = c.login(user, password)
+        self.assertEqual(r.status, 200, r)
+        return c
+
+    def test_scripts(self):
+        alice = self.session(ALICE, ALICE_PW)
+        self.assertEqual(alice.get("/sieve").json, [])
+        r = alice.call("PUT", "/sieve/" + q("my rules"), {"script": GOOD})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json, {"name": "my rules", "active": False, "script": GOOD})
+        r = alice.call("PUT", "/sieve/" + q("my rules"), {"script": GOOD, "active": True})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["active"])
+        # a script with errors is refused with its line number, nothing stored
+        r = alice.call("PUT", "/sieve/broken", {"script": BAD})
+        self.assertEqual(r.status, 422, r)
+        self.assertIn("line 4: error", r.detail)
+        self.assertEqual(alice.get("/sieve/broken").status, 404)
+        r = alice.call("PUT", "/sieve/x", {"script": GOOD, "other": 1})
+        self.assertEqual(r.status, 422, r)
+        r = alice.call("PUT", "/sieve/x", {"active": True})
+        self.assertEqual(r.status, 422, r)
+        listing = alice.get("/sieve").json
+        self.assertEqual([(s["name"], s["active"]) for s in listing], [("my rules", True)])
+        self.assertRegex(listing[0]["updated"], r"^\d{4}-\d\d-\d\dT")
+        # the active script stays; deactivated, it can go
+        self.assertEqual(alice.delete("/sieve/" + q("my rules")).status, 409)
+        self.assertEqual(alice.post("/sieve/nope/activate").status, 404)
+        # Bob sees nothing of Alice's
+        bob = self.session(BOB, BOB_PW)
+        self.assertEqual(bob.get("/sieve").json, [])
+        self.assertEqual(bob.get("/sieve/" + q("my rules")).status, 404)
+        self.assertEqual(bob.delete("/sieve/" + q("my rules")).status, 404)
+        # delivery runs the active script
+        msg = (f"From: shop@remote.example\r\nTo: {ALICE}\r\nSubject: your invoice\r\n\r\nhi\r\n")
+        with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=30) as s:
+            s.sendmail("shop@remote.example", [ALICE], msg)
+        self.assertEqual(len(inbox_rows(self.mh, ALICE, "Bills")), 1)
+        # and the CLI (as ManageSieve) sees the same scripts
+        self.assertEqual(self.mh.cli("sieve", "list", ALICE).stdout.split(),
+                         ["my", "rules", "(active)"])
+        self.assertEqual(alice.post("/sieve/" + q("my rules") + "/deactivate").status, 204)
+        self.assertFalse(alice.get("/sieve/" + q("my rules")).json["active"])
+        self.assertEqual(alice.post("/sieve/" + q("my rules") + "/activate").status, 204)
+        self.assertTrue(alice.get("/sieve/" + q("my rules")).json["active"])
+        self.assertEqual(alice.post("/sieve/" + q("my rules") + "/deactivate").status, 204)
+        self.assertEqual(alice.delete("/sieve/" + q("my rules")).status, 204)
+        self.assertEqual(alice.get("/sieve").json, [])
+
+    def test_csrf_and_auth(self):
+        anon = Client(self.mh.port("admin"))
+        self.assertEqual(anon.get("/sieve").status, 401)
+        alice = self.session(ALICE, ALICE_PW)
+        r = alice.call("PUT", "/sieve/x", {"script": GOOD}, csrf=False)
+        self.assertEqual(r.status, 403, r)
+
+
+if __name__ == "__main__":
+    tap.main()
