@@ -18,7 +18,7 @@ libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
 SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql
 
 # What a test of the fetcher links.
-FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
+FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
 
 if HAVE_CHECK
 FETCH_CHECKS = tests/unit/check_imap_client tests/unit/check_pop3_client \

@@ -14,8 +14,12 @@
  * too: the plans never cross threads).  The envelope sender is the
  * message's Return-Path, which the upstream's final delivery wrote; none
  * is the null sender, to which nothing is ever sent (RFC 3834 §2).
+ * Redirects leave with that sender SRS-rewritten into the owner's domain
+ * (smtp/srs.h, a pure function: as the SMTP side forwards), so that the
+ * receiver's SPF check passes.
  */
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -24,6 +28,7 @@
 #include "mail/address.h"
 #include "mail/header.h"
 #include "sieve/deliver.h"
+#include "smtp/srs.h"
 #include "store/sieve_store.h"
 
 /* One fetched message's record in the batch (the rows' extra). */
@@ -93,6 +98,16 @@ sieve_rows(struct store *st, const struct upstream_delivery *d, void *extra,
 		/* no script, or it cannot be read (logged): as without Sieve */
 		free(done);
 		return store_upstream_deliver_tx(st, d, appended_r, error_r);
+	}
+	const struct srs_key *k = srs_key_current();
+	const char *domain = strrchr(m->run->up->owner, '@');
+	if (k != NULL && domain != NULL && done->plan.n_out > 0 &&
+	    store_domain_is_local(st, strrchr(m->sender, '@') != NULL
+				  ? strrchr(m->sender, '@') + 1 : domain + 1) == 0) {
+		struct buf fs = BUF_INIT;
+		if (srs_forward(k, m->sender, domain + 1, time(NULL), &fs) > 0)
+			sieve_delivery_redirect_sender(&done->plan, buf_cstr(&fs));
+		buf_free(&fs);
 	}
 	struct upstream_delivery pd = *d;
 	pd.placed = true;

@@ -53,7 +53,7 @@ remember(struct sieve_delivery *d, const char *id, int kind, unsigned seconds)
 	d->memory_seconds[d->n_memory++] = seconds;
 }
 
-static void
+static struct sieve_outgoing *
 add_out(struct sieve_delivery *d, const char *sender, const char *rcpt, const char *blob,
 	uint64_t size)
 {
@@ -63,6 +63,8 @@ add_out(struct sieve_delivery *d, const char *sender, const char *rcpt, const ch
 	o->rcpt = xstrdup(rcpt);
 	memcpy(o->blob, blob, SHA256_HEX_LEN + 1);
 	o->size = size;
+	o->redirect = false;
+	return o;
 }
 
 /* A message made here (a reply, a note): stored as a blob. */
@@ -198,7 +200,7 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 			buf_printf(&log, " fileinto=%s", esc_str(a->target));
 			break;
 		case SIEVE_ACT_REDIRECT:
-			add_out(d, in->sender, a->target, blob, size);
+			add_out(d, in->sender, a->target, blob, size)->redirect = true;
 			buf_printf(&log, " redirect=%s", esc_str(a->target));
 			break;
 		case SIEVE_ACT_DISCARD:
@@ -304,6 +306,17 @@ sieve_deliver_finish(struct store *st, struct sieve_delivery *d, const char *qid
 		if (store_sieve_memory_put(st, d->user_id, d->memory_kind[i], d->memory[i],
 					   d->memory_seconds[i], &error) != STORE_OK)
 			log_error("sieve cannot remember a reply: %s", error);
+}
+
+void
+sieve_delivery_redirect_sender(struct sieve_delivery *d, const char *sender)
+{
+	for (size_t i = 0; i < d->n_out; i++) {
+		if (!d->out[i].redirect)
+			continue;
+		free(d->out[i].sender);
+		d->out[i].sender = xstrdup(sender);
+	}
 }
 
 void

@@ -26,6 +26,7 @@ struct sieve_outgoing {
 	char *rcpt;
 	char blob[SHA256_HEX_LEN + 1];
 	uint64_t size;
+	bool redirect;		/* a redirect (its sender is the caller's: SRS) */
 };
 
 struct sieve_delivery {
@@ -69,8 +70,12 @@ struct sieve_deliver_input {
 int sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 		       struct sieve_delivery *d);
 /* Queues d's outgoing messages and writes its memory; after the copies
- * committed.  SRS for redirects is the caller's (it owns the sender). */
+ * committed.  SRS for redirects is the caller's (it owns the sender:
+ * sieve_delivery_redirect_sender()). */
 void sieve_deliver_finish(struct store *st, struct sieve_delivery *d, const char *qid);
 void sieve_delivery_clear(struct sieve_delivery *d);
+/* Sets the envelope sender of d's redirects (the caller's SRS rewriting
+ * of the message's sender into the user's domain), before finish. */
+void sieve_delivery_redirect_sender(struct sieve_delivery *d, const char *sender);
 
 #endif

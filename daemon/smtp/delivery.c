@@ -443,6 +443,13 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 		};
 		planned[i] = sieve_deliver_plan(smtp_store(s), &in, &plans[i]) == 1;
 		free(user);
+		if (planned[i] && plans[i].n_out > 0) {
+			/* redirects leave as forwards do: SRS into the user's
+			 * domain, so that the receiver's SPF check passes */
+			char *fs = forward_sender(s, r);
+			sieve_delivery_redirect_sender(&plans[i], fs);
+			free(fs);
+		}
 		first[i] = n_all;
 		size_t add = planned[i] ? plans[i].n_copies : 1;
 		all = xreallocarray(all, n_all + add + 1, sizeof *all);

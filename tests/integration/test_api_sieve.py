@@ -4,17 +4,20 @@ compiler's line numbers), activates, deactivates and deletes their own
 scripts; the active one cannot be deleted; another user sees none of them;
 a script stored here is what ManageSieve and delivery see."""
 
+import os
 import smtplib
+import sqlite3
 import unittest
 
 import tap
 from api_util import Client, q
-from mailhub_fixture import Mailhub
+from mailhub_fixture import Mailhub, free_port
 from smtp_util import inbox_rows
 
 DOMAIN = "example.org"
 ALICE, ALICE_PW = "alice@example.org", "alice-secret-1"
 BOB, BOB_PW = "bob@example.org", "bob-secret-1"
+DAVE, DAVE_PW = "dave@example.org", "dave-secret-1"
 
 GOOD = 'require ["fileinto", "mailbox"];\nif header :contains "subject" "invoice" {\n' \
        '    fileinto :create "Bills";\n}\n'
@@ -24,10 +27,14 @@ BAD = 'require "fileinto";\nif true {\n  fileinto "A"\n}\n'
 class ApiSieve(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mh = Mailhub(listeners=("smtp", "admin"), plaintext_on_loopback=True)
+        # mail for remote domains stays queued: the resolver is a closed
+        # loopback port
+        cls.mh = Mailhub(listeners=("smtp", "admin"), plaintext_on_loopback=True,
+                         config_extra=f"\n[dns]\nresolver = 127.0.0.1:{free_port()}\n")
         cls.mh.cli("domain", "add", DOMAIN)
         cls.mh.add_user(ALICE, ALICE_PW)
         cls.mh.add_user(BOB, BOB_PW)
+        cls.mh.add_user(DAVE, DAVE_PW)
         cls.mh.start()
 
     @classmethod
@@ -84,6 +91,26 @@ class ApiSieve(unittest.TestCase):
         self.assertEqual(alice.post("/sieve/" + q("my rules") + "/deactivate").status, 204)
         self.assertEqual(alice.delete("/sieve/" + q("my rules")).status, 204)
         self.assertEqual(alice.get("/sieve").json, [])
+
+    def test_redirect_with_srs(self):
+        """A Sieve redirect leaves as an alias forward does: the sender
+        SRS-rewritten into the user's domain (smtp/srs.h)."""
+        dave = self.session(DAVE, DAVE_PW)
+        r = dave.call("PUT", "/sieve/fwd", {"script": 'redirect "friend@remote.example";\n',
+                                            "active": True})
+        self.assertEqual(r.status, 201, r)
+        msg = f"From: shop@shop.example\r\nTo: {DAVE}\r\nSubject: deal\r\n\r\nhi\r\n"
+        with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=30) as s:
+            s.sendmail("news@shop.example", [DAVE], msg)
+        path = os.path.join(self.mh.data_dir, "mailhub.db")
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+            rows = db.execute(
+                "SELECT m.sender FROM queue_messages m JOIN queue_recipients r"
+                " ON r.message_id = m.id WHERE r.address = 'friend@remote.example'").fetchall()
+        self.assertEqual(len(rows), 1, rows)
+        self.assertRegex(rows[0][0], r"^SRS0=[^=]{4}=[^=]{2}=shop\.example=news@example\.org$")
+        self.assertEqual(inbox_rows(self.mh, DAVE), [])   # redirected, not kept
+        dave.post("/sieve/fwd/deactivate")
 
     def test_csrf_and_auth(self):
         anon = Client(self.mh.port("admin"))
