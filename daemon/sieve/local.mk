@@ -43,3 +43,7 @@ FUZZ_TARGETS += tests/fuzz/fuzz_sieve
 tests_fuzz_fuzz_sieve_SRCS = tests/fuzz/fuzz_sieve.c $(SIEVE_SRCS) $(MAIL_SRCS) \
 	daemon/core/base64.c $(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_sieve.c
+
+# Run by `make bench`, never by `make check`: delivery with a 50-rule
+# script, against none and against Dovecot LMTP with Pigeonhole.
+BENCHMARKS += tests/bench/sieve_bench.py

@@ -454,7 +454,9 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 		size_t add = planned[i] ? plans[i].n_copies : 1;
 		all = xreallocarray(all, n_all + add + 1, sizeof *all);
 		if (planned[i]) {
-			memcpy(&all[n_all], plans[i].copies, add * sizeof *all);
+			/* none for a discard or a redirect alone (copies NULL) */
+			if (add > 0)
+				memcpy(&all[n_all], plans[i].copies, add * sizeof *all);
 			log_info("%s[%llu] sieve id=%s to=%s%s", s->name, (unsigned long long)s->id,
 				 tx->id, esc_str(tx->rcpts[c->rcpt].res.user_addresses[c->user]),
 				 plans[i].log);

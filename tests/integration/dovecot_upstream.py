@@ -15,7 +15,9 @@ the openssl command) and sockets all live under one temporary directory;
 the system's Dovecot service is never touched.  Started as root, the mail
 processes run as the Debian package's "dovecot" user; otherwise everything
 runs as the calling user.  Needs Debian's dovecot-imapd and dovecot-pop3d (and dovecot-lmtpd for
-Dovecot(lmtp=True), an LMTP listener the benchmark delivers into).
+Dovecot(lmtp=True), an LMTP listener the benchmark delivers into); mail_fsync
+(default "never": the tests need no durability) and extra_conf (more
+settings, as Pigeonhole's for sieve_bench.py) are the caller's.
 """
 
 import grp
@@ -48,7 +50,7 @@ def _free_port():
 
 
 class Dovecot:
-    def __init__(self, users, lmtp=False):
+    def __init__(self, users, lmtp=False, mail_fsync="never", extra_conf=""):
         self.dir = tempfile.mkdtemp(prefix="mailhub-dovecot.")
         os.chmod(self.dir, 0o755)
         self.users = dict(users)
@@ -103,7 +105,7 @@ default_internal_group = {group}
 default_login_user = {login}
 first_valid_uid = 1
 mail_location = maildir:{d}/mail/%u
-mail_fsync = never
+mail_fsync = {mail_fsync}
 mail_max_userip_connections = 1000
 passdb {{
   driver = passwd-file
@@ -145,7 +147,7 @@ namespace inbox {{
   inbox = yes
   separator = /
 }}
-""" + lmtp_conf
+""" + lmtp_conf + extra_conf
         self.conf = os.path.join(d, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write(conf)

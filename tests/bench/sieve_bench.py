@@ -1,0 +1,181 @@
+"""Benchmark: final delivery with a 50-rule Sieve script (RFC 5228), as
+delivery rates and ratios:
+
+  - mailhub over SMTP (the smtp listener) with the script active, against
+    the same mailhub with no script: what running the script costs;
+  - the same against Dovecot's LMTP with the same script in Pigeonhole
+    (Debian's dovecot-lmtpd and dovecot-sieve): the target is mailhub at
+    least 2x Dovecot.
+
+The same messages go to both, BENCH_SESSIONS clients at once (default 4),
+BENCH_MESSAGES in all (default 2,000); one in five matches a rule (a
+list, a sender, a subject), the others run all 50 rules and stay in INBOX.
+What each side guarantees at its 250: mailhub has the message file and its
+database row on disk (fsync, SQLite synchronous=FULL); Dovecot runs with
+mail_fsync = optimized (its default: the Maildir file is fsynced before the
+reply).  Both on loopback, no TLS.  Exit status 1 when the target is missed.
+"""
+
+import os
+import shutil
+import smtplib
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from dovecot_upstream import Dovecot, available  # noqa: E402
+from mailhub_fixture import Mailhub, need_binary  # noqa: E402
+
+N = int(os.environ.get("BENCH_MESSAGES", "2000"))
+SESSIONS = int(os.environ.get("BENCH_SESSIONS", "4"))
+TARGET = 2.0
+USER = "alice@example.org"
+
+
+def script():
+    """50 rules of the kinds people write: lists, senders, subjects, sizes,
+    headers; each files into a folder of its own."""
+    rules = ['require ["fileinto", "mailbox", "imap4flags"];']
+    for i in range(50):
+        kind = i % 5
+        if kind == 0:
+            test = f'header :contains "list-id" "list{i}.example.com"'
+        elif kind == 1:
+            test = f'address :is "from" "sender{i}@corp.example"'
+        elif kind == 2:
+            test = f'header :contains "subject" "[project-{i}]"'
+        elif kind == 3:
+            test = f'allof (size :over 500K, header :contains "x-tag" "big{i}")'
+        else:
+            test = f'anyof (header :matches "x-mailer" "Tool{i}*", address :domain :is "to" "d{i}.example")'
+        rules.append(f'if {test} {{\n    addflag "$rule{i}";\n    fileinto :create "F{i}";\n    stop;\n}}')
+    return "\n".join(rules) + "\n"
+
+
+def message(i):
+    extra = ""
+    r = (i // 5) % 50
+    if i % 5 == 0:    # one in five matches a rule
+        extra = {0: f"List-Id: <list{r}.example.com>\r\n",
+                 1: "", 2: "", 3: f"X-Tag: big{r}\r\n",
+                 4: f"X-Mailer: Tool{r} 1.0\r\n"}[r % 5]
+    frm = f"sender{r}@corp.example" if i % 5 == 0 and r % 5 == 1 else f"person{i}@remote.example"
+    subject = f"[project-{r}] news {i}" if i % 5 == 0 and r % 5 == 2 else f"message {i}"
+    body = "".join(f"Line {k} of message {i}, some text to give it a usual size.\r\n"
+                   for k in range(40))
+    return (f"From: {frm}\r\nTo: {USER}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{i}.sieve-bench@remote.example>\r\n"
+            f"Date: Mon, 23 Nov 2026 08:00:00 +0000\r\n{extra}\r\n{body}").encode(), frm
+
+
+def deliver(connect, rcpt):
+    """Sends the N messages over SESSIONS connections; messages per second."""
+    errors = []
+
+    def worker(k):
+        try:
+            c = connect()
+            for i in range(k, N, SESSIONS):
+                data, frm = message(i)
+                c.sendmail(frm, [rcpt], data)
+            c.quit()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(SESSIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    if errors:
+        raise SystemExit(f"sieve_bench: delivery failed: {errors[0]}")
+    return N / elapsed
+
+
+def mailhub_rate(with_script):
+    mh = Mailhub(listeners=("smtp",),
+                 config_extra="\n[trust]\nchecks = no\n[limits]\nconnections_per_ip = 1000\n")
+    try:
+        mh.cli("domain", "add", "example.org")
+        mh.add_user(USER, "bench-secret-1")
+        if with_script:
+            path = os.path.join(mh.dir, "rules.sieve")
+            with open(path, "w") as f:
+                f.write(script())
+            mh.cli("sieve", "put", USER, "rules", path, "--activate")
+        mh.start()
+        port = mh.port("smtp")
+        rate = deliver(lambda: smtplib.SMTP("127.0.0.1", port, timeout=60), USER)
+        if with_script:
+            # the script did its work: the matching messages were filed
+            import sqlite3
+            with sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db")) as db:
+                filed = db.execute("SELECT count(*) FROM messages m JOIN mailboxes b"
+                                   " ON b.id = m.mailbox_id WHERE b.name LIKE 'F%'").fetchone()[0]
+            if filed == 0 and N >= 5:
+                raise SystemExit("sieve_bench: mailhub filed nothing: the script did not run")
+        return rate
+    finally:
+        mh.close()
+
+
+def dovecot_rate():
+    extra = """
+protocol lmtp {
+  mail_plugins = $mail_plugins sieve
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}
+"""
+    dc = Dovecot({"alice": "bench-secret-1"}, lmtp=True, mail_fsync="optimized",
+                 extra_conf=extra)
+    try:
+        home = os.path.join(dc.dir, "home", "alice")
+        os.makedirs(os.path.join(home, "sieve"), exist_ok=True)
+        with open(os.path.join(home, "sieve", "rules.sieve"), "w") as f:
+            f.write(script())
+        os.symlink("sieve/rules.sieve", os.path.join(home, ".dovecot.sieve"))
+        if os.getuid() == 0:
+            for root, dirs, files in os.walk(os.path.join(dc.dir, "home")):
+                os.chown(root, dc.uid, dc.gid)
+                for name in files:
+                    os.chown(os.path.join(root, name), dc.uid, dc.gid)
+        dc.start()
+        port = dc.port("lmtp")
+        rate = deliver(lambda: smtplib.LMTP("127.0.0.1", port), "alice")
+        mail = os.path.join(dc.dir, "mail", "alice")
+        folders = [d for d in os.listdir(mail) if d.startswith(".F")]
+        if not folders and N >= 5:
+            raise SystemExit("sieve_bench: Dovecot filed nothing: Pigeonhole did not run")
+        return rate
+    finally:
+        dc.close()
+
+
+def main():
+    need_binary("sieve_bench")
+    plain = mailhub_rate(False)
+    sieve = mailhub_rate(True)
+    print(f"mailhub, no script:      {plain:8.1f} msg/s")
+    print(f"mailhub, 50-rule script: {sieve:8.1f} msg/s")
+    print(f"ratio script/no script: {sieve / plain:.2f}")
+    if not available() or not shutil.which("sievec") or \
+            not os.path.exists("/usr/lib/dovecot/lmtp"):
+        print("skip: Dovecot LMTP and Pigeonhole (dovecot-lmtpd, dovecot-sieve) are not installed")
+        return 0
+    dove = dovecot_rate()
+    print(f"Dovecot LMTP + Pigeonhole, same script: {dove:8.1f} msg/s")
+    ratio = sieve / dove
+    print(f"ratio mailhub/Dovecot with the script: {ratio:.2f} (target {TARGET:.1f})")
+    return 0 if ratio >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
