@@ -312,11 +312,10 @@ dmarc_run(struct smtp_session *s, const struct dns_source *src, const struct fro
 }
 
 void
-smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
+smtp_trust_message(struct smtp_session *s, int fd, const char *hash)
 {
 	struct smtp_tx *tx = s->tx;
 	struct smtp_verdict *vd = &tx->verdict;
-	struct store *st = smtp_store(s);
 	struct dns_source src;
 	struct dkim_verify *v = NULL;
 	struct arc_verify *a = NULL;
@@ -324,16 +323,13 @@ smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
 	struct from_info fi;
 	struct buf hdr = BUF_INIT;
 	size_t hsize = 0;
-	const char *error = "no store";
-	uint64_t blob_size;
-	int fd = -1;
+	const char *error = "cannot read the message";
 
-	(void)size;
 	memset(&dm, 0, sizeof dm);
 	memset(&fi, 0, sizeof fi);
 	if (!smtp_trust_applies(s) || smtp_inbound_dns(s, &src) < 0)
 		return;
-	if (st == NULL || blob_open(st, hash, &fd, &blob_size, &error) != STORE_OK ||
+	if (lseek(fd, 0, SEEK_SET) < 0 ||
 	    read_header(fd, DKIM_VERIFY_HEADER_MAX + tx->head_len, &hdr, &hsize, &error) < 0 ||
 	    lseek(fd, (off_t)tx->head_len, SEEK_SET) < 0 ||
 	    dkim_verify_fd(fd, (int64_t)time(NULL), &src, &v, &a, &error) < 0) {
@@ -343,8 +339,6 @@ smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
 		dkim_verify_free(&v);
 		arc_verify_free(&a);
 	}
-	if (fd >= 0)
-		close(fd);
 	const char *h = hdr.data != NULL ? hdr.data : "";
 	from_read(h, hsize, &fi);
 	if (v != NULL)

@@ -177,7 +177,7 @@ blob_write(struct blob_writer *w, const void *p, size_t n,
 	   const char **error_r)
 {
 	w->size += n;
-	if (w->state != WRITER_WRITING) {
+	if (w->state != WRITER_WRITING || w->sha == NULL) {
 		*error_r = w->state == WRITER_GONE ? "the message could not be stored"
 						   : "the blob is finished";
 		return STORE_ERROR;
@@ -252,8 +252,35 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 	}
 	free(w->buffer);
 	w->buffer = NULL;
-	sha256_finish_hex(&w->sha, w->hash);
+	if (w->sha != NULL)	/* else sealed: hashed then */
+		sha256_finish_hex(&w->sha, w->hash);
 	w->state = WRITER_FINISHED;
+	return STORE_OK;
+}
+
+int
+blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int *fd_r,
+		 const char **error_r)
+{
+	if (w->over) {
+		*error_r = errfmt("the message is larger than %llu bytes",
+				  (unsigned long long)w->max_size);
+		return STORE_INVALID;
+	}
+	if (w->state != WRITER_WRITING || w->sha == NULL) {
+		*error_r = w->state == WRITER_GONE ? "the message could not be stored"
+						   : "the blob is finished";
+		return STORE_ERROR;
+	}
+	int ret = flush_buffer(w, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	int fd = open(w->tmp_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_io(w, "open", errno, error_r);
+	sha256_finish_hex(&w->sha, w->hash);
+	memcpy(hash_r, w->hash, sizeof w->hash);
+	*fd_r = fd;
 	return STORE_OK;
 }
 
