@@ -287,6 +287,17 @@ smtp_body_write(void *ctx, const void *p, size_t n)
 	return ret;
 }
 
+/* The message could not be written (ret, error): nothing of it stays. */
+static void
+store_failed(struct smtp_session *s, int ret, const char *error)
+{
+	blob_writer_abort(&s->tx->blob);
+	log_error("%s[%llu] cannot store message id=%s: %s",
+		  s->name, (unsigned long long)s->id, s->tx->id, error);
+	smtp_reply(s, ret == STORE_NOSPACE ? SMTP_REPLY_NOSPACE
+					   : "451 4.3.0 Error storing the message, try again later");
+}
+
 /*
  * The end of a message the inbound checks look at (SPF, DKIM, ARC, DMARC,
  * rspamd): they read the streamed file before it is made durable, and
@@ -306,12 +317,7 @@ body_end_checked(struct smtp_session *s)
 
 	int ret = blob_writer_seal(tx->blob, hash, &fd, &error);
 	if (ret != STORE_OK) {
-		blob_writer_abort(&tx->blob);
-		log_error("%s[%llu] cannot store message id=%s: %s",
-			  s->name, (unsigned long long)s->id, tx->id, error);
-		smtp_reply(s, ret == STORE_NOSPACE
-			   ? SMTP_REPLY_NOSPACE
-			   : "451 4.3.0 Error storing the message, try again later");
+		store_failed(s, ret, error);
 		return;
 	}
 	uint64_t size = blob_writer_size(tx->blob);
@@ -367,12 +373,7 @@ smtp_body_end(struct smtp_session *s)
 	uint64_t size;
 	int ret = blob_writer_place(tx->blob, hash, &size, &error);
 	if (ret != STORE_OK) {
-		blob_writer_abort(&tx->blob);
-		log_error("%s[%llu] cannot store message id=%s: %s",
-			  s->name, (unsigned long long)s->id, tx->id, error);
-		smtp_reply(s, ret == STORE_NOSPACE
-			   ? SMTP_REPLY_NOSPACE
-			   : "451 4.3.0 Error storing the message, try again later");
+		store_failed(s, ret, error);
 		return;
 	}
 	/* refused after all (a race, a failed transaction), or only its
