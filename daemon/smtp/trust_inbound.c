@@ -282,6 +282,8 @@ log_words(const struct smtp_trust *t, const struct dkim_verify *v, const struct 
 			buf_printf(out, " header.from=%s", esc_str(dm->from_domain));
 		if (dm->disposition != DMARC_POLICY_NONE)
 			buf_printf(out, " dmarc.policy=%s", dmarc_policy_name(dm->disposition));
+		if (dm->arc_override != NULL)
+			buf_printf(out, " dmarc.override=arc arc.d=%s", esc_str(dm->arc_override));
 	}
 }
 
@@ -309,6 +311,35 @@ dmarc_run(struct smtp_session *s, const struct dns_source *src, const struct fro
 		.sample = dmarc_sample(hash, strlen(hash)),
 	};
 	dmarc_check(src, &req, dm);
+}
+
+/*
+ * RFC 8617 §7.2 and RFC 7489 §7.2 (local policy): a message whose ARC
+ * chain passes, last sealed by an intermediary the admin trusts ([trust]
+ * arc_sealers: a mailing list, a forwarder), keeps no DMARC failure
+ * against it: the list changed the message on its way and so broke the
+ * author's signature, and the sealer vouches for what it received.  The
+ * sealer's domain when that is so (a listed name or a subdomain of one),
+ * else NULL.
+ */
+static const char *
+trusted_sealer(const struct smtp_session *s, const struct arc_verify *a)
+{
+	const char *list = s->cfg->trust_arc_sealers;
+	if (list == NULL || a == NULL || arc_verify_result(a)->status != ARC_PASS ||
+	    arc_verify_result(a)->domain == NULL)
+		return NULL;
+	const char *d = arc_verify_result(a)->domain;
+	size_t dl = strlen(d);
+	for (const char *p = list; *p != '\0';) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n > 0 && (dl == n || (dl > n && d[dl - n - 1] == '.')) &&
+		    mem_eq_nocase(d + dl - n, p, n))
+			return d;
+		p += n;
+	}
+	return NULL;
 }
 
 void
@@ -343,6 +374,9 @@ smtp_trust_message(struct smtp_session *s, int fd, const char *hash)
 	from_read(h, hsize, &fi);
 	if (v != NULL)
 		dmarc_run(s, &src, &fi, v, hash, &dm);
+	if (v != NULL && dm.result == DMARC_FAIL && dm.disposition != DMARC_POLICY_NONE &&
+	    (dm.arc_override = trusted_sealer(s, a)) != NULL)
+		dm.disposition = DMARC_POLICY_NONE;
 
 	/* RFC 8601 §5: no field claiming our authserv-id gets through */
 	struct buf stripped = BUF_INIT;
