@@ -47,6 +47,12 @@ struct blob_writer;
 /* Starts a blob; max_size (0: none) makes blob_write() fail past it. */
 int blob_writer_new(struct store *st, uint64_t max_size,
 		    struct blob_writer **w_r, const char **error_r);
+/* The same, for a message that will likely be thrown away unplaced (the
+ * SMTP server's checked messages, see blob_writer_seal()): the temporary
+ * file is made only once the bytes outgrow the writer's buffer, or when
+ * the blob is placed. */
+int blob_writer_new_deferred(struct store *st, uint64_t max_size,
+			     struct blob_writer **w_r, const char **error_r);
 /* Appends bytes.  STORE_INVALID past max_size (the writer then only counts,
  * so the caller can drain the rest of the message), STORE_NOSPACE or
  * STORE_ERROR on I/O (the temporary file is gone then). */
@@ -61,7 +67,8 @@ uint64_t blob_writer_size(const struct blob_writer *w);
 int blob_writer_finish(struct blob_writer *w, const char **error_r);
 /* Flushes what is buffered and hashes the bytes, without making them
  * durable: the message can then be read (*fd_r, a new read-only
- * descriptor the caller closes) and checked before it is placed (which
+ * descriptor the caller closes; a deferred writer whose bytes are all in
+ * its buffer gives a memory file and still has no temporary file) and checked before it is placed (which
  * makes it durable) or thrown away (which then has cost no flush to disk:
  * the SMTP server's checks read the message before they write the copy
  * that is kept).  No more bytes may be written afterwards.  STORE_OK, or

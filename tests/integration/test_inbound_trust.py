@@ -9,7 +9,9 @@ Authentication-Results and Received-SPF fields of the delivered copy, 550
 sender, the Junk folder for p=quarantine, forged Authentication-Results
 claiming our authserv-id removed, and the verdicts on the log line."""
 
+import os
 import smtplib
+import sqlite3
 import tempfile
 import urllib.parse
 import unittest
@@ -108,6 +110,8 @@ class InboundTrust(unittest.TestCase):
             cls.mh.cli("domain", "add", "home.test")
             cls.mh.add_user(BOB, "bob-secret-password-4")
             cls.mh.add_user(ALICE, "alice-secret-password-4", admin=True)
+            # bob and a friend elsewhere: a copy kept, one queued
+            cls.mh.cli("alias", "add", "both@home.test", f"{BOB},friend@remote.test")
             cls.token = cls.mh.cli("token", "create", ALICE).stdout.strip().split()[-1]
             cls.mh.start()
         except BaseException:
@@ -340,6 +344,28 @@ class InboundTrust(unittest.TestCase):
         arc = dkim.arc_sign(listed, b"sel", sealer.encode(), self.key, sealer.encode(),
                             include_headers=[b"from", b"to", b"subject", b"message-id"])
         return self.send(f"list-bounces@{sealer}", b"".join(arc) + listed)
+
+    def test_checked_and_forwarded(self):
+        """A checked message that is also queued (an alias forwards it on):
+        the local copy has the checks' fields, and the queued message,
+        made durable as it was received, is on disk for the relay."""
+        before = self.count()
+        msg = self.sign(message("a@sender.test", "forwarded too"))
+        with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=30,
+                          local_hostname="client.sender.test",
+                          source_address=(CLIENT, 0)) as s:
+            s.sendmail("a@sender.test", ["both@home.test"], msg)
+        self.assertEqual(self.count(), before + 1)
+        self.assertIn("dmarc=pass", fields(self.delivered(), "Authentication-Results")[0])
+        self.assertRegex(self.mh.log(), r"accepted id=\S+ from=<a@sender\.test> rcpts=1 "
+                         r"delivered=1 queued=1 .*dmarc=pass")
+        self.assertNotIn("cannot store", self.mh.log())
+        with sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db")) as db:
+            queued = db.execute("SELECT blob FROM queue_messages").fetchall()
+        for (digest,) in queued:
+            body = blob_bytes(self.mh, digest)
+            self.assertIn(b"Subject: forwarded too", body)
+            self.assertEqual(fields(body, "Authentication-Results"), [])
 
     def test_arc_trusted_sealer_overrides_dmarc(self):
         """[trust] arc_sealers: a DMARC fail under p=reject of a message
