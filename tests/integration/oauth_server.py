@@ -295,6 +295,7 @@ class AuthServer:
                 if path == "/device":
                     return self._device_start(form)
                 if path == "/revoke":
+                    srv._note("revoke")
                     h, b, s = srv.oauth.create_revocation_response(uri, "POST", body, headers)
                     return self._reply(s, h, b)
                 if path == "/introspect":

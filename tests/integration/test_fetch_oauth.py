@@ -29,6 +29,7 @@ import urllib.request
 
 import tap
 from dovecot_upstream import Dovecot, available
+from api_util import Client
 from mailhub_fixture import Mailhub, mailhub_bin
 from relay_util import make_cert
 
@@ -287,6 +288,142 @@ class TestXOAuth2(OAuthBase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("reconnect this account", r.stderr)
         self.assertIn("paused=reconnect", self.state(uid))
+
+
+class TestOAuthApi(OAuthBase):
+    """The same through the REST API with the daemon running: an account
+    added with auth oauth2 waits paused until connected by the device grant
+    or by the authorization code flow with PKCE, whose state only the
+    session that started it may use; the daemon then fetches it."""
+    users = {"ap1": "pw-ap1", "ap2": "pw-ap2"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.mh.start()
+        except BaseException:
+            cls.mh.cleanup()
+            cls._cleanup()
+            raise
+        cls.web = Client(cls.mh.port("admin"))
+        r = cls.web.login(OWNER, "secret-alice")
+        assert r.status == 200, r
+        token = cls.mh.cli("token", "create", OWNER).stdout.strip().split()[-1]
+        cls.bearer = Client(cls.mh.port("admin"), token)
+
+    def create(self, user):
+        r = self.web.post("/upstreams", {
+            "protocol": "imap", "host": "127.0.0.1", "port": self.dc.port("imaps"),
+            "tls": "implicit", "tls_verify": "pin:" + self.dc.cert_sha256,
+            "username": user, "auth": "oauth2", "provider": "custom",
+            "target": f"T-{user}"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json["auth"], "oauth2")
+        self.assertEqual(r.json["provider"], "custom")
+        self.assertTrue(r.json["state"]["reconnect"])
+        self.assertIn("connect this account", r.json["state"]["last_error"])
+        return r.json["id"]
+
+    def wait_fetched(self, uid, n, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.web.get(f"/upstreams/{uid}")
+            if r.json["state"]["fetched"] >= n:
+                return r.json
+            time.sleep(0.2)
+        self.fail(f"account {uid} never fetched {n}: {r.json}")
+
+    def test_device_grant_through_the_api(self):
+        uid = self.create("ap1")
+        self.dc.add_message("ap1", message("api", 1))
+        r = self.web.post(f"/upstreams/{uid}/oauth/device")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["verification_uri"], self.srv.url("/device/verify"))
+        self.assertNotIn("device_code", r.json)
+        user_code = r.json["user_code"]
+        r = self.web.post(f"/upstreams/{uid}/oauth/device/poll")
+        self.assertEqual((r.status, r.json["status"]), (200, "pending"))
+        self.assertTrue(self.srv.approve(user_code, "ap1"))
+        deadline = time.monotonic() + 20
+        while True:
+            r = self.web.post(f"/upstreams/{uid}/oauth/device/poll")
+            self.assertEqual(r.status, 200, r)
+            if r.json["status"] == "connected" or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertEqual(r.json["status"], "connected")
+        up = self.wait_fetched(uid, 1)
+        self.assertFalse(up["state"]["reconnect"])
+        self.assertIsNone(up["state"]["last_error"])
+        # deleting the account revokes the grant at the provider (RFC 7009)
+        before = self.srv.count("revoke")
+        self.assertEqual(self.web.delete(f"/upstreams/{uid}").status, 204)
+        self.assertEqual(self.srv.count("revoke"), before + 1)
+
+    def consent(self, url, user):
+        """The user at the provider's page: the redirect back, parsed."""
+        ctx = __import__("ssl").create_default_context(cafile=self.ca)
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+        opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=ctx))
+        try:
+            opener.open(url + "&login_hint=" + user, timeout=10)
+            self.fail("no redirect")
+        except urllib.error.HTTPError as e:
+            loc = e.headers["Location"]
+        self.assertTrue(loc.startswith("https://panel.test/oauth2/callback?"), loc)
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+
+    def test_code_flow_with_pkce_bound_to_the_session(self):
+        uid = self.create("ap2")
+        self.dc.add_message("ap2", message("api", 2))
+        redirect = {"redirect_uri": "https://panel.test/oauth2/callback"}
+        r = self.web.post(f"/upstreams/{uid}/oauth/authorize", redirect)
+        self.assertEqual(r.status, 200, r)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.json["url"]).query))
+        self.assertEqual(q["code_challenge_method"], "S256")
+        self.assertEqual(q["client_id"], self.srv.client_id)
+        got = self.consent(r.json["url"], "ap2")
+        # another caller (here the same user's API token) cannot use it,
+        # and the state is then spent
+        r = self.bearer.post(f"/upstreams/{uid}/oauth/code",
+                             {"state": got["state"], "code": got["code"]})
+        self.assertEqual(r.status, 422, r)
+        r = self.web.post(f"/upstreams/{uid}/oauth/code",
+                          {"state": got["state"], "code": got["code"]})
+        self.assertEqual(r.status, 422, r)
+        # a fresh start in the right session connects it
+        r = self.web.post(f"/upstreams/{uid}/oauth/authorize", redirect)
+        got = self.consent(r.json["url"], "ap2")
+        r = self.web.post(f"/upstreams/{uid}/oauth/code",
+                          {"state": got["state"], "code": got["code"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(r.json["state"]["reconnect"])
+        self.wait_fetched(uid, 1)
+
+    def test_presets(self):
+        r = self.web.get("/upstream-presets")
+        self.assertEqual(r.status, 200, r)
+        names = {p["name"]: p for p in r.json}
+        self.assertEqual(set(names), {"gmail", "outlook", "yahoo", "icloud", "fastmail", "gmx"})
+        self.assertEqual(names["gmail"]["imap_host"], "imap.gmail.com")
+        self.assertEqual(names["gmail"]["provider"], "google")
+        self.assertFalse(names["gmail"]["provider_ready"])   # no [oauth2_google] client
+        self.assertEqual(names["icloud"]["auth"], "password")
+        self.assertIsNone(names["icloud"]["pop3_host"])
+        # a preset fills the server; an oauth2 provider not set up is refused
+        r = self.web.post("/upstreams", {"preset": "outlook", "username": "a@outlook.com"})
+        self.assertEqual(r.status, 422, r)
+        self.assertIn("provider microsoft is not set up", r.detail)
+        r = self.web.post("/upstreams", {"preset": "fastmail", "username": "a@fastmail.com",
+                                         "password": "app-pw", "enabled": False})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual((r.json["host"], r.json["port"], r.json["tls"], r.json["auth"]),
+                         ("imap.fastmail.com", 993, "implicit", "password"))
+        self.web.delete(f"/upstreams/{r.json['id']}")
 
 
 if __name__ == "__main__":
