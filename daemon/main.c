@@ -88,6 +88,7 @@ static const struct command commands[] = {
 	  "how outbound mail leaves: a smarthost, or direct by MX",
 	  "relay show\n"
 	  "relay smarthost HOST:PORT --tls implicit|starttls [--username U --password-stdin]\n"
+	  "    [--oauth-upstream ID]   (log in with that upstream account's OAuth2 grant)\n"
 	  "relay direct\n"
 	  "relay tls-report DOMAIN [--day YYYY-MM-DD]" },
 	{ "check-spf", cmd_check_spf, 0,

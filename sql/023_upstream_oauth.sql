@@ -15,3 +15,9 @@ ALTER TABLE upstreams ADD COLUMN oauth_provider TEXT;
 ALTER TABLE upstreams ADD COLUMN oauth_access TEXT;
 ALTER TABLE upstreams ADD COLUMN oauth_expires INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE upstreams ADD COLUMN reconnect INTEGER NOT NULL DEFAULT 0;
+
+-- The smarthost may log in with the OAuth2 grant of an upstream account
+-- (the same Gmail or Outlook.com account whose mail is fetched): its
+-- username and a renewed access token, SASL OAUTHBEARER or XOAUTH2.
+-- NULL: no OAuth2 (username and password as before).
+ALTER TABLE relay_smarthost ADD COLUMN oauth_upstream INTEGER;

@@ -389,3 +389,35 @@ fetch_oauth_revoke(const struct config *cfg, const struct store_upstream *up)
 	buf_free(&form);
 	https_response_clear(&resp);
 }
+
+int
+fetch_oauth_account_token(const struct config *cfg, int64_t id, char **username_r,
+			  char **token_r, const char **error_r)
+{
+	struct store *st = NULL;
+	struct store_upstream up;
+	const char *error;
+	size_t len;
+	*username_r = *token_r = NULL;
+	if (store_open(cfg->data_dir, &st, &error) != STORE_OK) {
+		*error_r = errfmt("cannot open the store: %s", error);
+		return -1;
+	}
+	int ret = -1;
+	if (store_upstream_get(st, id, &up, &error) != STORE_OK) {
+		*error_r = errfmt("%s", error);
+		store_close(&st);
+		return -1;
+	}
+	if (up.set.auth != UPSTREAM_AUTH_OAUTH2)
+		*error_r = errfmt("upstream account %lld does not use OAuth2", (long long)id);
+	else if (fetch_oauth_secret(cfg, st, &up, false, token_r, &len, &error) < 0)
+		*error_r = errfmt("%s", error);
+	else
+		ret = 0;
+	if (ret == 0)
+		*username_r = xstrdup(up.set.username);
+	store_upstream_clear(&up);
+	store_close(&st);
+	return ret;
+}

@@ -54,6 +54,12 @@ int fetch_oauth_secret(const struct config *cfg, struct store *st,
 		       size_t *len_r, const char **error_r);
 void fetch_secret_free(char **secret, size_t len);
 
+/* For the smarthost (smtp/queue.h relay_oauth_fn): the username of
+ * upstream account id (an oauth2 one) and a valid access token, both
+ * malloc'd; opens a store of its own. */
+int fetch_oauth_account_token(const struct config *cfg, int64_t id, char **username_r,
+			      char **token_r, const char **error_r);
+
 /* The provider of that name, set up for use (a client id and a token
  * endpoint); NULL with *error_r in plain words. */
 const struct config_oauth2 *fetch_oauth_provider(const struct config *cfg,

@@ -20,6 +20,7 @@ import re
 import secrets
 import select
 import shutil
+import smtplib
 import subprocess
 import tempfile
 import time
@@ -30,7 +31,7 @@ import urllib.request
 import tap
 from dovecot_upstream import Dovecot, available
 from api_util import Client
-from mailhub_fixture import Mailhub, mailhub_bin
+from mailhub_fixture import Mailhub, client_tls_context, free_port, mailhub_bin
 from relay_util import make_cert
 
 try:
@@ -49,6 +50,7 @@ def message(tag, i):
 class OAuthBase(unittest.TestCase):
     users = {}
     mechanisms = "xoauth2 oauthbearer"
+    listeners = ("admin",)
 
     @classmethod
     def setUpClass(cls):
@@ -57,7 +59,8 @@ class OAuthBase(unittest.TestCase):
         if oauth_server is None:
             raise unittest.SkipTest("python3-oauthlib is not installed")
         cls.tmp = tempfile.mkdtemp(prefix="mailhub-oauth.")
-        cls.ca, cert, key = make_cert(cls.tmp, "auth.test", ip="127.0.0.1")
+        cls.ca, cls.cert, cls.key = make_cert(cls.tmp, "auth.test", ip="127.0.0.1")
+        cert, key = cls.cert, cls.key
         cls.srv = oauth_server.AuthServer(cert, key, users=set(cls.users))
         cls.srv.start()
         cls.old_cert_file = os.environ.get("SSL_CERT_FILE")
@@ -76,7 +79,7 @@ class OAuthBase(unittest.TestCase):
                      f"device_authorization_endpoint = {cls.srv.url('/device')}\n"
                      f"revocation_endpoint = {cls.srv.url('/revoke')}\n"
                      f"scopes = mail\n")
-            cls.mh = Mailhub(listeners=("admin",), config_extra=extra)
+            cls.mh = Mailhub(listeners=cls.listeners, config_extra=extra)
             cls.mh.cli("domain", "add", "example.org")
             cls.mh.add_user(OWNER, "secret-alice")
         except BaseException:
@@ -424,6 +427,96 @@ class TestOAuthApi(OAuthBase):
         self.assertEqual((r.json["host"], r.json["port"], r.json["tls"], r.json["auth"]),
                          ("imap.fastmail.com", 993, "implicit", "password"))
         self.web.delete(f"/upstreams/{r.json['id']}")
+
+
+class TestSmarthostOAuth(OAuthBase):
+    """The smarthost logs in with an upstream account's OAuth2 grant (as
+    one sends through Gmail with the account whose mail is fetched): AUTH
+    XOAUTH2 or OAUTHBEARER with a renewed access token, which the sink
+    checks at the authorization server."""
+    users = {"sm1": "pw-sm1"}
+    listeners = ("admin", "submission")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.sink_logins = []
+            cls.sink_msgs = []
+            cls.sink_port = free_port()
+            cls.sink = cls._start_sink()
+            cls.mh.start()
+        except BaseException:
+            cls.mh.cleanup()
+            cls._cleanup()
+            raise
+
+    @classmethod
+    def _start_sink(cls):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+        t = cls
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                t.sink_msgs.append(bytes(envelope.original_content or envelope.content))
+                return "250 2.0.0 OK"
+
+            def _check(self, mech, raw):
+                if mech == "OAUTHBEARER":
+                    gs2, _, rest = raw.partition("\x01")
+                    user = gs2.split("a=", 1)[1].rstrip(",")
+                    fields = dict(kv.split("=", 1) for kv in rest.split("\x01") if "=" in kv)
+                else:
+                    fields = dict(kv.split("=", 1) for kv in raw.split("\x01") if "=" in kv)
+                    user = fields.get("user")
+                token = fields.get("auth", "").removeprefix("Bearer ")
+                info = t.srv.validator.introspect_token(token, None, None)
+                ok = info is not None and info["username"] == user
+                t.sink_logins.append((mech, user, ok))
+                return AuthResult(success=ok, handled=False)
+
+            async def auth_XOAUTH2(self, server, args):
+                return self._check("XOAUTH2", base64.b64decode(args[1]).decode())
+
+            async def auth_OAUTHBEARER(self, server, args):
+                return self._check("OAUTHBEARER", base64.b64decode(args[1]).decode())
+
+        ctx = __import__("ssl").SSLContext(__import__("ssl").PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cls.cert, cls.key)
+        c = Controller(Handler(), hostname="127.0.0.1", port=cls.sink_port,
+                       server_hostname="127.0.0.1", decode_data=False, ready_timeout=10,
+                       tls_context=ctx, require_starttls=True, auth_require_tls=True,
+                       auth_required=True, authenticator=lambda *a: AuthResult(success=False))
+        c.start()
+        return c
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.sink.stop()
+        finally:
+            super().tearDownClass()
+
+    def test_smarthost_with_the_grant(self):
+        uid = self.add("sm1", token=self.pkce_grant("sm1"))
+        self.mh.cli("relay", "smarthost", f"127.0.0.1:{self.sink_port}", "--tls", "starttls",
+                    "--oauth-upstream", str(uid))
+        self.assertIn(f"oauth_upstream={uid}", self.mh.cli("relay", "show").stdout)
+        with smtplib.SMTP("127.0.0.1", self.mh.port("submission"), timeout=30) as s:
+            s.starttls(context=client_tls_context())
+            s.login(OWNER, "secret-alice")
+            s.sendmail(OWNER, ["someone@elsewhere.test"],
+                       f"From: {OWNER}\r\nTo: someone@elsewhere.test\r\n"
+                       "Subject: via the grant\r\n\r\nhi\r\n")
+        deadline = time.monotonic() + 30
+        while not self.sink_msgs and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len(self.sink_msgs), 1, self.mh.log()[-3000:])
+        self.assertIn(b"Subject: via the grant", self.sink_msgs[0])
+        self.assertEqual(self.sink_logins, [("OAUTHBEARER", "sm1", True)])
+        # the first send renewed the token (the grant came with none stored)
+        self.assertEqual(self.srv.count("refresh_token"), 1)
 
 
 if __name__ == "__main__":
