@@ -15,6 +15,9 @@ static const char SQL_VANISHED[] =
 	" ORDER BY uid";
 static const char SQL_FORGOTTEN[] =
 	"SELECT vanished_modseq FROM mailboxes WHERE id = ?1";
+/* the partial index messages_deleted (sql/001) holds just these */
+static const char SQL_MAILBOX_DELETED[] =
+	"SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0";
 static const char SQL_MAILBOX_SIZE[] =
 	"SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ?1";
 static const char SQL_USAGE[] =
@@ -86,6 +89,18 @@ imapsync_mailbox_size(struct store *st, int64_t mailbox_id, uint64_t *size_r,
 	stmt_int(s, 1, mailbox_id);
 	int ret = stmt_ints(st, s, "cannot sum message sizes", &v, 1, error_r);
 	*size_r = v > 0 ? (uint64_t)v : 0;
+	return ret;
+}
+
+int
+imapsync_mailbox_deleted(struct store *st, int64_t mailbox_id,
+			 uint32_t *count_r, const char **error_r)
+{
+	int64_t v = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_MAILBOX_DELETED);
+	stmt_int(s, 1, mailbox_id);
+	int ret = stmt_ints(st, s, "cannot count deleted messages", &v, 1, error_r);
+	*count_r = v > 0 ? (uint32_t)v : 0;
 	return ret;
 }
 

@@ -24,6 +24,10 @@ int imapsync_vanished(struct store *st, int64_t mailbox_id, uint64_t modseq,
 		      uint32_t uid_lo, uint32_t uid_hi, uint32_t **uids_r,
 		      size_t *n_r, bool *complete_r, const char **error_r);
 
+/* The messages of the mailbox flagged \Deleted (STATUS DELETED, RFC 9051
+ * §6.3.11). */
+int imapsync_mailbox_deleted(struct store *st, int64_t mailbox_id,
+			     uint32_t *count_r, const char **error_r);
 /* The bytes of every message in the mailbox (STATUS SIZE). */
 int imapsync_mailbox_size(struct store *st, int64_t mailbox_id,
 			  uint64_t *size_r, const char **error_r);

@@ -49,8 +49,8 @@ static const char SQL_WANT_UID[] =
 	" RETURNING ?2, highestmodseq";
 static const char SQL_INSERT[] =
 	"INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords,"
-	" internal_date, size, blob, envelope, bodystructure)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	" internal_date, size, blob, envelope, bodystructure, save_date)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, unixepoch())";
 static const char SQL_LIST[] =
 	"SELECT id, uid, modseq, blob, size, internal_date, flags, keywords"
 	" FROM messages WHERE mailbox_id = ?1 AND uid >= ?2 ORDER BY uid";
