@@ -45,3 +45,9 @@ INSERT INTO fields_pending (mailbox_id, uid)
 -- migration, for which FETCH SAVEDATE and SEARCH SAVED* take the internal
 -- date.
 ALTER TABLE messages ADD COLUMN save_date INTEGER;
+
+-- QUOTA's MESSAGE resource (RFC 9208 §5.2): the most messages a user may
+-- keep in all their mailboxes, 0 for no limit (`mailhub user add
+-- --quota-messages`).  Delivery and APPEND refuse a message past it as
+-- they do one past the bytes quota.
+ALTER TABLE users ADD COLUMN quota_messages INTEGER NOT NULL DEFAULT 0;

@@ -22,7 +22,7 @@ static const char SQL_MAILBOX_SIZE[] =
 	"SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ?1";
 static const char SQL_USAGE[] =
 	"SELECT used, quota, (SELECT coalesce(sum(messages), 0) FROM mailboxes"
-	" WHERE user_id = ?1) FROM users WHERE id = ?1";
+	" WHERE user_id = ?1), quota_messages FROM users WHERE id = ?1";
 
 static const char SQL_PREVIEW_GET[] =
 	"SELECT preview FROM previews WHERE blob = ?1";
@@ -108,15 +108,16 @@ int
 imapsync_user_usage(struct store *st, int64_t user_id,
 		    struct imapsync_usage *u_r, const char **error_r)
 {
-	int64_t v[3] = { 0, 0, 0 };
+	int64_t v[4] = { 0, 0, 0, 0 };
 	memset(u_r, 0, sizeof *u_r);
 	sqlite3_stmt *s = store_stmt(st, SQL_USAGE);
 	stmt_int(s, 1, user_id);
-	int ret = stmt_ints(st, s, "cannot read the user's usage", v, 3, error_r);
+	int ret = stmt_ints(st, s, "cannot read the user's usage", v, 4, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	u_r->bytes = v[0] > 0 ? (uint64_t)v[0] : 0;
 	u_r->bytes_limit = v[1] > 0 ? (uint64_t)v[1] : 0;
 	u_r->messages = v[2] > 0 ? (uint64_t)v[2] : 0;
+	u_r->messages_limit = v[3] > 0 ? (uint64_t)v[3] : 0;
 	return STORE_OK;
 }

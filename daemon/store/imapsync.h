@@ -35,7 +35,7 @@ int imapsync_mailbox_size(struct store *st, int64_t mailbox_id,
 /* What a user uses and may use: bytes (limit 0: none) and messages. */
 struct imapsync_usage {
 	uint64_t bytes, bytes_limit;
-	uint64_t messages;
+	uint64_t messages, messages_limit;	/* 0: no limit */
 };
 int imapsync_user_usage(struct store *st, int64_t user_id,
 			struct imapsync_usage *u_r, const char **error_r);

@@ -7,6 +7,7 @@ Dovecot's for the same messages."""
 import datetime
 import os
 import re
+import smtplib
 import sqlite3
 import sys
 import time
@@ -22,6 +23,7 @@ from mailhub_fixture import Mailhub  # noqa: E402
 USER = "alice@example.org"
 PASSWORD = "secret-alice"
 SMALL = "carol@example.org"	# a user with a quota of 10K
+FEW = "dave@example.org"	# a user who may keep 2 messages
 
 MESSAGES = [b"From: Bob <bob@example.org>\r\nSubject: One\r\n\r\nFirst.\r\n",
             b"From: Bob <bob@example.org>\r\nSubject: Two\r\n\r\nSecond, longer.\r\n",
@@ -83,6 +85,8 @@ class ExtTest(unittest.TestCase):
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.add_user(USER, PASSWORD)
         cls.mh.add_user(SMALL, PASSWORD, quota="10K")
+        cls.mh.cli("user", "add", FEW, "--quota-messages", "2", "--password-stdin",
+                   input=PASSWORD + "\n")
         cls.mh.start()
 
     @classmethod
@@ -209,6 +213,33 @@ class ExtTest(unittest.TestCase):
         self.assertEqual(c.ok("q", b"GETQUOTAROOT INBOX"), [b'* QUOTAROOT "INBOX"\r\n'])
         _, tagged = c.cmd("r", b'GETQUOTA ""')
         self.assertTrue(tagged.startswith(b"r NO"), tagged)
+        c.close()
+
+    def test_quota_messages(self):
+        # RFC 9208 §5.2: the MESSAGE resource, the user's message limit
+        c = self.login(FEW)
+        caps = c.ok("c", b"CAPABILITY")[0].split()
+        self.assertIn(b"QUOTA=RES-MESSAGE", caps)
+        self.assertEqual(c.ok("q", b"GETQUOTAROOT INBOX"),
+                         [b'* QUOTAROOT "INBOX" ""\r\n', b'* QUOTA "" (MESSAGE 0 2)\r\n'])
+        multiappend(c, "a", b"INBOX", MESSAGES[:1])
+        multiappend(c, "b", b"Sent", MESSAGES[1:2])
+        self.assertEqual(c.ok("r", b'GETQUOTA ""'), [b'* QUOTA "" (MESSAGE 2 2)\r\n'])
+        # the third, in any mailbox, is over quota (RFC 9208 §4.3)
+        _, tagged = multiappend(c, "d", b"Drafts", MESSAGES[2:])
+        self.assertTrue(tagged.startswith(b"d NO [OVERQUOTA]"), tagged)
+        # and so is a copy, and mail delivered over SMTP
+        c.ok("s", b"SELECT INBOX")
+        _, tagged = c.cmd("e", b"COPY 1 INBOX")
+        self.assertTrue(tagged.startswith(b"e NO [OVERQUOTA]"), tagged)
+        with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=20) as smtp:
+            with self.assertRaises((smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+                smtp.sendmail("bob@example.net", [FEW], MESSAGES[0])
+        self.assertEqual(c.ok("t", b'GETQUOTA ""'), [b'* QUOTA "" (MESSAGE 2 2)\r\n'])
+        # one expunged makes room
+        c.ok("x", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+        c.ok("y", b"EXPUNGE")
+        multiappend(c, "f", b"Drafts", MESSAGES[2:])
         c.close()
 
     def compressed(self, tls):
