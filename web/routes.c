@@ -73,6 +73,7 @@ const struct route web_routes[] = {
 	{ "POST", "/api/v1/queue/{id}/retry", api_queue_retry, ADM },
 
 	{ "GET", "/api/v1/log", api_log_get, ADM },
+	{ "GET", "/api/v1/metrics/history", api_metrics_history, ADM },
 };
 
 const size_t web_n_routes = sizeof web_routes / sizeof web_routes[0];

@@ -8,6 +8,7 @@ libcore_a_SOURCES = \
 	daemon/core/utf8.c daemon/core/utf8.h \
 	daemon/core/log.c daemon/core/log.h \
 	daemon/core/hash.c daemon/core/hash.h \
+	daemon/core/metrics.c daemon/core/metrics.h \
 	daemon/core/limits.h
 libcore_a_CFLAGS = $(AM_CFLAGS)
 CORE_LIBS = libcore.a $(SSL_LIBS) $(CRYPT_LIBS) $(ZLIB_LIBS)

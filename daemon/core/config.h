@@ -67,6 +67,10 @@ struct config {
 	/* [admin] */
 	char *admin_tls;	/* "auto" (default: HTTPS unless the admin listener is
 				 * on loopback only), "yes" or "no" */
+	char *metrics_token;	/* a bearer token for GET /metrics only (16 to 256
+				 * printable characters), or NULL: admins' tokens */
+	unsigned metrics_interval;	/* seconds between samples of the dashboard's
+					 * chart, default 300 */
 
 	/* [log] */
 	char *log_target;	/* "auto" (default: the journal when started by

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/metrics.h"
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -311,6 +312,7 @@ smtp_body_end(struct smtp_session *s)
 			 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender),
 			 (unsigned long long)tx->size, reply);
 		smtp_reply(s, reply);
+		smtp_count_refusal(reply);
 		return;
 	}
 	char hash[SHA256_HEX_LEN + 1];
@@ -323,6 +325,7 @@ smtp_body_end(struct smtp_session *s)
 		smtp_reply(s, ret == STORE_NOSPACE
 			   ? SMTP_REPLY_NOSPACE
 			   : "451 4.3.0 Error storing the message, try again later");
+		metrics_rejected(METRICS_REJECT_TEMPORARY);
 		return;
 	}
 	/* the verdicts on the placed message; a refused one leaves nothing
@@ -335,6 +338,7 @@ smtp_body_end(struct smtp_session *s)
 			 buf_cstr(&tx->verdict.reply));
 		blob_writer_abort(&tx->blob);
 		smtp_reply(s, buf_cstr(&tx->verdict.reply));
+		metrics_rejected((enum metrics_reject)tx->verdict.reject_reason);
 		return;
 	}
 	/* refused after all (a race, a failed transaction), or only its

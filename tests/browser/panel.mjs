@@ -100,6 +100,10 @@ await step('the admin signs in and sees the dashboard', async () => {
 	// the spam filter's card says rspamd is off in this daemon's config
 	await page.getByRole('heading', { name: 'Spam filter' }).waitFor();
 	await page.getByText('off ([spam] rspamd)').waitFor();
+	// the chart of the last day: SVG drawn from /metrics/history
+	await page.getByRole('heading', { name: 'Last day' }).waitFor();
+	await page.locator('svg.chart polyline.s-received').waitFor({ state: 'attached' });
+	await page.getByText(/^received: \d+$/).waitFor();
 	await shot('03-dashboard');
 });
 
