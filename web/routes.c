@@ -74,6 +74,7 @@ const struct route web_routes[] = {
 
 	{ "GET", "/api/v1/log", api_log_get, ADM },
 	{ "GET", "/api/v1/metrics/history", api_metrics_history, ADM },
+	{ "GET", "/api/v1/doctor", api_doctor_get, ADM },
 };
 
 const size_t web_n_routes = sizeof web_routes / sizeof web_routes[0];

@@ -104,6 +104,9 @@ await step('the admin signs in and sees the dashboard', async () => {
 	await page.getByRole('heading', { name: 'Last day' }).waitFor();
 	await page.locator('svg.chart polyline.s-received').waitFor({ state: 'attached' });
 	await page.getByText(/^received: \d+$/).waitFor();
+	// the doctor runs on demand only (it would look up real DNS here)
+	await page.getByRole('heading', { name: 'Deliverability check' }).waitFor();
+	await page.getByRole('button', { name: 'Check now' }).waitFor();
 	await shot('03-dashboard');
 });
 

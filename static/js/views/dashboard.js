@@ -103,6 +103,33 @@ function chartCard(hist) {
 			h('span', { class: 'swatch s-' + s.key }), `${s.label}: ${total(s.key)(s)}`))));
 }
 
+// `mailhub doctor` on demand (it asks DNS and tries outbound port 25, which
+// takes seconds): what the world sees, problems first.
+const RANK = { fail: 0, warn: 1, info: 2, ok: 3 };
+function doctorCard() {
+	const out = h('div', {}, h('p', { class: 'muted' },
+		'Checks DNS (MX, SPF, DKIM, DMARC, reverse DNS), the certificate and outbound port 25, as the world sees them.'));
+	const btn = h('button', { type: 'button', class: 'primary', onclick: async () => {
+		btn.disabled = true;
+		out.replaceChildren(h('p', { class: 'muted' }, 'Checking…'));
+		try {
+			const d = await api('GET', '/doctor');
+			const rows = d.findings.slice().sort((a, b) => RANK[a.status] - RANK[b.status]);
+			out.replaceChildren(
+				h('p', {}, d.fail ? h('strong', { class: 'bad' }, `${d.fail} to fix`) : 'Nothing to fix',
+					`, ${d.warn} to consider.`),
+				table(['', 'Where', 'Check', 'Finding'], rows.map(f => h('tr', { class: 'doctor-' + f.status },
+					h('td', {}, h('strong', { class: f.status === 'fail' ? 'bad' : f.status === 'ok' ? 'ok' : '' }, f.status)),
+					h('td', {}, f.domain || 'server'), h('td', {}, f.check), h('td', { class: 'break' }, f.text))),
+				'No findings.'));
+		} catch (e) {
+			out.replaceChildren(h('p', { class: 'bad' }, e.message || String(e)));
+		}
+		btn.disabled = false;
+	} }, 'Check now');
+	return h('section', { class: 'card', id: 'doctor' }, h('h2', {}, 'Deliverability check'), out, btn);
+}
+
 export async function render() {
 	const [s, log, hist] = await Promise.all([api('GET', '/status'), api('GET', '/log?limit=10'),
 		api('GET', '/metrics/history')]);
@@ -141,6 +168,7 @@ export async function render() {
 						: u.last_ok ? 'OK ' + when(u.last_ok) : h('span', { class: 'muted' }, 'not fetched yet'))))),
 			s.spam ? spamCard(s.spam) : []),
 		chartCard(hist),
+		doctorCard(),
 		h('section', { class: 'card' },
 			h('h2', {}, 'Recent events ', h('a', { href: '#/log', class: 'more' }, 'all events')),
 			table(['Time', 'Level', 'Event'],
