@@ -65,8 +65,11 @@ load_tls(const struct config *cfg, const char **error_r)
 		cert = xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_CERT);
 		key = xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_KEY);
 	}
-	int r = tls_server_load(cert, key, error_r);
-	if (r == 0)
+	unsigned n_sni = 0;
+	int r = tls_server_load_sni(cert, key, cfg->tls_sni, &n_sni, error_r);
+	if (r == 0 && cfg->tls_sni != NULL)
+		log_info("tls loaded cert=%s sni=%s certificates=%u", cert, cfg->tls_sni, n_sni);
+	else if (r == 0)
 		log_info("tls loaded cert=%s", cert);
 	free(cert);
 	free(key);

@@ -84,6 +84,8 @@ static const struct setting settings[] = {
 
 	{ "tls", "cert", SET_PATH, NULL, 0, 0, F(tls_cert) },
 	{ "tls", "key", SET_PATH, NULL, 0, 0, F(tls_key) },
+	/* RFC 6066 §3: a certificate per name, in certbot's live/ layout */
+	{ "tls", "sni", SET_PATH, NULL, 0, 0, F(tls_sni) },
 
 	{ "dns", "resolver", SET_RESOLVER, NULL, 0, 0, F(dns_resolver) },
 	/* RFC 7672 §1.3: DANE needs a validating resolver this host trusts */

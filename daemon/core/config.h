@@ -83,6 +83,8 @@ struct config {
 	/* [tls] */
 	char *tls_cert;		/* NULL: data_dir/tls/cert.pem */
 	char *tls_key;
+	char *tls_sni;		/* a folder of one subfolder per certificate
+				 * (fullchain.pem, privkey.pem), or NULL */
 
 	/* [dns] */
 	char *dns_resolver;	/* "IP:PORT" or "[IPv6]:PORT" (port 53 when the

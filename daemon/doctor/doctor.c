@@ -4,6 +4,7 @@
 #include "doctor/doctor.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -524,10 +526,12 @@ check_ptr(const struct dns_source *dns, const struct doctor_params *p, char **ad
 	}
 }
 
-void
-doctor_check_certificate(const struct doctor_params *p, struct doctor_report *r)
+/* One certificate file, for the name it must serve. */
+static void
+check_cert(const struct doctor_params *p, const char *cert_path, const char *hostname,
+	   struct doctor_report *r)
 {
-	FILE *f = p->cert_path != NULL ? fopen(p->cert_path, "r") : NULL;
+	FILE *f = cert_path != NULL ? fopen(cert_path, "r") : NULL;
 	X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
 	if (f != NULL)
 		fclose(f);
@@ -535,7 +539,7 @@ doctor_check_certificate(const struct doctor_params *p, struct doctor_report *r)
 		add(r, NULL, "certificate", DOCTOR_FAIL, "The certificate %s cannot be read: "
 		    "set [tls] cert and key to your certificate (with certbot: "
 		    "/etc/letsencrypt/live/%s/fullchain.pem and privkey.pem).",
-		    p->cert_path != NULL ? p->cert_path : "(none)", p->hostname);
+		    cert_path != NULL ? cert_path : "(none)", hostname);
 		return;
 	}
 	time_t now = p->now;
@@ -549,31 +553,62 @@ doctor_check_certificate(const struct doctor_params *p, struct doctor_report *r)
 	EVP_PKEY *pub = X509_get0_pubkey(x);
 	bool self = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0 &&
 		    pub != NULL && X509_verify(x, pub) == 1;
-	bool name_ok = X509_check_host(x, p->hostname, 0, 0, NULL) == 1;
+	bool name_ok = X509_check_host(x, hostname, 0, 0, NULL) == 1;
 	if (!name_ok)
 		add(r, NULL, "certificate", DOCTOR_FAIL,
 		    "The certificate %s is not valid for %s: clients and servers that check "
 		    "names refuse it. Get one for %s (certbot certonly -d %s) and set [tls] "
-		    "cert and key.", p->cert_path, p->hostname, p->hostname, p->hostname);
+		    "cert and key.", cert_path, hostname, hostname, hostname);
 	if (have_diff && (days < 0 || (days == 0 && secs < 0)))
 		add(r, NULL, "certificate", DOCTOR_FAIL,
 		    "The certificate %s has expired: renew it (certbot renew), then reload "
-		    "mailhub (systemctl reload mailhub).", p->cert_path);
+		    "mailhub (systemctl reload mailhub).", cert_path);
 	else if (have_diff && days < DOCTOR_CERT_DAYS)
 		add(r, NULL, "certificate", DOCTOR_FAIL,
 		    "The certificate %s expires in %d day%s: renew it (certbot renew), then "
 		    "reload mailhub (systemctl reload mailhub; the .deb's certbot hook does "
-		    "it).", p->cert_path, days, days == 1 ? "" : "s");
+		    "it).", cert_path, days, days == 1 ? "" : "s");
 	if (self)
 		add(r, NULL, "certificate", DOCTOR_WARN,
 		    "The certificate %s is self-signed: mail clients warn about it and servers "
 		    "that insist on TLS refuse it. Get one from Let's Encrypt (certbot certonly "
-		    "-d %s) and set [tls] cert and key to its live files.", p->cert_path,
-		    p->hostname);
+		    "-d %s) and set [tls] cert and key to its live files.", cert_path,
+		    hostname);
 	if (name_ok && have_diff && days >= DOCTOR_CERT_DAYS && !self)
 		add(r, NULL, "certificate", DOCTOR_OK,
-		    "The certificate is valid for %s for %d more days.", p->hostname, days);
+		    "The certificate is valid for %s for %d more days.", hostname, days);
 	X509_free(x);
+}
+
+void
+doctor_check_certificate(const struct doctor_params *p, struct doctor_report *r)
+{
+	check_cert(p, p->cert_path, p->hostname, r);
+	if (p->sni_dir == NULL)
+		return;
+	/* [tls] sni: each folder's certificate, for the name of its folder
+	 * (certbot names a lineage after its first name) */
+	DIR *d = opendir(p->sni_dir);
+	if (d == NULL) {
+		add(r, NULL, "certificate", DOCTOR_FAIL, "The [tls] sni folder %s cannot be read: %s.",
+		    p->sni_dir, strerror(errno));
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *sub = xasprintf("%s/%s", p->sni_dir, de->d_name);
+		struct stat stt;
+		if (stat(sub, &stt) == 0 && S_ISDIR(stt.st_mode)) {
+			char *cert = xasprintf("%s/fullchain.pem", sub);
+			if (p->cert_path == NULL || strcmp(cert, p->cert_path) != 0)
+				check_cert(p, cert, de->d_name, r);
+			free(cert);
+		}
+		free(sub);
+	}
+	closedir(d);
 }
 
 /* A TCP connection to host:port within DOCTOR_PROBE_SECONDS: 0, or -1

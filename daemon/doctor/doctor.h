@@ -79,6 +79,7 @@ struct doctor_params {
 	const char *address;
 	const char *mta_sts_id;		/* the id this server publishes, or NULL */
 	const char *cert_path;		/* the PEM certificate in use */
+	const char *sni_dir;		/* [tls] sni, or NULL */
 	const char *probe;		/* "HOST:PORT" for the outbound 25 probe;
 					 * NULL: no probe */
 	bool smarthost;			/* mail leaves through a smarthost */

@@ -104,6 +104,8 @@ await step('the admin signs in and sees the dashboard', async () => {
 	await page.getByRole('heading', { name: 'Last day' }).waitFor();
 	await page.locator('svg.chart polyline.s-received').waitFor({ state: 'attached' });
 	await page.getByText(/^received: \d+$/).waitFor();
+	// the self-signed certificate of `mailhub init` is warned about
+	await page.locator('#cert-warning').getByText(/self-signed/).waitFor();
 	// the doctor runs on demand only (it would look up real DNS here)
 	await page.getByRole('heading', { name: 'Deliverability check' }).waitFor();
 	await page.getByRole('button', { name: 'Check now' }).waitFor();

@@ -134,7 +134,14 @@ export async function render() {
 	const [s, log, hist] = await Promise.all([api('GET', '/status'), api('GET', '/log?limit=10'),
 		api('GET', '/metrics/history')]);
 	const listeners = Object.entries(s.listeners || {});
+	// a self-signed, expiring or misnamed certificate is said first
+	const certWarnings = (s.certificates || []).filter(c => c.status === 'warn' || c.status === 'fail');
 	return page('Dashboard',
+		certWarnings.length ? h('section', { class: 'card', id: 'cert-warning', role: 'alert' },
+			h('h2', {}, 'Certificate'),
+			h('ul', { class: 'plain' }, certWarnings.map(c => h('li', {},
+				h('strong', { class: c.status === 'fail' ? 'bad' : '' }, c.status === 'fail' ? 'Problem: ' : 'Warning: '),
+				c.text)))) : [],
 		h('ul', { class: 'stats' },
 			stat('Domains', s.domains, '#/domains'),
 			stat('Users', s.users, '#/users'),
