@@ -212,6 +212,12 @@ check_mx(const struct dns_source *dns, const struct doctor_params *p, const char
 {
 	struct dns_answer ans;
 	int st = dns_source_query(dns, d, DNS_T_MX, &ans);
+	if (st == DNS_TEMPFAIL || st == DNS_ERROR) {
+		add(r, d, "mx", DOCTOR_WARN, "The MX of %s cannot be checked now: %s.", d,
+		    dns_words(DNS_TEMPFAIL));
+		dns_answer_free(&ans);
+		return;
+	}
 	if (st != DNS_OK) {
 		add(r, d, "mx", DOCTOR_FAIL,
 		    "No MX record for %s (%s): other servers cannot find where to deliver "
@@ -330,7 +336,10 @@ check_dkim(const struct dns_source *dns, const struct doctor_domain *dom,
 			dns_answer_free(&ans);
 		}
 		char *pkey = n > 0 ? tag_value(rec, "p") : NULL;
-		if (n == 0)
+		if (n == 0 && (st == DNS_TEMPFAIL || st == DNS_ERROR))
+			add(r, d, "dkim", DOCTOR_WARN, "The DKIM key \"%s\" of %s cannot be checked "
+			    "now: %s.", key->selector, d, dns_words(DNS_TEMPFAIL));
+		else if (n == 0)
 			add(r, d, "dkim", DOCTOR_FAIL,
 			    "The DKIM key \"%s\" of %s is not published (%s): receivers cannot "
 			    "verify this server's signatures. Publish: %s. TXT (the record "
@@ -367,6 +376,9 @@ check_dmarc(const struct dns_source *dns, const char *d, struct doctor_report *r
 			add(r, d, "dmarc", DOCTOR_OK, "%s publishes a DMARC policy (p=%s).", d, shown);
 		free(shown);
 		free(policy);
+	} else if (st == DNS_TEMPFAIL || st == DNS_ERROR) {
+		add(r, d, "dmarc", DOCTOR_WARN, "The DMARC record of %s cannot be checked now: %s.",
+		    d, dns_words(DNS_TEMPFAIL));
 	} else if (n > 1) {
 		add(r, d, "dmarc", DOCTOR_FAIL, "%s has %zu DMARC records; receivers then use "
 		    "none (RFC 7489 §6.6.3). Keep one.", name, n);
@@ -471,6 +483,11 @@ static void
 check_mx_address(const struct dns_source *dns, const struct doctor_params *p, int st,
 		 char **addrs, size_t n, struct doctor_report *r)
 {
+	if (n == 0 && (st == DNS_TEMPFAIL || st == DNS_ERROR)) {
+		add(r, NULL, "mx_address", DOCTOR_WARN, "The addresses of %s cannot be checked now: "
+		    "%s.", p->hostname, dns_words(DNS_TEMPFAIL));
+		return;
+	}
 	if (n == 0) {
 		add(r, NULL, "mx_address", DOCTOR_FAIL,
 		    "The host name %s has no A or AAAA record (%s): no server can connect to "
