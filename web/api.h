@@ -62,6 +62,9 @@ web_handler_fn api_metrics_history;
 /* api_doctor.c */
 web_handler_fn api_doctor_get;
 
+/* api_download.c */
+web_handler_fn api_users_download;
+
 /* api_queue.c */
 web_handler_fn api_queue_list;
 web_handler_fn api_queue_get;

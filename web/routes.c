@@ -35,6 +35,7 @@ const struct route web_routes[] = {
 	{ "GET", "/api/v1/users/{address}", api_users_get, A },
 	{ "PATCH", "/api/v1/users/{address}", api_users_patch, A | J },
 	{ "DELETE", "/api/v1/users/{address}", api_users_delete, ADM },
+	{ "GET", "/api/v1/users/{address}/download", api_users_download, A },
 	{ "GET", "/api/v1/users/{address}/totp", api_totp_get, A },
 	{ "POST", "/api/v1/users/{address}/totp", api_totp_enrol, A },
 	{ "DELETE", "/api/v1/users/{address}/totp", api_totp_reset, ADM },

@@ -279,6 +279,12 @@ await step('the new user signs in, sees only their screens, and changes their pa
 	await page.getByLabel('Current password').fill('first-pass-1');
 	await page.getByRole('button', { name: 'Change password' }).click();
 	await toast().filter({ hasText: 'Your password has been changed' }).waitFor();
+	// "download my mailbox": the link streams a tar with the session cookie
+	const dl = page.getByRole('link', { name: 'Download all my mail' });
+	const resp = await page.request.get(new URL(await dl.getAttribute('href'), page.url()).toString());
+	check(resp.status() === 200, 'download status ' + resp.status());
+	check(resp.headers()['content-type'] === 'application/x-tar', 'download type ' + resp.headers()['content-type']);
+	check((await resp.body()).length % 512 === 0, 'a whole number of tar blocks');
 	await shot('14-account');
 	await nav('Aliases').click();
 	await page.getByRole('cell', { name: `info@${DOMAIN}`, exact: true }).waitFor();
