@@ -11,7 +11,7 @@ libcore_a_SOURCES = \
 	daemon/core/metrics.c daemon/core/metrics.h \
 	daemon/core/limits.h
 libcore_a_CFLAGS = $(AM_CFLAGS)
-CORE_LIBS = libcore.a $(SSL_LIBS) $(CRYPT_LIBS) $(ZLIB_LIBS)
+CORE_LIBS = libcore.a $(SSL_LIBS) $(CRYPT_LIBS) $(ZLIB_LIBS) $(CJSON_LIBS)
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_buf
