@@ -20,6 +20,12 @@ tests_unit_check_buf_SOURCES = tests/unit/check_buf.c $(CHECK_RUNNER)
 tests_unit_check_buf_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_buf_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/check_metrics
+TESTS += tests/unit/check_metrics
+tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c $(CHECK_RUNNER)
+tests_unit_check_metrics_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_metrics_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/check_utf8
 TESTS += tests/unit/check_utf8
 tests_unit_check_utf8_SOURCES = tests/unit/check_utf8.c $(CHECK_RUNNER)
