@@ -50,7 +50,7 @@ static const struct command commands[] = {
 	  "domain list" },
 	{ "user", cmd_user, 0,
 	  "manage users (passwords only from standard input)",
-	  "user add ADDRESS [--admin] [--quota BYTES[K|M|G|T]] --password-stdin\n"
+	  "user add ADDRESS [--admin] [--quota BYTES[K|M|G|T]] [--quota-messages N] --password-stdin\n"
 	  "user passwd ADDRESS --password-stdin\n"
 	  "user del|show ADDRESS\n"
 	  "user totp-reset ADDRESS\n"

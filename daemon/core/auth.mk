@@ -4,6 +4,7 @@ libcore_a_SOURCES += \
 	daemon/core/config.c daemon/core/config.h \
 	daemon/core/cidr.c daemon/core/cidr.h \
 	daemon/core/password.c daemon/core/password.h \
+	daemon/core/authcache.c daemon/core/authcache.h \
 	daemon/core/sasl.c daemon/core/sasl.h \
 	daemon/core/scram.c daemon/core/scram.h \
 	daemon/core/base64.c daemon/core/base64.h \

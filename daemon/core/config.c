@@ -174,6 +174,7 @@ static const struct setting settings[] = {
 	{ "trust", "dmarc_policy", SET_BOOL, "yes", 0, 0, F(trust_dmarc_policy) },
 	{ "trust", "refuse_spoofing", SET_BOOL, "yes", 0, 0, F(trust_refuse_spoofing) },
 	{ "trust", "allow", SET_NETLIST, NULL, 0, 0, F(trust_allow) },
+	{ "trust", "arc_sealers", SET_HOSTLIST, NULL, 0, 0, F(trust_arc_sealers) },
 
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;

@@ -154,6 +154,7 @@ struct config {
 	bool trust_dmarc_policy;	/* apply p=reject/quarantine; default yes */
 	bool trust_refuse_spoofing;	/* local domains only through auth; default yes */
 	char *trust_allow;		/* networks never checked, or NULL */
+	char *trust_arc_sealers;	/* ARC sealers trusted over DMARC, or NULL */
 
 	/* [limits] */
 	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */
