@@ -51,6 +51,13 @@ ROUTES = {
     ("GET", "/api/v1/app-passwords"): ("own", "/app-passwords", None),
     ("POST", "/api/v1/app-passwords"): ("own", "/app-passwords", {"name": "x"}),
     ("DELETE", "/api/v1/app-passwords/{id}"): ("own", "/app-passwords/1", None),
+    ("GET", "/api/v1/sieve"): ("own", "/sieve", None),
+    # the caller's own scripts by name (test_api_sieve.py covers them)
+    ("GET", "/api/v1/sieve/{name}"): ("own", None, None),
+    ("PUT", "/api/v1/sieve/{name}"): ("own", None, None),
+    ("DELETE", "/api/v1/sieve/{name}"): ("own", None, None),
+    ("POST", "/api/v1/sieve/{name}/activate"): ("own", None, None),
+    ("POST", "/api/v1/sieve/{name}/deactivate"): ("own", None, None),
     ("GET", "/api/v1/upstreams"): ("own", "/upstreams", None),
     ("POST", "/api/v1/upstreams"): ("own", "/upstreams", {"protocol": "imap", "host": "127.0.0.1",
                                                            "username": "x", "password": "y"}),
