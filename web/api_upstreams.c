@@ -34,6 +34,7 @@ upstream_json(const struct store_upstream *up)
 	cJSON_AddBoolToObject(o, "idle", s->idle);
 	cJSON_AddBoolToObject(o, "dedupe", s->dedupe);
 	cJSON_AddBoolToObject(o, "mirror", s->mirror);
+	cJSON_AddBoolToObject(o, "two_way", s->two_way);
 	cJSON_AddNumberToObject(o, "interval", s->interval);
 	cJSON_AddBoolToObject(o, "enabled", s->enabled);
 	cJSON *state = cJSON_AddObjectToObject(o, "state");
@@ -73,7 +74,8 @@ path_account(struct web_request *r, struct store_upstream *up)
 
 static const char *const setting_fields[] = {
 	"protocol", "host", "port", "tls", "tls_verify", "username", "password",
-	"folders", "target", "keep", "idle", "dedupe", "mirror", "interval", "enabled", NULL
+	"folders", "target", "keep", "idle", "dedupe", "mirror", "two_way", "interval", "enabled",
+	NULL
 };
 
 /* upstream_settings_check() starts its reasons with the field's name
@@ -183,6 +185,7 @@ read_settings(struct web_request *r, struct upstream_settings *set,
 	    json_get_bool(r, o, "idle", false, &set->idle) < 0 ||
 	    json_get_bool(r, o, "dedupe", false, &set->dedupe) < 0 ||
 	    json_get_bool(r, o, "mirror", false, &set->mirror) < 0 ||
+	    json_get_bool(r, o, "two_way", false, &set->two_way) < 0 ||
 	    json_get_bool(r, o, "enabled", false, &set->enabled) < 0 ||
 	    json_get_uint(r, o, "interval", false, UPSTREAM_INTERVAL_MAX, &v) < 0)
 		return -1;
@@ -305,8 +308,8 @@ api_upstreams_create(struct web_request *r)
 {
 	static const char *const fields[] = {
 		"owner", "protocol", "host", "port", "tls", "tls_verify", "username",
-		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", NULL
+		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "two_way",
+		"interval", "enabled", NULL
 	};
 	const char *owner = r->user.address, *password, *error;
 	struct upstream_settings set = { 0 };
@@ -437,8 +440,8 @@ api_upstreams_test(struct web_request *r)
 {
 	static const char *const fields[] = {
 		"id", "protocol", "host", "port", "tls", "tls_verify", "username",
-		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", NULL
+		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "two_way",
+		"interval", "enabled", NULL
 	};
 	struct store_upstream up = { 0 };
 	struct upstream_settings saved = { 0 };

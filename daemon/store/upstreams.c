@@ -16,13 +16,13 @@
 static const char SQL_ADD[] =
 	"INSERT INTO upstreams (user_id, protocol, host, port, tls, tls_verify,"
 	" username, password, folders, target, keep, idle, dedupe, interval,"
-	" enabled, created, mirror) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-	" ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+	" enabled, created, mirror, two_way) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	" ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 static const char SQL_UPDATE[] =
 	"UPDATE upstreams SET protocol = ?2, host = ?3, port = ?4, tls = ?5,"
 	" tls_verify = ?6, username = ?7, password = coalesce(?8, password),"
 	" folders = ?9, target = ?10, keep = ?11, idle = ?12, dedupe = ?13,"
-	" interval = ?14, enabled = ?15, mirror = ?17, failures = 0,"
+	" interval = ?14, enabled = ?15, mirror = ?17, two_way = ?18, failures = 0,"
 	" generation = generation + 1 WHERE id = ?1";
 static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 #define UP_COLUMNS \
@@ -30,7 +30,7 @@ static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 	" p.tls_verify, p.username, p.password, p.folders, p.target, p.keep," \
 	" p.idle, p.dedupe, p.interval, p.enabled, p.last_ok, p.last_attempt," \
 	" p.last_error, p.fetched, p.failures, p.generation, p.fetch_requested," \
-	" p.created, p.mirror FROM upstreams p JOIN users u ON u.id = p.user_id"
+	" p.created, p.mirror, p.two_way FROM upstreams p JOIN users u ON u.id = p.user_id"
 static const char SQL_GET[] = UP_COLUMNS " WHERE p.id = ?1";
 static const char SQL_LIST_ALL[] = UP_COLUMNS " ORDER BY p.id";
 static const char SQL_LIST_USER[] = UP_COLUMNS " WHERE p.user_id = ?1 ORDER BY p.id";
@@ -73,6 +73,17 @@ static const char SQL_UIDL_DEL[] =
 static const char SQL_DEDUPE_ADD[] =
 	"INSERT OR IGNORE INTO upstream_dedupe (user_id, key, created)"
 	" VALUES (?1, ?2, ?3)";
+/* two-way (sql/024): a message of an unresolved link found again by its
+ * raw hash in the link's folder gets its new UID instead of a copy */
+static const char SQL_LINK_RESOLVE[] =
+	"UPDATE upstream_links SET uidvalidity = ?4, uid = ?5, dest = NULL,"
+	" state = CASE state WHEN 3 THEN 0 ELSE 1 END WHERE id = (SELECT id"
+	" FROM upstream_links WHERE upstream_id = ?1 AND raw_hash = ?2 AND folder = ?3"
+	" AND state IN (3, 4) LIMIT 1)";
+static const char SQL_LINK_ADD[] =
+	"INSERT INTO upstream_links (upstream_id, message_id, folder, uidvalidity, uid,"
+	" raw_hash, blob, flags, keywords) SELECT ?1, id, ?3, ?4, ?5, ?6, blob, flags,"
+	" coalesce(keywords, '') FROM messages WHERE mailbox_id = ?2 AND uid = ?7";
 static const char SQL_COUNT[] =
 	"UPDATE upstreams SET fetched = fetched + 1 WHERE id = ?1";
 
@@ -222,6 +233,16 @@ upstream_settings_check(struct upstream_settings *set, const char **error_r)
 		*error_r = "target must be a mailbox name without control characters";
 		return -1;
 	}
+	/* two-way sync changes the upstream's messages: IMAP only, and the
+	 * fetched mail must stay there */
+	if (set->two_way && set->protocol != UPSTREAM_IMAP) {
+		*error_r = "two_way needs an IMAP account";
+		return -1;
+	}
+	if (set->two_way && !set->keep) {
+		*error_r = "two_way needs keep (fetched mail stays upstream)";
+		return -1;
+	}
 	if (set->interval == 0)
 		set->interval = UPSTREAM_INTERVAL_DEFAULT;
 	if (set->interval < UPSTREAM_INTERVAL_MIN || set->interval > UPSTREAM_INTERVAL_MAX) {
@@ -326,6 +347,7 @@ bind_settings(sqlite3_stmt *s, const struct upstream_settings *set,
 	stmt_int(s, 14, set->interval);
 	stmt_int(s, 15, set->enabled);
 	stmt_int(s, 17, set->mirror);
+	stmt_int(s, 18, set->two_way);
 }
 
 int
@@ -443,6 +465,7 @@ upstream_read(sqlite3_stmt *s, void *elem)
 	up->fetch_requested = sqlite3_column_int(s, 23) != 0;
 	up->created = sqlite3_column_int64(s, 24);
 	up->set.mirror = sqlite3_column_int(s, 25) != 0;
+	up->set.two_way = sqlite3_column_int(s, 26) != 0;
 }
 
 static void
@@ -600,6 +623,19 @@ store_upstream_folder_set(struct store *st, int64_t id, const char *folder,
 	return stmt_exec(st, s, "cannot record the folder state", error_r);
 }
 
+int
+store_upstream_folder_advance(struct store *st, int64_t id, const char *folder, uint32_t uid,
+			      const char **error_r)
+{
+	if (store_begin_light(st, error_r) != STORE_OK)
+		return STORE_ERROR;
+	sqlite3_stmt *s = store_stmt(st, SQL_FOLDER_ADVANCE);
+	stmt_int(s, 1, id);
+	stmt_text(s, 2, folder);
+	stmt_int(s, 3, uid);
+	return store_end(st, stmt_exec(st, s, "cannot record the UID", error_r), error_r);
+}
+
 /* Whether the row (?1 the account, ?2 text) is there: 1, 0, -1. */
 static int
 exists(struct store *st, const char *sql, int64_t id, const char *text,
@@ -693,7 +729,20 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		return STORE_OK;
 	bool append = true;
 	sqlite3_stmt *s;
-	if (d->skip_known_hash) {
+	if (d->two_way && d->folder != NULL) {
+		s = store_stmt(st, SQL_LINK_RESOLVE);
+		stmt_int(s, 1, d->upstream_id);
+		stmt_text(s, 2, d->raw_hash);
+		stmt_text(s, 3, d->folder);
+		stmt_int(s, 4, d->uidvalidity);
+		stmt_int(s, 5, d->uid);
+		unsigned resolved;
+		int ret = stmt_exec_n(st, s, "cannot link the message", &resolved, error_r);
+		if (ret != STORE_OK)
+			return ret;
+		append = resolved == 0;
+	}
+	if (append && d->skip_known_hash) {
 		int hk = exists(st, SQL_HASH_KNOWN, d->upstream_id, d->raw_hash,
 				"cannot look up the message hash", error_r);
 		if (hk < 0)
@@ -738,6 +787,18 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 					  error_r);
 		if (ret != STORE_OK)
 			return ret;
+		if (d->two_way && d->folder != NULL) {
+			s = store_stmt(st, SQL_LINK_ADD);
+			stmt_int(s, 1, d->upstream_id);
+			stmt_int(s, 2, d->mailbox_id);
+			stmt_text(s, 3, d->folder);
+			stmt_int(s, 4, d->uidvalidity);
+			stmt_int(s, 5, d->uid);
+			stmt_text(s, 6, d->raw_hash);
+			stmt_int(s, 7, uid);
+			if ((ret = stmt_exec(st, s, "cannot link the message", error_r)) != STORE_OK)
+				return ret;
+		}
 		s = store_stmt(st, SQL_COUNT);
 		stmt_int(s, 1, d->upstream_id);
 		if ((ret = stmt_exec(st, s, "cannot count the message", error_r)) != STORE_OK)
