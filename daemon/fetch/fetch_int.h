@@ -110,10 +110,11 @@ int fetch_imap_folder(struct fetch_run *run, struct imap_client *c,
 int fetch_imap_account(struct fetch_run *run, const char *password,
 		       struct imap_client **c_io, const char *only_folder,
 		       const char **error_r);
-/* twoway.c: after a folder's new messages are fetched, the two-way sync
- * of its changes (see there); the folder is selected read-write. */
+/* twoway.c: after a folder's new messages are fetched (fresh of them
+ * added here by this pass), the two-way sync of its changes (see there);
+ * the folder is selected read-write. */
 int fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
-			const struct imapc_mailbox *mb, const char **error_r);
+			const struct imapc_mailbox *mb, unsigned fresh, const char **error_r);
 /* Drops from uids[0..*n) those linked already (moved here by a UID MOVE
  * whose COPYUID gave them); *skipped_max_r the highest dropped (0: none). */
 int fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalidity,

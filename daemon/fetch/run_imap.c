@@ -126,6 +126,7 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 		return -1;
 	}
 
+	unsigned appended_before = run->appended;
 	struct buf set = BUF_INIT;
 	if (!keep && last_uid > 0 && mb.exists > 0) {
 		/* a crash (or a failed delete) after the last run's commits */
@@ -210,7 +211,8 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 			return -1;
 	}
 	if (two_way)
-		return fetch_twoway_folder(run, c, folder, &mb, error_r);
+		return fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before,
+					   error_r);
 	return 0;
 fail_flush:
 	/* what arrived whole before the failure is kept (not deleted there) */

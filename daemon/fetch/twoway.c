@@ -385,7 +385,7 @@ local_apply(struct fetch_run *run, struct local_set *v, size_t n, bool *applied,
 static int
 sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	   const struct imapc_mailbox *mb, struct twoway_link *links, size_t n_links,
-	   const uint32_t *present, size_t n_present, const char **error_r)
+	   const uint32_t *present, size_t n_present, unsigned fresh, const char **error_r)
 {
 	uint64_t since = 0;
 	if (store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &since, error_r) !=
@@ -393,7 +393,14 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 		return -1;
 	struct remote_list remote = { NULL, 0 };
 	bool condstore = mb->highestmodseq != 0 && since != 0;
-	if (n_present > 0 && !(condstore && since >= mb->highestmodseq)) {
+	/* the folder's first sync, every link made by this pass: their flags
+	 * came with the messages, after the SELECT whose HIGHESTMODSEQ the
+	 * next sync starts from */
+	size_t live = 0;
+	for (size_t i = 0; i < n_links; i++)
+		live += links[i].state == TWOWAY_LIVE;
+	bool all_fresh = mb->highestmodseq != 0 && since == 0 && live == fresh;
+	if (n_present > 0 && !all_fresh && !(condstore && since >= mb->highestmodseq)) {
 		if (imap_client_fetch_flags(c, "1:*", condstore ? since : 0, remote_add, &remote,
 					    error_r) < 0) {
 			remote_free(&remote);
@@ -467,12 +474,15 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 			op->flags = new_flags[i];
 			op->keywords = new_kw[i];
 		}
+		/* with the bases, the HIGHESTMODSEQ they stand for */
+		if (mb->highestmodseq != 0 && mb->highestmodseq != since) {
+			struct twoway_op *op = op_add(&ops, TWOWAY_OP_MODSEQ, run->up->id);
+			op->folder = folder;
+			op->modseq = mb->highestmodseq;
+		}
 		ret = op_commit(run, &ops, error_r);
 		free(ops.v);
 	}
-	if (ret == 0 && mb->highestmodseq != 0 && mb->highestmodseq != since)
-		ret = store_twoway_modseq_set(fetch_run_store(run), run->up->id, folder,
-					      mb->highestmodseq, error_r) == STORE_OK ? 0 : -1;
 	if (pushed > 0 || pulled > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way flags up=%u down=%u",
 			 (unsigned long long)run->log_id, (long long)run->up->id, esc_str(folder),
@@ -583,7 +593,7 @@ expunge_local(struct fetch_run *run, struct twoway_link *links, const size_t *go
 
 int
 fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
-		    const struct imapc_mailbox *mb, const char **error_r)
+		    const struct imapc_mailbox *mb, unsigned fresh, const char **error_r)
 {
 	struct store *st = fetch_run_store(run);
 	struct twoway_link *links = NULL;
@@ -712,7 +722,7 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 			 (unsigned long long)run->log_id, (long long)run->up->id, esc_str(folder),
 			 n_dels, n_mv, n_gone);
 	/* 6. and 7. flags */
-	ret = sync_flags(run, c, folder, mb, links, n_links, present, n_present, error_r);
+	ret = sync_flags(run, c, folder, mb, links, n_links, present, n_present, fresh, error_r);
 out:
 	for (size_t i = 0; i < n_links; i++)
 		free(dests[i]);

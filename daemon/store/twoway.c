@@ -36,6 +36,9 @@ static const char SQL_RESET[] =
 static const char SQL_DROP_UNRESOLVED[] =
 	"DELETE FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
 	" AND uidvalidity <> ?3 AND state IN (3, 4)";
+static const char SQL_UNRESOLVED[] =
+	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
+	" AND uidvalidity <> ?3 AND state IN (3, 4) LIMIT 1";
 static const char SQL_MODSEQ_GET[] =
 	"SELECT modseq FROM upstream_folders WHERE upstream_id = ?1 AND folder = ?2";
 static const char SQL_MODSEQ_SET[] =
@@ -148,6 +151,11 @@ store_twoway_apply(struct store *st, const struct twoway_op *ops, size_t n,
 			stmt_int(s, 4, op->uid);
 			stmt_int(s, 5, op->state);
 			break;
+		case TWOWAY_OP_MODSEQ:
+			s = store_stmt(st, SQL_MODSEQ_SET);
+			stmt_text(s, 2, op->folder);
+			stmt_int(s, 3, (int64_t)op->modseq);
+			break;
 		case TWOWAY_OP_DELETE:
 		default:
 			s = store_stmt(st, SQL_DELETE);
@@ -186,6 +194,15 @@ store_twoway_drop_unresolved(struct store *st, int64_t upstream_id, const char *
 			     uint32_t uidvalidity, unsigned *dropped_r, const char **error_r)
 {
 	unsigned n = 0;
+	if (dropped_r != NULL)
+		*dropped_r = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_UNRESOLVED);
+	stmt_int(s, 1, upstream_id);
+	stmt_text(s, 2, folder);
+	stmt_int(s, 3, uidvalidity);
+	int any = stmt_exists(st, s, "cannot read the two-way links", error_r);
+	if (any <= 0)
+		return any < 0 ? STORE_ERROR : STORE_OK;
 	int ret = folder_exec(st, SQL_DROP_UNRESOLVED, upstream_id, folder, uidvalidity, &n,
 			      error_r);
 	if (dropped_r != NULL)

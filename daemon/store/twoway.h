@@ -66,6 +66,7 @@ enum twoway_op_kind {
 	TWOWAY_OP_STATE,	/* state, message_id (0: NULL), dest (NULL ok) */
 	TWOWAY_OP_LOCATION,	/* folder, uidvalidity, uid, state; dest cleared */
 	TWOWAY_OP_DELETE,
+	TWOWAY_OP_MODSEQ,	/* folder (with link_id the account): HIGHESTMODSEQ */
 };
 struct twoway_op {
 	enum twoway_op_kind kind;
@@ -78,6 +79,7 @@ struct twoway_op {
 	const char *folder;
 	uint32_t uidvalidity;
 	uint32_t uid;
+	uint64_t modseq;
 };
 int store_twoway_apply(struct store *st, const struct twoway_op *ops, size_t n,
 		       const char **error_r);
@@ -88,7 +90,8 @@ int store_twoway_folder_reset(struct store *st, int64_t upstream_id, const char 
 			      uint32_t uidvalidity, const char **error_r);
 /* After a complete pass over the folder: unresolved links that were not
  * found again are dropped (their local messages stay, no longer synced);
- * *dropped_r (may be NULL) counts them. */
+ * *dropped_r (may be NULL) counts them.  Nothing is written when there
+ * are none. */
 int store_twoway_drop_unresolved(struct store *st, int64_t upstream_id, const char *folder,
 				 uint32_t uidvalidity, unsigned *dropped_r,
 				 const char **error_r);
