@@ -21,7 +21,10 @@
  *      went: REMOTE_GONE; all committed;
  *   3. UID STORE \Deleted + UID EXPUNGE of the deletions, links dropped;
  *   4. UID MOVE per destination, links given their new UIDs (COPYUID) or
- *      left for the destination's fetch to find by raw hash;
+ *      left for the destination's fetch to find by raw hash (3. and 4.
+ *      are recorded with the bases of step 6, in one commit: a crash
+ *      before it finds the deleted ones gone and the moved ones MOVING
+ *      with their source gone, and settles both);
  *   5. local expunge of the REMOTE_GONE messages (the trigger drops them);
  *   6. flags: the upstream's changes (UID FETCH FLAGS CHANGEDSINCE the
  *      folder's last HIGHESTMODSEQ where CONDSTORE is offered, else every
@@ -385,7 +388,8 @@ local_apply(struct fetch_run *run, struct local_set *v, size_t n, bool *applied,
 static int
 sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	   const struct imapc_mailbox *mb, struct twoway_link *links, size_t n_links,
-	   const uint32_t *present, size_t n_present, unsigned fresh, const char **error_r)
+	   const uint32_t *present, size_t n_present, unsigned fresh, struct op_list *ops,
+	   const char **error_r)
 {
 	uint64_t since = 0;
 	if (store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &since, error_r) !=
@@ -466,22 +470,20 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	if (ret == 0 && n_locals > 0)
 		ret = local_apply(run, locals, n_locals, applied, error_r);
 	if (ret == 0) {
-		struct op_list ops = { NULL, 0 };
 		for (size_t i = 0; i < n_links; i++) {
 			if (!changed[i] || !applied[i])
 				continue;
-			struct twoway_op *op = op_add(&ops, TWOWAY_OP_BASE, links[i].id);
+			struct twoway_op *op = op_add(ops, TWOWAY_OP_BASE, links[i].id);
 			op->flags = new_flags[i];
 			op->keywords = new_kw[i];
 		}
 		/* with the bases, the HIGHESTMODSEQ they stand for */
 		if (mb->highestmodseq != 0 && mb->highestmodseq != since) {
-			struct twoway_op *op = op_add(&ops, TWOWAY_OP_MODSEQ, run->up->id);
+			struct twoway_op *op = op_add(ops, TWOWAY_OP_MODSEQ, run->up->id);
 			op->folder = folder;
 			op->modseq = mb->highestmodseq;
 		}
-		ret = op_commit(run, &ops, error_r);
-		free(ops.v);
+		ret = op_commit(run, ops, error_r);
 	}
 	if (pushed > 0 || pulled > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way flags up=%u down=%u",
@@ -514,13 +516,13 @@ cmp_move(const void *a, const void *b)
 	return strcmp(x->dest, y->dest);
 }
 
-/* Step 4: UID MOVE per destination; the links get their new place. */
+/* Step 4: UID MOVE per destination; the links' new places go into ops
+ * (committed with the bases: until then a replay finds the moved ones). */
 static int
-send_moves(struct fetch_run *run, struct imap_client *c, struct twoway_link *links,
-	   struct move *mv, size_t n, const char **error_r)
+send_moves(struct imap_client *c, struct twoway_link *links, struct move *mv, size_t n,
+	   struct op_list *ops, const char **error_r)
 {
 	qsort(mv, n, sizeof *mv, cmp_move);
-	struct op_list ops = { NULL, 0 };
 	uint32_t *uids = xcalloc(n + 1, sizeof *uids);
 	struct buf set = BUF_INIT;
 	int ret = 0;
@@ -541,7 +543,7 @@ send_moves(struct fetch_run *run, struct imap_client *c, struct twoway_link *lin
 			for (size_t p = 0; p < pairs && to == 0; p++)
 				if (src[p] == l->uid)
 					to = dst[p];
-			struct twoway_op *op = op_add(&ops, TWOWAY_OP_LOCATION, l->id);
+			struct twoway_op *op = op_add(ops, TWOWAY_OP_LOCATION, l->id);
 			op->folder = mv[m].dest;
 			/* without COPYUID the destination's fetch finds it by
 			 * its raw hash (store_upstream_deliver_tx) */
@@ -553,13 +555,10 @@ send_moves(struct fetch_run *run, struct imap_client *c, struct twoway_link *lin
 		}
 		free(src);
 		free(dst);
-		if (ret == 0)
-			ret = op_commit(run, &ops, error_r);
 		i = j;
 	}
 	buf_free(&set);
 	free(uids);
-	free(ops.v);
 	return ret;
 }
 
@@ -708,11 +707,13 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 		imapc_uidset(&set, dels, n_dels);
 		int r = imap_client_delete(c, buf_cstr(&set), error_r);
 		buf_free(&set);
-		if (r < 0 || op_commit(run, &del_ops, error_r) < 0)
+		/* the links go with the bases' commit; until then a replay
+		 * finds them gone upstream and drops them */
+		if (r < 0)
 			goto out;
 	}
 	/* 4. moves */
-	if (n_mv > 0 && send_moves(run, c, links, mv, n_mv, error_r) < 0)
+	if (n_mv > 0 && send_moves(c, links, mv, n_mv, &del_ops, error_r) < 0)
 		goto out;
 	/* 5. the upstream's expunges */
 	if (n_gone > 0 && expunge_local(run, links, gone, n_gone, error_r) < 0)
@@ -722,8 +723,14 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 			 (unsigned long long)run->log_id, (long long)run->up->id, esc_str(folder),
 			 n_dels, n_mv, n_gone);
 	/* 6. and 7. flags */
-	ret = sync_flags(run, c, folder, mb, links, n_links, present, n_present, fresh, error_r);
+	ret = sync_flags(run, c, folder, mb, links, n_links, present, n_present, fresh, &del_ops,
+			 error_r);
 out:
+	if (ret < 0 && del_ops.n > 0 && !fetch_commit_busy(run)) {
+		/* what was sent before the failure, recorded when possible */
+		const char *ignored;
+		(void)op_commit(run, &del_ops, &ignored);
+	}
 	for (size_t i = 0; i < n_links; i++)
 		free(dests[i]);
 	free(dests);
