@@ -193,7 +193,7 @@ static const struct remote_flags *
 remote_find(const struct remote_list *r, uint32_t uid)
 {
 	struct remote_flags key = { .uid = uid };
-	return bsearch(&key, r->v, r->n, sizeof *r->v, cmp_remote);
+	return r->n > 0 ? bsearch(&key, r->v, r->n, sizeof *r->v, cmp_remote) : NULL;
 }
 
 static void
@@ -410,7 +410,8 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 			remote_free(&remote);
 			return -1;
 		}
-		qsort(remote.v, remote.n, sizeof *remote.v, cmp_remote);
+		if (remote.n > 1)
+			qsort(remote.v, remote.n, sizeof *remote.v, cmp_remote);
 	}
 	struct push *pushes = NULL;
 	size_t n_pushes = 0;
