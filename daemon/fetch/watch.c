@@ -34,6 +34,7 @@
 #include "core/seal.h"
 #include "core/xmalloc.h"
 #include "fetch/fetch_int.h"
+#include "fetch/oauth.h"
 
 /* Wait after a lost watcher session before logging in again. */
 #define WATCH_RETRY_MS 30000
@@ -50,7 +51,8 @@ struct watcher {
 
 struct fetch_watch {
 	struct upstream_settings set;	/* a copy: the watchers' own */
-	char *password;
+	const struct config *cfg;	/* oauth2: for renewing the token */
+	char *password;			/* or the oauth2 access token; under lock */
 	size_t password_len;
 	int64_t id;
 	bool allow_private;
@@ -87,6 +89,25 @@ mark(struct watcher *x)
 	ssize_t r = write(x->w->wake_fd, "w", 1);
 	(void)r;	/* a full pipe is awake enough */
 }
+
+/* oauth2: an access token for the next login (the one at the start
+ * expires within the hour; fetch/oauth.c renews it when due). */
+static int
+renew_token(struct fetch_watch *w, const char **error_r)
+{
+	struct store_upstream up = { .id = w->id, .set = w->set };
+	char *token;
+	size_t len;
+	if (fetch_oauth_secret(w->cfg, NULL, &up, false, &token, &len, error_r) < 0)
+		return -1;
+	pthread_mutex_lock(&w->lock);
+	fetch_secret_free(&w->password, w->password_len);
+	w->password = token;
+	w->password_len = len;
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
 
 /* Marks the watcher of folder (NULL: every one). */
 static void
@@ -154,6 +175,24 @@ start_others(struct fetch_watch *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* Logs in (oauth2: with a token renewed when due): 0, or -1 with *c
+ * to be freed. */
+static int
+open_session(struct fetch_watch *w, const struct client_conn_params *params, uint64_t log_id,
+	     struct imap_client **c, const char **error_r)
+{
+	if (w->set.auth == UPSTREAM_AUTH_OAUTH2 && renew_token(w, error_r) < 0)
+		return -1;
+	/* a copy: another watcher may renew the token meanwhile */
+	pthread_mutex_lock(&w->lock);
+	size_t slen = w->password_len;
+	char *secret = xstrdup(w->password);
+	pthread_mutex_unlock(&w->lock);
+	int opened = imap_client_open(&w->set, secret, params, log_id, c, error_r);
+	fetch_secret_free(&secret, slen);
+	return opened;
+}
+
 static void *
 watcher_main(void *arg)
 {
@@ -172,7 +211,7 @@ watcher_main(void *arg)
 		struct imapc_mailbox mb;
 		uint64_t log_id = watch_log_id();
 		if (notify) {
-			if (imap_client_open(&w->set, w->password, &params, log_id, &c, &error) < 0) {
+			if (open_session(w, &params, log_id, &c, &error) < 0) {
 				log_info("fetch upstream=%lld watch failed: %s", (long long)w->id,
 					 error);
 				imap_client_free(&c);
@@ -195,10 +234,9 @@ watcher_main(void *arg)
 			start_others(w);
 			continue;
 		}
-		if (first && !notify)
+		if (first)
 			start_others(w);
-		if ((c == NULL &&
-		     imap_client_open(&w->set, w->password, &params, log_id, &c, &error) < 0) ||
+		if (open_session(w, &params, log_id, &c, &error) < 0 ||
 		    imap_client_select(c, x->folder, true, &mb, &error) < 0) {
 			log_info("fetch upstream=%lld folder=%s watch failed: %s", (long long)w->id,
 				 esc_str(x->folder), error);
@@ -264,8 +302,9 @@ fetch_watch_start(const struct config *cfg, const struct store_upstream *up,
 		client_conn_cancel_init(&w->watchers[i].cancel);
 	}
 	*w_r = w;
-	if (unseal(up->password_sealed, &w->password, &w->password_len, error_r) < 0) {
-		*error_r = errfmt("cannot open the stored password: %s", *error_r);
+	w->cfg = cfg;
+	if (fetch_oauth_secret(cfg, NULL, up, false, &w->password, &w->password_len,
+			       error_r) < 0) {
 		fetch_watch_stop(w_r);
 		return -1;
 	}
@@ -335,10 +374,7 @@ fetch_watch_stop(struct fetch_watch **wp)
 		if (w->stop[i] >= 0)
 			close(w->stop[i]);
 	}
-	if (w->password != NULL) {
-		explicit_bzero(w->password, w->password_len);
-		free(w->password);
-	}
+	fetch_secret_free(&w->password, w->password_len);
 	upstream_settings_clear(&w->set);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

@@ -23,6 +23,7 @@ BENCH = os.path.join(SRCDIR, "tests", "bench")
 # tiny sizes for every knob the benchmarks read
 SMALL = {"BENCH_MESSAGES": "20", "BENCH_ROUNDS": "1", "BENCH_SCALE": "0.001",
          "BENCH_IDLE": "5", "BENCH_SESSIONS": "2", "FETCH_BENCH_N": "20",
+         "BENCH_SYNC_N": "200", "IMPORT_BENCH_N": "200",
          "SOAK_MINUTES": "0.1", "SOAK_WARMUP": "0", "SOAK_SAMPLE": "2",
          "LOAD_SECONDS": "1", "LOAD_ROUNDS": "1", "LOAD_SESSIONS": "5"}
 
