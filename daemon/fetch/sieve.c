@@ -134,7 +134,9 @@ fetch_sieve_setup(struct fetch_run *run, const char **error_r)
 	bool on = false;
 	if (store_upstream_sieve_get(run->st, run->up->id, &on, error_r) != STORE_OK)
 		return -1;
-	run->sieve = on;
+	/* a two-way account keeps each message linked to its upstream
+	 * folder and UID (store/twoway.h): the script would move it away */
+	run->sieve = on && !run->up->set.two_way;
 	return 0;
 }
 

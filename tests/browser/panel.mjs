@@ -368,12 +368,14 @@ await step('the user adds an upstream account after a connection test', async ()
 		await shot('17-upstream-test-ok');
 	}
 	await d.getByLabel('One local folder per server folder', { exact: false }).check();
+	await d.getByLabel('Two-way sync', { exact: false }).check();
 	await d.getByRole('button', { name: 'Add account' }).click();
 	await d.waitFor({ state: 'detached' });
 	const row = page.getByRole('row', { name: new RegExp(`${process.env.UPSTREAM_USER} at`) });
 	await row.waitFor();
 	const saved = await page.evaluate(() => fetch('/api/v1/upstreams').then((r) => r.json()));
 	check(saved.length === 1 && saved[0].mirror === true, 'folder mirroring saved from the form');
+	check(saved[0].two_way === true, 'two-way sync saved from the form');
 	await row.getByRole('button', { name: 'Fetch now' }).click();
 	await toast().filter({ hasText: 'Fetching now' }).waitFor();
 	await row.getByRole('button', { name: 'Disable' }).click();
