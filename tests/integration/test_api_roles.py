@@ -66,6 +66,14 @@ ROUTES = {
     ("PATCH", "/api/v1/upstreams/{id}"): ("own", "/upstreams/1", {"enabled": False}),
     ("DELETE", "/api/v1/upstreams/{id}"): ("own", "/upstreams/1", None),
     ("POST", "/api/v1/upstreams/{id}/fetch"): ("own", "/upstreams/1/fetch", None),
+    ("POST", "/api/v1/upstreams/{id}/oauth/device"): ("own", "/upstreams/1/oauth/device", None),
+    ("POST", "/api/v1/upstreams/{id}/oauth/device/poll"): ("own", "/upstreams/1/oauth/device/poll",
+                                                          None),
+    ("POST", "/api/v1/upstreams/{id}/oauth/authorize"): (
+        "own", "/upstreams/1/oauth/authorize", {"redirect_uri": "https://panel.example/oauth"}),
+    ("POST", "/api/v1/upstreams/{id}/oauth/code"): ("own", "/upstreams/1/oauth/code",
+                                                    {"state": "x", "code": "y"}),
+    ("GET", "/api/v1/upstream-presets"): ("own", "/upstream-presets", None),
     ("GET", "/api/v1/relay"): ("admin", "/relay", None),
     ("PUT", "/api/v1/relay"): ("admin", "/relay", {"smarthost": None}),
     ("GET", "/api/v1/relay/domains"): ("admin", "/relay/domains", None),
@@ -243,6 +251,9 @@ class Roles(unittest.TestCase):
                                    ("PATCH", f"/upstreams/{aid}", {"enabled": False}),
                                    ("DELETE", f"/upstreams/{aid}", None),
                                    ("POST", f"/upstreams/{aid}/fetch", None),
+                                   ("POST", f"/upstreams/{aid}/oauth/device", None),
+                                   ("POST", f"/upstreams/{aid}/oauth/authorize",
+                                    {"redirect_uri": "https://panel.example/oauth"}),
                                    ("POST", "/upstreams/test", {"id": aid})):
             with self.subTest(method=method, path=path):
                 r = self.bob.call(method, path, body)
