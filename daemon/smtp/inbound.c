@@ -242,14 +242,12 @@ refuse(struct smtp_verdict *v, const char *code, const struct rspamd_result *r,
 }
 
 static void
-rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
+rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 {
 	struct smtp_tx *tx = s->tx;
 	struct smtp_verdict *v = &tx->verdict;
 	struct rspamd_server srv;
 	const char *error;
-	int fd = -1;
-	uint64_t blob_size;
 
 	memset(&srv, 0, sizeof srv);
 	if (size > s->cfg->rspamd_max_size) {
@@ -258,12 +256,9 @@ rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
 		unchecked(s, "message too large for rspamd");
 		return;
 	}
-	struct store *st = smtp_store(s);
-	error = "no store";
-	if (st == NULL ||
-	    rspamd_server_init(&srv, s->cfg->rspamd_url, s->cfg->rspamd_timeout, NULL, &error) <
+	if (rspamd_server_init(&srv, s->cfg->rspamd_url, s->cfg->rspamd_timeout, NULL, &error) <
 		    0 ||
-	    blob_open(st, hash, &fd, &blob_size, &error) != STORE_OK) {
+	    (lseek(fd, 0, SEEK_SET) < 0 && (error = "cannot read the message") != NULL)) {
 		log_error("%s[%llu] cannot check id=%s with rspamd: %s", s->name,
 			  (unsigned long long)s->id, tx->id, error);
 		rspamd_server_clear(&srv);
@@ -283,8 +278,7 @@ rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
 		.hostname = client_host(s),
 	};
 	struct rspamd_result r;
-	int ret = rspamd_check(&srv, &req, fd, blob_size, &r, &error);
-	close(fd);
+	int ret = rspamd_check(&srv, &req, fd, size, &r, &error);
 	free(rcpts);
 	rspamd_server_clear(&srv);
 	if (ret < 0) {
@@ -329,11 +323,11 @@ rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
 }
 
 void
-smtp_inbound_message(struct smtp_session *s, const char *hash, uint64_t size)
+smtp_inbound_message(struct smtp_session *s, int fd, const char *hash, uint64_t size)
 {
 	/* the senders first: a message they refuse is not scanned */
-	smtp_trust_message(s, hash, size);
+	smtp_trust_message(s, fd, hash);
 	if (s->tx->verdict.reply.len == 0 && s->cfg->rspamd_url != NULL && s->user_id == 0)
-		rspamd_verdict(s, hash, size);
+		rspamd_verdict(s, fd, size);
 	smtp_trust_count(s);
 }

@@ -28,6 +28,8 @@ static const char SQL_SET_ADMIN[] =
 	"UPDATE users SET admin = ?2 WHERE address = ?1";
 static const char SQL_SET_QUOTA[] =
 	"UPDATE users SET quota = ?2 WHERE address = ?1";
+static const char SQL_SET_QUOTA_MESSAGES[] =
+	"UPDATE users SET quota_messages = ?2 WHERE address = ?1";
 static const char SQL_SET_ENABLED[] =
 	"UPDATE users SET enabled = ?2 WHERE address = ?1";
 static const char SQL_ID[] = "SELECT id FROM users WHERE address = ?1";
@@ -305,6 +307,18 @@ store_user_set_quota(struct store *st, const char *address, uint64_t quota,
 	}
 	return set_column(st, SQL_SET_QUOTA, "quota", address, NULL,
 			  (int64_t)quota, error_r);
+}
+
+int
+store_user_set_quota_messages(struct store *st, const char *address,
+			      uint64_t messages, const char **error_r)
+{
+	if (messages > INT64_MAX) {
+		*error_r = "quota too large";
+		return STORE_INVALID;
+	}
+	return set_column(st, SQL_SET_QUOTA_MESSAGES, "quota_messages", address,
+			  NULL, (int64_t)messages, error_r);
 }
 
 int
