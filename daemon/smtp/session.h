@@ -33,6 +33,7 @@ struct smtp_verdict {
 	char *subject;		/* a Subject for the local copies instead of theirs */
 	const char *special_use;	/* "\\Junk": the local copies go there */
 	struct buf log;		/* " spam=..." for the message's log line */
+	int reject_reason;	/* enum metrics_reject of a refusal in reply */
 	/* when not empty: the header block of the local copies in place of
 	 * the blob's first head_skip bytes (forged Authentication-Results
 	 * removed, trust_inbound.c) */
@@ -141,6 +142,9 @@ struct smtp_session {
  * flow control, not an error). */
 void smtp_reply(struct smtp_session *s, const char *text);
 void smtp_replyf(struct smtp_session *s, const char *fmt, ...) MH_PRINTF(2, 3);
+/* Counts a refusal of a recipient or a message in the metrics
+ * (core/metrics.h), its reason told by the reply's codes. */
+void smtp_count_refusal(const char *reply);
 
 /* The session's store handle, opened on first use; NULL (logged) when the
  * store cannot be opened. */
