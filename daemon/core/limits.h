@@ -65,6 +65,14 @@
  * bytes each). */
 #define AUTH_CACHE_TTL 3600
 #define AUTH_CACHE_SLOTS 4096
+/* store/viewcache.h: the views of mailboxes of at least this many
+ * messages are kept for the next SELECT, this many at a time (24 bytes a
+ * message: 2.4 MB for 100,000). */
+#define IMAP_VIEW_CACHE_MIN 1000
+#define IMAP_VIEW_CACHE_SLOTS 4
+/* A SELECT reserves room for the mailbox's count of messages at once up
+ * to this many. */
+#define IMAP_VIEW_PREALLOC_MAX 4000000
 
 /* Header lines accepted by the MIME parser before the rest counts as body. */
 #define MIME_HEADER_LINES_MAX 2000

@@ -4,7 +4,8 @@
  *
  * The message literal never sits in memory: the session hands it here as
  * soon as its size is known, and it is streamed into a blob, with bare LF
- * line ends made CRLF so that RFC822.SIZE equals the bytes FETCH sends.
+ * line ends made CRLF so that RFC822.SIZE equals the bytes FETCH sends;
+ * a literal8 (RFC 3516 "~{N}") is kept byte for byte instead.
  *
  * A refused message leaves nothing on disk: a missing mailbox or a full
  * quota is refused before the continuation (so a synchronising literal is
@@ -82,7 +83,7 @@ refusal_before_reading(struct imap_session *s, uint64_t size)
 
 int
 imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
-		    bool sync)
+		    bool sync, bool binary)
 {
 	/* RFC 7889 / RFC 3501 §7.5: refuse a literal over the limit before
 	 * the continuation, so none of it is read (a LITERAL+ one is on its
@@ -125,14 +126,21 @@ imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
 		left -= (uint64_t)got;
 		if (w == NULL)
 			continue;
-		size_t o = 0;
-		for (ssize_t i = 0; i < got; i++) {
-			if (in[i] == '\n' && !prev_cr)
-				out[o++] = '\r';
-			out[o++] = in[i];
-			prev_cr = in[i] == '\r';
+		/* RFC 3516 §4.2: a literal8 is kept as sent, so that
+		 * BINARY.SIZE is what the client gave */
+		const char *data = in;
+		size_t o = (size_t)got;
+		if (!binary) {
+			o = 0;
+			for (ssize_t i = 0; i < got; i++) {
+				if (in[i] == '\n' && !prev_cr)
+					out[o++] = '\r';
+				out[o++] = in[i];
+				prev_cr = in[i] == '\r';
+			}
+			data = out;
 		}
-		if ((r = blob_write(w, out, o, &err)) != STORE_OK) {
+		if ((r = blob_write(w, data, o, &err)) != STORE_OK) {
 			blob_writer_abort(&w);
 			s->append_failed = true;
 			s->append_nospace = r == STORE_NOSPACE;

@@ -361,12 +361,13 @@ void imap_qresync_vanished(struct imap_session *s, const uint32_t *uids,
 
 /* append.c: called by the session when an APPEND message literal arrives:
  * checks its size before any continuation is sent, sends "+" for a
- * synchronising literal, and reads it into a blob (bare LF made CRLF).
+ * synchronising literal, and reads it into a blob (bare LF made CRLF,
+ * except in a literal8 of RFC 3516, kept byte for byte: binary).
  * 0 when read (the parser goes on); 1 when refused with a tagged reply
  * already written and nothing read (the caller skips the rest of the
  * command, this literal included); -1 when the connection broke. */
 int imap_append_literal(struct imap_session *s, const char *tag,
-			uint64_t size, bool sync);
+			uint64_t size, bool sync, bool binary);
 void imap_append_reset(struct imap_session *s);
 
 #endif

@@ -12,7 +12,8 @@ libimap_a_CFLAGS = $(AM_CFLAGS)
 IMAP_LIB = libimap.a
 
 # The IMAP server's store operations live in the store (the only SQL).
-libstore_a_SOURCES += daemon/store/imapdb.c daemon/store/imapdb.h
+libstore_a_SOURCES += daemon/store/imapdb.c daemon/store/imapdb.h \
+	daemon/store/viewcache.c daemon/store/viewcache.h
 SQL_MIGRATIONS += sql/003_imap.sql sql/009_subscriptions.sql sql/012_imap_state.sql
 
 if HAVE_CHECK

@@ -63,6 +63,7 @@ struct imap_parser {
 	unsigned brackets;	/* open '[' in the current atom */
 	uint64_t lit_size;
 	bool lit_sync;
+	bool lit_binary;	/* RFC 3516 literal8 "~{N}" */
 	bool lit_has_digit;
 	uint64_t lit_left;
 	/* over a limit: the rest of the command is parsed and dropped */
@@ -360,6 +361,7 @@ step(struct imap_parser *p, unsigned char c)
 		} else if (c == '{') {
 			p->lit_size = 0;
 			p->lit_sync = true;
+			p->lit_binary = false;
 			p->lit_has_digit = false;
 			p->state = PS_LIT_SIZE;
 		} else if (c == '\r' || c == '\n') {
@@ -390,6 +392,7 @@ step(struct imap_parser *p, unsigned char c)
 			buf_reset(&p->cur);
 			p->lit_size = 0;
 			p->lit_sync = true;
+			p->lit_binary = true;
 			p->lit_has_digit = false;
 			p->state = PS_LIT_SIZE;
 			return STEP_GO;
@@ -618,6 +621,12 @@ imap_parser_literal(const struct imap_parser *p, uint64_t *size_r,
 {
 	*size_r = p->lit_size;
 	*sync_r = p->lit_sync;
+}
+
+bool
+imap_parser_literal_binary(const struct imap_parser *p)
+{
+	return p->lit_binary;
 }
 
 int

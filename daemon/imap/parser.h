@@ -96,6 +96,8 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p,
  * ({N}: the client waits for "+") or not ({N+}, RFC 7888). */
 void imap_parser_literal(const struct imap_parser *p, uint64_t *size_r,
 			 bool *sync_r);
+/* After IMAP_PARSE_LITERAL: whether it is a literal8 ("~{N}", RFC 3516). */
+bool imap_parser_literal_binary(const struct imap_parser *p);
 /* After IMAP_PARSE_LITERAL: the parser will collect the literal's bytes
  * from the following feeds.  -1 when it is larger than literal_buffer_max
  * or would take the command over command_max: the caller refuses the

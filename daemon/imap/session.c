@@ -750,7 +750,8 @@ handle_literal(struct imap_session *s)
 
 	const char *tag = parser_tag(s);
 	if (literal_is_append_message(s)) {
-		int ar = imap_append_literal(s, tag, size, sync);
+		int ar = imap_append_literal(s, tag, size, sync,
+					     imap_parser_literal_binary(s->parser));
 		if (ar < 0)
 			return -1;
 		if (ar == 0) {

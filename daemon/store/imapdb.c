@@ -11,6 +11,7 @@
 #include "store/imapdb.h"
 #include "store/spam.h"
 #include "store/store_int.h"
+#include "store/viewcache.h"
 
 /* A read snapshot: the mailbox row and its messages agree. */
 static const char SQL_READ_BEGIN[] = "BEGIN DEFERRED";
@@ -171,11 +172,17 @@ mailbox_row(struct store *st, int64_t mailbox_id, struct store_mailbox *mb,
 }
 
 static int
-msg_rows(struct store *st, sqlite3_stmt *s, struct imapdb_msg **list_r,
-	 size_t *n_r, const char **error_r)
+msg_rows(struct store *st, sqlite3_stmt *s, size_t expect,
+	 struct imapdb_msg **list_r, size_t *n_r, const char **error_r)
 {
 	struct imapdb_msg *list = NULL;
 	size_t n = 0, cap = 0;
+	/* the mailbox's count of messages, when the caller knows it: one
+	 * allocation instead of a doubling one */
+	if (expect > 0 && expect <= IMAP_VIEW_PREALLOC_MAX) {
+		cap = expect;
+		list = xreallocarray(NULL, cap, sizeof *list);
+	}
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
@@ -209,12 +216,16 @@ imapdb_view_load(struct store *st, int64_t mailbox_id,
 	if (read_begin(st, error_r) < 0)
 		return STORE_ERROR;
 	int ret = mailbox_row(st, mailbox_id, mb_r, error_r);
-	if (ret == STORE_OK) {
+	/* a big mailbox unchanged since a session of this process loaded
+	 * it: a copy of that view (store/viewcache.h) */
+	if (ret == STORE_OK && !viewcache_get(mb_r, list_r, n_r)) {
 		sqlite3_stmt *s = store_stmt(st, SQL_VIEW);
 		stmt_int(s, 1, mailbox_id);
-		ret = msg_rows(st, s, list_r, n_r, error_r);
+		ret = msg_rows(st, s, mb_r->messages, list_r, n_r, error_r);
 		if (ret != STORE_OK)
 			store_mailbox_clear(mb_r);
+		else
+			viewcache_put(mb_r, *list_r, *n_r);
 	}
 	read_end(st);
 	return ret;
@@ -239,7 +250,7 @@ imapdb_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
 		sqlite3_stmt *s = store_stmt(st, SQL_CHANGES);
 		stmt_int(s, 1, mailbox_id);
 		stmt_int(s, 2, (int64_t)modseq);
-		ret = msg_rows(st, s, list_r, n_r, error_r);
+		ret = msg_rows(st, s, 0, list_r, n_r, error_r);
 	}
 	if (ret == STORE_OK && want_uids && all_uids_r != NULL) {
 		uint32_t *uids = NULL;

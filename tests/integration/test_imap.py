@@ -325,6 +325,37 @@ class ImapTest(unittest.TestCase):
         self.assertIn(b"RFC822.SIZE %d" % len(body), data[0][0])
         m.logout()
 
+    def test_append_literal8_kept_byte_for_byte(self):
+        # RFC 3516 §4.2: a literal8 is binary; its bare LFs stay, so that
+        # BINARY.SIZE (and RFC822.SIZE) is what was sent (imaptest's
+        # append-binary group); a normal literal still gets CRLF
+        r = Raw(self.mh.port("imaps"))
+        r.cmd("l", b"LOGIN alice@example.org secret-alice")
+        r.cmd("c", b"CREATE Bin8")
+        msg = b"Subject: b\n\nhello\n"
+        r.send(b"a APPEND Bin8 ~{%d}\r\n" % len(msg))
+        self.assertTrue(r.line().startswith(b"+"))
+        r.send(msg + b"\r\n")
+        _, tagged = r.until("a")
+        self.assertTrue(tagged.startswith(b"a OK"), tagged)
+        r.send(b"b APPEND Bin8 {%d+}\r\n%s\r\n" % (len(msg), msg))
+        _, tagged = r.until("b")
+        self.assertTrue(tagged.startswith(b"b OK"), tagged)
+        r.cmd("s", b"SELECT Bin8")
+        r.send(b"f FETCH 1:2 (BINARY.SIZE[] RFC822.SIZE BINARY.SIZE[1])\r\n")
+        untagged, tagged = r.until("f")
+        self.assertTrue(tagged.startswith(b"f OK"), tagged)
+        text = b"".join(untagged)
+        self.assertIn(b"* 1 FETCH (BINARY.SIZE[] %d RFC822.SIZE %d "
+                      b"BINARY.SIZE[1] 6)" % (len(msg), len(msg)), text)
+        crlf = msg.replace(b"\n", b"\r\n")
+        self.assertIn(b"* 2 FETCH (BINARY.SIZE[] %d RFC822.SIZE %d "
+                      b"BINARY.SIZE[1] 7)" % (len(crlf), len(crlf)), text)
+        r.send(b"g FETCH 1 (BODY.PEEK[])\r\n")
+        untagged, tagged = r.until("g")
+        self.assertEqual(b"".join(untagged),
+                         b"* 1 FETCH (BODY[] {%d}\r\n" % len(msg) + msg + b")\r\n")
+
     def test_append_literals_raw(self):
         r = Raw(self.mh.port("imaps"))
         r.cmd("l", b"LOGIN alice@example.org secret-alice")

@@ -270,6 +270,90 @@ START_TEST(test_rename_delete_subscribe)
 }
 END_TEST
 
+/* Loads the view of the mailbox; returns n, and the flags of UID uid in
+ * *flags_r. */
+static size_t
+view_of(struct fx *f, uint32_t uid, unsigned *flags_r)
+{
+	const char *err;
+	struct store_mailbox mb;
+	struct imapdb_msg *list;
+	size_t n;
+	ck_assert_int_eq(imapdb_view_load(f->st, f->inbox.id, &mb, &list, &n, &err),
+			 STORE_OK);
+	ck_assert_uint_eq(n, mb.messages);
+	*flags_r = UINT32_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			ck_assert_uint_gt(list[i].uid, list[i - 1].uid);
+		if (list[i].uid == uid)
+			*flags_r = list[i].flags;
+	}
+	store_mailbox_clear(&mb);
+	imapdb_msg_list_free(&list, n);
+	return n;
+}
+
+/* store/viewcache.h: a second load of a big unchanged mailbox is a copy of
+ * the first; any change, here or by another process, is seen. */
+START_TEST(test_view_cache)
+{
+	struct fx f;
+	const char *err;
+	unsigned fl;
+	fx_open(&f);
+	/* 1500 messages written as another process would (rows, counters) */
+	test_sql(f.dir, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+		 " WHERE i < 1500) INSERT INTO messages (mailbox_id, uid, modseq, flags,"
+		 " internal_date, size, blob) SELECT %lld, i, i, 0, 1000, 20, '%s' FROM n",
+		 (long long)f.inbox.id, f.blob);
+	test_sql(f.dir, "UPDATE mailboxes SET uidnext = 1501, highestmodseq = 1501"
+		 " WHERE id = %lld", (long long)f.inbox.id);
+	ck_assert_uint_eq(view_of(&f, 5, &fl), 1500);
+	ck_assert_uint_eq(fl, 0);
+	/* a row changed behind the store's back, without a new MODSEQ (no
+	 * real writer does that): the second load does not see it, which
+	 * shows that it came from the cache */
+	test_sql(f.dir, "UPDATE messages SET flags = 4 WHERE uid = 5");
+	ck_assert_uint_eq(view_of(&f, 5, &fl), 1500);
+	ck_assert_uint_eq(fl, 0);
+	/* with its MODSEQ raised, as every writer does, it is seen */
+	test_sql(f.dir, "UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
+		 " WHERE id = %lld", (long long)f.inbox.id);
+	ck_assert_uint_eq(view_of(&f, 5, &fl), 1500);
+	ck_assert_uint_eq(fl, 4);
+	/* flags, expunge and append through the store */
+	uint32_t uids[] = { 7, 9 };
+	struct imapdb_msg res[2];
+	ck_assert_int_eq(imapdb_store_flags(f.st, f.inbox.id, uids, 2, IMAPDB_FLAGS_ADD,
+					    STORE_FLAG_DELETED, NULL, res, &err), STORE_OK);
+	free(res[0].keywords);
+	free(res[1].keywords);
+	ck_assert_uint_eq(view_of(&f, 7, &fl), 1500);
+	ck_assert_uint_eq(fl, STORE_FLAG_DELETED);
+	uint32_t *gone;
+	size_t n_gone;
+	ck_assert_int_eq(imapdb_expunge_deleted(f.st, f.inbox.id, uids, 1, &gone, &n_gone,
+						&err), STORE_OK);
+	ck_assert_uint_eq(n_gone, 1);
+	free(gone);
+	ck_assert_uint_eq(view_of(&f, 7, &fl), 1499);
+	ck_assert_uint_eq(fl, UINT32_MAX);
+	uint32_t u = add(&f, f.inbox.id, STORE_FLAG_SEEN, NULL);
+	ck_assert_uint_eq(view_of(&f, u, &fl), 1500);
+	ck_assert_uint_eq(fl, STORE_FLAG_SEEN);
+	/* another process delivers one */
+	test_sql(f.dir, "INSERT INTO messages (mailbox_id, uid, modseq, flags,"
+		 " internal_date, size, blob) VALUES (%lld, 5000, 9000, 2, 1000, 20, '%s')",
+		 (long long)f.inbox.id, f.blob);
+	test_sql(f.dir, "UPDATE mailboxes SET uidnext = 5001, highestmodseq = 9000"
+		 " WHERE id = %lld", (long long)f.inbox.id);
+	ck_assert_uint_eq(view_of(&f, 5000, &fl), 1501);
+	ck_assert_uint_eq(fl, 2);
+	fx_close(&f);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -277,6 +361,7 @@ make_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_flags_and_changes);
+	tcase_add_test(tc, test_view_cache);
 	tcase_add_test(tc, test_recent_claimed_once);
 	tcase_add_test(tc, test_copy_move_and_cache);
 	tcase_add_test(tc, test_rename_delete_subscribe);
