@@ -61,5 +61,6 @@ web_handler_fn api_queue_list;
 web_handler_fn api_queue_get;
 web_handler_fn api_queue_delete;
 web_handler_fn api_queue_retry;
+web_handler_fn api_queue_release;
 
 #endif

@@ -71,6 +71,7 @@ const struct route web_routes[] = {
 	{ "GET", "/api/v1/queue/{id}", api_queue_get, ADM },
 	{ "DELETE", "/api/v1/queue/{id}", api_queue_delete, ADM },
 	{ "POST", "/api/v1/queue/{id}/retry", api_queue_retry, ADM },
+	{ "POST", "/api/v1/queue/{id}/release", api_queue_release, ADM },
 
 	{ "GET", "/api/v1/log", api_log_get, ADM },
 };

@@ -13,8 +13,9 @@
  *   the stored message (no AUTH) rspamd ([spam] rspamd)
  *
  * Sessions that authenticated (submission, or AUTH on port 25) are the
- * users' own outbound mail and skip all three; scanning it with rspamd
- * (issue 21: hold outbound spam) is not done yet.  The client addresses
+ * users' own outbound mail and skip all three; what of it goes to other
+ * domains is scanned by rspamd, and held in the queue when scored as spam
+ * (struct smtp_verdict's hold).  The client addresses
  * 127.0.0.1 and ::1 (local software handing mail over) are never looked
  * up in a blocklist nor greylisted; the rest of 127.0.0.0/8 is, so that
  * 127.0.0.2, every list's test entry (RFC 5782 §5), shows a list at work.

@@ -13,7 +13,7 @@ libsmtp_a_SOURCES += \
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
 	daemon/store/relaytls.c daemon/store/relaytls.h \
 	daemon/store/sendlimit.c daemon/store/sendlimit.h
-SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql
+SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql sql/028_queue_hold.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
 RELAY_TEST_LIBS = libsmtp.a libsieve.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
@@ -42,10 +42,11 @@ endif
 
 TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
-	tests/integration/test_relay_limits.py
+	tests/integration/test_relay_limits.py tests/integration/test_spam_outbound.py
 EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
-	tests/integration/test_relay_limits.py tests/integration/relay_util.py
+	tests/integration/test_relay_limits.py tests/integration/relay_util.py \
+	tests/integration/test_spam_outbound.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns
 tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \
@@ -54,4 +55,4 @@ tests_fuzz_fuzz_dns_SRCS = tests/fuzz/fuzz_dns.c daemon/core/dns.c daemon/core/d
 	$(FUZZ_CORE_SRCS)
 
 # `make bench` only.
-BENCHMARKS += tests/bench/relay_drain.py
+BENCHMARKS += tests/bench/relay_drain.py tests/bench/relay_policy_bench.py

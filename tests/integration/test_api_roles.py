@@ -66,6 +66,7 @@ ROUTES = {
     ("GET", "/api/v1/queue/{id}"): ("admin", "/queue/1", None),
     ("DELETE", "/api/v1/queue/{id}"): ("admin", "/queue/1", None),
     ("POST", "/api/v1/queue/{id}/retry"): ("admin", "/queue/1/retry", None),
+    ("POST", "/api/v1/queue/{id}/release"): ("admin", "/queue/1/release", None),
     ("GET", "/api/v1/log"): ("admin", "/log", None),
 }
 
