@@ -1,9 +1,28 @@
-// Outgoing mail: direct delivery by MX, or through a smarthost.
+// Outgoing mail: direct delivery by MX, or through a smarthost; and per
+// destination domain, how the last delivery went (TLS, MTA-STS, DANE).
 import { api } from '../api.js';
-import { h, field, onSubmit, page, toast, when } from '../ui.js';
+import { h, field, onSubmit, page, table, toast, when } from '../ui.js';
+
+// RFC 8461 and RFC 7672 states in plain words; anything else as it is.
+const STS = { enforce: 'enforced', testing: 'testing (reports only)', none: 'none' };
+const DANE = { verified: 'verified', failed: 'failed', none: 'none' };
+
+function domains(list) {
+	return h('section', { class: 'card', 'aria-labelledby': 'dest-title' },
+		h('h2', { id: 'dest-title' }, 'Destination domains'),
+		h('p', { class: 'hint' }, 'How mail to each domain last went: the TLS version used, whether the domain’s MTA-STS policy and DANE (TLSA) records applied, and the last error.'),
+		table(['Domain', 'TLS', 'MTA-STS', 'DANE', 'Last delivered', 'Last error'], list.map(d => h('tr', {},
+			h('td', {}, d.domain),
+			h('td', { class: d.tls === 'none' ? 'bad' : '' }, d.tls === 'none' ? 'none' : d.tls),
+			h('td', {}, STS[d.mta_sts] || d.mta_sts),
+			h('td', { class: d.dane === 'failed' ? 'bad' : '' }, DANE[d.dane] || d.dane),
+			h('td', { class: 'nowrap' }, d.last_ok ? when(d.last_ok) : 'never'),
+			h('td', { class: 'mono break' }, d.last_error || '—'))),
+		'No mail has left for another domain yet.'));
+}
 
 export async function render(ctx) {
-	const r = await api('GET', '/relay');
+	const [r, dest] = await Promise.all([api('GET', '/relay'), api('GET', '/relay/domains')]);
 	const sh = r.smarthost || { host: '', port: 465, tls: 'implicit', username: '' };
 	const mode = h('fieldset', {},
 		h('legend', {}, 'How mail leaves this server'),
@@ -37,5 +56,5 @@ export async function render(ctx) {
 		toast(direct ? 'Mail now leaves directly' : `Mail now leaves through ${v.host.trim()}`);
 		ctx.refresh();
 	}, 'host');
-	return page('Outgoing mail', form);
+	return page('Outgoing mail', form, domains(dest.domains));
 }
