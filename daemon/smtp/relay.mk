@@ -56,3 +56,18 @@ tests_fuzz_fuzz_dns_SRCS = tests/fuzz/fuzz_dns.c daemon/core/dns.c daemon/core/d
 
 # `make bench` only.
 BENCHMARKS += tests/bench/relay_drain.py tests/bench/relay_policy_bench.py
+
+# Received TLS reports (RFC 8460), the pure parser: mail/tlsrpt_report.c
+# (JSON with cJSON, gzip with zlib).
+libmail_a_SOURCES += daemon/mail/tlsrpt_report.c daemon/mail/tlsrpt_report.h
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_tlsrpt_report
+TESTS += tests/unit/check_tlsrpt_report
+tests_unit_check_tlsrpt_report_SOURCES = tests/unit/check_tlsrpt_report.c $(CHECK_RUNNER)
+tests_unit_check_tlsrpt_report_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_tlsrpt_report_LDADD = $(MAIL_LIBS) $(CJSON_LIBS) $(CHECK_LIBS)
+endif
+FUZZ_TARGETS += tests/fuzz/fuzz_tlsrpt_report
+tests_fuzz_fuzz_tlsrpt_report_SRCS = tests/fuzz/fuzz_tlsrpt_report.c \
+	daemon/mail/tlsrpt_report.c $(FUZZ_CORE_SRCS)
+EXTRA_DIST += tests/fuzz/fuzz_tlsrpt_report.c
