@@ -66,6 +66,9 @@ const struct route web_routes[] = {
 	{ "GET", "/api/v1/relay", api_relay_get, ADM },
 	{ "PUT", "/api/v1/relay", api_relay_put, ADM | J },
 	{ "GET", "/api/v1/relay/domains", api_relay_domains, ADM },
+	{ "GET", "/api/v1/relay/tls-reports", api_tlsrpt_list, ADM },
+	/* RFC 8460 §3: reporters POST without an account */
+	{ "POST", "/api/v1/tlsrpt", api_tlsrpt_post, ROUTE_PUBLIC },
 
 	{ "GET", "/api/v1/queue", api_queue_list, ADM },
 	{ "GET", "/api/v1/queue/{id}", api_queue_get, ADM },

@@ -12,7 +12,8 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
 	daemon/store/relaytls.c daemon/store/relaytls.h \
-	daemon/store/sendlimit.c daemon/store/sendlimit.h
+	daemon/store/sendlimit.c daemon/store/sendlimit.h \
+	daemon/store/tlsrpt_in.c daemon/store/tlsrpt_in.h
 SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql sql/028_queue_hold.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
@@ -42,11 +43,12 @@ endif
 
 TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
-	tests/integration/test_relay_limits.py tests/integration/test_spam_outbound.py
+	tests/integration/test_relay_limits.py tests/integration/test_spam_outbound.py \
+	tests/integration/test_tlsrpt_in.py
 EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
 	tests/integration/test_relay_limits.py tests/integration/relay_util.py \
-	tests/integration/test_spam_outbound.py
+	tests/integration/test_spam_outbound.py tests/integration/test_tlsrpt_in.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns
 tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \

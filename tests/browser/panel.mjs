@@ -390,6 +390,11 @@ await step('the admin sees the upstream account and sets a smarthost', async () 
 	await row.getByRole('cell', { name: /DNS lookup for remote\.example failed/ }).waitFor();
 	check((await dest.getByRole('columnheader').allTextContents()).join('|') ===
 		'Domain|TLS|MTA-STS|DANE|Last delivered|Last error', 'the columns');
+	// the TLS report run_panel.py posted about example.org
+	const rpt = page.getByRole('region', { name: 'TLS reports received' });
+	const rrow = rpt.getByRole('row', { name: /Panel Reporter/ });
+	await rrow.getByRole('cell', { name: 'example.org', exact: true }).waitFor();
+	await rrow.getByRole('cell', { name: /certificate-expired x2/ }).waitFor();
 	await shot('19-relay');
 });
 

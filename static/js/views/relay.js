@@ -21,8 +21,31 @@ function domains(list) {
 		'No mail has left for another domain yet.'));
 }
 
+// A report's date range by its days (RFC 8460 §4.1: usually one UTC day).
+function period(start, end) {
+	const a = start.slice(0, 10), b = end.slice(0, 10);
+	return a === b ? a : `${a} – ${b}`;
+}
+
+function reports(list) {
+	return h('section', { class: 'card', 'aria-labelledby': 'rpt-title' },
+		h('h2', { id: 'rpt-title' }, 'TLS reports received'),
+		h('p', { class: 'hint' }, 'What other mail servers report (RFC 8460) about the TLS of mail they sent to your domains.'),
+		table(['Received', 'From', 'Period', 'Domain', 'Policy', 'Sessions OK', 'Failed', 'Failures'], list.map(x => h('tr', {},
+			h('td', { class: 'nowrap' }, when(x.received)),
+			h('td', {}, x.organization),
+			h('td', { class: 'nowrap', title: `${x.start} – ${x.end}` }, period(x.start, x.end)),
+			h('td', {}, x.policy_domain),
+			h('td', {}, x.policy_type),
+			h('td', {}, String(x.success)),
+			h('td', { class: x.failure > 0 ? 'bad' : '' }, String(x.failure)),
+			h('td', { class: 'mono' }, x.details || '—'))),
+		'No TLS report has been received.'));
+}
+
 export async function render(ctx) {
-	const [r, dest] = await Promise.all([api('GET', '/relay'), api('GET', '/relay/domains')]);
+	const [r, dest, rpt] = await Promise.all([api('GET', '/relay'), api('GET', '/relay/domains'),
+		api('GET', '/relay/tls-reports')]);
 	const sh = r.smarthost || { host: '', port: 465, tls: 'implicit', username: '' };
 	const mode = h('fieldset', {},
 		h('legend', {}, 'How mail leaves this server'),
@@ -56,5 +79,5 @@ export async function render(ctx) {
 		toast(direct ? 'Mail now leaves directly' : `Mail now leaves through ${v.host.trim()}`);
 		ctx.refresh();
 	}, 'host');
-	return page('Outgoing mail', form, domains(dest.domains));
+	return page('Outgoing mail', form, domains(dest.domains), reports(rpt.reports));
 }
