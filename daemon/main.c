@@ -50,7 +50,7 @@ static const struct command commands[] = {
 	  "domain list" },
 	{ "user", cmd_user, 0,
 	  "manage users (passwords only from standard input)",
-	  "user add ADDRESS [--admin] [--quota BYTES[K|M|G|T]] --password-stdin\n"
+	  "user add ADDRESS [--admin] [--quota BYTES[K|M|G|T]] [--quota-messages N] --password-stdin\n"
 	  "user passwd ADDRESS --password-stdin\n"
 	  "user del|show ADDRESS\n"
 	  "user totp-reset ADDRESS\n"
@@ -71,11 +71,14 @@ static const struct command commands[] = {
 	  "upstream add OWNER --host HOST --username USER --password-stdin\n"
 	  "    [--protocol imap|pop3] [--port N] [--tls implicit|starttls|none]\n"
 	  "    [--tls-verify system|off|pin:SHA256HEX] [--folders A,B,...]\n"
-	  "    [--target MAILBOX] [--delete] [--no-idle] [--dedupe]\n"
+	  "    [--target MAILBOX] [--mirror] [--delete] [--no-idle] [--dedupe]\n"
 	  "    [--interval SECONDS] [--disabled]\n"
+	  "    [--preset gmail|outlook|yahoo|icloud|fastmail|gmx]\n"
+	  "    [--auth password|oauth2 --provider NAME [--refresh-token-stdin]]\n"
 	  "upstream del ID\n"
 	  "upstream list [OWNER]\n"
-	  "upstream run [ID] [--queue]   (fetch now here; --queue: ask the daemon)" },
+	  "upstream run [ID] [--queue]   (fetch now here; --queue: ask the daemon)\n"
+	  "upstream connect ID   (OAuth2: authorize the account at its provider)" },
 	{ "queue", cmd_queue, 0,
 	  "show and manage the outbound queue",
 	  "queue list\n"
@@ -85,6 +88,7 @@ static const struct command commands[] = {
 	  "how outbound mail leaves: a smarthost, or direct by MX",
 	  "relay show\n"
 	  "relay smarthost HOST:PORT --tls implicit|starttls [--username U --password-stdin]\n"
+	  "    [--oauth-upstream ID]   (log in with that upstream account's OAuth2 grant)\n"
 	  "relay direct\n"
 	  "relay tls-report DOMAIN [--day YYYY-MM-DD]" },
 	{ "check-spf", cmd_check_spf, 0,

@@ -46,6 +46,7 @@ TEST_PKGS="
 	python3-nacl
 	python3-spf
 	python3-openssl
+	python3-oauthlib
 	sasl2-bin
 	libsasl2-modules
 	rspamd

@@ -12,7 +12,14 @@
  *   queue=ID     the event's id=ID (a message's queue id)
  * Log lines were escaped when written (log.h), and JSON encoding escapes
  * them again for the wire.
+ *
+ * The SMTP server's line for each message it accepted or refused
+ * (smtp/delivery.c, smtp/body.c) carries the verdicts of the inbound
+ * checks as words (spf=pass dkim=pass dkim.d=D dmarc=pass header.from=D
+ * spam="add header" score=6.00 folder=Junk ...); such an event also has
+ * them as fields, in "checks", so that the panel shows them as such.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,6 +110,114 @@ has_field(const char *text, const char *key, const char *value)
 	return false;
 }
 
+/* ---- a message's verdicts ------------------------------------------------ */
+
+/* The words of a message's line that carry verdicts, and their names in
+ * "checks"; score is spam_score, a number. */
+static const struct {
+	const char *word, *name;
+	bool verdict;	/* a check's verdict (not the message's own data) */
+} check_words[] = {
+	{ "id", "id", false },
+	{ "from", "from", false },
+	{ "spf", "spf", true },
+	{ "dkim", "dkim", true },
+	{ "dkim.d", "dkim_domain", false },
+	{ "arc", "arc", true },
+	{ "dmarc", "dmarc", true },
+	{ "header.from", "header_from", false },
+	{ "dmarc.policy", "dmarc_policy", false },
+	{ "dmarc.override", "dmarc_override", false },
+	{ "arc.d", "arc_domain", false },
+	{ "spoofing", "spoofing", true },
+	{ "spam", "spam", true },
+	{ "folder", "folder", false },
+	{ "reply", "reply", false },
+};
+
+/* The next word=value of *pp (value to the next space, or in double
+ * quotes); false at the end. */
+static bool
+next_word(const char **pp, const char **k, size_t *kl, const char **v, size_t *vl)
+{
+	const char *p = *pp;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return false;
+		*k = p;
+		while (*p != '\0' && *p != ' ' && *p != '=')
+			p++;
+		*kl = (size_t)(p - *k);
+		if (*p != '=')
+			continue;
+		p++;
+		if (*p == '"') {
+			*v = ++p;
+			while (*p != '\0' && *p != '"')
+				p += p[0] == '\\' && p[1] != '\0' ? 2 : 1;
+			*vl = (size_t)(p - *v);
+			if (*p == '"')
+				p++;
+		} else {
+			*v = p;
+			while (*p != '\0' && *p != ' ')
+				p++;
+			*vl = (size_t)(p - *v);
+		}
+		*pp = p;
+		return true;
+	}
+}
+
+/* The verdicts of a message's line as fields, or NULL when text is not
+ * such a line or has none (mail the checks did not look at). */
+static cJSON *
+message_checks(const char *text)
+{
+	const char *p = strstr(text, "] ");
+	if (p == NULL)
+		return NULL;
+	p += 2;
+	bool accepted = strncmp(p, "accepted id=", 12) == 0;
+	if (!accepted && strncmp(p, "refused id=", 11) != 0)
+		return NULL;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "outcome", accepted ? "accepted" : "refused");
+	bool any = false;
+	const char *k, *v;
+	size_t kl, vl;
+	while (next_word(&p, &k, &kl, &v, &vl)) {
+		if (kl == 5 && memcmp(k, "score", 5) == 0) {
+			char num[32];
+			snprintf(num, sizeof num, "%.*s", (int)(vl < 31 ? vl : 31), v);
+			cJSON_AddNumberToObject(o, "spam_score", strtod(num, NULL));
+			continue;
+		}
+		for (size_t i = 0; i < sizeof check_words / sizeof check_words[0]; i++) {
+			const char *w = check_words[i].word;
+			if (strlen(w) != kl || memcmp(k, w, kl) != 0 ||
+			    cJSON_HasObjectItem(o, check_words[i].name))
+				continue;
+			if (vl >= 2 && v[0] == '<' && v[vl - 1] == '>') {
+				v++;	/* from=<a@b> */
+				vl -= 2;
+			}
+			char *val = xasprintf("%.*s", (int)vl, v);
+			cJSON_AddStringToObject(o, check_words[i].name, val);
+			free(val);
+			any = any || check_words[i].verdict;
+			break;
+		}
+	}
+	if (!any) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 struct log_filter {
 	enum log_level level;
 	int64_t since, until;
@@ -159,6 +274,9 @@ api_log_get(struct web_request *r)
 		cJSON_AddItemToObject(o, "time", json_time((int64_t)ev[i].time));
 		cJSON_AddStringToObject(o, "level", log_level_name(ev[i].level));
 		cJSON_AddStringToObject(o, "text", ev[i].text);
+		cJSON *checks = message_checks(ev[i].text);
+		if (checks != NULL)
+			cJSON_AddItemToObject(o, "checks", checks);
 		cJSON_AddItemToArray(arr, o);
 	}
 	cJSON_AddNumberToObject(body, "last", (double)last);

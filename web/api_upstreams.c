@@ -12,6 +12,8 @@
 #include "web/api_upstreams.h"
 #include "web/internal.h"
 #include "web/upstream_test.h"
+#include "fetch/oauth.h"
+#include "fetch/presets.h"
 
 static cJSON *
 upstream_json(const struct store_upstream *up)
@@ -36,6 +38,11 @@ upstream_json(const struct store_upstream *up)
 	cJSON_AddBoolToObject(o, "mirror", s->mirror);
 	cJSON_AddNumberToObject(o, "interval", s->interval);
 	cJSON_AddBoolToObject(o, "enabled", s->enabled);
+	cJSON_AddStringToObject(o, "auth", upstream_auth_name(s->auth));
+	if (s->provider != NULL)
+		cJSON_AddStringToObject(o, "provider", s->provider);
+	else
+		cJSON_AddNullToObject(o, "provider");
 	cJSON *state = cJSON_AddObjectToObject(o, "state");
 	cJSON_AddItemToObject(state, "last_ok", json_time(up->last_ok));
 	cJSON_AddItemToObject(state, "last_attempt", json_time(up->last_attempt));
@@ -45,6 +52,9 @@ upstream_json(const struct store_upstream *up)
 		cJSON_AddNullToObject(state, "last_error");
 	cJSON_AddNumberToObject(state, "fetched", (double)up->fetched);
 	cJSON_AddNumberToObject(state, "failures", up->failures);
+	/* oauth2: the grant was refused (or never given): paused until the
+	 * user connects the account (last_error says so in plain words) */
+	cJSON_AddBoolToObject(state, "reconnect", up->reconnect);
 	return o;
 }
 
@@ -73,7 +83,8 @@ path_account(struct web_request *r, struct store_upstream *up)
 
 static const char *const setting_fields[] = {
 	"protocol", "host", "port", "tls", "tls_verify", "username", "password",
-	"folders", "target", "keep", "idle", "dedupe", "mirror", "interval", "enabled", NULL
+	"folders", "target", "keep", "idle", "dedupe", "mirror", "interval", "enabled",
+	"auth", "provider", NULL
 };
 
 /* upstream_settings_check() starts its reasons with the field's name
@@ -110,6 +121,38 @@ read_settings(struct web_request *r, struct upstream_settings *set,
 	if (text != NULL && upstream_protocol_parse(text, &set->protocol) < 0) {
 		reply_problem(r, 422, "field 'protocol' must be \"imap\" or \"pop3\"");
 		return -1;
+	}
+	/* a preset fills host, port, TLS, auth and provider; fields given
+	 * beside it win */
+	text = NULL;
+	if (json_get_string(r, o, "preset", false, &text) < 0)
+		return -1;
+	if (text != NULL) {
+		const struct upstream_preset *p = upstream_preset_find(text);
+		const char *perr;
+		if (p == NULL) {
+			reply_problem(r, 422, "field 'preset' must be gmail, outlook, yahoo, icloud, "
+				      "fastmail or gmx");
+			return -1;
+		}
+		if (upstream_preset_apply(p, set, &perr) < 0) {
+			reply_problem(r, 422, "field 'preset': %s", perr);
+			return -1;
+		}
+	}
+	text = NULL;
+	if (json_get_string(r, o, "auth", false, &text) < 0)
+		return -1;
+	if (text != NULL && upstream_auth_parse(text, &set->auth) < 0) {
+		reply_problem(r, 422, "field 'auth' must be \"password\" or \"oauth2\"");
+		return -1;
+	}
+	text = NULL;
+	if (json_get_text(r, o, "provider", false, UPSTREAM_PROVIDER_MAX, &text) < 0)
+		return -1;
+	if (text != NULL) {
+		free(set->provider);
+		set->provider = xstrdup(text);
 	}
 	text = NULL;
 	if (json_get_text(r, o, "host", false, UPSTREAM_HOST_MAX, &text) < 0)
@@ -306,7 +349,7 @@ api_upstreams_create(struct web_request *r)
 	static const char *const fields[] = {
 		"owner", "protocol", "host", "port", "tls", "tls_verify", "username",
 		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", NULL
+		"enabled", "auth", "provider", "preset", NULL
 	};
 	const char *owner = r->user.address, *password, *error;
 	struct upstream_settings set = { 0 };
@@ -323,17 +366,41 @@ api_upstreams_create(struct web_request *r)
 		res = reply_problem(r, 403, "only an admin may add accounts for another user");
 		goto out;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(r->json, "protocol") == NULL ||
-	    cJSON_GetObjectItemCaseSensitive(r->json, "host") == NULL ||
-	    cJSON_GetObjectItemCaseSensitive(r->json, "username") == NULL ||
-	    cJSON_GetObjectItemCaseSensitive(r->json, "password") == NULL) {
-		res = reply_problem(r, 422, "fields 'protocol', 'host', 'username' and 'password' are required");
+	bool preset = cJSON_GetObjectItemCaseSensitive(r->json, "preset") != NULL;
+	if (preset && cJSON_GetObjectItemCaseSensitive(r->json, "protocol") == NULL)
+		set.protocol = UPSTREAM_IMAP;
+	if ((cJSON_GetObjectItemCaseSensitive(r->json, "protocol") == NULL && !preset) ||
+	    (cJSON_GetObjectItemCaseSensitive(r->json, "host") == NULL && !preset) ||
+	    cJSON_GetObjectItemCaseSensitive(r->json, "username") == NULL) {
+		res = reply_problem(r, 422, "fields 'protocol', 'host' (or 'preset'), 'username' "
+				    "and 'password' are required");
 		goto out;
 	}
-	if (read_settings(r, &set, &password) < 0 || seal_password(r, password, &sealed) < 0)
+	if (read_settings(r, &set, &password) < 0)
+		goto out;
+	/* an oauth2 account starts without a grant: it is connected next
+	 * (POST .../oauth/device, or the panel's Connect) */
+	if (set.auth == UPSTREAM_AUTH_OAUTH2 && password != NULL) {
+		res = reply_problem(r, 422, "field 'password': an oauth2 account has none; "
+				    "connect it instead");
+		goto out;
+	}
+	if (set.auth == UPSTREAM_AUTH_PASSWORD && password == NULL) {
+		res = reply_problem(r, 422, "fields 'protocol', 'host' (or 'preset'), 'username' "
+				    "and 'password' are required");
+		goto out;
+	}
+	if (set.auth == UPSTREAM_AUTH_OAUTH2 &&
+	    fetch_oauth_provider(r->srv->cfg, set.provider, &error) == NULL) {
+		res = reply_problem(r, 422, "field 'provider': %s", error);
+		goto out;
+	}
+	if (seal_password(r, password != NULL ? password : "", &sealed) < 0)
 		goto out;
 	int64_t id;
 	int st = store_upstream_add(r->st, owner, &set, sealed, &id, &error);
+	if (st == STORE_OK && set.auth == UPSTREAM_AUTH_OAUTH2)
+		st = store_upstream_oauth_reconnect(r->st, id, FETCH_OAUTH_CONNECT, &error);
 	if (st != STORE_OK) {
 		if (st == STORE_NOTFOUND)
 			res = reply_problem(r, 422, "field 'owner': %s", error);
@@ -380,6 +447,19 @@ api_upstreams_patch(struct web_request *r)
 	    check_stored_password_use(r, &saved, &up.set, password) < 0 ||
 	    (password != NULL && seal_password(r, password, &sealed) < 0))
 		goto out;
+	/* the stored secret is a password or a grant of one provider: it
+	 * does not turn into the other */
+	if (up.set.auth != saved.auth ||
+	    (saved.provider != NULL && strcmp(saved.provider, up.set.provider) != 0)) {
+		res = reply_problem(r, 422, "fields 'auth' and 'provider' do not change: delete the "
+				    "account and add it again");
+		goto out;
+	}
+	if (up.set.auth == UPSTREAM_AUTH_OAUTH2 && password != NULL) {
+		res = reply_problem(r, 422, "field 'password': an oauth2 account has none; "
+				    "connect it instead");
+		goto out;
+	}
 	int st = store_upstream_update(r->st, up.id, &up.set, sealed, &error);
 	if (st != STORE_OK) {
 		res = st == STORE_INVALID ? reply_problem(r, 422, "%s", error)
@@ -404,8 +484,11 @@ api_upstreams_delete(struct web_request *r)
 	if (path_account(r, &up) < 0)
 		return MHD_YES;
 	int st = store_upstream_del(r->st, up.id, &error);
-	if (st == STORE_OK)
+	if (st == STORE_OK) {
 		log_info("web upstream=%lld deleted by=%s", (long long)up.id, r->user.address);
+		/* RFC 7009: the provider forgets the grant too */
+		fetch_oauth_revoke(r->srv->cfg, &up);
+	}
 	store_upstream_clear(&up);
 	return st == STORE_OK ? reply_empty(r, 204) : reply_store_error(r, st, error);
 }
@@ -438,7 +521,7 @@ api_upstreams_test(struct web_request *r)
 	static const char *const fields[] = {
 		"id", "protocol", "host", "port", "tls", "tls_verify", "username",
 		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", NULL
+		"enabled", "auth", "provider", NULL
 	};
 	struct store_upstream up = { 0 };
 	struct upstream_settings saved = { 0 };
@@ -477,9 +560,17 @@ api_upstreams_test(struct web_request *r)
 	if (read_settings(r, &up.set, &password) < 0 ||
 	    (id != 0 && check_stored_password_use(r, &saved, &up.set, password) < 0))
 		goto out;
+	if (up.set.auth == UPSTREAM_AUTH_OAUTH2 && (id == 0 || saved.auth != UPSTREAM_AUTH_OAUTH2)) {
+		res = reply_problem(r, 422, "an oauth2 account is tried once it is saved and "
+				    "connected");
+		goto out;
+	}
 	if (password == NULL) {
-		if (unseal(up.password_sealed, &stored, &stored_len, &error) < 0) {
-			res = reply_problem(r, 500, "cannot open the stored password: %s", error);
+		/* the stored password, or a (renewed) access token */
+		if (fetch_oauth_secret(r->srv->cfg, r->st, &up, false, &stored, &stored_len,
+				       &error) < 0) {
+			res = reply_problem(r, up.set.auth == UPSTREAM_AUTH_OAUTH2 ? 422 : 500,
+					    "%s", error);
 			goto out;
 		}
 		password = stored;
@@ -495,4 +586,166 @@ out:
 	upstream_settings_clear(&saved);
 	store_upstream_clear(&up);
 	return res;
+}
+
+/* The session a code flow is bound to (RFC 6749 §10.12): the browser
+ * session, or the token's user for API clients. */
+static const char *
+flow_binding(struct web_request *r)
+{
+	return r->session_id != NULL ? errfmt("s:%s", r->session_id)
+				     : errfmt("u:%lld", (long long)r->user.id);
+}
+
+/* The oauth2 account of the path; else a reply and -1. */
+static int
+path_oauth_account(struct web_request *r, struct store_upstream *up)
+{
+	if (path_account(r, up) < 0)
+		return -1;
+	if (up->set.auth != UPSTREAM_AUTH_OAUTH2) {
+		reply_problem(r, 409, "upstream account %lld logs in with a password",
+			      (long long)up->id);
+		store_upstream_clear(up);
+		return -1;
+	}
+	return 0;
+}
+
+enum MHD_Result
+api_upstreams_device(struct web_request *r)
+{
+	struct store_upstream up;
+	struct oauth2_device dev;
+	const char *error;
+	if (path_oauth_account(r, &up) < 0)
+		return MHD_YES;
+	int ret = fetch_oauth_device_begin(r->srv->cfg, up.id, up.set.provider, &dev, &error);
+	store_upstream_clear(&up);
+	if (ret < 0)
+		return reply_problem(r, 502, "%s", error);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "user_code", dev.user_code);
+	cJSON_AddStringToObject(o, "verification_uri", dev.verification_uri);
+	if (dev.verification_uri_complete != NULL)
+		cJSON_AddStringToObject(o, "verification_uri_complete",
+					dev.verification_uri_complete);
+	cJSON_AddNumberToObject(o, "expires_in", (double)dev.expires_in);
+	cJSON_AddNumberToObject(o, "interval", (double)dev.interval);
+	oauth2_device_clear(&dev);
+	return reply_json(r, 200, o);
+}
+
+enum MHD_Result
+api_upstreams_device_poll(struct web_request *r)
+{
+	struct store_upstream up;
+	const char *error, *status;
+	if (path_oauth_account(r, &up) < 0)
+		return MHD_YES;
+	int64_t id = up.id;
+	int ret = fetch_oauth_device_step(r->srv->cfg, r->st, id, up.set.provider, &status,
+					  &error);
+	store_upstream_clear(&up);
+	if (ret < 0)
+		return reply_problem(r, 422, "%s", error);
+	if (strcmp(status, "connected") == 0) {
+		log_info("web upstream=%lld connected (device grant) by=%s", (long long)id,
+			 r->user.address);
+		fetch_account_now(id);
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", status);
+	return reply_json(r, 200, o);
+}
+
+enum MHD_Result
+api_upstreams_authorize(struct web_request *r)
+{
+	static const char *const fields[] = { "redirect_uri", NULL };
+	struct store_upstream up;
+	const char *redirect = NULL, *error;
+	char *url = NULL;
+	if (json_only_fields(r, r->json, fields) < 0 ||
+	    json_get_text(r, r->json, "redirect_uri", true, 2048, &redirect) < 0)
+		return MHD_YES;
+	if (strncmp(redirect, "https://", 8) != 0 && strncmp(redirect, "http://", 7) != 0)
+		return reply_problem(r, 422, "field 'redirect_uri' must be an http(s) URL");
+	if (path_oauth_account(r, &up) < 0)
+		return MHD_YES;
+	int ret = fetch_oauth_code_begin(r->srv->cfg, up.id, up.set.provider, redirect,
+					 flow_binding(r), &url, &error);
+	store_upstream_clear(&up);
+	if (ret < 0)
+		return reply_problem(r, 422, "%s", error);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "url", url);
+	free(url);
+	return reply_json(r, 200, o);
+}
+
+enum MHD_Result
+api_upstreams_code(struct web_request *r)
+{
+	static const char *const fields[] = { "state", "code", NULL };
+	struct store_upstream up;
+	const char *state = NULL, *code = NULL, *error;
+	if (json_only_fields(r, r->json, fields) < 0 ||
+	    json_get_text(r, r->json, "state", true, 128, &state) < 0 ||
+	    json_get_text(r, r->json, "code", true, 4096, &code) < 0)
+		return MHD_YES;
+	if (path_oauth_account(r, &up) < 0)
+		return MHD_YES;
+	int64_t id = up.id;
+	int ret = fetch_oauth_code_finish(r->srv->cfg, r->st, id, up.set.provider, state, code,
+					  flow_binding(r), &error);
+	store_upstream_clear(&up);
+	if (ret < 0)
+		return reply_problem(r, 422, "%s", error);
+	log_info("web upstream=%lld connected (authorization code) by=%s", (long long)id,
+		 r->user.address);
+	fetch_account_now(id);
+	return reply_account(r, 200, id);
+}
+
+enum MHD_Result
+api_upstream_presets(struct web_request *r)
+{
+	size_t n;
+	const struct upstream_preset *p = upstream_presets(&n);
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", p[i].name);
+		cJSON_AddStringToObject(o, "title", p[i].title);
+		cJSON_AddStringToObject(o, "imap_host", p[i].imap_host);
+		if (p[i].pop3_host != NULL)
+			cJSON_AddStringToObject(o, "pop3_host", p[i].pop3_host);
+		else
+			cJSON_AddNullToObject(o, "pop3_host");
+		cJSON_AddStringToObject(o, "smtp_host", p[i].smtp_host);
+		cJSON_AddNumberToObject(o, "smtp_port", p[i].smtp_port);
+		cJSON_AddStringToObject(o, "smtp_tls", upstream_tls_name(p[i].smtp_tls));
+		cJSON_AddStringToObject(o, "auth", upstream_auth_name(p[i].auth));
+		if (p[i].provider != NULL) {
+			cJSON_AddStringToObject(o, "provider", p[i].provider);
+			/* whether the admin has set the provider up */
+			const char *why;
+			cJSON_AddBoolToObject(o, "provider_ready",
+					      fetch_oauth_provider(r->srv->cfg, p[i].provider,
+								   &why) != NULL);
+		} else {
+			cJSON_AddNullToObject(o, "provider");
+		}
+		cJSON *sp = cJSON_AddObjectToObject(o, "special_folders");
+		if (p[i].sent != NULL)
+			cJSON_AddStringToObject(sp, "sent", p[i].sent);
+		if (p[i].junk != NULL)
+			cJSON_AddStringToObject(sp, "junk", p[i].junk);
+		if (p[i].all != NULL)
+			cJSON_AddStringToObject(sp, "all", p[i].all);
+		cJSON_AddStringToObject(o, "guide", p[i].guide);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return reply_json(r, 200, arr);
 }

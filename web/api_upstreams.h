@@ -37,5 +37,17 @@ web_handler_fn api_upstreams_patch;
 web_handler_fn api_upstreams_delete;
 web_handler_fn api_upstreams_fetch;
 web_handler_fn api_upstreams_test;
+/* OAuth2 (fetch/oauth.h): POST .../{id}/oauth/device starts the device
+ * grant (RFC 8628) and answers the code to show; POST .../oauth/device/poll
+ * asks the provider once ("pending" or "connected"); POST .../oauth/authorize
+ * {"redirect_uri"} answers the provider's URL for the code flow with PKCE
+ * (RFC 7636), its state bound to the caller's session; POST .../oauth/code
+ * {"state","code"} finishes it.  GET /api/v1/upstream-presets lists the
+ * provider presets (fetch/presets.h). */
+web_handler_fn api_upstreams_device;
+web_handler_fn api_upstreams_device_poll;
+web_handler_fn api_upstreams_authorize;
+web_handler_fn api_upstreams_code;
+web_handler_fn api_upstream_presets;
 
 #endif

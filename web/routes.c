@@ -62,6 +62,11 @@ const struct route web_routes[] = {
 	{ "PATCH", "/api/v1/upstreams/{id}", api_upstreams_patch, A | J },
 	{ "DELETE", "/api/v1/upstreams/{id}", api_upstreams_delete, A },
 	{ "POST", "/api/v1/upstreams/{id}/fetch", api_upstreams_fetch, A },
+	{ "POST", "/api/v1/upstreams/{id}/oauth/device", api_upstreams_device, A },
+	{ "POST", "/api/v1/upstreams/{id}/oauth/device/poll", api_upstreams_device_poll, A },
+	{ "POST", "/api/v1/upstreams/{id}/oauth/authorize", api_upstreams_authorize, A | J },
+	{ "POST", "/api/v1/upstreams/{id}/oauth/code", api_upstreams_code, A | J },
+	{ "GET", "/api/v1/upstream-presets", api_upstream_presets, A },
 
 	{ "GET", "/api/v1/relay", api_relay_get, ADM },
 	{ "PUT", "/api/v1/relay", api_relay_put, ADM | J },

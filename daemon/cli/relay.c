@@ -20,6 +20,7 @@
 #include "core/seal.h"
 #include "smtp/tlsrpt.h"
 #include "store/relayq.h"
+#include "store/upstreams.h"
 #include "store/store.h"
 
 static int
@@ -42,6 +43,8 @@ relay_show(struct cli_ctx *ctx, struct store *st)
 	       sh.port, sh.tls);
 	if (sh.username != NULL)
 		printf(" username=%s password=(set)", esc_str(sh.username));
+	if (sh.oauth_upstream != 0)
+		printf(" oauth_upstream=%lld", (long long)sh.oauth_upstream);
 	printf("\n");
 	relayq_smarthost_clear(&sh);
 	return CLI_OK;
@@ -49,7 +52,8 @@ relay_show(struct cli_ctx *ctx, struct store *st)
 
 static int
 relay_smarthost(struct cli_ctx *ctx, struct store *st, const char *where,
-                const char *tls, const char *username, bool password_stdin)
+                const char *tls, const char *username, bool password_stdin,
+                const char *oauth_upstream)
 {
 	struct relayq_smarthost sh = { 0 };
 	const char *error;
@@ -77,6 +81,27 @@ relay_smarthost(struct cli_ctx *ctx, struct store *st, const char *where,
 		sh.username = xstrdup(username);
 	}
 	(void)password_stdin;
+	if (oauth_upstream != NULL) {
+		/* the grant of an upstream account logs in (its username) */
+		char *end;
+		long long id = strtoll(oauth_upstream, &end, 10);
+		struct store_upstream up;
+		if (*oauth_upstream == '\0' || *end != '\0' || id <= 0) {
+			cli_error("relay smarthost: --oauth-upstream takes an account id");
+			goto out;
+		}
+		if (store_upstream_get(st, id, &up, &error) != STORE_OK) {
+			cli_error("relay smarthost: %s", error);
+			goto out;
+		}
+		bool oauth = up.set.auth == UPSTREAM_AUTH_OAUTH2;
+		store_upstream_clear(&up);
+		if (!oauth) {
+			cli_error("relay smarthost: upstream account %lld does not use OAuth2", id);
+			goto out;
+		}
+		sh.oauth_upstream = id;
+	}
 	int s = relayq_smarthost_set(st, &sh, &error);
 	if (s != STORE_OK) {
 		cli_error("relay smarthost: %s", error);
@@ -141,13 +166,14 @@ cmd_relay(struct cli_ctx *ctx, int argc, char **argv)
 	        {.name = "--username", .takes_value = true},
 	        {.name = "--password-stdin", .takes_value = false},
 	        {.name = "--day", .takes_value = true},
+	        {.name = "--oauth-upstream", .takes_value = true},
 	};
 	const char *pos[2];
 	size_t n_pos;
 	struct store *st;
 	const char *error;
 
-	int ret = cli_parse_args("relay", argc, argv, 1, opts, 4, pos, 2, &n_pos);
+	int ret = cli_parse_args("relay", argc, argv, 1, opts, 5, pos, 2, &n_pos);
 	if (ret != CLI_OK)
 		return ret;
 	if (n_pos == 0)
@@ -180,6 +206,11 @@ cmd_relay(struct cli_ctx *ctx, int argc, char **argv)
 			                       " go together");
 		if (opts[1].seen && opts[1].value[0] == '\0')
 			return cli_usage_error("relay smarthost: --username must not be empty");
+		if (opts[1].seen && opts[4].seen)
+			return cli_usage_error("relay smarthost: --username or --oauth-upstream, "
+			                       "not both");
+	} else if (opts[4].seen) {
+		return cli_usage_error("relay %s: --oauth-upstream is for smarthost", action);
 	}
 
 	if (cli_store_open(ctx, &st) != CLI_OK)
@@ -190,7 +221,8 @@ cmd_relay(struct cli_ctx *ctx, int argc, char **argv)
 		ret = relay_show(ctx, st);
 	} else if (smarthost) {
 		ret = relay_smarthost(ctx, st, pos[1], opts[0].value,
-		                      opts[1].seen ? opts[1].value : NULL, opts[2].seen);
+		                      opts[1].seen ? opts[1].value : NULL, opts[2].seen,
+		                      opts[4].seen ? opts[4].value : NULL);
 	} else if (relayq_smarthost_set(st, NULL, &error) != STORE_OK) {
 		cli_error("relay direct: %s", error);
 		ret = CLI_FAIL;

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -240,6 +241,24 @@ setup_log(const struct config *cfg)
 			    cfg->log_target, error);
 }
 
+/*
+ * glibc's malloc, left to itself, gives a long-running daemon of many
+ * threads a slowly rising floor: up to 8 arenas per core, each keeping
+ * what its threads freed, and an mmap threshold that climbs after each
+ * large free until message-sized buffers come from the arenas too.  The
+ * sessions are waiting on the network, not on malloc, so a few arenas
+ * are enough; and a fixed threshold keeps large buffers (message bodies,
+ * literals) in mappings that go back to the system when freed.
+ */
+static void
+tune_malloc(void)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	mallopt(M_ARENA_MAX, cores > 1 ? (int)(cores < 4 ? cores * 2 : 8) : 2);
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+}
+
 int
 cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -255,6 +274,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	log_set_quiet(0);
 	setup_log(cfg);
+	tune_malloc();
 
 	/* Signals are taken synchronously by the main thread only; every
 	 * thread created from here on inherits the mask. */

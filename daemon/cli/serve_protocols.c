@@ -11,6 +11,7 @@
 #include "cli/serve_spam.h"
 #include "core/log.h"
 #include "fetch/fetch.h"
+#include "fetch/oauth.h"
 #include "imap/session.h"
 #include "pop3/server.h"
 #include "smtp/queue.h"
@@ -78,11 +79,26 @@ serve_protocol_spec(const struct config *cfg, enum listen_kind kind,
 	return -1;
 }
 
+/* The config the smarthost's OAuth2 tokens are renewed under: set once
+ * before the relay's workers start, read-only after (the daemon's cfg). */
+static const struct config *relay_oauth_cfg;
+
+/* The smarthost logs in with an upstream account's grant (smtp/queue.h):
+ * the relay asks the fetcher's grants, through here. */
+static int
+relay_oauth(int64_t upstream_id, char **username_r, char **token_r, const char **error_r)
+{
+	return fetch_oauth_account_token(relay_oauth_cfg, upstream_id, username_r, token_r,
+					 error_r);
+}
+
 /* The outbound queue and the upstream fetcher: worker pools of their own;
  * the spam worker: one thread. */
 int
 serve_workers_start(const struct config *cfg, const char **error_r)
 {
+	relay_oauth_cfg = cfg;
+	relay_set_oauth(relay_oauth);
 	if (relay_start(cfg, error_r) < 0)
 		return -1;
 	if (fetch_start(cfg, error_r) < 0) {

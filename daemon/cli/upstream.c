@@ -14,11 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "core/log.h"
 #include "core/seal.h"
 #include "fetch/fetch.h"
+#include "fetch/oauth.h"
+#include "fetch/presets.h"
 #include "store/upstreams.h"
 
 cli_command_fn cmd_upstream;
@@ -54,7 +57,7 @@ set_folders(struct upstream_settings *set, const char *text)
 enum add_opt {
 	O_PROTOCOL, O_HOST, O_PORT, O_TLS, O_VERIFY, O_USERNAME, O_FOLDERS,
 	O_TARGET, O_MIRROR, O_DELETE, O_NO_IDLE, O_DEDUPE, O_INTERVAL, O_DISABLED,
-	O_PASSWORD, O_COUNT
+	O_PASSWORD, O_PRESET, O_AUTH, O_PROVIDER, O_TOKEN, O_COUNT
 };
 
 static int
@@ -76,6 +79,10 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 		[O_INTERVAL] = { .name = "--interval", .takes_value = true },
 		[O_DISABLED] = { .name = "--disabled" },
 		[O_PASSWORD] = { .name = "--password-stdin" },
+		[O_PRESET] = { .name = "--preset", .takes_value = true },
+		[O_AUTH] = { .name = "--auth", .takes_value = true },
+		[O_PROVIDER] = { .name = "--provider", .takes_value = true },
+		[O_TOKEN] = { .name = "--refresh-token-stdin" },
 	};
 	const char *pos[1];
 	size_t n_pos;
@@ -84,12 +91,23 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 		return ret;
 	if (n_pos != 1)
 		return cli_usage_error("upstream add: OWNER (the local user) is missing");
-	if (!opts[O_HOST].seen || !opts[O_USERNAME].seen)
-		return cli_usage_error("upstream add: --host and --username are required");
-	if (!opts[O_PASSWORD].seen)
+	const struct upstream_preset *preset = NULL;
+	if (opts[O_PRESET].seen && (preset = upstream_preset_find(opts[O_PRESET].value)) == NULL)
+		return cli_usage_error("upstream add: --preset must be gmail, outlook, yahoo, "
+				       "icloud, fastmail or gmx");
+	if ((!opts[O_HOST].seen && preset == NULL) || !opts[O_USERNAME].seen)
+		return cli_usage_error("upstream add: --host (or --preset) and --username are "
+				       "required");
+	struct upstream_settings set = { 0 };
+	set.auth = preset != NULL ? preset->auth : UPSTREAM_AUTH_PASSWORD;
+	if (opts[O_AUTH].seen && upstream_auth_parse(opts[O_AUTH].value, &set.auth) < 0)
+		return cli_usage_error("upstream add: --auth must be password or oauth2");
+	if (set.auth == UPSTREAM_AUTH_PASSWORD && !opts[O_PASSWORD].seen)
 		return cli_usage_error("upstream add: --password-stdin is required (passwords are "
 				       "never taken from the command line)");
-	struct upstream_settings set = { 0 };
+	if (set.auth == UPSTREAM_AUTH_OAUTH2 && opts[O_PASSWORD].seen)
+		return cli_usage_error("upstream add: an oauth2 account has no password "
+				       "(--refresh-token-stdin, or 'upstream connect' later)");
 	set.protocol = UPSTREAM_IMAP;
 	set.tls = UPSTREAM_TLS_IMPLICIT;
 	set.keep = !opts[O_DELETE].seen;
@@ -100,6 +118,19 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 	if (opts[O_PROTOCOL].seen &&
 	    upstream_protocol_parse(opts[O_PROTOCOL].value, &set.protocol) < 0)
 		return cli_usage_error("upstream add: --protocol must be imap or pop3");
+	if (preset != NULL) {
+		const char *perr;
+		enum upstream_auth auth = set.auth;
+		if (upstream_preset_apply(preset, &set, &perr) < 0) {
+			upstream_settings_clear(&set);
+			return cli_usage_error("upstream add: %s", perr);
+		}
+		set.auth = auth;
+		if (auth == UPSTREAM_AUTH_PASSWORD) {
+			free(set.provider);
+			set.provider = NULL;
+		}
+	}
 	if (opts[O_TLS].seen && upstream_tls_parse(opts[O_TLS].value, &set.tls) < 0)
 		return cli_usage_error("upstream add: --tls must be implicit, starttls or none");
 	if (opts[O_PORT].seen) {
@@ -114,7 +145,19 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error("upstream add: --interval must be 10-86400 seconds");
 		set.interval = (unsigned)iv;
 	}
-	set.host = xstrdup(opts[O_HOST].value);
+	if (opts[O_PROVIDER].seen) {
+		free(set.provider);
+		set.provider = xstrdup(opts[O_PROVIDER].value);
+	}
+	if (set.auth == UPSTREAM_AUTH_OAUTH2 && set.provider == NULL) {
+		upstream_settings_clear(&set);
+		return cli_usage_error("upstream add: --auth oauth2 needs --provider "
+				       "(google, microsoft, yahoo or custom)");
+	}
+	if (opts[O_HOST].seen) {
+		free(set.host);
+		set.host = xstrdup(opts[O_HOST].value);
+	}
 	set.username = xstrdup(opts[O_USERNAME].value);
 	if (opts[O_VERIFY].seen)
 		set.tls_verify = xstrdup(opts[O_VERIFY].value);
@@ -141,15 +184,24 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("%s", error);
 		goto out;
 	}
-	if (cli_read_password(&password) != CLI_OK)
+	/* an oauth2 account without a refresh token yet is added paused, to be
+	 * connected by 'upstream connect' or the panel */
+	bool grant = set.auth == UPSTREAM_AUTH_PASSWORD || opts[O_TOKEN].seen;
+	if (grant && cli_read_password(&password) != CLI_OK)
 		goto out;
-	if (seal(password, strlen(password), &sealed, &error) < 0) {
-		cli_error("cannot seal the password: %s", error);
+	if (seal(grant ? password : "", grant ? strlen(password) : 0, &sealed, &error) < 0) {
+		cli_error("cannot seal the %s: %s",
+			  set.auth == UPSTREAM_AUTH_PASSWORD ? "password" : "token", error);
 		goto out;
 	}
 	int64_t id;
 	int status = store_upstream_add(st, pos[0], &set, sealed, &id, &error);
 	if (status != STORE_OK) {
+		cli_error("upstream add: %s", error);
+		goto out;
+	}
+	if (!grant && store_upstream_oauth_reconnect(st, id, FETCH_OAUTH_CONNECT, &error) !=
+			      STORE_OK) {
 		cli_error("upstream add: %s", error);
 		goto out;
 	}
@@ -206,6 +258,10 @@ print_account(const struct store_upstream *up)
 	if (up->set.protocol == UPSTREAM_IMAP)
 		printf(" idle=%s mirror=%s", up->set.idle ? "yes" : "no",
 		       up->set.mirror ? "yes" : "no");
+	printf(" auth=%s", upstream_auth_name(up->set.auth));
+	if (up->set.auth == UPSTREAM_AUTH_OAUTH2)
+		printf(" provider=%s paused=%s", esc_str(up->set.provider),
+		       up->reconnect ? "reconnect" : "no");
 	printf(" dedupe=%s interval=%u enabled=%s last_ok=%s last_attempt=%s fetched=%" PRIu64
 	       " last_error=%s\n",
 	       up->set.dedupe ? "yes" : "no", up->set.interval, up->set.enabled ? "yes" : "no",
@@ -313,6 +369,86 @@ upstream_run(struct cli_ctx *ctx, int argc, char **argv)
 	return ret;
 }
 
+/* RFC 8628: the device authorization grant, in the terminal. */
+static int
+upstream_connect(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *pos[1];
+	size_t n_pos;
+	int64_t id;
+	int ret = cli_parse_args("upstream connect", argc, argv, 2, NULL, 0, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos != 1 || parse_id(pos[0], &id) < 0)
+		return cli_usage_error("upstream connect: ID (a number from 'upstream list') is "
+				       "missing");
+	struct store *st;
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	const char *error;
+	struct store_upstream up = { 0 };
+	struct oauth2_device dev = { 0 };
+	struct oauth2_token tok = { 0 };
+	ret = CLI_FAIL;
+	if (seal_key_load(ctx->cfg->data_dir, &error) < 0) {
+		cli_error("%s", error);
+		goto out;
+	}
+	if (store_upstream_get(st, id, &up, &error) != STORE_OK) {
+		cli_error("upstream connect: %s", error);
+		goto out;
+	}
+	if (up.set.auth != UPSTREAM_AUTH_OAUTH2) {
+		cli_error("upstream connect: account %" PRId64 " logs in with a password", id);
+		goto out;
+	}
+	if (fetch_oauth_device_start(ctx->cfg, up.set.provider, &dev, &error) < 0) {
+		cli_error("upstream connect: %s", error);
+		goto out;
+	}
+	printf("To connect account %" PRId64 ", open %s and enter the code %s\n", id,
+	       dev.verification_uri, dev.user_code);
+	if (dev.verification_uri_complete != NULL)
+		printf("(or open %s)\n", dev.verification_uri_complete);
+	fflush(stdout);
+	time_t end = time(NULL) + dev.expires_in;
+	int64_t interval = dev.interval;
+	for (;;) {
+		if (time(NULL) >= end) {
+			cli_error("upstream connect: the code expired before it was entered");
+			goto out;
+		}
+		/* RFC 8628 §3.5: wait interval seconds between polls */
+		struct timespec ts = { .tv_sec = interval };
+		nanosleep(&ts, NULL);
+		enum oauth2_result r =
+			fetch_oauth_device_poll(ctx->cfg, up.set.provider, &dev, &tok, &error);
+		if (r == OAUTH2_OK)
+			break;
+		if (r == OAUTH2_PENDING)
+			continue;
+		if (r == OAUTH2_SLOW_DOWN) {
+			interval += 5;
+			continue;
+		}
+		cli_error("upstream connect: %s", error);
+		goto out;
+	}
+	if (fetch_oauth_store_grant(st, id, &tok, &error) < 0) {
+		cli_error("upstream connect: %s", error);
+		goto out;
+	}
+	printf("%" PRId64 " connected\n", id);
+	ret = CLI_OK;
+out:
+	oauth2_token_clear(&tok);
+	oauth2_device_clear(&dev);
+	store_upstream_clear(&up);
+	seal_key_forget();
+	store_close(&st);
+	return ret;
+}
+
 int
 cmd_upstream(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -324,9 +460,10 @@ cmd_upstream(struct cli_ctx *ctx, int argc, char **argv)
 		{ "del", upstream_del },
 		{ "list", upstream_list },
 		{ "run", upstream_run },
+		{ "connect", upstream_connect },
 	};
 	if (argc < 2)
-		return cli_usage_error("upstream: add, del, list or run?");
+		return cli_usage_error("upstream: add, del, list, run or connect?");
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
 		if (strcmp(argv[1], actions[i].name) == 0)
 			return actions[i].fn(ctx, argc, argv);

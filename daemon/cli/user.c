@@ -12,8 +12,10 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -99,15 +101,16 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 	        {.name = "--admin"},
 	        {.name = "--quota", .takes_value = true},
 	        {.name = "--password-stdin"},
+	        {.name = "--quota-messages", .takes_value = true},
 	};
 	const char *pos[1];
 	size_t n_pos;
-	uint64_t quota = 0;
+	uint64_t quota = 0, quota_messages = 0;
 	struct store *st;
 	char *hash, *password = NULL;
 	const char *error;
 
-	int ret = cli_parse_args("user add", argc, argv, 2, opts, 3, pos, 1, &n_pos);
+	int ret = cli_parse_args("user add", argc, argv, 2, opts, 4, pos, 1, &n_pos);
 	if (ret != CLI_OK)
 		return ret;
 	if (n_pos != 1)
@@ -119,6 +122,16 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(
 		        "user add: --quota '%s' is not a size (BYTES, or with K, M, G, T)",
 		        esc_str(opts[1].value));
+	if (opts[3].seen) {
+		char *end;
+		errno = 0;
+		quota_messages = strtoull(opts[3].value, &end, 10);
+		if (opts[3].value[0] < '0' || opts[3].value[0] > '9' || *end != '\0' ||
+		    errno != 0 || quota_messages > INT64_MAX)
+			return cli_usage_error("user add: --quota-messages '%s' is not a "
+			                       "number of messages",
+			                       esc_str(opts[3].value));
+	}
 	if (check_address(pos[0]) != CLI_OK)
 		return CLI_FAIL;
 	if (cli_store_open(ctx, &st) != CLI_OK)
@@ -136,6 +149,8 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	int status = store_user_add(st, pos[0], hash, opts[0].seen, quota, &error);
 	free(hash);
+	if (status == STORE_OK && quota_messages > 0)
+		status = store_user_set_quota_messages(st, pos[0], quota_messages, &error);
 	if (status == STORE_OK)
 		set_scram(st, pos[0], &password);
 	cli_password_free(&password);

@@ -10,7 +10,7 @@ libcore_a_SOURCES = \
 	daemon/core/hash.c daemon/core/hash.h \
 	daemon/core/limits.h
 libcore_a_CFLAGS = $(AM_CFLAGS)
-CORE_LIBS = libcore.a $(SSL_LIBS) $(CRYPT_LIBS) $(ZLIB_LIBS)
+CORE_LIBS = libcore.a $(SSL_LIBS) $(CRYPT_LIBS) $(ZLIB_LIBS) $(CJSON_LIBS)
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_buf

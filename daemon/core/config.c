@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -44,6 +45,7 @@ struct setting {
 
 #define F(field) offsetof(struct config, field)
 #define LISTEN(kind) offsetof(struct config, listen[kind])
+#define OAUTH(p, field) offsetof(struct config, oauth2[p].field)
 
 /*
  * Every setting, once: the parser, the defaults, config_listen_name() and
@@ -120,6 +122,37 @@ static const struct setting settings[] = {
 	 * private addresses (client_conn.h) */
 	{ "fetch", "allow_private_hosts", SET_BOOL, "no", 0, 0, F(fetch_allow_private_hosts) },
 
+	/* OAuth2 providers of upstream accounts (fetch/oauth.c); the
+	 * endpoints of the big three are preset, the client is the admin's */
+	{ "oauth2_google", "client_id", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_GOOGLE, client_id) },
+	{ "oauth2_google", "client_secret", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_GOOGLE, client_secret) },
+	{ "oauth2_google", "authorization_endpoint", SET_STRING, "https://accounts.google.com/o/oauth2/v2/auth", 0, 0, OAUTH(OAUTH2_GOOGLE, authorization_endpoint) },
+	{ "oauth2_google", "token_endpoint", SET_STRING, "https://oauth2.googleapis.com/token", 0, 0, OAUTH(OAUTH2_GOOGLE, token_endpoint) },
+	{ "oauth2_google", "device_authorization_endpoint", SET_STRING, "https://oauth2.googleapis.com/device/code", 0, 0, OAUTH(OAUTH2_GOOGLE, device_endpoint) },
+	{ "oauth2_google", "revocation_endpoint", SET_STRING, "https://oauth2.googleapis.com/revoke", 0, 0, OAUTH(OAUTH2_GOOGLE, revocation_endpoint) },
+	{ "oauth2_google", "scopes", SET_STRING, "https://mail.google.com/", 0, 0, OAUTH(OAUTH2_GOOGLE, scopes) },
+	{ "oauth2_microsoft", "client_id", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_MICROSOFT, client_id) },
+	{ "oauth2_microsoft", "client_secret", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_MICROSOFT, client_secret) },
+	{ "oauth2_microsoft", "authorization_endpoint", SET_STRING, "https://login.microsoftonline.com/common/oauth2/v2.0/authorize", 0, 0, OAUTH(OAUTH2_MICROSOFT, authorization_endpoint) },
+	{ "oauth2_microsoft", "token_endpoint", SET_STRING, "https://login.microsoftonline.com/common/oauth2/v2.0/token", 0, 0, OAUTH(OAUTH2_MICROSOFT, token_endpoint) },
+	{ "oauth2_microsoft", "device_authorization_endpoint", SET_STRING, "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode", 0, 0, OAUTH(OAUTH2_MICROSOFT, device_endpoint) },
+	{ "oauth2_microsoft", "revocation_endpoint", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_MICROSOFT, revocation_endpoint) },
+	{ "oauth2_microsoft", "scopes", SET_STRING, "offline_access https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send", 0, 0, OAUTH(OAUTH2_MICROSOFT, scopes) },
+	{ "oauth2_yahoo", "client_id", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_YAHOO, client_id) },
+	{ "oauth2_yahoo", "client_secret", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_YAHOO, client_secret) },
+	{ "oauth2_yahoo", "authorization_endpoint", SET_STRING, "https://api.login.yahoo.com/oauth2/request_auth", 0, 0, OAUTH(OAUTH2_YAHOO, authorization_endpoint) },
+	{ "oauth2_yahoo", "token_endpoint", SET_STRING, "https://api.login.yahoo.com/oauth2/get_token", 0, 0, OAUTH(OAUTH2_YAHOO, token_endpoint) },
+	{ "oauth2_yahoo", "device_authorization_endpoint", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_YAHOO, device_endpoint) },
+	{ "oauth2_yahoo", "revocation_endpoint", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_YAHOO, revocation_endpoint) },
+	{ "oauth2_yahoo", "scopes", SET_STRING, "mail-w", 0, 0, OAUTH(OAUTH2_YAHOO, scopes) },
+	{ "oauth2_custom", "client_id", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_CUSTOM, client_id) },
+	{ "oauth2_custom", "client_secret", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_CUSTOM, client_secret) },
+	{ "oauth2_custom", "authorization_endpoint", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_CUSTOM, authorization_endpoint) },
+	{ "oauth2_custom", "token_endpoint", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_CUSTOM, token_endpoint) },
+	{ "oauth2_custom", "device_authorization_endpoint", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_CUSTOM, device_endpoint) },
+	{ "oauth2_custom", "revocation_endpoint", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_CUSTOM, revocation_endpoint) },
+	{ "oauth2_custom", "scopes", SET_STRING, NULL, 0, 0, OAUTH(OAUTH2_CUSTOM, scopes) },
+
 	/* the spam defence; see mailhub.conf(5) */
 	{ "spam", "rspamd", SET_URL, NULL, 0, 0, F(rspamd_url) },
 	{ "spam", "rspamd_timeout", SET_UINT, "20", 1, 600, F(rspamd_timeout) },
@@ -141,6 +174,7 @@ static const struct setting settings[] = {
 	{ "trust", "dmarc_policy", SET_BOOL, "yes", 0, 0, F(trust_dmarc_policy) },
 	{ "trust", "refuse_spoofing", SET_BOOL, "yes", 0, 0, F(trust_refuse_spoofing) },
 	{ "trust", "allow", SET_NETLIST, NULL, 0, 0, F(trust_allow) },
+	{ "trust", "arc_sealers", SET_HOSTLIST, NULL, 0, 0, F(trust_arc_sealers) },
 
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;
@@ -834,6 +868,21 @@ verify(struct config *cfg, const struct parse_state *st, const char **error_r)
 				  cfg->connections_per_ip, cfg->connections);
 		return -1;
 	}
+	/* an OAuth2 endpoint is an https URL (RFC 6749 §3.1, §3.2: TLS); its
+	 * parts are checked where it is used (core/oauth2.h) */
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *set = &settings[i];
+		if (strncmp(set->section, "oauth2_", 7) != 0 ||
+		    strstr(set->key, "endpoint") == NULL)
+			continue;
+		const char *url = *(char *const *)((const char *)cfg + set->offset);
+		if (url != NULL && (strncasecmp(url, "https://", 8) != 0 || url[8] == '\0' ||
+				    url[8] == '/' || strpbrk(url, " \t#") != NULL)) {
+			*error_r = errfmt("%s: [%s] %s must be an https:// URL, not '%s'",
+					  where(st, set), set->section, set->key, esc_str(url));
+			return -1;
+		}
+	}
 	/* two listeners cannot bind the same port on overlapping addresses */
 	for (int a = 0; a < LISTEN_COUNT; a++) {
 		for (int b = a + 1; b < LISTEN_COUNT; b++) {
@@ -1067,4 +1116,23 @@ fail:
 	fclose(f);
 	buf_free(&text);
 	return -1;
+}
+
+static const char *const oauth2_names[OAUTH2_PROVIDERS] = { "google", "microsoft", "yahoo",
+							    "custom" };
+
+const char *
+config_oauth2_name(enum config_oauth2_provider p)
+{
+	return (unsigned)p < OAUTH2_PROVIDERS ? oauth2_names[p] : "?";
+}
+
+const struct config_oauth2 *
+config_oauth2_find(const struct config *cfg, const char *name)
+{
+	for (int i = 0; i < OAUTH2_PROVIDERS; i++) {
+		if (name != NULL && strcmp(name, oauth2_names[i]) == 0)
+			return &cfg->oauth2[i];
+	}
+	return NULL;
 }

@@ -46,6 +46,25 @@ struct config_listen {
 	unsigned port;
 };
 
+/* An OAuth2 provider of upstream accounts: [oauth2_NAME].  The endpoints
+ * are https URLs; NULL where the provider has none (or it is not set). */
+enum config_oauth2_provider {
+	OAUTH2_GOOGLE,
+	OAUTH2_MICROSOFT,
+	OAUTH2_YAHOO,
+	OAUTH2_CUSTOM,		/* any OpenID/OAuth2 provider, by its endpoints */
+	OAUTH2_PROVIDERS
+};
+struct config_oauth2 {
+	char *client_id;		/* NULL: the provider is not set up */
+	char *client_secret;		/* NULL: a public client (PKCE only) */
+	char *authorization_endpoint;	/* RFC 6749 §3.1 */
+	char *token_endpoint;		/* RFC 6749 §3.2 */
+	char *device_endpoint;		/* RFC 8628 §3.1 */
+	char *revocation_endpoint;	/* RFC 7009 §2 */
+	char *scopes;			/* space-separated */
+};
+
 struct config {
 	char *path;		/* the file it came from */
 
@@ -113,6 +132,9 @@ struct config {
 	unsigned fetch_idle_connections; /* default 5: IDLE sessions per account */
 	bool fetch_allow_private_hosts;	/* default no: upstreams only on public addresses */
 
+	/* [oauth2_google], [oauth2_microsoft], [oauth2_yahoo], [oauth2_custom] */
+	struct config_oauth2 oauth2[OAUTH2_PROVIDERS];
+
 	/* [spam] (all off by default) */
 	char *rspamd_url;		/* "http://HOST:PORT" of rspamd's normal worker, or NULL */
 	unsigned rspamd_timeout;	/* seconds per check, default 20 */
@@ -132,6 +154,7 @@ struct config {
 	bool trust_dmarc_policy;	/* apply p=reject/quarantine; default yes */
 	bool trust_refuse_spoofing;	/* local domains only through auth; default yes */
 	char *trust_allow;		/* networks never checked, or NULL */
+	char *trust_arc_sealers;	/* ARC sealers trusted over DMARC, or NULL */
 
 	/* [limits] */
 	uint64_t message_size;		/* bytes, default 52428800 (50 MiB) */
@@ -179,6 +202,10 @@ int config_parse_http_url(const char *url, char **host_r, unsigned *port_r,
 
 /* "smtp", "submission", ... */
 const char *config_listen_name(enum listen_kind kind);
+/* "google", "microsoft", "yahoo", "custom" (the NAME of [oauth2_NAME]). */
+const char *config_oauth2_name(enum config_oauth2_provider p);
+/* The provider of that name, or NULL when there is none. */
+const struct config_oauth2 *config_oauth2_find(const struct config *cfg, const char *name);
 
 /* One row of the settings table, for the documentation and the test that
  * keeps packaging/man/mailhub.conf.5 true to it. */

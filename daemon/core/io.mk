@@ -9,7 +9,8 @@ libcore_a_SOURCES += \
 	daemon/core/conn_deflate.c daemon/core/conn_deflate.h \
 	daemon/core/tls.c daemon/core/tls.h \
 	daemon/core/listener.c daemon/core/listener.h \
-	daemon/core/client_conn.c daemon/core/client_conn.h
+	daemon/core/client_conn.c daemon/core/client_conn.h \
+	daemon/core/https_get.c daemon/core/https_get.h
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_conn tests/unit/check_tls tests/unit/check_listener \

@@ -60,6 +60,11 @@
 /* Addresses and passwords as accepted anywhere. */
 #define ADDRESS_MAX 320
 #define PASSWORD_MAX 1024
+/* core/authcache.h: how long a verified password is remembered (Dovecot's
+ * auth_cache_ttl default, 1 hour) and the slots of its fixed table (40
+ * bytes each). */
+#define AUTH_CACHE_TTL 3600
+#define AUTH_CACHE_SLOTS 4096
 
 /* Header lines accepted by the MIME parser before the rest counts as body. */
 #define MIME_HEADER_LINES_MAX 2000

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "fetch/fetch_int.h"
+#include "fetch/oauth.h"
 #include "imap/client.h"
 #include "pop3/client.h"
 
@@ -61,28 +62,34 @@ fetch_account_once(const struct config *cfg, struct store *st,
 		.log_id = next_log_id(),
 	};
 	char *password = NULL;
-	size_t plen;
+	size_t plen = 0;
 	const char *error = NULL;
 	int ret = -1;
 	*fetched_r = 0;
-	if (unseal(up->password_sealed, &password, &plen, &error) < 0) {
-		error = errfmt("cannot open the stored password: %s", error);
+	if (fetch_oauth_secret(cfg, st, up, false, &password, &plen, &error) < 0)
 		goto out;
-	}
 	if (fetch_target_mailbox(&run, &error) < 0)
 		goto out;
 	if (fetch_committer_new(&run, &error) < 0)
 		goto out;
-	if (up->set.protocol == UPSTREAM_IMAP)
-		ret = fetch_imap_account(&run, password, keep_c, only_folder, &error);
-	else
-		ret = fetch_pop3_account(&run, password, &error);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (up->set.protocol == UPSTREAM_IMAP)
+			ret = fetch_imap_account(&run, password, keep_c, only_folder, &error);
+		else
+			ret = fetch_pop3_account(&run, password, &error);
+		/* a token the server refused before its time (revoked, or the
+		 * provider's clock): one refresh tells a revoked grant (the
+		 * account pauses) from a token that was just stale */
+		if (ret == 0 || attempt > 0 || up->set.auth != UPSTREAM_AUTH_OAUTH2 ||
+		    strstr(error, "rejected the OAuth2 access token") == NULL)
+			break;
+		fetch_secret_free(&password, plen);
+		if (fetch_oauth_secret(cfg, st, up, true, &password, &plen, &error) < 0)
+			goto out;
+	}
 out:
 	fetch_committer_free(&run);
-	if (password != NULL) {
-		explicit_bzero(password, plen);
-		free(password);
-	}
+	fetch_secret_free(&password, plen);
 	*fetched_r = run.appended;
 	const char *err2;
 	if (ret == 0) {

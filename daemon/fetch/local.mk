@@ -7,6 +7,8 @@ libfetch_a_SOURCES = \
 	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
 	daemon/fetch/watch.c \
 	daemon/fetch/run_pop3.c \
+	daemon/fetch/oauth.c daemon/fetch/oauth.h daemon/fetch/oauth_pending.c \
+	daemon/fetch/presets.c daemon/fetch/presets.h \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h
 libfetch_a_CFLAGS = $(AM_CFLAGS)
@@ -14,8 +16,9 @@ FETCH_LIB = libfetch.a
 
 # The fetcher's tables and their SQL live in the store.
 libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
-	daemon/store/upstream_batch.c
-SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql
+	daemon/store/upstream_batch.c daemon/store/upstream_oauth.c
+SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql \
+	sql/023_upstream_oauth.sql
 
 # What a test of the fetcher links.
 FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
@@ -42,6 +45,8 @@ TESTS += tests/integration/test_fetch.py
 EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream.py
 TESTS += tests/integration/test_fetch_sync.py
 EXTRA_DIST += tests/integration/test_fetch_sync.py
+TESTS += tests/integration/test_fetch_oauth.py
+EXTRA_DIST += tests/integration/test_fetch_oauth.py tests/integration/oauth_server.py
 TESTS += tests/integration/test_fetch_nouidl.py
 EXTRA_DIST += tests/integration/test_fetch_nouidl.py tests/integration/pop3_nouidl_server.py
 

@@ -499,7 +499,8 @@ reload(struct store_upstream *list, size_t n, const int64_t *req, size_t n_req)
 				poke(s->wake[1]);
 			}
 		}
-		s->enabled = up->set.enabled;
+		/* an account whose OAuth2 grant was refused waits for the user */
+		s->enabled = up->set.enabled && !up->reconnect;
 		s->idle_mode = up->set.protocol == UPSTREAM_IMAP && up->set.idle;
 	}
 	for (size_t i = 0; i < n_req; i++) {

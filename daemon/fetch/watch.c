@@ -27,6 +27,7 @@
 #include "core/seal.h"
 #include "core/xmalloc.h"
 #include "fetch/fetch_int.h"
+#include "fetch/oauth.h"
 
 /* Wait after a lost watcher session before logging in again. */
 #define WATCH_RETRY_MS 30000
@@ -43,7 +44,8 @@ struct watcher {
 
 struct fetch_watch {
 	struct upstream_settings set;	/* a copy: the watchers' own */
-	char *password;
+	const struct config *cfg;	/* oauth2: for renewing the token */
+	char *password;			/* or the oauth2 access token; under lock */
 	size_t password_len;
 	int64_t id;
 	bool allow_private;
@@ -78,6 +80,24 @@ mark(struct watcher *x)
 	(void)r;	/* a full pipe is awake enough */
 }
 
+/* oauth2: an access token for the next login (the one at the start
+ * expires within the hour; fetch/oauth.c renews it when due). */
+static int
+renew_token(struct fetch_watch *w, const char **error_r)
+{
+	struct store_upstream up = { .id = w->id, .set = w->set };
+	char *token;
+	size_t len;
+	if (fetch_oauth_secret(w->cfg, NULL, &up, false, &token, &len, error_r) < 0)
+		return -1;
+	pthread_mutex_lock(&w->lock);
+	fetch_secret_free(&w->password, w->password_len);
+	w->password = token;
+	w->password_len = len;
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
 static void *
 watcher_main(void *arg)
 {
@@ -93,8 +113,21 @@ watcher_main(void *arg)
 		const char *error = NULL;
 		struct imapc_mailbox mb;
 		uint64_t log_id = watch_log_id();
-		if (imap_client_open(&w->set, w->password, &params, log_id, &c, &error) < 0 ||
-		    imap_client_select(c, x->folder, true, &mb, &error) < 0) {
+		if (w->set.auth == UPSTREAM_AUTH_OAUTH2 && renew_token(w, &error) < 0) {
+			log_info("fetch upstream=%lld folder=%s watch failed: %s", (long long)w->id,
+				 esc_str(x->folder), error);
+			if (stop_asked(w, WATCH_RETRY_MS))
+				break;
+			continue;
+		}
+		/* a copy: another watcher may renew the token meanwhile */
+		pthread_mutex_lock(&w->lock);
+		size_t slen = w->password_len;
+		char *secret = xstrdup(w->password);
+		pthread_mutex_unlock(&w->lock);
+		int opened = imap_client_open(&w->set, secret, &params, log_id, &c, &error);
+		fetch_secret_free(&secret, slen);
+		if (opened < 0 || imap_client_select(c, x->folder, true, &mb, &error) < 0) {
 			log_info("fetch upstream=%lld folder=%s watch failed: %s", (long long)w->id,
 				 esc_str(x->folder), error);
 			imap_client_free(&c);
@@ -157,8 +190,9 @@ fetch_watch_start(const struct config *cfg, const struct store_upstream *up,
 		client_conn_cancel_init(&w->watchers[i].cancel);
 	}
 	*w_r = w;
-	if (unseal(up->password_sealed, &w->password, &w->password_len, error_r) < 0) {
-		*error_r = errfmt("cannot open the stored password: %s", *error_r);
+	w->cfg = cfg;
+	if (fetch_oauth_secret(cfg, NULL, up, false, &w->password, &w->password_len,
+			       error_r) < 0) {
 		fetch_watch_stop(w_r);
 		return -1;
 	}
@@ -225,10 +259,7 @@ fetch_watch_stop(struct fetch_watch **wp)
 		if (w->stop[i] >= 0)
 			close(w->stop[i]);
 	}
-	if (w->password != NULL) {
-		explicit_bzero(w->password, w->password_len);
-		free(w->password);
-	}
+	fetch_secret_free(&w->password, w->password_len);
 	upstream_settings_clear(&w->set);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

@@ -8,6 +8,7 @@
 #include "core/client_conn.h"
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/oauth2.h"
 #include "imap/client.h"
 #include "imap/utf7.h"
 #include "mail/date.h"
@@ -133,9 +134,14 @@ refusal(const struct imap_client *c, const struct cmd_ctx *x, const char *what,
 {
 	log_peer_text(c, what, line, len);
 	const char *words = code_words(r);
+	if (words != NULL && x->login && c->set->auth == UPSTREAM_AUTH_OAUTH2 &&
+	    strcmp(words, "the server rejected the username or password") == 0)
+		words = "the server rejected the OAuth2 access token";
 	if (words == NULL && x->login && imapc_resp_is(r, "NO"))
 		/* RFC 3501 §6.2.3: NO to LOGIN is "user name or password rejected" */
-		words = "the server rejected the username or password";
+		words = c->set->auth == UPSTREAM_AUTH_OAUTH2
+			? "the server rejected the OAuth2 access token"
+			: "the server rejected the username or password";
 	if (words == NULL)
 		words = imapc_resp_is(r, "NO") ? "the server answered NO"
 		      : "the server answered BAD (it did not understand the command)";
@@ -511,11 +517,92 @@ put_astring(struct imap_client *c, struct buf *cmd, const char *s, bool *literal
 			  (c->caps & IMAPC_CAP_LITERALPLUS) != 0 ? "+" : "");
 }
 
+/* AUTHENTICATE mech with the initial response b64 (raw secret bytes in
+ * base64): in the command with RFC 4959 SASL-IR, else after the "+".  b64
+ * is wiped and freed.  0 when sent (the tagged answer is not read yet). */
+static int
+authenticate_start(struct imap_client *c, struct cmd_ctx *x, const char *mech, struct buf *b64,
+		   const char **error_r)
+{
+	int ret;
+	if ((c->caps & IMAPC_CAP_SASL_IR) != 0) {
+		ret = send_cmd(c, "AUTHENTICATE %s %s", mech, buf_cstr(b64));
+	} else {
+		ret = send_cmd(c, "AUTHENTICATE %s", mech);
+		x->want_continue = true;
+		if (ret == 0)
+			ret = wait_tagged(c, x, "login failed", error_r);
+		else
+			send_error(c, error_r);
+		x->want_continue = false;
+		if (ret == 0 && x->continued) {
+			ret = conn_write(c->conn, b64->data, b64->len);
+			if (ret == 0)
+				ret = conn_puts(c->conn, "\r\n");
+		} else if (ret == 0) {
+			ret = -1;
+			*error_r = "login failed: no continuation for AUTHENTICATE";
+		}
+	}
+	explicit_bzero(b64->data, b64->len);
+	buf_free(b64);
+	if (ret < 0)
+		return *error_r != NULL ? -1 : send_error(c, error_r);
+	return 0;
+}
+
+/*
+ * RFC 7628 §3 (OAUTHBEARER, preferred) or XOAUTH2: the bearer token in the
+ * initial response (RFC 4959 SASL-IR when offered, else after the "+").  A
+ * server refusing the token first sends its error as a challenge (§3.2.2);
+ * the client answers it with a lone ^A (XOAUTH2: an empty line) and the
+ * server then ends the exchange with NO.
+ */
+static int
+login_oauth2(struct imap_client *c, const char *token, const char **error_r)
+{
+	const struct upstream_settings *set = c->set;
+	struct cmd_ctx x = { .login = true };
+	bool bearer = (c->caps & IMAPC_CAP_AUTH_OAUTHBEARER) != 0;
+	if (!bearer && (c->caps & IMAPC_CAP_AUTH_XOAUTH2) == 0) {
+		*error_r = "login failed: the server offers no OAuth2 login "
+			   "(neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2)";
+		return -1;
+	}
+	const char *mech = bearer ? "OAUTHBEARER" : "XOAUTH2";
+	struct buf raw = BUF_INIT, b64 = BUF_INIT;
+	if (bearer)
+		oauth2_sasl_oauthbearer(&raw, set->username, set->host, set->port, token);
+	else
+		oauth2_sasl_xoauth2(&raw, set->username, token);
+	base64_encode(&b64, raw.data, raw.len);
+	explicit_bzero(raw.data, raw.len);
+	buf_free(&raw);
+	if (authenticate_start(c, &x, mech, &b64, error_r) < 0)
+		return -1;
+	x.want_continue = true;
+	x.continued = false;
+	int ret = wait_tagged(c, &x, "login failed", error_r);
+	if (ret < 0 || !x.continued)
+		return ret;
+	/* the error challenge (its JSON is not shown: the server's words) */
+	x.want_continue = false;
+	if (conn_puts(c->conn, bearer ? "AQ==\r\n" : "\r\n") < 0)
+		return send_error(c, error_r);
+	if (wait_tagged(c, &x, "login failed", error_r) == 0) {
+		*error_r = "login failed: the server accepted an OAuth2 exchange it had refused";
+		return -1;
+	}
+	return -1;
+}
+
 static int
 login(struct imap_client *c, const char *password, const char **error_r)
 {
 	const struct upstream_settings *set = c->set;
 	struct cmd_ctx x = { .login = true };
+	if (set->auth == UPSTREAM_AUTH_OAUTH2)
+		return login_oauth2(c, password, error_r);
 	bool plain = (c->caps & IMAPC_CAP_AUTH_PLAIN) != 0 &&
 		     ((c->caps & IMAPC_CAP_LOGINDISABLED) != 0 ||
 		      (c->caps & IMAPC_CAP_SASL_IR) != 0);
@@ -533,30 +620,8 @@ login(struct imap_client *c, const char *password, const char **error_r)
 		base64_encode(&b64, raw.data, raw.len);
 		explicit_bzero(raw.data, raw.len);
 		buf_free(&raw);
-		int ret;
-		if ((c->caps & IMAPC_CAP_SASL_IR) != 0) {
-			ret = send_cmd(c, "AUTHENTICATE PLAIN %s", buf_cstr(&b64));
-		} else {
-			ret = send_cmd(c, "AUTHENTICATE PLAIN");
-			x.want_continue = true;
-			if (ret == 0)
-				ret = wait_tagged(c, &x, "login failed", error_r);
-			else
-				send_error(c, error_r);
-			x.want_continue = false;
-			if (ret == 0 && x.continued) {
-				ret = conn_write(c->conn, b64.data, b64.len);
-				if (ret == 0)
-					ret = conn_puts(c->conn, "\r\n");
-			} else if (ret == 0) {
-				ret = -1;
-				*error_r = "login failed: no continuation for AUTHENTICATE";
-			}
-		}
-		explicit_bzero(b64.data, b64.len);
-		buf_free(&b64);
-		if (ret < 0)
-			return *error_r != NULL ? -1 : send_error(c, error_r);
+		if (authenticate_start(c, &x, "PLAIN", &b64, error_r) < 0)
+			return -1;
 		return wait_tagged(c, &x, "login failed", error_r);
 	}
 	/* LOGIN user pass, with literals where needed */

@@ -184,7 +184,9 @@ struct imapc_fetch_sink {
  * client_conn.h), does TLS as set says (implicit, STARTTLS, none; the
  * certificate checked as set->tls_verify says), reads the greeting and
  * capabilities, and logs in (AUTHENTICATE PLAIN when LOGIN is disabled or
- * PLAIN with SASL-IR is offered, else LOGIN).  *error_r says in plain words
+ * PLAIN with SASL-IR is offered, else LOGIN; for set->auth oauth2,
+ * password is the access token, sent by AUTHENTICATE OAUTHBEARER or
+ * XOAUTH2).  *error_r says in plain words
  * what failed and never holds text the server sent (that is logged). */
 int imap_client_open(const struct upstream_settings *set, const char *password,
 		     const struct client_conn_params *params, uint64_t log_id,

@@ -48,12 +48,15 @@ imap_cmd_enable(struct imap_session *s, const struct imap_arg *args, size_t n)
 			bit = IMAP_ENABLED_CONDSTORE;
 		else if (imap_arg_atom_eq(&args[i], "QRESYNC"))
 			bit = IMAP_ENABLED_QRESYNC;
+		else if (imap_arg_atom_eq(&args[i], "IMAP4rev2"))
+			bit = IMAP_ENABLED_REV2;
 		else
 			continue;
 		if (s->enabled & bit)
 			continue;
 		/* RFC 7162 §3.2.3: QRESYNC implies CONDSTORE */
-		imap_condstore_enable(s);
+		if (bit != IMAP_ENABLED_REV2)
+			imap_condstore_enable(s);
 		s->enabled |= bit;
 		buf_printf(&b, " %s", args[i].str);
 	}

@@ -197,6 +197,12 @@ imap_cmd_search(struct imap_session *s, const struct imap_arg *args, size_t n)
 	if (imap_parse_return(s, args, n, &pos, &r) < 0 ||
 	    imap_parse_charset(s, args, n, &pos, true) < 0)
 		return;
+	/* RFC 9051 §6.4.4: an IMAP4rev2 client gets ESEARCH; no RETURN
+	 * means RETURN (ALL) */
+	if (imap_rev2_on(s) && !r.esearch) {
+		r.esearch = true;
+		r.all = true;
+	}
 	if (pos >= n) {
 		imap_bad(s, "SEARCH needs a key");
 		return;

@@ -39,6 +39,7 @@ enum item_kind {
 	ITEM_BINARY,		/* RFC 3516: BINARY[...], BINARY.PEEK[...] */
 	ITEM_BINARY_SIZE,	/* BINARY.SIZE[...] */
 	ITEM_PREVIEW,		/* RFC 8970 */
+	ITEM_SAVEDATE,		/* RFC 8514 §4.2 */
 };
 
 enum section_what {
@@ -111,6 +112,7 @@ add_item(struct fetch_req *r, enum item_kind kind)
 		break;
 	case ITEM_EMAILID:
 	case ITEM_PREVIEW:
+	case ITEM_SAVEDATE:
 	case ITEM_INTERNALDATE:
 	case ITEM_SIZE:
 		r->need_row = true;
@@ -337,6 +339,8 @@ parse_one(struct fetch_req *r, const struct imap_arg *a)
 		add_item(r, ITEM_THREADID);
 	else if (str_eq_nocase(s, "PREVIEW"))
 		add_item(r, ITEM_PREVIEW);
+	else if (str_eq_nocase(s, "SAVEDATE"))
+		add_item(r, ITEM_SAVEDATE);
 	else if (str_eq_nocase(s, "RFC822") || str_eq_nocase(s, "RFC822.HEADER") ||
 		 str_eq_nocase(s, "RFC822.TEXT")) {
 		struct fetch_item *it = add_item(r, ITEM_SECTION);
@@ -525,7 +529,7 @@ write_preview(struct imap_session *s, const struct imapdb_row *row,
 		return;
 	}
 	struct buf text = BUF_INIT;
-	imap_preview_compute(fm->data.data ? fm->data.data : "", fm->root, &text);
+	mail_preview_compute(fm->data.data ? fm->data.data : "", fm->root, &text);
 	const char *t = buf_cstr(&text);
 	if (imapsync_preview_set(s->st, row->blob, t, &err) != STORE_OK)
 		log_error("imap[%llu] %s", (unsigned long long)s->id, err);
@@ -558,7 +562,8 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 	}
 	if (flags_changed && !r->has_flags) {
 		buf_puts(out, first ? "FLAGS " : " FLAGS ");
-		imap_append_flags(out, m->flags, m->keywords, m->recent);
+		imap_append_flags(out, m->flags, m->keywords,
+				  imap_show_recent(s, m->recent));
 		if (imap_condstore_on(s) && !r->has_modseq)
 			imap_append_modseq(out, m->modseq);
 		first = false;
@@ -571,7 +576,8 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 		switch (it->kind) {
 		case ITEM_FLAGS:
 			buf_puts(out, "FLAGS ");
-			imap_append_flags(out, m->flags, m->keywords, m->recent);
+			imap_append_flags(out, m->flags, m->keywords,
+				  imap_show_recent(s, m->recent));
 			break;
 		case ITEM_UID:
 			buf_puts(out, "UID ");
@@ -593,6 +599,11 @@ fetch_one(struct imap_session *s, const struct fetch_req *r, size_t idx,
 		case ITEM_PREVIEW:
 			buf_puts(out, "PREVIEW ");
 			write_preview(s, row, &fm, out);
+			break;
+		case ITEM_SAVEDATE:
+			buf_puts(out, "SAVEDATE \"");
+			imap_date_time_format(out, (time_t)row->save_date, 0);
+			buf_putc(out, '"');
 			break;
 		case ITEM_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE \"");

@@ -216,8 +216,12 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 
 	/* RFC 3501 §6.3.1: the untagged data of SELECT */
 	write_flags_list(s);
-	imap_printf(s, "* %zu EXISTS\r\n* %zu RECENT\r\n", v->n, v->recent);
-	if (first_unseen > 0)
+	imap_printf(s, "* %zu EXISTS\r\n", v->n);
+	/* RFC 9051 §7.4.1 and Appendix E: no RECENT, and no UNSEEN code
+	 * (a client asks SEARCH UNSEEN) for IMAP4rev2 */
+	if (!imap_rev2_on(s))
+		imap_printf(s, "* %zu RECENT\r\n", v->recent);
+	if (first_unseen > 0 && !imap_rev2_on(s))
 		imap_printf(s, "* OK [UNSEEN %zu] First unseen.\r\n", first_unseen);
 	imap_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		    "* OK [UIDNEXT %u] Predicted next UID\r\n",
@@ -379,7 +383,8 @@ imap_view_sync(struct imap_session *s)
 		m->keywords = c->keywords != NULL ? xstrdup(c->keywords) : NULL;
 		struct buf b = BUF_INIT;
 		buf_printf(&b, "* %zd FETCH (UID %u FLAGS ", idx + 1, m->uid);
-		imap_append_flags(&b, m->flags, m->keywords, m->recent);
+		imap_append_flags(&b, m->flags, m->keywords,
+				  imap_show_recent(s, m->recent));
 		if (imap_condstore_on(s))
 			imap_append_modseq(&b, m->modseq);
 		buf_puts(&b, ")\r\n");
@@ -388,7 +393,7 @@ imap_view_sync(struct imap_session *s)
 	}
 	if (v->n != v->exists_sent) {
 		imap_printf(s, "* %zu EXISTS\r\n", v->n);
-		if (v->n > old_n)
+		if (v->n > old_n && !imap_rev2_on(s))
 			imap_printf(s, "* %zu RECENT\r\n", v->recent);
 		v->exists_sent = v->n;
 	}

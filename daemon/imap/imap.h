@@ -301,12 +301,6 @@ struct mime_part;
 int imap_binary_section(const char *msg, size_t len, const struct mime_part *root,
 			const char *path, struct buf *out);
 
-/* ---- preview.c: PREVIEW (RFC 8970) -------------------------------------- */
-
-/* Appends the preview text of a parsed message (UTF-8, maybe empty). */
-void imap_preview_compute(const char *msg, const struct mime_part *root,
-			  struct buf *out);
-
 /* ---- quota.c: QUOTA (RFC 9208) ------------------------------------------ */
 
 imap_command_fn imap_cmd_getquotaroot, imap_cmd_getquota;
@@ -319,6 +313,21 @@ void imap_append_mailboxid(struct buf *out, const struct store_mailbox *mb);
 /* Appends the EMAILID of a message stored in blob: "M" and the first 24
  * hex digits of its SHA-256, the same for a copy or a move. */
 void imap_append_emailid(struct buf *out, const char *blob);
+
+/* ---- IMAP4rev2 (RFC 9051), switched on by ENABLE IMAP4rev2 ---------------- */
+
+static inline bool
+imap_rev2_on(const struct imap_session *s)
+{
+	return (s->enabled & IMAP_ENABLED_REV2) != 0;
+}
+/* Whether a message shows \Recent: never to an IMAP4rev2 client (RFC 9051
+ * Appendix E item 6 removed the flag and the RECENT response). */
+static inline bool
+imap_show_recent(const struct imap_session *s, bool recent)
+{
+	return recent && !imap_rev2_on(s);
+}
 
 /* ---- qresync.c: QRESYNC (RFC 7162 §3.2) --------------------------------- */
 

@@ -56,9 +56,11 @@ BENCHMARKS += tests/bench/imap_bench.py tests/bench/imap_load.py
 # cheaply: their own files beside the command families.
 libimap_a_SOURCES += daemon/imap/condstore.c daemon/imap/qresync.c \
 	daemon/imap/quota.c daemon/imap/objectid.c daemon/imap/compress.c \
-	daemon/imap/binary.c daemon/imap/preview.c
+	daemon/imap/binary.c
 libstore_a_SOURCES += daemon/store/imapsync.c daemon/store/imapsync.h
 SQL_MIGRATIONS += sql/020_imap_sync.sql
-TESTS += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
-EXTRA_DIST += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py
+TESTS += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py \
+	tests/integration/test_imap_rev2.py
+EXTRA_DIST += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py \
+	tests/integration/test_imap_rev2.py
 BENCHMARKS += tests/bench/imap_sync_bench.py

@@ -325,6 +325,7 @@ enum {
 	ST_SIZE = 1 << 6,		/* RFC 8438 */
 	ST_APPENDLIMIT = 1 << 7,	/* RFC 7889 §4 */
 	ST_MAILBOXID = 1 << 8,		/* RFC 8474 §4.3 */
+	ST_DELETED = 1 << 9,		/* RFC 9051 §6.3.11 */
 };
 
 static int
@@ -335,7 +336,7 @@ parse_status_items(const struct imap_arg *a, unsigned *items_r)
 		{ "UIDNEXT", ST_UIDNEXT }, { "UIDVALIDITY", ST_UIDVALIDITY },
 		{ "UNSEEN", ST_UNSEEN }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 		{ "SIZE", ST_SIZE }, { "APPENDLIMIT", ST_APPENDLIMIT },
-		{ "MAILBOXID", ST_MAILBOXID },
+		{ "MAILBOXID", ST_MAILBOXID }, { "DELETED", ST_DELETED },
 	};
 	*items_r = 0;
 	if (!imap_arg_is_list(a) || a->n == 0)
@@ -359,9 +360,14 @@ static int
 write_status(struct imap_session *s, const struct store_mailbox *mb,
 	     unsigned items)
 {
-	uint32_t recent = 0;
+	uint32_t recent = 0, deleted = 0;
 	uint64_t size = 0;
 	const char *err;
+	if ((items & ST_DELETED) &&
+	    imapsync_mailbox_deleted(s->st, mb->id, &deleted, &err) != STORE_OK) {
+		imap_no(s, "[SERVERBUG] %s", err);
+		return -1;
+	}
 	if ((items & ST_RECENT) &&
 	    imapdb_count_recent(s->st, mb->id, &recent, &err) != STORE_OK) {
 		imap_no(s, "[SERVERBUG] %s", err);
@@ -392,6 +398,8 @@ write_status(struct imap_session *s, const struct store_mailbox *mb,
 			   (unsigned long long)mb->highestmodseq);
 	if (items & ST_SIZE)
 		buf_printf(&b, " SIZE %llu", (unsigned long long)size);
+	if (items & ST_DELETED)
+		buf_printf(&b, " DELETED %u", deleted);
 	if (items & ST_APPENDLIMIT)
 		buf_printf(&b, " APPENDLIMIT %llu",
 			   (unsigned long long)s->cfg->message_size);
@@ -775,7 +783,10 @@ list_common(struct imap_session *s, const struct imap_arg *args, size_t n,
 				buf_puts(&b, " \\Noselect");
 		} else {
 			if (mb == NULL)
-				buf_puts(&b, o.extended ? " \\NonExistent" : " \\Noselect");
+				/* RFC 9051 §7.3.1: IMAP4rev2 says \NonExistent
+				 * (which implies \Noselect) as LIST-EXTENDED does */
+				buf_puts(&b, o.extended || imap_rev2_on(s) ?
+					 " \\NonExistent" : " \\Noselect");
 			buf_puts(&b, e[i].children ? " \\HasChildren" : " \\HasNoChildren");
 			if ((o.ret_subscribed || o.subscribed) && e[i].subscribed)
 				buf_puts(&b, " \\Subscribed");

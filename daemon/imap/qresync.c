@@ -277,7 +277,8 @@ imap_qresync_select(struct imap_session *s, const struct imap_select_params *p)
 		if (m->modseq <= p->modseq)
 			continue;
 		buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", i + 1, m->uid);
-		imap_append_flags(&b, m->flags, m->keywords, m->recent);
+		imap_append_flags(&b, m->flags, m->keywords,
+				  imap_show_recent(s, m->recent));
 		imap_append_modseq(&b, m->modseq);
 		buf_puts(&b, ")\r\n");
 		if (b.len > 64 * 1024) {

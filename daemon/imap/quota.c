@@ -2,7 +2,9 @@
  * quota: GETQUOTAROOT and GETQUOTA (RFC 9208).  A user has one quota root,
  * "", holding all their mailboxes: the STORAGE resource is the user's
  * quota in the store (users.quota, `mailhub user add --quota`), counted in
- * units of 1024 bytes as §5.1 says.  There is no SETQUOTA: the quota is
+ * units of 1024 bytes as §5.1 says; the MESSAGE resource (§5.2) is the
+ * user's message limit (users.quota_messages, `mailhub user add
+ * --quota-messages`).  Either makes the root.  There is no SETQUOTA: the quota is
  * the administrator's to set.  Going over it is refused with OVERQUOTA
  * where the store says so (append.c, store.c).
  */
@@ -12,14 +14,31 @@
 #include "imap/imap.h"
 #include "store/imapsync.h"
 
-/* Writes "* QUOTA "" (STORAGE used limit)". */
+/* Writes "* QUOTA "" (STORAGE used limit MESSAGE used limit)", each
+ * resource that has a limit. */
 static void
 write_quota(struct imap_session *s, const struct imapsync_usage *u)
 {
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "* QUOTA \"\" (");
 	/* §5.1: STORAGE in units of 1024 octets, rounded up */
-	imap_printf(s, "* QUOTA \"\" (STORAGE %llu %llu)\r\n",
-		    (unsigned long long)((u->bytes + 1023) / 1024),
-		    (unsigned long long)(u->bytes_limit / 1024));
+	if (u->bytes_limit > 0)
+		buf_printf(&b, "STORAGE %llu %llu",
+			   (unsigned long long)((u->bytes + 1023) / 1024),
+			   (unsigned long long)(u->bytes_limit / 1024));
+	if (u->messages_limit > 0)
+		buf_printf(&b, "%sMESSAGE %llu %llu", u->bytes_limit > 0 ? " " : "",
+			   (unsigned long long)u->messages,
+			   (unsigned long long)u->messages_limit);
+	buf_puts(&b, ")\r\n");
+	imap_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+static bool
+has_quota(const struct imapsync_usage *u)
+{
+	return u->bytes_limit > 0 || u->messages_limit > 0;
 }
 
 static int
@@ -53,12 +72,12 @@ imap_cmd_getquotaroot(struct imap_session *s, const struct imap_arg *args,
 	struct buf b = BUF_INIT;
 	buf_puts(&b, "* QUOTAROOT ");
 	imap_append_mailbox(&b, mb.name);
-	if (u.bytes_limit > 0)
+	if (has_quota(&u))
 		buf_puts(&b, " \"\"");
 	buf_puts(&b, "\r\n");
 	imap_write(s, b.data, b.len);
 	buf_free(&b);
-	if (u.bytes_limit > 0)
+	if (has_quota(&u))
 		write_quota(s, &u);
 	store_mailbox_clear(&mb);
 	imap_ok(s, "Getquotaroot completed.");
@@ -78,7 +97,7 @@ imap_cmd_getquota(struct imap_session *s, const struct imap_arg *args, size_t n)
 	}
 	if (usage(s, &u) < 0)
 		return;
-	if (u.bytes_limit == 0) {
+	if (!has_quota(&u)) {
 		imap_no(s, "[NONEXISTENT] No quota.");
 		return;
 	}

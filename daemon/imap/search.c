@@ -9,8 +9,10 @@
  * both sides are Unicode case-folded (mail/casefold.h) and compared as
  * bytes, so "STRASSE" finds "Straße" and "σ" finds "Σ" and "ς".
  * TEXT asks the full-text index first (store/searchdb.h), which holds the
- * same folded text, and reads only the messages not indexed yet.  The
- * command and its replies (ESEARCH, SEARCHRES) are esearch.c's.
+ * same folded text, and reads only the messages not indexed yet; so do
+ * BODY, SUBJECT, FROM, TO, CC and BCC, whose text (mail/searchfields.h)
+ * the index holds per field.  The command and its replies (ESEARCH,
+ * SEARCHRES) are esearch.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +30,11 @@
 #include "mail/header.h"
 #include "mail/mime.h"
 #include "mail/rfc2047.h"
+#include "mail/searchfields.h"
 #include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/imapdb.h"
 #include "store/searchdb.h"
-
-/* Decoded text that SEARCH TEXT/BODY look at, per message. */
-#define SEARCH_TEXT_MAX (8u * 1024 * 1024)
 
 enum key_type {
 	K_ALL, K_AND, K_OR, K_NOT,
@@ -45,7 +45,9 @@ enum key_type {
 	K_LARGER, K_SMALLER,
 	K_BEFORE, K_ON, K_SINCE,
 	K_SENTBEFORE, K_SENTON, K_SENTSINCE,
-	K_HEADER,		/* str: field name, str2: value, num: an address field */
+	K_SAVEDBEFORE, K_SAVEDON, K_SAVEDSINCE,	/* RFC 8514 §4.3 */
+	K_HEADER,		/* str: field name, str2: value, num: an address field,
+				 * field: its column in the index */
 	K_BODY, K_TEXT,
 	K_UIDLIST,		/* uids, n_uids: RFC 5182's "$" */
 	K_MODSEQ,		/* num: RFC 7162 §3.1.5 */
@@ -61,9 +63,13 @@ struct skey {
 	size_t n_kids;
 	uint32_t *uids;		/* K_UIDLIST: ascending */
 	size_t n_uids;
-	/* K_TEXT through the index (store/searchdb.h): the messages whose
-	 * text holds str2, and those not indexed (searched by reading) */
-	bool indexed;
+	/* K_TEXT, K_BODY, K_HEADER through the index (store/searchdb.h):
+	 * the messages whose text holds str2, and those not indexed
+	 * (searched by reading); confirm: a hit is only a candidate, which
+	 * the message itself decides */
+	int field;		/* enum mail_search_field, -1: none */
+	size_t len;		/* of str2 */
+	bool indexed, confirm;
 	uint32_t *hits, *unindexed;
 	size_t n_hits, n_unindexed;
 };
@@ -90,6 +96,7 @@ skey_new(enum key_type t)
 {
 	struct skey *k = xcalloc(1, sizeof *k);
 	k->type = t;
+	k->field = -1;
 	return k;
 }
 
@@ -106,8 +113,9 @@ struct parse_ctx {
 	const struct imap_view *v;
 	const char *error;
 	bool need_row, need_blob;
-	bool need_row_other;	/* for a key besides TEXT (which the index
-				 * may answer without the row) */
+	bool need_row_other;	/* for a key besides TEXT, BODY and the
+				 * header keys (which the index may answer
+				 * without the row) */
 	bool has_modseq;	/* the reply ends in (MODSEQ n) */
 };
 
@@ -156,15 +164,19 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 		{ "RECENT", K_RECENT, 0 },
 		{ "NEW", K_NEW, 0 },
 		{ "OLD", K_OLD, 0 },
+		/* RFC 8514 §4.3: every mailbox has save dates */
+		{ "SAVEDATESUPPORTED", K_ALL, 0 },
 	};
-	static const struct { const char *name; const char *field; } hdr[] = {
-		{ "FROM", "From" }, { "TO", "To" }, { "CC", "Cc" },
-		{ "BCC", "Bcc" }, { "SUBJECT", "Subject" },
+	static const struct { const char *name; enum mail_search_field f; } hdr[] = {
+		{ "FROM", MAIL_SEARCH_FROM }, { "TO", MAIL_SEARCH_TO },
+		{ "CC", MAIL_SEARCH_CC }, { "BCC", MAIL_SEARCH_BCC },
+		{ "SUBJECT", MAIL_SEARCH_SUBJECT },
 	};
 	static const struct { const char *name; enum key_type t; } dates[] = {
 		{ "BEFORE", K_BEFORE }, { "ON", K_ON }, { "SINCE", K_SINCE },
 		{ "SENTBEFORE", K_SENTBEFORE }, { "SENTON", K_SENTON },
-		{ "SENTSINCE", K_SENTSINCE },
+		{ "SENTSINCE", K_SENTSINCE }, { "SAVEDBEFORE", K_SAVEDBEFORE },
+		{ "SAVEDON", K_SAVEDON }, { "SAVEDSINCE", K_SAVEDSINCE },
 	};
 
 	if (depth > IMAP_SEARCH_DEPTH_MAX) {
@@ -217,11 +229,12 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 				return NULL;
 			}
 			struct skey *k = skey_new(K_HEADER);
-			k->str = xstrdup(hdr[i].field);
-			k->str2 = casefold_dup(v->str, v->len, NULL);
+			k->str = xstrdup(mail_search_field_header(hdr[i].f));
+			k->str2 = casefold_dup(v->str, v->len, &k->len);
 			/* FROM, TO, CC, BCC: address fields (see match_header) */
-			k->num = strcmp(hdr[i].field, "Subject") != 0;
-			c->need_row = c->need_row_other = c->need_blob = true;
+			k->num = hdr[i].f != MAIL_SEARCH_SUBJECT;
+			k->field = (int)hdr[i].f;
+			c->need_row = c->need_blob = true;
 			return k;
 		}
 	}
@@ -245,10 +258,10 @@ parse_key(struct parse_ctx *c, const struct imap_arg *args, size_t n,
 			return NULL;
 		}
 		struct skey *k = skey_new(str_eq_nocase(w, "BODY") ? K_BODY : K_TEXT);
-		k->str2 = casefold_dup(v->str, v->len, &k->num);
-		c->need_row = c->need_blob = true;
+		k->str2 = casefold_dup(v->str, v->len, &k->len);
 		if (k->type == K_BODY)
-			c->need_row_other = true;
+			k->field = MAIL_SEARCH_BODY;
+		c->need_row = c->need_blob = true;
 		return k;
 	}
 	if (str_eq_nocase(w, "KEYWORD") || str_eq_nocase(w, "UNKEYWORD")) {
@@ -372,20 +385,6 @@ load(struct imap_session *s, struct smsg *sm)
 	return true;
 }
 
-/* Replaces the text in b by its case folding, which may be longer (at most
- * CASEFOLD_GROWTH_MAX times: the bound grows with it) or shorter. */
-static void
-fold_buf(struct buf *b)
-{
-	struct buf f;
-
-	buf_init(&f, b->max != 0 ? b->max * CASEFOLD_GROWTH_MAX : 0);
-	if (b->len > 0)
-		(void)casefold_append(&f, b->data, b->len);
-	buf_free(b);
-	*b = f;
-}
-
 static bool
 contains(const struct buf *hay, const char *needle)
 {
@@ -393,56 +392,6 @@ contains(const struct buf *hay, const char *needle)
 	if (nl == 0)
 		return true;
 	return hay->data != NULL && memmem(hay->data, hay->len, needle, nl) != NULL;
-}
-
-/* Body text of the text/ leaves, decoded (for BODY). */
-static void
-body_text(const char *msg, const struct mime_part *p, struct buf *out)
-{
-	for (; p != NULL; p = p->next) {
-		if (p->children != NULL) {
-			body_text(msg, p->children, out);
-			continue;
-		}
-		if (p->type != NULL && !str_eq_nocase(p->type, "text"))
-			continue;
-		const char *b = msg + p->body_off;
-		struct buf dec = BUF_INIT;
-		const char *enc = p->encoding;
-		if (enc != NULL && str_eq_nocase(enc, "base64"))
-			mime_base64_decode(&dec, b, p->body_len);
-		else if (enc != NULL && str_eq_nocase(enc, "quoted-printable"))
-			mime_qp_decode(&dec, b, p->body_len, false);
-		else
-			buf_append(&dec, b, p->body_len);
-		const char *cs = mime_part_charset(p);
-		if (cs != NULL && charset_is_known(cs))
-			charset_to_utf8(out, cs, dec.data ? dec.data : "", dec.len);
-		else
-			buf_append(out, dec.data ? dec.data : "", dec.len);
-		buf_putc(out, '\n');
-		buf_free(&dec);
-	}
-}
-
-/* An address field as its addresses say it, one per line:
- * "Display Name <local@domain>", so that a search for a whole address
- * finds it however the header spells it (comments, spaces, quoting:
- * "<user (c)@ (c) domain.org>" is user@domain.org), as Dovecot does. */
-static void
-addresses_text(struct buf *out, const char *value, size_t len)
-{
-	struct mail_address *list = mail_address_parse(value, len, 1000);
-	for (const struct mail_address *a = list; a != NULL; a = a->next) {
-		if (a->mailbox == NULL || a->domain == NULL)
-			continue;	/* a group's start or end */
-		if (a->name != NULL) {
-			rfc2047_decode(out, a->name, strlen(a->name));
-			buf_putc(out, ' ');
-		}
-		buf_printf(out, "<%s@%s>\n", a->mailbox, a->domain);
-	}
-	mail_address_free(&list);
 }
 
 static bool
@@ -461,15 +410,10 @@ match_header(struct imap_session *s, struct smsg *sm, const struct skey *k)
 			continue;
 		if (k->str2[0] == '\0')
 			return true;
-		struct buf raw = BUF_INIT, dec;
-		buf_init(&dec, 1 << 20);
+		struct buf raw = BUF_INIT, dec = BUF_INIT;
 		mail_header_value_unfold(&raw, &f);
-		rfc2047_decode(&dec, raw.data ? raw.data : "", raw.len);
-		if (k->num) {
-			buf_putc(&dec, '\n');
-			addresses_text(&dec, raw.data ? raw.data : "", raw.len);
-		}
-		fold_buf(&dec);
+		mail_search_field_text(&dec, raw.data ? raw.data : "", raw.len,
+				       k->num != 0);
 		found = contains(&dec, k->str2);
 		buf_free(&raw);
 		buf_free(&dec);
@@ -529,28 +473,57 @@ uid_in(const uint32_t *uids, size_t n, uint32_t uid)
 	return false;
 }
 
-/* Asks the full-text index for each TEXT key of the tree; false when a
- * message that is not indexed must be read (then the rows are needed). */
+/* Asks the full-text index for each TEXT, BODY, SUBJECT, FROM, TO, CC and
+ * BCC key of the tree; false when a message that is not indexed must be
+ * read (then the rows are needed). */
 static bool
 use_index(struct imap_session *s, struct skey *k, bool *need_rows)
 {
 	for (size_t i = 0; i < k->n_kids; i++)
 		if (!use_index(s, k->kids[i], need_rows))
 			return false;
-	if (k->type != K_TEXT || k->num == 0)
+	if (k->type != K_TEXT && k->field < 0)
 		return true;
+	if (k->len == 0) {
+		*need_rows = true;	/* "" holds everywhere: read */
+		return true;
+	}
 	const char *err;
-	if (searchdb_text(s->st, s->view->mailbox_id, k->str2, (size_t)k->num,
-			  &k->hits, &k->n_hits, &k->unindexed, &k->n_unindexed,
-			  &err) != STORE_OK) {
+	int r;
+	if (k->type == K_TEXT)
+		r = searchdb_text(s->st, s->view->mailbox_id, k->str2, k->len,
+				  &k->hits, &k->n_hits, &k->unindexed,
+				  &k->n_unindexed, &err);
+	else
+		r = searchdb_fields(s->st, s->view->mailbox_id,
+				    (enum mail_search_field)k->field, k->str2,
+				    k->len, &k->hits, &k->n_hits, &k->unindexed,
+				    &k->n_unindexed, &err);
+	if (r == STORE_INVALID)
+		return false;	/* a string the index does not hold */
+	if (r != STORE_OK) {
 		log_error("imap[%llu] search index: %s", (unsigned long long)s->id,
 			  err);
 		return false;
 	}
 	k->indexed = true;
-	if (k->n_unindexed > 0)
+	/* a header field's text holds its occurrences one a line: a string
+	 * across lines could hold in the column and in no occurrence */
+	k->confirm = k->type == K_HEADER && memchr(k->str2, '\n', k->len) != NULL;
+	if (k->n_unindexed > 0 || k->confirm)
 		*need_rows = true;
 	return true;
+}
+
+/* For a key the index answered: 1 found, 0 not, -1 read the message. */
+static int
+indexed_answer(const struct skey *k, uint32_t uid)
+{
+	if (!k->indexed)
+		return -1;
+	if (uid_in(k->hits, k->n_hits, uid))
+		return k->confirm ? -1 : 1;
+	return uid_in(k->unindexed, k->n_unindexed, uid) ? -1 : 0;
 }
 
 static bool
@@ -558,6 +531,7 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 {
 	const struct imap_msg *m = sm->m;
 	time_t day;
+	int r;
 	switch (k->type) {
 	case K_ALL:
 		return true;
@@ -599,6 +573,13 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 		       sm->row->internal_date < k->day + 86400;
 	case K_SINCE:
 		return sm->row != NULL && sm->row->internal_date >= k->day;
+	case K_SAVEDBEFORE:
+		return sm->row != NULL && sm->row->save_date < k->day;
+	case K_SAVEDON:
+		return sm->row != NULL && sm->row->save_date >= k->day &&
+		       sm->row->save_date < k->day + 86400;
+	case K_SAVEDSINCE:
+		return sm->row != NULL && sm->row->save_date >= k->day;
 	case K_SENTBEFORE:
 		return sent_day(s, sm, &day) && day < k->day;
 	case K_SENTON:
@@ -606,29 +587,29 @@ eval(struct imap_session *s, const struct skey *k, struct smsg *sm)
 	case K_SENTSINCE:
 		return sent_day(s, sm, &day) && day >= k->day;
 	case K_HEADER:
+		if ((r = indexed_answer(k, m->uid)) >= 0)
+			return r;
 		return match_header(s, sm, k);
 	case K_MODSEQ:
 		return m->modseq >= k->num;
 	case K_BODY:
+		if ((r = indexed_answer(k, m->uid)) >= 0)
+			return r;
 		if (!load(s, sm))
 			return false;
 		if (!sm->have_body) {
 			sm->have_body = true;
-			buf_init(&sm->body, SEARCH_TEXT_MAX);
-			body_text(sm->data.data ? sm->data.data : "", sm->root,
-				  &sm->body);
-			fold_buf(&sm->body);
+			buf_init(&sm->body, 0);
+			mail_search_body_folded(&sm->body,
+						sm->data.data ? sm->data.data : "",
+						sm->root);
 		}
 		return contains(&sm->body, k->str2);
 	case K_UIDLIST:
 		return uid_in(k->uids, k->n_uids, m->uid);
 	case K_TEXT:
-		if (k->indexed) {
-			if (uid_in(k->hits, k->n_hits, m->uid))
-				return true;
-			if (!uid_in(k->unindexed, k->n_unindexed, m->uid))
-				return false;
-		}
+		if ((r = indexed_answer(k, m->uid)) >= 0)
+			return r;
 		if (!load(s, sm))
 			return false;
 		if (!sm->have_text) {

@@ -3,9 +3,12 @@
 # the sort keys and FTS5 index per blob (store/), their migration and tests.
 libmail_a_SOURCES += daemon/mail/basesubject.c daemon/mail/basesubject.h \
 	daemon/mail/sortmap_table.c daemon/mail/sortmap_table.h \
-	daemon/mail/sortkeys.c daemon/mail/sortkeys.h
+	daemon/mail/sortkeys.c daemon/mail/sortkeys.h \
+	daemon/mail/searchfields.c daemon/mail/searchfields.h \
+	daemon/mail/preview.c
 MAIL_SRCS += daemon/mail/basesubject.c daemon/mail/sortkeys.c \
-	daemon/mail/sortmap_table.c
+	daemon/mail/sortmap_table.c daemon/mail/searchfields.c \
+	daemon/mail/preview.c
 EXTRA_DIST += scripts/gen-sortmap.py
 libimap_a_SOURCES += daemon/imap/thread.c daemon/imap/thread.h \
 	daemon/imap/esearch.c daemon/imap/sort.c
@@ -22,9 +25,11 @@ tests_unit_check_imap_thread_LDADD = libimap.a $(MAIL_LIBS) $(CHECK_LIBS)
 endif
 
 libstore_a_SOURCES += daemon/store/searchdb.c daemon/store/searchdb.h
-SQL_MIGRATIONS += sql/016_search.sql
+SQL_MIGRATIONS += sql/016_search.sql sql/025_search_fields.sql
 
-TESTS += tests/integration/test_imap_sort.py
-EXTRA_DIST += tests/integration/test_imap_sort.py tests/integration/thread_corpus.py
+TESTS += tests/integration/test_imap_sort.py \
+	tests/integration/test_imap_search_index.py
+EXTRA_DIST += tests/integration/test_imap_sort.py tests/integration/thread_corpus.py \
+	tests/integration/test_imap_search_index.py
 BENCHMARKS += tests/bench/search_bench.py
 EXTRA_DIST += tests/bench/search_bench.py

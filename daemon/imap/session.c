@@ -158,7 +158,10 @@ login_allowed(const struct imap_session *s)
 void
 imap_capabilities(struct imap_session *s, struct buf *out)
 {
-	buf_puts(out, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE");
+	/* RFC 9051 §7.2.2: IMAP4rev2 beside IMAP4rev1; a client switches
+	 * it on with ENABLE IMAP4rev2 */
+	buf_puts(out, "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE"
+		 " NAMESPACE");
 	if (s->state == IMAP_STATE_NOT_AUTHENTICATED) {
 		if (!conn_is_tls(s->c) && !s->lst->implicit_tls)
 			buf_puts(out, " STARTTLS");
@@ -173,8 +176,8 @@ imap_capabilities(struct imap_session *s, struct buf *out)
 	buf_printf(out, " UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
 		   " LIST-EXTENDED LIST-STATUS APPENDLIMIT=%llu"
 		   " CONDSTORE QRESYNC MULTIAPPEND STATUS=SIZE QUOTA"
-		   " QUOTA=RES-STORAGE CREATE-SPECIAL-USE UNAUTHENTICATE OBJECTID"
-		   " COMPRESS=DEFLATE BINARY PREVIEW",
+		   " QUOTA=RES-STORAGE QUOTA=RES-MESSAGE CREATE-SPECIAL-USE UNAUTHENTICATE OBJECTID"
+		   " COMPRESS=DEFLATE BINARY PREVIEW SAVEDATE",
 		   (unsigned long long)s->cfg->message_size);
 	/* sort.c, esearch.c */
 	buf_puts(out, " ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT"

@@ -256,7 +256,8 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 		const char *sep = "";
 		if (!silent) {
 			buf_puts(&b, "FLAGS ");
-			imap_append_flags(&b, m->flags, m->keywords, m->recent);
+			imap_append_flags(&b, m->flags, m->keywords,
+				  imap_show_recent(s, m->recent));
 			sep = " ";
 		}
 		/* and the UID once QRESYNC is on (RFC 7162 §3.2.4) */

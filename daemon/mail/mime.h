@@ -141,4 +141,9 @@ int mime_section_find(const struct mime_part *root, const char *path,
 void mime_search_text(struct buf *out, const char *msg,
 		      const struct mime_part *root);
 
+/* preview.c: appends the PREVIEW (RFC 8970 §3.1) of a parsed message:
+ * UTF-8, at most 200 characters, maybe empty. */
+void mail_preview_compute(const char *msg, const struct mime_part *root,
+			  struct buf *out);
+
 #endif

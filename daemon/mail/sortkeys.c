@@ -176,6 +176,17 @@ mail_sortkeys_compute(const char *msg, size_t len, bool with_text)
 		struct mime_part *root = mime_parse(msg, len);
 		buf_init(&b, 0);
 		mail_search_text_folded(&b, msg, root);
+		struct buf fields[MAIL_SEARCH_FIELDS];
+		for (int i = 0; i < MAIL_SEARCH_FIELDS; i++)
+			buf_init(&fields[i], 0);
+		mail_search_fields(fields, msg, root);
+		for (int i = 0; i < MAIL_SEARCH_FIELDS; i++) {
+			k->fields_len[i] = fields[i].len;
+			k->fields[i] = buf_steal(&fields[i]);
+		}
+		struct buf pv = BUF_INIT;
+		mail_preview_compute(msg, root, &pv);
+		k->preview = buf_take(&pv);
 		mime_part_free(&root);
 		if (b.len == 0 || memchr(b.data, '\0', b.len) == NULL) {
 			k->text_len = b.len;
@@ -202,6 +213,9 @@ mail_sortkeys_free(struct mail_sortkeys **kp)
 	free(k->message_id);
 	free(k->refs);
 	free(k->text);
+	for (int i = 0; i < MAIL_SEARCH_FIELDS; i++)
+		free(k->fields[i]);
+	free(k->preview);
 	free(k);
 	*kp = NULL;
 }

@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "mail/basesubject.h"
 #include "mail/mime.h"
+#include "mail/searchfields.h"
 
 /* Decoded text that SEARCH TEXT looks at, per message (before folding). */
 #define MAIL_SEARCH_TEXT_MAX (8u * 1024 * 1024)
@@ -35,9 +36,16 @@ struct mail_sortkeys {
 	 * index cannot hold: such a message is searched by reading it) */
 	char *text;
 	size_t text_len;
+	/* with the text: what SEARCH SUBJECT, FROM, TO, CC, BCC and BODY
+	 * compare with (mail_search_fields()), NULL without it */
+	char *fields[MAIL_SEARCH_FIELDS];
+	size_t fields_len[MAIL_SEARCH_FIELDS];
+	/* with the text: the PREVIEW (RFC 8970), stored at delivery */
+	char *preview;
 };
 
-/* Computes the keys of msg[0..len); the text only when with_text. */
+/* Computes the keys of msg[0..len); the text, fields and preview only
+ * when with_text. */
 struct mail_sortkeys *mail_sortkeys_compute(const char *msg, size_t len,
 					    bool with_text);
 void mail_sortkeys_free(struct mail_sortkeys **k);

@@ -9,6 +9,7 @@
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/oauth2.h"
 #include "pop3/client.h"
 
 enum pop3c_state {
@@ -78,9 +79,11 @@ refusal(const struct pop3_client *c, const char *what, const char *text, bool lo
 	log_info("pop3c[%llu] %s: the server answered -ERR %s", (unsigned long long)c->id,
 		 what, text);
 	const char *words = err_words(text);
-	if (words == NULL)
-		words = login ? "the server rejected the username or password"
-			      : "the server answered -ERR";
+	bool oauth = c->set->auth == UPSTREAM_AUTH_OAUTH2;
+	if (words == NULL || (oauth && login && strncasecmp(text, "[AUTH]", 6) == 0))
+		words = !login ? "the server answered -ERR"
+			: oauth ? "the server rejected the OAuth2 access token"
+			: "the server rejected the username or password";
 	return errfmt("%s: %s", what, words);
 }
 
@@ -207,10 +210,104 @@ tls_start(struct pop3_client *c, const char **error_r)
 			       "pop3c", c->id, error_r);
 }
 
+/* Reads a line that should be a SASL challenge ("+ ..."): 1 it is, 0 it is
+ * a status (+OK: *ok_r true), -1 broken or -ERR (*error_r). */
+static int
+read_challenge(struct pop3_client *c, bool *ok_r, const char **error_r)
+{
+	const char *line;
+	size_t len;
+	*ok_r = false;
+	enum conn_result r = conn_read_line(c->conn, POP3C_LINE_MAX, &line, &len);
+	if (r != CONN_OK) {
+		*error_r = r == CONN_EOF ? "the server closed the connection"
+			 : r == CONN_TOOLONG ? "the server sent an overlong line"
+			 : errfmt("cannot read from the server: %s", conn_error(c->conn));
+		return -1;
+	}
+	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' '))
+		return 1;
+	const char *text;
+	size_t tlen;
+	int ok = pop3c_parse_status(line, len, &text, &tlen);
+	if (ok < 0) {
+		log_peer_text(c, "reply", line, len);
+		*error_r = "the server sent a malformed reply";
+		return -1;
+	}
+	if (ok == 0) {
+		*error_r = refusal(c, "login failed", esc(text, tlen), true);
+		return -1;
+	}
+	*ok_r = true;
+	return 0;
+}
+
+/*
+ * RFC 5034 AUTH with OAUTHBEARER (RFC 7628, preferred) or XOAUTH2.  The
+ * token makes the initial response longer than the 255 octets a command
+ * may have, so it goes after the server's "+".  A server refusing the token
+ * sends its error as a challenge first (RFC 7628 §3.2.2), answered with a
+ * lone ^A (XOAUTH2: an empty line), and then -ERR.
+ */
+static int
+login_oauth2(struct pop3_client *c, const char *token, const char **error_r)
+{
+	const struct upstream_settings *set = c->set;
+	bool bearer = (c->caps & POP3C_CAP_SASL_OAUTHBEARER) != 0;
+	if (!bearer && (c->caps & POP3C_CAP_SASL_XOAUTH2) == 0) {
+		*error_r = "login failed: the server offers no OAuth2 login "
+			   "(neither SASL OAUTHBEARER nor XOAUTH2)";
+		return -1;
+	}
+	bool ok;
+	if (conn_puts(c->conn, bearer ? "AUTH OAUTHBEARER\r\n" : "AUTH XOAUTH2\r\n") < 0) {
+		*error_r = errfmt("cannot send to the server: %s", conn_error(c->conn));
+		return -1;
+	}
+	int r = read_challenge(c, &ok, error_r);
+	if (r <= 0) {
+		if (r == 0)
+			*error_r = "login failed: the server skipped the OAuth2 exchange";
+		return -1;
+	}
+	struct buf raw = BUF_INIT, line = BUF_INIT;
+	if (bearer)
+		oauth2_sasl_oauthbearer(&raw, set->username, set->host, set->port, token);
+	else
+		oauth2_sasl_xoauth2(&raw, set->username, token);
+	base64_encode(&line, raw.data, raw.len);
+	buf_puts(&line, "\r\n");
+	explicit_bzero(raw.data, raw.len);
+	buf_free(&raw);
+	int wr = conn_write(c->conn, line.data, line.len);
+	explicit_bzero(line.data, line.len);
+	buf_free(&line);
+	if (wr < 0) {
+		*error_r = errfmt("cannot send to the server: %s", conn_error(c->conn));
+		return -1;
+	}
+	r = read_challenge(c, &ok, error_r);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return 0;
+	/* the error challenge: its JSON stays the server's */
+	if (conn_puts(c->conn, bearer ? "AQ==\r\n" : "\r\n") < 0) {
+		*error_r = errfmt("cannot send to the server: %s", conn_error(c->conn));
+		return -1;
+	}
+	if (read_challenge(c, &ok, error_r) >= 0)
+		*error_r = "login failed: the server accepted an OAuth2 exchange it had refused";
+	return -1;
+}
+
 static int
 login(struct pop3_client *c, const char *password, const char **error_r)
 {
 	const struct upstream_settings *set = c->set;
+	if (set->auth == UPSTREAM_AUTH_OAUTH2)
+		return login_oauth2(c, password, error_r);
 	if ((c->caps & POP3C_CAP_SASL_PLAIN) != 0) {
 		/* RFC 5034 §4 with the initial response; RFC 4616: "\0user\0pass" */
 		struct buf raw = BUF_INIT, cmd = BUF_INIT;

@@ -58,6 +58,8 @@ enum pop3c_cap {
 	POP3C_CAP_PIPELINING = 1 << 2,
 	POP3C_CAP_SASL_PLAIN = 1 << 3,
 	POP3C_CAP_USER = 1 << 4,
+	POP3C_CAP_SASL_XOAUTH2 = 1 << 5,
+	POP3C_CAP_SASL_OAUTHBEARER = 1 << 6,	/* RFC 7628 */
 };
 unsigned pop3c_parse_capa(const char *line, size_t len);
 

@@ -149,6 +149,7 @@ pop3c_parse_capa(const char *line, size_t len)
 		return POP3C_CAP_USER;
 	if (word_is(line, first, "SASL")) {
 		size_t pos = first;
+		unsigned caps = 0;
 		while (pos < len) {
 			while (pos < len && line[pos] == ' ')
 				pos++;
@@ -156,8 +157,13 @@ pop3c_parse_capa(const char *line, size_t len)
 			while (pos < len && line[pos] != ' ')
 				pos++;
 			if (word_is(line + start, pos - start, "PLAIN"))
-				return POP3C_CAP_SASL_PLAIN;
+				caps |= POP3C_CAP_SASL_PLAIN;
+			else if (word_is(line + start, pos - start, "XOAUTH2"))
+				caps |= POP3C_CAP_SASL_XOAUTH2;
+			else if (word_is(line + start, pos - start, "OAUTHBEARER"))
+				caps |= POP3C_CAP_SASL_OAUTHBEARER;
 		}
+		return caps;
 	}
 	return 0;
 }

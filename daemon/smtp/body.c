@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/conn.h"
 #include "core/limits.h"
@@ -79,7 +80,10 @@ smtp_body_begin(struct smtp_session *s, const char **reply_r)
 	}
 	/* the size limit is checked on the bytes the client sends (tx->size),
 	 * not on the blob, which has our Received header too */
-	int ret = blob_writer_new(st, 0, &tx->blob, &error);
+	/* a checked message is kept as the users' copies (body_end_checked()):
+	 * a small one then never needs a file of its own */
+	int ret = smtp_inbound_checks_message(s) ? blob_writer_new_deferred(st, 0, &tx->blob, &error)
+						 : blob_writer_new(st, 0, &tx->blob, &error);
 	if (ret != STORE_OK) {
 		log_error("%s[%llu] cannot start a message: %s",
 			  s->name, (unsigned long long)s->id, error);
@@ -286,6 +290,57 @@ smtp_body_write(void *ctx, const void *p, size_t n)
 	return ret;
 }
 
+/* The message could not be written (ret, error): nothing of it stays. */
+static void
+store_failed(struct smtp_session *s, int ret, const char *error)
+{
+	blob_writer_abort(&s->tx->blob);
+	log_error("%s[%llu] cannot store message id=%s: %s",
+		  s->name, (unsigned long long)s->id, s->tx->id, error);
+	smtp_reply(s, ret == STORE_NOSPACE ? SMTP_REPLY_NOSPACE
+					   : "451 4.3.0 Error storing the message, try again later");
+}
+
+/*
+ * The end of a message the inbound checks look at (SPF, DKIM, ARC, DMARC,
+ * rspamd): they read the streamed file before it is made durable, and
+ * what is kept is written once, after them: each user's copy with its
+ * delivery fields and the verdicts' fields at its head, fsynced with its
+ * row committed before the 250 (delivery.c).  The streamed file itself is
+ * made durable only when it is queued (remote recipients, forwards,
+ * DSNs); else it goes without ever having been flushed to disk.
+ */
+static void
+body_end_checked(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	const char *error;
+	char hash[SHA256_HEX_LEN + 1];
+	int fd = -1;
+
+	int ret = blob_writer_seal(tx->blob, hash, &fd, &error);
+	if (ret != STORE_OK) {
+		store_failed(s, ret, error);
+		return;
+	}
+	uint64_t size = blob_writer_size(tx->blob);
+	/* a refused message leaves nothing on disk */
+	smtp_inbound_message(s, fd, hash, size);
+	if (tx->verdict.reply.len > 0) {
+		log_info("%s[%llu] refused id=%s from=<%s> size=%llu%s reply=\"%s\"",
+			 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender),
+			 (unsigned long long)tx->size, buf_cstr(&tx->verdict.log),
+			 buf_cstr(&tx->verdict.reply));
+		blob_writer_abort(&tx->blob);
+		smtp_reply(s, buf_cstr(&tx->verdict.reply));
+	} else if (smtp_delivery_run(s, NULL, fd, size)) {
+		blob_writer_release(&tx->blob);	/* placed and queued */
+	} else {
+		blob_writer_abort(&tx->blob);
+	}
+	close(fd);
+}
+
 void
 smtp_body_end(struct smtp_session *s)
 {
@@ -313,33 +368,21 @@ smtp_body_end(struct smtp_session *s)
 		smtp_reply(s, reply);
 		return;
 	}
+	if (smtp_inbound_checks_message(s)) {
+		body_end_checked(s);
+		return;
+	}
 	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
 	int ret = blob_writer_place(tx->blob, hash, &size, &error);
 	if (ret != STORE_OK) {
-		blob_writer_abort(&tx->blob);
-		log_error("%s[%llu] cannot store message id=%s: %s",
-			  s->name, (unsigned long long)s->id, tx->id, error);
-		smtp_reply(s, ret == STORE_NOSPACE
-			   ? SMTP_REPLY_NOSPACE
-			   : "451 4.3.0 Error storing the message, try again later");
+		store_failed(s, ret, error);
 		return;
 	}
-	/* the verdicts on the placed message; a refused one leaves nothing
-	 * on disk (the blob goes unless another message shares it) */
-	smtp_inbound_message(s, hash, size);
-	if (tx->verdict.reply.len > 0) {
-		log_info("%s[%llu] refused id=%s from=<%s> size=%llu%s reply=\"%s\"",
-			 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender),
-			 (unsigned long long)tx->size, buf_cstr(&tx->verdict.log),
-			 buf_cstr(&tx->verdict.reply));
-		blob_writer_abort(&tx->blob);
-		smtp_reply(s, buf_cstr(&tx->verdict.reply));
-		return;
-	}
+	smtp_inbound_submission(s, hash);
 	/* refused after all (a race, a failed transaction), or only its
 	 * copies kept: the blob goes unless another message shares it */
-	if (smtp_delivery_run(s, hash, size))
+	if (smtp_delivery_run(s, hash, -1, size))
 		blob_writer_release(&tx->blob);
 	else
 		blob_writer_abort(&tx->blob);

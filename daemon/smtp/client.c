@@ -14,6 +14,7 @@
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/oauth2.h"
 #include "mail/dotstuff.h"
 #include "store/queue.h"
 
@@ -219,7 +220,26 @@ auth(struct smtp_client *c, struct smtp_result *res)
 	}
 	struct buf b = BUF_INIT, enc = BUF_INIT;
 	int ret = -1;
-	if (c->caps.auth_plain) {
+	if (c->p.oauth2 && (c->caps.auth_oauthbearer || c->caps.auth_xoauth2)) {
+		/* RFC 7628 §3.1 / XOAUTH2, as the initial response (RFC 4954
+		 * §4 allows AUTH lines of 12288 octets) */
+		bool bearer = c->caps.auth_oauthbearer;
+		if (bearer)
+			oauth2_sasl_oauthbearer(&b, c->p.username, c->host, c->p.port,
+						c->p.password);
+		else
+			oauth2_sasl_xoauth2(&b, c->p.username, c->p.password);
+		buf_puts(&enc, bearer ? "AUTH OAUTHBEARER " : "AUTH XOAUTH2 ");
+		base64_encode(&enc, b.data, b.len);
+		ret = command(c, buf_cstr(&enc), cmd_timeout(c), res);
+		/* RFC 7628 §3.2.2: a refusal comes as a 334 challenge first,
+		 * answered with ^A (XOAUTH2: an empty line); then 535 */
+		if (ret == 0 && c->reply.code == 334)
+			ret = command(c, bearer ? "AQ==" : "", cmd_timeout(c), res);
+	} else if (c->p.oauth2) {
+		smtp_result_set(res, SMTP_FAIL_AUTH, 0,
+				errfmt("%s offers neither AUTH OAUTHBEARER nor XOAUTH2", c->host));
+	} else if (c->caps.auth_plain) {
 		/* RFC 4616: authzid NUL authcid NUL passwd */
 		buf_putc(&b, '\0');
 		buf_puts(&b, c->p.username);

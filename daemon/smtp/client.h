@@ -64,6 +64,7 @@ struct smtp_caps {
 	bool size;		/* RFC 1870 */
 	uint64_t size_max;	/* 0: no fixed maximum */
 	bool auth_plain, auth_login;	/* RFC 4954 */
+	bool auth_xoauth2, auth_oauthbearer;	/* RFC 7628 */
 };
 
 /* Fills caps from an EHLO reply (keywords are case-insensitive). */
@@ -117,7 +118,8 @@ struct smtp_client_params {
 	enum smtp_client_tls tls;
 	SSL_CTX *tls_ctx;	/* verifying for STARTTLS/IMPLICIT */
 	const char *username;	/* NULL: no AUTH */
-	const char *password;
+	const char *password;	/* or, with oauth2, the access token */
+	bool oauth2;		/* AUTH OAUTHBEARER or XOAUTH2 */
 	/* Called on the SSL right before the handshake (conn_set_tls_setup()):
 	 * DANE's TLSA records; NULL: none. */
 	int (*tls_setup)(SSL *ssl, void *arg, const char **error_r);

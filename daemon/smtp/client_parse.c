@@ -216,6 +216,10 @@ smtp_caps_parse(const struct smtp_reply *ehlo, struct smtp_caps *caps)
 					caps->auth_plain = true;
 				else if (word_is(w, wl, "LOGIN"))
 					caps->auth_login = true;
+				else if (word_is(w, wl, "XOAUTH2"))
+					caps->auth_xoauth2 = true;
+				else if (word_is(w, wl, "OAUTHBEARER"))
+					caps->auth_oauthbearer = true;
 			}
 		}
 	}

@@ -27,10 +27,12 @@
  *
  * The verdicts of inbound.c come after the delivery fields: the spam
  * filter's fields, and a rewritten Subject in place of the message's own.
- * When they may come (a spam filter is on), no fields are streamed into
- * the blob, since the verdict is known only once the blob is stored; the
- * users' copies are made from it then, and local copies of spam go to the
- * user's Junk folder.
+ * When they may come (the sender checks or a spam filter are on), no
+ * fields are streamed into the blob, since the verdict is known only once
+ * the whole message is written; the checks read that file before it is
+ * made durable (body.c), and the users' copies are made from it then, so
+ * each copy is the one file flushed to disk for it; local copies of spam
+ * go to the user's Junk folder.
  */
 #include <pthread.h>
 #include <string.h>
@@ -159,11 +161,11 @@ copy_sink_write(void *ctx, const void *p, size_t n)
 }
 
 /* A new blob: fields, then head (when not NULL: a header block in place
- * of src's own) and src from byte skip on (without its Subject fields
- * when drop_subject), placed and held in *w_r (see above).  STORE_OK, or
- * the failure (logged). */
+ * of the message's own) and the message read through fd from byte skip on
+ * (without its Subject fields when drop_subject), placed and held in *w_r
+ * (see above).  STORE_OK, or the failure (logged). */
 static int
-copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct buf *fields,
+copy_blob(struct smtp_session *s, int fd, uint64_t skip, const struct buf *fields,
 	  const struct buf *head, bool drop_subject, char hash_r[SHA256_HEX_LEN + 1],
 	  uint64_t *size_r, struct blob_writer **w_r)
 {
@@ -172,15 +174,13 @@ copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct b
 	struct blob_writer *w = NULL;
 	const char *error;
 	char *chunk = NULL;
-	int fd = -1, ret;
-	uint64_t size;
+	int ret;
 	struct copy_sink sink = { NULL, NULL, STORE_OK };
 	struct mail_hdr_filter hdr;
 
 	*w_r = NULL;
 	if ((ret = blob_writer_new(st, 0, &w, &error)) != STORE_OK ||
-	    (ret = blob_write(w, fields->data, fields->len, &error)) != STORE_OK ||
-	    (ret = blob_open(st, src, &fd, &size, &error)) != STORE_OK)
+	    (ret = blob_write(w, fields->data, fields->len, &error)) != STORE_OK)
 		goto fail;
 	sink.w = w;
 	mail_hdr_filter_init(&hdr, subject, copy_sink_write, &sink);
@@ -226,8 +226,6 @@ copy_blob(struct smtp_session *s, const char *src, uint64_t skip, const struct b
 	}
 	free(chunk);
 	chunk = NULL;
-	close(fd);
-	fd = -1;
 	if ((ret = blob_writer_place(w, hash_r, size_r, &error)) != STORE_OK)
 		goto fail;
 	*w_r = w;
@@ -236,8 +234,6 @@ fail:
 	log_error("%s[%llu] cannot write a copy id=%s: %s", s->name, (unsigned long long)s->id,
 		  s->tx->id, error);
 	free(chunk);
-	if (fd >= 0)
-		close(fd);
 	blob_writer_abort(&w);
 	return ret == STORE_OK ? STORE_ERROR : ret;
 }
@@ -432,10 +428,11 @@ queue_groups(struct smtp_session *s, struct queue_group *groups, size_t n_groups
 	return STORE_OK;
 }
 
-/* Makes and delivers the users' copies of blob hash; 0, or -1 (a reply
- * has been written). */
+/* Makes and delivers the users' copies of the message (blob hash, or
+ * read through fd: see smtp_delivery_run()); 0, or -1 (a reply has been
+ * written). */
 static int
-deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
+deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 {
 	struct smtp_tx *tx = s->tx;
 	struct store_copy *sc = xcalloc(tx->n_copies + 1, sizeof *sc);
@@ -456,7 +453,7 @@ deliver_copies(struct smtp_session *s, const char *hash, uint64_t size)
 			bool head = tx->verdict.head.len > 0;
 			uint64_t skip = head ? tx->verdict.head_skip
 					     : tx->inline_fields ? tx->inline_len : 0;
-			ret = copy_blob(s, hash, skip, &fields, head ? &tx->verdict.head : NULL,
+			ret = copy_blob(s, fd, skip, &fields, head ? &tx->verdict.head : NULL,
 					tx->verdict.subject != NULL, c->hash, &c->size, &c->w);
 		}
 		const char *detail = tx->rcpts[c->rcpt].res.details[c->user];
@@ -583,8 +580,23 @@ rcpt_status(const struct smtp_tx *tx, const struct smtp_rcpt *r)
 	return failure;
 }
 
+/* A descriptor to read blob hash through; -1 (logged) when it cannot. */
+static int
+open_source(struct smtp_session *s, const char *hash)
+{
+	const char *error;
+	uint64_t size;
+	int fd;
+	if (blob_open(smtp_store(s), hash, &fd, &size, &error) != STORE_OK) {
+		log_error("%s[%llu] cannot read message id=%s: %s", s->name,
+			  (unsigned long long)s->id, s->tx->id, error);
+		return -1;
+	}
+	return fd;
+}
+
 bool
-smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
+smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 {
 	struct smtp_tx *tx = s->tx;
 	struct queue_group *groups = NULL;
@@ -595,8 +607,17 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 	uint64_t base_size = size;
 	struct blob_writer *base_w = NULL;
 	bool queued = false;
+	int own_fd = -1;
 
-	if (tx->n_copies > 0 && deliver_copies(s, hash, size) < 0)
+	if (hash != NULL && (tx->n_copies > 1 || !tx->inline_fields)) {
+		/* the copies are made from the placed blob */
+		if ((own_fd = open_source(s, hash)) < 0) {
+			smtp_reply(s, "451 4.3.0 Local delivery failed, try again later");
+			goto out;
+		}
+		fd = own_fd;
+	}
+	if (tx->n_copies > 0 && deliver_copies(s, hash, fd, size) < 0)
 		goto out;
 	for (size_t i = 0; i < tx->n_rcpts; i++) {
 		const struct smtp_rcpt *r = &tx->rcpts[i];
@@ -644,16 +665,28 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 					      : "451 4.3.0 Local delivery failed, try again later");
 		goto out;
 	}
-	memcpy(base, hash, sizeof base);
 	if (pending + dsn_wanted > 0) {
 		struct buf none = BUF_INIT;
-		/* inline fields: only DSNs of failed local recipients are
-		 * queued, with the message as received, not the first user's
-		 * fields */
+		const char *error;
 		int ret = STORE_OK;
-		if (tx->inline_fields)
-			ret = copy_blob(s, hash, tx->inline_len, &none, NULL, false, base, &base_size,
-					&base_w);
+		if (hash == NULL) {
+			/* the checked message: made durable now, as it is
+			 * queued (body.c) */
+			ret = blob_writer_place(tx->blob, base, &base_size, &error);
+			if (ret != STORE_OK)
+				log_error("%s[%llu] cannot store message id=%s: %s", s->name,
+					  (unsigned long long)s->id, tx->id, error);
+		} else if (tx->inline_fields) {
+			/* only DSNs of failed local recipients are queued, with
+			 * the message as received, not the first user's fields */
+			if (fd < 0)
+				fd = own_fd = open_source(s, hash);
+			ret = fd < 0 ? STORE_ERROR
+				     : copy_blob(s, fd, tx->inline_len, &none, NULL, false, base,
+						 &base_size, &base_w);
+		} else {
+			memcpy(base, hash, sizeof base);
+		}
 		if (ret == STORE_OK)
 			ret = queue_groups(s, groups, n_groups, base, base_size);
 		if (ret != STORE_OK) {
@@ -681,6 +714,8 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size)
 	s->messages++;
 	smtp_send_limit_count(s, tx->n_rcpts);
 out:
+	if (own_fd >= 0)
+		close(own_fd);
 	if (queued)
 		blob_writer_release(&base_w);
 	else
@@ -691,7 +726,8 @@ out:
 		free(groups[g].sender);
 	}
 	free(groups);
-	/* the streamed blob: the first user's copy, or the queued message */
+	/* the streamed blob: the first user's copy, or the queued message
+	 * (placed above when it was not) */
 	if (tx->inline_fields)
 		return tx->n_copies > 0 && tx->copies[0].status == STORE_OK;
 	return queued;

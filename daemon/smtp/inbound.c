@@ -242,17 +242,16 @@ refuse(struct smtp_verdict *v, const char *code, const struct rspamd_result *r,
 	buf_printf(&v->reply, "%s %s", code, r->message != NULL ? r->message : ours);
 }
 
-/* Asks rspamd about the placed message: 0 with *r (the caller clears it),
- * or -1 with *why (static words) when it could not be checked (logged). */
+/* Asks rspamd about the message read through fd: 0 with *r (the caller
+ * clears it), or -1 with *why (static words) when it could not be checked
+ * (logged). */
 static int
-rspamd_ask(struct smtp_session *s, const char *hash, uint64_t size, struct rspamd_result *r,
+rspamd_ask(struct smtp_session *s, int fd, uint64_t size, struct rspamd_result *r,
 	   const char **why)
 {
 	struct smtp_tx *tx = s->tx;
 	struct rspamd_server srv;
 	const char *error;
-	int fd = -1;
-	uint64_t blob_size;
 
 	memset(&srv, 0, sizeof srv);
 	if (size > s->cfg->rspamd_max_size) {
@@ -261,12 +260,9 @@ rspamd_ask(struct smtp_session *s, const char *hash, uint64_t size, struct rspam
 		*why = "message too large for rspamd";
 		return -1;
 	}
-	struct store *st = smtp_store(s);
-	error = "no store";
-	if (st == NULL ||
-	    rspamd_server_init(&srv, s->cfg->rspamd_url, s->cfg->rspamd_timeout, NULL, &error) <
+	if (rspamd_server_init(&srv, s->cfg->rspamd_url, s->cfg->rspamd_timeout, NULL, &error) <
 		    0 ||
-	    blob_open(st, hash, &fd, &blob_size, &error) != STORE_OK) {
+	    (lseek(fd, 0, SEEK_SET) < 0 && (error = "cannot read the message") != NULL)) {
 		log_error("%s[%llu] cannot check id=%s with rspamd: %s", s->name,
 			  (unsigned long long)s->id, tx->id, error);
 		rspamd_server_clear(&srv);
@@ -288,8 +284,7 @@ rspamd_ask(struct smtp_session *s, const char *hash, uint64_t size, struct rspam
 		.queue_id = tx->id,
 		.hostname = s->user_id != 0 ? NULL : client_host(s),
 	};
-	int ret = rspamd_check(&srv, &req, fd, blob_size, r, &error);
-	close(fd);
+	int ret = rspamd_check(&srv, &req, fd, size, r, &error);
 	free(rcpts);
 	rspamd_server_clear(&srv);
 	if (ret < 0) {
@@ -303,12 +298,12 @@ rspamd_ask(struct smtp_session *s, const char *hash, uint64_t size, struct rspam
 }
 
 static void
-rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
+rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 {
 	struct smtp_verdict *v = &s->tx->verdict;
 	struct rspamd_result r;
 	const char *why;
-	if (rspamd_ask(s, hash, size, &r, &why) < 0) {
+	if (rspamd_ask(s, fd, size, &r, &why) < 0) {
 		unchecked(s, why);
 		return;
 	}
@@ -354,12 +349,12 @@ rspamd_verdict(struct smtp_session *s, const char *hash, uint64_t size)
  * Mail that rspamd cannot check goes out as before.
  */
 static void
-rspamd_outbound(struct smtp_session *s, const char *hash, uint64_t size)
+rspamd_outbound(struct smtp_session *s, int fd, uint64_t size)
 {
 	struct smtp_verdict *v = &s->tx->verdict;
 	struct rspamd_result r;
 	const char *why;
-	if (rspamd_ask(s, hash, size, &r, &why) < 0) {
+	if (rspamd_ask(s, fd, size, &r, &why) < 0) {
 		buf_puts(&v->log, " spam=unchecked");
 		rspamd_status_unchecked();
 		return;
@@ -386,13 +381,33 @@ goes_out(const struct smtp_tx *tx)
 }
 
 void
-smtp_inbound_message(struct smtp_session *s, const char *hash, uint64_t size)
+smtp_inbound_submission(struct smtp_session *s, const char *hash)
+{
+	if (s->cfg->rspamd_url == NULL || s->user_id == 0 || !goes_out(s->tx))
+		return;
+	struct store *st = smtp_store(s);
+	const char *error = "no store";
+	int fd = -1;
+	uint64_t size;
+	if (st == NULL || blob_open(st, hash, &fd, &size, &error) != STORE_OK) {
+		/* mail still flows, as when rspamd is away */
+		log_error("%s[%llu] cannot check id=%s with rspamd: %s", s->name,
+			  (unsigned long long)s->id, s->tx->id, error);
+		buf_puts(&s->tx->verdict.log, " spam=unchecked");
+		return;
+	}
+	rspamd_outbound(s, fd, size);
+	close(fd);
+}
+
+void
+smtp_inbound_message(struct smtp_session *s, int fd, const char *hash, uint64_t size)
 {
 	/* the senders first: a message they refuse is not scanned */
-	smtp_trust_message(s, hash, size);
+	smtp_trust_message(s, fd, hash);
 	if (s->tx->verdict.reply.len == 0 && s->cfg->rspamd_url != NULL && s->user_id == 0)
-		rspamd_verdict(s, hash, size);
+		rspamd_verdict(s, fd, size);
 	else if (s->cfg->rspamd_url != NULL && s->user_id != 0 && goes_out(s->tx))
-		rspamd_outbound(s, hash, size);
+		rspamd_outbound(s, fd, size);
 	smtp_trust_count(s);
 }

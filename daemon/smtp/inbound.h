@@ -10,7 +10,7 @@
  *
  *   at connect (port 25)        DNS blocklists ([spam] dnsbl)
  *   at RCPT (port 25, no AUTH)  greylisting ([spam] greylist)
- *   the stored message (no AUTH) rspamd ([spam] rspamd)
+ *   the message (no AUTH)       rspamd ([spam] rspamd), SPF/DKIM/DMARC
  *
  * Sessions that authenticated (submission, or AUTH on port 25) are the
  * users' own outbound mail and skip all three; what of it goes to other
@@ -42,9 +42,15 @@ const char *smtp_inbound_rcpt(struct smtp_session *s, const char *rcpt, struct b
  * copies (then no copy's delivery fields are streamed into the blob). */
 bool smtp_inbound_checks_message(const struct smtp_session *s);
 
-/* The message of s->tx is stored as blob hash (size bytes): fills
- * s->tx->verdict. */
-void smtp_inbound_message(struct smtp_session *s, const char *hash, uint64_t size);
+/* The message of s->tx, written but not yet made durable (body.c), is
+ * read through fd (from any offset: each check seeks to its start); hash
+ * is its SHA-256 and size its length.  Fills s->tx->verdict. */
+void smtp_inbound_message(struct smtp_session *s, int fd, const char *hash, uint64_t size);
+
+/* A local user's message that smtp_inbound_message() does not look at,
+ * stored as blob hash: what of it goes to other domains is checked by
+ * rspamd and held when scored as spam (s->tx->verdict.hold). */
+void smtp_inbound_submission(struct smtp_session *s, const char *hash);
 
 void smtp_verdict_clear(struct smtp_verdict *v);
 

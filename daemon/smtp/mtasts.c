@@ -12,7 +12,7 @@
 #include "core/dns.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
-#include "smtp/https_get.h"
+#include "core/https_get.h"
 #include "store/relaytls.h"
 
 /* RFC 8461 §3.3: the policy lives here, on the host "mta-sts." DOMAIN. */

@@ -106,6 +106,7 @@ static struct {
 	 * are fresh (relay_policy_bench.py) */
 	struct dns_cache *dns_cache;
 	atomic_ullong next_id;
+	relay_oauth_fn *oauth;	/* set before start, read-only after */
 } relay = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -118,6 +119,12 @@ stopping(void)
 	bool s = relay.stop;
 	pthread_mutex_unlock(&relay.lock);
 	return s;
+}
+
+void
+relay_set_oauth(relay_oauth_fn *fn)
+{
+	relay.oauth = fn;
 }
 
 void
@@ -572,7 +579,8 @@ struct route {
 	bool smarthost;
 	enum smtp_client_tls tls;
 	char *username;
-	char *password;
+	char *password;		/* or the OAuth2 access token */
+	bool oauth2;
 	struct route_host *hosts;
 	size_t n_hosts;
 	bool implicit_mx;	/* the domain itself, no MX record */
@@ -752,7 +760,18 @@ route_find(struct worker *w, const char *domain, struct route *r,
 		r->smarthost = true;
 		r->tls = strcmp(sh.tls, "implicit") == 0 ? SMTP_TLS_IMPLICIT : SMTP_TLS_STARTTLS;
 		route_add(r, sh.host, sh.port);
-		if (sh.username != NULL) {
+		if (sh.oauth_upstream != 0) {
+			r->oauth2 = true;
+			if (relay.oauth == NULL ||
+			    relay.oauth(sh.oauth_upstream, &r->username, &r->password, &error) < 0) {
+				relayq_smarthost_clear(&sh);
+				route_clear(r);
+				*fail_r = SMTP_FAIL_AUTH;
+				*text_r = errfmt("451 4.7.0 no OAuth2 token for the smarthost: %s",
+						 relay.oauth == NULL ? "not available" : error);
+				return -1;
+			}
+		} else if (sh.username != NULL) {
 			size_t len;
 			if (unseal(sh.password_sealed, &r->password, &len, &error) < 0) {
 				relayq_smarthost_clear(&sh);
@@ -830,6 +849,7 @@ open_host(struct worker *w, const struct route *r, const struct route_host *host
 		.tls_ctx = r->smarthost ? relay.ctx_verify : relay.ctx_any,
 		.username = r->username,
 		.password = r->password,
+		.oauth2 = r->oauth2,
 		.command_timeout = relay.set.smtp_timeout,
 	};
 	bool dane = dh->state == DANE_USABLE;

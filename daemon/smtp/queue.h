@@ -37,6 +37,17 @@
 /* Starts the workers (copies what it needs of cfg).  The caller has
  * loaded the sealing key (smarthost passwords).  0, or -1 with *error_r. */
 int relay_start(const struct config *cfg, const char **error_r);
+/*
+ * Where a smarthost that logs in with an upstream account's OAuth2 grant
+ * gets its credentials (the fetcher's grants: fetch/oauth.h; serve sets it
+ * before relay_start, so that smtp/ needs nothing of fetch/): the account's
+ * username and a valid access token, malloc'd; -1 with *error_r in plain
+ * words.  Unset, such a smarthost is not used (mail waits).
+ */
+typedef int relay_oauth_fn(int64_t upstream_id, char **username_r, char **token_r,
+			   const char **error_r);
+void relay_set_oauth(relay_oauth_fn *fn);
+
 /* Stops the workers: each finishes the message it is sending (bounded by
  * the SMTP timeouts) and exits; leases of unsent recipients are dropped. */
 void relay_stop(void);

@@ -6,7 +6,6 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/dkim.c daemon/smtp/dkim.h \
 	daemon/smtp/bounce.c daemon/smtp/bounce.h \
 	daemon/smtp/queue.c daemon/smtp/queue.h \
-	daemon/smtp/https_get.c daemon/smtp/https_get.h \
 	daemon/smtp/mtasts.c daemon/smtp/mtasts.h \
 	daemon/smtp/dane.c daemon/smtp/dane.h \
 	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h

@@ -172,10 +172,13 @@ void smtp_delivery_plan(struct smtp_session *s);
  * and every user it reaches over quota (or gone since RCPT), so that it
  * leaves nothing on disk.  NULL to go on. */
 const char *smtp_delivery_refusal(struct smtp_session *s, uint64_t size);
-/* delivery.c: the placed blob to the local users and the queue; writes
- * the reply.  True when a row or queue entry references that blob (the
- * caller lets go of it), false when it is to be thrown away. */
-bool smtp_delivery_run(struct smtp_session *s, const char *hash, uint64_t size);
+/* delivery.c: the message to the local users and the queue; writes the
+ * reply.  The message is the placed blob hash, or (hash NULL) tx->blob
+ * sealed but not placed (blob_writer_seal()), read through fd, which is
+ * placed here when it is queued.  True when a row or queue entry
+ * references the blob (the caller lets go of it), false when it is to be
+ * thrown away. */
+bool smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t size);
 /* delivery.c: takes (true) or lets go of (false) the lock that the SMTP
  * sessions' write transactions take turns with (see delivery.c). */
 void smtp_delivery_lock(bool take);

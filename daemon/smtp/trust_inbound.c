@@ -282,6 +282,8 @@ log_words(const struct smtp_trust *t, const struct dkim_verify *v, const struct 
 			buf_printf(out, " header.from=%s", esc_str(dm->from_domain));
 		if (dm->disposition != DMARC_POLICY_NONE)
 			buf_printf(out, " dmarc.policy=%s", dmarc_policy_name(dm->disposition));
+		if (dm->arc_override != NULL)
+			buf_printf(out, " dmarc.override=arc arc.d=%s", esc_str(dm->arc_override));
 	}
 }
 
@@ -311,12 +313,40 @@ dmarc_run(struct smtp_session *s, const struct dns_source *src, const struct fro
 	dmarc_check(src, &req, dm);
 }
 
+/*
+ * RFC 8617 §7.2 and RFC 7489 §7.2 (local policy): a message whose ARC
+ * chain passes, last sealed by an intermediary the admin trusts ([trust]
+ * arc_sealers: a mailing list, a forwarder), keeps no DMARC failure
+ * against it: the list changed the message on its way and so broke the
+ * author's signature, and the sealer vouches for what it received.  The
+ * sealer's domain when that is so (a listed name or a subdomain of one),
+ * else NULL.
+ */
+static const char *
+trusted_sealer(const struct smtp_session *s, const struct arc_verify *a)
+{
+	const char *list = s->cfg->trust_arc_sealers;
+	if (list == NULL || a == NULL || arc_verify_result(a)->status != ARC_PASS ||
+	    arc_verify_result(a)->domain == NULL)
+		return NULL;
+	const char *d = arc_verify_result(a)->domain;
+	size_t dl = strlen(d);
+	for (const char *p = list; *p != '\0';) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n > 0 && (dl == n || (dl > n && d[dl - n - 1] == '.')) &&
+		    mem_eq_nocase(d + dl - n, p, n))
+			return d;
+		p += n;
+	}
+	return NULL;
+}
+
 void
-smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
+smtp_trust_message(struct smtp_session *s, int fd, const char *hash)
 {
 	struct smtp_tx *tx = s->tx;
 	struct smtp_verdict *vd = &tx->verdict;
-	struct store *st = smtp_store(s);
 	struct dns_source src;
 	struct dkim_verify *v = NULL;
 	struct arc_verify *a = NULL;
@@ -324,16 +354,13 @@ smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
 	struct from_info fi;
 	struct buf hdr = BUF_INIT;
 	size_t hsize = 0;
-	const char *error = "no store";
-	uint64_t blob_size;
-	int fd = -1;
+	const char *error = "cannot read the message";
 
-	(void)size;
 	memset(&dm, 0, sizeof dm);
 	memset(&fi, 0, sizeof fi);
 	if (!smtp_trust_applies(s) || smtp_inbound_dns(s, &src) < 0)
 		return;
-	if (st == NULL || blob_open(st, hash, &fd, &blob_size, &error) != STORE_OK ||
+	if (lseek(fd, 0, SEEK_SET) < 0 ||
 	    read_header(fd, DKIM_VERIFY_HEADER_MAX + tx->head_len, &hdr, &hsize, &error) < 0 ||
 	    lseek(fd, (off_t)tx->head_len, SEEK_SET) < 0 ||
 	    dkim_verify_fd(fd, (int64_t)time(NULL), &src, &v, &a, &error) < 0) {
@@ -343,12 +370,13 @@ smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size)
 		dkim_verify_free(&v);
 		arc_verify_free(&a);
 	}
-	if (fd >= 0)
-		close(fd);
 	const char *h = hdr.data != NULL ? hdr.data : "";
 	from_read(h, hsize, &fi);
 	if (v != NULL)
 		dmarc_run(s, &src, &fi, v, hash, &dm);
+	if (v != NULL && dm.result == DMARC_FAIL && dm.disposition != DMARC_POLICY_NONE &&
+	    (dm.arc_override = trusted_sealer(s, a)) != NULL)
+		dm.disposition = DMARC_POLICY_NONE;
 
 	/* RFC 8601 §5: no field claiming our authserv-id gets through */
 	struct buf stripped = BUF_INIT;

@@ -1,7 +1,7 @@
 /*
  * trust_inbound: the sender checks of port 25 ([trust] in mailhub.conf(5))
  * wired into the SMTP transaction: SPF at MAIL FROM, then DKIM, ARC and
- * DMARC once the message is stored, turned into the verdict that
+ * DMARC once the message is written, turned into the verdict that
  * inbound.c hands to delivery (struct smtp_verdict): the
  * Authentication-Results and Received-SPF fields of every local copy, a
  * refusal (DMARC p=reject, a forged local sender) or the Junk folder (DMARC
@@ -11,7 +11,7 @@
  * only asks them with what the session knows and applies the answers.
  *
  *   MAIL FROM       spf_check(): MAIL FROM's domain, or HELO's for <>
- *   end of DATA     dkim_verify_fd() (with ARC) over the stored blob,
+ *   end of DATA     dkim_verify_fd() (with ARC) over the written message,
  *                   after our own Received field; From: read from it;
  *                   dmarc_check(); the local-domain spoofing rule
  *
@@ -37,9 +37,10 @@ bool smtp_trust_applies(const struct smtp_session *s);
  * checked.  Never refuses: DMARC and the spoofing rule decide at the end. */
 void smtp_trust_mail(struct smtp_session *s);
 
-/* The message of s->tx is stored as blob hash: the rest of the checks,
- * into s->tx->verdict (reply, headers, special_use, log, head). */
-void smtp_trust_message(struct smtp_session *s, const char *hash, uint64_t size);
+/* The message of s->tx, read through fd (smtp_inbound_message()): the
+ * rest of the checks, into s->tx->verdict (reply, headers, special_use,
+ * log, head). */
+void smtp_trust_message(struct smtp_session *s, int fd, const char *hash);
 
 /* After the verdict (refused or not): counts the message for the
  * summary of its local recipient domains (store/trust_stats.h). */

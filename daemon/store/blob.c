@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ struct blob_writer {
 	enum writer_state state;
 	size_t buffered;
 	unsigned char *buffer;	/* BLOB_WRITE_BUFFER bytes while writing */
+	bool deferred;		/* no temporary file yet (blob_writer_new_deferred()) */
 };
 
 int
@@ -81,22 +83,10 @@ fsync_dir(const char *path, const char **error_r)
 	return STORE_OK;
 }
 
-int
-blob_writer_new(struct store *st, uint64_t max_size, struct blob_writer **w_r,
-		const char **error_r)
+/* Creates the temporary file; STORE_OK, or the errno's status. */
+static int
+create_tmp(struct blob_writer *w, const char **error_r)
 {
-	struct blob_writer *w = xcalloc(1, sizeof *w);
-	unsigned char rnd[16];
-	char hex[sizeof rnd * 2 + 1];
-
-	w->st = st;
-	w->max_size = max_size;
-	w->state = WRITER_WRITING;
-	/* A random name with O_EXCL: two writers (threads or processes)
-	 * never share a temporary file. */
-	random_bytes(rnd, sizeof rnd);
-	hex_encode(rnd, sizeof rnd, hex);
-	w->tmp_path = xasprintf("%s/tmp/%s.tmp", st->blob_dir, hex);
 	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		     STORE_BLOB_MODE);
 	/* open() applies the umask: the mode is meant exactly */
@@ -105,17 +95,58 @@ blob_writer_new(struct store *st, uint64_t max_size, struct blob_writer **w_r,
 		*error_r = errfmt("cannot create %s: %s", w->tmp_path, strerror(e));
 		if (w->fd >= 0) {
 			close(w->fd);
+			w->fd = -1;
 			unlink(w->tmp_path);
 		}
+		return blob_errno_status(e);
+	}
+	w->deferred = false;
+	return STORE_OK;
+}
+
+static int
+writer_new(struct store *st, uint64_t max_size, bool deferred, struct blob_writer **w_r,
+	   const char **error_r)
+{
+	struct blob_writer *w = xcalloc(1, sizeof *w);
+	unsigned char rnd[16];
+	char hex[sizeof rnd * 2 + 1];
+
+	w->st = st;
+	w->max_size = max_size;
+	w->state = WRITER_WRITING;
+	w->fd = -1;
+	w->deferred = deferred;
+	/* A random name with O_EXCL: two writers (threads or processes)
+	 * never share a temporary file. */
+	random_bytes(rnd, sizeof rnd);
+	hex_encode(rnd, sizeof rnd, hex);
+	w->tmp_path = xasprintf("%s/tmp/%s.tmp", st->blob_dir, hex);
+	int ret = deferred ? STORE_OK : create_tmp(w, error_r);
+	if (ret != STORE_OK) {
 		free(w->tmp_path);
 		free(w);
 		*w_r = NULL;
-		return blob_errno_status(e);
+		return ret;
 	}
 	w->sha = sha256_new();
 	w->buffer = xmalloc(BLOB_WRITE_BUFFER);
 	*w_r = w;
 	return STORE_OK;
+}
+
+int
+blob_writer_new(struct store *st, uint64_t max_size, struct blob_writer **w_r,
+		const char **error_r)
+{
+	return writer_new(st, max_size, false, w_r, error_r);
+}
+
+int
+blob_writer_new_deferred(struct store *st, uint64_t max_size, struct blob_writer **w_r,
+			 const char **error_r)
+{
+	return writer_new(st, max_size, true, w_r, error_r);
 }
 
 static int
@@ -143,7 +174,7 @@ drop_tmp(struct blob_writer *w)
 		close(w->fd);
 		w->fd = -1;
 	}
-	if (unlink(w->tmp_path) < 0 && errno != ENOENT)
+	if (!w->deferred && unlink(w->tmp_path) < 0 && errno != ENOENT)
 		log_error("store: cannot remove %s: %s", w->tmp_path, strerror(errno));
 	free(w->buffer);
 	w->buffer = NULL;
@@ -161,11 +192,26 @@ fail_io(struct blob_writer *w, const char *what, int e, const char **error_r)
 	return blob_errno_status(e);
 }
 
+/* The temporary file of a deferred writer made now (or it is gone). */
+static int
+need_file(struct blob_writer *w, const char **error_r)
+{
+	if (!w->deferred)
+		return STORE_OK;
+	int ret = create_tmp(w, error_r);
+	if (ret != STORE_OK) {
+		drop_tmp(w);
+		w->state = WRITER_GONE;
+	}
+	return ret;
+}
+
 static int
 flush_buffer(struct blob_writer *w, const char **error_r)
 {
-	if (w->buffered == 0)
-		return STORE_OK;
+	int ret = need_file(w, error_r);
+	if (ret != STORE_OK || w->buffered == 0)
+		return ret;
 	if (write_all(w->fd, w->buffer, w->buffered) < 0)
 		return fail_io(w, "write", errno, error_r);
 	w->buffered = 0;
@@ -177,7 +223,7 @@ blob_write(struct blob_writer *w, const void *p, size_t n,
 	   const char **error_r)
 {
 	w->size += n;
-	if (w->state != WRITER_WRITING) {
+	if (w->state != WRITER_WRITING || w->sha == NULL) {
 		*error_r = w->state == WRITER_GONE ? "the message could not be stored"
 						   : "the blob is finished";
 		return STORE_ERROR;
@@ -252,8 +298,47 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 	}
 	free(w->buffer);
 	w->buffer = NULL;
-	sha256_finish_hex(&w->sha, w->hash);
+	if (w->sha != NULL)	/* else sealed: hashed then */
+		sha256_finish_hex(&w->sha, w->hash);
 	w->state = WRITER_FINISHED;
+	return STORE_OK;
+}
+
+int
+blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int *fd_r,
+		 const char **error_r)
+{
+	if (w->over) {
+		*error_r = errfmt("the message is larger than %llu bytes",
+				  (unsigned long long)w->max_size);
+		return STORE_INVALID;
+	}
+	if (w->state != WRITER_WRITING || w->sha == NULL) {
+		*error_r = w->state == WRITER_GONE ? "the message could not be stored"
+						   : "the blob is finished";
+		return STORE_ERROR;
+	}
+	int fd = -1;
+	if (w->deferred) {
+		/* all of it still in the buffer: read from memory, and no file
+		 * unless it is placed (finish() writes the buffer then) */
+		fd = memfd_create("mailhub-message", MFD_CLOEXEC);
+		if (fd >= 0 && write_all(fd, w->buffer, w->buffered) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		int ret = flush_buffer(w, error_r);
+		if (ret != STORE_OK)
+			return ret;
+		fd = open(w->tmp_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail_io(w, "open", errno, error_r);
+	}
+	sha256_finish_hex(&w->sha, w->hash);
+	memcpy(hash_r, w->hash, sizeof w->hash);
+	*fd_r = fd;
 	return STORE_OK;
 }
 

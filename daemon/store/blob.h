@@ -47,6 +47,12 @@ struct blob_writer;
 /* Starts a blob; max_size (0: none) makes blob_write() fail past it. */
 int blob_writer_new(struct store *st, uint64_t max_size,
 		    struct blob_writer **w_r, const char **error_r);
+/* The same, for a message that will likely be thrown away unplaced (the
+ * SMTP server's checked messages, see blob_writer_seal()): the temporary
+ * file is made only once the bytes outgrow the writer's buffer, or when
+ * the blob is placed. */
+int blob_writer_new_deferred(struct store *st, uint64_t max_size,
+			     struct blob_writer **w_r, const char **error_r);
 /* Appends bytes.  STORE_INVALID past max_size (the writer then only counts,
  * so the caller can drain the rest of the message), STORE_NOSPACE or
  * STORE_ERROR on I/O (the temporary file is gone then). */
@@ -59,6 +65,16 @@ uint64_t blob_writer_size(const struct blob_writer *w);
  * tell whether they will be taken.  The writer keeps no buffer and no file
  * descriptor afterwards.  Optional: blob_writer_place() does it too. */
 int blob_writer_finish(struct blob_writer *w, const char **error_r);
+/* Flushes what is buffered and hashes the bytes, without making them
+ * durable: the message can then be read (*fd_r, a new read-only
+ * descriptor the caller closes; a deferred writer whose bytes are all in
+ * its buffer gives a memory file and still has no temporary file) and checked before it is placed (which
+ * makes it durable) or thrown away (which then has cost no flush to disk:
+ * the SMTP server's checks read the message before they write the copy
+ * that is kept).  No more bytes may be written afterwards.  STORE_OK, or
+ * the failure (nothing of the file left). */
+int blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int *fd_r,
+		     const char **error_r);
 /* Makes the blob durable under its name (see above) and holds it for the
  * caller's transaction, which must follow; then blob_writer_release() (its
  * rows committed) or blob_writer_abort() (refused: the blob goes unless it

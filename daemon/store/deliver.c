@@ -12,7 +12,9 @@
 static const char SQL_INBOX[] =
 	"SELECT id FROM mailboxes WHERE user_id = ?1 AND name = 'INBOX'";
 static const char SQL_USER_QUOTA[] =
-	"SELECT quota, used, address FROM users WHERE id = ?1";
+	"SELECT quota, used, address, quota_messages, (SELECT"
+	" coalesce(sum(messages), 0) FROM mailboxes WHERE user_id = ?1)"
+	" FROM users WHERE id = ?1";
 
 /* What happened to one local user in this delivery. */
 struct reached {
@@ -228,6 +230,16 @@ store_user_quota_fits(struct store *st, int64_t user_id, uint64_t size,
 	uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
 	/* the test of store_append_tx() */
 	int fits = quota == 0 || (size <= quota && used <= quota - size);
+	uint64_t max_msgs = (uint64_t)sqlite3_column_int64(s, 3);
+	uint64_t msgs = (uint64_t)sqlite3_column_int64(s, 4);
+	if (fits && max_msgs != 0 && msgs >= max_msgs) {
+		*error_r = errfmt("user '%s' is over quota (%llu of %llu messages)",
+				  (const char *)sqlite3_column_text(s, 2),
+				  (unsigned long long)msgs,
+				  (unsigned long long)max_msgs);
+		stmt_done(s);
+		return 0;
+	}
 	if (!fits)
 		*error_r = errfmt("user '%s' is over quota (%llu of %llu bytes used, "
 				  "message %llu bytes)",

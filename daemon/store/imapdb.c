@@ -73,9 +73,9 @@ static const char SQL_RENAME_ONE[] =
 	"UPDATE mailboxes SET name = ?2 WHERE id = ?1";
 static const char SQL_INBOX_MOVE[] =
 	"INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords,"
-	" internal_date, size, blob, envelope, bodystructure)"
+	" internal_date, size, blob, envelope, bodystructure, save_date)"
 	" SELECT ?2, uid, 1, flags, keywords, internal_date, size, blob,"
-	" envelope, bodystructure FROM messages WHERE mailbox_id = ?1";
+	" envelope, bodystructure, save_date FROM messages WHERE mailbox_id = ?1";
 static const char SQL_INBOX_CLEAR[] = "DELETE FROM messages WHERE mailbox_id = ?1";
 static const char SQL_INBOX_COUNTERS[] =
 	"UPDATE mailboxes SET uidnext = (SELECT uidnext FROM mailboxes WHERE id = ?1),"
@@ -94,11 +94,12 @@ static const char SQL_RENAME_SUBSCRIPTIONS[] =
 	" substr(name, 1, length(?2) + 1) = ?2 || '/')";
 /* with the messages expunged since a session last looked (sql/012) */
 static const char SQL_ROWS[] =
-	"SELECT uid, blob, size, internal_date, envelope, bodystructure"
+	"SELECT uid, blob, size, internal_date, envelope, bodystructure,"
+	" coalesce(save_date, internal_date)"
 	" FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
 	" UNION ALL"
-	" SELECT uid, blob, size, internal_date, envelope, bodystructure"
-	" FROM expunged WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
+	" SELECT uid, blob, size, internal_date, envelope, bodystructure,"
+	" internal_date FROM expunged WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3"
 	" AND blob IS NOT NULL"
 	" ORDER BY uid";
 
@@ -1022,6 +1023,7 @@ imapdb_rows(struct store *st, int64_t mailbox_id, uint32_t uid_lo,
 		r->internal_date = sqlite3_column_int64(s, 3);
 		r->envelope = stmt_col_strdup(s, 4);
 		r->bodystructure = stmt_col_strdup(s, 5);
+		r->save_date = sqlite3_column_int64(s, 6);
 	}
 	stmt_done(s);
 	if (rc != SQLITE_DONE) {

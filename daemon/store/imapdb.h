@@ -143,6 +143,9 @@ struct imapdb_row {
 	int64_t internal_date;
 	char *envelope;		/* cached, or NULL */
 	char *bodystructure;	/* cached, or NULL */
+	int64_t save_date;	/* RFC 8514: when it was stored in the
+				 * mailbox (the internal date for mail
+				 * stored before sql/025) */
 };
 /* The rows of the messages with UIDs uid_lo..uid_hi, in UID order. */
 int imapdb_rows(struct store *st, int64_t mailbox_id, uint32_t uid_lo,

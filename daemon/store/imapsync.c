@@ -15,11 +15,14 @@ static const char SQL_VANISHED[] =
 	" ORDER BY uid";
 static const char SQL_FORGOTTEN[] =
 	"SELECT vanished_modseq FROM mailboxes WHERE id = ?1";
+/* the partial index messages_deleted (sql/001) holds just these */
+static const char SQL_MAILBOX_DELETED[] =
+	"SELECT count(*) FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0";
 static const char SQL_MAILBOX_SIZE[] =
 	"SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ?1";
 static const char SQL_USAGE[] =
 	"SELECT used, quota, (SELECT coalesce(sum(messages), 0) FROM mailboxes"
-	" WHERE user_id = ?1) FROM users WHERE id = ?1";
+	" WHERE user_id = ?1), quota_messages FROM users WHERE id = ?1";
 
 static const char SQL_PREVIEW_GET[] =
 	"SELECT preview FROM previews WHERE blob = ?1";
@@ -90,18 +93,31 @@ imapsync_mailbox_size(struct store *st, int64_t mailbox_id, uint64_t *size_r,
 }
 
 int
+imapsync_mailbox_deleted(struct store *st, int64_t mailbox_id,
+			 uint32_t *count_r, const char **error_r)
+{
+	int64_t v = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_MAILBOX_DELETED);
+	stmt_int(s, 1, mailbox_id);
+	int ret = stmt_ints(st, s, "cannot count deleted messages", &v, 1, error_r);
+	*count_r = v > 0 ? (uint32_t)v : 0;
+	return ret;
+}
+
+int
 imapsync_user_usage(struct store *st, int64_t user_id,
 		    struct imapsync_usage *u_r, const char **error_r)
 {
-	int64_t v[3] = { 0, 0, 0 };
+	int64_t v[4] = { 0, 0, 0, 0 };
 	memset(u_r, 0, sizeof *u_r);
 	sqlite3_stmt *s = store_stmt(st, SQL_USAGE);
 	stmt_int(s, 1, user_id);
-	int ret = stmt_ints(st, s, "cannot read the user's usage", v, 3, error_r);
+	int ret = stmt_ints(st, s, "cannot read the user's usage", v, 4, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	u_r->bytes = v[0] > 0 ? (uint64_t)v[0] : 0;
 	u_r->bytes_limit = v[1] > 0 ? (uint64_t)v[1] : 0;
 	u_r->messages = v[2] > 0 ? (uint64_t)v[2] : 0;
+	u_r->messages_limit = v[3] > 0 ? (uint64_t)v[3] : 0;
 	return STORE_OK;
 }

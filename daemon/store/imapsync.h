@@ -24,6 +24,10 @@ int imapsync_vanished(struct store *st, int64_t mailbox_id, uint64_t modseq,
 		      uint32_t uid_lo, uint32_t uid_hi, uint32_t **uids_r,
 		      size_t *n_r, bool *complete_r, const char **error_r);
 
+/* The messages of the mailbox flagged \Deleted (STATUS DELETED, RFC 9051
+ * §6.3.11). */
+int imapsync_mailbox_deleted(struct store *st, int64_t mailbox_id,
+			     uint32_t *count_r, const char **error_r);
 /* The bytes of every message in the mailbox (STATUS SIZE). */
 int imapsync_mailbox_size(struct store *st, int64_t mailbox_id,
 			  uint64_t *size_r, const char **error_r);
@@ -31,7 +35,7 @@ int imapsync_mailbox_size(struct store *st, int64_t mailbox_id,
 /* What a user uses and may use: bytes (limit 0: none) and messages. */
 struct imapsync_usage {
 	uint64_t bytes, bytes_limit;
-	uint64_t messages;
+	uint64_t messages, messages_limit;	/* 0: no limit */
 };
 int imapsync_user_usage(struct store *st, int64_t user_id,
 			struct imapsync_usage *u_r, const char **error_r);

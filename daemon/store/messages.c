@@ -33,8 +33,9 @@
 	STORE_FLAG_FLAGGED | STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
 
 static const char SQL_QUOTA[] =
-	"SELECT u.quota, u.used, u.address FROM mailboxes m"
-	" JOIN users u ON u.id = m.user_id WHERE m.id = ?1";
+	"SELECT u.quota, u.used, u.address, u.quota_messages,"
+	" (SELECT coalesce(sum(messages), 0) FROM mailboxes WHERE user_id = u.id)"
+	" FROM mailboxes m JOIN users u ON u.id = m.user_id WHERE m.id = ?1";
 /* One statement takes the UID and the MODSEQ: no other writer can come
  * between (BEGIN IMMEDIATE holds the write lock anyway). */
 static const char SQL_NEXT_UID[] =
@@ -49,8 +50,8 @@ static const char SQL_WANT_UID[] =
 	" RETURNING ?2, highestmodseq";
 static const char SQL_INSERT[] =
 	"INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords,"
-	" internal_date, size, blob, envelope, bodystructure)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	" internal_date, size, blob, envelope, bodystructure, save_date)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, unixepoch())";
 static const char SQL_LIST[] =
 	"SELECT id, uid, modseq, blob, size, internal_date, flags, keywords"
 	" FROM messages WHERE mailbox_id = ?1 AND uid >= ?2 ORDER BY uid";
@@ -190,6 +191,16 @@ store_append_uid_tx(struct store *st, int64_t mailbox_id, uint32_t want_uid,
 				  (unsigned long long)used,
 				  (unsigned long long)quota,
 				  (unsigned long long)size);
+		stmt_done(s);
+		return STORE_OVERQUOTA;
+	}
+	uint64_t max_msgs = (uint64_t)sqlite3_column_int64(s, 3);
+	uint64_t msgs = (uint64_t)sqlite3_column_int64(s, 4);
+	if (!ignore_quota && max_msgs != 0 && msgs >= max_msgs) {
+		*error_r = errfmt("user '%s' is over quota (%llu of %llu messages)",
+				  (const char *)sqlite3_column_text(s, 2),
+				  (unsigned long long)msgs,
+				  (unsigned long long)max_msgs);
 		stmt_done(s);
 		return STORE_OVERQUOTA;
 	}

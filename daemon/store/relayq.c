@@ -58,11 +58,11 @@ static const char SQL_EXPIRE[] =
 	" (SELECT id FROM queue_messages WHERE created < ?1)";
 
 static const char SQL_SH_GET[] =
-	"SELECT host, port, tls, username, password, updated FROM relay_smarthost"
-	" WHERE id = 1";
+	"SELECT host, port, tls, username, password, updated, oauth_upstream"
+	" FROM relay_smarthost WHERE id = 1";
 static const char SQL_SH_SET[] =
 	"INSERT OR REPLACE INTO relay_smarthost (id, host, port, tls, username,"
-	" password, updated) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
+	" password, updated, oauth_upstream) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_SH_DEL[] = "DELETE FROM relay_smarthost";
 
 static const char SQL_DKIM_GET[] =
@@ -302,6 +302,7 @@ relayq_smarthost_get(struct store *st, struct relayq_smarthost *sh_r,
 	sh_r->username = stmt_col_strdup(s, 3);
 	sh_r->password_sealed = stmt_col_strdup(s, 4);
 	sh_r->updated = sqlite3_column_int64(s, 5);
+	sh_r->oauth_upstream = sqlite3_column_int64(s, 6);
 	stmt_done(s);
 	if (sh_r->host == NULL)
 		sh_r->host = xstrdup("");
@@ -348,6 +349,11 @@ relayq_smarthost_set(struct store *st, const struct relayq_smarthost *sh,
 		*error_r = "the smarthost tls must be \"implicit\" or \"starttls\"";
 		return STORE_INVALID;
 	}
+	if (sh->oauth_upstream != 0 && sh->username != NULL) {
+		*error_r = "a smarthost logs in with a password or an account's OAuth2 grant, "
+			   "not both";
+		return STORE_INVALID;
+	}
 	if ((sh->username == NULL) != (sh->password_sealed == NULL)) {
 		*error_r = "a smarthost username needs a password, and a password a username";
 		return STORE_INVALID;
@@ -363,6 +369,8 @@ relayq_smarthost_set(struct store *st, const struct relayq_smarthost *sh,
 	stmt_text(s, 4, sh->username);
 	stmt_text(s, 5, sh->password_sealed);
 	stmt_int(s, 6, store_now());
+	if (sh->oauth_upstream != 0)
+		stmt_int(s, 7, sh->oauth_upstream);
 	return stmt_exec(st, s, "cannot set the smarthost", error_r);
 }
 

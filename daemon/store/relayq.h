@@ -104,6 +104,9 @@ struct relayq_smarthost {
 	char *tls;		/* "implicit" or "starttls" */
 	char *username;		/* NULL: no AUTH */
 	char *password_sealed;	/* seal() text, NULL with no username */
+	int64_t oauth_upstream;	/* not 0: log in with that upstream account's
+				 * OAuth2 grant (its username, an access token)
+				 * instead of username and password */
 	int64_t updated;
 };
 

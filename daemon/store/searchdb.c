@@ -40,10 +40,97 @@ static const char SQL_TEXT_SCAN[] =
 	" AND instr(CAST(t.text AS BLOB), ?2) > 0 ORDER BY m.uid";
 static const char SQL_UNINDEXED[] =
 	"SELECT uid FROM search_pending WHERE mailbox_id = ?1 ORDER BY uid";
+/* sql/025: the fields of a blob that has keys but no fields yet */
+static const char SQL_PUT_FIELDS[] =
+	"INSERT INTO blob_fields (rowid, subject, hfrom, hto, hcc, hbcc, body)"
+	" SELECT k.id, ?2, ?3, ?4, ?5, ?6, ?7 FROM blob_keys k WHERE k.blob = ?1"
+	" AND NOT EXISTS (SELECT 1 FROM blob_fields f WHERE f.rowid = k.id)";
+static const char SQL_FIELDS_DONE[] =
+	"DELETE FROM fields_pending WHERE (mailbox_id, uid) IN"
+	" (SELECT mailbox_id, uid FROM messages WHERE blob = ?1)";
+static const char SQL_PUT_PREVIEW[] =
+	"INSERT OR IGNORE INTO previews (blob, preview) VALUES (?1, ?2)";
+static const char SQL_FIELDS_UNINDEXED[] =
+	"SELECT uid FROM fields_pending WHERE mailbox_id = ?1 ORDER BY uid";
+static const char SQL_FIELDS_MISSING[] =
+	"SELECT DISTINCT m.blob FROM fields_pending p JOIN messages m"
+	" ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid LIMIT ?1";
 static const char SQL_MISSING[] =
 	"SELECT DISTINCT m.blob FROM messages m"
 	" WHERE NOT EXISTS (SELECT 1 FROM blob_keys k WHERE k.blob = m.blob)"
 	" LIMIT ?1";
+
+/* sql/025, per column: as SQL_TEXT_MATCH and SQL_TEXT_SCAN */
+static const char SQL_MATCH_SUBJECT[] =
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_fields"
+	"  WHERE blob_fields MATCH ?2 AND instr(CAST(subject AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
+	" ORDER BY m.uid";
+static const char SQL_SCAN_SUBJECT[] =
+	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
+	" JOIN blob_fields t ON t.rowid = k.id WHERE m.mailbox_id = ?1"
+	" AND instr(CAST(t.subject AS BLOB), ?2) > 0 ORDER BY m.uid";
+static const char SQL_MATCH_HFROM[] =
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_fields"
+	"  WHERE blob_fields MATCH ?2 AND instr(CAST(hfrom AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
+	" ORDER BY m.uid";
+static const char SQL_SCAN_HFROM[] =
+	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
+	" JOIN blob_fields t ON t.rowid = k.id WHERE m.mailbox_id = ?1"
+	" AND instr(CAST(t.hfrom AS BLOB), ?2) > 0 ORDER BY m.uid";
+static const char SQL_MATCH_HTO[] =
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_fields"
+	"  WHERE blob_fields MATCH ?2 AND instr(CAST(hto AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
+	" ORDER BY m.uid";
+static const char SQL_SCAN_HTO[] =
+	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
+	" JOIN blob_fields t ON t.rowid = k.id WHERE m.mailbox_id = ?1"
+	" AND instr(CAST(t.hto AS BLOB), ?2) > 0 ORDER BY m.uid";
+static const char SQL_MATCH_HCC[] =
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_fields"
+	"  WHERE blob_fields MATCH ?2 AND instr(CAST(hcc AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
+	" ORDER BY m.uid";
+static const char SQL_SCAN_HCC[] =
+	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
+	" JOIN blob_fields t ON t.rowid = k.id WHERE m.mailbox_id = ?1"
+	" AND instr(CAST(t.hcc AS BLOB), ?2) > 0 ORDER BY m.uid";
+static const char SQL_MATCH_HBCC[] =
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_fields"
+	"  WHERE blob_fields MATCH ?2 AND instr(CAST(hbcc AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
+	" ORDER BY m.uid";
+static const char SQL_SCAN_HBCC[] =
+	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
+	" JOIN blob_fields t ON t.rowid = k.id WHERE m.mailbox_id = ?1"
+	" AND instr(CAST(t.hbcc AS BLOB), ?2) > 0 ORDER BY m.uid";
+static const char SQL_MATCH_BODY[] =
+	"SELECT m.uid FROM (SELECT rowid AS id FROM blob_fields"
+	"  WHERE blob_fields MATCH ?2 AND instr(CAST(body AS BLOB), ?3) > 0) f"
+	" CROSS JOIN blob_keys k CROSS JOIN messages m"
+	" WHERE k.id = f.id AND m.blob = k.blob AND +m.mailbox_id = ?1"
+	" ORDER BY m.uid";
+static const char SQL_SCAN_BODY[] =
+	"SELECT m.uid FROM messages m JOIN blob_keys k ON k.blob = m.blob"
+	" JOIN blob_fields t ON t.rowid = k.id WHERE m.mailbox_id = ?1"
+	" AND instr(CAST(t.body AS BLOB), ?2) > 0 ORDER BY m.uid";
+static const struct {
+	const char *name, *match, *scan;
+} field_sql[MAIL_SEARCH_FIELDS] = {
+	{ "subject", SQL_MATCH_SUBJECT, SQL_SCAN_SUBJECT },
+	{ "hfrom", SQL_MATCH_HFROM, SQL_SCAN_HFROM },
+	{ "hto", SQL_MATCH_HTO, SQL_SCAN_HTO },
+	{ "hcc", SQL_MATCH_HCC, SQL_SCAN_HCC },
+	{ "hbcc", SQL_MATCH_HBCC, SQL_SCAN_HBCC },
+	{ "body", SQL_MATCH_BODY, SQL_SCAN_BODY },
+};
 
 /* Trigrams of a SEARCH string that the MATCH asks for. */
 #define TRIGRAMS_MAX 12
@@ -116,6 +203,10 @@ searchdb_msgs_free(struct searchdb_msg **list, size_t n)
 	*list = NULL;
 }
 
+static int searchdb_put_fields_tx(struct store *st, const char *blob,
+				  const struct mail_sortkeys *k,
+				  const char **error_r);
+
 int
 searchdb_put_tx(struct store *st, const char *blob,
 		const struct mail_sortkeys *k, const char **error_r)
@@ -136,16 +227,52 @@ searchdb_put_tx(struct store *st, const char *blob,
 	stmt_int(s, 12, k->text != NULL);
 	unsigned changed = 0;
 	int ret = stmt_exec_n(st, s, "cannot store the sort keys", &changed, error_r);
-	if (ret != STORE_OK || changed == 0 || k->text == NULL)
-		return ret;
-	s = store_stmt(st, SQL_PUT_TEXT);
-	if (sqlite3_bind_text(s, 1, k->text, (int)k->text_len, SQLITE_STATIC) != SQLITE_OK) {
-		stmt_done(s);
-		*error_r = store_db_error(st, "cannot bind the search text");
-		return STORE_ERROR;
+	if (ret == STORE_OK && changed > 0 && k->text != NULL) {
+		s = store_stmt(st, SQL_PUT_TEXT);
+		if (sqlite3_bind_text(s, 1, k->text, (int)k->text_len,
+				      SQLITE_STATIC) != SQLITE_OK) {
+			stmt_done(s);
+			*error_r = store_db_error(st, "cannot bind the search text");
+			return STORE_ERROR;
+		}
+		ret = stmt_exec(st, s, "cannot index the search text", error_r);
 	}
-	ret = stmt_exec(st, s, "cannot index the search text", error_r);
+	if (ret == STORE_OK && k->fields[MAIL_SEARCH_BODY] != NULL)
+		ret = searchdb_put_fields_tx(st, blob, k, error_r);
+	if (ret == STORE_OK && k->preview != NULL) {
+		/* RFC 8970 PREVIEW, computed at delivery with the keys */
+		s = store_stmt(st, SQL_PUT_PREVIEW);
+		stmt_text(s, 1, blob);
+		stmt_text(s, 2, k->preview);
+		ret = stmt_exec(st, s, "cannot store a preview", error_r);
+	}
 	return ret;
+}
+
+/* The fields of sql/025 (when the blob has none yet), and its messages
+ * no longer pending. */
+static int
+searchdb_put_fields_tx(struct store *st, const char *blob,
+		       const struct mail_sortkeys *k, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_PUT_FIELDS);
+	stmt_text(s, 1, blob);
+	for (int i = 0; i < MAIL_SEARCH_FIELDS; i++) {
+		const char *t = k->fields[i] != NULL ? k->fields[i] : "";
+		if (k->fields_len[i] > INT32_MAX ||
+		    sqlite3_bind_text(s, 2 + i, t, (int)k->fields_len[i],
+				      SQLITE_STATIC) != SQLITE_OK) {
+			stmt_done(s);
+			*error_r = store_db_error(st, "cannot bind the search fields");
+			return STORE_ERROR;
+		}
+	}
+	int ret = stmt_exec(st, s, "cannot index the search fields", error_r);
+	if (ret != STORE_OK)
+		return ret;
+	s = store_stmt(st, SQL_FIELDS_DONE);
+	stmt_text(s, 1, blob);
+	return stmt_exec(st, s, "cannot index the search fields", error_r);
 }
 
 int
@@ -171,6 +298,34 @@ utf8_chars(const char *p, size_t n)
 	return chars;
 }
 
+/* Appends the MATCH of a string of three characters or more (UTF-8):
+ * "abc" AND "bcd" AND ..., each trigram a phrase of one token (detail=none
+ * has no positions for longer ones); at most TRIGRAMS_MAX of them narrow
+ * enough. */
+static void
+trigram_query(struct buf *q, const char *needle, size_t len)
+{
+	size_t starts[4], n_tri = 0;
+	size_t i = 0, k = 0;
+	while (i < len && n_tri < TRIGRAMS_MAX) {
+		starts[k % 4] = i;
+		k++;
+		i += utf8_char_len(needle + i, len - i);
+		if (k >= 3) {
+			size_t from = starts[(k - 3) % 4];
+			if (n_tri++ > 0)
+				buf_puts(q, " AND ");
+			buf_putc(q, '"');
+			for (size_t j = from; j < i; j++) {
+				if (needle[j] == '"')
+					buf_putc(q, '"');
+				buf_putc(q, needle[j]);
+			}
+			buf_putc(q, '"');
+		}
+	}
+}
+
 int
 searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 	      size_t len, uint32_t **uids_r, size_t *n_r,
@@ -187,29 +342,8 @@ searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 	/* FTS5's trigram tokenizer matches phrases of three characters and
 	 * more; a shorter (or not UTF-8) string reads the stored text */
 	if (utf8_chars(needle, len) >= 3) {
-		/* "abc" AND "bcd" AND ...: each trigram a phrase of one
-		 * token (detail=none has no positions for longer ones); at
-		 * most TRIGRAMS_MAX of them narrow enough */
 		struct buf q = BUF_INIT;
-		size_t starts[4], n_tri = 0;
-		size_t i = 0, k = 0;
-		while (i < len && n_tri < TRIGRAMS_MAX) {
-			starts[k % 4] = i;
-			k++;
-			i += utf8_char_len(needle + i, len - i);
-			if (k >= 3) {
-				size_t from = starts[(k - 3) % 4];
-				if (n_tri++ > 0)
-					buf_puts(&q, " AND ");
-				buf_putc(&q, '"');
-				for (size_t j = from; j < i; j++) {
-					if (needle[j] == '"')
-						buf_putc(&q, '"');
-					buf_putc(&q, needle[j]);
-				}
-				buf_putc(&q, '"');
-			}
-		}
+		trigram_query(&q, needle, len);
 		s = store_stmt(st, SQL_TEXT_MATCH);
 		stmt_int(s, 1, mailbox_id);
 		sqlite3_bind_text(s, 2, q.data, (int)q.len, SQLITE_TRANSIENT);
@@ -236,19 +370,57 @@ searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 }
 
 int
-searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
-		    const char **error_r)
+searchdb_fields(struct store *st, int64_t mailbox_id,
+		enum mail_search_field field, const char *needle, size_t len,
+		uint32_t **uids_r, size_t *n_r, uint32_t **unindexed_r,
+		size_t *n_unindexed_r, const char **error_r)
 {
-	char **blobs = NULL;
-	size_t n = 0;
-
-	*done_r = 0;
-	sqlite3_stmt *s = store_stmt(st, SQL_MISSING);
-	stmt_int(s, 1, (int64_t)max);
-	int ret = stmt_strings(st, s, "cannot find unindexed messages", &blobs,
-			       &n, error_r);
+	sqlite3_stmt *s;
+	*uids_r = *unindexed_r = NULL;
+	*n_r = *n_unindexed_r = 0;
+	if ((unsigned)field >= MAIL_SEARCH_FIELDS || len == 0 ||
+	    memchr(needle, '\0', len) != NULL || len > INT32_MAX) {
+		*error_r = "invalid search string";
+		return STORE_INVALID;
+	}
+	if (utf8_chars(needle, len) >= 3) {
+		/* {column} : ("abc" AND "bcd" ...) */
+		struct buf q = BUF_INIT;
+		buf_printf(&q, "{%s} : (", field_sql[field].name);
+		trigram_query(&q, needle, len);
+		buf_putc(&q, ')');
+		s = store_stmt(st, field_sql[field].match);
+		stmt_int(s, 1, mailbox_id);
+		sqlite3_bind_text(s, 2, q.data, (int)q.len, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(s, 3, needle, (int)len, SQLITE_TRANSIENT);
+		buf_free(&q);
+	} else {
+		s = store_stmt(st, field_sql[field].scan);
+		stmt_int(s, 1, mailbox_id);
+		sqlite3_bind_blob(s, 2, needle, (int)len, SQLITE_TRANSIENT);
+	}
+	int ret = stmt_uids(st, s, "cannot search the index", uids_r, n_r, error_r);
 	if (ret != STORE_OK)
 		return ret;
+	s = store_stmt(st, SQL_FIELDS_UNINDEXED);
+	stmt_int(s, 1, mailbox_id);
+	ret = stmt_uids(st, s, "cannot search the index", unindexed_r,
+			n_unindexed_r, error_r);
+	if (ret != STORE_OK) {
+		free(*uids_r);
+		*uids_r = NULL;
+		*n_r = 0;
+	}
+	return ret;
+}
+
+/* Computes and stores the keys (or, when it has them, the fields) of
+ * each blob; the count in *done_r. */
+static int
+index_blobs(struct store *st, char **blobs, size_t n, size_t *done_r,
+	    const char **error_r)
+{
+	int ret = STORE_OK;
 	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		struct buf data = BUF_INIT;
 		const char *err;
@@ -263,11 +435,46 @@ searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
 		struct mail_sortkeys *k = mail_sortkeys_compute(
 			data.data != NULL ? data.data : "", data.len, ok);
 		buf_free(&data);
+		if (!ok) {
+			/* empty fields: what a scan finds in a message it
+			 * cannot read (nothing), and no longer pending */
+			for (int f = 0; f < MAIL_SEARCH_FIELDS; f++)
+				k->fields[f] = xstrdup("");
+		}
 		ret = searchdb_put(st, blobs[i], k, error_r);
 		mail_sortkeys_free(&k);
 		if (ret == STORE_OK)
 			(*done_r)++;
 	}
+	return ret;
+}
+
+int
+searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
+		    const char **error_r)
+{
+	char **blobs = NULL;
+	size_t n = 0;
+
+	*done_r = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_MISSING);
+	stmt_int(s, 1, (int64_t)max);
+	int ret = stmt_strings(st, s, "cannot find unindexed messages", &blobs,
+			       &n, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	ret = index_blobs(st, blobs, n, done_r, error_r);
+	store_strv_free(&blobs, n);
+	if (ret != STORE_OK || n > 0)
+		return ret;
+	/* then the fields of blobs that had their keys before sql/025 */
+	s = store_stmt(st, SQL_FIELDS_MISSING);
+	stmt_int(s, 1, (int64_t)max);
+	ret = stmt_strings(st, s, "cannot find unindexed messages", &blobs, &n,
+			   error_r);
+	if (ret != STORE_OK)
+		return ret;
+	ret = index_blobs(st, blobs, n, done_r, error_r);
 	store_strv_free(&blobs, n);
 	return ret;
 }

@@ -45,8 +45,21 @@ int searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 		  uint32_t **unindexed_r, size_t *n_unindexed_r,
 		  const char **error_r);
 
+/* The same for SEARCH SUBJECT, FROM, TO, CC, BCC or BODY (sql/025): the
+ * UIDs of the messages whose field text (mail/searchfields.h) holds
+ * needle[0..len) (folded, not empty), and those not indexed.  For a
+ * header field the text holds each occurrence on a line of its own: a
+ * needle with a line feed must be confirmed by reading the message. */
+int searchdb_fields(struct store *st, int64_t mailbox_id,
+		    enum mail_search_field field, const char *needle,
+		    size_t len, uint32_t **uids_r, size_t *n_r,
+		    uint32_t **unindexed_r, size_t *n_unindexed_r,
+		    const char **error_r);
+
 /* The background pass: computes and stores the keys of at most max blobs
- * that have messages but no keys; *done_r how many (0: none are left). */
+ * that have messages but no keys, or else the fields (sql/025) of at most
+ * max blobs that have keys but no fields; *done_r how many (0: none are
+ * left). */
 int searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
 			const char **error_r);
 

@@ -103,6 +103,10 @@ int store_user_set_admin(struct store *st, const char *address, bool admin,
 			 const char **error_r);
 int store_user_set_quota(struct store *st, const char *address, uint64_t quota,
 			 const char **error_r);
+/* The most messages the user may keep (QUOTA's MESSAGE resource, RFC 9208
+ * §5.2), 0: no limit. */
+int store_user_set_quota_messages(struct store *st, const char *address,
+				  uint64_t messages, const char **error_r);
 int store_user_set_enabled(struct store *st, const char *address, bool enabled,
 			   const char **error_r);
 /* Deletes the user, their mailboxes, messages and tokens.  Blob files no

@@ -16,13 +16,17 @@
 static const char SQL_ADD[] =
 	"INSERT INTO upstreams (user_id, protocol, host, port, tls, tls_verify,"
 	" username, password, folders, target, keep, idle, dedupe, interval,"
-	" enabled, created, mirror) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-	" ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+	" enabled, created, mirror, auth, oauth_provider) VALUES (?1, ?2, ?3, ?4,"
+	" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 static const char SQL_UPDATE[] =
 	"UPDATE upstreams SET protocol = ?2, host = ?3, port = ?4, tls = ?5,"
 	" tls_verify = ?6, username = ?7, password = coalesce(?8, password),"
 	" folders = ?9, target = ?10, keep = ?11, idle = ?12, dedupe = ?13,"
-	" interval = ?14, enabled = ?15, mirror = ?17, failures = 0,"
+	" interval = ?14, enabled = ?15, mirror = ?17, auth = ?18,"
+	" oauth_provider = ?19, failures = 0,"
+	" oauth_access = CASE WHEN ?8 IS NULL THEN oauth_access ELSE NULL END,"
+	" oauth_expires = CASE WHEN ?8 IS NULL THEN oauth_expires ELSE 0 END,"
+	" reconnect = CASE WHEN ?8 IS NULL THEN reconnect ELSE 0 END,"
 	" generation = generation + 1 WHERE id = ?1";
 static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 #define UP_COLUMNS \
@@ -30,7 +34,8 @@ static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 	" p.tls_verify, p.username, p.password, p.folders, p.target, p.keep," \
 	" p.idle, p.dedupe, p.interval, p.enabled, p.last_ok, p.last_attempt," \
 	" p.last_error, p.fetched, p.failures, p.generation, p.fetch_requested," \
-	" p.created, p.mirror FROM upstreams p JOIN users u ON u.id = p.user_id"
+	" p.created, p.mirror, p.auth, p.oauth_provider, p.oauth_access," \
+	" p.oauth_expires, p.reconnect FROM upstreams p JOIN users u ON u.id = p.user_id"
 static const char SQL_GET[] = UP_COLUMNS " WHERE p.id = ?1";
 static const char SQL_LIST_ALL[] = UP_COLUMNS " ORDER BY p.id";
 static const char SQL_LIST_USER[] = UP_COLUMNS " WHERE p.user_id = ?1 ORDER BY p.id";
@@ -107,6 +112,24 @@ upstream_protocol_parse(const char *text, enum upstream_protocol *p_r)
 	return i < 0 ? -1 : 0;
 }
 
+static const char *const auth_names[] = { "password", "oauth2" };
+
+const char *
+upstream_auth_name(enum upstream_auth a)
+{
+	return (unsigned)a < 2 ? auth_names[a] : "?";
+}
+
+int
+upstream_auth_parse(const char *text, enum upstream_auth *a_r)
+{
+	int i = name_index(auth_names, 2, text);
+	if (i < 0)
+		return -1;
+	*a_r = (enum upstream_auth)i;
+	return 0;
+}
+
 const char *
 upstream_tls_name(enum upstream_tls t)
 {
@@ -153,6 +176,20 @@ host_ok(const char *h)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == ':' ||
 		      *p == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* A provider's name: the NAME of a [oauth2_NAME] config section. */
+static bool
+provider_ok(const char *p)
+{
+	if (p == NULL || *p == '\0' || strlen(p) > UPSTREAM_PROVIDER_MAX)
+		return false;
+	for (; *p != '\0'; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
 			return false;
 	}
 	return true;
@@ -228,6 +265,18 @@ upstream_settings_check(struct upstream_settings *set, const char **error_r)
 		*error_r = "interval must be 10-86400 seconds";
 		return -1;
 	}
+	if ((unsigned)set->auth > UPSTREAM_AUTH_OAUTH2) {
+		*error_r = "auth must be password or oauth2";
+		return -1;
+	}
+	if (set->auth == UPSTREAM_AUTH_OAUTH2 && !provider_ok(set->provider)) {
+		*error_r = "provider must be the name of an OAuth2 provider (letters, digits, _ and -)";
+		return -1;
+	}
+	if (set->auth == UPSTREAM_AUTH_PASSWORD && set->provider != NULL) {
+		free(set->provider);
+		set->provider = NULL;
+	}
 	return 0;
 }
 
@@ -260,6 +309,7 @@ upstream_settings_copy(struct upstream_settings *dst,
 	dst->tls_verify = dup_or_null(src->tls_verify);
 	dst->username = dup_or_null(src->username);
 	dst->target = dup_or_null(src->target);
+	dst->provider = dup_or_null(src->provider);
 	dst->folders = NULL;
 	dst->n_folders = 0;
 	upstream_settings_set_folders(dst, (const char *const *)src->folders,
@@ -274,6 +324,7 @@ upstream_settings_clear(struct upstream_settings *set)
 	free(set->tls_verify);
 	free(set->username);
 	free(set->target);
+	free(set->provider);
 	memset(set, 0, sizeof *set);
 }
 
@@ -326,6 +377,9 @@ bind_settings(sqlite3_stmt *s, const struct upstream_settings *set,
 	stmt_int(s, 14, set->interval);
 	stmt_int(s, 15, set->enabled);
 	stmt_int(s, 17, set->mirror);
+	stmt_text(s, 18, upstream_auth_name(set->auth));
+	if (set->provider != NULL)
+		stmt_text(s, 19, set->provider);
 }
 
 int
@@ -443,6 +497,14 @@ upstream_read(sqlite3_stmt *s, void *elem)
 	up->fetch_requested = sqlite3_column_int(s, 23) != 0;
 	up->created = sqlite3_column_int64(s, 24);
 	up->set.mirror = sqlite3_column_int(s, 25) != 0;
+	text = stmt_col_strdup(s, 26);
+	if (upstream_auth_parse(text, &up->set.auth) < 0)
+		up->set.auth = UPSTREAM_AUTH_PASSWORD;
+	free(text);
+	up->set.provider = stmt_col_strdup(s, 27);
+	up->oauth_access_sealed = stmt_col_strdup(s, 28);
+	up->oauth_expires = sqlite3_column_int64(s, 29);
+	up->reconnect = sqlite3_column_int(s, 30) != 0;
 }
 
 static void
@@ -496,6 +558,9 @@ store_upstream_clear(struct store_upstream *up)
 	if (up->password_sealed != NULL)
 		explicit_bzero(up->password_sealed, strlen(up->password_sealed));
 	free(up->password_sealed);
+	if (up->oauth_access_sealed != NULL)
+		explicit_bzero(up->oauth_access_sealed, strlen(up->oauth_access_sealed));
+	free(up->oauth_access_sealed);
 	free(up->last_error);
 	memset(up, 0, sizeof *up);
 }

@@ -36,6 +36,16 @@ enum upstream_tls {
 	UPSTREAM_TLS_NONE,
 };
 
+/* How the account logs in: with a password, or with an OAuth2 access
+ * token (SASL XOAUTH2 or OAUTHBEARER, RFC 7628) that the fetcher gets
+ * from the provider with the account's refresh token (fetch/oauth.c). */
+enum upstream_auth {
+	UPSTREAM_AUTH_PASSWORD,
+	UPSTREAM_AUTH_OAUTH2,
+};
+/* The longest provider name (a [oauth2_NAME] section of the config). */
+#define UPSTREAM_PROVIDER_MAX 32
+
 /* Bounds of the settings (checked by upstream_settings_check). */
 #define UPSTREAM_HOST_MAX 253
 #define UPSTREAM_USERNAME_MAX 320
@@ -65,6 +75,8 @@ struct upstream_settings {
 					 * "*" is every folder the server lists */
 	unsigned interval;		/* seconds between polls */
 	bool enabled;
+	enum upstream_auth auth;
+	char *provider;			/* oauth2: the provider's name, else NULL */
 };
 
 /* An account as stored. */
@@ -73,7 +85,12 @@ struct store_upstream {
 	int64_t user_id;
 	char *owner;			/* the user's address */
 	struct upstream_settings set;
-	char *password_sealed;		/* seal.h text */
+	char *password_sealed;		/* seal.h text: the password, or for
+					 * oauth2 the grant's refresh token */
+	char *oauth_access_sealed;	/* oauth2: the access token (NULL: none) */
+	int64_t oauth_expires;		/* ... valid until then (unix seconds) */
+	bool reconnect;			/* oauth2: the grant was refused: paused
+					 * until the user connects it again */
 	int64_t last_ok;		/* 0: never */
 	int64_t last_attempt;		/* 0: never */
 	char *last_error;		/* NULL after a success */
@@ -89,6 +106,9 @@ const char *upstream_protocol_name(enum upstream_protocol p);
 int upstream_protocol_parse(const char *text, enum upstream_protocol *p_r);
 const char *upstream_tls_name(enum upstream_tls t);
 int upstream_tls_parse(const char *text, enum upstream_tls *t_r);
+/* "password"/"oauth2", and back (-1 unknown). */
+const char *upstream_auth_name(enum upstream_auth a);
+int upstream_auth_parse(const char *text, enum upstream_auth *a_r);
 /* 993/143 for IMAP implicit/other, 995/110 for POP3. */
 unsigned upstream_default_port(enum upstream_protocol p, enum upstream_tls t);
 
@@ -110,8 +130,9 @@ int store_upstream_add(struct store *st, const char *owner,
 		       const struct upstream_settings *set,
 		       const char *password_sealed, int64_t *id_r,
 		       const char **error_r);
-/* Replaces the settings (and the password unless password_sealed is NULL);
- * bumps the generation and clears the failure count. */
+/* Replaces the settings (and the password unless password_sealed is NULL;
+ * a new one also forgets the access token and ends a pause for
+ * reconnection); bumps the generation and clears the failure count. */
 int store_upstream_update(struct store *st, int64_t id,
 			  const struct upstream_settings *set,
 			  const char *password_sealed, const char **error_r);
@@ -136,6 +157,19 @@ int store_upstream_request_fetch(struct store *st, int64_t id, const char **erro
 /* Clears the request marks, returning the ids that had one (malloc'd). */
 int store_upstream_take_requests(struct store *st, int64_t **ids_r, size_t *n_r,
 				 const char **error_r);
+
+/* ---- OAuth2 (upstream_oauth.c) ---------------------------------------- */
+
+/* Records a new access token (sealed) valid until expires, and, unless
+ * refresh_sealed is NULL, the refresh token the provider rotated to.  The
+ * generation is not bumped: a running IDLE session keeps going. */
+int store_upstream_oauth_set_access(struct store *st, int64_t id,
+				    const char *access_sealed, int64_t expires,
+				    const char *refresh_sealed, const char **error_r);
+/* Pauses the account until it is connected again: the provider refused
+ * its grant.  reason (plain words) becomes the account's last error. */
+int store_upstream_oauth_reconnect(struct store *st, int64_t id, const char *reason,
+				   const char **error_r);
 
 /* ---- what the fetcher remembers ---------------------------------------- */
 

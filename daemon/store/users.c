@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/authcache.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/password.h"
@@ -27,6 +28,8 @@ static const char SQL_SET_ADMIN[] =
 	"UPDATE users SET admin = ?2 WHERE address = ?1";
 static const char SQL_SET_QUOTA[] =
 	"UPDATE users SET quota = ?2 WHERE address = ?1";
+static const char SQL_SET_QUOTA_MESSAGES[] =
+	"UPDATE users SET quota_messages = ?2 WHERE address = ?1";
 static const char SQL_SET_ENABLED[] =
 	"UPDATE users SET enabled = ?2 WHERE address = ?1";
 static const char SQL_ID[] = "SELECT id FROM users WHERE address = ?1";
@@ -279,6 +282,9 @@ store_user_set_password(struct store *st, const char *address,
 		*error_r = "a user needs a password hash";
 		return STORE_INVALID;
 	}
+	/* the stored hash is part of every cache entry, so the old password
+	 * already misses; this drops the entries themselves */
+	authcache_forget_all();
 	return set_column(st, SQL_SET_PASSWORD, "password", address,
 			  password_hash, 0, error_r);
 }
@@ -304,9 +310,23 @@ store_user_set_quota(struct store *st, const char *address, uint64_t quota,
 }
 
 int
+store_user_set_quota_messages(struct store *st, const char *address,
+			      uint64_t messages, const char **error_r)
+{
+	if (messages > INT64_MAX) {
+		*error_r = "quota too large";
+		return STORE_INVALID;
+	}
+	return set_column(st, SQL_SET_QUOTA_MESSAGES, "quota_messages", address,
+			  NULL, (int64_t)messages, error_r);
+}
+
+int
 store_user_set_enabled(struct store *st, const char *address, bool enabled,
 		       const char **error_r)
 {
+	if (!enabled)
+		authcache_forget_all();
 	return set_column(st, SQL_SET_ENABLED,
 			  enabled ? "enabled=1" : "enabled=0", address, NULL,
 			  enabled, error_r);
@@ -348,6 +368,7 @@ store_user_del(struct store *st, const char *address, const char **error_r)
 	int ret;
 	char *lower = store_lower_dup(address);
 
+	authcache_forget_all();
 	if ((ret = store_begin(st, error_r)) == STORE_OK)
 		ret = store_end(st, user_del_tx(st, lower, error_r), error_r);
 	if (ret == STORE_OK)
@@ -378,10 +399,17 @@ store_user_authenticate(struct store *st, const char *address,
 		 * users exist. */
 		password_verify_dummy(password);
 		why = "unknown user";
+	} else if (!u.enabled) {
+		/* as slow as any other refusal */
+		password_verify_dummy(password);
+		why = "user disabled";
+	} else if (authcache_hit(u.address, password, u.password_hash)) {
+		/* verified against this very hash within the hour
+		 * (core/authcache.h): a wrong password never gets here */
 	} else if (!password_verify(password, u.password_hash)) {
 		why = "wrong password";
-	} else if (!u.enabled) {
-		why = "user disabled";
+	} else {
+		authcache_add(u.address, password, u.password_hash);
 	}
 	if (why != NULL) {
 		log_debug("store auth user=%s failed reason=%s", esc_str(address), why);

@@ -2,6 +2,7 @@
  * dkim_verify_key: DKIM key records (RFC 6376 §3.6.1) and the check of one
  * signature against its key (§6.1.2, §6.1.3); see dkim_verify_int.h.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -58,6 +59,53 @@ rsa_key(const unsigned char *der, size_t len)
 	return pkey;
 }
 
+/*
+ * Parsed RSA keys by their DER bytes.  OpenSSL 3 decodes a key through its
+ * provider decoders, which costs several times the verification itself,
+ * and the same few senders' keys come with message after message (their
+ * records are cached by the DNS cache already).  Owned by this file, under
+ * its own lock; an EVP_PKEY is shared by reference (read-only afterwards,
+ * which OpenSSL allows across threads); entries are replaced in turn.
+ */
+#define KEY_CACHE_ENTRIES 64
+
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	unsigned char *der;
+	size_t len;
+	EVP_PKEY *pkey;
+} key_cache[KEY_CACHE_ENTRIES];
+static size_t key_cache_next;
+
+/* A new reference to the key of der, parsed or cached; NULL when it is
+ * not an RSA key. */
+static EVP_PKEY *
+rsa_key_cached(const unsigned char *der, size_t len)
+{
+	EVP_PKEY *pkey = NULL;
+	pthread_mutex_lock(&key_cache_lock);
+	for (size_t i = 0; i < KEY_CACHE_ENTRIES && pkey == NULL; i++)
+		if (key_cache[i].pkey != NULL && key_cache[i].len == len &&
+		    memcmp(key_cache[i].der, der, len) == 0 && EVP_PKEY_up_ref(key_cache[i].pkey) == 1)
+			pkey = key_cache[i].pkey;
+	pthread_mutex_unlock(&key_cache_lock);
+	if (pkey != NULL)
+		return pkey;
+	pkey = rsa_key(der, len);
+	if (pkey == NULL || EVP_PKEY_up_ref(pkey) != 1)
+		return pkey;
+	pthread_mutex_lock(&key_cache_lock);
+	size_t i = key_cache_next++ % KEY_CACHE_ENTRIES;
+	EVP_PKEY_free(key_cache[i].pkey);
+	free(key_cache[i].der);
+	key_cache[i].der = xmalloc(len);
+	memcpy(key_cache[i].der, der, len);
+	key_cache[i].len = len;
+	key_cache[i].pkey = pkey;	/* the cache's reference */
+	pthread_mutex_unlock(&key_cache_lock);
+	return pkey;
+}
+
 int
 dkim_key_parse(const char *txt, size_t len, int alg, struct dkim_key_record *key,
 	       enum dkim_status *status_r, const char **reason_r)
@@ -108,7 +156,7 @@ dkim_key_parse(const char *txt, size_t len, int alg, struct dkim_key_record *key
 					       (const unsigned char *)der.data, 32)
 				     : NULL;
 	else
-		pkey = rsa_key((const unsigned char *)der.data, der.len);
+		pkey = rsa_key_cached((const unsigned char *)der.data, der.len);
 	buf_free(&der);
 	if (pkey == NULL)
 		return key_error(status_r, reason_r, "malformed key (p=)");

@@ -213,8 +213,10 @@ dmarc_authres(struct buf *out, const struct dmarc_verdict *v)
 {
 	buf_printf(out, "dmarc=%s ", dmarc_result_name(v->result));
 	if (v->result == DMARC_PASS || v->result == DMARC_FAIL || v->result == DMARC_NONE)
-		buf_printf(out, "(p=%s dis=%s) ", dmarc_policy_name(v->policy),
-			   dmarc_policy_name(v->disposition));
+		buf_printf(out, "(p=%s dis=%s%s%s) ", dmarc_policy_name(v->policy),
+			   dmarc_policy_name(v->disposition),
+			   v->arc_override != NULL ? "; overridden by the ARC chain of " : "",
+			   v->arc_override != NULL ? v->arc_override : "");
 	buf_puts(out, "header.from=");
 	header_put_value(out, v->from_domain != NULL ? v->from_domain : "");
 }

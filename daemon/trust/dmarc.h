@@ -101,6 +101,10 @@ struct dmarc_verdict {
 	char *record_domain;	/* where the record was found, or NULL */
 	struct dmarc_record rec;
 	char *problem;		/* temperror, permerror: why */
+	/* set by the caller: the domain of a trusted ARC sealer whose chain
+	 * made local policy override a failing message's disposition (RFC
+	 * 7489 §7.2 "local_policy", RFC 8617 §7.2), or NULL; not owned */
+	const char *arc_override;
 };
 
 /* Parses a record's text; 0, 1 when it is not a DMARC record at all

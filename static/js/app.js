@@ -155,6 +155,8 @@ window.addEventListener('hashchange', route);
 	try {
 		me = await api('GET', '/session');
 		setCsrf(me.csrf);
+		// back from an OAuth2 provider with ?code=&state= (views/upstreams.js)
+		if (location.search) await (await import('./views/upstreams.js')).finishConnect();
 		route();
 	} catch (err) {
 		if (err.status !== 401) toast(err.message, 'bad');

@@ -112,11 +112,11 @@ def story(port, login):
     rnd = random.Random(7162)
     other = Conn(port, login)
     other.cmd(b"s", b"SELECT Sync")
-    changed = rnd.sample(range(1, N + 1), N // 100)
+    changed = rnd.sample(range(1, N + 1), max(1, N // 100))
     for i in range(0, len(changed), 50):
         uids = b",".join(b"%d" % u for u in changed[i:i + 50])
         other.cmd(b"f", b"UID STORE %s +FLAGS.SILENT (\\Flagged)" % uids)
-    gone = rnd.sample(range(1, N + 1), N // 500)
+    gone = rnd.sample(range(1, N + 1), max(1, N // 500))
     uids = b",".join(b"%d" % u for u in gone)
     other.cmd(b"d", b"UID STORE %s +FLAGS.SILENT (\\Deleted)" % uids)
     other.cmd(b"x", b"UID EXPUNGE %s" % uids)

@@ -233,6 +233,9 @@ await step('the queue screen lists, retries and deletes a message; the log shows
 	await nav('Log').click();
 	await page.getByRole('heading', { name: 'Log' }).waitFor();
 	await page.getByRole('cell', { name: new RegExp(`web user=${USER} added`) }).waitFor();
+	// each message's SPF/DKIM/DMARC verdicts and spam verdict have columns
+	for (const col of ['Checks', 'Spam'])
+		await page.getByRole('columnheader', { name: col, exact: true }).waitFor();
 	await shot('12-log');
 	// searched on the server: by address, then by text nothing has
 	await page.getByRole('searchbox', { name: 'User or address' }).fill(USER);

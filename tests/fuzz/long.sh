@@ -10,8 +10,11 @@
 #
 # Environment: FUZZ_TARGETS (set by make), FUZZ_LONG_SECONDS, FUZZ_LONG_ONLY
 # (a space-separated list of target names to run, default all),
-# MAILHUB_BUILDDIR, MAILHUB_SRCDIR.
+# FUZZ_LONG_JOBS (targets run at once, default 1: each gets its full
+# FUZZ_LONG_SECONDS of wall time whatever the number), MAILHUB_BUILDDIR,
+# MAILHUB_SRCDIR.
 seconds=${FUZZ_LONG_SECONDS:-600}
+jobs=${FUZZ_LONG_JOBS:-1}
 builddir=${MAILHUB_BUILDDIR:-.}
 srcdir=${MAILHUB_SRCDIR:-.}
 profdata=$(command -v llvm-profdata || command -v llvm-profdata-14)
@@ -24,11 +27,11 @@ summary="$out/summary.txt"
 status=0
 printf '%-22s %12s %8s %8s %8s %8s  %s\n' target runs exec/s corpus lines branches result |
 	tee -a "$summary"
-for target in $FUZZ_TARGETS; do
+# One target: its run, then its coverage; the result line goes to
+# $out/NAME.result, printed in the targets' order once all have ended.
+run_target() {
+	target=$1
 	name=$(basename "$target")
-	if [ -n "${FUZZ_LONG_ONLY:-}" ]; then
-		case " $FUZZ_LONG_ONLY " in *" $name "*) ;; *) continue ;; esac
-	fi
 	corpus="$out/$name"
 	mkdir -p "$corpus"
 	seeds="$srcdir/tests/fuzz/corpus/$name"
@@ -41,7 +44,6 @@ for target in $FUZZ_TARGETS; do
 		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$out/$name." "$corpus" $seeds >"$log" 2>&1; then
 		result=FAILED
-		status=1
 	fi
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
@@ -70,11 +72,41 @@ for target in $FUZZ_TARGETS; do
 			lines=$1 branches=$2
 		fi
 	fi
-	printf '%-22s %12s %8s %8s %8s %8s  %s\n' "$name" "${runs:-?}" "${rate:-?}" \
-		"$files" "$lines" "$branches" "$result" | tee -a "$summary"
-	if [ "$result" != ok ]; then
-		grep -E 'ERROR|SUMMARY|artifact' "$log" | head -n 20 | sed 's/^/    /'
+	{
+		printf '%-22s %12s %8s %8s %8s %8s  %s\n' "$name" "${runs:-?}" "${rate:-?}" \
+			"$files" "$lines" "$branches" "$result"
+		if [ "$result" != ok ]; then
+			grep -E 'ERROR|SUMMARY|artifact' "$log" | head -n 20 | sed 's/^/    /'
+		fi
+	} >"$out/$name.result"
+}
+
+names=
+running=0
+for target in $FUZZ_TARGETS; do
+	name=$(basename "$target")
+	if [ -n "${FUZZ_LONG_ONLY:-}" ]; then
+		case " $FUZZ_LONG_ONLY " in *" $name "*) ;; *) continue ;; esac
+	fi
+	names="$names $name"
+	rm -f "$out/$name.result"
+	run_target "$target" &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait
+		running=0
 	fi
 done
+wait
+for name in $names; do
+	if [ -f "$out/$name.result" ]; then
+		cat "$out/$name.result"
+	else
+		printf '%-22s no result\n' "$name"
+		status=1
+	fi
+done | tee -a "$summary"
+# (the loop above runs in a pipe's subshell: judge by what it printed)
+tail -n +2 "$summary" | grep -qv ' ok$' && status=1
 echo "per-file coverage: $out/NAME.coverage.txt; summary: $summary"
 exit $status

@@ -48,7 +48,10 @@ def _free_port():
 
 
 class Dovecot:
-    def __init__(self, users, lmtp=False):
+    def __init__(self, users, lmtp=False, oauth2=None, oauth2_mechanisms="xoauth2 oauthbearer"):
+        """oauth2: an introspection URL (RFC 7662): the users then log in
+        with bearer tokens (SASL oauth2_mechanisms) that Dovecot's oauth2
+        passdb checks there; their passwords work as before."""
         self.dir = tempfile.mkdtemp(prefix="mailhub-dovecot.")
         os.chmod(self.dir, 0o755)
         self.users = dict(users)
@@ -86,6 +89,19 @@ service lmtp {{
   }}
 }}
 """ if lmtp else ""
+        oauth_conf = ""
+        if oauth2:
+            with open(os.path.join(d, "oauth2.conf.ext"), "w") as f:
+                f.write(f"introspection_mode = post\nintrospection_url = {oauth2}\n"
+                        "force_introspection = yes\nusername_attribute = username\n"
+                        "active_attribute = active\nactive_value = true\n")
+            oauth_conf = f"""
+passdb {{
+  driver = oauth2
+  mechanisms = {oauth2_mechanisms}
+  args = {d}/oauth2.conf.ext
+}}
+"""
         conf = f"""
 protocols = imap pop3{' lmtp' if lmtp else ''}
 listen = 127.0.0.1
@@ -97,7 +113,7 @@ ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login {oauth2_mechanisms if oauth2 else ""}
 default_internal_user = {internal}
 default_internal_group = {group}
 default_login_user = {login}
@@ -105,7 +121,7 @@ first_valid_uid = 1
 mail_location = maildir:{d}/mail/%u
 mail_fsync = never
 mail_max_userip_connections = 1000
-passdb {{
+{oauth_conf}passdb {{
   driver = passwd-file
   args = {d}/passwd
 }}

@@ -1,13 +1,16 @@
 """The smaller IMAP extensions as transcripts against the running daemon:
 MULTIAPPEND (RFC 3502), STATUS=SIZE (RFC 8438) and STATUS APPENDLIMIT
 (RFC 7889), CREATE-SPECIAL-USE (RFC 6154), OBJECTID (RFC 8474), QUOTA
-(RFC 9208) and UNAUTHENTICATE (RFC 8437).  STATUS SIZE is compared with
+(RFC 9208), UNAUTHENTICATE (RFC 8437) and SAVEDATE (RFC 8514).  STATUS SIZE is compared with
 Dovecot's for the same messages."""
 
+import datetime
 import os
 import re
+import smtplib
 import sqlite3
 import sys
+import time
 import unittest
 import zlib
 
@@ -20,6 +23,7 @@ from mailhub_fixture import Mailhub  # noqa: E402
 USER = "alice@example.org"
 PASSWORD = "secret-alice"
 SMALL = "carol@example.org"	# a user with a quota of 10K
+FEW = "dave@example.org"	# a user who may keep 2 messages
 
 MESSAGES = [b"From: Bob <bob@example.org>\r\nSubject: One\r\n\r\nFirst.\r\n",
             b"From: Bob <bob@example.org>\r\nSubject: Two\r\n\r\nSecond, longer.\r\n",
@@ -81,6 +85,8 @@ class ExtTest(unittest.TestCase):
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.add_user(USER, PASSWORD)
         cls.mh.add_user(SMALL, PASSWORD, quota="10K")
+        cls.mh.cli("user", "add", FEW, "--quota-messages", "2", "--password-stdin",
+                   input=PASSWORD + "\n")
         cls.mh.start()
 
     @classmethod
@@ -97,7 +103,8 @@ class ExtTest(unittest.TestCase):
         caps = c.ok("c", b"CAPABILITY")[0].split()
         for cap in (b"MULTIAPPEND", b"STATUS=SIZE", b"QUOTA", b"QUOTA=RES-STORAGE",
                     b"CREATE-SPECIAL-USE", b"UNAUTHENTICATE", b"OBJECTID",
-                    b"APPENDLIMIT=1048576", b"COMPRESS=DEFLATE", b"BINARY", b"PREVIEW"):
+                    b"APPENDLIMIT=1048576", b"COMPRESS=DEFLATE", b"BINARY", b"PREVIEW",
+                    b"SAVEDATE"):
             self.assertIn(cap, caps)
         c.close()
 
@@ -206,6 +213,33 @@ class ExtTest(unittest.TestCase):
         self.assertEqual(c.ok("q", b"GETQUOTAROOT INBOX"), [b'* QUOTAROOT "INBOX"\r\n'])
         _, tagged = c.cmd("r", b'GETQUOTA ""')
         self.assertTrue(tagged.startswith(b"r NO"), tagged)
+        c.close()
+
+    def test_quota_messages(self):
+        # RFC 9208 §5.2: the MESSAGE resource, the user's message limit
+        c = self.login(FEW)
+        caps = c.ok("c", b"CAPABILITY")[0].split()
+        self.assertIn(b"QUOTA=RES-MESSAGE", caps)
+        self.assertEqual(c.ok("q", b"GETQUOTAROOT INBOX"),
+                         [b'* QUOTAROOT "INBOX" ""\r\n', b'* QUOTA "" (MESSAGE 0 2)\r\n'])
+        multiappend(c, "a", b"INBOX", MESSAGES[:1])
+        multiappend(c, "b", b"Sent", MESSAGES[1:2])
+        self.assertEqual(c.ok("r", b'GETQUOTA ""'), [b'* QUOTA "" (MESSAGE 2 2)\r\n'])
+        # the third, in any mailbox, is over quota (RFC 9208 §4.3)
+        _, tagged = multiappend(c, "d", b"Drafts", MESSAGES[2:])
+        self.assertTrue(tagged.startswith(b"d NO [OVERQUOTA]"), tagged)
+        # and so is a copy, and mail delivered over SMTP
+        c.ok("s", b"SELECT INBOX")
+        _, tagged = c.cmd("e", b"COPY 1 INBOX")
+        self.assertTrue(tagged.startswith(b"e NO [OVERQUOTA]"), tagged)
+        with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=20) as smtp:
+            with self.assertRaises((smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+                smtp.sendmail("bob@example.net", [FEW], MESSAGES[0])
+        self.assertEqual(c.ok("t", b'GETQUOTA ""'), [b'* QUOTA "" (MESSAGE 2 2)\r\n'])
+        # one expunged makes room
+        c.ok("x", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+        c.ok("y", b"EXPUNGE")
+        multiappend(c, "f", b"Drafts", MESSAGES[2:])
         c.close()
 
     def compressed(self, tls):
@@ -334,6 +368,42 @@ class ExtTest(unittest.TestCase):
                           " (SELECT 1 FROM messages m WHERE m.blob = p.blob)").fetchone()[0]
         db.close()
         self.assertEqual(left, 0)
+        c.close()
+
+    def test_savedate(self):
+        c = self.login()
+        c.ok("c", b"CREATE Saved")
+        before = time.time()
+        # an internal date long ago: the save date is now
+        msg = MESSAGES[0]
+        c.ok("a", b'APPEND Saved "01-Jan-2001 00:00:00 +0000" {%d+}\r\n' % len(msg) + msg)
+        c.ok("s", b"SELECT Saved")
+        untagged = c.ok("f", b"FETCH 1 (SAVEDATE INTERNALDATE)")
+        m = re.search(rb'SAVEDATE "([^"]+)" INTERNALDATE "01-Jan-2001 00:00:00 \+0000"',
+                      untagged[0])
+        self.assertIsNotNone(m, untagged)
+        saved = datetime.datetime.strptime(m.group(1).decode().strip(),
+                                           "%d-%b-%Y %H:%M:%S %z").timestamp()
+        self.assertLess(abs(saved - before), 5)
+        # RFC 8514 §4.3: the SAVED* keys use the save date, not the internal date
+        today = time.strftime("%d-%b-%Y", time.gmtime()).encode()
+        self.assertEqual(c.ok("1", b"SEARCH SAVEDSINCE 1-Jan-2020"), [b"* SEARCH 1\r\n"])
+        self.assertEqual(c.ok("2", b"SEARCH SINCE 1-Jan-2020"), [b"* SEARCH\r\n"])
+        self.assertEqual(c.ok("3", b"SEARCH SAVEDBEFORE 1-Jan-2020"), [b"* SEARCH\r\n"])
+        self.assertEqual(c.ok("4", b"SEARCH SAVEDATESUPPORTED"), [b"* SEARCH 1\r\n"])
+        # a copy is saved anew; the copy keeps the internal date
+        c.ok("5", b"COPY 1 Saved")
+        self.assertEqual(c.ok("6", b"SEARCH SAVEDON " + today + b" BEFORE 1-Jan-2002"),
+                         [b"* SEARCH 1 2\r\n"])
+        # mail stored before the migration: its internal date
+        db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
+        db.execute("UPDATE messages SET save_date = NULL WHERE uid = 1 AND mailbox_id ="
+                   " (SELECT id FROM mailboxes WHERE name = 'Saved')")
+        db.commit()
+        db.close()
+        untagged = c.ok("7", b"UID FETCH 1 (SAVEDATE)")
+        self.assertIn(b'SAVEDATE "01-Jan-2001 00:00:00 +0000"', untagged[0])
+        self.assertEqual(c.ok("8", b"SEARCH SAVEDBEFORE 1-Jan-2020"), [b"* SEARCH 1\r\n"])
         c.close()
 
     def test_unauthenticate(self):

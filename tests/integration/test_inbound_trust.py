@@ -9,8 +9,11 @@ Authentication-Results and Received-SPF fields of the delivered copy, 550
 sender, the Junk folder for p=quarantine, forged Authentication-Results
 claiming our authserv-id removed, and the verdicts on the log line."""
 
+import os
 import smtplib
+import sqlite3
 import tempfile
+import urllib.parse
 import unittest
 
 import tap
@@ -60,6 +63,11 @@ def records(pub):
         '_dmarc.none.test. TXT "v=DMARC1; p=none"',
         # an SPF fail for everybody
         'other.test. TXT "v=spf1 -all"',
+        # mailing lists that seal with ARC: one trusted, one not
+        f"lists.test. TXT {spf}",
+        "sel._domainkey.lists.test. TXT " + txt(f"v=DKIM1; k=rsa; p={pub}"),
+        f"evil.test. TXT {spf}",
+        "sel._domainkey.evil.test. TXT " + txt(f"v=DKIM1; k=rsa; p={pub}"),
     ]
 
 
@@ -97,10 +105,13 @@ class InboundTrust(unittest.TestCase):
         try:
             cls.mh = Mailhub(listeners=("smtp", "submission", "admin"),
                              plaintext_on_loopback=True,
-                             config_extra=f"\n[dns]\nresolver = {cls.dns.resolver()}\n")
+                             config_extra=f"\n[dns]\nresolver = {cls.dns.resolver()}\n"
+                                          "[trust]\narc_sealers = lists.test\n")
             cls.mh.cli("domain", "add", "home.test")
             cls.mh.add_user(BOB, "bob-secret-password-4")
             cls.mh.add_user(ALICE, "alice-secret-password-4", admin=True)
+            # bob and a friend elsewhere: a copy kept, one queued
+            cls.mh.cli("alias", "add", "both@home.test", f"{BOB},friend@remote.test")
             cls.token = cls.mh.cli("token", "create", ALICE).stdout.strip().split()[-1]
             cls.mh.start()
         except BaseException:
@@ -282,6 +293,100 @@ class InboundTrust(unittest.TestCase):
         self.assertIn("dmarc=fail", ar[0])
         self.assertEqual(ar[1], "mx.elsewhere.test; spf=pass")
         self.assertIn("removed forged Authentication-Results", self.mh.log())
+
+    def test_log_checks_as_fields(self):
+        """GET /api/v1/log gives each checked message's verdicts as
+        fields: accepted (all pass), refused (DMARC reject), and Junk."""
+        api = Client(self.mh.port("admin"), self.token)
+
+        def checks_of(mail_from, msg):
+            code, _ = self.send(mail_from, msg)
+            r = api.get("/log?q=" + urllib.parse.quote(f"from=<{mail_from}>"))
+            self.assertEqual(r.status, 200, r)
+            (e,) = [e for e in r.json["events"] if "checks" in e][-1:]
+            return code, e["checks"], e["text"]
+
+        code, c, text = checks_of("fields@sender.test",
+                                  self.sign(message("fields@sender.test", "log fields")))
+        self.assertEqual(code, 250)
+        self.assertEqual(c["outcome"], "accepted")
+        self.assertEqual(c["from"], "fields@sender.test")
+        self.assertIn(f"id={c['id']} ", text)
+        self.assertEqual((c["spf"], c["dkim"], c["dkim_domain"], c["dmarc"], c["header_from"]),
+                         ("pass", "pass", "sender.test", "pass", "sender.test"))
+        self.assertNotIn("folder", c)
+        code, c, _ = checks_of("refused@other.test", message("a@sender.test", "log refused"))
+        self.assertEqual(code, 550)
+        self.assertEqual(c["outcome"], "refused")
+        self.assertEqual((c["spf"], c["dkim"], c["dmarc"], c["dmarc_policy"]),
+                         ("fail", "none", "fail", "reject"))
+        self.assertTrue(c["reply"].startswith("550 5.7.1 "), c)
+        code, c, _ = checks_of("junk@other.test", message("a@quar.test", "log junk"))
+        self.assertEqual(code, 250)
+        self.assertEqual((c["dmarc"], c["dmarc_policy"], c["folder"]),
+                         ("fail", "quarantine", "Junk"))
+        # only a message's lines have checks
+        events = api.get("/log").json["events"]
+        self.assertTrue(any("checks" not in e for e in events))
+        for e in events:
+            if "checks" in e:
+                self.assertRegex(e["text"], r"\] (accepted|refused) id=")
+
+    def via_list(self, sealer, subject):
+        """A message of sender.test (p=reject) as a mailing list passes it
+        on: its Subject changed (the author's signature broken), the list's
+        Authentication-Results and ARC set added, sent from the list."""
+        signed = self.sign(message("a@sender.test", subject))
+        listed = signed.replace(f"Subject: {subject}".encode(),
+                                f"Subject: [list] {subject}".encode())
+        listed = (f"Authentication-Results: {sealer}; dkim=pass header.d=sender.test; "
+                  "spf=pass smtp.mailfrom=sender.test\r\n").encode() + listed
+        arc = dkim.arc_sign(listed, b"sel", sealer.encode(), self.key, sealer.encode(),
+                            include_headers=[b"from", b"to", b"subject", b"message-id"])
+        return self.send(f"list-bounces@{sealer}", b"".join(arc) + listed)
+
+    def test_checked_and_forwarded(self):
+        """A checked message that is also queued (an alias forwards it on):
+        the local copy has the checks' fields, and the queued message,
+        made durable as it was received, is on disk for the relay."""
+        before = self.count()
+        msg = self.sign(message("a@sender.test", "forwarded too"))
+        with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=30,
+                          local_hostname="client.sender.test",
+                          source_address=(CLIENT, 0)) as s:
+            s.sendmail("a@sender.test", ["both@home.test"], msg)
+        self.assertEqual(self.count(), before + 1)
+        self.assertIn("dmarc=pass", fields(self.delivered(), "Authentication-Results")[0])
+        self.assertRegex(self.mh.log(), r"accepted id=\S+ from=<a@sender\.test> rcpts=1 "
+                         r"delivered=1 queued=1 .*dmarc=pass")
+        self.assertNotIn("cannot store", self.mh.log())
+        with sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db")) as db:
+            queued = db.execute("SELECT blob FROM queue_messages").fetchall()
+        for (digest,) in queued:
+            body = blob_bytes(self.mh, digest)
+            self.assertIn(b"Subject: forwarded too", body)
+            self.assertEqual(fields(body, "Authentication-Results"), [])
+
+    def test_arc_trusted_sealer_overrides_dmarc(self):
+        """[trust] arc_sealers: a DMARC fail under p=reject of a message
+        whose ARC chain passes and was sealed by a trusted list is
+        delivered, and its Authentication-Results says why; another
+        sealer's chain changes nothing."""
+        before = self.count()
+        self.assertEqual(self.via_list("lists.test", "list post")[0], 250)
+        self.assertEqual(self.count(), before + 1)
+        ar = fields(self.delivered(), "Authentication-Results")[0]
+        self.assertTrue(ar.startswith(HOSTNAME + ";"), ar)
+        self.assertIn("arc=pass", ar)
+        self.assertRegex(ar, r"dkim=fail")
+        self.assertIn("dmarc=fail (p=reject dis=none; overridden by the ARC chain of "
+                      "lists.test) header.from=sender.test", ar)
+        self.assertRegex(self.mh.log(), r"dmarc=fail header\.from=sender\.test "
+                         r"dmarc\.override=arc arc\.d=lists\.test")
+        code, text = self.via_list("evil.test", "evil post")
+        self.assertEqual(code, 550, text)
+        self.assertIn("DMARC policy of sender.test", text)
+        self.assertEqual(self.count(), before + 1)
 
     def inbound(self):
         r = Client(self.mh.port("admin"), self.token).get("/domains")

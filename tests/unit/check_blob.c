@@ -354,6 +354,127 @@ START_TEST(test_failing_fsync)
 }
 END_TEST
 
+/* A sealed message is readable and hashed before anything is flushed to
+ * disk; thrown away it leaves nothing, placed it is made durable then. */
+START_TEST(test_seal_then_place_or_abort)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	size_t n = 200000;	/* more than the writer's buffer */
+	char *data = make_data(n, 5);
+	char *back = xmalloc(n + 1);
+	char *tmp = blobs_sub(dir, "tmp");
+	char expect[SHA256_HEX_LEN + 1], sealed[SHA256_HEX_LEN + 1], placed[SHA256_HEX_LEN + 1];
+	uint64_t size = 0;
+
+	sha256_hex(data, n, expect);
+	for (int keep = 0; keep < 2; keep++) {
+		struct blob_writer *w;
+		int fd = -1;
+		ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w, data, 1000, &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w, data + 1000, n - 1000, &error), STORE_OK);
+		test_fault_on(1000, EIO);	/* only counting */
+		ck_assert_int_eq(blob_writer_seal(w, sealed, &fd, &error), STORE_OK);
+		ck_assert_int_eq(test_fault_calls, 0);	/* nothing flushed */
+		ck_assert_str_eq(sealed, expect);
+		ck_assert_int_eq(pread(fd, back, n + 1, 0), (ssize_t)n);
+		ck_assert(memcmp(back, data, n) == 0);
+		close(fd);
+		/* sealed: no more bytes, and no second seal */
+		ck_assert_int_eq(blob_write(w, "x", 1, &error), STORE_ERROR);
+		ck_assert_int_eq(blob_writer_seal(w, sealed, &fd, &error), STORE_ERROR);
+		if (!keep) {
+			blob_writer_abort(&w);
+			ck_assert_int_eq(test_fault_calls, 0);
+			ck_assert_int_eq(count_files(tmp), 0);
+			ck_assert_int_eq(test_blob_files(dir), 0);
+			test_fault_off();
+			continue;
+		}
+		ck_assert_int_eq(blob_writer_commit(&w, placed, &size, &error), STORE_OK);
+		ck_assert_int_gt(test_fault_calls, 0);	/* the file and its name */
+		test_fault_off();
+		ck_assert_str_eq(placed, expect);
+	}
+	struct buf got = BUF_INIT;
+	ck_assert_int_eq(blob_read(st, expect, &got, &error), STORE_OK);
+	ck_assert_uint_eq(got.len, n);
+	ck_assert(memcmp(got.data, data, n) == 0);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+	buf_free(&got);
+	free(tmp);
+	free(back);
+	free(data);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* A deferred writer makes no file while its bytes fit in its buffer:
+ * sealed, it is read from memory; thrown away, nothing was on disk;
+ * placed, it is written and made durable then.  A bigger one has its
+ * file as soon as the buffer overflows. */
+START_TEST(test_deferred_writer)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char *tmp = blobs_sub(dir, "tmp");
+	char hash[SHA256_HEX_LEN + 1], expect[SHA256_HEX_LEN + 1], placed[SHA256_HEX_LEN + 1];
+	char back[64];
+	static const char text[] = "Subject: deferred\r\n\r\nsmall body\r\n";
+	size_t n = sizeof text - 1;
+
+	sha256_hex(text, n, expect);
+	for (int keep = 0; keep < 2; keep++) {
+		struct blob_writer *w;
+		int fd = -1;
+		ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w, text, n, &error), STORE_OK);
+		test_fault_on(1000, EIO);	/* only counting */
+		ck_assert_int_eq(blob_writer_seal(w, hash, &fd, &error), STORE_OK);
+		ck_assert_str_eq(hash, expect);
+		ck_assert_int_eq(count_files(tmp), 0);
+		ck_assert_int_eq(pread(fd, back, sizeof back, 0), (ssize_t)n);
+		ck_assert(memcmp(back, text, n) == 0);
+		close(fd);
+		if (!keep) {
+			blob_writer_abort(&w);
+		} else {
+			ck_assert_int_eq(blob_writer_commit(&w, placed, NULL, &error), STORE_OK);
+			ck_assert_str_eq(placed, expect);
+		}
+		/* placed: the file and its folder (and blobs/ for a new one) */
+		if (keep)
+			ck_assert_int_ge(test_fault_calls, 2);
+		else
+			ck_assert_int_eq(test_fault_calls, 0);
+		test_fault_off();
+		ck_assert_int_eq(count_files(tmp), 0);
+		ck_assert_int_eq(test_blob_files(dir), keep);
+	}
+	struct buf got = BUF_INIT;
+	ck_assert_int_eq(blob_read(st, expect, &got, &error), STORE_OK);
+	ck_assert_uint_eq(got.len, n);
+	buf_free(&got);
+	/* past the buffer: a file at once */
+	struct blob_writer *w;
+	char *big = make_data(100000, 9);
+	ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(count_files(tmp), 0);
+	ck_assert_int_eq(blob_write(w, big, 100000, &error), STORE_OK);
+	ck_assert_int_eq(count_files(tmp), 1);
+	blob_writer_abort(&w);
+	ck_assert_int_eq(count_files(tmp), 0);
+	free(big);
+	free(tmp);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -367,6 +488,8 @@ make_suite(void)
 	tcase_add_test(tc, test_open_read_errors);
 	tcase_add_test(tc, test_refusal_after_placing);
 	tcase_add_test(tc, test_failing_fsync);
+	tcase_add_test(tc, test_seal_then_place_or_abort);
+	tcase_add_test(tc, test_deferred_writer);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 
+#include "core/authcache.h"
 #include "core/hash.h"
 #include "core/password.h"
 #include "store/blob.h"
@@ -245,6 +246,47 @@ START_TEST(test_authenticate)
 	/* one answer for every reason */
 	ck_assert_str_eq(wrong, unknown);
 	ck_assert_str_eq(wrong, disabled);
+
+	/* the cache of verified passwords (core/authcache.h) */
+	ck_assert_int_eq(store_user_set_enabled(st, "a@example.org", true, &error), STORE_OK);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "secret pass",
+							 &u, &error), STORE_OK);
+		store_user_clear(&u);
+	}
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert(authcache_hit("a@example.org", "secret pass", u.password_hash));
+	ck_assert(!authcache_hit("a@example.org", "secret pasS", u.password_hash));
+	store_user_clear(&u);
+	/* a wrong password is still refused, and is never cached */
+	ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "secret pasS", &u, &error),
+			 STORE_NOTFOUND);
+	/* disabled: refused though the password is in the cache */
+	ck_assert_int_eq(store_user_set_enabled(st, "a@example.org", false, &error), STORE_OK);
+	ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "secret pass", &u, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_user_set_enabled(st, "a@example.org", true, &error), STORE_OK);
+	ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "secret pass", &u, &error),
+			 STORE_OK);
+	store_user_clear(&u);
+	/* a new password set by another process (`mailhub user passwd`):
+	 * this one's cache is not told, the new stored hash is enough */
+	ck_assert_int_eq(password_hash("other pass", &hash, &error), 0);
+	test_sql(dir, "UPDATE users SET password_hash = '%s' WHERE address = 'a@example.org'",
+		 hash);
+	free(hash);
+	ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "secret pass", &u, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_user_authenticate(st, "a@example.org", "other pass", &u, &error),
+			 STORE_OK);
+	store_user_clear(&u);
+	/* a change in this process drops the entries */
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	ck_assert(authcache_hit("a@example.org", "other pass", u.password_hash));
+	ck_assert_int_eq(store_user_set_password(st, "a@example.org", u.password_hash, &error),
+			 STORE_OK);
+	ck_assert(!authcache_hit("a@example.org", "other pass", u.password_hash));
+	store_user_clear(&u);
 	store_close(&st);
 	free(dir);
 }

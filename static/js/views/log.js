@@ -1,18 +1,43 @@
 // The server's recent log events, newest first, searched on the server by
-// level, time, text, address and queue id (GET /api/v1/log), with the spam
-// verdict of each message (and of each refused client) read from the SMTP
-// server's lines: `spam="add header" score=6.00 folder=Junk`,
-// `spam=unchecked`, `dnsbl refused ... zone=Z`, `greylisted ...`.
+// level, time, text, address and queue id (GET /api/v1/log), with the
+// verdicts of each message's checks as the API gives them (an event's
+// `checks`: SPF, DKIM, ARC, DMARC, the spam filter's action and score, the
+// folder) and the refusals of clients read from the SMTP server's lines:
+// `dnsbl refused ... zone=Z`, `greylisted ...`.
 import { api } from '../api.js';
 import { h, page, table, when } from '../ui.js';
 
-export function spamVerdict(text) {
-	let m = text.match(/ spam="([^"]*)" score=(-?[0-9.]+)/);
-	if (m)
-		return `${m[1]} (${m[2]})` + (/ folder=Junk\b/.test(text) ? ' → Junk' : '');
-	if (/ spam=unchecked\b/.test(text))
-		return 'unchecked';
-	m = text.match(/ dnsbl refused .* zone=(\S+)/);
+const GOOD = new Set(['pass', 'no action']);
+const BAD = new Set(['fail', 'permfail', 'softfail', 'reject', 'refused', 'permerror']);
+
+function verdict(label, result, extra) {
+	const cls = GOOD.has(result) ? 'ok' : BAD.has(result) ? 'bad' : '';
+	return h('span', { class: 'verdict ' + cls }, `${label} ${result}` + (extra || ''));
+}
+
+// The sender checks of a message (SPF, DKIM, ARC, DMARC), one word each.
+export function checkVerdicts(c) {
+	if (!c) return [];
+	const out = [];
+	if (c.spf) out.push(verdict('SPF', c.spf));
+	if (c.dkim) out.push(verdict('DKIM', c.dkim, c.dkim_domain ? ` (${c.dkim_domain})` : ''));
+	if (c.arc) out.push(verdict('ARC', c.arc));
+	if (c.dmarc) out.push(verdict('DMARC', c.dmarc,
+		(c.header_from ? ` (${c.header_from})` : '') + (c.dmarc_policy ? ` → ${c.dmarc_policy}` : '')
+		+ (c.dmarc_override ? ` (overridden: ARC of ${c.arc_domain})` : '')));
+	if (c.spoofing) out.push(verdict('local sender', c.spoofing));
+	return out;
+}
+
+export function spamVerdict(e) {
+	const c = e.checks, text = e.text;
+	if (c && c.spam) {
+		const junk = c.folder === 'Junk' ? ' → Junk' : '';
+		return c.spam_score !== undefined ? `${c.spam} (${c.spam_score.toFixed(2)})${junk}` : c.spam + junk;
+	}
+	if (c && c.folder === 'Junk')
+		return 'Junk (DMARC)';
+	let m = text.match(/ dnsbl refused .* zone=(\S+)/);
 	if (m)
 		return 'blocklisted: ' + m[1];
 	if (/\] greylisted /.test(text))
@@ -49,9 +74,10 @@ export async function render(ctx) {
 		const { events } = await api('GET', '/log?' + query(form));
 		const rows = events.slice().reverse().map(e => h('tr', { class: 'lvl-' + e.level },
 			h('td', { class: 'nowrap' }, when(e.time)), h('td', {}, e.level),
-			h('td', { class: 'nowrap' }, spamVerdict(e.text)),
+			h('td', { class: 'checks' }, checkVerdicts(e.checks)),
+			h('td', { class: 'nowrap' }, spamVerdict(e)),
 			h('td', { class: 'mono break' }, e.text)));
-		box.replaceChildren(table(['Time', 'Level', 'Spam', 'Event'], rows, 'No events match.'));
+		box.replaceChildren(table(['Time', 'Level', 'Checks', 'Spam', 'Event'], rows, 'No events match.'));
 	}
 	await load();
 	return page('Log', form, box);

@@ -26,7 +26,13 @@ function settings(v, ctx, existing) {
 		keep: v.keep, idle: v.idle, mirror: v.mirror, enabled: v.enabled, interval: Math.round(Number(v.interval || 5) * 60),
 	};
 	if (v.protocol === 'imap') s.folders = split(v.folders).length ? split(v.folders) : ['INBOX'];
-	if (v.password !== '') s.password = v.password;
+	if (!existing) {
+		// "password", or "oauth2:PROVIDER": no password, connected afterwards
+		const [auth, provider] = v.signin.split(':');
+		s.auth = auth;
+		if (provider) s.provider = provider;
+	}
+	if (v.password !== '' && s.auth !== 'oauth2' && (!existing || existing.auth !== 'oauth2')) s.password = v.password;
 	if (!existing && ctx.me.admin && v.owner.trim() !== '') s.owner = v.owner.trim();
 	if (!Number.isInteger(s.port)) throw new ApiError(422, "field 'port' must be a whole number");
 	if (!Number.isFinite(s.interval)) throw new ApiError(422, "field 'interval' must be a number of minutes");
@@ -56,12 +62,20 @@ function testResult(box, t, trust) {
 		t.certificate_sha256 ? h('small', { class: 'hint break' }, 'Certificate SHA-256: ' + t.certificate_sha256) : null);
 }
 
-function editDialog(ctx, up) {
+const signins = [['password', 'a password'], ['oauth2:google', 'Google (OAuth2)'],
+	['oauth2:microsoft', 'Microsoft (OAuth2)'], ['oauth2:yahoo', 'Yahoo (OAuth2)'],
+	['oauth2:custom', 'another OAuth2 provider']];
+
+function editDialog(ctx, up, presets = []) {
 	const s = up || { protocol: 'imap', tls: 'implicit', tls_verify: 'system', folders: ['INBOX'], target: 'INBOX', keep: true, idle: true, mirror: false, enabled: true, interval: 300 };
 	const verify = s.tls_verify.startsWith('pin:') ? 'pin' : s.tls_verify;
 	const result = h('div', { class: 'notice', role: 'status', hidden: true });
 	const form = h('form', { novalidate: true },
 		!up && ctx.me.admin ? field('For user', { name: 'owner', type: 'email', placeholder: ctx.me.user, autocomplete: 'off' }, 'Empty: your own account.') : null,
+		!up ? h('div', { class: 'row' },
+			select('Provider', 'preset', [['', 'other (type the server)'], ...presets.map(p => [p.name, p.title])], ''),
+			select('Sign in with', 'signin', signins, 'password')) : null,
+		!up ? h('p', { class: 'hint', id: 'preset-guide' }) : null,
 		h('div', { class: 'row' },
 			select('Protocol', 'protocol', [['imap', 'IMAP'], ['pop3', 'POP3']], s.protocol),
 			select('Security', 'tls', [['implicit', 'TLS'], ['starttls', 'STARTTLS'], ['none', 'none (plain text)']], s.tls)),
@@ -88,6 +102,34 @@ function editDialog(ctx, up) {
 			h('button', { type: 'button', class: 'test', onclick: test }, 'Test connection'),
 			h('button', { type: 'submit', class: 'primary' }, up ? 'Save' : 'Add account')));
 	const d = dialog(up ? `Edit ${up.username} at ${up.host}` : 'New upstream account', form);
+	// A preset fills the server's settings and how it signs in; OAuth2
+	// needs no password (the account is connected after it is added).
+	const signinChanged = () => {
+		const oauth = form.elements.signin && form.elements.signin.value !== 'password';
+		const pw = form.elements.password;
+		if (pw && !up) { pw.closest('.field').hidden = oauth; pw.required = !oauth; }
+		const t = form.querySelector('button.test');
+		if (t && !up) t.hidden = oauth;
+	};
+	if (!up) {
+		form.elements.signin.addEventListener('change', signinChanged);
+		form.elements.preset.addEventListener('change', () => {
+			const p = presets.find(x => x.name === form.elements.preset.value);
+			const guide = form.querySelector('#preset-guide');
+			if (!p) { guide.textContent = ''; return; }
+			const pop = form.elements.protocol.value === 'pop3' && p.pop3_host;
+			form.elements.host.value = pop ? p.pop3_host : p.imap_host;
+			if (!pop) form.elements.protocol.value = 'imap';
+			form.elements.port.value = '';
+			form.elements.tls.value = 'implicit';
+			form.elements.verify.value = 'system';
+			form.elements.signin.value = p.auth === 'oauth2' ? 'oauth2:' + p.provider : 'password';
+			guide.textContent = p.guide + (p.auth === 'oauth2' && !p.provider_ready
+				? ' (The administrator has not set this provider up yet: use an app password, or ask.)' : '');
+			if (p.auth === 'oauth2' && !p.provider_ready) form.elements.signin.value = 'password';
+			signinChanged();
+		});
+	}
 
 	async function run(fn) {
 		clearErrors(form);
@@ -119,13 +161,77 @@ function editDialog(ctx, up) {
 	form.addEventListener('submit', ev => {
 		ev.preventDefault();
 		run(async body => {
+			let added = null;
 			if (up) await api('PATCH', `/upstreams/${up.id}`, body);
-			else await api('POST', '/upstreams', body);
+			else added = await api('POST', '/upstreams', body);
 			d.close();
+			if (added && added.auth === 'oauth2') {
+				toast('Account added: now connect it at the provider');
+				connect(ctx, added);
+				return;
+			}
 			toast(up ? 'Account saved' : 'Account added: the first fetch starts now');
 			ctx.refresh();
 		});
 	});
+}
+
+// Whether the panel is reached by a name over HTTPS (a provider sends the
+// user back there: the code flow), or by a LAN address (the device grant:
+// a code the user enters at the provider, from any device).
+function reachable() {
+	return location.protocol === 'https:' && !/^[0-9.]+$|^\[|^localhost$/.test(location.hostname);
+}
+
+// Connects an oauth2 account (RFC 7636 code flow, or RFC 8628 device grant).
+async function connect(ctx, u) {
+	if (reachable()) {
+		const r = await api('POST', `/upstreams/${u.id}/oauth/authorize`, { redirect_uri: location.origin + '/' });
+		sessionStorage.setItem('oauth2-upstream', String(u.id));
+		location.assign(r.url);
+		return;
+	}
+	const dev = await api('POST', `/upstreams/${u.id}/oauth/device`);
+	const status = h('p', { role: 'status', class: 'muted' }, 'Waiting for you to say yes there…');
+	const link = dev.verification_uri_complete || dev.verification_uri;
+	let done = false;
+	const d = dialog(`Connect ${u.username}`, h('div', {},
+		h('p', {}, 'Open ', h('a', { href: link, target: '_blank', rel: 'noopener' }, dev.verification_uri),
+			' (on this or any other device), sign in as ', h('strong', {}, u.username), ' and enter the code:'),
+		h('p', { class: 'code', 'data-user-code': dev.user_code }, h('strong', {}, dev.user_code)),
+		status), { onClose: () => { done = true; ctx.refresh(); } });
+	const deadline = Date.now() + dev.expires_in * 1000;
+	while (!done && Date.now() < deadline) {
+		await new Promise(res => setTimeout(res, Math.max(1, dev.interval) * 1000));
+		if (done) return;
+		try {
+			const r = await api('POST', `/upstreams/${u.id}/oauth/device/poll`);
+			if (r.status === 'connected') {
+				toast('Account connected: the first fetch starts now');
+				d.close();
+				return;
+			}
+		} catch (e) {
+			status.className = 'bad';
+			status.textContent = e.message;
+			return;
+		}
+	}
+	if (!done) { status.className = 'bad'; status.textContent = 'The code expired: close this and connect again.'; }
+}
+
+// Back from the provider (code flow): ?code=...&state=... on the panel.
+export async function finishConnect() {
+	const q = new URLSearchParams(location.search);
+	const id = sessionStorage.getItem('oauth2-upstream');
+	if (!id || !(q.has('code') || q.has('error'))) return;
+	sessionStorage.removeItem('oauth2-upstream');
+	history.replaceState(null, '', location.pathname + '#/upstreams');
+	if (q.has('error')) { toast('The provider did not connect the account: ' + q.get('error'), 'bad'); return; }
+	try {
+		await api('POST', `/upstreams/${id}/oauth/code`, { state: q.get('state') || '', code: q.get('code') });
+		toast('Account connected: the first fetch starts now');
+	} catch (e) { toast(e.message, 'bad'); }
 }
 
 function state(u) {
@@ -136,19 +242,20 @@ function state(u) {
 }
 
 export async function render(ctx) {
-	const list = await api('GET', '/upstreams');
+	const [list, presets] = await Promise.all([api('GET', '/upstreams'), api('GET', '/upstream-presets')]);
 	const act = (label, fn, cls = '') => h('button', { type: 'button', class: 'small ' + cls, onclick: async () => {
 		try { await fn(); } catch (e) { toast(e.message, 'bad'); }
 	} }, label);
 	return page(ctx.me.admin ? 'Upstream accounts' : 'My other accounts',
 		h('p', {}, 'Mail from these accounts is fetched into ', ctx.me.admin ? 'their owner’s' : 'your', ' mailbox.'),
-		h('p', {}, h('button', { type: 'button', class: 'primary', onclick: () => editDialog(ctx, null) }, 'Add account')),
+		h('p', {}, h('button', { type: 'button', class: 'primary', onclick: () => editDialog(ctx, null, presets) }, 'Add account')),
 		table(['Account', ctx.me.admin ? 'Owner' : null, 'State', 'Fetched', ''].filter(x => x !== null), list.map(u => h('tr', { class: u.enabled ? '' : 'off' },
 			h('td', {}, `${u.username} at ${u.host}`, h('small', { class: 'hint block' }, `${u.protocol.toUpperCase()} port ${u.port}, ${u.tls}`)),
 			ctx.me.admin ? h('td', {}, u.owner) : null,
 			h('td', { class: 'break' }, state(u)),
 			h('td', {}, u.state.fetched),
 			h('td', { class: 'acts' },
+				u.auth === 'oauth2' ? act(u.state.reconnect ? 'Connect' : 'Reconnect', () => connect(ctx, u), u.state.reconnect ? 'primary' : '') : null,
 				act('Fetch now', async () => { await api('POST', `/upstreams/${u.id}/fetch`); toast('Fetching now'); setTimeout(ctx.refresh, 1500); }),
 				h('button', { type: 'button', class: 'small', onclick: () => editDialog(ctx, u) }, 'Edit'),
 				act(u.enabled ? 'Disable' : 'Enable', async () => {

@@ -2,17 +2,17 @@
  * preview: the PREVIEW of a message (RFC 8970 §3.1): the start of its
  * first text part (text/plain preferred, else text/html with the markup
  * dropped), decoded to UTF-8, blanks collapsed, at most
- * IMAP_PREVIEW_CHARS characters.  The store keeps it per message file.
+ * MAIL_PREVIEW_CHARS characters.  Computed at delivery with the sort
+ * keys (mail/sortkeys.h) and kept per message file by the store.
  */
 #include <string.h>
 
 #include "core/buf.h"
-#include "imap/imap.h"
 #include "mail/mime.h"
 #include "mail/rfc2047.h"
 
 /* §3.1: no more than 256 characters; Dovecot sends up to 200 */
-#define IMAP_PREVIEW_CHARS 200
+#define MAIL_PREVIEW_CHARS 200
 
 static const struct mime_part *
 first_text(const struct mime_part *p, const char *subtype)
@@ -38,7 +38,7 @@ first_text(const struct mime_part *p, const char *subtype)
 }
 
 void
-imap_preview_compute(const char *msg, const struct mime_part *root,
+mail_preview_compute(const char *msg, const struct mime_part *root,
 		     struct buf *out)
 {
 	bool html = false;
@@ -68,7 +68,7 @@ imap_preview_compute(const char *msg, const struct mime_part *root,
 	size_t chars = 0;
 	bool in_tag = false, blank = false;
 	const unsigned char *s = (const unsigned char *)(text.data ? text.data : "");
-	for (size_t i = 0; i < text.len && chars < IMAP_PREVIEW_CHARS; i++) {
+	for (size_t i = 0; i < text.len && chars < MAIL_PREVIEW_CHARS; i++) {
 		unsigned char c = s[i];
 		if (html && c == '<') {
 			in_tag = true;

@@ -1,13 +1,14 @@
 /*
  * https_get: one HTTPS GET (see https_get.h).
  */
-#include "smtp/https_get.h"
+#include "core/https_get.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/base64.h"
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -164,35 +165,73 @@ bad:
 	return -1;
 }
 
+void
+https_form_escape(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		/* RFC 3986 §2.3: unreserved */
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+		    *p == '~') {
+			buf_putc(out, (char)*p);
+		} else {
+			buf_putc(out, '%');
+			buf_putc(out, hex[*p >> 4]);
+			buf_putc(out, hex[*p & 15]);
+		}
+	}
+}
+
+/* The request's head (and form) into out. */
+static void
+build_request(const struct https_get_params *params, struct buf *out)
+{
+	buf_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mailhub\r\n"
+		   "Accept: %s\r\nConnection: close\r\n",
+		   params->form != NULL ? "POST" : "GET", params->path, params->host,
+		   params->accept != NULL ? params->accept : "text/plain");
+	if (params->basic_user != NULL) {
+		/* RFC 6749 §2.3.1: both form-encoded, then Basic (RFC 7617) */
+		struct buf cred = BUF_INIT;
+		https_form_escape(&cred, params->basic_user);
+		buf_putc(&cred, ':');
+		https_form_escape(&cred, params->basic_password != NULL ? params->basic_password
+									: "");
+		buf_puts(out, "Authorization: Basic ");
+		base64_encode(out, cred.data, cred.len);
+		buf_puts(out, "\r\n");
+		explicit_bzero(cred.data, cred.len);
+		buf_free(&cred);
+	}
+	if (params->form != NULL)
+		buf_printf(out, "Content-Type: application/x-www-form-urlencoded\r\n"
+			   "Content-Length: %zu\r\n\r\n%s", strlen(params->form), params->form);
+	else
+		buf_puts(out, "\r\n");
+}
+
 int
-https_get(const struct https_get_params *params, struct https_response *resp,
-	  bool *tls_failed_r, const char **error_r)
+https_request_on(struct conn *c, const struct https_get_params *params,
+		 struct https_response *resp, bool *tls_failed_r, const char **error_r)
 {
 	const char *error;
-	int timeout_ms = (int)(params->timeout > 0 ? params->timeout : 30) * 1000;
 	memset(resp, 0, sizeof *resp);
 	if (tls_failed_r != NULL)
 		*tls_failed_r = false;
-	struct conn *c = conn_connect(params->address, params->port, timeout_ms, &error);
-	if (c == NULL) {
-		*error_r = errfmt("cannot connect to %s[%s]:%u: %s", params->host,
-				  params->address, params->port, error);
-		return -1;
-	}
-	conn_set_deadline(c, timeout_ms);
 	if (conn_starttls_client(c, params->ctx, params->host, &error) < 0) {
 		*error_r = errfmt("TLS with %s failed: %s", params->host, error);
 		if (tls_failed_r != NULL)
 			*tls_failed_r = true;
-		conn_free(&c);
 		return -1;
 	}
-	(void)conn_printf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mailhub\r\n"
-			  "Accept: text/plain\r\nConnection: close\r\n\r\n",
-			  params->path, params->host);
-	if (conn_flush(c) < 0) {
+	struct buf req = BUF_INIT;
+	build_request(params, &req);
+	int wr = conn_write(c, req.data, req.len);
+	explicit_bzero(req.data, req.len);
+	buf_free(&req);
+	if (wr < 0 || conn_flush(c) < 0) {
 		*error_r = errfmt("cannot send to %s: %s", params->host, conn_error(c));
-		conn_free(&c);
 		return -1;
 	}
 	struct buf in = BUF_INIT;
@@ -216,12 +255,34 @@ https_get(const struct https_get_params *params, struct https_response *resp,
 		}
 		buf_append(&in, chunk, (size_t)n);
 	}
-	conn_free(&c);
 	if (ret == 0 && https_response_parse(in.data != NULL ? in.data : "", in.len,
 					     params->max_body, resp, &error) < 0) {
 		*error_r = errfmt("the answer of %s: %s", params->host, error);
 		ret = -1;
 	}
+	if (in.data != NULL)
+		explicit_bzero(in.data, in.len);
 	buf_free(&in);
+	return ret;
+}
+
+int
+https_get(const struct https_get_params *params, struct https_response *resp,
+	  bool *tls_failed_r, const char **error_r)
+{
+	const char *error;
+	int timeout_ms = (int)(params->timeout > 0 ? params->timeout : 30) * 1000;
+	memset(resp, 0, sizeof *resp);
+	if (tls_failed_r != NULL)
+		*tls_failed_r = false;
+	struct conn *c = conn_connect(params->address, params->port, timeout_ms, &error);
+	if (c == NULL) {
+		*error_r = errfmt("cannot connect to %s[%s]:%u: %s", params->host,
+				  params->address, params->port, error);
+		return -1;
+	}
+	conn_set_deadline(c, timeout_ms);
+	int ret = https_request_on(c, params, resp, tls_failed_r, error_r);
+	conn_free(&c);
 	return ret;
 }
