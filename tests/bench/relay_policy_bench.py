@@ -88,6 +88,7 @@ POLICY_IP = "127.0.0.41"
 SENDER = "bench@example.org"
 PASSWORD = "bench-password"
 POSTFIX = "/usr/sbin/postfix"
+POSTQUEUE = "/usr/sbin/postqueue"
 TIMEOUT = 900
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
 
@@ -435,7 +436,7 @@ def bench_postfix(peers):
             raise SystemExit(f"postfix {' '.join(args)} failed: {r.stderr}\n{text[-2000:]}")
 
     def queued():
-        r = subprocess.run(["postqueue", "-c", etc, "-j"], capture_output=True,
+        r = subprocess.run([POSTQUEUE, "-c", etc, "-j"], capture_output=True,
                            text=True, timeout=60)
         return sum(1 for line in r.stdout.splitlines() if line.strip())
 
@@ -457,7 +458,7 @@ def bench_postfix(peers):
         sink.start()
         t_release = time.monotonic()
         pf("reload")
-        subprocess.run(["postqueue", "-c", etc, "-f"], check=True, timeout=60)
+        subprocess.run([POSTQUEUE, "-c", etc, "-f"], check=True, timeout=60)
         drain, total = sink.wait(N, t_release)
         tls, plain = sink.tls_sessions, sink.plain_messages
         log = open(os.path.join(d, "maillog"), errors="replace").read()
