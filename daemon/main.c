@@ -116,6 +116,9 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, 0,
 	  "restore a backup into an empty data_dir",
 	  "restore DIR" },
+	{ "doctor", cmd_doctor, 0,
+	  "what the world sees of this server (DNS, certificate, port 25), and what to fix",
+	  "doctor [DOMAIN] [--address IP] [--probe HOST:PORT | --no-probe]" },
 	{ "sieve", cmd_sieve, CMD_NO_CONFIG,
 	  "check and try Sieve scripts, and manage the users' scripts",
 	  "sieve check FILE\n"

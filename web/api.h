@@ -56,6 +56,15 @@ web_handler_fn api_app_passwords_delete;
 /* api_log.c */
 web_handler_fn api_log_get;
 
+/* metrics.c */
+web_handler_fn api_metrics_history;
+
+/* api_doctor.c */
+web_handler_fn api_doctor_get;
+
+/* api_download.c */
+web_handler_fn api_users_download;
+
 /* api_queue.c */
 web_handler_fn api_queue_list;
 web_handler_fn api_queue_get;

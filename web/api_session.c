@@ -19,6 +19,7 @@
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/throttle.h"
 #include "web/api.h"
 #include "web/api_totp.h"
@@ -128,8 +129,10 @@ api_session_create(struct web_request *r)
 	 * guesses are counted before they are checked (core/throttle.h) */
 	struct throttle_ticket ticket;
 	enum throttle_verdict v = throttle_begin(&ticket, r->peer_ip, username);
-	if (v == THROTTLE_BLOCKED)
+	if (v == THROTTLE_BLOCKED) {
+		metrics_login_blocked("web");
 		return reply_problem(r, 429, "too many failed logins from this address; try later");
+	}
 	if (v == THROTTLE_BUSY)
 		return reply_problem(r, 503, "another login from this address is being checked; "
 				     "try again");
@@ -141,6 +144,7 @@ api_session_create(struct web_request *r)
 		store_user_clear(&user);
 		unsigned delay = throttle_end(&ticket, false);
 		log_info("web login user=%s ip=%s result=fail", esc_str(username), r->peer_ip);
+		metrics_login_failed("web");
 		if (delay > 0)
 			usleep(delay * 1000u);
 		return reply_problem(r, 401, "wrong username or password");

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/tls.h"
+#include "doctor/doctor.h"
 #include "store/queue.h"
 #include "store/spam.h"
 #include "store/stats.h"
@@ -73,6 +75,35 @@ list_of(const char *text)
  * normal worker: a check, or the spam worker's ping when mail is quiet),
  * the learning through its controller, and the lists in use.
  */
+/* What the doctor says of the certificates in use (the one of [tls] or
+ * the self-signed one, and those of [tls] sni): self-signed, expiring
+ * within DOCTOR_CERT_DAYS days, or not for the host name; no network. */
+static cJSON *
+certificate_findings(const struct config *cfg)
+{
+	char *cert = cfg->tls_cert != NULL ? xstrdup(cfg->tls_cert)
+		: xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_CERT);
+	struct doctor_params p = {
+		.hostname = cfg->hostname != NULL ? cfg->hostname : "localhost",
+		.cert_path = cert,
+		.sni_dir = cfg->tls_sni,
+		.now = time(NULL),
+	};
+	struct doctor_report rep;
+	doctor_report_init(&rep);
+	doctor_check_certificate(&p, &rep);
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < rep.n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "status", doctor_status_name(rep.f[i].status));
+		cJSON_AddStringToObject(o, "text", rep.f[i].text);
+		cJSON_AddItemToArray(arr, o);
+	}
+	doctor_report_free(&rep);
+	free(cert);
+	return arr;
+}
+
 static cJSON *
 spam_summary(const struct config *cfg, unsigned queued)
 {
@@ -166,5 +197,6 @@ api_status_get(struct web_request *r)
 		return reply_store_error(r, st, error);
 	}
 	cJSON_AddItemToObject(body, "spam", spam_summary(cfg, queued));
+	cJSON_AddItemToObject(body, "certificates", certificate_findings(cfg));
 	return reply_json(r, 200, body);
 }

@@ -36,6 +36,7 @@ upstream_json(const struct store_upstream *up)
 	cJSON_AddBoolToObject(o, "idle", s->idle);
 	cJSON_AddBoolToObject(o, "dedupe", s->dedupe);
 	cJSON_AddBoolToObject(o, "mirror", s->mirror);
+	cJSON_AddBoolToObject(o, "two_way", s->two_way);
 	cJSON_AddNumberToObject(o, "interval", s->interval);
 	cJSON_AddBoolToObject(o, "enabled", s->enabled);
 	cJSON_AddStringToObject(o, "auth", upstream_auth_name(s->auth));
@@ -84,7 +85,7 @@ path_account(struct web_request *r, struct store_upstream *up)
 static const char *const setting_fields[] = {
 	"protocol", "host", "port", "tls", "tls_verify", "username", "password",
 	"folders", "target", "keep", "idle", "dedupe", "mirror", "interval", "enabled",
-	"auth", "provider", NULL
+	"two_way", "auth", "provider", NULL
 };
 
 /* upstream_settings_check() starts its reasons with the field's name
@@ -226,6 +227,7 @@ read_settings(struct web_request *r, struct upstream_settings *set,
 	    json_get_bool(r, o, "idle", false, &set->idle) < 0 ||
 	    json_get_bool(r, o, "dedupe", false, &set->dedupe) < 0 ||
 	    json_get_bool(r, o, "mirror", false, &set->mirror) < 0 ||
+	    json_get_bool(r, o, "two_way", false, &set->two_way) < 0 ||
 	    json_get_bool(r, o, "enabled", false, &set->enabled) < 0 ||
 	    json_get_uint(r, o, "interval", false, UPSTREAM_INTERVAL_MAX, &v) < 0)
 		return -1;
@@ -349,7 +351,7 @@ api_upstreams_create(struct web_request *r)
 	static const char *const fields[] = {
 		"owner", "protocol", "host", "port", "tls", "tls_verify", "username",
 		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", "auth", "provider", "preset", NULL
+		"enabled", "two_way", "auth", "provider", "preset", NULL
 	};
 	const char *owner = r->user.address, *password, *error;
 	struct upstream_settings set = { 0 };
@@ -521,7 +523,7 @@ api_upstreams_test(struct web_request *r)
 	static const char *const fields[] = {
 		"id", "protocol", "host", "port", "tls", "tls_verify", "username",
 		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", "auth", "provider", NULL
+		"enabled", "two_way", "auth", "provider", NULL
 	};
 	struct store_upstream up = { 0 };
 	struct upstream_settings saved = { 0 };

@@ -82,6 +82,9 @@ enum MHD_Result web_static_serve(struct web_request *r);
 /* autoconfig.c: Thunderbird autoconfig and Microsoft autodiscover; false
  * when the path is not one of theirs. */
 bool web_autoconfig_serve(struct web_request *r, enum MHD_Result *result_r);
+/* metrics.c: GET /metrics (Prometheus text; an admin's bearer token or
+ * [admin] metrics_token); false when the path is another. */
+bool web_metrics_serve(struct web_request *r, enum MHD_Result *result_r);
 /* mta_sts.c: GET /.well-known/mta-sts.txt (RFC 8461) by the Host field. */
 bool web_mta_sts_serve(struct web_request *r, enum MHD_Result *result_r);
 

@@ -35,6 +35,7 @@ const struct route web_routes[] = {
 	{ "GET", "/api/v1/users/{address}", api_users_get, A },
 	{ "PATCH", "/api/v1/users/{address}", api_users_patch, A | J },
 	{ "DELETE", "/api/v1/users/{address}", api_users_delete, ADM },
+	{ "GET", "/api/v1/users/{address}/download", api_users_download, A },
 	{ "GET", "/api/v1/users/{address}/totp", api_totp_get, A },
 	{ "POST", "/api/v1/users/{address}/totp", api_totp_enrol, A },
 	{ "DELETE", "/api/v1/users/{address}/totp", api_totp_reset, ADM },
@@ -82,6 +83,8 @@ const struct route web_routes[] = {
 	{ "POST", "/api/v1/queue/{id}/release", api_queue_release, ADM },
 
 	{ "GET", "/api/v1/log", api_log_get, ADM },
+	{ "GET", "/api/v1/metrics/history", api_metrics_history, ADM },
+	{ "GET", "/api/v1/doctor", api_doctor_get, ADM },
 };
 
 const size_t web_n_routes = sizeof web_routes / sizeof web_routes[0];

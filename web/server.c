@@ -211,6 +211,8 @@ dispatch(struct web_request *r)
 		return result;
 	if (web_mta_sts_serve(r, &result))
 		return result;
+	if (web_metrics_serve(r, &result))
+		return result;
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
 		r->allow = "GET, HEAD";
 		return reply_problem(r, 405, "only GET and HEAD are allowed for files");

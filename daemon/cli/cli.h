@@ -46,6 +46,7 @@ cli_command_fn cmd_import;   /* cli/import.c */
 cli_command_fn cmd_export;   /* cli/export.c */
 cli_command_fn cmd_backup;   /* cli/backup.c */
 cli_command_fn cmd_restore;
+cli_command_fn cmd_doctor;   /* cli/doctor.c */
 cli_command_fn cmd_sieve;    /* cli/sieve.c */
 /* `user app-password ...` (cli/app_password.c), reached through cmd_user */
 cli_command_fn cli_user_app_password;

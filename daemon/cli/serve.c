@@ -29,10 +29,12 @@
 #include "core/config.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/seal.h"
 #include "smtp/srs.h"
 #include "core/throttle.h"
 #include "core/tls.h"
+#include "store/stats.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -64,8 +66,11 @@ load_tls(const struct config *cfg, const char **error_r)
 		cert = xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_CERT);
 		key = xasprintf("%s/%s", cfg->data_dir, TLS_SELFSIGNED_KEY);
 	}
-	int r = tls_server_load(cert, key, error_r);
-	if (r == 0)
+	unsigned n_sni = 0;
+	int r = tls_server_load_sni(cert, key, cfg->tls_sni, &n_sni, error_r);
+	if (r == 0 && cfg->tls_sni != NULL)
+		log_info("tls loaded cert=%s sni=%s certificates=%u", cert, cfg->tls_sni, n_sni);
+	else if (r == 0)
 		log_info("tls loaded cert=%s", cert);
 	free(cert);
 	free(key);
@@ -181,15 +186,37 @@ collect_garbage(const struct config *cfg)
 	store_close(&st);
 }
 
+/* One point of the dashboard's chart (core/metrics.h). */
+static void
+metrics_sample(const struct config *cfg)
+{
+	struct store *st = NULL;
+	struct store_metrics m = { 0 };
+	const char *error;
+
+	if (store_open(cfg->data_dir, &st, &error) != STORE_OK ||
+	    store_metrics_get(st, &m, &error) != STORE_OK)
+		log_warning("metrics sample without the queue: %s", error);
+	store_close(&st);
+	metrics_sample_take(time(NULL), m.queue_messages);
+}
+
 /* The main thread's life after start-up: wait for signals. */
 static void
 signal_loop(const struct config *cfg, const sigset_t *set, struct web_server *web)
 {
 	time_t next_gc = time(NULL) + GC_INTERVAL_SECONDS;
+	time_t next_sample = time(NULL);
 	const char *error;
 
 	for (;;) {
-		struct timespec ts = { .tv_sec = 60, .tv_nsec = 0 };
+		time_t now = time(NULL);
+		if (now >= next_sample) {
+			metrics_sample(cfg);
+			next_sample = now + cfg->metrics_interval;
+		}
+		time_t wait = next_sample - now;
+		struct timespec ts = { .tv_sec = wait < 1 ? 1 : wait > 60 ? 60 : wait, .tv_nsec = 0 };
 		int sig = sigtimedwait(set, NULL, &ts);
 		if (sig == SIGHUP) {
 			log_info("serve SIGHUP: reloading TLS");

@@ -57,7 +57,7 @@ set_folders(struct upstream_settings *set, const char *text)
 enum add_opt {
 	O_PROTOCOL, O_HOST, O_PORT, O_TLS, O_VERIFY, O_USERNAME, O_FOLDERS,
 	O_TARGET, O_MIRROR, O_DELETE, O_NO_IDLE, O_DEDUPE, O_INTERVAL, O_DISABLED,
-	O_PASSWORD, O_PRESET, O_AUTH, O_PROVIDER, O_TOKEN, O_COUNT
+	O_PASSWORD, O_PRESET, O_AUTH, O_PROVIDER, O_TOKEN, O_TWO_WAY, O_COUNT
 };
 
 static int
@@ -83,6 +83,7 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 		[O_AUTH] = { .name = "--auth", .takes_value = true },
 		[O_PROVIDER] = { .name = "--provider", .takes_value = true },
 		[O_TOKEN] = { .name = "--refresh-token-stdin" },
+		[O_TWO_WAY] = { .name = "--two-way" },
 	};
 	const char *pos[1];
 	size_t n_pos;
@@ -114,6 +115,7 @@ upstream_add(struct cli_ctx *ctx, int argc, char **argv)
 	set.idle = !opts[O_NO_IDLE].seen;
 	set.dedupe = opts[O_DEDUPE].seen;
 	set.mirror = opts[O_MIRROR].seen;
+	set.two_way = opts[O_TWO_WAY].seen;
 	set.enabled = !opts[O_DISABLED].seen;
 	if (opts[O_PROTOCOL].seen &&
 	    upstream_protocol_parse(opts[O_PROTOCOL].value, &set.protocol) < 0)
@@ -256,8 +258,8 @@ print_account(const struct store_upstream *up)
 	printf(" target=%s keep=%s", esc_str(up->set.target), up->set.keep ? "yes" : "no");
 	/* IDLE is IMAP's push (RFC 2177); POP3 has none, so no idle= at all */
 	if (up->set.protocol == UPSTREAM_IMAP)
-		printf(" idle=%s mirror=%s", up->set.idle ? "yes" : "no",
-		       up->set.mirror ? "yes" : "no");
+		printf(" idle=%s mirror=%s two_way=%s", up->set.idle ? "yes" : "no",
+		       up->set.mirror ? "yes" : "no", up->set.two_way ? "yes" : "no");
 	printf(" auth=%s", upstream_auth_name(up->set.auth));
 	if (up->set.auth == UPSTREAM_AUTH_OAUTH2)
 		printf(" provider=%s paused=%s", esc_str(up->set.provider),
@@ -304,6 +306,68 @@ upstream_list(struct cli_ctx *ctx, int argc, char **argv)
 	store_upstream_list_free(&list, n);
 	store_close(&st);
 	return CLI_OK;
+}
+
+enum set_opt { S_TWO_WAY, S_ONE_WAY, S_MIRROR, S_NO_MIRROR, S_INTERVAL, S_ENABLE, S_DISABLE,
+	       S_COUNT };
+
+/* upstream set ID [--two-way|--no-two-way] [--mirror|--no-mirror]
+ * [--interval SECONDS] [--enable|--disable]: changes those settings and
+ * keeps the others (the running daemon picks them up: generation). */
+static int
+upstream_set(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct cli_option opts[S_COUNT] = {
+		[S_TWO_WAY] = { .name = "--two-way" },
+		[S_ONE_WAY] = { .name = "--no-two-way" },
+		[S_MIRROR] = { .name = "--mirror" },
+		[S_NO_MIRROR] = { .name = "--no-mirror" },
+		[S_INTERVAL] = { .name = "--interval", .takes_value = true },
+		[S_ENABLE] = { .name = "--enable" },
+		[S_DISABLE] = { .name = "--disable" },
+	};
+	const char *pos[1];
+	size_t n_pos;
+	int64_t id;
+	int ret = cli_parse_args("upstream set", argc, argv, 2, opts, S_COUNT, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos != 1 || parse_id(pos[0], &id) < 0)
+		return cli_usage_error("upstream set: ID (a number from 'upstream list') is missing");
+	if ((opts[S_TWO_WAY].seen && opts[S_ONE_WAY].seen) ||
+	    (opts[S_MIRROR].seen && opts[S_NO_MIRROR].seen) ||
+	    (opts[S_ENABLE].seen && opts[S_DISABLE].seen))
+		return cli_usage_error("upstream set: an option and its opposite together");
+	int64_t iv = 0;
+	if (opts[S_INTERVAL].seen &&
+	    (parse_id(opts[S_INTERVAL].value, &iv) < 0 || iv > UPSTREAM_INTERVAL_MAX))
+		return cli_usage_error("upstream set: --interval must be 10-86400 seconds");
+	struct store *st;
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	struct store_upstream up;
+	const char *error;
+	ret = CLI_FAIL;
+	if (store_upstream_get(st, id, &up, &error) != STORE_OK) {
+		cli_error("upstream set: %s", error);
+		store_close(&st);
+		return CLI_FAIL;
+	}
+	if (opts[S_TWO_WAY].seen || opts[S_ONE_WAY].seen)
+		up.set.two_way = opts[S_TWO_WAY].seen;
+	if (opts[S_MIRROR].seen || opts[S_NO_MIRROR].seen)
+		up.set.mirror = opts[S_MIRROR].seen;
+	if (opts[S_ENABLE].seen || opts[S_DISABLE].seen)
+		up.set.enabled = opts[S_ENABLE].seen;
+	if (opts[S_INTERVAL].seen)
+		up.set.interval = (unsigned)iv;
+	if (store_upstream_update(st, id, &up.set, NULL, &error) != STORE_OK)
+		cli_error("upstream set: %s", error);
+	else
+		ret = CLI_OK;
+	store_upstream_clear(&up);
+	store_close(&st);
+	return ret;
 }
 
 static int
@@ -461,9 +525,10 @@ cmd_upstream(struct cli_ctx *ctx, int argc, char **argv)
 		{ "list", upstream_list },
 		{ "run", upstream_run },
 		{ "connect", upstream_connect },
+		{ "set", upstream_set },
 	};
 	if (argc < 2)
-		return cli_usage_error("upstream: add, del, list, run or connect?");
+		return cli_usage_error("upstream: add, set, del, list, run or connect?");
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
 		if (strcmp(argv[1], actions[i].name) == 0)
 			return actions[i].fn(ctx, argc, argv);

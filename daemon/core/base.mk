@@ -8,6 +8,7 @@ libcore_a_SOURCES = \
 	daemon/core/utf8.c daemon/core/utf8.h \
 	daemon/core/log.c daemon/core/log.h \
 	daemon/core/hash.c daemon/core/hash.h \
+	daemon/core/metrics.c daemon/core/metrics.h \
 	daemon/core/limits.h
 libcore_a_CFLAGS = $(AM_CFLAGS)
 CORE_LIBS = libcore.a $(SSL_LIBS) $(CRYPT_LIBS) $(ZLIB_LIBS) $(CJSON_LIBS)
@@ -18,6 +19,12 @@ TESTS += tests/unit/check_buf
 tests_unit_check_buf_SOURCES = tests/unit/check_buf.c $(CHECK_RUNNER)
 tests_unit_check_buf_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_buf_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_metrics
+TESTS += tests/unit/check_metrics
+tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c $(CHECK_RUNNER)
+tests_unit_check_metrics_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_metrics_LDADD = $(CORE_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/check_utf8
 TESTS += tests/unit/check_utf8

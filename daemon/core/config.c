@@ -74,6 +74,10 @@ static const struct setting settings[] = {
 	{ "listen", "admin", SET_LISTEN, NULL, 0, 0, LISTEN(LISTEN_ADMIN) },
 
 	{ "admin", "tls", SET_STRING, "auto", 0, 0, F(admin_tls) },
+	/* a scraper's own token, so that Prometheus holds no admin's */
+	{ "admin", "metrics_token", SET_STRING, NULL, 0, 0, F(metrics_token) },
+	/* a day of samples at the default (METRICS_HISTORY_MAX of them) */
+	{ "admin", "metrics_interval", SET_UINT, "300", 1, 3600, F(metrics_interval) },
 
 	{ "log", "target", SET_STRING, "auto", 0, 0, F(log_target) },
 	{ "log", "level", SET_STRING, "info", 0, 0, F(log_level) },
@@ -82,6 +86,8 @@ static const struct setting settings[] = {
 
 	{ "tls", "cert", SET_PATH, NULL, 0, 0, F(tls_cert) },
 	{ "tls", "key", SET_PATH, NULL, 0, 0, F(tls_key) },
+	/* RFC 6066 §3: a certificate per name, in certbot's live/ layout */
+	{ "tls", "sni", SET_PATH, NULL, 0, 0, F(tls_sni) },
 
 	{ "dns", "resolver", SET_RESOLVER, NULL, 0, 0, F(dns_resolver) },
 	/* RFC 7672 §1.3: DANE needs a validating resolver this host trusts */
@@ -830,6 +836,18 @@ verify(struct config *cfg, const struct parse_state *st, const char **error_r)
 		*error_r = errfmt("%s: [admin] tls must be auto, yes or no, not '%s'",
 				  where(st, find_setting("admin", "tls")), esc_str(cfg->admin_tls));
 		return -1;
+	}
+	if (cfg->metrics_token != NULL) {
+		size_t n = strlen(cfg->metrics_token);
+		bool printable = true;
+		for (size_t i = 0; i < n; i++)
+			printable &= cfg->metrics_token[i] > ' ' && cfg->metrics_token[i] < 0x7f;
+		if (n < 16 || n > 256 || !printable) {
+			*error_r = errfmt("%s: [admin] metrics_token must be 16 to 256 printable"
+					  " characters without spaces",
+					  where(st, find_setting("admin", "metrics_token")));
+			return -1;
+		}
 	}
 	static const char *const targets[] = { "auto", "stderr", "journal", "syslog" };
 	bool target_ok = false;

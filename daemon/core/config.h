@@ -86,6 +86,10 @@ struct config {
 	/* [admin] */
 	char *admin_tls;	/* "auto" (default: HTTPS unless the admin listener is
 				 * on loopback only), "yes" or "no" */
+	char *metrics_token;	/* a bearer token for GET /metrics only (16 to 256
+				 * printable characters), or NULL: admins' tokens */
+	unsigned metrics_interval;	/* seconds between samples of the dashboard's
+					 * chart, default 300 */
 
 	/* [log] */
 	char *log_target;	/* "auto" (default: the journal when started by
@@ -98,6 +102,8 @@ struct config {
 	/* [tls] */
 	char *tls_cert;		/* NULL: data_dir/tls/cert.pem */
 	char *tls_key;
+	char *tls_sni;		/* a folder of one subfolder per certificate
+				 * (fullchain.pem, privkey.pem), or NULL */
 
 	/* [dns] */
 	char *dns_resolver;	/* "IP:PORT" or "[IPv6]:PORT" (port 53 when the

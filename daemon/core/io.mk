@@ -7,7 +7,7 @@ libcore_a_SOURCES += \
 	daemon/core/dns_cache.c daemon/core/dns_cache.h \
 	daemon/core/conn.c daemon/core/conn.h \
 	daemon/core/conn_deflate.c daemon/core/conn_deflate.h \
-	daemon/core/tls.c daemon/core/tls.h \
+	daemon/core/tls.c daemon/core/tls.h daemon/core/tls_sni.c \
 	daemon/core/listener.c daemon/core/listener.h \
 	daemon/core/client_conn.c daemon/core/client_conn.h \
 	daemon/core/https_get.c daemon/core/https_get.h

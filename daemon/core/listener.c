@@ -22,6 +22,7 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/tls.h"
 #include "core/xmalloc.h"
 
@@ -707,6 +708,7 @@ accept_one(struct listener *l)
 		return;
 	}
 	pthread_mutex_unlock(&L.lock);
+	metrics_session(l->name);
 }
 
 static void *

@@ -166,14 +166,15 @@ ctx_common(SSL_CTX *ctx)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 }
 
-int
-tls_server_load(const char *cert_path, const char *key_path, const char **error_r)
+/* A server context of one certificate chain and its key, or NULL. */
+static SSL_CTX *
+server_ctx_new(const char *cert_path, const char *key_path, const char **error_r)
 {
 	ERR_clear_error();
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
 		*error_r = errfmt("cannot create a TLS context: %s", tls_error_string());
-		return -1;
+		return NULL;
 	}
 	ctx_common(ctx);
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -184,7 +185,7 @@ tls_server_load(const char *cert_path, const char *key_path, const char **error_
 		*error_r = errfmt("cannot load certificate %s: %s", cert_path,
 				  tls_error_string());
 		SSL_CTX_free(ctx);
-		return -1;
+		return NULL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1) {
 		unsigned long e = ERR_peek_error();
@@ -198,12 +199,34 @@ tls_server_load(const char *cert_path, const char *key_path, const char **error_
 					  tls_error_string());
 		}
 		SSL_CTX_free(ctx);
-		return -1;
+		return NULL;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		*error_r = errfmt("key %s does not match certificate %s", key_path,
 				  cert_path);
 		ERR_clear_error();
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int
+tls_server_load(const char *cert_path, const char *key_path, const char **error_r)
+{
+	unsigned n;
+	return tls_server_load_sni(cert_path, key_path, NULL, &n, error_r);
+}
+
+int
+tls_server_load_sni(const char *cert_path, const char *key_path, const char *sni_dir,
+		    unsigned *n_sni_r, const char **error_r)
+{
+	*n_sni_r = 0;
+	SSL_CTX *ctx = server_ctx_new(cert_path, key_path, error_r);
+	if (ctx == NULL)
+		return -1;
+	if (sni_dir != NULL && tls_sni_attach(ctx, sni_dir, server_ctx_new, n_sni_r, error_r) < 0) {
 		SSL_CTX_free(ctx);
 		return -1;
 	}

@@ -22,6 +22,23 @@
  * context; on error the previous context stays in force. */
 int tls_server_load(const char *cert_path, const char *key_path,
 		    const char **error_r);
+/* The same, and with sni_dir not NULL ([tls] sni) one more certificate for
+ * each subfolder of sni_dir that holds fullchain.pem and privkey.pem (the
+ * layout of certbot's /etc/letsencrypt/live), chosen when the client's
+ * server_name (RFC 6066 §3) is a name that certificate is valid for;
+ * otherwise cert serves.  Any pair that does not load fails the whole
+ * load.  *n_sni_r: how many were loaded. */
+int tls_server_load_sni(const char *cert_path, const char *key_path, const char *sni_dir,
+			unsigned *n_sni_r, const char **error_r);
+
+/* tls_sni.c: makes a server context of one pair (NULL with *error_r). */
+typedef SSL_CTX *tls_ctx_fn(const char *cert_path, const char *key_path,
+			    const char **error_r);
+/* Loads the pairs of dir's subfolders with make and gives def a
+ * server_name callback choosing among them; the table lives as long as
+ * def.  0 (*n_r pairs), or -1 with *error_r. */
+int tls_sni_attach(SSL_CTX *def, const char *dir, tls_ctx_fn *make, unsigned *n_r,
+		   const char **error_r);
 /* The current server context with a reference the caller must drop with
  * SSL_CTX_free(); NULL when none has been loaded. */
 SSL_CTX *tls_server_ctx(void);

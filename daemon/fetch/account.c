@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "core/metrics.h"
 #include "core/log.h"
 #include "core/seal.h"
 #include "fetch/fetch_int.h"
@@ -92,6 +93,10 @@ out:
 	fetch_secret_free(&password, plen);
 	*fetched_r = run.appended;
 	const char *err2;
+	if (ret == 0 || strcmp(error, "stopped") != 0) {
+		metrics_fetch_run(up->id, ret != 0, run.appended);
+		metrics_fetched(run.appended);
+	}
 	if (ret == 0) {
 		log_info("fetch[%llu] upstream=%lld owner=%s host=%s fetched=%u new=%u",
 			 (unsigned long long)run.log_id, (long long)up->id, up->owner,

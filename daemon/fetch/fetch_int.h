@@ -110,6 +110,15 @@ int fetch_imap_folder(struct fetch_run *run, struct imap_client *c,
 int fetch_imap_account(struct fetch_run *run, const char *password,
 		       struct imap_client **c_io, const char *only_folder,
 		       const char **error_r);
+/* twoway.c: after a folder's new messages are fetched (fresh of them
+ * added here by this pass), the two-way sync of its changes (see there);
+ * the folder is selected read-write. */
+int fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
+			const struct imapc_mailbox *mb, unsigned fresh, const char **error_r);
+/* Drops from uids[0..*n) those linked already (moved here by a UID MOVE
+ * whose COPYUID gave them); *skipped_max_r the highest dropped (0: none). */
+int fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalidity,
+			uint32_t *uids, size_t *n, uint32_t *skipped_max_r, const char **error_r);
 /* Whether the account fetches every folder the server lists ("*"). */
 bool fetch_all_folders(const struct upstream_settings *set);
 /* A whole POP3 run (run_pop3.c). */
@@ -128,6 +137,17 @@ int fetch_watch_start(const struct config *cfg, const struct store_upstream *up,
 		      struct fetch_watch **w_r, const char **error_r);
 size_t fetch_watch_take(struct fetch_watch *w, char ***folders_r);
 void fetch_watch_stop(struct fetch_watch **w);
+
+/* watch.c, two-way accounts: a thread that waits for committed changes
+ * to the account's local mailboxes (store_watch) and then, after
+ * LOCAL_SETTLE_MS, marks the account and writes to wake_fd, so that local
+ * changes go up within a second.  _take says whether a change came since
+ * the last call.  n 0: *lw_r NULL; NULL ok everywhere. */
+struct fetch_local_watch;
+int fetch_local_watch_start(const int64_t *mailbox_ids, size_t n, int wake_fd,
+			    struct fetch_local_watch **lw_r);
+bool fetch_local_watch_take(struct fetch_local_watch *lw);
+void fetch_local_watch_stop(struct fetch_local_watch **lw);
 
 /* account.c: one complete run with result recording. */
 int fetch_account_once(const struct config *cfg, struct store *st,

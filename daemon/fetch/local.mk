@@ -5,20 +5,22 @@ libfetch_a_SOURCES = \
 	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
 	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
-	daemon/fetch/watch.c \
+	daemon/fetch/watch.c daemon/fetch/twoway.c \
 	daemon/fetch/run_pop3.c \
 	daemon/fetch/oauth.c daemon/fetch/oauth.h daemon/fetch/oauth_pending.c \
 	daemon/fetch/presets.c daemon/fetch/presets.h \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
+	daemon/imap/client_sync.c daemon/imap/client_int.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h
 libfetch_a_CFLAGS = $(AM_CFLAGS)
 FETCH_LIB = libfetch.a
 
 # The fetcher's tables and their SQL live in the store.
 libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
-	daemon/store/upstream_batch.c daemon/store/upstream_oauth.c
+	daemon/store/upstream_batch.c daemon/store/upstream_oauth.c \
+	daemon/store/twoway.c daemon/store/twoway.h
 SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql \
-	sql/023_upstream_oauth.sql
+	sql/023_upstream_oauth.sql sql/024_upstream_twoway.sql
 
 # What a test of the fetcher links.
 FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
@@ -45,6 +47,8 @@ TESTS += tests/integration/test_fetch.py
 EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream.py
 TESTS += tests/integration/test_fetch_sync.py
 EXTRA_DIST += tests/integration/test_fetch_sync.py
+TESTS += tests/integration/test_fetch_twoway.py
+EXTRA_DIST += tests/integration/test_fetch_twoway.py
 TESTS += tests/integration/test_fetch_oauth.py
 EXTRA_DIST += tests/integration/test_fetch_oauth.py tests/integration/oauth_server.py
 TESTS += tests/integration/test_fetch_nouidl.py

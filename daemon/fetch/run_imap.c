@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "fetch/fetch_int.h"
 #include "imap/client.h"
+#include "store/twoway.h"
 
 /* the client's flag bits are the store's */
 _Static_assert(IMAPC_FLAG_SEEN == STORE_FLAG_SEEN && IMAPC_FLAG_ANSWERED == STORE_FLAG_ANSWERED &&
@@ -90,8 +91,10 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 {
 	const struct store_upstream *up = run->up;
 	struct imapc_mailbox mb;
-	bool keep = up->set.keep;
-	if (imap_client_select(c, folder, keep, &mb, error_r) < 0)
+	bool keep = up->set.keep, two_way = up->set.two_way;
+	/* two-way changes flags and moves messages: read-write, CONDSTORE */
+	if ((two_way ? imap_client_select_rw(c, folder, &mb, error_r)
+		     : imap_client_select(c, folder, keep, &mb, error_r)) < 0)
 		return -1;
 	if (up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
 		return -1;
@@ -109,6 +112,12 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 			refetch = true;
 		}
 		last_uid = 0;
+		/* before the new UIDVALIDITY is recorded: the links under the
+		 * old one are found again by hash as the folder is refetched */
+		if (two_way && ret == STORE_OK &&
+		    store_twoway_folder_reset(fetch_run_store(run), up->id, folder, mb.uidvalidity,
+					      error_r) != STORE_OK)
+			return -1;
 		if (store_upstream_folder_set(fetch_run_store(run), up->id, folder, mb.uidvalidity, 0,
 					      refetch, error_r) != STORE_OK)
 			return -1;
@@ -117,6 +126,7 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 		return -1;
 	}
 
+	unsigned appended_before = run->appended;
 	struct buf set = BUF_INIT;
 	if (!keep && last_uid > 0 && mb.exists > 0) {
 		/* a crash (or a failed delete) after the last run's commits */
@@ -131,6 +141,12 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	if (!nothing_new &&
 	    imap_client_search_from(c, last_uid + 1, &uids, &n, error_r) < 0)
 		goto fail;
+	uint32_t linked_max = 0;
+	if (two_way && fetch_twoway_filter(run, folder, uidvalidity, uids, &n, &linked_max,
+					   error_r) < 0) {
+		free(uids);
+		goto fail;
+	}
 
 	struct imap_sink_ctx x;
 	fetch_sink_init(&x.sink, run);
@@ -167,6 +183,23 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	free(uids);
 	buf_free(&set);
 	buf_free(&prev);
+	/* everything new is here: what a move of ours brought is linked */
+	if (linked_max > 0 &&
+	    store_upstream_folder_advance(fetch_run_store(run), up->id, folder, linked_max,
+					  error_r) != STORE_OK)
+		return -1;
+	if (two_way) {
+		/* a whole pass is done: what was not found again by hash is
+		 * not upstream any more (its local message stays) */
+		unsigned dropped = 0;
+		if (store_twoway_drop_unresolved(fetch_run_store(run), up->id, folder,
+						 uidvalidity, &dropped, error_r) != STORE_OK)
+			return -1;
+		if (dropped > 0)
+			log_warning("fetch[%llu] upstream=%lld folder=%s two-way unlinked=%u (not found upstream again; kept here)",
+				    (unsigned long long)run->log_id, (long long)up->id,
+				    esc_str(folder), dropped);
+	}
 	if (refetch) {
 		/* a whole pass is done: back to plain UIDs */
 		uint32_t v, last;
@@ -177,6 +210,9 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 					      error_r) != STORE_OK)
 			return -1;
 	}
+	if (two_way)
+		return fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before,
+					   error_r);
 	return 0;
 fail_flush:
 	/* what arrived whole before the failure is kept (not deleted there) */

@@ -294,6 +294,34 @@ watch_folders(struct slot *s, struct imap_client *c, const struct store_upstream
 	imapc_names_free(&listed, n_listed);
 }
 
+/* Two-way: watches the account's local mailboxes (target, and target/...
+ * when it mirrors) for changes to send up. */
+static void
+watch_local(struct slot *s, struct store *st, const struct store_upstream *up,
+	    struct fetch_local_watch **lw_r)
+{
+	struct store_mailbox *list = NULL;
+	size_t n = 0;
+	const char *error;
+	if (store_mailbox_list(st, up->user_id, &list, &n, &error) != STORE_OK) {
+		log_info("fetch upstream=%lld cannot list local folders to watch: %s",
+			 (long long)up->id, error);
+		return;
+	}
+	int64_t *ids = xcalloc(n + 1, sizeof *ids);
+	size_t k = 0, tl = strlen(up->set.target);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = list[i].name;
+		if (strcmp(name, up->set.target) == 0 ||
+		    (up->set.mirror && strncmp(name, up->set.target, tl) == 0 && name[tl] == '/'))
+			ids[k++] = list[i].id;
+	}
+	if (fetch_local_watch_start(ids, k, s->wake[1], lw_r) < 0)
+		log_error("fetch upstream=%lld cannot watch its local folders", (long long)up->id);
+	free(ids);
+	store_mailbox_list_free(&list, n);
+}
+
 /* Fetches the folders the watchers marked, over c: 0, or -1 (c freed). */
 static int
 fetch_marked(struct fetch_watch *w, struct store *st, const struct store_upstream *up,
@@ -334,6 +362,7 @@ idle_main(void *arg)
 	time_t next_full = 0;
 	bool now;
 	struct fetch_watch *watch = NULL;	/* the other folders' IDLE */
+	struct fetch_local_watch *local = NULL;	/* two-way: local changes */
 	bool watching = false;
 
 	while (st != NULL && !idle_should_quit(s, &now)) {
@@ -362,6 +391,7 @@ idle_main(void *arg)
 		full = false;
 		if (failed || c == NULL) {
 			fetch_watch_stop(&watch);
+			fetch_local_watch_stop(&local);
 			watching = false;
 			imap_client_free(&c);
 			store_upstream_clear(&up);
@@ -397,6 +427,8 @@ idle_main(void *arg)
 		}
 		if (!watching) {
 			watch_folders(s, c, &up, folder, &watch);
+			if (up.set.two_way)
+				watch_local(s, st, &up, &local);
 			watching = true;
 		}
 		/* RFC 2177: IDLE on the folder's own selection */
@@ -405,6 +437,9 @@ idle_main(void *arg)
 			imap_client_free(&c);
 			continue;
 		}
+		/* two-way: the server's flag changes and expunges come down
+		 * as soon as it reports them */
+		imap_client_set_news_any(c, up.set.two_way);
 		int64_t idle_ms = (int64_t)(next_full - time(NULL)) * 1000;
 		if (idle_ms > IMAPC_IDLE_MAX_MS)
 			idle_ms = IMAPC_IDLE_MAX_MS;
@@ -417,6 +452,9 @@ idle_main(void *arg)
 			continue;
 		}
 		drain(s->wake[0]);
+		/* two-way: local changes go up with a run over every folder */
+		if (fetch_local_watch_take(local))
+			next_full = 0;
 		/* new mail in the other watched folders */
 		if (fetch_marked(watch, st, &up, &c) < 0)
 			continue;
@@ -430,6 +468,7 @@ idle_main(void *arg)
 			break;
 	}
 	fetch_watch_stop(&watch);
+	fetch_local_watch_stop(&local);
 	imap_client_free(&c);
 	if (have_up)
 		store_upstream_clear(&up);

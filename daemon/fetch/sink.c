@@ -199,6 +199,7 @@ fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 		.flags = flags,
 		.keywords = keywords != NULL && *keywords != '\0' ? keywords : NULL,
 		.gm_msgid = gm_msgid,
+		.two_way = run->up->set.two_way,
 	};
 	if (run->up->set.dedupe && dedupe_key(s, body_hash, key))
 		d.dedupe_key = key;

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/oauth2.h"
 #include "imap/client.h"
+#include "imap/client_int.h"
 #include "imap/utf7.h"
 #include "mail/date.h"
 
@@ -30,22 +31,9 @@ struct imap_client {
 	char tag[16];
 	char cert_sha256[65];
 	const struct upstream_settings *set;
+	bool news_any;		/* flag changes and expunges are news too */
 };
 
-/* What the responses to one command are collected into. */
-struct cmd_ctx {
-	struct imapc_mailbox *mb;
-	uint32_t **uids;
-	size_t *n_uids;
-	char ***names;
-	size_t *n_names;
-	const struct imapc_fetch_sink *sink;
-	bool news;		/* EXISTS seen */
-	bool continued;		/* "+" seen (returns at once) */
-	bool want_continue;
-	bool login;		/* LOGIN or AUTHENTICATE: NO means wrong credentials */
-	char *delim;		/* LIST: the hierarchy delimiter seen */
-};
 
 static void
 set_state(struct imap_client *c, enum imapc_state state)
@@ -248,6 +236,8 @@ handle_fetch(struct imap_client *c, struct cmd_ctx *x, const char *rest,
 		}
 		res = imapc_fetch_feed(&f, line, len);
 	}
+	if (!begun && x->flags_fn != NULL && f.have_flags && f.uid != 0)
+		return x->flags_fn(x->flags_ctx, f.uid, f.flags, f.keywords, error_r);
 	if (begun) {
 		time_t t = 0;
 		int tz;
@@ -339,6 +329,17 @@ handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_
 		x->mb->uidvalidity = v;
 	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDNEXT", &v))
 		x->mb->uidnext = v;
+	if (x->mb != NULL && r->code_len > 15 && mem_eq_nocase(r->code, "HIGHESTMODSEQ ", 14)) {
+		/* RFC 7162 §3.1.2.1: a mod-sequence-value, 63 bits */
+		uint64_t m = 0;
+		for (size_t i = 14; i < r->code_len && r->code[i] >= '0' && r->code[i] <= '9'; i++)
+			m = m < UINT64_MAX / 10 ? m * 10 + (uint64_t)(r->code[i] - '0') : m;
+		x->mb->highestmodseq = m;
+	}
+	if (r->code_len > 8 && mem_eq_nocase(r->code, "COPYUID ", 8) && !x->copyuid_seen &&
+	    imapc_parse_copyuid(r->code + 8, r->code_len - 8, &x->copy_uidvalidity,
+				&x->copy_src, &x->copy_dst, &x->copy_n) == 0)
+		x->copyuid_seen = true;
 }
 
 /*
@@ -369,6 +370,8 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 		if (r.kind == IMAPC_UNTAGGED && imapc_resp_is(&r, "FETCH")) {
 			if (handle_fetch(c, x, r.rest, r.rest_len, error_r) < 0)
 				goto out;
+			if (c->news_any && x->sink == NULL && x->flags_fn == NULL)
+				x->news = true;
 			continue;
 		}
 		uint64_t lit;
@@ -457,6 +460,15 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 		} else if (r.has_number && imapc_resp_is(&r, "EXISTS")) {
 			if (x->mb != NULL)
 				x->mb->exists = r.number;
+			x->news = true;
+		} else if (imapc_resp_is(&r, "ESEARCH") && x->uids != NULL && x->esearch) {
+			if (imapc_parse_esearch_all(r.rest, r.rest_len, x->uids, x->n_uids,
+						    IMAPC_SEARCH_MAX) < 0) {
+				*error_r = "the server sent a malformed ESEARCH response";
+				goto out;
+			}
+		} else if (x->flags_fn == NULL && c->news_any &&
+			   (imapc_resp_is(&r, "EXPUNGE") || imapc_resp_is(&r, "VANISHED"))) {
 			x->news = true;
 		} else if (imapc_resp_is(&r, "SEARCH") && x->uids != NULL) {
 			if (imapc_parse_search(r.rest, r.rest_len, x->uids, x->n_uids,
@@ -820,29 +832,40 @@ imapc_names_free(char ***names, size_t n)
 	xfree(*names);
 }
 
+/* A folder name (UTF-8) as a quoted string in modified UTF-7 (RFC 3501
+ * §5.1.3), appended to out: 0, or -1 when it is not UTF-8. */
 int
-imap_client_select(struct imap_client *c, const char *folder, bool readonly,
-		   struct imapc_mailbox *mb_r, const char **error_r)
+imapc_quote_folder(const char *folder, struct buf *out, const char **error_r)
 {
-	struct buf name = BUF_INIT, quoted = BUF_INIT;
-	memset(mb_r, 0, sizeof *mb_r);
+	struct buf name = BUF_INIT;
 	if (imap_utf8_to_mutf7(folder, strlen(folder), &name) < 0) {
 		buf_free(&name);
 		*error_r = errfmt("folder name %s is not valid UTF-8", esc_str(folder));
 		return -1;
 	}
-	buf_putc(&quoted, '"');
+	buf_putc(out, '"');
 	for (size_t i = 0; i < name.len; i++) {
 		if (name.data[i] == '"' || name.data[i] == '\\')
-			buf_putc(&quoted, '\\');
-		buf_putc(&quoted, name.data[i]);
+			buf_putc(out, '\\');
+		buf_putc(out, name.data[i]);
 	}
-	buf_putc(&quoted, '"');
+	buf_putc(out, '"');
+	buf_free(&name);
+	return 0;
+}
+
+static int
+select_folder(struct imap_client *c, const char *folder, const char *verb, const char *extra,
+	      struct imapc_mailbox *mb_r, const char **error_r)
+{
+	struct buf quoted = BUF_INIT;
+	memset(mb_r, 0, sizeof *mb_r);
+	if (imapc_quote_folder(folder, &quoted, error_r) < 0)
+		return -1;
 	struct cmd_ctx x = { 0 };
 	x.mb = mb_r;
 	const char *what = errfmt("cannot open folder %s", esc_str(folder));
-	int ret = send_cmd(c, "%s %s", readonly ? "EXAMINE" : "SELECT", buf_cstr(&quoted));
-	buf_free(&name);
+	int ret = send_cmd(c, "%s %s%s", verb, buf_cstr(&quoted), extra);
 	buf_free(&quoted);
 	if (ret < 0)
 		return send_error(c, error_r);
@@ -855,6 +878,23 @@ imap_client_select(struct imap_client *c, const char *folder, bool readonly,
 	}
 	set_state(c, IMAPC_SELECTED);
 	return 0;
+}
+
+int
+imap_client_select(struct imap_client *c, const char *folder, bool readonly,
+		   struct imapc_mailbox *mb_r, const char **error_r)
+{
+	return select_folder(c, folder, readonly ? "EXAMINE" : "SELECT", "", mb_r, error_r);
+}
+
+int
+imap_client_select_rw(struct imap_client *c, const char *folder, struct imapc_mailbox *mb_r,
+		      const char **error_r)
+{
+	/* RFC 7162 §3.1.8: the CONDSTORE parameter enables it at once */
+	return select_folder(c, folder, "SELECT",
+			     (c->caps & IMAPC_CAP_CONDSTORE) != 0 ? " (CONDSTORE)" : "", mb_r,
+			     error_r);
 }
 
 int
@@ -927,9 +967,34 @@ imap_client_delete(struct imap_client *c, const char *uidset, const char **error
 	return wait_tagged(c, &x, "cannot expunge fetched messages", error_r);
 }
 
-int
-imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms, bool *news_r,
-		 const char **error_r)
+/* The mailbox name at the start of a STATUS response's text (an atom or
+ * a quoted string; mUTF-7 decoded), or NULL. */
+static char *
+status_mailbox(const char *p, size_t len)
+{
+	struct buf raw = BUF_INIT, utf8 = BUF_INIT;
+	size_t i = 0;
+	if (len > 0 && p[0] == '"') {
+		for (i = 1; i < len && p[i] != '"'; i++) {
+			if (p[i] == '\\' && i + 1 < len)
+				i++;
+			buf_putc(&raw, p[i]);
+		}
+	} else {
+		while (i < len && p[i] != ' ' && p[i] != '(')
+			buf_putc(&raw, p[i++]);
+	}
+	char *name = NULL;
+	if (raw.len > 0 && imap_mutf7_to_utf8(raw.data, raw.len, &utf8) == 0)
+		name = buf_steal(&utf8);
+	buf_free(&raw);
+	buf_free(&utf8);
+	return name;
+}
+
+static int
+idle_loop(struct imap_client *c, int stop_fd, int timeout_ms, bool *news_r,
+	  imapc_notify_fn *fn, void *ctx, const char **error_r)
 {
 	struct cmd_ctx x = { 0 };
 	*news_r = false;
@@ -974,6 +1039,33 @@ imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms, bool *news_
 		}
 		if (r.has_number && (imapc_resp_is(&r, "EXISTS") || imapc_resp_is(&r, "RECENT")))
 			*news_r = true;
+		/* RFC 5465 §5.2-5.3: events of a watched folder that is not
+		 * selected come as STATUS; a name sent as a literal is not
+		 * read as one (any folder then) */
+		if (fn != NULL && imapc_resp_is(&r, "STATUS")) {
+			char *name = NULL;
+			uint64_t lit = 0;
+			int has_lit = imapc_line_literal(line, len, IMAPC_SMALL_LITERAL_MAX, &lit);
+			if (has_lit == 1) {
+				if (read_literal(c, lit, NULL, NULL, error_r) < 0 ||
+				    conn_read_line(c->conn, IMAPC_LINE_MAX, &line, &len) != CONN_OK) {
+					*error_r = "IDLE: the server's STATUS could not be read";
+					return -1;
+				}
+			} else {
+				name = status_mailbox(r.rest, r.rest_len);
+			}
+			fn(ctx, name);
+			free(name);
+			*news_r = true;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			left -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			continue;
+		}
+		/* two-way: a flag change or an expunge upstream is news too */
+		if (c->news_any && (imapc_resp_is(&r, "FETCH") || imapc_resp_is(&r, "EXPUNGE") ||
+				    imapc_resp_is(&r, "VANISHED")))
+			*news_r = true;
 		if (imapc_line_literal(line, len, 0, &(uint64_t){ 0 }) != 0) {
 			*error_r = "IDLE: the server sent a literal";
 			return -1;
@@ -992,6 +1084,21 @@ imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms, bool *news_
 }
 
 int
+imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms, bool *news_r,
+		 const char **error_r)
+{
+	return idle_loop(c, stop_fd, timeout_ms, news_r, NULL, NULL, error_r);
+}
+
+int
+imap_client_notify_wait(struct imap_client *c, int stop_fd, int timeout_ms,
+			imapc_notify_fn *fn, void *ctx, const char **error_r)
+{
+	bool news = false;
+	return idle_loop(c, stop_fd, timeout_ms, &news, fn, ctx, error_r);
+}
+
+int
 imap_client_noop(struct imap_client *c, bool *news_r, const char **error_r)
 {
 	struct cmd_ctx x = { 0 };
@@ -1000,4 +1107,28 @@ imap_client_noop(struct imap_client *c, bool *news_r, const char **error_r)
 	int ret = wait_tagged(c, &x, "NOOP failed", error_r);
 	*news_r = x.news;
 	return ret;
+}
+
+/* ---- two-way sync -------------------------------------------------------- */
+
+void
+imap_client_set_news_any(struct imap_client *c, bool any)
+{
+	c->news_any = any;
+}
+
+int
+imapc_command(struct imap_client *c, struct cmd_ctx *x, const char *what, const char **error_r,
+	      const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	int ret = send_cmd(c, "%s", buf_cstr(&b));
+	buf_free(&b);
+	if (ret < 0)
+		return send_error(c, error_r);
+	return wait_tagged(c, x, what, error_r);
 }

@@ -59,6 +59,10 @@ enum imapc_cap {
 	IMAPC_CAP_X_GM_EXT_1 = 1 << 10,	/* Gmail: X-GM-MSGID, X-GM-LABELS */
 	IMAPC_CAP_AUTH_XOAUTH2 = 1 << 11,
 	IMAPC_CAP_AUTH_OAUTHBEARER = 1 << 12,	/* RFC 7628 */
+	/* two-way sync (fetch/twoway.c) */
+	IMAPC_CAP_CONDSTORE = 1 << 20,	/* RFC 7162 */
+	IMAPC_CAP_MOVE = 1 << 21,	/* RFC 6851 */
+	IMAPC_CAP_ESEARCH = 1 << 22,	/* RFC 4731 */
 };
 
 /* System flags as a FETCH FLAGS list gives them (the store's bits, see
@@ -106,6 +110,22 @@ int imapc_code_number(const char *code, size_t len, const char *name, uint32_t *
  * max in all): 0, or -1 when malformed or too many. */
 int imapc_parse_search(const char *p, size_t len, uint32_t **uids, size_t *n,
 		       size_t max);
+
+/* The UIDs of a sequence set "1:5,7" (no "*"), appended to *uids in
+ * the set's order (at most max in all): 0, or -1 when malformed or too
+ * many. */
+int imapc_parse_uidset(const char *p, size_t len, uint32_t **uids, size_t *n,
+		       size_t max);
+/* An ESEARCH response's text (RFC 4731 §3: "(TAG "x") UID ALL set"): the
+ * UIDs of its ALL set appended to *uids (none when it has no ALL): 0, or
+ * -1 when malformed or too many. */
+int imapc_parse_esearch_all(const char *p, size_t len, uint32_t **uids, size_t *n,
+			    size_t max);
+/* A COPYUID response code's text after its name (RFC 4315 §3: "uidvalidity
+ * srcset dstset"): 0 with the two sets expanded (same length, malloc'd),
+ * or -1 when malformed or their lengths differ. */
+int imapc_parse_copyuid(const char *p, size_t len, uint32_t *uidvalidity_r,
+			uint32_t **src_r, uint32_t **dst_r, size_t *n_r);
 
 /* Appends a sequence set "1:5,7,9:10" of uids[0..n) (ascending) to out
  * (a comma first when out is not empty). */
@@ -158,6 +178,7 @@ struct imapc_mailbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;	/* 0 when not reported */
 	uint32_t exists;
+	uint64_t highestmodseq;	/* RFC 7162 §3.1.2.1; 0 when not reported */
 };
 
 /* What the FETCH response said about a message besides its bytes. */
@@ -228,6 +249,51 @@ int imap_client_idle(struct imap_client *c, int stop_fd, int timeout_ms,
 		     bool *news_r, const char **error_r);
 /* NOOP: keeps the session alive and collects EXISTS (*news_r). */
 int imap_client_noop(struct imap_client *c, bool *news_r, const char **error_r);
+
+/* ---- NOTIFY (RFC 5465, fetch/watch.c) -------------------------------------- */
+
+/* NOTIFY SET for these folders (UTF-8): new messages and expunges, and
+ * with flags also flag changes (after ENABLE CONDSTORE where offered). */
+int imap_client_notify_set(struct imap_client *c, const char *const *folders, size_t n,
+			   bool flags, const char **error_r);
+/* Called for each folder the server reports an event of (its UTF-8 name,
+ * or NULL when it could not be read: any of them). */
+typedef void imapc_notify_fn(void *ctx, const char *folder);
+/* IDLE (the NOTIFY events arrive in it) until an event, stop_fd, or
+ * timeout_ms, like imap_client_idle. */
+int imap_client_notify_wait(struct imap_client *c, int stop_fd, int timeout_ms,
+			    imapc_notify_fn *fn, void *ctx, const char **error_r);
+
+/* ---- two-way sync (fetch/twoway.c) --------------------------------------- */
+
+/* Whether IDLE and NOOP count flag changes and expunges (FETCH, EXPUNGE,
+ * VANISHED) as news too, not only new messages. */
+void imap_client_set_news_any(struct imap_client *c, bool any);
+/* SELECT (read-write), with CONDSTORE when the server offers it so that
+ * mb_r->highestmodseq is reported (RFC 7162 §3.1.8). */
+int imap_client_select_rw(struct imap_client *c, const char *folder,
+			  struct imapc_mailbox *mb_r, const char **error_r);
+/* Every UID of the selected folder, ascending (ESEARCH's compact form
+ * where offered, RFC 4731). */
+int imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r,
+			   const char **error_r);
+/* Receives one message's flags from imap_client_fetch_flags. */
+typedef int imapc_flags_fn(void *ctx, uint32_t uid, unsigned flags, const char *keywords,
+			   const char **error_r);
+/* UID FETCH uidset (UID FLAGS), with (CHANGEDSINCE changedsince) when it is
+ * not 0 (RFC 7162 §3.1.4): fn for each message reported. */
+int imap_client_fetch_flags(struct imap_client *c, const char *uidset, uint64_t changedsince,
+			    imapc_flags_fn *fn, void *ctx, const char **error_r);
+/* UID STORE uidset +FLAGS.SILENT (add) or -FLAGS.SILENT: the system flags
+ * (IMAPC_FLAG_*) and keywords (space-separated, NULL or "" none). */
+int imap_client_store_flags(struct imap_client *c, const char *uidset, bool add,
+			    unsigned flags, const char *keywords, const char **error_r);
+/* Moves uidset to folder dest: UID MOVE (RFC 6851) where offered, else
+ * UID COPY and then the delete above.  With UIDPLUS's COPYUID the new
+ * UIDs come back (*n_r pairs, src/dst malloc'd; *n_r 0 without it). */
+int imap_client_move(struct imap_client *c, const char *uidset, const char *dest,
+		     uint32_t *dst_uidvalidity_r, uint32_t **src_r, uint32_t **dst_r,
+		     size_t *n_r, const char **error_r);
 
 
 #endif

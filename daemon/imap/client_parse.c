@@ -197,6 +197,10 @@ imapc_parse_caps(const char *p, size_t len)
 		{ "X-GM-EXT-1", IMAPC_CAP_X_GM_EXT_1 },
 		{ "AUTH=XOAUTH2", IMAPC_CAP_AUTH_XOAUTH2 },
 		{ "AUTH=OAUTHBEARER", IMAPC_CAP_AUTH_OAUTHBEARER },
+		{ "CONDSTORE", IMAPC_CAP_CONDSTORE },
+		{ "QRESYNC", IMAPC_CAP_CONDSTORE },	/* RFC 7162 §3.2.3: implies it */
+		{ "MOVE", IMAPC_CAP_MOVE },
+		{ "ESEARCH", IMAPC_CAP_ESEARCH },
 	};
 	unsigned bits = 0;
 	size_t pos = 0;
@@ -527,4 +531,107 @@ imapc_fetch_feed(struct imapc_fetch *f, const char *p, size_t len)
 		if (k == T_END && f->state != F_END)
 			return IMAPC_FETCH_ERROR;
 	}
+}
+
+/* Appends v to *uids (grown by 1024 at a time); -1 past max. */
+static int
+uid_push(uint32_t **uids, size_t *n, size_t max, uint32_t v)
+{
+	if (*n >= max)
+		return -1;
+	if (*n % 1024 == 0)
+		*uids = xreallocarray(*uids, *n + 1024, sizeof **uids);
+	(*uids)[(*n)++] = v;
+	return 0;
+}
+
+int
+imapc_parse_uidset(const char *p, size_t len, uint32_t **uids, size_t *n, size_t max)
+{
+	size_t pos = 0;
+	len = strip_eol(p, len);
+	if (len == 0)
+		return -1;
+	while (pos < len) {
+		size_t end = pos;
+		while (end < len && p[end] != ',')
+			end++;
+		const char *colon = memchr(p + pos, ':', end - pos);
+		uint32_t a, b;
+		if (colon == NULL) {
+			if (parse_u32(p + pos, end - pos, &a) < 0 || a == 0)
+				return -1;
+			b = a;
+		} else if (parse_u32(p + pos, (size_t)(colon - (p + pos)), &a) < 0 ||
+			   parse_u32(colon + 1, (size_t)(p + end - colon - 1), &b) < 0 ||
+			   a == 0 || b == 0) {
+			return -1;
+		}
+		/* RFC 9051 §9 seq-range: either order means the same range */
+		uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+		if ((uint64_t)hi - lo >= max)
+			return -1;
+		for (uint64_t v = lo; v <= hi; v++)
+			if (uid_push(uids, n, max, (uint32_t)v) < 0)
+				return -1;
+		pos = end < len ? end + 1 : end;
+		if (end < len && pos == len)
+			return -1;
+	}
+	return 0;
+}
+
+int
+imapc_parse_esearch_all(const char *p, size_t len, uint32_t **uids, size_t *n, size_t max)
+{
+	size_t pos = 0;
+	len = strip_eol(p, len);
+	while (pos < len) {
+		pos = skip_sp(p, pos, len);
+		if (pos < len && p[pos] == '(') {
+			/* the search correlator "(TAG "A0004")": skip it */
+			const char *close = memchr(p + pos, ')', len - pos);
+			if (close == NULL)
+				return -1;
+			pos = (size_t)(close - p) + 1;
+			continue;
+		}
+		size_t end = word_end(p, pos, len);
+		if (end - pos == 3 && mem_eq_nocase(p + pos, "ALL", 3)) {
+			pos = skip_sp(p, end, len);
+			end = word_end(p, pos, len);
+			return imapc_parse_uidset(p + pos, end - pos, uids, n, max);
+		}
+		pos = end;
+	}
+	return 0;
+}
+
+int
+imapc_parse_copyuid(const char *p, size_t len, uint32_t *uidvalidity_r, uint32_t **src_r,
+		    uint32_t **dst_r, size_t *n_r)
+{
+	*src_r = *dst_r = NULL;
+	*n_r = 0;
+	len = strip_eol(p, len);
+	size_t pos = skip_sp(p, 0, len);
+	size_t end = word_end(p, pos, len);
+	if (parse_u32(p + pos, end - pos, uidvalidity_r) < 0 || *uidvalidity_r == 0)
+		return -1;
+	pos = skip_sp(p, end, len);
+	end = word_end(p, pos, len);
+	size_t ns = 0, nd = 0;
+	if (imapc_parse_uidset(p + pos, end - pos, src_r, &ns, IMAPC_SEARCH_MAX) < 0)
+		goto fail;
+	pos = skip_sp(p, end, len);
+	end = word_end(p, pos, len);
+	if (imapc_parse_uidset(p + pos, end - pos, dst_r, &nd, IMAPC_SEARCH_MAX) < 0 ||
+	    nd != ns)
+		goto fail;
+	*n_r = ns;
+	return 0;
+fail:
+	xfree(*src_r);
+	xfree(*dst_r);
+	return -1;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -299,6 +300,7 @@ store_failed(struct smtp_session *s, int ret, const char *error)
 		  s->name, (unsigned long long)s->id, s->tx->id, error);
 	smtp_reply(s, ret == STORE_NOSPACE ? SMTP_REPLY_NOSPACE
 					   : "451 4.3.0 Error storing the message, try again later");
+	metrics_rejected(METRICS_REJECT_TEMPORARY);
 }
 
 /*
@@ -333,6 +335,7 @@ body_end_checked(struct smtp_session *s)
 			 buf_cstr(&tx->verdict.reply));
 		blob_writer_abort(&tx->blob);
 		smtp_reply(s, buf_cstr(&tx->verdict.reply));
+		metrics_rejected((enum metrics_reject)tx->verdict.reject_reason);
 	} else if (smtp_delivery_run(s, NULL, fd, size)) {
 		blob_writer_release(&tx->blob);	/* placed and queued */
 	} else {
@@ -366,6 +369,7 @@ smtp_body_end(struct smtp_session *s)
 			 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender),
 			 (unsigned long long)tx->size, reply);
 		smtp_reply(s, reply);
+		smtp_count_refusal(reply);
 		return;
 	}
 	if (smtp_inbound_checks_message(s)) {

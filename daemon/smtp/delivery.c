@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "mail/hdrfilter.h"
@@ -600,7 +601,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 {
 	struct smtp_tx *tx = s->tx;
 	struct queue_group *groups = NULL;
-	size_t n_groups = 0, ok = 0, pending = 0, dsn_wanted = 0;
+	size_t n_groups = 0, ok = 0, pending = 0, dsn_wanted = 0, local_stored = 0;
 	const char *failure = NULL;
 	struct buf orcpt = BUF_INIT;
 	char base[SHA256_HEX_LEN + 1];
@@ -641,8 +642,10 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 			continue;
 		}
 		ok++;
-		if (r->res.n_remote == 0)
+		if (r->res.n_remote == 0) {
+			local_stored++;
 			continue;
+		}
 		/* RFC 3461 §6.2: a forwarded recipient keeps the original one */
 		const char *o = r->orcpt;
 		if (o == NULL) {
@@ -661,8 +664,9 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 	}
 	if (ok == 0 && pending == 0) {
 		/* nobody got it: refuse, so the client keeps responsibility */
-		smtp_reply(s, failure != NULL ? failure
-					      : "451 4.3.0 Local delivery failed, try again later");
+		failure = failure != NULL ? failure : "451 4.3.0 Local delivery failed, try again later";
+		smtp_reply(s, failure);
+		smtp_count_refusal(failure);
 		goto out;
 	}
 	if (pending + dsn_wanted > 0) {
@@ -693,6 +697,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 			smtp_reply(s, ret == STORE_NOSPACE
 				   ? SMTP_REPLY_NOSPACE
 				   : "451 4.3.0 Cannot queue the message, try again later");
+			metrics_rejected(METRICS_REJECT_TEMPORARY);
 			goto out;
 		}
 		queued = true;
@@ -712,6 +717,8 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 	else
 		smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	s->messages++;
+	metrics_received(metrics_proto_by_name(s->name));
+	metrics_delivered_local((unsigned)local_stored);
 	smtp_send_limit_count(s, tx->n_rcpts);
 out:
 	if (own_fd >= 0)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "core/cidr.h"
 #include "core/conn.h"
 #include "core/dns.h"
@@ -313,13 +314,17 @@ rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 	case RSPAMD_DISCARD:	/* refused, never dropped without a word */
 		/* RFC 3463 5.7.1: delivery not authorized, message refused */
 		refuse(v, "550 5.7.1", &r, "Spam message rejected");
+		v->reject_reason = METRICS_REJECT_SPAM;
 		break;
 	case RSPAMD_SOFT_REJECT:
 		refuse(v, "451 4.7.1", &r, "Try again later");
+		v->reject_reason = METRICS_REJECT_SPAM;
 		break;
 	case RSPAMD_GREYLIST:
-		if (!greylist_passed(s))
+		if (!greylist_passed(s)) {
 			buf_puts(&v->reply, "451 4.7.1 Greylisted by rspamd, try again later");
+			v->reject_reason = METRICS_REJECT_GREYLIST;
+		}
 		break;
 	case RSPAMD_REWRITE_SUBJECT:
 		if (r.subject != NULL) {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "core/dns.h"
 #include "core/dns_cache.h"
 #include "core/limits.h"
@@ -339,6 +340,12 @@ record_dsn(struct worker *w, const struct relayq_item *it,
 	char **expired = xcalloc(it->n_rcpts, sizeof *expired);
 	for (size_t i = 0; i < it->n_rcpts; i++) {
 		outcome_of(&it->msg, &it->rcpts[i], &res[i], host, now, &o[i], &expired[i]);
+		if (o[i].state == STORE_QUEUE_DELIVERED)
+			metrics_delivered_remote();
+		else if (o[i].state == STORE_QUEUE_FAILED)
+			metrics_bounced();
+		else
+			metrics_deferred();
 		log_info("relay id=%s to=%s host=%s status=%s reply=%s",
 			 it->msg.qid, esc_str(it->rcpts[i].address),
 			 host != NULL ? host : "-", store_queue_state_name(o[i].state),

@@ -11,6 +11,7 @@
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/tls.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
@@ -336,6 +337,26 @@ cmd_expn(struct smtp_session *s, const char *args)
 
 /* ---- MAIL and RCPT ---------------------------------------------------- */
 
+void
+smtp_count_refusal(const char *reply)
+{
+	enum metrics_reject why = METRICS_REJECT_OTHER;
+	if (reply[0] == '4')
+		why = strncmp(reply, "451 4.7.1 Greylisted", 20) == 0 ? METRICS_REJECT_GREYLIST
+			: METRICS_REJECT_TEMPORARY;
+	else if (strncmp(reply, "554 5.7.1 Relay", 15) == 0)
+		why = METRICS_REJECT_RELAY;
+	else if (strncmp(reply, "550 5.1.1", 9) == 0)
+		why = METRICS_REJECT_NO_SUCH_USER;
+	else if (strncmp(reply, "552 5.3.4", 9) == 0 || strncmp(reply, "552 5.2.3", 9) == 0)
+		why = METRICS_REJECT_SIZE;
+	else if (strncmp(reply, "552 5.2.2", 9) == 0)
+		why = METRICS_REJECT_MAILBOX_FULL;
+	else if (strncmp(reply, "554 5.6.0", 9) == 0)
+		why = METRICS_REJECT_FORMAT;
+	metrics_rejected(why);
+}
+
 static int
 cmd_mail(struct smtp_session *s, const char *args)
 {
@@ -368,6 +389,7 @@ cmd_mail(struct smtp_session *s, const char *args)
 	if (m.size_given && m.size > s->cfg->message_size) {
 		/* RFC 1870 §6.1: refuse an announced size over the limit now */
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		metrics_rejected(METRICS_REJECT_SIZE);
 		goto out;
 	}
 	if (s->user_id != 0 && m.path.address[0] != '\0') {
@@ -385,12 +407,14 @@ cmd_mail(struct smtp_session *s, const char *args)
 			log_info("%s[%llu] refused sender=%s user=%s reason=not-owned",
 				 s->name, (unsigned long long)s->id, esc_str(m.path.address), s->user);
 			smtp_reply(s, "553 5.7.1 Sender address not owned by the authenticated user");
+			metrics_rejected(METRICS_REJECT_SENDER);
 			goto out;
 		}
 	}
 	const char *over = smtp_send_limit_check(s, 0, false);
 	if (over != NULL) {
 		smtp_reply(s, over);
+		metrics_rejected(METRICS_REJECT_RATE);
 		goto out;
 	}
 	struct smtp_tx *tx = xcalloc(1, sizeof *tx);
@@ -533,11 +557,13 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 	const char *over = smtp_send_limit_check(s, tx->n_rcpts, true);
 	if (over != NULL) {
 		smtp_reply(s, over);
+		metrics_rejected(METRICS_REJECT_RATE);
 		goto out;
 	}
 	if (tx->n_rcpts >= s->cfg->recipients) {
 		/* RFC 5321 §4.5.3.1.10: 452, the client sends the rest later */
 		smtp_reply(s, "452 4.5.3 Too many recipients");
+		metrics_rejected(METRICS_REJECT_RECIPIENTS);
 		goto out;
 	}
 	bool local;
@@ -549,11 +575,13 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 			 s->name, (unsigned long long)s->id, esc_str(r.path.address),
 			 conn_peer_ip(s->conn), refusal);
 		smtp_reply(s, refusal);
+		smtp_count_refusal(refusal);
 		goto out;
 	}
 	struct buf defer = BUF_INIT;
 	if (local && smtp_inbound_rcpt(s, r.path.address, &defer) != NULL) {
 		reply_flow(s, buf_cstr(&defer));
+		metrics_rejected(METRICS_REJECT_GREYLIST);
 		buf_free(&defer);
 		store_resolution_clear(&res);
 		free(srs_to);
@@ -1023,6 +1051,7 @@ smtp_session_run(struct conn *c, void *ctx)
 	struct buf refusal = BUF_INIT;
 	if (smtp_inbound_connect(&s, &refusal) < 0) {
 		s.refused = true;
+		metrics_rejected(METRICS_REJECT_DNSBL);
 		conn_printf(c, "%s\r\n", buf_cstr(&refusal));
 	} else {
 		conn_printf(c, "220 %s ESMTP mailhub\r\n", s.cfg->hostname);

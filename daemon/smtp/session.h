@@ -36,6 +36,7 @@ struct smtp_verdict {
 	/* outbound (a local user's): why what goes out is held in the queue
 	 * (rspamd scored it as spam), or NULL to send it */
 	char *hold;
+	int reject_reason;	/* enum metrics_reject of a refusal in reply */
 	/* when not empty: the header block of the local copies in place of
 	 * the blob's first head_skip bytes (forged Authentication-Results
 	 * removed, trust_inbound.c) */
@@ -144,6 +145,9 @@ struct smtp_session {
  * flow control, not an error). */
 void smtp_reply(struct smtp_session *s, const char *text);
 void smtp_replyf(struct smtp_session *s, const char *fmt, ...) MH_PRINTF(2, 3);
+/* Counts a refusal of a recipient or a message in the metrics
+ * (core/metrics.h), its reason told by the reply's codes. */
+void smtp_count_refusal(const char *reply);
 
 /* The session's store handle, opened on first use; NULL (logged) when the
  * store cannot be opened. */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -409,12 +410,14 @@ smtp_trust_message(struct smtp_session *s, int fd, const char *hash)
 			   "550 5.7.1 Sender in local domain %s is not authenticated; "
 			   "use the submission port", spoofed);
 		buf_puts(&vd->log, " spoofing=refused");
+		vd->reject_reason = METRICS_REJECT_SPOOFING;
 	} else if (v != NULL && s->cfg->trust_dmarc_policy && dm.result == DMARC_FAIL) {
 		if (dm.disposition == DMARC_POLICY_REJECT) {
 			/* RFC 7489 §6.6.4, §10.3: refused during the session */
 			buf_printf(&vd->reply,
 				   "550 5.7.1 Message rejected by the DMARC policy of %s",
 				   dm.from_domain != NULL ? dm.from_domain : "its From: domain");
+			vd->reject_reason = METRICS_REJECT_DMARC;
 		} else if (dm.disposition == DMARC_POLICY_QUARANTINE) {
 			vd->special_use = "\\Junk";
 		}

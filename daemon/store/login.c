@@ -15,6 +15,7 @@
 #include "core/hash.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/password.h"
 #include "core/sasl.h"
 #include "core/scram.h"
@@ -115,6 +116,7 @@ check_begin(struct login *l, struct throttle_ticket *t, const char *user)
 	case THROTTLE_BLOCKED:
 		log_info("%s auth blocked user=%s ip=%s mech=%s", l->p.session, esc_str(user),
 			 l->p.ip, l->mechanism);
+		metrics_login_blocked(l->p.protocol);
 		return LOGIN_BLOCKED;
 	case THROTTLE_BUSY:
 		break;
@@ -131,6 +133,7 @@ check_failed(struct login *l, struct throttle_ticket *t, const char *user)
 	unsigned delay = throttle_end(t, false);
 	log_info("%s auth failed user=%s ip=%s mech=%s", l->p.session, esc_str(user), l->p.ip,
 		 l->mechanism);
+	metrics_login_failed(l->p.protocol);
 	sleep_ms(l->p.conn, delay);
 	return LOGIN_FAILED;
 }
@@ -265,6 +268,7 @@ scram_keys(struct login *l, const char **challenge_r, const char **error_r)
 	if (throttle_blocked(l->p.ip)) {
 		log_info("%s auth blocked user=%s ip=%s mech=%s", l->p.session, esc_str(user),
 			 l->p.ip, l->mechanism);
+		metrics_login_blocked(l->p.protocol);
 		return LOGIN_BLOCKED;
 	}
 	int ret = store_scram_keys_get(l->st, user, &l->keys, &error);

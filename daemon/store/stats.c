@@ -12,6 +12,16 @@
 #include "store/stats.h"
 #include "store/store_int.h"
 
+/* Recipients still to be tried, their messages and the oldest of them;
+ * then the messages of every mailbox and their sizes. */
+static const char SQL_METRICS[] =
+	"SELECT (SELECT count(*) FROM queue_recipients WHERE state IN ('pending', 'deferred')),"
+	" (SELECT count(DISTINCT message_id) FROM queue_recipients"
+	"  WHERE state IN ('pending', 'deferred')),"
+	" (SELECT coalesce(min(m.created), 0) FROM queue_messages m WHERE EXISTS"
+	"  (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id"
+	"   AND r.state IN ('pending', 'deferred'))),"
+	" (SELECT count(*) FROM messages), (SELECT coalesce(sum(size), 0) FROM messages)";
 static const char SQL_COUNTS[] =
 	"SELECT (SELECT count(*) FROM domains), (SELECT count(*) FROM users),"
 	" (SELECT count(*) FROM aliases)";
@@ -87,5 +97,22 @@ store_stats_get(struct store *st, struct store_stats *stats_r,
 	walk(dirfd, "blobs", 0, stats_r);
 	close(dirfd);
 	stats_r->db_bytes = file_bytes(dir, "mailhub.db") + file_bytes(dir, "mailhub.db-wal");
+	return STORE_OK;
+}
+
+int
+store_metrics_get(struct store *st, struct store_metrics *m_r, const char **error_r)
+{
+	int64_t v[5];
+	memset(m_r, 0, sizeof *m_r);
+	int ret = stmt_ints(st, store_stmt(st, SQL_METRICS), "cannot read the metrics",
+			    v, 5, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	m_r->queue_recipients = (uint64_t)v[0];
+	m_r->queue_messages = (uint64_t)v[1];
+	m_r->queue_oldest = v[2];
+	m_r->messages = (uint64_t)v[3];
+	m_r->bytes = (uint64_t)v[4];
 	return STORE_OK;
 }

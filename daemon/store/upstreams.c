@@ -16,14 +16,14 @@
 static const char SQL_ADD[] =
 	"INSERT INTO upstreams (user_id, protocol, host, port, tls, tls_verify,"
 	" username, password, folders, target, keep, idle, dedupe, interval,"
-	" enabled, created, mirror, auth, oauth_provider) VALUES (?1, ?2, ?3, ?4,"
-	" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+	" enabled, created, mirror, auth, oauth_provider, two_way) VALUES (?1, ?2, ?3,"
+	" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
 static const char SQL_UPDATE[] =
 	"UPDATE upstreams SET protocol = ?2, host = ?3, port = ?4, tls = ?5,"
 	" tls_verify = ?6, username = ?7, password = coalesce(?8, password),"
 	" folders = ?9, target = ?10, keep = ?11, idle = ?12, dedupe = ?13,"
 	" interval = ?14, enabled = ?15, mirror = ?17, auth = ?18,"
-	" oauth_provider = ?19, failures = 0,"
+	" oauth_provider = ?19, two_way = ?20, failures = 0,"
 	" oauth_access = CASE WHEN ?8 IS NULL THEN oauth_access ELSE NULL END,"
 	" oauth_expires = CASE WHEN ?8 IS NULL THEN oauth_expires ELSE 0 END,"
 	" reconnect = CASE WHEN ?8 IS NULL THEN reconnect ELSE 0 END,"
@@ -35,7 +35,7 @@ static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 	" p.idle, p.dedupe, p.interval, p.enabled, p.last_ok, p.last_attempt," \
 	" p.last_error, p.fetched, p.failures, p.generation, p.fetch_requested," \
 	" p.created, p.mirror, p.auth, p.oauth_provider, p.oauth_access," \
-	" p.oauth_expires, p.reconnect FROM upstreams p JOIN users u ON u.id = p.user_id"
+	" p.oauth_expires, p.reconnect, p.two_way FROM upstreams p JOIN users u ON u.id = p.user_id"
 static const char SQL_GET[] = UP_COLUMNS " WHERE p.id = ?1";
 static const char SQL_LIST_ALL[] = UP_COLUMNS " ORDER BY p.id";
 static const char SQL_LIST_USER[] = UP_COLUMNS " WHERE p.user_id = ?1 ORDER BY p.id";
@@ -78,6 +78,17 @@ static const char SQL_UIDL_DEL[] =
 static const char SQL_DEDUPE_ADD[] =
 	"INSERT OR IGNORE INTO upstream_dedupe (user_id, key, created)"
 	" VALUES (?1, ?2, ?3)";
+/* two-way (sql/024): a message of an unresolved link found again by its
+ * raw hash in the link's folder gets its new UID instead of a copy */
+static const char SQL_LINK_RESOLVE[] =
+	"UPDATE upstream_links SET uidvalidity = ?4, uid = ?5, dest = NULL,"
+	" state = CASE state WHEN 3 THEN 0 ELSE 1 END WHERE id = (SELECT id"
+	" FROM upstream_links WHERE upstream_id = ?1 AND raw_hash = ?2 AND folder = ?3"
+	" AND state IN (3, 4) LIMIT 1)";
+static const char SQL_LINK_ADD[] =
+	"INSERT INTO upstream_links (upstream_id, message_id, folder, uidvalidity, uid,"
+	" raw_hash, blob, flags, keywords) SELECT ?1, id, ?3, ?4, ?5, ?6, blob, flags,"
+	" coalesce(keywords, '') FROM messages WHERE mailbox_id = ?2 AND uid = ?7";
 static const char SQL_COUNT[] =
 	"UPDATE upstreams SET fetched = fetched + 1 WHERE id = ?1";
 
@@ -259,6 +270,16 @@ upstream_settings_check(struct upstream_settings *set, const char **error_r)
 		*error_r = "target must be a mailbox name without control characters";
 		return -1;
 	}
+	/* two-way sync changes the upstream's messages: IMAP only, and the
+	 * fetched mail must stay there */
+	if (set->two_way && set->protocol != UPSTREAM_IMAP) {
+		*error_r = "two_way needs an IMAP account";
+		return -1;
+	}
+	if (set->two_way && !set->keep) {
+		*error_r = "two_way needs keep (fetched mail stays upstream)";
+		return -1;
+	}
 	if (set->interval == 0)
 		set->interval = UPSTREAM_INTERVAL_DEFAULT;
 	if (set->interval < UPSTREAM_INTERVAL_MIN || set->interval > UPSTREAM_INTERVAL_MAX) {
@@ -380,6 +401,7 @@ bind_settings(sqlite3_stmt *s, const struct upstream_settings *set,
 	stmt_text(s, 18, upstream_auth_name(set->auth));
 	if (set->provider != NULL)
 		stmt_text(s, 19, set->provider);
+	stmt_int(s, 20, set->two_way);
 }
 
 int
@@ -505,6 +527,7 @@ upstream_read(sqlite3_stmt *s, void *elem)
 	up->oauth_access_sealed = stmt_col_strdup(s, 28);
 	up->oauth_expires = sqlite3_column_int64(s, 29);
 	up->reconnect = sqlite3_column_int(s, 30) != 0;
+	up->set.two_way = sqlite3_column_int(s, 31) != 0;
 }
 
 static void
@@ -665,6 +688,19 @@ store_upstream_folder_set(struct store *st, int64_t id, const char *folder,
 	return stmt_exec(st, s, "cannot record the folder state", error_r);
 }
 
+int
+store_upstream_folder_advance(struct store *st, int64_t id, const char *folder, uint32_t uid,
+			      const char **error_r)
+{
+	if (store_begin_light(st, error_r) != STORE_OK)
+		return STORE_ERROR;
+	sqlite3_stmt *s = store_stmt(st, SQL_FOLDER_ADVANCE);
+	stmt_int(s, 1, id);
+	stmt_text(s, 2, folder);
+	stmt_int(s, 3, uid);
+	return store_end(st, stmt_exec(st, s, "cannot record the UID", error_r), error_r);
+}
+
 /* Whether the row (?1 the account, ?2 text) is there: 1, 0, -1. */
 static int
 exists(struct store *st, const char *sql, int64_t id, const char *text,
@@ -758,7 +794,20 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		return STORE_OK;
 	bool append = true;
 	sqlite3_stmt *s;
-	if (d->skip_known_hash) {
+	if (d->two_way && d->folder != NULL) {
+		s = store_stmt(st, SQL_LINK_RESOLVE);
+		stmt_int(s, 1, d->upstream_id);
+		stmt_text(s, 2, d->raw_hash);
+		stmt_text(s, 3, d->folder);
+		stmt_int(s, 4, d->uidvalidity);
+		stmt_int(s, 5, d->uid);
+		unsigned resolved;
+		int ret = stmt_exec_n(st, s, "cannot link the message", &resolved, error_r);
+		if (ret != STORE_OK)
+			return ret;
+		append = resolved == 0;
+	}
+	if (append && d->skip_known_hash) {
 		int hk = exists(st, SQL_HASH_KNOWN, d->upstream_id, d->raw_hash,
 				"cannot look up the message hash", error_r);
 		if (hk < 0)
@@ -803,6 +852,18 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 					  error_r);
 		if (ret != STORE_OK)
 			return ret;
+		if (d->two_way && d->folder != NULL) {
+			s = store_stmt(st, SQL_LINK_ADD);
+			stmt_int(s, 1, d->upstream_id);
+			stmt_int(s, 2, d->mailbox_id);
+			stmt_text(s, 3, d->folder);
+			stmt_int(s, 4, d->uidvalidity);
+			stmt_int(s, 5, d->uid);
+			stmt_text(s, 6, d->raw_hash);
+			stmt_int(s, 7, uid);
+			if ((ret = stmt_exec(st, s, "cannot link the message", error_r)) != STORE_OK)
+				return ret;
+		}
 		s = store_stmt(st, SQL_COUNT);
 		stmt_int(s, 1, d->upstream_id);
 		if ((ret = stmt_exec(st, s, "cannot count the message", error_r)) != STORE_OK)

@@ -75,6 +75,8 @@ struct upstream_settings {
 					 * "*" is every folder the server lists */
 	unsigned interval;		/* seconds between polls */
 	bool enabled;
+	bool two_way;			/* IMAP, keep: local flag changes, moves and
+					 * deletions go back upstream (fetch/twoway.c) */
 	enum upstream_auth auth;
 	char *provider;			/* oauth2: the provider's name, else NULL */
 };
@@ -181,6 +183,9 @@ int store_upstream_folder_get(struct store *st, int64_t id, const char *folder,
 int store_upstream_folder_set(struct store *st, int64_t id, const char *folder,
 			      uint32_t uidvalidity, uint32_t last_uid, bool refetch,
 			      const char **error_r);
+/* Raises the folder's last UID to uid (when below). */
+int store_upstream_folder_advance(struct store *st, int64_t id, const char *folder,
+				  uint32_t uid, const char **error_r);
 /* 1 when a message with that raw SHA-256 was fetched by the account, 0 when
  * not, -1 on error. */
 int store_upstream_hash_known(struct store *st, int64_t id, const char *hash);
@@ -217,6 +222,10 @@ struct upstream_delivery {
 	const char *keywords;
 	/* Gmail's X-GM-MSGID (0: none): one message under several labels */
 	uint64_t gm_msgid;
+	/* two-way account: the message is linked to its upstream UID
+	 * (store/twoway.h), and a message of an unresolved link (same raw
+	 * hash, same folder) is linked again instead of appended */
+	bool two_way;
 };
 
 /*

@@ -20,6 +20,7 @@ counts.  BENCH_SCALE multiplies the message count.
 
 import os
 import sqlite3
+import statistics
 import sys
 import time
 
@@ -124,8 +125,9 @@ def main():
             la = a.split(b"\r\n")[0].split(b" ", 2)[2:]
             lb = b.split(b"\r\n")[0].split(b" ", 2)[2:]
             same = "same answer" if la == lb else "ANSWERS DIFFER"
-            t_ours = timed(lambda: ours.cmd(cmd))
-            t_theirs = timed(lambda: theirs.cmd(cmd))
+            # medians of ROUNDS runs each, taking turns (imap_bench.timed)
+            a_times, b_times = timed(lambda: ours.cmd(cmd), lambda: theirs.cmd(cmd))
+            t_ours, t_theirs = statistics.median(a_times), statistics.median(b_times)
             print(f"{name:28s} mailhub {t_ours * 1000:9.1f} ms  dovecot "
                   f"{t_theirs * 1000:9.1f} ms  ratio {t_theirs / t_ours:6.2f}x"
                   f"  ({same})")

@@ -100,6 +100,15 @@ await step('the admin signs in and sees the dashboard', async () => {
 	// the spam filter's card says rspamd is off in this daemon's config
 	await page.getByRole('heading', { name: 'Spam filter' }).waitFor();
 	await page.getByText('off ([spam] rspamd)').waitFor();
+	// the chart of the last day: SVG drawn from /metrics/history
+	await page.getByRole('heading', { name: 'Last day' }).waitFor();
+	await page.locator('svg.chart polyline.s-received').waitFor({ state: 'attached' });
+	await page.getByText(/^received: \d+$/).waitFor();
+	// the self-signed certificate of `mailhub init` is warned about
+	await page.locator('#cert-warning').getByText(/self-signed/).waitFor();
+	// the doctor runs on demand only (it would look up real DNS here)
+	await page.getByRole('heading', { name: 'Deliverability check' }).waitFor();
+	await page.getByRole('button', { name: 'Check now' }).waitFor();
 	await shot('03-dashboard');
 });
 
@@ -273,6 +282,12 @@ await step('the new user signs in, sees only their screens, and changes their pa
 	await page.getByLabel('Current password').fill('first-pass-1');
 	await page.getByRole('button', { name: 'Change password' }).click();
 	await toast().filter({ hasText: 'Your password has been changed' }).waitFor();
+	// "download my mailbox": the link streams a tar with the session cookie
+	const dl = page.getByRole('link', { name: 'Download all my mail' });
+	const resp = await page.request.get(new URL(await dl.getAttribute('href'), page.url()).toString());
+	check(resp.status() === 200, 'download status ' + resp.status());
+	check(resp.headers()['content-type'] === 'application/x-tar', 'download type ' + resp.headers()['content-type']);
+	check((await resp.body()).length % 512 === 0, 'a whole number of tar blocks');
 	await shot('14-account');
 	await nav('Aliases').click();
 	await page.getByRole('cell', { name: `info@${DOMAIN}`, exact: true }).waitFor();
@@ -353,12 +368,14 @@ await step('the user adds an upstream account after a connection test', async ()
 		await shot('17-upstream-test-ok');
 	}
 	await d.getByLabel('One local folder per server folder', { exact: false }).check();
+	await d.getByLabel('Two-way sync', { exact: false }).check();
 	await d.getByRole('button', { name: 'Add account' }).click();
 	await d.waitFor({ state: 'detached' });
 	const row = page.getByRole('row', { name: new RegExp(`${process.env.UPSTREAM_USER} at`) });
 	await row.waitFor();
 	const saved = await page.evaluate(() => fetch('/api/v1/upstreams').then((r) => r.json()));
 	check(saved.length === 1 && saved[0].mirror === true, 'folder mirroring saved from the form');
+	check(saved[0].two_way === true, 'two-way sync saved from the form');
 	await row.getByRole('button', { name: 'Fetch now' }).click();
 	await toast().filter({ hasText: 'Fetching now' }).waitFor();
 	await row.getByRole('button', { name: 'Disable' }).click();
@@ -399,6 +416,48 @@ await step('the admin sees the upstream account and sets a smarthost', async () 
 	await rrow.getByRole('cell', { name: 'example.org', exact: true }).waitFor();
 	await rrow.getByRole('cell', { name: /certificate-expired x2/ }).waitFor();
 	await shot('19-relay');
+});
+
+await step('the admin adds an OAuth2 account and connects it with the device code', async () => {
+	if (!process.env.OAUTH_APPROVE_URL) {
+		check(true, 'no OAuth2 server (python3-oauthlib or Dovecot missing)');
+		return;
+	}
+	await nav('Upstream accounts').click();
+	await page.getByRole('button', { name: 'Add account' }).click();
+	const d = page.getByRole('dialog', { name: 'New upstream account' });
+	await d.getByLabel('Sign in with').selectOption('oauth2:custom');
+	check(await d.getByLabel('Password', { exact: true }).isHidden(), 'no password for OAuth2');
+	await d.getByLabel('Server', { exact: true }).fill(process.env.UPSTREAM_HOST);
+	await d.getByLabel('Port', { exact: true }).fill(process.env.UPSTREAM_PORT);
+	await d.getByLabel('Username', { exact: true }).fill(process.env.UPSTREAM_USER);
+	await d.getByLabel('Certificate check').selectOption('pin');
+	await d.getByLabel('Pinned SHA-256').fill(process.env.UPSTREAM_PIN);
+	await d.getByLabel('Deliver into').fill('Connected');
+	await d.getByRole('button', { name: 'Add account' }).click();
+	// the panel is reached by 127.0.0.1: the device grant, a code to enter
+	const c = page.getByRole('dialog', { name: `Connect ${process.env.UPSTREAM_USER}` });
+	const code = await c.locator('[data-user-code]').getAttribute('data-user-code');
+	await shot('20-oauth-device-code');
+	// the user says yes at the provider (from any device)
+	const r = await fetch(process.env.OAUTH_APPROVE_URL, {
+		method: 'POST', body: new URLSearchParams({ user_code: code, user: process.env.UPSTREAM_USER }) });
+	check(r.ok, 'approved at the provider');
+	await toast().filter({ hasText: 'Account connected' }).waitFor({ timeout: 30000 });
+	await c.waitFor({ state: 'detached' });
+	// and the daemon fetches with the grant
+	let fetched = 0;
+	for (let i = 0; i < 100 && fetched < 1; i++) {
+		const list = await page.evaluate(() => fetch('/api/v1/upstreams').then((x) => x.json()));
+		const a = list.find((u) => u.target === 'Connected');
+		fetched = a ? a.state.fetched : 0;
+		check(!a || a.auth === 'oauth2', 'an oauth2 account');
+		if (fetched < 1) await page.waitForTimeout(300);
+	}
+	check(fetched >= 1, 'the connected account fetched');
+	await page.reload();
+	await page.getByRole('button', { name: 'Reconnect' }).waitFor();
+	await shot('21-oauth-connected');
 });
 
 await step('no script errors and no request outside the admin listener', async () => {

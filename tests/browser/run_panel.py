@@ -11,8 +11,17 @@ import smtplib
 import subprocess
 import sys
 
+import shutil
+import tempfile
+
 import dovecot_upstream
 from mailhub_fixture import Mailhub, free_port
+
+try:
+    import oauth_server
+    from relay_util import make_cert
+except ImportError:      # python3-oauthlib missing: no OAuth2 step
+    oauth_server = None
 
 
 def main():
@@ -28,8 +37,23 @@ def main():
     # test runs against a closed port and must say so.
     dc = None
     upstream = {"UPSTREAM_PORT": str(free_port()), "UPSTREAM_OK": "0"}
+    # An OAuth2 authorization server on loopback (oauth_server.py) whose
+    # tokens the Dovecot checks, for the "Connect" step.
+    srv, tmp, oauth_conf = None, None, ""
+    if oauth_server is not None and dovecot_upstream.available():
+        tmp = tempfile.mkdtemp(prefix="mailhub-panel-oauth.")
+        ca, cert, key = make_cert(tmp, "auth.test", ip="127.0.0.1")
+        srv = oauth_server.AuthServer(cert, key, users={"carol.remote"})
+        srv.start()
+        os.environ["SSL_CERT_FILE"] = ca      # for mailhub serve, started below
+        oauth_conf = (f"\n[oauth2_custom]\nclient_id = {srv.client_id}\n"
+                      f"client_secret = {srv.client_secret}\n"
+                      f"token_endpoint = {srv.url('/token')}\n"
+                      f"device_authorization_endpoint = {srv.url('/device')}\n")
+        upstream["OAUTH_APPROVE_URL"] = srv.url("/device/approve", plain=True)
     if dovecot_upstream.available():
-        dc = dovecot_upstream.Dovecot(users={"carol.remote": "remote-pass-1"})
+        dc = dovecot_upstream.Dovecot(users={"carol.remote": "remote-pass-1"},
+                                      oauth2=srv.url("/introspect", plain=True) if srv else None)
         dc.start()
         dc.add_message("carol.remote", b"From: a@remote.example\r\nSubject: upstream\r\n\r\nhi\r\n")
         upstream = {"UPSTREAM_PORT": str(dc.port("imaps")), "UPSTREAM_OK": "1",
@@ -41,7 +65,8 @@ def main():
     mh = Mailhub(listeners=("smtp", "submission", "submissions", "imaps",
                             "pop3s", "admin"), plaintext_on_loopback=True,
                  config_extra=f"\n[dns]\nresolver = 127.0.0.1:{free_port()}\n"
-                              "\n[fetch]\nallow_private_hosts = yes\n")   # Dovecot on loopback
+                              "\n[fetch]\nallow_private_hosts = yes\n"   # Dovecot on loopback
+                              + oauth_conf)
     try:
         mh.cli("domain", "add", "example.org")
         mh.add_user("admin@example.org", "admin-pass-1", admin=True)
@@ -90,6 +115,9 @@ def main():
     finally:
         if dc is not None:
             dc.close()
+        if srv is not None:
+            srv.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
         try:
             mh.close()
             lines.append("ok - the daemon exited cleanly")

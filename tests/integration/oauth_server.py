@@ -9,6 +9,7 @@ oauthlib 3.2 serves only as a client, is written here by the RFC.
     srv.start()                     # HTTPS on srv.port, plain HTTP on srv.http_port
     srv.url("/token")               # https://127.0.0.1:PORT/token
     srv.approve(user_code, "u1")    # the user says yes on the provider's page
+                                    # (or POST user_code, user to /device/approve)
     srv.revoke_user("u1")           # the user revokes mailhub at the provider
     srv.count("refresh_token")      # token requests seen per grant type
     srv.stop()
@@ -294,6 +295,10 @@ class AuthServer:
                     return self._reply(s, h, b)
                 if path == "/device":
                     return self._device_start(form)
+                if path == "/device/approve":
+                    # the user's "yes" on the provider's page for a code
+                    ok = srv.approve(form.get("user_code"), form.get("user"))
+                    return self._json(200 if ok else 404, {"approved": ok})
                 if path == "/revoke":
                     srv._note("revoke")
                     h, b, s = srv.oauth.create_revocation_response(uri, "POST", body, headers)

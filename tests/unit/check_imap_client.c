@@ -121,6 +121,60 @@ feed_all(struct imapc_fetch *f, const char *text, struct buf *body)
 	}
 }
 
+START_TEST(test_sync_parsers)
+{
+	uint32_t *u = NULL;
+	size_t n = 0;
+	/* sequence sets, both orders of a range */
+	ck_assert_int_eq(imapc_parse_uidset("1:3,7,10:9", 10, &u, &n, 100), 0);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_uint_eq(u[0], 1);
+	ck_assert_uint_eq(u[2], 3);
+	ck_assert_uint_eq(u[3], 7);
+	ck_assert_uint_eq(u[4], 9);
+	ck_assert_uint_eq(u[5], 10);
+	free(u);
+	u = NULL;
+	n = 0;
+	ck_assert_int_eq(imapc_parse_uidset("1:*", 3, &u, &n, 100), -1);
+	ck_assert_int_eq(imapc_parse_uidset("0", 1, &u, &n, 100), -1);
+	ck_assert_int_eq(imapc_parse_uidset("1,", 2, &u, &n, 100), -1);
+	ck_assert_int_eq(imapc_parse_uidset("", 0, &u, &n, 100), -1);
+	/* a range over the limit is refused before it is expanded */
+	ck_assert_int_eq(imapc_parse_uidset("1:4000000000", 12, &u, &n, 100), -1);
+	free(u);
+	u = NULL;
+	n = 0;
+	/* RFC 4731 ESEARCH */
+	const char *es = "(TAG \"A0004\") UID ALL 2:4,8\r\n";
+	ck_assert_int_eq(imapc_parse_esearch_all(es, strlen(es), &u, &n, 100), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(u[3], 8);
+	free(u);
+	u = NULL;
+	n = 0;
+	es = "(TAG \"A0004\") UID";
+	ck_assert_int_eq(imapc_parse_esearch_all(es, strlen(es), &u, &n, 100), 0);
+	ck_assert_uint_eq(n, 0);
+	/* RFC 4315 COPYUID */
+	uint32_t uv, *src, *dst;
+	const char *cu = "38505 304,319:320 3956:3958";
+	ck_assert_int_eq(imapc_parse_copyuid(cu, strlen(cu), &uv, &src, &dst, &n), 0);
+	ck_assert_uint_eq(uv, 38505);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(src[1], 319);
+	ck_assert_uint_eq(dst[1], 3957);
+	free(src);
+	free(dst);
+	cu = "38505 304,319 3956";
+	ck_assert_int_eq(imapc_parse_copyuid(cu, strlen(cu), &uv, &src, &dst, &n), -1);
+	ck_assert_ptr_null(src);
+	ck_assert_uint_eq(imapc_parse_caps("IMAP4rev1 CONDSTORE MOVE ESEARCH", 32),
+			  IMAPC_CAP_IMAP4REV1 | IMAPC_CAP_CONDSTORE | IMAPC_CAP_MOVE |
+				  IMAPC_CAP_ESEARCH);
+}
+END_TEST
+
 START_TEST(test_fetch_state_machine)
 {
 	struct imapc_fetch f;
@@ -457,6 +511,7 @@ make_suite(void)
 	tcase_add_test(tc, test_parse_tagged_untagged);
 	tcase_add_test(tc, test_literal_and_caps);
 	tcase_add_test(tc, test_search);
+	tcase_add_test(tc, test_sync_parsers);
 	tcase_add_test(tc, test_fetch_state_machine);
 	tcase_add_test(tc, test_fetch_many_literals);
 	suite_add_tcase(s, tc);

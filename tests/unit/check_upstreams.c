@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "fetch/fetch_int.h"
+#include "store/twoway.h"
 #include "mail/mime.h"
 #include "store/blob.h"
 #include "store/imapdb.h"
@@ -189,6 +190,100 @@ deliver(struct store *st, int64_t upstream_id, int64_t user_id, int64_t mailbox_
 	};
 	return store_upstream_deliver(st, &d, appended, &error);
 }
+
+/* Two-way: a delivered message is linked to its UID; its local deletion
+ * (whichever code removes it) is remembered for the upstream; after a
+ * UIDVALIDITY change the same bytes are linked again, not appended. */
+START_TEST(test_twoway_links)
+{
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct upstream_settings set = settings(UPSTREAM_IMAP, 0);
+	set.two_way = true;
+	set.keep = false;
+	int64_t id;
+	/* two-way needs keep */
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error),
+			 STORE_INVALID);
+	set.keep = true;
+	ck_assert_int_eq(store_upstream_add(st, "a@example.org", &set, "s", &id, &error), STORE_OK);
+	struct store_upstream up;
+	ck_assert_int_eq(store_upstream_get(st, id, &up, &error), STORE_OK);
+	ck_assert(up.set.two_way);
+	int64_t mb = test_inbox(st, "a@example.org");
+	ck_assert_int_eq(store_upstream_folder_set(st, id, "INBOX", 7, 0, false, &error), STORE_OK);
+	const char *bodies[] = { "t1", "t2", "t3" };
+	for (uint32_t i = 0; i < 3; i++) {
+		char blob[SHA256_HEX_LEN + 1], raw[SHA256_HEX_LEN + 1];
+		ck_assert_int_eq(blob_put(st, bodies[i], 2, blob, &error), STORE_OK);
+		sha256_hex(bodies[i], 2, raw);
+		struct upstream_delivery d = {
+			.upstream_id = id, .user_id = up.user_id, .mailbox_id = mb, .blob = blob,
+			.size = 2, .internal_date = 1000, .raw_hash = raw, .folder = "INBOX",
+			.uidvalidity = 7, .uid = 10 + i, .flags = STORE_FLAG_SEEN, .keywords = "$Work",
+			.two_way = true,
+		};
+		bool app;
+		ck_assert_int_eq(store_upstream_deliver(st, &d, &app, &error), STORE_OK);
+		ck_assert(app);
+	}
+	struct twoway_link *links;
+	size_t n;
+	ck_assert_int_eq(store_twoway_links(st, id, "INBOX", &links, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(links[0].uid, 10);
+	ck_assert_uint_eq(links[0].flags, STORE_FLAG_SEEN);
+	ck_assert_str_eq(links[0].keywords, "$Work");
+	ck_assert_int_eq(links[0].state, TWOWAY_LIVE);
+	ck_assert_uint_eq(links[0].local_flags, STORE_FLAG_SEEN);
+	uint32_t local_uid = links[1].local_uid;
+	store_twoway_links_free(&links, n);
+	/* deleted here: the trigger marks it for the upstream */
+	ck_assert_int_eq(store_expunge(st, mb, &local_uid, 1, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_twoway_links(st, id, "INBOX", &links, &n, &error), STORE_OK);
+	ck_assert_int_eq(links[1].state, TWOWAY_LOCAL_GONE);
+	ck_assert_int_eq(links[1].message_id, 0);
+	store_twoway_links_free(&links, n);
+	/* the UIDVALIDITY changes: unresolved until found again by hash */
+	ck_assert_int_eq(store_twoway_folder_reset(st, id, "INBOX", 8, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_folder_set(st, id, "INBOX", 8, 0, true, &error), STORE_OK);
+	char blob[SHA256_HEX_LEN + 1], raw[SHA256_HEX_LEN + 1];
+	ck_assert_int_eq(blob_put(st, "t1", 2, blob, &error), STORE_OK);
+	sha256_hex("t1", 2, raw);
+	struct upstream_delivery d = {
+		.upstream_id = id, .user_id = up.user_id, .mailbox_id = mb, .blob = blob,
+		.size = 2, .internal_date = 1000, .raw_hash = raw, .folder = "INBOX",
+		.uidvalidity = 8, .uid = 1, .skip_known_hash = true, .two_way = true,
+	};
+	bool app;
+	ck_assert_int_eq(store_upstream_deliver(st, &d, &app, &error), STORE_OK);
+	ck_assert(!app);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 2);
+	ck_assert_int_eq(store_twoway_links(st, id, "INBOX", &links, &n, &error), STORE_OK);
+	ck_assert_uint_eq(n, 3);
+	/* by UID: t1 relinked as 1 (live); t2 and t3 under the old one */
+	ck_assert_uint_eq(links[0].uid, 1);
+	ck_assert_uint_eq(links[0].uidvalidity, 8);
+	ck_assert_int_eq(links[0].state, TWOWAY_LIVE);
+	ck_assert_int_eq(links[1].state, TWOWAY_UNRESOLVED_GONE);
+	ck_assert_int_eq(links[2].state, TWOWAY_UNRESOLVED);
+	store_twoway_links_free(&links, n);
+	/* after the whole pass the others are dropped, their messages kept */
+	unsigned dropped;
+	ck_assert_int_eq(store_twoway_drop_unresolved(st, id, "INBOX", 8, &dropped, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(dropped, 2);
+	ck_assert_int_eq(store_twoway_drop_unresolved(st, id, "INBOX", 8, &dropped, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(dropped, 0);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 2);
+	store_upstream_clear(&up);
+	upstream_settings_clear(&set);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
 
 START_TEST(test_deliver_once)
 {
@@ -748,6 +843,7 @@ make_suite(void)
 	tcase_add_test(tc, test_settings_check);
 	tcase_add_test(tc, test_accounts);
 	tcase_add_test(tc, test_deliver_once);
+	tcase_add_test(tc, test_twoway_links);
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_batch_imap_cache);
 	tcase_add_test(tc, test_batch_prepare);

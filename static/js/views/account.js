@@ -100,6 +100,11 @@ export async function render(ctx) {
 				h('dt', {}, 'Address'), h('dd', {}, u.address),
 				h('dt', {}, 'Role'), h('dd', {}, u.admin ? 'administrator' : 'user'),
 				h('dt', {}, 'Mail stored'), h('dd', {}, `${bytes(u.used)} of ${u.quota ? bytes(u.quota) : 'unlimited'}`))),
+		h('section', { class: 'card narrow', id: 'download' },
+			h('h2', {}, 'Your mail'),
+			h('p', {}, 'Every folder as a Maildir (flags kept; Dovecot, mutt and most mail programs read it), in one .tar file made as it downloads.'),
+			h('a', { href: `/api/v1/users/${enc(u.address)}/download`, download: `${u.address}.tar`, class: 'button' },
+				'Download all my mail')),
 		form,
 		twoFactor(ctx, u.address, t));
 }

@@ -1,0 +1,105 @@
+/*
+ * twoway: the store side of two-way sync (fetch/twoway.c).
+ *
+ * Each message fetched by a two-way account is linked to its upstream
+ * message (sql/024_upstream_twoway.sql: upstream_links): folder,
+ * UIDVALIDITY, UID, the raw SHA-256, the local blob, and the flags and
+ * keywords both sides had at the last sync (the base of a three-way merge).
+ * The link's state is the journal of what the upstream still owes: it is
+ * committed before the upstream command it stands for is sent, and every
+ * such command is idempotent, so a crash at any instant is repaired by the
+ * next sync sending it again.  A trigger marks a link when its local
+ * message goes, whichever code removes it.
+ */
+#ifndef MAILHUB_STORE_TWOWAY_H
+#define MAILHUB_STORE_TWOWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+enum twoway_state {
+	TWOWAY_LIVE = 0,		/* both sides have it */
+	TWOWAY_LOCAL_GONE = 1,		/* gone here: delete or move upstream */
+	TWOWAY_MOVING = 2,		/* UID MOVE to dest under way */
+	TWOWAY_UNRESOLVED = 3,		/* upstream UID unknown: match by hash */
+	TWOWAY_UNRESOLVED_GONE = 4,	/* the same, gone here meanwhile */
+	TWOWAY_REMOTE_GONE = 5,		/* expunged upstream: expunge here */
+};
+
+/* A link with its local message's state (the message fields are 0/"" when
+ * the message is gone). */
+struct twoway_link {
+	int64_t id;
+	int64_t message_id;
+	int64_t mailbox_id;
+	uint32_t local_uid;
+	unsigned local_flags;
+	char *local_keywords;
+	uint64_t local_modseq;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	unsigned flags;			/* base */
+	char *keywords;			/* base, "" none */
+	enum twoway_state state;
+	char *dest;			/* MOVING: the folder it goes to */
+	char *blob;
+	char *raw_hash;
+};
+
+/* The links of the account's upstream folder (every state), by UID. */
+int store_twoway_links(struct store *st, int64_t upstream_id, const char *folder,
+		       struct twoway_link **list_r, size_t *n_r, const char **error_r);
+void store_twoway_links_free(struct twoway_link **list, size_t n);
+
+/* A local message of the user with this blob that no link holds (where a
+ * moved message went): STORE_OK with its id and its mailbox's name
+ * (malloc'd), or STORE_NOTFOUND. */
+int store_twoway_find_copy(struct store *st, int64_t user_id, const char *blob,
+			   int64_t *message_id_r, char **mailbox_r, const char **error_r);
+
+/* One change of a link; a list of them is committed in one transaction. */
+enum twoway_op_kind {
+	TWOWAY_OP_BASE,		/* flags, keywords: the new base */
+	TWOWAY_OP_STATE,	/* state, message_id (0: NULL), dest (NULL ok) */
+	TWOWAY_OP_LOCATION,	/* folder, uidvalidity, uid, state; dest cleared */
+	TWOWAY_OP_DELETE,
+	TWOWAY_OP_MODSEQ,	/* folder (with link_id the account): HIGHESTMODSEQ */
+};
+struct twoway_op {
+	enum twoway_op_kind kind;
+	int64_t link_id;
+	unsigned flags;
+	const char *keywords;
+	enum twoway_state state;
+	int64_t message_id;
+	const char *dest;
+	const char *folder;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	uint64_t modseq;
+};
+int store_twoway_apply(struct store *st, const struct twoway_op *ops, size_t n,
+		       const char **error_r);
+
+/* The folder's UIDVALIDITY changed: its links under another one become
+ * unresolved (found again by raw hash as the folder is fetched again). */
+int store_twoway_folder_reset(struct store *st, int64_t upstream_id, const char *folder,
+			      uint32_t uidvalidity, const char **error_r);
+/* After a complete pass over the folder: unresolved links that were not
+ * found again are dropped (their local messages stay, no longer synced);
+ * *dropped_r (may be NULL) counts them.  Nothing is written when there
+ * are none. */
+int store_twoway_drop_unresolved(struct store *st, int64_t upstream_id, const char *folder,
+				 uint32_t uidvalidity, unsigned *dropped_r,
+				 const char **error_r);
+
+/* The folder's HIGHESTMODSEQ at its last completed sync (0: none). */
+int store_twoway_modseq_get(struct store *st, int64_t upstream_id, const char *folder,
+			    uint64_t *modseq_r, const char **error_r);
+int store_twoway_modseq_set(struct store *st, int64_t upstream_id, const char *folder,
+			    uint64_t modseq, const char **error_r);
+
+#endif

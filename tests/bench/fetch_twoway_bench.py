@@ -1,0 +1,296 @@
+"""Benchmark: two-way sync of an upstream IMAP account against mbsync
+(isync), between the same Dovecot (on loopback, plain IMAP) and, for
+mbsync, a local Maildir; for mailhub its own store.
+
+1. The first two-way sync of N messages (default 10,000; FETCH_BENCH_N)
+   in 20 folders: mailhub's `upstream run` of an account with --two-way
+   --mirror, and `mbsync -a` of a channel with Sync All.
+2. Then an incremental sync of 500 changes (scaled with N), the same on
+   both pairs: upstream (by IMAP to Dovecot) 150 flag changes, 50 expunges
+   and 50 new messages; locally (mailhub: by IMAP to mailhub; mbsync: in
+   its Maildir) 150 flag changes, 50 deletions and 50 moves to another
+   folder.  Both pairs are checked to hold the same messages on both sides
+   afterwards.
+
+What each side guarantees when it says it is done: mailhub makes every
+fetched message durable (its blob files syncfs'd, the SQLite transaction
+committed with synchronous=FULL) before it counts it fetched, and commits
+each change it owes the upstream (flags, deletions, moves) in a WAL commit
+that is fdatasync'ed before it sends the command; mbsync (FSync yes, its
+default) fsyncs each Maildir file it writes and its sync state journal.
+
+Ratios are mbsync's time / mailhub's (higher is better for mailhub); the
+target is 3x on both.  Plain IMAP (no TLS) for both.
+"""
+
+import collections
+import imaplib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from dovecot_upstream import Dovecot, available  # noqa: E402
+from mailhub_fixture import Mailhub, mailhub_bin, need_binary  # noqa: E402
+
+N = int(os.environ.get("FETCH_BENCH_N", "10000"))
+FOLDERS = [f"F{i:02d}" for i in range(20)]
+CHANGES = max(10, 500 * N // 10000)
+OWNER = "bench@example.org"
+PASSWORD = "bench-password-1"
+
+
+def message(i):
+    body = b"".join(b"Line %d of message %d, some text to make it a realistic size.\r\n"
+                    % (k, i) for k in range(40))
+    return (b"From: Sender <sender@upstream.test>\r\nTo: <u@upstream.test>\r\n"
+            b"Subject: bench %d\r\nMessage-ID: <%d.twoway@upstream.test>\r\n"
+            b"Date: Mon, 23 Nov 2026 08:00:00 +0000\r\n\r\n" % (i, i)) + body
+
+
+def settle():
+    """Dirty data written out and, for the big run, a pause (ext4 skips
+    recently freed inodes for a few seconds: see fetch_bench.py)."""
+    os.sync()
+    if N >= 1000:
+        time.sleep(6)
+
+
+def timed(argv, **kw):
+    settle()
+    t = time.monotonic()
+    r = subprocess.run(argv, capture_output=True, text=True, **kw)
+    dt = time.monotonic() - t
+    if r.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({r.returncode}): {r.stderr[-2000:]}"
+                         f"{r.stdout[-2000:]}")
+    return dt
+
+
+def plan():
+    """The changes, by message number (disjoint, spread over the folders):
+    what each pair gets."""
+    per = N // len(FOLDERS)
+    n = CHANGES // 10
+    step = N // (9 * n)
+    if step == 0:
+        raise SystemExit(f"FETCH_BENCH_N={N} is too small for {CHANGES} changes")
+    c = [k * step for k in range(9 * n)]
+    return {"per": per, "up_flag": c[0:3 * n], "up_del": c[3 * n:4 * n],
+            "loc_flag": c[4 * n:7 * n], "loc_del": c[7 * n:8 * n],
+            "loc_move": c[8 * n:9 * n], "new": list(range(N, N + n))}
+
+
+def folder_of(i, per):
+    return FOLDERS[min(i // per, len(FOLDERS) - 1)]
+
+
+def subjects_uids(c):
+    typ, data = c.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    out = {}
+    for item in data:
+        if isinstance(item, tuple):
+            uid = re.search(rb"UID (\d+)", item[0]).group(1).decode()
+            out[int(item[1].decode().split(":", 1)[1].split()[1])] = uid
+    return out
+
+
+def imap_changes(c, per, flag, delete, move=(), move_to=None, prefix=""):
+    """Flag (+\\Seen), delete and move message numbers over one session."""
+    by_folder = collections.defaultdict(lambda: ([], [], []))
+    for k, lst in enumerate((flag, delete, move)):
+        for i in lst:
+            by_folder[folder_of(i, per)][k].append(i)
+    for folder, (fl, de, mv) in sorted(by_folder.items()):
+        assert c.select(f'"{prefix}{folder}"')[0] == "OK", folder
+        uids = subjects_uids(c)
+        if fl:
+            assert c.uid("STORE", ",".join(uids[i] for i in fl), "+FLAGS",
+                         "(\\Seen)")[0] == "OK"
+        if de:
+            s = ",".join(uids[i] for i in de)
+            assert c.uid("STORE", s, "+FLAGS", "(\\Deleted)")[0] == "OK"
+            assert c.uid("EXPUNGE", s)[0] == "OK"
+        if mv:
+            dest = move_to(folder)
+            assert c.uid("MOVE", ",".join(uids[i] for i in mv),
+                         f'"{prefix}{dest}"')[0] == "OK"
+
+
+def next_folder(folder):
+    return FOLDERS[(FOLDERS.index(folder) + 1) % len(FOLDERS)]
+
+
+def count_imap(c, folders, prefix=""):
+    total = 0
+    for f in folders:
+        typ, data = c.select(f'"{prefix}{f}"', readonly=True)
+        total += int(data[0])
+    return total
+
+
+class MaildirSide:
+    def __init__(self, root):
+        self.root = root
+        self.index = None
+
+    def scan(self):
+        idx = {}
+        for f in FOLDERS:
+            for sub in ("cur", "new"):
+                d = os.path.join(self.root, f, sub)
+                for fn in os.listdir(d):
+                    p = os.path.join(d, fn)
+                    with open(p, "rb") as fh:
+                        m = re.search(rb"Subject: bench (\d+)", fh.read(400))
+                    idx[int(m.group(1))] = p
+        self.index = idx
+
+    def apply(self, flag, delete, move, per):
+        self.scan()
+        for i in flag:
+            p = self.index[i]
+            d, fn = os.path.split(p)
+            base, _, fl = fn.partition(":2,")
+            os.rename(p, os.path.join(os.path.dirname(d), "cur",
+                                      base + ":2," + "".join(sorted(set(fl) | {"S"}))))
+        for i in delete:
+            os.unlink(self.index[i])
+        for i in move:
+            p = self.index[i]
+            fn = re.sub(r",U=\d+", "", os.path.basename(p))
+            dest = next_folder(folder_of(i, per))
+            os.rename(p, os.path.join(self.root, dest, "cur", fn))
+
+    def count(self):
+        return sum(len(os.listdir(os.path.join(self.root, f, s)))
+                   for f in FOLDERS for s in ("cur", "new"))
+
+
+def main():
+    need_binary("fetch_twoway_bench")
+    if not available():
+        print("skipped: Dovecot is not installed (dovecot-imapd, dovecot-pop3d)")
+        return 0
+    if shutil.which("mbsync") is None:
+        print("skipped: mbsync (isync) is not installed, the peer of this benchmark")
+        return 0
+    users = {"mh": "pw1", "mb": "pw2"}
+    dc = Dovecot(users)
+    work = tempfile.mkdtemp(prefix="mailhub-twowaybench.")
+    mh = None
+    try:
+        dc.start()
+        per = N // len(FOLDERS)
+        for u in users:
+            print(f"preparing {N} messages in {len(FOLDERS)} folders for {u}",
+                  file=sys.stderr)
+            for k, f in enumerate(FOLDERS):
+                hi = N if k == len(FOLDERS) - 1 else (k + 1) * per
+                dc.add_messages(u, [message(i) for i in range(k * per, hi)], folder=f)
+                subprocess.run([shutil.which("doveadm") or "doveadm", "-c", dc.conf,
+                                "fetch", "-u", u, "uid flags size.virtual", "mailbox", f],
+                               check=True, capture_output=True, timeout=600)
+
+        # mailhub: an account with two-way sync of the 20 folders, mirrored
+        mh = Mailhub(listeners=("imap",), plaintext_on_loopback=True,
+                     config_extra="\n[fetch]\nallow_private_hosts = yes\n")
+        mh.cli("domain", "add", "example.org")
+        mh.add_user(OWNER, PASSWORD)
+        r = mh.cli("upstream", "add", OWNER, "--host", "127.0.0.1", "--port",
+                   str(dc.port("imap")), "--tls", "none", "--username", "mh",
+                   "--password-stdin", "--folders", ",".join(FOLDERS), "--target", "Acc",
+                   "--mirror", "--two-way", "--disabled", input=users["mh"] + "\n")
+        up = r.stdout.strip()
+        run = [mailhub_bin(), "--config", mh.config_path, "upstream", "run", up]
+
+        # mbsync: the same folders into a Maildir, both ways
+        near = os.path.join(work, "maildir")
+        os.makedirs(near)
+        rc = os.path.join(work, "mbsyncrc")
+        with open(rc, "w") as f:
+            f.write(f"IMAPAccount a\nHost 127.0.0.1\nPort {dc.port('imap')}\nUser mb\n"
+                    f"Pass {users['mb']}\nSSLType None\nAuthMechs LOGIN\n"
+                    f"PipelineDepth 50\n\nIMAPStore far\nAccount a\n\n"
+                    f"MaildirStore near\nPath {near}/\nSubFolders Verbatim\n\n"
+                    f"Channel c\nFar :far:\nNear :near:\nPatterns {' '.join(FOLDERS)}\n"
+                    f"Create Near\nExpunge Both\nSync All\nSyncState *\n")
+        mbsync = ["mbsync", "-q", "-c", rc, "-a"]
+
+        first_mh = timed(run, timeout=3600)
+        first_mb = timed(mbsync, timeout=3600)
+        c = imaplib.IMAP4("127.0.0.1", dc.port("imap"))
+        c.login("mh", users["mh"])
+        if count_imap(c, FOLDERS) != N:
+            raise SystemExit("the upstream changed during the first sync")
+        c.logout()
+
+        # the same changes on both pairs
+        p = plan()
+        mh.start()
+        for u in users:
+            c = imaplib.IMAP4("127.0.0.1", dc.port("imap"))
+            c.login(u, users[u])
+            imap_changes(c, per, p["up_flag"], p["up_del"])
+            for i in p["new"]:
+                c.append(f'"{FOLDERS[i % len(FOLDERS)]}"', None, None, message(i))
+            c.logout()
+        c = imaplib.IMAP4("127.0.0.1", mh.port("imap"))
+        c.login(OWNER, PASSWORD)
+        if count_imap(c, FOLDERS, "Acc/") != N:
+            raise SystemExit("mailhub's first sync did not bring every message")
+        imap_changes(c, per, p["loc_flag"], p["loc_del"], p["loc_move"], next_folder, "Acc/")
+        c.logout()
+        md = MaildirSide(near)
+        if md.count() != N:
+            raise SystemExit("mbsync's first sync did not bring every message")
+        md.apply(p["loc_flag"], p["loc_del"], p["loc_move"], per)
+        changes = sum(len(p[k]) for k in ("up_flag", "up_del", "new", "loc_flag",
+                                          "loc_del", "loc_move"))
+
+        inc_mh = timed(run, timeout=3600)
+        inc_mb = timed(mbsync, timeout=3600)
+
+        # both pairs converged: the same count on each side
+        want = N - len(p["up_del"]) - len(p["loc_del"]) + len(p["new"])
+        got = {}
+        for u in users:
+            c = imaplib.IMAP4("127.0.0.1", dc.port("imap"))
+            c.login(u, users[u])
+            got[u] = count_imap(c, FOLDERS)
+            c.logout()
+        c = imaplib.IMAP4("127.0.0.1", mh.port("imap"))
+        c.login(OWNER, PASSWORD)
+        got["mailhub"] = count_imap(c, FOLDERS, "Acc/")
+        c.logout()
+        got["maildir"] = md.count()
+        if set(got.values()) != {want}:
+            raise SystemExit(f"the sides do not agree after the sync: want {want}, {got}")
+
+        r1, r2 = first_mb / first_mh, inc_mb / inc_mh
+        print(f"two-way sync with Dovecot on loopback (seconds, lower is better; "
+              f"ratio = mbsync's time / mailhub's)")
+        print(f"first sync, {N} messages in {len(FOLDERS)} folders: mailhub {first_mh:7.2f}"
+              f" | mbsync {first_mb:7.2f} = {r1:5.1f}x")
+        print(f"incremental sync, {changes} changes:          mailhub {inc_mh:7.2f}"
+              f" | mbsync {inc_mb:7.2f} = {r2:5.1f}x")
+        ok = r1 >= 3 and r2 >= 3
+        print("target: mailhub at least 3x faster than mbsync on both:",
+              "met" if ok else "NOT met")
+        return 0 if ok else 1
+    finally:
+        if mh is not None:
+            mh.stop(check=False)
+            mh.close()
+        dc.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

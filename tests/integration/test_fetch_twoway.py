@@ -1,0 +1,537 @@
+"""Two-way sync of an upstream IMAP account (issue 17), against a private
+Dovecot on loopback (dovecot_upstream.py), with mbsync (isync) as the
+yardstick: the same changes are made on both sides of mailhub's account
+(upstream by IMAP to Dovecot, locally by IMAP to mailhub) and on both sides
+of an mbsync channel (a second Dovecot user and a local Maildir); after one
+sync each, each pair must agree with itself and with the other.  Then a
+UIDVALIDITY reset upstream, and SIGKILLs of mailhub in the middle of a sync
+with hundreds of changes pending: nothing lost, nothing twice.
+"""
+
+import collections
+import imaplib
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+import tap
+from dovecot_upstream import Dovecot, available
+from mailhub_fixture import Mailhub, mailhub_bin
+
+OWNER = "alice@example.org"
+PASSWORD = "secret-alice"
+SYSTEM = ("\\Seen", "\\Answered", "\\Flagged", "\\Draft")
+MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen"}
+
+
+def message(subject):
+    return (b"From: s@upstream.test\r\nTo: u@upstream.test\r\nSubject: " +
+            subject.encode() + b"\r\nMessage-ID: <" + subject.encode() +
+            b"@upstream.test>\r\n\r\nbody of " + subject.encode() + b"\r\n")
+
+
+def flagset(text):
+    return frozenset(f for f in re.findall(r"\\\w+", text) if f in SYSTEM)
+
+
+def imap_state(c, folders):
+    """{folder: Counter((subject, flags))} of an IMAP account."""
+    out = {}
+    for folder in folders:
+        typ, _ = c.select(f'"{folder}"', readonly=True)
+        assert typ == "OK", folder
+        typ, data = c.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        got = collections.Counter()
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            subject = item[1].decode().split(":", 1)[1].strip()
+            got[(subject, flagset(item[0].decode()))] += 1
+        out[folder] = got
+    return out
+
+
+def imap_uids(c):
+    """{subject: uid} of the selected folder."""
+    typ, data = c.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    out = {}
+    for item in data:
+        if isinstance(item, tuple):
+            uid = re.search(rb"UID (\d+)", item[0]).group(1).decode()
+            subject = item[1].decode().split(":", 1)[1].strip()
+            assert subject not in out, subject
+            out[subject] = uid
+    return out
+
+
+def imap_apply(c, changes):
+    """Applies [(folder, subject, action, arg)] over IMAP: +flag, -flag,
+    delete, move (arg: destination)."""
+    selected, uids = None, {}
+    for folder, subject, action, arg in changes:
+        if folder != selected:
+            typ, _ = c.select(f'"{folder}"')
+            assert typ == "OK", folder
+            selected, uids = folder, imap_uids(c)
+        uid = uids[subject]
+        if action == "+":
+            assert c.uid("STORE", uid, "+FLAGS", f"({arg})")[0] == "OK"
+        elif action == "-":
+            assert c.uid("STORE", uid, "-FLAGS", f"({arg})")[0] == "OK"
+        elif action == "delete":
+            assert c.uid("STORE", uid, "+FLAGS", "(\\Deleted)")[0] == "OK"
+            assert c.uid("EXPUNGE", uid)[0] == "OK"
+        elif action == "move":
+            assert c.uid("MOVE", uid, f'"{arg}"')[0] == "OK", (subject, arg)
+        else:
+            raise AssertionError(action)
+
+
+class Maildir:
+    """mbsync's near side: a Maildir++ tree of folders."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def folder_dir(self, folder):
+        return os.path.join(self.root, folder)
+
+    def files(self, folder):
+        for sub in ("cur", "new"):
+            d = os.path.join(self.folder_dir(folder), sub)
+            for fn in sorted(os.listdir(d)):
+                yield os.path.join(d, fn)
+
+    def find(self, folder, subject):
+        hits = []
+        for path in self.files(folder):
+            with open(path, "rb") as f:
+                if re.search(rb"(?m)^Subject: " + re.escape(subject.encode()) + rb"\r?$",
+                             f.read()):
+                    hits.append(path)
+        assert len(hits) == 1, (folder, subject, hits)
+        return hits[0]
+
+    @staticmethod
+    def flags_of(path):
+        fn = os.path.basename(path)
+        letters = fn.split(":2,", 1)[1] if ":2," in fn else ""
+        return set(letters)
+
+    @staticmethod
+    def with_flags(path, letters):
+        d, fn = os.path.split(path)
+        base = fn.split(":2,", 1)[0]
+        return os.path.join(os.path.dirname(d), "cur",
+                            base + ":2," + "".join(sorted(letters)))
+
+    def apply(self, changes):
+        letter = {v: k for k, v in MAILDIR_FLAGS.items()}
+        for folder, subject, action, arg in changes:
+            path = self.find(folder, subject)
+            if action in "+-":
+                flags = self.flags_of(path)
+                for f in arg.split():
+                    (flags.add if action == "+" else flags.discard)(letter[f])
+                os.rename(path, self.with_flags(path, flags))
+            elif action == "delete":
+                os.unlink(path)
+            elif action == "move":
+                # a new file there (no ",U=": mbsync's UID is the source's)
+                fn = re.sub(r",U=\d+", "", os.path.basename(path))
+                os.rename(path, os.path.join(self.folder_dir(arg), "cur", fn))
+            else:
+                raise AssertionError(action)
+
+    def state(self, folders):
+        out = {}
+        for folder in folders:
+            got = collections.Counter()
+            for path in self.files(folder):
+                flags = self.flags_of(path)
+                if "T" in flags:
+                    continue    # trashed: gone at the next expunge
+                with open(path, "rb") as f:
+                    m = re.search(rb"(?m)^Subject: (.*?)\r?$", f.read())
+                got[(m.group(1).decode(), frozenset(MAILDIR_FLAGS[x] for x in flags
+                                                    if x in MAILDIR_FLAGS))] += 1
+            out[folder] = got
+        return out
+
+
+FOLDERS = ("INBOX", "Lists")
+TARGET = "Accounts/tw"
+
+
+def seed():
+    """(folder, subject, flags) of the messages both sides start with."""
+    out = [("INBOX", f"m{i}", "\\Seen" if i in (4, 12) else "") for i in range(13)]
+    out += [("Lists", f"l{i}", "\\Seen" if i == 0 else "") for i in range(3)]
+    return out
+
+
+# The same changes on every pair: (folder, subject, action, arg).
+UPSTREAM_CHANGES = [
+    ("INBOX", "m0", "+", "\\Seen"),
+    ("INBOX", "m1", "+", "\\Flagged"),
+    ("INBOX", "m2", "delete", None),
+    ("INBOX", "m3", "move", "Lists"),
+    ("INBOX", "m4", "-", "\\Seen"),
+    ("INBOX", "m9", "delete", None),         # deleted there, flagged here
+    ("INBOX", "m10", "+", "\\Answered"),     # flagged there, deleted here
+    ("INBOX", "m11", "+", "\\Flagged"),      # the same flag on both sides
+    ("Lists", "l1", "+", "\\Draft"),
+]
+LOCAL_CHANGES = [
+    ("INBOX", "m5", "+", "\\Seen"),
+    ("INBOX", "m6", "+", "\\Answered"),
+    ("INBOX", "m7", "delete", None),
+    ("INBOX", "m8", "move", "Lists"),
+    ("INBOX", "m9", "+", "\\Flagged"),
+    ("INBOX", "m10", "delete", None),
+    ("INBOX", "m11", "+", "\\Flagged"),
+    ("INBOX", "m12", "-", "\\Seen"),
+    ("Lists", "l0", "-", "\\Seen"),
+    ("Lists", "l2", "+", "\\Flagged \\Seen"),
+]
+NEW_UPSTREAM = [("INBOX", "n0", ""), ("Lists", "n1", "\\Seen")]
+
+
+@unittest.skipUnless(shutil.which("mbsync"), "isync (mbsync) not installed")
+class TestTwoWay(unittest.TestCase):
+    users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt"}
+
+    @classmethod
+    def setUpClass(cls):
+        if not available():
+            raise unittest.SkipTest("Dovecot (dovecot-imapd, dovecot-pop3d) is not installed")
+        cls.dc = Dovecot(cls.users)
+        cls.dc.start()
+        try:
+            cls.mh = Mailhub(listeners=("imap",), plaintext_on_loopback=True,
+                             config_extra="\n[fetch]\nallow_private_hosts = yes\n")
+            cls.mh.cli("domain", "add", "example.org")
+            cls.mh.add_user(OWNER, PASSWORD)
+            cls.mh.start()
+        except BaseException:
+            cls.dc.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.mh.stop()
+        finally:
+            try:
+                cls.mh.close()
+            finally:
+                cls.dc.close()
+
+    # ---- helpers -----------------------------------------------------------
+
+    def add(self, user, target, folders=FOLDERS, extra=("--disabled",)):
+        # disabled: only `upstream run` syncs it, never the daemon at the
+        # same time (the daemon serves the local IMAP side)
+        r = self.mh.cli("upstream", "add", OWNER, "--host", "127.0.0.1", "--port",
+                        str(self.dc.port("imap")), "--tls", "none", "--username", user,
+                        "--password-stdin", "--folders", ",".join(folders),
+                        "--target", target, "--mirror", "--two-way", *extra,
+                        input=self.users[user] + "\n")
+        return int(r.stdout.strip())
+
+    def run_sync(self, upstream_id):
+        r = self.mh.cli("upstream", "run", str(upstream_id), timeout=120)
+        self.assertIn("fetched=", r.stdout)
+
+    def upstream(self, user):
+        return self.dc.imap(user)
+
+    def local(self):
+        c = imaplib.IMAP4("127.0.0.1", self.mh.port("imap"))
+        c.login(OWNER, PASSWORD)
+        return c
+
+    def local_state(self, target, folders=FOLDERS):
+        c = self.local()
+        try:
+            st = imap_state(c, [f"{target}/{f}" for f in folders])
+        finally:
+            c.logout()
+        return {f: st[f"{target}/{f}"] for f in folders}
+
+    def upstream_state(self, user, folders=FOLDERS):
+        c = self.upstream(user)
+        try:
+            return imap_state(c, folders)
+        finally:
+            c.logout()
+
+    def seed_upstream(self, user, messages):
+        c = self.upstream(user)
+        try:
+            for folder in {f for f, _, _ in messages} - {"INBOX"}:
+                c.create(f'"{folder}"')
+            for folder, subject, flags in messages:
+                typ, resp = c.append(f'"{folder}"', f"({flags})" if flags else None, None,
+                                     message(subject))
+                assert typ == "OK", resp
+        finally:
+            c.logout()
+
+    def mbsync(self, root):
+        rc = os.path.join(root, "rc")
+        r = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def mbsync_setup(self, user):
+        root = os.path.join(self.mh.dir, "mbsync-" + user)
+        os.makedirs(os.path.join(root, "m"))
+        with open(os.path.join(root, "rc"), "w") as f:
+            f.write(f"IMAPAccount a\nHost 127.0.0.1\nPort {self.dc.port('imap')}\n"
+                    f"User {user}\nPass {self.users[user]}\nSSLType None\n"
+                    f"AuthMechs LOGIN\n\nIMAPStore far\nAccount a\n\n"
+                    f"MaildirStore near\nPath {root}/m/\nInbox {root}/m/INBOX\n"
+                    f"SubFolders Verbatim\n\nChannel c\nFar :far:\nNear :near:\n"
+                    f"Patterns {' '.join(FOLDERS)}\nCreate Both\nExpunge Both\n"
+                    f"Sync All\nSyncState *\n")
+        return root, Maildir(os.path.join(root, "m"))
+
+    @staticmethod
+    def counts(state):
+        return sum(sum(c.values()) for c in state.values())
+
+    # ---- the tests -----------------------------------------------------------
+
+    def test_changes_on_both_sides_converge_like_mbsync(self):
+        self.seed_upstream("tw", seed())
+        self.seed_upstream("mb", seed())
+        up = self.add("tw", TARGET)
+        self.run_sync(up)
+        root, md = self.mbsync_setup("mb")
+        self.mbsync(root)
+        start = self.upstream_state("tw")
+        self.assertEqual(self.local_state(TARGET), start)
+        self.assertEqual(md.state(FOLDERS), self.upstream_state("mb"))
+        self.assertEqual(start, self.upstream_state("mb"))
+
+        # the same changes on both pairs
+        for user in ("tw", "mb"):
+            c = self.upstream(user)
+            try:
+                imap_apply(c, UPSTREAM_CHANGES)
+            finally:
+                c.logout()
+            self.seed_upstream(user, NEW_UPSTREAM)
+        c = self.local()
+        try:
+            imap_apply(c, [(f"{TARGET}/{f}", s, a, f"{TARGET}/{x}" if a == "move" else x)
+                           for f, s, a, x in LOCAL_CHANGES])
+        finally:
+            c.logout()
+        md.apply(LOCAL_CHANGES)
+
+        self.run_sync(up)
+        self.mbsync(root)
+        mine_up, mine_local = self.upstream_state("tw"), self.local_state(TARGET)
+        theirs_up, theirs_local = self.upstream_state("mb"), md.state(FOLDERS)
+        self.assertEqual(theirs_up, theirs_local, "mbsync's sides differ")
+        self.assertEqual(mine_up, mine_local, "mailhub's sides differ")
+        self.assertEqual(mine_up, theirs_up, "mailhub ends where mbsync ends")
+        # the stated rule, spelled out for the conflicting ones
+        inbox = {s: f for (s, f) in mine_up["INBOX"]}
+        lists = {s: f for (s, f) in mine_up["Lists"]}
+        self.assertNotIn("m9", inbox)        # a deletion wins over a flag
+        self.assertNotIn("m10", inbox)
+        self.assertEqual(inbox["m11"], {"\\Flagged"})
+        self.assertIn("m8", lists)
+        self.assertIn("m3", lists)
+        self.assertEqual(lists["l2"], {"\\Flagged", "\\Seen"})
+        self.assertEqual(inbox["m4"], frozenset())
+        # a second sync changes nothing
+        self.run_sync(up)
+        self.assertEqual(self.upstream_state("tw"), mine_up)
+        self.assertEqual(self.local_state(TARGET), mine_local)
+
+        # UIDVALIDITY reset upstream (mbsync refuses to go on after one)
+        self.dc.set_uidvalidity("tw", "INBOX", 424242)
+        c = self.local()
+        try:
+            imap_apply(c, [(f"{TARGET}/INBOX", "m0", "+", "\\Answered")])
+        finally:
+            c.logout()
+        c = self.upstream("tw")
+        try:
+            imap_apply(c, [("INBOX", "m1", "+", "\\Seen")])
+        finally:
+            c.logout()
+        self.seed_upstream("tw", [("INBOX", "n2", "")])
+        self.run_sync(up)
+        after_up, after_local = self.upstream_state("tw"), self.local_state(TARGET)
+        self.assertEqual(after_up, after_local)
+        inbox = {s: f for (s, f) in after_up["INBOX"]}
+        self.assertEqual(inbox["m0"], {"\\Seen", "\\Answered"})
+        self.assertEqual(inbox["m1"], {"\\Seen", "\\Flagged"})
+        self.assertIn("n2", inbox)
+        self.assertEqual(self.counts(after_up), self.counts(mine_up) + 1, "nothing twice")
+        # and later changes still go up under the new UIDs
+        c = self.local()
+        try:
+            imap_apply(c, [(f"{TARGET}/INBOX", "m5", "delete", None)])
+        finally:
+            c.logout()
+        self.run_sync(up)
+        self.assertNotIn("m5", {s for (s, f) in self.upstream_state("tw")["INBOX"]})
+
+    def test_sigkill_mid_sync_loses_and_duplicates_nothing(self):
+        n_inbox, n_lists = 300, 40
+        msgs = [("INBOX", f"k{i}", "\\Seen" if i % 7 == 0 else "") for i in range(n_inbox)]
+        msgs += [("Lists", f"j{i}", "") for i in range(n_lists)]
+        self.seed_upstream("kill", msgs)
+        target = "Accounts/kill"
+        up = self.add("kill", target)
+        self.run_sync(up)
+        expect = {"INBOX": {f"k{i}": {"\\Seen"} if i % 7 == 0 else set()
+                            for i in range(n_inbox)},
+                  "Lists": {f"j{i}": set() for i in range(n_lists)}}
+        # many changes on both sides, on disjoint messages
+        local, upstream = [], []
+        for i in range(0, 120):
+            local.append(("INBOX", f"k{i}", "+", "\\Flagged"))
+            expect["INBOX"][f"k{i}"].add("\\Flagged")
+        for i in range(120, 150):
+            local.append(("INBOX", f"k{i}", "delete", None))
+            del expect["INBOX"][f"k{i}"]
+        for i in range(150, 180):
+            local.append(("INBOX", f"k{i}", "move", "Lists"))
+            expect["Lists"][f"k{i}"] = expect["INBOX"].pop(f"k{i}")
+        for i in range(180, 260):
+            upstream.append(("INBOX", f"k{i}", "+", "\\Answered"))
+            expect["INBOX"][f"k{i}"].add("\\Answered")
+        for i in range(260, 280):
+            upstream.append(("INBOX", f"k{i}", "delete", None))
+            del expect["INBOX"][f"k{i}"]
+        for i in range(0, 20):
+            upstream.append(("Lists", f"j{i}", "+", "\\Seen"))
+            expect["Lists"][f"j{i}"].add("\\Seen")
+        new = [("INBOX", f"x{i}", "") for i in range(30)]
+        for _, s, _ in new:
+            expect["INBOX"][s] = set()
+        c = self.local()
+        try:
+            imap_apply(c, [(f"{target}/{f}", s, a, f"{target}/{x}" if a == "move" else x)
+                           for f, s, a, x in local])
+        finally:
+            c.logout()
+        c = self.upstream("kill")
+        try:
+            imap_apply(c, upstream)
+        finally:
+            c.logout()
+        self.seed_upstream("kill", new)
+
+        # SIGKILL after a random time, longer each time (each run gets
+        # further: what a killed run committed stays), until a run ends
+        rnd = random.Random(17)
+        kills, delay, log = 0, 0.02, []
+        while kills < 12:
+            t0 = time.monotonic()
+            p = subprocess.Popen([mailhub_bin(), "--config", self.mh.config_path,
+                                  "upstream", "run", str(up)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                p.wait(timeout=delay * rnd.uniform(0.5, 1.5))
+                log.append(f"done in {time.monotonic() - t0:.2f}s")
+                break
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=30)
+                kills += 1
+                log.append(f"killed at {time.monotonic() - t0:.2f}s")
+            delay *= 1.6
+        print("# sigkill: " + ", ".join(log), flush=True)
+        self.assertGreater(kills, 3)
+        self.run_sync(up)
+        self.run_sync(up)
+        want = {f: collections.Counter((s, frozenset(fl)) for s, fl in m.items())
+                for f, m in expect.items()}
+        self.assertEqual(self.upstream_state("kill"), want, "upstream")
+        self.assertEqual(self.local_state(target), want, "local")
+
+    def test_notify_pushes_every_folder(self):
+        # RFC 5465: one session watches every fetched folder; a message
+        # appended to a folder other than INBOX, and (two-way) a flag
+        # changed there, are local within 5 s; a flag changed here is
+        # upstream within 5 s
+        folders = ("INBOX", "Lists", "Archive", "Lists/dev")
+        self.seed_upstream("nt", [(f, f"seed {f}", "") for f in folders])
+        target = "Accounts/nt"
+        up = self.add("nt", target, folders=folders, extra=("--interval", "3600"))
+        self.mh.cli("upstream", "set", str(up), "--enable")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            log = self.mh.log()
+            if f"fetch upstream={up} watching folders=3 by NOTIFY" in log:
+                break
+            time.sleep(0.2)
+        else:
+            self.fail("no NOTIFY session: " + self.mh.log()[-3000:])
+        want = {f: collections.Counter({(f"seed {f}", frozenset()): 1}) for f in folders}
+        self.wait_local(target, folders, want, 30)
+
+        for folder in ("Archive", "Lists/dev"):
+            t0 = time.monotonic()
+            self.seed_upstream("nt", [(folder, f"pushed {folder}", "")])
+            want[folder][(f"pushed {folder}", frozenset())] = 1
+            self.wait_local(target, folders, want, 5)
+            print(f"# NOTIFY: new message in {folder} local after "
+                  f"{time.monotonic() - t0:.2f}s", flush=True)
+        t0 = time.monotonic()
+        c = self.upstream("nt")
+        try:
+            imap_apply(c, [("Archive", "seed Archive", "+", "\\Flagged")])
+        finally:
+            c.logout()
+        del want["Archive"][("seed Archive", frozenset())]
+        want["Archive"][("seed Archive", frozenset({"\\Flagged"}))] = 1
+        self.wait_local(target, folders, want, 5)
+        print(f"# NOTIFY: flag change in Archive local after {time.monotonic() - t0:.2f}s",
+              flush=True)
+        # and a local change goes up as soon (the daemon watches its folders)
+        t0 = time.monotonic()
+        c = self.local()
+        try:
+            imap_apply(c, [(f"{target}/Lists", "seed Lists", "+", "\\Seen")])
+        finally:
+            c.logout()
+        del want["Lists"][("seed Lists", frozenset())]
+        want["Lists"][("seed Lists", frozenset({"\\Seen"}))] = 1
+        deadline = time.monotonic() + 5
+        while self.upstream_state("nt", folders) != want:
+            if time.monotonic() > deadline:
+                self.fail(f"not upstream within 5 s: {self.upstream_state('nt', folders)}")
+            time.sleep(0.1)
+        print(f"# a local flag change upstream after {time.monotonic() - t0:.2f}s", flush=True)
+        self.mh.cli("upstream", "set", str(up), "--disable")
+
+    def wait_local(self, target, folders, want, seconds):
+        deadline = time.monotonic() + seconds
+        got = None
+        while time.monotonic() < deadline:
+            try:
+                got = self.local_state(target, folders)
+            except imaplib.IMAP4.error:
+                got = None      # a folder not there yet
+            if got == want:
+                return
+            time.sleep(0.1)
+        self.fail(f"not local within {seconds} s: {got} != {want}")
+
+
+if __name__ == "__main__":
+    tap.main()
