@@ -82,7 +82,7 @@ static const struct command commands[] = {
 	{ "queue", cmd_queue, 0,
 	  "show and manage the outbound queue",
 	  "queue list\n"
-	  "queue retry|delete ID\n"
+	  "queue retry|release|delete ID\n"
 	  "queue flush" },
 	{ "relay", cmd_relay, 0,
 	  "how outbound mail leaves: a smarthost, or direct by MX",

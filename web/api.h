@@ -77,5 +77,6 @@ web_handler_fn api_queue_list;
 web_handler_fn api_queue_get;
 web_handler_fn api_queue_delete;
 web_handler_fn api_queue_retry;
+web_handler_fn api_queue_release;
 
 #endif

@@ -4,6 +4,8 @@
  *   GET    /api/v1/queue/{id}        one message with its recipients
  *   DELETE /api/v1/queue/{id}        drop a message and its recipients
  *   POST   /api/v1/queue/{id}/retry  make its open recipients due now
+ *   POST   /api/v1/queue/{id}/release  send its held recipients (issue 21:
+ *                                      outbound mail rspamd scored as spam)
  * The panel only marks rows in the store; the relay workers do the rest
  * (DESIGN.md: web/ never reaches into protocol code).
  */
@@ -26,6 +28,7 @@ message_json(const struct store_queue_message *m)
 	cJSON_AddItemToObject(o, "created", json_time(m->created));
 	cJSON_AddNumberToObject(o, "recipients", m->n_recipients);
 	cJSON_AddNumberToObject(o, "open", m->n_open);
+	cJSON_AddNumberToObject(o, "held", m->n_held);
 	cJSON_AddItemToObject(o, "next_attempt", json_time(m->next_attempt));
 	return o;
 }
@@ -35,7 +38,13 @@ recipient_json(const struct store_queue_recipient *q)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "address", q->address != NULL ? q->address : "");
-	cJSON_AddStringToObject(o, "state", store_queue_state_name(q->state));
+	/* a held recipient is pending for the store, "held" for people */
+	cJSON_AddStringToObject(o, "state", q->held != NULL && q->state == STORE_QUEUE_PENDING
+					    ? "held" : store_queue_state_name(q->state));
+	if (q->held != NULL)
+		cJSON_AddStringToObject(o, "held", q->held);
+	else
+		cJSON_AddNullToObject(o, "held");
 	cJSON_AddNumberToObject(o, "attempts", q->attempts);
 	cJSON_AddItemToObject(o, "next_attempt", json_time(q->next_attempt));
 	cJSON_AddItemToObject(o, "last_attempt", json_time(q->last_attempt));
@@ -98,6 +107,23 @@ api_queue_delete(struct web_request *r)
 		return reply_store_error(r, st, error);
 	log_info("web queue id=%lld deleted by=%s", (long long)id, r->user.address);
 	return reply_empty(r, 204);
+}
+
+enum MHD_Result
+api_queue_release(struct web_request *r)
+{
+	int64_t id;
+	const char *error;
+	unsigned n = 0;
+	if (web_param_id(r, 0, &id) < 0)
+		return MHD_YES;
+	int st = store_queue_release(r->st, id, &n, &error);
+	if (st != STORE_OK)
+		return reply_store_error(r, st, error);
+	log_info("web queue id=%lld released=%u by=%s", (long long)id, n, r->user.address);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "released", n);
+	return reply_json(r, 200, o);
 }
 
 enum MHD_Result

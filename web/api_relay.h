@@ -18,5 +18,8 @@
 web_handler_fn api_relay_get;
 web_handler_fn api_relay_domains;	/* GET /api/v1/relay/domains */
 web_handler_fn api_relay_put;
+/* api_tlsrpt.c: TLS reports received (RFC 8460) */
+web_handler_fn api_tlsrpt_post;	/* POST /api/v1/tlsrpt (anonymous) */
+web_handler_fn api_tlsrpt_list;	/* GET /api/v1/relay/tls-reports */
 
 #endif

@@ -79,11 +79,15 @@ const struct route web_routes[] = {
 	{ "GET", "/api/v1/relay", api_relay_get, ADM },
 	{ "PUT", "/api/v1/relay", api_relay_put, ADM | J },
 	{ "GET", "/api/v1/relay/domains", api_relay_domains, ADM },
+	{ "GET", "/api/v1/relay/tls-reports", api_tlsrpt_list, ADM },
+	/* RFC 8460 §3: reporters POST without an account */
+	{ "POST", "/api/v1/tlsrpt", api_tlsrpt_post, ROUTE_PUBLIC },
 
 	{ "GET", "/api/v1/queue", api_queue_list, ADM },
 	{ "GET", "/api/v1/queue/{id}", api_queue_get, ADM },
 	{ "DELETE", "/api/v1/queue/{id}", api_queue_delete, ADM },
 	{ "POST", "/api/v1/queue/{id}/retry", api_queue_retry, ADM },
+	{ "POST", "/api/v1/queue/{id}/release", api_queue_release, ADM },
 
 	{ "GET", "/api/v1/log", api_log_get, ADM },
 	{ "GET", "/api/v1/metrics/history", api_metrics_history, ADM },

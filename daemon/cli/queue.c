@@ -1,5 +1,5 @@
 /*
- * cli/queue.c: `mailhub queue list|retry ID|delete ID|flush`.
+ * cli/queue.c: `mailhub queue list|retry ID|release ID|delete ID|flush`.
  *
  * These only change rows in the store (store/queue.h); a running daemon's
  * relay workers see a retried or flushed recipient within a second.
@@ -58,6 +58,8 @@ queue_list(struct store *st)
 		printf("%" PRId64 " %s from=<%s> size=%" PRIu64 " kind=%s open=%u/%u",
 		       m->id, m->qid, esc_str(m->sender), m->size, m->kind, m->n_open,
 		       m->n_recipients);
+		if (m->n_held > 0)
+			printf(" held=%u", m->n_held);
 		print_time("created", m->created);
 		print_time("next", m->next_attempt);
 		printf("\n");
@@ -66,9 +68,12 @@ queue_list(struct store *st)
 			continue;	/* delivered and removed meanwhile */
 		for (size_t k = 0; k < n_rcpts; k++) {
 			const struct store_queue_recipient *r = &rcpts[k];
+			bool held = r->held != NULL && r->state == STORE_QUEUE_PENDING;
 			printf("  <%s> %s attempts=%u", esc_str(r->address),
-			       store_queue_state_name(r->state), r->attempts);
-			if (r->state == STORE_QUEUE_PENDING || r->state == STORE_QUEUE_DEFERRED)
+			       held ? "held" : store_queue_state_name(r->state), r->attempts);
+			if (held)
+				printf(" why=\"%s\"", esc_str(r->held));
+			else if (r->state == STORE_QUEUE_PENDING || r->state == STORE_QUEUE_DEFERRED)
 				print_time("next", r->next_attempt);
 			if (r->last_reply != NULL)
 				printf(" reply=\"%s\"", esc_str(r->last_reply));
@@ -96,9 +101,10 @@ cmd_queue(struct cli_ctx *ctx, int argc, char **argv)
 	if (ret != CLI_OK)
 		return ret;
 	if (n_pos == 0)
-		return cli_usage_error("queue: list, retry, delete or flush?");
+		return cli_usage_error("queue: list, retry, release, delete or flush?");
 	const char *action = pos[0];
-	bool with_id = strcmp(action, "retry") == 0 || strcmp(action, "delete") == 0;
+	bool with_id = strcmp(action, "retry") == 0 || strcmp(action, "delete") == 0 ||
+		       strcmp(action, "release") == 0;
 	if (!with_id && strcmp(action, "list") != 0 && strcmp(action, "flush") != 0)
 		return cli_usage_error("queue: unknown action '%s'", esc_str(action));
 	if (with_id && n_pos != 2)
@@ -121,6 +127,18 @@ cmd_queue(struct cli_ctx *ctx, int argc, char **argv)
 			ret = CLI_FAIL;
 		} else {
 			printf("%u recipients due now\n", n);
+		}
+	} else if (strcmp(action, "release") == 0) {
+		unsigned n = 0;
+		int s = store_queue_release(st, id, &n, &error);
+		if (s == STORE_NOTFOUND) {
+			cli_error("queue release: no queued message %" PRId64, id);
+			ret = CLI_FAIL;
+		} else if (s != STORE_OK) {
+			cli_error("queue release: %s", error);
+			ret = CLI_FAIL;
+		} else {
+			printf("%u recipients released\n", n);
 		}
 	} else {
 		int s = strcmp(action, "retry") == 0 ? store_queue_retry(st, id, &error)

@@ -383,6 +383,7 @@ smtp_body_end(struct smtp_session *s)
 		store_failed(s, ret, error);
 		return;
 	}
+	smtp_inbound_submission(s, hash);
 	/* refused after all (a race, a failed transaction), or only its
 	 * copies kept: the blob goes unless another message shares it */
 	if (smtp_delivery_run(s, hash, -1, size))

@@ -130,6 +130,7 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	buf_puts(out, ">\r\n");
 	header_field(out, "Subject", any_failed ? "Undelivered Mail Returned to Sender"
 				     : all_success ? "Successful Mail Delivery Report"
+				     : p->held ? "Outgoing Mail Held (not sent)"
 				     : "Delayed Mail (still being retried)");
 	buf_puts(out, "Date: ");
 	bounce_date(p->now, out);
@@ -152,6 +153,11 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 	else if (all_success)
 		buf_puts(out, "Your message was delivered to the recipients below,"
 			 " as you asked to be told.\r\n\r\n");
+	else if (p->held)
+		buf_puts(out, "Your message has been held and not sent to the"
+			 " recipients below.\r\nIt stays in the queue until an"
+			 " administrator of this server releases\r\nor deletes it."
+			 " If you did not send it, change your password.\r\n\r\n");
 	else
 		buf_puts(out, "Your message has not been delivered yet to the"
 			 " recipients below.\r\nThe mail system keeps trying; you"
@@ -227,7 +233,7 @@ bounce_build(const struct bounce_params *p, const struct bounce_rcpt *rcpts,
 			bounce_date(r->last_attempt, out);
 			buf_puts(out, "\r\n");
 		}
-		if (r->delayed && p->retry_until > 0) {
+		if (r->delayed && p->retry_until > 0 && !p->held) {
 			buf_puts(out, "Will-Retry-Until: ");
 			bounce_date(p->retry_until, out);
 			buf_puts(out, "\r\n");
@@ -261,9 +267,25 @@ wants_dsn(const struct store_queue_recipient *r)
 	return r->notify == 0 || (r->notify & STORE_QUEUE_NOTIFY_DELAY);
 }
 
+static bool send_dsn(struct store *st, const char *hostname, unsigned lifetime,
+		     const struct relayq_item *it, bool held);
+
 bool
 bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 	    const struct relayq_item *it)
+{
+	return send_dsn(st, hostname, lifetime, it, false);
+}
+
+bool
+bounce_send_held(struct store *st, const char *hostname, const struct relayq_item *it)
+{
+	return send_dsn(st, hostname, 0, it, true);
+}
+
+static bool
+send_dsn(struct store *st, const char *hostname, unsigned lifetime,
+	 const struct relayq_item *it, bool held)
 {
 	struct bounce_rcpt *br = xcalloc(it->n_rcpts, sizeof *br);
 	size_t n = 0;
@@ -320,6 +342,7 @@ bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		.retry_until = it->msg.created + lifetime,
 		.now = now,
 		.utf8 = it->msg.smtputf8,
+		.held = held,
 	};
 	bounce_build(&p, br, n, orig.data != NULL ? orig.data : "", orig.len, full, &dsn);
 	buf_free(&orig);

@@ -41,6 +41,9 @@ struct bounce_params {
 	bool utf8;		/* the message needed SMTPUTF8: RFC 6533's
 				 * message/global-delivery-status, utf-8
 				 * addresses and message/global-headers */
+	bool held;		/* the delayed recipients are held back (a
+				 * spam verdict), not retried: said so, and
+				 * no Will-Retry-Until */
 };
 
 /*
@@ -75,5 +78,8 @@ struct relayq_item;
  */
 bool bounce_send(struct store *st, const char *hostname, unsigned lifetime,
 		 const struct relayq_item *it);
+/* The same for recipients held back at submission (each DEFERRED with
+ * the reason as last_reply): a delay notice that says they are held. */
+bool bounce_send_held(struct store *st, const char *hostname, const struct relayq_item *it);
 
 #endif

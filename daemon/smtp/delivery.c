@@ -43,6 +43,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "mail/hdrfilter.h"
+#include "smtp/bounce.h"
 #include "smtp/inbound.h"
 #include "smtp/queue.h"
 #include "smtp/sendlimit.h"
@@ -51,6 +52,7 @@
 #include "smtp/srs.h"
 #include "store/blob.h"
 #include "store/queue.h"
+#include "store/relayq.h"
 #include "store/store.h"
 #include "trust/rspamd.h"
 
@@ -287,7 +289,7 @@ struct queue_group {
 static void
 group_add(struct queue_group **groups, size_t *n_groups, const char *sender,
 	  const char *address, const char *orcpt, unsigned notify,
-	  enum store_queue_state state, const char *reply)
+	  enum store_queue_state state, const char *reply, const char *held)
 {
 	size_t g = 0;
 	while (g < *n_groups && strcmp((*groups)[g].sender, sender) != 0)
@@ -310,6 +312,7 @@ group_add(struct queue_group **groups, size_t *n_groups, const char *sender,
 	r->notify = notify;
 	r->state = state;
 	r->last_reply = reply != NULL ? xstrdup(reply) : NULL;
+	r->held = held != NULL ? xstrdup(held) : NULL;
 }
 
 /*
@@ -345,6 +348,52 @@ forward_sender(struct smtp_session *s, const struct smtp_rcpt *r)
 
 static const char *const ret_names[] = { NULL, "FULL", "HDRS" };
 static const char *const body_names[] = { NULL, "7BIT", "8BITMIME" };
+
+/*
+ * Tells the sender that what goes out of the message is held (issue 21):
+ * a delay notice (RFC 3464 Action: delayed, 4.7.1) for the held
+ * recipients, delivered into the sender's mailbox as the relay's DSNs
+ * are; NOTIFY=NEVER or a null sender asks for none.
+ */
+static void
+hold_notice(struct smtp_session *s, struct queue_group *groups, size_t n_groups,
+	    const char *hash, uint64_t size)
+{
+	struct smtp_tx *tx = s->tx;
+	char *reply = xasprintf("451 4.7.1 held: %s; not sent unless an administrator"
+				" releases it", tx->verdict.hold);
+	for (size_t g = 0; g < n_groups; g++) {
+		struct relayq_item it = {
+			.msg = {
+				.qid = tx->id,
+				.size = size,
+				.sender = tx->sender,
+				.ret = (char *)ret_names[tx->ret],
+				.envid = tx->envid,
+				.smtputf8 = tx->smtputf8,
+				.kind = (char *)"relay",
+				.created = time(NULL),
+			},
+			.rcpts = xcalloc(groups[g].n, sizeof *it.rcpts),
+		};
+		memcpy(it.msg.blob, hash, SHA256_HEX_LEN + 1);
+		for (size_t i = 0; i < groups[g].n; i++) {
+			const struct store_queue_recipient *q = &groups[g].q[i];
+			if (q->held == NULL)
+				continue;
+			struct store_queue_recipient *r = &it.rcpts[it.n_rcpts++];
+			*r = *q;
+			r->state = STORE_QUEUE_DEFERRED;
+			r->last_reply = reply;
+		}
+		/* the sender of the group is ours only when not SRS-rewritten */
+		if (it.n_rcpts > 0 && tx->sender[0] != '\0' &&
+		    strcmp(groups[g].sender, tx->sender) == 0)
+			bounce_send_held(smtp_store(s), s->cfg->hostname, &it);
+		free(it.rcpts);
+	}
+	free(reply);
+}
 
 /* Queues each group; STORE_OK, or the failure (logged). */
 static int
@@ -584,7 +633,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		const struct smtp_rcpt *r = &tx->rcpts[i];
 		if (!r->local) {
 			group_add(&groups, &n_groups, tx->sender, r->address, r->orcpt, r->notify,
-				  STORE_QUEUE_PENDING, NULL);
+				  STORE_QUEUE_PENDING, NULL, tx->verdict.hold);
 			pending++;
 			continue;
 		}
@@ -595,7 +644,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 				failure = reply;
 			if (reply[0] == '5') {
 				group_add(&groups, &n_groups, tx->sender, r->address, r->orcpt,
-					  r->notify, STORE_QUEUE_FAILED, reply);
+					  r->notify, STORE_QUEUE_FAILED, reply, NULL);
 				if (tx->sender[0] != '\0' && !(r->notify & SMTP_NOTIFY_NEVER))
 					dsn_wanted++;
 			}
@@ -617,7 +666,7 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		char *fsender = forward_sender(s, r);
 		for (size_t j = 0; j < r->res.n_remote; j++) {
 			group_add(&groups, &n_groups, fsender, r->res.remote[j], o, r->notify,
-				  STORE_QUEUE_PENDING, NULL);
+				  STORE_QUEUE_PENDING, NULL, tx->verdict.hold);
 			pending++;
 		}
 		free(fsender);
@@ -661,7 +710,9 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 			goto out;
 		}
 		queued = true;
-		if (pending > 0)
+		if (pending > 0 && tx->verdict.hold != NULL)
+			hold_notice(s, groups, n_groups, base, base_size);
+		else if (pending > 0)
 			relay_kick();	/* the relay workers look at the queue now */
 	}
 	log_info("%s[%llu] accepted id=%s from=<%s> rcpts=%zu delivered=%zu queued=%zu size=%llu%s%s%s%s",
@@ -669,7 +720,11 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		 ok, pending, (unsigned long long)size, s->user != NULL ? " user=" : "",
 		 s->user != NULL ? s->user : "", buf_cstr(&tx->verdict.log),
 		 tx->verdict.special_use != NULL ? " folder=Junk" : "");
-	smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
+	if (pending > 0 && tx->verdict.hold != NULL)
+		smtp_replyf(s, "250 2.0.0 Ok: queued as %s, but held: %s; it is not sent unless"
+			    " an administrator releases it", tx->id, tx->verdict.hold);
+	else
+		smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
 	s->messages++;
 	metrics_received(metrics_proto_by_name(s->name));
 	metrics_delivered_local((unsigned)local_stored);

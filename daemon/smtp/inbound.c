@@ -96,6 +96,7 @@ smtp_verdict_clear(struct smtp_verdict *v)
 	buf_free(&v->head);
 	v->head_skip = 0;
 	xfree(v->subject);
+	xfree(v->hold);
 	v->special_use = NULL;
 }
 
@@ -242,11 +243,14 @@ refuse(struct smtp_verdict *v, const char *code, const struct rspamd_result *r,
 	buf_printf(&v->reply, "%s %s", code, r->message != NULL ? r->message : ours);
 }
 
-static void
-rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
+/* Asks rspamd about the message read through fd: 0 with *r (the caller
+ * clears it), or -1 with *why (static words) when it could not be checked
+ * (logged). */
+static int
+rspamd_ask(struct smtp_session *s, int fd, uint64_t size, struct rspamd_result *r,
+	   const char **why)
 {
 	struct smtp_tx *tx = s->tx;
-	struct smtp_verdict *v = &tx->verdict;
 	struct rspamd_server srv;
 	const char *error;
 
@@ -254,8 +258,8 @@ rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 	if (size > s->cfg->rspamd_max_size) {
 		log_info("%s[%llu] rspamd skipped id=%s size=%llu (over rspamd_max_size)", s->name,
 			 (unsigned long long)s->id, tx->id, (unsigned long long)size);
-		unchecked(s, "message too large for rspamd");
-		return;
+		*why = "message too large for rspamd";
+		return -1;
 	}
 	if (rspamd_server_init(&srv, s->cfg->rspamd_url, s->cfg->rspamd_timeout, NULL, &error) <
 		    0 ||
@@ -263,8 +267,8 @@ rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 		log_error("%s[%llu] cannot check id=%s with rspamd: %s", s->name,
 			  (unsigned long long)s->id, tx->id, error);
 		rspamd_server_clear(&srv);
-		unchecked(s, "rspamd unavailable");
-		return;
+		*why = "rspamd unavailable";
+		return -1;
 	}
 	const char **rcpts = xcalloc(tx->n_rcpts + 1, sizeof *rcpts);
 	for (size_t i = 0; i < tx->n_rcpts; i++)
@@ -275,18 +279,33 @@ rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 		.from = tx->sender,
 		.rcpts = rcpts,
 		.n_rcpts = tx->n_rcpts,
+		/* rspamd's docs: User marks the message as authenticated
+		 * (outbound): no SPF or greylisting of our own users */
+		.user = s->user_id != 0 ? s->user : NULL,
 		.queue_id = tx->id,
-		.hostname = client_host(s),
+		.hostname = s->user_id != 0 ? NULL : client_host(s),
 	};
-	struct rspamd_result r;
-	int ret = rspamd_check(&srv, &req, fd, size, &r, &error);
+	int ret = rspamd_check(&srv, &req, fd, size, r, &error);
 	free(rcpts);
 	rspamd_server_clear(&srv);
 	if (ret < 0) {
 		/* mail still flows; the header and the status page say so */
 		log_warning("%s[%llu] rspamd unavailable id=%s: %s", s->name,
 			    (unsigned long long)s->id, tx->id, error);
-		unchecked(s, "rspamd unavailable");
+		*why = "rspamd unavailable";
+		return -1;
+	}
+	return 0;
+}
+
+static void
+rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
+{
+	struct smtp_verdict *v = &s->tx->verdict;
+	struct rspamd_result r;
+	const char *why;
+	if (rspamd_ask(s, fd, size, &r, &why) < 0) {
+		unchecked(s, why);
 		return;
 	}
 	buf_printf(&v->log, " spam=\"%s\" score=%.2f", rspamd_action_name(r.action), r.score);
@@ -327,6 +346,65 @@ rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 	rspamd_result_clear(&r);
 }
 
+/*
+ * A local user's outbound mail (issue 21): what rspamd scores as spam is
+ * held in the queue rather than sent, so that a stolen password or an
+ * infected machine does not spend the household's reputation; the user is
+ * told (the reply, and a delay notice), an admin releases or deletes it.
+ * Mail that rspamd cannot check goes out as before.
+ */
+static void
+rspamd_outbound(struct smtp_session *s, int fd, uint64_t size)
+{
+	struct smtp_verdict *v = &s->tx->verdict;
+	struct rspamd_result r;
+	const char *why;
+	if (rspamd_ask(s, fd, size, &r, &why) < 0) {
+		buf_puts(&v->log, " spam=unchecked");
+		rspamd_status_unchecked();
+		return;
+	}
+	buf_printf(&v->log, " spam=\"%s\" score=%.2f", rspamd_action_name(r.action), r.score);
+	if (rspamd_action_is_spam(r.action)) {
+		xfree(v->hold);
+		v->hold = xasprintf("rspamd scored it as spam (%s, score %.2f of %.2f)",
+				    rspamd_action_name(r.action), r.score, r.required);
+		buf_puts(&v->log, " held=yes");
+	}
+	rspamd_result_clear(&r);
+}
+
+/* Whether the message goes anywhere but here (a recipient of another
+ * domain, or a local address that forwards elsewhere). */
+static bool
+goes_out(const struct smtp_tx *tx)
+{
+	for (size_t i = 0; i < tx->n_rcpts; i++)
+		if (!tx->rcpts[i].local || tx->rcpts[i].res.n_remote > 0)
+			return true;
+	return false;
+}
+
+void
+smtp_inbound_submission(struct smtp_session *s, const char *hash)
+{
+	if (s->cfg->rspamd_url == NULL || s->user_id == 0 || !goes_out(s->tx))
+		return;
+	struct store *st = smtp_store(s);
+	const char *error = "no store";
+	int fd = -1;
+	uint64_t size;
+	if (st == NULL || blob_open(st, hash, &fd, &size, &error) != STORE_OK) {
+		/* mail still flows, as when rspamd is away */
+		log_error("%s[%llu] cannot check id=%s with rspamd: %s", s->name,
+			  (unsigned long long)s->id, s->tx->id, error);
+		buf_puts(&s->tx->verdict.log, " spam=unchecked");
+		return;
+	}
+	rspamd_outbound(s, fd, size);
+	close(fd);
+}
+
 void
 smtp_inbound_message(struct smtp_session *s, int fd, const char *hash, uint64_t size)
 {
@@ -334,5 +412,7 @@ smtp_inbound_message(struct smtp_session *s, int fd, const char *hash, uint64_t 
 	smtp_trust_message(s, fd, hash);
 	if (s->tx->verdict.reply.len == 0 && s->cfg->rspamd_url != NULL && s->user_id == 0)
 		rspamd_verdict(s, fd, size);
+	else if (s->cfg->rspamd_url != NULL && s->user_id != 0 && goes_out(s->tx))
+		rspamd_outbound(s, fd, size);
 	smtp_trust_count(s);
 }

@@ -13,8 +13,9 @@
  *   the message (no AUTH)       rspamd ([spam] rspamd), SPF/DKIM/DMARC
  *
  * Sessions that authenticated (submission, or AUTH on port 25) are the
- * users' own outbound mail and skip all three; scanning it with rspamd
- * (issue 21: hold outbound spam) is not done yet.  The client addresses
+ * users' own outbound mail and skip all three; what of it goes to other
+ * domains is scanned by rspamd, and held in the queue when scored as spam
+ * (struct smtp_verdict's hold).  The client addresses
  * 127.0.0.1 and ::1 (local software handing mail over) are never looked
  * up in a blocklist nor greylisted; the rest of 127.0.0.0/8 is, so that
  * 127.0.0.2, every list's test entry (RFC 5782 §5), shows a list at work.
@@ -45,6 +46,11 @@ bool smtp_inbound_checks_message(const struct smtp_session *s);
  * read through fd (from any offset: each check seeks to its start); hash
  * is its SHA-256 and size its length.  Fills s->tx->verdict. */
 void smtp_inbound_message(struct smtp_session *s, int fd, const char *hash, uint64_t size);
+
+/* A local user's message that smtp_inbound_message() does not look at,
+ * stored as blob hash: what of it goes to other domains is checked by
+ * rspamd and held when scored as spam (s->tx->verdict.hold). */
+void smtp_inbound_submission(struct smtp_session *s, const char *hash);
 
 void smtp_verdict_clear(struct smtp_verdict *v);
 

@@ -11,8 +11,9 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
 	daemon/store/relaytls.c daemon/store/relaytls.h \
-	daemon/store/sendlimit.c daemon/store/sendlimit.h
-SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql
+	daemon/store/sendlimit.c daemon/store/sendlimit.h \
+	daemon/store/tlsrpt_in.c daemon/store/tlsrpt_in.h
+SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql sql/028_queue_hold.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
 RELAY_TEST_LIBS = libsmtp.a libsieve.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
@@ -41,10 +42,12 @@ endif
 
 TESTS += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
-	tests/integration/test_relay_limits.py
+	tests/integration/test_relay_limits.py tests/integration/test_spam_outbound.py \
+	tests/integration/test_tlsrpt_in.py
 EXTRA_DIST += tests/integration/test_relay.py tests/integration/test_relay_crash.py \
 	tests/integration/test_relay_forward.py tests/integration/test_relay_tls.py \
-	tests/integration/test_relay_limits.py tests/integration/relay_util.py
+	tests/integration/test_relay_limits.py tests/integration/relay_util.py \
+	tests/integration/test_spam_outbound.py tests/integration/test_tlsrpt_in.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_reply tests/fuzz/fuzz_dns
 tests_fuzz_fuzz_smtp_reply_SRCS = tests/fuzz/fuzz_smtp_reply.c \
@@ -53,4 +56,19 @@ tests_fuzz_fuzz_dns_SRCS = tests/fuzz/fuzz_dns.c daemon/core/dns.c daemon/core/d
 	$(FUZZ_CORE_SRCS)
 
 # `make bench` only.
-BENCHMARKS += tests/bench/relay_drain.py
+BENCHMARKS += tests/bench/relay_drain.py tests/bench/relay_policy_bench.py
+
+# Received TLS reports (RFC 8460), the pure parser: mail/tlsrpt_report.c
+# (JSON with cJSON, gzip with zlib).
+libmail_a_SOURCES += daemon/mail/tlsrpt_report.c daemon/mail/tlsrpt_report.h
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_tlsrpt_report
+TESTS += tests/unit/check_tlsrpt_report
+tests_unit_check_tlsrpt_report_SOURCES = tests/unit/check_tlsrpt_report.c $(CHECK_RUNNER)
+tests_unit_check_tlsrpt_report_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_tlsrpt_report_LDADD = $(MAIL_LIBS) $(CJSON_LIBS) $(CHECK_LIBS)
+endif
+FUZZ_TARGETS += tests/fuzz/fuzz_tlsrpt_report
+tests_fuzz_fuzz_tlsrpt_report_SRCS = tests/fuzz/fuzz_tlsrpt_report.c \
+	daemon/mail/tlsrpt_report.c $(FUZZ_CORE_SRCS)
+EXTRA_DIST += tests/fuzz/fuzz_tlsrpt_report.c

@@ -33,6 +33,9 @@ struct smtp_verdict {
 	char *subject;		/* a Subject for the local copies instead of theirs */
 	const char *special_use;	/* "\\Junk": the local copies go there */
 	struct buf log;		/* " spam=..." for the message's log line */
+	/* outbound (a local user's): why what goes out is held in the queue
+	 * (rspamd scored it as spam), or NULL to send it */
+	char *hold;
 	int reject_reason;	/* enum metrics_reject of a refusal in reply */
 	/* when not empty: the header block of the local copies in place of
 	 * the blob's first head_skip bytes (forged Authentication-Results

@@ -18,7 +18,9 @@
 	" (SELECT count(*) FROM queue_recipients r WHERE r.message_id = m.id" \
 	"   AND r.state IN ('pending', 'deferred'))," \
 	" (SELECT min(next_attempt) FROM queue_recipients r WHERE r.message_id = m.id" \
-	"   AND r.state IN ('pending', 'deferred'))"
+	"   AND r.state IN ('pending', 'deferred')),"	\
+	" (SELECT count(*) FROM queue_recipients r WHERE r.message_id = m.id" \
+	"   AND r.state = 'pending' AND r.held IS NOT NULL)"
 
 static const char SQL_ADD_MSG[] =
 	"INSERT INTO queue_messages (qid, blob, size, sender, user_id, ret, envid,"
@@ -26,7 +28,7 @@ static const char SQL_ADD_MSG[] =
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 static const char SQL_ADD_RCPT[] =
 	"INSERT OR IGNORE INTO queue_recipients (message_id, address, orcpt, notify,"
-	" state, next_attempt, last_reply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	" state, next_attempt, last_reply, held) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 static const char SQL_GET_MSG[] =
 	"SELECT " MSG_COLUMNS " FROM queue_messages m WHERE m.id = ?1";
 static const char SQL_GET_MSG_BARE[] =
@@ -38,11 +40,13 @@ static const char SQL_RCPTS_OF[] =
 	" WHERE r.message_id = ?1 ORDER BY r.id";
 static const char SQL_DUE[] =
 	"SELECT " QUEUE_RCPT_COLUMNS " FROM queue_recipients r"
-	" WHERE r.state IN ('pending', 'deferred') AND r.next_attempt <= ?1"
+	" WHERE r.state IN ('pending', 'deferred') AND r.held IS NULL"
+	" AND r.next_attempt <= ?1"
 	" ORDER BY r.next_attempt, r.id LIMIT ?2";
 static const char SQL_CLAIM[] =
 	"UPDATE queue_recipients SET next_attempt = ?3"
-	" WHERE id = ?1 AND state IN ('pending', 'deferred') AND next_attempt <= ?2";
+	" WHERE id = ?1 AND state IN ('pending', 'deferred') AND held IS NULL"
+	" AND next_attempt <= ?2";
 static const char SQL_RESULT[] =
 	"UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?2,"
 	" dsn_sent = CASE WHEN state = ?3 THEN dsn_sent ELSE 0 END,"
@@ -51,10 +55,13 @@ static const char SQL_DSN_SENT[] =
 	"UPDATE queue_recipients SET dsn_sent = 1 WHERE id = ?1";
 static const char SQL_RETRY[] =
 	"UPDATE queue_recipients SET next_attempt = ?2"
-	" WHERE message_id = ?1 AND state IN ('pending', 'deferred')";
+	" WHERE message_id = ?1 AND state IN ('pending', 'deferred') AND held IS NULL";
 static const char SQL_FLUSH[] =
 	"UPDATE queue_recipients SET next_attempt = ?1"
-	" WHERE state IN ('pending', 'deferred')";
+	" WHERE state IN ('pending', 'deferred') AND held IS NULL";
+static const char SQL_RELEASE[] =
+	"UPDATE queue_recipients SET held = NULL, next_attempt = ?2"
+	" WHERE message_id = ?1 AND held IS NOT NULL";
 static const char SQL_EXISTS[] = "SELECT 1 FROM queue_messages WHERE id = ?1";
 static const char SQL_DELETE_RCPTS[] =
 	"DELETE FROM queue_recipients WHERE message_id = ?1";
@@ -124,6 +131,7 @@ store_queue_recipient_clear(struct store_queue_recipient *r)
 	free(r->address);
 	free(r->orcpt);
 	free(r->last_reply);
+	free(r->held);
 	memset(r, 0, sizeof *r);
 }
 
@@ -162,6 +170,7 @@ msg_read(sqlite3_stmt *s, void *elem)
 	m->n_recipients = (unsigned)sqlite3_column_int64(s, 13);
 	m->n_open = (unsigned)sqlite3_column_int64(s, 14);
 	m->next_attempt = sqlite3_column_int64(s, 15);
+	m->n_held = (unsigned)sqlite3_column_int64(s, 16);
 }
 
 static void
@@ -203,6 +212,7 @@ store_queue_recipient_read(sqlite3_stmt *s, void *elem)
 	r->last_attempt = sqlite3_column_int64(s, 8);
 	r->last_reply = stmt_col_strdup(s, 9);
 	r->dsn_sent = sqlite3_column_int(s, 10) != 0;
+	r->held = stmt_col_strdup(s, 11);
 	if (r->address == NULL)
 		r->address = xstrdup("");
 }
@@ -278,6 +288,7 @@ store_queue_add(struct store *st, const struct store_queue_message *msg,
 		stmt_text(s, 5, store_queue_state_name(r->state));
 		stmt_int(s, 6, r->next_attempt > 0 ? r->next_attempt : now);
 		stmt_text(s, 7, r->last_reply);
+		stmt_text(s, 8, r->state == STORE_QUEUE_PENDING ? r->held : NULL);
 		ret = stmt_exec(st, s, "cannot queue a recipient", error_r);
 	}
 	ret = store_end(st, ret, error_r);
@@ -438,6 +449,18 @@ store_queue_flush(struct store *st, unsigned *n_r, const char **error_r)
 	sqlite3_stmt *s = store_stmt(st, SQL_FLUSH);
 	stmt_int(s, 1, store_now());
 	return stmt_exec_n(st, s, "cannot flush the queue", n_r, error_r);
+}
+
+int
+store_queue_release(struct store *st, int64_t id, unsigned *n_r, const char **error_r)
+{
+	int ret = message_exists(st, id, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	sqlite3_stmt *s = store_stmt(st, SQL_RELEASE);
+	stmt_int(s, 1, id);
+	stmt_int(s, 2, store_now());
+	return stmt_exec_n(st, s, "cannot release a queue message", n_r, error_r);
 }
 
 int

@@ -51,6 +51,7 @@ struct store_queue_recipient {
 	int64_t last_attempt;	/* 0: never */
 	char *last_reply;	/* or NULL */
 	bool dsn_sent;
+	char *held;		/* why it is held back (sql/028), or NULL */
 };
 
 struct store_queue_message {
@@ -69,7 +70,8 @@ struct store_queue_message {
 	int64_t created;
 	/* filled by store_queue_list() and store_queue_get() */
 	unsigned n_recipients;
-	unsigned n_open;	/* pending or deferred */
+	unsigned n_open;	/* pending or deferred (held ones too) */
+	unsigned n_held;	/* held back: no worker takes them */
 	int64_t next_attempt;	/* earliest next_attempt of the open ones, 0: none */
 };
 
@@ -78,7 +80,8 @@ struct store_queue_message {
  * fields qid, blob, size, sender, user_id, ret, envid, body, smtputf8 and
  * kind (NULL: "relay") are used; created is now.  Of each recipient:
  * address, orcpt, notify, state (PENDING, or FAILED with last_reply for a
- * bounce to be sent) and next_attempt (0: now).  A recipient address given
+ * bounce to be sent), next_attempt (0: now) and held (NULL, or why a
+ * pending recipient is held back until released).  A recipient address given
  * twice is kept once.  *id_r (may be NULL) gets the message id.
  */
 int store_queue_add(struct store *st, const struct store_queue_message *msg,
@@ -121,11 +124,16 @@ int store_queue_set_dsn_sent(struct store *st, int64_t rcpt_id,
 			     const char **error_r);
 
 /* Makes the open recipients of a message due now (`mailhub queue retry`);
- * STORE_NOTFOUND when the message does not exist. */
+ * STORE_NOTFOUND when the message does not exist.  Held recipients stay
+ * held (here and in flush): only a release lets them go. */
 int store_queue_retry(struct store *st, int64_t id, const char **error_r);
 /* Makes every open recipient due now (`mailhub queue flush`); *n_r (may be
  * NULL) counts them. */
 int store_queue_flush(struct store *st, unsigned *n_r, const char **error_r);
+/* Lets the held recipients of a message go, due now (`mailhub queue
+ * release`); *n_r (may be NULL) counts them.  STORE_NOTFOUND when the
+ * message does not exist. */
+int store_queue_release(struct store *st, int64_t id, unsigned *n_r, const char **error_r);
 /* Deletes a message and its recipients; STORE_NOTFOUND when absent. */
 int store_queue_delete(struct store *st, int64_t id, const char **error_r);
 

@@ -18,23 +18,25 @@
 #include "store/store_int.h"
 
 #define OPEN "state IN ('pending', 'deferred')"
+/* open and not held back (sql/028): what the workers may take */
+#define SENDABLE OPEN " AND held IS NULL"
 
 static const char SQL_RELEASE[] =
 	"UPDATE queue_recipients SET lease_until = NULL, next_attempt = ?1"
 	" WHERE lease_until IS NOT NULL AND " OPEN;
 static const char SQL_PICK[] =
-	"SELECT domain FROM queue_recipients WHERE " OPEN " AND next_attempt <= ?1"
+	"SELECT domain FROM queue_recipients WHERE " SENDABLE " AND next_attempt <= ?1"
 	" AND (lease_until IS NULL OR lease_until <= ?1)"
 	" ORDER BY next_attempt, id LIMIT 1";
 static const char SQL_OF_DOMAIN[] =
 	"SELECT " QUEUE_RCPT_COLUMNS " FROM queue_recipients r WHERE r.domain = ?1"
-	" AND r." OPEN " AND r.next_attempt <= ?2"
+	" AND r." SENDABLE " AND r.next_attempt <= ?2"
 	" AND (r.lease_until IS NULL OR r.lease_until <= ?2)"
 	" ORDER BY r.message_id, r.id LIMIT ?3";
 static const char SQL_LEASE[] =
 	"UPDATE queue_recipients SET lease_until = ?2, next_attempt = ?2 WHERE id = ?1";
 static const char SQL_NEXT_DUE[] =
-	"SELECT min(next_attempt) FROM queue_recipients WHERE " OPEN;
+	"SELECT min(next_attempt) FROM queue_recipients WHERE " SENDABLE;
 static const char SQL_RECORD[] =
 	"UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?2,"
 	" dsn_sent = CASE WHEN ?7 THEN 1 WHEN state = ?3 THEN dsn_sent ELSE 0 END,"
@@ -52,7 +54,7 @@ static const char SQL_DSN_DONE[] =
 	"UPDATE queue_recipients SET dsn_sent = 1 WHERE id = ?1";
 static const char SQL_EXPIRE[] =
 	"UPDATE queue_recipients SET state = 'failed', dsn_sent = 0, last_reply = ?2"
-	" WHERE " OPEN " AND lease_until IS NULL AND message_id IN"
+	" WHERE " SENDABLE " AND lease_until IS NULL AND message_id IN"
 	" (SELECT id FROM queue_messages WHERE created < ?1)";
 
 static const char SQL_SH_GET[] =

@@ -265,7 +265,7 @@ int store_blob_referenced(struct store *st, const char *hash);
 struct store_queue_message;
 #define QUEUE_RCPT_COLUMNS \
 	"r.id, r.message_id, r.address, r.orcpt, r.notify, r.state, r.attempts," \
-	" r.next_attempt, r.last_attempt, r.last_reply, r.dsn_sent"
+	" r.next_attempt, r.last_attempt, r.last_reply, r.dsn_sent, r.held"
 /* Fills a zeroed struct store_queue_recipient from such a row. */
 void store_queue_recipient_read(sqlite3_stmt *s, void *elem);
 int store_queue_message_load(struct store *st, int64_t id, bool counts,

@@ -434,6 +434,20 @@ await step('the admin sees the upstream account and sets a smarthost', async () 
 	await page.getByLabel('Password', { exact: true }).fill('smarthost-pass');
 	await page.getByRole('button', { name: 'Save' }).click();
 	await toast().filter({ hasText: 'through smtp.provider.example' }).waitFor();
+	// per destination domain: the queued message to remote.example could
+	// not even find the domain's MX (the resolver is a closed port)
+	const dest = page.getByRole('region', { name: 'Destination domains' });
+	const row = dest.getByRole('row', { name: /remote\.example/ });
+	await row.waitFor();
+	check(await row.getByRole('cell', { name: 'never' }).count() === 1, 'never delivered');
+	await row.getByRole('cell', { name: /DNS lookup for remote\.example failed/ }).waitFor();
+	check((await dest.getByRole('columnheader').allTextContents()).join('|') ===
+		'Domain|TLS|MTA-STS|DANE|Last delivered|Last error', 'the columns');
+	// the TLS report run_panel.py posted about example.org
+	const rpt = page.getByRole('region', { name: 'TLS reports received' });
+	const rrow = rpt.getByRole('row', { name: /Panel Reporter/ });
+	await rrow.getByRole('cell', { name: 'example.org', exact: true }).waitFor();
+	await rrow.getByRole('cell', { name: /certificate-expired x2/ }).waitFor();
 	await shot('19-relay');
 });
 

@@ -3,6 +3,9 @@ panel.mjs in Chromium against it.  Prints TAP: one line per step of the
 spec, and one for the daemon's clean exit.  Called by run.sh with the
 directory holding panel.mjs and its node_modules."""
 
+import gzip
+import http.client
+import json
 import os
 import smtplib
 import subprocess
@@ -78,6 +81,23 @@ def main():
                 queued = "1"
         except (smtplib.SMTPException, OSError) as e:
             lines.append(f"# no queued message for the queue screen: {e}")
+        # a TLS report about example.org, as a reporter POSTs it (RFC 8460 §3)
+        rpt = {"organization-name": "Panel Reporter", "contact-info": "r@reporter.example",
+               "report-id": "panel-1",
+               "date-range": {"start-datetime": "2026-12-05T00:00:00Z",
+                              "end-datetime": "2026-12-05T23:59:59Z"},
+               "policies": [{"policy": {"policy-type": "sts", "policy-domain": "example.org"},
+                             "summary": {"total-successful-session-count": 9,
+                                         "total-failure-session-count": 2},
+                             "failure-details": [{"result-type": "certificate-expired",
+                                                  "failed-session-count": 2}]}]}
+        conn = http.client.HTTPConnection("127.0.0.1", mh.port("admin"), timeout=30)
+        conn.request("POST", "/api/v1/tlsrpt", gzip.compress(json.dumps(rpt).encode()),
+                     {"Content-Type": "application/tlsrpt+gzip"})
+        status = conn.getresponse().status
+        conn.close()
+        if status != 201:
+            lines.append(f"# the TLS report was not taken: HTTP {status}")
         env = dict(os.environ, BASE_URL=f"http://127.0.0.1:{mh.port('admin')}",
                    ADMIN_USER="admin@example.org", ADMIN_PASS="admin-pass-1",
                    OUT_DIR=out, QUEUED=queued, UPSTREAM_HOST="127.0.0.1", UPSTREAM_USER="carol.remote",

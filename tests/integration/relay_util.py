@@ -392,14 +392,15 @@ class ZoneDns(Unbound):
     each run) and their DS is given to unbound as the trust anchor, so its
     answers for them carry the AD bit; the others are insecure."""
 
-    def __init__(self, zones, signed=(), port=None):
+    def __init__(self, zones, signed=(), port=None, ttl=300):
         super().__init__([], zones=(), port=port)
         self.zone_records = zones
         self.signed = set(signed)
+        self.ttl = ttl
 
     def _zonefile(self, origin, records):
         path = os.path.join(self.dir, origin + "zone")
-        lines = [f"$ORIGIN {origin}", "$TTL 300",
+        lines = [f"$ORIGIN {origin}", f"$TTL {self.ttl}",
                  f"@ IN SOA ns.{origin} admin.{origin} 1 3600 600 86400 300",
                  f"@ IN NS ns.{origin}", f"ns.{origin} IN A 127.0.0.1"]
         lines += records

@@ -81,6 +81,9 @@ ROUTES = {
     ("GET", "/api/v1/queue/{id}"): ("admin", "/queue/1", None),
     ("DELETE", "/api/v1/queue/{id}"): ("admin", "/queue/1", None),
     ("POST", "/api/v1/queue/{id}/retry"): ("admin", "/queue/1/retry", None),
+    ("POST", "/api/v1/queue/{id}/release"): ("admin", "/queue/1/release", None),
+    ("GET", "/api/v1/relay/tls-reports"): ("admin", "/relay/tls-reports", None),
+    ("POST", "/api/v1/tlsrpt"): ("public", None, None),
     ("GET", "/api/v1/log"): ("admin", "/log", None),
     ("GET", "/api/v1/metrics/history"): ("admin", "/metrics/history", None),
     # a domain that is not local: 404 before any DNS question leaves the machine

@@ -1,4 +1,5 @@
-// The outbound queue: what waits to be relayed, retry now, or drop.
+// The outbound queue: what waits to be relayed, retry now, or drop; and
+// what is held (rspamd scored it as spam) until an admin releases it.
 import { api } from '../api.js';
 import { h, bytes, confirmDanger, dialog, page, table, toast, when } from '../ui.js';
 
@@ -24,12 +25,16 @@ export async function render(ctx) {
 		table(['Queued', 'From', 'Recipients', 'Size', 'Next try', ''], list.map(m => h('tr', {},
 			h('td', { class: 'nowrap' }, when(m.created)),
 			h('td', {}, m.sender || '<>'),
-			h('td', {}, `${m.open} open of ${m.recipients}`),
+			h('td', {}, `${m.open} open of ${m.recipients}`, m.held ? h('strong', { class: 'bad' }, ` (${m.held} held as spam)`) : null),
 			h('td', {}, bytes(m.size)),
 			h('td', { class: 'nowrap' }, when(m.next_attempt)),
 			h('td', { class: 'acts' },
 				h('button', { type: 'button', class: 'small', onclick: () => details(m.id).catch(e => toast(e.message, 'bad')) }, 'Details'),
-				act('Retry now', async () => { await api('POST', `/queue/${m.id}/retry`); toast('Due now'); }),
+				m.held ? act('Release', async () => {
+					if (!await confirmDanger('Release message', 'rspamd scored this message as spam. Send it anyway?', 'Release')) return;
+					await api('POST', `/queue/${m.id}/release`);
+					toast('Released: it goes out now');
+				}) : act('Retry now', async () => { await api('POST', `/queue/${m.id}/retry`); toast('Due now'); }),
 				act('Delete', async () => {
 					if (!await confirmDanger('Delete message', 'Drop this message? Its recipients will not get it and no bounce is sent.')) return;
 					await api('DELETE', `/queue/${m.id}`);

@@ -1,9 +1,51 @@
-// Outgoing mail: direct delivery by MX, or through a smarthost.
+// Outgoing mail: direct delivery by MX, or through a smarthost; and per
+// destination domain, how the last delivery went (TLS, MTA-STS, DANE).
 import { api } from '../api.js';
-import { h, field, onSubmit, page, toast, when } from '../ui.js';
+import { h, field, onSubmit, page, table, toast, when } from '../ui.js';
+
+// RFC 8461 and RFC 7672 states in plain words; anything else as it is.
+const STS = { enforce: 'enforced', testing: 'testing (reports only)', none: 'none' };
+const DANE = { verified: 'verified', failed: 'failed', none: 'none' };
+
+function domains(list) {
+	return h('section', { class: 'card', 'aria-labelledby': 'dest-title' },
+		h('h2', { id: 'dest-title' }, 'Destination domains'),
+		h('p', { class: 'hint' }, 'How mail to each domain last went: the TLS version used, whether the domain’s MTA-STS policy and DANE (TLSA) records applied, and the last error.'),
+		table(['Domain', 'TLS', 'MTA-STS', 'DANE', 'Last delivered', 'Last error'], list.map(d => h('tr', {},
+			h('td', {}, d.domain),
+			h('td', { class: d.tls === 'none' ? 'bad' : '' }, d.tls === 'none' ? 'none' : d.tls),
+			h('td', {}, STS[d.mta_sts] || d.mta_sts),
+			h('td', { class: d.dane === 'failed' ? 'bad' : '' }, DANE[d.dane] || d.dane),
+			h('td', { class: 'nowrap' }, d.last_ok ? when(d.last_ok) : 'never'),
+			h('td', { class: 'mono break' }, d.last_error || '—'))),
+		'No mail has left for another domain yet.'));
+}
+
+// A report's date range by its days (RFC 8460 §4.1: usually one UTC day).
+function period(start, end) {
+	const a = start.slice(0, 10), b = end.slice(0, 10);
+	return a === b ? a : `${a} – ${b}`;
+}
+
+function reports(list) {
+	return h('section', { class: 'card', 'aria-labelledby': 'rpt-title' },
+		h('h2', { id: 'rpt-title' }, 'TLS reports received'),
+		h('p', { class: 'hint' }, 'What other mail servers report (RFC 8460) about the TLS of mail they sent to your domains.'),
+		table(['Received', 'From', 'Period', 'Domain', 'Policy', 'Sessions OK', 'Failed', 'Failures'], list.map(x => h('tr', {},
+			h('td', { class: 'nowrap' }, when(x.received)),
+			h('td', {}, x.organization),
+			h('td', { class: 'nowrap', title: `${x.start} – ${x.end}` }, period(x.start, x.end)),
+			h('td', {}, x.policy_domain),
+			h('td', {}, x.policy_type),
+			h('td', {}, String(x.success)),
+			h('td', { class: x.failure > 0 ? 'bad' : '' }, String(x.failure)),
+			h('td', { class: 'mono' }, x.details || '—'))),
+		'No TLS report has been received.'));
+}
 
 export async function render(ctx) {
-	const r = await api('GET', '/relay');
+	const [r, dest, rpt] = await Promise.all([api('GET', '/relay'), api('GET', '/relay/domains'),
+		api('GET', '/relay/tls-reports')]);
 	const sh = r.smarthost || { host: '', port: 465, tls: 'implicit', username: '' };
 	const mode = h('fieldset', {},
 		h('legend', {}, 'How mail leaves this server'),
@@ -37,5 +79,5 @@ export async function render(ctx) {
 		toast(direct ? 'Mail now leaves directly' : `Mail now leaves through ${v.host.trim()}`);
 		ctx.refresh();
 	}, 'host');
-	return page('Outgoing mail', form);
+	return page('Outgoing mail', form, domains(dest.domains), reports(rpt.reports));
 }
