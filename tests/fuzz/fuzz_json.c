@@ -2,6 +2,7 @@
  * scan for "\u0000" (web/json_nul.c), then cJSON's parse with the options
  * web/server.c uses and its check for names given twice (web/json_dup.c);
  * what the scan names must lie inside the body. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,21 @@
 #include "web/json_nul.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A number beyond a double's range parses as infinity, which cJSON prints
+ * as null: such a body cannot read back the same (the server refuses such
+ * numbers where it reads them: web/json.c). */
+static int
+has_nonfinite(const cJSON *v)
+{
+	for (; v != NULL; v = v->next) {
+		if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+			return 1;
+		if (has_nonfinite(v->child))
+			return 1;
+	}
+	return 0;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * with a name given twice is refused before (cJSON_Compare looks
 		 * members up by name, so it cannot compare such a body) */
 		if (back != NULL && json_duplicate_member(json) == NULL &&
-		    !cJSON_Compare(json, back, 1))
+		    !has_nonfinite(json) && !cJSON_Compare(json, back, 1))
 			__builtin_trap();
 		cJSON_Delete(back);
 		free(again);
