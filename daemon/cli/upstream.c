@@ -38,6 +38,22 @@ parse_id(const char *text, int64_t *id_r)
 	return 0;
 }
 
+/* The arguments of a command on one account: the options, then its ID. */
+static int
+parse_args_id(const char *command, int argc, char **argv, struct cli_option *opts,
+	      size_t n_opts, int64_t *id_r)
+{
+	const char *pos[1];
+	size_t n_pos;
+	int ret = cli_parse_args(command, argc, argv, 2, opts, n_opts, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos != 1 || parse_id(pos[0], id_r) < 0)
+		return cli_usage_error("%s: ID (a number from 'upstream list') is missing",
+				       command);
+	return CLI_OK;
+}
+
 /* "a,b,c" into set->folders. */
 static void
 set_folders(struct upstream_settings *set, const char *text)
@@ -228,14 +244,10 @@ out:
 static int
 upstream_del(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *pos[1];
-	size_t n_pos;
 	int64_t id;
-	int ret = cli_parse_args("upstream del", argc, argv, 2, NULL, 0, pos, 1, &n_pos);
+	int ret = parse_args_id("upstream del", argc, argv, NULL, 0, &id);
 	if (ret != CLI_OK)
 		return ret;
-	if (n_pos != 1 || parse_id(pos[0], &id) < 0)
-		return cli_usage_error("upstream del: ID (a number from 'upstream list') is missing");
 	struct store *st;
 	if (cli_store_open(ctx, &st) != CLI_OK)
 		return CLI_FAIL;
@@ -334,14 +346,10 @@ upstream_set(struct cli_ctx *ctx, int argc, char **argv)
 		[S_ENABLE] = { .name = "--enable" },
 		[S_DISABLE] = { .name = "--disable" },
 	};
-	const char *pos[1];
-	size_t n_pos;
 	int64_t id;
-	int ret = cli_parse_args("upstream set", argc, argv, 2, opts, S_COUNT, pos, 1, &n_pos);
+	int ret = parse_args_id("upstream set", argc, argv, opts, S_COUNT, &id);
 	if (ret != CLI_OK)
 		return ret;
-	if (n_pos != 1 || parse_id(pos[0], &id) < 0)
-		return cli_usage_error("upstream set: ID (a number from 'upstream list') is missing");
 	if ((opts[S_TWO_WAY].seen && opts[S_ONE_WAY].seen) ||
 	    (opts[S_MIRROR].seen && opts[S_NO_MIRROR].seen) ||
 	    (opts[S_ENABLE].seen && opts[S_DISABLE].seen))
@@ -445,15 +453,10 @@ upstream_run(struct cli_ctx *ctx, int argc, char **argv)
 static int
 upstream_connect(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *pos[1];
-	size_t n_pos;
 	int64_t id;
-	int ret = cli_parse_args("upstream connect", argc, argv, 2, NULL, 0, pos, 1, &n_pos);
+	int ret = parse_args_id("upstream connect", argc, argv, NULL, 0, &id);
 	if (ret != CLI_OK)
 		return ret;
-	if (n_pos != 1 || parse_id(pos[0], &id) < 0)
-		return cli_usage_error("upstream connect: ID (a number from 'upstream list') is "
-				       "missing");
 	struct store *st;
 	if (cli_store_open(ctx, &st) != CLI_OK)
 		return CLI_FAIL;
