@@ -291,6 +291,22 @@ START_TEST(test_search_text)
 }
 END_TEST
 
+START_TEST(test_preview_of_html)
+{
+	/* RFC 8970 PREVIEW of HTML-only mail: the text, not the style sheet */
+	const char *msg = "Content-Type: text/html\r\n\r\n<html><head>"
+		"<meta charset=iso-8859-1><style>body { margin: 0 }</style>"
+		"<script>x()</script></head><body><p>Caf\xe9&nbsp;&amp; "
+		"<b>bud</b>get</p>\r\n<p>next</p></body></html>\r\n";
+	struct mime_part *root = mime_parse(msg, strlen(msg));
+	struct buf pv = BUF_INIT;
+	mail_preview_compute(msg, root, &pv);
+	ck_assert_str_eq(buf_cstr(&pv), "Caf\xc3\xa9 & budget next");
+	buf_free(&pv);
+	mime_part_free(&root);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -304,6 +320,7 @@ make_suite(void)
 	tcase_add_test(tc, test_every_entity);
 	tcase_add_test(tc, test_meta_charset);
 	tcase_add_test(tc, test_search_text);
+	tcase_add_test(tc, test_preview_of_html);
 	suite_add_tcase(s, tc);
 	return s;
 }
