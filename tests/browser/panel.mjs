@@ -160,10 +160,13 @@ await step('the admin creates a user', async () => {
 	await d.getByLabel('Address').fill(USER);
 	await d.getByLabel('Password', { exact: true }).fill('first-pass-1');
 	await d.getByLabel('Quota (MiB)').fill('100');
+	await d.getByLabel('Message limit').fill('5000');
 	await shot('06-user-new');
 	await d.getByRole('button', { name: 'Create user' }).click();
 	await page.getByRole('cell', { name: USER, exact: true }).waitFor();
-	check((await page.getByRole('row', { name: new RegExp(USER) }).textContent()).includes('100 MiB'), 'quota shown');
+	const row = await page.getByRole('row', { name: new RegExp(USER) }).textContent();
+	check(row.includes('100 MiB'), 'quota shown');
+	check(row.includes('0 / 5000'), 'message limit shown');
 	await shot('07-users');
 });
 

@@ -175,7 +175,8 @@ class Roles(unittest.TestCase):
 
     def test_user_cannot_raise_their_own_rights(self):
         for who, alice in self.alice_clients():
-            for fld, val in (("admin", True), ("quota", 0), ("enabled", True), ("quota", 99)):
+            for fld, val in (("admin", True), ("quota", 0), ("enabled", True), ("quota", 99),
+                             ("quota_messages", 0), ("quota_messages", 5)):
                 with self.subTest(who=who, field=fld):
                     r = alice.patch(f"/users/{ALICE}", {fld: val})
                     self.assertEqual(r.status, 403, r)
