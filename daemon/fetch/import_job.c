@@ -21,6 +21,8 @@
 
 /* Each step of the source's connection (connect, each read and write). */
 #define IMPORT_JOB_STEP_MS 60000
+/* How long a stop waits for the jobs' threads. */
+#define IMPORT_JOBS_STOP_MS 15000
 
 struct job {
 	struct job *next;
@@ -352,8 +354,17 @@ import_jobs_stop(void)
 		atomic_store(&j->stop, true);
 		client_conn_cancel_fire(&j->cancel);
 	}
+	/* a job still connecting (no socket to end yet) may take its step;
+	 * past IMPORT_JOBS_STOP_MS the daemon goes on stopping (its row stays
+	 * running, to resume at the next start) */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += IMPORT_JOBS_STOP_MS / 1000;
 	while (J.n_jobs > 0)
-		pthread_cond_wait(&J.done, &J.lock);
+		if (pthread_cond_timedwait(&J.done, &J.lock, &until) != 0) {
+			log_warning("import jobs=%u still stopping", J.n_jobs);
+			break;
+		}
 	pthread_mutex_unlock(&J.lock);
 }
 

@@ -184,9 +184,30 @@ class PanelImport(unittest.TestCase):
         self.assertTrue(row[1].startswith("v1:"), "the password is kept sealed")
         self.start()
         try:
+            # resumed; then a clean stop (SIGTERM) half-way pauses it, and
+            # the next start resumes it again
+            resumes = 1
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                r = self.admin.get("/users/dave@example.org/import")
+                if r.json["state"] != "running" or r.json["progress"]["messages_done"] > 0:
+                    break
+                time.sleep(0.02)
+            self.assertEqual(r.json["resumed"], 1, r.json)
+            if r.json["state"] == "running":
+                self.mh.stop()      # fails on an unclean exit
+                c = self.db()
+                state = c.execute("SELECT state FROM import_jobs j JOIN users u"
+                                  " ON u.id = j.user_id"
+                                  " WHERE u.address = 'dave@example.org'").fetchone()[0]
+                c.close()
+                if state == "running":
+                    resumes = 2
+                    self.assertIn("resumes at the next start", self.mh.log())
+                self.start()
             job, _ = self.wait(self.admin, "dave@example.org")
             self.assertEqual(job["state"], "done", job)
-            self.assertEqual(job["resumed"], 1)
+            self.assertEqual(job["resumed"], resumes)
             self.assertEqual(job["imported"] + job["skipped"], self.total)
             self.assertGreater(job["skipped"], 0)
             self.assertEqual(self.compare("dave@example.org"), self.total)
