@@ -9,12 +9,14 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/mtasts.c daemon/smtp/mtasts.h \
 	daemon/smtp/dane.c daemon/smtp/dane.h \
 	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h \
-	daemon/smtp/tlsrpt_recv.c daemon/smtp/tlsrpt_recv.h
+	daemon/smtp/tlsrpt_recv.c daemon/smtp/tlsrpt_recv.h \
+	daemon/smtp/tlsrpt_post.c daemon/smtp/tlsrpt_post.h
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
 	daemon/store/relaytls.c daemon/store/relaytls.h \
 	daemon/store/sendlimit.c daemon/store/sendlimit.h \
 	daemon/store/tlsrpt_in.c daemon/store/tlsrpt_in.h
-SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql sql/028_queue_hold.sql
+SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql sql/028_queue_hold.sql \
+	sql/038_tlsrpt_https.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
 RELAY_TEST_LIBS = libsmtp.a libsieve.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
