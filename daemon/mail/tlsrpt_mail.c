@@ -23,11 +23,28 @@ is_report_part(const struct mime_part *p)
 		str_eq_nocase(p->subtype, "tlsrpt+json"));
 }
 
+/* Whether needle (lowercase) is in p[0..n), in any case. */
+static bool
+contains_nocase(const char *p, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+	for (size_t i = 0; i + k <= n; i++) {
+		if ((p[i] | 0x20) == needle[0] && mem_eq_nocase(p + i, needle, k))
+			return true;
+	}
+	return false;
+}
+
 bool
 tlsrpt_mail_announced(const char *hdr, size_t len)
 {
 	struct mail_header_field f;
 	size_t hlen = mail_header_size(hdr, len);
+	/* every message passes here: most go without a parse (both ways of
+	 * announcing a report name "tlsrpt" or TLS-Report-Domain) */
+	if (!contains_nocase(hdr, hlen, "tlsrpt") &&
+	    !contains_nocase(hdr, hlen, "tls-report-domain"))
+		return false;
 	if (mail_header_find(hdr, hlen, "TLS-Report-Domain", false, &f))
 		return true;
 	/* the top-level Content-Type, as the MIME parser reads it */
