@@ -505,6 +505,7 @@ await step('the admin sees the upstream account and sets a smarthost', async () 
 	const rrow = rpt.getByRole('row', { name: /Panel Reporter/ });
 	await rrow.getByRole('cell', { name: 'example.org', exact: true }).waitFor();
 	await rrow.getByRole('cell', { name: /certificate-expired x2/ }).waitFor();
+	check(await rrow.getByRole('cell', { name: 'HTTPS', exact: true }).count() === 1, 'came by HTTPS');
 	await shot('19-relay');
 });
 
