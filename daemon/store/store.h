@@ -204,6 +204,8 @@ struct store_mailbox {
 	uint32_t messages;	/* count of messages */
 	uint32_t unseen;	/* messages without \Seen */
 	uint32_t first_recent_uid; /* UIDs >= this are \Recent for the next SELECT */
+	uint32_t keywords;	/* size of its keyword list (sql/012); read by
+				 * the IMAP view's reads only (imapdb.h), else 0 */
 };
 
 int store_mailbox_get(struct store *st, int64_t user_id, const char *name,
