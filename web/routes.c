@@ -73,6 +73,7 @@ const struct route web_routes[] = {
 	{ "PATCH", "/api/v1/upstreams/{id}", api_upstreams_patch, A | J },
 	{ "DELETE", "/api/v1/upstreams/{id}", api_upstreams_delete, A },
 	{ "POST", "/api/v1/upstreams/{id}/fetch", api_upstreams_fetch, A },
+	{ "GET", "/api/v1/upstreams/{id}/folders", api_upstreams_folders, A },
 	{ "POST", "/api/v1/upstreams/{id}/oauth/device", api_upstreams_device, A },
 	{ "POST", "/api/v1/upstreams/{id}/oauth/device/poll", api_upstreams_device_poll, A },
 	{ "POST", "/api/v1/upstreams/{id}/oauth/authorize", api_upstreams_authorize, A | J },

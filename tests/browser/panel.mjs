@@ -160,10 +160,13 @@ await step('the admin creates a user', async () => {
 	await d.getByLabel('Address').fill(USER);
 	await d.getByLabel('Password', { exact: true }).fill('first-pass-1');
 	await d.getByLabel('Quota (MiB)').fill('100');
+	await d.getByLabel('Message limit').fill('5000');
 	await shot('06-user-new');
 	await d.getByRole('button', { name: 'Create user' }).click();
 	await page.getByRole('cell', { name: USER, exact: true }).waitFor();
-	check((await page.getByRole('row', { name: new RegExp(USER) }).textContent()).includes('100 MiB'), 'quota shown');
+	const row = await page.getByRole('row', { name: new RegExp(USER) }).textContent();
+	check(row.includes('100 MiB'), 'quota shown');
+	check(row.includes('0 / 5000'), 'message limit shown');
 	await shot('07-users');
 });
 
@@ -378,6 +381,28 @@ await step('the user adds an upstream account after a connection test', async ()
 	check(saved[0].two_way === true, 'two-way sync saved from the form');
 	await row.getByRole('button', { name: 'Fetch now' }).click();
 	await toast().filter({ hasText: 'Fetching now' }).waitFor();
+	if (ok) {
+		// the account's page: per folder the last sync, the messages, how
+		// new mail is noticed (the account's IDLE session on INBOX)
+		const id = saved[0].id;
+		await page.waitForFunction((id) => fetch(`/api/v1/upstreams/${id}/folders`).then(r => r.json())
+			.then(f => f.length === 1 && f[0].last_sync !== null && f[0].push === 'idle'), id,
+			{ timeout: 30000, polling: 300 });
+		await row.getByRole('link', { name: new RegExp(`${process.env.UPSTREAM_USER} at`) }).click();
+		await page.getByRole('heading', { name: `${process.env.UPSTREAM_USER} at ${process.env.UPSTREAM_HOST}` }).waitFor();
+		const folders = page.getByRole('region', { name: 'Folders' });
+		const inbox = folders.getByRole('row', { name: /^INBOX/ });
+		await inbox.waitFor();
+		check((await folders.getByRole('columnheader').allTextContents()).join('|') ===
+			'Folder|Goes to|Last sync|Messages|New mail|Last error', 'the columns');
+		const cells = await inbox.getByRole('cell').allTextContents();
+		check(cells[1] === 'INBOX/INBOX' && cells[2] !== 'never' && cells[3] === '1' &&
+		      cells[4] === 'pushed at once (IDLE)' && cells[5] === 'none', cells.join('|'));
+		await page.locator('.notice.good').filter({ hasText: 'Fetched without trouble' }).waitFor();
+		await shot('18a-upstream-account');
+		await page.getByRole('link', { name: 'My other accounts' }).click();
+		await row.waitFor();
+	}
 	await row.getByRole('button', { name: 'Disable' }).click();
 	await page.getByRole('row', { name: /disabled/ }).waitFor();
 	await shot('18-upstreams');
@@ -480,6 +505,7 @@ await step('the admin sees the upstream account and sets a smarthost', async () 
 	const rrow = rpt.getByRole('row', { name: /Panel Reporter/ });
 	await rrow.getByRole('cell', { name: 'example.org', exact: true }).waitFor();
 	await rrow.getByRole('cell', { name: /certificate-expired x2/ }).waitFor();
+	check(await rrow.getByRole('cell', { name: 'HTTPS', exact: true }).count() === 1, 'came by HTTPS');
 	await shot('19-relay');
 });
 

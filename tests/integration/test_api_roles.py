@@ -67,6 +67,7 @@ ROUTES = {
     ("PATCH", "/api/v1/upstreams/{id}"): ("own", "/upstreams/1", {"enabled": False}),
     ("DELETE", "/api/v1/upstreams/{id}"): ("own", "/upstreams/1", None),
     ("POST", "/api/v1/upstreams/{id}/fetch"): ("own", "/upstreams/1/fetch", None),
+    ("GET", "/api/v1/upstreams/{id}/folders"): ("own", "/upstreams/1/folders", None),
     ("POST", "/api/v1/upstreams/{id}/oauth/device"): ("own", "/upstreams/1/oauth/device", None),
     ("POST", "/api/v1/upstreams/{id}/oauth/device/poll"): ("own", "/upstreams/1/oauth/device/poll",
                                                           None),
@@ -179,7 +180,8 @@ class Roles(unittest.TestCase):
 
     def test_user_cannot_raise_their_own_rights(self):
         for who, alice in self.alice_clients():
-            for fld, val in (("admin", True), ("quota", 0), ("enabled", True), ("quota", 99)):
+            for fld, val in (("admin", True), ("quota", 0), ("enabled", True), ("quota", 99),
+                             ("quota_messages", 0), ("quota_messages", 5)):
                 with self.subTest(who=who, field=fld):
                     r = alice.patch(f"/users/{ALICE}", {fld: val})
                     self.assertEqual(r.status, 403, r)
@@ -259,6 +261,7 @@ class Roles(unittest.TestCase):
                                    ("PATCH", f"/upstreams/{aid}", {"enabled": False}),
                                    ("DELETE", f"/upstreams/{aid}", None),
                                    ("POST", f"/upstreams/{aid}/fetch", None),
+                                   ("GET", f"/upstreams/{aid}/folders", None),
                                    ("POST", f"/upstreams/{aid}/oauth/device", None),
                                    ("POST", f"/upstreams/{aid}/oauth/authorize",
                                     {"redirect_uri": "https://panel.example/oauth"}),
@@ -268,6 +271,14 @@ class Roles(unittest.TestCase):
                 self.assertEqual(r.status, 404, r)
                 self.assertNotIn("alice.remote", r.text)
         self.assertTrue(alice.get(f"/upstreams/{aid}").json["enabled"])
+        # Its folders' page is Alice's (nothing synced yet: INBOX, never)
+        # and the admin's; a closed port is no folder's error.
+        for who in (alice, self.admin):
+            r = who.get(f"/upstreams/{aid}/folders")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual([(f["folder"], f["local"], f["last_sync"], f["messages"])
+                              for f in r.json], [("INBOX", "INBOX", None, None)])
+            self.assertIn(r.json[0]["push"], ("polling", "idle"))
         # The admin sees it, by owner too, and may add one for Bob.
         self.assertIn(aid, [u["id"] for u in self.admin.get("/upstreams").json])
         self.assertEqual([u["id"] for u in self.admin.get("/upstreams?owner=" + ALICE).json], [aid])
@@ -281,6 +292,8 @@ class Roles(unittest.TestCase):
         r = alice.patch(f"/upstreams/{aid}", {"enabled": False, "interval": 600})
         self.assertEqual(r.status, 200, r)
         self.assertEqual((r.json["enabled"], r.json["interval"]), (False, 600))
+        self.assertEqual([f["push"] for f in alice.get(f"/upstreams/{aid}/folders").json],
+                         ["off"])
         t = alice.post("/upstreams/test", {"id": aid})
         self.assertEqual(t.status, 200, t)
         self.assertFalse(t.json["ok"])
