@@ -25,7 +25,8 @@ messages on a quieter machine: mailhub 1.66 s, doveadm import 18.5 s
 (11.1x), doveadm sync 17.2 s (10.4x).  Run again with eight sessions
 building and testing on the 2 cores (nice 19): mailhub import 1,087 s
 wall and 123.5 s user+sys CPU, doveadm import 1,537 s and 134.9 s: 1.41x
-by wall time, 1.09x by CPU.  mailhub's wall time is mostly its syncfs(2)
+by wall time, 1.09x by CPU; doveadm sync 627 s and 54.9 s: mailhub 0.58x
+by wall time, 0.44x by CPU (slower).  mailhub's wall time is mostly its syncfs(2)
 per batch, which waits for every other writer of the shared file system;
 half of its CPU samples (perf record, 3,000 messages) are in SQLite,
 which besides the rows fills the search index that doveadm import does
