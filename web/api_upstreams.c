@@ -751,3 +751,9 @@ api_upstream_presets(struct web_request *r)
 	}
 	return reply_json(r, 200, arr);
 }
+
+int
+api_upstream_path_account(struct web_request *r, struct store_upstream *up)
+{
+	return path_account(r, up);
+}

@@ -49,5 +49,14 @@ web_handler_fn api_upstreams_device_poll;
 web_handler_fn api_upstreams_authorize;
 web_handler_fn api_upstreams_code;
 web_handler_fn api_upstream_presets;
+/* GET .../{id}/folders: per fetched folder (IMAP) {"folder","local",
+ * "last_sync","messages","push" ("idle", "notify", "polling" or "off"),
+ * "last_attempt","last_error"} (api_upstream_folders.c). */
+web_handler_fn api_upstreams_folders;
+
+/* The account of the path's {id} when the caller may see it (a user only
+ * their own: anything else is 404); otherwise the reply is sent and -1. */
+struct store_upstream;
+int api_upstream_path_account(struct web_request *r, struct store_upstream *up);
 
 #endif

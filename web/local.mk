@@ -8,11 +8,13 @@ libweb_a_SOURCES = \
 	web/api_session.c web/api_status.c web/api_openapi.c \
 	web/api_domains.c web/api_users.c web/api_aliases.c \
 	web/api_tokens.c web/api_app_passwords.c web/api_log.c web/api_queue.c web/api_sieve.c \
-	web/api_upstreams.c web/api_upstreams.h web/api_relay.c web/api_relay.h \
+	web/api_upstreams.c web/api_upstreams.h web/api_upstream_folders.c \
+	web/api_relay.c web/api_relay.h \
 	web/api_tlsrpt.c \
 	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h \
 	web/upstream_test.c web/upstream_test.h web/json_nul.c web/json_nul.h \
-	web/json_dup.c web/json_dup.h web/metrics.c web/api_doctor.c web/api_download.c
+	web/json_dup.c web/json_dup.h web/metrics.c web/api_doctor.c web/api_download.c \
+	web/api_import.c
 libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS)
 
 # The dashboard's counts and disk use: a store function of the panel's own.

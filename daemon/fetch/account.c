@@ -44,6 +44,18 @@ fetch_next_delay(const struct store_upstream *up, bool failed)
 	return base + jitter;
 }
 
+static void
+notes_free(struct fetch_run *run, struct upstream_folder_result *folders)
+{
+	for (size_t i = 0; i < run->n_notes; i++) {
+		free(run->notes[i].folder);
+		free(run->notes[i].error);
+	}
+	xfree(run->notes);
+	run->n_notes = 0;
+	free(folders);
+}
+
 int
 fetch_account_once(const struct config *cfg, struct store *st,
 		   const struct store_upstream *up, int stop_fd,
@@ -93,6 +105,12 @@ fetch_account_once(const struct config *cfg, struct store *st,
 out:
 	fetch_committer_free(&run);
 	fetch_secret_free(&password, plen);
+	/* the folders' results go with the account's, in one commit */
+	struct upstream_folder_result *folders = xcalloc(run.n_notes + 1, sizeof *folders);
+	for (size_t i = 0; i < run.n_notes; i++)
+		folders[i] = (struct upstream_folder_result){
+			run.notes[i].folder, run.notes[i].messages, run.notes[i].error
+		};
 	*fetched_r = run.appended;
 	const char *err2;
 	if (ret == 0 || strcmp(error, "stopped") != 0) {
@@ -103,9 +121,11 @@ out:
 		log_info("fetch[%llu] upstream=%lld owner=%s host=%s fetched=%u new=%u",
 			 (unsigned long long)run.log_id, (long long)up->id, up->owner,
 			 esc_str(up->set.host), run.seen, run.appended);
-		if (store_upstream_set_result(st, up->id, NULL, &err2) != STORE_OK)
+		if (store_upstream_record_run(st, up->id, NULL, folders, run.n_notes, &err2) !=
+		    STORE_OK)
 			log_error("fetch upstream=%lld cannot record the result: %s",
 				  (long long)up->id, err2);
+		notes_free(&run, folders);
 		return 0;
 	}
 	/* "stopped" at shutdown is no failure of the account */
@@ -113,11 +133,13 @@ out:
 		log_warning("fetch[%llu] upstream=%lld owner=%s host=%s failed fetched=%u error=%s",
 			    (unsigned long long)run.log_id, (long long)up->id, up->owner,
 			    esc_str(up->set.host), run.appended, error);
-		if (store_upstream_set_result(st, up->id, error, &err2) != STORE_OK)
+		if (store_upstream_record_run(st, up->id, error, folders, run.n_notes, &err2) !=
+		    STORE_OK)
 			log_error("fetch upstream=%lld cannot record the result: %s",
 				  (long long)up->id, err2);
 	}
 	*error_r = error;
+	notes_free(&run, folders);
 	return -1;
 }
 

@@ -78,4 +78,17 @@ void fetch_test_result_clear(struct fetch_test_result *result);
 int fetch_run_account(const struct config *cfg, struct store *st, int64_t id,
 		      unsigned *fetched_r, const char **error_r);
 
+/* How a fetched folder of account id is watched by this process's
+ * fetcher now (push.c): by IDLE (RFC 2177), by the account's NOTIFY
+ * session (RFC 5465), or not at all (polled on the account's interval,
+ * also when the fetcher does not run here).  Any thread. */
+enum fetch_push {
+	FETCH_PUSH_POLL,
+	FETCH_PUSH_IDLE,
+	FETCH_PUSH_NOTIFY,
+};
+enum fetch_push fetch_push_state(int64_t id, const char *folder);
+/* "polling", "idle", "notify". */
+const char *fetch_push_name(enum fetch_push mode);
+
 #endif

@@ -22,6 +22,13 @@
 #define FETCH_BACKOFF_FIRST 60
 #define FETCH_BACKOFF_MAX (6 * 3600)
 
+/* How a folder's pass of a run ended (IMAP), for the account's page. */
+struct fetch_folder_note {
+	char *folder;
+	uint32_t messages;		/* the upstream folder's EXISTS */
+	char *error;			/* NULL: synced completely */
+};
+
 /* One fetch of one account: what every step needs. */
 struct fetch_run {
 	struct store *st;
@@ -36,6 +43,9 @@ struct fetch_run {
 	unsigned appended;		/* messages added locally */
 	unsigned seen;			/* messages fetched */
 	uint64_t log_id;
+	uint32_t exists;		/* the folder being fetched: its EXISTS */
+	struct fetch_folder_note *notes; /* the folders' passes, in order */
+	size_t n_notes;
 	bool sieve;			/* the owner's script runs (sieve.c) */
 	struct fetch_sieve_done *sieve_done; /* the committer's (sieve.c) */
 };
@@ -164,6 +174,10 @@ int fetch_local_watch_start(const int64_t *mailbox_ids, size_t n, int wake_fd,
 			    struct fetch_local_watch **lw_r);
 bool fetch_local_watch_take(struct fetch_local_watch *lw);
 void fetch_local_watch_stop(struct fetch_local_watch **lw);
+
+/* push.c: the IDLE thread and the watchers say how folder is watched
+ * (FETCH_PUSH_POLL when they stop). */
+void fetch_push_set(int64_t id, const char *folder, enum fetch_push mode);
 
 /* account.c: one complete run with result recording. */
 int fetch_account_once(const struct config *cfg, struct store *st,

@@ -6,9 +6,11 @@ libfetch_a_SOURCES = \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
 	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
 	daemon/fetch/watch.c daemon/fetch/twoway.c daemon/fetch/sieve.c \
-	daemon/fetch/run_pop3.c \
+	daemon/fetch/run_pop3.c daemon/fetch/push.c \
 	daemon/fetch/oauth.c daemon/fetch/oauth.h daemon/fetch/oauth_pending.c \
 	daemon/fetch/presets.c daemon/fetch/presets.h \
+	daemon/fetch/import.h daemon/fetch/import_run.c daemon/fetch/import_imap.c \
+	daemon/fetch/import_job.h daemon/fetch/import_job.c \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
 	daemon/imap/client_sync.c daemon/imap/client_int.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h
@@ -18,9 +20,11 @@ FETCH_LIB = libfetch.a
 # The fetcher's tables and their SQL live in the store.
 libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
 	daemon/store/upstream_batch.c daemon/store/upstream_oauth.c \
+	daemon/store/upstream_state.c \
 	daemon/store/twoway.c daemon/store/twoway.h
 SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql \
-	sql/023_upstream_oauth.sql sql/024_upstream_twoway.sql
+	sql/023_upstream_oauth.sql sql/024_upstream_twoway.sql \
+	sql/032_upstream_folder_state.sql
 
 # What a test of the fetcher links.
 FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)

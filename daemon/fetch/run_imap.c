@@ -96,6 +96,7 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	if ((two_way ? imap_client_select_rw(c, folder, &mb, error_r)
 		     : imap_client_select(c, folder, keep, &mb, error_r)) < 0)
 		return -1;
+	run->exists = mb.exists;
 	if (up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
 		return -1;
 
@@ -237,6 +238,22 @@ fetch_all_folders(const struct upstream_settings *set)
 	return set->n_folders == 1 && strcmp(set->folders[0], "*") == 0;
 }
 
+/* Notes how the pass of folder ended (the account's page); a stop at
+ * shutdown is no error of the folder. */
+static void
+note_folder(struct fetch_run *run, const char *folder, const char *error)
+{
+	if (error != NULL && strcmp(error, "stopped") == 0)
+		return;
+	run->notes = xreallocarray(run->notes, run->n_notes + 1, sizeof *run->notes);
+	run->notes[run->n_notes++] = (struct fetch_folder_note){
+		.folder = xstrdup(folder),
+		.messages = run->exists,
+		.error = error != NULL ? xstrdup(error) : NULL,
+	};
+	run->exists = 0;
+}
+
 int
 fetch_imap_account(struct fetch_run *run, const char *password,
 		   struct imap_client **c_io, const char *only_folder,
@@ -257,10 +274,14 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		folders = (const char *const *)listed;
 		n_folders = n_listed;
 	}
-	if (only_folder != NULL)
+	if (only_folder != NULL) {
 		ret = fetch_imap_folder(run, c, only_folder, error_r);
-	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++)
+		note_folder(run, only_folder, ret == 0 ? NULL : *error_r);
+	}
+	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
 		ret = fetch_imap_folder(run, c, folders[i], error_r);
+		note_folder(run, folders[i], ret == 0 ? NULL : *error_r);
+	}
 	imapc_names_free(&listed, n_listed);
 	if (ret < 0 || c_io == NULL) {
 		imap_client_free(&c);

@@ -364,8 +364,14 @@ idle_main(void *arg)
 	struct fetch_watch *watch = NULL;	/* the other folders' IDLE */
 	struct fetch_local_watch *local = NULL;	/* two-way: local changes */
 	bool watching = false;
+	char *pushed = NULL;			/* the folder said to be IDLE'd on */
 
 	while (st != NULL && !idle_should_quit(s, &now)) {
+		if (c == NULL && pushed != NULL) {
+			/* no session: polled until IDLE is back */
+			fetch_push_set(s->id, pushed, FETCH_PUSH_POLL);
+			xfree(pushed);
+		}
 		if (!have_up) {
 			if (store_upstream_get(st, s->id, &up, &error) != STORE_OK)
 				break;
@@ -446,6 +452,10 @@ idle_main(void *arg)
 		if (idle_ms < 1000)
 			idle_ms = 1000;
 		bool news = false;
+		if (pushed == NULL) {
+			pushed = xstrdup(folder);
+			fetch_push_set(s->id, pushed, FETCH_PUSH_IDLE);
+		}
 		if (imap_client_idle(c, s->wake[0], (int)idle_ms, &news, &error) < 0) {
 			log_info("fetch upstream=%lld idle ended: %s", (long long)s->id, error);
 			imap_client_free(&c);
@@ -470,6 +480,10 @@ idle_main(void *arg)
 	fetch_watch_stop(&watch);
 	fetch_local_watch_stop(&local);
 	imap_client_free(&c);
+	if (pushed != NULL) {
+		fetch_push_set(s->id, pushed, FETCH_PUSH_POLL);
+		free(pushed);
+	}
 	if (have_up)
 		store_upstream_clear(&up);
 	store_close(&st);

@@ -138,6 +138,8 @@ notify_all(struct fetch_watch *w, struct imap_client *c)
 		return -1;
 	}
 	log_info("fetch upstream=%lld watching folders=%zu by NOTIFY", (long long)w->id, w->n);
+	for (size_t i = 0; i < w->n; i++)
+		fetch_push_set(w->id, w->watchers[i].folder, FETCH_PUSH_NOTIFY);
 	/* what came while no session watched */
 	notify_mark(w, NULL);
 	while (!stop_asked(w, 0)) {
@@ -148,6 +150,8 @@ notify_all(struct fetch_watch *w, struct imap_client *c)
 			break;
 		}
 	}
+	for (size_t i = 0; i < w->n; i++)
+		fetch_push_set(w->id, w->watchers[i].folder, FETCH_PUSH_POLL);
 	return 0;
 }
 
@@ -258,6 +262,7 @@ watcher_main(void *arg)
 		mark(x);
 		/* two-way: flag changes and expunges are news too */
 		imap_client_set_news_any(c, w->set.two_way);
+		fetch_push_set(w->id, x->folder, FETCH_PUSH_IDLE);
 		for (;;) {
 			bool news = false;
 			if (imap_client_idle(c, w->stop[0], IMAPC_IDLE_MAX_MS, &news, &error) < 0) {
@@ -270,6 +275,7 @@ watcher_main(void *arg)
 			if (stop_asked(w, 0))
 				break;
 		}
+		fetch_push_set(w->id, x->folder, FETCH_PUSH_POLL);
 		imap_client_free(&c);
 		client_conn_cancel_clear(&x->cancel);
 		if (!stop_asked(w, 0) && stop_asked(w, 1000))

@@ -39,12 +39,6 @@ static const char SQL_DEL[] = "DELETE FROM upstreams WHERE id = ?1";
 static const char SQL_GET[] = UP_COLUMNS " WHERE p.id = ?1";
 static const char SQL_LIST_ALL[] = UP_COLUMNS " ORDER BY p.id";
 static const char SQL_LIST_USER[] = UP_COLUMNS " WHERE p.user_id = ?1 ORDER BY p.id";
-static const char SQL_RESULT_OK[] =
-	"UPDATE upstreams SET last_ok = ?2, last_attempt = ?2, last_error = NULL,"
-	" failures = 0 WHERE id = ?1";
-static const char SQL_RESULT_ERR[] =
-	"UPDATE upstreams SET last_attempt = ?2, last_error = ?3,"
-	" failures = failures + 1 WHERE id = ?1";
 static const char SQL_REQUEST_ONE[] =
 	"UPDATE upstreams SET fetch_requested = 1 WHERE id = ?1";
 static const char SQL_REQUEST_ALL[] =
@@ -593,21 +587,6 @@ store_upstream_list_free(struct store_upstream **list, size_t n)
 {
 	stmt_rows_free(&upstream_rows, *list, n);
 	*list = NULL;
-}
-
-int
-store_upstream_set_result(struct store *st, int64_t id, const char *error,
-			  const char **error_r)
-{
-	sqlite3_stmt *s = store_stmt(st, error == NULL ? SQL_RESULT_OK : SQL_RESULT_ERR);
-	stmt_int(s, 1, id);
-	stmt_int(s, 2, store_now());
-	if (error != NULL) {
-		char *cut = xstrndup(error, strnlen(error, UPSTREAM_ERROR_MAX));
-		stmt_text(s, 3, cut);
-		free(cut);
-	}
-	return account_exec(st, s, id, "cannot record the fetch result", error_r);
 }
 
 int

@@ -153,6 +153,34 @@ void store_upstream_list_free(struct store_upstream **list, size_t n);
  * failures 0) or the reason in plain words (failures + 1). */
 int store_upstream_set_result(struct store *st, int64_t id, const char *error,
 			      const char **error_r);
+
+/* ---- per folder state (upstream_state.c, sql/032) ---------------------- */
+
+/* How one folder's pass of a run ended. */
+struct upstream_folder_result {
+	const char *folder;
+	uint32_t messages;		/* the upstream folder's EXISTS */
+	const char *error;		/* NULL: synced completely, now */
+};
+/* store_upstream_set_result() and the folders' results in one (light)
+ * transaction: a folder without error gets last_sync now and its message
+ * count, one with an error keeps its last sync and gets the error. */
+int store_upstream_record_run(struct store *st, int64_t id, const char *error,
+			      const struct upstream_folder_result *folders, size_t n,
+			      const char **error_r);
+/* A folder as remembered (the API's account page). */
+struct store_upstream_folder_state {
+	char *folder;
+	int64_t last_sync;		/* 0: never synced completely */
+	uint32_t messages;		/* upstream messages at last_sync */
+	int64_t last_attempt;
+	char *last_error;		/* NULL: the last pass went well */
+};
+/* Every folder remembered for the account, by name. */
+int store_upstream_folder_states(struct store *st, int64_t id,
+				 struct store_upstream_folder_state **list_r, size_t *n_r,
+				 const char **error_r);
+void store_upstream_folder_states_free(struct store_upstream_folder_state **list, size_t n);
 /* Marks an account (or, with id 0, every enabled one) to be fetched soon;
  * STORE_NOTFOUND for an unknown id. */
 int store_upstream_request_fetch(struct store *st, int64_t id, const char **error_r);

@@ -381,9 +381,63 @@ await step('the user adds an upstream account after a connection test', async ()
 	check(saved[0].two_way === true, 'two-way sync saved from the form');
 	await row.getByRole('button', { name: 'Fetch now' }).click();
 	await toast().filter({ hasText: 'Fetching now' }).waitFor();
+	if (ok) {
+		// the account's page: per folder the last sync, the messages, how
+		// new mail is noticed (the account's IDLE session on INBOX)
+		const id = saved[0].id;
+		await page.waitForFunction((id) => fetch(`/api/v1/upstreams/${id}/folders`).then(r => r.json())
+			.then(f => f.length === 1 && f[0].last_sync !== null && f[0].push === 'idle'), id,
+			{ timeout: 30000, polling: 300 });
+		await row.getByRole('link', { name: new RegExp(`${process.env.UPSTREAM_USER} at`) }).click();
+		await page.getByRole('heading', { name: `${process.env.UPSTREAM_USER} at ${process.env.UPSTREAM_HOST}` }).waitFor();
+		const folders = page.getByRole('region', { name: 'Folders' });
+		const inbox = folders.getByRole('row', { name: /^INBOX/ });
+		await inbox.waitFor();
+		check((await folders.getByRole('columnheader').allTextContents()).join('|') ===
+			'Folder|Goes to|Last sync|Messages|New mail|Last error', 'the columns');
+		const cells = await inbox.getByRole('cell').allTextContents();
+		check(cells[1] === 'INBOX/INBOX' && cells[2] !== 'never' && cells[3] === '1' &&
+		      cells[4] === 'pushed at once (IDLE)' && cells[5] === 'none', cells.join('|'));
+		await page.locator('.notice.good').filter({ hasText: 'Fetched without trouble' }).waitFor();
+		await shot('18a-upstream-account');
+		await page.getByRole('link', { name: 'My other accounts' }).click();
+		await row.waitFor();
+	}
 	await row.getByRole('button', { name: 'Disable' }).click();
 	await page.getByRole('row', { name: /disabled/ }).waitFor();
 	await shot('18-upstreams');
+});
+
+await step('the user imports their old IMAP account in the background and sees it finish', async () => {
+	const ok = process.env.UPSTREAM_OK === '1';
+	await nav('Import mail').click();
+	await page.getByRole('heading', { name: 'Import mail', exact: true }).waitFor();
+	const form = page.locator('#import-form');
+	await form.getByLabel('IMAP server').fill(process.env.UPSTREAM_HOST);
+	await form.getByLabel('Port').fill(process.env.UPSTREAM_PORT);
+	await form.getByLabel('Security').selectOption('implicit');
+	await form.getByLabel('Certificate').selectOption('off');	// Dovecot's is self-signed
+	await form.getByLabel('Username').fill(process.env.UPSTREAM_USER);
+	await form.getByLabel('Password', { exact: true }).fill(process.env.UPSTREAM_PASS);
+	await form.getByRole('button', { name: 'Start import' }).click();
+	await toast().filter({ hasText: 'Import started' }).waitFor();
+	const status = page.locator('#import-status');
+	// the page polls the route until the job ends
+	await page.locator(`#import-status[data-state="${ok ? 'done' : 'failed'}"]`).waitFor({ timeout: 60000 });
+	const bar = page.getByRole('progressbar', { name: 'Import progress' });
+	const [value, max] = [Number(await bar.getAttribute('value')), Number(await bar.getAttribute('max'))];
+	const counts = await page.locator('#import-counts').textContent();
+	if (ok) {
+		check((await page.locator('#import-state').textContent()) === 'Finished', 'the state says finished');
+		check(value === max && max === 41, `the bar is full: ${value} of ${max}`);
+		check(/41 of 41 messages, 2 of 2 folders/.test(counts), counts);
+		check(!(await status.getByRole('button', { name: 'Cancel import' }).count()), 'nothing left to cancel');
+		const mine = await page.evaluate(() => fetch('/api/v1/users/carol%40family.example/import').then(r => r.json()));
+		check(mine.state === 'done' && mine.imported === 41 && mine.errors.length === 0, JSON.stringify(mine));
+	} else {
+		check(/connect/i.test(await page.locator('#import-errors').textContent()), 'the error says what failed');
+	}
+	await shot('19-import');
 });
 
 await step('the user writes a filter rule and a vacation reply, and sees a script error by its line', async () => {
@@ -451,6 +505,7 @@ await step('the admin sees the upstream account and sets a smarthost', async () 
 	const rrow = rpt.getByRole('row', { name: /Panel Reporter/ });
 	await rrow.getByRole('cell', { name: 'example.org', exact: true }).waitFor();
 	await rrow.getByRole('cell', { name: /certificate-expired x2/ }).waitFor();
+	check(await rrow.getByRole('cell', { name: 'HTTPS', exact: true }).count() === 1, 'came by HTTPS');
 	await shot('19-relay');
 });
 

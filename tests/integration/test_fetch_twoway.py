@@ -20,6 +20,7 @@ import time
 import unittest
 
 import tap
+from api_util import Client
 from dovecot_upstream import Dovecot, available
 from mailhub_fixture import Mailhub, mailhub_bin
 
@@ -204,7 +205,7 @@ NEW_UPSTREAM = [("INBOX", "n0", ""), ("Lists", "n1", "\\Seen")]
 
 @unittest.skipUnless(shutil.which("mbsync"), "isync (mbsync) not installed")
 class TestTwoWay(unittest.TestCase):
-    users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt"}
+    users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st"}
 
     @classmethod
     def setUpClass(cls):
@@ -213,11 +214,13 @@ class TestTwoWay(unittest.TestCase):
         cls.dc = Dovecot(cls.users)
         cls.dc.start()
         try:
-            cls.mh = Mailhub(listeners=("imap",), plaintext_on_loopback=True,
+            cls.mh = Mailhub(listeners=("imap", "admin"), plaintext_on_loopback=True,
                              config_extra="\n[fetch]\nallow_private_hosts = yes\n")
             cls.mh.cli("domain", "add", "example.org")
             cls.mh.add_user(OWNER, PASSWORD)
             cls.mh.start()
+            token = cls.mh.cli("token", "create", OWNER).stdout.strip().split()[-1]
+            cls.api = Client(cls.mh.port("admin"), token)
         except BaseException:
             cls.dc.close()
             raise
@@ -517,7 +520,52 @@ class TestTwoWay(unittest.TestCase):
                 self.fail(f"not upstream within 5 s: {self.upstream_state('nt', folders)}")
             time.sleep(0.1)
         print(f"# a local flag change upstream after {time.monotonic() - t0:.2f}s", flush=True)
+        # the account's page: INBOX on the account's IDLE session, the
+        # others on its NOTIFY session, each synced with its count
+        r = self.api.get(f"/upstreams/{up}/folders")
+        self.assertEqual(r.status, 200, r)
+        got = {f["folder"]: (f["local"], f["messages"], f["push"], f["last_error"])
+               for f in r.json}
+        self.assertEqual(got, {
+            "INBOX": (f"{target}/INBOX", 1, "idle", None),
+            "Lists": (f"{target}/Lists", 1, "notify", None),
+            "Archive": (f"{target}/Archive", 2, "notify", None),
+            "Lists/dev": (f"{target}/Lists/dev", 2, "notify", None)})
+        self.assertTrue(all(f["last_sync"] for f in r.json), r.json)
         self.mh.cli("upstream", "set", str(up), "--disable")
+        r = self.api.get(f"/upstreams/{up}/folders")
+        self.assertEqual({f["push"] for f in r.json}, {"off"})
+
+    def test_folder_state_and_error_in_plain_words(self):
+        # a folder that is not on the server: its error is its own, the
+        # folders before it are synced, the ones not reached never were
+        self.seed_upstream("st", [("INBOX", "s0", ""), ("INBOX", "s1", "\\Seen"),
+                                  ("Lists", "s2", "")])
+        up = self.add("st", "Accounts/st", folders=("INBOX", "Gone", "Lists"))
+        r = self.mh.cli("upstream", "run", str(up), check=False, timeout=120)
+        self.assertNotEqual(r.returncode, 0)
+        f = {x["folder"]: x for x in self.api.get(f"/upstreams/{up}/folders").json}
+        self.assertEqual(list(f), ["INBOX", "Gone", "Lists"])
+        self.assertEqual((f["INBOX"]["messages"], f["INBOX"]["last_error"]), (2, None))
+        self.assertIsNotNone(f["INBOX"]["last_sync"])
+        self.assertIsNone(f["Gone"]["last_sync"])
+        self.assertIsNotNone(f["Gone"]["last_attempt"])
+        self.assertRegex(f["Gone"]["last_error"], r"^cannot open folder Gone: ")
+        self.assertNotIn("NO ", f["Gone"]["last_error"])    # words, not the server's line
+        self.assertEqual((f["Lists"]["last_sync"], f["Lists"]["last_error"]), (None, None))
+        self.assertEqual({x["push"] for x in f.values()}, {"off"})     # disabled
+        # once the folder is there the error goes and every folder is synced
+        c = self.upstream("st")
+        try:
+            c.create("Gone")
+        finally:
+            c.logout()
+        self.run_sync(up)
+        f = {x["folder"]: x for x in self.api.get(f"/upstreams/{up}/folders").json}
+        self.assertEqual({k: (v["messages"], v["last_error"], v["last_sync"] is not None)
+                          for k, v in f.items()},
+                         {"INBOX": (2, None, True), "Gone": (0, None, True),
+                          "Lists": (1, None, True)})
 
     def wait_local(self, target, folders, want, seconds):
         deadline = time.monotonic() + seconds

@@ -140,6 +140,37 @@ START_TEST(test_accounts)
 	ck_assert_int_ne(up.last_ok, 0);
 	store_upstream_clear(&up);
 
+	/* per folder: a good pass sets last_sync and the count; an error
+	 * keeps them and is kept (cut at UPSTREAM_ERROR_MAX); the account's
+	 * result goes with them */
+	struct upstream_folder_result fr[2] = { { "INBOX", 7, NULL },
+						{ "Lists", 3, "cannot open folder Lists: gone" } };
+	ck_assert_int_eq(store_upstream_record_run(st, id1, "cannot open folder Lists: gone", fr,
+						   2, &error), STORE_OK);
+	char long_error[UPSTREAM_ERROR_MAX + 100];
+	memset(long_error, 'x', sizeof long_error - 1);
+	long_error[sizeof long_error - 1] = '\0';
+	fr[0] = (struct upstream_folder_result){ "INBOX", 0, long_error };
+	fr[1] = (struct upstream_folder_result){ "Lists", 4, NULL };
+	ck_assert_int_eq(store_upstream_record_run(st, id1, NULL, fr, 2, &error), STORE_OK);
+	struct store_upstream_folder_state *fs;
+	size_t n_fs;
+	ck_assert_int_eq(store_upstream_folder_states(st, id1, &fs, &n_fs, &error), STORE_OK);
+	ck_assert_uint_eq(n_fs, 2);
+	ck_assert_str_eq(fs[0].folder, "INBOX");
+	ck_assert_uint_eq(fs[0].messages, 7);
+	ck_assert_int_ne(fs[0].last_sync, 0);
+	ck_assert_uint_eq(strlen(fs[0].last_error), UPSTREAM_ERROR_MAX);
+	ck_assert_str_eq(fs[1].folder, "Lists");
+	ck_assert_uint_eq(fs[1].messages, 4);
+	ck_assert_ptr_null(fs[1].last_error);
+	store_upstream_folder_states_free(&fs, n_fs);
+	ck_assert_ptr_null(fs);
+	ck_assert_int_eq(store_upstream_get(st, id1, &up, &error), STORE_OK);
+	ck_assert_ptr_null(up.last_error);
+	store_upstream_clear(&up);
+	ck_assert_int_eq(store_upstream_record_run(st, 999, NULL, fr, 2, &error), STORE_NOTFOUND);
+
 	/* lists: per user and all */
 	struct store_upstream *list;
 	size_t n;

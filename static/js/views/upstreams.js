@@ -243,6 +243,8 @@ function state(u) {
 }
 
 export async function render(ctx) {
+	// #/upstreams/ID: that account's page
+	if (ctx.args[0]) return (await import('./upstream_account.js')).render(ctx, Number(ctx.args[0]));
 	const [list, presets] = await Promise.all([api('GET', '/upstreams'), api('GET', '/upstream-presets')]);
 	const act = (label, fn, cls = '') => h('button', { type: 'button', class: 'small ' + cls, onclick: async () => {
 		try { await fn(); } catch (e) { toast(e.message, 'bad'); }
@@ -251,7 +253,7 @@ export async function render(ctx) {
 		h('p', {}, 'Mail from these accounts is fetched into ', ctx.me.admin ? 'their owner’s' : 'your', ' mailbox.'),
 		h('p', {}, h('button', { type: 'button', class: 'primary', onclick: () => editDialog(ctx, null, presets) }, 'Add account')),
 		table(['Account', ctx.me.admin ? 'Owner' : null, 'State', 'Fetched', ''].filter(x => x !== null), list.map(u => h('tr', { class: u.enabled ? '' : 'off' },
-			h('td', {}, `${u.username} at ${u.host}`, h('small', { class: 'hint block' }, `${u.protocol.toUpperCase()} port ${u.port}, ${u.tls}`)),
+			h('td', {}, h('a', { href: `#/upstreams/${u.id}` }, `${u.username} at ${u.host}`), h('small', { class: 'hint block' }, `${u.protocol.toUpperCase()} port ${u.port}, ${u.tls}`)),
 			ctx.me.admin ? h('td', {}, u.owner) : null,
 			h('td', { class: 'break' }, state(u)),
 			h('td', {}, u.state.fetched),
