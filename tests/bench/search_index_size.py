@@ -78,7 +78,8 @@ def main():
               f"{indexing:.1f} s ({time.monotonic() - t0:.1f} s with start-up)")
         print(f"TEXT index {idx / 2**20:.1f} MiB = {idx / mail * 1024:.0f} MiB per GiB; "
               f"fields index {fields / 2**20:.1f} MiB = {fields / mail * 1024:.0f} MiB "
-              f"per GiB; together {(idx + fields) / mail * 1024:.0f} MiB per GiB of mail")
+              f"per GiB; together {(idx + fields) / mail * 1024:.0f} MiB per GiB of mail "
+              f"(index / mail ratio {(idx + fields) / mail:.2f})")
     finally:
         mh.close()
 
