@@ -183,6 +183,8 @@ out:
 	r->messages_before += n;
 	r->folder_done = 0;
 	r->folder_total = 0;
+	if (r->folder == name)
+		r->folder = NULL;	/* freed here */
 	free(uids);
 	free(name);
 	buf_free(&set);

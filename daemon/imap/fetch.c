@@ -777,13 +777,24 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 						       IMAPDB_FLAGS_ADD,
 						       STORE_FLAG_SEEN, NULL, res,
 						       &err) == STORE_OK) {
+					/* the flags as they are now, keywords
+					 * another session set meanwhile too
+					 * (announced in FLAGS first) */
+					bool news = false;
 					for (size_t i = 0; i < nu; i++) {
 						if (res[i].uid == 0)
 							continue;
-						v->msgs[idx[b + pos[i]]].flags = res[i].flags;
-						v->msgs[idx[b + pos[i]]].modseq = res[i].modseq;
+						struct imap_msg *m = &v->msgs[idx[b + pos[i]]];
+						m->flags = res[i].flags;
+						m->modseq = res[i].modseq;
+						news |= imap_view_note_keywords(s, res[i].keywords);
+						free(m->keywords);
+						m->keywords = res[i].keywords;
+						res[i].keywords = NULL;
 						changed[pos[i]] = true;
 					}
+					if (news)
+						imap_view_send_flags(s);
 				}
 				for (size_t i = 0; i < nu; i++)
 					free(res[i].keywords);

@@ -127,32 +127,48 @@ write_flags_list(struct imap_session *s)
 /* Adds the mailbox's keyword list (sql/012): every keyword any session
  * has set there, so that this session's FLAGS never leaves out one that
  * another session's FLAGS has shown (clients may share what they know of
- * a mailbox between connections, as imaptest does). */
-static void
+ * a mailbox between connections, as imaptest does).  True when one was
+ * new to this view. */
+static bool
 note_mailbox_keywords(struct imap_session *s)
 {
 	char **list;
 	size_t n;
 	const char *err;
+	bool added = false;
 	if (imapdb_mailbox_keywords(s->st, s->view->mailbox_id, VIEW_KEYWORDS_MAX,
 				    &list, &n, &err) != STORE_OK) {
 		log_error("imap[%llu] %s", (unsigned long long)s->id, err);
-		return;
+		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		note_keywords(s->view, list[i]);
+		added |= note_keywords(s->view, list[i]);
 		free(list[i]);
 	}
 	free(list);
+	return added;
+}
+
+bool
+imap_view_note_keywords(struct imap_session *s, const char *keywords)
+{
+	return s->view != NULL && keywords != NULL && note_keywords(s->view, keywords);
+}
+
+void
+imap_view_send_flags(struct imap_session *s)
+{
+	if (s->view == NULL)
+		return;
+	note_mailbox_keywords(s);
+	write_flags_list(s);
 }
 
 void
 imap_view_announce_keywords(struct imap_session *s, const char *keywords)
 {
-	if (s->view != NULL && keywords != NULL && note_keywords(s->view, keywords)) {
-		note_mailbox_keywords(s);
-		write_flags_list(s);
-	}
+	if (imap_view_note_keywords(s, keywords))
+		imap_view_send_flags(s);
 }
 
 int
@@ -166,12 +182,17 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	uint32_t first_recent = UINT32_MAX;
 
 	imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
-	if ((readonly ? imapdb_first_recent(s->st, mb->id, &first_recent, &err) :
-	     imapdb_claim_recent(s->st, mb->id, &first_recent, &err)) != STORE_OK) {
+	if (imapdb_view_load(s->st, mb->id, &cur, &list, &n, &err) != STORE_OK) {
 		imap_no(s, "[SERVERBUG] %s", err);
 		return -1;
 	}
-	if (imapdb_view_load(s->st, mb->id, &cur, &list, &n, &err) != STORE_OK) {
+	/* \Recent after the view is read, and only up to what it holds: a
+	 * message delivered meanwhile is claimed by whoever sees it first */
+	if ((readonly ? imapdb_first_recent(s->st, mb->id, &first_recent, &err) :
+	     imapdb_claim_recent(s->st, mb->id, cur.uidnext, &first_recent,
+				 &err)) != STORE_OK) {
+		imapdb_msg_list_free(&list, n);
+		store_mailbox_clear(&cur);
 		imap_no(s, "[SERVERBUG] %s", err);
 		return -1;
 	}
@@ -182,6 +203,7 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	v->uidvalidity = cur.uidvalidity;
 	v->uidnext = cur.uidnext;
 	v->modseq = cur.highestmodseq;
+	v->keywords_listed = cur.keywords;
 	v->cap = n > 0 ? n : 16;
 	v->msgs = xreallocarray(NULL, v->cap, sizeof *v->msgs);
 	size_t first_unseen = 0;
@@ -210,6 +232,7 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	store_mailbox_clear(&cur);
 	v->watch = store_watch_new(mb->id);
 	v->exists_sent = v->n;
+	v->recent_sent = v->recent;
 	s->view = v;
 	note_mailbox_keywords(s);
 	imap_session_set_state(s, IMAP_STATE_SELECTED);
@@ -338,10 +361,16 @@ imap_view_sync(struct imap_session *s)
 		if (list[i].keywords != NULL)
 			new_keywords |= note_keywords(v, list[i].keywords);
 	}
-	if (new_keywords) {
-		note_mailbox_keywords(s);
-		write_flags_list(s);
+	/* and a keyword another session made (RFC 3501 §7.2.6: FLAGS
+	 * tells of the flags "applicable" to the mailbox, as Dovecot's
+	 * does when its list grows), though the message that had it may be
+	 * gone or have lost it again before this session looked */
+	if (new_keywords || mb.keywords != v->keywords_listed) {
+		v->keywords_listed = mb.keywords;
+		new_keywords |= note_mailbox_keywords(s);
 	}
+	if (new_keywords)
+		write_flags_list(s);
 
 	/* flags changed by others, and new messages */
 	uint32_t first_recent = UINT32_MAX;
@@ -355,7 +384,8 @@ imap_view_sync(struct imap_session *s)
 					imapdb_first_recent(s->st, v->mailbox_id,
 							    &first_recent, &err) :
 					imapdb_claim_recent(s->st, v->mailbox_id,
-							    &first_recent, &err);
+							    mb.uidnext, &first_recent,
+							    &err);
 				if (rr != STORE_OK)
 					first_recent = UINT32_MAX;
 				claimed = true;
@@ -391,12 +421,17 @@ imap_view_sync(struct imap_session *s)
 		imap_write(s, b.data, b.len);
 		buf_free(&b);
 	}
+	bool grew = v->n > v->exists_sent;
 	if (v->n != v->exists_sent) {
 		imap_printf(s, "* %zu EXISTS\r\n", v->n);
-		if (v->n > old_n && !imap_rev2_on(s))
-			imap_printf(s, "* %zu RECENT\r\n", v->recent);
 		v->exists_sent = v->n;
 	}
+	/* RFC 3501 §7.3.2: the client records the count it is told, and
+	 * nothing else changes it: it is told again when expunges took
+	 * recent messages away too (as Dovecot does) */
+	if ((grew || v->recent != v->recent_sent) && !imap_rev2_on(s))
+		imap_printf(s, "* %zu RECENT\r\n", v->recent);
+	v->recent_sent = v->recent;
 	v->modseq = mb.highestmodseq;
 	v->uidnext = mb.uidnext;
 	imapdb_msg_list_free(&list, n);

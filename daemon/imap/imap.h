@@ -47,8 +47,11 @@ struct imap_view {
 	size_t n, cap;
 	size_t recent;		/* messages with recent set */
 	size_t exists_sent;	/* the EXISTS count the client knows */
+	size_t recent_sent;	/* the RECENT count the client knows */
 	char **keywords;	/* keywords seen in the mailbox (for FLAGS) */
 	size_t n_keywords;
+	uint32_t keywords_listed; /* size of the mailbox's keyword list
+				   * (sql/012) at the last look */
 	struct store_watch *watch;
 	uint32_t *saved;	/* RFC 5182 SEARCHRES "$": UIDs, ascending */
 	size_t n_saved;
@@ -198,6 +201,11 @@ void imap_view_sync(struct imap_session *s);
 /* Notes the keywords (space-separated, or NULL) the session is about to
  * use in a FETCH and sends a new untagged FLAGS first when one is new. */
 void imap_view_announce_keywords(struct imap_session *s, const char *keywords);
+/* The same in two steps, for many lists and one FLAGS: notes them (true
+ * when one was new), then imap_view_send_flags() writes FLAGS and
+ * PERMANENTFLAGS before the FETCH that uses them. */
+bool imap_view_note_keywords(struct imap_session *s, const char *keywords);
+void imap_view_send_flags(struct imap_session *s);
 void imap_view_free(struct imap_view **v);
 /* Opens the session's store handle again after a park closed it: 0, or -1
  * with a BYE written and the session in LOGOUT. */

@@ -61,7 +61,7 @@ libimap_a_SOURCES += daemon/imap/condstore.c daemon/imap/qresync.c \
 libstore_a_SOURCES += daemon/store/imapsync.c daemon/store/imapsync.h
 SQL_MIGRATIONS += sql/020_imap_sync.sql
 TESTS += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py \
-	tests/integration/test_imap_rev2.py
+	tests/integration/test_imap_rev2.py tests/integration/test_imap_views.py
 EXTRA_DIST += tests/integration/test_imap_sync.py tests/integration/test_imap_ext.py \
-	tests/integration/test_imap_rev2.py
+	tests/integration/test_imap_rev2.py tests/integration/test_imap_views.py
 BENCHMARKS += tests/bench/imap_sync_bench.py

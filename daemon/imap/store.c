@@ -211,9 +211,18 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 					flags, keywords, unchangedsince, res,
 					modified, &err);
 	/* a keyword named in any STORE exists from now on, even one only
-	 * removed (as in Dovecot): the client may expect it in FLAGS */
-	if (r == STORE_OK)
-		imap_view_announce_keywords(s, keywords);
+	 * removed (as in Dovecot): the client may expect it in FLAGS; and
+	 * the FETCHes below tell the flags as they are now, with keywords
+	 * other sessions may have set meanwhile: FLAGS first (RFC 3501
+	 * §7.2.6) */
+	if (r == STORE_OK && nu > 0) {
+		bool news = imap_view_note_keywords(s, keywords);
+		for (size_t i = 0; i < nu; i++)
+			if (res[i].uid != 0)
+				news |= imap_view_note_keywords(s, res[i].keywords);
+		if (news)
+			imap_view_send_flags(s);
+	}
 	free(keywords);
 	if (r != STORE_OK) {
 		free(idx);

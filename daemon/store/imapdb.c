@@ -21,7 +21,8 @@ static const char SQL_MAILBOX[] =
 	"SELECT id, user_id, name, uidvalidity, uidnext, highestmodseq,"
 	" special_use, EXISTS (SELECT 1 FROM subscriptions sb WHERE"
 	" sb.user_id = mailboxes.user_id AND sb.name = mailboxes.name),"
-	" messages, unseen, first_recent_uid"
+	" messages, unseen, first_recent_uid,"
+	" (SELECT count(*) FROM mailbox_keywords k WHERE k.mailbox_id = mailboxes.id)"
 	" FROM mailboxes WHERE id = ?1";
 static const char SQL_VIEW[] =
 	"SELECT uid, flags, keywords, modseq FROM messages"
@@ -35,7 +36,7 @@ static const char SQL_CHANGES[] =
 static const char SQL_UIDS[] =
 	"SELECT uid FROM messages WHERE mailbox_id = ?1 ORDER BY uid";
 static const char SQL_CLAIM_RECENT[] =
-	"UPDATE mailboxes SET first_recent_uid = uidnext WHERE id = ?1";
+	"UPDATE mailboxes SET first_recent_uid = ?2 WHERE id = ?1";
 static const char SQL_GET_RECENT[] =
 	"SELECT first_recent_uid, uidnext FROM mailboxes WHERE id = ?1";
 static const char SQL_COUNT_RECENT[] =
@@ -46,6 +47,10 @@ static const char SQL_FLAGS_GET[] =
 static const char SQL_FLAGS_SET[] =
 	"UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5"
 	" WHERE mailbox_id = ?1 AND uid = ?2";
+/* a keyword named in a STORE joins the mailbox's list (sql/012) even when
+ * no message ends up with it (a removal) */
+static const char SQL_KEYWORD_NOTE[] =
+	"INSERT OR IGNORE INTO mailbox_keywords (mailbox_id, keyword) VALUES (?1, ?2)";
 static const char SQL_BUMP_MODSEQ[] =
 	"UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1"
 	" RETURNING highestmodseq";
@@ -167,6 +172,7 @@ mailbox_row(struct store *st, int64_t mailbox_id, struct store_mailbox *mb,
 	mb->messages = (uint32_t)sqlite3_column_int64(s, 8);
 	mb->unseen = (uint32_t)sqlite3_column_int64(s, 9);
 	mb->first_recent_uid = (uint32_t)sqlite3_column_int64(s, 10);
+	mb->keywords = (uint32_t)sqlite3_column_int64(s, 11);
 	stmt_done(s);
 	return STORE_OK;
 }
@@ -308,14 +314,21 @@ recent_bounds(struct store *st, int64_t mailbox_id, uint32_t *first_r,
 }
 
 int
-imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
-		    const char **error_r)
+imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t upto,
+		    uint32_t *first_r, const char **error_r)
 {
 	uint32_t next;
 	/* nothing new since the last claim: no write (and no fsync) */
 	int ret = recent_bounds(st, mailbox_id, first_r, &next, error_r);
-	if (ret != STORE_OK || *first_r >= next)
+	/* only what the caller's view has: a message that arrived since
+	 * its snapshot is left to whoever sees it first */
+	if (upto < next)
+		next = upto;
+	if (ret != STORE_OK || *first_r >= next) {
+		if (ret == STORE_OK)
+			*first_r = next;
 		return ret;
+	}
 	/* \Recent carries no message: a light commit */
 	if ((ret = store_begin_light(st, error_r)) < 0)
 		return ret;
@@ -325,12 +338,16 @@ imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t *first_r,
 		store_rollback(st);
 		return ret;
 	}
+	if (upto < next)
+		next = upto;
 	if (*first_r >= next) {
+		*first_r = next;
 		store_rollback(st);
 		return STORE_OK;
 	}
 	sqlite3_stmt *s = store_stmt(st, SQL_CLAIM_RECENT);
 	stmt_int(s, 1, mailbox_id);
+	stmt_int(s, 2, next);
 	ret = stmt_exec(st, s, "cannot claim recent messages", error_r);
 	if (ret != STORE_OK)
 		store_rollback(st);
@@ -544,6 +561,18 @@ imapdb_store_flags_cond(struct store *st, int64_t mailbox_id,
 		}
 		results[i].keywords = nk;
 		free(old_kw);
+	}
+	for (const char *p = keywords; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l > 0) {
+			sqlite3_stmt *s = store_stmt(st, SQL_KEYWORD_NOTE);
+			stmt_int(s, 1, mailbox_id);
+			sqlite3_bind_text(s, 2, p, (int)l, SQLITE_TRANSIENT);
+			if (stmt_exec(st, s, "cannot note a keyword", error_r) < 0)
+				goto fail;
+		}
+		p = e ? e + 1 : NULL;
 	}
 	if (modseq != 0)
 		store_tx_touch(st, mailbox_id);

@@ -38,10 +38,12 @@ int imapdb_changes(struct store *st, int64_t mailbox_id, uint64_t modseq,
 		   size_t *n_uids_r, const char **error_r);
 
 /* RFC 3501 §2.3.2: \Recent belongs to one session.  Takes the UIDs from
- * first_recent_uid up to uidnext for the caller: *first_r is the first UID
- * that is recent for it, and the mailbox's first_recent_uid moves to
- * uidnext (so no other session sees them as recent). */
-int imapdb_claim_recent(struct store *st, int64_t mailbox_id,
+ * first_recent_uid up to (not including) upto for the caller, upto being
+ * the UIDNEXT of the snapshot its view was read in (a message that came
+ * after is for the session that sees it first): the caller's recent UIDs
+ * are *first_r to upto - 1 (none when *first_r >= upto), and the
+ * mailbox's first_recent_uid moves to upto. */
+int imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t upto,
 			uint32_t *first_r, const char **error_r);
 /* The first UID that is \Recent for whoever selects the mailbox next,
  * without claiming it (EXAMINE, RFC 3501 §6.3.2: a read-only view leaves

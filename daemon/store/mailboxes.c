@@ -52,6 +52,7 @@ mailbox_read(sqlite3_stmt *s, void *elem)
 	mb->messages = (uint32_t)sqlite3_column_int64(s, 8);
 	mb->unseen = (uint32_t)sqlite3_column_int64(s, 9);
 	mb->first_recent_uid = (uint32_t)sqlite3_column_int64(s, 10);
+	mb->keywords = 0;
 }
 
 void

@@ -34,6 +34,19 @@ imaptest is not a Debian package: build it from github.com/dovecot/imaptest
     # its view when a reply races an expunge (it panics with checkpoint=1,
     # Dovecot too): in its inner loop, before array_idx_modifiable(), add
     #   if (seq > array_count(&client->view->messages)) break;
+    # checkpoint_neg() in src/checkpoint.c, when one mailbox's checkpoint
+    # ends, sends new commands to every idle client, also to those of
+    # another mailbox whose checkpoint is still running: that one then
+    # sees its mailbox change between its clients' CHECKs (false state
+    # errors) or a command in flight at its end (it panics "checkpoint.c:
+    # line 314 ... array_count(&client->commands) == 0"; imaptest's own
+    # bookkeeping, whatever the server).
+    # In its last loop, after "client->checkpointing = NULL;", add
+    #   if (client->storage != storage &&
+    #       client->storage->checkpoint != NULL) continue;
+    # and skip clients that are logging out or disconnected: add
+    #   && client->client.state != STATE_LOGOUT && !client->client.disconnected
+    # to the condition that calls client_send_more_commands().
     ./autogen.sh && ./configure --with-dovecot=/usr/lib/dovecot && make
 and point IMAPTEST at src/imaptest (it needs LD_LIBRARY_PATH=/usr/lib/dovecot,
 which this script sets).  Without it, only the memory figures are printed.

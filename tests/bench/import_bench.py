@@ -22,7 +22,15 @@ Measured on the 2-core development machine (shared, load average about
 20, every tool at nice 19): 100,000 messages (330 MB), mailhub import
 108 s (926 msg/s), doveadm import 1,396 s (72 msg/s): 12.9x; 4,000
 messages on a quieter machine: mailhub 1.66 s, doveadm import 18.5 s
-(11.1x), doveadm sync 17.2 s (10.4x).
+(11.1x), doveadm sync 17.2 s (10.4x).  Run again with eight sessions
+building and testing on the 2 cores (nice 19): mailhub import 1,087 s
+wall and 123.5 s user+sys CPU, doveadm import 1,537 s and 134.9 s: 1.41x
+by wall time, 1.09x by CPU; doveadm sync 627 s and 54.9 s: mailhub 0.58x
+by wall time, 0.44x by CPU (slower).  mailhub's wall time is mostly its syncfs(2)
+per batch, which waits for every other writer of the shared file system;
+half of its CPU samples (perf record, 3,000 messages) are in SQLite,
+which besides the rows fills the search index that doveadm import does
+not build.
 """
 
 import os

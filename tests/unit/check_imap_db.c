@@ -135,9 +135,9 @@ START_TEST(test_recent_claimed_once)
 	uint32_t n, first;
 	ck_assert_int_eq(imapdb_count_recent(f.st, f.inbox.id, &n, &err), STORE_OK);
 	ck_assert_uint_eq(n, 2);
-	ck_assert_int_eq(imapdb_claim_recent(f.st, f.inbox.id, &first, &err), STORE_OK);
+	ck_assert_int_eq(imapdb_claim_recent(f.st, f.inbox.id, UINT32_MAX, &first, &err), STORE_OK);
 	ck_assert_uint_eq(first, 1);
-	ck_assert_int_eq(imapdb_claim_recent(f.st, f.inbox.id, &first, &err), STORE_OK);
+	ck_assert_int_eq(imapdb_claim_recent(f.st, f.inbox.id, UINT32_MAX, &first, &err), STORE_OK);
 	ck_assert_uint_eq(first, 3);
 	ck_assert_int_eq(imapdb_count_recent(f.st, f.inbox.id, &n, &err), STORE_OK);
 	ck_assert_uint_eq(n, 0);
