@@ -76,6 +76,8 @@ static const struct command commands[] = {
 	  "    [--interval SECONDS] [--disabled] [--sieve]\n"
 	  "    [--preset gmail|outlook|yahoo|icloud|fastmail|gmx]\n"
 	  "    [--auth password|oauth2 --provider NAME [--refresh-token-stdin]]\n"
+	  "upstream set ID [--two-way|--no-two-way] [--mirror|--no-mirror]\n"
+	  "    [--interval SECONDS] [--enable|--disable] [--sieve|--no-sieve]\n"
 	  "upstream del ID\n"
 	  "upstream list [OWNER]\n"
 	  "upstream run [ID] [--queue]   (fetch now here; --queue: ask the daemon)\n"

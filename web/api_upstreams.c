@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "fetch/fetch.h"
+#include "store/sieve_store.h"
 #include "store/upstreams.h"
 #include "web/api_upstreams.h"
 #include "web/internal.h"
@@ -16,9 +17,11 @@
 #include "fetch/presets.h"
 
 static cJSON *
-upstream_json(const struct store_upstream *up)
+upstream_json(struct web_request *r, const struct store_upstream *up)
 {
 	const struct upstream_settings *s = &up->set;
+	const char *error;
+	bool sieve = false;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "id", (double)up->id);
 	cJSON_AddStringToObject(o, "owner", up->owner);
@@ -37,6 +40,11 @@ upstream_json(const struct store_upstream *up)
 	cJSON_AddBoolToObject(o, "dedupe", s->dedupe);
 	cJSON_AddBoolToObject(o, "mirror", s->mirror);
 	cJSON_AddBoolToObject(o, "two_way", s->two_way);
+	/* the owner's active Sieve script runs on what is fetched */
+	if (store_upstream_sieve_get(r->st, up->id, &sieve, &error) != STORE_OK)
+		log_error("web upstream=%lld cannot read its sieve setting: %s", (long long)up->id,
+			  error);
+	cJSON_AddBoolToObject(o, "sieve", sieve);
 	cJSON_AddNumberToObject(o, "interval", s->interval);
 	cJSON_AddBoolToObject(o, "enabled", s->enabled);
 	cJSON_AddStringToObject(o, "auth", upstream_auth_name(s->auth));
@@ -85,8 +93,19 @@ path_account(struct web_request *r, struct store_upstream *up)
 static const char *const setting_fields[] = {
 	"protocol", "host", "port", "tls", "tls_verify", "username", "password",
 	"folders", "target", "keep", "idle", "dedupe", "mirror", "interval", "enabled",
-	"two_way", "auth", "provider", NULL
+	"two_way", "auth", "provider", "sieve", NULL
 };
+
+/* The body's "sieve" (whether the owner's script runs on fetched mail,
+ * kept apart from the settings: store/sieve_store.h): 0 and *given_r,
+ * or -1 after a reply. */
+static int
+read_sieve(struct web_request *r, bool *given_r, bool *on_r)
+{
+	*given_r = cJSON_GetObjectItemCaseSensitive(r->json, "sieve") != NULL;
+	*on_r = false;
+	return json_get_bool(r, r->json, "sieve", false, on_r);
+}
 
 /* upstream_settings_check() starts its reasons with the field's name
  * ("port must be 1-65535", "folders: at most 100"): name it the way every
@@ -315,7 +334,7 @@ reply_account(struct web_request *r, unsigned status, int64_t id)
 	int st = store_upstream_get(r->st, id, &up, &error);
 	if (st != STORE_OK)
 		return reply_store_error(r, st, error);
-	cJSON *o = upstream_json(&up);
+	cJSON *o = upstream_json(r, &up);
 	store_upstream_clear(&up);
 	return reply_json(r, status, o);
 }
@@ -340,7 +359,7 @@ api_upstreams_list(struct web_request *r)
 		return reply_store_error(r, st, error);
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, upstream_json(&list[i]));
+		cJSON_AddItemToArray(arr, upstream_json(r, &list[i]));
 	store_upstream_list_free(&list, n);
 	return reply_json(r, 200, arr);
 }
@@ -351,9 +370,10 @@ api_upstreams_create(struct web_request *r)
 	static const char *const fields[] = {
 		"owner", "protocol", "host", "port", "tls", "tls_verify", "username",
 		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", "two_way", "auth", "provider", "preset", NULL
+		"enabled", "two_way", "auth", "provider", "preset", "sieve", NULL
 	};
 	const char *owner = r->user.address, *password, *error;
+	bool sieve_given, sieve;
 	struct upstream_settings set = { 0 };
 	set.keep = true;
 	set.idle = true;
@@ -362,7 +382,8 @@ api_upstreams_create(struct web_request *r)
 	enum MHD_Result res = MHD_YES;
 	char *sealed = NULL;
 	if (json_only_fields(r, r->json, fields) < 0 ||
-	    json_get_address(r, r->json, "owner", false, false, &owner) < 0)
+	    json_get_address(r, r->json, "owner", false, false, &owner) < 0 ||
+	    read_sieve(r, &sieve_given, &sieve) < 0)
 		goto out;
 	if (!web_may_access_user(r, owner)) {
 		res = reply_problem(r, 403, "only an admin may add accounts for another user");
@@ -403,6 +424,8 @@ api_upstreams_create(struct web_request *r)
 	int st = store_upstream_add(r->st, owner, &set, sealed, &id, &error);
 	if (st == STORE_OK && set.auth == UPSTREAM_AUTH_OAUTH2)
 		st = store_upstream_oauth_reconnect(r->st, id, FETCH_OAUTH_CONNECT, &error);
+	if (st == STORE_OK && sieve_given && sieve)
+		st = store_upstream_sieve_set(r->st, id, true, &error);
 	if (st != STORE_OK) {
 		if (st == STORE_NOTFOUND)
 			res = reply_problem(r, 422, "field 'owner': %s", error);
@@ -428,7 +451,7 @@ api_upstreams_get(struct web_request *r)
 	struct store_upstream up;
 	if (path_account(r, &up) < 0)
 		return MHD_YES;
-	cJSON *o = upstream_json(&up);
+	cJSON *o = upstream_json(r, &up);
 	store_upstream_clear(&up);
 	return reply_json(r, 200, o);
 }
@@ -440,11 +463,13 @@ api_upstreams_patch(struct web_request *r)
 	struct upstream_settings saved;
 	const char *password, *error;
 	char *sealed = NULL;
+	bool sieve_given, sieve;
 	enum MHD_Result res = MHD_YES;
 	if (path_account(r, &up) < 0)
 		return MHD_YES;
 	upstream_settings_copy(&saved, &up.set);
 	if (json_only_fields(r, r->json, setting_fields) < 0 ||
+	    read_sieve(r, &sieve_given, &sieve) < 0 ||
 	    read_settings(r, &up.set, &password) < 0 ||
 	    check_stored_password_use(r, &saved, &up.set, password) < 0 ||
 	    (password != NULL && seal_password(r, password, &sealed) < 0))
@@ -463,6 +488,8 @@ api_upstreams_patch(struct web_request *r)
 		goto out;
 	}
 	int st = store_upstream_update(r->st, up.id, &up.set, sealed, &error);
+	if (st == STORE_OK && sieve_given)
+		st = store_upstream_sieve_set(r->st, up.id, sieve, &error);
 	if (st != STORE_OK) {
 		res = st == STORE_INVALID ? reply_problem(r, 422, "%s", error)
 					  : reply_store_error(r, st, error);
@@ -523,7 +550,7 @@ api_upstreams_test(struct web_request *r)
 	static const char *const fields[] = {
 		"id", "protocol", "host", "port", "tls", "tls_verify", "username",
 		"password", "folders", "target", "keep", "idle", "dedupe", "mirror", "interval",
-		"enabled", "two_way", "auth", "provider", NULL
+		"enabled", "two_way", "auth", "provider", "sieve", NULL
 	};
 	struct store_upstream up = { 0 };
 	struct upstream_settings saved = { 0 };

@@ -261,8 +261,12 @@ upstream_del(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 static void
-print_account(const struct store_upstream *up)
+print_account(struct store *st, const struct store_upstream *up)
 {
+	bool sieve = false;
+	const char *error;
+	if (store_upstream_sieve_get(st, up->id, &sieve, &error) != STORE_OK)
+		cli_error("upstream list: %s", error);
 	char ok[32] = "never", attempt[32] = "never";
 	if (up->last_ok != 0)
 		cli_format_time(up->last_ok, ok, sizeof ok);
@@ -280,7 +284,7 @@ print_account(const struct store_upstream *up)
 	if (up->set.protocol == UPSTREAM_IMAP)
 		printf(" idle=%s mirror=%s two_way=%s", up->set.idle ? "yes" : "no",
 		       up->set.mirror ? "yes" : "no", up->set.two_way ? "yes" : "no");
-	printf(" auth=%s", upstream_auth_name(up->set.auth));
+	printf(" auth=%s sieve=%s", upstream_auth_name(up->set.auth), sieve ? "yes" : "no");
 	if (up->set.auth == UPSTREAM_AUTH_OAUTH2)
 		printf(" provider=%s paused=%s", esc_str(up->set.provider),
 		       up->reconnect ? "reconnect" : "no");
@@ -322,18 +326,19 @@ upstream_list(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	for (size_t i = 0; i < n; i++)
-		print_account(&list[i]);
+		print_account(st, &list[i]);
 	store_upstream_list_free(&list, n);
 	store_close(&st);
 	return CLI_OK;
 }
 
 enum set_opt { S_TWO_WAY, S_ONE_WAY, S_MIRROR, S_NO_MIRROR, S_INTERVAL, S_ENABLE, S_DISABLE,
-	       S_COUNT };
+	       S_SIEVE, S_NO_SIEVE, S_COUNT };
 
 /* upstream set ID [--two-way|--no-two-way] [--mirror|--no-mirror]
- * [--interval SECONDS] [--enable|--disable]: changes those settings and
- * keeps the others (the running daemon picks them up: generation). */
+ * [--interval SECONDS] [--enable|--disable] [--sieve|--no-sieve]: changes
+ * those settings and keeps the others (the running daemon picks them up:
+ * generation; the Sieve mark is read at each run). */
 static int
 upstream_set(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -345,6 +350,8 @@ upstream_set(struct cli_ctx *ctx, int argc, char **argv)
 		[S_INTERVAL] = { .name = "--interval", .takes_value = true },
 		[S_ENABLE] = { .name = "--enable" },
 		[S_DISABLE] = { .name = "--disable" },
+		[S_SIEVE] = { .name = "--sieve" },
+		[S_NO_SIEVE] = { .name = "--no-sieve" },
 	};
 	int64_t id;
 	int ret = parse_args_id("upstream set", argc, argv, opts, S_COUNT, &id);
@@ -352,7 +359,8 @@ upstream_set(struct cli_ctx *ctx, int argc, char **argv)
 		return ret;
 	if ((opts[S_TWO_WAY].seen && opts[S_ONE_WAY].seen) ||
 	    (opts[S_MIRROR].seen && opts[S_NO_MIRROR].seen) ||
-	    (opts[S_ENABLE].seen && opts[S_DISABLE].seen))
+	    (opts[S_ENABLE].seen && opts[S_DISABLE].seen) ||
+	    (opts[S_SIEVE].seen && opts[S_NO_SIEVE].seen))
 		return cli_usage_error("upstream set: an option and its opposite together");
 	int64_t iv = 0;
 	if (opts[S_INTERVAL].seen &&
@@ -377,7 +385,9 @@ upstream_set(struct cli_ctx *ctx, int argc, char **argv)
 		up.set.enabled = opts[S_ENABLE].seen;
 	if (opts[S_INTERVAL].seen)
 		up.set.interval = (unsigned)iv;
-	if (store_upstream_update(st, id, &up.set, NULL, &error) != STORE_OK)
+	if (store_upstream_update(st, id, &up.set, NULL, &error) != STORE_OK ||
+	    ((opts[S_SIEVE].seen || opts[S_NO_SIEVE].seen) &&
+	     store_upstream_sieve_set(st, id, opts[S_SIEVE].seen, &error) != STORE_OK))
 		cli_error("upstream set: %s", error);
 	else
 		ret = CLI_OK;

@@ -556,6 +556,7 @@ edit_begin(struct sv_run *run)
 static void
 edit_sync(struct sv_run *run)
 {
+	sv_hvals_clear(run);
 	run->hdr = run->edited.data;
 	run->hdr_len = run->edited.len;
 }

@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "core/hash.h"
 #include "core/xmalloc.h"
 #include "sieve/cache.h"
 
@@ -13,7 +12,7 @@
 
 struct sieve_cache_ref {
 	int64_t id, user_id;
-	char hash[SHA256_HEX_LEN + 1];
+	char *text;		/* what it was compiled from */
 	size_t text_len;
 	struct sieve_script *script;
 	unsigned refs;		/* runs using it, + 1 while cached */
@@ -96,20 +95,21 @@ free_dead(struct sieve_cache_ref *dead)
 	while (dead != NULL) {
 		struct sieve_cache_ref *next = dead->chain;
 		sieve_script_free(&dead->script);
+		free(dead->text);
 		free(dead);
 		dead = next;
 	}
 }
 
-/* Under the lock: the entry for (id, hash) taken for a run, or NULL (an
- * entry of id with another text is dropped). */
+/* Under the lock: the entry for script id of that text taken for a run,
+ * or NULL (an entry of id with another text is dropped). */
 static struct sieve_cache_ref *
-take(int64_t id, const char *hash, struct sieve_cache_ref **dead)
+take(int64_t id, const char *text, size_t len, struct sieve_cache_ref **dead)
 {
 	struct sieve_cache_ref *e = find(id);
 	if (e == NULL)
 		return NULL;
-	if (strcmp(e->hash, hash) != 0) {
+	if (e->text_len != len || memcmp(e->text, text, len) != 0) {
 		drop(e, dead);
 		return NULL;
 	}
@@ -124,12 +124,9 @@ sieve_cache_get(int64_t id, int64_t user_id, const char *text, size_t len,
 		const struct sieve_script **script_r, struct sieve_cache_ref **ref_r,
 		struct buf *errors)
 {
-	char hash[SHA256_HEX_LEN + 1];
 	struct sieve_cache_ref *dead = NULL;
-	sha256_hex(text, len, hash);
-
 	pthread_mutex_lock(&lock);
-	struct sieve_cache_ref *e = take(id, hash, &dead);
+	struct sieve_cache_ref *e = take(id, text, len, &dead);
 	if (e != NULL)
 		hits++;
 	else
@@ -150,12 +147,12 @@ sieve_cache_get(int64_t id, int64_t user_id, const char *text, size_t len,
 	struct sieve_cache_ref *mine = xcalloc(1, sizeof *mine);
 	mine->id = id;
 	mine->user_id = user_id;
-	memcpy(mine->hash, hash, sizeof hash);
+	mine->text = xmemdup(text, len);
 	mine->text_len = len;
 	mine->script = script;
 
 	pthread_mutex_lock(&lock);
-	e = take(id, hash, &dead);	/* another thread was quicker */
+	e = take(id, text, len, &dead);	/* another thread was quicker */
 	if (e == NULL) {
 		e = mine;
 		mine = NULL;
@@ -175,6 +172,7 @@ sieve_cache_get(int64_t id, int64_t user_id, const char *text, size_t len,
 	free_dead(dead);
 	if (mine != NULL) {
 		sieve_script_free(&mine->script);
+		free(mine->text);
 		free(mine);
 	}
 	*script_r = e->script;

@@ -370,8 +370,53 @@ trim(struct buf *b)
 	buf_puts(b, "");
 }
 
+#define HVALS_MAX 32	/* field names whose values a run keeps */
+
+static char **
+strv_dup(char **v, size_t n)
+{
+	char **c = xcalloc(n + 1, sizeof *c);
+	for (size_t i = 0; i < n; i++)
+		c[i] = xstrdup(v[i]);
+	return c;
+}
+
+void
+sv_hvals_clear(struct sv_run *run)
+{
+	for (size_t i = 0; i < run->n_hvals; i++) {
+		free(run->hvals[i].name);
+		sv_strv_free(run->hvals[i].v, run->hvals[i].n);
+	}
+	free(run->hvals);
+	run->hvals = NULL;
+	run->n_hvals = 0;
+}
+
+static char **header_values(struct sv_run *run, const char *name, size_t *n_r);
+
 char **
 sv_header_values(struct sv_run *run, const char *name, size_t *n_r)
+{
+	for (size_t i = 0; i < run->n_hvals; i++) {
+		if (str_eq_nocase(run->hvals[i].name, name)) {
+			*n_r = run->hvals[i].n;
+			return strv_dup(run->hvals[i].v, run->hvals[i].n);
+		}
+	}
+	char **v = header_values(run, name, n_r);
+	if (run->n_hvals < HVALS_MAX) {
+		run->hvals = xreallocarray(run->hvals, run->n_hvals + 1, sizeof *run->hvals);
+		struct sv_hvals *h = &run->hvals[run->n_hvals++];
+		h->name = xstrdup(name);
+		h->v = strv_dup(v, *n_r);
+		h->n = *n_r;
+	}
+	return v;
+}
+
+static char **
+header_values(struct sv_run *run, const char *name, size_t *n_r)
 {
 	struct mail_header_iter it;
 	struct mail_header_field f;
@@ -1268,5 +1313,6 @@ sieve_run(const struct sieve_script *script, const struct sieve_env *env,
 	}
 	free(run.vars);
 	sv_caps_clear(&run.caps);
+	sv_hvals_clear(&run);
 	return r->error != NULL ? -1 : 0;
 }

@@ -144,6 +144,14 @@ struct sv_run {
 	struct sv_caps caps;	/* the match variables */
 	char **flags;		/* imap4flags' internal variable */
 	size_t n_flags;
+	/* decoded header values by field name (lower case), kept until the
+	 * header is edited: a script of many rules asks for the same few */
+	struct sv_hvals {
+		char *name;
+		char **v;
+		size_t n;
+	} *hvals;
+	size_t n_hvals;
 	long steps;
 	size_t n_redirects;
 	bool stop;
@@ -157,6 +165,8 @@ void sv_fail(struct sv_run *run, const char *fmt, ...) MH_PRINTF(2, 3);
 /* The decoded, unfolded values of the header fields called name, in order
  * (a NULL-terminated malloc'd array of malloc'd strings). */
 char **sv_header_values(struct sv_run *run, const char *name, size_t *n_r);
+/* Forgets the values sv_header_values() kept (the header changed). */
+void sv_hvals_clear(struct sv_run *run);
 void sv_strv_free(char **v, size_t n);
 /* Adds a flag list (space-separated items) to a flag set, no duplicates. */
 void sv_flags_add(char ***flags, size_t *n, const char *list);

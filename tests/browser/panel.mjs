@@ -393,6 +393,7 @@ await step('the user adds an upstream account after a connection test', async ()
 	const saved = await page.evaluate(() => fetch('/api/v1/upstreams').then((r) => r.json()));
 	check(saved.length === 1 && saved[0].mirror === true, 'folder mirroring saved from the form');
 	check(saved[0].two_way === true, 'two-way sync saved from the form');
+	check(saved[0].sieve === false, 'no Sieve on fetched mail unless asked');
 	await row.getByRole('button', { name: 'Fetch now' }).click();
 	await toast().filter({ hasText: 'Fetching now' }).waitFor();
 	if (ok) {
@@ -420,6 +421,18 @@ await step('the user adds an upstream account after a connection test', async ()
 	await row.getByRole('button', { name: 'Disable' }).click();
 	await page.getByRole('row', { name: /disabled/ }).waitFor();
 	await shot('18-upstreams');
+	// the edit form turns Sieve on fetched mail on, and shows it after
+	for (const on of [true, false]) {
+		await row.getByRole('button', { name: 'Edit' }).click();
+		const e = page.getByRole('dialog', { name: new RegExp(`^Edit ${process.env.UPSTREAM_USER} at`) });
+		const box = e.getByLabel('Sort fetched mail with the owner’s mail filters', { exact: false });
+		check(await box.isChecked() === !on, 'the edit form shows the stored Sieve mark');
+		await box.setChecked(on);
+		await e.getByRole('button', { name: 'Save' }).click();
+		await e.waitFor({ state: 'detached' });
+		const edited = await page.evaluate(() => fetch('/api/v1/upstreams').then((r) => r.json()));
+		check(edited[0].sieve === on && edited[0].enabled === false, 'Sieve on fetched mail saved');
+	}
 });
 
 await step('the user imports their old IMAP account in the background and sees it finish', async () => {

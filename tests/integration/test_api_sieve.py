@@ -136,7 +136,7 @@ class ApiSieve(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         send(3)
         self.assertEqual(len(inbox_rows(self.mh, BOB, "Two")), 1)
-        # by the CLI: the daemon is not told, the text's hash differs
+        # by the CLI: the daemon is not told, the text differs
         path = os.path.join(self.mh.dir, "bob.sieve")
         with open(path, "w") as f:
             f.write(script("Three"))
@@ -150,6 +150,57 @@ class ApiSieve(unittest.TestCase):
         self.assertEqual(len(inbox_rows(self.mh, BOB)), 1)
         self.assertEqual(len(inbox_rows(self.mh, BOB, "Three")), 1)
         self.assertEqual(bob.delete("/sieve/rules").status, 204)
+
+    def test_upstream_opt_in(self):
+        """The "sieve" field of upstream accounts (whether the owner's
+        script runs on fetched mail): read and written through the API,
+        the same mark `mailhub upstream list` shows and the fetcher reads
+        (test_sieve_fetch.py)."""
+        alice = self.session(ALICE, ALICE_PW)
+        body = {"protocol": "imap", "host": "imap.example.net", "username": "far",
+                "password": "Far-Secret-1", "enabled": False}
+        r = alice.post("/upstreams", body)
+        self.assertEqual(r.status, 201, r)
+        plain = r.json
+        self.assertIs(plain["sieve"], False)
+        r = alice.post("/upstreams", {**body, "username": "far2", "sieve": True})
+        self.assertEqual(r.status, 201, r)
+        on = r.json
+        self.assertIs(on["sieve"], True)
+        self.assertIs(alice.get(f"/upstreams/{on['id']}").json["sieve"], True)
+
+        def listed(upstream_id):
+            for line in self.mh.cli("upstream", "list", ALICE).stdout.splitlines():
+                if line.split(" ", 1)[0] == str(upstream_id):
+                    return line.split(" sieve=", 1)[1].split(" ", 1)[0]
+        self.assertEqual((listed(plain["id"]), listed(on["id"])), ("no", "yes"))
+        # PATCH turns it on and off, alone or with other settings
+        r = alice.patch(f"/upstreams/{plain['id']}", {"sieve": True})
+        self.assertEqual(r.status, 200, r)
+        self.assertIs(r.json["sieve"], True)
+        r = alice.patch(f"/upstreams/{on['id']}", {"sieve": False, "interval": 600})
+        self.assertEqual((r.json["sieve"], r.json["interval"]), (False, 600), r)
+        # a field left out keeps its value
+        r = alice.patch(f"/upstreams/{plain['id']}", {"interval": 900})
+        self.assertIs(r.json["sieve"], True)
+        self.assertEqual((listed(plain["id"]), listed(on["id"])), ("yes", "no"))
+        by_id = {u["id"]: u["sieve"] for u in alice.get("/upstreams").json}
+        self.assertEqual((by_id[plain["id"]], by_id[on["id"]]), (True, False))
+        # not a boolean: named; another user's account: not found
+        r = alice.patch(f"/upstreams/{on['id']}", {"sieve": "yes"})
+        self.assertEqual(r.status, 422, r)
+        self.assertIn("'sieve'", r.detail)
+        r = alice.post("/upstreams", {**body, "username": "far3", "sieve": 1})
+        self.assertEqual(r.status, 422, r)
+        bob = self.session(BOB, BOB_PW)
+        self.assertEqual(bob.patch(f"/upstreams/{on['id']}", {"sieve": True}).status, 404)
+        self.assertEqual(listed(on["id"]), "no")
+        # the panel's connection test takes the whole form, "sieve" too
+        t = alice.post("/upstreams/test", {**body, "host": "127.0.0.1", "port": free_port(),
+                                           "tls": "none", "sieve": True})
+        self.assertEqual(t.status, 200, t)
+        for u in (plain, on):
+            self.assertEqual(alice.delete(f"/upstreams/{u['id']}").status, 204)
 
     def test_csrf_and_auth(self):
         anon = Client(self.mh.port("admin"))

@@ -2,7 +2,8 @@
 list mail into a folder, flagging mail from a VIP, answering with a
 vacation reply) runs on the messages the fetcher takes from a real upstream
 (a private Dovecot, as in test_fetch.py) when the account opts in
-(`upstream add --sieve`), and not when it does not.  The vacation reply
+(`upstream add --sieve`, or later `upstream set --sieve`), and not when
+it does not (or no longer does: `upstream set --no-sieve`).  The vacation reply
 goes out once to a person, never to a list or a bounce; the Return-Path
 the upstream's delivery wrote is the envelope sender."""
 
@@ -38,7 +39,7 @@ def message(return_path, frm, subject, extra=""):
 
 
 class SieveFetch(unittest.TestCase):
-    users = {"u1": "pw-one-1", "u2": "pw-two-2"}
+    users = {"u1": "pw-one-1", "u2": "pw-two-2", "u3": "pw-three-3"}
 
     @classmethod
     def setUpClass(cls):
@@ -153,6 +154,45 @@ class SieveFetch(unittest.TestCase):
         self.assertEqual(len(inbox_rows(self.mh, OWNER, "Plain")), before_plain)
         self.assertEqual(self.replies_to("pal@remote.example"), 1)
         self.assertEqual(self.replies_to("stranger@remote.example"), 1)
+
+    def sieve_listed(self, upstream_id):
+        for line in self.mh.cli("upstream", "list").stdout.splitlines():
+            if line.split(" ", 1)[0] == str(upstream_id):
+                return line.split(" sieve=", 1)[1].split(" ", 1)[0]
+        raise AssertionError(f"account {upstream_id} not listed")
+
+    def test_04_turned_on_and_off(self):
+        """An account added without the opt-in turns it on and off with
+        `upstream set`: each fetch follows the mark it finds."""
+        up = self.add("u3", "imap", ("--target", "Later"))
+        self.assertEqual(self.sieve_listed(up), "no")
+        self.dc.add_messages("u3", [
+            message("dev-bounces@lists.example.com", "dev@lists.example.com", "post four",
+                    "List-Id: <dev.lists.example.com>\r\n")])
+        before_lists = len(inbox_rows(self.mh, OWNER, "Lists"))
+        self.fetch(up)
+        self.assertEqual(len(inbox_rows(self.mh, OWNER, "Later")), 1)
+        self.assertEqual(len(inbox_rows(self.mh, OWNER, "Lists")), before_lists)
+        self.mh.cli("upstream", "set", str(up), "--sieve")
+        self.assertEqual(self.sieve_listed(up), "yes")
+        self.dc.add_messages("u3", [
+            message("dev-bounces@lists.example.com", "dev@lists.example.com", "post five",
+                    "List-Id: <dev.lists.example.com>\r\n")])
+        self.fetch(up)
+        self.assertEqual(len(inbox_rows(self.mh, OWNER, "Lists")), before_lists + 1)
+        self.assertEqual(len(inbox_rows(self.mh, OWNER, "Later")), 1)
+        self.mh.cli("upstream", "set", str(up), "--no-sieve")
+        self.assertEqual(self.sieve_listed(up), "no")
+        self.dc.add_messages("u3", [
+            message("dev-bounces@lists.example.com", "dev@lists.example.com", "post six",
+                    "List-Id: <dev.lists.example.com>\r\n")])
+        self.fetch(up)
+        self.assertEqual(len(inbox_rows(self.mh, OWNER, "Lists")), before_lists + 1)
+        self.assertEqual(len(inbox_rows(self.mh, OWNER, "Later")), 2)
+        # both at once is a usage error
+        r = self.mh.cli("upstream", "set", str(up), "--sieve", "--no-sieve", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(self.sieve_listed(up), "no")
 
 
 if __name__ == "__main__":

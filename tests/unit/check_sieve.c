@@ -176,6 +176,16 @@ START_TEST(test_editheader_date)
 	       "if header :is \"x-tag\" \"yes\" { fileinto \"T\"; }", "fileinto \"T\"\n");
 	ck_run("require [\"editheader\"]; deleteheader \"list-id\"; "
 	       "if exists \"list-id\" { discard; }", "implicit keep\n");
+	/* a header read before an edit is read again after it (the run keeps
+	 * decoded values only while the header stays as it is) */
+	ck_run("require [\"editheader\", \"fileinto\"]; "
+	       "if header :is \"x-tag\" \"yes\" { fileinto \"Before\"; } "
+	       "addheader \"X-Tag\" \"yes\"; "
+	       "if header :is \"x-tag\" \"yes\" { fileinto \"After\"; } "
+	       "if header :contains \"subject\" \"hello\" { fileinto \"S1\"; } "
+	       "deleteheader \"subject\"; "
+	       "if header :contains \"subject\" \"hello\" { fileinto \"S2\"; }",
+	       "fileinto \"After\"\nfileinto \"S1\"\n");
 	ck_run("require [\"date\", \"relational\", \"fileinto\"]; "
 	       "if date :zone \"+0000\" :value \"eq\" \"date\" \"hour\" \"08\" { fileinto \"UTC8\"; }",
 	       "fileinto \"UTC8\"\n");

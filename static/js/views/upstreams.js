@@ -23,7 +23,7 @@ function settings(v, ctx, existing) {
 		protocol: v.protocol, host: v.host.trim(), port: v.port.trim() === '' ? 0 : Number(v.port),
 		tls: v.tls, tls_verify: v.verify === 'pin' ? 'pin:' + v.pin.trim().toLowerCase() : v.verify,
 		username: v.username, target: v.target.trim() || 'INBOX',
-		keep: v.keep, idle: v.idle, mirror: v.mirror, two_way: v.two_way, enabled: v.enabled, interval: Math.round(Number(v.interval || 5) * 60),
+		keep: v.keep, idle: v.idle, mirror: v.mirror, two_way: v.two_way, sieve: v.sieve, enabled: v.enabled, interval: Math.round(Number(v.interval || 5) * 60),
 	};
 	if (v.protocol === 'imap') s.folders = split(v.folders).length ? split(v.folders) : ['INBOX'];
 	if (!existing) {
@@ -96,6 +96,7 @@ function editDialog(ctx, up, presets = []) {
 		field('Push new mail at once (IMAP IDLE)', { name: 'idle', type: 'checkbox', checked: s.idle }),
 		field('One local folder per server folder, under "Deliver into" (IMAP)', { name: 'mirror', type: 'checkbox', checked: !!s.mirror }),
 		field('Two-way sync: reading, flagging, moving and deleting here also happens on the server, and the other way round (IMAP, mail left on the server)', { name: 'two_way', type: 'checkbox', checked: !!s.two_way }),
+		field('Sort fetched mail with the owner’s mail filters (the active Sieve script of the Filters page)', { name: 'sieve', type: 'checkbox', checked: !!s.sieve }),
 		field('Enabled', { name: 'enabled', type: 'checkbox', checked: s.enabled }),
 		result,
 		h('p', { class: 'form-error', role: 'alert' }),
