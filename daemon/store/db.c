@@ -271,12 +271,8 @@ store_group_end(struct store *st, const char **error_r)
 void
 store_group_abort(struct store *st)
 {
-	if (st->in_sub) {
-		const char *ignored;
-		(void)savepoint_exec(st, SQL_ROLLBACK_TO, &ignored);
-		(void)savepoint_exec(st, SQL_RELEASE, &ignored);
-		st->in_sub = false;
-	}
+	/* the open savepoint first, then the whole */
+	store_rollback(st);
 	st->group = false;
 	store_rollback(st);
 }
