@@ -52,6 +52,7 @@ static const struct command commands[] = {
 	  "manage users (passwords only from standard input)",
 	  "user add ADDRESS [--admin] [--quota BYTES[K|M|G|T]] [--quota-messages N] --password-stdin\n"
 	  "user passwd ADDRESS --password-stdin\n"
+	  "user set ADDRESS [--quota BYTES[K|M|G|T]] [--quota-messages N]\n"
 	  "user del|show ADDRESS\n"
 	  "user totp-reset ADDRESS\n"
 	  "user list\n"

@@ -72,6 +72,11 @@ web_handler_fn api_doctor_get;
 /* api_download.c */
 web_handler_fn api_users_download;
 
+/* api_import.c */
+web_handler_fn api_import_start;
+web_handler_fn api_import_get;
+web_handler_fn api_import_cancel;
+
 /* api_queue.c */
 web_handler_fn api_queue_list;
 web_handler_fn api_queue_get;

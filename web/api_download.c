@@ -3,12 +3,15 @@
  * mailbox": every folder of the user as a Maildir++ tree in a tar stream
  * (POSIX ustar; GNU long names past 100 bytes), which any tar, Dovecot,
  * mutt or Thunderbird's ImportExportTools read:
- *   mail/cur/DATE.MUIDP0.mailhub,S=SIZE:2,FLAGS        INBOX
- *   mail/.Archive.2024/cur/...                        folder "Archive/2024"
- *   mail/.../dovecot-uidlist                          UIDVALIDITY and UIDs
- * Messages have LF line ends and their internal date as mtime, as `mailhub
- * export ADDRESS maildir` writes them; folder names stay UTF-8 with '.' in
- * a name written '_'.  The user themself or an admin.
+ *   mail/cur/DATE.MUIDP0.mailhub,S=SIZE,W=VSIZE:2,FLAGS  INBOX
+ *   mail/.Archive.2024/cur/...                         folder "Archive/2024"
+ *   mail/.../dovecot-uidlist                           UIDVALIDITY and UIDs
+ *   mail/.../dovecot-keywords                          the keyword letters
+ * byte for byte what `mailhub export ADDRESS maildir` writes under mail/
+ * (store/maildir_form.h: LF line ends, the internal date as mtime, flags
+ * and keyword letters in the names, folder names in modified UTF-7), so
+ * that Dovecot serves the unpacked tree as mailhub did.  The user themself
+ * or an admin.
  *
  * The stream is made as it is sent: libmicrohttpd asks the reader for
  * more, and the reader takes the next message from the store then, so
@@ -19,11 +22,13 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
 #include "mail/mailfile.h"
-#include "store/blob.h"
+#include "imap/utf7.h"
+#include "store/maildir_form.h"
 #include "store/store.h"
 #include "web/api.h"
 #include "web/internal.h"
@@ -40,6 +45,11 @@ struct download {
 	struct store_message *msgs;
 	size_t n_msgs, msg;		/* the next message of that folder */
 	bool folder_started;
+	int64_t made;			/* mtime of the folders and index files:
+					 * now, as export writes them (Dovecot
+					 * skips a dovecot-keywords of mtime 0,
+					 * which it takes for read already) */
+	struct maildir_keywords kw;	/* the folder's keyword letters */
 	struct buf uidlist;		/* the folder's dovecot-uidlist */
 	struct buf out;			/* tar bytes made and not yet sent */
 	size_t out_pos;
@@ -51,6 +61,7 @@ download_free(void *cls)
 {
 	struct download *d = cls;
 	store_message_list_free(&d->msgs, d->n_msgs);
+	maildir_keywords_clear(&d->kw);
 	if (d->mbs != NULL)
 		store_mailbox_list_free(&d->mbs, d->n_mbs);
 	store_close(&d->st);
@@ -113,9 +124,8 @@ folder_dir(const char *name, struct buf *out)
 	buf_puts(out, "mail");
 	if (strcmp(name, "INBOX") == 0)
 		return;
-	buf_puts(out, "/.");
-	for (const char *p = name; *p != '\0'; p++)
-		buf_putc(out, *p == '/' ? '.' : *p == '.' ? '_' : *p);
+	buf_putc(out, '/');
+	imap_maildirpp_dir(name, out);
 }
 
 /* Makes the next piece of the stream into d->out: a folder's start, one
@@ -143,42 +153,43 @@ next_piece(struct download *d)
 		}
 		d->msg = 0;
 		d->folder_started = true;
-		buf_reset(&d->uidlist);
-		buf_printf(&d->uidlist, "3 V%u N%u\n", mb->uidvalidity, mb->uidnext);
+		maildir_keywords_of(d->msgs, d->n_msgs, &d->kw);
+		maildir_uidlist_start(mb, &d->uidlist);
 		static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
 		for (size_t i = 0; i < 4; i++) {
 			buf_reset(&name);
 			buf_printf(&name, "%s%s/", buf_cstr(&dir), subs[i]);
-			tar_entry(&d->out, buf_cstr(&name), '5', NULL, 0, 0);
+			tar_entry(&d->out, buf_cstr(&name), '5', NULL, 0, d->made);
 		}
 		goto out;
 	}
 	if (d->msg < d->n_msgs) {
 		const struct store_message *m = &d->msgs[d->msg++];
-		struct buf raw = BUF_INIT, lf = BUF_INIT, info = BUF_INIT;
-		if (blob_read(d->st, m->blob, &raw, &error) != STORE_OK) {
+		struct buf raw = BUF_INIT, lf = BUF_INIT, file = BUF_INIT;
+		if (maildir_message(d->st, m, &d->kw, &raw, &lf, &file, &d->uidlist, &error) !=
+		    STORE_OK) {
 			log_error("web download message %u: %s", m->uid, error);
-			buf_free(&raw);
 			ret = -1;
-			goto out;
+		} else {
+			buf_printf(&name, "%s/cur/%s", buf_cstr(&dir), buf_cstr(&file));
+			tar_entry(&d->out, buf_cstr(&name), '0', lf.data, lf.len, m->internal_date);
 		}
-		for (size_t i = 0; i < raw.len; i++)
-			if (!(raw.data[i] == '\r' && i + 1 < raw.len && raw.data[i + 1] == '\n'))
-				buf_putc(&lf, raw.data[i]);
-		maildir_info(m->flags, 0, &info);
-		char base[128];
-		snprintf(base, sizeof base, "%lld.M%uP0.mailhub,S=%zu,W=%zu",
-			 (long long)m->internal_date, m->uid, lf.len, raw.len);
-		buf_printf(&name, "%s/cur/%s%s", buf_cstr(&dir), base, buf_cstr(&info));
-		tar_entry(&d->out, buf_cstr(&name), '0', lf.data, lf.len, m->internal_date);
-		buf_printf(&d->uidlist, "%u :%s\n", m->uid, base);
 		buf_free(&raw);
 		buf_free(&lf);
-		buf_free(&info);
+		buf_free(&file);
 		goto out;
 	}
 	buf_printf(&name, "%s/dovecot-uidlist", buf_cstr(&dir));
-	tar_entry(&d->out, buf_cstr(&name), '0', d->uidlist.data, d->uidlist.len, 0);
+	tar_entry(&d->out, buf_cstr(&name), '0', d->uidlist.data, d->uidlist.len, d->made);
+	if (d->kw.n > 0) {
+		struct buf kwfile = BUF_INIT;
+		maildir_keywords_file(&d->kw, &kwfile);
+		buf_reset(&name);
+		buf_printf(&name, "%s/dovecot-keywords", buf_cstr(&dir));
+		tar_entry(&d->out, buf_cstr(&name), '0', kwfile.data, kwfile.len, d->made);
+		buf_free(&kwfile);
+	}
+	maildir_keywords_clear(&d->kw);
 	store_message_list_free(&d->msgs, d->n_msgs);
 	d->n_msgs = 0;
 	d->folder_started = false;
@@ -227,6 +238,7 @@ api_users_download(struct web_request *r)
 		return reply_store_error(r, st, error);
 	struct download *d = xcalloc(1, sizeof *d);
 	d->user_id = user.id;
+	d->made = (int64_t)time(NULL);
 	if (store_open(store_data_dir(r->st), &d->st, &error) != STORE_OK ||
 	    store_mailbox_list(d->st, user.id, &d->mbs, &d->n_mbs, &error) != STORE_OK) {
 		log_error("web download user=%s: %s", user.address, error);

@@ -18,6 +18,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "sieve/cache.h"
 #include "sieve/sieve.h"
 #include "store/sieve_store.h"
 #include "web/api.h"
@@ -130,6 +131,7 @@ api_sieve_put(struct web_request *r)
 		return reply_problem(r, 409, "at most %d scripts", SIEVE_SCRIPTS_MAX);
 	if (st == STORE_OK && activate)
 		st = store_sieve_activate(r->st, r->user.id, name, &error);
+	sieve_cache_forget_user(r->user.id);
 	if (st != STORE_OK)
 		return reply_store_error(r, st, error);
 	log_info("web sieve put user=%s name=%s size=%zu%s", r->user.address, esc_str(name),
@@ -148,6 +150,7 @@ set_active(struct web_request *r, bool on)
 	int st = script_state(r, name, &active, &error);
 	if (st == STORE_OK && (on || active))
 		st = store_sieve_activate(r->st, r->user.id, on ? name : NULL, &error);
+	sieve_cache_forget_user(r->user.id);
 	if (st == STORE_NOTFOUND)
 		return reply_problem(r, 404, "there is no script of that name");
 	if (st != STORE_OK)

@@ -1,7 +1,8 @@
 /*
  * api_users: accounts.
  *   GET    /api/v1/users               admin: every user; a user: themself
- *   POST   /api/v1/users               admin: {"address","password","admin","quota","enabled"}
+ *   POST   /api/v1/users               admin: {"address","password","admin","quota",
+ *                                       "quota_messages","enabled"}
  *   GET    /api/v1/users/{address}     admin, or the user themself
  *   PATCH  /api/v1/users/{address}     admin: any field; a user: their own password
  *   DELETE /api/v1/users/{address}     admin (not themself)
@@ -13,6 +14,9 @@
  * the 422's words).  A new password, or disabling the user, ends the user's
  * panel sessions and deletes their API tokens (sql/008), except the one
  * session that changed its own password, which goes on.
+ * "quota" limits bytes, "quota_messages" the number of messages (QUOTA's
+ * STORAGE and MESSAGE resources, RFC 9208), 0 for none; a user reads
+ * "used" bytes and "messages" beside them.
  */
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +41,8 @@ user_json(const struct store_user *u)
 	cJSON_AddBoolToObject(o, "enabled", u->enabled);
 	cJSON_AddNumberToObject(o, "quota", (double)u->quota);
 	cJSON_AddNumberToObject(o, "used", (double)u->used);
+	cJSON_AddNumberToObject(o, "quota_messages", (double)u->quota_messages);
+	cJSON_AddNumberToObject(o, "messages", (double)u->messages);
 	cJSON_AddItemToObject(o, "created", json_time(u->created));
 	return o;
 }
@@ -117,11 +123,11 @@ enum MHD_Result
 api_users_create(struct web_request *r)
 {
 	static const char *const fields[] = {
-		"address", "password", "admin", "quota", "enabled", NULL
+		"address", "password", "admin", "quota", "quota_messages", "enabled", NULL
 	};
 	const char *address = NULL, *password = NULL, *error;
 	bool admin = false, enabled = true;
-	uint64_t quota = 0;
+	uint64_t quota = 0, quota_messages = 0;
 	char *hash = NULL;
 
 	if (json_only_fields(r, r->json, fields) < 0 ||
@@ -129,6 +135,8 @@ api_users_create(struct web_request *r)
 	    get_password(r, "password", true, address, &password) < 0 ||
 	    json_get_bool(r, r->json, "admin", false, &admin) < 0 ||
 	    json_get_uint(r, r->json, "quota", false, QUOTA_MAX, &quota) < 0 ||
+	    json_get_uint(r, r->json, "quota_messages", false, QUOTA_MAX,
+			  &quota_messages) < 0 ||
 	    json_get_bool(r, r->json, "enabled", false, &enabled) < 0)
 		return MHD_YES;
 	if (password_hash(password, &hash, &error) < 0)
@@ -138,6 +146,10 @@ api_users_create(struct web_request *r)
 	if (st != STORE_OK)
 		return field_error(r, st, "address", error);
 	set_scram(r, address, password);
+	if (quota_messages > 0 &&
+	    (st = store_user_set_quota_messages(r->st, address, quota_messages,
+						&error)) != STORE_OK)
+		return reply_store_error(r, st, error);
 	if (!enabled && (st = store_user_set_enabled(r->st, address, false, &error)) != STORE_OK)
 		return reply_store_error(r, st, error);
 	log_info("web user=%s added admin=%d by=%s", esc_str(address), admin ? 1 : 0,
@@ -213,13 +225,16 @@ enum MHD_Result
 api_users_patch(struct web_request *r)
 {
 	static const char *const fields[] = {
-		"password", "current_password", "admin", "quota", "enabled", NULL
+		"password", "current_password", "admin", "quota", "quota_messages",
+		"enabled", NULL
 	};
-	static const char *const admin_fields[] = { "admin", "quota", "enabled" };
+	static const char *const admin_fields[] = {
+		"admin", "quota", "quota_messages", "enabled"
+	};
 	struct store_user u = { 0 };
 	const char *password = NULL, *error;
 	bool admin, enabled;
-	uint64_t quota;
+	uint64_t quota, quota_messages;
 	enum MHD_Result res = MHD_YES;
 	int st = STORE_OK;
 
@@ -238,9 +253,12 @@ api_users_patch(struct web_request *r)
 	admin = u.admin;
 	enabled = u.enabled;
 	quota = u.quota;
+	quota_messages = u.quota_messages;
 	if (get_password(r, "password", false, u.address, &password) < 0 ||
 	    json_get_bool(r, r->json, "admin", false, &admin) < 0 ||
 	    json_get_uint(r, r->json, "quota", false, QUOTA_MAX, &quota) < 0 ||
+	    json_get_uint(r, r->json, "quota_messages", false, QUOTA_MAX,
+			  &quota_messages) < 0 ||
 	    json_get_bool(r, r->json, "enabled", false, &enabled) < 0)
 		goto out;
 	/* An admin cannot lock themself out of the panel. */
@@ -283,6 +301,9 @@ api_users_patch(struct web_request *r)
 		st = store_user_set_admin(r->st, u.address, admin, &error);
 	if (st == STORE_OK && quota != u.quota)
 		st = store_user_set_quota(r->st, u.address, quota, &error);
+	if (st == STORE_OK && quota_messages != u.quota_messages)
+		st = store_user_set_quota_messages(r->st, u.address, quota_messages,
+						   &error);
 	if (st == STORE_OK && enabled != u.enabled &&
 	    (st = store_user_set_enabled(r->st, u.address, enabled, &error)) == STORE_OK &&
 	    !enabled)

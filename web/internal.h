@@ -85,6 +85,9 @@ bool web_autoconfig_serve(struct web_request *r, enum MHD_Result *result_r);
 /* metrics.c: GET /metrics (Prometheus text; an admin's bearer token or
  * [admin] metrics_token); false when the path is another. */
 bool web_metrics_serve(struct web_request *r, enum MHD_Result *result_r);
+/* api_doctor.c: at the end, no new doctor check starts, and the one
+ * running (if any) gets at most timeout_ms to end. */
+void web_doctor_close(int timeout_ms);
 /* mta_sts.c: GET /.well-known/mta-sts.txt (RFC 8461) by the Host field. */
 bool web_mta_sts_serve(struct web_request *r, enum MHD_Result *result_r);
 

@@ -13,7 +13,8 @@ libweb_a_SOURCES = \
 	web/api_tlsrpt.c \
 	web/api_totp.c web/api_totp.h web/rfc3339.c web/rfc3339.h \
 	web/upstream_test.c web/upstream_test.h web/json_nul.c web/json_nul.h \
-	web/json_dup.c web/json_dup.h web/metrics.c web/api_doctor.c web/api_download.c
+	web/json_dup.c web/json_dup.h web/metrics.c web/api_doctor.c web/api_download.c \
+	web/api_import.c
 libweb_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS)
 
 # The dashboard's counts and disk use: a store function of the panel's own.

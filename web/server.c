@@ -25,6 +25,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/tls.h"
+#include "doctor/doctor.h"
 #include "fetch/fetch.h"
 #include "web/internal.h"
 #include "web/json_dup.h"
@@ -661,5 +662,7 @@ web_server_stop(struct web_server **srvp)
 		MHD_stop_daemon(srv->mhd);
 	/* a test still connecting (no socket to end yet) takes one step */
 	web_tests_wait(FETCH_TEST_STEP_MS + 1000);
+	/* a doctor check waits for DNS and its probe */
+	web_doctor_close((DOCTOR_PROBE_SECONDS + 5) * 1000);
 	server_free(srvp);
 }

@@ -34,6 +34,7 @@
 #include "imap/utf7.h"
 #include "mail/mailfile.h"
 #include "store/blob.h"
+#include "store/maildir_form.h"
 #include "store/store.h"
 
 cli_command_fn cmd_export;
@@ -108,64 +109,16 @@ read_lf(struct store *st, const struct store_message *m, struct buf *raw, struct
 	return 0;
 }
 
-/* The folder's first 26 keywords, in the order first seen. */
-static size_t
-folder_keywords(const struct store_message *msgs, size_t n, char *kw[26])
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (msgs[i].keywords == NULL)
-			continue;
-		char *copy = xstrdup(msgs[i].keywords), *save = NULL;
-		for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
-			bool seen = false;
-			for (size_t j = 0; j < k && !seen; j++)
-				seen = str_eq_nocase(kw[j], t);
-			if (!seen && k < 26)
-				kw[k++] = xstrdup(t);
-		}
-		free(copy);
-	}
-	return k;
-}
-
-static uint32_t
-keyword_bits(const char *keywords, char *const kw[26], size_t n_kw)
-{
-	uint32_t bits = 0;
-	if (keywords == NULL)
-		return 0;
-	char *copy = xstrdup(keywords), *save = NULL;
-	for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
-		for (size_t j = 0; j < n_kw; j++)
-			if (str_eq_nocase(kw[j], t))
-				bits |= 1u << j;
-	free(copy);
-	return bits;
-}
-
-/* "A/B" as Maildir++ names it: ".A.B", each level in modified UTF-7. */
+/* "A/B" as Maildir++ names it under dest: dest/.A.B (imap_maildirpp_dir). */
 static char *
 maildirpp_dir(const char *dest, const char *name)
 {
-	if (strcmp(name, "INBOX") == 0)
-		return xstrdup(dest);
-	struct buf out = BUF_INIT, part = BUF_INIT;
-	buf_printf(&out, "%s/", dest);
-	for (const char *p = name;;) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
-		buf_reset(&part);
-		if (imap_utf8_to_mutf7(p, len, &part) < 0)
-			buf_append(&part, p, len);
-		buf_putc(&out, '.');
-		for (size_t i = 0; i < part.len; i++)
-			buf_putc(&out, part.data[i] == '.' ? '_' : part.data[i]);
-		if (slash == NULL)
-			break;
-		p = slash + 1;
+	struct buf out = BUF_INIT;
+	buf_puts(&out, dest);
+	if (strcmp(name, "INBOX") != 0) {
+		buf_putc(&out, '/');
+		imap_maildirpp_dir(name, &out);
 	}
-	buf_free(&part);
 	return buf_steal(&out);
 }
 
@@ -176,53 +129,43 @@ export_maildir_folder(struct store *st, const struct store_mailbox *mb, const ch
 	struct store_message *msgs = NULL;
 	size_t n = 0;
 	const char *error;
-	char *kw[26] = { 0 };
+	struct maildir_keywords kw = { 0 };
 	int ret = -1;
-	struct buf raw = BUF_INIT, lf = BUF_INIT, info = BUF_INIT, uidlist = BUF_INIT,
+	struct buf raw = BUF_INIT, lf = BUF_INIT, name = BUF_INIT, uidlist = BUF_INIT,
 		   path = BUF_INIT;
 	char *dir = maildirpp_dir(dest, mb->name);
 	if (store_message_list(st, mb->id, 1, &msgs, &n, &error) != STORE_OK) {
 		cli_error("export: %s", error);
 		goto out;
 	}
-	buf_reset(&path);
-	buf_printf(&path, "%s/cur", dir);
-	if (mkdirs(buf_cstr(&path)) < 0)
-		goto out;
-	buf_reset(&path);
-	buf_printf(&path, "%s/new", dir);
-	if (mkdirs(buf_cstr(&path)) < 0)
-		goto out;
-	buf_reset(&path);
-	buf_printf(&path, "%s/tmp", dir);
-	if (mkdirs(buf_cstr(&path)) < 0)
-		goto out;
-	size_t n_kw = folder_keywords(msgs, n, kw);
-	buf_printf(&uidlist, "3 V%u N%u\n", mb->uidvalidity, mb->uidnext);
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	for (size_t i = 0; i < 3; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, subs[i]);
+		if (mkdirs(buf_cstr(&path)) < 0)
+			goto out;
+	}
+	maildir_keywords_of(msgs, n, &kw);
+	maildir_uidlist_start(mb, &uidlist);
 	for (size_t i = 0; i < n; i++) {
 		const struct store_message *m = &msgs[i];
-		if (read_lf(st, m, &raw, &lf) < 0)
+		if (maildir_message(st, m, &kw, &raw, &lf, &name, &uidlist, &error) != STORE_OK) {
+			cli_error("export: message %u: %s", m->uid, error);
 			goto out;
-		maildir_info(m->flags, keyword_bits(m->keywords, kw, n_kw), &info);
-		char base[128];
-		snprintf(base, sizeof base, "%lld.M%uP0.mailhub,S=%zu,W=%zu",
-			 (long long)m->internal_date, m->uid, lf.len, raw.len);
+		}
 		buf_reset(&path);
-		buf_printf(&path, "%s/cur/%s%s", dir, base, buf_cstr(&info));
+		buf_printf(&path, "%s/cur/%s", dir, buf_cstr(&name));
 		if (write_file(buf_cstr(&path), lf.data != NULL ? lf.data : "", lf.len,
 			       m->internal_date) < 0)
 			goto out;
-		buf_printf(&uidlist, "%u :%s\n", m->uid, base);
 		(*count)++;
 	}
 	buf_reset(&path);
 	buf_printf(&path, "%s/dovecot-uidlist", dir);
 	if (write_file(buf_cstr(&path), uidlist.data, uidlist.len, 0) < 0)
 		goto out;
-	if (n_kw > 0) {
-		buf_reset(&uidlist);
-		for (size_t j = 0; j < n_kw; j++)
-			buf_printf(&uidlist, "%zu %s\n", j, kw[j]);
+	if (kw.n > 0) {
+		maildir_keywords_file(&kw, &uidlist);
 		buf_reset(&path);
 		buf_printf(&path, "%s/dovecot-keywords", dir);
 		if (write_file(buf_cstr(&path), uidlist.data, uidlist.len, 0) < 0)
@@ -230,12 +173,11 @@ export_maildir_folder(struct store *st, const struct store_mailbox *mb, const ch
 	}
 	ret = 0;
 out:
-	for (size_t j = 0; j < 26; j++)
-		free(kw[j]);
+	maildir_keywords_clear(&kw);
 	store_message_list_free(&msgs, n);
 	buf_free(&raw);
 	buf_free(&lf);
-	buf_free(&info);
+	buf_free(&name);
 	buf_free(&uidlist);
 	buf_free(&path);
 	free(dir);

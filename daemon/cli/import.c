@@ -21,7 +21,7 @@
  * after an interruption, brings in only what is missing.
  */
 #include "cli/cli.h"
-#include "cli/import.h"
+#include "fetch/import.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,25 +44,25 @@
 
 cli_command_fn cmd_import;
 
-/* ---- what the sources share ------------------------------------------- */
+/* ---- the reports on a terminal ------------------------------------------ */
 
-static int64_t
-now_ms(void)
+struct cli_import {
+	bool progress;		/* stderr is a terminal and not --quiet */
+};
+
+static void
+cli_import_error(struct import_run *r, const char *text)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	(void)r;
+	cli_error("import: %s", text);
 }
 
-void
-import_progress(struct import_run *r, bool force)
+static void
+cli_import_progress(struct import_run *r)
 {
-	if (!r->progress)
+	const struct cli_import *ci = r->ctx;
+	if (!ci->progress)
 		return;
-	int64_t t = now_ms();
-	if (!force && t - r->last_progress_ms < 200)
-		return;
-	r->last_progress_ms = t;
 	if (r->folder_total > 0)
 		fprintf(stderr, "\r\033[Kimport: %s: %zu/%zu (%u imported, %u already there)",
 			r->folder != NULL ? r->folder : "", r->folder_done, r->folder_total,
@@ -72,133 +72,6 @@ import_progress(struct import_run *r, bool force)
 			r->folder != NULL ? r->folder : "", r->folder_done, r->imported,
 			r->skipped);
 	fflush(stderr);
-}
-
-int
-import_known(struct import_run *r, int64_t mailbox_id, const char *key)
-{
-	const char *error;
-	int k = store_import_known(r->st, mailbox_id, key, &error);
-	if (k < 0)
-		cli_error("import: %s", error);
-	return k;
-}
-
-int
-import_commit(struct import_run *r)
-{
-	unsigned imported, skipped;
-	const char *error;
-	if (store_import_batch_count(r->batch) == 0)
-		return 0;
-	if (store_import_batch_commit(r->batch, &imported, &skipped, &error) != STORE_OK) {
-		cli_error("import: %s", error);
-		return -1;
-	}
-	r->imported += imported;
-	r->skipped += skipped;
-	return 0;
-}
-
-int
-import_begin(struct import_run *r)
-{
-	const char *error;
-	if (store_import_batch_begin(r->batch, &error) != STORE_OK) {
-		cli_error("import: %s", error);
-		return -1;
-	}
-	return 0;
-}
-
-int
-import_write(struct import_run *r, const char *p, size_t n, bool *last_cr)
-{
-	const char *error;
-	size_t start = 0;
-	/* a bare LF gets its CR (RFC 5322 §2.1: lines end in CRLF) */
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] != '\n')
-			continue;
-		bool cr = i > 0 ? p[i - 1] == '\r' : *last_cr;
-		if (cr)
-			continue;
-		if ((i > start && store_import_batch_write(r->batch, p + start, i - start,
-							   &error) != STORE_OK) ||
-		    store_import_batch_write(r->batch, "\r", 1, &error) != STORE_OK)
-			goto fail;
-		start = i;
-	}
-	if (n > start && store_import_batch_write(r->batch, p + start, n - start, &error) !=
-				 STORE_OK)
-		goto fail;
-	if (n > 0)
-		*last_cr = p[n - 1] == '\r';
-	return 0;
-fail:
-	cli_error("import: %s", error);
-	store_import_batch_abort_message(r->batch);
-	return -1;
-}
-
-int
-import_end(struct import_run *r, const struct store_import_msg *m)
-{
-	const char *error;
-	if (store_import_batch_end(r->batch, m, &error) != STORE_OK) {
-		cli_error("import: %s: %s", m->key, error);
-		r->failed++;
-		return 0;	/* that one is left out; the rest goes on */
-	}
-	if (store_import_batch_count(r->batch) >= IMPORT_BATCH_MESSAGES)
-		return import_commit(r);
-	return 0;
-}
-
-int
-import_message(struct import_run *r, const char *p, size_t n, const struct store_import_msg *m)
-{
-	bool last_cr = false;
-	if (n > IMPORT_MESSAGE_MAX) {
-		cli_error("import: %s: larger than %u bytes, left out", m->key,
-			  (unsigned)IMPORT_MESSAGE_MAX);
-		r->failed++;
-		return 0;
-	}
-	if (import_begin(r) < 0 || import_write(r, p, n, &last_cr) < 0)
-		return -1;
-	return import_end(r, m);
-}
-
-int
-import_folder_open(struct import_run *r, const char *name, uint32_t uidvalidity,
-		   int64_t *mailbox_id_r)
-{
-	const char *error;
-	if (store_import_mailbox(r->st, r->user_id, name, uidvalidity, mailbox_id_r, NULL,
-				 &error) != STORE_OK) {
-		cli_error("import: folder %s: %s", esc_str(name), error);
-		return -1;
-	}
-	r->folder = name;
-	r->folder_done = 0;
-	r->folder_total = 0;
-	r->folders++;
-	return 0;
-}
-
-int
-import_folder_done(struct import_run *r, int64_t mailbox_id, uint32_t next_uid)
-{
-	const char *error;
-	if (import_commit(r) < 0)
-		return -1;
-	if (store_import_mailbox_done(r->st, mailbox_id, next_uid, &error) != STORE_OK) {
-		cli_error("import: %s", error);
-		return -1;
-	}
-	import_progress(r, true);
-	return 0;
 }
 
 /* The whole file at path into out, with its mtime. */
@@ -926,6 +799,91 @@ import_mbox_dir(struct import_run *r, const char *dir, const char *prefix)
 	return ret;
 }
 
+/* ---- IMAP (fetch/import_imap.c) ----------------------------------------- */
+
+enum { I_USERNAME, I_PASSWORD, I_TLS, I_VERIFY, I_FOLDERS, I_QUIET, I_COUNT };
+
+static int
+import_imap_cli(struct import_run *r, int argc, char **argv)
+{
+	struct cli_option opts[I_COUNT] = {
+		[I_USERNAME] = { .name = "--username", .takes_value = true },
+		[I_PASSWORD] = { .name = "--password-stdin" },
+		[I_TLS] = { .name = "--tls", .takes_value = true },
+		[I_VERIFY] = { .name = "--tls-verify", .takes_value = true },
+		[I_FOLDERS] = { .name = "--folders", .takes_value = true },
+		[I_QUIET] = { .name = "--quiet" },
+	};
+	const char *pos[1];
+	size_t n_pos;
+	int ret = cli_parse_args("import", argc, argv, 3, opts, I_COUNT, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (opts[I_QUIET].seen)
+		((struct cli_import *)r->ctx)->progress = false;
+	if (n_pos != 1)
+		return cli_usage_error("import: HOST[:PORT] of the IMAP server is missing");
+	if (!opts[I_USERNAME].seen || !opts[I_PASSWORD].seen)
+		return cli_usage_error("import: --username and --password-stdin are required "
+				       "(passwords are never taken from the command line)");
+	struct upstream_settings set = { 0 };
+	set.protocol = UPSTREAM_IMAP;
+	set.tls = UPSTREAM_TLS_IMPLICIT;
+	set.keep = true;
+	set.enabled = true;
+	if (opts[I_TLS].seen && upstream_tls_parse(opts[I_TLS].value, &set.tls) < 0)
+		return cli_usage_error("import: --tls must be implicit, starttls or none");
+	/* HOST, HOST:PORT or [IPv6]:PORT */
+	const char *hp = pos[0];
+	const char *colon = strrchr(hp, ':');
+	if (hp[0] == '[') {
+		const char *close = strchr(hp, ']');
+		if (close == NULL)
+			return cli_usage_error("import: malformed address '%s'", esc_str(hp));
+		set.host = xstrndup(hp + 1, (size_t)(close - hp - 1));
+		colon = close[1] == ':' ? close + 1 : NULL;
+	} else if (colon != NULL && strchr(hp, ':') == colon) {
+		set.host = xstrndup(hp, (size_t)(colon - hp));
+	} else {
+		set.host = xstrdup(hp);
+		colon = NULL;
+	}
+	if (colon != NULL) {
+		char *end;
+		long port = strtol(colon + 1, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535) {
+			upstream_settings_clear(&set);
+			return cli_usage_error("import: the port must be 1-65535");
+		}
+		set.port = (unsigned)port;
+	}
+	set.username = xstrdup(opts[I_USERNAME].value);
+	if (opts[I_VERIFY].seen)
+		set.tls_verify = xstrdup(opts[I_VERIFY].value);
+	const char *error;
+	if (upstream_settings_check(&set, &error) < 0) {
+		upstream_settings_clear(&set);
+		return cli_usage_error("import: %s", error);
+	}
+	char *password;
+	if (cli_read_password(&password) != CLI_OK) {
+		upstream_settings_clear(&set);
+		return -1;
+	}
+	/* the administrator names the server here: a host on the home network
+	 * (the old mail server) is what is expected, not refused as the
+	 * fetcher refuses one an ordinary user gives */
+	const struct client_conn_params params = {
+		.timeout_ms = 60000,
+		.allow_private = true,
+	};
+	ret = import_imap_run(r, &set, password, &params,
+			      opts[I_FOLDERS].seen ? opts[I_FOLDERS].value : NULL);
+	cli_password_free(&password);
+	upstream_settings_clear(&set);
+	return ret;
+}
+
 /* ---- the command -------------------------------------------------------- */
 
 enum { O_FOLDER, O_QUIET, O_COUNT };
@@ -968,11 +926,14 @@ cmd_import(struct cli_ctx *ctx, int argc, char **argv)
 	r.user_id = user.id;
 	store_user_clear(&user);
 	store_import_batch_new(r.st, &r.batch);
-	r.progress = isatty(STDERR_FILENO) && !opts[O_QUIET].seen;
+	struct cli_import ci = { .progress = isatty(STDERR_FILENO) && !opts[O_QUIET].seen };
+	r.ctx = &ci;
+	r.on_error = cli_import_error;
+	r.on_progress = cli_import_progress;
 
 	int ret = 0;
 	if (imap) {
-		ret = import_imap(&r, argc, argv);
+		ret = import_imap_cli(&r, argc, argv);
 	} else {
 		for (size_t i = 0; i < n_pos && ret == 0; i++) {
 			if (strcmp(kind, "maildir") == 0)
@@ -987,7 +948,7 @@ cmd_import(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (ret == 0)
 		ret = import_commit(&r);
-	if (r.progress)
+	if (ci.progress)
 		fputc('\n', stderr);
 	store_import_batch_free(&r.batch);
 	buf_free(&r.crlf);

@@ -10,7 +10,7 @@ mailhub_SOURCES = daemon/main.c \
 	daemon/cli/serve_protocols.c daemon/cli/serve_protocols.h \
 	daemon/cli/serve_index.c daemon/cli/serve_index.h \
 	daemon/cli/check.c daemon/cli/check_cli.h daemon/cli/check_dkim.c \
-	daemon/cli/import.c daemon/cli/import.h daemon/cli/import_imap.c \
+	daemon/cli/import.c \
 	daemon/cli/export.c daemon/cli/backup.c daemon/cli/doctor.c
 mailhub_LDADD = $(MAILHUB_MODULE_LIBS) libcore.a $(MAILHUB_SYS_LIBS)
 

@@ -11,6 +11,7 @@
 #include "cli/serve_spam.h"
 #include "core/log.h"
 #include "fetch/fetch.h"
+#include "fetch/import_job.h"
 #include "fetch/oauth.h"
 #include "imap/session.h"
 #include "managesieve/session.h"
@@ -120,12 +121,19 @@ serve_workers_start(const struct config *cfg, const char **error_r)
 		relay_stop();
 		return -1;
 	}
+	if (import_jobs_start(cfg, error_r) < 0) {
+		spam_worker_stop();
+		fetch_stop();
+		relay_stop();
+		return -1;
+	}
 	return 0;
 }
 
 void
 serve_workers_stop(void)
 {
+	import_jobs_stop();
 	spam_worker_stop();
 	fetch_stop();
 	relay_stop();

@@ -63,6 +63,20 @@ user_failure(const char *what, const char *address, int status, const char *erro
 	return CLI_FAIL;
 }
 
+/* A number of messages (QUOTA's MESSAGE limit): digits, 0 for none. */
+static int
+parse_messages(const char *text, uint64_t *n_r)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 ||
+	    n > INT64_MAX)
+		return -1;
+	*n_r = n;
+	return 0;
+}
+
 /* Reads the new password of address from stdin into *password_r
  * (cli_password_free() it) and hashes it into *hash_r. */
 static int
@@ -122,16 +136,10 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(
 		        "user add: --quota '%s' is not a size (BYTES, or with K, M, G, T)",
 		        esc_str(opts[1].value));
-	if (opts[3].seen) {
-		char *end;
-		errno = 0;
-		quota_messages = strtoull(opts[3].value, &end, 10);
-		if (opts[3].value[0] < '0' || opts[3].value[0] > '9' || *end != '\0' ||
-		    errno != 0 || quota_messages > INT64_MAX)
-			return cli_usage_error("user add: --quota-messages '%s' is not a "
-			                       "number of messages",
-			                       esc_str(opts[3].value));
-	}
+	if (opts[3].seen && parse_messages(opts[3].value, &quota_messages) < 0)
+		return cli_usage_error("user add: --quota-messages '%s' is not a "
+		                       "number of messages",
+		                       esc_str(opts[3].value));
 	if (check_address(pos[0]) != CLI_OK)
 		return CLI_FAIL;
 	if (cli_store_open(ctx, &st) != CLI_OK)
@@ -156,6 +164,49 @@ user_add(struct cli_ctx *ctx, int argc, char **argv)
 	cli_password_free(&password);
 	ret = status == STORE_OK ? CLI_OK : user_failure("add", pos[0], status, error);
 out:
+	store_close(&st);
+	return ret;
+}
+
+/* Changes the limits of a user: --quota BYTES (with K, M, G, T; 0 for
+ * none) and --quota-messages N (QUOTA's MESSAGE resource, 0 for none). */
+static int
+user_set(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct cli_option opts[] = {
+	        {.name = "--quota", .takes_value = true},
+	        {.name = "--quota-messages", .takes_value = true},
+	};
+	const char *pos[1];
+	size_t n_pos;
+	uint64_t quota = 0, quota_messages = 0;
+	struct store *st;
+	const char *error;
+
+	int ret = cli_parse_args("user set", argc, argv, 2, opts, 2, pos, 1, &n_pos);
+	if (ret != CLI_OK)
+		return ret;
+	if (n_pos != 1)
+		return cli_usage_error("user set: ADDRESS is missing");
+	if (!opts[0].seen && !opts[1].seen)
+		return cli_usage_error("user set: nothing to change (--quota BYTES, "
+		                       "--quota-messages N)");
+	if (opts[0].seen && cli_parse_size(opts[0].value, &quota) < 0)
+		return cli_usage_error(
+		        "user set: --quota '%s' is not a size (BYTES, or with K, M, G, T)",
+		        esc_str(opts[0].value));
+	if (opts[1].seen && parse_messages(opts[1].value, &quota_messages) < 0)
+		return cli_usage_error("user set: --quota-messages '%s' is not a "
+		                       "number of messages",
+		                       esc_str(opts[1].value));
+	if (cli_store_open(ctx, &st) != CLI_OK)
+		return CLI_FAIL;
+	int status = STORE_OK;
+	if (opts[0].seen)
+		status = store_user_set_quota(st, pos[0], quota, &error);
+	if (status == STORE_OK && opts[1].seen)
+		status = store_user_set_quota_messages(st, pos[0], quota_messages, &error);
+	ret = status == STORE_OK ? CLI_OK : user_failure("set", pos[0], status, error);
 	store_close(&st);
 	return ret;
 }
@@ -347,6 +398,9 @@ user_show(struct cli_ctx *ctx, int argc, char **argv)
 	printf("enabled: %s\n", user.enabled ? "yes" : "no");
 	printf("quota: %s\n", quota);
 	printf("used: %" PRIu64 "\n", user.used);
+	format_quota(user.quota_messages, quota, sizeof quota);
+	printf("quota-messages: %s\n", quota);
+	printf("messages: %" PRIu64 "\n", user.messages);
 	printf("created: %s\n", when);
 	printf("password: %s\n", password_scheme(user.password_hash));
 	if (totp_status == STORE_OK && totp.enabled)
@@ -429,12 +483,13 @@ cmd_user(struct cli_ctx *ctx, int argc, char **argv)
 		int (*fn)(struct cli_ctx *ctx, int argc, char **argv);
 	} actions[] = {
 	        {"add", user_add},   {"passwd", user_passwd}, {"del", user_del},
+	        {"set", user_set},
 	        {"list", user_list}, {"show", user_show}, {"totp-reset", user_totp_reset},
 	        {"app-password", cli_user_app_password},
 	};
 
 	if (argc < 2)
-		return cli_usage_error("user: add, passwd, del, list, show, totp-reset or "
+		return cli_usage_error("user: add, passwd, set, del, list, show, totp-reset or "
 		                       "app-password?");
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
 		if (strcmp(argv[1], actions[i].name) == 0)

@@ -189,7 +189,8 @@ build_request(const struct https_get_params *params, struct buf *out)
 {
 	buf_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mailhub\r\n"
 		   "Accept: %s\r\nConnection: close\r\n",
-		   params->form != NULL ? "POST" : "GET", params->path, params->host,
+		   params->form != NULL || params->body != NULL ? "POST" : "GET", params->path,
+		   params->host,
 		   params->accept != NULL ? params->accept : "text/plain");
 	if (params->basic_user != NULL) {
 		/* RFC 6749 §2.3.1: both form-encoded, then Basic (RFC 7617) */
@@ -207,7 +208,13 @@ build_request(const struct https_get_params *params, struct buf *out)
 	if (params->form != NULL)
 		buf_printf(out, "Content-Type: application/x-www-form-urlencoded\r\n"
 			   "Content-Length: %zu\r\n\r\n%s", strlen(params->form), params->form);
-	else
+	else if (params->body != NULL) {
+		buf_printf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+			   params->content_type != NULL ? params->content_type
+							: "application/octet-stream",
+			   params->body_len);
+		buf_append(out, params->body, params->body_len);
+	} else
 		buf_puts(out, "\r\n");
 }
 

@@ -1,7 +1,8 @@
 /*
  * https_get: a small HTTPS client for one request: a GET for MTA-STS
- * policies (RFC 8461 §3.3), or a form POST to an OAuth2 endpoint (RFC 6749
- * §4.1.3, §6; RFC 8628 §3.1; RFC 7009 §2.1): HTTP/1.1 over TLS with the
+ * policies (RFC 8461 §3.3), a form POST to an OAuth2 endpoint (RFC 6749
+ * §4.1.3, §6; RFC 8628 §3.1; RFC 7009 §2.1), or the POST of a TLS report
+ * (RFC 8460 §5.4): HTTP/1.1 over TLS with the
  * certificate checked against the system's CAs and the host name, no
  * redirects followed, a size cap and one deadline for the whole exchange.
  * Self-contained on conn and OpenSSL; it is no general web client (no
@@ -39,6 +40,11 @@ struct https_get_params {
 	/* NULL: a GET; else a POST of this application/x-www-form-urlencoded
 	 * body (its bytes are never logged: it may hold secrets) */
 	const char *form;
+	/* else, when not NULL: a POST of body[0..body_len) as content_type
+	 * (an SMTP TLS report, RFC 8460 §5.4) */
+	const void *body;
+	size_t body_len;
+	const char *content_type;
 	const char *accept;	/* the Accept field; NULL: text/plain */
 	/* not NULL: sent as "Authorization: Basic" (RFC 6749 §2.3.1) */
 	const char *basic_user, *basic_password;

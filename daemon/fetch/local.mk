@@ -9,6 +9,8 @@ libfetch_a_SOURCES = \
 	daemon/fetch/run_pop3.c daemon/fetch/push.c \
 	daemon/fetch/oauth.c daemon/fetch/oauth.h daemon/fetch/oauth_pending.c \
 	daemon/fetch/presets.c daemon/fetch/presets.h \
+	daemon/fetch/import.h daemon/fetch/import_run.c daemon/fetch/import_imap.c \
+	daemon/fetch/import_job.h daemon/fetch/import_job.c \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
 	daemon/imap/client_sync.c daemon/imap/client_int.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h

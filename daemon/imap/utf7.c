@@ -168,3 +168,27 @@ fail:
 	buf_truncate(out, start_len);
 	return -1;
 }
+
+void
+imap_maildirpp_dir(const char *name, struct buf *out)
+{
+	if (strcmp(name, "INBOX") == 0)
+		return;
+	struct buf part = BUF_INIT;
+	for (const char *p = name;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		buf_reset(&part);
+		if (imap_utf8_to_mutf7(p, len, &part) < 0) {
+			buf_reset(&part);
+			buf_append(&part, p, len);
+		}
+		buf_putc(out, '.');
+		for (size_t i = 0; i < part.len; i++)
+			buf_putc(out, part.data[i] == '.' ? '_' : part.data[i]);
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	buf_free(&part);
+}

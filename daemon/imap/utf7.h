@@ -20,5 +20,10 @@ int imap_utf8_to_mutf7(const char *in, size_t n, struct buf *out);
 /* Appends the UTF-8 form of the modified UTF-7 text in[0..n) to out;
  * 0, or -1 when in is not canonical modified UTF-7 (or out is full). */
 int imap_mutf7_to_utf8(const char *in, size_t n, struct buf *out);
+/* Appends the Maildir++ folder name of mailbox name (UTF-8, '/' between
+ * levels) to out, as Dovecot lays folders out on disk: nothing for INBOX,
+ * else ".A.B", each level in modified UTF-7 and a '.' inside a level made
+ * '_' (`mailhub export` and the panel's download). */
+void imap_maildirpp_dir(const char *name, struct buf *out);
 
 #endif

@@ -1,13 +1,15 @@
 /*
  * preview: the PREVIEW of a message (RFC 8970 §3.1): the start of its
- * first text part (text/plain preferred, else text/html with the markup
- * dropped), decoded to UTF-8, blanks collapsed, at most
+ * first text part (text/plain preferred, else text/html reduced to its
+ * text as SEARCH reads it, mail/htmltext.h), decoded to UTF-8, blanks
+ * collapsed, at most
  * MAIL_PREVIEW_CHARS characters.  Computed at delivery with the sort
  * keys (mail/sortkeys.h) and kept per message file by the store.
  */
 #include <string.h>
 
 #include "core/buf.h"
+#include "mail/htmltext.h"
 #include "mail/mime.h"
 #include "mail/rfc2047.h"
 
@@ -59,27 +61,28 @@ mail_preview_compute(const char *msg, const struct mime_part *root,
 		mime_qp_decode(&dec, msg + p->body_off, take, false);
 	else
 		buf_append(&dec, msg + p->body_off, take);
+	const char *data = dec.data ? dec.data : "";
 	const char *cs = mime_part_charset(p);
+	char meta[MAIL_HTML_CHARSET_MAX];
+	if (html && cs == NULL && mail_html_meta_charset(data, dec.len, meta, sizeof meta))
+		cs = meta;
 	if (cs != NULL && charset_is_known(cs))
-		charset_to_utf8(&text, cs, dec.data ? dec.data : "", dec.len);
+		charset_to_utf8(&text, cs, data, dec.len);
 	else
-		buf_append(&text, dec.data ? dec.data : "", dec.len);
-	/* collapse blanks, drop markup and controls, count characters */
+		buf_append(&text, data, dec.len);
+	if (html) {
+		/* no markup, style sheet or script in a preview */
+		struct buf t = BUF_INIT;
+		mail_html_text(&t, text.data ? text.data : "", text.len);
+		buf_free(&text);
+		text = t;
+	}
+	/* collapse blanks, drop controls, count characters */
 	size_t chars = 0;
-	bool in_tag = false, blank = false;
+	bool blank = false;
 	const unsigned char *s = (const unsigned char *)(text.data ? text.data : "");
 	for (size_t i = 0; i < text.len && chars < MAIL_PREVIEW_CHARS; i++) {
 		unsigned char c = s[i];
-		if (html && c == '<') {
-			in_tag = true;
-			continue;
-		}
-		if (in_tag) {
-			in_tag = c != '>';
-			if (!in_tag)
-				blank = out->len > 0;
-			continue;
-		}
 		if (c <= 0x20 || c == 0x7f) {
 			blank = out->len > 0;
 			continue;

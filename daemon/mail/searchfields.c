@@ -7,6 +7,7 @@
 #include "mail/address.h"
 #include "mail/casefold.h"
 #include "mail/header.h"
+#include "mail/htmltext.h"
 #include "mail/rfc2047.h"
 
 static const char *const field_names[MAIL_SEARCH_FIELDS] = {
@@ -78,12 +79,26 @@ body_text(const char *msg, const struct mime_part *p, struct buf *out)
 			mime_qp_decode(&dec, b, p->body_len, false);
 		else
 			buf_append(&dec, b, p->body_len);
+		const char *data = dec.data ? dec.data : "";
 		const char *cs = mime_part_charset(p);
+		bool html = mail_html_is_html(p->type, p->subtype);
+		char meta[MAIL_HTML_CHARSET_MAX];
+		if (html && cs == NULL &&
+		    mail_html_meta_charset(data, dec.len, meta, sizeof meta))
+			cs = meta;
+		struct buf text = BUF_INIT;
 		if (cs != NULL && charset_is_known(cs))
-			charset_to_utf8(out, cs, dec.data ? dec.data : "", dec.len);
+			charset_to_utf8(&text, cs, data, dec.len);
 		else
-			buf_append(out, dec.data ? dec.data : "", dec.len);
+			buf_append(&text, data, dec.len);
+		/* HTML: what a reader sees of it (mail/htmltext.h), as the
+		 * text of TEXT has it (searchtext.c) */
+		if (html)
+			mail_html_text(out, text.data ? text.data : "", text.len);
+		else
+			buf_append(out, text.data ? text.data : "", text.len);
 		buf_putc(out, '\n');
+		buf_free(&text);
 		buf_free(&dec);
 	}
 }

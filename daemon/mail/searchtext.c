@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mail/header.h"
+#include "mail/htmltext.h"
 #include "mail/rfc2047.h"
 
 /* Appends what fits of p[0..n) (valid UTF-8 in, cut at a character
@@ -61,9 +62,20 @@ body_text(struct buf *out, const char *msg, const struct mime_part *part)
 		len = raw.len;
 	}
 	const char *cs = mime_part_charset(part);
+	bool html = mail_html_is_html(part->type, part->subtype);
+	char meta[MAIL_HTML_CHARSET_MAX];
+	if (html && cs == NULL && mail_html_meta_charset(data, len, meta, sizeof meta))
+		cs = meta;
 	if (cs == NULL || charset_to_utf8(&text, cs, data, len) == 0) {
 		/* unknown charset: the bytes as they are, made valid */
 		charset_to_utf8(&text, "utf-8", data, len);
+	}
+	if (html) {
+		/* what a reader sees of it, as BODY's text (searchfields.c) */
+		struct buf t = BUF_INIT;
+		mail_html_text(&t, text.data != NULL ? text.data : "", text.len);
+		buf_free(&text);
+		text = t;
 	}
 	int ret = 0;
 	if (text.len > 0) {

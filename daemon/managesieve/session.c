@@ -11,6 +11,7 @@
 #include "core/tls.h"
 #include "core/xmalloc.h"
 #include "managesieve/parser.h"
+#include "sieve/cache.h"
 #include "sieve/sieve.h"
 #include "store/login.h"
 #include "store/sieve_store.h"
@@ -522,6 +523,7 @@ cmd_putscript(struct msieve_session *s, struct msieve_command *cmd)
 		return;
 	int r = store_sieve_put(s->st, s->user.id, cmd->args[0].str, cmd->args[1].str,
 				cmd->args[1].len, &error);
+	sieve_cache_forget_user(s->user.id);
 	if (r == STORE_OVERQUOTA) {
 		respond(s, "NO", "QUOTA/MAXSCRIPTS", "too many scripts");
 		return;
@@ -577,6 +579,7 @@ cmd_setactive(struct msieve_session *s, struct msieve_command *cmd)
 	if (name != NULL && !name_ok(s, &cmd->args[0]))
 		return;
 	int r = store_sieve_activate(s->st, s->user.id, name, &error);
+	sieve_cache_forget_user(s->user.id);
 	if (r == STORE_NOTFOUND) {
 		respond(s, "NO", "NONEXISTENT", "there is no script of that name");
 		return;

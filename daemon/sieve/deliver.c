@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "mail/header.h"
+#include "sieve/cache.h"
 #include "sieve/deliver.h"
 #include "sieve/sieve.h"
 #include "store/blob.h"
@@ -128,7 +129,8 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 	char *text = NULL, *name = NULL;
 	memset(d, 0, sizeof *d);
 	d->user_id = in->user_id;
-	int ret = store_sieve_active(st, in->user_id, &name, &text, &error);
+	int64_t script_id = 0;
+	int ret = store_sieve_active(st, in->user_id, &script_id, &name, &text, &error);
 	if (ret == STORE_NOTFOUND)
 		return 0;
 	if (ret != STORE_OK) {
@@ -136,7 +138,8 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 		return STORE_ERROR;
 	}
 	struct buf msg = BUF_INIT, errors = BUF_INIT;
-	struct sieve_script *script = NULL;
+	const struct sieve_script *script = NULL;
+	struct sieve_cache_ref *ref = NULL;
 	struct sieve_result r;
 	memset(&r, 0, sizeof r);
 	if (blob_read(st, in->blob, &msg, &error) != STORE_OK) {
@@ -148,7 +151,9 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 	buf_puts(&msg, "");
 	bool failed = false;
 	char *why = NULL;
-	if (sieve_compile(text, strlen(text), &script, &errors) < 0) {
+	/* compiled when it was stored: kept compiled (cache.h) */
+	if (sieve_cache_get(script_id, in->user_id, text, strlen(text), &script, &ref,
+			    &errors) < 0) {
 		failed = true;
 		why = xasprintf("the script '%s' does not compile:\n%s", name, buf_cstr(&errors));
 	} else {
@@ -272,7 +277,7 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 	d->log = buf_steal(&log);
 	free(why);
 	sieve_result_clear(&r);
-	sieve_script_free(&script);
+	sieve_cache_release(&ref);
 	buf_free(&msg);
 	buf_free(&errors);
 	free(text);

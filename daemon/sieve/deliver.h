@@ -4,11 +4,11 @@
  * the SMTP delivery (smtp/delivery.c) and by the fetcher for accounts
  * that turn it on.
  *
- * sieve_deliver_plan() runs the script over one user's copy and turns its
- * actions into store copies (folder, flags, :create) and messages to send
- * (redirects with the copy's blob, vacation replies, notifications and
- * rejections with new blobs), all queued by sieve_deliver_queue() once
- * the copies are committed.  A runtime error keeps the message in the
+ * sieve_deliver_plan() runs the script (compiled once and kept: cache.h)
+ * over one user's copy and turns its actions into store copies (folder,
+ * flags, :create) and messages to send (redirects with the copy's blob,
+ * vacation replies, notifications and rejections with new blobs), all
+ * queued by sieve_deliver_queue() once the copies are committed.  A runtime error keeps the message in the
  * default folder and adds a note to the user's INBOX saying what failed.
  */
 #ifndef MAILHUB_SIEVE_DELIVER_H

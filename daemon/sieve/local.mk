@@ -8,7 +8,8 @@ libsieve_a_SOURCES = \
 	daemon/sieve/sieve.h daemon/sieve/sieve_int.h \
 	daemon/sieve/parse.c daemon/sieve/validate.c daemon/sieve/match.c \
 	daemon/sieve/interp.c daemon/sieve/actions.c \
-	daemon/sieve/deliver.c daemon/sieve/deliver.h
+	daemon/sieve/deliver.c daemon/sieve/deliver.h \
+	daemon/sieve/cache.c daemon/sieve/cache.h
 libsieve_a_CFLAGS = $(AM_CFLAGS)
 SIEVE_LIB = libsieve.a
 SIEVE_LIBS = libsieve.a libmail.a $(CORE_LIBS)
@@ -25,6 +26,11 @@ TESTS += tests/unit/check_sieve
 tests_unit_check_sieve_SOURCES = tests/unit/check_sieve.c $(CHECK_RUNNER)
 tests_unit_check_sieve_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_sieve_LDADD = $(SIEVE_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_sieve_cache
+TESTS += tests/unit/check_sieve_cache
+tests_unit_check_sieve_cache_SOURCES = tests/unit/check_sieve_cache.c $(CHECK_RUNNER)
+tests_unit_check_sieve_cache_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_sieve_cache_LDADD = libsieve.a $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 TESTS += tests/integration/test_sieve_delivery.py tests/integration/test_sieve_fetch.py

@@ -50,6 +50,7 @@
 #include "smtp/session.h"
 #include "sieve/deliver.h"
 #include "smtp/srs.h"
+#include "smtp/tlsrpt_recv.h"
 #include "store/blob.h"
 #include "store/queue.h"
 #include "store/relayq.h"
@@ -725,6 +726,10 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 			    " an administrator releases it", tx->id, tx->verdict.hold);
 	else
 		smtp_replyf(s, "250 2.0.0 Ok: queued as %s", tx->id);
+	/* RFC 8460 §5.3: a TLS report sent to our rua address, once the
+	 * message is delivered (it stays so, whatever the report is) */
+	if (ok > 0)
+		smtp_tlsrpt_received(s, hash, fd, size);
 	s->messages++;
 	metrics_received(metrics_proto_by_name(s->name));
 	metrics_delivered_local((unsigned)local_stored);

@@ -26,6 +26,7 @@
 #include "smtp/dkim.h"
 #include "smtp/mtasts.h"
 #include "smtp/tlsrpt.h"
+#include "smtp/tlsrpt_post.h"
 #include "store/blob.h"
 #include "store/relaytls.h"
 #include "store/relayq.h"
@@ -1163,6 +1164,15 @@ housekeeping(struct worker *w)
 		strftime(day, sizeof day, "%Y-%m-%d", &tm);
 		if (tlsrpt_send_due(w->st, w->dns, relay.set.hostname, day) > 0)
 			relay_kick();
+	}
+	if (relay.set.tls_reports) {
+		/* RFC 8460 §5.4, §5.5: reports owed to https: addresses */
+		struct tlsrpt_post_settings ps = {
+			.ctx = relay.ctx_verify,
+			.retry_first = relay.set.retry_first,
+			.retry_max = relay.set.retry_max,
+		};
+		tlsrpt_post_due(w->st, w->dns, &ps, now);
 	}
 	/* finished messages go when something was recorded (or now and
 	 * then for rows the CLI or the panel changed); an idle daemon does

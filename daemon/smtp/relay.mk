@@ -8,12 +8,15 @@ libsmtp_a_SOURCES += \
 	daemon/smtp/queue.c daemon/smtp/queue.h \
 	daemon/smtp/mtasts.c daemon/smtp/mtasts.h \
 	daemon/smtp/dane.c daemon/smtp/dane.h \
-	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h
+	daemon/smtp/tlsrpt.c daemon/smtp/tlsrpt.h \
+	daemon/smtp/tlsrpt_recv.c daemon/smtp/tlsrpt_recv.h \
+	daemon/smtp/tlsrpt_post.c daemon/smtp/tlsrpt_post.h
 libstore_a_SOURCES += daemon/store/relayq.c daemon/store/relayq.h \
 	daemon/store/relaytls.c daemon/store/relaytls.h \
 	daemon/store/sendlimit.c daemon/store/sendlimit.h \
 	daemon/store/tlsrpt_in.c daemon/store/tlsrpt_in.h
-SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql sql/028_queue_hold.sql
+SQL_MIGRATIONS += sql/005_relay.sql sql/019_outbound.sql sql/028_queue_hold.sql \
+	sql/038_tlsrpt_https.sql
 
 # What a relay test links (the smtp library needs mail and store below it).
 RELAY_TEST_LIBS = libsmtp.a libsieve.a libmail.a $(STORE_LIBS) $(RESOLV_LIBS)
@@ -60,7 +63,8 @@ BENCHMARKS += tests/bench/relay_drain.py tests/bench/relay_policy_bench.py
 
 # Received TLS reports (RFC 8460), the pure parser: mail/tlsrpt_report.c
 # (JSON with cJSON, gzip with zlib).
-libmail_a_SOURCES += daemon/mail/tlsrpt_report.c daemon/mail/tlsrpt_report.h
+libmail_a_SOURCES += daemon/mail/tlsrpt_report.c daemon/mail/tlsrpt_report.h \
+	daemon/mail/tlsrpt_mail.c daemon/mail/tlsrpt_mail.h
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_tlsrpt_report
 TESTS += tests/unit/check_tlsrpt_report
@@ -72,3 +76,8 @@ FUZZ_TARGETS += tests/fuzz/fuzz_tlsrpt_report
 tests_fuzz_fuzz_tlsrpt_report_SRCS = tests/fuzz/fuzz_tlsrpt_report.c \
 	daemon/mail/tlsrpt_report.c $(FUZZ_CORE_SRCS)
 EXTRA_DIST += tests/fuzz/fuzz_tlsrpt_report.c
+# ... and a report that came as a message (mail/tlsrpt_mail.c, on mime.c)
+FUZZ_TARGETS += tests/fuzz/fuzz_tlsrpt_mail
+tests_fuzz_fuzz_tlsrpt_mail_SRCS = tests/fuzz/fuzz_tlsrpt_mail.c \
+	daemon/mail/tlsrpt_mail.c daemon/mail/tlsrpt_report.c $(MAIL_SRCS) $(FUZZ_CORE_SRCS)
+EXTRA_DIST += tests/fuzz/fuzz_tlsrpt_mail.c

@@ -190,9 +190,11 @@ tlsrpt_build(struct store *st, const char *org, const char *day, const char *dom
 /* ---- sending -------------------------------------------------------------- */
 
 /* The mailto: addresses of the domain's TLSRPTv1 record (RFC 8460 §3:
- * rua = 1*(URI), comma separated), as one malloc'd list; NULL: none. */
+ * rua = 1*(URI), comma separated), as one malloc'd list (NULL: none), and
+ * its https: URIs as another. */
 static char **
-rua_addresses(struct dns_resolver *dns, const char *domain, size_t *n_r, char **rua_r)
+rua_addresses(struct dns_resolver *dns, const char *domain, size_t *n_r, char **rua_r,
+	      char ***https_r, size_t *n_https_r)
 {
 	char *name = xasprintf("_smtp._tls.%s", domain);
 	struct dns_answer ans;
@@ -201,7 +203,9 @@ rua_addresses(struct dns_resolver *dns, const char *domain, size_t *n_r, char **
 	char **list = NULL;
 	*n_r = 0;
 	*rua_r = NULL;
-	for (size_t i = 0; ret == DNS_OK && i < ans.n && list == NULL; i++) {
+	*https_r = NULL;
+	*n_https_r = 0;
+	for (size_t i = 0; ret == DNS_OK && i < ans.n && *rua_r == NULL; i++) {
 		const char *t = ans.rr[i].text;
 		if (strncmp(t, "v=TLSRPTv1", 10) != 0)
 			continue;
@@ -214,8 +218,14 @@ rua_addresses(struct dns_resolver *dns, const char *domain, size_t *n_r, char **
 		char *copy = xstrndup(r, len), *save = NULL;
 		for (char *u = strtok_r(copy, ", \t", &save); u != NULL;
 		     u = strtok_r(NULL, ", \t", &save)) {
+			if (strncasecmp(u, "https://", 8) == 0) {
+				/* §5.4: POSTed (smtp/tlsrpt_post.c) */
+				*https_r = xreallocarray(*https_r, *n_https_r + 1, sizeof **https_r);
+				(*https_r)[(*n_https_r)++] = xstrdup(u);
+				continue;
+			}
 			if (strncasecmp(u, "mailto:", 7) != 0 || strchr(u + 7, '@') == NULL)
-				continue;	/* https: reports are not sent (yet) */
+				continue;
 			char *addr = xstrdup(u + 7);
 			addr[strcspn(addr, "?")] = '\0';	/* RFC 6068 fields */
 			list = xreallocarray(list, *n_r + 1, sizeof *list);
@@ -305,12 +315,27 @@ tlsrpt_send_due(struct store *st, struct dns_resolver *dns, const char *org,
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		size_t n_rua = 0;
+		size_t n_rua = 0, n_https = 0;
 		char *rua = NULL;
-		char **to = rua_addresses(dns, domains[i], &n_rua, &rua);
+		char **https = NULL;
+		char **to = rua_addresses(dns, domains[i], &n_rua, &rua, &https, &n_https);
 		struct buf json = BUF_INIT;
 		bool ok = true;
-		if (n_rua > 0 && tlsrpt_build(st, org, day, domains[i], &json, &error) == 0) {
+		if (n_rua + n_https > 0 &&
+		    tlsrpt_build(st, org, day, domains[i], &json, &error) == 0) {
+			for (size_t k = 0; k < n_https; k++) {
+				/* §5.4: POSTed by tlsrpt_post_due(), retried there */
+				if (relaytls_post_add(st, day, domains[i], https[k], buf_cstr(&json),
+						      time(NULL), &error) != STORE_OK) {
+					log_error("tlsrpt domain=%s to=%s: %s", domains[i],
+						  esc_str(https[k]), error);
+					ok = false;
+				} else {
+					log_info("tlsrpt day=%s domain=%s to=%s owed", day,
+						 domains[i], esc_str(https[k]));
+					sent++;
+				}
+			}
 			for (size_t k = 0; k < n_rua; k++) {
 				struct buf msg = BUF_INIT;
 				report_message(org, domains[i], day, to[k], &json, &msg);
@@ -336,6 +361,9 @@ tlsrpt_send_due(struct store *st, struct dns_resolver *dns, const char *org,
 		for (size_t k = 0; k < n_rua; k++)
 			free(to[k]);
 		free(to);
+		for (size_t k = 0; k < n_https; k++)
+			free(https[k]);
+		free(https);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(domains[i]);

@@ -28,8 +28,9 @@ struct dns_resolver;
  * record (RFC 8460 §3: "v=TLSRPTv1; rua=...") names where; each mailto:
  * address is sent the report as a message (§5.3: multipart/report;
  * report-type="tlsrpt" with an application/tlsrpt+json part), queued from
- * the null reverse-path.  A domain that asks for none is noted as done.
- * Returns how many reports were queued.
+ * the null reverse-path; to each https: URI it is owed as a POST (§5.4,
+ * made and retried by smtp/tlsrpt_post.h).  A domain that asks for none is
+ * noted as done.  Returns how many reports were queued or owed.
  */
 unsigned tlsrpt_send_due(struct store *st, struct dns_resolver *dns, const char *org,
 			 const char *day);

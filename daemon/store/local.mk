@@ -68,6 +68,11 @@ EXTRA_DIST += tests/integration/test_store_security.py tests/integration/test_di
 libstore_a_SOURCES += daemon/store/import.c daemon/store/import.h \
 	daemon/store/backup.c daemon/store/backup.h
 SQL_MIGRATIONS += sql/017_import.sql
+# The panel's background imports (fetch/import_job.h).
+libstore_a_SOURCES += daemon/store/import_jobs.c daemon/store/import_jobs.h
+# A mailbox in Dovecot's Maildir form: `mailhub export` and the download.
+libstore_a_SOURCES += daemon/store/maildir_form.c daemon/store/maildir_form.h
+SQL_MIGRATIONS += sql/036_import_jobs.sql
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_import
 TESTS += tests/unit/check_import

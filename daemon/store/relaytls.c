@@ -34,6 +34,17 @@ static const char SQL_REPORT_DUE[] =
 	" ORDER BY t.domain";
 static const char SQL_REPORT_DONE[] =
 	"INSERT OR REPLACE INTO tlsrpt_sent (day, domain, sent, rua) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_POST_ADD[] =
+	"INSERT OR IGNORE INTO tlsrpt_posts (day, domain, uri, report, created, next_try)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+static const char SQL_POST_PRUNE[] =
+	"DELETE FROM tlsrpt_posts WHERE state <> 'pending' AND done < ?1";
+static const char SQL_POST_DUE[] =
+	"SELECT id, created, attempts, day, domain, uri, report FROM tlsrpt_posts"
+	" WHERE state = 'pending' AND next_try <= ?1 ORDER BY next_try, id LIMIT ?2";
+static const char SQL_POST_RESULT[] =
+	"UPDATE tlsrpt_posts SET state = ?2, next_try = ?3, last_error = ?4,"
+	" attempts = attempts + 1, done = CASE WHEN ?2 <> 'pending' THEN ?5 END WHERE id = ?1";
 static const char SQL_DOMAIN_STATUS[] =
 	"INSERT INTO relay_domains (domain, tls, mta_sts, dane, last_host, last_error,"
 	" last_ok, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
@@ -187,6 +198,85 @@ relaytls_report_done(struct store *st, const char *day, const char *domain,
 	stmt_int(s, 3, now);
 	stmt_text(s, 4, rua);
 	return stmt_exec(st, s, "cannot note a TLS report", error_r);
+}
+
+/* Rows of posts done this long ago go. */
+#define POST_KEEP_SECONDS (30 * 86400)
+
+int
+relaytls_post_add(struct store *st, const char *day, const char *domain, const char *uri,
+		  const char *report, int64_t now, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_POST_PRUNE);
+	stmt_int(s, 1, now - POST_KEEP_SECONDS);
+	int ret = stmt_exec(st, s, "cannot prune the TLS report posts", error_r);
+	if (ret != STORE_OK)
+		return ret;
+	s = store_stmt(st, SQL_POST_ADD);
+	stmt_text(s, 1, day);
+	stmt_text(s, 2, domain);
+	stmt_text(s, 3, uri);
+	stmt_text(s, 4, report);
+	stmt_int(s, 5, now);
+	return stmt_exec(st, s, "cannot owe a TLS report", error_r);
+}
+
+static void
+post_read(sqlite3_stmt *s, void *elem)
+{
+	struct relaytls_post *p = elem;
+	p->id = sqlite3_column_int64(s, 0);
+	p->created = sqlite3_column_int64(s, 1);
+	p->attempts = sqlite3_column_int64(s, 2);
+	p->day = stmt_col_strdup(s, 3);
+	p->domain = stmt_col_strdup(s, 4);
+	p->uri = stmt_col_strdup(s, 5);
+	p->report = stmt_col_strdup(s, 6);
+}
+
+static void
+post_clear(void *elem)
+{
+	struct relaytls_post *p = elem;
+	free(p->day);
+	free(p->domain);
+	free(p->uri);
+	free(p->report);
+}
+
+static const struct stmt_rows post_rows = {
+	sizeof(struct relaytls_post), post_read, post_clear,
+};
+
+int
+relaytls_post_due(struct store *st, int64_t now, size_t max, struct relaytls_post **list_r,
+		  size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_POST_DUE);
+	stmt_int(s, 1, now);
+	stmt_int(s, 2, (int64_t)max);
+	return stmt_list(st, s, &post_rows, "cannot read the TLS report posts",
+			 (void **)list_r, n_r, error_r);
+}
+
+void
+relaytls_post_free(struct relaytls_post **list, size_t n)
+{
+	stmt_rows_free(&post_rows, *list, n);
+	*list = NULL;
+}
+
+int
+relaytls_post_result(struct store *st, int64_t id, const char *state, int64_t next_try,
+		     const char *error, int64_t now, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_POST_RESULT);
+	stmt_int(s, 1, id);
+	stmt_text(s, 2, state);
+	stmt_int(s, 3, next_try);
+	stmt_text(s, 4, error);
+	stmt_int(s, 5, now);
+	return stmt_exec(st, s, "cannot note a TLS report post", error_r);
 }
 
 int

@@ -78,6 +78,26 @@ int relaytls_report_due(struct store *st, const char *day, char ***domains_r,
 int relaytls_report_done(struct store *st, const char *day, const char *domain,
 			 const char *rua, int64_t now, const char **error_r);
 
+/* ---- reports owed to https: addresses (sql/038_tlsrpt_https.sql) ---- */
+
+/* Owes the report (JSON) of (day, domain) to uri, due now; once only per
+ * (day, domain, uri).  Also removes the rows done more than 30 days ago. */
+int relaytls_post_add(struct store *st, const char *day, const char *domain,
+		      const char *uri, const char *report, int64_t now, const char **error_r);
+
+struct relaytls_post {
+	int64_t id, created, attempts;
+	char *day, *domain, *uri, *report;
+};
+/* The pending posts due at now, at most max, oldest first. */
+int relaytls_post_due(struct store *st, int64_t now, size_t max,
+		      struct relaytls_post **list_r, size_t *n_r, const char **error_r);
+void relaytls_post_free(struct relaytls_post **list, size_t n);
+/* The outcome of a POST: state "sent", "failed" (given up) or "pending"
+ * (tried again at next_try); error NULL when it went through. */
+int relaytls_post_result(struct store *st, int64_t id, const char *state, int64_t next_try,
+			 const char *error, int64_t now, const char **error_r);
+
 /* The outcome of the last delivery attempt to domain, for the panel
  * (error NULL: it went through). */
 int relaytls_domain_status(struct store *st, const char *domain, const char *tls,

@@ -19,7 +19,7 @@ static const char SQL_PUT[] =
 static const char SQL_GET[] =
 	"SELECT script, active FROM sieve_scripts WHERE user_id = ?1 AND name = ?2";
 static const char SQL_ACTIVE[] =
-	"SELECT name, script FROM sieve_scripts WHERE user_id = ?1 AND active = 1";
+	"SELECT name, script, id FROM sieve_scripts WHERE user_id = ?1 AND active = 1";
 static const char SQL_DEACTIVATE[] =
 	"UPDATE sieve_scripts SET active = 0 WHERE user_id = ?1 AND active = 1";
 static const char SQL_ACTIVATE[] =
@@ -155,8 +155,8 @@ store_sieve_get(struct store *st, int64_t user_id, const char *name, char **text
 }
 
 int
-store_sieve_active(struct store *st, int64_t user_id, char **name_r, char **text_r,
-		   const char **error_r)
+store_sieve_active(struct store *st, int64_t user_id, int64_t *id_r, char **name_r,
+		   char **text_r, const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_ACTIVE);
 	stmt_int(s, 1, user_id);
@@ -169,6 +169,8 @@ store_sieve_active(struct store *st, int64_t user_id, char **name_r, char **text
 	if (name_r != NULL)
 		*name_r = stmt_col_strdup(s, 0);
 	*text_r = stmt_col_strdup(s, 1);
+	if (id_r != NULL)
+		*id_r = sqlite3_column_int64(s, 2);
 	stmt_done(s);
 	return STORE_OK;
 }

@@ -38,9 +38,10 @@ int store_sieve_put(struct store *st, int64_t user_id, const char *name, const c
 /* The text (malloc'd) and whether it is active (active_r may be NULL). */
 int store_sieve_get(struct store *st, int64_t user_id, const char *name, char **text_r,
 		    bool *active_r, const char **error_r);
-/* The active script: STORE_NOTFOUND when the user has none. */
-int store_sieve_active(struct store *st, int64_t user_id, char **name_r, char **text_r,
-		       const char **error_r);
+/* The active script, its row id (id_r and name_r may be NULL) and text:
+ * STORE_NOTFOUND when the user has none. */
+int store_sieve_active(struct store *st, int64_t user_id, int64_t *id_r, char **name_r,
+		       char **text_r, const char **error_r);
 /* Makes name the active script; NULL: none is. */
 int store_sieve_activate(struct store *st, int64_t user_id, const char *name,
 			 const char **error_r);

@@ -84,6 +84,8 @@ struct store_user {
 	uint64_t quota;		/* bytes, 0: unlimited */
 	uint64_t used;		/* bytes stored in all mailboxes */
 	int64_t created;
+	uint64_t quota_messages;	/* RFC 9208 MESSAGE limit, 0: none */
+	uint64_t messages;	/* messages in all mailboxes */
 };
 
 /* "local@domain" with a valid domain, local part of RFC 5321 dot-atom

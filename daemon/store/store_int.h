@@ -200,7 +200,8 @@ void store_tx_touch(struct store *st, int64_t mailbox_id);
  * store_user_read() reads them into a zeroed struct store_user. */
 #define USER_COLUMNS \
 	"u.id, u.address, u.password_hash, u.admin, u.enabled, u.quota," \
-	" u.used, u.created"
+	" u.used, u.created, u.quota_messages, (SELECT coalesce(sum(b.messages)," \
+	" 0) FROM mailboxes b WHERE b.user_id = u.id)"
 void store_user_read(sqlite3_stmt *s, void *elem);
 /* Looks up a user id by address (lowercase): STORE_OK, STORE_NOTFOUND or
  * STORE_ERROR, with the words the CLI and API show. */

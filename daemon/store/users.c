@@ -73,6 +73,8 @@ store_user_read(sqlite3_stmt *s, void *elem)
 	u->quota = (uint64_t)sqlite3_column_int64(s, 5);
 	u->used = (uint64_t)sqlite3_column_int64(s, 6);
 	u->created = sqlite3_column_int64(s, 7);
+	u->quota_messages = (uint64_t)sqlite3_column_int64(s, 8);
+	u->messages = (uint64_t)sqlite3_column_int64(s, 9);
 }
 
 void

@@ -9,6 +9,7 @@ const screens = {
 	users: { title: 'Users', admin: true },
 	aliases: { title: 'Aliases' },
 	upstreams: { title: 'Upstream accounts' },
+	import: { title: 'Import mail' },
 	filters: { title: 'Filters' },
 	queue: { title: 'Queue', admin: true },
 	relay: { title: 'Outgoing mail', admin: true },

@@ -160,10 +160,13 @@ await step('the admin creates a user', async () => {
 	await d.getByLabel('Address').fill(USER);
 	await d.getByLabel('Password', { exact: true }).fill('first-pass-1');
 	await d.getByLabel('Quota (MiB)').fill('100');
+	await d.getByLabel('Message limit').fill('5000');
 	await shot('06-user-new');
 	await d.getByRole('button', { name: 'Create user' }).click();
 	await page.getByRole('cell', { name: USER, exact: true }).waitFor();
-	check((await page.getByRole('row', { name: new RegExp(USER) }).textContent()).includes('100 MiB'), 'quota shown');
+	const row = await page.getByRole('row', { name: new RegExp(USER) }).textContent();
+	check(row.includes('100 MiB'), 'quota shown');
+	check(row.includes('0 / 5000'), 'message limit shown');
 	await shot('07-users');
 });
 
@@ -405,6 +408,38 @@ await step('the user adds an upstream account after a connection test', async ()
 	await shot('18-upstreams');
 });
 
+await step('the user imports their old IMAP account in the background and sees it finish', async () => {
+	const ok = process.env.UPSTREAM_OK === '1';
+	await nav('Import mail').click();
+	await page.getByRole('heading', { name: 'Import mail', exact: true }).waitFor();
+	const form = page.locator('#import-form');
+	await form.getByLabel('IMAP server').fill(process.env.UPSTREAM_HOST);
+	await form.getByLabel('Port').fill(process.env.UPSTREAM_PORT);
+	await form.getByLabel('Security').selectOption('implicit');
+	await form.getByLabel('Certificate').selectOption('off');	// Dovecot's is self-signed
+	await form.getByLabel('Username').fill(process.env.UPSTREAM_USER);
+	await form.getByLabel('Password', { exact: true }).fill(process.env.UPSTREAM_PASS);
+	await form.getByRole('button', { name: 'Start import' }).click();
+	await toast().filter({ hasText: 'Import started' }).waitFor();
+	const status = page.locator('#import-status');
+	// the page polls the route until the job ends
+	await page.locator(`#import-status[data-state="${ok ? 'done' : 'failed'}"]`).waitFor({ timeout: 60000 });
+	const bar = page.getByRole('progressbar', { name: 'Import progress' });
+	const [value, max] = [Number(await bar.getAttribute('value')), Number(await bar.getAttribute('max'))];
+	const counts = await page.locator('#import-counts').textContent();
+	if (ok) {
+		check((await page.locator('#import-state').textContent()) === 'Finished', 'the state says finished');
+		check(value === max && max === 41, `the bar is full: ${value} of ${max}`);
+		check(/41 of 41 messages, 2 of 2 folders/.test(counts), counts);
+		check(!(await status.getByRole('button', { name: 'Cancel import' }).count()), 'nothing left to cancel');
+		const mine = await page.evaluate(() => fetch('/api/v1/users/carol%40family.example/import').then(r => r.json()));
+		check(mine.state === 'done' && mine.imported === 41 && mine.errors.length === 0, JSON.stringify(mine));
+	} else {
+		check(/connect/i.test(await page.locator('#import-errors').textContent()), 'the error says what failed');
+	}
+	await shot('19-import');
+});
+
 await step('the user writes a filter rule and a vacation reply, and sees a script error by its line', async () => {
 	await nav('Filters').click();
 	await page.getByRole('heading', { name: 'Filters' }).waitFor();
@@ -470,6 +505,7 @@ await step('the admin sees the upstream account and sets a smarthost', async () 
 	const rrow = rpt.getByRole('row', { name: /Panel Reporter/ });
 	await rrow.getByRole('cell', { name: 'example.org', exact: true }).waitFor();
 	await rrow.getByRole('cell', { name: /certificate-expired x2/ }).waitFor();
+	check(await rrow.getByRole('cell', { name: 'HTTPS', exact: true }).count() === 1, 'came by HTTPS');
 	await shot('19-relay');
 });
 

@@ -56,6 +56,10 @@ def main():
                                       oauth2=srv.url("/introspect", plain=True) if srv else None)
         dc.start()
         dc.add_message("carol.remote", b"From: a@remote.example\r\nSubject: upstream\r\n\r\nhi\r\n")
+        # the old account's archive, for the import step
+        dc.add_messages("carol.remote", [
+            f"From: b@remote.example\r\nSubject: archived {i}\r\n\r\nold mail {i}\r\n".encode()
+            for i in range(40)], folder="Archive")
         upstream = {"UPSTREAM_PORT": str(dc.port("imaps")), "UPSTREAM_OK": "1",
                     "UPSTREAM_PIN": dc.cert_sha256}
     else:

@@ -442,13 +442,18 @@ class ZoneDns(Unbound):
 class PolicyServer:
     """An HTTPS server (http.server over ssl) answering
     /.well-known/mta-sts.txt by the Host field: policies maps a host name
-    to (status, content type, body).  requests: the Host of each GET."""
+    to (status, content type, body).  requests: the Host of each GET.
+    It also takes POSTs (TLS reports, RFC 8460 §5.4): posts lists each as
+    (host, path, content type, body, status answered); the status is the
+    next of post_statuses, 201 once they are used up."""
 
     def __init__(self, host, port, cert, key, policies):
         self.host, self.port = host, port
         self.cert, self.key = cert, key
         self.policies = policies
         self.requests = []
+        self.posts = []
+        self.post_statuses = []
         self.httpd = None
 
     def start(self):
@@ -469,6 +474,17 @@ class PolicyServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_POST(self):
+                h = (self.headers.get("Host") or "").split(":")[0].lower()
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                status = srv.post_statuses.pop(0) if srv.post_statuses else 201
+                srv.posts.append((h, self.path, self.headers.get("Content-Type"), body,
+                                  status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *a):
                 pass

@@ -205,6 +205,22 @@ class Api(unittest.TestCase):
         self.problem(self.admin.patch("/users/bob@example.org", {"password": "bob-pw-3"}), 422,
                      "'password'", "at least 10 characters")
         self.problem(self.admin.patch("/users/bob@example.org", {"address": "x@example.org"}), 422, "'address'")
+        # QUOTA's MESSAGE limit: created, read, changed; "messages" counts
+        r = self.admin.post("/users", {"address": "msgs@example.org", "password": "msgs-password-1",
+                                       "quota_messages": 3})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual((r.json["quota_messages"], r.json["messages"]), (3, 0))
+        self.assertEqual(self.admin.get("/users/msgs@example.org").json["quota_messages"], 3)
+        r = self.admin.patch("/users/msgs@example.org", {"quota_messages": 0})
+        self.assertEqual((r.status, r.json["quota_messages"]), (200, 0))
+        r = self.admin.patch("/users/msgs@example.org", {"quota_messages": 12, "quota": 5000})
+        self.assertEqual((r.json["quota_messages"], r.json["quota"]), (12, 5000))
+        listed = {u["address"]: u for u in self.admin.get("/users").json}
+        self.assertEqual(listed["msgs@example.org"]["quota_messages"], 12)
+        for bad in (-1, "10", 1.5, None):
+            self.problem(self.admin.patch("/users/msgs@example.org", {"quota_messages": bad}),
+                         422, "'quota_messages'")
+        self.assertEqual(self.admin.delete("/users/msgs@example.org").status, 204)
         self.assertEqual(self.admin.delete("/users/bob@example.org").status, 204)
         self.problem(self.admin.get("/users/bob@example.org"), 404)
         self.problem(self.admin.delete("/users/bob@example.org"), 404)

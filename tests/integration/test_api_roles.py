@@ -2,6 +2,7 @@
 nobody may do, and that a user can never see or change another user's
 account, alias or token, whether signed in with a token or a session."""
 
+import time
 import unittest
 
 import tap
@@ -90,6 +91,10 @@ ROUTES = {
     # a domain that is not local: 404 before any DNS question leaves the machine
     ("GET", "/api/v1/doctor"): ("admin", "/doctor?domain=nosuch.example&probe=none", None),
     ("GET", "/api/v1/users/{address}/download"): ("own", f"/users/{ALICE}/download", None),
+    # test_imports_are_private covers them
+    ("POST", "/api/v1/users/{address}/import"): ("own", None, None),
+    ("GET", "/api/v1/users/{address}/import"): ("own", f"/users/{ALICE}/import", None),
+    ("DELETE", "/api/v1/users/{address}/import"): ("own", None, None),
 }
 
 
@@ -153,7 +158,7 @@ class Roles(unittest.TestCase):
             with self.subTest(route=f"{method} {pattern}"):
                 r = self.admin.call(method, path, body)
                 self.assertIn(r.status, (200, 404) if "/queue/" in path or "/upstreams/" in path
-                              or "/doctor" in path else (200,), r)
+                              or "/doctor" in path or "/import" in path else (200,), r)
 
     def test_users_see_only_themselves(self):
         for who, alice in self.alice_clients():
@@ -175,7 +180,8 @@ class Roles(unittest.TestCase):
 
     def test_user_cannot_raise_their_own_rights(self):
         for who, alice in self.alice_clients():
-            for fld, val in (("admin", True), ("quota", 0), ("enabled", True), ("quota", 99)):
+            for fld, val in (("admin", True), ("quota", 0), ("enabled", True), ("quota", 99),
+                             ("quota_messages", 0), ("quota_messages", 5)):
                 with self.subTest(who=who, field=fld):
                     r = alice.patch(f"/users/{ALICE}", {fld: val})
                     self.assertEqual(r.status, 403, r)
@@ -295,6 +301,47 @@ class Roles(unittest.TestCase):
         self.assertEqual(alice.post(f"/upstreams/{aid}/fetch").status, 202)
         self.assertEqual(alice.delete(f"/upstreams/{aid}").status, 204)
         self.assertEqual(alice.get(f"/upstreams/{aid}").status, 404)
+
+    def test_imports_are_private(self):
+        """A user starts, follows and cancels imports for themself only; an
+        admin for anyone."""
+        source = {"host": "127.0.0.1", "port": self.mh.port("imaps"), "tls": "implicit",
+                  "tls_verify": "off", "username": BOB, "password": "not-bobs-password"}
+
+        def start(client, address):
+            deadline = time.monotonic() + 30
+            while True:     # the daemon's workers may still be starting
+                r = client.post(f"/users/{address}/import", source)
+                if r.status != 503 or time.monotonic() > deadline:
+                    return r
+                time.sleep(0.2)
+
+        def ended(client, address):
+            deadline = time.monotonic() + 30
+            while True:
+                r = client.get(f"/users/{address}/import")
+                if r.status != 200 or r.json["state"] != "running" or \
+                        time.monotonic() > deadline:
+                    return r
+                time.sleep(0.1)
+
+        for who, alice in self.alice_clients():
+            with self.subTest(who=who):
+                self.assertEqual(start(alice, BOB).status, 403)
+                self.assertEqual(alice.get(f"/users/{BOB}/import").status, 403)
+                self.assertEqual(alice.delete(f"/users/{BOB}/import").status, 403)
+                r = start(alice, ALICE)
+                self.assertEqual(r.status, 202, r)
+                self.assertEqual(r.json["started_by"], ALICE)
+                r = ended(alice, ALICE)
+                self.assertEqual(r.json["state"], "failed", r)
+                self.assertNotIn("password", r.json)
+                self.assertEqual(self.admin.get(f"/users/{ALICE}/import").status, 200)
+        r = start(self.admin, BOB)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json["started_by"], ADMIN)
+        self.assertEqual(ended(self.bob, BOB).json["state"], "failed")
+        self.assertNotIn("not-bobs-password", self.mh.log())
 
     def test_user_status_has_no_admin_figures(self):
         for who, alice in self.alice_clients():

@@ -112,6 +112,45 @@ class ApiSieve(unittest.TestCase):
         self.assertEqual(inbox_rows(self.mh, DAVE), [])   # redirected, not kept
         dave.post("/sieve/fwd/deactivate")
 
+    def test_changed_script_at_once(self):
+        """Delivery keeps scripts compiled (sieve/cache.h): a script changed
+        through the API, or by the CLI in another process, or deactivated,
+        rules the very next message."""
+        bob = self.session(BOB, BOB_PW)
+
+        def script(folder):
+            return f'require ["fileinto", "mailbox"];\nfileinto :create "{folder}";\n'
+
+        def send(n):
+            msg = f"From: a@remote.example\r\nTo: {BOB}\r\nSubject: n{n}\r\n\r\nhi\r\n"
+            with smtplib.SMTP("127.0.0.1", self.mh.port("smtp"), timeout=30) as s:
+                s.sendmail("a@remote.example", [BOB], msg)
+
+        r = bob.call("PUT", "/sieve/rules", {"script": script("One"), "active": True})
+        self.assertEqual(r.status, 201, r)
+        send(1)
+        send(2)
+        self.assertEqual(len(inbox_rows(self.mh, BOB, "One")), 2)
+        # the same script (row) with another text, through the API
+        r = bob.call("PUT", "/sieve/rules", {"script": script("Two")})
+        self.assertEqual(r.status, 200, r)
+        send(3)
+        self.assertEqual(len(inbox_rows(self.mh, BOB, "Two")), 1)
+        # by the CLI: the daemon is not told, the text's hash differs
+        path = os.path.join(self.mh.dir, "bob.sieve")
+        with open(path, "w") as f:
+            f.write(script("Three"))
+        self.mh.cli("sieve", "put", BOB, "rules", path)
+        send(4)
+        self.assertEqual(len(inbox_rows(self.mh, BOB, "Three")), 1)
+        self.assertEqual(len(inbox_rows(self.mh, BOB, "Two")), 1)
+        # deactivated: the INBOX
+        self.assertEqual(bob.post("/sieve/rules/deactivate").status, 204)
+        send(5)
+        self.assertEqual(len(inbox_rows(self.mh, BOB)), 1)
+        self.assertEqual(len(inbox_rows(self.mh, BOB, "Three")), 1)
+        self.assertEqual(bob.delete("/sieve/rules").status, 204)
+
     def test_csrf_and_auth(self):
         anon = Client(self.mh.port("admin"))
         self.assertEqual(anon.get("/sieve").status, 401)

@@ -216,6 +216,31 @@ class CommandTest(unittest.TestCase):
         _, fields = self.show("small@example.org")
         self.assertEqual(fields["quota"], ["1500"])
 
+    def test_user_set_quotas(self):
+        self.ok("user", "add", "lim@example.org", "--quota-messages", "5",
+                "--password-stdin", input=PASSWORD + "\n")
+        _, fields = self.show("lim@example.org")
+        self.assertEqual((fields["quota"], fields["quota-messages"], fields["messages"]),
+                         (["unlimited"], ["5"], ["0"]))
+        self.ok("user", "set", "lim@example.org", "--quota", "2M")
+        _, fields = self.show("lim@example.org")
+        self.assertEqual((fields["quota"], fields["quota-messages"]),
+                         ([str(2 * 1024 * 1024)], ["5"]))
+        self.ok("user", "set", "LIM@example.org", "--quota-messages", "0", "--quota=0")
+        _, fields = self.show("lim@example.org")
+        self.assertEqual((fields["quota"], fields["quota-messages"]),
+                         (["unlimited"], ["unlimited"]))
+        self.ok("user", "set", "lim@example.org", "--quota-messages=7")
+        self.assertEqual(self.show("lim@example.org")[1]["quota-messages"], ["7"])
+        r = self.fails(1, "user", "set", "nobody@example.org", "--quota", "1M")
+        self.assertIn("does not exist", r.stderr)
+        self.fails(2, "user", "set", "lim@example.org")
+        self.fails(2, "user", "set", "--quota", "1M")
+        self.fails(2, "user", "set", "lim@example.org", "--quota-messages", "-1")
+        self.fails(2, "user", "set", "lim@example.org", "--quota-messages", "many")
+        self.fails(2, "user", "set", "lim@example.org", "--quota", "lots")
+        self.assertEqual(self.show("lim@example.org")[1]["quota-messages"], ["7"])
+
     def test_user_duplicate(self):
         self.ok("user", "add", "dup@example.org", "--password-stdin",
                 input=PASSWORD + "\n")

@@ -7,7 +7,9 @@ DMARC, a malformed MTA-STS record, a malformed TLS-RPT record), each of
 which must be named by its check and only by it; the server's checks with
 a public address without PTR and one whose PTR names another host, a
 certificate expiring in 5 days, one for another name, the self-signed one,
-and outbound port 25 open, blocked, and blocked behind a smarthost."""
+and outbound port 25 open, blocked, and blocked behind a smarthost.  The
+route checks in the background: it answers at once, also while a port 25
+probe waits its 5 seconds, and says when a check runs."""
 
 import http.client
 import json
@@ -16,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import tap
@@ -266,27 +269,107 @@ class TestDoctor(unittest.TestCase):
         user_token = self.mh.cli("token", "create", "user@good.test").stdout.strip()
         self.mh.start()
         try:
-            def get(path, tok):
-                c = http.client.HTTPConnection("127.0.0.1", self.mh.port("admin"), timeout=60)
-                c.request("GET", path, headers={"Authorization": "Bearer " + tok})
-                r = c.getresponse()
-                body = r.read().decode()
-                c.close()
-                return r.status, body
-            status, body = get("/api/v1/doctor?domain=badspf.test&probe=none",
-                               token.stdout.strip())
-            self.assertEqual(status, 200, body)
-            d = json.loads(body)
+            admin = token.stdout.strip()
+            d = self.api_check("/api/v1/doctor?domain=badspf.test&probe=none", admin)
             spf = [f for f in d["findings"] if f["check"] == "spf"]
             self.assertEqual(spf[0]["domain"], "badspf.test")
             self.assertEqual(spf[0]["status"], "fail")
             self.assertIn(f"for this server's address {PUBLIC}", spf[0]["text"])
             self.assertGreaterEqual(d["fail"], 1)
-            self.assertEqual(get("/api/v1/doctor?probe=none", user_token)[0], 403)
-            self.assertEqual(get("/api/v1/doctor?domain=nosuch.test&probe=none",
-                                 token.stdout.strip())[0], 404)
+            self.assertIsNone(d["error"])
+            # kept: asked again without run=1, the same findings and time
+            status, again = self.api_get("/api/v1/doctor?domain=badspf.test&probe=none", admin)
+            self.assertEqual(status, 200)
+            self.assertEqual(again, d)
+            # another query never checked: nothing yet, and nothing started
+            status, other = self.api_get("/api/v1/doctor?domain=good.test&probe=none", admin)
+            self.assertEqual((other["findings"], other["checked"], other["running"]),
+                             ([], None, False))
+            self.assertEqual(self.api_get("/api/v1/doctor?probe=none", user_token)[0], 403)
+            self.assertEqual(self.api_get("/api/v1/doctor?domain=nosuch.test&probe=none",
+                                          admin)[0], 404)
+            self.assertEqual(self.api_get("/api/v1/doctor?run=yes", admin)[0], 422)
         finally:
             self.mh.stop()
+
+    def api_get(self, path, tok):
+        c = http.client.HTTPConnection("127.0.0.1", self.mh.port("admin"), timeout=60)
+        c.request("GET", path, headers={"Authorization": "Bearer " + tok})
+        r = c.getresponse()
+        body = r.read().decode()
+        c.close()
+        return r.status, json.loads(body) if body else None
+
+    def api_check(self, path, tok, timeout=60):
+        """GET path&run=1, then polls until the check has ended; each answer
+        must come at once."""
+        sep = "&" if "?" in path else "?"
+        t = time.monotonic()
+        status, d = self.api_get(path + sep + "run=1", tok)
+        self.assertEqual(status, 200, d)
+        self.assertLess(time.monotonic() - t, 1.5)
+        deadline = time.monotonic() + timeout
+        while d["running"]:
+            self.assertLess(time.monotonic(), deadline, d)
+            time.sleep(0.1)
+            t = time.monotonic()
+            status, d = self.api_get(path, tok)
+            self.assertEqual(status, 200, d)
+            self.assertLess(time.monotonic() - t, 1.5)
+        self.assertIsNotNone(d["checked"])
+        return d
+
+    def test_api_answers_at_once_while_the_probe_waits(self):
+        token = self.mh.cli("token", "create", "admin@good.test", check=False)
+        if token.returncode != 0:
+            self.mh.add_user("admin@good.test", "secret-admin", admin=True)
+            self.mh.add_user("user@good.test", "secret-user")
+            token = self.mh.cli("token", "create", "admin@good.test")
+        admin = token.stdout.strip()
+        # a port that takes no connection: its one-place queue is full, so
+        # the kernel drops the probe's SYN and the probe waits its 5 s
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(0)
+        fill = []
+        for _ in range(3):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(srv.getsockname())
+            fill.append(c)
+        time.sleep(0.2)
+        slow = f"127.0.0.1:{srv.getsockname()[1]}"
+        before = len(self.mh.log())
+        self.mh.start()
+        try:
+            path = f"/api/v1/doctor?domain=good.test&probe={slow}"
+            t0 = time.monotonic()
+            status, d = self.api_get(path + "&run=1", admin)
+            self.assertEqual(status, 200, d)
+            self.assertLess(time.monotonic() - t0, 1.5)
+            self.assertTrue(d["running"])
+            self.assertIsNone(d["checked"])
+            # while it waits, the route and the rest of the API answer at once;
+            # asking again starts no second check
+            time.sleep(1)
+            for ask in (path, path + "&run=1", "/api/v1/status"):
+                t = time.monotonic()
+                status, d = self.api_get(ask, admin)
+                self.assertEqual(status, 200)
+                self.assertLess(time.monotonic() - t, 1.5, ask)
+                if ask != "/api/v1/status":
+                    self.assertTrue(d["running"], ask)
+            self.assertEqual(self.mh.log()[before:].count("web doctor check started"), 1)
+            d = self.api_check(path, admin, timeout=30)
+            self.assertGreaterEqual(time.monotonic() - t0, 4.5, "the probe did wait")
+            f = [f for f in d["findings"] if f["check"] == "outbound_25"][0]
+            self.assertEqual(f["status"], "fail", f)
+            self.assertIn("is blocked", f["text"])
+        finally:
+            self.mh.stop()
+            for c in fill:
+                c.close()
+            srv.close()
 
 
 if __name__ == "__main__":

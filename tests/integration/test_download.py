@@ -4,7 +4,12 @@ APPENDed over IMAP with flags and dates into INBOX, a nested folder and a
 folder with a long name come back as a Maildir++ tree in a tar stream that
 GNU tar and Python's tarfile read: every message byte for byte (LF line
 ends), its flags in its name, its date as mtime, a dovecot-uidlist per
-folder; the user themself and an admin may download, another user may not."""
+folder; the user themself and an admin may download, another user may not.
+Then keywords: the tar holds, byte for byte, the tree `mailhub export
+ADDRESS maildir` writes (dovecot-keywords, keyword letters in the names,
+dovecot-uidlist, folder names in modified UTF-7), and Debian's Dovecot
+serving the unpacked tar shows every folder with the same UIDVALIDITY,
+UIDs, flags, keywords, internal dates and bytes as mailhub."""
 
 import http.client
 import imaplib
@@ -17,10 +22,13 @@ import time
 import unittest
 
 import tap
+import dovecot_util
 from mailhub_fixture import Mailhub
+from test_import import folder_state, folders
 
 ALICE, ALICE_PW = "alice@example.org", "secret-alice"
 BOB, BOB_PW = "bob@example.org", "secret-bob"
+CAROL, CAROL_PW = "carol@example.org", "secret-carol"
 LONG = "Projects/" + "a-folder-with-a-rather-long-name-" * 3 + "end"
 
 
@@ -38,9 +46,10 @@ class TestDownload(unittest.TestCase):
             cls.mh.cli("domain", "add", "example.org")
             cls.mh.add_user(ALICE, ALICE_PW)
             cls.mh.add_user(BOB, BOB_PW)
+            cls.mh.add_user(CAROL, CAROL_PW)
             cls.mh.add_user("admin@example.org", "secret-admin", admin=True)
             cls.tokens = {a: cls.mh.cli("token", "create", a).stdout.strip()
-                          for a in (ALICE, BOB, "admin@example.org")}
+                          for a in (ALICE, BOB, CAROL, "admin@example.org")}
             cls.mh.start()
         except BaseException:
             cls.mh.cleanup()
@@ -124,6 +133,88 @@ class TestDownload(unittest.TestCase):
                          len(tar.getmembers()))
         self.assertEqual(self.get("nobody@example.org", self.tokens["admin@example.org"])[0], 404)
         self.assertIn("web download user=alice@example.org", self.mh.log())
+
+    def test_keywords_served_by_dovecot(self):
+        c = imaplib.IMAP4("127.0.0.1", self.mh.port("imap"), timeout=30)
+        c.login(CAROL, CAROL_PW)
+        cafe = "Caf&AOk-"          # "Café" on the wire
+        for folder in ("Archive/2024", cafe, "Lists.old"):
+            self.assertEqual(c.create(f'"{folder}"')[0], "OK")
+        plan = [("INBOX", r"(\Seen $Work)"), ("INBOX", r"(\Flagged Project-X $Work)"),
+                ("INBOX", None), ("INBOX", r"(NonJunk)"),
+                ("Archive/2024", r"(\Seen \Answered Later)"), ("Archive/2024", r"(\Draft)"),
+                (cafe, r"($Label1 \Seen)"), ("Lists.old", r"(\Deleted)")]
+        for i, (folder, flags) in enumerate(plan):
+            typ, _ = c.append(f'"{folder}"', flags,
+                              imaplib.Time2Internaldate(1710000000 + i * 600), message(i))
+            self.assertEqual(typ, "OK")
+        # a gap in the UIDs, and a keyword added after the APPEND
+        c.select("INBOX")
+        c.uid("STORE", "3", "+FLAGS", r"(\Deleted)")
+        c.expunge()
+        c.uid("STORE", "1", "+FLAGS", "(Follow-up)")
+        c.logout()
+
+        status, _, body = self.get(CAROL, self.tokens[CAROL])
+        self.assertEqual(status, 200, body[:300])
+        tar = tarfile.open(fileobj=io.BytesIO(body), mode="r:")
+        in_tar = {m.name[len("mail/"):]: (tar.extractfile(m).read(), m.mtime)
+                  for m in tar.getmembers() if m.isfile()}
+        self.assertIn("dovecot-keywords", in_tar)
+        self.assertIn(".Caf&AOk-/dovecot-keywords", in_tar)
+        self.assertIn(".Lists_old/dovecot-uidlist", in_tar)
+        # byte for byte what `mailhub export` writes
+        with tempfile.TemporaryDirectory() as tmp:
+            dest = os.path.join(tmp, "exp")
+            self.mh.cli("export", CAROL, "maildir", dest)
+            exported = {}
+            for root, _, names in os.walk(dest):
+                for n in names:
+                    path = os.path.join(root, n)
+                    with open(path, "rb") as f:
+                        exported[os.path.relpath(path, dest)] = (f.read(),
+                                                                 int(os.stat(path).st_mtime))
+        # export leaves the mtime of the uidlist and keywords files alone
+        strip = lambda d: {k: v if "/cur/" in "/" + k else (v[0], 0) for k, v in d.items()}
+        self.assertEqual(strip(in_tar), strip(exported))
+
+        if not dovecot_util.available():
+            self.skipTest("dovecot is not installed")
+        dv = dovecot_util.Dovecot()
+        try:
+            dv.start()
+            home = os.path.join(dv.dir, "mail", "dl")
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as t:
+                t.extractall(home)
+            os.rename(os.path.join(home, "mail"), home + ".tmp")
+            os.rmdir(home)
+            os.rename(home + ".tmp", home)
+            owner = os.stat(os.path.join(dv.dir, "mail")).st_uid
+            subprocess.run(["chown", "-R", f"{owner}:{owner}", home], check=True)
+            a = imaplib.IMAP4("127.0.0.1", dv.port, timeout=30)
+            a.login("dl", dovecot_util.PASSWORD)
+            b = imaplib.IMAP4("127.0.0.1", self.mh.port("imap"), timeout=30)
+            b.login(CAROL, CAROL_PW)
+            # Maildir++ has '.' between levels: a '.' in a name is '_'
+            names = folders(a)
+            self.assertEqual(sorted(n.replace("Lists_old", "Lists.old") for n in names),
+                             folders(b))
+            self.assertIn(cafe, names)
+            total, keywords = 0, set()
+            for name in names:
+                want = folder_state(b, name.replace("Lists_old", "Lists.old"))
+                got = folder_state(a, name)
+                self.assertEqual(got, want, name)
+                total += len(got["messages"])
+                for flags, _, _ in got["messages"].values():
+                    keywords |= {f for f in flags if not f.startswith("\\")}
+            self.assertEqual(total, len(plan) - 1)
+            self.assertEqual(keywords, {"$Work", "Project-X", "NonJunk", "Later", "$Label1",
+                                        "Follow-up"})
+            a.logout()
+            b.logout()
+        finally:
+            dv.stop()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,14 @@ repeated header fields, addresses with comments, a NUL byte) is appended,
 the answers are taken with the index, the index is then emptied under
 the running daemon (every message pending, as after an upgrade, so that
 SEARCH reads them all) and the answers taken again: they must be equal,
-command by command.  The PREVIEW of a delivered message is in the store
-before any FETCH (RFC 8970, computed at delivery)."""
+command by command.  HTML parts are searched as their text (tags,
+comments, script and style removed, character references decoded, white
+space collapsed; the charset from Content-Type or else a <meta>), by
+both: a few messages show what each rule finds and misses.  After an
+upgrade (sql/034 applied to an index made before it) the messages with
+HTML are indexed again by the background pass and the others keep their
+index.  The PREVIEW of a delivered message is in the store before any
+FETCH (RFC 8970, computed at delivery)."""
 
 import base64
 import os
@@ -15,6 +21,7 @@ import quopri
 import random
 import sqlite3
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -127,6 +134,55 @@ def message(rnd, i):
     return out + b"--" + b + b"--\r\nepilogue\r\n"
 
 
+def html_messages():
+    """HTML parts that show each rule of mail/htmltext.h: with their
+    UIDs (offset from the first) in HTML_EXPECT."""
+    hdr = b"From: web@example.org\r\nSubject: html %d\r\nMIME-Version: 1.0\r\n"
+    out = []
+    # tags splitting words, entities, script, style, comments, title; QP
+    page = (b"<html><head><title>Quarterly</title><style>.x { color: zebrastyle }"
+            b"</style><script>var scriptonlyword = \"<p>\";</script></head><body>"
+            b"<p>The spl<b>itw</b>ord for <i>Q3</i> &amp; caf&eacute; &#x3A3;igma"
+            b"&nbsp;&nbsp;end</p><!-- commentonlyword <p>x</p> --><p>line1</p>"
+            b"<div>line2</div></body></html>")
+    out.append(hdr % 0 + b"Content-Type: text/html; charset=utf-8\r\n"
+               b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+               + quopri.encodestring(page).replace(b"\n", b"\r\n") + b"\r\n")
+    # the charset only in <meta http-equiv>, 8bit latin-1
+    out.append(hdr % 1 + b"Content-Type: text/html\r\nContent-Transfer-Encoding: 8bit"
+               b"\r\n\r\n<html><head><meta http-equiv=\"Content-Type\" content=\"text/html;"
+               b" charset=iso-8859-1\"></head><body>Metaword r\xe9sum\xe9</body></html>\r\n")
+    # the charset only in <meta charset>, base64 windows-1252
+    out.append(hdr % 2 + b"Content-Type: text/html\r\nContent-Transfer-Encoding: base64"
+               b"\r\n\r\n" + base64.encodebytes(
+                   b"<meta charset=\"windows-1252\"><p>\x93smartquoted\x94</p>"
+               ).replace(b"\n", b"\r\n"))
+    # Content-Type's charset before the <meta>'s
+    out.append(hdr % 3 + b"Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
+               b"<meta charset=utf-8><p>ctwins na\xefve</p>\r\n")
+    # text/plain beside its HTML: the plain one as it is
+    out.append(hdr % 4 + b"Content-Type: multipart/alternative; boundary=alt\r\n\r\n"
+               b"--alt\r\nContent-Type: text/plain\r\n\r\nplainside &amp; <b>\r\n"
+               b"--alt\r\nContent-Type: text/html\r\n\r\n<p>html<b>side</b> &amp;</p>\r\n"
+               b"--alt--\r\n")
+    return out
+
+
+# (key, needle) -> the offsets (into html_messages()) found, among them
+HTML_EXPECT = [
+    (b"BODY", b"splitword", [0]), (b"TEXT", b"splitword", [0]),
+    (b"BODY", b"itw</b>ord", []), (b"TEXT", b"<p>", []),
+    (b"TEXT", b"zebrastyle", []), (b"BODY", b"scriptonlyword", []),
+    (b"TEXT", b"commentonlyword", []), (b"BODY", b"q3 & caf\xc3\xa9 \xcf\x83igma end", [0]),
+    (b"BODY", b"line1 line2", [0]), (b"TEXT", b"quarterly", [0]),
+    (b"BODY", b"metaword r\xc3\xa9sum\xc3\xa9", [1]),
+    (b"BODY", "\u201csmartquoted\u201d".encode(), [2]),
+    (b"BODY", b"ctwins na\xc3\xafve", [3]),
+    (b"BODY", b"&amp; <b>", [4]), (b"BODY", b"htmlside &", [4]),
+    (b"TEXT", b"&amp;", [4]),
+]
+
+
 def corpus(n, seed=18):
     rnd = random.Random(seed)
     msgs = [message(rnd, i) for i in range(n)]
@@ -134,7 +190,7 @@ def corpus(n, seed=18):
     msgs.append(b"From: nul@example.org\r\nSubject: nul\r\nContent-Type: text/plain\r\n"
                 b"Content-Transfer-Encoding: base64\r\n\r\n"
                 + base64.b64encode(b"before \0 nulword after") + b"\r\n")
-    return msgs
+    return msgs + html_messages()
 
 
 def needles():
@@ -149,11 +205,16 @@ def needles():
            b"before", b"preamble", b"epilogue", b"undisclosed", b"example",
            b"zz-nothing-here", b"10:0", b"\xc4\xb0stanbul", b"i\xcc\x87stanbul",
            b"r\xc3\xa9sum\xc3\xa9", b"na\xc3\xafve", b"\xce\xa9mega"]
-    return out
+    return out + [n for _, n, _ in HTML_EXPECT] + [b"lunch  boat", b"bold &"]
+
+
+def search_cmd(key, needle):
+    return b"UID SEARCH CHARSET UTF-8 %s {%d+}\r\n%s" % (key, len(needle), needle)
 
 
 class SearchIndex(unittest.TestCase):
     N = 300
+    HTML_UID = N + 2    # after the random ones and the one with a NUL
 
     @classmethod
     def setUpClass(cls):
@@ -163,6 +224,7 @@ class SearchIndex(unittest.TestCase):
         cls.mh.start()
         c = cls.login()
         msgs = corpus(cls.N)
+        cls.count = len(msgs)
         for start in range(0, len(msgs), 50):
             line = b"a APPEND INBOX"
             for m in msgs[start:start + 50]:
@@ -189,7 +251,7 @@ class SearchIndex(unittest.TestCase):
         cmds = []
         for n in needles():
             for key in (b"BODY", b"SUBJECT", b"FROM", b"TO", b"CC", b"BCC", b"TEXT"):
-                cmds.append(b"UID SEARCH CHARSET UTF-8 %s {%d+}\r\n%s" % (key, len(n), n))
+                cmds.append(search_cmd(key, n))
         cmds += [b"SEARCH OR BODY budget FROM bob NOT SUBJECT lunch",
                  b"SEARCH BODY \"\"", b"SEARCH FROM \"\"", b"SEARCH BCC \"\"",
                  b"SEARCH NOT BODY kernel", b"SEARCH BODY budget TEXT kernel SEEN",
@@ -216,10 +278,17 @@ class SearchIndex(unittest.TestCase):
         # every message indexed at APPEND (only the one with a NUL is
         # searched by reading for TEXT)
         self.assertEqual(pending, [0, 1])
-        self.assertEqual(fields, self.N + 1)
+        self.assertEqual(fields, self.count)
         indexed = self.answers()
         found = sum(1 for _, untagged in indexed if untagged != [b"* SEARCH\r\n"])
         self.assertGreater(found, 150)
+        # HTML: what each rule finds, among the HTML messages
+        got = dict(indexed)
+        html = set(range(self.HTML_UID, self.HTML_UID + len(html_messages())))
+        for key, needle, offsets in HTML_EXPECT:
+            line = got[search_cmd(key, needle)][0]
+            uids = {int(u) for u in line.split()[2:]} & html
+            self.assertEqual(uids, {self.HTML_UID + o for o in offsets}, (key, needle))
         # the index emptied under the running daemon: every message read
         db = self.db()
         db.execute("DELETE FROM blob_fields")
@@ -264,6 +333,79 @@ class SearchIndex(unittest.TestCase):
         self.assertEqual(c.ok("f", b"FETCH 1 (PREVIEW)"),
                          [b'* 1 FETCH (PREVIEW "Delivered with its preview.")\r\n'])
         c.close()
+
+
+class HtmlUpgrade(unittest.TestCase):
+    """sql/034 on an index made before it: the HTML messages are read
+    (pending) and indexed again by the background pass, the others keep
+    their rows."""
+
+    def test_html_indexed_again(self):
+        mh = Mailhub(plaintext_on_loopback=True)
+        try:
+            mh.cli("domain", "add", "example.org")
+            mh.add_user(USER, PASSWORD)
+            mh.start()
+            rnd = random.Random(34)
+            plain = [message(rnd, i) for i in range(12)]
+            plain = [m for m in plain if b"text/html" not in m.lower()][:5]
+            html = html_messages()
+            c = Raw(mh.port("imaps"), tls=True, timeout=60)
+            c.ok("l", b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
+            for m in plain + html:
+                c.ok("a", b"APPEND INBOX {%d+}\r\n" % len(m) + m)
+            c.ok("s", b"SELECT INBOX")
+            plain_uids = list(range(1, len(plain) + 1))
+            all_uids = list(range(1, len(plain) + len(html) + 1))
+            # the index as an older mailhub left it: text that the
+            # messages do not have, which only the index can answer
+            db = sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db"), timeout=30)
+            db.execute("UPDATE blob_fields SET body = body || ' stalemarker'")
+            db.execute("UPDATE blob_text SET text = text || ' stalemarker'")
+            db.commit()
+            db.close()
+
+            def uids(cmd):
+                line = c.ok("q", cmd)[0]
+                return [int(u) for u in line.split()[2:]]
+            self.assertEqual(uids(b"UID SEARCH BODY stalemarker"), all_uids)
+            self.assertEqual(uids(b"UID SEARCH TEXT stalemarker"), all_uids)
+            c.close()
+            mh.stop()
+            db = sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db"), timeout=30)
+            db.execute("DELETE FROM schema_migrations WHERE version = 34")
+            db.commit()
+            db.close()
+            mh.start()
+            c = Raw(mh.port("imaps"), tls=True, timeout=60)
+            c.ok("l", b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
+            c.ok("s", b"SELECT INBOX")
+            # at once (read or indexed again) and once the pass is done
+            for _ in range(2):
+                self.assertEqual(uids(b"UID SEARCH BODY stalemarker"), plain_uids)
+                self.assertEqual(uids(b"UID SEARCH TEXT stalemarker"), plain_uids)
+                self.assertEqual(uids(b"UID SEARCH BODY splitword"), [len(plain) + 1])
+                db = sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db"), timeout=30)
+                db.text_factory = bytes     # (the unknown charsets' bytes)
+                for _ in range(200):
+                    pending = [db.execute("SELECT count(*) FROM %s" % t).fetchone()[0]
+                               for t in ("fields_pending", "search_pending")]
+                    if pending == [0, 0]:
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(pending, [0, 0])
+                bodies = [r[0] for r in db.execute(
+                    "SELECT f.body FROM blob_fields f JOIN blob_keys k ON k.id = f.rowid"
+                    " JOIN messages m ON m.blob = k.blob ORDER BY m.uid")]
+                db.close()
+                self.assertEqual(len(bodies), len(all_uids))
+                self.assertTrue(all(b.endswith(b" stalemarker") for b in bodies[:len(plain)]))
+                self.assertIn(b"the splitword for q3", bodies[len(plain)])
+                self.assertFalse(any(b"stalemarker" in b or b"<p>" in b
+                                     for b in bodies[len(plain):]))
+            c.close()
+        finally:
+            mh.close()
 
 
 if __name__ == "__main__":

@@ -174,7 +174,19 @@ class RelayTlsPolicies(unittest.TestCase):
                 f"mx1.mixed.sts.test. IN A {SINKS['sts-wrongname']}",
                 f"mx2.mixed.sts.test. IN A {SINKS['sts-mixed2']}",
                 '_mta-sts.mixed.sts.test. IN TXT "v=STSv1; id=1"',
-                f"mta-sts.mixed.sts.test. IN A {POLICY_IP}"]
+                f"mta-sts.mixed.sts.test. IN A {POLICY_IP}",
+                # the same two MX hosts, for a domain that asks for its
+                # reports by HTTPS: at a host whose certificate is good,
+                # and at one whose certificate names another host
+                "httpsrpt.sts.test. IN MX 10 mx1.mixed.sts.test.",
+                "httpsrpt.sts.test. IN MX 20 mx2.mixed.sts.test.",
+                '_mta-sts.httpsrpt.sts.test. IN TXT "v=STSv1; id=1"',
+                f"mta-sts.httpsrpt.sts.test. IN A {POLICY_IP}",
+                '_smtp._tls.httpsrpt.sts.test. IN TXT "v=TLSRPTv1; '
+                f'rua=https://rua.sts.test:{cls.https_port}/tlsrpt/v1?k=1,'
+                f'https://wrongcert.sts.test:{cls.https_port}/tlsrpt"',
+                f"rua.sts.test. IN A {POLICY_IP}",
+                f"wrongcert.sts.test. IN A {POLICY_IP}"]
         dane = []
         for case, ip in [("ee", "dane-ee"), ("mismatch", "dane-mismatch"),
                          ("strip", "dane-strip"), ("ta", "dane-ta")]:
@@ -195,7 +207,11 @@ class RelayTlsPolicies(unittest.TestCase):
                                                 policy("enforce", "*.elsewhere.test"))
         policies["mta-sts.mixed.sts.test"] = (200, "text/plain",
                                               policy("enforce", "*.mixed.sts.test"))
-        pcert = ca.issue("policy", [f"mta-sts.{c}.sts.test" for c in STS_CASES + ["mixed"]])
+        policies["mta-sts.httpsrpt.sts.test"] = (200, "text/plain",
+                                                 policy("enforce", "*.mixed.sts.test"))
+        pcert = ca.issue("policy", [f"mta-sts.{c}.sts.test"
+                                    for c in STS_CASES + ["mixed", "httpsrpt"]]
+                         + ["rua.sts.test"])
         cls.policy_server = PolicyServer(POLICY_IP, cls.https_port, pcert[0], pcert[1],
                                          policies)
         cls.sinks = {}
@@ -521,6 +537,68 @@ class RelayTlsPolicies(unittest.TestCase):
         self.assertEqual(wait_for(lambda: len(
             [1 for _, r, d in self.sinks["sts-good"].messages
              if b"Report Domain: reports.sts.test" in d]) > 1, 12), False)
+
+    def test_tls_report_posted_to_https(self):
+        """RFC 8460 §5.4/§5.5: the day's report POSTed, gzipped, to the
+        https: rua whose certificate checks out, after a failed attempt;
+        never to the one whose certificate names another host."""
+        import datetime
+        import gzip
+        import json
+        import jsonschema
+        import sqlite3
+        # the first POST is refused: the report must come again
+        self.policy_server.post_statuses.append(503)
+        for i in range(2):
+            submit(self.mh, [f"r{i}@httpsrpt.sts.test"], f"httpsrpt {i}")
+            self.assertIsNotNone(self.received("sts-mixed2", f"httpsrpt {i}"),
+                                 self.mh.log())
+        # the attempts were counted today: make that day yesterday, whose
+        # reports are owed now
+        day = (datetime.datetime.now(datetime.timezone.utc)
+               - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+        db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
+        with db:
+            db.execute("UPDATE tls_results SET day = ? WHERE domain = 'httpsrpt.sts.test'",
+                       (day,))
+        db.close()
+        posts = lambda: [p for p in self.policy_server.posts  # noqa: E731
+                         if p[0] == "rua.sts.test"]
+        self.assertTrue(wait_for(lambda: any(p[4] == 201 for p in posts()), 40),
+                        self.mh.log())
+        [first, second] = posts()
+        self.assertEqual([p[4] for p in (first, second)], [503, 201])
+        for p in (first, second):
+            self.assertEqual((p[1], p[2]), ("/tlsrpt/v1?k=1", "application/tlsrpt+gzip"))
+        self.assertEqual(first[3], second[3])
+        report = json.loads(gzip.decompress(second[3]))
+        jsonschema.validate(report, TLSRPT_SCHEMA)
+        self.assertEqual(report["date-range"]["start-datetime"], f"{day}T00:00:00Z")
+        # it matches the attempts made: each message, one session refused
+        # by mx1's name, one good on mx2
+        [p] = report["policies"]
+        self.assertEqual((p["policy"]["policy-type"], p["policy"]["policy-domain"]),
+                         ("sts", "httpsrpt.sts.test"))
+        self.assertEqual(p["summary"], {"total-successful-session-count": 2,
+                                        "total-failure-session-count": 2})
+        [d] = p["failure-details"]
+        self.assertEqual((d["result-type"], d["receiving-mx-hostname"],
+                          d["receiving-ip"], d["failed-session-count"]),
+                         ("certificate-host-mismatch", "mx1.mixed.sts.test",
+                          SINKS["sts-wrongname"], 2))
+        log = self.mh.log()
+        self.assertIn("domain=httpsrpt.sts.test to=https://rua.sts.test:", log)
+        self.assertIn("attempt 1 failed: HTTP status 503 from rua.sts.test; next in 2"
+                      " seconds", log)
+        self.assertIn("posted status=201 attempts=2", log)
+        # the host whose certificate names another: tried, never sent to
+        import re
+        wrong = r"to=https://wrongcert\.sts\.test:\d+/tlsrpt attempt %d failed: "
+        self.assertTrue(wait_for(lambda: re.search(wrong % 2, self.mh.log()), 20), log)
+        self.assertRegex(self.mh.log(), wrong % 1 + r"TLS with wrongcert\.sts\.test failed")
+        self.assertEqual([p for p in self.policy_server.posts if p[0] != "rua.sts.test"], [])
+        # sent once: not again
+        self.assertFalse(wait_for(lambda: len(posts()) > 2, 6))
 
     def test_api_lists_destination_domains(self):
         import http.client

@@ -6,6 +6,8 @@
 #include "core/buf.h"
 #include "smtp/bounce.h"
 #include "smtp/queue.h"
+#include "smtp/tlsrpt_post.h"
+#include "mail/tlsrpt_report.h"
 #include "tests/unit/runner.h"
 
 START_TEST(test_status)
@@ -100,6 +102,66 @@ START_TEST(test_schedule)
 }
 END_TEST
 
+/* ---- TLS reports to https: addresses (smtp/tlsrpt_post) ------------------ */
+
+START_TEST(test_tlsrpt_uri)
+{
+	static const struct {
+		const char *uri, *host, *path;
+		unsigned port;
+	} good[] = {
+		{ "https://reports.example.net/tlsrpt", "reports.example.net", "/tlsrpt", 443 },
+		{ "HTTPS://r.example:8443", "r.example", "/", 8443 },
+		{ "https://r.example?x=1", "r.example", "/?x=1", 443 },
+		{ "https://r.example/a/b?c=d&e=f#frag", "r.example", "/a/b?c=d&e=f", 443 },
+		{ "https://[2001:db8::1]:444/r", "2001:db8::1", "/r", 444 },
+		{ "https://[2001:db8::1]/r", "2001:db8::1", "/r", 443 },
+	};
+	struct tlsrpt_uri u;
+	const char *error = NULL;
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		ck_assert_msg(tlsrpt_uri_parse(good[i].uri, &u, &error) == 0, "%s: %s",
+			      good[i].uri, error);
+		ck_assert_str_eq(u.host, good[i].host);
+		ck_assert_str_eq(u.path, good[i].path);
+		ck_assert_uint_eq(u.port, good[i].port);
+		tlsrpt_uri_clear(&u);
+	}
+	static const char *const bad[] = {
+		"http://r.example/x", "mailto:a@b.example", "https://", "https:///path",
+		"https://user:pw@r.example/", "https://r.example:0/", "https://r.example:65536/",
+		"https://r.example:44x/", "https://[2001:db8::1/", "https://[::1]x/",
+		"https://r example/", "https://r.example/a b", "https://r.example/\x7f",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		error = NULL;
+		ck_assert_msg(tlsrpt_uri_parse(bad[i], &u, &error) == -1, "%s", bad[i]);
+		ck_assert_ptr_nonnull(error);
+		ck_assert_ptr_null(u.host);
+	}
+}
+END_TEST
+
+START_TEST(test_tlsrpt_gzip)
+{
+	/* what the POST carries inflates to the report again */
+	struct buf json = BUF_INIT, gz = BUF_INIT, back = BUF_INIT;
+	for (int i = 0; i < 2000; i++)
+		buf_printf(&json, "{\"n\": %d}", i);
+	tlsrpt_gzip(json.data, json.len, &gz);
+	ck_assert_uint_lt(gz.len, json.len);
+	ck_assert_uint_eq((unsigned char)gz.data[0], 0x1f);
+	ck_assert_uint_eq((unsigned char)gz.data[1], 0x8b);
+	const char *error = NULL;
+	ck_assert_msg(tlsrpt_gunzip(gz.data, gz.len, json.len, &back, &error) == 0, "%s", error);
+	ck_assert_uint_eq(back.len, json.len);
+	ck_assert_mem_eq(back.data, json.data, json.len);
+	buf_free(&json);
+	buf_free(&gz);
+	buf_free(&back);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -110,6 +172,8 @@ make_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("queue");
 	tcase_add_test(tc, test_schedule);
+	tcase_add_test(tc, test_tlsrpt_uri);
+	tcase_add_test(tc, test_tlsrpt_gzip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,8 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "core/base64.h"
+#include "mail/tlsrpt_mail.h"
 #include "mail/tlsrpt_report.h"
 #include "tests/unit/runner.h"
 
@@ -224,6 +226,176 @@ START_TEST(test_hostile_text)
 }
 END_TEST
 
+/* ---- reports that come as messages (mail/tlsrpt_mail) ----------------------- */
+
+/* A report message as RFC 8460 §5.3 has it, around part (its fields and
+ * body, already encoded). */
+static void
+report_message(struct buf *out, const char *part_fields, const char *body, size_t len)
+{
+	buf_puts(out, "Received: from mx.company-x.example by mail.test\r\n"
+		 "From: tlsrpt@company-x.example\r\nTo: postmaster@company-y.example\r\n"
+		 "Subject: Report Domain: company-y.example Submitter: company-x.example"
+		 " Report-ID: <5065427c@company-x.example>\r\n"
+		 "TLS-Report-Domain: company-y.example\r\n"
+		 "TLS-Report-Submitter: company-x.example\r\nMIME-Version: 1.0\r\n"
+		 "Content-Type: multipart/report; report-type=\"tlsrpt\";\r\n"
+		 "\tboundary=\"b1\"\r\n\r\n"
+		 "--b1\r\nContent-Type: text/plain\r\n\r\nThis is a TLS report.\r\n"
+		 "--b1\r\n");
+	buf_puts(out, part_fields);
+	buf_puts(out, "\r\n");
+	buf_append(out, body, len);
+	buf_puts(out, "\r\n--b1--\r\n");
+}
+
+START_TEST(test_mail_gzip_base64)
+{
+	struct buf gz = BUF_INIT, b64 = BUF_INIT, msg = BUF_INIT;
+	gzip(rfc_example, strlen(rfc_example), &gz);
+	for (size_t pos = 0; pos < gz.len; pos += 57) {
+		base64_encode(&b64, gz.data + pos, gz.len - pos < 57 ? gz.len - pos : 57);
+		buf_puts(&b64, "\r\n");
+	}
+	report_message(&msg, "Content-Type: application/tlsrpt+gzip\r\n"
+		       "Content-Transfer-Encoding: base64\r\n"
+		       "Content-Disposition: attachment; filename=\"x.json.gz\"\r\n",
+		       b64.data, b64.len);
+	ck_assert(tlsrpt_mail_announced(msg.data, msg.len));
+	struct tlsrpt_report r;
+	const char *error = NULL;
+	ck_assert_msg(tlsrpt_mail_decode(msg.data, msg.len, &r, &error) == 1, "%s", error);
+	check_example(&r);
+	tlsrpt_report_clear(&r);
+	/* the part alone, as it was before base64 */
+	struct buf part = BUF_INIT;
+	ck_assert_int_eq(tlsrpt_mail_part(msg.data, msg.len, &part, &error), 1);
+	ck_assert_uint_eq(part.len, gz.len);
+	ck_assert_mem_eq(part.data, gz.data, gz.len);
+	buf_free(&part);
+	buf_free(&gz);
+	buf_free(&b64);
+	buf_free(&msg);
+}
+END_TEST
+
+START_TEST(test_mail_json_forms)
+{
+	struct buf msg = BUF_INIT;
+	struct tlsrpt_report r;
+	const char *error = NULL;
+	/* JSON as it is, in an upper-case media type */
+	report_message(&msg, "Content-Type: Application/TLSRPT+JSON\r\n", rfc_example,
+		       strlen(rfc_example));
+	ck_assert_msg(tlsrpt_mail_decode(msg.data, msg.len, &r, &error) == 1, "%s", error);
+	check_example(&r);
+	tlsrpt_report_clear(&r);
+	/* quoted-printable, soft line breaks in the middle of names */
+	buf_reset(&msg);
+	struct buf qp = BUF_INIT;
+	for (size_t i = 0; rfc_example[i] != '\0'; i++) {
+		if (i > 0 && i % 60 == 0)
+			buf_puts(&qp, "=\r\n");
+		if (rfc_example[i] == '=')
+			buf_puts(&qp, "=3D");
+		else
+			buf_putc(&qp, rfc_example[i]);
+	}
+	report_message(&msg, "Content-Type: application/tlsrpt+json\r\n"
+		       "Content-Transfer-Encoding: quoted-printable\r\n", qp.data, qp.len);
+	ck_assert_msg(tlsrpt_mail_decode(msg.data, msg.len, &r, &error) == 1, "%s", error);
+	check_example(&r);
+	tlsrpt_report_clear(&r);
+	buf_free(&qp);
+	/* the report as the whole message, announced by its own type */
+	buf_reset(&msg);
+	buf_printf(&msg, "From: a@b.example\r\nMIME-Version: 1.0\r\n"
+		   "Content-Type: application/tlsrpt+json\r\n\r\n%s\r\n", rfc_example);
+	ck_assert(tlsrpt_mail_announced(msg.data, msg.len));
+	ck_assert_msg(tlsrpt_mail_decode(msg.data, msg.len, &r, &error) == 1, "%s", error);
+	check_example(&r);
+	tlsrpt_report_clear(&r);
+	buf_free(&msg);
+}
+END_TEST
+
+START_TEST(test_mail_not_announced)
+{
+	static const char *const plain[] = {
+		"From: a@b.example\r\nSubject: tlsrpt is a word\r\n\r\nhello\r\n",
+		"From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report;"
+		" report-type=delivery-status; boundary=x\r\n\r\n--x--\r\n",
+		"From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report;"
+		" report-type=tlsrpt-not; boundary=x\r\n\r\n--x--\r\n",
+		/* in the body, not the header */
+		"From: a@b.example\r\n\r\nTLS-Report-Domain: example.org\r\n",
+	};
+	for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+		ck_assert_msg(!tlsrpt_mail_announced(plain[i], strlen(plain[i])), "%zu", i);
+	static const char announced[] =
+		"From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report;\r\n"
+		" report-type=TLSRPT; boundary=x\r\n\r\n--x--\r\n";
+	ck_assert(tlsrpt_mail_announced(announced, strlen(announced)));
+}
+END_TEST
+
+START_TEST(test_mail_bad)
+{
+	struct buf msg = BUF_INIT;
+	struct tlsrpt_report r;
+	const char *error = NULL;
+	/* announced, but no report part: 0, nothing kept */
+	report_message(&msg, "Content-Type: application/json\r\n", rfc_example,
+		       strlen(rfc_example));
+	ck_assert(tlsrpt_mail_announced(msg.data, msg.len));
+	ck_assert_int_eq(tlsrpt_mail_decode(msg.data, msg.len, &r, &error), 0);
+	ck_assert_ptr_null(r.org);
+	/* an encoding nobody defined */
+	buf_reset(&msg);
+	report_message(&msg, "Content-Type: application/tlsrpt+json\r\n"
+		       "Content-Transfer-Encoding: x-uuencode\r\n", rfc_example,
+		       strlen(rfc_example));
+	ck_assert_int_eq(tlsrpt_mail_decode(msg.data, msg.len, &r, &error), -1);
+	ck_assert_str_eq(error, "the report part has an unknown Content-Transfer-Encoding");
+	/* an empty part */
+	buf_reset(&msg);
+	report_message(&msg, "Content-Type: application/tlsrpt+gzip\r\n"
+		       "Content-Transfer-Encoding: base64\r\n", "", 0);
+	ck_assert_int_eq(tlsrpt_mail_decode(msg.data, msg.len, &r, &error), -1);
+	ck_assert_str_eq(error, "the report part is empty");
+	/* a part that is no report: the report parser's reason */
+	buf_reset(&msg);
+	report_message(&msg, "Content-Type: application/tlsrpt+json\r\n", "{\"a\": 1}", 8);
+	ck_assert_int_eq(tlsrpt_mail_decode(msg.data, msg.len, &r, &error), -1);
+	ck_assert_ptr_nonnull(error);
+	ck_assert_ptr_null(r.org);
+	/* gzip that is cut short */
+	struct buf gz = BUF_INIT, b64 = BUF_INIT;
+	gzip(rfc_example, strlen(rfc_example), &gz);
+	base64_encode(&b64, gz.data, gz.len - 12);
+	buf_reset(&msg);
+	report_message(&msg, "Content-Type: application/tlsrpt+gzip\r\n"
+		       "Content-Transfer-Encoding: base64\r\n", b64.data, b64.len);
+	ck_assert_int_eq(tlsrpt_mail_decode(msg.data, msg.len, &r, &error), -1);
+	ck_assert_str_eq(error, "truncated gzip");
+	buf_free(&gz);
+	buf_free(&b64);
+	/* larger than a report may be: refused before any JSON is read */
+	size_t big = TLSRPT_MAIL_MAX + 10;
+	char *fill = malloc(big);
+	memset(fill, ' ', big);
+	buf_reset(&msg);
+	report_message(&msg, "Content-Type: application/tlsrpt+json\r\n", fill, big);
+	free(fill);
+	struct buf part = BUF_INIT;
+	ck_assert_int_eq(tlsrpt_mail_part(msg.data, msg.len, &part, &error), -1);
+	ck_assert_str_eq(error, "the report part is too large");
+	ck_assert_uint_le(part.len, TLSRPT_MAIL_MAX);
+	buf_free(&part);
+	buf_free(&msg);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -233,6 +405,12 @@ make_suite(void)
 	tcase_add_test(tc, test_gzip);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_hostile_text);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("mail");
+	tcase_add_test(tc, test_mail_gzip_base64);
+	tcase_add_test(tc, test_mail_json_forms);
+	tcase_add_test(tc, test_mail_not_announced);
+	tcase_add_test(tc, test_mail_bad);
 	suite_add_tcase(s, tc);
 	return s;
 }

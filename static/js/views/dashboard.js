@@ -103,30 +103,49 @@ function chartCard(hist) {
 			h('span', { class: 'swatch s-' + s.key }), `${s.label}: ${total(s.key)(s)}`))));
 }
 
-// `mailhub doctor` on demand (it asks DNS and tries outbound port 25, which
-// takes seconds): what the world sees, problems first.
+// `mailhub doctor` on demand: it asks DNS and tries outbound port 25, which
+// takes seconds, so the server checks in the background and this card polls
+// until the check has ended.  What the world sees, problems first, with the
+// time of the last check (kept by the server across visits).
 const RANK = { fail: 0, warn: 1, info: 2, ok: 3 };
+const DOCTOR_POLL_MS = 1000;
 function doctorCard() {
 	const out = h('div', {}, h('p', { class: 'muted' },
 		'Checks DNS (MX, SPF, DKIM, DMARC, reverse DNS), the certificate and outbound port 25, as the world sees them.'));
-	const btn = h('button', { type: 'button', class: 'primary', onclick: async () => {
-		btn.disabled = true;
-		out.replaceChildren(h('p', { class: 'muted' }, 'Checking…'));
-		try {
-			const d = await api('GET', '/doctor');
-			const rows = d.findings.slice().sort((a, b) => RANK[a.status] - RANK[b.status]);
-			out.replaceChildren(
-				h('p', {}, d.fail ? h('strong', { class: 'bad' }, `${d.fail} to fix`) : 'Nothing to fix',
-					`, ${d.warn} to consider.`),
-				table(['', 'Where', 'Check', 'Finding'], rows.map(f => h('tr', { class: 'doctor-' + f.status },
-					h('td', {}, h('strong', { class: f.status === 'fail' ? 'bad' : f.status === 'ok' ? 'ok' : '' }, f.status)),
-					h('td', {}, f.domain || 'server'), h('td', {}, f.check), h('td', { class: 'break' }, f.text))),
-				'No findings.'));
-		} catch (e) {
-			out.replaceChildren(h('p', { class: 'bad' }, e.message || String(e)));
+	let timer = null;
+	const show = d => {
+		if (d.running) {
+			out.replaceChildren(h('p', { class: 'muted', role: 'status' }, 'Checking…',
+				d.checked ? ` (last checked ${when(d.checked)})` : ''));
+			btn.disabled = true;
+			clearTimeout(timer);
+			timer = setTimeout(poll, DOCTOR_POLL_MS);
+			return;
 		}
 		btn.disabled = false;
-	} }, 'Check now');
+		if (!d.checked) return;		// never checked: the text above stays
+		const rows = d.findings.slice().sort((a, b) => RANK[a.status] - RANK[b.status]);
+		out.replaceChildren(
+			d.error ? h('p', { class: 'bad' }, 'The check failed: ', d.error) : null,
+			h('p', { role: 'status' }, d.fail ? h('strong', { class: 'bad' }, `${d.fail} to fix`) : 'Nothing to fix',
+				`, ${d.warn} to consider. `, h('small', { class: 'muted' }, `Checked ${when(d.checked)}.`)),
+			table(['', 'Where', 'Check', 'Finding'], rows.map(f => h('tr', { class: 'doctor-' + f.status },
+				h('td', {}, h('strong', { class: f.status === 'fail' ? 'bad' : f.status === 'ok' ? 'ok' : '' }, f.status)),
+				h('td', {}, f.domain || 'server'), h('td', {}, f.check), h('td', { class: 'break' }, f.text))),
+			'No findings.'));
+	};
+	async function poll(run) {
+		if (!out.isConnected && !run) return;	// the page was left
+		try {
+			show(await api('GET', run ? '/doctor?run=1' : '/doctor'));
+		} catch (e) {
+			btn.disabled = false;
+			out.replaceChildren(h('p', { class: 'bad' }, e.message || String(e)));
+		}
+	}
+	const btn = h('button', { type: 'button', class: 'primary', onclick: () => poll(true) }, 'Check now');
+	// the last check's findings, if any (this never starts one)
+	setTimeout(() => poll(false), 0);
 	return h('section', { class: 'card', id: 'doctor' }, h('h2', {}, 'Deliverability check'), out, btn);
 }
 

@@ -30,10 +30,11 @@ function period(start, end) {
 function reports(list) {
 	return h('section', { class: 'card', 'aria-labelledby': 'rpt-title' },
 		h('h2', { id: 'rpt-title' }, 'TLS reports received'),
-		h('p', { class: 'hint' }, 'What other mail servers report (RFC 8460) about the TLS of mail they sent to your domains.'),
-		table(['Received', 'From', 'Period', 'Domain', 'Policy', 'Sessions OK', 'Failed', 'Failures'], list.map(x => h('tr', {},
+		h('p', { class: 'hint' }, 'What other mail servers report (RFC 8460) about the TLS of mail they sent to your domains, by mail to postmaster or by HTTPS.'),
+		table(['Received', 'From', 'By', 'Period', 'Domain', 'Policy', 'Sessions OK', 'Failed', 'Failures'], list.map(x => h('tr', {},
 			h('td', { class: 'nowrap' }, when(x.received)),
 			h('td', {}, x.organization),
+			h('td', {}, x.via === 'mail' ? 'mail' : 'HTTPS'),
 			h('td', { class: 'nowrap', title: `${x.start} – ${x.end}` }, period(x.start, x.end)),
 			h('td', {}, x.policy_domain),
 			h('td', {}, x.policy_type),

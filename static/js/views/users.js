@@ -1,4 +1,4 @@
-// Users: create, edit (quota, admin, enabled), reset password, delete.
+// Users: create, edit (quota, message limit, admin, enabled), reset password, delete.
 import { api, enc } from '../api.js';
 import { h, bytes, confirmDanger, dialog, field, onSubmit, page, table, toast } from '../ui.js';
 
@@ -14,6 +14,18 @@ function quotaBytes(text) {
 		throw e;
 	}
 	return Math.round(Number(t) * MiB);
+}
+
+// The message limit as typed (empty or 0 for none), or an error naming the field.
+function messageCount(text) {
+	const t = String(text).trim();
+	if (t === '') return 0;
+	if (!/^\d+$/.test(t)) {
+		const e = new Error("field 'quota_messages' must be a whole number of messages");
+		e.status = 422; e.field = 'quota_messages';
+		throw e;
+	}
+	return Number(t);
 }
 
 function randomPassword() {
@@ -34,12 +46,13 @@ function addDialog(ctx) {
 		field('Address', { name: 'address', type: 'email', required: true, placeholder: 'name@example.org', autocomplete: 'off' }),
 		passwordField('Password', 'password'),
 		field('Quota (MiB)', { name: 'quota', inputmode: 'decimal', placeholder: 'no limit' }, 'Empty or 0: no limit.'),
+		field('Message limit', { name: 'quota_messages', inputmode: 'numeric', placeholder: 'no limit' }, 'Most messages in all mailboxes; empty or 0: no limit.'),
 		field('Administrator', { name: 'admin', type: 'checkbox' }),
 		h('p', { class: 'form-error', role: 'alert' }),
 		h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create user')));
 	const d = dialog('New user', form);
 	onSubmit(form, async v => {
-		await api('POST', '/users', { address: v.address.trim(), password: v.password, quota: quotaBytes(v.quota), admin: v.admin });
+		await api('POST', '/users', { address: v.address.trim(), password: v.password, quota: quotaBytes(v.quota), quota_messages: messageCount(v.quota_messages), admin: v.admin });
 		d.close();
 		toast(`User ${v.address.trim()} created`);
 		ctx.refresh();
@@ -50,13 +63,14 @@ function editDialog(ctx, u) {
 	const self = u.address === ctx.me.user;
 	const form = h('form', { novalidate: true },
 		field('Quota (MiB)', { name: 'quota', inputmode: 'decimal', value: u.quota ? String(u.quota / MiB) : '', placeholder: 'no limit' }, `Uses ${bytes(u.used)} now.`),
+		field('Message limit', { name: 'quota_messages', inputmode: 'numeric', value: u.quota_messages ? String(u.quota_messages) : '', placeholder: 'no limit' }, `Keeps ${u.messages} messages now.`),
 		field('Administrator', { name: 'admin', type: 'checkbox', checked: u.admin, disabled: self }),
 		field('Enabled (may sign in and receive mail)', { name: 'enabled', type: 'checkbox', checked: u.enabled, disabled: self }),
 		h('p', { class: 'form-error', role: 'alert' }),
 		h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')));
 	const d = dialog(`Edit ${u.address}`, form);
 	onSubmit(form, async v => {
-		const body = { quota: quotaBytes(v.quota) };
+		const body = { quota: quotaBytes(v.quota), quota_messages: messageCount(v.quota_messages) };
 		if (!self) { body.admin = v.admin; body.enabled = v.enabled; }
 		await api('PATCH', `/users/${enc(u.address)}`, body);
 		d.close();
@@ -83,10 +97,11 @@ export async function render(ctx) {
 	const list = await api('GET', '/users');
 	return page('Users',
 		h('p', {}, h('button', { type: 'button', class: 'primary', onclick: () => addDialog(ctx) }, 'New user')),
-		table(['Address', 'Role', 'Used / quota', 'State', ''], list.map(u => h('tr', { class: u.enabled ? '' : 'off' },
+		table(['Address', 'Role', 'Used / quota', 'Messages', 'State', ''], list.map(u => h('tr', { class: u.enabled ? '' : 'off' },
 			h('td', {}, u.address),
 			h('td', {}, u.admin ? h('span', { class: 'badge' }, 'admin') : 'user'),
 			h('td', {}, `${bytes(u.used)} / ${u.quota ? bytes(u.quota) : '∞'}`),
+			h('td', {}, `${u.messages} / ${u.quota_messages ? u.quota_messages : '∞'}`),
 			h('td', {}, u.enabled ? 'enabled' : 'disabled'),
 			h('td', { class: 'acts' },
 				h('button', { type: 'button', class: 'small', onclick: () => editDialog(ctx, u) }, 'Edit'),

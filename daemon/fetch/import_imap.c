@@ -1,5 +1,6 @@
 /*
- * cli/import_imap.c: `mailhub import ADDRESS imap HOST[:PORT] ...`, every
+ * fetch/import_imap.c: an import from a remote IMAP account (`mailhub
+ * import ADDRESS imap HOST[:PORT]`, and the panel's import job): every
  * folder of a remote IMAP account in one go: the folder tree (the server's
  * hierarchy delimiter becomes '/'), each message with its flags, keywords,
  * internal date and UID, and each folder's UIDVALIDITY and UIDNEXT.
@@ -11,8 +12,7 @@
  * off at any point (even by SIGKILL) loses at most the batch under way and
  * resumes, when run again, with what is missing: nothing comes in twice.
  */
-#include "cli/cli.h"
-#include "cli/import.h"
+#include "fetch/import.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +22,8 @@
 #include "core/client_conn.h"
 #include "core/log.h"
 #include "imap/client.h"
+#include "core/xmalloc.h"
 #include "store/store.h"
-#include "store/upstreams.h"
 
 /* UIDs fetched per UID FETCH, and committed together. */
 #define IMPORT_IMAP_CHUNK 250
@@ -34,6 +34,7 @@ struct imap_sink_ctx {
 	uint32_t uidvalidity;
 	bool last_cr;
 	bool begun;
+	bool stopped;		/* the run was asked to stop */
 };
 
 static int
@@ -78,9 +79,14 @@ sink_end(void *ctx, const struct imapc_message_meta *meta, const char **error_r)
 		.key = key,
 	};
 	x->r->folder_done++;
-	import_progress(x->r, false);
 	if (import_end(x->r, &m) < 0) {
 		*error_r = "cannot store the message";
+		return -1;
+	}
+	import_progress(x->r, false);
+	if (import_stopping(x->r)) {
+		x->stopped = true;
+		*error_r = "stopped";
 		return -1;
 	}
 	return 0;
@@ -121,13 +127,14 @@ import_folder(struct import_run *r, struct imap_client *c, const char *folder, c
 
 	if (imap_client_select(c, folder, true, &mb, &error) < 0 ||
 	    imap_client_search_from(c, 1, &uids, &n, &error) < 0) {
-		cli_error("import: %s", error);
+		import_error(r, "folder %s: %s", esc_str(folder), error);
 		goto out;
 	}
 	if (import_folder_open(r, name, mb.uidvalidity, &x.mailbox_id) < 0)
 		goto out;
 	x.uidvalidity = mb.uidvalidity;
 	r->folder_total = n;
+	import_progress(r, true);
 	/* what an earlier run brought in already is not fetched again */
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -155,14 +162,27 @@ import_folder(struct import_run *r, struct imap_client *c, const char *folder, c
 		buf_reset(&set);
 		imapc_uidset(&set, uids + i, m);
 		if (imap_client_fetch(c, buf_cstr(&set), &sink, &error) < 0) {
-			cli_error("import: folder %s: %s", esc_str(folder), error);
+			/* what came complete before the stop is kept */
+			if (x.stopped || import_stopping(r)) {
+				if (import_commit(r) == 0)
+					import_error(r, "stopped");
+			} else {
+				import_error(r, "folder %s: %s", esc_str(folder), error);
+			}
 			goto out;
 		}
 		if (import_commit(r) < 0)
 			goto out;
+		if (import_stopping(r)) {
+			import_error(r, "stopped");
+			goto out;
+		}
 	}
 	ret = import_folder_done(r, x.mailbox_id, mb.uidnext);
 out:
+	r->messages_before += n;
+	r->folder_done = 0;
+	r->folder_total = 0;
 	free(uids);
 	free(name);
 	buf_free(&set);
@@ -175,118 +195,68 @@ cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-enum { O_USERNAME, O_PASSWORD, O_TLS, O_VERIFY, O_FOLDERS, O_QUIET, O_COUNT };
+/* Whether folder is one of wanted, a comma-separated list (NULL: all). */
+static bool
+folder_wanted(const char *wanted, const char *folder)
+{
+	if (wanted == NULL)
+		return true;
+	size_t len = strlen(folder);
+	for (const char *p = wanted; *p != '\0';) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (l == len && memcmp(p, folder, l) == 0)
+			return true;
+		p += l + (comma != NULL);
+	}
+	return false;
+}
 
 int
-import_imap(struct import_run *r, int argc, char **argv)
+import_imap_run(struct import_run *r, const struct upstream_settings *set,
+		const char *password, const struct client_conn_params *params,
+		const char *wanted)
 {
-	struct cli_option opts[O_COUNT] = {
-		[O_USERNAME] = { .name = "--username", .takes_value = true },
-		[O_PASSWORD] = { .name = "--password-stdin" },
-		[O_TLS] = { .name = "--tls", .takes_value = true },
-		[O_VERIFY] = { .name = "--tls-verify", .takes_value = true },
-		[O_FOLDERS] = { .name = "--folders", .takes_value = true },
-		[O_QUIET] = { .name = "--quiet" },
-	};
-	const char *pos[1];
-	size_t n_pos;
-	int ret = cli_parse_args("import", argc, argv, 3, opts, O_COUNT, pos, 1, &n_pos);
-	if (ret != CLI_OK)
-		return ret;
-	if (opts[O_QUIET].seen)
-		r->progress = false;
-	if (n_pos != 1)
-		return cli_usage_error("import: HOST[:PORT] of the IMAP server is missing");
-	if (!opts[O_USERNAME].seen || !opts[O_PASSWORD].seen)
-		return cli_usage_error("import: --username and --password-stdin are required "
-				       "(passwords are never taken from the command line)");
-	struct upstream_settings set = { 0 };
-	set.protocol = UPSTREAM_IMAP;
-	set.tls = UPSTREAM_TLS_IMPLICIT;
-	set.keep = true;
-	set.enabled = true;
-	if (opts[O_TLS].seen && upstream_tls_parse(opts[O_TLS].value, &set.tls) < 0)
-		return cli_usage_error("import: --tls must be implicit, starttls or none");
-	/* HOST, HOST:PORT or [IPv6]:PORT */
-	const char *hp = pos[0];
-	const char *colon = strrchr(hp, ':');
-	if (hp[0] == '[') {
-		const char *close = strchr(hp, ']');
-		if (close == NULL)
-			return cli_usage_error("import: malformed address '%s'", esc_str(hp));
-		set.host = xstrndup(hp + 1, (size_t)(close - hp - 1));
-		colon = close[1] == ':' ? close + 1 : NULL;
-	} else if (colon != NULL && strchr(hp, ':') == colon) {
-		set.host = xstrndup(hp, (size_t)(colon - hp));
-	} else {
-		set.host = xstrdup(hp);
-		colon = NULL;
-	}
-	if (colon != NULL) {
-		char *end;
-		long port = strtol(colon + 1, &end, 10);
-		if (*end != '\0' || port < 1 || port > 65535) {
-			upstream_settings_clear(&set);
-			return cli_usage_error("import: the port must be 1-65535");
-		}
-		set.port = (unsigned)port;
-	}
-	set.username = xstrdup(opts[O_USERNAME].value);
-	if (opts[O_VERIFY].seen)
-		set.tls_verify = xstrdup(opts[O_VERIFY].value);
-	const char *error;
-	if (upstream_settings_check(&set, &error) < 0) {
-		upstream_settings_clear(&set);
-		return cli_usage_error("import: %s", error);
-	}
-	char *password;
-	if (cli_read_password(&password) != CLI_OK) {
-		upstream_settings_clear(&set);
-		return -1;
-	}
-	/* the administrator names the server here: a host on the home network
-	 * (the old mail server) is what is expected, not refused as the
-	 * fetcher refuses one an ordinary user gives */
-	const struct client_conn_params params = {
-		.timeout_ms = 60000,
-		.allow_private = true,
-	};
 	struct imap_client *c = NULL;
-	ret = -1;
-	if (imap_client_open(&set, password, &params, 0, &c, &error) < 0) {
-		cli_error("import: %s", error);
-		goto out;
-	}
 	char **folders = NULL;
-	size_t n = 0;
+	size_t n = 0, k = 0;
 	char delim;
-	if (imap_client_list_folders(c, &folders, &n, &delim, &error) < 0) {
-		cli_error("import: %s", error);
+	const char *error;
+	int ret = -1;
+	if (imap_client_open(set, password, params, 0, &c, &error) < 0 ||
+	    imap_client_list_folders(c, &folders, &n, &delim, &error) < 0) {
+		import_error(r, "%s", error);
 		goto out;
 	}
 	qsort(folders, n, sizeof *folders, cmp_name);
+	for (size_t i = 0; i < n; i++)
+		if (folder_wanted(wanted, folders[i]))
+			folders[k++] = folders[i];
+		else
+			free(folders[i]);
+	n = k;
+	/* the size of the whole, for the progress (EXAMINE is cheap) */
+	r->folders_total = n;
+	for (size_t i = 0; i < n && !import_stopping(r); i++) {
+		struct imapc_mailbox mb;
+		if (imap_client_select(c, folders[i], true, &mb, &error) < 0) {
+			import_error(r, "folder %s: %s", esc_str(folders[i]), error);
+			goto out;
+		}
+		r->messages_total += mb.exists;
+	}
+	import_progress(r, true);
 	ret = 0;
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		if (opts[O_FOLDERS].seen) {
-			/* a comma-separated list of the server's names */
-			bool wanted = false;
-			const char *p = opts[O_FOLDERS].value;
-			size_t len = strlen(folders[i]);
-			while (*p != '\0' && !wanted) {
-				const char *comma = strchr(p, ',');
-				size_t l = comma != NULL ? (size_t)(comma - p) : strlen(p);
-				wanted = l == len && memcmp(p, folders[i], l) == 0;
-				p += l + (comma != NULL);
-			}
-			if (!wanted)
-				continue;
+		if (import_stopping(r)) {
+			import_error(r, "stopped");
+			ret = -1;
+			break;
 		}
 		ret = import_folder(r, c, folders[i], delim);
 	}
-	imapc_names_free(&folders, n);
 out:
+	imapc_names_free(&folders, n);
 	imap_client_free(&c);
-	cli_password_free(&password);
-	upstream_settings_clear(&set);
 	return ret;
 }
