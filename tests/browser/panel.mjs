@@ -385,9 +385,14 @@ await step('the user adds an upstream account after a connection test', async ()
 		// the account's page: per folder the last sync, the messages, how
 		// new mail is noticed (the account's IDLE session on INBOX)
 		const id = saved[0].id;
-		await page.waitForFunction((id) => fetch(`/api/v1/upstreams/${id}/folders`).then(r => r.json())
-			.then(f => f.length === 1 && f[0].last_sync !== null && f[0].push === 'idle'), id,
-			{ timeout: 30000, polling: 300 });
+		let synced = false;
+		for (let i = 0; i < 100 && !synced; i++) {
+			const f = await page.evaluate((id) => fetch(`/api/v1/upstreams/${id}/folders`)
+				.then((r) => r.json()), id);
+			synced = f.length === 1 && f[0].last_sync !== null && f[0].push === 'idle';
+			if (!synced) await page.waitForTimeout(300);
+		}
+		check(synced, 'INBOX synced and watched by IDLE');
 		await row.getByRole('link', { name: new RegExp(`${process.env.UPSTREAM_USER} at`) }).click();
 		await page.getByRole('heading', { name: `${process.env.UPSTREAM_USER} at ${process.env.UPSTREAM_HOST}` }).waitFor();
 		const folders = page.getByRole('region', { name: 'Folders' });
@@ -549,6 +554,20 @@ await step('the admin adds an OAuth2 account and connects it with the device cod
 	await page.reload();
 	await page.getByRole('button', { name: 'Reconnect' }).waitFor();
 	await shot('21-oauth-connected');
+	// the smarthost logs in with that account's grant (the relay settings)
+	const acct = (await page.evaluate(() => fetch('/api/v1/upstreams').then((x) => x.json())))
+		.find((u) => u.target === 'Connected');
+	await nav('Outgoing mail').click();
+	await page.getByLabel('Log in with').selectOption(String(acct.id));
+	check(await page.getByLabel('Username', { exact: true }).isHidden(), 'no username with a grant');
+	await page.getByRole('button', { name: 'Save' }).click();
+	await toast().filter({ hasText: 'through smtp.provider.example' }).waitFor();
+	const relay = await page.evaluate(() => fetch('/api/v1/relay').then((x) => x.json()));
+	check(relay.smarthost.oauth_upstream === acct.id && relay.smarthost.username === null,
+	      JSON.stringify(relay));
+	await page.reload();
+	check(await page.getByLabel('Log in with').inputValue() === String(acct.id), 'shown again');
+	await shot('22-relay-oauth');
 });
 
 await step('no script errors and no request outside the admin listener', async () => {
