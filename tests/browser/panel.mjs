@@ -529,7 +529,7 @@ await step('the admin adds an OAuth2 account and connects it with the device cod
 	await d.getByLabel('Username', { exact: true }).fill(process.env.UPSTREAM_USER);
 	await d.getByLabel('Certificate check').selectOption('pin');
 	await d.getByLabel('Pinned SHA-256').fill(process.env.UPSTREAM_PIN);
-	await d.getByLabel('Deliver into').fill('Connected');
+	await d.getByLabel('Deliver into', { exact: true }).fill('Connected');
 	await d.getByRole('button', { name: 'Add account' }).click();
 	// the panel is reached by 127.0.0.1: the device grant, a code to enter
 	const c = page.getByRole('dialog', { name: `Connect ${process.env.UPSTREAM_USER}` });
