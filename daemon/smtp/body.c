@@ -17,6 +17,7 @@
 #include "smtp/queue.h"
 #include "smtp/received.h"
 #include "smtp/session.h"
+#include "smtp/trust_inbound.h"
 #include "store/blob.h"
 #include "store/queue.h"
 #include "store/store.h"
@@ -341,6 +342,7 @@ body_end_checked(struct smtp_session *s)
 	} else {
 		blob_writer_abort(&tx->blob);
 	}
+	smtp_trust_count_flush(s);
 	close(fd);
 }
 

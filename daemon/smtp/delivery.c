@@ -51,6 +51,7 @@
 #include "sieve/deliver.h"
 #include "smtp/srs.h"
 #include "smtp/tlsrpt_recv.h"
+#include "smtp/trust_inbound.h"
 #include "store/blob.h"
 #include "store/queue.h"
 #include "store/relayq.h"
@@ -517,8 +518,14 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 	if (ret == 0) {
 		struct store *st = smtp_store(s);
 		pthread_mutex_lock(&deliver_lock);
-		ret = n_all > 0 ? store_deliver_copies(st, all, n_all, time(NULL), &error) : 0;
-		pthread_mutex_unlock(&deliver_lock);
+		/* the next session's turn comes at our COMMIT, not after our
+		 * WAL flush (which it may then share) */
+		store_commit_unlocks(st, &deliver_lock);
+		/* the check counts of the message commit with its rows */
+		ret = n_all > 0 ? store_deliver_copies_with(st, all, n_all, time(NULL),
+							    smtp_trust_count_tx, s, &error)
+				: 0;
+		store_commit_unlocks_end(st);
 		if (ret != STORE_OK)
 			log_error("%s[%llu] delivery failed id=%s: %s",
 				  s->name, (unsigned long long)s->id, tx->id, error);

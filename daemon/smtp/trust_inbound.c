@@ -40,6 +40,8 @@ struct smtp_trust {
 	/* the end of DATA's, for the counts */
 	bool dkim_pass;
 	enum dmarc_result dmarc;
+	/* the counts wait for the delivery's transaction, and are in it */
+	bool count_due, count_done;
 };
 
 void
@@ -430,15 +432,14 @@ smtp_trust_message(struct smtp_session *s, int fd, const char *hash)
 	arc_verify_free(&a);
 }
 
-void
-smtp_trust_count(struct smtp_session *s)
+/* Adds the message's counts once per local domain among its recipients:
+ * inside the caller's transaction (in_tx: STORE_OK or its failure), else
+ * each in a light transaction of its own (failures logged). */
+static int
+count_domains(struct smtp_session *s, struct store *st, bool in_tx, const char **error_r)
 {
 	const struct smtp_tx *tx = s->tx;
 	const struct smtp_trust *t = tx->trust;
-	struct store *st = smtp_store(s);
-	const char *error;
-	if (t == NULL || st == NULL)
-		return;
 	const struct store_trust_counts c = {
 		.messages = 1,
 		.spf_pass = t->spf.result == SPF_PASS,
@@ -449,7 +450,6 @@ smtp_trust_count(struct smtp_session *s)
 		.junk = tx->verdict.reply.len == 0 && tx->verdict.special_use != NULL,
 	};
 	int64_t now = (int64_t)time(NULL);
-	/* once per local domain among the recipients */
 	for (size_t i = 0; i < tx->n_rcpts; i++) {
 		const char *at = strrchr(tx->rcpts[i].address, '@');
 		bool seen = !tx->rcpts[i].local || at == NULL;
@@ -459,6 +459,13 @@ smtp_trust_count(struct smtp_session *s)
 		}
 		if (seen)
 			continue;
+		if (in_tx) {
+			int ret = store_trust_stats_add_tx(st, at + 1, now, &c, error_r);
+			if (ret != STORE_OK)
+				return ret;
+			continue;
+		}
+		const char *error;
 		/* a write transaction: in turn with the deliveries */
 		smtp_delivery_lock(true);
 		int ret = store_trust_stats_add(st, at + 1, now, &c, &error);
@@ -466,4 +473,53 @@ smtp_trust_count(struct smtp_session *s)
 		if (ret != STORE_OK)
 			log_error("%s[%llu] %s", s->name, (unsigned long long)s->id, error);
 	}
+	return STORE_OK;
+}
+
+void
+smtp_trust_count(struct smtp_session *s)
+{
+	struct smtp_trust *t = s->tx->trust;
+	if (t == NULL)
+		return;
+	/* a message for local copies is counted by their delivery's
+	 * transaction (smtp_trust_count_tx()): one transaction fewer */
+	if (s->tx->verdict.reply.len == 0 && s->tx->n_copies > 0) {
+		t->count_due = true;
+		return;
+	}
+	struct store *st = smtp_store(s);
+	if (st != NULL)
+		(void)count_domains(s, st, false, NULL);
+}
+
+int
+smtp_trust_count_tx(struct store *st, void *arg, const char **error_r)
+{
+	struct smtp_session *s = arg;
+	struct smtp_trust *t = s->tx->trust;
+	const char *error;
+	(void)error_r;
+	if (t == NULL || !t->count_due)
+		return STORE_OK;
+	/* counts never cost a message its delivery: a failure is logged, as
+	 * on their own (and a broken transaction fails at its COMMIT) */
+	if (count_domains(s, st, true, &error) != STORE_OK)
+		log_error("%s[%llu] %s", s->name, (unsigned long long)s->id, error);
+	t->count_done = true;
+	return STORE_OK;
+}
+
+void
+smtp_trust_count_flush(struct smtp_session *s)
+{
+	struct smtp_trust *t = s->tx->trust;
+	struct store *st = smtp_store(s);
+	if (t == NULL || !t->count_due || st == NULL)
+		return;
+	t->count_due = false;
+	/* its delivery's transaction did not commit them (it failed, or
+	 * there was none): on their own, as for a refused message */
+	if (!t->count_done)
+		(void)count_domains(s, st, false, NULL);
 }

@@ -27,6 +27,8 @@
 
 #include "smtp/session.h"
 
+struct store;
+
 /* The checks of one transaction (owned by struct smtp_tx). */
 struct smtp_trust;
 
@@ -43,8 +45,15 @@ void smtp_trust_mail(struct smtp_session *s);
 void smtp_trust_message(struct smtp_session *s, int fd, const char *hash);
 
 /* After the verdict (refused or not): counts the message for the
- * summary of its local recipient domains (store/trust_stats.h). */
+ * summary of its local recipient domains (store/trust_stats.h).  For a
+ * message to be delivered into local mailboxes the counts are left to
+ * the delivery's transaction (smtp_trust_count_tx()), and
+ * smtp_trust_count_flush() writes them after the delivery if it did not. */
 void smtp_trust_count(struct smtp_session *s);
+/* store_tx_fn for store_deliver_copies_with() (arg: the session): the
+ * counts left by smtp_trust_count(), inside the delivery's transaction. */
+int smtp_trust_count_tx(struct store *st, void *arg, const char **error_r);
+void smtp_trust_count_flush(struct smtp_session *s);
 
 void smtp_trust_free(struct smtp_trust **t);
 

@@ -85,6 +85,14 @@ int
 store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		     int64_t internal_date, const char **error_r)
 {
+	return store_deliver_copies_with(st, copies, n, internal_date, NULL, NULL, error_r);
+}
+
+int
+store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
+			  int64_t internal_date, store_tx_fn *also, void *also_arg,
+			  const char **error_r)
+{
 	struct store_imap_cache *caches = xcalloc(n + 1, sizeof *caches);
 	int ret = STORE_OK;
 
@@ -109,7 +117,10 @@ store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		store_imap_cache_compute(path, copies[i].blob, &caches[i]);
 		free(path);
 	}
-	if ((ret = store_begin(st, error_r)) < 0)
+	/* light: the WAL synced by store_commit() outside SQLite's write
+	 * lock, in a flush shared with the deliveries of the moment; the
+	 * copies are durable when it returns all the same (the 250 follows) */
+	if ((ret = store_begin_light(st, error_r)) < 0)
 		goto out;
 	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		struct store_copy *c = &copies[i];
@@ -137,6 +148,8 @@ store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		c->status = r;
 		c->error = r == STORE_OK ? NULL : xstrdup(err);
 	}
+	if (ret == STORE_OK && also != NULL)
+		ret = also(st, also_arg, error_r);
 	ret = store_end(st, ret, error_r);
 out:
 	for (size_t i = 0; i < n; i++) {

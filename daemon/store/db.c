@@ -327,6 +327,30 @@ begin(struct store *st, const char **error_r)
 	return STORE_OK;
 }
 
+/* The caller's lock handed to this transaction's end, released. */
+static void
+release_commit_lock(struct store *st)
+{
+	if (st->commit_unlock != NULL) {
+		pthread_mutex_unlock(st->commit_unlock);
+		st->commit_unlock = NULL;
+	}
+}
+
+void
+store_commit_unlocks(struct store *st, pthread_mutex_t *m)
+{
+	if (st->commit_unlock != NULL)
+		panic("store: a lock handed to a transaction twice");
+	st->commit_unlock = m;
+}
+
+void
+store_commit_unlocks_end(struct store *st)
+{
+	release_commit_lock(st);
+}
+
 int
 store_commit(struct store *st, const char **error_r)
 {
@@ -352,6 +376,7 @@ store_commit(struct store *st, const char **error_r)
 	}
 	st->in_tx = false;
 	tx_ended();
+	release_commit_lock(st);
 	/* a light commit is durable before its caller answers OK, and before
 	 * other sessions are told of it (they may answer on it at once) */
 	int ret = st->sync_normal ? store_wal_sync(st, error_r) : STORE_OK;
@@ -386,6 +411,7 @@ store_rollback(struct store *st)
 	st->in_tx = false;
 	st->n_touched = 0;
 	tx_ended();
+	release_commit_lock(st);
 }
 
 void

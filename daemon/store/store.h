@@ -19,6 +19,7 @@
 #ifndef MAILHUB_STORE_STORE_H
 #define MAILHUB_STORE_STORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -349,6 +350,27 @@ struct store_copy {
  */
 int store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 			 int64_t internal_date, const char **error_r);
+/* Work a caller adds to a transaction of the store's: STORE_OK, or a
+ * failure that rolls the whole transaction back. */
+typedef int store_tx_fn(struct store *st, void *arg, const char **error_r);
+/*
+ * Hands m, which the caller holds and by which writers take turns for
+ * their transactions, to the end of the next transaction of st: a COMMIT
+ * unlocks it as soon as SQLite has the transaction in its WAL, before
+ * store_commit() syncs the WAL (a light commit: store_begin_light()), and
+ * a ROLLBACK at once; so the next writer does its work while this one
+ * waits for the disk, and their flushes are shared.  Nothing becomes
+ * durable any later: store_commit() still returns after the sync.
+ * store_commit_unlocks_end() unlocks m if no transaction ended (a failed
+ * BEGIN) and forgets it.
+ */
+void store_commit_unlocks(struct store *st, pthread_mutex_t *m);
+void store_commit_unlocks_end(struct store *st);
+/* store_deliver_copies() that also runs also(st, also_arg) inside the
+ * delivery's transaction, after the copies (NULL: nothing more). */
+int store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
+			      int64_t internal_date, store_tx_fn *also, void *also_arg,
+			      const char **error_r);
 /* Frees what store_deliver_copies() put in c. */
 void store_copy_clear(struct store_copy *c);
 

@@ -17,6 +17,7 @@
 #ifndef MAILHUB_STORE_STORE_INT_H
 #define MAILHUB_STORE_STORE_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -76,6 +77,9 @@ struct store {
 	dev_t wal_dev;
 	ino_t wal_ino;
 	char *wal_path;
+	/* db.c: a lock of the caller's that the end of the transaction
+	 * releases (store_commit_unlocks(); not owned) */
+	pthread_mutex_t *commit_unlock;
 };
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
@@ -167,7 +171,8 @@ int store_copy_mailbox_tx(struct store *st, int64_t user_id, const char *name, b
 int store_begin(struct store *st, const char **error_r);
 /*
  * store_begin() for a change that carries no message (flags, expunges,
- * \Recent, greylist entries): its COMMIT writes the WAL without an fsync
+ * \Recent, greylist entries), and for the deliveries of SMTP (whose 250
+ * waits for store_commit()): its COMMIT writes the WAL without an fsync
  * under SQLite's write lock (synchronous=NORMAL for this transaction), and
  * store_commit() then syncs the WAL itself, outside the lock and shared with
  * every other light commit of the moment (walsync.c, group commit).  So the

@@ -22,13 +22,21 @@ int
 store_trust_stats_add(struct store *st, const char *domain, int64_t now,
 		      const struct store_trust_counts *c, const char **error_r)
 {
-	int64_t hour = now / 3600;
 	int ret = store_begin_light(st, error_r);
 	if (ret < 0)
 		return ret;
+	ret = store_trust_stats_add_tx(st, domain, now, c, error_r);
+	return store_end(st, ret, error_r);
+}
+
+int
+store_trust_stats_add_tx(struct store *st, const char *domain, int64_t now,
+			 const struct store_trust_counts *c, const char **error_r)
+{
+	int64_t hour = now / 3600;
 	sqlite3_stmt *s = store_stmt(st, SQL_SWEEP);
 	stmt_int(s, 1, hour - STORE_TRUST_STATS_KEEP_HOURS);
-	ret = stmt_exec(st, s, "cannot sweep the check counts", error_r);
+	int ret = stmt_exec(st, s, "cannot sweep the check counts", error_r);
 	if (ret == STORE_OK) {
 		s = store_stmt(st, SQL_ADD);
 		stmt_int(s, 1, hour);
@@ -39,7 +47,7 @@ store_trust_stats_add(struct store *st, const char *domain, int64_t now,
 			stmt_int(s, i + 3, v[i]);
 		ret = stmt_exec(st, s, "cannot count the checks", error_r);
 	}
-	return store_end(st, ret, error_r);
+	return ret;
 }
 
 int

@@ -3,7 +3,8 @@
  * checks said (sql/013_trust_stats.sql), for the panel's summary of the
  * last day (GET /api/v1/domains).  Counts carry no message, so they are
  * written in light transactions (store_begin_light: synced by a group
- * commit shared with the other light commits of the moment).
+ * commit shared with the other light commits of the moment), or in the
+ * transaction of the delivery they count.
  */
 #ifndef MAILHUB_STORE_TRUST_STATS_H
 #define MAILHUB_STORE_TRUST_STATS_H
@@ -25,6 +26,11 @@ struct store_trust_counts {
  * STORE_TRUST_STATS_KEEP_HOURS).  STORE_OK, or the failure. */
 int store_trust_stats_add(struct store *st, const char *domain, int64_t now,
 			  const struct store_trust_counts *c, const char **error_r);
+/* The same inside the caller's write transaction (a delivery's: the
+ * counts of a delivered message commit with its rows, at no cost of a
+ * transaction of their own). */
+int store_trust_stats_add_tx(struct store *st, const char *domain, int64_t now,
+			     const struct store_trust_counts *c, const char **error_r);
 
 /* The sums over the last 24 hours (the current one and the 23 before). */
 int store_trust_stats_day(struct store *st, const char *domain, int64_t now,

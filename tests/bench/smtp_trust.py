@@ -317,7 +317,7 @@ virtual_gid_maps = static:{gid}
 echo $! > {pf}/opendkim.pid
 /usr/sbin/opendmarc -f -c {pf}/opendmarc.conf > {pf}/opendmarc.log 2>&1 &
 echo $! > {pf}/opendmarc.pid
-exec postfix -c {pf}/conf start-fg > {pf}/postfix.log 2>&1
+exec /usr/sbin/postfix -c {pf}/conf start-fg > {pf}/postfix.log 2>&1
 """)
     meter = CpuMeter(f"postfix-{rnd}")
 

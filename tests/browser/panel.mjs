@@ -32,6 +32,20 @@ async function step(name, fn) {
 }
 function check(cond, what) { if (!cond) throw new Error('check failed: ' + what); }
 
+// Waits until fn(arg), run in the page, resolves to something true.
+// page.waitForFunction() cannot do this: it takes the pending promise an
+// async function returns as true at once.
+async function until(fn, arg, what, timeout = TIMEOUT) {
+	const end = Date.now() + timeout;
+	for (;;) {
+		if (await page.evaluate(fn, arg))
+			return;
+		if (Date.now() > end)
+			throw new Error('timed out waiting for ' + what);
+		await new Promise((r) => setTimeout(r, 300));
+	}
+}
+
 // RFC 6238 TOTP (HMAC-SHA-1, 6 digits, 30 s) of a base32 secret at a step,
 // as an authenticator app computes it.
 function totp(secret, step) {
@@ -385,14 +399,9 @@ await step('the user adds an upstream account after a connection test', async ()
 		// the account's page: per folder the last sync, the messages, how
 		// new mail is noticed (the account's IDLE session on INBOX)
 		const id = saved[0].id;
-		let synced = false;
-		for (let i = 0; i < 100 && !synced; i++) {
-			const f = await page.evaluate((id) => fetch(`/api/v1/upstreams/${id}/folders`)
-				.then((r) => r.json()), id);
-			synced = f.length === 1 && f[0].last_sync !== null && f[0].push === 'idle';
-			if (!synced) await page.waitForTimeout(300);
-		}
-		check(synced, 'INBOX synced and watched by IDLE');
+		await until((id) => fetch(`/api/v1/upstreams/${id}/folders`).then(r => r.json())
+			.then(f => f.length === 1 && f[0].last_sync !== null && f[0].push === 'idle'), id,
+			'the INBOX synced and pushed by IDLE', 30000);
 		await row.getByRole('link', { name: new RegExp(`${process.env.UPSTREAM_USER} at`) }).click();
 		await page.getByRole('heading', { name: `${process.env.UPSTREAM_USER} at ${process.env.UPSTREAM_HOST}` }).waitFor();
 		const folders = page.getByRole('region', { name: 'Folders' });
@@ -459,8 +468,9 @@ await step('the user writes a filter rule and a vacation reply, and sees a scrip
 	await vac.getByLabel('Subject').fill('Away');
 	await vac.getByLabel('Text').fill('Back on Monday.');
 	await vac.getByRole('button', { name: 'Save vacation reply' }).click();
-	await page.waitForFunction(() => fetch('/api/v1/sieve/filters').then(r => r.json())
-		.then(s => s.active && s.script.includes('vacation :days 1 :subject "Away"')));
+	await until(() => fetch('/api/v1/sieve/filters').then(r => r.json())
+		.then(s => s.active && s.script.includes('vacation :days 1 :subject "Away"')), undefined,
+		'the vacation reply in the active script');
 	const s = await page.evaluate(() => fetch('/api/v1/sieve/filters').then(r => r.json()));
 	check(s.script.includes('if header :contains "subject" "invoice" {') &&
 	      s.script.includes('fileinto :create "Bills";'), s.script);

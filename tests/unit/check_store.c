@@ -1,5 +1,6 @@
 /* Unit tests for the store: domains, users, aliases, resolution, mailboxes,
  * tokens and change notification. */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 
@@ -731,6 +732,82 @@ START_TEST(test_deliver_copies)
 }
 END_TEST
 
+/* store_tx_fn of test_deliver_copies_with: in the delivery's transaction,
+ * with the handed lock still held; answers *arg. */
+static pthread_mutex_t with_lock = PTHREAD_MUTEX_INITIALIZER;
+static int with_calls;
+
+static int
+with_also(struct store *st, void *arg, const char **error_r)
+{
+	with_calls++;
+	ck_assert(st->in_tx);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), EBUSY);
+	*error_r = "refused by the test";
+	return *(int *)arg;
+}
+
+START_TEST(test_deliver_copies_with)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	char h[SHA256_HEX_LEN + 1];
+	int64_t a = test_user_id(st, "a@example.org");
+	struct store_mailbox mb;
+
+	ck_assert_int_eq(blob_put(st, "copy one", 8, h, &error), STORE_OK);
+	/* the caller's work commits with the copies, and the handed lock is
+	 * free once the transaction is in the WAL */
+	int answer = STORE_OK;
+	struct store_copy c = { .user_id = a, .blob = h, .size = 8 };
+	pthread_mutex_lock(&with_lock);
+	store_commit_unlocks(st, &with_lock);
+	ck_assert_int_eq(store_deliver_copies_with(st, &c, 1, 1, with_also, &answer, &error),
+			 STORE_OK);
+	ck_assert_int_eq(with_calls, 1);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+	store_commit_unlocks_end(st);	/* released already: nothing to do */
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+	store_copy_clear(&c);
+	ck_assert_int_eq(store_mailbox_get(st, a, "INBOX", &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 1);
+	store_mailbox_clear(&mb);
+
+	/* its failure rolls the copies back, and the rollback frees the lock */
+	answer = STORE_ERROR;
+	pthread_mutex_lock(&with_lock);
+	store_commit_unlocks(st, &with_lock);
+	ck_assert_int_eq(store_deliver_copies_with(st, &c, 1, 1, with_also, &answer, &error),
+			 STORE_ERROR);
+	ck_assert_str_eq(error, "refused by the test");
+	ck_assert_int_eq(with_calls, 2);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+	store_commit_unlocks_end(st);
+	store_copy_clear(&c);
+	ck_assert_int_eq(store_mailbox_get(st, a, "INBOX", &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 1);
+	store_mailbox_clear(&mb);
+
+	/* no transaction at all (a bad blob name): the caller's end frees it */
+	struct store_copy bad = { .user_id = a, .blob = "nothex", .size = 1 };
+	pthread_mutex_lock(&with_lock);
+	store_commit_unlocks(st, &with_lock);
+	ck_assert_int_eq(store_deliver_copies_with(st, &bad, 1, 1, with_also, &answer, &error),
+			 STORE_INVALID);
+	ck_assert_int_eq(with_calls, 2);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), EBUSY);
+	store_commit_unlocks_end(st);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_watches)
 {
 	char *dir;
@@ -936,6 +1013,7 @@ make_suite(void)
 	tcase_add_test(tc, test_alias_crud);
 	tcase_add_test(tc, test_subaddress);
 	tcase_add_test(tc, test_deliver_copies);
+	tcase_add_test(tc, test_deliver_copies_with);
 	tcase_add_test(tc, test_alias_loops);
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_mailboxes);
