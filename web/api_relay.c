@@ -10,6 +10,7 @@
 #include "core/seal.h"
 #include "store/relaytls.h"
 #include "store/relayq.h"
+#include "store/upstreams.h"
 
 static cJSON *
 relay_json(const struct relayq_smarthost *sh)
@@ -29,6 +30,11 @@ relay_json(const struct relayq_smarthost *sh)
 	else
 		cJSON_AddNullToObject(s, "username");
 	cJSON_AddBoolToObject(s, "password_set", sh->password_sealed != NULL);
+	/* the upstream account whose OAuth2 grant logs in (its username) */
+	if (sh->oauth_upstream != 0)
+		cJSON_AddNumberToObject(s, "oauth_upstream", (double)sh->oauth_upstream);
+	else
+		cJSON_AddNullToObject(s, "oauth_upstream");
 	cJSON_AddItemToObject(s, "updated", json_time(sh->updated));
 	return o;
 }
@@ -108,10 +114,10 @@ api_relay_put(struct web_request *r)
 {
 	static const char *const top[] = { "smarthost", NULL };
 	static const char *const fields[] = { "host", "port", "tls", "username",
-					      "password", NULL };
+					      "password", "oauth_upstream", NULL };
 	const char *host = NULL, *tls = NULL, *username = NULL, *password = NULL;
 	const char *error;
-	uint64_t port = 0;
+	uint64_t port = 0, oauth_upstream = 0;
 	struct relayq_smarthost sh = { 0 }, old = { 0 };
 	enum MHD_Result res = MHD_YES;
 
@@ -137,6 +143,30 @@ api_relay_put(struct web_request *r)
 	    json_get_text(r, s, "username", false, ADDRESS_MAX, &username) < 0 ||
 	    json_get_string(r, s, "password", false, &password) < 0)
 		return MHD_YES;
+	const cJSON *ou = cJSON_GetObjectItemCaseSensitive(s, "oauth_upstream");
+	if (ou != NULL && !cJSON_IsNull(ou) &&
+	    json_get_uint(r, s, "oauth_upstream", false, INT64_MAX, &oauth_upstream) < 0)
+		return MHD_YES;
+	if (oauth_upstream != 0) {
+		/* SASL OAUTHBEARER/XOAUTH2 with that account's grant, as
+		 * `relay smarthost --oauth-upstream` */
+		if (username != NULL || password != NULL)
+			return reply_problem(r, 422, "field 'oauth_upstream' logs in with the "
+					     "account's username: no 'username' or 'password'");
+		struct store_upstream up;
+		int st = store_upstream_get(r->st, (int64_t)oauth_upstream, &up, &error);
+		if (st == STORE_NOTFOUND)
+			return reply_problem(r, 422, "field 'oauth_upstream': upstream account "
+					     "%llu does not exist", (unsigned long long)oauth_upstream);
+		if (st != STORE_OK)
+			return reply_store_error(r, st, error);
+		bool oauth = up.set.auth == UPSTREAM_AUTH_OAUTH2;
+		store_upstream_clear(&up);
+		if (!oauth)
+			return reply_problem(r, 422, "field 'oauth_upstream': upstream account %llu "
+					     "does not sign in with OAuth2",
+					     (unsigned long long)oauth_upstream);
+	}
 	if (strcmp(tls, "implicit") != 0 && strcmp(tls, "starttls") != 0)
 		return reply_problem(r, 422, "field 'tls' must be \"implicit\" or \"starttls\""
 				     " (the smarthost is always reached over TLS)");
@@ -152,6 +182,7 @@ api_relay_put(struct web_request *r)
 	sh.port = (unsigned)port;
 	sh.tls = (char *)tls;
 	sh.username = (char *)username;
+	sh.oauth_upstream = (int64_t)oauth_upstream;
 	char *sealed = NULL;
 	if (username != NULL && password != NULL) {
 		if (seal(password, strlen(password), &sealed, &error) < 0) {
@@ -178,8 +209,8 @@ api_relay_put(struct web_request *r)
 					  : reply_store_error(r, st, error);
 		goto out;
 	}
-	log_info("web relay=smarthost host=%s port=%u by=%s", esc_str(host),
-		 (unsigned)port, r->user.address);
+	log_info("web relay=smarthost host=%s port=%u oauth_upstream=%llu by=%s", esc_str(host),
+		 (unsigned)port, (unsigned long long)oauth_upstream, r->user.address);
 	res = reply_current(r);
 out:
 	if (sealed != NULL)

@@ -25,13 +25,16 @@
  *      are recorded with the bases of step 6, in one commit: a crash
  *      before it finds the deleted ones gone and the moved ones MOVING
  *      with their source gone, and settles both);
- *   5. local expunge of the REMOTE_GONE messages (the trigger drops them);
+ *   5. local expunge of the REMOTE_GONE messages (the trigger drops them),
+ *      in the same commit as 2. (store_group_begin: one commit, not one
+ *      per mailbox);
  *   6. flags: the upstream's changes (UID FETCH FLAGS CHANGEDSINCE the
  *      folder's last HIGHESTMODSEQ where CONDSTORE is offered, else every
  *      message's flags), merged with the local ones; UID STORE of the
  *      upstream's differences, the local ones (UNCHANGEDSINCE what was
  *      read, so a change made here meanwhile is merged next time), then
- *      the new bases; a crash in between leaves local != base or remote !=
+ *      the new bases, the local changes and the bases in one commit (with
+ *      what 3. and 4. did); a crash in between leaves local != base or remote !=
  *      base with the same values, which the next merge settles;
  *   7. the folder's HIGHESTMODSEQ remembered.
  */
@@ -321,24 +324,34 @@ static int
 push_send(struct imap_client *c, struct push *v, size_t n, const char **error_r)
 {
 	qsort(v, n, sizeof *v, cmp_push);
-	struct buf set = BUF_INIT;
 	uint32_t *uids = xcalloc(n + 1, sizeof *uids);
-	int ret = 0;
-	for (size_t i = 0; i < n && ret == 0;) {
+	struct imapc_store *changes = xcalloc(n + 1, sizeof *changes);
+	struct buf *sets = xcalloc(n + 1, sizeof *sets);
+	size_t n_changes = 0;
+	for (size_t i = 0; i < n;) {
 		size_t j = i, k = 0;
 		while (j < n && strcmp(v[j].key, v[i].key) == 0)
 			uids[k++] = v[j++].uid;
-		buf_reset(&set);
-		imapc_uidset(&set, uids, k);
-		char sign = v[i].key[0];
+		struct buf *set = &sets[n_changes];
+		imapc_uidset(set, uids, k);
 		char *end;
 		unsigned flags = (unsigned)strtoul(v[i].key + 1, &end, 10);
-		const char *kw = *end == ' ' ? end + 1 : "";
-		ret = imap_client_store_flags(c, buf_cstr(&set), sign == '+', flags, kw, error_r);
+		changes[n_changes++] = (struct imapc_store){
+			.uidset = buf_cstr(set),
+			.add = v[i].key[0] == '+',
+			.flags = flags,
+			.keywords = *end == ' ' ? end + 1 : "",
+		};
 		i = j;
 	}
+	/* every change at once: each is idempotent and none depends on
+	 * another (a flag is added or removed on distinct keys) */
+	int ret = imap_client_store_many(c, changes, n_changes, error_r);
+	for (size_t i = 0; i < n_changes; i++)
+		buf_free(&sets[i]);
+	free(sets);
+	free(changes);
 	free(uids);
-	buf_free(&set);
 	return ret;
 }
 
@@ -468,6 +481,14 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	int ret = 0;
 	if (n_pushes > 0)
 		ret = push_send(c, pushes, n_pushes, error_r);
+	/* the local changes and the new bases (and what the moves did): one
+	 * commit; none of it gates a command (a base not recorded is merged
+	 * again to the same values) */
+	bool grouped = false;
+	if (ret == 0 && (n_locals > 0 || ops->n > 0)) {
+		ret = store_group_begin(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
+		grouped = ret == 0;
+	}
 	if (ret == 0 && n_locals > 0)
 		ret = local_apply(run, locals, n_locals, applied, error_r);
 	if (ret == 0) {
@@ -485,6 +506,12 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 			op->modseq = mb->highestmodseq;
 		}
 		ret = op_commit(run, ops, error_r);
+	}
+	if (grouped) {
+		if (ret == 0)
+			ret = store_group_end(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
+		else
+			store_group_abort(fetch_run_store(run));
 	}
 	if (pushed > 0 || pulled > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way flags up=%u down=%u",
@@ -698,9 +725,19 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 			break;
 		}
 	}
-	/* the intentions, durable before anything is sent */
-	if (op_commit(run, &ops, error_r) < 0)
-		goto out;
+	/* the intentions, durable before anything is sent, and the upstream's
+	 * expunges here (5.), in one commit */
+	if (ops.n > 0 || n_gone > 0) {
+		if (store_group_begin(st, error_r) != STORE_OK)
+			goto out;
+		if (op_commit(run, &ops, error_r) < 0 ||
+		    (n_gone > 0 && expunge_local(run, links, gone, n_gone, error_r) < 0)) {
+			store_group_abort(st);
+			goto out;
+		}
+		if (store_group_end(st, error_r) != STORE_OK)
+			goto out;
+	}
 	/* 3. deletions */
 	if (n_dels > 0) {
 		struct buf set = BUF_INIT;
@@ -715,9 +752,6 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 	}
 	/* 4. moves */
 	if (n_mv > 0 && send_moves(c, links, mv, n_mv, &del_ops, error_r) < 0)
-		goto out;
-	/* 5. the upstream's expunges */
-	if (n_gone > 0 && expunge_local(run, links, gone, n_gone, error_r) < 0)
 		goto out;
 	if (n_dels > 0 || n_mv > 0 || n_gone > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way deleted_up=%zu moved_up=%zu deleted_here=%zu",

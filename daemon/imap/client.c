@@ -432,6 +432,20 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			goto out;
 		case IMAPC_TAGGED:
 			if (r.tag_len != strlen(c->tag) || memcmp(r.tag, c->tag, r.tag_len) != 0) {
+				size_t i = 0;
+				while (i < x->pipe_n && (x->pipe_done[i] ||
+							 r.tag_len != strlen(x->pipe_tags[i]) ||
+							 memcmp(r.tag, x->pipe_tags[i], r.tag_len) != 0))
+					i++;
+				if (i < x->pipe_n) {
+					/* another command of the pipeline, done first */
+					if (!imapc_resp_is(&r, "OK")) {
+						*error_r = refusal(c, x, what, &r, line, len);
+						goto out;
+					}
+					x->pipe_done[i] = true;
+					continue;
+				}
 				log_peer_text(c, what, line, len);
 				*error_r = "the server answered an unknown tag";
 				goto out;
@@ -957,7 +971,9 @@ imap_client_delete(struct imap_client *c, const char *uidset, const char **error
 	if (wait_tagged(c, &x, "cannot mark fetched messages deleted", error_r) < 0)
 		return -1;
 	/* RFC 4315 §2.1: UID EXPUNGE removes only these; plain EXPUNGE would
-	 * also remove what the user marked \Deleted elsewhere */
+	 * also remove what the user marked \Deleted elsewhere.  Not sent
+	 * with the STORE: Dovecot may run a pipelined UID EXPUNGE before the
+	 * STORE before it is done, expunging nothing */
 	if ((c->caps & IMAPC_CAP_UIDPLUS) != 0) {
 		if (send_cmd(c, "UID EXPUNGE %s", uidset) < 0)
 			return send_error(c, error_r);
@@ -1131,4 +1147,39 @@ imapc_command(struct imap_client *c, struct cmd_ctx *x, const char *what, const 
 	if (ret < 0)
 		return send_error(c, error_r);
 	return wait_tagged(c, x, what, error_r);
+}
+
+int
+imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_t n,
+	       const char **error_r)
+{
+	_Static_assert(sizeof c->tag == 16, "pipe_tags");
+	char (*tags)[sizeof c->tag] = xcalloc(IMAPC_PIPELINE_MAX, sizeof *tags);
+	bool done[IMAPC_PIPELINE_MAX];
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0;) {
+		size_t k = n - i < IMAPC_PIPELINE_MAX ? n - i : IMAPC_PIPELINE_MAX;
+		/* RFC 3501 §5.5: commands whose results do not depend on each
+		 * other may be sent without waiting, and the server may answer
+		 * them in any order */
+		for (size_t j = 0; j < k; j++) {
+			if (send_cmd(c, "%s", cmds[i + j]) < 0) {
+				xfree(tags);
+				return send_error(c, error_r);
+			}
+			memcpy(tags[j], c->tag, sizeof c->tag);
+		}
+		memset(done, 0, sizeof done);
+		for (size_t j = 0; j < k && ret == 0; j++) {
+			if (done[j])
+				continue;	/* answered while another was awaited */
+			struct cmd_ctx x = { .pipe_tags = tags, .pipe_done = done, .pipe_n = k };
+			memcpy(c->tag, tags[j], sizeof c->tag);
+			done[j] = true;
+			ret = wait_tagged(c, &x, what, error_r);
+		}
+		i += k;
+	}
+	xfree(tags);
+	return ret;
 }

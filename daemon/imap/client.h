@@ -288,6 +288,16 @@ int imap_client_fetch_flags(struct imap_client *c, const char *uidset, uint64_t 
  * (IMAPC_FLAG_*) and keywords (space-separated, NULL or "" none). */
 int imap_client_store_flags(struct imap_client *c, const char *uidset, bool add,
 			    unsigned flags, const char *keywords, const char **error_r);
+/* Many such changes, sent without waiting for each answer (pipelined,
+ * RFC 3501 §5.5): one round trip instead of n.  0 when all were done. */
+struct imapc_store {
+	const char *uidset;
+	bool add;
+	unsigned flags;
+	const char *keywords;
+};
+int imap_client_store_many(struct imap_client *c, const struct imapc_store *changes, size_t n,
+			   const char **error_r);
 /* Moves uidset to folder dest: UID MOVE (RFC 6851) where offered, else
  * UID COPY and then the delete above.  With UIDPLUS's COPYUID the new
  * UIDs come back (*n_r pairs, src/dst malloc'd; *n_r 0 without it). */

@@ -28,6 +28,12 @@ struct cmd_ctx {
 	uint32_t copy_uidvalidity;
 	uint32_t *copy_src, *copy_dst;
 	size_t copy_n;
+	/* imapc_pipeline(): the other commands in flight, whose tagged
+	 * answers may come first (RFC 3501 §5.5: a server may run them at
+	 * once); pipe_done[i] is set when pipe_tags[i] was answered OK */
+	char (*pipe_tags)[16];
+	bool *pipe_done;
+	size_t pipe_n;
 };
 
 /* Sends one command (printf-formatted, tagged here) and reads its
@@ -36,6 +42,13 @@ struct cmd_ctx {
 int imapc_command(struct imap_client *c, struct cmd_ctx *x, const char *what,
 		  const char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* Commands sent at once (at most IMAPC_PIPELINE_MAX before their answers
+ * are read), whose untagged responses mean nothing to the caller: 0 when
+ * every one was answered OK, else -1 with *error_r "what: ..." (the
+ * session is then not to be used again). */
+#define IMAPC_PIPELINE_MAX 32
+int imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_t n,
+		   const char **error_r);
 /* A folder name (UTF-8) as a quoted string in modified UTF-7 (RFC 3501
  * §5.1.3), appended to out: 0, or -1 when it is not UTF-8. */
 int imapc_quote_folder(const char *folder, struct buf *out, const char **error_r);

@@ -96,9 +96,9 @@ imap_client_fetch_flags(struct imap_client *c, const char *uidset, uint64_t chan
 			     uidset);
 }
 
-int
-imap_client_store_flags(struct imap_client *c, const char *uidset, bool add, unsigned flags,
-			const char *keywords, const char **error_r)
+/* The command "UID STORE ..." of a change (malloc'd). */
+static char *
+store_command(const struct imapc_store *ch)
 {
 	static const struct {
 		unsigned bit;
@@ -110,22 +110,44 @@ imap_client_store_flags(struct imap_client *c, const char *uidset, bool add, uns
 	};
 	struct buf list = BUF_INIT;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if ((flags & names[i].bit) != 0) {
+		if ((ch->flags & names[i].bit) != 0) {
 			if (list.len > 0)
 				buf_putc(&list, ' ');
 			buf_puts(&list, names[i].name);
 		}
 	}
-	if (keywords != NULL && *keywords != '\0') {
+	if (ch->keywords != NULL && *ch->keywords != '\0') {
 		if (list.len > 0)
 			buf_putc(&list, ' ');
-		buf_puts(&list, keywords);
+		buf_puts(&list, ch->keywords);
 	}
-	struct cmd_ctx x = { 0 };
-	int ret = imapc_command(c, &x, "cannot change flags upstream", error_r,
-				"UID STORE %s %cFLAGS.SILENT (%s)", uidset, add ? '+' : '-',
-				buf_cstr(&list));
+	char *cmd = xasprintf("UID STORE %s %cFLAGS.SILENT (%s)", ch->uidset, ch->add ? '+' : '-',
+			      buf_cstr(&list));
 	buf_free(&list);
+	return cmd;
+}
+
+int
+imap_client_store_flags(struct imap_client *c, const char *uidset, bool add, unsigned flags,
+			const char *keywords, const char **error_r)
+{
+	const struct imapc_store ch = { uidset, add, flags, keywords };
+	return imap_client_store_many(c, &ch, 1, error_r);
+}
+
+int
+imap_client_store_many(struct imap_client *c, const struct imapc_store *changes, size_t n,
+		       const char **error_r)
+{
+	char **cmds = xcalloc(n + 1, sizeof *cmds);
+	for (size_t i = 0; i < n; i++)
+		cmds[i] = store_command(&changes[i]);
+	/* .SILENT: no answers but the tagged ones; each sets flags of its
+	 * own, so their order does not matter */
+	int ret = imapc_pipeline(c, "cannot change flags upstream", cmds, n, error_r);
+	for (size_t i = 0; i < n; i++)
+		free(cmds[i]);
+	free(cmds);
 	return ret;
 }
 

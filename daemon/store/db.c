@@ -77,6 +77,9 @@ busy_wait(void *arg, int tries)
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
+static const char SQL_SAVEPOINT[] = "SAVEPOINT grouped";
+static const char SQL_RELEASE[] = "RELEASE grouped";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO grouped";
 
 int64_t
 store_now(void)
@@ -219,9 +222,67 @@ set_sync(struct store *st, bool normal, const char **error_r)
 
 static int begin(struct store *st, const char **error_r);
 
+/* Runs one of the savepoint statements: 0, or -1 with *error_r. */
+static int
+savepoint_exec(struct store *st, const char *sql, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot keep a savepoint");
+		return -1;
+	}
+	return 0;
+}
+
+/* In a group: a transaction begun is a savepoint (1: done, or -1). */
+static int
+begin_grouped(struct store *st, const char **error_r)
+{
+	if (!st->group)
+		return 0;
+	if (st->in_sub)
+		panic("store: nested transaction");
+	if (savepoint_exec(st, SQL_SAVEPOINT, error_r) < 0)
+		return -1;
+	st->in_sub = true;
+	return 1;
+}
+
+int
+store_group_begin(struct store *st, const char **error_r)
+{
+	if (store_begin_light(st, error_r) != STORE_OK)
+		return STORE_ERROR;
+	st->group = true;
+	return STORE_OK;
+}
+
+int
+store_group_end(struct store *st, const char **error_r)
+{
+	if (st->in_sub)
+		panic("store: a group ended inside one of its transactions");
+	st->group = false;
+	return store_commit(st, error_r);
+}
+
+void
+store_group_abort(struct store *st)
+{
+	/* the open savepoint first, then the whole */
+	store_rollback(st);
+	st->group = false;
+	store_rollback(st);
+}
+
 int
 store_begin(struct store *st, const char **error_r)
 {
+	int g = begin_grouped(st, error_r);
+	if (g != 0)
+		return g > 0 ? STORE_OK : STORE_ERROR;
 	if (st->in_tx)
 		panic("store: nested transaction");
 	if (set_sync(st, false, error_r) < 0)
@@ -232,6 +293,9 @@ store_begin(struct store *st, const char **error_r)
 int
 store_begin_light(struct store *st, const char **error_r)
 {
+	int g = begin_grouped(st, error_r);
+	if (g != 0)
+		return g > 0 ? STORE_OK : STORE_ERROR;
 	if (st->in_tx)
 		panic("store: nested transaction");
 	if (set_sync(st, true, error_r) < 0)
@@ -290,6 +354,15 @@ store_commit_unlocks_end(struct store *st)
 int
 store_commit(struct store *st, const char **error_r)
 {
+	if (st->in_sub) {
+		/* grouped: kept for store_group_end() */
+		if (savepoint_exec(st, SQL_RELEASE, error_r) < 0) {
+			store_rollback(st);
+			return STORE_ERROR;
+		}
+		st->in_sub = false;
+		return STORE_OK;
+	}
 	sqlite3_stmt *s = store_stmt(st, SQL_COMMIT);
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
@@ -316,6 +389,14 @@ store_commit(struct store *st, const char **error_r)
 void
 store_rollback(struct store *st)
 {
+	if (st->in_sub) {
+		/* grouped: only this one's changes are undone */
+		const char *ignored;
+		(void)savepoint_exec(st, SQL_ROLLBACK_TO, &ignored);
+		(void)savepoint_exec(st, SQL_RELEASE, &ignored);
+		st->in_sub = false;
+		return;
+	}
 	if (!st->in_tx)
 		return;
 	/* ROLLBACK fails only when no transaction is open (SQLite may have

@@ -546,4 +546,18 @@ struct store_fsck_report {
 int store_fsck(struct store *st, bool repair, void *out /* FILE * */,
 	       struct store_fsck_report *report_r, const char **error_r);
 
+/*
+ * A group: one light transaction for many changes of one thread that gate
+ * nothing between them (the two-way sync's local changes of a folder
+ * pass, fetch/twoway.c).  Between store_group_begin() and store_group_end()
+ * each store_begin()/store_begin_light() opens a savepoint, its commit
+ * releases it and its rollback undoes it alone; store_group_end() commits
+ * the whole (durable on return, as any light commit), and
+ * store_group_abort() undoes what is left.  Nothing is durable, nor seen
+ * by other connections, before store_group_end().
+ */
+int store_group_begin(struct store *st, const char **error_r);
+int store_group_end(struct store *st, const char **error_r);
+void store_group_abort(struct store *st);
+
 #endif

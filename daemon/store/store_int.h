@@ -56,6 +56,9 @@ struct store {
 	struct stmt_slot *stmts;	/* open addressing by sql pointer */
 	size_t stmts_cap, stmts_n;
 	bool in_tx;
+	bool group;		/* store_group_begin(): the transactions begun
+				 * are savepoints of one (light) transaction */
+	bool in_sub;		/* ... and one of them is open */
 	bool sync_normal;	/* synchronous=NORMAL is set (store_begin_light) */
 	int64_t busy_since_ms;	/* db.c: when the current wait for a lock began */
 	int64_t *touched;	/* mailboxes changed in this transaction */

@@ -552,7 +552,7 @@ await step('the admin adds an OAuth2 account and connects it with the device cod
 	await d.getByLabel('Username', { exact: true }).fill(process.env.UPSTREAM_USER);
 	await d.getByLabel('Certificate check').selectOption('pin');
 	await d.getByLabel('Pinned SHA-256').fill(process.env.UPSTREAM_PIN);
-	await d.getByLabel('Deliver into').fill('Connected');
+	await d.getByLabel('Deliver into', { exact: true }).fill('Connected');
 	await d.getByRole('button', { name: 'Add account' }).click();
 	// the panel is reached by 127.0.0.1: the device grant, a code to enter
 	const c = page.getByRole('dialog', { name: `Connect ${process.env.UPSTREAM_USER}` });
@@ -577,6 +577,20 @@ await step('the admin adds an OAuth2 account and connects it with the device cod
 	await page.reload();
 	await page.getByRole('button', { name: 'Reconnect' }).waitFor();
 	await shot('21-oauth-connected');
+	// the smarthost logs in with that account's grant (the relay settings)
+	const acct = (await page.evaluate(() => fetch('/api/v1/upstreams').then((x) => x.json())))
+		.find((u) => u.target === 'Connected');
+	await nav('Outgoing mail').click();
+	await page.getByLabel('Log in with').selectOption(String(acct.id));
+	check(await page.getByLabel('Username', { exact: true }).isHidden(), 'no username with a grant');
+	await page.getByRole('button', { name: 'Save' }).click();
+	await toast().filter({ hasText: 'through smtp.provider.example' }).waitFor();
+	const relay = await page.evaluate(() => fetch('/api/v1/relay').then((x) => x.json()));
+	check(relay.smarthost.oauth_upstream === acct.id && relay.smarthost.username === null,
+	      JSON.stringify(relay));
+	await page.reload();
+	check(await page.getByLabel('Log in with').inputValue() === String(acct.id), 'shown again');
+	await shot('22-relay-oauth');
 });
 
 await step('no script errors and no request outside the admin listener', async () => {

@@ -60,8 +60,9 @@ def main():
         dc.add_messages("carol.remote", [
             f"From: b@remote.example\r\nSubject: archived {i}\r\n\r\nold mail {i}\r\n".encode()
             for i in range(40)], folder="Archive")
-        upstream = {"UPSTREAM_PORT": str(dc.port("imaps")), "UPSTREAM_OK": "1",
-                    "UPSTREAM_PIN": dc.cert_sha256}
+        # (update: OAUTH_APPROVE_URL above stays)
+        upstream.update({"UPSTREAM_PORT": str(dc.port("imaps")), "UPSTREAM_OK": "1",
+                         "UPSTREAM_PIN": dc.cert_sha256})
     else:
         lines.append("# dovecot is not installed: the upstream test expects a failure")
     # Mail for a remote domain stays queued: the resolver is a closed

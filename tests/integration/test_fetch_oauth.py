@@ -500,8 +500,28 @@ class TestSmarthostOAuth(OAuthBase):
 
     def test_smarthost_with_the_grant(self):
         uid = self.add("sm1", token=self.pkce_grant("sm1"))
-        self.mh.cli("relay", "smarthost", f"127.0.0.1:{self.sink_port}", "--tls", "starttls",
-                    "--oauth-upstream", str(uid))
+        # set by the REST API (as the panel does; the CLI's
+        # `relay smarthost --oauth-upstream` sets the same)
+        self.mh.add_user("root@example.org", "root-password-1", admin=True)
+        tok = self.mh.cli("token", "create", "root@example.org").stdout.strip().split()[-1]
+        admin = Client(self.mh.port("admin"), tok)
+        sh = {"host": "127.0.0.1", "port": self.sink_port, "tls": "starttls"}
+        for extra, words in (({"oauth_upstream": uid + 1000}, "does not exist"),
+                             ({"oauth_upstream": uid, "username": "x", "password": "y"},
+                              "no 'username'")):
+            r = admin.call("PUT", "/relay", {"smarthost": dict(sh, **extra)})
+            self.assertEqual(r.status, 422, r)
+            self.assertIn(words, r.detail)
+        pw = self.mh.cli("upstream", "add", OWNER, "--host", "127.0.0.1", "--username", "pw",
+                         "--password-stdin", "--disabled", input="pw\n").stdout.strip()
+        r = admin.call("PUT", "/relay", {"smarthost": dict(sh, oauth_upstream=int(pw))})
+        self.assertEqual(r.status, 422, r)
+        self.assertIn("does not sign in with OAuth2", r.detail)
+        r = admin.call("PUT", "/relay", {"smarthost": dict(sh, oauth_upstream=uid)})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["smarthost"]["oauth_upstream"], r.json["smarthost"]["username"]),
+                         (uid, None))
+        self.assertEqual(admin.get("/relay").json["smarthost"]["oauth_upstream"], uid)
         self.assertIn(f"oauth_upstream={uid}", self.mh.cli("relay", "show").stdout)
         with smtplib.SMTP("127.0.0.1", self.mh.port("submission"), timeout=30) as s:
             s.starttls(context=client_tls_context())

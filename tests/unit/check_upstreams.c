@@ -171,6 +171,25 @@ START_TEST(test_accounts)
 	store_upstream_clear(&up);
 	ck_assert_int_eq(store_upstream_record_run(st, 999, NULL, fr, 2, &error), STORE_NOTFOUND);
 
+	/* a group: its transactions are savepoints of one commit; one that
+	 * fails is undone alone, an aborted group undoes everything */
+	ck_assert_int_eq(store_group_begin(st, &error), STORE_OK);
+	fr[0] = (struct upstream_folder_result){ "Grouped", 11, NULL };
+	ck_assert_int_eq(store_upstream_record_run(st, id1, NULL, fr, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_upstream_record_run(st, 999, NULL, fr, 1, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_group_end(st, &error), STORE_OK);
+	ck_assert_int_eq(store_group_begin(st, &error), STORE_OK);
+	fr[0] = (struct upstream_folder_result){ "Aborted", 1, NULL };
+	ck_assert_int_eq(store_upstream_record_run(st, id1, NULL, fr, 1, &error), STORE_OK);
+	store_group_abort(st);
+	ck_assert_int_eq(store_upstream_folder_states(st, id1, &fs, &n_fs, &error), STORE_OK);
+	ck_assert_uint_eq(n_fs, 3);
+	ck_assert_str_eq(fs[0].folder, "Grouped");
+	ck_assert_uint_eq(fs[0].messages, 11);
+	store_upstream_folder_states_free(&fs, n_fs);
+	/* and the handle works on its own afterwards */
+	ck_assert_int_eq(store_upstream_record_run(st, id1, NULL, fr, 1, &error), STORE_OK);
+
 	/* lists: per user and all */
 	struct store_upstream *list;
 	size_t n;

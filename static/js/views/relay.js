@@ -45,8 +45,11 @@ function reports(list) {
 }
 
 export async function render(ctx) {
-	const [r, dest, rpt] = await Promise.all([api('GET', '/relay'), api('GET', '/relay/domains'),
-		api('GET', '/relay/tls-reports')]);
+	const [r, dest, rpt, ups] = await Promise.all([api('GET', '/relay'), api('GET', '/relay/domains'),
+		api('GET', '/relay/tls-reports'), api('GET', '/upstreams')]);
+	// An upstream account signed in with OAuth2 (Gmail, Outlook.com) may
+	// lend its grant to the smarthost of the same provider.
+	const grants = ups.filter(u => u.auth === 'oauth2');
 	const sh = r.smarthost || { host: '', port: 465, tls: 'implicit', username: '' };
 	const mode = h('fieldset', {},
 		h('legend', {}, 'How mail leaves this server'),
@@ -58,24 +61,37 @@ export async function render(ctx) {
 			h('option', { value: 'implicit', selected: sh.tls === 'implicit' }, 'TLS (port 465)'),
 			h('option', { value: 'starttls', selected: sh.tls === 'starttls' }, 'STARTTLS (port 587)')),
 		h('small', { class: 'error', id: 'relay-tls-e', role: 'alert' }));
-	const details = h('div', {},
-		field('Smarthost', { name: 'host', value: sh.host, placeholder: 'smtp.provider.net', autocomplete: 'off', spellcheck: 'false' }),
-		field('Port', { name: 'port', inputmode: 'numeric', value: String(sh.port) }),
-		tls,
+	const login = grants.length === 0 ? null : h('div', { class: 'field' }, h('label', { for: 'relay-login' }, 'Log in with'),
+		h('select', { id: 'relay-login', name: 'login', 'aria-describedby': 'relay-login-e', onchange: () => sync() },
+			h('option', { value: 'password', selected: !sh.oauth_upstream }, 'a username and password (or no login)'),
+			grants.map(u => h('option', { value: String(u.id), selected: sh.oauth_upstream === u.id },
+				`the OAuth2 sign-in of ${u.username} at ${u.host} (${u.owner})`))),
+		h('small', { class: 'hint' }, 'An account connected with OAuth2 can log in to its provider’s SMTP server too; its token is renewed as needed.'),
+		h('small', { class: 'error', id: 'relay-login-e', role: 'alert' }));
+	const secret = h('div', {},
 		field('Username', { name: 'username', value: sh.username || '', autocomplete: 'off', spellcheck: 'false' }, 'Empty: no login.'),
 		field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', placeholder: sh.password_set ? 'unchanged' : '' },
 			sh.password_set ? 'Leave empty to keep the stored password.' : 'Stored encrypted; never shown again.'));
+	const details = h('div', {},
+		field('Smarthost', { name: 'host', value: sh.host, placeholder: 'smtp.provider.net', autocomplete: 'off', spellcheck: 'false' }),
+		field('Port', { name: 'port', inputmode: 'numeric', value: String(sh.port) }),
+		tls, login, secret);
 	const form = h('form', { class: 'card narrow', novalidate: true }, mode, details,
 		h('p', { class: 'form-error', role: 'alert' }),
 		h('button', { type: 'submit', class: 'primary' }, 'Save'),
 		r.smarthost ? h('p', { class: 'hint' }, `Changed ${when(r.smarthost.updated)}.`) : null);
-	function sync() { details.hidden = form.querySelector('input[name=mode]:checked').value !== 'smarthost'; }
+	function sync() {
+		details.hidden = form.querySelector('input[name=mode]:checked').value !== 'smarthost';
+		secret.hidden = login !== null && form.elements.login.value !== 'password';
+	}
 	sync();
 	onSubmit(form, async v => {
 		const direct = form.querySelector('input[name=mode]:checked').value === 'direct';
 		const body = direct ? { smarthost: null } : { smarthost: { host: v.host.trim(), port: Number(v.port), tls: v.tls } };
-		if (!direct && v.username.trim()) body.smarthost.username = v.username.trim();
-		if (!direct && v.password) body.smarthost.password = v.password;
+		const grant = !direct && login !== null && v.login !== 'password';
+		if (grant) body.smarthost.oauth_upstream = Number(v.login);
+		if (!direct && !grant && v.username.trim()) body.smarthost.username = v.username.trim();
+		if (!direct && !grant && v.password) body.smarthost.password = v.password;
 		await api('PUT', '/relay', body);
 		toast(direct ? 'Mail now leaves directly' : `Mail now leaves through ${v.host.trim()}`);
 		ctx.refresh();
