@@ -196,7 +196,8 @@ class TestOAuthBearer(OAuthBase):
     def test_device_grant_then_imap_fetch(self):
         uid = self.add("ob1")
         line = self.state(uid)
-        self.assertIn("auth=oauth2 provider=custom paused=reconnect", line)
+        for field in ("auth=oauth2", "provider=custom", "paused=reconnect"):
+            self.assertIn(f" {field} ", line)
         self.assertIn("connect this account", line)
         # paused: no fetch, no login attempt
         _, r = self.run_fetch(uid, check=False)
