@@ -103,7 +103,9 @@ mh() { "$mailhub" --config "$work/mailhub/mailhub.conf" "$@"; }
 mh init --hostname bench.test >/dev/null
 mh domain add example.org >/dev/null
 echo "bench-password-1" | mh user add bob@example.org --password-stdin >/dev/null
-mh serve >"$work/mailhub/serve.log" 2>&1 &
+# the daemon itself in the background (not a subshell running mh, whose
+# death would leave the daemon behind)
+"$mailhub" --config "$work/mailhub/mailhub.conf" serve >"$work/mailhub/serve.log" 2>&1 &
 mh_pid=$!
 wait_port "$mh_port" || { cat "$work/mailhub/serve.log" >&2; exit 1; }
 mh_secs=$(run_load "$mh_port")
