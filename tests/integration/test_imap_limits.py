@@ -73,7 +73,8 @@ class ImapLimitsTest(unittest.TestCase):
             # 50 x 4 MiB of skipped literals pass through it: a small one
             # keeps RSS about what the daemon holds
             env = os.environ.get("ASAN_OPTIONS")
-            os.environ["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:quarantine_size_mb=16"
+            os.environ["ASAN_OPTIONS"] = (env or "detect_leaks=1:abort_on_error=0") + \
+                ":quarantine_size_mb=16"
         try:
             cls.mh.start()
         finally:
