@@ -88,19 +88,19 @@ def tree_cpu(pid):
             continue
         fields = st[st.rindex(")") + 2:].split()
         children.setdefault(int(fields[1]), []).append((int(d), fields))
-    total, todo = 0, [pid]
+    total, pending = 0, [pid]
     with open(f"/proc/{pid}/stat") as f:
         st = f.read()
     fields = st[st.rindex(")") + 2:].split()
     own = {pid: fields}
-    while todo:
-        p = todo.pop()
+    while pending:
+        p = pending.pop()
         f = own[p]
         # utime, stime, cutime, cstime (proc(5) fields 14 to 17)
         total += sum(int(x) for x in f[11:15])
         for c, cf in children.get(p, []):
             own[c] = cf
-            todo.append(c)
+            pending.append(c)
     return total / tick
 
 
