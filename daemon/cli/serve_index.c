@@ -4,18 +4,71 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "store/searchdb.h"
 #include "store/store.h"
 
-/* Blobs per transaction: short, so sessions' writes wait little. */
-#define INDEX_BATCH 100
+/* Blobs per pass; a pass stores them in transactions of at most this
+ * many (fewer when their text is large: searchdb.c), each holding the
+ * write lock only for its inserts, the files having been read and parsed
+ * before it began. */
+#define INDEX_BATCH 64
+/* The indexer's thread runs at this nice value: sessions first. */
+#define INDEX_NICE 10
 
 static pthread_t index_thread;
 static bool index_running;
 static atomic_bool index_stop;
+static unsigned index_delay_ms;
+
+/* Indexes what is pending until none is (sweep: and blobs without keys);
+ * the count in *total_r.  false: a pass failed (tried again at the next
+ * arrival). */
+static bool
+index_all(struct store *st, bool sweep, size_t *total_r)
+{
+	const char *error;
+	size_t done;
+	do {
+		if (atomic_load(&index_stop))
+			return true;
+		if (searchdb_index_pass(st, INDEX_BATCH, sweep, &done, &error) !=
+		    STORE_OK) {
+			log_error("index pass failed: %s", error);
+			return false;
+		}
+		*total_r += done;
+	} while (done == INDEX_BATCH);
+	return true;
+}
+
+/* Waits index_delay_ms from now, whatever arrives meanwhile, so that
+ * messages arriving close together share a batch; false when stopped. */
+static bool
+gather(void)
+{
+	if (index_delay_ms == 0)
+		return true;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += index_delay_ms / 1000;
+	until.tv_nsec += (long)(index_delay_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		int r = searchdb_wait(searchdb_arrivals(), &until);
+		if (r < 0)
+			return false;
+		if (r == 0)
+			return true;
+	}
+}
 
 static void *
 index_main(void *arg)
@@ -23,26 +76,31 @@ index_main(void *arg)
 	const struct config *cfg = arg;
 	struct store *st;
 	const char *error;
-	size_t total = 0, done;
+	size_t total = 0;
 
+	/* a background job: the sessions' threads come first for the CPU
+	 * (Linux: a thread's own nice value) */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), INDEX_NICE) < 0)
+		log_debug("index cannot lower its priority");
 	if (store_open(cfg->data_dir, &st, &error) != STORE_OK) {
 		log_error("index cannot open the store: %s", error);
 		return NULL;
 	}
+	/* what a stop or a crash left unindexed, and mail stored while the
+	 * daemon was not running: at once */
+	uint64_t seen = searchdb_arrivals();
+	index_all(st, true, &total);
+	log_info("index started delay_ms=%u messages=%zu indexed at start",
+		 index_delay_ms, total);
 	while (!atomic_load(&index_stop)) {
-		if (searchdb_index_pass(st, INDEX_BATCH, &done, &error) != STORE_OK) {
-			log_error("index pass failed: %s", error);
+		if (searchdb_wait(seen, NULL) < 0 || !gather())
 			break;
-		}
-		if (done == 0)
-			break;
-		total += done;
-		/* leave the disk and the write lock to the sessions a while */
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		/* read before the pass: a commit after this wakes it again */
+		seen = searchdb_arrivals();
+		total = 0;
+		index_all(st, false, &total);
+		log_debug("index messages=%zu indexed", total);
 	}
-	if (total > 0)
-		log_info("index messages=%zu given sort keys and full-text index", total);
 	store_close(&st);
 	return NULL;
 }
@@ -51,6 +109,8 @@ void
 serve_index_start(const struct config *cfg)
 {
 	atomic_store(&index_stop, false);
+	searchdb_wait_interrupt(false);
+	index_delay_ms = cfg->search_index_delay_ms;
 	if (pthread_create(&index_thread, NULL, index_main, (void *)cfg) != 0) {
 		log_error("index cannot start its thread");
 		return;
@@ -64,6 +124,7 @@ serve_index_stop(void)
 	if (!index_running)
 		return;
 	atomic_store(&index_stop, true);
+	searchdb_wait_interrupt(true);
 	pthread_join(index_thread, NULL);
 	index_running = false;
 }

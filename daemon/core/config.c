@@ -184,6 +184,9 @@ static const struct setting settings[] = {
 	{ "trust", "allow", SET_NETLIST, NULL, 0, 0, F(trust_allow) },
 	{ "trust", "arc_sealers", SET_HOSTLIST, NULL, 0, 0, F(trust_arc_sealers) },
 
+	/* the background search indexer; see mailhub.conf(5) */
+	{ "search", "index_delay_ms", SET_UINT, "200", 0, 3600000, F(search_index_delay_ms) },
+
 	{ "limits", "message_size", SET_SIZE, "50M", 1 * KiB, 1 * GiB, F(message_size) },
 	/* RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients;
 	 * an administrator may still want fewer */

@@ -176,6 +176,9 @@ struct config {
 	unsigned pop3_timeout;		/* seconds, default 600 (RFC 1939 §3) */
 	unsigned managesieve_timeout;	/* seconds, default 600 */
 	unsigned shutdown_grace;	/* seconds sessions get at SIGTERM, default 10 */
+	/* [search] */
+	unsigned search_index_delay_ms;	/* the indexer's wait after a message
+					 * arrives, default 200 */
 };
 
 /* Reads and verifies path.  On error returns -1 with *error_r such as

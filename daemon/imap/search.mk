@@ -41,8 +41,10 @@ SQL_MIGRATIONS += sql/016_search.sql sql/025_search_fields.sql \
 	sql/034_search_html.sql
 
 TESTS += tests/integration/test_imap_sort.py \
-	tests/integration/test_imap_search_index.py
+	tests/integration/test_imap_search_index.py \
+	tests/integration/test_imap_search_pending.py
 EXTRA_DIST += tests/integration/test_imap_sort.py tests/integration/thread_corpus.py \
-	tests/integration/test_imap_search_index.py
+	tests/integration/test_imap_search_index.py \
+	tests/integration/test_imap_search_pending.py
 BENCHMARKS += tests/bench/search_bench.py tests/bench/search_index_size.py
 EXTRA_DIST += tests/bench/search_bench.py tests/bench/search_index_size.py

@@ -18,6 +18,7 @@
 #include "core/xmalloc.h"
 #include "store/migrate.h"
 #include "store/relayq.h"
+#include "store/searchdb.h"
 
 /* How long a writer waits for another's transaction, then how often
  * BEGIN IMMEDIATE is tried again on top of that. */
@@ -324,6 +325,7 @@ begin(struct store *st, const char **error_r)
 	}
 	st->in_tx = true;
 	st->n_touched = 0;
+	st->index_wake = false;
 	return STORE_OK;
 }
 
@@ -383,6 +385,10 @@ store_commit(struct store *st, const char **error_r)
 	for (size_t i = 0; i < st->n_touched; i++)
 		store_notify_mailbox(st->touched[i]);
 	st->n_touched = 0;
+	if (st->index_wake) {
+		st->index_wake = false;
+		searchdb_arrived();
+	}
 	return ret;
 }
 
@@ -410,6 +416,7 @@ store_rollback(struct store *st)
 	}
 	st->in_tx = false;
 	st->n_touched = 0;
+	st->index_wake = false;
 	tx_ended();
 	release_commit_lock(st);
 }

@@ -22,10 +22,8 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "mail/mime.h"
-#include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/queue.h"
-#include "store/searchdb.h"
 #include "store/spam.h"
 #include "store/store_int.h"
 
@@ -69,7 +67,6 @@ store_imap_cache_clear(struct store_imap_cache *c)
 {
 	free(c->envelope);
 	free(c->bodystructure);
-	mail_sortkeys_free(&c->keys);
 	memset(c, 0, sizeof *c);
 }
 
@@ -127,7 +124,6 @@ store_imap_cache_compute(const char *path, const char *blob,
 	close(fd);
 	mime_imap_cache(map != NULL ? map : data, len, &c->envelope,
 			&c->bodystructure);
-	c->keys = mail_sortkeys_compute(map != NULL ? map : data, len, true);
 	if (map != NULL)
 		munmap(map, len);
 	free(data);
@@ -257,10 +253,13 @@ store_append_uid_tx(struct store *st, int64_t mailbox_id, uint32_t want_uid,
 	stmt_text(s, 9, c != NULL ? c->envelope : NULL);
 	stmt_text(s, 10, c != NULL ? c->bodystructure : NULL);
 	int ret = stmt_exec(st, s, "cannot add the message", error_r);
-	if (ret == STORE_OK && c != NULL && c->keys != NULL)
-		ret = searchdb_put_tx(st, blob, c->keys, error_r);
 	if (ret != STORE_OK)
 		return ret;
+	/* the search index is not written here: the row's triggers mark
+	 * the message pending (sql/016, sql/025), SEARCH reads a pending
+	 * message's file, and the background indexer, woken once this
+	 * commits, indexes it in a batch of its own (searchdb.h) */
+	st->index_wake = true;
 	store_tx_touch(st, mailbox_id);
 	if (uid_r != NULL)
 		*uid_r = (uint32_t)uid;

@@ -1,8 +1,11 @@
 /* searchdb: sort keys and the full-text index per blob; see searchdb.h. */
 #include "store/searchdb.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/utf8.h"
@@ -55,6 +58,11 @@ static const char SQL_FIELDS_UNINDEXED[] =
 static const char SQL_FIELDS_MISSING[] =
 	"SELECT DISTINCT m.blob FROM fields_pending p JOIN messages m"
 	" ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid LIMIT ?1";
+/* a blob that still has a message: the indexer computed its keys outside
+ * the transaction, and its last message may have gone meanwhile (its
+ * rows would then have no message to be removed with) */
+static const char SQL_BLOB_LIVE[] =
+	"SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1";
 static const char SQL_MISSING[] =
 	"SELECT DISTINCT m.blob FROM messages m"
 	" WHERE NOT EXISTS (SELECT 1 FROM blob_keys k WHERE k.blob = m.blob)"
@@ -275,6 +283,18 @@ searchdb_put_fields_tx(struct store *st, const char *blob,
 	return stmt_exec(st, s, "cannot index the search fields", error_r);
 }
 
+/* Whether the blob still has a message (STORE_OK, *live_r). */
+static int
+blob_live(struct store *st, const char *blob, bool *live_r,
+	  const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_BLOB_LIVE);
+	stmt_text(s, 1, blob);
+	int r = stmt_exists(st, s, "cannot look for the message", error_r);
+	*live_r = r > 0;
+	return r < 0 ? STORE_ERROR : STORE_OK;
+}
+
 int
 searchdb_put(struct store *st, const char *blob, const struct mail_sortkeys *k,
 	     const char **error_r)
@@ -282,7 +302,10 @@ searchdb_put(struct store *st, const char *blob, const struct mail_sortkeys *k,
 	int ret = store_begin_light(st, error_r);
 	if (ret != STORE_OK)
 		return ret;
-	ret = searchdb_put_tx(st, blob, k, error_r);
+	bool live;
+	ret = blob_live(st, blob, &live, error_r);
+	if (ret == STORE_OK && live)
+		ret = searchdb_put_tx(st, blob, k, error_r);
 	return store_end(st, ret, error_r);
 }
 
@@ -414,67 +437,194 @@ searchdb_fields(struct store *st, int64_t mailbox_id,
 	return ret;
 }
 
-/* Computes and stores the keys (or, when it has them, the fields) of
- * each blob; the count in *done_r. */
+/* A batch's text stops growing past this many bytes (its keys are held
+ * in memory until its transaction). */
+#define INDEX_BATCH_BYTES (8u * 1024 * 1024)
+
+/* The keys and text of a blob, read from its file. */
+static struct mail_sortkeys *
+blob_keys_compute(struct store *st, const char *blob)
+{
+	struct buf data = BUF_INIT;
+	const char *err;
+	bool ok = blob_read(st, blob, &data, &err) == STORE_OK;
+	if (!ok) {
+		/* gone with its last message a moment ago (then nothing is
+		 * stored), or fsck's business: keys of an empty message, not
+		 * indexed (SEARCH reads what it can), so that the pass goes
+		 * on to the others */
+		log_debug("store: cannot index blob %s: %s", blob, err);
+		buf_reset(&data);
+	}
+	struct mail_sortkeys *k = mail_sortkeys_compute(
+		data.data != NULL ? data.data : "", data.len, ok);
+	buf_free(&data);
+	if (!ok) {
+		/* empty fields: what a scan finds in a message it cannot
+		 * read (nothing), and no longer pending */
+		for (int f = 0; f < MAIL_SEARCH_FIELDS; f++)
+			k->fields[f] = xstrdup("");
+	}
+	return k;
+}
+
+/* Stores keys[0..n) of blobs[0..n) in one light transaction, each unless
+ * its blob has lost its last message; its fields always, so that no
+ * message stays pending. */
+static int
+put_batch(struct store *st, char **blobs, struct mail_sortkeys **keys,
+	  size_t n, const char **error_r)
+{
+	int ret = store_begin_light(st, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		bool live;
+		ret = blob_live(st, blobs[i], &live, error_r);
+		if (ret != STORE_OK || !live)
+			continue;
+		/* keys computed with their text carry their fields, which
+		 * searchdb_put_tx() stores (empty ones when unreadable) */
+		ret = searchdb_put_tx(st, blobs[i], keys[i], error_r);
+	}
+	return store_end(st, ret, error_r);
+}
+
+/* Computes the keys of each blob outside any transaction, then stores
+ * them in transactions of a batch each (the write lock is held only for
+ * the inserts); the count in *done_r. */
 static int
 index_blobs(struct store *st, char **blobs, size_t n, size_t *done_r,
 	    const char **error_r)
 {
+	struct mail_sortkeys **keys = xcalloc(n > 0 ? n : 1, sizeof *keys);
 	int ret = STORE_OK;
+	size_t from = 0, bytes = 0;
 	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
-		struct buf data = BUF_INIT;
-		const char *err;
-		bool ok = blob_read(st, blobs[i], &data, &err) == STORE_OK;
-		if (!ok) {
-			/* fsck's business; keys of an empty message, not
-			 * indexed (SEARCH reads what it can), so that the
-			 * pass goes on to the others */
-			log_warning("store: cannot index blob %s: %s", blobs[i], err);
-			buf_reset(&data);
-		}
-		struct mail_sortkeys *k = mail_sortkeys_compute(
-			data.data != NULL ? data.data : "", data.len, ok);
-		buf_free(&data);
-		if (!ok) {
-			/* empty fields: what a scan finds in a message it
-			 * cannot read (nothing), and no longer pending */
-			for (int f = 0; f < MAIL_SEARCH_FIELDS; f++)
-				k->fields[f] = xstrdup("");
-		}
-		ret = searchdb_put(st, blobs[i], k, error_r);
-		mail_sortkeys_free(&k);
+		keys[i] = blob_keys_compute(st, blobs[i]);
+		bytes += keys[i]->text_len;
+		for (int f = 0; f < MAIL_SEARCH_FIELDS; f++)
+			bytes += keys[i]->fields_len[f];
+		if (bytes < INDEX_BATCH_BYTES && i + 1 < n)
+			continue;
+		ret = put_batch(st, blobs + from, keys + from, i + 1 - from,
+				error_r);
 		if (ret == STORE_OK)
-			(*done_r)++;
+			*done_r += i + 1 - from;
+		for (size_t j = from; j <= i; j++)
+			mail_sortkeys_free(&keys[j]);
+		from = i + 1;
+		bytes = 0;
 	}
+	for (size_t j = from; j < n; j++)
+		mail_sortkeys_free(&keys[j]);
+	free(keys);
 	return ret;
 }
 
 int
-searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
+searchdb_index_pass(struct store *st, size_t max, bool sweep, size_t *done_r,
 		    const char **error_r)
 {
 	char **blobs = NULL;
 	size_t n = 0;
 
 	*done_r = 0;
-	sqlite3_stmt *s = store_stmt(st, SQL_MISSING);
+	/* the messages pending (sql/025): those delivered since the last
+	 * pass, and the mail stored before sql/025 and sql/034 */
+	sqlite3_stmt *s = store_stmt(st, SQL_FIELDS_MISSING);
 	stmt_int(s, 1, (int64_t)max);
 	int ret = stmt_strings(st, s, "cannot find unindexed messages", &blobs,
 			       &n, error_r);
 	if (ret != STORE_OK)
 		return ret;
-	ret = index_blobs(st, blobs, n, done_r, error_r);
-	store_strv_free(&blobs, n);
-	if (ret != STORE_OK || n > 0)
-		return ret;
-	/* then the fields of blobs that had their keys before sql/025 */
-	s = store_stmt(st, SQL_FIELDS_MISSING);
-	stmt_int(s, 1, (int64_t)max);
-	ret = stmt_strings(st, s, "cannot find unindexed messages", &blobs, &n,
-			   error_r);
-	if (ret != STORE_OK)
-		return ret;
+	if (n == 0 && sweep) {
+		/* a message whose blob has no keys is pending as well; this
+		 * reads every message, so only once, at the start */
+		s = store_stmt(st, SQL_MISSING);
+		stmt_int(s, 1, (int64_t)max);
+		ret = stmt_strings(st, s, "cannot find unindexed messages",
+				   &blobs, &n, error_r);
+		if (ret != STORE_OK)
+			return ret;
+	}
 	ret = index_blobs(st, blobs, n, done_r, error_r);
 	store_strv_free(&blobs, n);
 	return ret;
+}
+
+/*
+ * The indexer's wake-up.  A commit that added messages (store_commit(),
+ * st->index_wake) counts an arrival; the indexer waits for the count to
+ * move.  Process-wide, behind its own lock: messages stored by another
+ * process (the CLI) are found at the indexer's next pass or start.
+ */
+static pthread_once_t arrive_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t arrive_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t arrive_cond;
+static uint64_t arrivals;
+static bool arrive_interrupted;
+
+static void
+arrive_init(void)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&arrive_cond, &a);
+	pthread_condattr_destroy(&a);
+}
+
+void
+searchdb_arrived(void)
+{
+	pthread_once(&arrive_once, arrive_init);
+	pthread_mutex_lock(&arrive_lock);
+	arrivals++;
+	pthread_cond_broadcast(&arrive_cond);
+	pthread_mutex_unlock(&arrive_lock);
+}
+
+uint64_t
+searchdb_arrivals(void)
+{
+	pthread_mutex_lock(&arrive_lock);
+	uint64_t n = arrivals;
+	pthread_mutex_unlock(&arrive_lock);
+	return n;
+}
+
+int
+searchdb_wait(uint64_t seen, const struct timespec *until)
+{
+	pthread_once(&arrive_once, arrive_init);
+	int ret = 0;
+	pthread_mutex_lock(&arrive_lock);
+	for (;;) {
+		if (arrive_interrupted) {
+			ret = -1;
+			break;
+		}
+		if (arrivals != seen) {
+			ret = 1;
+			break;
+		}
+		int rc = until != NULL
+			? pthread_cond_timedwait(&arrive_cond, &arrive_lock, until)
+			: pthread_cond_wait(&arrive_cond, &arrive_lock);
+		if (rc == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&arrive_lock);
+	return ret;
+}
+
+void
+searchdb_wait_interrupt(bool on)
+{
+	pthread_once(&arrive_once, arrive_init);
+	pthread_mutex_lock(&arrive_lock);
+	arrive_interrupted = on;
+	pthread_cond_broadcast(&arrive_cond);
+	pthread_mutex_unlock(&arrive_lock);
 }

@@ -56,11 +56,28 @@ int searchdb_fields(struct store *st, int64_t mailbox_id,
 		    uint32_t **unindexed_r, size_t *n_unindexed_r,
 		    const char **error_r);
 
-/* The background pass: computes and stores the keys of at most max blobs
- * that have messages but no keys, or else the fields (sql/025) of at most
- * max blobs that have keys but no fields; *done_r how many (0: none are
- * left). */
-int searchdb_index_pass(struct store *st, size_t max, size_t *done_r,
-			const char **error_r);
+/* The background indexer's pass (cli/serve_index.c): computes the keys,
+ * text and fields (sql/025) of at most max blobs of pending messages
+ * (fields_pending: delivery and APPEND leave them to it), reading the files
+ * outside any transaction, and stores them in light transactions of a
+ * batch each; with sweep, when none are pending, of blobs with messages but
+ * no keys (a scan of every message: for the start).  A blob whose last
+ * message went meanwhile gets nothing.  *done_r how many (under max: none
+ * are left). */
+int searchdb_index_pass(struct store *st, size_t max, bool sweep,
+			size_t *done_r, const char **error_r);
+
+/* The indexer's wake-up, process-wide.  searchdb_arrived(): a commit
+ * added messages (store_commit() calls it after the commit).
+ * searchdb_arrivals(): the count of those so far. */
+void searchdb_arrived(void);
+uint64_t searchdb_arrivals(void);
+/* Waits until the count is no longer seen (1), until the CLOCK_MONOTONIC
+ * time until (NULL: no limit; 0) or while searchdb_wait_interrupt(true)
+ * holds (-1). */
+struct timespec;
+int searchdb_wait(uint64_t seen, const struct timespec *until);
+/* true: every wait returns -1 at once (the daemon stops); false: again. */
+void searchdb_wait_interrupt(bool on);
 
 #endif

@@ -46,7 +46,6 @@ struct store_imap_cache {
 	char blob[SHA256_HEX_LEN + 1];	/* "" when empty */
 	char *envelope;
 	char *bodystructure;
-	struct mail_sortkeys *keys;	/* sort keys and search text (sql/016) */
 };
 
 struct store {
@@ -56,6 +55,8 @@ struct store {
 	struct stmt_slot *stmts;	/* open addressing by sql pointer */
 	size_t stmts_cap, stmts_n;
 	bool in_tx;
+	bool index_wake;	/* this transaction added messages: the
+				 * indexer is woken once it commits */
 	bool group;		/* store_group_begin(): the transactions begun
 				 * are savepoints of one (light) transaction */
 	bool in_sub;		/* ... and one of them is open */

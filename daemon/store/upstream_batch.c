@@ -43,7 +43,6 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "mail/mime.h"
-#include "mail/sortkeys.h"
 #include "store/blob.h"
 #include "store/store_int.h"
 #include "store/upstreams.h"
@@ -435,8 +434,6 @@ prepare(struct upstream_batch *b, size_t i, const char **error_r)
 	if (!cached) {
 		mime_imap_cache(it->data, (size_t)it->size, &it->cache.envelope,
 				&it->cache.bodystructure);
-		it->cache.keys = mail_sortkeys_compute(it->data, (size_t)it->size,
-						       true);
 		memcpy(it->cache.blob, it->hash, sizeof it->cache.blob);
 	}
 	int fd;

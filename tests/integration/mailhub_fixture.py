@@ -208,6 +208,24 @@ class Mailhub:
             self._log.close()
             self._log = None
 
+    def wait_indexed(self, timeout=60):
+        """Waits until the daemon's background indexer has indexed every
+        message (no row left in fields_pending: delivery leaves the search
+        index to it)."""
+        import sqlite3
+        deadline = time.monotonic() + timeout
+        db = sqlite3.connect(os.path.join(self.data_dir, "mailhub.db"), timeout=30)
+        try:
+            while True:
+                n = db.execute("SELECT count(*) FROM fields_pending").fetchone()[0]
+                if n == 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError("%d messages still unindexed" % n)
+                time.sleep(0.05)
+        finally:
+            db.close()
+
     def log(self):
         try:
             with open(self.log_path, "rb") as f:

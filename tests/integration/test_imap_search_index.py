@@ -13,7 +13,7 @@ both: a few messages show what each rule finds and misses.  After an
 upgrade (sql/034 applied to an index made before it) the messages with
 HTML are indexed again by the background pass and the others keep their
 index.  The PREVIEW of a delivered message is in the store before any
-FETCH (RFC 8970, computed at delivery)."""
+FETCH (RFC 8970, computed by the background indexer)."""
 
 import base64
 import os
@@ -270,13 +270,14 @@ class SearchIndex(unittest.TestCase):
         return out
 
     def test_indexed_equals_scan(self):
+        self.mh.wait_indexed()
         db = self.db()
         pending = [db.execute("SELECT count(*) FROM %s" % t).fetchone()[0]
                    for t in ("fields_pending", "search_pending")]
         fields = db.execute("SELECT count(*) FROM blob_fields").fetchone()[0]
         db.close()
-        # every message indexed at APPEND (only the one with a NUL is
-        # searched by reading for TEXT)
+        # every message indexed by the background indexer after APPEND
+        # (only the one with a NUL is searched by reading for TEXT)
         self.assertEqual(pending, [0, 1])
         self.assertEqual(fields, self.count)
         indexed = self.answers()
@@ -323,6 +324,7 @@ class SearchIndex(unittest.TestCase):
         c = self.login()
         c.ok("c", b"CREATE Pv")
         c.ok("a", b"APPEND Pv {%d+}\r\n" % len(msg) + msg)
+        self.mh.wait_indexed()
         db = self.db()
         got = db.execute("SELECT p.preview FROM previews p JOIN messages m ON m.blob = p.blob"
                          " JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.name = 'Pv'"
@@ -357,6 +359,7 @@ class HtmlUpgrade(unittest.TestCase):
             c.ok("s", b"SELECT INBOX")
             plain_uids = list(range(1, len(plain) + 1))
             all_uids = list(range(1, len(plain) + len(html) + 1))
+            mh.wait_indexed()
             # the index as an older mailhub left it: text that the
             # messages do not have, which only the index can answer
             db = sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db"), timeout=30)

@@ -178,6 +178,7 @@ class IndexUpgrade(unittest.TestCase):
         c.ok("l", b"LOGIN alice@example.org secret-alice")
         append_all(c, msgs)
         c.close()
+        self.mh.wait_indexed()
         self.assertEqual(self.counts(), (61, 60))
         before = self.answers()
         self.assertEqual(before[1], [b"* SEARCH 61\r\n"])
