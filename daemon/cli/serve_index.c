@@ -4,9 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "store/searchdb.h"
@@ -17,8 +15,6 @@
  * write lock only for its inserts, the files having been read and parsed
  * before it began. */
 #define INDEX_BATCH 64
-/* The indexer's thread runs at this nice value: sessions first. */
-#define INDEX_NICE 10
 
 static pthread_t index_thread;
 static bool index_running;
@@ -78,10 +74,6 @@ index_main(void *arg)
 	const char *error;
 	size_t total = 0;
 
-	/* a background job: the sessions' threads come first for the CPU
-	 * (Linux: a thread's own nice value) */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), INDEX_NICE) < 0)
-		log_debug("index cannot lower its priority");
 	if (store_open(cfg->data_dir, &st, &error) != STORE_OK) {
 		log_error("index cannot open the store: %s", error);
 		return NULL;

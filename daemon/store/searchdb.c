@@ -439,7 +439,7 @@ searchdb_fields(struct store *st, int64_t mailbox_id,
 
 /* A batch's text stops growing past this many bytes (its keys are held
  * in memory until its transaction). */
-#define INDEX_BATCH_BYTES (8u * 1024 * 1024)
+#define INDEX_BATCH_BYTES (512u * 1024)
 
 /* The keys and text of a blob, read from its file. */
 static struct mail_sortkeys *
@@ -468,6 +468,13 @@ blob_keys_compute(struct store *st, const char *blob)
 	return k;
 }
 
+static long long
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (long long)(b->tv_sec - a->tv_sec) * 1000 +
+	       (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
 /* Stores keys[0..n) of blobs[0..n) in one light transaction, each unless
  * its blob has lost its last message; its fields always, so that no
  * message stays pending. */
@@ -475,9 +482,12 @@ static int
 put_batch(struct store *st, char **blobs, struct mail_sortkeys **keys,
 	  size_t n, const char **error_r)
 {
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int ret = store_begin_light(st, error_r);
 	if (ret != STORE_OK)
 		return ret;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		bool live;
 		ret = blob_live(st, blobs[i], &live, error_r);
@@ -487,7 +497,11 @@ put_batch(struct store *st, char **blobs, struct mail_sortkeys **keys,
 		 * searchdb_put_tx() stores (empty ones when unreadable) */
 		ret = searchdb_put_tx(st, blobs[i], keys[i], error_r);
 	}
-	return store_end(st, ret, error_r);
+	ret = store_end(st, ret, error_r);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	log_debug("store: index batch blobs=%zu wait_ms=%lld held_ms=%lld", n,
+		  ms_between(&t0, &t1), ms_between(&t1, &t2));
+	return ret;
 }
 
 /* Computes the keys of each blob outside any transaction, then stores

@@ -18,6 +18,12 @@ keywords and dates but not the UIDs (new ones in the destination); dsync
 keeps UIDs too.  Dovecot's mail_fsync=optimized (the default) fsyncs at the
 end of each transaction.
 
+`mailhub import` leaves the search index to the daemon's background
+indexer (SEARCH reads unindexed messages meanwhile): the daemon is then
+started on the imported store and the time and CPU it takes to index
+everything are printed too.  BENCH_BEFORE_BIN=PATH imports with an
+earlier mailhub build as well, for before/after figures in one run.
+
 Measured on the 2-core development machine (shared, load average about
 20, every tool at nice 19): 100,000 messages (330 MB), mailhub import
 108 s (926 msg/s), doveadm import 1,396 s (72 msg/s): 12.9x; 4,000
@@ -109,6 +115,51 @@ def timed(args, **kw):
     return dt, r
 
 
+def proc_cpu(pid):
+    """User + system CPU seconds of a running process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def index_by_daemon(mh, timeout=7200):
+    """Starts the daemon on the imported store and waits for its indexer
+    to index every message (mailhub import leaves the search index to it);
+    (wall seconds, CPU seconds)."""
+    import sqlite3
+    mh.start()
+    t = time.monotonic()
+    cpu0 = proc_cpu(mh.proc.pid)
+    with sqlite3.connect(os.path.join(mh.data_dir, "mailhub.db"), timeout=60) as db:
+        while db.execute("SELECT count(*) FROM fields_pending").fetchone()[0] > 0:
+            if time.monotonic() - t > timeout:
+                raise SystemExit("import_bench: the indexer never caught up")
+            time.sleep(0.2)
+    dt, cpu = time.monotonic() - t, proc_cpu(mh.proc.pid) - cpu0
+    mh.stop()
+    return dt, cpu
+
+
+def import_with(binary, tree):
+    """`mailhub import` by another mailhub binary (an earlier build, for
+    before/after figures in one run): (wall, CPU) seconds."""
+    saved = os.environ.get("MAILHUB_BIN")
+    os.environ["MAILHUB_BIN"] = binary
+    mh = Mailhub(listeners=())
+    try:
+        mh.cli("domain", "add", "example.org")
+        mh.add_user("user@example.org", "Bench-Import-Pass-1")
+        t, r = timed([binary, "--config", mh.config_path, "import",
+                      "user@example.org", "maildir", tree, "--quiet"], timeout=7200)
+        return t, r.cpu
+    finally:
+        mh.close()
+        if saved is None:
+            del os.environ["MAILHUB_BIN"]
+        else:
+            os.environ["MAILHUB_BIN"] = saved
+
+
 def main():
     need_binary("import_bench")
     if not dovecot_util.available() or not shutil.which("doveadm"):
@@ -135,6 +186,16 @@ def main():
         c_mh = r.cpu
         print(f"  mailhub import:  {t_mh:8.2f} s  {N / t_mh:9.0f} msg/s  cpu {c_mh:8.2f} s"
               f"   ({r.stdout.strip()})", flush=True)
+        t_idx, c_idx = index_by_daemon(mh)
+        print(f"  then the daemon's background indexer: {t_idx:8.2f} s  cpu {c_idx:8.2f} s"
+              " (the search index, which doveadm does not build; SEARCH reads the"
+              " messages meanwhile)", flush=True)
+        before = os.environ.get("BENCH_BEFORE_BIN")
+        if before:
+            warm(tree)
+            t_b, c_b = import_with(before, tree)
+            print(f"  BEFORE import:   {t_b:8.2f} s  {N / t_b:9.0f} msg/s  cpu {c_b:8.2f} s"
+                  f"   ({before}, search index written by the import)", flush=True)
 
         warm(tree)
         t_imp, r = timed(["doveadm", "-c", dv.conf, "import", "-u", "user1",

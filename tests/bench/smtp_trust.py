@@ -16,7 +16,12 @@ BENCH_MESSAGES messages (default 2000) of about BENCH_SIZE bytes (default
 20480), one connection per message, from 127.0.0.2 (127.0.0.1 is local
 software, which mailhub does not check), each message DKIM-signed by
 dkimpy (rsa-sha256, 2048 bits) and passing SPF and DMARC.  BENCH_PEER=0
-leaves the Postfix stack out; BENCH_KEEP=1 keeps the work folder.
+leaves the Postfix stack out; BENCH_KEEP=1 keeps the work folder;
+BENCH_BEFORE_BIN=PATH adds another mailhub binary (an earlier build) as a
+fourth side with the checks on, for before/after figures in one run.
+mailhub writes the search index after the 250, in its background indexer:
+each mailhub side is also measured until that has caught up (wall time and
+CPU "with the search index complete").
 
 BENCH_ROUNDS rounds (default 3), the order of the three sides turned
 each round, and the median of each side's rounds is what the ratios are
@@ -55,6 +60,8 @@ SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10"))
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "2000"))
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
 SIZE = int(os.environ.get("BENCH_SIZE", "20480"))
+# another mailhub binary (an earlier build) as a fourth side, checks on
+BEFORE_BIN = os.environ.get("BENCH_BEFORE_BIN")
 CLIENT = "127.0.0.2"
 RCPT = "bob@example.org"
 SENDER = "news@sender.bench"
@@ -184,9 +191,28 @@ class CpuMeter:
                 pass
 
 
-def run_mailhub(work, dns, msg, checks, rnd):
-    """One round of mailhub; returns (seconds, CPU seconds or None)."""
-    d = os.path.join(work, f"mailhub-{checks}-{rnd}")
+def wait_indexed(db_path, timeout=600):
+    """Waits until the daemon's background indexer has indexed every
+    message (no row left in fields_pending); True when it did."""
+    deadline = time.monotonic() + timeout
+    db = sqlite3.connect(db_path, timeout=30)
+    try:
+        while time.monotonic() < deadline:
+            if db.execute("SELECT count(*) FROM fields_pending").fetchone()[0] == 0:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        db.close()
+
+
+def run_mailhub(work, dns, msg, checks, rnd, binary=None, tag=""):
+    """One round of mailhub; returns (seconds, CPU seconds or None, CPU
+    seconds once every message is in the search index, seconds to then).
+    The search index is written after the 250 by the daemon's background
+    indexer (before, in the delivery's transaction): the second pair
+    counts its work too."""
+    d = os.path.join(work, f"mailhub-{checks}{tag}-{rnd}")
     os.makedirs(d)
     port = free_port()
     conf = os.path.join(d, "mailhub.conf")
@@ -194,19 +220,24 @@ def run_mailhub(work, dns, msg, checks, rnd):
         f.write(f"[server]\nhostname = bench.test\ndata_dir = {d}/data\n"
                 f"[listen]\nsmtp = 127.0.0.1:{port}\n[limits]\nconnections_per_ip = 1000\n"
                 f"[dns]\nresolver = {dns.resolver()}\n[trust]\nchecks = {checks}\n")
-    mh = [mailhub_bin(), "--config", conf]
+    mh = [binary or mailhub_bin(), "--config", conf]
     subprocess.run(mh + ["init", "--hostname", "bench.test"], check=True, capture_output=True)
     subprocess.run(mh + ["domain", "add", "example.org"], check=True, capture_output=True)
     subprocess.run(mh + ["user", "add", RCPT, "--password-stdin"], input=b"bench-password-1\n",
                    check=True, capture_output=True)
     log = open(os.path.join(d, "serve.log"), "wb")
-    meter = CpuMeter(f"mailhub-{checks}-{rnd}")
+    meter = CpuMeter(f"mailhub-{checks}{tag}-{rnd}")
     proc = subprocess.Popen(mh + ["serve"], stdout=log, stderr=log, preexec_fn=meter.preexec)
     try:
         wait_port(port)
         meter.begin(proc.pid)
+        t0 = time.monotonic()
         secs = load(port, msg)
         cpu = meter.used(whole_tree=False)
+        if not wait_indexed(os.path.join(d, "data", "mailhub.db")):
+            raise RuntimeError("mailhub: the search index never caught up")
+        secs_indexed = time.monotonic() - t0
+        cpu_indexed = meter.used(whole_tree=False)
     finally:
         proc.terminate()
         proc.wait()
@@ -220,7 +251,7 @@ def run_mailhub(work, dns, msg, checks, rnd):
         raise RuntimeError(f"mailhub checks={checks} stored {stored} of {MESSAGES}")
     if checks == "yes" and "dmarc=pass" not in head:
         raise RuntimeError("mailhub with checks: no dmarc=pass in the stored copy:\n" + head)
-    return secs, cpu
+    return secs, cpu, cpu_indexed, secs_indexed
 
 
 POSTFIX_NEEDS = ("/usr/sbin/postfix", "/usr/sbin/opendkim", "/usr/sbin/opendmarc",
@@ -395,6 +426,18 @@ def report(runs, size, why):
           "DMARC, Authentication-Results; 250 after the copy is fsynced and its row "
           "committed in the INBOX)")
     print(f"mailhub checks off: {rate['off']:8.1f} msg/s  {cpu_text('off')}")
+    for side in ("on", "off", "before"):
+        if side not in runs:
+            continue
+        rs = runs[side]
+        cpus = [r[2] for r in rs]
+        print(f"  {side:6} with the search index complete: "
+              f"{MESSAGES / median([r[3] for r in rs]):.1f} msg/s" +
+              ("" if None in cpus else
+               f", {1000 * median(cpus) / MESSAGES:.2f} ms CPU/msg"))
+    if "before" in runs:
+        print(f"BEFORE ({BEFORE_BIN}, checks on): {rate['before']:8.1f} msg/s  "
+              f"{cpu_text('before')}; after/before {rate['on'] / rate['before']:.2f}x")
     print(f"cost of the checks: {100 * (1 - rate['on'] / rate['off']):.1f}% of throughput "
           f"(ratio on/off {rate['on'] / rate['off']:.2f})" +
           ("" if cpu["on"] is None or cpu["off"] is None else
@@ -411,6 +454,9 @@ def report(runs, size, why):
           "messages per second" +
           ("" if cpu["on"] is None or cpu["postfix"] is None else
            f", {cpu['postfix'] / cpu['on']:.2f}x less CPU per message"))
+    if "before" in runs:
+        print(f"ratio BEFORE (checks on) / postfix stack: "
+              f"{rate['before'] / rate['postfix']:.2f}x messages per second")
     cost = 1 - rate["on"] / rate["off"]
     print(f"targets (issue 15): checks under 20% of throughput: "
           f"{'met' if cost < 0.20 else 'NOT met'}; at least 2x the Postfix stack: "
@@ -442,7 +488,8 @@ def main():
                       port=53)
         dns.start()
         why = postfix_missing()
-        sides = ["on", "off"] + (["postfix"] if why is None else [])
+        sides = ["on", "off"] + (["postfix"] if why is None else []) + \
+            (["before"] if BEFORE_BIN else [])
         runs = {side: [] for side in sides}
         try:
             msg = signed_message(key)
@@ -451,6 +498,9 @@ def main():
                 for side in sides[rnd % len(sides):] + sides[:rnd % len(sides)]:
                     if side == "postfix":
                         runs[side].append(run_postfix(work, dns, msg, rnd))
+                    elif side == "before":
+                        runs[side].append(run_mailhub(work, dns, msg, "yes", rnd,
+                                                      BEFORE_BIN, "-before"))
                     else:
                         runs[side].append(run_mailhub(work, dns, msg,
                                                       "yes" if side == "on" else "no", rnd))
