@@ -13,8 +13,12 @@
 /* Blobs per pass; a pass stores them in transactions of at most this
  * many (fewer when their text is large: searchdb.c), each holding the
  * write lock only for its inserts, the files having been read and parsed
- * before it began. */
+ * before it began.  Mail arriving is indexed in small batches, so that
+ * deliveries wait little for the lock; a backlog (after an import, an
+ * upgrade or a crash) in larger ones, which cost FTS5 less per message
+ * (measured: about 13% less CPU at 1,000 than at 64). */
 #define INDEX_BATCH 64
+#define INDEX_BATCH_BACKLOG 500
 
 static pthread_t index_thread;
 static bool index_running;
@@ -28,18 +32,19 @@ static bool
 index_all(struct store *st, bool sweep, size_t *total_r)
 {
 	const char *error;
-	size_t done;
-	do {
+	size_t done, max = INDEX_BATCH;
+	for (;;) {
 		if (atomic_load(&index_stop))
 			return true;
-		if (searchdb_index_pass(st, INDEX_BATCH, sweep, &done, &error) !=
-		    STORE_OK) {
+		if (searchdb_index_pass(st, max, sweep, &done, &error) != STORE_OK) {
 			log_error("index pass failed: %s", error);
 			return false;
 		}
 		*total_r += done;
-	} while (done == INDEX_BATCH);
-	return true;
+		if (done < max)
+			return true;
+		max = INDEX_BATCH_BACKLOG;
+	}
 }
 
 /* Waits index_delay_ms from now, whatever arrives meanwhile, so that

@@ -437,9 +437,10 @@ searchdb_fields(struct store *st, int64_t mailbox_id,
 	return ret;
 }
 
-/* A batch's text stops growing past this many bytes (its keys are held
- * in memory until its transaction). */
-#define INDEX_BATCH_BYTES (512u * 1024)
+/* A transaction of a pass of max blobs takes blobs until their text
+ * passes max times this many bytes (the keys are held in memory until
+ * it, and it holds the write lock while FTS5 takes the text). */
+#define INDEX_BYTES_PER_BLOB (8u * 1024)
 
 /* The keys and text of a blob, read from its file. */
 static struct mail_sortkeys *
@@ -508,8 +509,8 @@ put_batch(struct store *st, char **blobs, struct mail_sortkeys **keys,
  * them in transactions of a batch each (the write lock is held only for
  * the inserts); the count in *done_r. */
 static int
-index_blobs(struct store *st, char **blobs, size_t n, size_t *done_r,
-	    const char **error_r)
+index_blobs(struct store *st, char **blobs, size_t n, size_t max_bytes,
+	    size_t *done_r, const char **error_r)
 {
 	struct mail_sortkeys **keys = xcalloc(n > 0 ? n : 1, sizeof *keys);
 	int ret = STORE_OK;
@@ -519,7 +520,7 @@ index_blobs(struct store *st, char **blobs, size_t n, size_t *done_r,
 		bytes += keys[i]->text_len;
 		for (int f = 0; f < MAIL_SEARCH_FIELDS; f++)
 			bytes += keys[i]->fields_len[f];
-		if (bytes < INDEX_BATCH_BYTES && i + 1 < n)
+		if (bytes < max_bytes && i + 1 < n)
 			continue;
 		ret = put_batch(st, blobs + from, keys + from, i + 1 - from,
 				error_r);
@@ -562,7 +563,8 @@ searchdb_index_pass(struct store *st, size_t max, bool sweep, size_t *done_r,
 		if (ret != STORE_OK)
 			return ret;
 	}
-	ret = index_blobs(st, blobs, n, done_r, error_r);
+	ret = index_blobs(st, blobs, n, max * INDEX_BYTES_PER_BLOB, done_r,
+			  error_r);
 	store_strv_free(&blobs, n);
 	return ret;
 }
