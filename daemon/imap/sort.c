@@ -2,10 +2,10 @@
  * sort: SORT (RFC 5256 §3 with ESORT of RFC 5267 and SORT=DISPLAY of RFC
  * 5957) and THREAD (RFC 5256 §3, the algorithms in thread.c).
  *
- * Both read the keys each message got at delivery (store/searchdb.h, one
- * query for the mailbox) instead of parsing message files; a message
- * stored before those keys existed has them computed now, from its file,
- * and stored for next time.
+ * Both read the keys the background indexer stored for each message
+ * (store/searchdb.h, one query for the mailbox) instead of parsing message
+ * files; a message it has not indexed yet (or stored before those keys
+ * existed) has them computed now, from its file, and stored for next time.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,9 @@
  * first text part (text/plain preferred, else text/html reduced to its
  * text as SEARCH reads it, mail/htmltext.h), decoded to UTF-8, blanks
  * collapsed, at most
- * MAIL_PREVIEW_CHARS characters.  Computed at delivery with the sort
- * keys (mail/sortkeys.h) and kept per message file by the store.
+ * MAIL_PREVIEW_CHARS characters.  Computed with the sort keys
+ * (mail/sortkeys.h) by the background indexer, or by FETCH PREVIEW first,
+ * and kept per message file by the store.
  */
 #include <string.h>
 

@@ -40,7 +40,7 @@ struct mail_sortkeys {
 	 * compare with (mail_search_fields()), NULL without it */
 	char *fields[MAIL_SEARCH_FIELDS];
 	size_t fields_len[MAIL_SEARCH_FIELDS];
-	/* with the text: the PREVIEW (RFC 8970), stored at delivery */
+	/* with the text: the PREVIEW (RFC 8970), stored by the indexer */
 	char *preview;
 };
 

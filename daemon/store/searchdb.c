@@ -248,7 +248,7 @@ searchdb_put_tx(struct store *st, const char *blob,
 	if (ret == STORE_OK && k->fields[MAIL_SEARCH_BODY] != NULL)
 		ret = searchdb_put_fields_tx(st, blob, k, error_r);
 	if (ret == STORE_OK && k->preview != NULL) {
-		/* RFC 8970 PREVIEW, computed at delivery with the keys */
+		/* RFC 8970 PREVIEW, computed with the keys by the indexer */
 		s = store_stmt(st, SQL_PUT_PREVIEW);
 		stmt_text(s, 1, blob);
 		stmt_text(s, 2, k->preview);

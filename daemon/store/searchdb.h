@@ -33,7 +33,8 @@ void searchdb_msgs_free(struct searchdb_msg **list, size_t n);
  * has them; in the caller's transaction. */
 int searchdb_put_tx(struct store *st, const char *blob,
 		    const struct mail_sortkeys *k, const char **error_r);
-/* The same in a transaction of its own (keys of mail stored before). */
+/* The same in a transaction of its own (keys SORT computed from a file),
+ * unless the blob no longer has a message (then nothing: no orphan rows). */
 int searchdb_put(struct store *st, const char *blob,
 		 const struct mail_sortkeys *k, const char **error_r);
 
