@@ -145,6 +145,15 @@ int fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char
  * whose COPYUID gave them); *skipped_max_r the highest dropped (0: none). */
 int fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalidity,
 			uint32_t *uids, size_t *n, uint32_t *skipped_max_r, const char **error_r);
+/* twoway_up.c (see there): after a mirrored folder's two-way pass, its
+ * local messages that no link holds go up by APPEND (run->mailbox_id:
+ * the folder's local mailbox); and at the start of a run over every
+ * folder, the folders created, renamed and deleted here are so upstream,
+ * *listed_io (LIST's names) changed to match. */
+int fetch_twoway_up_messages(struct fetch_run *run, struct imap_client *c, const char *folder,
+			     const struct imapc_mailbox *mb, const char **error_r);
+int fetch_twoway_up_folders(struct fetch_run *run, struct imap_client *c, char ***listed_io,
+			    size_t *n_listed_io, const char **error_r);
 /* Whether the account fetches every folder the server lists ("*"). */
 bool fetch_all_folders(const struct upstream_settings *set);
 /* A whole POP3 run (run_pop3.c). */

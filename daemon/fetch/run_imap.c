@@ -211,9 +211,13 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 					      error_r) != STORE_OK)
 			return -1;
 	}
-	if (two_way)
-		return fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before,
-					   error_r);
+	if (two_way &&
+	    fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before, error_r) < 0)
+		return -1;
+	/* what was made here goes up last: a message of an APPEND cut short
+	 * by a crash came down above and resolved its link by hash */
+	if (two_way && fetch_twoway_up_messages(run, c, folder, &mb, error_r) < 0)
+		return -1;
 	return 0;
 fail_flush:
 	/* what arrived whole before the failure is kept (not deleted there) */
@@ -271,6 +275,9 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	if (only_folder == NULL && fetch_all_folders(&run->up->set)) {
 		/* "*": every folder the server lists now, new ones included */
 		ret = imap_client_list(c, &listed, &n_listed, error_r);
+		/* two-way: the folders made, renamed, deleted here first */
+		if (ret == 0)
+			ret = fetch_twoway_up_folders(run, c, &listed, &n_listed, error_r);
 		folders = (const char *const *)listed;
 		n_folders = n_listed;
 	}

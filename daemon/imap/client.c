@@ -340,6 +340,20 @@ handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_
 	    imapc_parse_copyuid(r->code + 8, r->code_len - 8, &x->copy_uidvalidity,
 				&x->copy_src, &x->copy_dst, &x->copy_n) == 0)
 		x->copyuid_seen = true;
+	if (imapc_code_number(r->code, r->code_len, "APPENDUID", &v)) {
+		/* "APPENDUID uidvalidity uid" (one message: one uid) */
+		size_t i = 10;
+		while (i < r->code_len && r->code[i] != ' ')
+			i++;
+		uint32_t uid = 0;
+		for (i++; i < r->code_len && r->code[i] >= '0' && r->code[i] <= '9'; i++)
+			uid = uid <= (UINT32_MAX - 9) / 10 ? uid * 10 + (uint32_t)(r->code[i] - '0') : 0;
+		if (uid != 0 && (i == r->code_len || r->code[i] == ']' || r->code[i] == ' ')) {
+			x->appenduid_seen = true;
+			x->append_uidvalidity = v;
+			x->append_uid = uid;
+		}
+	}
 }
 
 /*
@@ -1145,6 +1159,31 @@ imapc_command(struct imap_client *c, struct cmd_ctx *x, const char *what, const 
 	int ret = send_cmd(c, "%s", buf_cstr(&b));
 	buf_free(&b);
 	if (ret < 0)
+		return send_error(c, error_r);
+	return wait_tagged(c, x, what, error_r);
+}
+
+int
+imapc_command_literal(struct imap_client *c, struct cmd_ctx *x, const char *what,
+		      const char **error_r, const char *head, const void *data, size_t len)
+{
+	bool plus = (c->caps & IMAPC_CAP_LITERALPLUS) != 0;
+	if (send_cmd(c, "%s {%zu%s}", head, len, plus ? "+" : "") < 0)
+		return send_error(c, error_r);
+	if (!plus) {
+		x->want_continue = true;
+		int ret = wait_tagged(c, x, what, error_r);
+		x->want_continue = false;
+		if (ret < 0)
+			return -1;
+		if (!x->continued) {
+			c->failed = true;
+			*error_r = errfmt("%s: the server refused the literal", what);
+			return -1;
+		}
+		x->continued = false;
+	}
+	if (conn_write(c->conn, data, len) < 0 || conn_puts(c->conn, "\r\n") < 0)
 		return send_error(c, error_r);
 	return wait_tagged(c, x, what, error_r);
 }

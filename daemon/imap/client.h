@@ -305,5 +305,26 @@ int imap_client_move(struct imap_client *c, const char *uidset, const char *dest
 		     uint32_t *dst_uidvalidity_r, uint32_t **src_r, uint32_t **dst_r,
 		     size_t *n_r, const char **error_r);
 
+/* ---- two-way sync of what was made here (client_write.c) ------------------ */
+
+/* APPEND of len bytes to folder with these flags (IMAPC_FLAG_*, \Deleted
+ * never), keywords (space-separated, NULL or "" none) and INTERNALDATE (0:
+ * the server's time).  With UIDPLUS's APPENDUID (RFC 4315 §3) the new
+ * message's UIDVALIDITY and UID come back, else both 0. */
+int imap_client_append(struct imap_client *c, const char *folder, unsigned flags,
+		       const char *keywords, time_t internal_date, const void *data, size_t len,
+		       uint32_t *uidvalidity_r, uint32_t *uid_r, const char **error_r);
+/* UID SEARCH UID from:* HEADER Message-ID "id" in the selected folder:
+ * the UIDs, ascending, in *uids_r (malloc'd). */
+int imap_client_search_message_id(struct imap_client *c, uint32_t from, const char *message_id,
+				  uint32_t **uids_r, size_t *n_r, const char **error_r);
+/* CREATE, RENAME (the folders below go with it, RFC 3501 §6.3.5) and
+ * DELETE of folders given in UTF-8. */
+int imap_client_create(struct imap_client *c, const char *folder, const char **error_r);
+int imap_client_rename(struct imap_client *c, const char *from, const char *to,
+		       const char **error_r);
+int imap_client_delete_folder(struct imap_client *c, const char *folder, const char **error_r);
+/* Leaves the selected folder (CLOSE; the callers leave nothing \Deleted). */
+int imap_client_unselect(struct imap_client *c, const char **error_r);
 
 #endif

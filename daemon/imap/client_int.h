@@ -28,6 +28,9 @@ struct cmd_ctx {
 	uint32_t copy_uidvalidity;
 	uint32_t *copy_src, *copy_dst;
 	size_t copy_n;
+	/* RFC 4315 §3: APPENDUID uidvalidity uid */
+	bool appenduid_seen;
+	uint32_t append_uidvalidity, append_uid;
 	/* imapc_pipeline(): the other commands in flight, whose tagged
 	 * answers may come first (RFC 3501 §5.5: a server may run them at
 	 * once); pipe_done[i] is set when pipe_tags[i] was answered OK */
@@ -49,6 +52,11 @@ int imapc_command(struct imap_client *c, struct cmd_ctx *x, const char *what,
 #define IMAPC_PIPELINE_MAX 32
 int imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_t n,
 		   const char **error_r);
+/* Sends "TAG head {len}" (LITERAL+ where offered, else after the
+ * server's "+"), then the len bytes of data and the line's end, and reads
+ * the responses into x as imapc_command does (RFC 3501 §4.3 literals). */
+int imapc_command_literal(struct imap_client *c, struct cmd_ctx *x, const char *what,
+			  const char **error_r, const char *head, const void *data, size_t len);
 /* A folder name (UTF-8) as a quoted string in modified UTF-7 (RFC 3501
  * §5.1.3), appended to out: 0, or -1 when it is not UTF-8. */
 int imapc_quote_folder(const char *folder, struct buf *out, const char **error_r);

@@ -72,13 +72,14 @@ static const char SQL_UIDL_DEL[] =
 static const char SQL_DEDUPE_ADD[] =
 	"INSERT OR IGNORE INTO upstream_dedupe (user_id, key, created)"
 	" VALUES (?1, ?2, ?3)";
-/* two-way (sql/024): a message of an unresolved link found again by its
+/* two-way (sql/024, 044): a message of an unresolved link (or of an APPEND
+ * from here cut short: UPLOADING) found again by its
  * raw hash in the link's folder gets its new UID instead of a copy */
 static const char SQL_LINK_RESOLVE[] =
 	"UPDATE upstream_links SET uidvalidity = ?4, uid = ?5, dest = NULL,"
-	" state = CASE state WHEN 3 THEN 0 ELSE 1 END WHERE id = (SELECT id"
+	" state = CASE WHEN state IN (3, 6) THEN 0 ELSE 1 END WHERE id = (SELECT id"
 	" FROM upstream_links WHERE upstream_id = ?1 AND raw_hash = ?2 AND folder = ?3"
-	" AND state IN (3, 4) LIMIT 1)";
+	" AND state IN (3, 4, 6, 7) LIMIT 1)";
 static const char SQL_LINK_ADD[] =
 	"INSERT INTO upstream_links (upstream_id, message_id, folder, uidvalidity, uid,"
 	" raw_hash, blob, flags, keywords) SELECT ?1, id, ?3, ?4, ?5, ?6, blob, flags,"
