@@ -136,11 +136,29 @@ int fetch_imap_folder(struct fetch_run *run, struct imap_client *c,
 int fetch_imap_account(struct fetch_run *run, const char *password,
 		       struct imap_client **c_io, const char *only_folder,
 		       const char **error_r);
+/* twoway.c: what the SELECT of a two-way folder brought with it in the
+ * same round trip (imap_client_select_sync): every UID, and the flags
+ * changed since the folder's last sync (flags_read; remote: twoway.c's). */
+struct fetch_twoway_pre {
+	uint32_t *present;
+	size_t n_present;
+	bool flags_read;
+	uint64_t since;
+	void *remote;
+};
+/* Selects folder read-write with the above into *pre (free it with
+ * fetch_twoway_pre_free, also after a failure). */
+int fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char *folder,
+			struct imapc_mailbox *mb_r, struct fetch_twoway_pre *pre,
+			const char **error_r);
+void fetch_twoway_pre_free(struct fetch_twoway_pre *pre);
 /* twoway.c: after a folder's new messages are fetched (fresh of them
  * added here by this pass), the two-way sync of its changes (see there);
- * the folder is selected read-write. */
+ * the folder is selected read-write; pre (NULL: none) what its SELECT
+ * brought, used instead of asking again. */
 int fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
-			const struct imapc_mailbox *mb, unsigned fresh, const char **error_r);
+			const struct imapc_mailbox *mb, unsigned fresh,
+			struct fetch_twoway_pre *pre, const char **error_r);
 /* Drops from uids[0..*n) those linked already (moved here by a UID MOVE
  * whose COPYUID gave them); *skipped_max_r the highest dropped (0: none). */
 int fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalidity,

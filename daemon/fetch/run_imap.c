@@ -85,6 +85,10 @@ delete_committed(struct fetch_run *run, struct imap_client *c, const struct buf 
 	return imap_client_delete(c, buf_cstr(set), error_r);
 }
 
+static int fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c,
+				      const char *folder, const struct imapc_mailbox *mbp,
+				      struct fetch_twoway_pre *pre, const char **error_r);
+
 int
 fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
 		  const char **error_r)
@@ -92,10 +96,31 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	const struct store_upstream *up = run->up;
 	struct imapc_mailbox mb;
 	bool keep = up->set.keep, two_way = up->set.two_way;
-	/* two-way changes flags and moves messages: read-write, CONDSTORE */
-	if ((two_way ? imap_client_select_rw(c, folder, &mb, error_r)
-		     : imap_client_select(c, folder, keep, &mb, error_r)) < 0)
+	struct fetch_twoway_pre pre = { 0 };
+	/* two-way changes flags and moves messages: read-write, CONDSTORE,
+	 * and the folder's UIDs and flag changes asked for with the SELECT */
+	if (two_way) {
+		if (fetch_twoway_select(run, c, folder, &mb, &pre, error_r) < 0) {
+			fetch_twoway_pre_free(&pre);
+			return -1;
+		}
+	} else if (imap_client_select(c, folder, keep, &mb, error_r) < 0) {
 		return -1;
+	}
+	int ret = fetch_imap_folder_selected(run, c, folder, &mb, &pre, error_r);
+	fetch_twoway_pre_free(&pre);
+	return ret;
+}
+
+/* fetch_imap_folder() once the folder is selected. */
+static int
+fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const char *folder,
+			   const struct imapc_mailbox *mbp, struct fetch_twoway_pre *pre,
+			   const char **error_r)
+{
+	const struct store_upstream *up = run->up;
+	struct imapc_mailbox mb = *mbp;
+	bool keep = up->set.keep, two_way = up->set.two_way;
 	run->exists = mb.exists;
 	if (up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
 		return -1;
@@ -123,6 +148,9 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 					      refetch, error_r) != STORE_OK)
 			return -1;
 		uidvalidity = mb.uidvalidity;
+		/* flags changed since a MODSEQ of the old UIDVALIDITY: asked
+		 * again as before */
+		pre->flags_read = false;
 	} else if (ret != STORE_OK) {
 		return -1;
 	}
@@ -139,9 +167,17 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	size_t n = 0;
 	bool nothing_new = mb.exists == 0 ||
 			   (mb.uidnext != 0 && mb.uidnext <= last_uid + 1);
-	if (!nothing_new &&
-	    imap_client_search_from(c, last_uid + 1, &uids, &n, error_r) < 0)
+	if (!nothing_new && two_way && pre->present != NULL) {
+		/* the new UIDs: those above the last one fetched, from the
+		 * UID SEARCH ALL sent with the SELECT */
+		uids = xcalloc(pre->n_present + 1, sizeof *uids);
+		for (size_t i = 0; i < pre->n_present; i++)
+			if (pre->present[i] > last_uid)
+				uids[n++] = pre->present[i];
+	} else if (!nothing_new &&
+		   imap_client_search_from(c, last_uid + 1, &uids, &n, error_r) < 0) {
 		goto fail;
+	}
 	uint32_t linked_max = 0;
 	if (two_way && fetch_twoway_filter(run, folder, uidvalidity, uids, &n, &linked_max,
 					   error_r) < 0) {
@@ -211,8 +247,8 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 					      error_r) != STORE_OK)
 			return -1;
 	}
-	if (two_way &&
-	    fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before, error_r) < 0)
+	if (two_way && fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before,
+					   pre, error_r) < 0)
 		return -1;
 	/* what was made here goes up last: a message of an APPEND cut short
 	 * by a crash came down above and resolved its link by hash */

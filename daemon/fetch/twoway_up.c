@@ -238,7 +238,7 @@ delete_folder(struct fetch_run *run, struct imap_client *c, const char *folder, 
 	if (r != STORE_OK && r != STORE_NOTFOUND)
 		return -1;
 	if (r == STORE_OK && uidvalidity == mb.uidvalidity &&
-	    fetch_twoway_folder(run, c, folder, &mb, 0, error_r) < 0)
+	    fetch_twoway_folder(run, c, folder, &mb, 0, NULL, error_r) < 0)
 		return -1;
 	uint32_t *left = NULL;
 	size_t n_left = 0;

@@ -926,6 +926,92 @@ imap_client_select_rw(struct imap_client *c, const char *folder, struct imapc_ma
 }
 
 int
+imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
+			struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
+			imapc_flags_fn *fn, void *ctx, const char **error_r)
+{
+	memset(mb_r, 0, sizeof *mb_r);
+	*uids_r = NULL;
+	*n_r = 0;
+	struct buf quoted = BUF_INIT;
+	if (imapc_quote_folder(folder, &quoted, error_r) < 0)
+		return -1;
+	bool condstore = (c->caps & IMAPC_CAP_CONDSTORE) != 0;
+	bool esearch = (c->caps & IMAPC_CAP_ESEARCH) != 0;
+	char tags[3][sizeof c->tag];
+	bool done[3] = { false, false, false };
+	size_t k = 0;
+	/* RFC 3501 §5.5: the SEARCH and FETCH run on the folder the SELECT
+	 * before them opens (a server runs a pipeline's commands in order
+	 * when one depends on the mailbox state another sets); one round trip
+	 * instead of three */
+	int ret = send_cmd(c, "SELECT %s%s", buf_cstr(&quoted), condstore ? " (CONDSTORE)" : "");
+	buf_free(&quoted);
+	if (ret == 0) {
+		memcpy(tags[k++], c->tag, sizeof c->tag);
+		ret = send_cmd(c, "%s", esearch ? "UID SEARCH RETURN (ALL) ALL" : "UID SEARCH ALL");
+	}
+	if (ret == 0) {
+		memcpy(tags[k++], c->tag, sizeof c->tag);
+		if (condstore && changedsince != 0) {
+			ret = send_cmd(c, "UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE %llu)",
+				       (unsigned long long)changedsince);
+			if (ret == 0)
+				memcpy(tags[k++], c->tag, sizeof c->tag);
+		}
+	}
+	if (ret < 0)
+		return send_error(c, error_r);
+	/* one context for all three: each fills its own part of it */
+	struct cmd_ctx x = { 0 };
+	x.mb = mb_r;
+	x.uids = uids_r;
+	x.n_uids = n_r;
+	x.esearch = esearch;
+	x.flags_fn = fn;
+	x.flags_ctx = ctx;
+	x.pipe_tags = tags;
+	x.pipe_done = done;
+	x.pipe_n = k;
+	const char *what = errfmt("cannot open folder %s", esc_str(folder));
+	for (size_t j = 0; j < k && ret == 0; j++) {
+		if (done[j])
+			continue;
+		memcpy(c->tag, tags[j], sizeof c->tag);
+		done[j] = true;
+		ret = wait_tagged(c, &x, j == 0 ? what : "UID SEARCH or FETCH failed", error_r);
+	}
+	if (ret == 0 && mb_r->uidvalidity == 0) {
+		*error_r = errfmt("folder %s: the server sent no UIDVALIDITY", esc_str(folder));
+		ret = -1;
+	}
+	if (ret < 0) {
+		c->failed = true;
+		xfree(*uids_r);
+		*n_r = 0;
+		return -1;
+	}
+	set_state(c, IMAPC_SELECTED);
+	/* sorted, repeats dropped (servers send them sorted: linear) */
+	uint32_t *u = *uids_r;
+	for (size_t i = 1; i < *n_r; i++) {
+		uint32_t v = u[i];
+		size_t j = i;
+		while (j > 0 && u[j - 1] > v) {
+			u[j] = u[j - 1];
+			j--;
+		}
+		u[j] = v;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < *n_r; i++)
+		if (m == 0 || u[m - 1] != u[i])
+			u[m++] = u[i];
+	*n_r = m;
+	return 0;
+}
+
+int
 imap_client_search_from(struct imap_client *c, uint32_t from, uint32_t **uids_r,
 			size_t *n_r, const char **error_r)
 {

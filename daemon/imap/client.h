@@ -280,6 +280,14 @@ int imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r
 /* Receives one message's flags from imap_client_fetch_flags. */
 typedef int imapc_flags_fn(void *ctx, uint32_t uid, unsigned flags, const char *keywords,
 			   const char **error_r);
+/* SELECT folder (CONDSTORE where offered), UID SEARCH ALL and, when
+ * changedsince is not 0 and CONDSTORE is offered, UID FETCH 1:* (UID
+ * FLAGS) (CHANGEDSINCE changedsince), sent at once: the folder's state,
+ * every UID ascending in *uids_r (malloc'd), fn for each message whose
+ * flags changed.  One round trip where three would be. */
+int imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
+			    struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
+			    imapc_flags_fn *fn, void *ctx, const char **error_r);
 /* UID FETCH uidset (UID FLAGS), with (CHANGEDSINCE changedsince) when it is
  * not 0 (RFC 7162 §3.1.4): fn for each message reported. */
 int imap_client_fetch_flags(struct imap_client *c, const char *uidset, uint64_t changedsince,
