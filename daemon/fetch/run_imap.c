@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/xmalloc.h"
 #include "fetch/fetch_int.h"
 #include "imap/client.h"
 #include "store/twoway.h"
@@ -217,9 +218,16 @@ fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const c
 	if (delete_committed(run, c, &prev, error_r) < 0)
 		goto fail_uids;
 	fetch_sink_clear(&x.sink);
+	uint32_t uids_max = n > 0 ? uids[n - 1] : 0;
 	free(uids);
 	buf_free(&set);
 	buf_free(&prev);
+	/* two-way: every UID below the SELECT's UIDNEXT is here or was
+	 * expunged, so the next STATUS finds the folder unchanged (an
+	 * expunged last message would leave a gap that looks new) */
+	if (two_way && pre->present != NULL && mb.uidnext > 1 && mb.uidnext - 1 > linked_max &&
+	    mb.uidnext - 1 > last_uid && (n == 0 || mb.uidnext - 1 > uids_max))
+		linked_max = mb.uidnext - 1;
 	/* everything new is here: what a move of ours brought is linked */
 	if (linked_max > 0 &&
 	    store_upstream_folder_advance(fetch_run_store(run), up->id, folder, linked_max,
@@ -278,6 +286,55 @@ fetch_all_folders(const struct upstream_settings *set)
 	return set->n_folders == 1 && strcmp(set->folders[0], "*") == 0;
 }
 
+/* Two-way, every folder at once: STATUS of all of them in one round trip
+ * (pipelined); a folder unchanged upstream (same UIDVALIDITY, nothing
+ * above the last UID fetched, the HIGHESTMODSEQ of its last sync, RFC
+ * 7162 §3.1.6) and without changes here is not visited. */
+struct status_pass {
+	const char *const *folders;
+	size_t n;
+	struct imapc_status *st;	/* per folder; uidvalidity 0: none came */
+};
+
+static void
+status_one(void *ctx, const char *folder, const struct imapc_status *st)
+{
+	struct status_pass *p = ctx;
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->folders[i], folder) == 0)
+			p->st[i] = *st;
+}
+
+/* Whether folder needs no pass now (its STATUS st). */
+static int
+folder_unchanged(struct fetch_run *run, const char *folder, const struct imapc_status *st,
+		 bool *unchanged_r, const char **error_r)
+{
+	*unchanged_r = false;
+	if (st->uidvalidity == 0 || st->uidnext == 0 || st->highestmodseq == 0)
+		return 0;
+	struct store *s = fetch_run_store(run);
+	uint32_t uidvalidity, last_uid;
+	bool refetch;
+	uint64_t modseq;
+	int r = store_upstream_folder_get(s, run->up->id, folder, &uidvalidity, &last_uid, &refetch,
+					  error_r);
+	if (r == STORE_NOTFOUND)
+		return 0;
+	if (r != STORE_OK || store_twoway_modseq_get(s, run->up->id, folder, &modseq, error_r) !=
+				     STORE_OK)
+		return -1;
+	if (refetch || uidvalidity != st->uidvalidity || st->uidnext > last_uid + 1 ||
+	    modseq != st->highestmodseq)
+		return 0;
+	bool pending;
+	if (store_twoway_folder_pending(s, run->up->id, folder, run->up->set.mirror, &pending,
+					error_r) != STORE_OK)
+		return -1;
+	*unchanged_r = !pending;
+	return 0;
+}
+
 /* Notes how the pass of folder ended (the account's page); a stop at
  * shutdown is no error of the folder. */
 static void
@@ -321,10 +378,31 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		ret = fetch_imap_folder(run, c, only_folder, error_r);
 		note_folder(run, only_folder, ret == 0 ? NULL : *error_r);
 	}
+	struct status_pass sp = { folders, n_folders, NULL };
+	if (ret == 0 && only_folder == NULL && run->up->set.two_way && n_folders > 1 &&
+	    (imap_client_caps(c) & IMAPC_CAP_CONDSTORE) != 0) {
+		sp.st = xcalloc(n_folders, sizeof *sp.st);
+		ret = imap_client_status_many(c, folders, n_folders, status_one, &sp, error_r);
+	}
+	unsigned skipped = 0;
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
+		bool unchanged = false;
+		if (sp.st != NULL &&
+		    (ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged, error_r)) < 0)
+			break;
+		if (unchanged) {
+			run->exists = sp.st[i].messages;
+			note_folder(run, folders[i], NULL);
+			skipped++;
+			continue;
+		}
 		ret = fetch_imap_folder(run, c, folders[i], error_r);
 		note_folder(run, folders[i], ret == 0 ? NULL : *error_r);
 	}
+	if (skipped > 0)
+		log_info("fetch[%llu] upstream=%lld two-way folders unchanged on both sides=%u",
+			 (unsigned long long)run->log_id, (long long)run->up->id, skipped);
+	free(sp.st);
 	imapc_names_free(&listed, n_listed);
 	if (ret < 0 || c_io == NULL) {
 		imap_client_free(&c);

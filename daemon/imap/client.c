@@ -317,6 +317,49 @@ handle_list(struct cmd_ctx *x, const char *p, size_t len)
 	buf_free(&raw);
 }
 
+static char *status_mailbox(const char *p, size_t len);
+
+/* A STATUS response's "(NAME n NAME n ...)" to fn. */
+static void
+handle_status(struct cmd_ctx *x, const char *p, size_t len)
+{
+	char *name = status_mailbox(p, len);
+	const char *open = memchr(p, '(', len);
+	if (name == NULL || open == NULL) {
+		free(name);
+		return;
+	}
+	struct imapc_status st = { 0 };
+	const char *end = p + len;
+	for (const char *q = open + 1; q < end && *q != ')';) {
+		const char *w = q;
+		while (q < end && *q != ' ' && *q != ')')
+			q++;
+		size_t wl = (size_t)(q - w);
+		if (q < end && *q == ' ')
+			q++;
+		uint64_t v = 0;
+		while (q < end && *q >= '0' && *q <= '9') {
+			v = v < UINT64_MAX / 10 ? v * 10 + (uint64_t)(*q - '0') : v;
+			q++;
+		}
+		if (q < end && *q == ' ')
+			q++;
+		if (wl == 8 && mem_eq_nocase(w, "MESSAGES", 8))
+			st.messages = v <= UINT32_MAX ? (uint32_t)v : UINT32_MAX;
+		else if (wl == 7 && mem_eq_nocase(w, "UIDNEXT", 7))
+			st.uidnext = v <= UINT32_MAX ? (uint32_t)v : 0;
+		else if (wl == 11 && mem_eq_nocase(w, "UIDVALIDITY", 11))
+			st.uidvalidity = v <= UINT32_MAX ? (uint32_t)v : 0;
+		else if (wl == 13 && mem_eq_nocase(w, "HIGHESTMODSEQ", 13))
+			st.highestmodseq = v;
+		if (wl == 0)
+			break;
+	}
+	x->status_fn(x->status_ctx, name, &st);
+	free(name);
+}
+
 static void
 handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_resp *r)
 {
@@ -453,7 +496,8 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 					i++;
 				if (i < x->pipe_n) {
 					/* another command of the pipeline, done first */
-					if (!imapc_resp_is(&r, "OK")) {
+					if (!imapc_resp_is(&r, "OK") &&
+					    !(x->no_ok && imapc_resp_is(&r, "NO"))) {
 						*error_r = refusal(c, x, what, &r, line, len);
 						goto out;
 					}
@@ -465,7 +509,7 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 				goto out;
 			}
 			handle_status_code(c, x, &r);
-			if (!imapc_resp_is(&r, "OK")) {
+			if (!imapc_resp_is(&r, "OK") && !(x->no_ok && imapc_resp_is(&r, "NO"))) {
 				*error_r = refusal(c, x, what, &r, line, len);
 				goto out;
 			}
@@ -506,6 +550,8 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			}
 		} else if (imapc_resp_is(&r, "LIST")) {
 			handle_list(x, r.rest, r.rest_len);
+		} else if (imapc_resp_is(&r, "STATUS") && x->status_fn != NULL) {
+			handle_status(x, r.rest, r.rest_len);
 		}
 	}
 	*error_r = "the server sends responses without end";
@@ -1278,6 +1324,43 @@ int
 imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_t n,
 	       const char **error_r)
 {
+	return imapc_pipeline_into(c, NULL, what, cmds, n, error_r);
+}
+
+int
+imap_client_status_many(struct imap_client *c, const char *const *folders, size_t n,
+			imapc_status_fn *fn, void *ctx, const char **error_r)
+{
+	char **cmds = xcalloc(n + 1, sizeof *cmds);
+	bool condstore = (c->caps & IMAPC_CAP_CONDSTORE) != 0;
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct buf b = BUF_INIT;
+		buf_puts(&b, "STATUS ");
+		ret = imapc_quote_folder(folders[i], &b, error_r);
+		buf_printf(&b, " (MESSAGES UIDNEXT UIDVALIDITY%s)",
+			   condstore ? " HIGHESTMODSEQ" : "");
+		cmds[i] = buf_steal(&b);
+		if (cmds[i] == NULL)
+			cmds[i] = xstrdup("");
+	}
+	struct cmd_ctx x = { 0 };
+	x.status_fn = fn;
+	x.status_ctx = ctx;
+	/* a folder that is not there: no answer for it (its pass says so) */
+	x.no_ok = true;
+	if (ret == 0)
+		ret = imapc_pipeline_into(c, &x, "STATUS failed", cmds, n, error_r);
+	for (size_t i = 0; i < n; i++)
+		free(cmds[i]);
+	free(cmds);
+	return ret;
+}
+
+int
+imapc_pipeline_into(struct imap_client *c, const struct cmd_ctx *shared, const char *what,
+		    char *const *cmds, size_t n, const char **error_r)
+{
 	_Static_assert(sizeof c->tag == 16, "pipe_tags");
 	char (*tags)[sizeof c->tag] = xcalloc(IMAPC_PIPELINE_MAX, sizeof *tags);
 	bool done[IMAPC_PIPELINE_MAX];
@@ -1298,7 +1381,12 @@ imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_
 		for (size_t j = 0; j < k && ret == 0; j++) {
 			if (done[j])
 				continue;	/* answered while another was awaited */
-			struct cmd_ctx x = { .pipe_tags = tags, .pipe_done = done, .pipe_n = k };
+			struct cmd_ctx x = { 0 };
+			if (shared != NULL)
+				x = *shared;
+			x.pipe_tags = tags;
+			x.pipe_done = done;
+			x.pipe_n = k;
 			memcpy(c->tag, tags[j], sizeof c->tag);
 			done[j] = true;
 			ret = wait_tagged(c, &x, what, error_r);

@@ -280,6 +280,20 @@ int imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r
 /* Receives one message's flags from imap_client_fetch_flags. */
 typedef int imapc_flags_fn(void *ctx, uint32_t uid, unsigned flags, const char *keywords,
 			   const char **error_r);
+/* What STATUS said of a folder (0: not reported). */
+struct imapc_status {
+	uint32_t messages;
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+	uint64_t highestmodseq;
+};
+typedef void imapc_status_fn(void *ctx, const char *folder, const struct imapc_status *st);
+/* STATUS (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ where CONDSTORE
+ * is offered, RFC 7162 §3.1.6) of every folder, sent at once (RFC 3501
+ * §5.5): fn for each answer (the folder's UTF-8 name); a folder the
+ * server answers NO for gets none. */
+int imap_client_status_many(struct imap_client *c, const char *const *folders, size_t n,
+			    imapc_status_fn *fn, void *ctx, const char **error_r);
 /* SELECT folder (CONDSTORE where offered), UID SEARCH ALL and, when
  * changedsince is not 0 and CONDSTORE is offered, UID FETCH 1:* (UID
  * FLAGS) (CHANGEDSINCE changedsince), sent at once: the folder's state,

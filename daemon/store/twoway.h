@@ -153,6 +153,12 @@ int store_twoway_folder_mailbox(struct store *st, int64_t upstream_id, const cha
  * and its links, in one commit. */
 int store_twoway_folder_renamed(struct store *st, int64_t upstream_id, const char *from,
 				const char *to, const char **error_r);
+/* Whether the folder has changes here not yet sent up (links not LIVE or
+ * whose message's flags or keywords are not the base; with mirror, also
+ * messages of its mailbox that no link holds, or its mailbox not known):
+ * a folder without them and unchanged upstream needs no visit. */
+int store_twoway_folder_pending(struct store *st, int64_t upstream_id, const char *folder,
+				bool mirror, bool *pending_r, const char **error_r);
 /* The folder is gone upstream: its row and links dropped, one commit. */
 int store_twoway_folder_forget(struct store *st, int64_t upstream_id, const char *folder,
 			       const char **error_r);

@@ -238,3 +238,32 @@ store_twoway_folder_forget(struct store *st, int64_t upstream_id, const char *fo
 		ret = run(st, SQL_FOLDER_FORGET, upstream_id, folder, NULL, error_r);
 	return store_end(st, ret, error_r);
 }
+
+/* Something here the folder's upstream does not have yet: a link not
+ * LIVE, or whose message went or has other flags or keywords than the
+ * base (23: \Seen \Answered \Flagged \Draft); with mirror (?3) also a
+ * message of its mailbox that no link holds, or a mailbox not known. */
+static const char SQL_PENDING[] =
+	"SELECT EXISTS (SELECT 1 FROM upstream_links l LEFT JOIN messages m ON m.id = l.message_id"
+	" WHERE l.upstream_id = ?1 AND l.folder = ?2 AND (l.state <> 0 OR m.id IS NULL"
+	" OR (m.flags & 23) <> l.flags OR coalesce(m.keywords, '') <> l.keywords))"
+	" OR (?3 AND EXISTS (SELECT 1 FROM upstream_folders f JOIN messages m"
+	" ON m.mailbox_id = f.mailbox_id WHERE f.upstream_id = ?1 AND f.folder = ?2"
+	" AND m.flags & 8 = 0 AND NOT EXISTS (SELECT 1 FROM upstream_links l"
+	" WHERE l.message_id = m.id)))"
+	" OR (?3 AND NOT EXISTS (SELECT 1 FROM upstream_folders f JOIN mailboxes b"
+	" ON b.id = f.mailbox_id WHERE f.upstream_id = ?1 AND f.folder = ?2))";
+
+int
+store_twoway_folder_pending(struct store *st, int64_t upstream_id, const char *folder,
+			    bool mirror, bool *pending_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_PENDING);
+	stmt_int(s, 1, upstream_id);
+	stmt_text(s, 2, folder);
+	stmt_int(s, 3, mirror);
+	int64_t v = 1;
+	int ret = stmt_ints(st, s, "cannot read the folder's local changes", &v, 1, error_r);
+	*pending_r = v != 0;
+	return ret;
+}

@@ -421,7 +421,11 @@ class TestTwoWay(unittest.TestCase):
         self.assertEqual(inbox["m4"], frozenset())
         self.assertEqual(inbox["a0"], {"\\Flagged"})     # made here, gone up once
         self.assertEqual(lists["a1"], {"\\Seen"})
-        # a second sync changes nothing
+        # a second sync changes nothing, and a third one visits no
+        # folder (STATUS says nothing changed there, nothing changed here)
+        self.run_sync(up)
+        self.assertEqual(self.upstream_state("tw"), mine_up)
+        self.assertEqual(self.local_state(TARGET), mine_local)
         self.run_sync(up)
         self.assertEqual(self.upstream_state("tw"), mine_up)
         self.assertEqual(self.local_state(TARGET), mine_local)
