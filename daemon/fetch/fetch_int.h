@@ -145,6 +145,7 @@ struct fetch_twoway_pre {
 	bool flags_read;
 	uint64_t since;
 	void *remote;
+	uint32_t advance;	/* the last UID fetched to record (0: none) */
 };
 /* Selects folder read-write with the above into *pre (free it with
  * fetch_twoway_pre_free, also after a failure). */

@@ -228,10 +228,14 @@ fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const c
 	if (two_way && pre->present != NULL && mb.uidnext > 1 && mb.uidnext - 1 > linked_max &&
 	    mb.uidnext - 1 > last_uid && (n == 0 || mb.uidnext - 1 > uids_max))
 		linked_max = mb.uidnext - 1;
-	/* everything new is here: what a move of ours brought is linked */
-	if (linked_max > 0 &&
-	    store_upstream_folder_advance(fetch_run_store(run), up->id, folder, linked_max,
-					  error_r) != STORE_OK)
+	/* everything new is here: what a move of ours brought is linked
+	 * (two-way: recorded with the pass's last commit, twoway.c; a crash
+	 * before it searches those UIDs again and skips them again) */
+	if (two_way)
+		pre->advance = linked_max;
+	else if (linked_max > 0 &&
+		 store_upstream_folder_advance(fetch_run_store(run), up->id, folder, linked_max,
+					       error_r) != STORE_OK)
 		return -1;
 	if (two_way) {
 		/* a whole pass is done: what was not found again by hash is

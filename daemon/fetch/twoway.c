@@ -493,7 +493,7 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	 * commit; none of it gates a command (a base not recorded is merged
 	 * again to the same values) */
 	bool grouped = false;
-	if (ret == 0 && (n_locals > 0 || ops->n > 0)) {
+	if (ret == 0) {
 		ret = store_group_begin(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
 		grouped = ret == 0;
 	}
@@ -507,6 +507,13 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 			op->flags = new_flags[i];
 			op->keywords = new_kw[i];
 		}
+		/* the last UID fetched, where the pass moved it past what
+		 * it fetched (run_imap.c) */
+		if (pre != NULL && pre->advance != 0) {
+			struct twoway_op *op = op_add(ops, TWOWAY_OP_ADVANCE, run->up->id);
+			op->folder = folder;
+			op->uid = pre->advance;
+		}
 		/* with the bases, the HIGHESTMODSEQ they stand for */
 		if (mb->highestmodseq != 0 && mb->highestmodseq != since) {
 			struct twoway_op *op = op_add(ops, TWOWAY_OP_MODSEQ, run->up->id);
@@ -516,10 +523,13 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 		ret = op_commit(run, ops, error_r);
 	}
 	if (grouped) {
-		if (ret == 0)
-			ret = store_group_end(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
-		else
+		/* not waited for: nothing here gates a command, and a replay
+		 * merges to the same values; the next synced commit (the next
+		 * folder's intentions, the run's result) makes it durable */
+		if (ret != 0)
 			store_group_abort(fetch_run_store(run));
+		else if (store_group_end_lazy(fetch_run_store(run), error_r) != STORE_OK)
+			ret = -1;
 	}
 	if (pushed > 0 || pulled > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way flags up=%u down=%u",

@@ -268,6 +268,15 @@ store_group_end(struct store *st, const char **error_r)
 	return store_commit(st, error_r);
 }
 
+int
+store_group_end_lazy(struct store *st, const char **error_r)
+{
+	st->lazy = true;
+	int ret = store_group_end(st, error_r);
+	st->lazy = false;
+	return ret;
+}
+
 void
 store_group_abort(struct store *st)
 {
@@ -379,7 +388,8 @@ store_commit(struct store *st, const char **error_r)
 	release_commit_lock(st);
 	/* a light commit is durable before its caller answers OK, and before
 	 * other sessions are told of it (they may answer on it at once) */
-	int ret = st->sync_normal ? store_wal_sync(st, error_r) : STORE_OK;
+	int ret = st->sync_normal && !st->lazy ? store_wal_sync(st, error_r) : STORE_OK;
+	st->lazy = false;
 	for (size_t i = 0; i < st->n_touched; i++)
 		store_notify_mailbox(st->touched[i]);
 	st->n_touched = 0;

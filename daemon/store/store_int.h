@@ -56,6 +56,7 @@ struct store {
 	struct stmt_slot *stmts;	/* open addressing by sql pointer */
 	size_t stmts_cap, stmts_n;
 	bool in_tx;
+	bool lazy;		/* store_group_end_lazy(): no sync for this commit */
 	bool group;		/* store_group_begin(): the transactions begun
 				 * are savepoints of one (light) transaction */
 	bool in_sub;		/* ... and one of them is open */

@@ -69,6 +69,7 @@ enum twoway_op_kind {
 	TWOWAY_OP_LOCATION,	/* folder, uidvalidity, uid, state; dest cleared */
 	TWOWAY_OP_DELETE,
 	TWOWAY_OP_MODSEQ,	/* folder (with link_id the account): HIGHESTMODSEQ */
+	TWOWAY_OP_ADVANCE,	/* folder (link_id the account): last UID fetched, at least uid */
 };
 struct twoway_op {
 	enum twoway_op_kind kind;
