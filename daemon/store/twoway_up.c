@@ -142,10 +142,21 @@ run(struct store *st, const char *sql, int64_t upstream_id, const char *a, const
 	return stmt_exec(st, s, "cannot record a two-way folder change", error_r);
 }
 
+static const char SQL_UPLOAD_GONE_ANY[] =
+	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2 AND state = 7"
+	" LIMIT 1";
+
 int
 store_twoway_upload_gone(struct store *st, int64_t upstream_id, const char *folder,
 			 const char **error_r)
 {
+	/* nearly always none: no transaction then */
+	sqlite3_stmt *s = store_stmt(st, SQL_UPLOAD_GONE_ANY);
+	stmt_int(s, 1, upstream_id);
+	stmt_text(s, 2, folder);
+	int any = stmt_exists(st, s, "cannot read the two-way links", error_r);
+	if (any <= 0)
+		return any < 0 ? STORE_ERROR : STORE_OK;
 	if (store_begin_light(st, error_r) != STORE_OK)
 		return STORE_ERROR;
 	return store_end(st, run(st, SQL_UPLOAD_GONE, upstream_id, folder, NULL, error_r),
