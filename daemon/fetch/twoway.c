@@ -523,9 +523,8 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 		ret = op_commit(run, ops, error_r);
 	}
 	if (grouped) {
-		/* not waited for: nothing here gates a command, and a replay
-		 * merges to the same values; the next synced commit (the next
-		 * folder's intentions, the run's result) makes it durable */
+		/* a lazy commit, its fdatasync not waited for: nothing here
+		 * gates a command, and a replay merges to the same values */
 		if (ret != 0)
 			store_group_abort(fetch_run_store(run));
 		else if (store_group_end_lazy(fetch_run_store(run), error_r) != STORE_OK)
