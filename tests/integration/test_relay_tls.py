@@ -599,6 +599,29 @@ class RelayTlsPolicies(unittest.TestCase):
         self.assertEqual([p for p in self.policy_server.posts if p[0] != "rua.sts.test"], [])
         # sent once: not again
         self.assertFalse(wait_for(lambda: len(posts()) > 2, 6))
+        # §5.5: the host still refused is given up on once its report is a
+        # day old; make it older than that and the next attempt is the last
+        db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
+        with db:
+            db.execute("UPDATE tlsrpt_posts SET created = created - 90000"
+                       " WHERE uri LIKE 'https://wrongcert.sts.test:%'")
+        db.close()
+        gave_up = r"to=https://wrongcert\.sts\.test:\d+/tlsrpt not delivered: .*; given up"
+        self.assertTrue(wait_for(lambda: re.search(gave_up, self.mh.log()), 20),
+                        self.mh.log())
+
+        def wrongcert_rows():
+            db = sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
+            try:
+                return db.execute("SELECT state, attempts FROM tlsrpt_posts"
+                                  " WHERE uri LIKE 'https://wrongcert.sts.test:%'").fetchall()
+            finally:
+                db.close()
+        [(state, attempts)] = wrongcert_rows()
+        self.assertEqual(state, "failed")
+        # and not tried again: the next due time of a pending row has passed
+        self.assertFalse(wait_for(lambda: wrongcert_rows() != [(state, attempts)], 8))
+        self.assertEqual(len(re.findall(gave_up, self.mh.log())), 1)
 
     def test_api_lists_destination_domains(self):
         import http.client
