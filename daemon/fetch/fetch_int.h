@@ -6,6 +6,7 @@
 
 #include "core/hash.h"
 #include "fetch/fetch.h"
+#include "mail/hdrfilter.h"
 #include "imap/client.h"
 #include "store/blob.h"
 
@@ -46,6 +47,7 @@ struct fetch_run {
 	uint32_t exists;		/* the folder being fetched: its EXISTS */
 	struct fetch_folder_note *notes; /* the folders' passes, in order */
 	size_t n_notes;
+	struct fetch_spam *spam;	/* rspamd's check, or NULL (spam.c) */
 	bool sieve;			/* the owner's script runs (sieve.c) */
 	struct fetch_sieve_done *sieve_done; /* the committer's (sieve.c) */
 };
@@ -61,6 +63,12 @@ struct fetch_sink {
 	bool header_cut;		/* too long to keep: no dedupe key */
 	unsigned eol;			/* state of the header-end search */
 	uint64_t raw_size;
+	/* rspamd checks the message (spam.c): its verdict fields dropped
+	 * as it is written */
+	bool spam_check;
+	struct mail_hdr_filter filter;
+	int filter_ret;			/* the batch's status of a failed write */
+	const char *filter_error;
 	/* IMAP: where the message came from */
 	const char *folder;
 	uint32_t uidvalidity;
@@ -85,16 +93,41 @@ void fetch_sink_abort(struct fetch_sink *s);
 /* sieve.c: the owner's Sieve script on fetched mail (see there).
  * _setup reads the account's choice; _batch makes a batch run the script;
  * _end ends a message in run->batch (store_upstream_batch_end, with what
- * the script needs: the header for the Return-Path, the target folder);
+ * the script needs: the envelope sender, the spam verdict (spamtest),
+ * the target folder);
  * _committed sends and remembers what the committed plans say (committed
  * false: drops them).  _batch and _committed: the committer's thread. */
 struct upstream_delivery;
+struct fetch_spam_verdict;
 int fetch_sieve_setup(struct fetch_run *run, const char **error_r);
 void fetch_sieve_batch(struct fetch_run *run, struct upstream_batch *b);
 int fetch_sieve_end(struct fetch_run *run, const struct upstream_delivery *d,
-		    const char *header, size_t header_len, const char *target,
-		    const char **error_r);
+		    const char *sender, const struct fetch_spam_verdict *spam,
+		    const char *target, const char **error_r);
+/* The envelope sender from the Return-Path field of header[0..len) (RFC
+ * 5321 §4.4: the upstream's final delivery wrote it); "" for none or the
+ * null sender.  malloc'd. */
+char *fetch_return_path(const char *header, size_t header_len);
 void fetch_sieve_committed(struct fetch_run *run, struct store *st, bool committed);
+
+/* spam.c: rspamd's verdict on fetched mail (see there).  _setup makes
+ * run->spam when [spam] rspamd is set and the account is checked; _free
+ * frees it; _applies says whether a message of folder (NULL: POP3) is
+ * checked; _fields are the field names of the verdict, dropped from a
+ * checked message as it arrives; _check asks rspamd about the message
+ * begun in run->batch (complete) and puts the verdict's fields in front of
+ * it: -1 only when that fails (the message is lost: abort it). */
+struct fetch_spam_verdict {
+	bool junk;			/* spam: into Junk */
+	int spamtest;			/* RFC 5235 1..10, 0: not checked */
+	int percent;			/* 0..100 */
+};
+void fetch_spam_setup(struct fetch_run *run, const struct config *cfg);
+void fetch_spam_free(struct fetch_run *run);
+bool fetch_spam_applies(const struct fetch_run *run, const char *folder);
+const char *const *fetch_spam_fields(void);
+int fetch_spam_check(struct fetch_run *run, const char *sender, struct fetch_spam_verdict *v,
+		     const char **error_r);
 
 /* commit.c: run->batch and the committer thread that makes the batch
  * before it durable while run->batch fills (see there).  _new makes both

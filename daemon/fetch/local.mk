@@ -5,7 +5,8 @@ libfetch_a_SOURCES = \
 	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
 	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
-	daemon/fetch/watch.c daemon/fetch/twoway.c daemon/fetch/twoway_up.c daemon/fetch/sieve.c \
+	daemon/fetch/watch.c daemon/fetch/twoway.c daemon/fetch/twoway_up.c \
+	daemon/fetch/sieve.c daemon/fetch/spam.c \
 	daemon/fetch/run_pop3.c daemon/fetch/push.c \
 	daemon/fetch/oauth.c daemon/fetch/oauth.h daemon/fetch/oauth_pending.c \
 	daemon/fetch/presets.c daemon/fetch/presets.h \
@@ -27,7 +28,7 @@ SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql \
 	sql/032_upstream_folder_state.sql sql/044_twoway_up.sql
 
 # What a test of the fetcher links.
-FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
+FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libtrust.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
 
 if HAVE_CHECK
 FETCH_CHECKS = tests/unit/check_imap_client tests/unit/check_pop3_client \

@@ -170,6 +170,10 @@ int stmt_exec_one(struct store *st, sqlite3_stmt *s, const char *what,
 /* Inside the caller's transaction: the id of the user's folder name (made
  * when create; NULL, or no such folder: the INBOX), as store_deliver_copies()
  * places a copy. */
+/* The user's mailbox of a special use ("\\Junk"); one named for it
+ * ("Junk") when none has the attribute; else a new one with it. */
+int store_special_mailbox_tx(struct store *st, int64_t user_id, const char *use, int64_t *id_r,
+			     const char **error_r);
 int store_copy_mailbox_tx(struct store *st, int64_t user_id, const char *name, bool create,
 			  int64_t *id_r, const char **error_r);
 

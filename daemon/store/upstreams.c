@@ -828,15 +828,22 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		unsigned flags = d->flags & (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED |
 					     STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT);
 		int ret = STORE_OK;
-		if (!d->placed)
-			ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
+		int64_t target = d->mailbox_id;
+		if (!d->placed && d->junk)
+			ret = store_special_mailbox_tx(st, d->user_id, "\\Junk", &target, error_r);
+		if (!d->placed && ret == STORE_OK)
+			ret = store_append_tx(st, target, d->blob, d->size,
 					      d->internal_date, flags, d->keywords, false, &uid,
 					      error_r);
 		for (size_t i = 0; d->placed && ret == STORE_OK && i < d->n_copies; i++) {
 			const struct store_copy *c = &d->copies[i];
 			int64_t mailbox;
-			ret = store_copy_mailbox_tx(st, d->user_id, c->mailbox, c->create,
-						    &mailbox, error_r);
+			if (c->special_use != NULL && c->special_use[0] == '\\')
+				ret = store_special_mailbox_tx(st, d->user_id, c->special_use,
+							       &mailbox, error_r);
+			else
+				ret = store_copy_mailbox_tx(st, d->user_id, c->mailbox,
+							    c->create, &mailbox, error_r);
 			if (ret == STORE_OK)
 				ret = store_append_tx(st, mailbox, c->blob, c->size,
 						      d->internal_date, flags | c->flags,
