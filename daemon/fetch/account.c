@@ -85,6 +85,7 @@ fetch_account_once(const struct config *cfg, struct store *st,
 		goto out;
 	if (fetch_sieve_setup(&run, &error) < 0)
 		goto out;
+	fetch_spam_setup(&run, cfg);
 	if (fetch_committer_new(&run, &error) < 0)
 		goto out;
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -104,6 +105,7 @@ fetch_account_once(const struct config *cfg, struct store *st,
 	}
 out:
 	fetch_committer_free(&run);
+	fetch_spam_free(&run);
 	fetch_secret_free(&password, plen);
 	/* the folders' results go with the account's, in one commit */
 	struct upstream_folder_result *folders = xcalloc(run.n_notes + 1, sizeof *folders);

@@ -6,6 +6,7 @@
 
 #include "core/hash.h"
 #include "fetch/fetch.h"
+#include "mail/hdrfilter.h"
 #include "imap/client.h"
 #include "store/blob.h"
 
@@ -46,6 +47,7 @@ struct fetch_run {
 	uint32_t exists;		/* the folder being fetched: its EXISTS */
 	struct fetch_folder_note *notes; /* the folders' passes, in order */
 	size_t n_notes;
+	struct fetch_spam *spam;	/* rspamd's check, or NULL (spam.c) */
 	bool sieve;			/* the owner's script runs (sieve.c) */
 	struct fetch_sieve_done *sieve_done; /* the committer's (sieve.c) */
 };
@@ -61,6 +63,12 @@ struct fetch_sink {
 	bool header_cut;		/* too long to keep: no dedupe key */
 	unsigned eol;			/* state of the header-end search */
 	uint64_t raw_size;
+	/* rspamd checks the message (spam.c): its verdict fields dropped
+	 * as it is written */
+	bool spam_check;
+	struct mail_hdr_filter filter;
+	int filter_ret;			/* the batch's status of a failed write */
+	const char *filter_error;
 	/* IMAP: where the message came from */
 	const char *folder;
 	uint32_t uidvalidity;
@@ -85,16 +93,41 @@ void fetch_sink_abort(struct fetch_sink *s);
 /* sieve.c: the owner's Sieve script on fetched mail (see there).
  * _setup reads the account's choice; _batch makes a batch run the script;
  * _end ends a message in run->batch (store_upstream_batch_end, with what
- * the script needs: the header for the Return-Path, the target folder);
+ * the script needs: the envelope sender, the spam verdict (spamtest),
+ * the target folder);
  * _committed sends and remembers what the committed plans say (committed
  * false: drops them).  _batch and _committed: the committer's thread. */
 struct upstream_delivery;
+struct fetch_spam_verdict;
 int fetch_sieve_setup(struct fetch_run *run, const char **error_r);
 void fetch_sieve_batch(struct fetch_run *run, struct upstream_batch *b);
 int fetch_sieve_end(struct fetch_run *run, const struct upstream_delivery *d,
-		    const char *header, size_t header_len, const char *target,
-		    const char **error_r);
+		    const char *sender, const struct fetch_spam_verdict *spam,
+		    const char *target, const char **error_r);
+/* The envelope sender from the Return-Path field of header[0..len) (RFC
+ * 5321 §4.4: the upstream's final delivery wrote it); "" for none or the
+ * null sender.  malloc'd. */
+char *fetch_return_path(const char *header, size_t header_len);
 void fetch_sieve_committed(struct fetch_run *run, struct store *st, bool committed);
+
+/* spam.c: rspamd's verdict on fetched mail (see there).  _setup makes
+ * run->spam when [spam] rspamd is set and the account is checked; _free
+ * frees it; _applies says whether a message of folder (NULL: POP3) is
+ * checked; _fields are the field names of the verdict, dropped from a
+ * checked message as it arrives; _check asks rspamd about the message
+ * begun in run->batch (complete) and puts the verdict's fields in front of
+ * it: -1 only when that fails (the message is lost: abort it). */
+struct fetch_spam_verdict {
+	bool junk;			/* spam: into Junk */
+	int spamtest;			/* RFC 5235 1..10, 0: not checked */
+	int percent;			/* 0..100 */
+};
+void fetch_spam_setup(struct fetch_run *run, const struct config *cfg);
+void fetch_spam_free(struct fetch_run *run);
+bool fetch_spam_applies(const struct fetch_run *run, const char *folder);
+const char *const *fetch_spam_fields(void);
+int fetch_spam_check(struct fetch_run *run, const char *sender, struct fetch_spam_verdict *v,
+		     const char **error_r);
 
 /* commit.c: run->batch and the committer thread that makes the batch
  * before it durable while run->batch fills (see there).  _new makes both
@@ -136,15 +169,43 @@ int fetch_imap_folder(struct fetch_run *run, struct imap_client *c,
 int fetch_imap_account(struct fetch_run *run, const char *password,
 		       struct imap_client **c_io, const char *only_folder,
 		       const char **error_r);
+/* twoway.c: what the SELECT of a two-way folder brought with it in the
+ * same round trip (imap_client_select_sync): every UID, and the flags
+ * changed since the folder's last sync (flags_read; remote: twoway.c's). */
+struct fetch_twoway_pre {
+	uint32_t *present;
+	size_t n_present;
+	bool flags_read;
+	uint64_t since;
+	void *remote;
+	uint32_t advance;	/* the last UID fetched to record (0: none) */
+};
+/* Selects folder read-write with the above into *pre (free it with
+ * fetch_twoway_pre_free, also after a failure). */
+int fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char *folder,
+			struct imapc_mailbox *mb_r, struct fetch_twoway_pre *pre,
+			const char **error_r);
+void fetch_twoway_pre_free(struct fetch_twoway_pre *pre);
 /* twoway.c: after a folder's new messages are fetched (fresh of them
  * added here by this pass), the two-way sync of its changes (see there);
- * the folder is selected read-write. */
+ * the folder is selected read-write; pre (NULL: none) what its SELECT
+ * brought, used instead of asking again. */
 int fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
-			const struct imapc_mailbox *mb, unsigned fresh, const char **error_r);
+			const struct imapc_mailbox *mb, unsigned fresh,
+			struct fetch_twoway_pre *pre, const char **error_r);
 /* Drops from uids[0..*n) those linked already (moved here by a UID MOVE
  * whose COPYUID gave them); *skipped_max_r the highest dropped (0: none). */
 int fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalidity,
 			uint32_t *uids, size_t *n, uint32_t *skipped_max_r, const char **error_r);
+/* twoway_up.c (see there): after a mirrored folder's two-way pass, its
+ * local messages that no link holds go up by APPEND (run->mailbox_id:
+ * the folder's local mailbox); and at the start of a run over every
+ * folder, the folders created, renamed and deleted here are so upstream,
+ * *listed_io (LIST's names) changed to match. */
+int fetch_twoway_up_messages(struct fetch_run *run, struct imap_client *c, const char *folder,
+			     const struct imapc_mailbox *mb, const char **error_r);
+int fetch_twoway_up_folders(struct fetch_run *run, struct imap_client *c, char ***listed_io,
+			    size_t *n_listed_io, const char **error_r);
 /* Whether the account fetches every folder the server lists ("*"). */
 bool fetch_all_folders(const struct upstream_settings *set);
 /* A whole POP3 run (run_pop3.c). */

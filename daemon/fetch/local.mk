@@ -5,14 +5,15 @@ libfetch_a_SOURCES = \
 	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
 	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
-	daemon/fetch/watch.c daemon/fetch/twoway.c daemon/fetch/sieve.c \
+	daemon/fetch/watch.c daemon/fetch/twoway.c daemon/fetch/twoway_up.c \
+	daemon/fetch/sieve.c daemon/fetch/spam.c \
 	daemon/fetch/run_pop3.c daemon/fetch/push.c \
 	daemon/fetch/oauth.c daemon/fetch/oauth.h daemon/fetch/oauth_pending.c \
 	daemon/fetch/presets.c daemon/fetch/presets.h \
 	daemon/fetch/import.h daemon/fetch/import_run.c daemon/fetch/import_imap.c \
 	daemon/fetch/import_job.h daemon/fetch/import_job.c \
 	daemon/imap/client.c daemon/imap/client_parse.c daemon/imap/client.h \
-	daemon/imap/client_sync.c daemon/imap/client_int.h \
+	daemon/imap/client_sync.c daemon/imap/client_write.c daemon/imap/client_int.h \
 	daemon/pop3/client.c daemon/pop3/client_parse.c daemon/pop3/client.h
 libfetch_a_CFLAGS = $(AM_CFLAGS)
 FETCH_LIB = libfetch.a
@@ -21,13 +22,13 @@ FETCH_LIB = libfetch.a
 libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
 	daemon/store/upstream_batch.c daemon/store/upstream_oauth.c \
 	daemon/store/upstream_state.c \
-	daemon/store/twoway.c daemon/store/twoway.h
+	daemon/store/twoway.c daemon/store/twoway_up.c daemon/store/twoway.h
 SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql \
 	sql/023_upstream_oauth.sql sql/024_upstream_twoway.sql \
-	sql/032_upstream_folder_state.sql
+	sql/032_upstream_folder_state.sql sql/044_twoway_up.sql
 
 # What a test of the fetcher links.
-FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
+FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libtrust.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
 
 if HAVE_CHECK
 FETCH_CHECKS = tests/unit/check_imap_client tests/unit/check_pop3_client \

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/xmalloc.h"
 #include "fetch/fetch_int.h"
 #include "imap/client.h"
 #include "store/twoway.h"
@@ -85,6 +86,10 @@ delete_committed(struct fetch_run *run, struct imap_client *c, const struct buf 
 	return imap_client_delete(c, buf_cstr(set), error_r);
 }
 
+static int fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c,
+				      const char *folder, const struct imapc_mailbox *mbp,
+				      struct fetch_twoway_pre *pre, const char **error_r);
+
 int
 fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
 		  const char **error_r)
@@ -92,10 +97,31 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	const struct store_upstream *up = run->up;
 	struct imapc_mailbox mb;
 	bool keep = up->set.keep, two_way = up->set.two_way;
-	/* two-way changes flags and moves messages: read-write, CONDSTORE */
-	if ((two_way ? imap_client_select_rw(c, folder, &mb, error_r)
-		     : imap_client_select(c, folder, keep, &mb, error_r)) < 0)
+	struct fetch_twoway_pre pre = { 0 };
+	/* two-way changes flags and moves messages: read-write, CONDSTORE,
+	 * and the folder's UIDs and flag changes asked for with the SELECT */
+	if (two_way) {
+		if (fetch_twoway_select(run, c, folder, &mb, &pre, error_r) < 0) {
+			fetch_twoway_pre_free(&pre);
+			return -1;
+		}
+	} else if (imap_client_select(c, folder, keep, &mb, error_r) < 0) {
 		return -1;
+	}
+	int ret = fetch_imap_folder_selected(run, c, folder, &mb, &pre, error_r);
+	fetch_twoway_pre_free(&pre);
+	return ret;
+}
+
+/* fetch_imap_folder() once the folder is selected. */
+static int
+fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const char *folder,
+			   const struct imapc_mailbox *mbp, struct fetch_twoway_pre *pre,
+			   const char **error_r)
+{
+	const struct store_upstream *up = run->up;
+	struct imapc_mailbox mb = *mbp;
+	bool keep = up->set.keep, two_way = up->set.two_way;
 	run->exists = mb.exists;
 	if (up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
 		return -1;
@@ -123,6 +149,9 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 					      refetch, error_r) != STORE_OK)
 			return -1;
 		uidvalidity = mb.uidvalidity;
+		/* flags changed since a MODSEQ of the old UIDVALIDITY: asked
+		 * again as before */
+		pre->flags_read = false;
 	} else if (ret != STORE_OK) {
 		return -1;
 	}
@@ -139,9 +168,17 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	size_t n = 0;
 	bool nothing_new = mb.exists == 0 ||
 			   (mb.uidnext != 0 && mb.uidnext <= last_uid + 1);
-	if (!nothing_new &&
-	    imap_client_search_from(c, last_uid + 1, &uids, &n, error_r) < 0)
+	if (!nothing_new && two_way && pre->present != NULL) {
+		/* the new UIDs: those above the last one fetched, from the
+		 * UID SEARCH ALL sent with the SELECT */
+		uids = xcalloc(pre->n_present + 1, sizeof *uids);
+		for (size_t i = 0; i < pre->n_present; i++)
+			if (pre->present[i] > last_uid)
+				uids[n++] = pre->present[i];
+	} else if (!nothing_new &&
+		   imap_client_search_from(c, last_uid + 1, &uids, &n, error_r) < 0) {
 		goto fail;
+	}
 	uint32_t linked_max = 0;
 	if (two_way && fetch_twoway_filter(run, folder, uidvalidity, uids, &n, &linked_max,
 					   error_r) < 0) {
@@ -181,13 +218,24 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 	if (delete_committed(run, c, &prev, error_r) < 0)
 		goto fail_uids;
 	fetch_sink_clear(&x.sink);
+	uint32_t uids_max = n > 0 ? uids[n - 1] : 0;
 	free(uids);
 	buf_free(&set);
 	buf_free(&prev);
-	/* everything new is here: what a move of ours brought is linked */
-	if (linked_max > 0 &&
-	    store_upstream_folder_advance(fetch_run_store(run), up->id, folder, linked_max,
-					  error_r) != STORE_OK)
+	/* two-way: every UID below the SELECT's UIDNEXT is here or was
+	 * expunged, so the next STATUS finds the folder unchanged (an
+	 * expunged last message would leave a gap that looks new) */
+	if (two_way && pre->present != NULL && mb.uidnext > 1 && mb.uidnext - 1 > linked_max &&
+	    mb.uidnext - 1 > last_uid && (n == 0 || mb.uidnext - 1 > uids_max))
+		linked_max = mb.uidnext - 1;
+	/* everything new is here: what a move of ours brought is linked
+	 * (two-way: recorded with the pass's last commit, twoway.c; a crash
+	 * before it searches those UIDs again and skips them again) */
+	if (two_way)
+		pre->advance = linked_max;
+	else if (linked_max > 0 &&
+		 store_upstream_folder_advance(fetch_run_store(run), up->id, folder, linked_max,
+					       error_r) != STORE_OK)
 		return -1;
 	if (two_way) {
 		/* a whole pass is done: what was not found again by hash is
@@ -211,9 +259,13 @@ fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *fold
 					      error_r) != STORE_OK)
 			return -1;
 	}
-	if (two_way)
-		return fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before,
-					   error_r);
+	if (two_way && fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before,
+					   pre, error_r) < 0)
+		return -1;
+	/* what was made here goes up last: a message of an APPEND cut short
+	 * by a crash came down above and resolved its link by hash */
+	if (two_way && fetch_twoway_up_messages(run, c, folder, &mb, error_r) < 0)
+		return -1;
 	return 0;
 fail_flush:
 	/* what arrived whole before the failure is kept (not deleted there) */
@@ -236,6 +288,55 @@ bool
 fetch_all_folders(const struct upstream_settings *set)
 {
 	return set->n_folders == 1 && strcmp(set->folders[0], "*") == 0;
+}
+
+/* Two-way, every folder at once: STATUS of all of them in one round trip
+ * (pipelined); a folder unchanged upstream (same UIDVALIDITY, nothing
+ * above the last UID fetched, the HIGHESTMODSEQ of its last sync, RFC
+ * 7162 §3.1.6) and without changes here is not visited. */
+struct status_pass {
+	const char *const *folders;
+	size_t n;
+	struct imapc_status *st;	/* per folder; uidvalidity 0: none came */
+};
+
+static void
+status_one(void *ctx, const char *folder, const struct imapc_status *st)
+{
+	struct status_pass *p = ctx;
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->folders[i], folder) == 0)
+			p->st[i] = *st;
+}
+
+/* Whether folder needs no pass now (its STATUS st). */
+static int
+folder_unchanged(struct fetch_run *run, const char *folder, const struct imapc_status *st,
+		 bool *unchanged_r, const char **error_r)
+{
+	*unchanged_r = false;
+	if (st->uidvalidity == 0 || st->uidnext == 0 || st->highestmodseq == 0)
+		return 0;
+	struct store *s = fetch_run_store(run);
+	uint32_t uidvalidity, last_uid;
+	bool refetch;
+	uint64_t modseq;
+	int r = store_upstream_folder_get(s, run->up->id, folder, &uidvalidity, &last_uid, &refetch,
+					  error_r);
+	if (r == STORE_NOTFOUND)
+		return 0;
+	if (r != STORE_OK || store_twoway_modseq_get(s, run->up->id, folder, &modseq, error_r) !=
+				     STORE_OK)
+		return -1;
+	if (refetch || uidvalidity != st->uidvalidity || st->uidnext > last_uid + 1 ||
+	    modseq != st->highestmodseq)
+		return 0;
+	bool pending;
+	if (store_twoway_folder_pending(s, run->up->id, folder, run->up->set.mirror, &pending,
+					error_r) != STORE_OK)
+		return -1;
+	*unchanged_r = !pending;
+	return 0;
 }
 
 /* Notes how the pass of folder ended (the account's page); a stop at
@@ -271,6 +372,9 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	if (only_folder == NULL && fetch_all_folders(&run->up->set)) {
 		/* "*": every folder the server lists now, new ones included */
 		ret = imap_client_list(c, &listed, &n_listed, error_r);
+		/* two-way: the folders made, renamed, deleted here first */
+		if (ret == 0)
+			ret = fetch_twoway_up_folders(run, c, &listed, &n_listed, error_r);
 		folders = (const char *const *)listed;
 		n_folders = n_listed;
 	}
@@ -278,10 +382,31 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		ret = fetch_imap_folder(run, c, only_folder, error_r);
 		note_folder(run, only_folder, ret == 0 ? NULL : *error_r);
 	}
+	struct status_pass sp = { folders, n_folders, NULL };
+	if (ret == 0 && only_folder == NULL && run->up->set.two_way && n_folders > 1 &&
+	    (imap_client_caps(c) & IMAPC_CAP_CONDSTORE) != 0) {
+		sp.st = xcalloc(n_folders, sizeof *sp.st);
+		ret = imap_client_status_many(c, folders, n_folders, status_one, &sp, error_r);
+	}
+	unsigned skipped = 0;
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
+		bool unchanged = false;
+		if (sp.st != NULL &&
+		    (ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged, error_r)) < 0)
+			break;
+		if (unchanged) {
+			run->exists = sp.st[i].messages;
+			note_folder(run, folders[i], NULL);
+			skipped++;
+			continue;
+		}
 		ret = fetch_imap_folder(run, c, folders[i], error_r);
 		note_folder(run, folders[i], ret == 0 ? NULL : *error_r);
 	}
+	if (skipped > 0)
+		log_info("fetch[%llu] upstream=%lld two-way folders unchanged on both sides=%u",
+			 (unsigned long long)run->log_id, (long long)run->up->id, skipped);
+	free(sp.st);
 	imapc_names_free(&listed, n_listed);
 	if (ret < 0 || c_io == NULL) {
 		imap_client_free(&c);

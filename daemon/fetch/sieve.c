@@ -36,6 +36,8 @@ struct sieve_msg {
 	struct fetch_run *run;
 	char *sender;		/* from Return-Path; "" null */
 	char *target;		/* the folder it would go to without Sieve */
+	bool junk;		/* rspamd's spam: Junk without Sieve */
+	int spamtest, percent;	/* rspamd's score (RFC 5235), 0: not checked */
 };
 
 /* A plan whose copies are in the transaction, waiting for the commit. */
@@ -81,6 +83,7 @@ sieve_rows(struct store *st, const struct upstream_delivery *d, void *extra,
 	memset(&base, 0, sizeof base);
 	base.user_id = d->user_id;
 	base.mailbox = m->target;
+	base.special_use = m->junk ? "\\Junk" : NULL;
 	base.blob = d->blob;
 	base.size = d->size;
 	struct sieve_deliver_input in = {
@@ -90,6 +93,9 @@ sieve_rows(struct store *st, const struct upstream_delivery *d, void *extra,
 		.blob = d->blob,
 		.size = d->size,
 		.base = &base,
+		.spam_score = m->spamtest,
+		.spam_percent = m->percent,
+		.have_spam_percent = m->spamtest > 0,
 		.pending_seen = pending_seen,
 		.pending_ctx = m->run,
 	};
@@ -147,28 +153,36 @@ fetch_sieve_batch(struct fetch_run *run, struct upstream_batch *b)
 		store_upstream_batch_set_rows(b, sieve_rows, msg_free);
 }
 
+char *
+fetch_return_path(const char *header, size_t header_len)
+{
+	struct buf rp = BUF_INIT;
+	char *addr = NULL;
+	/* RFC 5321 §4.4: the final delivery's Return-Path is the envelope
+	 * sender ("<>" the null one) */
+	if (mail_header_get(&rp, header != NULL ? header : "", header_len, "Return-Path") == 1) {
+		const char *p = buf_cstr(&rp);
+		const char *lt = strchr(p, '<'), *gt = lt != NULL ? strchr(lt, '>') : NULL;
+		if (lt != NULL && gt != NULL)
+			addr = xstrndup(lt + 1, (size_t)(gt - lt - 1));
+	}
+	buf_free(&rp);
+	return addr != NULL ? addr : xstrdup("");
+}
+
 int
-fetch_sieve_end(struct fetch_run *run, const struct upstream_delivery *d,
-		const char *header, size_t header_len, const char *target,
-		const char **error_r)
+fetch_sieve_end(struct fetch_run *run, const struct upstream_delivery *d, const char *sender,
+		const struct fetch_spam_verdict *spam, const char *target, const char **error_r)
 {
 	if (!run->sieve)
 		return store_upstream_batch_end(run->batch, d, error_r);
 	struct sieve_msg *m = xcalloc(1, sizeof *m);
 	m->run = run;
 	m->target = xstrdup(target);
-	struct buf rp = BUF_INIT;
-	char *addr = NULL;
-	/* RFC 5321 §4.4: the final delivery's Return-Path is the envelope
-	 * sender ("<>" the null one) */
-	if (mail_header_get(&rp, header, header_len, "Return-Path") == 1) {
-		const char *p = buf_cstr(&rp);
-		const char *lt = strchr(p, '<'), *gt = lt != NULL ? strchr(lt, '>') : NULL;
-		if (lt != NULL && gt != NULL)
-			addr = xstrndup(lt + 1, (size_t)(gt - lt - 1));
-	}
-	m->sender = addr != NULL ? addr : xstrdup("");
-	buf_free(&rp);
+	m->sender = xstrdup(sender);
+	m->junk = spam->junk;
+	m->spamtest = spam->spamtest;
+	m->percent = spam->percent;
 	return store_upstream_batch_end_extra(run->batch, d, m, error_r);
 }
 

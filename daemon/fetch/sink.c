@@ -46,6 +46,15 @@ rfc5322_date(struct buf *out, time_t t)
 		   months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* The message's bytes after the filter of a checked one, into the batch. */
+static int
+filter_write(void *ctx, const void *p, size_t n)
+{
+	struct fetch_sink *s = ctx;
+	s->filter_ret = store_upstream_batch_write(s->run->batch, p, n, &s->filter_error);
+	return s->filter_ret == STORE_OK ? 0 : -1;
+}
+
 int
 fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_r)
 {
@@ -77,6 +86,9 @@ fetch_sink_begin(struct fetch_sink *s, const char *protocol, const char **error_
 		fetch_sink_abort(s);
 		return -1;
 	}
+	s->spam_check = fetch_spam_applies(s->run, s->folder);
+	if (s->spam_check)
+		mail_hdr_filter_init(&s->filter, fetch_spam_fields(), filter_write, s);
 	return 0;
 }
 
@@ -87,7 +99,15 @@ fetch_sink_write(struct fetch_sink *s, const void *p, size_t n, const char **err
 		*error_r = "message data outside a message";
 		return -1;
 	}
-	int ret = store_upstream_batch_write(s->run->batch, p, n, error_r);
+	int ret;
+	if (s->spam_check) {
+		s->filter_ret = STORE_OK;
+		ret = mail_hdr_filter_feed(&s->filter, p, n) == 0 ? STORE_OK : s->filter_ret;
+		if (ret != STORE_OK)
+			*error_r = s->filter_error;
+	} else {
+		ret = store_upstream_batch_write(s->run->batch, p, n, error_r);
+	}
 	if (ret == STORE_INVALID) {
 		*error_r = errfmt("a message is larger than the limit of %llu bytes",
 				  (unsigned long long)s->run->max_size);
@@ -183,6 +203,30 @@ fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 		*error_r = "no message to end";
 		return -1;
 	}
+	struct fetch_spam_verdict spam;
+	memset(&spam, 0, sizeof spam);
+	/* the envelope sender, for rspamd and Sieve */
+	char *sender = s->spam_check || run->sieve
+		? fetch_return_path(s->header.data, s->header.len) : NULL;
+	if (s->spam_check) {
+		/* what the filter holds, then rspamd's verdict in front */
+		s->filter_ret = STORE_OK;
+		int ret = mail_hdr_filter_end(&s->filter) == 0 ? STORE_OK : s->filter_ret;
+		if (ret != STORE_OK) {
+			*error_r = ret == STORE_INVALID
+				? errfmt("a message is larger than the limit of %llu bytes",
+					 (unsigned long long)run->max_size)
+				: s->filter_error;
+			free(sender);
+			fetch_sink_abort(s);
+			return -1;
+		}
+		if (fetch_spam_check(run, sender, &spam, error_r) < 0) {
+			free(sender);
+			fetch_sink_abort(s);
+			return -1;
+		}
+	}
 	sha256_finish_hex(&s->raw, raw_hash);
 	sha256_finish_hex(&s->body, body_hash);
 	struct upstream_delivery d = {
@@ -200,6 +244,7 @@ fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 		.keywords = keywords != NULL && *keywords != '\0' ? keywords : NULL,
 		.gm_msgid = gm_msgid,
 		.two_way = run->up->set.two_way,
+		.junk = spam.junk,
 	};
 	if (run->up->set.dedupe && dedupe_key(s, body_hash, key))
 		d.dedupe_key = key;
@@ -208,8 +253,9 @@ fetch_sink_end(struct fetch_sink *s, uint32_t uid, const char *uidl,
 	char *target = run->up->set.mirror && s->folder != NULL
 		? xasprintf("%s/%s", run->up->set.target, s->folder)
 		: xstrdup(run->up->set.target);
-	int ret = fetch_sieve_end(run, &d, s->header.data, s->header.len, target, error_r);
+	int ret = fetch_sieve_end(run, &d, sender, &spam, target, error_r);
 	free(target);
+	free(sender);
 	if (ret == STORE_INVALID)
 		*error_r = errfmt("a message is larger than the limit of %llu bytes",
 				  (unsigned long long)run->max_size);

@@ -402,7 +402,7 @@ static int
 sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	   const struct imapc_mailbox *mb, struct twoway_link *links, size_t n_links,
 	   const uint32_t *present, size_t n_present, unsigned fresh, struct op_list *ops,
-	   const char **error_r)
+	   struct fetch_twoway_pre *pre, const char **error_r)
 {
 	uint64_t since = 0;
 	if (store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &since, error_r) !=
@@ -417,7 +417,15 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	for (size_t i = 0; i < n_links; i++)
 		live += links[i].state == TWOWAY_LIVE;
 	bool all_fresh = mb->highestmodseq != 0 && since == 0 && live == fresh;
-	if (n_present > 0 && !all_fresh && !(condstore && since >= mb->highestmodseq)) {
+	if (pre != NULL && pre->flags_read && pre->since == since && condstore) {
+		/* asked with the SELECT (CHANGEDSINCE the same MODSEQ) */
+		struct remote_list *r = pre->remote;
+		remote = *r;
+		r->v = NULL;
+		r->n = 0;
+		if (remote.n > 1)
+			qsort(remote.v, remote.n, sizeof *remote.v, cmp_remote);
+	} else if (n_present > 0 && !all_fresh && !(condstore && since >= mb->highestmodseq)) {
 		if (imap_client_fetch_flags(c, "1:*", condstore ? since : 0, remote_add, &remote,
 					    error_r) < 0) {
 			remote_free(&remote);
@@ -485,7 +493,7 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	 * commit; none of it gates a command (a base not recorded is merged
 	 * again to the same values) */
 	bool grouped = false;
-	if (ret == 0 && (n_locals > 0 || ops->n > 0)) {
+	if (ret == 0) {
 		ret = store_group_begin(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
 		grouped = ret == 0;
 	}
@@ -499,6 +507,13 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 			op->flags = new_flags[i];
 			op->keywords = new_kw[i];
 		}
+		/* the last UID fetched, where the pass moved it past what
+		 * it fetched (run_imap.c) */
+		if (pre != NULL && pre->advance != 0) {
+			struct twoway_op *op = op_add(ops, TWOWAY_OP_ADVANCE, run->up->id);
+			op->folder = folder;
+			op->uid = pre->advance;
+		}
 		/* with the bases, the HIGHESTMODSEQ they stand for */
 		if (mb->highestmodseq != 0 && mb->highestmodseq != since) {
 			struct twoway_op *op = op_add(ops, TWOWAY_OP_MODSEQ, run->up->id);
@@ -508,10 +523,12 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 		ret = op_commit(run, ops, error_r);
 	}
 	if (grouped) {
-		if (ret == 0)
-			ret = store_group_end(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
-		else
+		/* a lazy commit, its fdatasync not waited for: nothing here
+		 * gates a command, and a replay merges to the same values */
+		if (ret != 0)
 			store_group_abort(fetch_run_store(run));
+		else if (store_group_end_lazy(fetch_run_store(run), error_r) != STORE_OK)
+			ret = -1;
 	}
 	if (pushed > 0 || pulled > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way flags up=%u down=%u",
@@ -619,8 +636,37 @@ expunge_local(struct fetch_run *run, struct twoway_link *links, const size_t *go
 }
 
 int
+fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char *folder,
+		    struct imapc_mailbox *mb_r, struct fetch_twoway_pre *pre, const char **error_r)
+{
+	memset(pre, 0, sizeof *pre);
+	struct remote_list *r = xcalloc(1, sizeof *r);
+	pre->remote = r;
+	if (store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &pre->since,
+				    error_r) != STORE_OK)
+		return -1;
+	if (imap_client_select_sync(c, folder, pre->since, mb_r, &pre->present, &pre->n_present,
+				    remote_add, r, error_r) < 0)
+		return -1;
+	pre->flags_read = pre->since != 0 && mb_r->highestmodseq != 0;
+	return 0;
+}
+
+void
+fetch_twoway_pre_free(struct fetch_twoway_pre *pre)
+{
+	if (pre->remote != NULL) {
+		remote_free(pre->remote);
+		free(pre->remote);
+	}
+	free(pre->present);
+	memset(pre, 0, sizeof *pre);
+}
+
+int
 fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
-		    const struct imapc_mailbox *mb, unsigned fresh, const char **error_r)
+		    const struct imapc_mailbox *mb, unsigned fresh, struct fetch_twoway_pre *pre,
+		    const char **error_r)
 {
 	struct store *st = fetch_run_store(run);
 	struct twoway_link *links = NULL;
@@ -641,9 +687,13 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 	struct op_list del_ops = { NULL, 0 };
 	int ret = -1;
 
-	/* 1. what the upstream folder has */
-	if (n_links > 0 && imap_client_search_all(c, &present, &n_present, error_r) < 0)
+	/* 1. what the upstream folder has (asked with the SELECT, or now) */
+	if (n_links > 0 && pre != NULL && pre->present != NULL) {
+		present = xmemdup(pre->present, pre->n_present * sizeof *present);
+		n_present = pre->n_present;
+	} else if (n_links > 0 && imap_client_search_all(c, &present, &n_present, error_r) < 0) {
 		goto out;
+	}
 	/* 2. what went on either side */
 	for (size_t i = 0; i < n_links; i++) {
 		struct twoway_link *l = &links[i];
@@ -759,7 +809,7 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 			 n_dels, n_mv, n_gone);
 	/* 6. and 7. flags */
 	ret = sync_flags(run, c, folder, mb, links, n_links, present, n_present, fresh, &del_ops,
-			 error_r);
+			 pre, error_r);
 out:
 	if (ret < 0 && del_ops.n > 0 && !fetch_commit_busy(run)) {
 		/* what was sent before the failure, recorded when possible */

@@ -317,6 +317,49 @@ handle_list(struct cmd_ctx *x, const char *p, size_t len)
 	buf_free(&raw);
 }
 
+static char *status_mailbox(const char *p, size_t len);
+
+/* A STATUS response's "(NAME n NAME n ...)" to fn. */
+static void
+handle_status(struct cmd_ctx *x, const char *p, size_t len)
+{
+	char *name = status_mailbox(p, len);
+	const char *open = memchr(p, '(', len);
+	if (name == NULL || open == NULL) {
+		free(name);
+		return;
+	}
+	struct imapc_status st = { 0 };
+	const char *end = p + len;
+	for (const char *q = open + 1; q < end && *q != ')';) {
+		const char *w = q;
+		while (q < end && *q != ' ' && *q != ')')
+			q++;
+		size_t wl = (size_t)(q - w);
+		if (q < end && *q == ' ')
+			q++;
+		uint64_t v = 0;
+		while (q < end && *q >= '0' && *q <= '9') {
+			v = v < UINT64_MAX / 10 ? v * 10 + (uint64_t)(*q - '0') : v;
+			q++;
+		}
+		if (q < end && *q == ' ')
+			q++;
+		if (wl == 8 && mem_eq_nocase(w, "MESSAGES", 8))
+			st.messages = v <= UINT32_MAX ? (uint32_t)v : UINT32_MAX;
+		else if (wl == 7 && mem_eq_nocase(w, "UIDNEXT", 7))
+			st.uidnext = v <= UINT32_MAX ? (uint32_t)v : 0;
+		else if (wl == 11 && mem_eq_nocase(w, "UIDVALIDITY", 11))
+			st.uidvalidity = v <= UINT32_MAX ? (uint32_t)v : 0;
+		else if (wl == 13 && mem_eq_nocase(w, "HIGHESTMODSEQ", 13))
+			st.highestmodseq = v;
+		if (wl == 0)
+			break;
+	}
+	x->status_fn(x->status_ctx, name, &st);
+	free(name);
+}
+
 static void
 handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_resp *r)
 {
@@ -340,6 +383,20 @@ handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_
 	    imapc_parse_copyuid(r->code + 8, r->code_len - 8, &x->copy_uidvalidity,
 				&x->copy_src, &x->copy_dst, &x->copy_n) == 0)
 		x->copyuid_seen = true;
+	if (imapc_code_number(r->code, r->code_len, "APPENDUID", &v)) {
+		/* "APPENDUID uidvalidity uid" (one message: one uid) */
+		size_t i = 10;
+		while (i < r->code_len && r->code[i] != ' ')
+			i++;
+		uint32_t uid = 0;
+		for (i++; i < r->code_len && r->code[i] >= '0' && r->code[i] <= '9'; i++)
+			uid = uid <= (UINT32_MAX - 9) / 10 ? uid * 10 + (uint32_t)(r->code[i] - '0') : 0;
+		if (uid != 0 && (i == r->code_len || r->code[i] == ']' || r->code[i] == ' ')) {
+			x->appenduid_seen = true;
+			x->append_uidvalidity = v;
+			x->append_uid = uid;
+		}
+	}
 }
 
 /*
@@ -439,7 +496,8 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 					i++;
 				if (i < x->pipe_n) {
 					/* another command of the pipeline, done first */
-					if (!imapc_resp_is(&r, "OK")) {
+					if (!imapc_resp_is(&r, "OK") &&
+					    !(x->no_ok && imapc_resp_is(&r, "NO"))) {
 						*error_r = refusal(c, x, what, &r, line, len);
 						goto out;
 					}
@@ -451,7 +509,7 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 				goto out;
 			}
 			handle_status_code(c, x, &r);
-			if (!imapc_resp_is(&r, "OK")) {
+			if (!imapc_resp_is(&r, "OK") && !(x->no_ok && imapc_resp_is(&r, "NO"))) {
 				*error_r = refusal(c, x, what, &r, line, len);
 				goto out;
 			}
@@ -492,6 +550,8 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			}
 		} else if (imapc_resp_is(&r, "LIST")) {
 			handle_list(x, r.rest, r.rest_len);
+		} else if (imapc_resp_is(&r, "STATUS") && x->status_fn != NULL) {
+			handle_status(x, r.rest, r.rest_len);
 		}
 	}
 	*error_r = "the server sends responses without end";
@@ -912,6 +972,92 @@ imap_client_select_rw(struct imap_client *c, const char *folder, struct imapc_ma
 }
 
 int
+imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
+			struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
+			imapc_flags_fn *fn, void *ctx, const char **error_r)
+{
+	memset(mb_r, 0, sizeof *mb_r);
+	*uids_r = NULL;
+	*n_r = 0;
+	struct buf quoted = BUF_INIT;
+	if (imapc_quote_folder(folder, &quoted, error_r) < 0)
+		return -1;
+	bool condstore = (c->caps & IMAPC_CAP_CONDSTORE) != 0;
+	bool esearch = (c->caps & IMAPC_CAP_ESEARCH) != 0;
+	char tags[3][sizeof c->tag];
+	bool done[3] = { false, false, false };
+	size_t k = 0;
+	/* RFC 3501 §5.5: the SEARCH and FETCH run on the folder the SELECT
+	 * before them opens (a server runs a pipeline's commands in order
+	 * when one depends on the mailbox state another sets); one round trip
+	 * instead of three */
+	int ret = send_cmd(c, "SELECT %s%s", buf_cstr(&quoted), condstore ? " (CONDSTORE)" : "");
+	buf_free(&quoted);
+	if (ret == 0) {
+		memcpy(tags[k++], c->tag, sizeof c->tag);
+		ret = send_cmd(c, "%s", esearch ? "UID SEARCH RETURN (ALL) ALL" : "UID SEARCH ALL");
+	}
+	if (ret == 0) {
+		memcpy(tags[k++], c->tag, sizeof c->tag);
+		if (condstore && changedsince != 0) {
+			ret = send_cmd(c, "UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE %llu)",
+				       (unsigned long long)changedsince);
+			if (ret == 0)
+				memcpy(tags[k++], c->tag, sizeof c->tag);
+		}
+	}
+	if (ret < 0)
+		return send_error(c, error_r);
+	/* one context for all three: each fills its own part of it */
+	struct cmd_ctx x = { 0 };
+	x.mb = mb_r;
+	x.uids = uids_r;
+	x.n_uids = n_r;
+	x.esearch = esearch;
+	x.flags_fn = fn;
+	x.flags_ctx = ctx;
+	x.pipe_tags = tags;
+	x.pipe_done = done;
+	x.pipe_n = k;
+	const char *what = errfmt("cannot open folder %s", esc_str(folder));
+	for (size_t j = 0; j < k && ret == 0; j++) {
+		if (done[j])
+			continue;
+		memcpy(c->tag, tags[j], sizeof c->tag);
+		done[j] = true;
+		ret = wait_tagged(c, &x, j == 0 ? what : "UID SEARCH or FETCH failed", error_r);
+	}
+	if (ret == 0 && mb_r->uidvalidity == 0) {
+		*error_r = errfmt("folder %s: the server sent no UIDVALIDITY", esc_str(folder));
+		ret = -1;
+	}
+	if (ret < 0) {
+		c->failed = true;
+		xfree(*uids_r);
+		*n_r = 0;
+		return -1;
+	}
+	set_state(c, IMAPC_SELECTED);
+	/* sorted, repeats dropped (servers send them sorted: linear) */
+	uint32_t *u = *uids_r;
+	for (size_t i = 1; i < *n_r; i++) {
+		uint32_t v = u[i];
+		size_t j = i;
+		while (j > 0 && u[j - 1] > v) {
+			u[j] = u[j - 1];
+			j--;
+		}
+		u[j] = v;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < *n_r; i++)
+		if (m == 0 || u[m - 1] != u[i])
+			u[m++] = u[i];
+	*n_r = m;
+	return 0;
+}
+
+int
 imap_client_search_from(struct imap_client *c, uint32_t from, uint32_t **uids_r,
 			size_t *n_r, const char **error_r)
 {
@@ -1150,8 +1296,70 @@ imapc_command(struct imap_client *c, struct cmd_ctx *x, const char *what, const 
 }
 
 int
+imapc_command_literal(struct imap_client *c, struct cmd_ctx *x, const char *what,
+		      const char **error_r, const char *head, const void *data, size_t len)
+{
+	bool plus = (c->caps & IMAPC_CAP_LITERALPLUS) != 0;
+	if (send_cmd(c, "%s {%zu%s}", head, len, plus ? "+" : "") < 0)
+		return send_error(c, error_r);
+	if (!plus) {
+		x->want_continue = true;
+		int ret = wait_tagged(c, x, what, error_r);
+		x->want_continue = false;
+		if (ret < 0)
+			return -1;
+		if (!x->continued) {
+			c->failed = true;
+			*error_r = errfmt("%s: the server refused the literal", what);
+			return -1;
+		}
+		x->continued = false;
+	}
+	if (conn_write(c->conn, data, len) < 0 || conn_puts(c->conn, "\r\n") < 0)
+		return send_error(c, error_r);
+	return wait_tagged(c, x, what, error_r);
+}
+
+int
 imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_t n,
 	       const char **error_r)
+{
+	return imapc_pipeline_into(c, NULL, what, cmds, n, error_r);
+}
+
+int
+imap_client_status_many(struct imap_client *c, const char *const *folders, size_t n,
+			imapc_status_fn *fn, void *ctx, const char **error_r)
+{
+	char **cmds = xcalloc(n + 1, sizeof *cmds);
+	bool condstore = (c->caps & IMAPC_CAP_CONDSTORE) != 0;
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct buf b = BUF_INIT;
+		buf_puts(&b, "STATUS ");
+		ret = imapc_quote_folder(folders[i], &b, error_r);
+		buf_printf(&b, " (MESSAGES UIDNEXT UIDVALIDITY%s)",
+			   condstore ? " HIGHESTMODSEQ" : "");
+		cmds[i] = buf_steal(&b);
+		if (cmds[i] == NULL)
+			cmds[i] = xstrdup("");
+	}
+	struct cmd_ctx x = { 0 };
+	x.status_fn = fn;
+	x.status_ctx = ctx;
+	/* a folder that is not there: no answer for it (its pass says so) */
+	x.no_ok = true;
+	if (ret == 0)
+		ret = imapc_pipeline_into(c, &x, "STATUS failed", cmds, n, error_r);
+	for (size_t i = 0; i < n; i++)
+		free(cmds[i]);
+	free(cmds);
+	return ret;
+}
+
+int
+imapc_pipeline_into(struct imap_client *c, const struct cmd_ctx *shared, const char *what,
+		    char *const *cmds, size_t n, const char **error_r)
 {
 	_Static_assert(sizeof c->tag == 16, "pipe_tags");
 	char (*tags)[sizeof c->tag] = xcalloc(IMAPC_PIPELINE_MAX, sizeof *tags);
@@ -1173,7 +1381,12 @@ imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_
 		for (size_t j = 0; j < k && ret == 0; j++) {
 			if (done[j])
 				continue;	/* answered while another was awaited */
-			struct cmd_ctx x = { .pipe_tags = tags, .pipe_done = done, .pipe_n = k };
+			struct cmd_ctx x = { 0 };
+			if (shared != NULL)
+				x = *shared;
+			x.pipe_tags = tags;
+			x.pipe_done = done;
+			x.pipe_n = k;
 			memcpy(c->tag, tags[j], sizeof c->tag);
 			done[j] = true;
 			ret = wait_tagged(c, &x, what, error_r);

@@ -280,6 +280,28 @@ int imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r
 /* Receives one message's flags from imap_client_fetch_flags. */
 typedef int imapc_flags_fn(void *ctx, uint32_t uid, unsigned flags, const char *keywords,
 			   const char **error_r);
+/* What STATUS said of a folder (0: not reported). */
+struct imapc_status {
+	uint32_t messages;
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+	uint64_t highestmodseq;
+};
+typedef void imapc_status_fn(void *ctx, const char *folder, const struct imapc_status *st);
+/* STATUS (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ where CONDSTORE
+ * is offered, RFC 7162 §3.1.6) of every folder, sent at once (RFC 3501
+ * §5.5): fn for each answer (the folder's UTF-8 name); a folder the
+ * server answers NO for gets none. */
+int imap_client_status_many(struct imap_client *c, const char *const *folders, size_t n,
+			    imapc_status_fn *fn, void *ctx, const char **error_r);
+/* SELECT folder (CONDSTORE where offered), UID SEARCH ALL and, when
+ * changedsince is not 0 and CONDSTORE is offered, UID FETCH 1:* (UID
+ * FLAGS) (CHANGEDSINCE changedsince), sent at once: the folder's state,
+ * every UID ascending in *uids_r (malloc'd), fn for each message whose
+ * flags changed.  One round trip where three would be. */
+int imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
+			    struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
+			    imapc_flags_fn *fn, void *ctx, const char **error_r);
 /* UID FETCH uidset (UID FLAGS), with (CHANGEDSINCE changedsince) when it is
  * not 0 (RFC 7162 §3.1.4): fn for each message reported. */
 int imap_client_fetch_flags(struct imap_client *c, const char *uidset, uint64_t changedsince,
@@ -305,5 +327,26 @@ int imap_client_move(struct imap_client *c, const char *uidset, const char *dest
 		     uint32_t *dst_uidvalidity_r, uint32_t **src_r, uint32_t **dst_r,
 		     size_t *n_r, const char **error_r);
 
+/* ---- two-way sync of what was made here (client_write.c) ------------------ */
+
+/* APPEND of len bytes to folder with these flags (IMAPC_FLAG_*, \Deleted
+ * never), keywords (space-separated, NULL or "" none) and INTERNALDATE (0:
+ * the server's time).  With UIDPLUS's APPENDUID (RFC 4315 §3) the new
+ * message's UIDVALIDITY and UID come back, else both 0. */
+int imap_client_append(struct imap_client *c, const char *folder, unsigned flags,
+		       const char *keywords, time_t internal_date, const void *data, size_t len,
+		       uint32_t *uidvalidity_r, uint32_t *uid_r, const char **error_r);
+/* UID SEARCH UID from:* HEADER Message-ID "id" in the selected folder:
+ * the UIDs, ascending, in *uids_r (malloc'd). */
+int imap_client_search_message_id(struct imap_client *c, uint32_t from, const char *message_id,
+				  uint32_t **uids_r, size_t *n_r, const char **error_r);
+/* CREATE, RENAME (the folders below go with it, RFC 3501 §6.3.5) and
+ * DELETE of folders given in UTF-8. */
+int imap_client_create(struct imap_client *c, const char *folder, const char **error_r);
+int imap_client_rename(struct imap_client *c, const char *from, const char *to,
+		       const char **error_r);
+int imap_client_delete_folder(struct imap_client *c, const char *folder, const char **error_r);
+/* Leaves the selected folder (CLOSE; the callers leave nothing \Deleted). */
+int imap_client_unselect(struct imap_client *c, const char **error_r);
 
 #endif

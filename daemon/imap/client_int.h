@@ -28,6 +28,13 @@ struct cmd_ctx {
 	uint32_t copy_uidvalidity;
 	uint32_t *copy_src, *copy_dst;
 	size_t copy_n;
+	/* RFC 4315 §3: APPENDUID uidvalidity uid */
+	bool appenduid_seen;
+	uint32_t append_uidvalidity, append_uid;
+	/* STATUS responses (imap_client_status_many) */
+	imapc_status_fn *status_fn;
+	void *status_ctx;
+	bool no_ok;		/* a tagged NO is an answer, not a failure */
 	/* imapc_pipeline(): the other commands in flight, whose tagged
 	 * answers may come first (RFC 3501 §5.5: a server may run them at
 	 * once); pipe_done[i] is set when pipe_tags[i] was answered OK */
@@ -49,6 +56,15 @@ int imapc_command(struct imap_client *c, struct cmd_ctx *x, const char *what,
 #define IMAPC_PIPELINE_MAX 32
 int imapc_pipeline(struct imap_client *c, const char *what, char *const *cmds, size_t n,
 		   const char **error_r);
+/* The same, the untagged responses read into shared (its callbacks and
+ * outputs; NULL: dropped). */
+int imapc_pipeline_into(struct imap_client *c, const struct cmd_ctx *shared, const char *what,
+			char *const *cmds, size_t n, const char **error_r);
+/* Sends "TAG head {len}" (LITERAL+ where offered, else after the
+ * server's "+"), then the len bytes of data and the line's end, and reads
+ * the responses into x as imapc_command does (RFC 3501 §4.3 literals). */
+int imapc_command_literal(struct imap_client *c, struct cmd_ctx *x, const char *what,
+			  const char **error_r, const char *head, const void *data, size_t len);
 /* A folder name (UTF-8) as a quoted string in modified UTF-7 (RFC 3501
  * §5.1.3), appended to out: 0, or -1 when it is not UTF-8. */
 int imapc_quote_folder(const char *folder, struct buf *out, const char **error_r);

@@ -187,6 +187,231 @@ encoded_word(struct buf *out, const char *s)
 	buf_free(&b);
 }
 
+/* Whether s[i] makes its word an encoded one: an 8-bit byte, a control
+ * character (TAB apart), or "=?" starting a word (it would read as an
+ * encoded word). */
+static bool
+needs_encoding(const char *s, size_t i)
+{
+	unsigned char c = (unsigned char)s[i];
+	if (c == '=')
+		return s[i + 1] == '?' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t');
+	return c >= 128 || (c < 32 && c != '\t');
+}
+
+/* Whether a UTF-8 sequence starts at s (its length in *n), else *n 1. */
+static bool
+utf8_char(const unsigned char *s, size_t len, size_t *n)
+{
+	size_t want = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		    : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	*n = 1;
+	if (want == 0 || want > len)
+		return false;
+	for (size_t k = 1; k < want; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return false;
+	*n = want;
+	return true;
+}
+
+/*
+ * The text of an unstructured field (a Subject) as RFC 2047 needs it and
+ * as Pigeonhole writes its vacation Subject (Dovecot's header encoder):
+ * the words from the first to the last one that needs encoding become
+ * encoded words, "Q" unless it is more than half again as long as "B",
+ * lines of at most 76 characters folded before an encoded word goes past
+ * them; what is around them stays as it is.  Invalid UTF-8 becomes U+FFFD.
+ */
+static void
+header_text(struct buf *out, const char *s)
+{
+	size_t len = strlen(s), first = 0, last = 0, enc = 0;
+	bool eight = false;
+	for (size_t i = 0; i < len; i++)
+		eight = eight || (unsigned char)s[i] >= 128;
+	while (eight && first < len && !needs_encoding(s, first))
+		first++;
+	if (!eight || first == len) {
+		/* ASCII is written as it is (Pigeonhole encodes only UTF-8) */
+		buf_puts(out, s);
+		return;
+	}
+	while (first > 0 && s[first - 1] != ' ' && s[first - 1] != '\t')
+		first--;
+	for (size_t i = first; i < len; i++)
+		if (needs_encoding(s, i)) {
+			last = i + 1;
+			enc++;
+		}
+	while (last < len && s[last] != ' ' && s[last] != '\t')
+		last++;
+	buf_append(out, s, first);
+	const unsigned char *p = (const unsigned char *)s + first;
+	size_t n = last - first;
+	/* 12: "=?utf-8?q?" and "?=" */
+	size_t room = first >= 76 - 12 - 3 ? 76 - 12 - 1 : 76 - 12 - first;
+	if (first >= 76 - 12 - 3)
+		buf_puts(out, "\r\n\t");
+	bool use_q = (n + enc * 3) * 2 / 3 <= (n + 2) / 3 * 4;
+	if (use_q) {
+		buf_puts(out, "=?utf-8?q?");
+		for (size_t i = 0; i < n;) {
+			size_t k;
+			bool valid = utf8_char(p + i, n - i, &k);
+			const unsigned char *c = valid ? p + i : (const unsigned char *)"\xef\xbf\xbd";
+			size_t kc = valid ? k : 3;
+			bool plain = kc == 1 && c[0] > 32 && c[0] < 127 && c[0] != '=' &&
+				     c[0] != '?' && c[0] != '_';
+			size_t w = c[0] == ' ' || plain ? 1 : kc * 3;
+			if (room < w) {
+				buf_puts(out, "?=\r\n\t=?utf-8?q?");
+				room = 76 - 12 - 1;
+			}
+			if (c[0] == ' ')
+				buf_putc(out, '_');
+			else if (plain)
+				buf_putc(out, (char)c[0]);
+			else
+				for (size_t j = 0; j < kc; j++)
+					buf_printf(out, "=%02X", c[j]);
+			room -= w;
+			i += k;
+		}
+		buf_puts(out, "?=");
+	} else {
+		size_t line = first >= 76 - 12 ? 1 : first;
+		for (size_t i = 0; i < n;) {
+			/* whole characters whose base64 fits what is left */
+			size_t max = (76 - 12 - line) / 4 * 3;
+			size_t k = n - i < max ? n - i : max;
+			while (k > 0 && i + k < n && (p[i + k] & 0xc0) == 0x80)
+				k--;
+			if (k == 0)
+				k = n - i < max ? n - i : max;
+			struct buf b = BUF_INIT;
+			base64_encode(&b, (const char *)p + i, k);
+			buf_printf(out, "=?utf-8?b?%s?=", buf_cstr(&b));
+			buf_free(&b);
+			i += k;
+			if (i < n) {
+				buf_puts(out, "\r\n\t");
+				line = 1;
+			}
+		}
+	}
+	buf_puts(out, s + last);
+}
+
+/* Appends "name: body" and CRLF, folded as Pigeonhole folds the fields it
+ * writes: a line that a further word would take past 80 characters ends
+ * before that word, the white space before it becoming CRLF and a TAB;
+ * the folds body has (CRLF and a TAB) are kept. */
+static void
+folded_field(struct buf *out, const char *name, const char *body)
+{
+	size_t line = strlen(name) + 2;
+	buf_printf(out, "%s: ", name);
+	for (size_t i = 0; body[i] != 0;) {
+		if (body[i] == '\r' && body[i + 1] == '\n') {
+			buf_puts(out, "\r\n");
+			i += 2;
+			line = 0;
+			if (body[i] == '\t' || body[i] == ' ') {
+				buf_putc(out, body[i++]);
+				line = 1;
+			}
+			continue;
+		}
+		size_t j = i, k;
+		while (body[j] == ' ' || body[j] == '\t')
+			j++;
+		k = j;
+		while (body[k] != 0 && body[k] != ' ' && body[k] != '\t' && body[k] != '\r')
+			k++;
+		if (k == j && body[k] == '\r' && body[k + 1] != '\n')
+			k++;	/* a lone CR: part of the word */
+		if (j > i && line + (k - i) > 80) {
+			buf_puts(out, "\r\n\t");
+			buf_append(out, body + j, k - j);
+			line = 1 + (k - j);
+		} else {
+			buf_append(out, body + i, k - i);
+			line += k - i;
+		}
+		i = k;
+	}
+	buf_puts(out, "\r\n");
+}
+
+/* Whether name is written without quotes, as Dovecot decides it: one
+ * atom (RFC 5322 §3.2.3 atext: "Peggy"), or atoms with one space between
+ * them when RFC 2047 encoded words are among them (which a quoted string
+ * must not hold, §5). */
+static bool
+phrase_of_atoms(const char *name)
+{
+	if (*name == 0 || *name == ' ')
+		return false;
+	bool words = strstr(name, "=?") != NULL;
+	for (const char *p = name; *p != 0; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == ' ') {
+			if (!words || p[1] == ' ' || p[1] == 0)
+				return false;
+		} else if (c <= 32 || c >= 127 || strchr("()<>[]:;@\\,.\"", c) != NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A display name as Pigeonhole's vacation writes it (Dovecot's
+ * message_address_write): as it is when phrase_of_atoms() says so, else
+ * quoted (RFC 5322 §3.2.4: specials, spaces), a backslash before
+ * '"' and '\\'.  One with 8-bit bytes (raw UTF-8) is written as RFC 2047
+ * encoded words instead (Pigeonhole quotes it raw, which only an SMTPUTF8
+ * message may carry), each of at most 45 bytes of whole characters (60
+ * base64 characters: under §2's 75 with its 12 of frame).
+ */
+static void
+display_name(struct buf *out, const char *name)
+{
+	bool eight = false;
+	for (const char *p = name; *p != 0; p++)
+		if ((unsigned char)*p >= 128)
+			eight = true;
+	if (eight) {
+		size_t n = strlen(name), at = 0;
+		while (at < n) {
+			size_t k = n - at > 45 ? 45 : n - at;
+			/* not inside a UTF-8 sequence (its continuation bytes) */
+			while (at + k < n && k > 1 && ((unsigned char)name[at + k] & 0xc0) == 0x80)
+				k--;
+			struct buf b = BUF_INIT;
+			base64_encode(&b, name + at, k);
+			buf_printf(out, "%s=?utf-8?b?%s?=", at > 0 ? " " : "", buf_cstr(&b));
+			buf_free(&b);
+			at += k;
+		}
+		return;
+	}
+	if (phrase_of_atoms(name)) {
+		buf_puts(out, name);
+		return;
+	}
+	buf_putc(out, '"');
+	for (const char *p = name; *p != 0; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;
+		if (*p == '"' || *p == '\\')
+			buf_putc(out, '\\');
+		buf_putc(out, *p);
+	}
+	buf_putc(out, '"');
+}
+
 void
 sv_vacation(struct sv_run *run, const struct sv_node *n)
 {
@@ -278,7 +503,7 @@ sv_vacation(struct sv_run *run, const struct sv_node *n)
 		buf_printf(&m, "<%s>", env->recipient);
 	buf_puts(&m, "\r\n");
 	/* To: the sender, with the display name of From when it is the
-	 * same address (written as Pigeonhole writes it: quoted) */
+	 * same address (written as Pigeonhole writes it: see display_name) */
 	char *ofrom = raw_value(run, "from");
 	char *ofrom_addr = ofrom != NULL ? addr_of(ofrom) : NULL;
 	char *name = NULL;
@@ -294,30 +519,39 @@ sv_vacation(struct sv_run *run, const struct sv_node *n)
 		}
 		mail_address_free(&list);
 	}
-	if (name != NULL && strncmp(name, "=?", 2) == 0)
-		buf_printf(&m, "To: %s <%s>\r\n", name, env->sender);
-	else if (name != NULL)
-		buf_printf(&m, "To: \"%s\" <%s>\r\n", name, env->sender);
-	else
-		buf_printf(&m, "To: <%s>\r\n", env->sender);
+	buf_puts(&m, "To: ");
+	if (name != NULL && *name != 0) {
+		display_name(&m, name);
+		buf_putc(&m, ' ');
+	}
+	buf_printf(&m, "<%s>\r\n", env->sender);
 	free(name);
 	free(ofrom);
 	free(ofrom_addr);
-	buf_puts(&m, "Subject: ");
+	struct buf subject_text = BUF_INIT;
 	if (subj != NULL) {
-		encoded_word(&m, subj);
+		header_text(&subject_text, subj);
 	} else {
-		/* RFC 5230 §4.4: "Auto:" and the original subject, as written */
-		char *os = raw_value(run, "subject");
+		/* RFC 5230 §4.4: "Auto:" and the original subject, decoded
+		 * and unfolded, its tabs spaces (as Pigeonhole writes it);
+		 * Pigeonhole's words when there is none */
+		size_t nv;
+		char **os = sv_header_values(run, "subject", &nv);
 		struct buf s = BUF_INIT;
-		buf_printf(&s, "Auto: %s", os != NULL ? os : "");
-		if (os == NULL)
-			buf_truncate(&s, 5);
-		buf_puts(&m, buf_cstr(&s));
+		if (nv > 0) {
+			buf_printf(&s, "Auto: %s", os[0]);
+			for (size_t i = 0; i < s.len; i++)
+				if (s.data[i] == '\t' || s.data[i] == '\r' || s.data[i] == '\n')
+					s.data[i] = ' ';
+		} else {
+			buf_puts(&s, "Automated reply");
+		}
+		header_text(&subject_text, buf_cstr(&s));
 		buf_free(&s);
-		free(os);
+		sv_strv_free(os, nv);
 	}
-	buf_puts(&m, "\r\n");
+	folded_field(&m, "Subject", buf_cstr(&subject_text));
+	buf_free(&subject_text);
 	char *msgid = raw_value(run, "message-id");
 	if (msgid != NULL) {
 		char *refs = raw_value(run, "references");

@@ -167,7 +167,9 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 		env.orig_recipient = in->orig_rcpt;
 		env.now = time(NULL);
 		env.spam_score = in->spam_score;
-		env.spam_percent = in->spam_score > 0 ? (in->spam_score - 1) * 100 / 9 : -1;
+		env.spam_percent = in->spam_score <= 0	     ? -1
+				   : in->have_spam_percent ? in->spam_percent
+							   : (in->spam_score - 1) * 100 / 9;
 		env.duplicate_seen = cb_duplicate;
 		env.vacation_seen = cb_vacation;
 		env.ctx = &x;

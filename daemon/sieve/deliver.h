@@ -55,6 +55,10 @@ struct sieve_deliver_input {
 	uint64_t size;
 	const struct store_copy *base;	/* the copy without Sieve (its folder) */
 	int spam_score;			/* spamtest 0..10, 0: not tested */
+	/* spamtestplus :percent 0..100 (RFC 5235 §3.2) when have_spam_percent,
+	 * else derived from spam_score */
+	int spam_percent;
+	bool have_spam_percent;
 	/* What is remembered but not stored yet (the fetcher's batch:
 	 * plans whose memory is written after their commit); NULL: none.
 	 * kind is SIEVE_MEMORY_VACATION or SIEVE_MEMORY_DUPLICATE. */

@@ -415,6 +415,28 @@ sv_header_values(struct sv_run *run, const char *name, size_t *n_r)
 	return v;
 }
 
+/* The value of f unfolded as Pigeonhole unfolds it (Dovecot's header
+ * parser): a line end and the first white space character after it
+ * become one space, the rest of that white space stays. */
+static void
+unfold(struct buf *out, const struct mail_header_field *f)
+{
+	const char *v = f->value;
+	size_t n = f->value_len;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == '\r' && i + 1 < n && v[i + 1] == '\n')
+			i++;
+		if (v[i] != '\n') {
+			buf_putc(out, v[i]);
+			continue;
+		}
+		if (i + 1 < n && (v[i + 1] == ' ' || v[i + 1] == '\t')) {
+			buf_putc(out, ' ');
+			i++;
+		}
+	}
+}
+
 static char **
 header_values(struct sv_run *run, const char *name, size_t *n_r)
 {
@@ -430,7 +452,7 @@ header_values(struct sv_run *run, const char *name, size_t *n_r)
 			continue;
 		buf_reset(&raw);
 		buf_reset(&dec);
-		mail_header_value_unfold(&raw, &f);
+		unfold(&raw, &f);
 		buf_puts(&raw, "");
 		rfc2047_decode(&dec, raw.data, raw.len);
 		buf_puts(&dec, "");
@@ -527,7 +549,9 @@ address_values(struct sv_run *run, const struct sv_node *n, const struct sv_arg 
 		char *name = sv_expand(run, names->strs[i]);
 		size_t nv;
 		char **v = sv_header_values(run, name, &nv);
-		/* :index counts addresses of the named header (RFC 5260 §6) */
+		/* :index counts the named header's fields, each with all
+		 * its addresses (RFC 5260 §6, as Pigeonhole does) */
+		apply_index(n, &v, &nv);
 		char **addrs = xcalloc(1, sizeof *addrs);
 		size_t na = 0;
 		for (size_t k = 0; k < nv; k++) {
@@ -552,7 +576,6 @@ address_values(struct sv_run *run, const struct sv_node *n, const struct sv_arg 
 			mail_address_free(&list);
 		}
 		sv_strv_free(v, nv);
-		apply_index(n, &addrs, &na);
 		for (size_t k = 0; k < na; k++) {
 			char *part = address_part(n->ap, addrs[k], addrs[k] + strlen(addrs[k]) + 1);
 			if (part != NULL)

@@ -486,9 +486,15 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 			.blob = c->hash,
 			.size = c->size,
 			.base = &sc[i],
-			/* RFC 5235: 0 untested; Junk is the top of the scale */
+			/* RFC 5235: 0 untested; Junk is the top of the scale,
+			 * else rspamd's score when it was asked */
 			.spam_score = !smtp_inbound_checks_message(s) ? 0
-				      : tx->verdict.special_use != NULL ? 10 : 1,
+				      : tx->verdict.special_use != NULL ? 10
+				      : tx->verdict.spamtest > 0	  ? tx->verdict.spamtest
+									  : 1,
+			.spam_percent = tx->verdict.spam_percent,
+			.have_spam_percent = tx->verdict.special_use == NULL &&
+					     tx->verdict.spamtest > 0,
 		};
 		planned[i] = sieve_deliver_plan(smtp_store(s), &in, &plans[i]) == 1;
 		free(user);

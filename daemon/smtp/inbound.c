@@ -98,6 +98,8 @@ smtp_verdict_clear(struct smtp_verdict *v)
 	xfree(v->subject);
 	xfree(v->hold);
 	v->special_use = NULL;
+	v->spamtest = 0;
+	v->spam_percent = 0;
 }
 
 void
@@ -309,6 +311,7 @@ rspamd_verdict(struct smtp_session *s, int fd, uint64_t size)
 		return;
 	}
 	buf_printf(&v->log, " spam=\"%s\" score=%.2f", rspamd_action_name(r.action), r.score);
+	rspamd_spamtest(&r, &v->spamtest, &v->spam_percent);
 	switch (r.action) {
 	case RSPAMD_REJECT:
 	case RSPAMD_DISCARD:	/* refused, never dropped without a word */

@@ -32,6 +32,8 @@ struct smtp_verdict {
 	struct buf headers;	/* fields for each local copy, after its delivery fields */
 	char *subject;		/* a Subject for the local copies instead of theirs */
 	const char *special_use;	/* "\\Junk": the local copies go there */
+	/* rspamd's score on RFC 5235's scales (Sieve's spamtest), 0: none */
+	int spamtest, spam_percent;
 	struct buf log;		/* " spam=..." for the message's log line */
 	/* outbound (a local user's): why what goes out is held in the queue
 	 * (rspamd scored it as spam), or NULL to send it */

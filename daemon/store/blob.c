@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -44,7 +46,93 @@ struct blob_writer {
 	size_t buffered;
 	unsigned char *buffer;	/* BLOB_WRITE_BUFFER bytes while writing */
 	bool deferred;		/* no temporary file yet (blob_writer_new_deferred()) */
+	/* fd is an unnamed file (O_TMPFILE) in blobs/tmp: no name to remove,
+	 * and placing it is one linkat() into blobs/XX (no rename out of the
+	 * directory every writer shares); kept: its descriptor stays open
+	 * after blob_writer_finish() (it is the file), one of anon_kept */
+	bool anon;
+	bool kept;
 };
+
+/*
+ * Unnamed temporary files: 1 used, -1 not (the filesystem has no O_TMPFILE,
+ * or /proc/self/fd, through which linkat() names one, is missing), 0 not
+ * known yet (the first writer of the process tries).  Checked once.
+ */
+static int anon_mode;
+static pthread_mutex_t anon_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Unnamed files kept open between blob_writer_finish() and their placing
+ * (an IMAP MULTIAPPEND's messages); past ANON_KEPT_MAX, finish() names the
+ * file in blobs/tmp and closes it, as for a named temporary file. */
+#define ANON_KEPT_MAX 64
+static atomic_int anon_kept;
+
+/* Names the unnamed file fd at path (never replacing a file: EEXIST). */
+static int
+link_anon(int fd, const char *path)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/* An unnamed file in blobs/tmp, or -1 (errno; then named files are used). */
+static int
+open_anon(struct blob_writer *w)
+{
+	pthread_mutex_lock(&anon_lock);
+	int mode = anon_mode;
+	pthread_mutex_unlock(&anon_lock);
+	if (mode < 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	char *dir = xasprintf("%s/tmp", w->st->blob_dir);
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, STORE_BLOB_MODE);
+	int e = errno;
+	int probe = -1;
+	if (fd >= 0 && mode == 0) {
+		/* an unnamed file can be linked once only: the check (below)
+		 * takes one of its own */
+		probe = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, STORE_BLOB_MODE);
+		if (probe < 0) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	free(dir);
+	if (fd < 0) {
+		if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL) {
+			pthread_mutex_lock(&anon_lock);
+			anon_mode = -1;
+			pthread_mutex_unlock(&anon_lock);
+			e = EOPNOTSUPP;
+		}
+		errno = e;
+		return -1;
+	}
+	if (mode == 0) {
+		/* once: whether it can be given a name (the writer's own
+		 * temporary name, removed again) */
+		int ok = link_anon(probe, w->tmp_path) == 0;
+		if (ok)
+			unlink(w->tmp_path);
+		e = errno;
+		close(probe);
+		pthread_mutex_lock(&anon_lock);
+		anon_mode = ok ? 1 : -1;
+		pthread_mutex_unlock(&anon_lock);
+		if (!ok) {
+			log_info("store: unnamed temporary files cannot be named "
+				 "here (%s): named ones are used", strerror(e));
+			close(fd);
+			errno = EOPNOTSUPP;
+			return -1;
+		}
+	}
+	return fd;
+}
 
 int
 blob_errno_status(int e)
@@ -87,8 +175,11 @@ fsync_dir(const char *path, const char **error_r)
 static int
 create_tmp(struct blob_writer *w, const char **error_r)
 {
-	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		     STORE_BLOB_MODE);
+	w->fd = open_anon(w);
+	w->anon = w->fd >= 0;
+	if (w->fd < 0 && errno == EOPNOTSUPP)
+		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			     STORE_BLOB_MODE);
 	/* open() applies the umask: the mode is meant exactly */
 	if (w->fd < 0 || fchmod(w->fd, STORE_BLOB_MODE) < 0) {
 		int e = errno;
@@ -96,7 +187,8 @@ create_tmp(struct blob_writer *w, const char **error_r)
 		if (w->fd >= 0) {
 			close(w->fd);
 			w->fd = -1;
-			unlink(w->tmp_path);
+			if (!w->anon)
+				unlink(w->tmp_path);
 		}
 		return blob_errno_status(e);
 	}
@@ -166,15 +258,28 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* The writer's descriptor closed (a kept unnamed file counted off). */
+static int
+close_fd(struct blob_writer *w)
+{
+	if (w->fd < 0)
+		return 0;
+	int r = close(w->fd);
+	w->fd = -1;
+	if (w->kept) {
+		atomic_fetch_sub(&anon_kept, 1);
+		w->kept = false;
+	}
+	return r;
+}
+
 /* The temporary file goes (the writer is done with it, or failed). */
 static void
 drop_tmp(struct blob_writer *w)
 {
-	if (w->fd >= 0) {
-		close(w->fd);
-		w->fd = -1;
-	}
-	if (!w->deferred && unlink(w->tmp_path) < 0 && errno != ENOENT)
+	close_fd(w);
+	/* an unnamed file went with its descriptor */
+	if (!w->deferred && !w->anon && unlink(w->tmp_path) < 0 && errno != ENOENT)
 		log_error("store: cannot remove %s: %s", w->tmp_path, strerror(errno));
 	free(w->buffer);
 	w->buffer = NULL;
@@ -290,10 +395,21 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 	}
 	if (blob_fsync_fn(w->fd) < 0)
 		return fail_io(w, "fsync", errno, error_r);
+	if (!keep_fd && w->anon) {
+		/* an unnamed file lives as long as its descriptor: kept open
+		 * (a few), or else named in blobs/tmp after all */
+		if (atomic_fetch_add(&anon_kept, 1) < ANON_KEPT_MAX) {
+			w->kept = true;
+			keep_fd = true;
+		} else {
+			atomic_fetch_sub(&anon_kept, 1);
+			if (link_anon(w->fd, w->tmp_path) < 0)
+				return fail_io(w, "name", errno, error_r);
+			w->anon = false;
+		}
+	}
 	if (!keep_fd) {
-		int r = close(w->fd);
-		w->fd = -1;
-		if (r < 0)
+		if (close_fd(w) < 0)
 			return fail_io(w, "close", errno, error_r);
 	}
 	free(w->buffer);
@@ -332,7 +448,14 @@ blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int *fd
 		int ret = flush_buffer(w, error_r);
 		if (ret != STORE_OK)
 			return ret;
-		fd = open(w->tmp_path, O_RDONLY | O_CLOEXEC);
+		if (w->anon) {
+			/* a descriptor of its own (its own offset), read-only */
+			char proc[64];
+			snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
+			fd = open(proc, O_RDONLY | O_CLOEXEC);
+		} else {
+			fd = open(w->tmp_path, O_RDONLY | O_CLOEXEC);
+		}
 		if (fd < 0)
 			return fail_io(w, "open", errno, error_r);
 	}
@@ -476,7 +599,9 @@ blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 	*error_r = "the blob could not be placed";
 	/* at most: the folder made, and a few removals racing with us */
 	for (unsigned attempt = 0; attempt < 8 && !placed; attempt++) {
-		if (renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+		if (w->anon ? link_anon(w->fd, path) == 0
+			    : renameat2(AT_FDCWD, w->tmp_path, AT_FDCWD, path,
+					RENAME_NOREPLACE) == 0) {
 			placed = true;
 			break;
 		}
@@ -502,7 +627,8 @@ blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 			dir_made = true;
 			continue;
 		}
-		*error_r = errfmt("cannot rename %s to %s: %s", w->tmp_path, path,
+		*error_r = errfmt("cannot %s %s to %s: %s",
+				  w->anon ? "link" : "rename", w->tmp_path, path,
 				  strerror(e));
 		ret = blob_errno_status(e);
 		break;
@@ -513,6 +639,12 @@ blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 		goto out;
 	}
 	w->state = WRITER_PLACED;
+	if (w->kept) {
+		/* now the held blob, no longer a kept temporary file */
+		atomic_fetch_sub(&anon_kept, 1);
+		w->kept = false;
+	}
+	w->anon = false;
 	/* the names durable: the new folder's in blobs/, the file's in it */
 	ret = dir_made ? fsync_dir(w->st->blob_dir, error_r) : STORE_OK;
 	if (ret == STORE_OK)
@@ -539,8 +671,7 @@ static void
 writer_free(struct blob_writer **wp)
 {
 	struct blob_writer *w = *wp;
-	if (w->fd >= 0)
-		close(w->fd);
+	close_fd(w);
 	if (w->sha != NULL) {
 		char dummy[SHA256_HEX_LEN + 1];
 		sha256_finish_hex(&w->sha, dummy);

@@ -1,9 +1,14 @@
 /*
  * blob: the message files under data_dir/blobs/, named by their SHA-256.
  *
- * A blob is written to blobs/tmp/ under a unique name, fsynced, renamed to
- * blobs/XX/HASH (XX = its first two hex digits), and the directory fsynced,
- * before blob_writer_place() returns.  A blob that exists already is not
+ * A blob is written to an unnamed file in blobs/tmp/ (O_TMPFILE), fsynced,
+ * linked as blobs/XX/HASH (XX = its first two hex digits), and that
+ * directory fsynced, before blob_writer_place() returns: the content is on
+ * disk before its name is, and the name before the caller's rows commit.
+ * The shared blobs/tmp/ directory is never written, and a crash leaves no
+ * temporary file behind.  Where unnamed files cannot be made or named (no
+ * O_TMPFILE in the filesystem, no /proc/self/fd), the file has a unique
+ * name in blobs/tmp/ and is renamed instead, in the same order.  A blob that exists already is not
  * written twice: blobs are content-addressed and shared by every message
  * with the same bytes.  Blobs are immutable; readers open them by hash.
  * The writer hashes as it goes, so a large message is never held in memory.

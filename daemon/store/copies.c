@@ -25,9 +25,9 @@ static const char SQL_SPECIAL_USE[] =
 
 /* The user's mailbox of a special use ("\\Junk"); one named for it
  * ("Junk") when none has the attribute; else a new one with it. */
-static int
-special_mailbox(struct store *st, int64_t user_id, const char *use, int64_t *id_r,
-		const char **error_r)
+int
+store_special_mailbox_tx(struct store *st, int64_t user_id, const char *use, int64_t *id_r,
+			 const char **error_r)
 {
 	sqlite3_stmt *s = store_stmt(st, SQL_SPECIAL_USE);
 	stmt_int(s, 1, user_id);
@@ -129,7 +129,7 @@ store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
 		while (k < i && strcmp(copies[k].blob, c->blob) != 0)
 			k++;
 		if (c->special_use != NULL && c->special_use[0] == '\\')
-			ret = special_mailbox(st, c->user_id, c->special_use, &mailbox, error_r);
+			ret = store_special_mailbox_tx(st, c->user_id, c->special_use, &mailbox, error_r);
 		else
 			ret = store_copy_mailbox_tx(st, c->user_id, c->mailbox, c->create, &mailbox, error_r);
 		if (ret < 0)

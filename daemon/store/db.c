@@ -52,15 +52,16 @@ static int
 busy_wait(void *arg, int tries)
 {
 	struct store *st = arg;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	int64_t now_ms = store_mono_ms();
 	if (tries == 0)
 		st->busy_since_ms = now_ms;
 	else if (now_ms - st->busy_since_ms >= STORE_BUSY_TIMEOUT_MS)
 		return 0;
 	pthread_mutex_lock(&tx_end_lock);
-	uint64_t seen = tx_end_count;
+	/* the count when this writer last looked (before its BEGIN, or at
+	 * its last wake): a transaction that ended since, even before this
+	 * call, sends it back to try at once rather than after a poll */
+	uint64_t seen = st->tx_seen;
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_nsec += BUSY_POLL_MS * 1000000L;
@@ -71,6 +72,7 @@ busy_wait(void *arg, int tries)
 	while (tx_end_count == seen &&
 	       pthread_cond_timedwait(&tx_end, &tx_end_lock, &until) == 0)
 		;
+	st->tx_seen = tx_end_count;
 	pthread_mutex_unlock(&tx_end_lock);
 	return 1;
 }
@@ -86,6 +88,14 @@ int64_t
 store_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+int64_t
+store_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t
@@ -269,6 +279,17 @@ store_group_end(struct store *st, const char **error_r)
 	return store_commit(st, error_r);
 }
 
+int
+store_group_end_lazy(struct store *st, const char **error_r)
+{
+	/* the group's transaction began light: its commit becomes a lazy
+	 * one (walsync.c syncs it within STORE_LAZY_SYNC_MS, or sooner) */
+	st->tx_lazy = true;
+	int ret = store_group_end(st, error_r);
+	st->tx_lazy = false;
+	return ret;
+}
+
 void
 store_group_abort(struct store *st)
 {
@@ -278,35 +299,46 @@ store_group_abort(struct store *st)
 	store_rollback(st);
 }
 
-int
-store_begin(struct store *st, const char **error_r)
+/* store_begin(), store_begin_light(), store_begin_lazy(): the connection's
+ * synchronous mode (NORMAL for light and lazy) and the kind of commit. */
+static int
+begin_kind(struct store *st, bool normal, bool lazy, const char **error_r)
 {
 	int g = begin_grouped(st, error_r);
 	if (g != 0)
 		return g > 0 ? STORE_OK : STORE_ERROR;
 	if (st->in_tx)
 		panic("store: nested transaction");
-	if (set_sync(st, false, error_r) < 0)
+	if (set_sync(st, normal, error_r) < 0)
 		return STORE_ERROR;
+	st->tx_lazy = lazy;
 	return begin(st, error_r);
+}
+
+int
+store_begin(struct store *st, const char **error_r)
+{
+	return begin_kind(st, false, false, error_r);
 }
 
 int
 store_begin_light(struct store *st, const char **error_r)
 {
-	int g = begin_grouped(st, error_r);
-	if (g != 0)
-		return g > 0 ? STORE_OK : STORE_ERROR;
-	if (st->in_tx)
-		panic("store: nested transaction");
-	if (set_sync(st, true, error_r) < 0)
-		return STORE_ERROR;
-	return begin(st, error_r);
+	return begin_kind(st, true, false, error_r);
+}
+
+int
+store_begin_lazy(struct store *st, const char **error_r)
+{
+	return begin_kind(st, true, true, error_r);
 }
 
 static int
 begin(struct store *st, const char **error_r)
 {
+	pthread_mutex_lock(&tx_end_lock);
+	st->tx_seen = tx_end_count;
+	pthread_mutex_unlock(&tx_end_lock);
 	sqlite3_stmt *s = store_stmt(st, SQL_BEGIN);
 	int rc = SQLITE_BUSY;
 	/* busy_timeout already waits; a writer that still finds the lock
@@ -380,8 +412,14 @@ store_commit(struct store *st, const char **error_r)
 	tx_ended();
 	release_commit_lock(st);
 	/* a light commit is durable before its caller answers OK, and before
-	 * other sessions are told of it (they may answer on it at once) */
-	int ret = st->sync_normal ? store_wal_sync(st, error_r) : STORE_OK;
+	 * other sessions are told of it (they may answer on it at once); a
+	 * lazy one is in the WAL, synced within STORE_LAZY_SYNC_MS */
+	int ret = STORE_OK;
+	if (st->tx_lazy)
+		store_wal_lazy(st);
+	else if (st->sync_normal)
+		ret = store_wal_sync(st, error_r);
+	st->tx_lazy = false;
 	for (size_t i = 0; i < st->n_touched; i++)
 		store_notify_mailbox(st->touched[i]);
 	st->n_touched = 0;
@@ -415,6 +453,7 @@ store_rollback(struct store *st)
 		sqlite3_reset(s);
 	}
 	st->in_tx = false;
+	st->tx_lazy = false;
 	st->n_touched = 0;
 	st->index_wake = false;
 	tx_ended();
@@ -564,6 +603,7 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	}
 	sqlite3_extended_result_codes(st->db, 0);
 	sqlite3_busy_handler(st->db, busy_wait, st);
+	store_wal_attach(st);
 	for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++) {
 		char *msg = NULL;
 		if (sqlite3_exec(st->db, pragmas[i], NULL, NULL, &msg) != SQLITE_OK) {
@@ -596,6 +636,11 @@ store_close(struct store **stp)
 		return;
 	if (st->db != NULL) {
 		store_rollback(st);
+		/* lazy commits of this handle durable before it goes: the
+		 * process may end next (the CLI) */
+		const char *error;
+		if (store_wal_sync_lazy(st, &error) != STORE_OK)
+			log_error("store: close: %s", error);
 		for (size_t i = 0; i < st->stmts_cap; i++)
 			if (st->stmts[i].stmt != NULL)
 				sqlite3_finalize(st->stmts[i].stmt);

@@ -329,8 +329,8 @@ imapdb_claim_recent(struct store *st, int64_t mailbox_id, uint32_t upto,
 			*first_r = next;
 		return ret;
 	}
-	/* \Recent carries no message: a light commit */
-	if ((ret = store_begin_light(st, error_r)) < 0)
+	/* \Recent carries no message: a lazy commit (store_begin_lazy()) */
+	if ((ret = store_begin_lazy(st, error_r)) < 0)
 		return ret;
 	/* again inside the write lock: another session may have claimed */
 	ret = recent_bounds(st, mailbox_id, first_r, &next, error_r);
@@ -488,8 +488,8 @@ imapdb_store_flags_cond(struct store *st, int64_t mailbox_id,
 	memset(results, 0, n * sizeof *results);
 	if (modified != NULL)
 		memset(modified, 0, n * sizeof *modified);
-	/* flags carry no message: a light commit */
-	int ret = store_begin_light(st, error_r);
+	/* flags carry no message: a lazy commit (store_begin_lazy()) */
+	int ret = store_begin_lazy(st, error_r);
 	if (ret < 0)
 		return ret;
 	int64_t modseq = 0;
@@ -623,7 +623,9 @@ imapdb_copy(struct store *st, int64_t src_mailbox_id, int64_t dst_mailbox_id,
 	    uint32_t *uidvalidity_r, const char **error_r)
 {
 	enum store_learn_kind kind = STORE_LEARN_NONE;
-	int ret = store_begin(st, error_r);
+	/* light: durable when store_commit() returns, its flush taken
+	 * outside SQLite's write lock (see store_append()) */
+	int ret = store_begin_light(st, error_r);
 	if (ret < 0)
 		return ret;
 	if (learn && (ret = store_learn_kind_of_copy(st, src_mailbox_id, dst_mailbox_id,
@@ -709,8 +711,8 @@ imapdb_expunge_deleted(struct store *st, int64_t mailbox_id,
 	*expunged_r = NULL;
 	*n_r = 0;
 	/* an expunge carries no message (if a power failure undoes it, the
-	 * message is back, not lost): a light commit */
-	int ret = store_begin_light(st, error_r);
+	 * message is back, not lost): a lazy commit (store_begin_lazy()) */
+	int ret = store_begin_lazy(st, error_r);
 	if (ret < 0)
 		return ret;
 	uint32_t *del = NULL;

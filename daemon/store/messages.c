@@ -287,7 +287,12 @@ store_append(struct store *st, int64_t mailbox_id, const char *blob,
 		return STORE_INVALID;
 	}
 	store_imap_cache_prepare(st, blob);
-	if ((ret = store_begin(st, error_r)) < 0)
+	/* light: COMMIT writes the WAL and frees SQLite's write lock without
+	 * a flush, and store_commit() syncs the WAL outside the lock, in a
+	 * flush shared with the commits of the moment, before it returns: the
+	 * message is durable before its OK all the same (as a delivery's),
+	 * and no other session's flag change waits behind this flush */
+	if ((ret = store_begin_light(st, error_r)) < 0)
 		return ret;
 	st->append_cache = &st->imap_cache;
 	ret = store_append_tx(st, mailbox_id, blob, size, internal_date, flags,
@@ -365,8 +370,8 @@ store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		*removed_r = 0;
 	if (n == 0)
 		return STORE_OK;
-	/* a removal carries no message: a light commit (group commit) */
-	if ((ret = store_begin_light(st, error_r)) < 0)
+	/* a removal carries no message: a lazy commit (store_begin_lazy()) */
+	if ((ret = store_begin_lazy(st, error_r)) < 0)
 		return ret;
 	sqlite3_stmt *s = store_stmt(st, SQL_EXPUNGE);
 	stmt_int(s, 1, mailbox_id);

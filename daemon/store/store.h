@@ -558,6 +558,12 @@ int store_fsck(struct store *st, bool repair, void *out /* FILE * */,
  */
 int store_group_begin(struct store *st, const char **error_r);
 int store_group_end(struct store *st, const char **error_r);
+/* store_group_end() as a lazy commit (store_begin_lazy(): committed, so a
+ * crash of the process loses nothing; made durable by walsync.c within
+ * STORE_LAZY_SYNC_MS or by an earlier sync, lost at most by a power failure
+ * before that).  For changes that carry no message and that a replay makes
+ * again (DESIGN.md's weaker guarantee): two-way sync's merge results. */
+int store_group_end_lazy(struct store *st, const char **error_r);
 void store_group_abort(struct store *st);
 
 #endif

@@ -61,7 +61,9 @@ struct store {
 				 * are savepoints of one (light) transaction */
 	bool in_sub;		/* ... and one of them is open */
 	bool sync_normal;	/* synchronous=NORMAL is set (store_begin_light) */
+	bool tx_lazy;		/* the transaction is store_begin_lazy()'s */
 	int64_t busy_since_ms;	/* db.c: when the current wait for a lock began */
+	uint64_t tx_seen;	/* db.c: transactions ended when it last looked */
 	int64_t *touched;	/* mailboxes changed in this transaction */
 	size_t n_touched, cap_touched;
 	/* messages.c: the IMAP cache of the blob last prepared (owned;
@@ -78,6 +80,10 @@ struct store {
 	dev_t wal_dev;
 	ino_t wal_ino;
 	char *wal_path;
+	/* walsync.c: the ticket of this handle's last lazy commit not known
+	 * to be synced (0: none), and its group (not owned) */
+	uint64_t lazy_ticket;
+	struct wal_group *lazy_group;
 	/* db.c: a lock of the caller's that the end of the transaction
 	 * releases (store_commit_unlocks(); not owned) */
 	pthread_mutex_t *commit_unlock;
@@ -85,6 +91,8 @@ struct store {
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
 int64_t store_now(void);
+/* Milliseconds of CLOCK_MONOTONIC (waits and delays). */
+int64_t store_mono_ms(void);
 
 /* The cached prepared statement for sql, reset and with no bindings.
  * A statement that does not prepare is a bug in the SQL: panic(). */
@@ -163,6 +171,10 @@ int stmt_exec_one(struct store *st, sqlite3_stmt *s, const char *what,
 /* Inside the caller's transaction: the id of the user's folder name (made
  * when create; NULL, or no such folder: the INBOX), as store_deliver_copies()
  * places a copy. */
+/* The user's mailbox of a special use ("\\Junk"); one named for it
+ * ("Junk") when none has the attribute; else a new one with it. */
+int store_special_mailbox_tx(struct store *st, int64_t user_id, const char *use, int64_t *id_r,
+			     const char **error_r);
 int store_copy_mailbox_tx(struct store *st, int64_t user_id, const char *name, bool create,
 			  int64_t *id_r, const char **error_r);
 
@@ -181,17 +193,53 @@ int store_begin(struct store *st, const char **error_r);
  * sessions committing at once pay one flush between them.
  */
 int store_begin_light(struct store *st, const char **error_r);
+/*
+ * store_begin_light() for the changes an IMAP or POP3 client makes to the
+ * messages it has (flags, keywords, expunges, \Recent claims), never for a
+ * message itself: store_commit() returns once the transaction is in the
+ * WAL, without waiting for a flush.  In DESIGN terms: an acknowledged flag
+ * change or expunge survives a crash of the process at once (its frames
+ * are in the kernel's page cache, and SQLite replays them), and a power
+ * failure or a kernel crash once synced: by the next durable or light
+ * commit's flush (which covers every frame written before it), or
+ * STORE_LAZY_SYNC_MS later at most (walsync.c's keeper thread), whichever
+ * comes first.  A power failure in that window loses the last moment's
+ * flag changes, never a message acknowledged with OK, and never leaves
+ * the database damaged (a WAL replays only whole transactions that pass
+ * their checksums).  Dovecot's default (mail_fsync=optimized) never syncs
+ * such changes at all.
+ */
+int store_begin_lazy(struct store *st, const char **error_r);
 int store_commit(struct store *st, const char **error_r);
 void store_rollback(struct store *st);
+
+/* How long a lazy commit may stay unsynced (ms). */
+#define STORE_LAZY_SYNC_MS 200
 
 /* walsync.c: makes every light commit of this process so far that is in
  * st's WAL durable, sharing one fdatasync() with the other threads that
  * ask at the same time; called by store_commit() after a light COMMIT. */
 int store_wal_sync(struct store *st, const char **error_r);
-/* Light commits synced, and the fdatasync() calls that did it. */
+/* Notes a lazy commit of st (store_commit() after store_begin_lazy()):
+ * the keeper thread syncs it within STORE_LAZY_SYNC_MS unless a flush
+ * covers it first. */
+void store_wal_lazy(struct store *st);
+/* store_wal_sync() when st has a lazy commit not yet known to be synced
+ * (store_close(): a short-lived process may end right after). */
+int store_wal_sync_lazy(struct store *st, const char **error_r);
+/* Installs st's WAL hook (store_open()): SQLite's auto-checkpoint, which
+ * would run on whichever commit filled the WAL, before that session's
+ * answer, becomes a request to the keeper thread, which checkpoints on a
+ * connection of its own. */
+void store_wal_attach(struct store *st);
+/* Light commits synced, lazy commits, the fdatasync() calls that did
+ * both, those of them the keeper made, and the keeper's checkpoints. */
 struct store_wal_stats {
 	uint64_t commits;
 	uint64_t syncs;
+	uint64_t lazy_commits;
+	uint64_t keeper_syncs;
+	uint64_t checkpoints;
 };
 void store_wal_stats(struct store_wal_stats *stats_r);
 /* Closes st's WAL descriptor (store_close()). */

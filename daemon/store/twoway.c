@@ -39,6 +39,9 @@ static const char SQL_DROP_UNRESOLVED[] =
 static const char SQL_UNRESOLVED[] =
 	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
 	" AND uidvalidity <> ?3 AND state IN (3, 4) LIMIT 1";
+static const char SQL_ADVANCE[] =
+	"UPDATE upstream_folders SET last_uid = max(last_uid, ?3) WHERE upstream_id = ?1"
+	" AND folder = ?2";
 static const char SQL_MODSEQ_GET[] =
 	"SELECT modseq FROM upstream_folders WHERE upstream_id = ?1 AND folder = ?2";
 static const char SQL_MODSEQ_SET[] =
@@ -155,6 +158,11 @@ store_twoway_apply(struct store *st, const struct twoway_op *ops, size_t n,
 			s = store_stmt(st, SQL_MODSEQ_SET);
 			stmt_text(s, 2, op->folder);
 			stmt_int(s, 3, (int64_t)op->modseq);
+			break;
+		case TWOWAY_OP_ADVANCE:
+			s = store_stmt(st, SQL_ADVANCE);
+			stmt_text(s, 2, op->folder);
+			stmt_int(s, 3, op->uid);
 			break;
 		case TWOWAY_OP_DELETE:
 		default:

@@ -27,6 +27,8 @@ enum twoway_state {
 	TWOWAY_UNRESOLVED = 3,		/* upstream UID unknown: match by hash */
 	TWOWAY_UNRESOLVED_GONE = 4,	/* the same, gone here meanwhile */
 	TWOWAY_REMOTE_GONE = 5,		/* expunged upstream: expunge here */
+	TWOWAY_UPLOADING = 6,		/* made here: APPEND recorded (uid 0) */
+	TWOWAY_UPLOADING_GONE = 7,	/* the same, gone here meanwhile */
 };
 
 /* A link with its local message's state (the message fields are 0/"" when
@@ -67,6 +69,7 @@ enum twoway_op_kind {
 	TWOWAY_OP_LOCATION,	/* folder, uidvalidity, uid, state; dest cleared */
 	TWOWAY_OP_DELETE,
 	TWOWAY_OP_MODSEQ,	/* folder (with link_id the account): HIGHESTMODSEQ */
+	TWOWAY_OP_ADVANCE,	/* folder (link_id the account): last UID fetched, at least uid */
 };
 struct twoway_op {
 	enum twoway_op_kind kind;
@@ -101,5 +104,64 @@ int store_twoway_modseq_get(struct store *st, int64_t upstream_id, const char *f
 			    uint64_t *modseq_r, const char **error_r);
 int store_twoway_modseq_set(struct store *st, int64_t upstream_id, const char *folder,
 			    uint64_t modseq, const char **error_r);
+
+/* ---- what is made here (twoway_up.c, sql/044_twoway_up.sql) -------------- */
+
+/* A local message of a mirrored folder to go up. */
+struct twoway_local {
+	int64_t message_id;
+	uint32_t uid;
+	unsigned flags;
+	char *keywords;		/* "" none */
+	int64_t internal_date;
+	char *blob;
+	int64_t link_id;	/* its UPLOADING link (0: none yet) */
+};
+/* The messages of the mailbox that no link holds, or whose APPEND was
+ * recorded and is not known to be done (UPLOADING), by UID; \Deleted
+ * ones and those whose blob a link gone here holds (a local move from
+ * another folder of the account: moved upstream by that folder's pass)
+ * apart. */
+int store_twoway_unlinked(struct store *st, int64_t upstream_id, int64_t mailbox_id,
+			  struct twoway_local **list_r, size_t *n_r, const char **error_r);
+void store_twoway_unlinked_free(struct twoway_local **list, size_t n);
+/* Records an UPLOADING link (raw hash and blob: the blob; base: the flags
+ * in sync_flags and the keywords) for each of list without one, sets their
+ * link_id; one commit, durable on return. */
+int store_twoway_upload_begin(struct store *st, int64_t upstream_id, const char *folder,
+			      uint32_t uidvalidity, struct twoway_local *list, size_t n,
+			      unsigned sync_flags, const char **error_r);
+/* Drops the folder's UPLOADING_GONE links (after a whole pass that did
+ * not find them upstream: their APPEND never happened). */
+int store_twoway_upload_gone(struct store *st, int64_t upstream_id, const char *folder,
+			     const char **error_r);
+
+/* An upstream folder of the account and the local mailbox it was last
+ * synced with (mailbox_id 0: not known; local_name NULL: that mailbox is
+ * gone). */
+struct twoway_folder {
+	char *folder;
+	int64_t mailbox_id;
+	char *local_name;
+};
+int store_twoway_folders(struct store *st, int64_t upstream_id, struct twoway_folder **list_r,
+			 size_t *n_r, const char **error_r);
+void store_twoway_folders_free(struct twoway_folder **list, size_t n);
+/* Remembers the folder's local mailbox (nothing written when known). */
+int store_twoway_folder_mailbox(struct store *st, int64_t upstream_id, const char *folder,
+				int64_t mailbox_id, const char **error_r);
+/* The folder (and those below it, "from/...") is named to now: its row
+ * and its links, in one commit. */
+int store_twoway_folder_renamed(struct store *st, int64_t upstream_id, const char *from,
+				const char *to, const char **error_r);
+/* Whether the folder has changes here not yet sent up (links not LIVE or
+ * whose message's flags or keywords are not the base; with mirror, also
+ * messages of its mailbox that no link holds, or its mailbox not known):
+ * a folder without them and unchanged upstream needs no visit. */
+int store_twoway_folder_pending(struct store *st, int64_t upstream_id, const char *folder,
+				bool mirror, bool *pending_r, const char **error_r);
+/* The folder is gone upstream: its row and links dropped, one commit. */
+int store_twoway_folder_forget(struct store *st, int64_t upstream_id, const char *folder,
+			       const char **error_r);
 
 #endif

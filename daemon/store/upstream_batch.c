@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,6 +254,124 @@ store_upstream_batch_write(struct upstream_batch *b, const void *p, size_t n,
 			return ret;
 	}
 	return STORE_OK;
+}
+
+/* A descriptor reading the file at path from its start. */
+static int
+open_read(const char *path, int *fd_r, const char **error_r)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return io_failed("open", path, errno, error_r);
+	*fd_r = fd;
+	return STORE_OK;
+}
+
+int
+store_upstream_batch_message_open(struct upstream_batch *b, int *fd_r, uint64_t *size_r,
+				  const char **error_r)
+{
+	if (!b->begun || b->over) {
+		*error_r = b->over ? "message too large" : "no message begun";
+		return b->over ? STORE_INVALID : STORE_ERROR;
+	}
+	int ret;
+	if (b->fd >= 0) {
+		/* its file, complete once the buffer is written */
+		if ((ret = flush_buf(b, error_r)) != STORE_OK)
+			return ret;
+		if ((ret = open_read(b->tmp_path, fd_r, error_r)) != STORE_OK)
+			return ret;
+	} else {
+		/* in memory: a copy no one else sees, gone with its descriptor */
+		int fd = memfd_create("mailhub-upstream-message", MFD_CLOEXEC);
+		if (fd < 0)
+			return io_failed("create", "a memory file", errno, error_r);
+		if ((ret = write_all(fd, b->buf, b->buffered, "a memory file", error_r)) !=
+			    STORE_OK ||
+		    (lseek(fd, 0, SEEK_SET) < 0 &&
+		     (ret = io_failed("seek", "a memory file", errno, error_r)) != STORE_OK)) {
+			close(fd);
+			return ret;
+		}
+		*fd_r = fd;
+	}
+	*size_r = b->size;
+	return STORE_OK;
+}
+
+int
+store_upstream_batch_prepend(struct upstream_batch *b, const char *p, size_t n,
+			     const char **error_r)
+{
+	if (!b->begun || b->over) {
+		*error_r = b->over ? "message too large" : "no message begun";
+		return b->over ? STORE_INVALID : STORE_ERROR;
+	}
+	if (n == 0)
+		return STORE_OK;
+	char dummy[SHA256_HEX_LEN + 1];
+	sha256_finish_hex(&b->sha, dummy);
+	b->sha = sha256_new();
+	sha256_update(b->sha, p, n);
+	if (b->fd < 0 && b->buffered + n <= BATCH_WRITE_BUF) {
+		/* in memory still: moved up in the buffer */
+		memmove(b->buf + n, b->buf, b->buffered);
+		memcpy(b->buf, p, n);
+		b->buffered += n;
+		b->size += n;
+		sha256_update(b->sha, b->buf + n, b->buffered - n);
+		return STORE_OK;
+	}
+	/* a new file: the fields, then the message as it stands */
+	char *path = NULL;
+	int fd = -1, in = -1, ret;
+	if ((ret = tmp_create(b, &path, &fd, error_r)) != STORE_OK)
+		return ret;
+	if ((ret = write_all(fd, p, n, path, error_r)) != STORE_OK)
+		goto fail;
+	if (b->fd >= 0) {
+		if ((ret = flush_buf(b, error_r)) != STORE_OK ||
+		    (ret = open_read(b->tmp_path, &in, error_r)) != STORE_OK)
+			goto fail;
+		for (;;) {
+			ssize_t r = read(in, b->buf, BATCH_WRITE_BUF);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				ret = io_failed("read", b->tmp_path, errno, error_r);
+				goto fail;
+			}
+			if (r == 0)
+				break;
+			sha256_update(b->sha, b->buf, (size_t)r);
+			if ((ret = write_all(fd, b->buf, (size_t)r, path, error_r)) != STORE_OK)
+				goto fail;
+		}
+		close(in);
+		in = -1;
+		close(b->fd);
+		if (unlink(b->tmp_path) < 0 && errno != ENOENT)
+			log_error("store: cannot remove %s: %s", b->tmp_path, strerror(errno));
+		free(b->tmp_path);
+	} else {
+		sha256_update(b->sha, b->buf, b->buffered);
+		if ((ret = write_all(fd, b->buf, b->buffered, path, error_r)) != STORE_OK)
+			goto fail;
+		b->buffered = 0;
+	}
+	b->fd = fd;
+	b->tmp_path = path;
+	b->size += n;
+	return STORE_OK;
+fail:
+	/* the message is lost: the caller aborts it */
+	if (in >= 0)
+		close(in);
+	close(fd);
+	unlink(path);
+	free(path);
+	return ret;
 }
 
 void

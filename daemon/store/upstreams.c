@@ -72,13 +72,14 @@ static const char SQL_UIDL_DEL[] =
 static const char SQL_DEDUPE_ADD[] =
 	"INSERT OR IGNORE INTO upstream_dedupe (user_id, key, created)"
 	" VALUES (?1, ?2, ?3)";
-/* two-way (sql/024): a message of an unresolved link found again by its
+/* two-way (sql/024, 044): a message of an unresolved link (or of an APPEND
+ * from here cut short: UPLOADING) found again by its
  * raw hash in the link's folder gets its new UID instead of a copy */
 static const char SQL_LINK_RESOLVE[] =
 	"UPDATE upstream_links SET uidvalidity = ?4, uid = ?5, dest = NULL,"
-	" state = CASE state WHEN 3 THEN 0 ELSE 1 END WHERE id = (SELECT id"
+	" state = CASE WHEN state IN (3, 6) THEN 0 ELSE 1 END WHERE id = (SELECT id"
 	" FROM upstream_links WHERE upstream_id = ?1 AND raw_hash = ?2 AND folder = ?3"
-	" AND state IN (3, 4) LIMIT 1)";
+	" AND state IN (3, 4, 6, 7) LIMIT 1)";
 static const char SQL_LINK_ADD[] =
 	"INSERT INTO upstream_links (upstream_id, message_id, folder, uidvalidity, uid,"
 	" raw_hash, blob, flags, keywords) SELECT ?1, id, ?3, ?4, ?5, ?6, blob, flags,"
@@ -827,15 +828,22 @@ store_upstream_deliver_tx(struct store *st, const struct upstream_delivery *d,
 		unsigned flags = d->flags & (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED |
 					     STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT);
 		int ret = STORE_OK;
-		if (!d->placed)
-			ret = store_append_tx(st, d->mailbox_id, d->blob, d->size,
+		int64_t target = d->mailbox_id;
+		if (!d->placed && d->junk)
+			ret = store_special_mailbox_tx(st, d->user_id, "\\Junk", &target, error_r);
+		if (!d->placed && ret == STORE_OK)
+			ret = store_append_tx(st, target, d->blob, d->size,
 					      d->internal_date, flags, d->keywords, false, &uid,
 					      error_r);
 		for (size_t i = 0; d->placed && ret == STORE_OK && i < d->n_copies; i++) {
 			const struct store_copy *c = &d->copies[i];
 			int64_t mailbox;
-			ret = store_copy_mailbox_tx(st, d->user_id, c->mailbox, c->create,
-						    &mailbox, error_r);
+			if (c->special_use != NULL && c->special_use[0] == '\\')
+				ret = store_special_mailbox_tx(st, d->user_id, c->special_use,
+							       &mailbox, error_r);
+			else
+				ret = store_copy_mailbox_tx(st, d->user_id, c->mailbox,
+							    c->create, &mailbox, error_r);
 			if (ret == STORE_OK)
 				ret = store_append_tx(st, mailbox, c->blob, c->size,
 						      d->internal_date, flags | c->flags,

@@ -260,6 +260,9 @@ struct upstream_delivery {
 	bool placed;
 	const struct store_copy *copies;
 	size_t n_copies;
+	/* spam (fetch/spam.c): not placed, it goes to the user's Junk folder
+	 * (special use, made when missing) instead of mailbox_id */
+	bool junk;
 };
 
 /*
@@ -315,6 +318,15 @@ void store_upstream_batch_set_rows(struct upstream_batch *b, upstream_batch_rows
 int store_upstream_batch_end_extra(struct upstream_batch *b,
 				   const struct upstream_delivery *d, void *extra,
 				   const char **error_r);
+/* For a check of the message begun before it ends (fetch/spam.c: rspamd):
+ * a new descriptor reading its bytes so far from the start (the caller
+ * closes it), and their number.  The bytes stay the batch's. */
+int store_upstream_batch_message_open(struct upstream_batch *b, int *fd_r,
+				      uint64_t *size_r, const char **error_r);
+/* Puts p[0..n) (header fields) in front of the message begun; not counted
+ * against its max_size.  A failure loses the message: abort it. */
+int store_upstream_batch_prepend(struct upstream_batch *b, const char *p, size_t n,
+				 const char **error_r);
 /* Throws away the message begun (not the queued ones). */
 void store_upstream_batch_abort_message(struct upstream_batch *b);
 size_t store_upstream_batch_count(const struct upstream_batch *b);

@@ -59,6 +59,24 @@ rspamd_action_is_spam(enum rspamd_action a)
 	       a == RSPAMD_DISCARD || a == RSPAMD_QUARANTINE;
 }
 
+void
+rspamd_spamtest(const struct rspamd_result *r, int *value_r, int *percent_r)
+{
+	double share = r->required > 0 ? r->score / r->required : r->score > 0 ? 1 : 0;
+	if (!(share > 0))	/* NaN too */
+		share = 0;
+	if (share > 1)
+		share = 1;
+	if (rspamd_action_is_spam(r->action)) {
+		*value_r = 10;
+		*percent_r = 100;
+		return;
+	}
+	*percent_r = (int)(share * 100 + 0.5);
+	int v = 1 + (int)(share * 9);
+	*value_r = v > 9 ? 9 : v;
+}
+
 /* s reduced to printable ASCII (others become '?') and cut at max bytes;
  * malloc'd. */
 static char *

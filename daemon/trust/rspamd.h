@@ -72,6 +72,16 @@ const char *rspamd_action_name(enum rspamd_action a);
 bool rspamd_action_is_spam(enum rspamd_action a);
 
 /*
+ * The verdict on RFC 5235's scales, for Sieve's spamtest and spamtestplus:
+ * *value_r 1 to 10 (10: an action that marks spam; else 1 plus the score's
+ * share of required_score, at most 9; 1 for a score of 0 or less) and
+ * *percent_r 0 to 100 (the score's share of required_score; 100 for an
+ * action that marks spam).  0 ("not tested") is never given: a message
+ * rspamd did not check has no result.
+ */
+void rspamd_spamtest(const struct rspamd_result *r, int *value_r, int *percent_r);
+
+/*
  * Appends the header fields for a checked message, each ending in CRLF,
  * folded as rspamd's milter_headers module folds them:
  *

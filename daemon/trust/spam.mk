@@ -42,6 +42,9 @@ TESTS += tests/integration/test_spam_rspamd.py tests/integration/test_spam_dnsbl
 	tests/integration/test_spam_greylist.py
 EXTRA_DIST += tests/integration/test_spam_rspamd.py tests/integration/test_spam_dnsbl.py \
 	tests/integration/test_spam_greylist.py tests/integration/rspamd_util.py
+# ... and on fetched mail, with Dovecot as the upstream.
+TESTS += tests/integration/test_spam_fetch.py
+EXTRA_DIST += tests/integration/test_spam_fetch.py
 
 # rspamd's JSON reply and HTTP reply head.
 FUZZ_TARGETS += tests/fuzz/fuzz_rspamd_reply

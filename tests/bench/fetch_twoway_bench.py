@@ -15,9 +15,12 @@ mbsync, a local Maildir; for mailhub its own store.
 What each side guarantees when it says it is done: mailhub makes every
 fetched message durable (its blob files syncfs'd, the SQLite transaction
 committed with synchronous=FULL) before it counts it fetched, and commits
-each change it owes the upstream (flags, deletions, moves) in a WAL commit
-that is fdatasync'ed before it sends the command; mbsync (FSync yes, its
-default) fsyncs each Maildir file it writes and its sync state journal.
+each change it owes the upstream (deletions, moves, messages made here) in
+a WAL commit that is fdatasync'ed before it sends the command; the merge's
+results (flags pulled down, the new bases) are a lazy commit, synced
+within 200 ms rather than waited for (a crash of the process loses none, a
+power failure at most those, which the next sync merges again); mbsync (FSync yes, its default) fsyncs each Maildir file it
+writes and its sync state journal.
 
 Ratios are mbsync's time / mailhub's (higher is better for mailhub); the
 target is 3x on both.  Plain IMAP (no TLS) for both.

@@ -18,12 +18,16 @@ imaptest also checks every answer it gets; the errors it reports in each
 run are counted and printed (a correct server has none).
 
 Durability as each side runs by default: mailhub syncs every message it
-accepts (APPEND) before its OK, and flag changes and expunges too: they
-commit with synchronous=NORMAL and then sync the WAL outside SQLite's lock,
-one fdatasync shared by all sessions committing at that moment (group
-commit, daemon/store/walsync.c), before the tagged OK; Dovecot 2.3 with its
-default mail_fsync=optimized syncs saved messages and leaves index updates
-(flags, expunges) to the kernel.
+accepts (APPEND, COPY) before its OK: the blob fsynced and linked, then its
+row committed with synchronous=NORMAL and the WAL synced outside SQLite's
+lock, one fdatasync shared by all sessions committing at that moment
+(group commit, daemon/store/walsync.c).  Flag changes, expunges and
+\\Recent claims are lazy (store_begin_lazy()): the tagged OK follows once
+they are in the WAL, which survives a crash of the process at once and a
+power failure once synced, within 200 ms (walsync.c's keeper thread) or by
+the next message's flush.  Dovecot 2.3 with its default
+mail_fsync=optimized syncs saved messages and leaves index updates (flags,
+expunges) to the kernel.
 
 imaptest is not a Debian package: build it from github.com/dovecot/imaptest
 (branch release-2.3) against Debian's dovecot-dev:

@@ -98,6 +98,33 @@ def messages():
         ("From", "Peggy <peggy@example.com>"), ("To", "me@example.org"),
         ("Subject", "Re: Lunch tomorrow?"), ("In-Reply-To", "<m1@example.com>"),
         ("References", "<m0@example.com> <m1@example.com>"), ("Message-ID", "<re1@example.com>")])
+    # display names of the vacation reply's To: as they are, quoted
+    # (specials, spaces), encoded words kept, 8-bit ones encoded
+    for i, name in enumerate(["John Q. Public", "\"Doe, John\"", "O'Brien",
+                              "\"a\\\"b\"", "=?utf-8?q?J=C3=B6rg?= =?utf-8?q?M=C3=BCller?=",
+                              "Jörg Müller", "\"Peggy Sue\""]):
+        add(f"name{i}", f"name{i}@example.com", [
+            ("From", f"{name} <name{i}@example.com>"), ("To", "me@example.org"),
+            ("Subject", f"name {i}"), ("Message-ID", f"<name{i}@example.com>")])
+    # long subjects: the reply's Subject folded, its encoded words too
+    add("long-subject", "quentin@example.com", [
+        ("From", "quentin@example.com"), ("To", "me@example.org"),
+        ("Subject", "This is a very long subject that well exceeds the boundary of eighty "
+                    "characters, so that the reply's Subject is folded"),
+        ("Message-ID", "<ls@example.com>")])
+    add("long-utf8", "ruth@example.com", [
+        ("From", "ruth@example.com"), ("To", "me@example.org"),
+        ("Subject", "x Ünïcödé subject that is rather long so that the encoder has to fold "
+                    "it over more than one line ü"),
+        ("Message-ID", "<lu@example.com>")])
+    add("cjk-subject", "sam@example.com", [
+        ("From", "sam@example.com"), ("To", "me@example.org"),
+        ("Subject", "=?utf-8?b?5pel5pys6Kqe44Gu44OG44Kt44K544OI5Lu25ZCN44Gn44GZ5pel5pys6Kqe"
+                    "44Gu44OG44Kt44K544OI5Lu25ZCN44Gn44GZ?="),
+        ("Message-ID", "<cj@example.com>")])
+    add("name-comment", "pat@example.com", [
+        ("From", "pat@example.com (Pat, the cat)"), ("To", "me@example.org"),
+        ("Subject", "comment"), ("Message-ID", "<nc@example.com>")])
     add("fromself", "me@example.org", [
         ("From", "me@example.org"), ("To", "me@example.org"), ("Subject", "note to self"),
         ("Message-ID", "<self@example.org>")])

@@ -57,6 +57,12 @@ def imap_state(c, folders):
     return out
 
 
+def list_name(line):
+    """The folder name of a LIST response line (quoted or an atom)."""
+    m = re.search(rb'(?:"((?:[^"\\]|\\.)*)"|(\S+))$', line)
+    return (m.group(1) if m.group(1) is not None else m.group(2)).decode()
+
+
 def imap_uids(c):
     """{subject: uid} of the selected folder."""
     typ, data = c.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
@@ -149,6 +155,13 @@ class Maildir:
             else:
                 raise AssertionError(action)
 
+    def add(self, folder, subject, flags):
+        letter = {v: k for k, v in MAILDIR_FLAGS.items()}
+        letters = "".join(sorted(letter[f] for f in flags.split()))
+        fn = f"{time.time():.6f}.{subject}.test:2,{letters}"
+        with open(os.path.join(self.folder_dir(folder), "cur", fn), "wb") as f:
+            f.write(message(subject))
+
     def state(self, folders):
         out = {}
         for folder in folders:
@@ -201,11 +214,15 @@ LOCAL_CHANGES = [
     ("Lists", "l2", "+", "\\Flagged \\Seen"),
 ]
 NEW_UPSTREAM = [("INBOX", "n0", ""), ("Lists", "n1", "\\Seen")]
+# Made here: appended by a client into the mirrored folder, and (the
+# second) appended to a folder of no account and moved into one.
+NEW_LOCAL = [("INBOX", "a0", "\\Flagged"), ("Lists", "a1", "\\Seen")]
 
 
 @unittest.skipUnless(shutil.which("mbsync"), "isync (mbsync) not installed")
 class TestTwoWay(unittest.TestCase):
-    users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st"}
+    users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st",
+             "fo": "pw-fo"}
 
     @classmethod
     def setUpClass(cls):
@@ -305,6 +322,49 @@ class TestTwoWay(unittest.TestCase):
                     f"Sync All\nSyncState *\n")
         return root, Maildir(os.path.join(root, "m"))
 
+    def add_local(self, target, messages):
+        """Appends [(folder, subject, flags)] here: every other one straight
+        into target/folder, the others into INBOX (no account's) and then
+        moved there."""
+        c = self.local()
+        try:
+            for i, (folder, subject, flags) in enumerate(messages):
+                direct = i % 2 == 0
+                box = f"{target}/{folder}" if direct else "INBOX"
+                typ, resp = c.append(f'"{box}"', f"({flags})" if flags else None, None,
+                                     message(subject))
+                assert typ == "OK", resp
+                if not direct:
+                    c.select("INBOX")
+                    uid = imap_uids(c)[subject]
+                    assert c.uid("MOVE", uid, f'"{target}/{folder}"')[0] == "OK"
+        finally:
+            c.logout()
+
+    def kill_runs(self, up, seed):
+        """SIGKILLs `upstream run` after a random time, longer each time
+        (each run gets further: what a killed run committed stays), until
+        a run ends or 12 were killed; the number killed."""
+        rnd = random.Random(seed)
+        kills, delay, log = 0, 0.02, []
+        while kills < 12:
+            t0 = time.monotonic()
+            p = subprocess.Popen([mailhub_bin(), "--config", self.mh.config_path,
+                                  "upstream", "run", str(up)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                p.wait(timeout=delay * rnd.uniform(0.5, 1.5))
+                log.append(f"done in {time.monotonic() - t0:.2f}s")
+                break
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=30)
+                kills += 1
+                log.append(f"killed at {time.monotonic() - t0:.2f}s")
+            delay *= 1.6
+        print("# sigkill: " + ", ".join(log), flush=True)
+        return kills
+
     @staticmethod
     def counts(state):
         return sum(sum(c.values()) for c in state.values())
@@ -338,6 +398,9 @@ class TestTwoWay(unittest.TestCase):
         finally:
             c.logout()
         md.apply(LOCAL_CHANGES)
+        self.add_local(TARGET, NEW_LOCAL)
+        for folder, subject, flags in NEW_LOCAL:
+            md.add(folder, subject, flags)
 
         self.run_sync(up)
         self.mbsync(root)
@@ -356,7 +419,13 @@ class TestTwoWay(unittest.TestCase):
         self.assertIn("m3", lists)
         self.assertEqual(lists["l2"], {"\\Flagged", "\\Seen"})
         self.assertEqual(inbox["m4"], frozenset())
-        # a second sync changes nothing
+        self.assertEqual(inbox["a0"], {"\\Flagged"})     # made here, gone up once
+        self.assertEqual(lists["a1"], {"\\Seen"})
+        # a second sync changes nothing, and a third one visits no
+        # folder (STATUS says nothing changed there, nothing changed here)
+        self.run_sync(up)
+        self.assertEqual(self.upstream_state("tw"), mine_up)
+        self.assertEqual(self.local_state(TARGET), mine_local)
         self.run_sync(up)
         self.assertEqual(self.upstream_state("tw"), mine_up)
         self.assertEqual(self.local_state(TARGET), mine_local)
@@ -425,6 +494,11 @@ class TestTwoWay(unittest.TestCase):
         new = [("INBOX", f"x{i}", "") for i in range(30)]
         for _, s, _ in new:
             expect["INBOX"][s] = set()
+        made = [("INBOX", f"h{i}", "\\Seen" if i % 3 == 0 else "") for i in range(40)]
+        made += [("Lists", f"g{i}", "") for i in range(10)]
+        for f, s, fl in made:
+            expect[f][s] = {fl} if fl else set()
+        self.add_local(target, made)
         c = self.local()
         try:
             imap_apply(c, [(f"{target}/{f}", s, a, f"{target}/{x}" if a == "move" else x)
@@ -438,26 +512,7 @@ class TestTwoWay(unittest.TestCase):
             c.logout()
         self.seed_upstream("kill", new)
 
-        # SIGKILL after a random time, longer each time (each run gets
-        # further: what a killed run committed stays), until a run ends
-        rnd = random.Random(17)
-        kills, delay, log = 0, 0.02, []
-        while kills < 12:
-            t0 = time.monotonic()
-            p = subprocess.Popen([mailhub_bin(), "--config", self.mh.config_path,
-                                  "upstream", "run", str(up)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                p.wait(timeout=delay * rnd.uniform(0.5, 1.5))
-                log.append(f"done in {time.monotonic() - t0:.2f}s")
-                break
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGKILL)
-                p.wait(timeout=30)
-                kills += 1
-                log.append(f"killed at {time.monotonic() - t0:.2f}s")
-            delay *= 1.6
-        print("# sigkill: " + ", ".join(log), flush=True)
+        kills = self.kill_runs(up, 17)
         self.assertGreater(kills, 3)
         self.run_sync(up)
         self.run_sync(up)
@@ -465,6 +520,59 @@ class TestTwoWay(unittest.TestCase):
                 for f, m in expect.items()}
         self.assertEqual(self.upstream_state("kill"), want, "upstream")
         self.assertEqual(self.local_state(target), want, "local")
+
+    def test_folders_made_renamed_deleted_here_go_up(self):
+        # an account of every folder ("*"): a folder created here (with
+        # messages), one renamed here, one deleted here, and one deleted
+        # here that got a message upstream meanwhile (kept: never deletes
+        # what it did not show here); SIGKILLs mid-run, then converged
+        user, target = "fo", "Accounts/fo"
+        self.seed_upstream(user, [("INBOX", "i0", ""), ("Old", "o0", "\\Seen"),
+                                  ("Old", "o1", ""), ("Doomed", "d0", ""),
+                                  ("Doomed", "d1", "\\Flagged"), ("Kept", "k0", "")])
+        up = self.add(user, target, folders=("*",))
+        self.run_sync(up)
+        folders = ("INBOX", "Old", "Doomed", "Kept")
+        self.assertEqual(self.local_state(target, folders), self.upstream_state(user, folders))
+        c = self.local()
+        try:
+            self.assertEqual(c.create(f'"{target}/New"')[0], "OK")
+            self.assertEqual(c.rename(f'"{target}/Old"', f'"{target}/Renamed"')[0], "OK")
+            self.assertEqual(c.delete(f'"{target}/Doomed"')[0], "OK")
+            self.assertEqual(c.delete(f'"{target}/Kept"')[0], "OK")
+        finally:
+            c.logout()
+        self.add_local(target, [("New", f"w{i}", "\\Seen" if i % 2 else "")
+                                for i in range(60)])
+        self.add_local(target, [("Renamed", "r0", "")])
+        self.seed_upstream(user, [("Kept", "k1", "")])
+        self.assertGreater(self.kill_runs(up, 44), 2)
+        self.run_sync(up)
+        self.run_sync(up)
+        c = self.upstream(user)
+        try:
+            typ, data = c.list()
+            names = sorted(list_name(x) for x in data)
+        finally:
+            c.logout()
+        self.assertEqual(names, ["INBOX", "Kept", "New", "Renamed"])
+        now = ("INBOX", "New", "Renamed", "Kept")
+        want = {"INBOX": collections.Counter({("i0", frozenset()): 1}),
+                "New": collections.Counter({(f"w{i}", frozenset({"\\Seen"}) if i % 2
+                                             else frozenset()): 1 for i in range(60)}),
+                "Renamed": collections.Counter({("o0", frozenset({"\\Seen"})): 1,
+                                                ("o1", frozenset()): 1,
+                                                ("r0", frozenset()): 1}),
+                "Kept": collections.Counter({("k1", frozenset()): 1})}
+        self.assertEqual(self.upstream_state(user, now), want, "upstream")
+        self.assertEqual(self.local_state(target, now), want, "local")
+        c = self.local()
+        try:
+            typ, data = c.list(f'"{target}/"', "*")
+            local = sorted(list_name(x) for x in data)
+        finally:
+            c.logout()
+        self.assertEqual(local, [f"{target}/{f}" for f in sorted(now)])
 
     def test_notify_pushes_every_folder(self):
         # RFC 5465: one session watches every fetched folder; a message

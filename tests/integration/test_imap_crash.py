@@ -9,10 +9,13 @@ expunge was answered OK; and `mailhub fsck` finds no row without its
 blob and no damaged blob (only the files of APPENDs in flight, which
 --repair removes).
 
-Flag changes and expunges are light commits (store_begin_light): their
-WAL frames are synced by a group commit before the OK is sent, so they
-would survive a power failure as well; a SIGKILL tests the part that can
-be tested here, that no OK runs ahead of the commit it reports.
+Flag changes and expunges are lazy commits (store_begin_lazy): the OK is
+sent once their frames are in the WAL, which is what a crash of the
+process keeps (the kernel still writes them); a power failure keeps them
+once synced, within 200 ms (walsync.c's keeper thread) or by the next
+APPEND's flush.  A SIGKILL tests the part that can be tested here, that no
+OK runs ahead of the commit it reports.  APPENDs are light commits: their
+WAL is synced before the OK.
 """
 
 import os

@@ -9,6 +9,8 @@ Auto-Submitted) from Pigeonhole's executing mode (sieve-test -e).
 """
 
 import concurrent.futures
+import email.header
+import email.utils
 import os
 import re
 import shutil
@@ -139,11 +141,35 @@ REPLY_FIELDS = ("from", "to", "subject", "in-reply-to", "references", "auto-subm
 
 def reply_fields(lines):
     out = {}
+    last = None
     for line in lines:
         m = re.match(r"^([A-Za-z-]+): (.*)$", line)
-        if m and m.group(1).lower() in REPLY_FIELDS:
-            out[m.group(1).lower()] = m.group(2).strip()
+        if m:
+            last = m.group(1).lower() if m.group(1).lower() in REPLY_FIELDS else None
+            if last:
+                out[last] = m.group(2).strip()
+        elif last and line[:1] in (" ", "\t"):
+            out[last] += "\n" + line.rstrip()    # a folded line, as it is
+        else:
+            last = None
     return out
+
+
+# Where Pigeonhole (dovecot-sieve 0.5) departs from the RFCs and mailhub
+# follows them: (script, message) -> (mailhub's actions, why).
+KNOWN = {
+    ("index-received", "received"): (
+        (False, [("FirstHop", (), False)], [], None, None, []),
+        "Pigeonhole's date test ignores :index (RFC 5260 §6 applies it to date): "
+        "it reads the first Received field, mailhub the last one (:index 1 :last)"),
+}
+
+
+def decoded_address(value):
+    """(display name, address) of an address field, its RFC 2047 words
+    decoded and its quotes removed."""
+    text = str(email.header.make_header(email.header.decode_header(value)))
+    return email.utils.parseaddr(text)
 
 
 def vacation_ours(out):
@@ -246,7 +272,13 @@ class PigeonholeDiff(unittest.TestCase):
         ours = self.ours(spath, sender, mpath, mtext)
         theirs = self.pigeonhole(spath, sender, mpath)
         problems = []
-        if "currentdate" not in sname:
+        known = KNOWN.get((sname, mname))
+        if known is not None:
+            a = parse_ours(ours).key()
+            if a != known[0]:
+                problems.append(f"known difference changed:\n  mailhub:    {a}\n"
+                                f"  expected:   {known[0]} ({known[1]})")
+        elif "currentdate" not in sname:
             a, b = parse_ours(ours).key(), parse_pigeonhole(theirs).key()
             if a != b:
                 problems.append(f"actions differ:\n  mailhub:    {a}\n  pigeonhole: {b}\n"
@@ -258,6 +290,11 @@ class PigeonholeDiff(unittest.TestCase):
                 # Pigeonhole writes From as given or the bare recipient
                 a[1].pop("from", None)
                 b[1].pop("from", None)
+                # a display name in raw UTF-8: Pigeonhole quotes it as it is,
+                # mailhub writes RFC 2047 encoded words: the same decoded
+                if any(ord(c) > 127 for c in b[1].get("to", "")):
+                    a[1]["to"] = decoded_address(a[1].get("to", ""))
+                    b[1]["to"] = decoded_address(b[1]["to"])
             if a != b:
                 problems.append(f"vacation differs:\n  mailhub:    {a}\n  pigeonhole: {b}")
         return f"{sname} x {mname}", problems
@@ -265,6 +302,12 @@ class PigeonholeDiff(unittest.TestCase):
     def test_corpus_size(self):
         self.assertGreaterEqual(len(self.scripts), 80)
         self.assertGreaterEqual(len(self.messages), 40)
+
+    def test_known_differences_listed(self):
+        for (sname, mname), (_, why) in sorted(KNOWN.items()):
+            self.assertIn(sname, [s[0] for s in self.scripts])
+            self.assertIn(mname, [m[0] for m in self.messages])
+            print(f"# known difference: {sname} x {mname}: {why}")
 
     def test_same_actions(self):
         pairs = [(s, m) for s in self.scripts for m in self.messages]

@@ -26,6 +26,31 @@ count_files(const char *dir)
 	return n;
 }
 
+/* Temporary files in dir: those named there, and the unnamed ones
+ * (O_TMPFILE) this process has open in it ("dir/#123 (deleted)"). */
+static int
+count_tmp(const char *dir)
+{
+	int n = count_files(dir);
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char *prefix = xasprintf("%s/#", dir);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char link[4096], *path = xasprintf("/proc/self/fd/%s", e->d_name);
+		ssize_t r = readlink(path, link, sizeof link - 1);
+		free(path);
+		if (r > 0) {
+			link[r] = '\0';
+			if (strncmp(link, prefix, strlen(prefix)) == 0)
+				n++;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	free(prefix);
+	return n;
+}
+
 static char *
 blobs_sub(const char *dir, const char *sub)
 {
@@ -152,7 +177,7 @@ START_TEST(test_max_size_counts)
 	memset(data, 'x', sizeof data);
 
 	ck_assert_int_eq(blob_writer_new(st, 100, &w, &error), STORE_OK);
-	ck_assert_int_eq(count_files(tmp), 1);
+	ck_assert_int_eq(count_tmp(tmp), 1);
 	ck_assert_int_eq(blob_write(w, data, 60, &error), STORE_OK);
 	ck_assert_int_eq(blob_write(w, data, 40, &error), STORE_OK);	/* exactly 100 */
 	ck_assert_int_eq(blob_write(w, data, 1, &error), STORE_INVALID);
@@ -185,7 +210,9 @@ START_TEST(test_abort_leaves_nothing)
 
 	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
 	ck_assert_int_eq(blob_write(w, data, 100000, &error), STORE_OK);
-	ck_assert_int_eq(count_files(tmp), 1);
+	ck_assert_int_eq(count_tmp(tmp), 1);
+	/* an unnamed file (O_TMPFILE): nothing named in the shared folder */
+	ck_assert_int_eq(count_files(tmp), 0);
 	blob_writer_abort(&w);
 	ck_assert_ptr_null(w);
 	blob_writer_abort(&w);	/* NULL is fine */
@@ -465,10 +492,57 @@ START_TEST(test_deferred_writer)
 	ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
 	ck_assert_int_eq(count_files(tmp), 0);
 	ck_assert_int_eq(blob_write(w, big, 100000, &error), STORE_OK);
-	ck_assert_int_eq(count_files(tmp), 1);
+	ck_assert_int_eq(count_tmp(tmp), 1);
 	blob_writer_abort(&w);
 	ck_assert_int_eq(count_files(tmp), 0);
 	free(big);
+	free(tmp);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* Writers finished before they are placed (an IMAP MULTIAPPEND): the
+ * first ANON_KEPT_MAX (64) keep their unnamed file open, the rest are
+ * named in blobs/tmp and closed, so descriptors stay bounded; each is
+ * placed whole, and nothing is left in blobs/tmp. */
+START_TEST(test_finished_writers_bounded)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char *tmp = blobs_sub(dir, "tmp");
+	enum { N = 70 };
+	struct blob_writer *w[N];
+	char *data[N];
+	int fds_before = count_files("/proc/self/fd");
+
+	for (int i = 0; i < N; i++) {
+		data[i] = make_data(1000 + (size_t)i, (unsigned)i);
+		ck_assert_int_eq(blob_writer_new(st, 0, &w[i], &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w[i], data[i], 1000 + (size_t)i, &error),
+				 STORE_OK);
+		ck_assert_int_eq(blob_writer_finish(w[i], &error), STORE_OK);
+	}
+	ck_assert_int_eq(count_files(tmp), N - 64);
+	ck_assert_int_le(count_files("/proc/self/fd"), fds_before + 64);
+	for (int i = 0; i < N; i++) {
+		char hash[SHA256_HEX_LEN + 1], expect[SHA256_HEX_LEN + 1];
+		uint64_t size = 0;
+		ck_assert_int_eq(blob_writer_place(w[i], hash, &size, &error), STORE_OK);
+		blob_writer_release(&w[i]);
+		sha256_hex(data[i], 1000 + (size_t)i, expect);
+		ck_assert_str_eq(hash, expect);
+		ck_assert_uint_eq(size, 1000 + (uint64_t)i);
+		struct buf out = BUF_INIT;
+		ck_assert_int_eq(blob_read(st, hash, &out, &error), STORE_OK);
+		ck_assert_uint_eq(out.len, 1000 + (size_t)i);
+		ck_assert(memcmp(out.data, data[i], out.len) == 0);
+		buf_free(&out);
+		free(data[i]);
+	}
+	ck_assert_int_eq(count_files(tmp), 0);
+	ck_assert_int_eq(count_files("/proc/self/fd"), fds_before);
 	free(tmp);
 	store_close(&st);
 	free(dir);
@@ -490,6 +564,7 @@ make_suite(void)
 	tcase_add_test(tc, test_failing_fsync);
 	tcase_add_test(tc, test_seal_then_place_or_abort);
 	tcase_add_test(tc, test_deferred_writer);
+	tcase_add_test(tc, test_finished_writers_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -400,6 +400,118 @@ START_TEST(test_session)
 }
 END_TEST
 
+struct status_seen {
+	char names[4][16];
+	struct imapc_status st[4];
+	size_t n;
+};
+
+static void
+status_collect(void *ctx, const char *folder, const struct imapc_status *st)
+{
+	struct status_seen *s = ctx;
+	if (s->n < 4) {
+		snprintf(s->names[s->n], sizeof s->names[0], "%s", folder);
+		s->st[s->n++] = *st;
+	}
+}
+
+static int
+flags_collect(void *ctx, uint32_t uid, unsigned flags, const char *keywords, const char **error_r)
+{
+	(void)keywords;
+	(void)error_r;
+	uint32_t *v = ctx;
+	v[0] = uid;
+	v[1] = flags;
+	return 0;
+}
+
+/* two-way sync's commands: STATUS of many folders at once (a NO for one
+ * is no failure), SELECT + SEARCH ALL + FETCH CHANGEDSINCE at once,
+ * APPEND with LITERAL+ and APPENDUID, CREATE, RENAME, DELETE, CLOSE */
+START_TEST(test_twoway_up_commands)
+{
+	static const char *const script[] = {
+		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+ UIDPLUS CONDSTORE] hi\r\n",
+		"$T OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS CONDSTORE] logged in\r\n",
+		"* CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS CONDSTORE\r\n$T OK done\r\n",
+		"* STATUS A (MESSAGES 2 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 99)\r\n$T OK done\r\n",
+		"$T NO [NONEXISTENT] no such folder\r\n",
+		"* STATUS \"L&AOQ-ndi\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 8)\r\n$T OK done\r\n",
+		"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT 5] x\r\n"
+		"* OK [HIGHESTMODSEQ 99] x\r\n$T OK [READ-WRITE] ok\r\n",
+		"* SEARCH 4 2\r\n$T OK done\r\n",
+		"* 2 FETCH (UID 4 FLAGS (\\Seen) MODSEQ (98))\r\n$T OK done\r\n",
+		"$T OK [APPENDUID 7 5] appended\r\n",
+		"",	/* the literal's line */
+		"$T OK created\r\n",
+		"$T OK renamed\r\n",
+		"$T OK closed\r\n",
+		"$T OK deleted\r\n",
+		"* BYE bye\r\n$T OK bye\r\n",
+	};
+	struct fake_server fs;
+	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
+	struct upstream_settings set = plain_settings(fs.port);
+	struct imap_client *c = NULL;
+	const char *error = NULL;
+	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
+	const char *const folders[] = { "A", "Gone", "L\xc3\xa4ndi" };
+	struct status_seen seen = { 0 };
+	ck_assert_msg(imap_client_status_many(c, folders, 3, status_collect, &seen, &error) == 0,
+		      "%s", error);
+	ck_assert_uint_eq(seen.n, 2);
+	ck_assert_str_eq(seen.names[0], "A");
+	ck_assert_uint_eq(seen.st[0].messages, 2);
+	ck_assert_uint_eq(seen.st[0].uidnext, 5);
+	ck_assert_uint_eq(seen.st[0].uidvalidity, 7);
+	ck_assert_uint_eq(seen.st[0].highestmodseq, 99);
+	ck_assert_str_eq(seen.names[1], "L\xc3\xa4ndi");
+	ck_assert_uint_eq(seen.st[1].highestmodseq, 0);
+	struct imapc_mailbox mb;
+	uint32_t *uids = NULL, got[2] = { 0, 0 };
+	size_t n = 0;
+	ck_assert_msg(imap_client_select_sync(c, "A", 50, &mb, &uids, &n, flags_collect, got,
+					      &error) == 0,
+		      "%s", error);
+	ck_assert_uint_eq(mb.uidvalidity, 7);
+	ck_assert_uint_eq(mb.highestmodseq, 99);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(uids[0], 2);	/* sorted */
+	ck_assert_uint_eq(uids[1], 4);
+	free(uids);
+	ck_assert_uint_eq(got[0], 4);
+	ck_assert_uint_eq(got[1], IMAPC_FLAG_SEEN);
+	uint32_t uv = 0, uid = 0;
+	ck_assert_msg(imap_client_append(c, "A", IMAPC_FLAG_SEEN, "$Work", 1577836800, "hello", 5,
+					 &uv, &uid, &error) == 0,
+		      "%s", error);
+	ck_assert_uint_eq(uv, 7);
+	ck_assert_uint_eq(uid, 5);
+	ck_assert_msg(imap_client_create(c, "New", &error) == 0, "%s", error);
+	ck_assert_msg(imap_client_rename(c, "Old", "Newer", &error) == 0, "%s", error);
+	ck_assert_msg(imap_client_unselect(c, &error) == 0, "%s", error);
+	ck_assert_msg(imap_client_delete_folder(c, "A", &error) == 0, "%s", error);
+	imap_client_free(&c);
+	fake_server_stop(&fs);
+	const char *heard = buf_cstr(&fs.heard);
+	ck_assert_msg(strstr(heard, "STATUS \"A\" (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)\r\n") != NULL,
+		      "%s", heard);
+	ck_assert_ptr_nonnull(strstr(heard, "STATUS \"L&AOQ-ndi\" ("));
+	ck_assert_ptr_nonnull(strstr(heard, "SELECT \"A\" (CONDSTORE)\r\n"));
+	ck_assert_ptr_nonnull(strstr(heard, "UID SEARCH ALL\r\n"));
+	ck_assert_ptr_nonnull(strstr(heard, "UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE 50)\r\n"));
+	ck_assert_msg(strstr(heard, "APPEND \"A\" (\\Seen $Work) \"01-Jan-2020 00:00:00 +0000\" {5+}\r\nhello\r\n") != NULL,
+		      "%s", heard);
+	ck_assert_ptr_nonnull(strstr(heard, "CREATE \"New\"\r\n"));
+	ck_assert_ptr_nonnull(strstr(heard, "RENAME \"Old\" \"Newer\"\r\n"));
+	ck_assert_ptr_nonnull(strstr(heard, "CLOSE\r\n"));
+	ck_assert_ptr_nonnull(strstr(heard, "DELETE \"A\"\r\n"));
+	buf_free(&fs.heard);
+}
+END_TEST
+
 START_TEST(test_login_literal_and_errors)
 {
 	/* LOGIN with a password that needs a literal; then the login fails */
@@ -518,6 +630,7 @@ make_suite(void)
 	tc = tcase_create("client");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_session);
+	tcase_add_test(tc, test_twoway_up_commands);
 	tcase_add_test(tc, test_login_literal_and_errors);
 	tcase_add_test(tc, test_hostile_servers);
 	suite_add_tcase(s, tc);

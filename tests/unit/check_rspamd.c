@@ -389,6 +389,35 @@ START_TEST(test_http_head)
 }
 END_TEST
 
+/* RFC 5235's scales: spam at the top, else the score's share of the
+ * required score (1..9, 0..100). */
+START_TEST(test_spamtest)
+{
+	static const struct {
+		enum rspamd_action action;
+		double score, required;
+		int value, percent;
+	} cases[] = {
+		{ RSPAMD_NO_ACTION, -3.0, 15.0, 1, 0 },	{ RSPAMD_NO_ACTION, 0.0, 15.0, 1, 0 },
+		{ RSPAMD_NO_ACTION, 1.5, 15.0, 1, 10 },	{ RSPAMD_NO_ACTION, 7.5, 15.0, 5, 50 },
+		{ RSPAMD_GREYLIST, 14.9, 15.0, 9, 99 },	{ RSPAMD_SOFT_REJECT, 30.0, 15.0, 9, 100 },
+		{ RSPAMD_ADD_HEADER, 0.0, 15.0, 10, 100 }, { RSPAMD_REJECT, 20.0, 15.0, 10, 100 },
+		{ RSPAMD_NO_ACTION, 2.0, 0.0, 9, 100 },	{ RSPAMD_NO_ACTION, 0.0, 0.0, 1, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct rspamd_result r;
+		memset(&r, 0, sizeof r);
+		r.action = cases[i].action;
+		r.score = cases[i].score;
+		r.required = cases[i].required;
+		int value = -1, percent = -1;
+		rspamd_spamtest(&r, &value, &percent);
+		ck_assert_msg(value == cases[i].value && percent == cases[i].percent,
+			      "case %zu: %d %d", i, value, percent);
+	}
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -400,6 +429,7 @@ make_suite(void)
 	tcase_add_test(tc, test_reply_spam_headers);
 	tcase_add_test(tc, test_reply_hostile);
 	tcase_add_test(tc, test_reply_errors);
+	tcase_add_test(tc, test_spamtest);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("http");
 	tcase_add_test(tc, test_subject_header);

@@ -11,6 +11,17 @@
 #include "store/store_int.h"
 #include "tests/unit/store_test.h"
 
+#include <stddef.h>
+#include <time.h>
+
+static int64_t
+store_test_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 #define CATCH_LOOP_MSG "would loop"
 
 static bool
@@ -1000,6 +1011,113 @@ START_TEST(test_group_commit)
 }
 END_TEST
 
+/* Waits up to ms for the stats field at off to pass before; 1 if it did. */
+static int
+wait_stat(size_t off, uint64_t before, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 10) {
+		struct store_wal_stats now;
+		store_wal_stats(&now);
+		if (*(uint64_t *)((char *)&now + off) > before)
+			return 1;
+		poll(NULL, 0, 10);
+	}
+	return 0;
+}
+
+/* Lazy commits (store_begin_lazy()): store_commit() returns without a
+ * flush; the keeper syncs them within STORE_LAZY_SYNC_MS; a light
+ * commit's flush covers them; store_close() syncs one still unsynced; and
+ * a WAL past 1000 pages is checkpointed by the keeper, not by the commit. */
+START_TEST(test_lazy_commit)
+{
+	char *dir;
+	struct store *st = test_store_fixture(&dir);
+	const char *error = NULL;
+	ck_assert_int_eq(sqlite3_exec(st->db, "CREATE TABLE lz (x)", NULL, NULL,
+				      NULL), SQLITE_OK);
+	struct store_wal_stats before, after;
+
+	/* a lazy commit: no flush on the committing thread */
+	store_wal_stats(&before);
+	int64_t t0 = store_test_mono_ms();
+	ck_assert_int_eq(store_begin_lazy(st, &error), STORE_OK);
+	ck_assert_int_eq(sqlite3_exec(st->db, "INSERT INTO lz VALUES (1)", NULL,
+				      NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_commit(st, &error), STORE_OK);
+	store_wal_stats(&after);
+	ck_assert_uint_eq(after.lazy_commits - before.lazy_commits, 1);
+	ck_assert_uint_ne(st->lazy_ticket, 0);
+	/* ... the keeper syncs it, not before STORE_LAZY_SYNC_MS, and not
+	 * much later */
+	ck_assert(wait_stat(offsetof(struct store_wal_stats, keeper_syncs),
+			    before.keeper_syncs, 5000));
+	int64_t took = store_test_mono_ms() - t0;
+	ck_assert_int_ge(took, STORE_LAZY_SYNC_MS - 20);
+	ck_assert_int_lt(took, 5000);
+	/* known synced: closing needs no flush of its own */
+	ck_assert_int_eq(store_wal_sync_lazy(st, &error), STORE_OK);
+	ck_assert_uint_eq(st->lazy_ticket, 0);
+
+	/* a lazy commit, then a light one: the light one's flush covers both */
+	store_wal_stats(&before);
+	ck_assert_int_eq(store_begin_lazy(st, &error), STORE_OK);
+	ck_assert_int_eq(sqlite3_exec(st->db, "INSERT INTO lz VALUES (2)", NULL,
+				      NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_commit(st, &error), STORE_OK);
+	ck_assert_int_eq(store_begin_light(st, &error), STORE_OK);
+	ck_assert_int_eq(sqlite3_exec(st->db, "INSERT INTO lz VALUES (3)", NULL,
+				      NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_commit(st, &error), STORE_OK);
+	store_wal_stats(&after);
+	ck_assert_uint_eq(st->lazy_ticket, 0);
+	ck_assert_uint_eq(after.syncs - before.syncs, 1);
+	poll(NULL, 0, STORE_LAZY_SYNC_MS + 100);
+	store_wal_stats(&after);
+	ck_assert_uint_eq(after.keeper_syncs, before.keeper_syncs);
+
+	/* a lazy commit closed at once: store_close() syncs it */
+	ck_assert_int_eq(store_begin_lazy(st, &error), STORE_OK);
+	ck_assert_int_eq(sqlite3_exec(st->db, "INSERT INTO lz VALUES (4)", NULL,
+				      NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_commit(st, &error), STORE_OK);
+	store_wal_stats(&before);
+	ck_assert_int_eq(store_wal_sync_lazy(st, &error), STORE_OK);
+	store_wal_stats(&after);
+	ck_assert_uint_eq(after.syncs - before.syncs, 1);
+	ck_assert_uint_eq(st->lazy_ticket, 0);
+
+	/* a rolled back lazy transaction leaves nothing to sync */
+	ck_assert_int_eq(store_begin_lazy(st, &error), STORE_OK);
+	store_rollback(st);
+	ck_assert_uint_eq(st->lazy_ticket, 0);
+	ck_assert_int_eq(st->tx_lazy, 0);
+
+	/* background checkpoints: a WAL past 1000 pages asks the keeper */
+	store_wal_stats(&before);
+	struct store *reader = test_store_open(dir);
+	ck_assert_int_eq(store_begin(st, &error), STORE_OK);
+	ck_assert_int_eq(sqlite3_exec(st->db, "CREATE TABLE big (b);"
+				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+				      "SELECT i + 1 FROM n WHERE i < 1200) "
+				      "INSERT INTO big SELECT randomblob(4000) FROM n",
+				      NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_commit(st, &error), STORE_OK);
+	ck_assert(wait_stat(offsetof(struct store_wal_stats, checkpoints),
+			    before.checkpoints, 10000));
+	store_close(&reader);
+
+	sqlite3_stmt *q;
+	ck_assert_int_eq(sqlite3_prepare_v2(st->db, "SELECT count(*) FROM lz",
+					    -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(q, 0), 4);
+	sqlite3_finalize(q);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -1021,6 +1139,7 @@ make_suite(void)
 	tcase_add_test(tc, test_watches);
 	tcase_add_test(tc, test_stamps);
 	tcase_add_test(tc, test_group_commit);
+	tcase_add_test(tc, test_lazy_commit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -534,6 +534,83 @@ START_TEST(test_batch)
 }
 END_TEST
 
+/* A check before the end of a message (rspamd, fetch/spam.c): the bytes
+ * so far read back, header fields put in front of a message kept in
+ * memory, of one that outgrows the buffer with them, and of one in its
+ * file; the blobs hold exactly that, under their hashes; a junk message
+ * goes to the user's Junk folder. */
+START_TEST(test_batch_prepend)
+{
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct store_upstream up;
+	pop3_account(st, &up);
+	struct upstream_batch *b;
+	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
+	static const size_t sizes[] = { 100, 65536 - 10, 200000 };
+	static const char fields[] = "X-Spam-Status: No, score=0.00\r\n";
+	struct buf want[3];
+	for (int i = 0; i < 3; i++) {
+		buf_init(&want[i], 0);
+		struct buf text = BUF_INIT;
+		buf_printf(&text, "Subject: %d\r\n\r\n", i);
+		while (text.len < sizes[i])
+			buf_putc(&text, (char)('a' + text.len % 26));
+		ck_assert_int_eq(store_upstream_batch_begin(b, 0, &error), STORE_OK);
+		ck_assert_int_eq(store_upstream_batch_write(b, text.data, text.len, &error), STORE_OK);
+		int fd;
+		uint64_t size;
+		ck_assert_int_eq(store_upstream_batch_message_open(b, &fd, &size, &error), STORE_OK);
+		ck_assert_uint_eq(size, text.len);
+		struct buf got = BUF_INIT;
+		char chunk[8192];
+		ssize_t r;
+		while ((r = read(fd, chunk, sizeof chunk)) > 0)
+			buf_append(&got, chunk, (size_t)r);
+		close(fd);
+		ck_assert_uint_eq(got.len, text.len);
+		ck_assert(memcmp(got.data, text.data, text.len) == 0);
+		buf_free(&got);
+		ck_assert_int_eq(store_upstream_batch_prepend(b, fields, strlen(fields), &error),
+				 STORE_OK);
+		buf_puts(&want[i], fields);
+		buf_append(&want[i], text.data, text.len);
+		char raw[SHA256_HEX_LEN + 1], uidl[8];
+		sha256_hex(text.data, text.len, raw);
+		snprintf(uidl, sizeof uidl, "P%d", i);
+		struct upstream_delivery d = {
+			.upstream_id = up.id, .user_id = up.user_id,
+			.mailbox_id = test_inbox(st, "a@example.org"), .internal_date = 1,
+			.raw_hash = raw, .uidl = uidl, .junk = i == 1,
+		};
+		ck_assert_int_eq(store_upstream_batch_end(b, &d, &error), STORE_OK);
+		buf_free(&text);
+	}
+	unsigned appended, delivered;
+	ck_assert_int_eq(store_upstream_batch_commit(b, &appended, &delivered, &error), STORE_OK);
+	ck_assert_uint_eq(appended, 3);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 2);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages m JOIN mailboxes b"
+				      " ON b.id = m.mailbox_id WHERE b.special_use = '\\Junk'"
+				      " AND m.size = %zu", want[1].len), 1);
+	for (int i = 0; i < 3; i++) {
+		char h[SHA256_HEX_LEN + 1];
+		sha256_hex(want[i].data, want[i].len, h);
+		struct buf data = BUF_INIT;
+		ck_assert_int_eq(blob_read(st, h, &data, &error), STORE_OK);
+		ck_assert_uint_eq(data.len, want[i].len);
+		ck_assert(memcmp(data.data, want[i].data, data.len) == 0);
+		buf_free(&data);
+		buf_free(&want[i]);
+	}
+	store_upstream_batch_free(&b);
+	store_upstream_clear(&up);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* Files in blobs/tmp/ (the batch's temporary files). */
 static size_t
 tmp_files(const char *dir)
@@ -895,6 +972,7 @@ make_suite(void)
 	tcase_add_test(tc, test_deliver_once);
 	tcase_add_test(tc, test_twoway_links);
 	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_prepend);
 	tcase_add_test(tc, test_batch_imap_cache);
 	tcase_add_test(tc, test_batch_prepare);
 	tcase_add_test(tc, test_batch_faults);
