@@ -20,6 +20,10 @@
 #define INDEX_BATCH 64
 #define INDEX_BATCH_BACKLOG 500
 
+/* Seconds between looks for messages that another process stored (the
+ * delay instead when it is longer). */
+#define INDEX_LOOK_SECONDS 30
+
 static pthread_t index_thread;
 static bool index_running;
 static atomic_bool index_stop;
@@ -90,13 +94,22 @@ index_main(void *arg)
 	log_info("index started delay_ms=%u messages=%zu indexed at start",
 		 index_delay_ms, total);
 	while (!atomic_load(&index_stop)) {
-		if (searchdb_wait(seen, NULL) < 0 || !gather())
+		/* woken by this process's commits; another process's (mailhub
+		 * import while the daemon runs) are found by looking now and
+		 * then */
+		struct timespec look;
+		clock_gettime(CLOCK_MONOTONIC, &look);
+		look.tv_sec += index_delay_ms / 1000 > INDEX_LOOK_SECONDS
+			? index_delay_ms / 1000 : INDEX_LOOK_SECONDS;
+		int r = searchdb_wait(seen, &look);
+		if (r < 0 || (r > 0 && !gather()))
 			break;
 		/* read before the pass: a commit after this wakes it again */
 		seen = searchdb_arrivals();
 		total = 0;
 		index_all(st, false, &total);
-		log_debug("index messages=%zu indexed", total);
+		if (total > 0)
+			log_debug("index messages=%zu indexed", total);
 	}
 	store_close(&st);
 	return NULL;

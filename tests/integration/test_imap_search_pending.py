@@ -11,7 +11,8 @@ the next start (whatever the delay), and the answers stay the same.  An
 expunged unindexed message leaves no index row behind, also when SORT or
 FETCH PREVIEW stored some of its rows first, and when expunges race the
 indexer.  With the default delay, an arrival wakes the indexer (it does
-not poll), and SIGTERM stops a waiting indexer at once."""
+not poll for them), mail that `mailhub import` stored while the daemon ran
+is found within 30 s, and SIGTERM stops a waiting indexer at once."""
 
 import os
 import smtplib
@@ -263,6 +264,33 @@ class Woken(unittest.TestCase):
         time.sleep(0.5)         # a batch read before the last expunge
         self.assertEqual(orphans(mh), NO_ORPHANS)
         self.assertEqual(count(mh, "SELECT count(*) FROM blob_keys"), 1)
+        mh.stop()
+
+    def test_another_process_import_indexed(self):
+        """Mail stored by another process (`mailhub import` while the
+        daemon runs) wakes nothing here: the indexer finds it when it looks
+        (every 30 s), not at the next arrival or start."""
+        mh = Mailhub(listeners=("imap",), plaintext_on_loopback=True)
+        self.addCleanup(mh.cleanup)
+        mh.cli("domain", "add", "example.org")
+        mh.add_user(USER, PASSWORD)
+        start(mh)
+        path = os.path.join(mh.data_dir, "..", "old.mbox")
+        with open(path, "wb") as f:
+            for i, m in enumerate(SMTP_MSGS):
+                f.write(b"From someone@example.net Mon Jan  1 10:00:00 2024\n")
+                f.write(m.replace(b"\r\n", b"\n") + b"\n")
+        mh.cli("import", USER, "mbox", path, "--folder", "Old", "--quiet")
+        self.assertEqual(count(mh, "SELECT count(*) FROM fields_pending"), len(SMTP_MSGS))
+        # SEARCH is right meanwhile (it reads the files)
+        c = Raw(mh.port("imap"), tls=False, timeout=30)
+        c.ok("l", b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
+        c.ok("s", b"SELECT Old")
+        self.assertIn(b"* SEARCH 1 3\r\n", c.ok("f", b"SEARCH TEXT zebra"))
+        mh.wait_indexed(timeout=45)
+        self.assertIn(b"* SEARCH 1 3\r\n", c.ok("f", b"SEARCH TEXT zebra"))
+        c.close()
+        self.assertEqual(count(mh, "SELECT count(*) FROM blob_fields"), len(SMTP_MSGS))
         mh.stop()
 
 
