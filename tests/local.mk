@@ -51,13 +51,12 @@ soak: all
 if HAVE_CLANG
 check_DATA = $(FUZZ_TARGETS)
 endif
-TESTS += tests/fuzz/run.sh
 TESTS += tests/integration/test_serve.py tests/integration/test_serve_shutdown.py \
 	tests/integration/test_logs.py tests/integration/test_deb.py \
 	tests/integration/test_metrics.py tests/integration/test_doctor.py \
 	tests/integration/test_tls_sni.py tests/integration/test_download.py
-# The benchmarks run on their own (tiny sizes), or say what they need.
-TESTS += tests/integration/test_bench_alone.py
+# The benchmarks run on their own (tiny sizes), or say what they need
+# (tests/integration/test_bench_alone.py, in TESTS first: Makefile.am).
 EXTRA_DIST += tests/integration/test_bench_alone.py
 if SANITIZERS
 AM_TESTS_ENVIRONMENT += MAILHUB_SANITIZERS=yes; export MAILHUB_SANITIZERS;
