@@ -271,7 +271,8 @@ class Refusals(unittest.TestCase):
 class Limits(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mh = Mailhub(limits={"message_size": "1M", "recipients": 5, "errors": 4})
+        cls.mh = Mailhub(limits={"message_size": "1M", "recipients": 5, "errors": 4},
+                         small_quarantine=True)
         setup_users(cls.mh)
         cls.mh.start()
 
