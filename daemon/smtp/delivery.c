@@ -527,6 +527,10 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 		/* the next session's turn comes at our COMMIT, not after our
 		 * WAL flush (which it may then share) */
 		store_commit_unlocks(st, &deliver_lock);
+		/* the streamed blob's name may not be durable yet (body.c):
+		 * its rows say so until the 250 (sql/054) */
+		if (hash != NULL && tx->inline_fields)
+			store_name_pending(st, hash);
 		/* the check counts of the message commit with its rows */
 		ret = n_all > 0 ? store_deliver_copies_with(st, all, n_all, time(NULL),
 							    smtp_trust_count_tx, s, &error)
@@ -714,6 +718,12 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		} else {
 			memcpy(base, hash, sizeof base);
 		}
+		/* queued rows wait for the blob's name (body.c), so that the
+		 * queue never refers to a file a crash may take */
+		if (ret == STORE_OK &&
+		    (ret = blob_writer_wait_name(tx->blob, &error)) != STORE_OK)
+			log_error("%s[%llu] cannot store message id=%s: %s", s->name,
+				  (unsigned long long)s->id, tx->id, error);
 		if (ret == STORE_OK)
 			ret = queue_groups(s, groups, n_groups, base, base_size);
 		if (ret != STORE_OK) {
@@ -729,6 +739,23 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		else if (pending > 0)
 			relay_kick();	/* the relay workers look at the queue now */
 	}
+	/* the blob's name durable too (body.c linked it and left the sync
+	 * of its folder under way): only then is the message acknowledged */
+	const char *werror;
+	int wret = blob_writer_wait_name(tx->blob, &werror);
+	if (wret != STORE_OK) {
+		/* its rows are committed, so a retry of the client may give a
+		 * second copy: never none */
+		log_error("%s[%llu] cannot store message id=%s: %s", s->name,
+			  (unsigned long long)s->id, tx->id, werror);
+		/* its record stays, for fsck */
+		(void)store_name_pending_id(smtp_store(s));
+		smtp_reply(s, failure_reply(wret));
+		metrics_rejected(METRICS_REJECT_TEMPORARY);
+		goto out;
+	}
+	/* the record of its rows goes with a later transaction */
+	store_name_synced(store_name_pending_id(smtp_store(s)));
 	log_info("%s[%llu] accepted id=%s from=<%s> rcpts=%zu delivered=%zu queued=%zu size=%llu%s%s%s%s",
 		 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender), tx->n_rcpts,
 		 ok, pending, (unsigned long long)size, s->user != NULL ? " user=" : "",

@@ -5,6 +5,8 @@
  * each copy asks for (a subaddress, RFC 5233; Junk for spam) or the INBOX,
  * in one transaction.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -81,6 +83,78 @@ store_copy_clear(struct store_copy *c)
 	c->error = NULL;
 }
 
+static const char SQL_NAME_PENDING[] =
+	"INSERT INTO blob_names_pending (blob, first_message)"
+	" SELECT ?1, coalesce(max(id), 0) + 1 FROM messages";
+static const char SQL_NAME_SYNCED[] =
+	"DELETE FROM blob_names_pending WHERE id = ?1";
+
+/* The records of names made durable since, for the next delivery's
+ * transaction to delete (any handle's: one list for the process). */
+static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t *synced_ids;
+static size_t n_synced, cap_synced;
+
+void
+store_name_pending(struct store *st, const char *hash)
+{
+	snprintf(st->name_pending, sizeof st->name_pending, "%s", hash);
+}
+
+int64_t
+store_name_pending_id(struct store *st)
+{
+	/* taken: an id is deleted once (ids of deleted rows come again) */
+	int64_t id = st->name_pending_id;
+	st->name_pending_id = 0;
+	return id;
+}
+
+void
+store_name_synced(int64_t id)
+{
+	if (id <= 0)
+		return;
+	pthread_mutex_lock(&synced_lock);
+	if (n_synced == cap_synced) {
+		cap_synced = cap_synced == 0 ? 16 : cap_synced * 2;
+		synced_ids = xreallocarray(synced_ids, cap_synced, sizeof *synced_ids);
+	}
+	synced_ids[n_synced++] = id;
+	pthread_mutex_unlock(&synced_lock);
+}
+
+/* Inside a delivery's transaction, before its rows: the records of names
+ * made durable since deleted (a rollback leaves them: fsck drops a record
+ * whose blob is there), and st's pending name recorded, with the first
+ * message id this transaction can give (rows of one writer at a time). */
+static int
+names_pending_tx(struct store *st, const char **error_r)
+{
+	int64_t ids[16];
+	size_t n = 0;
+	pthread_mutex_lock(&synced_lock);
+	while (n < sizeof ids / sizeof *ids && n_synced > 0)
+		ids[n++] = synced_ids[--n_synced];
+	pthread_mutex_unlock(&synced_lock);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = store_stmt(st, SQL_NAME_SYNCED);
+		stmt_int(s, 1, ids[i]);
+		if (stmt_exec(st, s, "cannot delete a pending name", error_r) != STORE_OK)
+			return STORE_ERROR;
+	}
+	st->name_pending_id = 0;
+	if (st->name_pending[0] == '\0')
+		return STORE_OK;
+	sqlite3_stmt *s = store_stmt(st, SQL_NAME_PENDING);
+	stmt_text(s, 1, st->name_pending);
+	st->name_pending[0] = '\0';
+	int ret = stmt_exec(st, s, "cannot record a pending name", error_r);
+	if (ret == STORE_OK)
+		st->name_pending_id = sqlite3_last_insert_rowid(st->db);
+	return ret;
+}
+
 int
 store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		     int64_t internal_date, const char **error_r)
@@ -122,6 +196,7 @@ store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
 	 * copies are durable when it returns all the same (the 250 follows) */
 	if ((ret = store_begin_light(st, error_r)) < 0)
 		goto out;
+	ret = names_pending_tx(st, error_r);
 	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		struct store_copy *c = &copies[i];
 		int64_t mailbox;
@@ -151,7 +226,10 @@ store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
 	if (ret == STORE_OK && also != NULL)
 		ret = also(st, also_arg, error_r);
 	ret = store_end(st, ret, error_r);
+	if (ret != STORE_OK)
+		st->name_pending_id = 0;
 out:
+	st->name_pending[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		store_imap_cache_clear(&caches[i]);
 		if (ret != STORE_OK) {

@@ -87,6 +87,11 @@ struct store {
 	/* db.c: a lock of the caller's that the end of the transaction
 	 * releases (store_commit_unlocks(); not owned) */
 	pthread_mutex_t *commit_unlock;
+	/* copies.c: the blob whose name the next delivery's transaction
+	 * records as not yet durable ("" none), and the id of the record
+	 * the last one wrote (0: none) (store_name_pending()) */
+	char name_pending[SHA256_HEX_LEN + 1];
+	int64_t name_pending_id;
 };
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
