@@ -98,35 +98,44 @@ static size_t n_synced, cap_synced;
 void
 store_name_pending(struct store *st, const char *hash)
 {
-	snprintf(st->name_pending, sizeof st->name_pending, "%s", hash);
-}
-
-int64_t
-store_name_pending_id(struct store *st)
-{
-	/* taken: an id is deleted once (ids of deleted rows come again) */
-	int64_t id = st->name_pending_id;
-	st->name_pending_id = 0;
-	return id;
+	for (size_t i = 0; i < st->n_name_pending; i++)
+		if (strcmp(st->name_pending[i], hash) == 0)
+			return;
+	if (st->n_name_pending == st->cap_name_pending) {
+		st->cap_name_pending = st->cap_name_pending == 0 ? 4 : st->cap_name_pending * 2;
+		st->name_pending = xreallocarray(st->name_pending, st->cap_name_pending,
+						 sizeof *st->name_pending);
+	}
+	snprintf(st->name_pending[st->n_name_pending++], sizeof *st->name_pending, "%s", hash);
 }
 
 void
-store_name_synced(int64_t id)
+store_name_pending_forget(struct store *st)
 {
-	if (id <= 0)
-		return;
+	/* each id deleted once at most (ids of deleted rows come again) */
+	free(st->name_pending_ids);
+	st->name_pending_ids = NULL;
+	st->n_name_pending_ids = 0;
+}
+
+void
+store_name_pending_synced(struct store *st)
+{
 	pthread_mutex_lock(&synced_lock);
-	if (n_synced == cap_synced) {
-		cap_synced = cap_synced == 0 ? 16 : cap_synced * 2;
-		synced_ids = xreallocarray(synced_ids, cap_synced, sizeof *synced_ids);
+	for (size_t i = 0; i < st->n_name_pending_ids; i++) {
+		if (n_synced == cap_synced) {
+			cap_synced = cap_synced == 0 ? 16 : cap_synced * 2;
+			synced_ids = xreallocarray(synced_ids, cap_synced, sizeof *synced_ids);
+		}
+		synced_ids[n_synced++] = st->name_pending_ids[i];
 	}
-	synced_ids[n_synced++] = id;
 	pthread_mutex_unlock(&synced_lock);
+	store_name_pending_forget(st);
 }
 
 /* Inside a delivery's transaction, before its rows: the records of names
  * made durable since deleted (a rollback leaves them: fsck drops a record
- * whose blob is there), and st's pending name recorded, with the first
+ * whose blob is there), and st's pending names recorded, with the first
  * message id this transaction can give (rows of one writer at a time). */
 static int
 names_pending_tx(struct store *st, const char **error_r)
@@ -143,16 +152,18 @@ names_pending_tx(struct store *st, const char **error_r)
 		if (stmt_exec(st, s, "cannot delete a pending name", error_r) != STORE_OK)
 			return STORE_ERROR;
 	}
-	st->name_pending_id = 0;
-	if (st->name_pending[0] == '\0')
+	store_name_pending_forget(st);
+	if (st->n_name_pending == 0)
 		return STORE_OK;
-	sqlite3_stmt *s = store_stmt(st, SQL_NAME_PENDING);
-	stmt_text(s, 1, st->name_pending);
-	st->name_pending[0] = '\0';
-	int ret = stmt_exec(st, s, "cannot record a pending name", error_r);
-	if (ret == STORE_OK)
-		st->name_pending_id = sqlite3_last_insert_rowid(st->db);
-	return ret;
+	st->name_pending_ids = xcalloc(st->n_name_pending, sizeof *st->name_pending_ids);
+	for (size_t i = 0; i < st->n_name_pending; i++) {
+		sqlite3_stmt *s = store_stmt(st, SQL_NAME_PENDING);
+		stmt_text(s, 1, st->name_pending[i]);
+		if (stmt_exec(st, s, "cannot record a pending name", error_r) != STORE_OK)
+			return STORE_ERROR;
+		st->name_pending_ids[st->n_name_pending_ids++] = sqlite3_last_insert_rowid(st->db);
+	}
+	return STORE_OK;
 }
 
 int
@@ -227,9 +238,9 @@ store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
 		ret = also(st, also_arg, error_r);
 	ret = store_end(st, ret, error_r);
 	if (ret != STORE_OK)
-		st->name_pending_id = 0;
+		store_name_pending_forget(st);	/* rolled back */
 out:
-	st->name_pending[0] = '\0';
+	st->n_name_pending = 0;
 	for (size_t i = 0; i < n; i++) {
 		store_imap_cache_clear(&caches[i]);
 		if (ret != STORE_OK) {

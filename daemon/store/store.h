@@ -376,19 +376,19 @@ int store_deliver_copies_with(struct store *st, struct store_copy *copies, size_
 /* Frees what store_deliver_copies() put in c. */
 void store_copy_clear(struct store_copy *c);
 /*
- * For a delivery whose blob was placed by blob_writer_link() (its name
- * not yet known to be durable, sql/054): the next store_deliver_copies*()
- * of st records blob hash in its transaction, so that a crash before the
- * name is durable leaves rows that `mailhub fsck --repair` can tell from
- * any other and remove (the message was never acknowledged).  Afterwards
- * store_name_pending_id() is that record (0: none was written), to give
- * to store_name_synced() once blob_writer_wait_name() succeeded: a later
- * delivery's transaction deletes it then.  store_name_pending_id() takes
- * the id (0 until the next delivery writes one).
+ * For a delivery whose blobs were placed by blob_writer_link() (their
+ * names not yet known to be durable, sql/054): the next
+ * store_deliver_copies*() of st records each blob hash given here in its
+ * transaction, so that a crash before the names are durable leaves rows
+ * that `mailhub fsck --repair` can tell from any other and remove (the
+ * message was never acknowledged).  Once blob_writer_wait_name() succeeded
+ * for them, store_name_pending_synced() hands that delivery's records to a
+ * later delivery's transaction, which deletes them;
+ * store_name_pending_forget() leaves them for fsck (a failed wait).
  */
 void store_name_pending(struct store *st, const char *hash);
-int64_t store_name_pending_id(struct store *st);
-void store_name_synced(int64_t id);
+void store_name_pending_synced(struct store *st);
+void store_name_pending_forget(struct store *st);
 
 /* ---- API tokens ------------------------------------------------------- */
 

@@ -55,15 +55,19 @@ class Worker(threading.Thread):
             n = 0
             while True:
                 n += 1
-                user = self.rnd.choice(USERS)
+                # one in four to both users: the second copy is a blob of
+                # its own (its own fields), linked as the first
+                users = USERS if n % 4 == 0 else [self.rnd.choice(USERS)]
+                user = users[0]
                 listed = user == USERS[0] and n % 3 == 0
                 mid = f"<s{self.wid}-{n}-{self.rnd.randrange(10**9)}@crash.test>"
                 subject = ("[list] " if listed else "") + f"crash {self.wid} {n}"
                 body = "".join(f"line {k} of {mid}\r\n" for k in range(self.rnd.randrange(5, 200)))
                 msg = (f"From: sender@remote.example\r\nTo: {user}\r\n"
                        f"Subject: {subject}\r\nMessage-ID: {mid}\r\n\r\n{body}")
-                c.sendmail("sender@remote.example", [user], msg.encode())
-                self.acked.append((user, mid, "Lists" if listed else "INBOX"))
+                c.sendmail("sender@remote.example", users, msg.encode())
+                for u in users:
+                    self.acked.append((u, mid, "Lists" if listed and u == USERS[0] else "INBOX"))
         except Exception as e:  # noqa: BLE001 - the kill, expected
             self.error = e
 
