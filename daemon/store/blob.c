@@ -299,8 +299,12 @@ syncer_need(void)
 		log_warning("store: cannot start the folder syncer thread: %s", strerror(err));
 		return false;
 	}
-	/* a child of fork() has its own (empty) queue */
+	/* a child of fork() has its own (empty) queue, and no fsync of
+	 * the parent's threads under way */
 	due_head = due_tail = NULL;
+	for (size_t i = 0; i < DIR_BUCKETS; i++)
+		for (struct dir_group *g = dir_buckets[i]; g != NULL; g = g->next)
+			g->queued = g->busy = false;
 	syncer_pid = getpid();
 	return true;
 }
