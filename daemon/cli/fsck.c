@@ -45,7 +45,11 @@ cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
 	 * files are repaired by removal, wrong used bytes by recounting, modes
 	 * that let others read by taking the extra bits off. */
 	unsigned long long removable = (unsigned long long)r.orphan_blobs + r.stray_files;
-	unsigned long long remaining = (unsigned long long)r.corrupt_blobs + r.missing_blobs;
+	/* rows of messages never acknowledged whose blob a crash took: repair
+	 * removes them (store.h) */
+	unsigned long long unacked = r.unacked - (repair ? r.unacked_removed : 0);
+	unsigned long long remaining = (unsigned long long)r.corrupt_blobs + r.missing_blobs +
+				       unacked;
 	if (repair)
 		remaining += (removable > r.removed ? removable - r.removed : 0) +
 			     (r.wrong_modes - r.modes_fixed);
@@ -58,6 +62,7 @@ cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
 		printf("fsck: ok\n");
 	else
 		printf("fsck: %llu problem(s) remain%s\n", remaining,
-		       repair ? "" : " (--repair fixes orphan and stray files, used bytes and modes)");
+		       repair ? "" : " (--repair fixes orphan and stray files, used bytes, modes and"
+		       " the rows of unacknowledged messages a crash left without a blob)");
 	return remaining == 0 ? CLI_OK : CLI_FAIL;
 }

@@ -380,7 +380,9 @@ smtp_body_end(struct smtp_session *s)
 	}
 	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
-	int ret = blob_writer_place(tx->blob, hash, &size, &error);
+	/* the fsync of its folder runs while the message is delivered;
+	 * smtp_delivery_run() waits for it before its 250 */
+	int ret = blob_writer_link(tx->blob, hash, &size, &error);
 	if (ret != STORE_OK) {
 		store_failed(s, ret, error);
 		return;

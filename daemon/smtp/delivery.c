@@ -229,7 +229,9 @@ copy_blob(struct smtp_session *s, int fd, uint64_t skip, const struct buf *field
 	}
 	free(chunk);
 	chunk = NULL;
-	if ((ret = blob_writer_place(w, hash_r, size_r, &error)) != STORE_OK)
+	/* the fsync of its folder runs while it is delivered: deliver_copies()
+	 * waits for it before the copy counts as delivered */
+	if ((ret = blob_writer_link(w, hash_r, size_r, &error)) != STORE_OK)
 		goto fail;
 	*w_r = w;
 	return STORE_OK;
@@ -527,6 +529,14 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 		/* the next session's turn comes at our COMMIT, not after our
 		 * WAL flush (which it may then share) */
 		store_commit_unlocks(st, &deliver_lock);
+		/* the names of the streamed blob (body.c) and of the copies'
+		 * may not be durable yet: their rows say so until the 250
+		 * (sql/054) */
+		if (hash != NULL && tx->inline_fields)
+			store_name_pending(st, hash);
+		for (size_t i = 0; i < tx->n_copies; i++)
+			if (tx->copies[i].w != NULL)
+				store_name_pending(st, tx->copies[i].hash);
 		/* the check counts of the message commit with its rows */
 		ret = n_all > 0 ? store_deliver_copies_with(st, all, n_all, time(NULL),
 							    smtp_trust_count_tx, s, &error)
@@ -564,6 +574,20 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 	free(first);
 	free(count);
 	free(planned);
+	/* the copies' names durable before they count as delivered (their
+	 * rows are committed: a failure here is answered 4xx, and a retry may
+	 * give a second copy, never none) */
+	for (size_t i = 0; ret == 0 && i < tx->n_copies; i++) {
+		if (sc[i].status != STORE_OK)
+			continue;
+		int r = blob_writer_wait_name(tx->copies[i].w, &error);
+		if (r != STORE_OK) {
+			log_error("%s[%llu] cannot store a copy id=%s: %s", s->name,
+				  (unsigned long long)s->id, tx->id, error);
+			store_name_pending_forget(smtp_store(s));
+			ret = r;
+		}
+	}
 	for (size_t i = 0; i < tx->n_copies; i++) {
 		tx->copies[i].status = ret == 0 ? sc[i].status : ret;
 		/* a copy not taken goes (unless shared) */
@@ -714,6 +738,12 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		} else {
 			memcpy(base, hash, sizeof base);
 		}
+		/* queued rows wait for the blob's name (body.c), so that the
+		 * queue never refers to a file a crash may take */
+		if (ret == STORE_OK &&
+		    (ret = blob_writer_wait_name(tx->blob, &error)) != STORE_OK)
+			log_error("%s[%llu] cannot store message id=%s: %s", s->name,
+				  (unsigned long long)s->id, tx->id, error);
 		if (ret == STORE_OK)
 			ret = queue_groups(s, groups, n_groups, base, base_size);
 		if (ret != STORE_OK) {
@@ -729,6 +759,23 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		else if (pending > 0)
 			relay_kick();	/* the relay workers look at the queue now */
 	}
+	/* the blob's name durable too (body.c linked it and left the sync
+	 * of its folder under way): only then is the message acknowledged */
+	const char *werror;
+	int wret = blob_writer_wait_name(tx->blob, &werror);
+	if (wret != STORE_OK) {
+		/* its rows are committed, so a retry of the client may give a
+		 * second copy: never none */
+		log_error("%s[%llu] cannot store message id=%s: %s", s->name,
+			  (unsigned long long)s->id, tx->id, werror);
+		/* its record stays, for fsck */
+		store_name_pending_forget(smtp_store(s));
+		smtp_reply(s, failure_reply(wret));
+		metrics_rejected(METRICS_REJECT_TEMPORARY);
+		goto out;
+	}
+	/* the records of its rows go with a later transaction */
+	store_name_pending_synced(smtp_store(s));
 	log_info("%s[%llu] accepted id=%s from=<%s> rcpts=%zu delivered=%zu queued=%zu size=%llu%s%s%s%s",
 		 s->name, (unsigned long long)s->id, tx->id, esc_str(tx->sender), tx->n_rcpts,
 		 ok, pending, (unsigned long long)size, s->user != NULL ? " user=" : "",

@@ -41,9 +41,11 @@ tests_unit_check_queue_LDADD = $(STORE_LIBS) $(CHECK_LIBS)
 endif
 
 TESTS += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
-	tests/integration/test_smtp_delivery.py tests/integration/test_inbound_trust.py
+	tests/integration/test_smtp_delivery.py tests/integration/test_inbound_trust.py \
+	tests/integration/test_smtp_crash.py
 EXTRA_DIST += tests/integration/test_smtp.py tests/integration/test_smtp_security.py \
 	tests/integration/test_smtp_delivery.py tests/integration/test_inbound_trust.py \
+	tests/integration/test_smtp_crash.py \
 	tests/integration/smtp_util.py
 
 FUZZ_TARGETS += tests/fuzz/fuzz_smtp_command tests/fuzz/fuzz_smtp_data

@@ -52,6 +52,10 @@ struct blob_writer {
 	 * after blob_writer_finish() (it is the file), one of anon_kept */
 	bool anon;
 	bool kept;
+	/* placed by blob_writer_link(): the sync of its folder's entry, the
+	 * ticket to wait for (0: none owed) */
+	struct dir_group *name_group;
+	uint64_t name_ticket;
 };
 
 /*
@@ -169,6 +173,194 @@ fsync_dir(const char *path, const char **error_r)
 	}
 	close(fd);
 	return STORE_OK;
+}
+
+/*
+ * Folder syncs, shared and started early (blob_writer_link()).
+ *
+ * A link into blobs/XX is durable once the folder has been fsynced after
+ * it.  Each link takes a ticket of its folder's group; one fsync covers
+ * every ticket issued before it began (the links are done), so deliveries
+ * into the same folder at once share it, as walsync.c's WAL flushes are
+ * shared.  The syncer thread starts the fsync as soon as a link asks for
+ * it, so that it runs while the delivery does its other work (its Sieve
+ * script, its transaction, the WAL's flush); the delivery waits for it
+ * only before it answers (blob_writer_wait_name()), and does the fsync
+ * itself when the syncer has not started it yet.  A failed fsync fails
+ * every ticket it was to cover (a later successful one covers tickets
+ * issued before it too).  The groups (one per folder ever linked into:
+ * 256 per data directory at most) are never freed and never move.
+ */
+struct dir_group {
+	char *path;
+	uint64_t issued;	/* tickets handed out */
+	uint64_t synced;	/* every ticket up to this one is durable */
+	uint64_t failed;	/* a failed fsync was to cover tickets up to this */
+	int err;		/* its errno */
+	bool busy;		/* a thread is in fsync() of the folder */
+	bool queued;		/* in the syncer's queue */
+	struct dir_group *next;		/* same bucket */
+	struct dir_group *next_due;	/* the syncer's queue */
+};
+
+#define DIR_BUCKETS 512
+static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dirs_synced = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t syncer_wake = PTHREAD_COND_INITIALIZER;
+static struct dir_group *dir_buckets[DIR_BUCKETS];
+static struct dir_group *due_head, *due_tail;
+static pid_t syncer_pid;	/* the syncer runs in this process (fork: not in a child) */
+static struct blob_sync_stats sync_stats;
+
+/* Under dirs_lock: the group of folder path, made on first use. */
+static struct dir_group *
+dir_group_find(const char *path)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = path; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	struct dir_group **b = &dir_buckets[h % DIR_BUCKETS];
+	for (struct dir_group *g = *b; g != NULL; g = g->next)
+		if (strcmp(g->path, path) == 0)
+			return g;
+	struct dir_group *g = xcalloc(1, sizeof *g);
+	g->path = xstrdup(path);
+	g->next = *b;
+	*b = g;
+	return g;
+}
+
+/* Under dirs_lock: one fsync of g's folder, covering every ticket issued
+ * so far (the lock is let go meanwhile). */
+static void
+dir_sync_round(struct dir_group *g, bool by_syncer)
+{
+	g->busy = true;
+	uint64_t upto = g->issued;
+	sync_stats.folder_syncs++;
+	if (!by_syncer)
+		sync_stats.folder_syncs_inline++;
+	pthread_mutex_unlock(&dirs_lock);
+	int fd = open(g->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 ? -1 : blob_fsync_fn(fd);
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&dirs_lock);
+	g->busy = false;
+	if (rc < 0) {
+		if (upto > g->failed)
+			g->failed = upto;
+		g->err = e;
+	} else if (upto > g->synced) {
+		g->synced = upto;
+	}
+	pthread_cond_broadcast(&dirs_synced);
+}
+
+/* The syncer: starts the fsync of each folder linked into, at once. */
+static void *
+syncer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&dirs_lock);
+	for (;;) {
+		while (due_head == NULL)
+			pthread_cond_wait(&syncer_wake, &dirs_lock);
+		struct dir_group *g = due_head;
+		due_head = g->next_due;
+		if (due_head == NULL)
+			due_tail = NULL;
+		g->queued = false;
+		/* a waiter may have done it already, or be doing it (then
+		 * its own waiters go on waiting for it, and the next round
+		 * is theirs or ours when the link came after it began) */
+		if (g->synced < g->issued && !g->busy)
+			dir_sync_round(g, true);
+	}
+	return NULL;
+}
+
+/* Under dirs_lock: the syncer started in this process if it is not;
+ * false when it cannot be (the waiters then sync themselves). */
+static bool
+syncer_need(void)
+{
+	if (syncer_pid == getpid())
+		return true;
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	int err = pthread_create(&t, &attr, syncer_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (err != 0) {
+		log_warning("store: cannot start the folder syncer thread: %s", strerror(err));
+		return false;
+	}
+	/* a child of fork() has its own (empty) queue, and no fsync of
+	 * the parent's threads under way */
+	due_head = due_tail = NULL;
+	for (size_t i = 0; i < DIR_BUCKETS; i++)
+		for (struct dir_group *g = dir_buckets[i]; g != NULL; g = g->next)
+			g->queued = g->busy = false;
+	syncer_pid = getpid();
+	return true;
+}
+
+/* A ticket of folder path, after a link into it: its fsync started. */
+static struct dir_group *
+dir_sync_start(const char *path, uint64_t *ticket_r)
+{
+	pthread_mutex_lock(&dirs_lock);
+	struct dir_group *g = dir_group_find(path);
+	*ticket_r = ++g->issued;
+	sync_stats.links++;
+	if (!g->queued && syncer_need()) {
+		g->queued = true;
+		g->next_due = NULL;
+		if (due_tail != NULL)
+			due_tail->next_due = g;
+		else
+			due_head = g;
+		due_tail = g;
+		pthread_cond_signal(&syncer_wake);
+	}
+	pthread_mutex_unlock(&dirs_lock);
+	return g;
+}
+
+/* Waits until ticket of g is durable; 0, or the errno of the fsync that
+ * failed to make it so. */
+static int
+dir_sync_wait(struct dir_group *g, uint64_t ticket)
+{
+	int ret = 0;
+	pthread_mutex_lock(&dirs_lock);
+	while (g->synced < ticket) {
+		if (g->failed >= ticket) {
+			ret = g->err != 0 ? g->err : EIO;
+			break;
+		}
+		if (g->busy) {
+			/* under way; it may have begun before this link */
+			sync_stats.waits++;
+			pthread_cond_wait(&dirs_synced, &dirs_lock);
+			continue;
+		}
+		dir_sync_round(g, false);
+	}
+	pthread_mutex_unlock(&dirs_lock);
+	return ret;
+}
+
+void
+blob_sync_stats(struct blob_sync_stats *stats_r)
+{
+	pthread_mutex_lock(&dirs_lock);
+	*stats_r = sync_stats;
+	pthread_mutex_unlock(&dirs_lock);
 }
 
 /* Creates the temporary file; STORE_OK, or the errno's status. */
@@ -575,9 +767,25 @@ unplace(struct blob_writer *w)
 	store_rollback(w->st);
 }
 
-int
-blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
-		  uint64_t *size_r, const char **error_r)
+/* The folder entry of a linked blob durable (blob_writer_link()). */
+static int
+wait_name(struct blob_writer *w, const char **error_r)
+{
+	if (w->name_ticket == 0)
+		return STORE_OK;
+	int e = dir_sync_wait(w->name_group, w->name_ticket);
+	if (e != 0) {
+		*error_r = errfmt("cannot fsync %s: %s", w->name_group->path, strerror(e));
+		return blob_errno_status(e);
+	}
+	w->name_ticket = 0;
+	return STORE_OK;
+}
+
+/* blob_writer_place(), or blob_writer_link() when !wait. */
+static int
+place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
+      bool wait, const char **error_r)
 {
 	int ret = finish(w, true, error_r);
 	if (ret != STORE_OK)
@@ -645,10 +853,15 @@ blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 		w->kept = false;
 	}
 	w->anon = false;
-	/* the names durable: the new folder's in blobs/, the file's in it */
+	/* the names durable: the new folder's in blobs/ (at once: rare),
+	 * the file's in it (shared with the links into it meanwhile, and
+	 * left under way when the caller waits later) */
 	ret = dir_made ? fsync_dir(w->st->blob_dir, error_r) : STORE_OK;
-	if (ret == STORE_OK)
-		ret = fsync_dir(dir, error_r);
+	if (ret == STORE_OK) {
+		w->name_group = dir_sync_start(dir, &w->name_ticket);
+		if (wait)
+			ret = wait_name(w, error_r);
+	}
 	if (ret != STORE_OK) {
 		/* not durable, so never acknowledged: the caller fails, and the
 		 * file goes unless it is shared */
@@ -665,6 +878,29 @@ out:
 	free(dir);
 	free(path);
 	return ret;
+}
+
+int
+blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
+		  uint64_t *size_r, const char **error_r)
+{
+	return place(w, hash_r, size_r, true, error_r);
+}
+
+int
+blob_writer_link(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
+		 uint64_t *size_r, const char **error_r)
+{
+	return place(w, hash_r, size_r, false, error_r);
+}
+
+int
+blob_writer_wait_name(struct blob_writer *w, const char **error_r)
+{
+	/* none owed: not linked (yet), or waited for */
+	if (w == NULL)
+		return STORE_OK;
+	return wait_name(w, error_r);
 }
 
 static void

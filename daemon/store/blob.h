@@ -87,6 +87,21 @@ int blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int
  * freed with blob_writer_abort(). */
 int blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 		      uint64_t *size_r, const char **error_r);
+/* blob_writer_place() without waiting for the fsync of the folder the
+ * blob is named in, which runs meanwhile (shared with the other links into
+ * that folder): the file is durable and named, the name not yet known to
+ * be durable.  The caller's rows may commit then, but blob_writer_wait_name()
+ * must succeed before the message is acknowledged (a crash before it may
+ * leave a row whose blob has no name: fsck --repair removes such rows of
+ * messages never acknowledged, see store_blob_pending_add()). */
+int blob_writer_link(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
+		     uint64_t *size_r, const char **error_r);
+/* Waits until the name given by blob_writer_link() is durable (at once
+ * after blob_writer_place(), or when the writer is not placed; NULL ok).  STORE_OK, or the failure of the
+ * folder's fsync (STORE_NOSPACE or STORE_ERROR): the message must not be
+ * acknowledged then; the writer stays placed, for blob_writer_release() or
+ * blob_writer_abort(). */
+int blob_writer_wait_name(struct blob_writer *w, const char **error_r);
 /* The caller's rows reference the placed blob: lets go of it and frees the
  * writer.  NULL ok. */
 void blob_writer_release(struct blob_writer **w);
@@ -133,6 +148,16 @@ bool blob_disk_has_reserve(int fd);
  */
 extern int (*blob_fsync_fn)(int fd);
 extern int (*blob_syncfs_fn)(int fd);
+
+/* Counts of the folder syncs of blob_writer_place() and blob_writer_link()
+ * since the start of the process (for tests and benchmarks). */
+struct blob_sync_stats {
+	uint64_t links;			/* tickets: links that owe a folder sync */
+	uint64_t folder_syncs;		/* fsyncs of a folder done for them */
+	uint64_t folder_syncs_inline;	/* of which by the waiter itself */
+	uint64_t waits;			/* waits for a sync under way */
+};
+void blob_sync_stats(struct blob_sync_stats *stats_r);
 
 /* data_dir/blobs/XX/HASH, malloc'd. */
 char *blob_path(const struct store *st, const char *hash);

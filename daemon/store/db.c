@@ -652,6 +652,8 @@ store_close(struct store **stp)
 	free(st->touched);
 	store_imap_cache_clear(&st->imap_cache);
 	free(st->delimiters);
+	free(st->name_pending);
+	free(st->name_pending_ids);
 	free(st->data_dir);
 	free(st->blob_dir);
 	free(st);

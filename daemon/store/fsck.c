@@ -347,6 +347,119 @@ walk_blobs(struct walk *w, const char **error_r)
 	return STORE_OK;
 }
 
+static const char SQL_NAMES_PENDING[] =
+	"SELECT id, blob, first_message FROM blob_names_pending ORDER BY id";
+static const char SQL_NAME_ROWS[] =
+	"SELECT mailbox_id, uid FROM messages WHERE blob = ?1 AND id >= ?2";
+static const char SQL_NAME_DONE[] =
+	"DELETE FROM blob_names_pending WHERE id = ?1";
+
+struct name_pending {
+	int64_t id, first;
+	char *blob;
+};
+
+static void
+name_pending_read(sqlite3_stmt *s, void *elem)
+{
+	struct name_pending *p = elem;
+	p->id = sqlite3_column_int64(s, 0);
+	p->blob = stmt_col_strdup(s, 1);
+	p->first = sqlite3_column_int64(s, 2);
+}
+
+static void
+name_pending_clear(void *elem)
+{
+	struct name_pending *p = elem;
+	free(p->blob);
+}
+
+static const struct stmt_rows name_pending_rows = {
+	sizeof(struct name_pending), name_pending_read, name_pending_clear,
+};
+
+struct mailbox_uid {
+	int64_t mailbox_id;
+	uint32_t uid;
+};
+
+static void
+mailbox_uid_read(sqlite3_stmt *s, void *elem)
+{
+	struct mailbox_uid *m = elem;
+	m->mailbox_id = sqlite3_column_int64(s, 0);
+	m->uid = (uint32_t)sqlite3_column_int64(s, 1);
+}
+
+static const struct stmt_rows mailbox_uid_rows = {
+	sizeof(struct mailbox_uid), mailbox_uid_read, NULL,
+};
+
+/*
+ * The records of sql/054: rows committed while their blob's name was not
+ * yet durable (blob_writer_link()).  A record whose blob is there is left
+ * over from a delivery that completed (its deletion is done by a later
+ * transaction): dropped with repair.  A record whose blob is missing is a
+ * crash between the commit and the folder's fsync: the message was never
+ * acknowledged (its 250 waits for both), so with repair its rows go
+ * (expunged, as a client's EXPUNGE), and only those: rows of the blob from
+ * before the record are another matter (check_rows()).
+ */
+static int
+check_names_pending(struct walk *w, const char **error_r)
+{
+	struct name_pending *list = NULL;
+	size_t n = 0;
+	int ret = stmt_list(w->st, store_stmt(w->st, SQL_NAMES_PENDING), &name_pending_rows,
+			    "cannot read pending names", (void **)&list, &n, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		struct name_pending *p = &list[i];
+		bool there = false;
+		if (p->blob != NULL && is_lower_hex(p->blob, SHA256_HEX_LEN)) {
+			char *path = blob_path(w->st, p->blob);
+			struct stat sb;
+			there = stat(path, &sb) == 0;
+			free(path);
+		}
+		struct mailbox_uid *rows = NULL;
+		size_t n_rows = 0;
+		if (!there) {
+			sqlite3_stmt *s = store_stmt(w->st, SQL_NAME_ROWS);
+			stmt_text(s, 1, p->blob != NULL ? p->blob : "");
+			stmt_int(s, 2, p->first);
+			ret = stmt_list(w->st, s, &mailbox_uid_rows, "cannot read messages",
+					(void **)&rows, &n_rows, error_r);
+			if (ret != STORE_OK)
+				break;
+			w->rep->unacked += (unsigned)n_rows;
+			say(w->out, "blob %s lost its name in a crash: %zu message(s) never "
+			    "acknowledged refer to it%s", esc_str(p->blob), n_rows,
+			    w->repair ? ": removed" : "");
+		}
+		if (!w->repair) {
+			free(rows);
+			continue;
+		}
+		for (size_t k = 0; k < n_rows && ret == STORE_OK; k++) {
+			size_t removed = 0;
+			ret = store_expunge(w->st, rows[k].mailbox_id, &rows[k].uid, 1, &removed,
+					    error_r);
+			w->rep->unacked_removed += (unsigned)removed;
+		}
+		free(rows);
+		if (ret == STORE_OK) {
+			sqlite3_stmt *s = store_stmt(w->st, SQL_NAME_DONE);
+			stmt_int(s, 1, p->id);
+			ret = stmt_exec(w->st, s, "cannot drop a pending name", error_r);
+		}
+	}
+	stmt_rows_free(&name_pending_rows, list, n);
+	return ret;
+}
+
 static int
 check_rows(struct walk *w, const char **error_r)
 {
@@ -467,16 +580,21 @@ store_fsck(struct store *st, bool repair, void *out,
 
 	memset(report_r, 0, sizeof *report_r);
 	check_data_dir_modes(&w);
-	if (walk_blobs(&w, error_r) < 0 || check_rows(&w, error_r) < 0 ||
-	    check_counters(&w, error_r) < 0)
+	if (walk_blobs(&w, error_r) < 0 || check_names_pending(&w, error_r) < 0 ||
+	    check_rows(&w, error_r) < 0 || check_counters(&w, error_r) < 0)
 		return STORE_ERROR;
+	/* the rows of unacknowledged messages left (without repair) are
+	 * counted once, as such, not also as missing blobs */
+	unsigned left = report_r->unacked - report_r->unacked_removed;
+	report_r->missing_blobs -= left < report_r->missing_blobs ? left : report_r->missing_blobs;
 	say(w.out, "fsck: %u blob(s), %u message row(s): %u corrupt, %u missing, "
 	    "%u orphan, %u stray, %u used fixed, %u removed, %u wrong mode(s), "
-	    "%u mode(s) fixed",
+	    "%u mode(s) fixed, %u never acknowledged (%u removed)",
 	    report_r->blobs, report_r->rows, report_r->corrupt_blobs,
 	    report_r->missing_blobs, report_r->orphan_blobs,
 	    report_r->stray_files, report_r->used_fixed, report_r->removed,
-	    report_r->wrong_modes, report_r->modes_fixed);
+	    report_r->wrong_modes, report_r->modes_fixed, report_r->unacked,
+	    report_r->unacked_removed);
 	return STORE_OK;
 }
 

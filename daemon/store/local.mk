@@ -27,7 +27,8 @@ STORE_LIBS = libstore.a libmail.a $(CORE_LIBS) $(SQLITE_LIBS)
 # The schema migrations compiled into the binary, in any order (sql2c.sh
 # sorts them by version).  A module with tables of its own adds its file:
 #   SQL_MIGRATIONS += sql/002_queue.sql
-SQL_MIGRATIONS = sql/001_initial.sql sql/006_mailbox_quota.sql
+SQL_MIGRATIONS = sql/001_initial.sql sql/006_mailbox_quota.sql \
+	sql/054_blob_names_pending.sql
 EXTRA_DIST += daemon/store/sql2c.sh tests/unit/store_test.h
 
 # Generated in the build folder from the sources in $(srcdir) (VPATH).

@@ -375,6 +375,20 @@ int store_deliver_copies_with(struct store *st, struct store_copy *copies, size_
 			      const char **error_r);
 /* Frees what store_deliver_copies() put in c. */
 void store_copy_clear(struct store_copy *c);
+/*
+ * For a delivery whose blobs were placed by blob_writer_link() (their
+ * names not yet known to be durable, sql/054): the next
+ * store_deliver_copies*() of st records each blob hash given here in its
+ * transaction, so that a crash before the names are durable leaves rows
+ * that `mailhub fsck --repair` can tell from any other and remove (the
+ * message was never acknowledged).  Once blob_writer_wait_name() succeeded
+ * for them, store_name_pending_synced() hands that delivery's records to a
+ * later delivery's transaction, which deletes them;
+ * store_name_pending_forget() leaves them for fsck (a failed wait).
+ */
+void store_name_pending(struct store *st, const char *hash);
+void store_name_pending_synced(struct store *st);
+void store_name_pending_forget(struct store *st);
 
 /* ---- API tokens ------------------------------------------------------- */
 
@@ -529,6 +543,10 @@ struct store_fsck_report {
 	unsigned removed;		/* files removed by repair */
 	unsigned wrong_modes;		/* files or folders others may read */
 	unsigned modes_fixed;		/* of those, tightened by repair */
+	/* rows whose blob lost its name in a crash before their message was
+	 * acknowledged (sql/054), and of those, the ones repair removed */
+	unsigned unacked;
+	unsigned unacked_removed;
 };
 
 /*
@@ -539,8 +557,10 @@ struct store_fsck_report {
  * are printed to out, one line each.  With repair: orphan blobs and stray
  * temporary files older than an hour are removed (younger ones may belong
  * to a delivery in progress), used bytes are recounted, and modes lose the
- * extra bits (never gain any); a referenced blob is never removed,
- * whatever its state.  Returns STORE_OK when it could run (the report
+ * extra bits (never gain any), and the rows of messages never
+ * acknowledged whose blob's name a crash took (recorded by sql/054's
+ * table, see store_name_pending()) are expunged; a referenced blob is never removed,
+ * and no other row, whatever its state.  Returns STORE_OK when it could run (the report
  * says what it found).
  */
 int store_fsck(struct store *st, bool repair, void *out /* FILE * */,

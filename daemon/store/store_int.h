@@ -87,6 +87,13 @@ struct store {
 	/* db.c: a lock of the caller's that the end of the transaction
 	 * releases (store_commit_unlocks(); not owned) */
 	pthread_mutex_t *commit_unlock;
+	/* copies.c: the blobs whose names the next delivery's transaction
+	 * records as not yet durable, and the ids of the records the last
+	 * one wrote (store_name_pending()) */
+	char (*name_pending)[SHA256_HEX_LEN + 1];
+	size_t n_name_pending, cap_name_pending;
+	int64_t *name_pending_ids;
+	size_t n_name_pending_ids;
 };
 
 /* Seconds since the epoch (the store's clock for created/last_used). */

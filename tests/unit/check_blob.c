@@ -381,6 +381,88 @@ START_TEST(test_failing_fsync)
 }
 END_TEST
 
+/* blob_writer_link(): the blob is named at once and its folder's fsync
+ * runs meanwhile (the syncer thread, or the waiter); blob_writer_wait_name()
+ * gives that fsync's outcome, and a failed one is never taken for a
+ * success (a later successful one covers a later link). */
+START_TEST(test_link_then_wait)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct blob_sync_stats before, after;
+	blob_sync_stats(&before);
+
+	/* linked: the name is there before the wait */
+	struct blob_writer *w;
+	static const char text[] = "Subject: linked\r\n\r\nbody\r\n";
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text, strlen(text), &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_link(w, hash, NULL, &error), STORE_OK);
+	char *path = blob_path(st, hash);
+	ck_assert_int_eq(access(path, R_OK), 0);
+	ck_assert_int_eq(blob_writer_wait_name(w, &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_wait_name(w, &error), STORE_OK);	/* once owed */
+	blob_writer_release(&w);
+	free(path);
+	blob_sync_stats(&after);
+	ck_assert_uint_eq(after.links, before.links + 1);
+	ck_assert_uint_ge(after.folder_syncs, before.folder_syncs + 1);
+
+	/* the folder's fsync fails: the wait says so (the file's own fsync,
+	 * the first call, works; the folder exists, so no sync of blobs/) */
+	static const char text2[] = "Subject: folder fails\r\n\r\nbody\r\n";
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_hex(text2, strlen(text2), hex);
+	char *prefix = xasprintf("%s/blobs/%.2s", dir, hex);
+	ck_assert(mkdir(prefix, 0700) == 0 || errno == EEXIST);
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text2, strlen(text2), &error), STORE_OK);
+	test_fault_on(1, EIO);
+	ck_assert_int_eq(blob_writer_link(w, hash, NULL, &error), STORE_OK);
+	int ret = blob_writer_wait_name(w, &error);
+	test_fault_off();
+	ck_assert_int_eq(ret, STORE_ERROR);
+	ck_assert_ptr_nonnull(strstr(error, "fsync"));
+	ck_assert_ptr_nonnull(strstr(error, prefix));
+	/* not acknowledged: thrown away, it leaves nothing */
+	blob_writer_abort(&w);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+
+	/* the disk works again: a link into that folder is made durable */
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text2, strlen(text2), &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_link(w, hash, NULL, &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_wait_name(w, &error), STORE_OK);
+	blob_writer_release(&w);
+	ck_assert_int_eq(test_blob_files(dir), 2);
+
+	/* many links at once share the folders' fsyncs, never skip one */
+	struct blob_writer *ws[16];
+	blob_sync_stats(&before);
+	for (int i = 0; i < 16; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "Subject: many %d\r\n\r\nbody\r\n", i);
+		ck_assert_int_eq(blob_writer_new(st, 0, &ws[i], &error), STORE_OK);
+		ck_assert_int_eq(blob_write(ws[i], t, strlen(t), &error), STORE_OK);
+		ck_assert_int_eq(blob_writer_link(ws[i], hash, NULL, &error), STORE_OK);
+	}
+	for (int i = 0; i < 16; i++) {
+		ck_assert_int_eq(blob_writer_wait_name(ws[i], &error), STORE_OK);
+		blob_writer_release(&ws[i]);
+	}
+	blob_sync_stats(&after);
+	ck_assert_uint_eq(after.links, before.links + 16);
+	ck_assert_uint_ge(after.folder_syncs, before.folder_syncs + 1);
+	ck_assert_uint_le(after.folder_syncs, before.folder_syncs + 16);
+	ck_assert_int_eq(test_blob_files(dir), 18);
+	free(prefix);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* A sealed message is readable and hashed before anything is flushed to
  * disk; thrown away it leaves nothing, placed it is made durable then. */
 START_TEST(test_seal_then_place_or_abort)
@@ -562,6 +644,7 @@ make_suite(void)
 	tcase_add_test(tc, test_open_read_errors);
 	tcase_add_test(tc, test_refusal_after_placing);
 	tcase_add_test(tc, test_failing_fsync);
+	tcase_add_test(tc, test_link_then_wait);
 	tcase_add_test(tc, test_seal_then_place_or_abort);
 	tcase_add_test(tc, test_deferred_writer);
 	tcase_add_test(tc, test_finished_writers_bounded);

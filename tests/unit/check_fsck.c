@@ -192,6 +192,79 @@ START_TEST(test_missing_reported)
 }
 END_TEST
 
+/* A crash between the commit of a message's rows and the fsync of its
+ * blob's folder (blob_writer_link()): the record of sql/054 tells those
+ * rows, of a message never acknowledged, from any other; repair expunges
+ * them and no others, and drops records whose blob is there. */
+START_TEST(test_unacked_repaired)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1], other[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	const char *error = NULL;
+	char *text;
+	int64_t alice = test_sql_int(dir, "SELECT id FROM users WHERE address = 'a@example.org'");
+
+	/* the same blob delivered again, its name pending (the first two rows
+	 * are from before: acknowledged) */
+	struct store_copy c = { .user_id = alice, .blob = hash, .size = 18 };
+	store_name_pending(st, hash);
+	ck_assert_int_eq(store_deliver_copies(st, &c, 1, 2, &error), STORE_OK);
+	ck_assert_int_eq(c.status, STORE_OK);
+	store_copy_clear(&c);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 1);
+	store_name_pending_forget(st);	/* the crash: never synced */
+	/* another message whose name became durable: its record stays until
+	 * a later delivery's transaction (none here) */
+	ck_assert_int_eq(blob_put(st, "Subject: y\r\n\r\nyes\r\n", 20, other, &error), STORE_OK);
+	struct store_copy c2 = { .user_id = alice, .blob = other, .size = 20 };
+	store_name_pending(st, other);
+	ck_assert_int_eq(store_deliver_copies(st, &c2, 1, 3, &error), STORE_OK);
+	store_copy_clear(&c2);
+	store_name_pending_synced(st);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 2);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), 4);
+
+	/* the crash took the name of the first */
+	char *path = blob_path(st, hash);
+	ck_assert_int_eq(unlink(path), 0);
+	struct store_fsck_report rep = run_fsck(st, false, &text);
+	ck_assert_uint_eq(rep.unacked, 1);
+	ck_assert_uint_eq(rep.unacked_removed, 0);
+	ck_assert_uint_eq(rep.missing_blobs, 2);	/* the acknowledged two */
+	ck_assert_ptr_nonnull(strstr(text, "never acknowledged"));
+	free(text);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), 4);
+
+	rep = run_fsck(st, true, &text);
+	ck_assert_uint_eq(rep.unacked, 1);
+	ck_assert_uint_eq(rep.unacked_removed, 1);
+	free(text);
+	/* the unacknowledged row went, with its counters; the two from before
+	 * stay (only a person drops them), and so does the other message */
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages"), 3);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages WHERE blob = '%s'", hash), 2);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+	rep = run_fsck(st, true, NULL);
+	ck_assert_uint_eq(rep.unacked + rep.used_fixed, 0);
+	ck_assert_uint_eq(rep.missing_blobs, 2);
+
+	/* the next delivery's transaction deletes the records of names made
+	 * durable: none is left behind in the normal course */
+	store_name_pending(st, other);
+	c2 = (struct store_copy){ .user_id = alice, .blob = other, .size = 20 };
+	ck_assert_int_eq(store_deliver_copies(st, &c2, 1, 4, &error), STORE_OK);
+	store_copy_clear(&c2);
+	store_name_pending_synced(st);
+	c2 = (struct store_copy){ .user_id = alice, .blob = other, .size = 20 };
+	ck_assert_int_eq(store_deliver_copies(st, &c2, 1, 5, &error), STORE_OK);
+	store_copy_clear(&c2);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+	free(path);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_orphans_and_strays)
 {
 	char *dir, hash[SHA256_HEX_LEN + 1], orphan[SHA256_HEX_LEN + 1];
@@ -338,6 +411,7 @@ make_suite(void)
 	tcase_add_test(tc, test_clean);
 	tcase_add_test(tc, test_corrupt_kept);
 	tcase_add_test(tc, test_missing_reported);
+	tcase_add_test(tc, test_unacked_repaired);
 	tcase_add_test(tc, test_orphans_and_strays);
 	tcase_add_test(tc, test_used_fixed);
 	tcase_add_test(tc, test_gc);
