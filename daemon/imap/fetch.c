@@ -388,7 +388,7 @@ load_message(struct imap_session *s, const struct imapdb_row *row,
 		return 0;
 	const char *err;
 	buf_init(&fm->data, 0);
-	if (blob_read(s->st, row->blob, &fm->data, &err) != STORE_OK) {
+	if (blob_read_cached(s->st, row->blob, &fm->data, &err) != STORE_OK) {
 		log_error("imap[%llu] cannot read blob %s: %s",
 			  (unsigned long long)s->id, row->blob, err);
 		return -1;
