@@ -573,6 +573,10 @@ sqlite_setup(void)
 	/* SQLITE_MISUSE when SQLite was already initialized: it then keeps
 	 * its defaults, which are correct too */
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/* the default VFS, with the frames of a commit written at once */
+	if (store_walbuf_register() != SQLITE_OK)
+		log_warning("store: cannot register the WAL-gathering VFS: "
+			    "frames are written one by one");
 }
 
 int
