@@ -58,6 +58,10 @@ struct conn {
 	struct buf out;
 	size_t out_pos;
 	int stop_fd;	/* readable once the daemon stops; -1: none */
+	/* read_line(): when stop_fd was last polled before a command, and
+	 * whether the stop was seen (then it is not polled again) */
+	int64_t stop_checked_ms;
+	bool stop_seen;
 	bool eof;	/* the peer closed its side */
 	bool broken;	/* an error happened: no more I/O */
 	bool loopback;
@@ -717,6 +721,28 @@ fill(struct conn *c, int64_t deadline, bool stoppable)
 	}
 }
 
+/* Whether a command read polls the stop descriptor first: at most every
+ * CONN_STOP_CHECK_MS (one poll() per command was a tenth of a busy IMAP
+ * session's system calls), always once the stop was seen.  A read that
+ * has to wait polls it anyway, so only a client whose commands are already
+ * buffered runs on, that long at most, before it is told goodbye. */
+#define CONN_STOP_CHECK_MS 100
+
+static bool
+stop_check_due(struct conn *c)
+{
+	if (c->stop_fd < 0)
+		return false;
+	if (c->stop_seen)
+		return true;
+	int64_t now = now_ms();
+	if (c->stop_checked_ms != 0 && now - c->stop_checked_ms < CONN_STOP_CHECK_MS &&
+	    now >= c->stop_checked_ms)
+		return false;
+	c->stop_checked_ms = now;
+	return true;
+}
+
 /* conn_read_line(); conn_read_command() when stoppable; with pieces,
  * conn_read_line_part(). */
 static enum conn_result
@@ -730,8 +756,10 @@ read_line(struct conn *c, size_t max, bool stoppable, bool pieces,
 
 	*line_r = NULL;
 	*len_r = 0;
-	if (stoppable && conn_stop_requested(c))
+	if (stoppable && stop_check_due(c) && conn_stop_requested(c)) {
+		c->stop_seen = true;
 		return CONN_STOPPED;
+	}
 	if (max == 0)
 		max = 1;
 	for (;;) {
@@ -765,8 +793,10 @@ read_line(struct conn *c, size_t max, bool stoppable, bool pieces,
 			c->in_pos = c->in.len;
 			return CONN_EOF;
 		}
-		if (r == FILL_STOPPED)
+		if (r == FILL_STOPPED) {
+			c->stop_seen = true;
 			return CONN_STOPPED;
+		}
 		if (r < 0)
 			return CONN_ERROR;
 	}

@@ -85,9 +85,11 @@ void conn_set_deadline(struct conn *c, int timeout_ms);
 enum conn_result conn_read_line(struct conn *c, size_t max,
 				const char **line_r, size_t *len_r);
 /* conn_read_line() for a session waiting for the peer's next command: it
- * returns CONN_STOPPED instead when the stop descriptor is readable, when
- * it is called or while it waits (whatever is buffered: no new command
- * starts once the daemon is stopping). */
+ * returns CONN_STOPPED instead when the stop descriptor is readable, while
+ * it waits, or when it is called (whatever is buffered: no new command
+ * starts once the daemon is stopping; with commands buffered back to back
+ * the descriptor is looked at every 100 ms, and always once it was seen
+ * readable). */
 enum conn_result conn_read_command(struct conn *c, size_t max,
 				   const char **line_r, size_t *len_r);
 /* The descriptor that becomes readable when the daemon stops (-1: none,

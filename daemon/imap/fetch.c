@@ -388,7 +388,7 @@ load_message(struct imap_session *s, const struct imapdb_row *row,
 		return 0;
 	const char *err;
 	buf_init(&fm->data, 0);
-	if (blob_read(s->st, row->blob, &fm->data, &err) != STORE_OK) {
+	if (blob_read_cached(s->st, row->blob, &fm->data, &err) != STORE_OK) {
 		log_error("imap[%llu] cannot read blob %s: %s",
 			  (unsigned long long)s->id, row->blob, err);
 		return -1;
@@ -686,6 +686,25 @@ fill_cache(struct imap_session *s, struct imapdb_row *row)
 		log_error("imap[%llu] %s", (unsigned long long)s->id, err);
 }
 
+/* A copy of a row read from the store, kept in the view while there is
+ * room (IMAP_VIEW_ROWS_MAX): a message's row never changes while it is in
+ * the view, except that the repair above fills what was missing. */
+static void
+keep_row(struct imap_view *v, struct imap_msg *m, const struct imapdb_row *row)
+{
+	if (m->row != NULL || row->envelope == NULL || row->bodystructure == NULL)
+		return;
+	size_t bytes = imap_row_bytes(row);
+	if (v->rows_bytes + bytes > IMAP_VIEW_ROWS_MAX)
+		return;
+	struct imapdb_row *c = xmalloc(sizeof *c);
+	*c = *row;
+	c->envelope = xstrdup(row->envelope);
+	c->bodystructure = xstrdup(row->bodystructure);
+	m->row = c;
+	v->rows_bytes += bytes;
+}
+
 void
 imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 {
@@ -803,7 +822,11 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 			free(pos);
 			free(uids);
 		}
-		if (req.need_row &&
+		/* rows the view keeps: no read at all when it has all */
+		bool kept = req.need_row;
+		for (size_t i = b; kept && i < e; i++)
+			kept = v->msgs[idx[i]].row != NULL;
+		if (req.need_row && !kept &&
 		    imapdb_rows(s->st, v->mailbox_id, v->msgs[idx[b]].uid,
 				v->msgs[idx[e - 1]].uid, &rows, &nr, &err) != STORE_OK) {
 			free(changed);
@@ -817,7 +840,9 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 		for (size_t i = b; i < e; i++) {
 			struct imap_msg *m = &v->msgs[idx[i]];
 			struct imapdb_row *row = NULL;
-			if (req.need_row) {
+			if (kept) {
+				row = m->row;
+			} else if (req.need_row) {
 				while (ri < nr && rows[ri].uid < m->uid)
 					ri++;
 				if (ri < nr && rows[ri].uid == m->uid)
@@ -828,6 +853,7 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 				}
 				if (req.need_cache)
 					fill_cache(s, row);
+				keep_row(v, m, row);
 			}
 			fetch_one(s, &req, idx[i], row, changed[i - b], &out,
 				  &unknown_cte);

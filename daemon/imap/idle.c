@@ -23,11 +23,40 @@
 #define IDLE_POLL_MS 5000
 #define IDLE_LOOK_ANYWAY_S 60
 
+size_t
+imap_row_bytes(const struct imapdb_row *row)
+{
+	return sizeof *row + (row->envelope != NULL ? strlen(row->envelope) + 1 : 0) +
+	       (row->bodystructure != NULL ? strlen(row->bodystructure) + 1 : 0);
+}
+
 static void
-msg_clear(struct imap_msg *m)
+row_drop(struct imap_view *v, struct imap_msg *m)
+{
+	if (m->row == NULL)
+		return;
+	size_t bytes = imap_row_bytes(m->row);
+	v->rows_bytes = v->rows_bytes > bytes ? v->rows_bytes - bytes : 0;
+	imapdb_rows_free(&m->row, 1);
+	m->row = NULL;
+}
+
+static void
+msg_clear(struct imap_view *v, struct imap_msg *m)
 {
 	free(m->keywords);
 	m->keywords = NULL;
+	row_drop(v, m);
+}
+
+void
+imap_view_drop_rows(struct imap_view *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->n && v->rows_bytes > 0; i++)
+		row_drop(v, &v->msgs[i]);
+	v->rows_bytes = 0;
 }
 
 void
@@ -37,7 +66,7 @@ imap_view_free(struct imap_view **vp)
 	if (v == NULL)
 		return;
 	for (size_t i = 0; i < v->n; i++)
-		msg_clear(&v->msgs[i]);
+		msg_clear(v, &v->msgs[i]);
 	free(v->msgs);
 	for (size_t i = 0; i < v->n_keywords; i++)
 		free(v->keywords[i]);
@@ -71,6 +100,7 @@ view_push(struct imap_view *v, uint32_t uid, unsigned flags,
 	m->expunged = false;
 	m->keywords = keywords != NULL ? xstrdup(keywords) : NULL;
 	m->modseq = modseq;
+	m->row = NULL;
 	if (recent)
 		v->recent++;
 }
@@ -220,6 +250,7 @@ imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 		m->expunged = false;
 		m->keywords = list[i].keywords;
 		m->modseq = list[i].modseq;
+		m->row = NULL;
 		list[i].keywords = NULL;
 		if (m->recent)
 			v->recent++;
@@ -277,13 +308,14 @@ send_expunges(struct imap_session *s)
 			}
 			if (v->msgs[i].recent)
 				v->recent--;
-			msg_clear(&v->msgs[i]);
+			msg_clear(v, &v->msgs[i]);
 		} else {
 			v->msgs[w++] = v->msgs[i];
 		}
 	}
 	imap_qresync_vanished(s, gone, n_gone);
 	free(gone);
+	v->expunge_pending = false;
 	if (w != v->n) {
 		if (v->exists_sent >= v->n - w)
 			v->exists_sent -= v->n - w;
@@ -309,6 +341,15 @@ imap_view_sync(struct imap_session *s)
 	const char *err;
 	if (v == NULL)
 		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	/* before the look: a change committed meanwhile raises it again */
+	uint64_t gen = store_mailbox_gen(v->mailbox_id);
+	if (s->sync_may_skip && gen == v->synced_gen && now >= v->synced_ms &&
+	    now - v->synced_ms < IMAP_SYNC_TRUST_MS &&
+	    !(s->allow_expunge && v->expunge_pending))
+		return;
 	store_watch_drain(v->watch);
 	int r = imapdb_changes(s->st, v->mailbox_id, v->modseq, &mb, &list, &n,
 			       false, NULL, NULL, &err);
@@ -322,6 +363,8 @@ imap_view_sync(struct imap_session *s)
 		log_error("imap[%llu] sync failed: %s", (unsigned long long)s->id, err);
 		return;
 	}
+	v->synced_gen = gen;
+	v->synced_ms = now;
 	uint32_t last_uid = v->n > 0 ? v->msgs[v->n - 1].uid : 0;
 	size_t live = 0;
 	for (size_t i = 0; i < v->n; i++)
@@ -346,8 +389,10 @@ imap_view_sync(struct imap_session *s)
 		for (size_t i = 0; i < v->n; i++) {
 			while (k < nu && uids[k] < v->msgs[i].uid)
 				k++;
-			if (k >= nu || uids[k] != v->msgs[i].uid)
+			if (k >= nu || uids[k] != v->msgs[i].uid) {
 				v->msgs[i].expunged = true;
+				v->expunge_pending = true;
+			}
 		}
 		free(uids);
 	}

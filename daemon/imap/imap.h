@@ -33,6 +33,10 @@ struct imap_msg {
 	bool expunged;		/* gone from the store; EXPUNGE not yet sent */
 	char *keywords;		/* space-separated, or NULL */
 	uint64_t modseq;	/* MODSEQ of the flags shown (RFC 7162) */
+	/* FETCH's copy of the message's row (what never changes: blob,
+	 * size, dates, ENVELOPE, BODYSTRUCTURE), or NULL; see
+	 * IMAP_VIEW_ROWS_MAX */
+	struct imapdb_row *row;
 };
 
 /* The selected mailbox: sequence numbers are indexes into msgs + 1. */
@@ -56,7 +60,23 @@ struct imap_view {
 	uint32_t *saved;	/* RFC 5182 SEARCHRES "$": UIDs, ascending */
 	size_t n_saved;
 	struct imap_sort_cache *sort_cache;	/* sort.c */
+	/* imap_view_sync(): store_mailbox_gen() and the time (CLOCK_MONOTONIC
+	 * ms) of the last look at the store; EXPUNGEs not sent yet */
+	uint64_t synced_gen;
+	int64_t synced_ms;
+	bool expunge_pending;
+	size_t rows_bytes;	/* of the msgs' rows kept */
 };
+
+/* The bytes of message rows a view keeps for FETCH (imap_msg.row): a
+ * client that fetches the same messages again is answered without
+ * SQLite; what goes past it is read each time.  Dropped when the session
+ * parks. */
+#define IMAP_VIEW_ROWS_MAX (256u << 10)
+/* Frees the rows a view keeps (NULL ok). */
+void imap_view_drop_rows(struct imap_view *v);
+/* What a kept row counts against IMAP_VIEW_ROWS_MAX. */
+size_t imap_row_bytes(const struct imapdb_row *row);
 
 /* Reply status of a command, written by the dispatcher as the tagged line. */
 enum imap_reply {
@@ -87,6 +107,9 @@ struct imap_session {
 	const char *tag;	/* of the command being run */
 	bool uid_cmd;		/* the command came after UID */
 	bool allow_expunge;	/* untagged EXPUNGE may be sent now */
+	/* the command's closing sync may trust this process's notifications
+	 * (imap_view_sync()): every command but NOOP, CHECK, SELECT, EXAMINE */
+	bool sync_may_skip;
 	enum imap_reply reply;
 	struct buf reply_text;	/* "[CODE] text" of the tagged line */
 	struct imap_view *view;
@@ -196,7 +219,13 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 		   bool readonly);
 void imap_view_close(struct imap_session *s);
 /* Looks at the store and writes untagged EXISTS, RECENT, FETCH (flags
- * changed by others) and, when s->allow_expunge, EXPUNGE. */
+ * changed by others) and, when s->allow_expunge, EXPUNGE.  With
+ * s->sync_may_skip, it does not look when no session of this process
+ * changed the mailbox since the last look, that look is less than
+ * IMAP_SYNC_TRUST_MS old, and no EXPUNGE waits to be sent: another
+ * process's change (the CLI) is then told by the next command after that
+ * time, or at once by NOOP, CHECK and IDLE. */
+#define IMAP_SYNC_TRUST_MS 500
 void imap_view_sync(struct imap_session *s);
 /* Notes the keywords (space-separated, or NULL) the session is about to
  * use in a FETCH and sends a new untagged FLAGS first when one is new. */

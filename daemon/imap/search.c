@@ -377,7 +377,7 @@ load(struct imap_session *s, struct smsg *sm)
 	sm->loaded = true;
 	const char *err;
 	buf_init(&sm->data, 0);
-	if (sm->row == NULL || blob_read(s->st, sm->row->blob, &sm->data, &err) != STORE_OK) {
+	if (sm->row == NULL || blob_read_cached(s->st, sm->row->blob, &sm->data, &err) != STORE_OK) {
 		sm->failed = true;
 		return false;
 	}

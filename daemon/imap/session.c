@@ -39,6 +39,7 @@ enum {
 	CMD_UID = 1 << 4,	/* also as "UID <command>" */
 	CMD_NO_EXPUNGE = 1 << 5, /* no EXPUNGE responses during it (non-UID) */
 	CMD_NEEDS_PRIVACY = 1 << 6, /* plaintext login: TLS or loopback rule */
+	CMD_SYNC_FULL = 1 << 7,	/* its closing sync always looks at the store */
 };
 
 static imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id,
@@ -54,7 +55,7 @@ struct imap_command {
 /* The only way in. */
 static const struct imap_command commands[] = {
 	{ "CAPABILITY", cmd_capability, CMD_ANY },
-	{ "NOOP", cmd_noop, CMD_ANY },
+	{ "NOOP", cmd_noop, CMD_ANY | CMD_SYNC_FULL },
 	{ "LOGOUT", cmd_logout, CMD_ANY },
 	{ "ID", cmd_id, CMD_ANY },
 	{ "STARTTLS", cmd_starttls, CMD_NOAUTH },
@@ -66,8 +67,8 @@ static const struct imap_command commands[] = {
 	{ "GETQUOTAROOT", imap_cmd_getquotaroot, CMD_AUTH },
 	{ "GETQUOTA", imap_cmd_getquota, CMD_AUTH },
 	{ "COMPRESS", imap_cmd_compress, CMD_AUTH },
-	{ "SELECT", imap_cmd_select, CMD_AUTH },
-	{ "EXAMINE", imap_cmd_examine, CMD_AUTH },
+	{ "SELECT", imap_cmd_select, CMD_AUTH | CMD_SYNC_FULL },
+	{ "EXAMINE", imap_cmd_examine, CMD_AUTH | CMD_SYNC_FULL },
 	{ "CREATE", imap_cmd_create, CMD_AUTH },
 	{ "DELETE", imap_cmd_delete, CMD_AUTH },
 	{ "RENAME", imap_cmd_rename, CMD_AUTH },
@@ -77,8 +78,8 @@ static const struct imap_command commands[] = {
 	{ "LSUB", imap_cmd_lsub, CMD_AUTH },
 	{ "STATUS", imap_cmd_status, CMD_AUTH },
 	{ "APPEND", imap_cmd_append, CMD_AUTH },
-	{ "IDLE", imap_cmd_idle, CMD_AUTH },
-	{ "CHECK", imap_cmd_check, CMD_SELECTED },
+	{ "IDLE", imap_cmd_idle, CMD_AUTH | CMD_SYNC_FULL },
+	{ "CHECK", imap_cmd_check, CMD_SELECTED | CMD_SYNC_FULL },
 	{ "CLOSE", imap_cmd_close, CMD_SELECTED },
 	{ "UNSELECT", imap_cmd_unselect, CMD_SELECTED },
 	{ "EXPUNGE", imap_cmd_expunge, CMD_SELECTED | CMD_UID },
@@ -563,6 +564,7 @@ command_done(struct imap_session *s)
 	/* untagged updates go out before the tagged reply of any command */
 	if (s->state == IMAP_STATE_SELECTED && s->reply != IMAP_REPLY_NONE)
 		imap_view_sync(s);
+	s->sync_may_skip = false;
 	reply_done(s);
 }
 
@@ -624,6 +626,9 @@ dispatch(struct imap_session *s, const struct imap_arg *args, size_t n)
 	/* RFC 3501 §7.4.1: no EXPUNGE while a FETCH, STORE or SEARCH is in
 	 * progress (the UID forms may have them, RFC 3501 §7.4.1 note) */
 	s->allow_expunge = !(cmd->flags & CMD_NO_EXPUNGE) || s->uid_cmd;
+	/* NOOP and CHECK are how a client asks for news, another process's
+	 * too (imap_view_sync()) */
+	s->sync_may_skip = !(cmd->flags & CMD_SYNC_FULL);
 	/* RFC 5182 §2.1: "$" for the saved search result (esearch.c) */
 	bool res_empty = false;
 	struct imap_arg *res_args = (cmd->flags & CMD_SELECTED) ?
@@ -980,6 +985,7 @@ wait_park(struct imap_session *s)
 		return -1;
 	s->parked = true;
 	store_close(&s->st);
+	imap_view_drop_rows(s->view);
 	/* give what the handle used back to the system, not only to this
 	 * thread's malloc arena */
 	malloc_trim(0);

@@ -35,7 +35,7 @@ keys_from_file(struct imap_session *s, const char *blob, bool store_them)
 {
 	struct buf data = BUF_INIT;
 	const char *err;
-	bool ok = blob[0] != '\0' && blob_read(s->st, blob, &data, &err) == STORE_OK;
+	bool ok = blob[0] != '\0' && blob_read_cached(s->st, blob, &data, &err) == STORE_OK;
 	if (!ok)
 		buf_reset(&data);
 	struct mail_sortkeys *k = mail_sortkeys_compute(

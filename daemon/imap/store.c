@@ -384,8 +384,10 @@ copy_or_move(struct imap_session *s, const struct imap_arg *args, size_t n,
 			imap_printf(s, "* OK %sMoved UIDs.\r\n", buf_cstr(&code));
 		for (size_t i = 0; i < w; i++) {
 			ssize_t k = imap_view_find_uid(v, uids[i]);
-			if (k >= 0)
+			if (k >= 0) {
 				v->msgs[k].expunged = true;
+				v->expunge_pending = true;
+			}
 		}
 		imap_ok(s, "Move completed.");
 	} else {
@@ -424,8 +426,10 @@ expunge(struct imap_session *s, const uint32_t *uids, size_t nu)
 	}
 	for (size_t i = 0; i < ng; i++) {
 		ssize_t k = imap_view_find_uid(v, gone[i]);
-		if (k >= 0)
+		if (k >= 0) {
 			v->msgs[k].expunged = true;
+			v->expunge_pending = true;
+		}
 	}
 	free(gone);
 	return 0;

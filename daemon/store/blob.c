@@ -1088,3 +1088,149 @@ blob_read(struct store *st, const char *hash, struct buf *out,
 	close(fd);
 	return STORE_OK;
 }
+
+/*
+ * The read cache of blob_read_cached(): whole blobs of at most
+ * BLOB_CACHE_ENTRY_MAX bytes, BLOB_CACHE_BYTES in all, least recently used
+ * out first.  A blob's name is the SHA-256 of its bytes and a blob never
+ * changes, so a copy read once is the blob for as long as it is kept,
+ * whichever store and session asks.  The lock guards the table and the
+ * list only: no file is read while it is held.
+ */
+#define BLOB_CACHE_BYTES (8u << 20)
+#define BLOB_CACHE_ENTRY_MAX (256u << 10)
+#define BLOB_CACHE_BUCKETS 4096u
+
+struct blob_cached {
+	char hash[SHA256_HEX_LEN + 1];
+	size_t size;
+	struct blob_cached *next_in_bucket;
+	struct blob_cached *newer, *older;
+	char data[];
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blob_cached *cache_table[BLOB_CACHE_BUCKETS];
+static struct blob_cached *cache_newest, *cache_oldest;
+static size_t cache_bytes;
+
+static unsigned
+cache_bucket(const char *hash)
+{
+	/* the name is already a hash: its first hex digits will do */
+	unsigned v = 0;
+	for (int i = 0; i < 6; i++)
+		v = v << 4 | (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return v % BLOB_CACHE_BUCKETS;
+}
+
+static void
+cache_unlink_lru(struct blob_cached *e)
+{
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		cache_newest = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		cache_oldest = e->newer;
+	e->newer = e->older = NULL;
+}
+
+static void
+cache_push_newest(struct blob_cached *e)
+{
+	e->older = cache_newest;
+	e->newer = NULL;
+	if (cache_newest != NULL)
+		cache_newest->newer = e;
+	cache_newest = e;
+	if (cache_oldest == NULL)
+		cache_oldest = e;
+}
+
+static void
+cache_drop(struct blob_cached *e)
+{
+	struct blob_cached **pp = &cache_table[cache_bucket(e->hash)];
+	while (*pp != e)
+		pp = &(*pp)->next_in_bucket;
+	*pp = e->next_in_bucket;
+	cache_unlink_lru(e);
+	cache_bytes -= e->size;
+	free(e);
+}
+
+/* Appends the cached copy to out: 1, or 0 when there is none (or it does
+ * not fit out, which blob_read() then says). */
+static int
+cache_get(const char *hash, struct buf *out)
+{
+	int found = 0;
+	pthread_mutex_lock(&cache_lock);
+	struct blob_cached *e = cache_table[cache_bucket(hash)];
+	while (e != NULL && memcmp(e->hash, hash, SHA256_HEX_LEN) != 0)
+		e = e->next_in_bucket;
+	if (e != NULL && buf_append(out, e->data, e->size) == 0) {
+		cache_unlink_lru(e);
+		cache_push_newest(e);
+		found = 1;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return found;
+}
+
+static void
+cache_put(const char *hash, const char *data, size_t size)
+{
+	if (size > BLOB_CACHE_ENTRY_MAX)
+		return;
+	struct blob_cached *n = xmalloc(sizeof *n + size);
+	memcpy(n->hash, hash, SHA256_HEX_LEN);
+	n->hash[SHA256_HEX_LEN] = '\0';
+	n->size = size;
+	if (size > 0)
+		memcpy(n->data, data, size);
+	unsigned b = cache_bucket(hash);
+	pthread_mutex_lock(&cache_lock);
+	struct blob_cached *e = cache_table[b];
+	while (e != NULL && memcmp(e->hash, hash, SHA256_HEX_LEN) != 0)
+		e = e->next_in_bucket;
+	if (e != NULL) {
+		/* another session read it meanwhile */
+		pthread_mutex_unlock(&cache_lock);
+		free(n);
+		return;
+	}
+	while (cache_oldest != NULL && cache_bytes + size > BLOB_CACHE_BYTES)
+		cache_drop(cache_oldest);
+	n->next_in_bucket = cache_table[b];
+	cache_table[b] = n;
+	n->newer = n->older = NULL;
+	cache_push_newest(n);
+	cache_bytes += size;
+	pthread_mutex_unlock(&cache_lock);
+}
+
+int
+blob_read_cached(struct store *st, const char *hash, struct buf *out,
+		 const char **error_r)
+{
+	if (is_lower_hex(hash, SHA256_HEX_LEN) && cache_get(hash, out))
+		return STORE_OK;
+	size_t start = out->len;
+	int ret = blob_read(st, hash, out, error_r);
+	if (ret == STORE_OK)
+		cache_put(hash, out->data != NULL ? out->data + start : "", out->len - start);
+	return ret;
+}
+
+void
+blob_cache_clear(void)
+{
+	pthread_mutex_lock(&cache_lock);
+	while (cache_oldest != NULL)
+		cache_drop(cache_oldest);
+	pthread_mutex_unlock(&cache_lock);
+}

@@ -124,6 +124,14 @@ int blob_open(struct store *st, const char *hash, int *fd_r, uint64_t *size_r,
 /* Reads a whole blob into out (subject to out's maximum). */
 int blob_read(struct store *st, const char *hash, struct buf *out,
 	      const char **error_r);
+/* blob_read() through a process-wide cache of small blobs (a few MiB,
+ * least recently used out first): a blob never changes, so what was read
+ * once is served again without opening the file.  For readers that come
+ * back to the same messages (IMAP FETCH, SORT, SEARCH). */
+int blob_read_cached(struct store *st, const char *hash, struct buf *out,
+		     const char **error_r);
+/* Empties that cache (tests). */
+void blob_cache_clear(void);
 /* Moves the finished, durable temporary file tmp_path to
  * blob_dir/XX/HASH, making the XX folder when missing (*dir_made_r: then
  * blob_dir's entry for it still needs a sync); when that name exists (the

@@ -562,6 +562,23 @@ static const char *const pragmas[] = {
 	"PRAGMA temp_store=MEMORY",
 };
 
+/* SQLite's process-wide settings, before its first use: no memory
+ * statistics, which every sqlite3_malloc() of every thread would count
+ * under one global mutex (nothing here reads them). */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void
+sqlite_setup(void)
+{
+	/* SQLITE_MISUSE when SQLite was already initialized: it then keeps
+	 * its defaults, which are correct too */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/* the default VFS, with the frames of a commit written at once */
+	if (store_walbuf_register() != SQLITE_OK)
+		log_warning("store: cannot register the WAL-gathering VFS: "
+			    "frames are written one by one");
+}
+
 int
 store_open(const char *data_dir, struct store **st_r, const char **error_r)
 {
@@ -569,6 +586,7 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	char *path;
 
 	*st_r = NULL;
+	pthread_once(&sqlite_once, sqlite_setup);
 	if (make_dir(data_dir, error_r) < 0)
 		return STORE_ERROR;
 	st = xcalloc(1, sizeof *st);

@@ -6,6 +6,7 @@ libstore_a_SOURCES = \
 	daemon/store/migrate.h daemon/store/migrate.c \
 	daemon/store/db.c \
 	daemon/store/walsync.c \
+	daemon/store/walbuf.c \
 	daemon/store/stmt.c \
 	daemon/store/domains.c \
 	daemon/store/users.c \

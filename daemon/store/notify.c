@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,9 @@ struct store_watch {
 
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct store_watch *watch_buckets[WATCH_BUCKETS];
+/* store_mailbox_gen(): counts of notifications, by bucket (mailboxes that
+ * share a bucket share a count: a look too many, never one too few) */
+static _Atomic uint64_t bucket_gens[WATCH_BUCKETS];
 
 static struct store_watch **
 bucket(int64_t mailbox_id)
@@ -94,6 +98,8 @@ store_notify_mailbox(int64_t mailbox_id)
 {
 	static const uint64_t one = 1;
 
+	atomic_fetch_add_explicit(&bucket_gens[(uint64_t)mailbox_id % WATCH_BUCKETS], 1,
+				  memory_order_release);
 	pthread_mutex_lock(&watch_lock);
 	for (struct store_watch *w = *bucket(mailbox_id); w != NULL; w = w->next) {
 		if (w->mailbox_id != mailbox_id)
@@ -103,6 +109,13 @@ store_notify_mailbox(int64_t mailbox_id)
 			;
 	}
 	pthread_mutex_unlock(&watch_lock);
+}
+
+uint64_t
+store_mailbox_gen(int64_t mailbox_id)
+{
+	return atomic_load_explicit(&bucket_gens[(uint64_t)mailbox_id % WATCH_BUCKETS],
+				    memory_order_acquire);
 }
 
 /* Size and change time of data_dir/name; zeros when it is not there (the

@@ -497,6 +497,11 @@ void store_watch_drain(struct store_watch *w);
 void store_watch_free(struct store_watch **w);
 /* Wakes every watch of the mailbox (the store calls it after commits). */
 void store_notify_mailbox(int64_t mailbox_id);
+/* A count that store_notify_mailbox(mailbox_id) raises (and, rarely, that
+ * of another mailbox): unchanged since an earlier read means that this
+ * process committed no change to the mailbox in between.  Read it before
+ * looking at the mailbox.  Another process's commits do not raise it. */
+uint64_t store_mailbox_gen(int64_t mailbox_id);
 
 /*
  * Changes made by another process (the CLI) wake no watch.  A session that

@@ -239,6 +239,10 @@ int store_wal_sync_lazy(struct store *st, const char **error_r);
  * answer, becomes a request to the keeper thread, which checkpoints on a
  * connection of its own. */
 void store_wal_attach(struct store *st);
+/* walbuf.c: registers, as SQLite's default, its default VFS with the
+ * frames of each write-ahead-log commit gathered into one write (before
+ * the commit returns).  SQLITE_OK or SQLite's error. */
+int store_walbuf_register(void);
 /* Light commits synced, lazy commits, the fdatasync() calls that did
  * both, those of them the keeper made, and the keeper's checkpoints. */
 struct store_wal_stats {

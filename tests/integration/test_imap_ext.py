@@ -401,6 +401,9 @@ class ExtTest(unittest.TestCase):
                    " (SELECT id FROM mailboxes WHERE name = 'Saved')")
         db.commit()
         db.close()
+        # (a selected view keeps the rows it fetched, which never change
+        # while the daemon runs: a new SELECT reads them again)
+        c.ok("s2", b"SELECT Saved")
         untagged = c.ok("7", b"UID FETCH 1 (SAVEDATE)")
         self.assertIn(b'SAVEDATE "01-Jan-2001 00:00:00 +0000"', untagged[0])
         self.assertEqual(c.ok("8", b"SEARCH SAVEDBEFORE 1-Jan-2020"), [b"* SEARCH 1\r\n"])

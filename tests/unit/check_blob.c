@@ -262,6 +262,87 @@ START_TEST(test_open_read_errors)
 END_TEST
 
 
+/* blob_read_cached(): a blob read once is served from memory (here: after
+ * its file is gone), the caller's limit still holds, big blobs are not
+ * kept, and the oldest go first once the cache is full. */
+START_TEST(test_read_cached)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct buf b = BUF_INIT;
+
+	blob_cache_clear();
+	ck_assert_int_eq(blob_put(st, "cached bytes", 12, hash, &error), STORE_OK);
+	ck_assert_int_eq(blob_read_cached(st, hash, &b, &error), STORE_OK);
+	ck_assert_str_eq(buf_cstr(&b), "cached bytes");
+	char *sub = xasprintf("%.2s/%s", hash, hash);
+	char *path = blobs_sub(dir, sub);
+	ck_assert_int_eq(unlink(path), 0);
+	buf_reset(&b);
+	ck_assert_int_eq(blob_read(st, hash, &b, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(buf_puts(&b, ">"), 0);
+	ck_assert_int_eq(blob_read_cached(st, hash, &b, &error), STORE_OK);
+	ck_assert_str_eq(buf_cstr(&b), ">cached bytes");
+	buf_free(&b);
+	/* the limit of the caller's buffer: as blob_read() says */
+	buf_init(&b, 4);
+	ck_assert_int_eq(blob_read_cached(st, hash, &b, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(b.len, 0);
+	buf_free(&b);
+	buf_init(&b, 0);
+	blob_cache_clear();
+	ck_assert_int_eq(blob_read_cached(st, hash, &b, &error), STORE_NOTFOUND);
+	free(path);
+	free(sub);
+
+	/* 300 KiB: read, not kept */
+	size_t big_n = 300 << 10;
+	char *big = make_data(big_n, 3);
+	ck_assert_int_eq(blob_put(st, big, big_n, hash, &error), STORE_OK);
+	ck_assert_int_eq(blob_read_cached(st, hash, &b, &error), STORE_OK);
+	ck_assert_uint_eq(b.len, big_n);
+	ck_assert(memcmp(b.data, big, big_n) == 0);
+	buf_reset(&b);
+	sub = xasprintf("%.2s/%s", hash, hash);
+	path = blobs_sub(dir, sub);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(blob_read_cached(st, hash, &b, &error), STORE_NOTFOUND);
+	free(path);
+	free(sub);
+	free(big);
+
+	/* 40 blobs of 250 KiB (10 MB) through an 8 MiB cache: the first
+	 * ones are gone from it, the last one is there */
+	char hashes[40][SHA256_HEX_LEN + 1];
+	size_t n = 250 << 10;
+	for (unsigned i = 0; i < 40; i++) {
+		char *d = make_data(n, 0);
+		snprintf(d, 16, "blob %u ", i);	/* 40 different ones */
+		ck_assert_int_eq(blob_put(st, d, n, hashes[i], &error), STORE_OK);
+		buf_reset(&b);
+		ck_assert_int_eq(blob_read_cached(st, hashes[i], &b, &error), STORE_OK);
+		ck_assert(memcmp(b.data, d, n) == 0);
+		free(d);
+	}
+	for (unsigned i = 0; i < 40; i += 39) {
+		sub = xasprintf("%.2s/%s", hashes[i], hashes[i]);
+		path = blobs_sub(dir, sub);
+		ck_assert_int_eq(unlink(path), 0);
+		buf_reset(&b);
+		ck_assert_int_eq(blob_read_cached(st, hashes[i], &b, &error),
+				 (i == 0 ? STORE_NOTFOUND : STORE_OK));
+		free(path);
+		free(sub);
+	}
+	buf_free(&b);
+	blob_cache_clear();
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* A new writer with data, placed and held. */
 static struct blob_writer *
 placed(struct store *st, const char *data, char hash[SHA256_HEX_LEN + 1])
@@ -642,6 +723,7 @@ make_suite(void)
 	tcase_add_test(tc, test_max_size_counts);
 	tcase_add_test(tc, test_abort_leaves_nothing);
 	tcase_add_test(tc, test_open_read_errors);
+	tcase_add_test(tc, test_read_cached);
 	tcase_add_test(tc, test_refusal_after_placing);
 	tcase_add_test(tc, test_failing_fsync);
 	tcase_add_test(tc, test_link_then_wait);
