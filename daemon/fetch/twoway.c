@@ -699,7 +699,11 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 		struct twoway_link *l = &links[i];
 		if (l->uidvalidity != mb->uidvalidity)
 			continue;	/* unresolved: the refetch finds it */
-		bool there = uid_in(present, n_present, l->uid);
+		/* a UID at or above the SELECT's UIDNEXT came after what it
+		 * reported (moved here by an earlier folder's second half,
+		 * run_imap.c): there, as far as this pass knows */
+		bool there = uid_in(present, n_present, l->uid) ||
+			     (mb->uidnext != 0 && l->uid >= mb->uidnext);
 		switch (l->state) {
 		case TWOWAY_LIVE:
 			if (!there) {

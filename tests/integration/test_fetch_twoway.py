@@ -221,6 +221,7 @@ NEW_LOCAL = [("INBOX", "a0", "\\Flagged"), ("Lists", "a1", "\\Seen")]
 
 @unittest.skipUnless(shutil.which("mbsync"), "isync (mbsync) not installed")
 class TestTwoWay(unittest.TestCase):
+    maxDiff = None
     users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st",
              "fo": "pw-fo"}
 
