@@ -841,17 +841,17 @@ fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalid
 	*skipped_max_r = 0;
 	if (*n == 0)
 		return 0;
-	struct twoway_link *links = NULL;
-	size_t n_links = 0;
-	if (store_twoway_links(fetch_run_store(run), run->up->id, folder, &links, &n_links,
-			       error_r) != STORE_OK)
-		return -1;
-	uint32_t *linked = xcalloc(n_links + 1, sizeof *linked);
+	/* only the linked UIDs from the lowest new one: not every link of
+	 * the folder */
+	uint32_t from = UINT32_MAX;
+	for (size_t i = 0; i < *n; i++)
+		if (uids[i] < from)
+			from = uids[i];
+	uint32_t *linked = NULL;
 	size_t k = 0;
-	for (size_t i = 0; i < n_links; i++)
-		if (links[i].uidvalidity == uidvalidity && links[i].uid != 0)
-			linked[k++] = links[i].uid;
-	qsort(linked, k, sizeof *linked, cmp_u32);
+	if (store_twoway_linked_uids(fetch_run_store(run), run->up->id, folder, uidvalidity,
+				     from > 0 ? from : 1, &linked, &k, error_r) != STORE_OK)
+		return -1;
 	size_t out = 0;
 	for (size_t i = 0; i < *n; i++) {
 		if (uid_in(linked, k, uids[i])) {
@@ -864,6 +864,5 @@ fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalid
 	}
 	*n = out;
 	free(linked);
-	store_twoway_links_free(&links, n_links);
 	return 0;
 }
