@@ -456,6 +456,16 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	 * commit, then the second halves; a folder not synced before goes
 	 * through both halves at once (folder_fetch) */
 	bool may_defer = sp.st != NULL;
+	if (may_defer && ret == 0) {
+		/* a move left MOVING by a crash is settled by its source
+		 * folder's second half (the link goes to the destination,
+		 * UNRESOLVED, found there by hash): every folder's pass in
+		 * turn then, as the destination's fetch must come after it */
+		bool moving = false;
+		ret = store_twoway_any_moving(fetch_run_store(run), run->up->id, &moving,
+					      error_r) == STORE_OK ? 0 : -1;
+		may_defer = !moving;
+	}
 	struct folder_pass *fps = xcalloc(n_folders + 1, sizeof *fps);
 	size_t n_fps = 0;
 	const char *selected = NULL;
