@@ -86,42 +86,69 @@ delete_committed(struct fetch_run *run, struct imap_client *c, const struct buf 
 	return imap_client_delete(c, buf_cstr(set), error_r);
 }
 
-static int fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c,
-				      const char *folder, const struct imapc_mailbox *mbp,
-				      struct fetch_twoway_pre *pre, const char **error_r);
+/* What the first half of a folder's pass (SELECT, the new messages into
+ * run->batch) leaves for its second half (the two-way sync). */
+struct folder_pass {
+	const char *folder;
+	struct imapc_mailbox mb;
+	struct fetch_twoway_pre pre;
+	uint32_t uidvalidity;
+	bool refetch;
+	bool deferred;		/* its messages are committed with the others' */
+	int64_t mailbox_id;	/* run->mailbox_id for it */
+	unsigned appended_before;
+	unsigned long exists;
+};
+
+static int folder_fetch(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+			bool may_defer, const char **error_r);
+static int folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+			 const char **error_r);
 
 int
 fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
 		  const char **error_r)
 {
-	const struct store_upstream *up = run->up;
-	struct imapc_mailbox mb;
-	bool keep = up->set.keep, two_way = up->set.two_way;
-	struct fetch_twoway_pre pre = { 0 };
-	/* two-way changes flags and moves messages: read-write, CONDSTORE,
-	 * and the folder's UIDs and flag changes asked for with the SELECT */
-	if (two_way) {
-		if (fetch_twoway_select(run, c, folder, &mb, &pre, error_r) < 0) {
-			fetch_twoway_pre_free(&pre);
-			return -1;
-		}
-	} else if (imap_client_select(c, folder, keep, &mb, error_r) < 0) {
-		return -1;
-	}
-	int ret = fetch_imap_folder_selected(run, c, folder, &mb, &pre, error_r);
-	fetch_twoway_pre_free(&pre);
+	struct folder_pass fp = { .folder = folder };
+	int ret = folder_fetch(run, c, &fp, false, error_r);
+	if (ret == 0)
+		ret = folder_finish(run, c, &fp, error_r);
+	fetch_twoway_pre_free(&fp.pre);
 	return ret;
 }
 
-/* fetch_imap_folder() once the folder is selected. */
+/*
+ * The first half of a folder's pass: SELECT (two-way: with the folder's
+ * UIDs and flag changes, client_sync.c), the UIDVALIDITY check, and the
+ * new messages fetched into run->batch.  may_defer (two-way, a run over
+ * several folders): a folder synced before (a MODSEQ recorded) leaves its
+ * messages in run->batch, committed with those of the other folders
+ * (fp->deferred; the caller flushes before the second halves); else they
+ * are committed here.  Either way nothing of the folder is changed
+ * upstream before its messages are durable here: the second half follows
+ * the commit.
+ */
 static int
-fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const char *folder,
-			   const struct imapc_mailbox *mbp, struct fetch_twoway_pre *pre,
-			   const char **error_r)
+folder_fetch(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+	     bool may_defer, const char **error_r)
 {
 	const struct store_upstream *up = run->up;
-	struct imapc_mailbox mb = *mbp;
+	const char *folder = fp->folder;
 	bool keep = up->set.keep, two_way = up->set.two_way;
+	struct fetch_twoway_pre *pre = &fp->pre;
+	/* the store is the run's again (a batch handed over by the folder
+	 * before: its commit is waited for) */
+	if (fetch_flush_wait(run, NULL, error_r) < 0)
+		return -1;
+	/* two-way changes flags and moves messages: read-write, CONDSTORE,
+	 * and the folder's UIDs and flag changes asked for with the SELECT */
+	if (two_way) {
+		if (fetch_twoway_select(run, c, folder, &fp->mb, pre, error_r) < 0)
+			return -1;
+	} else if (imap_client_select(c, folder, keep, &fp->mb, error_r) < 0) {
+		return -1;
+	}
+	struct imapc_mailbox mb = fp->mb;
 	run->exists = mb.exists;
 	if (up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
 		return -1;
@@ -155,8 +182,19 @@ fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const c
 	} else if (ret != STORE_OK) {
 		return -1;
 	}
+	fp->uidvalidity = uidvalidity;
+	fp->refetch = refetch;
+	/* deferred: a folder synced before, whose second half needs no count
+	 * of what this pass added (sync_flags' first-sync shortcut) */
+	fp->deferred = may_defer && two_way && pre->since != 0 && !refetch;
+	if (!fp->deferred && (fetch_commit_busy(run) || store_upstream_batch_count(run->batch) > 0)) {
+		/* the folders before, deferred: committed first, so that this
+		 * folder's count of messages added is its own */
+		if (fetch_flush(run, NULL, error_r) < 0)
+			return -1;
+	}
+	fp->appended_before = run->appended;
 
-	unsigned appended_before = run->appended;
 	struct buf set = BUF_INIT;
 	if (!keep && last_uid > 0 && mb.exists > 0) {
 		/* a crash (or a failed delete) after the last run's commits */
@@ -209,13 +247,17 @@ fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const c
 				fetch_sink_abort(&x.sink);
 			goto fail_flush;
 		}
+		/* deferred (keep mode: nothing deleted): handed over once
+		 * a batch's worth has gathered, over the folders */
+		if (fp->deferred && store_upstream_batch_count(run->batch) < FETCH_IMAP_BATCH)
+			continue;
 		if (delete_committed(run, c, &prev, error_r) < 0 ||
 		    fetch_flush_start(run, error_r) < 0)
 			goto fail_uids;
 		buf_reset(&prev);
 		buf_append(&prev, set.data, set.len);
 	}
-	if (delete_committed(run, c, &prev, error_r) < 0)
+	if (!fp->deferred && delete_committed(run, c, &prev, error_r) < 0)
 		goto fail_uids;
 	fetch_sink_clear(&x.sink);
 	uint32_t uids_max = n > 0 ? uids[n - 1] : 0;
@@ -237,35 +279,8 @@ fetch_imap_folder_selected(struct fetch_run *run, struct imap_client *c, const c
 		 store_upstream_folder_advance(fetch_run_store(run), up->id, folder, linked_max,
 					       error_r) != STORE_OK)
 		return -1;
-	if (two_way) {
-		/* a whole pass is done: what was not found again by hash is
-		 * not upstream any more (its local message stays) */
-		unsigned dropped = 0;
-		if (store_twoway_drop_unresolved(fetch_run_store(run), up->id, folder,
-						 uidvalidity, &dropped, error_r) != STORE_OK)
-			return -1;
-		if (dropped > 0)
-			log_warning("fetch[%llu] upstream=%lld folder=%s two-way unlinked=%u (not found upstream again; kept here)",
-				    (unsigned long long)run->log_id, (long long)up->id,
-				    esc_str(folder), dropped);
-	}
-	if (refetch) {
-		/* a whole pass is done: back to plain UIDs */
-		uint32_t v, last;
-		bool r;
-		if (store_upstream_folder_get(fetch_run_store(run), up->id, folder, &v, &last, &r,
-					      error_r) != STORE_OK ||
-		    store_upstream_folder_set(fetch_run_store(run), up->id, folder, v, last, false,
-					      error_r) != STORE_OK)
-			return -1;
-	}
-	if (two_way && fetch_twoway_folder(run, c, folder, &mb, run->appended - appended_before,
-					   pre, error_r) < 0)
-		return -1;
-	/* what was made here goes up last: a message of an APPEND cut short
-	 * by a crash came down above and resolved its link by hash */
-	if (two_way && fetch_twoway_up_messages(run, c, folder, &mb, error_r) < 0)
-		return -1;
+	fp->exists = run->exists;
+	fp->mailbox_id = run->mailbox_id;
 	return 0;
 fail_flush:
 	/* what arrived whole before the failure is kept (not deleted there) */
@@ -282,6 +297,53 @@ fail_uids:
 fail:
 	buf_free(&set);
 	return -1;
+}
+
+/* The second half of a folder's pass, its messages committed here: the
+ * two-way sync (twoway.c), then what was made here goes up
+ * (twoway_up.c); the folder is selected. */
+static int
+folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+	      const char **error_r)
+{
+	const struct store_upstream *up = run->up;
+	const char *folder = fp->folder;
+	bool two_way = up->set.two_way;
+	struct fetch_twoway_pre *pre = &fp->pre;
+	const struct imapc_mailbox *mb = &fp->mb;
+	uint32_t uidvalidity = fp->uidvalidity;
+	if (two_way) {
+		/* a whole pass is done: what was not found again by hash is
+		 * not upstream any more (its local message stays) */
+		unsigned dropped = 0;
+		if (store_twoway_drop_unresolved(fetch_run_store(run), up->id, folder,
+						 uidvalidity, &dropped, error_r) != STORE_OK)
+			return -1;
+		if (dropped > 0)
+			log_warning("fetch[%llu] upstream=%lld folder=%s two-way unlinked=%u (not found upstream again; kept here)",
+				    (unsigned long long)run->log_id, (long long)up->id,
+				    esc_str(folder), dropped);
+	}
+	if (fp->refetch) {
+		/* a whole pass is done: back to plain UIDs */
+		uint32_t v, last;
+		bool r;
+		if (store_upstream_folder_get(fetch_run_store(run), up->id, folder, &v, &last, &r,
+					      error_r) != STORE_OK ||
+		    store_upstream_folder_set(fetch_run_store(run), up->id, folder, v, last, false,
+					      error_r) != STORE_OK)
+			return -1;
+	}
+	/* deferred: the count of messages added is not this folder's alone
+	 * (0: sync_flags takes none of them as fresh) */
+	unsigned fresh = fp->deferred ? 0 : run->appended - fp->appended_before;
+	if (two_way && fetch_twoway_folder(run, c, folder, mb, fresh, pre, error_r) < 0)
+		return -1;
+	/* what was made here goes up last: a message of an APPEND cut short
+	 * by a crash came down above and resolved its link by hash */
+	if (two_way && fetch_twoway_up_messages(run, c, folder, mb, error_r) < 0)
+		return -1;
+	return 0;
 }
 
 bool
@@ -389,6 +451,24 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		ret = imap_client_status_many(c, folders, n_folders, status_one, &sp, error_r);
 	}
 	unsigned skipped = 0;
+	/* two-way over several folders: the first halves of the changed
+	 * folders' passes (their new messages gathered in run->batch), one
+	 * commit, then the second halves; a folder not synced before goes
+	 * through both halves at once (folder_fetch) */
+	bool may_defer = sp.st != NULL;
+	if (may_defer && ret == 0) {
+		/* a move left MOVING by a crash is settled by its source
+		 * folder's second half (the link goes to the destination,
+		 * UNRESOLVED, found there by hash): every folder's pass in
+		 * turn then, as the destination's fetch must come after it */
+		bool moving = false;
+		ret = store_twoway_any_moving(fetch_run_store(run), run->up->id, &moving,
+					      error_r) == STORE_OK ? 0 : -1;
+		may_defer = !moving;
+	}
+	struct folder_pass *fps = xcalloc(n_folders + 1, sizeof *fps);
+	size_t n_fps = 0;
+	const char *selected = NULL;
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
 		bool unchanged = false;
 		if (sp.st != NULL &&
@@ -400,9 +480,52 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 			skipped++;
 			continue;
 		}
-		ret = fetch_imap_folder(run, c, folders[i], error_r);
+		struct folder_pass *fp = &fps[n_fps];
+		memset(fp, 0, sizeof *fp);
+		fp->folder = folders[i];
+		selected = folders[i];
+		ret = folder_fetch(run, c, fp, may_defer, error_r);
+		if (ret == 0 && fp->deferred) {
+			n_fps++;	/* its second half after the commit */
+			continue;
+		}
+		if (ret == 0)
+			ret = folder_finish(run, c, fp, error_r);
+		fetch_twoway_pre_free(&fp->pre);
 		note_folder(run, folders[i], ret == 0 ? NULL : *error_r);
 	}
+	if (n_fps > 0) {
+		/* the deferred folders' messages, durable in one commit (on a
+		 * failure above too: what arrived whole is kept) */
+		const char *flush_error = NULL;
+		int fr = fetch_flush(run, NULL, &flush_error);
+		if (fr < 0 && ret == 0) {
+			ret = -1;
+			*error_r = flush_error;
+		}
+		for (size_t i = 0; i < n_fps; i++) {
+			struct folder_pass *fp = &fps[i];
+			if (ret == 0 && (selected == NULL || strcmp(selected, fp->folder) != 0)) {
+				/* selected again for its commands; the merge is
+				 * of what its first SELECT reported (a change
+				 * meanwhile has a higher MODSEQ: the next sync) */
+				struct imapc_mailbox now;
+				ret = imap_client_select_rw(c, fp->folder, &now, error_r);
+				selected = fp->folder;
+				if (ret == 0 && now.uidvalidity != fp->mb.uidvalidity) {
+					*error_r = "the folder's UIDVALIDITY changed during the sync";
+					ret = -1;
+				}
+			}
+			run->mailbox_id = fp->mailbox_id;
+			run->exists = fp->exists;
+			if (ret == 0)
+				ret = folder_finish(run, c, fp, error_r);
+			fetch_twoway_pre_free(&fp->pre);
+			note_folder(run, fp->folder, ret == 0 ? NULL : *error_r);
+		}
+	}
+	free(fps);
 	if (skipped > 0)
 		log_info("fetch[%llu] upstream=%lld two-way folders unchanged on both sides=%u",
 			 (unsigned long long)run->log_id, (long long)run->up->id, skipped);

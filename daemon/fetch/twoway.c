@@ -699,7 +699,11 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 		struct twoway_link *l = &links[i];
 		if (l->uidvalidity != mb->uidvalidity)
 			continue;	/* unresolved: the refetch finds it */
-		bool there = uid_in(present, n_present, l->uid);
+		/* a UID at or above the SELECT's UIDNEXT came after what it
+		 * reported (moved here by an earlier folder's second half,
+		 * run_imap.c): there, as far as this pass knows */
+		bool there = uid_in(present, n_present, l->uid) ||
+			     (mb->uidnext != 0 && l->uid >= mb->uidnext);
 		switch (l->state) {
 		case TWOWAY_LIVE:
 			if (!there) {
@@ -837,17 +841,17 @@ fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalid
 	*skipped_max_r = 0;
 	if (*n == 0)
 		return 0;
-	struct twoway_link *links = NULL;
-	size_t n_links = 0;
-	if (store_twoway_links(fetch_run_store(run), run->up->id, folder, &links, &n_links,
-			       error_r) != STORE_OK)
-		return -1;
-	uint32_t *linked = xcalloc(n_links + 1, sizeof *linked);
+	/* only the linked UIDs from the lowest new one: not every link of
+	 * the folder */
+	uint32_t from = UINT32_MAX;
+	for (size_t i = 0; i < *n; i++)
+		if (uids[i] < from)
+			from = uids[i];
+	uint32_t *linked = NULL;
 	size_t k = 0;
-	for (size_t i = 0; i < n_links; i++)
-		if (links[i].uidvalidity == uidvalidity && links[i].uid != 0)
-			linked[k++] = links[i].uid;
-	qsort(linked, k, sizeof *linked, cmp_u32);
+	if (store_twoway_linked_uids(fetch_run_store(run), run->up->id, folder, uidvalidity,
+				     from > 0 ? from : 1, &linked, &k, error_r) != STORE_OK)
+		return -1;
 	size_t out = 0;
 	for (size_t i = 0; i < *n; i++) {
 		if (uid_in(linked, k, uids[i])) {
@@ -860,6 +864,5 @@ fetch_twoway_filter(struct fetch_run *run, const char *folder, uint32_t uidvalid
 	}
 	*n = out;
 	free(linked);
-	store_twoway_links_free(&links, n_links);
 	return 0;
 }

@@ -372,8 +372,9 @@ handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_
 		x->mb->uidvalidity = v;
 	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDNEXT", &v))
 		x->mb->uidnext = v;
-	if (x->mb != NULL && r->code_len > 15 && mem_eq_nocase(r->code, "HIGHESTMODSEQ ", 14)) {
-		/* RFC 7162 §3.1.2.1: a mod-sequence-value, 63 bits */
+	if (x->mb != NULL && r->code_len > 14 && mem_eq_nocase(r->code, "HIGHESTMODSEQ ", 14)) {
+		/* RFC 7162 §3.1.2.1: a mod-sequence-value, 63 bits (one digit
+		 * is enough: "HIGHESTMODSEQ 5") */
 		uint64_t m = 0;
 		for (size_t i = 14; i < r->code_len && r->code[i] >= '0' && r->code[i] <= '9'; i++)
 			m = m < UINT64_MAX / 10 ? m * 10 + (uint64_t)(r->code[i] - '0') : m;

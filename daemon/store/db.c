@@ -560,6 +560,7 @@ static const char *const pragmas[] = {
 	"PRAGMA synchronous=FULL",
 	"PRAGMA foreign_keys=ON",
 	"PRAGMA temp_store=MEMORY",
+	"PRAGMA cache_size=-16384",
 };
 
 /* SQLite's process-wide settings, before its first use: no memory

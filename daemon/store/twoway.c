@@ -16,6 +16,11 @@ static const char SQL_LINKS[] =
 	" coalesce(m.modseq, 0)"
 	" FROM upstream_links l LEFT JOIN messages m ON m.id = l.message_id"
 	" WHERE l.upstream_id = ?1 AND l.folder = ?2 ORDER BY l.uid";
+static const char SQL_LINKED_UIDS[] =
+	"SELECT uid FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
+	" AND uid >= ?4 AND uidvalidity = ?3 ORDER BY uid";
+static const char SQL_ANY_MOVING[] =
+	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND state = 2 LIMIT 1";
 static const char SQL_FIND_COPY[] =
 	"SELECT m.id, b.name FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
 	" WHERE m.blob = ?2 AND b.user_id = ?1 AND NOT EXISTS"
@@ -102,6 +107,30 @@ store_twoway_links_free(struct twoway_link **list, size_t n)
 {
 	stmt_rows_free(&link_rows, *list, n);
 	*list = NULL;
+}
+
+int
+store_twoway_linked_uids(struct store *st, int64_t upstream_id, const char *folder,
+			 uint32_t uidvalidity, uint32_t from, uint32_t **uids_r, size_t *n_r,
+			 const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_LINKED_UIDS);
+	stmt_int(s, 1, upstream_id);
+	stmt_text(s, 2, folder);
+	stmt_int(s, 3, uidvalidity);
+	stmt_int(s, 4, from);
+	return stmt_uids(st, s, "cannot read the two-way links", uids_r, n_r, error_r);
+}
+
+int
+store_twoway_any_moving(struct store *st, int64_t upstream_id, bool *any_r,
+			const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_ANY_MOVING);
+	stmt_int(s, 1, upstream_id);
+	int r = stmt_exists(st, s, "cannot read the two-way links", error_r);
+	*any_r = r > 0;
+	return r < 0 ? STORE_ERROR : STORE_OK;
 }
 
 int

@@ -51,6 +51,15 @@ struct twoway_link {
 	char *raw_hash;
 };
 
+/* The UIDs (from and above, under uidvalidity) that links of the
+ * account's upstream folder hold, ascending (free() the list). */
+int store_twoway_linked_uids(struct store *st, int64_t upstream_id, const char *folder,
+			     uint32_t uidvalidity, uint32_t from, uint32_t **uids_r, size_t *n_r,
+			     const char **error_r);
+/* Whether any link of the account is MOVING (a move sent or not before
+ * a crash: its destination's fetch must follow its source's pass). */
+int store_twoway_any_moving(struct store *st, int64_t upstream_id, bool *any_r,
+			    const char **error_r);
 /* The links of the account's upstream folder (every state), by UID. */
 int store_twoway_links(struct store *st, int64_t upstream_id, const char *folder,
 		       struct twoway_link **list_r, size_t *n_r, const char **error_r);

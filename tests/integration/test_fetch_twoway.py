@@ -221,14 +221,17 @@ NEW_LOCAL = [("INBOX", "a0", "\\Flagged"), ("Lists", "a1", "\\Seen")]
 
 @unittest.skipUnless(shutil.which("mbsync"), "isync (mbsync) not installed")
 class TestTwoWay(unittest.TestCase):
+    maxDiff = None
     users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st",
              "fo": "pw-fo"}
+
+    dovecot_conf = ""
 
     @classmethod
     def setUpClass(cls):
         if not available():
             raise unittest.SkipTest("Dovecot (dovecot-imapd, dovecot-pop3d) is not installed")
-        cls.dc = Dovecot(cls.users)
+        cls.dc = Dovecot(cls.users, extra_conf=cls.dovecot_conf)
         cls.dc.start()
         try:
             cls.mh = Mailhub(listeners=("imap", "admin"), plaintext_on_loopback=True,
@@ -687,6 +690,30 @@ class TestTwoWay(unittest.TestCase):
                 return
             time.sleep(0.1)
         self.fail(f"not local within {seconds} s: {got} != {want}")
+
+
+class TestTwoWayWithoutCondstore(TestTwoWay):
+    """The same convergence against a Dovecot that offers neither CONDSTORE
+    nor QRESYNC: every folder visited, every flag read (the path of servers
+    without MODSEQs; the other tests need CONDSTORE for NOTIFY's flag
+    changes, or are the first class's)."""
+    dovecot_conf = ("\nimap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE"
+                    " LITERAL+ UIDPLUS MOVE ESEARCH\n")
+    test_folder_state_and_error_in_plain_words = None
+    test_folders_made_renamed_deleted_here_go_up = None
+
+    def test_changes_on_both_sides_converge_like_mbsync(self):
+        c = self.upstream("tw")
+        try:
+            typ, data = c.capability()
+            caps = b" ".join(data).decode().upper()
+            self.assertIn("IMAP4REV1", caps)
+            self.assertNotIn("CONDSTORE", caps)
+        finally:
+            c.logout()
+        super().test_changes_on_both_sides_converge_like_mbsync()
+    test_notify_pushes_every_folder = None
+    test_sigkill_mid_sync_loses_and_duplicates_nothing = None
 
 
 if __name__ == "__main__":
