@@ -73,7 +73,7 @@ def make_tree(root, n, owner):
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         count = per if fi < len(FOLDERS) - 1 else n - per * (len(FOLDERS) - 1)
-        lines = [f"3 V{1600000000 + fi} N{count + 1} G0123456789abcdef0123456789abcdef"]
+        lines = [f"3 V{1600000000 + fi} N{count + 1} G0123456789abcdef0123456789abcde{fi}"]
         for i in range(1, count + 1):
             body = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(150, 1000)))
             body = "\n".join(body[k:k + 72] for k in range(0, len(body), 72))
