@@ -48,6 +48,11 @@ struct import_run {
 	/* not NULL: set by another thread to stop at the next message */
 	atomic_bool *stop;
 	struct buf crlf;	/* scratch: a message with CRLF line ends */
+	/* what earlier runs imported into the folder under way, read when it
+	 * opens (import_known() looks there, not in SQLite, per message) */
+	struct store_import_keys known;
+	/* messages per commit (0: IMPORT_BATCH_MESSAGES) */
+	unsigned batch_messages;
 };
 
 #define IMPORT_PROGRESS_MS 200
@@ -75,6 +80,8 @@ int import_folder_open(struct import_run *r, const char *name, uint32_t uidvalid
 		       int64_t *mailbox_id_r);
 /* Ends a folder: commits, raises UIDNEXT to next_uid (0: none). */
 int import_folder_done(struct import_run *r, int64_t mailbox_id, uint32_t next_uid);
+/* Frees what the run holds besides its store and batch (the keys). */
+void import_run_clear(struct import_run *r);
 /* Whether another thread asked the run to stop. */
 bool import_stopping(const struct import_run *r);
 

@@ -259,6 +259,7 @@ finish:;
 		 (unsigned long long)p.failed);
 out:
 	buf_free(&r.crlf);
+	import_run_clear(&r);
 	if (password != NULL) {
 		explicit_bzero(password, password_len);
 		free(password);

@@ -56,6 +56,8 @@ int
 import_known(struct import_run *r, int64_t mailbox_id, const char *key)
 {
 	const char *error;
+	if (r->known.loaded && r->known.mailbox_id == mailbox_id)
+		return store_import_keys_has(&r->known, key) ? 1 : 0;
 	int k = store_import_known(r->st, mailbox_id, key, &error);
 	if (k < 0)
 		import_error(r, "%s", error);
@@ -128,7 +130,8 @@ import_end(struct import_run *r, const struct store_import_msg *m)
 		r->failed++;
 		return 0;	/* that one is left out; the rest goes on */
 	}
-	if (store_import_batch_count(r->batch) >= IMPORT_BATCH_MESSAGES)
+	unsigned max = r->batch_messages != 0 ? r->batch_messages : IMPORT_BATCH_MESSAGES;
+	if (store_import_batch_count(r->batch) >= max)
 		return import_commit(r);
 	return 0;
 }
@@ -158,11 +161,21 @@ import_folder_open(struct import_run *r, const char *name, uint32_t uidvalidity,
 		import_error(r, "folder %s: %s", esc_str(name), error);
 		return -1;
 	}
+	if (store_import_keys_load(r->st, *mailbox_id_r, &r->known, &error) != STORE_OK) {
+		import_error(r, "folder %s: %s", esc_str(name), error);
+		return -1;
+	}
 	r->folder = name;
 	r->folder_done = 0;
 	r->folder_total = 0;
 	r->folders++;
 	return 0;
+}
+
+void
+import_run_clear(struct import_run *r)
+{
+	store_import_keys_clear(&r->known);
 }
 
 int
@@ -176,6 +189,7 @@ import_folder_done(struct import_run *r, int64_t mailbox_id, uint32_t next_uid)
 		return -1;
 	}
 	r->folders_done++;
+	store_import_keys_clear(&r->known);
 	import_progress(r, true);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * import: mail brought in from another server, with its UIDs (import.h).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/limits.h"
@@ -20,6 +21,8 @@ static const char SQL_RAISE_UIDNEXT[] =
 	"UPDATE mailboxes SET uidnext = ?2 WHERE id = ?1 AND uidnext < ?2";
 static const char SQL_KNOWN[] =
 	"SELECT 1 FROM import_keys WHERE mailbox_id = ?1 AND key = ?2";
+static const char SQL_KEYS[] =
+	"SELECT key FROM import_keys WHERE mailbox_id = ?1 ORDER BY key";
 static const char SQL_KEY_ADD[] =
 	"INSERT OR IGNORE INTO import_keys (mailbox_id, key) VALUES (?1, ?2)";
 
@@ -84,6 +87,70 @@ store_import_known(struct store *st, int64_t mailbox_id, const char *key,
 	stmt_int(s, 1, mailbox_id);
 	stmt_text(s, 2, key);
 	return stmt_exists(st, s, "cannot look up an imported message", error_r);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+store_import_keys_load(struct store *st, int64_t mailbox_id, struct store_import_keys *k,
+		       const char **error_r)
+{
+	store_import_keys_clear(k);
+	sqlite3_stmt *s = store_stmt(st, SQL_KEYS);
+	stmt_int(s, 1, mailbox_id);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (k->n == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			k->keys = xreallocarray(k->keys, cap, sizeof *k->keys);
+		}
+		k->keys[k->n++] = xstrndup((const char *)sqlite3_column_text(s, 0),
+					   (size_t)sqlite3_column_bytes(s, 0));
+	}
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot read the imported messages");
+		stmt_done(s);
+		store_import_keys_clear(k);
+		return STORE_ERROR;
+	}
+	stmt_done(s);
+	/* SQLite's BINARY order is memcmp's, and keys hold no NUL: sorted
+	 * already, but a sort of sorted keys is cheap and assumes nothing */
+	if (k->n > 1)
+		qsort(k->keys, k->n, sizeof *k->keys, cmp_key);
+	k->mailbox_id = mailbox_id;
+	k->loaded = true;
+	return STORE_OK;
+}
+
+bool
+store_import_keys_has(const struct store_import_keys *k, const char *key)
+{
+	return k->n > 0 && bsearch(&key, k->keys, k->n, sizeof *k->keys, cmp_key) != NULL;
+}
+
+void
+store_import_keys_clear(struct store_import_keys *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->keys[i]);
+	free(k->keys);
+	memset(k, 0, sizeof *k);
+}
+
+void
+store_import_bulk(struct store *st)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size=-%u", IMPORT_BULK_CACHE_KIB);
+	/* only a speed: without it the import is slower, not wrong */
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_warning("store: %s: %s", sql, sqlite3_errmsg(st->db));
 }
 
 /* ---- batches ------------------------------------------------------------ */

@@ -38,6 +38,30 @@ int store_import_mailbox_done(struct store *st, int64_t mailbox_id, uint32_t uid
 int store_import_known(struct store *st, int64_t mailbox_id, const char *key,
 		       const char **error_r);
 
+/*
+ * The keys imported into a mailbox before (sql/017), read at once when a
+ * folder's import begins: one query rather than one per message of the
+ * source.  Keys added later (by the run itself) are not in it; commit's
+ * INSERT OR IGNORE into import_keys is what keeps a message from coming in
+ * twice, this only spares reading what an earlier run brought in.
+ */
+struct store_import_keys {
+	int64_t mailbox_id;
+	bool loaded;
+	char **keys;		/* sorted (strcmp) */
+	size_t n;
+};
+int store_import_keys_load(struct store *st, int64_t mailbox_id,
+			   struct store_import_keys *k, const char **error_r);
+bool store_import_keys_has(const struct store_import_keys *k, const char *key);
+void store_import_keys_clear(struct store_import_keys *k);
+
+/* For a connection that imports many messages (`mailhub import` of
+ * files): SQLite's page cache raised to IMPORT_BULK_CACHE_KIB, so that the
+ * indexes of the growing tables stay in memory instead of being read
+ * back from the file on each insert. */
+void store_import_bulk(struct store *st);
+
 /* One message's record (strings copied by store_import_batch_end()). */
 struct store_import_msg {
 	int64_t mailbox_id;

@@ -209,6 +209,63 @@ class ImportFromDovecot(unittest.TestCase):
         c.close()
         self.assertEqual(dup, 0)
 
+    def test_maildir_killed_and_resumed(self):
+        """A Maildir import killed (SIGKILL) after its first batch and run
+        again: everything once, with the UIDs and flags of the source."""
+        n = 4500                  # more than two of the files' batches (2,000)
+        root = os.path.join(self.mh.dir, "killed-maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(root, sub))
+        lines = [f"3 V1234 N{2 * n + 1} G0123456789abcdef0123456789abcdef"]
+        for i in range(1, n + 1):
+            base = f"{1700000000 + i}.M{i}P1.host,S=100"
+            flags = "S" if i % 2 else "FS"
+            with open(os.path.join(root, "cur", f"{base}:2,{flags}"), "wb") as f:
+                f.write(f"From: a@example.net\nSubject: killed {i}\n\nbody {i}\n".encode())
+            lines.append(f"{2 * i} :{base}")      # UIDs with gaps, kept
+        with open(os.path.join(root, "dovecot-uidlist"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.mh.add_user("fay@example.org", PASSWORD)
+        args = [mailhub_bin(), "--config", self.mh.config_path, "import", "fay@example.org",
+                "maildir", root, "--quiet"]
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        db = os.path.join(self.mh.data_dir, "mailhub.db")
+        count = ("SELECT count(*) FROM import_keys k JOIN mailboxes m ON m.id = k.mailbox_id"
+                 " JOIN users u ON u.id = m.user_id WHERE u.address = 'fay@example.org'")
+        deadline = time.monotonic() + 120
+        done = 0
+        while time.monotonic() < deadline and p.poll() is None:
+            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+            done = c.execute(count).fetchone()[0]
+            c.close()
+            if done > 0:
+                break
+            time.sleep(0.005)
+        self.assertIsNone(p.poll(), "the import ended before it could be killed")
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate()
+        self.assertGreater(done, 0)
+        self.assertLess(done, n)
+        r = self.import_cli("fay@example.org", "maildir", root)
+        m = re.search(r"import: (\d+) imported, (\d+) already there, 0 failed, 1 folders",
+                      r.stdout)
+        self.assertTrue(m, r.stdout + r.stderr)
+        self.assertEqual(int(m.group(1)) + int(m.group(2)), n)
+        self.assertGreaterEqual(int(m.group(2)), done)
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        rows = c.execute("SELECT uid, flags FROM messages WHERE mailbox_id ="
+                         " (SELECT m.id FROM mailboxes m JOIN users u ON u.id = m.user_id"
+                         " WHERE u.address = 'fay@example.org' AND m.name = 'INBOX')"
+                         " ORDER BY uid").fetchall()
+        uidnext = c.execute("SELECT uidnext FROM mailboxes m JOIN users u ON u.id = m.user_id"
+                            " WHERE u.address = 'fay@example.org' AND m.name = 'INBOX'"
+                            ).fetchone()[0]
+        c.close()
+        self.assertEqual([u for u, _ in rows], [2 * i for i in range(1, n + 1)])
+        # \Seen is bit 0, \Flagged bit 2 (sql/001)
+        self.assertEqual([f for _, f in rows], [1 if i % 2 else 5 for i in range(1, n + 1)])
+        self.assertEqual(uidnext, 2 * n + 1)
+
     def test_mbox(self):
         path = os.path.join(self.mh.dir, "old.mbox")
         with open(path, "wb") as f:
