@@ -130,7 +130,9 @@ class SmtpCrash(unittest.TestCase):
         self.assertTrue(m, r.stdout + r.stderr)
         corrupt, missing, orphan, stray = map(int, m.groups())
         self.assertEqual((corrupt, missing), (0, 0), r.stdout)
-        self.assertLessEqual(orphan + stray, SESSIONS, r.stdout)
+        # the blobs linked by the deliveries in flight, whose rows were not
+        # committed: two per session at most (a message to both users)
+        self.assertLessEqual(orphan + stray, 2 * SESSIONS, r.stdout)
         # a SIGKILL takes no name the kernel has: no unacknowledged row
         # without its blob
         self.assertIn(", 0 never acknowledged (0 removed)", r.stdout)
