@@ -163,13 +163,7 @@ class ImapCrash(unittest.TestCase):
         corrupt, missing, orphan, stray = map(int, m.groups())
         self.assertEqual((corrupt, missing), (0, 0), r.stdout)
         self.assertLessEqual(orphan + stray, 2 * len(workers), r.stdout)
-        # such files are removed once an hour old: age them, then repair
-        old = time.time() - 7200
-        for root, _, files in os.walk(os.path.join(self.mh.data_dir, "blobs")):
-            for name in files:
-                os.utime(os.path.join(root, name), (old, old))
-        self.mh.cli("fsck", "--repair", check=False)
-        r = self.mh.cli("fsck", check=False)
+        r = self.mh.repair_after_crash()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("fsck: ok", r.stdout)
 
