@@ -18,7 +18,6 @@ OK runs ahead of the commit it reports.  APPENDs are light commits: their
 WAL is synced before the OK.
 """
 
-import os
 import random
 import re
 import threading
