@@ -108,6 +108,10 @@
  * with SQLite's page cache of that connection at IMPORT_BULK_CACHE_KIB. */
 #define IMPORT_LOCAL_BATCH_MESSAGES 2000
 #define IMPORT_BULK_CACHE_KIB (64 * 1024)
+/* The fetcher's threads: SQLite's page cache of each one's connection (a
+ * 10,000-message two-way account's link and message pages read again on
+ * every pass with the default 2 MiB: tests/bench/fetch_twoway_bench.py). */
+#define FETCH_CACHE_KIB (16 * 1024)
 
 /* IMAP server: arguments of one command in all its lists (a SEARCH or a
  * FETCH list), and list nesting before login is over. */

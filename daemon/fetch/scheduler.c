@@ -24,6 +24,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "fetch/fetch_int.h"
 
@@ -172,6 +173,9 @@ thread_store(const char *who)
 		log_error("fetch %s cannot open the store: %s", who, error);
 		return NULL;
 	}
+	/* a two-way pass reads the links and messages of the account's
+	 * folders on every run: kept in the cache, not read again */
+	store_cache_kib(st, FETCH_CACHE_KIB);
 	return st;
 }
 

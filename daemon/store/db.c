@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -560,7 +561,6 @@ static const char *const pragmas[] = {
 	"PRAGMA synchronous=FULL",
 	"PRAGMA foreign_keys=ON",
 	"PRAGMA temp_store=MEMORY",
-	"PRAGMA cache_size=-16384",
 };
 
 /* SQLite's process-wide settings, before its first use: no memory
@@ -644,6 +644,16 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	seal_plain_secrets(st);
 	*st_r = st;
 	return STORE_OK;
+}
+
+void
+store_cache_kib(struct store *st, unsigned kib)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size=-%u", kib);
+	/* only a speed: without it the work is slower, not wrong */
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_warning("store: %s: %s", sql, sqlite3_errmsg(st->db));
 }
 
 void

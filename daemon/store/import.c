@@ -146,11 +146,7 @@ store_import_keys_clear(struct store_import_keys *k)
 void
 store_import_bulk(struct store *st)
 {
-	char sql[64];
-	snprintf(sql, sizeof sql, "PRAGMA cache_size=-%u", IMPORT_BULK_CACHE_KIB);
-	/* only a speed: without it the import is slower, not wrong */
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		log_warning("store: %s: %s", sql, sqlite3_errmsg(st->db));
+	store_cache_kib(st, IMPORT_BULK_CACHE_KIB);
 }
 
 /* ---- batches ------------------------------------------------------------ */

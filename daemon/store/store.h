@@ -47,6 +47,11 @@ struct store;
  * recording them in schema_migrations. */
 int store_open(const char *data_dir, struct store **st_r, const char **error_r);
 void store_close(struct store **st);
+/* SQLite's page cache of this handle's connection, at most kib KiB (it
+ * grows only as pages are read; SQLite's default is 2,000 KiB): for the
+ * handles that read a large working set again and again (the fetcher's
+ * link tables, a bulk import), not for the one of each IMAP session. */
+void store_cache_kib(struct store *st, unsigned kib);
 /* The characters that end a local part and start its subaddress (RFC 5233:
  * "alice+shopping@" is alice's), for every resolution through this handle;
  * NULL or "" (the default): none.  Postfix's recipient_delimiter. */
