@@ -183,6 +183,22 @@ class CpuMeter:
         now = self._now()
         return None if now is None or self.start is None else now - self.start
 
+    def kill_all(self):
+        """SIGTERM to every process still in the side's cgroup (Postfix's
+        master leaves the process group it was started in)."""
+        if self.path is None:
+            return
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                pids = [int(x) for x in f.read().split()]
+        except OSError:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
+
     def close(self):
         if self.path is not None:
             try:
@@ -381,6 +397,9 @@ exec /usr/sbin/postfix -c {pf}/conf start-fg > {pf}/postfix.log 2>&1
                 raise RuntimeError(f"postfix stack: no {want} in a delivered copy:\n" + head)
         return secs, cpu, delivered
     finally:
+        # Postfix's own stop first: its master runs in a session of its own
+        subprocess.run(["/usr/sbin/postfix", "-c", os.path.join(pf, "conf"), "stop"],
+                       capture_output=True, timeout=60)
         os.killpg(proc.pid, 15)
         proc.wait()
         for name in ("opendkim.pid", "opendmarc.pid"):
@@ -391,6 +410,7 @@ exec /usr/sbin/postfix -c {pf}/conf start-fg > {pf}/postfix.log 2>&1
                 pass
         # the cgroup goes once its last process has
         for _ in range(50):
+            meter.kill_all()
             meter.close()
             if meter.path is None or not os.path.exists(meter.path):
                 break
