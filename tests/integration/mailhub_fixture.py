@@ -78,6 +78,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """n different free ports: each socket held until all are bound (one
+    at a time, the kernel may hand the same port out twice)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def client_tls_context():
     """A client context that accepts the self-signed test certificate."""
     ctx = ssl.create_default_context()
@@ -97,7 +112,7 @@ class Mailhub:
         self.data_dir = os.path.join(self.dir, "data")
         self.config_path = os.path.join(self.dir, "mailhub.conf")
         self.log_path = os.path.join(self.dir, "serve.log")
-        self.ports = {name: free_port() for name in listeners}
+        self.ports = dict(zip(listeners, free_ports(len(listeners))))
         self.proc = None
         self._log = None
         lines = [
