@@ -296,7 +296,12 @@ syncer_need(void)
 	int err = pthread_create(&t, &attr, syncer_main, NULL);
 	pthread_attr_destroy(&attr);
 	if (err != 0) {
-		log_warning("store: cannot start the folder syncer thread: %s", strerror(err));
+		/* said once: every link would ask again */
+		static bool warned;
+		if (!warned)
+			log_warning("store: cannot start the folder syncer thread: %s "
+				    "(deliveries sync their folders themselves)", strerror(err));
+		warned = true;
 		return false;
 	}
 	/* a child of fork() has its own (empty) queue, and no fsync of

@@ -183,18 +183,7 @@ class ImportFromDovecot(unittest.TestCase):
         p.stdin.write(dovecot_util.PASSWORD + "\n")
         p.stdin.flush()
         db = os.path.join(self.mh.data_dir, "mailhub.db")
-        deadline = time.monotonic() + 60
-        done = 0
-        while time.monotonic() < deadline and p.poll() is None:
-            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-            done = c.execute("SELECT count(*) FROM import_keys").fetchone()[0]
-            c.close()
-            if done >= 250:
-                break
-            time.sleep(0.02)
-        self.assertIsNone(p.poll(), "the import ended before it could be killed")
-        os.kill(p.pid, signal.SIGKILL)
-        p.communicate()
+        done = self.kill_once_counted(p, db, "SELECT count(*) FROM import_keys", 250, 60, 0.02)
         self.assertLess(done, 640)
         r = self.mh.cli("import", *args[4:], input=dovecot_util.PASSWORD + "\n", timeout=300)
         m = re.search(r"import: (\d+) imported, (\d+) already there, 0 failed, 2 folders",
@@ -208,6 +197,23 @@ class ImportFromDovecot(unittest.TestCase):
                         " GROUP BY blob, mailbox_id HAVING count(*) > 1)").fetchone()[0]
         c.close()
         self.assertEqual(dup, 0)
+
+    def kill_once_counted(self, p, db, count_sql, at_least, timeout, pause):
+        """SIGKILLs import process p once count_sql counts at_least rows
+        (polled every pause seconds); the last count."""
+        deadline = time.monotonic() + timeout
+        done = 0
+        while time.monotonic() < deadline and p.poll() is None:
+            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+            done = c.execute(count_sql).fetchone()[0]
+            c.close()
+            if done >= at_least:
+                break
+            time.sleep(pause)
+        self.assertIsNone(p.poll(), "the import ended before it could be killed")
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate()
+        return done
 
     def test_maildir_killed_and_resumed(self):
         """A Maildir import killed (SIGKILL) after its first batch and run
@@ -232,18 +238,7 @@ class ImportFromDovecot(unittest.TestCase):
         db = os.path.join(self.mh.data_dir, "mailhub.db")
         count = ("SELECT count(*) FROM import_keys k JOIN mailboxes m ON m.id = k.mailbox_id"
                  " JOIN users u ON u.id = m.user_id WHERE u.address = 'fay@example.org'")
-        deadline = time.monotonic() + 120
-        done = 0
-        while time.monotonic() < deadline and p.poll() is None:
-            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-            done = c.execute(count).fetchone()[0]
-            c.close()
-            if done > 0:
-                break
-            time.sleep(0.005)
-        self.assertIsNone(p.poll(), "the import ended before it could be killed")
-        os.kill(p.pid, signal.SIGKILL)
-        p.communicate()
+        done = self.kill_once_counted(p, db, count, 1, 120, 0.005)
         self.assertGreater(done, 0)
         self.assertLess(done, n)
         r = self.import_cli("fay@example.org", "maildir", root)
