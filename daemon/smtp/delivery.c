@@ -182,7 +182,7 @@ copy_blob(struct smtp_session *s, int fd, uint64_t skip, const struct buf *field
 	struct mail_hdr_filter hdr;
 
 	*w_r = NULL;
-	if ((ret = blob_writer_new(st, 0, &w, &error)) != STORE_OK ||
+	if ((ret = blob_writer_new_deferred(st, 0, &w, &error)) != STORE_OK ||
 	    (ret = blob_write(w, fields->data, fields->len, &error)) != STORE_OK)
 		goto fail;
 	sink.w = w;

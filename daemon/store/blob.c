@@ -80,9 +80,9 @@ link_anon(int fd, const char *path)
 	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
-/* An unnamed file in blobs/tmp, or -1 (errno; then named files are used). */
+/* An unnamed file in folder dir, or -1 (errno; then named files are used). */
 static int
-open_anon(struct blob_writer *w)
+open_anon(struct blob_writer *w, const char *dir)
 {
 	pthread_mutex_lock(&anon_lock);
 	int mode = anon_mode;
@@ -91,7 +91,6 @@ open_anon(struct blob_writer *w)
 		errno = EOPNOTSUPP;
 		return -1;
 	}
-	char *dir = xasprintf("%s/tmp", w->st->blob_dir);
 	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, STORE_BLOB_MODE);
 	int e = errno;
 	int probe = -1;
@@ -105,7 +104,6 @@ open_anon(struct blob_writer *w)
 			fd = -1;
 		}
 	}
-	free(dir);
 	if (fd < 0) {
 		if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL) {
 			pthread_mutex_lock(&anon_lock);
@@ -368,11 +366,27 @@ blob_sync_stats(struct blob_sync_stats *stats_r)
 	pthread_mutex_unlock(&dirs_lock);
 }
 
-/* Creates the temporary file; STORE_OK, or the errno's status. */
+/* Creates the temporary file; STORE_OK, or the errno's status.  An
+ * unnamed one goes into the folder of the blob's name when its hash is
+ * known already (hash not NULL: a deferred writer, finished with all its
+ * bytes in its buffer), so that its inode is allocated where the blobs
+ * of that folder are (blob_dir_prepare()), else into blobs/tmp. */
 static int
-create_tmp(struct blob_writer *w, const char **error_r)
+create_tmp(struct blob_writer *w, const char *hash, const char **error_r)
 {
-	w->fd = open_anon(w);
+	w->fd = -1;
+	if (hash != NULL) {
+		char *dir = xasprintf("%s/%.2s", w->st->blob_dir, hash);
+		w->fd = open_anon(w, dir);
+		free(dir);
+	}
+	if (w->fd < 0 && (hash == NULL || errno == ENOENT)) {
+		/* (ENOENT: a folder not made yet, in a data directory made
+		 * before they were made ahead; place() makes it) */
+		char *dir = xasprintf("%s/tmp", w->st->blob_dir);
+		w->fd = open_anon(w, dir);
+		free(dir);
+	}
 	w->anon = w->fd >= 0;
 	if (w->fd < 0 && errno == EOPNOTSUPP)
 		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -411,7 +425,7 @@ writer_new(struct store *st, uint64_t max_size, bool deferred, struct blob_write
 	random_bytes(rnd, sizeof rnd);
 	hex_encode(rnd, sizeof rnd, hex);
 	w->tmp_path = xasprintf("%s/tmp/%s.tmp", st->blob_dir, hex);
-	int ret = deferred ? STORE_OK : create_tmp(w, error_r);
+	int ret = deferred ? STORE_OK : create_tmp(w, NULL, error_r);
 	if (ret != STORE_OK) {
 		free(w->tmp_path);
 		free(w);
@@ -500,7 +514,7 @@ need_file(struct blob_writer *w, const char **error_r)
 {
 	if (!w->deferred)
 		return STORE_OK;
-	int ret = create_tmp(w, error_r);
+	int ret = create_tmp(w, NULL, error_r);
 	if (ret != STORE_OK) {
 		drop_tmp(w);
 		w->state = WRITER_GONE;
@@ -580,6 +594,18 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 	if (w->state != WRITER_WRITING) {
 		*error_r = "the message could not be stored";
 		return STORE_ERROR;
+	}
+	if (w->deferred) {
+		/* every byte is in the buffer: the hash is known before the
+		 * file is made, in the blob's own folder */
+		if (w->sha != NULL)	/* else sealed: hashed then */
+			sha256_finish_hex(&w->sha, w->hash);
+		int ret = create_tmp(w, w->hash, error_r);
+		if (ret != STORE_OK) {
+			drop_tmp(w);
+			w->state = WRITER_GONE;
+			return ret;
+		}
 	}
 	int ret = flush_buffer(w, error_r);
 	if (ret != STORE_OK)

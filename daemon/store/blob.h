@@ -1,7 +1,9 @@
 /*
  * blob: the message files under data_dir/blobs/, named by their SHA-256.
  *
- * A blob is written to an unnamed file in blobs/tmp/ (O_TMPFILE), fsynced,
+ * A blob is written to an unnamed file (O_TMPFILE) in blobs/tmp/, or in
+ * blobs/XX/ when its hash is known before its file is made (a deferred
+ * writer's message that fits its buffer), fsynced,
  * linked as blobs/XX/HASH (XX = its first two hex digits), and that
  * directory fsynced, before blob_writer_place() returns: the content is on
  * disk before its name is, and the name before the caller's rows commit.
@@ -49,13 +51,32 @@ struct blob_writer;
 /* Bytes left free on the blobs' filesystem for the database's writes. */
 #define BLOB_DISK_RESERVE (8 * 1024 * 1024)
 
+/*
+ * Makes the blob folder of data_dir (store_open(): blobs/, blobs/tmp and
+ * the 256 folders XX), once per process and folder.  When blobs/ is made
+ * here, the filesystem is first asked to treat it as the top of a
+ * hierarchy of its own (ext4's FS_TOPDIR_FL, where it has one): its
+ * folders then go to the disk's emptiest groups, and so do the messages'
+ * inodes, each allocated in its folder's group, instead of the data
+ * directory's group and whatever else churns there (on an ext4 without a
+ * journal, each new inode otherwise skips every inode of its group
+ * deleted in the last minutes, one buffer lookup each).  The XX folders
+ * are made ahead (those that are missing) and made durable with blobs/,
+ * so that a delivery never has to make one and sync blobs/ before its
+ * reply; blob_writer_place() still makes a missing one.  0, or -1.
+ */
+int blob_dir_prepare(const char *data_dir, const char *blob_dir, const char **error_r);
+
 /* Starts a blob; max_size (0: none) makes blob_write() fail past it. */
 int blob_writer_new(struct store *st, uint64_t max_size,
 		    struct blob_writer **w_r, const char **error_r);
-/* The same, for a message that will likely be thrown away unplaced (the
- * SMTP server's checked messages, see blob_writer_seal()): the temporary
- * file is made only once the bytes outgrow the writer's buffer, or when
- * the blob is placed. */
+/* The same, with the temporary file made only once the bytes outgrow the
+ * writer's buffer, or when the blob is placed: a message that will likely
+ * be thrown away unplaced (the SMTP server's checked messages, see
+ * blob_writer_seal()) then costs no file, and a small one placed gets its
+ * file in the folder of its name, its hash known then (its inode where
+ * that folder's are: blob_dir_prepare()).  A failure to make the file is
+ * told by the call that makes it. */
 int blob_writer_new_deferred(struct store *st, uint64_t max_size,
 			     struct blob_writer **w_r, const char **error_r);
 /* Appends bytes.  STORE_INVALID past max_size (the writer then only counts,

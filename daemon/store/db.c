@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "core/xmalloc.h"
+#include "store/blob.h"
 #include "store/migrate.h"
 #include "store/relayq.h"
 #include "store/searchdb.h"
@@ -594,13 +595,10 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	st->wal_fd = -1;
 	st->data_dir = xstrdup(data_dir);
 	st->blob_dir = xasprintf("%s/blobs", data_dir);
-	path = xasprintf("%s/tmp", st->blob_dir);
-	if (make_dir(st->blob_dir, error_r) < 0 || make_dir(path, error_r) < 0) {
-		free(path);
+	if (blob_dir_prepare(data_dir, st->blob_dir, error_r) < 0) {
 		store_close(&st);
 		return STORE_ERROR;
 	}
-	free(path);
 
 	path = xasprintf("%s/mailhub.db", data_dir);
 	if (create_db_file(path, error_r) < 0) {
