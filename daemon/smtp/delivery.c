@@ -525,10 +525,10 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 	}
 	if (ret == 0) {
 		struct store *st = smtp_store(s);
-		pthread_mutex_lock(&deliver_lock);
-		/* the next session's turn comes at our COMMIT, not after our
+		/* our turn is taken at our BEGIN (the blobs parsed before it),
+		 * and the next session's comes at our COMMIT, not after our
 		 * WAL flush (which it may then share) */
-		store_commit_unlocks(st, &deliver_lock);
+		store_commit_takes(st, &deliver_lock);
 		/* the names of the streamed blob (body.c) and of the copies'
 		 * may not be durable yet: their rows say so until the 250
 		 * (sql/054) */

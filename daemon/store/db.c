@@ -306,6 +306,12 @@ store_group_abort(struct store *st)
 static int
 begin_kind(struct store *st, bool normal, bool lazy, const char **error_r)
 {
+	if (st->commit_take != NULL) {
+		/* the writers' turn (store_commit_takes()) */
+		pthread_mutex_lock(st->commit_take);
+		st->commit_unlock = st->commit_take;
+		st->commit_take = NULL;
+	}
 	int g = begin_grouped(st, error_r);
 	if (g != 0)
 		return g > 0 ? STORE_OK : STORE_ERROR;
@@ -382,9 +388,18 @@ store_commit_unlocks(struct store *st, pthread_mutex_t *m)
 }
 
 void
+store_commit_takes(struct store *st, pthread_mutex_t *m)
+{
+	if (st->commit_unlock != NULL || st->commit_take != NULL)
+		panic("store: a lock handed to a transaction twice");
+	st->commit_take = m;
+}
+
+void
 store_commit_unlocks_end(struct store *st)
 {
 	release_commit_lock(st);
+	st->commit_take = NULL;	/* never taken: no transaction began */
 }
 
 int

@@ -87,6 +87,9 @@ struct store {
 	/* db.c: a lock of the caller's that the end of the transaction
 	 * releases (store_commit_unlocks(); not owned) */
 	pthread_mutex_t *commit_unlock;
+	/* the same lock, to be taken before the next BEGIN
+	 * (store_commit_takes()) */
+	pthread_mutex_t *commit_take;
 	/* copies.c: the blobs whose names the next delivery's transaction
 	 * records as not yet durable, and the ids of the records the last
 	 * one wrote (store_name_pending()) */

@@ -814,6 +814,35 @@ START_TEST(test_deliver_copies_with)
 	store_commit_unlocks_end(st);
 	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
 	pthread_mutex_unlock(&with_lock);
+
+	/* a lock the caller does not hold (store_commit_takes()): taken at
+	 * the BEGIN (with_also finds it held), free again after the COMMIT */
+	answer = STORE_OK;
+	store_commit_takes(st, &with_lock);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);	/* not yet */
+	pthread_mutex_unlock(&with_lock);
+	ck_assert_int_eq(store_deliver_copies_with(st, &c, 1, 1, with_also, &answer, &error),
+			 STORE_OK);
+	ck_assert_int_eq(with_calls, 3);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+	store_commit_unlocks_end(st);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+	store_copy_clear(&c);
+	ck_assert_int_eq(store_mailbox_get(st, a, "INBOX", &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, 2);
+	store_mailbox_clear(&mb);
+	/* with no transaction it is never taken, and the end forgets it: the
+	 * next transaction takes nothing */
+	store_commit_takes(st, &with_lock);
+	ck_assert_int_eq(store_deliver_copies_with(st, &bad, 1, 1, with_also, &answer, &error),
+			 STORE_INVALID);
+	store_commit_unlocks_end(st);
+	ck_assert_int_eq(store_begin(st, &error), STORE_OK);
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+	store_rollback(st);
 	store_close(&st);
 	free(dir);
 }
