@@ -46,6 +46,9 @@ struct blob_writer {
 	size_t buffered;
 	unsigned char *buffer;	/* BLOB_WRITE_BUFFER bytes while writing */
 	bool deferred;		/* no temporary file yet (blob_writer_new_deferred()) */
+	/* every byte was in the buffer, kept past finish() to go into the
+	 * read cache once the blob is placed */
+	bool seed;
 	/* fd is an unnamed file (O_TMPFILE) in blobs/tmp: no name to remove,
 	 * and placing it is one linkat() into blobs/XX (no rename out of the
 	 * directory every writer shares); kept: its descriptor stays open
@@ -595,6 +598,8 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 		*error_r = "the message could not be stored";
 		return STORE_ERROR;
 	}
+	/* placing at once (keep_fd), with every byte in the buffer */
+	bool seed = w->deferred && keep_fd;
 	if (w->deferred) {
 		/* every byte is in the buffer: the hash is known before the
 		 * file is made, in the blob's own folder */
@@ -635,8 +640,14 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 		if (close_fd(w) < 0)
 			return fail_io(w, "close", errno, error_r);
 	}
-	free(w->buffer);
-	w->buffer = NULL;
+	/* a deferred writer's bytes are the whole blob: kept for the read
+	 * cache (place()), unless the caller collects writers (finish()
+	 * without placing: an IMAP MULTIAPPEND) */
+	w->seed = seed;
+	if (!w->seed) {
+		free(w->buffer);
+		w->buffer = NULL;
+	}
 	if (w->sha != NULL)	/* else sealed: hashed then */
 		sha256_finish_hex(&w->sha, w->hash);
 	w->state = WRITER_FINISHED;
@@ -798,6 +809,8 @@ unplace(struct blob_writer *w)
 	store_rollback(w->st);
 }
 
+static void cache_put(const char *hash, const char *data, size_t size);
+
 /* The folder entry of a linked blob durable (blob_writer_link()). */
 static int
 wait_name(struct blob_writer *w, const char **error_r)
@@ -905,6 +918,14 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 	memcpy(hash_r, w->hash, sizeof w->hash);
 	if (size_r != NULL)
 		*size_r = w->size;
+	if (w->seed) {
+		/* read again at once (the delivery's Sieve script, its IMAP
+		 * cache, the client's first FETCH): from memory */
+		cache_put(w->hash, (const char *)w->buffer, (size_t)w->size);
+		free(w->buffer);
+		w->buffer = NULL;
+		w->seed = false;
+	}
 out:
 	free(dir);
 	free(path);
@@ -1129,7 +1150,6 @@ blob_read(struct store *st, const char *hash, struct buf *out,
  * list only: no file is read while it is held.
  */
 #define BLOB_CACHE_BYTES (8u << 20)
-#define BLOB_CACHE_ENTRY_MAX (256u << 10)
 #define BLOB_CACHE_BUCKETS 4096u
 
 struct blob_cached {

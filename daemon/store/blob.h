@@ -102,7 +102,9 @@ int blob_writer_finish(struct blob_writer *w, const char **error_r);
 int blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int *fd_r,
 		     const char **error_r);
 /* Makes the blob durable under its name (see above) and holds it for the
- * caller's transaction, which must follow; then blob_writer_release() (its
+ * caller's transaction, which must follow; a deferred writer's bytes, all
+ * in its buffer, go into the read cache then (blob_read_cached()), as the
+ * delivery reads them again at once.  Then blob_writer_release() (its
  * rows committed) or blob_writer_abort() (refused: the blob goes unless it
  * is shared).  On failure nothing of it is left; the writer is still to be
  * freed with blob_writer_abort(). */
@@ -151,6 +153,8 @@ int blob_read(struct store *st, const char *hash, struct buf *out,
  * back to the same messages (IMAP FETCH, SORT, SEARCH). */
 int blob_read_cached(struct store *st, const char *hash, struct buf *out,
 		     const char **error_r);
+/* The largest blob that cache keeps. */
+#define BLOB_CACHE_ENTRY_MAX (256u << 10)
 /* Empties that cache (tests). */
 void blob_cache_clear(void);
 /* Moves the finished, durable temporary file tmp_path to

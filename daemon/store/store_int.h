@@ -298,6 +298,9 @@ int store_mailbox_create_tx(struct store *st, int64_t user_id,
  * in the page cache.  A file that cannot be read leaves c empty (logged). */
 void store_imap_cache_compute(const char *path, const char *blob,
 			      struct store_imap_cache *c);
+/* The same from the blob's bytes (len of them at data). */
+void store_imap_cache_from(const char *data, size_t len, const char *blob,
+			   struct store_imap_cache *c);
 void store_imap_cache_clear(struct store_imap_cache *c);
 /* Inside a transaction: the next UID and MODSEQ of the mailbox, and the
  * row (with the IMAP cache of st->append_cache when it is of that blob);

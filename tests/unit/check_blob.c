@@ -804,6 +804,54 @@ START_TEST(test_dir_prepared)
 }
 END_TEST
 
+/* A deferred writer's message, all in its buffer, goes into the read
+ * cache when it is placed (the delivery reads it again at once): read
+ * from memory then, as its file's removal behind the store's back shows;
+ * one written through a file is not, nor one only finished (an IMAP
+ * MULTIAPPEND's, placed later). */
+START_TEST(test_placed_into_read_cache)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct buf got = BUF_INIT;
+	struct blob_writer *w;
+	static const char *const texts[] = {
+		"Subject: seeded\r\n\r\nread again at once\r\n",
+		"Subject: not seeded\r\n\r\nwritten through a file\r\n",
+		"Subject: finished\r\n\r\nplaced later\r\n",
+	};
+	blob_cache_clear();
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(texts[i]);
+		ck_assert_int_eq(i == 1 ? blob_writer_new(st, 0, &w, &error)
+					: blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w, texts[i], n, &error), STORE_OK);
+		if (i == 2)
+			ck_assert_int_eq(blob_writer_finish(w, &error), STORE_OK);
+		ck_assert_int_eq(blob_writer_commit(&w, hash, NULL, &error), STORE_OK);
+		char *path = blob_path(st, hash);
+		ck_assert_int_eq(unlink(path), 0);
+		free(path);
+		buf_reset(&got);
+		ck_assert_int_eq(blob_read(st, hash, &got, &error), STORE_NOTFOUND);
+		buf_reset(&got);
+		if (i == 0) {
+			ck_assert_int_eq(blob_read_cached(st, hash, &got, &error), STORE_OK);
+			ck_assert_uint_eq(got.len, n);
+			ck_assert(memcmp(got.data, texts[i], n) == 0);
+		} else {
+			ck_assert_int_eq(blob_read_cached(st, hash, &got, &error), STORE_NOTFOUND);
+		}
+	}
+	buf_free(&got);
+	blob_cache_clear();
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -823,6 +871,7 @@ make_suite(void)
 	tcase_add_test(tc, test_deferred_writer);
 	tcase_add_test(tc, test_finished_writers_bounded);
 	tcase_add_test(tc, test_dir_prepared);
+	tcase_add_test(tc, test_placed_into_read_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
