@@ -52,8 +52,8 @@ struct blob_writer;
 #define BLOB_DISK_RESERVE (8 * 1024 * 1024)
 
 /*
- * Makes the blob folder of data_dir (store_open(): blobs/, blobs/tmp and
- * the 256 folders XX), once per process and folder.  When blobs/ is made
+ * Makes the blob folder of data_dir (store_open(): blobs/ and blobs/tmp
+ * each time, the 256 folders XX once per process and folder).  When blobs/ is made
  * here, the filesystem is first asked to treat it as the top of a
  * hierarchy of its own (ext4's FS_TOPDIR_FL, where it has one): its
  * folders then go to the disk's emptiest groups, and so do the messages'

@@ -78,8 +78,10 @@ sync_dir(const char *path, const char **error_r)
 	return 0;
 }
 
+/* before: this process prepared blob_dir already (the XX folders are
+ * not looked at again) */
 static int
-prepare(const char *data_dir, const char *blob_dir, const char **error_r)
+prepare(const char *data_dir, const char *blob_dir, bool before, const char **error_r)
 {
 	bool made_top = false, made = false;
 	if (make_one(blob_dir, &made_top, error_r) < 0)
@@ -87,10 +89,12 @@ prepare(const char *data_dir, const char *blob_dir, const char **error_r)
 	/* before its first folder: the flag places the folders made in it */
 	if (made_top)
 		set_topdir(blob_dir);
+	/* blobs/tmp at every store_open(), as before the folders were made
+	 * ahead (one removed by hand comes back with the next session) */
 	char *path = xasprintf("%s/tmp", blob_dir);
 	int ret = make_one(path, &made, error_r);
 	free(path);
-	for (unsigned i = 0; ret == 0 && i < 256; i++) {
+	for (unsigned i = 0; ret == 0 && !before && i < 256; i++) {
 		path = xasprintf("%s/%02x", blob_dir, i);
 		ret = make_one(path, &made, error_r);
 		free(path);
@@ -112,7 +116,7 @@ blob_dir_prepare(const char *data_dir, const char *blob_dir, const char **error_
 	while (p != NULL && strcmp(p->blob_dir, blob_dir) != 0)
 		p = p->next;
 	/* the other threads wait here until the folders are durable */
-	int ret = p != NULL ? 0 : prepare(data_dir, blob_dir, error_r);
+	int ret = prepare(data_dir, blob_dir, p != NULL, error_r);
 	if (p == NULL && ret == 0) {
 		p = xcalloc(1, sizeof *p);
 		p->blob_dir = xstrdup(blob_dir);

@@ -780,9 +780,13 @@ START_TEST(test_dir_prepared)
 	char *prefix2 = xasprintf("%s/blobs/%.2s", dir, expect2);
 	if (strcmp(prefix2, prefix) != 0) {
 		ck_assert_int_eq(rmdir(prefix2), 0);
+		ck_assert_int_eq(rmdir(tmp), 0);
 		store_close(&st);
 		st = test_store_open(dir);	/* prepared once per process */
 		ck_assert_int_eq(stat(prefix2, &sb), -1);
+		/* but blobs/tmp comes back at every store_open() */
+		ck_assert_int_eq(stat(tmp, &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, 0750);
 		ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
 		ck_assert_int_eq(blob_write(w, text2, sizeof text2 - 1, &error), STORE_OK);
 		ck_assert_int_eq(blob_writer_commit(&w, hash, NULL, &error), STORE_OK);
