@@ -49,7 +49,8 @@ struct blob_writer {
 	/* every byte was in the buffer, kept past finish() to go into the
 	 * read cache once the blob is placed */
 	bool seed;
-	/* fd is an unnamed file (O_TMPFILE) in blobs/tmp: no name to remove,
+	/* fd is an unnamed file (O_TMPFILE) in blobs/tmp, or in blobs/XX
+	 * (create_tmp()): no name to remove,
 	 * and placing it is one linkat() into blobs/XX (no rename out of the
 	 * directory every writer shares); kept: its descriptor stays open
 	 * after blob_writer_finish() (it is the file), one of anon_kept */
