@@ -1077,6 +1077,20 @@ select_pipelined(struct imap_client *c, const char *folder, const char *args,
 	return 0;
 }
 
+/* What a sync's SELECT and the commands behind it fill: the UIDs a
+ * SEARCH (or ESEARCH) returns, and fn for each FETCH of flags. */
+static struct cmd_ctx
+sync_ctx(uint32_t **uids_r, size_t *n_r, bool esearch, imapc_flags_fn *fn, void *ctx)
+{
+	struct cmd_ctx x = { 0 };
+	x.uids = uids_r;
+	x.n_uids = n_r;
+	x.esearch = esearch;
+	x.flags_fn = fn;
+	x.flags_ctx = ctx;
+	return x;
+}
+
 int
 imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
 			struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
@@ -1095,12 +1109,7 @@ imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t chan
 				  (unsigned long long)changedsince);
 		more[n_more++] = fetch;
 	}
-	struct cmd_ctx x = { 0 };
-	x.uids = uids_r;
-	x.n_uids = n_r;
-	x.esearch = esearch;
-	x.flags_fn = fn;
-	x.flags_ctx = ctx;
+	struct cmd_ctx x = sync_ctx(uids_r, n_r, esearch, fn, ctx);
 	int ret = select_pipelined(c, folder, condstore ? " (CONDSTORE)" : "", more, n_more, &x,
 				   mb_r, error_r);
 	free(fetch);
@@ -1154,12 +1163,7 @@ imap_client_select_qresync(struct imap_client *c, const char *folder, uint32_t u
 	char *args = xasprintf(" (QRESYNC (%u %llu))", uidvalidity, (unsigned long long)modseq);
 	char *search = xasprintf("UID SEARCH %sUID %u:*", esearch ? "RETURN (ALL) " : "", from);
 	const char *more[1] = { search };
-	struct cmd_ctx x = { 0 };
-	x.uids = uids_r;
-	x.n_uids = n_r;
-	x.esearch = esearch;
-	x.flags_fn = fn;
-	x.flags_ctx = ctx;
+	struct cmd_ctx x = sync_ctx(uids_r, n_r, esearch, fn, ctx);
 	x.vanished = vanished_r;
 	x.n_vanished = n_vanished_r;
 	int ret = select_pipelined(c, folder, args, more, 1, &x, mb_r, error_r);

@@ -278,6 +278,15 @@ class TestTwoWay(unittest.TestCase):
     def upstream(self, user):
         return self.dc.imap(user)
 
+    def upstream_caps(self):
+        """The Dovecot's capabilities (upper case words)."""
+        c = self.upstream("tw")
+        try:
+            typ, data = c.capability()
+            return b" ".join(data).decode().upper().split()
+        finally:
+            c.logout()
+
     def local(self):
         c = imaplib.IMAP4("127.0.0.1", self.mh.port("imap"))
         c.login(OWNER, PASSWORD)
@@ -770,14 +779,9 @@ class TestTwoWayWithoutCondstore(TestTwoWay):
     test_folders_made_renamed_deleted_here_go_up = None
 
     def test_changes_on_both_sides_converge_like_mbsync(self):
-        c = self.upstream("tw")
-        try:
-            typ, data = c.capability()
-            caps = b" ".join(data).decode().upper()
-            self.assertIn("IMAP4REV1", caps)
-            self.assertNotIn("CONDSTORE", caps)
-        finally:
-            c.logout()
+        caps = self.upstream_caps()
+        self.assertIn("IMAP4REV1", caps)
+        self.assertNotIn("CONDSTORE", caps)
         super().test_changes_on_both_sides_converge_like_mbsync()
     test_notify_pushes_every_folder = None
     test_sigkill_mid_sync_loses_and_duplicates_nothing = None
@@ -798,14 +802,9 @@ class TestTwoWayWithoutQresync(TestTwoWay):
     test_sigkill_mid_sync_loses_and_duplicates_nothing = None
 
     def test_changes_on_both_sides_converge_like_mbsync(self):
-        c = self.upstream("tw")
-        try:
-            typ, data = c.capability()
-            caps = b" ".join(data).decode().upper().split()
-            self.assertIn("CONDSTORE", caps)
-            self.assertNotIn("QRESYNC", caps)
-        finally:
-            c.logout()
+        caps = self.upstream_caps()
+        self.assertIn("CONDSTORE", caps)
+        self.assertNotIn("QRESYNC", caps)
         super().test_changes_on_both_sides_converge_like_mbsync()
 
 

@@ -212,9 +212,8 @@ def search_cmd(key, needle):
     return b"UID SEARCH CHARSET UTF-8 %s {%d+}\r\n%s" % (key, len(needle), needle)
 
 
-class ExpungeIndex(unittest.TestCase):
-    """sql/049 on a daemon of its own (the messages here would count in
-    SearchIndex's)."""
+class OwnDaemon(unittest.TestCase):
+    """A daemon of the class's own, with USER."""
 
     @classmethod
     def setUpClass(cls):
@@ -227,13 +226,19 @@ class ExpungeIndex(unittest.TestCase):
     def tearDownClass(cls):
         cls.mh.close()
 
-    def login(self):
-        c = Raw(self.mh.port("imaps"), tls=True, timeout=60)
+    @classmethod
+    def login(cls):
+        c = Raw(cls.mh.port("imaps"), tls=True, timeout=60)
         c.ok("l", b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
         return c
 
     def db(self):
         return sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
+
+
+class ExpungeIndex(OwnDaemon):
+    """sql/049 on a daemon of its own (the messages here would count in
+    SearchIndex's)."""
 
     def gone_rows(self, word):
         """The index rows still holding word, and blob_keys_gone's rows."""
@@ -300,16 +305,13 @@ class ExpungeIndex(unittest.TestCase):
             c.close()
 
 
-class SearchIndex(unittest.TestCase):
+class SearchIndex(OwnDaemon):
     N = 300
     HTML_UID = N + 2    # after the random ones and the one with a NUL
 
     @classmethod
     def setUpClass(cls):
-        cls.mh = Mailhub(plaintext_on_loopback=True)
-        cls.mh.cli("domain", "add", "example.org")
-        cls.mh.add_user(USER, PASSWORD)
-        cls.mh.start()
+        super().setUpClass()
         c = cls.login()
         msgs = corpus(cls.N)
         cls.count = len(msgs)
@@ -321,19 +323,6 @@ class SearchIndex(unittest.TestCase):
             _, tagged = c.until("a")
             assert tagged.startswith(b"a OK"), tagged
         c.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.mh.close()
-
-    @classmethod
-    def login(cls):
-        c = Raw(cls.mh.port("imaps"), tls=True, timeout=60)
-        c.ok("l", b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
-        return c
-
-    def db(self):
-        return sqlite3.connect(os.path.join(self.mh.data_dir, "mailhub.db"), timeout=30)
 
     def commands(self):
         cmds = []
