@@ -46,8 +46,19 @@ index_all(struct store *st, bool sweep, size_t *total_r)
 		}
 		*total_r += done;
 		if (done < max)
-			return true;
+			break;
 		max = INDEX_BATCH_BACKLOG;
+	}
+	/* then what expunges left in the index (sql/049) */
+	for (;;) {
+		if (atomic_load(&index_stop))
+			return true;
+		if (searchdb_gone_pass(st, INDEX_BATCH_BACKLOG, &done, &error) != STORE_OK) {
+			log_error("index pass failed: %s", error);
+			return false;
+		}
+		if (done < INDEX_BATCH_BACKLOG)
+			return true;
 	}
 }
 

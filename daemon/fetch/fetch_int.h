@@ -50,6 +50,11 @@ struct fetch_run {
 	struct fetch_spam *spam;	/* rspamd's check, or NULL (spam.c) */
 	bool sieve;			/* the owner's script runs (sieve.c) */
 	struct fetch_sieve_done *sieve_done; /* the committer's (sieve.c) */
+	/* IMAP (run_imap.c): the folder the session has selected (NULL: none
+	 * or not known), and the one the pass at hand sends commands to */
+	char *selected;
+	char *pass_folder;
+	uint32_t pass_uidvalidity;
 };
 
 /* The message being received (sink.c). */
@@ -179,6 +184,14 @@ struct fetch_twoway_pre {
 	uint64_t since;
 	void *remote;
 	uint32_t advance;	/* the last UID fetched to record (0: none) */
+	/* QRESYNC (RFC 7162 §3.2.5): the SELECT reported what was expunged
+	 * since the folder's last sync (vanished) instead of every UID
+	 * (present NULL), and the UIDs above the last one fetched (fresh) */
+	bool qresync;
+	uint32_t *vanished;
+	size_t n_vanished;
+	uint32_t *fresh;
+	size_t n_fresh;
 };
 /* Selects folder read-write with the above into *pre (free it with
  * fetch_twoway_pre_free, also after a failure). */
@@ -186,6 +199,30 @@ int fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char
 			struct imapc_mailbox *mb_r, struct fetch_twoway_pre *pre,
 			const char **error_r);
 void fetch_twoway_pre_free(struct fetch_twoway_pre *pre);
+/* run_imap.c: _selected records that folder was selected with mb (the
+ * pass's folder from then on; NULL: none, or not known); fetch_pass_select
+ * selects the pass's folder read-write unless it is selected, and checks
+ * that its UIDVALIDITY is still the pass's: a folder whose pass has
+ * nothing to send upstream is not selected again. */
+void fetch_pass_selected(struct fetch_run *run, const char *folder,
+			 const struct imapc_mailbox *mb);
+int fetch_pass_select(struct fetch_run *run, struct imap_client *c, const char **error_r);
+/* twoway.c, a folder's two-way pass in two steps (fetch_twoway_folder
+ * below is both): _plan reads the links against what the folder's SELECT
+ * brought (pre: its UIDs or QRESYNC's VANISHED) and records the
+ * intentions and the upstream's expunges here (steps 1, 2 and 5 there):
+ * grouped, in the store group the caller holds (several folders' in one
+ * durable commit, which must end before any _send; the folder need not
+ * be selected), else in a durable commit of its own; _send does the rest
+ * (3, 4, 6, 7), selecting the folder when it sends anything.  Free the
+ * plan with _plan_free (NULL ok), after a failure too. */
+struct fetch_twoway_plan;
+int fetch_twoway_plan(struct fetch_run *run, struct imap_client *c, const char *folder,
+		      const struct imapc_mailbox *mb, const struct fetch_twoway_pre *pre,
+		      bool grouped, struct fetch_twoway_plan **plan_r, const char **error_r);
+int fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
+		      unsigned fresh, struct fetch_twoway_pre *pre, const char **error_r);
+void fetch_twoway_plan_free(struct fetch_twoway_plan **p);
 /* twoway.c: after a folder's new messages are fetched (fresh of them
  * added here by this pass), the two-way sync of its changes (see there);
  * the folder is selected read-write; pre (NULL: none) what its SELECT

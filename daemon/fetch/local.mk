@@ -25,7 +25,8 @@ libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
 	daemon/store/twoway.c daemon/store/twoway_up.c daemon/store/twoway.h
 SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql \
 	sql/023_upstream_oauth.sql sql/024_upstream_twoway.sql \
-	sql/032_upstream_folder_state.sql sql/044_twoway_up.sql
+	sql/032_upstream_folder_state.sql sql/044_twoway_up.sql \
+	sql/048_twoway_moving.sql
 
 # What a test of the fetcher links.
 FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libtrust.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)
@@ -53,7 +54,7 @@ EXTRA_DIST += tests/integration/test_fetch.py tests/integration/dovecot_upstream
 TESTS += tests/integration/test_fetch_sync.py
 EXTRA_DIST += tests/integration/test_fetch_sync.py
 TESTS += tests/integration/test_fetch_twoway.py
-EXTRA_DIST += tests/integration/test_fetch_twoway.py
+EXTRA_DIST += tests/integration/test_fetch_twoway.py tests/integration/imap_proxy.py
 TESTS += tests/integration/test_fetch_oauth.py
 EXTRA_DIST += tests/integration/test_fetch_oauth.py tests/integration/oauth_server.py
 TESTS += tests/integration/test_fetch_nouidl.py

@@ -98,12 +98,63 @@ struct folder_pass {
 	int64_t mailbox_id;	/* run->mailbox_id for it */
 	unsigned appended_before;
 	unsigned long exists;
+	struct fetch_twoway_plan *plan;	/* its two-way plan, made before it sends */
 };
 
 static int folder_fetch(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
 			bool may_defer, const char **error_r);
-static int folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
-			 const char **error_r);
+static int folder_plan(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+		       bool grouped, const char **error_r);
+static int folder_send(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+		       const char **error_r);
+
+void
+fetch_pass_selected(struct fetch_run *run, const char *folder, const struct imapc_mailbox *mb)
+{
+	free(run->selected);
+	run->selected = NULL;
+	if (folder == NULL)
+		return;
+	run->selected = xstrdup(folder);
+	free(run->pass_folder);
+	run->pass_folder = xstrdup(folder);
+	run->pass_uidvalidity = mb->uidvalidity;
+}
+
+int
+fetch_pass_select(struct fetch_run *run, struct imap_client *c, const char **error_r)
+{
+	if (run->pass_folder == NULL)
+		panic("fetch: a command for no folder's pass");
+	if (run->selected != NULL && strcmp(run->selected, run->pass_folder) == 0)
+		return 0;
+	/* selected again for its commands; the merge is of what its first
+	 * SELECT reported (a change meanwhile has a higher MODSEQ: the next
+	 * sync) */
+	struct imapc_mailbox now;
+	free(run->selected);
+	run->selected = NULL;
+	if (imap_client_select_rw(c, run->pass_folder, &now, error_r) < 0)
+		return -1;
+	if (now.uidvalidity != run->pass_uidvalidity) {
+		*error_r = "the folder's UIDVALIDITY changed during the sync";
+		return -1;
+	}
+	run->selected = xstrdup(run->pass_folder);
+	return 0;
+}
+
+/* Both halves of the second half: the plan and what it sends. */
+static int
+folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+	      const char **error_r)
+{
+	int ret = folder_plan(run, c, fp, false, error_r);
+	if (ret == 0)
+		ret = folder_send(run, c, fp, error_r);
+	fetch_twoway_plan_free(&fp->plan);
+	return ret;
+}
 
 int
 fetch_imap_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
@@ -148,6 +199,7 @@ folder_fetch(struct fetch_run *run, struct imap_client *c, struct folder_pass *f
 	} else if (imap_client_select(c, folder, keep, &fp->mb, error_r) < 0) {
 		return -1;
 	}
+	fetch_pass_selected(run, folder, &fp->mb);
 	struct imapc_mailbox mb = fp->mb;
 	run->exists = mb.exists;
 	if (up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
@@ -213,6 +265,12 @@ folder_fetch(struct fetch_run *run, struct imap_client *c, struct folder_pass *f
 		for (size_t i = 0; i < pre->n_present; i++)
 			if (pre->present[i] > last_uid)
 				uids[n++] = pre->present[i];
+	} else if (!nothing_new && two_way && pre->qresync) {
+		/* QRESYNC: asked with the SELECT from the last one fetched */
+		uids = xcalloc(pre->n_fresh + 1, sizeof *uids);
+		for (size_t i = 0; i < pre->n_fresh; i++)
+			if (pre->fresh[i] > last_uid)
+				uids[n++] = pre->fresh[i];
 	} else if (!nothing_new &&
 		   imap_client_search_from(c, last_uid + 1, &uids, &n, error_r) < 0) {
 		goto fail;
@@ -267,7 +325,8 @@ folder_fetch(struct fetch_run *run, struct imap_client *c, struct folder_pass *f
 	/* two-way: every UID below the SELECT's UIDNEXT is here or was
 	 * expunged, so the next STATUS finds the folder unchanged (an
 	 * expunged last message would leave a gap that looks new) */
-	if (two_way && pre->present != NULL && mb.uidnext > 1 && mb.uidnext - 1 > linked_max &&
+	if (two_way && (pre->present != NULL || pre->qresync) && mb.uidnext > 1 &&
+	    mb.uidnext - 1 > linked_max &&
 	    mb.uidnext - 1 > last_uid && (n == 0 || mb.uidnext - 1 > uids_max))
 		linked_max = mb.uidnext - 1;
 	/* everything new is here: what a move of ours brought is linked
@@ -299,18 +358,17 @@ fail:
 	return -1;
 }
 
-/* The second half of a folder's pass, its messages committed here: the
- * two-way sync (twoway.c), then what was made here goes up
- * (twoway_up.c); the folder is selected. */
+/* The second half of a folder's pass, its messages committed here, in
+ * two steps: the plan of its two-way sync (twoway.c; grouped: in the
+ * caller's store group, the folder maybe not selected), then what it sends
+ * and what was made here going up (twoway_up.c). */
 static int
-folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
-	      const char **error_r)
+folder_plan(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp, bool grouped,
+	    const char **error_r)
 {
 	const struct store_upstream *up = run->up;
 	const char *folder = fp->folder;
 	bool two_way = up->set.two_way;
-	struct fetch_twoway_pre *pre = &fp->pre;
-	const struct imapc_mailbox *mb = &fp->mb;
 	uint32_t uidvalidity = fp->uidvalidity;
 	if (two_way) {
 		/* a whole pass is done: what was not found again by hash is
@@ -334,16 +392,26 @@ folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *
 					      error_r) != STORE_OK)
 			return -1;
 	}
+	if (two_way && fetch_twoway_plan(run, c, folder, &fp->mb, &fp->pre, grouped, &fp->plan,
+					 error_r) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+folder_send(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
+	    const char **error_r)
+{
+	if (!run->up->set.two_way)
+		return 0;
 	/* deferred: the count of messages added is not this folder's alone
 	 * (0: sync_flags takes none of them as fresh) */
 	unsigned fresh = fp->deferred ? 0 : run->appended - fp->appended_before;
-	if (two_way && fetch_twoway_folder(run, c, folder, mb, fresh, pre, error_r) < 0)
+	if (fetch_twoway_send(run, c, fp->plan, fresh, &fp->pre, error_r) < 0)
 		return -1;
 	/* what was made here goes up last: a message of an APPEND cut short
 	 * by a crash came down above and resolved its link by hash */
-	if (two_way && fetch_twoway_up_messages(run, c, folder, mb, error_r) < 0)
-		return -1;
-	return 0;
+	return fetch_twoway_up_messages(run, c, fp->folder, &fp->mb, error_r);
 }
 
 bool
@@ -431,7 +499,11 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	size_t n_listed = 0;
 	const char *const *folders = (const char *const *)run->up->set.folders;
 	size_t n_folders = run->up->set.n_folders;
-	if (only_folder == NULL && fetch_all_folders(&run->up->set)) {
+	/* two-way: QRESYNC where offered (RFC 7162 §3.2.3: before a SELECT
+	 * may use it) */
+	if (run->up->set.two_way && imap_client_enable_qresync(c, error_r) < 0)
+		ret = -1;
+	if (ret == 0 && only_folder == NULL && fetch_all_folders(&run->up->set)) {
 		/* "*": every folder the server lists now, new ones included */
 		ret = imap_client_list(c, &listed, &n_listed, error_r);
 		/* two-way: the folders made, renamed, deleted here first */
@@ -440,7 +512,7 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		folders = (const char *const *)listed;
 		n_folders = n_listed;
 	}
-	if (only_folder != NULL) {
+	if (ret == 0 && only_folder != NULL) {
 		ret = fetch_imap_folder(run, c, only_folder, error_r);
 		note_folder(run, only_folder, ret == 0 ? NULL : *error_r);
 	}
@@ -468,7 +540,6 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	}
 	struct folder_pass *fps = xcalloc(n_folders + 1, sizeof *fps);
 	size_t n_fps = 0;
-	const char *selected = NULL;
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
 		bool unchanged = false;
 		if (sp.st != NULL &&
@@ -483,7 +554,6 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		struct folder_pass *fp = &fps[n_fps];
 		memset(fp, 0, sizeof *fp);
 		fp->folder = folders[i];
-		selected = folders[i];
 		ret = folder_fetch(run, c, fp, may_defer, error_r);
 		if (ret == 0 && fp->deferred) {
 			n_fps++;	/* its second half after the commit */
@@ -503,29 +573,43 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 			ret = -1;
 			*error_r = flush_error;
 		}
+		/* then every folder's plan: their intentions and the
+		 * upstream's expunges here in one durable commit, before any
+		 * of them sends (one sync of the disk, not one per folder) */
+		bool grouped = false;
+		if (ret == 0) {
+			ret = store_group_begin(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
+			grouped = ret == 0;
+		}
+		for (size_t i = 0; i < n_fps && ret == 0; i++) {
+			run->mailbox_id = fps[i].mailbox_id;
+			ret = folder_plan(run, c, &fps[i], true, error_r);
+		}
+		if (grouped && ret == 0)
+			ret = store_group_end(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
+		else if (grouped)
+			store_group_abort(fetch_run_store(run));
 		for (size_t i = 0; i < n_fps; i++) {
 			struct folder_pass *fp = &fps[i];
-			if (ret == 0 && (selected == NULL || strcmp(selected, fp->folder) != 0)) {
-				/* selected again for its commands; the merge is
-				 * of what its first SELECT reported (a change
-				 * meanwhile has a higher MODSEQ: the next sync) */
-				struct imapc_mailbox now;
-				ret = imap_client_select_rw(c, fp->folder, &now, error_r);
-				selected = fp->folder;
-				if (ret == 0 && now.uidvalidity != fp->mb.uidvalidity) {
-					*error_r = "the folder's UIDVALIDITY changed during the sync";
-					ret = -1;
-				}
-			}
 			run->mailbox_id = fp->mailbox_id;
 			run->exists = fp->exists;
-			if (ret == 0)
-				ret = folder_finish(run, c, fp, error_r);
+			if (ret == 0) {
+				/* its commands go to it: selected again only
+				 * when it sends any (fetch_pass_select) */
+				free(run->pass_folder);
+				run->pass_folder = xstrdup(fp->folder);
+				run->pass_uidvalidity = fp->mb.uidvalidity;
+				ret = folder_send(run, c, fp, error_r);
+			}
+			fetch_twoway_plan_free(&fp->plan);
 			fetch_twoway_pre_free(&fp->pre);
 			note_folder(run, fp->folder, ret == 0 ? NULL : *error_r);
 		}
 	}
 	free(fps);
+	free(run->selected);
+	free(run->pass_folder);
+	run->selected = run->pass_folder = NULL;
 	if (skipped > 0)
 		log_info("fetch[%llu] upstream=%lld two-way folders unchanged on both sides=%u",
 			 (unsigned long long)run->log_id, (long long)run->up->id, skipped);

@@ -222,6 +222,24 @@ uid_in(const uint32_t *uids, size_t n, uint32_t uid)
 	return n > 0 && bsearch(&uid, uids, n, sizeof *uids, cmp_u32) != NULL;
 }
 
+/* What the upstream folder holds: every UID (present), or with QRESYNC
+ * the UIDs expunged since the last sync (vanished): a linked UID is there
+ * unless it vanished. */
+struct upstream_uids {
+	const uint32_t *present;
+	size_t n_present;
+	const uint32_t *vanished;
+	size_t n_vanished;
+	bool qresync;
+};
+
+static bool
+upstream_has(const struct upstream_uids *u, uint32_t uid)
+{
+	return u->qresync ? !uid_in(u->vanished, u->n_vanished, uid)
+			  : uid_in(u->present, u->n_present, uid);
+}
+
 /* ---- local folders and upstream folders -------------------------------- */
 
 /* The upstream folder that local mailbox name stands for in this account
@@ -401,7 +419,7 @@ local_apply(struct fetch_run *run, struct local_set *v, size_t n, bool *applied,
 static int
 sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	   const struct imapc_mailbox *mb, struct twoway_link *links, size_t n_links,
-	   const uint32_t *present, size_t n_present, unsigned fresh, struct op_list *ops,
+	   const struct upstream_uids *there, unsigned fresh, struct op_list *ops,
 	   struct fetch_twoway_pre *pre, const char **error_r)
 {
 	uint64_t since = 0;
@@ -425,7 +443,8 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 		r->n = 0;
 		if (remote.n > 1)
 			qsort(remote.v, remote.n, sizeof *remote.v, cmp_remote);
-	} else if (n_present > 0 && !all_fresh && !(condstore && since >= mb->highestmodseq)) {
+	} else if ((there->qresync || there->n_present > 0) && !all_fresh &&
+		   !(condstore && since >= mb->highestmodseq)) {
 		if (imap_client_fetch_flags(c, "1:*", condstore ? since : 0, remote_add, &remote,
 					    error_r) < 0) {
 			remote_free(&remote);
@@ -446,7 +465,7 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	for (size_t i = 0; i < n_links; i++) {
 		struct twoway_link *l = &links[i];
 		if (l->state != TWOWAY_LIVE || l->uidvalidity != mb->uidvalidity ||
-		    !uid_in(present, n_present, l->uid))
+		    !upstream_has(there, l->uid))
 			continue;
 		const struct remote_flags *r = remote_find(&remote, l->uid);
 		/* without a report the upstream has the base (CHANGEDSINCE) */
@@ -488,6 +507,8 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	}
 	int ret = 0;
 	if (n_pushes > 0)
+		ret = fetch_pass_select(run, c, error_r);
+	if (ret == 0 && n_pushes > 0)
 		ret = push_send(c, pushes, n_pushes, error_r);
 	/* the local changes and the new bases (and what the moves did): one
 	 * commit; none of it gates a command (a base not recorded is merged
@@ -635,6 +656,50 @@ expunge_local(struct fetch_run *run, struct twoway_link *links, const size_t *go
 	return ret;
 }
 
+/* The SELECT with QRESYNC where the session has it and the folder was
+ * synced before under the same UIDVALIDITY: 1 when done (pre filled), 0
+ * when not tried, -1 on failure. */
+static int
+select_qresync(struct fetch_run *run, struct imap_client *c, const char *folder,
+	       struct imapc_mailbox *mb_r, struct fetch_twoway_pre *pre, const char **error_r)
+{
+	if (pre->since == 0 || !imap_client_qresync(c))
+		return 0;
+	uint32_t uidvalidity = 0, last_uid = 0;
+	bool refetch = false;
+	int r = store_upstream_folder_get(fetch_run_store(run), run->up->id, folder, &uidvalidity,
+					  &last_uid, &refetch, error_r);
+	if (r == STORE_NOTFOUND || (r == STORE_OK && (refetch || last_uid == UINT32_MAX)))
+		return 0;
+	if (r != STORE_OK)
+		return -1;
+	if (imap_client_select_qresync(c, folder, uidvalidity, pre->since, last_uid + 1, mb_r,
+				       &pre->fresh, &pre->n_fresh, &pre->vanished,
+				       &pre->n_vanished, remote_add, pre->remote, error_r) < 0)
+		return -1;
+	if (mb_r->uidvalidity == uidvalidity && mb_r->highestmodseq != 0) {
+		pre->qresync = true;
+		pre->flags_read = true;
+		size_t changed = ((const struct remote_list *)pre->remote)->n;
+		if (pre->n_vanished > 0 || changed > 0)
+			log_info("fetch[%llu] upstream=%lld folder=%s two-way qresync vanished=%zu changed=%zu",
+				 (unsigned long long)run->log_id, (long long)run->up->id,
+				 esc_str(folder), pre->n_vanished, changed);
+		return 1;
+	}
+	/* RFC 7162 §3.2.5.1: a new UIDVALIDITY (or no MODSEQs any more):
+	 * the server reported no changes; every UID is asked for */
+	xfree(pre->fresh);
+	xfree(pre->vanished);
+	pre->n_fresh = pre->n_vanished = 0;
+	remote_free(pre->remote);
+	if (imap_client_search_all(c, &pre->present, &pre->n_present, error_r) < 0)
+		return -1;
+	if (pre->present == NULL)
+		pre->present = xcalloc(1, sizeof *pre->present);
+	return 1;
+}
+
 int
 fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char *folder,
 		    struct imapc_mailbox *mb_r, struct fetch_twoway_pre *pre, const char **error_r)
@@ -645,9 +710,15 @@ fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char *fo
 	if (store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &pre->since,
 				    error_r) != STORE_OK)
 		return -1;
+	int q = select_qresync(run, c, folder, mb_r, pre, error_r);
+	if (q != 0)
+		return q < 0 ? -1 : 0;
 	if (imap_client_select_sync(c, folder, pre->since, mb_r, &pre->present, &pre->n_present,
 				    remote_add, r, error_r) < 0)
 		return -1;
+	/* an empty folder's list is known too (NULL: not asked) */
+	if (pre->present == NULL)
+		pre->present = xcalloc(1, sizeof *pre->present);
 	pre->flags_read = pre->since != 0 && mb_r->highestmodseq != 0;
 	return 0;
 }
@@ -660,40 +731,94 @@ fetch_twoway_pre_free(struct fetch_twoway_pre *pre)
 		free(pre->remote);
 	}
 	free(pre->present);
+	free(pre->vanished);
+	free(pre->fresh);
 	memset(pre, 0, sizeof *pre);
 }
 
+/* What a folder's pass decided before sending anything (steps 1 and 2),
+ * for the steps that send (3, 4, 6, 7). */
+struct fetch_twoway_plan {
+	const char *folder;
+	struct imapc_mailbox mb;
+	struct twoway_link *links;
+	size_t n_links;
+	uint32_t *present;		/* every UID, when asked for (else NULL) */
+	size_t n_present;
+	struct upstream_uids up_uids;	/* present, or pre's vanished */
+	uint32_t *dels;			/* to delete upstream */
+	size_t n_dels;
+	struct move *mv;		/* to move upstream */
+	size_t n_mv;
+	char **dests;			/* per link: the move's destination */
+	size_t n_gone;			/* expunged here as they went upstream */
+	struct op_list del_ops;		/* recorded with the bases (6.) */
+	char **listed;
+	size_t n_listed;
+};
+
+void
+fetch_twoway_plan_free(struct fetch_twoway_plan **pp)
+{
+	struct fetch_twoway_plan *p = *pp;
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_links; i++)
+		free(p->dests[i]);
+	free(p->dests);
+	free(p->mv);
+	free(p->dels);
+	free(p->del_ops.v);
+	free(p->present);
+	imapc_names_free(&p->listed, p->n_listed);
+	store_twoway_links_free(&p->links, p->n_links);
+	free(p);
+	*pp = NULL;
+}
+
 int
-fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
-		    const struct imapc_mailbox *mb, unsigned fresh, struct fetch_twoway_pre *pre,
-		    const char **error_r)
+fetch_twoway_plan(struct fetch_run *run, struct imap_client *c, const char *folder,
+		  const struct imapc_mailbox *mb, const struct fetch_twoway_pre *pre, bool grouped,
+		  struct fetch_twoway_plan **plan_r, const char **error_r)
 {
 	struct store *st = fetch_run_store(run);
-	struct twoway_link *links = NULL;
-	size_t n_links = 0;
-	if (store_twoway_links(st, run->up->id, folder, &links, &n_links, error_r) != STORE_OK)
+	struct fetch_twoway_plan *p = xcalloc(1, sizeof *p);
+	*plan_r = p;
+	p->folder = folder;
+	p->mb = *mb;
+	if (store_twoway_links(st, run->up->id, folder, &p->links, &p->n_links, error_r) !=
+	    STORE_OK)
 		return -1;
-	uint32_t *present = NULL;
-	size_t n_present = 0;
-	char **listed = NULL;
-	size_t n_listed = 0;
+	struct twoway_link *links = p->links;
+	size_t n_links = p->n_links;
 	struct op_list ops = { NULL, 0 };
 	size_t *gone = xcalloc(n_links + 1, sizeof *gone), n_gone = 0;
-	uint32_t *dels = xcalloc(n_links + 1, sizeof *dels);
-	size_t n_dels = 0;
-	struct move *mv = xcalloc(n_links + 1, sizeof *mv);
-	size_t n_mv = 0;
-	char **dests = xcalloc(n_links + 1, sizeof *dests);
-	struct op_list del_ops = { NULL, 0 };
+	p->dels = xcalloc(n_links + 1, sizeof *p->dels);
+	p->mv = xcalloc(n_links + 1, sizeof *p->mv);
+	p->dests = xcalloc(n_links + 1, sizeof *p->dests);
 	int ret = -1;
 
 	/* 1. what the upstream folder has (asked with the SELECT, or now) */
-	if (n_links > 0 && pre != NULL && pre->present != NULL) {
-		present = xmemdup(pre->present, pre->n_present * sizeof *present);
-		n_present = pre->n_present;
-	} else if (n_links > 0 && imap_client_search_all(c, &present, &n_present, error_r) < 0) {
-		goto out;
+	struct upstream_uids *up_uids = &p->up_uids;
+	if (pre != NULL && pre->qresync) {
+		up_uids->qresync = true;
+		up_uids->vanished = pre->vanished;
+		up_uids->n_vanished = pre->n_vanished;
+	} else if (n_links > 0 && pre != NULL && pre->present != NULL) {
+		p->present = xcalloc(pre->n_present + 1, sizeof *p->present);
+		memcpy(p->present, pre->present, pre->n_present * sizeof *p->present);
+		p->n_present = pre->n_present;
+	} else if (n_links > 0) {
+		/* a grouped plan runs with another folder selected: only what
+		 * the SELECT brought will do */
+		if (grouped)
+			panic("fetch: a grouped two-way plan without the folder's UIDs");
+		if (fetch_pass_select(run, c, error_r) < 0 ||
+		    imap_client_search_all(c, &p->present, &p->n_present, error_r) < 0)
+			goto out;
 	}
+	up_uids->present = p->present;
+	up_uids->n_present = p->n_present;
 	/* 2. what went on either side */
 	for (size_t i = 0; i < n_links; i++) {
 		struct twoway_link *l = &links[i];
@@ -702,7 +827,7 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 		/* a UID at or above the SELECT's UIDNEXT came after what it
 		 * reported (moved here by an earlier folder's second half,
 		 * run_imap.c): there, as far as this pass knows */
-		bool there = uid_in(present, n_present, l->uid) ||
+		bool there = upstream_has(up_uids, l->uid) ||
 			     (mb->uidnext != 0 && l->uid >= mb->uidnext);
 		switch (l->state) {
 		case TWOWAY_LIVE:
@@ -721,8 +846,8 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 		case TWOWAY_MOVING:
 			if (there) {
 				/* sent before a crash, or not at all: again */
-				mv[n_mv].link = i;
-				mv[n_mv++].dest = l->dest;
+				p->mv[p->n_mv].link = i;
+				p->mv[p->n_mv++].dest = l->dest;
 			} else {
 				struct twoway_op *op = op_add(&ops, TWOWAY_OP_LOCATION, l->id);
 				op->folder = l->dest;
@@ -742,16 +867,16 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 			if (fr != STORE_OK && fr != STORE_NOTFOUND)
 				goto out;
 			if (fr == STORE_NOTFOUND) {
-				dels[n_dels++] = l->uid;
-				(void)op_add(&del_ops, TWOWAY_OP_DELETE, l->id);
+				p->dels[p->n_dels++] = l->uid;
+				(void)op_add(&p->del_ops, TWOWAY_OP_DELETE, l->id);
 				break;
 			}
-			if (run->up->set.mirror && fetch_all_folders(&run->up->set) && listed == NULL &&
-			    imap_client_list(c, &listed, &n_listed, error_r) < 0) {
+			if (run->up->set.mirror && fetch_all_folders(&run->up->set) && p->listed == NULL &&
+			    imap_client_list(c, &p->listed, &p->n_listed, error_r) < 0) {
 				free(mailbox);
 				goto out;
 			}
-			char *dest = upstream_folder_of(run, mailbox, listed, n_listed, folder);
+			char *dest = upstream_folder_of(run, mailbox, p->listed, p->n_listed, folder);
 			free(mailbox);
 			if (dest == NULL) {
 				/* moved out of the account: unlinked, the
@@ -764,14 +889,14 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 				op->message_id = copy_id;
 				free(dest);
 			} else {
-				dests[i] = dest;
+				p->dests[i] = dest;
 				struct twoway_op *op = op_add(&ops, TWOWAY_OP_STATE, l->id);
 				op->state = TWOWAY_MOVING;
 				op->message_id = copy_id;
 				op->dest = dest;
 				l->message_id = copy_id;
-				mv[n_mv].link = i;
-				mv[n_mv++].dest = dest;
+				p->mv[p->n_mv].link = i;
+				p->mv[p->n_mv++].dest = dest;
 			}
 			break;
 		}
@@ -780,23 +905,41 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 		}
 	}
 	/* the intentions, durable before anything is sent, and the upstream's
-	 * expunges here (5.), in one commit */
+	 * expunges here (5.), in one commit (grouped: the caller's, with other
+	 * folders' before any of them sends) */
 	if (ops.n > 0 || n_gone > 0) {
-		if (store_group_begin(st, error_r) != STORE_OK)
+		if (!grouped && store_group_begin(st, error_r) != STORE_OK)
 			goto out;
 		if (op_commit(run, &ops, error_r) < 0 ||
 		    (n_gone > 0 && expunge_local(run, links, gone, n_gone, error_r) < 0)) {
-			store_group_abort(st);
+			if (!grouped)
+				store_group_abort(st);
 			goto out;
 		}
-		if (store_group_end(st, error_r) != STORE_OK)
+		if (!grouped && store_group_end(st, error_r) != STORE_OK)
 			goto out;
 	}
+	p->n_gone = n_gone;
+	ret = 0;
+out:
+	free(gone);
+	free(ops.v);
+	return ret;
+}
+
+int
+fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
+		  unsigned fresh, struct fetch_twoway_pre *pre, const char **error_r)
+{
+	const char *folder = p->folder;
+	int ret = -1;
 	/* 3. deletions */
-	if (n_dels > 0) {
+	if ((p->n_dels > 0 || p->n_mv > 0) && fetch_pass_select(run, c, error_r) < 0)
+		goto out;
+	if (p->n_dels > 0) {
 		struct buf set = BUF_INIT;
-		qsort(dels, n_dels, sizeof *dels, cmp_u32);
-		imapc_uidset(&set, dels, n_dels);
+		qsort(p->dels, p->n_dels, sizeof *p->dels, cmp_u32);
+		imapc_uidset(&set, p->dels, p->n_dels);
 		int r = imap_client_delete(c, buf_cstr(&set), error_r);
 		buf_free(&set);
 		/* the links go with the bases' commit; until then a replay
@@ -805,32 +948,34 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 			goto out;
 	}
 	/* 4. moves */
-	if (n_mv > 0 && send_moves(c, links, mv, n_mv, &del_ops, error_r) < 0)
+	if (p->n_mv > 0 && send_moves(c, p->links, p->mv, p->n_mv, &p->del_ops, error_r) < 0)
 		goto out;
-	if (n_dels > 0 || n_mv > 0 || n_gone > 0)
+	if (p->n_dels > 0 || p->n_mv > 0 || p->n_gone > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way deleted_up=%zu moved_up=%zu deleted_here=%zu",
 			 (unsigned long long)run->log_id, (long long)run->up->id, esc_str(folder),
-			 n_dels, n_mv, n_gone);
+			 p->n_dels, p->n_mv, p->n_gone);
 	/* 6. and 7. flags */
-	ret = sync_flags(run, c, folder, mb, links, n_links, present, n_present, fresh, &del_ops,
-			 pre, error_r);
+	ret = sync_flags(run, c, folder, &p->mb, p->links, p->n_links, &p->up_uids, fresh,
+			 &p->del_ops, pre, error_r);
 out:
-	if (ret < 0 && del_ops.n > 0 && !fetch_commit_busy(run)) {
+	if (ret < 0 && p->del_ops.n > 0 && !fetch_commit_busy(run)) {
 		/* what was sent before the failure, recorded when possible */
 		const char *ignored;
-		(void)op_commit(run, &del_ops, &ignored);
+		(void)op_commit(run, &p->del_ops, &ignored);
 	}
-	for (size_t i = 0; i < n_links; i++)
-		free(dests[i]);
-	free(dests);
-	free(mv);
-	free(dels);
-	free(gone);
-	free(ops.v);
-	free(del_ops.v);
-	free(present);
-	imapc_names_free(&listed, n_listed);
-	store_twoway_links_free(&links, n_links);
+	return ret;
+}
+
+int
+fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *folder,
+		    const struct imapc_mailbox *mb, unsigned fresh, struct fetch_twoway_pre *pre,
+		    const char **error_r)
+{
+	struct fetch_twoway_plan *p = NULL;
+	int ret = fetch_twoway_plan(run, c, folder, mb, pre, false, &p, error_r);
+	if (ret == 0)
+		ret = fetch_twoway_send(run, c, p, fresh, pre, error_r);
+	fetch_twoway_plan_free(&p);
 	return ret;
 }
 

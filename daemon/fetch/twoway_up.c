@@ -136,8 +136,9 @@ fetch_twoway_up_messages(struct fetch_run *run, struct imap_client *c, const cha
 			char *mid = message_id_of(data.data != NULL ? data.data : "", data.len);
 			uint32_t *found = NULL;
 			size_t n_found = 0;
-			if (mid != NULL && imap_client_search_message_id(c, mb->uidnext, mid, &found,
-									 &n_found, error_r) < 0) {
+			if (mid != NULL && (fetch_pass_select(run, c, error_r) < 0 ||
+					    imap_client_search_message_id(c, mb->uidnext, mid, &found,
+									  &n_found, error_r) < 0)) {
 				free(mid);
 				break;
 			}
@@ -231,6 +232,7 @@ delete_folder(struct fetch_run *run, struct imap_client *c, const char *folder, 
 	struct imapc_mailbox mb;
 	if (imap_client_select_rw(c, folder, &mb, error_r) < 0)
 		return -1;
+	fetch_pass_selected(run, folder, &mb);
 	uint32_t uidvalidity = 0, last_uid = 0;
 	bool refetch = false;
 	int r = store_upstream_folder_get(fetch_run_store(run), run->up->id, folder, &uidvalidity,
@@ -258,6 +260,7 @@ delete_folder(struct fetch_run *run, struct imap_client *c, const char *folder, 
 			return -1;
 		return 0;
 	}
+	fetch_pass_selected(run, NULL, NULL);
 	if (imap_client_unselect(c, error_r) < 0 || imap_client_delete_folder(c, folder, error_r) < 0)
 		return -1;
 	*kept_r = false;

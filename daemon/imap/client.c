@@ -32,6 +32,7 @@ struct imap_client {
 	char cert_sha256[65];
 	const struct upstream_settings *set;
 	bool news_any;		/* flag changes and expunges are news too */
+	bool qresync;		/* ENABLE QRESYNC answered (RFC 7162 §3.2.3) */
 };
 
 
@@ -540,6 +541,31 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 				*error_r = "the server sent a malformed ESEARCH response";
 				goto out;
 			}
+		} else if (imapc_resp_is(&r, "ENABLED")) {
+			/* RFC 5161 §3.2 */
+			if ((imapc_parse_caps(r.rest, r.rest_len) & IMAPC_CAP_QRESYNC) != 0)
+				c->qresync = true;
+		} else if (x->vanished != NULL && imapc_resp_is(&r, "VANISHED")) {
+			bool earlier;
+			uint32_t *v = NULL;
+			size_t n = 0;
+			if (imapc_parse_vanished(r.rest, r.rest_len, &earlier, &v, &n,
+						 IMAPC_SEARCH_MAX, error_r) < 0) {
+				log_peer_text(c, what, line, len);
+				goto out;
+			}
+			for (size_t i = 0; earlier && i < n; i++) {
+				if (*x->n_vanished >= IMAPC_SEARCH_MAX) {
+					free(v);
+					*error_r = "the server sent too many VANISHED UIDs";
+					goto out;
+				}
+				if (*x->n_vanished % 1024 == 0)
+					*x->vanished = xreallocarray(*x->vanished, *x->n_vanished + 1024,
+								     sizeof **x->vanished);
+				(*x->vanished)[(*x->n_vanished)++] = v[i];
+			}
+			free(v);
 		} else if (x->flags_fn == NULL && c->news_any &&
 			   (imapc_resp_is(&r, "EXPUNGE") || imapc_resp_is(&r, "VANISHED"))) {
 			x->news = true;
@@ -972,76 +998,10 @@ imap_client_select_rw(struct imap_client *c, const char *folder, struct imapc_ma
 			     error_r);
 }
 
-int
-imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
-			struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
-			imapc_flags_fn *fn, void *ctx, const char **error_r)
+void
+imapc_sort_unique(uint32_t *u, size_t *n)
 {
-	memset(mb_r, 0, sizeof *mb_r);
-	*uids_r = NULL;
-	*n_r = 0;
-	struct buf quoted = BUF_INIT;
-	if (imapc_quote_folder(folder, &quoted, error_r) < 0)
-		return -1;
-	bool condstore = (c->caps & IMAPC_CAP_CONDSTORE) != 0;
-	bool esearch = (c->caps & IMAPC_CAP_ESEARCH) != 0;
-	char tags[3][sizeof c->tag];
-	bool done[3] = { false, false, false };
-	size_t k = 0;
-	/* RFC 3501 §5.5: the SEARCH and FETCH run on the folder the SELECT
-	 * before them opens (a server runs a pipeline's commands in order
-	 * when one depends on the mailbox state another sets); one round trip
-	 * instead of three */
-	int ret = send_cmd(c, "SELECT %s%s", buf_cstr(&quoted), condstore ? " (CONDSTORE)" : "");
-	buf_free(&quoted);
-	if (ret == 0) {
-		memcpy(tags[k++], c->tag, sizeof c->tag);
-		ret = send_cmd(c, "%s", esearch ? "UID SEARCH RETURN (ALL) ALL" : "UID SEARCH ALL");
-	}
-	if (ret == 0) {
-		memcpy(tags[k++], c->tag, sizeof c->tag);
-		if (condstore && changedsince != 0) {
-			ret = send_cmd(c, "UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE %llu)",
-				       (unsigned long long)changedsince);
-			if (ret == 0)
-				memcpy(tags[k++], c->tag, sizeof c->tag);
-		}
-	}
-	if (ret < 0)
-		return send_error(c, error_r);
-	/* one context for all three: each fills its own part of it */
-	struct cmd_ctx x = { 0 };
-	x.mb = mb_r;
-	x.uids = uids_r;
-	x.n_uids = n_r;
-	x.esearch = esearch;
-	x.flags_fn = fn;
-	x.flags_ctx = ctx;
-	x.pipe_tags = tags;
-	x.pipe_done = done;
-	x.pipe_n = k;
-	const char *what = errfmt("cannot open folder %s", esc_str(folder));
-	for (size_t j = 0; j < k && ret == 0; j++) {
-		if (done[j])
-			continue;
-		memcpy(c->tag, tags[j], sizeof c->tag);
-		done[j] = true;
-		ret = wait_tagged(c, &x, j == 0 ? what : "UID SEARCH or FETCH failed", error_r);
-	}
-	if (ret == 0 && mb_r->uidvalidity == 0) {
-		*error_r = errfmt("folder %s: the server sent no UIDVALIDITY", esc_str(folder));
-		ret = -1;
-	}
-	if (ret < 0) {
-		c->failed = true;
-		xfree(*uids_r);
-		*n_r = 0;
-		return -1;
-	}
-	set_state(c, IMAPC_SELECTED);
-	/* sorted, repeats dropped (servers send them sorted: linear) */
-	uint32_t *u = *uids_r;
-	for (size_t i = 1; i < *n_r; i++) {
+	for (size_t i = 1; i < *n; i++) {
 		uint32_t v = u[i];
 		size_t j = i;
 		while (j > 0 && u[j - 1] > v) {
@@ -1051,10 +1011,177 @@ imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t chan
 		u[j] = v;
 	}
 	size_t m = 0;
-	for (size_t i = 0; i < *n_r; i++)
+	for (size_t i = 0; i < *n; i++)
 		if (m == 0 || u[m - 1] != u[i])
 			u[m++] = u[i];
+	*n = m;
+}
+
+/*
+ * SELECT folder with args, then the commands more[0..n_more), sent at once
+ * (RFC 3501 §5.5: the ones after the SELECT run on the folder it opens; a
+ * server runs a pipeline's commands in order when one depends on the
+ * mailbox state another sets): one round trip.  x collects every answer
+ * (each fills its own part of it); x->mb is set to mb_r here.
+ */
+static int
+select_pipelined(struct imap_client *c, const char *folder, const char *args,
+		 const char *const *more, size_t n_more, struct cmd_ctx *x,
+		 struct imapc_mailbox *mb_r, const char **error_r)
+{
+	memset(mb_r, 0, sizeof *mb_r);
+	struct buf quoted = BUF_INIT;
+	if (imapc_quote_folder(folder, &quoted, error_r) < 0)
+		return -1;
+	char tags[4][sizeof c->tag];
+	bool done[4] = { false, false, false, false };
+	if (n_more + 1 > sizeof tags / sizeof tags[0])
+		panic("imapc: %zu commands after a SELECT", n_more);
+	size_t k = 0;
+	int ret = send_cmd(c, "SELECT %s%s", buf_cstr(&quoted), args);
+	buf_free(&quoted);
+	if (ret == 0)
+		memcpy(tags[k++], c->tag, sizeof c->tag);
+	for (size_t i = 0; i < n_more && ret == 0; i++) {
+		ret = send_cmd(c, "%s", more[i]);
+		if (ret == 0)
+			memcpy(tags[k++], c->tag, sizeof c->tag);
+	}
+	if (ret < 0)
+		return send_error(c, error_r);
+	x->mb = mb_r;
+	x->pipe_tags = tags;
+	x->pipe_done = done;
+	x->pipe_n = k;
+	const char *what = errfmt("cannot open folder %s", esc_str(folder));
+	for (size_t j = 0; j < k && ret == 0; j++) {
+		if (done[j])
+			continue;
+		memcpy(c->tag, tags[j], sizeof c->tag);
+		done[j] = true;
+		ret = wait_tagged(c, x, j == 0 ? what : "UID SEARCH or FETCH failed", error_r);
+	}
+	x->pipe_tags = NULL;
+	x->pipe_done = NULL;
+	x->pipe_n = 0;
+	if (ret == 0 && mb_r->uidvalidity == 0) {
+		/* RFC 3501 §6.3.1: the server MUST send UIDVALIDITY */
+		*error_r = errfmt("folder %s: the server sent no UIDVALIDITY", esc_str(folder));
+		ret = -1;
+	}
+	if (ret < 0) {
+		c->failed = true;
+		return -1;
+	}
+	set_state(c, IMAPC_SELECTED);
+	return 0;
+}
+
+/* What a sync's SELECT and the commands behind it fill: the UIDs a
+ * SEARCH (or ESEARCH) returns, and fn for each FETCH of flags. */
+static struct cmd_ctx
+sync_ctx(uint32_t **uids_r, size_t *n_r, bool esearch, imapc_flags_fn *fn, void *ctx)
+{
+	struct cmd_ctx x = { 0 };
+	x.uids = uids_r;
+	x.n_uids = n_r;
+	x.esearch = esearch;
+	x.flags_fn = fn;
+	x.flags_ctx = ctx;
+	return x;
+}
+
+int
+imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
+			struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
+			imapc_flags_fn *fn, void *ctx, const char **error_r)
+{
+	*uids_r = NULL;
+	*n_r = 0;
+	bool condstore = (c->caps & IMAPC_CAP_CONDSTORE) != 0;
+	bool esearch = (c->caps & IMAPC_CAP_ESEARCH) != 0;
+	const char *more[2];
+	size_t n_more = 0;
+	char *fetch = NULL;
+	more[n_more++] = esearch ? "UID SEARCH RETURN (ALL) ALL" : "UID SEARCH ALL";
+	if (condstore && changedsince != 0) {
+		fetch = xasprintf("UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE %llu)",
+				  (unsigned long long)changedsince);
+		more[n_more++] = fetch;
+	}
+	struct cmd_ctx x = sync_ctx(uids_r, n_r, esearch, fn, ctx);
+	int ret = select_pipelined(c, folder, condstore ? " (CONDSTORE)" : "", more, n_more, &x,
+				   mb_r, error_r);
+	free(fetch);
+	if (ret < 0) {
+		xfree(*uids_r);
+		*n_r = 0;
+		return -1;
+	}
+	imapc_sort_unique(*uids_r, n_r);
+	return 0;
+}
+
+int
+imap_client_enable_qresync(struct imap_client *c, const char **error_r)
+{
+	if (c->qresync)
+		return 0;
+	/* RFC 5161 §3.1: ENABLE only in the authenticated state (a kept
+	 * session with a folder selected goes on without it) */
+	if ((c->caps & IMAPC_CAP_QRESYNC) == 0 || c->state != IMAPC_AUTHENTICATED)
+		return 0;
+	struct cmd_ctx x = { 0 };
+	return imapc_command(c, &x, "ENABLE failed", error_r, "ENABLE QRESYNC");
+}
+
+bool
+imap_client_qresync(const struct imap_client *c)
+{
+	return c->qresync;
+}
+
+int
+imap_client_select_qresync(struct imap_client *c, const char *folder, uint32_t uidvalidity,
+			   uint64_t modseq, uint32_t from, struct imapc_mailbox *mb_r,
+			   uint32_t **uids_r, size_t *n_r, uint32_t **vanished_r,
+			   size_t *n_vanished_r, imapc_flags_fn *fn, void *ctx,
+			   const char **error_r)
+{
+	*uids_r = NULL;
+	*n_r = 0;
+	*vanished_r = NULL;
+	*n_vanished_r = 0;
+	if (!c->qresync || uidvalidity == 0 || modseq == 0 || from == 0) {
+		*error_r = "QRESYNC is not enabled for this session";
+		return -1;
+	}
+	bool esearch = (c->caps & IMAPC_CAP_ESEARCH) != 0;
+	/* RFC 7162 §3.2.5: the changes since modseq (VANISHED (EARLIER) and
+	 * FETCH of the changed flags) come with the SELECT; the UIDs from
+	 * "from" on ("from:*" holds the last UID even below from: dropped) */
+	char *args = xasprintf(" (QRESYNC (%u %llu))", uidvalidity, (unsigned long long)modseq);
+	char *search = xasprintf("UID SEARCH %sUID %u:*", esearch ? "RETURN (ALL) " : "", from);
+	const char *more[1] = { search };
+	struct cmd_ctx x = sync_ctx(uids_r, n_r, esearch, fn, ctx);
+	x.vanished = vanished_r;
+	x.n_vanished = n_vanished_r;
+	int ret = select_pipelined(c, folder, args, more, 1, &x, mb_r, error_r);
+	free(args);
+	free(search);
+	if (ret < 0) {
+		xfree(*uids_r);
+		xfree(*vanished_r);
+		*n_r = *n_vanished_r = 0;
+		return -1;
+	}
+	imapc_sort_unique(*uids_r, n_r);
+	size_t m = 0;
+	for (size_t i = 0; i < *n_r; i++)
+		if ((*uids_r)[i] >= from)
+			(*uids_r)[m++] = (*uids_r)[i];
 	*n_r = m;
+	imapc_sort_unique(*vanished_r, n_vanished_r);
 	return 0;
 }
 

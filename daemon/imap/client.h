@@ -63,6 +63,7 @@ enum imapc_cap {
 	IMAPC_CAP_CONDSTORE = 1 << 20,	/* RFC 7162 */
 	IMAPC_CAP_MOVE = 1 << 21,	/* RFC 6851 */
 	IMAPC_CAP_ESEARCH = 1 << 22,	/* RFC 4731 */
+	IMAPC_CAP_QRESYNC = 1 << 23,	/* RFC 7162 §3.2 */
 };
 
 /* System flags as a FETCH FLAGS list gives them (the store's bits, see
@@ -121,6 +122,13 @@ int imapc_parse_uidset(const char *p, size_t len, uint32_t **uids, size_t *n,
  * -1 when malformed or too many. */
 int imapc_parse_esearch_all(const char *p, size_t len, uint32_t **uids, size_t *n,
 			    size_t max);
+/* A VANISHED response's text (RFC 7162 §7.3: "(EARLIER) 3:5,9" or
+ * "3:5,9"): *earlier_r says whether it had "(EARLIER)" (an answer to a
+ * QRESYNC SELECT or a UID FETCH VANISHED, not a live expunge), the UIDs
+ * are appended to *uids (at most max in all).  0, or -1 with *error_r in
+ * plain words when malformed, of an unknown tag, or too many. */
+int imapc_parse_vanished(const char *p, size_t len, bool *earlier_r, uint32_t **uids, size_t *n,
+			 size_t max, const char **error_r);
 /* A COPYUID response code's text after its name (RFC 4315 §3: "uidvalidity
  * srcset dstset"): 0 with the two sets expanded (same length, malloc'd),
  * or -1 when malformed or their lengths differ. */
@@ -302,6 +310,24 @@ int imap_client_status_many(struct imap_client *c, const char *const *folders, s
 int imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t changedsince,
 			    struct imapc_mailbox *mb_r, uint32_t **uids_r, size_t *n_r,
 			    imapc_flags_fn *fn, void *ctx, const char **error_r);
+/* ENABLE QRESYNC (RFC 7162 §3.2.3) where offered, in the authenticated
+ * state (else nothing is done: the session goes on without it). */
+int imap_client_enable_qresync(struct imap_client *c, const char **error_r);
+/* Whether QRESYNC is enabled on the session (the server said ENABLED). */
+bool imap_client_qresync(const struct imap_client *c);
+/* With QRESYNC enabled, instead of the above: SELECT folder (QRESYNC
+ * (uidvalidity modseq)) and UID SEARCH UID from:*, sent at once (RFC 7162
+ * §3.2.5): the folder's state; the UIDs expunged since modseq (VANISHED
+ * (EARLIER)), ascending, in *vanished_r; the UIDs >= from, ascending, in
+ * *uids_r; fn for each message whose flags changed since modseq.  One
+ * round trip, and no list of every UID.  When the folder's UIDVALIDITY is
+ * not uidvalidity any more the server reports no changes: the caller
+ * compares mb_r->uidvalidity. */
+int imap_client_select_qresync(struct imap_client *c, const char *folder, uint32_t uidvalidity,
+			       uint64_t modseq, uint32_t from, struct imapc_mailbox *mb_r,
+			       uint32_t **uids_r, size_t *n_r, uint32_t **vanished_r,
+			       size_t *n_vanished_r, imapc_flags_fn *fn, void *ctx,
+			       const char **error_r);
 /* UID FETCH uidset (UID FLAGS), with (CHANGEDSINCE changedsince) when it is
  * not 0 (RFC 7162 §3.1.4): fn for each message reported. */
 int imap_client_fetch_flags(struct imap_client *c, const char *uidset, uint64_t changedsince,

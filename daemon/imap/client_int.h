@@ -35,6 +35,10 @@ struct cmd_ctx {
 	imapc_status_fn *status_fn;
 	void *status_ctx;
 	bool no_ok;		/* a tagged NO is an answer, not a failure */
+	/* RFC 7162 §3.2.5.1: the UIDs of VANISHED (EARLIER) responses (a
+	 * live VANISHED is not taken: it may be the folder's before) */
+	uint32_t **vanished;
+	size_t *n_vanished;
 	/* imapc_pipeline(): the other commands in flight, whose tagged
 	 * answers may come first (RFC 3501 §5.5: a server may run them at
 	 * once); pipe_done[i] is set when pipe_tags[i] was answered OK */
@@ -68,5 +72,9 @@ int imapc_command_literal(struct imap_client *c, struct cmd_ctx *x, const char *
 /* A folder name (UTF-8) as a quoted string in modified UTF-7 (RFC 3501
  * §5.1.3), appended to out: 0, or -1 when it is not UTF-8. */
 int imapc_quote_folder(const char *folder, struct buf *out, const char **error_r);
+
+/* Sorts uids[0..*n) ascending and drops repeats (servers send them
+ * sorted: insertion sort is linear then). */
+void imapc_sort_unique(uint32_t *uids, size_t *n);
 
 #endif

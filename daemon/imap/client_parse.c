@@ -198,7 +198,8 @@ imapc_parse_caps(const char *p, size_t len)
 		{ "AUTH=XOAUTH2", IMAPC_CAP_AUTH_XOAUTH2 },
 		{ "AUTH=OAUTHBEARER", IMAPC_CAP_AUTH_OAUTHBEARER },
 		{ "CONDSTORE", IMAPC_CAP_CONDSTORE },
-		{ "QRESYNC", IMAPC_CAP_CONDSTORE },	/* RFC 7162 §3.2.3: implies it */
+		/* RFC 7162 §3.2.3: QRESYNC implies CONDSTORE */
+		{ "QRESYNC", IMAPC_CAP_CONDSTORE | IMAPC_CAP_QRESYNC },
 		{ "MOVE", IMAPC_CAP_MOVE },
 		{ "ESEARCH", IMAPC_CAP_ESEARCH },
 	};
@@ -577,6 +578,45 @@ imapc_parse_uidset(const char *p, size_t len, uint32_t **uids, size_t *n, size_t
 		pos = end < len ? end + 1 : end;
 		if (end < len && pos == len)
 			return -1;
+	}
+	return 0;
+}
+
+int
+imapc_parse_vanished(const char *p, size_t len, bool *earlier_r, uint32_t **uids, size_t *n,
+		     size_t max, const char **error_r)
+{
+	size_t pos = 0;
+	*earlier_r = false;
+	len = strip_eol(p, len);
+	pos = skip_sp(p, pos, len);
+	if (pos < len && p[pos] == '(') {
+		/* RFC 7162 §7.3: "(EARLIER)" is the only tag defined; an
+		 * unknown one is refused rather than read as a live expunge */
+		static const char earlier[] = "(EARLIER)";
+		size_t el = sizeof earlier - 1;
+		if (len - pos < el || !mem_eq_nocase(p + pos, earlier, el)) {
+			*error_r = "the server sent a VANISHED response with an unknown tag";
+			return -1;
+		}
+		*earlier_r = true;
+		pos += el;
+		if (pos == len || p[pos] != ' ') {
+			*error_r = "the server sent a VANISHED response without UIDs";
+			return -1;
+		}
+		pos = skip_sp(p, pos, len);
+	}
+	size_t end = word_end(p, pos, len);
+	if (pos == len || end != len) {
+		*error_r = pos == len ? "the server sent a VANISHED response without UIDs"
+				      : "the server sent a VANISHED response with text after its UIDs";
+		return -1;
+	}
+	/* known-uids (RFC 7162 §7.3): a sequence set of UIDs, no "*" */
+	if (imapc_parse_uidset(p + pos, end - pos, uids, n, max) < 0) {
+		*error_r = "the server sent a malformed VANISHED response (or too many UIDs)";
+		return -1;
 	}
 	return 0;
 }

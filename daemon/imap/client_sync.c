@@ -39,26 +39,6 @@ imap_client_notify_set(struct imap_client *c, const char *const *folders, size_t
 	return ret;
 }
 
-/* Sorts uids[0..n) ascending and drops repeats. */
-static void
-uids_sort_unique(uint32_t *uids, size_t *n)
-{
-	/* servers send them sorted: insertion sort is linear then */
-	for (size_t i = 1; i < *n; i++) {
-		uint32_t v = uids[i];
-		size_t j = i;
-		while (j > 0 && uids[j - 1] > v) {
-			uids[j] = uids[j - 1];
-			j--;
-		}
-		uids[j] = v;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < *n; i++)
-		if (k == 0 || uids[k - 1] != uids[i])
-			uids[k++] = uids[i];
-	*n = k;
-}
 int
 imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r,
 		       const char **error_r)
@@ -77,7 +57,7 @@ imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r,
 		*n_r = 0;
 		return -1;
 	}
-	uids_sort_unique(*uids_r, n_r);
+	imapc_sort_unique(*uids_r, n_r);
 	return 0;
 }
 

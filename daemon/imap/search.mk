@@ -38,7 +38,7 @@ EXTRA_DIST += tests/fuzz/fuzz_htmltext.c
 
 libstore_a_SOURCES += daemon/store/searchdb.c daemon/store/searchdb.h
 SQL_MIGRATIONS += sql/016_search.sql sql/025_search_fields.sql \
-	sql/034_search_html.sql
+	sql/034_search_html.sql sql/049_search_gone.sql
 
 TESTS += tests/integration/test_imap_sort.py \
 	tests/integration/test_imap_search_index.py \

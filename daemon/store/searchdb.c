@@ -63,6 +63,17 @@ static const char SQL_FIELDS_MISSING[] =
  * rows would then have no message to be removed with) */
 static const char SQL_BLOB_LIVE[] =
 	"SELECT 1 FROM messages WHERE blob = ?1 LIMIT 1";
+/* sql/049: the rows of files whose last message went, removed unless
+ * the file came back meanwhile */
+static const char SQL_GONE_LIST[] = "SELECT blob FROM blob_keys_gone LIMIT ?1";
+static const char SQL_GONE_TEXT[] =
+	"DELETE FROM blob_text WHERE rowid = (SELECT id FROM blob_keys WHERE blob = ?1)"
+	" AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)";
+/* the trigger blob_keys_fields_delete (sql/025) takes its blob_fields row */
+static const char SQL_GONE_KEYS[] =
+	"DELETE FROM blob_keys WHERE blob = ?1"
+	" AND NOT EXISTS (SELECT 1 FROM messages WHERE blob = ?1)";
+static const char SQL_GONE_DONE[] = "DELETE FROM blob_keys_gone WHERE blob = ?1";
 static const char SQL_MISSING[] =
 	"SELECT DISTINCT m.blob FROM messages m"
 	" WHERE NOT EXISTS (SELECT 1 FROM blob_keys k WHERE k.blob = m.blob)"
@@ -565,6 +576,43 @@ searchdb_index_pass(struct store *st, size_t max, bool sweep, size_t *done_r,
 	}
 	ret = index_blobs(st, blobs, n, max * INDEX_BYTES_PER_BLOB, done_r,
 			  error_r);
+	store_strv_free(&blobs, n);
+	return ret;
+}
+
+int
+searchdb_gone_pass(struct store *st, size_t max, size_t *done_r, const char **error_r)
+{
+	char **blobs = NULL;
+	size_t n = 0;
+	*done_r = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_GONE_LIST);
+	stmt_int(s, 1, (int64_t)max);
+	int ret = stmt_strings(st, s, "cannot find the index rows of expunged messages", &blobs,
+			       &n, error_r);
+	if (ret != STORE_OK || n == 0) {
+		store_strv_free(&blobs, n);
+		return ret;
+	}
+	/* a light transaction: losing it to a power failure leaves the rows
+	 * to the next pass */
+	ret = store_begin_light(st, error_r);
+	if (ret != STORE_OK) {
+		store_strv_free(&blobs, n);
+		return ret;
+	}
+	static const char *const steps[] = { SQL_GONE_TEXT, SQL_GONE_KEYS, SQL_GONE_DONE };
+	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+		for (size_t k = 0; k < sizeof steps / sizeof steps[0] && ret == STORE_OK; k++) {
+			s = store_stmt(st, steps[k]);
+			stmt_text(s, 1, blobs[i]);
+			ret = stmt_exec(st, s, "cannot remove the index rows of expunged messages",
+					error_r);
+		}
+	}
+	ret = store_end(st, ret, error_r);
+	if (ret == STORE_OK)
+		*done_r = n;
 	store_strv_free(&blobs, n);
 	return ret;
 }

@@ -67,6 +67,11 @@ int searchdb_fields(struct store *st, int64_t mailbox_id,
  * are left). */
 int searchdb_index_pass(struct store *st, size_t max, bool sweep,
 			size_t *done_r, const char **error_r);
+/* The indexer's removals (sql/049): the index rows of at most max files
+ * whose last message went (the expunge left them, its transaction being
+ * the smaller for it), in one light transaction, unless a file came back
+ * meanwhile.  *done_r how many (under max: none are left). */
+int searchdb_gone_pass(struct store *st, size_t max, size_t *done_r, const char **error_r);
 
 /* The indexer's wake-up, process-wide.  searchdb_arrived(): a commit
  * added messages (store_commit() calls it after the commit).

@@ -175,6 +175,71 @@ START_TEST(test_sync_parsers)
 }
 END_TEST
 
+/* RFC 7162 §7.3 VANISHED: what a QRESYNC SELECT reports expunged. */
+START_TEST(test_vanished)
+{
+	uint32_t *u = NULL;
+	size_t n = 0;
+	bool earlier = false;
+	const char *error = NULL;
+	const char *v = "(EARLIER) 300:310,405,411\r\n";
+	ck_assert_int_eq(imapc_parse_vanished(v, strlen(v), &earlier, &u, &n, 100, &error), 0);
+	ck_assert(earlier);
+	ck_assert_uint_eq(n, 13);
+	ck_assert_uint_eq(u[0], 300);
+	ck_assert_uint_eq(u[10], 310);
+	ck_assert_uint_eq(u[11], 405);
+	ck_assert_uint_eq(u[12], 411);
+	/* a live one (no EARLIER) appends to what came before; a range
+	 * given high to low is the same range; the tag in any case */
+	v = "9:7";
+	ck_assert_int_eq(imapc_parse_vanished(v, strlen(v), &earlier, &u, &n, 100, &error), 0);
+	ck_assert(!earlier);
+	ck_assert_uint_eq(n, 16);
+	ck_assert_uint_eq(u[13], 7);
+	ck_assert_uint_eq(u[15], 9);
+	v = "(earlier) 1";
+	ck_assert_int_eq(imapc_parse_vanished(v, strlen(v), &earlier, &u, &n, 100, &error), 0);
+	ck_assert(earlier);
+	ck_assert_uint_eq(n, 17);
+	free(u);
+	/* refused, each with a reason in plain words */
+	static const struct {
+		const char *text;
+		const char *reason;
+	} bad[] = {
+		{ "", "without UIDs" },
+		{ "(EARLIER)", "without UIDs" },
+		{ "(EARLIER) ", "without UIDs" },
+		{ "(LATER) 5", "unknown tag" },
+		{ "(EARLIER 5", "unknown tag" },
+		{ "1:*", "malformed VANISHED" },
+		{ "0", "malformed VANISHED" },
+		{ "3,", "malformed VANISHED" },
+		{ "3:x", "malformed VANISHED" },
+		{ "-3", "malformed VANISHED" },
+		{ "5 6", "text after its UIDs" },
+		{ "(EARLIER) 5 (MODSEQ 7)", "text after its UIDs" },
+		/* over the limit: refused before the range is expanded */
+		{ "1:4000000000", "too many" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		u = NULL;
+		n = 0;
+		error = NULL;
+		ck_assert_msg(imapc_parse_vanished(bad[i].text, strlen(bad[i].text), &earlier, &u,
+						   &n, 100, &error) == -1,
+			      "accepted %s", bad[i].text);
+		ck_assert_ptr_nonnull(error);
+		ck_assert_msg(strstr(error, bad[i].reason) != NULL, "%s: %s", bad[i].text, error);
+		free(u);
+	}
+	ck_assert_uint_eq(imapc_parse_caps("IMAP4rev1 QRESYNC", 17),
+			  IMAPC_CAP_IMAP4REV1 | IMAPC_CAP_CONDSTORE | IMAPC_CAP_QRESYNC);
+	ck_assert_uint_eq(imapc_parse_caps("IMAP4rev1 CONDSTORE", 19) & IMAPC_CAP_QRESYNC, 0);
+}
+END_TEST
+
 START_TEST(test_fetch_state_machine)
 {
 	struct imapc_fetch f;
@@ -512,6 +577,83 @@ START_TEST(test_twoway_up_commands)
 }
 END_TEST
 
+/* RFC 7162 QRESYNC: ENABLE, then SELECT (QRESYNC (uidvalidity modseq))
+ * and UID SEARCH UID from:* sent at once: what vanished since (only
+ * VANISHED (EARLIER): a live one before [CLOSED] is the folder's before),
+ * the flags changed, the new UIDs (the last UID below from dropped), and a
+ * malformed VANISHED refused in plain words */
+START_TEST(test_qresync_select)
+{
+	static const char *const script[] = {
+		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN QRESYNC] hi\r\n",
+		"$T OK [CAPABILITY IMAP4rev1 QRESYNC] logged in\r\n",
+		"* CAPABILITY IMAP4rev1 QRESYNC\r\n$T OK done\r\n",
+		"* ENABLED QRESYNC\r\n$T OK enabled\r\n",
+		"* VANISHED 900\r\n* OK [CLOSED] x\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+		"* OK [UIDNEXT 12] x\r\n* OK [HIGHESTMODSEQ 90] x\r\n"
+		"* VANISHED (EARLIER) 3:4,8\r\n* 2 FETCH (UID 6 FLAGS (\\Seen) MODSEQ (60))\r\n"
+		"$T OK [READ-WRITE] ok\r\n",
+		"* SEARCH 11 10\r\n$T OK done\r\n",
+		"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [HIGHESTMODSEQ 91] x\r\n$T OK ok\r\n",
+		"* SEARCH 6\r\n$T OK done\r\n",
+		"* OK [UIDVALIDITY 7] x\r\n* VANISHED (EARLIER) 5:*\r\n$T OK ok\r\n",
+		"$T OK done\r\n",
+	};
+	struct fake_server fs;
+	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
+	struct upstream_settings set = plain_settings(fs.port);
+	struct imap_client *c = NULL;
+	const char *error = NULL;
+	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
+	ck_assert(!imap_client_qresync(c));
+	ck_assert_msg(imap_client_enable_qresync(c, &error) == 0, "%s", error);
+	ck_assert(imap_client_qresync(c));
+	struct imapc_mailbox mb;
+	uint32_t *uids = NULL, *vanished = NULL, got[2] = { 0, 0 };
+	size_t n = 0, n_vanished = 0;
+	ck_assert_msg(imap_client_select_qresync(c, "A", 7, 50, 9, &mb, &uids, &n, &vanished,
+						 &n_vanished, flags_collect, got, &error) == 0,
+		      "%s", error);
+	ck_assert_uint_eq(mb.uidvalidity, 7);
+	ck_assert_uint_eq(mb.uidnext, 12);
+	ck_assert_uint_eq(mb.highestmodseq, 90);
+	ck_assert_uint_eq(n_vanished, 3);
+	ck_assert_uint_eq(vanished[0], 3);
+	ck_assert_uint_eq(vanished[1], 4);
+	ck_assert_uint_eq(vanished[2], 8);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(uids[0], 10);
+	ck_assert_uint_eq(uids[1], 11);
+	ck_assert_uint_eq(got[0], 6);
+	ck_assert_uint_eq(got[1], IMAPC_FLAG_SEEN);
+	free(uids);
+	free(vanished);
+	/* nothing new: "9:*" answered with the last UID, 6 */
+	ck_assert_msg(imap_client_select_qresync(c, "B", 7, 50, 9, &mb, &uids, &n, &vanished,
+						 &n_vanished, flags_collect, got, &error) == 0,
+		      "%s", error);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(n_vanished, 0);
+	free(uids);
+	free(vanished);
+	error = NULL;
+	ck_assert_int_eq(imap_client_select_qresync(c, "C", 7, 50, 9, &mb, &uids, &n, &vanished,
+						    &n_vanished, flags_collect, got, &error),
+			 -1);
+	ck_assert_ptr_nonnull(error);
+	ck_assert_msg(strstr(error, "malformed VANISHED") != NULL, "%s", error);
+	ck_assert_ptr_null(uids);
+	ck_assert_ptr_null(vanished);
+	imap_client_free(&c);
+	fake_server_stop(&fs);
+	const char *heard = buf_cstr(&fs.heard);
+	ck_assert_msg(strstr(heard, "ENABLE QRESYNC\r\n") != NULL, "%s", heard);
+	ck_assert_msg(strstr(heard, "SELECT \"A\" (QRESYNC (7 50))\r\n") != NULL, "%s", heard);
+	ck_assert_msg(strstr(heard, "UID SEARCH UID 9:*\r\n") != NULL, "%s", heard);
+	buf_free(&fs.heard);
+}
+END_TEST
+
 START_TEST(test_login_literal_and_errors)
 {
 	/* LOGIN with a password that needs a literal; then the login fails */
@@ -624,6 +766,7 @@ make_suite(void)
 	tcase_add_test(tc, test_literal_and_caps);
 	tcase_add_test(tc, test_search);
 	tcase_add_test(tc, test_sync_parsers);
+	tcase_add_test(tc, test_vanished);
 	tcase_add_test(tc, test_fetch_state_machine);
 	tcase_add_test(tc, test_fetch_many_literals);
 	suite_add_tcase(s, tc);
@@ -631,6 +774,7 @@ make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_session);
 	tcase_add_test(tc, test_twoway_up_commands);
+	tcase_add_test(tc, test_qresync_select);
 	tcase_add_test(tc, test_login_literal_and_errors);
 	tcase_add_test(tc, test_hostile_servers);
 	suite_add_tcase(s, tc);
