@@ -107,8 +107,11 @@ imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
 	struct blob_writer *w = NULL;
 	const char *err = NULL;
 	int r;
+	/* deferred: a message that fits the writer's buffer and was stored
+	 * before (the same content APPENDed again, or delivered to another
+	 * user) is then not written and synced a second time */
 	if (!s->append_failed &&
-	    (r = blob_writer_new(s->st, 0, &w, &err)) != STORE_OK) {
+	    (r = blob_writer_new_deferred(s->st, 0, &w, &err)) != STORE_OK) {
 		s->append_failed = true;
 		s->append_nospace = r == STORE_NOSPACE;
 		s->append_error = err;

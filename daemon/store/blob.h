@@ -53,9 +53,12 @@ struct blob_writer;
 int blob_writer_new(struct store *st, uint64_t max_size,
 		    struct blob_writer **w_r, const char **error_r);
 /* The same, for a message that will likely be thrown away unplaced (the
- * SMTP server's checked messages, see blob_writer_seal()): the temporary
- * file is made only once the bytes outgrow the writer's buffer, or when
- * the blob is placed. */
+ * SMTP server's checked messages, see blob_writer_seal()) or stored
+ * already (IMAP APPEND): the temporary file is made only once the bytes
+ * outgrow the writer's buffer, or when the blob is finished or placed;
+ * and not at all when, by then, all of it is in the buffer and a blob of
+ * that content exists: that one is held instead, as placing would find
+ * and hold it, so the same bytes are never written and synced twice. */
 int blob_writer_new_deferred(struct store *st, uint64_t max_size,
 			     struct blob_writer **w_r, const char **error_r);
 /* Appends bytes.  STORE_INVALID past max_size (the writer then only counts,
@@ -68,7 +71,8 @@ uint64_t blob_writer_size(const struct blob_writer *w);
 /* Makes the temporary file durable and closes it, without naming it yet:
  * for a caller that collects several messages (IMAP APPEND) before it can
  * tell whether they will be taken.  The writer keeps no buffer and no file
- * descriptor afterwards.  Optional: blob_writer_place() does it too. */
+ * descriptor afterwards (but the one descriptor of a kept unnamed file or
+ * of a blob stored before, ANON_KEPT_MAX of them in the process).  Optional: blob_writer_place() does it too. */
 int blob_writer_finish(struct blob_writer *w, const char **error_r);
 /* Flushes what is buffered and hashes the bytes, without making them
  * durable: the message can then be read (*fd_r, a new read-only
