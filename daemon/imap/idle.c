@@ -331,15 +331,6 @@ same_keywords(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* CLOCK_MONOTONIC in ms. */
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 imap_view_own_change(struct imap_session *s)
 {
@@ -354,7 +345,7 @@ imap_view_own_change(struct imap_session *s)
 		return;
 	v->modseq = modseq;
 	v->synced_gen = gen_before + 1;
-	v->synced_ms = mono_ms();
+	v->synced_ms = imap_now_ms();
 }
 
 void
@@ -367,7 +358,7 @@ imap_view_sync(struct imap_session *s)
 	const char *err;
 	if (v == NULL)
 		return;
-	int64_t now = mono_ms();
+	int64_t now = imap_now_ms();
 	/* before the look: a change committed meanwhile raises it again */
 	uint64_t gen = store_mailbox_gen(v->mailbox_id);
 	if (s->sync_may_skip && gen == v->synced_gen && now >= v->synced_ms &&

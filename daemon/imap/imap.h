@@ -235,6 +235,8 @@ void imap_view_sync(struct imap_session *s);
  * store again.  Otherwise nothing.
  */
 void imap_view_own_change(struct imap_session *s);
+/* CLOCK_MONOTONIC in ms. */
+int64_t imap_now_ms(void);
 /* Notes the keywords (space-separated, or NULL) the session is about to
  * use in a FETCH and sends a new untagged FLAGS first when one is new. */
 void imap_view_announce_keywords(struct imap_session *s, const char *keywords);
