@@ -72,9 +72,14 @@ chown_to_user(const struct config *cfg, const char **error_r)
 		*error_r = errfmt("user '%s' (from the config) does not exist", esc_str(cfg->user));
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		char *path = names[i][0] == '\0' ? xstrdup(cfg->data_dir)
-		                                 : xasprintf("%s/%s", cfg->data_dir, names[i]);
+	/* the names, then blobs/tmp and the blobs/XX folders made ahead
+	 * (store/blob.h) */
+	size_t n_names = sizeof names / sizeof names[0];
+	for (size_t i = 0; i < n_names + 1 + 256; i++) {
+		char *path = i < n_names && names[i][0] == '\0' ? xstrdup(cfg->data_dir)
+			     : i < n_names ? xasprintf("%s/%s", cfg->data_dir, names[i])
+			     : i == n_names ? xasprintf("%s/blobs/tmp", cfg->data_dir)
+					    : xasprintf("%s/blobs/%02zx", cfg->data_dir, i - n_names - 1);
 		struct stat sb;
 		int ret = 0;
 		if (lstat(path, &sb) == 0 && sb.st_uid == 0 && !S_ISLNK(sb.st_mode))

@@ -142,7 +142,8 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 	struct sieve_cache_ref *ref = NULL;
 	struct sieve_result r;
 	memset(&r, 0, sizeof r);
-	if (blob_read(st, in->blob, &msg, &error) != STORE_OK) {
+	/* a message just delivered is in the read cache (blob.h) */
+	if (blob_read_cached(st, in->blob, &msg, &error) != STORE_OK) {
 		log_error("sieve user=%s cannot read the message: %s", in->user, error);
 		free(text);
 		free(name);

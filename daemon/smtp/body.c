@@ -83,9 +83,10 @@ smtp_body_begin(struct smtp_session *s, const char **reply_r)
 	/* the size limit is checked on the bytes the client sends (tx->size),
 	 * not on the blob, which has our Received header too */
 	/* a checked message is kept as the users' copies (body_end_checked()):
-	 * a small one then never needs a file of its own */
-	int ret = smtp_inbound_checks_message(s) ? blob_writer_new_deferred(st, 0, &tx->blob, &error)
-						 : blob_writer_new(st, 0, &tx->blob, &error);
+	 * a small one then never needs a file of its own; any other small
+	 * one gets its file only once its hash is known, in its own folder
+	 * (store/blob.h) */
+	int ret = blob_writer_new_deferred(st, 0, &tx->blob, &error);
 	if (ret != STORE_OK) {
 		log_error("%s[%llu] cannot start a message: %s",
 			  s->name, (unsigned long long)s->id, error);

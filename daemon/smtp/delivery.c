@@ -182,7 +182,7 @@ copy_blob(struct smtp_session *s, int fd, uint64_t skip, const struct buf *field
 	struct mail_hdr_filter hdr;
 
 	*w_r = NULL;
-	if ((ret = blob_writer_new(st, 0, &w, &error)) != STORE_OK ||
+	if ((ret = blob_writer_new_deferred(st, 0, &w, &error)) != STORE_OK ||
 	    (ret = blob_write(w, fields->data, fields->len, &error)) != STORE_OK)
 		goto fail;
 	sink.w = w;
@@ -525,10 +525,10 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 	}
 	if (ret == 0) {
 		struct store *st = smtp_store(s);
-		pthread_mutex_lock(&deliver_lock);
-		/* the next session's turn comes at our COMMIT, not after our
+		/* our turn is taken at our BEGIN (the blobs parsed before it),
+		 * and the next session's comes at our COMMIT, not after our
 		 * WAL flush (which it may then share) */
-		store_commit_unlocks(st, &deliver_lock);
+		store_commit_takes(st, &deliver_lock);
 		/* the names of the streamed blob (body.c) and of the copies'
 		 * may not be durable yet: their rows say so until the 250
 		 * (sql/054) */

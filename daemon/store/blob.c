@@ -46,7 +46,11 @@ struct blob_writer {
 	size_t buffered;
 	unsigned char *buffer;	/* BLOB_WRITE_BUFFER bytes while writing */
 	bool deferred;		/* no temporary file yet (blob_writer_new_deferred()) */
-	/* fd is an unnamed file (O_TMPFILE) in blobs/tmp: no name to remove,
+	/* every byte was in the buffer, kept past finish() to go into the
+	 * read cache once the blob is placed */
+	bool seed;
+	/* fd is an unnamed file (O_TMPFILE) in blobs/tmp, or in blobs/XX
+	 * (create_tmp()): no name to remove,
 	 * and placing it is one linkat() into blobs/XX (no rename out of the
 	 * directory every writer shares); kept: its descriptor stays open
 	 * after blob_writer_finish() (it is the file), one of anon_kept */
@@ -83,9 +87,9 @@ link_anon(int fd, const char *path)
 	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
-/* An unnamed file in blobs/tmp, or -1 (errno; then named files are used). */
+/* An unnamed file in folder dir, or -1 (errno; then named files are used). */
 static int
-open_anon(struct blob_writer *w)
+open_anon(struct blob_writer *w, const char *dir)
 {
 	pthread_mutex_lock(&anon_lock);
 	int mode = anon_mode;
@@ -94,7 +98,6 @@ open_anon(struct blob_writer *w)
 		errno = EOPNOTSUPP;
 		return -1;
 	}
-	char *dir = xasprintf("%s/tmp", w->st->blob_dir);
 	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, STORE_BLOB_MODE);
 	int e = errno;
 	int probe = -1;
@@ -108,7 +111,6 @@ open_anon(struct blob_writer *w)
 			fd = -1;
 		}
 	}
-	free(dir);
 	if (fd < 0) {
 		if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL) {
 			pthread_mutex_lock(&anon_lock);
@@ -371,11 +373,27 @@ blob_sync_stats(struct blob_sync_stats *stats_r)
 	pthread_mutex_unlock(&dirs_lock);
 }
 
-/* Creates the temporary file; STORE_OK, or the errno's status. */
+/* Creates the temporary file; STORE_OK, or the errno's status.  An
+ * unnamed one goes into the folder of the blob's name when its hash is
+ * known already (hash not NULL: a deferred writer, finished with all its
+ * bytes in its buffer), so that its inode is allocated where the blobs
+ * of that folder are (blob_dir_prepare()), else into blobs/tmp. */
 static int
-create_tmp(struct blob_writer *w, const char **error_r)
+create_tmp(struct blob_writer *w, const char *hash, const char **error_r)
 {
-	w->fd = open_anon(w);
+	w->fd = -1;
+	if (hash != NULL) {
+		char *dir = xasprintf("%s/%.2s", w->st->blob_dir, hash);
+		w->fd = open_anon(w, dir);
+		free(dir);
+	}
+	if (w->fd < 0 && (hash == NULL || errno == ENOENT)) {
+		/* (ENOENT: a folder not made yet, in a data directory made
+		 * before they were made ahead; place() makes it) */
+		char *dir = xasprintf("%s/tmp", w->st->blob_dir);
+		w->fd = open_anon(w, dir);
+		free(dir);
+	}
 	w->anon = w->fd >= 0;
 	if (w->fd < 0 && errno == EOPNOTSUPP)
 		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -414,7 +432,7 @@ writer_new(struct store *st, uint64_t max_size, bool deferred, struct blob_write
 	random_bytes(rnd, sizeof rnd);
 	hex_encode(rnd, sizeof rnd, hex);
 	w->tmp_path = xasprintf("%s/tmp/%s.tmp", st->blob_dir, hex);
-	int ret = deferred ? STORE_OK : create_tmp(w, error_r);
+	int ret = deferred ? STORE_OK : create_tmp(w, NULL, error_r);
 	if (ret != STORE_OK) {
 		free(w->tmp_path);
 		free(w);
@@ -503,7 +521,7 @@ need_file(struct blob_writer *w, const char **error_r)
 {
 	if (!w->deferred)
 		return STORE_OK;
-	int ret = create_tmp(w, error_r);
+	int ret = create_tmp(w, NULL, error_r);
 	if (ret != STORE_OK) {
 		drop_tmp(w);
 		w->state = WRITER_GONE;
@@ -628,6 +646,20 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 	}
 	if (hold_stored(w))
 		return STORE_OK;
+	/* placing at once (keep_fd), with every byte in the buffer */
+	bool seed = w->deferred && keep_fd;
+	if (w->deferred) {
+		/* every byte is in the buffer: the hash is known before the
+		 * file is made, in the blob's own folder */
+		if (w->sha != NULL)	/* else sealed: hashed then */
+			sha256_finish_hex(&w->sha, w->hash);
+		int ret = create_tmp(w, w->hash, error_r);
+		if (ret != STORE_OK) {
+			drop_tmp(w);
+			w->state = WRITER_GONE;
+			return ret;
+		}
+	}
 	int ret = flush_buffer(w, error_r);
 	if (ret != STORE_OK)
 		return ret;
@@ -656,8 +688,14 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 		if (close_fd(w) < 0)
 			return fail_io(w, "close", errno, error_r);
 	}
-	free(w->buffer);
-	w->buffer = NULL;
+	/* a deferred writer's bytes are the whole blob: kept for the read
+	 * cache (place()), unless the caller collects writers (finish()
+	 * without placing: an IMAP MULTIAPPEND) */
+	w->seed = seed;
+	if (!w->seed) {
+		free(w->buffer);
+		w->buffer = NULL;
+	}
 	if (w->sha != NULL)	/* else sealed: hashed then */
 		sha256_finish_hex(&w->sha, w->hash);
 	w->state = WRITER_FINISHED;
@@ -819,6 +857,8 @@ unplace(struct blob_writer *w)
 	store_rollback(w->st);
 }
 
+static void cache_put(const char *hash, const char *data, size_t size);
+
 /* The folder entry of a linked blob durable (blob_writer_link()). */
 static int
 wait_name(struct blob_writer *w, const char **error_r)
@@ -926,6 +966,14 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 	memcpy(hash_r, w->hash, sizeof w->hash);
 	if (size_r != NULL)
 		*size_r = w->size;
+	if (w->seed) {
+		/* read again at once (the delivery's Sieve script, its IMAP
+		 * cache, the client's first FETCH): from memory */
+		cache_put(w->hash, (const char *)w->buffer, (size_t)w->size);
+		free(w->buffer);
+		w->buffer = NULL;
+		w->seed = false;
+	}
 out:
 	free(dir);
 	free(path);
@@ -1150,7 +1198,6 @@ blob_read(struct store *st, const char *hash, struct buf *out,
  * list only: no file is read while it is held.
  */
 #define BLOB_CACHE_BYTES (8u << 20)
-#define BLOB_CACHE_ENTRY_MAX (256u << 10)
 #define BLOB_CACHE_BUCKETS 4096u
 
 struct blob_cached {

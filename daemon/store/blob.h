@@ -1,7 +1,9 @@
 /*
  * blob: the message files under data_dir/blobs/, named by their SHA-256.
  *
- * A blob is written to an unnamed file in blobs/tmp/ (O_TMPFILE), fsynced,
+ * A blob is written to an unnamed file (O_TMPFILE) in blobs/tmp/, or in
+ * blobs/XX/ when its hash is known before its file is made (a deferred
+ * writer's message that fits its buffer), fsynced,
  * linked as blobs/XX/HASH (XX = its first two hex digits), and that
  * directory fsynced, before blob_writer_place() returns: the content is on
  * disk before its name is, and the name before the caller's rows commit.
@@ -49,16 +51,35 @@ struct blob_writer;
 /* Bytes left free on the blobs' filesystem for the database's writes. */
 #define BLOB_DISK_RESERVE (8 * 1024 * 1024)
 
+/*
+ * Makes the blob folder of data_dir (store_open(): blobs/ and blobs/tmp
+ * each time, the 256 folders XX once per process and folder).  When blobs/ is made
+ * here, the filesystem is first asked to treat it as the top of a
+ * hierarchy of its own (ext4's FS_TOPDIR_FL, where it has one): its
+ * folders then go to the disk's emptiest groups, and so do the messages'
+ * inodes, each allocated in its folder's group, instead of the data
+ * directory's group and whatever else churns there (on an ext4 without a
+ * journal, each new inode otherwise skips every inode of its group
+ * deleted in the last minutes, one buffer lookup each).  The XX folders
+ * are made ahead (those that are missing) and made durable with blobs/,
+ * so that a delivery never has to make one and sync blobs/ before its
+ * reply; blob_writer_place() still makes a missing one.  0, or -1.
+ */
+int blob_dir_prepare(const char *data_dir, const char *blob_dir, const char **error_r);
+
 /* Starts a blob; max_size (0: none) makes blob_write() fail past it. */
 int blob_writer_new(struct store *st, uint64_t max_size,
 		    struct blob_writer **w_r, const char **error_r);
-/* The same, for a message that will likely be thrown away unplaced (the
- * SMTP server's checked messages, see blob_writer_seal()) or stored
- * already (IMAP APPEND): the temporary file is made only once the bytes
- * outgrow the writer's buffer, or when the blob is finished or placed;
- * and not at all when, by then, all of it is in the buffer and a blob of
- * that content exists: that one is held instead, as placing would find
- * and hold it, so the same bytes are never written and synced twice. */
+/* The same, with the temporary file made only once the bytes outgrow the
+ * writer's buffer, or when the blob is finished or placed: a message that
+ * will likely be thrown away unplaced (the SMTP server's checked messages,
+ * see blob_writer_seal()) then costs no file, and a small one placed gets
+ * its file in the folder of its name, its hash known then (its inode where
+ * that folder's are: blob_dir_prepare()); and none at all when a blob of
+ * that content exists by then (the same message APPENDed again, or
+ * delivered to another user too): that one is held instead, as placing
+ * would find and hold it, so the same bytes are never written and synced
+ * twice.  A failure to make the file is told by the call that makes it. */
 int blob_writer_new_deferred(struct store *st, uint64_t max_size,
 			     struct blob_writer **w_r, const char **error_r);
 /* Appends bytes.  STORE_INVALID past max_size (the writer then only counts,
@@ -85,7 +106,9 @@ int blob_writer_finish(struct blob_writer *w, const char **error_r);
 int blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int *fd_r,
 		     const char **error_r);
 /* Makes the blob durable under its name (see above) and holds it for the
- * caller's transaction, which must follow; then blob_writer_release() (its
+ * caller's transaction, which must follow; a deferred writer's bytes, all
+ * in its buffer, go into the read cache then (blob_read_cached()), as the
+ * delivery reads them again at once.  Then blob_writer_release() (its
  * rows committed) or blob_writer_abort() (refused: the blob goes unless it
  * is shared).  On failure nothing of it is left; the writer is still to be
  * freed with blob_writer_abort(). */
@@ -134,6 +157,8 @@ int blob_read(struct store *st, const char *hash, struct buf *out,
  * back to the same messages (IMAP FETCH, SORT, SEARCH). */
 int blob_read_cached(struct store *st, const char *hash, struct buf *out,
 		     const char **error_r);
+/* The largest blob that cache keeps. */
+#define BLOB_CACHE_ENTRY_MAX (256u << 10)
 /* Empties that cache (tests). */
 void blob_cache_clear(void);
 /* Moves the finished, durable temporary file tmp_path to

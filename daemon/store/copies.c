@@ -198,9 +198,19 @@ store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
 			k++;
 		if (k < i)
 			continue;
-		char *path = blob_path(st, copies[i].blob);
-		store_imap_cache_compute(path, copies[i].blob, &caches[i]);
-		free(path);
+		/* a small one just placed is in the read cache (blob.h) */
+		struct buf data = BUF_INIT;
+		const char *err;
+		if (copies[i].size <= BLOB_CACHE_ENTRY_MAX &&
+		    blob_read_cached(st, copies[i].blob, &data, &err) == STORE_OK) {
+			store_imap_cache_from(data.data != NULL ? data.data : "", data.len,
+					      copies[i].blob, &caches[i]);
+		} else {
+			char *path = blob_path(st, copies[i].blob);
+			store_imap_cache_compute(path, copies[i].blob, &caches[i]);
+			free(path);
+		}
+		buf_free(&data);
 	}
 	/* light: the WAL synced by store_commit() outside SQLite's write
 	 * lock, in a flush shared with the deliveries of the moment; the

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "core/xmalloc.h"
+#include "store/blob.h"
 #include "store/migrate.h"
 #include "store/relayq.h"
 #include "store/searchdb.h"
@@ -306,6 +307,12 @@ store_group_abort(struct store *st)
 static int
 begin_kind(struct store *st, bool normal, bool lazy, const char **error_r)
 {
+	if (st->commit_take != NULL) {
+		/* the writers' turn (store_commit_takes()) */
+		pthread_mutex_lock(st->commit_take);
+		st->commit_unlock = st->commit_take;
+		st->commit_take = NULL;
+	}
 	int g = begin_grouped(st, error_r);
 	if (g != 0)
 		return g > 0 ? STORE_OK : STORE_ERROR;
@@ -385,9 +392,18 @@ store_commit_unlocks(struct store *st, pthread_mutex_t *m)
 }
 
 void
+store_commit_takes(struct store *st, pthread_mutex_t *m)
+{
+	if (st->commit_unlock != NULL || st->commit_take != NULL)
+		panic("store: a lock handed to a transaction twice");
+	st->commit_take = m;
+}
+
+void
 store_commit_unlocks_end(struct store *st)
 {
 	release_commit_lock(st);
+	st->commit_take = NULL;	/* never taken: no transaction began */
 }
 
 int
@@ -659,13 +675,10 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	st->wal_fd = -1;
 	st->data_dir = xstrdup(data_dir);
 	st->blob_dir = xasprintf("%s/blobs", data_dir);
-	path = xasprintf("%s/tmp", st->blob_dir);
-	if (make_dir(st->blob_dir, error_r) < 0 || make_dir(path, error_r) < 0) {
-		free(path);
+	if (blob_dir_prepare(data_dir, st->blob_dir, error_r) < 0) {
 		store_close(&st);
 		return STORE_ERROR;
 	}
-	free(path);
 
 	path = xasprintf("%s/mailhub.db", data_dir);
 	if (create_db_file(path, error_r) < 0) {

@@ -3,6 +3,7 @@ noinst_LIBRARIES += libstore.a
 libstore_a_SOURCES = \
 	daemon/store/store.h daemon/store/store_int.h \
 	daemon/store/blob.h daemon/store/blob.c \
+	daemon/store/blob_dir.c \
 	daemon/store/migrate.h daemon/store/migrate.c \
 	daemon/store/db.c \
 	daemon/store/walsync.c \

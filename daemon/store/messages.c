@@ -95,6 +95,16 @@ read_all(int fd, char *p, size_t len)
 }
 
 void
+store_imap_cache_from(const char *data, size_t len, const char *blob,
+		      struct store_imap_cache *c)
+{
+	store_imap_cache_clear(c);
+	mime_imap_cache(data, len, &c->envelope, &c->bodystructure);
+	memcpy(c->blob, blob, SHA256_HEX_LEN);
+	c->blob[SHA256_HEX_LEN] = '\0';
+}
+
+void
 store_imap_cache_compute(const char *path, const char *blob,
 			 struct store_imap_cache *c)
 {
@@ -122,13 +132,10 @@ store_imap_cache_compute(const char *path, const char *blob,
 		}
 	}
 	close(fd);
-	mime_imap_cache(map != NULL ? map : data, len, &c->envelope,
-			&c->bodystructure);
+	store_imap_cache_from(map != NULL ? map : data, len, blob, c);
 	if (map != NULL)
 		munmap(map, len);
 	free(data);
-	memcpy(c->blob, blob, SHA256_HEX_LEN);
-	c->blob[SHA256_HEX_LEN] = '\0';
 	return;
 fail:
 	log_error("store: cannot read %s for its IMAP cache: %s", path,

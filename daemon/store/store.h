@@ -372,6 +372,11 @@ typedef int store_tx_fn(struct store *st, void *arg, const char **error_r);
  * BEGIN) and forgets it.
  */
 void store_commit_unlocks(struct store *st, pthread_mutex_t *m);
+/* store_commit_unlocks() for a lock the caller does not hold: the store
+ * takes m right before the next transaction's BEGIN, so that the work it
+ * does first outside the transaction (a delivery parses its blobs for the
+ * IMAP cache) is not done in the writers' turn. */
+void store_commit_takes(struct store *st, pthread_mutex_t *m);
 void store_commit_unlocks_end(struct store *st);
 /* store_deliver_copies() that also runs also(st, also_arg) inside the
  * delivery's transaction, after the copies (NULL: nothing more). */

@@ -96,6 +96,9 @@ struct store {
 	/* db.c: a lock of the caller's that the end of the transaction
 	 * releases (store_commit_unlocks(); not owned) */
 	pthread_mutex_t *commit_unlock;
+	/* the same lock, to be taken before the next BEGIN
+	 * (store_commit_takes()) */
+	pthread_mutex_t *commit_take;
 	/* copies.c: the blobs whose names the next delivery's transaction
 	 * records as not yet durable, and the ids of the records the last
 	 * one wrote (store_name_pending()) */
@@ -308,6 +311,9 @@ int store_mailbox_create_tx(struct store *st, int64_t user_id,
  * in the page cache.  A file that cannot be read leaves c empty (logged). */
 void store_imap_cache_compute(const char *path, const char *blob,
 			      struct store_imap_cache *c);
+/* The same from the blob's bytes (len of them at data). */
+void store_imap_cache_from(const char *data, size_t len, const char *blob,
+			   struct store_imap_cache *c);
 void store_imap_cache_clear(struct store_imap_cache *c);
 /* Inside a transaction: the next UID and MODSEQ of the mailbox, and the
  * row (with the IMAP cache of st->append_cache when it is of that blob);

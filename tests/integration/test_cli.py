@@ -54,6 +54,30 @@ class InitTest(unittest.TestCase):
         self.assertEqual(self.mode("secret.key"), 0o600)
         self.assertIn(b"BEGIN CERTIFICATE", self.read("tls/cert.pem"))
         self.assertEqual(len(self.read("secret.key")), 32)
+        # the blob folders made ahead (store/blob.h): tmp and 00 to ff
+        folders = sorted(os.listdir(os.path.join(d, "blobs")))
+        self.assertEqual(folders, sorted(["tmp"] + ["%02x" % i for i in range(256)]))
+        for name in folders:
+            self.assertEqual(self.mode(os.path.join("blobs", name)), 0o750, name)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root (init hands the files to [server] user)")
+    def test_init_as_root_hands_everything_to_the_user(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        conf = os.path.join(self.mh.dir, "as-user.conf")
+        data = os.path.join(self.mh.dir, "as-user")
+        with open(conf, "w") as f:
+            f.write(f"[server]\ndata_dir = {data}\nhostname = mail.test\nuser = nobody\n")
+        r = run(["--config", conf, "init"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        owned_by_root = []
+        for root, dirs, files in os.walk(data):
+            for name in [""] + dirs + files:
+                path = os.path.join(root, name)
+                if os.lstat(path).st_uid != nobody.pw_uid:
+                    owned_by_root.append(os.path.relpath(path, data))
+        self.assertEqual(sorted(set(owned_by_root)), [])
+        self.assertTrue(os.path.isdir(os.path.join(data, "blobs", "7f")))
 
     def test_init_is_idempotent(self):
         self.mh.cli("init", "--hostname", "mail.test")

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,10 +192,8 @@ START_TEST(test_max_size_counts)
 	ck_assert_int_eq(blob_writer_commit(&w, hash, NULL, &error), STORE_INVALID);
 	ck_assert_ptr_null(w);
 	ck_assert_int_eq(count_files(tmp), 0);
-	/* nothing but tmp/ in blobs/ */
-	char *blobs = xasprintf("%s/blobs", dir);
-	ck_assert_int_eq(count_files(blobs), 1);
-	free(blobs);
+	/* no file in blobs/ (its folders, made ahead, are empty) */
+	ck_assert_int_eq(test_blob_files(dir), 0);
 	free(tmp);
 	store_close(&st);
 	free(dir);
@@ -218,13 +218,11 @@ START_TEST(test_abort_leaves_nothing)
 	ck_assert_ptr_null(w);
 	blob_writer_abort(&w);	/* NULL is fine */
 	ck_assert_int_eq(count_files(tmp), 0);
-	char *blobs = xasprintf("%s/blobs", dir);
-	ck_assert_int_eq(count_files(blobs), 1);
+	ck_assert_int_eq(test_blob_files(dir), 0);
 	/* and an abort before any write */
 	ck_assert_int_eq(blob_writer_new(st, 10, &w, &error), STORE_OK);
 	blob_writer_abort(&w);
 	ck_assert_int_eq(count_files(tmp), 0);
-	free(blobs);
 	free(tmp);
 	free(data);
 	store_close(&st);
@@ -792,6 +790,152 @@ START_TEST(test_finished_writers_bounded)
 }
 END_TEST
 
+/* The blob folder of a new data directory is laid out by store_open():
+ * blobs/tmp and the 256 XX folders, with the store's mode, and blobs/
+ * marked as a top folder where the filesystem has the flag (ext4).  A
+ * small message of a deferred writer gets its unnamed file in the folder
+ * of its name; a folder missing (a data directory from before, made once
+ * per process) is made when a blob is placed in it. */
+START_TEST(test_dir_prepared)
+{
+	char *dir = test_tmpdir();
+	umask(077);
+	struct store *st = test_store_open(dir);
+	umask(022);
+	const char *error = NULL;
+	struct stat sb;
+	for (unsigned i = 0; i < 257; i++) {
+		char *p = i < 256 ? xasprintf("%s/blobs/%02x", dir, i) : blobs_sub(dir, "tmp");
+		ck_assert_int_eq(stat(p, &sb), 0);
+		ck_assert(S_ISDIR(sb.st_mode));
+		ck_assert_uint_eq(sb.st_mode & 07777, 0750);
+		ck_assert_int_eq(count_files(p), 0);
+		free(p);
+	}
+	char *blobs = xasprintf("%s/blobs", dir);
+	int fd = open(blobs, O_RDONLY | O_DIRECTORY);
+	int flags = 0;
+	ck_assert_int_ge(fd, 0);
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+		/* what this filesystem keeps of the flag (none: not ext4) */
+		int probe_flags = 0;
+		char *probe = xasprintf("%s/probe", dir);
+		ck_assert_int_eq(mkdir(probe, 0700), 0);
+		int pfd = open(probe, O_RDONLY | O_DIRECTORY);
+		int kept = ioctl(pfd, FS_IOC_GETFLAGS, &probe_flags) == 0 &&
+			   (probe_flags |= FS_TOPDIR_FL,
+			    ioctl(pfd, FS_IOC_SETFLAGS, &probe_flags) == 0) &&
+			   ioctl(pfd, FS_IOC_GETFLAGS, &probe_flags) == 0 &&
+			   (probe_flags & FS_TOPDIR_FL) != 0;
+		close(pfd);
+		rmdir(probe);
+		free(probe);
+		if (kept)
+			ck_assert_msg(flags & FS_TOPDIR_FL, "blobs/ not marked FS_TOPDIR_FL");
+	}
+	close(fd);
+
+	/* a small message: its unnamed file in its own folder */
+	static const char text[] = "Subject: where\r\n\r\nits own folder\r\n";
+	char expect[SHA256_HEX_LEN + 1], hash[SHA256_HEX_LEN + 1];
+	sha256_hex(text, sizeof text - 1, expect);
+	char *prefix = xasprintf("%s/blobs/%.2s", dir, expect);
+	char *tmp = blobs_sub(dir, "tmp");
+	struct blob_writer *w;
+	ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text, sizeof text - 1, &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_finish(w, &error), STORE_OK);
+	ck_assert_int_eq(count_tmp(prefix), 1);
+	ck_assert_int_eq(count_files(prefix), 0);
+	ck_assert_int_eq(count_tmp(tmp), 0);
+	ck_assert_int_eq(blob_writer_commit(&w, hash, NULL, &error), STORE_OK);
+	ck_assert_str_eq(hash, expect);
+	ck_assert_int_eq(count_files(prefix), 1);
+	ck_assert_int_eq(count_tmp(prefix), 1);	/* the name, no longer unnamed */
+
+	/* its folder gone (as in a data directory from before): still placed */
+	static const char text2[] = "Subject: again\r\n\r\na folder made at once\r\n";
+	char expect2[SHA256_HEX_LEN + 1];
+	sha256_hex(text2, sizeof text2 - 1, expect2);
+	char *prefix2 = xasprintf("%s/blobs/%.2s", dir, expect2);
+	if (strcmp(prefix2, prefix) != 0) {
+		ck_assert_int_eq(rmdir(prefix2), 0);
+		ck_assert_int_eq(rmdir(tmp), 0);
+		store_close(&st);
+		st = test_store_open(dir);	/* prepared once per process */
+		ck_assert_int_eq(stat(prefix2, &sb), -1);
+		/* but blobs/tmp comes back at every store_open() */
+		ck_assert_int_eq(stat(tmp, &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, 0750);
+		ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w, text2, sizeof text2 - 1, &error), STORE_OK);
+		ck_assert_int_eq(blob_writer_commit(&w, hash, NULL, &error), STORE_OK);
+		ck_assert_str_eq(hash, expect2);
+		ck_assert_int_eq(count_files(prefix2), 1);
+		ck_assert_int_eq(count_tmp(tmp), 0);
+		struct buf got = BUF_INIT;
+		ck_assert_int_eq(blob_read(st, expect2, &got, &error), STORE_OK);
+		ck_assert_uint_eq(got.len, sizeof text2 - 1);
+		buf_free(&got);
+	}
+	ck_assert_int_eq(test_blob_files(dir), 2);
+	free(prefix2);
+	free(prefix);
+	free(tmp);
+	free(blobs);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* A deferred writer's message, all in its buffer, goes into the read
+ * cache when it is placed (the delivery reads it again at once): read
+ * from memory then, as its file's removal behind the store's back shows;
+ * one written through a file is not, nor one only finished (an IMAP
+ * MULTIAPPEND's, placed later). */
+START_TEST(test_placed_into_read_cache)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct buf got = BUF_INIT;
+	struct blob_writer *w;
+	static const char *const texts[] = {
+		"Subject: seeded\r\n\r\nread again at once\r\n",
+		"Subject: not seeded\r\n\r\nwritten through a file\r\n",
+		"Subject: finished\r\n\r\nplaced later\r\n",
+	};
+	blob_cache_clear();
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(texts[i]);
+		ck_assert_int_eq(i == 1 ? blob_writer_new(st, 0, &w, &error)
+					: blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+		ck_assert_int_eq(blob_write(w, texts[i], n, &error), STORE_OK);
+		if (i == 2)
+			ck_assert_int_eq(blob_writer_finish(w, &error), STORE_OK);
+		ck_assert_int_eq(blob_writer_commit(&w, hash, NULL, &error), STORE_OK);
+		char *path = blob_path(st, hash);
+		ck_assert_int_eq(unlink(path), 0);
+		free(path);
+		buf_reset(&got);
+		ck_assert_int_eq(blob_read(st, hash, &got, &error), STORE_NOTFOUND);
+		buf_reset(&got);
+		if (i == 0) {
+			ck_assert_int_eq(blob_read_cached(st, hash, &got, &error), STORE_OK);
+			ck_assert_uint_eq(got.len, n);
+			ck_assert(memcmp(got.data, texts[i], n) == 0);
+		} else {
+			ck_assert_int_eq(blob_read_cached(st, hash, &got, &error), STORE_NOTFOUND);
+		}
+	}
+	buf_free(&got);
+	blob_cache_clear();
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -811,6 +955,8 @@ make_suite(void)
 	tcase_add_test(tc, test_deferred_writer);
 	tcase_add_test(tc, test_deferred_stored_before);
 	tcase_add_test(tc, test_finished_writers_bounded);
+	tcase_add_test(tc, test_dir_prepared);
+	tcase_add_test(tc, test_placed_into_read_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -760,6 +760,25 @@ with_also(struct store *st, void *arg, const char **error_r)
 	return *(int *)arg;
 }
 
+/* with_lock is free (trylock takes it, and it is given back). */
+static void
+assert_with_lock_free(void)
+{
+	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
+	pthread_mutex_unlock(&with_lock);
+}
+
+/* user_id's INBOX has n messages. */
+static void
+assert_inbox_messages(struct store *st, int64_t user_id, unsigned n)
+{
+	const char *error = NULL;
+	struct store_mailbox mb;
+	ck_assert_int_eq(store_mailbox_get(st, user_id, "INBOX", &mb, &error), STORE_OK);
+	ck_assert_uint_eq(mb.messages, n);
+	store_mailbox_clear(&mb);
+}
+
 START_TEST(test_deliver_copies_with)
 {
 	char *dir;
@@ -767,7 +786,6 @@ START_TEST(test_deliver_copies_with)
 	const char *error = NULL;
 	char h[SHA256_HEX_LEN + 1];
 	int64_t a = test_user_id(st, "a@example.org");
-	struct store_mailbox mb;
 
 	ck_assert_int_eq(blob_put(st, "copy one", 8, h, &error), STORE_OK);
 	/* the caller's work commits with the copies, and the handed lock is
@@ -779,15 +797,11 @@ START_TEST(test_deliver_copies_with)
 	ck_assert_int_eq(store_deliver_copies_with(st, &c, 1, 1, with_also, &answer, &error),
 			 STORE_OK);
 	ck_assert_int_eq(with_calls, 1);
-	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
-	pthread_mutex_unlock(&with_lock);
+	assert_with_lock_free();
 	store_commit_unlocks_end(st);	/* released already: nothing to do */
-	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
-	pthread_mutex_unlock(&with_lock);
+	assert_with_lock_free();
 	store_copy_clear(&c);
-	ck_assert_int_eq(store_mailbox_get(st, a, "INBOX", &mb, &error), STORE_OK);
-	ck_assert_uint_eq(mb.messages, 1);
-	store_mailbox_clear(&mb);
+	assert_inbox_messages(st, a, 1);
 
 	/* its failure rolls the copies back, and the rollback frees the lock */
 	answer = STORE_ERROR;
@@ -797,13 +811,10 @@ START_TEST(test_deliver_copies_with)
 			 STORE_ERROR);
 	ck_assert_str_eq(error, "refused by the test");
 	ck_assert_int_eq(with_calls, 2);
-	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
-	pthread_mutex_unlock(&with_lock);
+	assert_with_lock_free();
 	store_commit_unlocks_end(st);
 	store_copy_clear(&c);
-	ck_assert_int_eq(store_mailbox_get(st, a, "INBOX", &mb, &error), STORE_OK);
-	ck_assert_uint_eq(mb.messages, 1);
-	store_mailbox_clear(&mb);
+	assert_inbox_messages(st, a, 1);
 
 	/* no transaction at all (a bad blob name): the caller's end frees it */
 	struct store_copy bad = { .user_id = a, .blob = "nothex", .size = 1 };
@@ -814,8 +825,30 @@ START_TEST(test_deliver_copies_with)
 	ck_assert_int_eq(with_calls, 2);
 	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), EBUSY);
 	store_commit_unlocks_end(st);
-	ck_assert_int_eq(pthread_mutex_trylock(&with_lock), 0);
-	pthread_mutex_unlock(&with_lock);
+	assert_with_lock_free();
+
+	/* a lock the caller does not hold (store_commit_takes()): taken at
+	 * the BEGIN (with_also finds it held), free again after the COMMIT */
+	answer = STORE_OK;
+	store_commit_takes(st, &with_lock);
+	assert_with_lock_free();	/* not yet */
+	ck_assert_int_eq(store_deliver_copies_with(st, &c, 1, 1, with_also, &answer, &error),
+			 STORE_OK);
+	ck_assert_int_eq(with_calls, 3);
+	assert_with_lock_free();
+	store_commit_unlocks_end(st);
+	assert_with_lock_free();
+	store_copy_clear(&c);
+	assert_inbox_messages(st, a, 2);
+	/* with no transaction it is never taken, and the end forgets it: the
+	 * next transaction takes nothing */
+	store_commit_takes(st, &with_lock);
+	ck_assert_int_eq(store_deliver_copies_with(st, &bad, 1, 1, with_also, &answer, &error),
+			 STORE_INVALID);
+	store_commit_unlocks_end(st);
+	ck_assert_int_eq(store_begin(st, &error), STORE_OK);
+	assert_with_lock_free();
+	store_rollback(st);
 	store_close(&st);
 	free(dir);
 }
