@@ -65,19 +65,24 @@ refusal_before_reading(struct imap_session *s, uint64_t size)
 		return NULL;
 	}
 	struct store_mailbox mb;
+	/* both in one read of the store */
+	if (store_read_begin(s->st, &err) != STORE_OK) {
+		buf_free(&name);
+		return NULL;
+	}
 	int r = store_mailbox_get(s->st, s->user_id, buf_cstr(&name), &mb, &err);
 	buf_free(&name);
-	if (r == STORE_NOTFOUND)
-		return "[TRYCREATE] Mailbox does not exist.";
-	if (r != STORE_OK)
-		return NULL;
-	store_mailbox_clear(&mb);
-	uint64_t total = size;
-	for (size_t i = 0; i < s->n_appends; i++)
-		total += s->appends[i].size;
-	r = store_user_quota_fits(s->st, s->user_id, total, &err);
-	if (r == 0)
-		refusal = "[OVERQUOTA] Quota exceeded.";
+	if (r == STORE_OK) {
+		store_mailbox_clear(&mb);
+		uint64_t total = size;
+		for (size_t i = 0; i < s->n_appends; i++)
+			total += s->appends[i].size;
+		if (store_user_quota_fits(s->st, s->user_id, total, &err) == 0)
+			refusal = "[OVERQUOTA] Quota exceeded.";
+	} else if (r == STORE_NOTFOUND) {
+		refusal = "[TRYCREATE] Mailbox does not exist.";
+	}
+	store_read_end(s->st);
 	return refusal;
 }
 
@@ -107,8 +112,11 @@ imap_append_literal(struct imap_session *s, const char *tag, uint64_t size,
 	struct blob_writer *w = NULL;
 	const char *err = NULL;
 	int r;
+	/* deferred: a message that fits the writer's buffer and was stored
+	 * before (the same content APPENDed again, or delivered to another
+	 * user) is then not written and synced a second time */
 	if (!s->append_failed &&
-	    (r = blob_writer_new(s->st, 0, &w, &err)) != STORE_OK) {
+	    (r = blob_writer_new_deferred(s->st, 0, &w, &err)) != STORE_OK) {
 		s->append_failed = true;
 		s->append_nospace = r == STORE_NOSPACE;
 		s->append_error = err;
@@ -238,13 +246,20 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, size_t n)
 
 	struct store_mailbox mb;
 	const char *err;
+	/* the mailbox and the quota in one read of the store */
+	if (store_read_begin(s->st, &err) != STORE_OK) {
+		imap_no(s, "[SERVERBUG] %s", err);
+		goto out;
+	}
 	int r = store_mailbox_get(s->st, s->user_id, buf_cstr(&name), &mb, &err);
 	if (r == STORE_NOTFOUND) {
+		store_read_end(s->st);
 		/* RFC 3501 §6.3.11 */
 		imap_no(s, "[TRYCREATE] Mailbox does not exist.");
 		goto out;
 	}
 	if (r != STORE_OK) {
+		store_read_end(s->st);
 		imap_no(s, "[SERVERBUG] %s", err);
 		goto out;
 	}
@@ -253,6 +268,7 @@ imap_cmd_append(struct imap_session *s, const struct imap_arg *args, size_t n)
 	for (size_t i = 0; i < nm; i++)
 		total += s->appends[msgs[i].blob].size;
 	r = store_user_quota_fits(s->st, s->user_id, total, &err);
+	store_read_end(s->st);
 	if (r <= 0) {
 		if (r == 0)
 			imap_no(s, "[OVERQUOTA] Quota exceeded.");

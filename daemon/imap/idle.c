@@ -332,6 +332,23 @@ same_keywords(const char *a, const char *b)
 }
 
 void
+imap_view_own_change(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	uint64_t gen_before, modseq;
+	if (v == NULL || !store_own_change(s->st, v->mailbox_id, &gen_before, &modseq))
+		return;
+	/* no change of this process came between the last look and this
+	 * one (the count), nor of any other (HIGHESTMODSEQ: every change
+	 * raises it) */
+	if (gen_before != v->synced_gen || modseq != v->modseq + 1)
+		return;
+	v->modseq = modseq;
+	v->synced_gen = gen_before + 1;
+	v->synced_ms = imap_now_ms();
+}
+
+void
 imap_view_sync(struct imap_session *s)
 {
 	struct imap_view *v = s->view;
@@ -341,15 +358,22 @@ imap_view_sync(struct imap_session *s)
 	const char *err;
 	if (v == NULL)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t now = imap_now_ms();
 	/* before the look: a change committed meanwhile raises it again */
 	uint64_t gen = store_mailbox_gen(v->mailbox_id);
 	if (s->sync_may_skip && gen == v->synced_gen && now >= v->synced_ms &&
-	    now - v->synced_ms < IMAP_SYNC_TRUST_MS &&
-	    !(s->allow_expunge && v->expunge_pending))
+	    now - v->synced_ms < IMAP_SYNC_TRUST_MS) {
+		/* nothing new to look for; what is known to be gone (this
+		 * session's EXPUNGE, or a look's while EXPUNGE had to wait) is
+		 * told now, as a look would */
+		if (s->allow_expunge && v->expunge_pending) {
+			send_expunges(s);
+			if (v->recent != v->recent_sent && !imap_rev2_on(s))
+				imap_printf(s, "* %zu RECENT\r\n", v->recent);
+			v->recent_sent = v->recent;
+		}
 		return;
+	}
 	store_watch_drain(v->watch);
 	int r = imapdb_changes(s->st, v->mailbox_id, v->modseq, &mb, &list, &n,
 			       false, NULL, NULL, &err);

@@ -227,6 +227,16 @@ void imap_view_close(struct imap_session *s);
  * time, or at once by NOOP, CHECK and IDLE. */
 #define IMAP_SYNC_TRUST_MS 500
 void imap_view_sync(struct imap_session *s);
+/*
+ * After the session's own commit to its selected mailbox (STORE, EXPUNGE),
+ * already shown in its view: when nothing else changed the mailbox since
+ * the view's last look (store_own_change()), the view counts as looked at
+ * now, so that the command's closing imap_view_sync() need not read the
+ * store again.  Otherwise nothing.
+ */
+void imap_view_own_change(struct imap_session *s);
+/* CLOCK_MONOTONIC in ms. */
+int64_t imap_now_ms(void);
 /* Notes the keywords (space-separated, or NULL) the session is about to
  * use in a FETCH and sends a new untagged FLAGS first when one is new. */
 void imap_view_announce_keywords(struct imap_session *s, const char *keywords);

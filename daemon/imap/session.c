@@ -784,7 +784,6 @@ handle_literal(struct imap_session *s)
 }
 
 static int wait_park(struct imap_session *s);
-static int64_t now_ms(void);
 
 /* Reads and runs commands until LOGOUT, an error, or too many errors, or
  * until a command parked the session, or the session parked while it waited
@@ -805,7 +804,7 @@ command_loop(struct imap_session *s)
 		    conn_wait(s->c, -1, IMAP_PARK_AFTER_MS) == 0 &&
 		    !conn_stop_requested(s->c)) {
 			/* the autologout counts from the last command */
-			s->wait_deadline_ms = now_ms() - IMAP_PARK_AFTER_MS +
+			s->wait_deadline_ms = imap_now_ms() - IMAP_PARK_AFTER_MS +
 					      conn_get_timeout(s->c);
 			if (wait_park(s) == 0)
 				return;
@@ -930,9 +929,8 @@ session_resume(struct conn *c, void *arg)
 	session_free(s);
 }
 
-/* CLOCK_MONOTONIC in ms. */
-static int64_t
-now_ms(void)
+int64_t
+imap_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -950,7 +948,7 @@ session_resume_wait(struct conn *c, void *arg)
 	s->parked = false;
 	int w = conn_wait(s->c, -1, 0);
 	if (w == 0 && !conn_stop_requested(s->c)) {
-		if (now_ms() >= s->wait_deadline_ms) {
+		if (imap_now_ms() >= s->wait_deadline_ms) {
 			/* RFC 3501 §5.4: the autologout timer */
 			imap_printf(s, "* BYE Autologout; idle for too long\r\n");
 			session_free(s);
@@ -978,7 +976,7 @@ session_resume_wait(struct conn *c, void *arg)
 static int
 wait_park(struct imap_session *s)
 {
-	int64_t left = s->wait_deadline_ms - now_ms();
+	int64_t left = s->wait_deadline_ms - imap_now_ms();
 	if (left < 0)
 		left = 0;
 	if (listener_park(s->c, -1, (int)left, session_resume_wait, s) < 0)

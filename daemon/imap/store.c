@@ -232,6 +232,10 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 		imap_no(s, "[SERVERBUG] %s", err);
 		return;
 	}
+	/* below, the view takes the flags stored: then it is as a look at
+	 * the store would leave it, if nothing else changed the mailbox */
+	if (nu > 0)
+		imap_view_own_change(s);
 	bool condstore = imap_condstore_on(s);
 	struct buf b = BUF_INIT;
 	uint32_t *failed = xreallocarray(NULL, nu ? nu : 1, sizeof *failed);
@@ -424,14 +428,20 @@ expunge(struct imap_session *s, const uint32_t *uids, size_t nu)
 		imap_no(s, "[SERVERBUG] %s", err);
 		return -1;
 	}
+	size_t marked = 0;
 	for (size_t i = 0; i < ng; i++) {
 		ssize_t k = imap_view_find_uid(v, gone[i]);
 		if (k >= 0) {
 			v->msgs[k].expunged = true;
 			v->expunge_pending = true;
+			marked++;
 		}
 	}
 	free(gone);
+	/* the view has every message removed: as a look would leave it, if
+	 * nothing else changed the mailbox */
+	if (ng > 0 && marked == ng)
+		imap_view_own_change(s);
 	return 0;
 }
 

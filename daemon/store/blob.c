@@ -56,6 +56,9 @@ struct blob_writer {
 	 * after blob_writer_finish() (it is the file), one of anon_kept */
 	bool anon;
 	bool kept;
+	/* finished without a file of its own: its content was stored before,
+	 * and fd holds that blob (see hold_stored()) */
+	bool stored;
 	/* placed by blob_writer_link(): the sync of its folder's entry, the
 	 * ticket to wait for (0: none owed) */
 	struct dir_group *name_group;
@@ -583,6 +586,48 @@ blob_writer_size(const struct blob_writer *w)
 	return w->size;
 }
 
+static int hold_existing(const char *path, int *fd_r, const char **error_r);
+
+/*
+ * A deferred writer whose bytes are all still in its buffer, of content
+ * stored before: that blob is held now (as placing would find and hold
+ * it), and no temporary file is made, written and synced.  The file that
+ * has the name was synced before it was named (blob.h), so the content is
+ * on disk; placing still makes sure of the name.  Held descriptors count
+ * with the unnamed files kept open (ANON_KEPT_MAX).  True when held.
+ */
+static bool
+hold_stored(struct blob_writer *w)
+{
+	if (!w->deferred || w->buffer == NULL)
+		return false;
+	if (w->sha != NULL)	/* else sealed: hashed then */
+		sha256_finish_hex(&w->sha, w->hash);
+	if (atomic_fetch_add(&anon_kept, 1) >= ANON_KEPT_MAX) {
+		atomic_fetch_sub(&anon_kept, 1);
+		return false;
+	}
+	char *path = blob_path(w->st, w->hash);
+	const char *ignored;
+	int fd = -1;
+	/* 0: not stored (or removed meanwhile), -1: left to placing, which
+	 * meets the same file and says what is wrong */
+	int r = hold_existing(path, &fd, &ignored);
+	free(path);
+	if (r <= 0) {
+		atomic_fetch_sub(&anon_kept, 1);
+		return false;
+	}
+	w->fd = fd;
+	w->kept = true;
+	w->stored = true;
+	free(w->buffer);
+	w->buffer = NULL;
+	w->buffered = 0;
+	w->state = WRITER_FINISHED;
+	return true;
+}
+
 /* The bytes durable in the temporary file (DESIGN.md: the content is on
  * disk before its name is), and the hash; keep_fd leaves the file open. */
 static int
@@ -599,6 +644,8 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 		*error_r = "the message could not be stored";
 		return STORE_ERROR;
 	}
+	if (hold_stored(w))
+		return STORE_OK;
 	/* placing at once (keep_fd), with every byte in the buffer */
 	bool seed = w->deferred && keep_fd;
 	if (w->deferred) {
@@ -847,7 +894,7 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 
 	char *dir = xasprintf("%s/%.2s", w->st->blob_dir, w->hash);
 	char *path = xasprintf("%s/%s", dir, w->hash);
-	bool dir_made = false, placed = false;
+	bool dir_made = false, placed = w->stored;
 	ret = STORE_ERROR;
 	*error_r = "the blob could not be placed";
 	/* at most: the folder made, and a few removals racing with us */

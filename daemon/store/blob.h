@@ -71,12 +71,15 @@ int blob_dir_prepare(const char *data_dir, const char *blob_dir, const char **er
 int blob_writer_new(struct store *st, uint64_t max_size,
 		    struct blob_writer **w_r, const char **error_r);
 /* The same, with the temporary file made only once the bytes outgrow the
- * writer's buffer, or when the blob is placed: a message that will likely
- * be thrown away unplaced (the SMTP server's checked messages, see
- * blob_writer_seal()) then costs no file, and a small one placed gets its
- * file in the folder of its name, its hash known then (its inode where
- * that folder's are: blob_dir_prepare()).  A failure to make the file is
- * told by the call that makes it. */
+ * writer's buffer, or when the blob is finished or placed: a message that
+ * will likely be thrown away unplaced (the SMTP server's checked messages,
+ * see blob_writer_seal()) then costs no file, and a small one placed gets
+ * its file in the folder of its name, its hash known then (its inode where
+ * that folder's are: blob_dir_prepare()); and none at all when a blob of
+ * that content exists by then (the same message APPENDed again, or
+ * delivered to another user too): that one is held instead, as placing
+ * would find and hold it, so the same bytes are never written and synced
+ * twice.  A failure to make the file is told by the call that makes it. */
 int blob_writer_new_deferred(struct store *st, uint64_t max_size,
 			     struct blob_writer **w_r, const char **error_r);
 /* Appends bytes.  STORE_INVALID past max_size (the writer then only counts,
@@ -89,7 +92,8 @@ uint64_t blob_writer_size(const struct blob_writer *w);
 /* Makes the temporary file durable and closes it, without naming it yet:
  * for a caller that collects several messages (IMAP APPEND) before it can
  * tell whether they will be taken.  The writer keeps no buffer and no file
- * descriptor afterwards.  Optional: blob_writer_place() does it too. */
+ * descriptor afterwards (but the one descriptor of a kept unnamed file or
+ * of a blob stored before, ANON_KEPT_MAX of them in the process).  Optional: blob_writer_place() does it too. */
 int blob_writer_finish(struct blob_writer *w, const char **error_r);
 /* Flushes what is buffered and hashes the bytes, without making them
  * durable: the message can then be read (*fd_r, a new read-only

@@ -80,6 +80,7 @@ busy_wait(void *arg, int tries)
 }
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_READ_BEGIN[] = "BEGIN DEFERRED";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT grouped";
@@ -317,6 +318,8 @@ begin_kind(struct store *st, bool normal, bool lazy, const char **error_r)
 		return g > 0 ? STORE_OK : STORE_ERROR;
 	if (st->in_tx)
 		panic("store: nested transaction");
+	if (st->read_span)
+		panic("store: a transaction begun inside a read span");
 	if (set_sync(st, normal, error_r) < 0)
 		return STORE_ERROR;
 	st->tx_lazy = lazy;
@@ -365,6 +368,7 @@ begin(struct store *st, const char **error_r)
 	}
 	st->in_tx = true;
 	st->n_touched = 0;
+	st->bumps = 0;
 	st->index_wake = false;
 	return STORE_OK;
 }
@@ -437,9 +441,19 @@ store_commit(struct store *st, const char **error_r)
 	else if (st->sync_normal)
 		ret = store_wal_sync(st, error_r);
 	st->tx_lazy = false;
-	for (size_t i = 0; i < st->n_touched; i++)
-		store_notify_mailbox(st->touched[i]);
+	st->own_mailbox = 0;
+	for (size_t i = 0; i < st->n_touched; i++) {
+		uint64_t before = store_notify_mailbox(st->touched[i]);
+		/* one mailbox changed, its HIGHESTMODSEQ raised once */
+		if (st->n_touched == 1 && st->bumps == 1 &&
+		    st->bump_mailbox == st->touched[i]) {
+			st->own_mailbox = st->touched[i];
+			st->own_gen_before = before;
+			st->own_modseq = st->bump_modseq;
+		}
+	}
 	st->n_touched = 0;
+	st->bumps = 0;
 	if (st->index_wake) {
 		st->index_wake = false;
 		searchdb_arrived();
@@ -489,6 +503,57 @@ store_tx_touch(struct store *st, int64_t mailbox_id)
 					    sizeof *st->touched);
 	}
 	st->touched[st->n_touched++] = mailbox_id;
+}
+
+int
+store_read_begin(struct store *st, const char **error_r)
+{
+	if (st->in_tx || st->read_span)
+		return STORE_OK;
+	sqlite3_stmt *s = store_stmt(st, SQL_READ_BEGIN);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "cannot begin a read");
+		return STORE_ERROR;
+	}
+	st->read_span = true;
+	return STORE_OK;
+}
+
+void
+store_read_end(struct store *st)
+{
+	if (!st->read_span)
+		return;
+	st->read_span = false;
+	/* a read ends whatever happened in it; COMMIT fails only when
+	 * SQLite has ended the transaction itself (an I/O error) */
+	if (sqlite3_get_autocommit(st->db) != 0)
+		return;
+	sqlite3_stmt *s = store_stmt(st, SQL_COMMIT);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		log_error("store: end of a read failed: %s", sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+}
+
+void
+store_tx_modseq(struct store *st, int64_t mailbox_id, uint64_t modseq)
+{
+	st->bump_mailbox = mailbox_id;
+	st->bump_modseq = modseq;
+	st->bumps++;
+}
+
+bool
+store_own_change(const struct store *st, int64_t mailbox_id,
+		 uint64_t *gen_before_r, uint64_t *modseq_r)
+{
+	if (st->own_mailbox == 0 || st->own_mailbox != mailbox_id)
+		return false;
+	*gen_before_r = st->own_gen_before;
+	*modseq_r = st->own_modseq;
+	return true;
 }
 
 char *
@@ -677,6 +742,7 @@ store_close(struct store **stp)
 	if (st == NULL)
 		return;
 	if (st->db != NULL) {
+		store_read_end(st);
 		store_rollback(st);
 		/* lazy commits of this handle durable before it goes: the
 		 * process may end next (the CLI) */

@@ -545,6 +545,7 @@ imapdb_store_flags_cond(struct store *st, int64_t mailbox_id,
 				}
 				modseq = sqlite3_column_int64(s, 0);
 				stmt_done(s);
+				store_tx_modseq(st, mailbox_id, (uint64_t)modseq);
 			}
 			s = store_stmt(st, SQL_FLAGS_SET);
 			stmt_int(s, 1, mailbox_id);
@@ -597,6 +598,8 @@ bump_modseq(struct store *st, int64_t mailbox_id, const char **error_r)
 	sqlite3_stmt *s = store_stmt(st, SQL_BUMP_MODSEQ);
 	stmt_int(s, 1, mailbox_id);
 	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		store_tx_modseq(st, mailbox_id, (uint64_t)sqlite3_column_int64(s, 0));
 	stmt_done(s);
 	if (rc != SQLITE_ROW) {
 		*error_r = store_db_error(st, "cannot bump HIGHESTMODSEQ");

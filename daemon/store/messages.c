@@ -236,6 +236,7 @@ store_append_uid_tx(struct store *st, int64_t mailbox_id, uint32_t want_uid,
 	int64_t uid = sqlite3_column_int64(s, 0);
 	int64_t modseq = sqlite3_column_int64(s, 1);
 	stmt_done(s);
+	store_tx_modseq(st, mailbox_id, (uint64_t)modseq);
 	/* RFC 3501 §2.3.1.1: UIDs are non-zero 32-bit numbers. */
 	if (uid <= 0 || uid >= (int64_t)UINT32_MAX) {
 		*error_r = errfmt("mailbox #%lld has run out of UIDs",
@@ -400,6 +401,7 @@ store_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 		stmt_int(s, 1, mailbox_id);
 		ret = stmt_exec(st, s, "cannot update HIGHESTMODSEQ", error_r);
 		store_tx_touch(st, mailbox_id);
+		store_tx_modseq(st, mailbox_id, 0);	/* raised, value not read */
 	}
 	if (ret == STORE_OK)
 		ret = store_commit(st, error_r);

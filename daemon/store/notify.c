@@ -93,13 +93,14 @@ store_watch_free(struct store_watch **wp)
 	*wp = NULL;
 }
 
-void
+uint64_t
 store_notify_mailbox(int64_t mailbox_id)
 {
 	static const uint64_t one = 1;
 
-	atomic_fetch_add_explicit(&bucket_gens[(uint64_t)mailbox_id % WATCH_BUCKETS], 1,
-				  memory_order_release);
+	uint64_t before = atomic_fetch_add_explicit(
+		&bucket_gens[(uint64_t)mailbox_id % WATCH_BUCKETS], 1,
+		memory_order_acq_rel);
 	pthread_mutex_lock(&watch_lock);
 	for (struct store_watch *w = *bucket(mailbox_id); w != NULL; w = w->next) {
 		if (w->mailbox_id != mailbox_id)
@@ -109,6 +110,7 @@ store_notify_mailbox(int64_t mailbox_id)
 			;
 	}
 	pthread_mutex_unlock(&watch_lock);
+	return before;
 }
 
 uint64_t

@@ -505,13 +505,36 @@ struct store_watch *store_watch_new(int64_t mailbox_id);
 int store_watch_fd(const struct store_watch *w);
 void store_watch_drain(struct store_watch *w);
 void store_watch_free(struct store_watch **w);
-/* Wakes every watch of the mailbox (the store calls it after commits). */
-void store_notify_mailbox(int64_t mailbox_id);
+/* Wakes every watch of the mailbox (the store calls it after commits);
+ * the count of store_mailbox_gen() before this raised it. */
+uint64_t store_notify_mailbox(int64_t mailbox_id);
 /* A count that store_notify_mailbox(mailbox_id) raises (and, rarely, that
  * of another mailbox): unchanged since an earlier read means that this
  * process committed no change to the mailbox in between.  Read it before
  * looking at the mailbox.  Another process's commits do not raise it. */
 uint64_t store_mailbox_gen(int64_t mailbox_id);
+/*
+ * A read span: the reads of st between store_read_begin() and
+ * store_read_end() (of the store's public read functions, none that
+ * writes) see one snapshot and take the database's read lock once.  Any
+ * commit, by any connection, makes the next read transaction of every
+ * other connection read its pages again: a command that reads several
+ * things pays that once.  Inside a transaction of st, nothing (the reads
+ * are in it).  store_read_end() always ends what store_read_begin() began.
+ */
+int store_read_begin(struct store *st, const char **error_r);
+void store_read_end(struct store *st);
+/*
+ * What st's last commit did to mailbox_id, when it changed that mailbox
+ * alone and raised its HIGHESTMODSEQ once: *gen_before_r the count of
+ * store_mailbox_gen() just before the commit's own raise (so gen_before + 1
+ * just after it), *modseq_r the HIGHESTMODSEQ it gave the mailbox.  A
+ * caller that looked at the mailbox when it had HIGHESTMODSEQ
+ * *modseq_r - 1 knows that no other change, of any process, came between
+ * that look and this commit (every change raises it).  False otherwise.
+ */
+bool store_own_change(const struct store *st, int64_t mailbox_id,
+		      uint64_t *gen_before_r, uint64_t *modseq_r);
 
 /*
  * Changes made by another process (the CLI) wake no watch.  A session that

@@ -66,6 +66,15 @@ struct store {
 	uint64_t tx_seen;	/* db.c: transactions ended when it last looked */
 	int64_t *touched;	/* mailboxes changed in this transaction */
 	size_t n_touched, cap_touched;
+	/* the HIGHESTMODSEQs this transaction gave (store_tx_modseq()): the
+	 * mailbox of the last, its value, how many; and what the last commit
+	 * did (store_own_change(); own_mailbox 0: nothing it can tell) */
+	int64_t bump_mailbox;
+	uint64_t bump_modseq;
+	unsigned bumps;
+	int64_t own_mailbox;
+	uint64_t own_gen_before, own_modseq;
+	bool read_span;		/* store_read_begin() began a transaction */
 	/* messages.c: the IMAP cache of the blob last prepared (owned;
 	 * store_imap_cache_prepare()), and the one that store_append_tx()
 	 * writes into the row of its blob (set by the caller around its
@@ -263,6 +272,10 @@ void store_wal_close(struct store *st);
 int store_end(struct store *st, int ret, const char **error_r);
 /* Notes that mailbox_id changed in the current transaction. */
 void store_tx_touch(struct store *st, int64_t mailbox_id);
+/* Notes the HIGHESTMODSEQ the transaction has just given a mailbox (0:
+ * raised, to a value not read), for store_own_change() once it commits;
+ * every raise of it is noted. */
+void store_tx_modseq(struct store *st, int64_t mailbox_id, uint64_t modseq);
 
 /* users.c: the columns of a user row (users u) in the order
  * store_user_read() reads them into a zeroed struct store_user. */

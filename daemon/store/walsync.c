@@ -76,9 +76,25 @@ static pthread_cond_t keeper_wake = PTHREAD_COND_INITIALIZER;
 static struct wal_group **groups;
 static size_t n_groups, cap_groups;
 static struct store_wal_stats stats;
-/* the keeper thread runs (in this process: a child of fork() has none) */
+/* the keeper thread runs (in this process: a child of fork() has none,
+ * and forget_keeper() says so there, rather than a getpid() at every lazy
+ * commit) */
 static bool keeper_running, keeper_cond_ready;
-static pid_t keeper_pid;
+static pthread_once_t keeper_atfork_once = PTHREAD_ONCE_INIT;
+
+/* pthread_atfork() child handler: no thread of the parent runs here. */
+static void
+forget_keeper(void)
+{
+	keeper_running = false;
+}
+
+static void
+keeper_atfork(void)
+{
+	if (pthread_atfork(NULL, NULL, forget_keeper) != 0)
+		fatal("store: cannot register the WAL keeper's fork handler");
+}
 
 /* Under groups_lock: the group of st's current WAL file (st->wal_dev,
  * st->wal_ino), made on first use. */
@@ -345,8 +361,9 @@ keeper_main(void *arg)
 static void
 keeper_need(void)
 {
-	if (keeper_running && keeper_pid == getpid())
+	if (keeper_running)
 		return;
+	pthread_once(&keeper_atfork_once, keeper_atfork);
 	pthread_attr_t attr;
 	pthread_t t;
 	if (!keeper_cond_ready) {
@@ -366,7 +383,6 @@ keeper_need(void)
 	if (err != 0)
 		fatal("store: cannot start the WAL keeper thread: %s", strerror(err));
 	keeper_running = true;
-	keeper_pid = getpid();
 }
 
 void

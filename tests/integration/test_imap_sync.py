@@ -223,6 +223,38 @@ class SyncTest(unittest.TestCase):
         other.close()
         c.close()
 
+    def test_own_changes_then_another_process(self):
+        """A session's own STORE and EXPUNGE are taken into its view without
+        a look at the store when nothing else changed the mailbox since its
+        last look; a change another process made meanwhile (`mailhub
+        import`, which no notification of the daemon tells of) is still
+        seen by the next command that changes the mailbox, and by NOOP."""
+        c, untagged = self.box(b"Cross", 2)
+        self.assertIn(b"* 2 EXISTS\r\n", untagged)
+        self.assertEqual(c.ok("f", b"STORE 1 +FLAGS (\\Flagged)"),
+                         [b"* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n"])
+        c.ok("d", b"STORE 2 +FLAGS.SILENT (\\Deleted)")
+        # a recent message went: the count is told again (as Dovecot does)
+        self.assertEqual(c.ok("e", b"EXPUNGE"), [b"* 2 EXPUNGE\r\n", b"* 1 RECENT\r\n"])
+        path = os.path.join(self.mh.dir, "cross.mbox")
+
+        def cli_import(i):
+            with open(path, "wb") as f:
+                f.write(b"From bob@example.org Mon Nov 23 08:00:00 2026\n")
+                f.write(message(i).replace(b"\r\n", b"\n") + b"\n")
+            self.mh.cli("import", USER, "mbox", path, "--folder", "Cross", "--quiet")
+
+        cli_import(10)
+        untagged = c.ok("g", b"STORE 1 -FLAGS (\\Flagged)")
+        self.assertIn(b"* 2 EXISTS\r\n", untagged)
+        self.assertIn(b"* 1 FETCH (FLAGS (\\Recent))\r\n", untagged)
+        cli_import(11)
+        self.assertIn(b"* 3 EXISTS\r\n", c.ok("n", b"NOOP"))
+        fetched = c.ok("h", b"FETCH 1:* (FLAGS)")
+        self.assertEqual(len(fetched), 3)
+        self.assertIn(b"Subject: Sync 11", b"".join(c.ok("b", b"FETCH 3 BODY.PEEK[HEADER]")))
+        c.close()
+
     def test_vanished_replaces_expunge(self):
         c, _ = self.box(b"Vanish", 5)
         c.ok("e", b"ENABLE QRESYNC")

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -663,6 +664,85 @@ START_TEST(test_deferred_writer)
 }
 END_TEST
 
+/* A deferred writer of content stored before, all of it in its buffer,
+ * makes no temporary file and syncs nothing when finished: it holds the
+ * blob that has the name, and placing it syncs at most that folder.  A
+ * refusal then leaves the blob there (it was not ours); a blob removed
+ * before the writer finished is written again in full. */
+START_TEST(test_deferred_stored_before)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char *tmp = blobs_sub(dir, "tmp");
+	char h1[SHA256_HEX_LEN + 1], hash[SHA256_HEX_LEN + 1];
+	static const char text[] = "Subject: again\r\n\r\nthe same body\r\n";
+	size_t n = sizeof text - 1;
+
+	ck_assert_int_eq(blob_put(st, text, n, h1, &error), STORE_OK);
+	char *path = blob_path(st, h1);
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ino_t ino = sb.st_ino;
+	int fds_before = count_files("/proc/self/fd");
+
+	/* placed: the same file, nothing written */
+	struct blob_writer *w;
+	uint64_t size = 0;
+	ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text, n, &error), STORE_OK);
+	test_fault_on(1000, EIO);	/* only counting */
+	ck_assert_int_eq(blob_writer_finish(w, &error), STORE_OK);
+	ck_assert_int_eq(test_fault_calls, 0);
+	ck_assert_int_eq(count_tmp(tmp), 0);
+	/* the blob is held from now on: a removal passes it by */
+	int lfd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(flock(lfd, LOCK_EX | LOCK_NB), -1);
+	close(lfd);
+	ck_assert_int_eq(blob_writer_place(w, hash, &size, &error), STORE_OK);
+	ck_assert_int_le(test_fault_calls, 1);
+	test_fault_off();
+	blob_writer_release(&w);
+	ck_assert_str_eq(hash, h1);
+	ck_assert_uint_eq(size, n);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_ino, ino);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+
+	/* refused after finishing: the stored blob stays */
+	ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text, n, &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_finish(w, &error), STORE_OK);
+	blob_writer_abort(&w);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_ino, ino);
+
+	/* gone before the writer finished: written, synced and named anew */
+	ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text, n, &error), STORE_OK);
+	ck_assert_int_eq(unlink(path), 0);
+	test_fault_on(1000, EIO);
+	ck_assert_int_eq(blob_writer_finish(w, &error), STORE_OK);
+	ck_assert_int_ge(test_fault_calls, 1);
+	test_fault_off();
+	ck_assert_int_eq(blob_writer_place(w, hash, NULL, &error), STORE_OK);
+	blob_writer_release(&w);
+	ck_assert_str_eq(hash, h1);
+	struct buf got = BUF_INIT;
+	ck_assert_int_eq(blob_read(st, h1, &got, &error), STORE_OK);
+	ck_assert_uint_eq(got.len, n);
+	ck_assert(memcmp(got.data, text, n) == 0);
+	buf_free(&got);
+	ck_assert_int_eq(count_files(tmp), 0);
+	ck_assert_int_eq(count_files("/proc/self/fd"), fds_before);
+	free(path);
+	free(tmp);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* Writers finished before they are placed (an IMAP MULTIAPPEND): the
  * first ANON_KEPT_MAX (64) keep their unnamed file open, the rest are
  * named in blobs/tmp and closed, so descriptors stay bounded; each is
@@ -873,6 +953,7 @@ make_suite(void)
 	tcase_add_test(tc, test_link_then_wait);
 	tcase_add_test(tc, test_seal_then_place_or_abort);
 	tcase_add_test(tc, test_deferred_writer);
+	tcase_add_test(tc, test_deferred_stored_before);
 	tcase_add_test(tc, test_finished_writers_bounded);
 	tcase_add_test(tc, test_dir_prepared);
 	tcase_add_test(tc, test_placed_into_read_cache);

@@ -125,6 +125,75 @@ START_TEST(test_flags_and_changes)
 }
 END_TEST
 
+/* store_own_change(): what a handle's last commit did to one mailbox (the
+ * count of store_mailbox_gen() before its raise, the HIGHESTMODSEQ it
+ * gave), for a flag change and an expunge; nothing for a commit that
+ * changed nothing, touched two mailboxes (MOVE), or for another mailbox. */
+START_TEST(test_own_change)
+{
+	struct fx f;
+	const char *err;
+	fx_open(&f);
+	uint32_t u1 = add(&f, f.inbox.id, 0, NULL);
+	uint32_t u2 = add(&f, f.inbox.id, 0, NULL);
+	struct store_mailbox mb;
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "INBOX", &mb, &err), STORE_OK);
+	uint64_t modseq0 = mb.highestmodseq;
+	store_mailbox_clear(&mb);
+
+	uint64_t gen = store_mailbox_gen(f.inbox.id), before = 0, modseq = 0;
+	uint32_t uids[] = { u1, u2 };
+	struct imapdb_msg res[2];
+	ck_assert_int_eq(imapdb_store_flags(f.st, f.inbox.id, uids, 2,
+					    IMAPDB_FLAGS_ADD, STORE_FLAG_DELETED,
+					    NULL, res, &err), STORE_OK);
+	ck_assert(store_own_change(f.st, f.inbox.id, &before, &modseq));
+	ck_assert_uint_eq(before, gen);
+	ck_assert_uint_eq(store_mailbox_gen(f.inbox.id), gen + 1);
+	ck_assert_uint_eq(modseq, modseq0 + 1);
+	ck_assert_uint_eq(res[0].modseq, modseq);
+	ck_assert(!store_own_change(f.st, f.inbox.id + 1000, &before, &modseq));
+
+	/* the same again changes nothing: no commit to tell of */
+	ck_assert_int_eq(imapdb_store_flags(f.st, f.inbox.id, uids, 2,
+					    IMAPDB_FLAGS_ADD, STORE_FLAG_DELETED,
+					    NULL, res, &err), STORE_OK);
+	ck_assert(!store_own_change(f.st, f.inbox.id, &before, &modseq));
+
+	/* another session's change meanwhile shows in the count */
+	struct store *other;
+	ck_assert_int_eq(store_open(f.dir, &other, &err), STORE_OK);
+	uint32_t u3;
+	ck_assert_int_eq(store_append(other, f.inbox.id, f.blob, 20, 1000, 0, NULL,
+				      false, &u3, &err), STORE_OK);
+	uint32_t one[] = { u1 };
+	uint32_t *gone;
+	size_t ng;
+	ck_assert_int_eq(imapdb_expunge_deleted(f.st, f.inbox.id, one, 1, &gone,
+						&ng, &err), STORE_OK);
+	ck_assert_uint_eq(ng, 1);
+	free(gone);
+	ck_assert(store_own_change(f.st, f.inbox.id, &before, &modseq));
+	ck_assert_uint_eq(before, gen + 2);	/* ours, then the other's */
+	ck_assert_uint_eq(modseq, modseq0 + 3);	/* the append came between */
+
+	/* a move changes two mailboxes: nothing to tell */
+	struct store_mailbox dst;
+	ck_assert_int_eq(store_mailbox_create(f.st, f.user, "Dest", NULL, true, &err),
+			 STORE_OK);
+	ck_assert_int_eq(store_mailbox_get(f.st, f.user, "Dest", &dst, &err), STORE_OK);
+	uint32_t new_uid, uidvalidity;
+	uint32_t two[] = { u2 };
+	ck_assert_int_eq(imapdb_copy(f.st, f.inbox.id, dst.id, two, 1, true, false,
+				     &new_uid, &uidvalidity, &err), STORE_OK);
+	ck_assert(!store_own_change(f.st, f.inbox.id, &before, &modseq));
+	ck_assert(!store_own_change(f.st, dst.id, &before, &modseq));
+	store_mailbox_clear(&dst);
+	store_close(&other);
+	fx_close(&f);
+}
+END_TEST
+
 START_TEST(test_recent_claimed_once)
 {
 	struct fx f;
@@ -361,6 +430,7 @@ make_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_flags_and_changes);
+	tcase_add_test(tc, test_own_change);
 	tcase_add_test(tc, test_view_cache);
 	tcase_add_test(tc, test_recent_claimed_once);
 	tcase_add_test(tc, test_copy_move_and_cache);

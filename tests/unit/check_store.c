@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/authcache.h"
 #include "core/hash.h"
@@ -1058,6 +1060,68 @@ wait_stat(size_t off, uint64_t before, int ms)
 	return 0;
 }
 
+/* A store with the table lz (x) of the lazy commit tests. */
+static struct store *
+lz_fixture(char **dir_r)
+{
+	struct store *st = test_store_fixture(dir_r);
+	ck_assert_int_eq(sqlite3_exec(st->db, "CREATE TABLE lz (x)", NULL, NULL,
+				      NULL), SQLITE_OK);
+	return st;
+}
+
+/* A lazy commit of one row into lz: true when it committed. */
+static bool
+lazy_insert(struct store *st, int x)
+{
+	const char *error;
+	char sql[64];
+	snprintf(sql, sizeof sql, "INSERT INTO lz VALUES (%d)", x);
+	if (store_begin_lazy(st, &error) != STORE_OK)
+		return false;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_rollback(st);
+		return false;
+	}
+	return store_commit(st, &error) == STORE_OK;
+}
+
+/* A child of fork() has no keeper thread of its parent's: its first lazy
+ * commit starts its own, which syncs it (the parent's is told apart by a
+ * fork handler, not by a getpid() at each commit). */
+START_TEST(test_lazy_commit_after_fork)
+{
+	char *dir;
+	struct store *st = lz_fixture(&dir);
+	const char *error = NULL;
+	struct store_wal_stats before;
+	store_wal_stats(&before);
+	ck_assert(lazy_insert(st, 1));
+	ck_assert(wait_stat(offsetof(struct store_wal_stats, keeper_syncs),
+			    before.keeper_syncs, 5000));
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *own;
+		int ok = store_open(dir, &own, &error) == STORE_OK;
+		store_wal_stats(&before);
+		ok = ok && lazy_insert(own, 2) &&
+		     wait_stat(offsetof(struct store_wal_stats, keeper_syncs),
+			       before.keeper_syncs, 5000) &&
+		     own->lazy_ticket != 0 &&
+		     store_wal_sync_lazy(own, &error) == STORE_OK &&
+		     own->lazy_ticket == 0;
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* Lazy commits (store_begin_lazy()): store_commit() returns without a
  * flush; the keeper syncs them within STORE_LAZY_SYNC_MS; a light
  * commit's flush covers them; store_close() syncs one still unsynced; and
@@ -1065,19 +1129,14 @@ wait_stat(size_t off, uint64_t before, int ms)
 START_TEST(test_lazy_commit)
 {
 	char *dir;
-	struct store *st = test_store_fixture(&dir);
+	struct store *st = lz_fixture(&dir);
 	const char *error = NULL;
-	ck_assert_int_eq(sqlite3_exec(st->db, "CREATE TABLE lz (x)", NULL, NULL,
-				      NULL), SQLITE_OK);
 	struct store_wal_stats before, after;
 
 	/* a lazy commit: no flush on the committing thread */
 	store_wal_stats(&before);
 	int64_t t0 = store_test_mono_ms();
-	ck_assert_int_eq(store_begin_lazy(st, &error), STORE_OK);
-	ck_assert_int_eq(sqlite3_exec(st->db, "INSERT INTO lz VALUES (1)", NULL,
-				      NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(store_commit(st, &error), STORE_OK);
+	ck_assert(lazy_insert(st, 1));
 	store_wal_stats(&after);
 	ck_assert_uint_eq(after.lazy_commits - before.lazy_commits, 1);
 	ck_assert_uint_ne(st->lazy_ticket, 0);
@@ -1248,6 +1307,7 @@ make_suite(void)
 	tcase_add_test(tc, test_stamps);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_lazy_commit);
+	tcase_add_test(tc, test_lazy_commit_after_fork);
 	tcase_add_test(tc, test_walbuf);
 	suite_add_tcase(s, tc);
 	return s;
