@@ -146,6 +146,37 @@ set_indexes(struct imap_session *s, const struct imap_arg *a, size_t **idx_r,
 	return 0;
 }
 
+/* The untagged FETCH a STORE answers with for view index k. */
+static void
+send_stored(struct imap_session *s, size_t k, bool silent, bool new_modseq,
+	    struct buf *b)
+{
+	const struct imap_msg *m = &s->view->msgs[k];
+	bool condstore = imap_condstore_on(s);
+	/* RFC 7162 §3.1.3: a CONDSTORE client hears of the new MODSEQ even
+	 * with .SILENT */
+	if (silent && !(condstore && new_modseq))
+		return;
+	buf_reset(b);
+	buf_printf(b, "* %zu FETCH (", k + 1);
+	const char *sep = "";
+	if (!silent) {
+		buf_puts(b, "FLAGS ");
+		imap_append_flags(b, m->flags, m->keywords,
+				  imap_show_recent(s, m->recent));
+		sep = " ";
+	}
+	/* and the UID once QRESYNC is on (RFC 7162 §3.2.4) */
+	if (s->uid_cmd || imap_qresync_on(s)) {
+		buf_printf(b, "%sUID %u", sep, m->uid);
+		sep = " ";
+	}
+	if (condstore)
+		buf_printf(b, "%sMODSEQ (%llu)", sep, (unsigned long long)m->modseq);
+	buf_puts(b, ")\r\n");
+	imap_write(s, b->data, b->len);
+}
+
 void
 imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 {
@@ -215,7 +246,7 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 	 * the FETCHes below tell the flags as they are now, with keywords
 	 * other sessions may have set meanwhile: FLAGS first (RFC 3501
 	 * §7.2.6) */
-	if (r == STORE_OK && nu > 0) {
+	if (r == STORE_OK && count > 0) {
 		bool news = imap_view_note_keywords(s, keywords);
 		for (size_t i = 0; i < nu; i++)
 			if (res[i].uid != 0)
@@ -223,8 +254,8 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 		if (news)
 			imap_view_send_flags(s);
 	}
-	free(keywords);
 	if (r != STORE_OK) {
+		free(keywords);
 		free(idx);
 		free(uids);
 		free(res);
@@ -236,7 +267,6 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 	 * the store would leave it, if nothing else changed the mailbox */
 	if (nu > 0)
 		imap_view_own_change(s);
-	bool condstore = imap_condstore_on(s);
 	struct buf b = BUF_INIT;
 	uint32_t *failed = xreallocarray(NULL, nu ? nu : 1, sizeof *failed);
 	size_t n_failed = 0;
@@ -260,32 +290,29 @@ imap_cmd_store(struct imap_session *s, const struct imap_arg *args, size_t n)
 		res[i].keywords = NULL;
 		if (new_modseq)
 			m->modseq = res[i].modseq;
-		/* §3.1.3: a CONDSTORE client hears of the new MODSEQ even
-		 * with .SILENT */
-		if (silent && !(condstore && new_modseq))
-			continue;
-		buf_reset(&b);
-		buf_printf(&b, "* %zd FETCH (", k + 1);
-		const char *sep = "";
-		if (!silent) {
-			buf_puts(&b, "FLAGS ");
-			imap_append_flags(&b, m->flags, m->keywords,
-				  imap_show_recent(s, m->recent));
-			sep = " ";
+		send_stored(s, (size_t)k, silent, new_modseq, &b);
+	}
+	/* messages expunged that the session still sees (RFC 2180 §4.2.1):
+	 * the change is made to its view's copy and told as for any other,
+	 * since a client that asked for the flags back expects them */
+	for (size_t i = 0, j = 0; i < count; i++) {
+		struct imap_msg *m = &v->msgs[idx[i]];
+		if (!m->expunged) {
+			/* and those found gone in the store (res in uids' order) */
+			while (j < nu && uids[j] != m->uid)
+				j++;
+			if (j == nu || res[j].uid != 0)
+				continue;
 		}
-		/* and the UID once QRESYNC is on (RFC 7162 §3.2.4) */
-		if (s->uid_cmd || imap_qresync_on(s)) {
-			buf_printf(&b, "%sUID %u", sep, m->uid);
-			sep = " ";
-		}
-		if (condstore)
-			buf_printf(&b, "%sMODSEQ (%llu)", sep,
-				   (unsigned long long)m->modseq);
-		buf_puts(&b, ")\r\n");
-		imap_write(s, b.data, b.len);
+		m->flags = imapdb_flags_apply(m->flags, mode, flags);
+		char *nk = imapdb_keywords_apply(m->keywords, mode, keywords);
+		free(m->keywords);
+		m->keywords = nk;
+		send_stored(s, idx[i], silent, false, &b);
 	}
 	for (size_t i = 0; i < nu; i++)
 		free(res[i].keywords);
+	free(keywords);
 	free(res);
 	free(modified);
 	free(uids);

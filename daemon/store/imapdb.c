@@ -414,9 +414,9 @@ kw_has(const char *list, const char *word, size_t wlen)
 	return false;
 }
 
-/* The keywords after the change, malloc'd or NULL when none. */
-static char *
-kw_apply(const char *old, enum imapdb_flag_mode mode, const char *change)
+char *
+imapdb_keywords_apply(const char *old, enum imapdb_flag_mode mode,
+		      const char *change)
 {
 	struct buf b = BUF_INIT;
 	if (mode != IMAPDB_FLAGS_REPLACE && old != NULL) {
@@ -451,9 +451,12 @@ kw_apply(const char *old, enum imapdb_flag_mode mode, const char *change)
 			p = e + 1;
 		}
 	}
-	if (b.len == 0) {
+	if (b.len == 0 || b.len > MESSAGE_KEYWORDS_MAX) {
+		/* past the bound a message's keywords may take: left as
+		 * they were */
+		bool over = b.len > 0;
 		buf_free(&b);
-		return NULL;
+		return over && old != NULL ? xstrdup(old) : NULL;
 	}
 	return buf_steal(&b);
 }
@@ -475,6 +478,14 @@ imapdb_store_flags(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 	return imapdb_store_flags_cond(st, mailbox_id, uids, n, mode, flags,
 				       keywords, UINT64_MAX, results, NULL,
 				       error_r);
+}
+
+unsigned
+imapdb_flags_apply(unsigned old, enum imapdb_flag_mode mode, unsigned flags)
+{
+	unsigned nf = mode == IMAPDB_FLAGS_REPLACE ? flags :
+		      mode == IMAPDB_FLAGS_ADD ? old | flags : old & ~flags;
+	return nf & FLAGS_ALL;
 }
 
 int
@@ -521,14 +532,8 @@ imapdb_store_flags_cond(struct store *st, int64_t mailbox_id,
 			results[i].modseq = old_modseq;
 			continue;
 		}
-		unsigned nf = mode == IMAPDB_FLAGS_REPLACE ? flags :
-			mode == IMAPDB_FLAGS_ADD ? old | flags : old & ~flags;
-		nf &= FLAGS_ALL;
-		char *nk = kw_apply(old_kw, mode, keywords);
-		if (nk != NULL && strlen(nk) > MESSAGE_KEYWORDS_MAX) {
-			free(nk);
-			nk = old_kw != NULL ? xstrdup(old_kw) : NULL;
-		}
+		unsigned nf = imapdb_flags_apply(old, mode, flags);
+		char *nk = imapdb_keywords_apply(old_kw, mode, keywords);
 		results[i].uid = uids[i];
 		results[i].flags = nf;
 		results[i].modseq = old_modseq;

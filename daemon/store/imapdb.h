@@ -60,6 +60,15 @@ enum imapdb_flag_mode {
 	IMAPDB_FLAGS_REMOVE,
 };
 
+/* A message's flags and keywords (space-separated, NULL for none) after
+ * a STORE of mode with flags and keywords change; the keywords malloc'd or
+ * NULL, and left as they were when the change would make them longer than
+ * a message may keep (MESSAGE_KEYWORDS_MAX). */
+unsigned imapdb_flags_apply(unsigned old, enum imapdb_flag_mode mode,
+			    unsigned flags);
+char *imapdb_keywords_apply(const char *old, enum imapdb_flag_mode mode,
+			    const char *change);
+
 /*
  * Changes the flags of the messages with these UIDs in one transaction;
  * messages whose flags really change get one new MODSEQ.  results (n

@@ -255,6 +255,39 @@ class SyncTest(unittest.TestCase):
         self.assertIn(b"Subject: Sync 11", b"".join(c.ok("b", b"FETCH 3 BODY.PEEK[HEADER]")))
         c.close()
 
+    def test_store_to_message_expunged_elsewhere(self):
+        """STORE to a message another session expunged, which this one
+        still sees (RFC 2180 §4.2.1): OK, and a FETCH with its flags as the
+        change leaves them, also once the session has heard of the expunge
+        during a FETCH, where it may not be told; a keyword new to the
+        mailbox is in FLAGS first; the EXPUNGEs follow at NOOP."""
+        c, _ = self.box(b"Ghost", 3)
+        other = self.server.login()
+        other.ok("s", b"SELECT Ghost")
+        other.ok("d", b"STORE 1:2 +FLAGS.SILENT (\\Deleted)")
+        other.ok("x", b"EXPUNGE")
+        untagged = c.ok("f", b"STORE 1 +FLAGS (\\Flagged $Ghostly)")
+        self.assertNotIn(b"EXPUNGE", b"".join(untagged))
+        flags_at = [i for i, line in enumerate(untagged) if line.startswith(b"* FLAGS (")]
+        fetch_at = [i for i, line in enumerate(untagged) if line.startswith(b"* 1 FETCH (")]
+        self.assertTrue(flags_at and fetch_at and flags_at[0] < fetch_at[0], untagged)
+        self.assertIn(b"$Ghostly", untagged[flags_at[0]])
+        self.assertIn(b"\\Flagged", untagged[fetch_at[0]])
+        self.assertIn(b"$Ghostly", untagged[fetch_at[0]])
+        # heard of during a FETCH, not yet told: the view's copy changes
+        c.ok("g", b"FETCH 1:3 (FLAGS)")
+        untagged = c.ok("h", b"STORE 2 -FLAGS (\\Deleted)")
+        self.assertEqual(len([line for line in untagged if line.startswith(b"* 2 FETCH (")]), 1,
+                         untagged)
+        self.assertNotIn(b"\\Deleted", b"".join(untagged))
+        noop = c.ok("n", b"NOOP")
+        self.assertEqual([line for line in noop if line.endswith(b"EXPUNGE\r\n")],
+                         [b"* 1 EXPUNGE\r\n", b"* 1 EXPUNGE\r\n"])
+        # nothing was stored for them: the one left is as it was
+        self.assertEqual(len(c.ok("a", b"FETCH 1:* (FLAGS)")), 1)
+        other.close()
+        c.close()
+
     def test_vanished_replaces_expunge(self):
         c, _ = self.box(b"Vanish", 5)
         c.ok("e", b"ENABLE QRESYNC")
