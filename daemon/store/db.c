@@ -661,6 +661,30 @@ sqlite_setup(void)
 			    "frames are written one by one");
 }
 
+/*
+ * One of the settings above, waiting while the database is locked.  The
+ * first connection to a new database turns it to WAL, which takes an
+ * exclusive lock without calling the busy handler: a second process (or
+ * thread) opening it at that moment got "database is locked" at once
+ * (the daemon starting while `mailhub init` runs).  Once in WAL the
+ * setting only reads, and the first try succeeds.
+ */
+static int
+exec_pragma(sqlite3 *db, const char *sql, char **msg_r)
+{
+	int64_t since = store_mono_ms();
+	for (;;) {
+		int rc = sqlite3_exec(db, sql, NULL, NULL, msg_r);
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+		    store_mono_ms() - since >= STORE_BUSY_TIMEOUT_MS)
+			return rc;
+		sqlite3_free(*msg_r);
+		*msg_r = NULL;
+		struct timespec ts = { 0, BUSY_POLL_MS * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int
 store_open(const char *data_dir, struct store **st_r, const char **error_r)
 {
@@ -703,7 +727,7 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 	store_wal_attach(st);
 	for (size_t i = 0; i < sizeof pragmas / sizeof pragmas[0]; i++) {
 		char *msg = NULL;
-		if (sqlite3_exec(st->db, pragmas[i], NULL, NULL, &msg) != SQLITE_OK) {
+		if (exec_pragma(st->db, pragmas[i], &msg) != SQLITE_OK) {
 			*error_r = errfmt("%s: %s: %s", path, pragmas[i],
 					  msg != NULL ? msg : "failed");
 			sqlite3_free(msg);

@@ -127,8 +127,10 @@ open_thread(void *arg)
 {
 	struct opener *o = arg;
 	struct store *st = NULL;
-	const char *error;
+	const char *error = NULL;
 	o->ret = store_open(o->dir, &st, &error);
+	if (o->ret != STORE_OK)
+		fprintf(stderr, "store_open: %s\n", error != NULL ? error : "?");
 	store_close(&st);
 	return NULL;
 }
