@@ -240,16 +240,21 @@ class Mailhub:
             self._log.close()
             self._log = None
 
-    def wait_indexed(self, timeout=60):
+    def wait_indexed(self, timeout=60, gone=False):
         """Waits until the daemon's background indexer has indexed every
         message (no row left in fields_pending: delivery leaves the search
-        index to it)."""
+        index to it); gone: and has removed the index rows of the files
+        whose last message was expunged (blob_keys_gone, sql/049), which
+        it does when it next runs: at an arrival, or when it looks."""
         import sqlite3
         deadline = time.monotonic() + timeout
         db = sqlite3.connect(os.path.join(self.data_dir, "mailhub.db"), timeout=30)
+        sql = "SELECT count(*) FROM fields_pending"
+        if gone:
+            sql += " UNION ALL SELECT count(*) FROM blob_keys_gone"
         try:
             while True:
-                n = db.execute("SELECT count(*) FROM fields_pending").fetchone()[0]
+                n = sum(r[0] for r in db.execute(sql).fetchall())
                 if n == 0:
                     return
                 if time.monotonic() > deadline:
