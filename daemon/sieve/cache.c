@@ -3,7 +3,6 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
-#include <string.h>
 
 #include "core/xmalloc.h"
 #include "sieve/cache.h"
@@ -11,9 +10,8 @@
 #define BUCKETS 512	/* a power of two, above SIEVE_CACHE_ENTRIES */
 
 struct sieve_cache_ref {
-	int64_t id, user_id;
-	char *text;		/* what it was compiled from */
-	size_t text_len;
+	int64_t id, version, user_id;
+	size_t text_len;	/* of the text it was compiled from */
 	struct sieve_script *script;
 	unsigned refs;		/* runs using it, + 1 while cached */
 	bool cached;
@@ -41,6 +39,13 @@ find(int64_t id)
 		if (e->id == id)
 			return e;
 	return NULL;
+}
+
+static void
+free_entry(struct sieve_cache_ref *e)
+{
+	sieve_script_free(&e->script);
+	free(e);
 }
 
 static void
@@ -94,22 +99,20 @@ free_dead(struct sieve_cache_ref *dead)
 {
 	while (dead != NULL) {
 		struct sieve_cache_ref *next = dead->chain;
-		sieve_script_free(&dead->script);
-		free(dead->text);
-		free(dead);
+		free_entry(dead);
 		dead = next;
 	}
 }
 
-/* Under the lock: the entry for script id of that text taken for a run,
- * or NULL (an entry of id with another text is dropped). */
+/* Under the lock: the entry for script id at version taken for a run, or
+ * NULL (an entry of id at another version is dropped: its text changed). */
 static struct sieve_cache_ref *
-take(int64_t id, const char *text, size_t len, struct sieve_cache_ref **dead)
+take(int64_t id, int64_t version, struct sieve_cache_ref **dead)
 {
 	struct sieve_cache_ref *e = find(id);
 	if (e == NULL)
 		return NULL;
-	if (e->text_len != len || memcmp(e->text, text, len) != 0) {
+	if (e->version != version) {
 		drop(e, dead);
 		return NULL;
 	}
@@ -119,21 +122,43 @@ take(int64_t id, const char *text, size_t len, struct sieve_cache_ref **dead)
 	return e;
 }
 
+/* The entry of id at version taken for a run, or NULL; counted as a hit,
+ * and as a miss when count_miss. */
+static struct sieve_cache_ref *
+lookup(int64_t id, int64_t version, bool count_miss)
+{
+	struct sieve_cache_ref *dead = NULL;
+	pthread_mutex_lock(&lock);
+	struct sieve_cache_ref *e = take(id, version, &dead);
+	if (e != NULL)
+		hits++;
+	else if (count_miss)
+		misses++;
+	pthread_mutex_unlock(&lock);
+	free_dead(dead);
+	return e;
+}
+
 int
-sieve_cache_get(int64_t id, int64_t user_id, const char *text, size_t len,
+sieve_cache_find(int64_t id, int64_t version, const struct sieve_script **script_r,
+		 struct sieve_cache_ref **ref_r)
+{
+	/* a miss is counted by the sieve_cache_get() that follows */
+	struct sieve_cache_ref *e = lookup(id, version, false);
+	if (e == NULL)
+		return -1;
+	*script_r = e->script;
+	*ref_r = e;
+	return 0;
+}
+
+int
+sieve_cache_get(int64_t id, int64_t version, int64_t user_id, const char *text, size_t len,
 		const struct sieve_script **script_r, struct sieve_cache_ref **ref_r,
 		struct buf *errors)
 {
 	struct sieve_cache_ref *dead = NULL;
-	pthread_mutex_lock(&lock);
-	struct sieve_cache_ref *e = take(id, text, len, &dead);
-	if (e != NULL)
-		hits++;
-	else
-		misses++;
-	pthread_mutex_unlock(&lock);
-	free_dead(dead);
-	dead = NULL;
+	struct sieve_cache_ref *e = lookup(id, version, true);
 	if (e != NULL) {
 		*script_r = e->script;
 		*ref_r = e;
@@ -146,13 +171,13 @@ sieve_cache_get(int64_t id, int64_t user_id, const char *text, size_t len,
 		return -1;
 	struct sieve_cache_ref *mine = xcalloc(1, sizeof *mine);
 	mine->id = id;
+	mine->version = version;
 	mine->user_id = user_id;
-	mine->text = xmemdup(text, len);
 	mine->text_len = len;
 	mine->script = script;
 
 	pthread_mutex_lock(&lock);
-	e = take(id, text, len, &dead);	/* another thread was quicker */
+	e = take(id, version, &dead);	/* another thread was quicker */
 	if (e == NULL) {
 		e = mine;
 		mine = NULL;
@@ -170,11 +195,8 @@ sieve_cache_get(int64_t id, int64_t user_id, const char *text, size_t len,
 	}
 	pthread_mutex_unlock(&lock);
 	free_dead(dead);
-	if (mine != NULL) {
-		sieve_script_free(&mine->script);
-		free(mine->text);
-		free(mine);
-	}
+	if (mine != NULL)
+		free_entry(mine);
 	*script_r = e->script;
 	*ref_r = e;
 	return 0;

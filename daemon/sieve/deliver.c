@@ -129,35 +129,51 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 	char *text = NULL, *name = NULL;
 	memset(d, 0, sizeof *d);
 	d->user_id = in->user_id;
-	int64_t script_id = 0;
-	int ret = store_sieve_active(st, in->user_id, &script_id, &name, &text, &error);
-	if (ret == STORE_NOTFOUND)
-		return 0;
-	if (ret != STORE_OK) {
-		log_error("sieve user=%s cannot read the active script: %s", in->user, error);
-		return STORE_ERROR;
-	}
+	int64_t script_id = 0, version = 0;
 	struct buf msg = BUF_INIT, errors = BUF_INIT;
 	const struct sieve_script *script = NULL;
 	struct sieve_cache_ref *ref = NULL;
+	bool failed = false;
+	char *why = NULL;
+	/* kept compiled (cache.h): the text is read only when it is not */
+	int ret = store_sieve_active_version(st, in->user_id, &script_id, &version, &error);
+	if (ret == STORE_OK && sieve_cache_find(script_id, version, &script, &ref) < 0) {
+		ret = store_sieve_active(st, in->user_id, &script_id, &version, &name, &text,
+					 &error);
+		/* compiled when it was stored; compiled again once per process
+		 * and version */
+		if (ret == STORE_OK && sieve_cache_get(script_id, version, in->user_id, text,
+						       strlen(text), &script, &ref, &errors) < 0) {
+			failed = true;
+			why = xasprintf("the script '%s' does not compile:\n%s", name,
+					buf_cstr(&errors));
+		}
+	}
+	if (ret == STORE_NOTFOUND)
+		return 0;	/* none active (or deactivated between the two reads) */
+	if (ret != STORE_OK) {
+		log_error("sieve user=%s cannot read the active script: %s", in->user, error);
+		sieve_cache_release(&ref);
+		free(text);
+		free(name);
+		buf_free(&errors);
+		free(why);
+		return STORE_ERROR;
+	}
 	struct sieve_result r;
 	memset(&r, 0, sizeof r);
 	/* a message just delivered is in the read cache (blob.h) */
 	if (blob_read_cached(st, in->blob, &msg, &error) != STORE_OK) {
 		log_error("sieve user=%s cannot read the message: %s", in->user, error);
+		sieve_cache_release(&ref);
 		free(text);
 		free(name);
+		buf_free(&errors);
+		free(why);
 		return STORE_ERROR;
 	}
 	buf_puts(&msg, "");
-	bool failed = false;
-	char *why = NULL;
-	/* compiled when it was stored: kept compiled (cache.h) */
-	if (sieve_cache_get(script_id, in->user_id, text, strlen(text), &script, &ref,
-			    &errors) < 0) {
-		failed = true;
-		why = xasprintf("the script '%s' does not compile:\n%s", name, buf_cstr(&errors));
-	} else {
+	if (!failed) {
 		struct ctx x = { st, in->user_id, in };
 		struct sieve_env env;
 		memset(&env, 0, sizeof env);
@@ -176,6 +192,10 @@ sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
 		env.ctx = &x;
 		if (sieve_run(script, &env, &r) < 0) {
 			failed = true;
+			if (name == NULL &&
+			    store_sieve_active(st, in->user_id, NULL, NULL, &name, &text, &error) !=
+				    STORE_OK)
+				name = xstrdup("?");
 			why = xasprintf("the script '%s' failed: %s", name, r.error);
 		}
 	}

@@ -2,7 +2,7 @@
 # checker, interpreter; pure functions, see sieve.h) and the ManageSieve
 # server session (RFC 5804).  Uses core and mail; the scripts and the
 # vacation/duplicate memory are the store's (store/sieve_store.h,
-# sql/018_sieve.sql).
+# sql/018_sieve.sql, sql/051_sieve_version.sql).
 noinst_LIBRARIES += libsieve.a
 libsieve_a_SOURCES = \
 	daemon/sieve/sieve.h daemon/sieve/sieve_int.h \
@@ -17,7 +17,7 @@ SIEVE_SRCS = daemon/sieve/parse.c daemon/sieve/validate.c daemon/sieve/match.c \
 	daemon/sieve/interp.c daemon/sieve/actions.c
 
 libstore_a_SOURCES += daemon/store/sieve_store.c daemon/store/sieve_store.h
-SQL_MIGRATIONS += sql/018_sieve.sql
+SQL_MIGRATIONS += sql/018_sieve.sql sql/051_sieve_version.sql
 mailhub_SOURCES += daemon/cli/sieve.c
 
 if HAVE_CHECK

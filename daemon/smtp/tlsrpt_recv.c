@@ -103,23 +103,31 @@ smtp_tlsrpt_received(struct smtp_session *s, const char *hash, int fd, uint64_t 
 	const char *error;
 	int own_fd = -1;
 	struct buf msg = BUF_INIT;
-	if (fd < 0) {
+	bool whole = false;
+	if (fd < 0 && size <= BLOB_CACHE_ENTRY_MAX &&
+	    blob_read_cached(smtp_store(s), hash, &msg, &error) == STORE_OK) {
+		/* the message just delivered is in the read cache (blob.h):
+		 * no file opened, read and closed at every message */
+		whole = true;
+		size = msg.len;
+	} else if (fd < 0) {
+		buf_reset(&msg);
 		uint64_t blob_size;
 		if (blob_open(smtp_store(s), hash, &own_fd, &blob_size, &error) != STORE_OK) {
 			log_error("%s[%llu] tls-report id=%s: cannot read the message: %s", s->name,
 				  (unsigned long long)s->id, s->tx->id, error);
-			return;
+			goto out;
 		}
 		fd = own_fd;
 		size = blob_size;
 	}
 	size_t head = size < TLSRPT_HEAD_MAX ? (size_t)size : TLSRPT_HEAD_MAX;
-	if (read_head(fd, head, &msg, &error) < 0) {
+	if (!whole && read_head(fd, head, &msg, &error) < 0) {
 		log_error("%s[%llu] tls-report id=%s: cannot read the message: %s", s->name,
 			  (unsigned long long)s->id, s->tx->id, error);
 		goto out;
 	}
-	if (!tlsrpt_mail_announced(buf_cstr(&msg), msg.len))
+	if (!tlsrpt_mail_announced(buf_cstr(&msg), head))
 		goto out;	/* the usual case: not a report */
 	if (size > TLSRPT_MAIL_MAX) {
 		log_warning("%s[%llu] tls-report id=%s from=<%s> not read: the message (%llu bytes)"
@@ -128,11 +136,13 @@ smtp_tlsrpt_received(struct smtp_session *s, const char *hash, int fd, uint64_t 
 			    esc_str(s->tx->sender), (unsigned long long)size, TLSRPT_MAIL_MAX);
 		goto out;
 	}
-	buf_reset(&msg);
-	if (read_head(fd, (size_t)size, &msg, &error) < 0) {
-		log_error("%s[%llu] tls-report id=%s: cannot read the message: %s", s->name,
-			  (unsigned long long)s->id, s->tx->id, error);
-		goto out;
+	if (!whole) {
+		buf_reset(&msg);
+		if (read_head(fd, (size_t)size, &msg, &error) < 0) {
+			log_error("%s[%llu] tls-report id=%s: cannot read the message: %s",
+				  s->name, (unsigned long long)s->id, s->tx->id, error);
+			goto out;
+		}
 	}
 	struct tlsrpt_report rep;
 	int found = tlsrpt_mail_decode(buf_cstr(&msg), msg.len, &rep, &error);

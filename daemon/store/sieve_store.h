@@ -38,10 +38,16 @@ int store_sieve_put(struct store *st, int64_t user_id, const char *name, const c
 /* The text (malloc'd) and whether it is active (active_r may be NULL). */
 int store_sieve_get(struct store *st, int64_t user_id, const char *name, char **text_r,
 		    bool *active_r, const char **error_r);
-/* The active script, its row id (id_r and name_r may be NULL) and text:
+/* The active script, its row id and version (id_r, version_r and name_r
+ * may be NULL) and text: STORE_NOTFOUND when the user has none. */
+int store_sieve_active(struct store *st, int64_t user_id, int64_t *id_r, int64_t *version_r,
+		       char **name_r, char **text_r, const char **error_r);
+/* The active script's row id and the version of its text, without the
+ * text (sql/051: every change of a script's text, by any process, gives
+ * it a version never given before, so (id, version) names one text).
  * STORE_NOTFOUND when the user has none. */
-int store_sieve_active(struct store *st, int64_t user_id, int64_t *id_r, char **name_r,
-		       char **text_r, const char **error_r);
+int store_sieve_active_version(struct store *st, int64_t user_id, int64_t *id_r,
+			       int64_t *version_r, const char **error_r);
 /* Makes name the active script; NULL: none is. */
 int store_sieve_activate(struct store *st, int64_t user_id, const char *name,
 			 const char **error_r);

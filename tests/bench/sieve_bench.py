@@ -258,19 +258,27 @@ def main():
         sides["dovecot"] = dovecot_rate
     names = list(sides)
     runs = {name: [] for name in names}
+    # the 1-minute load average after each side: on a shared machine the
+    # rates say as much about what else ran as about either server, so
+    # the figures come with it
+    loads = {name: [] for name in names}
     for rnd in range(ROUNDS):
         # the order turned each round: a side is not always the one that
         # runs while the machine is busiest
         order = names[rnd % len(names):] + names[:rnd % len(names)]
         for name in order:
             runs[name].append(sides[name]())
+            loads[name].append(os.getloadavg()[0])
         if ROUNDS > 1:
             print(f"round {rnd + 1}: " + ", ".join(
                 f"{name} {runs[name][-1][0]:.1f} msg/s {runs[name][-1][1] * 1e6:.0f} us"
+                f" (load {loads[name][-1]:.1f})"
                 for name in names))
     rate = {name: median([r[0] for r in rs]) for name, rs in runs.items()}
     cpu = {name: median([r[1] for r in rs]) for name, rs in runs.items()}
-    print(f"{N} messages, {SESSIONS} sessions, {ROUNDS} round(s), medians")
+    print(f"{N} messages, {SESSIONS} sessions, {ROUNDS} round(s), medians; load average"
+          f" after a side {min(min(v) for v in loads.values()):.1f} to"
+          f" {max(max(v) for v in loads.values()):.1f} on {os.cpu_count()} CPUs")
     print(f"mailhub, no script:      {rate['plain']:8.1f} msg/s  "
           f"{cpu['plain'] * 1e6:7.0f} us CPU/msg")
     print(f"mailhub, 50-rule script: {rate['sieve']:8.1f} msg/s  "

@@ -147,6 +147,64 @@ START_TEST(test_changed_script)
 }
 END_TEST
 
+/* (id, version) names one text: every change of the text, by the store
+ * or by plain SQL, and every new script (even one that gets the id of a
+ * deleted one) has a version never seen before; renaming, activating and
+ * deactivating leave it. */
+START_TEST(test_versions)
+{
+	char *dir;
+	const char *error = NULL;
+	struct store *st = test_store_fixture(&dir);
+	struct store_user u;
+	ck_assert_int_eq(store_user_get(st, "a@example.org", &u, &error), STORE_OK);
+	int64_t id, v, id2, v2;
+	ck_assert_int_eq(store_sieve_active_version(st, u.id, &id, &v, &error), STORE_NOTFOUND);
+	put_script(st, u.id, "keep;");
+	ck_assert_int_eq(store_sieve_activate(st, u.id, "rules", &error), STORE_OK);
+	ck_assert_int_eq(store_sieve_active_version(st, u.id, &id, &v, &error), STORE_OK);
+	ck_assert_int_gt(v, 0);
+	/* what delivery reads on a miss is the same row and version */
+	char *name = NULL, *text = NULL;
+	ck_assert_int_eq(store_sieve_active(st, u.id, &id2, &v2, &name, &text, &error), STORE_OK);
+	ck_assert_int_eq(id2, id);
+	ck_assert_int_eq(v2, v);
+	ck_assert_str_eq(name, "rules");
+	ck_assert_str_eq(text, "keep;");
+	free(name);
+	free(text);
+
+	put_script(st, u.id, "discard;");
+	ck_assert_int_eq(store_sieve_active_version(st, u.id, &id2, &v2, &error), STORE_OK);
+	ck_assert_int_eq(id2, id);
+	ck_assert_int_gt(v2, v);
+	v = v2;
+	test_sql(dir, "UPDATE sieve_scripts SET script = 'keep;'");
+	ck_assert_int_eq(store_sieve_active_version(st, u.id, &id2, &v2, &error), STORE_OK);
+	ck_assert_int_gt(v2, v);
+	v = v2;
+	ck_assert_int_eq(store_sieve_rename(st, u.id, "rules", "other", &error), STORE_OK);
+	ck_assert_int_eq(store_sieve_activate(st, u.id, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_sieve_active_version(st, u.id, &id2, &v2, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_sieve_activate(st, u.id, "other", &error), STORE_OK);
+	ck_assert_int_eq(store_sieve_active_version(st, u.id, &id2, &v2, &error), STORE_OK);
+	ck_assert_int_eq(v2, v);
+
+	/* deleted, and a new script in its place (SQLite gives the largest
+	 * id again): same id, new version */
+	ck_assert_int_eq(store_sieve_activate(st, u.id, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_sieve_delete(st, u.id, "other", &error), STORE_OK);
+	put_script(st, u.id, "keep;");
+	ck_assert_int_eq(store_sieve_activate(st, u.id, "rules", &error), STORE_OK);
+	ck_assert_int_eq(store_sieve_active_version(st, u.id, &id2, &v2, &error), STORE_OK);
+	ck_assert_int_gt(v2, v);
+
+	store_user_clear(&u);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* Takes script id with text from the cache and gives it back; whether it
  * was a hit. */
 static bool
@@ -157,7 +215,7 @@ touch(int64_t id, const char *text)
 	const struct sieve_script *script = NULL;
 	struct sieve_cache_ref *ref = NULL;
 	sieve_cache_stats(&a);
-	ck_assert_int_eq(sieve_cache_get(id, id, text, strlen(text), &script, &ref, &errors), 0);
+	ck_assert_int_eq(sieve_cache_get(id, 0, id, text, strlen(text), &script, &ref, &errors), 0);
 	ck_assert_ptr_nonnull(script);
 	sieve_cache_release(&ref);
 	ck_assert_ptr_null(ref);
@@ -216,8 +274,8 @@ START_TEST(test_dropped_in_use)
 	const struct sieve_script *s1, *s2;
 	struct sieve_cache_ref *r1 = NULL, *r2 = NULL;
 	sieve_cache_clear();
-	ck_assert_int_eq(sieve_cache_get(7, 70, text, strlen(text), &s1, &r1, &errors), 0);
-	ck_assert_int_eq(sieve_cache_get(7, 70, text, strlen(text), &s2, &r2, &errors), 0);
+	ck_assert_int_eq(sieve_cache_get(7, 1, 70, text, strlen(text), &s1, &r1, &errors), 0);
+	ck_assert_int_eq(sieve_cache_get(7, 1, 70, text, strlen(text), &s2, &r2, &errors), 0);
 	ck_assert_ptr_eq(s1, s2);	/* one compiled form, shared */
 	sieve_cache_forget_user(70);
 	/* still usable by its holders (ASan: no use after free) */
@@ -227,7 +285,7 @@ START_TEST(test_dropped_in_use)
 	sieve_cache_release(&r2);
 	sieve_cache_release(&r2);	/* NULL: nothing */
 	/* a script that does not compile: errors, nothing kept */
-	ck_assert_int_eq(sieve_cache_get(8, 70, "fileinto \"x\";", 13, &s1, &r1, &errors), -1);
+	ck_assert_int_eq(sieve_cache_get(8, 1, 70, "fileinto \"x\";", 13, &s1, &r1, &errors), -1);
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&errors), "line 1: error"));
 	struct sieve_cache_stats s;
 	sieve_cache_stats(&s);
@@ -259,7 +317,7 @@ cache_thread(void *arg)
 		unsigned v = (seed >> 8) & 1;
 		const struct sieve_script *script;
 		struct sieve_cache_ref *ref = NULL;
-		if (sieve_cache_get(id, 100, VERSIONS[v], strlen(VERSIONS[v]), &script, &ref,
+		if (sieve_cache_get(id, v + 1, 100, VERSIONS[v], strlen(VERSIONS[v]), &script, &ref,
 				    &errors) < 0) {
 			bad++;
 			continue;
@@ -304,6 +362,7 @@ make_suite(void)
 	TCase *tc = tcase_create("cache");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_changed_script);
+	tcase_add_test(tc, test_versions);
 	tcase_add_test(tc, test_bounded);
 	tcase_add_test(tc, test_dropped_in_use);
 	tcase_add_test(tc, test_threads);
