@@ -469,6 +469,216 @@ folder_unchanged(struct fetch_run *run, const char *folder, const struct imapc_s
 	return 0;
 }
 
+/*
+ * Two-way with QRESYNC, the folders synced before that STATUS found
+ * changed: the first halves of their passes at once.  Each folder's
+ * SELECT (QRESYNC) and the UID FETCH of its new messages (last UID
+ * fetched + 1 to STATUS's UIDNEXT - 1) are written together, and every
+ * such folder's behind the one before (imap_client_sync_many): one round
+ * trip for all of them instead of two per folder.  The messages gather in
+ * run->batch (deferred: committed with the others' before any second
+ * half), as folder_fetch's deferred folders' do; a UID linked already (a
+ * move of ours brought it, COPYUID) is dropped as it arrives.  A message
+ * that arrived after the STATUS is the next run's (the last UID recorded
+ * is STATUS's).
+ */
+struct piped {
+	struct imap_sink_ctx x;		/* first: the sink's ctx */
+	struct fetch_run *run;
+	struct folder_pass *fp;
+	const struct imapc_sync_folder *sf;
+	uint32_t last_uid, to;		/* fetched: (last_uid, to] */
+	uint32_t *linked;		/* linked already in that range */
+	size_t n_linked;
+	uint32_t linked_max, uids_max;
+	struct buf set;
+};
+
+static int
+piped_begin(void *ctx, uint64_t size, const char **error_r)
+{
+	struct piped *p = ctx;
+	/* the SELECT's answer came first (RFC 3501 §5.5) */
+	if (p->sf->mb.uidvalidity != p->fp->uidvalidity) {
+		*error_r = "the folder's UIDVALIDITY changed during the sync";
+		return -1;
+	}
+	p->run->mailbox_id = p->fp->mailbox_id;
+	return sink_begin(&p->x, size, error_r);
+}
+
+static int
+piped_end(void *ctx, const struct imapc_message_meta *meta, const char **error_r)
+{
+	struct piped *p = ctx;
+	if (meta->uid <= p->last_uid || meta->uid > p->to) {
+		*error_r = "the server sent a message that was not asked for";
+		return -1;
+	}
+	for (size_t i = 0; i < p->n_linked; i++) {
+		if (p->linked[i] == meta->uid) {
+			/* moved here by us: linked already (fetch_twoway_filter) */
+			sink_abort(&p->x);
+			if (meta->uid > p->linked_max)
+				p->linked_max = meta->uid;
+			return 0;
+		}
+	}
+	if (meta->uid > p->uids_max)
+		p->uids_max = meta->uid;
+	p->run->mailbox_id = p->fp->mailbox_id;
+	return sink_end(&p->x, meta, error_r);
+}
+
+/* Whether folder (its STATUS st) can go in the pipeline, and if so fp
+ * and p made ready for it (*n_new_r: at most that many new messages). */
+static int
+piped_prepare(struct fetch_run *run, const char *folder, const struct imapc_status *st,
+	      struct folder_pass *fp, struct piped *p, struct imapc_sync_folder *sf,
+	      bool *ok_r, size_t *n_new_r, const char **error_r)
+{
+	struct store *s = fetch_run_store(run);
+	*ok_r = false;
+	*n_new_r = 0;
+	uint32_t uidvalidity = 0, last_uid = 0;
+	bool refetch = false;
+	uint64_t since = 0;
+	if (st->uidvalidity == 0 || st->uidnext == 0)
+		return 0;
+	int r = store_upstream_folder_get(s, run->up->id, folder, &uidvalidity, &last_uid,
+					  &refetch, error_r);
+	if (r == STORE_NOTFOUND)
+		return 0;
+	if (r != STORE_OK ||
+	    store_twoway_modseq_get(s, run->up->id, folder, &since, error_r) != STORE_OK)
+		return -1;
+	if (since == 0 || refetch || last_uid == UINT32_MAX || uidvalidity != st->uidvalidity)
+		return 0;	/* folder_fetch's way */
+	memset(fp, 0, sizeof *fp);
+	memset(p, 0, sizeof *p);
+	memset(sf, 0, sizeof *sf);
+	fp->folder = folder;
+	fp->uidvalidity = uidvalidity;
+	fp->deferred = true;
+	if (fetch_twoway_pre_begin(run, folder, &fp->pre, &sf->flags_fn, &sf->flags_ctx,
+				   error_r) < 0)
+		return -1;
+	if (run->up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
+		return -1;
+	fp->mailbox_id = run->mailbox_id;
+	p->run = run;
+	p->fp = fp;
+	p->sf = sf;
+	p->last_uid = last_uid;
+	p->to = st->uidnext - 1;
+	if (p->to > last_uid) {
+		if (store_twoway_linked_uids(s, run->up->id, folder, uidvalidity, last_uid + 1,
+					     &p->linked, &p->n_linked, error_r) != STORE_OK)
+			return -1;
+		buf_printf(&p->set, "%u:%u", last_uid + 1, p->to);
+		sf->uidset = buf_cstr(&p->set);
+		*n_new_r = p->to - last_uid;
+	}
+	sf->folder = folder;
+	sf->uidvalidity = uidvalidity;
+	sf->modseq = fp->pre.since;
+	fetch_sink_init(&p->x.sink, run);
+	p->x.open = false;
+	p->x.sink.folder = folder;
+	p->x.sink.uidvalidity = uidvalidity;
+	*ok_r = true;
+	return 0;
+}
+
+/* After the pipeline: what folder_fetch leaves for the second half. */
+static int
+piped_finish(struct fetch_run *run, struct piped *p, struct imapc_sync_folder *sf,
+	     const char **error_r)
+{
+	struct folder_pass *fp = p->fp;
+	fp->mb = sf->mb;
+	fetch_pass_selected(run, fp->folder, &fp->mb);
+	if (fetch_twoway_pre_qresync(run, fp->folder, fp->uidvalidity, &fp->pre, &sf->mb,
+				     &sf->vanished, sf->n_vanished, error_r) < 0)
+		return -1;
+	/* every UID up to STATUS's UIDNEXT is here, linked, or expunged
+	 * (see folder_fetch) */
+	uint32_t advance = p->linked_max;
+	if (p->to > advance && p->to > p->last_uid && p->to > p->uids_max)
+		advance = p->to;
+	fp->pre.advance = advance;
+	fp->exists = sf->mb.exists;
+	fp->appended_before = run->appended;
+	return 0;
+}
+
+static void
+piped_free(struct piped *p, struct imapc_sync_folder *sf)
+{
+	if (p->x.open)
+		fetch_sink_abort(&p->x.sink);
+	fetch_sink_clear(&p->x.sink);
+	free(p->linked);
+	buf_free(&p->set);
+	xfree(sf->vanished);
+}
+
+/* The pipeline over folders[] whose STATUS is st[] (skip[i]: unchanged or
+ * not two-way's), new messages up to FETCH_IMAP_BATCH in all; the folders
+ * taken are marked in piped_r[] and their passes appended to fps. */
+static int
+fetch_piped(struct fetch_run *run, struct imap_client *c, const char *const *folders, size_t n,
+	    const struct imapc_status *st, const bool *skip, bool *piped_r,
+	    struct folder_pass *fps, size_t *n_fps_io, const char **error_r)
+{
+	struct piped *p = xcalloc(n + 1, sizeof *p);
+	struct imapc_sync_folder *sf = xcalloc(n + 1, sizeof *sf);
+	size_t k = 0, budget = FETCH_IMAP_BATCH;
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (skip[i])
+			continue;
+		bool ok;
+		size_t n_new;
+		struct folder_pass *fp = &fps[*n_fps_io];
+		ret = piped_prepare(run, folders[i], &st[i], fp, &p[k], &sf[k], &ok, &n_new,
+				    error_r);
+		if (ret == 0 && ok && n_new > budget) {
+			/* too many for one batch: folder_fetch's way */
+			fetch_twoway_pre_free(&fp->pre);
+			piped_free(&p[k], &sf[k]);
+			ok = false;
+		}
+		if (ok || ret < 0) {
+			/* one that failed is freed and noted with the others */
+			if (fp->folder == NULL)
+				fp->folder = folders[i];
+			(*n_fps_io)++;
+			piped_r[i] = true;
+			budget -= ok ? n_new : 0;
+			k++;
+		}
+	}
+	struct imapc_fetch_sink *sinks = xcalloc(k + 1, sizeof *sinks);
+	for (size_t j = 0; j < k; j++) {
+		/* sink_write and sink_abort take the struct piped as its
+		 * first member */
+		sinks[j] = (struct imapc_fetch_sink){ piped_begin, sink_write, piped_end,
+						      sink_abort, &p[j] };
+		sf[j].sink = &sinks[j];
+	}
+	if (ret == 0 && k > 0)
+		ret = imap_client_sync_many(c, sf, k, error_r);
+	for (size_t j = 0; j < k && ret == 0; j++)
+		ret = piped_finish(run, &p[j], &sf[j], error_r);
+	for (size_t j = 0; j < k; j++)
+		piped_free(&p[j], &sf[j]);
+	free(sinks);
+	free(sf);
+	free(p);
+	return ret;
+}
+
 /* Notes how the pass of folder ended (the account's page); a stop at
  * shutdown is no error of the folder. */
 static void
@@ -540,11 +750,17 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	}
 	struct folder_pass *fps = xcalloc(n_folders + 1, sizeof *fps);
 	size_t n_fps = 0;
+	bool *unchanged_v = xcalloc(n_folders + 1, sizeof *unchanged_v);
+	bool *piped = xcalloc(n_folders + 1, sizeof *piped);
+	for (size_t i = 0; sp.st != NULL && i < n_folders && ret == 0; i++)
+		ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged_v[i], error_r);
+	if (ret == 0 && may_defer && imap_client_qresync(c) && run->up->set.keep)
+		ret = fetch_piped(run, c, folders, n_folders, sp.st, unchanged_v, piped, fps,
+				  &n_fps, error_r);
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
-		bool unchanged = false;
-		if (sp.st != NULL &&
-		    (ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged, error_r)) < 0)
-			break;
+		bool unchanged = unchanged_v[i];
+		if (piped[i])
+			continue;	/* its first half is done */
 		if (unchanged) {
 			run->exists = sp.st[i].messages;
 			note_folder(run, folders[i], NULL);
@@ -607,6 +823,8 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		}
 	}
 	free(fps);
+	free(piped);
+	free(unchanged_v);
 	free(run->selected);
 	free(run->pass_folder);
 	run->selected = run->pass_folder = NULL;

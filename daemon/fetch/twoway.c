@@ -678,14 +678,9 @@ select_qresync(struct fetch_run *run, struct imap_client *c, const char *folder,
 				       &pre->n_vanished, remote_add, pre->remote, error_r) < 0)
 		return -1;
 	if (mb_r->uidvalidity == uidvalidity && mb_r->highestmodseq != 0) {
-		pre->qresync = true;
-		pre->flags_read = true;
-		size_t changed = ((const struct remote_list *)pre->remote)->n;
-		if (pre->n_vanished > 0 || changed > 0)
-			log_info("fetch[%llu] upstream=%lld folder=%s two-way qresync vanished=%zu changed=%zu",
-				 (unsigned long long)run->log_id, (long long)run->up->id,
-				 esc_str(folder), pre->n_vanished, changed);
-		return 1;
+		uint32_t *v = pre->vanished;
+		return fetch_twoway_pre_qresync(run, folder, uidvalidity, pre, mb_r, &v,
+						pre->n_vanished, error_r) < 0 ? -1 : 1;
 	}
 	/* RFC 7162 §3.2.5.1: a new UIDVALIDITY (or no MODSEQs any more):
 	 * the server reported no changes; every UID is asked for */
@@ -720,6 +715,42 @@ fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char *fo
 	if (pre->present == NULL)
 		pre->present = xcalloc(1, sizeof *pre->present);
 	pre->flags_read = pre->since != 0 && mb_r->highestmodseq != 0;
+	return 0;
+}
+
+int
+fetch_twoway_pre_begin(struct fetch_run *run, const char *folder, struct fetch_twoway_pre *pre,
+		       imapc_flags_fn **fn_r, void **ctx_r, const char **error_r)
+{
+	memset(pre, 0, sizeof *pre);
+	pre->remote = xcalloc(1, sizeof(struct remote_list));
+	*fn_r = remote_add;
+	*ctx_r = pre->remote;
+	return store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &pre->since,
+				       error_r) == STORE_OK ? 0 : -1;
+}
+
+int
+fetch_twoway_pre_qresync(struct fetch_run *run, const char *folder, uint32_t uidvalidity,
+			 struct fetch_twoway_pre *pre, const struct imapc_mailbox *mb,
+			 uint32_t **vanished, size_t n_vanished, const char **error_r)
+{
+	if (mb->uidvalidity != uidvalidity || mb->highestmodseq == 0) {
+		/* RFC 7162 §3.2.5.1: no changes reported; the next run
+		 * starts the folder again by its new UIDVALIDITY */
+		*error_r = "the folder's UIDVALIDITY changed during the sync";
+		return -1;
+	}
+	pre->vanished = *vanished;
+	pre->n_vanished = n_vanished;
+	*vanished = NULL;
+	pre->qresync = true;
+	pre->flags_read = true;
+	size_t changed = ((const struct remote_list *)pre->remote)->n;
+	if (pre->n_vanished > 0 || changed > 0)
+		log_info("fetch[%llu] upstream=%lld folder=%s two-way qresync vanished=%zu changed=%zu",
+			 (unsigned long long)run->log_id, (long long)run->up->id, esc_str(folder),
+			 pre->n_vanished, changed);
 	return 0;
 }
 

@@ -45,6 +45,22 @@ struct cmd_ctx {
 	char (*pipe_tags)[16];
 	bool *pipe_done;
 	size_t pipe_n;
+	/* RFC 7162 §3.2.11: a SELECT while another folder is selected (with
+	 * QRESYNC on): the untagged FETCH responses before "* OK [CLOSED]"
+	 * are the old folder's.  They are held (held_*) and given to
+	 * flags_fn only when no [CLOSED] came by the tagged answer (a server
+	 * that does not send it: they were this folder's after all). */
+	bool await_closed;
+	bool closed_seen;
+	struct imapc_held_flags *held;
+	size_t n_held;
+};
+
+/* A FETCH of flags held until [CLOSED] tells whose it is (above). */
+struct imapc_held_flags {
+	uint32_t uid;
+	unsigned flags;
+	char *keywords;
 };
 
 /* Sends one command (printf-formatted, tagged here) and reads its
