@@ -33,6 +33,7 @@ struct imap_client {
 	const struct upstream_settings *set;
 	bool news_any;		/* flag changes and expunges are news too */
 	bool qresync;		/* ENABLE QRESYNC answered (RFC 7162 §3.2.3) */
+	unsigned caps_told;	/* how many times the server listed them */
 };
 
 
@@ -370,8 +371,10 @@ handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_
 	/* RFC 7162 §3.2.11: what follows is the newly selected folder's */
 	if (r->code_len == 6 && mem_eq_nocase(r->code, "CLOSED", 6))
 		x->closed_seen = true;
-	if (r->code_len > 11 && mem_eq_nocase(r->code, "CAPABILITY ", 11))
+	if (r->code_len > 11 && mem_eq_nocase(r->code, "CAPABILITY ", 11)) {
 		c->caps = imapc_parse_caps(r->code + 11, r->code_len - 11);
+		c->caps_told++;
+	}
 	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDVALIDITY", &v))
 		x->mb->uidvalidity = v;
 	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDNEXT", &v))
@@ -581,6 +584,7 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			handle_status_code(c, x, &r);
 		} else if (imapc_resp_is(&r, "CAPABILITY")) {
 			c->caps = imapc_parse_caps(r.rest, r.rest_len);
+			c->caps_told++;
 		} else if (r.has_number && imapc_resp_is(&r, "EXISTS")) {
 			if (x->mb != NULL)
 				x->mb->exists = r.number;
@@ -889,10 +893,14 @@ imap_client_open(const struct upstream_settings *set, const char *password,
 	if (c->caps == 0 && simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
 		goto fail;
 	*error_r = NULL;
+	unsigned told = c->caps_told;
 	if (login(c, password, error_r) < 0)
 		goto fail;
-	/* capabilities may change after login (RFC 3501 §6.2.3) */
-	if (simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
+	/* capabilities may change after login (RFC 3501 §6.2.3); a server
+	 * that listed them with its answer to the login (RFC 9051 §6.2.3:
+	 * the CAPABILITY response code of the tagged OK) said them already */
+	if (c->caps_told == told &&
+	    simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
 		goto fail;
 	set_state(c, IMAPC_AUTHENTICATED);
 	log_info("imapc[%llu] login host=%s user=%s tls=%s", (unsigned long long)log_id,
