@@ -232,7 +232,12 @@ int fetch_twoway_plan(struct fetch_run *run, struct imap_client *c, const char *
 		      const struct imapc_mailbox *mb, const struct fetch_twoway_pre *pre,
 		      bool grouped, struct fetch_twoway_plan **plan_r, const char **error_r);
 int fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
-		      unsigned fresh, struct fetch_twoway_pre *pre, const char **error_r);
+		      unsigned fresh, struct fetch_twoway_pre *pre, const char *next,
+		      const char **error_r);
+/* Whether the plan's _send is likely to send anything (deletions, moves,
+ * flags changed here): its folder's SELECT is then written ahead by the
+ * _send before it, whose next it is (NULL: none). */
+bool fetch_twoway_plan_sends(const struct fetch_twoway_plan *p);
 void fetch_twoway_plan_free(struct fetch_twoway_plan **p);
 /* twoway.c: after a folder's new messages are fetched (fresh of them
  * added here by this pass), the two-way sync of its changes (see there);

@@ -106,7 +106,7 @@ static int folder_fetch(struct fetch_run *run, struct imap_client *c, struct fol
 static int folder_plan(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
 		       bool grouped, const char **error_r);
 static int folder_send(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
-		       const char **error_r);
+		       const char *next, const char **error_r);
 
 void
 fetch_pass_selected(struct fetch_run *run, const char *folder, const struct imapc_mailbox *mb)
@@ -151,7 +151,7 @@ folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *
 {
 	int ret = folder_plan(run, c, fp, false, error_r);
 	if (ret == 0)
-		ret = folder_send(run, c, fp, error_r);
+		ret = folder_send(run, c, fp, NULL, error_r);
 	fetch_twoway_plan_free(&fp->plan);
 	return ret;
 }
@@ -400,14 +400,14 @@ folder_plan(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp
 
 static int
 folder_send(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
-	    const char **error_r)
+	    const char *next, const char **error_r)
 {
 	if (!run->up->set.two_way)
 		return 0;
 	/* deferred: the count of messages added is not this folder's alone
 	 * (0: sync_flags takes none of them as fresh) */
 	unsigned fresh = fp->deferred ? 0 : run->appended - fp->appended_before;
-	if (fetch_twoway_send(run, c, fp->plan, fresh, &fp->pre, error_r) < 0)
+	if (fetch_twoway_send(run, c, fp->plan, fresh, &fp->pre, next, error_r) < 0)
 		return -1;
 	/* what was made here goes up last: a message of an APPEND cut short
 	 * by a crash came down above and resolved its link by hash */
@@ -815,7 +815,13 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 				free(run->pass_folder);
 				run->pass_folder = xstrdup(fp->folder);
 				run->pass_uidvalidity = fp->mb.uidvalidity;
-				ret = folder_send(run, c, fp, error_r);
+				/* the next folder that sends anything: its
+				 * SELECT is written ahead (twoway.c) */
+				const char *next = NULL;
+				for (size_t j = i + 1; j < n_fps && next == NULL; j++)
+					if (fetch_twoway_plan_sends(fps[j].plan))
+						next = fps[j].folder;
+				ret = folder_send(run, c, fp, next, error_r);
 			}
 			fetch_twoway_plan_free(&fp->plan);
 			fetch_twoway_pre_free(&fp->pre);

@@ -416,11 +416,24 @@ local_apply(struct fetch_run *run, struct local_set *v, size_t n, bool *applied,
 }
 
 /* Step 6: the flags. */
+/* The SELECT of next (the folder whose pass sends next, NULL: none)
+ * written ahead: behind the folder's last command (now false), or at once;
+ * the session's selected folder is not known from then on. */
+static int
+select_next(struct fetch_run *run, struct imap_client *c, const char *next, bool now,
+	    const char **error_r)
+{
+	if (next == NULL)
+		return 0;
+	fetch_pass_selected(run, NULL, NULL);
+	return imap_client_select_ahead(c, next, now, error_r);
+}
+
 static int
 sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	   const struct imapc_mailbox *mb, struct twoway_link *links, size_t n_links,
 	   const struct upstream_uids *there, unsigned fresh, struct op_list *ops,
-	   struct fetch_twoway_pre *pre, const char **error_r)
+	   struct fetch_twoway_pre *pre, const char *next, const char **error_r)
 {
 	uint64_t since = 0;
 	if (store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &since, error_r) !=
@@ -508,6 +521,10 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	int ret = 0;
 	if (n_pushes > 0)
 		ret = fetch_pass_select(run, c, error_r);
+	/* the next folder's SELECT rides with the last command sent here
+	 * (or goes now, while the commit below is made) */
+	if (ret == 0)
+		ret = select_next(run, c, next, n_pushes == 0, error_r);
 	if (ret == 0 && n_pushes > 0)
 		ret = push_send(c, pushes, n_pushes, error_r);
 	/* the local changes and the new bases (and what the moves did): one
@@ -958,9 +975,30 @@ out:
 	return ret;
 }
 
+bool
+fetch_twoway_plan_sends(const struct fetch_twoway_plan *p)
+{
+	if (p == NULL)
+		return false;
+	if (p->n_dels > 0 || p->n_mv > 0)
+		return true;
+	/* a flag changed here (a keyword list written otherwise may be the
+	 * same: then a SELECT is written ahead for nothing) */
+	for (size_t i = 0; i < p->n_links; i++) {
+		const struct twoway_link *l = &p->links[i];
+		if (l->state == TWOWAY_LIVE &&
+		    ((l->local_flags ^ l->flags) & SYNC_FLAGS ||
+		     strcmp(l->local_keywords != NULL ? l->local_keywords : "",
+			    l->keywords != NULL ? l->keywords : "") != 0))
+			return true;
+	}
+	return false;
+}
+
 int
 fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
-		  unsigned fresh, struct fetch_twoway_pre *pre, const char **error_r)
+		  unsigned fresh, struct fetch_twoway_pre *pre, const char *next,
+		  const char **error_r)
 {
 	const char *folder = p->folder;
 	int ret = -1;
@@ -987,7 +1025,7 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 			 p->n_dels, p->n_mv, p->n_gone);
 	/* 6. and 7. flags */
 	ret = sync_flags(run, c, folder, &p->mb, p->links, p->n_links, &p->up_uids, fresh,
-			 &p->del_ops, pre, error_r);
+			 &p->del_ops, pre, next, error_r);
 out:
 	if (ret < 0 && p->del_ops.n > 0 && !fetch_commit_busy(run)) {
 		/* what was sent before the failure, recorded when possible */
@@ -1005,7 +1043,7 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 	struct fetch_twoway_plan *p = NULL;
 	int ret = fetch_twoway_plan(run, c, folder, mb, pre, false, &p, error_r);
 	if (ret == 0)
-		ret = fetch_twoway_send(run, c, p, fresh, pre, error_r);
+		ret = fetch_twoway_send(run, c, p, fresh, pre, NULL, error_r);
 	fetch_twoway_plan_free(&p);
 	return ret;
 }

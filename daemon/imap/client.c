@@ -34,7 +34,17 @@ struct imap_client {
 	bool news_any;		/* flag changes and expunges are news too */
 	bool qresync;		/* ENABLE QRESYNC answered (RFC 7162 §3.2.3) */
 	unsigned caps_told;	/* how many times the server listed them */
+	/* imap_client_select_ahead(): the SELECT to write behind the next
+	 * command (queued), or written and its answer not read yet (sent) */
+	char *ahead_folder;
+	bool ahead_queued, ahead_sent;
+	char ahead_tag[16];
 };
+
+static int wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
+		       const char **error_r);
+static int ahead_write(struct imap_client *c);
+static int ahead_read(struct imap_client *c, struct imapc_mailbox *mb_r, const char **error_r);
 
 
 static void
@@ -54,11 +64,21 @@ send_error(struct imap_client *c, const char **error_r)
 	return -1;
 }
 
-/* Starts a command "TAG text" (not flushed: reading flushes). */
+/* Starts a command "TAG text" (not flushed: reading flushes).  A SELECT
+ * written ahead is answered first (its answer read and dropped: the
+ * caller wants something else). */
 static int
 send_cmd(struct imap_client *c, const char *fmt, ...)
 {
 	va_list ap;
+	if (c->ahead_sent) {
+		const char *error;
+		struct imapc_mailbox mb;
+		if (ahead_read(c, &mb, &error) < 0) {
+			log_info("imapc[%llu] %s", (unsigned long long)c->id, error);
+			return -1;
+		}
+	}
 	snprintf(c->tag, sizeof c->tag, "A%04u", ++c->tag_seq % 10000);
 	if (conn_puts(c->conn, c->tag) < 0 || conn_puts(c->conn, " ") < 0)
 		return -1;
@@ -454,6 +474,9 @@ static int
 wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 	    const char **error_r)
 {
+	/* the SELECT queued goes behind every command written so far */
+	if (c->ahead_queued && !x->want_continue && ahead_write(c) < 0)
+		return send_error(c, error_r);
 	struct buf logical = BUF_INIT;
 	buf_init(&logical, IMAPC_LINE_MAX + IMAPC_SMALL_LITERAL_MAX);
 	int ret = -1;
@@ -925,9 +948,11 @@ imap_client_free(struct imap_client **cp)
 		/* RFC 3501 §6.1.3: a polite LOGOUT, not waiting long for BYE */
 		const char *err;
 		conn_set_timeout(c->conn, 2000);
+		c->ahead_queued = false;
 		(void)simple(c, "LOGOUT", &err, "LOGOUT", NULL);
 	}
 	conn_free(&c->conn);
+	free(c->ahead_folder);
 	free(c);
 	*cp = NULL;
 }
@@ -1027,6 +1052,7 @@ select_folder(struct imap_client *c, const char *folder, const char *verb, const
 		return -1;
 	struct cmd_ctx x = { 0 };
 	x.mb = mb_r;
+	c->ahead_queued = false;	/* this SELECT instead */
 	const char *what = errfmt("cannot open folder %s", esc_str(folder));
 	/* unsolicited FETCHes are not collected here (no flags_fn): no
 	 * [CLOSED] to wait for */
@@ -1052,10 +1078,75 @@ imap_client_select(struct imap_client *c, const char *folder, bool readonly,
 	return select_folder(c, folder, readonly ? "EXAMINE" : "SELECT", "", mb_r, error_r);
 }
 
+/* Writes the SELECT queued by imap_client_select_ahead (its tag kept
+ * apart: the command before it is the one being waited for). */
+static int
+ahead_write(struct imap_client *c)
+{
+	char tag[sizeof c->tag];
+	memcpy(tag, c->tag, sizeof tag);
+	c->ahead_queued = false;
+	struct buf quoted = BUF_INIT;
+	const char *error;
+	int ret = imapc_quote_folder(c->ahead_folder, &quoted, &error);
+	if (ret == 0) {
+		/* as imap_client_select_rw sends it */
+		ret = send_cmd(c, "SELECT %s%s", buf_cstr(&quoted),
+			       (c->caps & IMAPC_CAP_CONDSTORE) != 0 ? " (CONDSTORE)" : "");
+		memcpy(c->ahead_tag, c->tag, sizeof c->ahead_tag);
+		c->ahead_sent = ret == 0;
+	}
+	buf_free(&quoted);
+	memcpy(c->tag, tag, sizeof c->tag);
+	return ret;
+}
+
+/* Reads the answer of the SELECT written ahead into *mb_r. */
+static int
+ahead_read(struct imap_client *c, struct imapc_mailbox *mb_r, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	memset(mb_r, 0, sizeof *mb_r);
+	x.mb = mb_r;
+	c->ahead_sent = false;
+	memcpy(c->tag, c->ahead_tag, sizeof c->tag);
+	const char *what = errfmt("cannot open folder %s", esc_str(c->ahead_folder));
+	if (wait_tagged(c, &x, what, error_r) < 0)
+		return -1;
+	if (mb_r->uidvalidity == 0) {
+		/* RFC 3501 §6.3.1: the server MUST send UIDVALIDITY */
+		c->failed = true;
+		*error_r = errfmt("folder %s: the server sent no UIDVALIDITY",
+				  esc_str(c->ahead_folder));
+		return -1;
+	}
+	set_state(c, IMAPC_SELECTED);
+	return 0;
+}
+
+int
+imap_client_select_ahead(struct imap_client *c, const char *folder, bool now,
+			 const char **error_r)
+{
+	if (c->ahead_queued || c->ahead_sent)
+		return 0;	/* one at a time */
+	free(c->ahead_folder);
+	c->ahead_folder = xstrdup(folder);
+	c->ahead_queued = true;
+	if (!now)
+		return 0;
+	if (ahead_write(c) < 0 || conn_flush(c->conn) < 0)
+		return send_error(c, error_r);
+	return 0;
+}
+
 int
 imap_client_select_rw(struct imap_client *c, const char *folder, struct imapc_mailbox *mb_r,
 		      const char **error_r)
 {
+	c->ahead_queued = false;
+	if (c->ahead_sent && strcmp(c->ahead_folder, folder) == 0)
+		return ahead_read(c, mb_r, error_r);
 	/* RFC 7162 §3.1.8: the CONDSTORE parameter enables it at once */
 	return select_folder(c, folder, "SELECT",
 			     (c->caps & IMAPC_CAP_CONDSTORE) != 0 ? " (CONDSTORE)" : "", mb_r,
@@ -1099,6 +1190,7 @@ select_pipelined(struct imap_client *c, const char *folder, const char *args,
 		return -1;
 	char tags[4][sizeof c->tag];
 	bool done[4] = { false, false, false, false };
+	c->ahead_queued = false;	/* this SELECT instead */
 	if (n_more + 1 > sizeof tags / sizeof tags[0])
 		panic("imapc: %zu commands after a SELECT", n_more);
 	size_t k = 0;
@@ -1263,6 +1355,7 @@ imap_client_sync_many(struct imap_client *c, struct imapc_sync_folder *v, size_t
 	}
 	const char *gm = (c->caps & IMAPC_CAP_X_GM_EXT_1) != 0 ? " X-GM-MSGID" : "";
 	char tags[2 * SYNC_MANY_FOLDERS][sizeof c->tag];
+	c->ahead_queued = false;	/* these SELECTs instead */
 	for (size_t i = 0; i < n; i += SYNC_MANY_FOLDERS) {
 		size_t k = n - i < SYNC_MANY_FOLDERS ? n - i : SYNC_MANY_FOLDERS;
 		for (size_t j = 0; j < k; j++) {
@@ -1632,8 +1725,11 @@ imapc_pipeline_into(struct imap_client *c, const struct cmd_ctx *shared, const c
 	char (*tags)[sizeof c->tag] = xcalloc(IMAPC_PIPELINE_MAX, sizeof *tags);
 	bool done[IMAPC_PIPELINE_MAX];
 	int ret = 0;
+	bool ahead = c->ahead_queued;
 	for (size_t i = 0; i < n && ret == 0;) {
 		size_t k = n - i < IMAPC_PIPELINE_MAX ? n - i : IMAPC_PIPELINE_MAX;
+		/* a SELECT written ahead goes behind the last of them */
+		c->ahead_queued = ahead && i + k == n;
 		/* RFC 3501 §5.5: commands whose results do not depend on each
 		 * other may be sent without waiting, and the server may answer
 		 * them in any order */

@@ -281,6 +281,14 @@ void imap_client_set_news_any(struct imap_client *c, bool any);
  * mb_r->highestmodseq is reported (RFC 7162 §3.1.8). */
 int imap_client_select_rw(struct imap_client *c, const char *folder,
 			  struct imapc_mailbox *mb_r, const char **error_r);
+/* The SELECT of imap_client_select_rw for folder, written ahead of its
+ * call so that its round trip overlaps other work: behind the next command
+ * written (before its answer is read: for the last command of the folder
+ * selected now), or with now at once.  imap_client_select_rw(folder) then
+ * reads its answer; any other command first reads and drops it.  One at a
+ * time (a second call while one is pending does nothing). */
+int imap_client_select_ahead(struct imap_client *c, const char *folder, bool now,
+			     const char **error_r);
 /* Every UID of the selected folder, ascending (ESEARCH's compact form
  * where offered, RFC 4731). */
 int imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r,

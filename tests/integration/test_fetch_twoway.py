@@ -550,6 +550,13 @@ class TestTwoWay(unittest.TestCase):
         # INBOX: only the upstream's changes (an expunge, a new message):
         # nothing to send there, not selected again
         self.assertEqual(len(selects("INBOX")), 1, texts)
+        if self.condstore:
+            # the folders' second halves after one commit: Archive's second
+            # SELECT (to send its flag) written behind Lists' last command,
+            # before that command's answer came
+            again = selects("Archive")[-1]
+            store = max(i for i, w in enumerate(texts[:again]) if w.startswith("UID STORE"))
+            self.assertEqual(words[again][1], words[store][1], words)
 
     def test_sigkill_mid_sync_loses_and_duplicates_nothing(self):
         n_inbox, n_lists = 300, 40
