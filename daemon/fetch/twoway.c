@@ -601,9 +601,15 @@ cmp_move(const void *a, const void *b)
 
 /* Step 4: UID MOVE per destination; the links' new places go into ops
  * (committed with the bases: until then a replay finds the moved ones). */
+static int select_next(struct fetch_run *run, struct imap_client *c, const char *next, bool now,
+		       const char **error_r);
+
+/* ahead (NULL: none): the SELECT written behind the last move (nothing
+ * else is sent in the folder after it). */
 static int
-send_moves(struct imap_client *c, struct twoway_link *links, struct move *mv, size_t n,
-	   struct op_list *ops, const char **error_r)
+send_moves(struct fetch_run *run, struct imap_client *c, struct twoway_link *links,
+	   struct move *mv, size_t n, const char *ahead, struct op_list *ops,
+	   const char **error_r)
 {
 	qsort(mv, n, sizeof *mv, cmp_move);
 	uint32_t *uids = xcalloc(n + 1, sizeof *uids);
@@ -618,8 +624,11 @@ send_moves(struct imap_client *c, struct twoway_link *links, struct move *mv, si
 		imapc_uidset(&set, uids, k);
 		uint32_t uv = 0, *src = NULL, *dst = NULL;
 		size_t pairs = 0;
-		ret = imap_client_move(c, buf_cstr(&set), mv[i].dest, &uv, &src, &dst, &pairs,
-				       error_r);
+		if (j == n)
+			ret = select_next(run, c, ahead, false, error_r);
+		if (ret == 0)
+			ret = imap_client_move(c, buf_cstr(&set), mv[i].dest, &uv, &src, &dst,
+					       &pairs, error_r);
 		for (size_t m = i; m < j && ret == 0; m++) {
 			struct twoway_link *l = &links[mv[m].link];
 			uint32_t to = 0;
@@ -975,15 +984,12 @@ out:
 	return ret;
 }
 
-bool
-fetch_twoway_plan_sends(const struct fetch_twoway_plan *p)
+/* Whether a flag was changed here since the base: without one, the merge
+ * takes the upstream's values and pushes nothing (a keyword list written
+ * otherwise may be the same: a push is then merely possible). */
+static bool
+flags_changed_here(const struct fetch_twoway_plan *p)
 {
-	if (p == NULL)
-		return false;
-	if (p->n_dels > 0 || p->n_mv > 0)
-		return true;
-	/* a flag changed here (a keyword list written otherwise may be the
-	 * same: then a SELECT is written ahead for nothing) */
 	for (size_t i = 0; i < p->n_links; i++) {
 		const struct twoway_link *l = &p->links[i];
 		if (l->state == TWOWAY_LIVE &&
@@ -995,6 +1001,12 @@ fetch_twoway_plan_sends(const struct fetch_twoway_plan *p)
 	return false;
 }
 
+bool
+fetch_twoway_plan_sends(const struct fetch_twoway_plan *p)
+{
+	return p != NULL && (p->n_dels > 0 || p->n_mv > 0 || flags_changed_here(p));
+}
+
 int
 fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
 		  unsigned fresh, struct fetch_twoway_pre *pre, const char *next,
@@ -1002,6 +1014,9 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 {
 	const char *folder = p->folder;
 	int ret = -1;
+	/* the next folder's SELECT goes behind this folder's last command:
+	 * the last move or the expunge when no flag can be pushed here */
+	const char *ahead = flags_changed_here(p) ? NULL : next;
 	/* 3. deletions */
 	if ((p->n_dels > 0 || p->n_mv > 0) && fetch_pass_select(run, c, error_r) < 0)
 		goto out;
@@ -1009,7 +1024,9 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 		struct buf set = BUF_INIT;
 		qsort(p->dels, p->n_dels, sizeof *p->dels, cmp_u32);
 		imapc_uidset(&set, p->dels, p->n_dels);
-		int r = imap_client_delete(c, buf_cstr(&set), error_r);
+		int r = p->n_mv == 0 ? select_next(run, c, ahead, false, error_r) : 0;
+		if (r == 0)
+			r = imap_client_delete(c, buf_cstr(&set), error_r);
 		buf_free(&set);
 		/* the links go with the bases' commit; until then a replay
 		 * finds them gone upstream and drops them */
@@ -1017,7 +1034,8 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 			goto out;
 	}
 	/* 4. moves */
-	if (p->n_mv > 0 && send_moves(c, p->links, p->mv, p->n_mv, &p->del_ops, error_r) < 0)
+	if (p->n_mv > 0 &&
+	    send_moves(run, c, p->links, p->mv, p->n_mv, ahead, &p->del_ops, error_r) < 0)
 		goto out;
 	if (p->n_dels > 0 || p->n_mv > 0 || p->n_gone > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way deleted_up=%zu moved_up=%zu deleted_here=%zu",

@@ -1124,6 +1124,20 @@ ahead_read(struct imap_client *c, struct imapc_mailbox *mb_r, const char **error
 	return 0;
 }
 
+bool
+imapc_ahead_hold(struct imap_client *c)
+{
+	bool queued = c->ahead_queued;
+	c->ahead_queued = false;
+	return queued;
+}
+
+void
+imapc_ahead_restore(struct imap_client *c, bool queued)
+{
+	c->ahead_queued = queued;
+}
+
 int
 imap_client_select_ahead(struct imap_client *c, const char *folder, bool now,
 			 const char **error_r)
@@ -1472,10 +1486,13 @@ int
 imap_client_delete(struct imap_client *c, const char *uidset, const char **error_r)
 {
 	struct cmd_ctx x = { 0 };
+	/* a SELECT written ahead goes behind the UID EXPUNGE */
+	bool ahead = imapc_ahead_hold(c);
 	if (send_cmd(c, "UID STORE %s +FLAGS.SILENT (\\Deleted)", uidset) < 0)
 		return send_error(c, error_r);
 	if (wait_tagged(c, &x, "cannot mark fetched messages deleted", error_r) < 0)
 		return -1;
+	imapc_ahead_restore(c, ahead);
 	/* RFC 4315 §2.1: UID EXPUNGE removes only these; plain EXPUNGE would
 	 * also remove what the user marked \Deleted elsewhere.  Not sent
 	 * with the STORE: Dovecot may run a pipelined UID EXPUNGE before the

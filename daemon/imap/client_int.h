@@ -89,6 +89,12 @@ int imapc_command_literal(struct imap_client *c, struct cmd_ctx *x, const char *
  * §5.1.3), appended to out: 0, or -1 when it is not UTF-8. */
 int imapc_quote_folder(const char *folder, struct buf *out, const char **error_r);
 
+/* A SELECT queued by imap_client_select_ahead held back while a command
+ * that is not the folder's last one is sent (_hold returns whether one
+ * was queued; _restore queues it again for the command after). */
+bool imapc_ahead_hold(struct imap_client *c);
+void imapc_ahead_restore(struct imap_client *c, bool queued);
+
 /* Sorts uids[0..*n) ascending and drops repeats (servers send them
  * sorted: insertion sort is linear then). */
 void imapc_sort_unique(uint32_t *uids, size_t *n);

@@ -755,6 +755,54 @@ START_TEST(test_qresync_sync_many)
 }
 END_TEST
 
+/* imap_client_select_ahead: the SELECT goes behind the last command of
+ * the folder (behind UID EXPUNGE, not behind the UID STORE before it),
+ * imap_client_select_rw of that folder reads its answer without sending
+ * it again; one written at once and not wanted is read and dropped
+ * before the next command */
+START_TEST(test_select_ahead)
+{
+	static const char *const script[] = {
+		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN UIDPLUS] hi\r\n",
+		"$T OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n",
+		"* OK [UIDVALIDITY 7] x\r\n$T OK [READ-WRITE] ok\r\n",	/* SELECT A */
+		"$T OK stored\r\n",
+		"* VANISHED 3\r\n$T OK expunged\r\n",
+		"* 2 EXISTS\r\n* OK [UIDVALIDITY 8] x\r\n$T OK [READ-WRITE] ok\r\n",	/* B */
+		"* OK [UIDVALIDITY 9] x\r\n$T OK [READ-WRITE] ok\r\n",	/* C, dropped */
+		"$T OK noop\r\n",
+		"* BYE bye\r\n$T OK bye\r\n",
+	};
+	struct fake_server fs;
+	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
+	struct upstream_settings set = plain_settings(fs.port);
+	struct imap_client *c = NULL;
+	const char *error = NULL;
+	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
+	struct imapc_mailbox mb;
+	ck_assert_msg(imap_client_select_rw(c, "A", &mb, &error) == 0, "%s", error);
+	ck_assert_int_eq(imap_client_select_ahead(c, "B", false, &error), 0);
+	ck_assert_msg(imap_client_delete(c, "3", &error) == 0, "%s", error);
+	ck_assert_msg(imap_client_select_rw(c, "B", &mb, &error) == 0, "%s", error);
+	ck_assert_uint_eq(mb.uidvalidity, 8);
+	ck_assert_uint_eq(mb.exists, 2);
+	ck_assert_int_eq(imap_client_select_ahead(c, "C", true, &error), 0);
+	bool news;
+	ck_assert_msg(imap_client_noop(c, &news, &error) == 0, "%s", error);
+	imap_client_free(&c);
+	fake_server_stop(&fs);
+	const char *heard = buf_cstr(&fs.heard);
+	const char *store = strstr(heard, "UID STORE 3 +FLAGS.SILENT (\\Deleted)\r\n");
+	const char *expunge = strstr(heard, "UID EXPUNGE 3\r\n");
+	const char *b = strstr(heard, "SELECT \"B\"\r\n");
+	ck_assert_msg(store != NULL && expunge != NULL && b != NULL, "%s", heard);
+	ck_assert_msg(store < expunge && expunge < b, "%s", heard);
+	ck_assert_msg(strstr(b + 1, "SELECT \"B\"") == NULL, "%s", heard);	/* once */
+	ck_assert_msg(strstr(heard, "SELECT \"C\"\r\n") != NULL, "%s", heard);
+	buf_free(&fs.heard);
+}
+END_TEST
+
 START_TEST(test_login_literal_and_errors)
 {
 	/* LOGIN with a password that needs a literal; then the login fails */
@@ -877,6 +925,7 @@ make_suite(void)
 	tcase_add_test(tc, test_twoway_up_commands);
 	tcase_add_test(tc, test_qresync_select);
 	tcase_add_test(tc, test_qresync_sync_many);
+	tcase_add_test(tc, test_select_ahead);
 	tcase_add_test(tc, test_login_literal_and_errors);
 	tcase_add_test(tc, test_hostile_servers);
 	suite_add_tcase(s, tc);
