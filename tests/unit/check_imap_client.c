@@ -403,6 +403,20 @@ plain_settings(unsigned port)
 	return set;
 }
 
+/* The scripted server started and a session opened to it (logged in). */
+static struct imap_client *
+scripted_session(struct fake_server *fs, const char *const *script, size_t n)
+{
+	/* the session keeps a pointer to its settings */
+	static struct upstream_settings set;
+	fake_server_start(fs, script, n);
+	set = plain_settings(fs->port);
+	struct imap_client *c = NULL;
+	const char *error = NULL;
+	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
+	return c;
+}
+
 START_TEST(test_session)
 {
 	static const char *const script[] = {
@@ -418,11 +432,8 @@ START_TEST(test_session)
 		"* BYE bye\r\n$T OK bye\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	ck_assert(imap_client_caps(c) & IMAPC_CAP_IDLE);
 	struct imapc_mailbox mb;
 	ck_assert_msg(imap_client_select(c, "INBOX", true, &mb, &error) == 0, "%s", error);
@@ -517,11 +528,8 @@ START_TEST(test_twoway_up_commands)
 		"* BYE bye\r\n$T OK bye\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	const char *const folders[] = { "A", "Gone", "L\xc3\xa4ndi" };
 	struct status_seen seen = { 0 };
 	ck_assert_msg(imap_client_status_many(c, folders, 3, status_collect, &seen, &error) == 0,
@@ -599,11 +607,8 @@ START_TEST(test_qresync_select)
 		"$T OK done\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	ck_assert(!imap_client_qresync(c));
 	ck_assert_msg(imap_client_enable_qresync(c, &error) == 0, "%s", error);
 	ck_assert(imap_client_qresync(c));
@@ -698,11 +703,8 @@ START_TEST(test_qresync_sync_many)
 		"* BYE bye\r\n$T OK bye\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	struct imapc_sync_folder v[3];
 	memset(v, 0, sizeof v);
 	/* not without QRESYNC enabled */
@@ -774,11 +776,8 @@ START_TEST(test_select_ahead)
 		"* BYE bye\r\n$T OK bye\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	struct imapc_mailbox mb;
 	ck_assert_msg(imap_client_select_rw(c, "A", &mb, &error) == 0, "%s", error);
 	ck_assert_int_eq(imap_client_select_ahead(c, "B", false, &error), 0);
