@@ -835,6 +835,17 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 			run->mailbox_id = fps[i].mailbox_id;
 			ret = folder_plan(run, c, &fps[i], true, error_r);
 		}
+		/* the first folder that sends: its SELECT travels while the
+		 * plans are made durable */
+		for (size_t i = 0; i < n_fps && ret == 0; i++) {
+			if (!fetch_twoway_plan_sends(fps[i].plan))
+				continue;
+			if (run->selected == NULL || strcmp(run->selected, fps[i].folder) != 0) {
+				fetch_pass_selected(run, NULL, NULL);
+				ret = imap_client_select_ahead(c, fps[i].folder, true, error_r);
+			}
+			break;
+		}
 		if (grouped && ret == 0)
 			ret = store_group_end(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
 		else if (grouped)

@@ -1356,8 +1356,10 @@ imap_client_select_qresync(struct imap_client *c, const char *folder, uint32_t u
 	return 0;
 }
 
-/* The folders of one write of imap_client_sync_many: two commands each. */
-#define SYNC_MANY_FOLDERS (IMAPC_PIPELINE_MAX / 2)
+/* The folders of one write of imap_client_sync_many (two commands each,
+ * under 10 KB written before anything is read: the socket's buffers take
+ * it while the server answers). */
+#define SYNC_MANY_FOLDERS 64
 
 int
 imap_client_sync_many(struct imap_client *c, struct imapc_sync_folder *v, size_t n,
