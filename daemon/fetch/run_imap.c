@@ -616,11 +616,12 @@ piped_finish(struct fetch_run *run, struct piped *p, struct imapc_sync_folder *s
 	     const char **error_r)
 {
 	struct folder_pass *fp = p->fp;
+	/* the session's selected folder from here on (the last one's) */
+	fetch_pass_selected(run, fp->folder, &sf->mb);
 	*redo_r = !piped_same(p);
 	if (*redo_r)
 		return 0;
 	fp->mb = sf->mb;
-	fetch_pass_selected(run, fp->folder, &fp->mb);
 	if (fetch_twoway_pre_qresync(run, fp->folder, fp->uidvalidity, &fp->pre, &sf->mb,
 				     &sf->vanished, sf->n_vanished, error_r) < 0)
 		return -1;
