@@ -199,6 +199,17 @@ int fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char
 			struct imapc_mailbox *mb_r, struct fetch_twoway_pre *pre,
 			const char **error_r);
 void fetch_twoway_pre_free(struct fetch_twoway_pre *pre);
+/* For a SELECT with QRESYNC that the caller sends (run_imap.c's pipeline
+ * of several folders): _begin makes *pre ready (the folder's last MODSEQ
+ * in pre->since) and gives the callback (and its ctx) for the FETCH of
+ * changed flags; _qresync takes the SELECT's answer and its VANISHED
+ * UIDs (*vanished taken), -1 when the folder's UIDVALIDITY is not
+ * uidvalidity any more (the run ends: the next one starts it again). */
+int fetch_twoway_pre_begin(struct fetch_run *run, const char *folder, struct fetch_twoway_pre *pre,
+			   imapc_flags_fn **fn_r, void **ctx_r, const char **error_r);
+int fetch_twoway_pre_qresync(struct fetch_run *run, const char *folder, uint32_t uidvalidity,
+			     struct fetch_twoway_pre *pre, const struct imapc_mailbox *mb,
+			     uint32_t **vanished, size_t n_vanished, const char **error_r);
 /* run_imap.c: _selected records that folder was selected with mb (the
  * pass's folder from then on; NULL: none, or not known); fetch_pass_select
  * selects the pass's folder read-write unless it is selected, and checks
@@ -221,7 +232,12 @@ int fetch_twoway_plan(struct fetch_run *run, struct imap_client *c, const char *
 		      const struct imapc_mailbox *mb, const struct fetch_twoway_pre *pre,
 		      bool grouped, struct fetch_twoway_plan **plan_r, const char **error_r);
 int fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
-		      unsigned fresh, struct fetch_twoway_pre *pre, const char **error_r);
+		      unsigned fresh, struct fetch_twoway_pre *pre, const char *next,
+		      const char **error_r);
+/* Whether the plan's _send is likely to send anything (deletions, moves,
+ * flags changed here): its folder's SELECT is then written ahead by the
+ * _send before it, whose next it is (NULL: none). */
+bool fetch_twoway_plan_sends(const struct fetch_twoway_plan *p);
 void fetch_twoway_plan_free(struct fetch_twoway_plan **p);
 /* twoway.c: after a folder's new messages are fetched (fresh of them
  * added here by this pass), the two-way sync of its changes (see there);

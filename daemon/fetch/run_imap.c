@@ -99,6 +99,7 @@ struct folder_pass {
 	unsigned appended_before;
 	unsigned long exists;
 	struct fetch_twoway_plan *plan;	/* its two-way plan, made before it sends */
+	bool unchanged;		/* found unchanged on both sides: no second half */
 };
 
 static int folder_fetch(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
@@ -106,7 +107,7 @@ static int folder_fetch(struct fetch_run *run, struct imap_client *c, struct fol
 static int folder_plan(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
 		       bool grouped, const char **error_r);
 static int folder_send(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
-		       const char **error_r);
+		       const char *next, const char **error_r);
 
 void
 fetch_pass_selected(struct fetch_run *run, const char *folder, const struct imapc_mailbox *mb)
@@ -151,7 +152,7 @@ folder_finish(struct fetch_run *run, struct imap_client *c, struct folder_pass *
 {
 	int ret = folder_plan(run, c, fp, false, error_r);
 	if (ret == 0)
-		ret = folder_send(run, c, fp, error_r);
+		ret = folder_send(run, c, fp, NULL, error_r);
 	fetch_twoway_plan_free(&fp->plan);
 	return ret;
 }
@@ -400,14 +401,14 @@ folder_plan(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp
 
 static int
 folder_send(struct fetch_run *run, struct imap_client *c, struct folder_pass *fp,
-	    const char **error_r)
+	    const char *next, const char **error_r)
 {
 	if (!run->up->set.two_way)
 		return 0;
 	/* deferred: the count of messages added is not this folder's alone
 	 * (0: sync_flags takes none of them as fresh) */
 	unsigned fresh = fp->deferred ? 0 : run->appended - fp->appended_before;
-	if (fetch_twoway_send(run, c, fp->plan, fresh, &fp->pre, error_r) < 0)
+	if (fetch_twoway_send(run, c, fp->plan, fresh, &fp->pre, next, error_r) < 0)
 		return -1;
 	/* what was made here goes up last: a message of an APPEND cut short
 	 * by a crash came down above and resolved its link by hash */
@@ -469,6 +470,243 @@ folder_unchanged(struct fetch_run *run, const char *folder, const struct imapc_s
 	return 0;
 }
 
+/*
+ * Two-way with QRESYNC, the folders synced before: the first halves of
+ * their passes at once.  Each folder's SELECT (QRESYNC) and the UID FETCH
+ * of its new messages (from the last UID fetched + 1) are written
+ * together, and every such folder's behind the one before
+ * (imap_client_sync_many): one round trip for all of them instead of two
+ * per folder, and no STATUS before (the SELECT says what it would: a
+ * folder found unchanged on both sides has no second half).  The messages
+ * gather in run->batch (deferred: committed with the others' before any
+ * second half), as folder_fetch's deferred folders' do; a UID linked
+ * already (a move of ours brought it, COPYUID) is dropped as it arrives,
+ * and so are the last UID that "from:*" always matches (RFC 3501 §6.4.8)
+ * and UIDs from the SELECT's UIDNEXT on (the next run's: the last UID
+ * recorded is UIDNEXT - 1).  A folder whose UIDVALIDITY changed delivers
+ * nothing here and goes through folder_fetch after.
+ */
+struct piped {
+	struct imap_sink_ctx x;		/* first: the sink's ctx */
+	struct fetch_run *run;
+	struct folder_pass *fp;
+	const struct imapc_sync_folder *sf;
+	size_t folder_index;		/* in the run's folders */
+	uint32_t last_uid;
+	uint32_t *linked;		/* linked already from last_uid + 1 */
+	size_t n_linked;
+	uint32_t linked_max, uids_max;
+	bool skip;			/* the message begun is not delivered */
+	struct buf set;
+};
+
+/* Whether the folder is still the one whose UIDs the pass knows (its
+ * SELECT's answer came before any of its FETCH's, RFC 3501 §5.5). */
+static bool
+piped_same(const struct piped *p)
+{
+	return p->sf->mb.uidvalidity == p->fp->uidvalidity && p->sf->mb.highestmodseq != 0;
+}
+
+static int
+piped_begin(void *ctx, uint64_t size, const char **error_r)
+{
+	struct piped *p = ctx;
+	p->skip = !piped_same(p);
+	if (p->skip)
+		return 0;
+	p->run->mailbox_id = p->fp->mailbox_id;
+	return sink_begin(&p->x, size, error_r);
+}
+
+static int
+piped_write(void *ctx, const void *data, size_t n, const char **error_r)
+{
+	struct piped *p = ctx;
+	return p->skip ? 0 : sink_write(&p->x, data, n, error_r);
+}
+
+static void
+piped_abort(void *ctx)
+{
+	struct piped *p = ctx;
+	if (!p->skip)
+		sink_abort(&p->x);
+}
+
+static int
+piped_end(void *ctx, const struct imapc_message_meta *meta, const char **error_r)
+{
+	struct piped *p = ctx;
+	if (p->skip)
+		return 0;
+	bool linked = false;
+	for (size_t i = 0; i < p->n_linked && !linked; i++)
+		linked = p->linked[i] == meta->uid;
+	uint32_t uidnext = p->sf->mb.uidnext;
+	if (meta->uid <= p->last_uid || linked || (uidnext != 0 && meta->uid >= uidnext)) {
+		sink_abort(&p->x);
+		/* moved here by us: linked already (fetch_twoway_filter) */
+		if (linked && meta->uid > p->linked_max)
+			p->linked_max = meta->uid;
+		return 0;
+	}
+	if (meta->uid > p->uids_max)
+		p->uids_max = meta->uid;
+	p->run->mailbox_id = p->fp->mailbox_id;
+	return sink_end(&p->x, meta, error_r);
+}
+
+/* Whether folder can go in the pipeline, and if so fp and p made ready
+ * for it. */
+static int
+piped_prepare(struct fetch_run *run, const char *folder, struct folder_pass *fp, struct piped *p,
+	      struct imapc_sync_folder *sf, bool *ok_r, const char **error_r)
+{
+	struct store *s = fetch_run_store(run);
+	*ok_r = false;
+	uint32_t uidvalidity = 0, last_uid = 0;
+	bool refetch = false;
+	uint64_t since = 0;
+	int r = store_upstream_folder_get(s, run->up->id, folder, &uidvalidity, &last_uid,
+					  &refetch, error_r);
+	if (r == STORE_NOTFOUND)
+		return 0;
+	if (r != STORE_OK ||
+	    store_twoway_modseq_get(s, run->up->id, folder, &since, error_r) != STORE_OK)
+		return -1;
+	if (since == 0 || refetch || last_uid == UINT32_MAX || uidvalidity == 0)
+		return 0;	/* folder_fetch's way */
+	memset(fp, 0, sizeof *fp);
+	memset(p, 0, sizeof *p);
+	memset(sf, 0, sizeof *sf);
+	fp->folder = folder;
+	fp->uidvalidity = uidvalidity;
+	fp->deferred = true;
+	*ok_r = true;	/* from here on freed by the caller */
+	fetch_sink_init(&p->x.sink, run);
+	p->x.sink.folder = folder;
+	p->x.sink.uidvalidity = uidvalidity;
+	p->run = run;
+	p->fp = fp;
+	p->sf = sf;
+	p->last_uid = last_uid;
+	if (fetch_twoway_pre_begin(run, folder, &fp->pre, &sf->flags_fn, &sf->flags_ctx,
+				   error_r) < 0)
+		return -1;
+	if (run->up->set.mirror && fetch_folder_mailbox(run, folder, error_r) < 0)
+		return -1;
+	fp->mailbox_id = run->mailbox_id;
+	if (store_twoway_linked_uids(s, run->up->id, folder, uidvalidity, last_uid + 1, &p->linked,
+				     &p->n_linked, error_r) != STORE_OK)
+		return -1;
+	buf_printf(&p->set, "%u:*", last_uid + 1);
+	sf->uidset = buf_cstr(&p->set);
+	sf->folder = folder;
+	sf->uidvalidity = uidvalidity;
+	sf->modseq = fp->pre.since;
+	return 0;
+}
+
+/* After the pipeline: what folder_fetch leaves for the second half, or
+ * *redo_r (its UIDVALIDITY changed: folder_fetch's way) or
+ * fp->unchanged (nothing changed on either side: no second half). */
+static int
+piped_finish(struct fetch_run *run, struct piped *p, struct imapc_sync_folder *sf, bool *redo_r,
+	     const char **error_r)
+{
+	struct folder_pass *fp = p->fp;
+	/* the session's selected folder from here on (the last one's) */
+	fetch_pass_selected(run, fp->folder, &sf->mb);
+	*redo_r = !piped_same(p);
+	if (*redo_r)
+		return 0;
+	fp->mb = sf->mb;
+	if (fetch_twoway_pre_qresync(run, fp->folder, fp->uidvalidity, &fp->pre, &sf->mb,
+				     &sf->vanished, sf->n_vanished, error_r) < 0)
+		return -1;
+	/* every UID below the SELECT's UIDNEXT is here, linked, or expunged
+	 * (see folder_fetch) */
+	uint32_t to = sf->mb.uidnext > 0 ? sf->mb.uidnext - 1 : 0;
+	uint32_t advance = p->linked_max;
+	if (to > advance && to > p->last_uid && to > p->uids_max)
+		advance = to;
+	fp->pre.advance = advance;
+	fp->exists = sf->mb.exists;
+	fp->appended_before = run->appended;
+	if (p->uids_max == 0 && p->linked_max == 0) {
+		const struct imapc_status st = { sf->mb.exists, sf->mb.uidnext, sf->mb.uidvalidity,
+						 sf->mb.highestmodseq };
+		if (folder_unchanged(run, fp->folder, &st, &fp->unchanged, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+piped_free(struct piped *p, struct imapc_sync_folder *sf)
+{
+	if (p->x.open)
+		fetch_sink_abort(&p->x.sink);
+	fetch_sink_clear(&p->x.sink);
+	free(p->linked);
+	buf_free(&p->set);
+	xfree(sf->vanished);
+}
+
+/* The pipeline over folders[0..n); the folders taken are marked in
+ * piped_r[] and their passes appended to fps (a folder found changed
+ * since: not taken, folder_fetch's way). */
+static int
+fetch_piped(struct fetch_run *run, struct imap_client *c, const char *const *folders, size_t n,
+	    bool *piped_r, struct folder_pass *fps, size_t *n_fps_io, const char **error_r)
+{
+	struct piped *p = xcalloc(n + 1, sizeof *p);
+	struct imapc_sync_folder *sf = xcalloc(n + 1, sizeof *sf);
+	struct imapc_fetch_sink *sinks = xcalloc(n + 1, sizeof *sinks);
+	size_t k = 0, first = *n_fps_io;
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		bool ok;
+		struct folder_pass *fp = &fps[*n_fps_io];
+		ret = piped_prepare(run, folders[i], fp, &p[k], &sf[k], &ok, error_r);
+		if (!ok && ret < 0 && fp->folder == NULL)
+			fp->folder = folders[i];	/* noted with the error */
+		if (ok || ret < 0) {
+			p[k].folder_index = i;
+			piped_r[i] = true;
+			sinks[k] = (struct imapc_fetch_sink){ piped_begin, piped_write, piped_end,
+							      piped_abort, &p[k] };
+			sf[k].sink = &sinks[k];
+			(*n_fps_io)++;
+			k++;
+		}
+	}
+	if (ret == 0 && k > 0)
+		ret = imap_client_sync_many(c, sf, k, error_r);
+	size_t out = first;
+	for (size_t j = 0; j < k; j++) {
+		bool redo = false;
+		if (ret == 0)
+			ret = piped_finish(run, &p[j], &sf[j], &redo, error_r);
+		piped_free(&p[j], &sf[j]);
+		if (redo) {
+			/* its own pass after (a new UIDVALIDITY) */
+			fetch_twoway_pre_free(&fps[first + j].pre);
+			piped_r[p[j].folder_index] = false;
+			continue;
+		}
+		if (out != first + j)
+			fps[out] = fps[first + j];
+		out++;
+	}
+	*n_fps_io = out;
+	free(sinks);
+	free(sf);
+	free(p);
+	return ret;
+}
+
 /* Notes how the pass of folder ended (the account's page); a stop at
  * shutdown is no error of the folder. */
 static void
@@ -517,17 +755,20 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		note_folder(run, only_folder, ret == 0 ? NULL : *error_r);
 	}
 	struct status_pass sp = { folders, n_folders, NULL };
-	if (ret == 0 && only_folder == NULL && run->up->set.two_way && n_folders > 1 &&
-	    (imap_client_caps(c) & IMAPC_CAP_CONDSTORE) != 0) {
-		sp.st = xcalloc(n_folders, sizeof *sp.st);
-		ret = imap_client_status_many(c, folders, n_folders, status_one, &sp, error_r);
-	}
-	unsigned skipped = 0;
 	/* two-way over several folders: the first halves of the changed
 	 * folders' passes (their new messages gathered in run->batch), one
 	 * commit, then the second halves; a folder not synced before goes
 	 * through both halves at once (folder_fetch) */
-	bool may_defer = sp.st != NULL;
+	bool may_defer = ret == 0 && only_folder == NULL && run->up->set.two_way &&
+			 n_folders > 1 && (imap_client_caps(c) & IMAPC_CAP_CONDSTORE) != 0;
+	/* with QRESYNC the SELECTs of the pipeline (fetch_piped) say what
+	 * STATUS would; else STATUS tells which folders changed */
+	bool piping = may_defer && imap_client_qresync(c) && run->up->set.keep;
+	if (may_defer && !piping) {
+		sp.st = xcalloc(n_folders, sizeof *sp.st);
+		ret = imap_client_status_many(c, folders, n_folders, status_one, &sp, error_r);
+	}
+	unsigned skipped = 0;
 	if (may_defer && ret == 0) {
 		/* a move left MOVING by a crash is settled by its source
 		 * folder's second half (the link goes to the destination,
@@ -537,14 +778,20 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		ret = store_twoway_any_moving(fetch_run_store(run), run->up->id, &moving,
 					      error_r) == STORE_OK ? 0 : -1;
 		may_defer = !moving;
+		piping = piping && may_defer;
 	}
 	struct folder_pass *fps = xcalloc(n_folders + 1, sizeof *fps);
 	size_t n_fps = 0;
+	bool *unchanged_v = xcalloc(n_folders + 1, sizeof *unchanged_v);
+	bool *piped = xcalloc(n_folders + 1, sizeof *piped);
+	for (size_t i = 0; sp.st != NULL && i < n_folders && ret == 0; i++)
+		ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged_v[i], error_r);
+	if (ret == 0 && piping)
+		ret = fetch_piped(run, c, folders, n_folders, piped, fps, &n_fps, error_r);
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
-		bool unchanged = false;
-		if (sp.st != NULL &&
-		    (ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged, error_r)) < 0)
-			break;
+		bool unchanged = unchanged_v[i];
+		if (piped[i])
+			continue;	/* its first half is done */
 		if (unchanged) {
 			run->exists = sp.st[i].messages;
 			note_folder(run, folders[i], NULL);
@@ -576,14 +823,29 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		/* then every folder's plan: their intentions and the
 		 * upstream's expunges here in one durable commit, before any
 		 * of them sends (one sync of the disk, not one per folder) */
-		bool grouped = false;
-		if (ret == 0) {
+		bool grouped = false, changed = false;
+		for (size_t i = 0; i < n_fps; i++)
+			changed = changed || !fps[i].unchanged;
+		if (ret == 0 && changed) {
 			ret = store_group_begin(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
 			grouped = ret == 0;
 		}
 		for (size_t i = 0; i < n_fps && ret == 0; i++) {
+			if (fps[i].unchanged)
+				continue;	/* no second half */
 			run->mailbox_id = fps[i].mailbox_id;
 			ret = folder_plan(run, c, &fps[i], true, error_r);
+		}
+		/* the first folder that sends: its SELECT travels while the
+		 * plans are made durable */
+		for (size_t i = 0; i < n_fps && ret == 0; i++) {
+			if (!fetch_twoway_plan_sends(fps[i].plan))
+				continue;
+			if (run->selected == NULL || strcmp(run->selected, fps[i].folder) != 0) {
+				fetch_pass_selected(run, NULL, NULL);
+				ret = imap_client_select_ahead(c, fps[i].folder, true, error_r);
+			}
+			break;
 		}
 		if (grouped && ret == 0)
 			ret = store_group_end(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
@@ -593,13 +855,20 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 			struct folder_pass *fp = &fps[i];
 			run->mailbox_id = fp->mailbox_id;
 			run->exists = fp->exists;
-			if (ret == 0) {
+			skipped += fp->unchanged;
+			if (ret == 0 && !fp->unchanged) {
 				/* its commands go to it: selected again only
 				 * when it sends any (fetch_pass_select) */
 				free(run->pass_folder);
 				run->pass_folder = xstrdup(fp->folder);
 				run->pass_uidvalidity = fp->mb.uidvalidity;
-				ret = folder_send(run, c, fp, error_r);
+				/* the next folder that sends anything: its
+				 * SELECT is written ahead (twoway.c) */
+				const char *next = NULL;
+				for (size_t j = i + 1; j < n_fps && next == NULL; j++)
+					if (fetch_twoway_plan_sends(fps[j].plan))
+						next = fps[j].folder;
+				ret = folder_send(run, c, fp, next, error_r);
 			}
 			fetch_twoway_plan_free(&fp->plan);
 			fetch_twoway_pre_free(&fp->pre);
@@ -607,6 +876,8 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		}
 	}
 	free(fps);
+	free(piped);
+	free(unchanged_v);
 	free(run->selected);
 	free(run->pass_folder);
 	run->selected = run->pass_folder = NULL;

@@ -416,11 +416,24 @@ local_apply(struct fetch_run *run, struct local_set *v, size_t n, bool *applied,
 }
 
 /* Step 6: the flags. */
+/* The SELECT of next (the folder whose pass sends next, NULL: none)
+ * written ahead: behind the folder's last command (now false), or at once;
+ * the session's selected folder is not known from then on. */
+static int
+select_next(struct fetch_run *run, struct imap_client *c, const char *next, bool now,
+	    const char **error_r)
+{
+	if (next == NULL)
+		return 0;
+	fetch_pass_selected(run, NULL, NULL);
+	return imap_client_select_ahead(c, next, now, error_r);
+}
+
 static int
 sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	   const struct imapc_mailbox *mb, struct twoway_link *links, size_t n_links,
 	   const struct upstream_uids *there, unsigned fresh, struct op_list *ops,
-	   struct fetch_twoway_pre *pre, const char **error_r)
+	   struct fetch_twoway_pre *pre, const char *next, const char **error_r)
 {
 	uint64_t since = 0;
 	if (store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &since, error_r) !=
@@ -508,6 +521,10 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	int ret = 0;
 	if (n_pushes > 0)
 		ret = fetch_pass_select(run, c, error_r);
+	/* the next folder's SELECT rides with the last command sent here
+	 * (or goes now, while the commit below is made) */
+	if (ret == 0)
+		ret = select_next(run, c, next, n_pushes == 0, error_r);
 	if (ret == 0 && n_pushes > 0)
 		ret = push_send(c, pushes, n_pushes, error_r);
 	/* the local changes and the new bases (and what the moves did): one
@@ -584,9 +601,15 @@ cmp_move(const void *a, const void *b)
 
 /* Step 4: UID MOVE per destination; the links' new places go into ops
  * (committed with the bases: until then a replay finds the moved ones). */
+static int select_next(struct fetch_run *run, struct imap_client *c, const char *next, bool now,
+		       const char **error_r);
+
+/* ahead (NULL: none): the SELECT written behind the last move (nothing
+ * else is sent in the folder after it). */
 static int
-send_moves(struct imap_client *c, struct twoway_link *links, struct move *mv, size_t n,
-	   struct op_list *ops, const char **error_r)
+send_moves(struct fetch_run *run, struct imap_client *c, struct twoway_link *links,
+	   struct move *mv, size_t n, const char *ahead, struct op_list *ops,
+	   const char **error_r)
 {
 	qsort(mv, n, sizeof *mv, cmp_move);
 	uint32_t *uids = xcalloc(n + 1, sizeof *uids);
@@ -601,8 +624,11 @@ send_moves(struct imap_client *c, struct twoway_link *links, struct move *mv, si
 		imapc_uidset(&set, uids, k);
 		uint32_t uv = 0, *src = NULL, *dst = NULL;
 		size_t pairs = 0;
-		ret = imap_client_move(c, buf_cstr(&set), mv[i].dest, &uv, &src, &dst, &pairs,
-				       error_r);
+		if (j == n)
+			ret = select_next(run, c, ahead, false, error_r);
+		if (ret == 0)
+			ret = imap_client_move(c, buf_cstr(&set), mv[i].dest, &uv, &src, &dst,
+					       &pairs, error_r);
 		for (size_t m = i; m < j && ret == 0; m++) {
 			struct twoway_link *l = &links[mv[m].link];
 			uint32_t to = 0;
@@ -678,14 +704,9 @@ select_qresync(struct fetch_run *run, struct imap_client *c, const char *folder,
 				       &pre->n_vanished, remote_add, pre->remote, error_r) < 0)
 		return -1;
 	if (mb_r->uidvalidity == uidvalidity && mb_r->highestmodseq != 0) {
-		pre->qresync = true;
-		pre->flags_read = true;
-		size_t changed = ((const struct remote_list *)pre->remote)->n;
-		if (pre->n_vanished > 0 || changed > 0)
-			log_info("fetch[%llu] upstream=%lld folder=%s two-way qresync vanished=%zu changed=%zu",
-				 (unsigned long long)run->log_id, (long long)run->up->id,
-				 esc_str(folder), pre->n_vanished, changed);
-		return 1;
+		uint32_t *v = pre->vanished;
+		return fetch_twoway_pre_qresync(run, folder, uidvalidity, pre, mb_r, &v,
+						pre->n_vanished, error_r) < 0 ? -1 : 1;
 	}
 	/* RFC 7162 §3.2.5.1: a new UIDVALIDITY (or no MODSEQs any more):
 	 * the server reported no changes; every UID is asked for */
@@ -720,6 +741,42 @@ fetch_twoway_select(struct fetch_run *run, struct imap_client *c, const char *fo
 	if (pre->present == NULL)
 		pre->present = xcalloc(1, sizeof *pre->present);
 	pre->flags_read = pre->since != 0 && mb_r->highestmodseq != 0;
+	return 0;
+}
+
+int
+fetch_twoway_pre_begin(struct fetch_run *run, const char *folder, struct fetch_twoway_pre *pre,
+		       imapc_flags_fn **fn_r, void **ctx_r, const char **error_r)
+{
+	memset(pre, 0, sizeof *pre);
+	pre->remote = xcalloc(1, sizeof(struct remote_list));
+	*fn_r = remote_add;
+	*ctx_r = pre->remote;
+	return store_twoway_modseq_get(fetch_run_store(run), run->up->id, folder, &pre->since,
+				       error_r) == STORE_OK ? 0 : -1;
+}
+
+int
+fetch_twoway_pre_qresync(struct fetch_run *run, const char *folder, uint32_t uidvalidity,
+			 struct fetch_twoway_pre *pre, const struct imapc_mailbox *mb,
+			 uint32_t **vanished, size_t n_vanished, const char **error_r)
+{
+	if (mb->uidvalidity != uidvalidity || mb->highestmodseq == 0) {
+		/* RFC 7162 §3.2.5.1: no changes reported; the next run
+		 * starts the folder again by its new UIDVALIDITY */
+		*error_r = "the folder's UIDVALIDITY changed during the sync";
+		return -1;
+	}
+	pre->vanished = *vanished;
+	pre->n_vanished = n_vanished;
+	*vanished = NULL;
+	pre->qresync = true;
+	pre->flags_read = true;
+	size_t changed = ((const struct remote_list *)pre->remote)->n;
+	if (pre->n_vanished > 0 || changed > 0)
+		log_info("fetch[%llu] upstream=%lld folder=%s two-way qresync vanished=%zu changed=%zu",
+			 (unsigned long long)run->log_id, (long long)run->up->id, esc_str(folder),
+			 pre->n_vanished, changed);
 	return 0;
 }
 
@@ -927,12 +984,39 @@ out:
 	return ret;
 }
 
+/* Whether a flag was changed here since the base: without one, the merge
+ * takes the upstream's values and pushes nothing (a keyword list written
+ * otherwise may be the same: a push is then merely possible). */
+static bool
+flags_changed_here(const struct fetch_twoway_plan *p)
+{
+	for (size_t i = 0; i < p->n_links; i++) {
+		const struct twoway_link *l = &p->links[i];
+		if (l->state == TWOWAY_LIVE &&
+		    ((l->local_flags ^ l->flags) & SYNC_FLAGS ||
+		     strcmp(l->local_keywords != NULL ? l->local_keywords : "",
+			    l->keywords != NULL ? l->keywords : "") != 0))
+			return true;
+	}
+	return false;
+}
+
+bool
+fetch_twoway_plan_sends(const struct fetch_twoway_plan *p)
+{
+	return p != NULL && (p->n_dels > 0 || p->n_mv > 0 || flags_changed_here(p));
+}
+
 int
 fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
-		  unsigned fresh, struct fetch_twoway_pre *pre, const char **error_r)
+		  unsigned fresh, struct fetch_twoway_pre *pre, const char *next,
+		  const char **error_r)
 {
 	const char *folder = p->folder;
 	int ret = -1;
+	/* the next folder's SELECT goes behind this folder's last command:
+	 * the last move or the expunge when no flag can be pushed here */
+	const char *ahead = flags_changed_here(p) ? NULL : next;
 	/* 3. deletions */
 	if ((p->n_dels > 0 || p->n_mv > 0) && fetch_pass_select(run, c, error_r) < 0)
 		goto out;
@@ -940,7 +1024,9 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 		struct buf set = BUF_INIT;
 		qsort(p->dels, p->n_dels, sizeof *p->dels, cmp_u32);
 		imapc_uidset(&set, p->dels, p->n_dels);
-		int r = imap_client_delete(c, buf_cstr(&set), error_r);
+		int r = p->n_mv == 0 ? select_next(run, c, ahead, false, error_r) : 0;
+		if (r == 0)
+			r = imap_client_delete(c, buf_cstr(&set), error_r);
 		buf_free(&set);
 		/* the links go with the bases' commit; until then a replay
 		 * finds them gone upstream and drops them */
@@ -948,7 +1034,8 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 			goto out;
 	}
 	/* 4. moves */
-	if (p->n_mv > 0 && send_moves(c, p->links, p->mv, p->n_mv, &p->del_ops, error_r) < 0)
+	if (p->n_mv > 0 &&
+	    send_moves(run, c, p->links, p->mv, p->n_mv, ahead, &p->del_ops, error_r) < 0)
 		goto out;
 	if (p->n_dels > 0 || p->n_mv > 0 || p->n_gone > 0)
 		log_info("fetch[%llu] upstream=%lld folder=%s two-way deleted_up=%zu moved_up=%zu deleted_here=%zu",
@@ -956,7 +1043,7 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 			 p->n_dels, p->n_mv, p->n_gone);
 	/* 6. and 7. flags */
 	ret = sync_flags(run, c, folder, &p->mb, p->links, p->n_links, &p->up_uids, fresh,
-			 &p->del_ops, pre, error_r);
+			 &p->del_ops, pre, next, error_r);
 out:
 	if (ret < 0 && p->del_ops.n > 0 && !fetch_commit_busy(run)) {
 		/* what was sent before the failure, recorded when possible */
@@ -974,7 +1061,7 @@ fetch_twoway_folder(struct fetch_run *run, struct imap_client *c, const char *fo
 	struct fetch_twoway_plan *p = NULL;
 	int ret = fetch_twoway_plan(run, c, folder, mb, pre, false, &p, error_r);
 	if (ret == 0)
-		ret = fetch_twoway_send(run, c, p, fresh, pre, error_r);
+		ret = fetch_twoway_send(run, c, p, fresh, pre, NULL, error_r);
 	fetch_twoway_plan_free(&p);
 	return ret;
 }

@@ -33,7 +33,18 @@ struct imap_client {
 	const struct upstream_settings *set;
 	bool news_any;		/* flag changes and expunges are news too */
 	bool qresync;		/* ENABLE QRESYNC answered (RFC 7162 §3.2.3) */
+	unsigned caps_told;	/* how many times the server listed them */
+	/* imap_client_select_ahead(): the SELECT to write behind the next
+	 * command (queued), or written and its answer not read yet (sent) */
+	char *ahead_folder;
+	bool ahead_queued, ahead_sent;
+	char ahead_tag[16];
 };
+
+static int wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
+		       const char **error_r);
+static int ahead_write(struct imap_client *c);
+static int ahead_read(struct imap_client *c, struct imapc_mailbox *mb_r, const char **error_r);
 
 
 static void
@@ -53,11 +64,21 @@ send_error(struct imap_client *c, const char **error_r)
 	return -1;
 }
 
-/* Starts a command "TAG text" (not flushed: reading flushes). */
+/* Starts a command "TAG text" (not flushed: reading flushes).  A SELECT
+ * written ahead is answered first (its answer read and dropped: the
+ * caller wants something else). */
 static int
 send_cmd(struct imap_client *c, const char *fmt, ...)
 {
 	va_list ap;
+	if (c->ahead_sent) {
+		const char *error;
+		struct imapc_mailbox mb;
+		if (ahead_read(c, &mb, &error) < 0) {
+			log_info("imapc[%llu] %s", (unsigned long long)c->id, error);
+			return -1;
+		}
+	}
 	snprintf(c->tag, sizeof c->tag, "A%04u", ++c->tag_seq % 10000);
 	if (conn_puts(c->conn, c->tag) < 0 || conn_puts(c->conn, " ") < 0)
 		return -1;
@@ -367,8 +388,13 @@ handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_
 	uint32_t v;
 	if (r->code == NULL)
 		return;
-	if (r->code_len > 11 && mem_eq_nocase(r->code, "CAPABILITY ", 11))
+	/* RFC 7162 §3.2.11: what follows is the newly selected folder's */
+	if (r->code_len == 6 && mem_eq_nocase(r->code, "CLOSED", 6))
+		x->closed_seen = true;
+	if (r->code_len > 11 && mem_eq_nocase(r->code, "CAPABILITY ", 11)) {
 		c->caps = imapc_parse_caps(r->code + 11, r->code_len - 11);
+		c->caps_told++;
+	}
 	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDVALIDITY", &v))
 		x->mb->uidvalidity = v;
 	if (x->mb != NULL && imapc_code_number(r->code, r->code_len, "UIDNEXT", &v))
@@ -401,6 +427,45 @@ handle_status_code(struct imap_client *c, struct cmd_ctx *x, const struct imapc_
 	}
 }
 
+/* flags_fn of a FETCH held until [CLOSED] tells whose it is (x). */
+static int
+hold_flags(void *ctx, uint32_t uid, unsigned flags, const char *keywords, const char **error_r)
+{
+	struct cmd_ctx *x = ctx;
+	if (x->n_held >= IMAPC_SEARCH_MAX) {
+		*error_r = "the server sent too many FETCH responses";
+		return -1;
+	}
+	if (x->n_held % 64 == 0)
+		x->held = xreallocarray(x->held, x->n_held + 64, sizeof *x->held);
+	x->held[x->n_held++] = (struct imapc_held_flags){
+		.uid = uid,
+		.flags = flags,
+		.keywords = xstrdup(keywords != NULL ? keywords : ""),
+	};
+	return 0;
+}
+
+/* No [CLOSED] came: the held FETCH responses were the folder's own. */
+static int
+held_flags_replay(struct cmd_ctx *x, const char **error_r)
+{
+	for (size_t i = 0; i < x->n_held; i++)
+		if (x->flags_fn(x->flags_ctx, x->held[i].uid, x->held[i].flags,
+				x->held[i].keywords, error_r) < 0)
+			return -1;
+	return 0;
+}
+
+static void
+held_flags_free(struct cmd_ctx *x)
+{
+	for (size_t i = 0; i < x->n_held; i++)
+		free(x->held[i].keywords);
+	xfree(x->held);
+	x->n_held = 0;
+}
+
 /*
  * Reads responses until the tagged one of the current command (or a "+"
  * when x->want_continue).  Tagged NO/BAD is an error "what: NO text".
@@ -409,6 +474,9 @@ static int
 wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 	    const char **error_r)
 {
+	/* the SELECT queued goes behind every command written so far */
+	if (c->ahead_queued && !x->want_continue && ahead_write(c) < 0)
+		return send_error(c, error_r);
 	struct buf logical = BUF_INIT;
 	buf_init(&logical, IMAPC_LINE_MAX + IMAPC_SMALL_LITERAL_MAX);
 	int ret = -1;
@@ -427,7 +495,15 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			goto out;
 		}
 		if (r.kind == IMAPC_UNTAGGED && imapc_resp_is(&r, "FETCH")) {
-			if (handle_fetch(c, x, r.rest, r.rest_len, error_r) < 0)
+			struct cmd_ctx hold, *fx = x;
+			if (x->await_closed && !x->closed_seen && x->flags_fn != NULL) {
+				/* maybe the old folder's: held (see client_int.h) */
+				hold = *x;
+				hold.flags_fn = hold_flags;
+				hold.flags_ctx = x;
+				fx = &hold;
+			}
+			if (handle_fetch(c, fx, r.rest, r.rest_len, error_r) < 0)
 				goto out;
 			if (c->news_any && x->sink == NULL && x->flags_fn == NULL)
 				x->news = true;
@@ -531,6 +607,7 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 			handle_status_code(c, x, &r);
 		} else if (imapc_resp_is(&r, "CAPABILITY")) {
 			c->caps = imapc_parse_caps(r.rest, r.rest_len);
+			c->caps_told++;
 		} else if (r.has_number && imapc_resp_is(&r, "EXISTS")) {
 			if (x->mb != NULL)
 				x->mb->exists = r.number;
@@ -583,6 +660,10 @@ wait_tagged(struct imap_client *c, struct cmd_ctx *x, const char *what,
 	}
 	*error_r = "the server sends responses without end";
 out:
+	if (ret == 0 && x->await_closed && !x->closed_seen && !x->continued)
+		ret = held_flags_replay(x, error_r);
+	held_flags_free(x);
+	x->await_closed = false;
 	if (ret < 0)
 		c->failed = true;
 	buf_free(&logical);
@@ -835,10 +916,14 @@ imap_client_open(const struct upstream_settings *set, const char *password,
 	if (c->caps == 0 && simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
 		goto fail;
 	*error_r = NULL;
+	unsigned told = c->caps_told;
 	if (login(c, password, error_r) < 0)
 		goto fail;
-	/* capabilities may change after login (RFC 3501 §6.2.3) */
-	if (simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
+	/* capabilities may change after login (RFC 3501 §6.2.3); a server
+	 * that listed them with its answer to the login (RFC 9051 §6.2.3:
+	 * the CAPABILITY response code of the tagged OK) said them already */
+	if (c->caps_told == told &&
+	    simple(c, "CAPABILITY failed", error_r, "CAPABILITY", NULL) < 0)
 		goto fail;
 	set_state(c, IMAPC_AUTHENTICATED);
 	log_info("imapc[%llu] login host=%s user=%s tls=%s", (unsigned long long)log_id,
@@ -863,9 +948,11 @@ imap_client_free(struct imap_client **cp)
 		/* RFC 3501 §6.1.3: a polite LOGOUT, not waiting long for BYE */
 		const char *err;
 		conn_set_timeout(c->conn, 2000);
+		c->ahead_queued = false;
 		(void)simple(c, "LOGOUT", &err, "LOGOUT", NULL);
 	}
 	conn_free(&c->conn);
+	free(c->ahead_folder);
 	free(c);
 	*cp = NULL;
 }
@@ -965,7 +1052,10 @@ select_folder(struct imap_client *c, const char *folder, const char *verb, const
 		return -1;
 	struct cmd_ctx x = { 0 };
 	x.mb = mb_r;
+	c->ahead_queued = false;	/* this SELECT instead */
 	const char *what = errfmt("cannot open folder %s", esc_str(folder));
+	/* unsolicited FETCHes are not collected here (no flags_fn): no
+	 * [CLOSED] to wait for */
 	int ret = send_cmd(c, "%s %s%s", verb, buf_cstr(&quoted), extra);
 	buf_free(&quoted);
 	if (ret < 0)
@@ -988,10 +1078,89 @@ imap_client_select(struct imap_client *c, const char *folder, bool readonly,
 	return select_folder(c, folder, readonly ? "EXAMINE" : "SELECT", "", mb_r, error_r);
 }
 
+/* Writes the SELECT queued by imap_client_select_ahead (its tag kept
+ * apart: the command before it is the one being waited for). */
+static int
+ahead_write(struct imap_client *c)
+{
+	char tag[sizeof c->tag];
+	memcpy(tag, c->tag, sizeof tag);
+	c->ahead_queued = false;
+	struct buf quoted = BUF_INIT;
+	const char *error;
+	int ret = imapc_quote_folder(c->ahead_folder, &quoted, &error);
+	if (ret == 0) {
+		/* as imap_client_select_rw sends it */
+		ret = send_cmd(c, "SELECT %s%s", buf_cstr(&quoted),
+			       (c->caps & IMAPC_CAP_CONDSTORE) != 0 ? " (CONDSTORE)" : "");
+		memcpy(c->ahead_tag, c->tag, sizeof c->ahead_tag);
+		c->ahead_sent = ret == 0;
+	}
+	buf_free(&quoted);
+	memcpy(c->tag, tag, sizeof c->tag);
+	return ret;
+}
+
+/* Reads the answer of the SELECT written ahead into *mb_r. */
+static int
+ahead_read(struct imap_client *c, struct imapc_mailbox *mb_r, const char **error_r)
+{
+	struct cmd_ctx x = { 0 };
+	memset(mb_r, 0, sizeof *mb_r);
+	x.mb = mb_r;
+	c->ahead_sent = false;
+	memcpy(c->tag, c->ahead_tag, sizeof c->tag);
+	const char *what = errfmt("cannot open folder %s", esc_str(c->ahead_folder));
+	if (wait_tagged(c, &x, what, error_r) < 0)
+		return -1;
+	if (mb_r->uidvalidity == 0) {
+		/* RFC 3501 §6.3.1: the server MUST send UIDVALIDITY */
+		c->failed = true;
+		*error_r = errfmt("folder %s: the server sent no UIDVALIDITY",
+				  esc_str(c->ahead_folder));
+		return -1;
+	}
+	set_state(c, IMAPC_SELECTED);
+	return 0;
+}
+
+bool
+imapc_ahead_hold(struct imap_client *c)
+{
+	bool queued = c->ahead_queued;
+	c->ahead_queued = false;
+	return queued;
+}
+
+void
+imapc_ahead_restore(struct imap_client *c, bool queued)
+{
+	c->ahead_queued = queued;
+}
+
+int
+imap_client_select_ahead(struct imap_client *c, const char *folder, bool now,
+			 const char **error_r)
+{
+	if (c->ahead_queued || c->ahead_sent)
+		return 0;	/* one at a time */
+	free(c->ahead_folder);
+	c->ahead_folder = xstrdup(folder);
+	c->ahead_queued = true;
+	if (!now)
+		return 0;
+	if (ahead_write(c) < 0 || conn_flush(c->conn) < 0)
+		return send_error(c, error_r);
+	return 0;
+}
+
 int
 imap_client_select_rw(struct imap_client *c, const char *folder, struct imapc_mailbox *mb_r,
 		      const char **error_r)
 {
+	c->ahead_queued = false;
+	if (c->ahead_sent && strcmp(c->ahead_folder, folder) == 0)
+		return ahead_read(c, mb_r, error_r);
 	/* RFC 7162 §3.1.8: the CONDSTORE parameter enables it at once */
 	return select_folder(c, folder, "SELECT",
 			     (c->caps & IMAPC_CAP_CONDSTORE) != 0 ? " (CONDSTORE)" : "", mb_r,
@@ -1035,6 +1204,7 @@ select_pipelined(struct imap_client *c, const char *folder, const char *args,
 		return -1;
 	char tags[4][sizeof c->tag];
 	bool done[4] = { false, false, false, false };
+	c->ahead_queued = false;	/* this SELECT instead */
 	if (n_more + 1 > sizeof tags / sizeof tags[0])
 		panic("imapc: %zu commands after a SELECT", n_more);
 	size_t k = 0;
@@ -1053,6 +1223,7 @@ select_pipelined(struct imap_client *c, const char *folder, const char *args,
 	x->pipe_tags = tags;
 	x->pipe_done = done;
 	x->pipe_n = k;
+	x->await_closed = c->qresync && c->state == IMAPC_SELECTED;
 	const char *what = errfmt("cannot open folder %s", esc_str(folder));
 	for (size_t j = 0; j < k && ret == 0; j++) {
 		if (done[j])
@@ -1185,6 +1356,83 @@ imap_client_select_qresync(struct imap_client *c, const char *folder, uint32_t u
 	return 0;
 }
 
+/* The folders of one write of imap_client_sync_many (two commands each,
+ * under 10 KB written before anything is read: the socket's buffers take
+ * it while the server answers). */
+#define SYNC_MANY_FOLDERS 64
+
+int
+imap_client_sync_many(struct imap_client *c, struct imapc_sync_folder *v, size_t n,
+		      const char **error_r)
+{
+	if (!c->qresync) {
+		*error_r = "QRESYNC is not enabled for this session";
+		return -1;
+	}
+	const char *gm = (c->caps & IMAPC_CAP_X_GM_EXT_1) != 0 ? " X-GM-MSGID" : "";
+	char tags[2 * SYNC_MANY_FOLDERS][sizeof c->tag];
+	c->ahead_queued = false;	/* these SELECTs instead */
+	for (size_t i = 0; i < n; i += SYNC_MANY_FOLDERS) {
+		size_t k = n - i < SYNC_MANY_FOLDERS ? n - i : SYNC_MANY_FOLDERS;
+		for (size_t j = 0; j < k; j++) {
+			struct imapc_sync_folder *f = &v[i + j];
+			struct buf quoted = BUF_INIT;
+			memset(&f->mb, 0, sizeof f->mb);
+			if (f->uidvalidity == 0 || f->modseq == 0)
+				panic("imapc: a QRESYNC SELECT without its parameters");
+			if (imapc_quote_folder(f->folder, &quoted, error_r) < 0) {
+				c->failed = true;
+				return -1;
+			}
+			int ret = send_cmd(c, "SELECT %s (QRESYNC (%u %llu))", buf_cstr(&quoted),
+					   f->uidvalidity, (unsigned long long)f->modseq);
+			buf_free(&quoted);
+			if (ret == 0)
+				memcpy(tags[2 * j], c->tag, sizeof c->tag);
+			if (ret == 0 && f->uidset != NULL) {
+				ret = send_cmd(c, "UID FETCH %s (UID FLAGS INTERNALDATE%s BODY.PEEK[])",
+					       f->uidset, gm);
+				memcpy(tags[2 * j + 1], c->tag, sizeof c->tag);
+			}
+			if (ret < 0)
+				return send_error(c, error_r);
+		}
+		for (size_t j = 0; j < k; j++) {
+			struct imapc_sync_folder *f = &v[i + j];
+			struct cmd_ctx x = { 0 };
+			x.mb = &f->mb;
+			x.flags_fn = f->flags_fn;
+			x.flags_ctx = f->flags_ctx;
+			x.vanished = &f->vanished;
+			x.n_vanished = &f->n_vanished;
+			/* every SELECT but a first one with none selected
+			 * closes the folder before it */
+			x.await_closed = j > 0 || c->state == IMAPC_SELECTED;
+			memcpy(c->tag, tags[2 * j], sizeof c->tag);
+			const char *what = errfmt("cannot open folder %s", esc_str(f->folder));
+			if (wait_tagged(c, &x, what, error_r) < 0)
+				return -1;
+			if (f->mb.uidvalidity == 0) {
+				/* RFC 3501 §6.3.1: the server MUST send UIDVALIDITY */
+				c->failed = true;
+				*error_r = errfmt("folder %s: the server sent no UIDVALIDITY",
+						  esc_str(f->folder));
+				return -1;
+			}
+			set_state(c, IMAPC_SELECTED);
+			imapc_sort_unique(f->vanished, &f->n_vanished);
+			if (f->uidset == NULL)
+				continue;
+			struct cmd_ctx fx = { 0 };
+			fx.sink = f->sink;
+			memcpy(c->tag, tags[2 * j + 1], sizeof c->tag);
+			if (wait_tagged(c, &fx, "UID FETCH failed", error_r) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int
 imap_client_search_from(struct imap_client *c, uint32_t from, uint32_t **uids_r,
 			size_t *n_r, const char **error_r)
@@ -1240,10 +1488,13 @@ int
 imap_client_delete(struct imap_client *c, const char *uidset, const char **error_r)
 {
 	struct cmd_ctx x = { 0 };
+	/* a SELECT written ahead goes behind the UID EXPUNGE */
+	bool ahead = imapc_ahead_hold(c);
 	if (send_cmd(c, "UID STORE %s +FLAGS.SILENT (\\Deleted)", uidset) < 0)
 		return send_error(c, error_r);
 	if (wait_tagged(c, &x, "cannot mark fetched messages deleted", error_r) < 0)
 		return -1;
+	imapc_ahead_restore(c, ahead);
 	/* RFC 4315 §2.1: UID EXPUNGE removes only these; plain EXPUNGE would
 	 * also remove what the user marked \Deleted elsewhere.  Not sent
 	 * with the STORE: Dovecot may run a pipelined UID EXPUNGE before the
@@ -1493,8 +1744,11 @@ imapc_pipeline_into(struct imap_client *c, const struct cmd_ctx *shared, const c
 	char (*tags)[sizeof c->tag] = xcalloc(IMAPC_PIPELINE_MAX, sizeof *tags);
 	bool done[IMAPC_PIPELINE_MAX];
 	int ret = 0;
+	bool ahead = c->ahead_queued;
 	for (size_t i = 0; i < n && ret == 0;) {
 		size_t k = n - i < IMAPC_PIPELINE_MAX ? n - i : IMAPC_PIPELINE_MAX;
+		/* a SELECT written ahead goes behind the last of them */
+		c->ahead_queued = ahead && i + k == n;
 		/* RFC 3501 §5.5: commands whose results do not depend on each
 		 * other may be sent without waiting, and the server may answer
 		 * them in any order */

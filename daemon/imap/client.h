@@ -281,6 +281,14 @@ void imap_client_set_news_any(struct imap_client *c, bool any);
  * mb_r->highestmodseq is reported (RFC 7162 §3.1.8). */
 int imap_client_select_rw(struct imap_client *c, const char *folder,
 			  struct imapc_mailbox *mb_r, const char **error_r);
+/* The SELECT of imap_client_select_rw for folder, written ahead of its
+ * call so that its round trip overlaps other work: behind the next command
+ * written (before its answer is read: for the last command of the folder
+ * selected now), or with now at once.  imap_client_select_rw(folder) then
+ * reads its answer; any other command first reads and drops it.  One at a
+ * time (a second call while one is pending does nothing). */
+int imap_client_select_ahead(struct imap_client *c, const char *folder, bool now,
+			     const char **error_r);
 /* Every UID of the selected folder, ascending (ESEARCH's compact form
  * where offered, RFC 4731). */
 int imap_client_search_all(struct imap_client *c, uint32_t **uids_r, size_t *n_r,
@@ -328,6 +336,31 @@ int imap_client_select_qresync(struct imap_client *c, const char *folder, uint32
 			       uint32_t **uids_r, size_t *n_r, uint32_t **vanished_r,
 			       size_t *n_vanished_r, imapc_flags_fn *fn, void *ctx,
 			       const char **error_r);
+/* One folder of imap_client_sync_many (the caller fills the first part). */
+struct imapc_sync_folder {
+	const char *folder;
+	uint32_t uidvalidity;		/* the QRESYNC parameters (non-zero) */
+	uint64_t modseq;
+	const char *uidset;		/* UID FETCH of these bodies (NULL: none) */
+	const struct imapc_fetch_sink *sink;
+	imapc_flags_fn *flags_fn;	/* messages whose flags changed since modseq */
+	void *flags_ctx;
+	/* what the SELECT said; complete before the sink's first call */
+	struct imapc_mailbox mb;
+	uint32_t *vanished;		/* VANISHED (EARLIER), ascending; malloc'd */
+	size_t n_vanished;
+};
+/* With QRESYNC enabled: for each folder, SELECT folder (QRESYNC
+ * (uidvalidity modseq)) and then UID FETCH uidset (as imap_client_fetch),
+ * every folder's commands written at once and the answers read in order
+ * (RFC 3501 §5.5: each command after a SELECT runs on the folder it
+ * opened; RFC 7162 §3.2.11: [CLOSED] parts one folder's responses from
+ * the next's).  A folder whose UIDVALIDITY is not uidvalidity any more
+ * reports no changes: the sink compares mb.uidvalidity.  -1 when any
+ * command fails (the session is then not to be used again); v[].vanished
+ * are the caller's to free either way. */
+int imap_client_sync_many(struct imap_client *c, struct imapc_sync_folder *v, size_t n,
+			  const char **error_r);
 /* UID FETCH uidset (UID FLAGS), with (CHANGEDSINCE changedsince) when it is
  * not 0 (RFC 7162 §3.1.4): fn for each message reported. */
 int imap_client_fetch_flags(struct imap_client *c, const char *uidset, uint64_t changedsince,

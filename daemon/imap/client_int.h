@@ -45,6 +45,22 @@ struct cmd_ctx {
 	char (*pipe_tags)[16];
 	bool *pipe_done;
 	size_t pipe_n;
+	/* RFC 7162 §3.2.11: a SELECT while another folder is selected (with
+	 * QRESYNC on): the untagged FETCH responses before "* OK [CLOSED]"
+	 * are the old folder's.  They are held (held_*) and given to
+	 * flags_fn only when no [CLOSED] came by the tagged answer (a server
+	 * that does not send it: they were this folder's after all). */
+	bool await_closed;
+	bool closed_seen;
+	struct imapc_held_flags *held;
+	size_t n_held;
+};
+
+/* A FETCH of flags held until [CLOSED] tells whose it is (above). */
+struct imapc_held_flags {
+	uint32_t uid;
+	unsigned flags;
+	char *keywords;
 };
 
 /* Sends one command (printf-formatted, tagged here) and reads its
@@ -72,6 +88,12 @@ int imapc_command_literal(struct imap_client *c, struct cmd_ctx *x, const char *
 /* A folder name (UTF-8) as a quoted string in modified UTF-7 (RFC 3501
  * §5.1.3), appended to out: 0, or -1 when it is not UTF-8. */
 int imapc_quote_folder(const char *folder, struct buf *out, const char **error_r);
+
+/* A SELECT queued by imap_client_select_ahead held back while a command
+ * that is not the folder's last one is sent (_hold returns whether one
+ * was queued; _restore queues it again for the command after). */
+bool imapc_ahead_hold(struct imap_client *c);
+void imapc_ahead_restore(struct imap_client *c, bool queued);
 
 /* Sorts uids[0..*n) ascending and drops repeats (servers send them
  * sorted: insertion sort is linear then). */

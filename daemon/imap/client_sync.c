@@ -144,9 +144,13 @@ imap_client_move(struct imap_client *c, const char *uidset, const char *dest,
 		return -1;
 	struct cmd_ctx x = { 0 };
 	bool move = (imap_client_caps(c) & IMAPC_CAP_MOVE) != 0;
+	/* without MOVE a SELECT written ahead goes behind the expunge */
+	bool ahead = !move && imapc_ahead_hold(c);
 	int ret = imapc_command(c, &x, "cannot move messages upstream", error_r, "UID %s %s %s",
 				move ? "MOVE" : "COPY", uidset, buf_cstr(&quoted));
 	buf_free(&quoted);
+	if (!move)
+		imapc_ahead_restore(c, ahead);
 	if (ret < 0) {
 		xfree(x.copy_src);
 		xfree(x.copy_dst);

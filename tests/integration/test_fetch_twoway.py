@@ -516,20 +516,35 @@ class TestTwoWay(unittest.TestCase):
 
         def selects(folder):
             return [i for i, w in enumerate(texts) if w.startswith(f'SELECT "{folder}"')]
-        # the STATUS of every folder, sent at once
+        # without QRESYNC the STATUS of every folder, sent at once (with
+        # it the SELECTs say the same)
         status = [n for w, n in words if w.startswith("STATUS ")]
-        if self.condstore:
+        if self.condstore and not self.qresync:
             self.assertEqual(len(status), len(folders), texts)
             self.assertEqual(len(set(status)), 1, words)
         else:
             self.assertEqual(status, [], texts)     # no HIGHESTMODSEQ to compare
         for folder in folders:
             first = selects(folder)[0]
+            self.assertEqual("(QRESYNC (" in texts[first], self.qresync, texts[first])
+            if self.qresync:
+                continue
             # the UIDs asked for behind the SELECT, before its answer came
             self.assertTrue(texts[first + 1].startswith("UID SEARCH"), texts)
             self.assertEqual(words[first + 1][1], words[first][1], words)
-            self.assertEqual("(QRESYNC (" in texts[first], self.qresync, texts[first])
         if self.qresync:
+            # every folder's first half at once, with no STATUS before:
+            # each SELECT (QRESYNC) and behind it the UID FETCH of what
+            # came after the last UID fetched (no search), all written
+            # before any of their answers came
+            self.assertEqual(status, [], texts)
+            firsts = [selects(f)[0] for f in folders]
+            self.assertEqual(len({words[i][1] for i in firsts}), 1, words)
+            for i in firsts:
+                self.assertRegex(texts[i + 1],
+                                 r"^UID FETCH \d+:\* \(UID FLAGS INTERNALDATE BODY.PEEK\[\]\)$")
+                self.assertEqual(words[i + 1][1], words[i][1], words)
+            self.assertFalse([w for w in texts if w.startswith("UID SEARCH")], texts)
             self.assertIn("ENABLE QRESYNC", texts)
             self.assertFalse([w for w in texts if "SEARCH" in w and w.endswith(" ALL")], texts)
             self.assertFalse([w for w in texts if "CHANGEDSINCE" in w], texts)
@@ -538,6 +553,13 @@ class TestTwoWay(unittest.TestCase):
         # INBOX: only the upstream's changes (an expunge, a new message):
         # nothing to send there, not selected again
         self.assertEqual(len(selects("INBOX")), 1, texts)
+        if self.condstore:
+            # the folders' second halves after one commit: Archive's second
+            # SELECT (to send its flag) written behind Lists' last command,
+            # before that command's answer came
+            again = selects("Archive")[-1]
+            store = max(i for i, w in enumerate(texts[:again]) if w.startswith("UID STORE"))
+            self.assertEqual(words[again][1], words[store][1], words)
 
     def test_sigkill_mid_sync_loses_and_duplicates_nothing(self):
         n_inbox, n_lists = 300, 40

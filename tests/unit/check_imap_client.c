@@ -403,27 +403,37 @@ plain_settings(unsigned port)
 	return set;
 }
 
+/* The scripted server started and a session opened to it (logged in). */
+static struct imap_client *
+scripted_session(struct fake_server *fs, const char *const *script, size_t n)
+{
+	/* the session keeps a pointer to its settings */
+	static struct upstream_settings set;
+	fake_server_start(fs, script, n);
+	set = plain_settings(fs->port);
+	struct imap_client *c = NULL;
+	const char *error = NULL;
+	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
+	return c;
+}
+
 START_TEST(test_session)
 {
 	static const char *const script[] = {
 		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN IDLE UIDPLUS] hi\r\n",
 		"$T OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS] logged in\r\n",	/* AUTHENTICATE */
-		"* CAPABILITY IMAP4rev1 IDLE UIDPLUS\r\n$T OK done\r\n",
 		"* 2 EXISTS\r\n* OK [UIDVALIDITY 77] x\r\n* OK [UIDNEXT 12] x\r\n$T OK [READ-ONLY] ok\r\n",
 		"* SEARCH 11 3\r\n$T OK done\r\n",
 		"* 1 FETCH (UID 3 FLAGS (\\Seen $Work) INTERNALDATE \"01-Jan-2020 00:00:00 +0000\" BODY[] {5}\r\nabcde)\r\n"
 		"* 1 FETCH (FLAGS (\\Seen))\r\n"
 		"* 2 FETCH (BODY[] {2}\r\nxy UID 11)\r\n$T OK done\r\n",
 		"+ idling\r\n* 3 EXISTS\r\n",
-		"A0006 OK idle done\r\n",
+		"A0005 OK idle done\r\n",
 		"* BYE bye\r\n$T OK bye\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	ck_assert(imap_client_caps(c) & IMAPC_CAP_IDLE);
 	struct imapc_mailbox mb;
 	ck_assert_msg(imap_client_select(c, "INBOX", true, &mb, &error) == 0, "%s", error);
@@ -455,6 +465,8 @@ START_TEST(test_session)
 	imap_client_free(&c);
 	fake_server_stop(&fs);
 	/* AUTHENTICATE PLAIN with the initial response: \0joe\0secret */
+	/* the capabilities came with the login's OK: not asked again */
+	ck_assert_ptr_null(strstr(buf_cstr(&fs.heard), " CAPABILITY\r\n"));
 	ck_assert_msg(strstr(buf_cstr(&fs.heard), "A0001 AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=\r\n") != NULL,
 		      "%s", buf_cstr(&fs.heard));
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&fs.heard), "EXAMINE \"INBOX\"\r\n"));
@@ -500,7 +512,6 @@ START_TEST(test_twoway_up_commands)
 	static const char *const script[] = {
 		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+ UIDPLUS CONDSTORE] hi\r\n",
 		"$T OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS CONDSTORE] logged in\r\n",
-		"* CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS CONDSTORE\r\n$T OK done\r\n",
 		"* STATUS A (MESSAGES 2 UIDNEXT 5 UIDVALIDITY 7 HIGHESTMODSEQ 99)\r\n$T OK done\r\n",
 		"$T NO [NONEXISTENT] no such folder\r\n",
 		"* STATUS \"L&AOQ-ndi\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 8)\r\n$T OK done\r\n",
@@ -517,11 +528,8 @@ START_TEST(test_twoway_up_commands)
 		"* BYE bye\r\n$T OK bye\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	const char *const folders[] = { "A", "Gone", "L\xc3\xa4ndi" };
 	struct status_seen seen = { 0 };
 	ck_assert_msg(imap_client_status_many(c, folders, 3, status_collect, &seen, &error) == 0,
@@ -587,7 +595,6 @@ START_TEST(test_qresync_select)
 	static const char *const script[] = {
 		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN QRESYNC] hi\r\n",
 		"$T OK [CAPABILITY IMAP4rev1 QRESYNC] logged in\r\n",
-		"* CAPABILITY IMAP4rev1 QRESYNC\r\n$T OK done\r\n",
 		"* ENABLED QRESYNC\r\n$T OK enabled\r\n",
 		"* VANISHED 900\r\n* OK [CLOSED] x\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
 		"* OK [UIDNEXT 12] x\r\n* OK [HIGHESTMODSEQ 90] x\r\n"
@@ -600,11 +607,8 @@ START_TEST(test_qresync_select)
 		"$T OK done\r\n",
 	};
 	struct fake_server fs;
-	fake_server_start(&fs, script, sizeof script / sizeof script[0]);
-	struct upstream_settings set = plain_settings(fs.port);
-	struct imap_client *c = NULL;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
 	const char *error = NULL;
-	ck_assert_msg(imap_client_open(&set, "secret", &LOOPBACK_5S, 1, &c, &error) == 0, "%s", error);
 	ck_assert(!imap_client_qresync(c));
 	ck_assert_msg(imap_client_enable_qresync(c, &error) == 0, "%s", error);
 	ck_assert(imap_client_qresync(c));
@@ -650,6 +654,150 @@ START_TEST(test_qresync_select)
 	ck_assert_msg(strstr(heard, "ENABLE QRESYNC\r\n") != NULL, "%s", heard);
 	ck_assert_msg(strstr(heard, "SELECT \"A\" (QRESYNC (7 50))\r\n") != NULL, "%s", heard);
 	ck_assert_msg(strstr(heard, "UID SEARCH UID 9:*\r\n") != NULL, "%s", heard);
+	buf_free(&fs.heard);
+}
+END_TEST
+
+/* Every flags report, in order. */
+struct flags_list {
+	uint32_t uids[8];
+	unsigned flags[8];
+	int n;
+};
+
+static int
+flags_list_add(void *ctx, uint32_t uid, unsigned flags, const char *keywords, const char **error_r)
+{
+	(void)keywords;
+	(void)error_r;
+	struct flags_list *l = ctx;
+	ck_assert_int_lt(l->n, 8);
+	l->uids[l->n] = uid;
+	l->flags[l->n++] = flags;
+	return 0;
+}
+
+/* imap_client_sync_many: each folder's SELECT (QRESYNC) with the UID
+ * FETCH of its new messages behind it, every folder's at once; a FETCH
+ * before [CLOSED] is the folder's before (RFC 7162 §3.2.11), not given to
+ * the next one's callback; from a server that sends no [CLOSED] it is the
+ * folder's own */
+START_TEST(test_qresync_sync_many)
+{
+	static const char *const script[] = {
+		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN QRESYNC] hi\r\n",
+		"$T OK [CAPABILITY IMAP4rev1 QRESYNC] logged in\r\n",
+		"* ENABLED QRESYNC\r\n$T OK enabled\r\n",
+		/* A: nothing selected before, no [CLOSED] */
+		"* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n* OK [UIDNEXT 12] x\r\n"
+		"* OK [HIGHESTMODSEQ 90] x\r\n* VANISHED (EARLIER) 4,2\r\n"
+		"* 2 FETCH (UID 6 FLAGS (\\Seen) MODSEQ (60))\r\n$T OK [READ-WRITE] ok\r\n",
+		"* 3 FETCH (UID 10 FLAGS (\\Seen) BODY[] {3}\r\nabc)\r\n$T OK done\r\n",
+		/* B: A's flag change before [CLOSED] */
+		"* 3 FETCH (UID 5 FLAGS (\\Flagged))\r\n* OK [CLOSED] x\r\n* 1 EXISTS\r\n"
+		"* OK [UIDVALIDITY 8] x\r\n* OK [HIGHESTMODSEQ 41] x\r\n"
+		"* 1 FETCH (UID 2 FLAGS (\\Answered) MODSEQ (41))\r\n$T OK ok\r\n",
+		/* C: a server without [CLOSED] */
+		"* 1 FETCH (UID 3 FLAGS (\\Draft) MODSEQ (31))\r\n* OK [UIDVALIDITY 9] x\r\n"
+		"* OK [HIGHESTMODSEQ 31] x\r\n$T OK ok\r\n",
+		"* BYE bye\r\n$T OK bye\r\n",
+	};
+	struct fake_server fs;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
+	const char *error = NULL;
+	struct imapc_sync_folder v[3];
+	memset(v, 0, sizeof v);
+	/* not without QRESYNC enabled */
+	v[0] = (struct imapc_sync_folder){ .folder = "A", .uidvalidity = 7, .modseq = 50 };
+	ck_assert_int_eq(imap_client_sync_many(c, v, 1, &error), -1);
+	ck_assert_msg(imap_client_enable_qresync(c, &error) == 0, "%s", error);
+	struct collected got;
+	memset(&got, 0, sizeof got);
+	struct imapc_fetch_sink sink = { c_begin, c_write, c_end, c_abort, &got };
+	struct flags_list fl[3];
+	memset(fl, 0, sizeof fl);
+	v[0] = (struct imapc_sync_folder){ .folder = "A", .uidvalidity = 7, .modseq = 50,
+					   .uidset = "10:11", .sink = &sink,
+					   .flags_fn = flags_list_add, .flags_ctx = &fl[0] };
+	v[1] = (struct imapc_sync_folder){ .folder = "B", .uidvalidity = 8, .modseq = 40,
+					   .flags_fn = flags_list_add, .flags_ctx = &fl[1] };
+	v[2] = (struct imapc_sync_folder){ .folder = "C", .uidvalidity = 9, .modseq = 30,
+					   .flags_fn = flags_list_add, .flags_ctx = &fl[2] };
+	ck_assert_msg(imap_client_sync_many(c, v, 3, &error) == 0, "%s", error);
+	ck_assert_uint_eq(v[0].mb.uidvalidity, 7);
+	ck_assert_uint_eq(v[0].mb.uidnext, 12);
+	ck_assert_uint_eq(v[0].mb.highestmodseq, 90);
+	ck_assert_uint_eq(v[0].n_vanished, 2);
+	ck_assert_uint_eq(v[0].vanished[0], 2);
+	ck_assert_uint_eq(v[0].vanished[1], 4);
+	ck_assert_int_eq(fl[0].n, 1);
+	ck_assert_uint_eq(fl[0].uids[0], 6);
+	ck_assert_int_eq(got.n, 1);
+	ck_assert_uint_eq(got.uids[0], 10);
+	ck_assert_str_eq(buf_cstr(&got.data), "abc|");
+	ck_assert_uint_eq(v[1].mb.uidvalidity, 8);
+	ck_assert_uint_eq(v[1].n_vanished, 0);
+	ck_assert_int_eq(fl[1].n, 1);	/* UID 5 was A's */
+	ck_assert_uint_eq(fl[1].uids[0], 2);
+	ck_assert_uint_eq(fl[1].flags[0], IMAPC_FLAG_ANSWERED);
+	ck_assert_int_eq(fl[2].n, 1);
+	ck_assert_uint_eq(fl[2].uids[0], 3);
+	ck_assert_uint_eq(fl[2].flags[0], IMAPC_FLAG_DRAFT);
+	for (size_t i = 0; i < 3; i++)
+		free(v[i].vanished);
+	buf_free(&got.data);
+	imap_client_free(&c);
+	fake_server_stop(&fs);
+	const char *heard = buf_cstr(&fs.heard);
+	ck_assert_msg(strstr(heard, "SELECT \"A\" (QRESYNC (7 50))\r\n") != NULL, "%s", heard);
+	ck_assert_msg(strstr(heard, "UID FETCH 10:11 (UID FLAGS INTERNALDATE BODY.PEEK[])\r\n") != NULL,
+		      "%s", heard);
+	ck_assert_msg(strstr(heard, "SELECT \"C\" (QRESYNC (9 30))\r\n") != NULL, "%s", heard);
+	buf_free(&fs.heard);
+}
+END_TEST
+
+/* imap_client_select_ahead: the SELECT goes behind the last command of
+ * the folder (behind UID EXPUNGE, not behind the UID STORE before it),
+ * imap_client_select_rw of that folder reads its answer without sending
+ * it again; one written at once and not wanted is read and dropped
+ * before the next command */
+START_TEST(test_select_ahead)
+{
+	static const char *const script[] = {
+		"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN UIDPLUS] hi\r\n",
+		"$T OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n",
+		"* OK [UIDVALIDITY 7] x\r\n$T OK [READ-WRITE] ok\r\n",	/* SELECT A */
+		"$T OK stored\r\n",
+		"* VANISHED 3\r\n$T OK expunged\r\n",
+		"* 2 EXISTS\r\n* OK [UIDVALIDITY 8] x\r\n$T OK [READ-WRITE] ok\r\n",	/* B */
+		"* OK [UIDVALIDITY 9] x\r\n$T OK [READ-WRITE] ok\r\n",	/* C, dropped */
+		"$T OK noop\r\n",
+		"* BYE bye\r\n$T OK bye\r\n",
+	};
+	struct fake_server fs;
+	struct imap_client *c = scripted_session(&fs, script, sizeof script / sizeof script[0]);
+	const char *error = NULL;
+	struct imapc_mailbox mb;
+	ck_assert_msg(imap_client_select_rw(c, "A", &mb, &error) == 0, "%s", error);
+	ck_assert_int_eq(imap_client_select_ahead(c, "B", false, &error), 0);
+	ck_assert_msg(imap_client_delete(c, "3", &error) == 0, "%s", error);
+	ck_assert_msg(imap_client_select_rw(c, "B", &mb, &error) == 0, "%s", error);
+	ck_assert_uint_eq(mb.uidvalidity, 8);
+	ck_assert_uint_eq(mb.exists, 2);
+	ck_assert_int_eq(imap_client_select_ahead(c, "C", true, &error), 0);
+	bool news;
+	ck_assert_msg(imap_client_noop(c, &news, &error) == 0, "%s", error);
+	imap_client_free(&c);
+	fake_server_stop(&fs);
+	const char *heard = buf_cstr(&fs.heard);
+	const char *store = strstr(heard, "UID STORE 3 +FLAGS.SILENT (\\Deleted)\r\n");
+	const char *expunge = strstr(heard, "UID EXPUNGE 3\r\n");
+	const char *b = strstr(heard, "SELECT \"B\"\r\n");
+	ck_assert_msg(store != NULL && expunge != NULL && b != NULL, "%s", heard);
+	ck_assert_msg(store < expunge && expunge < b, "%s", heard);
+	ck_assert_msg(strstr(b + 1, "SELECT \"B\"") == NULL, "%s", heard);	/* once */
+	ck_assert_msg(strstr(heard, "SELECT \"C\"\r\n") != NULL, "%s", heard);
 	buf_free(&fs.heard);
 }
 END_TEST
@@ -775,6 +923,8 @@ make_suite(void)
 	tcase_add_test(tc, test_session);
 	tcase_add_test(tc, test_twoway_up_commands);
 	tcase_add_test(tc, test_qresync_select);
+	tcase_add_test(tc, test_qresync_sync_many);
+	tcase_add_test(tc, test_select_ahead);
 	tcase_add_test(tc, test_login_literal_and_errors);
 	tcase_add_test(tc, test_hostile_servers);
 	suite_add_tcase(s, tc);
