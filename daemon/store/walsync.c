@@ -46,6 +46,22 @@
 /* Frames in the WAL after a commit that ask the keeper for a checkpoint
  * (SQLite's own default for its auto-checkpoint). */
 #define WAL_CHECKPOINT_PAGES 1000
+/*
+ * Frames in the WAL after a passive checkpoint that make the keeper run a
+ * RESTART one.  A passive checkpoint copies what no reader still needs,
+ * and the WAL starts again from its beginning only at a write begun while
+ * every reader reads the database alone; with many sessions reading all
+ * the time that moment does not come, and the WAL grew by every commit
+ * (tens of MB in seconds of imaptest): each commit extended the file, so
+ * that its flush also had to write the file's new size and blocks (on a
+ * journalled ext4, a journal commit), and every page a reader wanted was
+ * looked up among more frames.  RESTART takes the write lock, waits
+ * (KEEPER_RESTART_WAIT_MS at most, else it gives up until next time) for
+ * the readers of older snapshots to finish, and leaves the WAL to be
+ * written again from its beginning.
+ */
+#define WAL_RESTART_PAGES (4 * WAL_CHECKPOINT_PAGES)
+#define KEEPER_RESTART_WAIT_MS 20
 /* The keeper's connection to a database it checkpoints is closed after
  * this long without a request (ms). */
 #define KEEPER_IDLE_MS 1000
@@ -249,10 +265,21 @@ checkpoint(const struct wal_group *g, sqlite3 **db)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(*db, "SELECT 1 FROM sqlite_master LIMIT 1",
 					  NULL, NULL, NULL);
+		/* only a RESTART checkpoint waits (PASSIVE never does) */
+		if (rc == SQLITE_OK)
+			sqlite3_busy_timeout(*db, KEEPER_RESTART_WAIT_MS);
 	}
+	int frames = 0;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_wal_checkpoint_v2(*db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-					       NULL, &copied);
+					       &frames, &copied);
+	if (rc == SQLITE_OK && frames >= WAL_RESTART_PAGES) {
+		int restart_copied = 0;
+		rc = sqlite3_wal_checkpoint_v2(*db, NULL, SQLITE_CHECKPOINT_RESTART,
+					       NULL, &restart_copied);
+		if (restart_copied > copied)
+			copied = restart_copied;
+	}
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		log_warning("store: checkpoint of %s: %s", g->db_path,
 			    *db != NULL ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
