@@ -137,7 +137,8 @@ group_find(struct store *st)
  * Makes *fd a descriptor of the current WAL file at path (*dev, *ino its
  * identity).  SQLite removes the WAL when its last connection closes
  * (after a checkpoint that synced the database), and a later writer makes
- * a new one, so the file is looked up by name each time.  0, 1 when there
+ * a new one, so the file is looked up by name (by the keeper at each of
+ * its syncs; by a handle once, wal_open()).  0, 1 when there
  * is no WAL (nothing to sync: it was checkpointed into the database and
  * removed), -1 on error.
  */
@@ -172,9 +173,18 @@ wal_open_at(const char *path, int *fd, dev_t *dev, ino_t *ino,
 	return 0;
 }
 
+/* st's descriptor of its WAL, opened at its first commit.  Looked up by
+ * name once only: the file SQLite removes is removed by the close of its
+ * last connection, which does that only when it can lock the database
+ * EXCLUSIVE, and in WAL mode every connection keeps its SHARED lock from
+ * its first read until it closes; so while st's connection is open, the
+ * WAL its descriptor names is the database's.  (A stat() at every lazy
+ * commit was one system call in twenty of the daemon's under imaptest.) */
 static int
 wal_open(struct store *st, const char **error_r)
 {
+	if (st->wal_fd >= 0)
+		return 0;
 	if (st->wal_path == NULL)
 		st->wal_path = xasprintf("%s/mailhub.db-wal", st->data_dir);
 	return wal_open_at(st->wal_path, &st->wal_fd, &st->wal_dev, &st->wal_ino,
