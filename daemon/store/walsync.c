@@ -24,7 +24,8 @@
  * SQLite's auto-checkpoint, which ran on whichever commit filled the WAL
  * (1000 pages) before that session could answer, by a request to the
  * keeper, which checkpoints (PASSIVE, as the auto-checkpoint) on a
- * connection of its own.
+ * connection of its own, and RESTART when the WAL has grown past
+ * WAL_RESTART_PAGES all the same (readers that never all stop).
  *
  * Groups are kept per WAL file (device and inode), since a process may have
  * several databases open (the unit tests do).  This module owns the group
