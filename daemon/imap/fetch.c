@@ -822,13 +822,24 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 			free(pos);
 			free(uids);
 		}
-		/* rows the view keeps: no read at all when it has all */
-		bool kept = req.need_row;
-		for (size_t i = b; kept && i < e; i++)
-			kept = v->msgs[idx[i]].row != NULL;
-		if (req.need_row && !kept &&
-		    imapdb_rows(s->st, v->mailbox_id, v->msgs[idx[b]].uid,
-				v->msgs[idx[e - 1]].uid, &rows, &nr, &err) != STORE_OK) {
+		/* rows the view keeps: no read at all when it has all, and
+		 * only the UIDs from the first to the last of those it lacks
+		 * otherwise (under load most are kept, and a client's new
+		 * messages are at the end of its range) */
+		uint32_t lo = 0, hi = 0;
+		if (req.need_row) {
+			for (size_t i = b; i < e; i++) {
+				const struct imap_msg *m = &v->msgs[idx[i]];
+				if (m->row != NULL)
+					continue;
+				if (lo == 0)
+					lo = m->uid;
+				hi = m->uid;
+			}
+		}
+		if (lo != 0 &&
+		    imapdb_rows(s->st, v->mailbox_id, lo, hi, &rows, &nr,
+				&err) != STORE_OK) {
 			free(changed);
 			free(idx);
 			req_free(&req);
@@ -840,9 +851,13 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_arg *args, size_t n)
 		for (size_t i = b; i < e; i++) {
 			struct imap_msg *m = &v->msgs[idx[i]];
 			struct imapdb_row *row = NULL;
-			if (kept) {
+			if (!req.need_row) {
+				/* UID, FLAGS, MODSEQ: the view has them */
+			} else if (m->row != NULL) {
+				/* a row never changes while its message is in
+				 * the view */
 				row = m->row;
-			} else if (req.need_row) {
+			} else {
 				while (ri < nr && rows[ri].uid < m->uid)
 					ri++;
 				if (ri < nr && rows[ri].uid == m->uid)

@@ -62,6 +62,11 @@ static const char SQL_SET_CACHE[] =
 	" WHERE mailbox_id = ?1 AND uid = ?2";
 static const char SQL_DELETE_ONE[] =
 	"DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
+/* EXPUNGE of every \Deleted message: one statement (the triggers of
+ * sql/ run for each row as for a DELETE of one) */
+static const char SQL_DELETE_DELETED[] =
+	"DELETE FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0"
+	" RETURNING uid";
 static const char SQL_DELETED[] =
 	"SELECT uid FROM messages WHERE mailbox_id = ?1 AND flags & 8 <> 0"
 	" ORDER BY uid";
@@ -726,7 +731,9 @@ imapdb_expunge_deleted(struct store *st, int64_t mailbox_id,
 	uint32_t *del = NULL;
 	size_t nd = 0, cap = 0;
 	int rc;
-	sqlite3_stmt *s = store_stmt(st, SQL_DELETED);
+	/* all of them (EXPUNGE): removed as they are found; only those in
+	 * uids (UID EXPUNGE): found, then removed one by one */
+	sqlite3_stmt *s = store_stmt(st, uids == NULL ? SQL_DELETE_DELETED : SQL_DELETED);
 	stmt_int(s, 1, mailbox_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		uint32_t uid = (uint32_t)sqlite3_column_int64(s, 0);
@@ -742,12 +749,18 @@ imapdb_expunge_deleted(struct store *st, int64_t mailbox_id,
 	stmt_done(s);
 	if (rc != SQLITE_DONE) {
 		*error_r = store_db_error(st, "cannot find deleted messages");
-		ret = STORE_ERROR;
+		ret = store_rc_status(rc);
 		goto fail;
 	}
-	for (size_t i = 0; i < nd; i++) {
-		if ((ret = delete_one(st, mailbox_id, del[i], error_r)) != STORE_OK)
-			goto fail;
+	if (uids == NULL) {
+		/* RETURNING gives the rows in no stated order */
+		if (nd > 1)
+			qsort(del, nd, sizeof *del, cmp_u32);
+	} else {
+		for (size_t i = 0; i < nd; i++) {
+			if ((ret = delete_one(st, mailbox_id, del[i], error_r)) != STORE_OK)
+				goto fail;
+		}
 	}
 	if (nd > 0 && (ret = bump_modseq(st, mailbox_id, error_r)) != STORE_OK)
 		goto fail;

@@ -24,7 +24,8 @@
  * SQLite's auto-checkpoint, which ran on whichever commit filled the WAL
  * (1000 pages) before that session could answer, by a request to the
  * keeper, which checkpoints (PASSIVE, as the auto-checkpoint) on a
- * connection of its own.
+ * connection of its own, and RESTART when the WAL has grown past
+ * WAL_RESTART_PAGES all the same (readers that never all stop).
  *
  * Groups are kept per WAL file (device and inode), since a process may have
  * several databases open (the unit tests do).  This module owns the group
@@ -46,6 +47,22 @@
 /* Frames in the WAL after a commit that ask the keeper for a checkpoint
  * (SQLite's own default for its auto-checkpoint). */
 #define WAL_CHECKPOINT_PAGES 1000
+/*
+ * Frames in the WAL after a passive checkpoint that make the keeper run a
+ * RESTART one.  A passive checkpoint copies what no reader still needs,
+ * and the WAL starts again from its beginning only at a write begun while
+ * every reader reads the database alone; with many sessions reading all
+ * the time that moment does not come, and the WAL grew by every commit
+ * (tens of MB in seconds of imaptest): each commit extended the file, so
+ * that its flush also had to write the file's new size and blocks (on a
+ * journalled ext4, a journal commit), and every page a reader wanted was
+ * looked up among more frames.  RESTART takes the write lock, waits
+ * (KEEPER_RESTART_WAIT_MS at most, else it gives up until next time) for
+ * the readers of older snapshots to finish, and leaves the WAL to be
+ * written again from its beginning.
+ */
+#define WAL_RESTART_PAGES (4 * WAL_CHECKPOINT_PAGES)
+#define KEEPER_RESTART_WAIT_MS 20
 /* The keeper's connection to a database it checkpoints is closed after
  * this long without a request (ms). */
 #define KEEPER_IDLE_MS 1000
@@ -121,7 +138,8 @@ group_find(struct store *st)
  * Makes *fd a descriptor of the current WAL file at path (*dev, *ino its
  * identity).  SQLite removes the WAL when its last connection closes
  * (after a checkpoint that synced the database), and a later writer makes
- * a new one, so the file is looked up by name each time.  0, 1 when there
+ * a new one, so the file is looked up by name (by the keeper at each of
+ * its syncs; by a handle once, wal_open()).  0, 1 when there
  * is no WAL (nothing to sync: it was checkpointed into the database and
  * removed), -1 on error.
  */
@@ -156,9 +174,18 @@ wal_open_at(const char *path, int *fd, dev_t *dev, ino_t *ino,
 	return 0;
 }
 
+/* st's descriptor of its WAL, opened at its first commit.  Looked up by
+ * name once only: the file SQLite removes is removed by the close of its
+ * last connection, which does that only when it can lock the database
+ * EXCLUSIVE, and in WAL mode every connection keeps its SHARED lock from
+ * its first read until it closes; so while st's connection is open, the
+ * WAL its descriptor names is the database's.  (A stat() at every lazy
+ * commit was one system call in twenty of the daemon's under imaptest.) */
 static int
 wal_open(struct store *st, const char **error_r)
 {
+	if (st->wal_fd >= 0)
+		return 0;
 	if (st->wal_path == NULL)
 		st->wal_path = xasprintf("%s/mailhub.db-wal", st->data_dir);
 	return wal_open_at(st->wal_path, &st->wal_fd, &st->wal_dev, &st->wal_ino,
@@ -249,10 +276,21 @@ checkpoint(const struct wal_group *g, sqlite3 **db)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(*db, "SELECT 1 FROM sqlite_master LIMIT 1",
 					  NULL, NULL, NULL);
+		/* only a RESTART checkpoint waits (PASSIVE never does) */
+		if (rc == SQLITE_OK)
+			sqlite3_busy_timeout(*db, KEEPER_RESTART_WAIT_MS);
 	}
+	int frames = 0;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_wal_checkpoint_v2(*db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-					       NULL, &copied);
+					       &frames, &copied);
+	if (rc == SQLITE_OK && frames >= WAL_RESTART_PAGES) {
+		int restart_copied = 0;
+		rc = sqlite3_wal_checkpoint_v2(*db, NULL, SQLITE_CHECKPOINT_RESTART,
+					       NULL, &restart_copied);
+		if (restart_copied > copied)
+			copied = restart_copied;
+	}
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		log_warning("store: checkpoint of %s: %s", g->db_path,
 			    *db != NULL ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
