@@ -56,11 +56,14 @@ struct blob_writer {
 	 * after blob_writer_finish() (it is the file), one of anon_kept */
 	bool anon;
 	bool kept;
-	/* finished without a file of its own: its content was stored before,
-	 * and fd holds that blob (see hold_stored()) */
+	/* its content was stored before, and fd holds that blob: found when
+	 * finishing (hold_stored()) or when placing */
 	bool stored;
-	/* placed by blob_writer_link(): the sync of its folder's entry, the
-	 * ticket to wait for (0: none owed) */
+	/* its bytes not known to be durable: finished without a sync
+	 * (blob_writer_link()), or a held file another writer linked so */
+	bool unsynced;
+	/* placed by blob_writer_link(): the sync of its folder's entry (and
+	 * of its bytes, when unsynced), the ticket to wait for (0: none owed) */
 	struct dir_group *name_group;
 	uint64_t name_ticket;
 };
@@ -184,7 +187,12 @@ fsync_dir(const char *path, const char **error_r)
  * Folder syncs, shared and started early (blob_writer_link()).
  *
  * A link into blobs/XX is durable once the folder has been fsynced after
- * it.  Each link takes a ticket of its folder's group; one fsync covers
+ * it.  A file linked before its bytes were synced (blob_writer_link(), or
+ * a held file another writer linked so) is synced by the same round, just
+ * before the folder: on a journalled filesystem the first such fsync
+ * commits the links and the bytes together, and what follows finds
+ * nothing left to write (one journal commit where a sync before the link
+ * and one after made two, in series).  Each link takes a ticket of its folder's group; one fsync covers
  * every ticket issued before it began (the links are done), so deliveries
  * into the same folder at once share it, as walsync.c's WAL flushes are
  * shared.  The syncer thread starts the fsync as soon as a link asks for
@@ -196,6 +204,12 @@ fsync_dir(const char *path, const char **error_r)
  * issued before it too).  The groups (one per folder ever linked into:
  * 256 per data directory at most) are never freed and never move.
  */
+struct unsynced_file {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
 struct dir_group {
 	char *path;
 	uint64_t issued;	/* tickets handed out */
@@ -204,6 +218,12 @@ struct dir_group {
 	int err;		/* its errno */
 	bool busy;		/* a thread is in fsync() of the folder */
 	bool queued;		/* in the syncer's queue */
+	/* the files linked into it whose bytes are not known to be durable
+	 * (blob_writer_link()): descriptors of their own, fsynced by the
+	 * next round before the folder, so that its tickets cover them;
+	 * those of the round under way while busy */
+	struct unsynced_file *files, *round_files;
+	size_t n_files, cap_files, n_round_files;
 	struct dir_group *next;		/* same bucket */
 	struct dir_group *next_due;	/* the syncer's queue */
 };
@@ -242,17 +262,37 @@ dir_sync_round(struct dir_group *g, bool by_syncer)
 {
 	g->busy = true;
 	uint64_t upto = g->issued;
+	struct unsynced_file *files = g->files;
+	size_t n_files = g->n_files;
+	g->round_files = files;
+	g->n_round_files = n_files;
+	g->files = NULL;
+	g->n_files = g->cap_files = 0;
 	sync_stats.folder_syncs++;
 	if (!by_syncer)
 		sync_stats.folder_syncs_inline++;
 	pthread_mutex_unlock(&dirs_lock);
-	int fd = open(g->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd < 0 ? -1 : blob_fsync_fn(fd);
-	int e = errno;
-	if (fd >= 0)
-		close(fd);
+	int rc = 0, e = 0;
+	for (size_t i = 0; i < n_files; i++) {
+		/* every one, even past a failure: each is closed */
+		if (rc == 0 && blob_fsync_fn(files[i].fd) < 0) {
+			rc = -1;
+			e = errno;
+		}
+		close(files[i].fd);
+	}
+	if (rc == 0) {
+		int fd = open(g->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = fd < 0 ? -1 : blob_fsync_fn(fd);
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+	}
 	pthread_mutex_lock(&dirs_lock);
 	g->busy = false;
+	g->round_files = NULL;
+	g->n_round_files = 0;
+	free(files);
 	if (rc < 0) {
 		if (upto > g->failed)
 			g->failed = upto;
@@ -319,12 +359,21 @@ syncer_need(void)
 	return true;
 }
 
-/* A ticket of folder path, after a link into it: its fsync started. */
+/* A ticket of folder path, after a link into it: its fsync started.
+ * file: a file linked into it to be synced with it (fd a descriptor of
+ * its own, taken), or fd -1. */
 static struct dir_group *
-dir_sync_start(const char *path, uint64_t *ticket_r)
+dir_sync_start(const char *path, struct unsynced_file file, uint64_t *ticket_r)
 {
 	pthread_mutex_lock(&dirs_lock);
 	struct dir_group *g = dir_group_find(path);
+	if (file.fd >= 0) {
+		if (g->n_files == g->cap_files) {
+			g->cap_files = g->cap_files == 0 ? 8 : g->cap_files * 2;
+			g->files = xreallocarray(g->files, g->cap_files, sizeof *g->files);
+		}
+		g->files[g->n_files++] = file;
+	}
 	*ticket_r = ++g->issued;
 	sync_stats.links++;
 	if (!g->queued && syncer_need()) {
@@ -339,6 +388,25 @@ dir_sync_start(const char *path, uint64_t *ticket_r)
 	}
 	pthread_mutex_unlock(&dirs_lock);
 	return g;
+}
+
+/* Whether the file (dev, ino) named in folder path was linked before its
+ * bytes were synced and its sync is still to come or under way.  Only this
+ * process links so (the daemon's SMTP deliveries): a file of another's,
+ * or from before a restart, was synced before it was named, or read back
+ * whole from the disk after a crash (hold_existing() checks it). */
+static bool
+dir_file_unsynced(const char *path, dev_t dev, ino_t ino)
+{
+	pthread_mutex_lock(&dirs_lock);
+	struct dir_group *g = dir_group_find(path);
+	bool found = false;
+	for (size_t i = 0; i < g->n_files && !found; i++)
+		found = g->files[i].dev == dev && g->files[i].ino == ino;
+	for (size_t i = 0; i < g->n_round_files && !found; i++)
+		found = g->round_files[i].dev == dev && g->round_files[i].ino == ino;
+	pthread_mutex_unlock(&dirs_lock);
+	return found;
 }
 
 /* Waits until ticket of g is durable; 0, or the errno of the fsync that
@@ -586,14 +654,43 @@ blob_writer_size(const struct blob_writer *w)
 	return w->size;
 }
 
-static int hold_existing(const char *path, int *fd_r, const char **error_r);
+static int hold_existing(const char *path, const char *hash, int *fd_r,
+			 const char **error_r);
+/* One repair of a blob's wrong content at a time (hold_existing()). */
+static pthread_mutex_t repair_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+blob_hash_fd(int fd, char out[SHA256_HEX_LEN + 1])
+{
+	char buffer[65536];
+	struct sha256_ctx *ctx = sha256_new();
+	off_t at = 0;
+	for (;;) {
+		ssize_t r = pread(fd, buffer, sizeof buffer, at);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			sha256_finish_hex(&ctx, out);
+			errno = e;
+			return -1;
+		}
+		sha256_update(ctx, buffer, (size_t)r);
+		at += r;
+	}
+	sha256_finish_hex(&ctx, out);
+	return 0;
+}
 
 /*
  * A deferred writer whose bytes are all still in its buffer, of content
  * stored before: that blob is held now (as placing would find and hold
- * it), and no temporary file is made, written and synced.  The file that
- * has the name was synced before it was named (blob.h), so the content is
- * on disk; placing still makes sure of the name.  Held descriptors count
+ * it), and no temporary file is made, written and synced.  Its content
+ * is checked against its name (hold_existing()); placing still makes sure
+ * of its bytes and its name (a file linked before it was synced may still
+ * be on its way to the disk).  Held descriptors count
  * with the unnamed files kept open (ANON_KEPT_MAX).  True when held.
  */
 static bool
@@ -612,7 +709,7 @@ hold_stored(struct blob_writer *w)
 	int fd = -1;
 	/* 0: not stored (or removed meanwhile), -1: left to placing, which
 	 * meets the same file and says what is wrong */
-	int r = hold_existing(path, &fd, &ignored);
+	int r = hold_existing(path, w->hash, &fd, &ignored);
 	free(path);
 	if (r <= 0) {
 		atomic_fetch_sub(&anon_kept, 1);
@@ -628,10 +725,11 @@ hold_stored(struct blob_writer *w)
 	return true;
 }
 
-/* The bytes durable in the temporary file (DESIGN.md: the content is on
- * disk before its name is), and the hash; keep_fd leaves the file open. */
+/* The bytes in the temporary file, durable unless !sync (then the
+ * caller syncs them with the name: blob_writer_link()), and the hash;
+ * keep_fd leaves the file open. */
 static int
-finish(struct blob_writer *w, bool keep_fd, const char **error_r)
+finish(struct blob_writer *w, bool keep_fd, bool sync, const char **error_r)
 {
 	if (w->over) {
 		*error_r = errfmt("the message is larger than %llu bytes",
@@ -669,8 +767,9 @@ finish(struct blob_writer *w, bool keep_fd, const char **error_r)
 		*error_r = "the disk is nearly full";
 		return ret;
 	}
-	if (blob_fsync_fn(w->fd) < 0)
+	if (sync && blob_fsync_fn(w->fd) < 0)
 		return fail_io(w, "fsync", errno, error_r);
+	w->unsynced = !sync;
 	if (!keep_fd && w->anon) {
 		/* an unnamed file lives as long as its descriptor: kept open
 		 * (a few), or else named in blobs/tmp after all */
@@ -750,7 +849,7 @@ blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int *fd
 int
 blob_writer_finish(struct blob_writer *w, const char **error_r)
 {
-	return finish(w, false, error_r);
+	return finish(w, false, true, error_r);
 }
 
 /*
@@ -760,7 +859,7 @@ blob_writer_finish(struct blob_writer *w, const char **error_r)
  * ours to keep or is gone).  1 held (*fd_r), 0 gone (try again), -1 error.
  */
 static int
-hold_existing(const char *path, int *fd_r, const char **error_r)
+hold_existing(const char *path, const char *hash, int *fd_r, const char **error_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -777,6 +876,36 @@ hold_existing(const char *path, int *fd_r, const char **error_r)
 	}
 	if (stat(path, &named) < 0 || named.st_ino != held.st_ino ||
 	    named.st_dev != held.st_dev) {
+		close(fd);
+		return 0;
+	}
+	/* A file is named before its bytes are known to be durable
+	 * (blob_writer_link()): after a crash in between, the name may hold
+	 * less than its content (no row that was acknowledged refers to it:
+	 * fsck's pending names).  Its content is checked before anything
+	 * refers to it again, and a wrong one goes, for ours to take its
+	 * place (the loop of the caller links again). */
+	char have[SHA256_HEX_LEN + 1];
+	if (blob_hash_fd(fd, have) < 0) {
+		*error_r = errfmt("cannot read %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (strcmp(have, hash) != 0) {
+		pthread_mutex_lock(&repair_lock);
+		/* still that file: not repaired by another writer meanwhile */
+		if (stat(path, &named) == 0 && named.st_ino == held.st_ino &&
+		    named.st_dev == held.st_dev) {
+			log_warning("store: blob %s holds other content (%s; a crash before "
+				    "its bytes were synced?): replaced", hash, have);
+			if (unlink(path) < 0 && errno != ENOENT) {
+				*error_r = errfmt("cannot remove %s: %s", path, strerror(errno));
+				pthread_mutex_unlock(&repair_lock);
+				close(fd);
+				return -1;
+			}
+		}
+		pthread_mutex_unlock(&repair_lock);
 		close(fd);
 		return 0;
 	}
@@ -879,7 +1008,7 @@ static int
 place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
       bool wait, const char **error_r)
 {
-	int ret = finish(w, true, error_r);
+	int ret = finish(w, true, wait, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	if (w->fd < 0) {
@@ -909,12 +1038,13 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 		if (e == EEXIST) {
 			/* the same content stored before: that file stays
 			 * (blobs are never rewritten), held as ours would be */
-			int fd, r = hold_existing(path, &fd, error_r);
+			int fd, r = hold_existing(path, w->hash, &fd, error_r);
 			if (r < 0)
 				break;
 			if (r > 0) {
 				drop_tmp(w);
 				w->fd = fd;
+				w->stored = true;
 				placed = true;
 			}
 			continue;
@@ -946,11 +1076,36 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 	}
 	w->anon = false;
 	/* the names durable: the new folder's in blobs/ (at once: rare),
-	 * the file's in it (shared with the links into it meanwhile, and
-	 * left under way when the caller waits later) */
+	 * the file's in it, with the file's bytes when they are not known to
+	 * be durable yet (shared with the links into it meanwhile, and left
+	 * under way when the caller waits later) */
 	ret = dir_made ? fsync_dir(w->st->blob_dir, error_r) : STORE_OK;
+	struct unsynced_file file = { .fd = -1 };
+	struct stat sb;
+	if (ret == STORE_OK && fstat(w->fd, &sb) < 0) {
+		int e = errno;
+		*error_r = errfmt("cannot stat %s: %s", path, strerror(e));
+		ret = blob_errno_status(e);
+	}
+	/* a file another writer placed: durable unless that one linked it
+	 * unsynced and its sync is still to come (then it goes with ours) */
+	if (ret == STORE_OK && w->stored)
+		w->unsynced = dir_file_unsynced(dir, sb.st_dev, sb.st_ino);
+	if (ret == STORE_OK && w->unsynced) {
+		file = (struct unsynced_file){ fcntl(w->fd, F_DUPFD_CLOEXEC, 0),
+					       sb.st_dev, sb.st_ino };
+		if (file.fd < 0) {
+			/* no descriptor to spare: synced here and now */
+			if (blob_fsync_fn(w->fd) < 0) {
+				int e = errno;
+				*error_r = errfmt("cannot fsync %s: %s", path, strerror(e));
+				ret = blob_errno_status(e);
+			}
+		}
+	}
 	if (ret == STORE_OK) {
-		w->name_group = dir_sync_start(dir, &w->name_ticket);
+		w->unsynced = false;
+		w->name_group = dir_sync_start(dir, file, &w->name_ticket);
 		if (wait)
 			ret = wait_name(w, error_r);
 	}

@@ -7,11 +7,14 @@
  * linked as blobs/XX/HASH (XX = its first two hex digits), and that
  * directory fsynced, before blob_writer_place() returns: the content is on
  * disk before its name is, and the name before the caller's rows commit.
- * The shared blobs/tmp/ directory is never written, and a crash leaves no
- * temporary file behind.  Where unnamed files cannot be made or named (no
- * O_TMPFILE in the filesystem, no /proc/self/fd), the file has a unique
- * name in blobs/tmp/ and is renamed instead, in the same order.  A blob that exists already is not
- * written twice: blobs are content-addressed and shared by every message
+ * (blob_writer_link() syncs the bytes and the name together after the
+ * link, while the caller's rows commit; see there for what covers a crash
+ * in between.)  The shared blobs/tmp/ directory is never written, and a
+ * crash leaves no temporary file behind.  Where unnamed files cannot be
+ * made or named (no O_TMPFILE in the filesystem, no /proc/self/fd), the
+ * file has a unique name in blobs/tmp/ and is renamed instead, in the
+ * same order.  A blob that exists already is not written twice (its
+ * content is checked against its name first): blobs are content-addressed and shared by every message
  * with the same bytes.  Blobs are immutable; readers open them by hash.
  * The writer hashes as it goes, so a large message is never held in memory.
  *
@@ -114,16 +117,20 @@ int blob_writer_seal(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], int
  * freed with blob_writer_abort(). */
 int blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 		      uint64_t *size_r, const char **error_r);
-/* blob_writer_place() without waiting for the fsync of the folder the
- * blob is named in, which runs meanwhile (shared with the other links into
- * that folder): the file is durable and named, the name not yet known to
- * be durable.  The caller's rows may commit then, but blob_writer_wait_name()
- * must succeed before the message is acknowledged (a crash before it may
- * leave a row whose blob has no name: fsck --repair removes such rows of
- * messages never acknowledged, see store_blob_pending_add()). */
+/* blob_writer_place() without waiting: the file is named at once, and
+ * its bytes and its name are made durable meanwhile, together (the fsync
+ * of the file, then of the folder it is named in, shared with the other
+ * links into that folder: on a journalled filesystem one journal commit
+ * rather than one before the link and one after).  The caller's rows may
+ * commit then, but blob_writer_wait_name() must succeed before the
+ * message is acknowledged.  A crash before it may leave a row whose blob
+ * has no name or less than its content: the caller records the name in
+ * the same transaction (store_name_pending()), fsck --repair removes such
+ * rows of messages never acknowledged, and a writer of the same content
+ * checks the file it finds under that name and replaces a wrong one. */
 int blob_writer_link(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 		     uint64_t *size_r, const char **error_r);
-/* Waits until the name given by blob_writer_link() is durable (at once
+/* Waits until the bytes and name given by blob_writer_link() are durable (at once
  * after blob_writer_place(), or when the writer is not placed; NULL ok).  STORE_OK, or the failure of the
  * folder's fsync (STORE_NOSPACE or STORE_ERROR): the message must not be
  * acknowledged then; the writer stays placed, for blob_writer_release() or
@@ -195,6 +202,10 @@ struct blob_sync_stats {
 	uint64_t waits;			/* waits for a sync under way */
 };
 void blob_sync_stats(struct blob_sync_stats *stats_r);
+
+/* SHA-256 of fd's whole content (read from its start, its offset left
+ * alone) as hex; -1 with errno when it cannot be read. */
+int blob_hash_fd(int fd, char out[SHA256_HEX_LEN + 1]);
 
 /* data_dir/blobs/XX/HASH, malloc'd. */
 char *blob_path(const struct store *st, const char *hash);

@@ -141,25 +141,14 @@ out:
 static int
 hash_file(const char *path, char out[SHA256_HEX_LEN + 1])
 {
-	char buffer[65536];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	struct sha256_ctx *ctx = sha256_new();
-	ssize_t r;
-	while ((r = read(fd, buffer, sizeof buffer)) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			sha256_finish_hex(&ctx, out);
-			close(fd);
-			return -1;
-		}
-		sha256_update(ctx, buffer, (size_t)r);
-	}
+	int r = blob_hash_fd(fd, out);
+	int e = errno;
 	close(fd);
-	sha256_finish_hex(&ctx, out);
-	return 0;
+	errno = e;
+	return r;
 }
 
 struct walk {
@@ -419,9 +408,12 @@ check_names_pending(struct walk *w, const char **error_r)
 		struct name_pending *p = &list[i];
 		bool there = false;
 		if (p->blob != NULL && is_lower_hex(p->blob, SHA256_HEX_LEN)) {
+			/* there with its content: a file is named before its
+			 * bytes are synced (blob_writer_link()), and a crash
+			 * between may leave the name with less */
 			char *path = blob_path(w->st, p->blob);
-			struct stat sb;
-			there = stat(path, &sb) == 0;
+			char have[SHA256_HEX_LEN + 1];
+			there = hash_file(path, have) == 0 && strcmp(have, p->blob) == 0;
 			free(path);
 		}
 		struct mailbox_uid *rows = NULL;
@@ -435,7 +427,7 @@ check_names_pending(struct walk *w, const char **error_r)
 			if (ret != STORE_OK)
 				break;
 			w->rep->unacked += (unsigned)n_rows;
-			say(w->out, "blob %s lost its name in a crash: %zu message(s) never "
+			say(w->out, "blob %s lost its name or content in a crash: %zu message(s) never "
 			    "acknowledged refer to it%s", esc_str(p->blob), n_rows,
 			    w->repair ? ": removed" : "");
 		}

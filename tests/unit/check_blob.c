@@ -543,6 +543,99 @@ START_TEST(test_link_then_wait)
 }
 END_TEST
 
+/* blob_writer_link() names the file before its bytes are synced: the
+ * fsync of the file runs with its folder's, before the wait returns, and
+ * a failing one fails the wait and leaves nothing. */
+START_TEST(test_link_syncs_bytes_with_name)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct blob_writer *w;
+	static const char text[] = "Subject: bytes and name\r\n\r\nbody\r\n";
+
+	/* counting: the link syncs nothing itself, the wait the file and
+	 * its folder */
+	test_fault_on(1000, EIO);
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text, strlen(text), &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_link(w, hash, NULL, &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_wait_name(w, &error), STORE_OK);
+	ck_assert_int_ge(test_fault_calls, 2);
+	test_fault_off();
+	blob_writer_release(&w);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+
+	/* the file's fsync fails (the first call: its folder exists) */
+	static const char text2[] = "Subject: bytes fail\r\n\r\nbody\r\n";
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_hex(text2, strlen(text2), hex);
+	char *prefix = xasprintf("%s/blobs/%.2s", dir, hex);
+	ck_assert(mkdir(prefix, 0700) == 0 || errno == EEXIST);
+	free(prefix);
+	ck_assert_int_eq(blob_writer_new(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text2, strlen(text2), &error), STORE_OK);
+	test_fault_on(0, EIO);
+	ck_assert_int_eq(blob_writer_link(w, hash, NULL, &error), STORE_OK);
+	int ret = blob_writer_wait_name(w, &error);
+	test_fault_off();
+	ck_assert_int_eq(ret, STORE_ERROR);
+	ck_assert_ptr_nonnull(strstr(error, "fsync"));
+	blob_writer_abort(&w);
+	ck_assert_int_eq(test_blob_files(dir), 1);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* A name that holds other bytes than its content (a crash after the link
+ * and before the sync, blob_writer_link()) is never taken for the blob:
+ * a writer of that content checks the file it finds and replaces it,
+ * whether it wrote a file of its own or found the content stored. */
+START_TEST(test_wrong_content_replaced)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir);
+	const char *error = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	static const char *texts[] = {
+		"Subject: short after a crash\r\n\r\nbody\r\n",
+		"Subject: deferred after a crash\r\n\r\nbody\r\n",
+	};
+	for (int i = 0; i < 2; i++) {
+		const char *text = texts[i];
+		size_t n = strlen(text);
+		char hex[SHA256_HEX_LEN + 1];
+		sha256_hex(text, n, hex);
+		char *path = blob_path(st, hex);
+		FILE *f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs("Subject: sh", f);	/* less than the content */
+		fclose(f);
+		struct blob_writer *w;
+		if (i == 0) {
+			ck_assert_int_eq(blob_put(st, text, n, hash, &error), STORE_OK);
+		} else {
+			ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+			ck_assert_int_eq(blob_write(w, text, n, &error), STORE_OK);
+			ck_assert_int_eq(blob_writer_place(w, hash, NULL, &error), STORE_OK);
+			blob_writer_release(&w);
+		}
+		ck_assert_str_eq(hash, hex);
+		size_t len = 0;
+		char *got = test_read_file(path, &len);
+		ck_assert_uint_eq(len, n);
+		ck_assert(memcmp(got, text, n) == 0);
+		free(got);
+		free(path);
+	}
+	ck_assert_int_eq(test_blob_files(dir), 2);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* A sealed message is readable and hashed before anything is flushed to
  * disk; thrown away it leaves nothing, placed it is made durable then. */
 START_TEST(test_seal_then_place_or_abort)
@@ -701,6 +794,8 @@ START_TEST(test_deferred_stored_before)
 	ck_assert_int_eq(flock(lfd, LOCK_EX | LOCK_NB), -1);
 	close(lfd);
 	ck_assert_int_eq(blob_writer_place(w, hash, &size, &error), STORE_OK);
+	/* its folder at most: nothing written, and the held file, synced
+	 * before it was named, not synced again */
 	ck_assert_int_le(test_fault_calls, 1);
 	test_fault_off();
 	blob_writer_release(&w);
@@ -951,6 +1046,8 @@ make_suite(void)
 	tcase_add_test(tc, test_refusal_after_placing);
 	tcase_add_test(tc, test_failing_fsync);
 	tcase_add_test(tc, test_link_then_wait);
+	tcase_add_test(tc, test_link_syncs_bytes_with_name);
+	tcase_add_test(tc, test_wrong_content_replaced);
 	tcase_add_test(tc, test_seal_then_place_or_abort);
 	tcase_add_test(tc, test_deferred_writer);
 	tcase_add_test(tc, test_deferred_stored_before);
