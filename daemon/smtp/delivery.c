@@ -738,10 +738,12 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		} else {
 			memcpy(base, hash, sizeof base);
 		}
-		/* queued rows wait for the blob's name (body.c), so that the
-		 * queue never refers to a file a crash may take */
+		/* queued rows wait for the blob's bytes and name (body.c, and
+		 * the copy queued for DSNs), so that the queue never refers to
+		 * a file a crash may take or cut short */
 		if (ret == STORE_OK &&
-		    (ret = blob_writer_wait_name(tx->blob, &error)) != STORE_OK)
+		    ((ret = blob_writer_wait_name(tx->blob, &error)) != STORE_OK ||
+		     (ret = blob_writer_wait_name(base_w, &error)) != STORE_OK))
 			log_error("%s[%llu] cannot store message id=%s: %s", s->name,
 				  (unsigned long long)s->id, tx->id, error);
 		if (ret == STORE_OK)
