@@ -13,7 +13,9 @@ database and blobs are filled directly (rows as store_append writes them:
 loading 100,000 messages through APPEND, one durable transaction each,
 would take the benchmark's whole budget), Dovecot gets a Maildir.  Both
 get a warm-up run (Dovecot builds its index and cache then, mailhub fills
-its ENVELOPE/BODYSTRUCTURE cache), then ROUNDS timed runs of each part,
+its ENVELOPE/BODYSTRUCTURE cache; before that, mailhub's background
+indexer is let finish the search index of the rows written directly, as
+it has for any mailbox that is not brand new), then ROUNDS timed runs of each part,
 mailhub's and Dovecot's taking turns (so that a busy moment of the machine
 falls on both alike).  Each part prints the median and the best of its
 runs for each server and the ratios of both: Dovecot's time / mailhub's
@@ -301,6 +303,13 @@ def main():
     mh.add_user(USER, PASSWORD)
     load_mailhub(mh, boxes)
     mh.start()
+    # the rows written above are marked for the background indexer (its
+    # triggers); a household's mailbox has long been indexed, so the timed
+    # parts start once it is done rather than compete with it for the cores
+    t0 = time.perf_counter()
+    mh.wait_indexed(timeout=900)
+    print(f"mailhub's indexer: {len(big) + len(env) + len(text)} messages "
+          f"indexed in {time.perf_counter() - t0:.1f} s before the timed parts")
     ours_login = b"LOGIN " + USER.encode() + b" " + PASSWORD.encode()
     theirs_login = b"LOGIN bench " + dovecot_util.PASSWORD.encode()
     results = []
