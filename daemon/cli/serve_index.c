@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "store/searchdb.h"
 #include "store/store.h"
@@ -98,6 +99,7 @@ index_main(void *arg)
 		log_error("index cannot open the store: %s", error);
 		return NULL;
 	}
+	store_cache_kib(st, INDEX_CACHE_KIB);
 	/* what a stop or a crash left unindexed, and mail stored while the
 	 * daemon was not running: at once */
 	uint64_t seen = searchdb_arrivals();

@@ -112,6 +112,10 @@
  * 10,000-message two-way account's link and message pages read again on
  * every pass with the default 2 MiB: tests/bench/fetch_twoway_bench.py). */
 #define FETCH_CACHE_KIB (16 * 1024)
+/* The background indexer's connection: the full-text index's pages that
+ * each batch reads again (with SQLite's default 2 MiB, half of its time
+ * went to pread(2) of them: tests/bench/imap_bench.py's 100,000 rows). */
+#define INDEX_CACHE_KIB (16 * 1024)
 
 /* IMAP server: arguments of one command in all its lists (a SEARCH or a
  * FETCH list), and list nesting before login is over. */
