@@ -63,8 +63,9 @@ index_all(struct store *st, bool sweep, size_t *total_r)
 	}
 }
 
-/* Waits index_delay_ms from now, whatever arrives meanwhile, so that
- * messages arriving close together share a batch; false when stopped. */
+/* Waits index_delay_ms from now, whatever arrives meanwhile (asleep: an
+ * arrival does not wake it), so that messages arriving close together
+ * share a batch; false when stopped. */
 static bool
 gather(void)
 {
@@ -78,13 +79,7 @@ gather(void)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	for (;;) {
-		int r = searchdb_wait(searchdb_arrivals(), &until);
-		if (r < 0)
-			return false;
-		if (r == 0)
-			return true;
-	}
+	return searchdb_sleep(&until) == 0;
 }
 
 static void *

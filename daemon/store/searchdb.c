@@ -626,6 +626,8 @@ searchdb_gone_pass(struct store *st, size_t max, size_t *done_r, const char **er
 static pthread_once_t arrive_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t arrive_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t arrive_cond;
+/* searchdb_sleep()'s: woken only by an interruption */
+static pthread_cond_t sleep_cond;
 static uint64_t arrivals;
 static bool arrive_interrupted;
 
@@ -636,6 +638,7 @@ arrive_init(void)
 	pthread_condattr_init(&a);
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(&arrive_cond, &a);
+	pthread_cond_init(&sleep_cond, &a);
 	pthread_condattr_destroy(&a);
 }
 
@@ -683,6 +686,22 @@ searchdb_wait(uint64_t seen, const struct timespec *until)
 	return ret;
 }
 
+int
+searchdb_sleep(const struct timespec *until)
+{
+	pthread_once(&arrive_once, arrive_init);
+	int ret = 0;
+	pthread_mutex_lock(&arrive_lock);
+	while (!arrive_interrupted) {
+		if (pthread_cond_timedwait(&sleep_cond, &arrive_lock, until) == ETIMEDOUT)
+			break;
+	}
+	if (arrive_interrupted)
+		ret = -1;
+	pthread_mutex_unlock(&arrive_lock);
+	return ret;
+}
+
 void
 searchdb_wait_interrupt(bool on)
 {
@@ -690,5 +709,6 @@ searchdb_wait_interrupt(bool on)
 	pthread_mutex_lock(&arrive_lock);
 	arrive_interrupted = on;
 	pthread_cond_broadcast(&arrive_cond);
+	pthread_cond_broadcast(&sleep_cond);
 	pthread_mutex_unlock(&arrive_lock);
 }

@@ -83,6 +83,11 @@ uint64_t searchdb_arrivals(void);
  * holds (-1). */
 struct timespec;
 int searchdb_wait(uint64_t seen, const struct timespec *until);
+/* Sleeps until the CLOCK_MONOTONIC time until (0), or while
+ * searchdb_wait_interrupt(true) holds (-1); arrivals do not wake it (the
+ * indexer gathering a batch: a wake-up per delivery was a context switch
+ * per message for nothing). */
+int searchdb_sleep(const struct timespec *until);
 /* true: every wait returns -1 at once (the daemon stops); false: again. */
 void searchdb_wait_interrupt(bool on);
 
