@@ -336,6 +336,12 @@ sieve_deliver_finish(struct store *st, struct sieve_delivery *d, const char *qid
 			log_error("sieve cannot remember a reply: %s", error);
 }
 
+bool
+sieve_delivery_finishes(const struct sieve_delivery *d)
+{
+	return d->n_out > 0 || d->n_memory > 0;
+}
+
 void
 sieve_delivery_redirect_sender(struct sieve_delivery *d, const char *sender)
 {

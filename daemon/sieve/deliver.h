@@ -77,6 +77,10 @@ int sieve_deliver_plan(struct store *st, const struct sieve_deliver_input *in,
  * committed.  SRS for redirects is the caller's (it owns the sender:
  * sieve_delivery_redirect_sender()). */
 void sieve_deliver_finish(struct store *st, struct sieve_delivery *d, const char *qid);
+/* Whether sieve_deliver_finish() has anything to write for d (a message
+ * to queue, a reply to remember): a caller that takes a lock for it
+ * takes none otherwise. */
+bool sieve_delivery_finishes(const struct sieve_delivery *d);
 void sieve_delivery_clear(struct sieve_delivery *d);
 /* Sets the envelope sender of d's redirects (the caller's SRS rewriting
  * of the message's sender into the user's domain), before finish. */

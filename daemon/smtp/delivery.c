@@ -557,7 +557,10 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 			if (sc[i].status != STORE_OK && count[i] > 0 && sc[i].error == NULL &&
 			    all[first[i]].error != NULL)
 				sc[i].error = xstrdup(all[first[i]].error);
-			if (planned[i] && sc[i].status == STORE_OK) {
+			/* the turn only when there is anything to write: else
+			 * it waited for the next session's transaction */
+			if (planned[i] && sc[i].status == STORE_OK &&
+			    sieve_delivery_finishes(&plans[i])) {
 				pthread_mutex_lock(&deliver_lock);
 				sieve_deliver_finish(smtp_store(s), &plans[i], tx->id);
 				pthread_mutex_unlock(&deliver_lock);

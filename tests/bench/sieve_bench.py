@@ -16,9 +16,10 @@ round; the ratios are those of the medians.  Each side's CPU per message
 from /proc) is printed beside its rate: on a shared machine it moves far
 less than wall time.
 What each side guarantees at its 250: mailhub has the message file, its
-name and its database row on disk (the file fsynced, then linked; the
-fsync of its folder runs while the row commits and the WAL is flushed, and
-the 250 waits for both); Dovecot runs with
+name and its database row on disk (the file linked first; then one round
+of the folder syncer fsyncs the file and then its folder, while the row
+commits and the WAL is flushed, and the 250 waits for both); Dovecot
+runs with
 mail_fsync = optimized (its default: the Maildir file is fsynced before the
 reply).  Both on loopback, no TLS.  Exit status 1 when the target is missed.
 mailhub writes the search index after the 250 (its background indexer);
