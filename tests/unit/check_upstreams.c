@@ -288,12 +288,67 @@ START_TEST(test_twoway_links)
 	ck_assert_int_eq(links[0].state, TWOWAY_LIVE);
 	ck_assert_uint_eq(links[0].local_flags, STORE_FLAG_SEEN);
 	uint32_t local_uid = links[1].local_uid;
+	uint32_t first_uid = links[0].local_uid;
+	int64_t first_link = links[0].id;
 	store_twoway_links_free(&links, n);
+	/* QRESYNC's sync (sql/055): none to read while nothing changed on
+	 * either side; those of the UIDs the upstream named */
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	uint32_t named[] = { 11, 12, 40 };
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", named, 3, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(links[0].uid, 11);
+	ck_assert_uint_eq(links[1].uid, 12);
+	store_twoway_links_free(&links, n);
+	/* a flag changed here makes its link dirty, once only with a UID named
+	 * too; a keyword put back as it was makes it clean again */
+	struct imapdb_msg res;
+	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_ADD,
+					    STORE_FLAG_FLAGGED, NULL, &res, &error), STORE_OK);
+	free(res.keywords);
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", named, 3, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(links[0].uid, 10);
+	ck_assert_uint_eq(links[0].local_flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	store_twoway_links_free(&links, n);
+	/* \Deleted is not synced: no change */
+	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_REMOVE,
+					    STORE_FLAG_FLAGGED, NULL, &res, &error), STORE_OK);
+	free(res.keywords);
+	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_ADD,
+					    STORE_FLAG_DELETED, NULL, &res, &error), STORE_OK);
+	free(res.keywords);
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	/* the base set to the message's flags (the sync's merge): clean */
+	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_REPLACE,
+					    STORE_FLAG_ANSWERED, "$Work", &res, &error), STORE_OK);
+	free(res.keywords);
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	store_twoway_links_free(&links, n);
+	struct twoway_op base = { .kind = TWOWAY_OP_BASE, .link_id = first_link,
+				  .flags = STORE_FLAG_ANSWERED, .keywords = "$Work" };
+	ck_assert_int_eq(store_twoway_apply(st, &base, 1, &error), STORE_OK);
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 0);
 	/* deleted here: the trigger marks it for the upstream */
 	ck_assert_int_eq(store_expunge(st, mb, &local_uid, 1, NULL, &error), STORE_OK);
 	ck_assert_int_eq(store_twoway_links(st, id, "INBOX", &links, &n, &error), STORE_OK);
 	ck_assert_int_eq(links[1].state, TWOWAY_LOCAL_GONE);
 	ck_assert_int_eq(links[1].message_id, 0);
+	store_twoway_links_free(&links, n);
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(links[0].state, TWOWAY_LOCAL_GONE);
 	store_twoway_links_free(&links, n);
 	/* the UIDVALIDITY changes: unresolved until found again by hash */
 	ck_assert_int_eq(store_twoway_folder_reset(st, id, "INBOX", 8, &error), STORE_OK);
