@@ -52,6 +52,13 @@ void store_close(struct store **st);
  * handles that read a large working set again and again (the fetcher's
  * link tables, a bulk import), not for the one of each IMAP session. */
 void store_cache_kib(struct store *st, unsigned kib);
+/* For a process that runs briefly (a command of the CLI): its commits ask
+ * for no checkpoint until the WAL holds many times the usual frames.  The
+ * daemon's keeper checkpoints on its next commit, and the last connection
+ * to close does when no daemon runs, rather than the command spending its
+ * short life copying the daemon's frames and waiting, at its exit, for the
+ * fsync of the database that ends a checkpoint. */
+void store_wal_brief(void);
 /* The characters that end a local part and start its subaddress (RFC 5233:
  * "alice+shopping@" is alice's), for every resolution through this handle;
  * NULL or "" (the default): none.  Postfix's recipient_delimiter. */

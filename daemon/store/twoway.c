@@ -50,9 +50,10 @@ static const char SQL_RESET[] =
 static const char SQL_DROP_UNRESOLVED[] =
 	"DELETE FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
 	" AND uidvalidity <> ?3 AND state IN (3, 4)";
+/* among the pending links (sql/055), not every link of the folder */
 static const char SQL_UNRESOLVED[] =
 	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
-	" AND uidvalidity <> ?3 AND state IN (3, 4) LIMIT 1";
+	" AND (state <> 0 OR dirty <> 0) AND uidvalidity <> ?3 AND state IN (3, 4) LIMIT 1";
 static const char SQL_ADVANCE[] =
 	"UPDATE upstream_folders SET last_uid = max(last_uid, ?3) WHERE upstream_id = ?1"
 	" AND folder = ?2";

@@ -151,8 +151,8 @@ run(struct store *st, const char *sql, int64_t upstream_id, const char *a, const
 }
 
 static const char SQL_UPLOAD_GONE_ANY[] =
-	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2 AND state = 7"
-	" LIMIT 1";
+	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
+	" AND (state <> 0 OR dirty <> 0) AND state = 7 LIMIT 1";
 
 int
 store_twoway_upload_gone(struct store *st, int64_t upstream_id, const char *folder,

@@ -47,6 +47,8 @@
 /* Frames in the WAL after a commit that ask the keeper for a checkpoint
  * (SQLite's own default for its auto-checkpoint). */
 #define WAL_CHECKPOINT_PAGES 1000
+/* The same in a brief process (store_wal_brief()). */
+#define WAL_BRIEF_PAGES (16 * WAL_CHECKPOINT_PAGES)
 /*
  * Frames in the WAL after a passive checkpoint that make the keeper run a
  * RESTART one.  A passive checkpoint copies what no reader still needs,
@@ -464,6 +466,15 @@ store_wal_sync_lazy(struct store *st, const char **error_r)
 	return store_wal_sync(st, error_r);
 }
 
+/* Frames that ask for a checkpoint (the process's own setting). */
+static int checkpoint_pages = WAL_CHECKPOINT_PAGES;
+
+void
+store_wal_brief(void)
+{
+	__atomic_store_n(&checkpoint_pages, WAL_BRIEF_PAGES, __ATOMIC_RELAXED);
+}
+
 /* sqlite3_wal_hook(): after every commit of st's connection, in place of
  * SQLite's auto-checkpoint (which would run the checkpoint on this
  * thread, before this session's answer). */
@@ -473,7 +484,7 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	struct store *st = arg;
 	(void)db;
 	(void)name;
-	if (pages < WAL_CHECKPOINT_PAGES)
+	if (pages < __atomic_load_n(&checkpoint_pages, __ATOMIC_RELAXED))
 		return SQLITE_OK;
 	const char *error;
 	if (wal_open(st, &error) != 0)
