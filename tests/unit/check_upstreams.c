@@ -244,6 +244,32 @@ deliver(struct store *st, int64_t upstream_id, int64_t user_id, int64_t mailbox_
 /* Two-way: a delivered message is linked to its UID; its local deletion
  * (whichever code removes it) is remembered for the upstream; after a
  * UIDVALIDITY change the same bytes are linked again, not appended. */
+/* The flags of message uid of mailbox mb set (mode) as a client would. */
+static void
+set_flags(struct store *st, int64_t mb, uint32_t uid, enum imapdb_flag_mode mode,
+	  unsigned flags, const char *keywords)
+{
+	const char *error = NULL;
+	struct imapdb_msg res;
+	ck_assert_int_eq(imapdb_store_flags(st, mb, &uid, 1, mode, flags, keywords, &res, &error),
+			 STORE_OK);
+	free(res.keywords);
+}
+
+/* How many links of the account's INBOX a QRESYNC sync that was told of
+ * no UID reads (the pending ones, sql/055). */
+static size_t
+links_pending(struct store *st, int64_t id)
+{
+	const char *error = NULL;
+	struct twoway_link *links;
+	size_t n;
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	store_twoway_links_free(&links, n);
+	return n;
+}
+
 START_TEST(test_twoway_links)
 {
 	char *dir;
@@ -293,9 +319,7 @@ START_TEST(test_twoway_links)
 	store_twoway_links_free(&links, n);
 	/* QRESYNC's sync (sql/055): none to read while nothing changed on
 	 * either side; those of the UIDs the upstream named */
-	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
-			 STORE_OK);
-	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(links_pending(st, id), 0);
 	uint32_t named[] = { 11, 12, 40 };
 	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", named, 3, &links, &n, &error),
 			 STORE_OK);
@@ -303,42 +327,26 @@ START_TEST(test_twoway_links)
 	ck_assert_uint_eq(links[0].uid, 11);
 	ck_assert_uint_eq(links[1].uid, 12);
 	store_twoway_links_free(&links, n);
-	/* a flag changed here makes its link dirty, once only with a UID named
-	 * too; a keyword put back as it was makes it clean again */
-	struct imapdb_msg res;
-	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_ADD,
-					    STORE_FLAG_FLAGGED, NULL, &res, &error), STORE_OK);
-	free(res.keywords);
+	/* a synced flag changed here makes its link dirty: read with or
+	 * without a UID named, once */
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL);
 	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", named, 3, &links, &n, &error),
 			 STORE_OK);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_uint_eq(links[0].uid, 10);
 	ck_assert_uint_eq(links[0].local_flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
 	store_twoway_links_free(&links, n);
-	/* \Deleted is not synced: no change */
-	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_REMOVE,
-					    STORE_FLAG_FLAGGED, NULL, &res, &error), STORE_OK);
-	free(res.keywords);
-	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_ADD,
-					    STORE_FLAG_DELETED, NULL, &res, &error), STORE_OK);
-	free(res.keywords);
-	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
-			 STORE_OK);
-	ck_assert_uint_eq(n, 0);
+	/* put back: clean; \Deleted is not synced: still clean */
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_REMOVE, STORE_FLAG_FLAGGED, NULL);
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_ADD, STORE_FLAG_DELETED, NULL);
+	ck_assert_uint_eq(links_pending(st, id), 0);
 	/* the base set to the message's flags (the sync's merge): clean */
-	ck_assert_int_eq(imapdb_store_flags(st, mb, &first_uid, 1, IMAPDB_FLAGS_REPLACE,
-					    STORE_FLAG_ANSWERED, "$Work", &res, &error), STORE_OK);
-	free(res.keywords);
-	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
-			 STORE_OK);
-	ck_assert_uint_eq(n, 1);
-	store_twoway_links_free(&links, n);
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_REPLACE, STORE_FLAG_ANSWERED, "$Work");
+	ck_assert_uint_eq(links_pending(st, id), 1);
 	struct twoway_op base = { .kind = TWOWAY_OP_BASE, .link_id = first_link,
 				  .flags = STORE_FLAG_ANSWERED, .keywords = "$Work" };
 	ck_assert_int_eq(store_twoway_apply(st, &base, 1, &error), STORE_OK);
-	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
-			 STORE_OK);
-	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(links_pending(st, id), 0);
 	/* deleted here: the trigger marks it for the upstream */
 	ck_assert_int_eq(store_expunge(st, mb, &local_uid, 1, NULL, &error), STORE_OK);
 	ck_assert_int_eq(store_twoway_links(st, id, "INBOX", &links, &n, &error), STORE_OK);
