@@ -37,6 +37,13 @@
  *      what 3. and 4. did); a crash in between leaves local != base or remote !=
  *      base with the same values, which the next merge settles;
  *   7. the folder's HIGHESTMODSEQ remembered.
+ *
+ * Which links are read: with QRESYNC the SELECT named every upstream
+ * message that changed (its flags) or went (VANISHED) since the MODSEQ of
+ * the last sync, so only those links are read, with the ones that have
+ * something to send (not LIVE, or dirty: the local message's flags are not
+ * the base, sql/055); any other link has nothing to merge.  Without
+ * QRESYNC every link of the folder is read.
  */
 #include <stdlib.h>
 #include <string.h>
