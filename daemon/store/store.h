@@ -57,7 +57,9 @@ void store_cache_kib(struct store *st, unsigned kib);
  * daemon's keeper checkpoints on its next commit, and the last connection
  * to close does when no daemon runs, rather than the command spending its
  * short life copying the daemon's frames and waiting, at its exit, for the
- * fsync of the database that ends a checkpoint. */
+ * fsync of the database that ends a checkpoint.  Its lazy commits are
+ * synced at once, behind the work that follows them, rather than after
+ * STORE_LAZY_SYNC_MS: store_close() waits for what is not synced yet. */
 void store_wal_brief(void);
 /* The characters that end a local part and start its subaddress (RFC 5233:
  * "alice+shopping@" is alice's), for every resolution through this handle;

@@ -261,6 +261,20 @@ store_wal_sync(struct store *st, const char **error_r)
 	return ret;
 }
 
+/* Frames that ask for a checkpoint, and how long the keeper lets a lazy
+ * commit wait for its sync (the process's own settings). */
+static int checkpoint_pages = WAL_CHECKPOINT_PAGES;
+static int lazy_sync_ms = STORE_LAZY_SYNC_MS;
+
+void
+store_wal_brief(void)
+{
+	__atomic_store_n(&checkpoint_pages, WAL_BRIEF_PAGES, __ATOMIC_RELAXED);
+	/* the lazy commits synced behind the work that follows them rather
+	 * than all at the exit (store_close() waits for them) */
+	__atomic_store_n(&lazy_sync_ms, 0, __ATOMIC_RELAXED);
+}
+
 /* Runs a passive checkpoint of g's database on the keeper's connection to
  * it (*db, opened on first use); 1 when it copied anything.  As SQLite's
  * auto-checkpoint does, it copies what no reader still needs, and the WAL
@@ -320,7 +334,8 @@ keeper_main(void *arg)
 		for (size_t i = 0; i < n_groups && due == NULL; i++) {
 			struct wal_group *g = groups[i];
 			if (g->lazy_since_ms != 0) {
-				int64_t at = g->lazy_since_ms + STORE_LAZY_SYNC_MS;
+				int64_t at = g->lazy_since_ms +
+					     __atomic_load_n(&lazy_sync_ms, __ATOMIC_RELAXED);
 				if (at <= now)
 					due = g;
 				else if (next < 0 || at < next)
@@ -464,15 +479,6 @@ store_wal_sync_lazy(struct store *st, const char **error_r)
 		return STORE_OK;
 	}
 	return store_wal_sync(st, error_r);
-}
-
-/* Frames that ask for a checkpoint (the process's own setting). */
-static int checkpoint_pages = WAL_CHECKPOINT_PAGES;
-
-void
-store_wal_brief(void)
-{
-	__atomic_store_n(&checkpoint_pages, WAL_BRIEF_PAGES, __ATOMIC_RELAXED);
 }
 
 /* sqlite3_wal_hook(): after every commit of st's connection, in place of
