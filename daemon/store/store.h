@@ -53,11 +53,13 @@ void store_close(struct store **st);
  * link tables, a bulk import), not for the one of each IMAP session. */
 void store_cache_kib(struct store *st, unsigned kib);
 /* For a process that runs briefly (a command of the CLI): its commits ask
- * for no checkpoint until the WAL holds many times the usual frames.  The
- * daemon's keeper checkpoints on its next commit, and the last connection
- * to close does when no daemon runs, rather than the command spending its
- * short life copying the daemon's frames and waiting, at its exit, for the
- * fsync of the database that ends a checkpoint.  Its lazy commits are
+ * for a checkpoint only once the frames it added itself would have (a
+ * pass that fetches thousands of messages checkpoints as it goes).  The
+ * frames the WAL held before are the daemon's keeper's to checkpoint on
+ * its next commit (or the last connection's to close, when no daemon
+ * runs), rather than the command spending its short life copying them
+ * and waiting, at its exit, for the fsync of the database that ends a
+ * checkpoint.  Its lazy commits are
  * synced at once, behind the work that follows them, rather than after
  * STORE_LAZY_SYNC_MS: store_close() waits for what is not synced yet. */
 void store_wal_brief(void);

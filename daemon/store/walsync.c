@@ -47,8 +47,6 @@
 /* Frames in the WAL after a commit that ask the keeper for a checkpoint
  * (SQLite's own default for its auto-checkpoint). */
 #define WAL_CHECKPOINT_PAGES 1000
-/* The same in a brief process (store_wal_brief()). */
-#define WAL_BRIEF_PAGES (16 * WAL_CHECKPOINT_PAGES)
 /*
  * Frames in the WAL after a passive checkpoint that make the keeper run a
  * RESTART one.  A passive checkpoint copies what no reader still needs,
@@ -261,15 +259,18 @@ store_wal_sync(struct store *st, const char **error_r)
 	return ret;
 }
 
-/* Frames that ask for a checkpoint, and how long the keeper lets a lazy
- * commit wait for its sync (the process's own settings). */
-static int checkpoint_pages = WAL_CHECKPOINT_PAGES;
+/* A brief process (store_wal_brief()) counts the frames it added itself
+ * from brief_base, the WAL's frames after its first commit (-1: none yet;
+ * lowered when the WAL starts again); and how long the keeper lets a lazy
+ * commit wait for its sync. */
+static bool brief;
+static int brief_base = -1;
 static int lazy_sync_ms = STORE_LAZY_SYNC_MS;
 
 void
 store_wal_brief(void)
 {
-	__atomic_store_n(&checkpoint_pages, WAL_BRIEF_PAGES, __ATOMIC_RELAXED);
+	__atomic_store_n(&brief, true, __ATOMIC_RELAXED);
 	/* the lazy commits synced behind the work that follows them rather
 	 * than all at the exit (store_close() waits for them) */
 	__atomic_store_n(&lazy_sync_ms, 0, __ATOMIC_RELAXED);
@@ -490,7 +491,18 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	struct store *st = arg;
 	(void)db;
 	(void)name;
-	if (pages < __atomic_load_n(&checkpoint_pages, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&brief, __ATOMIC_RELAXED)) {
+		/* only for frames of its own: a big run checkpoints as it
+		 * goes, a small one leaves the daemon's frames alone (racing
+		 * threads may only move the base a little) */
+		int base = __atomic_load_n(&brief_base, __ATOMIC_RELAXED);
+		if (base < 0 || pages < base) {
+			__atomic_store_n(&brief_base, pages, __ATOMIC_RELAXED);
+			return SQLITE_OK;
+		}
+		pages -= base;
+	}
+	if (pages < WAL_CHECKPOINT_PAGES)
 		return SQLITE_OK;
 	const char *error;
 	if (wal_open(st, &error) != 0)
