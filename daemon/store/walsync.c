@@ -47,6 +47,9 @@
 /* Frames in the WAL after a commit that ask the keeper for a checkpoint
  * (SQLite's own default for its auto-checkpoint). */
 #define WAL_CHECKPOINT_PAGES 1000
+/* The frames of its own that make a brief process (store_wal_brief()) ask
+ * for one: an incremental two-way pass of 500 changes adds about 1,000. */
+#define WAL_BRIEF_PAGES (4 * WAL_CHECKPOINT_PAGES)
 /*
  * Frames in the WAL after a passive checkpoint that make the keeper run a
  * RESTART one.  A passive checkpoint copies what no reader still needs,
@@ -500,10 +503,11 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 			__atomic_store_n(&brief_base, pages, __ATOMIC_RELAXED);
 			return SQLITE_OK;
 		}
-		pages -= base;
-	}
-	if (pages < WAL_CHECKPOINT_PAGES)
+		if (pages - base < WAL_BRIEF_PAGES)
+			return SQLITE_OK;
+	} else if (pages < WAL_CHECKPOINT_PAGES) {
 		return SQLITE_OK;
+	}
 	const char *error;
 	if (wal_open(st, &error) != 0)
 		return SQLITE_OK;
