@@ -17,22 +17,27 @@ UPDATE upstream_links SET dirty = coalesce((SELECT (m.flags & 23) <> (upstream_l
 CREATE INDEX upstream_links_pending ON upstream_links(upstream_id, folder, uid)
 	WHERE (state <> 0 OR dirty <> 0);
 
+-- Each writes only when the mark changes (a link is written, and the
+-- partial index kept, for a real difference only).
 CREATE TRIGGER upstream_links_dirty_message AFTER UPDATE OF flags, keywords ON messages
 	WHEN (OLD.flags & 23) <> (NEW.flags & 23) OR OLD.keywords IS NOT NEW.keywords
 BEGIN
-	UPDATE upstream_links SET dirty = ((NEW.flags & 23) <> (flags & 23)
-		OR coalesce(NEW.keywords, '') <> keywords) WHERE message_id = NEW.id;
+	UPDATE upstream_links SET dirty = NOT dirty WHERE message_id = NEW.id
+		AND dirty <> ((NEW.flags & 23) <> (flags & 23)
+			OR coalesce(NEW.keywords, '') <> keywords);
 END;
 CREATE TRIGGER upstream_links_dirty_insert AFTER INSERT ON upstream_links
-BEGIN
-	UPDATE upstream_links SET dirty = coalesce((SELECT (m.flags & 23) <> (NEW.flags & 23)
+	WHEN NEW.dirty <> coalesce((SELECT (m.flags & 23) <> (NEW.flags & 23)
 		OR coalesce(m.keywords, '') <> NEW.keywords FROM messages m
-		WHERE m.id = NEW.message_id), 1) WHERE id = NEW.id;
+		WHERE m.id = NEW.message_id), 1)
+BEGIN
+	UPDATE upstream_links SET dirty = NOT dirty WHERE id = NEW.id;
 END;
 CREATE TRIGGER upstream_links_dirty_update AFTER UPDATE OF flags, keywords, message_id
 	ON upstream_links
-BEGIN
-	UPDATE upstream_links SET dirty = coalesce((SELECT (m.flags & 23) <> (NEW.flags & 23)
+	WHEN NEW.dirty <> coalesce((SELECT (m.flags & 23) <> (NEW.flags & 23)
 		OR coalesce(m.keywords, '') <> NEW.keywords FROM messages m
-		WHERE m.id = NEW.message_id), 1) WHERE id = NEW.id;
+		WHERE m.id = NEW.message_id), 1)
+BEGIN
+	UPDATE upstream_links SET dirty = NOT dirty WHERE id = NEW.id;
 END;
