@@ -776,7 +776,7 @@ START_TEST(test_batch_prepare)
 }
 END_TEST
 
-/* A batch whose files cannot be made durable (syncfs fails before or
+/* A batch whose files cannot be made durable (an fsync fails before or
  * after the renames) delivers nothing and leaves no file; a disk that is
  * full says so in plain words; a message over quota ends the batch and
  * the blobs of the ones after it go. */
@@ -792,8 +792,8 @@ START_TEST(test_batch_faults)
 	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
 	static const struct { int from, e, status; } cases[] = {
 		{ 0, EIO, STORE_ERROR },	/* the files' data */
-		{ 1, EIO, STORE_ERROR },	/* their names */
-		{ 1, ENOSPC, STORE_NOSPACE },
+		{ 3, EIO, STORE_ERROR },	/* their names (after the 3 files) */
+		{ 3, ENOSPC, STORE_NOSPACE },
 	};
 	char text[160], uidl[16];
 	unsigned appended, delivered;
