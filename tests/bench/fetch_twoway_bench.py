@@ -13,8 +13,9 @@ mbsync, a local Maildir; for mailhub its own store.
    afterwards.
 
 What each side guarantees when it says it is done: mailhub makes every
-fetched message durable (its blob files syncfs'd, the SQLite transaction
-committed with synchronous=FULL) before it counts it fetched, and commits
+fetched message durable (its blob files and their folders fsynced, or
+syncfs'd for a batch of more than 256, the SQLite transaction committed
+with synchronous=FULL) before it counts it fetched, and commits
 each change it owes the upstream (deletions, moves, messages made here) in
 a WAL commit that is fdatasync'ed before it sends the command; the merge's
 results (flags pulled down, the new bases) are a lazy commit that no
