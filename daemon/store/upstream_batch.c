@@ -44,6 +44,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -570,6 +571,7 @@ sync_own(struct upstream_batch *b, bool named, const char **error_r)
 {
 	char **paths = xcalloc(2 * b->n + 2, sizeof *paths);
 	size_t n = 0;
+	bool dir_listed[256] = { false };	/* by the hash's first byte */
 	for (size_t i = 0; i < b->n; i++) {
 		const struct batch_item *it = &b->items[i];
 		if (!named) {
@@ -577,14 +579,12 @@ sync_own(struct upstream_batch *b, bool named, const char **error_r)
 			continue;
 		}
 		paths[n++] = xasprintf("%s/%.2s/%s", b->st->blob_dir, it->hash, it->hash);
-		char *dir = xasprintf("%s/%.2s", b->st->blob_dir, it->hash);
-		bool seen = false;
-		for (size_t k = 0; k < n && !seen; k++)
-			seen = strcmp(paths[k], dir) == 0;
-		if (seen)
-			free(dir);
-		else
-			paths[n++] = dir;
+		char prefix[3] = { it->hash[0], it->hash[1], '\0' };
+		unsigned x = (unsigned)strtoul(prefix, NULL, 16) & 0xff;
+		if (!dir_listed[x]) {
+			dir_listed[x] = true;
+			paths[n++] = xasprintf("%s/%.2s", b->st->blob_dir, it->hash);
+		}
 	}
 	/* a folder made for the batch is named in blobs/ */
 	if (named && b->dir_made)
