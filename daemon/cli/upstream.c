@@ -408,6 +408,8 @@ upstream_run(struct cli_ctx *ctx, int argc, char **argv)
 		return ret;
 	if (n_pos == 1 && parse_id(pos[0], &id) < 0)
 		return cli_usage_error("upstream run: ID must be a number from 'upstream list'");
+	/* a pass, then the exit: the WAL's checkpoints are the daemon's */
+	store_wal_brief();
 	struct store *st;
 	if (cli_store_open(ctx, &st) != CLI_OK)
 		return CLI_FAIL;

@@ -26,7 +26,7 @@ libstore_a_SOURCES += daemon/store/upstreams.c daemon/store/upstreams.h \
 SQL_MIGRATIONS += sql/004_upstream.sql sql/015_upstream_mirror.sql \
 	sql/023_upstream_oauth.sql sql/024_upstream_twoway.sql \
 	sql/032_upstream_folder_state.sql sql/044_twoway_up.sql \
-	sql/048_twoway_moving.sql
+	sql/048_twoway_moving.sql sql/055_twoway_dirty.sql
 
 # What a test of the fetcher links.
 FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libtrust.a libmail.a $(STORE_LIBS) $(MAILHUB_SYS_LIBS)

@@ -37,6 +37,13 @@
  *      what 3. and 4. did); a crash in between leaves local != base or remote !=
  *      base with the same values, which the next merge settles;
  *   7. the folder's HIGHESTMODSEQ remembered.
+ *
+ * Which links are read: with QRESYNC the SELECT named every upstream
+ * message that changed (its flags) or went (VANISHED) since the MODSEQ of
+ * the last sync, so only those links are read, with the ones that have
+ * something to send (not LIVE, or dirty: the local message's flags are not
+ * the base, sql/055); any other link has nothing to merge.  Without
+ * QRESYNC every link of the folder is read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +53,10 @@
 #include "fetch/fetch_int.h"
 #include "store/imapdb.h"
 #include "store/twoway.h"
+
+/* Above this many UIDs reported changed or gone, a folder's links are
+ * read whole rather than one UID at a time. */
+#define TWOWAY_LOOKUPS_MAX 2048
 
 /* The flags that are synced (\Deleted is not: expunges are). */
 #define SYNC_FLAGS (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT)
@@ -432,7 +443,7 @@ select_next(struct fetch_run *run, struct imap_client *c, const char *next, bool
 static int
 sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 	   const struct imapc_mailbox *mb, struct twoway_link *links, size_t n_links,
-	   const struct upstream_uids *there, unsigned fresh, struct op_list *ops,
+	   const struct upstream_uids *there, unsigned fresh, bool partial, struct op_list *ops,
 	   struct fetch_twoway_pre *pre, const char *next, const char **error_r)
 {
 	uint64_t since = 0;
@@ -456,6 +467,11 @@ sync_flags(struct fetch_run *run, struct imap_client *c, const char *folder,
 		r->n = 0;
 		if (remote.n > 1)
 			qsort(remote.v, remote.n, sizeof *remote.v, cmp_remote);
+	} else if (partial) {
+		/* the links were read for what the SELECT reported: other
+		 * changes would find no link (the MODSEQ is not moved) */
+		*error_r = "the folder's MODSEQ changed during the sync";
+		return -1;
 	} else if ((there->qresync || there->n_present > 0) && !all_fresh &&
 		   !(condstore && since >= mb->highestmodseq)) {
 		if (imap_client_fetch_flags(c, "1:*", condstore ? since : 0, remote_add, &remote,
@@ -810,6 +826,8 @@ struct fetch_twoway_plan {
 	char **dests;			/* per link: the move's destination */
 	size_t n_gone;			/* expunged here as they went upstream */
 	struct op_list del_ops;		/* recorded with the bases (6.) */
+	bool partial;			/* links: only those QRESYNC named and
+					 * the pending ones */
 	char **listed;
 	size_t n_listed;
 };
@@ -843,8 +861,30 @@ fetch_twoway_plan(struct fetch_run *run, struct imap_client *c, const char *fold
 	*plan_r = p;
 	p->folder = folder;
 	p->mb = *mb;
-	if (store_twoway_links(st, run->up->id, folder, &p->links, &p->n_links, error_r) !=
-	    STORE_OK)
+	/* with QRESYNC the upstream named what changed or went there: those
+	 * links, and the ones with something to send (not every link) */
+	p->partial = pre != NULL && pre->qresync && pre->flags_read && pre->since != 0 &&
+		     mb->highestmodseq != 0 &&
+		     pre->n_vanished + ((const struct remote_list *)pre->remote)->n <=
+			     TWOWAY_LOOKUPS_MAX;
+	int lr;
+	if (p->partial) {
+		const struct remote_list *r = pre->remote;
+		size_t n_uids = 0;
+		uint32_t *uids = xcalloc(pre->n_vanished + r->n + 1, sizeof *uids);
+		for (size_t i = 0; i < pre->n_vanished; i++)
+			uids[n_uids++] = pre->vanished[i];
+		for (size_t i = 0; i < r->n; i++)
+			uids[n_uids++] = r->v[i].uid;
+		if (n_uids > 1)
+			qsort(uids, n_uids, sizeof *uids, cmp_u32);
+		lr = store_twoway_links_some(st, run->up->id, folder, uids, n_uids, &p->links,
+					     &p->n_links, error_r);
+		free(uids);
+	} else {
+		lr = store_twoway_links(st, run->up->id, folder, &p->links, &p->n_links, error_r);
+	}
+	if (lr != STORE_OK)
 		return -1;
 	struct twoway_link *links = p->links;
 	size_t n_links = p->n_links;
@@ -1043,7 +1083,7 @@ fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_two
 			 p->n_dels, p->n_mv, p->n_gone);
 	/* 6. and 7. flags */
 	ret = sync_flags(run, c, folder, &p->mb, p->links, p->n_links, &p->up_uids, fresh,
-			 &p->del_ops, pre, next, error_r);
+			 p->partial, &p->del_ops, pre, next, error_r);
 out:
 	if (ret < 0 && p->del_ops.n > 0 && !fetch_commit_busy(run)) {
 		/* what was sent before the failure, recorded when possible */

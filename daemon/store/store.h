@@ -52,6 +52,17 @@ void store_close(struct store **st);
  * handles that read a large working set again and again (the fetcher's
  * link tables, a bulk import), not for the one of each IMAP session. */
 void store_cache_kib(struct store *st, unsigned kib);
+/* For a process that runs briefly (a command of the CLI): its commits ask
+ * for a checkpoint only once the frames it added itself would have (a
+ * pass that fetches thousands of messages checkpoints as it goes).  The
+ * frames the WAL held before are the daemon's keeper's to checkpoint on
+ * its next commit (or the last connection's to close, when no daemon
+ * runs), rather than the command spending its short life copying them
+ * and waiting, at its exit, for the fsync of the database that ends a
+ * checkpoint.  Its lazy commits are
+ * synced at once, behind the work that follows them, rather than after
+ * STORE_LAZY_SYNC_MS: store_close() waits for what is not synced yet. */
+void store_wal_brief(void);
 /* The characters that end a local part and start its subaddress (RFC 5233:
  * "alice+shopping@" is alice's), for every resolution through this handle;
  * NULL or "" (the default): none.  Postfix's recipient_delimiter. */

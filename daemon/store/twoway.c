@@ -9,13 +9,22 @@
 #include "store/store_int.h"
 #include "store/twoway.h"
 
-static const char SQL_LINKS[] =
-	"SELECT l.id, coalesce(l.message_id, 0), coalesce(m.mailbox_id, 0),"
-	" coalesce(m.uid, 0), coalesce(m.flags, 0), coalesce(m.keywords, ''),"
-	" l.uidvalidity, l.uid, l.flags, l.keywords, l.state, l.dest, l.blob, l.raw_hash,"
-	" coalesce(m.modseq, 0)"
+#define LINK_COLUMNS \
+	"SELECT l.id, coalesce(l.message_id, 0), coalesce(m.mailbox_id, 0)," \
+	" coalesce(m.uid, 0), coalesce(m.flags, 0), coalesce(m.keywords, '')," \
+	" l.uidvalidity, l.uid, l.flags, l.keywords, l.state, l.dest, l.blob, l.raw_hash," \
+	" coalesce(m.modseq, 0)" \
 	" FROM upstream_links l LEFT JOIN messages m ON m.id = l.message_id"
-	" WHERE l.upstream_id = ?1 AND l.folder = ?2 ORDER BY l.uid";
+static const char SQL_LINKS[] =
+	LINK_COLUMNS " WHERE l.upstream_id = ?1 AND l.folder = ?2 ORDER BY l.uid";
+/* sql/055: the links not LIVE or dirty, from upstream_links_pending */
+static const char SQL_LINKS_PENDING[] =
+	LINK_COLUMNS " WHERE l.upstream_id = ?1 AND l.folder = ?2"
+	" AND (l.state <> 0 OR l.dirty <> 0) ORDER BY l.uid";
+/* the others of one UID (any UIDVALIDITY) */
+static const char SQL_LINKS_UID[] =
+	LINK_COLUMNS " WHERE l.upstream_id = ?1 AND l.folder = ?2 AND l.uid = ?3"
+	" AND NOT (l.state <> 0 OR l.dirty <> 0)";
 static const char SQL_LINKED_UIDS[] =
 	"SELECT uid FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
 	" AND uid >= ?4 AND uidvalidity = ?3 ORDER BY uid";
@@ -41,9 +50,10 @@ static const char SQL_RESET[] =
 static const char SQL_DROP_UNRESOLVED[] =
 	"DELETE FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
 	" AND uidvalidity <> ?3 AND state IN (3, 4)";
+/* among the pending links (sql/055), not every link of the folder */
 static const char SQL_UNRESOLVED[] =
 	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
-	" AND uidvalidity <> ?3 AND state IN (3, 4) LIMIT 1";
+	" AND (state <> 0 OR dirty <> 0) AND uidvalidity <> ?3 AND state IN (3, 4) LIMIT 1";
 static const char SQL_ADVANCE[] =
 	"UPDATE upstream_folders SET last_uid = max(last_uid, ?3) WHERE upstream_id = ?1"
 	" AND folder = ?2";
@@ -100,6 +110,58 @@ store_twoway_links(struct store *st, int64_t upstream_id, const char *folder,
 	stmt_text(s, 2, folder);
 	return stmt_list(st, s, &link_rows, "cannot read the two-way links", (void **)list_r,
 			 n_r, error_r);
+}
+
+static int
+cmp_link_uid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct twoway_link *)a)->uid, y = ((const struct twoway_link *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+int
+store_twoway_links_some(struct store *st, int64_t upstream_id, const char *folder,
+			const uint32_t *uids, size_t n_uids, struct twoway_link **list_r,
+			size_t *n_r, const char **error_r)
+{
+	struct twoway_link *list = NULL;
+	size_t n = 0;
+	sqlite3_stmt *s = store_stmt(st, SQL_LINKS_PENDING);
+	stmt_int(s, 1, upstream_id);
+	stmt_text(s, 2, folder);
+	if (stmt_list(st, s, &link_rows, "cannot read the two-way links", (void **)&list, &n,
+		      error_r) != STORE_OK)
+		return STORE_ERROR;
+	size_t cap = n;
+	for (size_t i = 0; i < n_uids; i++) {
+		if (i > 0 && uids[i] == uids[i - 1])
+			continue;
+		struct twoway_link *more = NULL;
+		size_t k = 0;
+		s = store_stmt(st, SQL_LINKS_UID);
+		stmt_int(s, 1, upstream_id);
+		stmt_text(s, 2, folder);
+		stmt_int(s, 3, uids[i]);
+		if (stmt_list(st, s, &link_rows, "cannot read the two-way links", (void **)&more,
+			      &k, error_r) != STORE_OK) {
+			stmt_rows_free(&link_rows, list, n);
+			return STORE_ERROR;
+		}
+		if (n + k > cap) {
+			cap = (n + k) * 2;
+			list = xreallocarray(list, cap, sizeof *list);
+		}
+		/* moved whole: the strings are the list's now */
+		if (k > 0)
+			memcpy(list + n, more, k * sizeof *more);
+		n += k;
+		free(more);
+	}
+	if (n > 1)
+		qsort(list, n, sizeof *list, cmp_link_uid);
+	*list_r = list;
+	*n_r = n;
+	return STORE_OK;
 }
 
 void

@@ -63,6 +63,13 @@ int store_twoway_any_moving(struct store *st, int64_t upstream_id, bool *any_r,
 /* The links of the account's upstream folder (every state), by UID. */
 int store_twoway_links(struct store *st, int64_t upstream_id, const char *folder,
 		       struct twoway_link **list_r, size_t *n_r, const char **error_r);
+/* The same, only those a sync must look at when the upstream named every
+ * message of the folder that changed or went since the last sync
+ * (QRESYNC): the links not LIVE, those whose local message is not their
+ * base (dirty, sql/055), and those of uids (ascending); by UID. */
+int store_twoway_links_some(struct store *st, int64_t upstream_id, const char *folder,
+			    const uint32_t *uids, size_t n_uids, struct twoway_link **list_r,
+			    size_t *n_r, const char **error_r);
 void store_twoway_links_free(struct twoway_link **list, size_t n);
 
 /* A local message of the user with this blob that no link holds (where a

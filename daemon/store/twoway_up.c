@@ -14,12 +14,20 @@
 /* A message of the mailbox that is linked to nothing (or whose APPEND is
  * recorded and not known to be done: state 6), \Deleted ones apart, and
  * none whose blob a link gone here holds (state 1: moved here from another
- * folder of the account, which moves it upstream). */
+ * folder of the account, which moves it upstream).  The candidates come
+ * from indexes alone (the mailbox's message ids, the links' message ids,
+ * the account's UPLOADING links among its pending ones, sql/055): the rows
+ * of the mailbox's messages, with their cached envelopes, are read only
+ * for those ("+": not by the mailbox's index, which would read them all). */
 static const char SQL_UNLINKED[] =
 	"SELECT m.id, m.uid, m.flags, coalesce(m.keywords, ''), m.internal_date, m.blob,"
 	" coalesce(l.id, 0)"
 	" FROM messages m LEFT JOIN upstream_links l ON l.message_id = m.id"
-	" WHERE m.mailbox_id = ?2 AND m.flags & 8 = 0"
+	" WHERE m.id IN (SELECT c.id FROM messages c WHERE c.mailbox_id = ?2"
+	" AND NOT EXISTS (SELECT 1 FROM upstream_links x WHERE x.message_id = c.id)"
+	" UNION ALL SELECT u.message_id FROM upstream_links u WHERE u.upstream_id = ?1"
+	" AND (u.state <> 0 OR u.dirty <> 0) AND u.state = 6)"
+	" AND +m.mailbox_id = ?2 AND m.flags & 8 = 0"
 	" AND (l.id IS NULL OR (l.state = 6 AND l.upstream_id = ?1))"
 	" AND NOT EXISTS (SELECT 1 FROM upstream_links g WHERE g.message_id IS NULL"
 	" AND g.blob = m.blob AND g.upstream_id = ?1 AND g.state = 1)"
@@ -143,8 +151,8 @@ run(struct store *st, const char *sql, int64_t upstream_id, const char *a, const
 }
 
 static const char SQL_UPLOAD_GONE_ANY[] =
-	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2 AND state = 7"
-	" LIMIT 1";
+	"SELECT 1 FROM upstream_links WHERE upstream_id = ?1 AND folder = ?2"
+	" AND (state <> 0 OR dirty <> 0) AND state = 7 LIMIT 1";
 
 int
 store_twoway_upload_gone(struct store *st, int64_t upstream_id, const char *folder,
@@ -252,12 +260,11 @@ store_twoway_folder_forget(struct store *st, int64_t upstream_id, const char *fo
 
 /* Something here the folder's upstream does not have yet: a link not
  * LIVE, or whose message went or has other flags or keywords than the
- * base (23: \Seen \Answered \Flagged \Draft); with mirror (?3) also a
- * message of its mailbox that no link holds, or a mailbox not known. */
+ * base (dirty, sql/055); with mirror (?3) also a message of its mailbox
+ * that no link holds, or a mailbox not known. */
 static const char SQL_PENDING[] =
-	"SELECT EXISTS (SELECT 1 FROM upstream_links l LEFT JOIN messages m ON m.id = l.message_id"
-	" WHERE l.upstream_id = ?1 AND l.folder = ?2 AND (l.state <> 0 OR m.id IS NULL"
-	" OR (m.flags & 23) <> l.flags OR coalesce(m.keywords, '') <> l.keywords))"
+	"SELECT EXISTS (SELECT 1 FROM upstream_links l WHERE l.upstream_id = ?1"
+	" AND l.folder = ?2 AND (l.state <> 0 OR l.dirty <> 0))"
 	" OR (?3 AND EXISTS (SELECT 1 FROM upstream_folders f JOIN messages m"
 	" ON m.mailbox_id = f.mailbox_id WHERE f.upstream_id = ?1 AND f.folder = ?2"
 	" AND m.flags & 8 = 0 AND NOT EXISTS (SELECT 1 FROM upstream_links l"

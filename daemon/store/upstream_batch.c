@@ -4,9 +4,17 @@
  *
  * Fetching thousands of messages one fsync at a time spends its life
  * waiting for the disk (a blob file, its folder, the WAL: three flushes per
- * message).  Here a batch of messages is made durable with two syncfs(2)
- * calls (one for the files' data, one for the renames into blobs/XX/HASH
- * and any new folder) and one SQLite transaction for every row.
+ * message).  Here a batch of messages is made durable in two steps (the
+ * files' data, then the renames into blobs/XX/HASH and any new folder)
+ * and one SQLite transaction for every row.  A batch of up to
+ * BATCH_OWN_SYNC_MAX messages fsyncs its own files, then their folders
+ * (and the files named, which may be another writer's not synced yet), up
+ * to BATCH_SYNC_THREADS at once: the journal commits of concurrent fsyncs
+ * are shared.  syncfs(2) of the whole filesystem was faster on a quiet disk
+ * (50 files: 17 ms against 51 ms, medians on a loop ext4) but waits for
+ * every other program's dirty data: with a loop of dd writing beside it,
+ * 4.4 s against 0.9 s.  A larger batch (a first sync) keeps the two
+ * syncfs calls, as its own files are most of what is dirty.
  *
  * The fetcher receives the next batch while this one commits (on another
  * thread, fetch/commit.c), so the work on files is done at commit where it
@@ -34,7 +42,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -52,6 +62,10 @@
  * until commit, while the batch holds no more than BATCH_MEMORY_MAX. */
 #define BATCH_WRITE_BUF 65536
 #define BATCH_MEMORY_MAX (8 * 1024 * 1024)
+/* A batch this large or smaller syncs its own files (see above), with up
+ * to this many fsyncs at once. */
+#define BATCH_OWN_SYNC_MAX 256
+#define BATCH_SYNC_THREADS 8
 
 struct batch_item {
 	char *tmp_path;			/* its temporary file, or NULL: in data */
@@ -71,6 +85,7 @@ struct upstream_batch {
 	char tmp_prefix[33];		/* of its temporary files' names */
 	uint64_t tmp_counter;
 	size_t prepared;		/* items whose file work is done */
+	bool dir_made;			/* place() made a blobs/XX folder */
 	bool failed;			/* that work failed: the batch is lost */
 	int failed_status;		/* how (STORE_NOSPACE, STORE_ERROR) */
 	char error[256];		/* why (outlives items_clear()) */
@@ -500,6 +515,87 @@ sync_blob_fs(struct upstream_batch *b, const char **error_r)
 	return STORE_OK;
 }
 
+/* fsyncs of paths, shared out among threads. */
+struct sync_job {
+	char **paths;
+	size_t n;
+	size_t next;		/* the next path to take */
+	int err;		/* the first errno (0: none) */
+	size_t failed;		/* its path */
+};
+
+static void *
+sync_worker(void *arg)
+{
+	struct sync_job *j = arg;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (i >= j->n)
+			break;
+		int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC);
+		int e = fd < 0 || blob_fsync_fn(fd) < 0 ? errno : 0;
+		if (fd >= 0)
+			close(fd);
+		int none = 0;
+		if (e != 0 && __atomic_compare_exchange_n(&j->err, &none, e, false,
+							  __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			j->failed = i;
+	}
+	return NULL;
+}
+
+/* Every path (files and folders) fsynced, up to BATCH_SYNC_THREADS at once. */
+static int
+sync_paths(char **paths, size_t n, const char **error_r)
+{
+	struct sync_job j = { paths, n, 0, 0, 0 };
+	pthread_t t[BATCH_SYNC_THREADS];
+	size_t started = 0;
+	for (size_t k = 1; k < BATCH_SYNC_THREADS && k < n; k++) {
+		if (pthread_create(&t[started], NULL, sync_worker, &j) != 0)
+			break;	/* fewer at once: still every path */
+		started++;
+	}
+	sync_worker(&j);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	if (j.err != 0)
+		return io_failed("sync", paths[j.failed], j.err, error_r);
+	return STORE_OK;
+}
+
+/* The batch's own files made durable: before the renames their data
+ * (tmp paths), after them the folders named into and the files by name. */
+static int
+sync_own(struct upstream_batch *b, bool named, const char **error_r)
+{
+	char **paths = xcalloc(2 * b->n + 2, sizeof *paths);
+	size_t n = 0;
+	bool dir_listed[256] = { false };	/* by the hash's first byte */
+	for (size_t i = 0; i < b->n; i++) {
+		const struct batch_item *it = &b->items[i];
+		if (!named) {
+			paths[n++] = xstrdup(it->tmp_path);
+			continue;
+		}
+		paths[n++] = xasprintf("%s/%.2s/%s", b->st->blob_dir, it->hash, it->hash);
+		char prefix[3] = { it->hash[0], it->hash[1], '\0' };
+		unsigned x = (unsigned)strtoul(prefix, NULL, 16) & 0xff;
+		if (!dir_listed[x]) {
+			dir_listed[x] = true;
+			paths[n++] = xasprintf("%s/%.2s", b->st->blob_dir, it->hash);
+		}
+	}
+	/* a folder made for the batch is named in blobs/ */
+	if (named && b->dir_made)
+		paths[n++] = xstrdup(b->st->blob_dir);
+	int ret = sync_paths(paths, n, error_r);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return ret;
+}
+
 /* STORE_NOSPACE when the blobs' filesystem has less than its reserve. */
 static int
 check_reserve(struct upstream_batch *b, const char **error_r)
@@ -524,6 +620,7 @@ place(struct upstream_batch *b, struct batch_item *it, const char **error_r)
 				       error_r);
 	if (ret != STORE_OK)
 		return ret;	/* items_clear() removes the temporary file */
+	b->dir_made = b->dir_made || dir_made;
 	xfree(it->tmp_path);
 	return STORE_OK;
 }
@@ -620,7 +717,9 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 	 * (those not done already); 1: every file's data on disk */
 	if ((ret = store_upstream_batch_prepare(b, error_r)) != STORE_OK)
 		goto fail;
-	if ((ret = sync_blob_fs(b, error_r)) != STORE_OK)
+	bool own = b->n <= BATCH_OWN_SYNC_MAX;
+	b->dir_made = false;
+	if ((ret = own ? sync_own(b, false, error_r) : sync_blob_fs(b, error_r)) != STORE_OK)
 		goto fail;
 	/* the batch written: refused if it leaves too little (store/blob.h) */
 	if ((ret = check_reserve(b, error_r)) != STORE_OK)
@@ -632,7 +731,7 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 		if ((ret = place(b, &b->items[placed], error_r)) != STORE_OK)
 			goto fail_tx;
 	}
-	if ((ret = sync_blob_fs(b, error_r)) != STORE_OK)
+	if ((ret = own ? sync_own(b, true, error_r) : sync_blob_fs(b, error_r)) != STORE_OK)
 		goto fail_tx;
 
 	/* 3: the rows, in the same transaction; a message that cannot go in

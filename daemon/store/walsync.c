@@ -47,6 +47,9 @@
 /* Frames in the WAL after a commit that ask the keeper for a checkpoint
  * (SQLite's own default for its auto-checkpoint). */
 #define WAL_CHECKPOINT_PAGES 1000
+/* The frames of its own that make a brief process (store_wal_brief()) ask
+ * for one: an incremental two-way pass of 500 changes adds about 1,000. */
+#define WAL_BRIEF_PAGES (4 * WAL_CHECKPOINT_PAGES)
 /*
  * Frames in the WAL after a passive checkpoint that make the keeper run a
  * RESTART one.  A passive checkpoint copies what no reader still needs,
@@ -259,6 +262,23 @@ store_wal_sync(struct store *st, const char **error_r)
 	return ret;
 }
 
+/* A brief process (store_wal_brief()) counts the frames it added itself
+ * from brief_base, the WAL's frames after its first commit (-1: none yet;
+ * lowered when the WAL starts again); and how long the keeper lets a lazy
+ * commit wait for its sync. */
+static bool brief;
+static int brief_base = -1;
+static int lazy_sync_ms = STORE_LAZY_SYNC_MS;
+
+void
+store_wal_brief(void)
+{
+	__atomic_store_n(&brief, true, __ATOMIC_RELAXED);
+	/* the lazy commits synced behind the work that follows them rather
+	 * than all at the exit (store_close() waits for them) */
+	__atomic_store_n(&lazy_sync_ms, 0, __ATOMIC_RELAXED);
+}
+
 /* Runs a passive checkpoint of g's database on the keeper's connection to
  * it (*db, opened on first use); 1 when it copied anything.  As SQLite's
  * auto-checkpoint does, it copies what no reader still needs, and the WAL
@@ -318,7 +338,8 @@ keeper_main(void *arg)
 		for (size_t i = 0; i < n_groups && due == NULL; i++) {
 			struct wal_group *g = groups[i];
 			if (g->lazy_since_ms != 0) {
-				int64_t at = g->lazy_since_ms + STORE_LAZY_SYNC_MS;
+				int64_t at = g->lazy_since_ms +
+					     __atomic_load_n(&lazy_sync_ms, __ATOMIC_RELAXED);
 				if (at <= now)
 					due = g;
 				else if (next < 0 || at < next)
@@ -473,8 +494,20 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	struct store *st = arg;
 	(void)db;
 	(void)name;
-	if (pages < WAL_CHECKPOINT_PAGES)
+	if (__atomic_load_n(&brief, __ATOMIC_RELAXED)) {
+		/* only for frames of its own: a big run checkpoints as it
+		 * goes, a small one leaves the daemon's frames alone (racing
+		 * threads may only move the base a little) */
+		int base = __atomic_load_n(&brief_base, __ATOMIC_RELAXED);
+		if (base < 0 || pages < base) {
+			__atomic_store_n(&brief_base, pages, __ATOMIC_RELAXED);
+			return SQLITE_OK;
+		}
+		if (pages - base < WAL_BRIEF_PAGES)
+			return SQLITE_OK;
+	} else if (pages < WAL_CHECKPOINT_PAGES) {
 		return SQLITE_OK;
+	}
 	const char *error;
 	if (wal_open(st, &error) != 0)
 		return SQLITE_OK;

@@ -13,14 +13,18 @@ mbsync, a local Maildir; for mailhub its own store.
    afterwards.
 
 What each side guarantees when it says it is done: mailhub makes every
-fetched message durable (its blob files syncfs'd, the SQLite transaction
-committed with synchronous=FULL) before it counts it fetched, and commits
+fetched message durable (its blob files and their folders fsynced, or
+syncfs'd for a batch of more than 256, the SQLite transaction committed
+with synchronous=FULL) before it counts it fetched, and commits
 each change it owes the upstream (deletions, moves, messages made here) in
 a WAL commit that is fdatasync'ed before it sends the command; the merge's
-results (flags pulled down, the new bases) are a lazy commit, synced
-within 200 ms rather than waited for (a crash of the process loses none, a
-power failure at most those, which the next sync merges again); mbsync (FSync yes, its default) fsyncs each Maildir file it
-writes and its sync state journal.
+results (flags pulled down, the new bases) are a lazy commit that no
+command waits for: `upstream run` has its fdatasync started at once behind
+the next folder's commands (the daemon within 200 ms) and waits at its exit
+for what is not synced yet (a crash of the process loses none, a power
+failure before that sync at most those, which the next sync merges again);
+mbsync (FSync yes, its default) fsyncs each Maildir file it writes and its
+sync state journal.
 
 Ratios are mbsync's time / mailhub's (higher is better for mailhub); the
 target is 3x on both.  Plain IMAP (no TLS) for both.

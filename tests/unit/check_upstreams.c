@@ -244,6 +244,32 @@ deliver(struct store *st, int64_t upstream_id, int64_t user_id, int64_t mailbox_
 /* Two-way: a delivered message is linked to its UID; its local deletion
  * (whichever code removes it) is remembered for the upstream; after a
  * UIDVALIDITY change the same bytes are linked again, not appended. */
+/* The flags of message uid of mailbox mb set (mode) as a client would. */
+static void
+set_flags(struct store *st, int64_t mb, uint32_t uid, enum imapdb_flag_mode mode,
+	  unsigned flags, const char *keywords)
+{
+	const char *error = NULL;
+	struct imapdb_msg res;
+	ck_assert_int_eq(imapdb_store_flags(st, mb, &uid, 1, mode, flags, keywords, &res, &error),
+			 STORE_OK);
+	free(res.keywords);
+}
+
+/* How many links of the account's INBOX a QRESYNC sync that was told of
+ * no UID reads (the pending ones, sql/055). */
+static size_t
+links_pending(struct store *st, int64_t id)
+{
+	const char *error = NULL;
+	struct twoway_link *links;
+	size_t n;
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	store_twoway_links_free(&links, n);
+	return n;
+}
+
 START_TEST(test_twoway_links)
 {
 	char *dir;
@@ -288,12 +314,49 @@ START_TEST(test_twoway_links)
 	ck_assert_int_eq(links[0].state, TWOWAY_LIVE);
 	ck_assert_uint_eq(links[0].local_flags, STORE_FLAG_SEEN);
 	uint32_t local_uid = links[1].local_uid;
+	uint32_t first_uid = links[0].local_uid;
+	int64_t first_link = links[0].id;
 	store_twoway_links_free(&links, n);
+	/* QRESYNC's sync (sql/055): none to read while nothing changed on
+	 * either side; those of the UIDs the upstream named */
+	ck_assert_uint_eq(links_pending(st, id), 0);
+	uint32_t named[] = { 11, 12, 40 };
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", named, 3, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(links[0].uid, 11);
+	ck_assert_uint_eq(links[1].uid, 12);
+	store_twoway_links_free(&links, n);
+	/* a synced flag changed here makes its link dirty: read with or
+	 * without a UID named, once */
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL);
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", named, 3, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(links[0].uid, 10);
+	ck_assert_uint_eq(links[0].local_flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	store_twoway_links_free(&links, n);
+	/* put back: clean; \Deleted is not synced: still clean */
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_REMOVE, STORE_FLAG_FLAGGED, NULL);
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_ADD, STORE_FLAG_DELETED, NULL);
+	ck_assert_uint_eq(links_pending(st, id), 0);
+	/* the base set to the message's flags (the sync's merge): clean */
+	set_flags(st, mb, first_uid, IMAPDB_FLAGS_REPLACE, STORE_FLAG_ANSWERED, "$Work");
+	ck_assert_uint_eq(links_pending(st, id), 1);
+	struct twoway_op base = { .kind = TWOWAY_OP_BASE, .link_id = first_link,
+				  .flags = STORE_FLAG_ANSWERED, .keywords = "$Work" };
+	ck_assert_int_eq(store_twoway_apply(st, &base, 1, &error), STORE_OK);
+	ck_assert_uint_eq(links_pending(st, id), 0);
 	/* deleted here: the trigger marks it for the upstream */
 	ck_assert_int_eq(store_expunge(st, mb, &local_uid, 1, NULL, &error), STORE_OK);
 	ck_assert_int_eq(store_twoway_links(st, id, "INBOX", &links, &n, &error), STORE_OK);
 	ck_assert_int_eq(links[1].state, TWOWAY_LOCAL_GONE);
 	ck_assert_int_eq(links[1].message_id, 0);
+	store_twoway_links_free(&links, n);
+	ck_assert_int_eq(store_twoway_links_some(st, id, "INBOX", NULL, 0, &links, &n, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(links[0].state, TWOWAY_LOCAL_GONE);
 	store_twoway_links_free(&links, n);
 	/* the UIDVALIDITY changes: unresolved until found again by hash */
 	ck_assert_int_eq(store_twoway_folder_reset(st, id, "INBOX", 8, &error), STORE_OK);
@@ -713,7 +776,7 @@ START_TEST(test_batch_prepare)
 }
 END_TEST
 
-/* A batch whose files cannot be made durable (syncfs fails before or
+/* A batch whose files cannot be made durable (an fsync fails before or
  * after the renames) delivers nothing and leaves no file; a disk that is
  * full says so in plain words; a message over quota ends the batch and
  * the blobs of the ones after it go. */
@@ -729,8 +792,8 @@ START_TEST(test_batch_faults)
 	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
 	static const struct { int from, e, status; } cases[] = {
 		{ 0, EIO, STORE_ERROR },	/* the files' data */
-		{ 1, EIO, STORE_ERROR },	/* their names */
-		{ 1, ENOSPC, STORE_NOSPACE },
+		{ 3, EIO, STORE_ERROR },	/* their names (after the 3 files) */
+		{ 3, ENOSPC, STORE_NOSPACE },
 	};
 	char text[160], uidl[16];
 	unsigned appended, delivered;

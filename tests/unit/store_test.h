@@ -156,7 +156,8 @@ static int test_fault_from, test_fault_errno, test_fault_calls;
 static inline int
 test_fault_sync(int fd)
 {
-	if (test_fault_calls++ >= test_fault_from) {
+	/* atomic: a batch's fsyncs run on several threads */
+	if (__atomic_fetch_add(&test_fault_calls, 1, __ATOMIC_RELAXED) >= test_fault_from) {
 		errno = test_fault_errno;
 		return -1;
 	}
