@@ -578,7 +578,7 @@ sync_own(struct upstream_batch *b, bool named, const char **error_r)
 			paths[n++] = xstrdup(it->tmp_path);
 			continue;
 		}
-		paths[n++] = xasprintf("%s/%.2s/%s", b->st->blob_dir, it->hash, it->hash);
+		paths[n++] = blob_path(b->st, it->hash);
 		char prefix[3] = { it->hash[0], it->hash[1], '\0' };
 		unsigned x = (unsigned)strtoul(prefix, NULL, 16) & 0xff;
 		if (!dir_listed[x]) {
