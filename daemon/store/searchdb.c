@@ -388,9 +388,19 @@ searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 		stmt_int(s, 1, mailbox_id);
 		sqlite3_bind_blob(s, 2, needle, (int)len, SQLITE_TRANSIENT);
 	}
+	/* the matches and the unindexed in one snapshot: an index pass
+	 * committed between them would leave a message in neither */
+	bool span = !st->in_tx && !st->read_span;
+	if (span && store_read_begin(st, error_r) != STORE_OK) {
+		sqlite3_reset(s);
+		return STORE_ERROR;
+	}
 	int ret = stmt_uids(st, s, "cannot search the index", uids_r, n_r, error_r);
-	if (ret != STORE_OK)
+	if (ret != STORE_OK) {
+		if (span)
+			store_read_end(st);
 		return ret;
+	}
 	s = store_stmt(st, SQL_UNINDEXED);
 	stmt_int(s, 1, mailbox_id);
 	ret = stmt_uids(st, s, "cannot search the index", unindexed_r, n_unindexed_r,
@@ -400,6 +410,8 @@ searchdb_text(struct store *st, int64_t mailbox_id, const char *needle,
 		*uids_r = NULL;
 		*n_r = 0;
 	}
+	if (span)
+		store_read_end(st);
 	return ret;
 }
 
@@ -433,9 +445,19 @@ searchdb_fields(struct store *st, int64_t mailbox_id,
 		stmt_int(s, 1, mailbox_id);
 		sqlite3_bind_blob(s, 2, needle, (int)len, SQLITE_TRANSIENT);
 	}
+	/* the matches and the unindexed in one snapshot: an index pass
+	 * committed between them would leave a message in neither */
+	bool span = !st->in_tx && !st->read_span;
+	if (span && store_read_begin(st, error_r) != STORE_OK) {
+		sqlite3_reset(s);
+		return STORE_ERROR;
+	}
 	int ret = stmt_uids(st, s, "cannot search the index", uids_r, n_r, error_r);
-	if (ret != STORE_OK)
+	if (ret != STORE_OK) {
+		if (span)
+			store_read_end(st);
 		return ret;
+	}
 	s = store_stmt(st, SQL_FIELDS_UNINDEXED);
 	stmt_int(s, 1, mailbox_id);
 	ret = stmt_uids(st, s, "cannot search the index", unindexed_r,
@@ -445,6 +467,8 @@ searchdb_fields(struct store *st, int64_t mailbox_id,
 		*uids_r = NULL;
 		*n_r = 0;
 	}
+	if (span)
+		store_read_end(st);
 	return ret;
 }
 
