@@ -84,11 +84,23 @@ class JournalTest(unittest.TestCase):
                                       f"journal_socket = {cls.path}\n")
         cls.mh.cli("domain", "add", "example.org")
         cls.mh.add_user(USER, PASSWORD)
-        cls.mh.start()
+        try:
+            cls.mh.start()
+        except AssertionError as e:
+            # its reason went to the journal socket, not to stderr
+            with cls.reader.lock:
+                said = [f.get("MESSAGE", f) for f in cls.reader.got]
+            cls.mh.cleanup()
+            cls.release_socket()
+            raise AssertionError(f"{e}\njournal entries: {said}") from None
 
     @classmethod
     def tearDownClass(cls):
         cls.mh.close()
+        cls.release_socket()
+
+    @classmethod
+    def release_socket(cls):
         cls.reader.stopping = True
         cls.reader.join(timeout=5)
         cls.sock.close()
