@@ -22,6 +22,8 @@
 /* Writes are gathered into this much memory before write(2): SMTP DATA
  * hands over a line at a time. */
 #define BLOB_WRITE_BUFFER 65536
+/* A message whose bytes go into its record was all in the buffer. */
+_Static_assert(BLOB_RECORD_MAX <= BLOB_WRITE_BUFFER, "a recorded message is in the buffer");
 
 int (*blob_fsync_fn)(int fd) = fsync;
 int (*blob_syncfs_fn)(int fd) = syncfs;
@@ -66,6 +68,15 @@ struct blob_writer {
 	 * of its bytes, when unsynced), the ticket to wait for (0: none owed) */
 	struct dir_group *name_group;
 	uint64_t name_ticket;
+	/* linked without waiting, with every byte in the buffer (kept) and
+	 * BLOB_RECORD_MAX at most: blob_writer_bytes() */
+	bool bytes_kept;
+	/* the committed record that holds its bytes (blob_writer_recorded(),
+	 * sql/056), 0 none */
+	int64_t record;
+	/* blob_restore(): a message acknowledged before, written out
+	 * whatever the disk's reserve */
+	bool no_reserve;
 };
 
 /*
@@ -210,6 +221,17 @@ struct unsynced_file {
 	ino_t ino;
 };
 
+/* A record of sql/056 whose blob's file and name a round's fsyncs make
+ * durable (its ticket): deleted by a later transaction once they did
+ * (store_name_pending_durable()), kept for the next start when they
+ * failed. */
+struct dir_record {
+	uint64_t ticket;
+	int64_t id;
+	char *blob_dir;		/* of its database (owned) */
+	char hash[SHA256_HEX_LEN + 1];
+};
+
 struct dir_group {
 	char *path;
 	uint64_t issued;	/* tickets handed out */
@@ -224,6 +246,9 @@ struct dir_group {
 	 * those of the round under way while busy */
 	struct unsynced_file *files, *round_files;
 	size_t n_files, cap_files, n_round_files;
+	/* the records waiting for a round of this folder, in ticket order */
+	struct dir_record *records;
+	size_t n_records, cap_records;
 	struct dir_group *next;		/* same bucket */
 	struct dir_group *next_due;	/* the syncer's queue */
 };
@@ -253,6 +278,20 @@ dir_group_find(const char *path)
 	g->next = *b;
 	*b = g;
 	return g;
+}
+
+/* Under dirs_lock: the record r settled by the round that covered its
+ * ticket (ok: its fsyncs succeeded). */
+static void
+dir_record_settle(struct dir_record *r, bool ok, int e)
+{
+	if (ok)
+		store_name_pending_durable(r->blob_dir, r->id);
+	else
+		log_error("store: cannot make blob %s durable: %s (its bytes stay in the "
+			  "database, and the next start writes it out)", r->hash, strerror(e));
+	free(r->blob_dir);
+	r->blob_dir = NULL;
 }
 
 /* Under dirs_lock: one fsync of g's folder, covering every ticket issued
@@ -300,6 +339,15 @@ dir_sync_round(struct dir_group *g, bool by_syncer)
 	} else if (upto > g->synced) {
 		g->synced = upto;
 	}
+	/* the records this round covered, its outcome theirs */
+	size_t kept = 0;
+	for (size_t i = 0; i < g->n_records; i++) {
+		if (g->records[i].ticket <= upto)
+			dir_record_settle(&g->records[i], rc == 0, e);
+		else
+			g->records[kept++] = g->records[i];
+	}
+	g->n_records = kept;
 	pthread_cond_broadcast(&dirs_synced);
 }
 
@@ -762,7 +810,7 @@ finish(struct blob_writer *w, bool keep_fd, bool sync, const char **error_r)
 	if (ret != STORE_OK)
 		return ret;
 	/* the message written: refused if it leaves too little (blob.h) */
-	if (!blob_disk_has_reserve(w->fd)) {
+	if (!w->no_reserve && !blob_disk_has_reserve(w->fd)) {
 		ret = fail_io(w, "keep room beside", ENOSPC, error_r);
 		*error_r = "the disk is nearly full";
 		return ret;
@@ -1125,8 +1173,14 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 		/* read again at once (the delivery's Sieve script, its IMAP
 		 * cache, the client's first FETCH): from memory */
 		cache_put(w->hash, (const char *)w->buffer, (size_t)w->size);
-		free(w->buffer);
-		w->buffer = NULL;
+		/* linked without waiting: a small one's bytes stay, for its
+		 * record (blob_writer_bytes()) */
+		if (!wait && w->size <= BLOB_RECORD_MAX) {
+			w->bytes_kept = true;
+		} else {
+			free(w->buffer);
+			w->buffer = NULL;
+		}
 		w->seed = false;
 	}
 out:
@@ -1158,10 +1212,70 @@ blob_writer_wait_name(struct blob_writer *w, const char **error_r)
 	return wait_name(w, error_r);
 }
 
+bool
+blob_writer_bytes(const struct blob_writer *w, const void **p_r, size_t *n_r)
+{
+	if (w == NULL || !w->bytes_kept || w->state != WRITER_PLACED || w->name_ticket == 0)
+		return false;
+	/* the background round needs the syncer: without it (it could not
+	 * be started), the deliveries sync themselves, and wait */
+	pthread_mutex_lock(&dirs_lock);
+	bool syncer = syncer_pid == getpid();
+	pthread_mutex_unlock(&dirs_lock);
+	if (!syncer)
+		return false;
+	*p_r = w->buffer != NULL ? w->buffer : (const void *)"";
+	*n_r = (size_t)w->size;
+	return true;
+}
+
+void
+blob_writer_recorded(struct blob_writer *w, int64_t id)
+{
+	w->record = id;
+}
+
+int
+blob_writer_wait_durable(struct blob_writer *w, const char **error_r)
+{
+	/* its bytes are in a committed record: durable with the WAL */
+	if (w != NULL && w->record != 0)
+		return STORE_OK;
+	return blob_writer_wait_name(w, error_r);
+}
+
+/* The writer's record handed on as it goes: to the round that makes its
+ * blob durable, or deleted now when one did (or it owes none). */
+static void
+writer_record_done(struct blob_writer *w)
+{
+	if (w->record == 0)
+		return;
+	struct dir_record r = { .ticket = w->name_ticket, .id = w->record,
+				.blob_dir = xstrdup(w->st->blob_dir) };
+	memcpy(r.hash, w->hash, sizeof r.hash);
+	w->record = 0;
+	pthread_mutex_lock(&dirs_lock);
+	struct dir_group *g = w->name_group;
+	if (r.ticket == 0 || (g->synced >= r.ticket && g->failed < r.ticket)) {
+		dir_record_settle(&r, true, 0);
+	} else if (g->failed >= r.ticket) {
+		dir_record_settle(&r, false, g->err != 0 ? g->err : EIO);
+	} else {
+		if (g->n_records == g->cap_records) {
+			g->cap_records = g->cap_records == 0 ? 8 : g->cap_records * 2;
+			g->records = xreallocarray(g->records, g->cap_records, sizeof *g->records);
+		}
+		g->records[g->n_records++] = r;
+	}
+	pthread_mutex_unlock(&dirs_lock);
+}
+
 static void
 writer_free(struct blob_writer **wp)
 {
 	struct blob_writer *w = *wp;
+	writer_record_done(w);
 	close_fd(w);
 	if (w->sha != NULL) {
 		char dummy[SHA256_HEX_LEN + 1];
@@ -1268,6 +1382,68 @@ blob_put(struct store *st, const void *p, size_t n,
 		return ret;
 	}
 	return blob_writer_commit(&w, hash_r, NULL, error_r);
+}
+
+int
+blob_restore(struct store *st, const char *hash, const void *p, size_t n,
+	     const char **error_r)
+{
+	char have[SHA256_HEX_LEN + 1];
+	struct sha256_ctx *sha = sha256_new();
+	sha256_update(sha, p, n);
+	sha256_finish_hex(&sha, have);
+	if (strcmp(have, hash) != 0) {
+		*error_r = errfmt("the recorded bytes of blob %s hash to %s", hash, have);
+		return STORE_INVALID;
+	}
+	char *path = blob_path(st, hash);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool good = fd >= 0 && blob_hash_fd(fd, have) == 0 && strcmp(have, hash) == 0;
+	if (fd >= 0)
+		close(fd);
+	int ret = STORE_OK;
+	if (!good) {
+		/* written as any blob (temporary file, fsync, link, folder
+		 * fsync), a wrong file under its name replaced
+		 * (hold_existing()); the message was acknowledged, so the
+		 * disk's reserve is no reason to refuse it */
+		struct blob_writer *w;
+		ret = writer_new(st, 0, false, &w, error_r);
+		if (ret == STORE_OK) {
+			w->no_reserve = true;
+			if ((ret = blob_write(w, p, n, error_r)) == STORE_OK)
+				ret = blob_writer_commit(&w, have, NULL, error_r);
+			else
+				blob_writer_abort(&w);
+		}
+		if (ret == STORE_OK)
+			log_info("store: blob %s written out from its record", hash);
+	}
+	/* started as root: the file is the data directory's owner's, as
+	 * the daemon's own are once it dropped its privileges */
+	struct stat dir;
+	if (ret == STORE_OK && geteuid() == 0 && stat(st->blob_dir, &dir) == 0 &&
+	    dir.st_uid != 0 && chown(path, dir.st_uid, dir.st_gid) < 0)
+		log_warning("store: cannot give %s to its owner: %s", path, strerror(errno));
+	/* found there after a crash of the process alone, it may still be
+	 * only in the page cache: its bytes and its name synced now */
+	if (ret == STORE_OK) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || blob_fsync_fn(fd) < 0) {
+			int e = errno;
+			*error_r = errfmt("cannot fsync %s: %s", path, strerror(e));
+			ret = blob_errno_status(e);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (ret == STORE_OK) {
+		char *folder = xasprintf("%s/%.2s", st->blob_dir, hash);
+		ret = fsync_dir(folder, error_r);
+		free(folder);
+	}
+	free(path);
+	return ret;
 }
 
 int
