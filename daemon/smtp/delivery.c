@@ -229,8 +229,9 @@ copy_blob(struct smtp_session *s, int fd, uint64_t skip, const struct buf *field
 	}
 	free(chunk);
 	chunk = NULL;
-	/* the fsync of its folder runs while it is delivered: deliver_copies()
-	 * waits for it before the copy counts as delivered */
+	/* the fsyncs of the file and its folder run while it is delivered:
+	 * deliver_copies() waits for them before the copy counts as
+	 * delivered, unless its bytes went into its record (sql/056) */
 	if ((ret = blob_writer_link(w, hash_r, size_r, &error)) != STORE_OK)
 		goto fail;
 	*w_r = w;
