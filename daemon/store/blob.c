@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -240,6 +241,9 @@ struct dir_group {
 	int err;		/* its errno */
 	bool busy;		/* a thread is in fsync() of the folder */
 	bool queued;		/* in the syncer's queue */
+	bool urgent;		/* a link owed a round whose delivery waits for it */
+	int fs_fd;		/* its filesystem's (pass_fs_fd(); not owned), -1 none,
+				 * -2 not looked up yet */
 	/* the files linked into it whose bytes are not known to be durable
 	 * (blob_writer_link()): descriptors of their own, fsynced by the
 	 * next round before the folder, so that its tickets cover them;
@@ -260,9 +264,45 @@ static pthread_cond_t syncer_wake = PTHREAD_COND_INITIALIZER;
 static struct dir_group *dir_buckets[DIR_BUCKETS];
 static struct dir_group *due_head, *due_tail;
 static pid_t syncer_pid;	/* the syncer runs in this process (fork: not in a child) */
+/* When the first link nobody waits for was queued (ms, CLOCK_MONOTONIC;
+ * 0: none in the queue), see syncer_main(). */
+static int64_t lazy_since;
 static struct blob_sync_stats sync_stats;
 
 /* Under dirs_lock: the group of folder path, made on first use. */
+/* A descriptor of each filesystem the syncer's passes sync, opened by its
+ * first pass and kept: syncfs(2) reports the writeback errors of the
+ * filesystem since the descriptor's last syncfs (or its opening), so one
+ * opened afresh for each pass would miss an error of a write that the
+ * kernel flushed on its own in between (syncer_pass()). */
+#define PASS_FS_MAX 16
+static struct pass_fs {
+	dev_t dev;
+	int fd;
+} pass_fs[PASS_FS_MAX];
+static size_t n_pass_fs;
+
+/* Under dirs_lock: the kept descriptor of the filesystem of folder path,
+ * opened now if it is the first of its filesystem; -1 when there is none
+ * (the folder's rounds then fsync its files and itself). */
+static int
+pass_fs_fd(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return -1;
+	for (size_t i = 0; i < n_pass_fs; i++)
+		if (pass_fs[i].dev == sb.st_dev)
+			return pass_fs[i].fd;
+	if (n_pass_fs == PASS_FS_MAX)
+		return -1;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	pass_fs[n_pass_fs++] = (struct pass_fs){ sb.st_dev, fd };
+	return fd;
+}
+
 static struct dir_group *
 dir_group_find(const char *path)
 {
@@ -275,16 +315,26 @@ dir_group_find(const char *path)
 			return g;
 	struct dir_group *g = xcalloc(1, sizeof *g);
 	g->path = xstrdup(path);
+	g->fs_fd = -2;	/* looked up by its first pass */
 	g->next = *b;
 	*b = g;
 	return g;
 }
+
+/* Recorded writers whose round has not settled their record yet: past
+ * RECORDS_BEHIND_MAX, a delivery records no bytes and waits for its own
+ * fsyncs, as before (blob_writer_bytes()), so that a syncer that falls
+ * behind (a slow disk, a starved thread) slows the deliveries down
+ * rather than piling up records, and descriptors of files to sync. */
+#define RECORDS_BEHIND_MAX 256
+static atomic_int records_behind;
 
 /* Under dirs_lock: the record r settled by the round that covered its
  * ticket (ok: its fsyncs succeeded). */
 static void
 dir_record_settle(struct dir_record *r, bool ok, int e)
 {
+	atomic_fetch_sub(&records_behind, 1);
 	if (ok)
 		store_name_pending_durable(r->blob_dir, r->id);
 	else
@@ -294,19 +344,88 @@ dir_record_settle(struct dir_record *r, bool ok, int e)
 	r->blob_dir = NULL;
 }
 
+static bool syncer_need(void);
+
+/* Under dirs_lock: g in the syncer's queue (lazy: no delivery waits for
+ * its round, see syncer_main()), unless it is there or there is no syncer. */
+static void
+dir_queue(struct dir_group *g, bool lazy)
+{
+	if (!lazy)
+		g->urgent = true;
+	if (g->queued || !syncer_need()) {
+		if (!lazy)
+			pthread_cond_signal(&syncer_wake);	/* out of its lazy wait */
+		return;
+	}
+	g->queued = true;
+	g->next_due = NULL;
+	if (due_tail != NULL)
+		due_tail->next_due = g;
+	else
+		due_head = g;
+	due_tail = g;
+	if (lazy && lazy_since == 0)
+		lazy_since = store_mono_ms();
+	pthread_cond_signal(&syncer_wake);
+}
+
+/* Under dirs_lock: g taken for a round (busy) up to its tickets issued so
+ * far; its files to sync are returned (*n_r of them, the caller's). */
+static struct unsynced_file *
+dir_round_begin(struct dir_group *g, uint64_t *upto_r, size_t *n_r)
+{
+	g->busy = true;
+	g->urgent = false;
+	*upto_r = g->issued;
+	struct unsynced_file *files = g->files;
+	*n_r = g->n_files;
+	g->round_files = files;
+	g->n_round_files = g->n_files;
+	g->files = NULL;
+	g->n_files = g->cap_files = 0;
+	return files;
+}
+
+/* Under dirs_lock: the round of g up to upto ended (rc 0, or -1 and
+ * errno e): its tickets and its records settled. */
+static void
+dir_round_end(struct dir_group *g, uint64_t upto, struct unsynced_file *files, int rc, int e)
+{
+	g->busy = false;
+	g->round_files = NULL;
+	g->n_round_files = 0;
+	free(files);
+	if (rc < 0) {
+		if (upto > g->failed)
+			g->failed = upto;
+		g->err = e;
+	} else if (upto > g->synced) {
+		g->synced = upto;
+	}
+	/* the records this round covered, its outcome theirs */
+	size_t kept = 0;
+	for (size_t i = 0; i < g->n_records; i++) {
+		if (g->records[i].ticket <= upto)
+			dir_record_settle(&g->records[i], rc == 0, e);
+		else
+			g->records[kept++] = g->records[i];
+	}
+	g->n_records = kept;
+	/* records of links after this round began: a round of their own */
+	if (kept > 0)
+		dir_queue(g, true);
+	pthread_cond_broadcast(&dirs_synced);
+}
+
 /* Under dirs_lock: one fsync of g's folder, covering every ticket issued
  * so far (the lock is let go meanwhile). */
 static void
 dir_sync_round(struct dir_group *g, bool by_syncer)
 {
-	g->busy = true;
-	uint64_t upto = g->issued;
-	struct unsynced_file *files = g->files;
-	size_t n_files = g->n_files;
-	g->round_files = files;
-	g->n_round_files = n_files;
-	g->files = NULL;
-	g->n_files = g->cap_files = 0;
+	uint64_t upto;
+	size_t n_files;
+	struct unsynced_file *files = dir_round_begin(g, &upto, &n_files);
 	sync_stats.folder_syncs++;
 	if (!by_syncer)
 		sync_stats.folder_syncs_inline++;
@@ -328,38 +447,131 @@ dir_sync_round(struct dir_group *g, bool by_syncer)
 			close(fd);
 	}
 	pthread_mutex_lock(&dirs_lock);
-	g->busy = false;
-	g->round_files = NULL;
-	g->n_round_files = 0;
-	free(files);
-	if (rc < 0) {
-		if (upto > g->failed)
-			g->failed = upto;
-		g->err = e;
-	} else if (upto > g->synced) {
-		g->synced = upto;
-	}
-	/* the records this round covered, its outcome theirs */
-	size_t kept = 0;
-	for (size_t i = 0; i < g->n_records; i++) {
-		if (g->records[i].ticket <= upto)
-			dir_record_settle(&g->records[i], rc == 0, e);
-		else
-			g->records[kept++] = g->records[i];
-	}
-	g->n_records = kept;
-	pthread_cond_broadcast(&dirs_synced);
+	dir_round_end(g, upto, files, rc, e);
 }
 
-/* The syncer: starts the fsync of each folder linked into, at once. */
+/*
+ * Under dirs_lock: the rounds of every group in the syncer's queue at
+ * once, when no delivery waits for any (their links' bytes are in their
+ * records): one syncfs(2) of their filesystem instead of an fsync per
+ * file and folder.  Those fsyncs, one after another, each made a journal
+ * commit of its own and could not keep up with the deliveries; syncfs
+ * writes every dirty file out and commits once.  It also waits for what
+ * other programs wrote, but nobody waits for this pass (a link whose
+ * delivery does gets an fsync round of its own: dir_sync_wait()).  Since
+ * Linux 5.8 it reports a writeback error of the filesystem.
+ */
+static void
+syncer_pass(void)
+{
+	size_t n = 0;
+	for (struct dir_group *g = due_head; g != NULL; g = g->next_due)
+		n++;
+	struct pass_group {
+		struct dir_group *g;
+		uint64_t upto;
+		struct unsynced_file *files;
+		size_t n_files;
+		int fd, rc, e;
+	} *pass = xcalloc(n + 1, sizeof *pass);
+	size_t k = 0;
+	while (due_head != NULL) {
+		struct dir_group *g = due_head;
+		due_head = g->next_due;
+		g->queued = false;
+		/* one a waiter is syncing: its round's end queues what is left */
+		if (g->busy || g->synced >= g->issued)
+			continue;
+		if (g->fs_fd == -2)
+			g->fs_fd = pass_fs_fd(g->path);
+		if (g->fs_fd < 0) {
+			/* no descriptor of its filesystem: a round of its own */
+			dir_sync_round(g, true);
+			continue;
+		}
+		pass[k].g = g;
+		pass[k].fd = g->fs_fd;
+		pass[k].files = dir_round_begin(g, &pass[k].upto, &pass[k].n_files);
+		k++;
+	}
+	due_tail = NULL;
+	sync_stats.folder_syncs++;
+	pthread_mutex_unlock(&dirs_lock);
+	for (size_t i = 0; i < k; i++) {
+		struct pass_group *p = &pass[i];
+		/* once per filesystem (a process may have several data
+		 * directories: the unit tests), its outcome every group's */
+		size_t j = 0;
+		while (j < i && pass[j].fd != p->fd)
+			j++;
+		if (j < i) {
+			p->rc = pass[j].rc;
+			p->e = pass[j].e;
+		} else if (blob_syncfs_fn(p->fd) < 0) {
+			p->rc = -1;
+			p->e = errno;
+		}
+		for (size_t f = 0; f < p->n_files; f++)
+			close(p->files[f].fd);
+	}
+	pthread_mutex_lock(&dirs_lock);
+	for (size_t i = 0; i < k; i++)
+		dir_round_end(pass[i].g, pass[i].upto, pass[i].files, pass[i].rc, pass[i].e);
+	free(pass);
+}
+
+/* Under dirs_lock: whether a group in the syncer's queue has a link whose
+ * delivery waits for its round. */
+static bool
+syncer_urgent(void)
+{
+	for (struct dir_group *g = due_head; g != NULL; g = g->next_due)
+		if (g->urgent)
+			return true;
+	return false;
+}
+
+/*
+ * The syncer: starts the fsync of each folder linked into.  At once for a
+ * link whose delivery will wait for it; a link whose bytes go into its
+ * record (blob_writer_bytes(): nobody waits) is left up to SYNCER_LAZY_MS,
+ * so that the links of that while share one pass: its first fsync commits
+ * the filesystem's journal with every file and name of the pass, and the
+ * others find little left to do.  One commit per link, in the background,
+ * kept the journal as busy as before, and the WAL's flushes before the
+ * 250s queued behind those commits.
+ */
+#define SYNCER_LAZY_MS 50
+
 static void *
 syncer_main(void *arg)
 {
 	(void)arg;
 	pthread_mutex_lock(&dirs_lock);
 	for (;;) {
-		while (due_head == NULL)
+		while (due_head == NULL) {
+			lazy_since = 0;
 			pthread_cond_wait(&syncer_wake, &dirs_lock);
+		}
+		int64_t wait_ms = lazy_since + SYNCER_LAZY_MS - store_mono_ms();
+		if (lazy_since != 0 && wait_ms > 0 && !syncer_urgent()) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += wait_ms / 1000;
+			until.tv_nsec += (wait_ms % 1000) * 1000000;
+			if (until.tv_nsec >= 1000000000) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&syncer_wake, &dirs_lock, &until);
+			continue;
+		}
+		/* from now on the queue is drained, whatever comes meanwhile */
+		lazy_since = 0;
+		if (!syncer_urgent()) {
+			syncer_pass();
+			continue;
+		}
 		struct dir_group *g = due_head;
 		due_head = g->next_due;
 		if (due_head == NULL)
@@ -411,7 +623,7 @@ syncer_need(void)
  * file: a file linked into it to be synced with it (fd a descriptor of
  * its own, taken), or fd -1. */
 static struct dir_group *
-dir_sync_start(const char *path, struct unsynced_file file, uint64_t *ticket_r)
+dir_sync_start(const char *path, struct unsynced_file file, bool lazy, uint64_t *ticket_r)
 {
 	pthread_mutex_lock(&dirs_lock);
 	struct dir_group *g = dir_group_find(path);
@@ -424,16 +636,7 @@ dir_sync_start(const char *path, struct unsynced_file file, uint64_t *ticket_r)
 	}
 	*ticket_r = ++g->issued;
 	sync_stats.links++;
-	if (!g->queued && syncer_need()) {
-		g->queued = true;
-		g->next_due = NULL;
-		if (due_tail != NULL)
-			due_tail->next_due = g;
-		else
-			due_head = g;
-		due_tail = g;
-		pthread_cond_signal(&syncer_wake);
-	}
+	dir_queue(g, lazy);
 	pthread_mutex_unlock(&dirs_lock);
 	return g;
 }
@@ -1153,7 +1356,10 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 	}
 	if (ret == STORE_OK) {
 		w->unsynced = false;
-		w->name_group = dir_sync_start(dir, file, &w->name_ticket);
+		/* a small one linked without waiting: its bytes will likely
+		 * go into its record, and nobody waits for this round */
+		bool lazy = !wait && w->seed && w->size <= BLOB_RECORD_MAX;
+		w->name_group = dir_sync_start(dir, file, lazy, &w->name_ticket);
 		if (wait)
 			ret = wait_name(w, error_r);
 	}
@@ -1222,7 +1428,7 @@ blob_writer_bytes(const struct blob_writer *w, const void **p_r, size_t *n_r)
 	pthread_mutex_lock(&dirs_lock);
 	bool syncer = syncer_pid == getpid();
 	pthread_mutex_unlock(&dirs_lock);
-	if (!syncer)
+	if (!syncer || atomic_load(&records_behind) >= RECORDS_BEHIND_MAX)
 		return false;
 	*p_r = w->buffer != NULL ? w->buffer : (const void *)"";
 	*n_r = (size_t)w->size;
@@ -1232,6 +1438,8 @@ blob_writer_bytes(const struct blob_writer *w, const void **p_r, size_t *n_r)
 void
 blob_writer_recorded(struct blob_writer *w, int64_t id)
 {
+	if (w->record == 0)
+		atomic_fetch_add(&records_behind, 1);
 	w->record = id;
 }
 
@@ -1267,6 +1475,10 @@ writer_record_done(struct blob_writer *w)
 			g->records = xreallocarray(g->records, g->cap_records, sizeof *g->records);
 		}
 		g->records[g->n_records++] = r;
+		/* a round to come for it (the last one may have been a
+		 * waiter's, begun before its link, that the syncer left) */
+		if (!g->busy)
+			dir_queue(g, true);
 	}
 	pthread_mutex_unlock(&dirs_lock);
 }

@@ -589,6 +589,22 @@ START_TEST(test_recorded_background_sync)
 	store_copy_clear(&c);
 	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
 
+	/* nobody waiting: the syncer's pass makes it durable (after a
+	 * while, SYNCER_LAZY_MS), and a later delivery deletes the record */
+	static const char later[] = "Subject: later\r\n\r\nsynced by the syncer alone\r\n";
+	w = deliver_recorded(st, alice_id(dir), later, h);
+	ck_assert_int_eq(blob_writer_wait_durable(w, &error), STORE_OK);
+	blob_writer_release(&w);
+	int left = 1;
+	for (int i = 0; i < 1000 && left > 0; i++) {
+		usleep(10000);
+		c = (struct store_copy){ .user_id = alice_id(dir), .blob = hash, .size = 18 };
+		ck_assert_int_eq(store_deliver_copies(st, &c, 1, 8, &error), STORE_OK);
+		store_copy_clear(&c);
+		left = test_sql_int(dir, "SELECT count(*) FROM blob_names_pending");
+	}
+	ck_assert_int_eq(left, 0);
+
 	/* the file's fsync fails in the background: the delivery is durable
 	 * all the same (its record), and the record stays */
 	static const char bad[] = "Subject: failing\r\n\r\nits fsync fails\r\n";
