@@ -242,6 +242,7 @@ struct dir_group {
 	bool busy;		/* a thread is in fsync() of the folder */
 	bool queued;		/* in the syncer's queue */
 	bool urgent;		/* a link owed a round whose delivery waits for it */
+	bool in_pass;		/* busy in the syncer's pass (syncer_pass()) */
 	int fs_fd;		/* its filesystem's (pass_fs_fd(); not owned), -1 none,
 				 * -2 not looked up yet */
 	/* the files linked into it whose bytes are not known to be durable
@@ -457,8 +458,10 @@ dir_sync_round(struct dir_group *g, bool by_syncer)
  * file and folder.  Those fsyncs, one after another, each made a journal
  * commit of its own and could not keep up with the deliveries; syncfs
  * writes every dirty file out and commits once.  It also waits for what
- * other programs wrote, but nobody waits for this pass (a link whose
- * delivery does gets an fsync round of its own: dir_sync_wait()).  Since
+ * other programs wrote, but no delivery waits for this pass: a link
+ * whose delivery waits gets an fsync round of its own, at once, and one
+ * that comes into a folder of the pass syncs its file and folder itself
+ * (dir_sync_wait()).  Since
  * Linux 5.8 it reports a writeback error of the filesystem.
  */
 static void
@@ -490,6 +493,7 @@ syncer_pass(void)
 			continue;
 		}
 		pass[k].g = g;
+		g->in_pass = true;
 		pass[k].fd = g->fs_fd;
 		pass[k].files = dir_round_begin(g, &pass[k].upto, &pass[k].n_files);
 		k++;
@@ -515,8 +519,10 @@ syncer_pass(void)
 			close(p->files[f].fd);
 	}
 	pthread_mutex_lock(&dirs_lock);
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
+		pass[i].g->in_pass = false;
 		dir_round_end(pass[i].g, pass[i].upto, pass[i].files, pass[i].rc, pass[i].e);
+	}
 	free(pass);
 }
 
@@ -663,7 +669,7 @@ dir_file_unsynced(const char *path, dev_t dev, ino_t ino)
 /* Waits until ticket of g is durable; 0, or the errno of the fsync that
  * failed to make it so. */
 static int
-dir_sync_wait(struct dir_group *g, uint64_t ticket)
+dir_sync_wait(struct dir_group *g, uint64_t ticket, int fd)
 {
 	int ret = 0;
 	pthread_mutex_lock(&dirs_lock);
@@ -671,6 +677,17 @@ dir_sync_wait(struct dir_group *g, uint64_t ticket)
 		if (g->failed >= ticket) {
 			ret = g->err != 0 ? g->err : EIO;
 			break;
+		}
+		if (g->busy && g->in_pass && fd >= 0) {
+			/* the syncer's syncfs may wait for much that others
+			 * wrote: the file and its name synced here instead */
+			pthread_mutex_unlock(&dirs_lock);
+			int dfd = open(g->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (blob_fsync_fn(fd) < 0 || dfd < 0 || blob_fsync_fn(dfd) < 0)
+				ret = errno != 0 ? errno : EIO;
+			if (dfd >= 0)
+				close(dfd);
+			return ret;
 		}
 		if (g->busy) {
 			/* under way; it may have begun before this link */
@@ -1245,7 +1262,7 @@ wait_name(struct blob_writer *w, const char **error_r)
 {
 	if (w->name_ticket == 0)
 		return STORE_OK;
-	int e = dir_sync_wait(w->name_group, w->name_ticket);
+	int e = dir_sync_wait(w->name_group, w->name_ticket, w->fd);
 	if (e != 0) {
 		*error_r = errfmt("cannot fsync %s: %s", w->name_group->path, strerror(e));
 		return blob_errno_status(e);
