@@ -127,9 +127,11 @@ class SmtpCrash(unittest.TestCase):
             for user, mid, folder in w.acked:
                 self.assertIn(mid, where, f"acknowledged {mid} lost")
                 self.assertIn((user, folder), where[mid], f"{mid} not in {folder}")
-        # records of names being synced: the deliveries in flight and those
-        # whose record a later transaction was to delete
-        self.assertLessEqual(records, 16 + SESSIONS)
+        # records of names being synced: the deliveries in flight, those
+        # whose record a later transaction was to delete, and those whose
+        # bytes are in them while the syncer's pass is to come (at most
+        # 256 of those, store/blob.c)
+        self.assertLessEqual(records, 16 + SESSIONS + 256)
         r = self.mh.cli("fsck", check=False)
         m = re.search(r"(\d+) corrupt, (\d+) missing, (\d+) orphan, (\d+) stray", r.stdout)
         self.assertTrue(m, r.stdout + r.stderr)
