@@ -334,7 +334,7 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		log_error("serve cannot write out every recorded message: %s "
 			  "(`mailhub fsck --repair` tries again)", error);
 	if (restored > 0)
-		log_info("serve restored=%u messages from their records", restored);
+		log_info("serve recorded=%u messages made durable from their records", restored);
 	store_close(&st);
 	if (load_tls(cfg, &error) < 0) {
 		log_error("serve cannot load TLS: %s", error);

@@ -213,7 +213,10 @@ fsync_dir(const char *path, const char **error_r)
  * only before it answers (blob_writer_wait_name()), and does the fsync
  * itself when the syncer has not started it yet.  A failed fsync fails
  * every ticket it was to cover (a later successful one covers tickets
- * issued before it too).  The groups (one per folder ever linked into:
+ * issued before it too).  A link whose delivery will not wait (its bytes
+ * are in its record, sql/056) is synced later, with the others of that
+ * while, in one pass (syncer_main()); its record is deleted once that
+ * pass succeeded.  The groups (one per folder ever linked into:
  * 256 per data directory at most) are never freed and never move.
  */
 struct unsynced_file {
