@@ -4,6 +4,7 @@ libstore_a_SOURCES = \
 	daemon/store/store.h daemon/store/store_int.h \
 	daemon/store/blob.h daemon/store/blob.c \
 	daemon/store/blob_dir.c \
+	daemon/store/blob_sync.h daemon/store/blob_sync.c \
 	daemon/store/migrate.h daemon/store/migrate.c \
 	daemon/store/db.c \
 	daemon/store/walsync.c \
