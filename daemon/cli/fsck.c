@@ -48,8 +48,11 @@ cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
 	/* rows of messages never acknowledged whose blob a crash took: repair
 	 * removes them (store.h) */
 	unsigned long long unacked = r.unacked - (repair ? r.unacked_removed : 0);
+	/* blobs a crash took whose bytes are in their records (sql/056):
+	 * repair writes them out */
+	unsigned long long recorded = r.recorded - (repair ? r.recorded_written : 0);
 	unsigned long long remaining = (unsigned long long)r.corrupt_blobs + r.missing_blobs +
-				       unacked;
+				       unacked + recorded;
 	if (repair)
 		remaining += (removable > r.removed ? removable - r.removed : 0) +
 			     (r.wrong_modes - r.modes_fixed);
@@ -63,6 +66,7 @@ cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
 	else
 		printf("fsck: %llu problem(s) remain%s\n", remaining,
 		       repair ? "" : " (--repair fixes orphan and stray files, used bytes, modes and"
-		       " the rows of unacknowledged messages a crash left without a blob)");
+		       " the rows of unacknowledged messages a crash left without a blob, and"
+		       " writes out the blobs whose bytes are in the database)");
 	return remaining == 0 ? CLI_OK : CLI_FAIL;
 }

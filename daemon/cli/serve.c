@@ -325,6 +325,16 @@ cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 		log_error("serve cannot open the store: %s", error);
 		return CLI_FAIL;
 	}
+	/* after a crash, before anything reads a blob: the messages whose
+	 * bytes are in their records written out (sql/056); one that cannot
+	 * be stays recorded, for the next start or fsck, and the rest of the
+	 * mail is served meanwhile */
+	unsigned restored = 0;
+	if (store_names_pending_restore(st, &restored, &error) != STORE_OK)
+		log_error("serve cannot write out every recorded message: %s "
+			  "(`mailhub fsck --repair` tries again)", error);
+	if (restored > 0)
+		log_info("serve recorded=%u messages made durable from their records", restored);
 	store_close(&st);
 	if (load_tls(cfg, &error) < 0) {
 		log_error("serve cannot load TLS: %s", error);

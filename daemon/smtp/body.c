@@ -381,8 +381,9 @@ smtp_body_end(struct smtp_session *s)
 	}
 	char hash[SHA256_HEX_LEN + 1];
 	uint64_t size;
-	/* the fsync of its folder runs while the message is delivered;
-	 * smtp_delivery_run() waits for it before its 250 */
+	/* the fsyncs of the file and its folder run while the message is
+	 * delivered; smtp_delivery_run() waits for them before its 250,
+	 * unless the message's bytes went into its record (sql/056) */
 	int ret = blob_writer_link(tx->blob, hash, &size, &error);
 	if (ret != STORE_OK) {
 		store_failed(s, ret, error);

@@ -229,8 +229,9 @@ copy_blob(struct smtp_session *s, int fd, uint64_t skip, const struct buf *field
 	}
 	free(chunk);
 	chunk = NULL;
-	/* the fsync of its folder runs while it is delivered: deliver_copies()
-	 * waits for it before the copy counts as delivered */
+	/* the fsyncs of the file and its folder run while it is delivered:
+	 * deliver_copies() waits for them before the copy counts as
+	 * delivered, unless its bytes went into its record (sql/056) */
 	if ((ret = blob_writer_link(w, hash_r, size_r, &error)) != STORE_OK)
 		goto fail;
 	*w_r = w;
@@ -531,12 +532,14 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 		store_commit_takes(st, &deliver_lock);
 		/* the names of the streamed blob (body.c) and of the copies'
 		 * may not be durable yet: their rows say so until the 250
-		 * (sql/054) */
-		if (hash != NULL && tx->inline_fields)
-			store_name_pending(st, hash);
-		for (size_t i = 0; i < tx->n_copies; i++)
+		 * (sql/054), and a small one's record holds its bytes, so
+		 * that the commit makes it durable without waiting for the
+		 * fsyncs of its file and folder (sql/056) */
+		if (n_all > 0 && hash != NULL && tx->inline_fields)
+			store_name_pending(st, hash, tx->blob);
+		for (size_t i = 0; n_all > 0 && i < tx->n_copies; i++)
 			if (tx->copies[i].w != NULL)
-				store_name_pending(st, tx->copies[i].hash);
+				store_name_pending(st, tx->copies[i].hash, tx->copies[i].w);
 		/* the check counts of the message commit with its rows */
 		ret = n_all > 0 ? store_deliver_copies_with(st, all, n_all, time(NULL),
 							    smtp_trust_count_tx, s, &error)
@@ -577,13 +580,14 @@ deliver_copies(struct smtp_session *s, const char *hash, int fd, uint64_t size)
 	free(first);
 	free(count);
 	free(planned);
-	/* the copies' names durable before they count as delivered (their
-	 * rows are committed: a failure here is answered 4xx, and a retry may
-	 * give a second copy, never none) */
+	/* the copies durable before they count as delivered: their bytes in
+	 * their committed records, or their names synced (their rows are
+	 * committed: a failure here is answered 4xx, and a retry may give a
+	 * second copy, never none) */
 	for (size_t i = 0; ret == 0 && i < tx->n_copies; i++) {
 		if (sc[i].status != STORE_OK)
 			continue;
-		int r = blob_writer_wait_name(tx->copies[i].w, &error);
+		int r = blob_writer_wait_durable(tx->copies[i].w, &error);
 		if (r != STORE_OK) {
 			log_error("%s[%llu] cannot store a copy id=%s: %s", s->name,
 				  (unsigned long long)s->id, tx->id, error);
@@ -764,10 +768,12 @@ smtp_delivery_run(struct smtp_session *s, const char *hash, int fd, uint64_t siz
 		else if (pending > 0)
 			relay_kick();	/* the relay workers look at the queue now */
 	}
-	/* the blob's name durable too (body.c linked it and left the sync
-	 * of its folder under way): only then is the message acknowledged */
+	/* the blob durable too (body.c linked it and left the sync of its
+	 * file and folder under way): its bytes in its committed record
+	 * (sql/056; the fsyncs finish in the background), or else its name
+	 * synced; only then is the message acknowledged */
 	const char *werror;
-	int wret = blob_writer_wait_name(tx->blob, &werror);
+	int wret = blob_writer_wait_durable(tx->blob, &werror);
 	if (wret != STORE_OK) {
 		/* its rows are committed, so a retry of the client may give a
 		 * second copy: never none */

@@ -17,11 +17,14 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "store/blob_sync.h"
 #include "store/store_int.h"
 
 /* Writes are gathered into this much memory before write(2): SMTP DATA
  * hands over a line at a time. */
 #define BLOB_WRITE_BUFFER 65536
+/* A message whose bytes go into its record was all in the buffer. */
+_Static_assert(BLOB_RECORD_MAX <= BLOB_WRITE_BUFFER, "a recorded message is in the buffer");
 
 int (*blob_fsync_fn)(int fd) = fsync;
 int (*blob_syncfs_fn)(int fd) = syncfs;
@@ -66,6 +69,15 @@ struct blob_writer {
 	 * of its bytes, when unsynced), the ticket to wait for (0: none owed) */
 	struct dir_group *name_group;
 	uint64_t name_ticket;
+	/* linked without waiting, with every byte in the buffer (kept) and
+	 * BLOB_RECORD_MAX at most: blob_writer_bytes() */
+	bool bytes_kept;
+	/* the committed record that holds its bytes (blob_writer_recorded(),
+	 * sql/056), 0 none */
+	int64_t record;
+	/* blob_restore(): a message acknowledged before, written out
+	 * whatever the disk's reserve */
+	bool no_reserve;
 };
 
 /*
@@ -183,263 +195,6 @@ fsync_dir(const char *path, const char **error_r)
 	return STORE_OK;
 }
 
-/*
- * Folder syncs, shared and started early (blob_writer_link()).
- *
- * A link into blobs/XX is durable once the folder has been fsynced after
- * it.  A file linked before its bytes were synced (blob_writer_link(), or
- * a held file another writer linked so) is synced by the same round, just
- * before the folder: on a journalled filesystem the first such fsync
- * commits the links and the bytes together, and what follows finds
- * nothing left to write (one journal commit where a sync before the link
- * and one after made two, in series).  Each link takes a ticket of its folder's group; one fsync covers
- * every ticket issued before it began (the links are done), so deliveries
- * into the same folder at once share it, as walsync.c's WAL flushes are
- * shared.  The syncer thread starts the fsync as soon as a link asks for
- * it, so that it runs while the delivery does its other work (its Sieve
- * script, its transaction, the WAL's flush); the delivery waits for it
- * only before it answers (blob_writer_wait_name()), and does the fsync
- * itself when the syncer has not started it yet.  A failed fsync fails
- * every ticket it was to cover (a later successful one covers tickets
- * issued before it too).  The groups (one per folder ever linked into:
- * 256 per data directory at most) are never freed and never move.
- */
-struct unsynced_file {
-	int fd;
-	dev_t dev;
-	ino_t ino;
-};
-
-struct dir_group {
-	char *path;
-	uint64_t issued;	/* tickets handed out */
-	uint64_t synced;	/* every ticket up to this one is durable */
-	uint64_t failed;	/* a failed fsync was to cover tickets up to this */
-	int err;		/* its errno */
-	bool busy;		/* a thread is in fsync() of the folder */
-	bool queued;		/* in the syncer's queue */
-	/* the files linked into it whose bytes are not known to be durable
-	 * (blob_writer_link()): descriptors of their own, fsynced by the
-	 * next round before the folder, so that its tickets cover them;
-	 * those of the round under way while busy */
-	struct unsynced_file *files, *round_files;
-	size_t n_files, cap_files, n_round_files;
-	struct dir_group *next;		/* same bucket */
-	struct dir_group *next_due;	/* the syncer's queue */
-};
-
-#define DIR_BUCKETS 512
-static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t dirs_synced = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t syncer_wake = PTHREAD_COND_INITIALIZER;
-static struct dir_group *dir_buckets[DIR_BUCKETS];
-static struct dir_group *due_head, *due_tail;
-static pid_t syncer_pid;	/* the syncer runs in this process (fork: not in a child) */
-static struct blob_sync_stats sync_stats;
-
-/* Under dirs_lock: the group of folder path, made on first use. */
-static struct dir_group *
-dir_group_find(const char *path)
-{
-	uint32_t h = 2166136261u;
-	for (const char *p = path; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	struct dir_group **b = &dir_buckets[h % DIR_BUCKETS];
-	for (struct dir_group *g = *b; g != NULL; g = g->next)
-		if (strcmp(g->path, path) == 0)
-			return g;
-	struct dir_group *g = xcalloc(1, sizeof *g);
-	g->path = xstrdup(path);
-	g->next = *b;
-	*b = g;
-	return g;
-}
-
-/* Under dirs_lock: one fsync of g's folder, covering every ticket issued
- * so far (the lock is let go meanwhile). */
-static void
-dir_sync_round(struct dir_group *g, bool by_syncer)
-{
-	g->busy = true;
-	uint64_t upto = g->issued;
-	struct unsynced_file *files = g->files;
-	size_t n_files = g->n_files;
-	g->round_files = files;
-	g->n_round_files = n_files;
-	g->files = NULL;
-	g->n_files = g->cap_files = 0;
-	sync_stats.folder_syncs++;
-	if (!by_syncer)
-		sync_stats.folder_syncs_inline++;
-	pthread_mutex_unlock(&dirs_lock);
-	int rc = 0, e = 0;
-	for (size_t i = 0; i < n_files; i++) {
-		/* every one, even past a failure: each is closed */
-		if (rc == 0 && blob_fsync_fn(files[i].fd) < 0) {
-			rc = -1;
-			e = errno;
-		}
-		close(files[i].fd);
-	}
-	if (rc == 0) {
-		int fd = open(g->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		rc = fd < 0 ? -1 : blob_fsync_fn(fd);
-		e = errno;
-		if (fd >= 0)
-			close(fd);
-	}
-	pthread_mutex_lock(&dirs_lock);
-	g->busy = false;
-	g->round_files = NULL;
-	g->n_round_files = 0;
-	free(files);
-	if (rc < 0) {
-		if (upto > g->failed)
-			g->failed = upto;
-		g->err = e;
-	} else if (upto > g->synced) {
-		g->synced = upto;
-	}
-	pthread_cond_broadcast(&dirs_synced);
-}
-
-/* The syncer: starts the fsync of each folder linked into, at once. */
-static void *
-syncer_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&dirs_lock);
-	for (;;) {
-		while (due_head == NULL)
-			pthread_cond_wait(&syncer_wake, &dirs_lock);
-		struct dir_group *g = due_head;
-		due_head = g->next_due;
-		if (due_head == NULL)
-			due_tail = NULL;
-		g->queued = false;
-		/* a waiter may have done it already, or be doing it (then
-		 * its own waiters go on waiting for it, and the next round
-		 * is theirs or ours when the link came after it began) */
-		if (g->synced < g->issued && !g->busy)
-			dir_sync_round(g, true);
-	}
-	return NULL;
-}
-
-/* Under dirs_lock: the syncer started in this process if it is not;
- * false when it cannot be (the waiters then sync themselves). */
-static bool
-syncer_need(void)
-{
-	if (syncer_pid == getpid())
-		return true;
-	pthread_attr_t attr;
-	pthread_t t;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 128 * 1024);
-	int err = pthread_create(&t, &attr, syncer_main, NULL);
-	pthread_attr_destroy(&attr);
-	if (err != 0) {
-		/* said once: every link would ask again */
-		static bool warned;
-		if (!warned)
-			log_warning("store: cannot start the folder syncer thread: %s "
-				    "(deliveries sync their folders themselves)", strerror(err));
-		warned = true;
-		return false;
-	}
-	/* a child of fork() has its own (empty) queue, and no fsync of
-	 * the parent's threads under way */
-	due_head = due_tail = NULL;
-	for (size_t i = 0; i < DIR_BUCKETS; i++)
-		for (struct dir_group *g = dir_buckets[i]; g != NULL; g = g->next)
-			g->queued = g->busy = false;
-	syncer_pid = getpid();
-	return true;
-}
-
-/* A ticket of folder path, after a link into it: its fsync started.
- * file: a file linked into it to be synced with it (fd a descriptor of
- * its own, taken), or fd -1. */
-static struct dir_group *
-dir_sync_start(const char *path, struct unsynced_file file, uint64_t *ticket_r)
-{
-	pthread_mutex_lock(&dirs_lock);
-	struct dir_group *g = dir_group_find(path);
-	if (file.fd >= 0) {
-		if (g->n_files == g->cap_files) {
-			g->cap_files = g->cap_files == 0 ? 8 : g->cap_files * 2;
-			g->files = xreallocarray(g->files, g->cap_files, sizeof *g->files);
-		}
-		g->files[g->n_files++] = file;
-	}
-	*ticket_r = ++g->issued;
-	sync_stats.links++;
-	if (!g->queued && syncer_need()) {
-		g->queued = true;
-		g->next_due = NULL;
-		if (due_tail != NULL)
-			due_tail->next_due = g;
-		else
-			due_head = g;
-		due_tail = g;
-		pthread_cond_signal(&syncer_wake);
-	}
-	pthread_mutex_unlock(&dirs_lock);
-	return g;
-}
-
-/* Whether the file (dev, ino) named in folder path was linked before its
- * bytes were synced and its sync is still to come or under way.  Only this
- * process links so (the daemon's SMTP deliveries): a file of another's,
- * or from before a restart, was synced before it was named, or read back
- * whole from the disk after a crash (hold_existing() checks it). */
-static bool
-dir_file_unsynced(const char *path, dev_t dev, ino_t ino)
-{
-	pthread_mutex_lock(&dirs_lock);
-	struct dir_group *g = dir_group_find(path);
-	bool found = false;
-	for (size_t i = 0; i < g->n_files && !found; i++)
-		found = g->files[i].dev == dev && g->files[i].ino == ino;
-	for (size_t i = 0; i < g->n_round_files && !found; i++)
-		found = g->round_files[i].dev == dev && g->round_files[i].ino == ino;
-	pthread_mutex_unlock(&dirs_lock);
-	return found;
-}
-
-/* Waits until ticket of g is durable; 0, or the errno of the fsync that
- * failed to make it so. */
-static int
-dir_sync_wait(struct dir_group *g, uint64_t ticket)
-{
-	int ret = 0;
-	pthread_mutex_lock(&dirs_lock);
-	while (g->synced < ticket) {
-		if (g->failed >= ticket) {
-			ret = g->err != 0 ? g->err : EIO;
-			break;
-		}
-		if (g->busy) {
-			/* under way; it may have begun before this link */
-			sync_stats.waits++;
-			pthread_cond_wait(&dirs_synced, &dirs_lock);
-			continue;
-		}
-		dir_sync_round(g, false);
-	}
-	pthread_mutex_unlock(&dirs_lock);
-	return ret;
-}
-
-void
-blob_sync_stats(struct blob_sync_stats *stats_r)
-{
-	pthread_mutex_lock(&dirs_lock);
-	*stats_r = sync_stats;
-	pthread_mutex_unlock(&dirs_lock);
-}
 
 /* Creates the temporary file; STORE_OK, or the errno's status.  An
  * unnamed one goes into the folder of the blob's name when its hash is
@@ -762,7 +517,7 @@ finish(struct blob_writer *w, bool keep_fd, bool sync, const char **error_r)
 	if (ret != STORE_OK)
 		return ret;
 	/* the message written: refused if it leaves too little (blob.h) */
-	if (!blob_disk_has_reserve(w->fd)) {
+	if (!w->no_reserve && !blob_disk_has_reserve(w->fd)) {
 		ret = fail_io(w, "keep room beside", ENOSPC, error_r);
 		*error_r = "the disk is nearly full";
 		return ret;
@@ -994,9 +749,10 @@ wait_name(struct blob_writer *w, const char **error_r)
 {
 	if (w->name_ticket == 0)
 		return STORE_OK;
-	int e = dir_sync_wait(w->name_group, w->name_ticket);
+	int e = dir_sync_wait(w->name_group, w->name_ticket, w->fd);
 	if (e != 0) {
-		*error_r = errfmt("cannot fsync %s: %s", w->name_group->path, strerror(e));
+		*error_r = errfmt("cannot fsync %s: %s", blob_sync_group_path(w->name_group),
+				  strerror(e));
 		return blob_errno_status(e);
 	}
 	w->name_ticket = 0;
@@ -1105,7 +861,10 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 	}
 	if (ret == STORE_OK) {
 		w->unsynced = false;
-		w->name_group = dir_sync_start(dir, file, &w->name_ticket);
+		/* a small one linked without waiting: its bytes will likely
+		 * go into its record, and nobody waits for this round */
+		bool lazy = !wait && w->seed && w->size <= BLOB_RECORD_MAX;
+		w->name_group = dir_sync_start(dir, file, lazy, &w->name_ticket);
 		if (wait)
 			ret = wait_name(w, error_r);
 	}
@@ -1125,8 +884,14 @@ place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1], uint64_t *size_r,
 		/* read again at once (the delivery's Sieve script, its IMAP
 		 * cache, the client's first FETCH): from memory */
 		cache_put(w->hash, (const char *)w->buffer, (size_t)w->size);
-		free(w->buffer);
-		w->buffer = NULL;
+		/* linked without waiting: a small one's bytes stay, for its
+		 * record (blob_writer_bytes()) */
+		if (!wait && w->size <= BLOB_RECORD_MAX) {
+			w->bytes_kept = true;
+		} else {
+			free(w->buffer);
+			w->buffer = NULL;
+		}
 		w->seed = false;
 	}
 out:
@@ -1158,10 +923,52 @@ blob_writer_wait_name(struct blob_writer *w, const char **error_r)
 	return wait_name(w, error_r);
 }
 
+bool
+blob_writer_bytes(const struct blob_writer *w, const void **p_r, size_t *n_r)
+{
+	if (w == NULL || !w->bytes_kept || w->state != WRITER_PLACED || w->name_ticket == 0)
+		return false;
+	/* the background round needs the syncer: without it (it could not
+	 * be started), the deliveries sync themselves, and wait */
+	if (!blob_sync_can_defer())
+		return false;
+	*p_r = w->buffer != NULL ? w->buffer : (const void *)"";
+	*n_r = (size_t)w->size;
+	return true;
+}
+
+void
+blob_writer_recorded(struct blob_writer *w, int64_t id)
+{
+	if (w->record == 0)
+		blob_sync_deferred();
+	w->record = id;
+}
+
+int
+blob_writer_wait_durable(struct blob_writer *w, const char **error_r)
+{
+	/* its bytes are in a committed record: durable with the WAL */
+	if (w != NULL && w->record != 0)
+		return STORE_OK;
+	return blob_writer_wait_name(w, error_r);
+}
+
+/* The writer's record handed on as it goes (blob_sync_record()). */
+static void
+writer_record_done(struct blob_writer *w)
+{
+	if (w->record == 0)
+		return;
+	blob_sync_record(w->name_group, w->name_ticket, w->record, w->st->blob_dir, w->hash);
+	w->record = 0;
+}
+
 static void
 writer_free(struct blob_writer **wp)
 {
 	struct blob_writer *w = *wp;
+	writer_record_done(w);
 	close_fd(w);
 	if (w->sha != NULL) {
 		char dummy[SHA256_HEX_LEN + 1];
@@ -1268,6 +1075,68 @@ blob_put(struct store *st, const void *p, size_t n,
 		return ret;
 	}
 	return blob_writer_commit(&w, hash_r, NULL, error_r);
+}
+
+int
+blob_restore(struct store *st, const char *hash, const void *p, size_t n,
+	     const char **error_r)
+{
+	char have[SHA256_HEX_LEN + 1];
+	struct sha256_ctx *sha = sha256_new();
+	sha256_update(sha, p, n);
+	sha256_finish_hex(&sha, have);
+	if (strcmp(have, hash) != 0) {
+		*error_r = errfmt("the recorded bytes of blob %s hash to %s", hash, have);
+		return STORE_INVALID;
+	}
+	char *path = blob_path(st, hash);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool good = fd >= 0 && blob_hash_fd(fd, have) == 0 && strcmp(have, hash) == 0;
+	if (fd >= 0)
+		close(fd);
+	int ret = STORE_OK;
+	if (!good) {
+		/* written as any blob (temporary file, fsync, link, folder
+		 * fsync), a wrong file under its name replaced
+		 * (hold_existing()); the message was acknowledged, so the
+		 * disk's reserve is no reason to refuse it */
+		struct blob_writer *w;
+		ret = writer_new(st, 0, false, &w, error_r);
+		if (ret == STORE_OK) {
+			w->no_reserve = true;
+			if ((ret = blob_write(w, p, n, error_r)) == STORE_OK)
+				ret = blob_writer_commit(&w, have, NULL, error_r);
+			else
+				blob_writer_abort(&w);
+		}
+		if (ret == STORE_OK)
+			log_info("store: blob %s written out from its record", hash);
+	}
+	/* started as root: the file is the data directory's owner's, as
+	 * the daemon's own are once it dropped its privileges */
+	struct stat dir;
+	if (ret == STORE_OK && geteuid() == 0 && stat(st->blob_dir, &dir) == 0 &&
+	    dir.st_uid != 0 && chown(path, dir.st_uid, dir.st_gid) < 0)
+		log_warning("store: cannot give %s to its owner: %s", path, strerror(errno));
+	/* found there after a crash of the process alone, it may still be
+	 * only in the page cache: its bytes and its name synced now */
+	if (ret == STORE_OK) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || blob_fsync_fn(fd) < 0) {
+			int e = errno;
+			*error_r = errfmt("cannot fsync %s: %s", path, strerror(e));
+			ret = blob_errno_status(e);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (ret == STORE_OK) {
+		char *folder = xasprintf("%s/%.2s", st->blob_dir, hash);
+		ret = fsync_dir(folder, error_r);
+		free(folder);
+	}
+	free(path);
+	return ret;
 }
 
 int

@@ -9,7 +9,11 @@
  * disk before its name is, and the name before the caller's rows commit.
  * (blob_writer_link() syncs the bytes and the name together after the
  * link, while the caller's rows commit; see there for what covers a crash
- * in between.)  The shared blobs/tmp/ directory is never written, and a
+ * in between.  For a small message linked so, whose bytes were all in
+ * memory, the caller puts the bytes themselves into its transaction
+ * (blob_writer_bytes(), sql/056): then the durable commit makes the
+ * message durable, the fsyncs finish in the background, and after a crash
+ * the file is written out from the record before anything reads it.)  The shared blobs/tmp/ directory is never written, and a
  * crash leaves no temporary file behind.  Where unnamed files cannot be
  * made or named (no O_TMPFILE in the filesystem, no /proc/self/fd), the
  * file has a unique name in blobs/tmp/ and is renamed instead, in the
@@ -127,9 +131,37 @@ int blob_writer_place(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
  * has no name or less than its content: the caller records the name in
  * the same transaction (store_name_pending()), fsck --repair removes such
  * rows of messages never acknowledged, and a writer of the same content
- * checks the file it finds under that name and replaces a wrong one. */
+ * checks the file it finds under that name and replaces a wrong one.  A
+ * small message's record holds its bytes too (blob_writer_bytes()): then
+ * the commit makes it durable, and it is written out after a crash. */
 int blob_writer_link(struct blob_writer *w, char hash_r[SHA256_HEX_LEN + 1],
 		     uint64_t *size_r, const char **error_r);
+/* The largest message whose bytes go into its record (sql/056): the
+ * deferred writer's buffer, so that only a message already whole in
+ * memory is recorded (nothing read back, nothing held longer than the
+ * delivery holds it anyway), and each delivery adds to the WAL at most
+ * that much besides its rows.  Most mail without attachments is smaller;
+ * larger messages wait for their fsyncs as before. */
+#define BLOB_RECORD_MAX (64u << 10)
+
+/* A writer placed by blob_writer_link() with every byte in its buffer,
+ * BLOB_RECORD_MAX at most, and its syncs under way in the background:
+ * its bytes (*p_r, *n_r: valid until the writer is released or aborted),
+ * for the caller to record in its transaction (store_name_pending()).
+ * False otherwise (the caller waits for the name, as before). */
+bool blob_writer_bytes(const struct blob_writer *w, const void **p_r, size_t *n_r);
+/* The bytes of w are in the record id of a committed, durable
+ * transaction: blob_writer_wait_durable() need not wait, and once
+ * released or aborted, the writer hands id to the round of fsyncs that
+ * makes its file and name durable; when that round succeeded, a later
+ * transaction deletes the record (store_name_pending_durable()); when it
+ * failed, the record stays (logged) and the next start writes the file
+ * out (store_names_pending_restore()). */
+void blob_writer_recorded(struct blob_writer *w, int64_t id);
+/* Before a message is acknowledged: STORE_OK at once when its bytes are
+ * in a committed record (blob_writer_recorded()), else
+ * blob_writer_wait_name(). */
+int blob_writer_wait_durable(struct blob_writer *w, const char **error_r);
 /* Waits until the bytes and name given by blob_writer_link() are durable (at once
  * after blob_writer_place(), or when the writer is not placed; NULL ok).  STORE_OK, or the failure of the
  * folder's fsync (STORE_NOSPACE or STORE_ERROR): the message must not be
@@ -152,6 +184,14 @@ int blob_writer_commit(struct blob_writer **w, char hash_r[SHA256_HEX_LEN + 1],
 /* Stores a whole message that is already in memory (blob_writer_commit()). */
 int blob_put(struct store *st, const void *p, size_t n,
 	     char hash_r[SHA256_HEX_LEN + 1], const char **error_r);
+/* Makes blob hash durable from its recorded bytes p, n (sql/056, after a
+ * crash): when the file under its name is missing or holds other content,
+ * it is written as any blob is (whatever the disk's reserve: the message
+ * was acknowledged); then the file and its folder are fsynced (a file
+ * found there may never have left the page cache).  STORE_INVALID when
+ * the bytes do not hash to hash, else STORE_OK or the I/O failure. */
+int blob_restore(struct store *st, const char *hash, const void *p, size_t n,
+		 const char **error_r);
 /* Opens a blob for reading: an fd (caller closes) and its size. */
 int blob_open(struct store *st, const char *hash, int *fd_r, uint64_t *size_r,
 	      const char **error_r);

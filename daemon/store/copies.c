@@ -5,7 +5,6 @@
  * each copy asks for (a subaddress, RFC 5233; Junk for spam) or the INBOX,
  * in one transaction.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,89 +82,6 @@ store_copy_clear(struct store_copy *c)
 	c->error = NULL;
 }
 
-static const char SQL_NAME_PENDING[] =
-	"INSERT INTO blob_names_pending (blob, first_message)"
-	" SELECT ?1, coalesce(max(id), 0) + 1 FROM messages";
-static const char SQL_NAME_SYNCED[] =
-	"DELETE FROM blob_names_pending WHERE id = ?1";
-
-/* The records of names made durable since, for the next delivery's
- * transaction to delete (any handle's: one list for the process). */
-static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t *synced_ids;
-static size_t n_synced, cap_synced;
-
-void
-store_name_pending(struct store *st, const char *hash)
-{
-	for (size_t i = 0; i < st->n_name_pending; i++)
-		if (strcmp(st->name_pending[i], hash) == 0)
-			return;
-	if (st->n_name_pending == st->cap_name_pending) {
-		st->cap_name_pending = st->cap_name_pending == 0 ? 4 : st->cap_name_pending * 2;
-		st->name_pending = xreallocarray(st->name_pending, st->cap_name_pending,
-						 sizeof *st->name_pending);
-	}
-	snprintf(st->name_pending[st->n_name_pending++], sizeof *st->name_pending, "%s", hash);
-}
-
-void
-store_name_pending_forget(struct store *st)
-{
-	/* each id deleted once at most (ids of deleted rows come again) */
-	free(st->name_pending_ids);
-	st->name_pending_ids = NULL;
-	st->n_name_pending_ids = 0;
-}
-
-void
-store_name_pending_synced(struct store *st)
-{
-	pthread_mutex_lock(&synced_lock);
-	for (size_t i = 0; i < st->n_name_pending_ids; i++) {
-		if (n_synced == cap_synced) {
-			cap_synced = cap_synced == 0 ? 16 : cap_synced * 2;
-			synced_ids = xreallocarray(synced_ids, cap_synced, sizeof *synced_ids);
-		}
-		synced_ids[n_synced++] = st->name_pending_ids[i];
-	}
-	pthread_mutex_unlock(&synced_lock);
-	store_name_pending_forget(st);
-}
-
-/* Inside a delivery's transaction, before its rows: the records of names
- * made durable since deleted (a rollback leaves them: fsck drops a record
- * whose blob is there), and st's pending names recorded, with the first
- * message id this transaction can give (rows of one writer at a time). */
-static int
-names_pending_tx(struct store *st, const char **error_r)
-{
-	int64_t ids[16];
-	size_t n = 0;
-	pthread_mutex_lock(&synced_lock);
-	while (n < sizeof ids / sizeof *ids && n_synced > 0)
-		ids[n++] = synced_ids[--n_synced];
-	pthread_mutex_unlock(&synced_lock);
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *s = store_stmt(st, SQL_NAME_SYNCED);
-		stmt_int(s, 1, ids[i]);
-		if (stmt_exec(st, s, "cannot delete a pending name", error_r) != STORE_OK)
-			return STORE_ERROR;
-	}
-	store_name_pending_forget(st);
-	if (st->n_name_pending == 0)
-		return STORE_OK;
-	st->name_pending_ids = xcalloc(st->n_name_pending, sizeof *st->name_pending_ids);
-	for (size_t i = 0; i < st->n_name_pending; i++) {
-		sqlite3_stmt *s = store_stmt(st, SQL_NAME_PENDING);
-		stmt_text(s, 1, st->name_pending[i]);
-		if (stmt_exec(st, s, "cannot record a pending name", error_r) != STORE_OK)
-			return STORE_ERROR;
-		st->name_pending_ids[st->n_name_pending_ids++] = sqlite3_last_insert_rowid(st->db);
-	}
-	return STORE_OK;
-}
-
 int
 store_deliver_copies(struct store *st, struct store_copy *copies, size_t n,
 		     int64_t internal_date, const char **error_r)
@@ -217,7 +133,7 @@ store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
 	 * copies are durable when it returns all the same (the 250 follows) */
 	if ((ret = store_begin_light(st, error_r)) < 0)
 		goto out;
-	ret = names_pending_tx(st, error_r);
+	ret = store_names_pending_tx(st, error_r);
 	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		struct store_copy *c = &copies[i];
 		int64_t mailbox;
@@ -249,6 +165,8 @@ store_deliver_copies_with(struct store *st, struct store_copy *copies, size_t n,
 	ret = store_end(st, ret, error_r);
 	if (ret != STORE_OK)
 		store_name_pending_forget(st);	/* rolled back */
+	else
+		store_names_pending_recorded(st);
 out:
 	st->n_name_pending = 0;
 	for (size_t i = 0; i < n; i++) {

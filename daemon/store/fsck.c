@@ -337,7 +337,9 @@ walk_blobs(struct walk *w, const char **error_r)
 }
 
 static const char SQL_NAMES_PENDING[] =
-	"SELECT id, blob, first_message FROM blob_names_pending ORDER BY id";
+	"SELECT id, blob, first_message FROM blob_names_pending WHERE bytes IS NULL ORDER BY id";
+static const char SQL_NAMES_RECORDED[] =
+	"SELECT id, blob, 0 FROM blob_names_pending WHERE bytes IS NOT NULL ORDER BY id";
 static const char SQL_NAME_ROWS[] =
 	"SELECT mailbox_id, uid FROM messages WHERE blob = ?1 AND id >= ?2";
 static const char SQL_NAME_DONE[] =
@@ -395,27 +397,41 @@ static const struct stmt_rows mailbox_uid_rows = {
  * (expunged, as a client's EXPUNGE), and only those: rows of the blob from
  * before the record are another matter (check_rows()).
  */
+/* The records of one kind (sql: SQL_NAMES_PENDING or SQL_NAMES_RECORDED). */
+static int
+names_list(struct walk *w, const char *sql, struct name_pending **list_r, size_t *n_r,
+	   const char **error_r)
+{
+	return stmt_list(w->st, store_stmt(w->st, sql), &name_pending_rows,
+			 "cannot read pending names", (void **)list_r, n_r, error_r);
+}
+
+/* Whether blob is there with its content: a file is named before its
+ * bytes are synced (blob_writer_link()), and a crash between may leave
+ * the name with less. */
+static bool
+blob_there(struct walk *w, const char *blob)
+{
+	if (blob == NULL || !is_lower_hex(blob, SHA256_HEX_LEN))
+		return false;
+	char *path = blob_path(w->st, blob);
+	char have[SHA256_HEX_LEN + 1];
+	bool there = hash_file(path, have) == 0 && strcmp(have, blob) == 0;
+	free(path);
+	return there;
+}
+
 static int
 check_names_pending(struct walk *w, const char **error_r)
 {
 	struct name_pending *list = NULL;
 	size_t n = 0;
-	int ret = stmt_list(w->st, store_stmt(w->st, SQL_NAMES_PENDING), &name_pending_rows,
-			    "cannot read pending names", (void **)&list, &n, error_r);
+	int ret = names_list(w, SQL_NAMES_PENDING, &list, &n, error_r);
 	if (ret != STORE_OK)
 		return ret;
 	for (size_t i = 0; i < n && ret == STORE_OK; i++) {
 		struct name_pending *p = &list[i];
-		bool there = false;
-		if (p->blob != NULL && is_lower_hex(p->blob, SHA256_HEX_LEN)) {
-			/* there with its content: a file is named before its
-			 * bytes are synced (blob_writer_link()), and a crash
-			 * between may leave the name with less */
-			char *path = blob_path(w->st, p->blob);
-			char have[SHA256_HEX_LEN + 1];
-			there = hash_file(path, have) == 0 && strcmp(have, p->blob) == 0;
-			free(path);
-		}
+		bool there = blob_there(w, p->blob);
 		struct mailbox_uid *rows = NULL;
 		size_t n_rows = 0;
 		if (!there) {
@@ -450,6 +466,54 @@ check_names_pending(struct walk *w, const char **error_r)
 	}
 	stmt_rows_free(&name_pending_rows, list, n);
 	return ret;
+}
+
+/*
+ * The records of sql/056: rows committed with their message's bytes while
+ * its blob's file and name were not yet durable.  The message may have
+ * been acknowledged (the commit made it durable), so its rows are never
+ * removed: a blob missing or cut short is written out from the record
+ * (with repair), as the daemon does when it starts; with repair every
+ * such record is done with (the file synced, the record deleted).  Before
+ * the blobs are walked, so that a blob written out is not also reported
+ * missing or corrupt.
+ */
+static int
+check_names_recorded(struct walk *w, const char **error_r)
+{
+	struct name_pending *list = NULL;
+	size_t n = 0;
+	int ret = names_list(w, SQL_NAMES_RECORDED, &list, &n, error_r);
+	if (ret != STORE_OK)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		struct name_pending *p = &list[i];
+		bool there = blob_there(w, p->blob);
+		if (!there)
+			w->rep->recorded++;
+		if (!w->repair) {
+			if (!there)
+				say(w->out, "blob %s lost its name or content in a crash; its bytes are "
+				    "in the database (written out by --repair or the next start)",
+				    esc_str(p->blob));
+			continue;
+		}
+		bool written;
+		const char *err;
+		if (store_name_pending_restore_one(w->st, p->id, &written, &err) != STORE_OK) {
+			say(w->out, "blob %s: cannot write it out from its record: %s",
+			    esc_str(p->blob), err);
+			continue;
+		}
+		if (!there && written)
+			w->rep->recorded_written++;
+		if (!there)
+			say(w->out, "blob %s lost its name or content in a crash: %s",
+			    esc_str(p->blob), written ? "written out from its record"
+						      : "no message refers to it any more");
+	}
+	stmt_rows_free(&name_pending_rows, list, n);
+	return STORE_OK;
 }
 
 static int
@@ -572,7 +636,8 @@ store_fsck(struct store *st, bool repair, void *out,
 
 	memset(report_r, 0, sizeof *report_r);
 	check_data_dir_modes(&w);
-	if (walk_blobs(&w, error_r) < 0 || check_names_pending(&w, error_r) < 0 ||
+	if (check_names_recorded(&w, error_r) < 0 || walk_blobs(&w, error_r) < 0 ||
+	    check_names_pending(&w, error_r) < 0 ||
 	    check_rows(&w, error_r) < 0 || check_counters(&w, error_r) < 0)
 		return STORE_ERROR;
 	/* the rows of unacknowledged messages left (without repair) are
@@ -581,12 +646,13 @@ store_fsck(struct store *st, bool repair, void *out,
 	report_r->missing_blobs -= left < report_r->missing_blobs ? left : report_r->missing_blobs;
 	say(w.out, "fsck: %u blob(s), %u message row(s): %u corrupt, %u missing, "
 	    "%u orphan, %u stray, %u used fixed, %u removed, %u wrong mode(s), "
-	    "%u mode(s) fixed, %u never acknowledged (%u removed)",
+	    "%u mode(s) fixed, %u never acknowledged (%u removed), "
+	    "%u in the database (%u written out)",
 	    report_r->blobs, report_r->rows, report_r->corrupt_blobs,
 	    report_r->missing_blobs, report_r->orphan_blobs,
 	    report_r->stray_files, report_r->used_fixed, report_r->removed,
 	    report_r->wrong_modes, report_r->modes_fixed, report_r->unacked,
-	    report_r->unacked_removed);
+	    report_r->unacked_removed, report_r->recorded, report_r->recorded_written);
 	return STORE_OK;
 }
 

@@ -4,6 +4,7 @@ libstore_a_SOURCES = \
 	daemon/store/store.h daemon/store/store_int.h \
 	daemon/store/blob.h daemon/store/blob.c \
 	daemon/store/blob_dir.c \
+	daemon/store/blob_sync.h daemon/store/blob_sync.c \
 	daemon/store/migrate.h daemon/store/migrate.c \
 	daemon/store/db.c \
 	daemon/store/walsync.c \
@@ -17,6 +18,7 @@ libstore_a_SOURCES = \
 	daemon/store/messages.c \
 	daemon/store/deliver.c \
 	daemon/store/copies.c \
+	daemon/store/names_pending.c \
 	daemon/store/tokens.c \
 	daemon/store/notify.c \
 	daemon/store/fsck.c
@@ -30,7 +32,7 @@ STORE_LIBS = libstore.a libmail.a $(CORE_LIBS) $(SQLITE_LIBS)
 # sorts them by version).  A module with tables of its own adds its file:
 #   SQL_MIGRATIONS += sql/002_queue.sql
 SQL_MIGRATIONS = sql/001_initial.sql sql/006_mailbox_quota.sql \
-	sql/054_blob_names_pending.sql
+	sql/054_blob_names_pending.sql sql/056_blob_names_bytes.sql
 EXTRA_DIST += daemon/store/sql2c.sh tests/unit/store_test.h
 
 # Generated in the build folder from the sources in $(srcdir) (VPATH).

@@ -406,10 +406,33 @@ void store_copy_clear(struct store_copy *c);
  * for them, store_name_pending_synced() hands that delivery's records to a
  * later delivery's transaction, which deletes them;
  * store_name_pending_forget() leaves them for fsck (a failed wait).
+ * w (NULL: none) is the blob's writer: when its bytes are all in memory
+ * and small (blob_writer_bytes()), they go into the record too (sql/056),
+ * so that the commit makes the message durable; the writer is told
+ * (blob_writer_recorded()), blob_writer_wait_durable() does not wait for
+ * it, and its record is deleted once the background fsyncs succeeded,
+ * not by store_name_pending_synced().  w must live until that delivery's
+ * store_deliver_copies*() returned.
  */
-void store_name_pending(struct store *st, const char *hash);
+struct blob_writer;
+void store_name_pending(struct store *st, const char *hash, struct blob_writer *w);
 void store_name_pending_synced(struct store *st);
 void store_name_pending_forget(struct store *st);
+/*
+ * After a crash, before anything reads a blob (serve, at its start): each
+ * record that holds its message's bytes (sql/056) is written out
+ * (blob_restore()) and deleted; a record whose blob no row references any
+ * more (the message was expunged, or its delivery failed) is deleted
+ * alone.  *restored_r: the records written out (may be NULL).  A record
+ * that cannot be written out stays (logged), for the next start or fsck;
+ * STORE_OK when every one was, else the last failure.
+ */
+int store_names_pending_restore(struct store *st, unsigned *restored_r,
+				const char **error_r);
+/* One record of those: STORE_OK when it is done with (written out, or no
+ * longer needed: *written_r says which) and deleted. */
+int store_name_pending_restore_one(struct store *st, int64_t id, bool *written_r,
+				   const char **error_r);
 
 /* ---- API tokens ------------------------------------------------------- */
 
@@ -596,6 +619,10 @@ struct store_fsck_report {
 	 * acknowledged (sql/054), and of those, the ones repair removed */
 	unsigned unacked;
 	unsigned unacked_removed;
+	/* blobs missing or cut short whose bytes are in their record
+	 * (sql/056), and of those, the ones repair wrote out */
+	unsigned recorded;
+	unsigned recorded_written;
 };
 
 /*
@@ -608,7 +635,9 @@ struct store_fsck_report {
  * to a delivery in progress), used bytes are recounted, and modes lose the
  * extra bits (never gain any), and the rows of messages never
  * acknowledged whose blob's name a crash took (recorded by sql/054's
- * table, see store_name_pending()) are expunged; a referenced blob is never removed,
+ * table, see store_name_pending()) are expunged; a blob whose bytes are in
+ * its record (sql/056) is written out instead (its message may have been
+ * acknowledged: its rows are never removed); a referenced blob is never removed,
  * and no other row, whatever its state.  Returns STORE_OK when it could run (the report
  * says what it found).
  */

@@ -99,14 +99,33 @@ struct store {
 	/* the same lock, to be taken before the next BEGIN
 	 * (store_commit_takes()) */
 	pthread_mutex_t *commit_take;
-	/* copies.c: the blobs whose names the next delivery's transaction
-	 * records as not yet durable, and the ids of the records the last
-	 * one wrote (store_name_pending()) */
-	char (*name_pending)[SHA256_HEX_LEN + 1];
+	/* names_pending.c: the blobs whose names the next delivery's
+	 * transaction records as not yet durable (with the writer whose
+	 * bytes go into the record, or NULL), and the ids of the records
+	 * without bytes the last one wrote (store_name_pending()) */
+	struct name_pending_blob *name_pending;
 	size_t n_name_pending, cap_name_pending;
 	int64_t *name_pending_ids;
 	size_t n_name_pending_ids;
 };
+
+/* A blob of the next delivery (store_name_pending()). */
+struct name_pending_blob {
+	char hash[SHA256_HEX_LEN + 1];
+	struct blob_writer *w;	/* its bytes recorded (not owned), or NULL */
+	int64_t id;		/* its record, once written */
+};
+
+/* Inside a delivery's transaction, before its rows: the records of names
+ * made durable since deleted, and st's pending names recorded (sql/054,
+ * sql/056).  After its commit succeeded, store_names_pending_recorded()
+ * tells the writers whose bytes it holds. */
+int store_names_pending_tx(struct store *st, const char **error_r);
+void store_names_pending_recorded(struct store *st);
+/* Record id of the database of blob_dir is no longer needed (its blob
+ * and name are durable): a later delivery's transaction deletes it.  Any
+ * thread (blob.c's syncer). */
+void store_name_pending_durable(const char *blob_dir, int64_t id);
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
 int64_t store_now(void);

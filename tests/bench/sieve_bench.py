@@ -15,11 +15,13 @@ round; the ratios are those of the medians.  Each side's CPU per message
 (user + system of the server's processes and the children they reaped,
 from /proc) is printed beside its rate: on a shared machine it moves far
 less than wall time.
-What each side guarantees at its 250: mailhub has the message file, its
-name and its database row on disk (the file linked first; then one round
-of the folder syncer fsyncs the file and then its folder, while the row
-commits and the WAL is flushed, and the 250 waits for both); Dovecot
-runs with
+What each side guarantees at its 250: mailhub has the message and its
+database row on disk: the file is linked first, its rows commit with the
+message's bytes in a record (sql/056, messages of at most 64 KiB, as
+these are) and the 250 waits for the WAL's flush; the folder syncer
+fsyncs the file and then its folder in the background, and a crash before
+it is done has the file written out from the record at the next start (a
+larger message's 250 waits for those fsyncs too); Dovecot runs with
 mail_fsync = optimized (its default: the Maildir file is fsynced before the
 reply).  Both on loopback, no TLS.  Exit status 1 when the target is missed.
 mailhub writes the search index after the 250 (its background indexer);

@@ -207,7 +207,7 @@ START_TEST(test_unacked_repaired)
 	/* the same blob delivered again, its name pending (the first two rows
 	 * are from before: acknowledged) */
 	struct store_copy c = { .user_id = alice, .blob = hash, .size = 18 };
-	store_name_pending(st, hash);
+	store_name_pending(st, hash, NULL);
 	ck_assert_int_eq(store_deliver_copies(st, &c, 1, 2, &error), STORE_OK);
 	ck_assert_int_eq(c.status, STORE_OK);
 	store_copy_clear(&c);
@@ -217,7 +217,7 @@ START_TEST(test_unacked_repaired)
 	 * a later delivery's transaction (none here) */
 	ck_assert_int_eq(blob_put(st, "Subject: y\r\n\r\nyes\r\n", 20, other, &error), STORE_OK);
 	struct store_copy c2 = { .user_id = alice, .blob = other, .size = 20 };
-	store_name_pending(st, other);
+	store_name_pending(st, other, NULL);
 	ck_assert_int_eq(store_deliver_copies(st, &c2, 1, 3, &error), STORE_OK);
 	store_copy_clear(&c2);
 	store_name_pending_synced(st);
@@ -250,7 +250,7 @@ START_TEST(test_unacked_repaired)
 
 	/* the next delivery's transaction deletes the records of names made
 	 * durable: none is left behind in the normal course */
-	store_name_pending(st, other);
+	store_name_pending(st, other, NULL);
 	c2 = (struct store_copy){ .user_id = alice, .blob = other, .size = 20 };
 	ck_assert_int_eq(store_deliver_copies(st, &c2, 1, 4, &error), STORE_OK);
 	store_copy_clear(&c2);
@@ -278,7 +278,7 @@ START_TEST(test_unacked_short_content)
 	int64_t alice = test_sql_int(dir, "SELECT id FROM users WHERE address = 'a@example.org'");
 	ck_assert_int_eq(blob_put(st, "Subject: z\r\n\r\nzzz\r\n", 20, other, &error), STORE_OK);
 	struct store_copy c = { .user_id = alice, .blob = other, .size = 20 };
-	store_name_pending(st, other);
+	store_name_pending(st, other, NULL);
 	ck_assert_int_eq(store_deliver_copies(st, &c, 1, 2, &error), STORE_OK);
 	store_copy_clear(&c);
 	store_name_pending_forget(st);	/* the crash: never synced */
@@ -435,6 +435,200 @@ START_TEST(test_gc)
 }
 END_TEST
 
+/* The fixture's first user. */
+static int64_t
+alice_id(const char *dir)
+{
+	return test_sql_int(dir, "SELECT id FROM users WHERE address = 'a@example.org'");
+}
+
+/* A message delivered as the SMTP server does for a small one (sql/056):
+ * a deferred writer linked without waiting, its bytes in its record;
+ * the writer is returned, placed, for the caller to release. */
+static struct blob_writer *
+deliver_recorded(struct store *st, int64_t user, const char *text,
+		 char hash_r[SHA256_HEX_LEN + 1])
+{
+	const char *error = NULL;
+	struct blob_writer *w;
+	const void *p;
+	size_t n;
+	ck_assert_int_eq(blob_writer_new_deferred(st, 0, &w, &error), STORE_OK);
+	ck_assert_int_eq(blob_write(w, text, strlen(text), &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_link(w, hash_r, NULL, &error), STORE_OK);
+	ck_assert(blob_writer_bytes(w, &p, &n));
+	ck_assert_uint_eq(n, strlen(text));
+	store_name_pending(st, hash_r, w);
+	struct store_copy c = { .user_id = user, .blob = hash_r, .size = strlen(text) };
+	ck_assert_int_eq(store_deliver_copies(st, &c, 1, 7, &error), STORE_OK);
+	ck_assert_int_eq(c.status, STORE_OK);
+	store_copy_clear(&c);
+	return w;
+}
+
+/* The file under hash's name holds exactly text. */
+static void
+assert_blob_is(struct store *st, const char *hash, const char *text)
+{
+	struct buf b = BUF_INIT;
+	const char *error = NULL;
+	blob_cache_clear();	/* from the file, not from memory */
+	ck_assert_int_eq(blob_read(st, hash, &b, &error), STORE_OK);
+	ck_assert_uint_eq(b.len, strlen(text));
+	ck_assert_int_eq(memcmp(b.data, text, b.len), 0);
+	buf_free(&b);
+}
+
+/* A small message's record holds its bytes, so the commit makes it
+ * durable and it is acknowledged without waiting for its fsyncs; after a
+ * crash that cut its file short, the start's recovery writes it out and
+ * deletes the record.  A record whose message was expunged meanwhile is
+ * deleted without making its file again. */
+START_TEST(test_recorded_restored)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1], h[SHA256_HEX_LEN + 1], h2[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	const char *error = NULL;
+	static const char text[] = "Subject: recorded\r\n\r\nits bytes in its record\r\n";
+	struct blob_writer *w = deliver_recorded(st, alice_id(dir), text, h);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending WHERE blob = '%s'"
+				      " AND bytes = CAST('%s' AS BLOB)", h, text), 1);
+	ck_assert_int_eq(blob_writer_wait_durable(w, &error), STORE_OK);
+
+	/* another, expunged before the crash */
+	static const char text2[] = "Subject: gone\r\n\r\nexpunged before its fsyncs\r\n";
+	struct blob_writer *w2 = deliver_recorded(st, alice_id(dir), text2, h2);
+	uint32_t uid = (uint32_t)test_sql_int(dir, "SELECT uid FROM messages WHERE blob = '%s'", h2);
+	int64_t inbox = test_sql_int(dir, "SELECT mailbox_id FROM messages WHERE blob = '%s'", h2);
+	size_t removed = 0;
+	ck_assert_int_eq(store_expunge(st, inbox, &uid, 1, &removed, &error), STORE_OK);
+	ck_assert_uint_eq(removed, 1);
+	/* no session needs its content any more (gc's sweep, an hour on) */
+	test_sql(dir, "UPDATE expunged SET expunged_at = expunged_at - 7200");
+	ck_assert_int_eq(store_blob_gc(st, 0, NULL, &error), STORE_OK);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM expunged WHERE blob = '%s'", h2), 0);
+
+	/* the crash: the one cut short, the other's name lost */
+	char *path = blob_path(st, h), *path2 = blob_path(st, h2);
+	ck_assert_int_eq(truncate(path, 5), 0);
+	ck_assert(unlink(path2) == 0 || errno == ENOENT);
+	unsigned restored = 0;
+	ck_assert_int_eq(store_names_pending_restore(st, &restored, &error), STORE_OK);
+	ck_assert_uint_eq(restored, 1);
+	assert_blob_is(st, h, text);
+	ck_assert(!exists(path2));
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+	struct store_fsck_report rep = run_fsck(st, false, NULL);
+	ck_assert_uint_eq(rep.corrupt_blobs + rep.missing_blobs + rep.recorded + rep.unacked, 0);
+	blob_writer_release(&w);
+	blob_writer_release(&w2);
+	free(path);
+	free(path2);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* fsck's view of a record with bytes: the message may have been
+ * acknowledged, so its rows are never removed; a lost file is reported,
+ * and --repair writes it out. */
+START_TEST(test_recorded_fsck)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1], h[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	char *text;
+	static const char msg[] = "Subject: fsck\r\n\r\nwritten out by repair\r\n";
+	struct blob_writer *w = deliver_recorded(st, alice_id(dir), msg, h);
+	char *path = blob_path(st, h);
+	ck_assert_int_eq(unlink(path), 0);
+
+	struct store_fsck_report rep = run_fsck(st, false, &text);
+	ck_assert_uint_eq(rep.recorded, 1);
+	ck_assert_uint_eq(rep.recorded_written, 0);
+	ck_assert_uint_eq(rep.unacked, 0);
+	ck_assert_ptr_nonnull(strstr(text, "in the database"));
+	free(text);
+	ck_assert(!exists(path));
+
+	rep = run_fsck(st, true, &text);
+	ck_assert_uint_eq(rep.recorded, 1);
+	ck_assert_uint_eq(rep.recorded_written, 1);
+	ck_assert_uint_eq(rep.unacked + rep.unacked_removed, 0);
+	ck_assert_uint_eq(rep.missing_blobs, 0);
+	ck_assert_ptr_nonnull(strstr(text, "written out from its record"));
+	free(text);
+	assert_blob_is(st, h, msg);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM messages WHERE blob = '%s'", h), 1);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+	rep = run_fsck(st, false, NULL);
+	ck_assert_uint_eq(rep.corrupt_blobs + rep.missing_blobs + rep.recorded + rep.unacked, 0);
+	blob_writer_release(&w);
+	free(path);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
+/* The record goes once the background fsyncs succeeded (a later
+ * delivery's transaction deletes it), and stays when they failed, for the
+ * next start to write the file out; the message is durable either way. */
+START_TEST(test_recorded_background_sync)
+{
+	char *dir, hash[SHA256_HEX_LEN + 1], h[SHA256_HEX_LEN + 1];
+	struct store *st = fixture(&dir, hash);
+	const char *error = NULL;
+	struct store_copy c = { .user_id = alice_id(dir), .blob = hash, .size = 18 };
+
+	/* synced: deleted by the next delivery */
+	static const char ok[] = "Subject: synced\r\n\r\nits fsyncs worked\r\n";
+	struct blob_writer *w = deliver_recorded(st, alice_id(dir), ok, h);
+	ck_assert_int_eq(blob_writer_wait_name(w, &error), STORE_OK);	/* the round done */
+	blob_writer_release(&w);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 1);
+	ck_assert_int_eq(store_deliver_copies(st, &c, 1, 8, &error), STORE_OK);
+	store_copy_clear(&c);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+
+	/* nobody waiting: the syncer's pass makes it durable (after a
+	 * while, SYNCER_LAZY_MS), and a later delivery deletes the record */
+	static const char later[] = "Subject: later\r\n\r\nsynced by the syncer alone\r\n";
+	w = deliver_recorded(st, alice_id(dir), later, h);
+	ck_assert_int_eq(blob_writer_wait_durable(w, &error), STORE_OK);
+	blob_writer_release(&w);
+	int left = 1;
+	for (int i = 0; i < 1000 && left > 0; i++) {
+		usleep(10000);
+		c = (struct store_copy){ .user_id = alice_id(dir), .blob = hash, .size = 18 };
+		ck_assert_int_eq(store_deliver_copies(st, &c, 1, 8, &error), STORE_OK);
+		store_copy_clear(&c);
+		left = test_sql_int(dir, "SELECT count(*) FROM blob_names_pending");
+	}
+	ck_assert_int_eq(left, 0);
+
+	/* the file's fsync fails in the background: the delivery is durable
+	 * all the same (its record), and the record stays */
+	static const char bad[] = "Subject: failing\r\n\r\nits fsync fails\r\n";
+	test_fault_on(0, EIO);
+	w = deliver_recorded(st, alice_id(dir), bad, h);
+	ck_assert_int_eq(blob_writer_wait_durable(w, &error), STORE_OK);
+	ck_assert_int_eq(blob_writer_wait_name(w, &error), STORE_ERROR);
+	test_fault_off();
+	blob_writer_release(&w);
+	c = (struct store_copy){ .user_id = alice_id(dir), .blob = hash, .size = 18 };
+	ck_assert_int_eq(store_deliver_copies(st, &c, 1, 9, &error), STORE_OK);
+	store_copy_clear(&c);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending WHERE blob = '%s'"
+				      " AND bytes IS NOT NULL", h), 1);
+	unsigned restored = 0;
+	ck_assert_int_eq(store_names_pending_restore(st, &restored, &error), STORE_OK);
+	ck_assert_uint_eq(restored, 1);
+	assert_blob_is(st, h, bad);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -446,6 +640,9 @@ make_suite(void)
 	tcase_add_test(tc, test_missing_reported);
 	tcase_add_test(tc, test_unacked_repaired);
 	tcase_add_test(tc, test_unacked_short_content);
+	tcase_add_test(tc, test_recorded_restored);
+	tcase_add_test(tc, test_recorded_fsck);
+	tcase_add_test(tc, test_recorded_background_sync);
 	tcase_add_test(tc, test_orphans_and_strays);
 	tcase_add_test(tc, test_used_fixed);
 	tcase_add_test(tc, test_gc);

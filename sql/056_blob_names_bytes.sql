@@ -1,0 +1,16 @@
+-- 056_blob_names_bytes: the bytes of a small message in its pending record.
+-- A record of 054 (blob_names_pending) said that a message's rows committed
+-- before its blob's file and name were known to be durable, and the SMTP
+-- server's 250 waited for the fsyncs of the file and of its folder.  Now a
+-- message whose bytes are all in the writer's memory (at most
+-- BLOB_RECORD_MAX, store/blob.h) has them in its record, in the same
+-- transaction as its rows: the durable commit (the WAL's flush the 250
+-- waits for anyway) makes them durable, and the 250 no longer waits for the
+-- fsyncs, which run in the background.  Once they succeeded, a later
+-- transaction deletes the record.  A crash before that leaves the record:
+-- when the daemon starts, and in `mailhub fsck`, each record with bytes is
+-- written out (the file made again when it is missing or holds other
+-- content, then synced with its folder) and deleted; such a message was
+-- acknowledged, so its rows are never removed.  Records without bytes
+-- (NULL: a larger message, or one streamed to disk) keep 054's meaning.
+ALTER TABLE blob_names_pending ADD COLUMN bytes BLOB;
