@@ -10,6 +10,11 @@
  * waits for the commit and tells what it delivered.  Only after that wait
  * may anything of that batch be deleted upstream.
  *
+ * A batch whose messages went into records of their bytes (sql/056, see
+ * store/upstream_batch.c) is durable once committed: the committer tells
+ * the run so at once and syncs the batch's files after, while the run
+ * goes on; the batch comes back to the run (as the spare) only then.
+ *
  * While a commit is in flight the run's thread must not use run->st (the
  * committer uses it): it only reads the network and writes temporary blob
  * files, which touch no SQLite state.  Every use of run->st in fetch/
@@ -70,9 +75,17 @@ committer_main(void *arg)
 		c->delivered = delivered;
 		c->queued = queued;
 		snprintf(c->error, sizeof c->error, "%s", ret == STORE_OK ? "" : error);
-		c->spare = b;
 		c->job = NULL;
 		c->done = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+
+		/* the files of a recorded batch synced now, not waited for
+		 * (touches no SQLite handle: the run has run->st back) */
+		store_upstream_batch_settle(b);
+
+		pthread_mutex_lock(&c->lock);
+		c->spare = b;
 		pthread_cond_broadcast(&c->cond);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -155,6 +168,9 @@ fetch_flush_start(struct fetch_run *run, const char **error_r)
 		c->started = true;
 	}
 	pthread_mutex_lock(&c->lock);
+	/* the last batch committed, back once its files are synced */
+	while (c->spare == NULL)
+		pthread_cond_wait(&c->cond, &c->lock);
 	c->job = run->batch;
 	run->batch = c->spare;
 	c->spare = NULL;

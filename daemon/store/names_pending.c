@@ -114,8 +114,10 @@ store_name_pending_durable(const char *blob_dir, int64_t id)
  * a record whose blob is there, the start writes out one with bytes),
  * and st's pending names recorded, with the first message id this
  * transaction can give (rows of one writer at a time). */
-int
-store_names_pending_tx(struct store *st, const char **error_r)
+/* Up to 16 records of st's database made durable deleted: the number
+ * deleted, or -1. */
+static int
+delete_synced(struct store *st, const char **error_r)
 {
 	int64_t ids[16];
 	size_t n = 0;
@@ -132,8 +134,38 @@ store_names_pending_tx(struct store *st, const char **error_r)
 		sqlite3_stmt *s = store_stmt(st, SQL_NAME_SYNCED);
 		stmt_int(s, 1, ids[i]);
 		if (stmt_exec(st, s, "cannot delete a pending name", error_r) != STORE_OK)
-			return STORE_ERROR;
+			return -1;
 	}
+	return (int)n;
+}
+
+int
+store_names_synced_delete(struct store *st, const char **error_r)
+{
+	int n;
+	while ((n = delete_synced(st, error_r)) > 0)
+		;
+	return n < 0 ? STORE_ERROR : STORE_OK;
+}
+
+int
+store_name_record(struct store *st, const char *hash, const void *p, size_t n,
+		  int64_t *id_r, const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_NAME_PENDING);
+	stmt_text(s, 1, hash);
+	sqlite3_bind_blob64(s, 2, p, n, SQLITE_STATIC);
+	if (stmt_exec(st, s, "cannot record a pending name", error_r) != STORE_OK)
+		return STORE_ERROR;
+	*id_r = sqlite3_last_insert_rowid(st->db);
+	return STORE_OK;
+}
+
+int
+store_names_pending_tx(struct store *st, const char **error_r)
+{
+	if (delete_synced(st, error_r) < 0)
+		return STORE_ERROR;
 	store_name_pending_forget(st);
 	if (st->n_name_pending == 0)
 		return STORE_OK;

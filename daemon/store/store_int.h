@@ -126,6 +126,14 @@ void store_names_pending_recorded(struct store *st);
  * and name are durable): a later delivery's transaction deletes it.  Any
  * thread (blob.c's syncer). */
 void store_name_pending_durable(const char *blob_dir, int64_t id);
+/* Inside a transaction of st: every record of its database made durable
+ * so far (store_name_pending_durable()) deleted. */
+int store_names_synced_delete(struct store *st, const char **error_r);
+/* Inside a transaction of st: a record of blob hash holding its bytes
+ * p, n (sql/056), for a writer that is not a blob_writer (fetched
+ * batches, upstream_batch.c); *id_r is the record's id. */
+int store_name_record(struct store *st, const char *hash, const void *p, size_t n,
+		      int64_t *id_r, const char **error_r);
 
 /* Seconds since the epoch (the store's clock for created/last_used). */
 int64_t store_now(void);

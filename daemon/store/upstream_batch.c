@@ -16,6 +16,18 @@
  * 4.4 s against 0.9 s.  A larger batch (a first sync) keeps the two
  * syncfs calls, as its own files are most of what is dirty.
  *
+ * Such a small batch whose every message is still in memory (each at most
+ * BLOB_RECORD_MAX: most mail, and what an incremental sync brings) waits
+ * for none of these fsyncs: its messages' bytes go into records of
+ * sql/056 in the transaction of its rows, whose durable commit makes them
+ * durable, as an SMTP delivery's small message (store/blob.h).  Its files
+ * are written and named before the rows commit, as always, so readers find
+ * them; their fsyncs come after, from store_upstream_batch_settle(), which
+ * the fetcher's committer thread runs while the fetch goes on (the next
+ * commit of the batch, or its free, runs it at the latest), and then the
+ * records go.  A crash before leaves the records, and `mailhub serve` and
+ * fsck write their files out again (store_names_pending_restore()).
+ *
  * The fetcher receives the next batch while this one commits (on another
  * thread, fetch/commit.c), so the work on files is done at commit where it
  * can: a message that fits the write buffer (most mail) stays in memory
@@ -92,6 +104,13 @@ struct upstream_batch {
 	upstream_batch_rows_fn *rows;	/* the rows of one message (NULL:
 					 * store_upstream_deliver_tx) */
 	void (*extra_free)(void *extra);
+	/* the last commit's messages recorded with their bytes (sql/056):
+	 * the files and folders to fsync, then their records to delete */
+	char **settle_paths;
+	size_t n_settle_paths;
+	int64_t *records;
+	size_t n_records;
+	bool recorded;			/* records made: free deletes the synced */
 	/* the message being received */
 	bool begun;
 	int fd;				/* its file once it outgrew buf, or -1 */
@@ -519,6 +538,7 @@ sync_blob_fs(struct upstream_batch *b, const char **error_r)
 struct sync_job {
 	char **paths;
 	size_t n;
+	bool missing_ok;	/* a path gone (its blob removed since) is no failure */
 	size_t next;		/* the next path to take */
 	int err;		/* the first errno (0: none) */
 	size_t failed;		/* its path */
@@ -536,6 +556,8 @@ sync_worker(void *arg)
 		int e = fd < 0 || blob_fsync_fn(fd) < 0 ? errno : 0;
 		if (fd >= 0)
 			close(fd);
+		if (fd < 0 && e == ENOENT && j->missing_ok)
+			e = 0;
 		int none = 0;
 		if (e != 0 && __atomic_compare_exchange_n(&j->err, &none, e, false,
 							  __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -546,9 +568,9 @@ sync_worker(void *arg)
 
 /* Every path (files and folders) fsynced, up to BATCH_SYNC_THREADS at once. */
 static int
-sync_paths(char **paths, size_t n, const char **error_r)
+sync_paths(char **paths, size_t n, bool missing_ok, const char **error_r)
 {
-	struct sync_job j = { paths, n, 0, 0, 0 };
+	struct sync_job j = { paths, n, missing_ok, 0, 0, 0 };
 	pthread_t t[BATCH_SYNC_THREADS];
 	size_t started = 0;
 	for (size_t k = 1; k < BATCH_SYNC_THREADS && k < n; k++) {
@@ -564,20 +586,16 @@ sync_paths(char **paths, size_t n, const char **error_r)
 	return STORE_OK;
 }
 
-/* The batch's own files made durable: before the renames their data
- * (tmp paths), after them the folders named into and the files by name. */
-static int
-sync_own(struct upstream_batch *b, bool named, const char **error_r)
+/* The paths of the batch's first n files and of their folders (and
+ * blobs/ when a folder was made for the batch); *n_r of them. */
+static char **
+named_paths(struct upstream_batch *b, size_t n_items, size_t *n_r)
 {
-	char **paths = xcalloc(2 * b->n + 2, sizeof *paths);
+	char **paths = xcalloc(2 * n_items + 2, sizeof *paths);
 	size_t n = 0;
 	bool dir_listed[256] = { false };	/* by the hash's first byte */
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < n_items; i++) {
 		const struct batch_item *it = &b->items[i];
-		if (!named) {
-			paths[n++] = xstrdup(it->tmp_path);
-			continue;
-		}
 		paths[n++] = blob_path(b->st, it->hash);
 		char prefix[3] = { it->hash[0], it->hash[1], '\0' };
 		unsigned x = (unsigned)strtoul(prefix, NULL, 16) & 0xff;
@@ -587,13 +605,103 @@ sync_own(struct upstream_batch *b, bool named, const char **error_r)
 		}
 	}
 	/* a folder made for the batch is named in blobs/ */
-	if (named && b->dir_made)
+	if (b->dir_made)
 		paths[n++] = xstrdup(b->st->blob_dir);
-	int ret = sync_paths(paths, n, error_r);
+	*n_r = n;
+	return paths;
+}
+
+static void
+paths_free(char **paths, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
+}
+
+/* The batch's own files made durable: before the renames their data
+ * (tmp paths), after them the folders named into and the files by name. */
+static int
+sync_own(struct upstream_batch *b, bool named, const char **error_r)
+{
+	size_t n = 0;
+	if (named) {
+		char **paths = named_paths(b, b->n, &n);
+		int ret = sync_paths(paths, n, false, error_r);
+		paths_free(paths, n);
+		return ret;
+	}
+	char **paths = xcalloc(b->n + 1, sizeof *paths);
+	for (size_t i = 0; i < b->n; i++)
+		paths[n++] = xstrdup(b->items[i].tmp_path);
+	int ret = sync_paths(paths, n, false, error_r);
+	paths_free(paths, n);
 	return ret;
+}
+
+/* Whether the batch's messages can be made durable by records of their
+ * bytes (see above): few enough, each still in memory. */
+static bool
+batch_recordable(const struct upstream_batch *b)
+{
+	if (b->n > BATCH_OWN_SYNC_MAX)
+		return false;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].data == NULL || b->items[i].size > BLOB_RECORD_MAX)
+			return false;
+	return true;
+}
+
+/* Inside the batch's transaction: the records of what synced since
+ * deleted, and each message's bytes recorded (one record per blob). */
+static int
+record_bytes(struct upstream_batch *b, const char **error_r)
+{
+	if (store_names_synced_delete(b->st, error_r) != STORE_OK)
+		return STORE_ERROR;
+	b->records = xcalloc(b->n + 1, sizeof *b->records);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct batch_item *it = &b->items[i];
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(b->items[j].hash, it->hash) == 0;
+		if (seen)
+			continue;
+		if (store_name_record(b->st, it->hash, it->data, (size_t)it->size,
+				      &b->records[b->n_records], error_r) != STORE_OK)
+			return STORE_ERROR;
+		b->n_records++;
+	}
+	b->recorded = true;
+	return STORE_OK;
+}
+
+static void
+records_forget(struct upstream_batch *b)
+{
+	xfree(b->records);
+	b->n_records = 0;
+	paths_free(b->settle_paths, b->n_settle_paths);
+	b->settle_paths = NULL;
+	b->n_settle_paths = 0;
+}
+
+void
+store_upstream_batch_settle(struct upstream_batch *b)
+{
+	if (b->n_records == 0 && b->n_settle_paths == 0)
+		return;
+	const char *error;
+	if (sync_paths(b->settle_paths, b->n_settle_paths, true, &error) == STORE_OK) {
+		for (size_t i = 0; i < b->n_records; i++)
+			store_name_pending_durable(b->st->blob_dir, b->records[i]);
+	} else {
+		/* they are durable in their records: written out at the
+		 * next start (store_names_pending_restore()) */
+		log_error("store: fetched messages stay recorded, their files not synced: %s",
+			  error);
+	}
+	records_forget(b);
 }
 
 /* STORE_NOSPACE when the blobs' filesystem has less than its reserve. */
@@ -659,7 +767,7 @@ prepare(struct upstream_batch *b, size_t i, const char **error_r)
 	ret = write_all(fd, it->data, (size_t)it->size, it->tmp_path, error_r);
 	if (close(fd) < 0 && ret == STORE_OK)
 		ret = io_failed("close", it->tmp_path, errno, error_r);
-	xfree(it->data);
+	/* the bytes stay until commit, for its records (batch_recordable()) */
 	return ret;
 }
 
@@ -713,13 +821,19 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 	*delivered_r = 0;
 	if (b->n == 0)
 		return STORE_OK;
+	/* the last commit's files synced and its records let go, if no one
+	 * did yet */
+	store_upstream_batch_settle(b);
 	/* 0: the IMAP cache, and the files of the messages kept in memory
-	 * (those not done already); 1: every file's data on disk */
+	 * (those not done already); 1: every file's data on disk, unless
+	 * the bytes go into records (see above) */
 	if ((ret = store_upstream_batch_prepare(b, error_r)) != STORE_OK)
 		goto fail;
 	bool own = b->n <= BATCH_OWN_SYNC_MAX;
+	bool record = batch_recordable(b);
 	b->dir_made = false;
-	if ((ret = own ? sync_own(b, false, error_r) : sync_blob_fs(b, error_r)) != STORE_OK)
+	if (!record &&
+	    (ret = own ? sync_own(b, false, error_r) : sync_blob_fs(b, error_r)) != STORE_OK)
 		goto fail;
 	/* the batch written: refused if it leaves too little (store/blob.h) */
 	if ((ret = check_reserve(b, error_r)) != STORE_OK)
@@ -727,11 +841,14 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 	/* 2: every name and folder, under the write lock (see above) */
 	if ((ret = store_begin(b->st, error_r)) != STORE_OK)
 		goto fail;
+	if (record && (ret = record_bytes(b, error_r)) != STORE_OK)
+		goto fail_tx;
 	for (; placed < b->n; placed++) {
 		if ((ret = place(b, &b->items[placed], error_r)) != STORE_OK)
 			goto fail_tx;
 	}
-	if ((ret = own ? sync_own(b, true, error_r) : sync_blob_fs(b, error_r)) != STORE_OK)
+	if (!record &&
+	    (ret = own ? sync_own(b, true, error_r) : sync_blob_fs(b, error_r)) != STORE_OK)
 		goto fail_tx;
 
 	/* 3: the rows, in the same transaction; a message that cannot go in
@@ -771,6 +888,10 @@ store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 		goto fail_placed;
 	}
 	*delivered_r = (unsigned)i;
+	/* the files of the messages taken, for store_upstream_batch_settle()
+	 * (a blob shared with one not taken is synced all the same) */
+	if (record)
+		b->settle_paths = named_paths(b, i, &b->n_settle_paths);
 	/* the messages after the one that did not go in */
 	unplace(b, i, b->n);
 	items_clear(b, false);
@@ -782,6 +903,8 @@ fail_tx:
 fail_placed:
 	unplace(b, 0, placed);
 fail:
+	/* records rolled back with the rows, if any were made */
+	records_forget(b);
 	items_clear(b, true);
 	if (ret == STORE_NOSPACE)
 		*error_r = "the server's disk is full";
@@ -796,6 +919,21 @@ store_upstream_batch_free(struct upstream_batch **bp)
 		return;
 	message_drop(b);
 	items_clear(b, true);
+	store_upstream_batch_settle(b);
+	if (b->recorded) {
+		/* the records of its synced files deleted now: a process that
+		 * ends here (`upstream run`) has no later transaction for them
+		 * (lazy: a record left by a crash is written out again, the
+		 * same bytes, at the next start) */
+		const char *error;
+		if (store_begin_lazy(b->st, &error) != STORE_OK ||
+		    store_names_synced_delete(b->st, &error) != STORE_OK ||
+		    store_commit(b->st, &error) != STORE_OK) {
+			store_rollback(b->st);
+			log_warning("store: records of fetched messages stay until the next start: "
+				    "%s", error);
+		}
+	}
 	free(b->items);
 	free(b->buf);
 	free(b);

@@ -338,7 +338,15 @@ size_t store_upstream_batch_count(const struct upstream_batch *b);
 int store_upstream_batch_prepare(struct upstream_batch *b, const char **error_r);
 int store_upstream_batch_commit(struct upstream_batch *b, unsigned *appended_r,
 				unsigned *delivered_r, const char **error_r);
-/* Throws away everything not committed; NULL ok. */
+/* After a commit whose messages' bytes went into records (sql/056; see
+ * upstream_batch.c): their files and folders fsynced, then the records
+ * handed to a later transaction to delete (a failed fsync is logged and
+ * leaves them for the next start).  Touches no SQLite handle, so the
+ * committer's thread runs it while the run goes on; the batch's next
+ * commit and its free run it when no one did.  Nothing to do otherwise. */
+void store_upstream_batch_settle(struct upstream_batch *b);
+/* Throws away everything not committed, and deletes the records of its
+ * synced files (above); NULL ok. */
 void store_upstream_batch_free(struct upstream_batch **b);
 
 #endif

@@ -690,6 +690,18 @@ tmp_files(const char *dir)
 }
 
 /* One message queued in b as uidl. */
+/* A store with a POP3 account of a@example.org, its inbox, and a batch. */
+static struct store *
+batch_fixture(char **dir_r, struct store_upstream *up, int64_t *inbox_r,
+	      struct upstream_batch **b_r)
+{
+	struct store *st = test_store_fixture(dir_r);
+	pop3_account(st, up);
+	*inbox_r = test_inbox(st, "a@example.org");
+	ck_assert_int_eq(store_upstream_batch_new(st, b_r), STORE_OK);
+	return st;
+}
+
 static void
 batch_add(struct upstream_batch *b, const struct store_upstream *up, int64_t inbox,
 	  const char *text, const char *uidl)
@@ -777,19 +789,18 @@ START_TEST(test_batch_prepare)
 END_TEST
 
 /* A batch whose files cannot be made durable (an fsync fails before or
- * after the renames) delivers nothing and leaves no file; a disk that is
- * full says so in plain words; a message over quota ends the batch and
- * the blobs of the ones after it go. */
+ * after the renames) delivers nothing and leaves no file (messages over
+ * BLOB_RECORD_MAX: smaller ones go into records, test_batch_recorded); a
+ * disk that is full says so in plain words; a message over quota ends the
+ * batch and the blobs of the ones after it go. */
 START_TEST(test_batch_faults)
 {
 	char *dir;
 	const char *error = NULL;
-	struct store *st = test_store_fixture(&dir);
 	struct store_upstream up;
-	pop3_account(st, &up);
-	int64_t inbox = test_inbox(st, "a@example.org");
+	int64_t inbox;
 	struct upstream_batch *b;
-	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
+	struct store *st = batch_fixture(&dir, &up, &inbox, &b);
 	static const struct { int from, e, status; } cases[] = {
 		{ 0, EIO, STORE_ERROR },	/* the files' data */
 		{ 3, EIO, STORE_ERROR },	/* their names (after the 3 files) */
@@ -797,11 +808,15 @@ START_TEST(test_batch_faults)
 	};
 	char text[160], uidl[16];
 	unsigned appended, delivered;
+	size_t big_len = BLOB_RECORD_MAX + 4096;
+	char *big = xmalloc(big_len + 1);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		for (int k = 0; k < 3; k++) {
-			snprintf(text, sizeof text, "Subject: fault %zu/%d\r\n\r\nbody\r\n", i, k);
+			int h = snprintf(big, big_len, "Subject: fault %zu/%d\r\n\r\n", i, k);
+			memset(big + h, 'x', big_len - (size_t)h - 2);
+			memcpy(big + big_len - 2, "\r\n", 3);
 			snprintf(uidl, sizeof uidl, "F%zu-%d", i, k);
-			batch_add(b, &up, inbox, text, uidl);
+			batch_add(b, &up, inbox, big, uidl);
 		}
 		test_fault_on(cases[i].from, cases[i].e);
 		error = NULL;
@@ -814,6 +829,7 @@ START_TEST(test_batch_faults)
 		if (ret == STORE_NOSPACE)
 			ck_assert_str_eq(error, "the server's disk is full");
 	}
+	free(big);
 	/* room for about one: the first goes in, the rest are not kept */
 	ck_assert_int_eq(store_user_set_quota(st, "a@example.org", 150, &error), STORE_OK);
 	for (int k = 0; k < 3; k++) {
@@ -840,6 +856,77 @@ START_TEST(test_batch_faults)
 }
 END_TEST
 
+/* A small batch's messages go into records of their bytes (sql/056): the
+ * commit does not wait for any fsync of their files, and a failing one
+ * after it delivers them all the same and leaves the records, from which
+ * the next start writes a file lost in a crash out again.  Without a
+ * fault, the records go once the files are synced (at the batch's free at
+ * the latest). */
+START_TEST(test_batch_recorded)
+{
+	static const char *const texts[] = {
+		"Subject: kept one\r\n\r\nfirst\r\n",
+		"Subject: kept two\r\n\r\nsecond\r\n",
+		"Subject: kept three\r\n\r\nthird\r\n",
+	};
+	char *dir;
+	const char *error = NULL;
+	struct store_upstream up;
+	int64_t inbox;
+	struct upstream_batch *b;
+	struct store *st = batch_fixture(&dir, &up, &inbox, &b);
+	char uidl[16];
+	for (int k = 0; k < 3; k++) {
+		snprintf(uidl, sizeof uidl, "R%d", k);
+		batch_add(b, &up, inbox, texts[k], uidl);
+	}
+	unsigned appended, delivered;
+	test_fault_on(0, EIO);
+	ck_assert_int_eq(store_upstream_batch_commit(b, &appended, &delivered, &error),
+			 STORE_OK);
+	ck_assert_int_eq(test_fault_calls, 0);	/* no fsync before the commit */
+	ck_assert_uint_eq(delivered, 3);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"
+					   " WHERE bytes IS NOT NULL"), 3);
+	store_upstream_batch_settle(b);
+	test_fault_off();
+	ck_assert_int_gt(test_fault_calls, 0);
+	/* the syncs failed: the records stay, through the batch's end */
+	store_upstream_batch_free(&b);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 3);
+
+	/* a crash took the second one's bytes: the start writes it out */
+	char hash[SHA256_HEX_LEN + 1];
+	sha256_hex(texts[1], strlen(texts[1]), hash);
+	char *path = xasprintf("%s/blobs/%.2s/%s", dir, hash, hash);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	unsigned restored;
+	ck_assert_int_eq(store_names_pending_restore(st, &restored, &error), STORE_OK);
+	/* each made durable: the lost one written, the others synced */
+	ck_assert_uint_eq(restored, 3);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+	struct buf got = BUF_INIT;
+	ck_assert_int_eq(blob_read(st, hash, &got, &error), STORE_OK);
+	ck_assert_str_eq(buf_cstr(&got), texts[1]);
+	buf_free(&got);
+	free(path);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 3);
+
+	/* a working disk: the records go with the batch's end */
+	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
+	batch_add(b, &up, inbox, "Subject: later\r\n\r\nfourth\r\n", "R3");
+	ck_assert_int_eq(store_upstream_batch_commit(b, &appended, &delivered, &error),
+			 STORE_OK);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 1);
+	store_upstream_batch_free(&b);
+	ck_assert_int_eq(test_sql_int(dir, "SELECT count(*) FROM blob_names_pending"), 0);
+	ck_assert_int_eq(test_inbox_count(dir, "a@example.org"), 4);
+	store_upstream_clear(&up);
+	store_close(&st);
+	free(dir);
+}
+END_TEST
+
 /* Fetched mail has its IMAP cache in its rows when the batch commits, one
  * message twice in a batch included. */
 START_TEST(test_batch_imap_cache)
@@ -856,12 +943,10 @@ START_TEST(test_batch_imap_cache)
 	};
 	char *dir;
 	const char *error = NULL;
-	struct store *st = test_store_fixture(&dir);
 	struct store_upstream up;
-	pop3_account(st, &up);
-	int64_t inbox = test_inbox(st, "a@example.org");
+	int64_t inbox;
 	struct upstream_batch *b;
-	ck_assert_int_eq(store_upstream_batch_new(st, &b), STORE_OK);
+	struct store *st = batch_fixture(&dir, &up, &inbox, &b);
 	for (size_t i = 0; i < 3; i++) {
 		char uidl[16], raw[SHA256_HEX_LEN + 1];
 		snprintf(uidl, sizeof uidl, "U%zu", i);
@@ -1039,6 +1124,7 @@ make_suite(void)
 	tcase_add_test(tc, test_batch_imap_cache);
 	tcase_add_test(tc, test_batch_prepare);
 	tcase_add_test(tc, test_batch_faults);
+	tcase_add_test(tc, test_batch_recorded);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 120);
