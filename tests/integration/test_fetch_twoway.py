@@ -224,7 +224,7 @@ NEW_LOCAL = [("INBOX", "a0", "\\Flagged"), ("Lists", "a1", "\\Seen")]
 class TestTwoWay(unittest.TestCase):
     maxDiff = None
     users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st",
-             "fo": "pw-fo", "px": "pw-px"}
+             "fo": "pw-fo", "px": "pw-px", "ln": "pw-ln"}
 
     dovecot_conf = ""
     qresync = True    # the Dovecot offers QRESYNC
@@ -560,6 +560,65 @@ class TestTwoWay(unittest.TestCase):
             again = selects("Archive")[-1]
             store = max(i for i, w in enumerate(texts[:again]) if w.startswith("UID STORE"))
             self.assertEqual(words[again][1], words[store][1], words)
+
+    def test_sends_of_many_folders_over_several_sessions(self):
+        """Changes in many folders on both sides: after one commit of the
+        folders' plans, their sends (SELECT, UID STORE, UID EXPUNGE, UID
+        MOVE, APPEND) are shared out over the pass's session and further
+        ones (fetch/lanes.c), seen by a recording proxy as more than one
+        connection sending them; each folder's changes go up once, and
+        the sides converge."""
+        folders = ("INBOX", "F1", "F2", "F3", "F4", "F5")
+        self.seed_upstream("ln", [(f, f"{f}-{i}", "") for f in folders for i in range(6)])
+        target = "Accounts/ln"
+        with ImapProxy(self.dc.port("imap")) as proxy:
+            up = self.add("ln", target, folders=folders, port=proxy.port)
+            self.run_sync(up)
+            nxt = {f: folders[(i + 1) % len(folders)] for i, f in enumerate(folders)}
+            c = self.upstream("ln")
+            try:
+                imap_apply(c, [x for f in folders for x in (
+                    (f, f"{f}-0", "+", "\\Flagged"), (f, f"{f}-1", "delete", None))])
+            finally:
+                c.logout()
+            self.seed_upstream("ln", [(f, f"{f}-new", "") for f in folders])
+            c = self.local()
+            try:
+                imap_apply(c, [x for f in folders for x in (
+                    (f"{target}/{f}", f"{f}-2", "+", "\\Seen"),
+                    (f"{target}/{f}", f"{f}-3", "delete", None),
+                    (f"{target}/{f}", f"{f}-4", "move", f"{target}/{nxt[f]}"))])
+            finally:
+                c.logout()
+            self.add_local(target, [(f, f"{f}-here", "\\Answered") for f in folders])
+            proxy.clear()
+            self.run_sync(up)
+            per_conn = {k: [t.split(" ", 1)[1] for t, _ in proxy.commands(k) if " " in t]
+                        for k in range(1, proxy.conns + 1)}
+            self.run_sync(up)   # nothing left to do: stays converged
+        local, there = self.local_state(target, folders), self.upstream_state("ln", folders)
+        self.assertEqual(local, there)
+        # in each folder: 6 seeded, 1 deleted there, 1 deleted here, 1
+        # moved out, 1 moved in, 1 new there, 1 made here
+        self.assertEqual({f: sum(there[f].values()) for f in folders},
+                         {f: 6 for f in folders})
+        for f in folders:
+            self.assertIn((f"{f}-4", frozenset()), there[nxt[f]])
+            self.assertIn((f"{f}-2", frozenset({"\\Seen"})), there[f])
+            self.assertIn((f"{f}-here", frozenset({"\\Answered"})), there[f])
+        sending = ("UID STORE", "UID EXPUNGE", "UID MOVE", "APPEND")
+        senders = [k for k, cmds in per_conn.items()
+                   if any(w.startswith(sending) for w in cmds)]
+        self.assertGreater(len(senders), 1, per_conn)
+        # each folder's deletion, move and message made here went up once,
+        # over whichever session took the folder
+        every = [w for cmds in per_conn.values() for w in cmds]
+        self.assertEqual(len([w for w in every if w.startswith("UID EXPUNGE")]),
+                         len(folders), every)
+        self.assertEqual(len([w for w in every if w.startswith("UID MOVE")]),
+                         len(folders), every)
+        self.assertEqual(len([w for w in every if w.startswith("APPEND")]),
+                         len(folders), every)
 
     def test_sigkill_mid_sync_loses_and_duplicates_nothing(self):
         n_inbox, n_lists = 300, 40
