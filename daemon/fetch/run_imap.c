@@ -818,16 +818,26 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged_v[i], error_r);
 	if (ret == 0 && piping)
 		ret = fetch_piped(run, c, folders, n_folders, piped, fps, &n_fps, error_r);
-	if (ret == 0 && may_defer) {
-		/* the folders whose second halves wait for the one commit: the
-		 * lanes log in meanwhile (the commit, the plans).  Piped, the
-		 * others are not synced before (nothing deferred); else any
-		 * changed one may be. */
+	if (ret == 0 && may_defer && run->lanes != NULL) {
+		/* the folders whose second halves wait for the one commit and
+		 * have something to send (changes here: an upstream's change
+		 * sends nothing back): the lanes log in meanwhile (the
+		 * commit, the plans).  Piped, the others are not synced before
+		 * (nothing deferred); else any changed one may be. */
 		size_t n_second = 0;
 		for (size_t i = 0; i < n_fps; i++)
 			n_second += !fps[i].unchanged;
 		for (size_t i = 0; !piping && i < n_folders; i++)
 			n_second += !unchanged_v[i];
+		int64_t pending = 0;
+		const char *pending_error;
+		if (n_second > 1 &&
+		    store_twoway_pending_folders(fetch_run_store(run), run->up->id, &pending,
+						 &pending_error) != STORE_OK)
+			log_warning("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
+				    (long long)run->up->id, pending_error);
+		if ((size_t)pending < n_second)
+			n_second = (size_t)pending;
 		(void)fetch_lanes_open(run->lanes, run, password,
 				       fetch_lanes_want(FETCH_LANES_MAX - 1, n_second));
 	}

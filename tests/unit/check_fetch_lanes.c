@@ -17,6 +17,20 @@ START_TEST(test_want)
 }
 END_TEST
 
+START_TEST(test_cap_by_cores)
+{
+	/* one session per core, the pass's own included; one further at
+	 * least; within the account's limit and FETCH_LANES_MAX */
+	ck_assert_uint_eq(fetch_lanes_cap(4, 2), 1);
+	ck_assert_uint_eq(fetch_lanes_cap(4, 1), 1);
+	ck_assert_uint_eq(fetch_lanes_cap(4, -1), 1);
+	ck_assert_uint_eq(fetch_lanes_cap(4, 3), 2);
+	ck_assert_uint_eq(fetch_lanes_cap(4, 64), FETCH_LANES_MAX - 1);
+	ck_assert_uint_eq(fetch_lanes_cap(2, 64), 2);
+	ck_assert_uint_eq(fetch_lanes_cap(0, 64), 0);
+}
+END_TEST
+
 START_TEST(test_order_heaviest_first_stable)
 {
 	const unsigned weight[] = { 0, 2, 5, 0, 2, 1, 5, 3 };
@@ -79,6 +93,7 @@ make_suite(void)
 	Suite *s = suite_create("fetch_lanes");
 	TCase *tc = tcase_create("split");
 	tcase_add_test(tc, test_want);
+	tcase_add_test(tc, test_cap_by_cores);
 	tcase_add_test(tc, test_order_heaviest_first_stable);
 	tcase_add_test(tc, test_order_every_folder_once);
 	tcase_add_test(tc, test_lanes_without_sessions);
