@@ -224,7 +224,8 @@ NEW_LOCAL = [("INBOX", "a0", "\\Flagged"), ("Lists", "a1", "\\Seen")]
 class TestTwoWay(unittest.TestCase):
     maxDiff = None
     users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st",
-             "fo": "pw-fo", "px": "pw-px", "ln": "pw-ln"}
+             "fo": "pw-fo", "px": "pw-px", "ln": "pw-ln",
+             "dk": "pw-dk"}
 
     dovecot_conf = ""
     qresync = True    # the Dovecot offers QRESYNC
@@ -624,6 +625,62 @@ class TestTwoWay(unittest.TestCase):
                          len(folders), every)
         self.assertEqual(len([w for w in every if w.startswith("APPEND")]),
                          len(folders), every)
+
+    def test_daemon_keeps_the_further_session_between_passes(self):
+        """The daemon's IDLE thread (an enabled account): local changes in
+        every folder go up over its session and a further one, within
+        [fetch] idle_connections beside the watchers; the further session
+        stays open for the next pass (no new login), and the sides
+        converge."""
+        if not self.condstore:
+            self.skipTest("the plans are committed together with CONDSTORE only")
+        folders = ("INBOX", "Lists", "Archive")
+        self.seed_upstream("dk", [(f, f"{f}-{i}", "") for f in folders for i in range(4)])
+        target = "Accounts/dk"
+        with ImapProxy(self.dc.port("imap")) as proxy:
+            up = self.add("dk", target, folders=folders, extra=("--interval", "3600"),
+                          port=proxy.port)
+            self.mh.cli("upstream", "set", str(up), "--enable")
+            deadline = time.monotonic() + 30
+            while f"fetch upstream={up} watching folders=" not in self.mh.log():
+                if time.monotonic() > deadline:
+                    self.fail("no watchers: " + self.mh.log()[-3000:])
+                time.sleep(0.2)
+            want = self.upstream_state("dk", folders)
+            self.wait_local(target, folders, want, 30)
+            sent = re.compile(rf"fetch\[\d+\] upstream={up} two-way folders sent=\d+ "
+                              r"sessions=(\d+)")
+            conns = None
+            for rnd, (flag, gone) in enumerate(((0, 1), (2, 3))):
+                before = len(sent.findall(self.mh.log()))
+                c = self.local()
+                try:
+                    imap_apply(c, [x for f in folders for x in (
+                        (f"{target}/{f}", f"{f}-{flag}", "+", "\\Flagged"),
+                        (f"{target}/{f}", f"{f}-{gone}", "delete", None))])
+                finally:
+                    c.logout()
+                want = self.local_state(target, folders)
+                deadline = time.monotonic() + 10
+                while self.upstream_state("dk", folders) != want:
+                    if time.monotonic() > deadline:
+                        self.fail(f"not upstream within 10 s: "
+                                  f"{self.upstream_state('dk', folders)} != {want}")
+                    time.sleep(0.1)
+                deadline = time.monotonic() + 10
+                while len(sent.findall(self.mh.log())) == before:
+                    if time.monotonic() > deadline:
+                        self.fail("not sent over several sessions: " + self.mh.log()[-3000:])
+                    time.sleep(0.1)
+                self.assertGreater(max(int(n) for n in sent.findall(self.mh.log())[before:]),
+                                   1)
+                if rnd == 0:
+                    conns = proxy.conns
+                else:
+                    # the further session of the first round sent again
+                    self.assertEqual(proxy.conns, conns)
+            self.mh.cli("upstream", "set", str(up), "--disable")
+        self.assertEqual(self.local_state(target, folders), self.upstream_state("dk", folders))
 
     def test_sigkill_mid_sync_loses_and_duplicates_nothing(self):
         n_inbox, n_lists = 300, 40
