@@ -61,8 +61,9 @@ struct fetch_run {
 };
 
 /* lanes.c: the further sessions of a two-way pass's sends (see there).
- * FETCH_LANES_MAX sessions at most, the pass's own included, and no more
- * than the machine has cores (fetch_lanes_cap); a lane
+ * FETCH_LANES_MAX sessions at most, the pass's own included, and with a
+ * server on this machine no more than it has cores (fetch_lanes_cap); a
+ * lane
  * unused for FETCH_LANES_KEEP_S is closed by fetch_lanes_expire(). */
 #define FETCH_LANES_MAX 4
 #define FETCH_LANES_KEEP_S 120
@@ -77,8 +78,9 @@ void fetch_lanes_set_max(struct fetch_lanes *ls, unsigned max);
 void fetch_lanes_expire(struct fetch_lanes *ls, time_t now);
 void fetch_lanes_close(struct fetch_lanes *ls);
 void fetch_lanes_free(struct fetch_lanes **ls);
-/* The further sessions at most of max on a machine of cpus cores (see
- * lanes.c): cpus - 1, and 1 at least, FETCH_LANES_MAX - 1 at most. */
+/* The further sessions at most of max when the server is on this machine
+ * of cpus cores (see lanes.c): cpus - 1, 1 at least, FETCH_LANES_MAX - 1
+ * at most. */
 unsigned fetch_lanes_cap(unsigned max, long cpus);
 /* How many further sessions n_folders folders to send want (max at most):
  * one each beyond the pass's own. */

@@ -34,7 +34,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -75,11 +74,12 @@ struct fetch_lanes {
 unsigned
 fetch_lanes_cap(unsigned max, long cpus)
 {
-	/* Measured against a Dovecot on loopback on 2 cores: a session's
-	 * commands keep one server process and this side's thread busy, so
-	 * sessions beyond the cores only slow each other (4 sessions took as
-	 * long as 1, each command 4 to 6 times slower; 2 cut the sends by a
-	 * fifth).  One further session at least. */
+	/* A server on this machine shares its cores: measured against a
+	 * Dovecot on loopback on 2 cores, a session's commands keep one
+	 * server process and this side's thread busy, so sessions beyond the
+	 * cores only slow each other (4 sessions took as long as 1, each
+	 * command 4 to 6 times slower; 2 cut the sends by a fifth).  One
+	 * further session at least. */
 	unsigned cap = FETCH_LANES_MAX - 1;
 	if (cpus >= 2 && (unsigned long)cpus - 1 < cap)
 		cap = (unsigned)cpus - 1;
@@ -88,18 +88,12 @@ fetch_lanes_cap(unsigned max, long cpus)
 	return max < cap ? max : cap;
 }
 
-static unsigned
-lanes_max(unsigned max)
-{
-	return fetch_lanes_cap(max, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 struct fetch_lanes *
 fetch_lanes_new(unsigned max, bool keep)
 {
 	struct fetch_lanes *ls = xcalloc(1, sizeof *ls);
 	ls->keep = keep;
-	ls->max = lanes_max(max);
+	ls->max = max < FETCH_LANES_MAX - 1 ? max : FETCH_LANES_MAX - 1;
 	pthread_mutex_init(&ls->lock, NULL);
 	pthread_cond_init(&ls->cond, NULL);
 	for (size_t i = 0; i < FETCH_LANES_MAX - 1; i++)
@@ -117,7 +111,7 @@ lane_close(struct lane *l)
 void
 fetch_lanes_set_max(struct fetch_lanes *ls, unsigned max)
 {
-	ls->max = lanes_max(max);
+	ls->max = max < FETCH_LANES_MAX - 1 ? max : FETCH_LANES_MAX - 1;
 	for (size_t i = ls->max; i < FETCH_LANES_MAX - 1; i++)
 		lane_close(&ls->v[i]);
 }

@@ -11,6 +11,7 @@
  * upstream after its messages are committed here.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -838,8 +839,10 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 				    (long long)run->up->id, pending_error);
 		if ((size_t)pending < n_second)
 			n_second = (size_t)pending;
-		(void)fetch_lanes_open(run->lanes, run, password,
-				       fetch_lanes_want(FETCH_LANES_MAX - 1, n_second));
+		unsigned want = fetch_lanes_want(FETCH_LANES_MAX - 1, n_second);
+		if (imap_client_loopback(c))
+			want = fetch_lanes_cap(want, sysconf(_SC_NPROCESSORS_ONLN));
+		(void)fetch_lanes_open(run->lanes, run, password, want);
 	}
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
 		bool unchanged = unchanged_v[i];
