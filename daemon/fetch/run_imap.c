@@ -754,6 +754,29 @@ send_one(void *ctx, struct fetch_run *run, struct imap_client *c, size_t item, s
 	return folder_send(run, c, fp, ahead, error_r);
 }
 
+/* Opens the lanes (lanes.c) for the sends of up to n folders, as many as
+ * have changes here to send (an upstream's change sends nothing back: a
+ * pass after one that sent only finds its own changes there, and opens
+ * none); they log in while the pass goes on. */
+static void
+lanes_open(struct fetch_run *run, struct imap_client *c, const char *password, size_t n)
+{
+	if (run->lanes == NULL || n < 2)
+		return;
+	int64_t pending = 0;
+	const char *error;
+	if (store_twoway_pending_folders(fetch_run_store(run), run->up->id, &pending, &error) !=
+	    STORE_OK)
+		log_warning("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
+			    (long long)run->up->id, error);
+	if ((size_t)pending < n)
+		n = (size_t)pending;
+	unsigned want = fetch_lanes_want(FETCH_LANES_MAX - 1, n);
+	if (imap_client_loopback(c))
+		want = fetch_lanes_cap(want, sysconf(_SC_NPROCESSORS_ONLN));
+	(void)fetch_lanes_open(run->lanes, run, password, want);
+}
+
 int
 fetch_imap_account(struct fetch_run *run, const char *password,
 		   struct imap_client **c_io, const char *only_folder,
@@ -795,6 +818,9 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	/* with QRESYNC the SELECTs of the pipeline (fetch_piped) say what
 	 * STATUS would; else STATUS tells which folders changed */
 	bool piping = may_defer && imap_client_qresync(c) && run->up->set.keep;
+	/* the lanes log in while the first halves and the commit go on */
+	if (may_defer)
+		lanes_open(run, c, password, n_folders);
 	if (may_defer && !piping) {
 		sp.st = xcalloc(n_folders, sizeof *sp.st);
 		ret = imap_client_status_many(c, folders, n_folders, status_one, &sp, error_r);
@@ -819,31 +845,6 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 		ret = folder_unchanged(run, folders[i], &sp.st[i], &unchanged_v[i], error_r);
 	if (ret == 0 && piping)
 		ret = fetch_piped(run, c, folders, n_folders, piped, fps, &n_fps, error_r);
-	if (ret == 0 && may_defer && run->lanes != NULL) {
-		/* the folders whose second halves wait for the one commit and
-		 * have something to send (changes here: an upstream's change
-		 * sends nothing back): the lanes log in meanwhile (the
-		 * commit, the plans).  Piped, the others are not synced before
-		 * (nothing deferred); else any changed one may be. */
-		size_t n_second = 0;
-		for (size_t i = 0; i < n_fps; i++)
-			n_second += !fps[i].unchanged;
-		for (size_t i = 0; !piping && i < n_folders; i++)
-			n_second += !unchanged_v[i];
-		int64_t pending = 0;
-		const char *pending_error;
-		if (n_second > 1 &&
-		    store_twoway_pending_folders(fetch_run_store(run), run->up->id, &pending,
-						 &pending_error) != STORE_OK)
-			log_warning("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
-				    (long long)run->up->id, pending_error);
-		if ((size_t)pending < n_second)
-			n_second = (size_t)pending;
-		unsigned want = fetch_lanes_want(FETCH_LANES_MAX - 1, n_second);
-		if (imap_client_loopback(c))
-			want = fetch_lanes_cap(want, sysconf(_SC_NPROCESSORS_ONLN));
-		(void)fetch_lanes_open(run->lanes, run, password, want);
-	}
 	for (size_t i = 0; only_folder == NULL && i < n_folders && ret == 0; i++) {
 		bool unchanged = unchanged_v[i];
 		if (piped[i])
