@@ -27,9 +27,18 @@
  * from their durable plans).  Every lane thread has ended when
  * fetch_lanes_send() (or fetch_lanes_join()) returns.
  *
+ * How many: one per folder with changes here to send beyond the pass's
+ * own session (run_imap.c asks the store), FETCH_LANES_MAX sessions at
+ * most and the account's [fetch] idle_connections beside its other
+ * sessions; with the server on this machine no more than there are cores
+ * (fetch_lanes_cap).  The lanes are started as soon as the pass knows it
+ * commits its folders' plans together, so that their logins overlap the
+ * first halves; a pass with nothing to send here starts none.
+ *
  * Between passes the sessions (and store handles) stay in the lanes, for
  * the daemon's IDLE thread, which keeps them for the next pass and closes
- * those unused for FETCH_LANES_KEEP_S.
+ * those unused for FETCH_LANES_KEEP_S; `upstream run` and the pooled
+ * workers close theirs at the end of the pass, each in its own thread.
  */
 #include <pthread.h>
 #include <stdio.h>
