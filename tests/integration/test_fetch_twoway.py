@@ -655,9 +655,18 @@ class TestTwoWay(unittest.TestCase):
                 before = len(sent.findall(self.mh.log()))
                 c = self.local()
                 try:
-                    imap_apply(c, [x for f in folders for x in (
-                        (f"{target}/{f}", f"{f}-{flag}", "+", "\\Flagged"),
-                        (f"{target}/{f}", f"{f}-{gone}", "delete", None))])
+                    # the UIDs first: the changes then come at once, well
+                    # within the daemon's settling time, for one pass
+                    uids = {}
+                    for f in folders:
+                        self.assertEqual(c.select(f'"{target}/{f}"')[0], "OK")
+                        uids[f] = imap_uids(c)
+                    for f in folders:
+                        self.assertEqual(c.select(f'"{target}/{f}"')[0], "OK")
+                        u, g = uids[f][f"{f}-{flag}"], uids[f][f"{f}-{gone}"]
+                        self.assertEqual(c.uid("STORE", u, "+FLAGS", "(\\Flagged)")[0], "OK")
+                        self.assertEqual(c.uid("STORE", g, "+FLAGS", "(\\Deleted)")[0], "OK")
+                        self.assertEqual(c.uid("EXPUNGE", g)[0], "OK")
                 finally:
                     c.logout()
                 want = self.local_state(target, folders)
