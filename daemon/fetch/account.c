@@ -59,8 +59,8 @@ notes_free(struct fetch_run *run, struct upstream_folder_result *folders)
 int
 fetch_account_once(const struct config *cfg, struct store *st,
 		   const struct store_upstream *up, int stop_fd,
-		   struct imap_client **keep_c, const char *only_folder,
-		   unsigned *fetched_r, const char **error_r)
+		   struct imap_client **keep_c, struct fetch_lanes *lanes,
+		   const char *only_folder, unsigned *fetched_r, const char **error_r)
 {
 	struct fetch_run run = {
 		.st = st,
@@ -73,7 +73,15 @@ fetch_account_once(const struct config *cfg, struct store *st,
 			.allow_private = cfg->fetch_allow_private_hosts,
 		},
 		.log_id = next_log_id(),
+		.lanes = lanes,
 	};
+	/* two-way: further sessions for the sends, this pass's only unless
+	 * the caller keeps them; the account's sessions within [fetch]
+	 * idle_connections */
+	struct fetch_lanes *own = NULL;
+	if (lanes == NULL && up->set.two_way && up->set.protocol == UPSTREAM_IMAP &&
+	    cfg->fetch_idle_connections > 1)
+		run.lanes = own = fetch_lanes_new(cfg->fetch_idle_connections - 1, false);
 	char *password = NULL;
 	size_t plen = 0;
 	const char *error = NULL;
@@ -104,6 +112,7 @@ fetch_account_once(const struct config *cfg, struct store *st,
 			goto out;
 	}
 out:
+	fetch_lanes_free(&own);
 	fetch_committer_free(&run);
 	fetch_spam_free(&run);
 	fetch_secret_free(&password, plen);
@@ -153,7 +162,7 @@ fetch_run_account(const struct config *cfg, struct store *st, int64_t id,
 	*fetched_r = 0;
 	if (store_upstream_get(st, id, &up, error_r) != STORE_OK)
 		return -1;
-	int ret = fetch_account_once(cfg, st, &up, -1, NULL, NULL, fetched_r, error_r);
+	int ret = fetch_account_once(cfg, st, &up, -1, NULL, NULL, NULL, fetched_r, error_r);
 	if (ret < 0)
 		*error_r = errfmt("%s", *error_r);	/* outlive up */
 	store_upstream_clear(&up);

@@ -55,7 +55,67 @@ struct fetch_run {
 	char *selected;
 	char *pass_folder;
 	uint32_t pass_uidvalidity;
+	/* two-way: the further sessions the folders' sends may go over
+	 * (lanes.c), or NULL */
+	struct fetch_lanes *lanes;
 };
+
+/* lanes.c: the further sessions of a two-way pass's sends (see there).
+ * FETCH_LANES_MAX sessions at most, the pass's own included, and with a
+ * server on this machine no more than it has cores (fetch_lanes_cap); a
+ * lane
+ * unused for FETCH_LANES_KEEP_S is closed by fetch_lanes_expire(). */
+#define FETCH_LANES_MAX 4
+#define FETCH_LANES_KEEP_S 120
+struct fetch_lanes;
+/* Up to max further sessions (none open yet), kept between passes or
+ * closed at the end of each (keep false); _set_max changes max
+ * (closing what is over); _expire closes the sessions unused since
+ * now - FETCH_LANES_KEEP_S; _close closes every session; _free all (NULL
+ * ok everywhere).  Only while no pass runs over them. */
+struct fetch_lanes *fetch_lanes_new(unsigned max, bool keep);
+void fetch_lanes_set_max(struct fetch_lanes *ls, unsigned max);
+void fetch_lanes_expire(struct fetch_lanes *ls, time_t now);
+void fetch_lanes_close(struct fetch_lanes *ls);
+void fetch_lanes_free(struct fetch_lanes **ls);
+/* The further sessions at most of max when the server is on this machine
+ * of cpus cores (see lanes.c): cpus - 1, 1 at least, FETCH_LANES_MAX - 1
+ * at most. */
+unsigned fetch_lanes_cap(unsigned max, long cpus);
+/* How many further sessions n_folders folders to send want (max at most):
+ * one each beyond the pass's own. */
+unsigned fetch_lanes_want(unsigned max, size_t n_folders);
+/* The order the folders of a job are taken in: order[0..n) gets the
+ * indexes by weight[i] (fetch_twoway_plan_weight), the heaviest first
+ * (ties in their order); returns how many have a weight (send). */
+size_t fetch_lanes_order(const unsigned *weight, size_t n, size_t *order);
+/* What the sessions share out: items 0..n), each sent by send() over one
+ * session with its own run (the pass's, or a lane's), next the item the
+ * same session takes after it (SIZE_MAX: none); done[] and errors[]
+ * (malloc'd, the caller's to free) say how each ended (neither: not
+ * sent, after another failed). */
+struct fetch_lane_job {
+	size_t n;
+	int (*send)(void *ctx, struct fetch_run *run, struct imap_client *c, size_t item,
+		    size_t next, const char **error_r);
+	void *ctx;
+	bool *done;
+	char **errors;
+};
+/* Starts up to want lanes' threads, which log in (or check a kept
+ * session) while the pass goes on, then wait for the job; password and
+ * run must stay until fetch_lanes_send() or fetch_lanes_join().  The
+ * number started. */
+unsigned fetch_lanes_open(struct fetch_lanes *ls, const struct fetch_run *run,
+			  const char *password, unsigned want);
+/* Sends job over the pass's session c (item 0 first: its SELECT may be
+ * written ahead) and the lanes ready (ls NULL: c alone); returns when
+ * every lane's thread has ended: 0, or -1 with the first failure's
+ * error.  *sessions_r: the sessions that sent. */
+int fetch_lanes_send(struct fetch_lanes *ls, struct fetch_run *run, struct imap_client *c,
+		     struct fetch_lane_job *job, unsigned *sessions_r, const char **error_r);
+/* Ends the lanes' threads of a pass that sends nothing. */
+void fetch_lanes_join(struct fetch_lanes *ls);
 
 /* The message being received (sink.c). */
 struct fetch_sink {
@@ -238,6 +298,9 @@ int fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch
  * flags changed here): its folder's SELECT is then written ahead by the
  * _send before it, whose next it is (NULL: none). */
 bool fetch_twoway_plan_sends(const struct fetch_twoway_plan *p);
+/* About how many commands (so round trips) the plan's _send sends: 0
+ * when none. */
+unsigned fetch_twoway_plan_weight(const struct fetch_twoway_plan *p);
 void fetch_twoway_plan_free(struct fetch_twoway_plan **p);
 /* twoway.c: after a folder's new messages are fetched (fresh of them
  * added here by this pass), the two-way sync of its changes (see there);
@@ -293,11 +356,13 @@ void fetch_local_watch_stop(struct fetch_local_watch **lw);
  * (FETCH_PUSH_POLL when they stop). */
 void fetch_push_set(int64_t id, const char *folder, enum fetch_push mode);
 
-/* account.c: one complete run with result recording. */
+/* account.c: one complete run with result recording; lanes (NULL: the
+ * run makes its own, within [fetch] idle_connections) the further
+ * sessions of a two-way pass's sends, kept by the caller. */
 int fetch_account_once(const struct config *cfg, struct store *st,
 		       const struct store_upstream *up, int stop_fd,
-		       struct imap_client **keep_c, const char *only_folder,
-		       unsigned *fetched_r, const char **error_r);
+		       struct imap_client **keep_c, struct fetch_lanes *lanes,
+		       const char *only_folder, unsigned *fetched_r, const char **error_r);
 /* Seconds until the next poll of an account after a run. */
 unsigned fetch_next_delay(const struct store_upstream *up, bool failed);
 

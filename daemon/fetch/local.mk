@@ -4,7 +4,7 @@ noinst_LIBRARIES += libfetch.a
 libfetch_a_SOURCES = \
 	daemon/fetch/fetch.h daemon/fetch/fetch_int.h \
 	daemon/fetch/scheduler.c daemon/fetch/account.c \
-	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c \
+	daemon/fetch/sink.c daemon/fetch/commit.c daemon/fetch/run_imap.c daemon/fetch/lanes.c \
 	daemon/fetch/watch.c daemon/fetch/twoway.c daemon/fetch/twoway_up.c \
 	daemon/fetch/sieve.c daemon/fetch/spam.c \
 	daemon/fetch/run_pop3.c daemon/fetch/push.c \
@@ -33,7 +33,7 @@ FETCH_TEST_LIBS = libfetch.a libimap.a libsieve.a libsmtp.a libtrust.a libmail.a
 
 if HAVE_CHECK
 FETCH_CHECKS = tests/unit/check_imap_client tests/unit/check_pop3_client \
-	tests/unit/check_upstreams
+	tests/unit/check_upstreams tests/unit/check_fetch_lanes
 check_PROGRAMS += $(FETCH_CHECKS)
 TESTS += $(FETCH_CHECKS)
 tests_unit_check_imap_client_SOURCES = tests/unit/check_imap_client.c $(CHECK_RUNNER)
@@ -45,6 +45,9 @@ tests_unit_check_pop3_client_LDADD = $(FETCH_TEST_LIBS) $(CHECK_LIBS)
 tests_unit_check_upstreams_SOURCES = tests/unit/check_upstreams.c $(CHECK_RUNNER)
 tests_unit_check_upstreams_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_unit_check_upstreams_LDADD = $(FETCH_TEST_LIBS) $(CHECK_LIBS)
+tests_unit_check_fetch_lanes_SOURCES = tests/unit/check_fetch_lanes.c $(CHECK_RUNNER)
+tests_unit_check_fetch_lanes_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_unit_check_fetch_lanes_LDADD = $(FETCH_TEST_LIBS) $(CHECK_LIBS)
 endif
 
 EXTRA_DIST += tests/unit/fetch_fake_server.h

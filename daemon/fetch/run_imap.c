@@ -11,6 +11,7 @@
  * upstream after its messages are committed here.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -723,6 +724,59 @@ note_folder(struct fetch_run *run, const char *folder, const char *error)
 	run->exists = 0;
 }
 
+/* The folders' sends of a pass over several folders (fetch_lanes_send):
+ * item k is fps[order[k]]; run is the session's own (the pass's or a
+ * lane's), with nothing of it shared with the other sessions. */
+struct send_job {
+	struct folder_pass *fps;
+	const size_t *order;
+	const bool *sends;	/* per folder pass */
+};
+
+static int
+send_one(void *ctx, struct fetch_run *run, struct imap_client *c, size_t item, size_t next,
+	 const char **error_r)
+{
+	const struct send_job *j = ctx;
+	struct folder_pass *fp = &j->fps[j->order[item]];
+	run->mailbox_id = fp->mailbox_id;
+	run->exists = fp->exists;
+	/* its commands go to it: selected again only when it sends any
+	 * (fetch_pass_select) */
+	free(run->pass_folder);
+	run->pass_folder = xstrdup(fp->folder);
+	run->pass_uidvalidity = fp->mb.uidvalidity;
+	/* the session's next folder, when it sends anything: its SELECT is
+	 * written ahead (twoway.c) */
+	const char *ahead = next != SIZE_MAX && j->sends[j->order[next]]
+				    ? j->fps[j->order[next]].folder
+				    : NULL;
+	return folder_send(run, c, fp, ahead, error_r);
+}
+
+/* Opens the lanes (lanes.c) for the sends of up to n folders, as many as
+ * have changes here to send (an upstream's change sends nothing back: a
+ * pass after one that sent only finds its own changes there, and opens
+ * none); they log in while the pass goes on. */
+static void
+lanes_open(struct fetch_run *run, struct imap_client *c, const char *password, size_t n)
+{
+	if (run->lanes == NULL || n < 2)
+		return;
+	int64_t pending = 0;
+	const char *error;
+	if (store_twoway_pending_folders(fetch_run_store(run), run->up->id, &pending, &error) !=
+	    STORE_OK)
+		log_warning("fetch[%llu] upstream=%lld %s", (unsigned long long)run->log_id,
+			    (long long)run->up->id, error);
+	if ((size_t)pending < n)
+		n = (size_t)pending;
+	unsigned want = fetch_lanes_want(FETCH_LANES_MAX - 1, n);
+	if (imap_client_loopback(c))
+		want = fetch_lanes_cap(want, sysconf(_SC_NPROCESSORS_ONLN));
+	(void)fetch_lanes_open(run->lanes, run, password, want);
+}
+
 int
 fetch_imap_account(struct fetch_run *run, const char *password,
 		   struct imap_client **c_io, const char *only_folder,
@@ -764,6 +818,9 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 	/* with QRESYNC the SELECTs of the pipeline (fetch_piped) say what
 	 * STATUS would; else STATUS tells which folders changed */
 	bool piping = may_defer && imap_client_qresync(c) && run->up->set.keep;
+	/* the lanes log in while the first halves and the commit go on */
+	if (may_defer)
+		lanes_open(run, c, password, n_folders);
 	if (may_defer && !piping) {
 		sp.st = xcalloc(n_folders, sizeof *sp.st);
 		ret = imap_client_status_many(c, folders, n_folders, status_one, &sp, error_r);
@@ -836,45 +893,76 @@ fetch_imap_account(struct fetch_run *run, const char *password,
 			run->mailbox_id = fps[i].mailbox_id;
 			ret = folder_plan(run, c, &fps[i], true, error_r);
 		}
-		/* the first folder that sends: its SELECT travels while the
-		 * plans are made durable */
-		for (size_t i = 0; i < n_fps && ret == 0; i++) {
-			if (!fetch_twoway_plan_sends(fps[i].plan))
-				continue;
-			if (run->selected == NULL || strcmp(run->selected, fps[i].folder) != 0) {
-				fetch_pass_selected(run, NULL, NULL);
-				ret = imap_client_select_ahead(c, fps[i].folder, true, error_r);
-			}
-			break;
+		/* then the folders' sends, over the pass's session and the
+		 * lanes (lanes.c), the heaviest first */
+		bool *sends = xcalloc(n_fps + 1, sizeof *sends);
+		size_t *order = xcalloc(n_fps + 1, sizeof *order), n_items = 0;
+		for (size_t i = 0; i < n_fps; i++) {
+			sends[i] = fetch_twoway_plan_sends(fps[i].plan);
+			if (!fps[i].unchanged)
+				order[n_items++] = i;
+		}
+		unsigned *weight = xcalloc(n_items + 1, sizeof *weight);
+		for (size_t k = 0; k < n_items; k++)
+			weight[k] = fetch_twoway_plan_weight(fps[order[k]].plan);
+		size_t *by = xcalloc(n_items + 1, sizeof *by);
+		(void)fetch_lanes_order(weight, n_items, by);
+		for (size_t k = 0; k < n_items; k++)
+			by[k] = order[by[k]];
+		/* the first is the pass's own session's: its SELECT travels
+		 * while the plans are made durable */
+		if (ret == 0 && n_items > 0 && sends[by[0]] &&
+		    (run->selected == NULL || strcmp(run->selected, fps[by[0]].folder) != 0)) {
+			fetch_pass_selected(run, NULL, NULL);
+			ret = imap_client_select_ahead(c, fps[by[0]].folder, true, error_r);
 		}
 		if (grouped && ret == 0)
 			ret = store_group_end(fetch_run_store(run), error_r) == STORE_OK ? 0 : -1;
 		else if (grouped)
 			store_group_abort(fetch_run_store(run));
+		struct send_job sj = { fps, by, sends };
+		struct fetch_lane_job job = {
+			.n = ret == 0 ? n_items : 0,
+			.send = send_one,
+			.ctx = &sj,
+			.done = xcalloc(n_items + 1, sizeof *job.done),
+			.errors = xcalloc(n_items + 1, sizeof *job.errors),
+		};
+		unsigned sessions = 1;
+		if (fetch_lanes_send(run->lanes, run, c, &job, &sessions, error_r) < 0)
+			ret = -1;
+		if (sessions > 1)
+			log_info("fetch[%llu] upstream=%lld two-way folders sent=%zu sessions=%u",
+				 (unsigned long long)run->log_id, (long long)run->up->id, n_items,
+				 sessions);
+		/* how each folder's pass ended, in the folders' order */
+		const char **result = xcalloc(n_fps + 1, sizeof *result);
+		for (size_t i = 0; i < n_fps; i++)
+			result[i] = ret == 0 || fps[i].unchanged ? NULL : *error_r;
+		for (size_t k = 0; k < job.n; k++)
+			result[by[k]] = job.done[k] ? NULL
+				       : job.errors[k] != NULL ? job.errors[k] : result[by[k]];
 		for (size_t i = 0; i < n_fps; i++) {
 			struct folder_pass *fp = &fps[i];
-			run->mailbox_id = fp->mailbox_id;
 			run->exists = fp->exists;
 			skipped += fp->unchanged;
-			if (ret == 0 && !fp->unchanged) {
-				/* its commands go to it: selected again only
-				 * when it sends any (fetch_pass_select) */
-				free(run->pass_folder);
-				run->pass_folder = xstrdup(fp->folder);
-				run->pass_uidvalidity = fp->mb.uidvalidity;
-				/* the next folder that sends anything: its
-				 * SELECT is written ahead (twoway.c) */
-				const char *next = NULL;
-				for (size_t j = i + 1; j < n_fps && next == NULL; j++)
-					if (fetch_twoway_plan_sends(fps[j].plan))
-						next = fps[j].folder;
-				ret = folder_send(run, c, fp, next, error_r);
-			}
 			fetch_twoway_plan_free(&fp->plan);
 			fetch_twoway_pre_free(&fp->pre);
-			note_folder(run, fp->folder, ret == 0 ? NULL : *error_r);
+			note_folder(run, fp->folder, result[i]);
 		}
+		for (size_t k = 0; k < job.n; k++)
+			free(job.errors[k]);
+		free(job.errors);
+		free(job.done);
+		free(result);
+		free(by);
+		free(weight);
+		free(order);
+		free(sends);
 	}
+	fetch_lanes_join(run->lanes);
+	if (ret < 0)
+		fetch_lanes_close(run->lanes);
 	free(fps);
 	free(piped);
 	free(unchanged_v);

@@ -215,7 +215,7 @@ worker_main(void *arg)
 			if (fetch_slot_acquire()) {
 				unsigned fetched;
 				failed = fetch_account_once(F.cfg, st, &up, F.stop_pipe[0], NULL,
-							    NULL, &fetched, &error) < 0;
+							    NULL, NULL, &fetched, &error) < 0;
 				fetch_slot_release();
 			}
 			store_upstream_clear(&up);
@@ -262,8 +262,9 @@ idle_should_quit(struct slot *s, bool *now_r)
 }
 
 /* Starts watchers on the fetched folders other than the one this thread
- * IDLEs on, up to [fetch] idle_connections sessions for the account. */
-static void
+ * IDLEs on, up to [fetch] idle_connections sessions for the account; the
+ * number of watchers started. */
+static size_t
 watch_folders(struct slot *s, struct imap_client *c, const struct store_upstream *up,
 	      const char *idle_on, struct fetch_watch **w_r)
 {
@@ -276,7 +277,7 @@ watch_folders(struct slot *s, struct imap_client *c, const struct store_upstream
 		if (imap_client_list(c, &listed, &n_listed, &error) < 0) {
 			log_info("fetch upstream=%lld cannot list the folders to watch: %s",
 				 (long long)up->id, error);
-			return;
+			return 0;
 		}
 		folders = (const char *const *)listed;
 		n = n_listed;
@@ -291,11 +292,14 @@ watch_folders(struct slot *s, struct imap_client *c, const struct store_upstream
 	if (k < n - (n > 0) && k == max)
 		log_info("fetch upstream=%lld folders=%zu watched=%zu: the rest are polled "
 			 "([fetch] idle_connections)", (long long)up->id, n, k + 1);
-	if (fetch_watch_start(F.cfg, up, pick, k, s->wake[1], w_r, &error) < 0)
+	if (fetch_watch_start(F.cfg, up, pick, k, s->wake[1], w_r, &error) < 0) {
 		log_error("fetch upstream=%lld cannot watch its folders: %s", (long long)up->id,
 			  error);
+		k = 0;
+	}
 	free(pick);
 	imapc_names_free(&listed, n_listed);
+	return k;
 }
 
 /* Two-way: watches the account's local mailboxes (target, and target/...
@@ -329,7 +333,7 @@ watch_local(struct slot *s, struct store *st, const struct store_upstream *up,
 /* Fetches the folders the watchers marked, over c: 0, or -1 (c freed). */
 static int
 fetch_marked(struct fetch_watch *w, struct store *st, const struct store_upstream *up,
-	     struct imap_client **c)
+	     struct imap_client **c, struct fetch_lanes *lanes)
 {
 	char **marked;
 	size_t n = fetch_watch_take(w, &marked);
@@ -341,8 +345,8 @@ fetch_marked(struct fetch_watch *w, struct store *st, const struct store_upstrea
 			ret = -1;
 			break;
 		}
-		ret = fetch_account_once(F.cfg, st, up, F.stop_pipe[0], c, marked[i], &fetched,
-					 &error);
+		ret = fetch_account_once(F.cfg, st, up, F.stop_pipe[0], c, lanes, marked[i],
+					 &fetched, &error);
 		fetch_slot_release();
 	}
 	imapc_names_free(&marked, n);
@@ -369,6 +373,11 @@ idle_main(void *arg)
 	struct fetch_local_watch *local = NULL;	/* two-way: local changes */
 	bool watching = false;
 	char *pushed = NULL;			/* the folder said to be IDLE'd on */
+	/* two-way: the further sessions of the sends, kept between passes,
+	 * within the account's sessions ([fetch] idle_connections) beside
+	 * this one and the watchers' (none until those are started) */
+	struct fetch_lanes *lanes = fetch_lanes_new(0, true);
+	size_t sessions_max = F.cfg->fetch_idle_connections > 0 ? F.cfg->fetch_idle_connections : 1;
 
 	while (st != NULL && !idle_should_quit(s, &now)) {
 		if (c == NULL && pushed != NULL) {
@@ -387,15 +396,15 @@ idle_main(void *arg)
 		if (full || now || c == NULL || time(NULL) >= next_full) {
 			if (!fetch_slot_acquire())
 				break;
-			failed = fetch_account_once(F.cfg, st, &up, F.stop_pipe[0], &c, NULL,
-						    &fetched, &error) < 0;
+			failed = fetch_account_once(F.cfg, st, &up, F.stop_pipe[0], &c, lanes,
+						    NULL, &fetched, &error) < 0;
 			fetch_slot_release();
 			next_full = time(NULL) + up.set.interval;
 		} else {
 			if (!fetch_slot_acquire())
 				break;
-			failed = fetch_account_once(F.cfg, st, &up, F.stop_pipe[0], &c, folder,
-						    &fetched, &error) < 0;
+			failed = fetch_account_once(F.cfg, st, &up, F.stop_pipe[0], &c, lanes,
+						    folder, &fetched, &error) < 0;
 			fetch_slot_release();
 		}
 		full = false;
@@ -404,6 +413,8 @@ idle_main(void *arg)
 			fetch_local_watch_stop(&local);
 			watching = false;
 			imap_client_free(&c);
+			fetch_lanes_close(lanes);
+			fetch_lanes_set_max(lanes, 0);
 			store_upstream_clear(&up);
 			have_up = false;
 			struct store_upstream cur;
@@ -419,7 +430,8 @@ idle_main(void *arg)
 		}
 		if ((imap_client_caps(c) & IMAPC_CAP_IDLE) == 0) {
 			/* no IDLE upstream: poll on the interval with the
-			 * session kept open (NOOP keeps it alive) */
+			 * session kept open (NOOP keeps it alive); no watchers */
+			fetch_lanes_set_max(lanes, (unsigned)sessions_max - 1);
 			bool news = false;
 			int64_t left = (int64_t)up.set.interval * 1000;
 			while (left > 0 && !news) {
@@ -436,7 +448,10 @@ idle_main(void *arg)
 			continue;
 		}
 		if (!watching) {
-			watch_folders(s, c, &up, folder, &watch);
+			size_t watched = watch_folders(s, c, &up, folder, &watch);
+			fetch_lanes_set_max(lanes, sessions_max > watched + 1
+							   ? (unsigned)(sessions_max - watched - 1)
+							   : 0);
 			if (up.set.two_way)
 				watch_local(s, st, &up, &local);
 			watching = true;
@@ -466,11 +481,12 @@ idle_main(void *arg)
 			continue;
 		}
 		drain(s->wake[0]);
+		fetch_lanes_expire(lanes, time(NULL));
 		/* two-way: local changes go up with a run over every folder */
 		if (fetch_local_watch_take(local))
 			next_full = 0;
 		/* new mail in the other watched folders */
-		if (fetch_marked(watch, st, &up, &c) < 0)
+		if (fetch_marked(watch, st, &up, &c, lanes) < 0)
 			continue;
 		if (!news && time(NULL) + 1 >= next_full)
 			next_full = 0;
@@ -484,6 +500,7 @@ idle_main(void *arg)
 	fetch_watch_stop(&watch);
 	fetch_local_watch_stop(&local);
 	imap_client_free(&c);
+	fetch_lanes_free(&lanes);
 	if (pushed != NULL) {
 		fetch_push_set(s->id, pushed, FETCH_PUSH_POLL);
 		free(pushed);

@@ -1047,6 +1047,16 @@ fetch_twoway_plan_sends(const struct fetch_twoway_plan *p)
 	return p != NULL && (p->n_dels > 0 || p->n_mv > 0 || flags_changed_here(p));
 }
 
+unsigned
+fetch_twoway_plan_weight(const struct fetch_twoway_plan *p)
+{
+	if (!fetch_twoway_plan_sends(p))
+		return 0;
+	/* the SELECT; UID STORE and UID EXPUNGE; a UID MOVE (or more); the
+	 * flags' UID STOREs */
+	return 1 + (p->n_dels > 0 ? 2 : 0) + (p->n_mv > 0 ? 2 : 0) + flags_changed_here(p);
+}
+
 int
 fetch_twoway_send(struct fetch_run *run, struct imap_client *c, struct fetch_twoway_plan *p,
 		  unsigned fresh, struct fetch_twoway_pre *pre, const char *next,

@@ -1312,6 +1312,12 @@ imap_client_qresync(const struct imap_client *c)
 	return c->qresync;
 }
 
+bool
+imap_client_loopback(const struct imap_client *c)
+{
+	return conn_is_loopback(c->conn);
+}
+
 int
 imap_client_select_qresync(struct imap_client *c, const char *folder, uint32_t uidvalidity,
 			   uint64_t modseq, uint32_t from, struct imapc_mailbox *mb_r,

@@ -323,6 +323,8 @@ int imap_client_select_sync(struct imap_client *c, const char *folder, uint64_t 
 int imap_client_enable_qresync(struct imap_client *c, const char **error_r);
 /* Whether QRESYNC is enabled on the session (the server said ENABLED). */
 bool imap_client_qresync(const struct imap_client *c);
+/* Whether the server is on this machine (a loopback address). */
+bool imap_client_loopback(const struct imap_client *c);
 /* With QRESYNC enabled, instead of the above: SELECT folder (QRESYNC
  * (uidvalidity modseq)) and UID SEARCH UID from:*, sent at once (RFC 7162
  * §3.2.5): the folder's state; the UIDs expunged since modseq (VANISHED

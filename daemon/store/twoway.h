@@ -176,6 +176,10 @@ int store_twoway_folder_renamed(struct store *st, int64_t upstream_id, const cha
  * a folder without them and unchanged upstream needs no visit. */
 int store_twoway_folder_pending(struct store *st, int64_t upstream_id, const char *folder,
 				bool mirror, bool *pending_r, const char **error_r);
+/* How many of the account's folders have links with changes here not
+ * yet sent up (not LIVE, or dirty); messages no link holds not counted. */
+int store_twoway_pending_folders(struct store *st, int64_t upstream_id, int64_t *n_r,
+				 const char **error_r);
 /* The folder is gone upstream: its row and links dropped, one commit. */
 int store_twoway_folder_forget(struct store *st, int64_t upstream_id, const char *folder,
 			       const char **error_r);

@@ -258,6 +258,22 @@ store_twoway_folder_forget(struct store *st, int64_t upstream_id, const char *fo
 	return store_end(st, ret, error_r);
 }
 
+/* The folders with links that have something to send (the partial index
+ * upstream_links_pending, sql/055). */
+static const char SQL_PENDING_FOLDERS[] =
+	"SELECT count(DISTINCT folder) FROM upstream_links WHERE upstream_id = ?1"
+	" AND (state <> 0 OR dirty <> 0)";
+
+int
+store_twoway_pending_folders(struct store *st, int64_t upstream_id, int64_t *n_r,
+			     const char **error_r)
+{
+	sqlite3_stmt *s = store_stmt(st, SQL_PENDING_FOLDERS);
+	stmt_int(s, 1, upstream_id);
+	*n_r = 0;
+	return stmt_ints(st, s, "cannot read the folders' local changes", n_r, 1, error_r);
+}
+
 /* Something here the folder's upstream does not have yet: a link not
  * LIVE, or whose message went or has other flags or keywords than the
  * base (dirty, sql/055); with mirror (?3) also a message of its mailbox

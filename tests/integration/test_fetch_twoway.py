@@ -224,7 +224,8 @@ NEW_LOCAL = [("INBOX", "a0", "\\Flagged"), ("Lists", "a1", "\\Seen")]
 class TestTwoWay(unittest.TestCase):
     maxDiff = None
     users = {"tw": "pw-tw", "mb": "pw-mb", "kill": "pw-kill", "nt": "pw-nt", "st": "pw-st",
-             "fo": "pw-fo", "px": "pw-px"}
+             "fo": "pw-fo", "px": "pw-px", "ln": "pw-ln",
+             "dk": "pw-dk"}
 
     dovecot_conf = ""
     qresync = True    # the Dovecot offers QRESYNC
@@ -560,6 +561,135 @@ class TestTwoWay(unittest.TestCase):
             again = selects("Archive")[-1]
             store = max(i for i, w in enumerate(texts[:again]) if w.startswith("UID STORE"))
             self.assertEqual(words[again][1], words[store][1], words)
+
+    def test_sends_of_many_folders_over_several_sessions(self):
+        """Changes in many folders on both sides: after one commit of the
+        folders' plans (CONDSTORE), their sends (SELECT, UID STORE, UID EXPUNGE, UID
+        MOVE, APPEND) are shared out over the pass's session and further
+        ones (fetch/lanes.c), seen by a recording proxy as more than one
+        connection sending them; each folder's changes go up once, and
+        the sides converge."""
+        folders = ("INBOX", "F1", "F2", "F3", "F4", "F5")
+        self.seed_upstream("ln", [(f, f"{f}-{i}", "") for f in folders for i in range(6)])
+        target = "Accounts/ln"
+        with ImapProxy(self.dc.port("imap")) as proxy:
+            up = self.add("ln", target, folders=folders, port=proxy.port)
+            self.run_sync(up)
+            nxt = {f: folders[(i + 1) % len(folders)] for i, f in enumerate(folders)}
+            c = self.upstream("ln")
+            try:
+                imap_apply(c, [x for f in folders for x in (
+                    (f, f"{f}-0", "+", "\\Flagged"), (f, f"{f}-1", "delete", None))])
+            finally:
+                c.logout()
+            self.seed_upstream("ln", [(f, f"{f}-new", "") for f in folders])
+            c = self.local()
+            try:
+                imap_apply(c, [x for f in folders for x in (
+                    (f"{target}/{f}", f"{f}-2", "+", "\\Seen"),
+                    (f"{target}/{f}", f"{f}-3", "delete", None),
+                    (f"{target}/{f}", f"{f}-4", "move", f"{target}/{nxt[f]}"))])
+            finally:
+                c.logout()
+            self.add_local(target, [(f, f"{f}-here", "\\Answered") for f in folders])
+            proxy.clear()
+            self.run_sync(up)
+            per_conn = {k: [t.split(" ", 1)[1] for t, _ in proxy.commands(k) if " " in t]
+                        for k in range(1, proxy.conns + 1)}
+            self.run_sync(up)   # nothing left to do: stays converged
+        local, there = self.local_state(target, folders), self.upstream_state("ln", folders)
+        self.assertEqual(local, there)
+        # in each folder: 6 seeded, 1 deleted there, 1 deleted here, 1
+        # moved out, 1 moved in, 1 new there, 1 made here
+        self.assertEqual({f: sum(there[f].values()) for f in folders},
+                         {f: 6 for f in folders})
+        for f in folders:
+            self.assertIn((f"{f}-4", frozenset()), there[nxt[f]])
+            self.assertIn((f"{f}-2", frozenset({"\\Seen"})), there[f])
+            self.assertIn((f"{f}-here", frozenset({"\\Answered"})), there[f])
+        sending = ("UID STORE", "UID EXPUNGE", "UID MOVE", "APPEND")
+        senders = [k for k, cmds in per_conn.items()
+                   if any(w.startswith(sending) for w in cmds)]
+        if self.condstore:
+            self.assertGreater(len(senders), 1, per_conn)
+        else:
+            # without CONDSTORE each folder's pass is whole, in turn, on
+            # the pass's one session (no plans committed together)
+            self.assertEqual(len(senders), 1, per_conn)
+        # each folder's deletion, move and message made here went up once,
+        # over whichever session took the folder
+        every = [w for cmds in per_conn.values() for w in cmds]
+        self.assertEqual(len([w for w in every if w.startswith("UID EXPUNGE")]),
+                         len(folders), every)
+        self.assertEqual(len([w for w in every if w.startswith("UID MOVE")]),
+                         len(folders), every)
+        self.assertEqual(len([w for w in every if w.startswith("APPEND")]),
+                         len(folders), every)
+
+    def test_daemon_keeps_the_further_session_between_passes(self):
+        """The daemon's IDLE thread (an enabled account): local changes in
+        every folder go up over its session and a further one, within
+        [fetch] idle_connections beside the watchers; the further session
+        stays open for the next pass (no new login), and the sides
+        converge."""
+        if not self.condstore:
+            self.skipTest("the plans are committed together with CONDSTORE only")
+        folders = ("INBOX", "Lists", "Archive")
+        self.seed_upstream("dk", [(f, f"{f}-{i}", "") for f in folders for i in range(4)])
+        target = "Accounts/dk"
+        with ImapProxy(self.dc.port("imap")) as proxy:
+            up = self.add("dk", target, folders=folders, extra=("--interval", "3600"),
+                          port=proxy.port)
+            self.mh.cli("upstream", "set", str(up), "--enable")
+            deadline = time.monotonic() + 30
+            while f"fetch upstream={up} watching folders=" not in self.mh.log():
+                if time.monotonic() > deadline:
+                    self.fail("no watchers: " + self.mh.log()[-3000:])
+                time.sleep(0.2)
+            want = self.upstream_state("dk", folders)
+            self.wait_local(target, folders, want, 30)
+            sent = re.compile(rf"fetch\[\d+\] upstream={up} two-way folders sent=\d+ "
+                              r"sessions=(\d+)")
+            conns = None
+            for rnd, (flag, gone) in enumerate(((0, 1), (2, 3))):
+                before = len(sent.findall(self.mh.log()))
+                c = self.local()
+                try:
+                    # the UIDs first: the changes then come at once, well
+                    # within the daemon's settling time, for one pass
+                    uids = {}
+                    for f in folders:
+                        self.assertEqual(c.select(f'"{target}/{f}"')[0], "OK")
+                        uids[f] = imap_uids(c)
+                    for f in folders:
+                        self.assertEqual(c.select(f'"{target}/{f}"')[0], "OK")
+                        u, g = uids[f][f"{f}-{flag}"], uids[f][f"{f}-{gone}"]
+                        self.assertEqual(c.uid("STORE", u, "+FLAGS", "(\\Flagged)")[0], "OK")
+                        self.assertEqual(c.uid("STORE", g, "+FLAGS", "(\\Deleted)")[0], "OK")
+                        self.assertEqual(c.uid("EXPUNGE", g)[0], "OK")
+                finally:
+                    c.logout()
+                want = self.local_state(target, folders)
+                deadline = time.monotonic() + 10
+                while self.upstream_state("dk", folders) != want:
+                    if time.monotonic() > deadline:
+                        self.fail(f"not upstream within 10 s: "
+                                  f"{self.upstream_state('dk', folders)} != {want}")
+                    time.sleep(0.1)
+                deadline = time.monotonic() + 10
+                while len(sent.findall(self.mh.log())) == before:
+                    if time.monotonic() > deadline:
+                        self.fail("not sent over several sessions: " + self.mh.log()[-3000:])
+                    time.sleep(0.1)
+                self.assertGreater(max(int(n) for n in sent.findall(self.mh.log())[before:]),
+                                   1)
+                if rnd == 0:
+                    conns = proxy.conns
+                else:
+                    # the further session of the first round sent again
+                    self.assertEqual(proxy.conns, conns)
+            self.mh.cli("upstream", "set", str(up), "--disable")
+        self.assertEqual(self.local_state(target, folders), self.upstream_state("dk", folders))
 
     def test_sigkill_mid_sync_loses_and_duplicates_nothing(self):
         n_inbox, n_lists = 300, 40
