@@ -652,6 +652,17 @@ class TestTwoWay(unittest.TestCase):
                               r"sessions=(\d+)")
             conns = None
             for rnd, (flag, gone) in enumerate(((0, 1), (2, 3))):
+                # the passes the watchers start for the echo of the last
+                # round's changes done first: a change made during one
+                # goes up with it, over its one session
+                fetches = re.compile(rf"fetch\[\d+\] upstream={up} ")
+                seen, since = -1, time.monotonic()
+                deadline = time.monotonic() + 20
+                while time.monotonic() - since < 1.5 and time.monotonic() < deadline:
+                    n = len(fetches.findall(self.mh.log()))
+                    if n != seen:
+                        seen, since = n, time.monotonic()
+                    time.sleep(0.1)
                 before = len(sent.findall(self.mh.log()))
                 c = self.local()
                 try:
