@@ -31,6 +31,11 @@ sync state journal.
 
 Ratios are mbsync's time / mailhub's (higher is better for mailhub); the
 target is 3x on both.  Plain IMAP (no TLS) for both.
+
+FETCH_BENCH_RTT_MS (default 0) puts a proxy between both clients and
+Dovecot that holds every chunk for half that long each way: a round trip
+of that many milliseconds, as to a provider's server over the internet
+(the upstreams a household aggregates are rarely on its own machine).
 """
 
 import collections
@@ -38,7 +43,9 @@ import imaplib
 import os
 import re
 import shutil
+import socket
 import statistics
+import threading
 import subprocess
 import sys
 import tempfile
@@ -54,8 +61,76 @@ N = int(os.environ.get("FETCH_BENCH_N", "10000"))
 FOLDERS = [f"F{i:02d}" for i in range(20)]
 CHANGES = max(10, 500 * N // 10000)
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+RTT_MS = float(os.environ.get("FETCH_BENCH_RTT_MS", "0"))
 OWNER = "bench@example.org"
 PASSWORD = "bench-password-1"
+
+
+class DelayProxy:
+    """A TCP proxy on 127.0.0.1 to port that delivers every chunk, each
+    way, rtt_ms / 2 after it came (in order): a link with that round trip
+    and no limit on its rate.  Runs its own thread."""
+
+    def __init__(self, port, rtt_ms):
+        self.target = port
+        self.delay = rtt_ms / 2000.0
+        self.lsock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            for s in (c, u):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                q = collections.deque()
+                cv = threading.Condition()
+                threading.Thread(target=self.read, args=(a, q, cv), daemon=True).start()
+                threading.Thread(target=self.write, args=(b, q, cv), daemon=True).start()
+
+    def read(self, a, q, cv):
+        while True:
+            try:
+                data = a.recv(65536)
+            except OSError:
+                data = b""
+            with cv:
+                q.append((time.monotonic() + self.delay, data))
+                cv.notify()
+            if not data:
+                return
+
+    def write(self, b, q, cv):
+        while True:
+            with cv:
+                while not q:
+                    cv.wait()
+                due, data = q.popleft()
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                if not data:
+                    b.shutdown(socket.SHUT_WR)
+                    return
+                b.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        self.lsock.close()
+        with self.lock:
+            for s in self.conns:
+                s.close()
 
 
 def message(i):
@@ -218,6 +293,7 @@ def main():
     dc = Dovecot(users)
     work = tempfile.mkdtemp(prefix="mailhub-twowaybench.")
     mh = None
+    proxy = None
     try:
         dc.start()
         per = N // len(FOLDERS)
@@ -236,8 +312,12 @@ def main():
                      config_extra="\n[fetch]\nallow_private_hosts = yes\n")
         mh.cli("domain", "add", "example.org")
         mh.add_user(OWNER, PASSWORD)
+        far_port = dc.port("imap")
+        if RTT_MS > 0:
+            proxy = DelayProxy(far_port, RTT_MS)
+            far_port = proxy.port
         r = mh.cli("upstream", "add", OWNER, "--host", "127.0.0.1", "--port",
-                   str(dc.port("imap")), "--tls", "none", "--username", "mh",
+                   str(far_port), "--tls", "none", "--username", "mh",
                    "--password-stdin", "--folders", ",".join(FOLDERS), "--target", "Acc",
                    "--mirror", "--two-way", "--disabled", input=users["mh"] + "\n")
         up = r.stdout.strip()
@@ -248,7 +328,7 @@ def main():
         os.makedirs(near)
         rc = os.path.join(work, "mbsyncrc")
         with open(rc, "w") as f:
-            f.write(f"IMAPAccount a\nHost 127.0.0.1\nPort {dc.port('imap')}\nUser mb\n"
+            f.write(f"IMAPAccount a\nHost 127.0.0.1\nPort {far_port}\nUser mb\n"
                     f"Pass {users['mb']}\nSSLType None\nAuthMechs LOGIN\n"
                     f"PipelineDepth 50\n\nIMAPStore far\nAccount a\n\n"
                     f"MaildirStore near\nPath {near}/\nSubFolders Verbatim\n\n"
@@ -322,7 +402,8 @@ def main():
         inc_mb_cpu = statistics.median(inc["mb_cpu"])
 
         r1, r2 = first_mb / first_mh, inc_mb / inc_mh
-        print(f"two-way sync with Dovecot on loopback (seconds, lower is better; "
+        link = f"a {RTT_MS:g} ms round trip" if RTT_MS > 0 else "loopback"
+        print(f"two-way sync with Dovecot over {link} (seconds, lower is better; "
               f"ratio = mbsync's time / mailhub's)")
         print(f"first sync, {N} messages in {len(FOLDERS)} folders: mailhub {first_mh:7.2f}"
               f" | mbsync {first_mb:7.2f} = {r1:5.1f}x   (CPU user+sys: mailhub "
@@ -341,6 +422,8 @@ def main():
             mh.stop(check=False)
             mh.close()
         dc.close()
+        if proxy is not None:
+            proxy.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
