@@ -25,6 +25,22 @@
  * delay instead when it is longer). */
 #define INDEX_LOOK_SECONDS 30
 
+/*
+ * While mail keeps arriving, the indexer waits for a pause (see gather()),
+ * at most this long and this many commits that added mail.  Its transactions hold
+ * SQLite's one write lock for their FTS5 inserts, and every delivery
+ * waiting for the lock meanwhile answers later: measured with sieve_bench
+ * (4 sessions), a delivery's transaction took 0.60-0.68 ms from its turn
+ * to its COMMIT with the indexer at work beside it and 0.17 ms without,
+ * and the rate was 673-816 msg/s against 984-1,144.  Accepting mail comes
+ * first; SEARCH meanwhile reads the messages not indexed yet itself
+ * (searchdb.h), so it stays right, only slower for them.  A longer
+ * stream (an import, a first fetch) is indexed as it goes after these
+ * limits, in the larger batches of a backlog.
+ */
+#define INDEX_DEFER_MS 10000
+#define INDEX_DEFER_ARRIVALS 5000
+
 static pthread_t index_thread;
 static bool index_running;
 static atomic_bool index_stop;
@@ -63,14 +79,11 @@ index_all(struct store *st, bool sweep, size_t *total_r)
 	}
 }
 
-/* Waits index_delay_ms from now, whatever arrives meanwhile (asleep: an
- * arrival does not wake it), so that messages arriving close together
- * share a batch; false when stopped. */
+/* Sleeps index_delay_ms (an arrival does not wake it); false when
+ * stopped. */
 static bool
-gather(void)
+sleep_delay(void)
 {
-	if (index_delay_ms == 0)
-		return true;
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += index_delay_ms / 1000;
@@ -80,6 +93,32 @@ gather(void)
 		until.tv_nsec -= 1000000000L;
 	}
 	return searchdb_sleep(&until) == 0;
+}
+
+/* Waits until index_delay_ms pass without an arrival, so that messages
+ * arriving close together share a batch and a stream of them is not
+ * slowed by the index (see INDEX_DEFER_MS), but no longer than those
+ * limits; false when stopped. */
+static bool
+gather(void)
+{
+	if (index_delay_ms == 0)
+		return true;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	uint64_t first = searchdb_arrivals();
+	for (;;) {
+		uint64_t before = searchdb_arrivals();
+		if (!sleep_delay())
+			return false;
+		uint64_t after = searchdb_arrivals();
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
+			     (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (after == before || ms >= INDEX_DEFER_MS ||
+		    after - first >= INDEX_DEFER_ARRIVALS)
+			return true;
+	}
 }
 
 static void *
