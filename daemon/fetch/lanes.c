@@ -154,6 +154,7 @@ fetch_lanes_free(struct fetch_lanes **lsp)
 	fetch_lanes_close(ls);
 	pthread_cond_destroy(&ls->cond);
 	pthread_mutex_destroy(&ls->lock);
+	free(ls->data_dir);
 	free(ls);
 	*lsp = NULL;
 }
